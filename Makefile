@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# make          build ./memlens (BPF objects embedded through skeletons)
+# make demo     install what is missing, build, show memlens leaks on a leaky demo
+# make check    install what is missing, build, run unit and end-to-end tests
+# make bench    overhead of memlens leaks vs. untraced and vs. bpftrace
+# make deps     install build and test dependencies (Debian 12, idempotent)
+# make vmlinux  regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
+
+OUTPUT   := build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
+INCLUDES := -Iinclude -Iuser -I$(OUTPUT)
+# libbpf is linked statically so that the binary carries the libbpf it was
+# built with (1.4 from backports), not whatever the target host has.
+LDLIBS   := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -ldw -lz -lm
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall \
+	      -Ivmlinux/$(ARCH) -Iinclude
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+LIB_SRCS  := $(filter-out user/memlens.c,$(wildcard user/*.c))
+LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+
+# Test workloads: frame pointers everywhere so the leak stacks are exact.
+WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
+
+.PHONY: all deps vmlinux check unit e2e demo bench clean
+.DELETE_ON_ERROR:
+
+all: memlens
+
+deps:
+	@./scripts/install-deps.sh
+
+vmlinux:
+	./scripts/gen-vmlinux.sh $(ARCH)
+
+$(OUTPUT):
+	mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/*.h vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/%.o: user/%.c user/*.h include/*.h $(SKELS) | $(OUTPUT)
+	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# --- tests -------------------------------------------------------------
+
+$(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) | $(OUTPUT)
+	$(CC) $(CFLAGS) -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
+		$(filter %.c,$^) $(LIB_OBJS) $(LDLIBS) -o $@
+
+$(OUTPUT)/leaky: tests/workloads/leaky.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
+$(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
+	$(CC) -O2 -static $< -o $@
+
+unit: $(OUTPUT)/unit_tests
+	$(OUTPUT)/unit_tests
+
+e2e: memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait
+	./tests/e2e.sh
+
+check: deps
+	$(MAKE) unit e2e
+
+demo: deps
+	$(MAKE) memlens $(OUTPUT)/leaky
+	./scripts/demo.sh
+
+# --- benchmark ---------------------------------------------------------
+
+$(OUTPUT)/mallocbench: bench/mallocbench.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< -o $@
+
+bench: deps
+	$(MAKE) memlens $(OUTPUT)/mallocbench
+	./bench/run.sh
+
+clean:
+	rm -rf $(OUTPUT) memlens

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Install what memlens needs to build and test on Debian 12, idempotently.
+# libbpf-dev and bpftool come from bookworm-backports: stable's libbpf 1.1
+# lacks BPF_UPROBE/BPF_URETPROBE and uprobe_multi.
+set -eu
+
+BACKPORTS_LIST=/etc/apt/sources.list.d/memlens-bookworm-backports.sources
+BUILD_PKGS="make gcc clang llvm libelf-dev zlib1g-dev libdw-dev pkg-config"
+TEST_PKGS="bpftrace procps jq util-linux"
+BACKPORTS_PKGS="libbpf-dev bpftool"
+
+have_backports() {
+	grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+
+libbpf_ok() {
+	# libbpf >= 1.4 and bpftool >= 7.5 are what we build against.
+	pkg-config --atleast-version=1.4.0 libbpf 2>/dev/null || return 1
+	command -v bpftool >/dev/null 2>&1 || return 1
+}
+
+missing_pkgs() {
+	for p in $BUILD_PKGS $TEST_PKGS; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || printf '%s ' "$p"
+	done
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: must run as root (apt-get)" >&2
+	exit 1
+fi
+
+missing=$(missing_pkgs)
+if [ -z "$missing" ] && libbpf_ok; then
+	echo "install-deps: all dependencies present"
+	exit 0
+fi
+
+if ! have_backports; then
+	echo "install-deps: adding bookworm-backports to apt sources"
+	cat >"$BACKPORTS_LIST" <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $BUILD_PKGS $TEST_PKGS
+apt-get install -y -q --no-install-recommends -t bookworm-backports $BACKPORTS_PKGS
+libbpf_ok || { echo "install-deps: libbpf >= 1.4 or bpftool still missing" >&2; exit 1; }
+echo "install-deps: done"

@@ -1,0 +1,265 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# End-to-end tests: load memlens' real BPF programs against workloads with
+# exactly known allocations (tests/workloads/leaky.c) and check its reports
+# to the byte. Needs root. Prints TAP-style lines and "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+
+MEMLENS=$PWD/memlens
+LEAKY=$PWD/build/leaky
+STATIC=$PWD/build/static_wait
+LIBC_NAME=libc.so.6
+pass=0
+fail=0
+pids=()
+
+tmp=$(mktemp -d /tmp/memlens-e2e.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+	for p in "${pids[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok - $1"
+}
+
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - $1"
+	shift
+	for line in "$@"; do
+		echo "#   $line"
+	done
+}
+
+# check DESC CMD...: passes if CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc" "failed: $*"; fi
+}
+
+# jq_true FILTER: the JSON on stdin satisfies FILTER.
+jq_true() {
+	jq -e "$1" >/dev/null
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "expected: $2" "actual:   $3"; fi
+}
+
+# wait_for FILE PATTERN [SECONDS]: until a line of FILE matches.
+wait_for() {
+	local i
+	for ((i = 0; i < ${3:-30} * 10; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# group REPORT FUNC: "groups allocations bytes" of the stacks through FUNC.
+group() {
+	jq -r --arg f "$2" '[.stacks[] | select(any(.frames[]; .symbol == $f))]
+		| "\(length) \(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$1"
+}
+
+# frame REPORT FUNC N: symbol of frame N of the stack through FUNC.
+frame() {
+	jq -r --arg f "$2" --argjson n "$3" \
+		'[.stacks[] | select(any(.frames[]; .symbol == $f))][0].frames[$n].symbol' <<<"$1"
+}
+
+# The leaks leaky.c makes, exactly, with the immediate caller of each.
+check_leaks() {
+	local name=$1 r=$2
+	check_eq "$name: leak_here: 7 blocks, 28672 bytes, one stack" "1 7 28672" "$(group "$r" leak_here)"
+	check_eq "$name: leak_here is the immediate caller" "leak_here worker_a" \
+		"$(frame "$r" leak_here 0) $(frame "$r" leak_here 1)"
+	check_eq "$name: realloc grown then shrunk: 2000 bytes" "1 1 2000" "$(group "$r" leak_realloc)"
+	check_eq "$name: realloc caller" "leak_realloc" "$(frame "$r" leak_realloc 0)"
+	check_eq "$name: calloc(3, 1000)" "1 1 3000" "$(group "$r" leak_calloc)"
+	check_eq "$name: calloc caller" "leak_calloc worker_b" \
+		"$(frame "$r" leak_calloc 0) $(frame "$r" leak_calloc 1)"
+	check_eq "$name: posix_memalign 512" "1 1 512" "$(group "$r" leak_aligned)"
+	check_eq "$name: malloc through mmap: 1 MiB" "1 1 1048576" "$(group "$r" leak_large)"
+	check_eq "$name: anonymous mmap: 64 KiB" "1 1 65536" "$(group "$r" leak_mmap)"
+	check_eq "$name: mmap caller behind the libc wrapper" "leak_mmap worker_b" \
+		"$(frame "$r" leak_mmap 1) $(frame "$r" leak_mmap 2)"
+	check_eq "$name: nothing freed is reported (no churn stack)" "0 0 0" "$(group "$r" churn)"
+	check_eq "$name: all leak_* stacks together: 12 blocks, 1148296 bytes" "12 1148296" \
+		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+	check_eq "$name: file:line of leak_here" "leaky.c" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here")][0].frames[0].file' <<<"$r" | xargs basename)"
+	# 20 churn rounds x (malloc(huge), calloc overflow, realloc(p, huge)).
+	check_eq "$name: failed allocations counted, not recorded" "60" "$(jq .stats.alloc_failed <<<"$r")"
+	check_eq "$name: no loss, no double allocation" "0 0 0 0 0 0 0 0" \
+		"$(jq -r '.stats | "\(.replaced) \(.allocs_map_full) \(.stacks_map_full) \(.stack_failed) \(.stack_collision) \(.threads_map_full) \(.missed_return) \(.events_lost)"' <<<"$r")"
+}
+
+test_command() {
+	local out=$tmp/cmd.json err=$tmp/cmd.err rc r
+	"$MEMLENS" leaks --json -t 0 -- "$LEAKY" >"$out" 2>"$err"
+	rc=$?
+	check_eq "leaks -- CMD: exit code" 0 "$rc"
+	check_eq "leaks -- CMD: one report, at exit" 1 "$(wc -l <"$out")"
+	r=$(tail -n 1 "$out")
+	check_eq "leaks -- CMD: report is leaked-at-exit with status 0" "true 0" \
+		"$(jq -r '"\(.exited) \(.exit_status)"' <<<"$r")"
+	check_leaks "leaks -- CMD" "$r"
+	check_eq "leaks -- CMD: thread state cleaned at exit" 0 "$(jq .stats.threads_tracked <<<"$r")"
+	check_eq "leaks -- CMD: every frame symbolized by the time of the exit report" \
+		"true" "$(jq '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_"))) | .frames[] | .module != null] | all' <<<"$r")"
+}
+
+test_attach_pid() {
+	local out=$tmp/pid.json err=$tmp/pid.err log=$tmp/leaky.out pid mpid n live final rc
+	mkfifo "$tmp/in"
+	exec 3<>"$tmp/in"
+	"$LEAKY" --wait <&3 >"$log" &
+	pid=$!
+	pids+=("$pid")
+	if ! wait_for "$log" ready; then
+		not_ok "leaks -p: workload did not start"
+		return
+	fi
+	"$MEMLENS" leaks -p "$pid" --json -t 0 -i 0.2 >"$out" 2>"$err" &
+	mpid=$!
+	pids+=("$mpid")
+	if ! wait_for "$err" "tracing pid $pid"; then
+		not_ok "leaks -p: memlens did not attach" "$(cat "$err")"
+		return
+	fi
+	echo go >&3
+	if ! wait_for "$log" done; then
+		not_ok "leaks -p: workload did not finish"
+		return
+	fi
+	# A report taken wholly after the work: two more lines than now.
+	n=$(wc -l <"$out")
+	wait_for_lines "$out" $((n + 2))
+	live=$(sed -n "$((n + 2))p" "$out")
+	check_eq "leaks -p: live report, process running" "false" "$(jq .exited <<<"$live")"
+	check_leaks "leaks -p live" "$live"
+	# Only the main thread is left; the workers' state went with them.
+	check_eq "leaks -p: exited threads' state cleaned" 1 "$(jq .stats.threads_tracked <<<"$live")"
+
+	echo exit >&3
+	wait "$mpid"
+	rc=$?
+	check_eq "leaks -p: memlens exits 0 when the process exits" 0 "$rc"
+	final=$(tail -n 1 "$out")
+	check_eq "leaks -p: final report is leaked-at-exit" "true 0" \
+		"$(jq -r '"\(.exited) \(.exit_status)"' <<<"$final")"
+	check_leaks "leaks -p at exit" "$final"
+	exec 3>&-
+}
+
+wait_for_lines() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+test_text_output() {
+	local out=$tmp/text.out
+	"$MEMLENS" leaks -- "$LEAKY" >"$out" 2>/dev/null
+	check "text: leaked-at-exit header" grep -q "^== pid [0-9]* (leaky): .* (leaked at exit)" "$out"
+	check "text: leak_here group line" grep -q "^28672 bytes in 7 allocations" "$out"
+	check "text: frame with symbol, module and file:line" \
+		grep -Eq "^	#0  0x[0-9a-f]+ leak_here\+0x[0-9a-f]+ \(.*/leaky\) .*leaky.c:[0-9]+$" "$out"
+	check "text: stats line" grep -q "^stats: allocs=" "$out"
+}
+
+# Full maps are counted and shown, never silent.
+test_full_maps() {
+	local r
+	r=$("$MEMLENS" leaks --json --max-allocs 4 -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check "--max-allocs 4: allocs_map_full counted" jq_true '.stats.allocs_map_full > 0' <<<"$r"
+	check_eq "--max-allocs 4: at most 4 outstanding" "true" "$(jq '.outstanding_allocations <= 4' <<<"$r")"
+	r=$("$MEMLENS" leaks --json --max-stacks 2 -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check "--max-stacks 2: stacks_map_full counted" jq_true '.stats.stacks_map_full > 0' <<<"$r"
+	"$MEMLENS" leaks --max-allocs 4 -- "$LEAKY" >"$tmp/full.txt" 2>/dev/null
+	check "--max-allocs 4: text report says LOST" \
+		grep -q "^LOST: [0-9]* allocations not tracked: outstanding map full" "$tmp/full.txt"
+}
+
+# expect_error DESC RC MESSAGE CMD...: exit code RC, stderr exactly MESSAGE.
+expect_error() {
+	local desc=$1 want_rc=$2 want_msg=$3 rc
+	shift 3
+	"$@" >"$tmp/err.out" 2>"$tmp/err.err"
+	rc=$?
+	check_eq "$desc: exit code" "$want_rc" "$rc"
+	check_eq "$desc: message" "$want_msg" "$(cat "$tmp/err.err")"
+}
+
+test_errors() {
+	local gone libm static_pid
+	true &
+	gone=$!
+	wait "$gone"
+	expect_error "no such pid" 1 "memlens: pid $gone does not exist" \
+		"$MEMLENS" leaks -p "$gone"
+	expect_error "no pid nor command" 2 \
+		"memlens: leaks: give either -p PID or -- COMMAND (see memlens leaks --help)" \
+		"$MEMLENS" leaks
+	expect_error "bad interval" 2 \
+		"memlens: invalid interval 'soon': expected seconds, for example 5 or 0.5" \
+		"$MEMLENS" leaks -i soon -p 1
+	expect_error "unknown subcommand" 2 "memlens: unknown command 'leak' (see memlens --help)" \
+		"$MEMLENS" leak -p 1
+	expect_error "command not found" 1 \
+		"memlens: cannot run /nonexistent/cmd: No such file or directory" \
+		"$MEMLENS" leaks -- /nonexistent/cmd
+	libm=$(dirname "$(ldd "$LEAKY" | awk '/libc\.so/ {print $3}')")/libm.so.6
+	expect_error "allocator symbol missing" 1 "memlens: symbol malloc not found in $libm" \
+		"$MEMLENS" leaks --libc "$libm" -- "$LEAKY"
+	"$STATIC" &
+	static_pid=$!
+	pids+=("$static_pid")
+	expect_error "statically linked target" 1 \
+		"memlens: pid $static_pid has no libc mapped (statically linked?): use --libc PATH" \
+		"$MEMLENS" leaks -p "$static_pid"
+	kill "$static_pid"
+	cp "$MEMLENS" "$tmp/memlens"
+	chmod 755 "$tmp/memlens"
+	expect_error "not root" 1 \
+		"memlens: needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it as root" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/memlens" leaks -p 1
+	# Hide the kernel's BTF in a private mount namespace.
+	expect_error "no BTF" 1 \
+		"memlens: kernel BTF not found at /sys/kernel/btf/vmlinux: this kernel needs CONFIG_DEBUG_INFO_BTF=y" \
+		unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec '$MEMLENS' leaks -p 1"
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "e2e: must run as root (loads BPF programs)" >&2
+	exit 1
+fi
+[ -x "$MEMLENS" ] && [ -x "$LEAKY" ] && [ -x "$STATIC" ] || {
+	echo "e2e: build first (make memlens build/leaky build/static_wait)" >&2
+	exit 1
+}
+
+test_command
+test_attach_pid
+test_text_output
+test_full_maps
+test_errors
+
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

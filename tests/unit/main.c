@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "unit.h"
+
+int unit_passed, unit_failed;
+
+static const struct {
+	const char *name;
+	void (*run)(void);
+} suites[] = {
+	{ "procmaps", test_procmaps },
+	{ "elfsym", test_elfsym },
+	{ "symbolize", test_symbolize },
+	{ "report", test_report },
+	{ "util", test_util },
+};
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		int failed = unit_failed;
+
+		suites[i].run();
+		printf("%s %s\n", unit_failed == failed ? "ok" : "not ok", suites[i].name);
+	}
+	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
+	return unit_failed ? 1 : 0;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdlib.h>
+#include "report.h"
+#include "unit.h"
+
+#define SEC 1000000000ULL
+
+static void test_grouping(void)
+{
+	struct alloc_rec recs[] = {
+		{ .stack_id = 7, .size = 100, .ts_ns = 5 * SEC },
+		{ .stack_id = 3, .size = 4096, .ts_ns = 9 * SEC },
+		{ .stack_id = 7, .size = 100, .ts_ns = 2 * SEC },
+		{ .stack_id = 9, .size = 200, .ts_ns = 8 * SEC },
+		{ .stack_id = 3, .size = 4096, .ts_ns = 1 * SEC },
+		{ .stack_id = 0, .size = 200, .ts_ns = 1 * SEC },	/* stack lost */
+	};
+	struct stack_group *g;
+	size_t n;
+
+	CHECK(group_by_stack(recs, 6, 10 * SEC, 0, &g, &n) == 0);
+	CHECK_U64(n, 4);
+	/* By bytes; equal bytes by count, then by stack id. */
+	CHECK_U64(g[0].stack_id, 3);
+	CHECK_U64(g[0].count, 2);
+	CHECK_U64(g[0].bytes, 8192);
+	CHECK_U64(g[0].oldest_ts_ns, 1 * SEC);
+	CHECK_U64(g[1].stack_id, 7);		/* 200 bytes in 2 */
+	CHECK_U64(g[1].count, 2);
+	CHECK_U64(g[1].oldest_ts_ns, 2 * SEC);
+	CHECK_U64(g[2].stack_id, 0);		/* 200 bytes in 1, lower id */
+	CHECK_U64(g[3].stack_id, 9);
+	free(g);
+
+	/* --min-age 3s at t=10s: only what was allocated at t <= 7s counts. */
+	CHECK(group_by_stack(recs, 6, 10 * SEC, 3 * SEC, &g, &n) == 0);
+	CHECK_U64(n, 3);
+	CHECK_U64(g[0].stack_id, 3);
+	CHECK_U64(g[0].count, 1);
+	CHECK_U64(g[0].bytes, 4096);
+	CHECK_U64(g[1].stack_id, 7);
+	CHECK_U64(g[1].bytes, 200);
+	CHECK_U64(g[2].stack_id, 0);
+	free(g);
+
+	CHECK(group_by_stack(recs, 0, 10 * SEC, 0, &g, &n) == 0);
+	CHECK(n == 0 && g == NULL);
+}
+
+static struct frame_info frames[] = {
+	{ .addr = 0x401136, .module = "/bin/app", .symbol = "leak_here", .sym_offset = 0x16,
+	  .file = "app.c", .line = 12 },
+	{ .addr = 0x7f0000001000, .module = "/lib/libc.so.6" },
+	{ .addr = 0x10 },
+};
+static const struct sym_stack stack_a = { .nr = 3, .frames = frames };
+
+static const struct sym_stack *fake_stack(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	return id == 0xabc ? &stack_a : NULL;
+}
+
+static char *render(const struct leak_report *r, bool json)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (json)
+		report_print_json(f, r);
+	else
+		report_print_text(f, r);
+	fclose(f);
+	return buf;
+}
+
+static void test_render(void)
+{
+	struct stack_group groups[] = {
+		{ .stack_id = 0xabc, .count = 7, .bytes = 28672, .oldest_ts_ns = 8 * SEC },
+		{ .stack_id = 0x5, .count = 1, .bytes = 10, .oldest_ts_ns = 9 * SEC },
+	};
+	struct leak_report r = {
+		.pid = 42, .comm = "app \"x\"", .now_ns = 10 * SEC, .exited = true,
+		.exit_code = 3 << 8, .top = 1, .total_count = 8, .total_bytes = 28682,
+		.groups = groups, .nr_groups = 2, .stack = fake_stack, .threads_tracked = 2,
+	};
+	char *out;
+
+	r.stats[STAT_ALLOCS] = 9;
+	r.stats[STAT_ALLOCS_FULL] = 4;
+	out = render(&r, true);
+	CHECK_STR(out,
+		"{\"pid\":42,\"comm\":\"app \\\"x\\\"\",\"exited\":true,\"exit_status\":3,"
+		"\"outstanding_bytes\":28682,\"outstanding_allocations\":8,\"stacks_total\":2,"
+		"\"stacks\":[{\"stack_id\":\"0000000000000abc\",\"bytes\":28672,\"allocations\":7,"
+		"\"oldest_age_s\":2.000,\"frames\":["
+		"{\"addr\":\"0x401136\",\"symbol\":\"leak_here\",\"offset\":22,\"module\":\"/bin/app\",\"file\":\"app.c\",\"line\":12},"
+		"{\"addr\":\"0x7f0000001000\",\"symbol\":null,\"offset\":0,\"module\":\"/lib/libc.so.6\",\"file\":null,\"line\":0},"
+		"{\"addr\":\"0x10\",\"symbol\":null,\"offset\":0,\"module\":null,\"file\":null,\"line\":0}]}],"
+		"\"stats\":{\"allocs\":9,\"alloc_bytes\":0,\"frees\":0,\"free_bytes\":0,\"free_unknown\":0,"
+		"\"alloc_failed\":0,\"replaced\":0,\"allocs_map_full\":4,\"stacks_map_full\":0,"
+		"\"stack_failed\":0,\"stack_collision\":0,\"threads_map_full\":0,\"missed_return\":0,"
+		"\"events_lost\":0,\"threads_tracked\":2}}\n");
+	free(out);
+
+	r.top = 0;
+	r.exit_code = 9;	/* killed by SIGKILL */
+	out = render(&r, false);
+	CHECK_STR(out,
+		"== pid 42 (app \"x\"): 28682 bytes in 8 allocations outstanding (leaked at exit), 2 stacks ==\n"
+		"28672 bytes in 7 allocations, oldest 2.0s ago, stack 0000000000000abc\n"
+		"\t#0  0x0000000000401136 leak_here+0x16 (/bin/app) app.c:12\n"
+		"\t#1  0x00007f0000001000 [unknown] (/lib/libc.so.6)\n"
+		"\t#2  0x0000000000000010 [unknown]\n"
+		"10 bytes in 1 allocations, oldest 1.0s ago, stack 0000000000000005\n"
+		"\t[stack not captured: see stack_* stats]\n"
+		"process exited on signal 9\n"
+		"stats: allocs=9 alloc_bytes=0 frees=0 free_bytes=0 free_unknown=0 alloc_failed=0 "
+		"replaced=0 allocs_map_full=4 stacks_map_full=0 stack_failed=0 stack_collision=0 "
+		"threads_map_full=0 missed_return=0 events_lost=0 threads_tracked=2\n"
+		"LOST: 4 allocations not tracked: outstanding map full (raise --max-allocs)\n");
+	free(out);
+}
+
+static void test_json_string(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_print_string(f, "a\"b\\c\nd\te\x01");
+	fclose(f);
+	CHECK_STR(buf, "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+	free(buf);
+}
+
+void test_report(void)
+{
+	test_grouping();
+	test_render();
+	test_json_string();
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* A minimal test harness: CHECK counts, main() prints "N passed, N failed". */
+#ifndef MEMLENS_UNIT_H
+#define MEMLENS_UNIT_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+extern int unit_passed, unit_failed;
+
+#define CHECK(cond) do {							\
+	if (cond) {								\
+		unit_passed++;							\
+	} else {								\
+		unit_failed++;							\
+		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+	}									\
+} while (0)
+
+#define CHECK_STR(a, b) do {							\
+	const char *a_ = (a), *b_ = (b);					\
+	if (a_ && b_ && !strcmp(a_, b_)) {					\
+		unit_passed++;							\
+	} else {								\
+		unit_failed++;							\
+		fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, \
+			a_ ? a_ : "(null)", b_ ? b_ : "(null)");		\
+	}									\
+} while (0)
+
+#define CHECK_U64(a, b) do {							\
+	uint64_t a_ = (a), b_ = (b);						\
+	if (a_ == b_) {								\
+		unit_passed++;							\
+	} else {								\
+		unit_failed++;							\
+		fprintf(stderr, "%s:%d: %s == %" PRIu64 ", expected %" PRIu64 "\n", \
+			__FILE__, __LINE__, #a, a_, b_);			\
+	}									\
+} while (0)
+
+void test_procmaps(void);
+void test_elfsym(void);
+void test_symbolize(void);
+void test_report(void);
+void test_util(void);
+
+#endif

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Where the allocator entry points are hooked: uprobes by file offset. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "allocs.skel.h"
+#include "alloc_probes.h"
+#include "elfsym.h"
+#include "util.h"
+
+struct alloc_func {
+	const char *name;
+	bool required;
+	bool has_return;	/* free() needs no return probe */
+	struct bpf_program *(*entry)(struct allocs_bpf *skel);
+};
+
+#define ENTRY_PROG(fn) \
+	static struct bpf_program *fn##_prog(struct allocs_bpf *s) { return s->progs.fn; }
+ENTRY_PROG(malloc_enter)
+ENTRY_PROG(calloc_enter)
+ENTRY_PROG(realloc_enter)
+ENTRY_PROG(reallocarray_enter)
+ENTRY_PROG(free_enter)
+ENTRY_PROG(posix_memalign_enter)
+ENTRY_PROG(memalign_enter)
+ENTRY_PROG(valloc_enter)
+ENTRY_PROG(pvalloc_enter)
+
+static const struct alloc_func alloc_funcs[] = {
+	{ "malloc",		true,	true,	malloc_enter_prog },
+	{ "free",		true,	false,	free_enter_prog },
+	{ "calloc",		true,	true,	calloc_enter_prog },
+	{ "realloc",		true,	true,	realloc_enter_prog },
+	{ "reallocarray",	false,	true,	reallocarray_enter_prog },
+	{ "posix_memalign",	false,	true,	posix_memalign_enter_prog },
+	{ "aligned_alloc",	false,	true,	memalign_enter_prog },
+	{ "memalign",		false,	true,	memalign_enter_prog },
+	{ "valloc",		false,	true,	valloc_enter_prog },
+	{ "pvalloc",		false,	true,	pvalloc_enter_prog },
+};
+
+#define NR_FUNCS (sizeof(alloc_funcs) / sizeof(alloc_funcs[0]))
+
+struct alloc_probes {
+	struct bpf_link *links[2 * NR_FUNCS];
+	size_t nr_links;
+};
+
+static int attach_one(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
+		      uint64_t offset, int pid, bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	struct bpf_link *link;
+
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
+	if (!link)
+		return -errno;
+	ap->links[ap->nr_links++] = link;
+	return 0;
+}
+
+/* Two names at one address (glibc's aligned_alloc is memalign): hook once. */
+static bool seen_offset(const uint64_t *offsets, size_t nr, uint64_t off)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (offsets[i] == off)
+			return true;
+	return false;
+}
+
+int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
+			const char *lib_name, int pid, struct alloc_probes **out)
+{
+	uint64_t offsets[NR_FUNCS];
+	struct alloc_probes *ap;
+	struct elf_file *ef;
+	size_t nr_offsets = 0;
+	int err;
+
+	err = elf_file_open(lib_path, &ef);
+	if (err) {
+		error_msg("cannot read %s: %s", lib_name, strerror(-err));
+		return err;
+	}
+	ap = calloc(1, sizeof(*ap));
+	if (!ap) {
+		elf_file_close(ef);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < NR_FUNCS; i++) {
+		const struct alloc_func *f = &alloc_funcs[i];
+		uint64_t off;
+
+		err = elf_func_offset(ef, f->name, &off);
+		if (err && f->required) {
+			error_msg("symbol %s not found in %s", f->name, lib_name);
+			goto fail;
+		}
+		if (err) {
+			debug_msg("%s has no %s: not hooked", lib_name, f->name);
+			continue;
+		}
+		if (seen_offset(offsets, nr_offsets, off)) {
+			debug_msg("%s is an alias in %s: hooked once", f->name, lib_name);
+			continue;
+		}
+		offsets[nr_offsets++] = off;
+		/*
+		 * Return probe first: every call whose entry we see then has
+		 * its return seen too, or the thread's depth would stick.
+		 */
+		if (f->has_return)
+			err = attach_one(ap, skel->progs.alloc_return, lib_path, off, pid, true);
+		if (!err)
+			err = attach_one(ap, f->entry(skel), lib_path, off, pid, false);
+		if (err) {
+			error_msg("cannot attach uprobe to %s in %s: %s", f->name, lib_name,
+				  strerror(-err));
+			goto fail;
+		}
+	}
+	elf_file_close(ef);
+	*out = ap;
+	return 0;
+fail:
+	elf_file_close(ef);
+	alloc_probes_detach(ap);
+	return err;
+}
+
+void alloc_probes_detach(struct alloc_probes *ap)
+{
+	if (!ap)
+		return;
+	/* Entries were attached after their returns: detach in reverse. */
+	while (ap->nr_links)
+		bpf_link__destroy(ap->links[--ap->nr_links]);
+	free(ap);
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef MEMLENS_ALLOC_PROBES_H
+#define MEMLENS_ALLOC_PROBES_H
+
+struct allocs_bpf;
+struct alloc_probes;
+
+/*
+ * Attach the allocator uprobes of SKEL to the library at LIB_PATH (opened
+ * as given, e.g. through /proc/PID/map_files), shown to the user as
+ * LIB_NAME, for process PID (-1: every process).
+ */
+int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
+			const char *lib_name, int pid, struct alloc_probes **out);
+void alloc_probes_detach(struct alloc_probes *ap);
+
+#endif

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Function symbol to file offset, for attaching uprobes by offset. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elfsym.h"
+
+struct elf_file {
+	int fd;
+	Elf *elf;
+};
+
+int elf_file_open(const char *path, struct elf_file **out)
+{
+	struct elf_file *ef;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	ef = calloc(1, sizeof(*ef));
+	if (!ef)
+		return -ENOMEM;
+	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ef->fd < 0) {
+		int err = -errno;
+
+		free(ef);
+		return err;
+	}
+	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
+	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF) {
+		elf_file_close(ef);
+		return -ENOEXEC;
+	}
+	*out = ef;
+	return 0;
+}
+
+void elf_file_close(struct elf_file *ef)
+{
+	if (!ef)
+		return;
+	if (ef->elf)
+		elf_end(ef->elf);
+	if (ef->fd >= 0)
+		close(ef->fd);
+	free(ef);
+}
+
+/* Virtual address to file offset through the PT_LOAD segments. */
+static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
+{
+	size_t nr;
+
+	if (elf_getphdrnum(elf, &nr))
+		return -ENOEXEC;
+	for (size_t i = 0; i < nr; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int find_in_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *name,
+			  uint64_t *vaddr)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t nr;
+
+	if (!data || !sh->sh_entsize)
+		return -ENOENT;
+	nr = sh->sh_size / sh->sh_entsize;
+	for (size_t i = 0; i < nr; i++) {
+		GElf_Sym sym;
+		const char *sname;
+		int type;
+
+		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF)
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			continue;
+		sname = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (sname && !strcmp(sname, name)) {
+			*vaddr = sym.st_value;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int elf_func_offset(struct elf_file *ef, const char *name, uint64_t *offset)
+{
+	/* .dynsym first: it is what a stripped shared library still has. */
+	static const Elf64_Word order[] = { SHT_DYNSYM, SHT_SYMTAB };
+
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		Elf_Scn *scn = NULL;
+
+		while ((scn = elf_nextscn(ef->elf, scn))) {
+			GElf_Shdr sh;
+			uint64_t vaddr;
+
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[k])
+				continue;
+			if (find_in_symtab(ef->elf, scn, &sh, name, &vaddr) == 0)
+				return vaddr_to_offset(ef->elf, vaddr, offset);
+		}
+	}
+	return -ENOENT;
+}

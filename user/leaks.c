@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * memlens leaks: outstanding allocations of one process grouped by call
+ * stack, reported every interval and when the process exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "allocs.h"
+#include "allocs.skel.h"
+#include "alloc_probes.h"
+#include "procmaps.h"
+#include "report.h"
+#include "stack_cache.h"
+#include "subcommands.h"
+#include "symbolize.h"
+#include "util.h"
+
+struct leaks_env {
+	int pid;
+	char **cmd;		/* -- CMD ARGS..., NULL with -p */
+	double interval_s;
+	unsigned long long count;	/* reports before exiting, 0 = no limit */
+	unsigned long long top;
+	double min_age_s;
+	bool json;
+	const char *libc;	/* --libc: library to hook instead of the mapped libc */
+	unsigned long long max_allocs;
+	unsigned long long max_stacks;
+};
+
+/* Everything one tracing session holds. */
+struct leaks_session {
+	struct leaks_env *env;
+	struct allocs_bpf *skel;
+	struct alloc_probes *probes;
+	struct ring_buffer *rb;
+	struct symbolizer *sym;
+	struct stack_cache *stacks;
+	char comm[64];
+	pid_t child;		/* started by us, 0 with -p */
+	int go_fd;		/* write end of the child's start pipe */
+	int exec_err_fd;	/* read end: errno if the child's exec failed */
+	bool exited;
+	int exit_code;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static const char leaks_usage[] =
+"Usage: memlens leaks [OPTIONS] -p PID\n"
+"       memlens leaks [OPTIONS] -- COMMAND [ARGS...]\n"
+"\n"
+"Report the outstanding allocations of one process by call stack: every\n"
+"interval, at Ctrl-C, and as leaked-at-exit when the process exits.\n"
+"\n"
+"  -p, --pid PID         trace a running process\n"
+"  -i, --interval SECS   seconds between reports (default 5)\n"
+"  -n, --count N         stop after N interval reports\n"
+"  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
+"  -a, --min-age SECS    only count allocations older than SECS\n"
+"  -j, --json            one JSON object per report\n"
+"      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
+"      --max-allocs N    outstanding allocations tracked (default 262144)\n"
+"      --max-stacks N    distinct stacks stored (default 16384)\n"
+"  -v, --verbose         debug messages, libbpf warnings\n"
+"  -h, --help            this help\n";
+
+enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS };
+
+static const struct option leaks_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "top", required_argument, NULL, 't' },
+	{ "min-age", required_argument, NULL, 'a' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "libc", required_argument, NULL, OPT_LIBC },
+	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int parse_args(int argc, char **argv, struct leaks_env *env)
+{
+	unsigned long long v;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+p:i:n:t:a:jvh", leaks_options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (parse_uint(optarg, "pid", 0x3fffffff, &v))
+				return -EINVAL;
+			env->pid = v;
+			break;
+		case 'i':
+			if (parse_seconds(optarg, "interval", &env->interval_s))
+				return -EINVAL;
+			if (env->interval_s < 0.01) {
+				error_msg("interval must be at least 0.01 seconds");
+				return -EINVAL;
+			}
+			break;
+		case 'n':
+			if (parse_uint(optarg, "count", 1ULL << 32, &env->count))
+				return -EINVAL;
+			break;
+		case 't':
+			if (parse_uint(optarg, "top", 1ULL << 32, &env->top))
+				return -EINVAL;
+			break;
+		case 'a':
+			if (parse_seconds(optarg, "min-age", &env->min_age_s))
+				return -EINVAL;
+			break;
+		case 'j':
+			env->json = true;
+			break;
+		case OPT_LIBC:
+			env->libc = optarg;
+			break;
+		case OPT_MAX_ALLOCS:
+			if (parse_uint(optarg, "max-allocs", 1ULL << 26, &env->max_allocs))
+				return -EINVAL;
+			break;
+		case OPT_MAX_STACKS:
+			if (parse_uint(optarg, "max-stacks", 1ULL << 22, &env->max_stacks))
+				return -EINVAL;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			fputs(leaks_usage, stdout);
+			exit(0);
+		default:
+			fputs(leaks_usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		env->cmd = &argv[optind];
+	if (!env->pid == !env->cmd) {
+		error_msg("leaks: give either -p PID or -- COMMAND (see memlens leaks --help)");
+		return -EINVAL;
+	}
+	if ((env->max_allocs && env->max_allocs < 1) || (env->max_stacks && env->max_stacks < 1)) {
+		error_msg("map sizes must be at least 1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Fork the command stopped before exec, so the probes are in place for its
+ * first instruction: it execs when we close GO_FD.
+ */
+static int spawn_stopped(struct leaks_session *s)
+{
+	int go[2], exec_err[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(go, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int err;
+
+		close(go[1]);
+		close(exec_err[0]);
+		/* One byte is the go signal; EOF means we gave up: do not run. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(s->env->cmd[0], s->env->cmd);
+		err = errno;
+		if (write(exec_err[1], &err, sizeof(err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(exec_err[1]);
+	s->child = pid;
+	s->go_fd = go[1];
+	s->exec_err_fd = exec_err[0];
+	return 0;
+}
+
+/* Release the command; fails if its exec did. */
+static int release_child(struct leaks_session *s)
+{
+	int err = 0;
+	ssize_t n;
+
+	n = write(s->go_fd, "g", 1);
+	close(s->go_fd);
+	s->go_fd = -1;
+	if (n != 1)
+		return -EPIPE;
+	n = read(s->exec_err_fd, &err, sizeof(err));
+	close(s->exec_err_fd);
+	s->exec_err_fd = -1;
+	if (n == sizeof(err)) {
+		error_msg("cannot run %s: %s", s->env->cmd[0], strerror(err));
+		waitpid(s->child, NULL, 0);
+		s->child = 0;
+		return -err;
+	}
+	return 0;
+}
+
+/*
+ * The allocator library to hook. For -p, the libc the process has mapped,
+ * opened through /proc/PID/map_files so that a libc in another mount
+ * namespace, or one replaced on disk since, is the one hooked. A command we
+ * start inherits our mount namespace and loads the libc we run on.
+ */
+static int find_allocator_lib(struct leaks_session *s, char *path, size_t len,
+			      char *name, size_t name_len)
+{
+	int pid = s->env->pid ? s->env->pid : getpid();
+	struct vma_list maps = {};
+	const struct vma *libc;
+	int err;
+
+	if (s->env->libc) {
+		snprintf(path, len, "%s", s->env->libc);
+		snprintf(name, name_len, "%s", s->env->libc);
+		return 0;
+	}
+	err = vma_list_load(pid, &maps);
+	if (err) {
+		error_msg("cannot read /proc/%d/maps: %s", pid, strerror(-err));
+		return err;
+	}
+	libc = vma_find_libc(&maps);
+	if (!libc) {
+		error_msg("pid %d has no libc mapped (statically linked?): use --libc PATH", pid);
+		vma_list_free(&maps);
+		return -ENOENT;
+	}
+	snprintf(name, name_len, "%s", libc->path);
+	if (s->env->pid)
+		snprintf(path, len, "/proc/%d/map_files/%llx-%llx", pid,
+			 (unsigned long long)libc->start, (unsigned long long)libc->end);
+	else
+		snprintf(path, len, "%s", libc->path);
+	vma_list_free(&maps);
+	return 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct leaks_session *s = ctx;
+	const struct event *e = data;
+
+	if (len < sizeof(*e))
+		return 0;
+	switch (e->type) {
+	case EVENT_EXIT:
+		s->exited = true;
+		s->exit_code = e->exit_code;
+		break;
+	case EVENT_MAPS_CHANGED:
+		symbolizer_refresh(s->sym);
+		s->skel->data->maps_notify_armed = 1;
+		break;
+	}
+	return 0;
+}
+
+static int load_bpf(struct leaks_session *s, int target)
+{
+	struct leaks_env *env = s->env;
+	int err;
+
+	s->skel = allocs_bpf__open();
+	if (!s->skel) {
+		error_msg("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	s->skel->rodata->targ_tgid = target;
+	if (env->max_allocs)
+		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
+	if (env->max_stacks)
+		bpf_map__set_max_entries(s->skel->maps.stacks, env->max_stacks);
+	err = allocs_bpf__load(s->skel);
+	if (err) {
+		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
+	err = allocs_bpf__attach(s->skel);
+	if (err) {
+		error_msg("cannot attach tracepoints: %s", strerror(-err));
+		return err;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
+	if (!s->rb) {
+		error_msg("cannot open ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void read_stats(struct leaks_session *s, uint64_t stats[STAT_NR])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t vals[ncpus > 0 ? ncpus : 1];
+	int fd = bpf_map__fd(s->skel->maps.stats);
+
+	for (__u32 k = 0; k < STAT_NR; k++) {
+		stats[k] = 0;
+		if (ncpus <= 0 || bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int c = 0; c < ncpus; c++)
+			stats[k] += vals[c];
+	}
+}
+
+static uint64_t count_threads(struct leaks_session *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.threads);
+	__u32 key, next;
+	uint64_t n = 0;
+
+	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	return n;
+}
+
+/* Outstanding allocations of the target, read in batches. */
+static int read_allocs(struct leaks_session *s, struct alloc_rec **out, size_t *nr_out,
+		       struct alloc_key **keys_out)
+{
+	int fd = bpf_map__fd(s->skel->maps.allocs);
+	__u32 max = bpf_map__max_entries(s->skel->maps.allocs);
+	struct alloc_key *keys = calloc(max, sizeof(*keys));
+	struct alloc_info *vals = calloc(max, sizeof(*vals));
+	struct alloc_rec *recs = calloc(max ? max : 1, sizeof(*recs));
+	struct alloc_key batch;
+	size_t total = 0, nr = 0;
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !vals || !recs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (total < max) {
+		__u32 count = max - total;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys + total,
+					   vals + total, &count, NULL);
+		first = false;
+		total += count;
+		if (err) {
+			err = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+	}
+	for (size_t i = 0; i < total; i++) {
+		if (keys[i].tgid != (__u32)s->skel->rodata->targ_tgid)
+			continue;
+		keys[nr] = keys[i];
+		recs[nr++] = (struct alloc_rec){ vals[i].stack_id, vals[i].size, vals[i].ts_ns };
+	}
+out:
+	free(vals);
+	if (err) {
+		free(keys);
+		free(recs);
+		return err;
+	}
+	*out = recs;
+	*nr_out = nr;
+	if (keys_out)
+		*keys_out = keys;
+	else
+		free(keys);
+	return 0;
+}
+
+static const struct sym_stack *report_stack(void *ctx, uint64_t id)
+{
+	struct leaks_session *s = ctx;
+
+	return stack_cache_get(s->stacks, id);
+}
+
+static int report(struct leaks_session *s)
+{
+	struct leak_report r = {
+		.pid = s->skel->rodata->targ_tgid,
+		.comm = s->comm,
+		.exited = s->exited,
+		.exit_code = s->exit_code,
+		.top = s->env->top,
+		.stack = report_stack,
+		.ctx = s,
+	};
+	struct alloc_key *keys = NULL;
+	struct alloc_rec *recs;
+	size_t nr;
+	int err;
+
+	if (!s->exited)
+		symbolizer_refresh(s->sym);
+	err = read_allocs(s, &recs, &nr, s->exited ? &keys : NULL);
+	if (err) {
+		error_msg("cannot read outstanding allocations: %s", strerror(-err));
+		return err;
+	}
+	r.now_ns = monotonic_ns();
+	err = group_by_stack(recs, nr, r.now_ns, s->env->min_age_s * 1e9, &r.groups, &r.nr_groups);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < r.nr_groups; i++) {
+		r.total_count += r.groups[i].count;
+		r.total_bytes += r.groups[i].bytes;
+	}
+	read_stats(s, r.stats);
+	r.threads_tracked = count_threads(s);
+	if (s->env->json)
+		report_print_json(stdout, &r);
+	else
+		report_print_text(stdout, &r);
+	/* The process is gone: its blocks leave the map with this report. */
+	if (s->exited && nr) {
+		__u32 count = nr;
+
+		if (bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), keys, &count, NULL))
+			error_msg("cannot remove exited pid's allocations: %s", strerror(errno));
+	}
+out:
+	free(r.groups);
+	free(recs);
+	free(keys);
+	return err;
+}
+
+static void session_close(struct leaks_session *s)
+{
+	if (s->go_fd >= 0) {
+		/* Never released: the command exits without running. */
+		close(s->go_fd);
+		if (s->child > 0)
+			waitpid(s->child, NULL, 0);
+	} else if (s->child > 0) {
+		info_msg("pid %d continues untraced", s->child);
+	}
+	if (s->exec_err_fd >= 0)
+		close(s->exec_err_fd);
+	alloc_probes_detach(s->probes);
+	ring_buffer__free(s->rb);
+	stack_cache_free(s->stacks);
+	symbolizer_free(s->sym);
+	allocs_bpf__destroy(s->skel);
+}
+
+static int session_start(struct leaks_session *s)
+{
+	char lib_path[4096 + 64], lib_name[4096];
+	int target, err;
+
+	if (s->env->cmd) {
+		err = spawn_stopped(s);
+		if (err) {
+			error_msg("cannot start %s: %s", s->env->cmd[0], strerror(-err));
+			return err;
+		}
+	}
+	target = s->env->pid ? s->env->pid : s->child;
+	err = find_allocator_lib(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
+	if (err)
+		return err;
+	err = load_bpf(s, target);
+	if (err)
+		return err;
+	s->sym = symbolizer_new(target);
+	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
+	if (!s->sym || !s->stacks)
+		return -ENOMEM;
+	err = alloc_probes_attach(s->skel, lib_path, lib_name, target, &s->probes);
+	if (err)
+		return err;
+	if (s->env->cmd) {
+		err = release_child(s);
+		if (err)
+			return err;
+	} else {
+		symbolizer_refresh(s->sym);
+	}
+	read_comm(target, s->comm, sizeof(s->comm));
+	info_msg("tracing pid %d (%s), allocator %s; Ctrl-C to stop", target,
+		 s->env->cmd ? s->env->cmd[0] : s->comm, lib_name);
+	return 0;
+}
+
+/* Our own child: its wait status is more exact than the kernel's exit code. */
+static void reap_child(struct leaks_session *s)
+{
+	int status;
+
+	if (s->child <= 0)
+		return;
+	if (waitpid(s->child, &status, 0) == s->child)
+		s->exit_code = status;
+	s->child = 0;
+}
+
+static int run_loop(struct leaks_session *s)
+{
+	uint64_t interval_ns = s->env->interval_s * 1e9;
+	uint64_t next = monotonic_ns() + interval_ns;
+	unsigned long long reports = 0;
+	int err;
+
+	while (!stop_requested) {
+		uint64_t now = monotonic_ns();
+		int timeout_ms = now >= next ? 0 : (next - now + 999999) / 1000000;
+
+		err = ring_buffer__poll(s->rb, timeout_ms);
+		if (err < 0 && err != -EINTR) {
+			error_msg("ring buffer: %s", strerror(-err));
+			return err;
+		}
+		if (s->exited) {
+			reap_child(s);
+			return report(s);
+		}
+		if (monotonic_ns() < next)
+			continue;
+		err = report(s);
+		if (err)
+			return err;
+		next += interval_ns;
+		if (s->env->count && ++reports >= s->env->count)
+			return 0;
+	}
+	/* Ctrl-C: a last report of what is outstanding now. */
+	return report(s);
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+	struct leaks_env env = { .interval_s = 5, .top = 10 };
+	struct leaks_session s = { .env = &env, .go_fd = -1, .exec_err_fd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err;
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	if (check_privileges() || check_btf())
+		return 1;
+	if (env.pid && check_pid(env.pid))
+		return 1;
+	setup_libbpf_logging();
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	err = session_start(&s);
+	if (!err)
+		err = run_loop(&s);
+	session_close(&s);
+	return err ? 1 : 0;
+}

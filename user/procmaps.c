@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Parsing of /proc/PID/maps. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "procmaps.h"
+
+#define DELETED_SUFFIX " (deleted)"
+
+/* "start-end perms offset major:minor inode   path" */
+int vma_parse_line(const char *line, struct vma *vma)
+{
+	char perms[8];
+	int path_pos = 0;
+	size_t len;
+
+	memset(vma, 0, sizeof(*vma));
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n",
+		   &vma->start, &vma->end, perms, &vma->offset,
+		   &vma->dev_major, &vma->dev_minor, &vma->inode, &path_pos) < 7)
+		return -EINVAL;
+	if (vma->end <= vma->start || strlen(perms) != 4)
+		return -EINVAL;
+	vma->exec = perms[2] == 'x';
+	if (path_pos <= 0)
+		return 0;
+
+	len = strcspn(line + path_pos, "\n");
+	if (len >= sizeof(vma->path))
+		return -ENAMETOOLONG;
+	memcpy(vma->path, line + path_pos, len);
+	vma->path[len] = '\0';
+	if (len > strlen(DELETED_SUFFIX) &&
+	    !strcmp(vma->path + len - strlen(DELETED_SUFFIX), DELETED_SUFFIX)) {
+		vma->deleted = true;
+		vma->path[len - strlen(DELETED_SUFFIX)] = '\0';
+	}
+	return 0;
+}
+
+static int vma_list_push(struct vma_list *list, const struct vma *vma)
+{
+	if (list->nr == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 64;
+		struct vma *v = realloc(list->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		list->v = v;
+		list->cap = cap;
+	}
+	list->v[list->nr++] = *vma;
+	return 0;
+}
+
+int vma_list_read(FILE *f, struct vma_list *list)
+{
+	char line[4096 + 128];
+	struct vma vma;
+	int err;
+
+	while (fgets(line, sizeof(line), f)) {
+		err = vma_parse_line(line, &vma);
+		if (err)
+			return err;
+		err = vma_list_push(list, &vma);
+		if (err)
+			return err;
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+int vma_list_load(int pid, struct vma_list *list)
+{
+	char path[64];
+	FILE *f;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	err = vma_list_read(f, list);
+	fclose(f);
+	return err;
+}
+
+void vma_list_free(struct vma_list *list)
+{
+	free(list->v);
+	memset(list, 0, sizeof(*list));
+}
+
+/* Maps are sorted by address: binary search. */
+const struct vma *vma_find(const struct vma_list *list, uint64_t addr)
+{
+	size_t lo = 0, hi = list->nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vma *v = &list->v[mid];
+
+		if (addr < v->start)
+			hi = mid;
+		else if (addr >= v->end)
+			lo = mid + 1;
+		else
+			return v;
+	}
+	return NULL;
+}
+
+/* glibc's "libc.so.6", older "libc-2.31.so", musl's "libc.so". */
+bool path_is_libc(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (!strcmp(base, "libc.so.6") || !strcmp(base, "libc.so"))
+		return true;
+	return !strncmp(base, "libc-", 5) && strstr(base, ".so");
+}
+
+/* The executable mapping of libc: the one the allocator's code runs from. */
+const struct vma *vma_find_libc(const struct vma_list *list)
+{
+	for (size_t i = 0; i < list->nr; i++) {
+		const struct vma *v = &list->v[i];
+
+		if (v->exec && v->path[0] == '/' && path_is_libc(v->path))
+			return v;
+	}
+	return NULL;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef MEMLENS_PROCMAPS_H
+#define MEMLENS_PROCMAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One line of /proc/PID/maps. */
+struct vma {
+	uint64_t start;
+	uint64_t end;
+	uint64_t offset;	/* file offset of start */
+	uint64_t inode;
+	unsigned int dev_major;
+	unsigned int dev_minor;
+	bool exec;
+	bool deleted;		/* " (deleted)" suffix, stripped from path */
+	char path[4096];	/* empty for anonymous mappings */
+};
+
+struct vma_list {
+	struct vma *v;
+	size_t nr;
+	size_t cap;
+};
+
+int vma_parse_line(const char *line, struct vma *vma);
+int vma_list_read(FILE *f, struct vma_list *list);
+int vma_list_load(int pid, struct vma_list *list);
+void vma_list_free(struct vma_list *list);
+const struct vma *vma_find(const struct vma_list *list, uint64_t addr);
+bool path_is_libc(const char *path);
+const struct vma *vma_find_libc(const struct vma_list *list);
+
+#endif

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Aggregation of outstanding allocations by call stack, and its rendering. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "report.h"
+
+static const char *const stat_names[STAT_NR] = {
+	[STAT_ALLOCS] = "allocs",
+	[STAT_ALLOC_BYTES] = "alloc_bytes",
+	[STAT_FREES] = "frees",
+	[STAT_FREE_BYTES] = "free_bytes",
+	[STAT_FREE_UNKNOWN] = "free_unknown",
+	[STAT_ALLOC_FAILED] = "alloc_failed",
+	[STAT_REPLACED] = "replaced",
+	[STAT_ALLOCS_FULL] = "allocs_map_full",
+	[STAT_STACKS_FULL] = "stacks_map_full",
+	[STAT_STACK_FAILED] = "stack_failed",
+	[STAT_STACK_COLLISION] = "stack_collision",
+	[STAT_THREADS_FULL] = "threads_map_full",
+	[STAT_MISSED_RETURN] = "missed_return",
+	[STAT_EVENTS_LOST] = "events_lost",
+};
+
+const char *stat_name(enum alloc_stat stat)
+{
+	return stat < STAT_NR ? stat_names[stat] : "?";
+}
+
+static int rec_cmp_stack(const void *a, const void *b)
+{
+	const struct alloc_rec *x = a, *y = b;
+
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* Most bytes first; ties by count, then by stack id for a stable order. */
+static int group_cmp_bytes(const void *a, const void *b)
+{
+	const struct stack_group *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/*
+ * Group RECS (sorted in place) by stack, leaving out allocations younger
+ * than MIN_AGE_NS at NOW_NS. Groups come out sorted by bytes.
+ */
+int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
+		   uint64_t min_age_ns, struct stack_group **groups, size_t *nr_groups)
+{
+	struct stack_group *g = NULL;
+	size_t n = 0;
+
+	*groups = NULL;
+	*nr_groups = 0;
+	if (!nr)
+		return 0;
+	qsort(recs, nr, sizeof(*recs), rec_cmp_stack);
+	g = calloc(nr, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++) {
+		const struct alloc_rec *r = &recs[i];
+
+		if (now_ns < r->ts_ns + min_age_ns)
+			continue;
+		if (!n || g[n - 1].stack_id != r->stack_id) {
+			g[n].stack_id = r->stack_id;
+			g[n].oldest_ts_ns = r->ts_ns;
+			n++;
+		}
+		g[n - 1].count++;
+		g[n - 1].bytes += r->size;
+		if (r->ts_ns < g[n - 1].oldest_ts_ns)
+			g[n - 1].oldest_ts_ns = r->ts_ns;
+	}
+	qsort(g, n, sizeof(*g), group_cmp_bytes);
+	*groups = g;
+	*nr_groups = n;
+	return 0;
+}
+
+static size_t shown_groups(const struct leak_report *r)
+{
+	return r->top && r->top < r->nr_groups ? r->top : r->nr_groups;
+}
+
+static double age_s(const struct leak_report *r, uint64_t ts_ns)
+{
+	return r->now_ns > ts_ns ? (r->now_ns - ts_ns) / 1e9 : 0.0;
+}
+
+static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
+{
+	fprintf(out, "\t#%-2zu 0x%016" PRIx64 " ", i, f->addr);
+	if (f->symbol)
+		fprintf(out, "%s+0x%" PRIx64, f->symbol, f->sym_offset);
+	else
+		fputs("[unknown]", out);
+	if (f->module)
+		fprintf(out, " (%s)", f->module);
+	if (f->file)
+		fprintf(out, " %s:%d", f->file, f->line);
+	fputc('\n', out);
+}
+
+/* What a report cannot show because it was never recorded, and why. */
+static const struct {
+	enum alloc_stat stat;
+	const char *what;
+} losses[] = {
+	{ STAT_ALLOCS_FULL, "allocations not tracked: outstanding map full (raise --max-allocs)" },
+	{ STAT_STACKS_FULL, "stacks not stored: stack map full (raise --max-stacks)" },
+	{ STAT_STACK_FAILED, "stacks not captured: bpf_get_stack failed" },
+	{ STAT_STACK_COLLISION, "stacks not stored: hash collision" },
+	{ STAT_THREADS_FULL, "allocator calls missed: thread map full" },
+	{ STAT_MISSED_RETURN, "allocator returns missed" },
+	{ STAT_EVENTS_LOST, "events lost: ring buffer full" },
+};
+
+static void print_stats_text(FILE *out, const struct leak_report *r)
+{
+	fputs("stats:", out);
+	for (int i = 0; i < STAT_NR; i++)
+		fprintf(out, " %s=%" PRIu64, stat_name(i), r->stats[i]);
+	fprintf(out, " threads_tracked=%" PRIu64 "\n", r->threads_tracked);
+	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++)
+		if (r->stats[losses[i].stat])
+			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[losses[i].stat], losses[i].what);
+}
+
+void report_print_text(FILE *out, const struct leak_report *r)
+{
+	size_t shown = shown_groups(r);
+
+	fprintf(out, "== pid %d (%s): %" PRIu64 " bytes in %" PRIu64
+		" allocations outstanding%s, %zu stacks",
+		r->pid, r->comm ? r->comm : "?", r->total_bytes, r->total_count,
+		r->exited ? " (leaked at exit)" : "", r->nr_groups);
+	if (shown < r->nr_groups)
+		fprintf(out, ", top %zu by bytes", shown);
+	fputs(" ==\n", out);
+
+	for (size_t i = 0; i < shown; i++) {
+		const struct stack_group *g = &r->groups[i];
+		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
+
+		fprintf(out, "%" PRIu64 " bytes in %" PRIu64 " allocations, oldest %.1fs ago, stack %016" PRIx64 "\n",
+			g->bytes, g->count, age_s(r, g->oldest_ts_ns), g->stack_id);
+		if (!st || !st->nr) {
+			fputs("\t[stack not captured: see stack_* stats]\n", out);
+			continue;
+		}
+		for (size_t f = 0; f < st->nr; f++)
+			print_frame_text(out, f, &st->frames[f]);
+	}
+	if (r->exited) {
+		if (WIFSIGNALED(r->exit_code))
+			fprintf(out, "process exited on signal %d\n", WTERMSIG(r->exit_code));
+		else
+			fprintf(out, "process exited with status %d\n", WEXITSTATUS(r->exit_code));
+	}
+	print_stats_text(out, r);
+	fflush(out);
+}
+
+void json_print_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; s && *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void print_frame_json(FILE *out, const struct frame_info *f)
+{
+	fprintf(out, "{\"addr\":\"0x%" PRIx64 "\",\"symbol\":", f->addr);
+	if (f->symbol)
+		json_print_string(out, f->symbol);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"offset\":%" PRIu64 ",\"module\":", f->sym_offset);
+	if (f->module)
+		json_print_string(out, f->module);
+	else
+		fputs("null", out);
+	fputs(",\"file\":", out);
+	if (f->file)
+		json_print_string(out, f->file);
+	else
+		fputs("null", out);
+	fprintf(out, ",\"line\":%d}", f->line);
+}
+
+/* One JSON object per report, on one line. */
+void report_print_json(FILE *out, const struct leak_report *r)
+{
+	size_t shown = shown_groups(r);
+
+	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
+	json_print_string(out, r->comm ? r->comm : "");
+	fprintf(out, ",\"exited\":%s", r->exited ? "true" : "false");
+	if (r->exited) {
+		if (WIFSIGNALED(r->exit_code))
+			fprintf(out, ",\"exit_signal\":%d", WTERMSIG(r->exit_code));
+		else
+			fprintf(out, ",\"exit_status\":%d", WEXITSTATUS(r->exit_code));
+	}
+	fprintf(out, ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%" PRIu64
+		",\"stacks_total\":%zu,\"stacks\":[", r->total_bytes, r->total_count, r->nr_groups);
+	for (size_t i = 0; i < shown; i++) {
+		const struct stack_group *g = &r->groups[i];
+		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
+
+		fprintf(out, "%s{\"stack_id\":\"%016" PRIx64 "\",\"bytes\":%" PRIu64
+			",\"allocations\":%" PRIu64 ",\"oldest_age_s\":%.3f,\"frames\":[",
+			i ? "," : "", g->stack_id, g->bytes, g->count, age_s(r, g->oldest_ts_ns));
+		for (size_t f = 0; st && f < st->nr; f++) {
+			if (f)
+				fputc(',', out);
+			print_frame_json(out, &st->frames[f]);
+		}
+		fputs("]}", out);
+	}
+	fputs("],\"stats\":{", out);
+	for (int i = 0; i < STAT_NR; i++)
+		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", stat_name(i), r->stats[i]);
+	fprintf(out, ",\"threads_tracked\":%" PRIu64 "}}\n", r->threads_tracked);
+	fflush(out);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef MEMLENS_REPORT_H
+#define MEMLENS_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "allocs.h"
+#include "symbolize.h"
+
+/* One outstanding allocation as read from the BPF map. */
+struct alloc_rec {
+	uint64_t stack_id;
+	uint64_t size;
+	uint64_t ts_ns;
+};
+
+/* Outstanding allocations that share a call stack. */
+struct stack_group {
+	uint64_t stack_id;
+	uint64_t count;
+	uint64_t bytes;
+	uint64_t oldest_ts_ns;
+};
+
+struct sym_stack {
+	size_t nr;
+	struct frame_info *frames;
+};
+
+struct leak_report {
+	int pid;
+	const char *comm;
+	uint64_t now_ns;		/* CLOCK_MONOTONIC, as the BPF timestamps */
+	bool exited;
+	int exit_code;			/* wait status, valid if exited */
+	size_t top;			/* groups shown, 0 = all */
+	uint64_t total_count;		/* over all groups, not just the top */
+	uint64_t total_bytes;
+	struct stack_group *groups;
+	size_t nr_groups;
+	uint64_t stats[STAT_NR];
+	uint64_t threads_tracked;	/* per-thread state entries alive */
+	/* Symbolized frames of a stack id, NULL if unknown. */
+	const struct sym_stack *(*stack)(void *ctx, uint64_t stack_id);
+	void *ctx;
+};
+
+int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
+		   uint64_t min_age_ns, struct stack_group **groups, size_t *nr_groups);
+void report_print_text(FILE *out, const struct leak_report *r);
+void report_print_json(FILE *out, const struct leak_report *r);
+const char *stat_name(enum alloc_stat stat);
+void json_print_string(FILE *out, const char *s);
+
+#endif

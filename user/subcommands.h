@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef MEMLENS_SUBCOMMANDS_H
+#define MEMLENS_SUBCOMMANDS_H
+
+/* Each subcommand parses its own options and returns the exit code. */
+int cmd_leaks(int argc, char **argv);
+
+#endif

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Symbolization of user addresses with elfutils: function+offset from the
+ * symbol tables, file:line from DWARF (separate debug files found by
+ * build-id or .gnu_debuglink through dwfl_standard_find_debuginfo).
+ * Files are opened through /proc/PID/map_files, so deleted or replaced
+ * binaries and other mount namespaces resolve as the process sees them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <elfutils/libdwfl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "procmaps.h"
+#include "symbolize.h"
+
+struct sym_module {
+	char *path;
+	uint64_t inode;
+	unsigned int dev_major, dev_minor;
+	Dwfl *dwfl;
+	Dwfl_Module *mod;	/* NULL if the file could not be read */
+};
+
+struct sym_range {
+	uint64_t start, end, offset;
+	struct sym_module *mod;
+};
+
+struct symbolizer {
+	int pid;
+	struct sym_module **mods;
+	size_t nr_mods;
+	struct sym_range *ranges;
+	size_t nr_ranges;
+};
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+struct symbolizer *symbolizer_new(int pid)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->pid = pid;
+	return s;
+}
+
+static void module_free(struct sym_module *m)
+{
+	if (m->dwfl)
+		dwfl_end(m->dwfl);
+	free(m->path);
+	free(m);
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nr_mods; i++)
+		module_free(s->mods[i]);
+	free(s->mods);
+	free(s->ranges);
+	free(s);
+}
+
+static int open_mapped_file(int pid, const struct vma *v)
+{
+	char path[4096 + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Report the file at bias 0: a Dwfl address is then the ELF's own vaddr. */
+static void module_load(struct sym_module *m, int fd)
+{
+	m->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!m->dwfl) {
+		close(fd);
+		return;
+	}
+	dwfl_report_begin(m->dwfl);
+	m->mod = dwfl_report_elf(m->dwfl, m->path, m->path, fd, 0, false);
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	if (!m->mod)
+		close(fd);
+}
+
+static struct sym_module *module_get(struct symbolizer *s, const struct vma *v)
+{
+	struct sym_module *m, **mods;
+
+	for (size_t i = 0; i < s->nr_mods; i++) {
+		m = s->mods[i];
+		if (m->inode == v->inode && m->dev_major == v->dev_major &&
+		    m->dev_minor == v->dev_minor && !strcmp(m->path, v->path))
+			return m;
+	}
+	mods = realloc(s->mods, (s->nr_mods + 1) * sizeof(*mods));
+	if (!mods)
+		return NULL;
+	s->mods = mods;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->path = strdup(v->path);
+	if (!m->path) {
+		free(m);
+		return NULL;
+	}
+	m->inode = v->inode;
+	m->dev_major = v->dev_major;
+	m->dev_minor = v->dev_minor;
+	module_load(m, open_mapped_file(s->pid, v));
+	s->mods[s->nr_mods++] = m;
+	return m;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct sym_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static bool overlaps(const struct sym_range *r, const struct vma_list *maps)
+{
+	for (size_t i = 0; i < maps->nr; i++)
+		if (maps->v[i].exec && r->start < maps->v[i].end && maps->v[i].start < r->end)
+			return true;
+	return false;
+}
+
+int symbolizer_refresh(struct symbolizer *s)
+{
+	struct vma_list maps = {};
+	struct sym_range *ranges;
+	size_t nr = 0;
+	int err;
+
+	err = vma_list_load(s->pid, &maps);
+	if (err)
+		goto out;
+	ranges = calloc(maps.nr + s->nr_ranges + 1, sizeof(*ranges));
+	if (!ranges) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Old ranges stay unless something new is mapped over them. */
+	for (size_t i = 0; i < s->nr_ranges; i++)
+		if (!overlaps(&s->ranges[i], &maps))
+			ranges[nr++] = s->ranges[i];
+	for (size_t i = 0; i < maps.nr; i++) {
+		const struct vma *v = &maps.v[i];
+		struct sym_module *m;
+
+		if (!v->exec || v->path[0] != '/')
+			continue;
+		m = module_get(s, v);
+		if (!m)
+			continue;
+		ranges[nr++] = (struct sym_range){ v->start, v->end, v->offset, m };
+	}
+	qsort(ranges, nr, sizeof(*ranges), range_cmp);
+	free(s->ranges);
+	s->ranges = ranges;
+	s->nr_ranges = nr;
+out:
+	vma_list_free(&maps);
+	return err;
+}
+
+static const struct sym_range *range_find(const struct symbolizer *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nr_ranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct sym_range *r = &s->ranges[mid];
+
+		if (addr < r->start)
+			hi = mid;
+		else if (addr >= r->end)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+/* File offset to the ELF virtual address it is loaded at. */
+static int offset_to_vaddr(Dwfl_Module *mod, uint64_t off, uint64_t *vaddr)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	size_t nr;
+
+	if (!elf || elf_getphdrnum(elf, &nr))
+		return -ENOENT;
+	for (size_t i = 0; i < nr; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (off >= ph.p_offset && off < ph.p_offset + ph.p_filesz) {
+			*vaddr = off - ph.p_offset + ph.p_vaddr + bias;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *fi)
+{
+	const struct sym_range *r;
+	uint64_t vaddr, lookup;
+	GElf_Off sym_off;
+	GElf_Sym sym;
+	Dwfl_Line *line;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->addr = addr;
+	r = range_find(s, addr - 1);
+	if (!r)
+		return;
+	fi->module = r->mod->path;
+	if (!r->mod->mod || offset_to_vaddr(r->mod->mod, addr - 1 - r->start + r->offset, &vaddr))
+		return;
+	lookup = vaddr;
+	fi->symbol = dwfl_module_addrinfo(r->mod->mod, lookup, &sym_off, &sym,
+					  NULL, NULL, NULL);
+	if (fi->symbol)
+		fi->sym_offset = sym_off + 1;	/* offset of ADDR, not ADDR - 1 */
+	line = dwfl_module_getsrc(r->mod->mod, lookup);
+	if (line)
+		fi->file = dwfl_lineinfo(line, NULL, &fi->line, NULL, NULL, NULL);
+}

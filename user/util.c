@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Diagnostics, environment checks and option parsing shared by subcommands. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "util.h"
+
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+
+bool verbose;
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	fputs("memlens: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void error_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void info_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void debug_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static bool has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return d[cap / 32].effective & (1U << (cap % 32));
+}
+
+/* Loading tracing programs and reading other processes' maps needs these. */
+int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	if (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON) &&
+	    has_cap(data, CAP_SYS_ADMIN))
+		return 0;
+	error_msg("needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it as root");
+	return -EPERM;
+}
+
+int check_btf(void)
+{
+	if (access(BTF_PATH, R_OK) == 0)
+		return 0;
+	error_msg("kernel BTF not found at %s: this kernel needs CONFIG_DEBUG_INFO_BTF=y", BTF_PATH);
+	return -ENOENT;
+}
+
+int check_pid(int pid)
+{
+	char path[64];
+
+	if (pid <= 0 || (kill(pid, 0) && errno == ESRCH)) {
+		error_msg("pid %d does not exist", pid);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (access(path, R_OK)) {
+		error_msg("cannot read %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int read_comm(int pid, char *buf, int len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, len, f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+int parse_uint(const char *s, const char *what, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *out > max) {
+		error_msg("invalid %s '%s': expected a whole number up to %llu", what, s, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int parse_seconds(const char *s, const char *what, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(*out) || *out < 0 || *out > 1e6) {
+		error_msg("invalid %s '%s': expected seconds, for example 5 or 0.5", what, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void setup_libbpf_logging(void)
+{
+	libbpf_set_print(libbpf_print);
+}

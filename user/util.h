@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef MEMLENS_UTIL_H
+#define MEMLENS_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit codes: 1 for errors at run time, 2 for bad usage. */
+#define EXIT_USAGE	2
+
+extern bool verbose;
+
+/* One-line diagnostics on stderr, prefixed with "memlens: ". */
+void error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void info_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void debug_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+uint64_t monotonic_ns(void);
+int check_privileges(void);
+int check_btf(void);
+int check_pid(int pid);
+int read_comm(int pid, char *buf, int len);
+int parse_uint(const char *s, const char *what, unsigned long long max, unsigned long long *out);
+int parse_seconds(const char *s, const char *what, double *out);
+void setup_libbpf_logging(void);
+
+#endif
