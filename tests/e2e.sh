@@ -122,47 +122,70 @@ test_command() {
 		"true" "$(jq '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_"))) | .frames[] | .module != null] | all' <<<"$r")"
 }
 
+# test_attach_pid NAME [LAUNCHER...]: leaky --wait started through
+# LAUNCHER, memlens attached to it by pid while it waits (a handshake), a
+# live report after its work, and the leaked-at-exit report.
 test_attach_pid() {
-	local out=$tmp/pid.json err=$tmp/pid.err log=$tmp/leaky.out pid mpid n live final rc
+	local name=$1 out=$tmp/pid.json err=$tmp/pid.err log=$tmp/leaky.out pid mpid n live final rc
+	shift
+	rm -f "$tmp/in" "$out" "$err" "$log"
 	mkfifo "$tmp/in"
 	exec 3<>"$tmp/in"
-	"$LEAKY" --wait <&3 >"$log" &
+	"$@" "$LEAKY" --wait <&3 >"$log" &
 	pid=$!
 	pids+=("$pid")
 	if ! wait_for "$log" ready; then
-		not_ok "leaks -p: workload did not start"
+		not_ok "$name: workload did not start"
 		return
 	fi
+	awk '$2 ~ /x/ && /libc\.so/ {print $5}' "/proc/$pid/maps" >"$tmp/libc-inode"
 	"$MEMLENS" leaks -p "$pid" --json -t 0 -i 0.2 >"$out" 2>"$err" &
 	mpid=$!
 	pids+=("$mpid")
 	if ! wait_for "$err" "tracing pid $pid"; then
-		not_ok "leaks -p: memlens did not attach" "$(cat "$err")"
+		not_ok "$name: memlens did not attach" "$(cat "$err")"
 		return
 	fi
 	echo go >&3
 	if ! wait_for "$log" done; then
-		not_ok "leaks -p: workload did not finish"
+		not_ok "$name: workload did not finish"
 		return
 	fi
 	# A report taken wholly after the work: two more lines than now.
 	n=$(wc -l <"$out")
 	wait_for_lines "$out" $((n + 2))
 	live=$(sed -n "$((n + 2))p" "$out")
-	check_eq "leaks -p: live report, process running" "false" "$(jq .exited <<<"$live")"
-	check_leaks "leaks -p live" "$live"
+	check_eq "$name: live report, process running" "false" "$(jq .exited <<<"$live")"
+	check_leaks "$name live" "$live"
 	# Only the main thread is left; the workers' state went with them.
-	check_eq "leaks -p: exited threads' state cleaned" 1 "$(jq .stats.threads_tracked <<<"$live")"
+	check_eq "$name: exited threads' state cleaned" 1 "$(jq .stats.threads_tracked <<<"$live")"
 
 	echo exit >&3
 	wait "$mpid"
 	rc=$?
-	check_eq "leaks -p: memlens exits 0 when the process exits" 0 "$rc"
+	check_eq "$name: memlens exits 0 when the process exits" 0 "$rc"
 	final=$(tail -n 1 "$out")
-	check_eq "leaks -p: final report is leaked-at-exit" "true 0" \
+	check_eq "$name: final report is leaked-at-exit" "true 0" \
 		"$(jq -r '"\(.exited) \(.exit_status)"' <<<"$final")"
-	check_leaks "leaks -p at exit" "$final"
+	check_leaks "$name at exit" "$final"
 	exec 3>&-
+}
+
+# The process maps a different file at the usual libc path: a copy of libc
+# bind-mounted in its own mount namespace, as in a container. Hooking the
+# path as memlens sees it would hook the wrong file and find nothing.
+in_other_libc_namespace() {
+	local libc copy=$tmp/libc-copy.so.6
+	libc=$(ldd "$LEAKY" | awk '/libc\.so/ {print $3}')
+	libc=$(readlink -f "$libc")
+	cp "$libc" "$copy"
+	exec unshare -m sh -c "mount --bind '$copy' '$libc' && exec \"\$@\"" sh "$@"
+}
+
+test_other_namespace() {
+	test_attach_pid "leaks -p, libc of another mount namespace" in_other_libc_namespace
+	check_eq "leaks -p, libc of another mount namespace: the process mapped the copy" \
+		"$(stat -c %i "$tmp/libc-copy.so.6")" "$(cat "$tmp/libc-inode")"
 }
 
 wait_for_lines() {
@@ -256,7 +279,8 @@ fi
 }
 
 test_command
-test_attach_pid
+test_attach_pid "leaks -p"
+test_other_namespace
 test_text_output
 test_full_maps
 test_errors

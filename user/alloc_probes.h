@@ -2,6 +2,8 @@
 #ifndef MEMLENS_ALLOC_PROBES_H
 #define MEMLENS_ALLOC_PROBES_H
 
+#include <stddef.h>
+
 struct allocs_bpf;
 struct alloc_probes;
 
@@ -13,5 +15,7 @@ struct alloc_probes;
 int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 			const char *lib_name, int pid, struct alloc_probes **out);
 void alloc_probes_detach(struct alloc_probes *ap);
+/* Where in free()'s code a probe is cheapest; see alloc_probes.c. */
+size_t free_probe_skip(const unsigned char *code, size_t len);
 
 #endif

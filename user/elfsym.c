@@ -117,3 +117,12 @@ int elf_func_offset(struct elf_file *ef, const char *name, uint64_t *offset)
 	}
 	return -ENOENT;
 }
+
+int elf_read_at(struct elf_file *ef, uint64_t off, void *buf, size_t len)
+{
+	ssize_t n = pread(ef->fd, buf, len, off);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}

@@ -2,6 +2,7 @@
 #ifndef MEMLENS_ELFSYM_H
 #define MEMLENS_ELFSYM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct elf_file;
@@ -10,5 +11,8 @@ int elf_file_open(const char *path, struct elf_file **ef);
 void elf_file_close(struct elf_file *ef);
 /* File offset of function NAME (what a uprobe attaches to); -ENOENT if absent. */
 int elf_func_offset(struct elf_file *ef, const char *name, uint64_t *offset);
+
+/* Read LEN bytes of the file at file offset OFF. */
+int elf_read_at(struct elf_file *ef, uint64_t off, void *buf, size_t len);
 
 #endif

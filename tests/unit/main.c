@@ -9,6 +9,7 @@ static const struct {
 } suites[] = {
 	{ "procmaps", test_procmaps },
 	{ "elfsym", test_elfsym },
+	{ "free_probe_skip", test_free_probe_skip },
 	{ "symbolize", test_symbolize },
 	{ "report", test_report },
 	{ "util", test_util },

@@ -42,6 +42,7 @@ extern int unit_passed, unit_failed;
 
 void test_procmaps(void);
 void test_elfsym(void);
+void test_free_probe_skip(void);
 void test_symbolize(void);
 void test_report(void);
 void test_util(void);
