@@ -35,6 +35,8 @@ WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 
 .PHONY: all deps vmlinux check unit e2e demo bench clean
 .DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS) $(SKELS)
+MAKEFLAGS += --no-print-directory
 
 all: memlens
 
@@ -78,7 +80,8 @@ e2e: memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait
 	./tests/e2e.sh
 
 check: deps
-	$(MAKE) unit e2e
+	$(MAKE) memlens $(OUTPUT)/unit_tests $(OUTPUT)/leaky $(OUTPUT)/static_wait
+	./tests/run.sh
 
 demo: deps
 	$(MAKE) memlens $(OUTPUT)/leaky

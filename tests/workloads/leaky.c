@@ -29,6 +29,7 @@
 #define CHURN_ROUNDS 10
 
 static void *volatile sink;
+static volatile size_t huge = SIZE_MAX / 2;	/* volatile: no compile-time warning */
 
 static void touch(void *p, size_t n)
 {
@@ -71,10 +72,10 @@ void churn(void)
 	p = pvalloc(5000); touch(p, 5000); free(p);
 	p = malloc(2 << 20); touch(p, 4096); free(p);	/* through mmap */
 
-	p = malloc(SIZE_MAX / 2); sink = p;		/* fails: not counted */
-	p = calloc(SIZE_MAX / 2, 4); sink = p;		/* overflow: fails */
+	p = malloc(huge); sink = p;			/* fails: not counted */
+	p = calloc(huge, 4); sink = p;			/* overflow: fails */
 	p = malloc(8); touch(p, 8);
-	q = realloc(p, SIZE_MAX / 2);			/* fails: p stays */
+	q = realloc(p, huge);				/* fails: p stays */
 	sink = q;
 	free(p);
 

@@ -1,0 +1,24 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# Run every test suite (make check), then one closing line with the totals.
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+status=0
+for suite in build/unit_tests tests/e2e.sh; do
+	"$suite" 2>&1 | tee build/last-suite.log
+	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+	line=$(grep -E '^[a-z0-9]+: [0-9]+ passed, [0-9]+ failed$' build/last-suite.log | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "check: $suite printed no result line" >&2
+		status=1
+		continue
+	fi
+	set -- $line
+	passed=$((passed + $2))
+	failed=$((failed + $4))
+done
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && exit $status
+exit 1
