@@ -70,17 +70,25 @@ $(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) | $(OUTPUT)
 $(OUTPUT)/leaky: tests/workloads/leaky.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) -shared -fPIC $< -o $@
+
+$(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
+
 $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
 	$(CC) -O2 -static $< -o $@
 
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
-e2e: memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait
+E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit
+
+e2e: $(E2E_DEPS)
 	./tests/e2e.sh
 
 check: deps
-	$(MAKE) memlens $(OUTPUT)/unit_tests $(OUTPUT)/leaky $(OUTPUT)/static_wait
+	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)
 	./tests/run.sh
 
 demo: deps

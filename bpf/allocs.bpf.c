@@ -27,9 +27,10 @@
 #endif
 
 const volatile __u32 targ_tgid;
+/* Stop the process at _exit until userspace has read its maps (-- CMD). */
+const volatile bool hold_at_exit;
 
-/* Set by userspace after it re-read /proc/PID/maps; cleared when we notify. */
-int maps_notify_armed = 1;
+#define SIGSTOP		19
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -534,11 +535,9 @@ static void mmap_exit(void *ctx, struct pt_regs *regs, struct syscall_args *sc, 
 	__u64 len = sc->args[1], prot = sc->args[2], flags = sc->args[3];
 
 	if (!(flags & MAP_ANONYMOUS)) {
-		/* A new executable file mapping: symbols may have moved. */
-		if ((prot & PROT_EXEC) && maps_notify_armed) {
-			maps_notify_armed = 0;
+		/* A new executable file mapping: symbols to read while it lives. */
+		if (prot & PROT_EXEC)
 			emit_event(EVENT_MAPS_CHANGED, 0);
-		}
 		return;
 	}
 	record_alloc(ret, len, KIND_MMAP, stack_in_syscall(ctx, regs));
@@ -610,8 +609,24 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 {
 	if (!is_target())
 		return 0;
-	maps_notify_armed = 0;
 	emit_event(EVENT_MAPS_CHANGED, 0);
+	return 0;
+}
+
+/*
+ * A short-lived command can exit before userspace has read the maps of a
+ * library it loaded, and then its stacks would not resolve. For a command
+ * memlens started itself, stop it at _exit (the signal is taken on the way
+ * back from this trap, before _exit runs) until userspace has read them
+ * and sent SIGCONT. Processes attached with -p are never held.
+ */
+SEC("uprobe")
+int BPF_UPROBE(exit_enter)
+{
+	if (!is_target() || !hold_at_exit)
+		return 0;
+	emit_event(EVENT_EXITING, 0);
+	bpf_send_signal(SIGSTOP);
 	return 0;
 }
 

@@ -86,6 +86,7 @@ struct stack_trace {
 enum event_type {
 	EVENT_EXIT = 1,		/* the traced process has exited */
 	EVENT_MAPS_CHANGED,	/* exec, or an executable file mapping */
+	EVENT_EXITING,		/* held at _exit: read its maps, then SIGCONT */
 };
 
 /* Ring buffer record: only rare events are streamed. */

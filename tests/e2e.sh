@@ -7,9 +7,11 @@
 set -u
 cd "$(dirname "$0")/.."
 
-MEMLENS=$PWD/memlens
+MEMLENS_BIN=$PWD/memlens
 LEAKY=$PWD/build/leaky
 STATIC=$PWD/build/static_wait
+DLOPEN_EXIT=$PWD/build/dlopen_exit
+DSO=$PWD/build/libdso_leak.so
 LIBC_NAME=libc.so.6
 pass=0
 fail=0
@@ -17,6 +19,10 @@ pids=()
 
 tmp=$(mktemp -d /tmp/memlens-e2e.XXXXXX)
 chmod 755 "$tmp"
+# memlens under a time limit: a hang fails a test instead of the whole run.
+MEMLENS=$tmp/memlens-limited
+printf '#!/bin/sh\nexec timeout -k 5 120 "%s" "$@"\n' "$MEMLENS_BIN" >"$MEMLENS"
+chmod 755 "$MEMLENS"
 cleanup() {
 	for p in "${pids[@]}"; do
 		kill -9 "$p" 2>/dev/null
@@ -79,6 +85,11 @@ frame() {
 		'[.stacks[] | select(any(.frames[]; .symbol == $f))][0].frames[$n].symbol' <<<"$1"
 }
 
+frame_module() {
+	jq -r --arg f "$2" --argjson n "$3" \
+		'[.stacks[] | select(any(.frames[]; .symbol == $f))][0].frames[$n].module' <<<"$1"
+}
+
 # The leaks leaky.c makes, exactly, with the immediate caller of each.
 check_leaks() {
 	local name=$1 r=$2
@@ -125,6 +136,24 @@ test_command() {
 # test_attach_pid NAME [LAUNCHER...]: leaky --wait started through
 # LAUNCHER, memlens attached to it by pid while it waits (a handshake), a
 # live report after its work, and the leaked-at-exit report.
+# A library loaded with dlopen just before exit: its leak still resolves,
+# because memlens holds a command it started at _exit to read its maps.
+test_dlopen_exit() {
+	local out=$tmp/dl.json err=$tmp/dl.err rc r
+	"$MEMLENS" leaks --json -v -- "$DLOPEN_EXIT" "$DSO" >"$out" 2>"$err"
+	rc=$?
+	r=$(tail -n 1 "$out")
+	check_eq "dlopen then exit: exit code" 0 "$rc"
+	check_eq "dlopen then exit: the process exited normally" "true 0" \
+		"$(jq -r '"\(.exited) \(.exit_status)"' <<<"$r")"
+	check_eq "dlopen then exit: 3 x 512 bytes from leak_in_dso in the library" \
+		"1 3 1536 $DSO" \
+		"$(group "$r" leak_in_dso) $(frame_module "$r" leak_in_dso 0)"
+	check_eq "dlopen then exit: caller in the main program" "main" "$(frame "$r" leak_in_dso 1)"
+	check "dlopen then exit: held at _exit while its maps were read" \
+		grep -q "held at _exit to read its maps" "$err"
+}
+
 test_attach_pid() {
 	local name=$1 out=$tmp/pid.json err=$tmp/pid.err log=$tmp/leaky.out pid mpid n live final rc
 	shift
@@ -200,11 +229,74 @@ wait_for_lines() {
 test_text_output() {
 	local out=$tmp/text.out
 	"$MEMLENS" leaks -- "$LEAKY" >"$out" 2>/dev/null
-	check "text: leaked-at-exit header" grep -q "^== pid [0-9]* (leaky): .* (leaked at exit)" "$out"
+	check "text: leaked-at-exit header" grep -q "^== [0-9:]* UTC pid [0-9]* (leaky): .* (leaked at exit)" "$out"
 	check "text: leak_here group line" grep -q "^28672 bytes in 7 allocations" "$out"
 	check "text: frame with symbol, module and file:line" \
 		grep -Eq "^	#0  0x[0-9a-f]+ leak_here\+0x[0-9a-f]+ \(.*/leaky\) .*leaky.c:[0-9]+$" "$out"
 	check "text: stats line" grep -q "^stats: allocs=" "$out"
+}
+
+test_options() {
+	local r out=$tmp/opt.json err=$tmp/opt.err pid mpid tid rc
+	r=$("$MEMLENS" leaks --json --min-age 3600 -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check_eq "--min-age 3600: nothing old enough" "0 0 0" \
+		"$(jq -r '"\(.outstanding_allocations) \(.outstanding_bytes) \(.stacks | length)"' <<<"$r")"
+	r=$("$MEMLENS" leaks --json --top 2 -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check_eq "--top 2: two stacks shown of more" "2 true" \
+		"$(jq -r '"\(.stacks | length) \(.stacks_total > 2)"' <<<"$r")"
+	check_eq "--top 2: the largest first" "true" \
+		"$(jq '.stacks[0].bytes >= .stacks[1].bytes' <<<"$r")"
+
+	# -n: reports at an interval, then memlens stops; the process goes on.
+	rm -f "$tmp/in"
+	mkfifo "$tmp/in"
+	exec 4<>"$tmp/in"
+	"$LEAKY" --wait <&4 >"$tmp/opt.log" &
+	pid=$!
+	pids+=("$pid")
+	wait_for "$tmp/opt.log" ready
+	echo go >&4
+	wait_for "$tmp/opt.log" done
+	"$MEMLENS" leaks -p "$pid" --json -n 2 -i 0.1 >"$out" 2>"$err"
+	rc=$?
+	check_eq "-n 2: exit code" 0 "$rc"
+	check_eq "-n 2: two live reports" "2 false" \
+		"$(jq -s -r '"\(length) \(map(.exited) | any)"' "$out")"
+	check "-n 2: the process is still running" kill -0 "$pid"
+
+	# SIGINT (Ctrl-C): a last report of what is outstanding now.
+	"$MEMLENS" leaks -p "$pid" --json -i 3600 >"$out" 2>"$err" &
+	mpid=$!
+	wait_for "$err" "tracing pid $pid"
+	kill -INT "$mpid"
+	wait "$mpid"
+	rc=$?
+	check_eq "SIGINT: exit code" 0 "$rc"
+	check_eq "SIGINT: one report, process not exited" "1 false" \
+		"$(jq -s -r '"\(length) \(.[0].exited)"' "$out")"
+	echo exit >&4
+	wait "$pid"
+	exec 4>&-
+
+	# A thread id given to -p means its process: leaky --wait has a
+	# sleeping thread.
+	rm -f "$tmp/in"
+	mkfifo "$tmp/in"
+	exec 4<>"$tmp/in"
+	"$LEAKY" --wait <&4 >"$tmp/opt.log" &
+	pid=$!
+	pids+=("$pid")
+	wait_for "$tmp/opt.log" ready
+	tid=$(ls "/proc/$pid/task" | grep -v "^$pid\$" | head -n 1)
+	"$MEMLENS" leaks -p "$tid" -n 1 -i 0.1 >/dev/null 2>"$err"
+	check_eq "-p TID: traces the thread's process" \
+		"memlens: $tid is a thread of process $pid: tracing the process" "$(head -n 1 "$err")"
+	check "-p TID: then tracing the process" grep -q "tracing pid $pid (leaky)" "$err"
+	echo go >&4
+	wait_for "$tmp/opt.log" done
+	echo exit >&4
+	wait "$pid"
+	exec 4>&-
 }
 
 # Full maps are counted and shown, never silent.
@@ -258,7 +350,7 @@ test_errors() {
 		"memlens: pid $static_pid has no libc mapped (statically linked?): use --libc PATH" \
 		"$MEMLENS" leaks -p "$static_pid"
 	kill "$static_pid"
-	cp "$MEMLENS" "$tmp/memlens"
+	cp "$MEMLENS_BIN" "$tmp/memlens"
 	chmod 755 "$tmp/memlens"
 	expect_error "not root" 1 \
 		"memlens: needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it as root" \
@@ -273,15 +365,17 @@ if [ "$(id -u)" != 0 ]; then
 	echo "e2e: must run as root (loads BPF programs)" >&2
 	exit 1
 fi
-[ -x "$MEMLENS" ] && [ -x "$LEAKY" ] && [ -x "$STATIC" ] || {
-	echo "e2e: build first (make memlens build/leaky build/static_wait)" >&2
+[ -x "$MEMLENS_BIN" ] && [ -x "$LEAKY" ] && [ -x "$STATIC" ] && [ -x "$DLOPEN_EXIT" ] || {
+	echo "e2e: build first (make e2e)" >&2
 	exit 1
 }
 
 test_command
+test_dlopen_exit
 test_attach_pid "leaks -p"
 test_other_namespace
 test_text_output
+test_options
 test_full_maps
 test_errors
 

@@ -16,6 +16,7 @@ struct alloc_func {
 	bool has_return;	/* free() needs no return probe */
 	struct bpf_program *(*entry)(struct allocs_bpf *skel);
 	bool null_is_noop;	/* f(NULL) does nothing: probe past the NULL test */
+	bool exit_hold;		/* hooked only to hold a command at exit */
 };
 
 #define ENTRY_PROG(fn) \
@@ -29,6 +30,7 @@ ENTRY_PROG(posix_memalign_enter)
 ENTRY_PROG(memalign_enter)
 ENTRY_PROG(valloc_enter)
 ENTRY_PROG(pvalloc_enter)
+ENTRY_PROG(exit_enter)
 
 #define FUNC(n, entry_fn, ...) { .name = n, .entry = entry_fn##_prog, __VA_ARGS__ }
 
@@ -43,6 +45,7 @@ static const struct alloc_func alloc_funcs[] = {
 	FUNC("memalign", memalign_enter, .has_return = true),
 	FUNC("valloc", valloc_enter, .has_return = true),
 	FUNC("pvalloc", pvalloc_enter, .has_return = true),
+	FUNC("_exit", exit_enter, .exit_hold = true),
 };
 
 #define NR_FUNCS (sizeof(alloc_funcs) / sizeof(alloc_funcs[0]))
@@ -124,7 +127,8 @@ static bool seen_offset(const uint64_t *offsets, size_t nr, uint64_t off)
 }
 
 int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
-			const char *lib_name, int pid, struct alloc_probes **out)
+			const char *lib_name, int pid, bool hold_at_exit,
+			struct alloc_probes **out)
 {
 	uint64_t offsets[NR_FUNCS];
 	struct alloc_probes *ap;
@@ -146,6 +150,8 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 		const struct alloc_func *f = &alloc_funcs[i];
 		uint64_t off;
 
+		if (f->exit_hold && !hold_at_exit)
+			continue;
 		err = elf_func_offset(ef, f->name, &off);
 		if (err && f->required) {
 			error_msg("symbol %s not found in %s", f->name, lib_name);

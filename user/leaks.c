@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -37,6 +39,14 @@ struct leaks_env {
 	unsigned long long max_stacks;
 };
 
+struct alloc_snapshot {
+	struct alloc_key *keys;
+	struct alloc_info *vals;
+	struct alloc_rec *recs;
+	size_t cap;
+	size_t nr;
+};
+
 /* Everything one tracing session holds. */
 struct leaks_session {
 	struct leaks_env *env;
@@ -45,10 +55,12 @@ struct leaks_session {
 	struct ring_buffer *rb;
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
+	struct alloc_snapshot snap;
 	char comm[64];
 	pid_t child;		/* started by us, 0 with -p */
 	int go_fd;		/* write end of the child's start pipe */
 	int exec_err_fd;	/* read end: errno if the child's exec failed */
+	bool maps_dirty;	/* new executable mappings since the last read */
 	bool exited;
 	int exit_code;
 };
@@ -175,6 +187,7 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 static int spawn_stopped(struct leaks_session *s)
 {
 	int go[2], exec_err[2];
+	ssize_t n;
 	pid_t pid;
 	char c;
 
@@ -193,9 +206,11 @@ static int spawn_stopped(struct leaks_session *s)
 			_exit(127);
 		execvp(s->env->cmd[0], s->env->cmd);
 		err = errno;
-		if (write(exec_err[1], &err, sizeof(err)) < 0)
-			_exit(127);
-		_exit(127);
+		/* If this fails the parent reads EOF, then our exit status. */
+		n = write(exec_err[1], &err, sizeof(err));
+		(void)n;
+		/* Not _exit(): it is hooked for this pid, and would hold us. */
+		syscall(SYS_exit_group, 127);
 	}
 	close(go[0]);
 	close(exec_err[1]);
@@ -281,8 +296,15 @@ static int handle_event(void *ctx, void *data, size_t len)
 		s->exit_code = e->exit_code;
 		break;
 	case EVENT_MAPS_CHANGED:
+		s->maps_dirty = true;
+		break;
+	case EVENT_EXITING:
+		/* Our command, stopped at _exit: read its maps, let it go. */
+		debug_msg("pid %d held at _exit to read its maps", e->tgid);
 		symbolizer_refresh(s->sym);
-		s->skel->data->maps_notify_armed = 1;
+		s->maps_dirty = false;
+		if (s->child > 0)
+			kill(s->child, SIGCONT);
 		break;
 	}
 	return 0;
@@ -299,6 +321,7 @@ static int load_bpf(struct leaks_session *s, int target)
 		return -errno;
 	}
 	s->skel->rodata->targ_tgid = target;
+	s->skel->rodata->hold_at_exit = env->cmd != NULL;
 	if (env->max_allocs)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)
@@ -351,56 +374,71 @@ static uint64_t count_threads(struct leaks_session *s)
 	return n;
 }
 
-/* Outstanding allocations of the target, read in batches. */
-static int read_allocs(struct leaks_session *s, struct alloc_rec **out, size_t *nr_out,
-		       struct alloc_key **keys_out)
+/* Buffers for one read of the allocs map, sized to it once. */
+static int snapshot_init(struct leaks_session *s)
 {
+	struct alloc_snapshot *snap = &s->snap;
+
+	snap->cap = bpf_map__max_entries(s->skel->maps.allocs);
+	snap->keys = calloc(snap->cap, sizeof(*snap->keys));
+	snap->vals = calloc(snap->cap, sizeof(*snap->vals));
+	snap->recs = calloc(snap->cap, sizeof(*snap->recs));
+	return snap->keys && snap->vals && snap->recs ? 0 : -ENOMEM;
+}
+
+static void snapshot_free(struct alloc_snapshot *snap)
+{
+	free(snap->keys);
+	free(snap->vals);
+	free(snap->recs);
+}
+
+/*
+ * Outstanding allocations of the target, read in batches. Afterwards
+ * keys[0..nr) and recs[0..nr) describe the target's blocks.
+ */
+static int snapshot_read(struct leaks_session *s)
+{
+	struct alloc_snapshot *snap = &s->snap;
 	int fd = bpf_map__fd(s->skel->maps.allocs);
-	__u32 max = bpf_map__max_entries(s->skel->maps.allocs);
-	struct alloc_key *keys = calloc(max, sizeof(*keys));
-	struct alloc_info *vals = calloc(max, sizeof(*vals));
-	struct alloc_rec *recs = calloc(max ? max : 1, sizeof(*recs));
+	__u32 tgid = s->skel->rodata->targ_tgid;
 	struct alloc_key batch;
-	size_t total = 0, nr = 0;
+	size_t total = 0;
 	bool first = true;
-	int err = 0;
 
-	if (!keys || !vals || !recs) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (total < max) {
-		__u32 count = max - total;
+	while (total < snap->cap) {
+		__u32 count = snap->cap - total;
+		int err;
 
-		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys + total,
-					   vals + total, &count, NULL);
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, snap->keys + total,
+					   snap->vals + total, &count, NULL);
 		first = false;
 		total += count;
-		if (err) {
-			err = errno == ENOENT ? 0 : -errno;
+		if (err && errno == ENOENT)
 			break;
-		}
+		if (err)
+			return -errno;
 	}
+	snap->nr = 0;
 	for (size_t i = 0; i < total; i++) {
-		if (keys[i].tgid != (__u32)s->skel->rodata->targ_tgid)
+		const struct alloc_info *v = &snap->vals[i];
+
+		if (snap->keys[i].tgid != tgid)
 			continue;
-		keys[nr] = keys[i];
-		recs[nr++] = (struct alloc_rec){ vals[i].stack_id, vals[i].size, vals[i].ts_ns };
+		snap->keys[snap->nr] = snap->keys[i];
+		snap->recs[snap->nr++] = (struct alloc_rec){ v->stack_id, v->size, v->ts_ns };
 	}
-out:
-	free(vals);
-	if (err) {
-		free(keys);
-		free(recs);
-		return err;
-	}
-	*out = recs;
-	*nr_out = nr;
-	if (keys_out)
-		*keys_out = keys;
-	else
-		free(keys);
 	return 0;
+}
+
+/* The process is gone: its blocks leave the map with its last report. */
+static void snapshot_delete(struct leaks_session *s)
+{
+	__u32 count = s->snap.nr;
+
+	if (count && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), s->snap.keys,
+					  &count, NULL))
+		error_msg("cannot remove exited pid's allocations: %s", strerror(errno));
 }
 
 static const struct sym_stack *report_stack(void *ctx, uint64_t id)
@@ -421,22 +459,21 @@ static int report(struct leaks_session *s)
 		.stack = report_stack,
 		.ctx = s,
 	};
-	struct alloc_key *keys = NULL;
-	struct alloc_rec *recs;
-	size_t nr;
 	int err;
 
 	if (!s->exited)
 		symbolizer_refresh(s->sym);
-	err = read_allocs(s, &recs, &nr, s->exited ? &keys : NULL);
+	err = snapshot_read(s);
 	if (err) {
 		error_msg("cannot read outstanding allocations: %s", strerror(-err));
 		return err;
 	}
 	r.now_ns = monotonic_ns();
-	err = group_by_stack(recs, nr, r.now_ns, s->env->min_age_s * 1e9, &r.groups, &r.nr_groups);
+	r.wall_time = time(NULL);
+	err = group_by_stack(s->snap.recs, s->snap.nr, r.now_ns, s->env->min_age_s * 1e9,
+			     &r.groups, &r.nr_groups);
 	if (err)
-		goto out;
+		return err;
 	for (size_t i = 0; i < r.nr_groups; i++) {
 		r.total_count += r.groups[i].count;
 		r.total_bytes += r.groups[i].bytes;
@@ -447,18 +484,10 @@ static int report(struct leaks_session *s)
 		report_print_json(stdout, &r);
 	else
 		report_print_text(stdout, &r);
-	/* The process is gone: its blocks leave the map with this report. */
-	if (s->exited && nr) {
-		__u32 count = nr;
-
-		if (bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), keys, &count, NULL))
-			error_msg("cannot remove exited pid's allocations: %s", strerror(errno));
-	}
-out:
+	if (s->exited)
+		snapshot_delete(s);
 	free(r.groups);
-	free(recs);
-	free(keys);
-	return err;
+	return 0;
 }
 
 static void session_close(struct leaks_session *s)
@@ -469,6 +498,8 @@ static void session_close(struct leaks_session *s)
 		if (s->child > 0)
 			waitpid(s->child, NULL, 0);
 	} else if (s->child > 0) {
+		/* Never leave it stopped at _exit, whatever happened to us. */
+		kill(s->child, SIGCONT);
 		info_msg("pid %d continues untraced", s->child);
 	}
 	if (s->exec_err_fd >= 0)
@@ -477,6 +508,7 @@ static void session_close(struct leaks_session *s)
 	ring_buffer__free(s->rb);
 	stack_cache_free(s->stacks);
 	symbolizer_free(s->sym);
+	snapshot_free(&s->snap);
 	allocs_bpf__destroy(s->skel);
 }
 
@@ -501,9 +533,10 @@ static int session_start(struct leaks_session *s)
 		return err;
 	s->sym = symbolizer_new(target);
 	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
-	if (!s->sym || !s->stacks)
+	if (!s->sym || !s->stacks || snapshot_init(s))
 		return -ENOMEM;
-	err = alloc_probes_attach(s->skel, lib_path, lib_name, target, &s->probes);
+	err = alloc_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
+				  &s->probes);
 	if (err)
 		return err;
 	if (s->env->cmd) {
@@ -551,6 +584,10 @@ static int run_loop(struct leaks_session *s)
 			reap_child(s);
 			return report(s);
 		}
+		if (s->maps_dirty) {
+			symbolizer_refresh(s->sym);
+			s->maps_dirty = false;
+		}
 		if (monotonic_ns() < next)
 			continue;
 		err = report(s);
@@ -577,6 +614,14 @@ int cmd_leaks(int argc, char **argv)
 		return 1;
 	if (env.pid && check_pid(env.pid))
 		return 1;
+	if (env.pid) {
+		int tgid = pid_tgid(env.pid);
+
+		if (tgid > 0 && tgid != env.pid) {
+			info_msg("%d is a thread of process %d: tracing the process", env.pid, tgid);
+			env.pid = tgid;
+		}
+	}
 	setup_libbpf_logging();
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -136,13 +136,23 @@ static void print_stats_text(FILE *out, const struct leak_report *r)
 			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[losses[i].stat], losses[i].what);
 }
 
+static void format_time(time_t t, const char *fmt, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, fmt, &tm))
+		snprintf(buf, len, "?");
+}
+
 void report_print_text(FILE *out, const struct leak_report *r)
 {
 	size_t shown = shown_groups(r);
+	char when[32];
 
-	fprintf(out, "== pid %d (%s): %" PRIu64 " bytes in %" PRIu64
+	format_time(r->wall_time, "%H:%M:%S", when, sizeof(when));
+	fprintf(out, "== %s UTC pid %d (%s): %" PRIu64 " bytes in %" PRIu64
 		" allocations outstanding%s, %zu stacks",
-		r->pid, r->comm ? r->comm : "?", r->total_bytes, r->total_count,
+		when, r->pid, r->comm ? r->comm : "?", r->total_bytes, r->total_count,
 		r->exited ? " (leaked at exit)" : "", r->nr_groups);
 	if (shown < r->nr_groups)
 		fprintf(out, ", top %zu by bytes", shown);
@@ -215,8 +225,10 @@ static void print_frame_json(FILE *out, const struct frame_info *f)
 void report_print_json(FILE *out, const struct leak_report *r)
 {
 	size_t shown = shown_groups(r);
+	char when[32];
 
-	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
+	format_time(r->wall_time, "%Y-%m-%dT%H:%M:%SZ", when, sizeof(when));
+	fprintf(out, "{\"time\":\"%s\",\"pid\":%d,\"comm\":", when, r->pid);
 	json_print_string(out, r->comm ? r->comm : "");
 	fprintf(out, ",\"exited\":%s", r->exited ? "true" : "false");
 	if (r->exited) {

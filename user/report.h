@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include "allocs.h"
 #include "symbolize.h"
 
@@ -33,6 +34,7 @@ struct leak_report {
 	int pid;
 	const char *comm;
 	uint64_t now_ns;		/* CLOCK_MONOTONIC, as the BPF timestamps */
+	time_t wall_time;		/* when the report was taken */
 	bool exited;
 	int exit_code;			/* wait status, valid if exited */
 	size_t top;			/* groups shown, 0 = all */

@@ -66,9 +66,9 @@ static struct cached_stack *load_stack(struct stack_cache *c, uint64_t id)
 		free(e);
 		return NULL;
 	}
-	for (__u32 i = 0; i < trace.nr; i++)
-		symbolizer_resolve(c->sym, trace.ips[i], &e->st.frames[i]);
-	e->st.nr = trace.nr;
+	/* A zero address ends the frame-pointer walk: nothing after it is real. */
+	for (__u32 i = 0; i < trace.nr && trace.ips[i]; i++)
+		symbolizer_resolve(c->sym, trace.ips[i], &e->st.frames[e->st.nr++]);
 	e->id = id;
 	return e;
 }

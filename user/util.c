@@ -106,6 +106,24 @@ int check_pid(int pid)
 	return 0;
 }
 
+/* The process (thread group) that thread PID belongs to. */
+int pid_tgid(int pid)
+{
+	char path[64], line[256];
+	int tgid = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
 int read_comm(int pid, char *buf, int len)
 {
 	char path[64];

@@ -19,6 +19,7 @@ uint64_t monotonic_ns(void);
 int check_privileges(void);
 int check_btf(void);
 int check_pid(int pid);
+int pid_tgid(int pid);
 int read_comm(int pid, char *buf, int len);
 int parse_uint(const char *s, const char *what, unsigned long long max, unsigned long long *out);
 int parse_seconds(const char *s, const char *what, double *out);

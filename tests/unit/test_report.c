@@ -82,7 +82,7 @@ static void test_render(void)
 		{ .stack_id = 0x5, .count = 1, .bytes = 10, .oldest_ts_ns = 9 * SEC },
 	};
 	struct leak_report r = {
-		.pid = 42, .comm = "app \"x\"", .now_ns = 10 * SEC, .exited = true,
+		.wall_time = 1795000000, .pid = 42, .comm = "app \"x\"", .now_ns = 10 * SEC, .exited = true,
 		.exit_code = 3 << 8, .top = 1, .total_count = 8, .total_bytes = 28682,
 		.groups = groups, .nr_groups = 2, .stack = fake_stack, .threads_tracked = 2,
 	};
@@ -92,7 +92,7 @@ static void test_render(void)
 	r.stats[STAT_ALLOCS_FULL] = 4;
 	out = render(&r, true);
 	CHECK_STR(out,
-		"{\"pid\":42,\"comm\":\"app \\\"x\\\"\",\"exited\":true,\"exit_status\":3,"
+		"{\"time\":\"2026-11-18T11:06:40Z\",\"pid\":42,\"comm\":\"app \\\"x\\\"\",\"exited\":true,\"exit_status\":3,"
 		"\"outstanding_bytes\":28682,\"outstanding_allocations\":8,\"stacks_total\":2,"
 		"\"stacks\":[{\"stack_id\":\"0000000000000abc\",\"bytes\":28672,\"allocations\":7,"
 		"\"oldest_age_s\":2.000,\"frames\":["
@@ -109,7 +109,7 @@ static void test_render(void)
 	r.exit_code = 9;	/* killed by SIGKILL */
 	out = render(&r, false);
 	CHECK_STR(out,
-		"== pid 42 (app \"x\"): 28682 bytes in 8 allocations outstanding (leaked at exit), 2 stacks ==\n"
+		"== 11:06:40 UTC pid 42 (app \"x\"): 28682 bytes in 8 allocations outstanding (leaked at exit), 2 stacks ==\n"
 		"28672 bytes in 7 allocations, oldest 2.0s ago, stack 0000000000000abc\n"
 		"\t#0  0x0000000000401136 leak_here+0x16 (/bin/app) app.c:12\n"
 		"\t#1  0x00007f0000001000 [unknown] (/lib/libc.so.6)\n"

@@ -12,9 +12,10 @@
  *   leak_mmap      mmap(64 KiB, anonymous)                  65536 bytes
  *                                                  12 blocks, 1148296 bytes
  *
- * With --wait it says "ready" on stdout and waits for a line on stdin
- * before working, then says "done" and waits for another line before it
- * exits, so a tracer can attach to it and report while the leaks live.
+ * With --wait it starts a thread that only sleeps (a thread id for tests
+ * of -p TID), says "ready" on stdout and waits for a line on stdin before
+ * working, then says "done" and waits for another line before it exits, so
+ * a tracer can attach to it and report while the leaks live.
  * No stdio: its buffers would be allocations of their own.
  */
 #define _GNU_SOURCE
@@ -147,14 +148,23 @@ void *worker_b(void *arg)
 	return arg;
 }
 
+void *sleeper(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	int wait = argc > 1 && !strcmp(argv[1], "--wait");
-	pthread_t a, b;
+	pthread_t a, b, s;
 
 	/* A fixed threshold: 1 MiB and 2 MiB blocks always go through mmap. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (wait) {
+		if (pthread_create(&s, NULL, sleeper, NULL))
+			return 1;
 		say("ready\n");
 		wait_line();
 	}
