@@ -100,8 +100,11 @@ demo: deps
 $(OUTPUT)/mallocbench: bench/mallocbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+$(OUTPUT)/syscallbench: bench/syscallbench.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< -o $@
+
 bench: deps
-	$(MAKE) memlens $(OUTPUT)/mallocbench
+	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench
 	./bench/run.sh
 
 clean:

@@ -359,6 +359,24 @@ test_errors() {
 	expect_error "no BTF" 1 \
 		"memlens: kernel BTF not found at /sys/kernel/btf/vmlinux: this kernel needs CONFIG_DEBUG_INFO_BTF=y" \
 		unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec '$MEMLENS' leaks -p 1"
+	# /sys/kernel covered by a read-only tmpfs with the BTF put back and a
+	# file where tracefs would be mounted: tracefs cannot be had.
+	mkdir -p "$tmp/btf"
+	expect_error "tracefs missing, cannot be mounted" 1 \
+		"memlens: tracefs is not mounted and mounting it at /sys/kernel/tracing failed: Not a directory" \
+		unshare -m sh -c "mount --bind /sys/kernel/btf '$tmp/btf' &&
+			mount -t tmpfs none /sys/kernel && mkdir /sys/kernel/btf &&
+			mount --bind '$tmp/btf' /sys/kernel/btf && touch /sys/kernel/tracing &&
+			mount -o remount,ro /sys/kernel && exec '$MEMLENS' leaks -p 1"
+}
+
+# A fresh machine has no tracefs mounted: memlens mounts it itself.
+test_tracefs_unmounted() {
+	local r
+	r=$(unshare -m sh -c "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
+		[ -e /sys/kernel/tracing/events ] && exit 9
+		'$MEMLENS' leaks --json -- '$LEAKY' && test -e /sys/kernel/tracing/events/syscalls" 2>/dev/null)
+	check_eq "tracefs unmounted: memlens mounts it and works" "1 7 28672" "$(group "$(tail -n 1 <<<"$r")" leak_here)"
 }
 
 if [ "$(id -u)" != 0 ]; then
@@ -377,6 +395,7 @@ test_other_namespace
 test_text_output
 test_options
 test_full_maps
+test_tracefs_unmounted
 test_errors
 
 echo "e2e: $pass passed, $fail failed"

@@ -610,7 +610,7 @@ int cmd_leaks(int argc, char **argv)
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;
-	if (check_privileges() || check_btf())
+	if (check_privileges() || check_btf() || ensure_tracefs())
 		return 1;
 	if (env.pid && check_pid(env.pid))
 		return 1;

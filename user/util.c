@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,9 @@
 #include "util.h"
 
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
+/* Where libbpf looks for tracepoint ids: debugfs's first, if it is there. */
+#define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
+#define TRACEFS "/sys/kernel/tracing"
 
 bool verbose;
 
@@ -87,6 +91,41 @@ int check_btf(void)
 	if (access(BTF_PATH, R_OK) == 0)
 		return 0;
 	error_msg("kernel BTF not found at %s: this kernel needs CONFIG_DEBUG_INFO_BTF=y", BTF_PATH);
+	return -ENOENT;
+}
+
+/*
+ * The syscall tracepoints are attached through tracefs, which a fresh
+ * machine may not have mounted: mount it where libbpf looks for it.
+ */
+int ensure_tracefs(void)
+{
+	static const char *const event = "events/syscalls/sys_enter_mmap";
+	char path[128];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", DEBUGFS_TRACING, event);
+	if (access(path, F_OK) == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", TRACEFS, event);
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (access(TRACEFS "/events", F_OK) == 0) {
+		error_msg("no syscall tracepoints in %s/events: this kernel needs CONFIG_FTRACE_SYSCALLS=y",
+			  TRACEFS);
+		return -ENOENT;
+	}
+	if (mount("nodev", TRACEFS, "tracefs", 0, NULL)) {
+		err = -errno;
+		error_msg("tracefs is not mounted and mounting it at %s failed: %s", TRACEFS,
+			  strerror(-err));
+		return err;
+	}
+	debug_msg("mounted tracefs at %s", TRACEFS);
+	if (access(path, F_OK) == 0)
+		return 0;
+	error_msg("no syscall tracepoints in %s/events: this kernel needs CONFIG_FTRACE_SYSCALLS=y",
+		  TRACEFS);
 	return -ENOENT;
 }
 

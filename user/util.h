@@ -18,6 +18,7 @@ void debug_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t monotonic_ns(void);
 int check_privileges(void);
 int check_btf(void);
+int ensure_tracefs(void);
 int check_pid(int pid);
 int pid_tgid(int pid);
 int read_comm(int pid, char *buf, int len);
