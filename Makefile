@@ -76,13 +76,16 @@ $(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
 
+$(OUTPUT)/memops: tests/workloads/memops.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
 	$(CC) -O2 -static $< -o $@
 
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
-E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit
+E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops
 
 e2e: $(E2E_DEPS)
 	./tests/e2e.sh

@@ -1,9 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Allocation tracer for one process: uprobes on the allocator entry points
- * and syscall tracepoints for anonymous mmap/munmap/mremap. Keeps every
- * outstanding block in a hash map keyed by (tgid, address), with its size,
- * time and call stack. Userspace (user/leaks.c) reads the maps and reports.
+ * The allocation tracer behind every memlens view.
+ *
+ * - Allocator entry points (uprobes/uretprobes) keep every outstanding block
+ *   in a hash map keyed by (tgid, address), with its size, time and, for
+ *   `memlens leaks`, its call stack.
+ * - brk/mmap/munmap/mremap syscall tracepoints count heap and mapping
+ *   growth; `memlens leaks` also tracks anonymous mappings as blocks.
+ * - Page-fault perf events and kmem:rss_stat count faults and residency.
+ *
+ * Per-process counters (memlens top) and log2 histograms (memlens hist)
+ * are aggregated here; userspace reads the maps, joins /proc and renders.
+ * Rodata set before loading chooses which processes are traced and which
+ * parts run.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,15 +24,23 @@
 #define PROT_EXEC	0x4
 #define PAGE_SIZE	4096
 #define EEXIST		17
-
-/* Which syscall a thread is in, between its enter and exit tracepoints. */
-enum { NR_mmap = 1, NR_munmap, NR_mremap };
-
-const volatile __u32 targ_tgid;
-/* Stop the process at _exit until userspace has read its maps (-- CMD). */
-const volatile bool hold_at_exit;
+#define TASK_COMM_LEN	16
 
 #define SIGSTOP		19
+#define ENOMEM		12
+
+/* Which processes are traced: all filters set must match. */
+const volatile __u32 targ_tgid;		/* 0: any */
+const volatile bool filter_comm;
+const volatile char targ_comm[TASK_COMM_LEN];
+const volatile __u64 targ_memcg;	/* kernfs id of a v1 memory cgroup, 0: any */
+
+/* What runs. */
+const volatile bool capture_stacks = true;	/* memlens leaks */
+const volatile bool track_mmaps = true;		/* anonymous mappings as blocks */
+const volatile bool proc_stats_on;		/* memlens top and hist */
+/* Stop the process at _exit until userspace has read its maps (-- CMD). */
+const volatile bool hold_at_exit;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -62,26 +79,41 @@ struct {
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
-/* Arguments of an mmap/munmap/mremap syscall between its enter and exit. */
-struct syscall_args {
-	__u64 args[5];
-	__u32 nr;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u32);
-	__type(value, struct syscall_args);
-} syscalls SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, STAT_NR);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct proc_stats);
+} proc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct rss_info);
+} rss SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hist_key);
+	__type(value, struct hist);
+} hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_ERROR_KEYS);
+	__type(key, struct error_key);
+	__type(value, __u64);
+} errors SEC(".maps");
 
 /* Scratch space for one stack: too big for the 512-byte BPF stack. */
 struct {
@@ -105,9 +137,9 @@ static __always_inline void stat_add(enum alloc_stat stat, __u64 n)
 		*val += n;
 }
 
-static __always_inline bool is_target(void)
+static __always_inline __u32 current_tgid(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+	return bpf_get_current_pid_tgid() >> 32;
 }
 
 static __always_inline __u32 current_tid(void)
@@ -115,7 +147,126 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
-static void emit_event(enum event_type type, __s32 exit_code)
+static bool comm_matches(void)
+{
+	char comm[TASK_COMM_LEN];
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+/*
+ * The v1 memory cgroup of the current task, from its css_set: on a v1 host
+ * bpf_get_current_cgroup_id() is the v2 id, the root for every task.
+ */
+static __u64 current_memcg(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+
+	return BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn, id);
+}
+
+/* Is the current task one memlens was asked to trace? */
+static __always_inline bool traced(void)
+{
+	if (targ_tgid && current_tgid() != targ_tgid)
+		return false;
+	if (filter_comm && !comm_matches())
+		return false;
+	if (targ_memcg && current_memcg() != targ_memcg)
+		return false;
+	return true;
+}
+
+/* Add N to counter PS of process TGID, creating its entry on first use. */
+static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
+{
+	static const struct proc_stats zero;
+	struct proc_stats *st;
+
+	if (!proc_stats_on)
+		return;
+	st = bpf_map_lookup_elem(&proc_stats, &tgid);
+	if (!st) {
+		if (bpf_map_update_elem(&proc_stats, &tgid, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&proc_stats, &tgid)) {
+			stat_add(STAT_PROCS_FULL, 1);
+			return;
+		}
+		st = bpf_map_lookup_elem(&proc_stats, &tgid);
+		if (!st)
+			return;
+	}
+	if (ps < PS_NR)
+		st->v[ps] += n;
+	stat_add(STAT_EVENTS, 1);
+}
+
+static __u32 log2_slot(__u64 v)
+{
+	__u32 slot = 0;
+
+	while (v && slot < HIST_SLOTS - 1) {
+		v >>= 1;
+		slot++;
+	}
+	return slot;
+}
+
+static void hist_add(__u32 tgid, enum hist_kind kind, __u64 value)
+{
+	static const struct hist zero;
+	struct hist_key key = { .tgid = tgid, .kind = kind };
+	struct hist *h;
+	__u32 slot;
+
+	if (!proc_stats_on)
+		return;
+	h = bpf_map_lookup_elem(&hists, &key);
+	if (!h) {
+		if (bpf_map_update_elem(&hists, &key, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&hists, &key)) {
+			stat_add(STAT_HISTS_FULL, 1);
+			return;
+		}
+		h = bpf_map_lookup_elem(&hists, &key);
+		if (!h)
+			return;
+	}
+	slot = log2_slot(value);
+	if (slot < HIST_SLOTS)
+		__sync_fetch_and_add(&h->slots[slot], 1);
+}
+
+static void error_add(__u32 tgid, enum mem_syscall sc, long err)
+{
+	struct error_key key = { .tgid = tgid, .syscall = sc, .err = err };
+	__u64 one = 1, *n;
+
+	if (!proc_stats_on)
+		return;
+	n = bpf_map_lookup_elem(&errors, &key);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	if (bpf_map_update_elem(&errors, &key, &one, BPF_NOEXIST) == -EEXIST) {
+		n = bpf_map_lookup_elem(&errors, &key);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+	} else if (!bpf_map_lookup_elem(&errors, &key)) {
+		stat_add(STAT_ERRORS_FULL, 1);
+	}
+}
+
+static void emit_event(enum event_type type, __u32 tgid, __s32 exit_code)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -124,10 +275,11 @@ static void emit_event(enum event_type type, __s32 exit_code)
 		return;
 	}
 	e->type = type;
-	e->tgid = targ_tgid;
+	e->tgid = tgid;
 	e->exit_code = exit_code;
 	e->pad = 0;
 	e->ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
@@ -202,9 +354,12 @@ static struct stack_trace *scratch_stack(void)
  */
 static __u64 stack_at_return(void *ctx)
 {
-	struct stack_trace *st = scratch_stack();
+	struct stack_trace *st;
 	long n;
 
+	if (!capture_stacks)
+		return 0;
+	st = scratch_stack();
 	if (!st)
 		return 0;
 	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
@@ -227,10 +382,13 @@ static __u64 stack_in_syscall(void *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	struct stack_trace *st = scratch_stack();
+	struct stack_trace *st;
 	__u64 ret_addr = 0;
 	long n;
 
+	if (!capture_stacks)
+		return 0;
+	st = scratch_stack();
 	if (!st)
 		return 0;
 	n = bpf_get_stack(ctx, &st->ips[1], sizeof(st->ips) - sizeof(__u64),
@@ -253,9 +411,15 @@ static __u64 stack_in_syscall(void *ctx)
 	return store_stack(st);
 }
 
+static bool is_allocator_kind(enum alloc_kind kind)
+{
+	return kind < KIND_MMAP;
+}
+
 static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u64 stack_id)
 {
-	struct alloc_key key = { .tgid = targ_tgid, .addr = addr };
+	__u32 tgid = current_tgid();
+	struct alloc_key key = { .tgid = tgid, .addr = addr };
 	struct alloc_info info = {
 		.size = size,
 		.ts_ns = bpf_ktime_get_ns(),
@@ -277,13 +441,19 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u64 sta
 	}
 	stat_add(STAT_ALLOCS, 1);
 	stat_add(STAT_ALLOC_BYTES, size);
+	if (is_allocator_kind(kind)) {
+		proc_add(tgid, PS_ALLOCS, 1);
+		proc_add(tgid, PS_ALLOC_BYTES, size);
+		hist_add(tgid, HIST_ALLOC_SIZE, size);
+	}
 }
 
 static void forget_alloc(__u64 addr)
 {
-	struct alloc_key key = { .tgid = targ_tgid, .addr = addr };
+	__u32 tgid = current_tgid();
+	struct alloc_key key = { .tgid = tgid, .addr = addr };
 	struct alloc_info *info;
-	__u64 size;
+	__u64 size, ts, kind;
 
 	info = bpf_map_lookup_elem(&allocs, &key);
 	if (!info) {
@@ -291,10 +461,23 @@ static void forget_alloc(__u64 addr)
 		return;
 	}
 	size = info->size;
-	if (bpf_map_delete_elem(&allocs, &key) == 0) {
-		stat_add(STAT_FREES, 1);
-		stat_add(STAT_FREE_BYTES, size);
+	ts = info->ts_ns;
+	kind = info->kind;
+	if (bpf_map_delete_elem(&allocs, &key))
+		return;
+	stat_add(STAT_FREES, 1);
+	stat_add(STAT_FREE_BYTES, size);
+	if (is_allocator_kind(kind)) {
+		proc_add(tgid, PS_FREES, 1);
+		proc_add(tgid, PS_FREE_BYTES, size);
+		hist_add(tgid, HIST_LIFETIME, (bpf_ktime_get_ns() - ts) / 1000);
 	}
+}
+
+static void alloc_failed(void)
+{
+	stat_add(STAT_ALLOC_FAILED, 1);
+	proc_add(current_tgid(), PS_ALLOC_FAILED, 1);
 }
 
 static struct thread_state *thread_state(__u32 tid)
@@ -349,7 +532,7 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	struct thread_state *ts;
 	__u64 sp = PT_REGS_SP(ctx);
 
-	if (!is_target())
+	if (!traced())
 		return 0;
 	ts = thread_state(current_tid());
 	if (!ts)
@@ -374,7 +557,7 @@ static void account_realloc(void *ctx, struct thread_state *ts, __u64 ret)
 		if (ret)
 			record_alloc(ret, ts->size, ts->kind, stack_at_return(ctx));
 		else
-			stat_add(STAT_ALLOC_FAILED, 1);
+			alloc_failed();
 		return;
 	}
 	if (ret) {
@@ -385,7 +568,7 @@ static void account_realloc(void *ctx, struct thread_state *ts, __u64 ret)
 	if (ts->size == 0)		/* glibc: realloc(p, 0) frees p */
 		forget_alloc(ts->ptr);
 	else				/* failed: the old block stays */
-		stat_add(STAT_ALLOC_FAILED, 1);
+		alloc_failed();
 }
 
 static void account_posix_memalign(void *ctx, struct thread_state *ts, long err)
@@ -393,7 +576,7 @@ static void account_posix_memalign(void *ctx, struct thread_state *ts, long err)
 	__u64 addr = 0;
 
 	if (err || bpf_probe_read_user(&addr, sizeof(addr), (void *)ts->ptr) || !addr) {
-		stat_add(STAT_ALLOC_FAILED, 1);
+		alloc_failed();
 		return;
 	}
 	record_alloc(addr, ts->size, ts->kind, stack_at_return(ctx));
@@ -405,7 +588,7 @@ int BPF_URETPROBE(alloc_return, long ret)
 	struct thread_state *ts;
 	__u32 tid = current_tid();
 
-	if (!is_target())
+	if (!traced())
 		return 0;
 	ts = bpf_map_lookup_elem(&threads, &tid);
 	if (!ts || ts->depth == 0)
@@ -425,7 +608,7 @@ int BPF_URETPROBE(alloc_return, long ret)
 		if (ret)
 			record_alloc(ret, ts->size, ts->kind, stack_at_return(ctx));
 		else
-			stat_add(STAT_ALLOC_FAILED, 1);
+			alloc_failed();
 	}
 	return 0;
 }
@@ -488,7 +671,7 @@ int BPF_UPROBE(pvalloc_enter, size_t size)
 SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
 {
-	if (!is_target() || !ptr)
+	if (!traced() || !ptr)
 		return 0;
 	/* free() called by realloc(p, 0): realloc's return accounts for it. */
 	if (in_allocator())
@@ -498,26 +681,42 @@ int BPF_UPROBE(free_enter, void *ptr)
 }
 
 /*
- * Anonymous mappings the program makes itself. Those made inside the
- * allocator (large malloc blocks, arenas) belong to the allocator call.
+ * Memory syscalls. Every process traced is counted (memlens top); with
+ * track_mmaps, the anonymous mappings a program makes itself are also
+ * blocks (memlens leaks). Mappings the allocator makes inside a malloc call
+ * belong to that call, so they are not blocks of their own.
  *
  * Per-syscall tracepoints, not the generic sys_enter/sys_exit: those would
  * run a program on every syscall of every process on the host (+15-20% on
- * a null syscall here); these run on mmap/munmap/mremap only.
+ * a null syscall here); these run on the memory syscalls only.
  */
+struct syscall_args {
+	__u64 args[5];
+	__u64 old_brk;		/* brk: the break before the call */
+	__u32 nr;		/* enum mem_syscall */
+	__u32 internal;		/* made inside an allocator call */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct syscall_args);
+} syscalls SEC(".maps");
+
 /*
  * Reads NARGS arguments, no more: the kernel refuses to attach a program
  * that reads past the tracepoint's own fields (munmap has two). Inlined so
  * that every ctx access has a constant offset, which the verifier wants.
  */
-static __always_inline int syscall_enter(__u32 nr, struct trace_event_raw_sys_enter *ctx,
-					 int nargs)
+static __always_inline int syscall_enter(enum mem_syscall nr,
+					 struct trace_event_raw_sys_enter *ctx, int nargs)
 {
 	struct syscall_args sc = {
 		.nr = nr,
 		.args = {
 			ctx->args[0],
-			ctx->args[1],
+			nargs > 1 ? ctx->args[1] : 0,
 			nargs > 2 ? ctx->args[2] : 0,
 			nargs > 3 ? ctx->args[3] : 0,
 			nargs > 4 ? ctx->args[4] : 0,
@@ -525,7 +724,15 @@ static __always_inline int syscall_enter(__u32 nr, struct trace_event_raw_sys_en
 	};
 	__u32 tid;
 
-	if (!is_target() || in_allocator())
+	if (!traced())
+		return 0;
+	if (nr == SYS_BRK) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		sc.old_brk = BPF_CORE_READ(task, mm, brk);
+	}
+	sc.internal = in_allocator();
+	if (!proc_stats_on && (!track_mmaps || sc.internal))
 		return 0;
 	tid = current_tid();
 	if (bpf_map_update_elem(&syscalls, &tid, &sc, BPF_ANY))
@@ -533,27 +740,56 @@ static __always_inline int syscall_enter(__u32 nr, struct trace_event_raw_sys_en
 	return 0;
 }
 
-static void mmap_exit(void *ctx, struct syscall_args *sc, long ret)
+/* brk(0) asks; a refused brk returns the old break, not an error. */
+static void brk_exit(__u32 tgid, struct syscall_args *sc, __u64 ret)
+{
+	__u64 want = sc->args[0], old = sc->old_brk;
+
+	if (!want)
+		return;
+	if (ret != want) {
+		proc_add(tgid, PS_BRK_FAILED, 1);
+		error_add(tgid, SYS_BRK, ENOMEM);
+		return;
+	}
+	if (ret > old) {
+		proc_add(tgid, PS_BRK_GROW, 1);
+		proc_add(tgid, PS_BRK_GROW_BYTES, ret - old);
+	} else if (ret < old) {
+		proc_add(tgid, PS_BRK_SHRINK, 1);
+		proc_add(tgid, PS_BRK_SHRINK_BYTES, old - ret);
+	}
+}
+
+static void mmap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 {
 	__u64 len = sc->args[1], prot = sc->args[2], flags = sc->args[3];
 
 	if (!(flags & MAP_ANONYMOUS)) {
 		/* A new executable file mapping: symbols to read while it lives. */
-		if (prot & PROT_EXEC)
-			emit_event(EVENT_MAPS_CHANGED, 0);
+		if ((prot & PROT_EXEC) && capture_stacks)
+			emit_event(EVENT_MAPS_CHANGED, tgid, 0);
 		return;
 	}
-	record_alloc(ret, len, KIND_MMAP, stack_in_syscall(ctx));
+	proc_add(tgid, PS_MMAP, 1);
+	proc_add(tgid, PS_MMAP_BYTES, len);
+	hist_add(tgid, HIST_MMAP_SIZE, len);
+	if (track_mmaps && !sc->internal)
+		record_alloc(ret, len, KIND_MMAP, stack_in_syscall(ctx));
 }
 
 /* Only whole-mapping and head unmaps are tracked: the map is keyed by start. */
-static void munmap_exit(struct syscall_args *sc)
+static void munmap_exit(__u32 tgid, struct syscall_args *sc)
 {
-	struct alloc_key key = { .tgid = targ_tgid, .addr = sc->args[0] };
+	struct alloc_key key = { .tgid = tgid, .addr = sc->args[0] };
 	__u64 len = sc->args[1];
 	struct alloc_info *info;
 	struct alloc_info rest;
 
+	proc_add(tgid, PS_MUNMAP, 1);
+	proc_add(tgid, PS_MUNMAP_BYTES, len);
+	if (!track_mmaps || sc->internal)
+		return;
 	info = bpf_map_lookup_elem(&allocs, &key);
 	if (!info || (info->kind != KIND_MMAP && info->kind != KIND_MREMAP))
 		return;
@@ -571,57 +807,81 @@ static void munmap_exit(struct syscall_args *sc)
 		stat_add(STAT_ALLOCS_FULL, 1);
 }
 
-static void mremap_exit(void *ctx, struct syscall_args *sc, long ret)
+static void mremap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 {
-	struct alloc_key key = { .tgid = targ_tgid, .addr = sc->args[0] };
+	struct alloc_key key = { .tgid = tgid, .addr = sc->args[0] };
 
-	if (!bpf_map_lookup_elem(&allocs, &key))
+	proc_add(tgid, PS_MREMAP, 1);
+	if (!track_mmaps || sc->internal || !bpf_map_lookup_elem(&allocs, &key))
 		return;
 	forget_alloc(key.addr);
 	record_alloc(ret, sc->args[2], KIND_MREMAP, stack_in_syscall(ctx));
 }
 
+static void syscall_failed(__u32 tgid, struct syscall_args *sc, long err)
+{
+	if (sc->nr == SYS_MMAP || sc->nr == SYS_MREMAP) {
+		proc_add(tgid, PS_MMAP_FAILED, 1);
+		if (track_mmaps && !sc->internal)
+			stat_add(STAT_ALLOC_FAILED, 1);
+	}
+	error_add(tgid, sc->nr, err);
+}
+
 static int syscall_exit(void *ctx, long ret)
 {
 	struct syscall_args *sc;
-	__u32 tid;
+	__u32 tid, tgid;
 
-	if (!is_target())
+	if (!traced())
 		return 0;
 	tid = current_tid();
 	sc = bpf_map_lookup_elem(&syscalls, &tid);
 	if (!sc)
 		return 0;
-	if (ret < 0 && ret > -4096) {
-		if (sc->nr != NR_munmap)
-			stat_add(STAT_ALLOC_FAILED, 1);
-	} else if (sc->nr == NR_mmap) {
-		mmap_exit(ctx, sc, ret);
-	} else if (sc->nr == NR_munmap) {
-		munmap_exit(sc);
-	} else if (sc->nr == NR_mremap) {
-		mremap_exit(ctx, sc, ret);
-	}
+	tgid = current_tgid();
+	if (sc->nr == SYS_BRK)
+		brk_exit(tgid, sc, ret);
+	else if (ret < 0 && ret > -4096)
+		syscall_failed(tgid, sc, -ret);
+	else if (sc->nr == SYS_MMAP)
+		mmap_exit(ctx, tgid, sc, ret);
+	else if (sc->nr == SYS_MUNMAP)
+		munmap_exit(tgid, sc);
+	else if (sc->nr == SYS_MREMAP)
+		mremap_exit(ctx, tgid, sc, ret);
 	bpf_map_delete_elem(&syscalls, &tid);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_brk")
+int brk_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return syscall_enter(SYS_BRK, ctx, 1);
 }
 
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	return syscall_enter(NR_mmap, ctx, 5);
+	return syscall_enter(SYS_MMAP, ctx, 5);
 }
 
 SEC("tracepoint/syscalls/sys_enter_munmap")
 int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	return syscall_enter(NR_munmap, ctx, 2);
+	return syscall_enter(SYS_MUNMAP, ctx, 2);
 }
 
 SEC("tracepoint/syscalls/sys_enter_mremap")
 int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	return syscall_enter(NR_mremap, ctx, 5);
+	return syscall_enter(SYS_MREMAP, ctx, 5);
+}
+
+SEC("tracepoint/syscalls/sys_exit_brk")
+int brk_return(struct trace_event_raw_sys_exit *ctx)
+{
+	return syscall_exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mmap")
@@ -642,12 +902,72 @@ int mremap_return(struct trace_event_raw_sys_exit *ctx)
 	return syscall_exit(ctx, ctx->ret);
 }
 
+/*
+ * Page faults, from the software perf events (one sample per fault): they
+ * tell minor from major, which exceptions:page_fault_user cannot. The
+ * registers are those of the faulting context, so a fault taken in kernel
+ * mode (copy_to_user and the like) is told from one in user code.
+ */
+static int count_fault(struct bpf_perf_event_data *ctx, enum proc_stat user_stat)
+{
+	/* Privilege level of the interrupted code: cs in x86's pt_regs. */
+	__u64 cs = ((__u64 *)&ctx->regs)[17];
+
+	if (!traced())
+		return 0;
+	proc_add(current_tgid(), (cs & 3) ? user_stat : user_stat + 1, 1);
+	return 0;
+}
+
+SEC("perf_event")
+int minor_fault(struct bpf_perf_event_data *ctx)
+{
+	return count_fault(ctx, PS_MINFLT_USER);
+}
+
+SEC("perf_event")
+int major_fault(struct bpf_perf_event_data *ctx)
+{
+	return count_fault(ctx, PS_MAJFLT_USER);
+}
+
+/* Resident pages: kmem:rss_stat fires whenever an mm's counter changes. */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct rss_info *info, zero = {};
+	__u32 tgid;
+
+	if (!proc_stats_on || !traced() || member < 0 || member >= RSS_NR)
+		return 0;
+	/* Another process's mm (process_vm_writev, ksm...): not ours to count. */
+	if (task->mm != mm)
+		return 0;
+	tgid = current_tgid();
+	info = bpf_map_lookup_elem(&rss, &tgid);
+	if (!info) {
+		if (bpf_map_update_elem(&rss, &tgid, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&rss, &tgid)) {
+			stat_add(STAT_PROCS_FULL, 1);
+			return 0;
+		}
+		info = bpf_map_lookup_elem(&rss, &tgid);
+		if (!info)
+			return 0;
+	}
+	info->pages[member & (RSS_NR - 1)] = BPF_CORE_READ(mm, rss_stat[member & (RSS_NR - 1)].count);
+	stat_add(STAT_EVENTS, 1);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	if (!is_target())
+	/* leaks re-reads symbols; top and hist look for a new libc. */
+	if (!traced())
 		return 0;
-	emit_event(EVENT_MAPS_CHANGED, 0);
+	emit_event(EVENT_MAPS_CHANGED, current_tgid(), 0);
 	return 0;
 }
 
@@ -661,9 +981,9 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 SEC("uprobe")
 int BPF_UPROBE(exit_enter)
 {
-	if (!is_target() || !hold_at_exit)
+	if (!traced() || !hold_at_exit)
 		return 0;
-	emit_event(EVENT_EXITING, 0);
+	emit_event(EVENT_EXITING, current_tgid(), 0);
 	bpf_send_signal(SIGSTOP);
 	return 0;
 }
@@ -674,13 +994,14 @@ int BPF_PROG(process_exit, struct task_struct *p)
 {
 	__u32 tid;
 
-	if (!is_target())
+	if (!traced())
 		return 0;
 	tid = current_tid();
 	bpf_map_delete_elem(&threads, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
-		emit_event(EVENT_EXIT, BPF_CORE_READ(p, signal, group_exit_code) ?: BPF_CORE_READ(p, exit_code));
+		emit_event(EVENT_EXIT, current_tgid(),
+			   BPF_CORE_READ(p, signal, group_exit_code) ?: BPF_CORE_READ(p, exit_code));
 	return 0;
 }
 

@@ -13,11 +13,16 @@
 /* Deepest user stack kept; the kernel's perf_event_max_stack default. */
 #define MAX_STACK_DEPTH		127
 
-/* Default map sizes; `memlens leaks` can raise the first two. */
+/* Default map sizes; userspace can raise them before loading. */
 #define DEFAULT_MAX_ALLOCS	(256 * 1024)
 #define DEFAULT_MAX_STACKS	(16 * 1024)
 #define MAX_THREADS		(16 * 1024)
+#define MAX_PROCS		(16 * 1024)
+#define MAX_ERROR_KEYS		4096
 #define RINGBUF_BYTES		(256 * 1024)
+
+/* log2 histograms: slot i counts values in [2^(i-1), 2^i), slot 0 the zeros. */
+#define HIST_SLOTS		64
 
 /* Which entry point made an allocation; stored with every outstanding block. */
 enum alloc_kind {
@@ -53,7 +58,84 @@ enum alloc_stat {
 	STAT_THREADS_FULL,	/* per-thread state map full: call dropped */
 	STAT_MISSED_RETURN,	/* allocator entry whose return was never seen */
 	STAT_EVENTS_LOST,	/* ring buffer full: event dropped */
+	STAT_PROCS_FULL,	/* per-process stats map full: event not counted */
+	STAT_HISTS_FULL,	/* histogram map full: value not counted */
+	STAT_ERRORS_FULL,	/* syscall error map full: error not counted */
+	STAT_EVENTS,		/* events handled, for memlens' own cost */
 	STAT_NR,
+};
+
+/* Per-process counters (memlens top), summed over CPUs by userspace. */
+enum proc_stat {
+	PS_ALLOCS,		/* allocator calls that returned a block */
+	PS_ALLOC_BYTES,
+	PS_FREES,		/* frees of blocks allocated while traced */
+	PS_FREE_BYTES,
+	PS_ALLOC_FAILED,
+	PS_BRK_GROW,		/* brk calls that moved the break up */
+	PS_BRK_GROW_BYTES,
+	PS_BRK_SHRINK,
+	PS_BRK_SHRINK_BYTES,
+	PS_BRK_FAILED,
+	PS_MMAP,		/* anonymous mmaps */
+	PS_MMAP_BYTES,
+	PS_MUNMAP,		/* munmaps, of any mapping */
+	PS_MUNMAP_BYTES,
+	PS_MREMAP,
+	PS_MMAP_FAILED,		/* failed anonymous mmap or mremap */
+	PS_MINFLT_USER,		/* minor faults taken in user mode */
+	PS_MINFLT_KERNEL,	/* ... in kernel mode, e.g. copy_to_user */
+	PS_MAJFLT_USER,
+	PS_MAJFLT_KERNEL,
+	PS_NR,
+};
+
+struct proc_stats {
+	__u64 v[PS_NR];
+};
+
+/* Resident pages by kind, as kmem:rss_stat last reported them. */
+enum rss_member {
+	RSS_FILE,		/* MM_FILEPAGES */
+	RSS_ANON,		/* MM_ANONPAGES */
+	RSS_SWAP,		/* MM_SWAPENTS */
+	RSS_SHMEM,		/* MM_SHMEMPAGES */
+	RSS_NR,
+};
+
+struct rss_info {
+	__s64 pages[RSS_NR];
+};
+
+enum hist_kind {
+	HIST_ALLOC_SIZE,	/* bytes per allocator call */
+	HIST_MMAP_SIZE,		/* bytes per anonymous mmap */
+	HIST_LIFETIME,		/* microseconds from allocation to free */
+	HIST_NR,
+};
+
+struct hist_key {
+	__u32 tgid;
+	__u32 kind;		/* enum hist_kind */
+};
+
+struct hist {
+	__u64 slots[HIST_SLOTS];
+};
+
+/* Failed memory syscalls by process, syscall and errno. */
+enum mem_syscall {
+	SYS_BRK,
+	SYS_MMAP,
+	SYS_MUNMAP,
+	SYS_MREMAP,
+	SYS_NR,
+};
+
+struct error_key {
+	__u32 tgid;
+	__u16 syscall;		/* enum mem_syscall */
+	__u16 err;		/* errno */
 };
 
 /* Key of the outstanding-allocations map. */
@@ -84,7 +166,7 @@ struct stack_trace {
 };
 
 enum event_type {
-	EVENT_EXIT = 1,		/* the traced process has exited */
+	EVENT_EXIT = 1,		/* a traced process has exited (its last thread) */
 	EVENT_MAPS_CHANGED,	/* exec, or an executable file mapping */
 	EVENT_EXITING,		/* held at _exit: read its maps, then SIGCONT */
 };
@@ -96,6 +178,7 @@ struct event {
 	__s32 exit_code;
 	__u32 pad;
 	__u64 ts_ns;
+	char comm[16];		/* of the task that sent it */
 };
 
 #endif /* MEMLENS_ALLOCS_H */

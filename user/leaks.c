@@ -19,6 +19,7 @@
 #include "allocs.h"
 #include "allocs.skel.h"
 #include "alloc_probes.h"
+#include "bpf_util.h"
 #include "procmaps.h"
 #include "report.h"
 #include "stack_cache.h"
@@ -322,6 +323,12 @@ static int load_bpf(struct leaks_session *s, int target)
 	}
 	s->skel->rodata->targ_tgid = target;
 	s->skel->rodata->hold_at_exit = env->cmd != NULL;
+	/* Per-process counters, faults and rss are for top and hist. */
+	bpf_program__set_autoload(s->skel->progs.minor_fault, false);
+	bpf_program__set_autoload(s->skel->progs.major_fault, false);
+	bpf_program__set_autoload(s->skel->progs.rss_stat, false);
+	bpf_program__set_autoload(s->skel->progs.brk_enter, false);
+	bpf_program__set_autoload(s->skel->progs.brk_return, false);
 	if (env->max_allocs)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)
@@ -343,21 +350,6 @@ static int load_bpf(struct leaks_session *s, int target)
 		return -errno;
 	}
 	return 0;
-}
-
-static void read_stats(struct leaks_session *s, uint64_t stats[STAT_NR])
-{
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t vals[ncpus > 0 ? ncpus : 1];
-	int fd = bpf_map__fd(s->skel->maps.stats);
-
-	for (__u32 k = 0; k < STAT_NR; k++) {
-		stats[k] = 0;
-		if (ncpus <= 0 || bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int c = 0; c < ncpus; c++)
-			stats[k] += vals[c];
-	}
 }
 
 static uint64_t count_threads(struct leaks_session *s)
@@ -478,7 +470,7 @@ static int report(struct leaks_session *s)
 		r.total_count += r.groups[i].count;
 		r.total_bytes += r.groups[i].bytes;
 	}
-	read_stats(s, r.stats);
+	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
 	r.threads_tracked = count_threads(s);
 	if (s->env->json)
 		report_print_json(stdout, &r);

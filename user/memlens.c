@@ -17,6 +17,8 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "leaks", cmd_leaks, "outstanding allocations of a process, by call stack" },
+	{ "top", cmd_top, "which processes allocate what, system-wide, live" },
+	{ "hist", cmd_hist, "log2 histograms of allocation sizes, mmap sizes, lifetimes" },
 };
 
 static void usage(FILE *out)

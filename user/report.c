@@ -22,6 +22,10 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_THREADS_FULL] = "threads_map_full",
 	[STAT_MISSED_RETURN] = "missed_return",
 	[STAT_EVENTS_LOST] = "events_lost",
+	[STAT_PROCS_FULL] = "procs_map_full",
+	[STAT_HISTS_FULL] = "hists_map_full",
+	[STAT_ERRORS_FULL] = "errors_map_full",
+	[STAT_EVENTS] = "events",
 };
 
 const char *stat_name(enum alloc_stat stat)
@@ -123,6 +127,9 @@ static const struct {
 	{ STAT_THREADS_FULL, "allocator calls missed: thread map full" },
 	{ STAT_MISSED_RETURN, "allocator returns missed" },
 	{ STAT_EVENTS_LOST, "events lost: ring buffer full" },
+	{ STAT_PROCS_FULL, "process events not counted: process map full" },
+	{ STAT_HISTS_FULL, "histogram values not counted: histogram map full" },
+	{ STAT_ERRORS_FULL, "syscall errors not counted: error map full" },
 };
 
 static void print_stats_text(FILE *out, const struct leak_report *r)

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * A workload with exactly known memory syscalls, faults and allocator
+ * calls, for the memlens top and hist tests. Between "ready" and "done" it
+ * does, and nothing else:
+ *
+ *   NMALLOC x malloc(MSIZE), then as many free()s  (the heap is grown and
+ *                                                  pinned beforehand)
+ *   NBRK    x sbrk(BRKSIZE)                        (NBRK brk growths)
+ *   NMMAP   x mmap(MMAPSIZE, anonymous), NMMAP munmaps; the first mapping
+ *           gets TOUCH fresh pages written, one minor fault each
+ *   MAJOR   pages of a file read through a mapping after its page cache
+ *           was dropped, with MADV_RANDOM: one major fault each
+ *
+ * Usage: memops NMALLOC MSIZE NBRK BRKSIZE NMMAP MMAPSIZE TOUCH MAJOR FILE
+ * It says "ready" and waits for a line on stdin, works, says "done" and
+ * waits for another line before it exits. Output through write(2) only.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE 4096
+
+static void say(const char *s)
+{
+	if (write(1, s, strlen(s)) < 0)
+		_exit(3);
+}
+
+static void wait_line(void)
+{
+	char c;
+
+	while (read(0, &c, 1) == 1 && c != '\n')
+		;
+}
+
+static void die(const char *what)
+{
+	say(what);
+	say(": failed\n");
+	exit(1);
+}
+
+/* A file of PAGES pages on disk, written and synced so it can be dropped. */
+static int make_file(const char *path, long pages)
+{
+	char buf[PAGE];
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0)
+		die("open");
+	memset(buf, 'x', sizeof(buf));
+	for (long i = 0; i < pages; i++)
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+			die("write");
+	if (fsync(fd))
+		die("fsync");
+	return fd;
+}
+
+static void major_faults(int fd, long pages)
+{
+	volatile char sum = 0;
+	char *p;
+
+	if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED))
+		die("fadvise");
+	p = mmap(NULL, pages * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap file");
+	if (madvise(p, pages * PAGE, MADV_RANDOM))
+		die("madvise");
+	for (long i = 0; i < pages; i++)
+		sum += p[i * PAGE];
+	munmap(p, pages * PAGE);
+}
+
+int main(int argc, char **argv)
+{
+	long nmalloc, msize, nbrk, brksize, nmmap, mmapsize, touch, major;
+	void **blocks;
+	int fd = -1;
+
+	if (argc != 10)
+		die("usage: memops NMALLOC MSIZE NBRK BRKSIZE NMMAP MMAPSIZE TOUCH MAJOR FILE");
+	nmalloc = atol(argv[1]);
+	msize = atol(argv[2]);
+	nbrk = atol(argv[3]);
+	brksize = atol(argv[4]);
+	nmmap = atol(argv[5]);
+	mmapsize = atol(argv[6]);
+	touch = atol(argv[7]);
+	major = atol(argv[8]);
+	if (touch * PAGE > mmapsize || (touch && !nmmap))
+		die("TOUCH pages must fit in the first mapping");
+
+	/* Grow the heap once, never trim it: the mallocs make no syscalls. */
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	mallopt(M_TOP_PAD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	blocks = calloc(nmalloc + 1, sizeof(*blocks));
+	free(malloc(1));
+	if (major)
+		fd = make_file(argv[9], major);
+
+	say("ready\n");
+	wait_line();
+	for (long i = 0; i < nmalloc; i++)
+		blocks[i] = malloc(msize);
+	for (long i = 0; i < nmalloc; i++)
+		free(blocks[i]);
+	for (long i = 0; i < nbrk; i++)
+		if (sbrk(brksize) == (void *)-1)
+			die("sbrk");
+	for (long i = 0; i < nmmap; i++) {
+		char *p = mmap(NULL, mmapsize, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			die("mmap");
+		if (i == 0) {
+			madvise(p, mmapsize, MADV_NOHUGEPAGE);
+			for (long pg = 0; pg < touch; pg++)
+				p[pg * PAGE] = 1;
+		}
+		munmap(p, mmapsize);
+	}
+	if (major)
+		major_faults(fd, major);
+	say("done\n");
+	wait_line();
+	if (fd >= 0)
+		unlink(argv[9]);
+	return 0;
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * memlens hist: per-process log2 histograms of allocation sizes, anonymous
+ * mmap sizes and allocation lifetimes (allocation to free), printed every
+ * interval or once at the end.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "histogram.h"
+#include "proctable.h"
+#include "report.h"
+#include "subcommands.h"
+#include "sysview.h"
+#include "util.h"
+
+struct hist_env {
+	struct sysview_opts o;
+	bool periodic;			/* -i given: every interval, not once at the end */
+	unsigned long long top;		/* processes shown, by allocation count */
+};
+
+static const char hist_usage[] =
+"Usage: memlens hist [OPTIONS]\n"
+"\n"
+"Per-process log2 histograms of allocation sizes (bytes), anonymous mmap\n"
+"sizes (bytes) and allocation lifetimes (microseconds from allocation to\n"
+"free), counted since memlens started. Printed at Ctrl-C, after -n\n"
+"intervals, or every interval with -i.\n"
+"\n"
+SYSVIEW_OPTIONS_HELP
+"  -t, --top N           the N processes with most allocations (default 10, 0 = all)\n";
+
+static const struct option hist_options[] = {
+	SYSVIEW_LONG_OPTIONS,
+	{ "top", required_argument, NULL, 't' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int parse_args(int argc, char **argv, struct hist_env *env)
+{
+	int opt, handled;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, SYSVIEW_SHORT_OPTS "t:", hist_options, NULL)) != -1) {
+		if (opt == 'i')
+			env->periodic = true;
+		handled = sysview_parse_opt(&env->o, opt, optarg);
+		if (handled < 0)
+			return -EINVAL;
+		if (handled)
+			continue;
+		switch (opt) {
+		case 't':
+			if (parse_uint(optarg, "top", 1 << 20, &env->top))
+				return -EINVAL;
+			break;
+		case 'h':
+			fputs(hist_usage, stdout);
+			exit(0);
+		default:
+			fputs(hist_usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		error_msg("hist: unexpected argument '%s' (see memlens hist --help)", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	const char *title;
+	const char *unit;
+} kinds[HIST_NR] = {
+	[HIST_ALLOC_SIZE] = { "alloc_size", "allocation sizes", "bytes" },
+	[HIST_MMAP_SIZE] = { "mmap_size", "anonymous mmap sizes", "bytes" },
+	[HIST_LIFETIME] = { "lifetime", "allocation lifetimes", "usecs" },
+};
+
+static void comm_of(void *ctx, uint32_t tgid, char comm[16])
+{
+	sysview_comm(ctx, tgid, comm);
+}
+
+static void print_process(const struct hist_env *env, struct sysview *v,
+			  const struct proc_row *r)
+{
+	struct hist h;
+
+	for (int k = 0; k < HIST_NR; k++) {
+		if (!sysview_hist(v, r->tgid, k, &h) || !hist_total(&h))
+			continue;
+		if (env->o.json) {
+			printf("{\"type\":\"hist\",\"pid\":%u,\"comm\":", r->tgid);
+			json_print_string(stdout, r->comm);
+			printf(",\"exited\":%s,\"kind\":\"%s\",\"unit\":\"%s\",",
+			       r->exited ? "true" : "false", kinds[k].name, kinds[k].unit);
+			hist_print_json(stdout, &h);
+			fputs("}\n", stdout);
+		} else {
+			printf("pid %u (%s)%s: %s\n", r->tgid, r->comm,
+			       r->exited ? " (exited)" : "", kinds[k].title);
+			hist_print_text(stdout, &h, kinds[k].unit);
+			putchar('\n');
+		}
+	}
+}
+
+static int print_hists(const struct hist_env *env, struct sysview *v, struct proc_row **prev,
+		       size_t *nr_prev)
+{
+	struct proc_sample *samples;
+	struct proc_row *rows;
+	size_t nr, shown;
+	int err;
+
+	err = sysview_sample(v, &samples, &nr);
+	if (err)
+		return err;
+	err = proctable_build(samples, nr, *prev, *nr_prev, comm_of, v, &rows);
+	free(samples);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nr; i++)
+		rows[i].exited = sysview_exited(v, rows[i].tgid);
+	/* Most allocations first: the totals, not the last interval's. */
+	for (size_t i = 0; i < nr; i++)
+		rows[i].delta = rows[i].total;
+	proctable_sort(rows, nr, SORT_ALLOCS);
+	shown = env->top && env->top < nr ? env->top : nr;
+	for (size_t i = 0; i < shown; i++)
+		print_process(env, v, &rows[i]);
+	fflush(stdout);
+	sysview_forget_exited(v);
+	proctable_sort(rows, nr, SORT_PID);
+	free(*prev);
+	*prev = rows;
+	*nr_prev = nr;
+	return 0;
+}
+
+int cmd_hist(int argc, char **argv)
+{
+	struct hist_env env = { .o.interval_s = 1, .top = 10 };
+	unsigned long long intervals = 0;
+	struct proc_row *prev = NULL;
+	size_t nr_prev = 0;
+	struct sysview *v;
+	uint64_t next;
+	int err = 0;
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	if (sysview_open(&env.o, &v))
+		return 1;
+	info_msg("tracing %s%s; Ctrl-C to print", env.o.pid ? "one process" : "all processes",
+		 env.o.no_uprobes ? " without uprobes" : "");
+	next = monotonic_ns() + env.o.interval_s * 1e9;
+	while (!sysview_stop_requested()) {
+		uint64_t now = monotonic_ns();
+		int timeout = now >= next ? 0 : (next - now + 999999) / 1000000;
+
+		err = sysview_poll(v, timeout, false);
+		if (err < 0)
+			break;
+		err = 0;
+		if (monotonic_ns() < next)
+			continue;
+		next += env.o.interval_s * 1e9;
+		intervals++;
+		if (env.o.count && intervals >= env.o.count)
+			break;
+		if (env.periodic) {
+			err = print_hists(&env, v, &prev, &nr_prev);
+			if (err)
+				break;
+		}
+	}
+	if (!err)
+		err = print_hists(&env, v, &prev, &nr_prev);
+	if (err < 0)
+		error_msg("hist: %s", strerror(-err));
+	free(prev);
+	sysview_close(v);
+	return err < 0 ? 1 : 0;
+}

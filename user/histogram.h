@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* log2 histograms as the BPF side fills them (include/allocs.h), rendered. */
+#ifndef MEMLENS_HISTOGRAM_H
+#define MEMLENS_HISTOGRAM_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "allocs.h"
+
+uint64_t hist_total(const struct hist *h);
+/* Bounds of slot I: values in [low, high]. */
+void hist_slot_range(int i, uint64_t *low, uint64_t *high);
+/* bcc-style: "     256 -> 511        : 7        |*****     |" */
+void hist_print_text(FILE *out, const struct hist *h, const char *unit);
+/* "total":N,"buckets":[{"low":..,"high":..,"count":..},...] for the used range. */
+void hist_print_json(FILE *out, const struct hist *h);
+
+#endif

@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * System-wide session for memlens top and memlens hist. Hooks: allocator
+ * uprobes on every distinct libc file in use (found in /proc/PID/maps of
+ * every process, through /proc/PID/map_files so that libcs of other mount
+ * namespaces count; new ones are hooked as they appear), memory syscall
+ * tracepoints, page-fault perf events on every CPU, kmem:rss_stat.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "allocs.skel.h"
+#include "alloc_probes.h"
+#include "bpf_util.h"
+#include "procmaps.h"
+#include "sysview.h"
+#include "util.h"
+
+#define CGROUP_V1_MEMORY "/sys/fs/cgroup/memory"
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#define SYSTEM_WIDE_THREADS (64 * 1024)
+
+/* A process that exited since the last interval: shown once more. */
+struct exited_proc {
+	uint32_t tgid;
+	char comm[16];
+};
+
+/* One libc file hooked for every process that maps it. */
+struct libc_hook {
+	uint64_t inode;
+	unsigned int dev_major, dev_minor;
+	struct alloc_probes *probes;
+};
+
+struct sysview {
+	const struct sysview_opts *opts;
+	struct allocs_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **fault_links;
+	size_t nr_fault_links;
+	struct alloc_probes *pid_probes;	/* -p: hooks for that process only */
+	struct libc_hook *libcs;
+	size_t nr_libcs;
+	uint8_t *seen_pids;			/* bitmap: maps already scanned */
+	size_t seen_bytes;
+	struct exited_proc *exited;
+	size_t nr_exited, cap_exited;
+	int stats_fd;				/* keeps BPF run-time stats on */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+bool sysview_stop_requested(void)
+{
+	return stop_requested;
+}
+
+int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
+{
+	unsigned long long v;
+
+	switch (opt) {
+	case 'p':
+		if (parse_uint(arg, "pid", 0x3fffffff, &v) || !v)
+			return -EINVAL;
+		o->pid = v;
+		return 1;
+	case 'c':
+		if (strlen(arg) >= 16 || !*arg) {
+			error_msg("invalid comm '%s': a command name has 1 to 15 characters", arg);
+			return -EINVAL;
+		}
+		o->comm = arg;
+		return 1;
+	case OPT_CGROUP:
+		o->cgroup = arg;
+		return 1;
+	case 'i':
+		if (parse_seconds(arg, "interval", &o->interval_s))
+			return -EINVAL;
+		if (o->interval_s < 0.01) {
+			error_msg("interval must be at least 0.01 seconds");
+			return -EINVAL;
+		}
+		return 1;
+	case 'n':
+		if (parse_uint(arg, "count", 1ULL << 32, &o->count))
+			return -EINVAL;
+		return 1;
+	case 'j':
+		o->json = true;
+		return 1;
+	case OPT_NO_UPROBES:
+		o->no_uprobes = true;
+		return 1;
+	case 'v':
+		verbose = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The kernfs id of a v1 memory cgroup directory: its inode number. */
+static int resolve_cgroup(const char *arg, uint64_t *id)
+{
+	char path[4096];
+	struct statfs sfs;
+	struct stat st;
+
+	if (arg[0] == '/')
+		snprintf(path, sizeof(path), "%s", arg);
+	else
+		snprintf(path, sizeof(path), "%s/%s", CGROUP_V1_MEMORY, arg);
+	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+		error_msg("cgroup %s does not exist", path);
+		return -ENOENT;
+	}
+	if (statfs(path, &sfs) || sfs.f_type != CGROUP_SUPER_MAGIC) {
+		error_msg("%s is not in a cgroup v1 hierarchy (the memory controller is at %s)",
+			  path, CGROUP_V1_MEMORY);
+		return -EINVAL;
+	}
+	*id = st.st_ino;
+	return 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct sysview *v = ctx;
+	const struct event *e = data;
+
+	if (len < sizeof(*e))
+		return 0;
+	if (e->type == EVENT_MAPS_CHANGED && e->tgid / 8 < v->seen_bytes) {
+		/* Exec: it may map another libc now. */
+		v->seen_pids[e->tgid / 8] &= ~(1 << (e->tgid % 8));
+	} else if (e->type == EVENT_EXIT) {
+		if (v->nr_exited == v->cap_exited) {
+			size_t cap = v->cap_exited ? v->cap_exited * 2 : 64;
+			struct exited_proc *x = realloc(v->exited, cap * sizeof(*x));
+
+			if (!x)
+				return -ENOMEM;
+			v->exited = x;
+			v->cap_exited = cap;
+		}
+		v->exited[v->nr_exited].tgid = e->tgid;
+		memcpy(v->exited[v->nr_exited].comm, e->comm, sizeof(e->comm));
+		v->exited[v->nr_exited].comm[sizeof(e->comm) - 1] = '\0';
+		v->nr_exited++;
+	}
+	return 0;
+}
+
+static int open_fault_event(uint64_t config, int cpu)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = config,
+		.sample_period = 1,	/* every fault: counts are exact */
+	};
+
+	return syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+/* Minor and major page-fault programs on every online CPU. */
+static int attach_faults(struct sysview *v)
+{
+	static const uint64_t configs[] = { PERF_COUNT_SW_PAGE_FAULTS_MIN,
+					    PERF_COUNT_SW_PAGE_FAULTS_MAJ };
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	v->fault_links = calloc(2 * ncpus, sizeof(*v->fault_links));
+	if (!v->fault_links)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		for (int k = 0; k < 2; k++) {
+			struct bpf_program *prog = k ? v->skel->progs.major_fault
+						     : v->skel->progs.minor_fault;
+			struct bpf_link *link;
+			int fd = open_fault_event(configs[k], cpu);
+
+			if (fd < 0 && errno == ENODEV)	/* CPU offline */
+				continue;
+			if (fd < 0) {
+				error_msg("cannot open page-fault perf event on CPU %d: %s", cpu,
+					  strerror(errno));
+				return -errno;
+			}
+			link = bpf_program__attach_perf_event(prog, fd);
+			if (!link) {
+				int err = -errno;
+
+				close(fd);
+				error_msg("cannot attach page-fault program: %s", strerror(-err));
+				return err;
+			}
+			v->fault_links[v->nr_fault_links++] = link;
+		}
+	}
+	return 0;
+}
+
+static bool libc_hooked(const struct sysview *v, const struct vma *vma)
+{
+	for (size_t i = 0; i < v->nr_libcs; i++) {
+		const struct libc_hook *h = &v->libcs[i];
+
+		if (h->inode == vma->inode && h->dev_major == vma->dev_major &&
+		    h->dev_minor == vma->dev_minor)
+			return true;
+	}
+	return false;
+}
+
+/* Hook the libc that PID maps, unless that file is hooked already. */
+static void hook_libc_of(struct sysview *v, int pid)
+{
+	struct vma_list maps = {};
+	const struct vma *libc;
+	struct libc_hook *hooks;
+	struct alloc_probes *probes;
+	char path[128];
+
+	if (vma_list_load(pid, &maps))
+		return;			/* gone, or a kernel thread */
+	libc = vma_find_libc(&maps);
+	if (!libc || libc_hooked(v, libc))
+		goto out;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)libc->start, (unsigned long long)libc->end);
+	if (alloc_probes_attach(v->skel, path, libc->path, -1, false, &probes))
+		goto out;		/* reported; the other hooks go on */
+	hooks = realloc(v->libcs, (v->nr_libcs + 1) * sizeof(*hooks));
+	if (!hooks) {
+		alloc_probes_detach(probes);
+		goto out;
+	}
+	v->libcs = hooks;
+	v->libcs[v->nr_libcs++] = (struct libc_hook){
+		.inode = libc->inode,
+		.dev_major = libc->dev_major,
+		.dev_minor = libc->dev_minor,
+		.probes = probes,
+	};
+	debug_msg("hooked %s (inode %llu), first seen in pid %d", libc->path,
+		  (unsigned long long)libc->inode, pid);
+out:
+	vma_list_free(&maps);
+}
+
+static bool mark_seen(struct sysview *v, int pid)
+{
+	size_t byte = pid / 8;
+
+	if (byte >= v->seen_bytes) {
+		size_t n = (byte + 1) * 2;
+		uint8_t *bits = realloc(v->seen_pids, n);
+
+		if (!bits)
+			return false;
+		memset(bits + v->seen_bytes, 0, n - v->seen_bytes);
+		v->seen_pids = bits;
+		v->seen_bytes = n;
+	}
+	if (v->seen_pids[byte] & (1 << (pid % 8)))
+		return false;
+	v->seen_pids[byte] |= 1 << (pid % 8);
+	return true;
+}
+
+/* Look at the maps of processes not seen before for libcs not hooked yet. */
+static void scan_libcs(struct sysview *v)
+{
+	struct dirent *de;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		int pid = atoi(de->d_name);
+
+		if (pid > 0 && mark_seen(v, pid))
+			hook_libc_of(v, pid);
+	}
+	closedir(dir);
+}
+
+static int attach_uprobes(struct sysview *v)
+{
+	char path[128], name[4096];
+	struct vma_list maps = {};
+	const struct vma *libc;
+	int err;
+
+	if (!v->opts->pid) {
+		scan_libcs(v);
+		if (!v->nr_libcs) {
+			error_msg("no process maps a libc: nothing to hook (use --no-uprobes)");
+			return -ENOENT;
+		}
+		return 0;
+	}
+	/* One process: its own libc, for it alone, like memlens leaks. */
+	err = vma_list_load(v->opts->pid, &maps);
+	if (err) {
+		error_msg("cannot read /proc/%d/maps: %s", v->opts->pid, strerror(-err));
+		return err;
+	}
+	libc = vma_find_libc(&maps);
+	if (!libc) {
+		error_msg("pid %d has no libc mapped (statically linked?): use --no-uprobes",
+			  v->opts->pid);
+		vma_list_free(&maps);
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", v->opts->pid,
+		 (unsigned long long)libc->start, (unsigned long long)libc->end);
+	snprintf(name, sizeof(name), "%s", libc->path);
+	vma_list_free(&maps);
+	return alloc_probes_attach(v->skel, path, name, v->opts->pid, false, &v->pid_probes);
+}
+
+static int load(struct sysview *v)
+{
+	const struct sysview_opts *o = v->opts;
+	struct allocs_bpf *skel;
+	uint64_t memcg = 0;
+	int err;
+
+	if (o->cgroup && resolve_cgroup(o->cgroup, &memcg))
+		return -ENOENT;
+	skel = v->skel = allocs_bpf__open();
+	if (!skel) {
+		error_msg("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->targ_tgid = o->pid;
+	skel->rodata->filter_comm = o->comm != NULL;
+	if (o->comm)
+		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
+	skel->rodata->targ_memcg = memcg;
+	skel->rodata->capture_stacks = false;
+	skel->rodata->track_mmaps = false;
+	skel->rodata->proc_stats_on = true;
+	bpf_map__set_max_entries(skel->maps.threads, SYSTEM_WIDE_THREADS);
+	bpf_map__set_max_entries(skel->maps.syscalls, SYSTEM_WIDE_THREADS);
+	/* Stacks are not taken here: keep their maps minimal. */
+	bpf_map__set_max_entries(skel->maps.stacks, 1);
+	err = allocs_bpf__load(skel);
+	if (err) {
+		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
+	err = allocs_bpf__attach(skel);
+	if (err) {
+		error_msg("cannot attach tracepoints: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int sysview_open(const struct sysview_opts *o, struct sysview **out)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct sysview *v;
+	int err;
+
+	if (check_privileges() || check_btf() || ensure_tracefs())
+		return -EPERM;
+	if (o->pid && check_pid(o->pid))
+		return -ESRCH;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->opts = o;
+	v->stats_fd = -1;
+	setup_libbpf_logging();
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	err = load(v);
+	if (!err)
+		err = attach_faults(v);
+	if (!err && !o->no_uprobes)
+		err = attach_uprobes(v);
+	if (!err) {
+		v->rb = ring_buffer__new(bpf_map__fd(v->skel->maps.events), handle_event, v, NULL);
+		if (!v->rb)
+			err = -errno;
+	}
+	if (err) {
+		sysview_close(v);
+		return err;
+	}
+	/* BPF run time per program, to show what memlens costs; best effort. */
+	v->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	*out = v;
+	return 0;
+}
+
+void sysview_close(struct sysview *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->nr_libcs; i++)
+		alloc_probes_detach(v->libcs[i].probes);
+	alloc_probes_detach(v->pid_probes);
+	for (size_t i = 0; i < v->nr_fault_links; i++)
+		bpf_link__destroy(v->fault_links[i]);
+	ring_buffer__free(v->rb);
+	allocs_bpf__destroy(v->skel);
+	if (v->stats_fd >= 0)
+		close(v->stats_fd);
+	free(v->fault_links);
+	free(v->libcs);
+	free(v->seen_pids);
+	free(v->exited);
+	free(v);
+}
+
+int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
+{
+	struct pollfd fds[2] = {
+		{ .fd = ring_buffer__epoll_fd(v->rb), .events = POLLIN },
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+	};
+	int n, err;
+
+	n = poll(fds, watch_stdin ? 2 : 1, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	err = ring_buffer__consume(v->rb);
+	if (err < 0)
+		return err;
+	if (!v->opts->pid && !v->opts->no_uprobes)
+		scan_libcs(v);
+	return watch_stdin && (fds[1].revents & POLLIN) ? 1 : 0;
+}
+
+static int sample_cmp(const void *a, const void *b)
+{
+	const struct proc_sample *x = a, *y = b;
+
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr_out)
+{
+	int fd = bpf_map__fd(v->skel->maps.proc_stats);
+	int rss_fd = bpf_map__fd(v->skel->maps.rss);
+	int ncpus = libbpf_num_possible_cpus();
+	struct proc_stats *percpu = calloc(ncpus > 0 ? ncpus : 1, sizeof(*percpu));
+	struct proc_sample *s = NULL;
+	size_t nr = 0, cap = 0;
+	uint32_t key, next;
+	int err;
+
+	if (!percpu)
+		return -ENOMEM;
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		struct proc_sample *cur;
+
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, percpu))
+			continue;		/* deleted meanwhile */
+		if (nr == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct proc_sample *ns = realloc(s, ncap * sizeof(*ns));
+
+			if (!ns) {
+				free(s);
+				free(percpu);
+				return -ENOMEM;
+			}
+			s = ns;
+			cap = ncap;
+		}
+		cur = &s[nr++];
+		memset(cur, 0, sizeof(*cur));
+		cur->tgid = key;
+		for (int c = 0; c < ncpus; c++)
+			for (int i = 0; i < PS_NR; i++)
+				cur->st.v[i] += percpu[c].v[i];
+		cur->has_rss = bpf_map_lookup_elem(rss_fd, &key, &cur->rss) == 0;
+	}
+	free(percpu);
+	if (nr)
+		qsort(s, nr, sizeof(*s), sample_cmp);
+	*out = s;
+	*nr_out = nr;
+	return 0;
+}
+
+static const struct exited_proc *find_exited(const struct sysview *v, uint32_t tgid)
+{
+	for (size_t i = 0; i < v->nr_exited; i++)
+		if (v->exited[i].tgid == tgid)
+			return &v->exited[i];
+	return NULL;
+}
+
+bool sysview_exited(const struct sysview *v, uint32_t tgid)
+{
+	return find_exited(v, tgid) != NULL;
+}
+
+void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16])
+{
+	const struct exited_proc *x = find_exited(v, tgid);
+
+	if (x)
+		memcpy(comm, x->comm, 16);
+	else if (read_comm(tgid, comm, 16))
+		snprintf(comm, 16, "?");
+}
+
+static void forget_errors(struct sysview *v)
+{
+	int fd = bpf_map__fd(v->skel->maps.errors);
+	struct error_key key, next, *doomed = NULL;
+	size_t nr = 0;
+	int err;
+
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		if (sysview_exited(v, key.tgid)) {
+			struct error_key *d = realloc(doomed, (nr + 1) * sizeof(*d));
+
+			if (!d)
+				break;
+			doomed = d;
+			doomed[nr++] = key;
+		}
+	}
+	for (size_t i = 0; i < nr; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	free(doomed);
+}
+
+void sysview_forget_exited(struct sysview *v)
+{
+	for (size_t i = 0; i < v->nr_exited; i++) {
+		uint32_t tgid = v->exited[i].tgid;
+
+		bpf_map_delete_elem(bpf_map__fd(v->skel->maps.proc_stats), &tgid);
+		bpf_map_delete_elem(bpf_map__fd(v->skel->maps.rss), &tgid);
+		for (uint32_t k = 0; k < HIST_NR; k++) {
+			struct hist_key hk = { .tgid = tgid, .kind = k };
+
+			bpf_map_delete_elem(bpf_map__fd(v->skel->maps.hists), &hk);
+		}
+		/* Its pid may be reused: look at the new process's maps. */
+		if (tgid / 8 < v->seen_bytes)
+			v->seen_pids[tgid / 8] &= ~(1 << (tgid % 8));
+	}
+	if (v->nr_exited)
+		forget_errors(v);
+	v->nr_exited = 0;
+}
+
+size_t sysview_errors(struct sysview *v, uint32_t tgid, struct error_key *keys,
+		      uint64_t *counts, size_t max)
+{
+	int fd = bpf_map__fd(v->skel->maps.errors);
+	struct error_key key, next;
+	size_t nr = 0;
+	int err;
+
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err && nr < max;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		if (key.tgid != tgid || bpf_map_lookup_elem(fd, &key, &counts[nr]))
+			continue;
+		keys[nr++] = key;
+	}
+	return nr;
+}
+
+bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct hist *h)
+{
+	struct hist_key key = { .tgid = tgid, .kind = kind };
+
+	return bpf_map_lookup_elem(bpf_map__fd(v->skel->maps.hists), &key, h) == 0;
+}
+
+void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns)
+{
+	struct bpf_program *prog;
+
+	percpu_array_sum(bpf_map__fd(v->skel->maps.stats), STAT_NR, stats);
+	*bpf_ns = 0;
+	bpf_object__for_each_program(prog, v->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &len))
+			*bpf_ns += info.run_time_ns;
+	}
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The system-wide tracing session shared by memlens top and memlens hist:
+ * filters, loading, attaching (allocator uprobes on every libc in use,
+ * memory syscalls, page faults, rss), exits, and reading the per-process
+ * maps.
+ */
+#ifndef MEMLENS_SYSVIEW_H
+#define MEMLENS_SYSVIEW_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "allocs.h"
+
+struct sysview_opts {
+	int pid;			/* -p: 0 = every process */
+	const char *comm;		/* -c */
+	const char *cgroup;		/* --cgroup: v1 memory cgroup directory */
+	double interval_s;
+	unsigned long long count;	/* intervals before exiting, 0 = no limit */
+	bool json;
+	bool no_uprobes;
+};
+
+/* Options every system-wide view takes; each view adds its own. */
+#define SYSVIEW_OPTIONS_HELP \
+"  -p, --pid PID         only this process\n" \
+"  -c, --comm COMM       only processes with this command name\n" \
+"      --cgroup PATH     only tasks in this v1 memory cgroup (a directory\n" \
+"                        under /sys/fs/cgroup/memory, or a path relative to it)\n" \
+"  -i, --interval SECS   seconds between updates\n" \
+"  -n, --count N         stop after N updates\n" \
+"  -j, --json            JSON lines instead of tables\n" \
+"      --no-uprobes      syscalls, faults and rss only: no allocator hooks,\n" \
+"                        negligible overhead\n" \
+"  -v, --verbose         debug messages, libbpf warnings\n" \
+"  -h, --help            this help\n"
+
+#define SYSVIEW_SHORT_OPTS "p:c:i:n:jvh"
+
+enum {
+	OPT_CGROUP = 300,
+	OPT_NO_UPROBES,
+	OPT_SYSVIEW_LAST,
+};
+
+#define SYSVIEW_LONG_OPTIONS \
+	{ "pid", required_argument, NULL, 'p' }, \
+	{ "comm", required_argument, NULL, 'c' }, \
+	{ "cgroup", required_argument, NULL, OPT_CGROUP }, \
+	{ "interval", required_argument, NULL, 'i' }, \
+	{ "count", required_argument, NULL, 'n' }, \
+	{ "json", no_argument, NULL, 'j' }, \
+	{ "no-uprobes", no_argument, NULL, OPT_NO_UPROBES }, \
+	{ "verbose", no_argument, NULL, 'v' }
+
+/*
+ * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
+ * on a bad value (already reported).
+ */
+int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg);
+
+/* One process as the maps describe it at one moment. */
+struct proc_sample {
+	uint32_t tgid;
+	struct proc_stats st;		/* counters since tracing began */
+	struct rss_info rss;
+	bool has_rss;
+};
+
+struct sysview;
+
+int sysview_open(const struct sysview_opts *o, struct sysview **out);
+void sysview_close(struct sysview *v);
+/*
+ * Wait up to TIMEOUT_MS for events (exits, new libcs) or for a key on
+ * stdin when WATCH_STDIN; returns 1 if stdin is readable, 0 otherwise,
+ * negative on error.
+ */
+int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin);
+/* Every traced process's counters, sorted by tgid. */
+int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr);
+/* Has TGID exited since the last sysview_forget_exited()? */
+bool sysview_exited(const struct sysview *v, uint32_t tgid);
+/* The command name of TGID, alive or exited since the last interval. */
+void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16]);
+/* Drop what the maps hold of exited processes: they were shown once. */
+void sysview_forget_exited(struct sysview *v);
+/* Failed syscalls of TGID: fills up to MAX keys/counts, returns how many. */
+size_t sysview_errors(struct sysview *v, uint32_t tgid, struct error_key *keys,
+		      uint64_t *counts, size_t max);
+/* Histogram KIND of TGID; false if it has none. */
+bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct hist *h);
+/* memlens' own counters: events handled, losses; BPF run time in ns. */
+void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns);
+bool sysview_stop_requested(void);
+
+#endif

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * memlens top: one row per process, refreshed every interval: allocator
+ * calls and bytes, outstanding heap, brk and mmap growth, page faults, RSS.
+ * A live table on a terminal (keys pick the sort column), periodic tables
+ * when piped, or JSON lines.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include "proctable.h"
+#include "report.h"
+#include "subcommands.h"
+#include "sysview.h"
+#include "util.h"
+
+#define MAX_ERRORS_SHOWN 16
+
+struct top_env {
+	struct sysview_opts o;
+	enum sort_key sort;
+	unsigned long long rows;	/* plain tables: rows shown, 0 = all */
+	bool live;			/* a terminal: redraw in place, read keys */
+};
+
+static const char top_usage[] =
+"Usage: memlens top [OPTIONS]\n"
+"\n"
+"Which processes allocate what, system-wide: allocator calls and bytes,\n"
+"outstanding heap, brk and anonymous mmap growth, minor and major page\n"
+"faults, RSS. On a terminal the table refreshes in place; keys choose the\n"
+"sort column (a b f o k m n j r p, q quits). Piped, it prints a table\n"
+"every interval; --json prints one object per process per interval.\n"
+"\n"
+SYSVIEW_OPTIONS_HELP
+"  -s, --sort KEY        allocs, bytes, frees, outstanding, brk, mmap, minflt,\n"
+"                        majflt, rss or pid (default bytes)\n"
+"  -r, --rows N          rows per table when not on a terminal (default 20, 0 = all)\n";
+
+enum { OPT_ROWS = OPT_SYSVIEW_LAST };
+
+static const struct option top_options[] = {
+	SYSVIEW_LONG_OPTIONS,
+	{ "sort", required_argument, NULL, 's' },
+	{ "rows", required_argument, NULL, 'r' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int parse_args(int argc, char **argv, struct top_env *env)
+{
+	int opt, handled;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, SYSVIEW_SHORT_OPTS "s:r:", top_options, NULL)) != -1) {
+		handled = sysview_parse_opt(&env->o, opt, optarg);
+		if (handled < 0)
+			return -EINVAL;
+		if (handled)
+			continue;
+		switch (opt) {
+		case 's':
+			if (sort_by_name(optarg, &env->sort)) {
+				error_msg("invalid sort key '%s' (see memlens top --help)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'r':
+			if (parse_uint(optarg, "rows", 1 << 20, &env->rows))
+				return -EINVAL;
+			break;
+		case 'h':
+			fputs(top_usage, stdout);
+			exit(0);
+		default:
+			fputs(top_usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		error_msg("top: unexpected argument '%s' (see memlens top --help)", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void comm_of(void *ctx, uint32_t tgid, char comm[16])
+{
+	sysview_comm(ctx, tgid, comm);
+}
+
+static void format_now(char *buf, size_t len, const char *fmt)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, fmt, &tm);
+}
+
+/* What memlens itself did in the interval: its cost, its losses. */
+struct cost {
+	double events_per_s;
+	double bpf_ms_per_s;
+	uint64_t stats[STAT_NR];
+};
+
+static uint64_t lost_total(const uint64_t *stats)
+{
+	return stats[STAT_ALLOCS_FULL] + stats[STAT_THREADS_FULL] + stats[STAT_MISSED_RETURN] +
+	       stats[STAT_EVENTS_LOST] + stats[STAT_PROCS_FULL] + stats[STAT_HISTS_FULL] +
+	       stats[STAT_ERRORS_FULL];
+}
+
+static void print_json_row(const struct proc_row *r, struct sysview *v, double secs,
+			   const char *when)
+{
+	struct error_key keys[MAX_ERRORS_SHOWN];
+	uint64_t counts[MAX_ERRORS_SHOWN];
+	static const char *const syscalls[SYS_NR] = { "brk", "mmap", "munmap", "mremap" };
+	size_t nerr;
+
+	printf("{\"type\":\"process\",\"time\":\"%s\",\"pid\":%u,\"comm\":", when, r->tgid);
+	json_print_string(stdout, r->comm);
+	printf(",\"exited\":%s,\"interval_s\":%.3f,\"totals\":{", r->exited ? "true" : "false",
+	       secs);
+	for (int k = 0; k < PS_NR; k++)
+		printf("%s\"%s\":%" PRIu64, k ? "," : "", proc_stat_name(k), (uint64_t)r->total.v[k]);
+	fputs("},\"per_s\":{", stdout);
+	for (int k = 0; k < PS_NR; k++)
+		printf("%s\"%s\":%.1f", k ? "," : "", proc_stat_name(k), r->delta.v[k] / secs);
+	printf("},\"outstanding_bytes\":%" PRIu64 ",\"rss_bytes\":%" PRId64 ",\"rss\":{",
+	       r->outstanding, r->rss_bytes);
+	for (int m = 0; m < RSS_NR; m++)
+		printf("%s\"%s\":%" PRId64, m ? "," : "", rss_member_name(m),
+		       r->rss_bytes < 0 ? -1 : (int64_t)r->rss.pages[m] * 4096);
+	fputs("},\"errors\":[", stdout);
+	nerr = sysview_errors(v, r->tgid, keys, counts, MAX_ERRORS_SHOWN);
+	for (size_t i = 0; i < nerr; i++)
+		printf("%s{\"syscall\":\"%s\",\"errno\":%u,\"error\":\"%s\",\"count\":%" PRIu64 "}",
+		       i ? "," : "", keys[i].syscall < SYS_NR ? syscalls[keys[i].syscall] : "?",
+		       keys[i].err, strerrorname_np(keys[i].err) ?: "?", counts[i]);
+	fputs("]}\n", stdout);
+}
+
+static void print_json(const struct top_env *env, const struct proc_row *rows, size_t nr,
+		       struct sysview *v, double secs, const struct cost *c)
+{
+	char when[32];
+
+	format_now(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ");
+	printf("{\"type\":\"memlens\",\"time\":\"%s\",\"interval_s\":%.3f,\"processes\":%zu,"
+	       "\"events_per_s\":%.1f,\"bpf_ms_per_s\":%.3f,\"uprobes\":%s,\"lost\":{",
+	       when, secs, nr, c->events_per_s, c->bpf_ms_per_s,
+	       env->o.no_uprobes ? "false" : "true");
+	for (int i = 0, first = 1; i < STAT_NR; i++) {
+		if (i == STAT_EVENTS || i <= STAT_ALLOC_FAILED || i == STAT_REPLACED)
+			continue;
+		printf("%s\"%s\":%" PRIu64, first ? "" : ",", stat_name(i), c->stats[i]);
+		first = 0;
+	}
+	fputs("}}\n", stdout);
+	for (size_t i = 0; i < nr; i++)
+		print_json_row(&rows[i], v, secs, when);
+	fflush(stdout);
+}
+
+static void print_header(const struct top_env *env, size_t nr, double secs,
+			 const struct cost *c)
+{
+	char when[16];
+
+	format_now(when, sizeof(when), "%H:%M:%S");
+	printf("memlens top  %s UTC  %zu processes  sorted by %s  every %.1fs%s\n", when, nr,
+	       sort_name(env->sort), secs, env->o.no_uprobes ? "  (no uprobes)" : "");
+	printf("memlens cost: %.0f events/s, %.2f ms/s in BPF programs, %" PRIu64 " lost%s\n",
+	       c->events_per_s, c->bpf_ms_per_s, lost_total(c->stats),
+	       lost_total(c->stats) ? " (see --json for which)" : "");
+	printf("%7s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "PID", "COMM", "ALLOC/s",
+	       "BYTES/s", "FREE/s", "OUTSTAND", "BRK+/s", "MMAP+/s", "MINFLT/s", "MAJFLT/s",
+	       "RSS");
+}
+
+static void print_row(const struct proc_row *r, double secs)
+{
+	char b[5][16];
+
+	printf("%7u %-15.15s %8.0f %8s %8.0f %8s %8s %8s %8.0f %8.0f %8s%s\n", r->tgid, r->comm,
+	       r->delta.v[PS_ALLOCS] / secs,
+	       human_bytes(r->delta.v[PS_ALLOC_BYTES] / secs, b[0], sizeof(b[0])),
+	       r->delta.v[PS_FREES] / secs,
+	       human_bytes(r->outstanding, b[1], sizeof(b[1])),
+	       human_bytes(r->delta.v[PS_BRK_GROW_BYTES] / secs, b[2], sizeof(b[2])),
+	       human_bytes(r->delta.v[PS_MMAP_BYTES] / secs, b[3], sizeof(b[3])),
+	       (r->delta.v[PS_MINFLT_USER] + r->delta.v[PS_MINFLT_KERNEL]) / secs,
+	       (r->delta.v[PS_MAJFLT_USER] + r->delta.v[PS_MAJFLT_KERNEL]) / secs,
+	       r->rss_bytes < 0 ? "-" : human_bytes(r->rss_bytes, b[4], sizeof(b[4])),
+	       r->exited ? " (exited)" : "");
+}
+
+static void print_table(const struct top_env *env, const struct proc_row *rows, size_t nr,
+			double secs, const struct cost *c)
+{
+	size_t shown = env->rows && env->rows < nr ? env->rows : nr;
+	struct winsize ws;
+
+	if (env->live) {
+		fputs("\033[H\033[2J", stdout);
+		/* Header, footer and the lines they take. */
+		if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 5)
+			shown = nr < (size_t)ws.ws_row - 5 ? nr : (size_t)ws.ws_row - 5;
+		else
+			shown = nr;
+	}
+	print_header(env, nr, secs, c);
+	for (size_t i = 0; i < shown; i++)
+		print_row(&rows[i], secs);
+	if (env->live)
+		printf("sort: a)llocs b)ytes f)rees o)utstanding brk(k) m)map mi(n)flt ma(j)flt r)ss p)id  q)uit\n");
+	else
+		putchar('\n');
+	fflush(stdout);
+}
+
+/* One interval: sample, compute rates, render, forget the exited. */
+struct top_state {
+	struct proc_row *prev;
+	size_t nr_prev;
+	struct cost cost;		/* of the last interval, for redraws */
+	double secs;
+	uint64_t prev_ns;
+	uint64_t prev_stats[STAT_NR];
+	uint64_t prev_bpf_ns;
+};
+
+static int top_update(struct top_env *env, struct sysview *v, struct top_state *st)
+{
+	struct proc_sample *samples;
+	struct proc_row *rows;
+	uint64_t now = monotonic_ns(), bpf_ns;
+	double secs = (now - st->prev_ns) / 1e9;
+	struct cost c;
+	size_t nr;
+	int err;
+
+	err = sysview_sample(v, &samples, &nr);
+	if (err)
+		return err;
+	err = proctable_build(samples, nr, st->prev, st->nr_prev, comm_of, v, &rows);
+	free(samples);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nr; i++)
+		rows[i].exited = sysview_exited(v, rows[i].tgid);
+
+	sysview_stats(v, c.stats, &bpf_ns);
+	c.events_per_s = (c.stats[STAT_EVENTS] - st->prev_stats[STAT_EVENTS]) / secs;
+	c.bpf_ms_per_s = (bpf_ns - st->prev_bpf_ns) / 1e6 / secs;
+	memcpy(st->prev_stats, c.stats, sizeof(c.stats));
+	st->prev_bpf_ns = bpf_ns;
+	st->prev_ns = now;
+	st->cost = c;
+	st->secs = secs;
+
+	proctable_sort(rows, nr, env->sort);
+	if (env->o.json)
+		print_json(env, rows, nr, v, secs, &c);
+	else
+		print_table(env, rows, nr, secs, &c);
+	sysview_forget_exited(v);
+
+	/* Kept in pid order for the next interval's lookups. */
+	proctable_sort(rows, nr, SORT_PID);
+	free(st->prev);
+	st->prev = rows;
+	st->nr_prev = nr;
+	return 0;
+}
+
+static struct termios saved_tty;
+
+static void tty_raw(void)
+{
+	struct termios raw;
+
+	if (tcgetattr(STDIN_FILENO, &saved_tty))
+		return;
+	raw = saved_tty;
+	raw.c_lflag &= ~(ICANON | ECHO);
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+}
+
+static void tty_restore(void)
+{
+	tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+}
+
+/* A key typed in the live table: true to quit. */
+static bool handle_keys(struct top_env *env, bool *redraw)
+{
+	char c;
+
+	while (read(STDIN_FILENO, &c, 1) == 1) {
+		if (c == 'q')
+			return true;
+		if (sort_by_hotkey(c, &env->sort) == 0)
+			*redraw = true;
+	}
+	return false;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	struct top_env env = { .o.interval_s = 1, .sort = SORT_BYTES, .rows = 20 };
+	struct top_state st = {};
+	unsigned long long updates = 0;
+	struct sysview *v;
+	uint64_t next;
+	int err;
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	env.live = !env.o.json && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+	err = sysview_open(&env.o, &v);
+	if (err)
+		return 1;
+	info_msg("tracing %s%s; Ctrl-C to stop", env.o.pid ? "one process" : "all processes",
+		 env.o.no_uprobes ? " without uprobes" : "");
+	if (env.live)
+		tty_raw();
+	st.prev_ns = monotonic_ns();
+	next = st.prev_ns + env.o.interval_s * 1e9;
+	while (!sysview_stop_requested()) {
+		uint64_t now = monotonic_ns();
+		int timeout = now >= next ? 0 : (next - now + 999999) / 1000000;
+		bool redraw = false;
+
+		err = sysview_poll(v, timeout, env.live);
+		if (err < 0)
+			break;
+		if (err > 0 && handle_keys(&env, &redraw))
+			break;
+		if (monotonic_ns() < next && !redraw)
+			continue;
+		if (redraw && monotonic_ns() < next && st.secs > 0) {
+			/* Re-sort what is on screen now; rates keep their interval. */
+			proctable_sort(st.prev, st.nr_prev, env.sort);
+			print_table(&env, st.prev, st.nr_prev, st.secs, &st.cost);
+			proctable_sort(st.prev, st.nr_prev, SORT_PID);
+			continue;
+		}
+		err = top_update(&env, v, &st);
+		if (err)
+			break;
+		next += env.o.interval_s * 1e9;
+		if (env.o.count && ++updates >= env.o.count)
+			break;
+	}
+	if (env.live)
+		tty_restore();
+	if (err < 0)
+		error_msg("top: %s", strerror(-err));
+	free(st.prev);
+	sysview_close(v);
+	return err < 0 ? 1 : 0;
+}
