@@ -76,6 +76,9 @@ $(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
 
+$(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/memops: tests/workloads/memops.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -85,7 +88,8 @@ $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
-E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops
+E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
+	    $(OUTPUT)/exec_after_alloc
 
 e2e: $(E2E_DEPS)
 	./tests/e2e.sh

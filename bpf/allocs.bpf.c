@@ -20,7 +20,9 @@
 #include <bpf/bpf_core_read.h>
 #include "allocs.h"
 
+#define MAP_FIXED	0x10
 #define MAP_ANONYMOUS	0x20
+#define MAP_STACK	0x20000
 #define PROT_EXEC	0x4
 #define PAGE_SIZE	4096
 #define EEXIST		17
@@ -70,6 +72,14 @@ struct thread_state {
 	__u64 entry_ret;	/* return address at entry_sp then */
 	__u32 depth;
 	__u32 kind;
+	/*
+	 * realloc's old block, taken out of the allocs map at entry: glibc
+	 * frees it inside realloc, and another thread may be handed the same
+	 * address before realloc returns. Put back if realloc fails.
+	 */
+	struct alloc_info old;
+	__u32 has_old;
+	__u32 pad;
 };
 
 struct {
@@ -133,8 +143,9 @@ static __always_inline void stat_add(enum alloc_stat stat, __u64 n)
 	__u32 key = stat;
 	__u64 *val = bpf_map_lookup_elem(&stats, &key);
 
+	/* Atomic: a preemptible uprobe program can be interrupted by another. */
 	if (val)
-		*val += n;
+		__sync_fetch_and_add(val, n);
 }
 
 static __always_inline __u32 current_tgid(void)
@@ -205,7 +216,7 @@ static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
 			return;
 	}
 	if (ps < PS_NR)
-		st->v[ps] += n;
+		__sync_fetch_and_add(&st->v[ps], n);
 	stat_add(STAT_EVENTS, 1);
 }
 
@@ -266,14 +277,17 @@ static void error_add(__u32 tgid, enum mem_syscall sc, long err)
 	}
 }
 
-static void emit_event(enum event_type type, __u32 tgid, __s32 exit_code)
+static struct event *reserve_event(void)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!e) {
+	if (!e)
 		stat_add(STAT_EVENTS_LOST, 1);
-		return;
-	}
+	return e;
+}
+
+static void submit_event(struct event *e, enum event_type type, __u32 tgid, __s32 exit_code)
+{
 	e->type = type;
 	e->tgid = tgid;
 	e->exit_code = exit_code;
@@ -281,6 +295,14 @@ static void emit_event(enum event_type type, __u32 tgid, __s32 exit_code)
 	e->ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
+static void emit_event(enum event_type type, __u32 tgid, __s32 exit_code)
+{
+	struct event *e = reserve_event();
+
+	if (e)
+		submit_event(e, type, tgid, exit_code);
 }
 
 /* FNV-1a over the frames; 0 is reserved for "no stack". */
@@ -391,22 +413,26 @@ static __u64 stack_in_syscall(void *ctx)
 	st = scratch_stack();
 	if (!st)
 		return 0;
-	n = bpf_get_stack(ctx, &st->ips[1], sizeof(st->ips) - sizeof(__u64),
+	/* Leave a slot free, so the caller always fits in. */
+	n = bpf_get_stack(ctx, &st->ips[1], sizeof(st->ips) - 2 * sizeof(__u64),
 			  BPF_F_USER_STACK);
 	if (n <= 0) {
 		stat_add(STAT_STACK_FAILED, 1);
 		return 0;
 	}
 	st->nr = n / sizeof(__u64);
-	st->ips[0] = st->ips[1];
-	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)regs->sp) == 0 &&
-	    ret_addr && st->nr < MAX_STACK_DEPTH - 1) {
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)regs->sp) == 0 && ret_addr) {
+		st->ips[0] = st->ips[1];
 		st->ips[1] = ret_addr;
 		st->nr++;
 	} else {
-		/* Keep the frames contiguous: drop the duplicate. */
-		st->ips[1] = st->nr > 1 ? st->ips[2] : 0;
-		st->nr = st->nr > 1 ? st->nr : 1;
+		/* No caller to insert: the walk as it is, from slot 0. */
+		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
+		if (n <= 0) {
+			stat_add(STAT_STACK_FAILED, 1);
+			return 0;
+		}
+		st->nr = n / sizeof(__u64);
 	}
 	return store_stack(st);
 }
@@ -448,30 +474,47 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u64 sta
 	}
 }
 
+/* Take ADDR's block out of the map; false if it was not there. */
+static bool take_alloc(__u32 tgid, __u64 addr, struct alloc_info *info)
+{
+	struct alloc_key key = { .tgid = tgid, .addr = addr };
+	struct alloc_info *p = bpf_map_lookup_elem(&allocs, &key);
+
+	if (!p)
+		return false;
+	*info = *p;
+	return bpf_map_delete_elem(&allocs, &key) == 0;
+}
+
+/* Put a block taken out back, as it was. */
+static void restore_alloc(__u32 tgid, __u64 addr, const struct alloc_info *info)
+{
+	struct alloc_key key = { .tgid = tgid, .addr = addr };
+
+	if (bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST))
+		stat_add(STAT_REPLACED, 1);
+}
+
+static void account_free(__u32 tgid, const struct alloc_info *info)
+{
+	stat_add(STAT_FREES, 1);
+	stat_add(STAT_FREE_BYTES, info->size);
+	if (is_allocator_kind(info->kind)) {
+		proc_add(tgid, PS_FREES, 1);
+		proc_add(tgid, PS_FREE_BYTES, info->size);
+		hist_add(tgid, HIST_LIFETIME, (bpf_ktime_get_ns() - info->ts_ns) / 1000);
+	}
+}
+
 static void forget_alloc(__u64 addr)
 {
 	__u32 tgid = current_tgid();
-	struct alloc_key key = { .tgid = tgid, .addr = addr };
-	struct alloc_info *info;
-	__u64 size, ts, kind;
+	struct alloc_info info;
 
-	info = bpf_map_lookup_elem(&allocs, &key);
-	if (!info) {
+	if (take_alloc(tgid, addr, &info))
+		account_free(tgid, &info);
+	else
 		stat_add(STAT_FREE_UNKNOWN, 1);
-		return;
-	}
-	size = info->size;
-	ts = info->ts_ns;
-	kind = info->kind;
-	if (bpf_map_delete_elem(&allocs, &key))
-		return;
-	stat_add(STAT_FREES, 1);
-	stat_add(STAT_FREE_BYTES, size);
-	if (is_allocator_kind(kind)) {
-		proc_add(tgid, PS_FREES, 1);
-		proc_add(tgid, PS_FREE_BYTES, size);
-		hist_add(tgid, HIST_LIFETIME, (bpf_ktime_get_ns() - ts) / 1000);
-	}
 }
 
 static void alloc_failed(void)
@@ -548,7 +591,19 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	ts->ptr = ptr;
 	ts->entry_sp = sp;
 	ts->entry_ret = return_address_at(sp);
+	ts->has_old = 0;
+	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY) && ptr)
+		ts->has_old = take_alloc(current_tgid(), ptr, &ts->old);
 	return 0;
+}
+
+/* The old block is gone: freed, or moved to the new address. */
+static void realloc_freed_old(struct thread_state *ts)
+{
+	if (ts->has_old)
+		account_free(current_tgid(), &ts->old);
+	else
+		stat_add(STAT_FREE_UNKNOWN, 1);
 }
 
 static void account_realloc(void *ctx, struct thread_state *ts, __u64 ret)
@@ -561,14 +616,17 @@ static void account_realloc(void *ctx, struct thread_state *ts, __u64 ret)
 		return;
 	}
 	if (ret) {
-		forget_alloc(ts->ptr);
+		realloc_freed_old(ts);
 		record_alloc(ret, ts->size, ts->kind, stack_at_return(ctx));
 		return;
 	}
-	if (ts->size == 0)		/* glibc: realloc(p, 0) frees p */
-		forget_alloc(ts->ptr);
-	else				/* failed: the old block stays */
-		alloc_failed();
+	if (ts->size == 0) {		/* glibc: realloc(p, 0) frees p */
+		realloc_freed_old(ts);
+		return;
+	}
+	alloc_failed();			/* failed: the old block stays */
+	if (ts->has_old)
+		restore_alloc(current_tgid(), ts->ptr, &ts->old);
 }
 
 static void account_posix_memalign(void *ctx, struct thread_state *ts, long err)
@@ -637,7 +695,14 @@ int BPF_UPROBE(realloc_enter, void *ptr, size_t size)
 SEC("uprobe")
 int BPF_UPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
 {
-	return alloc_enter(ctx, KIND_REALLOCARRAY, (__u64)nmemb * size, (__u64)ptr);
+	/* An overflowing product fails: never let it pass for a size of 0. */
+	__u64 bytes = (__u64)nmemb * size;
+
+	barrier_var(bytes);	/* keep clang from a 128-bit multiply BPF lacks */
+	if (nmemb && bytes / nmemb != size)
+		bytes = ~0ULL;
+
+	return alloc_enter(ctx, KIND_REALLOCARRAY, bytes, (__u64)ptr);
 }
 
 SEC("uprobe")
@@ -695,6 +760,10 @@ struct syscall_args {
 	__u64 old_brk;		/* brk: the break before the call */
 	__u32 nr;		/* enum mem_syscall */
 	__u32 internal;		/* made inside an allocator call */
+	/* mremap's block, taken out at entry like realloc's (see thread_state) */
+	struct alloc_info old;
+	__u32 has_old;
+	__u32 pad;
 };
 
 struct {
@@ -703,42 +772,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct syscall_args);
 } syscalls SEC(".maps");
-
-/*
- * Reads NARGS arguments, no more: the kernel refuses to attach a program
- * that reads past the tracepoint's own fields (munmap has two). Inlined so
- * that every ctx access has a constant offset, which the verifier wants.
- */
-static __always_inline int syscall_enter(enum mem_syscall nr,
-					 struct trace_event_raw_sys_enter *ctx, int nargs)
-{
-	struct syscall_args sc = {
-		.nr = nr,
-		.args = {
-			ctx->args[0],
-			nargs > 1 ? ctx->args[1] : 0,
-			nargs > 2 ? ctx->args[2] : 0,
-			nargs > 3 ? ctx->args[3] : 0,
-			nargs > 4 ? ctx->args[4] : 0,
-		},
-	};
-	__u32 tid;
-
-	if (!traced())
-		return 0;
-	if (nr == SYS_BRK) {
-		struct task_struct *task = bpf_get_current_task_btf();
-
-		sc.old_brk = BPF_CORE_READ(task, mm, brk);
-	}
-	sc.internal = in_allocator();
-	if (!proc_stats_on && (!track_mmaps || sc.internal))
-		return 0;
-	tid = current_tid();
-	if (bpf_map_update_elem(&syscalls, &tid, &sc, BPF_ANY))
-		stat_add(STAT_THREADS_FULL, 1);
-	return 0;
-}
 
 /* brk(0) asks; a refused brk returns the old break, not an error. */
 static void brk_exit(__u32 tgid, struct syscall_args *sc, __u64 ret)
@@ -774,52 +807,123 @@ static void mmap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 	proc_add(tgid, PS_MMAP, 1);
 	proc_add(tgid, PS_MMAP_BYTES, len);
 	hist_add(tgid, HIST_MMAP_SIZE, len);
-	if (track_mmaps && !sc->internal)
+	/*
+	 * Thread stacks (MAP_STACK) are cached by the thread library, and
+	 * MAP_FIXED maps over a range that exists already (ld.so's .bss):
+	 * neither is memory the program allocated and can leak.
+	 */
+	if (track_mmaps && !sc->internal && !(flags & (MAP_STACK | MAP_FIXED)))
 		record_alloc(ret, len, KIND_MMAP, stack_in_syscall(ctx));
 }
 
-/* Only whole-mapping and head unmaps are tracked: the map is keyed by start. */
-static void munmap_exit(__u32 tgid, struct syscall_args *sc)
+static __u64 page_align(__u64 len)
 {
-	struct alloc_key key = { .tgid = tgid, .addr = sc->args[0] };
-	__u64 len = sc->args[1];
-	struct alloc_info *info;
-	struct alloc_info rest;
+	return (len + PAGE_SIZE - 1) & ~(__u64)(PAGE_SIZE - 1);
+}
 
-	proc_add(tgid, PS_MUNMAP, 1);
-	proc_add(tgid, PS_MUNMAP_BYTES, len);
-	if (!track_mmaps || sc->internal)
+static bool is_mapping(const struct alloc_info *info)
+{
+	return info->kind == KIND_MMAP || info->kind == KIND_MREMAP;
+}
+
+/* Take the mapping that starts at ADDR out of the map. */
+static bool take_mapping(__u64 addr, struct alloc_info *info)
+{
+	__u32 tgid = current_tgid();
+
+	if (!take_alloc(tgid, addr, info))
+		return false;
+	if (is_mapping(info))
+		return true;
+	restore_alloc(tgid, addr, info);	/* a malloc block: not ours */
+	return false;
+}
+
+/*
+ * munmap of a mapping we track, whole or its head. The map is keyed by
+ * start address, so an unmap that starts inside a mapping is not seen.
+ */
+static void munmap_blocks(__u64 addr, __u64 len)
+{
+	__u32 tgid = current_tgid();
+	struct alloc_info info;
+
+	if (!take_mapping(addr, &info))
 		return;
-	info = bpf_map_lookup_elem(&allocs, &key);
-	if (!info || (info->kind != KIND_MMAP && info->kind != KIND_MREMAP))
-		return;
-	if (len >= info->size) {
-		forget_alloc(key.addr);
+	len = page_align(len);
+	if (len >= page_align(info.size)) {
+		account_free(tgid, &info);
 		return;
 	}
-	rest = *info;
-	len = (len + PAGE_SIZE - 1) & ~(__u64)(PAGE_SIZE - 1);
-	rest.size -= len;
-	bpf_map_delete_elem(&allocs, &key);
-	key.addr += len;
+	/* The tail stays mapped: it is the rest of the block. */
+	info.size = page_align(info.size) - len;
 	stat_add(STAT_FREE_BYTES, len);
-	if (bpf_map_update_elem(&allocs, &key, &rest, BPF_ANY))
-		stat_add(STAT_ALLOCS_FULL, 1);
+	restore_alloc(tgid, addr + len, &info);
+}
+
+/* brk and munmap keep no state to their exit; see syscall_enter. */
+static void munmap_exit(__u32 tgid, struct syscall_args *sc)
+{
+	proc_add(tgid, PS_MUNMAP, 1);
+	proc_add(tgid, PS_MUNMAP_BYTES, sc->args[1]);
 }
 
 static void mremap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 {
-	struct alloc_key key = { .tgid = tgid, .addr = sc->args[0] };
-
 	proc_add(tgid, PS_MREMAP, 1);
-	if (!track_mmaps || sc->internal || !bpf_map_lookup_elem(&allocs, &key))
+	if (!sc->has_old)
 		return;
-	forget_alloc(key.addr);
+	account_free(tgid, &sc->old);
 	record_alloc(ret, sc->args[2], KIND_MREMAP, stack_in_syscall(ctx));
+}
+
+/*
+ * Reads NARGS arguments, no more: the kernel refuses to attach a program
+ * that reads past the tracepoint's own fields (munmap has two). Inlined so
+ * that every ctx access has a constant offset, which the verifier wants.
+ */
+static __always_inline int syscall_enter(enum mem_syscall nr,
+					 struct trace_event_raw_sys_enter *ctx, int nargs)
+{
+	struct syscall_args sc = {
+		.nr = nr,
+		.args = {
+			ctx->args[0],
+			nargs > 1 ? ctx->args[1] : 0,
+			nargs > 2 ? ctx->args[2] : 0,
+			nargs > 3 ? ctx->args[3] : 0,
+			nargs > 4 ? ctx->args[4] : 0,
+		},
+	};
+	__u32 tid;
+
+	if (!traced())
+		return 0;
+	if (nr == SYS_BRK) {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		sc.old_brk = BPF_CORE_READ(task, mm, brk);
+	}
+	sc.internal = in_allocator();
+	if (!proc_stats_on && (!track_mmaps || sc.internal))
+		return 0;
+	if (track_mmaps && !sc.internal) {
+		/* Out of the map before the kernel can hand the range to another thread. */
+		if (nr == SYS_MUNMAP)
+			munmap_blocks(sc.args[0], sc.args[1]);
+		else if (nr == SYS_MREMAP)
+			sc.has_old = take_mapping(sc.args[0], &sc.old);
+	}
+	tid = current_tid();
+	if (bpf_map_update_elem(&syscalls, &tid, &sc, BPF_ANY))
+		stat_add(STAT_THREADS_FULL, 1);
+	return 0;
 }
 
 static void syscall_failed(__u32 tgid, struct syscall_args *sc, long err)
 {
+	if (sc->has_old)		/* mremap failed: the mapping stays */
+		restore_alloc(tgid, sc->args[0], &sc->old);
 	if (sc->nr == SYS_MMAP || sc->nr == SYS_MREMAP) {
 		proc_add(tgid, PS_MMAP_FAILED, 1);
 		if (track_mmaps && !sc->internal)
@@ -964,10 +1068,10 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	/* leaks re-reads symbols; top and hist look for a new libc. */
+	/* leaks drops the old image's blocks; top and hist look for a new libc. */
 	if (!traced())
 		return 0;
-	emit_event(EVENT_MAPS_CHANGED, current_tgid(), 0);
+	emit_event(EVENT_EXEC, current_tgid(), 0);
 	return 0;
 }
 
@@ -981,10 +1085,19 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 SEC("uprobe")
 int BPF_UPROBE(exit_enter)
 {
+	struct event *e;
+
 	if (!traced() || !hold_at_exit)
 		return 0;
-	emit_event(EVENT_EXITING, current_tgid(), 0);
+	/*
+	 * Stop only if userspace will hear of it, and queue the stop before
+	 * userspace can see the event and answer with SIGCONT.
+	 */
+	e = reserve_event();
+	if (!e)
+		return 0;
 	bpf_send_signal(SIGSTOP);
+	submit_event(e, EVENT_EXITING, current_tgid(), 0);
 	return 0;
 }
 

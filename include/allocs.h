@@ -169,6 +169,7 @@ enum event_type {
 	EVENT_EXIT = 1,		/* a traced process has exited (its last thread) */
 	EVENT_MAPS_CHANGED,	/* exec, or an executable file mapping */
 	EVENT_EXITING,		/* held at _exit: read its maps, then SIGCONT */
+	EVENT_EXEC,		/* a traced process exec'd: blocks before ts_ns are gone */
 };
 
 /* Ring buffer record: only rare events are streamed. */

@@ -11,6 +11,7 @@ MEMLENS_BIN=$PWD/memlens
 LEAKY=$PWD/build/leaky
 STATIC=$PWD/build/static_wait
 DLOPEN_EXIT=$PWD/build/dlopen_exit
+EXEC_AFTER_ALLOC=$PWD/build/exec_after_alloc
 DSO=$PWD/build/libdso_leak.so
 LIBC_NAME=libc.so.6
 pass=0
@@ -106,8 +107,12 @@ check_leaks() {
 	check_eq "$name: anonymous mmap: 64 KiB" "1 1 65536" "$(group "$r" leak_mmap)"
 	check_eq "$name: mmap caller behind the libc wrapper" "leak_mmap worker_b" \
 		"$(frame "$r" leak_mmap 1) $(frame "$r" leak_mmap 2)"
+	check_eq "$name: head of a mapping unmapped: the other 2 pages" "1 1 8192" \
+		"$(group "$r" leak_mmap_head)"
+	check_eq "$name: no thread stacks, no ld.so mappings" "0 0 0 0 0 0" \
+		"$(group "$r" pthread_create) $(group "$r" _dl_map_object)"
 	check_eq "$name: nothing freed is reported (no churn stack)" "0 0 0" "$(group "$r" churn)"
-	check_eq "$name: all leak_* stacks together: 12 blocks, 1148296 bytes" "12 1148296" \
+	check_eq "$name: all leak_* stacks together: 13 blocks, 1156488 bytes" "13 1156488" \
 		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
 			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
 	check_eq "$name: file:line of leak_here" "leaky.c" \
@@ -136,6 +141,17 @@ test_command() {
 # test_attach_pid NAME [LAUNCHER...]: leaky --wait started through
 # LAUNCHER, memlens attached to it by pid while it waits (a handshake), a
 # live report after its work, and the leaked-at-exit report.
+# Blocks of an image replaced by exec are gone, not leaks of the new one.
+test_exec() {
+	local r
+	r=$("$MEMLENS" leaks --json -t 0 -- "$EXEC_AFTER_ALLOC" "$LEAKY" 2>/dev/null | tail -n 1)
+	check_eq "exec: the old image's 5 blocks are not reported" "0 0 0" "$(group "$r" before_exec)"
+	check_eq "exec: the new image's leaks are" "13 1156488" \
+		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+	check_eq "exec: comm of the new image" "leaky" "$(jq -r .comm <<<"$r")"
+}
+
 # A library loaded with dlopen just before exit: its leak still resolves,
 # because memlens holds a command it started at _exit to read its maps.
 test_dlopen_exit() {
@@ -389,6 +405,7 @@ fi
 }
 
 test_command
+test_exec
 test_dlopen_exit
 test_attach_pid "leaks -p"
 test_other_namespace

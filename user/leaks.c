@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,6 +63,7 @@ struct leaks_session {
 	int go_fd;		/* write end of the child's start pipe */
 	int exec_err_fd;	/* read end: errno if the child's exec failed */
 	bool maps_dirty;	/* new executable mappings since the last read */
+	uint64_t exec_ts;	/* the process exec'd at this time: drop older blocks */
 	bool exited;
 	int exit_code;
 };
@@ -202,6 +204,8 @@ static int spawn_stopped(struct leaks_session *s)
 
 		close(go[1]);
 		close(exec_err[0]);
+		/* Should memlens die while holding us at _exit, go on. */
+		prctl(PR_SET_PDEATHSIG, SIGCONT);
 		/* One byte is the go signal; EOF means we gave up: do not run. */
 		if (read(go[0], &c, 1) != 1)
 			_exit(127);
@@ -299,6 +303,10 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case EVENT_MAPS_CHANGED:
 		s->maps_dirty = true;
 		break;
+	case EVENT_EXEC:
+		s->exec_ts = e->ts_ns;
+		s->maps_dirty = true;
+		break;
 	case EVENT_EXITING:
 		/* Our command, stopped at _exit: read its maps, let it go. */
 		debug_msg("pid %d held at _exit to read its maps", e->tgid);
@@ -366,16 +374,37 @@ static uint64_t count_threads(struct leaks_session *s)
 	return n;
 }
 
-/* Buffers for one read of the allocs map, sized to it once. */
+static int snapshot_resize(struct alloc_snapshot *snap, size_t cap)
+{
+	struct alloc_key *keys = realloc(snap->keys, cap * sizeof(*keys));
+	struct alloc_info *vals;
+	struct alloc_rec *recs;
+
+	if (!keys)
+		return -ENOMEM;
+	snap->keys = keys;
+	vals = realloc(snap->vals, cap * sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	snap->vals = vals;
+	recs = realloc(snap->recs, cap * sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	snap->recs = recs;
+	snap->cap = cap;
+	return 0;
+}
+
+/*
+ * Buffers for one read of the allocs map. A batched read of a hash map
+ * returns whole buckets, and entries move between buckets already read and
+ * not yet read while the process runs: leave room beyond max_entries.
+ */
 static int snapshot_init(struct leaks_session *s)
 {
-	struct alloc_snapshot *snap = &s->snap;
+	size_t max = bpf_map__max_entries(s->skel->maps.allocs);
 
-	snap->cap = bpf_map__max_entries(s->skel->maps.allocs);
-	snap->keys = calloc(snap->cap, sizeof(*snap->keys));
-	snap->vals = calloc(snap->cap, sizeof(*snap->vals));
-	snap->recs = calloc(snap->cap, sizeof(*snap->recs));
-	return snap->keys && snap->vals && snap->recs ? 0 : -ENOMEM;
+	return snapshot_resize(&s->snap, max + max / 8 + 64);
 }
 
 static void snapshot_free(struct alloc_snapshot *snap)
@@ -395,19 +424,32 @@ static int snapshot_read(struct leaks_session *s)
 	int fd = bpf_map__fd(s->skel->maps.allocs);
 	__u32 tgid = s->skel->rodata->targ_tgid;
 	struct alloc_key batch;
-	size_t total = 0;
-	bool first = true;
+	size_t total;
+	bool first;
+	int err;
 
-	while (total < snap->cap) {
+restart:
+	total = 0;
+	first = true;
+	for (;;) {
 		__u32 count = snap->cap - total;
-		int err;
 
-		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, snap->keys + total,
-					   snap->vals + total, &count, NULL);
+		err = count ? bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+						   snap->keys + total, snap->vals + total,
+						   &count, NULL) : -1;
+		if (!count && !err)
+			errno = ENOSPC;
 		first = false;
 		total += count;
 		if (err && errno == ENOENT)
 			break;
+		if (err && errno == ENOSPC) {
+			/* More than we made room for: read it all again. */
+			err = snapshot_resize(snap, snap->cap * 2);
+			if (err)
+				return err;
+			goto restart;
+		}
 		if (err)
 			return -errno;
 	}
@@ -421,6 +463,28 @@ static int snapshot_read(struct leaks_session *s)
 		snap->recs[snap->nr++] = (struct alloc_rec){ v->stack_id, v->size, v->ts_ns };
 	}
 	return 0;
+}
+
+/*
+ * The process exec'd: what the old image allocated went with it. Blocks of
+ * the new image (allocated after the exec) stay.
+ */
+static void drop_old_image(struct leaks_session *s)
+{
+	struct alloc_snapshot *snap = &s->snap;
+	__u32 count = 0;
+
+	if (snapshot_read(s))
+		return;
+	for (size_t i = 0; i < snap->nr; i++)
+		if (snap->recs[i].ts_ns < s->exec_ts)
+			snap->keys[count++] = snap->keys[i];
+	if (count && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), snap->keys,
+					  &count, NULL))
+		error_msg("cannot remove the old image's allocations: %s", strerror(errno));
+	debug_msg("exec: %u blocks of the old image dropped", count);
+	read_comm(s->skel->rodata->targ_tgid, s->comm, sizeof(s->comm));
+	s->exec_ts = 0;
 }
 
 /* The process is gone: its blocks leave the map with its last report. */
@@ -489,14 +553,16 @@ static void session_close(struct leaks_session *s)
 		close(s->go_fd);
 		if (s->child > 0)
 			waitpid(s->child, NULL, 0);
-	} else if (s->child > 0) {
+	}
+	/* Hooks off first: no new stop at _exit after the SIGCONT below. */
+	alloc_probes_detach(s->probes);
+	if (s->go_fd < 0 && s->child > 0) {
 		/* Never leave it stopped at _exit, whatever happened to us. */
 		kill(s->child, SIGCONT);
 		info_msg("pid %d continues untraced", s->child);
 	}
 	if (s->exec_err_fd >= 0)
 		close(s->exec_err_fd);
-	alloc_probes_detach(s->probes);
 	ring_buffer__free(s->rb);
 	stack_cache_free(s->stacks);
 	symbolizer_free(s->sym);
@@ -580,6 +646,8 @@ static int run_loop(struct leaks_session *s)
 			symbolizer_refresh(s->sym);
 			s->maps_dirty = false;
 		}
+		if (s->exec_ts)
+			drop_old_image(s);
 		if (monotonic_ns() < next)
 			continue;
 		err = report(s);
@@ -617,6 +685,9 @@ int cmd_leaks(int argc, char **argv)
 	setup_libbpf_logging();
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* A closed pipe (| head) is an error to handle, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 
 	err = session_start(&s);
 	if (!err)

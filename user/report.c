@@ -200,7 +200,8 @@ void json_print_string(FILE *out, const char *s)
 			fputs("\\n", out);
 		else if (c == '\t')
 			fputs("\\t", out);
-		else if (c < 0x20)
+		else if (c < 0x20 || c >= 0x7f)
+			/* Not UTF-8 for sure (paths, comms): bytes as code points. */
 			fprintf(out, "\\u%04x", c);
 		else
 			fputc(c, out);

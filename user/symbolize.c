@@ -89,6 +89,9 @@ static int open_mapped_file(int pid, const struct vma *v)
 /* Report the file at bias 0: a Dwfl address is then the ELF's own vaddr. */
 static void module_load(struct sym_module *m, int fd)
 {
+	/* Not opened as the process sees it: do not guess with a host file. */
+	if (fd < 0)
+		return;
 	m->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (!m->dwfl) {
 		close(fd);

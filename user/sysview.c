@@ -149,7 +149,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*e))
 		return 0;
-	if (e->type == EVENT_MAPS_CHANGED && e->tgid / 8 < v->seen_bytes) {
+	if (e->type == EVENT_EXEC && e->tgid / 8 < v->seen_bytes) {
 		/* Exec: it may map another libc now. */
 		v->seen_pids[e->tgid / 8] &= ~(1 << (e->tgid % 8));
 	} else if (e->type == EVENT_EXIT) {

@@ -10,7 +10,8 @@
  *   leak_aligned   posix_memalign(64, 512)                    512 bytes
  *   leak_large     malloc(1 MiB), above the mmap threshold 1048576 bytes
  *   leak_mmap      mmap(64 KiB, anonymous)                  65536 bytes
- *                                                  12 blocks, 1148296 bytes
+ *   leak_mmap_head mmap(3 pages), munmap of the first page   8192 bytes
+ *                                                  13 blocks, 1156488 bytes
  *
  * With --wait it starts a thread that only sleeps (a thread id for tests
  * of -p TID), says "ready" on stdout and waits for a line on stdin before
@@ -85,6 +86,9 @@ void churn(void)
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	p = mremap(p, 4096, 4 * 4096, MREMAP_MAYMOVE);
 	touch(p, 4 * 4096); munmap(p, 4 * 4096);
+	/* Lengths that are not whole pages: both pages go. */
+	p = mmap(NULL, 5000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	touch(p, 5000); munmap(p, 4097);
 }
 
 void leak_here(void)
@@ -128,6 +132,15 @@ void leak_mmap(void)
 	touch(p, 65536);
 }
 
+void leak_mmap_head(void)
+{
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	touch(p, 3 * 4096);
+	munmap(p, 4096);	/* the other two pages stay */
+}
+
 void *worker_a(void *arg)
 {
 	for (int i = 0; i < CHURN_ROUNDS; i++)
@@ -145,6 +158,7 @@ void *worker_b(void *arg)
 	leak_aligned();
 	leak_large();
 	leak_mmap();
+	leak_mmap_head();
 	return arg;
 }
 
