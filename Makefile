@@ -92,7 +92,8 @@ E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit 
 	    $(OUTPUT)/exec_after_alloc
 
 e2e: $(E2E_DEPS)
-	./tests/e2e.sh
+	./tests/e2e-leaks.sh
+	./tests/e2e-top.sh
 
 check: deps
 	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)

@@ -4,8 +4,9 @@
  * calls, for the memlens top and hist tests. Between "ready" and "done" it
  * does, and nothing else:
  *
- *   NMALLOC x malloc(MSIZE), then as many free()s  (the heap is grown and
- *                                                  pinned beforehand)
+ *   NMALLOC x malloc(MSIZE), then as many free()s  (the heap is grown,
+ *                                                  pinned and touched
+ *                                                  beforehand)
  *   NBRK    x sbrk(BRKSIZE)                        (NBRK brk growths)
  *   NMMAP   x mmap(MMAPSIZE, anonymous), NMMAP munmaps; the first mapping
  *           gets TOUCH fresh pages written, one minor fault each
@@ -105,7 +106,11 @@ int main(int argc, char **argv)
 	mallopt(M_TOP_PAD, 64 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	blocks = calloc(nmalloc + 1, sizeof(*blocks));
-	free(malloc(1));
+	/* Once before, so the blocks come from heap pages already touched. */
+	for (long i = 0; i < nmalloc; i++)
+		blocks[i] = malloc(msize);
+	for (long i = 0; i < nmalloc; i++)
+		free(blocks[i]);
 	if (major)
 		fd = make_file(argv[9], major);
 

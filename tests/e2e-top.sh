@@ -1,0 +1,306 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# End-to-end tests of memlens top and memlens hist: the real BPF programs
+# against tests/workloads/memops.c, which makes exactly known allocator
+# calls, brk growths, anonymous mmaps and munmaps, fresh-page touches and
+# major faults. Needs root. Prints TAP-style lines and "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+
+CGROUP_NAME=memlens-e2e.$$
+CGROUP=/sys/fs/cgroup/memory/$CGROUP_NAME
+# Faults memops takes besides the pages it touches (its code and stack,
+# the first time they run after the handshake).
+FAULT_SLACK=16
+
+suite_cleanup() {
+	local p
+	if [ -d "$CGROUP" ]; then
+		for p in $(cat "$CGROUP/cgroup.procs" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null
+		done
+		sleep 0.2
+		rmdir "$CGROUP" 2>/dev/null
+	fi
+}
+
+# start_memops NAME ARGS...: memops ARGS waiting at its handshake; sets
+# NAME_pid and NAME_fd (write "go" to start it, another line to end it).
+start_memops() {
+	local name=$1 fd
+	shift
+	mkfifo "$tmp/$name.in"
+	exec {fd}<>"$tmp/$name.in"
+	"$MEMOPS" "$@" <&$fd >"$tmp/$name.log" &
+	pids+=($!)
+	eval "${name}_pid=$! ${name}_fd=$fd"
+	wait_for "$tmp/$name.log" ready
+}
+
+# last_row FILE PID: the last JSON row of process PID in FILE.
+last_row() {
+	jq -c --argjson p "$2" 'select(.type == "process" and .pid == $p)' "$1" | tail -n 1
+}
+
+# totals ROW KEYS...: the totals named, space-separated.
+totals() {
+	local row=$1
+	shift
+	for k in "$@"; do
+		printf '%s ' "$(jq -r ".totals.$k" <<<"$row")"
+	done
+}
+
+# in_range DESC LOW HIGH VALUE
+in_range() {
+	if [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected $2..$3, got $4"
+	fi
+}
+
+# hist_of FILE PID KIND: "total low-high:count ..." of a hist JSON line.
+hist_of() {
+	jq -r --argjson p "$2" --arg k "$3" \
+		'select(.type == "hist" and .pid == $p and .kind == $k)
+		 | "\(.total) " + ([.buckets[] | select(.count > 0)
+		 | "\(.low)-\(.high):\(.count)"] | join(" "))' "$1" | tail -n 1
+}
+
+# A: 100 x malloc(100), 3 brk growths of 8192, 4 mmaps of 64 KiB, 10 pages
+# touched, 32 major faults. B: 250 x malloc(3000), 5 x 4096 of brk, 7 mmaps
+# of 128 KiB, 20 pages touched, no major faults. Both at once, kept apart.
+test_two_processes() {
+	local top=$tmp/top.json hist=$tmp/hist.json tpid hpid a b n
+	start_memops A 100 100 3 8192 4 65536 10 32 "$tmp/major-a" ||
+		{ not_ok "top: memops A did not start"; return; }
+	start_memops B 250 3000 5 4096 7 131072 20 0 none ||
+		{ not_ok "top: memops B did not start"; return; }
+	"$MEMLENS" top --json -i 0.2 -c memops >"$top" 2>"$tmp/top.err" &
+	tpid=$!
+	pids+=("$tpid")
+	"$MEMLENS" hist --json -c memops >"$hist" 2>"$tmp/hist.err" &
+	hpid=$!
+	pids+=("$hpid")
+	if ! wait_for "$tmp/top.err" "tracing all processes" || ! wait_for "$tmp/hist.err" "tracing"; then
+		not_ok "top: memlens did not start" "$(cat "$tmp/top.err" "$tmp/hist.err")"
+		return
+	fi
+	echo go >&$A_fd
+	echo go >&$B_fd
+	wait_for "$tmp/A.log" done && wait_for "$tmp/B.log" done ||
+		{ not_ok "top: memops did not finish"; return; }
+	# Two more intervals: one wholly after the work.
+	n=$(grep -c '"type":"memlens"' "$top")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c '"type":"memlens"' "$top")" -ge $((n + 2)) ] && break
+		sleep 0.1
+	done
+	a=$(last_row "$top" "$A_pid")
+	b=$(last_row "$top" "$B_pid")
+
+	check_eq "top A: malloc calls and bytes, frees, nothing outstanding" "100 10000 100 10000 0 " \
+		"$(totals "$a" allocs alloc_bytes frees free_bytes alloc_failed)"
+	check_eq "top A: outstanding bytes" 0 "$(jq .outstanding_bytes <<<"$a")"
+	check_eq "top A: brk growths and bytes" "3 24576 0 0 " \
+		"$(totals "$a" brk_grow brk_grow_bytes brk_shrink brk_failed)"
+	check_eq "top A: anonymous mmaps; munmaps (+1: the file mapping)" "4 262144 5 393216 0 " \
+		"$(totals "$a" mmap mmap_bytes munmap munmap_bytes mmap_failed)"
+	check_eq "top A: one major fault per page read after dropping the cache" "32 0 " \
+		"$(totals "$a" majflt_user majflt_kernel)"
+	in_range "top A: minor faults: the 10 pages touched" 10 $((10 + FAULT_SLACK)) \
+		"$(jq .totals.minflt_user <<<"$a")"
+	check "top A: rss known" jq_true '.rss_bytes > 0' <<<"$a"
+
+	check_eq "top B: malloc calls and bytes, frees" "250 750000 250 750000 0 " \
+		"$(totals "$b" allocs alloc_bytes frees free_bytes alloc_failed)"
+	check_eq "top B: brk growths and bytes" "5 20480 0 0 " \
+		"$(totals "$b" brk_grow brk_grow_bytes brk_shrink brk_failed)"
+	check_eq "top B: anonymous mmaps and munmaps" "7 917504 7 917504 0 " \
+		"$(totals "$b" mmap mmap_bytes munmap munmap_bytes mmap_failed)"
+	check_eq "top B: no major faults" "0 0 " "$(totals "$b" majflt_user majflt_kernel)"
+	in_range "top B: minor faults: the 20 pages touched" 20 $((20 + FAULT_SLACK)) \
+		"$(jq .totals.minflt_user <<<"$b")"
+	check_eq "top: only the two memops traced (-c memops)" \
+		"$(printf '%s\n' "$A_pid" "$B_pid" | sort -n | tr '\n' ' ')" \
+		"$(jq -r 'select(.type == "process") | .pid' "$top" | sort -nu | tr '\n' ' ')"
+	check "top: own cost line with events and losses" \
+		jq_true 'select(.type == "memlens") | .events_per_s >= 0 and .lost.events_lost == 0' \
+		< <(grep '"type":"memlens"' "$top" | tail -n 1)
+
+	# Exit: shown once more as exited, then gone.
+	echo exit >&$A_fd
+	wait "$A_pid"
+	for ((i = 0; i < 100; i++)); do
+		grep -q "\"pid\":$A_pid,[^}]*\"exited\":true" "$top" && break
+		sleep 0.1
+	done
+	check "top: an exited process is shown as exited" \
+		grep -q "\"pid\":$A_pid,[^}]*\"exited\":true" "$top"
+	n=$(wc -l <"$top")
+	sleep 0.6
+	check_eq "top: then it drops out" "" \
+		"$(tail -n +$((n + 1)) "$top" | jq -r --argjson p "$A_pid" 'select(.pid == $p) | .pid')"
+	check "top: B still shown" grep -q "\"pid\":$B_pid" <(tail -n +$((n + 1)) "$top")
+
+	kill -INT "$hpid"
+	wait "$hpid"
+	check_eq "hist A: 100 allocations of 100 bytes" "100 64-127:100" \
+		"$(hist_of "$hist" "$A_pid" alloc_size)"
+	check_eq "hist A: 4 mmaps of 64 KiB" "4 65536-131071:4" "$(hist_of "$hist" "$A_pid" mmap_size)"
+	check_eq "hist A: 100 lifetimes" "100" "$(hist_of "$hist" "$A_pid" lifetime | cut -d' ' -f1)"
+	check_eq "hist B: 250 allocations of 3000 bytes" "250 2048-4095:250" \
+		"$(hist_of "$hist" "$B_pid" alloc_size)"
+	check_eq "hist B: 7 mmaps of 128 KiB" "7 131072-262143:7" "$(hist_of "$hist" "$B_pid" mmap_size)"
+	check_eq "hist: the exited process keeps its name" "memops" \
+		"$(jq -r --argjson p "$A_pid" 'select(.pid == $p) | .comm' "$hist" | sort -u)"
+	echo exit >&$B_fd
+	wait "$B_pid"
+	kill -INT "$tpid"
+	wait "$tpid"
+	check_eq "top: exit code after SIGINT" 0 "$?"
+}
+
+# Tracepoints and perf events only: the same counts, no allocator calls.
+test_no_uprobes() {
+	local out=$tmp/nou.json r
+	start_memops C 100 100 2 4096 3 65536 5 8 "$tmp/major-c" ||
+		{ not_ok "--no-uprobes: memops did not start"; return; }
+	"$MEMLENS" top --json --no-uprobes -p "$C_pid" -i 0.2 >"$out" 2>"$tmp/nou.err" &
+	pids+=($!)
+	wait_for "$tmp/nou.err" "without uprobes" || { not_ok "--no-uprobes: no start"; return; }
+	echo go >&$C_fd
+	wait_for "$tmp/C.log" done || { not_ok "--no-uprobes: memops did not finish"; return; }
+	echo exit >&$C_fd
+	wait "$C_pid"
+	for ((i = 0; i < 50; i++)); do
+		grep -q '"exited":true' "$out" && break
+		sleep 0.1
+	done
+	r=$(last_row "$out" "$C_pid")
+	check_eq "--no-uprobes: no allocator calls seen" "0 0 " "$(totals "$r" allocs frees)"
+	check_eq "--no-uprobes: brk, mmap, munmap, major faults exact" "2 8192 3 196608 4 8 " \
+		"$(totals "$r" brk_grow brk_grow_bytes mmap mmap_bytes munmap majflt_user)"
+	check "--no-uprobes: said in the cost line" \
+		jq_true 'select(.type == "memlens") | .uprobes == false' < <(grep '"type":"memlens"' "$out" | tail -n 1)
+}
+
+# Only the tasks of one v1 memory cgroup.
+test_cgroup() {
+	local out=$tmp/cg.json
+	mkdir "$CGROUP" || { not_ok "--cgroup: cannot create $CGROUP"; return; }
+	start_memops D 10 100 1 4096 1 65536 1 0 none || { not_ok "--cgroup: no memops"; return; }
+	start_memops E 10 100 1 4096 1 65536 1 0 none || { not_ok "--cgroup: no memops"; return; }
+	echo "$D_pid" >"$CGROUP/cgroup.procs"
+	"$MEMLENS" top --json --no-uprobes --cgroup "$CGROUP_NAME" -i 0.2 >"$out" 2>"$tmp/cg.err" &
+	pids+=($!)
+	wait_for "$tmp/cg.err" "tracing" || { not_ok "--cgroup: no start" "$(cat "$tmp/cg.err")"; return; }
+	echo go >&$D_fd
+	echo go >&$E_fd
+	wait_for "$tmp/D.log" done && wait_for "$tmp/E.log" done || { not_ok "--cgroup: no finish"; return; }
+	sleep 0.5
+	check_eq "--cgroup: only the process in the cgroup" "$D_pid" \
+		"$(jq -r 'select(.type == "process") | .pid' "$out" | sort -u | tr '\n' ' ' | xargs)"
+	check_eq "--cgroup: its brk and mmap" "1 1 " "$(totals "$(last_row "$out" "$D_pid")" brk_grow mmap)"
+	echo exit >&$D_fd
+	echo exit >&$E_fd
+	wait "$D_pid" "$E_pid"
+	rmdir "$CGROUP"
+}
+
+# Piped: periodic tables with a header and memlens' own cost.
+test_plain_table() {
+	local out=$tmp/plain.txt
+	local tpid
+	start_memops F 10 100 1 4096 1 65536 1 0 none || { not_ok "plain: no memops"; return; }
+	"$MEMLENS" top -n 4 -i 0.3 -p "$F_pid" -s allocs >"$out" 2>"$tmp/plain.err" &
+	tpid=$!
+	wait_for "$tmp/plain.err" tracing || { not_ok "plain: no start"; return; }
+	echo go >&$F_fd
+	wait "$tpid"
+	check_eq "plain: exit code after -n 4" 0 "$?"
+	check_eq "plain: four tables" 4 "$(grep -c '^memlens top ' "$out")"
+	check "plain: sorted by allocs" grep -q "sorted by allocs" "$out"
+	check "plain: cost line" grep -Eq '^memlens cost: [0-9]+ events/s, [0-9.]+ ms/s in BPF programs, 0 lost' "$out"
+	check "plain: column header" grep -Eq '^ +PID COMM +ALLOC/s +BYTES/s' "$out"
+	check "plain: the process's row" grep -Eq "^ *$F_pid memops " "$out"
+	wait_for "$tmp/F.log" done
+	echo exit >&$F_fd
+	wait "$F_pid"
+}
+
+# On a terminal (tmux): the table redraws, keys change the sort, q quits.
+test_live_terminal() {
+	local session=memlens-e2e-$$ screen
+	if ! command -v tmux >/dev/null; then
+		not_ok "live: tmux is not installed"
+		return
+	fi
+	tmux new-session -d -s "$session" -x 160 -y 40 "$MEMLENS_BIN top -i 0.3 -c memops"
+	sleep 2
+	screen=$(tmux capture-pane -p -t "$session")
+	check "live: the table is drawn, sorted by bytes" grep -q "sorted by bytes" <<<"$screen"
+	check "live: the key line" grep -q "q)uit" <<<"$screen"
+	tmux send-keys -t "$session" n
+	sleep 0.5
+	screen=$(tmux capture-pane -p -t "$session")
+	check "live: key n sorts by minor faults" grep -q "sorted by minflt" <<<"$screen"
+	tmux send-keys -t "$session" q
+	for ((i = 0; i < 30; i++)); do
+		tmux has-session -t "$session" 2>/dev/null || break
+		sleep 0.1
+	done
+	if tmux has-session -t "$session" 2>/dev/null; then
+		not_ok "live: q quits"
+		tmux kill-session -t "$session"
+	else
+		ok "live: q quits"
+	fi
+}
+
+test_errors() {
+	local gone static_pid
+	true &
+	gone=$!
+	wait "$gone"
+	expect_error "top: no such pid" 1 "memlens: pid $gone does not exist" "$MEMLENS" top -p "$gone"
+	expect_error "top: no such cgroup" 1 \
+		"memlens: cgroup /sys/fs/cgroup/memory/no-such-group does not exist" \
+		"$MEMLENS" top --cgroup no-such-group
+	expect_error "top: not a cgroup" 1 \
+		"memlens: /tmp is not in a cgroup v1 hierarchy (the memory controller is at /sys/fs/cgroup/memory)" \
+		"$MEMLENS" top --cgroup /tmp
+	expect_error "top: comm too long" 2 \
+		"memlens: invalid comm 'averyveryverylongname': a command name has 1 to 15 characters" \
+		"$MEMLENS" top -c averyveryverylongname
+	expect_error "top: bad sort key" 2 "memlens: invalid sort key 'nope' (see memlens top --help)" \
+		"$MEMLENS" top -s nope
+	expect_error "hist: stray argument" 2 \
+		"memlens: hist: unexpected argument 'extra' (see memlens hist --help)" \
+		"$MEMLENS" hist extra
+	"$STATIC" &
+	static_pid=$!
+	pids+=("$static_pid")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(readlink "/proc/$static_pid/exe")" == "$STATIC" ] && break
+		sleep 0.05
+	done
+	expect_error "top: statically linked target" 1 \
+		"memlens: pid $static_pid has no libc mapped (statically linked?): use --no-uprobes" \
+		"$MEMLENS" top -p "$static_pid"
+	kill "$static_pid"
+}
+
+require_root_and_build e2e-top
+
+test_two_processes
+test_no_uprobes
+test_cgroup
+test_plain_table
+test_live_terminal
+test_errors
+
+finish e2e-top

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# Shared by the end-to-end suites: counters, checks, waits, the memlens
+# wrapper, workloads and cleanup. Sourced, not run.
+
+MEMLENS_BIN=$PWD/memlens
+LEAKY=$PWD/build/leaky
+STATIC=$PWD/build/static_wait
+DLOPEN_EXIT=$PWD/build/dlopen_exit
+EXEC_AFTER_ALLOC=$PWD/build/exec_after_alloc
+DSO=$PWD/build/libdso_leak.so
+MEMOPS=$PWD/build/memops
+pass=0
+fail=0
+pids=()
+
+tmp=$(mktemp -d /tmp/memlens-e2e.XXXXXX)
+chmod 755 "$tmp"
+# memlens under a time limit: a hang fails a test instead of the whole run.
+MEMLENS=$tmp/memlens-limited
+printf '#!/bin/sh\nexec timeout -k 5 120 "%s" "$@"\n' "$MEMLENS_BIN" >"$MEMLENS"
+chmod 755 "$MEMLENS"
+# A suite may define suite_cleanup, run first, even on failure.
+cleanup() {
+	declare -F suite_cleanup >/dev/null && suite_cleanup
+	for p in "${pids[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok - $1"
+}
+
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - $1"
+	shift
+	for line in "$@"; do
+		echo "#   $line"
+	done
+}
+
+# check DESC CMD...: passes if CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc" "failed: $*"; fi
+}
+
+# jq_true FILTER: the JSON on stdin satisfies FILTER.
+jq_true() {
+	jq -e "$1" >/dev/null
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "expected: $2" "actual:   $3"; fi
+}
+
+# wait_for FILE PATTERN [SECONDS]: until a line of FILE matches.
+wait_for() {
+	local i
+	for ((i = 0; i < ${3:-30} * 10; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+wait_for_lines() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# expect_error DESC RC MESSAGE CMD...: exit code RC, stderr exactly MESSAGE.
+expect_error() {
+	local desc=$1 want_rc=$2 want_msg=$3 rc
+	shift 3
+	"$@" >"$tmp/err.out" 2>"$tmp/err.err"
+	rc=$?
+	check_eq "$desc: exit code" "$want_rc" "$rc"
+	check_eq "$desc: message" "$want_msg" "$(cat "$tmp/err.err")"
+}
+
+# require_root_and_build SUITE: exit unless root and the binaries exist.
+require_root_and_build() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "$1: must run as root (loads BPF programs)" >&2
+		exit 1
+	fi
+	for f in "$MEMLENS_BIN" "$LEAKY" "$STATIC" "$DLOPEN_EXIT" "$MEMOPS" "$EXEC_AFTER_ALLOC"; do
+		[ -x "$f" ] || {
+			echo "$1: $f missing: build first (make e2e)" >&2
+			exit 1
+		}
+	done
+}
+
+# finish SUITE: the closing line, and the exit code.
+finish() {
+	echo "$1: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
