@@ -111,8 +111,11 @@ $(OUTPUT)/mallocbench: bench/mallocbench.c | $(OUTPUT)
 $(OUTPUT)/syscallbench: bench/syscallbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+$(OUTPUT)/faultbench: bench/faultbench.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< -o $@
+
 bench: deps
-	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench
+	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench
 	./bench/run.sh
 
 clean:

@@ -54,23 +54,6 @@ traced() {
 	awk '/pairs_per_sec/ {print $2}' "$tmp/bench.out"
 }
 
-# Every other process pays for the syscall hooks (tp_btf sys_enter/exit):
-# a null syscall in a process memlens does not trace, without and with
-# memlens attached to another one. Median of 5 runs each.
-syscall_ns() {
-	for i in 1 2 3 4 5; do build/syscallbench 1000000 | awk '{print $2}'; done | sort -n | sed -n 3p
-}
-sys_base=$(syscall_ns)
-sleep 600 &
-other=$!
-./memlens leaks -i 3600 -p "$other" >/dev/null 2>"$tmp/other.err" &
-mpid=$!
-wait_for "$tmp/other.err" "tracing pid $other"
-sys_traced=$(syscall_ns)
-kill -INT "$mpid"
-wait "$mpid"
-kill "$other"
-
 base=$("$BENCH" "$PAIRS" | awk '{print $2}')
 memlens=$(traced memlens_tracer)
 bpftrace=$(traced bpftrace_tracer)
@@ -82,6 +65,57 @@ awk -v n="$PAIRS" -v b="$base" -v m="$memlens" -v t="$bpftrace" 'BEGIN {
 	printf "%-28s %12.0f pairs/s  ratio %.4f  +%.0f ns/pair\n", "bpftrace (same bookkeeping)", t, t / b, 1e9 / t - 1e9 / b
 	printf "memlens / bpftrace throughput: %.3f\n", m / t
 }'
+# The cost to everything else, measured alternately untraced and traced
+# (3 rounds of 3 runs each way, the median of each side):
+# - a null syscall in a process memlens does not trace, while memlens
+#   leaks traces another one (the syscall tracepoints are global);
+# - mmap + 16 page faults + munmap rounds under memlens top --no-uprobes,
+#   which counts every process's syscalls and faults.
+start_tracer() {
+	"$@" >/dev/null 2>"$tmp/tracer.err" &
+	tracer=$!
+	wait_for "$tmp/tracer.err" "tracing"
+}
+
+stop_tracer() {
+	kill -INT "$tracer"
+	wait "$tracer"
+}
+
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# alternate MEASURE TRACER...: prints "untraced traced" medians.
+alternate() {
+	local measure=$1 base=() traced=()
+	shift
+	for round in 1 2 3; do
+		for i in 1 2 3; do base+=("$($measure)"); done
+		start_tracer "$@"
+		for i in 1 2 3; do traced+=("$($measure)"); done
+		stop_tracer
+	done
+	echo "$(median "${base[@]}") $(median "${traced[@]}")"
+}
+
+syscall_ns() {
+	build/syscallbench 1000000 | awk '{print $2}'
+}
+
+fault_rounds() {
+	build/faultbench 20000 | awk '{print $2}'
+}
+
+sleep 3600 &
+other=$!
+read -r sys_base sys_traced < <(alternate syscall_ns ./memlens leaks -i 3600 -p "$other")
+kill "$other"
+read -r fb_base fb_traced < <(alternate fault_rounds ./memlens top --no-uprobes --json -i 3600)
+
 awk -v b="$sys_base" -v t="$sys_traced" 'BEGIN {
-	printf "null syscall, untraced process: %.1f ns alone, %.1f ns while memlens traces another pid (ratio %.3f)\n", b, t, t / b
+	printf "null syscall, untraced process: %.1f ns alone, %.1f ns while memlens leaks traces another pid (ratio %.3f)\n", b, t, t / b
+}'
+awk -v b="$fb_base" -v t="$fb_traced" 'BEGIN {
+	printf "mmap+16 faults+munmap rounds: %.0f/s untraced, %.0f/s under memlens top --no-uprobes (ratio %.3f)\n", b, t, t / b
 }'

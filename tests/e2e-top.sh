@@ -33,7 +33,7 @@ start_memops() {
 	shift
 	mkfifo "$tmp/$name.in"
 	exec {fd}<>"$tmp/$name.in"
-	"$MEMOPS" "$@" <&$fd >"$tmp/$name.log" &
+	${LAUNCHER:-} "$MEMOPS" "$@" <&$fd >"$tmp/$name.log" &
 	pids+=($!)
 	eval "${name}_pid=$! ${name}_fd=$fd"
 	wait_for "$tmp/$name.log" ready
@@ -107,23 +107,29 @@ test_two_processes() {
 	check_eq "top A: outstanding bytes" 0 "$(jq .outstanding_bytes <<<"$a")"
 	check_eq "top A: brk growths and bytes" "3 24576 0 0 " \
 		"$(totals "$a" brk_grow brk_grow_bytes brk_shrink brk_failed)"
-	check_eq "top A: anonymous mmaps; munmaps (+1: the file mapping)" "4 262144 5 393216 0 " \
-		"$(totals "$a" mmap mmap_bytes munmap munmap_bytes mmap_failed)"
+	check_eq "top A: anonymous mmaps; munmaps (+1: the file mapping); 1 failed" \
+		"4 262144 5 393216 1 " "$(totals "$a" mmap mmap_bytes munmap munmap_bytes mmap_failed)"
+	check_eq "top A: the failed mmap's errno" '[{"syscall":"mmap","errno":12,"error":"ENOMEM","count":1}]' \
+		"$(jq -c .errors <<<"$a")"
 	check_eq "top A: one major fault per page read after dropping the cache" "32 0 " \
 		"$(totals "$a" majflt_user majflt_kernel)"
 	in_range "top A: minor faults: the 10 pages touched" 10 $((10 + FAULT_SLACK)) \
 		"$(jq .totals.minflt_user <<<"$a")"
+	in_range "top A: kernel-mode minor faults: the 10 pages read(2) filled" 10 $((10 + FAULT_SLACK)) \
+		"$(jq .totals.minflt_kernel <<<"$a")"
 	check "top A: rss known" jq_true '.rss_bytes > 0' <<<"$a"
 
 	check_eq "top B: malloc calls and bytes, frees" "250 750000 250 750000 0 " \
 		"$(totals "$b" allocs alloc_bytes frees free_bytes alloc_failed)"
 	check_eq "top B: brk growths and bytes" "5 20480 0 0 " \
 		"$(totals "$b" brk_grow brk_grow_bytes brk_shrink brk_failed)"
-	check_eq "top B: anonymous mmaps and munmaps" "7 917504 7 917504 0 " \
+	check_eq "top B: anonymous mmaps and munmaps, 1 failed" "7 917504 7 917504 1 " \
 		"$(totals "$b" mmap mmap_bytes munmap munmap_bytes mmap_failed)"
 	check_eq "top B: no major faults" "0 0 " "$(totals "$b" majflt_user majflt_kernel)"
 	in_range "top B: minor faults: the 20 pages touched" 20 $((20 + FAULT_SLACK)) \
 		"$(jq .totals.minflt_user <<<"$b")"
+	in_range "top B: kernel-mode minor faults: the 20 pages read(2) filled" 20 $((20 + FAULT_SLACK)) \
+		"$(jq .totals.minflt_kernel <<<"$b")"
 	check_eq "top: only the two memops traced (-c memops)" \
 		"$(printf '%s\n' "$A_pid" "$B_pid" | sort -n | tr '\n' ' ')" \
 		"$(jq -r 'select(.type == "process") | .pid' "$top" | sort -nu | tr '\n' ' ')"
@@ -164,6 +170,32 @@ test_two_processes() {
 	check_eq "top: exit code after SIGINT" 0 "$?"
 }
 
+# A libc first seen while memlens runs, from another mount namespace (a
+# copy bind-mounted over the usual path): hooked, and its mallocs counted.
+test_new_libc() {
+	local out=$tmp/newlibc.json tpid r
+	"$MEMLENS" top --json -i 0.2 -c memops >"$out" 2>"$tmp/newlibc.err" &
+	tpid=$!
+	pids+=("$tpid")
+	wait_for "$tmp/newlibc.err" "tracing" || { not_ok "new libc: no start"; return; }
+	LEAKY=$MEMOPS LAUNCHER=in_other_libc_namespace start_memops G 40 500 0 0 0 0 0 0 none ||
+		{ not_ok "new libc: memops did not start"; return; }
+	check_eq "new libc: the process maps the copy, not the host's libc" \
+		"$(stat -c %i "$tmp/libc-copy.so.6")" \
+		"$(awk '$2 ~ /x/ && /libc\.so/ {print $5}' "/proc/$G_pid/maps")"
+	sleep 0.6	# an interval: memlens looks at new processes' maps
+	echo go >&$G_fd
+	wait_for "$tmp/G.log" done || { not_ok "new libc: memops did not finish"; return; }
+	sleep 0.5
+	r=$(last_row "$out" "$G_pid")
+	check_eq "new libc: its 40 mallocs of 500 bytes counted" "40 20000 40 " \
+		"$(totals "$r" allocs alloc_bytes frees)"
+	echo exit >&$G_fd
+	wait "$G_pid"
+	kill -INT "$tpid"
+	wait "$tpid"
+}
+
 # Tracepoints and perf events only: the same counts, no allocator calls.
 test_no_uprobes() {
 	local out=$tmp/nou.json r
@@ -182,8 +214,8 @@ test_no_uprobes() {
 	done
 	r=$(last_row "$out" "$C_pid")
 	check_eq "--no-uprobes: no allocator calls seen" "0 0 " "$(totals "$r" allocs frees)"
-	check_eq "--no-uprobes: brk, mmap, munmap, major faults exact" "2 8192 3 196608 4 8 " \
-		"$(totals "$r" brk_grow brk_grow_bytes mmap mmap_bytes munmap majflt_user)"
+	check_eq "--no-uprobes: brk, mmap, munmap, major faults exact" "2 8192 3 196608 4 8 1 " \
+		"$(totals "$r" brk_grow brk_grow_bytes mmap mmap_bytes munmap majflt_user mmap_failed)"
 	check "--no-uprobes: said in the cost line" \
 		jq_true 'select(.type == "memlens") | .uprobes == false' < <(grep '"type":"memlens"' "$out" | tail -n 1)
 }
@@ -297,6 +329,7 @@ test_errors() {
 require_root_and_build e2e-top
 
 test_two_processes
+test_new_libc
 test_no_uprobes
 test_cgroup
 test_plain_table

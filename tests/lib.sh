@@ -90,6 +90,17 @@ expect_error() {
 	check_eq "$desc: message" "$want_msg" "$(cat "$tmp/err.err")"
 }
 
+# The process maps a different file at the usual libc path: a copy of libc
+# bind-mounted in its own mount namespace, as in a container. Hooking the
+# path as memlens sees it would hook the wrong file and find nothing.
+in_other_libc_namespace() {
+	local libc copy=$tmp/libc-copy.so.6
+	libc=$(ldd "$LEAKY" | awk '/libc\.so/ {print $3}')
+	libc=$(readlink -f "$libc")
+	cp "$libc" "$copy"
+	exec unshare -m sh -c "mount --bind '$copy' '$libc' && exec \"\$@\"" sh "$@"
+}
+
 # require_root_and_build SUITE: exit unless root and the binaries exist.
 require_root_and_build() {
 	if [ "$(id -u)" != 0 ]; then

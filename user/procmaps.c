@@ -122,6 +122,23 @@ bool path_is_libc(const char *path)
 	return !strncmp(base, "libc-", 5) && strstr(base, ".so");
 }
 
+/* The dynamic loader: "ld-linux-x86-64.so.2", "ld-musl-x86_64.so.1"... */
+bool path_is_interp(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "ld-", 3) && strstr(base, ".so");
+}
+
+const struct vma *vma_find_interp(const struct vma_list *list)
+{
+	for (size_t i = 0; i < list->nr; i++)
+		if (list->v[i].path[0] == '/' && path_is_interp(list->v[i].path))
+			return &list->v[i];
+	return NULL;
+}
+
 /* The executable mapping of libc: the one the allocator's code runs from. */
 const struct vma *vma_find_libc(const struct vma_list *list)
 {

@@ -32,5 +32,7 @@ void vma_list_free(struct vma_list *list);
 const struct vma *vma_find(const struct vma_list *list, uint64_t addr);
 bool path_is_libc(const char *path);
 const struct vma *vma_find_libc(const struct vma_list *list);
+bool path_is_interp(const char *path);
+const struct vma *vma_find_interp(const struct vma_list *list);
 
 #endif

@@ -234,18 +234,25 @@ static bool libc_hooked(const struct sysview *v, const struct vma *vma)
 	return false;
 }
 
-/* Hook the libc that PID maps, unless that file is hooked already. */
-static void hook_libc_of(struct sysview *v, int pid)
+/*
+ * Hook the libc that PID maps, unless that file is hooked already. False
+ * if PID should be looked at again: it has the dynamic loader mapped but
+ * no libc yet, as right after an exec.
+ */
+static bool hook_libc_of(struct sysview *v, int pid)
 {
 	struct vma_list maps = {};
 	const struct vma *libc;
 	struct libc_hook *hooks;
 	struct alloc_probes *probes;
+	bool settled = true;
 	char path[128];
 
 	if (vma_list_load(pid, &maps))
-		return;			/* gone, or a kernel thread */
+		return true;		/* gone, or a kernel thread */
 	libc = vma_find_libc(&maps);
+	if (!libc)
+		settled = !vma_find_interp(&maps);
 	if (!libc || libc_hooked(v, libc))
 		goto out;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
@@ -268,6 +275,7 @@ static void hook_libc_of(struct sysview *v, int pid)
 		  (unsigned long long)libc->inode, pid);
 out:
 	vma_list_free(&maps);
+	return settled;
 }
 
 static bool mark_seen(struct sysview *v, int pid)
@@ -301,8 +309,8 @@ static void scan_libcs(struct sysview *v)
 	while ((de = readdir(dir))) {
 		int pid = atoi(de->d_name);
 
-		if (pid > 0 && mark_seen(v, pid))
-			hook_libc_of(v, pid);
+		if (pid > 0 && mark_seen(v, pid) && !hook_libc_of(v, pid))
+			v->seen_pids[pid / 8] &= ~(1 << (pid % 8));
 	}
 	closedir(dir);
 }

@@ -76,6 +76,10 @@ static void test_libc(void)
 	CHECK(!path_is_libc("/usr/lib/libcurl.so.4"));
 	CHECK(!path_is_libc("/usr/lib/libc.so.6.bak/x"));
 	CHECK(vma_find_libc(&list) == &v[2]);
+	CHECK(vma_find_interp(&list) == NULL);
+	CHECK(path_is_interp("/lib64/ld-linux-x86-64.so.2"));
+	CHECK(path_is_interp("/lib/ld-musl-x86_64.so.1"));
+	CHECK(!path_is_interp("/usr/lib/libldap.so.2"));
 }
 
 /* Our own maps: the executable mapping of this very function is found. */

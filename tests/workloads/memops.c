@@ -9,7 +9,10 @@
  *                                                  beforehand)
  *   NBRK    x sbrk(BRKSIZE)                        (NBRK brk growths)
  *   NMMAP   x mmap(MMAPSIZE, anonymous), NMMAP munmaps; the first mapping
- *           gets TOUCH fresh pages written, one minor fault each
+ *           gets TOUCH fresh pages written, one minor fault each in user
+ *           mode; the second, if any, TOUCH pages filled by read(2) from
+ *           /dev/zero, one minor fault each in kernel mode
+ *   1       mmap that fails with ENOMEM (128 TiB, the whole address space)
  *   MAJOR   pages of a file read through a mapping after its page cache
  *           was dropped, with MADV_RANDOM: one major fault each
  *
@@ -86,7 +89,7 @@ int main(int argc, char **argv)
 {
 	long nmalloc, msize, nbrk, brksize, nmmap, mmapsize, touch, major;
 	void **blocks;
-	int fd = -1;
+	int fd = -1, zero;
 
 	if (argc != 10)
 		die("usage: memops NMALLOC MSIZE NBRK BRKSIZE NMMAP MMAPSIZE TOUCH MAJOR FILE");
@@ -113,6 +116,9 @@ int main(int argc, char **argv)
 		free(blocks[i]);
 	if (major)
 		fd = make_file(argv[9], major);
+	zero = open("/dev/zero", O_RDONLY);
+	if (zero < 0)
+		die("open /dev/zero");
 
 	say("ready\n");
 	wait_line();
@@ -129,13 +135,17 @@ int main(int argc, char **argv)
 
 		if (p == MAP_FAILED)
 			die("mmap");
-		if (i == 0) {
-			madvise(p, mmapsize, MADV_NOHUGEPAGE);
+		madvise(p, mmapsize, MADV_NOHUGEPAGE);
+		if (i == 0)
 			for (long pg = 0; pg < touch; pg++)
 				p[pg * PAGE] = 1;
-		}
+		if (i == 1 && read(zero, p, touch * PAGE) != touch * PAGE)
+			die("read /dev/zero");
 		munmap(p, mmapsize);
 	}
+	if (mmap(NULL, 1L << 47, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0) != MAP_FAILED)
+		die("a 128 TiB mmap succeeded");
 	if (major)
 		major_faults(fd, major);
 	say("done\n");
