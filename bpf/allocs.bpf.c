@@ -33,6 +33,7 @@
 
 /* Which processes are traced: all filters set must match. */
 const volatile __u32 targ_tgid;		/* 0: any */
+const volatile __u32 self_tgid;		/* memlens itself: never traced */
 const volatile bool filter_comm;
 const volatile char targ_comm[TASK_COMM_LEN];
 const volatile __u64 targ_memcg;	/* kernfs id of a v1 memory cgroup, 0: any */
@@ -187,7 +188,11 @@ static __u64 current_memcg(void)
 /* Is the current task one memlens was asked to trace? */
 static __always_inline bool traced(void)
 {
-	if (targ_tgid && current_tgid() != targ_tgid)
+	__u32 tgid = current_tgid();
+
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	if (tgid == self_tgid)
 		return false;
 	if (filter_comm && !comm_matches())
 		return false;

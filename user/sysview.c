@@ -365,6 +365,8 @@ static int load(struct sysview *v)
 		return -errno;
 	}
 	skel->rodata->targ_tgid = o->pid;
+	/* Tracing ourselves would feed back: every report would allocate. */
+	skel->rodata->self_tgid = getpid();
 	skel->rodata->filter_comm = o->comm != NULL;
 	if (o->comm)
 		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
