@@ -170,6 +170,17 @@ test_text_output() {
 	check "text: stats line" grep -q "^stats: allocs=" "$out"
 }
 
+# start_waiting_leaky: leaky --wait at its handshake, on fd 4; sets pid.
+start_waiting_leaky() {
+	rm -f "$tmp/in"
+	mkfifo "$tmp/in"
+	exec 4<>"$tmp/in"
+	"$LEAKY" --wait <&4 >"$tmp/opt.log" &
+	pid=$!
+	pids+=("$pid")
+	wait_for "$tmp/opt.log" ready
+}
+
 test_options() {
 	local r out=$tmp/opt.json err=$tmp/opt.err pid mpid tid rc
 	r=$("$MEMLENS" leaks --json --min-age 3600 -- "$LEAKY" 2>/dev/null | tail -n 1)
@@ -182,13 +193,7 @@ test_options() {
 		"$(jq '.stacks[0].bytes >= .stacks[1].bytes' <<<"$r")"
 
 	# -n: reports at an interval, then memlens stops; the process goes on.
-	rm -f "$tmp/in"
-	mkfifo "$tmp/in"
-	exec 4<>"$tmp/in"
-	"$LEAKY" --wait <&4 >"$tmp/opt.log" &
-	pid=$!
-	pids+=("$pid")
-	wait_for "$tmp/opt.log" ready || { not_ok "options: workload did not start"; return; }
+	start_waiting_leaky || { not_ok "options: workload did not start"; return; }
 	echo go >&4
 	wait_for "$tmp/opt.log" done || { not_ok "options: workload did not finish"; return; }
 	"$MEMLENS" leaks -p "$pid" --json -n 2 -i 0.1 >"$out" 2>"$err"
@@ -214,13 +219,7 @@ test_options() {
 
 	# A thread id given to -p means its process: leaky --wait has a
 	# sleeping thread.
-	rm -f "$tmp/in"
-	mkfifo "$tmp/in"
-	exec 4<>"$tmp/in"
-	"$LEAKY" --wait <&4 >"$tmp/opt.log" &
-	pid=$!
-	pids+=("$pid")
-	wait_for "$tmp/opt.log" ready || { not_ok "options: workload did not start"; return; }
+	start_waiting_leaky || { not_ok "options: workload did not start"; return; }
 	tid=$(ls "/proc/$pid/task" | grep -v "^$pid\$" | head -n 1)
 	"$MEMLENS" leaks -p "$tid" -n 1 -i 0.1 >/dev/null 2>"$err"
 	check_eq "-p TID: traces the thread's process" \
@@ -259,6 +258,11 @@ test_errors() {
 	expect_error "bad interval" 2 \
 		"memlens: invalid interval 'soon': expected seconds, for example 5 or 0.5" \
 		"$MEMLENS" leaks -i soon -p 1
+	expect_error "unknown option" 2 "memlens: leaks: unknown option '--bogus' (see memlens leaks --help)" \
+		"$MEMLENS" leaks --bogus -p 1
+	expect_error "option without its value" 2 \
+		"memlens: leaks: option '-p' needs a value (see memlens leaks --help)" \
+		"$MEMLENS" leaks -p
 	expect_error "unknown subcommand" 2 "memlens: unknown command 'leak' (see memlens --help)" \
 		"$MEMLENS" leak -p 1
 	expect_error "command not found" 1 \
@@ -267,14 +271,7 @@ test_errors() {
 	libm=$(dirname "$(ldd "$LEAKY" | awk '/libc\.so/ {print $3}')")/libm.so.6
 	expect_error "allocator symbol missing" 1 "memlens: symbol malloc not found in $libm" \
 		"$MEMLENS" leaks --libc "$libm" -- "$LEAKY"
-	"$STATIC" &
-	static_pid=$!
-	pids+=("$static_pid")
-	# Until the exec is done, the pid is a fork of this shell, with a libc.
-	for ((i = 0; i < 100; i++)); do
-		[ "$(readlink "/proc/$static_pid/exe")" == "$STATIC" ] && break
-		sleep 0.05
-	done
+	start_static
 	expect_error "statically linked target" 1 \
 		"memlens: pid $static_pid has no libc mapped (statically linked?): use --libc PATH" \
 		"$MEMLENS" leaks -p "$static_pid"

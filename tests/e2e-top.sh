@@ -310,16 +310,12 @@ test_errors() {
 		"$MEMLENS" top -c averyveryverylongname
 	expect_error "top: bad sort key" 2 "memlens: invalid sort key 'nope' (see memlens top --help)" \
 		"$MEMLENS" top -s nope
+	expect_error "top: unknown option" 2 "memlens: top: unknown option '--bogus' (see memlens top --help)" \
+		"$MEMLENS" top --bogus
 	expect_error "hist: stray argument" 2 \
 		"memlens: hist: unexpected argument 'extra' (see memlens hist --help)" \
 		"$MEMLENS" hist extra
-	"$STATIC" &
-	static_pid=$!
-	pids+=("$static_pid")
-	for ((i = 0; i < 100; i++)); do
-		[ "$(readlink "/proc/$static_pid/exe")" == "$STATIC" ] && break
-		sleep 0.05
-	done
+	start_static
 	expect_error "top: statically linked target" 1 \
 		"memlens: pid $static_pid has no libc mapped (statically linked?): use --no-uprobes" \
 		"$MEMLENS" top -p "$static_pid"

@@ -101,6 +101,19 @@ in_other_libc_namespace() {
 	exec unshare -m sh -c "mount --bind '$copy' '$libc' && exec \"\$@\"" sh "$@"
 }
 
+# start_static: the statically linked waiter, once it has exec'd (until
+# then the pid is a fork of this shell, with a libc); sets static_pid.
+start_static() {
+	"$STATIC" &
+	static_pid=$!
+	pids+=("$static_pid")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(readlink "/proc/$static_pid/exe")" == "$STATIC" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # require_root_and_build SUITE: exit unless root and the binaries exist.
 require_root_and_build() {
 	if [ "$(id -u)" != 0 ]; then

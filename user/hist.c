@@ -41,38 +41,27 @@ static const struct option hist_options[] = {
 	{},
 };
 
-static int parse_args(int argc, char **argv, struct hist_env *env)
+static int parse_hist_opt(void *ctx, int opt, const char *arg)
 {
-	int opt, handled;
+	struct hist_env *env = ctx;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, SYSVIEW_SHORT_OPTS "t:", hist_options, NULL)) != -1) {
-		if (opt == 'i')
-			env->periodic = true;
-		handled = sysview_parse_opt(&env->o, opt, optarg);
-		if (handled < 0)
-			return -EINVAL;
-		if (handled)
-			continue;
-		switch (opt) {
-		case 't':
-			if (parse_uint(optarg, "top", 1 << 20, &env->top))
-				return -EINVAL;
-			break;
-		case 'h':
-			fputs(hist_usage, stdout);
-			exit(0);
-		default:
-			fputs(hist_usage, stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		error_msg("hist: unexpected argument '%s' (see memlens hist --help)", argv[optind]);
-		return -EINVAL;
+	switch (opt) {
+	case 'i':
+		env->periodic = true;
+		return 0;	/* the interval itself is a common option */
+	case 't':
+		return parse_uint(arg, "top", 1 << 20, &env->top) ? -EINVAL : 1;
 	}
 	return 0;
 }
+
+static const struct sysview_cmd hist_cmd = {
+	.name = "hist",
+	.usage = hist_usage,
+	.short_opts = "t:",
+	.long_opts = hist_options,
+	.parse_opt = parse_hist_opt,
+};
 
 static const struct {
 	const char *name;
@@ -156,7 +145,7 @@ int cmd_hist(int argc, char **argv)
 	uint64_t next;
 	int err = 0;
 
-	if (parse_args(argc, argv, &env))
+	if (sysview_parse_args(argc, argv, &hist_cmd, &env.o, &env))
 		return EXIT_USAGE;
 	if (sysview_open(&env.o, &v))
 		return 1;

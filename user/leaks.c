@@ -118,7 +118,8 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+p:i:n:t:a:jvh", leaks_options, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:p:i:n:t:a:jvh", leaks_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			if (parse_uint(optarg, "pid", 0x3fffffff, &v))
@@ -166,7 +167,7 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 			fputs(leaks_usage, stdout);
 			exit(0);
 		default:
-			fputs(leaks_usage, stderr);
+			bad_option("leaks", opt, argv[optind - 1]);
 			return -EINVAL;
 		}
 	}

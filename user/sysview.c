@@ -118,6 +118,42 @@ int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
 	return 0;
 }
 
+int sysview_parse_args(int argc, char **argv, const struct sysview_cmd *cmd,
+		       struct sysview_opts *o, void *env)
+{
+	char short_opts[64];
+	int opt, handled;
+
+	snprintf(short_opts, sizeof(short_opts), ":%s%s", SYSVIEW_SHORT_OPTS, cmd->short_opts);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, short_opts, cmd->long_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(cmd->usage, stdout);
+			exit(0);
+		}
+		if (opt == '?' || opt == ':') {
+			bad_option(cmd->name, opt, argv[optind - 1]);
+			return -EINVAL;
+		}
+		handled = cmd->parse_opt(env, opt, optarg);
+		if (!handled)
+			handled = sysview_parse_opt(o, opt, optarg);
+		if (handled < 0)
+			return -EINVAL;
+		if (!handled) {
+			bad_option(cmd->name, '?', argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		error_msg("%s: unexpected argument '%s' (see memlens %s --help)", cmd->name,
+			  argv[optind], cmd->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The kernfs id of a v1 memory cgroup directory: its inode number. */
 static int resolve_cgroup(const char *arg, uint64_t *id)
 {

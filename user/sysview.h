@@ -61,6 +61,23 @@ enum {
  */
 int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg);
 
+/* What a view says of itself to sysview_parse_args. */
+struct sysview_cmd {
+	const char *name;		/* "top" */
+	const char *usage;
+	const char *short_opts;		/* its own, after SYSVIEW_SHORT_OPTS */
+	const struct option *long_opts;	/* all, common ones included */
+	/*
+	 * Its own options: 1 if OPT was consumed, 0 to let the common
+	 * options have it, negative on a bad value (already reported).
+	 */
+	int (*parse_opt)(void *env, int opt, const char *arg);
+};
+
+/* Parse ARGV: common options into O, the view's own through CMD. */
+int sysview_parse_args(int argc, char **argv, const struct sysview_cmd *cmd,
+		       struct sysview_opts *o, void *env);
+
 /* One process as the maps describe it at one moment. */
 struct proc_sample {
 	uint32_t tgid;

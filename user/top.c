@@ -54,42 +54,30 @@ static const struct option top_options[] = {
 	{},
 };
 
-static int parse_args(int argc, char **argv, struct top_env *env)
+static int parse_top_opt(void *ctx, int opt, const char *arg)
 {
-	int opt, handled;
+	struct top_env *env = ctx;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, SYSVIEW_SHORT_OPTS "s:r:", top_options, NULL)) != -1) {
-		handled = sysview_parse_opt(&env->o, opt, optarg);
-		if (handled < 0)
-			return -EINVAL;
-		if (handled)
-			continue;
-		switch (opt) {
-		case 's':
-			if (sort_by_name(optarg, &env->sort)) {
-				error_msg("invalid sort key '%s' (see memlens top --help)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'r':
-			if (parse_uint(optarg, "rows", 1 << 20, &env->rows))
-				return -EINVAL;
-			break;
-		case 'h':
-			fputs(top_usage, stdout);
-			exit(0);
-		default:
-			fputs(top_usage, stderr);
+	switch (opt) {
+	case 's':
+		if (sort_by_name(arg, &env->sort)) {
+			error_msg("invalid sort key '%s' (see memlens top --help)", arg);
 			return -EINVAL;
 		}
-	}
-	if (optind < argc) {
-		error_msg("top: unexpected argument '%s' (see memlens top --help)", argv[optind]);
-		return -EINVAL;
+		return 1;
+	case 'r':
+		return parse_uint(arg, "rows", 1 << 20, &env->rows) ? -EINVAL : 1;
 	}
 	return 0;
 }
+
+static const struct sysview_cmd top_cmd = {
+	.name = "top",
+	.usage = top_usage,
+	.short_opts = "s:r:",
+	.long_opts = top_options,
+	.parse_opt = parse_top_opt,
+};
 
 static void comm_of(void *ctx, uint32_t tgid, char comm[16])
 {
@@ -327,7 +315,7 @@ int cmd_top(int argc, char **argv)
 	uint64_t next;
 	int err;
 
-	if (parse_args(argc, argv, &env))
+	if (sysview_parse_args(argc, argv, &top_cmd, &env.o, &env))
 		return EXIT_USAGE;
 	env.live = !env.o.json && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 	err = sysview_open(&env.o, &v);

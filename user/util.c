@@ -207,6 +207,15 @@ int parse_seconds(const char *s, const char *what, double *out)
 	return 0;
 }
 
+/* getopt's '?' (unknown) or ':' (value missing, with a leading ':'). */
+void bad_option(const char *cmd, int opt, const char *arg)
+{
+	if (opt == ':')
+		error_msg("%s: option '%s' needs a value (see memlens %s --help)", cmd, arg, cmd);
+	else
+		error_msg("%s: unknown option '%s' (see memlens %s --help)", cmd, arg, cmd);
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG || !verbose)

@@ -27,22 +27,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "handshake.h"
 
 #define PAGE 4096
-
-static void say(const char *s)
-{
-	if (write(1, s, strlen(s)) < 0)
-		_exit(3);
-}
-
-static void wait_line(void)
-{
-	char c;
-
-	while (read(0, &c, 1) == 1 && c != '\n')
-		;
-}
 
 static void die(const char *what)
 {
