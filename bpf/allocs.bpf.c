@@ -126,11 +126,15 @@ struct {
 	__type(value, __u64);
 } errors SEC(".maps");
 
-/* Scratch space for one stack: too big for the 512-byte BPF stack. */
+/*
+ * Scratch space for one stack: too big for the 512-byte BPF stack. Per
+ * task, not per CPU: uprobe programs can be preempted, and another task's
+ * program on the same CPU would overwrite a per-CPU buffer mid-use.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct stack_trace);
 } stack_scratch SEC(".maps");
 
@@ -369,9 +373,13 @@ static __u64 store_stack(struct stack_trace *st)
 
 static struct stack_trace *scratch_stack(void)
 {
-	__u32 zero = 0;
+	struct stack_trace *st;
 
-	return bpf_map_lookup_elem(&stack_scratch, &zero);
+	st = bpf_task_storage_get(&stack_scratch, bpf_get_current_task_btf(), NULL,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		stat_add(STAT_STACK_FAILED, 1);
+	return st;
 }
 
 /*
