@@ -198,11 +198,12 @@ test_new_libc() {
 
 # Tracepoints and perf events only: the same counts, no allocator calls.
 test_no_uprobes() {
-	local out=$tmp/nou.json r
+	local out=$tmp/nou.json r tpid
 	start_memops C 100 100 2 4096 3 65536 5 8 "$tmp/major-c" ||
 		{ not_ok "--no-uprobes: memops did not start"; return; }
 	"$MEMLENS" top --json --no-uprobes -p "$C_pid" -i 0.2 >"$out" 2>"$tmp/nou.err" &
-	pids+=($!)
+	tpid=$!
+	pids+=("$tpid")
 	wait_for "$tmp/nou.err" "without uprobes" || { not_ok "--no-uprobes: no start"; return; }
 	echo go >&$C_fd
 	wait_for "$tmp/C.log" done || { not_ok "--no-uprobes: memops did not finish"; return; }
@@ -218,17 +219,20 @@ test_no_uprobes() {
 		"$(totals "$r" brk_grow brk_grow_bytes mmap mmap_bytes munmap majflt_user mmap_failed)"
 	check "--no-uprobes: said in the cost line" \
 		jq_true 'select(.type == "memlens") | .uprobes == false' < <(grep '"type":"memlens"' "$out" | tail -n 1)
+	kill -INT "$tpid"
+	wait "$tpid"
 }
 
 # Only the tasks of one v1 memory cgroup.
 test_cgroup() {
-	local out=$tmp/cg.json
+	local out=$tmp/cg.json tpid
 	mkdir "$CGROUP" || { not_ok "--cgroup: cannot create $CGROUP"; return; }
 	start_memops D 10 100 1 4096 1 65536 1 0 none || { not_ok "--cgroup: no memops"; return; }
 	start_memops E 10 100 1 4096 1 65536 1 0 none || { not_ok "--cgroup: no memops"; return; }
 	echo "$D_pid" >"$CGROUP/cgroup.procs"
 	"$MEMLENS" top --json --no-uprobes --cgroup "$CGROUP_NAME" -i 0.2 >"$out" 2>"$tmp/cg.err" &
-	pids+=($!)
+	tpid=$!
+	pids+=("$tpid")
 	wait_for "$tmp/cg.err" "tracing" || { not_ok "--cgroup: no start" "$(cat "$tmp/cg.err")"; return; }
 	echo go >&$D_fd
 	echo go >&$E_fd
@@ -240,6 +244,8 @@ test_cgroup() {
 	echo exit >&$D_fd
 	echo exit >&$E_fd
 	wait "$D_pid" "$E_pid"
+	kill -INT "$tpid"
+	wait "$tpid"
 	rmdir "$CGROUP"
 }
 

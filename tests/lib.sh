@@ -20,10 +20,18 @@ MEMLENS=$tmp/memlens-limited
 printf '#!/bin/sh\nexec timeout -k 5 120 "%s" "$@"\n' "$MEMLENS_BIN" >"$MEMLENS"
 chmod 755 "$MEMLENS"
 # A suite may define suite_cleanup, run first, even on failure.
+# memlens runs under timeout(1): TERM reaches memlens through it, so that
+# it detaches; a KILL would only orphan it.
 cleanup() {
 	declare -F suite_cleanup >/dev/null && suite_cleanup
 	for p in "${pids[@]}"; do
-		kill -9 "$p" 2>/dev/null
+		pkill -TERM -P "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null
+	done
+	sleep 0.3
+	for p in "${pids[@]}"; do
+		pkill -KILL -P "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
 	rm -rf "$tmp"
