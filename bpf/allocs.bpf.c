@@ -97,8 +97,10 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Plain, not per-CPU: counters are added atomically, and a preallocated
+ * per-CPU hash of this size would take megabytes per CPU. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_PROCS);
 	__type(key, __u32);
 	__type(value, struct proc_stats);
@@ -163,11 +165,13 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/* The process's name, its group leader's: threads may rename themselves. */
 static bool comm_matches(void)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	char comm[TASK_COMM_LEN];
 
-	bpf_get_current_comm(comm, sizeof(comm));
+	BPF_CORE_READ_STR_INTO(&comm, task, group_leader, comm);
 	for (int i = 0; i < TASK_COMM_LEN; i++) {
 		if (comm[i] != targ_comm[i])
 			return false;
@@ -468,6 +472,12 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u64 sta
 	};
 	long err;
 
+	/* Counted whether or not the block fits in the map. */
+	if (is_allocator_kind(kind)) {
+		proc_add(tgid, PS_ALLOCS, 1);
+		proc_add(tgid, PS_ALLOC_BYTES, size);
+		hist_add(tgid, HIST_ALLOC_SIZE, size);
+	}
 	err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
 	if (err == -EEXIST) {
 		/* Freed by a path we do not see, then handed out again. */
@@ -480,11 +490,6 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u64 sta
 	}
 	stat_add(STAT_ALLOCS, 1);
 	stat_add(STAT_ALLOC_BYTES, size);
-	if (is_allocator_kind(kind)) {
-		proc_add(tgid, PS_ALLOCS, 1);
-		proc_add(tgid, PS_ALLOC_BYTES, size);
-		hist_add(tgid, HIST_ALLOC_SIZE, size);
-	}
 }
 
 /* Take ADDR's block out of the map; false if it was not there. */
@@ -1073,7 +1078,9 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 		if (!info)
 			return 0;
 	}
-	info->pages[member & (RSS_NR - 1)] = BPF_CORE_READ(mm, rss_stat[member & (RSS_NR - 1)].count);
+	/* All four: a counter that has not changed while traced still counts. */
+	for (int i = 0; i < RSS_NR; i++)
+		info->pages[i] = BPF_CORE_READ(mm, rss_stat[i].count);
 	stat_add(STAT_EVENTS, 1);
 	return 0;
 }
@@ -1115,18 +1122,24 @@ int BPF_UPROBE(exit_enter)
 }
 
 /* Drop per-thread state of exiting threads; tell userspace when the last goes. */
+/*
+ * Drop per-thread state of exiting threads; tell userspace when the last
+ * goes. Not filtered in top and hist: a process whose last thread no
+ * longer matches (renamed, moved out of the cgroup) must still drop out.
+ * Two threads exiting at once may both see no thread left: userspace
+ * takes the second event as a repeat.
+ */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *p)
 {
-	__u32 tid;
+	__u32 tid = current_tid(), tgid = current_tgid();
 
-	if (!traced())
+	if (!traced() && !(proc_stats_on && bpf_map_lookup_elem(&proc_stats, &tgid)))
 		return 0;
-	tid = current_tid();
 	bpf_map_delete_elem(&threads, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
-		emit_event(EVENT_EXIT, current_tgid(),
+		emit_event(EVENT_EXIT, tgid,
 			   BPF_CORE_READ(p, signal, group_exit_code) ?: BPF_CORE_READ(p, exit_code));
 	return 0;
 }

@@ -102,6 +102,23 @@ static void print_process(const struct hist_env *env, struct sysview *v,
 	}
 }
 
+/* Never silent: what the histograms could not count. */
+static void print_losses(const struct hist_env *env, struct sysview *v)
+{
+	uint64_t stats[STAT_NR], bpf_ns, lost;
+
+	sysview_stats(v, stats, &bpf_ns);
+	lost = sysview_lost_total(stats);
+	if (env->o.json) {
+		fputs("{\"type\":\"memlens\",\"lost\":{", stdout);
+		sysview_print_lost_json(stdout, stats);
+		fputs("}}\n", stdout);
+	} else if (lost) {
+		printf("LOST: %" PRIu64 " events not counted (full maps or ring buffer; see --json)\n",
+		       lost);
+	}
+}
+
 static int print_hists(const struct hist_env *env, struct sysview *v, struct proc_row **prev,
 		       size_t *nr_prev)
 {
@@ -126,6 +143,7 @@ static int print_hists(const struct hist_env *env, struct sysview *v, struct pro
 	shown = env->top && env->top < nr ? env->top : nr;
 	for (size_t i = 0; i < shown; i++)
 		print_process(env, v, &rows[i]);
+	print_losses(env, v);
 	fflush(stdout);
 	sysview_forget_exited(v);
 	proctable_sort(rows, nr, SORT_PID);
@@ -163,6 +181,8 @@ int cmd_hist(int argc, char **argv)
 		if (monotonic_ns() < next)
 			continue;
 		next += env.o.interval_s * 1e9;
+		if (next < monotonic_ns())
+			next = monotonic_ns() + env.o.interval_s * 1e9;
 		intervals++;
 		if (env.o.count && intervals >= env.o.count)
 			break;

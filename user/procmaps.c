@@ -111,13 +111,18 @@ const struct vma *vma_find(const struct vma_list *list, uint64_t addr)
 	return NULL;
 }
 
-/* glibc's "libc.so.6", older "libc-2.31.so", musl's "libc.so". */
+/*
+ * glibc's "libc.so.6", older "libc-2.31.so"; musl's "libc.so", which is
+ * also its dynamic loader "ld-musl-x86_64.so.1".
+ */
 bool path_is_libc(const char *path)
 {
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
 	if (!strcmp(base, "libc.so.6") || !strcmp(base, "libc.so"))
+		return true;
+	if (!strncmp(base, "ld-musl-", 8))
 		return true;
 	return !strncmp(base, "libc-", 5) && strstr(base, ".so");
 }

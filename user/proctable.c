@@ -142,10 +142,8 @@ int proctable_build(const struct proc_sample *cur, size_t nr,
 				 s->st.v[PS_ALLOC_BYTES] - s->st.v[PS_FREE_BYTES] : 0;
 		r->rss = s->rss;
 		r->rss_bytes = s->has_rss ? rss_bytes(&s->rss) : -1;
-		if (p && p->comm[0])
-			memcpy(r->comm, p->comm, sizeof(r->comm));
-		else
-			comm_of(ctx, s->tgid, r->comm);
+		/* Every time: exec and prctl rename, pids are reused. */
+		comm_of(ctx, s->tgid, r->comm);
 	}
 	*out = rows;
 	return 0;

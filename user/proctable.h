@@ -42,8 +42,8 @@ int sort_by_hotkey(char c, enum sort_key *key);
 
 /*
  * Rows for CUR (sorted by tgid) with deltas against PREV (sorted by tgid;
- * a process missing there counts from zero). COMM_OF(CTX, ...) fills the
- * comm of a process seen for the first time.
+ * a process missing there counts from zero). COMM_OF(CTX, ...) fills each
+ * row's comm.
  */
 int proctable_build(const struct proc_sample *cur, size_t nr,
 		    const struct proc_row *prev, size_t nr_prev,

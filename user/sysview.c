@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "alloc_probes.h"
 #include "bpf_util.h"
 #include "procmaps.h"
+#include "report.h"
 #include "sysview.h"
 #include "util.h"
 
@@ -58,6 +60,10 @@ struct sysview {
 	struct exited_proc *exited;
 	size_t nr_exited, cap_exited;
 	int stats_fd;				/* keeps BPF run-time stats on */
+	uint64_t last_scan_ns;			/* /proc is read once per interval */
+	struct error_key *err_keys;		/* the errors map as last sampled */
+	uint64_t *err_counts;
+	size_t nr_errs;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -188,7 +194,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	if (e->type == EVENT_EXEC && e->tgid / 8 < v->seen_bytes) {
 		/* Exec: it may map another libc now. */
 		v->seen_pids[e->tgid / 8] &= ~(1 << (e->tgid % 8));
-	} else if (e->type == EVENT_EXIT) {
+	} else if (e->type == EVENT_EXIT && !sysview_exited(v, e->tgid)) {
 		if (v->nr_exited == v->cap_exited) {
 			size_t cap = v->cap_exited ? v->cap_exited * 2 : 64;
 			struct exited_proc *x = realloc(v->exited, cap * sizeof(*x));
@@ -201,6 +207,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 		v->exited[v->nr_exited].tgid = e->tgid;
 		memcpy(v->exited[v->nr_exited].comm, e->comm, sizeof(e->comm));
 		v->exited[v->nr_exited].comm[sizeof(e->comm) - 1] = '\0';
+		sanitize_name(v->exited[v->nr_exited].comm);
 		v->nr_exited++;
 	}
 	return 0;
@@ -410,6 +417,12 @@ static int load(struct sysview *v)
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;
+	/*
+	 * Blocks of every process: those that exit with blocks still allocated
+	 * (most do) would fill a plain hash for good. An LRU one evicts them;
+	 * the frees of evicted blocks go uncounted (free_unknown).
+	 */
+	bpf_map__set_type(skel->maps.allocs, BPF_MAP_TYPE_LRU_HASH);
 	bpf_map__set_max_entries(skel->maps.threads, SYSTEM_WIDE_THREADS);
 	bpf_map__set_max_entries(skel->maps.syscalls, SYSTEM_WIDE_THREADS);
 	/* Stacks are not taken here: keep their maps minimal. */
@@ -446,6 +459,8 @@ int sysview_open(const struct sysview_opts *o, struct sysview **out)
 	setup_libbpf_logging();
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 
 	err = load(v);
 	if (!err)
@@ -481,6 +496,8 @@ void sysview_close(struct sysview *v)
 	if (v->stats_fd >= 0)
 		close(v->stats_fd);
 	free(v->fault_links);
+	free(v->err_keys);
+	free(v->err_counts);
 	free(v->libcs);
 	free(v->seen_pids);
 	free(v->exited);
@@ -501,9 +518,43 @@ int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
 	err = ring_buffer__consume(v->rb);
 	if (err < 0)
 		return err;
-	if (!v->opts->pid && !v->opts->no_uprobes)
+	if (!v->opts->pid && !v->opts->no_uprobes &&
+	    monotonic_ns() - v->last_scan_ns >= v->opts->interval_s * 1e9) {
 		scan_libcs(v);
+		v->last_scan_ns = monotonic_ns();
+	}
 	return watch_stdin && (fds[1].revents & POLLIN) ? 1 : 0;
+}
+
+/* The whole errors map, once per sample: rows look their errors up in it. */
+static void read_errors(struct sysview *v)
+{
+	int fd = bpf_map__fd(v->skel->maps.errors);
+	struct error_key key, next;
+	size_t cap = 0;
+	int err;
+
+	v->nr_errs = 0;
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		if (v->nr_errs == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct error_key *k = realloc(v->err_keys, ncap * sizeof(*k));
+			uint64_t *c;
+
+			if (!k)
+				return;
+			v->err_keys = k;
+			c = realloc(v->err_counts, ncap * sizeof(*c));
+			if (!c)
+				return;
+			v->err_counts = c;
+			cap = ncap;
+		}
+		if (bpf_map_lookup_elem(fd, &key, &v->err_counts[v->nr_errs]) == 0)
+			v->err_keys[v->nr_errs++] = key;
+	}
 }
 
 static int sample_cmp(const void *a, const void *b)
@@ -517,21 +568,18 @@ int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr_out)
 {
 	int fd = bpf_map__fd(v->skel->maps.proc_stats);
 	int rss_fd = bpf_map__fd(v->skel->maps.rss);
-	int ncpus = libbpf_num_possible_cpus();
-	struct proc_stats *percpu = calloc(ncpus > 0 ? ncpus : 1, sizeof(*percpu));
 	struct proc_sample *s = NULL;
+	struct proc_stats st;
 	size_t nr = 0, cap = 0;
 	uint32_t key, next;
 	int err;
 
-	if (!percpu)
-		return -ENOMEM;
 	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
 	     err = bpf_map_get_next_key(fd, &key, &next)) {
 		struct proc_sample *cur;
 
 		key = next;
-		if (bpf_map_lookup_elem(fd, &key, percpu))
+		if (bpf_map_lookup_elem(fd, &key, &st))
 			continue;		/* deleted meanwhile */
 		if (nr == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
@@ -539,7 +587,6 @@ int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr_out)
 
 			if (!ns) {
 				free(s);
-				free(percpu);
 				return -ENOMEM;
 			}
 			s = ns;
@@ -548,14 +595,12 @@ int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr_out)
 		cur = &s[nr++];
 		memset(cur, 0, sizeof(*cur));
 		cur->tgid = key;
-		for (int c = 0; c < ncpus; c++)
-			for (int i = 0; i < PS_NR; i++)
-				cur->st.v[i] += percpu[c].v[i];
+		cur->st = st;
 		cur->has_rss = bpf_map_lookup_elem(rss_fd, &key, &cur->rss) == 0;
 	}
-	free(percpu);
 	if (nr)
 		qsort(s, nr, sizeof(*s), sample_cmp);
+	read_errors(v);
 	*out = s;
 	*nr_out = nr;
 	return 0;
@@ -632,17 +677,13 @@ void sysview_forget_exited(struct sysview *v)
 size_t sysview_errors(struct sysview *v, uint32_t tgid, struct error_key *keys,
 		      uint64_t *counts, size_t max)
 {
-	int fd = bpf_map__fd(v->skel->maps.errors);
-	struct error_key key, next;
 	size_t nr = 0;
-	int err;
 
-	for (err = bpf_map_get_next_key(fd, NULL, &next); !err && nr < max;
-	     err = bpf_map_get_next_key(fd, &key, &next)) {
-		key = next;
-		if (key.tgid != tgid || bpf_map_lookup_elem(fd, &key, &counts[nr]))
+	for (size_t i = 0; i < v->nr_errs && nr < max; i++) {
+		if (v->err_keys[i].tgid != tgid)
 			continue;
-		keys[nr++] = key;
+		keys[nr] = v->err_keys[i];
+		counts[nr++] = v->err_counts[i];
 	}
 	return nr;
 }
@@ -652,6 +693,34 @@ bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct 
 	struct hist_key key = { .tgid = tgid, .kind = kind };
 
 	return bpf_map_lookup_elem(bpf_map__fd(v->skel->maps.hists), &key, h) == 0;
+}
+
+/* The counters of what went uncounted: full maps, lost events. */
+static bool is_loss(int stat)
+{
+	return stat != STAT_EVENTS && stat > STAT_ALLOC_FAILED && stat != STAT_REPLACED &&
+	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
+	       stat != STAT_STACK_COLLISION;
+}
+
+uint64_t sysview_lost_total(const uint64_t *stats)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < STAT_NR; i++)
+		if (is_loss(i))
+			n += stats[i];
+	return n;
+}
+
+void sysview_print_lost_json(FILE *out, const uint64_t *stats)
+{
+	for (int i = 0, first = 1; i < STAT_NR; i++) {
+		if (!is_loss(i))
+			continue;
+		fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", stat_name(i), stats[i]);
+		first = 0;
+	}
 }
 
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns)

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "allocs.h"
 
 struct sysview_opts {
@@ -104,7 +105,7 @@ bool sysview_exited(const struct sysview *v, uint32_t tgid);
 void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16]);
 /* Drop what the maps hold of exited processes: they were shown once. */
 void sysview_forget_exited(struct sysview *v);
-/* Failed syscalls of TGID: fills up to MAX keys/counts, returns how many. */
+/* Failed syscalls of TGID as of the last sample: up to MAX, returns how many. */
 size_t sysview_errors(struct sysview *v, uint32_t tgid, struct error_key *keys,
 		      uint64_t *counts, size_t max);
 /* Histogram KIND of TGID; false if it has none. */
@@ -112,5 +113,8 @@ bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct 
 /* memlens' own counters: events handled, losses; BPF run time in ns. */
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns);
 bool sysview_stop_requested(void);
+/* What went uncounted (full maps, lost events): the sum, and as JSON members. */
+uint64_t sysview_lost_total(const uint64_t *stats);
+void sysview_print_lost_json(FILE *out, const uint64_t *stats);
 
 #endif

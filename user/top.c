@@ -100,12 +100,6 @@ struct cost {
 	uint64_t stats[STAT_NR];
 };
 
-static uint64_t lost_total(const uint64_t *stats)
-{
-	return stats[STAT_ALLOCS_FULL] + stats[STAT_THREADS_FULL] + stats[STAT_MISSED_RETURN] +
-	       stats[STAT_EVENTS_LOST] + stats[STAT_PROCS_FULL] + stats[STAT_HISTS_FULL] +
-	       stats[STAT_ERRORS_FULL];
-}
 
 static void print_json_row(const struct proc_row *r, struct sysview *v, double secs,
 			   const char *when)
@@ -148,12 +142,7 @@ static void print_json(const struct top_env *env, const struct proc_row *rows, s
 	       "\"events_per_s\":%.1f,\"bpf_ms_per_s\":%.3f,\"uprobes\":%s,\"lost\":{",
 	       when, secs, nr, c->events_per_s, c->bpf_ms_per_s,
 	       env->o.no_uprobes ? "false" : "true");
-	for (int i = 0, first = 1; i < STAT_NR; i++) {
-		if (i == STAT_EVENTS || i <= STAT_ALLOC_FAILED || i == STAT_REPLACED)
-			continue;
-		printf("%s\"%s\":%" PRIu64, first ? "" : ",", stat_name(i), c->stats[i]);
-		first = 0;
-	}
+	sysview_print_lost_json(stdout, c->stats);
 	fputs("}}\n", stdout);
 	for (size_t i = 0; i < nr; i++)
 		print_json_row(&rows[i], v, secs, when);
@@ -169,8 +158,8 @@ static void print_header(const struct top_env *env, size_t nr, double secs,
 	printf("memlens top  %s UTC  %zu processes  sorted by %s  every %.1fs%s\n", when, nr,
 	       sort_name(env->sort), secs, env->o.no_uprobes ? "  (no uprobes)" : "");
 	printf("memlens cost: %.0f events/s, %.2f ms/s in BPF programs, %" PRIu64 " lost%s\n",
-	       c->events_per_s, c->bpf_ms_per_s, lost_total(c->stats),
-	       lost_total(c->stats) ? " (see --json for which)" : "");
+	       c->events_per_s, c->bpf_ms_per_s, sysview_lost_total(c->stats),
+	       sysview_lost_total(c->stats) ? " (see --json for which)" : "");
 	printf("%7s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "PID", "COMM", "ALLOC/s",
 	       "BYTES/s", "FREE/s", "OUTSTAND", "BRK+/s", "MMAP+/s", "MINFLT/s", "MAJFLT/s",
 	       "RSS");
@@ -273,6 +262,7 @@ static int top_update(struct top_env *env, struct sysview *v, struct top_state *
 }
 
 static struct termios saved_tty;
+static bool tty_saved;
 
 static void tty_raw(void)
 {
@@ -280,6 +270,7 @@ static void tty_raw(void)
 
 	if (tcgetattr(STDIN_FILENO, &saved_tty))
 		return;
+	tty_saved = true;
 	raw = saved_tty;
 	raw.c_lflag &= ~(ICANON | ECHO);
 	raw.c_cc[VMIN] = 0;
@@ -289,7 +280,8 @@ static void tty_raw(void)
 
 static void tty_restore(void)
 {
-	tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+	if (tty_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
 }
 
 /* A key typed in the live table: true to quit. */
@@ -350,6 +342,8 @@ int cmd_top(int argc, char **argv)
 		if (err)
 			break;
 		next += env.o.interval_s * 1e9;
+		if (next < monotonic_ns())	/* late: no burst of short intervals */
+			next = monotonic_ns() + env.o.interval_s * 1e9;
 		if (env.o.count && ++updates >= env.o.count)
 			break;
 	}

@@ -178,7 +178,16 @@ int read_comm(int pid, char *buf, int len)
 	}
 	fclose(f);
 	buf[strcspn(buf, "\n")] = '\0';
+	sanitize_name(buf);
 	return 0;
+}
+
+/* Any user can name a process: no control bytes to a root terminal. */
+void sanitize_name(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 }
 
 int parse_uint(const char *s, const char *what, unsigned long long max, unsigned long long *out)

@@ -21,6 +21,7 @@ int check_btf(void);
 int ensure_tracefs(void);
 int check_pid(int pid);
 int pid_tgid(int pid);
+void sanitize_name(char *s);
 int read_comm(int pid, char *buf, int len);
 int parse_uint(const char *s, const char *what, unsigned long long max, unsigned long long *out);
 int parse_seconds(const char *s, const char *what, double *out);
