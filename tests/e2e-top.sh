@@ -110,8 +110,8 @@ test_two_processes() {
 	check_eq "top A: malloc calls and bytes, frees, nothing outstanding" "100 10000 100 10000 0 " \
 		"$(totals "$a" allocs alloc_bytes frees free_bytes alloc_failed)"
 	check_eq "top A: outstanding bytes" 0 "$(jq .outstanding_bytes <<<"$a")"
-	check_eq "top A: brk growths and bytes" "3 24576 0 0 " \
-		"$(totals "$a" brk_grow brk_grow_bytes brk_shrink brk_failed)"
+	check_eq "top A: brk growths, the shrink, bytes" "3 24576 1 8192 0 " \
+		"$(totals "$a" brk_grow brk_grow_bytes brk_shrink brk_shrink_bytes brk_failed)"
 	check_eq "top A: anonymous mmaps; munmaps (+1: the file mapping); 1 failed" \
 		"4 262144 5 393216 1 " "$(totals "$a" mmap mmap_bytes munmap munmap_bytes mmap_failed)"
 	check_eq "top A: the failed mmap's errno" '[{"syscall":"mmap","errno":12,"error":"ENOMEM","count":1}]' \
@@ -126,8 +126,8 @@ test_two_processes() {
 
 	check_eq "top B: malloc calls and bytes, frees" "250 750000 250 750000 0 " \
 		"$(totals "$b" allocs alloc_bytes frees free_bytes alloc_failed)"
-	check_eq "top B: brk growths and bytes" "5 20480 0 0 " \
-		"$(totals "$b" brk_grow brk_grow_bytes brk_shrink brk_failed)"
+	check_eq "top B: brk growths, the shrink, bytes" "5 20480 1 4096 0 " \
+		"$(totals "$b" brk_grow brk_grow_bytes brk_shrink brk_shrink_bytes brk_failed)"
 	check_eq "top B: anonymous mmaps and munmaps, 1 failed" "7 917504 7 917504 1 " \
 		"$(totals "$b" mmap mmap_bytes munmap munmap_bytes mmap_failed)"
 	check_eq "top B: no major faults" "0 0 " "$(totals "$b" majflt_user majflt_kernel)"

@@ -8,6 +8,7 @@
  *                                                  pinned and touched
  *                                                  beforehand)
  *   NBRK    x sbrk(BRKSIZE)                        (NBRK brk growths)
+ *   1       x sbrk(-BRKSIZE) if NBRK               (one brk shrink)
  *   NMMAP   x mmap(MMAPSIZE, anonymous), NMMAP munmaps; the first mapping
  *           gets TOUCH fresh pages written, one minor fault each in user
  *           mode; the second, if any, TOUCH pages filled by read(2) from
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
 	for (long i = 0; i < nbrk; i++)
 		if (sbrk(brksize) == (void *)-1)
 			die("sbrk");
+	if (nbrk && sbrk(-brksize) == (void *)-1)
+		die("sbrk shrink");
 	for (long i = 0; i < nmmap; i++) {
 		char *p = mmap(NULL, mmapsize, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
