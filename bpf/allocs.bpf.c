@@ -155,6 +155,26 @@ static __always_inline void stat_add(enum alloc_stat stat, __u64 n)
 		__sync_fetch_and_add(val, n);
 }
 
+/*
+ * The entry of KEY in MAP, made from INIT on first use; NULL, counted
+ * under FULL, when the map has no room. Inlined: MAP must be a constant.
+ */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init,
+					    enum alloc_stat full)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	if (err && err != -EEXIST) {	/* EEXIST: another CPU made it first */
+		stat_add(full, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(map, key);
+}
+
 static __always_inline __u32 current_tgid(void)
 {
 	return bpf_get_current_pid_tgid() >> 32;
@@ -217,17 +237,9 @@ static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
 
 	if (!proc_stats_on)
 		return;
-	st = bpf_map_lookup_elem(&proc_stats, &tgid);
-	if (!st) {
-		if (bpf_map_update_elem(&proc_stats, &tgid, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&proc_stats, &tgid)) {
-			stat_add(STAT_PROCS_FULL, 1);
-			return;
-		}
-		st = bpf_map_lookup_elem(&proc_stats, &tgid);
-		if (!st)
-			return;
-	}
+	st = lookup_or_init(&proc_stats, &tgid, &zero, STAT_PROCS_FULL);
+	if (!st)
+		return;
 	if (ps < PS_NR)
 		__sync_fetch_and_add(&st->v[ps], n);
 	stat_add(STAT_EVENTS, 1);
@@ -253,17 +265,9 @@ static void hist_add(__u32 tgid, enum hist_kind kind, __u64 value)
 
 	if (!proc_stats_on)
 		return;
-	h = bpf_map_lookup_elem(&hists, &key);
-	if (!h) {
-		if (bpf_map_update_elem(&hists, &key, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&hists, &key)) {
-			stat_add(STAT_HISTS_FULL, 1);
-			return;
-		}
-		h = bpf_map_lookup_elem(&hists, &key);
-		if (!h)
-			return;
-	}
+	h = lookup_or_init(&hists, &key, &zero, STAT_HISTS_FULL);
+	if (!h)
+		return;
 	slot = log2_slot(value);
 	if (slot < HIST_SLOTS)
 		__sync_fetch_and_add(&h->slots[slot], 1);
@@ -544,17 +548,8 @@ static void alloc_failed(void)
 static struct thread_state *thread_state(__u32 tid)
 {
 	static const struct thread_state zero;
-	struct thread_state *ts;
 
-	ts = bpf_map_lookup_elem(&threads, &tid);
-	if (ts)
-		return ts;
-	if (bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&threads, &tid)) {
-		stat_add(STAT_THREADS_FULL, 1);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&threads, &tid);
+	return lookup_or_init(&threads, &tid, &zero, STAT_THREADS_FULL);
 }
 
 /* True if this thread is inside an allocator call we are accounting. */
@@ -1067,17 +1062,9 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	if (task->mm != mm)
 		return 0;
 	tgid = current_tgid();
-	info = bpf_map_lookup_elem(&rss, &tgid);
-	if (!info) {
-		if (bpf_map_update_elem(&rss, &tgid, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&rss, &tgid)) {
-			stat_add(STAT_PROCS_FULL, 1);
-			return 0;
-		}
-		info = bpf_map_lookup_elem(&rss, &tgid);
-		if (!info)
-			return 0;
-	}
+	info = lookup_or_init(&rss, &tgid, &zero, STAT_PROCS_FULL);
+	if (!info)
+		return 0;
 	/* All four: a counter that has not changed while traced still counts. */
 	for (int i = 0; i < RSS_NR; i++)
 		info->pages[i] = BPF_CORE_READ(mm, rss_stat[i].count);

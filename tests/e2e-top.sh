@@ -145,12 +145,8 @@ test_two_processes() {
 	# Exit: shown once more as exited, then gone.
 	echo exit >&$A_fd
 	wait "$A_pid"
-	for ((i = 0; i < 100; i++)); do
-		grep -q "\"pid\":$A_pid,[^}]*\"exited\":true" "$top" && break
-		sleep 0.1
-	done
 	check "top: an exited process is shown as exited" \
-		grep -q "\"pid\":$A_pid,[^}]*\"exited\":true" "$top"
+		wait_for "$top" "\"pid\":$A_pid,[^}]*\"exited\":true" 10
 	n=$(wc -l <"$top")
 	sleep 0.6
 	check_eq "top: then it drops out" "" \
@@ -215,10 +211,7 @@ test_no_uprobes() {
 	wait_for "$tmp/C.log" done || { not_ok "--no-uprobes: memops did not finish"; return; }
 	echo exit >&$C_fd
 	wait "$C_pid"
-	for ((i = 0; i < 50; i++)); do
-		grep -q '"exited":true' "$out" && break
-		sleep 0.1
-	done
+	wait_for "$out" '"exited":true' 5
 	r=$(last_row "$out" "$C_pid")
 	check_eq "--no-uprobes: no allocator calls seen" "0 0 " "$(totals "$r" allocs frees)"
 	check_eq "--no-uprobes: brk, mmap, munmap, major faults exact" "2 8192 3 196608 4 8 1 " \

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Where the allocator entry points are hooked: uprobes by file offset. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "allocs.skel.h"
 #include "alloc_probes.h"
 #include "elfsym.h"
+#include "procmaps.h"
 #include "util.h"
 
 struct alloc_func {
@@ -187,6 +189,30 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 fail:
 	elf_file_close(ef);
 	alloc_probes_detach(ap);
+	return err;
+}
+
+int alloc_probes_find_libc(int pid, const char *hint, char *path, size_t path_len,
+			   char *name, size_t name_len)
+{
+	struct vma_list maps = {};
+	const struct vma *libc;
+	int err;
+
+	err = vma_list_load(pid, &maps);
+	if (err) {
+		error_msg("cannot read /proc/%d/maps: %s", pid, strerror(-err));
+		return err;
+	}
+	libc = vma_find_libc(&maps);
+	if (libc) {
+		vma_map_files_path(pid, libc, path, path_len);
+		snprintf(name, name_len, "%s", libc->path);
+	} else {
+		error_msg("pid %d has no libc mapped (statically linked?): %s", pid, hint);
+		err = -ENOENT;
+	}
+	vma_list_free(&maps);
 	return err;
 }
 

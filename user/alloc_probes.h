@@ -19,6 +19,12 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 			const char *lib_name, int pid, bool hold_at_exit,
 			struct alloc_probes **out);
 void alloc_probes_detach(struct alloc_probes *ap);
+/*
+ * The libc process PID maps: NAME as the process names it, PATH to open
+ * that very file from here. Errors are reported, a missing libc with HINT.
+ */
+int alloc_probes_find_libc(int pid, const char *hint, char *path, size_t path_len,
+			   char *name, size_t name_len);
 /* Where in free()'s code a probe is cheapest; see alloc_probes.c. */
 size_t free_probe_skip(const unsigned char *code, size_t len);
 

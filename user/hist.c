@@ -73,11 +73,6 @@ static const struct {
 	[HIST_LIFETIME] = { "lifetime", "allocation lifetimes", "usecs" },
 };
 
-static void comm_of(void *ctx, uint32_t tgid, char comm[16])
-{
-	sysview_comm(ctx, tgid, comm);
-}
-
 static void print_process(const struct hist_env *env, struct sysview *v,
 			  const struct proc_row *r)
 {
@@ -130,7 +125,7 @@ static int print_hists(const struct hist_env *env, struct sysview *v, struct pro
 	err = sysview_sample(v, &samples, &nr);
 	if (err)
 		return err;
-	err = proctable_build(samples, nr, *prev, *nr_prev, comm_of, v, &rows);
+	err = proctable_build(samples, nr, *prev, *nr_prev, sysview_comm_of, v, &rows);
 	free(samples);
 	if (err)
 		return err;

@@ -127,12 +127,8 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 			env->pid = v;
 			break;
 		case 'i':
-			if (parse_seconds(optarg, "interval", &env->interval_s))
+			if (parse_interval(optarg, &env->interval_s))
 				return -EINVAL;
-			if (env->interval_s < 0.01) {
-				error_msg("interval must be at least 0.01 seconds");
-				return -EINVAL;
-			}
 			break;
 		case 'n':
 			if (parse_uint(optarg, "count", 1ULL << 32, &env->count))
@@ -250,43 +246,22 @@ static int release_child(struct leaks_session *s)
 }
 
 /*
- * The allocator library to hook. For -p, the libc the process has mapped,
- * opened through /proc/PID/map_files so that a libc in another mount
- * namespace, or one replaced on disk since, is the one hooked. A command we
- * start inherits our mount namespace and loads the libc we run on.
+ * The allocator library to hook: --libc, or the libc the process has
+ * mapped, opened through /proc/PID/map_files so that a libc in another
+ * mount namespace, or one replaced on disk since, is the one hooked. A
+ * command we start inherits our mount namespace and loads the libc we run
+ * on: ours.
  */
 static int find_allocator_lib(struct leaks_session *s, char *path, size_t len,
 			      char *name, size_t name_len)
 {
-	int pid = s->env->pid ? s->env->pid : getpid();
-	struct vma_list maps = {};
-	const struct vma *libc;
-	int err;
-
 	if (s->env->libc) {
 		snprintf(path, len, "%s", s->env->libc);
 		snprintf(name, name_len, "%s", s->env->libc);
 		return 0;
 	}
-	err = vma_list_load(pid, &maps);
-	if (err) {
-		error_msg("cannot read /proc/%d/maps: %s", pid, strerror(-err));
-		return err;
-	}
-	libc = vma_find_libc(&maps);
-	if (!libc) {
-		error_msg("pid %d has no libc mapped (statically linked?): use --libc PATH", pid);
-		vma_list_free(&maps);
-		return -ENOENT;
-	}
-	snprintf(name, name_len, "%s", libc->path);
-	if (s->env->pid)
-		snprintf(path, len, "/proc/%d/map_files/%llx-%llx", pid,
-			 (unsigned long long)libc->start, (unsigned long long)libc->end);
-	else
-		snprintf(path, len, "%s", libc->path);
-	vma_list_free(&maps);
-	return 0;
+	return alloc_probes_find_libc(s->env->pid ? s->env->pid : getpid(), "use --libc PATH",
+				      path, len, name, name_len);
 }
 
 static int handle_event(void *ctx, void *data, size_t len)

@@ -127,6 +127,12 @@ bool path_is_libc(const char *path)
 	return !strncmp(base, "libc-", 5) && strstr(base, ".so");
 }
 
+void vma_map_files_path(int pid, const struct vma *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
+}
+
 /* The dynamic loader: "ld-linux-x86-64.so.2", "ld-musl-x86_64.so.1"... */
 bool path_is_interp(const char *path)
 {

@@ -31,6 +31,11 @@ int vma_list_load(int pid, struct vma_list *list);
 void vma_list_free(struct vma_list *list);
 const struct vma *vma_find(const struct vma_list *list, uint64_t addr);
 bool path_is_libc(const char *path);
+/*
+ * A path that opens the very file mapped at V in process PID, as PID sees
+ * it: deleted or replaced since, or in another mount namespace.
+ */
+void vma_map_files_path(int pid, const struct vma *v, char *buf, size_t len);
 const struct vma *vma_find_libc(const struct vma_list *list);
 bool path_is_interp(const char *path);
 const struct vma *vma_find_interp(const struct vma_list *list);

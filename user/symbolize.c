@@ -77,8 +77,7 @@ static int open_mapped_file(int pid, const struct vma *v)
 	char path[4096 + 64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
-		 (unsigned long long)v->start, (unsigned long long)v->end);
+	vma_map_files_path(pid, v, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0)
 		return fd;

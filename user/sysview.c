@@ -100,13 +100,7 @@ int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
 		o->cgroup = arg;
 		return 1;
 	case 'i':
-		if (parse_seconds(arg, "interval", &o->interval_s))
-			return -EINVAL;
-		if (o->interval_s < 0.01) {
-			error_msg("interval must be at least 0.01 seconds");
-			return -EINVAL;
-		}
-		return 1;
+		return parse_interval(arg, &o->interval_s) ? -EINVAL : 1;
 	case 'n':
 		if (parse_uint(arg, "count", 1ULL << 32, &o->count))
 			return -EINVAL;
@@ -298,8 +292,7 @@ static bool hook_libc_of(struct sysview *v, int pid)
 		settled = !vma_find_interp(&maps);
 	if (!libc || libc_hooked(v, libc))
 		goto out;
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
-		 (unsigned long long)libc->start, (unsigned long long)libc->end);
+	vma_map_files_path(pid, libc, path, sizeof(path));
 	if (alloc_probes_attach(v->skel, path, libc->path, -1, false, &probes))
 		goto out;		/* reported; the other hooks go on */
 	hooks = realloc(v->libcs, (v->nr_libcs + 1) * sizeof(*hooks));
@@ -361,8 +354,6 @@ static void scan_libcs(struct sysview *v)
 static int attach_uprobes(struct sysview *v)
 {
 	char path[128], name[4096];
-	struct vma_list maps = {};
-	const struct vma *libc;
 	int err;
 
 	if (!v->opts->pid) {
@@ -374,22 +365,10 @@ static int attach_uprobes(struct sysview *v)
 		return 0;
 	}
 	/* One process: its own libc, for it alone, like memlens leaks. */
-	err = vma_list_load(v->opts->pid, &maps);
-	if (err) {
-		error_msg("cannot read /proc/%d/maps: %s", v->opts->pid, strerror(-err));
+	err = alloc_probes_find_libc(v->opts->pid, "use --no-uprobes", path, sizeof(path),
+				     name, sizeof(name));
+	if (err)
 		return err;
-	}
-	libc = vma_find_libc(&maps);
-	if (!libc) {
-		error_msg("pid %d has no libc mapped (statically linked?): use --no-uprobes",
-			  v->opts->pid);
-		vma_list_free(&maps);
-		return -ENOENT;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", v->opts->pid,
-		 (unsigned long long)libc->start, (unsigned long long)libc->end);
-	snprintf(name, sizeof(name), "%s", libc->path);
-	vma_list_free(&maps);
 	return alloc_probes_attach(v->skel, path, name, v->opts->pid, false, &v->pid_probes);
 }
 
@@ -627,6 +606,11 @@ void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16])
 		memcpy(comm, x->comm, 16);
 	else if (read_comm(tgid, comm, 16))
 		snprintf(comm, 16, "?");
+}
+
+void sysview_comm_of(void *ctx, uint32_t tgid, char comm[16])
+{
+	sysview_comm(ctx, tgid, comm);
 }
 
 static void forget_errors(struct sysview *v)

@@ -79,11 +79,6 @@ static const struct sysview_cmd top_cmd = {
 	.parse_opt = parse_top_opt,
 };
 
-static void comm_of(void *ctx, uint32_t tgid, char comm[16])
-{
-	sysview_comm(ctx, tgid, comm);
-}
-
 static void format_now(char *buf, size_t len, const char *fmt)
 {
 	time_t t = time(NULL);
@@ -230,7 +225,7 @@ static int top_update(struct top_env *env, struct sysview *v, struct top_state *
 	err = sysview_sample(v, &samples, &nr);
 	if (err)
 		return err;
-	err = proctable_build(samples, nr, st->prev, st->nr_prev, comm_of, v, &rows);
+	err = proctable_build(samples, nr, st->prev, st->nr_prev, sysview_comm_of, v, &rows);
 	free(samples);
 	if (err)
 		return err;

@@ -225,6 +225,18 @@ void bad_option(const char *cmd, int opt, const char *arg)
 		error_msg("%s: unknown option '%s' (see memlens %s --help)", cmd, arg, cmd);
 }
 
+/* -i: seconds, and not so few that memlens would spin. */
+int parse_interval(const char *s, double *out)
+{
+	if (parse_seconds(s, "interval", out))
+		return -EINVAL;
+	if (*out < 0.01) {
+		error_msg("interval must be at least 0.01 seconds");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG || !verbose)

@@ -24,6 +24,7 @@ int pid_tgid(int pid);
 void sanitize_name(char *s);
 int read_comm(int pid, char *buf, int len);
 int parse_uint(const char *s, const char *what, unsigned long long max, unsigned long long *out);
+int parse_interval(const char *s, double *out);
 int parse_seconds(const char *s, const char *what, double *out);
 void setup_libbpf_logging(void);
 void bad_option(const char *cmd, int opt, const char *arg);
