@@ -49,7 +49,7 @@ vmlinux:
 $(OUTPUT):
 	mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/*.h vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/*.bpf.h include/*.h vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
@@ -82,6 +82,9 @@ $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 $(OUTPUT)/memops: tests/workloads/memops.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/pressure: tests/workloads/pressure.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< -o $@
+
 $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
 	$(CC) -O2 -static $< -o $@
 
@@ -89,11 +92,12 @@ unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
-	    $(OUTPUT)/exec_after_alloc
+	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure
 
 e2e: $(E2E_DEPS)
 	./tests/e2e-leaks.sh
 	./tests/e2e-top.sh
+	./tests/e2e-reclaim.sh
 
 check: deps
 	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)

@@ -19,14 +19,13 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "allocs.h"
+#include "common.bpf.h"
 
 #define MAP_FIXED	0x10
 #define MAP_ANONYMOUS	0x20
 #define MAP_STACK	0x20000
 #define PROT_EXEC	0x4
 #define PAGE_SIZE	4096
-#define EEXIST		17
-#define TASK_COMM_LEN	16
 
 #define SIGSTOP		19
 #define ENOMEM		12
@@ -145,7 +144,7 @@ struct {
 	__uint(max_entries, RINGBUF_BYTES);
 } events SEC(".maps");
 
-static __always_inline void stat_add(enum alloc_stat stat, __u64 n)
+static __always_inline void stat_add(__u32 stat, __u64 n)
 {
 	__u32 key = stat;
 	__u64 *val = bpf_map_lookup_elem(&stats, &key);
@@ -153,64 +152,6 @@ static __always_inline void stat_add(enum alloc_stat stat, __u64 n)
 	/* Atomic: a preemptible uprobe program can be interrupted by another. */
 	if (val)
 		__sync_fetch_and_add(val, n);
-}
-
-/*
- * The entry of KEY in MAP, made from INIT on first use; NULL, counted
- * under FULL, when the map has no room. Inlined: MAP must be a constant.
- */
-static __always_inline void *lookup_or_init(void *map, const void *key, const void *init,
-					    enum alloc_stat full)
-{
-	void *val = bpf_map_lookup_elem(map, key);
-	long err;
-
-	if (val)
-		return val;
-	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
-	if (err && err != -EEXIST) {	/* EEXIST: another CPU made it first */
-		stat_add(full, 1);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(map, key);
-}
-
-static __always_inline __u32 current_tgid(void)
-{
-	return bpf_get_current_pid_tgid() >> 32;
-}
-
-static __always_inline __u32 current_tid(void)
-{
-	return (__u32)bpf_get_current_pid_tgid();
-}
-
-/* The process's name, its group leader's: threads may rename themselves. */
-static bool comm_matches(void)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	char comm[TASK_COMM_LEN];
-
-	BPF_CORE_READ_STR_INTO(&comm, task, group_leader, comm);
-	for (int i = 0; i < TASK_COMM_LEN; i++) {
-		if (comm[i] != targ_comm[i])
-			return false;
-		if (!comm[i])
-			break;
-	}
-	return true;
-}
-
-/*
- * The v1 memory cgroup of the current task, from its css_set: on a v1 host
- * bpf_get_current_cgroup_id() is the v2 id, the root for every task.
- */
-static __u64 current_memcg(void)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-
-	return BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn, id);
 }
 
 /* Is the current task one memlens was asked to trace? */
@@ -222,9 +163,9 @@ static __always_inline bool traced(void)
 		return false;
 	if (tgid == self_tgid)
 		return false;
-	if (filter_comm && !comm_matches())
+	if (filter_comm && !task_comm_is(bpf_get_current_task_btf(), targ_comm))
 		return false;
-	if (targ_memcg && current_memcg() != targ_memcg)
+	if (targ_memcg && task_memcg(bpf_get_current_task_btf()) != targ_memcg)
 		return false;
 	return true;
 }
@@ -243,17 +184,6 @@ static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
 	if (ps < PS_NR)
 		__sync_fetch_and_add(&st->v[ps], n);
 	stat_add(STAT_EVENTS, 1);
-}
-
-static __u32 log2_slot(__u64 v)
-{
-	__u32 slot = 0;
-
-	while (v && slot < HIST_SLOTS - 1) {
-		v >>= 1;
-		slot++;
-	}
-	return slot;
 }
 
 static void hist_add(__u32 tgid, enum hist_kind kind, __u64 value)

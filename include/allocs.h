@@ -9,6 +9,7 @@
 #ifndef __bpf__
 #include <linux/types.h>
 #endif
+#include "hist.h"
 
 /* Deepest user stack kept; the kernel's perf_event_max_stack default. */
 #define MAX_STACK_DEPTH		127
@@ -20,9 +21,6 @@
 #define MAX_PROCS		(16 * 1024)
 #define MAX_ERROR_KEYS		4096
 #define RINGBUF_BYTES		(256 * 1024)
-
-/* log2 histograms: slot i counts values in [2^(i-1), 2^i), slot 0 the zeros. */
-#define HIST_SLOTS		64
 
 /* Which entry point made an allocation; stored with every outstanding block. */
 enum alloc_kind {
@@ -117,10 +115,6 @@ enum hist_kind {
 struct hist_key {
 	__u32 tgid;
 	__u32 kind;		/* enum hist_kind */
-};
-
-struct hist {
-	__u64 slots[HIST_SLOTS];
 };
 
 /* Failed memory syscalls by process, syscall and errno. */

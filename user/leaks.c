@@ -68,14 +68,6 @@ struct leaks_session {
 	int exit_code;
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 static const char leaks_usage[] =
 "Usage: memlens leaks [OPTIONS] -p PID\n"
 "       memlens leaks [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -605,7 +597,7 @@ static int run_loop(struct leaks_session *s)
 	unsigned long long reports = 0;
 	int err;
 
-	while (!stop_requested) {
+	while (!stop_requested()) {
 		uint64_t now = monotonic_ns();
 		int timeout_ms = now >= next ? 0 : (next - now + 999999) / 1000000;
 
@@ -641,7 +633,6 @@ int cmd_leaks(int argc, char **argv)
 {
 	struct leaks_env env = { .interval_s = 5, .top = 10 };
 	struct leaks_session s = { .env = &env, .go_fd = -1, .exec_err_fd = -1 };
-	struct sigaction sa = { .sa_handler = on_signal };
 	int err;
 
 	if (parse_args(argc, argv, &env))
@@ -659,9 +650,7 @@ int cmd_leaks(int argc, char **argv)
 		}
 	}
 	setup_libbpf_logging();
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	catch_stop_signals();
 	/* A closed pipe (| head) is an error to handle, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 

@@ -26,10 +26,10 @@
 #include "bpf_util.h"
 #include "procmaps.h"
 #include "report.h"
+#include "memcg.h"
 #include "sysview.h"
 #include "util.h"
 
-#define CGROUP_V1_MEMORY "/sys/fs/cgroup/memory"
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #define SYSTEM_WIDE_THREADS (64 * 1024)
 
@@ -65,19 +65,6 @@ struct sysview {
 	uint64_t *err_counts;
 	size_t nr_errs;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-bool sysview_stop_requested(void)
-{
-	return stop_requested;
-}
 
 int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
 {
@@ -151,30 +138,6 @@ int sysview_parse_args(int argc, char **argv, const struct sysview_cmd *cmd,
 			  argv[optind], cmd->name);
 		return -EINVAL;
 	}
-	return 0;
-}
-
-/* The kernfs id of a v1 memory cgroup directory: its inode number. */
-static int resolve_cgroup(const char *arg, uint64_t *id)
-{
-	char path[4096];
-	struct statfs sfs;
-	struct stat st;
-
-	if (arg[0] == '/')
-		snprintf(path, sizeof(path), "%s", arg);
-	else
-		snprintf(path, sizeof(path), "%s/%s", CGROUP_V1_MEMORY, arg);
-	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-		error_msg("cgroup %s does not exist", path);
-		return -ENOENT;
-	}
-	if (statfs(path, &sfs) || sfs.f_type != CGROUP_SUPER_MAGIC) {
-		error_msg("%s is not in a cgroup v1 hierarchy (the memory controller is at %s)",
-			  path, CGROUP_V1_MEMORY);
-		return -EINVAL;
-	}
-	*id = st.st_ino;
 	return 0;
 }
 
@@ -379,7 +342,7 @@ static int load(struct sysview *v)
 	uint64_t memcg = 0;
 	int err;
 
-	if (o->cgroup && resolve_cgroup(o->cgroup, &memcg))
+	if (o->cgroup && memcg_resolve(o->cgroup, &memcg))
 		return -ENOENT;
 	skel = v->skel = allocs_bpf__open();
 	if (!skel) {
@@ -422,7 +385,6 @@ static int load(struct sysview *v)
 
 int sysview_open(const struct sysview_opts *o, struct sysview **out)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct sysview *v;
 	int err;
 
@@ -436,10 +398,7 @@ int sysview_open(const struct sysview_opts *o, struct sysview **out)
 	v->opts = o;
 	v->stats_fd = -1;
 	setup_libbpf_logging();
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
+	catch_stop_signals();
 
 	err = load(v);
 	if (!err)

@@ -25,18 +25,24 @@ struct sysview_opts {
 };
 
 /* Options every system-wide view takes; each view adds its own. */
-#define SYSVIEW_OPTIONS_HELP \
+#define SYSVIEW_FILTERS_HELP \
 "  -p, --pid PID         only this process\n" \
 "  -c, --comm COMM       only processes with this command name\n" \
 "      --cgroup PATH     only tasks in this v1 memory cgroup (a directory\n" \
 "                        under /sys/fs/cgroup/memory, or a path relative to it)\n" \
 "  -i, --interval SECS   seconds between updates\n" \
 "  -n, --count N         stop after N updates\n" \
-"  -j, --json            JSON lines instead of tables\n" \
-"      --no-uprobes      syscalls, faults and rss only: no allocator hooks,\n" \
-"                        negligible overhead\n" \
+"  -j, --json            JSON lines instead of tables\n"
+
+#define SYSVIEW_VERBOSE_HELP \
 "  -v, --verbose         debug messages, libbpf warnings\n" \
 "  -h, --help            this help\n"
+
+#define SYSVIEW_OPTIONS_HELP \
+SYSVIEW_FILTERS_HELP \
+"      --no-uprobes      syscalls, faults and rss only: no allocator hooks,\n" \
+"                        negligible overhead\n" \
+SYSVIEW_VERBOSE_HELP
 
 #define SYSVIEW_SHORT_OPTS "p:c:i:n:jvh"
 
@@ -46,15 +52,18 @@ enum {
 	OPT_SYSVIEW_LAST,
 };
 
-#define SYSVIEW_LONG_OPTIONS \
+#define SYSVIEW_FILTER_LONG_OPTIONS \
 	{ "pid", required_argument, NULL, 'p' }, \
 	{ "comm", required_argument, NULL, 'c' }, \
 	{ "cgroup", required_argument, NULL, OPT_CGROUP }, \
 	{ "interval", required_argument, NULL, 'i' }, \
 	{ "count", required_argument, NULL, 'n' }, \
 	{ "json", no_argument, NULL, 'j' }, \
-	{ "no-uprobes", no_argument, NULL, OPT_NO_UPROBES }, \
 	{ "verbose", no_argument, NULL, 'v' }
+
+#define SYSVIEW_LONG_OPTIONS \
+	SYSVIEW_FILTER_LONG_OPTIONS, \
+	{ "no-uprobes", no_argument, NULL, OPT_NO_UPROBES }
 
 /*
  * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
@@ -114,7 +123,6 @@ size_t sysview_errors(struct sysview *v, uint32_t tgid, struct error_key *keys,
 bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct hist *h);
 /* memlens' own counters: events handled, losses; BPF run time in ns. */
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns);
-bool sysview_stop_requested(void);
 /* What went uncounted (full maps, lost events): the sum, and as JSON members. */
 uint64_t sysview_lost_total(const uint64_t *stats);
 void sysview_print_lost_json(FILE *out, const uint64_t *stats);

@@ -314,7 +314,7 @@ int cmd_top(int argc, char **argv)
 		tty_raw();
 	st.prev_ns = monotonic_ns();
 	next = st.prev_ns + env.o.interval_s * 1e9;
-	while (!sysview_stop_requested()) {
+	while (!stop_requested()) {
 		uint64_t now = monotonic_ns();
 		int timeout = now >= next ? 0 : (next - now + 999999) / 1000000;
 		bool redraw = false;

@@ -248,3 +248,42 @@ void setup_libbpf_logging(void)
 {
 	libbpf_set_print(libbpf_print);
 }
+
+static volatile sig_atomic_t stop_signalled;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_signalled = 1;
+}
+
+void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+}
+
+bool stop_requested(void)
+{
+	return stop_signalled;
+}
+
+int array_grow(void **arr, size_t nr, size_t *cap, size_t size)
+{
+	size_t new_cap;
+	void *p;
+
+	if (nr < *cap)
+		return 0;
+	new_cap = *cap ? *cap * 2 : 16;
+	p = realloc(*arr, new_cap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = new_cap;
+	return 0;
+}

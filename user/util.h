@@ -3,6 +3,7 @@
 #define MEMLENS_UTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes: 1 for errors at run time, 2 for bad usage. */
@@ -28,5 +29,10 @@ int parse_interval(const char *s, double *out);
 int parse_seconds(const char *s, const char *what, double *out);
 void setup_libbpf_logging(void);
 void bad_option(const char *cmd, int opt, const char *arg);
+/* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
+int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
+/* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
+void catch_stop_signals(void);
+bool stop_requested(void);
 
 #endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Helpers shared by the BPF objects. Each object that includes this file
+ * defines its own counters and stat_add(), through which lookup_or_init()
+ * counts a full map.
+ */
+#ifndef MEMLENS_COMMON_BPF_H
+#define MEMLENS_COMMON_BPF_H
+
+#define EEXIST		17
+#define TASK_COMM_LEN	16
+
+static __always_inline void stat_add(__u32 stat, __u64 n);
+
+/*
+ * The entry of KEY in MAP, made from INIT on first use; NULL, counted
+ * under FULL, when the map has no room. Inlined: MAP must be a constant.
+ */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init,
+					    __u32 full)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	if (err && err != -EEXIST) {	/* EEXIST: another CPU made it first */
+		stat_add(full, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline __u32 current_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+static __always_inline __u32 current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
+/* Is TASK's process named WANT? Its group leader's name: threads rename themselves. */
+static bool task_comm_is(struct task_struct *task, const volatile char *want)
+{
+	char comm[TASK_COMM_LEN];
+
+	BPF_CORE_READ_STR_INTO(&comm, task, group_leader, comm);
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != want[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+/*
+ * The v1 memory cgroup of TASK (its kernfs id), from its css_set: on a v1
+ * host bpf_get_current_cgroup_id() is the v2 id, the root for every task.
+ */
+static __u64 task_memcg(struct task_struct *task)
+{
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+
+	return BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn, id);
+}
+
+/* log2 histogram slot: 0 for 0, i for values in [2^(i-1), 2^i). */
+static __u32 log2_slot(__u64 v)
+{
+	__u32 slot = 0;
+
+	while (v && slot < HIST_SLOTS - 1) {
+		v >>= 1;
+		slot++;
+	}
+	return slot;
+}
+
+#endif /* MEMLENS_COMMON_BPF_H */

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* v1 memory cgroups: from a path to the id BPF reads, and back. */
+#include <errno.h>
+#include <ftw.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include "memcg.h"
+#include "util.h"
+
+int memcg_resolve(const char *arg, uint64_t *id)
+{
+	char path[4096];
+	struct statfs sfs;
+	struct stat st;
+
+	if (arg[0] == '/')
+		snprintf(path, sizeof(path), "%s", arg);
+	else
+		snprintf(path, sizeof(path), "%s/%s", CGROUP_V1_MEMORY, arg);
+	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+		error_msg("cgroup %s does not exist", path);
+		return -ENOENT;
+	}
+	if (statfs(path, &sfs) || sfs.f_type != CGROUP_SUPER_MAGIC) {
+		error_msg("%s is not in a cgroup v1 hierarchy (the memory controller is at %s)",
+			  path, CGROUP_V1_MEMORY);
+		return -EINVAL;
+	}
+	*id = st.st_ino;
+	return 0;
+}
+
+/* nftw has no context argument: the walk is one at a time. */
+static uint64_t wanted_id;
+static char *found_buf;
+static size_t found_len;
+
+static int match_dir(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type != FTW_D || st->st_ino != wanted_id)
+		return 0;
+	path += strlen(CGROUP_V1_MEMORY);
+	snprintf(found_buf, found_len, "%s", *path ? path : "/");
+	return 1;
+}
+
+const char *memcg_path(uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "#%llu", (unsigned long long)id);
+	if (!id)
+		return buf;
+	wanted_id = id;
+	found_buf = buf;
+	found_len = len;
+	nftw(CGROUP_V1_MEMORY, match_dir, 16, FTW_PHYS | FTW_MOUNT);
+	return buf;
+}
