@@ -9,6 +9,8 @@ DLOPEN_EXIT=$PWD/build/dlopen_exit
 EXEC_AFTER_ALLOC=$PWD/build/exec_after_alloc
 DSO=$PWD/build/libdso_leak.so
 MEMOPS=$PWD/build/memops
+CGROUP_V1_MEMORY=/sys/fs/cgroup/memory
+PRESSURE=$PWD/build/pressure
 pass=0
 fail=0
 pids=()
@@ -59,9 +61,9 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc" "failed: $*"; fi
 }
 
-# jq_true FILTER: the JSON on stdin satisfies FILTER.
+# jq_true [JQ OPTIONS] FILTER: the JSON on stdin satisfies FILTER.
 jq_true() {
-	jq -e "$1" >/dev/null
+	jq -e "$@" >/dev/null
 }
 
 # check_eq DESC EXPECTED ACTUAL
@@ -128,7 +130,8 @@ require_root_and_build() {
 		echo "$1: must run as root (loads BPF programs)" >&2
 		exit 1
 	fi
-	for f in "$MEMLENS_BIN" "$LEAKY" "$STATIC" "$DLOPEN_EXIT" "$MEMOPS" "$EXEC_AFTER_ALLOC"; do
+	for f in "$MEMLENS_BIN" "$LEAKY" "$STATIC" "$DLOPEN_EXIT" "$MEMOPS" "$EXEC_AFTER_ALLOC" \
+		"$PRESSURE"; do
 		[ -x "$f" ] || {
 			echo "$1: $f missing: build first (make e2e)" >&2
 			exit 1

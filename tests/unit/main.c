@@ -13,6 +13,8 @@ static const struct {
 	{ "symbolize", test_symbolize },
 	{ "report", test_report },
 	{ "util", test_util },
+	{ "episodes", test_episodes },
+	{ "reclaim_bpf", test_reclaim_bpf },
 };
 
 int main(void)

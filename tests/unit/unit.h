@@ -46,5 +46,7 @@ void test_free_probe_skip(void);
 void test_symbolize(void);
 void test_report(void);
 void test_util(void);
+void test_episodes(void);
+void test_reclaim_bpf(void);
 
 #endif

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The memory-pressure tracer behind `memlens reclaim` and `top --reclaim`.
+ *
+ * - Stalls: direct, memcg and node reclaim and compaction are timed from
+ *   their begin to their end tracepoint in the task that waits; vmscan
+ *   throttling reports its own delay. Each stall is aggregated per process
+ *   (count, time, pages reclaimed, log2 histogram of its µs) and streamed,
+ *   so that userspace can group stalls into episodes.
+ * - kswapd: wake and sleep per node, the pages it reclaims, who woke it.
+ * - OOM kills: the victim, its rss, oom_score_adj and memory cgroup.
+ * - Page allocations per process, per CPU: who was allocating meanwhile.
+ *
+ * raw_tp, not tp_btf: no tracefs needed, and BPF_PROG_TEST_RUN can run
+ * them on synthetic arguments (tests/unit).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "reclaim.h"
+#include "common.bpf.h"
+
+#define PF_KSWAPD	0x00020000	/* task->flags: I am kswapd */
+#define MM_FILEPAGES	0
+#define MM_ANONPAGES	1
+#define MM_SHMEMPAGES	3
+
+/* Which processes are traced: all filters set must match. */
+const volatile __u32 targ_tgid;		/* 0: any */
+const volatile __u32 self_tgid;		/* memlens itself: never counted */
+const volatile bool filter_comm;
+const volatile char targ_comm[TASK_COMM_LEN];
+const volatile __u64 targ_memcg;	/* kernfs id of a v1 memory cgroup, 0: any */
+/* Page allocations per process; off, the hottest hook is not attached. */
+const volatile bool count_page_allocs = true;
+
+/* Stalls in progress, by thread and kind: their begin time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECLAIM_MAX_THREADS);
+	__type(key, struct stall_key);
+	__type(value, __u64);
+} stall_begin SEC(".maps");
+
+/* Plain, not per-CPU: stalls are rare next to allocations; added atomically. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECLAIM_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct reclaim_proc);
+} procs SEC(".maps");
+
+/* Stall latency in µs, by process and kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECLAIM_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct stall_key);
+	__type(value, struct hist);
+} stall_hists SEC(".maps");
+
+/* Pages allocated, by process: per CPU, the page allocator is hot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, RECLAIM_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u64);
+} page_allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RECLAIM_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct kswapd_node);
+} kswapd SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RSTAT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} rstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RECLAIM_RINGBUF_BYTES);
+} revents SEC(".maps");
+
+static __always_inline void stat_add(__u32 stat, __u64 n)
+{
+	__u64 *val = bpf_map_lookup_elem(&rstats, &stat);
+
+	/* Atomic: an interrupt's program may run in the middle of this one. */
+	if (val)
+		__sync_fetch_and_add(val, n);
+}
+
+static __always_inline bool task_traced(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	if (tgid == self_tgid)
+		return false;
+	if (filter_comm && !task_comm_is(task, targ_comm))
+		return false;
+	if (targ_memcg && task_memcg(task) != targ_memcg)
+		return false;
+	return true;
+}
+
+static __always_inline bool traced(void)
+{
+	return task_traced(bpf_get_current_task_btf());
+}
+
+static void stall_begins(enum stall_kind kind)
+{
+	struct stall_key key = { .id = current_tid(), .kind = kind };
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!traced())
+		return;
+	if (bpf_map_update_elem(&stall_begin, &key, &now, BPF_ANY))
+		stat_add(RSTAT_THREADS_FULL, 1);
+}
+
+static void hist_add(__u32 tgid, enum stall_kind kind, __u64 us)
+{
+	static const struct hist zero;
+	struct stall_key key = { .id = tgid, .kind = kind };
+	struct hist *h;
+	__u32 slot;
+
+	h = lookup_or_init(&stall_hists, &key, &zero, RSTAT_HISTS_FULL);
+	if (!h)
+		return;
+	slot = log2_slot(us);
+	if (slot < HIST_SLOTS)
+		__sync_fetch_and_add(&h->slots[slot], 1);
+}
+
+/* A stall of the current task: counted, put in its histogram, streamed. */
+static void stall_record(enum stall_kind kind, __u64 begin_ns, __u64 dur_ns, __u64 pages)
+{
+	static const struct reclaim_proc zero;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = current_tgid();
+	struct reclaim_event *e;
+	struct reclaim_proc *p;
+	__u64 memcg;
+
+	if (kind >= STALL_NR)
+		return;
+	memcg = task_memcg(task);
+	stat_add(RSTAT_STALLS, 1);
+	stat_add(RSTAT_EVENTS, 1);
+	p = lookup_or_init(&procs, &tgid, &zero, RSTAT_PROCS_FULL);
+	if (p) {
+		__sync_fetch_and_add(&p->stalls[kind], 1);
+		__sync_fetch_and_add(&p->stall_ns[kind], dur_ns);
+		__sync_fetch_and_add(&p->reclaimed[kind], pages);
+		p->memcg = memcg;
+	}
+	hist_add(tgid, kind, dur_ns / 1000);
+
+	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
+	if (!e) {
+		stat_add(RSTAT_EVENTS_LOST, 1);
+		return;
+	}
+	e->type = REVENT_STALL;
+	e->kind = kind;
+	e->tgid = tgid;
+	e->tid = current_tid();
+	e->begin_ns = begin_ns;
+	e->dur_ns = dur_ns;
+	e->pages = pages;
+	e->memcg = memcg;
+	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static void stall_ends(enum stall_kind kind, __u64 pages)
+{
+	struct stall_key key = { .id = current_tid(), .kind = kind };
+	__u64 now = bpf_ktime_get_ns(), *begin, begin_ns;
+
+	begin = bpf_map_lookup_elem(&stall_begin, &key);
+	if (!begin) {
+		/* Filtered out at its begin, or it began before memlens. */
+		if (traced())
+			stat_add(RSTAT_UNMATCHED, 1);
+		return;
+	}
+	begin_ns = *begin;
+	bpf_map_delete_elem(&stall_begin, &key);
+	stall_record(kind, begin_ns, now - begin_ns, pages);
+}
+
+SEC("raw_tp/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(direct_reclaim_begin, int order, gfp_t gfp_flags)
+{
+	stall_begins(STALL_DIRECT);
+	return 0;
+}
+
+SEC("raw_tp/mm_vmscan_direct_reclaim_end")
+int BPF_PROG(direct_reclaim_end, unsigned long nr_reclaimed)
+{
+	stall_ends(STALL_DIRECT, nr_reclaimed);
+	return 0;
+}
+
+SEC("raw_tp/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(memcg_reclaim_begin, int order, gfp_t gfp_flags)
+{
+	stall_begins(STALL_MEMCG);
+	return 0;
+}
+
+SEC("raw_tp/mm_vmscan_memcg_reclaim_end")
+int BPF_PROG(memcg_reclaim_end, unsigned long nr_reclaimed)
+{
+	stall_ends(STALL_MEMCG, nr_reclaimed);
+	return 0;
+}
+
+SEC("raw_tp/mm_vmscan_node_reclaim_begin")
+int BPF_PROG(node_reclaim_begin, int nid, int order, gfp_t gfp_flags)
+{
+	stall_begins(STALL_NODE);
+	return 0;
+}
+
+SEC("raw_tp/mm_vmscan_node_reclaim_end")
+int BPF_PROG(node_reclaim_end, unsigned long nr_reclaimed)
+{
+	stall_ends(STALL_NODE, nr_reclaimed);
+	return 0;
+}
+
+/* One zone compacted: in an allocating task (direct) or in kcompactd. */
+SEC("raw_tp/mm_compaction_begin")
+int BPF_PROG(compaction_begin)
+{
+	stall_begins(STALL_COMPACT);
+	return 0;
+}
+
+SEC("raw_tp/mm_compaction_end")
+int BPF_PROG(compaction_end)
+{
+	stall_ends(STALL_COMPACT, 0);
+	return 0;
+}
+
+/* Fired after the sleep, with how long it lasted. */
+SEC("raw_tp/mm_vmscan_throttled")
+int BPF_PROG(vmscan_throttled, int nid, int usec_timeout, int usec_delayed, int reason)
+{
+	__u64 dur_ns = (__u64)(usec_delayed > 0 ? usec_delayed : 0) * 1000;
+
+	if (!traced())
+		return 0;
+	stall_record(STALL_THROTTLE, bpf_ktime_get_ns() - dur_ns, dur_ns, 0);
+	return 0;
+}
+
+/* An allocation found its zone low and woke kswapd: count who. */
+SEC("raw_tp/mm_vmscan_wakeup_kswapd")
+int BPF_PROG(wakeup_kswapd, int nid, int zid, int order, gfp_t gfp_flags)
+{
+	static const struct reclaim_proc zero;
+	__u32 tgid = current_tgid();
+	struct reclaim_proc *p;
+
+	if (!traced())
+		return 0;
+	p = lookup_or_init(&procs, &tgid, &zero, RSTAT_PROCS_FULL);
+	if (p)
+		__sync_fetch_and_add(&p->kswapd_wakeups, 1);
+	stat_add(RSTAT_EVENTS, 1);
+	return 0;
+}
+
+static void kswapd_event(enum reclaim_event_type type, __u32 nid, __u64 begin_ns,
+			 __u64 dur_ns, __u64 pages)
+{
+	struct reclaim_event *e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
+
+	if (!e) {
+		stat_add(RSTAT_EVENTS_LOST, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->kind = nid;
+	e->tgid = current_tgid();
+	e->tid = current_tid();
+	e->begin_ns = begin_ns;
+	e->dur_ns = dur_ns;
+	e->pages = pages;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* kswapd starts balancing its node; not filtered: it is everyone's. */
+SEC("raw_tp/mm_vmscan_kswapd_wake")
+int BPF_PROG(kswapd_wake, int nid, int zid, int order)
+{
+	__u32 key = nid;
+	struct kswapd_node *k = bpf_map_lookup_elem(&kswapd, &key);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!k)
+		return 0;
+	__sync_fetch_and_add(&k->wakes, 1);
+	k->since_ns = now;
+	k->reclaimed_at_wake = k->reclaimed;
+	stat_add(RSTAT_EVENTS, 1);
+	kswapd_event(REVENT_KSWAPD_WAKE, nid, now, 0, 0);
+	return 0;
+}
+
+SEC("raw_tp/mm_vmscan_kswapd_sleep")
+int BPF_PROG(kswapd_sleep, int nid)
+{
+	__u32 key = nid;
+	struct kswapd_node *k = bpf_map_lookup_elem(&kswapd, &key);
+	__u64 now = bpf_ktime_get_ns(), since;
+
+	if (!k)
+		return 0;
+	since = k->since_ns;
+	k->since_ns = 0;
+	stat_add(RSTAT_EVENTS, 1);
+	/* Asleep already, or awake since before memlens started. */
+	if (!since)
+		return 0;
+	__sync_fetch_and_add(&k->awake_ns, now - since);
+	kswapd_event(REVENT_KSWAPD_SLEEP, nid, since, now - since,
+		     k->reclaimed - k->reclaimed_at_wake);
+	return 0;
+}
+
+/* Pages reclaimed by kswapd; direct and memcg reclaim report theirs at their end. */
+SEC("raw_tp/mm_vmscan_lru_shrink_inactive")
+int BPF_PROG(lru_shrink_inactive, int nid, unsigned long nr_scanned, unsigned long nr_reclaimed)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 key = nid;
+	struct kswapd_node *k;
+
+	if (!(BPF_CORE_READ(task, flags) & PF_KSWAPD) || !nr_reclaimed)
+		return 0;
+	k = bpf_map_lookup_elem(&kswapd, &key);
+	if (k)
+		__sync_fetch_and_add(&k->reclaimed, nr_reclaimed);
+	return 0;
+}
+
+/*
+ * The OOM killer marked a victim. This runs in the task whose allocation
+ * failed, often the victim itself; the victim's rss is read before the
+ * reaper frees it.
+ */
+SEC("raw_tp/mark_victim")
+int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
+	struct oom_event *e;
+
+	if (!task_traced(victim))
+		return 0;
+	stat_add(RSTAT_EVENTS, 1);
+	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
+	if (!e) {
+		stat_add(RSTAT_EVENTS_LOST, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = REVENT_OOM;
+	e->victim_tgid = BPF_CORE_READ(victim, tgid);
+	e->victim_tid = BPF_CORE_READ(victim, pid);
+	e->killer_tgid = current_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->memcg = task_memcg(victim);
+	e->oom_score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
+	e->uid = uid;
+	if (mm) {
+		e->total_vm = BPF_CORE_READ(mm, total_vm);
+		e->rss_anon = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
+		e->rss_file = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
+		e->rss_shmem = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+	}
+	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, group_leader, comm);
+	BPF_CORE_READ_STR_INTO(&e->killer_comm, task, group_leader, comm);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Every page allocation; NULL page: the allocation failed. */
+SEC("raw_tp/mm_page_alloc")
+int BPF_PROG(page_alloc, struct page *page, unsigned int order)
+{
+	static const __u64 zero;
+	__u32 tgid = current_tgid();
+	__u64 *pages;
+
+	if (!page || !traced())
+		return 0;
+	pages = lookup_or_init(&page_allocs, &tgid, &zero, RSTAT_ALLOCS_FULL);
+	/* This CPU's: the kernel does not nest one program on one CPU. */
+	if (pages)
+		*pages += 1ULL << (order & 31);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Shared between bpf/reclaim.bpf.c and userspace: what the memory-pressure
+ * tracer keeps in its maps and streams through its ring buffer.
+ */
+#ifndef MEMLENS_RECLAIM_H
+#define MEMLENS_RECLAIM_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+#include "hist.h"
+
+#define RECLAIM_MAX_PROCS	(16 * 1024)
+#define RECLAIM_MAX_THREADS	(16 * 1024)
+#define RECLAIM_MAX_NODES	64
+#define RECLAIM_RINGBUF_BYTES	(512 * 1024)
+
+/* Where a task waited for memory: each is timed from its begin to its end event. */
+enum stall_kind {
+	STALL_DIRECT,		/* direct reclaim: the host is short of free pages */
+	STALL_MEMCG,		/* memory cgroup reclaim: the task's cgroup is at its limit */
+	STALL_NODE,		/* node reclaim (vm.zone_reclaim_mode) */
+	STALL_COMPACT,		/* compaction in the task (kcompactd shows as itself) */
+	STALL_THROTTLE,		/* put to sleep by vmscan: writeback, isolation */
+	STALL_NR,
+};
+
+enum pressure_stat {
+	RSTAT_STALLS,		/* stalls recorded */
+	RSTAT_UNMATCHED,	/* an end without its begin: began before memlens */
+	RSTAT_PROCS_FULL,	/* per-process map full: stall not counted */
+	RSTAT_THREADS_FULL,	/* in-progress map full: stall not timed */
+	RSTAT_HISTS_FULL,	/* histogram map full: stall not in a histogram */
+	RSTAT_ALLOCS_FULL,	/* page allocation map full: allocation not counted */
+	RSTAT_EVENTS_LOST,	/* ring buffer full: event not streamed */
+	RSTAT_EVENTS,		/* events handled, for memlens' own cost */
+	RSTAT_NR,
+};
+
+/* Per process: what it paid in stalls, and how it pushed. */
+struct reclaim_proc {
+	__u64 stalls[STALL_NR];
+	__u64 stall_ns[STALL_NR];
+	__u64 reclaimed[STALL_NR];	/* pages it reclaimed itself */
+	__u64 kswapd_wakeups;		/* allocations that woke kswapd */
+	__u64 memcg;			/* v1 memory cgroup at its last stall */
+};
+
+struct stall_key {
+	__u32 id;		/* tgid in the histograms; tid for stalls in progress */
+	__u32 kind;		/* enum stall_kind */
+};
+
+/* kswapd of one NUMA node. */
+struct kswapd_node {
+	__u64 wakes;
+	__u64 awake_ns;		/* time between wake and sleep, summed */
+	__u64 reclaimed;	/* pages */
+	__u64 since_ns;		/* awake since; 0 while asleep */
+	__u64 reclaimed_at_wake;
+};
+
+enum reclaim_event_type {
+	REVENT_STALL = 1,	/* a stall ended */
+	REVENT_KSWAPD_WAKE,
+	REVENT_KSWAPD_SLEEP,
+	REVENT_OOM,		/* the OOM killer chose a victim */
+};
+
+/* Streamed: one per stall, per kswapd wake and sleep. */
+struct reclaim_event {
+	__u32 type;		/* enum reclaim_event_type */
+	__u32 kind;		/* stall: enum stall_kind; kswapd: its node */
+	__u32 tgid;
+	__u32 tid;
+	__u64 begin_ns;		/* CLOCK_MONOTONIC */
+	__u64 dur_ns;
+	__u64 pages;		/* reclaimed during the stall, or kswapd's run */
+	__u64 memcg;
+	char comm[16];
+};
+
+/* Streamed: one per OOM victim. */
+struct oom_event {
+	__u32 type;		/* REVENT_OOM */
+	__u32 victim_tgid;
+	__u32 victim_tid;
+	__u32 killer_tgid;	/* the task whose allocation failed */
+	__u64 ts_ns;
+	__u64 memcg;		/* of the victim */
+	__s64 total_vm;		/* pages */
+	__s64 rss_anon;		/* pages */
+	__s64 rss_file;
+	__s64 rss_shmem;
+	__s32 oom_score_adj;
+	__u32 uid;
+	char victim_comm[16];
+	char killer_comm[16];
+};
+
+#endif /* MEMLENS_RECLAIM_H */

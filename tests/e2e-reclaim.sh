@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# End-to-end tests of memlens reclaim: memory pressure made inside a v1
+# memory cgroup of 64 MiB that this suite creates and removes, so that
+# nothing outside it is pushed.
+#
+#   1. a reader of a 512 MiB sparse file (page cache, charged to the
+#      cgroup): memcg reclaim stalls of that pid, with the pages reclaimed;
+#   2. a process that touches 256 MiB of anonymous memory with
+#      oom_score_adj 1000: the OOM kill, with its pid and cgroup.
+#
+# MEMLENS_GLOBAL_PRESSURE=1 adds a test of kswapd and global direct
+# reclaim: it fills the page cache of the whole machine (off by default).
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+
+require_root_and_build e2e-reclaim
+
+CG_NAME=memlens-e2e-$$
+CG=$CGROUP_V1_MEMORY/$CG_NAME
+SPARSE=$PWD/build/reclaim-sparse-$$
+FILE_PAGES=$((512 * 1024 * 1024 / 4096))
+
+suite_cleanup() {
+	if [ -d "$CG" ]; then
+		xargs -r kill -KILL <"$CG/cgroup.procs" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			[ -s "$CG/cgroup.procs" ] || break
+			sleep 0.1
+		done
+		rmdir "$CG"
+	fi
+	rm -f "$SPARSE" "$SPARSE.big"
+}
+
+# in_cgroup CMD... &: CMD as a member of the test cgroup from its first
+# instruction, with the pid $! names. Only in the background: it execs.
+in_cgroup() {
+	exec sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@"
+}
+
+# start_reclaim OUT ARGS...: memlens reclaim in the background, once it traces.
+start_reclaim() {
+	local out=$1
+	shift
+	"$MEMLENS" reclaim "$@" >"$out" 2>"$out.err" &
+	reclaim_pid=$!
+	pids+=("$reclaim_pid")
+	wait_for "$out.err" "tracing memory pressure" 30
+}
+
+# stop_reclaim: SIGTERM, through timeout(1); memlens prints its summary.
+stop_reclaim() {
+	kill -TERM "$reclaim_pid"
+	wait "$reclaim_pid"
+}
+
+mkdir "$CG" || exit 1
+echo 64M >"$CG/memory.limit_in_bytes"
+# Sparse: the page cache is filled with zeroes, nothing is read from disk.
+truncate -s 512M "$SPARSE"
+
+# --- reader and OOM victim, JSON --------------------------------------
+
+out=$tmp/reclaim.json
+if ! start_reclaim "$out" -j --cgroup "$CG_NAME" -i 0.5 -g 0.3; then
+	not_ok "memlens reclaim starts" "$(cat "$out.err")"
+	finish e2e-reclaim
+	exit 1
+fi
+in_cgroup "$PRESSURE" read "$SPARSE" &
+reader=$!
+wait "$reader"
+check_eq "reader read the whole file" 0 $?
+# Apart by more than the gap: an episode each.
+sleep 1
+in_cgroup "$PRESSURE" anon 256 1000 >"$tmp/hog.out" &
+hog=$!
+wait "$hog" 2>/dev/null
+check_eq "the hog was killed (SIGKILL)" 137 $?
+sleep 1
+stop_reclaim
+check_eq "memlens reclaim exits 0 on SIGTERM" 0 $?
+
+summary=$(jq -c 'select(.type == "summary")' "$out")
+reader_memcg=$(jq -c --argjson p "$reader" \
+	'.processes[] | select(.pid == $p) | .stalls[] | select(.kind == "memcg")' <<<"$summary")
+check "reader: memcg reclaim stalls" jq_true '.count > 0' <<<"$reader_memcg"
+check "reader: pages reclaimed" jq_true '.reclaimed > 0' <<<"$reader_memcg"
+check "reader: histogram holds every stall" jq_true '.hist_us.total == .count' <<<"$reader_memcg"
+check "reader: stalled only in memcg reclaim" jq_true --argjson p "$reader" \
+	'[.processes[] | select(.pid == $p) | .stalls[].kind] == ["memcg"]' <<<"$summary"
+check_eq "reader: its memory cgroup" "\"/$CG_NAME\"" \
+	"$(jq -c --argjson p "$reader" '.processes[] | select(.pid == $p) | .memcg' <<<"$summary")"
+# Every page of the file is a page cache page the reader allocated, plus
+# its own few (exec, stack, page tables).
+reader_pages=$(jq --argjson p "$reader" '.processes[] | select(.pid == $p) | .allocated' \
+	<<<"$summary")
+check "reader: allocated the file's $FILE_PAGES pages, and at most 1024 more ($reader_pages)" \
+	test "$reader_pages" -ge "$FILE_PAGES" -a "$reader_pages" -le $((FILE_PAGES + 1024))
+check_eq "only processes of the cgroup" "[$reader,$hog]" \
+	"$(jq -c '[.processes[].pid] | sort' <<<"$summary")"
+check_eq "nothing lost" "0" \
+	"$(jq '[.lost[]] | add' <<<"$summary")"
+check_eq "every tracepoint hooked" '""' "$(jq -c '.not_traced' <<<"$summary")"
+
+oom=$(jq -c 'select(.type == "oom")' "$out")
+check_eq "one OOM kill" 1 "$(jq -s length <<<"$oom")"
+check_eq "OOM: the victim's pid" "$hog" "$(jq '.pid' <<<"$oom")"
+check_eq "OOM: its cgroup" "\"/$CG_NAME\"" "$(jq -c '.memcg' <<<"$oom")"
+check_eq "OOM: its oom_score_adj" 1000 "$(jq '.oom_score_adj' <<<"$oom")"
+check_eq "OOM: its name" '"pressure"' "$(jq -c '.comm' <<<"$oom")"
+check "OOM: its anonymous rss near the limit" jq_true \
+	'.rss_kb.anon > 32768 and .rss_kb.anon <= 65536' <<<"$oom"
+check_eq "summary counts the OOM kill" 1 "$(jq '.oom_kills' <<<"$summary")"
+
+episodes=$(jq -c 'select(.type == "episode")' "$out")
+check_eq "two episodes: the reader's, the hog's" 2 "$(jq -s length <<<"$episodes")"
+first=$(jq -c 'select(.id == 1)' <<<"$episodes")
+check "episode 1: the reader stalled" jq_true --argjson p "$reader" \
+	'.stalled | map(.pid) == [$p]' <<<"$first"
+check "episode 1: the reader allocated most" jq_true --argjson p "$reader" \
+	'.allocated[0].pid == $p and .allocated[0].pages > 0' <<<"$first"
+check "episode 1: no OOM kill" jq_true '.oom_kills == []' <<<"$first"
+check "episode 1: a timeline with stalls in it" jq_true \
+	'(.timeline | length) > 0 and ([.timeline[].stalls] | add) == .stalls' <<<"$first"
+second=$(jq -c 'select(.id == 2)' <<<"$episodes")
+check "episode 2: the OOM kill of the hog" jq_true --argjson p "$hog" \
+	".oom_kills == [{\"pid\": \$p, \"memcg\": \"/$CG_NAME\"}]" <<<"$second"
+# The stream (episodes) and the in-kernel counters (summary) agree.
+check_eq "episodes hold every stall the summary counts" \
+	"$(jq '[.processes[].stalls[].count] | add' <<<"$summary")" \
+	"$(jq -s '[.[].stalls] | add' <<<"$episodes")"
+check_eq "episodes hold every reclaimed page the summary counts" \
+	"$(jq '[.processes[].stalls[].reclaimed] | add' <<<"$summary")" \
+	"$(jq -s '[.[].reclaimed.memcg] | add' <<<"$episodes")"
+check "intervals: the reader's stalls with its cgroup" jq_true -s --argjson p "$reader" \
+	"[.[] | select(.type == \"interval\") | .processes[] | select(.pid == \$p and .stalls.memcg > 0)
+	  | .memcg] | unique == [\"/$CG_NAME\"]" <"$out"
+
+# --- the same as text -------------------------------------------------
+
+out=$tmp/reclaim.txt
+start_reclaim "$out" --cgroup "$CG_NAME" -i 0.5 -g 0.3
+in_cgroup "$PRESSURE" anon 256 1000 >/dev/null &
+hog=$!
+wait "$hog" 2>/dev/null
+sleep 1
+stop_reclaim
+check "text: the OOM kill line" grep -q \
+	"OOM kill: pid $hog (pressure) in memcg /$CG_NAME, .*oom_score_adj 1000; by pid $hog (pressure)" \
+	"$out"
+check "text: the episode" grep -q "^episode 1: .* stalls" "$out"
+check "text: who paid" grep -qE "^ +$hog pressure +/$CG_NAME +[0-9]+ " "$out"
+check "text: the timeline" grep -q "timeline (a row each 100 ms)" "$out"
+check "text: the summary's histogram" grep -q "usecs" "$out"
+
+# --- errors -------------------------------------------------------------
+
+expect_error "no such cgroup" 1 \
+	"memlens: cgroup $CGROUP_V1_MEMORY/memlens-no-such-cgroup does not exist" \
+	"$MEMLENS_BIN" reclaim --cgroup memlens-no-such-cgroup
+expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
+	"$MEMLENS_BIN" reclaim -p 999999999
+expect_error "bad gap" 2 \
+	"memlens: invalid gap 'x': expected seconds, for example 5 or 0.5" \
+	"$MEMLENS_BIN" reclaim --gap x
+expect_error "no uprobes here" 2 \
+	"memlens: reclaim: unknown option '--no-uprobes' (see memlens reclaim --help)" \
+	"$MEMLENS_BIN" reclaim --no-uprobes
+
+# --- opt-in: the whole machine ------------------------------------------
+
+if [ "${MEMLENS_GLOBAL_PRESSURE:-0}" = 1 ]; then
+	# A sparse file larger than memory, read outside any limit: the page
+	# cache fills free memory, then kswapd (and maybe direct reclaim) frees it.
+	mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+	truncate -s $((mem_kb * 1024 + 4 * 1024 * 1024 * 1024)) "$SPARSE.big"
+	out=$tmp/global.json
+	start_reclaim "$out" -j -c pressure -i 1
+	"$PRESSURE" read "$SPARSE.big"
+	sleep 2
+	stop_reclaim
+	rm -f "$SPARSE.big"
+	summary=$(jq -c 'select(.type == "summary")' "$out")
+	check "global: kswapd woke" jq_true '.kswapd.wakes > 0' <<<"$summary"
+	check "global: kswapd reclaimed pages" jq_true '.kswapd.reclaimed > 0' <<<"$summary"
+	echo "# global: direct reclaim stalls of the reader:" \
+		"$(jq -c '[.processes[].stalls[] | select(.kind == "direct") | .count] | add' \
+			<<<"$summary")"
+fi
+
+finish e2e-reclaim

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Episode grouping on synthetic event streams. */
+#include <stdlib.h>
+#include "episodes.h"
+#include "unit.h"
+
+#define MS 1000000ULL
+
+/* What the tracker handed over as episodes closed: a copy of each. */
+struct closed_log {
+	struct episode e[4];
+	struct episode_proc procs[4][8];
+	size_t nr;
+};
+
+static void on_closed(struct episode *e, void *ctx)
+{
+	struct closed_log *log = ctx;
+
+	if (log->nr == 4)
+		return;
+	log->e[log->nr] = *e;
+	for (size_t i = 0; i < e->nr_procs && i < 8; i++)
+		log->procs[log->nr][i] = e->procs[i];
+	log->nr++;
+}
+
+static void stall(struct episode_tracker *t, uint32_t tgid, enum stall_kind kind,
+		  uint64_t begin, uint64_t dur, uint64_t pages)
+{
+	struct reclaim_event r = {
+		.type = REVENT_STALL, .kind = kind, .tgid = tgid, .tid = tgid,
+		.begin_ns = begin, .dur_ns = dur, .pages = pages, .memcg = 42,
+	};
+
+	snprintf(r.comm, sizeof(r.comm), "p%u", tgid);
+	episodes_event(t, &r, sizeof(r));
+}
+
+static void kswapd(struct episode_tracker *t, uint32_t type, uint64_t begin, uint64_t dur,
+		   uint64_t pages)
+{
+	struct reclaim_event r = {
+		.type = type, .kind = 0, .begin_ns = begin, .dur_ns = dur, .pages = pages,
+	};
+
+	episodes_event(t, &r, sizeof(r));
+}
+
+static const struct episode_proc *proc_of(const struct closed_log *log, size_t ep, uint32_t tgid)
+{
+	for (size_t i = 0; i < log->e[ep].nr_procs && i < 8; i++)
+		if (log->procs[ep][i].tgid == tgid)
+			return &log->procs[ep][i];
+	return NULL;
+}
+
+/* Stalls closer than the gap are one episode; a longer pause starts another. */
+static void test_gap(void)
+{
+	struct closed_log log = {};
+	struct episode_tracker t;
+	const struct episode_proc *p;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	episodes_tick(&t, 1000 * MS, NULL, 0);
+	stall(&t, 10, STALL_MEMCG, 1100 * MS, 5 * MS, 32);
+	stall(&t, 10, STALL_MEMCG, 1600 * MS, 7 * MS, 30);
+	stall(&t, 11, STALL_DIRECT, 2500 * MS, 2 * MS, 3);	/* 893 ms after: same */
+	episodes_tick(&t, 2600 * MS, NULL, 0);
+	CHECK_U64(log.nr, 0);
+	/* 3 s after the last stall: the first episode is over when the next begins. */
+	stall(&t, 10, STALL_MEMCG, 5502 * MS + 1, 1 * MS, 1);
+	CHECK_U64(log.nr, 1);
+	CHECK_U64(log.e[0].id, 1);
+	CHECK_U64(log.e[0].begin_ns, 1100 * MS);
+	CHECK_U64(log.e[0].end_ns, 2502 * MS);
+	CHECK_U64(log.e[0].stalls, 3);
+	CHECK_U64(log.e[0].stall_ns, 14 * MS);
+	CHECK_U64(log.e[0].reclaimed[STALL_MEMCG], 62);
+	CHECK_U64(log.e[0].reclaimed[STALL_DIRECT], 3);
+	CHECK_U64(log.e[0].nr_procs, 2);
+	p = proc_of(&log, 0, 10);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_U64(p->stalls[STALL_MEMCG], 2);
+		CHECK_U64(p->stall_ns[STALL_MEMCG], 12 * MS);
+		CHECK_U64(p->max_stall_ns, 7 * MS);
+		CHECK_U64(p->reclaimed, 62);
+		CHECK_U64(p->memcg, 42);
+		CHECK_STR(p->comm, "p10");
+	}
+	/* The second closes at the tick after its gap, not before. */
+	episodes_tick(&t, 6000 * MS, NULL, 0);
+	CHECK_U64(log.nr, 1);
+	episodes_tick(&t, 6600 * MS, NULL, 0);
+	CHECK_U64(log.nr, 2);
+	CHECK_U64(log.e[1].id, 2);
+	CHECK_U64(log.e[1].stalls, 1);
+	episodes_flush(&t);
+	CHECK_U64(log.nr, 2);
+	episodes_free(&t);
+}
+
+/*
+ * Allocations go to the episode they fall in; those of a pause count only
+ * if the episode goes on after it, and ticks of the closing gap are dropped.
+ */
+static void test_allocations(void)
+{
+	struct alloc_delta burst[] = { { .tgid = 20, .comm = "hog", .pages = 5000 },
+				       { .tgid = 10, .comm = "p10", .pages = 100 } };
+	struct alloc_delta pause[] = { { .tgid = 20, .comm = "hog", .pages = 700 } };
+	struct alloc_delta after[] = { { .tgid = 30, .comm = "late", .pages = 9 } };
+	struct closed_log log = {};
+	struct episode_tracker t;
+	const struct episode_proc *p;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	episodes_tick(&t, 0, NULL, 0);
+	/* Before any pressure: not part of an episode. */
+	episodes_tick(&t, 100 * MS, after, 1);
+	stall(&t, 10, STALL_MEMCG, 150 * MS, 10 * MS, 32);
+	episodes_tick(&t, 200 * MS, burst, 2);		/* tick 100..200 ms */
+	episodes_tick(&t, 300 * MS, pause, 1);		/* after the last stall: pending */
+	stall(&t, 10, STALL_MEMCG, 350 * MS, 10 * MS, 32);	/* ...and it goes on */
+	episodes_tick(&t, 400 * MS, NULL, 0);
+	episodes_tick(&t, 500 * MS, pause, 1);		/* pending again, then dropped */
+	episodes_tick(&t, 1400 * MS, after, 1);		/* in the gap */
+	CHECK_U64(log.nr, 1);
+	p = proc_of(&log, 0, 20);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_U64(p->page_allocs, 5700);
+		CHECK_U64(p->stalls[STALL_MEMCG], 0);
+		CHECK_STR(p->comm, "hog");
+	}
+	p = proc_of(&log, 0, 10);
+	CHECK(p != NULL);
+	if (p)
+		CHECK_U64(p->page_allocs, 100);
+	/* The late allocator took no part: dropped. */
+	CHECK(proc_of(&log, 0, 30) == NULL);
+	CHECK_U64(log.e[0].nr_procs, 2);
+	/* Ticks up to the last stall's end (360 ms): 100-200, 200-300, 300-400. */
+	CHECK_U64(log.e[0].nr_ticks, 3);
+	CHECK_U64(log.e[0].ticks[0].page_allocs, 5100);
+	CHECK_U64(log.e[0].ticks[0].stalls, 1);
+	CHECK_U64(log.e[0].ticks[0].stall_ns, 10 * MS);
+	CHECK_U64(log.e[0].ticks[2].stalls, 1);
+	episode_sort_by_allocs(&log.e[0]);
+	episodes_free(&t);
+}
+
+/* kswapd awake keeps an episode open; its run and pages are the episode's. */
+static void test_kswapd_and_oom(void)
+{
+	struct oom_event oom = { .type = REVENT_OOM, .victim_tgid = 77, .ts_ns = 2500 * MS,
+				 .memcg = 42 };
+	struct closed_log log = {};
+	struct episode_tracker t;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	episodes_tick(&t, 0, NULL, 0);
+	kswapd(&t, REVENT_KSWAPD_WAKE, 100 * MS, 0, 0);
+	episodes_tick(&t, 1500 * MS, NULL, 0);
+	episodes_tick(&t, 3000 * MS, NULL, 0);		/* still awake: still open */
+	CHECK_U64(log.nr, 0);
+	episodes_event(&t, &oom, sizeof(oom));
+	kswapd(&t, REVENT_KSWAPD_SLEEP, 100 * MS, 3100 * MS, 4096);
+	episodes_tick(&t, 4000 * MS, NULL, 0);
+	CHECK_U64(log.nr, 0);
+	episodes_tick(&t, 4300 * MS, NULL, 0);
+	CHECK_U64(log.nr, 1);
+	CHECK_U64(log.e[0].begin_ns, 100 * MS);
+	CHECK_U64(log.e[0].end_ns, 3200 * MS);
+	CHECK_U64(log.e[0].kswapd_runs, 1);
+	CHECK_U64(log.e[0].kswapd_ns, 3100 * MS);
+	CHECK_U64(log.e[0].kswapd_reclaimed, 4096);
+	CHECK_U64(log.e[0].nr_ooms, 1);
+	CHECK_U64(log.e[0].ooms[0].victim_tgid, 77);
+	CHECK_U64(log.e[0].stalls, 0);
+	/* A short record is ignored, not read past its end. */
+	episodes_event(&t, &oom, 8);
+	episodes_flush(&t);
+	CHECK_U64(log.nr, 1);
+	episodes_free(&t);
+}
+
+void test_episodes(void)
+{
+	test_gap();
+	test_allocations();
+	test_kswapd_and_oom();
+}

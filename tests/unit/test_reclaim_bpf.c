@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The reclaim programs run with BPF_PROG_TEST_RUN on synthetic tracepoint
+ * arguments, in this process: stall timing, histograms, the stream, the
+ * filters, kswapd and page allocations, then the episode they make.
+ * Needs root (loads BPF), as make check does.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "reclaim.skel.h"
+#include "episodes.h"
+#include "unit.h"
+
+#define MS 1000000ULL
+
+/* Run raw_tp program PROG as if its tracepoint fired with ARGS. */
+static int fire(struct bpf_program *prog, const uint64_t *args, size_t nr)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = nr * sizeof(*args));
+
+	return bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+}
+
+static struct reclaim_bpf *load(uint32_t targ_tgid)
+{
+	struct reclaim_bpf *skel = reclaim_bpf__open();
+
+	if (!skel)
+		return NULL;
+	skel->rodata->targ_tgid = targ_tgid;
+	if (reclaim_bpf__load(skel)) {
+		reclaim_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static uint64_t rstat(struct reclaim_bpf *skel, enum pressure_stat stat)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t vals[ncpus], sum = 0;
+	uint32_t key = stat;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.rstats), &key, vals))
+		return UINT64_MAX;
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/* The streamed events, collected. */
+struct collected {
+	struct reclaim_event ev[8];
+	size_t nr;
+};
+
+static int collect(void *ctx, void *data, size_t len)
+{
+	struct collected *c = ctx;
+
+	if (c->nr < 8 && len >= sizeof(struct reclaim_event))
+		memcpy(&c->ev[c->nr++], data, sizeof(struct reclaim_event));
+	return 0;
+}
+
+static void sleep_ms(long n)
+{
+	struct timespec ts = { .tv_sec = n / 1000, .tv_nsec = n % 1000 * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static void closed_one(struct episode *e, void *ctx)
+{
+	struct episode *copy = ctx;
+
+	*copy = *e;
+}
+
+/* A memcg reclaim stall timed begin to end, and a throttle of a known length. */
+static void test_stalls(struct reclaim_bpf *skel)
+{
+	uint64_t begin_args[2] = { 0, 0xcc0 }, end_args[1] = { 37 };
+	uint64_t throttle_args[4] = { 0, 100000, 3000, 1 };
+	uint32_t tgid = getpid();
+	struct stall_key hk = { .id = tgid, .kind = STALL_MEMCG };
+	struct collected c = {};
+	struct reclaim_proc rp;
+	struct ring_buffer *rb;
+	struct episode ep = {};
+	struct episode_tracker t;
+	struct hist h;
+	int slot;
+
+	CHECK(fire(skel->progs.memcg_reclaim_begin, begin_args, 2) == 0);
+	sleep_ms(3);
+	CHECK(fire(skel->progs.memcg_reclaim_end, end_args, 1) == 0);
+	CHECK(fire(skel->progs.vmscan_throttled, throttle_args, 4) == 0);
+
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == 0);
+	CHECK_U64(rp.stalls[STALL_MEMCG], 1);
+	CHECK_U64(rp.reclaimed[STALL_MEMCG], 37);
+	CHECK(rp.stall_ns[STALL_MEMCG] >= 3 * MS && rp.stall_ns[STALL_MEMCG] < 2000 * MS);
+	/* Throttling reports its own delay: exact. */
+	CHECK_U64(rp.stalls[STALL_THROTTLE], 1);
+	CHECK_U64(rp.stall_ns[STALL_THROTTLE], 3 * MS);
+	CHECK_U64(rp.stalls[STALL_DIRECT], 0);
+
+	/* One stall in the memcg histogram, in the slot of its µs. */
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_hists), &hk, &h) == 0);
+	for (slot = 0; slot < HIST_SLOTS && !h.slots[slot]; slot++)
+		;
+	CHECK(slot < HIST_SLOTS && h.slots[slot] == 1);
+	CHECK(slot < HIST_SLOTS && (1ULL << (slot - 1)) <= rp.stall_ns[STALL_MEMCG] / 1000 &&
+	      rp.stall_ns[STALL_MEMCG] / 1000 < (1ULL << slot));
+	/* 3000 µs is in [2048, 4096): slot 12. */
+	hk.kind = STALL_THROTTLE;
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_hists), &hk, &h) == 0);
+	CHECK_U64(h.slots[12], 1);
+
+	/* Both streamed, in order, with this task's ids. */
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.revents), collect, &c, NULL);
+	CHECK(rb != NULL);
+	if (!rb)
+		return;
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	CHECK_U64(c.nr, 2);
+	CHECK_U64(c.ev[0].type, REVENT_STALL);
+	CHECK_U64(c.ev[0].kind, STALL_MEMCG);
+	CHECK_U64(c.ev[0].tgid, tgid);
+	CHECK_U64(c.ev[0].tid, (uint32_t)gettid());
+	CHECK_U64(c.ev[0].pages, 37);
+	CHECK_U64(c.ev[0].dur_ns, rp.stall_ns[STALL_MEMCG]);
+	CHECK_STR(c.ev[0].comm, "unit_tests");
+	CHECK_U64(c.ev[1].kind, STALL_THROTTLE);
+	CHECK_U64(c.ev[1].dur_ns, 3 * MS);
+	CHECK_U64(rstat(skel, RSTAT_STALLS), 2);
+
+	/* The stream makes one episode with both stalls. */
+	episodes_init(&t, 1000 * MS, closed_one, &ep);
+	for (size_t i = 0; i < c.nr; i++)
+		episodes_event(&t, &c.ev[i], sizeof(c.ev[i]));
+	episodes_flush(&t);
+	CHECK_U64(ep.id, 1);
+	CHECK_U64(ep.stalls, 2);
+	CHECK_U64(ep.reclaimed[STALL_MEMCG], 37);
+	CHECK_U64(ep.nr_procs, 1);
+	if (ep.nr_procs)
+		CHECK_U64(ep.procs[0].tgid, tgid);
+	episodes_free(&t);
+}
+
+/* An end without its begin (memlens started mid-stall) is counted, not timed. */
+static void test_unmatched(struct reclaim_bpf *skel)
+{
+	uint64_t end_args[1] = { 5 };
+	uint32_t tgid = getpid();
+	struct reclaim_proc rp;
+
+	CHECK(fire(skel->progs.direct_reclaim_end, end_args, 1) == 0);
+	CHECK_U64(rstat(skel, RSTAT_UNMATCHED), 1);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == 0);
+	CHECK_U64(rp.stalls[STALL_DIRECT], 0);
+}
+
+/* kswapd's run from wake to sleep; lru_shrink_inactive counts only in kswapd. */
+static void test_kswapd(struct reclaim_bpf *skel)
+{
+	uint64_t wake[3] = { 0, 2, 0 }, sleep_args[1] = { 0 }, shrink[6] = { 0, 64, 32, 0, 12, 1 };
+	struct kswapd_node k;
+	uint32_t nid = 0;
+
+	CHECK(fire(skel->progs.kswapd_wake, wake, 3) == 0);
+	CHECK(fire(skel->progs.lru_shrink_inactive, shrink, 6) == 0);
+	sleep_ms(1);
+	CHECK(fire(skel->progs.kswapd_sleep, sleep_args, 1) == 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.kswapd), &nid, &k) == 0);
+	CHECK_U64(k.wakes, 1);
+	CHECK(k.awake_ns >= 1 * MS);
+	CHECK_U64(k.since_ns, 0);
+	CHECK_U64(k.reclaimed, 0);	/* this task is not kswapd */
+}
+
+/* Pages by process; a failed allocation (NULL page) is not one. */
+static void test_page_allocs(struct reclaim_bpf *skel)
+{
+	uint64_t order3[4] = { 0x1000, 3, 0xcc0, 0 }, failed[4] = { 0, 3, 0xcc0, 0 };
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t vals[ncpus], sum = 0;
+	uint32_t tgid = getpid();
+
+	CHECK(fire(skel->progs.page_alloc, order3, 4) == 0);
+	CHECK(fire(skel->progs.page_alloc, order3, 4) == 0);
+	CHECK(fire(skel->progs.page_alloc, failed, 4) == 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.page_allocs), &tgid, vals) == 0);
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	CHECK_U64(sum, 16);
+}
+
+/* A pid filter: another process's stall leaves no trace, not even "unmatched". */
+static void test_filter(void)
+{
+	struct reclaim_bpf *skel = load(1);
+	uint64_t begin_args[2] = { 0, 0xcc0 }, end_args[1] = { 37 };
+	uint32_t tgid = getpid();
+	struct reclaim_proc rp;
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return;
+	CHECK(fire(skel->progs.memcg_reclaim_begin, begin_args, 2) == 0);
+	CHECK(fire(skel->progs.memcg_reclaim_end, end_args, 1) == 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == -ENOENT);
+	CHECK_U64(rstat(skel, RSTAT_STALLS), 0);
+	CHECK_U64(rstat(skel, RSTAT_UNMATCHED), 0);
+	reclaim_bpf__destroy(skel);
+}
+
+void test_reclaim_bpf(void)
+{
+	struct reclaim_bpf *skel = load(0);
+
+	CHECK(skel != NULL);
+	if (!skel) {
+		fprintf(stderr, "reclaim_bpf: cannot load (root needed): %s\n", strerror(errno));
+		return;
+	}
+	test_stalls(skel);
+	test_unmatched(skel);
+	test_kswapd(skel);
+	test_page_allocs(skel);
+	reclaim_bpf__destroy(skel);
+	test_filter();
+}

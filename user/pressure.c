@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The memory-pressure session: load, attach, stream, read the maps. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "reclaim.skel.h"
+#include "bpf_util.h"
+#include "pressure.h"
+#include "util.h"
+
+/* A process whose page allocations the maps hold, as of the last tick. */
+struct alloc_seen {
+	uint32_t tgid;
+	bool gone;			/* exited: dropped from the map, shown once more */
+	char comm[16];
+	uint64_t pages;
+};
+
+/*
+ * A process that stalled: its name as its stall events gave it, and once
+ * it has exited, its page allocations. The summary shows it at the end.
+ */
+struct stalled_proc {
+	uint32_t tgid;
+	char comm[16];
+	uint64_t final_pages;
+};
+
+struct pressure {
+	const struct pressure_opts *opts;
+	struct reclaim_bpf *skel;
+	struct ring_buffer *rb;
+	struct episode_tracker tracker;
+	struct alloc_seen *seen;	/* sorted by tgid */
+	size_t nr_seen, cap_seen;
+	struct alloc_delta *deltas;
+	size_t cap_deltas;
+	struct stalled_proc *stalled;
+	size_t nr_stalled, cap_stalled;
+	int ncpus;
+	char missing[512];
+};
+
+static const char *const stall_names[STALL_NR] = {
+	[STALL_DIRECT] = "direct",
+	[STALL_MEMCG] = "memcg",
+	[STALL_NODE] = "node",
+	[STALL_COMPACT] = "compact",
+	[STALL_THROTTLE] = "throttle",
+};
+
+const char *stall_kind_name(enum stall_kind kind)
+{
+	return kind < STALL_NR ? stall_names[kind] : "?";
+}
+
+bool psi_read(struct psi_totals *out)
+{
+	unsigned long long total;
+	char line[256], kind[8];
+	FILE *f = fopen("/proc/pressure/memory", "re");
+	int found = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%7s avg10=%*f avg60=%*f avg300=%*f total=%llu", kind, &total) != 2)
+			continue;
+		if (!strcmp(kind, "some"))
+			out->some_us = total, found |= 1;
+		else if (!strcmp(kind, "full"))
+			out->full_us = total, found |= 2;
+	}
+	fclose(f);
+	return found == 3;
+}
+
+/*
+ * Leave out programs whose tracepoint this kernel lacks, and say so: the
+ * rest still works. A raw tracepoint NAME exists if BTF has btf_trace_NAME.
+ */
+static int skip_missing_tracepoints(struct pressure *p)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	struct bpf_program *prog;
+	char name[128];
+	size_t used = 0;
+
+	if (!btf)
+		return -errno;
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		const char *tp = strchr(bpf_program__section_name(prog), '/') + 1;
+
+		if (prog == p->skel->progs.page_alloc && !p->opts->page_allocs) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
+		snprintf(name, sizeof(name), "btf_trace_%s", tp);
+		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0)
+			continue;
+		bpf_program__set_autoload(prog, false);
+		used += snprintf(p->missing + used, sizeof(p->missing) - used, "%s%s",
+				 used ? ", " : "", tp);
+		if (used >= sizeof(p->missing))
+			used = sizeof(p->missing) - 1;
+	}
+	btf__free(btf);
+	if (used)
+		info_msg("this kernel lacks %s: not traced", p->missing);
+	return 0;
+}
+
+static int load(struct pressure *p)
+{
+	const struct pressure_opts *o = p->opts;
+	struct reclaim_bpf *skel;
+	int err;
+
+	skel = p->skel = reclaim_bpf__open();
+	if (!skel) {
+		error_msg("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->targ_tgid = o->pid;
+	skel->rodata->self_tgid = getpid();
+	skel->rodata->filter_comm = o->comm != NULL;
+	if (o->comm)
+		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
+	skel->rodata->targ_memcg = o->memcg;
+	skel->rodata->count_page_allocs = o->page_allocs;
+	err = skip_missing_tracepoints(p);
+	if (err) {
+		error_msg("cannot read kernel BTF: %s", strerror(-err));
+		return err;
+	}
+	err = reclaim_bpf__load(skel);
+	if (err) {
+		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
+	err = reclaim_bpf__attach(skel);
+	if (err) {
+		error_msg("cannot attach tracepoints: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static struct stalled_proc *find_stalled(const struct pressure *p, uint32_t tgid)
+{
+	for (size_t i = 0; i < p->nr_stalled; i++)
+		if (p->stalled[i].tgid == tgid)
+			return &p->stalled[i];
+	return NULL;
+}
+
+static int remember_stalled(struct pressure *p, const struct reclaim_event *r)
+{
+	struct stalled_proc *c;
+
+	if (find_stalled(p, r->tgid))
+		return 0;
+	if (array_grow((void **)&p->stalled, p->nr_stalled, &p->cap_stalled, sizeof(*c)))
+		return -ENOMEM;
+	c = &p->stalled[p->nr_stalled++];
+	c->final_pages = 0;
+	c->tgid = r->tgid;
+	memcpy(c->comm, r->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = 0;
+	sanitize_name(c->comm);
+	return 0;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct pressure *p = ctx;
+	const struct oom_event *o = data;
+
+	if (len >= sizeof(struct reclaim_event) && o->type == REVENT_STALL &&
+	    remember_stalled(p, data))
+		return -ENOMEM;
+	episodes_event(&p->tracker, data, len);
+	if (len >= sizeof(*o) && o->type == REVENT_OOM && p->opts->on_oom)
+		p->opts->on_oom(o, p->opts->ctx);
+	return p->tracker.err;
+}
+
+int pressure_open(const struct pressure_opts *o, struct pressure **out)
+{
+	struct pressure *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	p->opts = o;
+	p->ncpus = libbpf_num_possible_cpus();
+	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
+	p->tracker.read_psi = psi_read;
+	err = p->ncpus < 0 ? p->ncpus : load(p);
+	if (!err) {
+		p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.revents), on_event, p, NULL);
+		if (!p->rb)
+			err = -errno;
+	}
+	if (err) {
+		pressure_close(p);
+		return err;
+	}
+	/* The first tick sets the baseline: what was allocated before is not news. */
+	pressure_tick(p);
+	*out = p;
+	return 0;
+}
+
+void pressure_close(struct pressure *p)
+{
+	if (!p)
+		return;
+	ring_buffer__free(p->rb);
+	reclaim_bpf__destroy(p->skel);
+	episodes_free(&p->tracker);
+	free(p->seen);
+	free(p->deltas);
+	free(p->stalled);
+	free(p);
+}
+
+int pressure_fd(const struct pressure *p)
+{
+	return ring_buffer__epoll_fd(p->rb);
+}
+
+int pressure_consume(struct pressure *p)
+{
+	int n = ring_buffer__consume(p->rb);
+
+	return n < 0 ? n : 0;
+}
+
+int pressure_poll(struct pressure *p, int timeout_ms)
+{
+	int n = ring_buffer__poll(p->rb, timeout_ms);
+
+	if (n == -EINTR)
+		return 0;
+	return n < 0 ? n : 0;
+}
+
+static struct alloc_seen *find_seen(struct pressure *p, uint32_t tgid)
+{
+	size_t lo = 0, hi = p->nr_seen;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (p->seen[mid].tgid == tgid)
+			return &p->seen[mid];
+		if (p->seen[mid].tgid < tgid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct alloc_seen *x = a, *y = b;
+
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+static uint64_t percpu_sum(const uint64_t *vals, int ncpus)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/*
+ * Read the page allocation map into a new seen list: one delta per process
+ * that allocated since the last tick. Processes that have exited leave the
+ * map (their count stays in the list, marked gone, until the next tick).
+ */
+static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t *nr_out,
+			    size_t *nr_deltas)
+{
+	int fd = bpf_map__fd(p->skel->maps.page_allocs);
+	size_t nr = 0, cap = 0, nd = 0;
+	struct alloc_seen *list = NULL;
+	uint64_t vals[p->ncpus];
+	uint32_t key, next, *prev = NULL;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct alloc_seen *old = find_seen(p, next), *s;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		if (array_grow((void **)&list, nr, &cap, sizeof(*list)) ||
+		    array_grow((void **)&p->deltas, nd, &p->cap_deltas, sizeof(*p->deltas))) {
+			err = -ENOMEM;
+			break;
+		}
+		s = &list[nr++];
+		s->tgid = key;
+		s->pages = percpu_sum(vals, p->ncpus);
+		s->gone = kill(key, 0) && errno == ESRCH;
+		if (old)
+			memcpy(s->comm, old->comm, sizeof(s->comm));
+		else if (read_comm(key, s->comm, sizeof(s->comm)))
+			strcpy(s->comm, "?");
+		if (s->pages > (old ? old->pages : 0)) {
+			p->deltas[nd].tgid = key;
+			memcpy(p->deltas[nd].comm, s->comm, sizeof(s->comm));
+			p->deltas[nd].pages = s->pages - (old ? old->pages : 0);
+			nd++;
+		}
+	}
+	if (err) {
+		free(list);
+		return err;
+	}
+	qsort(list, nr, sizeof(*list), cmp_seen);
+	*out = list;
+	*nr_out = nr;
+	*nr_deltas = nd;
+	return 0;
+}
+
+int pressure_tick(struct pressure *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.page_allocs);
+	struct alloc_seen *list;
+	size_t nr, nd;
+	int err;
+
+	err = read_page_allocs(p, &list, &nr, &nd);
+	if (err)
+		return err;
+	/* Exited processes leave the map now that their last pages are counted. */
+	for (size_t i = 0; i < nr; i++) {
+		struct stalled_proc *sp;
+
+		if (!list[i].gone)
+			continue;
+		bpf_map_delete_elem(fd, &list[i].tgid);
+		sp = find_stalled(p, list[i].tgid);
+		if (sp)
+			sp->final_pages = list[i].pages;
+	}
+	free(p->seen);
+	p->seen = list;
+	p->nr_seen = nr;
+	p->cap_seen = nr;
+	episodes_tick(&p->tracker, monotonic_ns(), p->deltas, nd);
+	return p->tracker.err;
+}
+
+void pressure_flush(struct pressure *p)
+{
+	episodes_flush(&p->tracker);
+}
+
+static int add_proc(struct pressure_proc **arr, size_t *nr, size_t *cap, uint32_t tgid)
+{
+	if (array_grow((void **)arr, *nr, cap, sizeof(**arr)))
+		return -ENOMEM;
+	memset(&(*arr)[*nr], 0, sizeof(**arr));
+	(*arr)[(*nr)++].tgid = tgid;
+	return 0;
+}
+
+static void copy_reclaim_proc(struct pressure_proc *pp, const struct reclaim_proc *r)
+{
+	for (int k = 0; k < STALL_NR; k++) {
+		pp->stalls[k] = r->stalls[k];
+		pp->stall_ns[k] = r->stall_ns[k];
+		pp->reclaimed[k] = r->reclaimed[k];
+	}
+	pp->kswapd_wakeups = r->kswapd_wakeups;
+	pp->memcg = r->memcg;
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct pressure_proc *x = a, *y = b;
+
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_out)
+{
+	int fd = bpf_map__fd(p->skel->maps.procs);
+	struct pressure_proc *arr = NULL;
+	size_t nr = 0, cap = 0, nr_reclaim;
+	uint32_t key, next, *prev = NULL;
+	struct reclaim_proc r;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &r))
+			continue;
+		if (add_proc(&arr, &nr, &cap, key)) {
+			free(arr);
+			return -ENOMEM;
+		}
+		copy_reclaim_proc(&arr[nr - 1], &r);
+	}
+	qsort(arr, nr, sizeof(*arr), cmp_proc);
+	/* Join the page allocations: processes that only allocated come after. */
+	nr_reclaim = nr;
+	for (size_t i = 0; i < p->nr_seen; i++) {
+		struct pressure_proc *pp = bsearch(&p->seen[i].tgid, arr, nr_reclaim, sizeof(*arr),
+						   cmp_proc);
+
+		if (!pp) {
+			if (add_proc(&arr, &nr, &cap, p->seen[i].tgid)) {
+				free(arr);
+				return -ENOMEM;
+			}
+			pp = &arr[nr - 1];
+		}
+		pp->page_allocs = p->seen[i].pages;
+		memcpy(pp->comm, p->seen[i].comm, sizeof(pp->comm));
+	}
+	for (size_t i = 0; i < nr_reclaim; i++) {
+		const struct stalled_proc *sp = find_stalled(p, arr[i].tgid);
+
+		if (sp && !arr[i].page_allocs)
+			arr[i].page_allocs = sp->final_pages;
+		if (sp)
+			memcpy(arr[i].comm, sp->comm, sizeof(arr[i].comm));
+		else if (!arr[i].comm[0] && read_comm(arr[i].tgid, arr[i].comm, sizeof(arr[i].comm)))
+			strcpy(arr[i].comm, "?");
+	}
+	qsort(arr, nr, sizeof(*arr), cmp_proc);
+	*out = arr;
+	*nr_out = nr;
+	return 0;
+}
+
+bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, struct hist *h)
+{
+	struct stall_key key = { .id = tgid, .kind = kind };
+
+	return !bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.stall_hists), &key, h);
+}
+
+void pressure_totals(struct pressure *p, struct pressure_totals *t)
+{
+	struct bpf_program *prog;
+	struct kswapd_node k;
+
+	memset(t, 0, sizeof(*t));
+	percpu_array_sum(bpf_map__fd(p->skel->maps.rstats), RSTAT_NR, t->stats);
+	bpf_object__for_each_program(prog, p->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &len))
+			t->recursion_misses += info.recursion_misses;
+	}
+	for (uint32_t nid = 0; nid < RECLAIM_MAX_NODES; nid++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.kswapd), &nid, &k))
+			continue;
+		t->kswapd_wakes += k.wakes;
+		t->kswapd_awake_ns += k.awake_ns;
+		t->kswapd_reclaimed += k.reclaimed;
+	}
+}
+
+/* Every loss counter, by its name in JSON. */
+static const struct {
+	enum pressure_stat stat;
+	const char *name;
+} lost_stats[] = {
+	{ RSTAT_UNMATCHED, "unmatched_ends" },
+	{ RSTAT_PROCS_FULL, "procs_map_full" },
+	{ RSTAT_THREADS_FULL, "threads_map_full" },
+	{ RSTAT_HISTS_FULL, "hists_map_full" },
+	{ RSTAT_ALLOCS_FULL, "page_allocs_map_full" },
+	{ RSTAT_EVENTS_LOST, "events_lost" },
+};
+
+uint64_t pressure_lost(const struct pressure_totals *t)
+{
+	uint64_t sum = t->recursion_misses;
+
+	for (size_t i = 0; i < sizeof(lost_stats) / sizeof(lost_stats[0]); i++)
+		sum += t->stats[lost_stats[i].stat];
+	return sum;
+}
+
+void pressure_print_lost_json(FILE *out, const struct pressure_totals *t)
+{
+	fputs("{", out);
+	for (size_t i = 0; i < sizeof(lost_stats) / sizeof(lost_stats[0]); i++)
+		fprintf(out, "\"%s\":%llu,", lost_stats[i].name,
+			(unsigned long long)t->stats[lost_stats[i].stat]);
+	fprintf(out, "\"recursion_misses\":%llu}", (unsigned long long)t->recursion_misses);
+}
+
+const char *pressure_missing(const struct pressure *p)
+{
+	return p->missing;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The memory-pressure session shared by memlens reclaim and top --reclaim:
+ * loads bpf/reclaim.bpf.c with the filters, attaches what the kernel has,
+ * streams stalls and OOM kills into the episode tracker, and reads the
+ * per-process maps.
+ */
+#ifndef MEMLENS_PRESSURE_H
+#define MEMLENS_PRESSURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "episodes.h"
+#include "hist.h"
+#include "reclaim.h"
+
+struct pressure_opts {
+	int pid;			/* 0: every process */
+	const char *comm;
+	uint64_t memcg;			/* v1 memory cgroup id, 0: any */
+	bool page_allocs;		/* count page allocations per process */
+	uint64_t gap_ns;		/* quiet time that ends an episode */
+	/* Called as events arrive: an OOM kill, an episode closing. */
+	void (*on_oom)(const struct oom_event *e, void *ctx);
+	void (*on_episode)(struct episode *e, void *ctx);
+	void *ctx;
+};
+
+/* One process's reclaim counters since the session began (struct reclaim_proc). */
+struct pressure_proc {
+	uint32_t tgid;
+	char comm[16];
+	uint64_t stalls[STALL_NR];
+	uint64_t stall_ns[STALL_NR];
+	uint64_t reclaimed[STALL_NR];
+	uint64_t kswapd_wakeups;
+	uint64_t memcg;
+	uint64_t page_allocs;
+};
+
+struct pressure_totals {
+	uint64_t stats[RSTAT_NR];
+	uint64_t recursion_misses;	/* program runs the kernel skipped */
+	uint64_t kswapd_wakes;
+	uint64_t kswapd_awake_ns;
+	uint64_t kswapd_reclaimed;
+};
+
+struct pressure;
+
+int pressure_open(const struct pressure_opts *o, struct pressure **out);
+void pressure_close(struct pressure *p);
+/* The ring buffer's fd, to poll with other fds; pressure_consume() reads it. */
+int pressure_fd(const struct pressure *p);
+int pressure_consume(struct pressure *p);
+/* Wait up to TIMEOUT_MS for events and hand them on; negative on error. */
+int pressure_poll(struct pressure *p, int timeout_ms);
+/* A tick: page allocations since the last one go to the episode tracker. */
+int pressure_tick(struct pressure *p);
+/* Close the open episode: at the end of the session. */
+void pressure_flush(struct pressure *p);
+/* Every process with reclaim activity or page allocations, sorted by tgid. */
+int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr);
+/* The stall latency histogram (µs) of TGID for KIND; false if none. */
+bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, struct hist *h);
+void pressure_totals(struct pressure *p, struct pressure_totals *t);
+/* What went uncounted: full maps, lost events, skipped runs. */
+uint64_t pressure_lost(const struct pressure_totals *t);
+void pressure_print_lost_json(FILE *out, const struct pressure_totals *t);
+/* What the kernel lacked: tracepoints that could not be hooked, as one line. */
+const char *pressure_missing(const struct pressure *p);
+
+/* /proc/pressure/memory; false when PSI is off or absent. */
+bool psi_read(struct psi_totals *out);
+const char *stall_kind_name(enum stall_kind kind);
+
+#endif
