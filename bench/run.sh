@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# Overhead of memlens leaks on malloc+free, measured in one run:
+# Overhead of memlens, measured in one run. First, memlens leaks on malloc+free:
 # untraced, under `memlens leaks -p`, and under the same bookkeeping in
 # bpftrace (bench/bpftrace-leaks.bt). Prints pairs/s, ratios and the ns
 # each tracer adds per malloc+free pair. Uprobe traps dominate on this
@@ -118,4 +118,11 @@ awk -v b="$sys_base" -v t="$sys_traced" 'BEGIN {
 }'
 awk -v b="$fb_base" -v t="$fb_traced" 'BEGIN {
 	printf "mmap+16 faults+munmap rounds: %.0f/s untraced, %.0f/s under memlens top --no-uprobes (ratio %.3f)\n", b, t, t / b
+}'
+
+# memlens reclaim counts every page allocation of the host (mm_page_alloc):
+# the same fault-heavy loop allocates 16 pages a round.
+read -r rc_base rc_traced < <(alternate fault_rounds ./memlens reclaim --json -i 3600)
+awk -v b="$rc_base" -v t="$rc_traced" 'BEGIN {
+	printf "mmap+16 faults+munmap rounds: %.0f/s untraced, %.0f/s under memlens reclaim (ratio %.3f)\n", b, t, t / b
 }'

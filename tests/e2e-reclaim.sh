@@ -32,7 +32,7 @@ suite_cleanup() {
 		done
 		rmdir "$CG"
 	fi
-	rm -f "$SPARSE" "$SPARSE.big"
+	rm -f "$SPARSE" "$SPARSE.top" "$SPARSE.big"
 }
 
 # in_cgroup CMD... &: CMD as a member of the test cgroup from its first
@@ -139,6 +139,32 @@ check_eq "episodes hold every reclaimed page the summary counts" \
 check "intervals: the reader's stalls with its cgroup" jq_true -s --argjson p "$reader" \
 	"[.[] | select(.type == \"interval\") | .processes[] | select(.pid == \$p and .stalls.memcg > 0)
 	  | .memcg] | unique == [\"/$CG_NAME\"]" <"$out"
+
+# --- top --reclaim: the reclaim tracer beside the allocation view ----
+
+out=$tmp/top.json
+truncate -s 512M "$SPARSE.top"		# a file of its own: none of it cached
+"$MEMLENS" top --reclaim --no-uprobes -j --cgroup "$CG_NAME" -i 0.5 >"$out" 2>"$out.err" &
+top_pid=$!
+pids+=("$top_pid")
+wait_for "$out.err" "tracing" 30
+in_cgroup "$PRESSURE" read "$SPARSE.top" &
+reader=$!
+wait "$reader"
+sleep 1.2
+kill -TERM "$top_pid"
+wait "$top_pid"
+check_eq "top --reclaim exits 0 on SIGTERM" 0 $?
+last=$(jq -c --argjson p "$reader" 'select(.type == "process" and .pid == $p)' "$out" | tail -n 1)
+check "top --reclaim: the reader's memcg stalls and pages reclaimed" jq_true \
+	'.reclaim.stalls.memcg > 0 and .reclaim.reclaimed > 0 and .reclaim.stall_ms.memcg > 0' \
+	<<<"$last"
+check "top --reclaim: the reader's page allocations, the file's and a few" jq_true \
+	".reclaim.page_allocs >= $FILE_PAGES and .reclaim.page_allocs <= $((FILE_PAGES + 1024))" \
+	<<<"$last"
+check_eq "top --reclaim: nothing lost" 0 \
+	"$(jq -s '[.[] | select(.type == "memlens") | .reclaim_lost[]] | add' "$out")"
+rm -f "$SPARSE.top"
 
 # --- the same as text -------------------------------------------------
 

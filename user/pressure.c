@@ -44,6 +44,7 @@ struct pressure {
 	struct stalled_proc *stalled;
 	size_t nr_stalled, cap_stalled;
 	int ncpus;
+	int stats_fd;			/* keeps BPF run-time stats on */
 	char missing[512];
 };
 
@@ -201,6 +202,8 @@ int pressure_open(const struct pressure_opts *o, struct pressure **out)
 		return -ENOMEM;
 	p->opts = o;
 	p->ncpus = libbpf_num_possible_cpus();
+	/* BPF run time per program, to show what memlens costs; best effort. */
+	p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
 	p->tracker.read_psi = psi_read;
 	err = p->ncpus < 0 ? p->ncpus : load(p);
@@ -226,6 +229,8 @@ void pressure_close(struct pressure *p)
 	ring_buffer__free(p->rb);
 	reclaim_bpf__destroy(p->skel);
 	episodes_free(&p->tracker);
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
 	free(p->seen);
 	free(p->deltas);
 	free(p->stalled);
@@ -471,8 +476,10 @@ void pressure_totals(struct pressure *p, struct pressure_totals *t)
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
 
-		if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &len))
+		if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &len)) {
 			t->recursion_misses += info.recursion_misses;
+			t->run_time_ns += info.run_time_ns;
+		}
 	}
 	for (uint32_t nid = 0; nid < RECLAIM_MAX_NODES; nid++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.kswapd), &nid, &k))

@@ -42,6 +42,7 @@ struct pressure_proc {
 struct pressure_totals {
 	uint64_t stats[RSTAT_NR];
 	uint64_t recursion_misses;	/* program runs the kernel skipped */
+	uint64_t run_time_ns;		/* in the programs, for memlens' own cost */
 	uint64_t kswapd_wakes;
 	uint64_t kswapd_awake_ns;
 	uint64_t kswapd_reclaimed;

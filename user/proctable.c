@@ -50,6 +50,7 @@ static const struct {
 	[SORT_MINFLT] = { "minflt", 'n' },
 	[SORT_MAJFLT] = { "majflt", 'j' },
 	[SORT_RSS] = { "rss", 'r' },
+	[SORT_STALL] = { "stall", 'w' },
 	[SORT_PID] = { "pid", 'p' },
 };
 
@@ -119,6 +120,27 @@ static int64_t rss_bytes(const struct rss_info *rss)
 	return pages > 0 ? pages * PAGE_SIZE : 0;
 }
 
+/* Counters that only grow: a smaller one means a new process with the pid. */
+static uint64_t since(uint64_t now, uint64_t before)
+{
+	return now >= before ? now - before : now;
+}
+
+static void add_pressure(struct proc_row *r, const struct proc_sample *s,
+			 const struct proc_row *prev)
+{
+	static const struct pressure_proc zero;
+	const struct pressure_proc *old = prev ? &prev->pr : &zero;
+
+	r->pr = s->pr;
+	for (int k = 0; k < STALL_NR; k++) {
+		r->stalls += since(s->pr.stalls[k], old->stalls[k]);
+		r->stall_ns += since(s->pr.stall_ns[k], old->stall_ns[k]);
+		r->reclaimed += since(s->pr.reclaimed[k], old->reclaimed[k]);
+	}
+	r->page_allocs = since(s->pr.page_allocs, old->page_allocs);
+}
+
 int proctable_build(const struct proc_sample *cur, size_t nr,
 		    const struct proc_row *prev, size_t nr_prev,
 		    void (*comm_of)(void *ctx, uint32_t tgid, char comm[16]), void *ctx,
@@ -142,6 +164,7 @@ int proctable_build(const struct proc_sample *cur, size_t nr,
 				 s->st.v[PS_ALLOC_BYTES] - s->st.v[PS_FREE_BYTES] : 0;
 		r->rss = s->rss;
 		r->rss_bytes = s->has_rss ? rss_bytes(&s->rss) : -1;
+		add_pressure(r, s, p);
 		/* Every time: exec and prctl rename, pids are reused. */
 		comm_of(ctx, s->tgid, r->comm);
 	}
@@ -170,6 +193,8 @@ static uint64_t sort_value(const struct proc_row *r, enum sort_key key)
 		return r->delta.v[PS_MAJFLT_USER] + r->delta.v[PS_MAJFLT_KERNEL];
 	case SORT_RSS:
 		return r->rss_bytes > 0 ? r->rss_bytes : 0;
+	case SORT_STALL:
+		return r->stall_ns;
 	default:
 		return 0;
 	}

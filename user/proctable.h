@@ -18,6 +18,9 @@ struct proc_row {
 	uint64_t outstanding;		/* bytes allocated and not freed, while traced */
 	int64_t rss_bytes;		/* -1 while unknown */
 	struct rss_info rss;
+	/* With --reclaim: totals, and what changed in this interval. */
+	struct pressure_proc pr;
+	uint64_t stalls, stall_ns, reclaimed, page_allocs;
 };
 
 enum sort_key {
@@ -30,6 +33,7 @@ enum sort_key {
 	SORT_MINFLT,
 	SORT_MAJFLT,
 	SORT_RSS,
+	SORT_STALL,
 	SORT_PID,
 	SORT_NR,
 };

@@ -479,6 +479,7 @@ struct interval_sums {
 	uint64_t kswapd_awake_ns, kswapd_reclaimed;
 	bool has_psi;
 	double psi_some_pct, psi_full_pct;
+	double bpf_ms_per_s;		/* memlens' own cost */
 	struct pressure_totals totals;
 };
 
@@ -495,6 +496,7 @@ static void print_interval_text(const struct reclaim_env *env, const struct inte
 	       s->kswapd_awake_ns / 1e7 / s->secs);
 	if (s->has_psi)
 		printf("  psi some %.1f%% full %.1f%%", s->psi_some_pct, s->psi_full_pct);
+	printf("  cost %.2f ms/s", s->bpf_ms_per_s);
 	if (pressure_lost(&s->totals))
 		printf("  lost %" PRIu64 " (see --json)", pressure_lost(&s->totals));
 	putchar('\n');
@@ -523,10 +525,10 @@ static void print_interval_json(const struct reclaim_env *env, const struct inte
 
 	printf("{\"type\":\"interval\",\"time\":\"%s\",\"interval_s\":%.3f,\"stalls\":%" PRIu64
 	       ",\"stall_ms\":%.3f,\"reclaimed\":%" PRIu64 ",\"kswapd_reclaimed\":%" PRIu64
-	       ",\"allocated\":%" PRIu64 ",\"kswapd_awake_ms\":%.3f,\"psi\":",
-	       wall_time(env, monotonic_ns(), true, when, sizeof(when)), s->secs, s->stalls,
-	       ms(s->stall_ns), s->reclaimed, s->kswapd_reclaimed, s->page_allocs,
-	       ms(s->kswapd_awake_ns));
+	       ",\"allocated\":%" PRIu64 ",\"kswapd_awake_ms\":%.3f,\"bpf_ms_per_s\":%.3f,"
+	       "\"psi\":", wall_time(env, monotonic_ns(), true, when, sizeof(when)), s->secs,
+	       s->stalls, ms(s->stall_ns), s->reclaimed, s->kswapd_reclaimed, s->page_allocs,
+	       ms(s->kswapd_awake_ns), s->bpf_ms_per_s);
 	if (s->has_psi)
 		printf("{\"some_pct\":%.2f,\"full_pct\":%.2f}", s->psi_some_pct, s->psi_full_pct);
 	else
@@ -583,6 +585,7 @@ static int report_interval(const struct reclaim_env *env, struct pressure *p,
 	pressure_totals(p, &s.totals);
 	s.kswapd_awake_ns = s.totals.kswapd_awake_ns - st->prev_totals.kswapd_awake_ns;
 	s.kswapd_reclaimed = s.totals.kswapd_reclaimed - st->prev_totals.kswapd_reclaimed;
+	s.bpf_ms_per_s = ms(s.totals.run_time_ns - st->prev_totals.run_time_ns) / s.secs;
 	s.has_psi = st->has_psi && psi_read(&psi);
 	if (s.has_psi) {
 		s.psi_some_pct = (psi.some_us - st->prev_psi.some_us) / 1e4 / s.secs;

@@ -64,6 +64,9 @@ struct sysview {
 	struct error_key *err_keys;		/* the errors map as last sampled */
 	uint64_t *err_counts;
 	size_t nr_errs;
+	uint64_t memcg;				/* --cgroup's id */
+	struct pressure *pressure;		/* --reclaim */
+	struct pressure_opts pressure_opts;
 };
 
 int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
@@ -339,10 +342,9 @@ static int load(struct sysview *v)
 {
 	const struct sysview_opts *o = v->opts;
 	struct allocs_bpf *skel;
-	uint64_t memcg = 0;
 	int err;
 
-	if (o->cgroup && memcg_resolve(o->cgroup, &memcg))
+	if (o->cgroup && memcg_resolve(o->cgroup, &v->memcg))
 		return -ENOENT;
 	skel = v->skel = allocs_bpf__open();
 	if (!skel) {
@@ -355,7 +357,7 @@ static int load(struct sysview *v)
 	skel->rodata->filter_comm = o->comm != NULL;
 	if (o->comm)
 		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
-	skel->rodata->targ_memcg = memcg;
+	skel->rodata->targ_memcg = v->memcg;
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;
@@ -383,6 +385,19 @@ static int load(struct sysview *v)
 	return 0;
 }
 
+/* The reclaim tracer beside the allocation tracer, with the same filters. */
+static int open_pressure(struct sysview *v)
+{
+	struct pressure_opts *po = &v->pressure_opts;
+
+	po->pid = v->opts->pid;
+	po->comm = v->opts->comm;
+	po->memcg = v->memcg;
+	po->page_allocs = true;
+	po->gap_ns = 1000000000;
+	return pressure_open(po, &v->pressure);
+}
+
 int sysview_open(const struct sysview_opts *o, struct sysview **out)
 {
 	struct sysview *v;
@@ -405,6 +420,8 @@ int sysview_open(const struct sysview_opts *o, struct sysview **out)
 		err = attach_faults(v);
 	if (!err && !o->no_uprobes)
 		err = attach_uprobes(v);
+	if (!err && o->reclaim)
+		err = open_pressure(v);
 	if (!err) {
 		v->rb = ring_buffer__new(bpf_map__fd(v->skel->maps.events), handle_event, v, NULL);
 		if (!v->rb)
@@ -429,6 +446,7 @@ void sysview_close(struct sysview *v)
 	alloc_probes_detach(v->pid_probes);
 	for (size_t i = 0; i < v->nr_fault_links; i++)
 		bpf_link__destroy(v->fault_links[i]);
+	pressure_close(v->pressure);
 	ring_buffer__free(v->rb);
 	allocs_bpf__destroy(v->skel);
 	if (v->stats_fd >= 0)
@@ -444,24 +462,30 @@ void sysview_close(struct sysview *v)
 
 int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
 {
-	struct pollfd fds[2] = {
+	struct pollfd fds[3] = {
 		{ .fd = ring_buffer__epoll_fd(v->rb), .events = POLLIN },
-		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = v->pressure ? pressure_fd(v->pressure) : -1, .events = POLLIN },
+		{ .fd = watch_stdin ? STDIN_FILENO : -1, .events = POLLIN },
 	};
 	int n, err;
 
-	n = poll(fds, watch_stdin ? 2 : 1, timeout_ms);
+	n = poll(fds, 3, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	err = ring_buffer__consume(v->rb);
 	if (err < 0)
 		return err;
+	if (v->pressure) {
+		err = pressure_consume(v->pressure);
+		if (err < 0)
+			return err;
+	}
 	if (!v->opts->pid && !v->opts->no_uprobes &&
 	    monotonic_ns() - v->last_scan_ns >= v->opts->interval_s * 1e9) {
 		scan_libcs(v);
 		v->last_scan_ns = monotonic_ns();
 	}
-	return watch_stdin && (fds[1].revents & POLLIN) ? 1 : 0;
+	return watch_stdin && (fds[2].revents & POLLIN) ? 1 : 0;
 }
 
 /* The whole errors map, once per sample: rows look their errors up in it. */
@@ -502,6 +526,47 @@ static int sample_cmp(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
+/*
+ * Add the reclaim tracer's counters to the samples (sorted by tgid). A
+ * process that stalled without being in the allocation maps (a kernel
+ * thread, say) gets a row of its own; one that only allocated pages does not.
+ */
+static int join_pressure(struct sysview *v, struct proc_sample **s, size_t *nr, size_t *cap)
+{
+	struct pressure_proc *pp;
+	size_t nr_pp, nr_alloc = *nr;
+	int err;
+
+	err = pressure_tick(v->pressure);
+	if (!err)
+		err = pressure_sample(v->pressure, &pp, &nr_pp);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nr_pp; i++) {
+		struct proc_sample key = { .tgid = pp[i].tgid };
+		struct proc_sample *cur = bsearch(&key, *s, nr_alloc, sizeof(key), sample_cmp);
+		uint64_t stalls = 0;
+
+		for (int k = 0; k < STALL_NR; k++)
+			stalls += pp[i].stalls[k];
+		if (!cur && !stalls)
+			continue;
+		if (!cur) {
+			if (array_grow((void **)s, *nr, cap, sizeof(**s))) {
+				free(pp);
+				return -ENOMEM;
+			}
+			cur = &(*s)[(*nr)++];
+			memset(cur, 0, sizeof(*cur));
+			cur->tgid = pp[i].tgid;
+		}
+		cur->pr = pp[i];
+	}
+	free(pp);
+	qsort(*s, *nr, sizeof(**s), sample_cmp);
+	return 0;
+}
+
 int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr_out)
 {
 	int fd = bpf_map__fd(v->skel->maps.proc_stats);
@@ -538,10 +603,23 @@ int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr_out)
 	}
 	if (nr)
 		qsort(s, nr, sizeof(*s), sample_cmp);
+	err = v->pressure ? join_pressure(v, &s, &nr, &cap) : 0;
+	if (err) {
+		free(s);
+		return err;
+	}
 	read_errors(v);
 	*out = s;
 	*nr_out = nr;
 	return 0;
+}
+
+bool sysview_pressure_totals(struct sysview *v, struct pressure_totals *t)
+{
+	if (!v->pressure)
+		return false;
+	pressure_totals(v->pressure, t);
+	return true;
 }
 
 static const struct exited_proc *find_exited(const struct sysview *v, uint32_t tgid)

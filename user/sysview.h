@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "allocs.h"
+#include "pressure.h"
 
 struct sysview_opts {
 	int pid;			/* -p: 0 = every process */
@@ -22,6 +23,7 @@ struct sysview_opts {
 	unsigned long long count;	/* intervals before exiting, 0 = no limit */
 	bool json;
 	bool no_uprobes;
+	bool reclaim;			/* also the reclaim tracer: stalls, page allocations */
 };
 
 /* Options every system-wide view takes; each view adds its own. */
@@ -94,6 +96,7 @@ struct proc_sample {
 	struct proc_stats st;		/* counters since tracing began */
 	struct rss_info rss;
 	bool has_rss;
+	struct pressure_proc pr;	/* with --reclaim */
 };
 
 struct sysview;
@@ -123,6 +126,8 @@ size_t sysview_errors(struct sysview *v, uint32_t tgid, struct error_key *keys,
 bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct hist *h);
 /* memlens' own counters: events handled, losses; BPF run time in ns. */
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns);
+/* The reclaim tracer's totals; false without --reclaim. */
+bool sysview_pressure_totals(struct sysview *v, struct pressure_totals *t);
 /* What went uncounted (full maps, lost events): the sum, and as JSON members. */
 uint64_t sysview_lost_total(const uint64_t *stats);
 void sysview_print_lost_json(FILE *out, const uint64_t *stats);

@@ -36,20 +36,23 @@ static const char top_usage[] =
 "Which processes allocate what, system-wide: allocator calls and bytes,\n"
 "outstanding heap, brk and anonymous mmap growth, minor and major page\n"
 "faults, RSS. On a terminal the table refreshes in place; keys choose the\n"
-"sort column (a b f o k m n j r p, q quits). Piped, it prints a table\n"
+"sort column (a b f o k m n j r w p, q quits). Piped, it prints a table\n"
 "every interval; --json prints one object per process per interval.\n"
 "\n"
 SYSVIEW_OPTIONS_HELP
+"      --reclaim         also memory pressure, as memlens reclaim traces it:\n"
+"                        pages allocated, reclaim stalls, pages reclaimed\n"
 "  -s, --sort KEY        allocs, bytes, frees, outstanding, brk, mmap, minflt,\n"
-"                        majflt, rss or pid (default bytes)\n"
+"                        majflt, rss, stall or pid (default bytes)\n"
 "  -r, --rows N          rows per table when not on a terminal (default 20, 0 = all)\n";
 
-enum { OPT_ROWS = OPT_SYSVIEW_LAST };
+enum { OPT_RECLAIM = OPT_SYSVIEW_LAST };
 
 static const struct option top_options[] = {
 	SYSVIEW_LONG_OPTIONS,
 	{ "sort", required_argument, NULL, 's' },
 	{ "rows", required_argument, NULL, 'r' },
+	{ "reclaim", no_argument, NULL, OPT_RECLAIM },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -67,6 +70,9 @@ static int parse_top_opt(void *ctx, int opt, const char *arg)
 		return 1;
 	case 'r':
 		return parse_uint(arg, "rows", 1 << 20, &env->rows) ? -EINVAL : 1;
+	case OPT_RECLAIM:
+		env->o.reclaim = true;
+		return 1;
 	}
 	return 0;
 }
@@ -93,11 +99,38 @@ struct cost {
 	double events_per_s;
 	double bpf_ms_per_s;
 	uint64_t stats[STAT_NR];
+	bool reclaim;
+	struct pressure_totals pressure;
 };
+
+static uint64_t lost_total(const struct cost *c)
+{
+	return sysview_lost_total(c->stats) + (c->reclaim ? pressure_lost(&c->pressure) : 0);
+}
+
+/* With --reclaim: what it adds to a process's JSON object. */
+static void print_json_reclaim(const struct proc_row *r, double secs)
+{
+	uint64_t reclaimed = 0;
+
+	fputs(",\"reclaim\":{\"stalls\":{", stdout);
+	for (int k = 0; k < STALL_NR; k++)
+		printf("%s\"%s\":%" PRIu64, k ? "," : "", stall_kind_name(k), r->pr.stalls[k]);
+	fputs("},\"stall_ms\":{", stdout);
+	for (int k = 0; k < STALL_NR; k++) {
+		printf("%s\"%s\":%.3f", k ? "," : "", stall_kind_name(k), r->pr.stall_ns[k] / 1e6);
+		reclaimed += r->pr.reclaimed[k];
+	}
+	printf("},\"reclaimed\":%" PRIu64 ",\"page_allocs\":%" PRIu64 ",\"kswapd_wakeups\":%"
+	       PRIu64 ",\"per_s\":{\"stalls\":%.1f,\"stall_ms\":%.3f,\"reclaimed\":%.1f,"
+	       "\"page_allocs\":%.1f}}", reclaimed, r->pr.page_allocs, r->pr.kswapd_wakeups,
+	       r->stalls / secs, r->stall_ns / 1e6 / secs, r->reclaimed / secs,
+	       r->page_allocs / secs);
+}
 
 
 static void print_json_row(const struct proc_row *r, struct sysview *v, double secs,
-			   const char *when)
+			   const char *when, bool reclaim)
 {
 	struct error_key keys[MAX_ERRORS_SHOWN];
 	uint64_t counts[MAX_ERRORS_SHOWN];
@@ -124,7 +157,10 @@ static void print_json_row(const struct proc_row *r, struct sysview *v, double s
 		printf("%s{\"syscall\":\"%s\",\"errno\":%u,\"error\":\"%s\",\"count\":%" PRIu64 "}",
 		       i ? "," : "", keys[i].syscall < SYS_NR ? syscalls[keys[i].syscall] : "?",
 		       keys[i].err, strerrorname_np(keys[i].err) ?: "?", counts[i]);
-	fputs("]}\n", stdout);
+	putchar(']');
+	if (reclaim)
+		print_json_reclaim(r, secs);
+	fputs("}\n", stdout);
 }
 
 static void print_json(const struct top_env *env, const struct proc_row *rows, size_t nr,
@@ -138,9 +174,14 @@ static void print_json(const struct top_env *env, const struct proc_row *rows, s
 	       when, secs, nr, c->events_per_s, c->bpf_ms_per_s,
 	       env->o.no_uprobes ? "false" : "true");
 	sysview_print_lost_json(stdout, c->stats);
-	fputs("}}\n", stdout);
+	putchar('}');
+	if (c->reclaim) {
+		fputs(",\"reclaim_lost\":", stdout);
+		pressure_print_lost_json(stdout, &c->pressure);
+	}
+	fputs("}\n", stdout);
 	for (size_t i = 0; i < nr; i++)
-		print_json_row(&rows[i], v, secs, when);
+		print_json_row(&rows[i], v, secs, when, c->reclaim);
 	fflush(stdout);
 }
 
@@ -153,18 +194,21 @@ static void print_header(const struct top_env *env, size_t nr, double secs,
 	printf("memlens top  %s UTC  %zu processes  sorted by %s  every %.1fs%s\n", when, nr,
 	       sort_name(env->sort), secs, env->o.no_uprobes ? "  (no uprobes)" : "");
 	printf("memlens cost: %.0f events/s, %.2f ms/s in BPF programs, %" PRIu64 " lost%s\n",
-	       c->events_per_s, c->bpf_ms_per_s, sysview_lost_total(c->stats),
-	       sysview_lost_total(c->stats) ? " (see --json for which)" : "");
-	printf("%7s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "PID", "COMM", "ALLOC/s",
+	       c->events_per_s, c->bpf_ms_per_s, lost_total(c),
+	       lost_total(c) ? " (see --json for which)" : "");
+	printf("%7s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s", "PID", "COMM", "ALLOC/s",
 	       "BYTES/s", "FREE/s", "OUTSTAND", "BRK+/s", "MMAP+/s", "MINFLT/s", "MAJFLT/s",
 	       "RSS");
+	if (c->reclaim)
+		printf(" %8s %8s %8s", "PAGES/s", "STALLms", "RECLM/s");
+	putchar('\n');
 }
 
-static void print_row(const struct proc_row *r, double secs)
+static void print_row(const struct proc_row *r, double secs, bool reclaim)
 {
 	char b[5][16];
 
-	printf("%7u %-15.15s %8.0f %8s %8.0f %8s %8s %8s %8.0f %8.0f %8s%s\n", r->tgid, r->comm,
+	printf("%7u %-15.15s %8.0f %8s %8.0f %8s %8s %8s %8.0f %8.0f %8s", r->tgid, r->comm,
 	       r->delta.v[PS_ALLOCS] / secs,
 	       human_bytes(r->delta.v[PS_ALLOC_BYTES] / secs, b[0], sizeof(b[0])),
 	       r->delta.v[PS_FREES] / secs,
@@ -173,8 +217,12 @@ static void print_row(const struct proc_row *r, double secs)
 	       human_bytes(r->delta.v[PS_MMAP_BYTES] / secs, b[3], sizeof(b[3])),
 	       (r->delta.v[PS_MINFLT_USER] + r->delta.v[PS_MINFLT_KERNEL]) / secs,
 	       (r->delta.v[PS_MAJFLT_USER] + r->delta.v[PS_MAJFLT_KERNEL]) / secs,
-	       r->rss_bytes < 0 ? "-" : human_bytes(r->rss_bytes, b[4], sizeof(b[4])),
-	       r->exited ? " (exited)" : "");
+	       r->rss_bytes < 0 ? "-" : human_bytes(r->rss_bytes, b[4], sizeof(b[4])));
+	/* Stall time as it was in the interval, not per second: it is a wait. */
+	if (reclaim)
+		printf(" %8.0f %8.1f %8.0f", r->page_allocs / secs, r->stall_ns / 1e6,
+		       r->reclaimed / secs);
+	puts(r->exited ? " (exited)" : "");
 }
 
 static void print_table(const struct top_env *env, const struct proc_row *rows, size_t nr,
@@ -193,9 +241,10 @@ static void print_table(const struct top_env *env, const struct proc_row *rows, 
 	}
 	print_header(env, nr, secs, c);
 	for (size_t i = 0; i < shown; i++)
-		print_row(&rows[i], secs);
+		print_row(&rows[i], secs, c->reclaim);
 	if (env->live)
-		printf("sort: a)llocs b)ytes f)rees o)utstanding brk(k) m)map mi(n)flt ma(j)flt r)ss p)id  q)uit\n");
+		printf("sort: a)llocs b)ytes f)rees o)utstanding brk(k) m)map mi(n)flt ma(j)flt r)ss %sp)id  q)uit\n",
+		       c->reclaim ? "stall(w) " : "");
 	else
 		putchar('\n');
 	fflush(stdout);
@@ -233,6 +282,9 @@ static int top_update(struct top_env *env, struct sysview *v, struct top_state *
 		rows[i].exited = sysview_exited(v, rows[i].tgid);
 
 	sysview_stats(v, c.stats, &bpf_ns);
+	c.reclaim = sysview_pressure_totals(v, &c.pressure);
+	if (c.reclaim)
+		bpf_ns += c.pressure.run_time_ns;
 	c.events_per_s = (c.stats[STAT_EVENTS] - st->prev_stats[STAT_EVENTS]) / secs;
 	c.bpf_ms_per_s = (bpf_ns - st->prev_bpf_ns) / 1e6 / secs;
 	memcpy(st->prev_stats, c.stats, sizeof(c.stats));
