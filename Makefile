@@ -82,6 +82,9 @@ $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 $(OUTPUT)/memops: tests/workloads/memops.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/kmemload: tests/workloads/kmemload.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< -o $@
+
 $(OUTPUT)/pressure: tests/workloads/pressure.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
@@ -92,12 +95,13 @@ unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
-	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure
+	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload
 
 e2e: $(E2E_DEPS)
 	./tests/e2e-leaks.sh
 	./tests/e2e-top.sh
 	./tests/e2e-reclaim.sh
+	./tests/e2e-kmem.sh
 
 check: deps
 	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)

@@ -7,6 +7,8 @@
 #ifndef MEMLENS_COMMON_BPF_H
 #define MEMLENS_COMMON_BPF_H
 
+#include "hist.h"
+
 #define EEXIST		17
 #define TASK_COMM_LEN	16
 
@@ -69,7 +71,7 @@ static __u64 task_memcg(struct task_struct *task)
 }
 
 /* log2 histogram slot: 0 for 0, i for values in [2^(i-1), 2^i). */
-static __u32 log2_slot(__u64 v)
+static __always_inline __u32 log2_slot(__u64 v)
 {
 	__u32 slot = 0;
 

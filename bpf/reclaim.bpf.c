@@ -32,8 +32,6 @@ const volatile __u32 self_tgid;		/* memlens itself: never counted */
 const volatile bool filter_comm;
 const volatile char targ_comm[TASK_COMM_LEN];
 const volatile __u64 targ_memcg;	/* kernfs id of a v1 memory cgroup, 0: any */
-/* Page allocations per process; off, the hottest hook is not attached. */
-const volatile bool count_page_allocs = true;
 
 /* Stalls in progress, by thread and kind: their begin time. */
 struct {

@@ -11,6 +11,7 @@ DSO=$PWD/build/libdso_leak.so
 MEMOPS=$PWD/build/memops
 CGROUP_V1_MEMORY=/sys/fs/cgroup/memory
 PRESSURE=$PWD/build/pressure
+KMEMLOAD=$PWD/build/kmemload
 pass=0
 fail=0
 pids=()
@@ -131,7 +132,7 @@ require_root_and_build() {
 		exit 1
 	fi
 	for f in "$MEMLENS_BIN" "$LEAKY" "$STATIC" "$DLOPEN_EXIT" "$MEMOPS" "$EXEC_AFTER_ALLOC" \
-		"$PRESSURE"; do
+		"$PRESSURE" "$KMEMLOAD"; do
 		[ -x "$f" ] || {
 			echo "$1: $f missing: build first (make e2e)" >&2
 			exit 1

@@ -2,9 +2,20 @@
 #ifndef MEMLENS_BPF_UTIL_H
 #define MEMLENS_BPF_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+struct bpf_object;
 
 /* OUT[k] = sum over CPUs of entry k of a per-CPU array of u64 with NR entries. */
 int percpu_array_sum(int fd, uint32_t nr, uint64_t *out);
+/*
+ * Leave out the raw_tp programs of OBJ whose tracepoint this kernel lacks
+ * (BTF has no btf_trace_NAME), and say so once: the rest still works.
+ * Their names, comma-separated, into MISSING. 0 or negative errno.
+ */
+int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
+/* Over the loaded programs of OBJ: run time (with stats on), runs skipped. */
+void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses);
 
 #endif

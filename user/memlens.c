@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	{ "top", cmd_top, "which processes allocate what, system-wide, live" },
 	{ "hist", cmd_hist, "log2 histograms of allocation sizes, mmap sizes, lifetimes" },
 	{ "reclaim", cmd_reclaim, "memory pressure: who stalled in reclaim, who caused it, OOM kills" },
+	{ "kmem", cmd_kmem, "kernel allocations (slab, kmalloc, pages, vmalloc) by cache and process" },
 };
 
 static void usage(FILE *out)

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "reclaim.skel.h"
 #include "bpf_util.h"
@@ -82,41 +81,6 @@ bool psi_read(struct psi_totals *out)
 	return found == 3;
 }
 
-/*
- * Leave out programs whose tracepoint this kernel lacks, and say so: the
- * rest still works. A raw tracepoint NAME exists if BTF has btf_trace_NAME.
- */
-static int skip_missing_tracepoints(struct pressure *p)
-{
-	struct btf *btf = btf__load_vmlinux_btf();
-	struct bpf_program *prog;
-	char name[128];
-	size_t used = 0;
-
-	if (!btf)
-		return -errno;
-	bpf_object__for_each_program(prog, p->skel->obj) {
-		const char *tp = strchr(bpf_program__section_name(prog), '/') + 1;
-
-		if (prog == p->skel->progs.page_alloc && !p->opts->page_allocs) {
-			bpf_program__set_autoload(prog, false);
-			continue;
-		}
-		snprintf(name, sizeof(name), "btf_trace_%s", tp);
-		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0)
-			continue;
-		bpf_program__set_autoload(prog, false);
-		used += snprintf(p->missing + used, sizeof(p->missing) - used, "%s%s",
-				 used ? ", " : "", tp);
-		if (used >= sizeof(p->missing))
-			used = sizeof(p->missing) - 1;
-	}
-	btf__free(btf);
-	if (used)
-		info_msg("this kernel lacks %s: not traced", p->missing);
-	return 0;
-}
-
 static int load(struct pressure *p)
 {
 	const struct pressure_opts *o = p->opts;
@@ -134,8 +98,10 @@ static int load(struct pressure *p)
 	if (o->comm)
 		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
 	skel->rodata->targ_memcg = o->memcg;
-	skel->rodata->count_page_allocs = o->page_allocs;
-	err = skip_missing_tracepoints(p);
+	/* Without page allocations, the hottest hook is not attached at all. */
+	if (!o->page_allocs)
+		bpf_program__set_autoload(skel->progs.page_alloc, false);
+	err = skip_missing_tracepoints(skel->obj, p->missing, sizeof(p->missing));
 	if (err) {
 		error_msg("cannot read kernel BTF: %s", strerror(-err));
 		return err;
@@ -466,21 +432,11 @@ bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, stru
 
 void pressure_totals(struct pressure *p, struct pressure_totals *t)
 {
-	struct bpf_program *prog;
 	struct kswapd_node k;
 
 	memset(t, 0, sizeof(*t));
 	percpu_array_sum(bpf_map__fd(p->skel->maps.rstats), RSTAT_NR, t->stats);
-	bpf_object__for_each_program(prog, p->skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &len)) {
-			t->recursion_misses += info.recursion_misses;
-			t->run_time_ns += info.run_time_ns;
-		}
-	}
+	prog_stats_sum(p->skel->obj, &t->run_time_ns, &t->recursion_misses);
 	for (uint32_t nid = 0; nid < RECLAIM_MAX_NODES; nid++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.kswapd), &nid, &k))
 			continue;

@@ -7,5 +7,6 @@ int cmd_leaks(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_reclaim(int argc, char **argv);
+int cmd_kmem(int argc, char **argv);
 
 #endif

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The kernel allocation tracer behind `memlens kmem`.
+ *
+ * Every allocation of the slab (kmem_cache_alloc, kmalloc), vmap areas
+ * and percpu allocators is counted per allocating process and cache, and
+ * tracked by address until its free, which is counted for the process
+ * that allocated it, whichever task frees it. Page allocations are counted
+ * per process and order, not tracked: page cache pages would fill any map.
+ * For --cache, a kernel stack is kept with each object of that cache.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "kmem.h"
+#include "common.bpf.h"
+
+#define PAGE_SIZE	4096
+
+/* Which processes are traced: all filters set must match. */
+const volatile __u32 targ_tgid;		/* 0: any */
+const volatile __u32 self_tgid;
+const volatile bool filter_comm;
+const volatile char targ_comm[TASK_COMM_LEN];
+const volatile __u64 targ_memcg;
+/* --cache: kernel stacks for the objects of this slab cache, or kmalloc size. */
+const volatile char stack_cache_name[KMEM_CACHE_NAME_LEN];
+const volatile __u32 stack_kmalloc_size;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KMEM_MAX_USAGE);
+	__type(key, struct usage_key);
+	__type(value, struct usage);
+} usage SEC(".maps");
+
+/*
+ * Preallocated, unlike most maps here: an element allocated at run time
+ * comes from kmalloc, which this very tracer hooks (the allocation would
+ * be charged to the task at hand, tracked, and need another), and a burst
+ * of inserts finds the per-CPU element cache empty (ENOMEM).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KMEM_MAX_OBJECTS);
+	__type(key, struct object_key);
+	__type(value, struct object);
+} objects SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KMEM_MAX_CACHES);
+	__type(key, __u64);
+	__type(value, struct cache_info);
+} caches SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, KMEM_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, KMEM_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KSTAT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} kstats SEC(".maps");
+
+static __always_inline void stat_add(__u32 stat, __u64 n)
+{
+	__u64 *val = bpf_map_lookup_elem(&kstats, &stat);
+
+	/* Atomic: an interrupt's program may run in the middle of this one. */
+	if (val)
+		__sync_fetch_and_add(val, n);
+}
+
+/*
+ * The process an allocation is charged to: the current one, also for an
+ * allocation made in interrupt context (that cannot be told here: x86's
+ * preempt_count is a per-CPU variable kallsyms lists only with
+ * KALLSYMS_ALL). False if it is not traced.
+ */
+static __always_inline bool charged_tgid(__u32 *tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	*tgid = current_tgid();
+	if (targ_tgid && *tgid != targ_tgid)
+		return false;
+	if (*tgid == self_tgid)
+		return false;
+	if (filter_comm && !task_comm_is(task, targ_comm))
+		return false;
+	if (targ_memcg && task_memcg(task) != targ_memcg)
+		return false;
+	return true;
+}
+
+static void usage_add(__u32 tgid, __u64 cache, __u64 allocs, __u64 alloc_bytes,
+		      __u64 frees, __u64 free_bytes)
+{
+	static const struct usage zero;
+	struct usage_key key = { .tgid = tgid, .cache = cache };
+	struct usage *u = lookup_or_init(&usage, &key, &zero, KSTAT_USAGE_FULL);
+
+	if (!u)
+		return;
+	if (allocs) {
+		__sync_fetch_and_add(&u->allocs, allocs);
+		__sync_fetch_and_add(&u->alloc_bytes, alloc_bytes);
+	}
+	if (frees) {
+		__sync_fetch_and_add(&u->frees, frees);
+		__sync_fetch_and_add(&u->free_bytes, free_bytes);
+	}
+}
+
+/*
+ * An allocation of BYTES at ADDR in CACHE: counted, and tracked until its
+ * free. An address still tracked was freed where no tracepoint looks
+ * (kfree_bulk, kmem_cache_free_bulk: kfree_rcu's batches): its free is
+ * counted now.
+ */
+static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes,
+		  bool want_stack)
+{
+	struct object_key key = { .addr = addr, .class = space };
+	struct object obj = { .cache = cache, .bytes = bytes }, *old;
+	__u32 tgid;
+
+	if (!addr || !charged_tgid(&tgid))
+		return;
+	stat_add(KSTAT_ALLOCS, 1);
+	stat_add(KSTAT_EVENTS, 1);
+	usage_add(tgid, cache, 1, bytes, 0, 0);
+
+	old = bpf_map_lookup_elem(&objects, &key);
+	if (old) {
+		stat_add(KSTAT_REPLACED, 1);
+		usage_add(old->tgid, old->cache, 0, 0, 1, old->bytes);
+	}
+	obj.tgid = tgid;
+	obj.ts_ns = bpf_ktime_get_ns();
+	obj.stack_id = -1;
+	if (want_stack) {
+		obj.stack_id = bpf_get_stackid(ctx, &stacks, 0);
+		if (obj.stack_id < 0)
+			stat_add(KSTAT_STACK_FAILED, 1);
+	}
+	if (bpf_map_update_elem(&objects, &key, &obj, BPF_ANY))
+		stat_add(KSTAT_OBJECTS_FULL, 1);
+}
+
+/*
+ * A free: counted for the process that allocated the object. One not
+ * tracked (allocated before memlens, or by a process not traced) is
+ * counted under KMEM_TGID_FREES for CACHE, when the tracepoint tells it.
+ */
+static void untrack(enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes)
+{
+	struct object_key key = { .addr = addr, .class = space };
+	struct object *obj;
+
+	if (!addr)
+		return;
+	obj = bpf_map_lookup_elem(&objects, &key);
+	if (!obj) {
+		stat_add(KSTAT_FREES_UNTRACKED, 1);
+		if (cache)
+			usage_add(KMEM_TGID_FREES, cache, 0, 0, 1, bytes);
+		return;
+	}
+	stat_add(KSTAT_FREES, 1);
+	stat_add(KSTAT_EVENTS, 1);
+	usage_add(obj->tgid, obj->cache, 0, 0, 1, obj->bytes);
+	bpf_map_delete_elem(&objects, &key);
+}
+
+static bool is_stack_cache(const char *name)
+{
+	if (!stack_cache_name[0])
+		return false;
+	for (int i = 0; i < KMEM_CACHE_NAME_LEN; i++) {
+		if (name[i] != stack_cache_name[i])
+			return false;
+		if (!name[i])
+			break;
+	}
+	return true;
+}
+
+/*
+ * The slab cache at S, registered on first sight: its name for userspace,
+ * and whether its objects get a stack (--cache).
+ */
+static struct cache_info *cache_of(struct kmem_cache *s)
+{
+	__u64 id = (__u64)s;
+	struct cache_info *info = bpf_map_lookup_elem(&caches, &id), fresh = {};
+
+	if (info)
+		return info;
+	bpf_probe_read_kernel_str(fresh.name, sizeof(fresh.name), BPF_CORE_READ(s, name));
+	fresh.size = BPF_CORE_READ(s, size);
+	fresh.want_stacks = is_stack_cache(fresh.name);
+	if (bpf_map_update_elem(&caches, &id, &fresh, BPF_NOEXIST) == -EEXIST)
+		return bpf_map_lookup_elem(&caches, &id);
+	info = bpf_map_lookup_elem(&caches, &id);
+	if (!info)
+		stat_add(KSTAT_CACHES_FULL, 1);
+	return info;
+}
+
+SEC("raw_tp/kmem_cache_alloc")
+int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	struct cache_info *info;
+	__u64 bytes;
+
+	if (!ptr || !s)
+		return 0;
+	info = cache_of(s);
+	bytes = info ? info->size : BPF_CORE_READ(s, size);
+	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, bytes, info && info->want_stacks);
+	return 0;
+}
+
+SEC("raw_tp/kmem_cache_free")
+int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	struct cache_info *info;
+
+	if (!s)
+		return 0;
+	/* Named even if it frees only what was allocated before memlens. */
+	info = cache_of(s);
+	untrack(KMEM_SLAB, (__u64)ptr, (__u64)s, info ? info->size : BPF_CORE_READ(s, size));
+	return 0;
+}
+
+SEC("raw_tp/kmalloc")
+int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
+	     size_t bytes_alloc)
+{
+	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
+	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size);
+	return 0;
+}
+
+/* kfree frees any slab object, kmem_cache_alloc'd ones too. */
+SEC("raw_tp/kfree")
+int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
+{
+	untrack(KMEM_SLAB, (__u64)ptr, 0, 0);
+	return 0;
+}
+
+/* Pages: counted by process and order; frees by order. Not tracked. */
+SEC("raw_tp/mm_page_alloc")
+int BPF_PROG(page_alloc, struct page *page, unsigned int order)
+{
+	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
+	__u32 tgid;
+
+	if (!page || !charged_tgid(&tgid))
+		return 0;
+	stat_add(KSTAT_EVENTS, 1);
+	usage_add(tgid, cache, 1, (__u64)PAGE_SIZE << (order & 31), 0, 0);
+	return 0;
+}
+
+static void page_freed(unsigned int order)
+{
+	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
+
+	/* Whoever allocated them: frees of pages go to the order's row. */
+	usage_add(KMEM_TGID_FREES, cache, 0, 0, 1, (__u64)PAGE_SIZE << (order & 31));
+}
+
+SEC("raw_tp/mm_page_free")
+int BPF_PROG(page_free, struct page *page, unsigned int order)
+{
+	page_freed(order);
+	return 0;
+}
+
+SEC("raw_tp/mm_page_free_batched")
+int BPF_PROG(page_free_batched, struct page *page)
+{
+	page_freed(0);
+	return 0;
+}
+
+SEC("raw_tp/alloc_vmap_area")
+int BPF_PROG(alloc_vmap_area, unsigned long addr, unsigned long size, unsigned long align,
+	     unsigned long vstart, unsigned long vend, int failed)
+{
+	if (failed)
+		return 0;
+	track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false);
+	return 0;
+}
+
+SEC("raw_tp/free_vmap_area_noflush")
+int BPF_PROG(free_vmap_area_noflush, unsigned long va_start)
+{
+	untrack(KMEM_VMALLOC, va_start, 0, 0);
+	return 0;
+}
+
+SEC("raw_tp/percpu_alloc_percpu")
+int BPF_PROG(percpu_alloc_percpu, unsigned long call_site, bool reserved, bool is_atomic,
+	     size_t size, size_t align, void *base_addr, int off, void *ptr, size_t bytes_alloc)
+{
+	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false);
+	return 0;
+}
+
+SEC("raw_tp/percpu_free_percpu")
+int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
+{
+	untrack(KMEM_PERCPU, (__u64)ptr, 0, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Shared between bpf/kmem.bpf.c and userspace: the kernel allocations
+ * memlens kmem counts, by allocating process and by cache.
+ */
+#ifndef MEMLENS_KMEM_H
+#define MEMLENS_KMEM_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define KMEM_MAX_USAGE		(64 * 1024)
+#define KMEM_MAX_OBJECTS	(128 * 1024)	/* --max-objects; preallocated: ~12 MiB */
+#define KMEM_MAX_STACKS		4096		/* only with --cache: ~2 MiB */
+#define KMEM_STACK_DEPTH	64
+#define KMEM_MAX_CACHES		4096
+#define KMEM_CACHE_NAME_LEN	32
+
+/*
+ * What a "cache" is: a slab cache by its struct kmem_cache address, or one
+ * of the classes below, in the top byte of an id a kernel address (0xff..)
+ * never has.
+ */
+enum kmem_class {
+	KMEM_SLAB,		/* kmem_cache_alloc: the id is the cache's address */
+	KMEM_KMALLOC,		/* kmalloc: low bits, the size class */
+	KMEM_PAGE,		/* page allocator: low bits, the order */
+	KMEM_VMALLOC,		/* vmap areas: vmalloc, vmap, ioremap */
+	KMEM_PERCPU,		/* percpu allocations */
+	KMEM_CLASS_NR,
+};
+
+#define KMEM_CLASS_SHIFT	56
+#define KMEM_ID(class, low)	(((__u64)(class) << KMEM_CLASS_SHIFT) | (__u64)(low))
+#define KMEM_ID_CLASS(id)	((id) >> KMEM_CLASS_SHIFT == 0xff ? KMEM_SLAB : \
+				 (enum kmem_class)((id) >> KMEM_CLASS_SHIFT))
+#define KMEM_ID_LOW(id)		((id) & ((1ULL << KMEM_CLASS_SHIFT) - 1))
+
+/* Frees of objects not tracked (allocated before memlens), and of pages. */
+#define KMEM_TGID_FREES		0xfffffffeu
+
+struct usage_key {
+	__u32 tgid;		/* the allocating process, or KMEM_TGID_FREES */
+	__u32 pad;
+	__u64 cache;		/* a KMEM_ID, or a slab cache's address */
+};
+
+/* Counters of one process in one cache; frees are those of its own objects. */
+struct usage {
+	__u64 allocs;
+	__u64 alloc_bytes;
+	__u64 frees;
+	__u64 free_bytes;
+};
+
+struct object_key {
+	__u64 addr;		/* object, struct page, vmap area or percpu pointer */
+	__u32 class;		/* enum kmem_class: the address spaces differ */
+	__u32 pad;
+};
+
+/* An object allocated while traced, not freed yet. */
+struct object {
+	__u64 cache;
+	__u64 bytes;
+	__u64 ts_ns;
+	__u32 tgid;
+	__s32 stack_id;		/* in the stacks map; negative: none */
+};
+
+/* A slab cache seen allocating: its name, and whether to take stacks. */
+struct cache_info {
+	char name[KMEM_CACHE_NAME_LEN];
+	__u32 size;		/* bytes per object, with metadata */
+	__u32 want_stacks;	/* its name is --cache's */
+};
+
+enum kmem_stat {
+	KSTAT_ALLOCS,
+	KSTAT_FREES,		/* frees of objects allocated while traced */
+	KSTAT_FREES_UNTRACKED,	/* frees of objects allocated before, or not tracked */
+	KSTAT_OBJECTS_FULL,	/* objects map full: allocation counted, not tracked */
+	KSTAT_USAGE_FULL,	/* usage map full: allocation not counted */
+	KSTAT_CACHES_FULL,	/* cache names map full: a cache shows by address */
+	KSTAT_STACK_FAILED,	/* no stack (map full, collision): object kept */
+	KSTAT_REPLACED,		/* an address allocated twice without a free seen */
+	KSTAT_EVENTS,
+	KSTAT_NR,
+};
+
+#endif /* MEMLENS_KMEM_H */

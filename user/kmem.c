@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * memlens kmem: kernel allocations by cache and by the process that made
+ * them. Slab caches, kmalloc size classes, vmap areas and percpu
+ * allocations are tracked object by object, so that what a process
+ * allocated and has not freed is known whichever task frees it; pages are
+ * counted by order. Every interval a table sorted by growth; with --cache,
+ * the outstanding objects of that cache by kernel stack at the end.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "kmemview.h"
+#include "ksyms.h"
+#include "memcg.h"
+#include "proctable.h"
+#include "report.h"
+#include "subcommands.h"
+#include "sysview.h"
+#include "util.h"
+
+#define PROCS_PER_CACHE	5
+
+enum kmem_sort {
+	KSORT_GROWTH,		/* outstanding bytes */
+	KSORT_OBJECTS,		/* outstanding objects */
+	KSORT_ALLOCS,		/* allocations per second */
+	KSORT_FREES,
+	KSORT_NR,
+};
+
+static const char *const sort_names[KSORT_NR] = { "growth", "objects", "allocs", "frees" };
+
+struct kmem_env {
+	struct sysview_opts o;		/* filters, interval, count, json */
+	struct kmem_opts ko;
+	enum kmem_sort sort;
+	unsigned long long rows;
+	bool per_process;
+	unsigned long long max_objects;
+};
+
+static const char kmem_usage[] =
+"Usage: memlens kmem [OPTIONS]\n"
+"\n"
+"Kernel allocations by cache and by the process that made them: slab\n"
+"caches, kmalloc size classes, vmap areas (vmalloc), percpu, and pages by\n"
+"order. Objects are tracked from allocation to free, whichever task frees\n"
+"them: OUTSTANDING is what was allocated since memlens started and is\n"
+"still allocated, the growth of the session. For pages, the allocations\n"
+"minus the frees seen.\n"
+"\n"
+SYSVIEW_FILTERS_HELP
+"      --cache NAME      at the end, the outstanding objects of this cache\n"
+"                        (dentry, filp, kmalloc-64, ...) by kernel stack\n"
+"  -P, --processes       a row per process and cache, not per cache\n"
+"  -s, --sort KEY        growth, objects, allocs or frees (default growth)\n"
+"  -r, --rows N          rows per table (default 20, 0 = all)\n"
+"      --no-pages        do not count page allocations (the hottest hook)\n"
+"      --max-objects N   objects tracked at most (default 131072, ~96 bytes\n"
+"                        of kernel memory each, allocated at start)\n"
+SYSVIEW_VERBOSE_HELP;
+
+enum {
+	OPT_CACHE = OPT_SYSVIEW_LAST,
+	OPT_NO_PAGES,
+	OPT_MAX_OBJECTS,
+};
+
+static const struct option kmem_options[] = {
+	SYSVIEW_FILTER_LONG_OPTIONS,
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "processes", no_argument, NULL, 'P' },
+	{ "sort", required_argument, NULL, 's' },
+	{ "rows", required_argument, NULL, 'r' },
+	{ "no-pages", no_argument, NULL, OPT_NO_PAGES },
+	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int parse_kmem_opt(void *ctx, int opt, const char *arg)
+{
+	struct kmem_env *env = ctx;
+
+	switch (opt) {
+	case OPT_CACHE:
+		if (!*arg || strlen(arg) >= KMEM_CACHE_NAME_LEN) {
+			error_msg("invalid cache name '%s'", arg);
+			return -EINVAL;
+		}
+		env->ko.cache = arg;
+		return 1;
+	case 'P':
+		env->per_process = true;
+		return 1;
+	case 's':
+		for (int k = 0; k < KSORT_NR; k++) {
+			if (!strcmp(arg, sort_names[k])) {
+				env->sort = k;
+				return 1;
+			}
+		}
+		error_msg("invalid sort key '%s' (see memlens kmem --help)", arg);
+		return -EINVAL;
+	case 'r':
+		return parse_uint(arg, "rows", 1 << 20, &env->rows) ? -EINVAL : 1;
+	case OPT_NO_PAGES:
+		env->ko.pages = false;
+		return 1;
+	case OPT_MAX_OBJECTS:
+		if (parse_uint(arg, "max-objects", 1 << 26, &env->max_objects))
+			return -EINVAL;
+		if (!env->max_objects) {
+			error_msg("invalid max-objects '0': at least 1 object must be tracked");
+			return -EINVAL;
+		}
+		env->ko.max_objects = env->max_objects;
+		return 1;
+	}
+	return 0;
+}
+
+static const struct sysview_cmd kmem_cmd = {
+	.name = "kmem",
+	.usage = kmem_usage,
+	.short_opts = "Ps:r:",
+	.long_opts = kmem_options,
+	.parse_opt = parse_kmem_opt,
+};
+
+/* --- Names of processes, alive or gone ------------------------------- */
+
+struct comm_entry {
+	uint32_t tgid;
+	char comm[16];
+};
+
+struct comm_cache {
+	struct comm_entry *e;
+	size_t nr, cap;
+};
+
+/* The name of TGID, read once: processes that exit keep theirs. */
+static const char *comm_of(struct comm_cache *c, uint32_t tgid)
+{
+	struct comm_entry *e;
+
+	for (size_t i = 0; i < c->nr; i++)
+		if (c->e[i].tgid == tgid)
+			return c->e[i].comm;
+	if (array_grow((void **)&c->e, c->nr, &c->cap, sizeof(*c->e)))
+		return "?";
+	e = &c->e[c->nr++];
+	e->tgid = tgid;
+	if (read_comm(tgid, e->comm, sizeof(e->comm)))
+		strcpy(e->comm, "?");
+	return e->comm;
+}
+
+/* --- One interval ---------------------------------------------------- */
+
+/* A cache, or one process in it, over one interval. */
+struct kmem_line {
+	const struct kmem_cache_row *row;
+	const struct kmem_proc *proc;	/* -P: this process's part */
+	double allocs_per_s, frees_per_s;
+	bool known;			/* outstanding is known: false for pages, filtered */
+	int64_t outstanding, outstanding_bytes;
+};
+
+static bool is_pages(uint64_t id)
+{
+	return KMEM_ID_CLASS(id) == KMEM_PAGE;
+}
+
+/*
+ * Pages are not tracked: a page order's growth is its allocations minus
+ * every free, known only unfiltered and for the whole order.
+ */
+static void line_totals(struct kmem_line *l, bool filtered)
+{
+	const struct kmem_usage *u = l->proc ? &l->proc->u : &l->row->u;
+
+	l->known = true;
+	l->outstanding = kmem_outstanding(u);
+	l->outstanding_bytes = kmem_outstanding_bytes(u);
+	if (!is_pages(l->row->id))
+		return;
+	l->known = !filtered && !l->proc;
+	l->outstanding -= l->row->untracked_frees;
+	l->outstanding_bytes -= l->row->untracked_free_bytes;
+	if (!l->known)
+		l->outstanding = l->outstanding_bytes = 0;
+}
+
+static const struct kmem_proc *find_proc(const struct kmem_cache_row *r, uint32_t tgid)
+{
+	for (size_t i = 0; r && i < r->nr_procs; i++)
+		if (r->procs[i].tgid == tgid)
+			return &r->procs[i];
+	return NULL;
+}
+
+/* Filtered, frees are those of the traced processes' objects only. */
+static void line_rates(struct kmem_line *l, const struct kmem_sample *prev, double secs,
+		       bool filtered)
+{
+	const struct kmem_cache_row *old = kmem_sample_find(prev, l->row->id);
+	uint64_t allocs, frees, old_allocs = 0, old_frees = 0;
+
+	if (l->proc) {
+		const struct kmem_proc *p = find_proc(old, l->proc->tgid);
+
+		allocs = l->proc->u.allocs;
+		frees = l->proc->u.frees;
+		if (p) {
+			old_allocs = p->u.allocs;
+			old_frees = p->u.frees;
+		}
+	} else {
+		allocs = l->row->u.allocs;
+		frees = l->row->u.frees + (filtered ? 0 : l->row->untracked_frees);
+		if (old) {
+			old_allocs = old->u.allocs;
+			old_frees = old->u.frees + (filtered ? 0 : old->untracked_frees);
+		}
+	}
+	l->allocs_per_s = (allocs - old_allocs) / secs;
+	l->frees_per_s = (frees - old_frees) / secs;
+}
+
+static enum kmem_sort current_sort;
+
+static int line_cmp(const void *a, const void *b)
+{
+	const struct kmem_line *x = a, *y = b;
+	double vx, vy;
+
+	switch (current_sort) {
+	case KSORT_OBJECTS:
+		vx = x->outstanding, vy = y->outstanding;
+		break;
+	case KSORT_ALLOCS:
+		vx = x->allocs_per_s, vy = y->allocs_per_s;
+		break;
+	case KSORT_FREES:
+		vx = x->frees_per_s, vy = y->frees_per_s;
+		break;
+	default:
+		vx = x->outstanding_bytes, vy = y->outstanding_bytes;
+	}
+	if (vx != vy)
+		return vx > vy ? -1 : 1;
+	if (x->row->id != y->row->id)
+		return x->row->id < y->row->id ? -1 : 1;
+	return x->proc && y->proc && x->proc->tgid > y->proc->tgid;
+}
+
+/* Lines of CUR: a cache each, or (-P) a process in a cache each, sorted. */
+static size_t build_lines(const struct kmem_env *env, const struct kmem_sample *cur,
+			  const struct kmem_sample *prev, double secs, struct kmem_line **out)
+{
+	size_t nr = 0, cap = 0;
+	struct kmem_line *lines = NULL;
+
+	bool filtered = env->o.pid || env->o.comm || env->o.cgroup;
+
+	for (size_t i = 0; i < cur->nr; i++) {
+		const struct kmem_cache_row *r = &cur->rows[i];
+		size_t n = env->per_process ? r->nr_procs : 1;
+
+		/* Filtered, a cache only others allocate from is not news. */
+		if (filtered && !r->u.allocs)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			struct kmem_line *l;
+
+			if (array_grow((void **)&lines, nr, &cap, sizeof(*lines)))
+				break;
+			l = &lines[nr++];
+			l->row = r;
+			l->proc = env->per_process ? &r->procs[j] : NULL;
+			line_totals(l, filtered);
+			line_rates(l, prev, secs, filtered);
+		}
+	}
+	current_sort = env->sort;
+	qsort(lines, nr, sizeof(*lines), line_cmp);
+	*out = lines;
+	return nr;
+}
+
+static void print_header_text(const struct kmem_env *env, const struct kmem_sample *s,
+			      double secs, double bpf_ms_per_s)
+{
+	char when[16];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	printf("memlens kmem  %s UTC  every %.1fs  sorted by %s  tracked objects %" PRIu64
+	       "  cost %.2f ms/s  lost %" PRIu64 "\n", when, secs, sort_names[env->sort],
+	       s->tracked, bpf_ms_per_s, kmem_lost(s));
+	if (env->per_process)
+		printf("%7s %-15s ", "PID", "COMM");
+	printf("%-24s %10s %10s %11s %10s", "CACHE", "ALLOCS/s", "FREES/s", "OUTSTANDING",
+	       "OUT BYTES");
+	if (!env->per_process)
+		printf("  %s", "TOP PROCESS (outstanding)");
+	putchar('\n');
+}
+
+static void print_line_text(const struct kmem_env *env, const struct kmem_line *l,
+			    struct comm_cache *comms)
+{
+	char bytes[16];
+	const struct kmem_proc *top = l->row->nr_procs ? &l->row->procs[0] : NULL;
+
+	if (l->proc)
+		printf("%7u %-15s ", l->proc->tgid, comm_of(comms, l->proc->tgid));
+	human_bytes(l->outstanding_bytes < 0 ? -l->outstanding_bytes : l->outstanding_bytes,
+		    bytes, sizeof(bytes));
+	printf("%-24s %10.0f %10.0f ", l->row->name, l->allocs_per_s, l->frees_per_s);
+	if (l->known)
+		printf("%11" PRId64 " %s%9s", l->outstanding, l->outstanding_bytes < 0 ? "-" : " ",
+		       bytes);
+	else
+		printf("%11s %10s", "-", "-");
+	if (!env->per_process && top && !is_pages(l->row->id))
+		printf("  %u %s (%" PRId64 ")", top->tgid, comm_of(comms, top->tgid),
+		       kmem_outstanding(&top->u));
+	else if (!env->per_process && top)
+		printf("  %u %s (%" PRIu64 " allocated)", top->tgid, comm_of(comms, top->tgid),
+		       top->u.allocs);
+	putchar('\n');
+}
+
+static void print_proc_json(const struct kmem_proc *p, bool pages, struct comm_cache *comms)
+{
+	printf("{\"pid\":%u,\"comm\":", p->tgid);
+	json_print_string(stdout, comm_of(comms, p->tgid));
+	printf(",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64, p->u.allocs, p->u.alloc_bytes);
+	if (pages) {
+		fputs(",\"frees\":null,\"outstanding\":null,\"outstanding_bytes\":null}", stdout);
+		return;
+	}
+	printf(",\"frees\":%" PRIu64 ",\"outstanding\":%" PRId64 ",\"outstanding_bytes\":%" PRId64
+	       "}", p->u.frees, kmem_outstanding(&p->u), kmem_outstanding_bytes(&p->u));
+}
+
+static void print_line_json(const struct kmem_line *l, const char *when, double secs,
+			    struct comm_cache *comms)
+{
+	const struct kmem_cache_row *r = l->row;
+	bool pages = is_pages(r->id);
+	size_t n = l->proc ? 1 : r->nr_procs < PROCS_PER_CACHE ? r->nr_procs : PROCS_PER_CACHE;
+
+	printf("{\"type\":\"cache\",\"time\":\"%s\",\"interval_s\":%.3f,\"name\":", when, secs);
+	json_print_string(stdout, r->name);
+	printf(",\"class\":\"%s\",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64
+	       ",\"untracked_frees\":%" PRIu64 ",\"allocs_per_s\":%.1f,\"frees_per_s\":%.1f,",
+	       kmem_class_name(KMEM_ID_CLASS(r->id)), r->u.allocs, r->u.frees, r->untracked_frees,
+	       l->allocs_per_s, l->frees_per_s);
+	if (l->known)
+		printf("\"outstanding\":%" PRId64 ",\"outstanding_bytes\":%" PRId64,
+		       l->outstanding, l->outstanding_bytes);
+	else
+		fputs("\"outstanding\":null,\"outstanding_bytes\":null", stdout);
+	fputs(",\"processes\":[", stdout);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			putchar(',');
+		print_proc_json(l->proc ? l->proc : &r->procs[i], pages, comms);
+	}
+	fputs("]}\n", stdout);
+}
+
+static void print_interval(const struct kmem_env *env, const struct kmem_sample *cur,
+			   const struct kmem_sample *prev, double secs, struct comm_cache *comms,
+			   const char *missing)
+{
+	double bpf_ms_per_s = (cur->run_time_ns - prev->run_time_ns) / 1e6 / secs;
+	struct kmem_line *lines;
+	size_t nr = build_lines(env, cur, prev, secs, &lines);
+	size_t shown = env->rows && env->rows < nr ? env->rows : nr;
+	char when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (!env->o.json) {
+		print_header_text(env, cur, secs, bpf_ms_per_s);
+		for (size_t i = 0; i < shown; i++)
+			print_line_text(env, &lines[i], comms);
+		putchar('\n');
+		free(lines);
+		fflush(stdout);
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("{\"type\":\"kmem\",\"time\":\"%s\",\"interval_s\":%.3f,\"caches\":%zu,"
+	       "\"tracked_objects\":%" PRIu64 ",\"bpf_ms_per_s\":%.3f,\"not_traced\":",
+	       when, secs, cur->nr, cur->tracked, bpf_ms_per_s);
+	json_print_string(stdout, missing);
+	printf(",\"lost\":{\"objects_map_full\":%" PRIu64 ",\"usage_map_full\":%" PRIu64
+	       ",\"caches_map_full\":%" PRIu64 ",\"stack_failed\":%" PRIu64
+	       ",\"recursion_misses\":%" PRIu64 "},\"untracked_frees\":%" PRIu64
+	       ",\"replaced\":%" PRIu64 "}\n", cur->stats[KSTAT_OBJECTS_FULL],
+	       cur->stats[KSTAT_USAGE_FULL], cur->stats[KSTAT_CACHES_FULL],
+	       cur->stats[KSTAT_STACK_FAILED], cur->recursion_misses,
+	       cur->stats[KSTAT_FREES_UNTRACKED], cur->stats[KSTAT_REPLACED]);
+	for (size_t i = 0; i < shown; i++)
+		print_line_json(&lines[i], when, secs, comms);
+	free(lines);
+	fflush(stdout);
+}
+
+/* --- --cache: outstanding objects by kernel stack --------------------- */
+
+static void print_stacks(const struct kmem_env *env, struct kmemview *v)
+{
+	struct kmem_stack_group *g;
+	struct ksyms ks;
+	char sym[256], bytes[16];
+	uint64_t now = monotonic_ns();
+	bool have_syms;
+	size_t nr;
+
+	if (kmemview_stacks(v, &g, &nr)) {
+		error_msg("kmem: cannot read the objects of %s", env->ko.cache);
+		return;
+	}
+	have_syms = !ksyms_load(&ks);
+	if (!have_syms)
+		info_msg("cannot read /proc/kallsyms: stacks as addresses");
+	if (env->o.json) {
+		fputs("{\"type\":\"stacks\",\"cache\":", stdout);
+		json_print_string(stdout, env->ko.cache);
+		fputs(",\"groups\":[", stdout);
+	} else {
+		printf("%s: outstanding objects by kernel stack%s\n", env->ko.cache,
+		       nr ? "" : ": none seen");
+	}
+	for (size_t i = 0; i < nr && (!env->rows || i < env->rows); i++) {
+		double age = (now - g[i].oldest_ts_ns) / 1e9;
+
+		if (env->o.json)
+			printf("%s{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+			       ",\"oldest_age_s\":%.3f,\"frames\":[", i ? "," : "", g[i].count,
+			       g[i].bytes, age);
+		else
+			printf("  %" PRIu64 " objects, %s, oldest %.1fs%s\n", g[i].count,
+			       human_bytes(g[i].bytes, bytes, sizeof(bytes)), age,
+			       g[i].stack_id < 0 ? ", stack lost" : "");
+		for (size_t f = 0; f < g[i].nr_ips; f++) {
+			if (have_syms)
+				ksyms_format(&ks, g[i].ips[f], sym, sizeof(sym));
+			else
+				snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)g[i].ips[f]);
+			if (env->o.json) {
+				if (f)
+					putchar(',');
+				json_print_string(stdout, sym);
+			} else {
+				printf("    #%-2zu %s\n", f, sym);
+			}
+		}
+		if (env->o.json)
+			fputs("]}", stdout);
+	}
+	if (env->o.json)
+		fputs("]}\n", stdout);
+	if (have_syms)
+		ksyms_free(&ks);
+	free(g);
+	fflush(stdout);
+}
+
+/* --- The session ----------------------------------------------------- */
+
+static int run(struct kmem_env *env, struct kmemview *v)
+{
+	struct kmem_sample prev = {}, cur;
+	struct comm_cache comms = {};
+	uint64_t prev_ns = monotonic_ns();
+	unsigned long long reports = 0;
+	int err = 0;
+
+	while (!stop_requested()) {
+		uint64_t now;
+
+		usleep(env->o.interval_s * 1e6);
+		now = monotonic_ns();
+		err = kmemview_sample(v, &cur);
+		if (err)
+			break;
+		print_interval(env, &cur, &prev, (now - prev_ns) / 1e9, &comms,
+			       kmemview_missing(v));
+		kmem_sample_free(&prev);
+		prev = cur;
+		prev_ns = now;
+		if (env->o.count && ++reports >= env->o.count)
+			break;
+	}
+	if (!err && env->ko.cache)
+		print_stacks(env, v);
+	kmem_sample_free(&prev);
+	free(comms.e);
+	return err;
+}
+
+int cmd_kmem(int argc, char **argv)
+{
+	struct kmem_env env = {
+		.o.interval_s = 1, .rows = 20, .ko.pages = true,
+	};
+	struct kmemview *v;
+	int err;
+
+	if (sysview_parse_args(argc, argv, &kmem_cmd, &env.o, &env))
+		return EXIT_USAGE;
+	if (check_privileges() || check_btf())
+		return 1;
+	if (env.o.pid && check_pid(env.o.pid))
+		return 1;
+	if (env.o.cgroup && memcg_resolve(env.o.cgroup, &env.ko.memcg))
+		return 1;
+	env.ko.pid = env.o.pid;
+	env.ko.comm = env.o.comm;
+	setup_libbpf_logging();
+	catch_stop_signals();
+	err = kmemview_open(&env.ko, &v);
+	if (err)
+		return 1;
+	info_msg("tracing kernel allocations of %s; Ctrl-C to stop",
+		 env.o.pid ? "one process" : env.o.comm || env.o.cgroup ? "matching processes" :
+		 "all processes");
+	err = run(&env, v);
+	if (err)
+		error_msg("kmem: %s", strerror(-err));
+	kmemview_close(v);
+	return err ? 1 : 0;
+}

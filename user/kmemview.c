@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The kmem session: load, attach, read usage by cache and process, stacks. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kmem.skel.h"
+#include "bpf_util.h"
+#include "kmemview.h"
+#include "util.h"
+
+struct kmemview {
+	const struct kmem_opts *opts;
+	struct kmem_bpf *skel;
+	int stats_fd;
+	char missing[512];
+};
+
+static const char *const class_names[KMEM_CLASS_NR] = {
+	[KMEM_SLAB] = "slab",
+	[KMEM_KMALLOC] = "kmalloc",
+	[KMEM_PAGE] = "pages",
+	[KMEM_VMALLOC] = "vmalloc",
+	[KMEM_PERCPU] = "percpu",
+};
+
+const char *kmem_class_name(enum kmem_class c)
+{
+	return c < KMEM_CLASS_NR ? class_names[c] : "?";
+}
+
+const char *kmem_cache_name(uint64_t id, const char *slab_name, char *buf, size_t len)
+{
+	unsigned long long low = KMEM_ID_LOW(id);
+
+	switch (KMEM_ID_CLASS(id)) {
+	case KMEM_SLAB:
+		if (slab_name && *slab_name)
+			snprintf(buf, len, "%s", slab_name);
+		else
+			snprintf(buf, len, "slab@%llx", (unsigned long long)id);
+		break;
+	case KMEM_KMALLOC:
+		snprintf(buf, len, "kmalloc-%llu", low);
+		break;
+	case KMEM_PAGE:
+		snprintf(buf, len, "pages:order%llu", low);
+		break;
+	default:
+		snprintf(buf, len, "%s", kmem_class_name(KMEM_ID_CLASS(id)));
+	}
+	return buf;
+}
+
+int64_t kmem_outstanding(const struct kmem_usage *u)
+{
+	return (int64_t)(u->allocs - u->frees);
+}
+
+int64_t kmem_outstanding_bytes(const struct kmem_usage *u)
+{
+	return (int64_t)(u->alloc_bytes - u->free_bytes);
+}
+
+/* --cache kmalloc-N: its stacks are asked for by size, the rest by name. */
+static uint32_t kmalloc_size_of(const char *cache)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!cache || strncmp(cache, "kmalloc-", 8))
+		return 0;
+	n = strtoull(cache + 8, &end, 10);
+	return *end || n > UINT32_MAX ? 0 : n;
+}
+
+static int load(struct kmemview *v)
+{
+	const struct kmem_opts *o = v->opts;
+	struct kmem_bpf *skel;
+	int err;
+
+	skel = v->skel = kmem_bpf__open();
+	if (!skel) {
+		error_msg("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->targ_tgid = o->pid;
+	skel->rodata->self_tgid = getpid();
+	skel->rodata->filter_comm = o->comm != NULL;
+	if (o->comm)
+		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
+	skel->rodata->targ_memcg = o->memcg;
+	skel->rodata->stack_kmalloc_size = kmalloc_size_of(o->cache);
+	if (o->cache && !skel->rodata->stack_kmalloc_size)
+		strncpy((char *)skel->rodata->stack_cache_name, o->cache,
+			sizeof(skel->rodata->stack_cache_name) - 1);
+	if (o->max_objects)
+		bpf_map__set_max_entries(skel->maps.objects, o->max_objects);
+	/* Stacks only for --cache: the map is preallocated, keep it minimal. */
+	if (!o->cache)
+		bpf_map__set_max_entries(skel->maps.stacks, 1);
+	if (!o->pages) {
+		bpf_program__set_autoload(skel->progs.page_alloc, false);
+		bpf_program__set_autoload(skel->progs.page_free, false);
+		bpf_program__set_autoload(skel->progs.page_free_batched, false);
+	}
+	err = skip_missing_tracepoints(skel->obj, v->missing, sizeof(v->missing));
+	if (err) {
+		error_msg("cannot read kernel BTF: %s", strerror(-err));
+		return err;
+	}
+	err = kmem_bpf__load(skel);
+	if (err) {
+		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
+	err = kmem_bpf__attach(skel);
+	if (err) {
+		error_msg("cannot attach tracepoints: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int kmemview_open(const struct kmem_opts *o, struct kmemview **out)
+{
+	struct kmemview *v = calloc(1, sizeof(*v));
+	int err;
+
+	if (!v)
+		return -ENOMEM;
+	v->opts = o;
+	v->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	err = load(v);
+	if (err) {
+		kmemview_close(v);
+		return err;
+	}
+	*out = v;
+	return 0;
+}
+
+void kmemview_close(struct kmemview *v)
+{
+	if (!v)
+		return;
+	kmem_bpf__destroy(v->skel);
+	if (v->stats_fd >= 0)
+		close(v->stats_fd);
+	free(v);
+}
+
+const char *kmemview_missing(const struct kmemview *v)
+{
+	return v->missing;
+}
+
+/* The id of the slab cache --cache names, once BPF has seen it; 0 before. */
+static uint64_t stack_cache_id(struct kmemview *v)
+{
+	int fd = bpf_map__fd(v->skel->maps.caches);
+	uint64_t key, next, *prev = NULL;
+	struct cache_info info;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &info) && info.want_stacks)
+			return key;
+	}
+	return 0;
+}
+
+static int by_outstanding_bytes(const void *a, const void *b)
+{
+	const struct kmem_proc *x = a, *y = b;
+	int64_t ox = kmem_outstanding_bytes(&x->u), oy = kmem_outstanding_bytes(&y->u);
+
+	if (ox != oy)
+		return ox > oy ? -1 : 1;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct kmem_cache_row *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Names of the slab caches. */
+static void name_rows(struct kmemview *v, struct kmem_sample *s)
+{
+	int fd = bpf_map__fd(v->skel->maps.caches);
+	struct cache_info info;
+
+	for (size_t i = 0; i < s->nr; i++) {
+		struct kmem_cache_row *r = &s->rows[i];
+		bool known = KMEM_ID_CLASS(r->id) == KMEM_SLAB &&
+			     !bpf_map_lookup_elem(fd, &r->id, &info);
+
+		if (known) {
+			info.name[sizeof(info.name) - 1] = 0;
+			sanitize_name(info.name);
+		}
+		kmem_cache_name(r->id, known ? info.name : NULL, r->name, sizeof(r->name));
+	}
+}
+
+/* One entry of the usage map. */
+struct usage_entry {
+	struct usage_key key;
+	struct usage u;
+};
+
+static int by_cache(const void *a, const void *b)
+{
+	const struct usage_entry *x = a, *y = b;
+
+	if (x->key.cache != y->key.cache)
+		return x->key.cache < y->key.cache ? -1 : 1;
+	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
+}
+
+static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_out)
+{
+	int fd = bpf_map__fd(v->skel->maps.usage);
+	struct usage_key key, next, *prev = NULL;
+	struct usage_entry *e = NULL;
+	size_t nr = 0, cap = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (array_grow((void **)&e, nr, &cap, sizeof(*e))) {
+			free(e);
+			return -ENOMEM;
+		}
+		e[nr].key = key;
+		if (!bpf_map_lookup_elem(fd, &key, &e[nr].u))
+			nr++;
+	}
+	qsort(e, nr, sizeof(*e), by_cache);
+	*out = e;
+	*nr_out = nr;
+	return 0;
+}
+
+/* Entries E[0..N) of one cache into row R: its processes and its totals. */
+static int fill_row(struct kmem_cache_row *r, const struct usage_entry *e, size_t n)
+{
+	r->id = e[0].key.cache;
+	r->procs = calloc(n, sizeof(*r->procs));
+	if (!r->procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct usage *u = &e[i].u;
+
+		if (e[i].key.tgid == KMEM_TGID_FREES) {
+			r->untracked_frees += u->frees;
+			r->untracked_free_bytes += u->free_bytes;
+			continue;
+		}
+		r->procs[r->nr_procs].tgid = e[i].key.tgid;
+		r->procs[r->nr_procs++].u = (struct kmem_usage){
+			u->allocs, u->alloc_bytes, u->frees, u->free_bytes,
+		};
+		r->u.allocs += u->allocs;
+		r->u.alloc_bytes += u->alloc_bytes;
+		r->u.frees += u->frees;
+		r->u.free_bytes += u->free_bytes;
+	}
+	qsort(r->procs, r->nr_procs, sizeof(*r->procs), by_outstanding_bytes);
+	return 0;
+}
+
+int kmemview_sample(struct kmemview *v, struct kmem_sample *s)
+{
+	struct usage_entry *e;
+	size_t nr, groups = 0;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = read_usage(v, &e, &nr);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nr; i++)
+		groups += !i || e[i].key.cache != e[i - 1].key.cache;
+	s->rows = calloc(groups ? groups : 1, sizeof(*s->rows));
+	if (!s->rows) {
+		free(e);
+		return -ENOMEM;
+	}
+	for (size_t i = 0, end; i < nr && !err; i = end) {
+		for (end = i + 1; end < nr && e[end].key.cache == e[i].key.cache; end++)
+			;
+		err = fill_row(&s->rows[s->nr++], &e[i], end - i);
+	}
+	free(e);
+	if (err) {
+		kmem_sample_free(s);
+		return err;
+	}
+	name_rows(v, s);
+	percpu_array_sum(bpf_map__fd(v->skel->maps.kstats), KSTAT_NR, s->stats);
+	s->tracked = s->stats[KSTAT_ALLOCS] - s->stats[KSTAT_FREES] - s->stats[KSTAT_REPLACED] -
+		     s->stats[KSTAT_OBJECTS_FULL];
+	prog_stats_sum(v->skel->obj, &s->run_time_ns, &s->recursion_misses);
+	return 0;
+}
+
+void kmem_sample_free(struct kmem_sample *s)
+{
+	for (size_t i = 0; i < s->nr; i++)
+		free(s->rows[i].procs);
+	free(s->rows);
+	memset(s, 0, sizeof(*s));
+}
+
+const struct kmem_cache_row *kmem_sample_find(const struct kmem_sample *s, uint64_t id)
+{
+	struct kmem_cache_row key = { .id = id };
+
+	return bsearch(&key, s->rows, s->nr, sizeof(key), by_id);
+}
+
+uint64_t kmem_lost(const struct kmem_sample *s)
+{
+	return s->stats[KSTAT_OBJECTS_FULL] + s->stats[KSTAT_USAGE_FULL] +
+	       s->stats[KSTAT_CACHES_FULL] + s->stats[KSTAT_STACK_FAILED] + s->recursion_misses;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct kmem_stack_group *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->stack_id - y->stack_id;
+}
+
+static struct kmem_stack_group *group_of(struct kmem_stack_group **groups, size_t *nr,
+					 size_t *cap, int32_t stack_id)
+{
+	for (size_t i = 0; i < *nr; i++)
+		if ((*groups)[i].stack_id == stack_id)
+			return &(*groups)[i];
+	if (array_grow((void **)groups, *nr, cap, sizeof(**groups)))
+		return NULL;
+	memset(&(*groups)[*nr], 0, sizeof(**groups));
+	(*groups)[*nr].stack_id = stack_id;
+	return &(*groups)[(*nr)++];
+}
+
+int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr_out)
+{
+	int fd = bpf_map__fd(v->skel->maps.objects);
+	int stacks_fd = bpf_map__fd(v->skel->maps.stacks);
+	uint32_t kmalloc_size = kmalloc_size_of(v->opts->cache);
+	uint64_t want = kmalloc_size ? KMEM_ID(KMEM_KMALLOC, kmalloc_size) : stack_cache_id(v);
+	struct object_key key, next, *prev = NULL;
+	struct kmem_stack_group *groups = NULL, *g;
+	size_t nr = 0, cap = 0;
+	struct object obj;
+
+	while (want && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &obj) || obj.cache != want)
+			continue;
+		g = group_of(&groups, &nr, &cap, obj.stack_id < 0 ? -1 : obj.stack_id);
+		if (!g) {
+			free(groups);
+			return -ENOMEM;
+		}
+		g->count++;
+		g->bytes += obj.bytes;
+		if (!g->oldest_ts_ns || obj.ts_ns < g->oldest_ts_ns)
+			g->oldest_ts_ns = obj.ts_ns;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		g = &groups[i];
+		if (g->stack_id < 0 || bpf_map_lookup_elem(stacks_fd, &g->stack_id, g->ips))
+			continue;
+		while (g->nr_ips < KMEM_STACK_DEPTH && g->ips[g->nr_ips])
+			g->nr_ips++;
+	}
+	qsort(groups, nr, sizeof(*groups), by_bytes);
+	*out = groups;
+	*nr_out = nr;
+	return 0;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The kmem session: loads bpf/kmem.bpf.c with the filters, attaches what
+ * the kernel has, and reads the usage map into rows per cache and per
+ * process, and the tracked objects of one cache by kernel stack.
+ */
+#ifndef MEMLENS_KMEMVIEW_H
+#define MEMLENS_KMEMVIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "kmem.h"
+
+struct kmem_opts {
+	int pid;
+	const char *comm;
+	uint64_t memcg;
+	const char *cache;		/* --cache: kernel stacks of this cache's objects */
+	bool pages;			/* count page allocations */
+	uint32_t max_objects;
+};
+
+/* struct usage, in userspace's types. */
+struct kmem_usage {
+	uint64_t allocs;
+	uint64_t alloc_bytes;
+	uint64_t frees;
+	uint64_t free_bytes;
+};
+
+/* One process's part of a cache. */
+struct kmem_proc {
+	uint32_t tgid;
+	struct kmem_usage u;
+};
+
+/* One cache (a slab cache, a kmalloc size, a page order, vmalloc, percpu). */
+struct kmem_cache_row {
+	uint64_t id;
+	char name[40];
+	struct kmem_usage u;		/* summed over its processes */
+	uint64_t untracked_frees;	/* objects allocated before memlens */
+	uint64_t untracked_free_bytes;
+	struct kmem_proc *procs;	/* sorted by outstanding bytes */
+	size_t nr_procs;
+};
+
+/* The cache rows of one moment, sorted by id. */
+struct kmem_sample {
+	struct kmem_cache_row *rows;
+	size_t nr;
+	uint64_t stats[KSTAT_NR];
+	uint64_t tracked;		/* objects in the map */
+	uint64_t run_time_ns;		/* in the programs, for memlens' own cost */
+	uint64_t recursion_misses;	/* program runs the kernel skipped */
+};
+
+/* Objects of the --cache cache that share a kernel stack. */
+struct kmem_stack_group {
+	int32_t stack_id;
+	uint64_t count;
+	uint64_t bytes;
+	uint64_t oldest_ts_ns;
+	uint64_t ips[KMEM_STACK_DEPTH];
+	size_t nr_ips;
+};
+
+struct kmemview;
+
+int kmemview_open(const struct kmem_opts *o, struct kmemview **out);
+void kmemview_close(struct kmemview *v);
+int kmemview_sample(struct kmemview *v, struct kmem_sample *s);
+void kmem_sample_free(struct kmem_sample *s);
+const struct kmem_cache_row *kmem_sample_find(const struct kmem_sample *s, uint64_t id);
+/* Outstanding objects and bytes: allocated while traced, not freed yet. */
+int64_t kmem_outstanding(const struct kmem_usage *u);
+int64_t kmem_outstanding_bytes(const struct kmem_usage *u);
+/* Groups of the --cache objects by stack, most bytes first. */
+int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr);
+/* Tracepoints this kernel lacks, as one line; "" if none. */
+const char *kmemview_missing(const struct kmemview *v);
+/* The name of a cache id: "dentry", "kmalloc-64", "pages:order0", "vmalloc". */
+const char *kmem_cache_name(uint64_t id, const char *slab_name, char *buf, size_t len);
+const char *kmem_class_name(enum kmem_class c);
+/* What went uncounted: full maps, failed stacks, skipped runs. */
+uint64_t kmem_lost(const struct kmem_sample *s);
+
+#endif
