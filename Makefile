@@ -122,8 +122,12 @@ $(OUTPUT)/syscallbench: bench/syscallbench.c | $(OUTPUT)
 $(OUTPUT)/faultbench: bench/faultbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+$(OUTPUT)/fsbench: bench/fsbench.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< -o $@
+
 bench: deps
-	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench
+	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench \
+		$(OUTPUT)/fsbench
 	./bench/run.sh
 
 clean:

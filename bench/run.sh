@@ -126,3 +126,15 @@ read -r rc_base rc_traced < <(alternate fault_rounds ./memlens reclaim --json -i
 awk -v b="$rc_base" -v t="$rc_traced" 'BEGIN {
 	printf "mmap+16 faults+munmap rounds: %.0f/s untraced, %.0f/s under memlens reclaim (ratio %.3f)\n", b, t, t / b
 }'
+
+# memlens kmem tracks every slab object of the host: a metadata-heavy loop
+# (create, fstat, close, unlink) allocates and frees a dentry, an inode, a
+# file and their LSM blobs a round.
+mkdir -p "$tmp/fs"
+fs_rounds() {
+	build/fsbench "$tmp/fs" 20000 | awk '{print $2}'
+}
+read -r km_base km_traced < <(alternate fs_rounds ./memlens kmem --json -i 3600)
+awk -v b="$km_base" -v t="$km_traced" 'BEGIN {
+	printf "create+fstat+close+unlink rounds: %.0f/s untraced, %.0f/s under memlens kmem (ratio %.3f)\n", b, t, t / b
+}'

@@ -22,6 +22,7 @@
 #include "common.bpf.h"
 
 #define PF_KSWAPD	0x00020000	/* task->flags: I am kswapd */
+#define E2BIG		7
 #define MM_FILEPAGES	0
 #define MM_ANONPAGES	1
 #define MM_SHMEMPAGES	3
@@ -49,14 +50,34 @@ struct {
 	__type(value, struct reclaim_proc);
 } procs SEC(".maps");
 
-/* Stall latency in µs, by process and kind. */
+/*
+ * Stall latency in µs, by process and kind. Preallocated: entries are made
+ * while memory is short, when an allocation at run time could fail.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RECLAIM_MAX_PROCS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, RECLAIM_MAX_HISTS);
 	__type(key, struct stall_key);
 	__type(value, struct hist);
 } stall_hists SEC(".maps");
+
+/*
+ * OOM victims reported, by process and mm: a process is killed once,
+ * whichever of its threads the killer marks (mm addresses are reused, so
+ * not by mm alone).
+ */
+struct oom_victim_key {
+	__u64 mm;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RECLAIM_MAX_OOM_VICTIMS);
+	__type(key, struct oom_victim_key);
+	__type(value, __u32);
+} oom_victims SEC(".maps");
 
 /* Pages allocated, by process: per CPU, the page allocator is hot. */
 struct {
@@ -169,6 +190,7 @@ static void stall_record(enum stall_kind kind, __u64 begin_ns, __u64 dur_ns, __u
 		stat_add(RSTAT_EVENTS_LOST, 1);
 		return;
 	}
+	__builtin_memset(e, 0, sizeof(*e));
 	e->type = REVENT_STALL;
 	e->kind = kind;
 	e->tgid = tgid;
@@ -240,29 +262,56 @@ int BPF_PROG(node_reclaim_end, unsigned long nr_reclaimed)
 	return 0;
 }
 
-/* One zone compacted: in an allocating task (direct) or in kcompactd. */
+/*
+ * One zone compacted by an allocating task. kcompactd's background and
+ * proactive compaction (not direct) makes nobody wait: not a stall.
+ */
 SEC("raw_tp/mm_compaction_begin")
-int BPF_PROG(compaction_begin)
+int BPF_PROG(compaction_begin, struct compact_control *cc)
 {
-	stall_begins(STALL_COMPACT);
+	if (BPF_CORE_READ(cc, direct_compaction))
+		stall_begins(STALL_COMPACT);
 	return 0;
 }
 
 SEC("raw_tp/mm_compaction_end")
-int BPF_PROG(compaction_end)
+int BPF_PROG(compaction_end, struct compact_control *cc)
 {
-	stall_ends(STALL_COMPACT, 0);
+	if (BPF_CORE_READ(cc, direct_compaction))
+		stall_ends(STALL_COMPACT, 0);
 	return 0;
 }
 
-/* Fired after the sleep, with how long it lasted. */
+/* Is a timed stall of the current thread in progress? */
+static bool in_timed_stall(void)
+{
+	struct stall_key key = { .id = current_tid() };
+
+	for (__u32 k = 0; k < STALL_THROTTLE; k++) {
+		key.kind = k;
+		if (bpf_map_lookup_elem(&stall_begin, &key))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Fired after the sleep, with how long it lasted. Inside direct reclaim or
+ * compaction it is part of that stall's time, not a stall of its own;
+ * kswapd throttled is no task waiting for memory.
+ */
 SEC("raw_tp/mm_vmscan_throttled")
 int BPF_PROG(vmscan_throttled, int nid, int usec_timeout, int usec_delayed, int reason)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 dur_ns = (__u64)(usec_delayed > 0 ? usec_delayed : 0) * 1000;
 
-	if (!traced())
+	if ((BPF_CORE_READ(task, flags) & PF_KSWAPD) || !traced())
 		return 0;
+	if (in_timed_stall()) {
+		stat_add(RSTAT_THROTTLE_NESTED, 1);
+		return 0;
+	}
 	stall_record(STALL_THROTTLE, bpf_ktime_get_ns() - dur_ns, dur_ns, 0);
 	return 0;
 }
@@ -275,7 +324,8 @@ int BPF_PROG(wakeup_kswapd, int nid, int zid, int order, gfp_t gfp_flags)
 	__u32 tgid = current_tgid();
 	struct reclaim_proc *p;
 
-	if (!traced())
+	/* tgid 0: the idle task, interrupted; nobody to blame. */
+	if (!tgid || !traced())
 		return 0;
 	p = lookup_or_init(&procs, &tgid, &zero, RSTAT_PROCS_FULL);
 	if (p)
@@ -313,7 +363,8 @@ int BPF_PROG(kswapd_wake, int nid, int zid, int order)
 	struct kswapd_node *k = bpf_map_lookup_elem(&kswapd, &key);
 	__u64 now = bpf_ktime_get_ns();
 
-	if (!k)
+	/* Another balancing pass of the same run: kswapd has not slept. */
+	if (!k || k->since_ns)
 		return 0;
 	__sync_fetch_and_add(&k->wakes, 1);
 	k->since_ns = now;
@@ -370,11 +421,18 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
+	struct oom_victim_key vkey = { .mm = (__u64)mm, .tgid = BPF_CORE_READ(victim, tgid) };
+	__u32 one = 1;
 	struct oom_event *e;
 
 	if (!task_traced(victim))
 		return 0;
 	stat_add(RSTAT_EVENTS, 1);
+	/* Marked before, through another of its threads: the same kill. */
+	if (mm && bpf_map_update_elem(&oom_victims, &vkey, &one, BPF_NOEXIST)) {
+		stat_add(RSTAT_OOM_REPEATED, 1);
+		return 0;
+	}
 	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
 	if (!e) {
 		stat_add(RSTAT_EVENTS_LOST, 1);
@@ -409,10 +467,15 @@ int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 	__u32 tgid = current_tgid();
 	__u64 *pages;
 
-	if (!page || !traced())
+	/* tgid 0: the idle task, interrupted; nobody to blame. */
+	if (!page || !tgid || !traced())
 		return 0;
 	pages = lookup_or_init(&page_allocs, &tgid, &zero, RSTAT_ALLOCS_FULL);
-	/* This CPU's: the kernel does not nest one program on one CPU. */
+	/*
+	 * This CPU's, without atomics: a run of this program that would nest
+	 * in another on the same CPU (an interrupt's allocation) is skipped
+	 * by the kernel and counted in recursion_misses.
+	 */
 	if (pages)
 		*pages += 1ULL << (order & 31);
 	return 0;

@@ -12,6 +12,8 @@
 #include "hist.h"
 
 #define RECLAIM_MAX_PROCS	(16 * 1024)
+#define RECLAIM_MAX_HISTS	4096	/* preallocated: 2 MiB */
+#define RECLAIM_MAX_OOM_VICTIMS	1024
 #define RECLAIM_MAX_THREADS	(16 * 1024)
 #define RECLAIM_MAX_NODES	64
 #define RECLAIM_RINGBUF_BYTES	(512 * 1024)
@@ -21,19 +23,22 @@ enum stall_kind {
 	STALL_DIRECT,		/* direct reclaim: the host is short of free pages */
 	STALL_MEMCG,		/* memory cgroup reclaim: the task's cgroup is at its limit */
 	STALL_NODE,		/* node reclaim (vm.zone_reclaim_mode) */
-	STALL_COMPACT,		/* compaction in the task (kcompactd shows as itself) */
-	STALL_THROTTLE,		/* put to sleep by vmscan: writeback, isolation */
+	STALL_COMPACT,		/* direct compaction, one stall per zone compacted */
+	STALL_THROTTLE,		/* put to sleep by vmscan outside a timed stall */
 	STALL_NR,
 };
 
 enum pressure_stat {
 	RSTAT_STALLS,		/* stalls recorded */
-	RSTAT_UNMATCHED,	/* an end without its begin: began before memlens */
+	RSTAT_UNMATCHED,	/* an end without its begin: began before memlens,
+				 * or its begin found the in-progress map full */
 	RSTAT_PROCS_FULL,	/* per-process map full: stall not counted */
 	RSTAT_THREADS_FULL,	/* in-progress map full: stall not timed */
 	RSTAT_HISTS_FULL,	/* histogram map full: stall not in a histogram */
 	RSTAT_ALLOCS_FULL,	/* page allocation map full: allocation not counted */
 	RSTAT_EVENTS_LOST,	/* ring buffer full: event not streamed */
+	RSTAT_THROTTLE_NESTED,	/* throttled inside a timed stall: part of it, not one more */
+	RSTAT_OOM_REPEATED,	/* a victim marked again (another thread): one kill */
 	RSTAT_EVENTS,		/* events handled, for memlens' own cost */
 	RSTAT_NR,
 };
@@ -54,7 +59,7 @@ struct stall_key {
 
 /* kswapd of one NUMA node. */
 struct kswapd_node {
-	__u64 wakes;
+	__u64 wakes;		/* from asleep: kswapd fires "wake" every pass */
 	__u64 awake_ns;		/* time between wake and sleep, summed */
 	__u64 reclaimed;	/* pages */
 	__u64 since_ns;		/* awake since; 0 while asleep */

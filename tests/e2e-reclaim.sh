@@ -57,8 +57,14 @@ stop_reclaim() {
 	wait "$reclaim_pid"
 }
 
-mkdir "$CG" || exit 1
+if ! mkdir "$CG"; then
+	echo "e2e-reclaim: cannot create the v1 memory cgroup $CG" >&2
+	exit 1
+fi
 echo 64M >"$CG/memory.limit_in_bytes"
+# With swap, the hog would swap instead of being killed: none for the cgroup.
+echo 0 >"$CG/memory.swappiness"
+[ -e "$CG/memory.memsw.limit_in_bytes" ] && echo 64M >"$CG/memory.memsw.limit_in_bytes"
 # Sparse: the page cache is filled with zeroes, nothing is read from disk.
 truncate -s 512M "$SPARSE"
 
@@ -102,8 +108,11 @@ check "reader: allocated the file's $FILE_PAGES pages, and at most 1024 more ($r
 	test "$reader_pages" -ge "$FILE_PAGES" -a "$reader_pages" -le $((FILE_PAGES + 1024))
 check_eq "only processes of the cgroup" "[$reader,$hog]" \
 	"$(jq -c '[.processes[].pid] | sort' <<<"$summary")"
-check_eq "nothing lost" "0" \
-	"$(jq '[.lost[]] | add' <<<"$summary")"
+# Runs the kernel skipped (recursion_misses: an interrupt's page
+# allocation while the same program runs on its CPU, anywhere on the host)
+# are reported, not asserted; the exact counts here would show them.
+check_eq "nothing lost: no map full, no event dropped" "0" \
+	"$(jq '[.lost | del(.recursion_misses)[]] | add' <<<"$summary")"
 check_eq "every tracepoint hooked" '""' "$(jq -c '.not_traced' <<<"$summary")"
 
 oom=$(jq -c 'select(.type == "oom")' "$out")
@@ -163,7 +172,8 @@ check "top --reclaim: the reader's page allocations, the file's and a few" jq_tr
 	".reclaim.page_allocs >= $FILE_PAGES and .reclaim.page_allocs <= $((FILE_PAGES + 1024))" \
 	<<<"$last"
 check_eq "top --reclaim: nothing lost" 0 \
-	"$(jq -s '[.[] | select(.type == "memlens") | .reclaim_lost[]] | add' "$out")"
+	"$(jq -s '[.[] | select(.type == "memlens") | .reclaim_lost | del(.recursion_misses)[]] | add' \
+		"$out")"
 rm -f "$SPARSE.top"
 
 # --- the same as text -------------------------------------------------

@@ -91,6 +91,8 @@ static void close_episode(struct episode_tracker *t)
 	if (e->has_psi)
 		e->has_psi = t->read_psi(&e->psi_end);
 	t->open = false;
+	/* Stalls ended so far this tick were this episode's: not the next one's. */
+	memset(&t->pending_tick, 0, sizeof(t->pending_tick));
 	if (t->closed)
 		t->closed(e, t->ctx);
 }
@@ -154,15 +156,15 @@ static void on_stall(struct episode_tracker *t, const struct reclaim_event *r)
 
 static void on_kswapd(struct episode_tracker *t, const struct reclaim_event *r)
 {
-	uint32_t bit = r->kind < 32 ? 1u << r->kind : 0;
-
+	if (t->filtered && !t->open)
+		return;
 	if (r->type == REVENT_KSWAPD_WAKE) {
-		t->kswapd_awake |= bit;
-		activity(t, r->begin_ns, r->begin_ns);
+		if (!t->filtered)
+			activity(t, r->begin_ns, r->begin_ns);
 		return;
 	}
-	t->kswapd_awake &= ~bit;
-	activity(t, r->begin_ns, r->begin_ns + r->dur_ns);
+	if (!t->filtered)
+		activity(t, r->begin_ns, r->begin_ns + r->dur_ns);
 	t->cur.kswapd_runs++;
 	t->cur.kswapd_ns += r->dur_ns;
 	t->cur.kswapd_reclaimed += r->pages;
@@ -236,15 +238,16 @@ static void add_tick(struct episode_tracker *t, uint64_t now_ns,
 void episodes_tick(struct episode_tracker *t, uint64_t now_ns,
 		   const struct alloc_delta *deltas, size_t nr)
 {
-	/* kswapd still at work: the episode lasts at least until now. */
-	if (t->kswapd_awake && t->open)
+	/* kswapd still at work, a stall not over: the episode goes on. */
+	if (t->open && ((t->kswapd_awake && !t->filtered) || t->stalls_in_progress))
 		extend(t, now_ns);
-	if (t->open && t->tick_start_ns)
+	if (t->open && t->ticked)
 		add_tick(t, now_ns, deltas, nr);
 	if (t->open && now_ns > t->cur.end_ns + t->gap_ns)
 		close_episode(t);
 	memset(&t->pending_tick, 0, sizeof(t->pending_tick));
 	t->tick_start_ns = now_ns;
+	t->ticked = true;
 }
 
 void episodes_flush(struct episode_tracker *t)

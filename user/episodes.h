@@ -73,8 +73,20 @@ struct episode_tracker {
 	bool open;
 	struct episode cur;
 	unsigned int next_id;
-	uint32_t kswapd_awake;		/* bit per node, nodes 0..31 */
+	/*
+	 * Set by the session before each tick, from the maps rather than
+	 * from events that may be lost: kswapd still awake, stalls still in
+	 * progress. Either keeps an open episode going.
+	 */
+	bool kswapd_awake;
+	unsigned int stalls_in_progress;
+	/*
+	 * Filtered to some processes: kswapd, everyone's, does not open or
+	 * stretch their episodes; its runs only count in an open one.
+	 */
+	bool filtered;
 	uint64_t tick_start_ns;
+	bool ticked;			/* tick_start_ns is set */
 	struct episode_tick pending_tick;	/* stalls ended during this tick */
 	/* Called with each episode as it closes; it is reused after. */
 	void (*closed)(struct episode *e, void *ctx);

@@ -48,14 +48,34 @@ static int match_dir(const char *path, const struct stat *st, int type, struct F
 	return 1;
 }
 
+/* Paths found, by id: the walk is over the whole hierarchy. Ids are not reused. */
+#define PATH_CACHE	64
+
+static struct {
+	uint64_t id;
+	char path[256];
+} path_cache[PATH_CACHE];
+static unsigned int path_cache_next;
+
 const char *memcg_path(uint64_t id, char *buf, size_t len)
 {
 	snprintf(buf, len, "#%llu", (unsigned long long)id);
 	if (!id)
 		return buf;
+	for (unsigned int i = 0; i < PATH_CACHE; i++) {
+		if (path_cache[i].id == id) {
+			snprintf(buf, len, "%s", path_cache[i].path);
+			return buf;
+		}
+	}
 	wanted_id = id;
 	found_buf = buf;
 	found_len = len;
-	nftw(CGROUP_V1_MEMORY, match_dir, 16, FTW_PHYS | FTW_MOUNT);
+	if (nftw(CGROUP_V1_MEMORY, match_dir, 16, FTW_PHYS | FTW_MOUNT) == 1) {
+		unsigned int slot = path_cache_next++ % PATH_CACHE;
+
+		path_cache[slot].id = id;
+		snprintf(path_cache[slot].path, sizeof(path_cache[slot].path), "%s", buf);
+	}
 	return buf;
 }

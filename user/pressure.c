@@ -42,6 +42,7 @@ struct pressure {
 	size_t cap_deltas;
 	struct stalled_proc *stalled;
 	size_t nr_stalled, cap_stalled;
+	unsigned long ticks;
 	int ncpus;
 	int stats_fd;			/* keeps BPF run-time stats on */
 	char missing[512];
@@ -172,6 +173,7 @@ int pressure_open(const struct pressure_opts *o, struct pressure **out)
 	p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
 	p->tracker.read_psi = psi_read;
+	p->tracker.filtered = o->pid || o->comm || o->memcg;
 	err = p->ncpus < 0 ? p->ncpus : load(p);
 	if (!err) {
 		p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.revents), on_event, p, NULL);
@@ -257,10 +259,14 @@ static uint64_t percpu_sum(const uint64_t *vals, int ncpus)
 	return sum;
 }
 
+/* Whether a process is gone is asked once in this many ticks: kill(2) per entry. */
+#define LIVENESS_TICKS	10
+
 /*
  * Read the page allocation map into a new seen list: one delta per process
  * that allocated since the last tick. Processes that have exited leave the
  * map (their count stays in the list, marked gone, until the next tick).
+ * Only a process that allocated nothing since the last tick can be gone.
  */
 static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t *nr_out,
 			    size_t *nr_deltas)
@@ -272,9 +278,14 @@ static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t 
 	uint32_t key, next, *prev = NULL;
 	int err = 0;
 
+	bool ask_liveness = ++p->ticks % LIVENESS_TICKS == 0;
+
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		struct alloc_seen *old = find_seen(p, next), *s;
 
+		/* Gone last tick: this entry is a new process with the same pid. */
+		if (old && old->gone)
+			old = NULL;
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, vals))
@@ -287,7 +298,8 @@ static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t 
 		s = &list[nr++];
 		s->tgid = key;
 		s->pages = percpu_sum(vals, p->ncpus);
-		s->gone = kill(key, 0) && errno == ESRCH;
+		s->gone = ask_liveness && old && s->pages == old->pages &&
+			  kill(key, 0) && errno == ESRCH;
 		if (old)
 			memcpy(s->comm, old->comm, sizeof(s->comm));
 		else if (read_comm(key, s->comm, sizeof(s->comm)))
@@ -310,6 +322,26 @@ static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t 
 	return 0;
 }
 
+/* What keeps an episode open, from the maps: kswapd awake, stalls not over. */
+static void read_in_progress(struct pressure *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.stall_begin);
+	struct stall_key key, next, *prev = NULL;
+	struct kswapd_node k;
+
+	p->tracker.kswapd_awake = false;
+	for (uint32_t nid = 0; nid < RECLAIM_MAX_NODES; nid++)
+		if (!bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.kswapd), &nid, &k) &&
+		    k.since_ns)
+			p->tracker.kswapd_awake = true;
+	p->tracker.stalls_in_progress = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		p->tracker.stalls_in_progress++;
+	}
+}
+
 int pressure_tick(struct pressure *p)
 {
 	int fd = bpf_map__fd(p->skel->maps.page_allocs);
@@ -320,7 +352,11 @@ int pressure_tick(struct pressure *p)
 	err = read_page_allocs(p, &list, &nr, &nd);
 	if (err)
 		return err;
-	/* Exited processes leave the map now that their last pages are counted. */
+	/*
+	 * Exited processes leave the map now that their last pages are
+	 * counted. One that never stalled leaves the per-process map too
+	 * (it may have woken kswapd); those that stalled stay for the summary.
+	 */
 	for (size_t i = 0; i < nr; i++) {
 		struct stalled_proc *sp;
 
@@ -330,11 +366,14 @@ int pressure_tick(struct pressure *p)
 		sp = find_stalled(p, list[i].tgid);
 		if (sp)
 			sp->final_pages = list[i].pages;
+		else
+			bpf_map_delete_elem(bpf_map__fd(p->skel->maps.procs), &list[i].tgid);
 	}
 	free(p->seen);
 	p->seen = list;
 	p->nr_seen = nr;
 	p->cap_seen = nr;
+	read_in_progress(p);
 	episodes_tick(&p->tracker, monotonic_ns(), p->deltas, nd);
 	return p->tracker.err;
 }
@@ -394,8 +433,8 @@ int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_o
 	/* Join the page allocations: processes that only allocated come after. */
 	nr_reclaim = nr;
 	for (size_t i = 0; i < p->nr_seen; i++) {
-		struct pressure_proc *pp = bsearch(&p->seen[i].tgid, arr, nr_reclaim, sizeof(*arr),
-						   cmp_proc);
+		struct pressure_proc key = { .tgid = p->seen[i].tgid };
+		struct pressure_proc *pp = bsearch(&key, arr, nr_reclaim, sizeof(*arr), cmp_proc);
 
 		if (!pp) {
 			if (add_proc(&arr, &nr, &cap, p->seen[i].tgid)) {
@@ -432,6 +471,7 @@ bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, stru
 
 void pressure_totals(struct pressure *p, struct pressure_totals *t)
 {
+	uint64_t now = monotonic_ns();
 	struct kswapd_node k;
 
 	memset(t, 0, sizeof(*t));
@@ -442,6 +482,9 @@ void pressure_totals(struct pressure *p, struct pressure_totals *t)
 			continue;
 		t->kswapd_wakes += k.wakes;
 		t->kswapd_awake_ns += k.awake_ns;
+		/* A run in progress counts up to now: intervals see it as it goes. */
+		if (k.since_ns && now > k.since_ns)
+			t->kswapd_awake_ns += now - k.since_ns;
 		t->kswapd_reclaimed += k.reclaimed;
 	}
 }

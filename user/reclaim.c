@@ -299,9 +299,15 @@ static void print_episode_text(const struct reclaim_env *env, struct episode *e)
 			printf("    %7u %-15s %9" PRIu64 "\n", e->procs[i].tgid, e->procs[i].comm,
 			       e->procs[i].page_allocs);
 	}
-	for (size_t i = 0; i < e->nr_ooms; i++)
-		printf("  OOM kill: pid %u (%.15s), memcg %s\n", e->ooms[i].victim_tgid,
-		       e->ooms[i].victim_comm, memcg_path(e->ooms[i].memcg, path, sizeof(path)));
+	for (size_t i = 0; i < e->nr_ooms; i++) {
+		char victim[16];
+
+		memcpy(victim, e->ooms[i].victim_comm, sizeof(victim));
+		victim[15] = 0;
+		sanitize_name(victim);
+		printf("  OOM kill: pid %u (%s), memcg %s\n", e->ooms[i].victim_tgid, victim,
+		       memcg_path(e->ooms[i].memcg, path, sizeof(path)));
+	}
 	print_timeline_text(env, e);
 	fflush(stdout);
 }

@@ -339,6 +339,8 @@ static bool handle_keys(struct top_env *env, bool *redraw)
 	while (read(STDIN_FILENO, &c, 1) == 1) {
 		if (c == 'q')
 			return true;
+		if (c == sort_hotkey(SORT_STALL) && !env->o.reclaim)
+			continue;
 		if (sort_by_hotkey(c, &env->sort) == 0)
 			*redraw = true;
 	}
@@ -356,6 +358,10 @@ int cmd_top(int argc, char **argv)
 
 	if (sysview_parse_args(argc, argv, &top_cmd, &env.o, &env))
 		return EXIT_USAGE;
+	if (env.sort == SORT_STALL && !env.o.reclaim) {
+		error_msg("top: sorting by stall needs --reclaim");
+		return EXIT_USAGE;
+	}
 	env.live = !env.o.json && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 	err = sysview_open(&env.o, &v);
 	if (err)

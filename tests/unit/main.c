@@ -15,6 +15,7 @@ static const struct {
 	{ "util", test_util },
 	{ "episodes", test_episodes },
 	{ "reclaim_bpf", test_reclaim_bpf },
+	{ "ksyms", test_ksyms },
 };
 
 int main(void)

@@ -148,7 +148,10 @@ static void test_allocations(void)
 	CHECK_U64(log.e[0].ticks[0].stalls, 1);
 	CHECK_U64(log.e[0].ticks[0].stall_ns, 10 * MS);
 	CHECK_U64(log.e[0].ticks[2].stalls, 1);
+	/* Who caused it: the hog first. */
 	episode_sort_by_allocs(&log.e[0]);
+	CHECK_U64(log.e[0].procs[0].tgid, 20);
+	CHECK_U64(log.e[0].procs[1].tgid, 10);
 	episodes_free(&t);
 }
 
@@ -163,11 +166,13 @@ static void test_kswapd_and_oom(void)
 	episodes_init(&t, 1000 * MS, on_closed, &log);
 	episodes_tick(&t, 0, NULL, 0);
 	kswapd(&t, REVENT_KSWAPD_WAKE, 100 * MS, 0, 0);
+	t.kswapd_awake = true;				/* as the session reads it */
 	episodes_tick(&t, 1500 * MS, NULL, 0);
 	episodes_tick(&t, 3000 * MS, NULL, 0);		/* still awake: still open */
 	CHECK_U64(log.nr, 0);
 	episodes_event(&t, &oom, sizeof(oom));
 	kswapd(&t, REVENT_KSWAPD_SLEEP, 100 * MS, 3100 * MS, 4096);
+	t.kswapd_awake = false;
 	episodes_tick(&t, 4000 * MS, NULL, 0);
 	CHECK_U64(log.nr, 0);
 	episodes_tick(&t, 4300 * MS, NULL, 0);
@@ -187,9 +192,80 @@ static void test_kswapd_and_oom(void)
 	episodes_free(&t);
 }
 
+/* A stall not over keeps its episode open past the gap. */
+static void test_stall_in_progress(void)
+{
+	struct closed_log log = {};
+	struct episode_tracker t;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	episodes_tick(&t, 0, NULL, 0);
+	stall(&t, 10, STALL_DIRECT, 100 * MS, 1 * MS, 1);
+	t.stalls_in_progress = 1;			/* another thread, stuck */
+	episodes_tick(&t, 2000 * MS, NULL, 0);
+	episodes_tick(&t, 3000 * MS, NULL, 0);
+	CHECK_U64(log.nr, 0);
+	t.stalls_in_progress = 0;
+	stall(&t, 11, STALL_DIRECT, 500 * MS, 2900 * MS, 1);	/* ends at 3400 ms */
+	episodes_tick(&t, 4000 * MS, NULL, 0);
+	CHECK_U64(log.nr, 0);
+	episodes_tick(&t, 4500 * MS, NULL, 0);
+	CHECK_U64(log.nr, 1);
+	CHECK_U64(log.e[0].stalls, 2);
+	CHECK_U64(log.e[0].end_ns, 3400 * MS);
+	episodes_free(&t);
+}
+
+/*
+ * An episode closed by the next one's first stall keeps its own stalls in
+ * its timeline: they do not spill into the next episode's first tick.
+ */
+static void test_closed_by_event(void)
+{
+	struct closed_log log = {};
+	struct episode_tracker t;
+
+	episodes_init(&t, 100 * MS, on_closed, &log);
+	episodes_tick(&t, 0, NULL, 0);
+	stall(&t, 10, STALL_MEMCG, 10 * MS, 1 * MS, 1);
+	stall(&t, 10, STALL_MEMCG, 500 * MS, 1 * MS, 1);	/* closes the first */
+	CHECK_U64(log.nr, 1);
+	episodes_tick(&t, 1000 * MS, NULL, 0);
+	episodes_flush(&t);
+	CHECK_U64(log.nr, 2);
+	CHECK_U64(log.e[1].stalls, 1);
+	CHECK_U64(log.e[1].nr_ticks, 1);
+	CHECK_U64(log.e[1].ticks[0].stalls, 1);
+	episodes_free(&t);
+}
+
+/* Filtered, kswapd neither opens an episode nor keeps one open. */
+static void test_filtered_kswapd(void)
+{
+	struct closed_log log = {};
+	struct episode_tracker t;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	t.filtered = true;
+	episodes_tick(&t, 0, NULL, 0);
+	kswapd(&t, REVENT_KSWAPD_WAKE, 100 * MS, 0, 0);
+	kswapd(&t, REVENT_KSWAPD_SLEEP, 100 * MS, 500 * MS, 64);
+	episodes_flush(&t);
+	CHECK_U64(log.nr, 0);
+	stall(&t, 10, STALL_MEMCG, 1000 * MS, 1 * MS, 1);
+	t.kswapd_awake = true;
+	episodes_tick(&t, 2100 * MS, NULL, 0);
+	CHECK_U64(log.nr, 1);
+	CHECK_U64(log.e[0].kswapd_runs, 0);
+	episodes_free(&t);
+}
+
 void test_episodes(void)
 {
 	test_gap();
 	test_allocations();
 	test_kswapd_and_oom();
+	test_stall_in_progress();
+	test_closed_by_event();
+	test_filtered_kswapd();
 }

@@ -176,6 +176,8 @@ static void test_kswapd(struct reclaim_bpf *skel)
 	uint32_t nid = 0;
 
 	CHECK(fire(skel->progs.kswapd_wake, wake, 3) == 0);
+	/* Another balancing pass: the same run, not a second wake. */
+	CHECK(fire(skel->progs.kswapd_wake, wake, 3) == 0);
 	CHECK(fire(skel->progs.lru_shrink_inactive, shrink, 6) == 0);
 	sleep_ms(1);
 	CHECK(fire(skel->progs.kswapd_sleep, sleep_args, 1) == 0);

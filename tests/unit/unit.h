@@ -48,5 +48,6 @@ void test_report(void);
 void test_util(void);
 void test_episodes(void);
 void test_reclaim_bpf(void);
+void test_ksyms(void);
 
 #endif
