@@ -30,13 +30,6 @@
 #define SIGSTOP		19
 #define ENOMEM		12
 
-/* Which processes are traced: all filters set must match. */
-const volatile __u32 targ_tgid;		/* 0: any */
-const volatile __u32 self_tgid;		/* memlens itself: never traced */
-const volatile bool filter_comm;
-const volatile char targ_comm[TASK_COMM_LEN];
-const volatile __u64 targ_memcg;	/* kernfs id of a v1 memory cgroup, 0: any */
-
 /* What runs. */
 const volatile bool capture_stacks = true;	/* memlens leaks */
 const volatile bool track_mmaps = true;		/* anonymous mappings as blocks */
@@ -152,22 +145,6 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
 	/* Atomic: a preemptible uprobe program can be interrupted by another. */
 	if (val)
 		__sync_fetch_and_add(val, n);
-}
-
-/* Is the current task one memlens was asked to trace? */
-static __always_inline bool traced(void)
-{
-	__u32 tgid = current_tgid();
-
-	if (targ_tgid && tgid != targ_tgid)
-		return false;
-	if (tgid == self_tgid)
-		return false;
-	if (filter_comm && !task_comm_is(bpf_get_current_task_btf(), targ_comm))
-		return false;
-	if (targ_memcg && task_memcg(bpf_get_current_task_btf()) != targ_memcg)
-		return false;
-	return true;
 }
 
 /* Add N to counter PS of process TGID, creating its entry on first use. */

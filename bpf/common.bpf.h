@@ -70,6 +70,36 @@ static __u64 task_memcg(struct task_struct *task)
 	return BPF_CORE_READ(task, cgroups, subsys[id], cgroup, kn, id);
 }
 
+/*
+ * Which processes are traced, set by userspace before loading: all
+ * filters set must match. Each object that includes this has its own.
+ */
+const volatile __u32 targ_tgid;		/* 0: any */
+const volatile __u32 self_tgid;		/* memlens itself: never traced */
+const volatile bool filter_comm;
+const volatile char targ_comm[TASK_COMM_LEN];
+const volatile __u64 targ_memcg;	/* kernfs id of a v1 memory cgroup, 0: any */
+
+/* Is TASK, of process TGID, one memlens was asked to trace? */
+static __always_inline bool task_traced(__u32 tgid, struct task_struct *task)
+{
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	if (tgid == self_tgid)
+		return false;
+	if (filter_comm && !task_comm_is(task, targ_comm))
+		return false;
+	if (targ_memcg && task_memcg(task) != targ_memcg)
+		return false;
+	return true;
+}
+
+/* Is the current task one memlens was asked to trace? */
+static __always_inline bool traced(void)
+{
+	return task_traced(current_tgid(), bpf_get_current_task_btf());
+}
+
 /* log2 histogram slot: 0 for 0, i for values in [2^(i-1), 2^i). */
 static __always_inline __u32 log2_slot(__u64 v)
 {

@@ -18,12 +18,6 @@
 
 #define PAGE_SIZE	4096
 
-/* Which processes are traced: all filters set must match. */
-const volatile __u32 targ_tgid;		/* 0: any */
-const volatile __u32 self_tgid;
-const volatile bool filter_comm;
-const volatile char targ_comm[TASK_COMM_LEN];
-const volatile __u64 targ_memcg;
 /* --cache: kernel stacks for the objects of this slab cache, or kmalloc size. */
 const volatile char stack_cache_name[KMEM_CACHE_NAME_LEN];
 const volatile __u32 stack_kmalloc_size;
@@ -86,18 +80,8 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
  */
 static __always_inline bool charged_tgid(__u32 *tgid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
 	*tgid = current_tgid();
-	if (targ_tgid && *tgid != targ_tgid)
-		return false;
-	if (*tgid == self_tgid)
-		return false;
-	if (filter_comm && !task_comm_is(task, targ_comm))
-		return false;
-	if (targ_memcg && task_memcg(task) != targ_memcg)
-		return false;
-	return true;
+	return task_traced(*tgid, bpf_get_current_task_btf());
 }
 
 static void usage_add(__u32 tgid, __u64 cache, __u64 allocs, __u64 alloc_bytes,
@@ -131,6 +115,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 	struct object_key key = { .addr = addr, .class = space };
 	struct object obj = { .cache = cache, .bytes = bytes }, *old;
 	__u32 tgid;
+	long err;
 
 	if (!addr || !charged_tgid(&tgid))
 		return;
@@ -138,11 +123,6 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 	stat_add(KSTAT_EVENTS, 1);
 	usage_add(tgid, cache, 1, bytes, 0, 0);
 
-	old = bpf_map_lookup_elem(&objects, &key);
-	if (old) {
-		stat_add(KSTAT_REPLACED, 1);
-		usage_add(old->tgid, old->cache, 0, 0, 1, old->bytes);
-	}
 	obj.tgid = tgid;
 	obj.ts_ns = bpf_ktime_get_ns();
 	obj.stack_id = -1;
@@ -151,7 +131,17 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		if (obj.stack_id < 0)
 			stat_add(KSTAT_STACK_FAILED, 1);
 	}
-	if (bpf_map_update_elem(&objects, &key, &obj, BPF_ANY))
+	/* One hash operation in the common case: the address is new. */
+	err = bpf_map_update_elem(&objects, &key, &obj, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		old = bpf_map_lookup_elem(&objects, &key);
+		if (old) {
+			stat_add(KSTAT_REPLACED, 1);
+			usage_add(old->tgid, old->cache, 0, 0, 1, old->bytes);
+		}
+		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
+	}
+	if (err)
 		stat_add(KSTAT_OBJECTS_FULL, 1);
 }
 

@@ -27,13 +27,6 @@
 #define MM_ANONPAGES	1
 #define MM_SHMEMPAGES	3
 
-/* Which processes are traced: all filters set must match. */
-const volatile __u32 targ_tgid;		/* 0: any */
-const volatile __u32 self_tgid;		/* memlens itself: never counted */
-const volatile bool filter_comm;
-const volatile char targ_comm[TASK_COMM_LEN];
-const volatile __u64 targ_memcg;	/* kernfs id of a v1 memory cgroup, 0: any */
-
 /* Stalls in progress, by thread and kind: their begin time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -113,26 +106,6 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
 	/* Atomic: an interrupt's program may run in the middle of this one. */
 	if (val)
 		__sync_fetch_and_add(val, n);
-}
-
-static __always_inline bool task_traced(struct task_struct *task)
-{
-	__u32 tgid = BPF_CORE_READ(task, tgid);
-
-	if (targ_tgid && tgid != targ_tgid)
-		return false;
-	if (tgid == self_tgid)
-		return false;
-	if (filter_comm && !task_comm_is(task, targ_comm))
-		return false;
-	if (targ_memcg && task_memcg(task) != targ_memcg)
-		return false;
-	return true;
-}
-
-static __always_inline bool traced(void)
-{
-	return task_traced(bpf_get_current_task_btf());
 }
 
 static void stall_begins(enum stall_kind kind)
@@ -425,7 +398,7 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 	__u32 one = 1;
 	struct oom_event *e;
 
-	if (!task_traced(victim))
+	if (!task_traced(BPF_CORE_READ(victim, tgid), victim))
 		return 0;
 	stat_add(RSTAT_EVENTS, 1);
 	/* Marked before, through another of its threads: the same kill. */

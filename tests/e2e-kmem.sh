@@ -28,19 +28,11 @@ start_load() {
 	wait_for "$tmp/load.out" ready 30
 }
 
-# start_kmem OUT ARGS...: memlens kmem in the background, once it traces.
+# start_kmem OUT ARGS...: memlens kmem ARGS, once it traces.
 start_kmem() {
 	local out=$1
 	shift
-	"$MEMLENS" kmem "$@" >"$out" 2>"$out.err" &
-	kmem_pid=$!
-	pids+=("$kmem_pid")
-	wait_for "$out.err" "tracing kernel allocations" 30
-}
-
-stop_kmem() {
-	kill -TERM "$kmem_pid"
-	wait "$kmem_pid"
+	start_memlens "$out" "tracing kernel allocations" kmem "$@"
 }
 
 # last_cache OUT NAME: the cache's object of the last interval.
@@ -107,7 +99,7 @@ check_eq "filp: none outstanding once closed" 0 "$(jq .outstanding <<<"$filp")"
 check_eq "filp: every one freed" $((NFILES + NFDS)) "$(jq .frees <<<"$filp")"
 echo go >&3
 wait "$load_pid"
-stop_kmem
+stop_memlens
 check_eq "memlens kmem exits 0 on SIGTERM" 0 $?
 
 # --cache filp at the end: by then nothing of it is outstanding.
@@ -122,7 +114,7 @@ start_kmem "$out" -p "$load_pid" -j -i 0.3 -n 100 --cache filp
 echo go >&3
 wait_for "$tmp/load.out" done 60
 wait_intervals "$out" 1
-stop_kmem
+stop_memlens
 stacks=$(jq -c 'select(.type == "stacks")' "$out")
 check_eq "--cache: the held files, counted by stack" "$NFDS" \
 	"$(jq '[.groups[].count] | add' <<<"$stacks")"
@@ -151,7 +143,7 @@ check "system-wide: filp held charged to kmemload" jq_true --argjson p "$load_pi
 echo go >&3
 echo go >&3
 wait "$load_pid"
-stop_kmem
+stop_memlens
 
 # --- text, errors --------------------------------------------------------
 
@@ -161,7 +153,7 @@ start_kmem "$out" -p "$load_pid" -i 0.3
 echo go >&3
 wait_for "$tmp/load.out" done 60
 sleep 1
-stop_kmem
+stop_memlens
 check "text: a dentry row with the workload's growth" grep -qE \
 	"^dentry +[0-9]+ +[0-9]+ +$((NFILES + NFDS)) .* $load_pid kmemload \($((NFILES + NFDS))\)" "$out"
 echo go >&3

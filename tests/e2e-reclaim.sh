@@ -41,20 +41,11 @@ in_cgroup() {
 	exec sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$@"
 }
 
-# start_reclaim OUT ARGS...: memlens reclaim in the background, once it traces.
+# start_reclaim OUT ARGS...: memlens reclaim ARGS, once it traces.
 start_reclaim() {
 	local out=$1
 	shift
-	"$MEMLENS" reclaim "$@" >"$out" 2>"$out.err" &
-	reclaim_pid=$!
-	pids+=("$reclaim_pid")
-	wait_for "$out.err" "tracing memory pressure" 30
-}
-
-# stop_reclaim: SIGTERM, through timeout(1); memlens prints its summary.
-stop_reclaim() {
-	kill -TERM "$reclaim_pid"
-	wait "$reclaim_pid"
+	start_memlens "$out" "tracing memory pressure" reclaim "$@"
 }
 
 if ! mkdir "$CG"; then
@@ -87,7 +78,7 @@ hog=$!
 wait "$hog" 2>/dev/null
 check_eq "the hog was killed (SIGKILL)" 137 $?
 sleep 1
-stop_reclaim
+stop_memlens
 check_eq "memlens reclaim exits 0 on SIGTERM" 0 $?
 
 summary=$(jq -c 'select(.type == "summary")' "$out")
@@ -153,16 +144,12 @@ check "intervals: the reader's stalls with its cgroup" jq_true -s --argjson p "$
 
 out=$tmp/top.json
 truncate -s 512M "$SPARSE.top"		# a file of its own: none of it cached
-"$MEMLENS" top --reclaim --no-uprobes -j --cgroup "$CG_NAME" -i 0.5 >"$out" 2>"$out.err" &
-top_pid=$!
-pids+=("$top_pid")
-wait_for "$out.err" "tracing" 30
+start_memlens "$out" "tracing" top --reclaim --no-uprobes -j --cgroup "$CG_NAME" -i 0.5
 in_cgroup "$PRESSURE" read "$SPARSE.top" &
 reader=$!
 wait "$reader"
 sleep 1.2
-kill -TERM "$top_pid"
-wait "$top_pid"
+stop_memlens
 check_eq "top --reclaim exits 0 on SIGTERM" 0 $?
 last=$(jq -c --argjson p "$reader" 'select(.type == "process" and .pid == $p)' "$out" | tail -n 1)
 check "top --reclaim: the reader's memcg stalls and pages reclaimed" jq_true \
@@ -184,7 +171,7 @@ in_cgroup "$PRESSURE" anon 256 1000 >/dev/null &
 hog=$!
 wait "$hog" 2>/dev/null
 sleep 1
-stop_reclaim
+stop_memlens
 check "text: the OOM kill line" grep -q \
 	"OOM kill: pid $hog (pressure) in memcg /$CG_NAME, .*oom_score_adj 1000; by pid $hog (pressure)" \
 	"$out"
@@ -218,7 +205,7 @@ if [ "${MEMLENS_GLOBAL_PRESSURE:-0}" = 1 ]; then
 	start_reclaim "$out" -j -c pressure -i 1
 	"$PRESSURE" read "$SPARSE.big"
 	sleep 2
-	stop_reclaim
+	stop_memlens
 	rm -f "$SPARSE.big"
 	summary=$(jq -c 'select(.type == "summary")' "$out")
 	check "global: kswapd woke" jq_true '.kswapd.wakes > 0' <<<"$summary"

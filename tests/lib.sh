@@ -91,6 +91,23 @@ wait_for_lines() {
 	return 1
 }
 
+# start_memlens OUT READY ARGS...: memlens ARGS in the background, stdout
+# to OUT and stderr to OUT.err, once READY shows there; sets memlens_pid.
+start_memlens() {
+	local out=$1 ready=$2
+	shift 2
+	"$MEMLENS" "$@" >"$out" 2>"$out.err" &
+	memlens_pid=$!
+	pids+=("$memlens_pid")
+	wait_for "$out.err" "$ready" 30
+}
+
+# stop_memlens: SIGTERM, through timeout(1); memlens prints its last report.
+stop_memlens() {
+	kill -TERM "$memlens_pid"
+	wait "$memlens_pid"
+}
+
 # expect_error DESC RC MESSAGE CMD...: exit code RC, stderr exactly MESSAGE.
 expect_error() {
 	local desc=$1 want_rc=$2 want_msg=$3 rc

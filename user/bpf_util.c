@@ -76,3 +76,18 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
 		*recursion_misses += info.recursion_misses;
 	}
 }
+
+int skeleton_load_attach(struct bpf_object_skeleton *s)
+{
+	int err = bpf_object__load_skeleton(s);
+
+	if (err) {
+		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
+			  strerror(-err));
+		return err;
+	}
+	err = bpf_object__attach_skeleton(s);
+	if (err)
+		error_msg("cannot attach tracepoints: %s", strerror(-err));
+	return err;
+}

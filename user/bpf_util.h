@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct bpf_object;
+struct bpf_object_skeleton;
 
 /* OUT[k] = sum over CPUs of entry k of a per-CPU array of u64 with NR entries. */
 int percpu_array_sum(int fd, uint32_t nr, uint64_t *out);
@@ -15,6 +16,8 @@ int percpu_array_sum(int fd, uint32_t nr, uint64_t *out);
  * Their names, comma-separated, into MISSING. 0 or negative errno.
  */
 int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
+/* Load and attach skeleton S (skel->skeleton), with one message on failure. */
+int skeleton_load_attach(struct bpf_object_skeleton *s);
 /* Over the loaded programs of OBJ: run time (with stats on), runs skipped. */
 void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses);
 

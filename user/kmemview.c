@@ -113,17 +113,9 @@ static int load(struct kmemview *v)
 		error_msg("cannot read kernel BTF: %s", strerror(-err));
 		return err;
 	}
-	err = kmem_bpf__load(skel);
-	if (err) {
-		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
-			  strerror(-err));
+	err = skeleton_load_attach(skel->skeleton);
+	if (err)
 		return err;
-	}
-	err = kmem_bpf__attach(skel);
-	if (err) {
-		error_msg("cannot attach tracepoints: %s", strerror(-err));
-		return err;
-	}
 	return 0;
 }
 

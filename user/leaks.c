@@ -309,17 +309,9 @@ static int load_bpf(struct leaks_session *s, int target)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.stacks, env->max_stacks);
-	err = allocs_bpf__load(s->skel);
-	if (err) {
-		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
-			  strerror(-err));
+	err = skeleton_load_attach(s->skel->skeleton);
+	if (err)
 		return err;
-	}
-	err = allocs_bpf__attach(s->skel);
-	if (err) {
-		error_msg("cannot attach tracepoints: %s", strerror(-err));
-		return err;
-	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
 	if (!s->rb) {
 		error_msg("cannot open ring buffer: %s", strerror(errno));

@@ -371,17 +371,9 @@ static int load(struct sysview *v)
 	bpf_map__set_max_entries(skel->maps.syscalls, SYSTEM_WIDE_THREADS);
 	/* Stacks are not taken here: keep their maps minimal. */
 	bpf_map__set_max_entries(skel->maps.stacks, 1);
-	err = allocs_bpf__load(skel);
-	if (err) {
-		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
-			  strerror(-err));
+	err = skeleton_load_attach(skel->skeleton);
+	if (err)
 		return err;
-	}
-	err = allocs_bpf__attach(skel);
-	if (err) {
-		error_msg("cannot attach tracepoints: %s", strerror(-err));
-		return err;
-	}
 	return 0;
 }
 
