@@ -130,9 +130,12 @@ awk -v b="$rc_base" -v t="$rc_traced" 'BEGIN {
 # memlens kmem tracks every slab object of the host: a metadata-heavy loop
 # (create, fstat, close, unlink) allocates and frees a dentry, an inode, a
 # file and their LSM blobs a round.
-mkdir -p "$tmp/fs"
+# A fresh directory a run: negative dentries pile up in a used one.
 fs_rounds() {
-	build/fsbench "$tmp/fs" 20000 | awk '{print $2}'
+	local dir
+	dir=$(mktemp -d "$tmp/fs.XXXXXX")
+	build/fsbench "$dir" 20000 | awk '{print $2}'
+	rmdir "$dir"
 }
 read -r km_base km_traced < <(alternate fs_rounds ./memlens kmem --json -i 3600)
 awk -v b="$km_base" -v t="$km_traced" 'BEGIN {

@@ -30,10 +30,10 @@ struct {
 } usage SEC(".maps");
 
 /*
- * Preallocated, unlike most maps here: an element allocated at run time
- * comes from kmalloc, which this very tracer hooks (the allocation would
- * be charged to the task at hand, tracked, and need another), and a burst
- * of inserts finds the per-CPU element cache empty (ENOMEM).
+ * Every map here is preallocated (no BPF_F_NO_PREALLOC): an element
+ * allocated at run time comes from kmalloc, which this very tracer hooks
+ * (the allocation would be charged to the task at hand, tracked, and need
+ * another), and a burst of inserts finds the per-CPU element cache empty.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -84,23 +84,36 @@ static __always_inline bool charged_tgid(__u32 *tgid)
 	return task_traced(*tgid, bpf_get_current_task_btf());
 }
 
-static void usage_add(__u32 tgid, __u64 cache, __u64 allocs, __u64 alloc_bytes,
-		      __u64 frees, __u64 free_bytes)
+static __always_inline struct usage *usage_of(__u32 tgid, __u64 cache)
 {
 	static const struct usage zero;
 	struct usage_key key = { .tgid = tgid, .cache = cache };
-	struct usage *u = lookup_or_init(&usage, &key, &zero, KSTAT_USAGE_FULL);
+
+	return lookup_or_init(&usage, &key, &zero, KSTAT_USAGE_FULL);
+}
+
+static __always_inline void usage_alloc(__u32 tgid, __u64 cache, __u64 bytes, bool tracked)
+{
+	struct usage *u = usage_of(tgid, cache);
 
 	if (!u)
 		return;
-	if (allocs) {
-		__sync_fetch_and_add(&u->allocs, allocs);
-		__sync_fetch_and_add(&u->alloc_bytes, alloc_bytes);
+	__sync_fetch_and_add(&u->allocs, 1);
+	__sync_fetch_and_add(&u->alloc_bytes, bytes);
+	if (!tracked) {
+		__sync_fetch_and_add(&u->untracked, 1);
+		__sync_fetch_and_add(&u->untracked_bytes, bytes);
 	}
-	if (frees) {
-		__sync_fetch_and_add(&u->frees, frees);
-		__sync_fetch_and_add(&u->free_bytes, free_bytes);
-	}
+}
+
+static __always_inline void usage_free(__u32 tgid, __u64 cache, __u64 bytes)
+{
+	struct usage *u = usage_of(tgid, cache);
+
+	if (!u)
+		return;
+	__sync_fetch_and_add(&u->frees, 1);
+	__sync_fetch_and_add(&u->free_bytes, bytes);
 }
 
 /*
@@ -121,7 +134,6 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		return;
 	stat_add(KSTAT_ALLOCS, 1);
 	stat_add(KSTAT_EVENTS, 1);
-	usage_add(tgid, cache, 1, bytes, 0, 0);
 
 	obj.tgid = tgid;
 	obj.ts_ns = bpf_ktime_get_ns();
@@ -137,12 +149,14 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		old = bpf_map_lookup_elem(&objects, &key);
 		if (old) {
 			stat_add(KSTAT_REPLACED, 1);
-			usage_add(old->tgid, old->cache, 0, 0, 1, old->bytes);
+			usage_free(old->tgid, old->cache, old->bytes);
 		}
 		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
 	}
 	if (err)
 		stat_add(KSTAT_OBJECTS_FULL, 1);
+	/* Counted after the insert: an object not tracked is not outstanding. */
+	usage_alloc(tgid, cache, bytes, !err);
 }
 
 /*
@@ -150,7 +164,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
  * tracked (allocated before memlens, or by a process not traced) is
  * counted under KMEM_TGID_FREES for CACHE, when the tracepoint tells it.
  */
-static void untrack(enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes)
+static __always_inline void untrack(enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes)
 {
 	struct object_key key = { .addr = addr, .class = space };
 	struct object *obj;
@@ -161,12 +175,12 @@ static void untrack(enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes)
 	if (!obj) {
 		stat_add(KSTAT_FREES_UNTRACKED, 1);
 		if (cache)
-			usage_add(KMEM_TGID_FREES, cache, 0, 0, 1, bytes);
+			usage_free(KMEM_TGID_FREES, cache, bytes);
 		return;
 	}
 	stat_add(KSTAT_FREES, 1);
 	stat_add(KSTAT_EVENTS, 1);
-	usage_add(obj->tgid, obj->cache, 0, 0, 1, obj->bytes);
+	usage_free(obj->tgid, obj->cache, obj->bytes);
 	bpf_map_delete_elem(&objects, &key);
 }
 
@@ -185,19 +199,22 @@ static bool is_stack_cache(const char *name)
 
 /*
  * The slab cache at S, registered on first sight: its name for userspace,
- * and whether its objects get a stack (--cache).
+ * and whether its objects get a stack (--cache). A struct kmem_cache is a
+ * slab object too: one destroyed and made again at the same address has
+ * another name string, and is registered anew.
  */
 static struct cache_info *cache_of(struct kmem_cache *s)
 {
-	__u64 id = (__u64)s;
+	__u64 id = (__u64)s, name_ptr = (__u64)BPF_CORE_READ(s, name);
 	struct cache_info *info = bpf_map_lookup_elem(&caches, &id), fresh = {};
 
-	if (info)
+	if (info && info->name_ptr == name_ptr)
 		return info;
-	bpf_probe_read_kernel_str(fresh.name, sizeof(fresh.name), BPF_CORE_READ(s, name));
+	bpf_probe_read_kernel_str(fresh.name, sizeof(fresh.name), (const void *)name_ptr);
+	fresh.name_ptr = name_ptr;
 	fresh.size = BPF_CORE_READ(s, size);
 	fresh.want_stacks = is_stack_cache(fresh.name);
-	if (bpf_map_update_elem(&caches, &id, &fresh, BPF_NOEXIST) == -EEXIST)
+	if (bpf_map_update_elem(&caches, &id, &fresh, info ? BPF_EXIST : BPF_NOEXIST) == -EEXIST)
 		return bpf_map_lookup_elem(&caches, &id);
 	info = bpf_map_lookup_elem(&caches, &id);
 	if (!info)
@@ -259,29 +276,18 @@ int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 	if (!page || !charged_tgid(&tgid))
 		return 0;
 	stat_add(KSTAT_EVENTS, 1);
-	usage_add(tgid, cache, 1, (__u64)PAGE_SIZE << (order & 31), 0, 0);
+	usage_alloc(tgid, cache, (__u64)PAGE_SIZE << (order & 31), true);
 	return 0;
 }
 
-static void page_freed(unsigned int order)
+/* Every page freed, once: batched frees fire this too, per page or folio. */
+SEC("raw_tp/mm_page_free")
+int BPF_PROG(page_free, struct page *page, unsigned int order)
 {
 	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
 
 	/* Whoever allocated them: frees of pages go to the order's row. */
-	usage_add(KMEM_TGID_FREES, cache, 0, 0, 1, (__u64)PAGE_SIZE << (order & 31));
-}
-
-SEC("raw_tp/mm_page_free")
-int BPF_PROG(page_free, struct page *page, unsigned int order)
-{
-	page_freed(order);
-	return 0;
-}
-
-SEC("raw_tp/mm_page_free_batched")
-int BPF_PROG(page_free_batched, struct page *page)
-{
-	page_freed(0);
+	usage_free(KMEM_TGID_FREES, cache, (__u64)PAGE_SIZE << (order & 31));
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #define KMEM_MAX_USAGE		(64 * 1024)
 #define KMEM_MAX_OBJECTS	(128 * 1024)	/* --max-objects; preallocated: ~12 MiB */
+#define KMEM_MAX_OBJECTS_LIMIT	(4 * 1024 * 1024)	/* ~400 MiB: no more by a typo */
 #define KMEM_MAX_STACKS		4096		/* only with --cache: ~2 MiB */
 #define KMEM_STACK_DEPTH	64
 #define KMEM_MAX_CACHES		4096
@@ -46,12 +47,18 @@ struct usage_key {
 	__u64 cache;		/* a KMEM_ID, or a slab cache's address */
 };
 
-/* Counters of one process in one cache; frees are those of its own objects. */
+/*
+ * Counters of one process in one cache; frees are those of its own
+ * objects. Allocations the objects map had no room for are counted, and
+ * counted again as untracked: their frees will not be seen as theirs.
+ */
 struct usage {
 	__u64 allocs;
 	__u64 alloc_bytes;
 	__u64 frees;
 	__u64 free_bytes;
+	__u64 untracked;
+	__u64 untracked_bytes;
 };
 
 struct object_key {
@@ -72,6 +79,7 @@ struct object {
 /* A slab cache seen allocating: its name, and whether to take stacks. */
 struct cache_info {
 	char name[KMEM_CACHE_NAME_LEN];
+	__u64 name_ptr;		/* s->name when registered: a reused address differs */
 	__u32 size;		/* bytes per object, with metadata */
 	__u32 want_stacks;	/* its name is --cache's */
 };

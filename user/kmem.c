@@ -114,7 +114,7 @@ static int parse_kmem_opt(void *ctx, int opt, const char *arg)
 		env->ko.pages = false;
 		return 1;
 	case OPT_MAX_OBJECTS:
-		if (parse_uint(arg, "max-objects", 1 << 26, &env->max_objects))
+		if (parse_uint(arg, "max-objects", KMEM_MAX_OBJECTS_LIMIT, &env->max_objects))
 			return -EINVAL;
 		if (!env->max_objects) {
 			error_msg("invalid max-objects '0': at least 1 object must be tracked");
@@ -151,6 +151,9 @@ static const char *comm_of(struct comm_cache *c, uint32_t tgid)
 {
 	struct comm_entry *e;
 
+	/* The idle task, interrupted: swapper/N to the kernel. */
+	if (!tgid)
+		return "swapper";
 	for (size_t i = 0; i < c->nr; i++)
 		if (c->e[i].tgid == tgid)
 			return c->e[i].comm;
@@ -259,7 +262,9 @@ static int line_cmp(const void *a, const void *b)
 		return vx > vy ? -1 : 1;
 	if (x->row->id != y->row->id)
 		return x->row->id < y->row->id ? -1 : 1;
-	return x->proc && y->proc && x->proc->tgid > y->proc->tgid;
+	if (!x->proc || !y->proc)
+		return 0;
+	return x->proc->tgid < y->proc->tgid ? -1 : x->proc->tgid > y->proc->tgid;
 }
 
 /* Lines of CUR: a cache each, or (-P) a process in a cache each, sorted. */
@@ -355,29 +360,47 @@ static void print_proc_json(const struct kmem_proc *p, bool pages, struct comm_c
 	       "}", p->u.frees, kmem_outstanding(&p->u), kmem_outstanding_bytes(&p->u));
 }
 
+/*
+ * A cache's object, or with -P a process's part of it ("type":"process",
+ * with its pid, its own counters and no processes list).
+ */
 static void print_line_json(const struct kmem_line *l, const char *when, double secs,
 			    struct comm_cache *comms)
 {
 	const struct kmem_cache_row *r = l->row;
+	const struct kmem_usage *u = l->proc ? &l->proc->u : &r->u;
 	bool pages = is_pages(r->id);
-	size_t n = l->proc ? 1 : r->nr_procs < PROCS_PER_CACHE ? r->nr_procs : PROCS_PER_CACHE;
+	size_t n = r->nr_procs < PROCS_PER_CACHE ? r->nr_procs : PROCS_PER_CACHE;
 
-	printf("{\"type\":\"cache\",\"time\":\"%s\",\"interval_s\":%.3f,\"name\":", when, secs);
+	printf("{\"type\":\"%s\",\"time\":\"%s\",\"interval_s\":%.3f,",
+	       l->proc ? "process" : "cache", when, secs);
+	if (l->proc) {
+		printf("\"pid\":%u,\"comm\":", l->proc->tgid);
+		json_print_string(stdout, comm_of(comms, l->proc->tgid));
+		putchar(',');
+	}
+	fputs("\"name\":", stdout);
 	json_print_string(stdout, r->name);
 	printf(",\"class\":\"%s\",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64
-	       ",\"untracked_frees\":%" PRIu64 ",\"allocs_per_s\":%.1f,\"frees_per_s\":%.1f,",
-	       kmem_class_name(KMEM_ID_CLASS(r->id)), r->u.allocs, r->u.frees, r->untracked_frees,
+	       ",\"untracked_allocs\":%" PRIu64 ",\"allocs_per_s\":%.1f,\"frees_per_s\":%.1f,",
+	       kmem_class_name(KMEM_ID_CLASS(r->id)), u->allocs, u->frees, u->untracked,
 	       l->allocs_per_s, l->frees_per_s);
+	if (!l->proc)
+		printf("\"untracked_frees\":%" PRIu64 ",", r->untracked_frees);
 	if (l->known)
 		printf("\"outstanding\":%" PRId64 ",\"outstanding_bytes\":%" PRId64,
 		       l->outstanding, l->outstanding_bytes);
 	else
 		fputs("\"outstanding\":null,\"outstanding_bytes\":null", stdout);
+	if (l->proc) {
+		fputs("}\n", stdout);
+		return;
+	}
 	fputs(",\"processes\":[", stdout);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			putchar(',');
-		print_proc_json(l->proc ? l->proc : &r->procs[i], pages, comms);
+		print_proc_json(&r->procs[i], pages, comms);
 	}
 	fputs("]}\n", stdout);
 }
@@ -429,14 +452,18 @@ static void print_stacks(const struct kmem_env *env, struct kmemview *v)
 	struct kmem_stack_group *g;
 	struct ksyms ks;
 	char sym[256], bytes[16];
-	uint64_t now = monotonic_ns();
-	bool have_syms;
+	bool have_syms, seen;
+	uint64_t now;
 	size_t nr;
 
-	if (kmemview_stacks(v, &g, &nr)) {
+	if (kmemview_stacks(v, &g, &nr, &seen)) {
 		error_msg("kmem: cannot read the objects of %s", env->ko.cache);
 		return;
 	}
+	if (!seen)
+		info_msg("no cache named %s allocated while traced (merged caches go by the "
+			 "name of the one they were merged into)", env->ko.cache);
+	now = monotonic_ns();
 	have_syms = !ksyms_load(&ks);
 	if (!have_syms)
 		info_msg("cannot read /proc/kallsyms: stacks as addresses");
@@ -449,7 +476,7 @@ static void print_stacks(const struct kmem_env *env, struct kmemview *v)
 		       nr ? "" : ": none seen");
 	}
 	for (size_t i = 0; i < nr && (!env->rows || i < env->rows); i++) {
-		double age = (now - g[i].oldest_ts_ns) / 1e9;
+		double age = now > g[i].oldest_ts_ns ? (now - g[i].oldest_ts_ns) / 1e9 : 0;
 
 		if (env->o.json)
 			printf("%s{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -494,9 +521,13 @@ static int run(struct kmem_env *env, struct kmemview *v)
 	int err = 0;
 
 	while (!stop_requested()) {
+		struct timespec ts = {
+			.tv_sec = (time_t)env->o.interval_s,
+			.tv_nsec = (long)((env->o.interval_s - (time_t)env->o.interval_s) * 1e9),
+		};
 		uint64_t now;
 
-		usleep(env->o.interval_s * 1e6);
+		nanosleep(&ts, NULL);
 		now = monotonic_ns();
 		err = kmemview_sample(v, &cur);
 		if (err)
@@ -509,6 +540,8 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		if (env->o.count && ++reports >= env->o.count)
 			break;
 	}
+	/* Read the objects once they hold still. */
+	kmemview_detach(v);
 	if (!err && env->ko.cache)
 		print_stacks(env, v);
 	kmem_sample_free(&prev);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -12,9 +13,25 @@
 #include "kmemview.h"
 #include "util.h"
 
+/* One entry of the usage map. */
+struct usage_entry {
+	struct usage_key key;
+	struct usage u;
+};
+
+/* Entries of exited processes, folded per cache under this tgid. */
+#define TGID_EXITED	0xfffffffdu
+
 struct kmemview {
 	const struct kmem_opts *opts;
 	struct kmem_bpf *skel;
+	/*
+	 * What exited processes with nothing outstanding had counted, by
+	 * cache: their map entries are deleted, so that a fork-heavy host
+	 * does not fill the map, and their counts live on here.
+	 */
+	struct usage_entry *retired;
+	size_t nr_retired, cap_retired;
 	int stats_fd;
 	char missing[512];
 };
@@ -57,24 +74,46 @@ const char *kmem_cache_name(uint64_t id, const char *slab_name, char *buf, size_
 
 int64_t kmem_outstanding(const struct kmem_usage *u)
 {
-	return (int64_t)(u->allocs - u->frees);
+	return (int64_t)(u->allocs - u->untracked - u->frees);
 }
 
 int64_t kmem_outstanding_bytes(const struct kmem_usage *u)
 {
-	return (int64_t)(u->alloc_bytes - u->free_bytes);
+	return (int64_t)(u->alloc_bytes - u->untracked_bytes - u->free_bytes);
 }
 
-/* --cache kmalloc-N: its stacks are asked for by size, the rest by name. */
+static void usage_sum(struct kmem_usage *sum, const struct kmem_usage *u)
+{
+	sum->allocs += u->allocs;
+	sum->alloc_bytes += u->alloc_bytes;
+	sum->frees += u->frees;
+	sum->free_bytes += u->free_bytes;
+	sum->untracked += u->untracked;
+	sum->untracked_bytes += u->untracked_bytes;
+}
+
+/*
+ * --cache kmalloc-N (or kmalloc-cg-N, -rcl-, -dma-: the kmalloc tracepoint
+ * tells only the size class): its stacks are asked for by size, the rest
+ * by name.
+ */
 static uint32_t kmalloc_size_of(const char *cache)
 {
+	static const char *const prefixes[] = {
+		"kmalloc-cg-", "kmalloc-rcl-", "kmalloc-dma-", "kmalloc-",
+	};
 	unsigned long long n;
 	char *end;
 
-	if (!cache || strncmp(cache, "kmalloc-", 8))
-		return 0;
-	n = strtoull(cache + 8, &end, 10);
-	return *end || n > UINT32_MAX ? 0 : n;
+	for (size_t i = 0; cache && i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t len = strlen(prefixes[i]);
+
+		if (strncmp(cache, prefixes[i], len))
+			continue;
+		n = strtoull(cache + len, &end, 10);
+		return *end || !n || n > UINT32_MAX ? 0 : n;
+	}
+	return 0;
 }
 
 static int load(struct kmemview *v)
@@ -103,11 +142,11 @@ static int load(struct kmemview *v)
 	/* Stacks only for --cache: the map is preallocated, keep it minimal. */
 	if (!o->cache)
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
-	if (!o->pages) {
+	if (!o->pages)
 		bpf_program__set_autoload(skel->progs.page_alloc, false);
+	/* Page frees are everyone's: shown only unfiltered, not hooked else. */
+	if (!o->pages || o->pid || o->comm || o->memcg)
 		bpf_program__set_autoload(skel->progs.page_free, false);
-		bpf_program__set_autoload(skel->progs.page_free_batched, false);
-	}
 	err = skip_missing_tracepoints(skel->obj, v->missing, sizeof(v->missing));
 	if (err) {
 		error_msg("cannot read kernel BTF: %s", strerror(-err));
@@ -137,6 +176,11 @@ int kmemview_open(const struct kmem_opts *o, struct kmemview **out)
 	return 0;
 }
 
+void kmemview_detach(struct kmemview *v)
+{
+	kmem_bpf__detach(v->skel);
+}
+
 void kmemview_close(struct kmemview *v)
 {
 	if (!v)
@@ -144,6 +188,7 @@ void kmemview_close(struct kmemview *v)
 	kmem_bpf__destroy(v->skel);
 	if (v->stats_fd >= 0)
 		close(v->stats_fd);
+	free(v->retired);
 	free(v);
 }
 
@@ -204,12 +249,6 @@ static void name_rows(struct kmemview *v, struct kmem_sample *s)
 	}
 }
 
-/* One entry of the usage map. */
-struct usage_entry {
-	struct usage_key key;
-	struct usage u;
-};
-
 static int by_cache(const void *a, const void *b)
 {
 	const struct usage_entry *x = a, *y = b;
@@ -217,6 +256,45 @@ static int by_cache(const void *a, const void *b)
 	if (x->key.cache != y->key.cache)
 		return x->key.cache < y->key.cache ? -1 : 1;
 	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
+}
+
+static bool retirable(const struct usage_entry *e)
+{
+	const struct usage *u = &e->u;
+
+	if (e->key.tgid == KMEM_TGID_FREES || u->allocs - u->untracked != u->frees)
+		return false;
+	return kill(e->key.tgid, 0) && errno == ESRCH;
+}
+
+/* Fold E, of an exited process, into the retired counts of its cache. */
+static int retire(struct kmemview *v, const struct usage_entry *e)
+{
+	struct usage_entry *r = NULL;
+
+	for (size_t i = 0; i < v->nr_retired && !r; i++)
+		if (v->retired[i].key.cache == e->key.cache)
+			r = &v->retired[i];
+	if (!r) {
+		if (array_grow((void **)&v->retired, v->nr_retired, &v->cap_retired, sizeof(*r)))
+			return -ENOMEM;
+		r = &v->retired[v->nr_retired];
+		memset(r, 0, sizeof(*r));
+		r->key.tgid = TGID_EXITED;
+		r->key.cache = e->key.cache;
+	}
+	/* Out of the map first: counted here only once it is not there. */
+	if (bpf_map_delete_elem(bpf_map__fd(v->skel->maps.usage), &e->key))
+		return -errno;
+	if (r == &v->retired[v->nr_retired])
+		v->nr_retired++;
+	r->u.allocs += e->u.allocs;
+	r->u.alloc_bytes += e->u.alloc_bytes;
+	r->u.frees += e->u.frees;
+	r->u.free_bytes += e->u.free_bytes;
+	r->u.untracked += e->u.untracked;
+	r->u.untracked_bytes += e->u.untracked_bytes;
+	return 0;
 }
 
 static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_out)
@@ -236,6 +314,23 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 		e[nr].key = key;
 		if (!bpf_map_lookup_elem(fd, &key, &e[nr].u))
 			nr++;
+	}
+	/*
+	 * Retired after the walk (a walk that loses its key starts over), and
+	 * dropped from the list: the retired counts below hold them now.
+	 */
+	for (size_t i = 0, kept = 0, n = nr; i < n; i++) {
+		if (!retirable(&e[i]) || retire(v, &e[i]))
+			e[kept++] = e[i];
+		else
+			nr--;
+	}
+	for (size_t i = 0; i < v->nr_retired; i++) {
+		if (array_grow((void **)&e, nr, &cap, sizeof(*e))) {
+			free(e);
+			return -ENOMEM;
+		}
+		e[nr++] = v->retired[i];
 	}
 	qsort(e, nr, sizeof(*e), by_cache);
 	*out = e;
@@ -258,14 +353,22 @@ static int fill_row(struct kmem_cache_row *r, const struct usage_entry *e, size_
 			r->untracked_free_bytes += u->free_bytes;
 			continue;
 		}
+		/* Retired this time or before: in the totals, in no process row. */
+		if (e[i].key.tgid == TGID_EXITED) {
+			struct kmem_usage x = {
+				u->allocs, u->alloc_bytes, u->frees, u->free_bytes,
+				u->untracked, u->untracked_bytes,
+			};
+
+			usage_sum(&r->u, &x);
+			continue;
+		}
 		r->procs[r->nr_procs].tgid = e[i].key.tgid;
-		r->procs[r->nr_procs++].u = (struct kmem_usage){
+		r->procs[r->nr_procs].u = (struct kmem_usage){
 			u->allocs, u->alloc_bytes, u->frees, u->free_bytes,
+			u->untracked, u->untracked_bytes,
 		};
-		r->u.allocs += u->allocs;
-		r->u.alloc_bytes += u->alloc_bytes;
-		r->u.frees += u->frees;
-		r->u.free_bytes += u->free_bytes;
+		usage_sum(&r->u, &r->procs[r->nr_procs++].u);
 	}
 	qsort(r->procs, r->nr_procs, sizeof(*r->procs), by_outstanding_bytes);
 	return 0;
@@ -275,6 +378,7 @@ int kmemview_sample(struct kmemview *v, struct kmem_sample *s)
 {
 	struct usage_entry *e;
 	size_t nr, groups = 0;
+	int64_t gone;
 	int err;
 
 	memset(s, 0, sizeof(*s));
@@ -300,8 +404,9 @@ int kmemview_sample(struct kmemview *v, struct kmem_sample *s)
 	}
 	name_rows(v, s);
 	percpu_array_sum(bpf_map__fd(v->skel->maps.kstats), KSTAT_NR, s->stats);
-	s->tracked = s->stats[KSTAT_ALLOCS] - s->stats[KSTAT_FREES] - s->stats[KSTAT_REPLACED] -
-		     s->stats[KSTAT_OBJECTS_FULL];
+	/* Read one counter after another: a free can show without its allocation. */
+	gone = (int64_t)s->stats[KSTAT_FREES] + s->stats[KSTAT_REPLACED] + s->stats[KSTAT_OBJECTS_FULL];
+	s->tracked = (int64_t)s->stats[KSTAT_ALLOCS] > gone ? s->stats[KSTAT_ALLOCS] - gone : 0;
 	prog_stats_sum(v->skel->obj, &s->run_time_ns, &s->recursion_misses);
 	return 0;
 }
@@ -349,7 +454,8 @@ static struct kmem_stack_group *group_of(struct kmem_stack_group **groups, size_
 	return &(*groups)[(*nr)++];
 }
 
-int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr_out)
+int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr_out,
+		    bool *seen)
 {
 	int fd = bpf_map__fd(v->skel->maps.objects);
 	int stacks_fd = bpf_map__fd(v->skel->maps.stacks);
@@ -360,6 +466,7 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 	size_t nr = 0, cap = 0;
 	struct object obj;
 
+	*seen = want != 0;
 	while (want && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;

@@ -27,6 +27,8 @@ struct kmem_usage {
 	uint64_t alloc_bytes;
 	uint64_t frees;
 	uint64_t free_bytes;
+	uint64_t untracked;		/* allocations the objects map had no room for */
+	uint64_t untracked_bytes;
 };
 
 /* One process's part of a cache. */
@@ -39,7 +41,7 @@ struct kmem_proc {
 struct kmem_cache_row {
 	uint64_t id;
 	char name[40];
-	struct kmem_usage u;		/* summed over its processes */
+	struct kmem_usage u;		/* summed over its processes, exited ones too */
 	uint64_t untracked_frees;	/* objects allocated before memlens */
 	uint64_t untracked_free_bytes;
 	struct kmem_proc *procs;	/* sorted by outstanding bytes */
@@ -69,6 +71,8 @@ struct kmem_stack_group {
 struct kmemview;
 
 int kmemview_open(const struct kmem_opts *o, struct kmemview **out);
+/* Stop tracing: the maps stay readable and hold still. */
+void kmemview_detach(struct kmemview *v);
 void kmemview_close(struct kmemview *v);
 int kmemview_sample(struct kmemview *v, struct kmem_sample *s);
 void kmem_sample_free(struct kmem_sample *s);
@@ -76,8 +80,9 @@ const struct kmem_cache_row *kmem_sample_find(const struct kmem_sample *s, uint6
 /* Outstanding objects and bytes: allocated while traced, not freed yet. */
 int64_t kmem_outstanding(const struct kmem_usage *u);
 int64_t kmem_outstanding_bytes(const struct kmem_usage *u);
-/* Groups of the --cache objects by stack, most bytes first. */
-int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr);
+/* Groups of the --cache objects by stack, most bytes first; after kmemview_detach. */
+int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr,
+		    bool *seen);
 /* Tracepoints this kernel lacks, as one line; "" if none. */
 const char *kmemview_missing(const struct kmemview *v);
 /* The name of a cache id: "dentry", "kmalloc-64", "pages:order0", "vmalloc". */

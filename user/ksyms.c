@@ -6,6 +6,8 @@
 #include "ksyms.h"
 #include "util.h"
 
+#define KSYMS_MAX_OFFSET	(1 << 20)
+
 static int add(struct ksyms *k, uint64_t addr, const char *name, const char *module)
 {
 	struct ksym *s;
@@ -34,15 +36,17 @@ static int by_addr(const void *a, const void *b)
 
 int ksyms_read(FILE *f, struct ksyms *k)
 {
-	char line[512], name[256], module[128];
+	/* KSYM_NAME_LEN is 512 since 6.1 (Rust): whole lines, however long. */
+	char *line = NULL, name[512], module[128];
 	unsigned long long addr;
+	size_t cap = 0;
 	char type;
-	int n, err;
+	int n, err = 0;
 
 	memset(k, 0, sizeof(*k));
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &cap, f) > 0) {
 		module[0] = 0;
-		n = sscanf(line, "%llx %c %255s [%127[^]]]", &addr, &type, name, module);
+		n = sscanf(line, "%llx %c %511s [%127[^]]]", &addr, &type, name, module);
 		if (n < 3)
 			continue;
 		/* Text only: stacks hold return addresses. */
@@ -51,11 +55,13 @@ int ksyms_read(FILE *f, struct ksyms *k)
 		err = add(k, addr, name, n == 4 ? module : NULL);
 		if (err) {
 			ksyms_free(k);
-			return err;
+			break;
 		}
 	}
-	qsort(k->syms, k->nr, sizeof(*k->syms), by_addr);
-	return 0;
+	free(line);
+	if (!err)
+		qsort(k->syms, k->nr, sizeof(*k->syms), by_addr);
+	return err;
 }
 
 int ksyms_load(struct ksyms *k)
@@ -105,7 +111,8 @@ const char *ksyms_format(const struct ksyms *k, uint64_t addr, char *buf, size_t
 {
 	const struct ksym *s = ksyms_find(k, addr);
 
-	if (!s) {
+	/* Past the last symbol, or far from any: a name would mislead. */
+	if (!s || addr - s->addr > KSYMS_MAX_OFFSET) {
 		snprintf(buf, len, "0x%llx", (unsigned long long)addr);
 		return buf;
 	}

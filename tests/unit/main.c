@@ -16,6 +16,7 @@ static const struct {
 	{ "episodes", test_episodes },
 	{ "reclaim_bpf", test_reclaim_bpf },
 	{ "ksyms", test_ksyms },
+	{ "kmem_bpf", test_kmem_bpf },
 };
 
 int main(void)

@@ -49,5 +49,6 @@ void test_util(void);
 void test_episodes(void);
 void test_reclaim_bpf(void);
 void test_ksyms(void);
+void test_kmem_bpf(void);
 
 #endif

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The kmem programs run with BPF_PROG_TEST_RUN on synthetic tracepoint
+ * arguments, in this process: kmalloc and kfree, an address allocated
+ * again without a free seen, vmap areas, percpu, pages, untracked frees,
+ * and a full objects map. Fake addresses: the programs only use them as
+ * keys. Needs root (loads BPF), as make check does.
+ */
+#include <errno.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kmem.skel.h"
+#include "kmem.h"
+#include "unit.h"
+
+static int fire(struct bpf_program *prog, const uint64_t *args, size_t nr)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = nr * sizeof(*args));
+
+	return bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+}
+
+static struct kmem_bpf *load(uint32_t max_objects)
+{
+	struct kmem_bpf *skel = kmem_bpf__open();
+
+	if (!skel)
+		return NULL;
+	if (max_objects)
+		bpf_map__set_max_entries(skel->maps.objects, max_objects);
+	if (kmem_bpf__load(skel)) {
+		kmem_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static struct usage usage_of(struct kmem_bpf *skel, uint32_t tgid, uint64_t cache)
+{
+	struct usage_key key = { .tgid = tgid, .cache = cache };
+	struct usage u = {};
+
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.usage), &key, &u);
+	return u;
+}
+
+static uint64_t kstat(struct kmem_bpf *skel, enum kmem_stat stat)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t vals[ncpus], sum = 0;
+	uint32_t key = stat;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.kstats), &key, vals))
+		return UINT64_MAX;
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+#define OBJ_A	0xffff888012340000ULL
+#define OBJ_B	0xffff888012340040ULL
+
+/* kmalloc/kfree: counted for this process, by size class; a reuse settles the old one. */
+static void test_kmalloc(struct kmem_bpf *skel)
+{
+	uint64_t a[6] = { 0x1, OBJ_A, 50, 64, 0xcc0, 0 }, b[6] = { 0x1, OBJ_B, 60, 64, 0xcc0, 0 };
+	uint64_t free_a[2] = { 0x1, OBJ_A }, unknown[2] = { 0x1, 0xffff888099990000ULL };
+	uint64_t k64 = KMEM_ID(KMEM_KMALLOC, 64);
+	uint32_t tgid = getpid();
+	struct usage u;
+
+	CHECK(fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(fire(skel->progs.kmalloc, b, 6) == 0);
+	CHECK(fire(skel->progs.kfree, free_a, 2) == 0);
+	u = usage_of(skel, tgid, k64);
+	CHECK_U64(u.allocs, 2);
+	CHECK_U64(u.alloc_bytes, 128);
+	CHECK_U64(u.frees, 1);
+	CHECK_U64(u.free_bytes, 64);
+	CHECK_U64(u.untracked, 0);
+	/* B allocated again, its free never seen (kfree_bulk): settled then. */
+	CHECK(fire(skel->progs.kmalloc, b, 6) == 0);
+	u = usage_of(skel, tgid, k64);
+	CHECK_U64(u.allocs, 3);
+	CHECK_U64(u.frees, 2);
+	CHECK_U64(kstat(skel, KSTAT_REPLACED), 1);
+	/* A free of what was never seen allocated: untracked, no cache to name. */
+	CHECK(fire(skel->progs.kfree, unknown, 2) == 0);
+	CHECK_U64(kstat(skel, KSTAT_FREES_UNTRACKED), 1);
+	CHECK_U64(kstat(skel, KSTAT_FREES), 1);
+	/* NULL is no allocation. */
+	a[1] = 0;
+	CHECK(fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK_U64(usage_of(skel, tgid, k64).allocs, 3);
+}
+
+/* vmap areas and percpu: each in its own address space, freed by address. */
+static void test_vmalloc_percpu(struct kmem_bpf *skel)
+{
+	uint64_t va[6] = { 0xffffc90000100000ULL, 3 * 4096, 4096, 0, 0, 0 };
+	uint64_t va_failed[6] = { 0xffffc90000200000ULL, 4096, 4096, 0, 0, 1 };
+	uint64_t va_free[3] = { 0xffffc90000100000ULL, 0, 0 };
+	uint64_t pcpu[10] = { 0x1, 0, 0, 8, 8, 0, 0, 0x2a000, 16, 0xcc0 };
+	uint64_t pcpu_free[3] = { 0, 0, 0x2a000 };
+	uint64_t vm = KMEM_ID(KMEM_VMALLOC, 0), pc = KMEM_ID(KMEM_PERCPU, 0);
+	uint32_t tgid = getpid();
+
+	CHECK(fire(skel->progs.alloc_vmap_area, va, 6) == 0);
+	CHECK(fire(skel->progs.alloc_vmap_area, va_failed, 6) == 0);
+	CHECK_U64(usage_of(skel, tgid, vm).allocs, 1);
+	CHECK_U64(usage_of(skel, tgid, vm).alloc_bytes, 3 * 4096);
+	CHECK(fire(skel->progs.free_vmap_area_noflush, va_free, 3) == 0);
+	CHECK_U64(usage_of(skel, tgid, vm).frees, 1);
+	CHECK(fire(skel->progs.percpu_alloc_percpu, pcpu, 10) == 0);
+	CHECK_U64(usage_of(skel, tgid, pc).alloc_bytes, 16);
+	/* The same number as a slab address would be another object: not freed there. */
+	CHECK(fire(skel->progs.percpu_free_percpu, pcpu_free, 3) == 0);
+	CHECK_U64(usage_of(skel, tgid, pc).frees, 1);
+}
+
+/* Pages: allocations by order for this process, frees by order for all. */
+static void test_pages(struct kmem_bpf *skel)
+{
+	uint64_t alloc2[4] = { 0xffffea0000001000ULL, 2, 0xcc0, 0 };
+	uint64_t failed[4] = { 0, 2, 0xcc0, 0 }, free2[2] = { 0xffffea0000001000ULL, 2 };
+	uint64_t o2 = KMEM_ID(KMEM_PAGE, 2);
+
+	CHECK(fire(skel->progs.page_alloc, alloc2, 4) == 0);
+	CHECK(fire(skel->progs.page_alloc, failed, 4) == 0);
+	CHECK(fire(skel->progs.page_free, free2, 2) == 0);
+	CHECK_U64(usage_of(skel, getpid(), o2).allocs, 1);
+	CHECK_U64(usage_of(skel, getpid(), o2).alloc_bytes, 4 * 4096);
+	CHECK_U64(usage_of(skel, KMEM_TGID_FREES, o2).frees, 1);
+	CHECK_U64(usage_of(skel, KMEM_TGID_FREES, o2).free_bytes, 4 * 4096);
+}
+
+/* A full objects map: the allocation is counted, as untracked, never outstanding. */
+static void test_full(void)
+{
+	struct kmem_bpf *skel = load(1);
+	uint64_t a[6] = { 0x1, OBJ_A, 50, 64, 0xcc0, 0 }, b[6] = { 0x1, OBJ_B, 60, 64, 0xcc0, 0 };
+	uint64_t free_b[2] = { 0x1, OBJ_B };
+	struct usage u;
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return;
+	CHECK(fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(fire(skel->progs.kmalloc, b, 6) == 0);
+	CHECK(fire(skel->progs.kfree, free_b, 2) == 0);
+	u = usage_of(skel, getpid(), KMEM_ID(KMEM_KMALLOC, 64));
+	CHECK_U64(u.allocs, 2);
+	CHECK_U64(u.untracked, 1);
+	CHECK_U64(u.frees, 0);
+	CHECK_U64(kstat(skel, KSTAT_OBJECTS_FULL), 1);
+	/* Outstanding: allocs - untracked - frees = the one tracked. */
+	CHECK_U64(u.allocs - u.untracked - u.frees, 1);
+	kmem_bpf__destroy(skel);
+}
+
+void test_kmem_bpf(void)
+{
+	struct kmem_bpf *skel = load(0);
+
+	CHECK(skel != NULL);
+	if (!skel) {
+		fprintf(stderr, "kmem_bpf: cannot load (root needed): %s\n", strerror(errno));
+		return;
+	}
+	test_kmalloc(skel);
+	test_vmalloc_percpu(skel);
+	test_pages(skel);
+	kmem_bpf__destroy(skel);
+	test_full();
+}
