@@ -138,6 +138,28 @@ echo go >&3
 echo go >&3
 wait "$load_pid"
 
+# --folded and --svg: the held files' stacks as flame graph input, drawn.
+out=$tmp/filp.folded
+svg=$tmp/filp.svg
+start_load
+start_kmem "$out" -p "$load_pid" -i 0.3 --no-pages --cache filp --folded --svg "$svg"
+echo go >&3
+wait_for "$tmp/load.out" done 60
+sleep 1
+stop_memlens
+check "--folded: filp's stacks through path_openat" grep -qE '^filp;(.*;)?path_openat;' "$out"
+sum=$(awk '{ s += $NF } END { print s }' "$out")
+check "--folded: the held files' bytes, a whole number of objects ($sum)" \
+	test "$sum" -ge $((NFDS * 192)) -a $((sum % NFDS)) -eq 0
+check_eq "--folded: nothing but folded lines" 0 "$(grep -cvE '^[^ ;]+(;[^;]+)* [0-9]+$' "$out")"
+check_flame_svg "kmem --svg" "$svg" path_openat
+echo go >&3
+echo go >&3
+wait "$load_pid"
+expect_error "--folded needs --cache" 2 \
+	"memlens: kmem: --folded and --svg are for the --cache stack report: name a cache" \
+	"$MEMLENS_BIN" kmem --folded
+
 # --- system-wide: the growth is charged to the process -----------------
 
 out=$tmp/all.json

@@ -308,6 +308,23 @@ test_tracefs_unmounted() {
 	check_eq "tracefs unmounted: mounted afterwards" "tracefs-mounted" "$(tail -n 1 <<<"$r")"
 }
 
+# --folded and --svg: the same leaks as flame graph input, and drawn.
+test_flame() {
+	local out=$tmp/leaks.folded svg=$tmp/leaks.svg rc
+	"$MEMLENS" leaks --folded --svg "$svg" -- "$LEAKY" >"$out" 2>"$tmp/folded.err"
+	rc=$?
+	check_eq "--folded: exit code" 0 "$rc"
+	check "--folded: leak_here's stack, from the process down, 28672 bytes" \
+		grep -qE '^leaky;(.*;)?worker_a;leak_here 28672$' "$out"
+	check_eq "--folded: the leak_* stacks sum to 1156488 bytes" 1156488 \
+		"$(awk '/;leak_/ { s += $NF } END { print s }' "$out")"
+	check_eq "--folded: nothing but folded lines" 0 \
+		"$(grep -cvE '^[^ ;]+(;[^;]+)* [0-9]+$' "$out")"
+	check "--svg: an XML document" python3 -c \
+		'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$svg"
+	check_flame_svg "--svg" "$svg" leak_here
+}
+
 require_root_and_build e2e-leaks
 
 test_command
@@ -319,6 +336,7 @@ test_text_output
 test_options
 test_full_maps
 test_tracefs_unmounted
+test_flame
 test_errors
 
 finish e2e-leaks

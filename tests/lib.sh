@@ -108,6 +108,40 @@ stop_memlens() {
 	wait "$memlens_pid"
 }
 
+# chromium_headless ARGS...: Debian's chromium, headless, offline, as root.
+chromium_headless() {
+	local profile
+	profile=$(mktemp -d "$tmp/chromium.XXXXXX")
+	timeout -k 5 60 chromium --headless --no-sandbox --disable-gpu --disable-quic \
+		--no-first-run --disable-background-networking --disable-component-update \
+		--disable-sync --user-data-dir="$profile" "$@" 2>/dev/null
+}
+
+# check_flame_svg DESC SVG FRAME: the flame graph renders in a browser (a
+# screenshot, not blank) and, scripts run, its DOM has FRAME's box.
+check_flame_svg() {
+	local desc=$1 svg=$2 frame=$3 png=$tmp/flame.png
+	check "$desc: in Chromium, the DOM has a frame $frame" grep -q "<title>$frame (" \
+		<(chromium_headless --dump-dom "file://$svg")
+	rm -f "$png"
+	chromium_headless --screenshot="$png" --window-size=1200,800 "file://$svg" >/dev/null
+	check "$desc: in Chromium, a screenshot that is not blank" python3 -c '
+import sys, zlib, struct
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n"
+# Decompress the image data: a blank page is one colour, very compressible.
+idat = b""
+pos = 8
+while pos < len(data):
+	n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+	if kind == b"IDAT":
+		idat += data[pos + 8:pos + 8 + n]
+	pos += 12 + n
+raw = zlib.decompress(idat)
+assert len(set(raw)) > 16, "too few distinct bytes: blank"
+' "$png"
+}
+
 # expect_error DESC RC MESSAGE CMD...: exit code RC, stderr exactly MESSAGE.
 expect_error() {
 	local desc=$1 want_rc=$2 want_msg=$3 rc

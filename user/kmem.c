@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "kmemview.h"
+#include "flameset.h"
 #include "ksyms.h"
 #include "memcg.h"
 #include "proctable.h"
@@ -43,6 +44,8 @@ struct kmem_env {
 	unsigned long long rows;
 	bool per_process;
 	unsigned long long max_objects;
+	bool folded;			/* --cache report as folded lines */
+	const char *svg;		/* --cache report as a flame graph */
 };
 
 static const char kmem_usage[] =
@@ -58,6 +61,10 @@ static const char kmem_usage[] =
 SYSVIEW_FILTERS_HELP
 "      --cache NAME      at the end, the outstanding objects of this cache\n"
 "                        (dentry, filp, kmalloc-64, ...) by kernel stack\n"
+"      --folded          with --cache: the report as folded stacks\n"
+"                        (\"cache;caller;...;kmem_cache_alloc BYTES\" a line)\n"
+"      --svg FILE        with --cache: the report also as an interactive\n"
+"                        flame graph in FILE\n"
 "  -P, --processes       a row per process and cache, not per cache\n"
 "  -s, --sort KEY        growth, objects, allocs or frees (default growth)\n"
 "  -r, --rows N          rows per table (default 20, 0 = all)\n"
@@ -70,6 +77,8 @@ enum {
 	OPT_CACHE = OPT_SYSVIEW_LAST,
 	OPT_NO_PAGES,
 	OPT_MAX_OBJECTS,
+	OPT_FOLDED,
+	OPT_SVG,
 };
 
 static const struct option kmem_options[] = {
@@ -80,6 +89,8 @@ static const struct option kmem_options[] = {
 	{ "rows", required_argument, NULL, 'r' },
 	{ "no-pages", no_argument, NULL, OPT_NO_PAGES },
 	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
+	{ "folded", no_argument, NULL, OPT_FOLDED },
+	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -112,6 +123,12 @@ static int parse_kmem_opt(void *ctx, int opt, const char *arg)
 		return parse_uint(arg, "rows", 1 << 20, &env->rows) ? -EINVAL : 1;
 	case OPT_NO_PAGES:
 		env->ko.pages = false;
+		return 1;
+	case OPT_FOLDED:
+		env->folded = true;
+		return 1;
+	case OPT_SVG:
+		env->svg = arg;
 		return 1;
 	case OPT_MAX_OBJECTS:
 		if (parse_uint(arg, "max-objects", KMEM_MAX_OBJECTS_LIMIT, &env->max_objects))
@@ -447,26 +464,12 @@ static void print_interval(const struct kmem_env *env, const struct kmem_sample 
 
 /* --- --cache: outstanding objects by kernel stack --------------------- */
 
-static void print_stacks(const struct kmem_env *env, struct kmemview *v)
+static void print_stack_groups(const struct kmem_env *env, const struct kmem_stack_group *g,
+			       size_t nr, const struct ksyms *ks)
 {
-	struct kmem_stack_group *g;
-	struct ksyms ks;
 	char sym[256], bytes[16];
-	bool have_syms, seen;
-	uint64_t now;
-	size_t nr;
+	uint64_t now = monotonic_ns();
 
-	if (kmemview_stacks(v, &g, &nr, &seen)) {
-		error_msg("kmem: cannot read the objects of %s", env->ko.cache);
-		return;
-	}
-	if (!seen)
-		info_msg("no cache named %s allocated while traced (merged caches go by the "
-			 "name of the one they were merged into)", env->ko.cache);
-	now = monotonic_ns();
-	have_syms = !ksyms_load(&ks);
-	if (!have_syms)
-		info_msg("cannot read /proc/kallsyms: stacks as addresses");
 	if (env->o.json) {
 		fputs("{\"type\":\"stacks\",\"cache\":", stdout);
 		json_print_string(stdout, env->ko.cache);
@@ -487,10 +490,7 @@ static void print_stacks(const struct kmem_env *env, struct kmemview *v)
 			       human_bytes(g[i].bytes, bytes, sizeof(bytes)), age,
 			       g[i].stack_id < 0 ? ", stack lost" : "");
 		for (size_t f = 0; f < g[i].nr_ips; f++) {
-			if (have_syms)
-				ksyms_format(&ks, g[i].ips[f], sym, sizeof(sym));
-			else
-				snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)g[i].ips[f]);
+			ksyms_format(ks, g[i].ips[f], sym, sizeof(sym));
 			if (env->o.json) {
 				if (f)
 					putchar(',');
@@ -504,10 +504,75 @@ static void print_stacks(const struct kmem_env *env, struct kmemview *v)
 	}
 	if (env->o.json)
 		fputs("]}\n", stdout);
-	if (have_syms)
-		ksyms_free(&ks);
-	free(g);
 	fflush(stdout);
+}
+
+/* The groups as a flame graph: the cache at the root, then callers down to the allocator. */
+static int flame_stack_groups(const struct kmem_env *env, const struct kmem_stack_group *g,
+			      size_t nr, const struct ksyms *ks)
+{
+	char labels[KMEM_STACK_DEPTH][128], title[128];
+	const char *frames[KMEM_STACK_DEPTH + 2];
+	struct flame_set set = {};
+	int err = 0;
+
+	for (size_t i = 0; i < nr && !err; i++) {
+		size_t n = 0;
+
+		frames[n++] = env->ko.cache;
+		/* ips[0] is the innermost frame: the root goes first. */
+		for (size_t f = g[i].nr_ips; f-- > 0; n++) {
+			const struct ksym *sym = ksyms_find(ks, g[i].ips[f]);
+
+			if (sym)
+				snprintf(labels[f], sizeof(labels[f]), "%s", sym->name);
+			else
+				snprintf(labels[f], sizeof(labels[f]), "0x%llx",
+					 (unsigned long long)g[i].ips[f]);
+			frames[n] = labels[f];
+		}
+		if (!g[i].nr_ips)
+			frames[n++] = "[stack lost]";
+		err = flame_set_add(&set, frames, n, g[i].bytes);
+	}
+	if (!err && env->folded)
+		flame_set_print_folded(stdout, &set);
+	if (!err && env->svg) {
+		snprintf(title, sizeof(title), "Outstanding %s objects by kernel stack", env->ko.cache);
+		err = flame_set_write_svg(&set, env->svg, title, "bytes");
+		if (err)
+			error_msg("cannot write %s: %s", env->svg, strerror(-err));
+	}
+	flame_set_free(&set);
+	return err;
+}
+
+static int print_stacks(const struct kmem_env *env, struct kmemview *v)
+{
+	struct kmem_stack_group *g;
+	struct ksyms ks = {};
+	bool seen;
+	size_t nr;
+	int err;
+
+	err = kmemview_stacks(v, &g, &nr, &seen);
+	if (err) {
+		error_msg("kmem: cannot read the objects of %s", env->ko.cache);
+		return err;
+	}
+	if (!seen)
+		info_msg("no cache named %s allocated while traced (merged caches go by the "
+			 "name of the one they were merged into)", env->ko.cache);
+	/* Without kallsyms, ksyms_format and ksyms_find fall back on addresses. */
+	if (ksyms_load(&ks))
+		info_msg("cannot read /proc/kallsyms: stacks as addresses");
+	if (!env->folded)
+		print_stack_groups(env, g, nr, &ks);
+	if (env->folded || env->svg)
+		err = flame_stack_groups(env, g, nr, &ks);
+	ksyms_free(&ks);
+	free(g);
+	return err;
 }
 
 /* --- The session ----------------------------------------------------- */
@@ -532,8 +597,10 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		err = kmemview_sample(v, &cur);
 		if (err)
 			break;
-		print_interval(env, &cur, &prev, (now - prev_ns) / 1e9, &comms,
-			       kmemview_missing(v));
+		/* --folded: stdout is the folded stacks alone, at the end. */
+		if (!env->folded)
+			print_interval(env, &cur, &prev, (now - prev_ns) / 1e9, &comms,
+				       kmemview_missing(v));
 		kmem_sample_free(&prev);
 		prev = cur;
 		prev_ns = now;
@@ -543,7 +610,7 @@ static int run(struct kmem_env *env, struct kmemview *v)
 	/* Read the objects once they hold still. */
 	kmemview_detach(v);
 	if (!err && env->ko.cache)
-		print_stacks(env, v);
+		err = print_stacks(env, v);
 	kmem_sample_free(&prev);
 	free(comms.e);
 	return err;
@@ -559,6 +626,12 @@ int cmd_kmem(int argc, char **argv)
 
 	if (sysview_parse_args(argc, argv, &kmem_cmd, &env.o, &env))
 		return EXIT_USAGE;
+	if ((env.folded || env.svg) && !env.ko.cache) {
+		error_msg("kmem: --folded and --svg are for the --cache stack report: name a cache");
+		return EXIT_USAGE;
+	}
+	if (env.svg && flame_svg_check_path(env.svg))
+		return 1;
 	if (check_privileges() || check_btf())
 		return 1;
 	if (env.o.pid && check_pid(env.o.pid))

@@ -36,6 +36,8 @@ struct leaks_env {
 	unsigned long long top;
 	double min_age_s;
 	bool json;
+	bool folded;		/* folded lines instead of the text report */
+	const char *svg;	/* --svg: a flame graph written at every report */
 	const char *libc;	/* --libc: library to hook instead of the mapped libc */
 	unsigned long long max_allocs;
 	unsigned long long max_stacks;
@@ -81,13 +83,17 @@ static const char leaks_usage[] =
 "  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
 "  -a, --min-age SECS    only count allocations older than SECS\n"
 "  -j, --json            one JSON object per report\n"
+"      --folded          folded stacks instead (\"comm;main;f;g BYTES\" a line),\n"
+"                        for flamegraph.pl or speedscope\n"
+"      --svg FILE        also write an interactive flame graph to FILE at\n"
+"                        every report (the last one stays)\n"
 "      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
-enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS };
+enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG };
 
 static const struct option leaks_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -96,6 +102,8 @@ static const struct option leaks_options[] = {
 	{ "top", required_argument, NULL, 't' },
 	{ "min-age", required_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "folded", no_argument, NULL, OPT_FOLDED },
+	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "libc", required_argument, NULL, OPT_LIBC },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
@@ -137,6 +145,12 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		case 'j':
 			env->json = true;
 			break;
+		case OPT_FOLDED:
+			env->folded = true;
+			break;
+		case OPT_SVG:
+			env->svg = optarg;
+			break;
 		case OPT_LIBC:
 			env->libc = optarg;
 			break;
@@ -167,6 +181,10 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 	}
 	if ((env->max_allocs && env->max_allocs < 1) || (env->max_stacks && env->max_stacks < 1)) {
 		error_msg("map sizes must be at least 1");
+		return -EINVAL;
+	}
+	if (env->folded && env->json) {
+		error_msg("leaks: --folded and --json are two outputs: choose one");
 		return -EINVAL;
 	}
 	return 0;
@@ -464,6 +482,29 @@ static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 	return stack_cache_get(s->stacks, id);
 }
 
+/* The report as folded lines on stdout, as an SVG flame graph, or both. */
+static int report_flame(struct leaks_session *s, const struct leak_report *r)
+{
+	struct flame_set set;
+	char title[128];
+	int err;
+
+	err = report_flame_set(r, &set);
+	if (err)
+		return err;
+	if (s->env->folded)
+		flame_set_print_folded(stdout, &set);
+	if (s->env->svg) {
+		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
+			 r->comm, r->exited ? ", leaked at exit" : "");
+		err = flame_set_write_svg(&set, s->env->svg, title, "bytes");
+		if (err)
+			error_msg("cannot write %s: %s", s->env->svg, strerror(-err));
+	}
+	flame_set_free(&set);
+	return err;
+}
+
 static int report(struct leaks_session *s)
 {
 	struct leak_report r = {
@@ -496,14 +537,16 @@ static int report(struct leaks_session *s)
 	}
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
 	r.threads_tracked = count_threads(s);
+	if (s->env->folded || s->env->svg)
+		err = report_flame(s, &r);
 	if (s->env->json)
 		report_print_json(stdout, &r);
-	else
+	else if (!s->env->folded)
 		report_print_text(stdout, &r);
 	if (s->exited)
 		snapshot_delete(s);
 	free(r.groups);
-	return 0;
+	return err;
 }
 
 static void session_close(struct leaks_session *s)
@@ -629,6 +672,8 @@ int cmd_leaks(int argc, char **argv)
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;
+	if (env.svg && flame_svg_check_path(env.svg))
+		return 1;
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return 1;
 	if (env.pid && check_pid(env.pid))

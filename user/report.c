@@ -267,3 +267,49 @@ void report_print_json(FILE *out, const struct leak_report *r)
 	fprintf(out, ",\"threads_tracked\":%" PRIu64 "}}\n", r->threads_tracked);
 	fflush(out);
 }
+
+const char *frame_label(const struct frame_info *f, char *buf, size_t len)
+{
+	const char *base;
+
+	if (f->symbol) {
+		snprintf(buf, len, "%s", f->symbol);
+		return buf;
+	}
+	if (!f->module) {
+		snprintf(buf, len, "0x%" PRIx64, f->addr);
+		return buf;
+	}
+	base = strrchr(f->module, '/');
+	snprintf(buf, len, "[%s+0x%" PRIx64 "]", base ? base + 1 : f->module, f->sym_offset);
+	return buf;
+}
+
+int report_flame_set(const struct leak_report *r, struct flame_set *out)
+{
+	char labels[MAX_STACK_DEPTH + 1][256];
+	const char *frames[MAX_STACK_DEPTH + 1];
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		const struct stack_group *g = &r->groups[i];
+		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
+		size_t nr = 0, depth = st ? st->nr : 0;
+		int err;
+
+		if (depth > MAX_STACK_DEPTH)
+			depth = MAX_STACK_DEPTH;
+		frames[nr++] = r->comm && *r->comm ? r->comm : "?";
+		/* Frame #0 is the leaf: the flame graph wants the root first. */
+		for (size_t f = depth; f-- > 0; nr++)
+			frames[nr] = frame_label(&st->frames[f], labels[nr], sizeof(labels[nr]));
+		if (!depth)
+			frames[nr++] = "[stack lost]";
+		err = flame_set_add(out, frames, nr, g->bytes);
+		if (err) {
+			flame_set_free(out);
+			return err;
+		}
+	}
+	return 0;
+}

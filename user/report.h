@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 #include "allocs.h"
+#include "flameset.h"
 #include "symbolize.h"
 
 /* One outstanding allocation as read from the BPF map. */
@@ -54,6 +55,10 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 void report_print_text(FILE *out, const struct leak_report *r);
 void report_print_json(FILE *out, const struct leak_report *r);
 const char *stat_name(enum alloc_stat stat);
+/* A frame as a flame graph names it: its function, else module+offset, else the address. */
+const char *frame_label(const struct frame_info *f, char *buf, size_t len);
+/* Every stack of R (not only --top), root first under the process's name, weighed in bytes. */
+int report_flame_set(const struct leak_report *r, struct flame_set *out);
 void json_print_string(FILE *out, const char *s);
 
 #endif

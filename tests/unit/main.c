@@ -17,6 +17,7 @@ static const struct {
 	{ "reclaim_bpf", test_reclaim_bpf },
 	{ "ksyms", test_ksyms },
 	{ "kmem_bpf", test_kmem_bpf },
+	{ "flamegraph", test_flamegraph },
 };
 
 int main(void)

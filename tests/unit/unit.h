@@ -50,5 +50,6 @@ void test_episodes(void);
 void test_reclaim_bpf(void);
 void test_ksyms(void);
 void test_kmem_bpf(void);
+void test_flamegraph(void);
 
 #endif
