@@ -28,6 +28,12 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 LIB_SRCS  := $(filter-out user/memlens.c,$(wildcard user/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+# pprof output: protobuf-c code generated from proto/profile.proto, and
+# libprotobuf-c linked statically like libbpf.
+PROTOC_C  ?= protoc-c
+PROTO_GEN := $(OUTPUT)/profile.pb-c.c $(OUTPUT)/profile.pb-c.h
+LIB_OBJS  += $(OUTPUT)/profile.pb-c.o
+LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 
 # Test workloads: frame pointers everywhere so the leak stacks are exact.
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
@@ -35,7 +41,7 @@ WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 
 .PHONY: all deps vmlinux check unit e2e demo bench clean
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS) $(SKELS)
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
 
 all: memlens
@@ -57,6 +63,16 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 $(OUTPUT)/%.o: user/%.c user/*.h include/*.h $(SKELS) | $(OUTPUT)
 	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+# One pattern rule with two targets: protoc-c runs once for both.
+$(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h: proto/%.proto | $(OUTPUT)
+	$(PROTOC_C) --proto_path=proto --c_out=$(OUTPUT) $<
+
+$(OUTPUT)/%.pb-c.o: $(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h
+	$(CC) $(CFLAGS) -I$(OUTPUT) -c $< -o $@
+
+$(OUTPUT)/pprof.o: $(OUTPUT)/profile.pb-c.h
+$(OUTPUT)/unit_tests: $(OUTPUT)/profile.pb-c.h
 
 memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@

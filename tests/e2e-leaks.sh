@@ -325,6 +325,21 @@ test_flame() {
 	check_flame_svg "--svg" "$svg" leak_here
 }
 
+# --pprof: a heap profile that go tool pprof reads, with the leaks in it.
+test_pprof() {
+	local prof=$tmp/leaks.pb.gz rc
+	"$MEMLENS" leaks --pprof "$prof" -- "$LEAKY" >/dev/null 2>"$tmp/pprof.err"
+	rc=$?
+	check_eq "--pprof: exit code" 0 "$rc"
+	check "--pprof: go tool pprof finds leak_here's 28672 bytes" \
+		pprof_has "$prof" inuse_space leak_here 28672
+	check "--pprof: and its 7 objects" pprof_has "$prof" inuse_objects leak_here 7
+	check "--pprof: leak_large's 1 MiB" pprof_has "$prof" inuse_space leak_large 1048576
+	expect_error "--pprof to a directory that does not exist" 1 \
+		"memlens: cannot write /nonexistent/x.pb.gz: No such file or directory" \
+		"$MEMLENS_BIN" leaks --pprof /nonexistent/x.pb.gz -- "$LEAKY"
+}
+
 require_root_and_build e2e-leaks
 
 test_command
@@ -337,6 +352,7 @@ test_options
 test_full_maps
 test_tracefs_unmounted
 test_flame
+test_pprof
 test_errors
 
 finish e2e-leaks

@@ -248,6 +248,43 @@ test_cgroup() {
 	rmdir "$CGROUP"
 }
 
+# --prom: the counters as Prometheus metrics, scraped with curl on loopback.
+test_prom() {
+	local port=$((20000 + $$ % 10000)) url m labels
+	start_memops P 10 100 1 4096 1 65536 1 0 none || { not_ok "--prom: no memops"; return; }
+	start_memlens "$tmp/prom.json" tracing top -j -i 0.3 -c "$NAME" --prom "$port" ||
+		{ not_ok "--prom: no start" "$(cat "$tmp/prom.json.err")"; return; }
+	echo go >&$P_fd
+	wait_for "$tmp/P.log" done || { not_ok "--prom: memops did not finish"; return; }
+	sleep 1
+	url=http://127.0.0.1:$port/metrics
+	m=$(curl -s --max-time 5 "$url")
+	labels="pid=\"$P_pid\",comm=\"$NAME\""
+	check_eq "--prom: malloc calls, a counter" "memlens_allocs_total{$labels} 10" \
+		"$(grep "^memlens_allocs_total{$labels}" <<<"$m")"
+	check_eq "--prom: brk growth and mmap" \
+		"memlens_brk_grow_total{$labels} 1 memlens_mmap_total{$labels} 1" \
+		"$(grep -E "^memlens_(brk_grow|mmap)_total\{$labels\}" <<<"$m" | paste -sd ' ')"
+	check_eq "--prom: the size histogram: 10 of 100 bytes, le 127, sum and count" \
+		"10 10 1000 10" \
+		"$(for s in '_bucket{'"$labels"',le="127"}' '_bucket{'"$labels"',le="+Inf"}' \
+			"_sum{$labels}" "_count{$labels}"; do
+			grep -F "memlens_alloc_size_bytes$s " <<<"$m" | awk '{print $2}'
+		done | xargs)"
+	check "--prom: TYPE lines and memlens' own losses" grep -q \
+		'^# TYPE memlens_allocs_total counter$' <<<"$m"
+	check "--prom: every loss counter" grep -q '^memlens_lost_total{reason="allocs_map_full"} 0$' \
+		<<<"$m"
+	check_eq "--prom: another path is 404" 404 \
+		"$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/")"
+	echo exit >&$P_fd
+	wait "$P_pid"
+	stop_memlens
+	expect_error "--prom: a bad address" 2 \
+		"memlens: invalid --prom 'x:y': expected PORT, HOST:PORT or [V6]:PORT" \
+		"$MEMLENS_BIN" top --prom x:y
+}
+
 # Piped: periodic tables with a header and memlens' own cost.
 test_plain_table() {
 	local out=$tmp/plain.txt
@@ -336,6 +373,7 @@ test_new_libc
 test_no_uprobes
 test_cgroup
 test_plain_table
+test_prom
 test_live_terminal
 test_errors
 

@@ -142,6 +142,26 @@ assert len(set(raw)) > 16, "too few distinct bytes: blank"
 ' "$png"
 }
 
+# pprof_has FILE SAMPLE_INDEX FUNCTION VALUE: `go tool pprof -top` on FILE
+# shows FUNCTION with flat VALUE (inuse_space in bytes, inuse_objects).
+pprof_has() {
+	local file=$1 index=$2 func=$3 want=$4 out unit=
+	[ "$index" = inuse_space ] && unit=-unit=B	# "28672B", not "28kB"
+	# Its own HOME and cache, no toolchain download; the profile's names.
+	out=$(HOME=$tmp GOCACHE=$tmp/gocache GOFLAGS= GOTOOLCHAIN=local \
+		go tool pprof -top -symbolize=none -nodefraction=0 $unit \
+		-sample_index="$index" "$file" 2>/dev/null) || return 1
+	# Rows: flat flat% sum% cum cum% name
+	awk -v f="$func" -v v="$want" '
+		NF >= 6 && $2 ~ /%$/ {
+			flat = $1; sub(/B$/, "", flat)
+			name = $0
+			sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, "", name)
+			if (name == f && flat == v) found = 1
+		}
+		END { exit !found }' <<<"$out"
+}
+
 # expect_error DESC RC MESSAGE CMD...: exit code RC, stderr exactly MESSAGE.
 expect_error() {
 	local desc=$1 want_rc=$2 want_msg=$3 rc

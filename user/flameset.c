@@ -81,24 +81,6 @@ static int tmp_path(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-int flame_svg_check_path(const char *path)
-{
-	char tmp[4096];
-	int fd, err = tmp_path(path, tmp, sizeof(tmp));
-
-	if (!err) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		err = fd < 0 ? -errno : 0;
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp);
-		}
-	}
-	if (err)
-		error_msg("cannot write %s: %s", path, strerror(-err));
-	return err;
-}
-
 int flame_set_write_svg(const struct flame_set *s, const char *path, const char *title,
 			const char *unit)
 {

@@ -22,8 +22,6 @@ int flame_set_add(struct flame_set *s, const char *const *frames, size_t nr, uin
 void flame_set_free(struct flame_set *s);
 /* One line a stack; ';' in a name becomes ':', control bytes '?'. */
 void flame_set_print_folded(FILE *out, const struct flame_set *s);
-/* Can an SVG be written at PATH? Checked at start: one message, negative errno. */
-int flame_svg_check_path(const char *path);
 /* The SVG into PATH, replaced whole (written aside, renamed). 0 or negative errno. */
 int flame_set_write_svg(const struct flame_set *s, const char *path, const char *title,
 			const char *unit);

@@ -630,7 +630,7 @@ int cmd_kmem(int argc, char **argv)
 		error_msg("kmem: --folded and --svg are for the --cache stack report: name a cache");
 		return EXIT_USAGE;
 	}
-	if (env.svg && flame_svg_check_path(env.svg))
+	if (env.svg && check_output_path(env.svg))
 		return 1;
 	if (check_privileges() || check_btf())
 		return 1;

@@ -38,6 +38,7 @@ struct leaks_env {
 	bool json;
 	bool folded;		/* folded lines instead of the text report */
 	const char *svg;	/* --svg: a flame graph written at every report */
+	const char *pprof;	/* --pprof: a heap profile written at every report */
 	const char *libc;	/* --libc: library to hook instead of the mapped libc */
 	unsigned long long max_allocs;
 	unsigned long long max_stacks;
@@ -87,13 +88,15 @@ static const char leaks_usage[] =
 "                        for flamegraph.pl or speedscope\n"
 "      --svg FILE        also write an interactive flame graph to FILE at\n"
 "                        every report (the last one stays)\n"
+"      --pprof FILE      also write a pprof heap profile (inuse_space,\n"
+"                        inuse_objects) to FILE at every report\n"
 "      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
-enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG };
+enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF };
 
 static const struct option leaks_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -104,6 +107,7 @@ static const struct option leaks_options[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "folded", no_argument, NULL, OPT_FOLDED },
 	{ "svg", required_argument, NULL, OPT_SVG },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "libc", required_argument, NULL, OPT_LIBC },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
@@ -150,6 +154,9 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 			break;
 		case OPT_SVG:
 			env->svg = optarg;
+			break;
+		case OPT_PPROF:
+			env->pprof = optarg;
 			break;
 		case OPT_LIBC:
 			env->libc = optarg;
@@ -539,6 +546,11 @@ static int report(struct leaks_session *s)
 	r.threads_tracked = count_threads(s);
 	if (s->env->folded || s->env->svg)
 		err = report_flame(s, &r);
+	if (!err && s->env->pprof) {
+		err = report_write_pprof(&r, s->env->pprof);
+		if (err)
+			error_msg("cannot write %s: %s", s->env->pprof, strerror(-err));
+	}
 	if (s->env->json)
 		report_print_json(stdout, &r);
 	else if (!s->env->folded)
@@ -672,7 +684,8 @@ int cmd_leaks(int argc, char **argv)
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;
-	if (env.svg && flame_svg_check_path(env.svg))
+	if ((env.svg && check_output_path(env.svg)) ||
+	    (env.pprof && check_output_path(env.pprof)))
 		return 1;
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return 1;

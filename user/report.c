@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "pprof.h"
 #include "report.h"
 
 static const char *const stat_names[STAT_NR] = {
@@ -312,4 +313,63 @@ int report_flame_set(const struct leak_report *r, struct flame_set *out)
 		}
 	}
 	return 0;
+}
+
+/* R's stacks as pprof samples: frames leaf first, as the groups hold them. */
+static int pprof_samples(const struct leak_report *r, struct pprof_sample *samples,
+			 struct pprof_frame *frames)
+{
+	size_t used = 0;
+
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		const struct stack_group *g = &r->groups[i];
+		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
+		size_t depth = st ? st->nr : 0;
+
+		samples[i].frames = &frames[used];
+		samples[i].nr = depth;
+		samples[i].objects = g->count;
+		samples[i].bytes = g->bytes;
+		for (size_t f = 0; f < depth; f++, used++) {
+			frames[used].function = st->frames[f].symbol;
+			frames[used].file = st->frames[f].file;
+			frames[used].line = st->frames[f].line;
+			frames[used].addr = st->frames[f].addr;
+		}
+	}
+	return 0;
+}
+
+int report_write_pprof(const struct leak_report *r, const char *path)
+{
+	struct pprof_sample *samples = calloc(r->nr_groups + 1, sizeof(*samples));
+	struct pprof_frame *frames = calloc(r->nr_groups * MAX_STACK_DEPTH + 1, sizeof(*frames));
+	char tmp[4096], comment[128];
+	FILE *f = NULL;
+	int err = -ENOMEM;
+
+	if (!samples || !frames)
+		goto out;
+	pprof_samples(r, samples, frames);
+	snprintf(comment, sizeof(comment), "memlens leaks: pid %d (%s)%s", r->pid,
+		 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "");
+	/* Aside, then renamed: a reader never sees half a profile. */
+	err = -ENAMETOOLONG;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		goto out;
+	f = fopen(tmp, "we");
+	err = f ? 0 : -errno;
+	if (!err)
+		err = pprof_write_heap(f, samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
+				       comment);
+	if (f && fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err && f)
+		unlink(tmp);
+out:
+	free(samples);
+	free(frames);
+	return err;
 }

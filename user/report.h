@@ -59,6 +59,8 @@ const char *stat_name(enum alloc_stat stat);
 const char *frame_label(const struct frame_info *f, char *buf, size_t len);
 /* Every stack of R (not only --top), root first under the process's name, weighed in bytes. */
 int report_flame_set(const struct leak_report *r, struct flame_set *out);
+/* Every stack of R as a pprof heap profile (inuse_space, inuse_objects) in PATH, replaced whole. */
+int report_write_pprof(const struct leak_report *r, const char *path);
 void json_print_string(FILE *out, const char *s);
 
 #endif

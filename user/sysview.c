@@ -709,8 +709,7 @@ bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct 
 	return bpf_map_lookup_elem(bpf_map__fd(v->skel->maps.hists), &key, h) == 0;
 }
 
-/* The counters of what went uncounted: full maps, lost events. */
-static bool is_loss(int stat)
+bool sysview_stat_is_loss(int stat)
 {
 	return stat != STAT_EVENTS && stat > STAT_ALLOC_FAILED && stat != STAT_REPLACED &&
 	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
@@ -722,7 +721,7 @@ uint64_t sysview_lost_total(const uint64_t *stats)
 	uint64_t n = 0;
 
 	for (int i = 0; i < STAT_NR; i++)
-		if (is_loss(i))
+		if (sysview_stat_is_loss(i))
 			n += stats[i];
 	return n;
 }
@@ -730,7 +729,7 @@ uint64_t sysview_lost_total(const uint64_t *stats)
 void sysview_print_lost_json(FILE *out, const uint64_t *stats)
 {
 	for (int i = 0, first = 1; i < STAT_NR; i++) {
-		if (!is_loss(i))
+		if (!sysview_stat_is_loss(i))
 			continue;
 		fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", stat_name(i), stats[i]);
 		first = 0;

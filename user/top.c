@@ -15,10 +15,12 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "prom.h"
 #include "proctable.h"
 #include "report.h"
 #include "subcommands.h"
 #include "sysview.h"
+#include "top_prom.h"
 #include "util.h"
 
 #define MAX_ERRORS_SHOWN 16
@@ -28,6 +30,8 @@ struct top_env {
 	enum sort_key sort;
 	unsigned long long rows;	/* plain tables: rows shown, 0 = all */
 	bool live;			/* a terminal: redraw in place, read keys */
+	const char *prom;		/* --prom: serve /metrics there */
+	struct prom_server *prom_server;
 };
 
 static const char top_usage[] =
@@ -40,19 +44,22 @@ static const char top_usage[] =
 "every interval; --json prints one object per process per interval.\n"
 "\n"
 SYSVIEW_OPTIONS_HELP
+"      --prom [HOST:]PORT  also serve the counters as Prometheus metrics at\n"
+"                        http://HOST:PORT/metrics (HOST 127.0.0.1 by default)\n"
 "      --reclaim         also memory pressure, as memlens reclaim traces it:\n"
 "                        pages allocated, reclaim stalls, pages reclaimed\n"
 "  -s, --sort KEY        allocs, bytes, frees, outstanding, brk, mmap, minflt,\n"
 "                        majflt, rss, stall or pid (default bytes)\n"
 "  -r, --rows N          rows per table when not on a terminal (default 20, 0 = all)\n";
 
-enum { OPT_RECLAIM = OPT_SYSVIEW_LAST };
+enum { OPT_RECLAIM = OPT_SYSVIEW_LAST, OPT_PROM };
 
 static const struct option top_options[] = {
 	SYSVIEW_LONG_OPTIONS,
 	{ "sort", required_argument, NULL, 's' },
 	{ "rows", required_argument, NULL, 'r' },
 	{ "reclaim", no_argument, NULL, OPT_RECLAIM },
+	{ "prom", required_argument, NULL, OPT_PROM },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -72,6 +79,9 @@ static int parse_top_opt(void *ctx, int opt, const char *arg)
 		return parse_uint(arg, "rows", 1 << 20, &env->rows) ? -EINVAL : 1;
 	case OPT_RECLAIM:
 		env->o.reclaim = true;
+		return 1;
+	case OPT_PROM:
+		env->prom = arg;
 		return 1;
 	}
 	return 0;
@@ -261,6 +271,17 @@ struct top_state {
 	uint64_t prev_bpf_ns;
 };
 
+static void publish_prom(struct top_env *env, struct sysview *v, const struct proc_row *rows,
+			 size_t nr, const uint64_t stats[STAT_NR])
+{
+	size_t len;
+	char *text;
+
+	if (top_prom_render(v, rows, nr, stats, &text, &len))
+		return;		/* out of memory: scrapes get the last one */
+	prom_publish(env->prom_server, text, len);
+}
+
 static int top_update(struct top_env *env, struct sysview *v, struct top_state *st)
 {
 	struct proc_sample *samples;
@@ -293,6 +314,8 @@ static int top_update(struct top_env *env, struct sysview *v, struct top_state *
 	st->cost = c;
 	st->secs = secs;
 
+	if (env->prom_server)
+		publish_prom(env, v, rows, nr, c.stats);
 	proctable_sort(rows, nr, env->sort);
 	if (env->o.json)
 		print_json(env, rows, nr, v, secs, &c);
@@ -363,9 +386,16 @@ int cmd_top(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	env.live = !env.o.json && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+	if (env.prom) {
+		err = prom_start(env.prom, &env.prom_server);
+		if (err)
+			return err == -EINVAL ? EXIT_USAGE : 1;
+	}
 	err = sysview_open(&env.o, &v);
-	if (err)
+	if (err) {
+		prom_stop(env.prom_server);
 		return 1;
+	}
 	info_msg("tracing %s%s; Ctrl-C to stop", env.o.pid ? "one process" : "all processes",
 		 env.o.no_uprobes ? " without uprobes" : "");
 	if (env.live)
@@ -406,5 +436,6 @@ int cmd_top(int argc, char **argv)
 		error_msg("top: %s", strerror(-err));
 	free(st.prev);
 	sysview_close(v);
+	prom_stop(env.prom_server);
 	return err < 0 ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Diagnostics, environment checks and option parsing shared by subcommands. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <math.h>
 #include <signal.h>
@@ -287,3 +288,26 @@ int array_grow(void **arr, size_t nr, size_t *cap, size_t size)
 	*cap = new_cap;
 	return 0;
 }
+
+/*
+ * Can PATH be written? Output files are written aside (PATH.tmp) and
+ * renamed: that is what is tried, at start, so that a typo fails at once.
+ */
+int check_output_path(const char *path)
+{
+	char tmp[4096];
+	int fd, err = snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ? -ENAMETOOLONG : 0;
+
+	if (!err) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		err = fd < 0 ? -errno : 0;
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+	}
+	if (err)
+		error_msg("cannot write %s: %s", path, strerror(-err));
+	return err;
+}
+

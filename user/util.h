@@ -31,6 +31,8 @@ void setup_libbpf_logging(void);
 void bad_option(const char *cmd, int opt, const char *arg);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
+/* Can an output file be written at PATH? One message if not; negative errno. */
+int check_output_path(const char *path);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
 void catch_stop_signals(void);
 bool stop_requested(void);

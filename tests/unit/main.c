@@ -18,6 +18,7 @@ static const struct {
 	{ "ksyms", test_ksyms },
 	{ "kmem_bpf", test_kmem_bpf },
 	{ "flamegraph", test_flamegraph },
+	{ "pprof", test_pprof },
 };
 
 int main(void)

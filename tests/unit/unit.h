@@ -51,5 +51,6 @@ void test_reclaim_bpf(void);
 void test_ksyms(void);
 void test_kmem_bpf(void);
 void test_flamegraph(void);
+void test_pprof(void);
 
 #endif

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Heap profiles in pprof's format (profile.proto, gzipped), for
+ * `go tool pprof` and the other tools that read it.
+ */
+#ifndef MEMLENS_PPROF_H
+#define MEMLENS_PPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct pprof_frame {
+	const char *function;	/* NULL: unknown (then the address is shown, as "0x<hex>") */
+	const char *file;	/* NULL: unknown */
+	int64_t line;		/* 0: unknown */
+	uint64_t addr;		/* the instruction address */
+};
+
+/* One stack of a heap profile: FRAMES[0] is the leaf (the allocator's caller), as pprof orders locations. */
+struct pprof_sample {
+	const struct pprof_frame *frames;
+	size_t nr;
+	int64_t objects;	/* outstanding allocations */
+	int64_t bytes;		/* outstanding bytes */
+};
+
+/*
+ * Write a gzip-compressed profile.proto to OUT: sample types inuse_objects/count and inuse_space/bytes
+ * (default sample type inuse_space), time_nanos TIME_NS, COMMENT (may be NULL) in the comment list.
+ * Functions and locations are deduplicated (same function+file = one Function; same addr = one Location).
+ * Returns 0 or negative errno (-EINVAL bad arguments, -ENOMEM, -EIO write/compress errors).
+ *
+ * OUT must not be NULL; SAMPLES may be NULL only when NR is 0, and a
+ * sample's FRAMES only when its NR is 0 (a sample without frames still
+ * counts in the totals).  Negative OBJECTS or BYTES are -EINVAL.  A frame
+ * whose FUNCTION is NULL gets a Function named after ADDR ("0x401136"),
+ * with its FILE and LINE, because pprof shows no address by default.  The
+ * first frame seen at an address defines that Location.  Strings are
+ * written as given: pprof expects UTF-8.  OUT is flushed so that write
+ * errors are reported; it is not closed.
+ */
+int pprof_write_heap(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns, const char *comment);
+
+#endif
