@@ -273,6 +273,8 @@ test_prom() {
 		done | xargs)"
 	check "--prom: TYPE lines and memlens' own losses" grep -q \
 		'^# TYPE memlens_allocs_total counter$' <<<"$m"
+	check "--prom: a valid exposition (one TYPE a family, histograms whole)" \
+		tests/prom_check.py <<<"$m"
 	check "--prom: every loss counter" grep -q '^memlens_lost_total{reason="allocs_map_full"} 0$' \
 		<<<"$m"
 	check_eq "--prom: another path is 404" 404 \
@@ -280,6 +282,7 @@ test_prom() {
 	echo exit >&$P_fd
 	wait "$P_pid"
 	stop_memlens
+	check_eq "--prom: exits 0 on SIGTERM, the server thread stopped" 0 $?
 	expect_error "--prom: a bad address" 2 \
 		"memlens: invalid --prom 'x:y': expected PORT, HOST:PORT or [V6]:PORT" \
 		"$MEMLENS_BIN" top --prom x:y

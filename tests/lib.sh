@@ -117,12 +117,15 @@ chromium_headless() {
 		--disable-sync --user-data-dir="$profile" "$@" 2>/dev/null
 }
 
-# check_flame_svg DESC SVG FRAME: the flame graph renders in a browser (a
-# screenshot, not blank) and, scripts run, its DOM has FRAME's box.
+# check_flame_svg DESC SVG FRAME: the flame graph loads in a browser as an
+# SVG document (not an error page) with FRAME's box, and renders (a
+# screenshot that is not blank).
 check_flame_svg() {
 	local desc=$1 svg=$2 frame=$3 png=$tmp/flame.png
-	check "$desc: in Chromium, the DOM has a frame $frame" grep -q "<title>$frame (" \
-		<(chromium_headless --dump-dom "file://$svg")
+	chromium_headless --dump-dom "file://$svg" >"$tmp/flame.dom"
+	check "$desc: in Chromium, an SVG document with a frame $frame" \
+		grep -q "<title>$frame (" "$tmp/flame.dom"
+	check "$desc: in Chromium, no error page" grep -q "^<svg" "$tmp/flame.dom"
 	rm -f "$png"
 	chromium_headless --screenshot="$png" --window-size=1200,800 "file://$svg" >/dev/null
 	check "$desc: in Chromium, a screenshot that is not blank" python3 -c '

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <unistd.h>
 
 struct bpf_object;
 struct bpf_object_skeleton;
@@ -16,6 +18,21 @@ int percpu_array_sum(int fd, uint32_t nr, uint64_t *out);
  * Their names, comma-separated, into MISSING. 0 or negative errno.
  */
 int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
+/*
+ * The process filters of bpf/common.bpf.h into SKEL's rodata, before it is
+ * loaded: every BPF object has them, each in its own skeleton type. memlens
+ * never traces itself: its reports would allocate, and be traced.
+ */
+#define skel_set_filters(skel, pid, comm, memcg) do {					\
+	(skel)->rodata->targ_tgid = (pid);						\
+	(skel)->rodata->self_tgid = getpid();						\
+	(skel)->rodata->filter_comm = (comm) != NULL;					\
+	if (comm)									\
+		strncpy((char *)(skel)->rodata->targ_comm, (comm),			\
+			sizeof((skel)->rodata->targ_comm) - 1);				\
+	(skel)->rodata->targ_memcg = (memcg);						\
+} while (0)
+
 /* Load and attach skeleton S (skel->skeleton), with one message on failure. */
 int skeleton_load_attach(struct bpf_object_skeleton *s);
 /* Over the loaded programs of OBJ: run time (with stats on), runs skipped. */

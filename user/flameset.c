@@ -74,33 +74,22 @@ void flame_set_print_folded(FILE *out, const struct flame_set *s)
 	fflush(out);
 }
 
-static int tmp_path(const char *path, char *buf, size_t len)
+struct svg_job {
+	const struct flame_set *set;
+	const char *title, *unit;
+};
+
+static int write_svg(FILE *f, void *ctx)
 {
-	if (snprintf(buf, len, "%s.tmp", path) >= (int)len)
-		return -ENAMETOOLONG;
-	return 0;
+	const struct svg_job *job = ctx;
+
+	return flamegraph_write_svg(f, job->title, job->unit, job->set->stacks, job->set->nr);
 }
 
 int flame_set_write_svg(const struct flame_set *s, const char *path, const char *title,
 			const char *unit)
 {
-	char tmp[4096];
-	FILE *f;
-	int err;
+	struct svg_job job = { .set = s, .title = title, .unit = unit };
 
-	/* Aside, then renamed: a browser reloading it never sees half a file. */
-	err = tmp_path(path, tmp, sizeof(tmp));
-	if (err)
-		return err;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	err = flamegraph_write_svg(f, title, unit, s->stacks, s->nr);
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
+	return write_file_atomic(path, write_svg, &job);
 }

@@ -22,7 +22,7 @@ int flame_set_add(struct flame_set *s, const char *const *frames, size_t nr, uin
 void flame_set_free(struct flame_set *s);
 /* One line a stack; ';' in a name becomes ':', control bytes '?'. */
 void flame_set_print_folded(FILE *out, const struct flame_set *s);
-/* The SVG into PATH, replaced whole (written aside, renamed). 0 or negative errno. */
+/* The SVG into PATH, replaced whole (write_file_atomic). 0 or negative errno. */
 int flame_set_write_svg(const struct flame_set *s, const char *path, const char *title,
 			const char *unit);
 

@@ -522,10 +522,10 @@ static int flame_stack_groups(const struct kmem_env *env, const struct kmem_stac
 		frames[n++] = env->ko.cache;
 		/* ips[0] is the innermost frame: the root goes first. */
 		for (size_t f = g[i].nr_ips; f-- > 0; n++) {
-			const struct ksym *sym = ksyms_find(ks, g[i].ips[f]);
+			const char *name = ksyms_name(ks, g[i].ips[f]);
 
-			if (sym)
-				snprintf(labels[f], sizeof(labels[f]), "%s", sym->name);
+			if (name)
+				snprintf(labels[f], sizeof(labels[f]), "%s", name);
 			else
 				snprintf(labels[f], sizeof(labels[f]), "0x%llx",
 					 (unsigned long long)g[i].ips[f]);

@@ -127,12 +127,7 @@ static int load(struct kmemview *v)
 		error_msg("cannot open BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	skel->rodata->targ_tgid = o->pid;
-	skel->rodata->self_tgid = getpid();
-	skel->rodata->filter_comm = o->comm != NULL;
-	if (o->comm)
-		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
-	skel->rodata->targ_memcg = o->memcg;
+	skel_set_filters(skel, o->pid, o->comm, o->memcg);
 	skel->rodata->stack_kmalloc_size = kmalloc_size_of(o->cache);
 	if (o->cache && !skel->rodata->stack_kmalloc_size)
 		strncpy((char *)skel->rodata->stack_cache_name, o->cache,

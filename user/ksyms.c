@@ -107,12 +107,26 @@ const struct ksym *ksyms_find(const struct ksyms *k, uint64_t addr)
 	return lo ? &k->syms[lo - 1] : NULL;
 }
 
-const char *ksyms_format(const struct ksyms *k, uint64_t addr, char *buf, size_t len)
+/* The symbol of ADDR if a name would not mislead: past the last one, or far from any. */
+static const struct ksym *ksyms_near(const struct ksyms *k, uint64_t addr)
 {
 	const struct ksym *s = ksyms_find(k, addr);
 
-	/* Past the last symbol, or far from any: a name would mislead. */
-	if (!s || addr - s->addr > KSYMS_MAX_OFFSET) {
+	return s && addr - s->addr <= KSYMS_MAX_OFFSET ? s : NULL;
+}
+
+const char *ksyms_name(const struct ksyms *k, uint64_t addr)
+{
+	const struct ksym *s = ksyms_near(k, addr);
+
+	return s ? s->name : NULL;
+}
+
+const char *ksyms_format(const struct ksyms *k, uint64_t addr, char *buf, size_t len)
+{
+	const struct ksym *s = ksyms_near(k, addr);
+
+	if (!s) {
 		snprintf(buf, len, "0x%llx", (unsigned long long)addr);
 		return buf;
 	}

@@ -24,6 +24,8 @@ int ksyms_load(struct ksyms *k);
 void ksyms_free(struct ksyms *k);
 /* The symbol ADDR is in (the last one at or below it); NULL if none. */
 const struct ksym *ksyms_find(const struct ksyms *k, uint64_t addr);
+/* The function ADDR is in; NULL if none, or too far from any to say. */
+const char *ksyms_name(const struct ksyms *k, uint64_t addr);
 /* "func+0x1a [module]" into BUF; the address in hex if unknown. */
 const char *ksyms_format(const struct ksyms *k, uint64_t addr, char *buf, size_t len);
 

@@ -85,7 +85,7 @@ static const char leaks_usage[] =
 "  -a, --min-age SECS    only count allocations older than SECS\n"
 "  -j, --json            one JSON object per report\n"
 "      --folded          folded stacks instead (\"comm;main;f;g BYTES\" a line),\n"
-"                        for flamegraph.pl or speedscope\n"
+"                        for flamegraph.pl or speedscope: the last report only\n"
 "      --svg FILE        also write an interactive flame graph to FILE at\n"
 "                        every report (the last one stays)\n"
 "      --pprof FILE      also write a pprof heap profile (inuse_space,\n"
@@ -489,8 +489,11 @@ static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 	return stack_cache_get(s->stacks, id);
 }
 
-/* The report as folded lines on stdout, as an SVG flame graph, or both. */
-static int report_flame(struct leaks_session *s, const struct leak_report *r)
+/*
+ * The report as an SVG flame graph, and at the FINAL report as folded
+ * lines on stdout: folded reports one after another would add up.
+ */
+static int report_flame(struct leaks_session *s, const struct leak_report *r, bool final)
 {
 	struct flame_set set;
 	char title[128];
@@ -499,7 +502,7 @@ static int report_flame(struct leaks_session *s, const struct leak_report *r)
 	err = report_flame_set(r, &set);
 	if (err)
 		return err;
-	if (s->env->folded)
+	if (s->env->folded && final)
 		flame_set_print_folded(stdout, &set);
 	if (s->env->svg) {
 		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
@@ -512,7 +515,8 @@ static int report_flame(struct leaks_session *s, const struct leak_report *r)
 	return err;
 }
 
-static int report(struct leaks_session *s)
+/* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
+static int report(struct leaks_session *s, bool final)
 {
 	struct leak_report r = {
 		.pid = s->skel->rodata->targ_tgid,
@@ -545,7 +549,7 @@ static int report(struct leaks_session *s)
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
 	r.threads_tracked = count_threads(s);
 	if (s->env->folded || s->env->svg)
-		err = report_flame(s, &r);
+		err = report_flame(s, &r, final);
 	if (!err && s->env->pprof) {
 		err = report_write_pprof(&r, s->env->pprof);
 		if (err)
@@ -655,7 +659,7 @@ static int run_loop(struct leaks_session *s)
 		}
 		if (s->exited) {
 			reap_child(s);
-			return report(s);
+			return report(s, true);
 		}
 		if (s->maps_dirty) {
 			symbolizer_refresh(s->sym);
@@ -665,7 +669,7 @@ static int run_loop(struct leaks_session *s)
 			drop_old_image(s);
 		if (monotonic_ns() < next)
 			continue;
-		err = report(s);
+		err = report(s, s->env->count && reports + 1 >= s->env->count);
 		if (err)
 			return err;
 		next += interval_ns;
@@ -673,7 +677,7 @@ static int run_loop(struct leaks_session *s)
 			return 0;
 	}
 	/* Ctrl-C: a last report of what is outstanding now. */
-	return report(s);
+	return report(s, true);
 }
 
 int cmd_leaks(int argc, char **argv)

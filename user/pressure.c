@@ -93,12 +93,7 @@ static int load(struct pressure *p)
 		error_msg("cannot open BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	skel->rodata->targ_tgid = o->pid;
-	skel->rodata->self_tgid = getpid();
-	skel->rodata->filter_comm = o->comm != NULL;
-	if (o->comm)
-		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
-	skel->rodata->targ_memcg = o->memcg;
+	skel_set_filters(skel, o->pid, o->comm, o->memcg);
 	/* Without page allocations, the hottest hook is not attached at all. */
 	if (!o->page_allocs)
 		bpf_program__set_autoload(skel->progs.page_alloc, false);

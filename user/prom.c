@@ -9,16 +9,19 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "prom.h"
 #include "util.h"
 
 #define REQUEST_MAX	4096
+/* A client has this long for its whole request, and each write of ours. */
 #define CLIENT_TIMEOUT_MS	2000
 
 struct prom_server {
@@ -30,16 +33,24 @@ struct prom_server {
 	size_t len;
 };
 
+/*
+ * Label values must be UTF-8, or the whole scrape is refused: a name cut
+ * at 15 bytes, or set to any bytes with prctl, shows '?' for non-ASCII.
+ */
 void prom_print_label_value(FILE *out, const char *v)
 {
 	fputc('"', out);
 	for (; v && *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(out, "\\%c", *v);
-		else if (*v == '\n')
+		unsigned char c = *v;
+
+		if (c == '\\' || c == '"')
+			fprintf(out, "\\%c", c);
+		else if (c == '\n')
 			fputs("\\n", out);
+		else if (c < 0x20 || c >= 0x7f)
+			fputc('?', out);
 		else
-			fputc(*v, out);
+			fputc(c, out);
 	}
 	fputc('"', out);
 }
@@ -89,15 +100,18 @@ static int listen_on(const char *host, const char *port)
 	return fd;
 }
 
-/* Read the request head, as much as fits: only its first line matters. */
+/* Read the request head, as much as fits, within one deadline. */
 static ssize_t read_request(int fd, char *buf, size_t len)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t deadline = monotonic_ns() + CLIENT_TIMEOUT_MS * 1000000ULL;
 	size_t got = 0;
 	ssize_t n;
 
 	while (got < len - 1 && !strstr(buf, "\r\n\r\n") && !strstr(buf, "\n\n")) {
-		if (poll(&p, 1, CLIENT_TIMEOUT_MS) <= 0)
+		uint64_t now = monotonic_ns();
+
+		if (now >= deadline || poll(&p, 1, (deadline - now) / 1000000 + 1) <= 0)
 			return -ETIMEDOUT;
 		n = read(fd, buf + got, len - 1 - got);
 		if (n <= 0)
@@ -108,10 +122,11 @@ static ssize_t read_request(int fd, char *buf, size_t len)
 	return got;
 }
 
+/* MSG_NOSIGNAL: a client gone mid-answer is no SIGPIPE; SO_SNDTIMEO bounds a stuck one. */
 static void write_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
 		if (n <= 0)
 			return;
@@ -120,12 +135,32 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* The text to serve, copied: the lock is never held while a client is slow. */
+static char *current_text(struct prom_server *s, size_t *len)
+{
+	char *copy = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->text) {
+		copy = malloc(s->len + 1);
+		if (copy) {
+			memcpy(copy, s->text, s->len);
+			*len = s->len;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return copy;
+}
+
 static void respond(struct prom_server *s, int fd)
 {
-	char req[REQUEST_MAX] = "", head[256];
+	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_MS / 1000 };
+	char req[REQUEST_MAX] = "", head[256], *text;
 	bool metrics;
+	size_t len;
 	int n;
 
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (read_request(fd, req, sizeof(req)) <= 0)
 		return;
 	metrics = !strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET /metrics?", 13);
@@ -135,13 +170,20 @@ static void respond(struct prom_server *s, int fd)
 		write_all(fd, head, n);
 		return;
 	}
-	pthread_mutex_lock(&s->lock);
+	text = current_text(s, &len);
+	if (!text) {
+		/* Nothing rendered yet (the first interval): not an empty success. */
+		n = snprintf(head, sizeof(head), "HTTP/1.0 503 Service Unavailable\r\n"
+			     "Content-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n");
+		write_all(fd, head, n);
+		return;
+	}
 	n = snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n"
 		     "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n", s->len);
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n", len);
 	write_all(fd, head, n);
-	write_all(fd, s->text ? s->text : "", s->len);
-	pthread_mutex_unlock(&s->lock);
+	write_all(fd, text, len);
+	free(text);
 }
 
 static void *serve(void *arg)
@@ -174,6 +216,7 @@ int prom_start(const char *spec, struct prom_server **out)
 {
 	char host[256], port[16];
 	struct prom_server *s;
+	sigset_t all, old;
 	int err;
 
 	if (parse_spec(spec, host, sizeof(host), port, sizeof(port))) {
@@ -190,16 +233,29 @@ int prom_start(const char *spec, struct prom_server **out)
 		free(s);
 		return err;
 	}
-	pthread_mutex_init(&s->lock, NULL);
-	if (pipe2(s->stop_pipe, O_CLOEXEC) || (errno = pthread_create(&s->thread, NULL, serve, s))) {
+	if (pipe2(s->stop_pipe, O_CLOEXEC)) {
 		err = -errno;
-		close(s->listen_fd);
-		free(s);
-		error_msg("cannot serve metrics: %s", strerror(-err));
-		return err;
+		goto fail;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	/* Signals are the main loop's: the thread starts with them all blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&s->thread, NULL, serve, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_mutex_destroy(&s->lock);
+		close(s->stop_pipe[0]);
+		close(s->stop_pipe[1]);
+		goto fail;
 	}
 	*out = s;
 	return 0;
+fail:
+	close(s->listen_fd);
+	free(s);
+	error_msg("cannot serve metrics: %s", strerror(-err));
+	return err;
 }
 
 void prom_publish(struct prom_server *s, char *text, size_t len)
@@ -218,7 +274,9 @@ void prom_stop(struct prom_server *s)
 {
 	if (!s)
 		return;
-	write_all(s->stop_pipe[1], "x", 1);
+	/* A pipe, not a socket: write(2), and the thread wakes and returns. */
+	if (write(s->stop_pipe[1], "x", 1) != 1)
+		error_msg("cannot stop the metrics server: %s", strerror(errno));
 	pthread_join(s->thread, NULL);
 	close(s->stop_pipe[0]);
 	close(s->stop_pipe[1]);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include "pprof.h"
 #include "report.h"
+#include "util.h"
 
 static const char *const stat_names[STAT_NR] = {
 	[STAT_ALLOCS] = "allocs",
@@ -340,35 +341,34 @@ static int pprof_samples(const struct leak_report *r, struct pprof_sample *sampl
 	return 0;
 }
 
+struct pprof_job {
+	const struct leak_report *r;
+	const struct pprof_sample *samples;
+};
+
+static int write_pprof(FILE *f, void *ctx)
+{
+	const struct pprof_job *job = ctx;
+	const struct leak_report *r = job->r;
+	char comment[128];
+
+	snprintf(comment, sizeof(comment), "memlens leaks: pid %d (%s)%s", r->pid,
+		 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "");
+	return pprof_write_heap(f, job->samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
+				comment);
+}
+
 int report_write_pprof(const struct leak_report *r, const char *path)
 {
 	struct pprof_sample *samples = calloc(r->nr_groups + 1, sizeof(*samples));
 	struct pprof_frame *frames = calloc(r->nr_groups * MAX_STACK_DEPTH + 1, sizeof(*frames));
-	char tmp[4096], comment[128];
-	FILE *f = NULL;
+	struct pprof_job job = { .r = r, .samples = samples };
 	int err = -ENOMEM;
 
-	if (!samples || !frames)
-		goto out;
-	pprof_samples(r, samples, frames);
-	snprintf(comment, sizeof(comment), "memlens leaks: pid %d (%s)%s", r->pid,
-		 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "");
-	/* Aside, then renamed: a reader never sees half a profile. */
-	err = -ENAMETOOLONG;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		goto out;
-	f = fopen(tmp, "we");
-	err = f ? 0 : -errno;
-	if (!err)
-		err = pprof_write_heap(f, samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
-				       comment);
-	if (f && fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err && f)
-		unlink(tmp);
-out:
+	if (samples && frames) {
+		pprof_samples(r, samples, frames);
+		err = write_file_atomic(path, write_pprof, &job);
+	}
 	free(samples);
 	free(frames);
 	return err;

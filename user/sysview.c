@@ -351,13 +351,7 @@ static int load(struct sysview *v)
 		error_msg("cannot open BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	skel->rodata->targ_tgid = o->pid;
-	/* Tracing ourselves would feed back: every report would allocate. */
-	skel->rodata->self_tgid = getpid();
-	skel->rodata->filter_comm = o->comm != NULL;
-	if (o->comm)
-		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
-	skel->rodata->targ_memcg = v->memcg;
+	skel_set_filters(skel, o->pid, o->comm, v->memcg);
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;

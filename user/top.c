@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,6 +382,8 @@ int cmd_top(int argc, char **argv)
 
 	if (sysview_parse_args(argc, argv, &top_cmd, &env.o, &env))
 		return EXIT_USAGE;
+	/* A closed pipe (| head), a scraper gone: errors to handle, not deaths. */
+	signal(SIGPIPE, SIG_IGN);
 	if (env.sort == SORT_STALL && !env.o.reclaim) {
 		error_msg("top: sorting by stall needs --reclaim");
 		return EXIT_USAGE;

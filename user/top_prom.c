@@ -62,27 +62,29 @@ static void print_gauges(FILE *out, const struct proc_row *rows, size_t nr)
 	}
 }
 
+/* Buckets of every series, the same for all: up to 2^40 - 1 (1 TiB), then +Inf. */
+#define PROM_SLOTS	41
+
 /*
  * A log2 histogram as a Prometheus one: slot i holds [2^(i-1), 2^i - 1],
- * so its bucket's inclusive bound is 2^i - 1; buckets are cumulative.
- * Sum and count are the process's exact counters.
+ * so its bucket's inclusive bound is 2^i - 1; buckets are cumulative and
+ * the +Inf one is the count. The sum is the process's byte counter, read
+ * a moment earlier.
  */
 static void print_hist(FILE *out, const char *name, const struct proc_row *r,
-		       const struct hist *h, uint64_t sum, uint64_t count)
+		       const struct hist *h, uint64_t sum)
 {
 	uint64_t cumulative = 0, low, high;
-	int last = 0;
 
-	for (int i = 0; i < HIST_SLOTS; i++)
-		if (h->slots[i])
-			last = i;
-	for (int i = 0; i <= last; i++) {
+	for (int i = 0; i < PROM_SLOTS; i++) {
 		cumulative += h->slots[i];
 		hist_slot_range(i, &low, &high);
 		fprintf(out, "%s_bucket{pid=\"%u\",comm=", name, r->tgid);
 		prom_print_label_value(out, r->comm);
 		fprintf(out, ",le=\"%" PRIu64 "\"} %" PRIu64 "\n", high, cumulative);
 	}
+	for (int i = PROM_SLOTS; i < HIST_SLOTS; i++)
+		cumulative += h->slots[i];
 	fprintf(out, "%s_bucket{pid=\"%u\",comm=", name, r->tgid);
 	prom_print_label_value(out, r->comm);
 	fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", cumulative);
@@ -90,7 +92,7 @@ static void print_hist(FILE *out, const char *name, const struct proc_row *r,
 	print_labels(out, r);
 	fprintf(out, " %" PRIu64 "\n%s_count", sum, name);
 	print_labels(out, r);
-	fprintf(out, " %" PRIu64 "\n", count);
+	fprintf(out, " %" PRIu64 "\n", cumulative);
 }
 
 static void print_hists(FILE *out, struct sysview *v, const struct proc_row *rows, size_t nr)
@@ -102,13 +104,13 @@ static void print_hists(FILE *out, struct sysview *v, const struct proc_row *row
 	for (size_t i = 0; i < nr; i++)
 		if (!rows[i].exited && sysview_hist(v, rows[i].tgid, HIST_ALLOC_SIZE, &h))
 			print_hist(out, "memlens_alloc_size_bytes", &rows[i], &h,
-				   rows[i].total.v[PS_ALLOC_BYTES], rows[i].total.v[PS_ALLOCS]);
+				   rows[i].total.v[PS_ALLOC_BYTES]);
 	fputs("# HELP memlens_mmap_size_bytes Bytes per anonymous mmap.\n"
 	      "# TYPE memlens_mmap_size_bytes histogram\n", out);
 	for (size_t i = 0; i < nr; i++)
 		if (!rows[i].exited && sysview_hist(v, rows[i].tgid, HIST_MMAP_SIZE, &h))
 			print_hist(out, "memlens_mmap_size_bytes", &rows[i], &h,
-				   rows[i].total.v[PS_MMAP_BYTES], rows[i].total.v[PS_MMAP]);
+				   rows[i].total.v[PS_MMAP_BYTES]);
 }
 
 static void print_self(FILE *out, const uint64_t stats[STAT_NR])
@@ -137,7 +139,9 @@ int top_prom_render(struct sysview *v, const struct proc_row *rows, size_t nr,
 	print_gauges(out, rows, nr);
 	print_hists(out, v, rows, nr);
 	print_self(out, stats);
-	if (fclose(out))
+	if (fclose(out)) {
+		free(*text);
 		return -ENOMEM;
+	}
 	return 0;
 }

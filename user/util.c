@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,25 +290,55 @@ int array_grow(void **arr, size_t nr, size_t *cap, size_t size)
 	return 0;
 }
 
-/*
- * Can PATH be written? Output files are written aside (PATH.tmp) and
- * renamed: that is what is tried, at start, so that a typo fails at once.
- */
-int check_output_path(const char *path)
+/* A new file beside PATH, of a unique name (mkstemp): its fd, NAME filled. */
+static int temp_beside(const char *path, char *name, size_t len)
 {
-	char tmp[4096];
-	int fd, err = snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ? -ENAMETOOLONG : 0;
+	int fd;
 
-	if (!err) {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		err = fd < 0 ? -errno : 0;
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp);
-		}
-	}
-	if (err)
-		error_msg("cannot write %s: %s", path, strerror(-err));
-	return err;
+	if (snprintf(name, len, "%s.XXXXXX", path) >= (int)len)
+		return -ENAMETOOLONG;
+	fd = mkostemp(name, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fchmod(fd, 0644);
+	return fd;
 }
 
+int check_output_path(const char *path)
+{
+	char name[4096];
+	int fd = temp_beside(path, name, sizeof(name));
+
+	if (fd < 0) {
+		error_msg("cannot write %s: %s", path, strerror(-fd));
+		return fd;
+	}
+	close(fd);
+	unlink(name);
+	return 0;
+}
+
+int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx)
+{
+	char name[4096];
+	int fd = temp_beside(path, name, sizeof(name)), err;
+	FILE *f;
+
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		unlink(name);
+		return err;
+	}
+	err = emit(f, ctx);
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(name, path))
+		err = -errno;
+	if (err)
+		unlink(name);
+	return err;
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Exit codes: 1 for errors at run time, 2 for bad usage. */
@@ -33,6 +34,12 @@ void bad_option(const char *cmd, int opt, const char *arg);
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
 /* Can an output file be written at PATH? One message if not; negative errno. */
 int check_output_path(const char *path);
+/*
+ * Write PATH whole through EMIT(f, CTX): into a new file of a unique name
+ * beside it, then renamed over it, so that a reader never sees half a file
+ * and no name is opened that someone could have made a link beforehand.
+ */
+int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
 void catch_stop_signals(void);
 bool stop_requested(void);

@@ -29,6 +29,9 @@ void test_ksyms(void)
 	CHECK_STR(ksyms_format(&k, 0xffffffff81000180, buf, sizeof(buf)), "weak_one+0x0");
 	CHECK_STR(ksyms_format(&k, 0xffffffff81000250, buf, sizeof(buf)), "do_sys_openat2+0x50");
 	CHECK_STR(ksyms_format(&k, 0xffffffffc0001010, buf, sizeof(buf)), "ext4_foo+0x10 [ext4]");
+	CHECK_STR(ksyms_name(&k, 0xffffffff81000123), "path_openat");
+	/* Far past the last symbol: no name rather than a wrong one. */
+	CHECK(ksyms_name(&k, 0xffffffffc0001000ULL + (2 << 20)) == NULL);
 	/* Below the first symbol: no name, the address. */
 	CHECK_STR(ksyms_format(&k, 0xffffffff80000000, buf, sizeof(buf)), "0xffffffff80000000");
 	ksyms_free(&k);
