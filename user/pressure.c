@@ -141,7 +141,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (len >= sizeof(struct reclaim_event) && o->type == REVENT_STALL &&
 	    remember_stalled(p, data))
 		return -ENOMEM;
-	episodes_event(&p->tracker, data, len);
+	if (p->opts->episodes)
+		episodes_event(&p->tracker, data, len);
 	if (len >= sizeof(*o) && o->type == REVENT_OOM && p->opts->on_oom)
 		p->opts->on_oom(o, p->opts->ctx);
 	return p->tracker.err;
@@ -360,8 +361,10 @@ int pressure_tick(struct pressure *p)
 	p->seen = list;
 	p->nr_seen = nr;
 	p->cap_seen = nr;
-	read_in_progress(p);
-	episodes_tick(&p->tracker, monotonic_ns(), p->deltas, nd);
+	if (p->opts->episodes) {
+		read_in_progress(p);
+		episodes_tick(&p->tracker, monotonic_ns(), p->deltas, nd);
+	}
 	return p->tracker.err;
 }
 

@@ -21,6 +21,7 @@ struct pressure_opts {
 	uint64_t memcg;			/* v1 memory cgroup id, 0: any */
 	bool page_allocs;		/* count page allocations per process */
 	uint64_t gap_ns;		/* quiet time that ends an episode */
+	bool episodes;			/* group into episodes (memlens reclaim) */
 	/* Called as events arrive: an OOM kill, an episode closing. */
 	void (*on_oom)(const struct oom_event *e, void *ctx);
 	void (*on_episode)(struct episode *e, void *ctx);

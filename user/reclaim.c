@@ -734,6 +734,7 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 	po->comm = env->o.comm;
 	po->page_allocs = !env->no_page_allocs;
 	po->gap_ns = env->gap_s * 1e9;
+	po->episodes = true;
 	po->on_oom = on_oom;
 	po->on_episode = on_episode;
 	po->ctx = env;

@@ -379,8 +379,8 @@ static int open_pressure(struct sysview *v)
 	po->pid = v->opts->pid;
 	po->comm = v->opts->comm;
 	po->memcg = v->memcg;
+	/* top shows per-process counters: no episodes to group. */
 	po->page_allocs = true;
-	po->gap_ns = 1000000000;
 	return pressure_open(po, &v->pressure);
 }
 
