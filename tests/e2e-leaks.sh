@@ -252,6 +252,12 @@ test_errors() {
 	wait "$gone"
 	expect_error "no such pid" 1 "memlens: pid $gone does not exist" \
 		"$MEMLENS" leaks -p "$gone"
+	expect_error "--folded with --json" 2 \
+		"memlens: leaks: --folded and --json are two outputs: choose one" \
+		"$MEMLENS" leaks --folded --json -- "$LEAKY"
+	expect_error "--svg where it cannot be written" 1 \
+		"memlens: cannot write /nonexistent/x.svg: No such file or directory" \
+		"$MEMLENS" leaks --svg /nonexistent/x.svg -- "$LEAKY"
 	expect_error "no pid nor command" 2 \
 		"memlens: leaks: give either -p PID or -- COMMAND (see memlens leaks --help)" \
 		"$MEMLENS" leaks

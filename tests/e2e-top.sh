@@ -344,6 +344,8 @@ test_errors() {
 	gone=$!
 	wait "$gone"
 	expect_error "top: no such pid" 1 "memlens: pid $gone does not exist" "$MEMLENS" top -p "$gone"
+	expect_error "top: sorting by stall without --reclaim" 2 \
+		"memlens: top: sorting by stall needs --reclaim" "$MEMLENS" top -s stall
 	expect_error "top: no such cgroup" 1 \
 		"memlens: cgroup /sys/fs/cgroup/memory/no-such-group does not exist" \
 		"$MEMLENS" top --cgroup no-such-group
