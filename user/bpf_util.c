@@ -10,24 +10,34 @@
 #include "bpf_util.h"
 #include "util.h"
 
-int percpu_array_sum(int fd, uint32_t nr, uint64_t *out)
+int percpu_lookup_sum(int fd, const void *key, uint64_t *sum)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	uint64_t *vals;
+	int err = 0;
 
+	*sum = 0;
 	if (ncpus <= 0)
 		return -EINVAL;
 	vals = calloc(ncpus, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < nr; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int c = 0; c < ncpus; c++)
-			out[k] += vals[c];
-	}
+	if (bpf_map_lookup_elem(fd, key, vals))
+		err = -errno;
+	for (int c = 0; !err && c < ncpus; c++)
+		*sum += vals[c];
 	free(vals);
+	return err;
+}
+
+int percpu_array_sum(int fd, uint32_t nr, uint64_t *out)
+{
+	for (uint32_t k = 0; k < nr; k++) {
+		int err = percpu_lookup_sum(fd, &k, &out[k]);
+
+		if (err && err != -ENOENT)
+			return err;
+	}
 	return 0;
 }
 

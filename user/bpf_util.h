@@ -10,6 +10,8 @@
 struct bpf_object;
 struct bpf_object_skeleton;
 
+/* *SUM = the u64 of KEY in per-CPU map FD (array or hash), summed over CPUs. */
+int percpu_lookup_sum(int fd, const void *key, uint64_t *sum);
 /* OUT[k] = sum over CPUs of entry k of a per-CPU array of u64 with NR entries. */
 int percpu_array_sum(int fd, uint32_t nr, uint64_t *out);
 /*

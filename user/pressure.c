@@ -43,7 +43,6 @@ struct pressure {
 	struct stalled_proc *stalled;
 	size_t nr_stalled, cap_stalled;
 	unsigned long ticks;
-	int ncpus;
 	int stats_fd;			/* keeps BPF run-time stats on */
 	char missing[512];
 };
@@ -156,13 +155,12 @@ int pressure_open(const struct pressure_opts *o, struct pressure **out)
 	if (!p)
 		return -ENOMEM;
 	p->opts = o;
-	p->ncpus = libbpf_num_possible_cpus();
 	/* BPF run time per program, to show what memlens costs; best effort. */
 	p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
 	p->tracker.read_psi = psi_read;
 	p->tracker.filtered = o->pid || o->comm || o->memcg;
-	err = p->ncpus < 0 ? p->ncpus : load(p);
+	err = load(p);
 	if (!err) {
 		p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.revents), on_event, p, NULL);
 		if (!p->rb)
@@ -238,15 +236,6 @@ static int cmp_seen(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
-static uint64_t percpu_sum(const uint64_t *vals, int ncpus)
-{
-	uint64_t sum = 0;
-
-	for (int i = 0; i < ncpus; i++)
-		sum += vals[i];
-	return sum;
-}
-
 /* Whether a process is gone is asked once in this many ticks: kill(2) per entry. */
 #define LIVENESS_TICKS	10
 
@@ -262,8 +251,8 @@ static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t 
 	int fd = bpf_map__fd(p->skel->maps.page_allocs);
 	size_t nr = 0, cap = 0, nd = 0;
 	struct alloc_seen *list = NULL;
-	uint64_t vals[p->ncpus];
 	uint32_t key, next, *prev = NULL;
+	uint64_t pages;
 	int err = 0;
 
 	bool ask_liveness = ++p->ticks % LIVENESS_TICKS == 0;
@@ -276,7 +265,7 @@ static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t 
 			old = NULL;
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
+		if (percpu_lookup_sum(fd, &key, &pages))
 			continue;
 		if (array_grow((void **)&list, nr, &cap, sizeof(*list)) ||
 		    array_grow((void **)&p->deltas, nd, &p->cap_deltas, sizeof(*p->deltas))) {
@@ -285,7 +274,7 @@ static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t 
 		}
 		s = &list[nr++];
 		s->tgid = key;
-		s->pages = percpu_sum(vals, p->ncpus);
+		s->pages = pages;
 		s->gone = ask_liveness && old && s->pages == old->pages &&
 			  kill(key, 0) && errno == ESRCH;
 		if (old)

@@ -12,14 +12,8 @@
 #include <bpf/libbpf.h>
 #include "kmem.skel.h"
 #include "kmem.h"
+#include "bpf_util.h"
 #include "unit.h"
-
-static int fire(struct bpf_program *prog, const uint64_t *args, size_t nr)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = nr * sizeof(*args));
-
-	return bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-}
 
 static struct kmem_bpf *load(uint32_t max_objects)
 {
@@ -47,14 +41,11 @@ static struct usage usage_of(struct kmem_bpf *skel, uint32_t tgid, uint64_t cach
 
 static uint64_t kstat(struct kmem_bpf *skel, enum kmem_stat stat)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t vals[ncpus], sum = 0;
 	uint32_t key = stat;
+	uint64_t sum;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.kstats), &key, vals))
+	if (percpu_lookup_sum(bpf_map__fd(skel->maps.kstats), &key, &sum))
 		return UINT64_MAX;
-	for (int i = 0; i < ncpus; i++)
-		sum += vals[i];
 	return sum;
 }
 
@@ -70,9 +61,9 @@ static void test_kmalloc(struct kmem_bpf *skel)
 	uint32_t tgid = getpid();
 	struct usage u;
 
-	CHECK(fire(skel->progs.kmalloc, a, 6) == 0);
-	CHECK(fire(skel->progs.kmalloc, b, 6) == 0);
-	CHECK(fire(skel->progs.kfree, free_a, 2) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, b, 6) == 0);
+	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
 	u = usage_of(skel, tgid, k64);
 	CHECK_U64(u.allocs, 2);
 	CHECK_U64(u.alloc_bytes, 128);
@@ -80,18 +71,18 @@ static void test_kmalloc(struct kmem_bpf *skel)
 	CHECK_U64(u.free_bytes, 64);
 	CHECK_U64(u.untracked, 0);
 	/* B allocated again, its free never seen (kfree_bulk): settled then. */
-	CHECK(fire(skel->progs.kmalloc, b, 6) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, b, 6) == 0);
 	u = usage_of(skel, tgid, k64);
 	CHECK_U64(u.allocs, 3);
 	CHECK_U64(u.frees, 2);
 	CHECK_U64(kstat(skel, KSTAT_REPLACED), 1);
 	/* A free of what was never seen allocated: untracked, no cache to name. */
-	CHECK(fire(skel->progs.kfree, unknown, 2) == 0);
+	CHECK(unit_fire(skel->progs.kfree, unknown, 2) == 0);
 	CHECK_U64(kstat(skel, KSTAT_FREES_UNTRACKED), 1);
 	CHECK_U64(kstat(skel, KSTAT_FREES), 1);
 	/* NULL is no allocation. */
 	a[1] = 0;
-	CHECK(fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
 	CHECK_U64(usage_of(skel, tgid, k64).allocs, 3);
 }
 
@@ -106,16 +97,16 @@ static void test_vmalloc_percpu(struct kmem_bpf *skel)
 	uint64_t vm = KMEM_ID(KMEM_VMALLOC, 0), pc = KMEM_ID(KMEM_PERCPU, 0);
 	uint32_t tgid = getpid();
 
-	CHECK(fire(skel->progs.alloc_vmap_area, va, 6) == 0);
-	CHECK(fire(skel->progs.alloc_vmap_area, va_failed, 6) == 0);
+	CHECK(unit_fire(skel->progs.alloc_vmap_area, va, 6) == 0);
+	CHECK(unit_fire(skel->progs.alloc_vmap_area, va_failed, 6) == 0);
 	CHECK_U64(usage_of(skel, tgid, vm).allocs, 1);
 	CHECK_U64(usage_of(skel, tgid, vm).alloc_bytes, 3 * 4096);
-	CHECK(fire(skel->progs.free_vmap_area_noflush, va_free, 3) == 0);
+	CHECK(unit_fire(skel->progs.free_vmap_area_noflush, va_free, 3) == 0);
 	CHECK_U64(usage_of(skel, tgid, vm).frees, 1);
-	CHECK(fire(skel->progs.percpu_alloc_percpu, pcpu, 10) == 0);
+	CHECK(unit_fire(skel->progs.percpu_alloc_percpu, pcpu, 10) == 0);
 	CHECK_U64(usage_of(skel, tgid, pc).alloc_bytes, 16);
 	/* The same number as a slab address would be another object: not freed there. */
-	CHECK(fire(skel->progs.percpu_free_percpu, pcpu_free, 3) == 0);
+	CHECK(unit_fire(skel->progs.percpu_free_percpu, pcpu_free, 3) == 0);
 	CHECK_U64(usage_of(skel, tgid, pc).frees, 1);
 }
 
@@ -126,9 +117,9 @@ static void test_pages(struct kmem_bpf *skel)
 	uint64_t failed[4] = { 0, 2, 0xcc0, 0 }, free2[2] = { 0xffffea0000001000ULL, 2 };
 	uint64_t o2 = KMEM_ID(KMEM_PAGE, 2);
 
-	CHECK(fire(skel->progs.page_alloc, alloc2, 4) == 0);
-	CHECK(fire(skel->progs.page_alloc, failed, 4) == 0);
-	CHECK(fire(skel->progs.page_free, free2, 2) == 0);
+	CHECK(unit_fire(skel->progs.page_alloc, alloc2, 4) == 0);
+	CHECK(unit_fire(skel->progs.page_alloc, failed, 4) == 0);
+	CHECK(unit_fire(skel->progs.page_free, free2, 2) == 0);
 	CHECK_U64(usage_of(skel, getpid(), o2).allocs, 1);
 	CHECK_U64(usage_of(skel, getpid(), o2).alloc_bytes, 4 * 4096);
 	CHECK_U64(usage_of(skel, KMEM_TGID_FREES, o2).frees, 1);
@@ -146,9 +137,9 @@ static void test_full(void)
 	CHECK(skel != NULL);
 	if (!skel)
 		return;
-	CHECK(fire(skel->progs.kmalloc, a, 6) == 0);
-	CHECK(fire(skel->progs.kmalloc, b, 6) == 0);
-	CHECK(fire(skel->progs.kfree, free_b, 2) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, b, 6) == 0);
+	CHECK(unit_fire(skel->progs.kfree, free_b, 2) == 0);
 	u = usage_of(skel, getpid(), KMEM_ID(KMEM_KMALLOC, 64));
 	CHECK_U64(u.allocs, 2);
 	CHECK_U64(u.untracked, 1);

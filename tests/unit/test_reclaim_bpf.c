@@ -13,17 +13,10 @@
 #include <bpf/libbpf.h>
 #include "reclaim.skel.h"
 #include "episodes.h"
+#include "bpf_util.h"
 #include "unit.h"
 
 #define MS 1000000ULL
-
-/* Run raw_tp program PROG as if its tracepoint fired with ARGS. */
-static int fire(struct bpf_program *prog, const uint64_t *args, size_t nr)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = nr * sizeof(*args));
-
-	return bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-}
 
 static struct reclaim_bpf *load(uint32_t targ_tgid)
 {
@@ -41,14 +34,11 @@ static struct reclaim_bpf *load(uint32_t targ_tgid)
 
 static uint64_t rstat(struct reclaim_bpf *skel, enum pressure_stat stat)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t vals[ncpus], sum = 0;
 	uint32_t key = stat;
+	uint64_t sum;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.rstats), &key, vals))
+	if (percpu_lookup_sum(bpf_map__fd(skel->maps.rstats), &key, &sum))
 		return UINT64_MAX;
-	for (int i = 0; i < ncpus; i++)
-		sum += vals[i];
 	return sum;
 }
 
@@ -96,10 +86,10 @@ static void test_stalls(struct reclaim_bpf *skel)
 	struct hist h;
 	int slot;
 
-	CHECK(fire(skel->progs.memcg_reclaim_begin, begin_args, 2) == 0);
+	CHECK(unit_fire(skel->progs.memcg_reclaim_begin, begin_args, 2) == 0);
 	sleep_ms(3);
-	CHECK(fire(skel->progs.memcg_reclaim_end, end_args, 1) == 0);
-	CHECK(fire(skel->progs.vmscan_throttled, throttle_args, 4) == 0);
+	CHECK(unit_fire(skel->progs.memcg_reclaim_end, end_args, 1) == 0);
+	CHECK(unit_fire(skel->progs.vmscan_throttled, throttle_args, 4) == 0);
 
 	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == 0);
 	CHECK_U64(rp.stalls[STALL_MEMCG], 1);
@@ -162,7 +152,7 @@ static void test_unmatched(struct reclaim_bpf *skel)
 	uint32_t tgid = getpid();
 	struct reclaim_proc rp;
 
-	CHECK(fire(skel->progs.direct_reclaim_end, end_args, 1) == 0);
+	CHECK(unit_fire(skel->progs.direct_reclaim_end, end_args, 1) == 0);
 	CHECK_U64(rstat(skel, RSTAT_UNMATCHED), 1);
 	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == 0);
 	CHECK_U64(rp.stalls[STALL_DIRECT], 0);
@@ -175,12 +165,12 @@ static void test_kswapd(struct reclaim_bpf *skel)
 	struct kswapd_node k;
 	uint32_t nid = 0;
 
-	CHECK(fire(skel->progs.kswapd_wake, wake, 3) == 0);
+	CHECK(unit_fire(skel->progs.kswapd_wake, wake, 3) == 0);
 	/* Another balancing pass: the same run, not a second wake. */
-	CHECK(fire(skel->progs.kswapd_wake, wake, 3) == 0);
-	CHECK(fire(skel->progs.lru_shrink_inactive, shrink, 6) == 0);
+	CHECK(unit_fire(skel->progs.kswapd_wake, wake, 3) == 0);
+	CHECK(unit_fire(skel->progs.lru_shrink_inactive, shrink, 6) == 0);
 	sleep_ms(1);
-	CHECK(fire(skel->progs.kswapd_sleep, sleep_args, 1) == 0);
+	CHECK(unit_fire(skel->progs.kswapd_sleep, sleep_args, 1) == 0);
 	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.kswapd), &nid, &k) == 0);
 	CHECK_U64(k.wakes, 1);
 	CHECK(k.awake_ns >= 1 * MS);
@@ -192,16 +182,13 @@ static void test_kswapd(struct reclaim_bpf *skel)
 static void test_page_allocs(struct reclaim_bpf *skel)
 {
 	uint64_t order3[4] = { 0x1000, 3, 0xcc0, 0 }, failed[4] = { 0, 3, 0xcc0, 0 };
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t vals[ncpus], sum = 0;
 	uint32_t tgid = getpid();
+	uint64_t sum;
 
-	CHECK(fire(skel->progs.page_alloc, order3, 4) == 0);
-	CHECK(fire(skel->progs.page_alloc, order3, 4) == 0);
-	CHECK(fire(skel->progs.page_alloc, failed, 4) == 0);
-	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.page_allocs), &tgid, vals) == 0);
-	for (int i = 0; i < ncpus; i++)
-		sum += vals[i];
+	CHECK(unit_fire(skel->progs.page_alloc, order3, 4) == 0);
+	CHECK(unit_fire(skel->progs.page_alloc, order3, 4) == 0);
+	CHECK(unit_fire(skel->progs.page_alloc, failed, 4) == 0);
+	CHECK(percpu_lookup_sum(bpf_map__fd(skel->maps.page_allocs), &tgid, &sum) == 0);
 	CHECK_U64(sum, 16);
 }
 
@@ -216,8 +203,8 @@ static void test_filter(void)
 	CHECK(skel != NULL);
 	if (!skel)
 		return;
-	CHECK(fire(skel->progs.memcg_reclaim_begin, begin_args, 2) == 0);
-	CHECK(fire(skel->progs.memcg_reclaim_end, end_args, 1) == 0);
+	CHECK(unit_fire(skel->progs.memcg_reclaim_begin, begin_args, 2) == 0);
+	CHECK(unit_fire(skel->progs.memcg_reclaim_end, end_args, 1) == 0);
 	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == -ENOENT);
 	CHECK_U64(rstat(skel, RSTAT_STALLS), 0);
 	CHECK_U64(rstat(skel, RSTAT_UNMATCHED), 0);

@@ -4,10 +4,19 @@
 #define MEMLENS_UNIT_H
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 extern int unit_passed, unit_failed;
+
+struct bpf_program;
+
+/*
+ * Run raw_tp program PROG with BPF_PROG_TEST_RUN, in this task, as if its
+ * tracepoint fired with the NR arguments ARGS.
+ */
+int unit_fire(struct bpf_program *prog, const uint64_t *args, size_t nr);
 
 #define CHECK(cond) do {							\
 	if (cond) {								\
