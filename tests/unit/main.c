@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdbool.h>
 #include "unit.h"
 
 int unit_passed, unit_failed;
@@ -19,13 +20,25 @@ static const struct {
 	{ "kmem_bpf", test_kmem_bpf },
 	{ "flamegraph", test_flamegraph },
 	{ "pprof", test_pprof },
+	{ "recfile", test_recfile },
 };
 
-int main(void)
+/* With arguments, only the suites they name. */
+static bool wanted(const char *name, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return argc < 2;
+}
+
+int main(int argc, char **argv)
 {
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
 		int failed = unit_failed;
 
+		if (!wanted(suites[i].name, argc, argv))
+			continue;
 		suites[i].run();
 		printf("%s %s\n", unit_failed == failed ? "ok" : "not ok", suites[i].name);
 	}

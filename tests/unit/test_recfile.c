@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The recording format: what is written is read back exactly, snapshot by
+ * snapshot, and a file cut short or damaged anywhere is refused with a
+ * message, never read as something else.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "recfile.h"
+#include "unit.h"
+
+static struct frame_info leak_frames[] = {
+	{ 0x401136, "/opt/app/leaky", "leak_here", 0x18, "leaky.c", 84 },
+	{ 0x401208, "/opt/app/leaky", "worker_a", 0x1e, "leaky.c", 135 },
+	{ 0x7f00000011f5, "/lib/libc.so.6", "start_thread", 0x305, NULL, 0 },
+};
+static struct frame_info other_frames[] = {
+	{ 0x401300, "/opt/app/leaky", "leak_calloc", 0x10, "leaky.c", 98 },
+	{ 0x7f00000011f5, "/lib/libc.so.6", "start_thread", 0x305, NULL, 0 },	/* shared */
+	{ 0x7f0000009999, NULL, NULL, 0, NULL, 0 },				/* unknown */
+};
+static const struct sym_stack stacks[] = {
+	{ 3, leak_frames },
+	{ 3, other_frames },
+};
+
+/* Stack 0x10 is leak_here's, 0x20 leak_calloc's; 0x30 was never captured. */
+static const struct sym_stack *test_stack(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	if (id == 0x10)
+		return &stacks[0];
+	if (id == 0x20)
+		return &stacks[1];
+	return NULL;
+}
+
+static const struct rec_session session = {
+	.pid = 4242, .comm = "leaky", .command = "/opt/app/leaky --wait", .hostname = "db7",
+	.kernel = "6.18.0", .version = "0.1", .start_wall_ns = 1700000000000000000ULL,
+	.interval_ns = 5000000000ULL,
+};
+
+#define SEC 1000000000ULL
+
+/*
+ * Three snapshots: blocks come, go and are replaced at the same address
+ * (freed and allocated again between two snapshots); the last is at exit.
+ */
+static int write_sample(const char *path)
+{
+	struct rec_alloc s1[] = {
+		{ 0x5000, 4096, 1 * SEC, 0x10 },
+		{ 0x1000, 4096, 2 * SEC, 0x10 },
+		{ 0x3000, 3000, 3 * SEC, 0x20 },
+	};
+	struct rec_alloc s2[] = {
+		{ 0x1000, 4096, 2 * SEC, 0x10 },	/* kept */
+		{ 0x3000, 100, 9 * SEC, 0x30 },		/* replaced */
+		{ 0x9000, 4096, 8 * SEC, 0x10 },	/* new */
+		/* 0x5000 freed */
+	};
+	struct rec_snapshot snap = { .wall_ns = session.start_wall_ns + 5 * SEC,
+				     .mono_ns = 5 * SEC, .comm = "leaky", .threads_tracked = 3 };
+	struct rec_writer *w;
+	uint64_t bytes;
+
+	snap.stats[STAT_ALLOCS] = 3;
+	if (rec_writer_open(path, &session, &w))
+		return -1;
+	rec_writer_snapshot(w, &snap, s1, 3, test_stack, NULL);
+	snap.wall_ns += 5 * SEC;
+	snap.mono_ns = 10 * SEC;
+	snap.stats[STAT_ALLOCS] = 7;
+	snap.stats[STAT_FREES] = 2;
+	rec_writer_snapshot(w, &snap, s2, 3, test_stack, NULL);
+	snap.wall_ns += 1 * SEC;
+	snap.mono_ns = 11 * SEC;
+	snap.exited = true;
+	snap.exit_code = 3 << 8;
+	snap.comm = "leaky-renamed";
+	rec_writer_snapshot(w, &snap, s2, 3, test_stack, NULL);
+	return rec_writer_close(w, &bytes);
+}
+
+struct seen {
+	size_t nr_views;
+	uint64_t nr[4], bytes[4];
+	const struct rec_alloc *first;
+	bool s2_exact, s3_exact;
+	uint64_t allocs_stat[4];
+	bool exited[4];
+	const char *comm[4];
+};
+
+static bool views_equal(const struct rec_view *v, const struct rec_alloc *want, size_t nr)
+{
+	if (v->nr != nr)
+		return false;
+	for (size_t i = 0; i < nr; i++)
+		if (memcmp(&v->allocs[i], &want[i], sizeof(*want)))
+			return false;
+	return true;
+}
+
+static int collect(const struct rec_view *v, void *ctx)
+{
+	static const struct rec_alloc s2[] = {	/* by address, as replayed */
+		{ 0x1000, 4096, 2 * SEC, 0x10 },
+		{ 0x3000, 100, 9 * SEC, 0x30 },
+		{ 0x9000, 4096, 8 * SEC, 0x10 },
+	};
+	struct seen *s = ctx;
+	size_t i = v->index;
+
+	if (i >= 4)
+		return -1;
+	s->nr_views++;
+	s->nr[i] = v->nr;
+	for (size_t j = 0; j < v->nr; j++)
+		s->bytes[i] += v->allocs[j].size;
+	if (i == 0)
+		s->first = v->nr ? &v->allocs[0] : NULL;
+	if (i == 0 && v->nr == 3)
+		s->s2_exact = v->allocs[0].addr == 0x1000 && v->allocs[1].addr == 0x3000 &&
+			      v->allocs[1].ts_ns == 3 * SEC && v->allocs[2].addr == 0x5000 &&
+			      v->allocs[2].ts_ns == 1 * SEC;
+	if (i == 1)
+		s->s2_exact = s->s2_exact && views_equal(v, s2, 3);
+	if (i == 2)
+		s->s3_exact = views_equal(v, s2, 3);
+	s->allocs_stat[i] = v->snap->stats[STAT_ALLOCS];
+	s->exited[i] = v->snap->exited;
+	s->comm[i] = v->snap->comm;
+	return 0;
+}
+
+static int read_file(const char *path, uint8_t **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	*data = malloc(n);
+	*len = fread(*data, 1, n, f);
+	fclose(f);
+	return *len == (size_t)n ? 0 : -1;
+}
+
+static void test_round_trip(const uint8_t *data, size_t len)
+{
+	const struct rec_session *s;
+	const struct sym_stack *st;
+	struct recording *r;
+	struct seen seen = {};
+	char err[256] = "";
+
+	CHECK(recording_parse(data, len, &r, err, sizeof(err)) == 0);
+	if (!r) {
+		fprintf(stderr, "recfile: %s\n", err);
+		return;
+	}
+	s = recording_session(r);
+	CHECK_U64(s->pid, 4242);
+	CHECK_STR(s->command, "/opt/app/leaky --wait");
+	CHECK_STR(s->hostname, "db7");
+	CHECK_STR(s->kernel, "6.18.0");
+	CHECK_U64(s->interval_ns, 5 * SEC);
+	CHECK_U64(recording_nr_snapshots(r), 3);
+
+	st = recording_stack(r, 0x10);
+	CHECK(st && st->nr == 3);
+	if (st && st->nr == 3) {
+		CHECK_STR(st->frames[0].symbol, "leak_here");
+		CHECK_STR(st->frames[0].file, "leaky.c");
+		CHECK_U64(st->frames[0].line, 84);
+		CHECK_U64(st->frames[0].sym_offset, 0x18);
+		CHECK_STR(st->frames[2].module, "/lib/libc.so.6");
+		CHECK(st->frames[2].file == NULL);
+	}
+	st = recording_stack(r, 0x20);
+	CHECK(st && st->nr == 3 && st->frames[2].symbol == NULL && st->frames[2].module == NULL &&
+	      st->frames[2].addr == 0x7f0000009999);
+	st = recording_stack(r, 0x30);
+	CHECK(st && st->nr == 0);		/* named, never captured */
+	CHECK(recording_stack(r, 0x40) == NULL);
+
+	CHECK(recording_replay(r, collect, &seen) == 0);
+	CHECK_U64(seen.nr_views, 3);
+	CHECK_U64(seen.bytes[0], 4096 + 4096 + 3000);
+	CHECK_U64(seen.bytes[1], 4096 + 100 + 4096);
+	CHECK(seen.s2_exact);
+	CHECK(seen.s3_exact);
+	CHECK_U64(seen.allocs_stat[0], 3);
+	CHECK_U64(seen.allocs_stat[1], 7);
+	CHECK(!seen.exited[1] && seen.exited[2]);
+	CHECK_STR(seen.comm[2], "leaky-renamed");
+	recording_free(r);
+}
+
+/* Every prefix of the file is refused: a reader never takes half a recording for one. */
+static void test_truncations(const uint8_t *data, size_t len)
+{
+	size_t refused = 0, said_truncated = 0;
+
+	for (size_t n = 0; n < len; n++) {
+		struct recording *r;
+		char err[256] = "";
+
+		if (recording_parse(data, n, &r, err, sizeof(err)) && !r && *err)
+			refused++;
+		else
+			recording_free(r);
+		if (strstr(err, "truncated") || (n < REC_MAGIC_LEN && strstr(err, "not a memlens")))
+			said_truncated++;
+	}
+	CHECK_U64(refused, len);
+	CHECK_U64(said_truncated, len);
+}
+
+/*
+ * Any one damaged byte anywhere is caught, by the header checks or a
+ * checksum, but the minor version's (bytes 10 and 11): any minor version
+ * of format 1 reads.
+ */
+static void test_damage(const uint8_t *data, size_t len)
+{
+	uint8_t *copy = malloc(len);
+	size_t refused = 0, by_checksum = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (i == 10 || i == 11)
+			continue;
+		struct recording *r;
+		char err[256] = "";
+
+		memcpy(copy, data, len);
+		copy[i] ^= 0x5a;
+		if (recording_parse(copy, len, &r, err, sizeof(err)) && *err)
+			refused++;
+		else
+			recording_free(r);
+		if (strstr(err, "checksum"))
+			by_checksum++;
+	}
+	CHECK_U64(refused, len - 2);
+	/* Payload bytes are most of the file: those fail their checksum. */
+	CHECK(by_checksum > len / 2);
+	free(copy);
+}
+
+/* A record appended by hand: TYPE and PAYLOAD, with a right checksum. */
+static size_t append_record(uint8_t *buf, size_t len, uint32_t type, const void *payload,
+			    uint32_t size)
+{
+	uint8_t *p = buf + len;
+	uLong crc;
+
+	for (int i = 0; i < 4; i++) {
+		p[i] = type >> (8 * i);
+		p[4 + i] = size >> (8 * i);
+	}
+	memcpy(p + 12, payload, size);
+	crc = crc32(crc32(0, p, 8), p + 12, size);
+	for (int i = 0; i < 4; i++)
+		p[8 + i] = crc >> (8 * i);
+	return len + 12 + size;
+}
+
+static bool parse_says(const uint8_t *data, size_t len, const char *want)
+{
+	struct recording *r;
+	char err[256] = "";
+	int ret = recording_parse(data, len, &r, err, sizeof(err));
+
+	recording_free(r);
+	if (!want)
+		return ret == 0;
+	if (!strstr(err, want))
+		fprintf(stderr, "recfile: \"%s\" does not say \"%s\"\n", err, want);
+	return ret && strstr(err, want);
+}
+
+/* Versions and record types: what a newer memlens may write. */
+static void test_versions(const uint8_t *data, size_t len)
+{
+	/* The END record is the last 12 + 1 bytes (the snapshot count, 3). */
+	size_t body = len - 13, n;
+	uint8_t *buf = malloc(len + 256);
+	uint8_t end[] = { 3 }, junk[] = { 1, 2, 3 };
+
+	memcpy(buf, data, len);
+	buf[8] = 2;
+	CHECK(parse_says(buf, len, "format version 2.0: this memlens reads version 1"));
+	buf[8] = 1;
+	buf[10] = 7;				/* a newer minor version reads */
+	CHECK(parse_says(buf, len, NULL));
+	buf[10] = 0;
+
+	n = append_record(buf, body, REC_OPTIONAL + 5, junk, sizeof(junk));
+	n = append_record(buf, n, REC_END, end, sizeof(end));
+	CHECK(parse_says(buf, n, NULL));	/* an extension is skipped */
+	n = append_record(buf, body, 77, junk, sizeof(junk));
+	n = append_record(buf, n, REC_END, end, sizeof(end));
+	CHECK(parse_says(buf, n, "does not know"));
+	memcpy(buf, data, len);
+	n = append_record(buf, len, REC_END, end, sizeof(end));
+	CHECK(parse_says(buf, n, "data after the end record"));
+	end[0] = 2;
+	n = append_record(buf, body, REC_END, end, sizeof(end));
+	CHECK(parse_says(buf, n, "end record counts other snapshots"));
+	CHECK(parse_says(buf, body, "truncated after 3 snapshots"));
+	CHECK(parse_says((const uint8_t *)"hello world, not a recording", 28, "not a memlens recording"));
+	free(buf);
+}
+
+/* Snapshots that contradict what is outstanding are refused. */
+static void test_inconsistent(const uint8_t *data, size_t len)
+{
+	uint8_t *buf = malloc(len + 256);
+	/* wall, mono, exited, status, comm "", 0 stats, threads, 1 freed at 0x77, 0 new */
+	uint8_t bad_free[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0x77, 0 };
+	/* ... 0 freed, 1 new at 0x1000 (outstanding already), size 1, age 0, stack 0 */
+	uint8_t bad_new[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 0x80, 0x20, 1, 0, 0 };
+	uint8_t bad_stack[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 0x77, 1, 0, 0x7f };
+	uint8_t deep_stack[] = { 1, 0x11, 0x80, 0x01 };	/* 1 stack, id 0x11, 128 frames */
+	size_t body = len - 13;
+
+	memcpy(buf, data, len);
+	CHECK(parse_says(buf, append_record(buf, body, REC_SNAPSHOT, bad_free, sizeof(bad_free)),
+			 "frees a block that is not outstanding"));
+	CHECK(parse_says(buf, append_record(buf, body, REC_SNAPSHOT, bad_new, sizeof(bad_new)),
+			 "allocates a block that is already outstanding"));
+	CHECK(parse_says(buf, append_record(buf, body, REC_SNAPSHOT, bad_stack, sizeof(bad_stack)),
+			 "names a stack not defined before"));
+	CHECK(parse_says(buf, append_record(buf, body, REC_STACKS, deep_stack, sizeof(deep_stack)),
+			 "stack deeper than memlens records"));
+	free(buf);
+}
+
+void test_recfile(void)
+{
+	char path[] = "/tmp/memlens-recfile-XXXXXX";
+	const char *seed_dir = getenv("MEMLENS_FUZZ_SEEDS");
+	int fd = mkstemp(path);
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	if (fd < 0 || write_sample(path) || read_file(path, &data, &len)) {
+		CHECK(!"sample recording written and read");
+		return;
+	}
+	close(fd);
+	test_round_trip(data, len);
+	test_truncations(data, len);
+	test_damage(data, len);
+	test_versions(data, len);
+	test_inconsistent(data, len);
+	/* The fuzzer starts from this file (tests/fuzz.sh). */
+	if (seed_dir) {
+		char seed[4096];
+
+		snprintf(seed, sizeof(seed), "%s/unit.mlr", seed_dir);
+		CHECK(rename(path, seed) == 0);
+	}
+	unlink(path);
+	free(data);
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Recordings of a leaks session (`memlens record`), rendered offline by
+ * `memlens report`. The format is documented in doc/recording.md: a
+ * header, then checksummed records of symbolized stacks and of snapshots
+ * that hold what was allocated and freed since the snapshot before.
+ */
+#ifndef MEMLENS_RECFILE_H
+#define MEMLENS_RECFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "allocs.h"
+#include "report.h"
+
+#define REC_MAGIC		"MLNSREC\n"
+#define REC_MAGIC_LEN		8
+#define REC_HEADER_LEN		16
+#define REC_VERSION_MAJOR	1
+#define REC_VERSION_MINOR	0
+/* Bigger records or files are refused by the reader, whatever they claim. */
+#define REC_MAX_RECORD		(256u << 20)
+#define REC_MAX_FILE		(1ull << 32)
+#define REC_MAX_STRING		65536
+
+enum rec_type {
+	REC_SESSION = 1,	/* once, first: what was traced, where, when */
+	REC_STRINGS,		/* strings appended to the string table */
+	REC_FRAMES,		/* symbolized frames appended to the frame table */
+	REC_STACKS,		/* stacks (frame indices) appended to the stack table */
+	REC_SNAPSHOT,		/* counters, blocks freed and allocated since the last one */
+	REC_END,		/* last: the recording is complete */
+	/* Types from here on are extensions: readers skip those they do not know. */
+	REC_OPTIONAL = 0x100,
+};
+
+/* What was traced; strings belong to whoever filled it in. */
+struct rec_session {
+	uint32_t pid;
+	const char *comm;
+	const char *command;	/* the command line memlens started, "" with -p */
+	const char *hostname;
+	const char *kernel;	/* uname -r */
+	const char *version;	/* of the memlens that recorded */
+	uint64_t start_wall_ns;	/* CLOCK_REALTIME */
+	uint64_t interval_ns;
+};
+
+/* One outstanding block: written in snapshots, given back by replay. */
+struct rec_alloc {
+	uint64_t addr;
+	uint64_t size;
+	uint64_t ts_ns;		/* CLOCK_MONOTONIC at allocation */
+	uint64_t stack_id;
+};
+
+struct rec_snapshot {
+	uint64_t wall_ns;	/* CLOCK_REALTIME when taken */
+	uint64_t mono_ns;	/* CLOCK_MONOTONIC, as the allocation times */
+	bool exited;
+	uint32_t exit_code;	/* wait status, if exited */
+	const char *comm;	/* the process's name then (exec changes it) */
+	uint64_t stats[STAT_NR];
+	uint64_t threads_tracked;
+};
+
+struct rec_writer;
+
+/* Create PATH (never through a symlink) and write the header and SESSION. */
+int rec_writer_open(const char *path, const struct rec_session *sess, struct rec_writer **out);
+/*
+ * Append a snapshot of the NR outstanding blocks ALLOCS (sorted in place by
+ * address), with the stacks they name that were not written before,
+ * symbolized through STACK(CTX, id). Flushed to the file before returning.
+ */
+int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
+			struct rec_alloc *allocs, size_t nr,
+			const struct sym_stack *(*stack)(void *ctx, uint64_t id), void *ctx);
+/* Write END, close; FILE stays valid. Returns the first error of the writer's life. */
+int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written);
+void rec_writer_abandon(struct rec_writer *w);
+
+struct recording;
+
+/*
+ * Read and check a whole recording: every record, every reference and the
+ * replay of every snapshot. On error ERR says what and where in one line.
+ */
+int recording_load(const char *path, struct recording **out, char *err, size_t err_len);
+int recording_parse(const void *data, size_t len, struct recording **out, char *err,
+		    size_t err_len);
+void recording_free(struct recording *r);
+const struct rec_session *recording_session(const struct recording *r);
+size_t recording_nr_snapshots(const struct recording *r);
+/* The frames of a stack id, NULL if the recording has no such stack. */
+const struct sym_stack *recording_stack(const struct recording *r, uint64_t stack_id);
+
+/* One snapshot as replayed: the blocks outstanding then, sorted by address. */
+struct rec_view {
+	size_t index;		/* 0-based */
+	const struct rec_snapshot *snap;
+	const struct rec_alloc *allocs;
+	size_t nr;
+};
+
+/* Call FN for each snapshot in order; stops at FN's first non-zero return. */
+int recording_replay(const struct recording *r, int (*fn)(const struct rec_view *v, void *ctx),
+		     void *ctx);
+
+#endif
