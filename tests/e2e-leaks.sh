@@ -346,6 +346,133 @@ test_pprof() {
 		"$MEMLENS_BIN" leaks --pprof /nonexistent/x.pb.gz -- "$LEAKY"
 }
 
+# memlens record, then memlens report once the process and its binary are
+# gone: the same leaks, stacks, file:line, folded lines and profile.
+test_record() {
+	local dir=$tmp/rec rec=$tmp/rec/leaky.mlr rc r
+	mkdir -p "$dir"
+	cp "$LEAKY" "$dir/leaky-copy"
+	"$MEMLENS" record -o "$rec" -- "$dir/leaky-copy" >"$dir/out" 2>"$dir/err"
+	rc=$?
+	check_eq "record -- CMD: exit code" 0 "$rc"
+	check_eq "record: prints nothing on stdout" "" "$(cat "$dir/out")"
+	check_eq "record: the file is the user's own (0600)" 600 "$(stat -c %a "$rec")"
+	check "record: says where the recording is" grep -q "into $rec; render it with: memlens report $rec" "$dir/err"
+	rm "$dir/leaky-copy"
+	r=$("$MEMLENS" report -j -t 0 "$rec" | tail -n 1)
+	check_eq "report -j: the leaked-at-exit snapshot" "true 0 leaky-copy" \
+		"$(jq -r '"\(.exited) \(.exit_status) \(.comm)"' <<<"$r")"
+	check_leaks "record, binary deleted, report" "$r"
+	"$MEMLENS" report "$rec" >"$dir/text"
+	check "report: the session line" grep -qE "^recording of pid [0-9]+ \(leaky-copy\) \"$dir/leaky-copy\" on .*: 1 snapshot, every 5.0s" "$dir/text"
+	check "report: leak_here's group, as leaks prints it" grep -q "^28672 bytes in 7 allocations" "$dir/text"
+	check "report: its frame with file:line" \
+		grep -Eq "^	#0  0x[0-9a-f]+ leak_here\+0x[0-9a-f]+ \(.*/leaky-copy\) .*leaky.c:[0-9]+$" "$dir/text"
+
+	# The same process recorded and traced live gives the same folded stacks.
+	"$MEMLENS" record -o "$dir/plain.mlr" -- "$LEAKY" 2>/dev/null
+	"$MEMLENS" report --folded "$dir/plain.mlr" | sort >"$dir/report.folded"
+	"$MEMLENS" leaks --folded -- "$LEAKY" 2>/dev/null | sort >"$dir/live.folded"
+	check "report --folded: the lines of leaks --folded, exactly" \
+		diff "$dir/report.folded" "$dir/live.folded"
+	check "report --folded: leak_here's line" grep -qx "leaky;start_thread;worker_a;leak_here 28672" \
+		"$dir/report.folded"
+	"$MEMLENS" report --pprof "$dir/rec.pb.gz" --svg "$dir/rec.svg" "$rec" >/dev/null
+	check "report --pprof: go tool pprof finds leak_here's 28672 bytes" \
+		pprof_has "$dir/rec.pb.gz" inuse_space leak_here 28672
+	check "report --pprof: and its 7 objects" pprof_has "$dir/rec.pb.gz" inuse_objects leak_here 7
+	check "report --svg: an XML document with leak_here's frame" python3 -c '
+import sys, xml.dom.minidom
+doc = xml.dom.minidom.parse(sys.argv[1])
+assert any(t.firstChild.data.startswith("leak_here (") for t in doc.getElementsByTagName("title"))
+' "$dir/rec.svg"
+}
+
+# file_size FILE
+file_size() {
+	stat -c %s "$1" 2>/dev/null || echo 0
+}
+
+# A recording of a running process over time: empty before the work, the
+# leaks after it, leaked at exit; the timeline adds up.
+test_record_timeline() {
+	local rec=$tmp/timeline.mlr err=$tmp/timeline.err pid mpid size rc i t
+	start_waiting_leaky || { not_ok "timeline: workload did not start"; return; }
+	"$MEMLENS" record -o "$rec" -p "$pid" -i 0.2 2>"$err" &
+	mpid=$!
+	pids+=("$mpid")
+	wait_for "$err" "recording pid $pid" || { not_ok "timeline: record did not attach" "$(cat "$err")"; return; }
+	# A snapshot is flushed whole: the file grows once one is taken.
+	size=$(file_size "$rec")
+	for ((i = 0; i < 100 && $(file_size "$rec") == size; i++)); do sleep 0.05; done
+	echo go >&4
+	wait_for "$tmp/opt.log" done || { not_ok "timeline: workload did not finish"; return; }
+	size=$(file_size "$rec")
+	for ((i = 0; i < 100 && $(file_size "$rec") == size; i++)); do sleep 0.05; done
+	echo exit >&4
+	wait "$mpid"
+	rc=$?
+	check_eq "timeline: record exits 0 with the process" 0 "$rc"
+	t=$("$MEMLENS" report -T -j "$rec")
+	check_eq "timeline: the first snapshot, before the work, holds nothing" "0 0 false" \
+		"$(head -n 1 <<<"$t" | jq -r '"\(.outstanding_bytes) \(.outstanding_allocations) \(.exited)"')"
+	check_eq "timeline: the last is leaked at exit" "true" "$(tail -n 1 <<<"$t" | jq .exited)"
+	check_eq "timeline: growths add up to the last snapshot's bytes" \
+		"$(tail -n 1 <<<"$t" | jq .outstanding_bytes)" "$(jq -s 'map(.growth_bytes) | add' <<<"$t")"
+	check_eq "timeline: numbered 1..N" "true" \
+		"$(jq -s '[.[].snapshot] == [range(1; length + 1)]' <<<"$t")"
+	check_eq "report -s 1: no stacks then" 0 "$("$MEMLENS" report -s 1 -j "$rec" | jq '.stacks | length')"
+	check_leaks "timeline, last snapshot" "$("$MEMLENS" report -j -t 0 "$rec")"
+	check_eq "report --all: one report per snapshot" "$(wc -l <<<"$t")" \
+		"$("$MEMLENS" report --all -j "$rec" | wc -l)"
+	"$MEMLENS" report -T -t 3 "$rec" >"$tmp/timeline.txt"
+	check "timeline text: leak_large grew most, 1 MiB" \
+		grep -qE "^ +\+1048576 bytes +\+1 allocations +leak_large < worker_b < start_thread$" "$tmp/timeline.txt"
+	check "timeline text: leak_here, 7 blocks" \
+		grep -qE "^ +\+28672 bytes +\+7 allocations +leak_here < worker_a < start_thread$" "$tmp/timeline.txt"
+}
+
+test_record_errors() {
+	local rec=$tmp/rec/leaky.mlr bad=$tmp/bad.mlr size
+	expect_error "record without -o" 2 "memlens: record: give the file to write with -o FILE" \
+		"$MEMLENS_BIN" record -- "$LEAKY"
+	expect_error "record with a rendering option" 2 \
+		"memlens: record: --folded is an option of memlens report, which renders the recording" \
+		"$MEMLENS_BIN" record -o "$tmp/x.mlr" --folded -- "$LEAKY"
+	expect_error "leaks -o" 2 "memlens: leaks: -o FILE is an option of memlens record" \
+		"$MEMLENS_BIN" leaks -o "$tmp/x.mlr" -- "$LEAKY"
+	expect_error "record into a directory that does not exist" 1 \
+		"memlens: cannot write /nonexistent/x.mlr: No such file or directory" \
+		"$MEMLENS_BIN" record -o /nonexistent/x.mlr -- "$LEAKY"
+	expect_error "report of a file that does not exist" 1 \
+		"memlens: $tmp/none.mlr: No such file or directory" "$MEMLENS_BIN" report "$tmp/none.mlr"
+	expect_error "report of something else" 1 \
+		"memlens: /etc/passwd: not a memlens recording (no MLNSREC header)" \
+		"$MEMLENS_BIN" report /etc/passwd
+	size=$(file_size "$rec")
+	head -c $((size - 1)) "$rec" >"$bad"
+	expect_error "report of a recording cut short" 1 \
+		"memlens: $bad: truncated: record at byte $((size - 13)) needs 1 bytes, 0 left" \
+		"$MEMLENS_BIN" report "$bad"
+	head -c $((size - 13)) "$rec" >"$bad"
+	expect_error "report of a recording never finished" 1 \
+		"memlens: $bad: truncated after 1 snapshot: no end record (was memlens record killed?)" \
+		"$MEMLENS_BIN" report "$bad"
+	cp "$rec" "$bad"
+	printf 'X' | dd of="$bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
+	check "report of a damaged recording: one line, exit 1, a checksum mismatch" sh -c \
+		'"$1" report "$2" >/dev/null 2>"$3"; [ $? -eq 1 ] && [ $(wc -l <"$3") -eq 1 ] && grep -q "corrupt: checksum mismatch in the record at byte" "$3"' \
+		sh "$MEMLENS_BIN" "$bad" "$tmp/bad.err"
+	expect_error "report -s beyond the last snapshot" 1 \
+		"memlens: $rec: no snapshot 5, the recording holds 1" "$MEMLENS_BIN" report -s 5 "$rec"
+	expect_error "report --all --folded" 2 \
+		"memlens: report: --folded, --svg and --pprof render one snapshot, not --all" \
+		"$MEMLENS_BIN" report --all --folded "$rec"
+	expect_error "report without a file" 2 \
+		"memlens: report: give the recording to render (see memlens report --help)" \
+		"$MEMLENS_BIN" report
+}
+
 require_root_and_build e2e-leaks
 
 test_command
@@ -359,6 +486,9 @@ test_full_maps
 test_tracefs_unmounted
 test_flame
 test_pprof
+test_record
+test_record_timeline
+test_record_errors
 test_errors
 
 finish e2e-leaks

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "alloc_probes.h"
 #include "bpf_util.h"
 #include "procmaps.h"
+#include "recfile.h"
 #include "report.h"
 #include "stack_cache.h"
 #include "subcommands.h"
@@ -40,6 +43,9 @@ struct leaks_env {
 	const char *svg;	/* --svg: a flame graph written at every report */
 	const char *pprof;	/* --pprof: a heap profile written at every report */
 	const char *libc;	/* --libc: library to hook instead of the mapped libc */
+	bool record_mode;	/* memlens record: snapshots into a file, no report */
+	const char *output;	/* record -o FILE */
+	const char *report_opt;	/* a rendering option given to record, for its error */
 	unsigned long long max_allocs;
 	unsigned long long max_stacks;
 };
@@ -61,6 +67,8 @@ struct leaks_session {
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
 	struct alloc_snapshot snap;
+	struct rec_writer *rec;	/* memlens record */
+	struct rec_alloc *rec_allocs;
 	char comm[64];
 	pid_t child;		/* started by us, 0 with -p */
 	int go_fd;		/* write end of the child's start pipe */
@@ -96,10 +104,30 @@ static const char leaks_usage[] =
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
+static const char record_usage[] =
+"Usage: memlens record [OPTIONS] -o FILE -p PID\n"
+"       memlens record [OPTIONS] -o FILE -- COMMAND [ARGS...]\n"
+"\n"
+"Record a leaks session into FILE: the outstanding allocations of one process\n"
+"at every interval, at Ctrl-C and at its exit, with their stacks symbolized, so\n"
+"that `memlens report FILE` renders any leaks view later, on any machine, after\n"
+"the process and its binaries are gone.\n"
+"\n"
+"  -o, --output FILE     the recording (created mode 0600; replaced if it exists)\n"
+"  -p, --pid PID         trace a running process\n"
+"  -i, --interval SECS   seconds between snapshots (default 5)\n"
+"  -n, --count N         stop after N interval snapshots\n"
+"      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
+"      --max-allocs N    outstanding allocations tracked (default 262144)\n"
+"      --max-stacks N    distinct stacks stored (default 16384)\n"
+"  -v, --verbose         debug messages, libbpf warnings\n"
+"  -h, --help            this help\n";
+
 enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF };
 
 static const struct option leaks_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
+	{ "output", required_argument, NULL, 'o' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "count", required_argument, NULL, 'n' },
 	{ "top", required_argument, NULL, 't' },
@@ -116,6 +144,26 @@ static const struct option leaks_options[] = {
 	{},
 };
 
+static int check_record_args(const struct leaks_env *env)
+{
+	if (!env->record_mode && env->output) {
+		error_msg("leaks: -o FILE is an option of memlens record");
+		return -EINVAL;
+	}
+	if (!env->record_mode)
+		return 0;
+	if (!env->output) {
+		error_msg("record: give the file to write with -o FILE");
+		return -EINVAL;
+	}
+	if (env->report_opt) {
+		error_msg("record: %s is an option of memlens report, which renders the recording",
+			  env->report_opt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct leaks_env *env)
 {
 	unsigned long long v;
@@ -123,12 +171,19 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:i:n:t:a:jvh", leaks_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:p:o:i:n:t:a:jvh", leaks_options, NULL)) != -1) {
+		/* Record renders nothing: those options belong to report. */
+		if (opt == 't' || opt == 'a' || opt == 'j' || opt == OPT_FOLDED || opt == OPT_SVG ||
+		    opt == OPT_PPROF)
+			env->report_opt = argv[optind - 1];
 		switch (opt) {
 		case 'p':
 			if (parse_uint(optarg, "pid", 0x3fffffff, &v))
 				return -EINVAL;
 			env->pid = v;
+			break;
+		case 'o':
+			env->output = optarg;
 			break;
 		case 'i':
 			if (parse_interval(optarg, &env->interval_s))
@@ -173,17 +228,20 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 			verbose = true;
 			break;
 		case 'h':
-			fputs(leaks_usage, stdout);
+			fputs(env->record_mode ? record_usage : leaks_usage, stdout);
 			exit(0);
 		default:
-			bad_option("leaks", opt, argv[optind - 1]);
+			bad_option(env->record_mode ? "record" : "leaks", opt, argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
+	if (check_record_args(env))
+		return -EINVAL;
 	if (optind < argc)
 		env->cmd = &argv[optind];
 	if (!env->pid == !env->cmd) {
-		error_msg("leaks: give either -p PID or -- COMMAND (see memlens leaks --help)");
+		error_msg("%s: give either -p PID or -- COMMAND (see memlens %s --help)",
+			  env->record_mode ? "record" : "leaks", env->record_mode ? "record" : "leaks");
 		return -EINVAL;
 	}
 	if ((env->max_allocs && env->max_allocs < 1) || (env->max_stacks && env->max_stacks < 1)) {
@@ -515,6 +573,63 @@ static int report_flame(struct leaks_session *s, const struct leak_report *r, bo
 	return err;
 }
 
+/* The outstanding blocks grouped by stack, in every output asked for. */
+static int render_report(struct leaks_session *s, struct leak_report *r, bool final)
+{
+	int err;
+
+	err = group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->env->min_age_s * 1e9,
+			     &r->groups, &r->nr_groups);
+	if (err)
+		return err;
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		r->total_count += r->groups[i].count;
+		r->total_bytes += r->groups[i].bytes;
+	}
+	if (s->env->folded || s->env->svg)
+		err = report_flame(s, r, final);
+	if (!err && s->env->pprof) {
+		err = report_write_pprof(r, s->env->pprof);
+		if (err)
+			error_msg("cannot write %s: %s", s->env->pprof, strerror(-err));
+	}
+	if (s->env->json)
+		report_print_json(stdout, r);
+	else if (!s->env->folded)
+		report_print_text(stdout, r);
+	free(r->groups);
+	return err;
+}
+
+/* memlens record: the snapshot goes into the file, every block as it is. */
+static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
+{
+	const struct alloc_snapshot *snap = &s->snap;
+	struct rec_snapshot rs = {
+		.wall_ns = realtime_ns(),
+		.mono_ns = r->now_ns,
+		.exited = r->exited,
+		.exit_code = r->exit_code,
+		.comm = r->comm,
+		.threads_tracked = r->threads_tracked,
+	};
+	struct rec_alloc *allocs;
+	int err;
+
+	memcpy(rs.stats, r->stats, sizeof(rs.stats));
+	allocs = realloc(s->rec_allocs, (snap->nr + 1) * sizeof(*allocs));
+	if (!allocs)
+		return -ENOMEM;
+	s->rec_allocs = allocs;
+	for (size_t i = 0; i < snap->nr; i++)
+		allocs[i] = (struct rec_alloc){ snap->keys[i].addr, snap->recs[i].size,
+						snap->recs[i].ts_ns, snap->recs[i].stack_id };
+	err = rec_writer_snapshot(s->rec, &rs, allocs, snap->nr, report_stack, s);
+	if (err)
+		error_msg("cannot write %s: %s", s->env->output, strerror(-err));
+	return err;
+}
+
 /* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
 static int report(struct leaks_session *s, bool final)
 {
@@ -538,31 +653,77 @@ static int report(struct leaks_session *s, bool final)
 	}
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);
-	err = group_by_stack(s->snap.recs, s->snap.nr, r.now_ns, s->env->min_age_s * 1e9,
-			     &r.groups, &r.nr_groups);
-	if (err)
-		return err;
-	for (size_t i = 0; i < r.nr_groups; i++) {
-		r.total_count += r.groups[i].count;
-		r.total_bytes += r.groups[i].bytes;
-	}
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
 	r.threads_tracked = count_threads(s);
-	if (s->env->folded || s->env->svg)
-		err = report_flame(s, &r, final);
-	if (!err && s->env->pprof) {
-		err = report_write_pprof(&r, s->env->pprof);
-		if (err)
-			error_msg("cannot write %s: %s", s->env->pprof, strerror(-err));
-	}
-	if (s->env->json)
-		report_print_json(stdout, &r);
-	else if (!s->env->folded)
-		report_print_text(stdout, &r);
+	if (s->rec)
+		err = record_snapshot(s, &r);
+	else
+		err = render_report(s, &r, final);
 	if (s->exited)
 		snapshot_delete(s);
-	free(r.groups);
 	return err;
+}
+
+/* The command line as one string, for the recording's header. */
+static char *joined_command(char **cmd)
+{
+	size_t len = 1;
+	char *s;
+
+	for (char **a = cmd; a && *a; a++)
+		len += strlen(*a) + 1;
+	s = calloc(1, len);
+	for (char **a = cmd; s && a && *a; a++) {
+		if (a != cmd)
+			strcat(s, " ");
+		strcat(s, *a);
+	}
+	return s;
+}
+
+static int open_recording(struct leaks_session *s, int target)
+{
+	char host[256] = "";
+	struct utsname uts = {};
+	char *command = joined_command(s->env->cmd);
+	struct rec_session sess = {
+		.pid = target,
+		.comm = s->comm,
+		.command = command ? command : "",
+		.hostname = host,
+		.kernel = uts.release,
+		.version = MEMLENS_VERSION,
+		.start_wall_ns = realtime_ns(),
+		.interval_ns = s->env->interval_s * 1e9,
+	};
+	int err;
+
+	gethostname(host, sizeof(host) - 1);
+	uname(&uts);
+	err = rec_writer_open(s->env->output, &sess, &s->rec);
+	free(command);
+	if (err)
+		error_msg("cannot write %s: %s", s->env->output, strerror(-err));
+	return err;
+}
+
+/* END goes in even after an error: what was recorded is consistent. */
+static int close_recording(struct leaks_session *s)
+{
+	uint64_t bytes = 0;
+	int err;
+
+	if (!s->rec)
+		return 0;
+	err = rec_writer_close(s->rec, &bytes);
+	s->rec = NULL;
+	if (err) {
+		error_msg("cannot write %s: %s", s->env->output, strerror(-err));
+		return err;
+	}
+	info_msg("recorded %" PRIu64 " bytes into %s; render it with: memlens report %s", bytes,
+		 s->env->output, s->env->output);
+	return 0;
 }
 
 static void session_close(struct leaks_session *s)
@@ -582,6 +743,8 @@ static void session_close(struct leaks_session *s)
 	}
 	if (s->exec_err_fd >= 0)
 		close(s->exec_err_fd);
+	rec_writer_abandon(s->rec);
+	free(s->rec_allocs);
 	ring_buffer__free(s->rb);
 	stack_cache_free(s->stacks);
 	symbolizer_free(s->sym);
@@ -624,7 +787,13 @@ static int session_start(struct leaks_session *s)
 		symbolizer_refresh(s->sym);
 	}
 	read_comm(target, s->comm, sizeof(s->comm));
-	info_msg("tracing pid %d (%s), allocator %s; Ctrl-C to stop", target,
+	if (s->env->record_mode) {
+		err = open_recording(s, target);
+		if (err)
+			return err;
+	}
+	info_msg("%s pid %d (%s), allocator %s; Ctrl-C to stop",
+		 s->env->record_mode ? "recording" : "tracing", target,
 		 s->env->cmd ? s->env->cmd[0] : s->comm, lib_name);
 	return 0;
 }
@@ -680,27 +849,25 @@ static int run_loop(struct leaks_session *s)
 	return report(s, true);
 }
 
-int cmd_leaks(int argc, char **argv)
+static int run_leaks(struct leaks_env *env)
 {
-	struct leaks_env env = { .interval_s = 5, .top = 10 };
-	struct leaks_session s = { .env = &env, .go_fd = -1, .exec_err_fd = -1 };
+	struct leaks_session s = { .env = env, .go_fd = -1, .exec_err_fd = -1 };
 	int err;
 
-	if (parse_args(argc, argv, &env))
-		return EXIT_USAGE;
-	if ((env.svg && check_output_path(env.svg)) ||
-	    (env.pprof && check_output_path(env.pprof)))
+	if ((env->svg && check_output_path(env->svg)) ||
+	    (env->pprof && check_output_path(env->pprof)) ||
+	    (env->output && check_output_path(env->output)))
 		return 1;
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return 1;
-	if (env.pid && check_pid(env.pid))
+	if (env->pid && check_pid(env->pid))
 		return 1;
-	if (env.pid) {
-		int tgid = pid_tgid(env.pid);
+	if (env->pid) {
+		int tgid = pid_tgid(env->pid);
 
-		if (tgid > 0 && tgid != env.pid) {
-			info_msg("%d is a thread of process %d: tracing the process", env.pid, tgid);
-			env.pid = tgid;
+		if (tgid > 0 && tgid != env->pid) {
+			info_msg("%d is a thread of process %d: tracing the process", env->pid, tgid);
+			env->pid = tgid;
 		}
 	}
 	setup_libbpf_logging();
@@ -711,6 +878,26 @@ int cmd_leaks(int argc, char **argv)
 	err = session_start(&s);
 	if (!err)
 		err = run_loop(&s);
+	if (close_recording(&s))
+		err = -EIO;
 	session_close(&s);
 	return err ? 1 : 0;
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+	struct leaks_env env = { .interval_s = 5, .top = 10 };
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	return run_leaks(&env);
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct leaks_env env = { .interval_s = 5, .record_mode = true };
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	return run_leaks(&env);
 }

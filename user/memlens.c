@@ -5,10 +5,6 @@
 #include "subcommands.h"
 #include "util.h"
 
-#ifndef MEMLENS_VERSION
-#define MEMLENS_VERSION "0.1"
-#endif
-
 struct subcommand {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -21,6 +17,8 @@ static const struct subcommand subcommands[] = {
 	{ "hist", cmd_hist, "log2 histograms of allocation sizes, mmap sizes, lifetimes" },
 	{ "reclaim", cmd_reclaim, "memory pressure: who stalled in reclaim, who caused it, OOM kills" },
 	{ "kmem", cmd_kmem, "kernel allocations (slab, kmalloc, pages, vmalloc) by cache and process" },
+	{ "record", cmd_record, "a leaks session into a file, to render later with report" },
+	{ "report", cmd_report, "render a recording made by record: any leaks view, offline" },
 };
 
 static void usage(FILE *out)

@@ -8,5 +8,7 @@ int cmd_top(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_reclaim(int argc, char **argv);
 int cmd_kmem(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

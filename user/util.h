@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#ifndef MEMLENS_VERSION
+#define MEMLENS_VERSION "0.1"
+#endif
+
 /* Exit codes: 1 for errors at run time, 2 for bad usage. */
 #define EXIT_USAGE	2
 
@@ -18,6 +22,7 @@ void info_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void debug_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 uint64_t monotonic_ns(void);
+uint64_t realtime_ns(void);
 int check_privileges(void);
 int check_btf(void);
 int ensure_tracefs(void);

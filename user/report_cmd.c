@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * memlens report: renders a recording made by `memlens record`, offline,
+ * in any of the views `memlens leaks` has, and as a timeline of growth.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "recfile.h"
+#include "report.h"
+#include "subcommands.h"
+#include "util.h"
+
+struct report_env {
+	const char *path;
+	unsigned long long snapshot;	/* 1-based, 0 = the last */
+	bool all;
+	bool timeline;
+	unsigned long long top;
+	double min_age_s;
+	bool json;
+	bool folded;
+	const char *svg;
+	const char *pprof;
+};
+
+static const char report_usage[] =
+"Usage: memlens report [OPTIONS] FILE\n"
+"\n"
+"Render a recording made by `memlens record`: the outstanding allocations by\n"
+"call stack, as `memlens leaks` shows them live. By default the last snapshot\n"
+"(at exit or Ctrl-C).\n"
+"\n"
+"  -s, --snapshot N      the N-th snapshot instead (1 = the first)\n"
+"  -A, --all             every snapshot, in order\n"
+"  -T, --timeline        one line a snapshot: outstanding bytes, allocations and\n"
+"                        stacks over time, and the growth since the one before\n"
+"  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
+"  -a, --min-age SECS    only count allocations older than SECS at the snapshot\n"
+"  -j, --json            one JSON object per report (or per timeline line)\n"
+"      --folded          folded stacks of the snapshot, for flamegraph.pl\n"
+"      --svg FILE        an interactive flame graph of the snapshot in FILE\n"
+"      --pprof FILE      a pprof heap profile of the snapshot in FILE\n"
+"  -h, --help            this help\n";
+
+enum { OPT_FOLDED = 256, OPT_SVG, OPT_PPROF };
+
+static const struct option report_options[] = {
+	{ "snapshot", required_argument, NULL, 's' },
+	{ "all", no_argument, NULL, 'A' },
+	{ "timeline", no_argument, NULL, 'T' },
+	{ "top", required_argument, NULL, 't' },
+	{ "min-age", required_argument, NULL, 'a' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "folded", no_argument, NULL, OPT_FOLDED },
+	{ "svg", required_argument, NULL, OPT_SVG },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int check_args(const struct report_env *env)
+{
+	int outputs = env->json + env->folded + env->timeline;
+
+	if (!env->path) {
+		error_msg("report: give the recording to render (see memlens report --help)");
+		return -EINVAL;
+	}
+	if (env->all && env->snapshot) {
+		error_msg("report: --all and --snapshot: choose one");
+		return -EINVAL;
+	}
+	if (outputs > 1 && !(env->timeline && env->json && !env->folded)) {
+		error_msg("report: --folded, --json and --timeline are different outputs: choose one");
+		return -EINVAL;
+	}
+	if (env->all && (env->folded || env->svg || env->pprof)) {
+		error_msg("report: --folded, --svg and --pprof render one snapshot, not --all");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct report_env *env)
+{
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":s:ATt:a:jh", report_options, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (parse_uint(optarg, "snapshot", 1ULL << 32, &env->snapshot))
+				return -EINVAL;
+			if (!env->snapshot) {
+				error_msg("report: snapshots are numbered from 1");
+				return -EINVAL;
+			}
+			break;
+		case 'A':
+			env->all = true;
+			break;
+		case 'T':
+			env->timeline = true;
+			break;
+		case 't':
+			if (parse_uint(optarg, "top", 1ULL << 32, &env->top))
+				return -EINVAL;
+			break;
+		case 'a':
+			if (parse_seconds(optarg, "min-age", &env->min_age_s))
+				return -EINVAL;
+			break;
+		case 'j':
+			env->json = true;
+			break;
+		case OPT_FOLDED:
+			env->folded = true;
+			break;
+		case OPT_SVG:
+			env->svg = optarg;
+			break;
+		case OPT_PPROF:
+			env->pprof = optarg;
+			break;
+		case 'h':
+			fputs(report_usage, stdout);
+			exit(0);
+		default:
+			bad_option("report", opt, argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		env->path = argv[optind++];
+	if (optind < argc) {
+		error_msg("report: one recording at a time ('%s' is one too many)", argv[optind]);
+		return -EINVAL;
+	}
+	return check_args(env);
+}
+
+struct render {
+	const struct report_env *env;
+	const struct recording *rec;
+	size_t first, last;	/* the snapshots to render, 0-based, inclusive */
+	struct alloc_rec *recs;
+	/* --timeline: the snapshot before, for growth, and the first one's stacks */
+	uint64_t prev_bytes, prev_count;
+	struct stack_group *base;
+	size_t nr_base;
+};
+
+/* What a stack gained from the first snapshot of the timeline to the last. */
+struct stack_growth {
+	uint64_t stack_id;
+	int64_t bytes, count;
+};
+
+static const struct sym_stack *recorded_stack(void *ctx, uint64_t id)
+{
+	const struct render *rd = ctx;
+
+	return recording_stack(rd->rec, id);
+}
+
+static void print_session(const struct recording *rec)
+{
+	const struct rec_session *s = recording_session(rec);
+	time_t start = s->start_wall_ns / 1000000000;
+	char when[32];
+	struct tm tm;
+
+	if (!gmtime_r(&start, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(when, sizeof(when), "?");
+	printf("recording of pid %u (%s)", s->pid, s->comm);
+	if (*s->command)
+		printf(" \"%s\"", s->command);
+	printf(" on %s, Linux %s, from %s: %zu snapshot%s, every %.1fs (memlens %s)\n",
+	       s->hostname, s->kernel, when, recording_nr_snapshots(rec),
+	       recording_nr_snapshots(rec) == 1 ? "" : "s", s->interval_ns / 1e9, s->version);
+}
+
+/* The snapshot in V as the live session's report, grouped anew (--min-age, --top). */
+static int build_report(struct render *rd, const struct rec_view *v, struct leak_report *r)
+{
+	const struct rec_snapshot *snap = v->snap;
+	struct alloc_rec *recs = realloc(rd->recs, (v->nr + 1) * sizeof(*recs));
+
+	if (!recs)
+		return -ENOMEM;
+	rd->recs = recs;
+	for (size_t i = 0; i < v->nr; i++)
+		recs[i] = (struct alloc_rec){ v->allocs[i].stack_id, v->allocs[i].size,
+					      v->allocs[i].ts_ns };
+	*r = (struct leak_report){
+		.pid = recording_session(rd->rec)->pid,
+		.comm = snap->comm,
+		.now_ns = snap->mono_ns,
+		.wall_time = snap->wall_ns / 1000000000,
+		.exited = snap->exited,
+		.exit_code = snap->exit_code,
+		.top = rd->env->top,
+		.threads_tracked = snap->threads_tracked,
+		.stack = recorded_stack,
+		.ctx = rd,
+	};
+	memcpy(r->stats, snap->stats, sizeof(r->stats));
+	if (group_by_stack(recs, v->nr, snap->mono_ns, rd->env->min_age_s * 1e9, &r->groups,
+			   &r->nr_groups))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		r->total_count += r->groups[i].count;
+		r->total_bytes += r->groups[i].bytes;
+	}
+	return 0;
+}
+
+static void print_timeline_line(struct render *rd, const struct rec_view *v,
+				const struct leak_report *r)
+{
+	int64_t growth = r->total_bytes - rd->prev_bytes;
+	char when[32];
+	struct tm tm;
+
+	if (!gmtime_r(&r->wall_time, &tm) || !strftime(when, sizeof(when), "%H:%M:%S", &tm))
+		snprintf(when, sizeof(when), "?");
+	if (rd->env->json) {
+		printf("{\"snapshot\":%zu,\"time\":%" PRIu64 ".%03" PRIu64
+		       ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%" PRIu64
+		       ",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"exited\":%s}\n",
+		       v->index + 1, v->snap->wall_ns / 1000000000,
+		       v->snap->wall_ns / 1000000 % 1000, r->total_bytes, r->total_count,
+		       r->nr_groups, growth, r->exited ? "true" : "false");
+	} else {
+		if (!v->index)
+			printf("%8s %8s %14s %11s %7s %14s\n", "SNAPSHOT", "UTC", "BYTES", "ALLOCS",
+			       "STACKS", "GROWTH");
+		printf("%8zu %8s %14" PRIu64 " %11" PRIu64 " %7zu %+14" PRId64 "%s\n",
+		       v->index + 1, when, r->total_bytes, r->total_count, r->nr_groups, growth,
+		       r->exited ? "  (leaked at exit)" : "");
+	}
+	rd->prev_bytes = r->total_bytes;
+	rd->prev_count = r->total_count;
+}
+
+static int group_cmp_id(const void *a, const void *b)
+{
+	const struct stack_group *x = a, *y = b;
+
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static int growth_cmp(const void *a, const void *b)
+{
+	const struct stack_growth *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* Keep the first snapshot's groups, by stack id: growth is counted from them. */
+static int keep_base(struct render *rd, const struct leak_report *r)
+{
+	rd->base = malloc((r->nr_groups + 1) * sizeof(*rd->base));
+	if (!rd->base)
+		return -ENOMEM;
+	memcpy(rd->base, r->groups, r->nr_groups * sizeof(*rd->base));
+	rd->nr_base = r->nr_groups;
+	qsort(rd->base, rd->nr_base, sizeof(*rd->base), group_cmp_id);
+	return 0;
+}
+
+/* A stack in one line, leaf first: "leak_here < worker_a < start_thread". */
+static void print_stack_line(const struct render *rd, uint64_t stack_id)
+{
+	const struct sym_stack *st = recording_stack(rd->rec, stack_id);
+	char label[256];
+
+	if (!st || !st->nr) {
+		fputs("[stack not captured]", stdout);
+		return;
+	}
+	for (size_t i = 0; i < st->nr && i < 3; i++)
+		printf("%s%s", i ? " < " : "", frame_label(&st->frames[i], label, sizeof(label)));
+}
+
+/* The stacks that grew most from the first snapshot to R, the last. */
+static int print_growth(const struct render *rd, const struct leak_report *r)
+{
+	struct stack_growth *grew = calloc(r->nr_groups + 1, sizeof(*grew));
+	size_t n = 0, shown;
+
+	if (!grew)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		const struct stack_group *g = &r->groups[i];
+		const struct stack_group *was = bsearch(g, rd->base, rd->nr_base, sizeof(*g),
+							group_cmp_id);
+		struct stack_growth d = { g->stack_id, g->bytes, g->count };
+
+		if (was) {
+			d.bytes -= was->bytes;
+			d.count -= was->count;
+		}
+		if (d.bytes > 0)
+			grew[n++] = d;
+	}
+	qsort(grew, n, sizeof(*grew), growth_cmp);
+	shown = rd->env->top && rd->env->top < n ? rd->env->top : n;
+	printf("\ngrew most from snapshot 1 to %zu: %zu stack%s", rd->last + 1, n, n == 1 ? "" : "s");
+	if (shown < n)
+		printf(", top %zu", shown);
+	puts(n ? ":" : "");
+	for (size_t i = 0; i < shown; i++) {
+		printf("  %+14" PRId64 " bytes %+11" PRId64 " allocations  ", grew[i].bytes,
+		       grew[i].count);
+		print_stack_line(rd, grew[i].stack_id);
+		putchar('\n');
+	}
+	free(grew);
+	return 0;
+}
+
+static int write_flame(const struct render *rd, const struct leak_report *r)
+{
+	struct flame_set set;
+	char title[128];
+	int err;
+
+	err = report_flame_set(r, &set);
+	if (err)
+		return err;
+	if (rd->env->folded)
+		flame_set_print_folded(stdout, &set);
+	if (rd->env->svg) {
+		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
+			 r->comm, r->exited ? ", leaked at exit" : "");
+		err = flame_set_write_svg(&set, rd->env->svg, title, "bytes");
+		if (err)
+			error_msg("cannot write %s: %s", rd->env->svg, strerror(-err));
+	}
+	flame_set_free(&set);
+	return err;
+}
+
+static int render_one(const struct rec_view *v, void *ctx)
+{
+	struct render *rd = ctx;
+	const struct report_env *env = rd->env;
+	struct leak_report r;
+	int err;
+
+	if (v->index < rd->first && !env->timeline)
+		return 0;
+	err = build_report(rd, v, &r);
+	if (err)
+		return err;
+	if (env->timeline) {
+		print_timeline_line(rd, v, &r);
+		if (!v->index)
+			err = keep_base(rd, &r);
+		if (!err && !env->json && v->index == rd->last && rd->last)
+			err = print_growth(rd, &r);
+	} else if (env->json)
+		report_print_json(stdout, &r);
+	else if (!env->folded)
+		report_print_text(stdout, &r);
+	if (!err && (env->folded || env->svg))
+		err = write_flame(rd, &r);
+	if (!err && env->pprof) {
+		err = report_write_pprof(&r, env->pprof);
+		if (err)
+			error_msg("cannot write %s: %s", env->pprof, strerror(-err));
+	}
+	free(r.groups);
+	if (!err && v->index >= rd->last)
+		return 1;	/* done: stop the replay */
+	return err;
+}
+
+static int render(const struct report_env *env, const struct recording *rec)
+{
+	size_t nr = recording_nr_snapshots(rec);
+	struct render rd = { .env = env, .rec = rec };
+	int err;
+
+	if (!nr) {
+		error_msg("%s: the recording holds no snapshot", env->path);
+		return -ENOENT;
+	}
+	if (env->snapshot > nr) {
+		error_msg("%s: no snapshot %llu, the recording holds %zu", env->path, env->snapshot, nr);
+		return -ENOENT;
+	}
+	rd.last = env->snapshot ? env->snapshot - 1 : nr - 1;
+	rd.first = env->all || env->timeline ? 0 : rd.last;
+	if (!env->json && !env->folded)
+		print_session(rec);
+	err = recording_replay(rec, render_one, &rd);
+	free(rd.recs);
+	free(rd.base);
+	return err < 0 ? err : 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_env env = { .top = 10 };
+	struct recording *rec;
+	char why[256];
+	int err;
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if (recording_load(env.path, &rec, why, sizeof(why))) {
+		error_msg("%s: %s", env.path, why);
+		return 1;
+	}
+	err = render(&env, rec);
+	recording_free(rec);
+	if (!err && (fflush(stdout) || ferror(stdout)))
+		err = -EIO;
+	return err ? 1 : 0;
+}
