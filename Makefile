@@ -107,10 +107,19 @@ $(OUTPUT)/pressure: tests/workloads/pressure.c | $(OUTPUT)
 $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
 	$(CC) -O2 -static $< -o $@
 
+# The recording reader under libFuzzer, with ASan and UBSan (tests/fuzz.sh).
+FUZZ_SRCS := user/recfile.c user/report.c user/pprof.c user/flameset.c user/flamegraph.c \
+	     user/util.c $(OUTPUT)/profile.pb-c.c
+$(OUTPUT)/fuzz_recording: tests/fuzz/fuzz_recording.c user/report_cmd.c $(FUZZ_SRCS) user/*.h \
+			  include/*.h $(OUTPUT)/profile.pb-c.h | $(OUTPUT)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES) \
+		$< $(FUZZ_SRCS) -lprotobuf-c -lbpf -lelf -lz -o $@
+
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
-E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
+E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
 	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload
 
 e2e: $(E2E_DEPS)

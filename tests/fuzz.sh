@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# Fuzzing of the recording reader (`memlens report`) with libFuzzer, ASan
+# and UBSan, for a bounded time (FUZZ_SECONDS, default 60), from two seeds:
+# the unit tests' sample recording and a real one of build/leaky. Then the
+# real memlens reads what the fuzzer made: a clear error or a report,
+# never a crash. Needs root (the real recording loads BPF).
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+
+FUZZER=$PWD/build/fuzz_recording
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+
+make_seeds() {
+	mkdir -p "$tmp/seeds" "$tmp/corpus"
+	MEMLENS_FUZZ_SEEDS=$tmp/seeds build/unit_tests recfile >/dev/null
+	check "seed: the unit tests' sample recording" test -s "$tmp/seeds/unit.mlr"
+	"$MEMLENS" record -o "$tmp/seeds/leaky.mlr" -- "$LEAKY" 2>/dev/null
+	check "seed: a recording of leaky" "$MEMLENS_BIN" report "$tmp/seeds/leaky.mlr"
+}
+
+test_fuzz() {
+	local log=$tmp/fuzz.log runs rc
+	MEMLENS_FUZZ_PPROF=$tmp/fuzz.pb.gz timeout -k 5 $((FUZZ_SECONDS + 60)) "$FUZZER" \
+		-max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+		-artifact_prefix="$tmp/" "$tmp/corpus" "$tmp/seeds" >"$log" 2>&1
+	rc=$?
+	runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log")
+	check_eq "fuzz: ${FUZZ_SECONDS}s of libFuzzer without a crash, leak or UB (exit code)" 0 "$rc"
+	[ "$rc" -eq 0 ] || grep -E "ERROR|SUMMARY|runtime error" "$log" | head -5
+	check "fuzz: at least 10000 inputs tried (${runs:-0})" test "${runs:-0}" -ge 10000
+	check_eq "fuzz: no crashing input left behind" "" \
+		"$(find "$tmp" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'leak-*' -o -maxdepth 1 -name 'timeout-*')"
+}
+
+# The corpus through the real binary, checksums on: each file is
+# refused in one line (exit 1) or rendered (exit 0); nothing else.
+test_corpus_with_memlens() {
+	local n=0 bad=0 rc f
+	for f in "$tmp"/corpus/* "$tmp"/seeds/*; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		"$MEMLENS_BIN" report --all -t 0 "$f" >/dev/null 2>"$tmp/report.err"
+		rc=$?
+		if [ "$rc" -eq 0 ] || { [ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/report.err")" -eq 1 ]; }; then
+			continue
+		fi
+		bad=$((bad + 1))
+		echo "# $f: exit $rc: $(head -c 300 "$tmp/report.err")"
+	done
+	check_eq "memlens report on the $n corpus files: exit 0, or 1 with one line" 0 "$bad"
+}
+
+require_root_and_build fuzz
+[ -x "$FUZZER" ] || { echo "fuzz: $FUZZER missing: build first (make check)" >&2; exit 1; }
+make_seeds
+test_fuzz
+test_corpus_with_memlens
+finish fuzz
