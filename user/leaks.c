@@ -547,32 +547,6 @@ static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 	return stack_cache_get(s->stacks, id);
 }
 
-/*
- * The report as an SVG flame graph, and at the FINAL report as folded
- * lines on stdout: folded reports one after another would add up.
- */
-static int report_flame(struct leaks_session *s, const struct leak_report *r, bool final)
-{
-	struct flame_set set;
-	char title[128];
-	int err;
-
-	err = report_flame_set(r, &set);
-	if (err)
-		return err;
-	if (s->env->folded && final)
-		flame_set_print_folded(stdout, &set);
-	if (s->env->svg) {
-		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
-			 r->comm, r->exited ? ", leaked at exit" : "");
-		err = flame_set_write_svg(&set, s->env->svg, title, "bytes");
-		if (err)
-			error_msg("cannot write %s: %s", s->env->svg, strerror(-err));
-	}
-	flame_set_free(&set);
-	return err;
-}
-
 /* The outstanding blocks grouped by stack, in every output asked for. */
 static int render_report(struct leaks_session *s, struct leak_report *r, bool final)
 {
@@ -586,13 +560,8 @@ static int render_report(struct leaks_session *s, struct leak_report *r, bool fi
 		r->total_count += r->groups[i].count;
 		r->total_bytes += r->groups[i].bytes;
 	}
-	if (s->env->folded || s->env->svg)
-		err = report_flame(s, r, final);
-	if (!err && s->env->pprof) {
-		err = report_write_pprof(r, s->env->pprof);
-		if (err)
-			error_msg("cannot write %s: %s", s->env->pprof, strerror(-err));
-	}
+	/* Folded reports one after another would add up: the FINAL one only. */
+	err = report_write_outputs(r, s->env->folded && final, s->env->svg, s->env->pprof);
 	if (s->env->json)
 		report_print_json(stdout, r);
 	else if (!s->env->folded)

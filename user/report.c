@@ -373,3 +373,41 @@ int report_write_pprof(const struct leak_report *r, const char *path)
 	free(frames);
 	return err;
 }
+
+/* The SVG's title: whose allocations, and whether they were left at exit. */
+static int write_svg(const struct leak_report *r, const struct flame_set *set, const char *path)
+{
+	char title[128];
+	int err;
+
+	snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
+		 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "");
+	err = flame_set_write_svg(set, path, title, "bytes");
+	if (err)
+		error_msg("cannot write %s: %s", path, strerror(-err));
+	return err;
+}
+
+int report_write_outputs(const struct leak_report *r, bool folded, const char *svg,
+			 const char *pprof)
+{
+	struct flame_set set;
+	int err = 0;
+
+	if (folded || svg) {
+		err = report_flame_set(r, &set);
+		if (err)
+			return err;
+		if (folded)
+			flame_set_print_folded(stdout, &set);
+		if (svg)
+			err = write_svg(r, &set, svg);
+		flame_set_free(&set);
+	}
+	if (!err && pprof) {
+		err = report_write_pprof(r, pprof);
+		if (err)
+			error_msg("cannot write %s: %s", pprof, strerror(-err));
+	}
+	return err;
+}

@@ -61,6 +61,13 @@ const char *frame_label(const struct frame_info *f, char *buf, size_t len);
 int report_flame_set(const struct leak_report *r, struct flame_set *out);
 /* Every stack of R as a pprof heap profile (inuse_space, inuse_objects) in PATH, replaced whole. */
 int report_write_pprof(const struct leak_report *r, const char *path);
+/*
+ * The outputs of R that are not a report: its folded lines on stdout if
+ * FOLDED, an SVG flame graph into SVG and a pprof profile into PPROF if
+ * they are not NULL. Errors are reported; the first is returned.
+ */
+int report_write_outputs(const struct leak_report *r, bool folded, const char *svg,
+			 const char *pprof);
 void json_print_string(FILE *out, const char *s);
 
 #endif

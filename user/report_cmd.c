@@ -328,28 +328,6 @@ static int print_growth(const struct render *rd, const struct leak_report *r)
 	return 0;
 }
 
-static int write_flame(const struct render *rd, const struct leak_report *r)
-{
-	struct flame_set set;
-	char title[128];
-	int err;
-
-	err = report_flame_set(r, &set);
-	if (err)
-		return err;
-	if (rd->env->folded)
-		flame_set_print_folded(stdout, &set);
-	if (rd->env->svg) {
-		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
-			 r->comm, r->exited ? ", leaked at exit" : "");
-		err = flame_set_write_svg(&set, rd->env->svg, title, "bytes");
-		if (err)
-			error_msg("cannot write %s: %s", rd->env->svg, strerror(-err));
-	}
-	flame_set_free(&set);
-	return err;
-}
-
 static int render_one(const struct rec_view *v, void *ctx)
 {
 	struct render *rd = ctx;
@@ -372,13 +350,8 @@ static int render_one(const struct rec_view *v, void *ctx)
 		report_print_json(stdout, &r);
 	else if (!env->folded)
 		report_print_text(stdout, &r);
-	if (!err && (env->folded || env->svg))
-		err = write_flame(rd, &r);
-	if (!err && env->pprof) {
-		err = report_write_pprof(&r, env->pprof);
-		if (err)
-			error_msg("cannot write %s: %s", env->pprof, strerror(-err));
-	}
+	if (!err)
+		err = report_write_outputs(&r, env->folded, env->svg, env->pprof);
 	free(r.groups);
 	if (!err && v->index >= rd->last)
 		return 1;	/* done: stop the replay */
