@@ -46,6 +46,12 @@ start_kmem() {
 }
 
 # last_cache OUT NAME: the cache's object of the last interval.
+# pprof_top INDEX: go tool pprof's table of $prof by cumulative INDEX.
+pprof_top() {
+	HOME=$tmp GOCACHE=$tmp/gocache GOFLAGS= GOTOOLCHAIN=local go tool pprof -top -cum \
+		-symbolize=none -nodefraction=0 -sample_index="$1" "$prof" 2>/dev/null
+}
+
 last_cache() {
 	jq -c --arg n "$2" 'select(.type == "cache" and .name == $n)' "$1" | tail -n 1
 }
@@ -138,11 +144,13 @@ echo go >&3
 echo go >&3
 wait "$load_pid"
 
-# --folded and --svg: the held files' stacks as flame graph input, drawn.
+# --folded, --svg and --pprof: the held files' stacks as flame graph input,
+# drawn, and as a heap profile.
 out=$tmp/filp.folded
 svg=$tmp/filp.svg
+prof=$tmp/filp.pb.gz
 start_load
-start_kmem "$out" -p "$load_pid" -i 0.3 --no-pages --cache filp --folded --svg "$svg"
+start_kmem "$out" -p "$load_pid" -i 0.3 --no-pages --cache filp --folded --svg "$svg" --pprof "$prof"
 echo go >&3
 wait_for "$tmp/load.out" done 60
 sleep 1
@@ -153,11 +161,18 @@ check "--folded: the held files' bytes, a whole number of objects ($sum)" \
 	test "$sum" -ge $((NFDS * 192)) -a $((sum % NFDS)) -eq 0
 check_eq "--folded: nothing but folded lines" 0 "$(grep -cvE '^[^ ;]+(;[^;]+)* [0-9]+$' "$out")"
 check_flame_svg "kmem --svg" "$svg" path_openat
+check "--pprof: go tool pprof reads it: the held files' $NFDS objects in all" \
+	grep -q "of $NFDS total" <(pprof_top inuse_objects)
+check "--pprof: $NFDS objects through path_openat" \
+	grep -qE "^ +[0-9]+ +[0-9.]+% +[0-9.]+% +$NFDS +[0-9.]+% +path_openat$" <(pprof_top inuse_objects)
+check "--pprof: the bytes of the folded lines ($sum)" grep -q "of ${sum}B total" \
+	<(HOME=$tmp GOCACHE=$tmp/gocache GOFLAGS= GOTOOLCHAIN=local go tool pprof -top -unit=B \
+		-symbolize=none -sample_index=inuse_space "$prof" 2>/dev/null)
 echo go >&3
 echo go >&3
 wait "$load_pid"
 expect_error "--folded needs --cache" 2 \
-	"memlens: kmem: --folded and --svg are for the --cache stack report: name a cache" \
+	"memlens: kmem: --folded, --svg and --pprof are for the --cache stack report: name a cache" \
 	"$MEMLENS_BIN" kmem --folded
 
 # --- system-wide: the growth is charged to the process -----------------

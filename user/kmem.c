@@ -18,6 +18,7 @@
 #include "kmemview.h"
 #include "flameset.h"
 #include "ksyms.h"
+#include "pprof.h"
 #include "memcg.h"
 #include "proctable.h"
 #include "report.h"
@@ -46,6 +47,7 @@ struct kmem_env {
 	unsigned long long max_objects;
 	bool folded;			/* --cache report as folded lines */
 	const char *svg;		/* --cache report as a flame graph */
+	const char *pprof;		/* --cache report as a pprof heap profile */
 };
 
 static const char kmem_usage[] =
@@ -65,6 +67,8 @@ SYSVIEW_FILTERS_HELP
 "                        (\"cache;caller;...;kmem_cache_alloc BYTES\" a line)\n"
 "      --svg FILE        with --cache: the report also as an interactive\n"
 "                        flame graph in FILE\n"
+"      --pprof FILE      with --cache: the report also as a pprof heap profile\n"
+"                        (inuse_space, inuse_objects) in FILE\n"
 "  -P, --processes       a row per process and cache, not per cache\n"
 "  -s, --sort KEY        growth, objects, allocs or frees (default growth)\n"
 "  -r, --rows N          rows per table (default 20, 0 = all)\n"
@@ -79,6 +83,7 @@ enum {
 	OPT_MAX_OBJECTS,
 	OPT_FOLDED,
 	OPT_SVG,
+	OPT_PPROF,
 };
 
 static const struct option kmem_options[] = {
@@ -91,6 +96,7 @@ static const struct option kmem_options[] = {
 	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
 	{ "folded", no_argument, NULL, OPT_FOLDED },
 	{ "svg", required_argument, NULL, OPT_SVG },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
@@ -129,6 +135,9 @@ static int parse_kmem_opt(void *ctx, int opt, const char *arg)
 		return 1;
 	case OPT_SVG:
 		env->svg = arg;
+		return 1;
+	case OPT_PPROF:
+		env->pprof = arg;
 		return 1;
 	case OPT_MAX_OBJECTS:
 		if (parse_uint(arg, "max-objects", KMEM_MAX_OBJECTS_LIMIT, &env->max_objects))
@@ -547,6 +556,49 @@ static int flame_stack_groups(const struct kmem_env *env, const struct kmem_stac
 	return err;
 }
 
+struct kmem_profile {
+	const struct kmem_env *env;
+	const struct pprof_sample *samples;
+	size_t nr;
+};
+
+static int emit_profile(FILE *f, void *ctx)
+{
+	const struct kmem_profile *p = ctx;
+	char comment[128];
+
+	snprintf(comment, sizeof(comment), "memlens kmem: outstanding %s objects by kernel stack",
+		 p->env->ko.cache);
+	return pprof_write_heap(f, p->samples, p->nr, realtime_ns(), comment);
+}
+
+/* The groups as a heap profile: kernel functions, leaf (the allocator) first. */
+static int write_stack_profile(const struct kmem_env *env, const struct kmem_stack_group *g,
+			       size_t nr, const struct ksyms *ks)
+{
+	struct pprof_sample *samples = calloc(nr + 1, sizeof(*samples));
+	struct pprof_frame *frames = calloc(nr * KMEM_STACK_DEPTH + 1, sizeof(*frames));
+	struct kmem_profile p = { env, samples, nr };
+	int err = -ENOMEM;
+
+	if (samples && frames) {
+		for (size_t i = 0; i < nr; i++) {
+			struct pprof_frame *f = &frames[i * KMEM_STACK_DEPTH];
+
+			for (size_t j = 0; j < g[i].nr_ips; j++)
+				f[j] = (struct pprof_frame){ .function = ksyms_name(ks, g[i].ips[j]),
+							     .addr = g[i].ips[j] };
+			samples[i] = (struct pprof_sample){ f, g[i].nr_ips, g[i].count, g[i].bytes };
+		}
+		err = write_file_atomic(env->pprof, emit_profile, &p);
+	}
+	if (err)
+		error_msg("cannot write %s: %s", env->pprof, strerror(-err));
+	free(samples);
+	free(frames);
+	return err;
+}
+
 static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 {
 	struct kmem_stack_group *g;
@@ -570,6 +622,8 @@ static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 		print_stack_groups(env, g, nr, &ks);
 	if (env->folded || env->svg)
 		err = flame_stack_groups(env, g, nr, &ks);
+	if (!err && env->pprof)
+		err = write_stack_profile(env, g, nr, &ks);
 	ksyms_free(&ks);
 	free(g);
 	return err;
@@ -626,11 +680,11 @@ int cmd_kmem(int argc, char **argv)
 
 	if (sysview_parse_args(argc, argv, &kmem_cmd, &env.o, &env))
 		return EXIT_USAGE;
-	if ((env.folded || env.svg) && !env.ko.cache) {
-		error_msg("kmem: --folded and --svg are for the --cache stack report: name a cache");
+	if ((env.folded || env.svg || env.pprof) && !env.ko.cache) {
+		error_msg("kmem: --folded, --svg and --pprof are for the --cache stack report: name a cache");
 		return EXIT_USAGE;
 	}
-	if (env.svg && check_output_path(env.svg))
+	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
 		return 1;
 	if (check_privileges() || check_btf())
 		return 1;
