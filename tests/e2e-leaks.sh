@@ -393,22 +393,31 @@ file_size() {
 	stat -c %s "$1" 2>/dev/null || echo 0
 }
 
+# wait_growth FILE SIZE: until FILE is larger than SIZE (a snapshot was written), 10 s at most.
+wait_growth() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(file_size "$1")" -gt "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # A recording of a running process over time: empty before the work, the
 # leaks after it, leaked at exit; the timeline adds up.
 test_record_timeline() {
-	local rec=$tmp/timeline.mlr err=$tmp/timeline.err pid mpid size rc i t
+	local rec=$tmp/timeline.mlr err=$tmp/timeline.err pid mpid size rc i n t
 	start_waiting_leaky || { not_ok "timeline: workload did not start"; return; }
 	"$MEMLENS" record -o "$rec" -p "$pid" -i 0.2 2>"$err" &
 	mpid=$!
 	pids+=("$mpid")
 	wait_for "$err" "recording pid $pid" || { not_ok "timeline: record did not attach" "$(cat "$err")"; return; }
 	# A snapshot is flushed whole: the file grows once one is taken.
-	size=$(file_size "$rec")
-	for ((i = 0; i < 100 && $(file_size "$rec") == size; i++)); do sleep 0.05; done
+	wait_growth "$rec" "$(file_size "$rec")" || { not_ok "timeline: no snapshot before the work"; return; }
 	echo go >&4
 	wait_for "$tmp/opt.log" done || { not_ok "timeline: workload did not finish"; return; }
 	size=$(file_size "$rec")
-	for ((i = 0; i < 100 && $(file_size "$rec") == size; i++)); do sleep 0.05; done
+	wait_growth "$rec" "$size" || { not_ok "timeline: no snapshot after the work"; return; }
 	echo exit >&4
 	wait "$mpid"
 	rc=$?
@@ -417,10 +426,17 @@ test_record_timeline() {
 	check_eq "timeline: the first snapshot, before the work, holds nothing" "0 0 false" \
 		"$(head -n 1 <<<"$t" | jq -r '"\(.outstanding_bytes) \(.outstanding_allocations) \(.exited)"')"
 	check_eq "timeline: the last is leaked at exit" "true" "$(tail -n 1 <<<"$t" | jq .exited)"
-	check_eq "timeline: growths add up to the last snapshot's bytes" \
-		"$(tail -n 1 <<<"$t" | jq .outstanding_bytes)" "$(jq -s 'map(.growth_bytes) | add' <<<"$t")"
-	check_eq "timeline: numbered 1..N" "true" \
-		"$(jq -s '[.[].snapshot] == [range(1; length + 1)]' <<<"$t")"
+	# The timeline's totals are kept as the deltas are replayed; a report
+	# groups the blocks themselves. They must agree at every snapshot.
+	n=$(wc -l <<<"$t")
+	for ((i = 1; i <= n; i++)); do
+		echo "$("$MEMLENS" report -s "$i" -j -t 0 "$rec" | jq -c '[.outstanding_bytes, .outstanding_allocations, .stacks_total]')"
+	done >"$tmp/timeline.reports"
+	check_eq "timeline: bytes, blocks and stacks of every snapshot, as its report counts them" \
+		"$(cat "$tmp/timeline.reports")" \
+		"$(jq -c '[.outstanding_bytes, .outstanding_allocations, .stacks]' <<<"$t")"
+	check_eq "timeline: nothing is freed after the work (leaky holds all until exit)" "0" \
+		"$(jq -s '[.[] | select(.growth_bytes < 0)] | length' <<<"$t")"
 	check_eq "report -s 1: no stacks then" 0 "$("$MEMLENS" report -s 1 -j "$rec" | jq '.stacks | length')"
 	check_leaks "timeline, last snapshot" "$("$MEMLENS" report -j -t 0 "$rec")"
 	check_eq "report --all: one report per snapshot" "$(wc -l <<<"$t")" \
@@ -430,6 +446,68 @@ test_record_timeline() {
 		grep -qE "^ +\+1048576 bytes +\+1 allocations +leak_large < worker_b < start_thread$" "$tmp/timeline.txt"
 	check "timeline text: leak_here, 7 blocks" \
 		grep -qE "^ +\+28672 bytes +\+7 allocations +leak_here < worker_a < start_thread$" "$tmp/timeline.txt"
+}
+
+# What a recording is left as when memlens record is stopped, killed, or
+# runs out of disk; and the file it writes, whatever was at its path.
+test_record_endings() {
+	local dir=$tmp/endings rec pid mpid rc size
+	mkdir -p "$dir"
+	# An existing file, with a second link, and a symlink: replaced, not written into.
+	echo keep >"$dir/old"
+	chmod 644 "$dir/old"
+	ln "$dir/old" "$dir/old.link"
+	ln -s "$dir/target" "$dir/sym"
+	echo keep >"$dir/target"
+	"$MEMLENS" record -o "$dir/old" -- "$LEAKY" 2>/dev/null
+	"$MEMLENS" record -o "$dir/sym" -- "$LEAKY" 2>/dev/null
+	check_eq "record over a file: a new file, 0600; its other link and a symlink's target untouched" \
+		"600 keep keep regular file" \
+		"$(stat -c %a "$dir/old") $(cat "$dir/old.link") $(cat "$dir/target") $(stat -c %F "$dir/sym")"
+	check "record over a file: readable" sh -c '"$1" report -j "$2" >/dev/null' sh "$MEMLENS_BIN" "$dir/old"
+
+	# SIGKILL: no END. Refused, and read whole up to its last snapshot with --partial.
+	rec=$dir/killed.mlr
+	start_waiting_leaky || { not_ok "endings: workload did not start"; return; }
+	"$MEMLENS_BIN" record -o "$rec" -p "$pid" -i 0.05 2>"$dir/killed.err" &
+	mpid=$!
+	pids+=("$mpid")
+	wait_for "$dir/killed.err" "recording pid $pid" || { not_ok "endings: record did not attach"; return; }
+	size=$(file_size "$rec")
+	wait_growth "$rec" $((size + 200)) || { not_ok "endings: no snapshots written"; return; }
+	kill -KILL "$mpid"
+	wait "$mpid" 2>/dev/null
+	echo exit >&4
+	"$MEMLENS_BIN" report "$rec" >/dev/null 2>"$dir/report.err"
+	rc=$?
+	check "killed recording: refused, exit 1, no end record" sh -c \
+		'[ "$1" -eq 1 ] && grep -qE "truncated( after [0-9]+ snapshots?: no end record|: record)" "$2"' sh "$rc" "$dir/report.err"
+	"$MEMLENS_BIN" report --partial -T -j "$rec" >"$dir/partial.json" 2>"$dir/partial.err"
+	rc=$?
+	check_eq "killed recording, --partial: exit 0" 0 "$rc"
+	check "killed recording, --partial: says what was cut and what is shown" \
+		grep -qE "^memlens: $rec: truncated.*: the [0-9]+ whole snapshots? shown$" "$dir/partial.err"
+	check "killed recording, --partial: its snapshots" test "$(wc -l <"$dir/partial.json")" -ge 1
+
+	# A full disk: the file is cut back to its last whole snapshot and ended.
+	mkdir -p "$dir/small"
+	if mount -t tmpfs -o size=4k memlens-e2e "$dir/small"; then
+		small_mount=$dir/small
+		rec=$dir/small/full.mlr
+		start_waiting_leaky || { not_ok "endings: workload did not start"; return; }
+		"$MEMLENS" record -o "$rec" -p "$pid" -i 0.01 >/dev/null 2>"$dir/full.err"
+		rc=$?
+		echo exit >&4
+		check_eq "full disk: record exits 1" 1 "$rc"
+		check "full disk: one message, what is kept" grep -qE \
+			"^memlens: cannot write $rec: No space left on device; it keeps the snapshots taken before \([0-9]+ bytes\)$" \
+			"$dir/full.err"
+		check "full disk: the recording reads, snapshots and all" sh -c \
+			'"$1" report -T -j "$2" | jq -e -s "length >= 10" >/dev/null' sh "$MEMLENS_BIN" "$rec"
+		umount "$dir/small" && small_mount=
+	else
+		not_ok "full disk: cannot mount a small tmpfs"
+	fi
 }
 
 test_record_errors() {
@@ -473,6 +551,12 @@ test_record_errors() {
 		"$MEMLENS_BIN" report
 }
 
+# The small tmpfs of test_record_endings, should a test stop midway.
+small_mount=
+suite_cleanup() {
+	[ -n "$small_mount" ] && umount "$small_mount"
+}
+
 require_root_and_build e2e-leaks
 
 test_command
@@ -488,6 +572,7 @@ test_flame
 test_pprof
 test_record
 test_record_timeline
+test_record_endings
 test_record_errors
 test_errors
 

@@ -583,7 +583,6 @@ static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
 		.threads_tracked = r->threads_tracked,
 	};
 	struct rec_alloc *allocs;
-	int err;
 
 	memcpy(rs.stats, r->stats, sizeof(rs.stats));
 	allocs = realloc(s->rec_allocs, (snap->nr + 1) * sizeof(*allocs));
@@ -593,10 +592,8 @@ static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
 	for (size_t i = 0; i < snap->nr; i++)
 		allocs[i] = (struct rec_alloc){ snap->keys[i].addr, snap->recs[i].size,
 						snap->recs[i].ts_ns, snap->recs[i].stack_id };
-	err = rec_writer_snapshot(s->rec, &rs, allocs, snap->nr, report_stack, s);
-	if (err)
-		error_msg("cannot write %s: %s", s->env->output, strerror(-err));
-	return err;
+	/* An error is told once, when the recording is closed. */
+	return rec_writer_snapshot(s->rec, &rs, allocs, snap->nr, report_stack, s);
 }
 
 /* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
@@ -650,7 +647,8 @@ static char *joined_command(char **cmd)
 	return s;
 }
 
-static int open_recording(struct leaks_session *s, int target)
+/* The header and session, once the target is known. */
+static int begin_recording(struct leaks_session *s, int target)
 {
 	char host[256] = "";
 	struct utsname uts = {};
@@ -669,14 +667,12 @@ static int open_recording(struct leaks_session *s, int target)
 
 	gethostname(host, sizeof(host) - 1);
 	uname(&uts);
-	err = rec_writer_open(s->env->output, &sess, &s->rec);
+	err = rec_writer_begin(s->rec, &sess);
 	free(command);
-	if (err)
-		error_msg("cannot write %s: %s", s->env->output, strerror(-err));
 	return err;
 }
 
-/* END goes in even after an error: what was recorded is consistent. */
+/* After an error too, the file is readable: it is cut back to its last whole snapshot. */
 static int close_recording(struct leaks_session *s)
 {
 	uint64_t bytes = 0;
@@ -687,7 +683,8 @@ static int close_recording(struct leaks_session *s)
 	err = rec_writer_close(s->rec, &bytes);
 	s->rec = NULL;
 	if (err) {
-		error_msg("cannot write %s: %s", s->env->output, strerror(-err));
+		error_msg("cannot write %s: %s; it keeps the snapshots taken before (%" PRIu64 " bytes)",
+			  s->env->output, strerror(-err), bytes);
 		return err;
 	}
 	info_msg("recorded %" PRIu64 " bytes into %s; render it with: memlens report %s", bytes,
@@ -757,7 +754,7 @@ static int session_start(struct leaks_session *s)
 	}
 	read_comm(target, s->comm, sizeof(s->comm));
 	if (s->env->record_mode) {
-		err = open_recording(s, target);
+		err = begin_recording(s, target);
 		if (err)
 			return err;
 	}
@@ -824,8 +821,7 @@ static int run_leaks(struct leaks_env *env)
 	int err;
 
 	if ((env->svg && check_output_path(env->svg)) ||
-	    (env->pprof && check_output_path(env->pprof)) ||
-	    (env->output && check_output_path(env->output)))
+	    (env->pprof && check_output_path(env->pprof)))
 		return 1;
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return 1;
@@ -844,7 +840,21 @@ static int run_leaks(struct leaks_env *env)
 	/* A closed pipe (| head) is an error to handle, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Before any command starts: a path that cannot be written stops nothing. */
+	if (env->output) {
+		err = rec_writer_open(env->output, &s.rec);
+		if (err) {
+			error_msg("cannot write %s: %s", env->output, strerror(-err));
+			return 1;
+		}
+	}
 	err = session_start(&s);
+	if (err && s.rec) {
+		/* Nothing was recorded: no file is left behind. */
+		rec_writer_abandon(s.rec);
+		s.rec = NULL;
+		unlink(env->output);
+	}
 	if (!err)
 		err = run_loop(&s);
 	if (close_recording(&s))

@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -27,7 +29,7 @@ struct byte_buf {
 
 static void buf_put(struct byte_buf *b, const void *p, size_t n)
 {
-	if (b->err)
+	if (b->err || !n)
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
@@ -99,8 +101,24 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	return h;
 }
 
+/*
+ * Keys read from a file are an attacker's to choose: a secret seed keeps
+ * them from being picked to collide (one long probe chain, quadratic).
+ */
+static uint64_t hash_seed(void)
+{
+	static uint64_t seed;
+
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	while (!seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		;
+#endif
+	return seed;
+}
+
 static uint64_t hash_u64(uint64_t x)
 {
+	x ^= hash_seed();
 	x += 0x9e3779b97f4a7c15ULL;
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
@@ -193,6 +211,12 @@ struct rec_writer {
 	FILE *f;
 	int err;
 	uint64_t bytes;
+	/*
+	 * Where the last two complete snapshots end: an error cuts back to
+	 * the last, or to the one before if END does not fit after it.
+	 */
+	uint64_t good_bytes[2];
+	uint64_t good_snapshots[2];
 	char **strings;
 	size_t nr_strings, strings_cap;
 	struct id_index string_index;
@@ -220,21 +244,30 @@ static void write_record(struct rec_writer *w, uint32_t type, const struct byte_
 		w->err = payload->err;
 		return;
 	}
+	/* What the reader would refuse is never written. */
+	if (payload->len > REC_MAX_RECORD || w->bytes + sizeof(head) + payload->len > REC_MAX_FILE) {
+		w->err = -EFBIG;
+		return;
+	}
 	put_le32(head, type);
 	put_le32(head + 4, payload->len);
 	put_le32(head + 8, record_crc(head, payload->data, payload->len));
+	errno = 0;
 	if (fwrite(head, 1, sizeof(head), w->f) != sizeof(head) ||
-	    fwrite(payload->data, 1, payload->len, w->f) != payload->len)
-		w->err = -EIO;
+	    fwrite(payload->data, 1, payload->len, w->f) != payload->len) {
+		w->err = errno ? -errno : -EIO;
+		return;
+	}
 	w->bytes += sizeof(head) + payload->len;
 }
 
+/* A new file, the user's own: paths and command lines can be private. */
 static int open_output(const char *path, FILE **out)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = create_file_anew(path, 0600);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	*out = fdopen(fd, "w");
 	if (!*out) {
 		int err = -errno;
@@ -245,10 +278,8 @@ static int open_output(const char *path, FILE **out)
 	return 0;
 }
 
-int rec_writer_open(const char *path, const struct rec_session *sess, struct rec_writer **out)
+int rec_writer_open(const char *path, struct rec_writer **out)
 {
-	uint8_t header[REC_HEADER_LEN] = REC_MAGIC;
-	struct byte_buf b = {};
 	struct rec_writer *w;
 	int err;
 
@@ -260,6 +291,27 @@ int rec_writer_open(const char *path, const struct rec_session *sess, struct rec
 		free(w);
 		return err;
 	}
+	*out = w;
+	return 0;
+}
+
+static void mark_good(struct rec_writer *w)
+{
+	if (!w->err && fflush(w->f))
+		w->err = -errno;
+	if (w->err)
+		return;
+	w->good_bytes[1] = w->good_bytes[0];
+	w->good_snapshots[1] = w->good_snapshots[0];
+	w->good_bytes[0] = w->bytes;
+	w->good_snapshots[0] = w->nr_snapshots;
+}
+
+int rec_writer_begin(struct rec_writer *w, const struct rec_session *sess)
+{
+	uint8_t header[REC_HEADER_LEN] = REC_MAGIC;
+	struct byte_buf b = {};
+
 	header[8] = REC_VERSION_MAJOR;
 	header[10] = REC_VERSION_MINOR;
 	if (fwrite(header, 1, sizeof(header), w->f) != sizeof(header))
@@ -275,10 +327,8 @@ int rec_writer_open(const char *path, const struct rec_session *sess, struct rec
 	buf_varint(&b, sess->interval_ns);
 	write_record(w, REC_SESSION, &b);
 	free(b.data);
-	if (!w->err && fflush(w->f))
-		w->err = -errno;
-	*out = w;
-	return 0;
+	mark_good(w);
+	return w->err;
 }
 
 struct string_key {
@@ -527,6 +577,7 @@ int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
 
 	if (w->err)
 		return w->err;
+	w->nr_snapshots++;
 	nr = sort_unique(allocs, nr);
 	/* Blocks allocated after the snapshot was timed would have a negative age. */
 	for (size_t i = 0; i < nr; i++)
@@ -550,13 +601,12 @@ int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
 	if (!copy)
 		w->err = -ENOMEM;
 	else {
-		memcpy(copy, allocs, nr * sizeof(*copy));
+		if (nr)
+			memcpy(copy, allocs, nr * sizeof(*copy));
 		w->prev = copy;
 		w->nr_prev = nr;
 	}
-	if (!w->err && fflush(w->f))
-		w->err = -errno;
-	w->nr_snapshots++;
+	mark_good(w);
 	return w->err;
 }
 
@@ -577,17 +627,50 @@ static void writer_free(struct rec_writer *w)
 	free(w);
 }
 
-int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written)
+/*
+ * After a write error (a full disk), cut the file back to its last
+ * complete snapshot, which frees the space END needs: what was recorded
+ * stays readable.
+ */
+static void cut_back(struct rec_writer *w, int to)
+{
+	__fpurge(w->f);
+	if (ftruncate(fileno(w->f), w->good_bytes[to]) ||
+	    fseeko(w->f, w->good_bytes[to], SEEK_SET))
+		return;
+	w->bytes = w->good_bytes[to];
+	w->nr_snapshots = w->good_snapshots[to];
+	w->err = 0;
+}
+
+static void write_end(struct rec_writer *w)
 {
 	struct byte_buf b = {};
-	int err;
 
 	buf_varint(&b, w->nr_snapshots);
 	write_record(w, REC_END, &b);
 	free(b.data);
+	if (!w->err && fflush(w->f))
+		w->err = -errno;
+}
+
+int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written)
+{
+	int first_err = w->err;
+	int err;
+
+	if (!w->err)
+		write_end(w);
+	if (w->err && !first_err)
+		first_err = w->err;
+	for (int to = 0; w->err && to < 2; to++) {
+		cut_back(w, to);
+		if (!w->err)
+			write_end(w);
+	}
 	if (fclose(w->f) && !w->err)
 		w->err = -errno;
-	err = w->err;
+	err = first_err ? first_err : w->err;
 	if (bytes_written)
 		*bytes_written = w->bytes;
 	writer_free(w);
@@ -604,15 +687,38 @@ void rec_writer_abandon(struct rec_writer *w)
 
 /* --- reader ------------------------------------------------------------- */
 
+/* A stack as read: its frames are built the first time it is looked up. */
 struct rec_stack {
 	uint64_t id;
-	struct sym_stack frames;
+	uint32_t first_ref;	/* in the recording's frame_refs */
+	uint32_t depth;
+};
+
+/* A block as read: its stack as the stack table's index. */
+struct rec_block {
+	uint64_t addr, size, ts_ns;
+	uint32_t stack;
 };
 
 /* A snapshot's deltas: ranges of the recording's freed and allocated arrays. */
 struct snapshot_delta {
 	size_t freed, nr_freed;
 	size_t allocated, nr_allocated;
+};
+
+/*
+ * The blocks outstanding at one point of a replay, by address: open
+ * addressing (seeded hash, linear probing, deletion by backward shift),
+ * so that a snapshot costs its deltas, not all that is outstanding.
+ */
+struct live_set {
+	struct rec_block *slots;
+	bool *used;
+	size_t cap, nr;
+	uint64_t bytes;
+	uint32_t *per_stack;	/* blocks per stack index */
+	size_t per_stack_cap;
+	size_t stacks;		/* stacks with blocks */
 };
 
 struct recording {
@@ -623,27 +729,177 @@ struct recording {
 	size_t nr_names, names_cap;
 	struct frame_info *frames;
 	size_t nr_frames, frames_cap;
+	uint32_t *frame_refs;	/* every stack's frames, one after another */
+	size_t nr_frame_refs, frame_refs_cap;
 	struct rec_stack *stacks;
 	size_t nr_stacks, stacks_cap;
 	struct id_index stack_index;
+	struct sym_stack **built;	/* per stack, once looked up */
 	struct rec_snapshot *snaps;
+	size_t nr_snaps, snaps_cap;
 	struct snapshot_delta *deltas;
-	size_t nr_snaps, snaps_cap, deltas_cap;
+	size_t deltas_cap;
 	uint64_t *freed;
 	size_t nr_freed, freed_cap;
-	struct rec_alloc *allocated;
+	struct rec_block *allocated;
 	size_t nr_allocated, allocated_cap;
-	/* Only while parsing: the outstanding blocks, to check each snapshot. */
-	struct rec_alloc *live;
-	size_t nr_live;
+	struct live_set live;	/* only while parsing: to check each snapshot */
 	bool have_session, have_end;
+	char warning[256];	/* a partial recording: what was cut */
 };
+
+/* --- the live set --- */
+
+static bool live_grow(struct live_set *ls)
+{
+	struct live_set bigger = { .cap = ls->cap ? ls->cap * 2 : 1024 };
+
+	bigger.slots = malloc(bigger.cap * sizeof(*bigger.slots));
+	bigger.used = calloc(bigger.cap, sizeof(*bigger.used));
+	if (!bigger.slots || !bigger.used) {
+		free(bigger.slots);
+		free(bigger.used);
+		return false;
+	}
+	for (size_t i = 0; i < ls->cap; i++) {
+		size_t j;
+
+		if (!ls->used[i])
+			continue;
+		j = hash_u64(ls->slots[i].addr) & (bigger.cap - 1);
+		while (bigger.used[j])
+			j = (j + 1) & (bigger.cap - 1);
+		bigger.slots[j] = ls->slots[i];
+		bigger.used[j] = true;
+	}
+	free(ls->slots);
+	free(ls->used);
+	ls->slots = bigger.slots;
+	ls->used = bigger.used;
+	ls->cap = bigger.cap;
+	return true;
+}
+
+static int64_t live_find(const struct live_set *ls, uint64_t addr)
+{
+	if (!ls->cap)
+		return -1;
+	for (size_t i = hash_u64(addr) & (ls->cap - 1); ls->used[i]; i = (i + 1) & (ls->cap - 1))
+		if (ls->slots[i].addr == addr)
+			return i;
+	return -1;
+}
+
+static bool count_stack(struct live_set *ls, uint32_t stack, int delta)
+{
+	if (stack >= ls->per_stack_cap) {
+		size_t cap = ls->per_stack_cap ? ls->per_stack_cap : 256;
+		uint32_t *p;
+
+		while (cap <= stack)
+			cap *= 2;
+		p = realloc(ls->per_stack, cap * sizeof(*p));
+		if (!p)
+			return false;
+		memset(p + ls->per_stack_cap, 0, (cap - ls->per_stack_cap) * sizeof(*p));
+		ls->per_stack = p;
+		ls->per_stack_cap = cap;
+	}
+	if (delta > 0 && !ls->per_stack[stack]++)
+		ls->stacks++;
+	if (delta < 0 && !--ls->per_stack[stack])
+		ls->stacks--;
+	return true;
+}
+
+/* 0, -EEXIST if the address is outstanding already, -ENOMEM. */
+static int live_add(struct live_set *ls, const struct rec_block *b)
+{
+	size_t i;
+
+	if (live_find(ls, b->addr) >= 0)
+		return -EEXIST;
+	if (((ls->nr + 1) * 2 > ls->cap && !live_grow(ls)) || !count_stack(ls, b->stack, 1))
+		return -ENOMEM;
+	i = hash_u64(b->addr) & (ls->cap - 1);
+	while (ls->used[i])
+		i = (i + 1) & (ls->cap - 1);
+	ls->slots[i] = *b;
+	ls->used[i] = true;
+	ls->nr++;
+	ls->bytes += b->size;
+	return 0;
+}
+
+/* 0, or -ENOENT if the address is not outstanding. */
+static int live_del(struct live_set *ls, uint64_t addr)
+{
+	int64_t found = live_find(ls, addr);
+	size_t i, j;
+
+	if (found < 0)
+		return -ENOENT;
+	i = found;
+	ls->bytes -= ls->slots[i].size;
+	count_stack(ls, ls->slots[i].stack, -1);
+	ls->nr--;
+	/* Shift the blocks after it back, so that no probe chain breaks. */
+	for (j = (i + 1) & (ls->cap - 1); ls->used[j]; j = (j + 1) & (ls->cap - 1)) {
+		size_t home = hash_u64(ls->slots[j].addr) & (ls->cap - 1);
+
+		if (((j - home) & (ls->cap - 1)) >= ((j - i) & (ls->cap - 1))) {
+			ls->slots[i] = ls->slots[j];
+			i = j;
+		}
+	}
+	ls->used[i] = false;
+	return 0;
+}
+
+static void live_free(struct live_set *ls)
+{
+	free(ls->slots);
+	free(ls->used);
+	free(ls->per_stack);
+	memset(ls, 0, sizeof(*ls));
+}
+
+/* Snapshot D applied to LS: -EINVAL with WHY if it contradicts it. */
+static int live_apply(struct live_set *ls, const struct recording *r,
+		      const struct snapshot_delta *d, const char **why)
+{
+	int err;
+
+	for (size_t i = 0; i < d->nr_freed; i++) {
+		if (live_del(ls, r->freed[d->freed + i])) {
+			*why = "snapshot frees a block that is not outstanding";
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < d->nr_allocated; i++) {
+		err = live_add(ls, &r->allocated[d->allocated + i]);
+		if (err) {
+			*why = err == -EEXIST ? "snapshot allocates a block that is already outstanding"
+					      : "out of memory";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* --- parsing --- */
 
 /* A bounded view of bytes being parsed; the first error sticks. */
 struct cursor {
 	const uint8_t *p, *end;
 	const char *err;
 };
+
+static void cursor_fail(struct cursor *c, const char *why)
+{
+	if (!c->err)
+		c->err = why;
+}
 
 static uint64_t get_varint(struct cursor *c)
 {
@@ -653,19 +909,19 @@ static uint64_t get_varint(struct cursor *c)
 		uint8_t byte;
 
 		if (c->p >= c->end) {
-			c->err = c->err ? c->err : "record ends inside a number";
+			cursor_fail(c, "record ends inside a number");
 			return 0;
 		}
 		byte = *c->p++;
 		if (shift == 63 && byte > 1) {
-			c->err = c->err ? c->err : "number out of range";
+			cursor_fail(c, "number out of range");
 			return 0;
 		}
 		v |= (uint64_t)(byte & 0x7f) << shift;
 		if (!(byte & 0x80))
 			return v;
 	}
-	c->err = c->err ? c->err : "number too long";
+	cursor_fail(c, "number too long");
 	return 0;
 }
 
@@ -675,7 +931,7 @@ static uint64_t get_bounded(struct cursor *c, uint64_t max, const char *what)
 	uint64_t v = get_varint(c);
 
 	if (!c->err && v > max) {
-		c->err = what;
+		cursor_fail(c, what);
 		return 0;
 	}
 	return v;
@@ -687,6 +943,28 @@ static size_t get_count(struct cursor *c, size_t min_bytes)
 	return get_bounded(c, (size_t)(c->end - c->p) / min_bytes, "count larger than its record");
 }
 
+/* Room for NR more elements of SIZE in *ARR: doubling, so that appends stay linear. */
+static bool reserve(void **arr, size_t nr, size_t more, size_t *cap, size_t size)
+{
+	size_t want = nr + more, n = *cap ? *cap : 64;
+	void *p;
+
+	if (want <= *cap)
+		return true;
+	while (n < want)
+		n *= 2;
+	p = realloc(*arr, n * size);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = n;
+	return true;
+}
+
+#define RESERVE(c, arr, nr, more, cap)						\
+	(reserve((void **)&(arr), (nr), (more), &(cap), sizeof(*(arr))) ||	\
+	 (cursor_fail((c), "out of memory"), false))
+
 /* A string, copied NUL-terminated into the recording's string pool. */
 static char *get_string(struct cursor *c, struct recording *r)
 {
@@ -696,16 +974,18 @@ static char *get_string(struct cursor *c, struct recording *r)
 	if (c->err)
 		return NULL;
 	if (n > (size_t)(c->end - c->p)) {
-		c->err = "record ends inside a string";
+		cursor_fail(c, "record ends inside a string");
 		return NULL;
 	}
 	if (memchr(c->p, 0, n)) {
-		c->err = "string holds a NUL byte";
+		cursor_fail(c, "string holds a NUL byte");
 		return NULL;
 	}
-	if (array_grow((void **)&r->strings, r->nr_strings, &r->strings_cap, sizeof(*r->strings)) ||
-	    !(s = strndup((const char *)c->p, n))) {
-		c->err = "out of memory";
+	if (!RESERVE(c, r->strings, r->nr_strings, 1, r->strings_cap))
+		return NULL;
+	s = strndup((const char *)c->p, n);
+	if (!s) {
+		cursor_fail(c, "out of memory");
 		return NULL;
 	}
 	c->p += n;
@@ -732,16 +1012,13 @@ static void parse_strings(struct cursor *c, struct recording *r)
 {
 	size_t n = get_count(c, 1);
 
+	if (!RESERVE(c, r->names, r->nr_names, n, r->names_cap))
+		return;
 	for (size_t i = 0; i < n && !c->err; i++) {
 		const char *s = get_string(c, r);
 
-		if (c->err)
-			return;
-		if (array_grow((void **)&r->names, r->nr_names, &r->names_cap, sizeof(*r->names))) {
-			c->err = "out of memory";
-			return;
-		}
-		r->names[r->nr_names++] = s;
+		if (!c->err)
+			r->names[r->nr_names++] = s;
 	}
 }
 
@@ -757,6 +1034,8 @@ static void parse_frames(struct cursor *c, struct recording *r)
 {
 	size_t n = get_count(c, 6);
 
+	if (!RESERVE(c, r->frames, r->nr_frames, n, r->frames_cap))
+		return;
 	for (size_t i = 0; i < n && !c->err; i++) {
 		struct frame_info f;
 
@@ -766,13 +1045,8 @@ static void parse_frames(struct cursor *c, struct recording *r)
 		f.sym_offset = get_varint(c);
 		f.file = get_string_ref(c, r);
 		f.line = get_bounded(c, INT32_MAX, "line number out of range");
-		if (c->err)
-			return;
-		if (array_grow((void **)&r->frames, r->nr_frames, &r->frames_cap, sizeof(*r->frames))) {
-			c->err = "out of memory";
-			return;
-		}
-		r->frames[r->nr_frames++] = f;
+		if (!c->err)
+			r->frames[r->nr_frames++] = f;
 	}
 }
 
@@ -797,33 +1071,28 @@ static int64_t find_stack(const struct recording *r, uint64_t id)
 
 static void parse_one_stack(struct cursor *c, struct recording *r)
 {
-	struct rec_stack st = { .id = get_varint(c) };
-	size_t depth = get_bounded(c, MAX_STACK_DEPTH, "stack deeper than memlens records");
+	struct rec_stack st = { .id = get_varint(c), .first_ref = r->nr_frame_refs };
 
+	st.depth = get_bounded(c, MAX_STACK_DEPTH, "stack deeper than memlens records");
 	if (!c->err && find_stack(r, st.id) >= 0)
-		c->err = "stack defined twice";
-	if (c->err)
+		cursor_fail(c, "stack defined twice");
+	if (c->err || !RESERVE(c, r->frame_refs, r->nr_frame_refs, st.depth, r->frame_refs_cap))
 		return;
-	st.frames.nr = depth;
-	st.frames.frames = calloc(depth ? depth : 1, sizeof(*st.frames.frames));
-	if (!st.frames.frames ||
-	    array_grow((void **)&r->stacks, r->nr_stacks, &r->stacks_cap, sizeof(*r->stacks)) ||
-	    index_add(&r->stack_index, hash_u64(st.id), r->nr_stacks)) {
-		free(st.frames.frames);
-		c->err = "out of memory";
-		return;
-	}
-	/* Owned by the table from here on, even if a frame below is bad. */
-	r->stacks[r->nr_stacks++] = st;
-	for (size_t i = 0; i < depth && !c->err; i++) {
-		uint64_t ref = get_bounded(c, r->nr_frames ? r->nr_frames - 1 : 0,
-					   "stack names a frame not defined before");
+	for (size_t i = 0; i < st.depth && !c->err; i++) {
+		uint64_t ref = get_varint(c);
 
-		if (!r->nr_frames && !c->err)
-			c->err = "stack names a frame not defined before";
-		if (!c->err)
-			st.frames.frames[i] = r->frames[ref];
+		if (!c->err && ref >= r->nr_frames)
+			cursor_fail(c, "stack names a frame not defined before");
+		r->frame_refs[st.first_ref + i] = ref;
 	}
+	if (c->err || !RESERVE(c, r->stacks, r->nr_stacks, 1, r->stacks_cap))
+		return;
+	if (index_add(&r->stack_index, hash_u64(st.id), r->nr_stacks)) {
+		cursor_fail(c, "out of memory");
+		return;
+	}
+	r->nr_frame_refs += st.depth;
+	r->stacks[r->nr_stacks++] = st;
 }
 
 static void parse_stacks(struct cursor *c, struct recording *r)
@@ -834,40 +1103,15 @@ static void parse_stacks(struct cursor *c, struct recording *r)
 		parse_one_stack(c, r);
 }
 
-/*
- * OUT = CUR less FREED plus ALLOCATED, all sorted by address. A freed
- * block that is not outstanding, or an allocated one that already is,
- * makes the snapshot inconsistent: -EINVAL with WHY.
- */
-static int apply_delta(const struct rec_alloc *cur, size_t nr_cur, const uint64_t *freed,
-		       size_t nr_freed, const struct rec_alloc *allocated, size_t nr_allocated,
-		       struct rec_alloc *out, size_t *nr_out, const char **why)
+/* Ascending addresses, each the one before plus a delta that is not 0. */
+static uint64_t get_addr(struct cursor *c, uint64_t *last, size_t i)
 {
-	size_t i = 0, f = 0, a = 0, n = 0;
+	uint64_t delta = get_varint(c);
 
-	for (; i < nr_cur; i++) {
-		if (f < nr_freed && freed[f] < cur[i].addr)
-			break;
-		if (f < nr_freed && freed[f] == cur[i].addr) {
-			f++;
-			continue;
-		}
-		while (a < nr_allocated && allocated[a].addr < cur[i].addr)
-			out[n++] = allocated[a++];
-		if (a < nr_allocated && allocated[a].addr == cur[i].addr) {
-			*why = "snapshot allocates a block that is already outstanding";
-			return -EINVAL;
-		}
-		out[n++] = cur[i];
-	}
-	if (f < nr_freed) {
-		*why = "snapshot frees a block that is not outstanding";
-		return -EINVAL;
-	}
-	while (a < nr_allocated)
-		out[n++] = allocated[a++];
-	*nr_out = n;
-	return 0;
+	if (!c->err && ((i && !delta) || *last + delta < *last))
+		cursor_fail(c, "addresses not in ascending order");
+	*last += delta;
+	return *last;
 }
 
 static void parse_freed(struct cursor *c, struct recording *r, struct snapshot_delta *d)
@@ -876,27 +1120,10 @@ static void parse_freed(struct cursor *c, struct recording *r, struct snapshot_d
 
 	d->freed = r->nr_freed;
 	d->nr_freed = get_count(c, 1);
-	if (c->err)
+	if (c->err || !RESERVE(c, r->freed, r->nr_freed, d->nr_freed, r->freed_cap))
 		return;
-	if (r->nr_freed + d->nr_freed > r->freed_cap) {
-		size_t cap = r->nr_freed + d->nr_freed + 64;
-		uint64_t *p = realloc(r->freed, cap * sizeof(*p));
-
-		if (!p) {
-			c->err = "out of memory";
-			return;
-		}
-		r->freed = p;
-		r->freed_cap = cap;
-	}
-	for (size_t i = 0; i < d->nr_freed && !c->err; i++) {
-		uint64_t delta = get_varint(c);
-
-		if ((i && !delta) || addr + delta < addr)
-			c->err = "addresses not in ascending order";
-		addr += delta;
-		r->freed[r->nr_freed + i] = addr;
-	}
+	for (size_t i = 0; i < d->nr_freed && !c->err; i++)
+		r->freed[r->nr_freed + i] = get_addr(c, &addr, i);
 	r->nr_freed += d->nr_freed;
 }
 
@@ -907,35 +1134,19 @@ static void parse_allocated(struct cursor *c, struct recording *r, const struct 
 
 	d->allocated = r->nr_allocated;
 	d->nr_allocated = get_count(c, 4);
-	if (c->err)
+	if (c->err || !RESERVE(c, r->allocated, r->nr_allocated, d->nr_allocated, r->allocated_cap))
 		return;
-	if (r->nr_allocated + d->nr_allocated > r->allocated_cap) {
-		size_t cap = r->nr_allocated + d->nr_allocated + 64;
-		struct rec_alloc *p = realloc(r->allocated, cap * sizeof(*p));
-
-		if (!p) {
-			c->err = "out of memory";
-			return;
-		}
-		r->allocated = p;
-		r->allocated_cap = cap;
-	}
 	for (size_t i = 0; i < d->nr_allocated && !c->err; i++) {
-		struct rec_alloc *a = &r->allocated[r->nr_allocated + i];
-		uint64_t delta = get_varint(c), age, stack;
+		struct rec_block *b = &r->allocated[r->nr_allocated + i];
+		uint64_t age;
 
-		if ((i && !delta) || addr + delta < addr)
-			c->err = "addresses not in ascending order";
-		addr += delta;
-		a->addr = addr;
-		a->size = get_varint(c);
+		b->addr = get_addr(c, &addr, i);
+		b->size = get_varint(c);
 		age = get_bounded(c, s->mono_ns, "block allocated before the clock started");
-		a->ts_ns = s->mono_ns - age;
-		stack = get_bounded(c, r->nr_stacks ? r->nr_stacks - 1 : 0,
-				    "block names a stack not defined before");
-		if (!r->nr_stacks && !c->err)
-			c->err = "block names a stack not defined before";
-		a->stack_id = c->err ? 0 : r->stacks[stack].id;
+		b->ts_ns = s->mono_ns - age;
+		b->stack = get_varint(c);
+		if (!c->err && b->stack >= r->nr_stacks)
+			cursor_fail(c, "block names a stack not defined before");
 	}
 	r->nr_allocated += d->nr_allocated;
 }
@@ -960,38 +1171,6 @@ static void parse_snapshot_head(struct cursor *c, struct recording *r, struct re
 	s->threads_tracked = get_varint(c);
 }
 
-/* A snapshot's blocks in the recording's arrays (which are NULL while empty). */
-static const uint64_t *delta_freed(const struct recording *r, const struct snapshot_delta *d)
-{
-	return d->nr_freed ? r->freed + d->freed : NULL;
-}
-
-static const struct rec_alloc *delta_allocated(const struct recording *r,
-					       const struct snapshot_delta *d)
-{
-	return d->nr_allocated ? r->allocated + d->allocated : NULL;
-}
-
-/* Check the snapshot against what is outstanding so far, and move on to it. */
-static void check_snapshot(struct cursor *c, struct recording *r, const struct snapshot_delta *d)
-{
-	struct rec_alloc *next = malloc((r->nr_live + d->nr_allocated + 1) * sizeof(*next));
-	size_t nr_next;
-
-	if (!next) {
-		c->err = "out of memory";
-		return;
-	}
-	if (apply_delta(r->live, r->nr_live, delta_freed(r, d), d->nr_freed,
-			delta_allocated(r, d), d->nr_allocated, next, &nr_next, &c->err)) {
-		free(next);
-		return;
-	}
-	free(r->live);
-	r->live = next;
-	r->nr_live = nr_next;
-}
-
 static void parse_snapshot(struct cursor *c, struct recording *r)
 {
 	struct rec_snapshot s = {};
@@ -1000,36 +1179,33 @@ static void parse_snapshot(struct cursor *c, struct recording *r)
 	parse_snapshot_head(c, r, &s);
 	parse_freed(c, r, &d);
 	parse_allocated(c, r, &s, &d);
+	/* Checked against what is outstanding: a replay can then not fail. */
 	if (!c->err)
-		check_snapshot(c, r, &d);
-	if (c->err)
+		live_apply(&r->live, r, &d, &c->err);
+	if (c->err || !RESERVE(c, r->snaps, r->nr_snaps, 1, r->snaps_cap) ||
+	    !RESERVE(c, r->deltas, r->nr_snaps, 1, r->deltas_cap))
 		return;
-	if (array_grow((void **)&r->snaps, r->nr_snaps, &r->snaps_cap, sizeof(*r->snaps)) ||
-	    array_grow((void **)&r->deltas, r->nr_snaps, &r->deltas_cap, sizeof(*r->deltas))) {
-		c->err = "out of memory";
-		return;
-	}
 	r->snaps[r->nr_snaps] = s;
 	r->deltas[r->nr_snaps++] = d;
 }
 
 static void parse_end(struct cursor *c, struct recording *r)
 {
-	if (get_varint(c) != r->nr_snaps && !c->err)
-		c->err = "end record counts other snapshots than the file holds";
+	if (get_varint(c) != r->nr_snaps)
+		cursor_fail(c, "end record counts other snapshots than the file holds");
 	r->have_end = true;
 }
 
 static void parse_record(struct cursor *c, struct recording *r, uint32_t type)
 {
 	if (!r->have_session && type != REC_SESSION) {
-		c->err = "first record is not the session";
+		cursor_fail(c, "first record is not the session");
 		return;
 	}
 	switch (type) {
 	case REC_SESSION:
 		if (r->have_session)
-			c->err = "second session record";
+			cursor_fail(c, "second session record");
 		else
 			parse_session(c, r);
 		r->have_session = true;
@@ -1051,7 +1227,7 @@ static void parse_record(struct cursor *c, struct recording *r, uint32_t type)
 		break;
 	default:
 		if (type < REC_OPTIONAL)
-			c->err = "record of a type this memlens does not know: made by a newer one?";
+			cursor_fail(c, "record of a type this memlens does not know: made by a newer one?");
 		/* An optional extension: skipped whole. */
 		break;
 	}
@@ -1083,8 +1259,28 @@ static int parse_header(const uint8_t *data, size_t len, char *err, size_t err_l
 	return 0;
 }
 
-static int parse_records(const uint8_t *data, size_t len, struct recording *r, char *err,
-			 size_t err_len)
+/*
+ * The file ends early: an error, or with PARTIAL, a warning if at least one
+ * snapshot is whole (what a killed memlens record leaves).
+ */
+static int cut_short(struct recording *r, bool partial, char *err, size_t err_len,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	if (!partial || !r->nr_snaps)
+		return -EINVAL;
+	snprintf(r->warning, sizeof(r->warning), "%s: the %zu whole snapshot%s shown", err,
+		 r->nr_snaps, r->nr_snaps == 1 ? "" : "s");
+	*err = 0;
+	return 0;
+}
+
+static int parse_records(const uint8_t *data, size_t len, struct recording *r, bool partial,
+			 char *err, size_t err_len)
 {
 	size_t off = REC_HEADER_LEN;
 
@@ -1095,14 +1291,14 @@ static int parse_records(const uint8_t *data, size_t len, struct recording *r, c
 		if (r->have_end)
 			return fail(err, err_len, "corrupt: data after the end record, at byte %zu", off);
 		if (len - off < 12)
-			return fail(err, err_len, "truncated: record header at byte %zu cut short", off);
+			return cut_short(r, partial, err, err_len,
+					 "truncated: record header at byte %zu cut short", off);
 		type = get_le32(data + off);
 		size = get_le32(data + off + 4);
-		if (size > REC_MAX_RECORD)
-			return fail(err, err_len, "corrupt: record at byte %zu claims %u bytes", off, size);
 		if (size > len - off - 12)
-			return fail(err, err_len, "truncated: record at byte %zu needs %u bytes, %zu left",
-				    off, size, len - off - 12);
+			return cut_short(r, partial, err, err_len,
+					 "truncated: record at byte %zu needs %u bytes, %zu left", off,
+					 size, len - off - 12);
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 		/* The fuzzer could never forge a checksum: it tests what lies behind. */
 		if (record_crc(data + off, data + off + 12, size) != get_le32(data + off + 8))
@@ -1119,13 +1315,14 @@ static int parse_records(const uint8_t *data, size_t len, struct recording *r, c
 	if (!r->have_session)
 		return fail(err, err_len, "truncated: no session record");
 	if (!r->have_end)
-		return fail(err, err_len, "truncated after %zu snapshot%s: no end record (was memlens record killed?)",
-			    r->nr_snaps, r->nr_snaps == 1 ? "" : "s");
+		return cut_short(r, partial, err, err_len,
+				 "truncated after %zu snapshot%s: no end record (was memlens record killed?)",
+				 r->nr_snaps, r->nr_snaps == 1 ? "" : "s");
 	return 0;
 }
 
-int recording_parse(const void *data, size_t len, struct recording **out, char *err,
-		    size_t err_len)
+int recording_parse(const void *data, size_t len, bool partial, struct recording **out,
+		    char *err, size_t err_len)
 {
 	struct recording *r;
 	int ret;
@@ -1137,9 +1334,13 @@ int recording_parse(const void *data, size_t len, struct recording **out, char *
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return fail(err, err_len, "out of memory");
-	ret = parse_records(data, len, r, err, err_len);
-	free(r->live);
-	r->live = NULL;
+	ret = parse_records(data, len, r, partial, err, err_len);
+	live_free(&r->live);
+	if (!ret) {
+		r->built = calloc(r->nr_stacks + 1, sizeof(*r->built));
+		if (!r->built)
+			ret = fail(err, err_len, "out of memory");
+	}
 	if (ret) {
 		recording_free(r);
 		return ret;
@@ -1148,27 +1349,17 @@ int recording_parse(const void *data, size_t len, struct recording **out, char *
 	return 0;
 }
 
-static int read_whole(int fd, uint8_t **data, size_t *len)
+/* Read FD whole: SIZE bytes as fstat said, or fewer if it shrank meanwhile. */
+static int read_whole(int fd, size_t size, uint8_t **data, size_t *len)
 {
-	size_t cap = 1 << 16, n = 0;
-	uint8_t *buf = malloc(cap);
+	uint8_t *buf = malloc(size ? size : 1);
+	size_t n = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
-		ssize_t got;
+	while (n < size) {
+		ssize_t got = read(fd, buf + n, size - n);
 
-		if (n == cap) {
-			uint8_t *bigger = cap * 2 <= REC_MAX_FILE ? realloc(buf, cap * 2) : NULL;
-
-			if (!bigger) {
-				free(buf);
-				return cap * 2 > REC_MAX_FILE ? -EFBIG : -ENOMEM;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		got = read(fd, buf + n, cap - n);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
@@ -1186,11 +1377,32 @@ static int read_whole(int fd, uint8_t **data, size_t *len)
 	return 0;
 }
 
-int recording_load(const char *path, struct recording **out, char *err, size_t err_len)
+/* A regular file of a size memlens reads, that starts like a recording. */
+static int check_file(int fd, struct stat *st, char *err, size_t err_len)
+{
+	uint8_t head[REC_HEADER_LEN];
+	ssize_t n;
+
+	if (fstat(fd, st))
+		return fail(err, err_len, "%s", strerror(errno));
+	if (!S_ISREG(st->st_mode))
+		return fail(err, err_len, "not a memlens recording (not a regular file)");
+	if ((uint64_t)st->st_size > REC_MAX_FILE)
+		return fail(err, err_len, "%lld bytes: larger than a recording can be",
+			    (long long)st->st_size);
+	n = pread(fd, head, sizeof(head), 0);
+	if (n < 0)
+		return fail(err, err_len, "%s", strerror(errno));
+	return parse_header(head, n, err, err_len);
+}
+
+int recording_load(const char *path, bool partial, struct recording **out, char *err,
+		   size_t err_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint8_t *data = NULL;
 	size_t len = 0;
+	struct stat st;
 	int ret;
 
 	*out = NULL;
@@ -1199,13 +1411,15 @@ int recording_load(const char *path, struct recording **out, char *err, size_t e
 		fail(err, err_len, "%s", strerror(-ret));
 		return ret;
 	}
-	ret = read_whole(fd, &data, &len);
-	close(fd);
-	if (ret) {
-		fail(err, err_len, "%s", strerror(-ret));
-		return ret;
+	ret = check_file(fd, &st, err, err_len);
+	if (!ret) {
+		ret = read_whole(fd, st.st_size, &data, &len);
+		if (ret)
+			fail(err, err_len, "%s", strerror(-ret));
 	}
-	ret = recording_parse(data, len, out, err, err_len);
+	close(fd);
+	if (!ret)
+		ret = recording_parse(data, len, partial, out, err, err_len);
 	free(data);
 	return ret;
 }
@@ -1219,15 +1433,20 @@ void recording_free(struct recording *r)
 	free(r->strings);
 	free(r->names);
 	free(r->frames);
-	for (size_t i = 0; i < r->nr_stacks; i++)
-		free(r->stacks[i].frames.frames);
+	free(r->frame_refs);
+	for (size_t i = 0; r->built && i < r->nr_stacks; i++) {
+		if (r->built[i])
+			free(r->built[i]->frames);
+		free(r->built[i]);
+	}
+	free(r->built);
 	free(r->stacks);
 	index_free(&r->stack_index);
 	free(r->snaps);
 	free(r->deltas);
 	free(r->freed);
 	free(r->allocated);
-	free(r->live);
+	live_free(&r->live);
 	free(r);
 }
 
@@ -1241,39 +1460,85 @@ size_t recording_nr_snapshots(const struct recording *r)
 	return r->nr_snaps;
 }
 
+const char *recording_warning(const struct recording *r)
+{
+	return r->warning;
+}
+
+/* A stack's frames, built on first use: a file's frame refs cost 4 bytes each until then. */
 const struct sym_stack *recording_stack(const struct recording *r, uint64_t stack_id)
 {
 	int64_t index = find_stack(r, stack_id);
+	const struct rec_stack *st;
+	struct sym_stack *built;
 
-	return index >= 0 ? &r->stacks[index].frames : NULL;
+	if (index < 0)
+		return NULL;
+	if (r->built[index])
+		return r->built[index];
+	st = &r->stacks[index];
+	built = calloc(1, sizeof(*built));
+	if (!built)
+		return NULL;
+	built->frames = calloc(st->depth + 1, sizeof(*built->frames));
+	if (!built->frames) {
+		free(built);
+		return NULL;
+	}
+	for (size_t i = 0; i < st->depth; i++)
+		built->frames[i] = r->frames[r->frame_refs[st->first_ref + i]];
+	built->nr = st->depth;
+	r->built[index] = built;
+	return built;
 }
 
-int recording_replay(const struct recording *r, int (*fn)(const struct rec_view *v, void *ctx),
-		     void *ctx)
+/* The outstanding blocks of LS, in VIEW's array. */
+static int materialize(const struct recording *r, const struct live_set *ls,
+		       struct rec_alloc **buf, struct rec_view *view)
 {
-	struct rec_alloc *live = NULL, *next;
-	size_t nr_live = 0;
+	struct rec_alloc *out = realloc(*buf, (ls->nr + 1) * sizeof(*out));
+	size_t n = 0;
+
+	if (!out)
+		return -ENOMEM;
+	*buf = out;
+	for (size_t i = 0; i < ls->cap; i++) {
+		const struct rec_block *b = &ls->slots[i];
+
+		if (ls->used[i])
+			out[n++] = (struct rec_alloc){ b->addr, b->size, b->ts_ns,
+						       r->stacks[b->stack].id };
+	}
+	view->allocs = out;
+	view->nr = n;
+	return 0;
+}
+
+int recording_replay(const struct recording *r, bool (*want_blocks)(size_t index, void *ctx),
+		     int (*fn)(const struct rec_view *v, void *ctx), void *ctx)
+{
+	struct live_set ls = {};
+	struct rec_alloc *buf = NULL;
 	const char *why;
 	int ret = 0;
 
 	for (size_t i = 0; i < r->nr_snaps && !ret; i++) {
-		const struct snapshot_delta *d = &r->deltas[i];
 		struct rec_view v = { .index = i, .snap = &r->snaps[i] };
 
-		next = malloc((nr_live + d->nr_allocated + 1) * sizeof(*next));
-		if (!next) {
+		/* Checked when parsed: fails only for want of memory. */
+		if (live_apply(&ls, r, &r->deltas[i], &why)) {
 			ret = -ENOMEM;
 			break;
 		}
-		/* Checked when parsed: cannot fail here. */
-		apply_delta(live, nr_live, delta_freed(r, d), d->nr_freed, delta_allocated(r, d),
-			    d->nr_allocated, next, &nr_live, &why);
-		free(live);
-		live = next;
-		v.allocs = live;
-		v.nr = nr_live;
-		ret = fn(&v, ctx);
+		v.nr_live = ls.nr;
+		v.live_bytes = ls.bytes;
+		v.live_stacks = ls.stacks;
+		if (want_blocks(i, ctx))
+			ret = materialize(r, &ls, &buf, &v);
+		if (!ret)
+			ret = fn(&v, ctx);
 	}
-	free(live);
+	free(buf);
+	live_free(&ls);
 	return ret;
 }

@@ -21,7 +21,7 @@
 #define REC_VERSION_MAJOR	1
 #define REC_VERSION_MINOR	0
 /* Bigger records or files are refused by the reader, whatever they claim. */
-#define REC_MAX_RECORD		(256u << 20)
+#define REC_MAX_RECORD		0xffffffffu
 #define REC_MAX_FILE		(1ull << 32)
 #define REC_MAX_STRING		65536
 
@@ -68,8 +68,10 @@ struct rec_snapshot {
 
 struct rec_writer;
 
-/* Create PATH (never through a symlink) and write the header and SESSION. */
-int rec_writer_open(const char *path, const struct rec_session *sess, struct rec_writer **out);
+/* Create PATH anew (mode 0600, see create_file_anew); nothing written yet. */
+int rec_writer_open(const char *path, struct rec_writer **out);
+/* The header and SESSION. */
+int rec_writer_begin(struct rec_writer *w, const struct rec_session *sess);
 /*
  * Append a snapshot of the NR outstanding blocks ALLOCS (sorted in place by
  * address), with the stacks they name that were not written before,
@@ -78,7 +80,11 @@ int rec_writer_open(const char *path, const struct rec_session *sess, struct rec
 int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
 			struct rec_alloc *allocs, size_t nr,
 			const struct sym_stack *(*stack)(void *ctx, uint64_t id), void *ctx);
-/* Write END, close; FILE stays valid. Returns the first error of the writer's life. */
+/*
+ * Write END and close. After a write error the file is first cut back to
+ * its last complete snapshot, so that it stays readable. Returns the
+ * first error of the writer's life.
+ */
 int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written);
 void rec_writer_abandon(struct rec_writer *w);
 
@@ -87,26 +93,39 @@ struct recording;
 /*
  * Read and check a whole recording: every record, every reference and the
  * replay of every snapshot. On error ERR says what and where in one line.
+ * With PARTIAL, a file cut short (a killed memlens record) reads up to its
+ * last whole snapshot, and recording_warning() says what was cut.
  */
-int recording_load(const char *path, struct recording **out, char *err, size_t err_len);
-int recording_parse(const void *data, size_t len, struct recording **out, char *err,
-		    size_t err_len);
+int recording_load(const char *path, bool partial, struct recording **out, char *err,
+		   size_t err_len);
+int recording_parse(const void *data, size_t len, bool partial, struct recording **out,
+		    char *err, size_t err_len);
 void recording_free(struct recording *r);
 const struct rec_session *recording_session(const struct recording *r);
 size_t recording_nr_snapshots(const struct recording *r);
+/* What a partial read left out, "" if nothing. */
+const char *recording_warning(const struct recording *r);
 /* The frames of a stack id, NULL if the recording has no such stack. */
 const struct sym_stack *recording_stack(const struct recording *r, uint64_t stack_id);
 
-/* One snapshot as replayed: the blocks outstanding then, sorted by address. */
+/* One snapshot as replayed. */
 struct rec_view {
 	size_t index;		/* 0-based */
 	const struct rec_snapshot *snap;
+	size_t nr_live;		/* blocks outstanding */
+	uint64_t live_bytes;
+	size_t live_stacks;	/* stacks they were allocated from */
+	/* The blocks themselves, in no order: only if asked for (WANT_BLOCKS). */
 	const struct rec_alloc *allocs;
 	size_t nr;
 };
 
-/* Call FN for each snapshot in order; stops at FN's first non-zero return. */
-int recording_replay(const struct recording *r, int (*fn)(const struct rec_view *v, void *ctx),
-		     void *ctx);
+/*
+ * Call FN for each snapshot in order; stops at FN's first non-zero
+ * return. A view has its blocks if WANT_BLOCKS(index, CTX) says so: the
+ * totals cost nothing, the blocks all that is outstanding.
+ */
+int recording_replay(const struct recording *r, bool (*want_blocks)(size_t index, void *ctx),
+		     int (*fn)(const struct rec_view *v, void *ctx), void *ctx);
 
 #endif

@@ -103,17 +103,31 @@ static double age_s(const struct leak_report *r, uint64_t ts_ns)
 	return r->now_ns > ts_ns ? (r->now_ns - ts_ns) / 1e9 : 0.0;
 }
 
+void print_clean(FILE *out, const char *s)
+{
+	for (; s && *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+}
+
 static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
 {
 	fprintf(out, "\t#%-2zu 0x%016" PRIx64 " ", i, f->addr);
-	if (f->symbol)
-		fprintf(out, "%s+0x%" PRIx64, f->symbol, f->sym_offset);
-	else
+	if (f->symbol) {
+		print_clean(out, f->symbol);
+		fprintf(out, "+0x%" PRIx64, f->sym_offset);
+	} else {
 		fputs("[unknown]", out);
-	if (f->module)
-		fprintf(out, " (%s)", f->module);
-	if (f->file)
-		fprintf(out, " %s:%d", f->file, f->line);
+	}
+	if (f->module) {
+		fputs(" (", out);
+		print_clean(out, f->module);
+		fputc(')', out);
+	}
+	if (f->file) {
+		fputc(' ', out);
+		print_clean(out, f->file);
+		fprintf(out, ":%d", f->line);
+	}
 	fputc('\n', out);
 }
 
@@ -159,10 +173,10 @@ void report_print_text(FILE *out, const struct leak_report *r)
 	char when[32];
 
 	format_time(r->wall_time, "%H:%M:%S", when, sizeof(when));
-	fprintf(out, "== %s UTC pid %d (%s): %" PRIu64 " bytes in %" PRIu64
-		" allocations outstanding%s, %zu stacks",
-		when, r->pid, r->comm ? r->comm : "?", r->total_bytes, r->total_count,
-		r->exited ? " (leaked at exit)" : "", r->nr_groups);
+	fprintf(out, "== %s UTC pid %d (", when, r->pid);
+	print_clean(out, r->comm ? r->comm : "?");
+	fprintf(out, "): %" PRIu64 " bytes in %" PRIu64 " allocations outstanding%s, %zu stacks",
+		r->total_bytes, r->total_count, r->exited ? " (leaked at exit)" : "", r->nr_groups);
 	if (shown < r->nr_groups)
 		fprintf(out, ", top %zu by bytes", shown);
 	fputs(" ==\n", out);

@@ -69,5 +69,7 @@ int report_write_pprof(const struct leak_report *r, const char *path);
 int report_write_outputs(const struct leak_report *r, bool folded, const char *svg,
 			 const char *pprof);
 void json_print_string(FILE *out, const char *s);
+/* S with control characters as '?': names from a file may carry terminal escapes. */
+void print_clean(FILE *out, const char *s);
 
 #endif

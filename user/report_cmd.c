@@ -20,6 +20,7 @@ struct report_env {
 	unsigned long long snapshot;	/* 1-based, 0 = the last */
 	bool all;
 	bool timeline;
+	bool partial;		/* read what a killed record left */
 	unsigned long long top;
 	double min_age_s;
 	bool json;
@@ -39,8 +40,11 @@ static const char report_usage[] =
 "  -A, --all             every snapshot, in order\n"
 "  -T, --timeline        one line a snapshot: outstanding bytes, allocations and\n"
 "                        stacks over time, and the growth since the one before\n"
+"  -P, --partial         read a recording cut short (memlens record was\n"
+"                        killed): the snapshots written whole\n"
 "  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
 "  -a, --min-age SECS    only count allocations older than SECS at the snapshot\n"
+"                        (in reports; the timeline counts every block)\n"
 "  -j, --json            one JSON object per report (or per timeline line)\n"
 "      --folded          folded stacks of the snapshot, for flamegraph.pl\n"
 "      --svg FILE        an interactive flame graph of the snapshot in FILE\n"
@@ -53,6 +57,7 @@ static const struct option report_options[] = {
 	{ "snapshot", required_argument, NULL, 's' },
 	{ "all", no_argument, NULL, 'A' },
 	{ "timeline", no_argument, NULL, 'T' },
+	{ "partial", no_argument, NULL, 'P' },
 	{ "top", required_argument, NULL, 't' },
 	{ "min-age", required_argument, NULL, 'a' },
 	{ "json", no_argument, NULL, 'j' },
@@ -79,6 +84,10 @@ static int check_args(const struct report_env *env)
 		error_msg("report: --folded, --json and --timeline are different outputs: choose one");
 		return -EINVAL;
 	}
+	if (env->timeline && (env->svg || env->pprof)) {
+		error_msg("report: --svg and --pprof render a snapshot, not --timeline");
+		return -EINVAL;
+	}
 	if (env->all && (env->folded || env->svg || env->pprof)) {
 		error_msg("report: --folded, --svg and --pprof render one snapshot, not --all");
 		return -EINVAL;
@@ -92,7 +101,7 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":s:ATt:a:jh", report_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":s:ATPt:a:jh", report_options, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_uint(optarg, "snapshot", 1ULL << 32, &env->snapshot))
@@ -107,6 +116,9 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 			break;
 		case 'T':
 			env->timeline = true;
+			break;
+		case 'P':
+			env->partial = true;
 			break;
 		case 't':
 			if (parse_uint(optarg, "top", 1ULL << 32, &env->top))
@@ -151,7 +163,7 @@ struct render {
 	size_t first, last;	/* the snapshots to render, 0-based, inclusive */
 	struct alloc_rec *recs;
 	/* --timeline: the snapshot before, for growth, and the first one's stacks */
-	uint64_t prev_bytes, prev_count;
+	uint64_t prev_bytes;
 	struct stack_group *base;
 	size_t nr_base;
 };
@@ -178,12 +190,23 @@ static void print_session(const struct recording *rec)
 
 	if (!gmtime_r(&start, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(when, sizeof(when), "?");
-	printf("recording of pid %u (%s)", s->pid, s->comm);
-	if (*s->command)
-		printf(" \"%s\"", s->command);
-	printf(" on %s, Linux %s, from %s: %zu snapshot%s, every %.1fs (memlens %s)\n",
-	       s->hostname, s->kernel, when, recording_nr_snapshots(rec),
-	       recording_nr_snapshots(rec) == 1 ? "" : "s", s->interval_ns / 1e9, s->version);
+	printf("recording of pid %u (", s->pid);
+	print_clean(stdout, s->comm);
+	putchar(')');
+	if (*s->command) {
+		fputs(" \"", stdout);
+		print_clean(stdout, s->command);
+		putchar('"');
+	}
+	fputs(" on ", stdout);
+	print_clean(stdout, s->hostname);
+	fputs(", Linux ", stdout);
+	print_clean(stdout, s->kernel);
+	printf(", from %s: %zu snapshot%s, every %.1fs (memlens ", when,
+	       recording_nr_snapshots(rec), recording_nr_snapshots(rec) == 1 ? "" : "s",
+	       s->interval_ns / 1e9);
+	print_clean(stdout, s->version);
+	puts(")");
 }
 
 /* The snapshot in V as the live session's report, grouped anew (--min-age, --top). */
@@ -221,32 +244,32 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 	return 0;
 }
 
-static void print_timeline_line(struct render *rd, const struct rec_view *v,
-				const struct leak_report *r)
+/* A line of the timeline: the totals of every block, whatever --min-age says. */
+static void print_timeline_line(struct render *rd, const struct rec_view *v)
 {
-	int64_t growth = r->total_bytes - rd->prev_bytes;
+	int64_t growth = v->live_bytes - rd->prev_bytes;
+	time_t wall = v->snap->wall_ns / 1000000000;
 	char when[32];
 	struct tm tm;
 
-	if (!gmtime_r(&r->wall_time, &tm) || !strftime(when, sizeof(when), "%H:%M:%S", &tm))
+	if (!gmtime_r(&wall, &tm) || !strftime(when, sizeof(when), "%H:%M:%S", &tm))
 		snprintf(when, sizeof(when), "?");
 	if (rd->env->json) {
 		printf("{\"snapshot\":%zu,\"time\":%" PRIu64 ".%03" PRIu64
-		       ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%" PRIu64
+		       ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%zu"
 		       ",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"exited\":%s}\n",
 		       v->index + 1, v->snap->wall_ns / 1000000000,
-		       v->snap->wall_ns / 1000000 % 1000, r->total_bytes, r->total_count,
-		       r->nr_groups, growth, r->exited ? "true" : "false");
+		       v->snap->wall_ns / 1000000 % 1000, v->live_bytes, v->nr_live,
+		       v->live_stacks, growth, v->snap->exited ? "true" : "false");
 	} else {
 		if (!v->index)
 			printf("%8s %8s %14s %11s %7s %14s\n", "SNAPSHOT", "UTC", "BYTES", "ALLOCS",
 			       "STACKS", "GROWTH");
-		printf("%8zu %8s %14" PRIu64 " %11" PRIu64 " %7zu %+14" PRId64 "%s\n",
-		       v->index + 1, when, r->total_bytes, r->total_count, r->nr_groups, growth,
-		       r->exited ? "  (leaked at exit)" : "");
+		printf("%8zu %8s %14" PRIu64 " %11zu %7zu %+14" PRId64 "%s\n",
+		       v->index + 1, when, v->live_bytes, v->nr_live, v->live_stacks, growth,
+		       v->snap->exited ? "  (leaked at exit)" : "");
 	}
-	rd->prev_bytes = r->total_bytes;
-	rd->prev_count = r->total_count;
+	rd->prev_bytes = v->live_bytes;
 }
 
 static int group_cmp_id(const void *a, const void *b)
@@ -271,7 +294,8 @@ static int keep_base(struct render *rd, const struct leak_report *r)
 	rd->base = malloc((r->nr_groups + 1) * sizeof(*rd->base));
 	if (!rd->base)
 		return -ENOMEM;
-	memcpy(rd->base, r->groups, r->nr_groups * sizeof(*rd->base));
+	if (r->nr_groups)
+		memcpy(rd->base, r->groups, r->nr_groups * sizeof(*rd->base));
 	rd->nr_base = r->nr_groups;
 	qsort(rd->base, rd->nr_base, sizeof(*rd->base), group_cmp_id);
 	return 0;
@@ -328,6 +352,39 @@ static int print_growth(const struct render *rd, const struct leak_report *r)
 	return 0;
 }
 
+/*
+ * The blocks themselves are wanted for the snapshots shown as reports,
+ * and in a text timeline for the first and the last: growth by stack.
+ */
+static bool want_blocks(size_t index, void *ctx)
+{
+	const struct render *rd = ctx;
+	const struct report_env *env = rd->env;
+
+	if (!env->timeline)
+		return index >= rd->first && index <= rd->last;
+	return !env->json && rd->last && (index == 0 || index == rd->last);
+}
+
+static int render_timeline(struct render *rd, const struct rec_view *v)
+{
+	struct leak_report r;
+	int err = 0;
+
+	print_timeline_line(rd, v);
+	if (!v->allocs)
+		return 0;
+	err = build_report(rd, v, &r);
+	if (err)
+		return err;
+	if (!v->index)
+		err = keep_base(rd, &r);
+	else
+		err = print_growth(rd, &r);
+	free(r.groups);
+	return err;
+}
+
 static int render_one(const struct rec_view *v, void *ctx)
 {
 	struct render *rd = ctx;
@@ -335,24 +392,23 @@ static int render_one(const struct rec_view *v, void *ctx)
 	struct leak_report r;
 	int err;
 
-	if (v->index < rd->first && !env->timeline)
+	if (env->timeline)
+		err = render_timeline(rd, v);
+	else if (v->index < rd->first)
 		return 0;
-	err = build_report(rd, v, &r);
-	if (err)
-		return err;
-	if (env->timeline) {
-		print_timeline_line(rd, v, &r);
-		if (!v->index)
-			err = keep_base(rd, &r);
-		if (!err && !env->json && v->index == rd->last && rd->last)
-			err = print_growth(rd, &r);
-	} else if (env->json)
-		report_print_json(stdout, &r);
-	else if (!env->folded)
-		report_print_text(stdout, &r);
-	if (!err)
-		err = report_write_outputs(&r, env->folded, env->svg, env->pprof);
-	free(r.groups);
+	else {
+		err = build_report(rd, v, &r);
+		if (err)
+			return err;
+		if (env->json)
+			report_print_json(stdout, &r);
+		else if (!env->folded)
+			report_print_text(stdout, &r);
+		/* Files and folded lines: the one snapshot asked for. */
+		if (v->index == rd->last)
+			err = report_write_outputs(&r, env->folded, env->svg, env->pprof);
+		free(r.groups);
+	}
 	if (!err && v->index >= rd->last)
 		return 1;	/* done: stop the replay */
 	return err;
@@ -376,7 +432,7 @@ static int render(const struct report_env *env, const struct recording *rec)
 	rd.first = env->all || env->timeline ? 0 : rd.last;
 	if (!env->json && !env->folded)
 		print_session(rec);
-	err = recording_replay(rec, render_one, &rd);
+	err = recording_replay(rec, want_blocks, render_one, &rd);
 	free(rd.recs);
 	free(rd.base);
 	return err < 0 ? err : 0;
@@ -394,10 +450,12 @@ int cmd_report(int argc, char **argv)
 	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	if (recording_load(env.path, &rec, why, sizeof(why))) {
+	if (recording_load(env.path, env.partial, &rec, why, sizeof(why))) {
 		error_msg("%s: %s", env.path, why);
 		return 1;
 	}
+	if (*recording_warning(rec))
+		info_msg("%s: %s", env.path, recording_warning(rec));
 	err = render(&env, rec);
 	recording_free(rec);
 	if (!err && (fflush(stdout) || ferror(stdout)))

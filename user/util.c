@@ -314,6 +314,23 @@ static int temp_beside(const char *path, char *name, size_t len)
 	return fd;
 }
 
+int create_file_anew(const char *path, mode_t mode)
+{
+	char name[4096];
+	int fd = temp_beside(path, name, sizeof(name));
+
+	if (fd < 0)
+		return fd;
+	if (fchmod(fd, mode) || rename(name, path)) {
+		int err = -errno;
+
+		close(fd);
+		unlink(name);
+		return err;
+	}
+	return fd;
+}
+
 int check_output_path(const char *path)
 {
 	char name[4096];

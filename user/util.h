@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifndef MEMLENS_VERSION
 #define MEMLENS_VERSION "0.1"
@@ -37,6 +38,12 @@ void setup_libbpf_logging(void);
 void bad_option(const char *cmd, int opt, const char *arg);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
+/*
+ * A new, empty file at PATH with MODE, open for writing: made under a
+ * unique name beside it and renamed over PATH at once, so that no file
+ * that was there (or a link someone made) is written into.
+ */
+int create_file_anew(const char *path, mode_t mode);
 /* Can an output file be written at PATH? One message if not; negative errno. */
 int check_output_path(const char *path);
 /*

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct recording *rec;
 	char why[256];
 
-	if (recording_parse(data, size, &rec, why, sizeof(why)))
+	if (recording_parse(data, size, data[0] & 1, &rec, why, sizeof(why)))
 		return 0;
 	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++)
 		render(&views[i], rec);
