@@ -86,8 +86,18 @@ $(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) | $(OUTPUT)
 $(OUTPUT)/leaky: tests/workloads/leaky.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+# The unwinder's test: the same program without and with frame pointers.
+$(OUTPUT)/unwind_leak: tests/workloads/unwind_leak.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer $(filter %.c,$^) -o $@
+
+$(OUTPUT)/unwind_leak_fp: tests/workloads/unwind_leak.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) -shared -fPIC $< -o $@
+
+$(OUTPUT)/libdso_leak_nofp.so: tests/workloads/dso_leak.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer -shared -fPIC $< -o $@
 
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
@@ -111,10 +121,12 @@ unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
-	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload
+	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload \
+	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so
 
 e2e: $(E2E_DEPS)
 	./tests/e2e-leaks.sh
+	./tests/e2e-unwind.sh
 	./tests/e2e-top.sh
 	./tests/e2e-reclaim.sh
 	./tests/e2e-kmem.sh
