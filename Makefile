@@ -79,9 +79,17 @@ memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
 
 # --- tests -------------------------------------------------------------
 
-$(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) | $(OUTPUT)
+$(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) $(OUTPUT)/unwind_sample.so \
+		      $(OUTPUT)/unwind_sample_nocfi.so | $(OUTPUT)
 	$(CC) $(CFLAGS) -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
 		$(filter %.c,$^) $(LIB_OBJS) $(LDLIBS) -o $@
+
+# Known CFI for the unwind table tests, and the same code without any.
+$(OUTPUT)/unwind_sample.so: tests/unit/unwind_sample.S | $(OUTPUT)
+	$(CC) -shared -nostdlib $< -o $@
+
+$(OUTPUT)/unwind_sample_nocfi.so: $(OUTPUT)/unwind_sample.so
+	objcopy --remove-section .eh_frame --remove-section .eh_frame_hdr $< $@
 
 $(OUTPUT)/leaky: tests/workloads/leaky.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@

@@ -19,6 +19,7 @@ static const struct {
 	{ "kmem_bpf", test_kmem_bpf },
 	{ "flamegraph", test_flamegraph },
 	{ "pprof", test_pprof },
+	{ "unwind_table", test_unwind_table },
 };
 
 int main(void)
