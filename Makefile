@@ -4,6 +4,7 @@
 # make demo     install what is missing, build, show memlens leaks on a leaky demo
 # make check    install what is missing, build, run unit and end-to-end tests
 # make bench    overhead of memlens leaks vs. untraced and vs. bpftrace
+# make bench-unwind  the DWARF unwinder vs. the frame-pointer walk, per malloc+free
 # make deps     install build and test dependencies (Debian 12, idempotent)
 # make vmlinux  regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
 
@@ -39,7 +40,7 @@ LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
 
-.PHONY: all deps vmlinux check unit e2e demo bench clean
+.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
@@ -152,6 +153,10 @@ demo: deps
 $(OUTPUT)/mallocbench: bench/mallocbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+# Frame pointers: the frame-pointer walk sees the same frames as the unwinder.
+$(OUTPUT)/unwindbench: bench/unwindbench.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra -fno-omit-frame-pointer $< -o $@
+
 $(OUTPUT)/syscallbench: bench/syscallbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
@@ -165,6 +170,11 @@ bench: deps
 	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench \
 		$(OUTPUT)/fsbench
 	./bench/run.sh
+
+# The unwinder against the frame-pointer walk, per malloc+free pair.
+bench-unwind: deps
+	$(MAKE) memlens $(OUTPUT)/unwindbench
+	./bench/unwind.sh
 
 clean:
 	rm -rf $(OUTPUT) memlens
