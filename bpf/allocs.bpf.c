@@ -1013,9 +1013,9 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	/* leaks drops the old image's blocks; top and hist look for a new libc. */
 	__u32 tgid = current_tgid();
 
+	/* leaks drops the old image's blocks; top and hist look for a new libc. */
 	if (!traced())
 		return 0;
 	/* The old image's tables: frame pointers until the new ones are in. */
