@@ -18,10 +18,13 @@
 /* leaks --unwind dwarf: tables where there are some. */
 const volatile bool unwind_tables;
 
-/* Rows of every module, one after another: userspace writes them (mmap). */
+/*
+ * Rows of every module, one after another: userspace writes them (mmap).
+ * One row unless leaks sizes it (--unwind-rows): top and hist need none.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, UNWIND_DEFAULT_ROWS);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct unwind_row);
@@ -31,6 +34,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, UNWIND_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct unwind_proc);
 } unwind_procs SEC(".maps");
