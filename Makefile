@@ -4,6 +4,7 @@
 # make demo     install what is missing, build, show memlens leaks on a leaky demo
 # make check    install what is missing, build, run unit and end-to-end tests
 # make bench    overhead of memlens leaks vs. untraced and vs. bpftrace
+# make bench-unwind  the DWARF unwinder vs. the frame-pointer walk, per malloc+free
 # make deps     install build and test dependencies (Debian 12, idempotent)
 # make vmlinux  regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
 
@@ -39,7 +40,7 @@ LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
 
-.PHONY: all deps vmlinux check unit e2e demo bench clean
+.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
@@ -79,15 +80,33 @@ memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
 
 # --- tests -------------------------------------------------------------
 
-$(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) | $(OUTPUT)
+$(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) $(OUTPUT)/unwind_sample.so \
+		      $(OUTPUT)/unwind_sample_nocfi.so | $(OUTPUT)
 	$(CC) $(CFLAGS) -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
 		$(filter %.c,$^) $(LIB_OBJS) $(LDLIBS) -o $@
+
+# Known CFI for the unwind table tests, and the same code without any.
+$(OUTPUT)/unwind_sample.so: tests/unit/unwind_sample.S | $(OUTPUT)
+	$(CC) -shared -nostdlib $< -o $@
+
+$(OUTPUT)/unwind_sample_nocfi.so: $(OUTPUT)/unwind_sample.so
+	objcopy --remove-section .eh_frame --remove-section .eh_frame_hdr $< $@
 
 $(OUTPUT)/leaky: tests/workloads/leaky.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+# The unwinder's test: the same program without and with frame pointers.
+$(OUTPUT)/unwind_leak: tests/workloads/unwind_leak.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer $(filter %.c,$^) -o $@
+
+$(OUTPUT)/unwind_leak_fp: tests/workloads/unwind_leak.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) -shared -fPIC $< -o $@
+
+$(OUTPUT)/libdso_leak_nofp.so: tests/workloads/dso_leak.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer -shared -fPIC $< -o $@
 
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
@@ -120,10 +139,12 @@ unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
-	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload
+	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload \
+	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so
 
 e2e: $(E2E_DEPS)
 	./tests/e2e-leaks.sh
+	./tests/e2e-unwind.sh
 	./tests/e2e-top.sh
 	./tests/e2e-reclaim.sh
 	./tests/e2e-kmem.sh
@@ -141,6 +162,10 @@ demo: deps
 $(OUTPUT)/mallocbench: bench/mallocbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+# Frame pointers: the frame-pointer walk sees the same frames as the unwinder.
+$(OUTPUT)/unwindbench: bench/unwindbench.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra -fno-omit-frame-pointer $< -o $@
+
 $(OUTPUT)/syscallbench: bench/syscallbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
@@ -154,6 +179,11 @@ bench: deps
 	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench \
 		$(OUTPUT)/fsbench
 	./bench/run.sh
+
+# The unwinder against the frame-pointer walk, per malloc+free pair.
+bench-unwind: deps
+	$(MAKE) memlens $(OUTPUT)/unwindbench
+	./bench/unwind.sh
 
 clean:
 	rm -rf $(OUTPUT) memlens

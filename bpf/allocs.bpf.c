@@ -36,6 +36,8 @@ const volatile bool track_mmaps = true;		/* anonymous mappings as blocks */
 const volatile bool proc_stats_on;		/* memlens top and hist */
 /* Stop the process at _exit until userspace has read its maps (-- CMD). */
 const volatile bool hold_at_exit;
+/* Stop it at exec and new executable mappings until its unwind tables are in (-- CMD). */
+const volatile bool hold_for_maps;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -205,8 +207,11 @@ static struct event *reserve_event(void)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
 		stat_add(STAT_EVENTS_LOST, 1);
+		return NULL;
+	}
+	e->flags = 0;
 	return e;
 }
 
@@ -215,7 +220,6 @@ static void submit_event(struct event *e, enum event_type type, __u32 tgid, __s3
 	e->type = type;
 	e->tgid = tgid;
 	e->exit_code = exit_code;
-	e->pad = 0;
 	e->ts_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
@@ -297,12 +301,15 @@ static struct stack_trace *scratch_stack(void)
 	return st;
 }
 
+#include "unwind.bpf.h"
+
 /*
  * At an allocator's return the kernel has put the caller's return address
  * in the instruction pointer, so the first frame is the immediate caller
- * and the frame-pointer walk continues from the caller's frame.
+ * and the walk continues from the caller's frame: by unwind table where
+ * the process has them, else by frame pointer (bpf_get_stack).
  */
-static __u64 stack_at_return(void *ctx)
+static __u64 stack_at_return(struct pt_regs *ctx)
 {
 	struct stack_trace *st;
 	long n;
@@ -312,6 +319,8 @@ static __u64 stack_at_return(void *ctx)
 	st = scratch_stack();
 	if (!st)
 		return 0;
+	if (unwind_user_stack(st, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx)))
+		return store_stack(st);
 	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
 	if (n <= 0) {
 		stat_add(STAT_STACK_FAILED, 1);
@@ -341,6 +350,9 @@ static __u64 stack_in_syscall(void *ctx)
 	st = scratch_stack();
 	if (!st)
 		return 0;
+	/* The unwinder knows the wrapper's frame: the caller comes second by itself. */
+	if (unwind_user_stack(st, regs->ip, regs->sp, regs->bp))
+		return store_stack(st);
 	/* Leave a slot free, so the caller always fits in. */
 	n = bpf_get_stack(ctx, &st->ips[1], sizeof(st->ips) - 2 * sizeof(__u64),
 			  BPF_F_USER_STACK);
@@ -526,7 +538,7 @@ static void realloc_freed_old(struct thread_state *ts)
 		stat_add(STAT_FREE_UNKNOWN, 1);
 }
 
-static void account_realloc(void *ctx, struct thread_state *ts, __u64 ret)
+static void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 ret)
 {
 	if (!ts->ptr) {			/* realloc(NULL, n) is malloc(n) */
 		if (ret)
@@ -549,7 +561,7 @@ static void account_realloc(void *ctx, struct thread_state *ts, __u64 ret)
 		restore_alloc(current_tgid(), ts->ptr, &ts->old);
 }
 
-static void account_posix_memalign(void *ctx, struct thread_state *ts, long err)
+static void account_posix_memalign(struct pt_regs *ctx, struct thread_state *ts, long err)
 {
 	__u64 addr = 0;
 
@@ -714,6 +726,25 @@ static void brk_exit(__u32 tgid, struct syscall_args *sc, __u64 ret)
 	}
 }
 
+/*
+ * Tell userspace of new executable mappings. With hold_for_maps, stop the
+ * process until userspace has loaded their unwind tables, so that no stack
+ * is taken through code the unwinder does not know yet. The stop is
+ * queued before userspace can see the event and answer with SIGCONT.
+ */
+static void maps_changed(enum event_type type, __u32 tgid)
+{
+	struct event *e = reserve_event();
+
+	if (!e)
+		return;
+	if (hold_for_maps) {
+		bpf_send_signal(SIGSTOP);
+		e->flags = EVENT_F_HELD;
+	}
+	submit_event(e, type, tgid, 0);
+}
+
 static void mmap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 {
 	__u64 len = sc->args[1], prot = sc->args[2], flags = sc->args[3];
@@ -721,7 +752,7 @@ static void mmap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 	if (!(flags & MAP_ANONYMOUS)) {
 		/* A new executable file mapping: symbols to read while it lives. */
 		if ((prot & PROT_EXEC) && capture_stacks)
-			emit_event(EVENT_MAPS_CHANGED, tgid, 0);
+			maps_changed(EVENT_MAPS_CHANGED, tgid);
 		return;
 	}
 	proc_add(tgid, PS_MMAP, 1);
@@ -982,10 +1013,14 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	__u32 tgid = current_tgid();
+
 	/* leaks drops the old image's blocks; top and hist look for a new libc. */
 	if (!traced())
 		return 0;
-	emit_event(EVENT_EXEC, current_tgid(), 0);
+	/* The old image's tables: frame pointers until the new ones are in. */
+	bpf_map_delete_elem(&unwind_procs, &tgid);
+	maps_changed(EVENT_EXEC, tgid);
 	return 0;
 }
 

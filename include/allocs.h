@@ -60,6 +60,13 @@ enum alloc_stat {
 	STAT_HISTS_FULL,	/* histogram map full: value not counted */
 	STAT_ERRORS_FULL,	/* syscall error map full: error not counted */
 	STAT_EVENTS,		/* events handled, for memlens' own cost */
+	/* The unwinder (include/unwind.h): stacks that end early, and why. */
+	STAT_UNWIND_UNKNOWN_PC,	/* a frame in no known module (JIT, unseen library) */
+	STAT_UNWIND_NO_ROW,	/* a frame whose CFI rule the unwinder cannot follow */
+	STAT_UNWIND_FAILED,	/* user stack unreadable, or a frame not above the last */
+	/* Filled in by userspace, not the BPF side. */
+	STAT_UNWIND_TOO_BIG,	/* modules whose table did not fit: frame pointers */
+	STAT_UNWIND_MAPS_DROPPED, /* executable mappings beyond UNWIND_MAX_MAPPINGS */
 	STAT_NR,
 };
 
@@ -166,12 +173,18 @@ enum event_type {
 	EVENT_EXEC,		/* a traced process exec'd: blocks before ts_ns are gone */
 };
 
+/*
+ * event.flags: the process is stopped until userspace has read its new
+ * mappings (unwind tables) and sent SIGCONT.
+ */
+#define EVENT_F_HELD	1
+
 /* Ring buffer record: only rare events are streamed. */
 struct event {
 	__u32 type;		/* enum event_type */
 	__u32 tgid;
 	__s32 exit_code;
-	__u32 pad;
+	__u32 flags;		/* EVENT_F_* */
 	__u64 ts_ns;
 	char comm[16];		/* of the task that sent it */
 };

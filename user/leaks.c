@@ -29,6 +29,7 @@
 #include "stack_cache.h"
 #include "subcommands.h"
 #include "symbolize.h"
+#include "unwind_table.h"
 #include "util.h"
 
 struct leaks_env {
@@ -48,6 +49,8 @@ struct leaks_env {
 	const char *report_opt;	/* a rendering option given to record, for its error */
 	unsigned long long max_allocs;
 	unsigned long long max_stacks;
+	bool unwind_fp;		/* --unwind fp: frame pointers only */
+	unsigned long long unwind_rows;
 };
 
 struct alloc_snapshot {
@@ -66,6 +69,7 @@ struct leaks_session {
 	struct ring_buffer *rb;
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
+	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct alloc_snapshot snap;
 	struct rec_writer *rec;	/* memlens record */
 	struct rec_alloc *rec_allocs;
@@ -101,6 +105,10 @@ static const char leaks_usage[] =
 "      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
+"      --unwind MODE     how stacks are walked: dwarf (default: by the CFI\n"
+"                        of each module, by frame pointer where a module\n"
+"                        has none) or fp (frame pointers only, cheapest)\n"
+"      --unwind-rows N   unwind table rows for all modules (default 524288)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
@@ -113,17 +121,22 @@ static const char record_usage[] =
 "that `memlens report FILE` renders any leaks view later, on any machine, after\n"
 "the process and its binaries are gone.\n"
 "\n"
-"  -o, --output FILE     the recording (created mode 0600; replaced if it exists)\n"
+"  -o, --output FILE     the recording: a new file, mode 0600, renamed over\n"
+"                        whatever was at that path\n"
 "  -p, --pid PID         trace a running process\n"
 "  -i, --interval SECS   seconds between snapshots (default 5)\n"
 "  -n, --count N         stop after N interval snapshots\n"
 "      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
+"      --unwind MODE, --unwind-rows N   as for memlens leaks\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
-enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF };
+enum {
+	OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF,
+	OPT_UNWIND, OPT_UNWIND_ROWS,
+};
 
 static const struct option leaks_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -139,6 +152,8 @@ static const struct option leaks_options[] = {
 	{ "libc", required_argument, NULL, OPT_LIBC },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
+	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -223,6 +238,21 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		case OPT_MAX_STACKS:
 			if (parse_uint(optarg, "max-stacks", 1ULL << 22, &env->max_stacks))
 				return -EINVAL;
+			break;
+		case OPT_UNWIND:
+			if (strcmp(optarg, "dwarf") && strcmp(optarg, "fp")) {
+				error_msg("leaks: --unwind is dwarf or fp, not '%s'", optarg);
+				return -EINVAL;
+			}
+			env->unwind_fp = !strcmp(optarg, "fp");
+			break;
+		case OPT_UNWIND_ROWS:
+			if (parse_uint(optarg, "unwind-rows", UNWIND_MAX_ROWS, &env->unwind_rows))
+				return -EINVAL;
+			if (env->unwind_rows < 1) {
+				error_msg("leaks: --unwind-rows must be at least 1");
+				return -EINVAL;
+			}
 			break;
 		case 'v':
 			verbose = true;
@@ -339,6 +369,28 @@ static int find_allocator_lib(struct leaks_session *s, char *path, size_t len,
 				      path, len, name, name_len);
 }
 
+static void unwinder_update(struct leaks_session *s)
+{
+	int err;
+
+	if (!s->unwinder)
+		return;
+	err = unwinder_refresh(s->unwinder);
+	if (err)
+		debug_msg("unwind tables not updated: %s", strerror(-err));
+}
+
+/*
+ * Our command, stopped at exec or at a new executable mapping: load the
+ * unwind tables of what it maps now, then let it go. Symbols can wait.
+ */
+static void release_held(struct leaks_session *s, __u32 tgid)
+{
+	unwinder_update(s);
+	if (s->child > 0 && (pid_t)tgid == s->child)
+		kill(s->child, SIGCONT);
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct leaks_session *s = ctx;
@@ -358,6 +410,10 @@ static int handle_event(void *ctx, void *data, size_t len)
 		s->exec_ts = e->ts_ns;
 		s->maps_dirty = true;
 		break;
+	}
+	if (e->flags & EVENT_F_HELD)
+		release_held(s, e->tgid);
+	switch (e->type) {
 	case EVENT_EXITING:
 		/* Our command, stopped at _exit: read its maps, let it go. */
 		debug_msg("pid %d held at _exit to read its maps", e->tgid);
@@ -382,6 +438,10 @@ static int load_bpf(struct leaks_session *s, int target)
 	}
 	s->skel->rodata->targ_tgid = target;
 	s->skel->rodata->hold_at_exit = env->cmd != NULL;
+	s->skel->rodata->unwind_tables = !env->unwind_fp;
+	s->skel->rodata->hold_for_maps = env->cmd != NULL && !env->unwind_fp;
+	bpf_map__set_max_entries(s->skel->maps.unwind_rows,
+				 env->unwind_rows ? env->unwind_rows : UNWIND_DEFAULT_ROWS);
 	/* Per-process counters, faults and rss are for top and hist. */
 	bpf_program__set_autoload(s->skel->progs.minor_fault, false);
 	bpf_program__set_autoload(s->skel->progs.major_fault, false);
@@ -620,6 +680,13 @@ static int report(struct leaks_session *s, bool final)
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
+	if (s->unwinder) {
+		struct unwinder_stats us;
+
+		unwinder_get_stats(s->unwinder, &us);
+		r.stats[STAT_UNWIND_TOO_BIG] = us.modules_too_big;
+		r.stats[STAT_UNWIND_MAPS_DROPPED] = us.mappings_dropped;
+	}
 	r.threads_tracked = count_threads(s);
 	if (s->rec)
 		err = record_snapshot(s, &r);
@@ -713,6 +780,7 @@ static void session_close(struct leaks_session *s)
 	free(s->rec_allocs);
 	ring_buffer__free(s->rb);
 	stack_cache_free(s->stacks);
+	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);
 	snapshot_free(&s->snap);
 	allocs_bpf__destroy(s->skel);
@@ -741,6 +809,16 @@ static int session_start(struct leaks_session *s)
 	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
 	if (!s->sym || !s->stacks || snapshot_init(s))
 		return -ENOMEM;
+	if (!s->env->unwind_fp) {
+		s->unwinder = unwinder_new(target, bpf_map__fd(s->skel->maps.unwind_rows),
+					   bpf_map__max_entries(s->skel->maps.unwind_rows),
+					   bpf_map__fd(s->skel->maps.unwind_procs));
+		if (!s->unwinder)
+			return -ENOMEM;
+		/* A running process: its tables before the first stack is taken. */
+		if (s->env->pid)
+			unwinder_update(s);
+	}
 	err = alloc_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
 				  &s->probes);
 	if (err)
@@ -797,6 +875,7 @@ static int run_loop(struct leaks_session *s)
 			return report(s, true);
 		}
 		if (s->maps_dirty) {
+			unwinder_update(s);
 			symbolizer_refresh(s->sym);
 			s->maps_dirty = false;
 		}

@@ -28,6 +28,11 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_HISTS_FULL] = "hists_map_full",
 	[STAT_ERRORS_FULL] = "errors_map_full",
 	[STAT_EVENTS] = "events",
+	[STAT_UNWIND_UNKNOWN_PC] = "unwind_unknown_pc",
+	[STAT_UNWIND_NO_ROW] = "unwind_no_row",
+	[STAT_UNWIND_FAILED] = "unwind_failed",
+	[STAT_UNWIND_TOO_BIG] = "unwind_tables_too_big",
+	[STAT_UNWIND_MAPS_DROPPED] = "unwind_mappings_dropped",
 };
 
 const char *stat_name(enum alloc_stat stat)
@@ -146,6 +151,11 @@ static const struct {
 	{ STAT_PROCS_FULL, "process events not counted: process map full" },
 	{ STAT_HISTS_FULL, "histogram values not counted: histogram map full" },
 	{ STAT_ERRORS_FULL, "syscall errors not counted: error map full" },
+	{ STAT_UNWIND_UNKNOWN_PC, "stacks cut short: a frame in no known module (JIT code?)" },
+	{ STAT_UNWIND_NO_ROW, "stacks cut short: a frame without a CFI rule memlens follows" },
+	{ STAT_UNWIND_FAILED, "stacks cut short: user stack unreadable or corrupt" },
+	{ STAT_UNWIND_TOO_BIG, "modules walked by frame pointer: unwind table full (raise --unwind-rows)" },
+	{ STAT_UNWIND_MAPS_DROPPED, "executable mappings without unwind table: too many" },
 };
 
 static void print_stats_text(FILE *out, const struct leak_report *r)

@@ -21,6 +21,7 @@ static const struct {
 	{ "flamegraph", test_flamegraph },
 	{ "pprof", test_pprof },
 	{ "recfile", test_recfile },
+	{ "unwind_table", test_unwind_table },
 };
 
 /* With arguments, only the suites they name. */

@@ -103,7 +103,8 @@ static void test_render(void)
 		"\"alloc_failed\":0,\"replaced\":0,\"allocs_map_full\":4,\"stacks_map_full\":0,"
 		"\"stack_failed\":0,\"stack_collision\":0,\"threads_map_full\":0,\"missed_return\":0,"
 		"\"events_lost\":0,\"procs_map_full\":0,\"hists_map_full\":0,\"errors_map_full\":0,"
-		"\"events\":0,\"threads_tracked\":2}}\n");
+		"\"events\":0,\"unwind_unknown_pc\":0,\"unwind_no_row\":0,\"unwind_failed\":0,"
+		"\"unwind_tables_too_big\":0,\"unwind_mappings_dropped\":0,\"threads_tracked\":2}}\n");
 	free(out);
 
 	r.top = 0;
@@ -121,7 +122,8 @@ static void test_render(void)
 		"stats: allocs=9 alloc_bytes=0 frees=0 free_bytes=0 free_unknown=0 alloc_failed=0 "
 		"replaced=0 allocs_map_full=4 stacks_map_full=0 stack_failed=0 stack_collision=0 "
 		"threads_map_full=0 missed_return=0 events_lost=0 procs_map_full=0 hists_map_full=0 "
-		"errors_map_full=0 events=0 threads_tracked=2\n"
+		"errors_map_full=0 events=0 unwind_unknown_pc=0 unwind_no_row=0 unwind_failed=0 "
+		"unwind_tables_too_big=0 unwind_mappings_dropped=0 threads_tracked=2\n"
 		"LOST: 4 allocations not tracked: outstanding map full (raise --max-allocs)\n");
 	free(out);
 }

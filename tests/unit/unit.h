@@ -59,6 +59,7 @@ void test_episodes(void);
 void test_reclaim_bpf(void);
 void test_ksyms(void);
 void test_recfile(void);
+void test_unwind_table(void);
 void test_kmem_bpf(void);
 void test_flamegraph(void);
 void test_pprof(void);
