@@ -34,7 +34,11 @@
 const volatile bool capture_stacks = true;	/* memlens leaks */
 const volatile bool track_mmaps = true;		/* anonymous mappings as blocks */
 const volatile bool proc_stats_on;		/* memlens top and hist */
-/* Stop the process at _exit until userspace has read its maps (-- CMD). */
+/*
+ * A command memlens started (-- CMD) is stopped at _exit until userspace
+ * has read its maps, and at exec and at every new executable mapping until
+ * userspace has hooked the allocators in the new code.
+ */
 const volatile bool hold_at_exit;
 
 struct {
@@ -227,6 +231,23 @@ static void emit_event(enum event_type type, __u32 tgid, __s32 exit_code)
 
 	if (e)
 		submit_event(e, type, tgid, exit_code);
+}
+
+/*
+ * New code in a command memlens started: stop it (the signal is taken on
+ * the way back to user space) until userspace has hooked any allocator the
+ * new code defines and sent SIGCONT. The stop is queued before userspace
+ * can see the event, and only if userspace will hear of it.
+ */
+static void emit_new_code(enum event_type type, __u32 tgid)
+{
+	struct event *e = reserve_event();
+
+	if (!e)
+		return;
+	if (hold_at_exit)
+		bpf_send_signal(SIGSTOP);
+	submit_event(e, type, tgid, 0);
 }
 
 /* FNV-1a over the frames; 0 is reserved for "no stack". */
@@ -514,6 +535,9 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	ts->has_old = 0;
 	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY) && ptr)
 		ts->has_old = take_alloc(current_tgid(), ptr, &ts->old);
+	/* Gone at entry, before another thread can be handed the address. */
+	if (kind == KIND_DELETE && ptr)
+		forget_alloc(ptr);
 	return 0;
 }
 
@@ -581,6 +605,8 @@ int BPF_URETPROBE(alloc_return, long ret)
 		break;
 	case KIND_POSIX_MEMALIGN:
 		account_posix_memalign(ctx, ts, ret);
+		break;
+	case KIND_DELETE:		/* accounted at entry */
 		break;
 	default:
 		if (ret)
@@ -653,6 +679,30 @@ int BPF_UPROBE(pvalloc_enter, size_t size)
 	return alloc_enter(ctx, KIND_PVALLOC, bytes ? bytes : PAGE_SIZE, 0);
 }
 
+/*
+ * C++ operator new and new[] in every variant (nothrow, align_val_t): the
+ * size comes first. They call malloc or each other, nested calls that only
+ * move the depth: the block is recorded once, at the outer return, where
+ * the first frame is the code that called new.
+ */
+SEC("uprobe")
+int BPF_UPROBE(new_enter, size_t size)
+{
+	return alloc_enter(ctx, KIND_NEW, size, 0);
+}
+
+/*
+ * C++ operator delete and delete[] in every variant: the pointer comes
+ * first. Unlike free() they have a return probe: a sized or aligned delete
+ * calls the plain one, which calls free(), and only the outer call may
+ * count, as with the allocation calls.
+ */
+SEC("uprobe")
+int BPF_UPROBE(delete_enter, void *ptr)
+{
+	return alloc_enter(ctx, KIND_DELETE, 0, (__u64)ptr);
+}
+
 SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
 {
@@ -721,7 +771,7 @@ static void mmap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 	if (!(flags & MAP_ANONYMOUS)) {
 		/* A new executable file mapping: symbols to read while it lives. */
 		if ((prot & PROT_EXEC) && capture_stacks)
-			emit_event(EVENT_MAPS_CHANGED, tgid, 0);
+			emit_new_code(EVENT_MAPS_CHANGED, tgid);
 		return;
 	}
 	proc_add(tgid, PS_MMAP, 1);
@@ -985,7 +1035,7 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	/* leaks drops the old image's blocks; top and hist look for a new libc. */
 	if (!traced())
 		return 0;
-	emit_event(EVENT_EXEC, current_tgid(), 0);
+	emit_new_code(EVENT_EXEC, current_tgid());
 	return 0;
 }
 

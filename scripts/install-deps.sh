@@ -6,8 +6,9 @@ set -eu
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/memlens-bookworm-backports.sources
 BUILD_PKGS="make gcc clang llvm libelf-dev zlib1g-dev libdw-dev pkg-config protobuf-c-compiler
-libprotobuf-c-dev"
-TEST_PKGS="bpftrace procps jq util-linux tmux chromium python3 golang-go curl"
+libprotobuf-c-dev libiberty-dev"
+TEST_PKGS="bpftrace procps jq util-linux tmux chromium python3 golang-go curl g++
+libjemalloc2 libtcmalloc-minimal4"
 BACKPORTS_PKGS="libbpf-dev bpftool"
 
 have_backports() {

@@ -19,6 +19,7 @@ struct alloc_func {
 	struct bpf_program *(*entry)(struct allocs_bpf *skel);
 	bool null_is_noop;	/* f(NULL) does nothing: probe past the NULL test */
 	bool exit_hold;		/* hooked only to hold a command at exit */
+	bool marks_allocator;	/* an object that defines it is an allocator */
 };
 
 #define ENTRY_PROG(fn) \
@@ -33,11 +34,20 @@ ENTRY_PROG(memalign_enter)
 ENTRY_PROG(valloc_enter)
 ENTRY_PROG(pvalloc_enter)
 ENTRY_PROG(exit_enter)
+ENTRY_PROG(new_enter)
+ENTRY_PROG(delete_enter)
 
 #define FUNC(n, entry_fn, ...) { .name = n, .entry = entry_fn##_prog, __VA_ARGS__ }
+#define NEW(n) FUNC(n, new_enter, .has_return = true, .marks_allocator = true)
+#define DELETE(n) FUNC(n, delete_enter, .has_return = true)
 
+/*
+ * In this order: where two names share an address (tcmalloc's free is its
+ * operator delete), the first one is hooked.
+ */
 static const struct alloc_func alloc_funcs[] = {
-	FUNC("malloc", malloc_enter, .required = true, .has_return = true),
+	FUNC("malloc", malloc_enter, .required = true, .has_return = true,
+	     .marks_allocator = true),
 	FUNC("free", free_enter, .required = true, .null_is_noop = true),
 	FUNC("calloc", calloc_enter, .required = true, .has_return = true),
 	FUNC("realloc", realloc_enter, .required = true, .has_return = true),
@@ -48,6 +58,28 @@ static const struct alloc_func alloc_funcs[] = {
 	FUNC("valloc", valloc_enter, .has_return = true),
 	FUNC("pvalloc", pvalloc_enter, .has_return = true),
 	FUNC("_exit", exit_enter, .exit_hold = true),
+	/* C++ (Itanium ABI, 64-bit size_t): plain, nothrow, aligned, both. */
+	NEW("_Znwm"),
+	NEW("_Znam"),
+	NEW("_ZnwmRKSt9nothrow_t"),
+	NEW("_ZnamRKSt9nothrow_t"),
+	NEW("_ZnwmSt11align_val_t"),
+	NEW("_ZnamSt11align_val_t"),
+	NEW("_ZnwmSt11align_val_tRKSt9nothrow_t"),
+	NEW("_ZnamSt11align_val_tRKSt9nothrow_t"),
+	/* ... and sized delete. */
+	DELETE("_ZdlPv"),
+	DELETE("_ZdaPv"),
+	DELETE("_ZdlPvm"),
+	DELETE("_ZdaPvm"),
+	DELETE("_ZdlPvRKSt9nothrow_t"),
+	DELETE("_ZdaPvRKSt9nothrow_t"),
+	DELETE("_ZdlPvSt11align_val_t"),
+	DELETE("_ZdaPvSt11align_val_t"),
+	DELETE("_ZdlPvmSt11align_val_t"),
+	DELETE("_ZdaPvmSt11align_val_t"),
+	DELETE("_ZdlPvSt11align_val_tRKSt9nothrow_t"),
+	DELETE("_ZdaPvSt11align_val_tRKSt9nothrow_t"),
 };
 
 #define NR_FUNCS (sizeof(alloc_funcs) / sizeof(alloc_funcs[0]))
@@ -128,14 +160,61 @@ static bool seen_offset(const uint64_t *offsets, size_t nr, uint64_t off)
 	return false;
 }
 
+/*
+ * Hook what EF defines of the allocator functions; REQUIRE: the C ones
+ * marked required must be there.
+ */
+static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
+			const char *lib_path, const char *lib_name, int pid, bool hold_at_exit,
+			bool require)
+{
+	uint64_t offsets[NR_FUNCS];
+	size_t nr_offsets = 0;
+	int err;
+
+	for (size_t i = 0; i < NR_FUNCS; i++) {
+		const struct alloc_func *f = &alloc_funcs[i];
+		uint64_t off;
+
+		if (f->exit_hold && !hold_at_exit)
+			continue;
+		err = elf_func_offset(ef, f->name, &off);
+		if (err && f->required && require) {
+			error_msg("symbol %s not found in %s", f->name, lib_name);
+			return err;
+		}
+		if (err)
+			continue;
+		if (seen_offset(offsets, nr_offsets, off)) {
+			debug_msg("%s is an alias in %s: hooked once", f->name, lib_name);
+			continue;
+		}
+		offsets[nr_offsets++] = off;
+		off = cheapest_probe_offset(ef, f, off, lib_name);
+		/*
+		 * Return probe first: every call whose entry we see then has
+		 * its return seen too, or the thread's depth would stick.
+		 */
+		err = 0;
+		if (f->has_return)
+			err = attach_one(ap, skel->progs.alloc_return, lib_path, off, pid, true);
+		if (!err)
+			err = attach_one(ap, f->entry(skel), lib_path, off, pid, false);
+		if (err) {
+			error_msg("cannot attach uprobe to %s in %s: %s", f->name, lib_name,
+				  strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 			const char *lib_name, int pid, bool hold_at_exit,
 			struct alloc_probes **out)
 {
-	uint64_t offsets[NR_FUNCS];
 	struct alloc_probes *ap;
 	struct elf_file *ef;
-	size_t nr_offsets = 0;
 	int err;
 
 	err = elf_file_open(lib_path, &ef);
@@ -148,48 +227,156 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 		elf_file_close(ef);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < NR_FUNCS; i++) {
-		const struct alloc_func *f = &alloc_funcs[i];
-		uint64_t off;
-
-		if (f->exit_hold && !hold_at_exit)
-			continue;
-		err = elf_func_offset(ef, f->name, &off);
-		if (err && f->required) {
-			error_msg("symbol %s not found in %s", f->name, lib_name);
-			goto fail;
-		}
-		if (err) {
-			debug_msg("%s has no %s: not hooked", lib_name, f->name);
-			continue;
-		}
-		if (seen_offset(offsets, nr_offsets, off)) {
-			debug_msg("%s is an alias in %s: hooked once", f->name, lib_name);
-			continue;
-		}
-		offsets[nr_offsets++] = off;
-		off = cheapest_probe_offset(ef, f, off, lib_name);
-		/*
-		 * Return probe first: every call whose entry we see then has
-		 * its return seen too, or the thread's depth would stick.
-		 */
-		if (f->has_return)
-			err = attach_one(ap, skel->progs.alloc_return, lib_path, off, pid, true);
-		if (!err)
-			err = attach_one(ap, f->entry(skel), lib_path, off, pid, false);
-		if (err) {
-			error_msg("cannot attach uprobe to %s in %s: %s", f->name, lib_name,
-				  strerror(-err));
-			goto fail;
-		}
-	}
+	err = attach_funcs(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit, true);
 	elf_file_close(ef);
+	if (err) {
+		alloc_probes_detach(ap);
+		return err;
+	}
 	*out = ap;
 	return 0;
-fail:
+}
+
+/* What kind of allocator EF is: ALLOC_DEFINES_MALLOC, ALLOC_DEFINES_NEW. */
+static unsigned int allocator_kind(struct elf_file *ef)
+{
+	unsigned int kind = 0;
+	uint64_t off;
+
+	for (size_t i = 0; i < NR_FUNCS; i++) {
+		const struct alloc_func *f = &alloc_funcs[i];
+
+		if (!f->marks_allocator || elf_func_offset(ef, f->name, &off))
+			continue;
+		kind |= f->entry == malloc_enter_prog ? ALLOC_DEFINES_MALLOC : ALLOC_DEFINES_NEW;
+	}
+	return kind;
+}
+
+/* One file a process maps, looked at once: hooked if it is an allocator. */
+struct mapped_object {
+	uint64_t inode;
+	unsigned int dev_major, dev_minor;
+	struct alloc_probes *probes;	/* NULL: not an allocator, or not hooked */
+};
+
+struct alloc_hooks {
+	struct allocs_bpf *skel;
+	int pid;			/* hooks for this process, -1: every process */
+	bool hold_at_exit;
+	unsigned int want;		/* objects of these kinds are hooked */
+	struct mapped_object *objs;
+	size_t nr_objs;
+	size_t nr_hooked;
+};
+
+struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_at_exit,
+				    unsigned int want)
+{
+	struct alloc_hooks *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->skel = skel;
+	h->pid = pid;
+	h->hold_at_exit = hold_at_exit;
+	h->want = want;
+	return h;
+}
+
+void alloc_hooks_free(struct alloc_hooks *h)
+{
+	if (!h)
+		return;
+	/* Hooks off in reverse: an object's entries before its returns. */
+	while (h->nr_objs)
+		alloc_probes_detach(h->objs[--h->nr_objs].probes);
+	free(h->objs);
+	free(h);
+}
+
+size_t alloc_hooks_count(const struct alloc_hooks *h)
+{
+	return h->nr_hooked;
+}
+
+static bool object_seen(const struct alloc_hooks *h, const struct vma *v)
+{
+	for (size_t i = 0; i < h->nr_objs; i++) {
+		const struct mapped_object *o = &h->objs[i];
+
+		if (o->inode == v->inode && o->dev_major == v->dev_major &&
+		    o->dev_minor == v->dev_minor)
+			return true;
+	}
+	return false;
+}
+
+/* Hook the file mapped at V in MAPS_PID if it is an allocator we want. */
+static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
+{
+	struct mapped_object *objs, *o;
+	char path[128];
+	struct elf_file *ef;
+	unsigned int kind;
+	int err;
+
+	objs = realloc(h->objs, (h->nr_objs + 1) * sizeof(*objs));
+	if (!objs)
+		return -ENOMEM;
+	h->objs = objs;
+	o = &objs[h->nr_objs++];
+	*o = (struct mapped_object){ v->inode, v->dev_major, v->dev_minor, NULL };
+	vma_map_files_path(maps_pid, v, path, sizeof(path));
+	if (elf_file_open(path, &ef))
+		return 0;		/* not an ELF file, or gone: nothing to hook */
+	kind = allocator_kind(ef);
+	err = 0;
+	if (kind & h->want) {
+		o->probes = calloc(1, sizeof(*o->probes));
+		if (!o->probes) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = attach_funcs(o->probes, h->skel, ef, path, v->path, h->pid,
+				   h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC), false);
+		if (err) {
+			alloc_probes_detach(o->probes);
+			o->probes = NULL;
+			goto out;
+		}
+		h->nr_hooked++;
+		debug_msg("hooked %s (inode %llu), first seen in pid %d", v->path,
+			  (unsigned long long)v->inode, maps_pid);
+		/* One process: say which of its files are hooked. */
+		if (h->pid > 0)
+			info_msg("allocator hooked: %s", v->path);
+	}
+out:
 	elf_file_close(ef);
-	alloc_probes_detach(ap);
 	return err;
+}
+
+int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *has_interp)
+{
+	struct vma_list maps = {};
+	size_t before = h->nr_hooked;
+	int err;
+
+	err = vma_list_load(maps_pid, &maps);
+	if (err)
+		return err;
+	if (has_interp)
+		*has_interp = vma_find_interp(&maps) != NULL;
+	for (size_t i = 0; i < maps.nr && !err; i++) {
+		const struct vma *v = &maps.v[i];
+
+		if (!v->exec || v->path[0] != '/' || object_seen(h, v))
+			continue;
+		err = hook_object(h, maps_pid, v);
+	}
+	vma_list_free(&maps);
+	return err ? err : (int)(h->nr_hooked - before);
 }
 
 int alloc_probes_find_libc(int pid, const char *hint, char *path, size_t path_len,

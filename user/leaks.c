@@ -39,7 +39,7 @@ struct leaks_env {
 	bool folded;		/* folded lines instead of the text report */
 	const char *svg;	/* --svg: a flame graph written at every report */
 	const char *pprof;	/* --pprof: a heap profile written at every report */
-	const char *libc;	/* --libc: library to hook instead of the mapped libc */
+	const char *allocator;	/* --allocator: the one file to hook, not those found */
 	unsigned long long max_allocs;
 	unsigned long long max_stacks;
 };
@@ -56,7 +56,8 @@ struct alloc_snapshot {
 struct leaks_session {
 	struct leaks_env *env;
 	struct allocs_bpf *skel;
-	struct alloc_probes *probes;
+	struct alloc_probes *probes;	/* --allocator PATH */
+	struct alloc_hooks *hooks;	/* the allocators found in the process's maps */
 	struct ring_buffer *rb;
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
@@ -90,13 +91,15 @@ static const char leaks_usage[] =
 "                        every report (the last one stays)\n"
 "      --pprof FILE      also write a pprof heap profile (inuse_space,\n"
 "                        inuse_objects) to FILE at every report\n"
-"      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
+"      --allocator PATH  hook the allocator in PATH (malloc, free, ..., operator\n"
+"                        new and delete) instead of those found in the process\n"
+"      --libc PATH       the same as --allocator PATH\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
-enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF };
+enum { OPT_ALLOCATOR = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF };
 
 static const struct option leaks_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -108,7 +111,8 @@ static const struct option leaks_options[] = {
 	{ "folded", no_argument, NULL, OPT_FOLDED },
 	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "pprof", required_argument, NULL, OPT_PPROF },
-	{ "libc", required_argument, NULL, OPT_LIBC },
+	{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
+	{ "libc", required_argument, NULL, OPT_ALLOCATOR },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -158,8 +162,8 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		case OPT_PPROF:
 			env->pprof = optarg;
 			break;
-		case OPT_LIBC:
-			env->libc = optarg;
+		case OPT_ALLOCATOR:
+			env->allocator = optarg;
 			break;
 		case OPT_MAX_ALLOCS:
 			if (parse_uint(optarg, "max-allocs", 1ULL << 26, &env->max_allocs))
@@ -263,22 +267,22 @@ static int release_child(struct leaks_session *s)
 }
 
 /*
- * The allocator library to hook: --libc, or the libc the process has
- * mapped, opened through /proc/PID/map_files so that a libc in another
- * mount namespace, or one replaced on disk since, is the one hooked. A
- * command we start inherits our mount namespace and loads the libc we run
- * on: ours.
+ * New code in the process: hook any allocator it brings. A command we
+ * started is held until then (see emit_new_code in allocs.bpf.c): let it go.
+ * Files are opened through /proc/PID/map_files, so that an allocator in
+ * another mount namespace, or one replaced on disk since, is the one hooked.
  */
-static int find_allocator_lib(struct leaks_session *s, char *path, size_t len,
-			      char *name, size_t name_len)
+static void hook_new_code(struct leaks_session *s)
 {
-	if (s->env->libc) {
-		snprintf(path, len, "%s", s->env->libc);
-		snprintf(name, name_len, "%s", s->env->libc);
-		return 0;
-	}
-	return alloc_probes_find_libc(s->env->pid ? s->env->pid : getpid(), "use --libc PATH",
-				      path, len, name, name_len);
+	int err = 0;
+
+	if (s->hooks)
+		err = alloc_hooks_scan(s->hooks, s->skel->rodata->targ_tgid, NULL);
+	if (err < 0)
+		error_msg("cannot hook the allocators of pid %d: %s", s->skel->rodata->targ_tgid,
+			  strerror(-err));
+	if (s->env->cmd && s->child > 0)
+		kill(s->child, SIGCONT);
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -295,10 +299,12 @@ static int handle_event(void *ctx, void *data, size_t len)
 		break;
 	case EVENT_MAPS_CHANGED:
 		s->maps_dirty = true;
+		hook_new_code(s);
 		break;
 	case EVENT_EXEC:
 		s->exec_ts = e->ts_ns;
 		s->maps_dirty = true;
+		hook_new_code(s);
 		break;
 	case EVENT_EXITING:
 		/* Our command, stopped at _exit: read its maps, let it go. */
@@ -575,6 +581,7 @@ static void session_close(struct leaks_session *s)
 	}
 	/* Hooks off first: no new stop at _exit after the SIGCONT below. */
 	alloc_probes_detach(s->probes);
+	alloc_hooks_free(s->hooks);
 	if (s->go_fd < 0 && s->child > 0) {
 		/* Never leave it stopped at _exit, whatever happened to us. */
 		kill(s->child, SIGCONT);
@@ -589,9 +596,41 @@ static void session_close(struct leaks_session *s)
 	allocs_bpf__destroy(s->skel);
 }
 
+/*
+ * --allocator PATH, hooked before the command runs; or the allocators the
+ * process maps: those of a running process now, those of a command as it
+ * maps them (it is held at exec and at every new code mapping until they
+ * are hooked).
+ */
+static int hook_allocators(struct leaks_session *s, int target)
+{
+	const char *path = s->env->allocator;
+	int n;
+
+	if (path)
+		return alloc_probes_attach(s->skel, path, path, target, s->env->cmd != NULL,
+					   &s->probes);
+	s->hooks = alloc_hooks_new(s->skel, target, s->env->cmd != NULL,
+				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW);
+	if (!s->hooks)
+		return -ENOMEM;
+	if (s->env->cmd)
+		return 0;
+	n = alloc_hooks_scan(s->hooks, target, NULL);
+	if (n < 0) {
+		error_msg("cannot hook the allocators of pid %d: %s", target, strerror(-n));
+		return n;
+	}
+	if (!n) {
+		error_msg("pid %d maps no allocator (no malloc or operator new symbol): "
+			  "use --allocator PATH", target);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 static int session_start(struct leaks_session *s)
 {
-	char lib_path[4096 + 64], lib_name[4096];
 	int target, err;
 
 	if (s->env->cmd) {
@@ -602,9 +641,6 @@ static int session_start(struct leaks_session *s)
 		}
 	}
 	target = s->env->pid ? s->env->pid : s->child;
-	err = find_allocator_lib(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
-	if (err)
-		return err;
 	err = load_bpf(s, target);
 	if (err)
 		return err;
@@ -612,8 +648,7 @@ static int session_start(struct leaks_session *s)
 	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
 	if (!s->sym || !s->stacks || snapshot_init(s))
 		return -ENOMEM;
-	err = alloc_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
-				  &s->probes);
+	err = hook_allocators(s, target);
 	if (err)
 		return err;
 	if (s->env->cmd) {
@@ -624,8 +659,12 @@ static int session_start(struct leaks_session *s)
 		symbolizer_refresh(s->sym);
 	}
 	read_comm(target, s->comm, sizeof(s->comm));
-	info_msg("tracing pid %d (%s), allocator %s; Ctrl-C to stop", target,
-		 s->env->cmd ? s->env->cmd[0] : s->comm, lib_name);
+	if (s->env->allocator)
+		info_msg("tracing pid %d (%s), allocator %s; Ctrl-C to stop", target,
+			 s->env->cmd ? s->env->cmd[0] : s->comm, s->env->allocator);
+	else
+		info_msg("tracing pid %d (%s); Ctrl-C to stop", target,
+			 s->env->cmd ? s->env->cmd[0] : s->comm);
 	return 0;
 }
 
