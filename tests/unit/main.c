@@ -19,6 +19,7 @@ static const struct {
 	{ "kmem_bpf", test_kmem_bpf },
 	{ "flamegraph", test_flamegraph },
 	{ "pprof", test_pprof },
+	{ "demangle", test_demangle },
 };
 
 int main(void)

@@ -61,5 +61,6 @@ void test_ksyms(void);
 void test_kmem_bpf(void);
 void test_flamegraph(void);
 void test_pprof(void);
+void test_demangle(void);
 
 #endif
