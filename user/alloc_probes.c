@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Where the allocator entry points are hooked: uprobes by file offset. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -85,8 +86,9 @@ static const struct alloc_func alloc_funcs[] = {
 #define NR_FUNCS (sizeof(alloc_funcs) / sizeof(alloc_funcs[0]))
 
 struct alloc_probes {
-	struct bpf_link *links[2 * NR_FUNCS];
-	size_t nr_links;
+	struct bpf_link *entries[NR_FUNCS];
+	struct bpf_link *returns[NR_FUNCS];
+	size_t nr_entries, nr_returns;
 };
 
 static int attach_one(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
@@ -98,7 +100,10 @@ static int attach_one(struct alloc_probes *ap, struct bpf_program *prog, const c
 	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
 	if (!link)
 		return -errno;
-	ap->links[ap->nr_links++] = link;
+	if (retprobe)
+		ap->returns[ap->nr_returns++] = link;
+	else
+		ap->entries[ap->nr_entries++] = link;
 	return 0;
 }
 
@@ -264,14 +269,14 @@ struct alloc_hooks {
 	struct allocs_bpf *skel;
 	int pid;			/* hooks for this process, -1: every process */
 	bool hold_at_exit;
-	unsigned int want;		/* objects of these kinds are hooked */
+	unsigned int flags;		/* objects of these kinds are hooked; options */
 	struct mapped_object *objs;
 	size_t nr_objs;
 	size_t nr_hooked;
 };
 
 struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_at_exit,
-				    unsigned int want)
+				    unsigned int flags)
 {
 	struct alloc_hooks *h = calloc(1, sizeof(*h));
 
@@ -280,17 +285,28 @@ struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_
 	h->skel = skel;
 	h->pid = pid;
 	h->hold_at_exit = hold_at_exit;
-	h->want = want;
+	h->flags = flags;
 	return h;
 }
 
+static void detach_all(struct alloc_probes **aps, size_t nr);
+
 void alloc_hooks_free(struct alloc_hooks *h)
 {
+	struct alloc_probes **aps;
+
 	if (!h)
 		return;
-	/* Hooks off in reverse: an object's entries before its returns. */
-	while (h->nr_objs)
-		alloc_probes_detach(h->objs[--h->nr_objs].probes);
+	aps = calloc(h->nr_objs + 1, sizeof(*aps));
+	for (size_t i = 0; i < h->nr_objs; i++) {
+		if (aps)
+			aps[i] = h->objs[i].probes;
+		else
+			alloc_probes_detach(h->objs[i].probes);
+	}
+	if (aps)
+		detach_all(aps, h->nr_objs);
+	free(aps);
 	free(h->objs);
 	free(h);
 }
@@ -300,16 +316,17 @@ size_t alloc_hooks_count(const struct alloc_hooks *h)
 	return h->nr_hooked;
 }
 
-static bool object_seen(const struct alloc_hooks *h, const struct vma *v)
+static const struct mapped_object *object_seen(const struct alloc_hooks *h,
+					       const struct vma *v)
 {
 	for (size_t i = 0; i < h->nr_objs; i++) {
 		const struct mapped_object *o = &h->objs[i];
 
 		if (o->inode == v->inode && o->dev_major == v->dev_major &&
 		    o->dev_minor == v->dev_minor)
-			return true;
+			return o;
 	}
-	return false;
+	return NULL;
 }
 
 /* Hook the file mapped at V in MAPS_PID if it is an allocator we want. */
@@ -332,7 +349,7 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 		return 0;		/* not an ELF file, or gone: nothing to hook */
 	kind = allocator_kind(ef);
 	err = 0;
-	if (kind & h->want) {
+	if (kind & h->flags) {
 		o->probes = calloc(1, sizeof(*o->probes));
 		if (!o->probes) {
 			err = -ENOMEM;
@@ -348,8 +365,7 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 		h->nr_hooked++;
 		debug_msg("hooked %s (inode %llu), first seen in pid %d", v->path,
 			  (unsigned long long)v->inode, maps_pid);
-		/* One process: say which of its files are hooked. */
-		if (h->pid > 0)
+		if (h->flags & ALLOC_ANNOUNCE)
 			info_msg("allocator hooked: %s", v->path);
 	}
 out:
@@ -357,58 +373,116 @@ out:
 	return err;
 }
 
-int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *has_interp)
+int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *pending)
 {
 	struct vma_list maps = {};
 	size_t before = h->nr_hooked;
+	bool has_allocator = false;
 	int err;
 
 	err = vma_list_load(maps_pid, &maps);
 	if (err)
 		return err;
-	if (has_interp)
-		*has_interp = vma_find_interp(&maps) != NULL;
-	for (size_t i = 0; i < maps.nr && !err; i++) {
+	for (size_t i = 0; i < maps.nr; i++) {
 		const struct vma *v = &maps.v[i];
+		const struct mapped_object *o;
 
-		if (!v->exec || v->path[0] != '/' || object_seen(h, v))
+		if (!v->exec || v->path[0] != '/')
 			continue;
-		err = hook_object(h, maps_pid, v);
+		o = object_seen(h, v);
+		if (!o) {
+			err = hook_object(h, maps_pid, v);
+			if (err)
+				break;
+			o = &h->objs[h->nr_objs - 1];
+		}
+		if (o->probes)
+			has_allocator = true;
 	}
+	if (pending)
+		*pending = !has_allocator && vma_find_interp(&maps);
 	vma_list_free(&maps);
 	return err ? err : (int)(h->nr_hooked - before);
 }
 
-int alloc_probes_find_libc(int pid, const char *hint, char *path, size_t path_len,
-			   char *name, size_t name_len)
-{
-	struct vma_list maps = {};
-	const struct vma *libc;
-	int err;
+/*
+ * Closing a uprobe link waits for an RCU tasks-trace grace period (tens of
+ * milliseconds here): one after the other, the hundred links of libc,
+ * libstdc++ and jemalloc take ten seconds. Waits that overlap share grace
+ * periods, so the links are closed from several threads at once.
+ */
+#define DETACH_THREADS 32
 
-	err = vma_list_load(pid, &maps);
-	if (err) {
-		error_msg("cannot read /proc/%d/maps: %s", pid, strerror(-err));
-		return err;
+struct link_share {
+	struct bpf_link **links;
+	size_t nr, first;
+};
+
+static void *destroy_share(void *arg)
+{
+	struct link_share *sh = arg;
+
+	for (size_t i = sh->first; i < sh->nr; i += DETACH_THREADS)
+		bpf_link__destroy(sh->links[i]);
+	return NULL;
+}
+
+static void destroy_links(struct bpf_link **links, size_t nr)
+{
+	struct link_share shares[DETACH_THREADS];
+	pthread_t threads[DETACH_THREADS];
+	bool started[DETACH_THREADS] = {};
+
+	for (size_t t = 0; t < DETACH_THREADS && t < nr; t++) {
+		shares[t] = (struct link_share){ links, nr, t };
+		started[t] = !pthread_create(&threads[t], NULL, destroy_share, &shares[t]);
+		if (!started[t])
+			destroy_share(&shares[t]);	/* no thread: here, then */
 	}
-	libc = vma_find_libc(&maps);
-	if (libc) {
-		vma_map_files_path(pid, libc, path, path_len);
-		snprintf(name, name_len, "%s", libc->path);
-	} else {
-		error_msg("pid %d has no libc mapped (statically linked?): %s", pid, hint);
-		err = -ENOENT;
+	for (size_t t = 0; t < DETACH_THREADS && t < nr; t++)
+		if (started[t])
+			pthread_join(threads[t], NULL);
+}
+
+/* Entries off before returns: no call is left whose return is unseen. */
+static void detach_all(struct alloc_probes **aps, size_t nr)
+{
+	struct bpf_link **links;
+	size_t total = 0, n;
+
+	for (size_t i = 0; i < nr; i++)
+		if (aps[i])
+			total += aps[i]->nr_entries + aps[i]->nr_returns;
+	links = malloc(total * sizeof(*links) + 1);
+	for (int pass = 0; pass < 2; pass++) {
+		n = 0;
+		for (size_t i = 0; i < nr; i++) {
+			struct alloc_probes *ap = aps[i];
+			struct bpf_link **src;
+			size_t cnt;
+
+			if (!ap)
+				continue;
+			src = pass ? ap->returns : ap->entries;
+			cnt = pass ? ap->nr_returns : ap->nr_entries;
+			if (!links) {		/* no memory: one by one */
+				for (size_t k = 0; k < cnt; k++)
+					bpf_link__destroy(src[k]);
+				continue;
+			}
+			memcpy(links + n, src, cnt * sizeof(*links));
+			n += cnt;
+		}
+		if (links)
+			destroy_links(links, n);
 	}
-	vma_list_free(&maps);
-	return err;
+	free(links);
+	for (size_t i = 0; i < nr; i++)
+		free(aps[i]);
 }
 
 void alloc_probes_detach(struct alloc_probes *ap)
 {
-	if (!ap)
-		return;
-	/* Entries were attached after their returns: detach in reverse. */
-	while (ap->nr_links)
-		bpf_link__destroy(ap->links[--ap->nr_links]);
-	free(ap);
+	if (ap)
+		detach_all(&ap, 1);
 }

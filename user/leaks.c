@@ -611,7 +611,7 @@ static int hook_allocators(struct leaks_session *s, int target)
 		return alloc_probes_attach(s->skel, path, path, target, s->env->cmd != NULL,
 					   &s->probes);
 	s->hooks = alloc_hooks_new(s->skel, target, s->env->cmd != NULL,
-				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW);
+				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE);
 	if (!s->hooks)
 		return -ENOMEM;
 	if (s->env->cmd)
