@@ -91,13 +91,20 @@ struct alloc_probes {
 	size_t nr_entries, nr_returns;
 };
 
-static int attach_one(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
-		      uint64_t offset, int pid, bool retprobe)
+/*
+ * One uprobe_multi link for PROG at the N offsets of the file: it costs
+ * one grace period to close, where a link per offset costs one each.
+ */
+static int attach_multi(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
+			const unsigned long *offsets, size_t n, int pid, bool retprobe)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cnt = n,
+		    .retprobe = retprobe);
 	struct bpf_link *link;
 
-	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
+	if (!n)
+		return 0;
+	link = bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &opts);
 	if (!link)
 		return -errno;
 	if (retprobe)
@@ -157,7 +164,7 @@ static uint64_t cheapest_probe_offset(struct elf_file *ef, const struct alloc_fu
 }
 
 /* Two names at one address (glibc's aligned_alloc is memalign): hook once. */
-static bool seen_offset(const uint64_t *offsets, size_t nr, uint64_t off)
+static bool seen_offset(const unsigned long *offsets, size_t nr, uint64_t off)
 {
 	for (size_t i = 0; i < nr; i++)
 		if (offsets[i] == off)
@@ -173,8 +180,9 @@ static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct
 			const char *lib_path, const char *lib_name, int pid, bool hold_at_exit,
 			bool require)
 {
-	uint64_t offsets[NR_FUNCS];
-	size_t nr_offsets = 0;
+	unsigned long offsets[NR_FUNCS], probe_at[NR_FUNCS], group[NR_FUNCS];
+	const struct alloc_func *funcs[NR_FUNCS];
+	size_t nr = 0, n;
 	int err;
 
 	for (size_t i = 0; i < NR_FUNCS; i++) {
@@ -190,28 +198,52 @@ static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct
 		}
 		if (err)
 			continue;
-		if (seen_offset(offsets, nr_offsets, off)) {
+		if (seen_offset(offsets, nr, off)) {
 			debug_msg("%s is an alias in %s: hooked once", f->name, lib_name);
 			continue;
 		}
-		offsets[nr_offsets++] = off;
-		off = cheapest_probe_offset(ef, f, off, lib_name);
-		/*
-		 * Return probe first: every call whose entry we see then has
-		 * its return seen too, or the thread's depth would stick.
-		 */
-		err = 0;
-		if (f->has_return)
-			err = attach_one(ap, skel->progs.alloc_return, lib_path, off, pid, true);
-		if (!err)
-			err = attach_one(ap, f->entry(skel), lib_path, off, pid, false);
-		if (err) {
-			error_msg("cannot attach uprobe to %s in %s: %s", f->name, lib_name,
-				  strerror(-err));
-			return err;
-		}
+		funcs[nr] = f;
+		offsets[nr] = off;
+		probe_at[nr++] = cheapest_probe_offset(ef, f, off, lib_name);
 	}
-	return 0;
+	/*
+	 * Return probes first: every call whose entry we see then has its
+	 * return seen too, or the thread's depth would stick.
+	 */
+	n = 0;
+	for (size_t i = 0; i < nr; i++)
+		if (funcs[i]->has_return)
+			group[n++] = probe_at[i];
+	err = attach_multi(ap, skel->progs.alloc_return, lib_path, group, n, pid, true);
+	/* Then one link for each entry program, with all its functions. */
+	for (size_t i = 0; i < nr && !err; i++) {
+		bool first = true;
+
+		for (size_t j = 0; j < i; j++)
+			first = first && funcs[j]->entry != funcs[i]->entry;
+		if (!first)
+			continue;
+		n = 0;
+		for (size_t j = i; j < nr; j++)
+			if (funcs[j]->entry == funcs[i]->entry)
+				group[n++] = probe_at[j];
+		err = attach_multi(ap, funcs[i]->entry(skel), lib_path, group, n, pid, false);
+	}
+	if (err)
+		error_msg("cannot attach uprobes to %s: %s", lib_name, strerror(-err));
+	return err;
+}
+
+/*
+ * The allocator programs are attached with uprobe_multi links: they must
+ * be loaded for it. Before loading SKEL.
+ */
+void alloc_probes_prepare(struct allocs_bpf *skel)
+{
+	bpf_program__set_expected_attach_type(skel->progs.alloc_return, BPF_TRACE_UPROBE_MULTI);
+	for (size_t i = 0; i < NR_FUNCS; i++)
+		bpf_program__set_expected_attach_type(alloc_funcs[i].entry(skel),
+						      BPF_TRACE_UPROBE_MULTI);
 }
 
 int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,

@@ -19,6 +19,8 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 			const char *lib_name, int pid, bool hold_at_exit,
 			struct alloc_probes **out);
 void alloc_probes_detach(struct alloc_probes *ap);
+/* Before loading SKEL: its allocator programs are for uprobe_multi links. */
+void alloc_probes_prepare(struct allocs_bpf *skel);
 
 /* What makes a mapped object an allocator worth hooking; and options. */
 enum {

@@ -336,6 +336,7 @@ static int load_bpf(struct leaks_session *s, int target)
 	bpf_program__set_autoload(s->skel->progs.rss_stat, false);
 	bpf_program__set_autoload(s->skel->progs.brk_enter, false);
 	bpf_program__set_autoload(s->skel->progs.brk_return, false);
+	alloc_probes_prepare(s->skel);
 	if (env->max_allocs)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)

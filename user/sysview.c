@@ -318,6 +318,7 @@ static int load(struct sysview *v)
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;
+	alloc_probes_prepare(skel);
 	/*
 	 * Blocks of every process: those that exit with blocks still allocated
 	 * (most do) would fill a plain hash for good. An LRU one evicts them;
