@@ -231,6 +231,19 @@ test_rust() {
 		"$(jq '[.stacks[].frames[].symbol // "" | select(test("^_[ZR]|::h[0-9a-f]{16}$"))] | length' <<<"$report")"
 }
 
+# --allocator PATH: that file alone is hooked, whatever the process maps.
+test_allocator_option() {
+	local r err=$tmp/allocator.err rc
+	"$MEMLENS" leaks --json -t 0 --allocator "$JEMALLOC" -- \
+		env LD_PRELOAD="$JEMALLOC" "$CXXLEAK" >"$tmp/allocator.json" 2>"$err"
+	rc=$?
+	check_eq "--allocator: exit code" 0 "$rc"
+	r=$(tail -n 1 "$tmp/allocator.json")
+	check_cxx_leaks "--allocator jemalloc, preloaded" "$r"
+	check "--allocator: named at start" grep -q "allocator $JEMALLOC; Ctrl-C to stop" "$err"
+	check_eq "--allocator: nothing else hooked" 0 "$(grep -c "allocator hooked" "$err")"
+}
+
 # top_counts NAME BINARY [LAUNCHER...]: memlens top -p on BINARY --wait
 # across its work; the process's allocator totals, exactly what cxxleak.cpp
 # does: 86 allocations of 11828 bytes, 70 frees of 10240, each once.
@@ -282,5 +295,6 @@ test_static
 test_attach_preloaded
 test_other_namespace
 test_rust
+test_allocator_option
 test_top
 finish e2e-allocators
