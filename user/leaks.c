@@ -580,21 +580,24 @@ static void session_close(struct leaks_session *s)
 		if (s->child > 0)
 			waitpid(s->child, NULL, 0);
 	}
-	/* Hooks off first: no new stop at _exit after the SIGCONT below. */
+	/*
+	 * Hooks and programs off first: no new stop at _exit, exec or a new
+	 * code mapping after the SIGCONT below.
+	 */
 	alloc_probes_detach(s->probes);
 	alloc_hooks_free(s->hooks);
+	ring_buffer__free(s->rb);
+	allocs_bpf__destroy(s->skel);
 	if (s->go_fd < 0 && s->child > 0) {
-		/* Never leave it stopped at _exit, whatever happened to us. */
+		/* Never leave it stopped, whatever happened to us. */
 		kill(s->child, SIGCONT);
 		info_msg("pid %d continues untraced", s->child);
 	}
 	if (s->exec_err_fd >= 0)
 		close(s->exec_err_fd);
-	ring_buffer__free(s->rb);
 	stack_cache_free(s->stacks);
 	symbolizer_free(s->sym);
 	snapshot_free(&s->snap);
-	allocs_bpf__destroy(s->skel);
 }
 
 /*
