@@ -10,6 +10,10 @@
 
 OUTPUT   := build
 CC       ?= gcc
+CXX      ?= g++
+# rustc from rustup when it is not on PATH; none at all fails the build.
+RUSTC    ?= $(firstword $(shell command -v rustc) /root/.cargo/bin/rustc)
+LIBDIR   := /usr/lib/$(shell gcc -print-multiarch)
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -19,7 +23,8 @@ CFLAGS   += -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -Iinclude -Iuser -I$(OUTPUT)
 # libbpf is linked statically so that the binary carries the libbpf it was
 # built with (1.4 from backports), not whatever the target host has.
-LDLIBS   := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -ldw -lz -lm
+# libiberty (the demangler) is a static library only.
+LDLIBS   := -Wl,-Bstatic -lbpf -liberty -Wl,-Bdynamic -lelf -ldw -lz -lm
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall \
 	      -Ivmlinux/$(ARCH) -Iinclude
@@ -123,8 +128,28 @@ $(OUTPUT)/kmemload: tests/workloads/kmemload.c tests/workloads/handshake.h | $(O
 $(OUTPUT)/pressure: tests/workloads/pressure.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+# Stripped: a static binary without symbols, where no allocator can be found.
 $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
-	$(CC) -O2 -static $< -o $@
+	$(CC) -O2 -static -s $< -o $@
+
+# The C++ leaks under each allocator: libstdc++ on glibc (and preloaded
+# jemalloc or tcmalloc), jemalloc and tcmalloc linked, everything static.
+CXXLEAK_SRC := tests/workloads/cxxleak.cpp tests/workloads/handshake.h
+
+$(OUTPUT)/cxxleak: $(CXXLEAK_SRC) | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
+
+$(OUTPUT)/cxxleak_jemalloc: $(CXXLEAK_SRC) | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) $< -Wl,--no-as-needed $(LIBDIR)/libjemalloc.so.2 -o $@
+
+$(OUTPUT)/cxxleak_tcmalloc: $(CXXLEAK_SRC) | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) $< -Wl,--no-as-needed $(LIBDIR)/libtcmalloc_minimal.so.4 -o $@
+
+$(OUTPUT)/cxxleak_static: $(CXXLEAK_SRC) | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) -static $< -o $@
+
+$(OUTPUT)/rustleak: tests/workloads/rustleak.rs | $(OUTPUT)
+	MAKEFLAGS= $(RUSTC) --edition 2021 -C opt-level=1 -C force-frame-pointers=yes -g $< -o $@
 
 # The recording reader under libFuzzer, with ASan and UBSan (tests/fuzz.sh).
 FUZZ_SRCS := user/recfile.c user/report.c user/pprof.c user/flameset.c user/flamegraph.c \
@@ -140,7 +165,9 @@ unit: $(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
 	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload \
-	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so
+	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
+	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
+	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak
 
 e2e: $(E2E_DEPS)
 	./tests/e2e-leaks.sh
@@ -148,6 +175,8 @@ e2e: $(E2E_DEPS)
 	./tests/e2e-top.sh
 	./tests/e2e-reclaim.sh
 	./tests/e2e-kmem.sh
+	./tests/e2e-allocators.sh
+	./tests/fuzz.sh
 
 check: deps
 	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)

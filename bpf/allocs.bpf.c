@@ -34,7 +34,11 @@
 const volatile bool capture_stacks = true;	/* memlens leaks */
 const volatile bool track_mmaps = true;		/* anonymous mappings as blocks */
 const volatile bool proc_stats_on;		/* memlens top and hist */
-/* Stop the process at _exit until userspace has read its maps (-- CMD). */
+/*
+ * A command memlens started (-- CMD) is stopped at _exit until userspace
+ * has read its maps, and at exec and at every new executable mapping until
+ * userspace has hooked the allocators in the new code.
+ */
 const volatile bool hold_at_exit;
 /* Stop it at exec and new executable mappings until its unwind tables are in (-- CMD). */
 const volatile bool hold_for_maps;
@@ -232,6 +236,7 @@ static void emit_event(enum event_type type, __u32 tgid, __s32 exit_code)
 	if (e)
 		submit_event(e, type, tgid, exit_code);
 }
+
 
 /* FNV-1a over the frames; 0 is reserved for "no stack". */
 static __u64 hash_stack(const struct stack_trace *st)
@@ -526,6 +531,9 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	ts->has_old = 0;
 	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY) && ptr)
 		ts->has_old = take_alloc(current_tgid(), ptr, &ts->old);
+	/* Gone at entry, before another thread can be handed the address. */
+	if (kind == KIND_DELETE && ptr)
+		forget_alloc(ptr);
 	return 0;
 }
 
@@ -593,6 +601,8 @@ int BPF_URETPROBE(alloc_return, long ret)
 		break;
 	case KIND_POSIX_MEMALIGN:
 		account_posix_memalign(ctx, ts, ret);
+		break;
+	case KIND_DELETE:		/* accounted at entry */
 		break;
 	default:
 		if (ret)
@@ -665,6 +675,30 @@ int BPF_UPROBE(pvalloc_enter, size_t size)
 	return alloc_enter(ctx, KIND_PVALLOC, bytes ? bytes : PAGE_SIZE, 0);
 }
 
+/*
+ * C++ operator new and new[] in every variant (nothrow, align_val_t): the
+ * size comes first. They call malloc or each other, nested calls that only
+ * move the depth: the block is recorded once, at the outer return, where
+ * the first frame is the code that called new.
+ */
+SEC("uprobe")
+int BPF_UPROBE(new_enter, size_t size)
+{
+	return alloc_enter(ctx, KIND_NEW, size, 0);
+}
+
+/*
+ * C++ operator delete and delete[] in every variant: the pointer comes
+ * first. Unlike free() they have a return probe: a sized or aligned delete
+ * calls the plain one, which calls free(), and only the outer call may
+ * count, as with the allocation calls.
+ */
+SEC("uprobe")
+int BPF_UPROBE(delete_enter, void *ptr)
+{
+	return alloc_enter(ctx, KIND_DELETE, 0, (__u64)ptr);
+}
+
 SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
 {
@@ -727,10 +761,12 @@ static void brk_exit(__u32 tgid, struct syscall_args *sc, __u64 ret)
 }
 
 /*
- * Tell userspace of new executable mappings. With hold_for_maps, stop the
- * process until userspace has loaded their unwind tables, so that no stack
- * is taken through code the unwinder does not know yet. The stop is
- * queued before userspace can see the event and answer with SIGCONT.
+ * Tell userspace of new executable mappings (and exec). With hold_for_maps
+ * (a command memlens started), stop the process until userspace has
+ * hooked any allocator the new code defines and loaded its unwind tables,
+ * so that no call is missed and no stack is taken through code the
+ * unwinder does not know yet. The stop is queued before userspace can see
+ * the event and answer with SIGCONT, and only if userspace will hear of it.
  */
 static void maps_changed(enum event_type type, __u32 tgid)
 {

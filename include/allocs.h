@@ -32,6 +32,8 @@ enum alloc_kind {
 	KIND_MEMALIGN,		/* also aligned_alloc, an alias in glibc */
 	KIND_VALLOC,
 	KIND_PVALLOC,
+	KIND_NEW,		/* C++ operator new and new[], every variant */
+	KIND_DELETE,		/* C++ operator delete in progress: never a block */
 	KIND_MMAP,		/* anonymous mmap syscall outside the allocator */
 	KIND_MREMAP,
 	KIND_NR,
@@ -168,9 +170,10 @@ struct stack_trace {
 
 enum event_type {
 	EVENT_EXIT = 1,		/* a traced process has exited (its last thread) */
-	EVENT_MAPS_CHANGED,	/* exec, or an executable file mapping */
+	EVENT_MAPS_CHANGED,	/* an executable file mapping; a command is held */
 	EVENT_EXITING,		/* held at _exit: read its maps, then SIGCONT */
-	EVENT_EXEC,		/* a traced process exec'd: blocks before ts_ns are gone */
+	EVENT_EXEC,		/* a traced process exec'd: blocks before ts_ns are gone;
+				 * a command is held */
 };
 
 /*

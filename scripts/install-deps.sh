@@ -6,10 +6,10 @@ set -eu
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/memlens-bookworm-backports.sources
 BUILD_PKGS="make gcc clang llvm libelf-dev zlib1g-dev libdw-dev pkg-config protobuf-c-compiler
-libprotobuf-c-dev"
+libprotobuf-c-dev libiberty-dev"
 # libc6-dbg: glibc's own function names in stacks (tests/e2e-unwind.sh asserts them).
 TEST_PKGS="bpftrace procps jq util-linux tmux chromium python3 golang-go curl libclang-rt-14-dev
-libc6-dbg"
+libc6-dbg g++ libjemalloc2 libtcmalloc-minimal4"
 BACKPORTS_PKGS="libbpf-dev bpftool"
 
 have_backports() {

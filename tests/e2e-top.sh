@@ -363,8 +363,8 @@ test_errors() {
 		"memlens: hist: unexpected argument 'extra' (see memlens hist --help)" \
 		"$MEMLENS" hist extra
 	start_static
-	expect_error "top: statically linked target" 1 \
-		"memlens: pid $static_pid has no libc mapped (statically linked?): use --no-uprobes" \
+	expect_error "top: statically linked target without symbols" 1 \
+		"memlens: pid $static_pid maps no allocator (no malloc symbol): use --no-uprobes" \
 		"$MEMLENS" top -p "$static_pid"
 	kill "$static_pid"
 }

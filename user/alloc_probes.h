@@ -19,12 +19,37 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 			const char *lib_name, int pid, bool hold_at_exit,
 			struct alloc_probes **out);
 void alloc_probes_detach(struct alloc_probes *ap);
+/* Before loading SKEL: its allocator programs are for uprobe_multi links. */
+void alloc_probes_prepare(struct allocs_bpf *skel);
+
+/* What makes a mapped object an allocator worth hooking; and options. */
+enum {
+	ALLOC_DEFINES_MALLOC = 1,	/* libc, jemalloc, tcmalloc, a static binary */
+	ALLOC_DEFINES_NEW = 2,		/* libstdc++, or any of those with C++ */
+	ALLOC_ANNOUNCE = 4,		/* say which files are hooked */
+};
+
 /*
- * The libc process PID maps: NAME as the process names it, PATH to open
- * that very file from here. Errors are reported, a missing libc with HINT.
+ * The allocators of processes, found in their maps: every mapped file
+ * (executable included) that defines malloc or a C++ operator new, of the
+ * kinds in FLAGS, hooked for PID (-1: every process) with what it defines.
+ * Each file is looked at once. Every object that defines malloc is hooked,
+ * not only the one the process resolves malloc to: the others are never
+ * called, or call the winner, and a nested call is not counted twice.
  */
-int alloc_probes_find_libc(int pid, const char *hint, char *path, size_t path_len,
-			   char *name, size_t name_len);
+struct alloc_hooks;
+
+struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_at_exit,
+				    unsigned int flags);
+void alloc_hooks_free(struct alloc_hooks *h);
+/*
+ * Hook the allocators MAPS_PID maps that are not hooked yet; returns how
+ * many were, or a negative errno. PENDING (if not NULL): MAPS_PID maps no
+ * allocator yet but the dynamic loader, as right after an exec.
+ */
+int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *pending);
+/* Objects hooked so far. */
+size_t alloc_hooks_count(const struct alloc_hooks *h);
 /* Where in free()'s code a probe is cheapest; see alloc_probes.c. */
 size_t free_probe_skip(const unsigned char *code, size_t len);
 

@@ -88,6 +88,9 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *nam
 		type = GELF_ST_TYPE(sym.st_info);
 		if (type != STT_FUNC && type != STT_GNU_IFUNC)
 			continue;
+		/* A file-local function of that name is not the one callers get. */
+		if (GELF_ST_BIND(sym.st_info) == STB_LOCAL)
+			continue;
 		sname = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (sname && !strcmp(sname, name)) {
 			*vaddr = sym.st_value;

@@ -43,7 +43,7 @@ struct leaks_env {
 	bool folded;		/* folded lines instead of the text report */
 	const char *svg;	/* --svg: a flame graph written at every report */
 	const char *pprof;	/* --pprof: a heap profile written at every report */
-	const char *libc;	/* --libc: library to hook instead of the mapped libc */
+	const char *allocator;	/* --allocator: the one file to hook, not those found */
 	bool record_mode;	/* memlens record: snapshots into a file, no report */
 	const char *output;	/* record -o FILE */
 	const char *report_opt;	/* a rendering option given to record, for its error */
@@ -65,7 +65,8 @@ struct alloc_snapshot {
 struct leaks_session {
 	struct leaks_env *env;
 	struct allocs_bpf *skel;
-	struct alloc_probes *probes;
+	struct alloc_probes *probes;	/* --allocator PATH */
+	struct alloc_hooks *hooks;	/* the allocators found in the process's maps */
 	struct ring_buffer *rb;
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
@@ -102,7 +103,9 @@ static const char leaks_usage[] =
 "                        every report (the last one stays)\n"
 "      --pprof FILE      also write a pprof heap profile (inuse_space,\n"
 "                        inuse_objects) to FILE at every report\n"
-"      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
+"      --allocator PATH  hook the allocator in PATH (malloc, free, ..., operator\n"
+"                        new and delete) instead of those found in the process\n"
+"      --libc PATH       the same as --allocator PATH\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
 "      --unwind MODE     how stacks are walked: dwarf (default: by the CFI\n"
@@ -126,15 +129,15 @@ static const char record_usage[] =
 "  -p, --pid PID         trace a running process\n"
 "  -i, --interval SECS   seconds between snapshots (default 5)\n"
 "  -n, --count N         stop after N interval snapshots\n"
-"      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
-"      --unwind MODE, --unwind-rows N   as for memlens leaks\n"
+"      --allocator PATH, --libc PATH, --unwind MODE, --unwind-rows N\n"
+"                        as for memlens leaks\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
 enum {
-	OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF,
+	OPT_ALLOCATOR = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF,
 	OPT_UNWIND, OPT_UNWIND_ROWS,
 };
 
@@ -149,7 +152,8 @@ static const struct option leaks_options[] = {
 	{ "folded", no_argument, NULL, OPT_FOLDED },
 	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "pprof", required_argument, NULL, OPT_PPROF },
-	{ "libc", required_argument, NULL, OPT_LIBC },
+	{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
+	{ "libc", required_argument, NULL, OPT_ALLOCATOR },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
@@ -228,8 +232,8 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		case OPT_PPROF:
 			env->pprof = optarg;
 			break;
-		case OPT_LIBC:
-			env->libc = optarg;
+		case OPT_ALLOCATOR:
+			env->allocator = optarg;
 			break;
 		case OPT_MAX_ALLOCS:
 			if (parse_uint(optarg, "max-allocs", 1ULL << 26, &env->max_allocs))
@@ -351,22 +355,19 @@ static int release_child(struct leaks_session *s)
 }
 
 /*
- * The allocator library to hook: --libc, or the libc the process has
- * mapped, opened through /proc/PID/map_files so that a libc in another
- * mount namespace, or one replaced on disk since, is the one hooked. A
- * command we start inherits our mount namespace and loads the libc we run
- * on: ours.
+ * New code in the process: hook any allocator it brings. Files are opened
+ * through /proc/PID/map_files, so that an allocator in another mount
+ * namespace, or one replaced on disk since, is the one hooked.
  */
-static int find_allocator_lib(struct leaks_session *s, char *path, size_t len,
-			      char *name, size_t name_len)
+static void hook_new_code(struct leaks_session *s)
 {
-	if (s->env->libc) {
-		snprintf(path, len, "%s", s->env->libc);
-		snprintf(name, name_len, "%s", s->env->libc);
-		return 0;
-	}
-	return alloc_probes_find_libc(s->env->pid ? s->env->pid : getpid(), "use --libc PATH",
-				      path, len, name, name_len);
+	int err = 0;
+
+	if (s->hooks)
+		err = alloc_hooks_scan(s->hooks, s->skel->rodata->targ_tgid, NULL);
+	if (err < 0)
+		error_msg("cannot hook the allocators of pid %d: %s", s->skel->rodata->targ_tgid,
+			  strerror(-err));
 }
 
 static void unwinder_update(struct leaks_session *s)
@@ -381,13 +382,16 @@ static void unwinder_update(struct leaks_session *s)
 }
 
 /*
- * Our command, stopped at exec or at a new executable mapping: load the
- * unwind tables of what it maps now, then let it go. Symbols can wait.
+ * New code at exec or a new executable mapping: its allocators hooked,
+ * its unwind tables loaded. Our command is held meanwhile (maps_changed
+ * in allocs.bpf.c): then it goes on. Symbols can wait.
  */
-static void release_held(struct leaks_session *s, __u32 tgid)
+static void new_code(struct leaks_session *s, const struct event *e)
 {
+	s->maps_dirty = true;
+	hook_new_code(s);
 	unwinder_update(s);
-	if (s->child > 0 && (pid_t)tgid == s->child)
+	if ((e->flags & EVENT_F_HELD) && s->child > 0 && (pid_t)e->tgid == s->child)
 		kill(s->child, SIGCONT);
 }
 
@@ -404,16 +408,12 @@ static int handle_event(void *ctx, void *data, size_t len)
 		s->exit_code = e->exit_code;
 		break;
 	case EVENT_MAPS_CHANGED:
-		s->maps_dirty = true;
+		new_code(s, e);
 		break;
 	case EVENT_EXEC:
 		s->exec_ts = e->ts_ns;
-		s->maps_dirty = true;
+		new_code(s, e);
 		break;
-	}
-	if (e->flags & EVENT_F_HELD)
-		release_held(s, e->tgid);
-	switch (e->type) {
 	case EVENT_EXITING:
 		/* Our command, stopped at _exit: read its maps, let it go. */
 		debug_msg("pid %d held at _exit to read its maps", e->tgid);
@@ -439,7 +439,8 @@ static int load_bpf(struct leaks_session *s, int target)
 	s->skel->rodata->targ_tgid = target;
 	s->skel->rodata->hold_at_exit = env->cmd != NULL;
 	s->skel->rodata->unwind_tables = !env->unwind_fp;
-	s->skel->rodata->hold_for_maps = env->cmd != NULL && !env->unwind_fp;
+	/* New code: allocators to hook, unwind tables to load, before it runs. */
+	s->skel->rodata->hold_for_maps = env->cmd != NULL;
 	bpf_map__set_max_entries(s->skel->maps.unwind_rows,
 				 env->unwind_rows ? env->unwind_rows : UNWIND_DEFAULT_ROWS);
 	/* Per-process counters, faults and rss are for top and hist. */
@@ -448,6 +449,7 @@ static int load_bpf(struct leaks_session *s, int target)
 	bpf_program__set_autoload(s->skel->progs.rss_stat, false);
 	bpf_program__set_autoload(s->skel->progs.brk_enter, false);
 	bpf_program__set_autoload(s->skel->progs.brk_return, false);
+	alloc_probes_prepare(s->skel);
 	if (env->max_allocs)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)
@@ -767,10 +769,16 @@ static void session_close(struct leaks_session *s)
 		if (s->child > 0)
 			waitpid(s->child, NULL, 0);
 	}
-	/* Hooks off first: no new stop at _exit after the SIGCONT below. */
+	/*
+	 * Hooks and programs off first: no new stop at _exit, exec or a new
+	 * code mapping after the SIGCONT below.
+	 */
 	alloc_probes_detach(s->probes);
+	alloc_hooks_free(s->hooks);
+	ring_buffer__free(s->rb);
+	allocs_bpf__destroy(s->skel);
 	if (s->go_fd < 0 && s->child > 0) {
-		/* Never leave it stopped at _exit, whatever happened to us. */
+		/* Never leave it stopped, whatever happened to us. */
 		kill(s->child, SIGCONT);
 		info_msg("pid %d continues untraced", s->child);
 	}
@@ -778,17 +786,47 @@ static void session_close(struct leaks_session *s)
 		close(s->exec_err_fd);
 	rec_writer_abandon(s->rec);
 	free(s->rec_allocs);
-	ring_buffer__free(s->rb);
 	stack_cache_free(s->stacks);
 	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);
 	snapshot_free(&s->snap);
-	allocs_bpf__destroy(s->skel);
+}
+
+/*
+ * --allocator PATH, hooked before the command runs; or the allocators the
+ * process maps: those of a running process now, those of a command as it
+ * maps them (it is held at exec and at every new code mapping until they
+ * are hooked).
+ */
+static int hook_allocators(struct leaks_session *s, int target)
+{
+	const char *path = s->env->allocator;
+	int n;
+
+	if (path)
+		return alloc_probes_attach(s->skel, path, path, target, s->env->cmd != NULL,
+					   &s->probes);
+	s->hooks = alloc_hooks_new(s->skel, target, s->env->cmd != NULL,
+				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE);
+	if (!s->hooks)
+		return -ENOMEM;
+	if (s->env->cmd)
+		return 0;
+	n = alloc_hooks_scan(s->hooks, target, NULL);
+	if (n < 0) {
+		error_msg("cannot hook the allocators of pid %d: %s", target, strerror(-n));
+		return n;
+	}
+	if (!n) {
+		error_msg("pid %d maps no allocator (no malloc or operator new symbol): "
+			  "use --allocator PATH", target);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static int session_start(struct leaks_session *s)
 {
-	char lib_path[4096 + 64], lib_name[4096];
 	int target, err;
 
 	if (s->env->cmd) {
@@ -799,9 +837,6 @@ static int session_start(struct leaks_session *s)
 		}
 	}
 	target = s->env->pid ? s->env->pid : s->child;
-	err = find_allocator_lib(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
-	if (err)
-		return err;
 	err = load_bpf(s, target);
 	if (err)
 		return err;
@@ -819,8 +854,7 @@ static int session_start(struct leaks_session *s)
 		if (s->env->pid)
 			unwinder_update(s);
 	}
-	err = alloc_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
-				  &s->probes);
+	err = hook_allocators(s, target);
 	if (err)
 		return err;
 	if (s->env->cmd) {
@@ -836,9 +870,14 @@ static int session_start(struct leaks_session *s)
 		if (err)
 			return err;
 	}
-	info_msg("%s pid %d (%s), allocator %s; Ctrl-C to stop",
-		 s->env->record_mode ? "recording" : "tracing", target,
-		 s->env->cmd ? s->env->cmd[0] : s->comm, lib_name);
+	if (s->env->allocator)
+		info_msg("%s pid %d (%s), allocator %s; Ctrl-C to stop",
+			 s->env->record_mode ? "recording" : "tracing", target,
+			 s->env->cmd ? s->env->cmd[0] : s->comm, s->env->allocator);
+	else
+		info_msg("%s pid %d (%s); Ctrl-C to stop",
+			 s->env->record_mode ? "recording" : "tracing", target,
+			 s->env->cmd ? s->env->cmd[0] : s->comm);
 	return 0;
 }
 

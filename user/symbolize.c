@@ -12,8 +12,10 @@
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <search.h>
 #include <string.h>
 #include <unistd.h>
+#include "demangle.h"
 #include "procmaps.h"
 #include "symbolize.h"
 
@@ -23,6 +25,13 @@ struct sym_module {
 	unsigned int dev_major, dev_minor;
 	Dwfl *dwfl;
 	Dwfl_Module *mod;	/* NULL if the file could not be read */
+	void *names;		/* tsearch tree of struct demangled, by symbol */
+};
+
+/* A symbol name of the module, demangled once. */
+struct demangled {
+	const char *mangled;	/* owned by the module's Dwfl */
+	char *name;		/* NULL: the symbol is shown as it is */
 };
 
 struct sym_range {
@@ -53,8 +62,17 @@ struct symbolizer *symbolizer_new(int pid)
 	return s;
 }
 
+static void demangled_free(void *p)
+{
+	struct demangled *d = p;
+
+	free(d->name);
+	free(d);
+}
+
 static void module_free(struct sym_module *m)
 {
+	tdestroy(m->names, demangled_free);
 	if (m->dwfl)
 		dwfl_end(m->dwfl);
 	free(m->path);
@@ -205,6 +223,36 @@ static const struct sym_range *range_find(const struct symbolizer *s, uint64_t a
 	return NULL;
 }
 
+static int demangled_cmp(const void *a, const void *b)
+{
+	const struct demangled *x = a, *y = b;
+
+	return x->mangled < y->mangled ? -1 : x->mangled > y->mangled;
+}
+
+/*
+ * SYM as people read it (C++ and Rust demangled), kept with the module for
+ * as long as the Dwfl name it stands for.
+ */
+static const char *readable_name(struct sym_module *m, const char *sym)
+{
+	struct demangled key = { .mangled = sym }, *d, **found;
+
+	found = tfind(&key, &m->names, demangled_cmp);
+	if (found)
+		return (*found)->name ? (*found)->name : sym;
+	d = malloc(sizeof(*d));
+	if (!d)
+		return sym;
+	d->mangled = sym;
+	d->name = demangle(sym);
+	if (!tsearch(d, &m->names, demangled_cmp)) {
+		demangled_free(d);
+		return sym;
+	}
+	return d->name ? d->name : sym;
+}
+
 /* File offset to the ELF virtual address it is loaded at. */
 static int offset_to_vaddr(Dwfl_Module *mod, uint64_t off, uint64_t *vaddr)
 {
@@ -246,8 +294,10 @@ void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *
 	lookup = vaddr;
 	fi->symbol = dwfl_module_addrinfo(r->mod->mod, lookup, &sym_off, &sym,
 					  NULL, NULL, NULL);
-	if (fi->symbol)
+	if (fi->symbol) {
+		fi->symbol = readable_name(r->mod, fi->symbol);
 		fi->sym_offset = sym_off + 1;	/* offset of ADDR, not ADDR - 1 */
+	}
 	line = dwfl_module_getsrc(r->mod->mod, lookup);
 	if (line)
 		fi->file = dwfl_lineinfo(line, NULL, &fi->line, NULL, NULL, NULL);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * System-wide session for memlens top and memlens hist. Hooks: allocator
- * uprobes on every distinct libc file in use (found in /proc/PID/maps of
- * every process, through /proc/PID/map_files so that libcs of other mount
+ * uprobes on every distinct file in use that defines malloc (libc,
+ * jemalloc, tcmalloc, static binaries; found in /proc/PID/maps of every
+ * process, through /proc/PID/map_files so that those of other mount
  * namespaces count; new ones are hooked as they appear), memory syscall
  * tracepoints, page-fault perf events on every CPU, kmem:rss_stat.
  */
@@ -39,22 +40,13 @@ struct exited_proc {
 	char comm[16];
 };
 
-/* One libc file hooked for every process that maps it. */
-struct libc_hook {
-	uint64_t inode;
-	unsigned int dev_major, dev_minor;
-	struct alloc_probes *probes;
-};
-
 struct sysview {
 	const struct sysview_opts *opts;
 	struct allocs_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link **fault_links;
 	size_t nr_fault_links;
-	struct alloc_probes *pid_probes;	/* -p: hooks for that process only */
-	struct libc_hook *libcs;
-	size_t nr_libcs;
+	struct alloc_hooks *hooks;		/* each allocator file once; -p: its own */
 	uint8_t *seen_pids;			/* bitmap: maps already scanned */
 	size_t seen_bytes;
 	struct exited_proc *exited;
@@ -152,7 +144,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	if (len < sizeof(*e))
 		return 0;
 	if (e->type == EVENT_EXEC && e->tgid / 8 < v->seen_bytes) {
-		/* Exec: it may map another libc now. */
+		/* Exec: it may map another allocator now. */
 		v->seen_pids[e->tgid / 8] &= ~(1 << (e->tgid % 8));
 	} else if (e->type == EVENT_EXIT && !sysview_exited(v, e->tgid)) {
 		if (v->nr_exited == v->cap_exited) {
@@ -225,59 +217,18 @@ static int attach_faults(struct sysview *v)
 	return 0;
 }
 
-static bool libc_hooked(const struct sysview *v, const struct vma *vma)
-{
-	for (size_t i = 0; i < v->nr_libcs; i++) {
-		const struct libc_hook *h = &v->libcs[i];
-
-		if (h->inode == vma->inode && h->dev_major == vma->dev_major &&
-		    h->dev_minor == vma->dev_minor)
-			return true;
-	}
-	return false;
-}
-
 /*
- * Hook the libc that PID maps, unless that file is hooked already. False
- * if PID should be looked at again: it has the dynamic loader mapped but
- * no libc yet, as right after an exec.
+ * Hook the allocators PID maps that are not hooked yet. False if PID
+ * should be looked at again: it has the dynamic loader mapped but no
+ * allocator yet, as right after an exec.
  */
-static bool hook_libc_of(struct sysview *v, int pid)
+static bool hook_allocators_of(struct sysview *v, int pid)
 {
-	struct vma_list maps = {};
-	const struct vma *libc;
-	struct libc_hook *hooks;
-	struct alloc_probes *probes;
-	bool settled = true;
-	char path[128];
+	bool pending = false;
 
-	if (vma_list_load(pid, &maps))
-		return true;		/* gone, or a kernel thread */
-	libc = vma_find_libc(&maps);
-	if (!libc)
-		settled = !vma_find_interp(&maps);
-	if (!libc || libc_hooked(v, libc))
-		goto out;
-	vma_map_files_path(pid, libc, path, sizeof(path));
-	if (alloc_probes_attach(v->skel, path, libc->path, -1, false, &probes))
-		goto out;		/* reported; the other hooks go on */
-	hooks = realloc(v->libcs, (v->nr_libcs + 1) * sizeof(*hooks));
-	if (!hooks) {
-		alloc_probes_detach(probes);
-		goto out;
-	}
-	v->libcs = hooks;
-	v->libcs[v->nr_libcs++] = (struct libc_hook){
-		.inode = libc->inode,
-		.dev_major = libc->dev_major,
-		.dev_minor = libc->dev_minor,
-		.probes = probes,
-	};
-	debug_msg("hooked %s (inode %llu), first seen in pid %d", libc->path,
-		  (unsigned long long)libc->inode, pid);
-out:
-	vma_list_free(&maps);
-	return settled;
+	/* Gone, or a kernel thread: settled. Errors are reported. */
+	alloc_hooks_scan(v->hooks, pid, &pending);
+	return !pending;
 }
 
 static bool mark_seen(struct sysview *v, int pid)
@@ -300,8 +251,8 @@ static bool mark_seen(struct sysview *v, int pid)
 	return true;
 }
 
-/* Look at the maps of processes not seen before for libcs not hooked yet. */
-static void scan_libcs(struct sysview *v)
+/* Look at the maps of processes not seen before for allocators not hooked yet. */
+static void scan_processes(struct sysview *v)
 {
 	struct dirent *de;
 	DIR *dir = opendir("/proc");
@@ -311,31 +262,43 @@ static void scan_libcs(struct sysview *v)
 	while ((de = readdir(dir))) {
 		int pid = atoi(de->d_name);
 
-		if (pid > 0 && mark_seen(v, pid) && !hook_libc_of(v, pid))
+		if (pid > 0 && mark_seen(v, pid) && !hook_allocators_of(v, pid))
 			v->seen_pids[pid / 8] &= ~(1 << (pid % 8));
 	}
 	closedir(dir);
 }
 
+/*
+ * The allocators that define malloc: libc, jemalloc, tcmalloc, static
+ * binaries. An operator new that calls malloc (libstdc++'s) needs no hook
+ * of its own for counting: that would only double the cost of every new.
+ */
 static int attach_uprobes(struct sysview *v)
 {
-	char path[128], name[4096];
-	int err;
+	int pid = v->opts->pid, n;
 
-	if (!v->opts->pid) {
-		scan_libcs(v);
-		if (!v->nr_libcs) {
-			error_msg("no process maps a libc: nothing to hook (use --no-uprobes)");
+	/* One process: its own allocators, for it alone, like memlens leaks. */
+	v->hooks = alloc_hooks_new(v->skel, pid ? pid : -1, false, ALLOC_DEFINES_MALLOC);
+	if (!v->hooks)
+		return -ENOMEM;
+	if (!pid) {
+		scan_processes(v);
+		if (!alloc_hooks_count(v->hooks)) {
+			error_msg("no process maps an allocator: nothing to hook (use --no-uprobes)");
 			return -ENOENT;
 		}
 		return 0;
 	}
-	/* One process: its own libc, for it alone, like memlens leaks. */
-	err = alloc_probes_find_libc(v->opts->pid, "use --no-uprobes", path, sizeof(path),
-				     name, sizeof(name));
-	if (err)
-		return err;
-	return alloc_probes_attach(v->skel, path, name, v->opts->pid, false, &v->pid_probes);
+	n = alloc_hooks_scan(v->hooks, pid, NULL);
+	if (n < 0) {
+		error_msg("cannot hook the allocators of pid %d: %s", pid, strerror(-n));
+		return n;
+	}
+	if (!n) {
+		error_msg("pid %d maps no allocator (no malloc symbol): use --no-uprobes", pid);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static int load(struct sysview *v)
@@ -355,6 +318,7 @@ static int load(struct sysview *v)
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;
+	alloc_probes_prepare(skel);
 	/*
 	 * Blocks of every process: those that exit with blocks still allocated
 	 * (most do) would fill a plain hash for good. An LRU one evicts them;
@@ -427,9 +391,7 @@ void sysview_close(struct sysview *v)
 {
 	if (!v)
 		return;
-	for (size_t i = 0; i < v->nr_libcs; i++)
-		alloc_probes_detach(v->libcs[i].probes);
-	alloc_probes_detach(v->pid_probes);
+	alloc_hooks_free(v->hooks);
 	for (size_t i = 0; i < v->nr_fault_links; i++)
 		bpf_link__destroy(v->fault_links[i]);
 	pressure_close(v->pressure);
@@ -440,7 +402,6 @@ void sysview_close(struct sysview *v)
 	free(v->fault_links);
 	free(v->err_keys);
 	free(v->err_counts);
-	free(v->libcs);
 	free(v->seen_pids);
 	free(v->exited);
 	free(v);
@@ -468,7 +429,7 @@ int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
 	}
 	if (!v->opts->pid && !v->opts->no_uprobes &&
 	    monotonic_ns() - v->last_scan_ns >= v->opts->interval_s * 1e9) {
-		scan_libcs(v);
+		scan_processes(v);
 		v->last_scan_ns = monotonic_ns();
 	}
 	return watch_stdin && (fds[2].revents & POLLIN) ? 1 : 0;

@@ -22,6 +22,7 @@ static const struct {
 	{ "pprof", test_pprof },
 	{ "recfile", test_recfile },
 	{ "unwind_table", test_unwind_table },
+	{ "demangle", test_demangle },
 };
 
 /* With arguments, only the suites they name. */

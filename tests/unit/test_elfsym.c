@@ -12,6 +12,11 @@ __attribute__((noinline)) int unit_marker_fn(int x)
 	return x * 3 + 1;
 }
 
+static __attribute__((noinline, used)) int unit_static_fn(int x)
+{
+	return x * 5;
+}
+
 /* The offset found in the file is where the function is mapped from. */
 void test_elfsym(void)
 {
@@ -28,6 +33,8 @@ void test_elfsym(void)
 	if (v)
 		CHECK_U64(off, addr - v->start + v->offset);
 	CHECK(elf_func_offset(ef, "no_such_function_here", &off) == -ENOENT);
+	/* A static function: not a definition other objects can call. */
+	CHECK(elf_func_offset(ef, "unit_static_fn", &off) == -ENOENT);
 	elf_file_close(ef);
 
 	v = vma_find_libc(&maps);

@@ -63,5 +63,6 @@ void test_unwind_table(void);
 void test_kmem_bpf(void);
 void test_flamegraph(void);
 void test_pprof(void);
+void test_demangle(void);
 
 #endif
