@@ -2,6 +2,9 @@
 /*
  * memlens leaks: outstanding allocations of one process grouped by call
  * stack, reported every interval and when the process exits.
+ *
+ * memlens allocs: the same session for a Go program, whose heap is
+ * garbage-collected: the allocations it makes by call stack (goheap.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +24,10 @@
 #include "allocs.skel.h"
 #include "alloc_probes.h"
 #include "bpf_util.h"
+#include "goheap.h"
 #include "procmaps.h"
 #include "report.h"
+#include "sampling.h"
 #include "stack_cache.h"
 #include "subcommands.h"
 #include "symbolize.h"
@@ -42,6 +47,9 @@ struct leaks_env {
 	const char *libc;	/* --libc: library to hook instead of the mapped libc */
 	unsigned long long max_allocs;
 	unsigned long long max_stacks;
+	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
+	bool go;		/* memlens allocs: a Go program's allocation profile */
+	const char *name;	/* of the subcommand, for messages */
 };
 
 struct alloc_snapshot {
@@ -57,6 +65,8 @@ struct leaks_session {
 	struct leaks_env *env;
 	struct allocs_bpf *skel;
 	struct alloc_probes *probes;
+	struct go_probes *go_probes;
+	struct sym_stack go_view;	/* a stack without its runtime frames */
 	struct ring_buffer *rb;
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
@@ -93,10 +103,41 @@ static const char leaks_usage[] =
 "      --libc PATH       hook the allocator in PATH instead of the process's libc\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
+"      --sample-bytes R  track one allocation every R bytes on average\n"
+"                        (Poisson, by bytes), not every one: cheaper, and the\n"
+"                        counts and bytes shown are estimates (default 0 = exact)\n"
+"  -v, --verbose         debug messages, libbpf warnings\n"
+"  -h, --help            this help\n"
+"\n"
+"A Go program's heap is not malloc's: see memlens allocs.\n";
+
+static const char allocs_usage[] =
+"Usage: memlens allocs [OPTIONS] -p PID\n"
+"       memlens allocs [OPTIONS] -- COMMAND [ARGS...]\n"
+"\n"
+"Report the heap allocations a Go program makes (runtime.mallocgc), by call\n"
+"stack: which functions' values escape to the heap. Go frees nothing one by\n"
+"one, so this counts allocations made while traced, not outstanding memory.\n"
+"Reported every interval, at Ctrl-C, and when the process exits.\n"
+"\n"
+"  -p, --pid PID         trace a running Go program\n"
+"  -i, --interval SECS   seconds between reports (default 5)\n"
+"  -n, --count N         stop after N interval reports\n"
+"  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
+"  -j, --json            one JSON object per report\n"
+"      --folded          folded stacks instead: the last report only\n"
+"      --svg FILE        also write a flame graph to FILE at every report\n"
+"      --pprof FILE      also write a pprof profile (alloc_space, alloc_objects)\n"
+"      --max-stacks N    distinct stacks stored (default 16384)\n"
+"      --sample-bytes R  track one allocation every R bytes on average:\n"
+"                        estimates (default 0 = every allocation)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
-enum { OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF };
+enum {
+	OPT_LIBC = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF,
+	OPT_SAMPLE_BYTES,
+};
 
 static const struct option leaks_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -111,6 +152,7 @@ static const struct option leaks_options[] = {
 	{ "libc", required_argument, NULL, OPT_LIBC },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
+	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -169,21 +211,26 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 			if (parse_uint(optarg, "max-stacks", 1ULL << 22, &env->max_stacks))
 				return -EINVAL;
 			break;
+		case OPT_SAMPLE_BYTES:
+			if (parse_uint(optarg, "sample-bytes", SAMPLE_MAX_BYTES, &env->sample_bytes))
+				return -EINVAL;
+			break;
 		case 'v':
 			verbose = true;
 			break;
 		case 'h':
-			fputs(leaks_usage, stdout);
+			fputs(env->go ? allocs_usage : leaks_usage, stdout);
 			exit(0);
 		default:
-			bad_option("leaks", opt, argv[optind - 1]);
+			bad_option(env->name, opt, argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc)
 		env->cmd = &argv[optind];
 	if (!env->pid == !env->cmd) {
-		error_msg("leaks: give either -p PID or -- COMMAND (see memlens leaks --help)");
+		error_msg("%s: give either -p PID or -- COMMAND (see memlens %s --help)", env->name,
+			  env->name);
 		return -EINVAL;
 	}
 	if ((env->max_allocs && env->max_allocs < 1) || (env->max_stacks && env->max_stacks < 1)) {
@@ -191,7 +238,11 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		return -EINVAL;
 	}
 	if (env->folded && env->json) {
-		error_msg("leaks: --folded and --json are two outputs: choose one");
+		error_msg("%s: --folded and --json are two outputs: choose one", env->name);
+		return -EINVAL;
+	}
+	if (env->go && (env->min_age_s || env->libc || env->max_allocs)) {
+		error_msg("allocs: --min-age, --libc and --max-allocs are for memlens leaks");
 		return -EINVAL;
 	}
 	return 0;
@@ -281,6 +332,84 @@ static int find_allocator_lib(struct leaks_session *s, char *path, size_t len,
 				      path, len, name, name_len);
 }
 
+/*
+ * The file COMMAND names, as execvp() finds it: itself if it has a slash,
+ * else the first executable of that name in $PATH.
+ */
+static int resolve_command(const char *command, char *path, size_t len)
+{
+	const char *dirs = getenv("PATH"), *end;
+
+	if (strchr(command, '/')) {
+		snprintf(path, len, "%s", command);
+		return access(path, X_OK) ? -errno : 0;
+	}
+	for (dirs = dirs && *dirs ? dirs : "/usr/local/bin:/usr/bin:/bin"; *dirs; dirs = end) {
+		int n;
+
+		end = strchrnul(dirs, ':');
+		n = end - dirs;
+		snprintf(path, len, "%.*s/%s", n ? n : 1, n ? dirs : ".", command);
+		if (*end)
+			end++;
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * The executable of the target, for memlens allocs: /proc/PID/exe (the
+ * very file, in whatever mount namespace), or the command we will start.
+ */
+static int find_program(struct leaks_session *s, char *path, size_t len, char *name,
+			size_t name_len)
+{
+	ssize_t n;
+	int err;
+
+	if (s->env->cmd) {
+		err = resolve_command(s->env->cmd[0], path, len);
+		if (err) {
+			error_msg("cannot run %s: %s", s->env->cmd[0], strerror(-err));
+			return err;
+		}
+		snprintf(name, name_len, "%s", path);
+	} else {
+		snprintf(path, len, "/proc/%d/exe", s->env->pid);
+		n = readlink(path, name, name_len - 1);
+		if (n < 0) {
+			error_msg("cannot read %s: %s", path, strerror(errno));
+			return -errno;
+		}
+		name[n] = '\0';
+	}
+	if (!go_binary(path)) {
+		error_msg("%s is not a Go program (no runtime.mallocgc symbol; stripped Go programs "
+			  "have none either): see memlens leaks", name);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+/* memlens leaks of a Go program sees only what its C code (cgo) mallocs: say so. */
+static void warn_go_program(struct leaks_session *s)
+{
+	char path[4096], name[4096 + 64];
+
+	if (s->env->cmd) {
+		if (resolve_command(s->env->cmd[0], path, sizeof(path)))
+			return;
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/exe", s->env->pid);
+	}
+	if (!go_binary(path))
+		return;
+	snprintf(name, sizeof(name), "%s", s->env->cmd ? s->env->cmd[0] : path);
+	info_msg("%s is a Go program: memlens leaks sees only what C code in it mallocs; "
+		 "its Go heap is for memlens allocs", name);
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct leaks_session *s = ctx;
@@ -334,6 +463,15 @@ static int load_bpf(struct leaks_session *s, int target)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.stacks, env->max_stacks);
+	if (env->go) {
+		/* The Go runtime maps its heap arenas itself: not blocks to report. */
+		s->skel->rodata->track_mmaps = false;
+		if (env->max_stacks)
+			bpf_map__set_max_entries(s->skel->maps.go_allocs, env->max_stacks);
+	}
+	s->skel->rodata->sample_bytes = env->sample_bytes;
+	if (env->sample_bytes)
+		sample_fill_quantiles((__u32 *)s->skel->rodata->sample_quantiles);
 	err = skeleton_load_attach(s->skel->skeleton);
 	if (err)
 		return err;
@@ -441,11 +579,18 @@ restart:
 	snap->nr = 0;
 	for (size_t i = 0; i < total; i++) {
 		const struct alloc_info *v = &snap->vals[i];
+		/* Mappings the program makes are tracked exactly, never sampled. */
+		bool exact = v->kind == KIND_MMAP || v->kind == KIND_MREMAP;
 
 		if (snap->keys[i].tgid != tgid)
 			continue;
 		snap->keys[snap->nr] = snap->keys[i];
-		snap->recs[snap->nr++] = (struct alloc_rec){ v->stack_id, v->size, v->ts_ns };
+		snap->recs[snap->nr++] = (struct alloc_rec){
+			.stack_id = v->stack_id,
+			.size = v->size,
+			.ts_ns = v->ts_ns,
+			.sample_bytes = exact ? 0 : s->env->sample_bytes,
+		};
 	}
 	return 0;
 }
@@ -459,6 +604,12 @@ static void drop_old_image(struct leaks_session *s)
 	struct alloc_snapshot *snap = &s->snap;
 	__u32 count = 0;
 
+	if (s->env->go) {
+		/* Before the exec it was our fork: no Go allocations to drop. */
+		read_comm(s->skel->rodata->targ_tgid, s->comm, sizeof(s->comm));
+		s->exec_ts = 0;
+		return;
+	}
 	if (snapshot_read(s))
 		return;
 	for (size_t i = 0; i < snap->nr; i++)
@@ -482,11 +633,13 @@ static void snapshot_delete(struct leaks_session *s)
 		error_msg("cannot remove exited pid's allocations: %s", strerror(errno));
 }
 
+/* A Go stack starts at the function that allocated, past the runtime's frames. */
 static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 {
 	struct leaks_session *s = ctx;
+	const struct sym_stack *st = stack_cache_get(s->stacks, id);
 
-	return stack_cache_get(s->stacks, id);
+	return s->env->go ? go_user_stack(st, &s->go_view) : st;
 }
 
 /*
@@ -505,14 +658,40 @@ static int report_flame(struct leaks_session *s, const struct leak_report *r, bo
 	if (s->env->folded && final)
 		flame_set_print_folded(stdout, &set);
 	if (s->env->svg) {
-		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
-			 r->comm, r->exited ? ", leaked at exit" : "");
+		if (r->allocated)
+			snprintf(title, sizeof(title), "Go heap allocations of %d (%s)%s", r->pid,
+				 r->comm, r->sample_bytes ? ", estimated" : "");
+		else
+			snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s%s", r->pid,
+				 r->comm, r->exited ? ", leaked at exit" : "",
+				 r->sample_bytes ? ", estimated" : "");
 		err = flame_set_write_svg(&set, s->env->svg, title, "bytes");
 		if (err)
 			error_msg("cannot write %s: %s", s->env->svg, strerror(-err));
 	}
 	flame_set_free(&set);
 	return err;
+}
+
+/* R's groups: outstanding blocks, or a Go program's allocations. */
+static int group_report(struct leaks_session *s, struct leak_report *r)
+{
+	int err;
+
+	if (s->env->go) {
+		err = go_allocs_read(bpf_map__fd(s->skel->maps.go_allocs), r->pid,
+				     s->env->sample_bytes, &r->groups, &r->nr_groups);
+		if (err)
+			error_msg("cannot read Go allocations: %s", strerror(-err));
+		return err;
+	}
+	err = snapshot_read(s);
+	if (err) {
+		error_msg("cannot read outstanding allocations: %s", strerror(-err));
+		return err;
+	}
+	return group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->env->min_age_s * 1e9,
+			      &r->groups, &r->nr_groups);
 }
 
 /* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
@@ -524,6 +703,8 @@ static int report(struct leaks_session *s, bool final)
 		.exited = s->exited,
 		.exit_code = s->exit_code,
 		.top = s->env->top,
+		.sample_bytes = s->env->sample_bytes,
+		.allocated = s->env->go,
 		.stack = report_stack,
 		.ctx = s,
 	};
@@ -531,20 +712,15 @@ static int report(struct leaks_session *s, bool final)
 
 	if (!s->exited)
 		symbolizer_refresh(s->sym);
-	err = snapshot_read(s);
-	if (err) {
-		error_msg("cannot read outstanding allocations: %s", strerror(-err));
-		return err;
-	}
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);
-	err = group_by_stack(s->snap.recs, s->snap.nr, r.now_ns, s->env->min_age_s * 1e9,
-			     &r.groups, &r.nr_groups);
+	err = group_report(s, &r);
 	if (err)
 		return err;
 	for (size_t i = 0; i < r.nr_groups; i++) {
 		r.total_count += r.groups[i].count;
 		r.total_bytes += r.groups[i].bytes;
+		r.total_samples += r.groups[i].samples;
 	}
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
 	r.threads_tracked = count_threads(s);
@@ -559,7 +735,9 @@ static int report(struct leaks_session *s, bool final)
 		report_print_json(stdout, &r);
 	else if (!s->env->folded)
 		report_print_text(stdout, &r);
-	if (s->exited)
+	if (s->exited && s->env->go)
+		go_allocs_delete(bpf_map__fd(s->skel->maps.go_allocs), r.pid);
+	else if (s->exited)
 		snapshot_delete(s);
 	free(r.groups);
 	return err;
@@ -575,6 +753,7 @@ static void session_close(struct leaks_session *s)
 	}
 	/* Hooks off first: no new stop at _exit after the SIGCONT below. */
 	alloc_probes_detach(s->probes);
+	go_probes_detach(s->go_probes);
 	if (s->go_fd < 0 && s->child > 0) {
 		/* Never leave it stopped at _exit, whatever happened to us. */
 		kill(s->child, SIGCONT);
@@ -592,8 +771,14 @@ static void session_close(struct leaks_session *s)
 static int session_start(struct leaks_session *s)
 {
 	char lib_path[4096 + 64], lib_name[4096];
-	int target, err;
+	int target, err = 0;
 
+	if (s->env->go)
+		err = find_program(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
+	else
+		warn_go_program(s);
+	if (s->env->go && err)
+		return err;
 	if (s->env->cmd) {
 		err = spawn_stopped(s);
 		if (err) {
@@ -602,18 +787,24 @@ static int session_start(struct leaks_session *s)
 		}
 	}
 	target = s->env->pid ? s->env->pid : s->child;
-	err = find_allocator_lib(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
-	if (err)
-		return err;
+	if (!s->env->go) {
+		err = find_allocator_lib(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
+		if (err)
+			return err;
+	}
 	err = load_bpf(s, target);
 	if (err)
 		return err;
 	s->sym = symbolizer_new(target);
 	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
-	if (!s->sym || !s->stacks || snapshot_init(s))
+	if (!s->sym || !s->stacks || (!s->env->go && snapshot_init(s)))
 		return -ENOMEM;
-	err = alloc_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
-				  &s->probes);
+	if (s->env->go)
+		err = go_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
+				       &s->go_probes);
+	else
+		err = alloc_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
+					  &s->probes);
 	if (err)
 		return err;
 	if (s->env->cmd) {
@@ -624,8 +815,9 @@ static int session_start(struct leaks_session *s)
 		symbolizer_refresh(s->sym);
 	}
 	read_comm(target, s->comm, sizeof(s->comm));
-	info_msg("tracing pid %d (%s), allocator %s; Ctrl-C to stop", target,
-		 s->env->cmd ? s->env->cmd[0] : s->comm, lib_name);
+	info_msg("tracing pid %d (%s), allocator %s%s; Ctrl-C to stop", target,
+		 s->env->cmd ? s->env->cmd[0] : s->comm, s->env->go ? "runtime.mallocgc in " : "",
+		 lib_name);
 	return 0;
 }
 
@@ -680,9 +872,9 @@ static int run_loop(struct leaks_session *s)
 	return report(s, true);
 }
 
-int cmd_leaks(int argc, char **argv)
+static int run(int argc, char **argv, bool go)
 {
-	struct leaks_env env = { .interval_s = 5, .top = 10 };
+	struct leaks_env env = { .interval_s = 5, .top = 10, .go = go, .name = go ? "allocs" : "leaks" };
 	struct leaks_session s = { .env = &env, .go_fd = -1, .exec_err_fd = -1 };
 	int err;
 
@@ -713,4 +905,14 @@ int cmd_leaks(int argc, char **argv)
 		err = run_loop(&s);
 	session_close(&s);
 	return err ? 1 : 0;
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+	return run(argc, argv, false);
+}
+
+int cmd_allocs(int argc, char **argv)
+{
+	return run(argc, argv, true);
 }
