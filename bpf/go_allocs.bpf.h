@@ -49,11 +49,18 @@ static __u64 stack_at_go_malloc(struct pt_regs *ctx)
 	return store_stack(st);
 }
 
-/* runtime.mallocgc(size uintptr, typ *_type, needzero bool), Go's register ABI: size in RAX. */
+/* Go's register ABI (ABIInternal): the first integer argument is in RAX on amd64. */
+#if defined(__TARGET_ARCH_x86)
+#define GO_ARG1(ctx)	((ctx)->ax)
+#else
+#define GO_ARG1(ctx)	PT_REGS_PARM1(ctx)	/* arm64: R0, as in C */
+#endif
+
+/* runtime.mallocgc(size uintptr, typ *_type, needzero bool) */
 SEC("uprobe")
 int go_malloc_enter(struct pt_regs *ctx)
 {
-	struct go_alloc_key key = { .size = ctx->ax, .tgid = current_tgid() };
+	struct go_alloc_key key = { .size = GO_ARG1(ctx), .tgid = current_tgid() };
 	static const __u64 zero;
 	__u64 *calls;
 

@@ -770,7 +770,7 @@ static void session_close(struct leaks_session *s)
 
 static int session_start(struct leaks_session *s)
 {
-	char lib_path[4096 + 64], lib_name[4096];
+	char lib_path[4096 + 64], lib_name[4096 + 64];
 	int target, err = 0;
 
 	if (s->env->go)
