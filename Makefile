@@ -119,6 +119,9 @@ $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | 
 $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/sampled_leak: tests/workloads/sampled_leak.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/memops: tests/workloads/memops.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -153,12 +156,12 @@ $(OUTPUT)/rustleak: tests/workloads/rustleak.rs | $(OUTPUT)
 
 # The recording reader under libFuzzer, with ASan and UBSan (tests/fuzz.sh).
 FUZZ_SRCS := user/recfile.c user/report.c user/pprof.c user/flameset.c user/flamegraph.c \
-	     user/util.c $(OUTPUT)/profile.pb-c.c
+	     user/sampling.c user/util.c $(OUTPUT)/profile.pb-c.c
 $(OUTPUT)/fuzz_recording: tests/fuzz/fuzz_recording.c user/report_cmd.c $(FUZZ_SRCS) user/*.h \
 			  include/*.h $(OUTPUT)/profile.pb-c.h | $(OUTPUT)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES) \
-		$< $(FUZZ_SRCS) -lprotobuf-c -lbpf -lelf -lz -o $@
+		$< $(FUZZ_SRCS) -lprotobuf-c -lbpf -lelf -lz -lm -o $@
 
 unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
@@ -167,7 +170,8 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload \
 	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
-	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak
+	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
+	    $(OUTPUT)/sampled_leak
 
 e2e: $(E2E_DEPS)
 	./tests/e2e-leaks.sh
@@ -177,6 +181,7 @@ e2e: $(E2E_DEPS)
 	./tests/e2e-kmem.sh
 	./tests/e2e-allocators.sh
 	./tests/fuzz.sh
+	./tests/e2e-sampling-go.sh
 
 check: deps
 	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)

@@ -153,6 +153,8 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
 		__sync_fetch_and_add(val, n);
 }
 
+#include "sampling.bpf.h"
+
 /* Add N to counter PS of process TGID, creating its entry on first use. */
 static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
 {
@@ -460,7 +462,7 @@ static void forget_alloc(__u64 addr)
 	if (take_alloc(tgid, addr, &info))
 		account_free(tgid, &info);
 	else
-		stat_add(STAT_FREE_UNKNOWN, 1);
+		count_free_untracked();
 }
 
 static void alloc_failed(void)
@@ -543,21 +545,28 @@ static void realloc_freed_old(struct thread_state *ts)
 	if (ts->has_old)
 		account_free(current_tgid(), &ts->old);
 	else
-		stat_add(STAT_FREE_UNKNOWN, 1);
+		count_free_untracked();
+}
+
+/* The block an allocator call returned, tracked if sampled (see sampling.bpf.h). */
+static void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr)
+{
+	if (sample_alloc(ts->size))
+		record_alloc(addr, ts->size, ts->kind, stack_at_return(ctx));
 }
 
 static void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 ret)
 {
 	if (!ts->ptr) {			/* realloc(NULL, n) is malloc(n) */
 		if (ret)
-			record_alloc(ret, ts->size, ts->kind, stack_at_return(ctx));
+			record_returned_block(ctx, ts, ret);
 		else
 			alloc_failed();
 		return;
 	}
 	if (ret) {
 		realloc_freed_old(ts);
-		record_alloc(ret, ts->size, ts->kind, stack_at_return(ctx));
+		record_returned_block(ctx, ts, ret);
 		return;
 	}
 	if (ts->size == 0) {		/* glibc: realloc(p, 0) frees p */
@@ -577,7 +586,7 @@ static void account_posix_memalign(struct pt_regs *ctx, struct thread_state *ts,
 		alloc_failed();
 		return;
 	}
-	record_alloc(addr, ts->size, ts->kind, stack_at_return(ctx));
+	record_returned_block(ctx, ts, addr);
 }
 
 SEC("uretprobe")
@@ -606,7 +615,7 @@ int BPF_URETPROBE(alloc_return, long ret)
 		break;
 	default:
 		if (ret)
-			record_alloc(ret, ts->size, ts->kind, stack_at_return(ctx));
+			record_returned_block(ctx, ts, ret);
 		else
 			alloc_failed();
 	}
@@ -1103,10 +1112,13 @@ int BPF_PROG(process_exit, struct task_struct *p)
 		return 0;
 	bpf_map_delete_elem(&threads, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
+	sample_forget_thread(tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		emit_event(EVENT_EXIT, tgid,
 			   BPF_CORE_READ(p, signal, group_exit_code) ?: BPF_CORE_READ(p, exit_code));
 	return 0;
 }
+
+#include "go_allocs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

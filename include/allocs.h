@@ -69,6 +69,12 @@ enum alloc_stat {
 	/* Filled in by userspace, not the BPF side. */
 	STAT_UNWIND_TOO_BIG,	/* modules whose table did not fit: frame pointers */
 	STAT_UNWIND_MAPS_DROPPED, /* executable mappings beyond UNWIND_MAX_MAPPINGS */
+	/* --sample-bytes: allocator calls the sampler chose, and let pass */
+	STAT_SAMPLED,
+	STAT_UNSAMPLED,
+	STAT_UNSAMPLED_BYTES,
+	/* with sampling: free of an address not tracked (unsampled, mostly) */
+	STAT_FREE_UNTRACKED,
 	STAT_NR,
 };
 
@@ -166,6 +172,30 @@ struct stack_trace {
 	__u32 nr;
 	__u32 pad;
 	__u64 ips[MAX_STACK_DEPTH];
+};
+
+/*
+ * Byte-weighted Poisson sampling (--sample-bytes R): userspace fills a
+ * table of quantiles of the exponential distribution of mean 1,
+ * -ln(1 - (i + 0.5) / SAMPLE_TABLE_SIZE) in fixed point (SAMPLE_FIX_SHIFT
+ * bits of fraction), and the BPF side draws an interval from it with
+ * bpf_get_prandom_u32(). R is at most SAMPLE_MAX_BYTES, so that a quantile
+ * (below 2^20) times R fits in 64 bits.
+ */
+#define SAMPLE_TABLE_SIZE	4096
+#define SAMPLE_FIX_SHIFT	16
+#define SAMPLE_MAX_BYTES	(1ULL << 40)
+
+/*
+ * Go heap allocations (runtime.mallocgc), which are never freed one by
+ * one: counted by stack and requested size, so that userspace can weigh
+ * sampled ones by their size.
+ */
+struct go_alloc_key {
+	__u64 stack_id;
+	__u64 size;
+	__u32 tgid;
+	__u32 pad;
 };
 
 enum event_type {

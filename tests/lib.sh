@@ -146,10 +146,10 @@ assert len(set(raw)) > 16, "too few distinct bytes: blank"
 }
 
 # pprof_has FILE SAMPLE_INDEX FUNCTION VALUE: `go tool pprof -top` on FILE
-# shows FUNCTION with flat VALUE (inuse_space in bytes, inuse_objects).
+# shows FUNCTION with flat VALUE (*_space in bytes, *_objects).
 pprof_has() {
 	local file=$1 index=$2 func=$3 want=$4 out unit=
-	[ "$index" = inuse_space ] && unit=-unit=B	# "28672B", not "28kB"
+	case $index in *_space) unit=-unit=B ;; esac	# "28672B", not "28kB"
 	# Its own HOME and cache, no toolchain download; the profile's names.
 	out=$(HOME=$tmp GOCACHE=$tmp/gocache GOFLAGS= GOTOOLCHAIN=local \
 		go tool pprof -top -symbolize=none -nodefraction=0 $unit \

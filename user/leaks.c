@@ -2,6 +2,9 @@
 /*
  * memlens leaks: outstanding allocations of one process grouped by call
  * stack, reported every interval and when the process exits.
+ *
+ * memlens allocs: the same session for a Go program, whose heap is
+ * garbage-collected: the allocations it makes by call stack (goheap.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,9 +26,11 @@
 #include "allocs.skel.h"
 #include "alloc_probes.h"
 #include "bpf_util.h"
+#include "goheap.h"
 #include "procmaps.h"
 #include "recfile.h"
 #include "report.h"
+#include "sampling.h"
 #include "stack_cache.h"
 #include "subcommands.h"
 #include "symbolize.h"
@@ -51,6 +56,9 @@ struct leaks_env {
 	unsigned long long max_stacks;
 	bool unwind_fp;		/* --unwind fp: frame pointers only */
 	unsigned long long unwind_rows;
+	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
+	bool go;		/* memlens allocs: a Go program's allocation profile */
+	const char *name;	/* of the subcommand, for messages */
 };
 
 struct alloc_snapshot {
@@ -67,6 +75,8 @@ struct leaks_session {
 	struct allocs_bpf *skel;
 	struct alloc_probes *probes;	/* --allocator PATH */
 	struct alloc_hooks *hooks;	/* the allocators found in the process's maps */
+	struct go_probes *go_probes;	/* memlens allocs */
+	struct sym_stack go_view;	/* a stack without its runtime frames */
 	struct ring_buffer *rb;
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
@@ -133,12 +143,40 @@ static const char record_usage[] =
 "                        as for memlens leaks\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
+"      --sample-bytes R  track one allocation every R bytes on average\n"
+"                        (Poisson, by bytes), not every one: cheaper, and the\n"
+"                        counts and bytes shown are estimates (default 0 = exact)\n"
+"  -v, --verbose         debug messages, libbpf warnings\n"
+"  -h, --help            this help\n"
+"\n"
+"A Go program's heap is not malloc's: see memlens allocs.\n";
+
+static const char allocs_usage[] =
+"Usage: memlens allocs [OPTIONS] -p PID\n"
+"       memlens allocs [OPTIONS] -- COMMAND [ARGS...]\n"
+"\n"
+"Report the heap allocations a Go program makes (runtime.mallocgc), by call\n"
+"stack: which functions' values escape to the heap. Go frees nothing one by\n"
+"one, so this counts allocations made while traced, not outstanding memory.\n"
+"Reported every interval, at Ctrl-C, and when the process exits.\n"
+"\n"
+"  -p, --pid PID         trace a running Go program\n"
+"  -i, --interval SECS   seconds between reports (default 5)\n"
+"  -n, --count N         stop after N interval reports\n"
+"  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
+"  -j, --json            one JSON object per report\n"
+"      --folded          folded stacks instead: the last report only\n"
+"      --svg FILE        also write a flame graph to FILE at every report\n"
+"      --pprof FILE      also write a pprof profile (alloc_space, alloc_objects)\n"
+"      --max-stacks N    distinct stacks stored (default 16384)\n"
+"      --sample-bytes R  track one allocation every R bytes on average:\n"
+"                        estimates (default 0 = every allocation)\n"
 "  -v, --verbose         debug messages, libbpf warnings\n"
 "  -h, --help            this help\n";
 
 enum {
 	OPT_ALLOCATOR = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF,
-	OPT_UNWIND, OPT_UNWIND_ROWS,
+	OPT_UNWIND, OPT_UNWIND_ROWS, OPT_SAMPLE_BYTES,
 };
 
 static const struct option leaks_options[] = {
@@ -158,6 +196,7 @@ static const struct option leaks_options[] = {
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
+	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -258,14 +297,19 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 				return -EINVAL;
 			}
 			break;
+		case OPT_SAMPLE_BYTES:
+			if (parse_uint(optarg, "sample-bytes", SAMPLE_MAX_BYTES, &env->sample_bytes))
+				return -EINVAL;
+			break;
 		case 'v':
 			verbose = true;
 			break;
 		case 'h':
-			fputs(env->record_mode ? record_usage : leaks_usage, stdout);
+			fputs(env->record_mode ? record_usage : env->go ? allocs_usage : leaks_usage,
+			      stdout);
 			exit(0);
 		default:
-			bad_option(env->record_mode ? "record" : "leaks", opt, argv[optind - 1]);
+			bad_option(env->name, opt, argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -274,8 +318,8 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 	if (optind < argc)
 		env->cmd = &argv[optind];
 	if (!env->pid == !env->cmd) {
-		error_msg("%s: give either -p PID or -- COMMAND (see memlens %s --help)",
-			  env->record_mode ? "record" : "leaks", env->record_mode ? "record" : "leaks");
+		error_msg("%s: give either -p PID or -- COMMAND (see memlens %s --help)", env->name,
+			  env->name);
 		return -EINVAL;
 	}
 	if ((env->max_allocs && env->max_allocs < 1) || (env->max_stacks && env->max_stacks < 1)) {
@@ -283,7 +327,11 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		return -EINVAL;
 	}
 	if (env->folded && env->json) {
-		error_msg("leaks: --folded and --json are two outputs: choose one");
+		error_msg("%s: --folded and --json are two outputs: choose one", env->name);
+		return -EINVAL;
+	}
+	if (env->go && (env->min_age_s || env->allocator || env->max_allocs)) {
+		error_msg("allocs: --min-age, --allocator and --max-allocs are for memlens leaks");
 		return -EINVAL;
 	}
 	return 0;
@@ -395,6 +443,84 @@ static void new_code(struct leaks_session *s, const struct event *e)
 		kill(s->child, SIGCONT);
 }
 
+/*
+ * The file COMMAND names, as execvp() finds it: itself if it has a slash,
+ * else the first executable of that name in $PATH.
+ */
+static int resolve_command(const char *command, char *path, size_t len)
+{
+	const char *dirs = getenv("PATH"), *end;
+
+	if (strchr(command, '/')) {
+		snprintf(path, len, "%s", command);
+		return access(path, X_OK) ? -errno : 0;
+	}
+	for (dirs = dirs && *dirs ? dirs : "/usr/local/bin:/usr/bin:/bin"; *dirs; dirs = end) {
+		int n;
+
+		end = strchrnul(dirs, ':');
+		n = end - dirs;
+		snprintf(path, len, "%.*s/%s", n ? n : 1, n ? dirs : ".", command);
+		if (*end)
+			end++;
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * The executable of the target, for memlens allocs: /proc/PID/exe (the
+ * very file, in whatever mount namespace), or the command we will start.
+ */
+static int find_program(struct leaks_session *s, char *path, size_t len, char *name,
+			size_t name_len)
+{
+	ssize_t n;
+	int err;
+
+	if (s->env->cmd) {
+		err = resolve_command(s->env->cmd[0], path, len);
+		if (err) {
+			error_msg("cannot run %s: %s", s->env->cmd[0], strerror(-err));
+			return err;
+		}
+		snprintf(name, name_len, "%s", path);
+	} else {
+		snprintf(path, len, "/proc/%d/exe", s->env->pid);
+		n = readlink(path, name, name_len - 1);
+		if (n < 0) {
+			error_msg("cannot read %s: %s", path, strerror(errno));
+			return -errno;
+		}
+		name[n] = '\0';
+	}
+	if (!go_binary(path)) {
+		error_msg("%s is not a Go program (no runtime.mallocgc symbol; stripped Go programs "
+			  "have none either): see memlens leaks", name);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+/* memlens leaks of a Go program sees only what its C code (cgo) mallocs: say so. */
+static void warn_go_program(struct leaks_session *s)
+{
+	char path[4096], name[4096 + 64];
+
+	if (s->env->cmd) {
+		if (resolve_command(s->env->cmd[0], path, sizeof(path)))
+			return;
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/exe", s->env->pid);
+	}
+	if (!go_binary(path))
+		return;
+	snprintf(name, sizeof(name), "%s", s->env->cmd ? s->env->cmd[0] : path);
+	info_msg("%s is a Go program: memlens leaks sees only what C code in it mallocs; "
+		 "its Go heap is for memlens allocs", name);
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct leaks_session *s = ctx;
@@ -454,6 +580,15 @@ static int load_bpf(struct leaks_session *s, int target)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.stacks, env->max_stacks);
+	if (env->go) {
+		/* The Go runtime maps its heap arenas itself: not blocks to report. */
+		s->skel->rodata->track_mmaps = false;
+		if (env->max_stacks)
+			bpf_map__set_max_entries(s->skel->maps.go_allocs, env->max_stacks);
+	}
+	s->skel->rodata->sample_bytes = env->sample_bytes;
+	if (env->sample_bytes)
+		sample_fill_quantiles((__u32 *)s->skel->rodata->sample_quantiles);
 	err = skeleton_load_attach(s->skel->skeleton);
 	if (err)
 		return err;
@@ -561,11 +696,18 @@ restart:
 	snap->nr = 0;
 	for (size_t i = 0; i < total; i++) {
 		const struct alloc_info *v = &snap->vals[i];
+		/* Mappings the program makes are tracked exactly, never sampled. */
+		bool exact = v->kind == KIND_MMAP || v->kind == KIND_MREMAP;
 
 		if (snap->keys[i].tgid != tgid)
 			continue;
 		snap->keys[snap->nr] = snap->keys[i];
-		snap->recs[snap->nr++] = (struct alloc_rec){ v->stack_id, v->size, v->ts_ns };
+		snap->recs[snap->nr++] = (struct alloc_rec){
+			.stack_id = v->stack_id,
+			.size = v->size,
+			.ts_ns = v->ts_ns,
+			.sample_bytes = exact ? 0 : s->env->sample_bytes,
+		};
 	}
 	return 0;
 }
@@ -579,6 +721,12 @@ static void drop_old_image(struct leaks_session *s)
 	struct alloc_snapshot *snap = &s->snap;
 	__u32 count = 0;
 
+	if (s->env->go) {
+		/* Before the exec it was our fork: no Go allocations to drop. */
+		read_comm(s->skel->rodata->targ_tgid, s->comm, sizeof(s->comm));
+		s->exec_ts = 0;
+		return;
+	}
 	if (snapshot_read(s))
 		return;
 	for (size_t i = 0; i < snap->nr; i++)
@@ -602,25 +750,43 @@ static void snapshot_delete(struct leaks_session *s)
 		error_msg("cannot remove exited pid's allocations: %s", strerror(errno));
 }
 
+/* A Go stack starts at the function that allocated, past the runtime's frames. */
 static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 {
 	struct leaks_session *s = ctx;
+	const struct sym_stack *st = stack_cache_get(s->stacks, id);
 
-	return stack_cache_get(s->stacks, id);
+	return s->env->go ? go_user_stack(st, &s->go_view) : st;
 }
 
-/* The outstanding blocks grouped by stack, in every output asked for. */
+/* R's groups: outstanding blocks (read before), or a Go program's allocations. */
+static int group_report(struct leaks_session *s, struct leak_report *r)
+{
+	int err;
+
+	if (s->env->go) {
+		err = go_allocs_read(bpf_map__fd(s->skel->maps.go_allocs), r->pid,
+				     s->env->sample_bytes, &r->groups, &r->nr_groups);
+		if (err)
+			error_msg("cannot read Go allocations: %s", strerror(-err));
+		return err;
+	}
+	return group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->env->min_age_s * 1e9,
+			      &r->groups, &r->nr_groups);
+}
+
+/* The groups of R, in every output asked for. */
 static int render_report(struct leaks_session *s, struct leak_report *r, bool final)
 {
 	int err;
 
-	err = group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->env->min_age_s * 1e9,
-			     &r->groups, &r->nr_groups);
+	err = group_report(s, r);
 	if (err)
 		return err;
 	for (size_t i = 0; i < r->nr_groups; i++) {
 		r->total_count += r->groups[i].count;
 		r->total_bytes += r->groups[i].bytes;
+		r->total_samples += r->groups[i].samples;
 	}
 	/* Folded reports one after another would add up: the FINAL one only. */
 	err = report_write_outputs(r, s->env->folded && final, s->env->svg, s->env->pprof);
@@ -652,8 +818,13 @@ static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
 		return -ENOMEM;
 	s->rec_allocs = allocs;
 	for (size_t i = 0; i < snap->nr; i++)
-		allocs[i] = (struct rec_alloc){ snap->keys[i].addr, snap->recs[i].size,
-						snap->recs[i].ts_ns, snap->recs[i].stack_id };
+		allocs[i] = (struct rec_alloc){
+			.addr = snap->keys[i].addr,
+			.size = snap->recs[i].size,
+			.ts_ns = snap->recs[i].ts_ns,
+			.stack_id = snap->recs[i].stack_id,
+			.sample_bytes = snap->recs[i].sample_bytes,
+		};
 	/* An error is told once, when the recording is closed. */
 	return rec_writer_snapshot(s->rec, &rs, allocs, snap->nr, report_stack, s);
 }
@@ -667,6 +838,8 @@ static int report(struct leaks_session *s, bool final)
 		.exited = s->exited,
 		.exit_code = s->exit_code,
 		.top = s->env->top,
+		.sample_bytes = s->env->sample_bytes,
+		.allocated = s->env->go,
 		.stack = report_stack,
 		.ctx = s,
 	};
@@ -674,10 +847,12 @@ static int report(struct leaks_session *s, bool final)
 
 	if (!s->exited)
 		symbolizer_refresh(s->sym);
-	err = snapshot_read(s);
-	if (err) {
-		error_msg("cannot read outstanding allocations: %s", strerror(-err));
-		return err;
+	if (!s->env->go) {
+		err = snapshot_read(s);
+		if (err) {
+			error_msg("cannot read outstanding allocations: %s", strerror(-err));
+			return err;
+		}
 	}
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);
@@ -694,7 +869,9 @@ static int report(struct leaks_session *s, bool final)
 		err = record_snapshot(s, &r);
 	else
 		err = render_report(s, &r, final);
-	if (s->exited)
+	if (s->exited && s->env->go)
+		go_allocs_delete(bpf_map__fd(s->skel->maps.go_allocs), r.pid);
+	else if (s->exited)
 		snapshot_delete(s);
 	return err;
 }
@@ -731,6 +908,7 @@ static int begin_recording(struct leaks_session *s, int target)
 		.version = MEMLENS_VERSION,
 		.start_wall_ns = realtime_ns(),
 		.interval_ns = s->env->interval_s * 1e9,
+		.sample_bytes = s->env->sample_bytes,
 	};
 	int err;
 
@@ -775,6 +953,7 @@ static void session_close(struct leaks_session *s)
 	 */
 	alloc_probes_detach(s->probes);
 	alloc_hooks_free(s->hooks);
+	go_probes_detach(s->go_probes);
 	ring_buffer__free(s->rb);
 	allocs_bpf__destroy(s->skel);
 	if (s->go_fd < 0 && s->child > 0) {
@@ -827,8 +1006,16 @@ static int hook_allocators(struct leaks_session *s, int target)
 
 static int session_start(struct leaks_session *s)
 {
-	int target, err;
+	char lib_path[4096 + 64], lib_name[4096 + 64];
+	const char *verb = s->env->record_mode ? "recording" : "tracing";
+	int target, err = 0;
 
+	if (s->env->go)
+		err = find_program(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
+	else
+		warn_go_program(s);
+	if (s->env->go && err)
+		return err;
 	if (s->env->cmd) {
 		err = spawn_stopped(s);
 		if (err) {
@@ -842,9 +1029,9 @@ static int session_start(struct leaks_session *s)
 		return err;
 	s->sym = symbolizer_new(target);
 	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
-	if (!s->sym || !s->stacks || snapshot_init(s))
+	if (!s->sym || !s->stacks || (!s->env->go && snapshot_init(s)))
 		return -ENOMEM;
-	if (!s->env->unwind_fp) {
+	if (!s->env->unwind_fp && !s->env->go) {
 		s->unwinder = unwinder_new(target, bpf_map__fd(s->skel->maps.unwind_rows),
 					   bpf_map__max_entries(s->skel->maps.unwind_rows),
 					   bpf_map__fd(s->skel->maps.unwind_procs));
@@ -854,7 +1041,11 @@ static int session_start(struct leaks_session *s)
 		if (s->env->pid)
 			unwinder_update(s);
 	}
-	err = hook_allocators(s, target);
+	if (s->env->go)
+		err = go_probes_attach(s->skel, lib_path, lib_name, target, s->env->cmd != NULL,
+				       &s->go_probes);
+	else
+		err = hook_allocators(s, target);
 	if (err)
 		return err;
 	if (s->env->cmd) {
@@ -870,13 +1061,13 @@ static int session_start(struct leaks_session *s)
 		if (err)
 			return err;
 	}
-	if (s->env->allocator)
-		info_msg("%s pid %d (%s), allocator %s; Ctrl-C to stop",
-			 s->env->record_mode ? "recording" : "tracing", target,
-			 s->env->cmd ? s->env->cmd[0] : s->comm, s->env->allocator);
+	if (s->env->go || s->env->allocator)
+		info_msg("%s pid %d (%s), allocator %s%s; Ctrl-C to stop", verb, target,
+			 s->env->cmd ? s->env->cmd[0] : s->comm,
+			 s->env->go ? "runtime.mallocgc in " : "",
+			 s->env->go ? lib_name : s->env->allocator);
 	else
-		info_msg("%s pid %d (%s); Ctrl-C to stop",
-			 s->env->record_mode ? "recording" : "tracing", target,
+		info_msg("%s pid %d (%s); Ctrl-C to stop", verb, target,
 			 s->env->cmd ? s->env->cmd[0] : s->comm);
 	return 0;
 }
@@ -983,7 +1174,7 @@ static int run_leaks(struct leaks_env *env)
 
 int cmd_leaks(int argc, char **argv)
 {
-	struct leaks_env env = { .interval_s = 5, .top = 10 };
+	struct leaks_env env = { .interval_s = 5, .top = 10, .name = "leaks" };
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;
@@ -992,7 +1183,16 @@ int cmd_leaks(int argc, char **argv)
 
 int cmd_record(int argc, char **argv)
 {
-	struct leaks_env env = { .interval_s = 5, .record_mode = true };
+	struct leaks_env env = { .interval_s = 5, .record_mode = true, .name = "record" };
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	return run_leaks(&env);
+}
+
+int cmd_allocs(int argc, char **argv)
+{
+	struct leaks_env env = { .interval_s = 5, .top = 10, .go = true, .name = "allocs" };
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;

@@ -13,6 +13,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "leaks", cmd_leaks, "outstanding allocations of a process, by call stack" },
+	{ "allocs", cmd_allocs, "heap allocations of a Go program, by call stack" },
 	{ "top", cmd_top, "which processes allocate what, system-wide, live" },
 	{ "hist", cmd_hist, "log2 histograms of allocation sizes, mmap sizes, lifetimes" },
 	{ "reclaim", cmd_reclaim, "memory pressure: who stalled in reclaim, who caused it, OOM kills" },

@@ -47,6 +47,7 @@ struct pprof_builder {
 	struct Profile__ValueType types[2];
 	struct Profile__ValueType *type_ptrs[2];
 	int64_t comment;
+	bool allocated;		/* alloc_* sample types instead of inuse_* */
 
 	char **strs;
 	struct Profile__Function *funcs;
@@ -346,13 +347,22 @@ static void add_header(struct pprof_builder *b, int64_t time_ns, const char *com
 		[STR_INUSE_SPACE] = "inuse_space",
 		[STR_BYTES] = "bytes",
 	};
+	/* The same slots, named as pprof names an allocation profile. */
+	static const char *const fixed_alloc[STR_FIXED] = {
+		[STR_EMPTY] = "",
+		[STR_INUSE_OBJECTS] = "alloc_objects",
+		[STR_COUNT] = "count",
+		[STR_INUSE_SPACE] = "alloc_space",
+		[STR_BYTES] = "bytes",
+	};
+	const char *const *names = b->allocated ? fixed_alloc : fixed;
 	struct Profile *p = &b->prof;
 
 	/* Index 0 is "" by definition, so it stays out of the hash (str_index() never looks it up). */
-	b->strs[STR_EMPTY] = (char *)fixed[STR_EMPTY];
+	b->strs[STR_EMPTY] = (char *)names[STR_EMPTY];
 	p->n_string_table = 1;
 	for (int i = STR_EMPTY + 1; i < STR_FIXED; i++)
-		str_index(b, fixed[i]);
+		str_index(b, names[i]);
 
 	profile__value_type__init(&b->types[0]);
 	b->types[0].type = STR_INUSE_OBJECTS;
@@ -456,7 +466,13 @@ out:
 int pprof_write_heap(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
 		     const char *comment)
 {
-	struct pprof_builder b = {};
+	return pprof_write_profile(out, samples, nr, time_ns, comment, false);
+}
+
+int pprof_write_profile(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
+			const char *comment, bool allocated)
+{
+	struct pprof_builder b = { .allocated = allocated };
 	struct pprof_counts cnt;
 	int err;
 

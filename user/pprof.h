@@ -6,6 +6,7 @@
 #ifndef MEMLENS_PPROF_H
 #define MEMLENS_PPROF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,5 +42,8 @@ struct pprof_sample {
  * errors are reported; it is not closed.
  */
 int pprof_write_heap(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns, const char *comment);
+/* The same; ALLOCATED names the sample types alloc_objects and alloc_space (an allocation profile). */
+int pprof_write_profile(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
+			const char *comment, bool allocated);
 
 #endif

@@ -195,7 +195,8 @@ static int alloc_cmp_addr(const void *a, const void *b)
 
 static bool alloc_same(const struct rec_alloc *a, const struct rec_alloc *b)
 {
-	return a->size == b->size && a->ts_ns == b->ts_ns && a->stack_id == b->stack_id;
+	return a->size == b->size && a->ts_ns == b->ts_ns && a->stack_id == b->stack_id &&
+	       a->sample_bytes == b->sample_bytes;
 }
 
 /* --- writer ------------------------------------------------------------- */
@@ -325,6 +326,7 @@ int rec_writer_begin(struct rec_writer *w, const struct rec_session *sess)
 	buf_string(&b, sess->version);
 	buf_varint(&b, sess->start_wall_ns);
 	buf_varint(&b, sess->interval_ns);
+	buf_varint(&b, sess->sample_bytes);
 	write_record(w, REC_SESSION, &b);
 	free(b.data);
 	mark_good(w);
@@ -564,6 +566,7 @@ static size_t put_allocated(struct byte_buf *b, struct rec_writer *w, const stru
 		buf_varint(b, c->size);
 		buf_varint(b, snap->mono_ns > c->ts_ns ? snap->mono_ns - c->ts_ns : 0);
 		buf_varint(b, stack_ref(w, c->stack_id, stack, ctx));
+		buf_varint(b, c->sample_bytes);
 	}
 	return n;
 }
@@ -696,7 +699,7 @@ struct rec_stack {
 
 /* A block as read: its stack as the stack table's index. */
 struct rec_block {
-	uint64_t addr, size, ts_ns;
+	uint64_t addr, size, ts_ns, sample_bytes;
 	uint32_t stack;
 };
 
@@ -1005,6 +1008,7 @@ static void parse_session(struct cursor *c, struct recording *r)
 	s->version = get_string(c, r);
 	s->start_wall_ns = get_varint(c);
 	s->interval_ns = get_varint(c);
+	s->sample_bytes = get_varint(c);
 }
 
 /* STRINGS entries are strings; frames refer to them by position. */
@@ -1133,7 +1137,7 @@ static void parse_allocated(struct cursor *c, struct recording *r, const struct 
 	uint64_t addr = 0;
 
 	d->allocated = r->nr_allocated;
-	d->nr_allocated = get_count(c, 4);
+	d->nr_allocated = get_count(c, 5);
 	if (c->err || !RESERVE(c, r->allocated, r->nr_allocated, d->nr_allocated, r->allocated_cap))
 		return;
 	for (size_t i = 0; i < d->nr_allocated && !c->err; i++) {
@@ -1147,6 +1151,7 @@ static void parse_allocated(struct cursor *c, struct recording *r, const struct 
 		b->stack = get_varint(c);
 		if (!c->err && b->stack >= r->nr_stacks)
 			cursor_fail(c, "block names a stack not defined before");
+		b->sample_bytes = get_varint(c);
 	}
 	r->nr_allocated += d->nr_allocated;
 }
@@ -1507,7 +1512,7 @@ static int materialize(const struct recording *r, const struct live_set *ls,
 
 		if (ls->used[i])
 			out[n++] = (struct rec_alloc){ b->addr, b->size, b->ts_ns,
-						       r->stacks[b->stack].id };
+						       r->stacks[b->stack].id, b->sample_bytes };
 	}
 	view->allocs = out;
 	view->nr = n;

@@ -46,6 +46,7 @@ struct rec_session {
 	const char *version;	/* of the memlens that recorded */
 	uint64_t start_wall_ns;	/* CLOCK_REALTIME */
 	uint64_t interval_ns;
+	uint64_t sample_bytes;	/* leaks --sample-bytes R; 0: every allocation */
 };
 
 /* One outstanding block: written in snapshots, given back by replay. */
@@ -54,6 +55,7 @@ struct rec_alloc {
 	uint64_t size;
 	uint64_t ts_ns;		/* CLOCK_MONOTONIC at allocation */
 	uint64_t stack_id;
+	uint64_t sample_bytes;	/* sampled every R bytes: an estimate weighs it; 0: exact */
 };
 
 struct rec_snapshot {

@@ -2,10 +2,12 @@
 /* Aggregation of outstanding allocations by call stack, and its rendering. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include "pprof.h"
+#include "sampling.h"
 #include "report.h"
 #include "util.h"
 
@@ -33,6 +35,10 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_UNWIND_FAILED] = "unwind_failed",
 	[STAT_UNWIND_TOO_BIG] = "unwind_tables_too_big",
 	[STAT_UNWIND_MAPS_DROPPED] = "unwind_mappings_dropped",
+	[STAT_SAMPLED] = "sampled",
+	[STAT_UNSAMPLED] = "unsampled",
+	[STAT_UNSAMPLED_BYTES] = "unsampled_bytes",
+	[STAT_FREE_UNTRACKED] = "free_untracked",
 };
 
 const char *stat_name(enum alloc_stat stat)
@@ -59,13 +65,35 @@ static int group_cmp_bytes(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
+void sort_groups(struct stack_group *groups, size_t nr)
+{
+	qsort(groups, nr, sizeof(*groups), group_cmp_bytes);
+}
+
+/* Estimates of each group from its sampled records, summed in floating point. */
+struct group_estimate {
+	double count;
+	double bytes;
+};
+
+/* Add the sampled records' estimates, rounded once per group, to the exact part. */
+static void add_estimates(struct stack_group *g, const struct group_estimate *est, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		g[i].count += llround(est[i].count);
+		g[i].bytes += llround(est[i].bytes);
+	}
+}
+
 /*
  * Group RECS (sorted in place) by stack, leaving out allocations younger
- * than MIN_AGE_NS at NOW_NS. Groups come out sorted by bytes.
+ * than MIN_AGE_NS at NOW_NS. A sampled record stands for
+ * sample_weight(size, R) allocations. Groups come out sorted by bytes.
  */
 int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 		   uint64_t min_age_ns, struct stack_group **groups, size_t *nr_groups)
 {
+	struct group_estimate *est;
 	struct stack_group *g = NULL;
 	size_t n = 0;
 
@@ -75,10 +103,15 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 		return 0;
 	qsort(recs, nr, sizeof(*recs), rec_cmp_stack);
 	g = calloc(nr, sizeof(*g));
-	if (!g)
+	est = calloc(nr, sizeof(*est));
+	if (!g || !est) {
+		free(g);
+		free(est);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < nr; i++) {
 		const struct alloc_rec *r = &recs[i];
+		double w;
 
 		if (now_ns < r->ts_ns + min_age_ns)
 			continue;
@@ -87,12 +120,21 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 			g[n].oldest_ts_ns = r->ts_ns;
 			n++;
 		}
-		g[n - 1].count++;
-		g[n - 1].bytes += r->size;
+		g[n - 1].samples++;
 		if (r->ts_ns < g[n - 1].oldest_ts_ns)
 			g[n - 1].oldest_ts_ns = r->ts_ns;
+		if (!r->sample_bytes) {
+			g[n - 1].count++;
+			g[n - 1].bytes += r->size;
+			continue;
+		}
+		w = sample_weight(r->size, r->sample_bytes);
+		est[n - 1].count += w;
+		est[n - 1].bytes += w * r->size;
 	}
-	qsort(g, n, sizeof(*g), group_cmp_bytes);
+	add_estimates(g, est, n);
+	free(est);
+	sort_groups(g, n);
 	*groups = g;
 	*nr_groups = n;
 	return 0;
@@ -177,6 +219,28 @@ static void format_time(time_t t, const char *fmt, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
+/* What the counts of R are: outstanding blocks, or allocations made (Go). */
+static const char *report_what(const struct leak_report *r)
+{
+	if (r->allocated)
+		return r->exited ? "made while traced (Go heap allocation profile, at exit)"
+				 : "made while traced (Go heap allocation profile)";
+	return r->exited ? "outstanding (leaked at exit)" : "outstanding";
+}
+
+/* With sampling: what the estimates rest on, and what sampling saved. */
+static void print_sampling_text(FILE *out, const struct leak_report *r)
+{
+	uint64_t seen = r->stats[STAT_SAMPLED] + r->stats[STAT_UNSAMPLED];
+
+	if (!r->sample_bytes)
+		return;
+	fprintf(out, "sampling: %" PRIu64 " of %" PRIu64 " allocator calls tracked (%.1f%%), one sample every %"
+		PRIu64 " bytes on average; counts and bytes are estimates, a sample of S bytes standing for 1/(1-exp(-S/%"
+		PRIu64 ")) allocations\n", r->stats[STAT_SAMPLED], seen,
+		seen ? 100.0 * r->stats[STAT_SAMPLED] / seen : 0.0, r->sample_bytes, r->sample_bytes);
+}
+
 void report_print_text(FILE *out, const struct leak_report *r)
 {
 	size_t shown = shown_groups(r);
@@ -185,8 +249,11 @@ void report_print_text(FILE *out, const struct leak_report *r)
 	format_time(r->wall_time, "%H:%M:%S", when, sizeof(when));
 	fprintf(out, "== %s UTC pid %d (", when, r->pid);
 	print_clean(out, r->comm ? r->comm : "?");
-	fprintf(out, "): %" PRIu64 " bytes in %" PRIu64 " allocations outstanding%s, %zu stacks",
-		r->total_bytes, r->total_count, r->exited ? " (leaked at exit)" : "", r->nr_groups);
+	fprintf(out, "): %" PRIu64 " bytes in %" PRIu64 " allocations %s", r->total_bytes,
+		r->total_count, report_what(r));
+	if (r->sample_bytes)
+		fprintf(out, ", estimated from %" PRIu64 " samples", r->total_samples);
+	fprintf(out, ", %zu stacks", r->nr_groups);
 	if (shown < r->nr_groups)
 		fprintf(out, ", top %zu by bytes", shown);
 	fputs(" ==\n", out);
@@ -195,8 +262,12 @@ void report_print_text(FILE *out, const struct leak_report *r)
 		const struct stack_group *g = &r->groups[i];
 		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
 
-		fprintf(out, "%" PRIu64 " bytes in %" PRIu64 " allocations, oldest %.1fs ago, stack %016" PRIx64 "\n",
-			g->bytes, g->count, age_s(r, g->oldest_ts_ns), g->stack_id);
+		fprintf(out, "%" PRIu64 " bytes in %" PRIu64 " allocations", g->bytes, g->count);
+		if (r->sample_bytes)
+			fprintf(out, " (estimated from %" PRIu64 " samples)", g->samples);
+		if (!r->allocated)
+			fprintf(out, ", oldest %.1fs ago", age_s(r, g->oldest_ts_ns));
+		fprintf(out, ", stack %016" PRIx64 "\n", g->stack_id);
 		if (!st || !st->nr) {
 			fputs("\t[stack not captured: see stack_* stats]\n", out);
 			continue;
@@ -211,6 +282,7 @@ void report_print_text(FILE *out, const struct leak_report *r)
 			fprintf(out, "process exited with status %d\n", WEXITSTATUS(r->exit_code));
 	}
 	print_stats_text(out, r);
+	print_sampling_text(out, r);
 	fflush(out);
 }
 
@@ -271,15 +343,25 @@ void report_print_json(FILE *out, const struct leak_report *r)
 		else
 			fprintf(out, ",\"exit_status\":%d", WEXITSTATUS(r->exit_code));
 	}
-	fprintf(out, ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%" PRIu64
-		",\"stacks_total\":%zu,\"stacks\":[", r->total_bytes, r->total_count, r->nr_groups);
+	fprintf(out, ",\"profile\":\"%s\",\"%s_bytes\":%" PRIu64 ",\"%s_allocations\":%" PRIu64,
+		r->allocated ? "allocated" : "outstanding", r->allocated ? "allocated" : "outstanding",
+		r->total_bytes, r->allocated ? "allocated" : "outstanding", r->total_count);
+	fprintf(out, ",\"estimated\":%s", r->sample_bytes ? "true" : "false");
+	if (r->sample_bytes)
+		fprintf(out, ",\"sample_bytes\":%" PRIu64 ",\"samples\":%" PRIu64, r->sample_bytes,
+			r->total_samples);
+	fprintf(out, ",\"stacks_total\":%zu,\"stacks\":[", r->nr_groups);
 	for (size_t i = 0; i < shown; i++) {
 		const struct stack_group *g = &r->groups[i];
 		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
 
 		fprintf(out, "%s{\"stack_id\":\"%016" PRIx64 "\",\"bytes\":%" PRIu64
-			",\"allocations\":%" PRIu64 ",\"oldest_age_s\":%.3f,\"frames\":[",
-			i ? "," : "", g->stack_id, g->bytes, g->count, age_s(r, g->oldest_ts_ns));
+			",\"allocations\":%" PRIu64, i ? "," : "", g->stack_id, g->bytes, g->count);
+		if (r->sample_bytes)
+			fprintf(out, ",\"samples\":%" PRIu64, g->samples);
+		if (!r->allocated)
+			fprintf(out, ",\"oldest_age_s\":%.3f", age_s(r, g->oldest_ts_ns));
+		fputs(",\"frames\":[", out);
 		for (size_t f = 0; st && f < st->nr; f++) {
 			if (f)
 				fputc(',', out);
@@ -374,12 +456,17 @@ static int write_pprof(FILE *f, void *ctx)
 {
 	const struct pprof_job *job = ctx;
 	const struct leak_report *r = job->r;
-	char comment[128];
+	char comment[256];
+	int n;
 
-	snprintf(comment, sizeof(comment), "memlens leaks: pid %d (%s)%s", r->pid,
-		 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "");
-	return pprof_write_heap(f, job->samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
-				comment);
+	n = snprintf(comment, sizeof(comment), "memlens %s: pid %d (%s)%s",
+		     r->allocated ? "allocs" : "leaks", r->pid, r->comm ? r->comm : "?",
+		     r->exited && !r->allocated ? ", leaked at exit" : "");
+	if (r->sample_bytes && n > 0 && (size_t)n < sizeof(comment))
+		snprintf(comment + n, sizeof(comment) - n, ", estimated: sampled every %" PRIu64 " bytes",
+			 r->sample_bytes);
+	return pprof_write_profile(f, job->samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
+				   comment, r->allocated);
 }
 
 int report_write_pprof(const struct leak_report *r, const char *path)

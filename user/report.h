@@ -16,6 +16,7 @@ struct alloc_rec {
 	uint64_t stack_id;
 	uint64_t size;
 	uint64_t ts_ns;
+	uint64_t sample_bytes;		/* sampled every R bytes: weighed; 0: exact */
 };
 
 /* Outstanding allocations that share a call stack. */
@@ -24,6 +25,8 @@ struct stack_group {
 	uint64_t count;
 	uint64_t bytes;
 	uint64_t oldest_ts_ns;
+	/* Allocations tracked; COUNT and BYTES are estimates from them when sampled. */
+	uint64_t samples;
 };
 
 struct sym_stack {
@@ -45,6 +48,10 @@ struct leak_report {
 	size_t nr_groups;
 	uint64_t stats[STAT_NR];
 	uint64_t threads_tracked;	/* per-thread state entries alive */
+	uint64_t sample_bytes;		/* --sample-bytes R: counts are estimates; 0: exact */
+	uint64_t total_samples;		/* allocations tracked behind the estimates */
+	/* An allocation profile (Go): allocated since tracing began, not outstanding. */
+	bool allocated;
 	/* Symbolized frames of a stack id, NULL if unknown. */
 	const struct sym_stack *(*stack)(void *ctx, uint64_t stack_id);
 	void *ctx;
@@ -52,6 +59,8 @@ struct leak_report {
 
 int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 		   uint64_t min_age_ns, struct stack_group **groups, size_t *nr_groups);
+/* Most bytes first, for groups made elsewhere. */
+void sort_groups(struct stack_group *groups, size_t nr);
 void report_print_text(FILE *out, const struct leak_report *r);
 void report_print_json(FILE *out, const struct leak_report *r);
 const char *stat_name(enum alloc_stat stat);

@@ -220,7 +220,7 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 	rd->recs = recs;
 	for (size_t i = 0; i < v->nr; i++)
 		recs[i] = (struct alloc_rec){ v->allocs[i].stack_id, v->allocs[i].size,
-					      v->allocs[i].ts_ns };
+					      v->allocs[i].ts_ns, v->allocs[i].sample_bytes };
 	*r = (struct leak_report){
 		.pid = recording_session(rd->rec)->pid,
 		.comm = snap->comm,
@@ -229,6 +229,7 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 		.exited = snap->exited,
 		.exit_code = snap->exit_code,
 		.top = rd->env->top,
+		.sample_bytes = recording_session(rd->rec)->sample_bytes,
 		.threads_tracked = snap->threads_tracked,
 		.stack = recorded_stack,
 		.ctx = rd,
@@ -240,6 +241,7 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 	for (size_t i = 0; i < r->nr_groups; i++) {
 		r->total_count += r->groups[i].count;
 		r->total_bytes += r->groups[i].bytes;
+		r->total_samples += r->groups[i].samples;
 	}
 	return 0;
 }

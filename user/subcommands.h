@@ -4,6 +4,7 @@
 
 /* Each subcommand parses its own options and returns the exit code. */
 int cmd_leaks(int argc, char **argv);
+int cmd_allocs(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_hist(int argc, char **argv);
 int cmd_reclaim(int argc, char **argv);

@@ -13,6 +13,8 @@ static const struct {
 	{ "free_probe_skip", test_free_probe_skip },
 	{ "symbolize", test_symbolize },
 	{ "report", test_report },
+	{ "sampling", test_sampling },
+	{ "goheap", test_goheap },
 	{ "util", test_util },
 	{ "episodes", test_episodes },
 	{ "reclaim_bpf", test_reclaim_bpf },

@@ -53,14 +53,14 @@ static const struct rec_session session = {
 static int write_sample(const char *path)
 {
 	struct rec_alloc s1[] = {
-		{ 0x5000, 4096, 1 * SEC, 0x10 },
-		{ 0x1000, 4096, 2 * SEC, 0x10 },
-		{ 0x3000, 3000, 3 * SEC, 0x20 },
+		{ 0x5000, 4096, 1 * SEC, 0x10, 0 },
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
+		{ 0x3000, 3000, 3 * SEC, 0x20, 0 },
 	};
 	struct rec_alloc s2[] = {
-		{ 0x1000, 4096, 2 * SEC, 0x10 },	/* kept */
-		{ 0x3000, 100, 9 * SEC, 0x30 },		/* replaced */
-		{ 0x9000, 4096, 8 * SEC, 0x10 },	/* new */
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },	/* kept */
+		{ 0x3000, 100, 9 * SEC, 0x30, 512 },		/* replaced */
+		{ 0x9000, 4096, 8 * SEC, 0x10, 0 },	/* new */
 		/* 0x5000 freed */
 	};
 	struct rec_snapshot snap = { .wall_ns = session.start_wall_ns + 5 * SEC,
@@ -126,14 +126,14 @@ static bool all_blocks(size_t index, void *ctx)
 static int collect(const struct rec_view *v, void *ctx)
 {
 	static const struct rec_alloc s1[] = {
-		{ 0x1000, 4096, 2 * SEC, 0x10 },
-		{ 0x3000, 3000, 3 * SEC, 0x20 },
-		{ 0x5000, 4096, 1 * SEC, 0x10 },
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
+		{ 0x3000, 3000, 3 * SEC, 0x20, 0 },
+		{ 0x5000, 4096, 1 * SEC, 0x10, 0 },
 	};
 	static const struct rec_alloc s2[] = {	/* by address */
-		{ 0x1000, 4096, 2 * SEC, 0x10 },
-		{ 0x3000, 100, 9 * SEC, 0x30 },
-		{ 0x9000, 4096, 8 * SEC, 0x10 },
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
+		{ 0x3000, 100, 9 * SEC, 0x30, 512 },
+		{ 0x9000, 4096, 8 * SEC, 0x10, 0 },
 	};
 	struct seen *s = ctx;
 	size_t i = v->index;
@@ -360,13 +360,13 @@ static void test_inconsistent(const uint8_t *data, size_t len)
 	uint8_t *buf = malloc(len + 256);
 	/* wall, mono, exited, status, comm "", 0 stats, threads, 1 freed at 0x77, 0 new */
 	uint8_t bad_free[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0x77, 0 };
-	/* ... 0 freed, 1 new at 0x1000 (outstanding already), size 1, age 0, stack 0 */
-	uint8_t bad_new[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 0x80, 0x20, 1, 0, 0 };
-	uint8_t bad_stack[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 0x77, 1, 0, 0x7f };
+	/* ... 0 freed, 1 new at 0x1000 (outstanding already), size 1, age 0, stack 0, exact */
+	uint8_t bad_new[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 0x80, 0x20, 1, 0, 0, 0 };
+	uint8_t bad_stack[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 0x77, 1, 0, 0x7f, 0 };
 	uint8_t deep_stack[] = { 1, 0x11, 0x80, 0x01 };	/* 1 stack, id 0x11, 128 frames */
 	uint8_t twice[] = { 1, 0x10, 0 };		/* stack 0x10 again, no frames */
 	/* 0 freed, 2 new at 0x7000 and 0x7000 + 0: not ascending */
-	uint8_t unordered[] = { 1, 1, 0, 0, 0, 0, 0, 0, 2, 0x80, 0xe0, 1, 1, 0, 0, 0, 1, 0, 0 };
+	uint8_t unordered[] = { 1, 1, 0, 0, 0, 0, 0, 0, 2, 0x80, 0xe0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0 };
 	uint8_t nul[] = { 1, 2, 'a', 0 };		/* one string: "a\0" */
 	size_t body = len - 13;
 

@@ -93,7 +93,8 @@ static void test_render(void)
 	out = render(&r, true);
 	CHECK_STR(out,
 		"{\"time\":\"2026-11-18T11:06:40Z\",\"pid\":42,\"comm\":\"app \\\"x\\\"\",\"exited\":true,\"exit_status\":3,"
-		"\"outstanding_bytes\":28682,\"outstanding_allocations\":8,\"stacks_total\":2,"
+		"\"profile\":\"outstanding\",\"outstanding_bytes\":28682,\"outstanding_allocations\":8,"
+		"\"estimated\":false,\"stacks_total\":2,"
 		"\"stacks\":[{\"stack_id\":\"0000000000000abc\",\"bytes\":28672,\"allocations\":7,"
 		"\"oldest_age_s\":2.000,\"frames\":["
 		"{\"addr\":\"0x401136\",\"symbol\":\"leak_here\",\"offset\":22,\"module\":\"/bin/app\",\"file\":\"app.c\",\"line\":12},"
@@ -104,7 +105,9 @@ static void test_render(void)
 		"\"stack_failed\":0,\"stack_collision\":0,\"threads_map_full\":0,\"missed_return\":0,"
 		"\"events_lost\":0,\"procs_map_full\":0,\"hists_map_full\":0,\"errors_map_full\":0,"
 		"\"events\":0,\"unwind_unknown_pc\":0,\"unwind_no_row\":0,\"unwind_failed\":0,"
-		"\"unwind_tables_too_big\":0,\"unwind_mappings_dropped\":0,\"threads_tracked\":2}}\n");
+		"\"unwind_tables_too_big\":0,\"unwind_mappings_dropped\":0,"
+		"\"sampled\":0,\"unsampled\":0,\"unsampled_bytes\":0,\"free_untracked\":0,"
+		"\"threads_tracked\":2}}\n");
 	free(out);
 
 	r.top = 0;
@@ -123,8 +126,68 @@ static void test_render(void)
 		"replaced=0 allocs_map_full=4 stacks_map_full=0 stack_failed=0 stack_collision=0 "
 		"threads_map_full=0 missed_return=0 events_lost=0 procs_map_full=0 hists_map_full=0 "
 		"errors_map_full=0 events=0 unwind_unknown_pc=0 unwind_no_row=0 unwind_failed=0 "
-		"unwind_tables_too_big=0 unwind_mappings_dropped=0 threads_tracked=2\n"
+		"unwind_tables_too_big=0 unwind_mappings_dropped=0 "
+		"sampled=0 unsampled=0 unsampled_bytes=0 free_untracked=0 "
+		"threads_tracked=2\n"
 		"LOST: 4 allocations not tracked: outstanding map full (raise --max-allocs)\n");
+	free(out);
+}
+
+/* --sample-bytes: estimates say so, with their samples and what sampling saved. */
+static void test_render_sampled(void)
+{
+	struct stack_group groups[] = {
+		{ .stack_id = 0xabc, .count = 14, .bytes = 6944, .oldest_ts_ns = 8 * SEC, .samples = 3 },
+	};
+	struct leak_report r = {
+		.wall_time = 1795000000, .pid = 42, .comm = "app", .now_ns = 10 * SEC,
+		.total_count = 14, .total_bytes = 6944, .groups = groups, .nr_groups = 1,
+		.stack = fake_stack, .sample_bytes = 2048, .total_samples = 3,
+	};
+	char *out;
+
+	r.stats[STAT_SAMPLED] = 25;
+	r.stats[STAT_UNSAMPLED] = 75;
+	out = render(&r, false);
+	CHECK(strstr(out, "== 11:06:40 UTC pid 42 (app): 6944 bytes in 14 allocations outstanding, "
+		      "estimated from 3 samples, 1 stacks ==\n"
+		      "6944 bytes in 14 allocations (estimated from 3 samples), oldest 2.0s ago, "
+		      "stack 0000000000000abc\n") == out);
+	CHECK(strstr(out, "\nsampling: 25 of 100 allocator calls tracked (25.0%), one sample every "
+		      "2048 bytes on average; counts and bytes are estimates, a sample of S bytes "
+		      "standing for 1/(1-exp(-S/2048)) allocations\n"));
+	free(out);
+	out = render(&r, true);
+	CHECK(strstr(out, "\"outstanding_bytes\":6944,\"outstanding_allocations\":14,"
+		      "\"estimated\":true,\"sample_bytes\":2048,\"samples\":3,\"stacks_total\":1,"
+		      "\"stacks\":[{\"stack_id\":\"0000000000000abc\",\"bytes\":6944,"
+		      "\"allocations\":14,\"samples\":3,\"oldest_age_s\":2.000,"));
+	free(out);
+}
+
+/* An allocation profile (Go): allocated, not outstanding, no ages. */
+static void test_render_allocated(void)
+{
+	struct stack_group groups[] = {
+		{ .stack_id = 0xabc, .count = 100, .bytes = 51200, .samples = 100 },
+	};
+	struct leak_report r = {
+		.wall_time = 1795000000, .pid = 42, .comm = "goapp", .now_ns = 10 * SEC,
+		.total_count = 100, .total_bytes = 51200, .groups = groups, .nr_groups = 1,
+		.stack = fake_stack, .allocated = true, .exited = true,
+	};
+	char *out;
+
+	out = render(&r, false);
+	CHECK(strstr(out, "== 11:06:40 UTC pid 42 (goapp): 51200 bytes in 100 allocations made "
+		      "while traced (Go heap allocation profile, at exit), 1 stacks ==\n"
+		      "51200 bytes in 100 allocations, stack 0000000000000abc\n") == out);
+	free(out);
+	out = render(&r, true);
+	CHECK(strstr(out, "\"profile\":\"allocated\",\"allocated_bytes\":51200,"
+		      "\"allocated_allocations\":100,\"estimated\":false,\"stacks_total\":1,"
+		      "\"stacks\":[{\"stack_id\":\"0000000000000abc\",\"bytes\":51200,"
+		      "\"allocations\":100,\"frames\":["));
 	free(out);
 }
 
@@ -144,5 +207,7 @@ void test_report(void)
 {
 	test_grouping();
 	test_render();
+	test_render_sampled();
+	test_render_allocated();
 	test_json_string();
 }

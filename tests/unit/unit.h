@@ -54,6 +54,8 @@ void test_elfsym(void);
 void test_free_probe_skip(void);
 void test_symbolize(void);
 void test_report(void);
+void test_sampling(void);
+void test_goheap(void);
 void test_util(void);
 void test_episodes(void);
 void test_reclaim_bpf(void);

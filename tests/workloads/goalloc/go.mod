@@ -1,0 +1,3 @@
+module memlens.test/goalloc
+
+go 1.19
