@@ -160,6 +160,36 @@ test_other_namespace() {
 		"$(stat -c %i "$tmp/libc-copy.so.6")" "$(cat "$tmp/libc-inode")"
 }
 
+# A launcher for test_attach_pid: the workload from a copy that is
+# deleted while it runs, before memlens reads its symbols.
+run_deleted() {
+	local copy=$tmp/leaky-deleted
+	cp "$1" "$copy"
+	shift
+	(sleep 0.5; rm -f "$copy") &
+	exec "$copy" "$@"
+}
+
+test_deleted_binary() {
+	test_attach_pid "leaks -p, binary deleted while it runs" run_deleted
+	check "binary deleted while it runs: it was" test ! -e "$tmp/leaky-deleted"
+}
+
+# A stripped binary whose symbols and DWARF are in a separate file, found
+# through .gnu_debuglink: the same exact report.
+test_debuglink() {
+	local dir=$tmp/debuglink r
+	mkdir -p "$dir"
+	cp "$LEAKY" "$dir/leaky"
+	objcopy --only-keep-debug "$dir/leaky" "$dir/leaky.debug"
+	strip --strip-all "$dir/leaky"
+	objcopy --add-gnu-debuglink="$dir/leaky.debug" "$dir/leaky"
+	check_eq "debuglink: the binary has no symbols left" "no symbols" \
+		"$(nm "$dir/leaky" 2>&1 | grep -o 'no symbols')"
+	r=$("$MEMLENS" leaks --json -t 0 -- "$dir/leaky" 2>/dev/null | tail -n 1)
+	check_leaks "stripped, symbols in .gnu_debuglink" "$r"
+}
+
 test_text_output() {
 	local out=$tmp/text.out
 	"$MEMLENS" leaks -- "$LEAKY" >"$out" 2>/dev/null
@@ -379,6 +409,13 @@ test_record() {
 		diff "$dir/report.folded" "$dir/live.folded"
 	check "report --folded: leak_here's line" grep -qE "^leaky;(.*;)?start_thread;worker_a;leak_here 28672$" \
 		"$dir/report.folded"
+	# Sampled: the blocks carry their weights; mappings stay exact.
+	"$MEMLENS" record -o "$dir/sampled.mlr" --sample-bytes 4096 -- "$LEAKY" 2>/dev/null
+	r=$("$MEMLENS" report -j -t 0 "$dir/sampled.mlr")
+	check_eq "record --sample-bytes: the report is an estimate, of R 4096" "true 4096" \
+		"$(jq -r '"\(.estimated) \(.sample_bytes)"' <<<"$r")"
+	check_eq "record --sample-bytes: leak_mmap's mapping exact, 64 KiB" "1 1 65536" \
+		"$(group "$r" leak_mmap)"
 	"$MEMLENS" report --pprof "$dir/rec.pb.gz" --svg "$dir/rec.svg" "$rec" >/dev/null
 	check "report --pprof: go tool pprof finds leak_here's 28672 bytes" \
 		pprof_has "$dir/rec.pb.gz" inuse_space leak_here 28672
@@ -566,6 +603,8 @@ test_exec
 test_dlopen_exit
 test_attach_pid "leaks -p"
 test_other_namespace
+test_deleted_binary
+test_debuglink
 test_text_output
 test_options
 test_full_maps

@@ -75,13 +75,22 @@ size_t go_probe_skip(const unsigned char *code, size_t len)
 	return j ? i + j : 0;
 }
 
+/*
+ * PROG at OFF of PATH. exit_enter is shared with the allocator hooks,
+ * which load it for uprobe_multi links (alloc_probes_prepare): one such
+ * link, of one offset, then.
+ */
 static int attach_at(struct go_probes *gp, struct bpf_program *prog, const char *path,
 		     uint64_t off, int pid)
 {
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, multi, .offsets = &off, .cnt = 1);
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
 	struct bpf_link *link;
 
-	link = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
+	if (bpf_program__expected_attach_type(prog) == BPF_TRACE_UPROBE_MULTI)
+		link = bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &multi);
+	else
+		link = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
 	if (!link)
 		return -errno;
 	gp->links[gp->nr_links++] = link;

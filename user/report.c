@@ -485,14 +485,19 @@ int report_write_pprof(const struct leak_report *r, const char *path)
 	return err;
 }
 
-/* The SVG's title: whose allocations, and whether they were left at exit. */
+/* The SVG's title: whose allocations, of which kind, left at exit, estimated. */
 static int write_svg(const struct leak_report *r, const struct flame_set *set, const char *path)
 {
 	char title[128];
 	int err;
 
-	snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s", r->pid,
-		 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "");
+	if (r->allocated)
+		snprintf(title, sizeof(title), "Go heap allocations of %d (%s)%s", r->pid,
+			 r->comm ? r->comm : "?", r->sample_bytes ? ", estimated" : "");
+	else
+		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s%s", r->pid,
+			 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "",
+			 r->sample_bytes ? ", estimated" : "");
 	err = flame_set_write_svg(set, path, title, "bytes");
 	if (err)
 		error_msg("cannot write %s: %s", path, strerror(-err));
