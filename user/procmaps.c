@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Parsing of /proc/PID/maps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,4 +161,17 @@ const struct vma *vma_find_libc(const struct vma_list *list)
 			return v;
 	}
 	return NULL;
+}
+
+int vma_open_file(int pid, const struct vma *v)
+{
+	char path[4096 + 64];
+	int fd;
+
+	vma_map_files_path(pid, v, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
+	return open(path, O_RDONLY | O_CLOEXEC);
 }

@@ -36,6 +36,12 @@ bool path_is_libc(const char *path);
  * it: deleted or replaced since, or in another mount namespace.
  */
 void vma_map_files_path(int pid, const struct vma *v, char *buf, size_t len);
+/*
+ * The file V maps in process PID, opened read-only: through map_files (the
+ * very file, even deleted or in another mount namespace), else through
+ * the process's root. A descriptor, or -1 with errno.
+ */
+int vma_open_file(int pid, const struct vma *v);
 const struct vma *vma_find_libc(const struct vma_list *list);
 bool path_is_interp(const char *path);
 const struct vma *vma_find_interp(const struct vma_list *list);

@@ -90,19 +90,6 @@ void symbolizer_free(struct symbolizer *s)
 	free(s);
 }
 
-static int open_mapped_file(int pid, const struct vma *v)
-{
-	char path[4096 + 64];
-	int fd;
-
-	vma_map_files_path(pid, v, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
 /* Report the file at bias 0: a Dwfl address is then the ELF's own vaddr. */
 static void module_load(struct sym_module *m, int fd)
 {
@@ -146,7 +133,7 @@ static struct sym_module *module_get(struct symbolizer *s, const struct vma *v)
 	m->inode = v->inode;
 	m->dev_major = v->dev_major;
 	m->dev_minor = v->dev_minor;
-	module_load(m, open_mapped_file(s->pid, v));
+	module_load(m, vma_open_file(s->pid, v));
 	s->mods[s->nr_mods++] = m;
 	return m;
 }

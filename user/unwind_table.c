@@ -333,19 +333,6 @@ static int exec_segment_delta(Elf *elf, uint64_t *delta)
 	return -ENOENT;
 }
 
-static int open_mapped(int pid, const struct vma *v)
-{
-	char path[4096 + 64];
-	int fd;
-
-	vma_map_files_path(pid, v, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
 /* Build M's table from the file mapped at V and append it to the BPF array. */
 static void module_load(struct unwinder *u, struct unwind_module *m, const struct vma *v)
 {
@@ -354,7 +341,7 @@ static void module_load(struct unwinder *u, struct unwind_module *m, const struc
 	int fd, err;
 
 	m->state = MODULE_NO_CFI;
-	fd = open_mapped(u->pid, v);
+	fd = vma_open_file(u->pid, v);
 	if (fd >= 0)
 		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || exec_segment_delta(elf, &m->vaddr_minus_offset)) {
