@@ -275,6 +275,38 @@ test_full_maps() {
 		grep -q "^LOST: [0-9]* allocations not tracked: outstanding map full" "$tmp/full.txt"
 }
 
+# The command runs with the signals memlens found, not those memlens
+# set up for itself; a Ctrl-C before its exec ends it and says so.
+test_command_signals() {
+	local mpid child i rc
+	sh -c 'grep SigIgn /proc/$$/status' >"$tmp/sigign.untraced"
+	"$MEMLENS" leaks -- sh -c "grep SigIgn /proc/\$\$/status >'$tmp/sigign.traced'" \
+		>/dev/null 2>&1
+	check_eq "leaks -- CMD: the command ignores the signals it would untraced" \
+		"$(cat "$tmp/sigign.untraced")" "$(cat "$tmp/sigign.traced" 2>&1)"
+	# Its own process group, as a terminal's Ctrl-C would reach it; TERM,
+	# as a script's background jobs ignore INT.
+	setsid "$MEMLENS_BIN" leaks -- "$LEAKY" >/dev/null 2>"$tmp/ctrlc.err" &
+	mpid=$!
+	pids+=("$mpid")
+	for ((i = 0; i < 200; i++)); do
+		child=$(pgrep -P "$mpid")
+		[ -n "$child" ] && break
+		sleep 0.01
+	done
+	# Frozen between fork and release (BPF loading takes far longer).
+	kill -STOP "$mpid"
+	check_eq "a signal before exec: the command waits to be released" \
+		"$MEMLENS_BIN" "$(readlink "/proc/$child/exe")"
+	kill -TERM -- "-$mpid"
+	kill -CONT "$mpid"
+	wait "$mpid"
+	rc=$?
+	check_eq "a signal before exec: exit code and message" \
+		"1 memlens: $LEAKY was ended by Terminated before it started" \
+		"$rc $(cat "$tmp/ctrlc.err")"
+}
+
 test_errors() {
 	local gone libm static_pid
 	true &
@@ -416,6 +448,10 @@ test_record() {
 		"$(jq -r '"\(.estimated) \(.sample_bytes)"' <<<"$r")"
 	check_eq "record --sample-bytes: leak_mmap's mapping exact, 64 KiB" "1 1 65536" \
 		"$(group "$r" leak_mmap)"
+	check_eq "record --sample-bytes: the timeline's totals are the report's estimates" \
+		"$(jq -r '"\(.outstanding_bytes) \(.outstanding_allocations) true"' <<<"$r")" \
+		"$("$MEMLENS" report -T -j "$dir/sampled.mlr" | tail -n 1 |
+			jq -r '"\(.outstanding_bytes) \(.outstanding_allocations) \(.estimated)"')"
 	"$MEMLENS" report --pprof "$dir/rec.pb.gz" --svg "$dir/rec.svg" "$rec" >/dev/null
 	check "report --pprof: go tool pprof finds leak_here's 28672 bytes" \
 		pprof_has "$dir/rec.pb.gz" inuse_space leak_here 28672
@@ -615,6 +651,7 @@ test_record
 test_record_timeline
 test_record_endings
 test_record_errors
+test_command_signals
 test_errors
 
 finish e2e-leaks

@@ -323,15 +323,23 @@ test_go_errors() {
 		"memlens: $tmp/goalloc-stripped is not a Go program (no runtime.mallocgc symbol; stripped Go programs have none either): see memlens leaks" \
 		"$MEMLENS" allocs -- "$tmp/goalloc-stripped"
 	expect_error "allocs --min-age" 2 \
-		"memlens: allocs: --min-age, --allocator and --max-allocs are for memlens leaks" \
+		"memlens: allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks" \
 		"$MEMLENS" allocs --min-age 1 -- "$GOALLOC"
+	expect_error "allocs --unwind" 2 \
+		"memlens: allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks" \
+		"$MEMLENS" allocs --unwind fp -- "$GOALLOC"
+	expect_error "allocs -o" 2 "memlens: allocs: -o FILE is an option of memlens record" \
+		"$MEMLENS" allocs -o "$tmp/allocs.rec" -- "$GOALLOC"
 	expect_error "allocs without a target" 2 \
 		"memlens: allocs: give either -p PID or -- COMMAND (see memlens allocs --help)" \
 		"$MEMLENS" allocs
 	expect_error "allocs of a command that does not exist" 1 \
 		"memlens: cannot run /nonexistent/go: No such file or directory" \
 		"$MEMLENS" allocs -- /nonexistent/go
-	"$MEMLENS" leaks --json -- "$GOALLOC" >/dev/null 2>"$tmp/leaksgo.err"
+	"$MEMLENS" leaks --json -- "$GOALLOC" >"$tmp/leaksgo.json" 2>"$tmp/leaksgo.err"
+	# Pure Go: no malloc at all, and the runtime's arenas are not leaks.
+	check_eq "leaks of a Go program: its heap arenas are not blocks" "0 0" \
+		"$(tail -n 1 "$tmp/leaksgo.json" | jq -r '"\(.stats.allocs) \(.stats.alloc_bytes)"')"
 	check "leaks of a Go program: says where its heap is" \
 		grep -q "memlens: $GOALLOC is a Go program: memlens leaks sees only what C code in it mallocs; its Go heap is for memlens allocs" \
 		"$tmp/leaksgo.err"

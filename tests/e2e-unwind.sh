@@ -153,6 +153,9 @@ test_errors() {
 		"$MEMLENS_BIN" leaks --unwind lr -- "$UNWIND_LEAK"
 	expect_error "--unwind-rows 0" 2 "memlens: leaks: --unwind-rows must be at least 1" \
 		"$MEMLENS_BIN" leaks --unwind-rows 0 -- "$UNWIND_LEAK"
+	expect_error "--unwind-rows with fp" 2 \
+		"memlens: leaks: --unwind-rows sizes the tables of --unwind dwarf, not fp" \
+		"$MEMLENS_BIN" leaks --unwind fp --unwind-rows 8 -- "$UNWIND_LEAK"
 }
 
 require_root_and_build e2e-unwind

@@ -55,6 +55,7 @@ struct leaks_env {
 	unsigned long long max_allocs;
 	unsigned long long max_stacks;
 	bool unwind_fp;		/* --unwind fp: frame pointers only */
+	bool unwind_set;	/* --unwind or --unwind-rows given */
 	unsigned long long unwind_rows;
 	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
 	bool go;		/* memlens allocs: a Go program's allocation profile */
@@ -91,6 +92,7 @@ struct leaks_session {
 	bool maps_dirty;	/* new executable mappings since the last read */
 	uint64_t exec_ts;	/* the process exec'd at this time: drop older blocks */
 	bool exited;
+	bool go_program;	/* leaks of a Go program: its mmaps are its heap */
 	int exit_code;
 };
 
@@ -139,8 +141,8 @@ static const char record_usage[] =
 "  -p, --pid PID         trace a running process\n"
 "  -i, --interval SECS   seconds between snapshots (default 5)\n"
 "  -n, --count N         stop after N interval snapshots\n"
-"      --allocator PATH, --libc PATH, --unwind MODE, --unwind-rows N,\n"
-"      --sample-bytes R  as for memlens leaks\n"
+"      --allocator PATH, --libc PATH, --unwind MODE, --unwind-rows N\n"
+"                        as for memlens leaks\n"
 "      --max-allocs N    outstanding allocations tracked (default 262144)\n"
 "      --max-stacks N    distinct stacks stored (default 16384)\n"
 "      --sample-bytes R  track one allocation every R bytes on average\n"
@@ -205,7 +207,7 @@ static const struct option leaks_options[] = {
 static int check_record_args(const struct leaks_env *env)
 {
 	if (!env->record_mode && env->output) {
-		error_msg("leaks: -o FILE is an option of memlens record");
+		error_msg("%s: -o FILE is an option of memlens record", env->name);
 		return -EINVAL;
 	}
 	if (!env->record_mode)
@@ -284,16 +286,18 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 			break;
 		case OPT_UNWIND:
 			if (strcmp(optarg, "dwarf") && strcmp(optarg, "fp")) {
-				error_msg("leaks: --unwind is dwarf or fp, not '%s'", optarg);
+				error_msg("%s: --unwind is dwarf or fp, not '%s'", env->name, optarg);
 				return -EINVAL;
 			}
 			env->unwind_fp = !strcmp(optarg, "fp");
+			env->unwind_set = true;
 			break;
 		case OPT_UNWIND_ROWS:
 			if (parse_uint(optarg, "unwind-rows", UNWIND_MAX_ROWS, &env->unwind_rows))
 				return -EINVAL;
+			env->unwind_set = true;
 			if (env->unwind_rows < 1) {
-				error_msg("leaks: --unwind-rows must be at least 1");
+				error_msg("%s: --unwind-rows must be at least 1", env->name);
 				return -EINVAL;
 			}
 			break;
@@ -330,8 +334,13 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		error_msg("%s: --folded and --json are two outputs: choose one", env->name);
 		return -EINVAL;
 	}
-	if (env->go && (env->min_age_s || env->allocator || env->max_allocs)) {
-		error_msg("allocs: --min-age, --allocator and --max-allocs are for memlens leaks");
+	if (env->go && (env->min_age_s || env->allocator || env->max_allocs || env->unwind_set)) {
+		/* Go keeps frame pointers: its stacks need no unwind tables. */
+		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
+		return -EINVAL;
+	}
+	if (env->unwind_fp && env->unwind_rows) {
+		error_msg("%s: --unwind-rows sizes the tables of --unwind dwarf, not fp", env->name);
 		return -EINVAL;
 	}
 	return 0;
@@ -358,17 +367,23 @@ static int spawn_stopped(struct leaks_session *s)
 
 		close(go[1]);
 		close(exec_err[0]);
+		reset_signals_for_exec();
 		/* Should memlens die while holding us at _exit, go on. */
 		prctl(PR_SET_PDEATHSIG, SIGCONT);
-		/* One byte is the go signal; EOF means we gave up: do not run. */
-		if (read(go[0], &c, 1) != 1)
-			_exit(127);
+		/*
+		 * One byte is the go signal; EOF means we gave up: do not run.
+		 * Not _exit(): it is hooked for this pid, and would hold us.
+		 */
+		do
+			n = read(go[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			syscall(SYS_exit_group, 127);
 		execvp(s->env->cmd[0], s->env->cmd);
 		err = errno;
 		/* If this fails the parent reads EOF, then our exit status. */
 		n = write(exec_err[1], &err, sizeof(err));
 		(void)n;
-		/* Not _exit(): it is hooked for this pid, and would hold us. */
 		syscall(SYS_exit_group, 127);
 	}
 	close(go[0]);
@@ -377,6 +392,21 @@ static int spawn_stopped(struct leaks_session *s)
 	s->go_fd = go[1];
 	s->exec_err_fd = exec_err[0];
 	return 0;
+}
+
+/* The command died before it was released (a Ctrl-C, a kill): say how. */
+static int child_gone(struct leaks_session *s)
+{
+	int status = 0;
+
+	waitpid(s->child, &status, 0);
+	s->child = 0;
+	if (WIFSIGNALED(status))
+		error_msg("%s was ended by %s before it started", s->env->cmd[0],
+			  strsignal(WTERMSIG(status)));
+	else
+		error_msg("%s ended before it started", s->env->cmd[0]);
+	return -ESRCH;
 }
 
 /* Release the command; fails if its exec did. */
@@ -389,7 +419,7 @@ static int release_child(struct leaks_session *s)
 	close(s->go_fd);
 	s->go_fd = -1;
 	if (n != 1)
-		return -EPIPE;
+		return child_gone(s);
 	n = read(s->exec_err_fd, &err, sizeof(err));
 	close(s->exec_err_fd);
 	s->exec_err_fd = -1;
@@ -503,22 +533,27 @@ static int find_program(struct leaks_session *s, char *path, size_t len, char *n
 	return 0;
 }
 
-/* memlens leaks of a Go program sees only what its C code (cgo) mallocs: say so. */
-static void warn_go_program(struct leaks_session *s)
+/*
+ * memlens leaks of a Go program sees only what its C code (cgo) mallocs:
+ * say so. The runtime's own mmaps are its heap arenas (hundreds of MB
+ * reserved up front), not leaks: they are not tracked.
+ */
+static bool check_go_program(struct leaks_session *s)
 {
 	char path[4096], name[4096 + 64];
 
 	if (s->env->cmd) {
 		if (resolve_command(s->env->cmd[0], path, sizeof(path)))
-			return;
+			return false;
 	} else {
 		snprintf(path, sizeof(path), "/proc/%d/exe", s->env->pid);
 	}
 	if (!go_binary(path))
-		return;
+		return false;
 	snprintf(name, sizeof(name), "%s", s->env->cmd ? s->env->cmd[0] : path);
 	info_msg("%s is a Go program: memlens leaks sees only what C code in it mallocs; "
 		 "its Go heap is for memlens allocs", name);
+	return true;
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -552,6 +587,12 @@ static int handle_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Go keeps frame pointers; the others unwind by CFI unless told fp. */
+static bool uses_unwind_tables(const struct leaks_env *env)
+{
+	return !env->unwind_fp && !env->go;
+}
+
 static int load_bpf(struct leaks_session *s, int target)
 {
 	struct leaks_env *env = s->env;
@@ -564,11 +605,13 @@ static int load_bpf(struct leaks_session *s, int target)
 	}
 	s->skel->rodata->targ_tgid = target;
 	s->skel->rodata->hold_at_exit = env->cmd != NULL;
-	s->skel->rodata->unwind_tables = !env->unwind_fp;
 	/* New code: allocators to hook, unwind tables to load, before it runs. */
 	s->skel->rodata->hold_for_maps = env->cmd != NULL;
-	bpf_map__set_max_entries(s->skel->maps.unwind_rows,
-				 env->unwind_rows ? env->unwind_rows : UNWIND_DEFAULT_ROWS);
+	if (uses_unwind_tables(env)) {
+		s->skel->rodata->unwind_tables = true;
+		bpf_map__set_max_entries(s->skel->maps.unwind_rows,
+					 env->unwind_rows ? env->unwind_rows : UNWIND_DEFAULT_ROWS);
+	}
 	/* Per-process counters, faults and rss are for top and hist. */
 	bpf_program__set_autoload(s->skel->progs.minor_fault, false);
 	bpf_program__set_autoload(s->skel->progs.major_fault, false);
@@ -580,9 +623,9 @@ static int load_bpf(struct leaks_session *s, int target)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
 	if (env->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.stacks, env->max_stacks);
+	/* The Go runtime maps its heap arenas itself: not blocks to report. */
+	s->skel->rodata->track_mmaps = !env->go && !s->go_program;
 	if (env->go) {
-		/* The Go runtime maps its heap arenas itself: not blocks to report. */
-		s->skel->rodata->track_mmaps = false;
 		if (env->max_stacks)
 			bpf_map__set_max_entries(s->skel->maps.go_allocs, env->max_stacks);
 	}
@@ -1013,7 +1056,7 @@ static int session_start(struct leaks_session *s)
 	if (s->env->go)
 		err = find_program(s, lib_path, sizeof(lib_path), lib_name, sizeof(lib_name));
 	else
-		warn_go_program(s);
+		s->go_program = check_go_program(s);
 	if (s->env->go && err)
 		return err;
 	if (s->env->cmd) {
@@ -1031,7 +1074,7 @@ static int session_start(struct leaks_session *s)
 	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
 	if (!s->sym || !s->stacks || (!s->env->go && snapshot_init(s)))
 		return -ENOMEM;
-	if (!s->env->unwind_fp && !s->env->go) {
+	if (uses_unwind_tables(s->env)) {
 		s->unwinder = unwinder_new(target, bpf_map__fd(s->skel->maps.unwind_rows),
 					   bpf_map__max_entries(s->skel->maps.unwind_rows),
 					   bpf_map__fd(s->skel->maps.unwind_procs));
@@ -1146,8 +1189,7 @@ static int run_leaks(struct leaks_env *env)
 	}
 	setup_libbpf_logging();
 	catch_stop_signals();
-	/* A closed pipe (| head) is an error to handle, not a death. */
-	signal(SIGPIPE, SIG_IGN);
+	ignore_sigpipe();
 
 	/* Before any command starts: a path that cannot be written stops nothing. */
 	if (env->output) {

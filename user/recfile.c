@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "recfile.h"
+#include "sampling.h"
 #include "util.h"
 
 /* --- little helpers shared by writer and reader -------------------------- */
@@ -714,12 +716,18 @@ struct snapshot_delta {
  * addressing (seeded hash, linear probing, deletion by backward shift),
  * so that a snapshot costs its deltas, not all that is outstanding.
  */
+struct stack_tally {
+	uint32_t blocks;
+	double nr, bytes;	/* estimated: sampled blocks weigh more than 1 */
+};
+
 struct live_set {
 	struct rec_block *slots;
 	bool *used;
 	size_t cap, nr;
-	uint64_t bytes;
-	uint32_t *per_stack;	/* blocks per stack index */
+	/* What the blocks stand for: the sum of the stacks' rounded estimates. */
+	int64_t est_nr, est_bytes;
+	struct stack_tally *per_stack;	/* by stack index */
 	size_t per_stack_cap;
 	size_t stacks;		/* stacks with blocks */
 };
@@ -793,13 +801,21 @@ static int64_t live_find(const struct live_set *ls, uint64_t addr)
 	return -1;
 }
 
-static bool count_stack(struct live_set *ls, uint32_t stack, int delta)
+/*
+ * Count block B in or out of its stack's tally. A sampled block stands for
+ * sample_weight() blocks; each stack's estimate is rounded once, as
+ * group_by_stack() does, so that a timeline's totals are a report's.
+ */
+static bool count_stack(struct live_set *ls, const struct rec_block *b, int sign)
 {
-	if (stack >= ls->per_stack_cap) {
-		size_t cap = ls->per_stack_cap ? ls->per_stack_cap : 256;
-		uint32_t *p;
+	double w = sample_weight(b->size, b->sample_bytes);
+	struct stack_tally *t;
 
-		while (cap <= stack)
+	if (b->stack >= ls->per_stack_cap) {
+		size_t cap = ls->per_stack_cap ? ls->per_stack_cap : 256;
+		struct stack_tally *p;
+
+		while (cap <= b->stack)
 			cap *= 2;
 		p = realloc(ls->per_stack, cap * sizeof(*p));
 		if (!p)
@@ -808,9 +824,22 @@ static bool count_stack(struct live_set *ls, uint32_t stack, int delta)
 		ls->per_stack = p;
 		ls->per_stack_cap = cap;
 	}
-	if (delta > 0 && !ls->per_stack[stack]++)
+	t = &ls->per_stack[b->stack];
+	ls->est_nr -= llround(t->nr);
+	ls->est_bytes -= llround(t->bytes);
+	t->blocks += sign;
+	t->nr += sign * w;
+	t->bytes += sign * w * b->size;
+	if (!t->blocks) {
+		/* No rounding error outlives the stack's last block. */
+		t->nr = 0;
+		t->bytes = 0;
+	}
+	ls->est_nr += llround(t->nr);
+	ls->est_bytes += llround(t->bytes);
+	if (sign > 0 && t->blocks == 1)
 		ls->stacks++;
-	if (delta < 0 && !--ls->per_stack[stack])
+	if (sign < 0 && !t->blocks)
 		ls->stacks--;
 	return true;
 }
@@ -822,7 +851,7 @@ static int live_add(struct live_set *ls, const struct rec_block *b)
 
 	if (live_find(ls, b->addr) >= 0)
 		return -EEXIST;
-	if (((ls->nr + 1) * 2 > ls->cap && !live_grow(ls)) || !count_stack(ls, b->stack, 1))
+	if (((ls->nr + 1) * 2 > ls->cap && !live_grow(ls)) || !count_stack(ls, b, 1))
 		return -ENOMEM;
 	i = hash_u64(b->addr) & (ls->cap - 1);
 	while (ls->used[i])
@@ -830,7 +859,6 @@ static int live_add(struct live_set *ls, const struct rec_block *b)
 	ls->slots[i] = *b;
 	ls->used[i] = true;
 	ls->nr++;
-	ls->bytes += b->size;
 	return 0;
 }
 
@@ -843,8 +871,7 @@ static int live_del(struct live_set *ls, uint64_t addr)
 	if (found < 0)
 		return -ENOENT;
 	i = found;
-	ls->bytes -= ls->slots[i].size;
-	count_stack(ls, ls->slots[i].stack, -1);
+	count_stack(ls, &ls->slots[i], -1);
 	ls->nr--;
 	/* Shift the blocks after it back, so that no probe chain breaks. */
 	for (j = (i + 1) & (ls->cap - 1); ls->used[j]; j = (j + 1) & (ls->cap - 1)) {
@@ -1535,8 +1562,8 @@ int recording_replay(const struct recording *r, bool (*want_blocks)(size_t index
 			ret = -ENOMEM;
 			break;
 		}
-		v.nr_live = ls.nr;
-		v.live_bytes = ls.bytes;
+		v.nr_live = ls.est_nr;
+		v.live_bytes = ls.est_bytes;
 		v.live_stacks = ls.stacks;
 		if (want_blocks(i, ctx))
 			ret = materialize(r, &ls, &buf, &v);

@@ -114,7 +114,8 @@ const struct sym_stack *recording_stack(const struct recording *r, uint64_t stac
 struct rec_view {
 	size_t index;		/* 0-based */
 	const struct rec_snapshot *snap;
-	size_t nr_live;		/* blocks outstanding */
+	/* Outstanding: blocks and bytes, estimates if sampled (rounded). */
+	size_t nr_live;
 	uint64_t live_bytes;
 	size_t live_stacks;	/* stacks they were allocated from */
 	/* The blocks themselves, in no order: only if asked for (WANT_BLOCKS). */

@@ -249,6 +249,7 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 /* A line of the timeline: the totals of every block, whatever --min-age says. */
 static void print_timeline_line(struct render *rd, const struct rec_view *v)
 {
+	uint64_t sample_bytes = recording_session(rd->rec)->sample_bytes;
 	int64_t growth = v->live_bytes - rd->prev_bytes;
 	time_t wall = v->snap->wall_ns / 1000000000;
 	char when[32];
@@ -259,11 +260,16 @@ static void print_timeline_line(struct render *rd, const struct rec_view *v)
 	if (rd->env->json) {
 		printf("{\"snapshot\":%zu,\"time\":%" PRIu64 ".%03" PRIu64
 		       ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%zu"
-		       ",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"exited\":%s}\n",
+		       ",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"exited\":%s"
+		       ",\"estimated\":%s}\n",
 		       v->index + 1, v->snap->wall_ns / 1000000000,
 		       v->snap->wall_ns / 1000000 % 1000, v->live_bytes, v->nr_live,
-		       v->live_stacks, growth, v->snap->exited ? "true" : "false");
+		       v->live_stacks, growth, v->snap->exited ? "true" : "false",
+		       sample_bytes ? "true" : "false");
 	} else {
+		if (!v->index && sample_bytes)
+			printf("Sampled every %" PRIu64 " bytes on average: BYTES, ALLOCS and GROWTH "
+			       "are estimates.\n", sample_bytes);
 		if (!v->index)
 			printf("%8s %8s %14s %11s %7s %14s\n", "SNAPSHOT", "UTC", "BYTES", "ALLOCS",
 			       "STACKS", "GROWTH");
@@ -451,7 +457,7 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
 		return 1;
-	signal(SIGPIPE, SIG_IGN);
+	ignore_sigpipe();
 	if (recording_load(env.path, env.partial, &rec, why, sizeof(why))) {
 		error_msg("%s: %s", env.path, why);
 		return 1;

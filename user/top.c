@@ -382,8 +382,7 @@ int cmd_top(int argc, char **argv)
 
 	if (sysview_parse_args(argc, argv, &top_cmd, &env.o, &env))
 		return EXIT_USAGE;
-	/* A closed pipe (| head), a scraper gone: errors to handle, not deaths. */
-	signal(SIGPIPE, SIG_IGN);
+	ignore_sigpipe();
 	if (env.sort == SORT_STALL && !env.o.reclaim) {
 		error_msg("top: sorting by stall needs --reclaim");
 		return EXIT_USAGE;

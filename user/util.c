@@ -269,14 +269,38 @@ static void on_stop_signal(int sig)
 	stop_signalled = 1;
 }
 
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NR_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+static struct sigaction saved_actions[NR_STOP_SIGNALS];
+
 void catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
+	for (size_t i = 0; i < NR_STOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &sa, &saved_actions[i]);
+}
+
+static struct sigaction saved_sigpipe;
+
+/* A closed pipe (| head), a client gone: errors to handle, not deaths. */
+void ignore_sigpipe(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+
+	sigaction(SIGPIPE, &sa, &saved_sigpipe);
+}
+
+/*
+ * In a child before exec: the signals as memlens found them. A Ctrl-C
+ * before the exec ends the child as it would end the command, and an
+ * ignored SIGPIPE, which exec keeps, is not passed on.
+ */
+void reset_signals_for_exec(void)
+{
+	for (size_t i = 0; i < NR_STOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &saved_actions[i], NULL);
+	sigaction(SIGPIPE, &saved_sigpipe, NULL);
 }
 
 bool stop_requested(void)

@@ -54,6 +54,8 @@ int check_output_path(const char *path);
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
 void catch_stop_signals(void);
+void ignore_sigpipe(void);
+void reset_signals_for_exec(void);
 bool stop_requested(void);
 
 #endif
