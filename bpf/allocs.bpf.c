@@ -389,7 +389,8 @@ static bool is_allocator_kind(enum alloc_kind kind)
 	return kind < KIND_MMAP;
 }
 
-static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u64 stack_id)
+static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u16 flags,
+			 __u64 stack_id)
 {
 	__u32 tgid = current_tgid();
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
@@ -399,6 +400,7 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u64 sta
 		.stack_id = stack_id,
 		.tid = current_tid(),
 		.kind = kind,
+		.flags = flags,
 	};
 	long err;
 
@@ -551,8 +553,10 @@ static void realloc_freed_old(struct thread_state *ts)
 /* The block an allocator call returned, tracked if sampled (see sampling.bpf.h). */
 static void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr)
 {
-	if (sample_alloc(ts->size))
-		record_alloc(addr, ts->size, ts->kind, stack_at_return(ctx));
+	__u16 flags;
+
+	if (sample_alloc(ts->size, &flags))
+		record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx));
 }
 
 static void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 ret)
@@ -809,7 +813,7 @@ static void mmap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 	 * neither is memory the program allocated and can leak.
 	 */
 	if (track_mmaps && !sc->internal && !(flags & (MAP_STACK | MAP_FIXED)))
-		record_alloc(ret, len, KIND_MMAP, stack_in_syscall(ctx));
+		record_alloc(ret, len, KIND_MMAP, 0, stack_in_syscall(ctx));
 }
 
 static __u64 page_align(__u64 len)
@@ -870,7 +874,7 @@ static void mremap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret
 	if (!sc->has_old)
 		return;
 	account_free(tgid, &sc->old);
-	record_alloc(ret, sc->args[2], KIND_MREMAP, stack_in_syscall(ctx));
+	record_alloc(ret, sc->args[2], KIND_MREMAP, 0, stack_in_syscall(ctx));
 }
 
 /*

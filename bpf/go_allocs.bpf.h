@@ -63,9 +63,11 @@ int go_malloc_enter(struct pt_regs *ctx)
 	struct go_alloc_key key = { .size = GO_ARG1(ctx), .tgid = current_tgid() };
 	static const __u64 zero;
 	__u64 *calls;
+	__u16 flags;
 
-	if (!traced() || !sample_alloc(key.size))
+	if (!traced() || !sample_alloc(key.size, &flags))
 		return 0;
+	key.flags = flags;
 	key.stack_id = stack_at_go_malloc(ctx);
 	calls = lookup_or_init(&go_allocs, &key, &zero, STAT_ALLOCS_FULL);
 	if (!calls)

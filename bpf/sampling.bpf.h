@@ -37,18 +37,25 @@ static __u64 sample_interval(void)
 	return n ? n : 1;
 }
 
-/* Is an allocation of SIZE bytes on this thread to be tracked? */
-static bool sample_alloc(__u64 size)
+/*
+ * Is an allocation of SIZE bytes on this thread to be tracked? *FLAGS
+ * gets ALLOC_F_UNSAMPLED if it is tracked without sampling.
+ */
+static bool sample_alloc(__u64 size, __u16 *flags)
 {
 	static const __u64 zero;
 	__u32 tid = current_tid();
 	__u64 *left;
 
+	*flags = 0;
 	if (!sample_bytes)
 		return true;
 	left = lookup_or_init(&sample_left, &tid, &zero, STAT_THREADS_FULL);
-	if (!left)
-		return true;	/* counted as threads_map_full; tracked unweighed */
+	if (!left) {
+		/* Counted as threads_map_full: every one tracked, weighing 1. */
+		*flags = ALLOC_F_UNSAMPLED;
+		return true;
+	}
 	if (!*left)
 		*left = sample_interval();
 	if (size < *left) {

@@ -160,8 +160,15 @@ struct alloc_info {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC at allocation */
 	__u64 stack_id;		/* key in the stacks map, 0 if none */
 	__u32 tid;
-	__u32 kind;		/* enum alloc_kind */
+	__u16 kind;		/* enum alloc_kind */
+	__u16 flags;		/* ALLOC_F_* */
 };
+
+/*
+ * Tracked as one of all, not as a sample, though sampling is on: the
+ * thread's sampler could not be had (threads_map_full). It weighs 1.
+ */
+#define ALLOC_F_UNSAMPLED	0x1
 
 /*
  * Value of the stacks map, keyed by a 64-bit hash of the frames. The BPF
@@ -195,7 +202,7 @@ struct go_alloc_key {
 	__u64 stack_id;
 	__u64 size;
 	__u32 tgid;
-	__u32 pad;
+	__u32 flags;		/* ALLOC_F_* */
 };
 
 enum event_type {

@@ -250,13 +250,15 @@ int go_allocs_read(int map_fd, uint32_t tgid, uint64_t sample_bytes,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nr; i++) {
-		double w = sample_weight(e[i].key.size, sample_bytes);
+		bool sampled = sample_bytes && !(e[i].key.flags & ALLOC_F_UNSAMPLED);
+		double w = sampled ? sample_weight(e[i].key.size, sample_bytes) : 1;
 
 		if (!n || g[n - 1].stack_id != e[i].key.stack_id) {
 			g[n++].stack_id = e[i].key.stack_id;
 			count = bytes = 0;
 		}
-		g[n - 1].samples += e[i].calls;
+		if (sampled)
+			g[n - 1].samples += e[i].calls;
 		/* Rounded per group; exact (w = 1) when not sampled. */
 		count += w * e[i].calls;
 		bytes += w * e[i].calls * e[i].key.size;

@@ -120,7 +120,6 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 			g[n].oldest_ts_ns = r->ts_ns;
 			n++;
 		}
-		g[n - 1].samples++;
 		if (r->ts_ns < g[n - 1].oldest_ts_ns)
 			g[n - 1].oldest_ts_ns = r->ts_ns;
 		if (!r->sample_bytes) {
@@ -128,6 +127,7 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 			g[n - 1].bytes += r->size;
 			continue;
 		}
+		g[n - 1].samples++;
 		w = sample_weight(r->size, r->sample_bytes);
 		est[n - 1].count += w;
 		est[n - 1].bytes += w * r->size;
@@ -263,8 +263,10 @@ void report_print_text(FILE *out, const struct leak_report *r)
 		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
 
 		fprintf(out, "%" PRIu64 " bytes in %" PRIu64 " allocations", g->bytes, g->count);
-		if (r->sample_bytes)
+		if (r->sample_bytes && g->samples)
 			fprintf(out, " (estimated from %" PRIu64 " samples)", g->samples);
+		else if (r->sample_bytes)
+			fputs(" (exact: not sampled)", out);
 		if (!r->allocated)
 			fprintf(out, ", oldest %.1fs ago", age_s(r, g->oldest_ts_ns));
 		fprintf(out, ", stack %016" PRIx64 "\n", g->stack_id);

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <bpf/bpf.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "allocs.h"
 #include "goheap.h"
+#include "report.h"
 #include "unit.h"
 
 /* Where the mallocgc probe goes: past the prologue's stack-bound check. */
@@ -65,8 +70,42 @@ static void test_user_stack(void)
 	CHECK(go_user_stack(NULL, &view) == NULL);
 }
 
+/*
+ * Sampled calls are scaled back; calls tracked unsampled (the thread's
+ * sampler could not be had) weigh 1 and are no samples; other pids stay out.
+ */
+static void test_read_estimates(void)
+{
+	struct go_alloc_key keys[] = {
+		{ .stack_id = 7, .size = 512, .tgid = 42 },
+		{ .stack_id = 7, .size = 512, .tgid = 42, .flags = ALLOC_F_UNSAMPLED },
+		{ .stack_id = 7, .size = 512, .tgid = 43 },
+	};
+	__u64 calls[] = { 3, 2, 100 };
+	struct stack_group *g;
+	size_t n;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "go_allocs", sizeof(keys[0]), sizeof(calls[0]), 8,
+			    NULL);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < 3; i++)
+		CHECK(!bpf_map_update_elem(fd, &keys[i], &calls[i], BPF_ANY));
+	CHECK(!go_allocs_read(fd, 42, 2048, &g, &n));
+	CHECK_U64(n, 1);
+	/* 3 x 4.520812 + 2 = 15.56 -> 16; 3 x 512 x 4.520812 + 2 x 512 = 7967.97 -> 7968. */
+	CHECK_U64(g[0].count, 16);
+	CHECK_U64(g[0].bytes, 7968);
+	CHECK_U64(g[0].samples, 3);
+	free(g);
+	close(fd);
+}
+
 void test_goheap(void)
 {
 	test_probe_skip();
 	test_user_stack();
+	test_read_estimates();
 }

@@ -5,11 +5,13 @@
  * message, never read as something else.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "recfile.h"
+#include "sampling.h"
 #include "unit.h"
 
 static struct frame_info leak_frames[] = {
@@ -123,6 +125,37 @@ static bool all_blocks(size_t index, void *ctx)
 	return true;
 }
 
+/*
+ * The view's totals are its blocks', estimated as a report does: sampled
+ * blocks weigh sample_weight(), each stack's sums rounded once.
+ */
+static bool totals_agree(const struct rec_view *v)
+{
+	int64_t nr = 0, bytes = 0;
+
+	for (size_t j = 0; j < v->nr; j++) {
+		double stack_nr = 0, stack_bytes = 0;
+		bool first = true;
+
+		for (size_t k = 0; k < v->nr && first; k++)
+			first = k >= j || v->allocs[k].stack_id != v->allocs[j].stack_id;
+		if (!first)
+			continue;
+		for (size_t k = j; k < v->nr; k++) {
+			const struct rec_alloc *a = &v->allocs[k];
+			double w = sample_weight(a->size, a->sample_bytes);
+
+			if (a->stack_id != v->allocs[j].stack_id)
+				continue;
+			stack_nr += w;
+			stack_bytes += w * a->size;
+		}
+		nr += llround(stack_nr);
+		bytes += llround(stack_bytes);
+	}
+	return (int64_t)v->live_bytes == bytes && (int64_t)v->nr_live == nr;
+}
+
 static int collect(const struct rec_view *v, void *ctx)
 {
 	static const struct rec_alloc s1[] = {
@@ -145,7 +178,7 @@ static int collect(const struct rec_view *v, void *ctx)
 	for (size_t j = 0; j < v->nr; j++)
 		s->bytes[i] += v->allocs[j].size;
 	/* The totals, kept as the deltas are applied, agree with the blocks. */
-	s->totals_agree &= v->live_bytes == s->bytes[i] && v->nr_live == v->nr;
+	s->totals_agree &= totals_agree(v);
 	s->stacks[i] = v->live_stacks;
 	s->exit_code[i] = v->snap->exit_code;
 	s->threads[i] = v->snap->threads_tracked;
