@@ -93,6 +93,10 @@ struct leaks_session {
 	uint64_t exec_ts;	/* the process exec'd at this time: drop older blocks */
 	bool exited;
 	bool go_program;	/* leaks of a Go program: its mmaps are its heap */
+	/* Events of this batch, answered by answer_events(). */
+	bool new_code;		/* exec or new executable mappings */
+	bool exiting;		/* our command stopped at _exit */
+	bool held;		/* our command stopped until answered */
 	int exit_code;
 };
 
@@ -464,13 +468,38 @@ static void unwinder_update(struct leaks_session *s)
  * its unwind tables loaded. Our command is held meanwhile (maps_changed
  * in allocs.bpf.c): then it goes on. Symbols can wait.
  */
+/*
+ * After a batch of events: hook what new code brought, load its unwind
+ * tables, read the maps of a command stopped at _exit, then let a held
+ * command go, once. One SIGCONT for the batch, and only after every event
+ * submitted so far is in: a SIGCONT discards a SIGSTOP still pending, so
+ * answering each hold in turn could let a second thread's new code run
+ * before it is hooked.
+ */
+static void answer_events(struct leaks_session *s)
+{
+	ring_buffer__consume(s->rb);
+	if (s->new_code) {
+		s->new_code = false;
+		s->maps_dirty = true;
+		hook_new_code(s);
+		unwinder_update(s);
+	}
+	if (s->exiting) {
+		s->exiting = false;
+		symbolizer_refresh(s->sym);
+		s->maps_dirty = false;
+	}
+	if (s->held && s->child > 0)
+		kill(s->child, SIGCONT);
+	s->held = false;
+}
+
 static void new_code(struct leaks_session *s, const struct event *e)
 {
-	s->maps_dirty = true;
-	hook_new_code(s);
-	unwinder_update(s);
+	s->new_code = true;
 	if ((e->flags & EVENT_F_HELD) && s->child > 0 && (pid_t)e->tgid == s->child)
-		kill(s->child, SIGCONT);
+		s->held = true;
 }
 
 /*
@@ -578,10 +607,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case EVENT_EXITING:
 		/* Our command, stopped at _exit: read its maps, let it go. */
 		debug_msg("pid %d held at _exit to read its maps", e->tgid);
-		symbolizer_refresh(s->sym);
-		s->maps_dirty = false;
-		if (s->child > 0)
-			kill(s->child, SIGCONT);
+		s->exiting = true;
+		s->held = true;
 		break;
 	}
 	return 0;
@@ -740,7 +767,8 @@ restart:
 	for (size_t i = 0; i < total; i++) {
 		const struct alloc_info *v = &snap->vals[i];
 		/* Mappings the program makes are tracked exactly, never sampled. */
-		bool exact = v->kind == KIND_MMAP || v->kind == KIND_MREMAP;
+		bool exact = v->kind == KIND_MMAP || v->kind == KIND_MREMAP ||
+			     (v->flags & ALLOC_F_UNSAMPLED);
 
 		if (snap->keys[i].tgid != tgid)
 			continue;
@@ -1143,6 +1171,7 @@ static int run_loop(struct leaks_session *s)
 			error_msg("ring buffer: %s", strerror(-err));
 			return err;
 		}
+		answer_events(s);
 		if (s->exited) {
 			reap_child(s);
 			return report(s, true);
