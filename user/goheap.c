@@ -9,7 +9,6 @@
  * i.e. whose values escape.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -262,8 +261,8 @@ int go_allocs_read(int map_fd, uint32_t tgid, uint64_t sample_bytes,
 		/* Rounded per group; exact (w = 1) when not sampled. */
 		count += w * e[i].calls;
 		bytes += w * e[i].calls * e[i].key.size;
-		g[n - 1].count = llround(count);
-		g[n - 1].bytes = llround(bytes);
+		g[n - 1].count = sample_round(count);
+		g[n - 1].bytes = sample_round(bytes);
 	}
 	free(e);
 	sort_groups(g, n);

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -725,8 +724,12 @@ struct live_set {
 	struct rec_block *slots;
 	bool *used;
 	size_t cap, nr;
-	/* What the blocks stand for: the sum of the stacks' rounded estimates. */
-	int64_t est_nr, est_bytes;
+	/*
+	 * What the blocks stand for: the sum of the stacks' rounded estimates,
+	 * modulo 2^64 as a file's sizes can be anything; what is added for a
+	 * stack is taken back exactly.
+	 */
+	uint64_t est_nr, est_bytes;
 	struct stack_tally *per_stack;	/* by stack index */
 	size_t per_stack_cap;
 	size_t stacks;		/* stacks with blocks */
@@ -825,8 +828,8 @@ static bool count_stack(struct live_set *ls, const struct rec_block *b, int sign
 		ls->per_stack_cap = cap;
 	}
 	t = &ls->per_stack[b->stack];
-	ls->est_nr -= llround(t->nr);
-	ls->est_bytes -= llround(t->bytes);
+	ls->est_nr -= sample_round(t->nr);
+	ls->est_bytes -= sample_round(t->bytes);
 	t->blocks += sign;
 	t->nr += sign * w;
 	t->bytes += sign * w * b->size;
@@ -835,8 +838,8 @@ static bool count_stack(struct live_set *ls, const struct rec_block *b, int sign
 		t->nr = 0;
 		t->bytes = 0;
 	}
-	ls->est_nr += llround(t->nr);
-	ls->est_bytes += llround(t->bytes);
+	ls->est_nr += sample_round(t->nr);
+	ls->est_bytes += sample_round(t->bytes);
 	if (sign > 0 && t->blocks == 1)
 		ls->stacks++;
 	if (sign < 0 && !t->blocks)

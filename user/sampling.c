@@ -19,8 +19,18 @@ void sample_fill_quantiles(__u32 table[SAMPLE_TABLE_SIZE])
 
 double sample_weight(uint64_t size, uint64_t r)
 {
-	if (!r)
+	/* A block of 0 bytes is never sampled: one read from a file counts as itself. */
+	if (!r || !size)
 		return 1.0;
 	/* -expm1(-x) is 1 - exp(-x) without the loss of precision for small x. */
 	return 1.0 / -expm1(-(double)size / (double)r);
+}
+
+uint64_t sample_round(double estimate)
+{
+	if (!(estimate > 0))			/* NaN too */
+		return 0;
+	if (estimate < 0x1p63)
+		return llround(estimate);
+	return estimate < 0x1p64 ? (uint64_t)estimate : UINT64_MAX;
 }

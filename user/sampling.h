@@ -15,5 +15,11 @@ void sample_fill_quantiles(__u32 table[SAMPLE_TABLE_SIZE]);
  * inverse of its chance to be sampled. 1 when R is 0 (exact mode).
  */
 double sample_weight(uint64_t size, uint64_t r);
+/*
+ * An estimate rounded to the nearest whole number, saturated: sizes read
+ * from a recording may be anything, and llround() of what does not fit
+ * is undefined.
+ */
+uint64_t sample_round(double estimate);
 
 #endif

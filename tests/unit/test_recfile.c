@@ -5,7 +5,6 @@
  * message, never read as something else.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,7 +130,7 @@ static bool all_blocks(size_t index, void *ctx)
  */
 static bool totals_agree(const struct rec_view *v)
 {
-	int64_t nr = 0, bytes = 0;
+	uint64_t nr = 0, bytes = 0;
 
 	for (size_t j = 0; j < v->nr; j++) {
 		double stack_nr = 0, stack_bytes = 0;
@@ -150,10 +149,10 @@ static bool totals_agree(const struct rec_view *v)
 			stack_nr += w;
 			stack_bytes += w * a->size;
 		}
-		nr += llround(stack_nr);
-		bytes += llround(stack_bytes);
+		nr += sample_round(stack_nr);
+		bytes += sample_round(stack_bytes);
 	}
-	return (int64_t)v->live_bytes == bytes && (int64_t)v->nr_live == nr;
+	return v->live_bytes == bytes && v->nr_live == nr;
 }
 
 static int collect(const struct rec_view *v, void *ctx)

@@ -47,6 +47,20 @@ static void test_weights(void)
 	CHECK(sample_weight(1 << 20, 2048) == 1.0);
 	/* Far smaller: about R/S. */
 	CHECK(fabs(sample_weight(1, 1 << 20) - (1 << 20)) < 1);
+	/* 0 bytes are never sampled: read from a file, it counts as itself. */
+	CHECK(sample_weight(0, 2048) == 1.0);
+}
+
+/* Rounded to nearest, saturated: a recording's sizes can be anything. */
+static void test_round(void)
+{
+	CHECK_U64(sample_round(2.5), 3);
+	CHECK_U64(sample_round(2.49), 2);
+	CHECK_U64(sample_round(-1), 0);
+	CHECK_U64(sample_round(NAN), 0);
+	CHECK_U64(sample_round(0x1p63), 1ULL << 63);
+	CHECK_U64(sample_round(0x1p64), UINT64_MAX);
+	CHECK_U64(sample_round(INFINITY), UINT64_MAX);
 }
 
 /* Sampled records are scaled back, exact ones (mappings) not. */
@@ -81,5 +95,6 @@ void test_sampling(void)
 {
 	test_quantiles();
 	test_weights();
+	test_round();
 	test_estimates();
 }
