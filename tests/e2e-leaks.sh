@@ -592,6 +592,9 @@ test_record_errors() {
 	expect_error "record with a rendering option" 2 \
 		"memlens: record: --folded is an option of memlens report, which renders the recording" \
 		"$MEMLENS_BIN" record -o "$tmp/x.mlr" --folded -- "$LEAKY"
+	expect_error "record with a rendering option and its value" 2 \
+		"memlens: record: --top is an option of memlens report, which renders the recording" \
+		"$MEMLENS_BIN" record -o "$tmp/x.mlr" -t 3 -- "$LEAKY"
 	expect_error "leaks -o" 2 "memlens: leaks: -o FILE is an option of memlens record" \
 		"$MEMLENS_BIN" leaks -o "$tmp/x.mlr" -- "$LEAKY"
 	expect_error "record into a directory that does not exist" 1 \

@@ -42,12 +42,7 @@ struct leaks_env {
 	char **cmd;		/* -- CMD ARGS..., NULL with -p */
 	double interval_s;
 	unsigned long long count;	/* reports before exiting, 0 = no limit */
-	unsigned long long top;
-	double min_age_s;
-	bool json;
-	bool folded;		/* folded lines instead of the text report */
-	const char *svg;	/* --svg: a flame graph written at every report */
-	const char *pprof;	/* --pprof: a heap profile written at every report */
+	struct report_opts show;	/* the files written at every report */
 	const char *allocator;	/* --allocator: the one file to hook, not those found */
 	bool record_mode;	/* memlens record: snapshots into a file, no report */
 	const char *output;	/* record -o FILE */
@@ -181,8 +176,8 @@ static const char allocs_usage[] =
 "  -h, --help            this help\n";
 
 enum {
-	OPT_ALLOCATOR = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_FOLDED, OPT_SVG, OPT_PPROF,
-	OPT_UNWIND, OPT_UNWIND_ROWS, OPT_SAMPLE_BYTES,
+	OPT_ALLOCATOR = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_UNWIND, OPT_UNWIND_ROWS,
+	OPT_SAMPLE_BYTES,
 };
 
 static const struct option leaks_options[] = {
@@ -190,12 +185,7 @@ static const struct option leaks_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "count", required_argument, NULL, 'n' },
-	{ "top", required_argument, NULL, 't' },
-	{ "min-age", required_argument, NULL, 'a' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "folded", no_argument, NULL, OPT_FOLDED },
-	{ "svg", required_argument, NULL, OPT_SVG },
-	{ "pprof", required_argument, NULL, OPT_PPROF },
+	REPORT_LONG_OPTIONS,
 	{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
 	{ "libc", required_argument, NULL, OPT_ALLOCATOR },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
@@ -221,7 +211,7 @@ static int check_record_args(const struct leaks_env *env)
 		return -EINVAL;
 	}
 	if (env->report_opt) {
-		error_msg("record: %s is an option of memlens report, which renders the recording",
+		error_msg("record: --%s is an option of memlens report, which renders the recording",
 			  env->report_opt);
 		return -EINVAL;
 	}
@@ -231,15 +221,19 @@ static int check_record_args(const struct leaks_env *env)
 static int parse_args(int argc, char **argv, struct leaks_env *env)
 {
 	unsigned long long v;
-	int opt;
+	int opt, err;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:p:o:i:n:t:a:jvh", leaks_options, NULL)) != -1) {
-		/* Record renders nothing: those options belong to report. */
-		if (opt == 't' || opt == 'a' || opt == 'j' || opt == OPT_FOLDED || opt == OPT_SVG ||
-		    opt == OPT_PPROF)
-			env->report_opt = argv[optind - 1];
+		err = report_opts_parse(&env->show, opt, optarg);
+		if (err < 0)
+			return err;
+		if (err) {
+			/* Record renders nothing: those options belong to report. */
+			env->report_opt = report_opt_name(opt);
+			continue;
+		}
 		switch (opt) {
 		case 'p':
 			if (parse_uint(optarg, "pid", 0x3fffffff, &v))
@@ -256,26 +250,6 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		case 'n':
 			if (parse_uint(optarg, "count", 1ULL << 32, &env->count))
 				return -EINVAL;
-			break;
-		case 't':
-			if (parse_uint(optarg, "top", 1ULL << 32, &env->top))
-				return -EINVAL;
-			break;
-		case 'a':
-			if (parse_seconds(optarg, "min-age", &env->min_age_s))
-				return -EINVAL;
-			break;
-		case 'j':
-			env->json = true;
-			break;
-		case OPT_FOLDED:
-			env->folded = true;
-			break;
-		case OPT_SVG:
-			env->svg = optarg;
-			break;
-		case OPT_PPROF:
-			env->pprof = optarg;
 			break;
 		case OPT_ALLOCATOR:
 			env->allocator = optarg;
@@ -334,11 +308,11 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		error_msg("map sizes must be at least 1");
 		return -EINVAL;
 	}
-	if (env->folded && env->json) {
+	if (env->show.folded && env->show.json) {
 		error_msg("%s: --folded and --json are two outputs: choose one", env->name);
 		return -EINVAL;
 	}
-	if (env->go && (env->min_age_s || env->allocator || env->max_allocs || env->unwind_set)) {
+	if (env->go && (env->show.min_age_s || env->allocator || env->max_allocs || env->unwind_set)) {
 		/* Go keeps frame pointers: its stacks need no unwind tables. */
 		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
 		return -EINVAL;
@@ -842,7 +816,7 @@ static int group_report(struct leaks_session *s, struct leak_report *r)
 			error_msg("cannot read Go allocations: %s", strerror(-err));
 		return err;
 	}
-	return group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->env->min_age_s * 1e9,
+	return group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->env->show.min_age_s * 1e9,
 			      &r->groups, &r->nr_groups);
 }
 
@@ -860,10 +834,10 @@ static int render_report(struct leaks_session *s, struct leak_report *r, bool fi
 		r->total_samples += r->groups[i].samples;
 	}
 	/* Folded reports one after another would add up: the FINAL one only. */
-	err = report_write_outputs(r, s->env->folded && final, s->env->svg, s->env->pprof);
-	if (s->env->json)
+	err = report_write_outputs(r, s->env->show.folded && final, s->env->show.svg, s->env->show.pprof);
+	if (s->env->show.json)
 		report_print_json(stdout, r);
-	else if (!s->env->folded)
+	else if (!s->env->show.folded)
 		report_print_text(stdout, r);
 	free(r->groups);
 	return err;
@@ -908,7 +882,7 @@ static int report(struct leaks_session *s, bool final)
 		.comm = s->comm,
 		.exited = s->exited,
 		.exit_code = s->exit_code,
-		.top = s->env->top,
+		.top = s->env->show.top,
 		.sample_bytes = s->env->sample_bytes,
 		.allocated = s->env->go,
 		.stack = report_stack,
@@ -1201,8 +1175,7 @@ static int run_leaks(struct leaks_env *env)
 	struct leaks_session s = { .env = env, .go_fd = -1, .exec_err_fd = -1 };
 	int err;
 
-	if ((env->svg && check_output_path(env->svg)) ||
-	    (env->pprof && check_output_path(env->pprof)))
+	if (report_opts_check_files(&env->show))
 		return 1;
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return 1;
@@ -1245,7 +1218,7 @@ static int run_leaks(struct leaks_env *env)
 
 int cmd_leaks(int argc, char **argv)
 {
-	struct leaks_env env = { .interval_s = 5, .top = 10, .name = "leaks" };
+	struct leaks_env env = { .interval_s = 5, .show.top = 10, .name = "leaks" };
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;
@@ -1263,7 +1236,7 @@ int cmd_record(int argc, char **argv)
 
 int cmd_allocs(int argc, char **argv)
 {
-	struct leaks_env env = { .interval_s = 5, .top = 10, .go = true, .name = "allocs" };
+	struct leaks_env env = { .interval_s = 5, .show.top = 10, .go = true, .name = "allocs" };
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;

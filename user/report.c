@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Aggregation of outstanding allocations by call stack, and its rendering. */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -80,8 +81,8 @@ struct group_estimate {
 static void add_estimates(struct stack_group *g, const struct group_estimate *est, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		g[i].count += llround(est[i].count);
-		g[i].bytes += llround(est[i].bytes);
+		g[i].count += sample_round(est[i].count);
+		g[i].bytes += sample_round(est[i].bytes);
 	}
 }
 
@@ -528,4 +529,46 @@ int report_write_outputs(const struct leak_report *r, bool folded, const char *s
 			error_msg("cannot write %s: %s", pprof, strerror(-err));
 	}
 	return err;
+}
+
+const char *report_opt_name(int opt)
+{
+	static const struct option options[] = { REPORT_LONG_OPTIONS, {} };
+
+	for (const struct option *o = options; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+int report_opts_parse(struct report_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 't':
+		return parse_uint(arg, "top", 1ULL << 32, &o->top) ? -EINVAL : 1;
+	case 'a':
+		return parse_seconds(arg, "min-age", &o->min_age_s) ? -EINVAL : 1;
+	case 'j':
+		o->json = true;
+		return 1;
+	case REPORT_OPT_FOLDED:
+		o->folded = true;
+		return 1;
+	case REPORT_OPT_SVG:
+		o->svg = arg;
+		return 1;
+	case REPORT_OPT_PPROF:
+		o->pprof = arg;
+		return 1;
+	}
+	return 0;
+}
+
+int report_opts_check_files(const struct report_opts *o)
+{
+	if (o->svg && check_output_path(o->svg))
+		return -EINVAL;
+	if (o->pprof && check_output_path(o->pprof))
+		return -EINVAL;
+	return 0;
 }

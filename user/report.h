@@ -78,6 +78,34 @@ int report_write_pprof(const struct leak_report *r, const char *path);
 int report_write_outputs(const struct leak_report *r, bool folded, const char *svg,
 			 const char *pprof);
 void json_print_string(FILE *out, const char *s);
+
+/* How stack reports are shown: the options leaks, allocs and report share. */
+struct report_opts {
+	unsigned long long top;	/* stacks shown, 0 = all */
+	double min_age_s;
+	bool json;
+	bool folded;		/* folded lines instead of the text report */
+	const char *svg;	/* also a flame graph into this file */
+	const char *pprof;	/* also a pprof profile into this file */
+};
+
+enum { REPORT_OPT_FOLDED = 1024, REPORT_OPT_SVG, REPORT_OPT_PPROF };
+
+/* Their getopt_long() entries; the short ones are "t:a:j". */
+#define REPORT_LONG_OPTIONS \
+	{ "top", required_argument, NULL, 't' }, \
+	{ "min-age", required_argument, NULL, 'a' }, \
+	{ "json", no_argument, NULL, 'j' }, \
+	{ "folded", no_argument, NULL, REPORT_OPT_FOLDED }, \
+	{ "svg", required_argument, NULL, REPORT_OPT_SVG }, \
+	{ "pprof", required_argument, NULL, REPORT_OPT_PPROF }
+
+/* The long name of OPT, one of them, without its dashes. */
+const char *report_opt_name(int opt);
+/* 1 if OPT is one of them (taken into O), 0 if not, -EINVAL for a bad ARG. */
+int report_opts_parse(struct report_opts *o, int opt, const char *arg);
+/* 0 if the files asked for can be written: checked before anything starts. */
+int report_opts_check_files(const struct report_opts *o);
 /* S with control characters as '?': names from a file may carry terminal escapes. */
 void print_clean(FILE *out, const char *s);
 

@@ -21,12 +21,7 @@ struct report_env {
 	bool all;
 	bool timeline;
 	bool partial;		/* read what a killed record left */
-	unsigned long long top;
-	double min_age_s;
-	bool json;
-	bool folded;
-	const char *svg;
-	const char *pprof;
+	struct report_opts show;
 };
 
 static const char report_usage[] =
@@ -51,26 +46,19 @@ static const char report_usage[] =
 "      --pprof FILE      a pprof heap profile of the snapshot in FILE\n"
 "  -h, --help            this help\n";
 
-enum { OPT_FOLDED = 256, OPT_SVG, OPT_PPROF };
-
 static const struct option report_options[] = {
 	{ "snapshot", required_argument, NULL, 's' },
 	{ "all", no_argument, NULL, 'A' },
 	{ "timeline", no_argument, NULL, 'T' },
 	{ "partial", no_argument, NULL, 'P' },
-	{ "top", required_argument, NULL, 't' },
-	{ "min-age", required_argument, NULL, 'a' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "folded", no_argument, NULL, OPT_FOLDED },
-	{ "svg", required_argument, NULL, OPT_SVG },
-	{ "pprof", required_argument, NULL, OPT_PPROF },
+	REPORT_LONG_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
 
 static int check_args(const struct report_env *env)
 {
-	int outputs = env->json + env->folded + env->timeline;
+	int outputs = env->show.json + env->show.folded + env->timeline;
 
 	if (!env->path) {
 		error_msg("report: give the recording to render (see memlens report --help)");
@@ -80,15 +68,15 @@ static int check_args(const struct report_env *env)
 		error_msg("report: --all and --snapshot: choose one");
 		return -EINVAL;
 	}
-	if (outputs > 1 && !(env->timeline && env->json && !env->folded)) {
+	if (outputs > 1 && !(env->timeline && env->show.json && !env->show.folded)) {
 		error_msg("report: --folded, --json and --timeline are different outputs: choose one");
 		return -EINVAL;
 	}
-	if (env->timeline && (env->svg || env->pprof)) {
+	if (env->timeline && (env->show.svg || env->show.pprof)) {
 		error_msg("report: --svg and --pprof render a snapshot, not --timeline");
 		return -EINVAL;
 	}
-	if (env->all && (env->folded || env->svg || env->pprof)) {
+	if (env->all && (env->show.folded || env->show.svg || env->show.pprof)) {
 		error_msg("report: --folded, --svg and --pprof render one snapshot, not --all");
 		return -EINVAL;
 	}
@@ -97,11 +85,16 @@ static int check_args(const struct report_env *env)
 
 static int parse_args(int argc, char **argv, struct report_env *env)
 {
-	int opt;
+	int opt, err;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":s:ATPt:a:jh", report_options, NULL)) != -1) {
+		err = report_opts_parse(&env->show, opt, optarg);
+		if (err < 0)
+			return err;
+		if (err)
+			continue;
 		switch (opt) {
 		case 's':
 			if (parse_uint(optarg, "snapshot", 1ULL << 32, &env->snapshot))
@@ -119,26 +112,6 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 			break;
 		case 'P':
 			env->partial = true;
-			break;
-		case 't':
-			if (parse_uint(optarg, "top", 1ULL << 32, &env->top))
-				return -EINVAL;
-			break;
-		case 'a':
-			if (parse_seconds(optarg, "min-age", &env->min_age_s))
-				return -EINVAL;
-			break;
-		case 'j':
-			env->json = true;
-			break;
-		case OPT_FOLDED:
-			env->folded = true;
-			break;
-		case OPT_SVG:
-			env->svg = optarg;
-			break;
-		case OPT_PPROF:
-			env->pprof = optarg;
 			break;
 		case 'h':
 			fputs(report_usage, stdout);
@@ -228,14 +201,14 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 		.wall_time = snap->wall_ns / 1000000000,
 		.exited = snap->exited,
 		.exit_code = snap->exit_code,
-		.top = rd->env->top,
+		.top = rd->env->show.top,
 		.sample_bytes = recording_session(rd->rec)->sample_bytes,
 		.threads_tracked = snap->threads_tracked,
 		.stack = recorded_stack,
 		.ctx = rd,
 	};
 	memcpy(r->stats, snap->stats, sizeof(r->stats));
-	if (group_by_stack(recs, v->nr, snap->mono_ns, rd->env->min_age_s * 1e9, &r->groups,
+	if (group_by_stack(recs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
 			   &r->nr_groups))
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nr_groups; i++) {
@@ -257,7 +230,7 @@ static void print_timeline_line(struct render *rd, const struct rec_view *v)
 
 	if (!gmtime_r(&wall, &tm) || !strftime(when, sizeof(when), "%H:%M:%S", &tm))
 		snprintf(when, sizeof(when), "?");
-	if (rd->env->json) {
+	if (rd->env->show.json) {
 		printf("{\"snapshot\":%zu,\"time\":%" PRIu64 ".%03" PRIu64
 		       ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%zu"
 		       ",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"exited\":%s"
@@ -345,7 +318,7 @@ static int print_growth(const struct render *rd, const struct leak_report *r)
 			grew[n++] = d;
 	}
 	qsort(grew, n, sizeof(*grew), growth_cmp);
-	shown = rd->env->top && rd->env->top < n ? rd->env->top : n;
+	shown = rd->env->show.top && rd->env->show.top < n ? rd->env->show.top : n;
 	printf("\ngrew most from snapshot 1 to %zu: %zu stack%s", rd->last + 1, n, n == 1 ? "" : "s");
 	if (shown < n)
 		printf(", top %zu", shown);
@@ -371,7 +344,7 @@ static bool want_blocks(size_t index, void *ctx)
 
 	if (!env->timeline)
 		return index >= rd->first && index <= rd->last;
-	return !env->json && rd->last && (index == 0 || index == rd->last);
+	return !env->show.json && rd->last && (index == 0 || index == rd->last);
 }
 
 static int render_timeline(struct render *rd, const struct rec_view *v)
@@ -408,13 +381,13 @@ static int render_one(const struct rec_view *v, void *ctx)
 		err = build_report(rd, v, &r);
 		if (err)
 			return err;
-		if (env->json)
+		if (env->show.json)
 			report_print_json(stdout, &r);
-		else if (!env->folded)
+		else if (!env->show.folded)
 			report_print_text(stdout, &r);
 		/* Files and folded lines: the one snapshot asked for. */
 		if (v->index == rd->last)
-			err = report_write_outputs(&r, env->folded, env->svg, env->pprof);
+			err = report_write_outputs(&r, env->show.folded, env->show.svg, env->show.pprof);
 		free(r.groups);
 	}
 	if (!err && v->index >= rd->last)
@@ -438,7 +411,7 @@ static int render(const struct report_env *env, const struct recording *rec)
 	}
 	rd.last = env->snapshot ? env->snapshot - 1 : nr - 1;
 	rd.first = env->all || env->timeline ? 0 : rd.last;
-	if (!env->json && !env->folded)
+	if (!env->show.json && !env->show.folded)
 		print_session(rec);
 	err = recording_replay(rec, want_blocks, render_one, &rd);
 	free(rd.recs);
@@ -448,14 +421,14 @@ static int render(const struct report_env *env, const struct recording *rec)
 
 int cmd_report(int argc, char **argv)
 {
-	struct report_env env = { .top = 10 };
+	struct report_env env = { .show.top = 10 };
 	struct recording *rec;
 	char why[256];
 	int err;
 
 	if (parse_args(argc, argv, &env))
 		return EXIT_USAGE;
-	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
+	if (report_opts_check_files(&env.show))
 		return 1;
 	ignore_sigpipe();
 	if (recording_load(env.path, env.partial, &rec, why, sizeof(why))) {

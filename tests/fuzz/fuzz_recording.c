@@ -28,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct report_env views[] = {
 		{ .path = "fuzz", .all = true },			/* text, every stack */
-		{ .path = "fuzz", .all = true, .json = true, .top = 3, .min_age_s = 1 },
+		{ .path = "fuzz", .all = true, .show = { .json = true, .top = 3, .min_age_s = 1 } },
 		{ .path = "fuzz", .timeline = true },
-		{ .path = "fuzz", .folded = true, .pprof = pprof_out },
+		{ .path = "fuzz", .show = { .folded = true, .pprof = pprof_out } },
 	};
 	struct recording *rec;
 	char why[256];
