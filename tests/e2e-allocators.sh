@@ -136,33 +136,20 @@ test_static() {
 # attach NAME LAUNCHER...: LAUNCHER... $CXXLEAK --wait, traced with -p
 # once it is ready; sets report to a report taken after its work.
 attach() {
-	local name=$1 out=$tmp/$1.json log=$tmp/$1.log n mpid
+	local name=$1 out=$tmp/$1.json log=$tmp/$1.log
 	shift
 	report=
-	err=$tmp/$name.err
-	rm -f "$tmp/in"
-	mkfifo "$tmp/in"
-	exec 3<>"$tmp/in"
-	"$@" "$CXXLEAK" --wait <&3 >"$log" &
-	attached_pid=$!
-	pids+=("$attached_pid")
-	wait_for "$log" ready || { not_ok "$name: workload did not start"; return 1; }
-	"$MEMLENS" leaks -p "$attached_pid" --json -t 0 -i 0.2 >"$out" 2>"$err" &
-	mpid=$!
-	pids+=("$mpid")
-	wait_for "$err" "tracing pid $attached_pid" ||
+	err=$out.err
+	start_waiting "$log" "$@" "$CXXLEAK" --wait || { not_ok "$name: workload did not start"; return 1; }
+	start_memlens "$out" "tracing pid $work_pid" leaks -p "$work_pid" --json -t 0 -i 0.2 ||
 		{ not_ok "$name: memlens did not attach" "$(cat "$err")"; return 1; }
-	echo go >&3
-	wait_for "$log" done || { not_ok "$name: workload did not finish"; return 1; }
-	n=$(wc -l <"$out")
-	wait_for_lines "$out" $((n + 2)) || { not_ok "$name: no report after the work"; return 1; }
-	report=$(sed -n "$((n + 2))p" "$out")
-	cp "/proc/$attached_pid/maps" "$tmp/$name.maps"
-	echo exit >&3
-	wait "$attached_pid"
-	wait "$mpid"
+	work_go "$log" || { not_ok "$name: workload did not finish"; return 1; }
+	report=$(next_report "$out")
+	[ -n "$report" ] || { not_ok "$name: no report after the work"; return 1; }
+	cp "/proc/$work_pid/maps" "$tmp/$name.maps"
+	work_exit
+	wait "$memlens_pid"
 	check_eq "$name: memlens exits 0 when the process exits" 0 "$?"
-	exec 3>&-
 }
 
 test_attach_preloaded() {

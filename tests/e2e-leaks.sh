@@ -106,52 +106,29 @@ test_dlopen_exit() {
 }
 
 test_attach_pid() {
-	local name=$1 out=$tmp/pid.json err=$tmp/pid.err log=$tmp/leaky.out pid mpid n live final rc
+	local name=$1 out=$tmp/pid.json log=$tmp/leaky.out pid live final rc
 	shift
-	rm -f "$tmp/in" "$out" "$err" "$log"
-	mkfifo "$tmp/in"
-	exec 3<>"$tmp/in"
-	"$@" "$LEAKY" --wait <&3 >"$log" &
-	pid=$!
-	pids+=("$pid")
-	if ! wait_for "$log" ready; then
-		not_ok "$name: workload did not start"
-		return
-	fi
+	start_waiting "$log" "$@" "$LEAKY" --wait || { not_ok "$name: workload did not start"; return; }
+	pid=$work_pid
 	awk '$2 ~ /x/ && /libc\.so/ {print $5}' "/proc/$pid/maps" >"$tmp/libc-inode"
-	"$MEMLENS" leaks -p "$pid" --json -t 0 -i 0.2 >"$out" 2>"$err" &
-	mpid=$!
-	pids+=("$mpid")
-	if ! wait_for "$err" "tracing pid $pid"; then
-		not_ok "$name: memlens did not attach" "$(cat "$err")"
-		return
-	fi
-	echo go >&3
-	if ! wait_for "$log" done; then
-		not_ok "$name: workload did not finish"
-		return
-	fi
-	# A report taken wholly after the work: two more lines than now.
-	n=$(wc -l <"$out")
-	if ! wait_for_lines "$out" $((n + 2)); then
-		not_ok "$name: no report after the work" "$(cat "$err")"
-		return
-	fi
-	live=$(sed -n "$((n + 2))p" "$out")
+	start_memlens "$out" "tracing pid $pid" leaks -p "$pid" --json -t 0 -i 0.2 ||
+		{ not_ok "$name: memlens did not attach" "$(cat "$out.err")"; return; }
+	work_go "$log" || { not_ok "$name: workload did not finish"; return; }
+	live=$(next_report "$out")
+	[ -n "$live" ] || { not_ok "$name: no report after the work" "$(cat "$out.err")"; return; }
 	check_eq "$name: live report, process running" "false" "$(jq .exited <<<"$live")"
 	check_leaks "$name live" "$live"
 	# Only the main thread is left; the workers' state went with them.
 	check_eq "$name: exited threads' state cleaned" 1 "$(jq .stats.threads_tracked <<<"$live")"
 
-	echo exit >&3
-	wait "$mpid"
+	work_exit
+	wait "$memlens_pid"
 	rc=$?
 	check_eq "$name: memlens exits 0 when the process exits" 0 "$rc"
 	final=$(tail -n 1 "$out")
 	check_eq "$name: final report is leaked-at-exit" "true 0" \
 		"$(jq -r '"\(.exited) \(.exit_status)"' <<<"$final")"
 	check_leaks "$name at exit" "$final"
-	exec 3>&-
 }
 
 test_other_namespace() {
@@ -200,15 +177,9 @@ test_text_output() {
 	check "text: stats line" grep -q "^stats: allocs=" "$out"
 }
 
-# start_waiting_leaky: leaky --wait at its handshake, on fd 4; sets pid.
+# start_waiting_leaky: leaky --wait at its handshake (lib.sh); sets pid.
 start_waiting_leaky() {
-	rm -f "$tmp/in"
-	mkfifo "$tmp/in"
-	exec 4<>"$tmp/in"
-	"$LEAKY" --wait <&4 >"$tmp/opt.log" &
-	pid=$!
-	pids+=("$pid")
-	wait_for "$tmp/opt.log" ready
+	start_waiting "$tmp/opt.log" "$LEAKY" --wait && pid=$work_pid
 }
 
 test_options() {
@@ -224,8 +195,7 @@ test_options() {
 
 	# -n: reports at an interval, then memlens stops; the process goes on.
 	start_waiting_leaky || { not_ok "options: workload did not start"; return; }
-	echo go >&4
-	wait_for "$tmp/opt.log" done || { not_ok "options: workload did not finish"; return; }
+	work_go "$tmp/opt.log" || { not_ok "options: workload did not finish"; return; }
 	"$MEMLENS" leaks -p "$pid" --json -n 2 -i 0.1 >"$out" 2>"$err"
 	rc=$?
 	check_eq "-n 2: exit code" 0 "$rc"
@@ -243,9 +213,7 @@ test_options() {
 	check_eq "SIGINT: exit code" 0 "$rc"
 	check_eq "SIGINT: one report, process not exited" "1 false" \
 		"$(jq -s -r '"\(length) \(.[0].exited)"' "$out")"
-	echo exit >&4
-	wait "$pid"
-	exec 4>&-
+	work_exit
 
 	# A thread id given to -p means its process: leaky --wait has a
 	# sleeping thread.
@@ -255,11 +223,8 @@ test_options() {
 	check_eq "-p TID: traces the thread's process" \
 		"memlens: $tid is a thread of process $pid: tracing the process" "$(head -n 1 "$err")"
 	check "-p TID: then tracing the process" grep -q "tracing pid $pid (leaky)" "$err"
-	echo go >&4
-	wait_for "$tmp/opt.log" done || { not_ok "options: workload did not finish"; return; }
-	echo exit >&4
-	wait "$pid"
-	exec 4>&-
+	work_go "$tmp/opt.log" || { not_ok "options: workload did not finish"; return; }
+	work_exit
 }
 
 # Full maps are counted and shown, never silent.
@@ -489,11 +454,10 @@ test_record_timeline() {
 	wait_for "$err" "recording pid $pid" || { not_ok "timeline: record did not attach" "$(cat "$err")"; return; }
 	# A snapshot is flushed whole: the file grows once one is taken.
 	wait_growth "$rec" "$(file_size "$rec")" || { not_ok "timeline: no snapshot before the work"; return; }
-	echo go >&4
-	wait_for "$tmp/opt.log" done || { not_ok "timeline: workload did not finish"; return; }
+	work_go "$tmp/opt.log" || { not_ok "timeline: workload did not finish"; return; }
 	size=$(file_size "$rec")
 	wait_growth "$rec" "$size" || { not_ok "timeline: no snapshot after the work"; return; }
-	echo exit >&4
+	work_exit
 	wait "$mpid"
 	rc=$?
 	check_eq "timeline: record exits 0 with the process" 0 "$rc"
@@ -552,7 +516,7 @@ test_record_endings() {
 	wait_growth "$rec" $((size + 200)) || { not_ok "endings: no snapshots written"; return; }
 	kill -KILL "$mpid"
 	wait "$mpid" 2>/dev/null
-	echo exit >&4
+	work_stop
 	"$MEMLENS_BIN" report "$rec" >/dev/null 2>"$dir/report.err"
 	rc=$?
 	check "killed recording: refused, exit 1, no end record" sh -c \
@@ -572,7 +536,7 @@ test_record_endings() {
 		start_waiting_leaky || { not_ok "endings: workload did not start"; return; }
 		"$MEMLENS" record -o "$rec" -p "$pid" -i 0.01 >/dev/null 2>"$dir/full.err"
 		rc=$?
-		echo exit >&4
+		work_stop
 		check_eq "full disk: record exits 1" 1 "$rc"
 		check "full disk: one message, what is kept" grep -qE \
 			"^memlens: cannot write $rec: No space left on device; it keeps the snapshots taken before \([0-9]+ bytes\)$" \

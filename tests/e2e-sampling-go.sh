@@ -263,44 +263,20 @@ test_go_text_pprof() {
 }
 
 test_go_pid() {
-	local out=$tmp/gopid.json err=$tmp/gopid.err log=$tmp/goalloc.out pid mpid n live r
-	rm -f "$tmp/goin"
-	mkfifo "$tmp/goin"
-	exec 5<>"$tmp/goin"
-	"$GOALLOC" --wait <&5 >"$log" &
-	pid=$!
-	pids+=("$pid")
-	if ! wait_for "$log" ready; then
-		not_ok "allocs -p: Go workload did not start"
-		return
-	fi
-	"$MEMLENS" allocs -p "$pid" --json -t 0 -i 0.2 >"$out" 2>"$err" &
-	mpid=$!
-	pids+=("$mpid")
-	if ! wait_for "$err" "tracing pid $pid"; then
-		not_ok "allocs -p: memlens did not attach" "$(cat "$err")"
-		return
-	fi
-	echo go >&5
-	if ! wait_for "$log" done; then
-		not_ok "allocs -p: Go workload did not finish"
-		return
-	fi
-	n=$(wc -l <"$out")
-	if ! wait_for_lines "$out" $((n + 2)); then
-		not_ok "allocs -p: no report after the work" "$(cat "$err")"
-		return
-	fi
-	live=$(sed -n "$((n + 2))p" "$out")
+	local out=$tmp/gopid.json log=$tmp/goalloc.out live r
+	start_waiting "$log" "$GOALLOC" --wait || { not_ok "allocs -p: Go workload did not start"; return; }
+	start_memlens "$out" "tracing pid $work_pid" allocs -p "$work_pid" --json -t 0 -i 0.2 ||
+		{ not_ok "allocs -p: memlens did not attach" "$(cat "$out.err")"; return; }
+	work_go "$log" || { not_ok "allocs -p: Go workload did not finish"; return; }
+	live=$(next_report "$out")
+	[ -n "$live" ] || { not_ok "allocs -p: no report after the work" "$(cat "$out.err")"; return; }
 	check_eq "allocs -p: live report, process running" "false" "$(jq .exited <<<"$live")"
 	check_go_profile "allocs -p live" "$live"
-	echo exit >&5
-	wait "$pid"
-	wait "$mpid"
+	work_exit
+	wait "$memlens_pid"
 	r=$(tail -n 1 "$out")
 	check_eq "allocs -p: final report at exit" "true" "$(jq .exited <<<"$r")"
 	check_eq "allocs -p: at exit, the same escapes" "1 1000 640000" "$(group "$r" main.escapes)"
-	exec 5>&-
 }
 
 # Sampled Go allocations: N = 1000 of S = 640 at R = 2048: p = 1 - exp(-0.3125)

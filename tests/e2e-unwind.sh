@@ -118,34 +118,14 @@ test_too_big() {
 
 # Attached to a running process: its tables are read before the first stack.
 test_attach_pid() {
-	local out=$tmp/pid.json err=$tmp/pid.err log=$tmp/unwind.out pid mpid r
-	rm -f "$tmp/in"
-	mkfifo "$tmp/in"
-	exec 3<>"$tmp/in"
-	"$UNWIND_LEAK" --wait <&3 >"$log" &
-	pid=$!
-	pids+=("$pid")
-	if ! wait_for "$log" ready; then
-		not_ok "-p: workload did not start"
-		return
-	fi
-	"$MEMLENS" leaks -p "$pid" --json -t 0 -i 3600 >"$out" 2>"$err" &
-	mpid=$!
-	pids+=("$mpid")
-	if ! wait_for "$err" "tracing pid $pid"; then
-		not_ok "-p: memlens did not attach" "$(cat "$err")"
-		return
-	fi
-	echo go >&3
-	if ! wait_for "$log" done; then
-		not_ok "-p: workload did not finish"
-		return
-	fi
-	echo exit >&3
-	wait "$mpid"
-	r=$(tail -n 1 "$out")
-	check_chains "-p" "$r"
-	exec 3>&-
+	local out=$tmp/pid.json log=$tmp/unwind.out
+	start_waiting "$log" "$UNWIND_LEAK" --wait || { not_ok "-p: workload did not start"; return; }
+	start_memlens "$out" "tracing pid $work_pid" leaks -p "$work_pid" --json -t 0 -i 3600 ||
+		{ not_ok "-p: memlens did not attach" "$(cat "$out.err")"; return; }
+	work_go "$log" || { not_ok "-p: workload did not finish"; return; }
+	work_exit
+	wait "$memlens_pid"
+	check_chains "-p" "$(tail -n 1 "$out")"
 }
 
 test_errors() {

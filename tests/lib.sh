@@ -102,6 +102,50 @@ start_memlens() {
 	wait_for "$out.err" "$ready" 30
 }
 
+# start_waiting LOG CMD...: CMD, a workload in its --wait mode, in the
+# background with its stdin on a fifo (fd 8), until it prints "ready" into
+# LOG; sets work_pid. Then work_go and work_exit drive it.
+start_waiting() {
+	local log=$1
+	shift
+	rm -f "$tmp/work.in" "$log"
+	mkfifo "$tmp/work.in"
+	exec 8<>"$tmp/work.in"
+	"$@" <&8 >"$log" &
+	work_pid=$!
+	pids+=("$work_pid")
+	wait_for "$log" ready
+}
+
+# work_go LOG: the workload does its work, until it prints "done" into LOG.
+work_go() {
+	echo go >&8
+	wait_for "$1" done
+}
+
+# work_exit: the workload, done with its work, exits; waited for, the
+# fifo closed.
+work_exit() {
+	echo exit >&8
+	wait "$work_pid"
+	exec 8>&-
+}
+
+# work_stop: the workload ends wherever it is in its handshake.
+work_stop() {
+	kill "$work_pid"
+	wait "$work_pid" 2>/dev/null
+	exec 8>&-
+}
+
+# next_report OUT: the first report memlens writes into OUT wholly after
+# now (the second line from now), or nothing within 30 s.
+next_report() {
+	local n
+	n=$(wc -l <"$1")
+	wait_for_lines "$1" $((n + 2)) && sed -n "$((n + 2))p" "$1"
+}
+
 # stop_memlens: SIGTERM, through timeout(1); memlens prints its last report.
 stop_memlens() {
 	kill -TERM "$memlens_pid"
