@@ -96,7 +96,7 @@ wait_for_lines() {
 start_memlens() {
 	local out=$1 ready=$2
 	shift 2
-	"$MEMLENS" "$@" >"$out" 2>"$out.err" &
+	"$MEMLENS" "$@" >"$out" 2>"$out.err" 8<&- &
 	memlens_pid=$!
 	pids+=("$memlens_pid")
 	wait_for "$out.err" "$ready" 30
@@ -110,8 +110,10 @@ start_waiting() {
 	shift
 	rm -f "$tmp/work.in" "$log"
 	mkfifo "$tmp/work.in"
+	# Ours read-write (no open blocks); its stdin read-only and no fd 8:
+	# when we close ours, it reads EOF.
 	exec 8<>"$tmp/work.in"
-	"$@" <&8 >"$log" &
+	"$@" <"$tmp/work.in" 8<&- >"$log" &
 	work_pid=$!
 	pids+=("$work_pid")
 	wait_for "$log" ready
@@ -123,12 +125,21 @@ work_go() {
 	wait_for "$1" done
 }
 
-# work_exit: the workload, done with its work, exits; waited for, the
-# fifo closed.
+# work_exit: the workload, done with its work, exits; waited for 30 s at
+# most (then killed: a failure, not a hang), the fifo closed.
 work_exit() {
+	local i
 	echo exit >&8
-	wait "$work_pid"
 	exec 8>&-
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$work_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$work_pid" 2>/dev/null; then
+		not_ok "workload $work_pid did not exit when told to"
+		kill -KILL "$work_pid"
+	fi
+	wait "$work_pid"
 }
 
 # work_stop: the workload ends wherever it is in its handshake.

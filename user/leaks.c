@@ -330,22 +330,24 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
  */
 static int spawn_stopped(struct leaks_session *s)
 {
-	int go[2], exec_err[2];
+	int go[2], exec_err[2], fork_err;
+	sigset_t mask;
 	ssize_t n;
 	pid_t pid;
 	char c;
 
 	if (pipe2(go, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC))
 		return -errno;
+	block_stop_signals(&mask);
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	fork_err = errno;
 	if (pid == 0) {
 		int err;
 
 		close(go[1]);
 		close(exec_err[0]);
 		reset_signals_for_exec();
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 		/* Should memlens die while holding us at _exit, go on. */
 		prctl(PR_SET_PDEATHSIG, SIGCONT);
 		/*
@@ -364,8 +366,14 @@ static int spawn_stopped(struct leaks_session *s)
 		(void)n;
 		syscall(SYS_exit_group, 127);
 	}
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	close(go[0]);
 	close(exec_err[1]);
+	if (pid < 0) {
+		close(go[1]);
+		close(exec_err[0]);
+		return -fork_err;
+	}
 	s->child = pid;
 	s->go_fd = go[1];
 	s->exec_err_fd = exec_err[0];
@@ -377,7 +385,8 @@ static int child_gone(struct leaks_session *s)
 {
 	int status = 0;
 
-	waitpid(s->child, &status, 0);
+	while (waitpid(s->child, &status, 0) < 0 && errno == EINTR)
+		;
 	s->child = 0;
 	if (WIFSIGNALED(status))
 		error_msg("%s was ended by %s before it started", s->env->cmd[0],
@@ -438,32 +447,31 @@ static void unwinder_update(struct leaks_session *s)
 }
 
 /*
- * New code at exec or a new executable mapping: its allocators hooked,
- * its unwind tables loaded. Our command is held meanwhile (maps_changed
- * in allocs.bpf.c): then it goes on. Symbols can wait.
- */
-/*
- * After a batch of events: hook what new code brought, load its unwind
- * tables, read the maps of a command stopped at _exit, then let a held
- * command go, once. One SIGCONT for the batch, and only after every event
- * submitted so far is in: a SIGCONT discards a SIGSTOP still pending, so
- * answering each hold in turn could let a second thread's new code run
+ * After a batch of events: hook what new code brought (exec, a new
+ * executable mapping), load its unwind tables, read the maps of a command
+ * stopped at _exit; then let our command, held meanwhile (maps_changed()
+ * in allocs.bpf.c), go on. Symbols can wait.
+ *
+ * One SIGCONT, once no event came in during the work: a SIGCONT discards
+ * a SIGSTOP still pending, so answering each hold in turn, or before the
+ * events that arrived meanwhile, could let another thread's new code run
  * before it is hooked.
  */
 static void answer_events(struct leaks_session *s)
 {
-	ring_buffer__consume(s->rb);
-	if (s->new_code) {
-		s->new_code = false;
-		s->maps_dirty = true;
-		hook_new_code(s);
-		unwinder_update(s);
-	}
-	if (s->exiting) {
-		s->exiting = false;
-		symbolizer_refresh(s->sym);
-		s->maps_dirty = false;
-	}
+	do {
+		if (s->new_code) {
+			s->new_code = false;
+			s->maps_dirty = true;
+			hook_new_code(s);
+			unwinder_update(s);
+		}
+		if (s->exiting) {
+			s->exiting = false;
+			symbolizer_refresh(s->sym);
+			s->maps_dirty = false;
+		}
+	} while (ring_buffer__consume(s->rb) > 0 && (s->new_code || s->exiting));
 	if (s->held && s->child > 0)
 		kill(s->child, SIGCONT);
 	s->held = false;

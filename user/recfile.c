@@ -716,9 +716,21 @@ struct snapshot_delta {
  * so that a snapshot costs its deltas, not all that is outstanding.
  */
 struct stack_tally {
-	uint32_t blocks;
-	double nr, bytes;	/* estimated: sampled blocks weigh more than 1 */
+	uint32_t blocks, sampled;
+	uint64_t exact_nr, exact_bytes;	/* blocks tracked one for one */
+	double est_nr, est_bytes;	/* what the sampled ones stand for */
 };
+
+/* A stack's blocks, estimated as group_by_stack() does: the exact part, plus the rest rounded. */
+static uint64_t tally_nr(const struct stack_tally *t)
+{
+	return t->exact_nr + sample_round(t->est_nr);
+}
+
+static uint64_t tally_bytes(const struct stack_tally *t)
+{
+	return t->exact_bytes + sample_round(t->est_bytes);
+}
 
 struct live_set {
 	struct rec_block *slots;
@@ -811,7 +823,6 @@ static int64_t live_find(const struct live_set *ls, uint64_t addr)
  */
 static bool count_stack(struct live_set *ls, const struct rec_block *b, int sign)
 {
-	double w = sample_weight(b->size, b->sample_bytes);
 	struct stack_tally *t;
 
 	if (b->stack >= ls->per_stack_cap) {
@@ -828,18 +839,26 @@ static bool count_stack(struct live_set *ls, const struct rec_block *b, int sign
 		ls->per_stack_cap = cap;
 	}
 	t = &ls->per_stack[b->stack];
-	ls->est_nr -= sample_round(t->nr);
-	ls->est_bytes -= sample_round(t->bytes);
+	ls->est_nr -= tally_nr(t);
+	ls->est_bytes -= tally_bytes(t);
 	t->blocks += sign;
-	t->nr += sign * w;
-	t->bytes += sign * w * b->size;
-	if (!t->blocks) {
-		/* No rounding error outlives the stack's last block. */
-		t->nr = 0;
-		t->bytes = 0;
+	if (!b->sample_bytes) {
+		t->exact_nr += sign;
+		t->exact_bytes += sign * b->size;
+	} else {
+		double w = sample_weight(b->size, b->sample_bytes);
+
+		t->sampled += sign;
+		t->est_nr += sign * w;
+		t->est_bytes += sign * w * b->size;
+		if (!t->sampled) {
+			/* No rounding error outlives the stack's last sample. */
+			t->est_nr = 0;
+			t->est_bytes = 0;
+		}
 	}
-	ls->est_nr += sample_round(t->nr);
-	ls->est_bytes += sample_round(t->bytes);
+	ls->est_nr += tally_nr(t);
+	ls->est_bytes += tally_bytes(t);
 	if (sign > 0 && t->blocks == 1)
 		ls->stacks++;
 	if (sign < 0 && !t->blocks)

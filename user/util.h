@@ -2,6 +2,7 @@
 #ifndef MEMLENS_UTIL_H
 #define MEMLENS_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ int check_output_path(const char *path);
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
 void catch_stop_signals(void);
+void block_stop_signals(sigset_t *old);
 void ignore_sigpipe(void);
 void reset_signals_for_exec(void);
 bool stop_requested(void);

@@ -125,15 +125,16 @@ static bool all_blocks(size_t index, void *ctx)
 }
 
 /*
- * The view's totals are its blocks', estimated as a report does: sampled
- * blocks weigh sample_weight(), each stack's sums rounded once.
+ * The view's totals are its blocks', estimated as a report does: exact
+ * blocks count one for one, sampled ones weigh sample_weight(), and each
+ * stack's estimate is rounded once.
  */
 static bool totals_agree(const struct rec_view *v)
 {
 	uint64_t nr = 0, bytes = 0;
 
 	for (size_t j = 0; j < v->nr; j++) {
-		double stack_nr = 0, stack_bytes = 0;
+		double est_nr = 0, est_bytes = 0;
 		bool first = true;
 
 		for (size_t k = 0; k < v->nr && first; k++)
@@ -146,11 +147,16 @@ static bool totals_agree(const struct rec_view *v)
 
 			if (a->stack_id != v->allocs[j].stack_id)
 				continue;
-			stack_nr += w;
-			stack_bytes += w * a->size;
+			if (!a->sample_bytes) {
+				nr++;
+				bytes += a->size;
+				continue;
+			}
+			est_nr += w;
+			est_bytes += w * a->size;
 		}
-		nr += sample_round(stack_nr);
-		bytes += sample_round(stack_bytes);
+		nr += sample_round(est_nr);
+		bytes += sample_round(est_bytes);
 	}
 	return v->live_bytes == bytes && v->nr_live == nr;
 }
