@@ -42,7 +42,7 @@ struct leaks_env {
 	char **cmd;		/* -- CMD ARGS..., NULL with -p */
 	double interval_s;
 	unsigned long long count;	/* reports before exiting, 0 = no limit */
-	struct report_opts show;	/* the files written at every report */
+	struct report_opts show;	/* how reports are shown: -t, -a, -j, --folded, ... */
 	const char *allocator;	/* --allocator: the one file to hook, not those found */
 	bool record_mode;	/* memlens record: snapshots into a file, no report */
 	const char *output;	/* record -o FILE */
@@ -312,7 +312,8 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 		error_msg("%s: --folded and --json are two outputs: choose one", env->name);
 		return -EINVAL;
 	}
-	if (env->go && (env->show.min_age_s || env->allocator || env->max_allocs || env->unwind_set)) {
+	if (env->go &&
+	    (env->show.min_age_s || env->allocator || env->max_allocs || env->unwind_set)) {
 		/* Go keeps frame pointers: its stacks need no unwind tables. */
 		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
 		return -EINVAL;
@@ -842,7 +843,8 @@ static int render_report(struct leaks_session *s, struct leak_report *r, bool fi
 		r->total_samples += r->groups[i].samples;
 	}
 	/* Folded reports one after another would add up: the FINAL one only. */
-	err = report_write_outputs(r, s->env->show.folded && final, s->env->show.svg, s->env->show.pprof);
+	err = report_write_outputs(r, s->env->show.folded && final, s->env->show.svg,
+				   s->env->show.pprof);
 	if (s->env->show.json)
 		report_print_json(stdout, r);
 	else if (!s->env->show.folded)

@@ -710,18 +710,14 @@ struct snapshot_delta {
 	size_t allocated, nr_allocated;
 };
 
-/*
- * The blocks outstanding at one point of a replay, by address: open
- * addressing (seeded hash, linear probing, deletion by backward shift),
- * so that a snapshot costs its deltas, not all that is outstanding.
- */
+/* The outstanding blocks of one stack, as counted in a replay. */
 struct stack_tally {
 	uint32_t blocks, sampled;
 	uint64_t exact_nr, exact_bytes;	/* blocks tracked one for one */
 	double est_nr, est_bytes;	/* what the sampled ones stand for */
 };
 
-/* A stack's blocks, estimated as group_by_stack() does: the exact part, plus the rest rounded. */
+/* A stack's blocks as group_by_stack() estimates them: the exact part, plus the rest rounded. */
 static uint64_t tally_nr(const struct stack_tally *t)
 {
 	return t->exact_nr + sample_round(t->est_nr);
@@ -732,6 +728,11 @@ static uint64_t tally_bytes(const struct stack_tally *t)
 	return t->exact_bytes + sample_round(t->est_bytes);
 }
 
+/*
+ * The blocks outstanding at one point of a replay, by address: open
+ * addressing (seeded hash, linear probing, deletion by backward shift),
+ * so that a snapshot costs its deltas, not all that is outstanding.
+ */
 struct live_set {
 	struct rec_block *slots;
 	bool *used;

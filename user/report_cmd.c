@@ -387,7 +387,8 @@ static int render_one(const struct rec_view *v, void *ctx)
 			report_print_text(stdout, &r);
 		/* Files and folded lines: the one snapshot asked for. */
 		if (v->index == rd->last)
-			err = report_write_outputs(&r, env->show.folded, env->show.svg, env->show.pprof);
+			err = report_write_outputs(&r, env->show.folded, env->show.svg,
+						   env->show.pprof);
 		free(r.groups);
 	}
 	if (!err && v->index >= rd->last)
