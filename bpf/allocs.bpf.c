@@ -19,6 +19,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "allocs.h"
+#include "unwind.h"
 #include "common.bpf.h"
 
 #define MAP_FIXED	0x10
@@ -127,16 +128,33 @@ struct {
 } errors SEC(".maps");
 
 /*
- * Scratch space for one stack: too big for the 512-byte BPF stack. Per
- * task, not per CPU: uprobe programs can be preempted, and another task's
- * program on the same CPU would overwrite a per-CPU buffer mid-use.
+ * Scratch space for one stack, and the unwinder's state: too big for the
+ * 512-byte BPF stack. Per task where the kernel has task storage (5.11):
+ * uprobe programs can be preempted since, and another task's program on
+ * the same CPU would overwrite a per-CPU buffer mid-use. Before 5.11 they
+ * run with preemption off, and a per-CPU buffer is safe; userspace creates
+ * only the map this kernel uses.
  */
+struct stack_scratch {
+	struct stack_trace st;
+	struct unwind_walk unwind;
+};
+
+const volatile bool use_task_storage = true;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct stack_trace);
+	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_scratch);
+} stack_scratch_cpu SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -297,18 +315,39 @@ static __u64 store_stack(struct stack_trace *st)
 	return id;
 }
 
-static struct stack_trace *scratch_stack(void)
+static struct stack_scratch *scratch_get(void)
 {
-	struct stack_trace *st;
+	struct stack_scratch *sc;
+	__u32 zero = 0;
 
-	st = bpf_task_storage_get(&stack_scratch, bpf_get_current_task_btf(), NULL,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
+	if (use_task_storage)
+		sc = bpf_task_storage_get(&stack_scratch, bpf_get_current_task_btf(), NULL,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	else
+		sc = bpf_map_lookup_elem(&stack_scratch_cpu, &zero);
+	if (!sc)
 		stat_add(STAT_STACK_FAILED, 1);
-	return st;
+	return sc;
 }
 
 #include "unwind.bpf.h"
+
+/* The frame-pointer walk into SC from CTX's user registers, from slot SKIP on. */
+static bool stack_by_frame_pointer(void *ctx, struct stack_scratch *sc, int skip)
+{
+	long n;
+
+	if (skip < 0 || skip > 1)
+		return false;
+	n = bpf_get_stack(ctx, &sc->st.ips[skip], sizeof(sc->st.ips) - skip * sizeof(__u64),
+			  BPF_F_USER_STACK);
+	if (n <= 0) {
+		stat_add(STAT_STACK_FAILED, 1);
+		return false;
+	}
+	sc->st.nr = n / sizeof(__u64);
+	return true;
+}
 
 /*
  * At an allocator's return the kernel has put the caller's return address
@@ -318,23 +357,43 @@ static struct stack_trace *scratch_stack(void)
  */
 static __u64 stack_at_return(struct pt_regs *ctx)
 {
-	struct stack_trace *st;
-	long n;
+	struct stack_scratch *sc;
 
 	if (!capture_stacks)
 		return 0;
-	st = scratch_stack();
-	if (!st)
+	sc = scratch_get();
+	if (!sc)
 		return 0;
-	if (unwind_user_stack(st, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx)))
-		return store_stack(st);
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	if (n <= 0) {
-		stat_add(STAT_STACK_FAILED, 1);
+	if (unwind_user_stack(sc, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx)))
+		return store_stack(&sc->st);
+	if (!stack_by_frame_pointer(ctx, sc, 0))
 		return 0;
+	return store_stack(&sc->st);
+}
+
+/* bpf_task_pt_regs() came in 5.15; before, the registers are at the top of the task's stack. */
+const volatile bool use_task_pt_regs = true;
+#define X86_64_THREAD_SIZE	(16 * 1024)	/* without KASAN, as distribution kernels */
+
+/* The user registers of the current task, as the syscall found them. */
+static bool syscall_user_regs(__u64 *ip, __u64 *sp, __u64 *bp)
+{
+	struct pt_regs *regs;
+
+	if (use_task_pt_regs) {
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	} else {
+		void *stack = BPF_CORE_READ(current_task(), stack);
+
+		regs = (struct pt_regs *)(stack + X86_64_THREAD_SIZE -
+					  bpf_core_type_size(struct pt_regs));
 	}
-	st->nr = n / sizeof(__u64);
-	return store_stack(st);
+	if (!regs)
+		return false;
+	*ip = BPF_CORE_READ(regs, ip);
+	*sp = BPF_CORE_READ(regs, sp);
+	*bp = BPF_CORE_READ(regs, bp);
+	return *sp != 0;
 }
 
 /*
@@ -346,42 +405,33 @@ static __u64 stack_at_return(struct pt_regs *ctx)
  */
 static __u64 stack_in_syscall(void *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	struct stack_trace *st;
-	__u64 ret_addr = 0;
-	long n;
+	struct stack_scratch *sc;
+	__u64 ip, sp, bp, ret_addr = 0;
 
 	if (!capture_stacks)
 		return 0;
-	st = scratch_stack();
-	if (!st)
+	sc = scratch_get();
+	if (!sc)
 		return 0;
-	/* The unwinder knows the wrapper's frame: the caller comes second by itself. */
-	if (unwind_user_stack(st, regs->ip, regs->sp, regs->bp))
-		return store_stack(st);
-	/* Leave a slot free, so the caller always fits in. */
-	n = bpf_get_stack(ctx, &st->ips[1], sizeof(st->ips) - 2 * sizeof(__u64),
-			  BPF_F_USER_STACK);
-	if (n <= 0) {
+	if (!syscall_user_regs(&ip, &sp, &bp)) {
 		stat_add(STAT_STACK_FAILED, 1);
 		return 0;
 	}
-	st->nr = n / sizeof(__u64);
-	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)regs->sp) == 0 && ret_addr) {
-		st->ips[0] = st->ips[1];
-		st->ips[1] = ret_addr;
-		st->nr++;
-	} else {
+	/* The unwinder knows the wrapper's frame: the caller comes second by itself. */
+	if (unwind_user_stack(sc, ip, sp, bp))
+		return store_stack(&sc->st);
+	/* Leave a slot free, so the caller always fits in. */
+	if (!stack_by_frame_pointer(ctx, sc, 1))
+		return 0;
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp) == 0 && ret_addr) {
+		sc->st.ips[0] = sc->st.ips[1];
+		sc->st.ips[1] = ret_addr;
+		sc->st.nr++;
+	} else if (!stack_by_frame_pointer(ctx, sc, 0)) {
 		/* No caller to insert: the walk as it is, from slot 0. */
-		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-		if (n <= 0) {
-			stat_add(STAT_STACK_FAILED, 1);
-			return 0;
-		}
-		st->nr = n / sizeof(__u64);
+		return 0;
 	}
-	return store_stack(st);
+	return store_stack(&sc->st);
 }
 
 static bool is_allocator_kind(enum alloc_kind kind)
@@ -900,9 +950,7 @@ static __always_inline int syscall_enter(enum mem_syscall nr,
 	if (!traced())
 		return 0;
 	if (nr == SYS_BRK) {
-		struct task_struct *task = bpf_get_current_task_btf();
-
-		sc.old_brk = BPF_CORE_READ(task, mm, brk);
+		sc.old_brk = BPF_CORE_READ(current_task(), mm, brk);
 	}
 	sc.internal = in_allocator();
 	if (!proc_stats_on && (!track_mmaps || sc.internal))
@@ -1035,18 +1083,39 @@ int major_fault(struct bpf_perf_event_data *ctx)
 	return count_fault(ctx, PS_MAJFLT_USER);
 }
 
+/*
+ * Up to 6.1 an mm's counters were atomics in one struct mm_rss_stat; since
+ * 6.2 each is a percpu_counter, whose count lags by at most a batch per CPU.
+ * CO-RE picks the layout the kernel has.
+ */
+struct mm_rss_stat___atomic {
+	atomic_long_t count[RSS_NR];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___atomic_rss {
+	struct mm_rss_stat___atomic rss_stat;
+} __attribute__((preserve_access_index));
+
+static __s64 mm_rss_pages(struct mm_struct *mm, int member)
+{
+	struct mm_struct___atomic_rss *old = (void *)mm;
+
+	if (bpf_core_type_exists(struct mm_rss_stat___atomic))
+		return BPF_CORE_READ(old, rss_stat.count[member].counter);
+	return BPF_CORE_READ(mm, rss_stat[member].count);
+}
+
 /* Resident pages: kmem:rss_stat fires whenever an mm's counter changes. */
 SEC("tp_btf/rss_stat")
 int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct rss_info *info, zero = {};
 	__u32 tgid;
 
 	if (!proc_stats_on || !traced() || member < 0 || member >= RSS_NR)
 		return 0;
 	/* Another process's mm (process_vm_writev, ksm...): not ours to count. */
-	if (task->mm != mm)
+	if (BPF_CORE_READ(current_task(), mm) != mm)
 		return 0;
 	tgid = current_tgid();
 	info = lookup_or_init(&rss, &tgid, &zero, STAT_PROCS_FULL);
@@ -1054,7 +1123,7 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 		return 0;
 	/* All four: a counter that has not changed while traced still counts. */
 	for (int i = 0; i < RSS_NR; i++)
-		info->pages[i] = BPF_CORE_READ(mm, rss_stat[i].count);
+		info->pages[i] = mm_rss_pages(mm, i);
 	stat_add(STAT_EVENTS, 1);
 	return 0;
 }

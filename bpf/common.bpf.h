@@ -44,6 +44,16 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/*
+ * The current task, to read with BPF_CORE_READ. bpf_get_current_task()
+ * is on every kernel; bpf_get_current_task_btf() only from 5.11, and only
+ * helpers that need a trusted pointer (task storage) use it.
+ */
+static __always_inline struct task_struct *current_task(void)
+{
+	return (struct task_struct *)bpf_get_current_task();
+}
+
 /* Is TASK's process named WANT? Its group leader's name: threads rename themselves. */
 static bool task_comm_is(struct task_struct *task, const volatile char *want)
 {
@@ -97,7 +107,7 @@ static __always_inline bool task_traced(__u32 tgid, struct task_struct *task)
 /* Is the current task one memlens was asked to trace? */
 static __always_inline bool traced(void)
 {
-	return task_traced(current_tgid(), bpf_get_current_task_btf());
+	return task_traced(current_tgid(), current_task());
 }
 
 /* log2 histogram slot: 0 for 0, i for values in [2^(i-1), 2^i). */

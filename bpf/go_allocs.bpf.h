@@ -31,22 +31,14 @@ struct {
  */
 static __u64 stack_at_go_malloc(struct pt_regs *ctx)
 {
-	struct stack_trace *st;
+	struct stack_scratch *sc = scratch_get();
 	__u64 caller = 0;
-	long n;
 
-	st = scratch_stack();
-	if (!st)
+	if (!sc || !stack_by_frame_pointer(ctx, sc, 0))
 		return 0;
-	n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), BPF_F_USER_STACK);
-	if (n <= 0) {
-		stat_add(STAT_STACK_FAILED, 1);
-		return 0;
-	}
-	st->nr = n / sizeof(__u64);
 	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)PT_REGS_SP(ctx)) == 0 && caller)
-		st->ips[0] = caller;
-	return store_stack(st);
+		sc->st.ips[0] = caller;
+	return store_stack(&sc->st);
 }
 
 /* Go's register ABI (ABIInternal): the first integer argument is in RAX on amd64. */

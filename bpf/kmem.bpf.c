@@ -81,7 +81,7 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
 static __always_inline bool charged_tgid(__u32 *tgid)
 {
 	*tgid = current_tgid();
-	return task_traced(*tgid, bpf_get_current_task_btf());
+	return task_traced(*tgid, current_task());
 }
 
 static __always_inline struct usage *usage_of(__u32 tgid, __u64 cache)

@@ -138,7 +138,7 @@ static void hist_add(__u32 tgid, enum stall_kind kind, __u64 us)
 static void stall_record(enum stall_kind kind, __u64 begin_ns, __u64 dur_ns, __u64 pages)
 {
 	static const struct reclaim_proc zero;
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	__u32 tgid = current_tgid();
 	struct reclaim_event *e;
 	struct reclaim_proc *p;
@@ -276,7 +276,7 @@ static bool in_timed_stall(void)
 SEC("raw_tp/mm_vmscan_throttled")
 int BPF_PROG(vmscan_throttled, int nid, int usec_timeout, int usec_delayed, int reason)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	__u64 dur_ns = (__u64)(usec_delayed > 0 ? usec_delayed : 0) * 1000;
 
 	if ((BPF_CORE_READ(task, flags) & PF_KSWAPD) || !traced())
@@ -372,7 +372,7 @@ int BPF_PROG(kswapd_sleep, int nid)
 SEC("raw_tp/mm_vmscan_lru_shrink_inactive")
 int BPF_PROG(lru_shrink_inactive, int nid, unsigned long nr_scanned, unsigned long nr_reclaimed)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	__u32 key = nid;
 	struct kswapd_node *k;
 
@@ -392,7 +392,7 @@ int BPF_PROG(lru_shrink_inactive, int nid, unsigned long nr_scanned, unsigned lo
 SEC("raw_tp/mark_victim")
 int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
 	struct oom_victim_key vkey = { .mm = (__u64)mm, .tgid = BPF_CORE_READ(victim, tgid) };
 	__u32 one = 1;

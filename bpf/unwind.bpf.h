@@ -3,19 +3,29 @@
  * A table-driven user stack unwinder for x86_64, for code built without
  * frame pointers (Debian's glibc, most distro binaries). Userspace loads
  * the rows of each module's DWARF CFI (include/unwind.h); here each frame
- * is a binary search for its row, then the caller's ip, sp and rbp from
- * the CFA. Modules without a table, and addresses no CFI covers, are
- * walked by frame pointer, so the choice is made per module, per frame. The result goes into the same
- * stack_trace as bpf_get_stack()'s, hashed and deduplicated as before.
+ * is a binary search for its mapping and its row, then the caller's ip,
+ * sp and rbp from the CFA. Modules without a table, and addresses no CFI
+ * covers, are walked by frame pointer, so the choice is made per module,
+ * per frame. The result goes into the same stack_trace as bpf_get_stack()'s,
+ * hashed and deduplicated as before.
  *
- * Included by allocs.bpf.c after its stat_add() and STAT_* counters.
+ * The verifier's cost is bounded by construction: one frame is one global
+ * function (unwind_frame), which the verifier checks once, on its own, with
+ * unknown arguments, whatever the caller's state; and every lookup at a
+ * computed index is a global function of its own, so that a search's index
+ * never becomes a value the verifier must track exactly, which would make
+ * it walk every path of the search apart. The state of the walk lives in
+ * the per-task scratch buffer, not in pointers passed around.
+ *
+ * Included by allocs.bpf.c after its stat_add(), STAT_* counters and
+ * scratch_get().
  */
 #ifndef MEMLENS_UNWIND_BPF_H
 #define MEMLENS_UNWIND_BPF_H
 
 #include "unwind.h"
 
-/* leaks --unwind dwarf: tables where there are some. */
+/* leaks --unwind dwarf: tables where there are some (bpf_loop, 5.17). */
 const volatile bool unwind_tables;
 
 /*
@@ -39,54 +49,82 @@ struct {
 	__type(value, struct unwind_proc);
 } unwind_procs SEC(".maps");
 
-struct user_unwind {
-	struct stack_trace *st;
-	const struct unwind_proc *proc;
-	__u64 ip;
-	__u64 sp;
-	__u64 bp;
-	bool bp_known;
-};
-
-static const struct unwind_mapping *unwind_find_mapping(const struct unwind_proc *proc, __u64 ip)
+/* Where mapping IDX of process TGID lies against IP: -1 below, 1 above, 0 in it. */
+__noinline int unwind_mapping_cmp(__u32 tgid, __u32 idx, __u64 ip)
 {
-	__u32 lo = 0, hi = proc->nr;
+	const struct unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 
-	for (int i = 0; i < UNWIND_MAPPING_STEPS && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-
-		if (mid >= UNWIND_MAX_MAPPINGS)
-			return NULL;
-		if (ip < proc->maps[mid].start)
-			hi = mid;
-		else if (ip >= proc->maps[mid].end)
-			lo = mid + 1;
-		else
-			return &proc->maps[mid];
-	}
-	return NULL;
+	if (!proc || idx >= UNWIND_MAX_MAPPINGS)
+		return -2;
+	if (ip < proc->maps[idx].start)
+		return -1;
+	return ip >= proc->maps[idx].end ? 1 : 0;
 }
 
-/* The last row of M at or before PC, NULL if there is none. */
-static const struct unwind_row *unwind_find_row(const struct unwind_mapping *m, __u32 pc)
+/* The mapping of process TGID that holds IP, into S; false if none does. */
+static bool unwind_find_mapping(struct unwind_walk *s, __u32 tgid, __u64 ip)
 {
-	__u32 first = m->first_row, lo = first, hi = first + m->nr_rows;
+	const struct unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	__u32 lo = 0, hi, mid;
+	int cmp;
+
+	if (!proc)
+		return false;
+	hi = proc->nr;
+	for (int i = 0; i < UNWIND_MAPPING_STEPS && lo < hi; i++) {
+		mid = lo + (hi - lo) / 2;
+		cmp = unwind_mapping_cmp(tgid, mid, ip);
+		if (cmp == -2)
+			return false;
+		if (cmp < 0) {
+			hi = mid;
+		} else if (cmp > 0) {
+			lo = mid + 1;
+		} else {
+			if (mid >= UNWIND_MAX_MAPPINGS)
+				return false;
+			s->map = proc->maps[mid];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Does row IDX start at or before PC? -1 if there is no such row. */
+__noinline int unwind_row_le(__u32 idx, __u32 pc)
+{
+	const struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &idx);
+
+	if (!row)
+		return -1;
+	return row->pc <= pc;
+}
+
+/* The last row of S's mapping at or before PC, into S; false if there is none. */
+static bool unwind_find_row(struct unwind_walk *s, __u32 pc)
+{
+	__u32 first = s->map.first_row, lo = first, hi = first + s->map.nr_rows, mid;
+	const struct unwind_row *row;
+	int le;
 
 	for (int i = 0; i < UNWIND_ROW_STEPS && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-		const struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &mid);
-
-		if (!row)
-			return NULL;
-		if (row->pc <= pc)
+		mid = lo + (hi - lo) / 2;
+		le = unwind_row_le(mid, pc);
+		if (le < 0)
+			return false;
+		if (le)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo < hi || lo == first)
-		return NULL;
+		return false;
 	lo--;
-	return bpf_map_lookup_elem(&unwind_rows, &lo);
+	row = bpf_map_lookup_elem(&unwind_rows, &lo);
+	if (!row)
+		return false;
+	s->row = *row;
+	return true;
 }
 
 static bool read_user_u64(__u64 addr, __u64 *val)
@@ -95,7 +133,7 @@ static bool read_user_u64(__u64 addr, __u64 *val)
 }
 
 /* Continue with the caller at IP, whose stack pointer is the CFA. */
-static long unwind_to_caller(struct user_unwind *s, __u64 cfa, __u64 ip)
+static int unwind_to_caller(struct unwind_walk *s, __u64 cfa, __u64 ip)
 {
 	/* The stack only grows down: anything else is garbage, and would loop. */
 	if (cfa <= s->sp) {
@@ -108,7 +146,7 @@ static long unwind_to_caller(struct user_unwind *s, __u64 cfa, __u64 ip)
 }
 
 /* A module without a table: rbp points at the saved rbp, the return address above it. */
-static long unwind_frame_pointer(struct user_unwind *s)
+static int unwind_frame_pointer(struct unwind_walk *s)
 {
 	__u64 frame = s->bp, ra, bp;
 
@@ -121,11 +159,12 @@ static long unwind_frame_pointer(struct user_unwind *s)
 	return unwind_to_caller(s, frame + 16, ra);
 }
 
-static long unwind_by_row(struct user_unwind *s, const struct unwind_row *row)
+static int unwind_by_row(struct unwind_walk *s)
 {
 	__u64 base, cfa, ra, bp;
+	__u8 rules = s->row.rules;
 
-	switch (row->rules & 0xf) {
+	switch (rules & 0xf) {
 	case UNWIND_CFA_END:
 		return 1;		/* the outermost frame: a complete stack */
 	case UNWIND_CFA_RSP:
@@ -142,82 +181,83 @@ static long unwind_by_row(struct user_unwind *s, const struct unwind_row *row)
 		stat_add(STAT_UNWIND_NO_ROW, 1);
 		return 1;
 	}
-	cfa = base + (__s64)row->cfa_off8 * 8;
+	cfa = base + (__s64)s->row.cfa_off8 * 8;
 	if (!read_user_u64(cfa - 8, &ra)) {
 		stat_add(STAT_UNWIND_FAILED, 1);
 		return 1;
 	}
-	switch (row->rules >> 4) {
+	switch (rules >> 4) {
 	case UNWIND_RBP_SAVED:
-		if (!read_user_u64(cfa + (__s64)row->rbp_off8 * 8, &bp)) {
+		if (!read_user_u64(cfa + (__s64)s->row.rbp_off8 * 8, &bp)) {
 			stat_add(STAT_UNWIND_FAILED, 1);
 			return 1;
 		}
 		s->bp = bp;
 		break;
 	case UNWIND_RBP_LOST:
-		s->bp_known = false;
+		s->bp_known = 0;
 		break;
 	}
 	return unwind_to_caller(s, cfa, ra);
 }
 
-/* bpf_loop callback: record frame I at s->ip, then step to its caller. */
-static long unwind_step(__u32 i, void *ctx)
+/*
+ * Frame I: record it at the scratch's ip, then step to its caller. 0 to go
+ * on, 1 when the stack ends. A global function: verified once.
+ */
+__noinline int unwind_frame(__u32 i)
 {
-	struct user_unwind *s = ctx;
-	const struct unwind_mapping *m;
-	const struct unwind_row *row;
+	struct stack_scratch *sc = scratch_get();
+	struct unwind_walk *s;
 
-	if (i >= MAX_STACK_DEPTH)
+	if (!sc || i >= MAX_STACK_DEPTH)
 		return 1;
-	s->st->ips[i] = s->ip;
-	s->st->nr = i + 1;
-	m = unwind_find_mapping(s->proc, s->ip);
-	if (!m) {
+	s = &sc->unwind;
+	sc->st.ips[i] = s->ip;
+	sc->st.nr = i + 1;
+	if (!unwind_find_mapping(s, s->tgid, s->ip)) {
 		/* JIT code, or a library mapped since userspace last looked. */
 		stat_add(STAT_UNWIND_UNKNOWN_PC, 1);
 		return 1;
 	}
-	if (!m->nr_rows)
+	if (!s->map.nr_rows)
 		return unwind_frame_pointer(s);
 	/*
 	 * A return address is the instruction after the call: the call's own
-	 * row is the one before it, which matters after a noreturn call.
-	 */
-	row = unwind_find_row(m, s->ip - 1 - m->bias);
-	/*
-	 * Code without CFI (ld.so's _start, hand-written assembly): the frame
+	 * row is the one before it, which matters after a noreturn call. Code
+	 * without CFI (ld.so's _start, hand-written assembly): the frame
 	 * pointer, as bpf_get_stack would. The outermost frames clear rbp.
 	 */
-	if (!row || (row->rules & 0xf) == UNWIND_CFA_NONE)
+	if (!unwind_find_row(s, s->ip - 1 - s->map.bias) ||
+	    (s->row.rules & 0xf) == UNWIND_CFA_NONE)
 		return unwind_frame_pointer(s);
-	return unwind_by_row(s, row);
+	return unwind_by_row(s);
+}
+
+/* bpf_loop callback: the verifier wants 0 or 1 back, and knows no more of a global's result. */
+static long unwind_step(__u32 i, void *ctx)
+{
+	return unwind_frame(i) ? 1 : 0;
 }
 
 /*
- * Unwind the current user stack from IP, SP and BP into ST. False if the
- * process has no tables: the caller walks frame pointers instead.
+ * Unwind the current user stack from IP, SP and BP into SC's stack. False
+ * if the process has no tables: the caller walks frame pointers instead.
  */
-static bool unwind_user_stack(struct stack_trace *st, __u64 ip, __u64 sp, __u64 bp)
+static bool unwind_user_stack(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
 {
 	__u32 tgid = current_tgid();
-	struct user_unwind s = {
-		.st = st,
-		.ip = ip,
-		.sp = sp,
-		.bp = bp,
-		.bp_known = true,
-	};
 
-	if (!unwind_tables)
+	if (!unwind_tables || !bpf_map_lookup_elem(&unwind_procs, &tgid))
 		return false;
-	s.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	if (!s.proc)
-		return false;
-	st->nr = 0;
-	bpf_loop(MAX_STACK_DEPTH, unwind_step, &s, 0);
-	return st->nr > 0;
+	sc->unwind.tgid = tgid;
+	sc->unwind.ip = ip;
+	sc->unwind.sp = sp;
+	sc->unwind.bp = bp;
+	sc->unwind.bp_known = 1;
+	sc->st.nr = 0;
+	bpf_loop(MAX_STACK_DEPTH, unwind_step, NULL, 0);
+	return sc->st.nr > 0;
 }
 
 #endif /* MEMLENS_UNWIND_BPF_H */

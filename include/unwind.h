@@ -75,4 +75,19 @@ struct unwind_proc {
 	struct unwind_mapping maps[UNWIND_MAX_MAPPINGS];
 };
 
+/*
+ * The walk in progress, in BPF's per-task scratch buffer (not on the BPF
+ * stack: each frame is a function of its own, see bpf/unwind.bpf.h). The
+ * registers of the frame at hand, and its mapping and row once found.
+ */
+struct unwind_walk {
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	__u32 bp_known;
+	__u32 tgid;
+	struct unwind_mapping map;
+	struct unwind_row row;
+};
+
 #endif /* MEMLENS_UNWIND_H */

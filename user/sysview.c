@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "allocs.skel.h"
+#include "bpf_compat.h"
 #include "alloc_probes.h"
 #include "bpf_util.h"
 #include "procmaps.h"
@@ -318,6 +319,7 @@ static int load(struct sysview *v)
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;
+	allocs_compat_prepare(skel);
 	alloc_probes_prepare(skel);
 	/*
 	 * Blocks of every process: those that exit with blocks still allocated

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Kernel-dependent choices before loading (bpf_compat.h). */
+#include <bpf/libbpf.h>
+#include "allocs.skel.h"
+#include "bpf_compat.h"
+
+bool allocs_compat_prepare(struct allocs_bpf *skel)
+{
+	bool task_storage = kfeature_has(KF_TASK_STORAGE) && kfeature_has(KF_TASK_BTF);
+	bool unwinder_kept = true;
+
+	skel->rodata->use_task_storage = task_storage;
+	/* A map type the kernel lacks cannot even be created. */
+	bpf_map__set_autocreate(skel->maps.stack_scratch, task_storage);
+	bpf_map__set_autocreate(skel->maps.stack_scratch_cpu, !task_storage);
+	skel->rodata->use_task_pt_regs = kfeature_has(KF_TASK_PT_REGS) &&
+					 kfeature_has(KF_TASK_BTF);
+	if (skel->rodata->unwind_tables && !kfeature_has(KF_BPF_LOOP)) {
+		skel->rodata->unwind_tables = false;
+		unwinder_kept = false;
+	}
+	return unwinder_kept;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The kernel-dependent choices made for a BPF object before it is loaded,
+ * one place for every loader: what bpf/ code runs depends on rodata that
+ * is set here from kfeatures, so that a kernel without a feature verifies
+ * only the code that does without it.
+ */
+#ifndef MEMLENS_BPF_COMPAT_H
+#define MEMLENS_BPF_COMPAT_H
+
+#include <stdbool.h>
+#include "kfeatures.h"
+
+struct allocs_bpf;
+
+/*
+ * Scratch buffer (task storage or per CPU) and user registers in syscalls
+ * (bpf_task_pt_regs or the task's stack) for SKEL. If it asks for the
+ * unwinder (rodata unwind_tables) on a kernel without bpf_loop, the
+ * unwinder is turned off: false then, and the caller says so.
+ */
+bool allocs_compat_prepare(struct allocs_bpf *skel);
+
+#endif

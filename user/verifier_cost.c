@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The verifier's cost of every program (verifier_cost.h). Each mode opens
+ * its object afresh, configures it as its subcommand does, gives every
+ * program a log buffer at BPF_LOG_STATS (the summary lines only) and loads
+ * it without attaching. Maps are made as small as they can be: their size
+ * does not change what the verifier explores.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "allocs.h"
+#include "allocs.skel.h"
+#include "bpf_compat.h"
+#include "kmem.skel.h"
+#include "reclaim.skel.h"
+#include "alloc_probes.h"
+#include "bpf_util.h"
+#include "kfeatures.h"
+#include "sampling.h"
+#include "util.h"
+#include "verifier_cost.h"
+
+#define STATS_LOG_SIZE	4096
+#define BPF_LOG_STATS	4
+
+struct allocs_mode {
+	const char *name;
+	bool stacks;		/* leaks: stacks and blocks */
+	bool dwarf;		/* the unwinder */
+	bool sampled;		/* --sample-bytes */
+	bool proc_stats;	/* top and hist */
+	bool hold;		/* -- CMD */
+};
+
+static const struct allocs_mode allocs_modes[] = {
+	{ "leaks-dwarf", .stacks = true, .dwarf = true, .hold = true },
+	{ "leaks-fp", .stacks = true, .hold = true },
+	{ "leaks-dwarf-sampled", .stacks = true, .dwarf = true, .sampled = true },
+	{ "leaks-fp-sampled", .stacks = true, .sampled = true },
+	{ "top", .proc_stats = true },
+};
+
+/*
+ * Every filter on: the most code the verifier can be shown. Each object
+ * has them under the same names (bpf/common.bpf.h).
+ */
+#define set_all_filters(skel) do {						\
+	(skel)->rodata->targ_tgid = 1;						\
+	(skel)->rodata->filter_comm = true;					\
+	(skel)->rodata->targ_memcg = 1;						\
+} while (0)
+
+/* "processed 123 insns (limit 1000000) ... peak_states 45 ..." */
+static long log_number(const char *log, const char *key)
+{
+	const char *p = strstr(log, key);
+
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+struct cost_load {
+	struct bpf_object *obj;
+	const char *mode;
+	char (*logs)[STATS_LOG_SIZE];
+	int nr;
+};
+
+static int give_logs(struct cost_load *l)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, l->obj)
+		n++;
+	l->logs = calloc(n, sizeof(*l->logs));
+	if (!l->logs)
+		return -ENOMEM;
+	l->nr = 0;
+	bpf_object__for_each_program(prog, l->obj) {
+		bpf_program__set_log_buf(prog, l->logs[l->nr++], STATS_LOG_SIZE);
+		bpf_program__set_log_level(prog, BPF_LOG_STATS);
+	}
+	return 0;
+}
+
+/*
+ * libbpf loads the programs one after another and stops at the first it
+ * cannot: the one whose log has no summary but a load error is that one,
+ * those after it were not tried.
+ */
+static void report_costs(struct cost_load *l, int err,
+			 void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+{
+	struct bpf_program *prog;
+	bool failed_seen = false;
+	int i = 0;
+
+	bpf_object__for_each_program(prog, l->obj) {
+		const char *log = l->logs[i++];
+		struct prog_cost c = { .mode = l->mode };
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		snprintf(c.prog, sizeof(c.prog), "%s", bpf_program__name(prog));
+		c.insns = log_number(log, "processed ");
+		c.peak_states = log_number(log, "peak_states ");
+		c.total_states = log_number(log, "total_states ");
+		c.usec = log_number(log, "verification time ");
+		if (err && bpf_program__fd(prog) < 0) {
+			c.err = failed_seen ? -ECANCELED : err;
+			failed_seen = true;
+		}
+		fn(&c, ctx);
+	}
+}
+
+static int load_costs(struct bpf_object *obj, const char *mode,
+		      void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+{
+	struct cost_load l = { .obj = obj, .mode = mode };
+	int err = give_logs(&l);
+
+	if (err)
+		return err;
+	err = bpf_object__load(obj);
+	report_costs(&l, err, fn, ctx);
+	free(l.logs);
+	return 0;
+}
+
+static int allocs_cost(const struct allocs_mode *m,
+		       void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+{
+	struct allocs_bpf *skel = allocs_bpf__open();
+	int err;
+
+	if (!skel)
+		return -errno;
+	set_all_filters(skel);
+	skel->rodata->capture_stacks = m->stacks;
+	skel->rodata->track_mmaps = m->stacks;
+	skel->rodata->proc_stats_on = m->proc_stats;
+	skel->rodata->hold_at_exit = m->hold;
+	skel->rodata->hold_for_maps = m->hold;
+	skel->rodata->unwind_tables = m->dwarf && kfeature_has(KF_BPF_LOOP);
+	if (m->sampled) {
+		skel->rodata->sample_bytes = 65536;
+		sample_fill_quantiles((__u32 *)skel->rodata->sample_quantiles);
+	}
+	allocs_compat_prepare(skel);
+	alloc_probes_prepare(skel);
+	bpf_map__set_max_entries(skel->maps.allocs, 64);
+	bpf_map__set_max_entries(skel->maps.stacks, 64);
+	bpf_map__set_max_entries(skel->maps.threads, 64);
+	bpf_map__set_max_entries(skel->maps.syscalls, 64);
+	bpf_map__set_max_entries(skel->maps.proc_stats, 64);
+	bpf_map__set_max_entries(skel->maps.rss, 64);
+	err = load_costs(skel->obj, m->name, fn, ctx);
+	allocs_bpf__destroy(skel);
+	return err;
+}
+
+static int reclaim_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+{
+	struct reclaim_bpf *skel = reclaim_bpf__open();
+	char missing[512];
+	int err;
+
+	if (!skel)
+		return -errno;
+	set_all_filters(skel);
+	err = skip_missing_tracepoints(skel->obj, missing, sizeof(missing));
+	if (!err)
+		err = load_costs(skel->obj, "reclaim", fn, ctx);
+	reclaim_bpf__destroy(skel);
+	return err;
+}
+
+static int kmem_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+{
+	struct kmem_bpf *skel = kmem_bpf__open();
+	char missing[512];
+	int err;
+
+	if (!skel)
+		return -errno;
+	set_all_filters(skel);
+	bpf_map__set_max_entries(skel->maps.objects, 64);
+	err = skip_missing_tracepoints(skel->obj, missing, sizeof(missing));
+	if (!err)
+		err = load_costs(skel->obj, "kmem", fn, ctx);
+	kmem_bpf__destroy(skel);
+	return err;
+}
+
+int verifier_costs(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < sizeof(allocs_modes) / sizeof(allocs_modes[0]); i++)
+		err = allocs_cost(&allocs_modes[i], fn, ctx);
+	if (!err)
+		err = reclaim_cost(fn, ctx);
+	if (!err)
+		err = kmem_cost(fn, ctx);
+	return err;
+}
