@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Small helpers over libbpf shared by the subcommands. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -87,13 +91,146 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
 	}
 }
 
-int skeleton_load_attach(struct bpf_object_skeleton *s)
-{
-	int err = bpf_object__load_skeleton(s);
+/*
+ * A program the verifier refuses at a million instructions costs seconds
+ * and, on some kernel builds, over a gigabyte of kernel memory in verifier
+ * states. Two things bound it:
+ * - Every program has a log buffer of its own, at BPF_LOG_STATS: without
+ *   one, libbpf verifies a refused program a second time, at log level 1,
+ *   only to print the log (two thirds of the time it took here).
+ * - A watchdog thread follows the load: libbpf gives each program its fd
+ *   when it is verified, and one still unverified after
+ *   VERIFY_PROG_DEADLINE_MS is interrupted by a signal (the verifier gives
+ *   up with EAGAIN when it next looks), then every retry libbpf makes on
+ *   EAGAIN, 1 ms apart.
+ * memlens's own programs verify in milliseconds (memlens doctor --verifier).
+ */
+#define VERIFY_POLL_MS		20
+#define STATS_LOG_SIZE		4096
+#define BPF_LOG_STATS		4
 
+struct load_watch {
+	pthread_t loader;
+	struct bpf_object *obj;
+	char (*logs)[STATS_LOG_SIZE];
+	int nr;
+	atomic_bool done;
+	atomic_bool timed_out;
+};
+
+static void verify_interrupt(int sig)
+{
+	(void)sig;		/* only to make the verifier's bpf() return */
+}
+
+/* Read while libbpf loads: a program's fd is set once, when it is verified. */
+static int verified_count(const struct load_watch *w)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, w->obj)
+		n += bpf_program__fd(prog) >= 0;
+	return n;
+}
+
+static void *watch_load(void *arg)
+{
+	struct load_watch *w = arg;
+	struct timespec poll = { 0, VERIFY_POLL_MS * 1000000L }, kick = { 0, 1000000L };
+	uint64_t since = monotonic_ns();
+	int seen = 0;
+
+	while (!atomic_load(&w->done)) {
+		int n = verified_count(w);
+
+		if (n != seen && !atomic_load(&w->timed_out)) {
+			seen = n;
+			since = monotonic_ns();
+		}
+		/* Past the deadline, the retries too: a refused load ends. */
+		if (monotonic_ns() - since >= VERIFY_PROG_DEADLINE_MS * 1000000ULL) {
+			atomic_store(&w->timed_out, true);
+			pthread_kill(w->loader, SIGALRM);
+			nanosleep(&kick, NULL);
+			continue;
+		}
+		nanosleep(&poll, NULL);
+	}
+	return NULL;
+}
+
+/* Every program a summary log, so that the watchdog sees it verified. */
+static int give_stats_logs(struct bpf_object *obj, struct load_watch *w)
+{
+	struct bpf_program *prog;
+
+	w->nr = 0;
+	bpf_object__for_each_program(prog, obj)
+		w->nr++;
+	w->logs = calloc(w->nr ? w->nr : 1, sizeof(*w->logs));
+	if (!w->logs)
+		return -ENOMEM;
+	w->nr = 0;
+	bpf_object__for_each_program(prog, obj) {
+		bpf_program__set_log_buf(prog, w->logs[w->nr++], STATS_LOG_SIZE);
+		bpf_program__set_log_level(prog, BPF_LOG_STATS);
+	}
+	return 0;
+}
+
+/* With -v, libbpf's full verifier log instead, and no deadline. */
+static int load_watched(struct bpf_object_skeleton *s)
+{
+	struct sigaction sa = { .sa_handler = verify_interrupt }, old;
+	struct load_watch w = { .loader = pthread_self(), .obj = *s->obj };
+	pthread_t watcher;
+	int err;
+
+	if (verbose)
+		return bpf_object__load_skeleton(s);
+	err = give_stats_logs(*s->obj, &w);
+	if (err)
+		return err;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	err = pthread_create(&watcher, NULL, watch_load, &w);
 	if (err) {
+		sigaction(SIGALRM, &old, NULL);
+		free(w.logs);
+		return -err;
+	}
+	err = bpf_object__load_skeleton(s);
+	atomic_store(&w.done, true);
+	pthread_join(watcher, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	free(w.logs);
+	if (err && atomic_load(&w.timed_out))
+		return -ETIMEDOUT;
+	return err;
+}
+
+int skeleton_load(struct bpf_object_skeleton *s)
+{
+	return load_watched(s);
+}
+
+void skeleton_load_error(int err)
+{
+	if (err == -ETIMEDOUT)
+		error_msg("cannot load BPF programs: the verifier spent over %d ms on one "
+			  "(run with -v for its log)", VERIFY_PROG_DEADLINE_MS);
+	else
 		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
 			  strerror(-err));
+}
+
+int skeleton_load_attach(struct bpf_object_skeleton *s)
+{
+	int err = skeleton_load(s);
+
+	if (err) {
+		skeleton_load_error(err);
 		return err;
 	}
 	err = bpf_object__attach_skeleton(s);

@@ -35,6 +35,17 @@ int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
 	(skel)->rodata->targ_memcg = (memcg);						\
 } while (0)
 
+/*
+ * How long the verifier may spend on one program: one it would refuse
+ * after a million instructions costs ten seconds and, in verifier states,
+ * over a gigabyte of kernel memory on some kernel builds. memlens's own
+ * verify in milliseconds (memlens doctor --verifier), tens under emulation.
+ */
+#define VERIFY_PROG_DEADLINE_MS	1000
+/* Load skeleton S, no program over the deadline: 0, -ETIMEDOUT, or the load's error. */
+int skeleton_load(struct bpf_object_skeleton *s);
+/* One line for an error of skeleton_load(). */
+void skeleton_load_error(int err);
 /* Load and attach skeleton S (skel->skeleton), with one message on failure. */
 int skeleton_load_attach(struct bpf_object_skeleton *s);
 /* Over the loaded programs of OBJ: run time (with stats on), runs skipped. */

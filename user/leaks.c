@@ -604,10 +604,9 @@ static bool uses_unwind_tables(const struct leaks_env *env)
 	return !env->unwind_fp && !env->go;
 }
 
-static int load_bpf(struct leaks_session *s, int target)
+static int open_bpf(struct leaks_session *s, int target)
 {
 	struct leaks_env *env = s->env;
-	int err;
 
 	s->skel = allocs_bpf__open();
 	if (!s->skel) {
@@ -629,9 +628,11 @@ static int load_bpf(struct leaks_session *s, int target)
 	bpf_program__set_autoload(s->skel->progs.rss_stat, false);
 	bpf_program__set_autoload(s->skel->progs.brk_enter, false);
 	bpf_program__set_autoload(s->skel->progs.brk_return, false);
-	if (!allocs_compat_prepare(s->skel))
+	if (!allocs_compat_prepare(s->skel)) {
 		info_msg("this kernel lacks bpf_loop (%s): frame-pointer stacks, not DWARF",
 			 kfeature_since(KF_BPF_LOOP));
+		env->unwind_fp = true;
+	}
 	alloc_probes_prepare(s->skel);
 	if (env->max_allocs)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);
@@ -646,9 +647,40 @@ static int load_bpf(struct leaks_session *s, int target)
 	s->skel->rodata->sample_bytes = env->sample_bytes;
 	if (env->sample_bytes)
 		sample_fill_quantiles((__u32 *)s->skel->rodata->sample_quantiles);
-	err = skeleton_load_attach(s->skel->skeleton);
-	if (err)
+	return 0;
+}
+
+/*
+ * Load the programs; if the verifier refuses the unwinder (or takes too
+ * long over it), the same without it: frame-pointer stacks, said once.
+ */
+static int load_bpf(struct leaks_session *s, int target)
+{
+	int err = open_bpf(s, target);
+
+	if (!err)
+		err = skeleton_load(s->skel->skeleton);
+	if (err && err != -ENOMEM && uses_unwind_tables(s->env)) {
+		int refused = err;
+
+		allocs_bpf__destroy(s->skel);
+		s->env->unwind_fp = true;
+		err = open_bpf(s, target);
+		if (!err)
+			err = skeleton_load(s->skel->skeleton);
+		if (!err)
+			info_msg("the verifier refused the DWARF unwinder (%s): frame-pointer stacks",
+				 refused == -ETIMEDOUT ? "too slow" : strerror(-refused));
+	}
+	if (err) {
+		skeleton_load_error(err);
 		return err;
+	}
+	err = bpf_object__attach_skeleton(s->skel->skeleton);
+	if (err) {
+		error_msg("cannot attach tracepoints: %s", strerror(-err));
+		return err;
+	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
 	if (!s->rb) {
 		error_msg("cannot open ring buffer: %s", strerror(errno));
