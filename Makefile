@@ -182,6 +182,7 @@ e2e: $(E2E_DEPS)
 	./tests/e2e-allocators.sh
 	./tests/fuzz.sh
 	./tests/e2e-sampling-go.sh
+	./tests/e2e-doctor.sh
 
 check: deps
 	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)

@@ -4,23 +4,34 @@
  * map that shows the feature, once, and closes it at once.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/bpf.h>
+#include <linux/mount.h>
+#include <linux/perf_event.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "kfeatures.h"
 
 /* Not in libbpf 1.4's UAPI copy: uprobe_multi sessions (Linux 6.13). */
 #define MEMLENS_TRACE_UPROBE_SESSION	57
 
+/* A probe that has more to say fills DETAIL (kfeature_detail). */
 struct kfeature_desc {
 	const char *name;
 	const char *since;
 	bool (*probe)(void);
+	bool (*probe_detail)(char *detail, size_t len);
 };
+
+#define DETAIL_LEN	128
+
+static char details[KF_NR][DETAIL_LEN];
 
 static bool probe_btf(void)
 {
@@ -142,6 +153,337 @@ static bool probe_uprobe_session(void)
 	return probe_uprobe_link(MEMLENS_TRACE_UPROBE_SESSION);
 }
 
+static bool pmu_exists(const char *pmu)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/event_source/devices/%s/type", pmu);
+	return access(path, R_OK) == 0;
+}
+
+static bool probe_uprobes(void)
+{
+	return pmu_exists("uprobe");
+}
+
+static bool probe_kprobes(char *detail, size_t len)
+{
+	if (pmu_exists("kprobe"))
+		return true;
+	snprintf(detail, len, "no kprobe PMU (CONFIG_KPROBES)");
+	return false;
+}
+
+/*
+ * One mount of /proc/self/mountinfo: its mount point and, after the
+ * " - " separator, its type and super options. Escaped characters
+ * (\040) stay escaped: the paths that matter here have none.
+ */
+struct mount_entry {
+	char dir[256];
+	char type[32];
+	char opts[256];
+};
+
+static bool parse_mountinfo_line(const char *line, struct mount_entry *m)
+{
+	const char *sep = strstr(line, " - ");
+
+	if (!sep || sscanf(line, "%*s %*s %*s %*s %255s", m->dir) != 1)
+		return false;
+	return sscanf(sep + 3, "%31s %*s %255s", m->type, m->opts) == 2;
+}
+
+/* The first mount for which MATCH(m, ctx) holds, into *M: 0 or -ENOENT. */
+static int find_mount(bool (*match)(const struct mount_entry *m, const void *ctx),
+		      const void *ctx, struct mount_entry *m)
+{
+	char line[1024];
+	int err = -ENOENT;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f))
+		if (parse_mountinfo_line(line, m) && match(m, ctx))
+			err = 0;
+	fclose(f);
+	return err;
+}
+
+/* Is WORD one of the comma-separated words of LIST? */
+static bool has_word(const char *list, const char *word, const char *seps)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = list; *p; p += strcspn(p, seps)) {
+		p += strspn(p, seps);
+		if (!strncmp(p, word, len) && (!p[len] || strchr(seps, p[len])))
+			return true;
+	}
+	return false;
+}
+
+static bool is_type(const struct mount_entry *m, const void *type)
+{
+	return !strcmp(m->type, type);
+}
+
+static bool is_memcg_v1(const struct mount_entry *m, const void *ctx)
+{
+	(void)ctx;
+	return !strcmp(m->type, "cgroup") && has_word(m->opts, "memory", ",");
+}
+
+/* Is filesystem type NAME in /proc/filesystems: could it be mounted? */
+static bool fs_known(const char *name)
+{
+	char line[128], type[64];
+	bool found = false;
+	FILE *f = fopen("/proc/filesystems", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "nodev %63s", type) == 1 && !strcmp(type, name);
+	fclose(f);
+	return found;
+}
+
+/* memlens mounts tracefs when it has to (ensure_tracefs): mountable will do. */
+static bool probe_tracefs(char *detail, size_t len)
+{
+	struct mount_entry m;
+
+	if (!find_mount(is_type, "tracefs", &m)) {
+		snprintf(detail, len, "mounted at %s", m.dir);
+		return true;
+	}
+	if (fs_known("tracefs")) {
+		snprintf(detail, len, "not mounted: memlens mounts it at /sys/kernel/tracing");
+		return true;
+	}
+	snprintf(detail, len, "not in /proc/filesystems (CONFIG_TRACING)");
+	return false;
+}
+
+static bool probe_memcg_v1(char *detail, size_t len)
+{
+	struct mount_entry m;
+
+	if (find_mount(is_memcg_v1, NULL, &m))
+		return false;
+	snprintf(detail, len, "at %s", m.dir);
+	return true;
+}
+
+static bool probe_memcg_v2(char *detail, size_t len)
+{
+	char path[300], line[512] = "";
+	struct mount_entry m;
+	FILE *f;
+
+	if (find_mount(is_type, "cgroup2", &m)) {
+		snprintf(detail, len, "no cgroup2 mounted");
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", m.dir);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	if (has_word(line, "memory", " \n")) {
+		snprintf(detail, len, "at %s", m.dir);
+		return true;
+	}
+	snprintf(detail, len, "not enabled in %s", m.dir);
+	return false;
+}
+
+/* As top opens them: system-wide, on one CPU; disabled, closed at once. */
+static bool probe_perf_sw(char *detail, size_t len)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_PAGE_FAULTS_MIN,
+		.disabled = 1,
+	};
+	long fd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(detail, len, "perf_event_open: %s", strerror(errno));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* Run-time statistics stay on only while the fd is open: closed at once. */
+static bool probe_bpf_stats(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * Kernel BTF, loaded once for the probes that look into it (a few MB,
+ * tens of milliseconds); kfeatures_release() frees it.
+ */
+static struct btf *vmlinux_btf;
+
+static const struct btf *get_vmlinux_btf(void)
+{
+	if (!vmlinux_btf && access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		vmlinux_btf = btf__load_vmlinux_btf();
+	if (!vmlinux_btf || libbpf_get_error(vmlinux_btf)) {
+		vmlinux_btf = NULL;
+		return NULL;
+	}
+	return vmlinux_btf;
+}
+
+void kfeatures_release(void)
+{
+	btf__free(vmlinux_btf);
+	vmlinux_btf = NULL;
+}
+
+bool ktracepoint_has(const char *name)
+{
+	const struct btf *btf = get_vmlinux_btf();
+	char type[128];
+
+	if (!btf)
+		return false;
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	return btf__find_by_name_kind(btf, type, BTF_KIND_TYPEDEF) >= 0;
+}
+
+static bool probe_rss_stat(void)
+{
+	return ktracepoint_has("rss_stat");
+}
+
+/*
+ * Member NAME of struct ID, looked for in its anonymous members too
+ * (mm_struct keeps its fields in one): the member's type id or -ENOENT.
+ */
+static int member_type(const struct btf *btf, int id, const char *name)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+	const struct btf_member *m;
+
+	if (!t || !btf_is_composite(t))
+		return -ENOENT;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mname = btf__name_by_offset(btf, m->name_off);
+		int found;
+
+		if (mname && *mname) {
+			if (!strcmp(mname, name))
+				return m->type;
+			continue;
+		}
+		found = member_type(btf, btf__resolve_type(btf, m->type), name);
+		if (found >= 0)
+			return found;
+	}
+	return -ENOENT;
+}
+
+/* The struct mm_struct.rss_stat is, or is an array of: its name or "". */
+static const char *rss_stat_struct(void)
+{
+	const struct btf *btf = get_vmlinux_btf();
+	const struct btf_type *t;
+	int mm, type;
+
+	if (!btf)
+		return "";
+	mm = btf__find_by_name_kind(btf, "mm_struct", BTF_KIND_STRUCT);
+	type = mm < 0 ? mm : member_type(btf, mm, "rss_stat");
+	if (type < 0)
+		return "";
+	t = btf__type_by_id(btf, btf__resolve_type(btf, type));
+	if (t && btf_is_array(t))
+		t = btf__type_by_id(btf, btf__resolve_type(btf, btf_array(t)->type));
+	if (!t || !btf_is_struct(t))
+		return "";
+	return btf__name_by_offset(btf, t->name_off);
+}
+
+static bool probe_rss_percpu(char *detail, size_t len)
+{
+	if (strcmp(rss_stat_struct(), "percpu_counter"))
+		return false;
+	snprintf(detail, len, "mm_struct.rss_stat: struct percpu_counter[]");
+	return true;
+}
+
+static bool probe_rss_atomic(char *detail, size_t len)
+{
+	if (strcmp(rss_stat_struct(), "mm_rss_stat"))
+		return false;
+	snprintf(detail, len, "mm_struct.rss_stat: struct mm_rss_stat { atomic_long_t count[] }");
+	return true;
+}
+
+/*
+ * A function fentry can attach to: bpf_fentry_test1 exists for tests and
+ * nothing else calls it, so the trampoline touches no hot path.
+ */
+static int fentry_target(const struct btf *btf)
+{
+	static const char *const names[] = { "bpf_fentry_test1", "do_nanosleep" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int id = btf__find_by_name_kind(btf, names[i], BTF_KIND_FUNC);
+
+		if (id > 0)
+			return id;
+	}
+	return -ENOENT;
+}
+
+/* Load an empty fentry program and attach it: the trampoline is what counts. */
+static bool probe_fentry(char *detail, size_t len)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, load, .expected_attach_type = BPF_TRACE_FENTRY);
+	const struct btf *btf = get_vmlinux_btf();
+	int prog, link;
+
+	if (!btf || fentry_target(btf) < 0) {
+		snprintf(detail, len, "no function to attach to in BTF");
+		return false;
+	}
+	load.attach_btf_id = fentry_target(btf);
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &load);
+	if (prog < 0) {
+		snprintf(detail, len, "load: %s", strerror(-prog));
+		return false;
+	}
+	link = bpf_link_create(prog, 0, BPF_TRACE_FENTRY, NULL);
+	close(prog);
+	if (link < 0) {
+		snprintf(detail, len, "attach: %s", strerror(-link));
+		return false;
+	}
+	close(link);
+	return true;
+}
+
 static const struct kfeature_desc features[KF_NR] = {
 	[KF_BTF]		= { "btf", "5.4", probe_btf },
 	[KF_RINGBUF]		= { "ringbuf", "5.8", probe_ringbuf },
@@ -151,6 +493,17 @@ static const struct kfeature_desc features[KF_NR] = {
 	[KF_BPF_LOOP]		= { "bpf_loop", "5.17", probe_bpf_loop },
 	[KF_UPROBE_MULTI]	= { "uprobe_multi", "6.6", probe_uprobe_multi },
 	[KF_UPROBE_SESSION]	= { "uprobe_session", "6.13", probe_uprobe_session },
+	[KF_UPROBES]		= { "uprobes", "4.17", probe_uprobes },
+	[KF_TRACEFS]		= { "tracefs", "4.1", .probe_detail = probe_tracefs },
+	[KF_MEMCG_V1]		= { "memcg_v1", "2.6.25", .probe_detail = probe_memcg_v1 },
+	[KF_MEMCG_V2]		= { "memcg_v2", "4.5", .probe_detail = probe_memcg_v2 },
+	[KF_PERF_SW]		= { "perf_sw", "2.6.31", .probe_detail = probe_perf_sw },
+	[KF_BPF_STATS]		= { "bpf_stats", "5.8", probe_bpf_stats },
+	[KF_KPROBES]		= { "kprobes", "4.17", .probe_detail = probe_kprobes },
+	[KF_FENTRY]		= { "fentry", "5.5", .probe_detail = probe_fentry },
+	[KF_RSS_STAT]		= { "rss_stat", "5.5", probe_rss_stat },
+	[KF_RSS_PERCPU]		= { "rss_percpu", "6.2", .probe_detail = probe_rss_percpu },
+	[KF_RSS_ATOMIC]		= { "rss_atomic", "2.6.34", .probe_detail = probe_rss_atomic },
 };
 
 const char *kfeature_name(enum kfeature f)
@@ -166,17 +519,26 @@ const char *kfeature_since(enum kfeature f)
 bool kfeature_disabled(enum kfeature f)
 {
 	const char *list = getenv("MEMLENS_DISABLE");
-	size_t len;
 
 	if (!list || f >= KF_NR)
 		return false;
-	len = strlen(features[f].name);
-	for (const char *p = list; *p; p += strcspn(p, ",")) {
-		p += strspn(p, ", ");
-		if (!strncmp(p, features[f].name, len) && (p[len] == ',' || !p[len]))
-			return true;
-	}
-	return false;
+	return has_word(list, features[f].name, ", ");
+}
+
+static bool run_probe(enum kfeature f)
+{
+	if (features[f].probe_detail)
+		return features[f].probe_detail(details[f], DETAIL_LEN);
+	return features[f].probe();
+}
+
+const char *kfeature_detail(enum kfeature f)
+{
+	if (f >= KF_NR)
+		return "";
+	if (kfeature_disabled(f))
+		return "disabled by MEMLENS_DISABLE";
+	return details[f];
 }
 
 bool kfeature_has(enum kfeature f)
@@ -187,6 +549,96 @@ bool kfeature_has(enum kfeature f)
 	if (f >= KF_NR || kfeature_disabled(f))
 		return false;
 	if (!cache[f])
-		cache[f] = features[f].probe() ? 2 : 1;
+		cache[f] = run_probe(f) ? 2 : 1;
 	return cache[f] == 2;
+}
+
+static const char *const lockdown_names[] = {
+	[KLOCKDOWN_UNKNOWN] = "unknown",
+	[KLOCKDOWN_NONE] = "none",
+	[KLOCKDOWN_INTEGRITY] = "integrity",
+	[KLOCKDOWN_CONFIDENTIALITY] = "confidentiality",
+};
+
+const char *klockdown_name(enum klockdown mode)
+{
+	return mode <= KLOCKDOWN_CONFIDENTIALITY ? lockdown_names[mode] : "unknown";
+}
+
+/*
+ * securityfs/lockdown as an fd. Where securityfs is not mounted, a mount
+ * of it that is never attached anywhere (fsopen, fsmount: 5.2): no mount
+ * namespace sees it, and it is gone when its fd is closed.
+ */
+static int open_lockdown(void)
+{
+	int fd = open("/sys/kernel/security/lockdown", O_RDONLY | O_CLOEXEC);
+	int fs, mnt;
+
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	fs = syscall(SYS_fsopen, "securityfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) {
+		close(fs);
+		return -1;
+	}
+	mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+	close(fs);
+	if (mnt < 0)
+		return -1;
+	fd = openat(mnt, "lockdown", O_RDONLY | O_CLOEXEC);
+	close(mnt);
+	return fd;
+}
+
+/* "none [integrity] confidentiality": the mode in brackets. */
+static enum klockdown parse_lockdown(const char *text)
+{
+	for (int m = KLOCKDOWN_NONE; m <= KLOCKDOWN_CONFIDENTIALITY; m++) {
+		char word[32];
+
+		snprintf(word, sizeof(word), "[%s]", lockdown_names[m]);
+		if (strstr(text, word))
+			return m;
+	}
+	return KLOCKDOWN_UNKNOWN;
+}
+
+enum klockdown klockdown(void)
+{
+	static enum klockdown mode = KLOCKDOWN_UNKNOWN;
+	static bool probed;
+	char text[128];
+	ssize_t n;
+	int fd;
+
+	if (probed)
+		return mode;
+	probed = true;
+	fd = open_lockdown();
+	if (fd < 0) {
+		/* securityfs there but no lockdown file: no lockdown LSM. */
+		if (errno == ENOENT)
+			mode = KLOCKDOWN_NONE;
+		return mode;
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n > 0) {
+		text[n] = 0;
+		mode = parse_lockdown(text);
+	}
+	return mode;
+}
+
+bool krelease_before(const char *release, const char *version)
+{
+	unsigned int rmaj, rmin, vmaj, vmin;
+
+	if (sscanf(release, "%u.%u", &rmaj, &rmin) != 2 ||
+	    sscanf(version, "%u.%u", &vmaj, &vmin) != 2)
+		return false;
+	return rmaj < vmaj || (rmaj == vmaj && rmin < vmin);
 }

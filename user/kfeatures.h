@@ -23,7 +23,25 @@ enum kfeature {
 	KF_BPF_LOOP,		/* bpf_loop(), 5.17: the DWARF unwinder */
 	KF_UPROBE_MULTI,	/* uprobe_multi links, 6.6 */
 	KF_UPROBE_SESSION,	/* uprobe_multi sessions (attach type 57), 6.13 */
+	KF_UPROBES,		/* the uprobe PMU: allocator hooks, 4.17 */
+	KF_TRACEFS,		/* tracefs mounted or mountable: syscall tracepoints */
+	KF_MEMCG_V1,		/* a cgroup v1 hierarchy with the memory controller */
+	KF_MEMCG_V2,		/* the memory controller enabled at the cgroup2 root */
+	KF_PERF_SW,		/* software perf events: top's page-fault counts */
+	KF_BPF_STATS,		/* BPF_ENABLE_STATS: what memlens costs, 5.8 */
+	KF_KPROBES,		/* the kprobe PMU (CONFIG_KPROBES): memlens needs none */
+	KF_FENTRY,		/* fentry programs attach: memlens needs none either */
+	KF_RSS_STAT,		/* the kmem:rss_stat tracepoint, 5.5 */
+	KF_RSS_PERCPU,		/* mm_struct.rss_stat[] of struct percpu_counter, 6.2 */
+	KF_RSS_ATOMIC,		/* mm_struct.rss_stat a struct mm_rss_stat, before 6.2 */
 	KF_NR,
+};
+
+enum klockdown {
+	KLOCKDOWN_UNKNOWN,
+	KLOCKDOWN_NONE,
+	KLOCKDOWN_INTEGRITY,
+	KLOCKDOWN_CONFIDENTIALITY,
 };
 
 /* Does the kernel have F (and MEMLENS_DISABLE does not name it)? */
@@ -34,5 +52,23 @@ const char *kfeature_name(enum kfeature f);
 const char *kfeature_since(enum kfeature f);
 /* Is F named in MEMLENS_DISABLE? */
 bool kfeature_disabled(enum kfeature f);
+/*
+ * More about F for memlens doctor, after kfeature_has(F): where it is
+ * ("mounted at /sys/kernel/tracing"), why it is missing ("load: Operation
+ * not permitted"), or "".
+ */
+const char *kfeature_detail(enum kfeature f);
+/* Does vmlinux BTF have raw tracepoint NAME (a btf_trace_NAME typedef)? */
+bool ktracepoint_has(const char *name);
+/* The lockdown mode, from securityfs (not mounted anywhere to read it). */
+enum klockdown klockdown(void);
+const char *klockdown_name(enum klockdown mode);
+/*
+ * Is RELEASE ("6.18.44-fc", as uname gives it) older than VERSION ("5.11")?
+ * False when either does not parse.
+ */
+bool krelease_before(const char *release, const char *version);
+/* Free the vmlinux BTF the probes keep between them. */
+void kfeatures_release(void);
 
 #endif

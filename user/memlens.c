@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	{ "kmem", cmd_kmem, "kernel allocations (slab, kmalloc, pages, vmalloc) by cache and process" },
 	{ "record", cmd_record, "a leaks session into a file, to render later with report" },
 	{ "report", cmd_report, "render a recording made by record: any leaks view, offline" },
+	{ "doctor", cmd_doctor, "what this kernel offers, and how each command runs here" },
 };
 
 static void usage(FILE *out)

@@ -11,5 +11,6 @@ int cmd_reclaim(int argc, char **argv);
 int cmd_kmem(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const struct {
 	{ "recfile", test_recfile },
 	{ "unwind_table", test_unwind_table },
 	{ "demangle", test_demangle },
+	{ "kplan", test_kplan },
 };
 
 /* With arguments, only the suites they name. */

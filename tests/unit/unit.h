@@ -66,5 +66,6 @@ void test_kmem_bpf(void);
 void test_flamegraph(void);
 void test_pprof(void);
 void test_demangle(void);
+void test_kplan(void);
 
 #endif

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * memlens doctor: what this kernel offers memlens (kfeatures) and how each
+ * subcommand will run here (kplan), with the reason for each reduction.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include "kfeatures.h"
+#include "kplan.h"
+#include "report.h"
+#include "subcommands.h"
+#include "util.h"
+
+static const char doctor_usage[] =
+"Usage: memlens doctor [--json]\n"
+"\n"
+"What this kernel offers memlens (BTF, uprobe_multi, bpf_loop, ring buffer,\n"
+"task storage, tracefs, memory cgroups, lockdown, ...) and how each command\n"
+"will run here: full, reduced (and why), or unavailable (and why).\n"
+"MEMLENS_DISABLE=name,... makes memlens act as if those features were missing.\n"
+"\n"
+"      --json            one JSON object instead of the tables\n"
+"  -h, --help            this help\n"
+"\n"
+"Exit code 0 when every command can run here, reduced or not; 1 when one\n"
+"cannot (or on errors); 2 on bad usage.\n";
+
+static const struct option doctor_options[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+/* Returns 1 when the help was printed, 0, or -EINVAL. */
+static int parse_args(int argc, char **argv, bool *json)
+{
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", doctor_options, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			fputs(doctor_usage, stdout);
+			return 1;
+		default:
+			bad_option("doctor", opt, argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		error_msg("doctor: unexpected argument '%s' (see memlens doctor --help)",
+			  argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void print_feature(const char *name, const char *here, const char *since,
+			  const char *detail)
+{
+	if (*detail)
+		printf("%-16s %-9s %-7s %s\n", name, here, since, detail);
+	else
+		printf("%-16s %-9s %s\n", name, here, since);
+}
+
+static void print_features(void)
+{
+	print_feature("FEATURE", "HERE", "SINCE", "DETAIL");
+	for (int f = 0; f < KF_NR; f++) {
+		bool has = kfeature_has(f);
+
+		print_feature(kfeature_name(f), has ? "yes" : "no", kfeature_since(f),
+			      kfeature_detail(f));
+	}
+	print_feature("lockdown", klockdown_name(klockdown()), "5.4", "");
+}
+
+/* "leaks: full", "leaks: reduced: A; B", "kmem: unavailable: A". */
+static void print_plan(const char *cmd, const struct kplan *p)
+{
+	printf("%s: %s", cmd, kplan_mode_name(p->mode));
+	for (unsigned int i = 0; i < p->nr_reasons; i++)
+		printf("%s%s", i ? "; " : ": ", p->reasons[i]);
+	putchar('\n');
+}
+
+static void print_json_features(void)
+{
+	fputs("\"features\":{", stdout);
+	for (int f = 0; f < KF_NR; f++)
+		printf("\"%s\":%s,", kfeature_name(f), kfeature_has(f) ? "true" : "false");
+	printf("\"lockdown\":\"%s\"},\"since\":{", klockdown_name(klockdown()));
+	for (int f = 0; f < KF_NR; f++)
+		printf("%s\"%s\":\"%s\"", f ? "," : "", kfeature_name(f), kfeature_since(f));
+	fputs("},\"details\":{", stdout);
+	for (int f = 0, n = 0; f < KF_NR; f++) {
+		if (!*kfeature_detail(f))
+			continue;
+		printf("%s\"%s\":", n++ ? "," : "", kfeature_name(f));
+		json_print_string(stdout, kfeature_detail(f));
+	}
+	putchar('}');
+}
+
+static void print_json_plan(const char *cmd, const struct kplan *p)
+{
+	printf("\"%s\":{\"mode\":\"%s\",\"reasons\":[", cmd, kplan_mode_name(p->mode));
+	for (unsigned int i = 0; i < p->nr_reasons; i++) {
+		if (i)
+			putchar(',');
+		json_print_string(stdout, p->reasons[i]);
+	}
+	fputs("],\"ways\":{", stdout);
+	for (unsigned int i = 0; i < p->nr_ways; i++)
+		printf("%s\"%s\":\"%s\"", i ? "," : "", p->ways[i].rule, p->ways[i].way);
+	fputs("}}", stdout);
+}
+
+/* Every plan, printed; the number of commands that cannot run here. */
+static int print_plans(bool json)
+{
+	struct kplan plan;
+	int unavailable = 0;
+
+	for (size_t i = 0; i < kplan_nr_commands; i++) {
+		const char *cmd = kplan_commands[i];
+
+		if (kplan_command(cmd, &plan))
+			continue;
+		if (plan.mode == KPLAN_UNAVAILABLE)
+			unavailable++;
+		if (!json) {
+			print_plan(cmd, &plan);
+			continue;
+		}
+		if (i)
+			putchar(',');
+		print_json_plan(cmd, &plan);
+	}
+	return unavailable;
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	bool json = false;
+	struct utsname u;
+	int unavailable, err;
+
+	err = parse_args(argc, argv, &json);
+	if (err)
+		return err < 0 ? EXIT_USAGE : 0;
+	/* Unprivileged, every BPF probe fails: the answer would be wrong. */
+	if (check_privileges())
+		return 1;
+	setup_libbpf_logging();
+	if (uname(&u))
+		strcpy(u.release, "?");
+	if (json) {
+		fputs("{\"kernel\":", stdout);
+		json_print_string(stdout, u.release);
+		fputs(",\"machine\":", stdout);
+		json_print_string(stdout, u.machine);
+		putchar(',');
+		print_json_features();
+		fputs(",\"commands\":{", stdout);
+		unavailable = print_plans(true);
+		fputs("}}\n", stdout);
+	} else {
+		printf("Linux %s %s\n\n", u.release, u.machine);
+		print_features();
+		putchar('\n');
+		unavailable = print_plans(false);
+	}
+	kfeatures_release();
+	return unavailable ? 1 : 0;
+}

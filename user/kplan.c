@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * How each subcommand runs on this kernel (kplan.h): the rules, and the
+ * plan of each subcommand made of them.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <bpf/libbpf.h>
+#include "kfeatures.h"
+#include "kplan.h"
+#include "kmem.skel.h"
+#include "reclaim.skel.h"
+
+struct kplan_way kplan_stacks(void)
+{
+	if (kfeature_has(KF_BPF_LOOP))
+		return (struct kplan_way){ "dwarf", NULL };
+	return (struct kplan_way){ "fp", "no bpf_loop (5.17): frame-pointer stacks, "
+				   "which end early in code without frame pointers" };
+}
+
+struct kplan_way kplan_hooks(void)
+{
+	if (kfeature_has(KF_UPROBE_MULTI))
+		return (struct kplan_way){ "uprobe_multi", NULL };
+	return (struct kplan_way){ "uprobe", "no uprobe_multi (6.6): one uprobe and one "
+				   "uretprobe per function, slower to attach, more links" };
+}
+
+/*
+ * Without task storage, a per-CPU buffer: exact before 5.11, where uprobe
+ * programs run with preemption off; on later kernels a program can be
+ * preempted mid-stack by another task's on the same CPU.
+ */
+struct kplan_way kplan_scratch(void)
+{
+	struct utsname u;
+
+	if (kfeature_has(KF_TASK_STORAGE))
+		return (struct kplan_way){ "task_storage", NULL };
+	if (!uname(&u) && krelease_before(u.release, "5.11"))
+		return (struct kplan_way){ "percpu", NULL };
+	return (struct kplan_way){ "percpu", "no task storage (5.11): a per-CPU stack buffer, "
+				   "which preempted programs can share: a stack may mix two" };
+}
+
+/* The layout of mm_struct.rss_stat decides how resident memory is read. */
+struct kplan_way kplan_rss(void)
+{
+	if (!kfeature_has(KF_RSS_STAT))
+		return (struct kplan_way){ "none", "no kmem:rss_stat tracepoint (5.5): "
+					   "no resident memory" };
+	if (kfeature_has(KF_RSS_PERCPU))
+		return (struct kplan_way){ "percpu_counter", NULL };
+	if (kfeature_has(KF_RSS_ATOMIC))
+		return (struct kplan_way){ "atomic", NULL };
+	return (struct kplan_way){ "none", "mm_struct.rss_stat in a layout memlens does not "
+				   "know: no resident memory" };
+}
+
+const char *kplan_blocker(void)
+{
+	if (!kfeature_has(KF_BTF))
+		return "no kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)";
+	if (!kfeature_has(KF_RINGBUF))
+		return "no BPF ring buffer (5.8)";
+	if (klockdown() == KLOCKDOWN_CONFIDENTIALITY)
+		return "lockdown confidentiality: BPF may not read kernel memory";
+	return NULL;
+}
+
+static void add_reason(struct kplan *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A reduction; once a plan is unavailable, only what stops it is kept. */
+static void add_reason(struct kplan *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->mode == KPLAN_UNAVAILABLE || p->nr_reasons >= KPLAN_MAX_REASONS)
+		return;
+	p->mode = KPLAN_REDUCED;
+	va_start(ap, fmt);
+	vsnprintf(p->reasons[p->nr_reasons++], KPLAN_REASON_LEN, fmt, ap);
+	va_end(ap);
+}
+
+static void add_blocker(struct kplan *p, const char *reason)
+{
+	if (p->mode != KPLAN_UNAVAILABLE)
+		p->nr_reasons = 0;
+	p->mode = KPLAN_UNAVAILABLE;
+	if (p->nr_reasons < KPLAN_MAX_REASONS)
+		snprintf(p->reasons[p->nr_reasons++], KPLAN_REASON_LEN, "%s", reason);
+}
+
+static void add_way(struct kplan *p, const char *rule, struct kplan_way w)
+{
+	if (p->nr_ways < KPLAN_MAX_WAYS) {
+		p->ways[p->nr_ways].rule = rule;
+		p->ways[p->nr_ways++].way = w.way;
+	}
+	if (w.reason)
+		add_reason(p, "%s", w.reason);
+}
+
+/*
+ * The raw tracepoints OBJ's programs attach to that this kernel lacks:
+ * the loaders leave those out (skip_missing_tracepoints) and run without.
+ */
+static void plan_tracepoints(struct kplan *p, struct bpf_object *obj)
+{
+	char missing[KPLAN_REASON_LEN] = "";
+	struct bpf_program *prog;
+	int have = 0, lack = 0;
+	size_t used = 0;
+
+	/* Without BTF no tracepoint can be looked up: the blocker says it. */
+	if (!kfeature_has(KF_BTF))
+		return;
+	if (!obj) {
+		add_blocker(p, "cannot open its BPF object");
+		return;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (strncmp(sec, "raw_tp/", 7))
+			continue;
+		if (ktracepoint_has(sec + 7)) {
+			have++;
+			continue;
+		}
+		lack++;
+		if (used < sizeof(missing))
+			used += snprintf(missing + used, sizeof(missing) - used, "%s%s",
+					 used ? ", " : "", sec + 7);
+	}
+	if (!have && lack)
+		add_blocker(p, "none of its tracepoints is in this kernel's BTF");
+	else if (lack)
+		add_reason(p, "this kernel lacks %s: not traced", missing);
+}
+
+/* What every allocation tracer needs: uprobes and the syscall tracepoints. */
+static void plan_alloc_base(struct kplan *p, bool uprobes_needed)
+{
+	if (!kfeature_has(KF_TRACEFS))
+		add_blocker(p, "no tracefs (CONFIG_TRACING): the syscall tracepoints cannot be "
+			    "attached");
+	if (kfeature_has(KF_UPROBES))
+		return;
+	if (uprobes_needed)
+		add_blocker(p, "no uprobes (CONFIG_UPROBE_EVENTS): no allocator can be hooked");
+	else
+		add_reason(p, "no uprobes (CONFIG_UPROBE_EVENTS): runs only with --no-uprobes, "
+			   "without allocator calls");
+}
+
+/* --cgroup names a directory of the v1 memory hierarchy (memcg.c). */
+static void plan_cgroup_option(struct kplan *p)
+{
+	if (!kfeature_has(KF_MEMCG_V1))
+		add_reason(p, "no cgroup v1 memory controller: --cgroup, which takes a v1 "
+			   "memory cgroup, is refused");
+}
+
+static void plan_bpf_stats(struct kplan *p)
+{
+	if (!kfeature_has(KF_BPF_STATS))
+		add_reason(p, "no BPF run-time statistics (5.8): what memlens costs is not shown");
+}
+
+/* leaks, record, allocs: stacks of one process's allocations. */
+static void plan_stacks_cmd(struct kplan *p)
+{
+	plan_alloc_base(p, true);
+	add_way(p, "stacks", kplan_stacks());
+	add_way(p, "scratch", kplan_scratch());
+	add_way(p, "hooks", kplan_hooks());
+}
+
+/* top, hist: every process, counters and histograms, no stacks. */
+static void plan_system_cmd(struct kplan *p, bool top)
+{
+	plan_alloc_base(p, false);
+	if (!kfeature_has(KF_PERF_SW))
+		add_blocker(p, "no software perf events: page faults cannot be counted");
+	add_way(p, "hooks", kplan_hooks());
+	add_way(p, "rss", kplan_rss());
+	plan_cgroup_option(p);
+	if (top)
+		plan_bpf_stats(p);
+}
+
+static void plan_reclaim(struct kplan *p)
+{
+	struct reclaim_bpf *skel = reclaim_bpf__open();
+
+	plan_tracepoints(p, skel ? skel->obj : NULL);
+	reclaim_bpf__destroy(skel);
+	if (!kfeature_has(KF_MEMCG_V1) && !kfeature_has(KF_MEMCG_V2))
+		add_reason(p, "no memory cgroup controller: no memory cgroup reclaim stalls");
+	/* The rss of OOM victims. */
+	add_way(p, "rss", kplan_rss());
+	plan_cgroup_option(p);
+	plan_bpf_stats(p);
+}
+
+static void plan_kmem(struct kplan *p)
+{
+	struct kmem_bpf *skel = kmem_bpf__open();
+
+	plan_tracepoints(p, skel ? skel->obj : NULL);
+	kmem_bpf__destroy(skel);
+	plan_cgroup_option(p);
+	plan_bpf_stats(p);
+}
+
+const char *const kplan_commands[] = {
+	"leaks", "allocs", "top", "hist", "reclaim", "kmem", "record", "report",
+};
+const size_t kplan_nr_commands = sizeof(kplan_commands) / sizeof(kplan_commands[0]);
+
+int kplan_command(const char *cmd, struct kplan *p)
+{
+	const char *blocker = kplan_blocker();
+
+	memset(p, 0, sizeof(*p));
+	/* report reads a file: it needs nothing of the kernel. */
+	if (!strcmp(cmd, "report"))
+		return 0;
+	if (blocker)
+		add_blocker(p, blocker);
+	if (!strcmp(cmd, "leaks") || !strcmp(cmd, "record") || !strcmp(cmd, "allocs"))
+		plan_stacks_cmd(p);
+	else if (!strcmp(cmd, "top") || !strcmp(cmd, "hist"))
+		plan_system_cmd(p, !strcmp(cmd, "top"));
+	else if (!strcmp(cmd, "reclaim"))
+		plan_reclaim(p);
+	else if (!strcmp(cmd, "kmem"))
+		plan_kmem(p);
+	else
+		return -ENOENT;
+	return 0;
+}
+
+const char *kplan_mode_name(enum kplan_mode mode)
+{
+	switch (mode) {
+	case KPLAN_FULL:
+		return "full";
+	case KPLAN_REDUCED:
+		return "reduced";
+	default:
+		return "unavailable";
+	}
+}
