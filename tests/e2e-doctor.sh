@@ -148,6 +148,34 @@ check "disable memcg_v1: reclaim has no memcg stalls" \
 check "disable memcg_v1: kmem --cgroup refused" \
 	grep -q '^kmem: reduced: no cgroup v1 memory controller: --cgroup' "$tmp/nomemcg"
 
+# --- The verifier's cost of every program -----------------------------
+# Every program of every object, in every mode, loads here within 10% of
+# the verifier's limit; and so on a kernel without bpf_loop, task storage,
+# task_btf and bpf_task_pt_regs (5.10), as far as this kernel can say.
+
+verifier_budget() {
+	local name=$1 out=$tmp/verifier-$1.json
+	shift
+	env "$@" "$MEMLENS" doctor --verifier --json >"$out"
+	check_eq "$name: exit code" 0 $?
+	check "$name: every mode of allocs, reclaim and kmem" jq_true \
+		'[.programs[].mode] | unique == ["kmem","leaks-dwarf","leaks-dwarf-sampled",
+		  "leaks-fp","leaks-fp-sampled","reclaim","top"]' "$out"
+	check "$name: nothing refused, nothing over budget" jq_true \
+		'.refused == 0 and .over_budget == 0 and .budget == 100000' "$out"
+	check "$name: every program loaded, with its count" jq_true \
+		'all(.programs[]; .error == null and .insns > 0 and .insns <= 100000)' "$out"
+	check "$name: alloc_return with the unwinder is counted" jq_true \
+		'any(.programs[]; .mode == "leaks-dwarf" and .program == "alloc_return")' "$out"
+}
+
+verifier_budget "--verifier" MEMLENS_NOTHING=1
+verifier_budget "--verifier as on 5.10" MEMLENS_DISABLE=bpf_loop,task_storage,task_btf,task_pt_regs
+"$MEMLENS" doctor --verifier >"$tmp/verifier.txt"
+check "--verifier: a table with the largest program named" \
+	grep -Eq '^largest: alloc_return \(leaks-[a-z-]+\), [0-9]+ insns, [0-9.]+% of the verifier.s limit; budget 10%: 0 over, 0 refused$' \
+	"$tmp/verifier.txt"
+
 # --- Usage and errors -------------------------------------------------
 
 expect_error "unknown option" 2 \
@@ -156,15 +184,12 @@ expect_error "unknown option" 2 \
 expect_error "stray argument" 2 \
 	"memlens: doctor: unexpected argument 'leaks' (see memlens doctor --help)" \
 	"$MEMLENS_BIN" doctor leaks
-expect_error "--verifier is not an option yet" 2 \
-	"memlens: doctor: unknown option '--verifier' (see memlens doctor --help)" \
-	"$MEMLENS_BIN" doctor --verifier
 expect_error "not root" 1 \
 	"memlens: needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it as root" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$MEMLENS_BIN" doctor
 "$MEMLENS" doctor --help >"$tmp/help"
 check_eq "--help: exit code" 0 $?
-check "--help: usage on stdout" grep -q '^Usage: memlens doctor \[--json\]$' "$tmp/help"
+check "--help: usage on stdout" grep -q '^Usage: memlens doctor \[--json\] \[--verifier\]$' "$tmp/help"
 check "memlens --help lists doctor" sh -c "'$MEMLENS_BIN' --help | grep -q '^  doctor '"
 
 finish doctor

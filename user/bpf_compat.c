@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Kernel-dependent choices before loading (bpf_compat.h). */
+/* Kernel-dependent choices before loading (bpf_compat.h), by kplan's rules. */
+#include <string.h>
 #include <bpf/libbpf.h>
 #include "allocs.skel.h"
 #include "bpf_compat.h"
+#include "kplan.h"
 
 bool allocs_compat_prepare(struct allocs_bpf *skel)
 {
-	bool task_storage = kfeature_has(KF_TASK_STORAGE) && kfeature_has(KF_TASK_BTF);
+	bool task_storage = !strcmp(kplan_scratch().way, "task_storage");
 	bool unwinder_kept = true;
 
 	skel->rodata->use_task_storage = task_storage;
@@ -15,7 +17,7 @@ bool allocs_compat_prepare(struct allocs_bpf *skel)
 	bpf_map__set_autocreate(skel->maps.stack_scratch_cpu, !task_storage);
 	skel->rodata->use_task_pt_regs = kfeature_has(KF_TASK_PT_REGS) &&
 					 kfeature_has(KF_TASK_BTF);
-	if (skel->rodata->unwind_tables && !kfeature_has(KF_BPF_LOOP)) {
+	if (skel->rodata->unwind_tables && strcmp(kplan_stacks().way, "dwarf")) {
 		skel->rodata->unwind_tables = false;
 		unwinder_kept = false;
 	}

@@ -179,8 +179,18 @@ static int give_stats_logs(struct bpf_object *obj, struct load_watch *w)
 	return 0;
 }
 
+/* Each program's summary to FN: its log, with the verifier's error if it refused it. */
+static void report_stats(const struct load_watch *w, int err, prog_stats_fn fn, void *ctx)
+{
+	struct bpf_program *prog;
+	int i = 0;
+
+	bpf_object__for_each_program(prog, w->obj)
+		fn(prog, w->logs[i++], err, ctx);
+}
+
 /* With -v, libbpf's full verifier log instead, and no deadline. */
-static int load_watched(struct bpf_object_skeleton *s)
+static int load_watched(struct bpf_object_skeleton *s, prog_stats_fn fn, void *ctx)
 {
 	struct sigaction sa = { .sa_handler = verify_interrupt }, old;
 	struct load_watch w = { .loader = pthread_self(), .obj = *s->obj };
@@ -204,6 +214,8 @@ static int load_watched(struct bpf_object_skeleton *s)
 	atomic_store(&w.done, true);
 	pthread_join(watcher, NULL);
 	sigaction(SIGALRM, &old, NULL);
+	if (fn)
+		report_stats(&w, err, fn, ctx);
 	free(w.logs);
 	if (err && atomic_load(&w.timed_out))
 		return -ETIMEDOUT;
@@ -212,7 +224,19 @@ static int load_watched(struct bpf_object_skeleton *s)
 
 int skeleton_load(struct bpf_object_skeleton *s)
 {
-	return load_watched(s);
+	return load_watched(s, NULL, NULL);
+}
+
+int skeleton_load_stats(struct bpf_object_skeleton *s, prog_stats_fn fn, void *ctx)
+{
+	bool was_verbose = verbose;
+	int err;
+
+	/* The summaries are what is asked for: never libbpf's full log instead. */
+	verbose = false;
+	err = load_watched(s, fn, ctx);
+	verbose = was_verbose;
+	return err;
 }
 
 void skeleton_load_error(int err)

@@ -44,6 +44,11 @@ int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
 #define VERIFY_PROG_DEADLINE_MS	1000
 /* Load skeleton S, no program over the deadline: 0, -ETIMEDOUT, or the load's error. */
 int skeleton_load(struct bpf_object_skeleton *s);
+struct bpf_program;
+typedef void (*prog_stats_fn)(struct bpf_program *prog, const char *log, int load_err,
+			      void *ctx);
+/* skeleton_load(), then FN for every program with its BPF_LOG_STATS log and the load's error. */
+int skeleton_load_stats(struct bpf_object_skeleton *s, prog_stats_fn fn, void *ctx);
 /* One line for an error of skeleton_load(). */
 void skeleton_load_error(int err);
 /* Load and attach skeleton S (skel->skeleton), with one message on failure. */

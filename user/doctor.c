@@ -14,9 +14,10 @@
 #include "report.h"
 #include "subcommands.h"
 #include "util.h"
+#include "verifier_cost.h"
 
 static const char doctor_usage[] =
-"Usage: memlens doctor [--json]\n"
+"Usage: memlens doctor [--json] [--verifier]\n"
 "\n"
 "What this kernel offers memlens (BTF, uprobe_multi, bpf_loop, ring buffer,\n"
 "task storage, tracefs, memory cgroups, lockdown, ...) and how each command\n"
@@ -24,6 +25,9 @@ static const char doctor_usage[] =
 "MEMLENS_DISABLE=name,... makes memlens act as if those features were missing.\n"
 "\n"
 "      --json            one JSON object instead of the tables\n"
+"      --verifier        load every BPF program in every mode and print what the\n"
+"                        kernel's verifier spent on each; exit 1 if one is\n"
+"                        refused or over memlens's budget (10% of the limit)\n"
 "  -h, --help            this help\n"
 "\n"
 "Exit code 0 when every command can run here, reduced or not; 1 when one\n"
@@ -31,12 +35,13 @@ static const char doctor_usage[] =
 
 static const struct option doctor_options[] = {
 	{ "json", no_argument, NULL, 'j' },
+	{ "verifier", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
 
 /* Returns 1 when the help was printed, 0, or -EINVAL. */
-static int parse_args(int argc, char **argv, bool *json)
+static int parse_args(int argc, char **argv, bool *json, bool *verifier)
 {
 	int opt;
 
@@ -46,6 +51,9 @@ static int parse_args(int argc, char **argv, bool *json)
 		switch (opt) {
 		case 'j':
 			*json = true;
+			break;
+		case 'V':
+			*verifier = true;
 			break;
 		case 'h':
 			fputs(doctor_usage, stdout);
@@ -125,6 +133,78 @@ static void print_json_plan(const char *cmd, const struct kplan *p)
 	fputs("}}", stdout);
 }
 
+struct cost_table {
+	bool json;
+	int nr;
+	int over_budget;
+	int refused;
+	struct prog_cost worst;
+};
+
+static void print_cost(const struct prog_cost *c, void *arg)
+{
+	struct cost_table *t = arg;
+	const char *err = c->err == -ECANCELED ? "not tried" : c->err ? strerror(-c->err) : NULL;
+
+	if (c->err && c->err != -ECANCELED)
+		t->refused++;
+	else if (c->insns > VERIFIER_BUDGET)
+		t->over_budget++;
+	if (c->insns > t->worst.insns)
+		t->worst = *c;
+	if (!t->json) {
+		printf("%-20s %-24s %8ld %8ld %10ld%s%s%s%s\n", c->mode, c->prog, c->insns,
+		       c->peak_states, c->usec, err ? "  " : "", err ? err : "",
+		       *c->why ? ": " : "", c->why);
+		t->nr++;
+		return;
+	}
+	printf("%s{\"mode\":\"%s\",\"program\":\"%s\",\"insns\":%ld,\"peak_states\":%ld,"
+	       "\"total_states\":%ld,\"usec\":%ld,\"error\":", t->nr++ ? "," : "", c->mode,
+	       c->prog, c->insns, c->peak_states, c->total_states, c->usec);
+	if (err)
+		json_print_string(stdout, err);
+	else
+		fputs("null", stdout);
+	fputs(",\"why\":", stdout);
+	json_print_string(stdout, c->why);
+	putchar('}');
+}
+
+/*
+ * memlens doctor --verifier: every program of every object in every mode,
+ * loaded and unloaded. 1 if one is refused or over budget.
+ */
+static int print_verifier_costs(bool json)
+{
+	struct cost_table t = { .json = json, .worst.insns = -1 };
+	int err;
+
+	if (json)
+		printf("{\"limit\":%d,\"budget\":%d,\"programs\":[", VERIFIER_INSN_LIMIT,
+		       VERIFIER_BUDGET);
+	else
+		printf("%-20s %-24s %8s %8s %10s\n", "MODE", "PROGRAM", "INSNS", "PEAK", "TIME_US");
+	err = verifier_costs(print_cost, &t);
+	if (json)
+		printf("],\"refused\":%d,\"over_budget\":%d}\n", t.refused, t.over_budget);
+	else if (t.worst.insns >= 0)
+		printf("\nlargest: %s (%s), %ld insns, %.1f%% of the verifier's limit; "
+		       "budget %d%%: %d over, %d refused\n", t.worst.prog, t.worst.mode,
+		       t.worst.insns, 100.0 * t.worst.insns / VERIFIER_INSN_LIMIT,
+		       100 * VERIFIER_BUDGET / VERIFIER_INSN_LIMIT, t.over_budget, t.refused);
+	if (err) {
+		error_msg("doctor: cannot load BPF objects: %s", strerror(-err));
+		return 1;
+	}
+	if (t.refused || t.over_budget) {
+		error_msg("doctor: %d program(s) refused, %d over budget", t.refused,
+			  t.over_budget);
+		return 1;
+	}
+	return 0;
+}
+
 /* Every plan, printed; the number of commands that cannot run here. */
 static int print_plans(bool json)
 {
@@ -151,17 +231,19 @@ static int print_plans(bool json)
 
 int cmd_doctor(int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, verifier = false;
 	struct utsname u;
 	int unavailable, err;
 
-	err = parse_args(argc, argv, &json);
+	err = parse_args(argc, argv, &json, &verifier);
 	if (err)
 		return err < 0 ? EXIT_USAGE : 0;
 	/* Unprivileged, every BPF probe fails: the answer would be wrong. */
 	if (check_privileges())
 		return 1;
 	setup_libbpf_logging();
+	if (verifier)
+		return print_verifier_costs(json);
 	if (uname(&u))
 		strcpy(u.release, "?");
 	if (json) {

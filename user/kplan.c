@@ -39,7 +39,8 @@ struct kplan_way kplan_scratch(void)
 {
 	struct utsname u;
 
-	if (kfeature_has(KF_TASK_STORAGE))
+	/* Task storage is looked up by bpf_get_current_task_btf(): both came in 5.11. */
+	if (kfeature_has(KF_TASK_STORAGE) && kfeature_has(KF_TASK_BTF))
 		return (struct kplan_way){ "task_storage", NULL };
 	if (!uname(&u) && krelease_before(u.release, "5.11"))
 		return (struct kplan_way){ "percpu", NULL };

@@ -23,8 +23,6 @@
 #include "util.h"
 #include "verifier_cost.h"
 
-#define STATS_LOG_SIZE	4096
-#define BPF_LOG_STATS	4
 
 struct allocs_mode {
 	const char *name;
@@ -61,74 +59,59 @@ static long log_number(const char *log, const char *key)
 	return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
-struct cost_load {
-	struct bpf_object *obj;
-	const char *mode;
-	char (*logs)[STATS_LOG_SIZE];
-	int nr;
-};
-
-static int give_logs(struct cost_load *l)
+/* The verifier's reason: the last line before its summary. */
+static void refusal_reason(const char *log, char *why, size_t len)
 {
-	struct bpf_program *prog;
-	int n = 0;
+	const char *end = strstr(log, "processed ");
+	const char *start;
 
-	bpf_object__for_each_program(prog, l->obj)
-		n++;
-	l->logs = calloc(n, sizeof(*l->logs));
-	if (!l->logs)
-		return -ENOMEM;
-	l->nr = 0;
-	bpf_object__for_each_program(prog, l->obj) {
-		bpf_program__set_log_buf(prog, l->logs[l->nr++], STATS_LOG_SIZE);
-		bpf_program__set_log_level(prog, BPF_LOG_STATS);
-	}
-	return 0;
+	if (!end)
+		end = log + strlen(log);
+	while (end > log && end[-1] == '\n')
+		end--;
+	start = end;
+	while (start > log && start[-1] != '\n')
+		start--;
+	snprintf(why, len, "%.*s", (int)(end - start), start);
 }
+
+struct cost_ctx {
+	const char *mode;
+	void (*fn)(const struct prog_cost *c, void *ctx);
+	void *ctx;
+};
 
 /*
  * libbpf loads the programs one after another and stops at the first it
- * cannot: the one whose log has no summary but a load error is that one,
- * those after it were not tried.
+ * cannot: that one has a log and no fd, those after it neither.
  */
-static void report_costs(struct cost_load *l, int err,
-			 void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+static void report_cost(struct bpf_program *prog, const char *log, int load_err, void *arg)
 {
-	struct bpf_program *prog;
-	bool failed_seen = false;
-	int i = 0;
+	struct cost_ctx *cc = arg;
+	struct prog_cost c = { .mode = cc->mode };
 
-	bpf_object__for_each_program(prog, l->obj) {
-		const char *log = l->logs[i++];
-		struct prog_cost c = { .mode = l->mode };
-
-		if (!bpf_program__autoload(prog))
-			continue;
-		snprintf(c.prog, sizeof(c.prog), "%s", bpf_program__name(prog));
-		c.insns = log_number(log, "processed ");
-		c.peak_states = log_number(log, "peak_states ");
-		c.total_states = log_number(log, "total_states ");
-		c.usec = log_number(log, "verification time ");
-		if (err && bpf_program__fd(prog) < 0) {
-			c.err = failed_seen ? -ECANCELED : err;
-			failed_seen = true;
-		}
-		fn(&c, ctx);
+	if (!bpf_program__autoload(prog))
+		return;
+	snprintf(c.prog, sizeof(c.prog), "%s", bpf_program__name(prog));
+	c.insns = log_number(log, "processed ");
+	c.peak_states = log_number(log, "peak_states ");
+	c.total_states = log_number(log, "total_states ");
+	c.usec = log_number(log, "verification time ");
+	if (load_err && bpf_program__fd(prog) < 0) {
+		c.err = *log ? load_err : -ECANCELED;
+		refusal_reason(log, c.why, sizeof(c.why));
 	}
+	cc->fn(&c, cc->ctx);
 }
 
-static int load_costs(struct bpf_object *obj, const char *mode,
+static int load_costs(struct bpf_object_skeleton *skel, const char *mode,
 		      void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 {
-	struct cost_load l = { .obj = obj, .mode = mode };
-	int err = give_logs(&l);
+	struct cost_ctx cc = { .mode = mode, .fn = fn, .ctx = ctx };
+	int err;
 
-	if (err)
-		return err;
-	err = bpf_object__load(obj);
-	report_costs(&l, err, fn, ctx);
-	free(l.logs);
-	return 0;
+	err = skeleton_load_stats(skel, report_cost, &cc);
+	return err == -ENOMEM ? err : 0;
 }
 
 static int allocs_cost(const struct allocs_mode *m,
@@ -158,7 +141,7 @@ static int allocs_cost(const struct allocs_mode *m,
 	bpf_map__set_max_entries(skel->maps.syscalls, 64);
 	bpf_map__set_max_entries(skel->maps.proc_stats, 64);
 	bpf_map__set_max_entries(skel->maps.rss, 64);
-	err = load_costs(skel->obj, m->name, fn, ctx);
+	err = load_costs(skel->skeleton, m->name, fn, ctx);
 	allocs_bpf__destroy(skel);
 	return err;
 }
@@ -174,7 +157,7 @@ static int reclaim_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *
 	set_all_filters(skel);
 	err = skip_missing_tracepoints(skel->obj, missing, sizeof(missing));
 	if (!err)
-		err = load_costs(skel->obj, "reclaim", fn, ctx);
+		err = load_costs(skel->skeleton, "reclaim", fn, ctx);
 	reclaim_bpf__destroy(skel);
 	return err;
 }
@@ -191,7 +174,7 @@ static int kmem_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx
 	bpf_map__set_max_entries(skel->maps.objects, 64);
 	err = skip_missing_tracepoints(skel->obj, missing, sizeof(missing));
 	if (!err)
-		err = load_costs(skel->obj, "kmem", fn, ctx);
+		err = load_costs(skel->skeleton, "kmem", fn, ctx);
 	kmem_bpf__destroy(skel);
 	return err;
 }

@@ -23,13 +23,15 @@ struct prog_cost {
 	long peak_states;
 	long total_states;
 	long usec;		/* verification time */
-	int err;		/* 0, or the load's negative errno */
+	int err;		/* 0; the load's negative errno; -ECANCELED: not tried */
+	char why[160];		/* the verifier's word when it refused the program */
 };
 
 /*
  * Load every program of every object in every mode, and call FN for each
- * program with its cost. Returns 0, or the first negative errno that was
- * not a refusal of a program (a refusal is reported through FN).
+ * program with its cost (programs the mode leaves out are not loaded).
+ * Returns 0, or the first negative errno that was not a refusal of a
+ * program (a refusal is reported through FN).
  */
 int verifier_costs(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx);
 
