@@ -10,6 +10,7 @@
 #include "allocs.skel.h"
 #include "alloc_probes.h"
 #include "elfsym.h"
+#include "kfeatures.h"
 #include "procmaps.h"
 #include "util.h"
 
@@ -85,11 +86,20 @@ static const struct alloc_func alloc_funcs[] = {
 
 #define NR_FUNCS (sizeof(alloc_funcs) / sizeof(alloc_funcs[0]))
 
+/* A link per function at most, when each is its own uprobe. */
 struct alloc_probes {
 	struct bpf_link *entries[NR_FUNCS];
 	struct bpf_link *returns[NR_FUNCS];
 	size_t nr_entries, nr_returns;
 };
+
+static void add_link(struct alloc_probes *ap, struct bpf_link *link, bool retprobe)
+{
+	if (retprobe)
+		ap->returns[ap->nr_returns++] = link;
+	else
+		ap->entries[ap->nr_entries++] = link;
+}
 
 /*
  * One uprobe_multi link for PROG at the N offsets of the file: it costs
@@ -102,16 +112,42 @@ static int attach_multi(struct alloc_probes *ap, struct bpf_program *prog, const
 		    .retprobe = retprobe);
 	struct bpf_link *link;
 
-	if (!n)
-		return 0;
 	link = bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &opts);
 	if (!link)
 		return -errno;
-	if (retprobe)
-		ap->returns[ap->nr_returns++] = link;
-	else
-		ap->entries[ap->nr_entries++] = link;
+	add_link(ap, link, retprobe);
 	return 0;
+}
+
+/*
+ * Before uprobe_multi (6.6): a classic uprobe, a perf event, per offset.
+ * Its pid filter is by address space, as uprobe_multi's: every thread of
+ * the process is seen.
+ */
+static int attach_each(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
+		       const unsigned long *offsets, size_t n, int pid, bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	struct bpf_link *link;
+
+	for (size_t i = 0; i < n; i++) {
+		link = bpf_program__attach_uprobe_opts(prog, pid, path, offsets[i], &opts);
+		if (!link)
+			return -errno;	/* those attached are closed with AP */
+		add_link(ap, link, retprobe);
+	}
+	return 0;
+}
+
+/* PROG at the N offsets of the file, the way this kernel allows. */
+static int attach_group(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
+			const unsigned long *offsets, size_t n, int pid, bool retprobe)
+{
+	if (!n)
+		return 0;
+	if (bpf_program__expected_attach_type(prog) == BPF_TRACE_UPROBE_MULTI)
+		return attach_multi(ap, prog, path, offsets, n, pid, retprobe);
+	return attach_each(ap, prog, path, offsets, n, pid, retprobe);
 }
 
 /*
@@ -172,13 +208,30 @@ static bool seen_offset(const unsigned long *offsets, size_t nr, uint64_t off)
 	return false;
 }
 
+/* The C functions marked required are all in EF. */
+static int check_required(struct elf_file *ef, const char *lib_name)
+{
+	uint64_t off;
+	int err;
+
+	for (size_t i = 0; i < NR_FUNCS; i++) {
+		if (!alloc_funcs[i].required)
+			continue;
+		err = elf_func_offset(ef, alloc_funcs[i].name, &off);
+		if (err) {
+			error_msg("symbol %s not found in %s", alloc_funcs[i].name, lib_name);
+			return err;
+		}
+	}
+	return 0;
+}
+
 /*
- * Hook what EF defines of the allocator functions; REQUIRE: the C ones
- * marked required must be there.
+ * Hook what EF defines of the allocator functions. Failures are for the
+ * caller to say: it knows whether they end the run.
  */
 static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
-			const char *lib_path, const char *lib_name, int pid, bool hold_at_exit,
-			bool require)
+			const char *lib_path, const char *lib_name, int pid, bool hold_at_exit)
 {
 	unsigned long offsets[NR_FUNCS], probe_at[NR_FUNCS], group[NR_FUNCS];
 	const struct alloc_func *funcs[NR_FUNCS];
@@ -191,12 +244,7 @@ static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct
 
 		if (f->exit_hold && !hold_at_exit)
 			continue;
-		err = elf_func_offset(ef, f->name, &off);
-		if (err && f->required && require) {
-			error_msg("symbol %s not found in %s", f->name, lib_name);
-			return err;
-		}
-		if (err)
+		if (elf_func_offset(ef, f->name, &off))
 			continue;
 		if (seen_offset(offsets, nr, off)) {
 			debug_msg("%s is an alias in %s: hooked once", f->name, lib_name);
@@ -214,7 +262,7 @@ static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct
 	for (size_t i = 0; i < nr; i++)
 		if (funcs[i]->has_return)
 			group[n++] = probe_at[i];
-	err = attach_multi(ap, skel->progs.alloc_return, lib_path, group, n, pid, true);
+	err = attach_group(ap, skel->progs.alloc_return, lib_path, group, n, pid, true);
 	/* Then one link for each entry program, with all its functions. */
 	for (size_t i = 0; i < nr && !err; i++) {
 		bool first = true;
@@ -227,19 +275,38 @@ static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct
 		for (size_t j = i; j < nr; j++)
 			if (funcs[j]->entry == funcs[i]->entry)
 				group[n++] = probe_at[j];
-		err = attach_multi(ap, funcs[i]->entry(skel), lib_path, group, n, pid, false);
+		err = attach_group(ap, funcs[i]->entry(skel), lib_path, group, n, pid, false);
 	}
-	if (err)
-		error_msg("cannot attach uprobes to %s: %s", lib_name, strerror(-err));
 	return err;
 }
 
+/* Once a run: how the allocators will be hooked here, when not the usual way. */
+static void say_uprobe_multi_missing(void)
+{
+	if (kfeature_disabled(KF_UPROBE_MULTI))
+		info_msg("%s disabled by MEMLENS_DISABLE: one uprobe per function",
+			 kfeature_name(KF_UPROBE_MULTI));
+	else
+		info_msg("this kernel lacks %s (%s): one uprobe per function",
+			 kfeature_name(KF_UPROBE_MULTI), kfeature_since(KF_UPROBE_MULTI));
+}
+
 /*
- * The allocator programs are attached with uprobe_multi links: they must
- * be loaded for it. Before loading SKEL.
+ * The allocator programs are attached with uprobe_multi links where the
+ * kernel has them: they must be loaded for it. A program loaded for
+ * uprobe_multi cannot be a classic uprobe, nor the reverse: without
+ * uprobe_multi they stay classic (attach_group()). Before loading SKEL.
  */
 void alloc_probes_prepare(struct allocs_bpf *skel)
 {
+	static bool said;
+
+	if (!kfeature_has(KF_UPROBE_MULTI)) {
+		if (!said)
+			say_uprobe_multi_missing();
+		said = true;
+		return;
+	}
 	bpf_program__set_expected_attach_type(skel->progs.alloc_return, BPF_TRACE_UPROBE_MULTI);
 	for (size_t i = 0; i < NR_FUNCS; i++)
 		bpf_program__set_expected_attach_type(alloc_funcs[i].entry(skel),
@@ -264,7 +331,12 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 		elf_file_close(ef);
 		return -ENOMEM;
 	}
-	err = attach_funcs(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit, true);
+	err = check_required(ef, lib_name);
+	if (!err) {
+		err = attach_funcs(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit);
+		if (err)
+			error_msg("cannot attach uprobes to %s: %s", lib_name, strerror(-err));
+	}
 	elf_file_close(ef);
 	if (err) {
 		alloc_probes_detach(ap);
@@ -305,6 +377,7 @@ struct alloc_hooks {
 	struct mapped_object *objs;
 	size_t nr_objs;
 	size_t nr_hooked;
+	char error[4096 + 128];	/* why the last scan failed, for its caller */
 };
 
 struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_at_exit,
@@ -348,6 +421,21 @@ size_t alloc_hooks_count(const struct alloc_hooks *h)
 	return h->nr_hooked;
 }
 
+const char *alloc_hooks_error(const struct alloc_hooks *h)
+{
+	return h->error;
+}
+
+void alloc_hooks_say_error(const struct alloc_hooks *h, int pid, int err)
+{
+	const char *why = h->error[0] ? h->error : strerror(-err);
+
+	if (h->nr_hooked)
+		error_msg("cannot hook every allocator of pid %d: %s", pid, why);
+	else
+		error_msg("cannot hook any allocator of pid %d: %s", pid, why);
+}
+
 static const struct mapped_object *object_seen(const struct alloc_hooks *h,
 					       const struct vma *v)
 {
@@ -388,7 +476,10 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 			goto out;
 		}
 		err = attach_funcs(o->probes, h->skel, ef, path, v->path, h->pid,
-				   h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC), false);
+				   h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC));
+		if (err)
+			snprintf(h->error, sizeof(h->error), "cannot attach uprobes to %s: %s",
+				 v->path, strerror(-err));
 		if (err) {
 			alloc_probes_detach(o->probes);
 			o->probes = NULL;
@@ -412,9 +503,10 @@ int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *pending)
 	bool has_allocator = false;
 	int err;
 
+	h->error[0] = '\0';
 	err = vma_list_load(maps_pid, &maps);
 	if (err)
-		return err;
+		return err;	/* gone, or a kernel thread: no error of ours */
 	for (size_t i = 0; i < maps.nr; i++) {
 		const struct vma *v = &maps.v[i];
 		const struct mapped_object *o;
@@ -434,6 +526,8 @@ int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *pending)
 	if (pending)
 		*pending = !has_allocator && vma_find_interp(&maps);
 	vma_list_free(&maps);
+	if (err && !h->error[0])
+		snprintf(h->error, sizeof(h->error), "%s", strerror(-err));	/* ENOMEM */
 	return err ? err : (int)(h->nr_hooked - before);
 }
 

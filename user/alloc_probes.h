@@ -19,7 +19,10 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 			const char *lib_name, int pid, bool hold_at_exit,
 			struct alloc_probes **out);
 void alloc_probes_detach(struct alloc_probes *ap);
-/* Before loading SKEL: its allocator programs are for uprobe_multi links. */
+/*
+ * Before loading SKEL: its allocator programs are for uprobe_multi links,
+ * or for one uprobe per function where the kernel has none (said once).
+ */
 void alloc_probes_prepare(struct allocs_bpf *skel);
 
 /* What makes a mapped object an allocator worth hooking; and options. */
@@ -50,6 +53,14 @@ void alloc_hooks_free(struct alloc_hooks *h);
 int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *pending);
 /* Objects hooked so far. */
 size_t alloc_hooks_count(const struct alloc_hooks *h);
+/*
+ * Why the last alloc_hooks_scan() failed, for a message: "cannot attach
+ * uprobes to PATH: ERROR", ...; "" when it did not, or when the process
+ * could not be read (gone).
+ */
+const char *alloc_hooks_error(const struct alloc_hooks *h);
+/* Say in one line why a scan of PID failed with ERR. */
+void alloc_hooks_say_error(const struct alloc_hooks *h, int pid, int err);
 /* Where in free()'s code a probe is cheapest; see alloc_probes.c. */
 size_t free_probe_skip(const unsigned char *code, size_t len);
 

@@ -227,8 +227,9 @@ static bool hook_allocators_of(struct sysview *v, int pid)
 {
 	bool pending = false;
 
-	/* Gone, or a kernel thread: settled. Errors are reported. */
-	alloc_hooks_scan(v->hooks, pid, &pending);
+	/* Gone, or a kernel thread: settled. Errors are said, once an object. */
+	if (alloc_hooks_scan(v->hooks, pid, &pending) < 0 && *alloc_hooks_error(v->hooks))
+		error_msg("%s", alloc_hooks_error(v->hooks));
 	return !pending;
 }
 
@@ -292,7 +293,7 @@ static int attach_uprobes(struct sysview *v)
 	}
 	n = alloc_hooks_scan(v->hooks, pid, NULL);
 	if (n < 0) {
-		error_msg("cannot hook the allocators of pid %d: %s", pid, strerror(-n));
+		alloc_hooks_say_error(v->hooks, pid, n);
 		return n;
 	}
 	if (!n) {
