@@ -94,6 +94,8 @@ struct leaks_session {
 	bool exiting;		/* our command stopped at _exit */
 	bool held;		/* our command stopped until answered */
 	int exit_code;
+	int no_allocator;	/* -errno: no allocator could be hooked, the run ends */
+	bool rec_begun;		/* the recording has its header: keep what it has */
 };
 
 static const char leaks_usage[] =
@@ -421,20 +423,41 @@ static int release_child(struct leaks_session *s)
 	return 0;
 }
 
+static int say_no_allocator(int pid)
+{
+	error_msg("pid %d maps no allocator (no malloc or operator new symbol): "
+		  "use --allocator PATH", pid);
+	return -ENOENT;
+}
+
 /*
  * New code in the process: hook any allocator it brings. Files are opened
  * through /proc/PID/map_files, so that an allocator in another mount
  * namespace, or one replaced on disk since, is the one hooked.
+ *
+ * A run that hooks no allocator would report mmaps only, as if nothing
+ * were malloc'd: it ends, when every hook failed, or when the process
+ * has no allocator and no dynamic loader to map one (static, stripped).
+ * With a dynamic loader, the allocator may come later (dlopen).
  */
 static void hook_new_code(struct leaks_session *s)
 {
-	int err = 0;
+	int pid = s->skel->rodata->targ_tgid, err;
+	bool pending = false;
 
-	if (s->hooks)
-		err = alloc_hooks_scan(s->hooks, s->skel->rodata->targ_tgid, NULL);
+	if (!s->hooks)
+		return;
+	err = alloc_hooks_scan(s->hooks, pid, &pending);
+	if (err < 0 && !*alloc_hooks_error(s->hooks))
+		return;		/* gone: its exit is reported */
 	if (err < 0)
-		error_msg("cannot hook the allocators of pid %d: %s", s->skel->rodata->targ_tgid,
-			  strerror(-err));
+		alloc_hooks_say_error(s->hooks, pid, err);
+	if (alloc_hooks_count(s->hooks) || s->go_program)
+		return;
+	if (err < 0)
+		s->no_allocator = err;
+	else if (!pending)
+		s->no_allocator = say_no_allocator(pid);
 }
 
 static void unwinder_update(struct leaks_session *s)
@@ -474,6 +497,9 @@ static void answer_events(struct leaks_session *s)
 			s->maps_dirty = false;
 		}
 	} while (ring_buffer__consume(s->rb) > 0 && (s->new_code || s->exiting));
+	/* Not traced: session_close() lets it go once the hooks are off. */
+	if (s->no_allocator)
+		return;
 	if (s->held && s->child > 0)
 		kill(s->child, SIGCONT);
 	s->held = false;
@@ -1084,15 +1110,10 @@ static int hook_allocators(struct leaks_session *s, int target)
 		return 0;
 	n = alloc_hooks_scan(s->hooks, target, NULL);
 	if (n < 0) {
-		error_msg("cannot hook the allocators of pid %d: %s", target, strerror(-n));
+		alloc_hooks_say_error(s->hooks, target, n);
 		return n;
 	}
-	if (!n) {
-		error_msg("pid %d maps no allocator (no malloc or operator new symbol): "
-			  "use --allocator PATH", target);
-		return -ENOENT;
-	}
-	return 0;
+	return n ? 0 : say_no_allocator(target);
 }
 
 static int session_start(struct leaks_session *s)
@@ -1151,6 +1172,7 @@ static int session_start(struct leaks_session *s)
 		err = begin_recording(s, target);
 		if (err)
 			return err;
+		s->rec_begun = true;
 	}
 	if (s->env->go || s->env->allocator)
 		info_msg("%s pid %d (%s), allocator %s%s; Ctrl-C to stop", verb, target,
@@ -1175,6 +1197,18 @@ static void reap_child(struct leaks_session *s)
 	s->child = 0;
 }
 
+/*
+ * The end of a command that never mapped an allocator, though it had a
+ * dynamic loader to: no report of its mmaps alone.
+ */
+static int check_hooked(struct leaks_session *s)
+{
+	if (!s->hooks || alloc_hooks_count(s->hooks) || s->go_program)
+		return 0;
+	s->no_allocator = say_no_allocator(s->skel->rodata->targ_tgid);
+	return s->no_allocator;
+}
+
 static int run_loop(struct leaks_session *s)
 {
 	uint64_t interval_ns = s->env->interval_s * 1e9;
@@ -1192,9 +1226,11 @@ static int run_loop(struct leaks_session *s)
 			return err;
 		}
 		answer_events(s);
+		if (s->no_allocator)
+			return s->no_allocator;
 		if (s->exited) {
 			reap_child(s);
-			return report(s, true);
+			return check_hooked(s) ?: report(s, true);
 		}
 		if (s->maps_dirty) {
 			unwinder_update(s);
@@ -1213,7 +1249,7 @@ static int run_loop(struct leaks_session *s)
 			return 0;
 	}
 	/* Ctrl-C: a last report of what is outstanding now. */
-	return report(s, true);
+	return check_hooked(s) ?: report(s, true);
 }
 
 static int run_leaks(struct leaks_env *env)
@@ -1248,14 +1284,14 @@ static int run_leaks(struct leaks_env *env)
 		}
 	}
 	err = session_start(&s);
-	if (err && s.rec) {
-		/* Nothing was recorded: no file is left behind. */
+	if (!err)
+		err = run_loop(&s);
+	/* Nothing was recorded, or nothing worth it: no file is left behind. */
+	if (s.rec && ((err && !s.rec_begun) || s.no_allocator)) {
 		rec_writer_abandon(s.rec);
 		s.rec = NULL;
 		unlink(env->output);
 	}
-	if (!err)
-		err = run_loop(&s);
 	if (close_recording(&s))
 		err = -EIO;
 	session_close(&s);
