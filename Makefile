@@ -180,6 +180,7 @@ e2e: $(E2E_DEPS)
 	./tests/e2e-reclaim.sh
 	./tests/e2e-kmem.sh
 	./tests/e2e-allocators.sh
+	./tests/e2e-compat.sh
 	./tests/fuzz.sh
 	./tests/e2e-sampling-go.sh
 	./tests/e2e-doctor.sh
