@@ -76,8 +76,9 @@ size_t go_probe_skip(const unsigned char *code, size_t len)
 
 /*
  * PROG at OFF of PATH. exit_enter is shared with the allocator hooks,
- * which load it for uprobe_multi links (alloc_probes_prepare): one such
- * link, of one offset, then.
+ * which load it for uprobe_multi links where the kernel has them
+ * (alloc_probes_prepare): one such link, of one offset, then; a classic
+ * uprobe otherwise, as go_malloc_enter always is.
  */
 static int attach_at(struct go_probes *gp, struct bpf_program *prog, const char *path,
 		     uint64_t off, int pid)
