@@ -40,6 +40,7 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_UNSAMPLED] = "unsampled",
 	[STAT_UNSAMPLED_BYTES] = "unsampled_bytes",
 	[STAT_FREE_UNTRACKED] = "free_untracked",
+	[STAT_STACK_NOT_CODE] = "stack_not_code",
 };
 
 const char *stat_name(enum alloc_stat stat)
@@ -69,6 +70,35 @@ static int group_cmp_bytes(const void *a, const void *b)
 void sort_groups(struct stack_group *groups, size_t nr)
 {
 	qsort(groups, nr, sizeof(*groups), group_cmp_bytes);
+}
+
+static int group_cmp_id(const void *a, const void *b)
+{
+	const struct stack_group *x = a, *y = b;
+
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+void merge_groups(struct stack_group *groups, size_t *nr)
+{
+	size_t n = 0;
+
+	qsort(groups, *nr, sizeof(*groups), group_cmp_id);
+	for (size_t i = 0; i < *nr; i++) {
+		struct stack_group *g = &groups[i], *last = n ? &groups[n - 1] : NULL;
+
+		if (!last || last->stack_id != g->stack_id) {
+			groups[n++] = *g;
+			continue;
+		}
+		last->count += g->count;
+		last->bytes += g->bytes;
+		last->samples += g->samples;
+		if (g->oldest_ts_ns < last->oldest_ts_ns)
+			last->oldest_ts_ns = g->oldest_ts_ns;
+	}
+	*nr = n;
+	sort_groups(groups, n);
 }
 
 /* Estimates of each group from its sampled records, summed in floating point. */
@@ -199,6 +229,7 @@ static const struct {
 	{ STAT_UNWIND_FAILED, "stacks cut short: user stack unreadable or corrupt" },
 	{ STAT_UNWIND_TOO_BIG, "modules walked by frame pointer: unwind table full (raise --unwind-rows)" },
 	{ STAT_UNWIND_MAPS_DROPPED, "executable mappings without unwind table: too many" },
+	{ STAT_STACK_NOT_CODE, "stacks cut short: a return address in no executable mapping (code without frame pointers)" },
 };
 
 static void print_stats_text(FILE *out, const struct leak_report *r)
