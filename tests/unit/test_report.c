@@ -119,7 +119,7 @@ static void test_render(void)
 		"== 11:06:40 UTC pid 42 (app \"x\"): 28682 bytes in 8 allocations outstanding (leaked at exit), 2 stacks ==\n"
 		"28672 bytes in 7 allocations, oldest 2.0s ago, stack 0000000000000abc\n"
 		"\t#0  0x0000000000401136 leak_here+0x16 (/bin/app) app.c:12\n"
-		"\t#1  0x00007f0000001000 [unknown] (/lib/libc.so.6)\n"
+		"\t#1  0x00007f0000001000 [unknown] (/lib/libc.so.6+0x29d90)\n"
 		"\t#2  0x0000000000000010 [unknown]\n"
 		"10 bytes in 1 allocations, oldest 1.0s ago, stack 0000000000000005\n"
 		"\t[stack not captured: see stack_* stats]\n"
