@@ -107,6 +107,12 @@ $(OUTPUT)/unwind_leak: tests/workloads/unwind_leak.c tests/workloads/handshake.h
 $(OUTPUT)/unwind_leak_fp: tests/workloads/unwind_leak.c tests/workloads/handshake.h | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+# -O2 without frame pointers, rbp holding pointers to data: what the
+# frame-pointer walk reads for frames there must be cut (e2e-stacks.sh).
+$(OUTPUT)/rbp_leak: tests/workloads/rbp_leak.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) -O2 -g -fomit-frame-pointer -momit-leaf-frame-pointer -fno-builtin -Wall -Wextra \
+		$(filter %.c,$^) -o $@
+
 $(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) -shared -fPIC $< -o $@
 
@@ -169,6 +175,7 @@ unit: $(OUTPUT)/unit_tests
 E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
 	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload \
 	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
+	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
 	    $(OUTPUT)/sampled_leak
@@ -176,6 +183,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 e2e: $(E2E_DEPS)
 	./tests/e2e-leaks.sh
 	./tests/e2e-unwind.sh
+	./tests/e2e-stacks.sh
 	./tests/e2e-top.sh
 	./tests/e2e-reclaim.sh
 	./tests/e2e-kmem.sh

@@ -75,6 +75,12 @@ enum alloc_stat {
 	STAT_UNSAMPLED_BYTES,
 	/* with sampling: free of an address not tracked (unsampled, mostly) */
 	STAT_FREE_UNTRACKED,
+	/*
+	 * Filled in by userspace: distinct stacks cut at a return address in
+	 * no executable mapping (a frame-pointer walk through code using rbp
+	 * for data). Last, so that recordings keep their stats' places.
+	 */
+	STAT_STACK_NOT_CODE,
 	STAT_NR,
 };
 

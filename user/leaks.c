@@ -875,6 +875,25 @@ static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 	return s->env->go ? go_user_stack(st, &s->go_view) : st;
 }
 
+/*
+ * Blocks whose stacks are one once cut where they stop being code go
+ * under one id, before they are grouped or recorded.
+ */
+static void snapshot_report_ids(struct leaks_session *s)
+{
+	for (size_t i = 0; i < s->snap.nr; i++)
+		s->snap.recs[i].stack_id = stack_cache_report_id(s->stacks,
+								 s->snap.recs[i].stack_id);
+}
+
+/* A Go program's groups, by the same ids: those that became one are added up. */
+static void go_report_ids(struct leaks_session *s, struct leak_report *r)
+{
+	for (size_t i = 0; i < r->nr_groups; i++)
+		r->groups[i].stack_id = stack_cache_report_id(s->stacks, r->groups[i].stack_id);
+	merge_groups(r->groups, &r->nr_groups);
+}
+
 /* R's groups: outstanding blocks (read before), or a Go program's allocations. */
 static int group_report(struct leaks_session *s, struct leak_report *r)
 {
@@ -883,9 +902,13 @@ static int group_report(struct leaks_session *s, struct leak_report *r)
 	if (s->env->go) {
 		err = go_allocs_read(bpf_map__fd(s->skel->maps.go_allocs), r->pid,
 				     s->env->sample_bytes, &r->groups, &r->nr_groups);
-		if (err)
+		if (err) {
 			error_msg("cannot read Go allocations: %s", strerror(-err));
-		return err;
+			return err;
+		}
+		go_report_ids(s, r);
+		r->stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
+		return 0;
 	}
 	return group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->env->show.min_age_s * 1e9,
 			      &r->groups, &r->nr_groups);
@@ -970,6 +993,7 @@ static int report(struct leaks_session *s, bool final)
 			error_msg("cannot read outstanding allocations: %s", strerror(-err));
 			return err;
 		}
+		snapshot_report_ids(s);
 	}
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);
@@ -981,6 +1005,8 @@ static int report(struct leaks_session *s, bool final)
 		r.stats[STAT_UNWIND_TOO_BIG] = us.modules_too_big;
 		r.stats[STAT_UNWIND_MAPS_DROPPED] = us.mappings_dropped;
 	}
+	/* Every outstanding block's stack is read by now: all cuts are counted. */
+	r.stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
 	r.threads_tracked = count_threads(s);
 	if (s->rec)
 		err = record_snapshot(s, &r);

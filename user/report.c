@@ -40,6 +40,7 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_UNSAMPLED] = "unsampled",
 	[STAT_UNSAMPLED_BYTES] = "unsampled_bytes",
 	[STAT_FREE_UNTRACKED] = "free_untracked",
+	[STAT_STACK_NOT_CODE] = "stack_not_code",
 };
 
 const char *stat_name(enum alloc_stat stat)
@@ -69,6 +70,35 @@ static int group_cmp_bytes(const void *a, const void *b)
 void sort_groups(struct stack_group *groups, size_t nr)
 {
 	qsort(groups, nr, sizeof(*groups), group_cmp_bytes);
+}
+
+static int group_cmp_id(const void *a, const void *b)
+{
+	const struct stack_group *x = a, *y = b;
+
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+void merge_groups(struct stack_group *groups, size_t *nr)
+{
+	size_t n = 0;
+
+	qsort(groups, *nr, sizeof(*groups), group_cmp_id);
+	for (size_t i = 0; i < *nr; i++) {
+		struct stack_group *g = &groups[i], *last = n ? &groups[n - 1] : NULL;
+
+		if (!last || last->stack_id != g->stack_id) {
+			groups[n++] = *g;
+			continue;
+		}
+		last->count += g->count;
+		last->bytes += g->bytes;
+		last->samples += g->samples;
+		if (g->oldest_ts_ns < last->oldest_ts_ns)
+			last->oldest_ts_ns = g->oldest_ts_ns;
+	}
+	*nr = n;
+	sort_groups(groups, n);
 }
 
 /* Estimates of each group from its sampled records, summed in floating point. */
@@ -169,6 +199,9 @@ static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
 	if (f->module) {
 		fputs(" (", out);
 		print_clean(out, f->module);
+		/* Without a symbol, where in the module: for addr2line -e MODULE. */
+		if (!f->symbol)
+			fprintf(out, "+0x%" PRIx64, f->sym_offset);
 		fputc(')', out);
 	}
 	if (f->file) {
@@ -199,6 +232,7 @@ static const struct {
 	{ STAT_UNWIND_FAILED, "stacks cut short: user stack unreadable or corrupt" },
 	{ STAT_UNWIND_TOO_BIG, "modules walked by frame pointer: unwind table full (raise --unwind-rows)" },
 	{ STAT_UNWIND_MAPS_DROPPED, "executable mappings without unwind table: too many" },
+	{ STAT_STACK_NOT_CODE, "stacks cut short: a return address in no executable mapping (code without frame pointers)" },
 };
 
 static void print_stats_text(FILE *out, const struct leak_report *r)
@@ -425,11 +459,37 @@ int report_flame_set(const struct leak_report *r, struct flame_set *out)
 	return 0;
 }
 
-/* R's stacks as pprof samples: frames leaf first, as the groups hold them. */
-static int pprof_samples(const struct leak_report *r, struct pprof_sample *samples,
-			 struct pprof_frame *frames)
+/* Room for the name of a frame without a symbol, as frame_label() makes it. */
+#define PPROF_LABEL_LEN 256
+
+static bool module_only(const struct frame_info *f)
 {
-	size_t used = 0;
+	return !f->symbol && f->module;
+}
+
+/* Frames of R in a module but without a symbol: each needs a name made for it. */
+static size_t module_only_frames(const struct leak_report *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		const struct sym_stack *st = r->stack(r->ctx, r->groups[i].stack_id);
+
+		for (size_t f = 0; st && f < st->nr; f++)
+			n += module_only(&st->frames[f]);
+	}
+	return n;
+}
+
+/*
+ * R's stacks as pprof samples: frames leaf first, as the groups hold them.
+ * A frame in a module without a symbol is named "[module+0xoffset]", as
+ * in the flame graph, into LABELS; one in no module after its address.
+ */
+static int pprof_samples(const struct leak_report *r, struct pprof_sample *samples,
+			 struct pprof_frame *frames, char (*labels)[PPROF_LABEL_LEN])
+{
+	size_t used = 0, named = 0;
 
 	for (size_t i = 0; i < r->nr_groups; i++) {
 		const struct stack_group *g = &r->groups[i];
@@ -441,10 +501,15 @@ static int pprof_samples(const struct leak_report *r, struct pprof_sample *sampl
 		samples[i].objects = g->count;
 		samples[i].bytes = g->bytes;
 		for (size_t f = 0; f < depth; f++, used++) {
-			frames[used].function = st->frames[f].symbol;
-			frames[used].file = st->frames[f].file;
-			frames[used].line = st->frames[f].line;
-			frames[used].addr = st->frames[f].addr;
+			const struct frame_info *fi = &st->frames[f];
+
+			frames[used].function = fi->symbol;
+			if (module_only(fi))
+				frames[used].function = frame_label(fi, labels[named++],
+								    PPROF_LABEL_LEN);
+			frames[used].file = fi->file;
+			frames[used].line = fi->line;
+			frames[used].addr = fi->addr;
 		}
 	}
 	return 0;
@@ -476,15 +541,17 @@ int report_write_pprof(const struct leak_report *r, const char *path)
 {
 	struct pprof_sample *samples = calloc(r->nr_groups + 1, sizeof(*samples));
 	struct pprof_frame *frames = calloc(r->nr_groups * MAX_STACK_DEPTH + 1, sizeof(*frames));
+	char (*labels)[PPROF_LABEL_LEN] = calloc(module_only_frames(r) + 1, sizeof(*labels));
 	struct pprof_job job = { .r = r, .samples = samples };
 	int err = -ENOMEM;
 
-	if (samples && frames) {
-		pprof_samples(r, samples, frames);
+	if (samples && frames && labels) {
+		pprof_samples(r, samples, frames, labels);
 		err = write_file_atomic(path, write_pprof, &job);
 	}
 	free(samples);
 	free(frames);
+	free(labels);
 	return err;
 }
 

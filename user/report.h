@@ -61,6 +61,8 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 		   uint64_t min_age_ns, struct stack_group **groups, size_t *nr_groups);
 /* Most bytes first, for groups made elsewhere. */
 void sort_groups(struct stack_group *groups, size_t nr);
+/* Groups of one stack id made one (counts, bytes and samples added), most bytes first. */
+void merge_groups(struct stack_group *groups, size_t *nr);
 void report_print_text(FILE *out, const struct leak_report *r);
 void report_print_json(FILE *out, const struct leak_report *r);
 const char *stat_name(enum alloc_stat stat);

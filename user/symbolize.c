@@ -153,41 +153,53 @@ static bool overlaps(const struct sym_range *r, const struct vma_list *maps)
 	return false;
 }
 
-int symbolizer_refresh(struct symbolizer *s)
+/*
+ * Every executable mapping is a range, anonymous ones (JIT code) too: a
+ * return address there is code, though no file names it (MOD NULL).
+ */
+static int add_range(struct symbolizer *s, const struct vma *v, struct sym_range *r)
 {
-	struct vma_list maps = {};
-	struct sym_range *ranges;
-	size_t nr = 0;
-	int err;
+	struct sym_module *m = NULL;
 
-	err = vma_list_load(s->pid, &maps);
-	if (err)
-		goto out;
-	ranges = calloc(maps.nr + s->nr_ranges + 1, sizeof(*ranges));
-	if (!ranges) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Old ranges stay unless something new is mapped over them. */
-	for (size_t i = 0; i < s->nr_ranges; i++)
-		if (!overlaps(&s->ranges[i], &maps))
-			ranges[nr++] = s->ranges[i];
-	for (size_t i = 0; i < maps.nr; i++) {
-		const struct vma *v = &maps.v[i];
-		struct sym_module *m;
-
-		if (!v->exec || v->path[0] != '/')
-			continue;
+	if (v->path[0]) {
 		m = module_get(s, v);
 		if (!m)
-			continue;
-		ranges[nr++] = (struct sym_range){ v->start, v->end, v->offset, m };
+			return -ENOMEM;
 	}
+	*r = (struct sym_range){ v->start, v->end, v->offset, m };
+	return 0;
+}
+
+int symbolizer_add_maps(struct symbolizer *s, const struct vma_list *maps)
+{
+	struct sym_range *ranges;
+	size_t nr = 0;
+
+	ranges = calloc(maps->nr + s->nr_ranges + 1, sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
+	/* Old ranges stay unless something new is mapped over them. */
+	for (size_t i = 0; i < s->nr_ranges; i++)
+		if (!overlaps(&s->ranges[i], maps))
+			ranges[nr++] = s->ranges[i];
+	for (size_t i = 0; i < maps->nr; i++)
+		if (maps->v[i].exec && !add_range(s, &maps->v[i], &ranges[nr]))
+			nr++;
 	qsort(ranges, nr, sizeof(*ranges), range_cmp);
 	free(s->ranges);
 	s->ranges = ranges;
 	s->nr_ranges = nr;
-out:
+	return 0;
+}
+
+int symbolizer_refresh(struct symbolizer *s)
+{
+	struct vma_list maps = {};
+	int err;
+
+	err = vma_list_load(s->pid, &maps);
+	if (!err)
+		err = symbolizer_add_maps(s, &maps);
 	vma_list_free(&maps);
 	return err;
 }
@@ -208,6 +220,22 @@ static const struct sym_range *range_find(const struct symbolizer *s, uint64_t a
 			return r;
 	}
 	return NULL;
+}
+
+bool symbolizer_is_code(struct symbolizer *s, uint64_t addr)
+{
+	return addr && range_find(s, addr - 1);
+}
+
+size_t symbolizer_code_frames(struct symbolizer *s, const uint64_t *ips, size_t nr)
+{
+	/* Frame #0 is where the stack was taken, not a return address read from memory. */
+	if (!nr || !ips[0])
+		return 0;
+	for (size_t i = 1; i < nr; i++)
+		if (!symbolizer_is_code(s, ips[i]))
+			return i;
+	return nr;
 }
 
 static int demangled_cmp(const void *a, const void *b)
@@ -262,6 +290,16 @@ static int offset_to_vaddr(Dwfl_Module *mod, uint64_t off, uint64_t *vaddr)
 	return -ENOENT;
 }
 
+/* ADDR as the ELF file of R sees it (what addr2line takes), else its file offset. */
+static uint64_t module_offset(const struct sym_range *r, uint64_t addr)
+{
+	uint64_t off = addr - r->start + r->offset, vaddr;
+
+	if (r->mod->mod && !offset_to_vaddr(r->mod->mod, off - 1, &vaddr))
+		return vaddr + 1;
+	return off;
+}
+
 void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *fi)
 {
 	const struct sym_range *r;
@@ -273,9 +311,11 @@ void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *
 	memset(fi, 0, sizeof(*fi));
 	fi->addr = addr;
 	r = range_find(s, addr - 1);
-	if (!r)
+	if (!r || !r->mod)
 		return;
 	fi->module = r->mod->path;
+	/* Without a symbol, the offset is in the module: still a place to look up. */
+	fi->sym_offset = module_offset(r, addr);
 	if (!r->mod->mod || offset_to_vaddr(r->mod->mod, addr - 1 - r->start + r->offset, &vaddr))
 		return;
 	lookup = vaddr;

@@ -2,6 +2,8 @@
 #ifndef MEMLENS_SYMBOLIZE_H
 #define MEMLENS_SYMBOLIZE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* A resolved frame; strings belong to the symbolizer. */
@@ -9,12 +11,14 @@ struct frame_info {
 	uint64_t addr;
 	const char *module;	/* NULL if the address is in no known mapping */
 	const char *symbol;	/* NULL without symbols */
+	/* ADDR from SYMBOL; without one, ADDR in MODULE's ELF addresses (its file offset if unread) */
 	uint64_t sym_offset;
 	const char *file;	/* NULL without debug info */
 	int line;
 };
 
 struct symbolizer;
+struct vma_list;
 
 struct symbolizer *symbolizer_new(int pid);
 void symbolizer_free(struct symbolizer *s);
@@ -24,6 +28,17 @@ void symbolizer_free(struct symbolizer *s);
  * resolve.
  */
 int symbolizer_refresh(struct symbolizer *s);
+/* The same with MAPS, as /proc/PID/maps would give them. */
+int symbolizer_add_maps(struct symbolizer *s, const struct vma_list *maps);
+/* ADDR, a return address, is in an executable mapping of the process (a file's or JIT code). */
+bool symbolizer_is_code(struct symbolizer *s, uint64_t addr);
+/*
+ * How many of the NR frames IPS (leaf first) are a stack: all up to the
+ * first return address that is not code. A frame-pointer walk through code
+ * that uses rbp for data reads data for return addresses (text, pointers
+ * to the heap): nothing from there on is a caller.
+ */
+size_t symbolizer_code_frames(struct symbolizer *s, const uint64_t *ips, size_t nr);
 /* ADDR is a return address: it is looked up as ADDR - 1. */
 void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *fi);
 

@@ -671,7 +671,7 @@ bool sysview_stat_is_loss(int stat)
 {
 	return stat != STAT_EVENTS && stat > STAT_ALLOC_FAILED && stat != STAT_REPLACED &&
 	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
-	       stat != STAT_STACK_COLLISION;
+	       stat != STAT_STACK_COLLISION && stat != STAT_STACK_NOT_CODE;
 }
 
 uint64_t sysview_lost_total(const uint64_t *stats)

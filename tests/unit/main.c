@@ -12,6 +12,7 @@ static const struct {
 	{ "elfsym", test_elfsym },
 	{ "free_probe_skip", test_free_probe_skip },
 	{ "symbolize", test_symbolize },
+	{ "stack_cache", test_stack_cache },
 	{ "report", test_report },
 	{ "sampling", test_sampling },
 	{ "goheap", test_goheap },

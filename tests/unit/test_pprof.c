@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "pprof.h"
 #include "profile.pb-c.h"
+#include "report.h"
 #include "unit.h"
 
 void test_pprof(void);
@@ -360,8 +362,72 @@ static void test_write_error(void)
 	fclose(full);
 }
 
+static struct frame_info report_frames[] = {
+	{ .addr = 0x401136, .module = "/bin/app", .symbol = "leak_here", .sym_offset = 0x16 },
+	{ .addr = 0x7f0000001000, .module = "/lib/libc.so.6", .sym_offset = 0x29d90 },
+	{ .addr = 0x10 },
+};
+static const struct sym_stack report_stack = { .nr = 3, .frames = report_frames };
+
+static const struct sym_stack *report_stack_of(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	(void)id;
+	return &report_stack;
+}
+
+/* A function's name in a profile memlens wrote: as in the flame graph. */
+static const char *name_of(const struct Profile *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->n_location; i++) {
+		if (p->location[i]->address != addr)
+			continue;
+		const struct Profile__Function *fn = loc_function(p, p->location[i]->id);
+
+		return fn ? str(p, fn->name) : NULL;
+	}
+	return NULL;
+}
+
+/* A frame in a module without a symbol is named after where in the module it is. */
+static void test_report_names(void)
+{
+	char path[] = "/tmp/memlens-pprof-XXXXXX";
+	struct stack_group g = { .stack_id = 1, .count = 2, .bytes = 64 };
+	struct leak_report r = { .pid = 1, .comm = "app", .groups = &g, .nr_groups = 1,
+				 .stack = report_stack_of };
+	unsigned char gz[4096], *raw;
+	struct Profile *p = NULL;
+	size_t gz_len, raw_len = 0;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	close(fd);
+	CHECK_U64(report_write_pprof(&r, path), 0);
+	f = fopen(path, "r");
+	gz_len = f ? fread(gz, 1, sizeof(gz), f) : 0;
+	if (f)
+		fclose(f);
+	unlink(path);
+	raw = gunzip(gz, gz_len, &raw_len);
+	if (raw)
+		p = profile__unpack(NULL, raw_len, raw);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_STR(name_of(p, 0x401136), "leak_here");
+		CHECK_STR(name_of(p, 0x7f0000001000), "[libc.so.6+0x29d90]");
+		CHECK_STR(name_of(p, 0x10), "0x10");
+		profile__free_unpacked(p, NULL);
+	}
+	free(raw);
+}
+
 void test_pprof(void)
 {
+	test_report_names();
 	test_stacks();
 	test_same_name();
 	test_many();

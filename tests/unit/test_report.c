@@ -50,7 +50,8 @@ static void test_grouping(void)
 static struct frame_info frames[] = {
 	{ .addr = 0x401136, .module = "/bin/app", .symbol = "leak_here", .sym_offset = 0x16,
 	  .file = "app.c", .line = 12 },
-	{ .addr = 0x7f0000001000, .module = "/lib/libc.so.6" },
+	/* No symbol: the offset is where in the module. */
+	{ .addr = 0x7f0000001000, .module = "/lib/libc.so.6", .sym_offset = 0x29d90 },
 	{ .addr = 0x10 },
 };
 static const struct sym_stack stack_a = { .nr = 3, .frames = frames };
@@ -98,7 +99,7 @@ static void test_render(void)
 		"\"stacks\":[{\"stack_id\":\"0000000000000abc\",\"bytes\":28672,\"allocations\":7,"
 		"\"oldest_age_s\":2.000,\"frames\":["
 		"{\"addr\":\"0x401136\",\"symbol\":\"leak_here\",\"offset\":22,\"module\":\"/bin/app\",\"file\":\"app.c\",\"line\":12},"
-		"{\"addr\":\"0x7f0000001000\",\"symbol\":null,\"offset\":0,\"module\":\"/lib/libc.so.6\",\"file\":null,\"line\":0},"
+		"{\"addr\":\"0x7f0000001000\",\"symbol\":null,\"offset\":171408,\"module\":\"/lib/libc.so.6\",\"file\":null,\"line\":0},"
 		"{\"addr\":\"0x10\",\"symbol\":null,\"offset\":0,\"module\":null,\"file\":null,\"line\":0}]}],"
 		"\"stats\":{\"allocs\":9,\"alloc_bytes\":0,\"frees\":0,\"free_bytes\":0,\"free_unknown\":0,"
 		"\"alloc_failed\":0,\"replaced\":0,\"allocs_map_full\":4,\"stacks_map_full\":0,"
@@ -107,6 +108,7 @@ static void test_render(void)
 		"\"events\":0,\"unwind_unknown_pc\":0,\"unwind_no_row\":0,\"unwind_failed\":0,"
 		"\"unwind_tables_too_big\":0,\"unwind_mappings_dropped\":0,"
 		"\"sampled\":0,\"unsampled\":0,\"unsampled_bytes\":0,\"free_untracked\":0,"
+		"\"stack_not_code\":0,"
 		"\"threads_tracked\":2}}\n");
 	free(out);
 
@@ -117,7 +119,7 @@ static void test_render(void)
 		"== 11:06:40 UTC pid 42 (app \"x\"): 28682 bytes in 8 allocations outstanding (leaked at exit), 2 stacks ==\n"
 		"28672 bytes in 7 allocations, oldest 2.0s ago, stack 0000000000000abc\n"
 		"\t#0  0x0000000000401136 leak_here+0x16 (/bin/app) app.c:12\n"
-		"\t#1  0x00007f0000001000 [unknown] (/lib/libc.so.6)\n"
+		"\t#1  0x00007f0000001000 [unknown] (/lib/libc.so.6+0x29d90)\n"
 		"\t#2  0x0000000000000010 [unknown]\n"
 		"10 bytes in 1 allocations, oldest 1.0s ago, stack 0000000000000005\n"
 		"\t[stack not captured: see stack_* stats]\n"
@@ -127,7 +129,7 @@ static void test_render(void)
 		"threads_map_full=0 missed_return=0 events_lost=0 procs_map_full=0 hists_map_full=0 "
 		"errors_map_full=0 events=0 unwind_unknown_pc=0 unwind_no_row=0 unwind_failed=0 "
 		"unwind_tables_too_big=0 unwind_mappings_dropped=0 "
-		"sampled=0 unsampled=0 unsampled_bytes=0 free_untracked=0 "
+		"sampled=0 unsampled=0 unsampled_bytes=0 free_untracked=0 stack_not_code=0 "
 		"threads_tracked=2\n"
 		"LOST: 4 allocations not tracked: outstanding map full (raise --max-allocs)\n");
 	free(out);
