@@ -11,11 +11,12 @@
  *
  * The verifier's cost is bounded by construction: one frame is one global
  * function (unwind_frame), which the verifier checks once, on its own, with
- * unknown arguments, whatever the caller's state; and every lookup at a
- * computed index is a global function of its own, so that a search's index
- * never becomes a value the verifier must track exactly, which would make
- * it walk every path of the search apart. The state of the walk lives in
- * the per-task scratch buffer, not in pointers passed around.
+ * unknown arguments, whatever the caller's state, and not again for every
+ * iteration of the bpf_loop that calls it. Its two binary searches are
+ * plain bounded loops over scalars. It takes a scalar only (global
+ * functions with pointer arguments need 5.12, and every global function is
+ * verified even where its caller is dead code): the state of the walk
+ * lives in the per-task scratch buffer.
  *
  * Included by allocs.bpf.c after its stat_add(), STAT_* counters and
  * scratch_get().
@@ -49,40 +50,24 @@ struct {
 	__type(value, struct unwind_proc);
 } unwind_procs SEC(".maps");
 
-/* Where mapping IDX of process TGID lies against IP: -1 below, 1 above, 0 in it. */
-__noinline int unwind_mapping_cmp(__u32 tgid, __u32 idx, __u64 ip)
-{
-	const struct unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
-
-	if (!proc || idx >= UNWIND_MAX_MAPPINGS)
-		return -2;
-	if (ip < proc->maps[idx].start)
-		return -1;
-	return ip >= proc->maps[idx].end ? 1 : 0;
-}
-
 /* The mapping of process TGID that holds IP, into S; false if none does. */
 static bool unwind_find_mapping(struct unwind_walk *s, __u32 tgid, __u64 ip)
 {
 	const struct unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 	__u32 lo = 0, hi, mid;
-	int cmp;
 
 	if (!proc)
 		return false;
 	hi = proc->nr;
 	for (int i = 0; i < UNWIND_MAPPING_STEPS && lo < hi; i++) {
 		mid = lo + (hi - lo) / 2;
-		cmp = unwind_mapping_cmp(tgid, mid, ip);
-		if (cmp == -2)
+		if (mid >= UNWIND_MAX_MAPPINGS)
 			return false;
-		if (cmp < 0) {
+		if (ip < proc->maps[mid].start) {
 			hi = mid;
-		} else if (cmp > 0) {
+		} else if (ip >= proc->maps[mid].end) {
 			lo = mid + 1;
 		} else {
-			if (mid >= UNWIND_MAX_MAPPINGS)
-				return false;
 			s->map = proc->maps[mid];
 			return true;
 		}
@@ -90,29 +75,18 @@ static bool unwind_find_mapping(struct unwind_walk *s, __u32 tgid, __u64 ip)
 	return false;
 }
 
-/* Does row IDX start at or before PC? -1 if there is no such row. */
-__noinline int unwind_row_le(__u32 idx, __u32 pc)
-{
-	const struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &idx);
-
-	if (!row)
-		return -1;
-	return row->pc <= pc;
-}
-
 /* The last row of S's mapping at or before PC, into S; false if there is none. */
 static bool unwind_find_row(struct unwind_walk *s, __u32 pc)
 {
 	__u32 first = s->map.first_row, lo = first, hi = first + s->map.nr_rows, mid;
 	const struct unwind_row *row;
-	int le;
 
 	for (int i = 0; i < UNWIND_ROW_STEPS && lo < hi; i++) {
 		mid = lo + (hi - lo) / 2;
-		le = unwind_row_le(mid, pc);
-		if (le < 0)
+		row = bpf_map_lookup_elem(&unwind_rows, &mid);
+		if (!row)
 			return false;
-		if (le)
+		if (row->pc <= pc)
 			lo = mid + 1;
 		else
 			hi = mid;
