@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
 # make          build ./memlens (BPF objects embedded through skeletons)
+# make static   build/memlens-static: one fully static binary to copy to a host
 # make demo     install what is missing, build, show memlens leaks on a leaky demo
 # make check    install what is missing, build, run unit and end-to-end tests
+#               and the kernel matrix
+# make check-kernels  only the kernel matrix: Debian's 5.10, 6.1 and 6.12
+#               under QEMU, and the host (tests/kernels.sh)
 # make bench    overhead of memlens leaks vs. untraced and vs. bpftrace
 # make bench-unwind  the DWARF unwinder vs. the frame-pointer walk, per malloc+free
 # make deps     install build and test dependencies (Debian 12, idempotent)
@@ -45,7 +49,7 @@ LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
 
-.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean
+.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
@@ -82,6 +86,20 @@ $(OUTPUT)/unit_tests: $(OUTPUT)/profile.pb-c.h
 
 memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# Everything static, glibc too: one file that runs on any x86_64 Linux with
+# BTF. pkg-config names what libdw.a and libelf.a need (bz2, lzma, zlib).
+# The linker's two warnings are expected: dlopen (libdw's debuginfod
+# client, which stays off) and getaddrinfo (--prom with a host name needs
+# the host's NSS modules of the same glibc; numeric addresses always work).
+STATIC_LDLIBS := -lbpf -liberty -lprotobuf-c \
+		 $(shell pkg-config --static --libs libdw libelf zlib 2>/dev/null || \
+			 echo -ldw -lelf -lbz2 -llzma -lz -lpthread) -lm
+
+static: $(OUTPUT)/memlens-static
+
+$(OUTPUT)/memlens-static: $(OUTPUT)/memlens.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) -static $^ $(STATIC_LDLIBS) -o $@
 
 # --- tests -------------------------------------------------------------
 
@@ -193,8 +211,20 @@ e2e: $(E2E_DEPS)
 	./tests/e2e-sampling-go.sh
 	./tests/e2e-doctor.sh
 
+# The kernel matrix: the static binary and the workloads go into each
+# guest's initramfs. The kernels are fetched once, into build/kernels/.
+KERNELS_DEPS := $(OUTPUT)/memlens-static $(OUTPUT)/leaky $(OUTPUT)/memops $(OUTPUT)/pressure \
+		$(OUTPUT)/kmemload
+
+kernels: | $(OUTPUT)
+	./scripts/fetch-kernels.sh $(OUTPUT)/kernels
+
+check-kernels: deps
+	$(MAKE) $(KERNELS_DEPS) kernels
+	./tests/kernels.sh
+
 check: deps
-	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS)
+	$(MAKE) $(OUTPUT)/unit_tests $(E2E_DEPS) $(KERNELS_DEPS) kernels
 	./tests/run.sh
 
 demo: deps

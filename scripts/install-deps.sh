@@ -1,16 +1,18 @@
 #!/bin/sh
 # Install what memlens needs to build and test on Debian 12, idempotently.
 # libbpf-dev and bpftool come from bookworm-backports: stable's libbpf 1.1
-# lacks BPF_UPROBE/BPF_URETPROBE and uprobe_multi.
+# lacks BPF_UPROBE/BPF_URETPROBE and uprobe_multi. So does qemu-system-x86
+# for the kernel matrix: bookworm's QEMU 7.2 double-faults 6.12 guests.
 set -eu
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/memlens-bookworm-backports.sources
+# liblzma-dev and libbz2-dev: what libdw.a needs for make static.
 BUILD_PKGS="make gcc clang llvm libelf-dev zlib1g-dev libdw-dev pkg-config protobuf-c-compiler
-libprotobuf-c-dev libiberty-dev"
+libprotobuf-c-dev libiberty-dev liblzma-dev libbz2-dev"
 # libc6-dbg: glibc's own function names in stacks (tests/e2e-unwind.sh asserts them).
 TEST_PKGS="bpftrace procps jq util-linux tmux chromium python3 golang-go curl libclang-rt-14-dev
-libc6-dbg g++ libjemalloc2 libtcmalloc-minimal4"
-BACKPORTS_PKGS="libbpf-dev bpftool"
+libc6-dbg g++ libjemalloc2 libtcmalloc-minimal4 busybox-static debian-archive-keyring"
+BACKPORTS_PKGS="libbpf-dev bpftool qemu-system-x86"
 
 have_backports() {
 	grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
@@ -20,6 +22,12 @@ libbpf_ok() {
 	# libbpf >= 1.4 and bpftool >= 7.5 are what we build against.
 	pkg-config --atleast-version=1.4.0 libbpf 2>/dev/null || return 1
 	command -v bpftool >/dev/null 2>&1 || return 1
+}
+
+qemu_ok() {
+	# QEMU >= 10 (bookworm-backports) boots 6.12 guests under TCG.
+	v=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null) || return 1
+	dpkg --compare-versions "$v" ge 1:10
 }
 
 missing_pkgs() {
@@ -35,7 +43,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=$(missing_pkgs)
-if [ -z "$missing" ] && libbpf_ok; then
+if [ -z "$missing" ] && libbpf_ok && qemu_ok; then
 	echo "install-deps: all dependencies present"
 	exit 0
 fi
@@ -56,4 +64,5 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends $BUILD_PKGS $TEST_PKGS
 apt-get install -y -q --no-install-recommends -t bookworm-backports $BACKPORTS_PKGS
 libbpf_ok || { echo "install-deps: libbpf >= 1.4 or bpftool still missing" >&2; exit 1; }
+qemu_ok || { echo "install-deps: qemu-system-x86 >= 10 still missing" >&2; exit 1; }
 echo "install-deps: done"
