@@ -8,7 +8,7 @@ failed=0
 status=0
 for suite in build/unit_tests tests/e2e-leaks.sh tests/e2e-unwind.sh tests/e2e-stacks.sh \
 	tests/e2e-allocators.sh tests/e2e-sampling-go.sh tests/e2e-top.sh tests/e2e-reclaim.sh \
-	tests/e2e-kmem.sh tests/fuzz.sh tests/e2e-doctor.sh tests/e2e-compat.sh; do
+	tests/e2e-kmem.sh tests/fuzz.sh tests/e2e-doctor.sh tests/e2e-compat.sh tests/kernels.sh; do
 	"$suite" 2>&1 | tee build/last-suite.log
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 	line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$' build/last-suite.log | tail -n 1)
