@@ -20,7 +20,7 @@
 # KERNELS_GUEST_TIMEOUT: seconds a guest may run (default 200), then it is
 # killed and its missing tests are FAIL. KERNELS_JOBS: runs at once (2).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 KDIR=build/kernels
 RUN=$KDIR/run
@@ -57,7 +57,7 @@ done
 busybox sh -c 'exit 0' || abort "busybox has no sh"
 [ -x build/memlens-static ] || abort "build/memlens-static missing: make check-kernels"
 for w in $WORKLOADS; do
-	[ -x build/$w ] || abort "build/$w missing: make check-kernels"
+	[ -x "build/$w" ] || abort "build/$w missing: make check-kernels"
 done
 
 start=$(date +%s)
@@ -279,7 +279,7 @@ content_check() {
 
 # verdict ROW TEST: prints "ok", "skip REASON" or "FAIL REASON".
 verdict() {
-	local b rc why= err lib ver n r pid
+	local b rc why="" err lib ver n r pid
 	b=$(block "$1" "$2")
 	if [ -z "$b" ]; then
 		if grep -q '^@@done' "$RUN/$1.data" 2>/dev/null; then

@@ -104,8 +104,8 @@ meta() {
 	echo "$2" >>"$work/$1.meta"
 }
 
-# emit TEST: the test's block into OUT; its output filtered by the
-# optional FILTER command (a function reading stdin), stderr capped.
+# emit TEST [FILTER]: the test's block into OUT, its output filtered by
+# FILTER (a command line, split at spaces, reading stdin), capped.
 emit() {
 	t=$1
 	f=${2:-cat}
@@ -167,7 +167,7 @@ test_leaks_pid() {
 		m=$!
 		wait_for "$work/$t.err" "tracing pid $w" 60 "$m" || meta $t "note=memlens did not attach"
 		echo go >&8
-		wait_for "$work/lp.log" done 30 "$w" || meta $t "note=workload did not finish"
+		wait_for "$work/lp.log" "done" 30 "$w" || meta $t "note=workload did not finish"
 		sleep 0.5
 		echo exit >&8
 		exec 8>&-
@@ -215,7 +215,7 @@ test_top_hist() {
 	wait_for "$work/top.err" "tracing all" 60 "$tp"
 	wait_for "$work/hist.err" "tracing all" 60 "$hp"
 	echo go >&7
-	wait_for "$work/mo.log" done 30 "$w" || meta top "note=workload did not finish"
+	wait_for "$work/mo.log" "done" 30 "$w" || meta top "note=workload did not finish"
 	# Two more intervals: one wholly after the work.
 	sleep 1
 	echo exit >&7
@@ -299,7 +299,7 @@ test_kmem() {
 		m=$!
 		wait_for "$work/$t.err" "tracing kernel allocations" 60 "$m"
 		echo go >&6
-		wait_for "$work/km.log" done 60 "$w" || meta $t "note=workload did not finish"
+		wait_for "$work/km.log" "done" 60 "$w" || meta $t "note=workload did not finish"
 		# RCU grace periods, and two intervals after the work.
 		sleep 1.5
 		kill -TERM "$m" 2>/dev/null
@@ -350,4 +350,4 @@ for t in ${SMOKE_TESTS:-leaks_cmd_dwarf leaks_cmd_fp leaks_pid top_hist reclaim 
 	esac
 done
 echo "@@done" >>"$out"
-say done
+say "done"
