@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.." || exit 1
 KDIR=build/kernels
 RUN=$KDIR/run
 EXPECTED=tests/kernels.expected
-TESTS=(leaks-dwarf leaks-fp leaks-pid top hist reclaim kmem report doctor)
+TESTS=(leaks-dwarf leaks-fp leaks-pid top hist reclaim kmem report doctor verifier)
 GUEST_TIMEOUT=${KERNELS_GUEST_TIMEOUT:-200}
 JOBS=${KERNELS_JOBS:-2}
 WORKLOADS="leaky memops pressure kmemload"
@@ -186,11 +186,15 @@ block() {
 	tr -d '\r' <"$RUN/$1.data" 2>/dev/null | sed -n "/^@@begin $2\$/,/^@@end $2\$/p"
 }
 
-# first_error BLOCK: the first line memlens printed that is not progress.
+# first_error BLOCK: the first error line memlens printed, else the first
+# that is not progress (a reduction it announced).
 first_error() {
-	grep '^E ' <<<"$1" | cut -c3- |
+	local lines
+	lines=$(grep '^E ' <<<"$1" | cut -c3- |
 		grep -v -e 'memlens: tracing' -e 'memlens: recording' -e 'allocator hooked' \
-			-e 'memlens: recorded' | head -n 1
+			-e 'memlens: recorded')
+	grep -m 1 -i -E 'cannot|failed|error|refused|invalid|unknown|no such' <<<"$lines" ||
+		head -n 1 <<<"$lines"
 }
 
 meta_of() {
@@ -346,6 +350,20 @@ fi
 
 # --- the matrix ----------------------------------------------------------
 
+# The verifier's cost of every program, per kernel, where doctor tells it
+# (less the programs not tried after a refusal); then the matrix.
+for row in "${rows[@]}"; do
+	b=$(block "$row" verifier)
+	if grep -q '^O ' <<<"$b"; then
+		echo
+		echo "verifier cost on $row (memlens doctor --verifier):"
+		grep '^O ' <<<"$b" | cut -c3- | grep -v ' not tried$'
+		n=$(grep -c '^O .* not tried$' <<<"$b")
+		[ "$n" -eq 0 ] || echo "($n programs not tried after a refusal)"
+	fi
+done
+
+
 printf '\n%-6s' kernel
 for t in "${TESTS[@]}"; do printf ' %-11s' "$t"; done
 printf '\n'
@@ -370,15 +388,6 @@ for row in "${rows[@]}"; do
 	done
 done
 
-# The verifier's cost of every program, per kernel, once doctor tells it.
-for row in "${rows[@]}"; do
-	b=$(block "$row" verifier)
-	if [ "$(sed -n 's/^@@rc //p' <<<"$b")" = 0 ]; then
-		echo
-		echo "verifier cost on $row:"
-		grep '^O ' <<<"$b" | cut -c3-
-	fi
-done
 
 # --- against the expected file ---------------------------------------------
 

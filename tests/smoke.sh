@@ -206,13 +206,15 @@ test_top_hist() {
 		emit hist
 		return
 	fi
+	# One after the other: two loads at once on a guest's one slow CPU
+	# would time each other's verifier.
 	$ML top --json -i 0.2 -c "$name" >"$work/top.out" 2>"$work/top.err" &
 	track
 	tp=$!
+	wait_for "$work/top.err" "tracing all" 60 "$tp"
 	$ML hist --json -c "$name" >"$work/hist.out" 2>"$work/hist.err" &
 	track
 	hp=$!
-	wait_for "$work/top.err" "tracing all" 60 "$tp"
 	wait_for "$work/hist.err" "tracing all" 60 "$hp"
 	echo go >&7
 	wait_for "$work/mo.log" "done" 30 "$w" || meta top "note=workload did not finish"
@@ -332,7 +334,7 @@ test_doctor() {
 	ml doctor >"$work/doctor.out" 2>"$work/doctor.err"
 	echo $? >"$work/doctor.rc"
 	emit doctor
-	# The verifier's cost of every program, where doctor can tell it.
+	# The verifier's cost of every program: refused or over budget, exit 1.
 	ml doctor --verifier >"$work/verifier.out" 2>"$work/verifier.err"
 	echo $? >"$work/verifier.rc"
 	emit verifier
