@@ -12,7 +12,7 @@
  * The verifier's cost is bounded by construction: one frame is one global
  * function (unwind_frame), which the verifier checks once, on its own, with
  * unknown arguments, whatever the caller's state, and not again for every
- * iteration of the bpf_loop that calls it. Its two binary searches are
+ * iteration of the loop that calls it. Its two binary searches are
  * plain bounded loops over scalars. It takes a scalar only (global
  * functions with pointer arguments need 5.12, and every global function is
  * verified even where its caller is dead code): the state of the walk
@@ -26,7 +26,7 @@
 
 #include "unwind.h"
 
-/* leaks --unwind dwarf: tables where there are some (bpf_loop, 5.17). */
+/* leaks --unwind dwarf: tables where there are some. */
 const volatile bool unwind_tables;
 
 /*
@@ -208,12 +208,6 @@ __noinline int unwind_frame(__u32 i)
 	return unwind_by_row(s);
 }
 
-/* bpf_loop callback: the verifier wants 0 or 1 back, and knows no more of a global's result. */
-static long unwind_step(__u32 i, void *ctx)
-{
-	return unwind_frame(i) ? 1 : 0;
-}
-
 /*
  * Unwind the current user stack from IP, SP and BP into SC's stack. False
  * if the process has no tables: the caller walks frame pointers instead.
@@ -230,7 +224,15 @@ static bool unwind_user_stack(struct stack_scratch *sc, __u64 ip, __u64 sp, __u6
 	sc->unwind.bp = bp;
 	sc->unwind.bp_known = 1;
 	sc->st.nr = 0;
-	bpf_loop(MAX_STACK_DEPTH, unwind_step, NULL, 0);
+	/*
+	 * A bounded loop, not bpf_loop(): the frame is a global function, so
+	 * the verifier checks a handful of instructions per iteration. And a
+	 * kernel before 5.13 refuses a program that so much as names a
+	 * callback, even in code it would never run.
+	 */
+	for (__u32 i = 0; i < MAX_STACK_DEPTH; i++)
+		if (unwind_frame(i))
+			break;
 	return sc->st.nr > 0;
 }
 

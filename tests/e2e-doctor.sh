@@ -38,7 +38,7 @@ check_eq "doctor: mounts nothing" "$mounts_before" "$(wc -l </proc/self/mountinf
 check "doctor: securityfs still not mounted" \
 	sh -c '! grep -q " - securityfs " /proc/self/mountinfo'
 
-for f in btf ringbuf task_btf task_storage task_pt_regs bpf_loop uprobe_multi uprobe_session \
+for f in btf ringbuf task_btf task_storage task_pt_regs uprobe_multi uprobe_session \
 	 uprobes tracefs memcg_v1 perf_sw bpf_stats rss_stat rss_percpu; do
 	check_eq "doctor: $f here" yes "$(here "$tmp/text" "$f")"
 done
@@ -69,7 +69,7 @@ check "doctor --json: features are booleans, lockdown a string" jq_true \
 	'(.features | del(.lockdown) | [.[] | type] | unique) == ["boolean"] and
 	 .features.lockdown == "integrity"' "$tmp/json"
 check "doctor --json: the facts of this host" jq_true \
-	'.features | .btf and .uprobe_multi and .uprobe_session and .bpf_loop and .ringbuf and
+	'.features | .btf and .uprobe_multi and .uprobe_session and .ringbuf and
 	 .task_storage and .memcg_v1 and (.kprobes | not) and (.fentry | not) and
 	 (.memcg_v2 | not)' "$tmp/json"
 check_eq "doctor --json: the same features as the table" \
@@ -80,7 +80,7 @@ check_eq "doctor --json: every command" "$(echo $COMMANDS | tr ' ' '\n' | sort)"
 check "doctor --json: every command full, without reasons" jq_true \
 	'[.commands[] | .mode == "full" and .reasons == []] | all' "$tmp/json"
 check "doctor --json: the ways leaks takes" jq_true \
-	'.commands.leaks.ways == {"stacks":"dwarf","scratch":"task_storage","hooks":"uprobe_multi"}' \
+	'.commands.leaks.ways == {"scratch":"task_storage","hooks":"uprobe_multi"}' \
 	"$tmp/json"
 check "doctor --json: top reads rss_stat as percpu_counter" jq_true \
 	'.commands.top.ways.rss == "percpu_counter"' "$tmp/json"
@@ -89,31 +89,32 @@ check "doctor --json: details are strings" jq_true \
 
 # --- MEMLENS_DISABLE --------------------------------------------------
 
-MEMLENS_DISABLE=bpf_loop,uprobe_multi "$MEMLENS" doctor >"$tmp/reduced"
-check_eq "disable bpf_loop,uprobe_multi: exit code" 0 $?
-check_eq "disable bpf_loop,uprobe_multi: bpf_loop shown missing" no "$(here "$tmp/reduced" bpf_loop)"
-check "disable bpf_loop,uprobe_multi: said why" \
-	grep -q '^bpf_loop .*disabled by MEMLENS_DISABLE$' "$tmp/reduced"
+MEMLENS_DISABLE=task_storage,uprobe_multi "$MEMLENS" doctor >"$tmp/reduced"
+check_eq "disable task_storage,uprobe_multi: exit code" 0 $?
+check_eq "disable task_storage,uprobe_multi: uprobe_multi shown missing" no \
+	"$(here "$tmp/reduced" uprobe_multi)"
+check "disable task_storage,uprobe_multi: said why" \
+	grep -q '^uprobe_multi .*disabled by MEMLENS_DISABLE$' "$tmp/reduced"
 for c in leaks record allocs; do
-	check_eq "disable bpf_loop,uprobe_multi: $c reduced" reduced "$(mode "$tmp/reduced" $c)"
-	check "disable bpf_loop,uprobe_multi: $c names bpf_loop" \
-		grep -q "^$c: reduced: .*no bpf_loop (5.17): frame-pointer stacks" "$tmp/reduced"
-	check "disable bpf_loop,uprobe_multi: $c names uprobe_multi" \
+	check_eq "disable task_storage,uprobe_multi: $c reduced" reduced "$(mode "$tmp/reduced" $c)"
+	check "disable task_storage,uprobe_multi: $c names task storage" \
+		grep -q "^$c: reduced: no task storage (5.11): a per-CPU stack buffer" "$tmp/reduced"
+	check "disable task_storage,uprobe_multi: $c names uprobe_multi" \
 		grep -q "^$c: reduced: .*; no uprobe_multi (6.6): one uprobe and one uretprobe per function" \
 		"$tmp/reduced"
 done
-check_eq "disable bpf_loop,uprobe_multi: top reduced for uprobe_multi alone" \
+check_eq "disable task_storage,uprobe_multi: top reduced for uprobe_multi alone" \
 	"top: reduced: no uprobe_multi (6.6): one uprobe and one uretprobe per function, slower to attach, more links" \
 	"$(grep '^top: ' "$tmp/reduced")"
 for c in reclaim kmem report; do
-	check_eq "disable bpf_loop,uprobe_multi: $c still full" full "$(mode "$tmp/reduced" $c)"
+	check_eq "disable task_storage,uprobe_multi: $c still full" full "$(mode "$tmp/reduced" $c)"
 done
-MEMLENS_DISABLE=bpf_loop,uprobe_multi "$MEMLENS" doctor --json >"$tmp/reduced.json"
-check "disable bpf_loop,uprobe_multi: JSON leaks reduced, two reasons, fp, uprobe" jq_true \
+MEMLENS_DISABLE=task_storage,uprobe_multi "$MEMLENS" doctor --json >"$tmp/reduced.json"
+check "disable task_storage,uprobe_multi: JSON leaks reduced, two reasons, percpu, uprobe" jq_true \
 	'.commands.leaks | .mode == "reduced" and (.reasons | length) == 2 and
-	 .ways.stacks == "fp" and .ways.hooks == "uprobe"' "$tmp/reduced.json"
-check "disable bpf_loop,uprobe_multi: JSON features false" jq_true \
-	'.features.bpf_loop == false and .features.uprobe_multi == false' "$tmp/reduced.json"
+	 .ways.scratch == "percpu" and .ways.hooks == "uprobe"' "$tmp/reduced.json"
+check "disable task_storage,uprobe_multi: JSON features false" jq_true \
+	'.features.task_storage == false and .features.uprobe_multi == false' "$tmp/reduced.json"
 
 MEMLENS_DISABLE=btf "$MEMLENS" doctor >"$tmp/nobtf"
 check_eq "disable btf: exit code 1, some command cannot run" 1 $?
@@ -150,7 +151,7 @@ check "disable memcg_v1: kmem --cgroup refused" \
 
 # --- The verifier's cost of every program -----------------------------
 # Every program of every object, in every mode, loads here within 10% of
-# the verifier's limit; and so on a kernel without bpf_loop, task storage,
+# the verifier's limit; and so on a kernel without task storage,
 # task_btf and bpf_task_pt_regs (5.10), as far as this kernel can say.
 
 verifier_budget() {
@@ -170,7 +171,7 @@ verifier_budget() {
 }
 
 verifier_budget "--verifier" MEMLENS_NOTHING=1
-verifier_budget "--verifier as on 5.10" MEMLENS_DISABLE=bpf_loop,task_storage,task_btf,task_pt_regs
+verifier_budget "--verifier as on 5.10" MEMLENS_DISABLE=task_storage,task_btf,task_pt_regs,uprobe_multi
 "$MEMLENS" doctor --verifier >"$tmp/verifier.txt"
 check "--verifier: a table with the largest program named" \
 	grep -Eq '^largest: alloc_return \(leaks-[a-z-]+\), [0-9]+ insns, [0-9.]+% of the verifier.s limit; budget 10%: 0 over, 0 refused$' \

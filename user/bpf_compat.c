@@ -6,10 +6,9 @@
 #include "bpf_compat.h"
 #include "kplan.h"
 
-bool allocs_compat_prepare(struct allocs_bpf *skel)
+void allocs_compat_prepare(struct allocs_bpf *skel)
 {
 	bool task_storage = !strcmp(kplan_scratch().way, "task_storage");
-	bool unwinder_kept = true;
 
 	skel->rodata->use_task_storage = task_storage;
 	/* A map type the kernel lacks cannot even be created. */
@@ -17,9 +16,4 @@ bool allocs_compat_prepare(struct allocs_bpf *skel)
 	bpf_map__set_autocreate(skel->maps.stack_scratch_cpu, !task_storage);
 	skel->rodata->use_task_pt_regs = kfeature_has(KF_TASK_PT_REGS) &&
 					 kfeature_has(KF_TASK_BTF);
-	if (skel->rodata->unwind_tables && strcmp(kplan_stacks().way, "dwarf")) {
-		skel->rodata->unwind_tables = false;
-		unwinder_kept = false;
-	}
-	return unwinder_kept;
 }

@@ -15,10 +15,8 @@ struct allocs_bpf;
 
 /*
  * Scratch buffer (task storage or per CPU) and user registers in syscalls
- * (bpf_task_pt_regs or the task's stack) for SKEL. If it asks for the
- * unwinder (rodata unwind_tables) on a kernel without bpf_loop, the
- * unwinder is turned off: false then, and the caller says so.
+ * (bpf_task_pt_regs or the task's stack) for SKEL.
  */
-bool allocs_compat_prepare(struct allocs_bpf *skel);
+void allocs_compat_prepare(struct allocs_bpf *skel);
 
 #endif

@@ -95,7 +95,7 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
  * A program the verifier refuses at a million instructions costs seconds
  * and, on some kernel builds, over a gigabyte of kernel memory in verifier
  * states. Two things bound it:
- * - Every program has a log buffer of its own, at BPF_LOG_STATS: without
+ * - Every program has a log buffer of its own, at BPF_LOG_STATS; without
  *   one, libbpf verifies a refused program a second time, at log level 1,
  *   only to print the log (two thirds of the time it took here).
  * - A watchdog thread follows the load: libbpf gives each program its fd
@@ -106,7 +106,13 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
  * memlens's own programs verify in milliseconds (memlens doctor --verifier).
  */
 #define VERIFY_POLL_MS		20
-#define STATS_LOG_SIZE		4096
+/*
+ * Room for more than the summary: the verifier also writes a line for
+ * every call of a global function it checks (127 in the unwinder's loop),
+ * and a log that overflows fails the load with ENOSPC, verified or not.
+ * Pages never written are never touched.
+ */
+#define STATS_LOG_SIZE		(256 * 1024)
 #define BPF_LOG_STATS		4
 
 struct load_watch {

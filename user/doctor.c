@@ -19,8 +19,8 @@
 static const char doctor_usage[] =
 "Usage: memlens doctor [--json] [--verifier]\n"
 "\n"
-"What this kernel offers memlens (BTF, uprobe_multi, bpf_loop, ring buffer,\n"
-"task storage, tracefs, memory cgroups, lockdown, ...) and how each command\n"
+"What this kernel offers memlens (BTF, uprobe_multi, ring buffer, task storage,\n"
+"tracefs, memory cgroups, lockdown, ...) and how each command\n"
 "will run here: full, reduced (and why), or unavailable (and why).\n"
 "MEMLENS_DISABLE=name,... makes memlens act as if those features were missing.\n"
 "\n"

@@ -68,11 +68,6 @@ static bool probe_task_pt_regs(void)
 	return probe_helper(BPF_FUNC_task_pt_regs);
 }
 
-static bool probe_bpf_loop(void)
-{
-	return probe_helper(BPF_FUNC_loop);
-}
-
 /*
  * BPF_LINK_CREATE for a uprobe_multi-type link, by hand: libbpf 1.4 fills
  * the uprobe_multi fields for BPF_TRACE_UPROBE_MULTI only, not sessions.
@@ -490,7 +485,6 @@ static const struct kfeature_desc features[KF_NR] = {
 	[KF_TASK_BTF]		= { "task_btf", "5.11", probe_task_btf },
 	[KF_TASK_STORAGE]	= { "task_storage", "5.11", probe_task_storage },
 	[KF_TASK_PT_REGS]	= { "task_pt_regs", "5.15", probe_task_pt_regs },
-	[KF_BPF_LOOP]		= { "bpf_loop", "5.17", probe_bpf_loop },
 	[KF_UPROBE_MULTI]	= { "uprobe_multi", "6.6", probe_uprobe_multi },
 	[KF_UPROBE_SESSION]	= { "uprobe_session", "6.13", probe_uprobe_session },
 	[KF_UPROBES]		= { "uprobes", "4.17", probe_uprobes },

@@ -20,7 +20,6 @@ enum kfeature {
 	KF_TASK_BTF,		/* bpf_get_current_task_btf(), 5.11 */
 	KF_TASK_STORAGE,	/* BPF_MAP_TYPE_TASK_STORAGE, 5.11 */
 	KF_TASK_PT_REGS,	/* bpf_task_pt_regs(), 5.15 */
-	KF_BPF_LOOP,		/* bpf_loop(), 5.17: the DWARF unwinder */
 	KF_UPROBE_MULTI,	/* uprobe_multi links, 6.6 */
 	KF_UPROBE_SESSION,	/* uprobe_multi sessions (attach type 57), 6.13 */
 	KF_UPROBES,		/* the uprobe PMU: allocator hooks, 4.17 */
@@ -46,7 +45,7 @@ enum klockdown {
 
 /* Does the kernel have F (and MEMLENS_DISABLE does not name it)? */
 bool kfeature_has(enum kfeature f);
-/* Short name of F: "uprobe_multi", "bpf_loop", ... */
+/* Short name of F: "uprobe_multi", "task_storage", ... */
 const char *kfeature_name(enum kfeature f);
 /* The kernel version that brought F, for messages: "6.6". */
 const char *kfeature_since(enum kfeature f);

@@ -14,14 +14,6 @@
 #include "kmem.skel.h"
 #include "reclaim.skel.h"
 
-struct kplan_way kplan_stacks(void)
-{
-	if (kfeature_has(KF_BPF_LOOP))
-		return (struct kplan_way){ "dwarf", NULL };
-	return (struct kplan_way){ "fp", "no bpf_loop (5.17): frame-pointer stacks, "
-				   "which end early in code without frame pointers" };
-}
-
 struct kplan_way kplan_hooks(void)
 {
 	if (kfeature_has(KF_UPROBE_MULTI))
@@ -179,7 +171,6 @@ static void plan_bpf_stats(struct kplan *p)
 static void plan_stacks_cmd(struct kplan *p)
 {
 	plan_alloc_base(p, true);
-	add_way(p, "stacks", kplan_stacks());
 	add_way(p, "scratch", kplan_scratch());
 	add_way(p, "hooks", kplan_hooks());
 }

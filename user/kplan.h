@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * How each subcommand runs on this kernel: one small rule per choice a
- * loader makes (which stacks, which hooks, which scratch buffer, which
+ * loader makes (which hooks, which scratch buffer, which
  * rss_stat layout), each giving the way it takes and, when that way is a
  * reduction, why. Loaders call the rules; memlens doctor prints them all.
  * The rules look at kfeatures only, so MEMLENS_DISABLE steers them too.
@@ -17,8 +17,6 @@ struct kplan_way {
 	const char *reason;	/* why this way is a reduction, or NULL */
 };
 
-/* Stacks of leaks, record and allocs: "dwarf" or "fp". */
-struct kplan_way kplan_stacks(void);
 /* Allocator hooks: "uprobe_multi" or "uprobe" (one uprobe and uretprobe per function). */
 struct kplan_way kplan_hooks(void);
 /* Scratch buffer for one stack: "task_storage" or "percpu". */

@@ -654,11 +654,7 @@ static int open_bpf(struct leaks_session *s, int target)
 	bpf_program__set_autoload(s->skel->progs.rss_stat, false);
 	bpf_program__set_autoload(s->skel->progs.brk_enter, false);
 	bpf_program__set_autoload(s->skel->progs.brk_return, false);
-	if (!allocs_compat_prepare(s->skel)) {
-		info_msg("this kernel lacks bpf_loop (%s): frame-pointer stacks, not DWARF",
-			 kfeature_since(KF_BPF_LOOP));
-		env->unwind_fp = true;
-	}
+	allocs_compat_prepare(s->skel);
 	alloc_probes_prepare(s->skel);
 	if (env->max_allocs)
 		bpf_map__set_max_entries(s->skel->maps.allocs, env->max_allocs);

@@ -128,7 +128,7 @@ static int allocs_cost(const struct allocs_mode *m,
 	skel->rodata->proc_stats_on = m->proc_stats;
 	skel->rodata->hold_at_exit = m->hold;
 	skel->rodata->hold_for_maps = m->hold;
-	skel->rodata->unwind_tables = m->dwarf && kfeature_has(KF_BPF_LOOP);
+	skel->rodata->unwind_tables = m->dwarf;
 	if (m->sampled) {
 		skel->rodata->sample_bytes = 65536;
 		sample_fill_quantiles((__u32 *)skel->rodata->sample_quantiles);

@@ -29,15 +29,12 @@ static void test_rules_disabled(void)
 	struct utsname u;
 	struct kplan_way w;
 
-	setenv("MEMLENS_DISABLE", "bpf_loop, uprobe_multi,task_storage", 1);
-	CHECK(kfeature_disabled(KF_BPF_LOOP) && !kfeature_has(KF_BPF_LOOP));
+	setenv("MEMLENS_DISABLE", "task_pt_regs, uprobe_multi,task_storage", 1);
+	CHECK(kfeature_disabled(KF_TASK_PT_REGS) && !kfeature_has(KF_TASK_PT_REGS));
 	CHECK(kfeature_disabled(KF_UPROBE_MULTI));
 	/* A name is matched whole: "uprobe_multi" is not "uprobe_session". */
 	CHECK(!kfeature_disabled(KF_UPROBE_SESSION));
-	CHECK_STR(kfeature_detail(KF_BPF_LOOP), "disabled by MEMLENS_DISABLE");
-	w = kplan_stacks();
-	CHECK_STR(w.way, "fp");
-	CHECK(mentions(w.reason, "bpf_loop") && mentions(w.reason, "frame pointers"));
+	CHECK_STR(kfeature_detail(KF_TASK_PT_REGS), "disabled by MEMLENS_DISABLE");
 	w = kplan_hooks();
 	CHECK_STR(w.way, "uprobe");
 	CHECK(mentions(w.reason, "uprobe_multi"));
@@ -62,18 +59,19 @@ static void test_plans(void)
 	CHECK(kplan_command("nonsense", &p) == -ENOENT);
 	CHECK(kplan_command("report", &p) == 0 && p.mode == KPLAN_FULL && !p.nr_reasons);
 	/* Without BTF nothing loads: only that is said, not the reductions. */
-	setenv("MEMLENS_DISABLE", "btf,bpf_loop", 1);
+	setenv("MEMLENS_DISABLE", "btf,uprobe_multi", 1);
 	CHECK(kplan_command("leaks", &p) == 0);
 	CHECK(p.mode == KPLAN_UNAVAILABLE && p.nr_reasons == 1);
 	CHECK(mentions(p.reasons[0], "BTF"));
 	CHECK(kplan_command("kmem", &p) == 0 && p.mode == KPLAN_UNAVAILABLE);
 	CHECK(kplan_command("report", &p) == 0 && p.mode == KPLAN_FULL);
-	setenv("MEMLENS_DISABLE", "bpf_loop,uprobe_multi", 1);
+	setenv("MEMLENS_DISABLE", "task_storage,uprobe_multi", 1);
 	if (kfeature_has(KF_BTF) && kfeature_has(KF_RINGBUF) && kfeature_has(KF_UPROBES) &&
 	    kfeature_has(KF_TRACEFS)) {
 		CHECK(kplan_command("leaks", &p) == 0 && p.mode == KPLAN_REDUCED);
-		CHECK(p.nr_ways == 3);
-		CHECK_STR(p.ways[0].way, "fp");
+		CHECK(p.nr_ways == 2);
+		CHECK_STR(p.ways[0].way, "percpu");
+		CHECK_STR(p.ways[1].way, "uprobe");
 	}
 	unsetenv("MEMLENS_DISABLE");
 	CHECK_STR(kplan_mode_name(KPLAN_REDUCED), "reduced");
