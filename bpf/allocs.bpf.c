@@ -1083,28 +1083,6 @@ int major_fault(struct bpf_perf_event_data *ctx)
 	return count_fault(ctx, PS_MAJFLT_USER);
 }
 
-/*
- * Up to 6.1 an mm's counters were atomics in one struct mm_rss_stat; since
- * 6.2 each is a percpu_counter, whose count lags by at most a batch per CPU.
- * CO-RE picks the layout the kernel has.
- */
-struct mm_rss_stat___atomic {
-	atomic_long_t count[RSS_NR];
-} __attribute__((preserve_access_index));
-
-struct mm_struct___atomic_rss {
-	struct mm_rss_stat___atomic rss_stat;
-} __attribute__((preserve_access_index));
-
-static __s64 mm_rss_pages(struct mm_struct *mm, int member)
-{
-	struct mm_struct___atomic_rss *old = (void *)mm;
-
-	if (bpf_core_type_exists(struct mm_rss_stat___atomic))
-		return BPF_CORE_READ(old, rss_stat.count[member].counter);
-	return BPF_CORE_READ(mm, rss_stat[member].count);
-}
-
 /* Resident pages: kmem:rss_stat fires whenever an mm's counter changes. */
 SEC("tp_btf/rss_stat")
 int BPF_PROG(rss_stat, struct mm_struct *mm, int member)

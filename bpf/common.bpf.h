@@ -110,6 +110,29 @@ static __always_inline bool traced(void)
 	return task_traced(current_tgid(), current_task());
 }
 
+/*
+ * Up to 6.1 an mm's counters were atomics in one struct mm_rss_stat; since
+ * 6.2 each is a percpu_counter, whose count lags by at most a batch per CPU.
+ * CO-RE picks the layout the kernel has.
+ */
+struct mm_rss_stat___atomic {
+	atomic_long_t count[4];	/* NR_MM_COUNTERS */
+} __attribute__((preserve_access_index));
+
+struct mm_struct___atomic_rss {
+	struct mm_rss_stat___atomic rss_stat;
+} __attribute__((preserve_access_index));
+
+/* Pages of counter MEMBER (MM_FILEPAGES, ...) of MM, either layout. */
+static __always_inline __s64 mm_rss_pages(struct mm_struct *mm, int member)
+{
+	struct mm_struct___atomic_rss *old = (void *)mm;
+
+	if (bpf_core_type_exists(struct mm_rss_stat___atomic))
+		return BPF_CORE_READ(old, rss_stat.count[member].counter);
+	return BPF_CORE_READ(mm, rss_stat[member].count);
+}
+
 /* log2 histogram slot: 0 for 0, i for values in [2^(i-1), 2^i). */
 static __always_inline __u32 log2_slot(__u64 v)
 {

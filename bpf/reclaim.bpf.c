@@ -422,9 +422,9 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 	e->uid = uid;
 	if (mm) {
 		e->total_vm = BPF_CORE_READ(mm, total_vm);
-		e->rss_anon = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
-		e->rss_file = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
-		e->rss_shmem = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
+		e->rss_anon = mm_rss_pages(mm, MM_ANONPAGES);
+		e->rss_file = mm_rss_pages(mm, MM_FILEPAGES);
+		e->rss_shmem = mm_rss_pages(mm, MM_SHMEMPAGES);
 	}
 	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, group_leader, comm);
 	BPF_CORE_READ_STR_INTO(&e->killer_comm, task, group_leader, comm);

@@ -99,10 +99,11 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
  *   one, libbpf verifies a refused program a second time, at log level 1,
  *   only to print the log (two thirds of the time it took here).
  * - A watchdog thread follows the load: libbpf gives each program its fd
- *   when it is verified, and one still unverified after
- *   VERIFY_PROG_DEADLINE_MS is interrupted by a signal (the verifier gives
- *   up with EAGAIN when it next looks), then every retry libbpf makes on
- *   EAGAIN, 1 ms apart.
+ *   when it is verified, and one that has taken VERIFY_PROG_DEADLINE_MS of
+ *   the loading thread's CPU time (the verifier runs in it: a busy host
+ *   slows it, but does not make it spend more) is interrupted by a signal
+ *   (the verifier gives up with EAGAIN when it next looks), then every
+ *   retry libbpf makes on EAGAIN, 1 ms apart.
  * memlens's own programs verify in milliseconds (memlens doctor --verifier).
  */
 #define VERIFY_POLL_MS		20
@@ -117,6 +118,7 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
 
 struct load_watch {
 	pthread_t loader;
+	clockid_t loader_cpu;
 	struct bpf_object *obj;
 	char (*logs)[STATS_LOG_SIZE];
 	int nr;
@@ -140,11 +142,20 @@ static int verified_count(const struct load_watch *w)
 	return n;
 }
 
+static uint64_t loader_cpu_ns(const struct load_watch *w)
+{
+	struct timespec ts;
+
+	if (clock_gettime(w->loader_cpu, &ts))
+		return monotonic_ns();
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static void *watch_load(void *arg)
 {
 	struct load_watch *w = arg;
 	struct timespec poll = { 0, VERIFY_POLL_MS * 1000000L }, kick = { 0, 1000000L };
-	uint64_t since = monotonic_ns();
+	uint64_t since = loader_cpu_ns(w);
 	int seen = 0;
 
 	while (!atomic_load(&w->done)) {
@@ -152,10 +163,10 @@ static void *watch_load(void *arg)
 
 		if (n != seen && !atomic_load(&w->timed_out)) {
 			seen = n;
-			since = monotonic_ns();
+			since = loader_cpu_ns(w);
 		}
 		/* Past the deadline, the retries too: a refused load ends. */
-		if (monotonic_ns() - since >= VERIFY_PROG_DEADLINE_MS * 1000000ULL) {
+		if (loader_cpu_ns(w) - since >= VERIFY_PROG_DEADLINE_MS * 1000000ULL) {
 			atomic_store(&w->timed_out, true);
 			pthread_kill(w->loader, SIGALRM);
 			nanosleep(&kick, NULL);
@@ -208,6 +219,9 @@ static int load_watched(struct bpf_object_skeleton *s, prog_stats_fn fn, void *c
 	err = give_stats_logs(*s->obj, &w);
 	if (err)
 		return err;
+	/* Without a CPU clock of its own, the wall clock (loader_cpu_ns). */
+	if (pthread_getcpuclockid(w.loader, &w.loader_cpu))
+		w.loader_cpu = -1;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, &old);
 	err = pthread_create(&watcher, NULL, watch_load, &w);
@@ -248,7 +262,7 @@ int skeleton_load_stats(struct bpf_object_skeleton *s, prog_stats_fn fn, void *c
 void skeleton_load_error(int err)
 {
 	if (err == -ETIMEDOUT)
-		error_msg("cannot load BPF programs: the verifier spent over %d ms on one "
+		error_msg("cannot load BPF programs: the verifier spent over %d ms of CPU on one "
 			  "(run with -v for its log)", VERIFY_PROG_DEADLINE_MS);
 	else
 		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",

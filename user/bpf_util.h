@@ -36,10 +36,11 @@ int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
 } while (0)
 
 /*
- * How long the verifier may spend on one program: one it would refuse
+ * CPU time the verifier may spend on one program: one it would refuse
  * after a million instructions costs ten seconds and, in verifier states,
  * over a gigabyte of kernel memory on some kernel builds. memlens's own
- * verify in milliseconds (memlens doctor --verifier), tens under emulation.
+ * verify in at most 20 ms here, 180 ms in a guest under emulation (TCG)
+ * (memlens doctor --verifier).
  */
 #define VERIFY_PROG_DEADLINE_MS	1000
 /* Load skeleton S, no program over the deadline: 0, -ETIMEDOUT, or the load's error. */

@@ -75,42 +75,72 @@ static void refusal_reason(const char *log, char *why, size_t len)
 	snprintf(why, len, "%.*s", (int)(end - start), start);
 }
 
+#define MAX_PROGS	64
+
 struct cost_ctx {
 	const char *mode;
-	void (*fn)(const struct prog_cost *c, void *ctx);
-	void *ctx;
+	int nr;
+	bool logged[MAX_PROGS];
+	struct prog_cost costs[MAX_PROGS];
 };
 
-/*
- * libbpf loads the programs one after another and stops at the first it
- * cannot: that one has a log and no fd, those after it neither.
- */
-static void report_cost(struct bpf_program *prog, const char *log, int load_err, void *arg)
+static void collect_cost(struct bpf_program *prog, const char *log, int load_err, void *arg)
 {
 	struct cost_ctx *cc = arg;
-	struct prog_cost c = { .mode = cc->mode };
+	struct prog_cost *c;
 
-	if (!bpf_program__autoload(prog))
+	if (!bpf_program__autoload(prog) || cc->nr >= MAX_PROGS)
 		return;
-	snprintf(c.prog, sizeof(c.prog), "%s", bpf_program__name(prog));
-	c.insns = log_number(log, "processed ");
-	c.peak_states = log_number(log, "peak_states ");
-	c.total_states = log_number(log, "total_states ");
-	c.usec = log_number(log, "verification time ");
-	if (load_err && bpf_program__fd(prog) < 0) {
-		c.err = *log ? load_err : -ECANCELED;
-		refusal_reason(log, c.why, sizeof(c.why));
+	c = &cc->costs[cc->nr];
+	cc->logged[cc->nr++] = *log;
+	c->mode = cc->mode;
+	snprintf(c->prog, sizeof(c->prog), "%s", bpf_program__name(prog));
+	c->insns = log_number(log, "processed ");
+	c->peak_states = log_number(log, "peak_states ");
+	c->total_states = log_number(log, "total_states ");
+	c->usec = log_number(log, "verification time ");
+	if (load_err)
+		refusal_reason(log, c->why, sizeof(c->why));
+}
+
+/*
+ * libbpf loads the programs one after another, stops at the first it
+ * cannot, and then closes every one it had loaded: the refused program is
+ * the last with a log, those before it were verified, those after it were
+ * not tried.
+ */
+static void blame_refusal(struct cost_ctx *cc, int load_err)
+{
+	int refused = -1;
+
+	for (int i = 0; i < cc->nr; i++)
+		if (cc->logged[i])
+			refused = i;
+	for (int i = 0; i < cc->nr; i++) {
+		if (i == refused)
+			cc->costs[i].err = load_err;
+		else if (i > refused)
+			cc->costs[i].err = -ECANCELED;
+		if (i != refused)
+			cc->costs[i].why[0] = 0;
 	}
-	cc->fn(&c, cc->ctx);
 }
 
 static int load_costs(struct bpf_object_skeleton *skel, const char *mode,
 		      void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 {
-	struct cost_ctx cc = { .mode = mode, .fn = fn, .ctx = ctx };
+	struct cost_ctx *cc = calloc(1, sizeof(*cc));
 	int err;
 
-	err = skeleton_load_stats(skel, report_cost, &cc);
+	if (!cc)
+		return -ENOMEM;
+	cc->mode = mode;
+	err = skeleton_load_stats(skel, collect_cost, cc);
+	if (err)
+		blame_refusal(cc, err);
+	for (int i = 0; i < cc->nr; i++)
+		fn(&cc->costs[i], ctx);
+	free(cc);
 	return err == -ENOMEM ? err : 0;
 }
 
