@@ -95,36 +95,48 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
  * A program the verifier refuses at a million instructions costs seconds
  * and, on some kernel builds, over a gigabyte of kernel memory in verifier
  * states. Two things bound it:
- * - Every program has a log buffer of its own, at BPF_LOG_STATS; without
- *   one, libbpf verifies a refused program a second time, at log level 1,
- *   only to print the log (two thirds of the time it took here).
- * - A watchdog thread follows the load: libbpf gives each program its fd
- *   when it is verified, and one that has taken VERIFY_PROG_DEADLINE_MS of
- *   the loading thread's CPU time (the verifier runs in it: a busy host
- *   slows it, but does not make it spend more) is interrupted by a signal
- *   (the verifier gives up with EAGAIN when it next looks), then every
- *   retry libbpf makes on EAGAIN, 1 ms apart.
- * memlens's own programs verify in milliseconds (memlens doctor --verifier).
+ * - Every program has a log buffer of its own: without one, libbpf
+ *   verifies a refused program a second time, at log level 1, only to
+ *   print the log (two thirds of the time it took here).
+ * - A watchdog thread follows the load. Once libbpf has come to the maps
+ *   (what comes before is libbpf's own work: kernel BTF), the loading
+ *   thread's CPU time is spent on relocations, which libbpf speaks of, and
+ *   in the verifier, which is silent until it is done with a program, when
+ *   libbpf gives the program its fd. CPU time spent with neither (a busy
+ *   host slows the verifier, but does not make it spend more) past
+ *   VERIFY_PROG_DEADLINE_MS makes the watchdog interrupt the load with a
+ *   signal: the verifier gives up with EAGAIN when it next looks; then
+ *   every retry libbpf makes on EAGAIN, 1 ms apart.
+ * The signal is a real-time one of memlens's own, unblocked in the loading
+ * thread only while it loads, and what is left of it is taken back after.
  */
 #define VERIFY_POLL_MS		20
 /*
  * Room for more than the summary: the verifier also writes a line for
  * every call of a global function it checks (127 in the unwinder's loop),
  * and a log that overflows fails the load with ENOSPC, verified or not.
- * Pages never written are never touched.
+ * With -v, the whole log (level 1). Pages never written are never touched.
  */
-#define STATS_LOG_SIZE		(256 * 1024)
+#define STATS_LOG_SIZE		(64 * 1024)
+#define VERBOSE_LOG_SIZE	(16 * 1024 * 1024)
+#define BPF_LOG_LEVEL1		1
 #define BPF_LOG_STATS		4
 
 struct load_watch {
 	pthread_t loader;
 	clockid_t loader_cpu;
 	struct bpf_object *obj;
-	char (*logs)[STATS_LOG_SIZE];
+	char *logs;
+	size_t log_size;
 	int nr;
 	atomic_bool done;
 	atomic_bool timed_out;
 };
+
+static int verify_signal(void)
+{
+	return SIGRTMIN;
+}
 
 static void verify_interrupt(int sig)
 {
@@ -155,20 +167,23 @@ static void *watch_load(void *arg)
 {
 	struct load_watch *w = arg;
 	struct timespec poll = { 0, VERIFY_POLL_MS * 1000000L }, kick = { 0, 1000000L };
-	uint64_t since = loader_cpu_ns(w);
-	int seen = 0;
+	uint64_t since = 0;
+	unsigned int seen = 0;
 
 	while (!atomic_load(&w->done)) {
-		int n = verified_count(w);
+		/* Progress: a program verified, or libbpf speaking. */
+		unsigned int n = verified_count(w) + libbpf_message_count();
 
-		if (n != seen && !atomic_load(&w->timed_out)) {
+		if (!since && libbpf_reached_maps())
+			since = loader_cpu_ns(w);
+		if (since && n != seen && !atomic_load(&w->timed_out)) {
 			seen = n;
 			since = loader_cpu_ns(w);
 		}
 		/* Past the deadline, the retries too: a refused load ends. */
-		if (loader_cpu_ns(w) - since >= VERIFY_PROG_DEADLINE_MS * 1000000ULL) {
+		if (since && loader_cpu_ns(w) - since >= VERIFY_PROG_DEADLINE_MS * 1000000ULL) {
 			atomic_store(&w->timed_out, true);
-			pthread_kill(w->loader, SIGALRM);
+			pthread_kill(w->loader, verify_signal());
 			nanosleep(&kick, NULL);
 			continue;
 		}
@@ -177,65 +192,88 @@ static void *watch_load(void *arg)
 	return NULL;
 }
 
-/* Every program a summary log, so that the watchdog sees it verified. */
-static int give_stats_logs(struct bpf_object *obj, struct load_watch *w)
+static char *prog_log(const struct load_watch *w, int i)
+{
+	return w->logs + (size_t)i * w->log_size;
+}
+
+/* Every program a log buffer, so that libbpf never loads one twice. */
+static int give_logs(struct bpf_object *obj, struct load_watch *w)
 {
 	struct bpf_program *prog;
+	int level = verbose ? BPF_LOG_LEVEL1 | BPF_LOG_STATS : BPF_LOG_STATS;
 
+	w->log_size = verbose ? VERBOSE_LOG_SIZE : STATS_LOG_SIZE;
 	w->nr = 0;
 	bpf_object__for_each_program(prog, obj)
 		w->nr++;
-	w->logs = calloc(w->nr ? w->nr : 1, sizeof(*w->logs));
+	w->logs = calloc(w->nr ? w->nr : 1, w->log_size);
 	if (!w->logs)
 		return -ENOMEM;
 	w->nr = 0;
 	bpf_object__for_each_program(prog, obj) {
-		bpf_program__set_log_buf(prog, w->logs[w->nr++], STATS_LOG_SIZE);
-		bpf_program__set_log_level(prog, BPF_LOG_STATS);
+		bpf_program__set_log_buf(prog, prog_log(w, w->nr++), w->log_size);
+		bpf_program__set_log_level(prog, level);
 	}
 	return 0;
 }
 
-/* Each program's summary to FN: its log, with the verifier's error if it refused it. */
-static void report_stats(const struct load_watch *w, int err, prog_stats_fn fn, void *ctx)
+/* Each program's log to FN, with the load's error. */
+static void report_logs(const struct load_watch *w, int err, prog_stats_fn fn, void *ctx)
 {
 	struct bpf_program *prog;
 	int i = 0;
 
 	bpf_object__for_each_program(prog, w->obj)
-		fn(prog, w->logs[i++], err, ctx);
+		fn(prog, prog_log(w, i++), err, ctx);
 }
 
-/* With -v, libbpf's full verifier log instead, and no deadline. */
+/* The load itself, with the verify signal caught and unblocked in this thread only. */
+static int load_interruptible(struct bpf_object_skeleton *s)
+{
+	struct sigaction sa = { .sa_handler = verify_interrupt }, old_sa;
+	struct timespec now = {};
+	sigset_t set, old_mask;
+	int sig = verify_signal(), err;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigaction(sig, &sa, &old_sa);
+	pthread_sigmask(SIG_UNBLOCK, &set, &old_mask);
+	err = bpf_object__load_skeleton(s);
+	/* A kick sent as the load ended: taken back, never left pending. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	while (sigtimedwait(&set, NULL, &now) == sig)
+		;
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(sig, &old_sa, NULL);
+	return err;
+}
+
 static int load_watched(struct bpf_object_skeleton *s, prog_stats_fn fn, void *ctx)
 {
-	struct sigaction sa = { .sa_handler = verify_interrupt }, old;
 	struct load_watch w = { .loader = pthread_self(), .obj = *s->obj };
 	pthread_t watcher;
 	int err;
 
-	if (verbose)
-		return bpf_object__load_skeleton(s);
-	err = give_stats_logs(*s->obj, &w);
+	libbpf_forget_failed_prog();
+	err = give_logs(*s->obj, &w);
 	if (err)
 		return err;
 	/* Without a CPU clock of its own, the wall clock (loader_cpu_ns). */
 	if (pthread_getcpuclockid(w.loader, &w.loader_cpu))
 		w.loader_cpu = -1;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, &old);
 	err = pthread_create(&watcher, NULL, watch_load, &w);
 	if (err) {
-		sigaction(SIGALRM, &old, NULL);
 		free(w.logs);
 		return -err;
 	}
-	err = bpf_object__load_skeleton(s);
+	err = load_interruptible(s);
 	atomic_store(&w.done, true);
 	pthread_join(watcher, NULL);
-	sigaction(SIGALRM, &old, NULL);
 	if (fn)
-		report_stats(&w, err, fn, ctx);
+		report_logs(&w, err, fn, ctx);
 	free(w.logs);
 	if (err && atomic_load(&w.timed_out))
 		return -ETIMEDOUT;
@@ -252,7 +290,7 @@ int skeleton_load_stats(struct bpf_object_skeleton *s, prog_stats_fn fn, void *c
 	bool was_verbose = verbose;
 	int err;
 
-	/* The summaries are what is asked for: never libbpf's full log instead. */
+	/* The summaries are what is asked for, not the whole log. */
 	verbose = false;
 	err = load_watched(s, fn, ctx);
 	verbose = was_verbose;
@@ -261,11 +299,15 @@ int skeleton_load_stats(struct bpf_object_skeleton *s, prog_stats_fn fn, void *c
 
 void skeleton_load_error(int err)
 {
+	const char *prog = libbpf_failed_prog();
+
 	if (err == -ETIMEDOUT)
-		error_msg("cannot load BPF programs: the verifier spent over %d ms of CPU on one "
-			  "(run with -v for its log)", VERIFY_PROG_DEADLINE_MS);
+		error_msg("cannot load BPF programs: the verifier spent over %d ms of CPU on %s%s "
+			  "(run with -v for its log)", VERIFY_PROG_DEADLINE_MS,
+			  *prog ? prog : "one", *prog ? "()" : "");
 	else
-		error_msg("cannot load BPF programs: %s (run with -v for the verifier log)",
+		error_msg("cannot load BPF programs: %s%s%s%s (run with -v for the verifier log)",
+			  *prog ? prog : "", *prog ? "() " : "", *prog ? "refused: " : "",
 			  strerror(-err));
 }
 

@@ -39,8 +39,8 @@ int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
  * CPU time the verifier may spend on one program: one it would refuse
  * after a million instructions costs ten seconds and, in verifier states,
  * over a gigabyte of kernel memory on some kernel builds. memlens's own
- * verify in at most 20 ms here, 180 ms in a guest under emulation (TCG)
- * (memlens doctor --verifier).
+ * take a small fraction of it, even in a guest under emulation (the
+ * README's kernel matrix; memlens doctor --verifier).
  */
 #define VERIFY_PROG_DEADLINE_MS	1000
 /* Load skeleton S, no program over the deadline: 0, -ETIMEDOUT, or the load's error. */
@@ -48,7 +48,10 @@ int skeleton_load(struct bpf_object_skeleton *s);
 struct bpf_program;
 typedef void (*prog_stats_fn)(struct bpf_program *prog, const char *log, int load_err,
 			      void *ctx);
-/* skeleton_load(), then FN for every program with its BPF_LOG_STATS log and the load's error. */
+/*
+ * skeleton_load(), then FN for every program with its BPF_LOG_STATS log
+ * and the load's error; libbpf_failed_prog() names the one refused.
+ */
 int skeleton_load_stats(struct bpf_object_skeleton *s, prog_stats_fn fn, void *ctx);
 /* One line for an error of skeleton_load(). */
 void skeleton_load_error(int err);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,11 +250,59 @@ int parse_interval(const char *s, double *out)
 	return 0;
 }
 
+static char failed_prog[64];
+static atomic_uint libbpf_messages;
+static atomic_bool libbpf_maps_seen;
+
+/*
+ * What libbpf says while it loads: the program it could not load
+ * ("prog 'NAME': failed to load: -22"), whether it has come to the maps
+ * (it loads the programs right after), and how much it has said.
+ */
+static void note_libbpf(const char *fmt, va_list ap)
+{
+	char msg[256], name[64];
+	const char *p;
+	va_list cp;
+
+	atomic_fetch_add(&libbpf_messages, 1);
+	va_copy(cp, ap);
+	vsnprintf(msg, sizeof(msg), fmt, cp);
+	va_end(cp);
+	if (strstr(msg, "map '"))
+		atomic_store(&libbpf_maps_seen, true);
+	p = strstr(msg, "prog '");
+	if (p && strstr(msg, "': failed to load") && sscanf(p, "prog '%63[^']'", name) == 1)
+		snprintf(failed_prog, sizeof(failed_prog), "%s", name);
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	note_libbpf(fmt, ap);
 	if (level == LIBBPF_DEBUG || !verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+unsigned int libbpf_message_count(void)
+{
+	return atomic_load(&libbpf_messages);
+}
+
+bool libbpf_reached_maps(void)
+{
+	return atomic_load(&libbpf_maps_seen);
+}
+
+const char *libbpf_failed_prog(void)
+{
+	return failed_prog;
+}
+
+void libbpf_forget_failed_prog(void)
+{
+	failed_prog[0] = 0;
+	atomic_store(&libbpf_maps_seen, false);
 }
 
 void setup_libbpf_logging(void)

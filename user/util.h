@@ -36,6 +36,14 @@ int parse_uint(const char *s, const char *what, unsigned long long max, unsigned
 int parse_interval(const char *s, double *out);
 int parse_seconds(const char *s, const char *what, double *out);
 void setup_libbpf_logging(void);
+/* The program libbpf last said it could not load ("" if none), by name. */
+const char *libbpf_failed_prog(void);
+/* Before a load: forget the last one, and that libbpf came to the maps. */
+void libbpf_forget_failed_prog(void);
+/* How many messages libbpf has printed or tried to; any thread may ask. */
+unsigned int libbpf_message_count(void);
+/* Has libbpf spoken of a map since libbpf_forget_failed_prog()? */
+bool libbpf_reached_maps(void);
 void bad_option(const char *cmd, int opt, const char *arg);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
