@@ -268,6 +268,40 @@ void skeleton_load_error(int err)
 			  strerror(-err));
 }
 
+/*
+ * bpf_object__attach_skeleton(), one program at a time, to name the one
+ * that fails. The links go into the skeleton, which frees them on destroy.
+ * A program attached by hand (its link set) or not auto-attached is left
+ * alone; so is one whose section names no target (SEC("uprobe")), which
+ * bpf_program__attach() refuses with EOPNOTSUPP where the skeleton skips it.
+ */
+static int attach_skeleton(struct bpf_object_skeleton *s)
+{
+	for (int i = 0; i < s->prog_cnt; i++) {
+		/* The skeleton's own stride: its struct may be newer than ours. */
+		struct bpf_prog_skeleton *ps = (void *)((char *)s->progs + i * s->prog_skel_sz);
+		struct bpf_program *prog = *ps->prog;
+		struct bpf_link **link = ps->link;
+		const char *sec = bpf_program__section_name(prog);
+		struct bpf_link *l;
+		int err;
+
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog) || *link)
+			continue;
+		l = bpf_program__attach(prog);
+		err = libbpf_get_error(l);
+		if (err == -EOPNOTSUPP && !strchr(sec, '/'))
+			continue;
+		if (err) {
+			error_msg("cannot attach %s (%s): %s", bpf_program__name(prog), sec,
+				  strerror(-err));
+			return err;
+		}
+		*link = l;
+	}
+	return 0;
+}
+
 int skeleton_load_attach(struct bpf_object_skeleton *s)
 {
 	int err = skeleton_load(s);
@@ -276,8 +310,5 @@ int skeleton_load_attach(struct bpf_object_skeleton *s)
 		skeleton_load_error(err);
 		return err;
 	}
-	err = bpf_object__attach_skeleton(s);
-	if (err)
-		error_msg("cannot attach tracepoints: %s", strerror(-err));
-	return err;
+	return attach_skeleton(s);
 }
