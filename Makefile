@@ -74,6 +74,13 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 $(OUTPUT)/%.o: user/%.c user/*.h include/*.h $(SKELS) | $(OUTPUT)
 	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
+# What each raw_tp program reads, in vmlinux.h's types: the table the
+# tracepoint guard compares with the running kernel (user/tpguard.c).
+$(OUTPUT)/tp_args.h: scripts/gen-tp-args.sh $(BPF_SRCS) vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)
+	./scripts/gen-tp-args.sh vmlinux/$(ARCH)/vmlinux.h $(BPF_SRCS) >$@
+
+$(OUTPUT)/tpguard.o: $(OUTPUT)/tp_args.h
+
 # One pattern rule with two targets: protoc-c runs once for both.
 $(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h: proto/%.proto | $(OUTPUT)
 	$(PROTOC_C) --proto_path=proto --c_out=$(OUTPUT) $<

@@ -186,15 +186,17 @@ block() {
 	tr -d '\r' <"$RUN/$1.data" 2>/dev/null | sed -n "/^@@begin $2\$/,/^@@end $2\$/p"
 }
 
-# first_error BLOCK: the first error line memlens printed, else the first
-# that is not progress (a reduction it announced).
+# first_error BLOCK: the first error line memlens printed, else the
+# tracepoints it left out (every such line: each says why), else the first
+# line that is not progress (a reduction it announced).
 first_error() {
 	local lines
 	lines=$(grep '^E ' <<<"$1" | cut -c3- |
 		grep -v -e 'memlens: tracing' -e 'memlens: recording' -e 'allocator hooked' \
 			-e 'memlens: recorded')
 	grep -m 1 -i -E 'cannot|failed|error|refused|invalid|unknown|no such' <<<"$lines" ||
-		head -n 1 <<<"$lines"
+		grep ': not traced$' <<<"$lines" | paste -s -d '|' | sed 's/|memlens: / | /g' |
+		grep . || head -n 1 <<<"$lines"
 }
 
 meta_of() {

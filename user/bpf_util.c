@@ -12,6 +12,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "bpf_util.h"
+#include "tpguard.h"
 #include "util.h"
 
 int percpu_lookup_sum(int fd, const void *key, uint64_t *sum)
@@ -45,33 +46,31 @@ int percpu_array_sum(int fd, uint32_t nr, uint64_t *out)
 	return 0;
 }
 
-int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len)
+int skip_unusable_tracepoints(struct bpf_object *obj, char *not_traced, size_t len)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
-	struct bpf_program *prog;
-	char name[128];
-	size_t used = 0;
+	struct tp_skips s;
+	int err;
 
-	missing[0] = 0;
-	if (!btf)
-		return -errno;
-	bpf_object__for_each_program(prog, obj) {
-		const char *sec = bpf_program__section_name(prog);
-
-		if (!bpf_program__autoload(prog) || strncmp(sec, "raw_tp/", 7))
-			continue;
-		snprintf(name, sizeof(name), "btf_trace_%s", sec + 7);
-		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0)
-			continue;
-		bpf_program__set_autoload(prog, false);
-		used += snprintf(missing + used, len - used, "%s%s", used ? ", " : "", sec + 7);
-		if (used >= len)
-			used = len - 1;
+	not_traced[0] = 0;
+	if (!btf) {
+		err = -errno;
+		error_msg("cannot read kernel BTF: %s", strerror(-err));
+		return err;
 	}
+	err = tp_guard(obj, btf, &s);
 	btf__free(btf);
-	if (used)
-		info_msg("this kernel lacks %s: not traced", missing);
-	return 0;
+	if (err) {
+		error_msg("cannot check the tracepoints' arguments: %s", strerror(-err));
+		return err;
+	}
+	snprintf(not_traced, len, "%s", s.names);
+	if (s.lacking[0])
+		info_msg("%s", s.lacking);
+	if (s.differing[0])
+		info_msg("%s", s.differing);
+	/* Loading none would trace nothing, and say nothing of it. */
+	return s.left_out && !s.kept ? -ENOENT : 0;
 }
 
 void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses)
@@ -311,6 +310,40 @@ void skeleton_load_error(int err)
 			  strerror(-err));
 }
 
+/*
+ * bpf_object__attach_skeleton(), one program at a time, to name the one
+ * that fails. The links go into the skeleton, which frees them on destroy.
+ * A program attached by hand (its link set) or not auto-attached is left
+ * alone; so is one whose section names no target (SEC("uprobe")), which
+ * bpf_program__attach() refuses with EOPNOTSUPP where the skeleton skips it.
+ */
+static int attach_skeleton(struct bpf_object_skeleton *s)
+{
+	for (int i = 0; i < s->prog_cnt; i++) {
+		/* The skeleton's own stride: its struct may be newer than ours. */
+		struct bpf_prog_skeleton *ps = (void *)((char *)s->progs + i * s->prog_skel_sz);
+		struct bpf_program *prog = *ps->prog;
+		struct bpf_link **link = ps->link;
+		const char *sec = bpf_program__section_name(prog);
+		struct bpf_link *l;
+		int err;
+
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog) || *link)
+			continue;
+		l = bpf_program__attach(prog);
+		err = libbpf_get_error(l);
+		if (err == -EOPNOTSUPP && !strchr(sec, '/'))
+			continue;
+		if (err) {
+			error_msg("cannot attach %s (%s): %s", bpf_program__name(prog), sec,
+				  strerror(-err));
+			return err;
+		}
+		*link = l;
+	}
+	return 0;
+}
+
 int skeleton_load_attach(struct bpf_object_skeleton *s)
 {
 	int err = skeleton_load(s);
@@ -319,8 +352,5 @@ int skeleton_load_attach(struct bpf_object_skeleton *s)
 		skeleton_load_error(err);
 		return err;
 	}
-	err = bpf_object__attach_skeleton(s);
-	if (err)
-		error_msg("cannot attach tracepoints: %s", strerror(-err));
-	return err;
+	return attach_skeleton(s);
 }

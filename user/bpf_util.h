@@ -15,11 +15,14 @@ int percpu_lookup_sum(int fd, const void *key, uint64_t *sum);
 /* OUT[k] = sum over CPUs of entry k of a per-CPU array of u64 with NR entries. */
 int percpu_array_sum(int fd, uint32_t nr, uint64_t *out);
 /*
- * Leave out the raw_tp programs of OBJ whose tracepoint this kernel lacks
- * (BTF has no btf_trace_NAME), and say so once: the rest still works.
- * Their names, comma-separated, into MISSING. 0 or negative errno.
+ * Leave out the raw_tp programs of OBJ still to load that this kernel
+ * cannot run as written (tpguard.h): its BTF lacks the tracepoint, or
+ * types the arguments they read otherwise. Says so in a line per reason:
+ * the rest still works. The tracepoints left out, comma-separated, into
+ * NOT_TRACED. 0; -ENOENT when none of them is left (nothing said: the
+ * caller knows what that means); else negative errno, said.
  */
-int skip_missing_tracepoints(struct bpf_object *obj, char *missing, size_t len);
+int skip_unusable_tracepoints(struct bpf_object *obj, char *not_traced, size_t len);
 /*
  * The process filters of bpf/common.bpf.h into SKEL's rodata, before it is
  * loaded: every BPF object has them, each in its own skeleton type. memlens

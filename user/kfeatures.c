@@ -333,7 +333,7 @@ static bool probe_bpf_stats(void)
  */
 static struct btf *vmlinux_btf;
 
-static const struct btf *get_vmlinux_btf(void)
+const struct btf *kvmlinux_btf(void)
 {
 	if (!vmlinux_btf && access("/sys/kernel/btf/vmlinux", R_OK) == 0)
 		vmlinux_btf = btf__load_vmlinux_btf();
@@ -352,7 +352,7 @@ void kfeatures_release(void)
 
 bool ktracepoint_has(const char *name)
 {
-	const struct btf *btf = get_vmlinux_btf();
+	const struct btf *btf = kvmlinux_btf();
 	char type[128];
 
 	if (!btf)
@@ -397,7 +397,7 @@ static int member_type(const struct btf *btf, int id, const char *name)
 /* The struct mm_struct.rss_stat is, or is an array of: its name or "". */
 static const char *rss_stat_struct(void)
 {
-	const struct btf *btf = get_vmlinux_btf();
+	const struct btf *btf = kvmlinux_btf();
 	const struct btf_type *t;
 	int mm, type;
 
@@ -456,7 +456,7 @@ static bool probe_fentry(char *detail, size_t len)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, load, .expected_attach_type = BPF_TRACE_FENTRY);
-	const struct btf *btf = get_vmlinux_btf();
+	const struct btf *btf = kvmlinux_btf();
 	int prog, link;
 
 	if (!btf || fentry_target(btf) < 0) {

@@ -57,6 +57,9 @@ bool kfeature_disabled(enum kfeature f);
  * not permitted"), or "".
  */
 const char *kfeature_detail(enum kfeature f);
+struct btf;
+/* This kernel's vmlinux BTF, loaded once (kfeatures_release frees it), or NULL. */
+const struct btf *kvmlinux_btf(void);
 /* Does vmlinux BTF have raw tracepoint NAME (a btf_trace_NAME typedef)? */
 bool ktracepoint_has(const char *name);
 /* The lockdown mode, from securityfs (not mounted anywhere to read it). */

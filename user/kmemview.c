@@ -142,11 +142,12 @@ static int load(struct kmemview *v)
 	/* Page frees are everyone's: shown only unfiltered, not hooked else. */
 	if (!o->pages || o->pid || o->comm || o->memcg)
 		bpf_program__set_autoload(skel->progs.page_free, false);
-	err = skip_missing_tracepoints(skel->obj, v->missing, sizeof(v->missing));
-	if (err) {
-		error_msg("cannot read kernel BTF: %s", strerror(-err));
+	err = skip_unusable_tracepoints(skel->obj, v->missing, sizeof(v->missing));
+	if (err == -ENOENT)
+		error_msg("none of the tracepoints that show kernel allocations can be traced on this "
+			  "kernel");
+	if (err)
 		return err;
-	}
 	err = skeleton_load_attach(skel->skeleton);
 	if (err)
 		return err;

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "kfeatures.h"
 #include "kplan.h"
+#include "tpguard.h"
 #include "kmem.skel.h"
 #include "reclaim.skel.h"
 
@@ -101,41 +102,41 @@ static void add_way(struct kplan *p, const char *rule, struct kplan_way w)
 }
 
 /*
- * The raw tracepoints OBJ's programs attach to that this kernel lacks:
- * the loaders leave those out (skip_missing_tracepoints) and run without.
+ * The raw_tp programs of OBJ this kernel cannot run as written, by the
+ * loaders' rule (tpguard.h): its BTF lacks their tracepoint, or passes
+ * other arguments. The loaders leave those out and run without; without
+ * any left, they refuse to run.
  */
 static void plan_tracepoints(struct kplan *p, struct bpf_object *obj)
 {
-	char missing[KPLAN_REASON_LEN] = "";
-	struct bpf_program *prog;
-	int have = 0, lack = 0;
-	size_t used = 0;
+	const struct btf *btf = kvmlinux_btf();
+	struct tp_skips s;
+	int err;
 
 	/* Without BTF no tracepoint can be looked up: the blocker says it. */
-	if (!kfeature_has(KF_BTF))
+	if (!kfeature_has(KF_BTF) || !btf)
 		return;
 	if (!obj) {
 		add_blocker(p, "cannot open its BPF object");
 		return;
 	}
-	bpf_object__for_each_program(prog, obj) {
-		const char *sec = bpf_program__section_name(prog);
-
-		if (strncmp(sec, "raw_tp/", 7))
-			continue;
-		if (ktracepoint_has(sec + 7)) {
-			have++;
-			continue;
-		}
-		lack++;
-		if (used < sizeof(missing))
-			used += snprintf(missing + used, sizeof(missing) - used, "%s%s",
-					 used ? ", " : "", sec + 7);
+	err = tp_guard(obj, btf, &s);
+	if (err) {
+		add_blocker(p, "cannot check its tracepoints' arguments");
+		return;
 	}
-	if (!have && lack)
-		add_blocker(p, "none of its tracepoints is in this kernel's BTF");
-	else if (lack)
-		add_reason(p, "this kernel lacks %s: not traced", missing);
+	if (s.left_out && !s.kept) {
+		add_blocker(p, "none of its tracepoints can be traced on this kernel");
+		if (s.lacking[0])
+			add_blocker(p, s.lacking);
+		if (s.differing[0])
+			add_blocker(p, s.differing);
+		return;
+	}
+	if (s.lacking[0])
+		add_reason(p, "%s", s.lacking);
+	if (s.differing[0])
+		add_reason(p, "%s", s.differing);
 }
 
 /* What every allocation tracer needs: uprobes and the syscall tracepoints. */

@@ -34,7 +34,7 @@ enum kplan_mode {
 
 #define KPLAN_MAX_REASONS	8
 #define KPLAN_MAX_WAYS		4
-#define KPLAN_REASON_LEN	256
+#define KPLAN_REASON_LEN	512
 
 struct kplan {
 	enum kplan_mode mode;

@@ -96,11 +96,12 @@ static int load(struct pressure *p)
 	/* Without page allocations, the hottest hook is not attached at all. */
 	if (!o->page_allocs)
 		bpf_program__set_autoload(skel->progs.page_alloc, false);
-	err = skip_missing_tracepoints(skel->obj, p->missing, sizeof(p->missing));
-	if (err) {
-		error_msg("cannot read kernel BTF: %s", strerror(-err));
+	err = skip_unusable_tracepoints(skel->obj, p->missing, sizeof(p->missing));
+	if (err == -ENOENT)
+		error_msg("none of the tracepoints that show memory pressure can be traced on this "
+			  "kernel");
+	if (err)
 		return err;
-	}
 	err = skeleton_load_attach(skel->skeleton);
 	if (err)
 		return err;

@@ -185,8 +185,11 @@ static int reclaim_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *
 	if (!skel)
 		return -errno;
 	set_all_filters(skel);
-	err = skip_missing_tracepoints(skel->obj, missing, sizeof(missing));
-	if (!err)
+	err = skip_unusable_tracepoints(skel->obj, missing, sizeof(missing));
+	/* None usable: none to cost; doctor's plan says why. */
+	if (err == -ENOENT)
+		err = 0;
+	else if (!err)
 		err = load_costs(skel->skeleton, "reclaim", fn, ctx);
 	reclaim_bpf__destroy(skel);
 	return err;
@@ -202,8 +205,10 @@ static int kmem_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx
 		return -errno;
 	set_all_filters(skel);
 	bpf_map__set_max_entries(skel->maps.objects, 64);
-	err = skip_missing_tracepoints(skel->obj, missing, sizeof(missing));
-	if (!err)
+	err = skip_unusable_tracepoints(skel->obj, missing, sizeof(missing));
+	if (err == -ENOENT)
+		err = 0;
+	else if (!err)
 		err = load_costs(skel->skeleton, "kmem", fn, ctx);
 	kmem_bpf__destroy(skel);
 	return err;

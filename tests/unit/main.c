@@ -27,6 +27,7 @@ static const struct {
 	{ "unwind_table", test_unwind_table },
 	{ "demangle", test_demangle },
 	{ "kplan", test_kplan },
+	{ "tpguard", test_tpguard },
 };
 
 /* With arguments, only the suites they name. */

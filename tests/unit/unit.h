@@ -68,5 +68,6 @@ void test_flamegraph(void);
 void test_pprof(void);
 void test_demangle(void);
 void test_kplan(void);
+void test_tpguard(void);
 
 #endif
