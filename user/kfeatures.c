@@ -17,6 +17,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "kfeatures.h"
+#include "util.h"
 
 /* Not in libbpf 1.4's UAPI copy: uprobe_multi sessions (Linux 6.13). */
 #define MEMLENS_TRACE_UPROBE_SESSION	57
@@ -499,13 +500,54 @@ const char *kfeature_since(enum kfeature f)
 	return f < KF_NR ? features[f].since : "?";
 }
 
+/*
+ * MEMLENS_DISABLE, parsed once: the features it names. The text parsed is
+ * kept and compared at each call (a getenv and a strcmp), so that a change
+ * of the variable (the unit tests setenv between calls) is parsed again.
+ * A word that names no feature is warned about when its text is parsed:
+ * once, as the variable does not change in a run.
+ */
+static struct {
+	bool parsed;
+	char *text;		/* what was parsed; NULL: the variable was unset */
+	bool off[KF_NR];
+} disable;
+
+static void parse_disable(const char *list)
+{
+	static const char seps[] = ", ";
+
+	memset(disable.off, 0, sizeof(disable.off));
+	free(disable.text);
+	disable.text = list ? strdup(list) : NULL;
+	disable.parsed = true;
+	if (!list)
+		return;
+	for (const char *p = list + strspn(list, seps); *p; p += strspn(p, seps)) {
+		size_t len = strcspn(p, seps);
+		bool known = false;
+
+		for (int f = 0; f < KF_NR; f++) {
+			if (strlen(features[f].name) == len && !strncmp(p, features[f].name, len)) {
+				disable.off[f] = true;
+				known = true;
+			}
+		}
+		if (!known)
+			error_msg("MEMLENS_DISABLE names no feature '%.*s' (memlens doctor lists them)",
+				  (int)len, p);
+		p += len;
+	}
+}
+
 bool kfeature_disabled(enum kfeature f)
 {
 	const char *list = getenv("MEMLENS_DISABLE");
+	bool same = list ? disable.text && !strcmp(list, disable.text) : !disable.text;
 
-	if (!list || f >= KF_NR)
-		return false;
-	return has_word(list, features[f].name, ", ");
+	if (!disable.parsed || !same)
+		parse_disable(list);
+	return f < KF_NR && disable.off[f];
 }
 
 static bool run_probe(enum kfeature f)
