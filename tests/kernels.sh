@@ -15,7 +15,8 @@
 #
 # Usage: tests/kernels.sh [--update] [ROW...]     (rows: 5.10 6.1 6.12 host)
 # Needs root, qemu-system-x86 and busybox-static (make deps), the kernels
-# (scripts/fetch-kernels.sh, run from here when they are missing), and
+# (scripts/fetch-kernels.sh, run from here: a kernel it cannot fetch is
+# one failed test, its row FAIL with the reason, the other rows run), and
 # build/memlens-static and the workloads (make check-kernels builds them).
 # KERNELS_GUEST_TIMEOUT: seconds a guest may run (default 200), then it is
 # killed and its missing tests are FAIL. KERNELS_JOBS: runs at once (2).
@@ -134,6 +135,14 @@ chmod 755 "$root/init"
 
 # --- the runs ----------------------------------------------------------
 
+# unfetched ROW: why ROW's kernel is not there, as fetch-kernels.sh said.
+unfetched() {
+	local why
+
+	why=$(sed 's/^fetch-kernels: [^:]*: //' "$KDIR/$1.fetch-error" 2>/dev/null)
+	echo "kernel not fetched: ${why:-scripts/fetch-kernels.sh gave no reason}"
+}
+
 # run_row ROW: its console into $RUN/ROW.console, its results into
 # $RUN/ROW.data; a guest killed after GUEST_TIMEOUT seconds.
 run_row() {
@@ -152,7 +161,8 @@ run_row() {
 		wait $!
 		rc=$?
 	elif [ ! -s "$KDIR/$row/vmlinuz" ]; then
-		echo "kernel not fetched" >"$RUN/$row.console"
+		unfetched "$row" >"$RUN/$row.unfetched"
+		cp "$RUN/$row.unfetched" "$RUN/$row.console"
 		rc=1
 	else
 		timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -M pc -cpu max -m 1G -smp 1 \
@@ -286,6 +296,10 @@ content_check() {
 # verdict ROW TEST: prints "ok", "skip REASON" or "FAIL REASON".
 verdict() {
 	local b rc why="" err lib ver n r pid
+	if [ -s "$RUN/$1.unfetched" ]; then
+		echo "FAIL $(cat "$RUN/$1.unfetched")"
+		return
+	fi
 	b=$(block "$1" "$2")
 	if [ -z "$b" ]; then
 		if grep -q '^@@done' "$RUN/$1.data" 2>/dev/null; then
@@ -385,6 +399,10 @@ for row in "${rows[@]}"; do
 	k=$(sed -n 's/^@@kernel //p' "$RUN/$row.data" 2>/dev/null | tr -d '\r')
 	read -r rc secs <"$RUN/$row.run"
 	echo "$row: ${k:-kernel did not report}, ${secs} s, exit $rc"
+	if [ -s "$RUN/$row.unfetched" ]; then
+		echo "  every test: FAIL $(cat "$RUN/$row.unfetched")"
+		continue
+	fi
 	for t in "${TESTS[@]}"; do
 		[ -n "${reason[$row,$t]}" ] && echo "  $t: ${cell[$row,$t]} ${reason[$row,$t]}"
 	done
@@ -397,6 +415,12 @@ passed=0
 failed=0
 echo
 for row in "${rows[@]}"; do
+	# Not run at all: one failure, whatever its cells expected.
+	if [ -s "$RUN/$row.unfetched" ]; then
+		failed=$((failed + 1))
+		echo "not ok - $row: $(cat "$RUN/$row.unfetched")"
+		continue
+	fi
 	for t in "${TESTS[@]}"; do
 		v=${cell[$row,$t]}
 		e=${expected[$row,$t]:-ok}
@@ -415,6 +439,7 @@ done
 
 # A run cut short fails on its own, whatever its missing cells expected.
 for row in "${rows[@]}"; do
+	[ -s "$RUN/$row.unfetched" ] && continue
 	if ! grep -q '^@@done' "$RUN/$row.data" 2>/dev/null; then
 		read -r rc secs <"$RUN/$row.run"
 		failed=$((failed + 1))
@@ -433,13 +458,17 @@ if [ "$update" = 1 ]; then
 		for row in 5.10 6.1 6.12 host; do
 			printf '%-6s' "$row"
 			for t in "${TESTS[@]}"; do
-				printf ' %s' "${cell[$row,$t]:-${expected[$row,$t]:-ok}}"
+				v=${cell[$row,$t]:-}
+				# A row not run keeps what it expected.
+				[ -s "$RUN/$row.unfetched" ] && v=
+				printf ' %s' "${v:-${expected[$row,$t]:-ok}}"
 			done
 			printf '\n'
 		done
 		echo
 		echo "# Why, when this file was written:"
 		for row in "${rows[@]}"; do
+			[ -s "$RUN/$row.unfetched" ] && continue
 			for t in "${TESTS[@]}"; do
 				[ -n "${reason[$row,$t]}" ] &&
 					echo "#   $row $t: ${reason[$row,$t]}"

@@ -17,6 +17,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "kfeatures.h"
+#include "util.h"
 
 /* Not in libbpf 1.4's UAPI copy: uprobe_multi sessions (Linux 6.13). */
 #define MEMLENS_TRACE_UPROBE_SESSION	57
@@ -432,23 +433,11 @@ static bool probe_rss_atomic(char *detail, size_t len)
 }
 
 /*
- * A function fentry can attach to: bpf_fentry_test1 exists for tests and
- * nothing else calls it, so the trampoline touches no hot path.
+ * The one function fentry is tried on: bpf_fentry_test1 exists for BPF's
+ * own tests (BPF_PROG_TEST_RUN) and nothing else calls it, so the
+ * trampoline touches no path the host runs. Without it, fentry is not
+ * tried anywhere else and counts as absent, its detail saying why.
  */
-static int fentry_target(const struct btf *btf)
-{
-	static const char *const names[] = { "bpf_fentry_test1", "do_nanosleep" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		int id = btf__find_by_name_kind(btf, names[i], BTF_KIND_FUNC);
-
-		if (id > 0)
-			return id;
-	}
-	return -ENOENT;
-}
-
-/* Load an empty fentry program and attach it: the trampoline is what counts. */
 static bool probe_fentry(char *detail, size_t len)
 {
 	struct bpf_insn insns[] = {
@@ -457,13 +446,14 @@ static bool probe_fentry(char *detail, size_t len)
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, load, .expected_attach_type = BPF_TRACE_FENTRY);
 	const struct btf *btf = kvmlinux_btf();
-	int prog, link;
+	int id, prog, link;
 
-	if (!btf || fentry_target(btf) < 0) {
-		snprintf(detail, len, "no function to attach to in BTF");
+	id = btf ? btf__find_by_name_kind(btf, "bpf_fentry_test1", BTF_KIND_FUNC) : -ENOENT;
+	if (id <= 0) {
+		snprintf(detail, len, "unknown: no bpf_fentry_test1 in BTF to try it on");
 		return false;
 	}
-	load.attach_btf_id = fentry_target(btf);
+	load.attach_btf_id = id;
 	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &load);
 	if (prog < 0) {
 		snprintf(detail, len, "load: %s", strerror(-prog));
@@ -510,13 +500,54 @@ const char *kfeature_since(enum kfeature f)
 	return f < KF_NR ? features[f].since : "?";
 }
 
+/*
+ * MEMLENS_DISABLE, parsed once: the features it names. The text parsed is
+ * kept and compared at each call (a getenv and a strcmp), so that a change
+ * of the variable (the unit tests setenv between calls) is parsed again.
+ * A word that names no feature is warned about when its text is parsed:
+ * once, as the variable does not change in a run.
+ */
+static struct {
+	bool parsed;
+	char *text;		/* what was parsed; NULL: the variable was unset */
+	bool off[KF_NR];
+} disable;
+
+static void parse_disable(const char *list)
+{
+	static const char seps[] = ", ";
+
+	memset(disable.off, 0, sizeof(disable.off));
+	free(disable.text);
+	disable.text = list ? strdup(list) : NULL;
+	disable.parsed = true;
+	if (!list)
+		return;
+	for (const char *p = list + strspn(list, seps); *p; p += strspn(p, seps)) {
+		size_t len = strcspn(p, seps);
+		bool known = false;
+
+		for (int f = 0; f < KF_NR; f++) {
+			if (strlen(features[f].name) == len && !strncmp(p, features[f].name, len)) {
+				disable.off[f] = true;
+				known = true;
+			}
+		}
+		if (!known)
+			error_msg("MEMLENS_DISABLE names no feature '%.*s' (memlens doctor lists them)",
+				  (int)len, p);
+		p += len;
+	}
+}
+
 bool kfeature_disabled(enum kfeature f)
 {
 	const char *list = getenv("MEMLENS_DISABLE");
+	bool same = list ? disable.text && !strcmp(list, disable.text) : !disable.text;
 
-	if (!list || f >= KF_NR)
-		return false;
-	return has_word(list, features[f].name, ", ");
+	if (!disable.parsed || !same)
+		parse_disable(list);
+	return f < KF_NR && disable.off[f];
 }
 
 static bool run_probe(enum kfeature f)

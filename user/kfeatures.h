@@ -7,7 +7,9 @@
  *
  * MEMLENS_DISABLE=name,name... makes memlens act as if the kernel lacked
  * those features (names as kfeature_name() gives them), so that every
- * fallback can be tested on a kernel that has everything.
+ * fallback can be tested on a kernel that has everything. It is parsed
+ * once (again only if it changes); a word that names no feature gets one
+ * warning on stderr.
  */
 #ifndef MEMLENS_KFEATURES_H
 #define MEMLENS_KFEATURES_H
@@ -49,7 +51,7 @@ bool kfeature_has(enum kfeature f);
 const char *kfeature_name(enum kfeature f);
 /* The kernel version that brought F, for messages: "6.6". */
 const char *kfeature_since(enum kfeature f);
-/* Is F named in MEMLENS_DISABLE? */
+/* Is F named in MEMLENS_DISABLE? (The first call warns of unknown names.) */
 bool kfeature_disabled(enum kfeature f);
 /*
  * More about F for memlens doctor, after kfeature_has(F): where it is
