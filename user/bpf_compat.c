@@ -6,6 +6,15 @@
 #include "bpf_compat.h"
 #include "kplan.h"
 
+void allocs_leaks_programs(struct allocs_bpf *skel)
+{
+	bpf_program__set_autoload(skel->progs.minor_fault, false);
+	bpf_program__set_autoload(skel->progs.major_fault, false);
+	bpf_program__set_autoload(skel->progs.rss_stat, false);
+	bpf_program__set_autoload(skel->progs.brk_enter, false);
+	bpf_program__set_autoload(skel->progs.brk_return, false);
+}
+
 void allocs_compat_prepare(struct allocs_bpf *skel)
 {
 	bool task_storage = !strcmp(kplan_scratch().way, "task_storage");

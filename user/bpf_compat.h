@@ -18,5 +18,7 @@ struct allocs_bpf;
  * (bpf_task_pt_regs or the task's stack) for SKEL.
  */
 void allocs_compat_prepare(struct allocs_bpf *skel);
+/* The programs leaks (and record, allocs) loads: not top's counters, faults, rss. */
+void allocs_leaks_programs(struct allocs_bpf *skel);
 
 #endif

@@ -648,12 +648,7 @@ static int open_bpf(struct leaks_session *s, int target)
 		bpf_map__set_max_entries(s->skel->maps.unwind_rows,
 					 env->unwind_rows ? env->unwind_rows : UNWIND_DEFAULT_ROWS);
 	}
-	/* Per-process counters, faults and rss are for top and hist. */
-	bpf_program__set_autoload(s->skel->progs.minor_fault, false);
-	bpf_program__set_autoload(s->skel->progs.major_fault, false);
-	bpf_program__set_autoload(s->skel->progs.rss_stat, false);
-	bpf_program__set_autoload(s->skel->progs.brk_enter, false);
-	bpf_program__set_autoload(s->skel->progs.brk_return, false);
+	allocs_leaks_programs(s->skel);
 	allocs_compat_prepare(s->skel);
 	alloc_probes_prepare(s->skel);
 	if (env->max_allocs)
@@ -673,6 +668,25 @@ static int open_bpf(struct leaks_session *s, int target)
 }
 
 /*
+ * Did the verifier refuse (or take too long over) a program that takes
+ * stacks with the unwinder: the allocators' return, the syscalls' exits?
+ * Not a refusal: EPERM, ENOENT (no such tracepoint), ENOMEM and the like,
+ * which the same load without the unwinder would meet again.
+ */
+static bool unwinder_refused(int err)
+{
+	const char *prog = libbpf_failed_prog();
+	size_t len = strlen(prog);
+
+	if (err != -ETIMEDOUT && err != -E2BIG && err != -EACCES && err != -EINVAL &&
+	    err != -ENOSPC)
+		return false;
+	if (!strcmp(prog, "alloc_return"))
+		return true;
+	return len > 7 && !strcmp(prog + len - 7, "_return");
+}
+
+/*
  * Load the programs; if the verifier refuses the unwinder (or takes too
  * long over it), the same without it: frame-pointer stacks, said once.
  */
@@ -682,7 +696,7 @@ static int load_bpf(struct leaks_session *s, int target)
 
 	if (!err)
 		err = skeleton_load(s->skel->skeleton);
-	if (err && err != -ENOMEM && uses_unwind_tables(s->env)) {
+	if (err && uses_unwind_tables(s->env) && unwinder_refused(err)) {
 		int refused = err;
 
 		allocs_bpf__destroy(s->skel);

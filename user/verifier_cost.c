@@ -163,6 +163,8 @@ static int allocs_cost(const struct allocs_mode *m,
 		skel->rodata->sample_bytes = 65536;
 		sample_fill_quantiles((__u32 *)skel->rodata->sample_quantiles);
 	}
+	if (m->stacks)
+		allocs_leaks_programs(skel);
 	allocs_compat_prepare(skel);
 	alloc_probes_prepare(skel);
 	bpf_map__set_max_entries(skel->maps.allocs, 64);
@@ -195,7 +197,12 @@ static int reclaim_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *
 	return err;
 }
 
-static int kmem_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+/*
+ * kmem, and kmem --cache with a slab cache's name and with a kmalloc
+ * size: the stacks of one cache's objects are taken on its own paths.
+ */
+static int kmem_cost(const char *mode, const char *cache, __u32 kmalloc_size,
+		     void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 {
 	struct kmem_bpf *skel = kmem_bpf__open();
 	char missing[512];
@@ -205,11 +212,17 @@ static int kmem_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx
 		return -errno;
 	set_all_filters(skel);
 	bpf_map__set_max_entries(skel->maps.objects, 64);
+	if (cache)
+		strncpy((char *)skel->rodata->stack_cache_name, cache,
+			sizeof(skel->rodata->stack_cache_name) - 1);
+	skel->rodata->stack_kmalloc_size = kmalloc_size;
+	if (!cache && !kmalloc_size)
+		bpf_map__set_max_entries(skel->maps.stacks, 1);
 	err = skip_unusable_tracepoints(skel->obj, missing, sizeof(missing));
 	if (err == -ENOENT)
 		err = 0;
 	else if (!err)
-		err = load_costs(skel->skeleton, "kmem", fn, ctx);
+		err = load_costs(skel->skeleton, mode, fn, ctx);
 	kmem_bpf__destroy(skel);
 	return err;
 }
@@ -223,6 +236,10 @@ int verifier_costs(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 	if (!err)
 		err = reclaim_cost(fn, ctx);
 	if (!err)
-		err = kmem_cost(fn, ctx);
+		err = kmem_cost("kmem", NULL, 0, fn, ctx);
+	if (!err)
+		err = kmem_cost("kmem-cache", "filp", 0, fn, ctx);
+	if (!err)
+		err = kmem_cost("kmem-kmalloc", NULL, 64, fn, ctx);
 	return err;
 }
