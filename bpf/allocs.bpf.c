@@ -422,21 +422,68 @@ static __u64 stack_at_return(struct pt_regs *ctx)
 
 /* bpf_task_pt_regs() came in 5.15; before, the registers are at the top of the task's stack. */
 const volatile bool use_task_pt_regs = true;
-#define X86_64_THREAD_SIZE	(16 * 1024)	/* without KASAN, as distribution kernels */
 
-/* The user registers of the current task, as the syscall found them. */
-static bool syscall_user_regs(__u64 *ip, __u64 *sp, __u64 *bp)
+/*
+ * Where task_pt_regs() finds them: THREAD_SIZE is 16K, 32K with KASAN
+ * (KASAN_STACK_ORDER), and kernels with FRED (6.9) keep 16 bytes free
+ * above them (TOP_OF_KERNEL_STACK_PADDING). Not by __kconfig externs:
+ * libbpf fails the load where neither /boot/config-* nor /proc/config.gz
+ * is there, as on Debian's kernels. KASAN is told by a field it adds to
+ * task_struct (generic KASAN, x86's only kind); the padding by trying
+ * both, since the registers are recognised by their user segments.
+ */
+#define X86_64_THREAD_SIZE	(16 * 1024)
+#define X86_64_FRED_PADDING	16
+#define X86_64_USER_CS		0x33	/* __USER_CS */
+#define X86_64_USER_DS		0x2b	/* __USER_DS, in ss */
+
+struct task_struct___kasan {
+	unsigned int kasan_depth;
+} __attribute__((preserve_access_index));
+
+/* Are REGS a 64-bit user mode's, as the syscall entry saved them? */
+static bool user_regs_valid(struct pt_regs *regs)
+{
+	return (__u16)BPF_CORE_READ(regs, cs) == X86_64_USER_CS &&
+	       (__u16)BPF_CORE_READ(regs, ss) == X86_64_USER_DS;
+}
+
+/* The registers at the top of the current task's stack, PADDING below its end. */
+static struct pt_regs *stack_top_regs(__u32 padding)
+{
+	struct task_struct___kasan *task = (void *)current_task();
+	void *stack = BPF_CORE_READ((struct task_struct *)task, stack);
+	__u32 size = X86_64_THREAD_SIZE;
+
+	if (bpf_core_field_exists(task->kasan_depth))
+		size *= 2;
+	return stack + size - padding - bpf_core_type_size(struct pt_regs);
+}
+
+/* The current task's user registers: NULL if none are where they should be. */
+static struct pt_regs *task_user_regs(void)
 {
 	struct pt_regs *regs;
 
 	if (use_task_pt_regs) {
 		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	} else {
-		void *stack = BPF_CORE_READ(current_task(), stack);
-
-		regs = (struct pt_regs *)(stack + X86_64_THREAD_SIZE -
-					  bpf_core_type_size(struct pt_regs));
+		return regs && user_regs_valid(regs) ? regs : NULL;
 	}
+	regs = stack_top_regs(0);
+	if (user_regs_valid(regs))
+		return regs;
+	regs = stack_top_regs(X86_64_FRED_PADDING);
+	return user_regs_valid(regs) ? regs : NULL;
+}
+
+/*
+ * The user registers of the current task, as the syscall found them;
+ * false if they cannot be found, and then no stack is taken from them.
+ */
+static bool syscall_user_regs(__u64 *ip, __u64 *sp, __u64 *bp)
+{
+	struct pt_regs *regs = task_user_regs();
+
 	if (!regs)
 		return false;
 	*ip = BPF_CORE_READ(regs, ip);
@@ -450,7 +497,8 @@ static bool syscall_user_regs(__u64 *ip, __u64 *sp, __u64 *bp)
  * munmap and mremap wrappers are leaf functions without a stack frame, so
  * their caller's return address is at the user stack pointer, and the
  * frame-pointer walk (which starts from the caller's caller) misses it:
- * put it back as the second frame.
+ * put it back as the second frame, read at the stack pointer of the
+ * registers the unwinder would start from, validated alike.
  */
 static __u64 stack_in_syscall(void *ctx)
 {
