@@ -129,15 +129,26 @@ struct {
 
 /*
  * Scratch space for one stack, and the unwinder's state: too big for the
- * 512-byte BPF stack. Per task where the kernel has task storage (5.11):
- * uprobe programs can be preempted since, and another task's program on
- * the same CPU would overwrite a per-CPU buffer mid-use. Before 5.11 they
- * run with preemption off, and a per-CPU buffer is safe; userspace creates
- * only the map this kernel uses.
+ * 512-byte BPF stack. Per task where the kernel has task storage (5.11),
+ * else per CPU; userspace creates only the map this kernel uses.
+ *
+ * A per-CPU buffer is exact only while no other program can run on the
+ * CPU mid-use. Uprobe programs ran with preemption off until 6.0
+ * (__uprobe_perf_func wrapped trace_call_bpf in preempt_disable()); since
+ * sleepable uprobes they run under migrate_disable() only, and another
+ * task's program can take the CPU, and the buffer, halfway through a
+ * stack. Kernels without task storage are older than that, but
+ * MEMLENS_DISABLE=task_storage, or a kernel built without it, is not:
+ * so every capture claims the buffer (owner) and checks the claim before
+ * each frame and before storing, and a stack that lost it is dropped
+ * and counted (STAT_STACK_FAILED), never stored mixed.
  */
 struct stack_scratch {
 	struct stack_trace st;
 	struct unwind_walk unwind;
+	__u64 owner;		/* claim of the capture in progress: seq << 32 | tid */
+	__u32 seq;		/* claims so far, so that no claim repeats */
+	__u32 pad;
 };
 
 const volatile bool use_task_storage = true;
@@ -315,6 +326,7 @@ static __u64 store_stack(struct stack_trace *st)
 	return id;
 }
 
+/* The scratch buffer of the current task, or of this CPU; NULL (counted) if none. */
 static struct stack_scratch *scratch_get(void)
 {
 	struct stack_scratch *sc;
@@ -328,6 +340,38 @@ static struct stack_scratch *scratch_get(void)
 	if (!sc)
 		stat_add(STAT_STACK_FAILED, 1);
 	return sc;
+}
+
+/* Start a capture in SC: the token to check the buffer is still ours with. */
+static __u64 scratch_claim(struct stack_scratch *sc)
+{
+	__u64 token = (__u64)++sc->seq << 32 | current_tid();
+
+	sc->owner = token;
+	return token;
+}
+
+/*
+ * Is SC still the capture TOKEN's? If not, another program took the
+ * buffer mid-capture (a per-CPU buffer, preempted): this stack may be
+ * mixed, and so may the other's, whose buffer this program may have
+ * written to since: clear the claim so that it finds out too.
+ */
+static bool scratch_still_ours(struct stack_scratch *sc, __u64 token)
+{
+	if (sc->owner == token)
+		return true;
+	sc->owner = 0;
+	stat_add(STAT_STACK_FAILED, 1);
+	return false;
+}
+
+/* Store SC's stack, if it is still the capture TOKEN's; the id or 0. */
+static __u64 store_scratch_stack(struct stack_scratch *sc, __u64 token)
+{
+	if (!scratch_still_ours(sc, token))
+		return 0;
+	return store_stack(&sc->st);
 }
 
 #include "unwind.bpf.h"
@@ -358,36 +402,88 @@ static bool stack_by_frame_pointer(void *ctx, struct stack_scratch *sc, int skip
 static __u64 stack_at_return(struct pt_regs *ctx)
 {
 	struct stack_scratch *sc;
+	__u64 token;
+	int unwound;
 
 	if (!capture_stacks)
 		return 0;
 	sc = scratch_get();
 	if (!sc)
 		return 0;
-	if (unwind_user_stack(sc, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx)))
-		return store_stack(&sc->st);
-	if (!stack_by_frame_pointer(ctx, sc, 0))
+	token = scratch_claim(sc);
+	unwound = unwind_user_stack(sc, token, PT_REGS_IP(ctx), PT_REGS_SP(ctx),
+				    PT_REGS_FP(ctx));
+	if (unwound < 0)
 		return 0;
-	return store_stack(&sc->st);
+	if (!unwound && !stack_by_frame_pointer(ctx, sc, 0))
+		return 0;
+	return store_scratch_stack(sc, token);
 }
 
 /* bpf_task_pt_regs() came in 5.15; before, the registers are at the top of the task's stack. */
 const volatile bool use_task_pt_regs = true;
-#define X86_64_THREAD_SIZE	(16 * 1024)	/* without KASAN, as distribution kernels */
 
-/* The user registers of the current task, as the syscall found them. */
-static bool syscall_user_regs(__u64 *ip, __u64 *sp, __u64 *bp)
+/*
+ * Where task_pt_regs() finds them: THREAD_SIZE is 16K, 32K with KASAN
+ * (KASAN_STACK_ORDER), and kernels with FRED (6.9) keep 16 bytes free
+ * above them (TOP_OF_KERNEL_STACK_PADDING). Not by __kconfig externs:
+ * libbpf fails the load where neither /boot/config-* nor /proc/config.gz
+ * is there, as on Debian's kernels. KASAN is told by a field it adds to
+ * task_struct (generic KASAN, x86's only kind); the padding by trying
+ * both, since the registers are recognised by their user segments.
+ */
+#define X86_64_THREAD_SIZE	(16 * 1024)
+#define X86_64_FRED_PADDING	16
+#define X86_64_USER_CS		0x33	/* __USER_CS */
+#define X86_64_USER_DS		0x2b	/* __USER_DS, in ss */
+
+struct task_struct___kasan {
+	unsigned int kasan_depth;
+} __attribute__((preserve_access_index));
+
+/* Are REGS a 64-bit user mode's, as the syscall entry saved them? */
+static bool user_regs_valid(struct pt_regs *regs)
+{
+	return (__u16)BPF_CORE_READ(regs, cs) == X86_64_USER_CS &&
+	       (__u16)BPF_CORE_READ(regs, ss) == X86_64_USER_DS;
+}
+
+/* The registers at the top of the current task's stack, PADDING below its end. */
+static struct pt_regs *stack_top_regs(__u32 padding)
+{
+	struct task_struct___kasan *task = (void *)current_task();
+	void *stack = BPF_CORE_READ((struct task_struct *)task, stack);
+	__u32 size = X86_64_THREAD_SIZE;
+
+	if (bpf_core_field_exists(task->kasan_depth))
+		size *= 2;
+	return stack + size - padding - bpf_core_type_size(struct pt_regs);
+}
+
+/* The current task's user registers: NULL if none are where they should be. */
+static struct pt_regs *task_user_regs(void)
 {
 	struct pt_regs *regs;
 
 	if (use_task_pt_regs) {
 		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	} else {
-		void *stack = BPF_CORE_READ(current_task(), stack);
-
-		regs = (struct pt_regs *)(stack + X86_64_THREAD_SIZE -
-					  bpf_core_type_size(struct pt_regs));
+		return regs && user_regs_valid(regs) ? regs : NULL;
 	}
+	regs = stack_top_regs(0);
+	if (user_regs_valid(regs))
+		return regs;
+	regs = stack_top_regs(X86_64_FRED_PADDING);
+	return user_regs_valid(regs) ? regs : NULL;
+}
+
+/*
+ * The user registers of the current task, as the syscall found them;
+ * false if they cannot be found, and then no stack is taken from them.
+ */
+static bool syscall_user_regs(__u64 *ip, __u64 *sp, __u64 *bp)
+{
+	struct pt_regs *regs = task_user_regs();
+
 	if (!regs)
 		return false;
 	*ip = BPF_CORE_READ(regs, ip);
@@ -401,12 +497,14 @@ static bool syscall_user_regs(__u64 *ip, __u64 *sp, __u64 *bp)
  * munmap and mremap wrappers are leaf functions without a stack frame, so
  * their caller's return address is at the user stack pointer, and the
  * frame-pointer walk (which starts from the caller's caller) misses it:
- * put it back as the second frame.
+ * put it back as the second frame, read at the stack pointer of the
+ * registers the unwinder would start from, validated alike.
  */
 static __u64 stack_in_syscall(void *ctx)
 {
 	struct stack_scratch *sc;
-	__u64 ip, sp, bp, ret_addr = 0;
+	__u64 ip, sp, bp, ret_addr = 0, token;
+	int unwound;
 
 	if (!capture_stacks)
 		return 0;
@@ -417,9 +515,13 @@ static __u64 stack_in_syscall(void *ctx)
 		stat_add(STAT_STACK_FAILED, 1);
 		return 0;
 	}
+	token = scratch_claim(sc);
 	/* The unwinder knows the wrapper's frame: the caller comes second by itself. */
-	if (unwind_user_stack(sc, ip, sp, bp))
-		return store_stack(&sc->st);
+	unwound = unwind_user_stack(sc, token, ip, sp, bp);
+	if (unwound < 0)
+		return 0;
+	if (unwound)
+		return store_scratch_stack(sc, token);
 	/* Leave a slot free, so the caller always fits in. */
 	if (!stack_by_frame_pointer(ctx, sc, 1))
 		return 0;
@@ -431,7 +533,7 @@ static __u64 stack_in_syscall(void *ctx)
 		/* No caller to insert: the walk as it is, from slot 0. */
 		return 0;
 	}
-	return store_stack(&sc->st);
+	return store_scratch_stack(sc, token);
 }
 
 static bool is_allocator_kind(enum alloc_kind kind)

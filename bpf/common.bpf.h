@@ -123,12 +123,18 @@ struct mm_struct___atomic_rss {
 	struct mm_rss_stat___atomic rss_stat;
 } __attribute__((preserve_access_index));
 
-/* Pages of counter MEMBER (MM_FILEPAGES, ...) of MM, either layout. */
+/*
+ * Pages of counter MEMBER (MM_FILEPAGES, ...) of MM, either layout. The
+ * test is on mm_struct.rss_stat itself, not on whether the kernel's BTF
+ * has some struct mm_rss_stat: that is a type, which may outlive or
+ * differ from the field. Since 6.2 the field is an array, which the old
+ * flavor's struct does not match, so its count is not found.
+ */
 static __always_inline __s64 mm_rss_pages(struct mm_struct *mm, int member)
 {
 	struct mm_struct___atomic_rss *old = (void *)mm;
 
-	if (bpf_core_type_exists(struct mm_rss_stat___atomic))
+	if (bpf_core_field_exists(old->rss_stat.count))
 		return BPF_CORE_READ(old, rss_stat.count[member].counter);
 	return BPF_CORE_READ(mm, rss_stat[member].count);
 }

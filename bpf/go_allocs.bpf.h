@@ -32,13 +32,16 @@ struct {
 static __u64 stack_at_go_malloc(struct pt_regs *ctx)
 {
 	struct stack_scratch *sc = scratch_get();
-	__u64 caller = 0;
+	__u64 caller = 0, token;
 
-	if (!sc || !stack_by_frame_pointer(ctx, sc, 0))
+	if (!sc)
+		return 0;
+	token = scratch_claim(sc);
+	if (!stack_by_frame_pointer(ctx, sc, 0))
 		return 0;
 	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)PT_REGS_SP(ctx)) == 0 && caller)
 		sc->st.ips[0] = caller;
-	return store_stack(&sc->st);
+	return store_scratch_stack(sc, token);
 }
 
 /* Go's register ABI (ABIInternal): the first integer argument is in RAX on amd64. */

@@ -13,13 +13,13 @@
  * function (unwind_frame), which the verifier checks once, on its own, with
  * unknown arguments, whatever the caller's state, and not again for every
  * iteration of the loop that calls it. Its two binary searches are
- * plain bounded loops over scalars. It takes a scalar only (global
+ * plain bounded loops over scalars. It takes scalars only (global
  * functions with pointer arguments need 5.12, and every global function is
  * verified even where its caller is dead code): the state of the walk
- * lives in the per-task scratch buffer.
+ * lives in the scratch buffer, per task or per CPU.
  *
- * Included by allocs.bpf.c after its stat_add(), STAT_* counters and
- * scratch_get().
+ * Included by allocs.bpf.c after its stat_add(), STAT_* counters,
+ * scratch_get() and scratch_still_ours().
  */
 #ifndef MEMLENS_UNWIND_BPF_H
 #define MEMLENS_UNWIND_BPF_H
@@ -176,15 +176,21 @@ static int unwind_by_row(struct unwind_walk *s)
 }
 
 /*
- * Frame I: record it at the scratch's ip, then step to its caller. 0 to go
- * on, 1 when the stack ends. A global function: verified once.
+ * Frame I of the capture OWNER (scratch_claim()): record it at the
+ * scratch's ip, then step to its caller. 0 to go on, 1 when the stack
+ * ends, -1 when it is lost (counted): no scratch buffer this time (task
+ * storage busy), or another program's capture took it over, and what
+ * is in it is no longer this stack alone. A global function: verified
+ * once.
  */
-__noinline int unwind_frame(__u32 i)
+__noinline int unwind_frame(__u32 i, __u64 owner)
 {
 	struct stack_scratch *sc = scratch_get();
 	struct unwind_walk *s;
 
-	if (!sc || i >= MAX_STACK_DEPTH)
+	if (!sc || !scratch_still_ours(sc, owner))
+		return -1;
+	if (i >= MAX_STACK_DEPTH)
 		return 1;
 	s = &sc->unwind;
 	sc->st.ips[i] = s->ip;
@@ -209,15 +215,19 @@ __noinline int unwind_frame(__u32 i)
 }
 
 /*
- * Unwind the current user stack from IP, SP and BP into SC's stack. False
- * if the process has no tables: the caller walks frame pointers instead.
+ * Unwind the current user stack from IP, SP and BP into SC's stack, for
+ * the capture TOKEN. 1 if it is there; 0 if the process has no tables:
+ * the caller walks frame pointers instead; -1 if it is lost (counted),
+ * and the caller must store nothing.
  */
-static bool unwind_user_stack(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
+static int unwind_user_stack(struct stack_scratch *sc, __u64 token, __u64 ip, __u64 sp,
+			     __u64 bp)
 {
 	__u32 tgid = current_tgid();
+	int ret = 0;
 
 	if (!unwind_tables || !bpf_map_lookup_elem(&unwind_procs, &tgid))
-		return false;
+		return 0;
 	sc->unwind.tgid = tgid;
 	sc->unwind.ip = ip;
 	sc->unwind.sp = sp;
@@ -230,9 +240,13 @@ static bool unwind_user_stack(struct stack_scratch *sc, __u64 ip, __u64 sp, __u6
 	 * kernel before 5.13 refuses a program that so much as names a
 	 * callback, even in code it would never run.
 	 */
-	for (__u32 i = 0; i < MAX_STACK_DEPTH; i++)
-		if (unwind_frame(i))
+	for (__u32 i = 0; i < MAX_STACK_DEPTH; i++) {
+		ret = unwind_frame(i, token);
+		if (ret)
 			break;
+	}
+	if (ret < 0)
+		return -1;
 	return sc->st.nr > 0;
 }
 

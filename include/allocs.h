@@ -53,7 +53,11 @@ enum alloc_stat {
 	STAT_REPLACED,		/* an address was allocated twice without a free */
 	STAT_ALLOCS_FULL,	/* outstanding map full: allocation dropped */
 	STAT_STACKS_FULL,	/* stack map full: allocation kept, stack lost */
-	STAT_STACK_FAILED,	/* bpf_get_stack() failed: stack lost */
+	/*
+	 * stack lost: bpf_get_stack() failed, no scratch buffer, no user
+	 * registers, or the scratch buffer taken over mid-capture
+	 */
+	STAT_STACK_FAILED,
 	STAT_STACK_COLLISION,	/* two stacks hashed alike: second one lost */
 	STAT_THREADS_FULL,	/* per-thread state map full: call dropped */
 	STAT_MISSED_RETURN,	/* allocator entry whose return was never seen */

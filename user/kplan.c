@@ -24,9 +24,12 @@ struct kplan_way kplan_hooks(void)
 }
 
 /*
- * Without task storage, a per-CPU buffer: exact before 5.11, where uprobe
- * programs run with preemption off; on later kernels a program can be
- * preempted mid-stack by another task's on the same CPU.
+ * Without task storage, a per-CPU buffer. Exact where there is no task
+ * storage (before 5.11): uprobe programs ran with preemption off until
+ * 6.0, and only since then under migrate_disable() alone. Where task
+ * storage is missing on a later kernel (MEMLENS_DISABLE, a kernel built
+ * without it), a program can be preempted mid-stack by another task's on
+ * the same CPU: the BPF side drops such a stack and counts it.
  */
 struct kplan_way kplan_scratch(void)
 {
@@ -38,7 +41,8 @@ struct kplan_way kplan_scratch(void)
 	if (!uname(&u) && krelease_before(u.release, "5.11"))
 		return (struct kplan_way){ "percpu", NULL };
 	return (struct kplan_way){ "percpu", "no task storage (5.11): a per-CPU stack buffer, "
-				   "which preempted programs can share: a stack may mix two" };
+				   "which a preempted program can share (6.0): a stack so "
+				   "mixed is dropped and counted" };
 }
 
 /* The layout of mm_struct.rss_stat decides how resident memory is read. */
