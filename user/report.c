@@ -219,7 +219,7 @@ static const struct {
 } losses[] = {
 	{ STAT_ALLOCS_FULL, "allocations not tracked: outstanding map full (raise --max-allocs)" },
 	{ STAT_STACKS_FULL, "stacks not stored: stack map full (raise --max-stacks)" },
-	{ STAT_STACK_FAILED, "stacks not captured: bpf_get_stack failed" },
+	{ STAT_STACK_FAILED, "stacks not captured: the walk failed, or its buffer was not its own" },
 	{ STAT_STACK_COLLISION, "stacks not stored: hash collision" },
 	{ STAT_THREADS_FULL, "allocator calls missed: thread map full" },
 	{ STAT_MISSED_RETURN, "allocator returns missed" },
