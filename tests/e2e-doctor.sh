@@ -270,7 +270,7 @@ base() {
 	mode "$tmp/text" "$1"
 }
 
-TS="no task storage (5.11): a per-CPU stack buffer, which preempted programs can share: a stack may mix two"
+TS="no task storage (5.11): a per-CPU stack buffer, which a preempted program can share (6.0): a stack so mixed is dropped and counted"
 UM="no uprobe_multi (6.6): one uprobe and one uretprobe per function, slower to attach, more links"
 MEMLENS_DISABLE=task_storage,uprobe_multi "$MEMLENS" doctor >"$tmp/reduced" 2>"$tmp/reduced.err"
 check_eq "disable task_storage,uprobe_multi: exit code as without" "$rc" $?
