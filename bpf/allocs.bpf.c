@@ -141,7 +141,9 @@ struct {
  * MEMLENS_DISABLE=task_storage, or a kernel built without it, is not:
  * so every capture claims the buffer (owner) and checks the claim before
  * each frame and before storing, and a stack that lost it is dropped
- * and counted (STAT_STACK_FAILED), never stored mixed.
+ * and counted (STAT_STACK_FAILED). The check narrows the race, it does
+ * not close it: a program preempted between its check and its write can
+ * still write into another's walk.
  */
 struct stack_scratch {
 	struct stack_trace st;

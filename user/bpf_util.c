@@ -217,6 +217,61 @@ static int give_logs(struct bpf_object *obj, struct load_watch *w)
 	return 0;
 }
 
+/* The summary the verifier ends every log with, at any level. */
+static bool summary_line(const char *line)
+{
+	static const char *const starts[] = { "verification time ", "stack depth ", "processed " };
+
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		if (!strncmp(line, starts[i], strlen(starts[i])))
+			return true;
+	return false;
+}
+
+void verifier_log_reason(const char *log, char *why, size_t len)
+{
+	const char *line = log, *reason = NULL;
+	int reason_len = 0;
+
+	while (*line) {
+		int n = strcspn(line, "\n");
+
+		if (n && !summary_line(line)) {
+			reason = line;
+			reason_len = n;
+		}
+		line += n + (line[n] == '\n');
+	}
+	snprintf(why, len, "%.*s", reason ? reason_len : 0, reason ? reason : "");
+}
+
+/* Why the last load failed, in the verifier's words: for skeleton_load_error(). */
+static char refusal_why[160];
+
+/*
+ * libbpf prints the log of a program it could not load only when the log
+ * buffer is its own: these are ours. The reason goes into the one-line
+ * error; with -v the whole log, between libbpf's own markers.
+ */
+static void tell_refusal(const struct load_watch *w)
+{
+	const char *name = libbpf_failed_prog();
+	struct bpf_program *prog;
+	int i = 0;
+
+	bpf_object__for_each_program(prog, w->obj) {
+		const char *log = prog_log(w, i++);
+
+		if (!*name || strcmp(bpf_program__name(prog), name) || !*log)
+			continue;
+		verifier_log_reason(log, refusal_why, sizeof(refusal_why));
+		if (verbose)
+			fprintf(stderr, "libbpf: prog '%s': -- BEGIN PROG LOAD LOG --\n%s"
+				"-- END PROG LOAD LOG --\n", name, log);
+		return;
+	}
+}
+
 /* Each program's log to FN, with the load's error. */
 static void report_logs(const struct load_watch *w, int err, prog_stats_fn fn, void *ctx)
 {
@@ -257,6 +312,7 @@ static int load_watched(struct bpf_object_skeleton *s, prog_stats_fn fn, void *c
 	int err;
 
 	libbpf_forget_failed_prog();
+	refusal_why[0] = 0;
 	err = give_logs(*s->obj, &w);
 	if (err)
 		return err;
@@ -271,6 +327,8 @@ static int load_watched(struct bpf_object_skeleton *s, prog_stats_fn fn, void *c
 	err = load_interruptible(s);
 	atomic_store(&w.done, true);
 	pthread_join(watcher, NULL);
+	if (err)
+		tell_refusal(&w);
 	if (fn)
 		report_logs(&w, err, fn, ctx);
 	free(w.logs);
@@ -304,6 +362,9 @@ void skeleton_load_error(int err)
 		error_msg("cannot load BPF programs: the verifier spent over %d ms of CPU on %s%s "
 			  "(run with -v for its log)", VERIFY_PROG_DEADLINE_MS,
 			  *prog ? prog : "one", *prog ? "()" : "");
+	else if (*refusal_why)
+		error_msg("cannot load BPF programs: %s() refused: %s: %s (run with -v for the "
+			  "verifier log)", prog, strerror(-err), refusal_why);
 	else
 		error_msg("cannot load BPF programs: %s%s%s%s (run with -v for the verifier log)",
 			  *prog ? prog : "", *prog ? "() " : "", *prog ? "refused: " : "",
@@ -317,7 +378,7 @@ void skeleton_load_error(int err)
  * alone; so is one whose section names no target (SEC("uprobe")), which
  * bpf_program__attach() refuses with EOPNOTSUPP where the skeleton skips it.
  */
-static int attach_skeleton(struct bpf_object_skeleton *s)
+int attach_skeleton(struct bpf_object_skeleton *s)
 {
 	for (int i = 0; i < s->prog_cnt; i++) {
 		/* The skeleton's own stride: its struct may be newer than ours. */

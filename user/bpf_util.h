@@ -56,6 +56,10 @@ typedef void (*prog_stats_fn)(struct bpf_program *prog, const char *log, int loa
  * and the load's error; libbpf_failed_prog() names the one refused.
  */
 int skeleton_load_stats(struct bpf_object_skeleton *s, prog_stats_fn fn, void *ctx);
+/* The verifier's reason in LOG, the last line before its summary, into WHY. */
+void verifier_log_reason(const char *log, char *why, size_t len);
+/* Attach every program of S that has a target, naming the one that fails. */
+int attach_skeleton(struct bpf_object_skeleton *s);
 /* One line for an error of skeleton_load(). */
 void skeleton_load_error(int err);
 /* Load and attach skeleton S (skel->skeleton), with one message on failure. */

@@ -209,7 +209,7 @@ static int print_verifier_costs(bool json)
 static int print_plans(bool json)
 {
 	struct kplan plan;
-	int unavailable = 0;
+	int unavailable = 0, printed = 0;
 
 	for (size_t i = 0; i < kplan_nr_commands; i++) {
 		const char *cmd = kplan_commands[i];
@@ -222,7 +222,7 @@ static int print_plans(bool json)
 			print_plan(cmd, &plan);
 			continue;
 		}
-		if (i)
+		if (printed++)
 			putchar(',');
 		print_json_plan(cmd, &plan);
 	}

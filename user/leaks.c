@@ -712,11 +712,9 @@ static int load_bpf(struct leaks_session *s, int target)
 		skeleton_load_error(err);
 		return err;
 	}
-	err = bpf_object__attach_skeleton(s->skel->skeleton);
-	if (err) {
-		error_msg("cannot attach tracepoints: %s", strerror(-err));
+	err = attach_skeleton(s->skel->skeleton);
+	if (err)
 		return err;
-	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
 	if (!s->rb) {
 		error_msg("cannot open ring buffer: %s", strerror(errno));

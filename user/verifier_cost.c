@@ -59,22 +59,6 @@ static long log_number(const char *log, const char *key)
 	return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
-/* The verifier's reason: the last line before its summary. */
-static void refusal_reason(const char *log, char *why, size_t len)
-{
-	const char *end = strstr(log, "processed ");
-	const char *start;
-
-	if (!end)
-		end = log + strlen(log);
-	while (end > log && end[-1] == '\n')
-		end--;
-	start = end;
-	while (start > log && start[-1] != '\n')
-		start--;
-	snprintf(why, len, "%.*s", (int)(end - start), start);
-}
-
 #define MAX_PROGS	64
 
 struct cost_ctx {
@@ -100,7 +84,7 @@ static void collect_cost(struct bpf_program *prog, const char *log, int load_err
 	c->total_states = log_number(log, "total_states ");
 	c->usec = log_number(log, "verification time ");
 	if (load_err)
-		refusal_reason(log, c->why, sizeof(c->why));
+		verifier_log_reason(log, c->why, sizeof(c->why));
 }
 
 /*
@@ -109,13 +93,16 @@ static void collect_cost(struct bpf_program *prog, const char *log, int load_err
  * the last with a log, those before it were verified, those after it were
  * not tried.
  */
-static void blame_refusal(struct cost_ctx *cc, int load_err)
+static bool blame_refusal(struct cost_ctx *cc, int load_err)
 {
 	int refused = -1;
 
 	for (int i = 0; i < cc->nr; i++)
 		if (cc->logged[i])
 			refused = i;
+	/* Nothing reached the verifier: the object failed (maps, relocations). */
+	if (refused < 0)
+		return false;
 	for (int i = 0; i < cc->nr; i++) {
 		if (i == refused)
 			cc->costs[i].err = load_err;
@@ -124,6 +111,7 @@ static void blame_refusal(struct cost_ctx *cc, int load_err)
 		if (i != refused)
 			cc->costs[i].why[0] = 0;
 	}
+	return true;
 }
 
 static int load_costs(struct bpf_object_skeleton *skel, const char *mode,
@@ -136,8 +124,10 @@ static int load_costs(struct bpf_object_skeleton *skel, const char *mode,
 		return -ENOMEM;
 	cc->mode = mode;
 	err = skeleton_load_stats(skel, collect_cost, cc);
-	if (err)
-		blame_refusal(cc, err);
+	if (err && !blame_refusal(cc, err)) {
+		free(cc);
+		return err;
+	}
 	for (int i = 0; i < cc->nr; i++)
 		fn(&cc->costs[i], ctx);
 	free(cc);

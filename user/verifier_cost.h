@@ -31,7 +31,8 @@ struct prog_cost {
  * Load every program of every object in every mode, and call FN for each
  * program with its cost (programs the mode leaves out are not loaded).
  * Returns 0, or the first negative errno that was not a refusal of a
- * program (a refusal is reported through FN).
+ * program (a refusal is reported through FN): an object that failed
+ * before any of its programs reached the verifier (maps, relocations).
  */
 int verifier_costs(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx);
 
