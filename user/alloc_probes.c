@@ -121,8 +121,9 @@ static int attach_multi(struct alloc_probes *ap, struct bpf_program *prog, const
 
 /*
  * Before uprobe_multi (6.6): a classic uprobe, a perf event, per offset.
- * Its pid filter is by address space, as uprobe_multi's: every thread of
- * the process is seen.
+ * Its pid filter is the address space of the pid's task, the process's
+ * main thread: every thread of the process is seen while that thread
+ * lives; once it has exited, none is (doc/memlens-doctor.md).
  */
 static int attach_each(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
 		       const unsigned long *offsets, size_t n, int pid, bool retprobe)

@@ -311,7 +311,7 @@ static int load_watched(struct bpf_object_skeleton *s, prog_stats_fn fn, void *c
 	pthread_t watcher;
 	int err;
 
-	libbpf_forget_failed_prog();
+	libbpf_load_begins();
 	refusal_why[0] = 0;
 	err = give_logs(*s->obj, &w);
 	if (err)

@@ -299,7 +299,7 @@ const char *libbpf_failed_prog(void)
 	return failed_prog;
 }
 
-void libbpf_forget_failed_prog(void)
+void libbpf_load_begins(void)
 {
 	failed_prog[0] = 0;
 	atomic_store(&libbpf_maps_seen, false);

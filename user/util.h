@@ -38,11 +38,11 @@ int parse_seconds(const char *s, const char *what, double *out);
 void setup_libbpf_logging(void);
 /* The program libbpf last said it could not load ("" if none), by name. */
 const char *libbpf_failed_prog(void);
-/* Before a load: forget the last one, and that libbpf came to the maps. */
-void libbpf_forget_failed_prog(void);
+/* A load begins: forget the last failed program, and that libbpf came to the maps. */
+void libbpf_load_begins(void);
 /* How many messages libbpf has printed or tried to; any thread may ask. */
 unsigned int libbpf_message_count(void);
-/* Has libbpf spoken of a map since libbpf_forget_failed_prog()? */
+/* Has libbpf spoken of a map since libbpf_load_begins()? */
 bool libbpf_reached_maps(void);
 void bad_option(const char *cmd, int opt, const char *arg);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */

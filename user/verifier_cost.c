@@ -18,11 +18,9 @@
 #include "reclaim.skel.h"
 #include "alloc_probes.h"
 #include "bpf_util.h"
-#include "kfeatures.h"
 #include "sampling.h"
 #include "util.h"
 #include "verifier_cost.h"
-
 
 struct allocs_mode {
 	const char *name;
@@ -168,21 +166,28 @@ static int allocs_cost(const struct allocs_mode *m,
 	return err;
 }
 
+/* An object of raw tracepoints: those this kernel cannot give it left out, as its loader does. */
+static int tracepoint_costs(struct bpf_object_skeleton *skel, const char *mode,
+			    void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+{
+	char missing[512];
+	int err = skip_unusable_tracepoints(*skel->obj, missing, sizeof(missing));
+
+	/* None usable: none to cost; doctor's plan says why. */
+	if (err == -ENOENT)
+		return 0;
+	return err ? err : load_costs(skel, mode, fn, ctx);
+}
+
 static int reclaim_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 {
 	struct reclaim_bpf *skel = reclaim_bpf__open();
-	char missing[512];
 	int err;
 
 	if (!skel)
 		return -errno;
 	set_all_filters(skel);
-	err = skip_unusable_tracepoints(skel->obj, missing, sizeof(missing));
-	/* None usable: none to cost; doctor's plan says why. */
-	if (err == -ENOENT)
-		err = 0;
-	else if (!err)
-		err = load_costs(skel->skeleton, "reclaim", fn, ctx);
+	err = tracepoint_costs(skel->skeleton, "reclaim", fn, ctx);
 	reclaim_bpf__destroy(skel);
 	return err;
 }
@@ -195,7 +200,6 @@ static int kmem_cost(const char *mode, const char *cache, __u32 kmalloc_size,
 		     void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 {
 	struct kmem_bpf *skel = kmem_bpf__open();
-	char missing[512];
 	int err;
 
 	if (!skel)
@@ -208,11 +212,7 @@ static int kmem_cost(const char *mode, const char *cache, __u32 kmalloc_size,
 	skel->rodata->stack_kmalloc_size = kmalloc_size;
 	if (!cache && !kmalloc_size)
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
-	err = skip_unusable_tracepoints(skel->obj, missing, sizeof(missing));
-	if (err == -ENOENT)
-		err = 0;
-	else if (!err)
-		err = load_costs(skel->skeleton, mode, fn, ctx);
+	err = tracepoint_costs(skel->skeleton, mode, fn, ctx);
 	kmem_bpf__destroy(skel);
 	return err;
 }
