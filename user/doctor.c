@@ -11,7 +11,7 @@
 #include <sys/utsname.h>
 #include "kfeatures.h"
 #include "kplan.h"
-#include "report.h"
+#include "output.h"
 #include "subcommands.h"
 #include "util.h"
 #include "verifier_cost.h"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "flameset.h"
+#include "output.h"
 #include "util.h"
 
 int flame_set_add(struct flame_set *s, const char *const *frames, size_t nr, uint64_t value)

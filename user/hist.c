@@ -10,9 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc_stats.h"
 #include "histogram.h"
+#include "output.h"
 #include "proctable.h"
-#include "report.h"
 #include "subcommands.h"
 #include "sysview.h"
 #include "util.h"
@@ -103,10 +104,10 @@ static void print_losses(const struct hist_env *env, struct sysview *v)
 	uint64_t stats[STAT_NR], bpf_ns, lost;
 
 	sysview_stats(v, stats, &bpf_ns);
-	lost = sysview_lost_total(stats);
+	lost = alloc_stats_lost(stats);
 	if (env->o.json) {
 		fputs("{\"type\":\"memlens\",\"lost\":{", stdout);
-		sysview_print_lost_json(stdout, stats);
+		alloc_stats_print_lost_json(stdout, stats);
 		fputs("}}\n", stdout);
 	} else if (lost) {
 		printf("LOST: %" PRIu64 " events not counted (full maps or ring buffer; see --json)\n",

@@ -218,21 +218,3 @@ void proctable_sort(struct proc_row *rows, size_t nr, enum sort_key key)
 	current_sort = key;
 	qsort(rows, nr, sizeof(*rows), row_cmp);
 }
-
-const char *human_bytes(double v, char *buf, size_t len)
-{
-	static const char units[] = "BKMGTP";
-	int u = 0;
-
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%.0f", v);
-	else if (v < 10)
-		snprintf(buf, len, "%.1f%c", v, units[u]);
-	else
-		snprintf(buf, len, "%.0f%c", v, units[u]);
-	return buf;
-}

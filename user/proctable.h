@@ -55,8 +55,6 @@ int proctable_build(const struct proc_sample *cur, size_t nr,
 		    struct proc_row **rows);
 void proctable_sort(struct proc_row *rows, size_t nr, enum sort_key key);
 const struct proc_row *proctable_find(const struct proc_row *rows, size_t nr, uint32_t tgid);
-/* 1536 -> "1.5K": four significant characters at most, binary units. */
-const char *human_bytes(double v, char *buf, size_t len);
 const char *proc_stat_name(enum proc_stat ps);
 const char *rss_member_name(enum rss_member m);
 

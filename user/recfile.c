@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "output.h"
 #include "recfile.h"
 #include "sampling.h"
 #include "util.h"

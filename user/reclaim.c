@@ -18,8 +18,8 @@
 #include <time.h>
 #include "histogram.h"
 #include "memcg.h"
+#include "output.h"
 #include "pressure.h"
-#include "report.h"
 #include "subcommands.h"
 #include "sysview.h"
 #include "util.h"

@@ -9,44 +9,10 @@
 #include <sys/wait.h>
 #include "pprof.h"
 #include "sampling.h"
+#include "alloc_stats.h"
+#include "output.h"
 #include "report.h"
 #include "util.h"
-
-static const char *const stat_names[STAT_NR] = {
-	[STAT_ALLOCS] = "allocs",
-	[STAT_ALLOC_BYTES] = "alloc_bytes",
-	[STAT_FREES] = "frees",
-	[STAT_FREE_BYTES] = "free_bytes",
-	[STAT_FREE_UNKNOWN] = "free_unknown",
-	[STAT_ALLOC_FAILED] = "alloc_failed",
-	[STAT_REPLACED] = "replaced",
-	[STAT_ALLOCS_FULL] = "allocs_map_full",
-	[STAT_STACKS_FULL] = "stacks_map_full",
-	[STAT_STACK_FAILED] = "stack_failed",
-	[STAT_STACK_COLLISION] = "stack_collision",
-	[STAT_THREADS_FULL] = "threads_map_full",
-	[STAT_MISSED_RETURN] = "missed_return",
-	[STAT_EVENTS_LOST] = "events_lost",
-	[STAT_PROCS_FULL] = "procs_map_full",
-	[STAT_HISTS_FULL] = "hists_map_full",
-	[STAT_ERRORS_FULL] = "errors_map_full",
-	[STAT_EVENTS] = "events",
-	[STAT_UNWIND_UNKNOWN_PC] = "unwind_unknown_pc",
-	[STAT_UNWIND_NO_ROW] = "unwind_no_row",
-	[STAT_UNWIND_FAILED] = "unwind_failed",
-	[STAT_UNWIND_TOO_BIG] = "unwind_tables_too_big",
-	[STAT_UNWIND_MAPS_DROPPED] = "unwind_mappings_dropped",
-	[STAT_SAMPLED] = "sampled",
-	[STAT_UNSAMPLED] = "unsampled",
-	[STAT_UNSAMPLED_BYTES] = "unsampled_bytes",
-	[STAT_FREE_UNTRACKED] = "free_untracked",
-	[STAT_STACK_NOT_CODE] = "stack_not_code",
-};
-
-const char *stat_name(enum alloc_stat stat)
-{
-	return stat < STAT_NR ? stat_names[stat] : "?";
-}
 
 static int rec_cmp_stack(const void *a, const void *b)
 {
@@ -181,12 +147,6 @@ static double age_s(const struct leak_report *r, uint64_t ts_ns)
 	return r->now_ns > ts_ns ? (r->now_ns - ts_ns) / 1e9 : 0.0;
 }
 
-void print_clean(FILE *out, const char *s)
-{
-	for (; s && *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
-}
-
 static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
 {
 	fprintf(out, "\t#%-2zu 0x%016" PRIx64 " ", i, f->addr);
@@ -212,38 +172,15 @@ static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
 	fputc('\n', out);
 }
 
-/* What a report cannot show because it was never recorded, and why. */
-static const struct {
-	enum alloc_stat stat;
-	const char *what;
-} losses[] = {
-	{ STAT_ALLOCS_FULL, "allocations not tracked: outstanding map full (raise --max-allocs)" },
-	{ STAT_STACKS_FULL, "stacks not stored: stack map full (raise --max-stacks)" },
-	{ STAT_STACK_FAILED, "stacks not captured: the walk failed, or its buffer was not its own" },
-	{ STAT_STACK_COLLISION, "stacks not stored: hash collision" },
-	{ STAT_THREADS_FULL, "allocator calls missed: thread map full" },
-	{ STAT_MISSED_RETURN, "allocator returns missed" },
-	{ STAT_EVENTS_LOST, "events lost: ring buffer full" },
-	{ STAT_PROCS_FULL, "process events not counted: process map full" },
-	{ STAT_HISTS_FULL, "histogram values not counted: histogram map full" },
-	{ STAT_ERRORS_FULL, "syscall errors not counted: error map full" },
-	{ STAT_UNWIND_UNKNOWN_PC, "stacks cut short: a frame in no known module (JIT code?)" },
-	{ STAT_UNWIND_NO_ROW, "stacks cut short: a frame without a CFI rule memlens follows" },
-	{ STAT_UNWIND_FAILED, "stacks cut short: user stack unreadable or corrupt" },
-	{ STAT_UNWIND_TOO_BIG, "modules walked by frame pointer: unwind table full (raise --unwind-rows)" },
-	{ STAT_UNWIND_MAPS_DROPPED, "executable mappings without unwind table: too many" },
-	{ STAT_STACK_NOT_CODE, "stacks cut short: a return address in no executable mapping (code without frame pointers)" },
-};
-
 static void print_stats_text(FILE *out, const struct leak_report *r)
 {
 	fputs("stats:", out);
 	for (int i = 0; i < STAT_NR; i++)
-		fprintf(out, " %s=%" PRIu64, stat_name(i), r->stats[i]);
+		fprintf(out, " %s=%" PRIu64, alloc_stat_name(i), r->stats[i]);
 	fprintf(out, " threads_tracked=%" PRIu64 "\n", r->threads_tracked);
-	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++)
-		if (r->stats[losses[i].stat])
-			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[losses[i].stat], losses[i].what);
+	for (int i = 0; i < STAT_NR; i++)
+		if (r->stats[i] && alloc_stat_loss(i))
+			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[i], alloc_stat_loss(i));
 }
 
 static void format_time(time_t t, const char *fmt, char *buf, size_t len)
@@ -323,27 +260,6 @@ void report_print_text(FILE *out, const struct leak_report *r)
 	fflush(out);
 }
 
-void json_print_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; s && *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", out);
-		else if (c == '\t')
-			fputs("\\t", out);
-		else if (c < 0x20 || c >= 0x7f)
-			/* Not UTF-8 for sure (paths, comms): bytes as code points. */
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void print_frame_json(FILE *out, const struct frame_info *f)
 {
 	fprintf(out, "{\"addr\":\"0x%" PRIx64 "\",\"symbol\":", f->addr);
@@ -408,7 +324,7 @@ void report_print_json(FILE *out, const struct leak_report *r)
 	}
 	fputs("],\"stats\":{", out);
 	for (int i = 0; i < STAT_NR; i++)
-		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", stat_name(i), r->stats[i]);
+		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", alloc_stat_name(i), r->stats[i]);
 	fprintf(out, ",\"threads_tracked\":%" PRIu64 "}}\n", r->threads_tracked);
 	fflush(out);
 }

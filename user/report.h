@@ -65,7 +65,6 @@ void sort_groups(struct stack_group *groups, size_t nr);
 void merge_groups(struct stack_group *groups, size_t *nr);
 void report_print_text(FILE *out, const struct leak_report *r);
 void report_print_json(FILE *out, const struct leak_report *r);
-const char *stat_name(enum alloc_stat stat);
 /* A frame as a flame graph names it: its function, else module+offset, else the address. */
 const char *frame_label(const struct frame_info *f, char *buf, size_t len);
 /* Every stack of R (not only --top), root first under the process's name, weighed in bytes. */
@@ -79,7 +78,6 @@ int report_write_pprof(const struct leak_report *r, const char *path);
  */
 int report_write_outputs(const struct leak_report *r, bool folded, const char *svg,
 			 const char *pprof);
-void json_print_string(FILE *out, const char *s);
 
 /* How stack reports are shown: the options leaks, allocs and report share. */
 struct report_opts {
@@ -108,7 +106,5 @@ const char *report_opt_name(int opt);
 int report_opts_parse(struct report_opts *o, int opt, const char *arg);
 /* 0 if the files asked for can be written: checked before anything starts. */
 int report_opts_check_files(const struct report_opts *o);
-/* S with control characters as '?': names from a file may carry terminal escapes. */
-void print_clean(FILE *out, const char *s);
 
 #endif

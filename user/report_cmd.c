@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "output.h"
 #include "recfile.h"
 #include "report.h"
 #include "subcommands.h"

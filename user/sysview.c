@@ -27,7 +27,6 @@
 #include "alloc_probes.h"
 #include "bpf_util.h"
 #include "procmaps.h"
-#include "report.h"
 #include "memcg.h"
 #include "sysview.h"
 #include "util.h"
@@ -665,33 +664,6 @@ bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct 
 	struct hist_key key = { .tgid = tgid, .kind = kind };
 
 	return bpf_map_lookup_elem(bpf_map__fd(v->skel->maps.hists), &key, h) == 0;
-}
-
-bool sysview_stat_is_loss(int stat)
-{
-	return stat != STAT_EVENTS && stat > STAT_ALLOC_FAILED && stat != STAT_REPLACED &&
-	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
-	       stat != STAT_STACK_COLLISION && stat != STAT_STACK_NOT_CODE;
-}
-
-uint64_t sysview_lost_total(const uint64_t *stats)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < STAT_NR; i++)
-		if (sysview_stat_is_loss(i))
-			n += stats[i];
-	return n;
-}
-
-void sysview_print_lost_json(FILE *out, const uint64_t *stats)
-{
-	for (int i = 0, first = 1; i < STAT_NR; i++) {
-		if (!sysview_stat_is_loss(i))
-			continue;
-		fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", stat_name(i), stats[i]);
-		first = 0;
-	}
 }
 
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns)

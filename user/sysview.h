@@ -128,10 +128,5 @@ bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct 
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns);
 /* The reclaim tracer's totals; false without --reclaim. */
 bool sysview_pressure_totals(struct sysview *v, struct pressure_totals *t);
-/* Is STAT a counter of what went uncounted (full maps, lost events)? */
-bool sysview_stat_is_loss(int stat);
-/* What went uncounted (full maps, lost events): the sum, and as JSON members. */
-uint64_t sysview_lost_total(const uint64_t *stats);
-void sysview_print_lost_json(FILE *out, const uint64_t *stats);
 
 #endif

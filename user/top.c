@@ -16,9 +16,10 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "alloc_stats.h"
+#include "output.h"
 #include "prom.h"
 #include "proctable.h"
-#include "report.h"
 #include "subcommands.h"
 #include "sysview.h"
 #include "top_prom.h"
@@ -116,7 +117,7 @@ struct cost {
 
 static uint64_t lost_total(const struct cost *c)
 {
-	return sysview_lost_total(c->stats) + (c->reclaim ? pressure_lost(&c->pressure) : 0);
+	return alloc_stats_lost(c->stats) + (c->reclaim ? pressure_lost(&c->pressure) : 0);
 }
 
 /* With --reclaim: what it adds to a process's JSON object. */
@@ -184,7 +185,7 @@ static void print_json(const struct top_env *env, const struct proc_row *rows, s
 	       "\"events_per_s\":%.1f,\"bpf_ms_per_s\":%.3f,\"uprobes\":%s,\"lost\":{",
 	       when, secs, nr, c->events_per_s, c->bpf_ms_per_s,
 	       env->o.no_uprobes ? "false" : "true");
-	sysview_print_lost_json(stdout, c->stats);
+	alloc_stats_print_lost_json(stdout, c->stats);
 	putchar('}');
 	if (c->reclaim) {
 		fputs(",\"reclaim_lost\":", stdout);

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "alloc_stats.h"
 #include "histogram.h"
 #include "prom.h"
 #include "top_prom.h"
@@ -121,9 +122,9 @@ static void print_self(FILE *out, const uint64_t stats[STAT_NR])
 	fputs("# HELP memlens_lost_total What memlens could not count, by reason.\n"
 	      "# TYPE memlens_lost_total counter\n", out);
 	for (int s = 0; s < STAT_NR; s++) {
-		if (!sysview_stat_is_loss(s))
+		if (!alloc_stat_is_loss(s))
 			continue;
-		fprintf(out, "memlens_lost_total{reason=\"%s\"} %" PRIu64 "\n", stat_name(s),
+		fprintf(out, "memlens_lost_total{reason=\"%s\"} %" PRIu64 "\n", alloc_stat_name(s),
 			stats[s]);
 	}
 }

@@ -47,20 +47,6 @@ bool libbpf_reached_maps(void);
 void bad_option(const char *cmd, int opt, const char *arg);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
-/*
- * A new, empty file at PATH with MODE, open for writing: made under a
- * unique name beside it and renamed over PATH at once, so that no file
- * that was there (or a link someone made) is written into.
- */
-int create_file_anew(const char *path, mode_t mode);
-/* Can an output file be written at PATH? One message if not; negative errno. */
-int check_output_path(const char *path);
-/*
- * Write PATH whole through EMIT(f, CTX): into a new file of a unique name
- * beside it, then renamed over it, so that a reader never sees half a file
- * and no name is opened that someone could have made a link beforehand.
- */
-int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
 void catch_stop_signals(void);
 void block_stop_signals(sigset_t *old);
