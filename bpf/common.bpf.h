@@ -7,7 +7,7 @@
 #ifndef MEMLENS_COMMON_BPF_H
 #define MEMLENS_COMMON_BPF_H
 
-#include "hist.h"
+#include "log2hist.h"
 
 #define EEXIST		17
 #define TASK_COMM_LEN	16

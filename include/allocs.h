@@ -9,7 +9,7 @@
 #ifndef __bpf__
 #include <linux/types.h>
 #endif
-#include "hist.h"
+#include "log2hist.h"
 
 /* Deepest user stack kept; the kernel's perf_event_max_stack default. */
 #define MAX_STACK_DEPTH		127

@@ -9,7 +9,7 @@
 #ifndef __bpf__
 #include <linux/types.h>
 #endif
-#include "hist.h"
+#include "log2hist.h"
 
 #define RECLAIM_MAX_PROCS	(16 * 1024)
 #define RECLAIM_MAX_HISTS	4096	/* preallocated: 2 MiB */

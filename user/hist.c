@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alloc_stats.h"
-#include "histogram.h"
+#include "hist_print.h"
 #include "output.h"
 #include "proctable.h"
 #include "subcommands.h"

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "episodes.h"
-#include "hist.h"
+#include "log2hist.h"
 #include "reclaim.h"
 
 struct pressure_opts {

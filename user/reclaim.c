@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "histogram.h"
+#include "hist_print.h"
 #include "memcg.h"
 #include "output.h"
 #include "pressure.h"

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "alloc_stats.h"
-#include "histogram.h"
+#include "hist_print.h"
 #include "prom.h"
 #include "top_prom.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* log2 histograms, as every BPF object of memlens fills them. */
-#ifndef MEMLENS_HIST_H
-#define MEMLENS_HIST_H
+#ifndef MEMLENS_LOG2HIST_H
+#define MEMLENS_LOG2HIST_H
 
 #ifndef __bpf__
 #include <linux/types.h>
@@ -14,4 +14,4 @@ struct hist {
 	__u64 slots[HIST_SLOTS];
 };
 
-#endif /* MEMLENS_HIST_H */
+#endif /* MEMLENS_LOG2HIST_H */

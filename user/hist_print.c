@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* log2 histograms (include/log2hist.h) as text bars and as JSON buckets. */
 #include <inttypes.h>
-#include "histogram.h"
+#include "hist_print.h"
 
 #define BAR_WIDTH 40
 

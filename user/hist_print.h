@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* log2 histograms as the BPF side fills them (include/allocs.h), rendered. */
-#ifndef MEMLENS_HISTOGRAM_H
-#define MEMLENS_HISTOGRAM_H
+#ifndef MEMLENS_HIST_PRINT_H
+#define MEMLENS_HIST_PRINT_H
 
 #include <stdint.h>
 #include <stdio.h>
