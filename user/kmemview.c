@@ -49,7 +49,8 @@ const char *kmem_class_name(enum kmem_class c)
 	return c < KMEM_CLASS_NR ? class_names[c] : "?";
 }
 
-const char *kmem_cache_name(uint64_t id, const char *slab_name, char *buf, size_t len)
+/* The name of a cache id: "dentry", "kmalloc-64", "pages:order0", "vmalloc". */
+static const char *kmem_cache_name(uint64_t id, const char *slab_name, char *buf, size_t len)
 {
 	unsigned long long low = KMEM_ID_LOW(id);
 

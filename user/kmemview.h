@@ -85,8 +85,6 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 		    bool *seen);
 /* Tracepoints this kernel lacks, as one line; "" if none. */
 const char *kmemview_missing(const struct kmemview *v);
-/* The name of a cache id: "dentry", "kmalloc-64", "pages:order0", "vmalloc". */
-const char *kmem_cache_name(uint64_t id, const char *slab_name, char *buf, size_t len);
 const char *kmem_class_name(enum kmem_class c);
 /* What went uncounted: full maps, failed stacks, skipped runs. */
 uint64_t kmem_lost(const struct kmem_sample *s);

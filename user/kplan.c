@@ -59,7 +59,8 @@ struct kplan_way kplan_rss(void)
 				   "know: no resident memory" };
 }
 
-const char *kplan_blocker(void)
+/* Why no BPF subcommand can run on this kernel, or NULL. */
+static const char *kplan_blocker(void)
 {
 	if (!kfeature_has(KF_BTF))
 		return "no kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)";

@@ -23,8 +23,6 @@ struct kplan_way kplan_hooks(void);
 struct kplan_way kplan_scratch(void);
 /* Resident memory from kmem:rss_stat: "percpu_counter", "atomic" or "none". */
 struct kplan_way kplan_rss(void);
-/* Why no BPF subcommand can run on this kernel, or NULL. */
-const char *kplan_blocker(void);
 
 enum kplan_mode {
 	KPLAN_FULL,

@@ -55,7 +55,7 @@ static int vma_list_push(struct vma_list *list, const struct vma *vma)
 	return 0;
 }
 
-int vma_list_read(FILE *f, struct vma_list *list)
+static int vma_list_read(FILE *f, struct vma_list *list)
 {
 	char line[4096 + 128];
 	struct vma vma;

@@ -26,7 +26,6 @@ struct vma_list {
 };
 
 int vma_parse_line(const char *line, struct vma *vma);
-int vma_list_read(FILE *f, struct vma_list *list);
 int vma_list_load(int pid, struct vma_list *list);
 void vma_list_free(struct vma_list *list);
 const struct vma *vma_find(const struct vma_list *list, uint64_t addr);

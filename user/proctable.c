@@ -96,7 +96,7 @@ int sort_by_hotkey(char c, enum sort_key *key)
 	return -EINVAL;
 }
 
-const struct proc_row *proctable_find(const struct proc_row *rows, size_t nr, uint32_t tgid)
+static const struct proc_row *proctable_find(const struct proc_row *rows, size_t nr, uint32_t tgid)
 {
 	size_t lo = 0, hi = nr;
 

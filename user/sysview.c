@@ -585,7 +585,8 @@ bool sysview_exited(const struct sysview *v, uint32_t tgid)
 	return find_exited(v, tgid) != NULL;
 }
 
-void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16])
+/* The command name of TGID, alive or exited since the last interval. */
+static void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16])
 {
 	const struct exited_proc *x = find_exited(v, tgid);
 

@@ -113,8 +113,6 @@ int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin);
 int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr);
 /* Has TGID exited since the last sysview_forget_exited()? */
 bool sysview_exited(const struct sysview *v, uint32_t tgid);
-/* The command name of TGID, alive or exited since the last interval. */
-void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16]);
 /* The same, as proctable_build's callback: CTX is the sysview. */
 void sysview_comm_of(void *ctx, uint32_t tgid, char comm[16]);
 /* Drop what the maps hold of exited processes: they were shown once. */
