@@ -59,6 +59,48 @@ void print_clean(FILE *out, const char *s)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
 }
 
+/*
+ * How an output path is written. A regular file, or none yet, is replaced
+ * whole by rename, so that a reader never sees half of it. Anything else
+ * is written where it is (a FIFO, a device such as /dev/null, a link such
+ * as /dev/stdout): renaming over it would put a regular file in place of
+ * the node or the link. A directory is refused.
+ */
+enum out_way { OUT_RENAME, OUT_IN_PLACE };
+
+/* The way PATH is written, or a negative errno. */
+static int output_way(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? OUT_RENAME : -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	return S_ISREG(st.st_mode) ? OUT_RENAME : OUT_IN_PLACE;
+}
+
+/*
+ * PATH opened where it is, through a link if it is one: not created, so
+ * that a dangling link makes no file. A FIFO without a reader would block
+ * the session until one comes: refused instead (ENXIO, from O_NONBLOCK).
+ * A regular file behind a link is truncated, as a shell's > does.
+ */
+static int open_in_place(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFL, 0)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /* A new file beside PATH, of a unique name (mkstemp): its fd, NAME filled. */
 static int temp_beside(const char *path, char *name, size_t len)
 {
@@ -75,14 +117,18 @@ static int temp_beside(const char *path, char *name, size_t len)
 
 int create_file_anew(const char *path, mode_t mode)
 {
+	int way = output_way(path), fd, err;
 	char name[4096];
-	int fd = temp_beside(path, name, sizeof(name));
 
+	if (way < 0)
+		return way;
+	if (way == OUT_IN_PLACE)
+		return open_in_place(path);
+	fd = temp_beside(path, name, sizeof(name));
 	if (fd < 0)
 		return fd;
 	if (fchmod(fd, mode) || rename(name, path)) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		unlink(name);
 		return err;
@@ -92,36 +138,63 @@ int create_file_anew(const char *path, mode_t mode)
 
 int check_output_path(const char *path)
 {
+	int way = output_way(path), fd, err;
 	char name[4096];
-	int fd = temp_beside(path, name, sizeof(name));
 
-	if (fd < 0) {
-		error_msg("cannot write %s: %s", path, strerror(-fd));
-		return fd;
+	err = way < 0 ? way : 0;
+	/*
+	 * Opening a FIFO to try it would end its reader's input: in place,
+	 * only the permission is checked.
+	 */
+	if (!err && way == OUT_IN_PLACE && access(path, W_OK))
+		err = -errno;
+	if (!err && way == OUT_RENAME) {
+		fd = temp_beside(path, name, sizeof(name));
+		if (fd >= 0) {
+			close(fd);
+			unlink(name);
+		}
+		err = fd < 0 ? fd : 0;
 	}
-	close(fd);
-	unlink(name);
-	return 0;
+	if (err)
+		error_msg("cannot write %s: %s", path, strerror(-err));
+	return err;
+}
+
+/* EMIT into FD, closed after: 0 or the first error, writing's or closing's. */
+static int emit_into(int fd, int (*emit)(FILE *f, void *ctx), void *ctx)
+{
+	FILE *f = fdopen(fd, "w");
+	int err;
+
+	if (!f) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = emit(f, ctx);
+	if (!err && fflush(f))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
 }
 
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx)
 {
+	int way = output_way(path), fd, err;
 	char name[4096];
-	int fd = temp_beside(path, name, sizeof(name)), err;
-	FILE *f;
 
+	if (way < 0)
+		return way;
+	if (way == OUT_IN_PLACE) {
+		fd = open_in_place(path);
+		return fd < 0 ? fd : emit_into(fd, emit, ctx);
+	}
+	fd = temp_beside(path, name, sizeof(name));
 	if (fd < 0)
 		return fd;
-	f = fdopen(fd, "w");
-	if (!f) {
-		err = -errno;
-		close(fd);
-		unlink(name);
-		return err;
-	}
-	err = emit(f, ctx);
-	if (fclose(f) && !err)
-		err = -errno;
+	err = emit_into(fd, emit, ctx);
 	if (!err && rename(name, path))
 		err = -errno;
 	if (err)

@@ -14,18 +14,18 @@ void json_print_string(FILE *out, const char *s);
 /* S with control characters as '?': names from a file may carry terminal escapes. */
 void print_clean(FILE *out, const char *s);
 /*
- * A new, empty file at PATH with MODE, open for writing: made under a
- * unique name beside it and renamed over PATH at once, so that no file
- * that was there (or a link someone made) is written into.
+ * Output paths: a regular file (or none) is made anew under a unique name
+ * beside PATH and renamed over it, so that a reader never sees half a file
+ * and no file that was there is written into; a FIFO, a device or a link
+ * (/dev/null, /dev/stdout) is written in place, never replaced by a file;
+ * a directory is refused (-EISDIR).
+ *
+ * A new, empty file at PATH with MODE, open for writing.
  */
 int create_file_anew(const char *path, mode_t mode);
 /* Can an output file be written at PATH? One message if not; negative errno. */
 int check_output_path(const char *path);
-/*
- * Write PATH whole through EMIT(f, CTX): into a new file of a unique name
- * beside it, then renamed over it, so that a reader never sees half a file
- * and no name is opened that someone could have made a link beforehand.
- */
+/* Write PATH whole through EMIT(f, CTX): the first error, EMIT's or writing's. */
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
 
 #endif

@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# End-to-end tests of what memlens does to the paths it writes (-o, --svg,
+# --pprof): a regular file is replaced whole; a device node, a FIFO or a
+# link is written where it is and stays what it was; a directory is
+# refused before anything is traced. Device nodes are made in the test's
+# own directory (mknod): no test writes to a real one.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+
+if [ "$(id -u)" != 0 ] || [ ! -x "$MEMLENS_BIN" ] || [ ! -x "$LEAKY" ]; then
+	echo "output: must run as root, with ./memlens and build/leaky built" >&2
+	exit 1
+fi
+
+# kind PATH: what is at PATH, without following a link.
+kind() {
+	stat -c %F "$1"
+}
+
+mknod "$tmp/null" c 1 3
+mknod "$tmp/full" c 1 7
+chmod 666 "$tmp/null" "$tmp/full"
+
+# A device node: written in place, still the device after.
+"$MEMLENS" leaks --svg "$tmp/null" --pprof "$tmp/null" -- "$LEAKY" >"$tmp/null.out" 2>&1
+check_eq "--svg and --pprof to a device node: exit code" 0 $?
+check_eq "--svg and --pprof to a device node: still a device" "character special file" \
+	"$(kind "$tmp/null")"
+"$MEMLENS" record -o "$tmp/null" -- "$LEAKY" >"$tmp/recnull.out" 2>&1
+check_eq "record -o a device node: exit code" 0 $?
+check_eq "record -o a device node: still a device" "character special file" "$(kind "$tmp/null")"
+
+# A link to a regular file: the file is written, the link stays.
+echo old >"$tmp/target.pb.gz"
+ln -s "$tmp/target.pb.gz" "$tmp/link.pb.gz"
+"$MEMLENS" leaks --pprof "$tmp/link.pb.gz" -- "$LEAKY" >/dev/null 2>"$tmp/link.err"
+check_eq "--pprof to a link: exit code" 0 $?
+check_eq "--pprof to a link: still a link" "symbolic link" "$(kind "$tmp/link.pb.gz")"
+check "--pprof to a link: the profile is in its target" gzip -t "$tmp/target.pb.gz"
+
+# A FIFO: the recording goes through it to its reader, whole.
+mkfifo "$tmp/fifo"
+# A reader that gives up: a memlens that replaced the FIFO would leave it waiting.
+timeout 60 cat "$tmp/fifo" >"$tmp/from-fifo.rec" &
+reader=$!
+"$MEMLENS" record -o "$tmp/fifo" -- "$LEAKY" >/dev/null 2>"$tmp/fifo.err"
+check_eq "record -o a FIFO: exit code" 0 $?
+wait "$reader"
+check_eq "record -o a FIFO: still a FIFO" "fifo" "$(kind "$tmp/fifo")"
+"$MEMLENS" report -j "$tmp/from-fifo.rec" >"$tmp/from-fifo.json" 2>"$tmp/from-fifo.err"
+check_eq "record -o a FIFO: the reader has the whole recording" "28672" \
+	"$(jq -s '[.[-1].stacks[] | select(.frames[].symbol // "" | startswith("leak_here")) | .bytes] | add' \
+		"$tmp/from-fifo.json")"
+
+# A directory: refused before anything runs.
+expect_error "--svg to a directory" 1 "memlens: cannot write $tmp: Is a directory" \
+	"$MEMLENS" leaks --svg "$tmp" -- "$LEAKY"
+expect_error "--pprof to a directory (kmem)" 1 "memlens: cannot write $tmp: Is a directory" \
+	"$MEMLENS" kmem --cache dentry --pprof "$tmp"
+expect_error "record -o a directory" 1 "memlens: cannot write $tmp: Is a directory" \
+	"$MEMLENS" record -o "$tmp" -- "$LEAKY"
+
+finish output
