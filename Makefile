@@ -4,7 +4,8 @@
 # make static   build/memlens-static: one fully static binary to copy to a host
 # make demo     install what is missing, build, show memlens leaks on a leaky demo
 # make check    install what is missing, build, run unit and end-to-end tests
-#               and the kernel matrix
+#               and the kernel matrix (every suite tests/run.sh lists)
+# make e2e      the end-to-end suites only (tests/run.sh --e2e)
 # make check-kernels  only the kernel matrix: Debian's 5.10, 6.1 and 6.12
 #               under QEMU, and the host (tests/kernels.sh)
 # make bench    overhead of memlens leaks vs. untraced and vs. bpftrace
