@@ -4,7 +4,8 @@
 # make static   build/memlens-static: one fully static binary to copy to a host
 # make demo     install what is missing, build, show memlens leaks on a leaky demo
 # make check    install what is missing, build, run unit and end-to-end tests
-#               and the kernel matrix
+#               and the kernel matrix (every suite tests/run.sh lists)
+# make e2e      the end-to-end suites only (tests/run.sh --e2e)
 # make check-kernels  only the kernel matrix: Debian's 5.10, 6.1 and 6.12
 #               under QEMU, and the host (tests/kernels.sh)
 # make bench    overhead of memlens leaks vs. untraced and vs. bpftrace
@@ -13,17 +14,21 @@
 # make vmlinux  regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
 
 OUTPUT   := build
-CC       ?= gcc
-CXX      ?= g++
-# rustc from rustup when it is not on PATH; none at all fails the build.
-RUSTC    ?= $(firstword $(shell command -v rustc) /root/.cargo/bin/rustc)
-LIBDIR   := /usr/lib/$(shell gcc -print-multiarch)
+# CC and CXX are make's own (cc and g++, Debian's alternatives pick gcc), as
+# libbpf-tools leaves them: `CC ?= gcc` would never apply, since make
+# defines CC itself. `make CC=clang` or CC in the environment still wins.
+# rustc from PATH, else from rustup's default place in this user's home;
+# none at all fails the build of the Rust workload.
+RUSTC    ?= $(firstword $(shell command -v rustc) $(wildcard $(HOME)/.cargo/bin/rustc) rustc)
+LIBDIR   := /usr/lib/$(shell $(CC) -print-multiarch)
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
+# CFLAGS is the user's (make CFLAGS=-O0); ALL_CFLAGS adds what the sources
+# need whatever it says, so every compile rule uses ALL_CFLAGS.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
+ALL_CFLAGS := $(CFLAGS) -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -Iinclude -Iuser -I$(OUTPUT)
 # libbpf is linked statically so that the binary carries the libbpf it was
 # built with (1.4 from backports), not whatever the target host has.
@@ -49,7 +54,7 @@ LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
 
-.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels
+.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels FORCE
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
@@ -65,14 +70,22 @@ vmlinux:
 $(OUTPUT):
 	mkdir -p $@
 
+# The flags every object is built with: the file changes when they do, and
+# objects depend on it, so `make CFLAGS=-O0` rebuilds them all.
+FLAGS_LINE := $(CC) $(ALL_CFLAGS) $(INCLUDES) $(LDLIBS)
+$(OUTPUT)/cflags: FORCE | $(OUTPUT)
+	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
+
+FORCE:
+
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/*.bpf.h include/*.h vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/%.o: user/%.c user/*.h include/*.h $(SKELS) | $(OUTPUT)
-	$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+$(OUTPUT)/%.o: user/%.c user/*.h include/*.h $(SKELS) $(OUTPUT)/cflags | $(OUTPUT)
+	$(CC) $(ALL_CFLAGS) $(INCLUDES) -c $< -o $@
 
 # What each raw_tp program reads, in vmlinux.h's types: the table the
 # tracepoint guard compares with the running kernel (user/tpguard.c).
@@ -85,14 +98,14 @@ $(OUTPUT)/tpguard.o: $(OUTPUT)/tp_args.h
 $(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h: proto/%.proto | $(OUTPUT)
 	$(PROTOC_C) --proto_path=proto --c_out=$(OUTPUT) $<
 
-$(OUTPUT)/%.pb-c.o: $(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h
-	$(CC) $(CFLAGS) -I$(OUTPUT) -c $< -o $@
+$(OUTPUT)/%.pb-c.o: $(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h $(OUTPUT)/cflags
+	$(CC) $(ALL_CFLAGS) -I$(OUTPUT) -c $< -o $@
 
 $(OUTPUT)/pprof.o: $(OUTPUT)/profile.pb-c.h
 $(OUTPUT)/unit_tests: $(OUTPUT)/profile.pb-c.h
 
 memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
 # Everything static, glibc too: one file that runs on any x86_64 Linux with
 # BTF. pkg-config names what libdw.a and libelf.a need (bz2, lzma, zlib).
@@ -106,13 +119,13 @@ STATIC_LDLIBS := -lbpf -liberty -lprotobuf-c \
 static: $(OUTPUT)/memlens-static
 
 $(OUTPUT)/memlens-static: $(OUTPUT)/memlens.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) -static $^ $(STATIC_LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) -static $^ $(STATIC_LDLIBS) -o $@
 
 # --- tests -------------------------------------------------------------
 
 $(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) $(OUTPUT)/unwind_sample.so \
-		      $(OUTPUT)/unwind_sample_nocfi.so | $(OUTPUT)
-	$(CC) $(CFLAGS) -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
+		      $(OUTPUT)/unwind_sample_nocfi.so $(OUTPUT)/cflags | $(OUTPUT)
+	$(CC) $(ALL_CFLAGS) -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
 		$(filter %.c,$^) $(LIB_OBJS) $(LDLIBS) -o $@
 
 # Known CFI for the unwind table tests, and the same code without any.
@@ -188,9 +201,10 @@ $(OUTPUT)/rustleak: tests/workloads/rustleak.rs | $(OUTPUT)
 # The recording reader under libFuzzer, with ASan and UBSan (tests/fuzz.sh).
 FUZZ_SRCS := user/recfile.c user/report.c user/output.c user/alloc_stats.c user/pprof.c user/flameset.c user/flamegraph.c \
 	     user/sampling.c user/util.c $(OUTPUT)/profile.pb-c.c
+# Its own optimisation (-O1, as libFuzzer advises), the required flags of all.
 $(OUTPUT)/fuzz_recording: tests/fuzz/fuzz_recording.c user/report_cmd.c $(FUZZ_SRCS) user/*.h \
-			  include/*.h $(OUTPUT)/profile.pb-c.h | $(OUTPUT)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+			  include/*.h $(OUTPUT)/profile.pb-c.h $(OUTPUT)/cflags | $(OUTPUT)
+	$(CLANG) $(ALL_CFLAGS) -O1 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES) \
 		$< $(FUZZ_SRCS) -lprotobuf-c -lbpf -lelf -lz -lm -o $@
 
@@ -205,18 +219,9 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
 	    $(OUTPUT)/sampled_leak
 
+# The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)
-	./tests/e2e-leaks.sh
-	./tests/e2e-unwind.sh
-	./tests/e2e-stacks.sh
-	./tests/e2e-top.sh
-	./tests/e2e-reclaim.sh
-	./tests/e2e-kmem.sh
-	./tests/e2e-allocators.sh
-	./tests/e2e-compat.sh
-	./tests/fuzz.sh
-	./tests/e2e-sampling-go.sh
-	./tests/e2e-doctor.sh
+	./tests/run.sh --e2e
 
 # The kernel matrix: the static binary and the workloads go into each
 # guest's initramfs. The kernels are fetched once, into build/kernels/.
