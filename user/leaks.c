@@ -80,7 +80,6 @@ struct leaks_session {
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct alloc_snapshot snap;
 	struct rec_writer *rec;	/* memlens record */
-	struct rec_alloc *rec_allocs;
 	char comm[64];
 	pid_t child;		/* started by us, 0 with -p */
 	int go_fd;		/* write end of the child's start pipe */
@@ -827,6 +826,7 @@ restart:
 			continue;
 		snap->keys[snap->nr] = snap->keys[i];
 		snap->recs[snap->nr++] = (struct alloc_rec){
+			.addr = snap->keys[i].addr,
 			.stack_id = v->stack_id,
 			.size = v->size,
 			.ts_ns = v->ts_ns,
@@ -949,7 +949,7 @@ static int render_report(struct leaks_session *s, struct leak_report *r, bool fi
 /* memlens record: the snapshot goes into the file, every block as it is. */
 static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
 {
-	const struct alloc_snapshot *snap = &s->snap;
+	struct alloc_snapshot *snap = &s->snap;
 	struct rec_snapshot rs = {
 		.wall_ns = realtime_ns(),
 		.mono_ns = r->now_ns,
@@ -958,23 +958,10 @@ static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
 		.comm = r->comm,
 		.threads_tracked = r->threads_tracked,
 	};
-	struct rec_alloc *allocs;
 
 	memcpy(rs.stats, r->stats, sizeof(rs.stats));
-	allocs = realloc(s->rec_allocs, (snap->nr + 1) * sizeof(*allocs));
-	if (!allocs)
-		return -ENOMEM;
-	s->rec_allocs = allocs;
-	for (size_t i = 0; i < snap->nr; i++)
-		allocs[i] = (struct rec_alloc){
-			.addr = snap->keys[i].addr,
-			.size = snap->recs[i].size,
-			.ts_ns = snap->recs[i].ts_ns,
-			.stack_id = snap->recs[i].stack_id,
-			.sample_bytes = snap->recs[i].sample_bytes,
-		};
 	/* An error is told once, when the recording is closed. */
-	return rec_writer_snapshot(s->rec, &rs, allocs, snap->nr, report_stack, s);
+	return rec_writer_snapshot(s->rec, &rs, snap->recs, snap->nr, report_stack, s);
 }
 
 /* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
@@ -1115,7 +1102,6 @@ static void session_close(struct leaks_session *s)
 	if (s->exec_err_fd >= 0)
 		close(s->exec_err_fd);
 	rec_writer_abandon(s->rec);
-	free(s->rec_allocs);
 	stack_cache_free(s->stacks);
 	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);

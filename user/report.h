@@ -8,16 +8,9 @@
 #include <stdio.h>
 #include <time.h>
 #include "allocs.h"
+#include "alloc_rec.h"
 #include "flameset.h"
 #include "symbolize.h"
-
-/* One outstanding allocation as read from the BPF map. */
-struct alloc_rec {
-	uint64_t stack_id;
-	uint64_t size;
-	uint64_t ts_ns;
-	uint64_t sample_bytes;		/* sampled every R bytes: weighed; 0: exact */
-};
 
 /* Outstanding allocations that share a call stack. */
 struct stack_group {

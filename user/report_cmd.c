@@ -134,7 +134,6 @@ struct render {
 	const struct report_env *env;
 	const struct recording *rec;
 	size_t first, last;	/* the snapshots to render, 0-based, inclusive */
-	struct alloc_rec *recs;
 	/* --timeline: the snapshot before, for growth, and the first one's stacks */
 	uint64_t prev_bytes;
 	struct stack_group *base;
@@ -186,14 +185,7 @@ static void print_session(const struct recording *rec)
 static int build_report(struct render *rd, const struct rec_view *v, struct leak_report *r)
 {
 	const struct rec_snapshot *snap = v->snap;
-	struct alloc_rec *recs = realloc(rd->recs, (v->nr + 1) * sizeof(*recs));
 
-	if (!recs)
-		return -ENOMEM;
-	rd->recs = recs;
-	for (size_t i = 0; i < v->nr; i++)
-		recs[i] = (struct alloc_rec){ v->allocs[i].stack_id, v->allocs[i].size,
-					      v->allocs[i].ts_ns, v->allocs[i].sample_bytes };
 	*r = (struct leak_report){
 		.pid = recording_session(rd->rec)->pid,
 		.comm = snap->comm,
@@ -208,7 +200,7 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 		.ctx = rd,
 	};
 	memcpy(r->stats, snap->stats, sizeof(r->stats));
-	if (group_by_stack(recs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
+	if (group_by_stack(v->allocs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
 			   &r->nr_groups))
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nr_groups; i++) {
@@ -415,7 +407,6 @@ static int render(const struct report_env *env, const struct recording *rec)
 	if (!env->show.json && !env->show.folded)
 		print_session(rec);
 	err = recording_replay(rec, want_blocks, render_one, &rd);
-	free(rd.recs);
 	free(rd.base);
 	return err < 0 ? err : 0;
 }
