@@ -895,7 +895,7 @@ static void snapshot_report_ids(struct leaks_session *s)
 }
 
 /* A Go program's groups, by the same ids: those that became one are added up. */
-static void go_report_ids(struct leaks_session *s, struct leak_report *r)
+static void go_report_ids(struct leaks_session *s, struct stack_report *r)
 {
 	for (size_t i = 0; i < r->nr_groups; i++)
 		r->groups[i].stack_id = stack_cache_report_id(s->stacks, r->groups[i].stack_id);
@@ -903,7 +903,7 @@ static void go_report_ids(struct leaks_session *s, struct leak_report *r)
 }
 
 /* R's groups: outstanding blocks (read before), or a Go program's allocations. */
-static int group_report(struct leaks_session *s, struct leak_report *r)
+static int group_report(struct leaks_session *s, struct stack_report *r)
 {
 	int err;
 
@@ -923,7 +923,7 @@ static int group_report(struct leaks_session *s, struct leak_report *r)
 }
 
 /* The groups of R, in every output asked for. */
-static int render_report(struct leaks_session *s, struct leak_report *r, bool final)
+static int render_report(struct leaks_session *s, struct stack_report *r, bool final)
 {
 	int err;
 
@@ -947,7 +947,7 @@ static int render_report(struct leaks_session *s, struct leak_report *r, bool fi
 }
 
 /* memlens record: the snapshot goes into the file, every block as it is. */
-static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
+static int record_snapshot(struct leaks_session *s, const struct stack_report *r)
 {
 	struct alloc_snapshot *snap = &s->snap;
 	struct rec_snapshot rs = {
@@ -967,14 +967,14 @@ static int record_snapshot(struct leaks_session *s, const struct leak_report *r)
 /* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
 static int report(struct leaks_session *s, bool final)
 {
-	struct leak_report r = {
+	struct stack_report r = {
 		.pid = s->skel->rodata->targ_tgid,
 		.comm = s->comm,
 		.exited = s->exited,
 		.exit_code = s->exit_code,
 		.top = s->env->show.top,
 		.sample_bytes = s->env->sample_bytes,
-		.allocated = s->env->go,
+		.kind = s->env->go ? REPORT_ALLOCATED : REPORT_OUTSTANDING,
 		.stack = report_stack,
 		.ctx = s,
 	};

@@ -182,11 +182,11 @@ static void print_session(const struct recording *rec)
 }
 
 /* The snapshot in V as the live session's report, grouped anew (--min-age, --top). */
-static int build_report(struct render *rd, const struct rec_view *v, struct leak_report *r)
+static int build_report(struct render *rd, const struct rec_view *v, struct stack_report *r)
 {
 	const struct rec_snapshot *snap = v->snap;
 
-	*r = (struct leak_report){
+	*r = (struct stack_report){
 		.pid = recording_session(rd->rec)->pid,
 		.comm = snap->comm,
 		.now_ns = snap->mono_ns,
@@ -262,7 +262,7 @@ static int growth_cmp(const void *a, const void *b)
 }
 
 /* Keep the first snapshot's groups, by stack id: growth is counted from them. */
-static int keep_base(struct render *rd, const struct leak_report *r)
+static int keep_base(struct render *rd, const struct stack_report *r)
 {
 	rd->base = malloc((r->nr_groups + 1) * sizeof(*rd->base));
 	if (!rd->base)
@@ -289,7 +289,7 @@ static void print_stack_line(const struct render *rd, uint64_t stack_id)
 }
 
 /* The stacks that grew most from the first snapshot to R, the last. */
-static int print_growth(const struct render *rd, const struct leak_report *r)
+static int print_growth(const struct render *rd, const struct stack_report *r)
 {
 	struct stack_growth *grew = calloc(r->nr_groups + 1, sizeof(*grew));
 	size_t n = 0, shown;
@@ -341,7 +341,7 @@ static bool want_blocks(size_t index, void *ctx)
 
 static int render_timeline(struct render *rd, const struct rec_view *v)
 {
-	struct leak_report r;
+	struct stack_report r;
 	int err = 0;
 
 	print_timeline_line(rd, v);
@@ -362,7 +362,7 @@ static int render_one(const struct rec_view *v, void *ctx)
 {
 	struct render *rd = ctx;
 	const struct report_env *env = rd->env;
-	struct leak_report r;
+	struct stack_report r;
 	int err;
 
 	if (env->timeline)
