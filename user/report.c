@@ -171,6 +171,15 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 	return 0;
 }
 
+void report_add_totals(struct stack_report *r)
+{
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		r->total_count += r->groups[i].count;
+		r->total_bytes += r->groups[i].bytes;
+		r->total_samples += r->groups[i].samples;
+	}
+}
+
 static size_t shown_groups(const struct stack_report *r)
 {
 	return r->top && r->top < r->nr_groups ? r->top : r->nr_groups;

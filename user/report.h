@@ -65,6 +65,8 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 void sort_groups(struct stack_group *groups, size_t nr);
 /* Groups of one stack id made one (counts, bytes and samples added), most bytes first. */
 void merge_groups(struct stack_group *groups, size_t *nr);
+/* R's totals: counts, bytes and samples over all its groups, not just the top. */
+void report_add_totals(struct stack_report *r);
 void report_print_text(FILE *out, const struct stack_report *r);
 void report_print_json(FILE *out, const struct stack_report *r);
 const char *stat_name(enum alloc_stat stat);

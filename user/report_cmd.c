@@ -203,11 +203,7 @@ static int build_report(struct render *rd, const struct rec_view *v, struct stac
 	if (group_by_stack(v->allocs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
 			   &r->nr_groups))
 		return -ENOMEM;
-	for (size_t i = 0; i < r->nr_groups; i++) {
-		r->total_count += r->groups[i].count;
-		r->total_bytes += r->groups[i].bytes;
-		r->total_samples += r->groups[i].samples;
-	}
+	report_add_totals(r);
 	return 0;
 }
 
