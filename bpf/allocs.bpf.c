@@ -907,7 +907,7 @@ struct {
 } syscalls SEC(".maps");
 
 /* brk(0) asks; a refused brk returns the old break, not an error. */
-static void brk_exit(__u32 tgid, struct syscall_args *sc, __u64 ret)
+static void brk_done(__u32 tgid, struct syscall_args *sc, __u64 ret)
 {
 	__u64 want = sc->args[0], old = sc->old_brk;
 
@@ -948,7 +948,7 @@ static void maps_changed(enum event_type type, __u32 tgid)
 	submit_event(e, type, tgid, 0);
 }
 
-static void mmap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
+static void mmap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 {
 	__u64 len = sc->args[1], prot = sc->args[2], flags = sc->args[3];
 
@@ -1016,13 +1016,13 @@ static void munmap_blocks(__u64 addr, __u64 len)
 }
 
 /* brk and munmap keep no state to their exit; see syscall_enter. */
-static void munmap_exit(__u32 tgid, struct syscall_args *sc)
+static void munmap_done(__u32 tgid, struct syscall_args *sc)
 {
 	proc_add(tgid, PS_MUNMAP, 1);
 	proc_add(tgid, PS_MUNMAP_BYTES, sc->args[1]);
 }
 
-static void mremap_exit(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
+static void mremap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 {
 	proc_add(tgid, PS_MREMAP, 1);
 	if (!sc->has_old)
@@ -1084,6 +1084,10 @@ static void syscall_failed(__u32 tgid, struct syscall_args *sc, long err)
 	error_add(tgid, sc->nr, err);
 }
 
+/*
+ * The exit of a syscall syscall_enter() kept: the programs are
+ * <syscall>_return, each call's accounting its <syscall>_done() helper.
+ */
 static int syscall_exit(void *ctx, long ret)
 {
 	struct syscall_args *sc;
@@ -1097,15 +1101,15 @@ static int syscall_exit(void *ctx, long ret)
 		return 0;
 	tgid = current_tgid();
 	if (sc->nr == SYS_BRK)
-		brk_exit(tgid, sc, ret);
+		brk_done(tgid, sc, ret);
 	else if (ret < 0 && ret > -4096)
 		syscall_failed(tgid, sc, -ret);
 	else if (sc->nr == SYS_MMAP)
-		mmap_exit(ctx, tgid, sc, ret);
+		mmap_done(ctx, tgid, sc, ret);
 	else if (sc->nr == SYS_MUNMAP)
-		munmap_exit(tgid, sc);
+		munmap_done(tgid, sc);
 	else if (sc->nr == SYS_MREMAP)
-		mremap_exit(ctx, tgid, sc, ret);
+		mremap_done(ctx, tgid, sc, ret);
 	bpf_map_delete_elem(&syscalls, &tid);
 	return 0;
 }

@@ -190,12 +190,12 @@ static void index_free(struct id_index *x)
 
 static int alloc_cmp_addr(const void *a, const void *b)
 {
-	const struct rec_alloc *x = a, *y = b;
+	const struct alloc_rec *x = a, *y = b;
 
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static bool alloc_same(const struct rec_alloc *a, const struct rec_alloc *b)
+static bool alloc_same(const struct alloc_rec *a, const struct alloc_rec *b)
 {
 	return a->size == b->size && a->ts_ns == b->ts_ns && a->stack_id == b->stack_id &&
 	       a->sample_bytes == b->sample_bytes;
@@ -229,7 +229,7 @@ struct rec_writer {
 	uint64_t *stacks;
 	size_t nr_stacks, stacks_cap;
 	struct id_index stack_index;
-	struct rec_alloc *prev;	/* the last snapshot's blocks, by address */
+	struct alloc_rec *prev;	/* the last snapshot's blocks, by address */
 	size_t nr_prev;
 	/* What the next snapshot introduces, written just before it. */
 	struct byte_buf new_strings, new_frames, new_stacks;
@@ -507,7 +507,7 @@ static void put_snapshot_head(struct byte_buf *b, const struct rec_snapshot *sna
 }
 
 /* Sort by address; should one address come twice, the later block is kept. */
-static size_t sort_unique(struct rec_alloc *a, size_t nr)
+static size_t sort_unique(struct alloc_rec *a, size_t nr)
 {
 	size_t n = 0;
 
@@ -525,13 +525,13 @@ static size_t sort_unique(struct rec_alloc *a, size_t nr)
 
 /* Blocks of PREV that are not in CUR as they were: freed (or replaced). */
 static size_t put_freed(struct byte_buf *b, const struct rec_writer *w,
-			const struct rec_alloc *cur, size_t nr)
+			const struct alloc_rec *cur, size_t nr)
 {
 	uint64_t last = 0;
 	size_t n = 0, j = 0;
 
 	for (size_t i = 0; i < w->nr_prev; i++) {
-		const struct rec_alloc *p = &w->prev[i];
+		const struct alloc_rec *p = &w->prev[i];
 
 		while (j < nr && cur[j].addr < p->addr)
 			j++;
@@ -546,14 +546,14 @@ static size_t put_freed(struct byte_buf *b, const struct rec_writer *w,
 
 /* Blocks of CUR that PREV did not have as they are: allocated since. */
 static size_t put_allocated(struct byte_buf *b, struct rec_writer *w, const struct rec_snapshot *snap,
-			    const struct rec_alloc *cur, size_t nr,
+			    const struct alloc_rec *cur, size_t nr,
 			    const struct sym_stack *(*stack)(void *ctx, uint64_t id), void *ctx)
 {
 	uint64_t last = 0;
 	size_t n = 0, j = 0;
 
 	for (size_t i = 0; i < nr; i++) {
-		const struct rec_alloc *c = &cur[i];
+		const struct alloc_rec *c = &cur[i];
 
 		while (j < w->nr_prev && w->prev[j].addr < c->addr)
 			j++;
@@ -574,11 +574,11 @@ static size_t put_allocated(struct byte_buf *b, struct rec_writer *w, const stru
 }
 
 int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
-			struct rec_alloc *allocs, size_t nr,
+			struct alloc_rec *allocs, size_t nr,
 			const struct sym_stack *(*stack)(void *ctx, uint64_t id), void *ctx)
 {
 	struct byte_buf b = {};
-	struct rec_alloc *copy;
+	struct alloc_rec *copy;
 
 	if (w->err)
 		return w->err;
@@ -1550,9 +1550,9 @@ const struct sym_stack *recording_stack(const struct recording *r, uint64_t stac
 
 /* The outstanding blocks of LS, in VIEW's array. */
 static int materialize(const struct recording *r, const struct live_set *ls,
-		       struct rec_alloc **buf, struct rec_view *view)
+		       struct alloc_rec **buf, struct rec_view *view)
 {
-	struct rec_alloc *out = realloc(*buf, (ls->nr + 1) * sizeof(*out));
+	struct alloc_rec *out = realloc(*buf, (ls->nr + 1) * sizeof(*out));
 	size_t n = 0;
 
 	if (!out)
@@ -1562,7 +1562,7 @@ static int materialize(const struct recording *r, const struct live_set *ls,
 		const struct rec_block *b = &ls->slots[i];
 
 		if (ls->used[i])
-			out[n++] = (struct rec_alloc){ b->addr, b->size, b->ts_ns,
+			out[n++] = (struct alloc_rec){ b->addr, b->size, b->ts_ns,
 						       r->stacks[b->stack].id, b->sample_bytes };
 	}
 	view->allocs = out;
@@ -1574,7 +1574,7 @@ int recording_replay(const struct recording *r, bool (*want_blocks)(size_t index
 		     int (*fn)(const struct rec_view *v, void *ctx), void *ctx)
 {
 	struct live_set ls = {};
-	struct rec_alloc *buf = NULL;
+	struct alloc_rec *buf = NULL;
 	const char *why;
 	int ret = 0;
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "allocs.h"
+#include "alloc_rec.h"
 #include "report.h"
 
 #define REC_MAGIC		"MLNSREC\n"
@@ -49,15 +50,6 @@ struct rec_session {
 	uint64_t sample_bytes;	/* leaks --sample-bytes R; 0: every allocation */
 };
 
-/* One outstanding block: written in snapshots, given back by replay. */
-struct rec_alloc {
-	uint64_t addr;
-	uint64_t size;
-	uint64_t ts_ns;		/* CLOCK_MONOTONIC at allocation */
-	uint64_t stack_id;
-	uint64_t sample_bytes;	/* sampled every R bytes: an estimate weighs it; 0: exact */
-};
-
 struct rec_snapshot {
 	uint64_t wall_ns;	/* CLOCK_REALTIME when taken */
 	uint64_t mono_ns;	/* CLOCK_MONOTONIC, as the allocation times */
@@ -80,7 +72,7 @@ int rec_writer_begin(struct rec_writer *w, const struct rec_session *sess);
  * symbolized through STACK(CTX, id). Flushed to the file before returning.
  */
 int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
-			struct rec_alloc *allocs, size_t nr,
+			struct alloc_rec *allocs, size_t nr,
 			const struct sym_stack *(*stack)(void *ctx, uint64_t id), void *ctx);
 /*
  * Write END and close. After a write error the file is first cut back to
@@ -118,8 +110,11 @@ struct rec_view {
 	size_t nr_live;
 	uint64_t live_bytes;
 	size_t live_stacks;	/* stacks they were allocated from */
-	/* The blocks themselves, in no order: only if asked for (WANT_BLOCKS). */
-	const struct rec_alloc *allocs;
+	/*
+	 * The blocks themselves, in no order: only if asked for (WANT_BLOCKS).
+	 * The callback may reorder them (group_by_stack() sorts in place).
+	 */
+	struct alloc_rec *allocs;
 	size_t nr;
 };
 

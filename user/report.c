@@ -137,12 +137,21 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 	return 0;
 }
 
-static size_t shown_groups(const struct leak_report *r)
+void report_add_totals(struct stack_report *r)
+{
+	for (size_t i = 0; i < r->nr_groups; i++) {
+		r->total_count += r->groups[i].count;
+		r->total_bytes += r->groups[i].bytes;
+		r->total_samples += r->groups[i].samples;
+	}
+}
+
+static size_t shown_groups(const struct stack_report *r)
 {
 	return r->top && r->top < r->nr_groups ? r->top : r->nr_groups;
 }
 
-static double age_s(const struct leak_report *r, uint64_t ts_ns)
+static double age_s(const struct stack_report *r, uint64_t ts_ns)
 {
 	return r->now_ns > ts_ns ? (r->now_ns - ts_ns) / 1e9 : 0.0;
 }
@@ -172,7 +181,7 @@ static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
 	fputc('\n', out);
 }
 
-static void print_stats_text(FILE *out, const struct leak_report *r)
+static void print_stats_text(FILE *out, const struct stack_report *r)
 {
 	fputs("stats:", out);
 	for (int i = 0; i < STAT_NR; i++)
@@ -192,16 +201,16 @@ static void format_time(time_t t, const char *fmt, char *buf, size_t len)
 }
 
 /* What the counts of R are: outstanding blocks, or allocations made (Go). */
-static const char *report_what(const struct leak_report *r)
+static const char *report_what(const struct stack_report *r)
 {
-	if (r->allocated)
+	if (r->kind == REPORT_ALLOCATED)
 		return r->exited ? "made while traced (Go heap allocation profile, at exit)"
 				 : "made while traced (Go heap allocation profile)";
 	return r->exited ? "outstanding (leaked at exit)" : "outstanding";
 }
 
 /* With sampling: what the estimates rest on, and what sampling saved. */
-static void print_sampling_text(FILE *out, const struct leak_report *r)
+static void print_sampling_text(FILE *out, const struct stack_report *r)
 {
 	uint64_t seen = r->stats[STAT_SAMPLED] + r->stats[STAT_UNSAMPLED];
 
@@ -213,7 +222,7 @@ static void print_sampling_text(FILE *out, const struct leak_report *r)
 		seen ? 100.0 * r->stats[STAT_SAMPLED] / seen : 0.0, r->sample_bytes, r->sample_bytes);
 }
 
-void report_print_text(FILE *out, const struct leak_report *r)
+void report_print_text(FILE *out, const struct stack_report *r)
 {
 	size_t shown = shown_groups(r);
 	char when[32];
@@ -239,7 +248,7 @@ void report_print_text(FILE *out, const struct leak_report *r)
 			fprintf(out, " (estimated from %" PRIu64 " samples)", g->samples);
 		else if (r->sample_bytes)
 			fputs(" (exact: not sampled)", out);
-		if (!r->allocated)
+		if (r->kind == REPORT_OUTSTANDING)
 			fprintf(out, ", oldest %.1fs ago", age_s(r, g->oldest_ts_ns));
 		fprintf(out, ", stack %016" PRIx64 "\n", g->stack_id);
 		if (!st || !st->nr) {
@@ -281,8 +290,9 @@ static void print_frame_json(FILE *out, const struct frame_info *f)
 }
 
 /* One JSON object per report, on one line. */
-void report_print_json(FILE *out, const struct leak_report *r)
+void report_print_json(FILE *out, const struct stack_report *r)
 {
+	const char *kind = r->kind == REPORT_ALLOCATED ? "allocated" : "outstanding";
 	size_t shown = shown_groups(r);
 	char when[32];
 
@@ -297,8 +307,7 @@ void report_print_json(FILE *out, const struct leak_report *r)
 			fprintf(out, ",\"exit_status\":%d", WEXITSTATUS(r->exit_code));
 	}
 	fprintf(out, ",\"profile\":\"%s\",\"%s_bytes\":%" PRIu64 ",\"%s_allocations\":%" PRIu64,
-		r->allocated ? "allocated" : "outstanding", r->allocated ? "allocated" : "outstanding",
-		r->total_bytes, r->allocated ? "allocated" : "outstanding", r->total_count);
+		kind, kind, r->total_bytes, kind, r->total_count);
 	fprintf(out, ",\"estimated\":%s", r->sample_bytes ? "true" : "false");
 	if (r->sample_bytes)
 		fprintf(out, ",\"sample_bytes\":%" PRIu64 ",\"samples\":%" PRIu64, r->sample_bytes,
@@ -312,7 +321,7 @@ void report_print_json(FILE *out, const struct leak_report *r)
 			",\"allocations\":%" PRIu64, i ? "," : "", g->stack_id, g->bytes, g->count);
 		if (r->sample_bytes)
 			fprintf(out, ",\"samples\":%" PRIu64, g->samples);
-		if (!r->allocated)
+		if (r->kind == REPORT_OUTSTANDING)
 			fprintf(out, ",\"oldest_age_s\":%.3f", age_s(r, g->oldest_ts_ns));
 		fputs(",\"frames\":[", out);
 		for (size_t f = 0; st && f < st->nr; f++) {
@@ -346,7 +355,7 @@ const char *frame_label(const struct frame_info *f, char *buf, size_t len)
 	return buf;
 }
 
-int report_flame_set(const struct leak_report *r, struct flame_set *out)
+int report_flame_set(const struct stack_report *r, struct flame_set *out)
 {
 	char labels[MAX_STACK_DEPTH + 1][256];
 	const char *frames[MAX_STACK_DEPTH + 1];
@@ -384,7 +393,7 @@ static bool module_only(const struct frame_info *f)
 }
 
 /* Frames of R in a module but without a symbol: each needs a name made for it. */
-static size_t module_only_frames(const struct leak_report *r)
+static size_t module_only_frames(const struct stack_report *r)
 {
 	size_t n = 0;
 
@@ -402,7 +411,7 @@ static size_t module_only_frames(const struct leak_report *r)
  * A frame in a module without a symbol is named "[module+0xoffset]", as
  * in the flame graph, into LABELS; one in no module after its address.
  */
-static int pprof_samples(const struct leak_report *r, struct pprof_sample *samples,
+static int pprof_samples(const struct stack_report *r, struct pprof_sample *samples,
 			 struct pprof_frame *frames, char (*labels)[PPROF_LABEL_LEN])
 {
 	size_t used = 0, named = 0;
@@ -432,28 +441,28 @@ static int pprof_samples(const struct leak_report *r, struct pprof_sample *sampl
 }
 
 struct pprof_job {
-	const struct leak_report *r;
+	const struct stack_report *r;
 	const struct pprof_sample *samples;
 };
 
 static int write_pprof(FILE *f, void *ctx)
 {
 	const struct pprof_job *job = ctx;
-	const struct leak_report *r = job->r;
+	const struct stack_report *r = job->r;
 	char comment[256];
 	int n;
 
 	n = snprintf(comment, sizeof(comment), "memlens %s: pid %d (%s)%s",
-		     r->allocated ? "allocs" : "leaks", r->pid, r->comm ? r->comm : "?",
-		     r->exited && !r->allocated ? ", leaked at exit" : "");
+		     r->kind == REPORT_ALLOCATED ? "allocs" : "leaks", r->pid, r->comm ? r->comm : "?",
+		     r->exited && r->kind == REPORT_OUTSTANDING ? ", leaked at exit" : "");
 	if (r->sample_bytes && n > 0 && (size_t)n < sizeof(comment))
 		snprintf(comment + n, sizeof(comment) - n, ", estimated: sampled every %" PRIu64 " bytes",
 			 r->sample_bytes);
 	return pprof_write_profile(f, job->samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
-				   comment, r->allocated);
+				   comment, r->kind == REPORT_ALLOCATED);
 }
 
-int report_write_pprof(const struct leak_report *r, const char *path)
+int report_write_pprof(const struct stack_report *r, const char *path)
 {
 	struct pprof_sample *samples = calloc(r->nr_groups + 1, sizeof(*samples));
 	struct pprof_frame *frames = calloc(r->nr_groups * MAX_STACK_DEPTH + 1, sizeof(*frames));
@@ -472,12 +481,12 @@ int report_write_pprof(const struct leak_report *r, const char *path)
 }
 
 /* The SVG's title: whose allocations, of which kind, left at exit, estimated. */
-static int write_svg(const struct leak_report *r, const struct flame_set *set, const char *path)
+static int write_svg(const struct stack_report *r, const struct flame_set *set, const char *path)
 {
 	char title[128];
 	int err;
 
-	if (r->allocated)
+	if (r->kind == REPORT_ALLOCATED)
 		snprintf(title, sizeof(title), "Go heap allocations of %d (%s)%s", r->pid,
 			 r->comm ? r->comm : "?", r->sample_bytes ? ", estimated" : "");
 	else
@@ -490,7 +499,7 @@ static int write_svg(const struct leak_report *r, const struct flame_set *set, c
 	return err;
 }
 
-int report_write_outputs(const struct leak_report *r, bool folded, const char *svg,
+int report_write_outputs(const struct stack_report *r, bool folded, const char *svg,
 			 const char *pprof)
 {
 	struct flame_set set;

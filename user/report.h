@@ -8,16 +8,9 @@
 #include <stdio.h>
 #include <time.h>
 #include "allocs.h"
+#include "alloc_rec.h"
 #include "flameset.h"
 #include "symbolize.h"
-
-/* One outstanding allocation as read from the BPF map. */
-struct alloc_rec {
-	uint64_t stack_id;
-	uint64_t size;
-	uint64_t ts_ns;
-	uint64_t sample_bytes;		/* sampled every R bytes: weighed; 0: exact */
-};
 
 /* Outstanding allocations that share a call stack. */
 struct stack_group {
@@ -34,7 +27,18 @@ struct sym_stack {
 	struct frame_info *frames;
 };
 
-struct leak_report {
+/* What a report's counts are. */
+enum report_kind {
+	REPORT_OUTSTANDING,	/* blocks allocated and not freed (leaks, record, report) */
+	REPORT_ALLOCATED,	/* allocations made while traced (allocs: a Go heap profile) */
+};
+
+/*
+ * The allocations of one process grouped by call stack, at one time, as
+ * every output renders them (text, JSON, folded, SVG, pprof).
+ */
+struct stack_report {
+	enum report_kind kind;
 	int pid;
 	const char *comm;
 	uint64_t now_ns;		/* CLOCK_MONOTONIC, as the BPF timestamps */
@@ -50,8 +54,6 @@ struct leak_report {
 	uint64_t threads_tracked;	/* per-thread state entries alive */
 	uint64_t sample_bytes;		/* --sample-bytes R: counts are estimates; 0: exact */
 	uint64_t total_samples;		/* allocations tracked behind the estimates */
-	/* An allocation profile (Go): allocated since tracing began, not outstanding. */
-	bool allocated;
 	/* Symbolized frames of a stack id, NULL if unknown. */
 	const struct sym_stack *(*stack)(void *ctx, uint64_t stack_id);
 	void *ctx;
@@ -63,20 +65,22 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 void sort_groups(struct stack_group *groups, size_t nr);
 /* Groups of one stack id made one (counts, bytes and samples added), most bytes first. */
 void merge_groups(struct stack_group *groups, size_t *nr);
-void report_print_text(FILE *out, const struct leak_report *r);
-void report_print_json(FILE *out, const struct leak_report *r);
+/* R's totals: counts, bytes and samples over all its groups, not just the top. */
+void report_add_totals(struct stack_report *r);
+void report_print_text(FILE *out, const struct stack_report *r);
+void report_print_json(FILE *out, const struct stack_report *r);
 /* A frame as a flame graph names it: its function, else module+offset, else the address. */
 const char *frame_label(const struct frame_info *f, char *buf, size_t len);
 /* Every stack of R (not only --top), root first under the process's name, weighed in bytes. */
-int report_flame_set(const struct leak_report *r, struct flame_set *out);
+int report_flame_set(const struct stack_report *r, struct flame_set *out);
 /* Every stack of R as a pprof heap profile (inuse_space, inuse_objects) in PATH, replaced whole. */
-int report_write_pprof(const struct leak_report *r, const char *path);
+int report_write_pprof(const struct stack_report *r, const char *path);
 /*
  * The outputs of R that are not a report: its folded lines on stdout if
  * FOLDED, an SVG flame graph into SVG and a pprof profile into PPROF if
  * they are not NULL. Errors are reported; the first is returned.
  */
-int report_write_outputs(const struct leak_report *r, bool folded, const char *svg,
+int report_write_outputs(const struct stack_report *r, bool folded, const char *svg,
 			 const char *pprof);
 
 /* How stack reports are shown: the options leaks, allocs and report share. */

@@ -135,7 +135,6 @@ struct render {
 	const struct report_env *env;
 	const struct recording *rec;
 	size_t first, last;	/* the snapshots to render, 0-based, inclusive */
-	struct alloc_rec *recs;
 	/* --timeline: the snapshot before, for growth, and the first one's stacks */
 	uint64_t prev_bytes;
 	struct stack_group *base;
@@ -184,18 +183,11 @@ static void print_session(const struct recording *rec)
 }
 
 /* The snapshot in V as the live session's report, grouped anew (--min-age, --top). */
-static int build_report(struct render *rd, const struct rec_view *v, struct leak_report *r)
+static int build_report(struct render *rd, const struct rec_view *v, struct stack_report *r)
 {
 	const struct rec_snapshot *snap = v->snap;
-	struct alloc_rec *recs = realloc(rd->recs, (v->nr + 1) * sizeof(*recs));
 
-	if (!recs)
-		return -ENOMEM;
-	rd->recs = recs;
-	for (size_t i = 0; i < v->nr; i++)
-		recs[i] = (struct alloc_rec){ v->allocs[i].stack_id, v->allocs[i].size,
-					      v->allocs[i].ts_ns, v->allocs[i].sample_bytes };
-	*r = (struct leak_report){
+	*r = (struct stack_report){
 		.pid = recording_session(rd->rec)->pid,
 		.comm = snap->comm,
 		.now_ns = snap->mono_ns,
@@ -209,14 +201,10 @@ static int build_report(struct render *rd, const struct rec_view *v, struct leak
 		.ctx = rd,
 	};
 	memcpy(r->stats, snap->stats, sizeof(r->stats));
-	if (group_by_stack(recs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
+	if (group_by_stack(v->allocs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
 			   &r->nr_groups))
 		return -ENOMEM;
-	for (size_t i = 0; i < r->nr_groups; i++) {
-		r->total_count += r->groups[i].count;
-		r->total_bytes += r->groups[i].bytes;
-		r->total_samples += r->groups[i].samples;
-	}
+	report_add_totals(r);
 	return 0;
 }
 
@@ -271,7 +259,7 @@ static int growth_cmp(const void *a, const void *b)
 }
 
 /* Keep the first snapshot's groups, by stack id: growth is counted from them. */
-static int keep_base(struct render *rd, const struct leak_report *r)
+static int keep_base(struct render *rd, const struct stack_report *r)
 {
 	rd->base = malloc((r->nr_groups + 1) * sizeof(*rd->base));
 	if (!rd->base)
@@ -298,7 +286,7 @@ static void print_stack_line(const struct render *rd, uint64_t stack_id)
 }
 
 /* The stacks that grew most from the first snapshot to R, the last. */
-static int print_growth(const struct render *rd, const struct leak_report *r)
+static int print_growth(const struct render *rd, const struct stack_report *r)
 {
 	struct stack_growth *grew = calloc(r->nr_groups + 1, sizeof(*grew));
 	size_t n = 0, shown;
@@ -350,7 +338,7 @@ static bool want_blocks(size_t index, void *ctx)
 
 static int render_timeline(struct render *rd, const struct rec_view *v)
 {
-	struct leak_report r;
+	struct stack_report r;
 	int err = 0;
 
 	print_timeline_line(rd, v);
@@ -371,7 +359,7 @@ static int render_one(const struct rec_view *v, void *ctx)
 {
 	struct render *rd = ctx;
 	const struct report_env *env = rd->env;
-	struct leak_report r;
+	struct stack_report r;
 	int err;
 
 	if (env->timeline)
@@ -416,7 +404,6 @@ static int render(const struct report_env *env, const struct recording *rec)
 	if (!env->show.json && !env->show.folded)
 		print_session(rec);
 	err = recording_replay(rec, want_blocks, render_one, &rd);
-	free(rd.recs);
 	free(rd.base);
 	return err < 0 ? err : 0;
 }

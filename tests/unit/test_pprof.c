@@ -394,7 +394,7 @@ static void test_report_names(void)
 {
 	char path[] = "/tmp/memlens-pprof-XXXXXX";
 	struct stack_group g = { .stack_id = 1, .count = 2, .bytes = 64 };
-	struct leak_report r = { .pid = 1, .comm = "app", .groups = &g, .nr_groups = 1,
+	struct stack_report r = { .pid = 1, .comm = "app", .groups = &g, .nr_groups = 1,
 				 .stack = report_stack_of };
 	unsigned char gz[4096], *raw;
 	struct Profile *p = NULL;

@@ -53,12 +53,12 @@ static const struct rec_session session = {
  */
 static int write_sample(const char *path)
 {
-	struct rec_alloc s1[] = {
+	struct alloc_rec s1[] = {
 		{ 0x5000, 4096, 1 * SEC, 0x10, 0 },
 		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
 		{ 0x3000, 3000, 3 * SEC, 0x20, 0 },
 	};
-	struct rec_alloc s2[] = {
+	struct alloc_rec s2[] = {
 		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },	/* kept */
 		{ 0x3000, 100, 9 * SEC, 0x30, 512 },		/* replaced */
 		{ 0x9000, 4096, 8 * SEC, 0x10, 0 },	/* new */
@@ -100,15 +100,15 @@ struct seen {
 
 static int by_addr(const void *a, const void *b)
 {
-	const struct rec_alloc *x = a, *y = b;
+	const struct alloc_rec *x = a, *y = b;
 
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
 /* The view's blocks, in no order, are exactly WANT (by address). */
-static bool views_equal(const struct rec_view *v, const struct rec_alloc *want, size_t nr)
+static bool views_equal(const struct rec_view *v, const struct alloc_rec *want, size_t nr)
 {
-	struct rec_alloc sorted[8];
+	struct alloc_rec sorted[8];
 
 	if (v->nr != nr || nr > 8)
 		return false;
@@ -142,7 +142,7 @@ static bool totals_agree(const struct rec_view *v)
 		if (!first)
 			continue;
 		for (size_t k = j; k < v->nr; k++) {
-			const struct rec_alloc *a = &v->allocs[k];
+			const struct alloc_rec *a = &v->allocs[k];
 			double w = sample_weight(a->size, a->sample_bytes);
 
 			if (a->stack_id != v->allocs[j].stack_id)
@@ -163,12 +163,12 @@ static bool totals_agree(const struct rec_view *v)
 
 static int collect(const struct rec_view *v, void *ctx)
 {
-	static const struct rec_alloc s1[] = {
+	static const struct alloc_rec s1[] = {
 		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
 		{ 0x3000, 3000, 3 * SEC, 0x20, 0 },
 		{ 0x5000, 4096, 1 * SEC, 0x10, 0 },
 	};
-	static const struct rec_alloc s2[] = {	/* by address */
+	static const struct alloc_rec s2[] = {	/* by address */
 		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
 		{ 0x3000, 100, 9 * SEC, 0x30, 512 },
 		{ 0x9000, 4096, 8 * SEC, 0x10, 0 },

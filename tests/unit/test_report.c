@@ -63,7 +63,7 @@ static const struct sym_stack *fake_stack(void *ctx, uint64_t id)
 	return id == 0xabc ? &stack_a : NULL;
 }
 
-static char *render(const struct leak_report *r, bool json)
+static char *render(const struct stack_report *r, bool json)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -83,7 +83,7 @@ static void test_render(void)
 		{ .stack_id = 0xabc, .count = 7, .bytes = 28672, .oldest_ts_ns = 8 * SEC },
 		{ .stack_id = 0x5, .count = 1, .bytes = 10, .oldest_ts_ns = 9 * SEC },
 	};
-	struct leak_report r = {
+	struct stack_report r = {
 		.wall_time = 1795000000, .pid = 42, .comm = "app \"x\"", .now_ns = 10 * SEC, .exited = true,
 		.exit_code = 3 << 8, .top = 1, .total_count = 8, .total_bytes = 28682,
 		.groups = groups, .nr_groups = 2, .stack = fake_stack, .threads_tracked = 2,
@@ -142,7 +142,7 @@ static void test_render_sampled(void)
 	struct stack_group groups[] = {
 		{ .stack_id = 0xabc, .count = 14, .bytes = 6944, .oldest_ts_ns = 8 * SEC, .samples = 3 },
 	};
-	struct leak_report r = {
+	struct stack_report r = {
 		.wall_time = 1795000000, .pid = 42, .comm = "app", .now_ns = 10 * SEC,
 		.total_count = 14, .total_bytes = 6944, .groups = groups, .nr_groups = 1,
 		.stack = fake_stack, .sample_bytes = 2048, .total_samples = 3,
@@ -174,10 +174,10 @@ static void test_render_allocated(void)
 	struct stack_group groups[] = {
 		{ .stack_id = 0xabc, .count = 100, .bytes = 51200, .samples = 100 },
 	};
-	struct leak_report r = {
+	struct stack_report r = {
 		.wall_time = 1795000000, .pid = 42, .comm = "goapp", .now_ns = 10 * SEC,
 		.total_count = 100, .total_bytes = 51200, .groups = groups, .nr_groups = 1,
-		.stack = fake_stack, .allocated = true, .exited = true,
+		.stack = fake_stack, .kind = REPORT_ALLOCATED, .exited = true,
 	};
 	char *out;
 

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The tracing session of memlens leaks, record and allocs: load
+ * allocs.bpf.c, start or attach to the process, hook its allocator (the
+ * group source says which), answer the events of the ring buffer (exec,
+ * new code, the command held at _exit), and every interval report the
+ * groups by stack (report.c) or record them (recfile.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "alloc_probes.h"
+#include "alloc_session.h"
+#include "allocs.skel.h"
+#include "bpf_compat.h"
+#include "bpf_util.h"
+#include "goheap.h"
+#include "recfile.h"
+#include "sampling.h"
+#include "stack_cache.h"
+#include "symbolize.h"
+#include "unwind_table.h"
+#include "util.h"
+
+static void unwinder_update(struct alloc_session *s)
+{
+	int err;
+
+	if (!s->unwinder)
+		return;
+	err = unwinder_refresh(s->unwinder);
+	if (err)
+		debug_msg("unwind tables not updated: %s", strerror(-err));
+}
+
+/*
+ * After a batch of events: hook what new code brought (exec, a new
+ * executable mapping), load its unwind tables, read the maps of a command
+ * stopped at _exit; then let our command, held meanwhile (maps_changed()
+ * in allocs.bpf.c), go on. Symbols can wait.
+ *
+ * One SIGCONT, once no event came in during the work: a SIGCONT discards
+ * a SIGSTOP still pending, so answering each hold in turn, or before the
+ * events that arrived meanwhile, could let another thread's new code run
+ * before it is hooked.
+ */
+static void answer_events(struct alloc_session *s)
+{
+	do {
+		if (s->new_code) {
+			s->new_code = false;
+			s->maps_dirty = true;
+			if (s->source->new_code)
+				s->source->new_code(s);
+			unwinder_update(s);
+		}
+		if (s->exiting) {
+			s->exiting = false;
+			symbolizer_refresh(s->sym);
+			s->maps_dirty = false;
+		}
+	} while (ring_buffer__consume(s->rb) > 0 && (s->new_code || s->exiting));
+	/* Not traced: session_close() lets it go once the hooks are off. */
+	if (s->no_allocator)
+		return;
+	if (s->held && s->child.pid > 0)
+		kill(s->child.pid, SIGCONT);
+	s->held = false;
+}
+
+static void new_code(struct alloc_session *s, const struct event *e)
+{
+	s->new_code = true;
+	if ((e->flags & EVENT_F_HELD) && s->child.pid > 0 && (pid_t)e->tgid == s->child.pid)
+		s->held = true;
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct alloc_session *s = ctx;
+	const struct event *e = data;
+
+	if (len < sizeof(*e))
+		return 0;
+	switch (e->type) {
+	case EVENT_EXIT:
+		s->exited = true;
+		s->exit_code = e->exit_code;
+		break;
+	case EVENT_MAPS_CHANGED:
+		new_code(s, e);
+		break;
+	case EVENT_EXEC:
+		s->exec_ts = e->ts_ns;
+		new_code(s, e);
+		break;
+	case EVENT_EXITING:
+		/* Our command, stopped at _exit: read its maps, let it go. */
+		debug_msg("pid %d held at _exit to read its maps", e->tgid);
+		s->exiting = true;
+		s->held = true;
+		break;
+	}
+	return 0;
+}
+
+static bool uses_unwind_tables(const struct alloc_session *s)
+{
+	return s->source->unwind_tables && !s->opts->unwind_fp;
+}
+
+static int open_bpf(struct alloc_session *s, int target)
+{
+	struct session_opts *o = s->opts;
+
+	s->skel = allocs_bpf__open();
+	if (!s->skel) {
+		error_msg("cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	s->skel->rodata->targ_tgid = target;
+	s->skel->rodata->hold_at_exit = o->cmd != NULL;
+	/* New code: allocators to hook, unwind tables to load, before it runs. */
+	s->skel->rodata->hold_for_maps = o->cmd != NULL;
+	if (uses_unwind_tables(s)) {
+		s->skel->rodata->unwind_tables = true;
+		bpf_map__set_max_entries(s->skel->maps.unwind_rows,
+					 o->unwind_rows ? o->unwind_rows : UNWIND_DEFAULT_ROWS);
+	}
+	allocs_leaks_programs(s->skel);
+	allocs_compat_prepare(s->skel);
+	alloc_probes_prepare(s->skel);
+	if (o->max_stacks)
+		bpf_map__set_max_entries(s->skel->maps.stacks, o->max_stacks);
+	s->source->configure(s);
+	s->skel->rodata->sample_bytes = o->sample_bytes;
+	if (o->sample_bytes)
+		sample_fill_quantiles((__u32 *)s->skel->rodata->sample_quantiles);
+	return 0;
+}
+
+/*
+ * Did the verifier refuse (or take too long over) a program that takes
+ * stacks with the unwinder: the allocators' return, the syscalls' exits?
+ * Not a refusal: EPERM, ENOENT (no such tracepoint), ENOMEM and the like,
+ * which the same load without the unwinder would meet again.
+ */
+static bool unwinder_refused(int err)
+{
+	const char *prog = libbpf_failed_prog();
+	size_t len = strlen(prog);
+
+	if (err != -ETIMEDOUT && err != -E2BIG && err != -EACCES && err != -EINVAL &&
+	    err != -ENOSPC)
+		return false;
+	if (!strcmp(prog, "alloc_return"))
+		return true;
+	return len > 7 && !strcmp(prog + len - 7, "_return");
+}
+
+/*
+ * Load the programs; if the verifier refuses the unwinder (or takes too
+ * long over it), the same without it: frame-pointer stacks, said once.
+ */
+static int load_bpf(struct alloc_session *s, int target)
+{
+	int err = open_bpf(s, target);
+
+	if (!err)
+		err = skeleton_load(s->skel->skeleton);
+	if (err && uses_unwind_tables(s) && unwinder_refused(err)) {
+		int refused = err;
+
+		allocs_bpf__destroy(s->skel);
+		s->opts->unwind_fp = true;
+		err = open_bpf(s, target);
+		if (!err)
+			err = skeleton_load(s->skel->skeleton);
+		if (!err)
+			info_msg("the verifier refused the DWARF unwinder (%s): frame-pointer stacks",
+				 refused == -ETIMEDOUT ? "too slow" : strerror(-refused));
+	}
+	if (err) {
+		skeleton_load_error(err);
+		return err;
+	}
+	err = attach_skeleton(s->skel->skeleton);
+	if (err)
+		return err;
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), handle_event, s, NULL);
+	if (!s->rb) {
+		error_msg("cannot open ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static uint64_t count_threads(struct alloc_session *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.threads);
+	__u32 key, next;
+	uint64_t n = 0;
+
+	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	return n;
+}
+
+/* The frames a report shows of a stack: the source's view of them. */
+static const struct sym_stack *report_stack(void *ctx, uint64_t id)
+{
+	struct alloc_session *s = ctx;
+	const struct sym_stack *st = stack_cache_get(s->stacks, id);
+
+	return s->source->view ? s->source->view(s, st) : st;
+}
+
+int alloc_session_group(struct alloc_session *s, struct stack_report *r)
+{
+	int err = s->source->group(s, r);
+
+	if (err)
+		return err;
+	report_add_totals(r);
+	return 0;
+}
+
+/* The groups of R, in every output asked for. */
+static int render_report(struct alloc_session *s, struct stack_report *r, bool final)
+{
+	const struct report_opts *show = s->opts->show;
+	int err;
+
+	err = alloc_session_group(s, r);
+	if (err)
+		return err;
+	/* Folded reports one after another would add up: the FINAL one only. */
+	err = report_write_outputs(r, show->folded && final, show->svg, show->pprof);
+	if (show->json)
+		report_print_json(stdout, r);
+	else if (!show->folded)
+		report_print_text(stdout, r);
+	free(r->groups);
+	return err;
+}
+
+/*
+ * memlens record: the snapshot goes into the file, every block as it is
+ * (outstanding blocks: record has no other source).
+ */
+static int record_snapshot(struct alloc_session *s, const struct stack_report *r)
+{
+	struct rec_snapshot rs = {
+		.wall_ns = realtime_ns(),
+		.mono_ns = r->now_ns,
+		.exited = r->exited,
+		.exit_code = r->exit_code,
+		.comm = r->comm,
+		.threads_tracked = r->threads_tracked,
+	};
+
+	memcpy(rs.stats, r->stats, sizeof(rs.stats));
+	/* An error is told once, when the recording is closed. */
+	return rec_writer_snapshot(s->rec, &rs, s->snap.recs, s->snap.nr, report_stack, s);
+}
+
+/* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
+static int report(struct alloc_session *s, bool final)
+{
+	struct stack_report r = {
+		.kind = s->source->kind,
+		.pid = s->skel->rodata->targ_tgid,
+		.comm = s->comm,
+		.exited = s->exited,
+		.exit_code = s->exit_code,
+		.top = s->opts->show->top,
+		.sample_bytes = s->opts->sample_bytes,
+		.stack = report_stack,
+		.ctx = s,
+	};
+	int err;
+
+	if (!s->exited)
+		symbolizer_refresh(s->sym);
+	if (s->source->read) {
+		err = s->source->read(s);
+		if (err)
+			return err;
+	}
+	r.now_ns = monotonic_ns();
+	r.wall_time = time(NULL);
+	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
+	if (s->unwinder) {
+		struct unwinder_stats us;
+
+		unwinder_get_stats(s->unwinder, &us);
+		r.stats[STAT_UNWIND_TOO_BIG] = us.modules_too_big;
+		r.stats[STAT_UNWIND_MAPS_DROPPED] = us.mappings_dropped;
+	}
+	/* Every outstanding block's stack is read by now: all cuts are counted. */
+	r.stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
+	r.threads_tracked = count_threads(s);
+	if (s->rec)
+		err = record_snapshot(s, &r);
+	else
+		err = render_report(s, &r, final);
+	if (s->exited)
+		s->source->forget(s);
+	return err;
+}
+
+/* The header and session, once the target is known. */
+static int begin_recording(struct alloc_session *s, int target)
+{
+	char host[256] = "";
+	struct utsname uts = {};
+	char *command = joined_command(s->opts->cmd);
+	struct rec_session sess = {
+		.pid = target,
+		.comm = s->comm,
+		.command = command ? command : "",
+		.hostname = host,
+		.kernel = uts.release,
+		.version = MEMLENS_VERSION,
+		.start_wall_ns = realtime_ns(),
+		.interval_ns = s->opts->interval_s * 1e9,
+		.sample_bytes = s->opts->sample_bytes,
+	};
+	int err;
+
+	gethostname(host, sizeof(host) - 1);
+	uname(&uts);
+	err = rec_writer_begin(s->rec, &sess);
+	free(command);
+	return err;
+}
+
+/* After an error too, the file is readable: it is cut back to its last whole snapshot. */
+static int close_recording(struct alloc_session *s)
+{
+	uint64_t bytes = 0;
+	int err;
+
+	if (!s->rec)
+		return 0;
+	err = rec_writer_close(s->rec, &bytes);
+	s->rec = NULL;
+	if (err) {
+		error_msg("cannot write %s: %s; it keeps the snapshots taken before (%" PRIu64 " bytes)",
+			  s->opts->output, strerror(-err), bytes);
+		return err;
+	}
+	info_msg("recorded %" PRIu64 " bytes into %s; render it with: memlens report %s", bytes,
+		 s->opts->output, s->opts->output);
+	return 0;
+}
+
+static void session_close(struct alloc_session *s)
+{
+	spawn_cancel(&s->child);
+	/*
+	 * Hooks and programs off first: no new stop at _exit, exec or a new
+	 * code mapping after the SIGCONT below.
+	 */
+	alloc_probes_detach(s->probes);
+	alloc_hooks_free(s->hooks);
+	go_probes_detach(s->go_probes);
+	ring_buffer__free(s->rb);
+	allocs_bpf__destroy(s->skel);
+	spawn_let_go(&s->child);
+	rec_writer_abandon(s->rec);
+	stack_cache_free(s->stacks);
+	unwinder_free(s->unwinder);
+	symbolizer_free(s->sym);
+	snapshot_free(&s->snap);
+}
+
+static int session_start(struct alloc_session *s)
+{
+	const char *verb = s->opts->output ? "recording" : "tracing";
+	char **cmd = s->opts->cmd;
+	int target, err;
+
+	err = s->source->check_target(s);
+	if (err)
+		return err;
+	if (cmd) {
+		err = spawn_stopped(&s->child, cmd);
+		if (err) {
+			error_msg("cannot start %s: %s", cmd[0], strerror(-err));
+			return err;
+		}
+	}
+	target = s->opts->pid ? s->opts->pid : s->child.pid;
+	err = load_bpf(s, target);
+	if (err)
+		return err;
+	s->sym = symbolizer_new(target);
+	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
+	if (!s->sym || !s->stacks)
+		return -ENOMEM;
+	if (uses_unwind_tables(s)) {
+		s->unwinder = unwinder_new(target, bpf_map__fd(s->skel->maps.unwind_rows),
+					   bpf_map__max_entries(s->skel->maps.unwind_rows),
+					   bpf_map__fd(s->skel->maps.unwind_procs));
+		if (!s->unwinder)
+			return -ENOMEM;
+		/* A running process: its tables before the first stack is taken. */
+		if (s->opts->pid)
+			unwinder_update(s);
+	}
+	err = s->source->hook(s, target);
+	if (err)
+		return err;
+	if (cmd) {
+		err = spawn_release(&s->child);
+		if (err)
+			return err;
+	} else {
+		symbolizer_refresh(s->sym);
+	}
+	read_comm(target, s->comm, sizeof(s->comm));
+	if (s->opts->output) {
+		err = begin_recording(s, target);
+		if (err)
+			return err;
+		s->rec_begun = true;
+	}
+	if (*s->allocator)
+		info_msg("%s pid %d (%s), allocator %s; Ctrl-C to stop", verb, target,
+			 cmd ? cmd[0] : s->comm, s->allocator);
+	else
+		info_msg("%s pid %d (%s); Ctrl-C to stop", verb, target, cmd ? cmd[0] : s->comm);
+	return 0;
+}
+
+/* The process exec'd: the source drops what the old image left, the name is the new one's. */
+static void exec_done(struct alloc_session *s)
+{
+	if (s->source->drop_old_image && s->source->drop_old_image(s))
+		return;		/* tried again after the next events */
+	read_comm(s->skel->rodata->targ_tgid, s->comm, sizeof(s->comm));
+	s->exec_ts = 0;
+}
+
+static int check_hooked(struct alloc_session *s)
+{
+	return s->source->check_hooked ? s->source->check_hooked(s) : 0;
+}
+
+static int run_loop(struct alloc_session *s)
+{
+	uint64_t interval_ns = s->opts->interval_s * 1e9;
+	uint64_t next = monotonic_ns() + interval_ns;
+	unsigned long long count = s->opts->count, reports = 0;
+	int err;
+
+	while (!stop_requested()) {
+		uint64_t now = monotonic_ns();
+		int timeout_ms = now >= next ? 0 : (next - now + 999999) / 1000000;
+
+		err = ring_buffer__poll(s->rb, timeout_ms);
+		if (err < 0 && err != -EINTR) {
+			error_msg("ring buffer: %s", strerror(-err));
+			return err;
+		}
+		answer_events(s);
+		if (s->no_allocator)
+			return s->no_allocator;
+		if (s->exited) {
+			int status = spawn_reap(&s->child);
+
+			if (status >= 0)
+				s->exit_code = status;
+			return check_hooked(s) ?: report(s, true);
+		}
+		if (s->maps_dirty) {
+			unwinder_update(s);
+			symbolizer_refresh(s->sym);
+			s->maps_dirty = false;
+		}
+		if (s->exec_ts)
+			exec_done(s);
+		if (monotonic_ns() < next)
+			continue;
+		err = report(s, count && reports + 1 >= count);
+		if (err)
+			return err;
+		next += interval_ns;
+		if (count && ++reports >= count)
+			return 0;
+	}
+	/* Ctrl-C: a last report of what is outstanding now. */
+	return check_hooked(s) ?: report(s, true);
+}
+
+int alloc_session_run(struct session_opts *o)
+{
+	struct alloc_session s = {
+		.opts = o,
+		.source = o->source,
+		.child = { .go_fd = -1, .exec_err_fd = -1 },
+	};
+	int err;
+
+	if (report_opts_check_files(o->show))
+		return 1;
+	if (check_privileges() || check_btf() || ensure_tracefs())
+		return 1;
+	if (o->pid && check_pid(o->pid))
+		return 1;
+	if (o->pid) {
+		int tgid = pid_tgid(o->pid);
+
+		if (tgid > 0 && tgid != o->pid) {
+			info_msg("%d is a thread of process %d: tracing the process", o->pid, tgid);
+			o->pid = tgid;
+		}
+	}
+	setup_libbpf_logging();
+	catch_stop_signals();
+	ignore_sigpipe();
+
+	/* Before any command starts: a path that cannot be written stops nothing. */
+	if (o->output) {
+		err = rec_writer_open(o->output, &s.rec);
+		if (err) {
+			error_msg("cannot write %s: %s", o->output, strerror(-err));
+			return 1;
+		}
+	}
+	err = session_start(&s);
+	if (!err)
+		err = run_loop(&s);
+	/* Nothing was recorded, or nothing worth it: no file is left behind. */
+	if (s.rec && ((err && !s.rec_begun) || s.no_allocator)) {
+		rec_writer_abandon(s.rec);
+		s.rec = NULL;
+		unlink(o->output);
+	}
+	if (close_recording(&s))
+		err = -EIO;
+	session_close(&s);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Where a session's groups come from: the outstanding blocks of the
+ * allocs map (memlens leaks, record), grouped by stack here, or the Go
+ * allocation profile of the go_allocs map, counted by stack in BPF
+ * (memlens allocs, goheap.c). Hooking differs with them: the allocators
+ * a process maps, or runtime.mallocgc.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "alloc_probes.h"
+#include "alloc_session.h"
+#include "allocs.skel.h"
+#include "goheap.h"
+#include "stack_cache.h"
+#include "util.h"
+
+/* --- the snapshot: outstanding blocks, as read from the allocs map ---- */
+
+int snapshot_resize(struct alloc_snapshot *snap, size_t cap)
+{
+	struct alloc_key *keys = realloc(snap->keys, cap * sizeof(*keys));
+	struct alloc_info *vals;
+	struct alloc_rec *recs;
+
+	if (!keys)
+		return -ENOMEM;
+	snap->keys = keys;
+	vals = realloc(snap->vals, cap * sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	snap->vals = vals;
+	recs = realloc(snap->recs, cap * sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	snap->recs = recs;
+	snap->cap = cap;
+	return 0;
+}
+
+void snapshot_free(struct alloc_snapshot *snap)
+{
+	free(snap->keys);
+	free(snap->vals);
+	free(snap->recs);
+}
+
+void snapshot_keep(struct alloc_snapshot *snap, size_t total, uint32_t tgid,
+		   uint64_t sample_bytes)
+{
+	snap->nr = 0;
+	for (size_t i = 0; i < total; i++) {
+		const struct alloc_info *v = &snap->vals[i];
+		/* Mappings the program makes are tracked exactly, never sampled. */
+		bool exact = v->kind == KIND_MMAP || v->kind == KIND_MREMAP ||
+			     (v->flags & ALLOC_F_UNSAMPLED);
+
+		if (snap->keys[i].tgid != tgid)
+			continue;
+		snap->keys[snap->nr] = snap->keys[i];
+		snap->recs[snap->nr++] = (struct alloc_rec){
+			.addr = snap->keys[i].addr,
+			.stack_id = v->stack_id,
+			.size = v->size,
+			.ts_ns = v->ts_ns,
+			.sample_bytes = exact ? 0 : sample_bytes,
+		};
+	}
+}
+
+uint32_t snapshot_old_image(struct alloc_snapshot *snap, uint64_t exec_ts)
+{
+	uint32_t count = 0;
+
+	for (size_t i = 0; i < snap->nr; i++)
+		if (snap->recs[i].ts_ns < exec_ts)
+			snap->keys[count++] = snap->keys[i];
+	return count;
+}
+
+/*
+ * Buffers for one read of the allocs map. A batched read of a hash map
+ * returns whole buckets, and entries move between buckets already read and
+ * not yet read while the process runs: leave room beyond max_entries.
+ */
+static int snapshot_init(struct alloc_session *s)
+{
+	size_t max = bpf_map__max_entries(s->skel->maps.allocs);
+
+	return snapshot_resize(&s->snap, max + max / 8 + 64);
+}
+
+/*
+ * Outstanding allocations of the target, read in batches. Afterwards
+ * keys[0..nr) and recs[0..nr) describe the target's blocks.
+ */
+static int snapshot_read(struct alloc_session *s)
+{
+	struct alloc_snapshot *snap = &s->snap;
+	int fd = bpf_map__fd(s->skel->maps.allocs);
+	struct alloc_key batch;
+	size_t total;
+	bool first;
+	int err;
+
+restart:
+	total = 0;
+	first = true;
+	for (;;) {
+		__u32 count = snap->cap - total;
+
+		err = count ? bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+						   snap->keys + total, snap->vals + total,
+						   &count, NULL) : -1;
+		if (!count && !err)
+			errno = ENOSPC;
+		first = false;
+		total += count;
+		if (err && errno == ENOENT)
+			break;
+		if (err && errno == ENOSPC) {
+			/* More than we made room for: read it all again. */
+			err = snapshot_resize(snap, snap->cap * 2);
+			if (err)
+				return err;
+			goto restart;
+		}
+		if (err)
+			return -errno;
+	}
+	snapshot_keep(snap, total, s->skel->rodata->targ_tgid, s->opts->sample_bytes);
+	return 0;
+}
+
+/* --- outstanding blocks: memlens leaks and record --------------------- */
+
+/*
+ * memlens leaks of a Go program sees only what its C code (cgo) mallocs:
+ * say so. The runtime's own mmaps are its heap arenas (hundreds of MB
+ * reserved up front), not leaks: they are not tracked.
+ */
+static bool check_go_program(struct alloc_session *s)
+{
+	char path[4096], name[4096 + 64];
+	char **cmd = s->opts->cmd;
+
+	if (cmd) {
+		if (resolve_command(cmd[0], path, sizeof(path)))
+			return false;
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/exe", s->opts->pid);
+	}
+	if (!go_binary(path))
+		return false;
+	snprintf(name, sizeof(name), "%s", cmd ? cmd[0] : path);
+	info_msg("%s is a Go program: memlens leaks sees only what C code in it mallocs; "
+		 "its Go heap is for memlens allocs", name);
+	return true;
+}
+
+static int outstanding_check_target(struct alloc_session *s)
+{
+	s->go_program = check_go_program(s);
+	snprintf(s->allocator, sizeof(s->allocator), "%s",
+		 s->opts->allocator ? s->opts->allocator : "");
+	return 0;
+}
+
+static void outstanding_configure(struct alloc_session *s)
+{
+	if (s->opts->max_allocs)
+		bpf_map__set_max_entries(s->skel->maps.allocs, s->opts->max_allocs);
+	/* The Go runtime maps its heap arenas itself: not blocks to report. */
+	s->skel->rodata->track_mmaps = !s->go_program;
+}
+
+static int say_no_allocator(int pid)
+{
+	error_msg("pid %d maps no allocator (no malloc or operator new symbol): "
+		  "use --allocator PATH", pid);
+	return -ENOENT;
+}
+
+/*
+ * --allocator PATH, hooked before the command runs; or the allocators the
+ * process maps: those of a running process now, those of a command as it
+ * maps them (it is held at exec and at every new code mapping until they
+ * are hooked).
+ */
+static int outstanding_hook(struct alloc_session *s, int target)
+{
+	const char *path = s->opts->allocator;
+	bool started = s->opts->cmd != NULL;
+	int n;
+
+	if (snapshot_init(s))
+		return -ENOMEM;
+	if (path)
+		return alloc_probes_attach(s->skel, path, path, target, started, &s->probes);
+	s->hooks = alloc_hooks_new(s->skel, target, started,
+				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE);
+	if (!s->hooks)
+		return -ENOMEM;
+	if (started)
+		return 0;
+	n = alloc_hooks_scan(s->hooks, target, NULL);
+	if (n < 0) {
+		alloc_hooks_say_error(s->hooks, target, n);
+		return n;
+	}
+	return n ? 0 : say_no_allocator(target);
+}
+
+/*
+ * New code in the process: hook any allocator it brings. Files are opened
+ * through /proc/PID/map_files, so that an allocator in another mount
+ * namespace, or one replaced on disk since, is the one hooked.
+ *
+ * A run that hooks no allocator would report mmaps only, as if nothing
+ * were malloc'd: it ends, when every hook failed, or when the process
+ * has no allocator and no dynamic loader to map one (static, stripped).
+ * With a dynamic loader, the allocator may come later (dlopen).
+ */
+static void outstanding_new_code(struct alloc_session *s)
+{
+	int pid = s->skel->rodata->targ_tgid, err;
+	bool pending = false;
+
+	if (!s->hooks)
+		return;
+	err = alloc_hooks_scan(s->hooks, pid, &pending);
+	if (err < 0 && !*alloc_hooks_error(s->hooks))
+		return;		/* gone: its exit is reported */
+	if (err < 0)
+		alloc_hooks_say_error(s->hooks, pid, err);
+	if (alloc_hooks_count(s->hooks) || s->go_program)
+		return;
+	if (err < 0)
+		s->no_allocator = err;
+	else if (!pending)
+		s->no_allocator = say_no_allocator(pid);
+}
+
+/*
+ * The end of a command that never mapped an allocator, though it had a
+ * dynamic loader to: no report of its mmaps alone.
+ */
+static int outstanding_check_hooked(struct alloc_session *s)
+{
+	if (!s->hooks || alloc_hooks_count(s->hooks) || s->go_program)
+		return 0;
+	s->no_allocator = say_no_allocator(s->skel->rodata->targ_tgid);
+	return s->no_allocator;
+}
+
+/*
+ * The blocks outstanding now; those whose stacks are one once cut where
+ * they stop being code go under one id, before they are grouped or recorded.
+ */
+static int outstanding_read(struct alloc_session *s)
+{
+	int err = snapshot_read(s);
+
+	if (err) {
+		error_msg("cannot read outstanding allocations: %s", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < s->snap.nr; i++)
+		s->snap.recs[i].stack_id = stack_cache_report_id(s->stacks,
+								 s->snap.recs[i].stack_id);
+	return 0;
+}
+
+static int outstanding_group(struct alloc_session *s, struct stack_report *r)
+{
+	return group_by_stack(s->snap.recs, s->snap.nr, r->now_ns, s->opts->show->min_age_s * 1e9,
+			      &r->groups, &r->nr_groups);
+}
+
+/*
+ * The process exec'd: what the old image allocated went with it. Blocks of
+ * the new image (allocated after the exec) stay.
+ */
+static int outstanding_drop_old_image(struct alloc_session *s)
+{
+	int err = snapshot_read(s);
+	__u32 count;
+
+	if (err)
+		return err;
+	count = snapshot_old_image(&s->snap, s->exec_ts);
+	if (count && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), s->snap.keys,
+					  &count, NULL))
+		error_msg("cannot remove the old image's allocations: %s", strerror(errno));
+	debug_msg("exec: %u blocks of the old image dropped", count);
+	return 0;
+}
+
+/* The process is gone: its blocks leave the map with its last report. */
+static void outstanding_forget(struct alloc_session *s)
+{
+	__u32 count = s->snap.nr;
+
+	if (count && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), s->snap.keys,
+					  &count, NULL))
+		error_msg("cannot remove exited pid's allocations: %s", strerror(errno));
+}
+
+const struct group_source outstanding_blocks = {
+	.kind = REPORT_OUTSTANDING,
+	.unwind_tables = true,
+	.check_target = outstanding_check_target,
+	.configure = outstanding_configure,
+	.hook = outstanding_hook,
+	.new_code = outstanding_new_code,
+	.check_hooked = outstanding_check_hooked,
+	.read = outstanding_read,
+	.group = outstanding_group,
+	.drop_old_image = outstanding_drop_old_image,
+	.forget = outstanding_forget,
+};
+
+/* --- a Go program's allocation profile: memlens allocs ---------------- */
+
+/*
+ * The executable of the target: /proc/PID/exe (the very file, in whatever
+ * mount namespace), or the command we will start.
+ */
+static int go_check_target(struct alloc_session *s)
+{
+	char **cmd = s->opts->cmd;
+	char *name = s->program_name;
+	size_t name_len = sizeof(s->program_name);
+	ssize_t n;
+	int err;
+
+	if (cmd) {
+		err = resolve_command(cmd[0], s->program, sizeof(s->program));
+		if (err) {
+			error_msg("cannot run %s: %s", cmd[0], strerror(-err));
+			return err;
+		}
+		snprintf(name, name_len, "%s", s->program);
+	} else {
+		snprintf(s->program, sizeof(s->program), "/proc/%d/exe", s->opts->pid);
+		n = readlink(s->program, name, name_len - 1);
+		if (n < 0) {
+			error_msg("cannot read %s: %s", s->program, strerror(errno));
+			return -errno;
+		}
+		name[n] = '\0';
+	}
+	if (!go_binary(s->program)) {
+		error_msg("%s is not a Go program (no runtime.mallocgc symbol; stripped Go programs "
+			  "have none either): see memlens leaks", name);
+		return -ENOEXEC;
+	}
+	snprintf(s->allocator, sizeof(s->allocator), "runtime.mallocgc in %s", name);
+	return 0;
+}
+
+static void go_configure(struct alloc_session *s)
+{
+	s->skel->rodata->track_mmaps = false;
+	if (s->opts->max_stacks)
+		bpf_map__set_max_entries(s->skel->maps.go_allocs, s->opts->max_stacks);
+}
+
+static int go_hook(struct alloc_session *s, int target)
+{
+	return go_probes_attach(s->skel, s->program, s->program_name, target,
+				s->opts->cmd != NULL, &s->go_probes);
+}
+
+/* The profile by stack; ids that became one once cut where they stop being code are added up. */
+static int go_group(struct alloc_session *s, struct stack_report *r)
+{
+	int err;
+
+	err = go_allocs_read(bpf_map__fd(s->skel->maps.go_allocs), r->pid, s->opts->sample_bytes,
+			     &r->groups, &r->nr_groups);
+	if (err) {
+		error_msg("cannot read Go allocations: %s", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < r->nr_groups; i++)
+		r->groups[i].stack_id = stack_cache_report_id(s->stacks, r->groups[i].stack_id);
+	merge_groups(r->groups, &r->nr_groups);
+	r->stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
+	return 0;
+}
+
+static void go_forget(struct alloc_session *s)
+{
+	go_allocs_delete(bpf_map__fd(s->skel->maps.go_allocs), s->skel->rodata->targ_tgid);
+}
+
+/* A Go stack starts at the function that allocated, past the runtime's frames. */
+static const struct sym_stack *go_view(struct alloc_session *s, const struct sym_stack *st)
+{
+	return go_user_stack(st, &s->go_view);
+}
+
+const struct group_source go_alloc_profile = {
+	.kind = REPORT_ALLOCATED,
+	.unwind_tables = false,
+	.check_target = go_check_target,
+	.configure = go_configure,
+	.hook = go_hook,
+	.group = go_group,
+	/* No .drop_old_image: before the exec it was our fork, with no Go allocations. */
+	.forget = go_forget,
+	.view = go_view,
+};
