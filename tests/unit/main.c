@@ -28,6 +28,7 @@ static const struct {
 	{ "demangle", test_demangle },
 	{ "kplan", test_kplan },
 	{ "tpguard", test_tpguard },
+	{ "cli", test_cli },
 };
 
 /* With arguments, only the suites they name. */

@@ -69,5 +69,6 @@ void test_pprof(void);
 void test_demangle(void);
 void test_kplan(void);
 void test_tpguard(void);
+void test_cli(void);
 
 #endif
