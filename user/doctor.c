@@ -4,11 +4,11 @@
  * subcommand will run here (kplan), with the reason for each reduction.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include "cli.h"
 #include "kfeatures.h"
 #include "kplan.h"
 #include "output.h"
@@ -23,43 +23,51 @@ static const char doctor_usage[] =
 "tracefs, memory cgroups, lockdown, ...) and how each command\n"
 "will run here: full, reduced (and why), or unavailable (and why).\n"
 "MEMLENS_DISABLE=name,... makes memlens act as if those features were missing.\n"
-"\n"
-"      --json            one JSON object instead of the tables\n"
-"      --verifier        load every BPF program in every mode and print what the\n"
-"                        kernel's verifier spent on each; exit 1 if one is\n"
-"                        refused or over memlens's budget (10% of the limit)\n"
-"  -h, --help            this help\n"
-"\n"
-"Exit code 0 when every command can run here, reduced or not; 1 when one\n"
-"cannot (or on errors); 2 on bad usage.\n";
+"\n";
 
-static const struct option doctor_options[] = {
-	{ "json", no_argument, NULL, 'j' },
-	{ "verifier", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
+enum { OPT_JSON = CLI_CMD_KEYS, OPT_VERIFIER };
+
+static const struct cli_opt doctor_opts[] = {
+	{ "json", OPT_JSON, NULL, 0, "one JSON object instead of the tables" },
+	{ "verifier", OPT_VERIFIER, NULL, 0,
+	  "load every BPF program in every mode and print what the\n"
+	  "kernel's verifier spent on each; exit 1 if one is\n"
+	  "refused or over memlens's budget (10% of the limit)" },
 	{},
+};
+
+const struct cli_cmd doctor_cli = {
+	.name = "doctor",
+	.usage = doctor_usage,
+	.epilog = "\n"
+		  "Exit code 0 when every command can run here, reduced or not; 1 when one\n"
+		  "cannot (or on errors); 2 on bad usage.\n",
+	.tables = (const struct cli_opt *const[]){ doctor_opts, cli_help, NULL },
 };
 
 /* Returns 1 when the help was printed, 0, or -EINVAL. */
 static int parse_args(int argc, char **argv, bool *json, bool *verifier)
 {
+	struct cli_parser p;
 	int opt;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", doctor_options, NULL)) != -1) {
+	if (cli_parser_init(&p, &doctor_cli))
+		return -E2BIG;
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
-		case 'j':
+		case OPT_JSON:
 			*json = true;
 			break;
-		case 'V':
+		case OPT_VERIFIER:
 			*verifier = true;
 			break;
 		case 'h':
-			fputs(doctor_usage, stdout);
+			cli_print_help(&doctor_cli, stdout);
 			return 1;
+		case CLI_BAD:
+			return -EINVAL;
 		default:
-			bad_option("doctor", opt, argv[optind - 1]);
+			bad_option("doctor", '?', argv[optind - 1]);
 			return -EINVAL;
 		}
 	}

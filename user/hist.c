@@ -5,12 +5,12 @@
  * interval or once at the end.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "alloc_stats.h"
+#include "cli.h"
 #include "hist_print.h"
 #include "output.h"
 #include "proctable.h"
@@ -31,15 +31,19 @@ static const char hist_usage[] =
 "sizes (bytes) and allocation lifetimes (microseconds from allocation to\n"
 "free), counted since memlens started. Printed at Ctrl-C, after -n\n"
 "intervals, or every interval with -i.\n"
-"\n"
-SYSVIEW_OPTIONS_HELP
-"  -t, --top N           the N processes with most allocations (default 10, 0 = all)\n";
+"\n";
 
-static const struct option hist_options[] = {
-	SYSVIEW_LONG_OPTIONS,
-	{ "top", required_argument, NULL, 't' },
-	{ "help", no_argument, NULL, 'h' },
+static const struct cli_opt hist_opts[] = {
+	{ "top", 't', "N", 0, "the N processes with most allocations (default 10, 0 = all)" },
 	{},
+};
+
+const struct cli_cmd hist_cli = {
+	.name = "hist",
+	.usage = hist_usage,
+	.tables = (const struct cli_opt *const[]){
+		cli_sysview_filters, cli_no_uprobes, cli_verbose_help, hist_opts, NULL,
+	},
 };
 
 static int parse_hist_opt(void *ctx, int opt, const char *arg)
@@ -57,10 +61,7 @@ static int parse_hist_opt(void *ctx, int opt, const char *arg)
 }
 
 static const struct sysview_cmd hist_cmd = {
-	.name = "hist",
-	.usage = hist_usage,
-	.short_opts = "t:",
-	.long_opts = hist_options,
+	.cli = &hist_cli,
 	.parse_opt = parse_hist_opt,
 };
 

@@ -8,13 +8,13 @@
  * the outstanding objects of that cache by kernel stack at the end.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "cli.h"
 #include "kmemview.h"
 #include "flameset.h"
 #include "ksyms.h"
@@ -58,46 +58,43 @@ static const char kmem_usage[] =
 "them: OUTSTANDING is what was allocated since memlens started and is\n"
 "still allocated, the growth of the session. For pages, the allocations\n"
 "minus the frees seen.\n"
-"\n"
-SYSVIEW_FILTERS_HELP
-"      --cache NAME      at the end, the outstanding objects of this cache\n"
-"                        (dentry, filp, kmalloc-64, ...) by kernel stack\n"
-"      --folded          with --cache: the report as folded stacks\n"
-"                        (\"cache;caller;...;kmem_cache_alloc BYTES\" a line)\n"
-"      --svg FILE        with --cache: the report also as an interactive\n"
-"                        flame graph in FILE\n"
-"      --pprof FILE      with --cache: the report also as a pprof heap profile\n"
-"                        (inuse_space, inuse_objects) in FILE\n"
-"  -P, --processes       a row per process and cache, not per cache\n"
-"  -s, --sort KEY        growth, objects, allocs or frees (default growth)\n"
-"  -r, --rows N          rows per table (default 20, 0 = all)\n"
-"      --no-pages        do not count page allocations (the hottest hook)\n"
-"      --max-objects N   objects tracked at most (default 131072, ~96 bytes\n"
-"                        of kernel memory each, allocated at start)\n"
-SYSVIEW_VERBOSE_HELP;
+"\n";
 
 enum {
-	OPT_CACHE = OPT_SYSVIEW_LAST,
+	OPT_CACHE = CLI_CMD_KEYS,
 	OPT_NO_PAGES,
 	OPT_MAX_OBJECTS,
-	OPT_FOLDED,
-	OPT_SVG,
-	OPT_PPROF,
 };
 
-static const struct option kmem_options[] = {
-	SYSVIEW_FILTER_LONG_OPTIONS,
-	{ "cache", required_argument, NULL, OPT_CACHE },
-	{ "processes", no_argument, NULL, 'P' },
-	{ "sort", required_argument, NULL, 's' },
-	{ "rows", required_argument, NULL, 'r' },
-	{ "no-pages", no_argument, NULL, OPT_NO_PAGES },
-	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
-	{ "folded", no_argument, NULL, OPT_FOLDED },
-	{ "svg", required_argument, NULL, OPT_SVG },
-	{ "pprof", required_argument, NULL, OPT_PPROF },
-	{ "help", no_argument, NULL, 'h' },
+static const struct cli_opt kmem_opts[] = {
+	{ "cache", OPT_CACHE, "NAME", 0,
+	  "at the end, the outstanding objects of this cache\n"
+	  "(dentry, filp, kmalloc-64, ...) by kernel stack" },
+	{ "folded", CLI_FOLDED, NULL, 0,
+	  "with --cache: the report as folded stacks\n"
+	  "(\"cache;caller;...;kmem_cache_alloc BYTES\" a line)" },
+	{ "svg", CLI_SVG, "FILE", 0,
+	  "with --cache: the report also as an interactive\n"
+	  "flame graph in FILE" },
+	{ "pprof", CLI_PPROF, "FILE", 0,
+	  "with --cache: the report also as a pprof heap profile\n"
+	  "(inuse_space, inuse_objects) in FILE" },
+	{ "processes", 'P', NULL, 0, "a row per process and cache, not per cache" },
+	{ "sort", 's', "KEY", 0, "growth, objects, allocs or frees (default growth)" },
+	{ "rows", 'r', "N", 0, "rows per table (default 20, 0 = all)" },
+	{ "no-pages", OPT_NO_PAGES, NULL, 0, "do not count page allocations (the hottest hook)" },
+	{ "max-objects", OPT_MAX_OBJECTS, "N", 0,
+	  "objects tracked at most (default 131072, ~96 bytes\n"
+	  "of kernel memory each, allocated at start)" },
 	{},
+};
+
+const struct cli_cmd kmem_cli = {
+	.name = "kmem",
+	.usage = kmem_usage,
+	.tables = (const struct cli_opt *const[]){
+		cli_sysview_filters, kmem_opts, cli_verbose_help, NULL,
+	},
 };
 
 static int parse_kmem_opt(void *ctx, int opt, const char *arg)
@@ -129,13 +126,13 @@ static int parse_kmem_opt(void *ctx, int opt, const char *arg)
 	case OPT_NO_PAGES:
 		env->ko.pages = false;
 		return 1;
-	case OPT_FOLDED:
+	case CLI_FOLDED:
 		env->folded = true;
 		return 1;
-	case OPT_SVG:
+	case CLI_SVG:
 		env->svg = arg;
 		return 1;
-	case OPT_PPROF:
+	case CLI_PPROF:
 		env->pprof = arg;
 		return 1;
 	case OPT_MAX_OBJECTS:
@@ -152,10 +149,7 @@ static int parse_kmem_opt(void *ctx, int opt, const char *arg)
 }
 
 static const struct sysview_cmd kmem_cmd = {
-	.name = "kmem",
-	.usage = kmem_usage,
-	.short_opts = "Ps:r:",
-	.long_opts = kmem_options,
+	.cli = &kmem_cli,
 	.parse_opt = parse_kmem_opt,
 };
 

@@ -11,12 +11,12 @@
  * garbage-collected: the allocations it makes by call stack (goheap.c).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "alloc_session.h"
+#include "cli.h"
 #include "report.h"
 #include "sampling.h"
 #include "subcommands.h"
@@ -49,30 +49,7 @@ static const char leaks_usage[] =
 "\n"
 "Report the outstanding allocations of one process by call stack: every\n"
 "interval, at Ctrl-C, and as leaked-at-exit when the process exits.\n"
-"\n"
-"  -p, --pid PID         trace a running process\n"
-"  -i, --interval SECS   seconds between reports (default 5)\n"
-"  -n, --count N         stop after N interval reports\n"
-"  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
-"  -a, --min-age SECS    only count allocations older than SECS\n"
-"  -j, --json            one JSON object per report\n"
-"      --folded          folded stacks instead (\"comm;main;f;g BYTES\" a line),\n"
-"                        for flamegraph.pl or speedscope: the last report only\n"
-"      --svg FILE        also write an interactive flame graph to FILE at\n"
-"                        every report (the last one stays)\n"
-"      --pprof FILE      also write a pprof heap profile (inuse_space,\n"
-"                        inuse_objects) to FILE at every report\n"
-"      --allocator PATH  hook the allocator in PATH (malloc, free, ..., operator\n"
-"                        new and delete) instead of those found in the process\n"
-"      --libc PATH       the same as --allocator PATH\n"
-"      --max-allocs N    outstanding allocations tracked (default 262144)\n"
-"      --max-stacks N    distinct stacks stored (default 16384)\n"
-"      --unwind MODE     how stacks are walked: dwarf (default: by the CFI\n"
-"                        of each module, by frame pointer where a module\n"
-"                        has none) or fp (frame pointers only, cheapest)\n"
-"      --unwind-rows N   unwind table rows for all modules (default 524288)\n"
-"  -v, --verbose         debug messages, libbpf warnings\n"
-"  -h, --help            this help\n";
+"\n";
 
 static const char record_usage[] =
 "Usage: memlens record [OPTIONS] -o FILE -p PID\n"
@@ -82,23 +59,7 @@ static const char record_usage[] =
 "at every interval, at Ctrl-C and at its exit, with their stacks symbolized, so\n"
 "that `memlens report FILE` renders any leaks view later, on any machine, after\n"
 "the process and its binaries are gone.\n"
-"\n"
-"  -o, --output FILE     the recording: a new file, mode 0600, renamed over\n"
-"                        whatever was at that path\n"
-"  -p, --pid PID         trace a running process\n"
-"  -i, --interval SECS   seconds between snapshots (default 5)\n"
-"  -n, --count N         stop after N interval snapshots\n"
-"      --allocator PATH, --libc PATH, --unwind MODE, --unwind-rows N\n"
-"                        as for memlens leaks\n"
-"      --max-allocs N    outstanding allocations tracked (default 262144)\n"
-"      --max-stacks N    distinct stacks stored (default 16384)\n"
-"      --sample-bytes R  track one allocation every R bytes on average\n"
-"                        (Poisson, by bytes), not every one: cheaper, and the\n"
-"                        counts and bytes shown are estimates (default 0 = exact)\n"
-"  -v, --verbose         debug messages, libbpf warnings\n"
-"  -h, --help            this help\n"
-"\n"
-"A Go program's heap is not malloc's: see memlens allocs.\n";
+"\n";
 
 static const char allocs_usage[] =
 "Usage: memlens allocs [OPTIONS] -p PID\n"
@@ -108,42 +69,128 @@ static const char allocs_usage[] =
 "stack: which functions' values escape to the heap. Go frees nothing one by\n"
 "one, so this counts allocations made while traced, not outstanding memory.\n"
 "Reported every interval, at Ctrl-C, and when the process exits.\n"
-"\n"
-"  -p, --pid PID         trace a running Go program\n"
-"  -i, --interval SECS   seconds between reports (default 5)\n"
-"  -n, --count N         stop after N interval reports\n"
-"  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
-"  -j, --json            one JSON object per report\n"
-"      --folded          folded stacks instead: the last report only\n"
-"      --svg FILE        also write a flame graph to FILE at every report\n"
-"      --pprof FILE      also write a pprof profile (alloc_space, alloc_objects)\n"
-"      --max-stacks N    distinct stacks stored (default 16384)\n"
-"      --sample-bytes R  track one allocation every R bytes on average:\n"
-"                        estimates (default 0 = every allocation)\n"
-"  -v, --verbose         debug messages, libbpf warnings\n"
-"  -h, --help            this help\n";
+"\n";
 
 enum {
-	OPT_ALLOCATOR = 256, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_UNWIND, OPT_UNWIND_ROWS,
+	OPT_ALLOCATOR = CLI_CMD_KEYS, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_UNWIND, OPT_UNWIND_ROWS,
 	OPT_SAMPLE_BYTES,
 };
 
-static const struct option leaks_options[] = {
-	{ "pid", required_argument, NULL, 'p' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "interval", required_argument, NULL, 'i' },
-	{ "count", required_argument, NULL, 'n' },
-	REPORT_LONG_OPTIONS,
-	{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
-	{ "libc", required_argument, NULL, OPT_ALLOCATOR },
-	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
-	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
-	{ "unwind", required_argument, NULL, OPT_UNWIND },
-	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
-	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+/*
+ * leaks, record and allocs share one parser (parse_args): each takes the
+ * others' options only to say whose they are (check_record_args, the Go
+ * checks), hence the CLI_HIDDEN entries.
+ */
+static const struct cli_opt leaks_opts[] = {
+	{ "pid", 'p', "PID", 0, "trace a running process" },
+	{ "interval", 'i', "SECS", 0, "seconds between reports (default 5)" },
+	{ "count", 'n', "N", 0, "stop after N interval reports" },
+	{ "top", 't', "N", 0, "show the N stacks with most bytes (default 10, 0 = all)" },
+	{ "min-age", 'a', "SECS", 0, "only count allocations older than SECS" },
+	{ "json", 'j', NULL, 0, "one JSON object per report" },
+	{ "folded", CLI_FOLDED, NULL, 0,
+	  "folded stacks instead (\"comm;main;f;g BYTES\" a line),\n"
+	  "for flamegraph.pl or speedscope: the last report only" },
+	{ "svg", CLI_SVG, "FILE", 0,
+	  "also write an interactive flame graph to FILE at\n"
+	  "every report (the last one stays)" },
+	{ "pprof", CLI_PPROF, "FILE", 0,
+	  "also write a pprof heap profile (inuse_space,\n"
+	  "inuse_objects) to FILE at every report" },
+	{ "allocator", OPT_ALLOCATOR, "PATH", 0,
+	  "hook the allocator in PATH (malloc, free, ..., operator\n"
+	  "new and delete) instead of those found in the process" },
+	{ "libc", OPT_ALLOCATOR, "PATH", CLI_ALIAS, "the same as --allocator PATH" },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0,
+	  "outstanding allocations tracked (default 262144)" },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "distinct stacks stored (default 16384)" },
+	{ "unwind", OPT_UNWIND, "MODE", 0,
+	  "how stacks are walked: dwarf (default: by the CFI\n"
+	  "of each module, by frame pointer where a module\n"
+	  "has none) or fp (frame pointers only, cheapest)" },
+	{ "unwind-rows", OPT_UNWIND_ROWS, "N", 0,
+	  "unwind table rows for all modules (default 524288)" },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "R", 0,
+	  "track one allocation every R bytes on average\n"
+	  "(Poisson, by bytes), not every one: cheaper, and the\n"
+	  "counts and bytes shown are estimates (default 0 = exact)" },
+	{ "output", 'o', "FILE", CLI_HIDDEN, NULL },
 	{},
+};
+
+static const struct cli_opt record_opts[] = {
+	{ "output", 'o', "FILE", 0,
+	  "the recording: a new file, mode 0600, renamed over\n"
+	  "whatever was at that path" },
+	{ "pid", 'p', "PID", 0, "trace a running process" },
+	{ "interval", 'i', "SECS", 0, "seconds between snapshots (default 5)" },
+	{ "count", 'n', "N", 0, "stop after N interval snapshots" },
+	{ "allocator", OPT_ALLOCATOR, "PATH", 0, "as for memlens leaks" },
+	{ "libc", OPT_ALLOCATOR, "PATH", CLI_ALIAS | CLI_JOIN, NULL },
+	{ "unwind", OPT_UNWIND, "MODE", CLI_JOIN, NULL },
+	{ "unwind-rows", OPT_UNWIND_ROWS, "N", CLI_JOIN, NULL },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0,
+	  "outstanding allocations tracked (default 262144)" },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "distinct stacks stored (default 16384)" },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "R", 0,
+	  "track one allocation every R bytes on average\n"
+	  "(Poisson, by bytes), not every one: cheaper, and the\n"
+	  "counts and bytes shown are estimates (default 0 = exact)" },
+	/* memlens report's: a recording is rendered there. */
+	{ "top", 't', "N", CLI_HIDDEN, NULL },
+	{ "min-age", 'a', "SECS", CLI_HIDDEN, NULL },
+	{ "json", 'j', NULL, CLI_HIDDEN, NULL },
+	{ "folded", CLI_FOLDED, NULL, CLI_HIDDEN, NULL },
+	{ "svg", CLI_SVG, "FILE", CLI_HIDDEN, NULL },
+	{ "pprof", CLI_PPROF, "FILE", CLI_HIDDEN, NULL },
+	{},
+};
+
+static const struct cli_opt allocs_opts[] = {
+	{ "pid", 'p', "PID", 0, "trace a running Go program" },
+	{ "interval", 'i', "SECS", 0, "seconds between reports (default 5)" },
+	{ "count", 'n', "N", 0, "stop after N interval reports" },
+	{ "top", 't', "N", 0, "show the N stacks with most bytes (default 10, 0 = all)" },
+	{ "json", 'j', NULL, 0, "one JSON object per report" },
+	{ "folded", CLI_FOLDED, NULL, 0, "folded stacks instead: the last report only" },
+	{ "svg", CLI_SVG, "FILE", 0, "also write a flame graph to FILE at every report" },
+	{ "pprof", CLI_PPROF, "FILE", 0,
+	  "also write a pprof profile (alloc_space, alloc_objects)" },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "distinct stacks stored (default 16384)" },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "R", 0,
+	  "track one allocation every R bytes on average:\n"
+	  "estimates (default 0 = every allocation)" },
+	/* memlens leaks' and record's: a Go heap needs none of them. */
+	{ "output", 'o', "FILE", CLI_HIDDEN, NULL },
+	{ "min-age", 'a', "SECS", CLI_HIDDEN, NULL },
+	{ "allocator", OPT_ALLOCATOR, "PATH", CLI_HIDDEN, NULL },
+	{ "libc", OPT_ALLOCATOR, "PATH", CLI_HIDDEN | CLI_ALIAS, NULL },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N", CLI_HIDDEN, NULL },
+	{ "unwind", OPT_UNWIND, "MODE", CLI_HIDDEN, NULL },
+	{ "unwind-rows", OPT_UNWIND_ROWS, "N", CLI_HIDDEN, NULL },
+	{},
+};
+
+const struct cli_cmd leaks_cli = {
+	.name = "leaks",
+	.usage = leaks_usage,
+	.stop_at_operand = true,
+	.tables = (const struct cli_opt *const[]){ leaks_opts, cli_verbose_help, NULL },
+};
+
+const struct cli_cmd record_cli = {
+	.name = "record",
+	.usage = record_usage,
+	.epilog = "\nA Go program's heap is not malloc's: see memlens allocs.\n",
+	.stop_at_operand = true,
+	.tables = (const struct cli_opt *const[]){ record_opts, cli_verbose_help, NULL },
+};
+
+const struct cli_cmd allocs_cli = {
+	.name = "allocs",
+	.usage = allocs_usage,
+	.stop_at_operand = true,
+	.tables = (const struct cli_opt *const[]){ allocs_opts, cli_verbose_help, NULL },
 };
 
 static int check_record_args(const struct leaks_env *env)
@@ -166,20 +213,23 @@ static int check_record_args(const struct leaks_env *env)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct leaks_env *env)
+static int parse_args(int argc, char **argv, struct leaks_env *env, const struct cli_cmd *cli)
 {
+	struct cli_parser p;
 	unsigned long long v;
 	int opt, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:p:o:i:n:t:a:jvh", leaks_options, NULL)) != -1) {
+	if (cli_parser_init(&p, cli))
+		return -E2BIG;
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
+		if (opt == CLI_BAD)
+			return -EINVAL;
 		err = report_opts_parse(&env->show, opt, optarg);
 		if (err < 0)
 			return err;
 		if (err) {
 			/* Record renders nothing: those options belong to report. */
-			env->report_opt = report_opt_name(opt);
+			env->report_opt = cli_key_name(cli, opt);
 			continue;
 		}
 		switch (opt) {
@@ -235,11 +285,10 @@ static int parse_args(int argc, char **argv, struct leaks_env *env)
 			verbose = true;
 			break;
 		case 'h':
-			fputs(env->record_mode ? record_usage : env->go ? allocs_usage : leaks_usage,
-			      stdout);
+			cli_print_help(cli, stdout);
 			exit(0);
 		default:
-			bad_option(env->name, opt, argv[optind - 1]);
+			bad_option(env->name, '?', argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -299,7 +348,7 @@ int cmd_leaks(int argc, char **argv)
 {
 	struct leaks_env env = { .interval_s = 5, .show.top = 10, .name = "leaks" };
 
-	if (parse_args(argc, argv, &env))
+	if (parse_args(argc, argv, &env, &leaks_cli))
 		return EXIT_USAGE;
 	return run_leaks(&env);
 }
@@ -308,7 +357,7 @@ int cmd_record(int argc, char **argv)
 {
 	struct leaks_env env = { .interval_s = 5, .record_mode = true, .name = "record" };
 
-	if (parse_args(argc, argv, &env))
+	if (parse_args(argc, argv, &env, &record_cli))
 		return EXIT_USAGE;
 	return run_leaks(&env);
 }
@@ -317,7 +366,7 @@ int cmd_allocs(int argc, char **argv)
 {
 	struct leaks_env env = { .interval_s = 5, .show.top = 10, .go = true, .name = "allocs" };
 
-	if (parse_args(argc, argv, &env))
+	if (parse_args(argc, argv, &env, &allocs_cli))
 		return EXIT_USAGE;
 	return run_leaks(&env);
 }

@@ -9,13 +9,13 @@
  * At the end: per-process totals with log2 histograms of stall latency.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "cli.h"
 #include "hist_print.h"
 #include "memcg.h"
 #include "output.h"
@@ -50,25 +50,26 @@ static const char reclaim_usage[] =
 "kswapd. As each episode of pressure ends: its duration, who stalled, who\n"
 "allocated most meanwhile, OOM kills, PSI, a timeline. At Ctrl-C or after\n"
 "-n intervals: per-process totals and stall latency histograms.\n"
-"\n"
-SYSVIEW_FILTERS_HELP
-"  -g, --gap SECS        quiet time that ends an episode (default 1)\n"
-"  -t, --tick SECS       resolution of the timeline (default 0.1)\n"
-"      --no-page-allocs  do not count page allocations (their hook is the\n"
-"                        hottest; episodes then say who stalled only)\n"
-"  -r, --rows N          processes per table (default 10, 0 = all)\n"
-SYSVIEW_VERBOSE_HELP;
+"\n";
 
-enum { OPT_NO_PAGE_ALLOCS = OPT_SYSVIEW_LAST };
+enum { OPT_NO_PAGE_ALLOCS = CLI_CMD_KEYS };
 
-static const struct option reclaim_options[] = {
-	SYSVIEW_FILTER_LONG_OPTIONS,
-	{ "gap", required_argument, NULL, 'g' },
-	{ "tick", required_argument, NULL, 't' },
-	{ "no-page-allocs", no_argument, NULL, OPT_NO_PAGE_ALLOCS },
-	{ "rows", required_argument, NULL, 'r' },
-	{ "help", no_argument, NULL, 'h' },
+static const struct cli_opt reclaim_opts[] = {
+	{ "gap", 'g', "SECS", 0, "quiet time that ends an episode (default 1)" },
+	{ "tick", 't', "SECS", 0, "resolution of the timeline (default 0.1)" },
+	{ "no-page-allocs", OPT_NO_PAGE_ALLOCS, NULL, 0,
+	  "do not count page allocations (their hook is the\n"
+	  "hottest; episodes then say who stalled only)" },
+	{ "rows", 'r', "N", 0, "processes per table (default 10, 0 = all)" },
 	{},
+};
+
+const struct cli_cmd reclaim_cli = {
+	.name = "reclaim",
+	.usage = reclaim_usage,
+	.tables = (const struct cli_opt *const[]){
+		cli_sysview_filters, reclaim_opts, cli_verbose_help, NULL,
+	},
 };
 
 static int parse_reclaim_opt(void *ctx, int opt, const char *arg)
@@ -90,10 +91,7 @@ static int parse_reclaim_opt(void *ctx, int opt, const char *arg)
 }
 
 static const struct sysview_cmd reclaim_cmd = {
-	.name = "reclaim",
-	.usage = reclaim_usage,
-	.short_opts = "g:t:r:",
-	.long_opts = reclaim_options,
+	.cli = &reclaim_cli,
 	.parse_opt = parse_reclaim_opt,
 };
 

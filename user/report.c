@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Aggregation of outstanding allocations by call stack, and its rendering. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "cli.h"
 #include "pprof.h"
 #include "sampling.h"
 #include "alloc_stats.h"
@@ -523,16 +523,6 @@ int report_write_outputs(const struct stack_report *r, bool folded, const char *
 	return err;
 }
 
-const char *report_opt_name(int opt)
-{
-	static const struct option options[] = { REPORT_LONG_OPTIONS, {} };
-
-	for (const struct option *o = options; o->name; o++)
-		if (o->val == opt)
-			return o->name;
-	return "?";
-}
-
 int report_opts_parse(struct report_opts *o, int opt, const char *arg)
 {
 	switch (opt) {
@@ -543,13 +533,13 @@ int report_opts_parse(struct report_opts *o, int opt, const char *arg)
 	case 'j':
 		o->json = true;
 		return 1;
-	case REPORT_OPT_FOLDED:
+	case CLI_FOLDED:
 		o->folded = true;
 		return 1;
-	case REPORT_OPT_SVG:
+	case CLI_SVG:
 		o->svg = arg;
 		return 1;
-	case REPORT_OPT_PPROF:
+	case CLI_PPROF:
 		o->pprof = arg;
 		return 1;
 	}

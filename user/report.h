@@ -93,20 +93,11 @@ struct report_opts {
 	const char *pprof;	/* also a pprof profile into this file */
 };
 
-enum { REPORT_OPT_FOLDED = 1024, REPORT_OPT_SVG, REPORT_OPT_PPROF };
-
-/* Their getopt_long() entries; the short ones are "t:a:j". */
-#define REPORT_LONG_OPTIONS \
-	{ "top", required_argument, NULL, 't' }, \
-	{ "min-age", required_argument, NULL, 'a' }, \
-	{ "json", no_argument, NULL, 'j' }, \
-	{ "folded", no_argument, NULL, REPORT_OPT_FOLDED }, \
-	{ "svg", required_argument, NULL, REPORT_OPT_SVG }, \
-	{ "pprof", required_argument, NULL, REPORT_OPT_PPROF }
-
-/* The long name of OPT, one of them, without its dashes. */
-const char *report_opt_name(int opt);
-/* 1 if OPT is one of them (taken into O), 0 if not, -EINVAL for a bad ARG. */
+/*
+ * 1 if OPT is one of them (taken into O), 0 if not, -EINVAL for a bad ARG.
+ * Their keys (cli.h): 't' (--top), 'a' (--min-age), 'j' (--json),
+ * CLI_FOLDED, CLI_SVG, CLI_PPROF; each command's table gives their help.
+ */
 int report_opts_parse(struct report_opts *o, int opt, const char *arg);
 /* 0 if the files asked for can be written: checked before anything starts. */
 int report_opts_check_files(const struct report_opts *o);

@@ -4,12 +4,12 @@
  * in any of the views `memlens leaks` has, and as a timeline of growth.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "cli.h"
 #include "output.h"
 #include "recfile.h"
 #include "report.h"
@@ -31,30 +31,32 @@ static const char report_usage[] =
 "Render a recording made by `memlens record`: the outstanding allocations by\n"
 "call stack, as `memlens leaks` shows them live. By default the last snapshot\n"
 "(at exit or Ctrl-C).\n"
-"\n"
-"  -s, --snapshot N      the N-th snapshot instead (1 = the first)\n"
-"  -A, --all             every snapshot, in order\n"
-"  -T, --timeline        one line a snapshot: outstanding bytes, allocations and\n"
-"                        stacks over time, and the growth since the one before\n"
-"  -P, --partial         read a recording cut short (memlens record was\n"
-"                        killed): the snapshots written whole\n"
-"  -t, --top N           show the N stacks with most bytes (default 10, 0 = all)\n"
-"  -a, --min-age SECS    only count allocations older than SECS at the snapshot\n"
-"                        (in reports; the timeline counts every block)\n"
-"  -j, --json            one JSON object per report (or per timeline line)\n"
-"      --folded          folded stacks of the snapshot, for flamegraph.pl\n"
-"      --svg FILE        an interactive flame graph of the snapshot in FILE\n"
-"      --pprof FILE      a pprof heap profile of the snapshot in FILE\n"
-"  -h, --help            this help\n";
+"\n";
 
-static const struct option report_options[] = {
-	{ "snapshot", required_argument, NULL, 's' },
-	{ "all", no_argument, NULL, 'A' },
-	{ "timeline", no_argument, NULL, 'T' },
-	{ "partial", no_argument, NULL, 'P' },
-	REPORT_LONG_OPTIONS,
-	{ "help", no_argument, NULL, 'h' },
+static const struct cli_opt report_opts[] = {
+	{ "snapshot", 's', "N", 0, "the N-th snapshot instead (1 = the first)" },
+	{ "all", 'A', NULL, 0, "every snapshot, in order" },
+	{ "timeline", 'T', NULL, 0,
+	  "one line a snapshot: outstanding bytes, allocations and\n"
+	  "stacks over time, and the growth since the one before" },
+	{ "partial", 'P', NULL, 0,
+	  "read a recording cut short (memlens record was\n"
+	  "killed): the snapshots written whole" },
+	{ "top", 't', "N", 0, "show the N stacks with most bytes (default 10, 0 = all)" },
+	{ "min-age", 'a', "SECS", 0,
+	  "only count allocations older than SECS at the snapshot\n"
+	  "(in reports; the timeline counts every block)" },
+	{ "json", 'j', NULL, 0, "one JSON object per report (or per timeline line)" },
+	{ "folded", CLI_FOLDED, NULL, 0, "folded stacks of the snapshot, for flamegraph.pl" },
+	{ "svg", CLI_SVG, "FILE", 0, "an interactive flame graph of the snapshot in FILE" },
+	{ "pprof", CLI_PPROF, "FILE", 0, "a pprof heap profile of the snapshot in FILE" },
 	{},
+};
+
+const struct cli_cmd report_cli = {
+	.name = "report",
+	.usage = report_usage,
+	.tables = (const struct cli_opt *const[]){ report_opts, cli_help, NULL },
 };
 
 static int check_args(const struct report_env *env)
@@ -86,11 +88,14 @@ static int check_args(const struct report_env *env)
 
 static int parse_args(int argc, char **argv, struct report_env *env)
 {
+	struct cli_parser p;
 	int opt, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":s:ATPt:a:jh", report_options, NULL)) != -1) {
+	if (cli_parser_init(&p, &report_cli))
+		return -E2BIG;
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
+		if (opt == CLI_BAD)
+			return -EINVAL;
 		err = report_opts_parse(&env->show, opt, optarg);
 		if (err < 0)
 			return err;
@@ -115,7 +120,7 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 			env->partial = true;
 			break;
 		case 'h':
-			fputs(report_usage, stdout);
+			cli_print_help(&report_cli, stdout);
 			exit(0);
 		default:
 			bad_option("report", opt, argv[optind - 1]);

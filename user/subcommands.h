@@ -13,4 +13,9 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
+/* Their command lines (cli.h): options and help. */
+struct cli_cmd;
+extern const struct cli_cmd leaks_cli, allocs_cli, top_cli, hist_cli, reclaim_cli, kmem_cli,
+	record_cli, report_cli, doctor_cli;
+
 #endif

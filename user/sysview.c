@@ -26,6 +26,7 @@
 #include "bpf_compat.h"
 #include "alloc_probes.h"
 #include "bpf_util.h"
+#include "cli.h"
 #include "procmaps.h"
 #include "memcg.h"
 #include "sysview.h"
@@ -78,7 +79,7 @@ int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
 		}
 		o->comm = arg;
 		return 1;
-	case OPT_CGROUP:
+	case CLI_CGROUP:
 		o->cgroup = arg;
 		return 1;
 	case 'i':
@@ -90,7 +91,7 @@ int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
 	case 'j':
 		o->json = true;
 		return 1;
-	case OPT_NO_UPROBES:
+	case CLI_NO_UPROBES:
 		o->no_uprobes = true;
 		return 1;
 	case 'v':
@@ -103,20 +104,18 @@ int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
 int sysview_parse_args(int argc, char **argv, const struct sysview_cmd *cmd,
 		       struct sysview_opts *o, void *env)
 {
-	char short_opts[64];
+	const char *name = cmd->cli->name;
+	struct cli_parser p;
 	int opt, handled;
 
-	snprintf(short_opts, sizeof(short_opts), ":%s%s", SYSVIEW_SHORT_OPTS, cmd->short_opts);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, short_opts, cmd->long_opts, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(cmd->usage, stdout);
-			exit(0);
-		}
-		if (opt == '?' || opt == ':') {
-			bad_option(cmd->name, opt, argv[optind - 1]);
+	if (cli_parser_init(&p, cmd->cli))
+		return -E2BIG;
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
+		if (opt == CLI_BAD)
 			return -EINVAL;
+		if (opt == 'h') {
+			cli_print_help(cmd->cli, stdout);
+			exit(0);
 		}
 		handled = cmd->parse_opt(env, opt, optarg);
 		if (!handled)
@@ -124,13 +123,13 @@ int sysview_parse_args(int argc, char **argv, const struct sysview_cmd *cmd,
 		if (handled < 0)
 			return -EINVAL;
 		if (!handled) {
-			bad_option(cmd->name, '?', argv[optind - 1]);
+			bad_option(name, '?', argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		error_msg("%s: unexpected argument '%s' (see memlens %s --help)", cmd->name,
-			  argv[optind], cmd->name);
+		error_msg("%s: unexpected argument '%s' (see memlens %s --help)", name,
+			  argv[optind], name);
 		return -EINVAL;
 	}
 	return 0;

@@ -8,7 +8,6 @@
 #ifndef MEMLENS_SYSVIEW_H
 #define MEMLENS_SYSVIEW_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,59 +25,18 @@ struct sysview_opts {
 	bool reclaim;			/* also the reclaim tracer: stalls, page allocations */
 };
 
-/* Options every system-wide view takes; each view adds its own. */
-#define SYSVIEW_FILTERS_HELP \
-"  -p, --pid PID         only this process\n" \
-"  -c, --comm COMM       only processes with this command name\n" \
-"      --cgroup PATH     only tasks in this v1 memory cgroup (a directory\n" \
-"                        under /sys/fs/cgroup/memory, or a path relative to it)\n" \
-"  -i, --interval SECS   seconds between updates\n" \
-"  -n, --count N         stop after N updates\n" \
-"  -j, --json            JSON lines instead of tables\n"
-
-#define SYSVIEW_VERBOSE_HELP \
-"  -v, --verbose         debug messages, libbpf warnings\n" \
-"  -h, --help            this help\n"
-
-#define SYSVIEW_OPTIONS_HELP \
-SYSVIEW_FILTERS_HELP \
-"      --no-uprobes      syscalls, faults and rss only: no allocator hooks,\n" \
-"                        negligible overhead\n" \
-SYSVIEW_VERBOSE_HELP
-
-#define SYSVIEW_SHORT_OPTS "p:c:i:n:jvh"
-
-enum {
-	OPT_CGROUP = 300,
-	OPT_NO_UPROBES,
-	OPT_SYSVIEW_LAST,
-};
-
-#define SYSVIEW_FILTER_LONG_OPTIONS \
-	{ "pid", required_argument, NULL, 'p' }, \
-	{ "comm", required_argument, NULL, 'c' }, \
-	{ "cgroup", required_argument, NULL, OPT_CGROUP }, \
-	{ "interval", required_argument, NULL, 'i' }, \
-	{ "count", required_argument, NULL, 'n' }, \
-	{ "json", no_argument, NULL, 'j' }, \
-	{ "verbose", no_argument, NULL, 'v' }
-
-#define SYSVIEW_LONG_OPTIONS \
-	SYSVIEW_FILTER_LONG_OPTIONS, \
-	{ "no-uprobes", no_argument, NULL, OPT_NO_UPROBES }
-
 /*
  * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
  * on a bad value (already reported).
  */
 int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg);
 
+struct cli_cmd;
+
 /* What a view says of itself to sysview_parse_args. */
 struct sysview_cmd {
-	const char *name;		/* "top" */
-	const char *usage;
-	const char *short_opts;		/* its own, after SYSVIEW_SHORT_OPTS */
-	const struct option *long_opts;	/* all, common ones included */
+	/* Its options: cli_sysview_filters and its own (cli.h). */
+	const struct cli_cmd *cli;
 	/*
 	 * Its own options: 1 if OPT was consumed, 0 to let the common
 	 * options have it, negative on a bad value (already reported).

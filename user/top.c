@@ -6,7 +6,6 @@
  * when piped, or JSON lines.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "alloc_stats.h"
+#include "cli.h"
 #include "output.h"
 #include "prom.h"
 #include "proctable.h"
@@ -44,26 +44,30 @@ static const char top_usage[] =
 "faults, RSS. On a terminal the table refreshes in place; keys choose the\n"
 "sort column (a b f o k m n j r w p, q quits). Piped, it prints a table\n"
 "every interval; --json prints one object per process per interval.\n"
-"\n"
-SYSVIEW_OPTIONS_HELP
-"      --prom [HOST:]PORT  also serve the counters as Prometheus metrics at\n"
-"                        http://HOST:PORT/metrics (HOST 127.0.0.1 by default)\n"
-"      --reclaim         also memory pressure, as memlens reclaim traces it:\n"
-"                        pages allocated, reclaim stalls, pages reclaimed\n"
-"  -s, --sort KEY        allocs, bytes, frees, outstanding, brk, mmap, minflt,\n"
-"                        majflt, rss, stall or pid (default bytes)\n"
-"  -r, --rows N          rows per table when not on a terminal (default 20, 0 = all)\n";
+"\n";
 
-enum { OPT_RECLAIM = OPT_SYSVIEW_LAST, OPT_PROM };
+enum { OPT_RECLAIM = CLI_CMD_KEYS, OPT_PROM };
 
-static const struct option top_options[] = {
-	SYSVIEW_LONG_OPTIONS,
-	{ "sort", required_argument, NULL, 's' },
-	{ "rows", required_argument, NULL, 'r' },
-	{ "reclaim", no_argument, NULL, OPT_RECLAIM },
-	{ "prom", required_argument, NULL, OPT_PROM },
-	{ "help", no_argument, NULL, 'h' },
+static const struct cli_opt top_opts[] = {
+	{ "prom", OPT_PROM, "[HOST:]PORT", 0,
+	  "also serve the counters as Prometheus metrics at\n"
+	  "http://HOST:PORT/metrics (HOST 127.0.0.1 by default)" },
+	{ "reclaim", OPT_RECLAIM, NULL, 0,
+	  "also memory pressure, as memlens reclaim traces it:\n"
+	  "pages allocated, reclaim stalls, pages reclaimed" },
+	{ "sort", 's', "KEY", 0,
+	  "allocs, bytes, frees, outstanding, brk, mmap, minflt,\n"
+	  "majflt, rss, stall or pid (default bytes)" },
+	{ "rows", 'r', "N", 0, "rows per table when not on a terminal (default 20, 0 = all)" },
 	{},
+};
+
+const struct cli_cmd top_cli = {
+	.name = "top",
+	.usage = top_usage,
+	.tables = (const struct cli_opt *const[]){
+		cli_sysview_filters, cli_no_uprobes, cli_verbose_help, top_opts, NULL,
+	},
 };
 
 static int parse_top_opt(void *ctx, int opt, const char *arg)
@@ -90,10 +94,7 @@ static int parse_top_opt(void *ctx, int opt, const char *arg)
 }
 
 static const struct sysview_cmd top_cmd = {
-	.name = "top",
-	.usage = top_usage,
-	.short_opts = "s:r:",
-	.long_opts = top_options,
+	.cli = &top_cli,
 	.parse_opt = parse_top_opt,
 };
 

@@ -29,6 +29,7 @@ static const struct {
 	{ "kplan", test_kplan },
 	{ "tpguard", test_tpguard },
 	{ "alloc_session", test_alloc_session },
+	{ "cli", test_cli },
 };
 
 /* With arguments, only the suites they name. */

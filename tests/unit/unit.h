@@ -70,5 +70,6 @@ void test_demangle(void);
 void test_kplan(void);
 void test_tpguard(void);
 void test_alloc_session(void);
+void test_cli(void);
 
 #endif

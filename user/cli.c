@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Command-line tables: getopt_long()'s arrays and the --help option lines,
+ * both made from one struct cli_opt table per command, and the groups of
+ * options several commands share.
+ */
+#include <errno.h>
+#include <string.h>
+#include "cli.h"
+#include "util.h"
+
+/* The help text starts at this column; wider option columns go on a line of their own. */
+#define HELP_COLUMN 24
+
+const struct cli_opt cli_sysview_filters[] = {
+	{ "pid", 'p', "PID", 0, "only this process" },
+	{ "comm", 'c', "COMM", 0, "only processes with this command name" },
+	{ "cgroup", CLI_CGROUP, "PATH", 0,
+	  "only tasks in this v1 memory cgroup (a directory\n"
+	  "under /sys/fs/cgroup/memory, or a path relative to it)" },
+	{ "interval", 'i', "SECS", 0, "seconds between updates" },
+	{ "count", 'n', "N", 0, "stop after N updates" },
+	{ "json", 'j', NULL, 0, "JSON lines instead of tables" },
+	{},
+};
+
+const struct cli_opt cli_no_uprobes[] = {
+	{ "no-uprobes", CLI_NO_UPROBES, NULL, 0,
+	  "syscalls, faults and rss only: no allocator hooks,\n"
+	  "negligible overhead" },
+	{},
+};
+
+const struct cli_opt cli_verbose_help[] = {
+	{ "verbose", 'v', NULL, 0, "debug messages, libbpf warnings" },
+	{ "help", 'h', NULL, 0, "this help" },
+	{},
+};
+
+const struct cli_opt cli_help[] = {
+	{ "help", 'h', NULL, 0, "this help" },
+	{},
+};
+
+static bool has_short(int key)
+{
+	return key > 0 && key < 256;
+}
+
+int cli_parser_init(struct cli_parser *p, const struct cli_cmd *cmd)
+{
+	size_t nr = 0, len = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->cmd = cmd;
+	if (cmd->stop_at_operand)
+		p->shorts[len++] = '+';
+	/* Missing values as ':', apart from unknown options. */
+	p->shorts[len++] = ':';
+	cli_for_each_opt(o, t, cmd) {
+		if (nr == CLI_MAX_OPTS)
+			return -E2BIG;
+		p->longs[nr++] = (struct option){
+			.name = o->name,
+			.has_arg = o->arg ? required_argument : no_argument,
+			.val = o->key,
+		};
+		if (!has_short(o->key) || (o->flags & CLI_ALIAS))
+			continue;
+		p->shorts[len++] = o->key;
+		if (o->arg)
+			p->shorts[len++] = ':';
+	}
+	/* 0, not 1: glibc forgets an earlier parse's state (the unit tests parse many). */
+	optind = 0;
+	opterr = 0;
+	return 0;
+}
+
+int cli_next(struct cli_parser *p, int argc, char **argv)
+{
+	int opt = getopt_long(argc, argv, p->shorts, p->longs, NULL);
+
+	if (opt == '?' || opt == ':') {
+		bad_option(p->cmd->name, opt, argv[optind - 1]);
+		return CLI_BAD;
+	}
+	return opt;
+}
+
+const char *cli_key_name(const struct cli_cmd *cmd, int key)
+{
+	cli_for_each_opt(o, t, cmd)
+		if (o->key == key)
+			return o->name;
+	return NULL;
+}
+
+/* "-p, --pid PID" or "--cgroup PATH": how O is written in the option column. */
+static int print_names(FILE *out, const struct cli_opt *o)
+{
+	int n = 0;
+
+	if (has_short(o->key))
+		n += fprintf(out, "-%c, ", o->key);
+	n += fprintf(out, "--%s", o->name);
+	if (o->arg)
+		n += fprintf(out, " %s", o->arg);
+	return n;
+}
+
+/* The lines of HELP, the first from column COL on, the others indented to HELP_COLUMN. */
+static void print_option_help(FILE *out, int col, const char *help)
+{
+	if (col > HELP_COLUMN - 2) {
+		fputc('\n', out);
+		col = 0;
+	}
+	fprintf(out, "%*s", HELP_COLUMN - col, "");
+	for (const char *s = help; *s; s++) {
+		fputc(*s, out);
+		if (*s == '\n')
+			fprintf(out, "%*s", HELP_COLUMN, "");
+	}
+	fputc('\n', out);
+}
+
+/* O and the CLI_JOIN options after it, on one line, then their help. */
+static void print_option(FILE *out, const struct cli_opt *o)
+{
+	int col = fprintf(out, has_short(o->key) ? "  " : "      ");
+
+	col += print_names(out, o);
+	for (const struct cli_opt *j = o + 1; j->name && (j->flags & CLI_JOIN); j++) {
+		col += fprintf(out, ", ");
+		col += print_names(out, j);
+	}
+	print_option_help(out, col, o->help ? o->help : "");
+}
+
+void cli_print_help(const struct cli_cmd *cmd, FILE *out)
+{
+	fputs(cmd->usage, out);
+	cli_for_each_opt(o, t, cmd)
+		if (!(o->flags & (CLI_HIDDEN | CLI_JOIN)))
+			print_option(out, o);
+	if (cmd->epilog)
+		fputs(cmd->epilog, out);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The command line of each subcommand as one table: getopt_long()'s
+ * arrays and the --help text are both made from it, so that the help
+ * cannot list an option the parser refuses, nor miss one it takes.
+ */
+#ifndef MEMLENS_CLI_H
+#define MEMLENS_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/*
+ * Option keys: a short option is its letter; an option with a long name
+ * only has a key from 256 on. The shared groups own 256..511; a command
+ * numbers its own long-only options from CLI_CMD_KEYS, which cannot meet
+ * a shared key (commands never share a table with each other).
+ */
+enum {
+	CLI_CGROUP = 256,	/* the system-wide views' filters */
+	CLI_NO_UPROBES,
+	CLI_FOLDED,		/* the rendering options (struct report_opts) */
+	CLI_SVG,
+	CLI_PPROF,
+	CLI_CMD_KEYS = 512,
+};
+
+enum {
+	/* The same option as the entry before, under another name: same key. */
+	CLI_ALIAS = 1 << 0,
+	/* Shown on the line of the option before, which gives the help for both. */
+	CLI_JOIN = 1 << 1,
+	/*
+	 * Parsed but not shown: an option of a sibling command, taken only
+	 * to tell which command it belongs to (record -t: "an option of
+	 * memlens report") instead of calling it unknown.
+	 */
+	CLI_HIDDEN = 1 << 2,
+};
+
+/* One option, in argp's order (libbpf-tools' readers know it). */
+struct cli_opt {
+	const char *name;	/* long name, without the dashes */
+	int key;		/* the short letter, or an id >= 256 */
+	const char *arg;	/* the value's name in the help (PID, FILE), NULL: no value */
+	unsigned int flags;	/* CLI_ALIAS, CLI_JOIN, CLI_HIDDEN */
+	const char *help;	/* lines separated by '\n', no final one */
+};
+
+struct cli_cmd {
+	const char *name;	/* "leaks": in messages */
+	const char *usage;	/* usage lines and description, up to the options */
+	const char *epilog;	/* after the options, or NULL */
+	bool stop_at_operand;	/* options end at the first operand: -- CMD ARGS */
+	/* Tables of options ending with a NULL name, in help order; NULL ends. */
+	const struct cli_opt *const *tables;
+};
+
+/* Groups that several commands share. */
+extern const struct cli_opt cli_sysview_filters[];	/* -p -c --cgroup -i -n -j */
+extern const struct cli_opt cli_no_uprobes[];		/* top, hist */
+extern const struct cli_opt cli_verbose_help[];		/* -v -h */
+extern const struct cli_opt cli_help[];			/* -h */
+
+#define CLI_MAX_OPTS 48
+
+/* getopt_long()'s view of a command. */
+struct cli_parser {
+	const struct cli_cmd *cmd;
+	struct option longs[CLI_MAX_OPTS + 1];
+	char shorts[2 * CLI_MAX_OPTS + 3];
+};
+
+/* Visit each option of CMD, in help order: for iterators. */
+#define cli_for_each_opt(o, t, cmd) \
+	for (const struct cli_opt *const *t = (cmd)->tables; *t; t++) \
+		for (const struct cli_opt *o = *t; o->name; o++)
+
+/*
+ * Make P's arrays from CMD and reset getopt: -E2BIG if CMD has more than
+ * CLI_MAX_OPTS options.
+ */
+int cli_parser_init(struct cli_parser *p, const struct cli_cmd *cmd);
+/*
+ * The next option of ARGV, as getopt_long() with OPTARG set: its key, -1
+ * after the last. An unknown option or a missing value is reported
+ * (bad_option) and gives CLI_BAD.
+ */
+#define CLI_BAD (-2)
+int cli_next(struct cli_parser *p, int argc, char **argv);
+/* The long name of KEY in CMD (the first, for an alias), NULL if none. */
+const char *cli_key_name(const struct cli_cmd *cmd, int key);
+/* The --help text of CMD. */
+void cli_print_help(const struct cli_cmd *cmd, FILE *out);
+
+#endif
