@@ -199,10 +199,10 @@ $(OUTPUT)/rustleak: tests/workloads/rustleak.rs | $(OUTPUT)
 	MAKEFLAGS= $(RUSTC) --edition 2021 -C opt-level=1 -C force-frame-pointers=yes -g $< -o $@
 
 # The recording reader under libFuzzer, with ASan and UBSan (tests/fuzz.sh).
-FUZZ_SRCS := user/cli.c user/recfile.c user/report.c user/output.c user/alloc_stats.c user/pprof.c user/flameset.c user/flamegraph.c \
+FUZZ_SRCS := user/cli.c user/recfile.c user/stack_report.c user/output.c user/alloc_stats.c user/pprof.c user/flameset.c user/flamegraph.c \
 	     user/sampling.c user/util.c $(OUTPUT)/profile.pb-c.c
 # Its own optimisation (-O1, as libFuzzer advises), the required flags of all.
-$(OUTPUT)/fuzz_recording: tests/fuzz/fuzz_recording.c user/report_cmd.c $(FUZZ_SRCS) user/*.h \
+$(OUTPUT)/fuzz_recording: tests/fuzz/fuzz_recording.c user/report.c $(FUZZ_SRCS) user/*.h \
 			  include/*.h $(OUTPUT)/profile.pb-c.h $(OUTPUT)/cflags | $(OUTPUT)
 	$(CLANG) $(ALL_CFLAGS) -O1 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INCLUDES) \

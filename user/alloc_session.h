@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "allocs.h"
-#include "report.h"
+#include "stack_report.h"
 #include "spawn.h"
 
 struct group_source;

@@ -5,6 +5,7 @@
  * options several commands share.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "util.h"
@@ -12,7 +13,7 @@
 /* The help text starts at this column; wider option columns go on a line of their own. */
 #define HELP_COLUMN 24
 
-const struct cli_opt cli_sysview_filters[] = {
+const struct cli_opt cli_view_filters[] = {
 	{ "pid", 'p', "PID", 0, "only this process" },
 	{ "comm", 'c', "COMM", 0, "only processes with this command name" },
 	{ "cgroup", CLI_CGROUP, "PATH", 0,
@@ -146,4 +147,81 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *out)
 			print_option(out, o);
 	if (cmd->epilog)
 		fputs(cmd->epilog, out);
+}
+
+/*
+ * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
+ * on a bad value (already reported).
+ */
+static int view_parse_opt(struct view_opts *o, int opt, const char *arg)
+{
+	unsigned long long v;
+
+	switch (opt) {
+	case 'p':
+		if (parse_uint(arg, "pid", 0x3fffffff, &v) || !v)
+			return -EINVAL;
+		o->pid = v;
+		return 1;
+	case 'c':
+		if (strlen(arg) >= 16 || !*arg) {
+			error_msg("invalid comm '%s': a command name has 1 to 15 characters", arg);
+			return -EINVAL;
+		}
+		o->comm = arg;
+		return 1;
+	case CLI_CGROUP:
+		o->cgroup = arg;
+		return 1;
+	case 'i':
+		return parse_interval(arg, &o->interval_s) ? -EINVAL : 1;
+	case 'n':
+		if (parse_uint(arg, "count", 1ULL << 32, &o->count))
+			return -EINVAL;
+		return 1;
+	case 'j':
+		o->json = true;
+		return 1;
+	case CLI_NO_UPROBES:
+		o->no_uprobes = true;
+		return 1;
+	case 'v':
+		verbose = true;
+		return 1;
+	}
+	return 0;
+}
+
+int cli_parse_view(int argc, char **argv, const struct view_cmd *cmd, struct view_opts *o,
+		   void *env)
+{
+	const char *name = cmd->cli->name;
+	struct cli_parser p;
+	int opt, handled;
+
+	if (cli_parser_init(&p, cmd->cli))
+		return -E2BIG;
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
+		if (opt == CLI_BAD)
+			return -EINVAL;
+		if (opt == 'h') {
+			cli_print_help(cmd->cli, stdout);
+			exit(0);
+		}
+		handled = cmd->parse_opt(env, opt, optarg);
+		if (!handled)
+			handled = view_parse_opt(o, opt, optarg);
+		if (handled < 0)
+			return -EINVAL;
+		if (!handled) {
+			bad_option(name, '?', argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		error_msg("%s: unexpected argument '%s' (see memlens %s --help)", name,
+			  argv[optind], name);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -58,7 +58,7 @@ struct cli_cmd {
 };
 
 /* Groups that several commands share. */
-extern const struct cli_opt cli_sysview_filters[];	/* -p -c --cgroup -i -n -j */
+extern const struct cli_opt cli_view_filters[];	/* -p -c --cgroup -i -n -j */
 extern const struct cli_opt cli_no_uprobes[];		/* top, hist */
 extern const struct cli_opt cli_verbose_help[];		/* -v -h */
 extern const struct cli_opt cli_help[];			/* -h */
@@ -93,5 +93,35 @@ int cli_next(struct cli_parser *p, int argc, char **argv);
 const char *cli_key_name(const struct cli_cmd *cmd, int key);
 /* The --help text of CMD. */
 void cli_print_help(const struct cli_cmd *cmd, FILE *out);
+
+/*
+ * The system-wide views (top, hist, reclaim, kmem): the filters they share
+ * (cli_view_filters) and each view's own options.
+ */
+struct view_opts {
+	int pid;			/* -p: 0 = every process */
+	const char *comm;		/* -c */
+	const char *cgroup;		/* --cgroup: v1 memory cgroup directory */
+	double interval_s;
+	unsigned long long count;	/* intervals before exiting, 0 = no limit */
+	bool json;
+	bool no_uprobes;
+	bool reclaim;			/* also the reclaim tracer: stalls, page allocations */
+};
+
+/* What a view says of itself to cli_parse_view. */
+struct view_cmd {
+	/* Its options: cli_view_filters and its own. */
+	const struct cli_cmd *cli;
+	/*
+	 * Its own options: 1 if OPT was consumed, 0 to let the common
+	 * options have it, negative on a bad value (already reported).
+	 */
+	int (*parse_opt)(void *env, int opt, const char *arg);
+};
+
+/* Parse ARGV: common options into O, the view's own through CMD. */
+int cli_parse_view(int argc, char **argv, const struct view_cmd *cmd, struct view_opts *o,
+		   void *env);
 
 #endif

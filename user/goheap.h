@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "report.h"
+#include "stack_report.h"
 
 struct allocs_bpf;
 struct go_probes;

@@ -19,7 +19,7 @@
 #include "util.h"
 
 struct hist_env {
-	struct sysview_opts o;
+	struct view_opts o;
 	bool periodic;			/* -i given: every interval, not once at the end */
 	unsigned long long top;		/* processes shown, by allocation count */
 };
@@ -42,7 +42,7 @@ const struct cli_cmd hist_cli = {
 	.name = "hist",
 	.usage = hist_usage,
 	.tables = (const struct cli_opt *const[]){
-		cli_sysview_filters, cli_no_uprobes, cli_verbose_help, hist_opts, NULL,
+		cli_view_filters, cli_no_uprobes, cli_verbose_help, hist_opts, NULL,
 	},
 };
 
@@ -60,7 +60,7 @@ static int parse_hist_opt(void *ctx, int opt, const char *arg)
 	return 0;
 }
 
-static const struct sysview_cmd hist_cmd = {
+static const struct view_cmd hist_cmd = {
 	.cli = &hist_cli,
 	.parse_opt = parse_hist_opt,
 };
@@ -160,7 +160,7 @@ int cmd_hist(int argc, char **argv)
 	uint64_t next;
 	int err = 0;
 
-	if (sysview_parse_args(argc, argv, &hist_cmd, &env.o, &env))
+	if (cli_parse_view(argc, argv, &hist_cmd, &env.o, &env))
 		return EXIT_USAGE;
 	if (sysview_open(&env.o, &v))
 		return 1;

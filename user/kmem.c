@@ -22,7 +22,6 @@
 #include "pprof.h"
 #include "memcg.h"
 #include "subcommands.h"
-#include "sysview.h"
 #include "util.h"
 
 #define PROCS_PER_CACHE	5
@@ -38,7 +37,7 @@ enum kmem_sort {
 static const char *const sort_names[KSORT_NR] = { "growth", "objects", "allocs", "frees" };
 
 struct kmem_env {
-	struct sysview_opts o;		/* filters, interval, count, json */
+	struct view_opts o;		/* filters, interval, count, json */
 	struct kmem_opts ko;
 	enum kmem_sort sort;
 	unsigned long long rows;
@@ -93,7 +92,7 @@ const struct cli_cmd kmem_cli = {
 	.name = "kmem",
 	.usage = kmem_usage,
 	.tables = (const struct cli_opt *const[]){
-		cli_sysview_filters, kmem_opts, cli_verbose_help, NULL,
+		cli_view_filters, kmem_opts, cli_verbose_help, NULL,
 	},
 };
 
@@ -148,7 +147,7 @@ static int parse_kmem_opt(void *ctx, int opt, const char *arg)
 	return 0;
 }
 
-static const struct sysview_cmd kmem_cmd = {
+static const struct view_cmd kmem_cmd = {
 	.cli = &kmem_cli,
 	.parse_opt = parse_kmem_opt,
 };
@@ -671,7 +670,7 @@ int cmd_kmem(int argc, char **argv)
 	struct kmemview *v;
 	int err;
 
-	if (sysview_parse_args(argc, argv, &kmem_cmd, &env.o, &env))
+	if (cli_parse_view(argc, argv, &kmem_cmd, &env.o, &env))
 		return EXIT_USAGE;
 	if ((env.folded || env.svg || env.pprof) && !env.ko.cache) {
 		error_msg("kmem: --folded, --svg and --pprof are for the --cache stack report: name a cache");

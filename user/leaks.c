@@ -17,7 +17,7 @@
 #include <string.h>
 #include "alloc_session.h"
 #include "cli.h"
-#include "report.h"
+#include "stack_report.h"
 #include "sampling.h"
 #include "subcommands.h"
 #include "unwind_table.h"

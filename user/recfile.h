@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include "allocs.h"
 #include "alloc_rec.h"
-#include "report.h"
+#include "stack_report.h"
 
 #define REC_MAGIC		"MLNSREC\n"
 #define REC_MAGIC_LEN		8

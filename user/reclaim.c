@@ -21,7 +21,6 @@
 #include "output.h"
 #include "pressure.h"
 #include "subcommands.h"
-#include "sysview.h"
 #include "util.h"
 
 #define PAGE_KB			4
@@ -29,7 +28,7 @@
 #define BAR_WIDTH		20
 
 struct reclaim_env {
-	struct sysview_opts o;		/* filters, interval, count, json */
+	struct view_opts o;		/* filters, interval, count, json */
 	double gap_s;
 	double tick_s;
 	bool no_page_allocs;
@@ -68,7 +67,7 @@ const struct cli_cmd reclaim_cli = {
 	.name = "reclaim",
 	.usage = reclaim_usage,
 	.tables = (const struct cli_opt *const[]){
-		cli_sysview_filters, reclaim_opts, cli_verbose_help, NULL,
+		cli_view_filters, reclaim_opts, cli_verbose_help, NULL,
 	},
 };
 
@@ -90,7 +89,7 @@ static int parse_reclaim_opt(void *ctx, int opt, const char *arg)
 	return 0;
 }
 
-static const struct sysview_cmd reclaim_cmd = {
+static const struct view_cmd reclaim_cmd = {
 	.cli = &reclaim_cli,
 	.parse_opt = parse_reclaim_opt,
 };
@@ -805,7 +804,7 @@ int cmd_reclaim(int argc, char **argv)
 	struct pressure *p = NULL;
 	int err;
 
-	if (sysview_parse_args(argc, argv, &reclaim_cmd, &env.o, &env))
+	if (cli_parse_view(argc, argv, &reclaim_cmd, &env.o, &env))
 		return EXIT_USAGE;
 	err = open_session(&env, &po, &p);
 	if (err)

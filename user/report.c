@@ -1,41 +1,250 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Aggregation of outstanding allocations by call stack, and its rendering. */
+/*
+ * memlens report: renders a recording made by `memlens record`, offline,
+ * in any of the views `memlens leaks` has, and as a timeline of growth.
+ */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <time.h>
 #include "cli.h"
-#include "pprof.h"
-#include "sampling.h"
-#include "alloc_stats.h"
 #include "output.h"
-#include "report.h"
+#include "recfile.h"
+#include "stack_report.h"
+#include "subcommands.h"
 #include "util.h"
 
-static int rec_cmp_stack(const void *a, const void *b)
-{
-	const struct alloc_rec *x = a, *y = b;
+struct report_env {
+	const char *path;
+	unsigned long long snapshot;	/* 1-based, 0 = the last */
+	bool all;
+	bool timeline;
+	bool partial;		/* read what a killed record left */
+	struct report_opts show;
+};
 
-	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+static const char report_usage[] =
+"Usage: memlens report [OPTIONS] FILE\n"
+"\n"
+"Render a recording made by `memlens record`: the outstanding allocations by\n"
+"call stack, as `memlens leaks` shows them live. By default the last snapshot\n"
+"(at exit or Ctrl-C).\n"
+"\n";
+
+static const struct cli_opt report_opts[] = {
+	{ "snapshot", 's', "N", 0, "the N-th snapshot instead (1 = the first)" },
+	{ "all", 'A', NULL, 0, "every snapshot, in order" },
+	{ "timeline", 'T', NULL, 0,
+	  "one line a snapshot: outstanding bytes, allocations and\n"
+	  "stacks over time, and the growth since the one before" },
+	{ "partial", 'P', NULL, 0,
+	  "read a recording cut short (memlens record was\n"
+	  "killed): the snapshots written whole" },
+	{ "top", 't', "N", 0, "show the N stacks with most bytes (default 10, 0 = all)" },
+	{ "min-age", 'a', "SECS", 0,
+	  "only count allocations older than SECS at the snapshot\n"
+	  "(in reports; the timeline counts every block)" },
+	{ "json", 'j', NULL, 0, "one JSON object per report (or per timeline line)" },
+	{ "folded", CLI_FOLDED, NULL, 0, "folded stacks of the snapshot, for flamegraph.pl" },
+	{ "svg", CLI_SVG, "FILE", 0, "an interactive flame graph of the snapshot in FILE" },
+	{ "pprof", CLI_PPROF, "FILE", 0, "a pprof heap profile of the snapshot in FILE" },
+	{},
+};
+
+const struct cli_cmd report_cli = {
+	.name = "report",
+	.usage = report_usage,
+	.tables = (const struct cli_opt *const[]){ report_opts, cli_help, NULL },
+};
+
+static int check_args(const struct report_env *env)
+{
+	int outputs = env->show.json + env->show.folded + env->timeline;
+
+	if (!env->path) {
+		error_msg("report: give the recording to render (see memlens report --help)");
+		return -EINVAL;
+	}
+	if (env->all && env->snapshot) {
+		error_msg("report: --all and --snapshot: choose one");
+		return -EINVAL;
+	}
+	if (outputs > 1 && !(env->timeline && env->show.json && !env->show.folded)) {
+		error_msg("report: --folded, --json and --timeline are different outputs: choose one");
+		return -EINVAL;
+	}
+	if (env->timeline && (env->show.svg || env->show.pprof)) {
+		error_msg("report: --svg and --pprof render a snapshot, not --timeline");
+		return -EINVAL;
+	}
+	if (env->all && (env->show.folded || env->show.svg || env->show.pprof)) {
+		error_msg("report: --folded, --svg and --pprof render one snapshot, not --all");
+		return -EINVAL;
+	}
+	return 0;
 }
 
-/* Most bytes first; ties by count, then by stack id for a stable order. */
-static int group_cmp_bytes(const void *a, const void *b)
+static int parse_args(int argc, char **argv, struct report_env *env)
 {
-	const struct stack_group *x = a, *y = b;
+	struct cli_parser p;
+	int opt, err;
 
-	if (x->bytes != y->bytes)
-		return x->bytes > y->bytes ? -1 : 1;
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+	if (cli_parser_init(&p, &report_cli))
+		return -E2BIG;
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
+		if (opt == CLI_BAD)
+			return -EINVAL;
+		err = report_opts_parse(&env->show, opt, optarg);
+		if (err < 0)
+			return err;
+		if (err)
+			continue;
+		switch (opt) {
+		case 's':
+			if (parse_uint(optarg, "snapshot", 1ULL << 32, &env->snapshot))
+				return -EINVAL;
+			if (!env->snapshot) {
+				error_msg("report: snapshots are numbered from 1");
+				return -EINVAL;
+			}
+			break;
+		case 'A':
+			env->all = true;
+			break;
+		case 'T':
+			env->timeline = true;
+			break;
+		case 'P':
+			env->partial = true;
+			break;
+		case 'h':
+			cli_print_help(&report_cli, stdout);
+			exit(0);
+		default:
+			bad_option("report", opt, argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		env->path = argv[optind++];
+	if (optind < argc) {
+		error_msg("report: one recording at a time ('%s' is one too many)", argv[optind]);
+		return -EINVAL;
+	}
+	return check_args(env);
 }
 
-void sort_groups(struct stack_group *groups, size_t nr)
+struct render {
+	const struct report_env *env;
+	const struct recording *rec;
+	size_t first, last;	/* the snapshots to render, 0-based, inclusive */
+	/* --timeline: the snapshot before, for growth, and the first one's stacks */
+	uint64_t prev_bytes;
+	struct stack_group *base;
+	size_t nr_base;
+};
+
+/* What a stack gained from the first snapshot of the timeline to the last. */
+struct stack_growth {
+	uint64_t stack_id;
+	int64_t bytes, count;
+};
+
+static const struct sym_stack *recorded_stack(void *ctx, uint64_t id)
 {
-	qsort(groups, nr, sizeof(*groups), group_cmp_bytes);
+	const struct render *rd = ctx;
+
+	return recording_stack(rd->rec, id);
+}
+
+static void print_session(const struct recording *rec)
+{
+	const struct rec_session *s = recording_session(rec);
+	time_t start = s->start_wall_ns / 1000000000;
+	char when[32];
+	struct tm tm;
+
+	if (!gmtime_r(&start, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(when, sizeof(when), "?");
+	printf("recording of pid %u (", s->pid);
+	print_clean(stdout, s->comm);
+	putchar(')');
+	if (*s->command) {
+		fputs(" \"", stdout);
+		print_clean(stdout, s->command);
+		putchar('"');
+	}
+	fputs(" on ", stdout);
+	print_clean(stdout, s->hostname);
+	fputs(", Linux ", stdout);
+	print_clean(stdout, s->kernel);
+	printf(", from %s: %zu snapshot%s, every %.1fs (memlens ", when,
+	       recording_nr_snapshots(rec), recording_nr_snapshots(rec) == 1 ? "" : "s",
+	       s->interval_ns / 1e9);
+	print_clean(stdout, s->version);
+	puts(")");
+}
+
+/* The snapshot in V as the live session's report, grouped anew (--min-age, --top). */
+static int build_report(struct render *rd, const struct rec_view *v, struct stack_report *r)
+{
+	const struct rec_snapshot *snap = v->snap;
+
+	*r = (struct stack_report){
+		.pid = recording_session(rd->rec)->pid,
+		.comm = snap->comm,
+		.now_ns = snap->mono_ns,
+		.wall_time = snap->wall_ns / 1000000000,
+		.exited = snap->exited,
+		.exit_code = snap->exit_code,
+		.top = rd->env->show.top,
+		.sample_bytes = recording_session(rd->rec)->sample_bytes,
+		.threads_tracked = snap->threads_tracked,
+		.stack = recorded_stack,
+		.ctx = rd,
+	};
+	memcpy(r->stats, snap->stats, sizeof(r->stats));
+	if (group_by_stack(v->allocs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
+			   &r->nr_groups))
+		return -ENOMEM;
+	report_add_totals(r);
+	return 0;
+}
+
+/* A line of the timeline: the totals of every block, whatever --min-age says. */
+static void print_timeline_line(struct render *rd, const struct rec_view *v)
+{
+	uint64_t sample_bytes = recording_session(rd->rec)->sample_bytes;
+	int64_t growth = v->live_bytes - rd->prev_bytes;
+	time_t wall = v->snap->wall_ns / 1000000000;
+	char when[32];
+	struct tm tm;
+
+	if (!gmtime_r(&wall, &tm) || !strftime(when, sizeof(when), "%H:%M:%S", &tm))
+		snprintf(when, sizeof(when), "?");
+	if (rd->env->show.json) {
+		printf("{\"snapshot\":%zu,\"time\":%" PRIu64 ".%03" PRIu64
+		       ",\"outstanding_bytes\":%" PRIu64 ",\"outstanding_allocations\":%zu"
+		       ",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"exited\":%s"
+		       ",\"estimated\":%s}\n",
+		       v->index + 1, v->snap->wall_ns / 1000000000,
+		       v->snap->wall_ns / 1000000 % 1000, v->live_bytes, v->nr_live,
+		       v->live_stacks, growth, v->snap->exited ? "true" : "false",
+		       sample_bytes ? "true" : "false");
+	} else {
+		if (!v->index && sample_bytes)
+			printf("Sampled every %" PRIu64 " bytes on average: BYTES, ALLOCS and GROWTH "
+			       "are estimates.\n", sample_bytes);
+		if (!v->index)
+			printf("%8s %8s %14s %11s %7s %14s\n", "SNAPSHOT", "UTC", "BYTES", "ALLOCS",
+			       "STACKS", "GROWTH");
+		printf("%8zu %8s %14" PRIu64 " %11zu %7zu %+14" PRId64 "%s\n",
+		       v->index + 1, when, v->live_bytes, v->nr_live, v->live_stacks, growth,
+		       v->snap->exited ? "  (leaked at exit)" : "");
+	}
+	rd->prev_bytes = v->live_bytes;
 }
 
 static int group_cmp_id(const void *a, const void *b)
@@ -45,512 +254,186 @@ static int group_cmp_id(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
-void merge_groups(struct stack_group *groups, size_t *nr)
+static int growth_cmp(const void *a, const void *b)
 {
-	size_t n = 0;
+	const struct stack_growth *x = a, *y = b;
 
-	qsort(groups, *nr, sizeof(*groups), group_cmp_id);
-	for (size_t i = 0; i < *nr; i++) {
-		struct stack_group *g = &groups[i], *last = n ? &groups[n - 1] : NULL;
-
-		if (!last || last->stack_id != g->stack_id) {
-			groups[n++] = *g;
-			continue;
-		}
-		last->count += g->count;
-		last->bytes += g->bytes;
-		last->samples += g->samples;
-		if (g->oldest_ts_ns < last->oldest_ts_ns)
-			last->oldest_ts_ns = g->oldest_ts_ns;
-	}
-	*nr = n;
-	sort_groups(groups, n);
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
-/* Estimates of each group from its sampled records, summed in floating point. */
-struct group_estimate {
-	double count;
-	double bytes;
-};
-
-/* Add the sampled records' estimates, rounded once per group, to the exact part. */
-static void add_estimates(struct stack_group *g, const struct group_estimate *est, size_t n)
+/* Keep the first snapshot's groups, by stack id: growth is counted from them. */
+static int keep_base(struct render *rd, const struct stack_report *r)
 {
-	for (size_t i = 0; i < n; i++) {
-		g[i].count += sample_round(est[i].count);
-		g[i].bytes += sample_round(est[i].bytes);
-	}
-}
-
-/*
- * Group RECS (sorted in place) by stack, leaving out allocations younger
- * than MIN_AGE_NS at NOW_NS. A sampled record stands for
- * sample_weight(size, R) allocations. Groups come out sorted by bytes.
- */
-int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
-		   uint64_t min_age_ns, struct stack_group **groups, size_t *nr_groups)
-{
-	struct group_estimate *est;
-	struct stack_group *g = NULL;
-	size_t n = 0;
-
-	*groups = NULL;
-	*nr_groups = 0;
-	if (!nr)
-		return 0;
-	qsort(recs, nr, sizeof(*recs), rec_cmp_stack);
-	g = calloc(nr, sizeof(*g));
-	est = calloc(nr, sizeof(*est));
-	if (!g || !est) {
-		free(g);
-		free(est);
+	rd->base = malloc((r->nr_groups + 1) * sizeof(*rd->base));
+	if (!rd->base)
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		const struct alloc_rec *r = &recs[i];
-		double w;
-
-		if (now_ns < r->ts_ns + min_age_ns)
-			continue;
-		if (!n || g[n - 1].stack_id != r->stack_id) {
-			g[n].stack_id = r->stack_id;
-			g[n].oldest_ts_ns = r->ts_ns;
-			n++;
-		}
-		if (r->ts_ns < g[n - 1].oldest_ts_ns)
-			g[n - 1].oldest_ts_ns = r->ts_ns;
-		if (!r->sample_bytes) {
-			g[n - 1].count++;
-			g[n - 1].bytes += r->size;
-			continue;
-		}
-		g[n - 1].samples++;
-		w = sample_weight(r->size, r->sample_bytes);
-		est[n - 1].count += w;
-		est[n - 1].bytes += w * r->size;
-	}
-	add_estimates(g, est, n);
-	free(est);
-	sort_groups(g, n);
-	*groups = g;
-	*nr_groups = n;
+	if (r->nr_groups)
+		memcpy(rd->base, r->groups, r->nr_groups * sizeof(*rd->base));
+	rd->nr_base = r->nr_groups;
+	qsort(rd->base, rd->nr_base, sizeof(*rd->base), group_cmp_id);
 	return 0;
 }
 
-void report_add_totals(struct stack_report *r)
+/* A stack in one line, leaf first: "leak_here < worker_a < start_thread". */
+static void print_stack_line(const struct render *rd, uint64_t stack_id)
 {
-	for (size_t i = 0; i < r->nr_groups; i++) {
-		r->total_count += r->groups[i].count;
-		r->total_bytes += r->groups[i].bytes;
-		r->total_samples += r->groups[i].samples;
-	}
-}
+	const struct sym_stack *st = recording_stack(rd->rec, stack_id);
+	char label[256];
 
-static size_t shown_groups(const struct stack_report *r)
-{
-	return r->top && r->top < r->nr_groups ? r->top : r->nr_groups;
-}
-
-static double age_s(const struct stack_report *r, uint64_t ts_ns)
-{
-	return r->now_ns > ts_ns ? (r->now_ns - ts_ns) / 1e9 : 0.0;
-}
-
-static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
-{
-	fprintf(out, "\t#%-2zu 0x%016" PRIx64 " ", i, f->addr);
-	if (f->symbol) {
-		print_clean(out, f->symbol);
-		fprintf(out, "+0x%" PRIx64, f->sym_offset);
-	} else {
-		fputs("[unknown]", out);
-	}
-	if (f->module) {
-		fputs(" (", out);
-		print_clean(out, f->module);
-		/* Without a symbol, where in the module: for addr2line -e MODULE. */
-		if (!f->symbol)
-			fprintf(out, "+0x%" PRIx64, f->sym_offset);
-		fputc(')', out);
-	}
-	if (f->file) {
-		fputc(' ', out);
-		print_clean(out, f->file);
-		fprintf(out, ":%d", f->line);
-	}
-	fputc('\n', out);
-}
-
-static void print_stats_text(FILE *out, const struct stack_report *r)
-{
-	fputs("stats:", out);
-	for (int i = 0; i < STAT_NR; i++)
-		fprintf(out, " %s=%" PRIu64, alloc_stat_name(i), r->stats[i]);
-	fprintf(out, " threads_tracked=%" PRIu64 "\n", r->threads_tracked);
-	for (int i = 0; i < STAT_NR; i++)
-		if (r->stats[i] && alloc_stat_loss(i))
-			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[i], alloc_stat_loss(i));
-}
-
-static void format_time(time_t t, const char *fmt, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(buf, len, fmt, &tm))
-		snprintf(buf, len, "?");
-}
-
-/* What the counts of R are: outstanding blocks, or allocations made (Go). */
-static const char *report_what(const struct stack_report *r)
-{
-	if (r->kind == REPORT_ALLOCATED)
-		return r->exited ? "made while traced (Go heap allocation profile, at exit)"
-				 : "made while traced (Go heap allocation profile)";
-	return r->exited ? "outstanding (leaked at exit)" : "outstanding";
-}
-
-/* With sampling: what the estimates rest on, and what sampling saved. */
-static void print_sampling_text(FILE *out, const struct stack_report *r)
-{
-	uint64_t seen = r->stats[STAT_SAMPLED] + r->stats[STAT_UNSAMPLED];
-
-	if (!r->sample_bytes)
+	if (!st || !st->nr) {
+		fputs("[stack not captured]", stdout);
 		return;
-	fprintf(out, "sampling: %" PRIu64 " of %" PRIu64 " allocator calls tracked (%.1f%%), one sample every %"
-		PRIu64 " bytes on average; counts and bytes are estimates, a sample of S bytes standing for 1/(1-exp(-S/%"
-		PRIu64 ")) allocations\n", r->stats[STAT_SAMPLED], seen,
-		seen ? 100.0 * r->stats[STAT_SAMPLED] / seen : 0.0, r->sample_bytes, r->sample_bytes);
+	}
+	for (size_t i = 0; i < st->nr && i < 3; i++)
+		printf("%s%s", i ? " < " : "", frame_label(&st->frames[i], label, sizeof(label)));
 }
 
-void report_print_text(FILE *out, const struct stack_report *r)
+/* The stacks that grew most from the first snapshot to R, the last. */
+static int print_growth(const struct render *rd, const struct stack_report *r)
 {
-	size_t shown = shown_groups(r);
-	char when[32];
+	struct stack_growth *grew = calloc(r->nr_groups + 1, sizeof(*grew));
+	size_t n = 0, shown;
 
-	format_time(r->wall_time, "%H:%M:%S", when, sizeof(when));
-	fprintf(out, "== %s UTC pid %d (", when, r->pid);
-	print_clean(out, r->comm ? r->comm : "?");
-	fprintf(out, "): %" PRIu64 " bytes in %" PRIu64 " allocations %s", r->total_bytes,
-		r->total_count, report_what(r));
-	if (r->sample_bytes)
-		fprintf(out, ", estimated from %" PRIu64 " samples", r->total_samples);
-	fprintf(out, ", %zu stacks", r->nr_groups);
-	if (shown < r->nr_groups)
-		fprintf(out, ", top %zu by bytes", shown);
-	fputs(" ==\n", out);
-
-	for (size_t i = 0; i < shown; i++) {
-		const struct stack_group *g = &r->groups[i];
-		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
-
-		fprintf(out, "%" PRIu64 " bytes in %" PRIu64 " allocations", g->bytes, g->count);
-		if (r->sample_bytes && g->samples)
-			fprintf(out, " (estimated from %" PRIu64 " samples)", g->samples);
-		else if (r->sample_bytes)
-			fputs(" (exact: not sampled)", out);
-		if (r->kind == REPORT_OUTSTANDING)
-			fprintf(out, ", oldest %.1fs ago", age_s(r, g->oldest_ts_ns));
-		fprintf(out, ", stack %016" PRIx64 "\n", g->stack_id);
-		if (!st || !st->nr) {
-			fputs("\t[stack not captured: see stack_* stats]\n", out);
-			continue;
-		}
-		for (size_t f = 0; f < st->nr; f++)
-			print_frame_text(out, f, &st->frames[f]);
-	}
-	if (r->exited) {
-		if (WIFSIGNALED(r->exit_code))
-			fprintf(out, "process exited on signal %d\n", WTERMSIG(r->exit_code));
-		else
-			fprintf(out, "process exited with status %d\n", WEXITSTATUS(r->exit_code));
-	}
-	print_stats_text(out, r);
-	print_sampling_text(out, r);
-	fflush(out);
-}
-
-static void print_frame_json(FILE *out, const struct frame_info *f)
-{
-	fprintf(out, "{\"addr\":\"0x%" PRIx64 "\",\"symbol\":", f->addr);
-	if (f->symbol)
-		json_print_string(out, f->symbol);
-	else
-		fputs("null", out);
-	fprintf(out, ",\"offset\":%" PRIu64 ",\"module\":", f->sym_offset);
-	if (f->module)
-		json_print_string(out, f->module);
-	else
-		fputs("null", out);
-	fputs(",\"file\":", out);
-	if (f->file)
-		json_print_string(out, f->file);
-	else
-		fputs("null", out);
-	fprintf(out, ",\"line\":%d}", f->line);
-}
-
-/* One JSON object per report, on one line. */
-void report_print_json(FILE *out, const struct stack_report *r)
-{
-	const char *kind = r->kind == REPORT_ALLOCATED ? "allocated" : "outstanding";
-	size_t shown = shown_groups(r);
-	char when[32];
-
-	format_time(r->wall_time, "%Y-%m-%dT%H:%M:%SZ", when, sizeof(when));
-	fprintf(out, "{\"time\":\"%s\",\"pid\":%d,\"comm\":", when, r->pid);
-	json_print_string(out, r->comm ? r->comm : "");
-	fprintf(out, ",\"exited\":%s", r->exited ? "true" : "false");
-	if (r->exited) {
-		if (WIFSIGNALED(r->exit_code))
-			fprintf(out, ",\"exit_signal\":%d", WTERMSIG(r->exit_code));
-		else
-			fprintf(out, ",\"exit_status\":%d", WEXITSTATUS(r->exit_code));
-	}
-	fprintf(out, ",\"profile\":\"%s\",\"%s_bytes\":%" PRIu64 ",\"%s_allocations\":%" PRIu64,
-		kind, kind, r->total_bytes, kind, r->total_count);
-	fprintf(out, ",\"estimated\":%s", r->sample_bytes ? "true" : "false");
-	if (r->sample_bytes)
-		fprintf(out, ",\"sample_bytes\":%" PRIu64 ",\"samples\":%" PRIu64, r->sample_bytes,
-			r->total_samples);
-	fprintf(out, ",\"stacks_total\":%zu,\"stacks\":[", r->nr_groups);
-	for (size_t i = 0; i < shown; i++) {
-		const struct stack_group *g = &r->groups[i];
-		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
-
-		fprintf(out, "%s{\"stack_id\":\"%016" PRIx64 "\",\"bytes\":%" PRIu64
-			",\"allocations\":%" PRIu64, i ? "," : "", g->stack_id, g->bytes, g->count);
-		if (r->sample_bytes)
-			fprintf(out, ",\"samples\":%" PRIu64, g->samples);
-		if (r->kind == REPORT_OUTSTANDING)
-			fprintf(out, ",\"oldest_age_s\":%.3f", age_s(r, g->oldest_ts_ns));
-		fputs(",\"frames\":[", out);
-		for (size_t f = 0; st && f < st->nr; f++) {
-			if (f)
-				fputc(',', out);
-			print_frame_json(out, &st->frames[f]);
-		}
-		fputs("]}", out);
-	}
-	fputs("],\"stats\":{", out);
-	for (int i = 0; i < STAT_NR; i++)
-		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", alloc_stat_name(i), r->stats[i]);
-	fprintf(out, ",\"threads_tracked\":%" PRIu64 "}}\n", r->threads_tracked);
-	fflush(out);
-}
-
-const char *frame_label(const struct frame_info *f, char *buf, size_t len)
-{
-	const char *base;
-
-	if (f->symbol) {
-		snprintf(buf, len, "%s", f->symbol);
-		return buf;
-	}
-	if (!f->module) {
-		snprintf(buf, len, "0x%" PRIx64, f->addr);
-		return buf;
-	}
-	base = strrchr(f->module, '/');
-	snprintf(buf, len, "[%s+0x%" PRIx64 "]", base ? base + 1 : f->module, f->sym_offset);
-	return buf;
-}
-
-int report_flame_set(const struct stack_report *r, struct flame_set *out)
-{
-	char labels[MAX_STACK_DEPTH + 1][256];
-	const char *frames[MAX_STACK_DEPTH + 1];
-
-	memset(out, 0, sizeof(*out));
+	if (!grew)
+		return -ENOMEM;
 	for (size_t i = 0; i < r->nr_groups; i++) {
 		const struct stack_group *g = &r->groups[i];
-		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
-		size_t nr = 0, depth = st ? st->nr : 0;
-		int err;
+		const struct stack_group *was = bsearch(g, rd->base, rd->nr_base, sizeof(*g),
+							group_cmp_id);
+		struct stack_growth d = { g->stack_id, g->bytes, g->count };
 
-		if (depth > MAX_STACK_DEPTH)
-			depth = MAX_STACK_DEPTH;
-		frames[nr++] = r->comm && *r->comm ? r->comm : "?";
-		/* Frame #0 is the leaf: the flame graph wants the root first. */
-		for (size_t f = depth; f-- > 0; nr++)
-			frames[nr] = frame_label(&st->frames[f], labels[nr], sizeof(labels[nr]));
-		if (!depth)
-			frames[nr++] = "[stack lost]";
-		err = flame_set_add(out, frames, nr, g->bytes);
-		if (err) {
-			flame_set_free(out);
-			return err;
+		if (was) {
+			d.bytes -= was->bytes;
+			d.count -= was->count;
 		}
+		if (d.bytes > 0)
+			grew[n++] = d;
 	}
+	qsort(grew, n, sizeof(*grew), growth_cmp);
+	shown = rd->env->show.top && rd->env->show.top < n ? rd->env->show.top : n;
+	printf("\ngrew most from snapshot 1 to %zu: %zu stack%s", rd->last + 1, n, n == 1 ? "" : "s");
+	if (shown < n)
+		printf(", top %zu", shown);
+	puts(n ? ":" : "");
+	for (size_t i = 0; i < shown; i++) {
+		printf("  %+14" PRId64 " bytes %+11" PRId64 " allocations  ", grew[i].bytes,
+		       grew[i].count);
+		print_stack_line(rd, grew[i].stack_id);
+		putchar('\n');
+	}
+	free(grew);
 	return 0;
-}
-
-/* Room for the name of a frame without a symbol, as frame_label() makes it. */
-#define PPROF_LABEL_LEN 256
-
-static bool module_only(const struct frame_info *f)
-{
-	return !f->symbol && f->module;
-}
-
-/* Frames of R in a module but without a symbol: each needs a name made for it. */
-static size_t module_only_frames(const struct stack_report *r)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < r->nr_groups; i++) {
-		const struct sym_stack *st = r->stack(r->ctx, r->groups[i].stack_id);
-
-		for (size_t f = 0; st && f < st->nr; f++)
-			n += module_only(&st->frames[f]);
-	}
-	return n;
 }
 
 /*
- * R's stacks as pprof samples: frames leaf first, as the groups hold them.
- * A frame in a module without a symbol is named "[module+0xoffset]", as
- * in the flame graph, into LABELS; one in no module after its address.
+ * The blocks themselves are wanted for the snapshots shown as reports,
+ * and in a text timeline for the first and the last: growth by stack.
  */
-static int pprof_samples(const struct stack_report *r, struct pprof_sample *samples,
-			 struct pprof_frame *frames, char (*labels)[PPROF_LABEL_LEN])
+static bool want_blocks(size_t index, void *ctx)
 {
-	size_t used = 0, named = 0;
+	const struct render *rd = ctx;
+	const struct report_env *env = rd->env;
 
-	for (size_t i = 0; i < r->nr_groups; i++) {
-		const struct stack_group *g = &r->groups[i];
-		const struct sym_stack *st = r->stack(r->ctx, g->stack_id);
-		size_t depth = st ? st->nr : 0;
-
-		samples[i].frames = &frames[used];
-		samples[i].nr = depth;
-		samples[i].objects = g->count;
-		samples[i].bytes = g->bytes;
-		for (size_t f = 0; f < depth; f++, used++) {
-			const struct frame_info *fi = &st->frames[f];
-
-			frames[used].function = fi->symbol;
-			if (module_only(fi))
-				frames[used].function = frame_label(fi, labels[named++],
-								    PPROF_LABEL_LEN);
-			frames[used].file = fi->file;
-			frames[used].line = fi->line;
-			frames[used].addr = fi->addr;
-		}
-	}
-	return 0;
+	if (!env->timeline)
+		return index >= rd->first && index <= rd->last;
+	return !env->show.json && rd->last && (index == 0 || index == rd->last);
 }
 
-struct pprof_job {
-	const struct stack_report *r;
-	const struct pprof_sample *samples;
-};
-
-static int write_pprof(FILE *f, void *ctx)
+static int render_timeline(struct render *rd, const struct rec_view *v)
 {
-	const struct pprof_job *job = ctx;
-	const struct stack_report *r = job->r;
-	char comment[256];
-	int n;
-
-	n = snprintf(comment, sizeof(comment), "memlens %s: pid %d (%s)%s",
-		     r->kind == REPORT_ALLOCATED ? "allocs" : "leaks", r->pid, r->comm ? r->comm : "?",
-		     r->exited && r->kind == REPORT_OUTSTANDING ? ", leaked at exit" : "");
-	if (r->sample_bytes && n > 0 && (size_t)n < sizeof(comment))
-		snprintf(comment + n, sizeof(comment) - n, ", estimated: sampled every %" PRIu64 " bytes",
-			 r->sample_bytes);
-	return pprof_write_profile(f, job->samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
-				   comment, r->kind == REPORT_ALLOCATED);
-}
-
-int report_write_pprof(const struct stack_report *r, const char *path)
-{
-	struct pprof_sample *samples = calloc(r->nr_groups + 1, sizeof(*samples));
-	struct pprof_frame *frames = calloc(r->nr_groups * MAX_STACK_DEPTH + 1, sizeof(*frames));
-	char (*labels)[PPROF_LABEL_LEN] = calloc(module_only_frames(r) + 1, sizeof(*labels));
-	struct pprof_job job = { .r = r, .samples = samples };
-	int err = -ENOMEM;
-
-	if (samples && frames && labels) {
-		pprof_samples(r, samples, frames, labels);
-		err = write_file_atomic(path, write_pprof, &job);
-	}
-	free(samples);
-	free(frames);
-	free(labels);
-	return err;
-}
-
-/* The SVG's title: whose allocations, of which kind, left at exit, estimated. */
-static int write_svg(const struct stack_report *r, const struct flame_set *set, const char *path)
-{
-	char title[128];
-	int err;
-
-	if (r->kind == REPORT_ALLOCATED)
-		snprintf(title, sizeof(title), "Go heap allocations of %d (%s)%s", r->pid,
-			 r->comm ? r->comm : "?", r->sample_bytes ? ", estimated" : "");
-	else
-		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s%s", r->pid,
-			 r->comm ? r->comm : "?", r->exited ? ", leaked at exit" : "",
-			 r->sample_bytes ? ", estimated" : "");
-	err = flame_set_write_svg(set, path, title, "bytes");
-	if (err)
-		error_msg("cannot write %s: %s", path, strerror(-err));
-	return err;
-}
-
-int report_write_outputs(const struct stack_report *r, bool folded, const char *svg,
-			 const char *pprof)
-{
-	struct flame_set set;
+	struct stack_report r;
 	int err = 0;
 
-	if (folded || svg) {
-		err = report_flame_set(r, &set);
-		if (err)
-			return err;
-		if (folded)
-			flame_set_print_folded(stdout, &set);
-		if (svg)
-			err = write_svg(r, &set, svg);
-		flame_set_free(&set);
-	}
-	if (!err && pprof) {
-		err = report_write_pprof(r, pprof);
-		if (err)
-			error_msg("cannot write %s: %s", pprof, strerror(-err));
-	}
+	print_timeline_line(rd, v);
+	if (!v->allocs)
+		return 0;
+	err = build_report(rd, v, &r);
+	if (err)
+		return err;
+	if (!v->index)
+		err = keep_base(rd, &r);
+	else
+		err = print_growth(rd, &r);
+	free(r.groups);
 	return err;
 }
 
-int report_opts_parse(struct report_opts *o, int opt, const char *arg)
+static int render_one(const struct rec_view *v, void *ctx)
 {
-	switch (opt) {
-	case 't':
-		return parse_uint(arg, "top", 1ULL << 32, &o->top) ? -EINVAL : 1;
-	case 'a':
-		return parse_seconds(arg, "min-age", &o->min_age_s) ? -EINVAL : 1;
-	case 'j':
-		o->json = true;
-		return 1;
-	case CLI_FOLDED:
-		o->folded = true;
-		return 1;
-	case CLI_SVG:
-		o->svg = arg;
-		return 1;
-	case CLI_PPROF:
-		o->pprof = arg;
-		return 1;
+	struct render *rd = ctx;
+	const struct report_env *env = rd->env;
+	struct stack_report r;
+	int err;
+
+	if (env->timeline)
+		err = render_timeline(rd, v);
+	else if (v->index < rd->first)
+		return 0;
+	else {
+		err = build_report(rd, v, &r);
+		if (err)
+			return err;
+		if (env->show.json)
+			report_print_json(stdout, &r);
+		else if (!env->show.folded)
+			report_print_text(stdout, &r);
+		/* Files and folded lines: the one snapshot asked for. */
+		if (v->index == rd->last)
+			err = report_write_outputs(&r, env->show.folded, env->show.svg,
+						   env->show.pprof);
+		free(r.groups);
 	}
-	return 0;
+	if (!err && v->index >= rd->last)
+		return 1;	/* done: stop the replay */
+	return err;
 }
 
-int report_opts_check_files(const struct report_opts *o)
+static int render(const struct report_env *env, const struct recording *rec)
 {
-	if (o->svg && check_output_path(o->svg))
-		return -EINVAL;
-	if (o->pprof && check_output_path(o->pprof))
-		return -EINVAL;
-	return 0;
+	size_t nr = recording_nr_snapshots(rec);
+	struct render rd = { .env = env, .rec = rec };
+	int err;
+
+	if (!nr) {
+		error_msg("%s: the recording holds no snapshot", env->path);
+		return -ENOENT;
+	}
+	if (env->snapshot > nr) {
+		error_msg("%s: no snapshot %llu, the recording holds %zu", env->path, env->snapshot, nr);
+		return -ENOENT;
+	}
+	rd.last = env->snapshot ? env->snapshot - 1 : nr - 1;
+	rd.first = env->all || env->timeline ? 0 : rd.last;
+	if (!env->show.json && !env->show.folded)
+		print_session(rec);
+	err = recording_replay(rec, want_blocks, render_one, &rd);
+	free(rd.base);
+	return err < 0 ? err : 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_env env = { .show.top = 10 };
+	struct recording *rec;
+	char why[256];
+	int err;
+
+	if (parse_args(argc, argv, &env))
+		return EXIT_USAGE;
+	if (report_opts_check_files(&env.show))
+		return 1;
+	ignore_sigpipe();
+	if (recording_load(env.path, env.partial, &rec, why, sizeof(why))) {
+		error_msg("%s: %s", env.path, why);
+		return 1;
+	}
+	if (*recording_warning(rec))
+		info_msg("%s: %s", env.path, recording_warning(rec));
+	err = render(&env, rec);
+	recording_free(rec);
+	if (!err && (fflush(stdout) || ferror(stdout)))
+		err = -EIO;
+	return err ? 1 : 0;
 }

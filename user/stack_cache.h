@@ -3,7 +3,7 @@
 #define MEMLENS_STACK_CACHE_H
 
 #include <stdint.h>
-#include "report.h"
+#include "stack_report.h"
 
 struct symbolizer;
 struct stack_cache;

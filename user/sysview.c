@@ -42,7 +42,7 @@ struct exited_proc {
 };
 
 struct sysview {
-	const struct sysview_opts *opts;
+	const struct view_opts *opts;
 	struct allocs_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link **fault_links;
@@ -61,79 +61,6 @@ struct sysview {
 	struct pressure *pressure;		/* --reclaim */
 	struct pressure_opts pressure_opts;
 };
-
-int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg)
-{
-	unsigned long long v;
-
-	switch (opt) {
-	case 'p':
-		if (parse_uint(arg, "pid", 0x3fffffff, &v) || !v)
-			return -EINVAL;
-		o->pid = v;
-		return 1;
-	case 'c':
-		if (strlen(arg) >= 16 || !*arg) {
-			error_msg("invalid comm '%s': a command name has 1 to 15 characters", arg);
-			return -EINVAL;
-		}
-		o->comm = arg;
-		return 1;
-	case CLI_CGROUP:
-		o->cgroup = arg;
-		return 1;
-	case 'i':
-		return parse_interval(arg, &o->interval_s) ? -EINVAL : 1;
-	case 'n':
-		if (parse_uint(arg, "count", 1ULL << 32, &o->count))
-			return -EINVAL;
-		return 1;
-	case 'j':
-		o->json = true;
-		return 1;
-	case CLI_NO_UPROBES:
-		o->no_uprobes = true;
-		return 1;
-	case 'v':
-		verbose = true;
-		return 1;
-	}
-	return 0;
-}
-
-int sysview_parse_args(int argc, char **argv, const struct sysview_cmd *cmd,
-		       struct sysview_opts *o, void *env)
-{
-	const char *name = cmd->cli->name;
-	struct cli_parser p;
-	int opt, handled;
-
-	if (cli_parser_init(&p, cmd->cli))
-		return -E2BIG;
-	while ((opt = cli_next(&p, argc, argv)) != -1) {
-		if (opt == CLI_BAD)
-			return -EINVAL;
-		if (opt == 'h') {
-			cli_print_help(cmd->cli, stdout);
-			exit(0);
-		}
-		handled = cmd->parse_opt(env, opt, optarg);
-		if (!handled)
-			handled = sysview_parse_opt(o, opt, optarg);
-		if (handled < 0)
-			return -EINVAL;
-		if (!handled) {
-			bad_option(name, '?', argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		error_msg("%s: unexpected argument '%s' (see memlens %s --help)", name,
-			  argv[optind], name);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 static int handle_event(void *ctx, void *data, size_t len)
 {
@@ -303,7 +230,7 @@ static int attach_uprobes(struct sysview *v)
 
 static int load(struct sysview *v)
 {
-	const struct sysview_opts *o = v->opts;
+	const struct view_opts *o = v->opts;
 	struct allocs_bpf *skel;
 	int err;
 
@@ -349,7 +276,7 @@ static int open_pressure(struct sysview *v)
 	return pressure_open(po, &v->pressure);
 }
 
-int sysview_open(const struct sysview_opts *o, struct sysview **out)
+int sysview_open(const struct view_opts *o, struct sysview **out)
 {
 	struct sysview *v;
 	int err;

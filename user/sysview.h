@@ -12,41 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "allocs.h"
+#include "cli.h"
 #include "pressure.h"
-
-struct sysview_opts {
-	int pid;			/* -p: 0 = every process */
-	const char *comm;		/* -c */
-	const char *cgroup;		/* --cgroup: v1 memory cgroup directory */
-	double interval_s;
-	unsigned long long count;	/* intervals before exiting, 0 = no limit */
-	bool json;
-	bool no_uprobes;
-	bool reclaim;			/* also the reclaim tracer: stalls, page allocations */
-};
-
-/*
- * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
- * on a bad value (already reported).
- */
-int sysview_parse_opt(struct sysview_opts *o, int opt, const char *arg);
-
-struct cli_cmd;
-
-/* What a view says of itself to sysview_parse_args. */
-struct sysview_cmd {
-	/* Its options: cli_sysview_filters and its own (cli.h). */
-	const struct cli_cmd *cli;
-	/*
-	 * Its own options: 1 if OPT was consumed, 0 to let the common
-	 * options have it, negative on a bad value (already reported).
-	 */
-	int (*parse_opt)(void *env, int opt, const char *arg);
-};
-
-/* Parse ARGV: common options into O, the view's own through CMD. */
-int sysview_parse_args(int argc, char **argv, const struct sysview_cmd *cmd,
-		       struct sysview_opts *o, void *env);
 
 /* One process as the maps describe it at one moment. */
 struct proc_sample {
@@ -59,7 +26,7 @@ struct proc_sample {
 
 struct sysview;
 
-int sysview_open(const struct sysview_opts *o, struct sysview **out);
+int sysview_open(const struct view_opts *o, struct sysview **out);
 void sysview_close(struct sysview *v);
 /*
  * Wait up to TIMEOUT_MS for events (exits, new libcs) or for a key on

@@ -28,7 +28,7 @@
 #define MAX_ERRORS_SHOWN 16
 
 struct top_env {
-	struct sysview_opts o;
+	struct view_opts o;
 	enum sort_key sort;
 	unsigned long long rows;	/* plain tables: rows shown, 0 = all */
 	bool live;			/* a terminal: redraw in place, read keys */
@@ -66,7 +66,7 @@ const struct cli_cmd top_cli = {
 	.name = "top",
 	.usage = top_usage,
 	.tables = (const struct cli_opt *const[]){
-		cli_sysview_filters, cli_no_uprobes, cli_verbose_help, top_opts, NULL,
+		cli_view_filters, cli_no_uprobes, cli_verbose_help, top_opts, NULL,
 	},
 };
 
@@ -93,7 +93,7 @@ static int parse_top_opt(void *ctx, int opt, const char *arg)
 	return 0;
 }
 
-static const struct sysview_cmd top_cmd = {
+static const struct view_cmd top_cmd = {
 	.cli = &top_cli,
 	.parse_opt = parse_top_opt,
 };
@@ -382,7 +382,7 @@ int cmd_top(int argc, char **argv)
 	uint64_t next;
 	int err;
 
-	if (sysview_parse_args(argc, argv, &top_cmd, &env.o, &env))
+	if (cli_parse_view(argc, argv, &top_cmd, &env.o, &env))
 		return EXIT_USAGE;
 	ignore_sigpipe();
 	if (env.sort == SORT_STALL && !env.o.reclaim) {

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "proctable.h"
-#include "report.h"
 #include "sysview.h"
 
 /* The exposition of ROWS into *TEXT (malloc'd, *LEN bytes): 0 or negative errno. */

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 /* The report command's renderer, whole, as memlens runs it. */
-#include "../../user/report_cmd.c"
+#include "../../user/report.c"
 
 static const char *pprof_out;
 

@@ -13,7 +13,7 @@ static const struct {
 	{ "free_probe_skip", test_free_probe_skip },
 	{ "symbolize", test_symbolize },
 	{ "stack_cache", test_stack_cache },
-	{ "report", test_report },
+	{ "stack_report", test_stack_report },
 	{ "sampling", test_sampling },
 	{ "goheap", test_goheap },
 	{ "util", test_util },

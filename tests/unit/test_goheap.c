@@ -4,7 +4,7 @@
 #include <unistd.h>
 #include "allocs.h"
 #include "goheap.h"
-#include "report.h"
+#include "stack_report.h"
 #include "unit.h"
 
 /* Where the mallocgc probe goes: past the prologue's stack-bound check. */

@@ -7,7 +7,7 @@
 
 #include "pprof.h"
 #include "profile.pb-c.h"
-#include "report.h"
+#include "stack_report.h"
 #include "unit.h"
 
 void test_pprof(void);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <math.h>
 #include <stdlib.h>
-#include "report.h"
+#include "stack_report.h"
 #include "sampling.h"
 #include "unit.h"
 

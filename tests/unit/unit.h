@@ -54,7 +54,7 @@ void test_elfsym(void);
 void test_free_probe_skip(void);
 void test_symbolize(void);
 void test_stack_cache(void);
-void test_report(void);
+void test_stack_report(void);
 void test_sampling(void);
 void test_goheap(void);
 void test_util(void);

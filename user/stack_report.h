@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-#ifndef MEMLENS_REPORT_H
-#define MEMLENS_REPORT_H
+/* Stack reports (leaks, allocs, report): blocks grouped by stack, as text, JSON, folded, SVG, pprof. */
+#ifndef MEMLENS_STACK_REPORT_H
+#define MEMLENS_STACK_REPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>

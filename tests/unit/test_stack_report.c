@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <stdlib.h>
 #include "output.h"
-#include "report.h"
+#include "stack_report.h"
 #include "unit.h"
 
 #define SEC 1000000000ULL
@@ -206,7 +206,7 @@ static void test_json_string(void)
 	free(buf);
 }
 
-void test_report(void)
+void test_stack_report(void)
 {
 	test_grouping();
 	test_render();
