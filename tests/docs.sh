@@ -20,8 +20,8 @@ cd "$(dirname "$0")/.."
 
 passed=0
 failed=0
-ok() { passed=$((passed + 1)); echo "PASS: $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "not ok - $1"; }
 
 MAX_README_LINES=300
 lines=$(wc -l <README.md)
