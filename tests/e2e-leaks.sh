@@ -499,10 +499,10 @@ test_record_endings() {
 	ln -s "$dir/target" "$dir/sym"
 	echo keep >"$dir/target"
 	"$MEMLENS" record -o "$dir/old" -- "$LEAKY" 2>/dev/null
-	"$MEMLENS" record -o "$dir/sym" -- "$LEAKY" 2>/dev/null
-	check_eq "record over a file: a new file, 0600; its other link and a symlink's target untouched" \
-		"600 keep keep regular file" \
-		"$(stat -c %a "$dir/old") $(cat "$dir/old.link") $(cat "$dir/target") $(stat -c %F "$dir/sym")"
+	"$MEMLENS" record -o "$dir/sym" -- "$LEAKY" 2>"$dir/sym.err"
+	check_eq "record over a file: a new file, 0600; its other link untouched; a link to a file refused, kept, its target untouched" \
+		"600 keep keep symbolic link memlens: cannot write $dir/sym: a symbolic link to a file: give the file's own path" \
+		"$(stat -c %a "$dir/old") $(cat "$dir/old.link") $(cat "$dir/target") $(stat -c %F "$dir/sym") $(cat "$dir/sym.err")"
 	check "record over a file: readable" sh -c '"$1" report -j "$2" >/dev/null' sh "$MEMLENS_BIN" "$dir/old"
 
 	# SIGKILL: no END. Refused, and read whole up to its last snapshot with --partial.

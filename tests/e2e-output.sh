@@ -33,19 +33,35 @@ check_eq "--svg and --pprof to a device node: still a device" "character special
 check_eq "record -o a device node: exit code" 0 $?
 check_eq "record -o a device node: still a device" "character special file" "$(kind "$tmp/null")"
 
-# A link to a regular file: the file is written, the link stays.
+# A link to a regular file: refused before anything runs; the link and
+# its target stay as they were.
 echo old >"$tmp/target.pb.gz"
 ln -s "$tmp/target.pb.gz" "$tmp/link.pb.gz"
-"$MEMLENS" leaks --pprof "$tmp/link.pb.gz" -- "$LEAKY" >/dev/null 2>"$tmp/link.err"
-check_eq "--pprof to a link: exit code" 0 $?
-check_eq "--pprof to a link: still a link" "symbolic link" "$(kind "$tmp/link.pb.gz")"
-check "--pprof to a link: the profile is in its target" gzip -t "$tmp/target.pb.gz"
+expect_error "--pprof to a link to a file" 1 \
+	"memlens: cannot write $tmp/link.pb.gz: a symbolic link to a file: give the file's own path" \
+	"$MEMLENS" leaks --pprof "$tmp/link.pb.gz" -- "$LEAKY"
+check_eq "--pprof to a link to a file: the link and its target kept" "symbolic link old" \
+	"$(kind "$tmp/link.pb.gz") $(cat "$tmp/target.pb.gz")"
+
+# A link to a device, as /dev/stdout is: written in place, still a link.
+ln -s "$tmp/null" "$tmp/link-null"
+"$MEMLENS" leaks --svg "$tmp/link-null" -- "$LEAKY" >/dev/null 2>&1
+check_eq "--svg to a link to a device: exit code" 0 $?
+check_eq "--svg to a link to a device: the link and the device kept" \
+	"symbolic link character special file" "$(kind "$tmp/link-null") $(kind "$tmp/null")"
+"$MEMLENS" leaks --svg /dev/stdout -- "$LEAKY" 2>/dev/null | cat >"$tmp/stdout.out"
+check "--svg /dev/stdout on a pipe: the flame graph comes through it" grep -q '^<svg' "$tmp/stdout.out"
 
 # A FIFO: the recording goes through it to its reader, whole.
 mkfifo "$tmp/fifo"
 # A reader that gives up: a memlens that replaced the FIFO would leave it waiting.
 timeout 60 cat "$tmp/fifo" >"$tmp/from-fifo.rec" &
 reader=$!
+# A FIFO without a reader is refused (ENXIO): wait until cat has it open.
+for ((i = 0; i < 100; i++)); do
+	find /proc/[0-9]*/fd -lname "$tmp/fifo" 2>/dev/null | grep -q . && break
+	sleep 0.1
+done
 "$MEMLENS" record -o "$tmp/fifo" -- "$LEAKY" >/dev/null 2>"$tmp/fifo.err"
 check_eq "record -o a FIFO: exit code" 0 $?
 wait "$reader"

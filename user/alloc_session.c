@@ -23,6 +23,7 @@
 #include "bpf_compat.h"
 #include "bpf_util.h"
 #include "goheap.h"
+#include "output.h"
 #include "recfile.h"
 #include "sampling.h"
 #include "stack_cache.h"
@@ -534,6 +535,8 @@ int alloc_session_run(struct session_opts *o)
 
 	/* Before any command starts: a path that cannot be written stops nothing. */
 	if (o->output) {
+		if (check_output_path(o->output))
+			return 1;
 		err = rec_writer_open(o->output, &s.rec);
 		if (err) {
 			error_msg("cannot write %s: %s", o->output, strerror(-err));

@@ -121,7 +121,7 @@ static const struct cli_opt leaks_opts[] = {
 static const struct cli_opt record_opts[] = {
 	{ "output", 'o', "FILE", 0,
 	  "the recording: a new file, mode 0600, renamed over\n"
-	  "whatever was at that path" },
+	  "a file at that path; a FIFO or a device is written" },
 	{ "pid", 'p', "PID", 0, "trace a running process" },
 	{ "interval", 'i', "SECS", 0, "seconds between snapshots (default 5)" },
 	{ "count", 'n', "N", 0, "stop after N interval snapshots" },

@@ -61,34 +61,44 @@ void print_clean(FILE *out, const char *s)
 
 /*
  * How an output path is written. A regular file, or none yet, is replaced
- * whole by rename, so that a reader never sees half of it. Anything else
- * is written where it is (a FIFO, a device such as /dev/null, a link such
- * as /dev/stdout): renaming over it would put a regular file in place of
- * the node or the link. A directory is refused.
+ * whole by rename, so that a reader never sees half of it. A FIFO, a
+ * device (/dev/null) or a link to one (/dev/stdout on a pipe or a
+ * terminal) is written where it is: renaming over it would put a regular
+ * file in place of the node or the link. A directory is refused, and so is
+ * a link to a regular file: writing through it would write a file someone
+ * else may have chosen, renaming over it would destroy the link.
  */
 enum out_way { OUT_RENAME, OUT_IN_PLACE };
 
-/* The way PATH is written, or a negative errno. */
-static int output_way(const char *path)
+/* The way PATH is written, or a negative errno and, if it says more, *WHY. */
+static int output_way(const char *path, const char **why)
 {
 	struct stat st;
 
+	*why = NULL;
 	if (lstat(path, &st))
 		return errno == ENOENT ? OUT_RENAME : -errno;
+	if (S_ISREG(st.st_mode))
+		return OUT_RENAME;
+	if (S_ISLNK(st.st_mode) && stat(path, &st))
+		return -errno;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
-	return S_ISREG(st.st_mode) ? OUT_RENAME : OUT_IN_PLACE;
+	if (S_ISREG(st.st_mode)) {
+		*why = "a symbolic link to a file: give the file's own path";
+		return -EINVAL;
+	}
+	return OUT_IN_PLACE;
 }
 
 /*
- * PATH opened where it is, through a link if it is one: not created, so
- * that a dangling link makes no file. A FIFO without a reader would block
- * the session until one comes: refused instead (ENXIO, from O_NONBLOCK).
- * A regular file behind a link is truncated, as a shell's > does.
+ * PATH opened where it is, through a link if it is one. A FIFO without a
+ * reader would block the session until one comes: refused instead (ENXIO,
+ * from O_NONBLOCK).
  */
 static int open_in_place(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		return -errno;
@@ -117,7 +127,8 @@ static int temp_beside(const char *path, char *name, size_t len)
 
 int create_file_anew(const char *path, mode_t mode)
 {
-	int way = output_way(path), fd, err;
+	const char *why;
+	int way = output_way(path, &why), fd, err;
 	char name[4096];
 
 	if (way < 0)
@@ -138,7 +149,8 @@ int create_file_anew(const char *path, mode_t mode)
 
 int check_output_path(const char *path)
 {
-	int way = output_way(path), fd, err;
+	const char *why;
+	int way = output_way(path, &why), fd, err;
 	char name[4096];
 
 	err = way < 0 ? way : 0;
@@ -157,7 +169,7 @@ int check_output_path(const char *path)
 		err = fd < 0 ? fd : 0;
 	}
 	if (err)
-		error_msg("cannot write %s: %s", path, strerror(-err));
+		error_msg("cannot write %s: %s", path, why ? why : strerror(-err));
 	return err;
 }
 
@@ -182,7 +194,8 @@ static int emit_into(int fd, int (*emit)(FILE *f, void *ctx), void *ctx)
 
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx)
 {
-	int way = output_way(path), fd, err;
+	const char *why;
+	int way = output_way(path, &why), fd, err;
 	char name[4096];
 
 	if (way < 0)

@@ -17,8 +17,8 @@ void print_clean(FILE *out, const char *s);
  * Output paths: a regular file (or none) is made anew under a unique name
  * beside PATH and renamed over it, so that a reader never sees half a file
  * and no file that was there is written into; a FIFO, a device or a link
- * (/dev/null, /dev/stdout) is written in place, never replaced by a file;
- * a directory is refused (-EISDIR).
+ * to one (/dev/null, /dev/stdout) is written in place, never replaced by
+ * a file; a directory or a link to a regular file is refused.
  *
  * A new, empty file at PATH with MODE, open for writing.
  */
