@@ -359,7 +359,8 @@ const char *frame_label(const struct frame_info *f, char *buf, size_t len)
 	return buf;
 }
 
-int report_flame_set(const struct stack_report *r, struct flame_set *out)
+/* Every stack of R (not only --top), root first under the process's name, weighed in bytes. */
+static int report_flame_set(const struct stack_report *r, struct flame_set *out)
 {
 	char labels[MAX_STACK_DEPTH + 1][256];
 	const char *frames[MAX_STACK_DEPTH + 1];

@@ -72,8 +72,6 @@ void report_print_text(FILE *out, const struct stack_report *r);
 void report_print_json(FILE *out, const struct stack_report *r);
 /* A frame as a flame graph names it: its function, else module+offset, else the address. */
 const char *frame_label(const struct frame_info *f, char *buf, size_t len);
-/* Every stack of R (not only --top), root first under the process's name, weighed in bytes. */
-int report_flame_set(const struct stack_report *r, struct flame_set *out);
 /* Every stack of R as a pprof heap profile (inuse_space, inuse_objects) in PATH, replaced whole. */
 int report_write_pprof(const struct stack_report *r, const char *path);
 /*
