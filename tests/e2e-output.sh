@@ -51,6 +51,17 @@ check_eq "--svg to a link to a device: the link and the device kept" \
 	"symbolic link character special file" "$(kind "$tmp/link-null") $(kind "$tmp/null")"
 "$MEMLENS" leaks --svg /dev/stdout -- "$LEAKY" 2>/dev/null | cat >"$tmp/stdout.out"
 check "--svg /dev/stdout on a pipe: the flame graph comes through it" grep -q '^<svg' "$tmp/stdout.out"
+"$MEMLENS" leaks --svg /dev/stdout -- "$LEAKY" >"$tmp/stdout.file" 2>/dev/null
+check_eq "--svg /dev/stdout to a file: exit code" 0 $?
+check "--svg /dev/stdout to a file: the flame graph is in it" grep -q '^<svg' "$tmp/stdout.file"
+
+# A run that fails removes the recording it made, never the device it wrote.
+"$MEMLENS" record -o "$tmp/null" -- "$tmp/no-such-command" >/dev/null 2>&1
+check_eq "record -o a device, the command missing: exit code, the device kept" \
+	"1 character special file" "$? $(kind "$tmp/null")"
+"$MEMLENS" record -o "$tmp/made.rec" -- "$tmp/no-such-command" >/dev/null 2>&1
+check_eq "record -o a new file, the command missing: no file left" "1 no" \
+	"$? $([ -e "$tmp/made.rec" ] && echo yes || echo no)"
 
 # A FIFO: the recording goes through it to its reader, whole.
 mkfifo "$tmp/fifo"

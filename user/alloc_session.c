@@ -380,7 +380,7 @@ static void session_close(struct alloc_session *s)
 	ring_buffer__free(s->rb);
 	allocs_bpf__destroy(s->skel);
 	spawn_let_go(&s->child);
-	rec_writer_abandon(s->rec);
+	rec_writer_abandon(s->rec, NULL);
 	stack_cache_free(s->stacks);
 	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);
@@ -548,9 +548,8 @@ int alloc_session_run(struct session_opts *o)
 		err = run_loop(&s);
 	/* Nothing was recorded, or nothing worth it: no file is left behind. */
 	if (s.rec && ((err && !s.rec_begun) || s.no_allocator)) {
-		rec_writer_abandon(s.rec);
+		rec_writer_abandon(s.rec, o->output);
 		s.rec = NULL;
-		unlink(o->output);
 	}
 	if (close_recording(&s))
 		err = -EIO;

@@ -4,7 +4,10 @@
  * terminals, and the output files (-o, --svg, --pprof) written so that a
  * reader never sees half a file.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,23 +67,54 @@ void print_clean(FILE *out, const char *s)
  * whole by rename, so that a reader never sees half of it. A FIFO, a
  * device (/dev/null) or a link to one (/dev/stdout on a pipe or a
  * terminal) is written where it is: renaming over it would put a regular
- * file in place of the node or the link. A directory is refused, and so is
- * a link to a regular file: writing through it would write a file someone
- * else may have chosen, renaming over it would destroy the link.
+ * file in place of the node or the link. One of memlens's own descriptors
+ * named as such (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N) is
+ * written through that descriptor, whatever it is open on (`> file`). A
+ * directory is refused, and so is any other link to a regular file:
+ * writing through it would write a file someone else may have chosen,
+ * renaming over it would destroy the link.
  */
-enum out_way { OUT_RENAME, OUT_IN_PLACE };
+enum out_way { OUT_RENAME, OUT_IN_PLACE, OUT_IN_PLACE_LINK, OUT_OWN_FD };
+
+/* N if PATH names memlens's own descriptor N, else -1. */
+static int own_fd(const char *path)
+{
+	static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/" };
+	unsigned long n;
+	char *end;
+
+	if (!strcmp(path, "/dev/stdout"))
+		return 1;
+	if (!strcmp(path, "/dev/stderr"))
+		return 2;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		size_t len = strlen(dirs[i]);
+
+		if (strncmp(path, dirs[i], len) || !isdigit((unsigned char)path[len]))
+			continue;
+		errno = 0;
+		n = strtoul(path + len, &end, 10);
+		if (!*end && !errno && n <= INT_MAX)
+			return n;
+	}
+	return -1;
+}
 
 /* The way PATH is written, or a negative errno and, if it says more, *WHY. */
 static int output_way(const char *path, const char **why)
 {
 	struct stat st;
+	bool link;
 
 	*why = NULL;
+	if (own_fd(path) >= 0)
+		return OUT_OWN_FD;
 	if (lstat(path, &st))
 		return errno == ENOENT ? OUT_RENAME : -errno;
 	if (S_ISREG(st.st_mode))
 		return OUT_RENAME;
-	if (S_ISLNK(st.st_mode) && stat(path, &st))
+	link = S_ISLNK(st.st_mode);
+	if (link && stat(path, &st))
 		return -errno;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
@@ -88,23 +122,35 @@ static int output_way(const char *path, const char **why)
 		*why = "a symbolic link to a file: give the file's own path";
 		return -EINVAL;
 	}
-	return OUT_IN_PLACE;
+	return link ? OUT_IN_PLACE_LINK : OUT_IN_PLACE;
 }
 
 /*
- * PATH opened where it is, through a link if it is one. A FIFO without a
- * reader would block the session until one comes: refused instead (ENXIO,
- * from O_NONBLOCK).
+ * PATH opened where it is, the WAY output_way() found. What is opened is
+ * checked again, for a path swapped since: not followed if it was no
+ * link, and never a regular file or a directory. A FIFO without a reader
+ * would block the session until one comes: refused instead (ENXIO, from
+ * O_NONBLOCK).
  */
-static int open_in_place(const char *path)
+static int open_in_place(const char *path, int way)
 {
-	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	int flags = O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK, fd, err = 0;
+	struct stat st;
 
+	if (way == OUT_OWN_FD) {
+		fd = fcntl(own_fd(path), F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	if (way == OUT_IN_PLACE)
+		flags |= O_NOFOLLOW;
+	fd = open(path, flags);
 	if (fd < 0)
 		return -errno;
-	if (fcntl(fd, F_SETFL, 0)) {
-		int err = -errno;
-
+	if (fstat(fd, &st) || fcntl(fd, F_SETFL, 0))
+		err = -errno;
+	else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+		err = -EINVAL;
+	if (err) {
 		close(fd);
 		return err;
 	}
@@ -133,8 +179,8 @@ int create_file_anew(const char *path, mode_t mode)
 
 	if (way < 0)
 		return way;
-	if (way == OUT_IN_PLACE)
-		return open_in_place(path);
+	if (way != OUT_RENAME)
+		return open_in_place(path, way);
 	fd = temp_beside(path, name, sizeof(name));
 	if (fd < 0)
 		return fd;
@@ -158,7 +204,9 @@ int check_output_path(const char *path)
 	 * Opening a FIFO to try it would end its reader's input: in place,
 	 * only the permission is checked.
 	 */
-	if (!err && way == OUT_IN_PLACE && access(path, W_OK))
+	if (!err && way == OUT_OWN_FD && fcntl(own_fd(path), F_GETFL) < 0)
+		err = -errno;
+	if (!err && (way == OUT_IN_PLACE || way == OUT_IN_PLACE_LINK) && access(path, W_OK))
 		err = -errno;
 	if (!err && way == OUT_RENAME) {
 		fd = temp_beside(path, name, sizeof(name));
@@ -200,8 +248,8 @@ int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *c
 
 	if (way < 0)
 		return way;
-	if (way == OUT_IN_PLACE) {
-		fd = open_in_place(path);
+	if (way != OUT_RENAME) {
+		fd = open_in_place(path, way);
 		return fd < 0 ? fd : emit_into(fd, emit, ctx);
 	}
 	fd = temp_beside(path, name, sizeof(name));
@@ -213,4 +261,15 @@ int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *c
 	if (err)
 		unlink(name);
 	return err;
+}
+
+void remove_file_made(const char *path, int fd)
+{
+	struct stat made, there;
+
+	if (fstat(fd, &made) || !S_ISREG(made.st_mode))
+		return;
+	if (lstat(path, &there) || there.st_dev != made.st_dev || there.st_ino != made.st_ino)
+		return;
+	unlink(path);
 }

@@ -27,5 +27,11 @@ int create_file_anew(const char *path, mode_t mode);
 int check_output_path(const char *path);
 /* Write PATH whole through EMIT(f, CTX): the first error, EMIT's or writing's. */
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
+/*
+ * Remove PATH if it is still the regular file FD (from create_file_anew)
+ * made there: a device or a FIFO written in place is never removed, nor
+ * a file someone put there since.
+ */
+void remove_file_made(const char *path, int fd);
 
 #endif

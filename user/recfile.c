@@ -682,10 +682,12 @@ int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written)
 	return err;
 }
 
-void rec_writer_abandon(struct rec_writer *w)
+void rec_writer_abandon(struct rec_writer *w, const char *path)
 {
 	if (!w)
 		return;
+	if (path)
+		remove_file_made(path, fileno(w->f));
 	fclose(w->f);
 	writer_free(w);
 }

@@ -80,7 +80,11 @@ int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
  * first error of the writer's life.
  */
 int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written);
-void rec_writer_abandon(struct rec_writer *w);
+/*
+ * Drop W and, with PATH, what it wrote: the file it made at PATH is
+ * removed, a device or a FIFO written in place is kept.
+ */
+void rec_writer_abandon(struct rec_writer *w, const char *path);
 
 struct recording;
 
