@@ -54,7 +54,7 @@ LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
 
-.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels FORCE
+.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
@@ -71,14 +71,15 @@ $(OUTPUT):
 	mkdir -p $@
 
 # The flags every object is built with: the file changes when they do, and
-# objects depend on it, so `make CFLAGS=-O0` rebuilds them all.
-FLAGS_LINE := $(CC) $(ALL_CFLAGS) $(INCLUDES) $(LDLIBS)
-$(OUTPUT)/cflags: FORCE | $(OUTPUT)
-	@echo '$(FLAGS_LINE)' | cmp -s - $@ || echo '$(FLAGS_LINE)' > $@
+# objects depend on it, so `make CFLAGS=-O0` rebuilds them all. Written as
+# make reads this file, not by a rule, so that `make -q` and `make -n`
+# see an up-to-date tree as one.
+FLAGS_LINE := $(CC) $(ALL_CFLAGS) $(INCLUDES) $(LDLIBS) | $(CLANG) $(BPF_CFLAGS)
+FLAGS_QUOTED := '$(subst ','\'',$(FLAGS_LINE))'
+$(shell mkdir -p $(OUTPUT) && printf '%s\n' $(FLAGS_QUOTED) | cmp -s - $(OUTPUT)/cflags || \
+	printf '%s\n' $(FLAGS_QUOTED) >$(OUTPUT)/cflags)
 
-FORCE:
-
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/*.bpf.h include/*.h vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/*.bpf.h include/*.h vmlinux/$(ARCH)/vmlinux.h $(OUTPUT)/cflags | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o

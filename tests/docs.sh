@@ -13,7 +13,8 @@
 #   of its headings (GitHub's anchors: lower case, punctuation dropped,
 #   blanks to "-");
 # - every option `./memlens CMD --help` prints, for each command
-#   `./memlens --help` lists, is in doc/memlens-CMD.md.
+#   `./memlens --help` lists, is in doc/memlens-CMD.md, and the page's
+#   Options block is the help's option lines, word for word.
 # Needs ./memlens (make memlens) and git. No root, no BPF.
 set -u
 cd "$(dirname "$0")/.."
@@ -139,6 +140,18 @@ help_options() {
 		sed -e 's/^[[:space:]]*//' -e 's/,$//' | sort -u
 }
 
+# The option lines of a help text: from the first to the blank line after.
+help_block() {
+	awk '!on && /^ +-/ { on = 1 } on && /^$/ { exit } on { print }'
+}
+
+# The first code block of PAGE's "## Options" section.
+doc_options_block() {
+	awk '/^## / { sec = ($0 == "## Options"); next }
+	     sec && /^```/ { if (code) exit; code = 1; next }
+	     sec && code { print }' "$1"
+}
+
 if [ ! -x ./memlens ]; then
 	fail "./memlens is not built (make memlens): options not checked"
 else
@@ -164,6 +177,15 @@ else
 			ok "$page has every option of memlens $cmd --help"
 		else
 			fail "$page lacks options that memlens $cmd --help prints:$undocumented"
+		fi
+		# Its Options block is the help's option lines, word for word.
+		want=$(printf '%s\n' "$help" | help_block)
+		have=$(doc_options_block "$page")
+		if [ "$want" = "$have" ]; then
+			ok "$page: its Options block is memlens $cmd --help's"
+		else
+			fail "$page: its Options block differs from memlens $cmd --help's:
+$(diff <(printf '%s\n' "$have") <(printf '%s\n' "$want") | sed 's/^/    /')"
 		fi
 	done
 fi

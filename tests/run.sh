@@ -51,7 +51,7 @@ mkdir -p build
 for suite in "$@"; do
 	case "$suite" in
 	*/*) ;;
-	*) suite=./$suite ;;
+	*) [ -e "tests/$suite" ] && suite=tests/$suite || suite=./$suite ;;
 	esac
 	"$suite" 2>&1 | tee build/last-suite.log
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1

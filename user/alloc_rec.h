@@ -2,7 +2,7 @@
 /*
  * One outstanding block as userspace keeps it: read from the allocs map
  * (whose value, struct alloc_info, is the BPF side's), grouped by
- * report.c, stored in and replayed from recordings by recfile.c. The
+ * stack_report.c, stored in and replayed from recordings by recfile.c. The
  * recording's on-disk encoding is recfile.c's own, not this layout.
  */
 #ifndef MEMLENS_ALLOC_REC_H

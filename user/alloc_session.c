@@ -4,7 +4,7 @@
  * allocs.bpf.c, start or attach to the process, hook its allocator (the
  * group source says which), answer the events of the ring buffer (exec,
  * new code, the command held at _exit), and every interval report the
- * groups by stack (report.c) or record them (recfile.c).
+ * groups by stack (stack_report.c) or record them (recfile.c).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -85,7 +85,9 @@ struct alloc_session {
 /*
  * Where a session's groups come from, chosen once: everything the
  * session does differently for outstanding blocks (leaks, record) and
- * for a Go program's allocation profile (allocs). NULL: nothing to do.
+ * for a Go program's allocation profile (allocs). check_target,
+ * configure, hook, group and forget are required; the others may be
+ * NULL: nothing to do.
  */
 struct group_source {
 	enum report_kind kind;
@@ -122,7 +124,12 @@ int alloc_session_run(struct session_opts *opts);
 /* R's groups from S's source, with R's totals over all of them. */
 int alloc_session_group(struct alloc_session *s, struct stack_report *r);
 
-/* Room for CAP entries; -ENOMEM leaves what was there. */
+/*
+ * Snapshots of the allocs map (group_source.c), exported for the unit
+ * tests of their filtering and cuts.
+ *
+ * Room for CAP entries; -ENOMEM leaves what was there.
+ */
 int snapshot_resize(struct alloc_snapshot *snap, size_t cap);
 void snapshot_free(struct alloc_snapshot *snap);
 /*
@@ -132,7 +139,7 @@ void snapshot_free(struct alloc_snapshot *snap);
  */
 void snapshot_keep(struct alloc_snapshot *snap, size_t total, uint32_t tgid,
 		   uint64_t sample_bytes);
-/* Move to the front of SNAP->keys the blocks allocated before EXEC_TS: how many. */
+/* Keep in SNAP (keys and recs alike) only the blocks allocated before EXEC_TS: how many. */
 uint32_t snapshot_old_image(struct alloc_snapshot *snap, uint64_t exec_ts);
 
 #endif

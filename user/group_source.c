@@ -77,9 +77,13 @@ uint32_t snapshot_old_image(struct alloc_snapshot *snap, uint64_t exec_ts)
 {
 	uint32_t count = 0;
 
-	for (size_t i = 0; i < snap->nr; i++)
-		if (snap->recs[i].ts_ns < exec_ts)
-			snap->keys[count++] = snap->keys[i];
+	for (size_t i = 0; i < snap->nr; i++) {
+		if (snap->recs[i].ts_ns >= exec_ts)
+			continue;
+		snap->keys[count] = snap->keys[i];
+		snap->recs[count++] = snap->recs[i];
+	}
+	snap->nr = count;
 	return count;
 }
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* log2 histograms as the BPF side fills them (include/allocs.h), rendered. */
+/* log2 histograms as the BPF side fills them (include/log2hist.h), rendered. */
 #ifndef MEMLENS_HIST_PRINT_H
 #define MEMLENS_HIST_PRINT_H
 
 #include <stdint.h>
 #include <stdio.h>
-#include "allocs.h"
+#include "log2hist.h"
 
 uint64_t hist_total(const struct hist *h);
 /* Bounds of slot I: values in [low, high]. */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Rows of memlens top and hist: per-process counters, their rates over an interval, sorting. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

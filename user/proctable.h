@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Rows of memlens top: counters, their rates over an interval, sorting. */
+/* Rows of memlens top and hist: counters, their rates over an interval, sorting. */
 #ifndef MEMLENS_PROCTABLE_H
 #define MEMLENS_PROCTABLE_H
 

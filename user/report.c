@@ -247,13 +247,6 @@ static void print_timeline_line(struct render *rd, const struct rec_view *v)
 	rd->prev_bytes = v->live_bytes;
 }
 
-static int group_cmp_id(const void *a, const void *b)
-{
-	const struct stack_group *x = a, *y = b;
-
-	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
-}
-
 static int growth_cmp(const void *a, const void *b)
 {
 	const struct stack_growth *x = a, *y = b;
@@ -272,7 +265,7 @@ static int keep_base(struct render *rd, const struct stack_report *r)
 	if (r->nr_groups)
 		memcpy(rd->base, r->groups, r->nr_groups * sizeof(*rd->base));
 	rd->nr_base = r->nr_groups;
-	qsort(rd->base, rd->nr_base, sizeof(*rd->base), group_cmp_id);
+	qsort(rd->base, rd->nr_base, sizeof(*rd->base), stack_group_cmp_id);
 	return 0;
 }
 
@@ -301,7 +294,7 @@ static int print_growth(const struct render *rd, const struct stack_report *r)
 	for (size_t i = 0; i < r->nr_groups; i++) {
 		const struct stack_group *g = &r->groups[i];
 		const struct stack_group *was = bsearch(g, rd->base, rd->nr_base, sizeof(*g),
-							group_cmp_id);
+							stack_group_cmp_id);
 		struct stack_growth d = { g->stack_id, g->bytes, g->count };
 
 		if (was) {

@@ -42,7 +42,7 @@ void sort_groups(struct stack_group *groups, size_t nr)
 	qsort(groups, nr, sizeof(*groups), group_cmp_bytes);
 }
 
-static int group_cmp_id(const void *a, const void *b)
+int stack_group_cmp_id(const void *a, const void *b)
 {
 	const struct stack_group *x = a, *y = b;
 
@@ -53,7 +53,7 @@ void merge_groups(struct stack_group *groups, size_t *nr)
 {
 	size_t n = 0;
 
-	qsort(groups, *nr, sizeof(*groups), group_cmp_id);
+	qsort(groups, *nr, sizeof(*groups), stack_group_cmp_id);
 	for (size_t i = 0; i < *nr; i++) {
 		struct stack_group *g = &groups[i], *last = n ? &groups[n - 1] : NULL;
 

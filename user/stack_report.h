@@ -64,6 +64,8 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 		   uint64_t min_age_ns, struct stack_group **groups, size_t *nr_groups);
 /* Most bytes first, for groups made elsewhere. */
 void sort_groups(struct stack_group *groups, size_t nr);
+/* qsort()'s order of groups by stack id, for bsearch() too. */
+int stack_group_cmp_id(const void *a, const void *b);
 /* Groups of one stack id made one (counts, bytes and samples added), most bytes first. */
 void merge_groups(struct stack_group *groups, size_t *nr);
 /* R's totals: counts, bytes and samples over all its groups, not just the top. */

@@ -66,6 +66,8 @@ static void test_keep_and_old_image(struct alloc_snapshot *snap)
 	/* Exec at 1s: only what is older goes; a block of that very time stays. */
 	CHECK_U64(snapshot_old_image(snap, 1 * SEC), 1);
 	CHECK_U64(snap->keys[0].addr, 0x6000);
+	CHECK_U64(snap->recs[0].addr, 0x6000);
+	CHECK_U64(snap->nr, 1);
 	CHECK_U64(snapshot_old_image(snap, 0), 0);
 
 	/* Exact: no sampling, every block weighs one. */
