@@ -257,6 +257,31 @@ static void test_cli_bad(void)
 		close(null);
 }
 
+/*
+ * record and allocs are leaks's siblings: every option leaks shows is
+ * known to each, shown or hidden, so that a leaks option given to them
+ * is told where it belongs, never called unknown.
+ */
+static void check_siblings(void)
+{
+	const struct cli_cmd *siblings[] = { &record_cli, &allocs_cli };
+
+	cli_for_each_opt(o, t, &leaks_cli) {
+		if (o->flags & CLI_HIDDEN)
+			continue;
+		for (size_t i = 0; i < sizeof(siblings) / sizeof(siblings[0]); i++) {
+			bool known = false;
+
+			cli_for_each_opt(s, u, siblings[i])
+				known |= !strcmp(s->name, o->name);
+			if (!known)
+				fprintf(stderr, "%s does not know leaks's --%s\n",
+					siblings[i]->name, o->name);
+			CHECK(known);
+		}
+	}
+}
+
 void test_cli(void)
 {
 	for (size_t i = 0; i < NR_COMMANDS; i++) {
@@ -264,6 +289,7 @@ void test_cli(void)
 		check_parser(commands[i]);
 		check_help(commands[i]);
 	}
+	check_siblings();
 	test_cli_samples();
 	test_cli_bad();
 }
