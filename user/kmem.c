@@ -328,7 +328,9 @@ static size_t build_lines(const struct kmem_env *env, const struct kmem_sample *
 		}
 	}
 	current_sort = env->sort;
-	qsort(lines, nr, sizeof(*lines), line_cmp);
+	/* None when every traced process exited with nothing outstanding: lines is NULL. */
+	if (nr)
+		qsort(lines, nr, sizeof(*lines), line_cmp);
 	*out = lines;
 	return nr;
 }

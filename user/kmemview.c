@@ -442,7 +442,9 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 		}
 		e[nr++] = v->retired[i];
 	}
-	qsort(e, nr, sizeof(*e), by_cache);
+	/* An empty map and nothing retired: e is NULL, which qsort may not get. */
+	if (nr)
+		qsort(e, nr, sizeof(*e), by_cache);
 	*out = e;
 	*nr_out = nr;
 	return 0;
@@ -603,7 +605,9 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 		while (g->nr_ips < KMEM_STACK_DEPTH && g->ips[g->nr_ips])
 			g->nr_ips++;
 	}
-	qsort(groups, nr, sizeof(*groups), by_bytes);
+	/* Nothing outstanding: groups is NULL. */
+	if (nr)
+		qsort(groups, nr, sizeof(*groups), by_bytes);
 	*out = groups;
 	*nr_out = nr;
 	return 0;
