@@ -207,14 +207,27 @@ stop_memlens
 # kmemload stat()s NSTAT new missing names: a negative dentry each, all
 # kept (only reclaim would free some, and then as frees of its objects).
 # The objects map, sized from the machine, holds them and everyone
-# else's objects of the run: none untracked, none cut.
+# else's objects of the run: none untracked, none cut. Meanwhile another
+# kmemload keeps 20,000 dentries of its own, on top of the host's churn.
 out=$tmp/seed.json
+mkfifo "$tmp/other.in"
+exec 4<>"$tmp/other.in"
+"$KMEMLOAD" "$work" 20000 0 <&4 >"$tmp/other.out" &
+other_pid=$!
+pids+=("$other_pid")
+wait_for "$tmp/other.out" ready 30
 start_load 0 0 "$NSTAT"
 start_kmem "$out" -j -i 0.5
+echo go >&4
 echo go >&3
 wait_for "$tmp/load.out" done 120
+wait_for "$tmp/other.out" done 120
 wait_intervals "$out" 2
 stop_memlens
+other=$(jq -c --argjson p "$other_pid" 'select(.type == "cache" and .name == "dentry") |
+	.processes[] | select(.pid == $p)' "$out" | tail -n 1)
+check_eq "seed, defaults: the other's 20000 dentries, tracked too" "20000 0 false" \
+	"$(jq -r '"\(.allocs) \(.untracked_allocs) \(.cut)"' <<<"$other")"
 dentry=$(jq -c --argjson p "$load_pid" 'select(.type == "cache" and .name == "dentry") |
 	.processes[] | select(.pid == $p)' "$out" | tail -n 1)
 max=$(jq -s '[.[] | select(.type == "kmem") | .max_objects] | max' "$out")
@@ -230,6 +243,9 @@ check "seed, defaults: the map sized from the machine, at least the old 131072 (
 echo go >&3
 echo go >&3
 wait "$load_pid"
+printf 'go\ngo\n' >&4
+wait "$other_pid"
+exec 4>&-
 
 # --- a full objects map: the rows it cut say so ------------------------
 
