@@ -130,7 +130,8 @@ check_eq "memlens kmem exits 0 on SIGTERM" 0 $?
 
 # --cache filp at the end: by then nothing of it is outstanding.
 stacks=$(jq -c 'select(.type == "stacks")' "$out")
-check_eq "--cache: a stack report for filp" '"filp"' "$(jq -c .cache <<<"$stacks")"
+check_eq "--cache: a stack report for filp, not cut" '"filp" false' \
+	"$(jq -r '"\(.cache | tojson) \(.cut)"' <<<"$stacks")"
 check_eq "--cache: no filp outstanding after the close" '[]' "$(jq -c .groups <<<"$stacks")"
 
 # --cache while the descriptors are held: their stacks, through open(2).
@@ -253,7 +254,7 @@ exec 4>&-
 # more are untracked, and its dentry row is marked in JSON and text.
 out=$tmp/full.json
 start_load
-start_kmem "$out" -p "$load_pid" -j -i 0.3 --no-pages --max-objects 1000
+start_kmem "$out" -p "$load_pid" -j -i 0.3 --no-pages --max-objects 1000 --cache dentry
 echo go >&3
 wait_for "$tmp/load.out" done 60
 wait_intervals "$out" 2
@@ -265,13 +266,17 @@ check "full map, JSON: the dentry row cut, with its untracked allocations" jq_tr
 check "full map, JSON: kmemload's part cut too" jq_true --argjson p "$load_pid" \
 	"[.processes[] | select(.pid == \$p) | .cut] == [true] and
 	 .processes[0].untracked_allocs == .untracked_allocs" <<<"$dentry"
+stacks=$(jq -c 'select(.type == "stacks")' "$out")
+check "full map, --cache: the stack report cut, by the row's untracked allocations" jq_true \
+	--argjson d "$dentry" '.cut == true and .untracked_allocs == $d.untracked_allocs and
+	 ([.groups[].count] | add) == $d.outstanding' <<<"$stacks"
 echo go >&3
 echo go >&3
 wait "$load_pid"
 
 out=$tmp/full.out
 start_load
-start_kmem "$out" -p "$load_pid" -i 0.3 --no-pages --max-objects 1000
+start_kmem "$out" -p "$load_pid" -i 0.3 --no-pages --max-objects 1000 --cache dentry
 echo go >&3
 wait_for "$tmp/load.out" done 60
 sleep 1
@@ -283,6 +288,8 @@ check "full map, text: a note under the table says which map and how many" grep 
 	"$out"
 check "full map, text: the header says the map's size" grep -qE \
 	'tracked objects [0-9]+ of 1000 ' "$out"
+check "full map, text: the --cache report says it is cut" grep -qE \
+	'^\* a full map cut this report: [0-9]+ allocations of dentry not tracked' "$out"
 echo go >&3
 echo go >&3
 wait "$load_pid"

@@ -503,8 +503,14 @@ static void print_interval(const struct kmem_env *env, const struct kmem_sample 
 
 /* --- --cache: outstanding objects by kernel stack --------------------- */
 
+/* What a full map cut from the --cache report: the cache's row, read now. */
+struct stack_cut {
+	bool cut;
+	uint64_t untracked;		/* its allocations not tracked: not in the report */
+};
+
 static void print_stack_groups(const struct kmem_env *env, const struct kmem_stack_group *g,
-			       size_t nr, const struct ksyms *ks)
+			       size_t nr, const struct ksyms *ks, const struct stack_cut *c)
 {
 	char sym[256], bytes[16];
 	uint64_t now = monotonic_ns();
@@ -512,10 +518,15 @@ static void print_stack_groups(const struct kmem_env *env, const struct kmem_sta
 	if (env->o.json) {
 		fputs("{\"type\":\"stacks\",\"cache\":", stdout);
 		json_print_string(stdout, env->ko.cache);
-		fputs(",\"groups\":[", stdout);
+		printf(",\"cut\":%s,\"untracked_allocs\":%" PRIu64 ",\"groups\":[",
+		       c->cut ? "true" : "false", c->untracked);
 	} else {
 		printf("%s: outstanding objects by kernel stack%s\n", env->ko.cache,
 		       nr ? "" : ": none seen");
+		if (c->cut)
+			printf("* a full map cut this report: %" PRIu64 " allocations of %s not "
+			       "tracked, not in it (raise --max-objects)\n", c->untracked,
+			       env->ko.cache);
 	}
 	for (size_t i = 0; i < nr && (!env->rows || i < env->rows); i++) {
 		double age = now > g[i].oldest_ts_ns ? (now - g[i].oldest_ts_ns) / 1e9 : 0;
@@ -629,27 +640,53 @@ static int write_stack_profile(const struct kmem_env *env, const struct kmem_sta
 	return err;
 }
 
+/* Whether a full map cut the row of cache ID, as it is now. */
+static int stack_cut_of(struct kmemview *v, uint64_t id, struct stack_cut *c)
+{
+	const struct kmem_cache_row *row;
+	struct kmem_sample s;
+	int err = kmemview_sample(v, &s);
+
+	if (err)
+		return err;
+	row = id ? kmem_sample_find(&s, id) : NULL;
+	c->cut = row && usage_cut(&row->u, &s);
+	c->untracked = row ? row->u.untracked : 0;
+	kmem_sample_free(&s);
+	return 0;
+}
+
 static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 {
 	struct kmem_stack_group *g;
+	struct stack_cut cut;
 	struct ksyms ks = {};
-	bool seen;
+	uint64_t id;
 	size_t nr;
 	int err;
 
-	err = kmemview_stacks(v, &g, &nr, &seen);
+	err = kmemview_stacks(v, &g, &nr, &id);
+	if (!err) {
+		err = stack_cut_of(v, id, &cut);
+		if (err)
+			free(g);
+	}
 	if (err) {
 		error_msg("kmem: cannot read the objects of %s", env->ko.cache);
 		return err;
 	}
-	if (!seen)
+	if (!id)
 		info_msg("no cache named %s allocated while traced (merged caches go by the "
 			 "name of the one they were merged into)", env->ko.cache);
+	/* --folded, --svg, --pprof: the files have no room for the mark. */
+	if (cut.cut && (env->folded || env->svg || env->pprof))
+		info_msg("a full map cut the %s report: %" PRIu64 " allocations not tracked, not "
+			 "in it (raise --max-objects)", env->ko.cache, cut.untracked);
 	/* Without kallsyms, ksyms_format and ksyms_find fall back on addresses. */
 	if (ksyms_load(&ks))
 		info_msg("cannot read /proc/kallsyms: stacks as addresses");
 	if (!env->folded)
-		print_stack_groups(env, g, nr, &ks);
+		print_stack_groups(env, g, nr, &ks, &cut);
 	if (env->folded || env->svg)
 		err = flame_stack_groups(env, g, nr, &ks);
 	if (!err && env->pprof)

@@ -571,7 +571,7 @@ static struct kmem_stack_group *group_of(struct kmem_stack_group **groups, size_
 }
 
 int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr_out,
-		    bool *seen)
+		    uint64_t *cache_id)
 {
 	int fd = bpf_map__fd(v->skel->maps.objects);
 	int stacks_fd = bpf_map__fd(v->skel->maps.stacks);
@@ -582,7 +582,7 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 	size_t nr = 0, cap = 0;
 	struct object obj;
 
-	*seen = want != 0;
+	*cache_id = want;
 	while (want && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;

@@ -81,9 +81,12 @@ const struct kmem_cache_row *kmem_sample_find(const struct kmem_sample *s, uint6
 /* Outstanding objects and bytes: allocated while traced, not freed yet. */
 int64_t kmem_outstanding(const struct kmem_usage *u);
 int64_t kmem_outstanding_bytes(const struct kmem_usage *u);
-/* Groups of the --cache objects by stack, most bytes first; after kmemview_detach. */
+/*
+ * Groups of the --cache objects by stack, most bytes first; after
+ * kmemview_detach. CACHE_ID: that cache's row id, 0 if it was not seen.
+ */
 int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr,
-		    bool *seen);
+		    uint64_t *cache_id);
 /* Tracepoints this kernel lacks, as one line; "" if none. */
 const char *kmemview_missing(const struct kmemview *v);
 const char *kmem_class_name(enum kmem_class c);
