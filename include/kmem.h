@@ -11,8 +11,16 @@
 #endif
 
 #define KMEM_MAX_USAGE		(64 * 1024)
-#define KMEM_MAX_OBJECTS	(128 * 1024)	/* --max-objects; preallocated: ~12 MiB */
+/*
+ * The objects map, preallocated: by default twice the slab objects in use
+ * at start (kmemview.c), at least KMEM_MAX_OBJECTS, and at most what
+ * 1/KMEM_OBJECTS_MEM_SHARE of RAM holds at KMEM_OBJECT_BYTES an entry
+ * (a 96-byte element and its share of the buckets), or the limit.
+ */
+#define KMEM_MAX_OBJECTS	(128 * 1024)	/* ~12 MiB */
 #define KMEM_MAX_OBJECTS_LIMIT	(4 * 1024 * 1024)	/* ~400 MiB: no more by a typo */
+#define KMEM_OBJECT_BYTES	128
+#define KMEM_OBJECTS_MEM_SHARE	128
 #define KMEM_MAX_STACKS		4096		/* only with --cache: ~2 MiB */
 #define KMEM_STACK_DEPTH	64
 #define KMEM_MAX_CACHES		4096

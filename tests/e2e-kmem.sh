@@ -5,7 +5,8 @@
 # creates and unlinks NFILES files with new names (a dentry each stays,
 # negative; inodes and files come and go), then holds NFDS files open.
 # With -p, the counts are that process's alone: exact. System-wide, the
-# dentry growth must be charged to it.
+# dentry growth must be charged to it; with the defaults, also that of
+# 200,000 stat()s of missing names, the map sized from the machine.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -14,6 +15,7 @@ require_root_and_build e2e-kmem
 
 NFILES=2000
 NFDS=37
+NSTAT=200000
 # On ext4, as the dentry and inode checks assume (on tmpfs, negative
 # dentries go at once and inodes are shmem's): under build/, in the tree.
 work=$PWD/build/kmem-files-$$
@@ -27,12 +29,13 @@ if [ "$(stat -f -c %T "$work")" != ext2/ext3 ]; then
 	exit 1
 fi
 
-# start_load: kmemload, stopped at "ready" (stdin a fifo on fd 3); sets load_pid.
+# start_load [NFILES NFDS NSTAT]: kmemload, stopped at "ready" (stdin a
+# fifo on fd 3); sets load_pid.
 start_load() {
 	rm -f "$tmp/load.in"
 	mkfifo "$tmp/load.in"
 	exec 3<>"$tmp/load.in"
-	"$KMEMLOAD" "$work" "$NFILES" "$NFDS" <&3 >"$tmp/load.out" &
+	"$KMEMLOAD" "$work" "${1:-$NFILES}" "${2:-$NFDS}" "${3:-0}" <&3 >"$tmp/load.out" &
 	load_pid=$!
 	pids+=("$load_pid")
 	wait_for "$tmp/load.out" ready 30
@@ -108,6 +111,9 @@ check_eq "the table is sorted by growth: dentry first" '"dentry"' \
 # counts above would show any that were this process's.
 check_eq "no map full, no stack lost" 0 \
 	"$(jq -s '[.[] | select(.type == "kmem") | .lost | del(.recursion_misses)[]] | add' "$out")"
+check_eq "no row marked cut when no map was full" '[]' \
+	"$(jq -sc '[.[] | select(.type == "cache") | select(.cut != false or
+		 ([.processes[].cut] | any(. != false))) | .name] | unique' "$out")"
 
 # The descriptors closed: what was outstanding is freed, by the same counts.
 echo go >&3
@@ -124,7 +130,8 @@ check_eq "memlens kmem exits 0 on SIGTERM" 0 $?
 
 # --cache filp at the end: by then nothing of it is outstanding.
 stacks=$(jq -c 'select(.type == "stacks")' "$out")
-check_eq "--cache: a stack report for filp" '"filp"' "$(jq -c .cache <<<"$stacks")"
+check_eq "--cache: a stack report for filp, not cut" '"filp" false' \
+	"$(jq -r '"\(.cache | tojson) \(.cut)"' <<<"$stacks")"
 check_eq "--cache: no filp outstanding after the close" '[]' "$(jq -c .groups <<<"$stacks")"
 
 # --cache while the descriptors are held: their stacks, through open(2).
@@ -195,6 +202,97 @@ echo go >&3
 echo go >&3
 wait "$load_pid"
 stop_memlens
+
+# --- the seed case, system-wide with the defaults ----------------------
+
+# kmemload stat()s NSTAT new missing names: a negative dentry each, all
+# kept (only reclaim would free some, and then as frees of its objects).
+# The objects map, sized from the machine, holds them and everyone
+# else's objects of the run: none untracked, none cut. Meanwhile another
+# kmemload keeps 20,000 dentries of its own, on top of the host's churn.
+out=$tmp/seed.json
+mkfifo "$tmp/other.in"
+exec 4<>"$tmp/other.in"
+"$KMEMLOAD" "$work" 20000 0 <&4 >"$tmp/other.out" &
+other_pid=$!
+pids+=("$other_pid")
+wait_for "$tmp/other.out" ready 30
+start_load 0 0 "$NSTAT"
+start_kmem "$out" -j -i 0.5
+echo go >&4
+echo go >&3
+wait_for "$tmp/load.out" done 120
+wait_for "$tmp/other.out" done 120
+wait_intervals "$out" 2
+stop_memlens
+other=$(jq -c --argjson p "$other_pid" 'select(.type == "cache" and .name == "dentry") |
+	.processes[] | select(.pid == $p)' "$out" | tail -n 1)
+check_eq "seed, defaults: the other's 20000 dentries, tracked too" "20000 0 false" \
+	"$(jq -r '"\(.allocs) \(.untracked_allocs) \(.cut)"' <<<"$other")"
+dentry=$(jq -c --argjson p "$load_pid" 'select(.type == "cache" and .name == "dentry") |
+	.processes[] | select(.pid == $p)' "$out" | tail -n 1)
+max=$(jq -s '[.[] | select(.type == "kmem") | .max_objects] | max' "$out")
+full=$(jq -s '[.[] | select(.type == "kmem") | .lost.objects_map_full] | max' "$out")
+check_eq "seed, defaults: a dentry allocated per missing name stat()ed" "$NSTAT" \
+	"$(jq .allocs <<<"$dentry")"
+check_eq "seed, defaults: each tracked (objects map of $max, $full allocations found it full)" \
+	"0 false" "$(jq -r '"\(.untracked_allocs) \(.cut)"' <<<"$dentry")"
+check_eq "seed, defaults: outstanding, every one not freed ($(jq .frees <<<"$dentry") freed)" \
+	"$NSTAT" "$(jq '.outstanding + .frees' <<<"$dentry")"
+check "seed, defaults: the map sized from the machine, at least the old 131072 ($max)" \
+	test "$max" -ge 131072
+echo go >&3
+echo go >&3
+wait "$load_pid"
+printf 'go\ngo\n' >&4
+wait "$other_pid"
+exec 4>&-
+
+# --- a full objects map: the rows it cut say so ------------------------
+
+# --max-objects 1000 for kmemload's 2037 dentries alone (-p): 1037 or
+# more are untracked, and its dentry row is marked in JSON and text.
+out=$tmp/full.json
+start_load
+start_kmem "$out" -p "$load_pid" -j -i 0.3 --no-pages --max-objects 1000 --cache dentry
+echo go >&3
+wait_for "$tmp/load.out" done 60
+wait_intervals "$out" 2
+stop_memlens
+dentry=$(last_cache "$out" dentry)
+check "full map, JSON: the dentry row cut, with its untracked allocations" jq_true \
+	".cut == true and .untracked_allocs >= $((NFILES + NFDS - 1000)) and
+	 .allocs == $((NFILES + NFDS))" <<<"$dentry"
+check "full map, JSON: kmemload's part cut too" jq_true --argjson p "$load_pid" \
+	"[.processes[] | select(.pid == \$p) | .cut] == [true] and
+	 .processes[0].untracked_allocs == .untracked_allocs" <<<"$dentry"
+stacks=$(jq -c 'select(.type == "stacks")' "$out")
+check "full map, --cache: the stack report cut, by the row's untracked allocations" jq_true \
+	--argjson d "$dentry" '.cut == true and .untracked_allocs == $d.untracked_allocs and
+	 ([.groups[].count] | add) == $d.outstanding' <<<"$stacks"
+echo go >&3
+echo go >&3
+wait "$load_pid"
+
+out=$tmp/full.out
+start_load
+start_kmem "$out" -p "$load_pid" -i 0.3 --no-pages --max-objects 1000 --cache dentry
+echo go >&3
+wait_for "$tmp/load.out" done 60
+sleep 1
+stop_memlens
+check "full map, text: the dentry row marked '*', its top process too" grep -qE \
+	"^dentry +[0-9]+ +[0-9]+ +[0-9]+\* .* $load_pid kmemload \([0-9]+\*\)$" "$out"
+check "full map, text: a note under the table says which map and how many" grep -qE \
+	'^\* the objects map \(1000 entries\) was full: [0-9]+ allocations counted but not tracked' \
+	"$out"
+check "full map, text: the header says the map's size" grep -qE \
+	'tracked objects [0-9]+ of 1000 ' "$out"
+check "full map, text: the --cache report says it is cut" grep -qE \
+	'^\* a full map cut this report: [0-9]+ allocations of dentry not tracked' "$out"
+echo go >&3
+echo go >&3
+wait "$load_pid"
 
 # --- text, errors --------------------------------------------------------
 

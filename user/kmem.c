@@ -83,8 +83,10 @@ static const struct cli_opt kmem_opts[] = {
 	{ "rows", 'r', "N", 0, "rows per table (default 20, 0 = all)" },
 	{ "no-pages", OPT_NO_PAGES, NULL, 0, "do not count page allocations (the hottest hook)" },
 	{ "max-objects", OPT_MAX_OBJECTS, "N", 0,
-	  "objects tracked at most (default 131072, ~96 bytes\n"
-	  "of kernel memory each, allocated at start)" },
+	  "objects tracked at most, up to 128 bytes of kernel\n"
+	  "memory each, allocated at start (default: twice the\n"
+	  "slab objects in use, at least 131072, at most what\n"
+	  "1/128 of RAM holds; -v tells)" },
 	{},
 };
 
@@ -192,12 +194,23 @@ struct kmem_line {
 	const struct kmem_proc *proc;	/* -P: this process's part */
 	double allocs_per_s, frees_per_s;
 	bool known;			/* outstanding is known: false for pages, filtered */
+	bool cut;			/* a full map may have cut its counts */
 	int64_t outstanding, outstanding_bytes;
 };
 
 static bool is_pages(uint64_t id)
 {
 	return KMEM_ID_CLASS(id) == KMEM_PAGE;
+}
+
+/*
+ * Counts a full map may have cut: allocations the objects map had no room
+ * for are left out of OUTSTANDING (they are U's own, so the row knows),
+ * and while the usage map is full, any row may miss allocations.
+ */
+static bool usage_cut(const struct kmem_usage *u, const struct kmem_sample *s)
+{
+	return u->untracked || s->stats[KSTAT_USAGE_FULL];
 }
 
 /*
@@ -311,10 +324,13 @@ static size_t build_lines(const struct kmem_env *env, const struct kmem_sample *
 			l->proc = env->per_process ? &r->procs[j] : NULL;
 			line_totals(l, filtered);
 			line_rates(l, prev, secs, filtered);
+			l->cut = usage_cut(l->proc ? &l->proc->u : &r->u, cur);
 		}
 	}
 	current_sort = env->sort;
-	qsort(lines, nr, sizeof(*lines), line_cmp);
+	/* None when every traced process exited with nothing outstanding: lines is NULL. */
+	if (nr)
+		qsort(lines, nr, sizeof(*lines), line_cmp);
 	*out = lines;
 	return nr;
 }
@@ -329,8 +345,8 @@ static void print_header_text(const struct kmem_env *env, const struct kmem_samp
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	printf("memlens kmem  %s UTC  every %.1fs  sorted by %s  tracked objects %" PRIu64
-	       "  cost %.2f ms/s  lost %" PRIu64 "\n", when, secs, sort_names[env->sort],
-	       s->tracked, bpf_ms_per_s, kmem_lost(s));
+	       " of %" PRIu32 "  cost %.2f ms/s  lost %" PRIu64 "\n", when, secs,
+	       sort_names[env->sort], s->tracked, s->max_objects, bpf_ms_per_s, kmem_lost(s));
 	if (env->per_process)
 		printf("%7s %-15s ", "PID", "COMM");
 	printf("%-24s %10s %10s %11s %10s", "CACHE", "ALLOCS/s", "FREES/s", "OUTSTANDING",
@@ -340,10 +356,11 @@ static void print_header_text(const struct kmem_env *env, const struct kmem_samp
 	putchar('\n');
 }
 
+/* A row's counts, or its top process's, marked '*' where a full map may have cut them. */
 static void print_line_text(const struct kmem_env *env, const struct kmem_line *l,
-			    struct comm_cache *comms)
+			    const struct kmem_sample *s, struct comm_cache *comms)
 {
-	char bytes[16];
+	char bytes[16], mark = l->cut ? '*' : ' ';
 	const struct kmem_proc *top = l->row->nr_procs ? &l->row->procs[0] : NULL;
 
 	if (l->proc)
@@ -352,23 +369,26 @@ static void print_line_text(const struct kmem_env *env, const struct kmem_line *
 		    bytes, sizeof(bytes));
 	printf("%-24s %10.0f %10.0f ", l->row->name, l->allocs_per_s, l->frees_per_s);
 	if (l->known)
-		printf("%11" PRId64 " %s%9s", l->outstanding, l->outstanding_bytes < 0 ? "-" : " ",
-		       bytes);
+		printf("%11" PRId64 "%c%s%9s", l->outstanding, mark,
+		       l->outstanding_bytes < 0 ? "-" : " ", bytes);
 	else
-		printf("%11s %10s", "-", "-");
+		printf("%11s%c%10s", "-", mark, "-");
 	if (!env->per_process && top && !is_pages(l->row->id))
-		printf("  %u %s (%" PRId64 ")", top->tgid, comm_of(comms, top->tgid),
-		       kmem_outstanding(&top->u));
+		printf("  %u %s (%" PRId64 "%s)", top->tgid, comm_of(comms, top->tgid),
+		       kmem_outstanding(&top->u), usage_cut(&top->u, s) ? "*" : "");
 	else if (!env->per_process && top)
 		printf("  %u %s (%" PRIu64 " allocated)", top->tgid, comm_of(comms, top->tgid),
 		       top->u.allocs);
 	putchar('\n');
 }
 
-static void print_proc_json(const struct kmem_proc *p, bool pages, struct comm_cache *comms)
+static void print_proc_json(const struct kmem_proc *p, bool pages, const struct kmem_sample *s,
+			    struct comm_cache *comms)
 {
 	printf("{\"pid\":%u,\"comm\":", p->tgid);
 	json_print_string(stdout, comm_of(comms, p->tgid));
+	printf(",\"cut\":%s,\"untracked_allocs\":%" PRIu64, usage_cut(&p->u, s) ? "true" : "false",
+	       p->u.untracked);
 	printf(",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64, p->u.allocs, p->u.alloc_bytes);
 	if (pages) {
 		fputs(",\"frees\":null,\"outstanding\":null,\"outstanding_bytes\":null}", stdout);
@@ -382,8 +402,8 @@ static void print_proc_json(const struct kmem_proc *p, bool pages, struct comm_c
  * A cache's object, or with -P a process's part of it ("type":"process",
  * with its pid, its own counters and no processes list).
  */
-static void print_line_json(const struct kmem_line *l, const char *when, double secs,
-			    struct comm_cache *comms)
+static void print_line_json(const struct kmem_line *l, const struct kmem_sample *s,
+			    const char *when, double secs, struct comm_cache *comms)
 {
 	const struct kmem_cache_row *r = l->row;
 	const struct kmem_usage *u = l->proc ? &l->proc->u : &r->u;
@@ -399,6 +419,7 @@ static void print_line_json(const struct kmem_line *l, const char *when, double 
 	}
 	fputs("\"name\":", stdout);
 	json_print_string(stdout, r->name);
+	printf(",\"cut\":%s", l->cut ? "true" : "false");
 	printf(",\"class\":\"%s\",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64
 	       ",\"untracked_allocs\":%" PRIu64 ",\"allocs_per_s\":%.1f,\"frees_per_s\":%.1f,",
 	       kmem_class_name(KMEM_ID_CLASS(r->id)), u->allocs, u->frees, u->untracked,
@@ -418,9 +439,21 @@ static void print_line_json(const struct kmem_line *l, const char *when, double 
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			putchar(',');
-		print_proc_json(&r->procs[i], pages, comms);
+		print_proc_json(&r->procs[i], pages, s, comms);
 	}
 	fputs("]}\n", stdout);
+}
+
+/* Under a table with a '*': which map was full, and what that cut. */
+static void print_cut_note(const struct kmem_sample *s)
+{
+	if (s->stats[KSTAT_OBJECTS_FULL])
+		printf("* the objects map (%" PRIu32 " entries) was full: %" PRIu64 " allocations "
+		       "counted but not tracked, and not in OUTSTANDING (raise --max-objects)\n",
+		       s->max_objects, s->stats[KSTAT_OBJECTS_FULL]);
+	if (s->stats[KSTAT_USAGE_FULL])
+		printf("* the usage map was full: %" PRIu64 " allocations not counted, in any row\n",
+		       s->stats[KSTAT_USAGE_FULL]);
 }
 
 static void print_interval(const struct kmem_env *env, const struct kmem_sample *cur,
@@ -434,11 +467,16 @@ static void print_interval(const struct kmem_env *env, const struct kmem_sample 
 	char when[32];
 	time_t t = time(NULL);
 	struct tm tm;
+	bool cut = false;
 
 	if (!env->o.json) {
 		print_header_text(env, cur, secs, bpf_ms_per_s);
-		for (size_t i = 0; i < shown; i++)
-			print_line_text(env, &lines[i], comms);
+		for (size_t i = 0; i < shown; i++) {
+			print_line_text(env, &lines[i], cur, comms);
+			cut |= lines[i].cut;
+		}
+		if (cut)
+			print_cut_note(cur);
 		putchar('\n');
 		free(lines);
 		fflush(stdout);
@@ -447,8 +485,8 @@ static void print_interval(const struct kmem_env *env, const struct kmem_sample 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("{\"type\":\"kmem\",\"time\":\"%s\",\"interval_s\":%.3f,\"caches\":%zu,"
-	       "\"tracked_objects\":%" PRIu64 ",\"bpf_ms_per_s\":%.3f,\"not_traced\":",
-	       when, secs, cur->nr, cur->tracked, bpf_ms_per_s);
+	       "\"tracked_objects\":%" PRIu64 ",\"max_objects\":%" PRIu32 ",\"bpf_ms_per_s\":%.3f,"
+	       "\"not_traced\":", when, secs, cur->nr, cur->tracked, cur->max_objects, bpf_ms_per_s);
 	json_print_string(stdout, missing);
 	printf(",\"lost\":{\"objects_map_full\":%" PRIu64 ",\"usage_map_full\":%" PRIu64
 	       ",\"caches_map_full\":%" PRIu64 ",\"stack_failed\":%" PRIu64
@@ -458,15 +496,21 @@ static void print_interval(const struct kmem_env *env, const struct kmem_sample 
 	       cur->stats[KSTAT_STACK_FAILED], cur->recursion_misses,
 	       cur->stats[KSTAT_FREES_UNTRACKED], cur->stats[KSTAT_REPLACED]);
 	for (size_t i = 0; i < shown; i++)
-		print_line_json(&lines[i], when, secs, comms);
+		print_line_json(&lines[i], cur, when, secs, comms);
 	free(lines);
 	fflush(stdout);
 }
 
 /* --- --cache: outstanding objects by kernel stack --------------------- */
 
+/* What a full map cut from the --cache report: the cache's row, read now. */
+struct stack_cut {
+	bool cut;
+	uint64_t untracked;		/* its allocations not tracked: not in the report */
+};
+
 static void print_stack_groups(const struct kmem_env *env, const struct kmem_stack_group *g,
-			       size_t nr, const struct ksyms *ks)
+			       size_t nr, const struct ksyms *ks, const struct stack_cut *c)
 {
 	char sym[256], bytes[16];
 	uint64_t now = monotonic_ns();
@@ -474,10 +518,15 @@ static void print_stack_groups(const struct kmem_env *env, const struct kmem_sta
 	if (env->o.json) {
 		fputs("{\"type\":\"stacks\",\"cache\":", stdout);
 		json_print_string(stdout, env->ko.cache);
-		fputs(",\"groups\":[", stdout);
+		printf(",\"cut\":%s,\"untracked_allocs\":%" PRIu64 ",\"groups\":[",
+		       c->cut ? "true" : "false", c->untracked);
 	} else {
 		printf("%s: outstanding objects by kernel stack%s\n", env->ko.cache,
 		       nr ? "" : ": none seen");
+		if (c->cut)
+			printf("* a full map cut this report: %" PRIu64 " allocations of %s not "
+			       "tracked, not in it (raise --max-objects)\n", c->untracked,
+			       env->ko.cache);
 	}
 	for (size_t i = 0; i < nr && (!env->rows || i < env->rows); i++) {
 		double age = now > g[i].oldest_ts_ns ? (now - g[i].oldest_ts_ns) / 1e9 : 0;
@@ -591,27 +640,53 @@ static int write_stack_profile(const struct kmem_env *env, const struct kmem_sta
 	return err;
 }
 
+/* Whether a full map cut the row of cache ID, as it is now. */
+static int stack_cut_of(struct kmemview *v, uint64_t id, struct stack_cut *c)
+{
+	const struct kmem_cache_row *row;
+	struct kmem_sample s;
+	int err = kmemview_sample(v, &s);
+
+	if (err)
+		return err;
+	row = id ? kmem_sample_find(&s, id) : NULL;
+	c->cut = row && usage_cut(&row->u, &s);
+	c->untracked = row ? row->u.untracked : 0;
+	kmem_sample_free(&s);
+	return 0;
+}
+
 static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 {
 	struct kmem_stack_group *g;
+	struct stack_cut cut;
 	struct ksyms ks = {};
-	bool seen;
+	uint64_t id;
 	size_t nr;
 	int err;
 
-	err = kmemview_stacks(v, &g, &nr, &seen);
+	err = kmemview_stacks(v, &g, &nr, &id);
+	if (!err) {
+		err = stack_cut_of(v, id, &cut);
+		if (err)
+			free(g);
+	}
 	if (err) {
 		error_msg("kmem: cannot read the objects of %s", env->ko.cache);
 		return err;
 	}
-	if (!seen)
+	if (!id)
 		info_msg("no cache named %s allocated while traced (merged caches go by the "
 			 "name of the one they were merged into)", env->ko.cache);
+	/* --folded, --svg, --pprof: the files have no room for the mark. */
+	if (cut.cut && (env->folded || env->svg || env->pprof))
+		info_msg("a full map cut the %s report: %" PRIu64 " allocations not tracked, not "
+			 "in it (raise --max-objects)", env->ko.cache, cut.untracked);
 	/* Without kallsyms, ksyms_format and ksyms_find fall back on addresses. */
 	if (ksyms_load(&ks))
 		info_msg("cannot read /proc/kallsyms: stacks as addresses");
 	if (!env->folded)
-		print_stack_groups(env, g, nr, &ks);
+		print_stack_groups(env, g, nr, &ks, &cut);
 	if (env->folded || env->svg)
 		err = flame_stack_groups(env, g, nr, &ks);
 	if (!err && env->pprof)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The kmem session: load, attach, read usage by cache and process, stacks. */
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -33,6 +35,7 @@ struct kmemview {
 	struct usage_entry *retired;
 	size_t nr_retired, cap_retired;
 	int stats_fd;
+	uint32_t max_objects;		/* entries of the objects map */
 	char missing[512];
 };
 
@@ -117,6 +120,114 @@ static uint32_t kmalloc_size_of(const char *cache)
 	return 0;
 }
 
+uint32_t kmem_objects_for(uint64_t in_use, uint64_t mem_total)
+{
+	uint64_t cap = mem_total / KMEM_OBJECTS_MEM_SHARE / KMEM_OBJECT_BYTES;
+	uint64_t n = 2 * in_use;
+
+	if (cap > KMEM_MAX_OBJECTS_LIMIT)
+		cap = KMEM_MAX_OBJECTS_LIMIT;
+	if (n > cap)
+		n = cap;
+	return n < KMEM_MAX_OBJECTS ? KMEM_MAX_OBJECTS : n;
+}
+
+/* The first number in PATH, or 0. */
+static uint64_t read_u64(const char *path)
+{
+	unsigned long long n = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &n) != 1)
+		n = 0;
+	fclose(f);
+	return n;
+}
+
+/* Objects in use in every slab cache, from SLUB's sysfs; 0 if not there. */
+static uint64_t sysfs_slab_objects(void)
+{
+	DIR *d = opendir("/sys/kernel/slab");
+	struct dirent *de;
+	char path[320];
+	uint64_t sum = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		/* Merged caches are links to the cache they share: counted once. */
+		if (de->d_name[0] == '.' || de->d_type == DT_LNK)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", de->d_name);
+		sum += read_u64(path);
+	}
+	closedir(d);
+	return sum;
+}
+
+/* A "Name:   N kB" line of /proc/meminfo, in bytes; 0 if not there. */
+static uint64_t meminfo_bytes(const char *name)
+{
+	unsigned long long kb = 0;
+	size_t len = strlen(name);
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%llu", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+/*
+ * The objects map can need as many entries as objects are allocated while
+ * traced and not freed yet, by every traced process: sized from the slab
+ * objects in use now, which the host's own churn and a growth of the
+ * session's size fit in twice over. Without SLUB's sysfs, the Slab of
+ * /proc/meminfo at 256 bytes an object stands in.
+ */
+static uint32_t default_max_objects(void)
+{
+	uint64_t in_use = sysfs_slab_objects(), mem_total = meminfo_bytes("MemTotal");
+	const char *source = "/sys/kernel/slab";
+	uint32_t n;
+
+	if (!in_use) {
+		in_use = meminfo_bytes("Slab") / 256;
+		source = "Slab in /proc/meminfo / 256";
+	}
+	n = kmem_objects_for(in_use, mem_total);
+	debug_msg("kmem: objects map of %" PRIu32 " entries: twice the %" PRIu64
+		  " slab objects in use (%s), at least %u, at most 1/%u of MemTotal (%" PRIu64
+		  " MiB) at %u bytes an entry or %u", n, in_use, source, KMEM_MAX_OBJECTS,
+		  KMEM_OBJECTS_MEM_SHARE, mem_total >> 20, KMEM_OBJECT_BYTES, KMEM_MAX_OBJECTS_LIMIT);
+	return n;
+}
+
+/* The kernel memory a map holds, as its fdinfo says; 0 if not known. */
+static uint64_t map_memlock(int fd)
+{
+	unsigned long long bytes = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &bytes) == 1)
+			break;
+	fclose(f);
+	return bytes;
+}
+
 static int load(struct kmemview *v)
 {
 	const struct kmem_opts *o = v->opts;
@@ -133,8 +244,8 @@ static int load(struct kmemview *v)
 	if (o->cache && !skel->rodata->stack_kmalloc_size)
 		strncpy((char *)skel->rodata->stack_cache_name, o->cache,
 			sizeof(skel->rodata->stack_cache_name) - 1);
-	if (o->max_objects)
-		bpf_map__set_max_entries(skel->maps.objects, o->max_objects);
+	v->max_objects = o->max_objects ? o->max_objects : default_max_objects();
+	bpf_map__set_max_entries(skel->maps.objects, v->max_objects);
 	/* Stacks only for --cache: the map is preallocated, keep it minimal. */
 	if (!o->cache)
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
@@ -152,6 +263,8 @@ static int load(struct kmemview *v)
 	err = skeleton_load_attach(skel->skeleton);
 	if (err)
 		return err;
+	debug_msg("kmem: objects map: %" PRIu32 " entries, %" PRIu64 " KiB of kernel memory",
+		  v->max_objects, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
 	return 0;
 }
 
@@ -329,7 +442,9 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 		}
 		e[nr++] = v->retired[i];
 	}
-	qsort(e, nr, sizeof(*e), by_cache);
+	/* An empty map and nothing retired: e is NULL, which qsort may not get. */
+	if (nr)
+		qsort(e, nr, sizeof(*e), by_cache);
 	*out = e;
 	*nr_out = nr;
 	return 0;
@@ -379,6 +494,7 @@ int kmemview_sample(struct kmemview *v, struct kmem_sample *s)
 	int err;
 
 	memset(s, 0, sizeof(*s));
+	s->max_objects = v->max_objects;
 	err = read_usage(v, &e, &nr);
 	if (err)
 		return err;
@@ -420,6 +536,9 @@ const struct kmem_cache_row *kmem_sample_find(const struct kmem_sample *s, uint6
 {
 	struct kmem_cache_row key = { .id = id };
 
+	/* The first sample's predecessor has no rows, and rows == NULL. */
+	if (!s->nr)
+		return NULL;
 	return bsearch(&key, s->rows, s->nr, sizeof(key), by_id);
 }
 
@@ -452,7 +571,7 @@ static struct kmem_stack_group *group_of(struct kmem_stack_group **groups, size_
 }
 
 int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr_out,
-		    bool *seen)
+		    uint64_t *cache_id)
 {
 	int fd = bpf_map__fd(v->skel->maps.objects);
 	int stacks_fd = bpf_map__fd(v->skel->maps.stacks);
@@ -463,7 +582,7 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 	size_t nr = 0, cap = 0;
 	struct object obj;
 
-	*seen = want != 0;
+	*cache_id = want;
 	while (want && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
@@ -486,7 +605,9 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 		while (g->nr_ips < KMEM_STACK_DEPTH && g->ips[g->nr_ips])
 			g->nr_ips++;
 	}
-	qsort(groups, nr, sizeof(*groups), by_bytes);
+	/* Nothing outstanding: groups is NULL. */
+	if (nr)
+		qsort(groups, nr, sizeof(*groups), by_bytes);
 	*out = groups;
 	*nr_out = nr;
 	return 0;

@@ -18,7 +18,7 @@ struct kmem_opts {
 	uint64_t memcg;
 	const char *cache;		/* --cache: kernel stacks of this cache's objects */
 	bool pages;			/* count page allocations */
-	uint32_t max_objects;
+	uint32_t max_objects;		/* 0: sized from the machine */
 };
 
 /* struct usage, in userspace's types. */
@@ -54,6 +54,7 @@ struct kmem_sample {
 	size_t nr;
 	uint64_t stats[KSTAT_NR];
 	uint64_t tracked;		/* objects in the map */
+	uint32_t max_objects;		/* the map's entries */
 	uint64_t run_time_ns;		/* in the programs, for memlens' own cost */
 	uint64_t recursion_misses;	/* program runs the kernel skipped */
 };
@@ -80,12 +81,17 @@ const struct kmem_cache_row *kmem_sample_find(const struct kmem_sample *s, uint6
 /* Outstanding objects and bytes: allocated while traced, not freed yet. */
 int64_t kmem_outstanding(const struct kmem_usage *u);
 int64_t kmem_outstanding_bytes(const struct kmem_usage *u);
-/* Groups of the --cache objects by stack, most bytes first; after kmemview_detach. */
+/*
+ * Groups of the --cache objects by stack, most bytes first; after
+ * kmemview_detach. CACHE_ID: that cache's row id, 0 if it was not seen.
+ */
 int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr,
-		    bool *seen);
+		    uint64_t *cache_id);
 /* Tracepoints this kernel lacks, as one line; "" if none. */
 const char *kmemview_missing(const struct kmemview *v);
 const char *kmem_class_name(enum kmem_class c);
+/* The default objects map size for IN_USE slab objects and MEM_TOTAL bytes of RAM. */
+uint32_t kmem_objects_for(uint64_t in_use, uint64_t mem_total);
 /* What went uncounted: full maps, failed stacks, skipped runs. */
 uint64_t kmem_lost(const struct kmem_sample *s);
 

@@ -4,7 +4,8 @@
  * arguments, in this process: kmalloc and kfree, an address allocated
  * again without a free seen, vmap areas, percpu, pages, untracked frees,
  * and a full objects map. Fake addresses: the programs only use them as
- * keys. Needs root (loads BPF), as make check does.
+ * keys. Needs root (loads BPF), as make check does. Also the session's
+ * pure parts: the default size of the objects map, an empty sample.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "kmem.skel.h"
 #include "kmem.h"
+#include "kmemview.h"
 #include "bpf_util.h"
 #include "unit.h"
 
@@ -150,10 +152,43 @@ static void test_full(void)
 	kmem_bpf__destroy(skel);
 }
 
+/* The objects map: twice the slab objects in use, within its floor and RAM's share. */
+static void test_objects_for(void)
+{
+	uint64_t gib = 1ULL << 30;
+
+	/* 24 GiB and 478,533 objects in use: this test's machine, unloaded. */
+	CHECK_U64(kmem_objects_for(478533, 24 * gib), 957066);
+	/* Few objects in use: the floor, the old default. */
+	CHECK_U64(kmem_objects_for(1000, 24 * gib), KMEM_MAX_OBJECTS);
+	CHECK_U64(kmem_objects_for(0, 0), KMEM_MAX_OBJECTS);
+	/* 1 GiB: 1/128 of it at 128 bytes an entry is 65,536, under the floor. */
+	CHECK_U64(kmem_objects_for(500000, gib), KMEM_MAX_OBJECTS);
+	/* 16 GiB: 1/128 of it holds 1,048,576 entries. */
+	CHECK_U64(kmem_objects_for(3000000, 16 * gib), 1048576);
+	/* 1 TiB: the limit. */
+	CHECK_U64(kmem_objects_for(100000000, 1024 * gib), KMEM_MAX_OBJECTS_LIMIT);
+}
+
+/* The sample before the first has no rows (NULL): nothing is found in it. */
+static void test_find_empty(void)
+{
+	struct kmem_sample empty = {};
+	struct kmem_cache_row row = { .id = 7 };
+	struct kmem_sample one = { .rows = &row, .nr = 1 };
+
+	CHECK(kmem_sample_find(&empty, 7) == NULL);
+	CHECK(kmem_sample_find(&one, 7) == &row);
+	CHECK(kmem_sample_find(&one, 8) == NULL);
+}
+
 void test_kmem_bpf(void)
 {
-	struct kmem_bpf *skel = load(0);
+	struct kmem_bpf *skel;
 
+	test_objects_for();
+	test_find_empty();
+	skel = load(0);
 	CHECK(skel != NULL);
 	if (!skel) {
 		fprintf(stderr, "kmem_bpf: cannot load (root needed): %s\n", strerror(errno));

@@ -7,15 +7,19 @@
  *             close it, unlink it (the dentry stays, negative; the inode
  *             is freed after an RCU grace period)
  *   NFDS   x  create DIR/k-PID-I and keep it open: a struct file each
+ *   NSTAT  x  stat DIR/m-PID-I, which does not exist: a new negative
+ *             dentry each, kept (optional, default 0)
  *
  * Then it waits for a line on stdin, closes the NFDS files, unlinks them,
  * says "closed" and waits for another line before it exits.
- * Usage: kmemload DIR NFILES NFDS
+ * Usage: kmemload DIR NFILES NFDS [NSTAT]
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "handshake.h"
 
 static void path_of(char *buf, size_t len, const char *dir, char kind, int i)
@@ -25,15 +29,17 @@ static void path_of(char *buf, size_t len, const char *dir, char kind, int i)
 
 int main(int argc, char **argv)
 {
-	int nfiles, nfds, *fds;
+	int nfiles, nfds, nstat, *fds;
 	char path[4096];
+	struct stat st;
 
-	if (argc != 4) {
-		say("usage: kmemload DIR NFILES NFDS\n");
+	if (argc != 4 && argc != 5) {
+		say("usage: kmemload DIR NFILES NFDS [NSTAT]\n");
 		return 2;
 	}
 	nfiles = atoi(argv[2]);
 	nfds = atoi(argv[3]);
+	nstat = argc == 5 ? atoi(argv[4]) : 0;
 	fds = calloc(nfds, sizeof(*fds));
 	if (!fds)
 		return 1;
@@ -51,6 +57,12 @@ int main(int argc, char **argv)
 		path_of(path, sizeof(path), argv[1], 'k', i);
 		fds[i] = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
 		if (fds[i] < 0)
+			return 1;
+	}
+	/* Short names: longer than the inline name, a dentry kmallocs its name. */
+	for (int i = 0; i < nstat; i++) {
+		path_of(path, sizeof(path), argv[1], 'm', i);
+		if (!stat(path, &st) || errno != ENOENT)
 			return 1;
 	}
 	say("done\n");
