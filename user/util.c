@@ -371,6 +371,32 @@ bool stop_requested(void)
 	return stop_signalled;
 }
 
+/*
+ * Files memlens reads to symbolize and unwind (binaries, debug files) are
+ * named by the traced process or by a debug link, not by the user: a FIFO
+ * or a device there would block the session in open() or read(), out of
+ * reach of Ctrl-C. Opened without waiting, and kept only if regular.
+ */
+int open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	return fd;
+}
+
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size)
 {
 	size_t new_cap;

@@ -45,6 +45,8 @@ unsigned int libbpf_message_count(void);
 /* Has libbpf spoken of a map since libbpf_load_begins()? */
 bool libbpf_reached_maps(void);
 void bad_option(const char *cmd, int opt, const char *arg);
+/* PATH read-only if it is a regular file, never waiting on it: fd or negative errno. */
+int open_regular(const char *path);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
