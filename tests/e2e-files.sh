@@ -31,7 +31,20 @@ cp "$LEAKY" "$copy"
 objcopy --only-keep-debug "$copy" "$dir/leaky.debug"
 strip --strip-debug "$copy"
 objcopy --add-gnu-debuglink="$dir/leaky.debug" "$copy"
-rm "$dir/leaky.debug"
+
+# leak_here's file, from the debug file found by the link (beside, then in .debug/).
+leak_file() {
+	"$MEMLENS" leaks -j -- "$copy" 2>/dev/null | tail -n 1 |
+		jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here")][0].frames[0].file'
+}
+check_eq "debug link to a debug file beside the binary: file:line" \
+	"tests/workloads/leaky.c" "$(leak_file)"
+mkdir "$dir/.debug"
+mv "$dir/leaky.debug" "$dir/.debug/"
+check_eq "debug link to a debug file in .debug/: file:line" "tests/workloads/leaky.c" "$(leak_file)"
+echo "not the debug file" >"$dir/.debug/leaky.debug"
+check_eq "debug link to a file of another CRC: not taken" null "$(leak_file)"
+rm -r "$dir/.debug"
 mkfifo "$dir/leaky.debug"
 
 # A run to the end, under a time limit: the FIFO must not hold it up.
@@ -62,7 +75,9 @@ else
 	ok "debug link to a FIFO: Ctrl-C ends memlens within 10 s"
 fi
 wait "$memlens_pid"
-check_eq "debug link to a FIFO, Ctrl-C: exit code" 0 $?
+rc=$?
+check_eq "debug link to a FIFO, Ctrl-C: exit code" 0 "$rc"
+[ "$rc" = 0 ] || sed 's/^/#   /' "$tmp/int.err"
 exec 8>&-
 check "debug link to a FIFO, Ctrl-C: reports every second, then the last one" \
 	test "$(grep -c '^{' "$tmp/int.json")" -ge 3
