@@ -4,8 +4,11 @@
 # End-to-end tests of what memlens does to the paths it writes (-o, --svg,
 # --pprof): a regular file is replaced whole; a device node, a FIFO or a
 # link is written where it is and stays what it was; a directory is
-# refused before anything is traced. Device nodes are made in the test's
-# own directory (mknod): no test writes to a real one.
+# refused before anything is traced. Output that is lost (stdout on a
+# full device, a reader that went away, a file that cannot be written)
+# ends memlens in one line with exit code 1, hooks removed. Device nodes
+# are made in the test's own directory (mknod): no test writes to a real
+# one.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -89,5 +92,79 @@ expect_error "--pprof to a directory (kmem)" 1 "memlens: cannot write $tmp: Is a
 	"$MEMLENS" kmem --cache dentry --pprof "$tmp"
 expect_error "record -o a directory" 1 "memlens: cannot write $tmp: Is a directory" \
 	"$MEMLENS" record -o "$tmp" -- "$LEAKY"
+
+# Lost output ends the run: exit code 1, one line, last; the device stays.
+# lost DESC LINE OUT CMD...: CMD with stdout on OUT.
+lost() {
+	local desc=$1 line=$2 out=$3 rc
+	shift 3
+	"$@" >"$out" 2>"$tmp/full.err"
+	rc=$?
+	check_eq "$desc: exit code" 1 "$rc"
+	check_eq "$desc: the one line, last" "$line 1" \
+		"$(tail -n 1 "$tmp/full.err") $(grep -c 'cannot write\|reader went away' "$tmp/full.err")"
+	check_eq "$desc: still a device" "character special file" "$(kind "$tmp/full")"
+}
+full_stdout() {
+	local desc=$1 line=$2
+	shift 2
+	lost "$desc" "$line" "$tmp/full" "$@"
+}
+nospace="memlens: cannot write stdout: No space left on device"
+full_stdout "leaks > full" "$nospace" "$MEMLENS" leaks -- "$LEAKY"
+full_stdout "leaks -j > full" "$nospace" "$MEMLENS" leaks -j -- "$LEAKY"
+full_stdout "top -n 1 > full" "$nospace" "$MEMLENS" top -n 1 -i 1
+full_stdout "hist -n 1 > full" "$nospace" "$MEMLENS" hist -n 1
+full_stdout "kmem -n 1 > full" "$nospace" "$MEMLENS" kmem -n 1
+full_stdout "reclaim -n 1 > full" "$nospace" "$MEMLENS" reclaim -n 1
+full_stdout "doctor > full" "$nospace" "$MEMLENS" doctor
+"$MEMLENS" record -o "$tmp/leaky.rec" -- "$LEAKY" >/dev/null 2>&1
+full_stdout "report > full" "$nospace" "$MEMLENS" report "$tmp/leaky.rec"
+full_stdout "report -j --all > full" "$nospace" "$MEMLENS" report -j --all "$tmp/leaky.rec"
+# Output files on the full device: the same, the device kept.
+eio="memlens: cannot write $tmp/full: Input/output error"
+lost "leaks --svg full" "$eio" "$tmp/null" "$MEMLENS" leaks --svg "$tmp/full" -- "$LEAKY"
+lost "leaks --pprof full" "$eio" "$tmp/null" "$MEMLENS" leaks --pprof "$tmp/full" -- "$LEAKY"
+lost "kmem --pprof full" "$eio" "$tmp/null" "$MEMLENS" kmem --cache dentry -n 1 --pprof "$tmp/full"
+lost "report --svg full" "$eio" "$tmp/null" "$MEMLENS" report --svg "$tmp/full" "$tmp/leaky.rec"
+# The command, started, goes on untraced: said after.
+"$MEMLENS" record -o "$tmp/full" -- "$LEAKY" >"$tmp/null" 2>"$tmp/full.err"
+check_eq "record -o full: exit code" 1 $?
+check_eq "record -o full: one line" "memlens: cannot write $tmp/full: No space left on device" \
+	"$(grep 'cannot write' "$tmp/full.err")"
+check_eq "record -o full: still a device" "character special file" "$(kind "$tmp/full")"
+
+# memlens_links PID: the BPF links process PID holds.
+memlens_links() {
+	bpftool -j link show | jq --argjson p "$1" '[.[] | select(any(.pids[]?; .pid == $p))] | length'
+}
+
+# The reader goes away (| head -1) while memlens waits between reports:
+# it ends at once, exit code 1, one line, its uprobes gone.
+start_waiting "$tmp/work.log" "$LEAKY" --wait
+start=$(date +%s%N)
+# SIGINT after 20 s: what an old memlens needed to stop (and it said 0).
+timeout -s INT 20 sh -c 'echo $$ >"$0"; exec "$@"' "$tmp/head.pid" \
+	"$MEMLENS_BIN" leaks -j -i 1 -p "$work_pid" 2>"$tmp/head.err" 8<&- | head -n 1 >"$tmp/head.out"
+rc=${PIPESTATUS[0]}
+secs=$((($(date +%s%N) - start) / 1000000000))
+check_eq "leaks -p | head -1: exit code" 1 "$rc"
+check "leaks -p | head -1: ends within 10 s (took $secs s)" test "$secs" -lt 10
+check_eq "leaks -p | head -1: the one line, last" \
+	"memlens: stdout: the reader went away (Broken pipe) 1" \
+	"$(tail -n 1 "$tmp/head.err") $(grep -c 'reader went away' "$tmp/head.err")"
+check "leaks -p | head -1: head had the first report" grep -q '^{' "$tmp/head.out"
+check_eq "leaks -p | head -1: no link of memlens left" 0 "$(memlens_links "$(cat "$tmp/head.pid")")"
+check "leaks -p | head -1: the target keeps running" kill -0 "$work_pid"
+work_stop
+# top's live view, the same.
+start=$(date +%s%N)
+timeout -s INT 20 "$MEMLENS_BIN" top -j -i 1 2>"$tmp/tophead.err" | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+secs=$((($(date +%s%N) - start) / 1000000000))
+check_eq "top -j | head -1: exit code" 1 "$rc"
+check "top -j | head -1: ends within 10 s (took $secs s)" test "$secs" -lt 10
+check_eq "top -j | head -1: the one line, last" \
+	"memlens: stdout: the reader went away (Broken pipe)" "$(tail -n 1 "$tmp/tophead.err")"
 
 finish output

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,7 +254,7 @@ static int render_report(struct alloc_session *s, struct stack_report *r, bool f
 	else if (!show->folded)
 		report_print_text(stdout, r);
 	free(r->groups);
-	return err;
+	return output_check(stdout, "stdout") ?: err;
 }
 
 /*
@@ -434,8 +435,10 @@ static int session_start(struct alloc_session *s)
 	read_comm(target, s->comm, sizeof(s->comm));
 	if (s->opts->output) {
 		err = begin_recording(s, target);
-		if (err)
+		if (err) {
+			error_msg("cannot write %s: %s", s->opts->output, strerror(-err));
 			return err;
+		}
 		s->rec_begun = true;
 	}
 	if (*s->allocator)
@@ -471,7 +474,10 @@ static int run_loop(struct alloc_session *s)
 		uint64_t now = monotonic_ns();
 		int timeout_ms = now >= next ? 0 : (next - now + 999999) / 1000000;
 
-		err = ring_buffer__poll(s->rb, timeout_ms);
+		err = output_wait(ring_buffer__epoll_fd(s->rb), timeout_ms);
+		if (err < 0)
+			return err;
+		err = ring_buffer__poll(s->rb, 0);
 		if (err < 0 && err != -EINTR) {
 			error_msg("ring buffer: %s", strerror(-err));
 			return err;
@@ -546,7 +552,10 @@ int alloc_session_run(struct session_opts *o)
 	err = session_start(&s);
 	if (!err)
 		err = run_loop(&s);
-	/* Nothing was recorded, or nothing worth it: no file is left behind. */
+	/*
+	 * Nothing was recorded, or nothing worth it: no file is left behind;
+	 * a device or a FIFO written in place is no file of ours.
+	 */
 	if (s.rec && ((err && !s.rec_begun) || s.no_allocator)) {
 		rec_writer_abandon(s.rec, o->output);
 		s.rec = NULL;

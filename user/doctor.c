@@ -201,6 +201,8 @@ static int print_verifier_costs(bool json)
 		       "budget %d%%: %d over, %d refused\n", t.worst.prog, t.worst.mode,
 		       t.worst.insns, 100.0 * t.worst.insns / VERIFIER_INSN_LIMIT,
 		       100 * VERIFIER_BUDGET / VERIFIER_INSN_LIMIT, t.over_budget, t.refused);
+	if (output_check(stdout, "stdout"))
+		return 1;
 	if (err) {
 		error_msg("doctor: cannot load BPF objects: %s", strerror(-err));
 		return 1;
@@ -250,6 +252,7 @@ int cmd_doctor(int argc, char **argv)
 	if (check_privileges())
 		return 1;
 	setup_libbpf_logging();
+	ignore_sigpipe();
 	if (verifier)
 		return print_verifier_costs(json);
 	if (uname(&u))
@@ -271,5 +274,7 @@ int cmd_doctor(int argc, char **argv)
 		unavailable = print_plans(false);
 	}
 	kfeatures_release();
+	if (output_check(stdout, "stdout"))
+		return 1;
 	return unavailable ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "elfsym.h"
+#include "util.h"
 
 struct elf_file {
 	int fd;
@@ -22,9 +23,9 @@ int elf_file_open(const char *path, struct elf_file **out)
 	ef = calloc(1, sizeof(*ef));
 	if (!ef)
 		return -ENOMEM;
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	ef->fd = open_regular(path);
 	if (ef->fd < 0) {
-		int err = -errno;
+		int err = ef->fd;
 
 		free(ef);
 		return err;

@@ -141,7 +141,7 @@ static int print_hists(const struct hist_env *env, struct sysview *v, struct pro
 	for (size_t i = 0; i < shown; i++)
 		print_process(env, v, &rows[i]);
 	print_losses(env, v);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 	sysview_forget_exited(v);
 	proctable_sort(rows, nr, SORT_PID);
 	free(*prev);
@@ -162,6 +162,7 @@ int cmd_hist(int argc, char **argv)
 
 	if (cli_parse_view(argc, argv, &hist_cmd, &env.o, &env))
 		return EXIT_USAGE;
+	ignore_sigpipe();
 	if (sysview_open(&env.o, &v))
 		return 1;
 	info_msg("tracing %s%s; Ctrl-C to print", env.o.pid ? "one process" : "all processes",
@@ -184,14 +185,14 @@ int cmd_hist(int argc, char **argv)
 		if (env.o.count && intervals >= env.o.count)
 			break;
 		if (env.periodic) {
-			err = print_hists(&env, v, &prev, &nr_prev);
+			err = print_hists(&env, v, &prev, &nr_prev) ?: output_check(stdout, "stdout");
 			if (err)
 				break;
 		}
 	}
 	if (!err)
-		err = print_hists(&env, v, &prev, &nr_prev);
-	if (err < 0)
+		err = print_hists(&env, v, &prev, &nr_prev) ?: output_check(stdout, "stdout");
+	if (err < 0 && !output_failed())
 		error_msg("hist: %s", strerror(-err));
 	free(prev);
 	sysview_close(v);

@@ -479,7 +479,7 @@ static void print_interval(const struct kmem_env *env, const struct kmem_sample 
 			print_cut_note(cur);
 		putchar('\n');
 		free(lines);
-		fflush(stdout);
+		output_check(stdout, "stdout");
 		return;
 	}
 	gmtime_r(&t, &tm);
@@ -498,7 +498,7 @@ static void print_interval(const struct kmem_env *env, const struct kmem_sample 
 	for (size_t i = 0; i < shown; i++)
 		print_line_json(&lines[i], cur, when, secs, comms);
 	free(lines);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 /* --- --cache: outstanding objects by kernel stack --------------------- */
@@ -554,7 +554,7 @@ static void print_stack_groups(const struct kmem_env *env, const struct kmem_sta
 	}
 	if (env->o.json)
 		fputs("]}\n", stdout);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 /* The groups as a flame graph: the cache at the root, then callers down to the allocator. */
@@ -591,7 +591,7 @@ static int flame_stack_groups(const struct kmem_env *env, const struct kmem_stac
 		snprintf(title, sizeof(title), "Outstanding %s objects by kernel stack", env->ko.cache);
 		err = flame_set_write_svg(&set, env->svg, title, "bytes");
 		if (err)
-			error_msg("cannot write %s: %s", env->svg, strerror(-err));
+			output_lost(env->svg, err);
 	}
 	flame_set_free(&set);
 	return err;
@@ -634,7 +634,7 @@ static int write_stack_profile(const struct kmem_env *env, const struct kmem_sta
 		err = write_file_atomic(env->pprof, emit_profile, &p);
 	}
 	if (err)
-		error_msg("cannot write %s: %s", env->pprof, strerror(-err));
+		output_lost(env->pprof, err);
 	free(samples);
 	free(frames);
 	return err;
@@ -707,13 +707,12 @@ static int run(struct kmem_env *env, struct kmemview *v)
 	int err = 0;
 
 	while (!stop_requested()) {
-		struct timespec ts = {
-			.tv_sec = (time_t)env->o.interval_s,
-			.tv_nsec = (long)((env->o.interval_s - (time_t)env->o.interval_s) * 1e9),
-		};
 		uint64_t now;
 
-		nanosleep(&ts, NULL);
+		/* The interval, or until stdout's reader goes away or a signal comes. */
+		err = output_wait(-1, env->o.interval_s * 1000 + 0.5);
+		if (err < 0)
+			break;
 		now = monotonic_ns();
 		err = kmemview_sample(v, &cur);
 		if (err)
@@ -722,16 +721,17 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		if (!env->folded)
 			print_interval(env, &cur, &prev, (now - prev_ns) / 1e9, &comms,
 				       kmemview_missing(v));
+		err = output_check(stdout, "stdout");
 		kmem_sample_free(&prev);
 		prev = cur;
 		prev_ns = now;
-		if (env->o.count && ++reports >= env->o.count)
+		if (err || (env->o.count && ++reports >= env->o.count))
 			break;
 	}
 	/* Read the objects once they hold still. */
 	kmemview_detach(v);
 	if (!err && env->ko.cache)
-		err = print_stacks(env, v);
+		err = print_stacks(env, v) ?: output_check(stdout, "stdout");
 	kmem_sample_free(&prev);
 	free(comms.e);
 	return err;
@@ -763,6 +763,7 @@ int cmd_kmem(int argc, char **argv)
 	env.ko.comm = env.o.comm;
 	setup_libbpf_logging();
 	catch_stop_signals();
+	ignore_sigpipe();
 	err = kmemview_open(&env.ko, &v);
 	if (err)
 		return 1;
@@ -770,7 +771,7 @@ int cmd_kmem(int argc, char **argv)
 		 env.o.pid ? "one process" : env.o.comm || env.o.cgroup ? "matching processes" :
 		 "all processes");
 	err = run(&env, v);
-	if (err)
+	if (err && !output_failed())
 		error_msg("kmem: %s", strerror(-err));
 	kmemview_close(v);
 	return err ? 1 : 0;

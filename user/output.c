@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * What every view prints with: sizes for people, strings for JSON and for
- * terminals, and the output files (-o, --svg, --pprof) written so that a
- * reader never sees half a file.
+ * terminals, the output files (-o, --svg, --pprof) written so that a
+ * reader never sees half a file, and the end of a run whose output is
+ * lost (a full disk, a reader gone).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,4 +274,72 @@ void remove_file_made(const char *path, int fd)
 	if (lstat(path, &there) || there.st_dev != made.st_dev || there.st_ino != made.st_ino)
 		return;
 	unlink(path);
+}
+
+static bool lost;
+
+int output_lost(const char *name, int err)
+{
+	if (!lost) {
+		if (err == -EPIPE)
+			error_msg("%s: the reader went away (%s)", name, strerror(EPIPE));
+		else
+			error_msg("cannot write %s: %s", name, strerror(-err));
+	}
+	lost = true;
+	return err;
+}
+
+bool output_failed(void)
+{
+	return lost;
+}
+
+int output_check(FILE *f, const char *name)
+{
+	int err;
+
+	if (lost)
+		return -EIO;
+	if (fflush(f))
+		err = -errno;
+	else if (ferror(f))
+		err = -EIO;	/* an earlier write's error, its errno gone */
+	else
+		return 0;
+	return output_lost(name, err);
+}
+
+/*
+ * The write end of a pipe whose reader has gone polls POLLERR: asked for
+ * or not, so stdout is polled with no events, which a terminal, a file or
+ * a device never answer.
+ */
+int output_poll(struct pollfd *fds, nfds_t nr, int timeout_ms)
+{
+	struct pollfd all[8];
+	int n;
+
+	if (nr >= sizeof(all) / sizeof(all[0]))
+		return -EINVAL;
+	if (lost)
+		return -EIO;
+	memcpy(all, fds, nr * sizeof(*fds));
+	all[nr] = (struct pollfd){ .fd = STDOUT_FILENO };
+	n = poll(all, nr + 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	memcpy(fds, all, nr * sizeof(*fds));
+	if (all[nr].revents & POLLERR)
+		return output_lost("stdout", -EPIPE);
+	return n - !!all[nr].revents;
+}
+
+/* Not a wait that fails: a poll() error surfaces in the caller's own read of FD. */
+int output_wait(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int n = output_poll(&pfd, 1, timeout_ms);
+
+	return n == -EPIPE || n == -EIO ? n : n > 0;
 }

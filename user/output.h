@@ -3,6 +3,8 @@
 #ifndef MEMLENS_OUTPUT_H
 #define MEMLENS_OUTPUT_H
 
+#include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -33,5 +35,25 @@ int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *c
  * a file someone put there since.
  */
 void remove_file_made(const char *path, int fd);
+/*
+ * Lost output ends the run: every command checks stdout after each report
+ * and watches, while it waits, for the reader of a pipe to go away; the
+ * first loss is said in one line ("stdout: the reader went away", "cannot
+ * write stdout: No space left on device"), and later checks fail quietly.
+ *
+ * F flushed: 0, or its first write error (said once), a negative errno.
+ */
+int output_check(FILE *f, const char *name);
+/*
+ * Output to NAME (stdout, a file's path) lost with ERR: said in one line
+ * ("NAME: the reader went away" for EPIPE), the first time only. ERR.
+ */
+int output_lost(const char *name, int err);
+/* Has output been lost? Then the error was said already. */
+bool output_failed(void);
+/* poll(FDS, NR, TIMEOUT_MS), stdout's reader watched too: -EPIPE once it is gone. */
+int output_poll(struct pollfd *fds, nfds_t nr, int timeout_ms);
+/* Up to TIMEOUT_MS until FD (-1: none) is readable: 1 if it is, else 0, or -EPIPE (-EIO) as output was lost. */
+int output_wait(int fd, int timeout_ms);
 
 #endif

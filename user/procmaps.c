@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "procmaps.h"
+#include "util.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -169,9 +170,9 @@ int vma_open_file(int pid, const struct vma *v)
 	int fd;
 
 	vma_map_files_path(pid, v, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path);
 	if (fd >= 0)
 		return fd;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
-	return open(path, O_RDONLY | O_CLOEXEC);
+	return open_regular(path);
 }

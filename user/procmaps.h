@@ -38,7 +38,8 @@ void vma_map_files_path(int pid, const struct vma *v, char *buf, size_t len);
 /*
  * The file V maps in process PID, opened read-only: through map_files (the
  * very file, even deleted or in another mount namespace), else through
- * the process's root. A descriptor, or -1 with errno.
+ * the process's root; a regular file only (open_regular()). A
+ * descriptor, or a negative errno.
  */
 int vma_open_file(int pid, const struct vma *v);
 const struct vma *vma_find_libc(const struct vma_list *list);

@@ -178,7 +178,7 @@ static void on_oom(const struct oom_event *o, void *ctx)
 		       wall_time(env, o->ts_ns, false, when, sizeof(when)), o->victim_tgid, victim,
 		       path, o->rss_anon * PAGE_KB, o->rss_file * PAGE_KB, o->rss_shmem * PAGE_KB,
 		       o->total_vm * PAGE_KB, o->oom_score_adj, o->killer_tgid, killer);
-		fflush(stdout);
+		output_check(stdout, "stdout");
 		return;
 	}
 	printf("{\"type\":\"oom\",\"time\":\"%s\",\"pid\":%u,\"tid\":%u,\"comm\":",
@@ -192,7 +192,7 @@ static void on_oom(const struct oom_event *o, void *ctx)
 	       o->rss_file * PAGE_KB, o->rss_shmem * PAGE_KB, o->killer_tgid);
 	json_print_string(stdout, killer);
 	fputs("}}\n", stdout);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 /* --- Episodes, as they end ------------------------------------------- */
@@ -306,7 +306,7 @@ static void print_episode_text(const struct reclaim_env *env, struct episode *e)
 		       memcg_path(e->ooms[i].memcg, path, sizeof(path)));
 	}
 	print_timeline_text(env, e);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 static void print_episode_procs_json(const struct reclaim_env *env, struct episode *e)
@@ -375,7 +375,7 @@ static void print_episode_json(const struct reclaim_env *env, struct episode *e)
 		       ms(t->stall_ns), t->reclaimed);
 	}
 	fputs("]}\n", stdout);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 static void on_episode(struct episode *e, void *ctx)
@@ -517,7 +517,7 @@ static void print_interval_text(const struct reclaim_env *env, const struct inte
 		       sum_kinds(r->stalls), ms(row_stall_ns(r)), r->reclaimed, r->page_allocs,
 		       r->kswapd_wakeups, kinds_of(r->stalls, kinds, sizeof(kinds)));
 	}
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 static void print_interval_json(const struct reclaim_env *env, const struct interval_sums *s,
@@ -555,7 +555,7 @@ static void print_interval_json(const struct reclaim_env *env, const struct inte
 		       r->kswapd_wakeups);
 	}
 	fputs("]}\n", stdout);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 static int report_interval(const struct reclaim_env *env, struct pressure *p,
@@ -642,7 +642,7 @@ static void print_summary_text(const struct reclaim_env *env, struct pressure *p
 			hist_print_text(stdout, &h, title);
 		}
 	}
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 static void print_summary_json(const struct reclaim_env *env, struct pressure *p,
@@ -692,7 +692,7 @@ static void print_summary_json(const struct reclaim_env *env, struct pressure *p
 		fputs("]}", stdout);
 	}
 	fputs("]}\n", stdout);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 static int print_summary(const struct reclaim_env *env, struct pressure *p)
@@ -737,6 +737,7 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 	po->ctx = env;
 	setup_libbpf_logging();
 	catch_stop_signals();
+	ignore_sigpipe();
 	clock_gettime(CLOCK_REALTIME, &rt);
 	env->start_ns = monotonic_ns();
 	env->wall_offset_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - (int64_t)env->start_ns;
@@ -762,7 +763,13 @@ static int run(struct reclaim_env *env, struct pressure *p)
 	while (!stop_requested()) {
 		uint64_t now = monotonic_ns(), next = next_tick < next_report ? next_tick : next_report;
 
-		err = pressure_poll(p, now >= next ? 0 : (next - now + 999999) / 1000000);
+		/* Episodes and OOM kills are printed as they come: checked here. */
+		err = output_check(stdout, "stdout");
+		if (!err)
+			err = output_wait(pressure_fd(p),
+					  now >= next ? 0 : (next - now + 999999) / 1000000);
+		if (err >= 0)
+			err = pressure_poll(p, 0);
 		if (err)
 			break;
 		now = monotonic_ns();
@@ -791,6 +798,8 @@ static int run(struct reclaim_env *env, struct pressure *p)
 	pressure_flush(p);
 	if (!err)
 		err = print_summary(env, p);
+	if (!err)
+		err = output_check(stdout, "stdout");
 	free(st.prev);
 	return err;
 }
@@ -810,7 +819,7 @@ int cmd_reclaim(int argc, char **argv)
 	if (err)
 		return 1;
 	err = run(&env, p);
-	if (err)
+	if (err && !output_failed())
 		error_msg("reclaim: %s", strerror(-err));
 	pressure_close(p);
 	return err ? 1 : 0;

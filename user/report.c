@@ -378,6 +378,9 @@ static int render_one(const struct rec_view *v, void *ctx)
 						   env->show.pprof);
 		free(r.groups);
 	}
+	/* A reader gone (| head) stops the replay, not just the last write. */
+	if (!err)
+		err = output_check(stdout, "stdout");
 	if (!err && v->index >= rd->last)
 		return 1;	/* done: stop the replay */
 	return err;
@@ -426,7 +429,7 @@ int cmd_report(int argc, char **argv)
 		info_msg("%s: %s", env.path, recording_warning(rec));
 	err = render(&env, rec);
 	recording_free(rec);
-	if (!err && (fflush(stdout) || ferror(stdout)))
-		err = -EIO;
+	if (!err)
+		err = output_check(stdout, "stdout");
 	return err ? 1 : 0;
 }

@@ -270,7 +270,6 @@ void report_print_text(FILE *out, const struct stack_report *r)
 	}
 	print_stats_text(out, r);
 	print_sampling_text(out, r);
-	fflush(out);
 }
 
 static void print_frame_json(FILE *out, const struct frame_info *f)
@@ -339,7 +338,6 @@ void report_print_json(FILE *out, const struct stack_report *r)
 	for (int i = 0; i < STAT_NR; i++)
 		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", alloc_stat_name(i), r->stats[i]);
 	fprintf(out, ",\"threads_tracked\":%" PRIu64 "}}\n", r->threads_tracked);
-	fflush(out);
 }
 
 const char *frame_label(const struct frame_info *f, char *buf, size_t len)

@@ -2,22 +2,26 @@
 /*
  * Symbolization of user addresses with elfutils: function+offset from the
  * symbol tables, file:line from DWARF (separate debug files found by
- * build-id or .gnu_debuglink through dwfl_standard_find_debuginfo).
- * Files are opened through /proc/PID/map_files, so deleted or replaced
- * binaries and other mount namespaces resolve as the process sees them.
+ * build-id or .gnu_debuglink where dwfl_standard_find_debuginfo looks,
+ * regular files only). Files are opened through /proc/PID/map_files, so
+ * deleted or replaced binaries and other mount namespaces resolve as the
+ * process sees them.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <search.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "demangle.h"
 #include "procmaps.h"
 #include "symbolize.h"
+#include "util.h"
 
 struct sym_module {
 	char *path;
@@ -47,9 +51,163 @@ struct symbolizer {
 	size_t nr_ranges;
 };
 
+#define DEBUG_DIR "/usr/lib/debug"
+
+/* The main file always comes as a descriptor (module_load): nothing to find. */
+static int no_find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
+		       Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	(void)mod, (void)userdata, (void)modname, (void)base, (void)file_name, (void)elfp;
+	return -1;
+}
+
+static bool same_build_id(int fd, const unsigned char *id, int len)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	const void *found;
+	bool same;
+
+	if (!elf)
+		return false;
+	same = dwelf_elf_gnu_build_id(elf, &found) == len && !memcmp(found, id, len);
+	elf_end(elf);
+	return same;
+}
+
+/* The .gnu_debuglink checksum: zlib's CRC-32 of the whole file. */
+static bool same_crc(int fd, GElf_Word crc)
+{
+	unsigned char buf[65536];
+	uLong sum = crc32(0, NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
+		sum = crc32(sum, buf, n);
+		off += n;
+	}
+	return sum == crc;
+}
+
+/*
+ * PATH if it is a regular file and, when CHECK, the debug file of MOD (its
+ * build-id, else the link's CRC): its descriptor, its name in *FOUND.
+ */
+static int try_debug_file(Dwfl_Module *mod, const char *path, bool check, GElf_Word crc,
+			  char **found)
+{
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	int fd = open_regular(path), len;
+
+	if (fd < 0)
+		return -1;
+	len = dwfl_module_build_id(mod, &id, &vaddr);
+	if (check && (len > 0 ? !same_build_id(fd, id, len) : crc && !same_crc(fd, crc)))
+		goto refuse;
+	*found = strdup(path);
+	if (*found)
+		return fd;
+refuse:
+	close(fd);
+	return -1;
+}
+
+/* The main file's own .gnu_debuglink name, or NULL. */
+static const char *main_debuglink(Dwfl_Module *mod)
+{
+	GElf_Addr bias;
+	GElf_Word crc;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+
+	return elf ? dwelf_elf_gnu_debuglink(elf, &crc) : NULL;
+}
+
+/* By MOD's build-id, under /usr/lib/debug/.build-id/xx/rest.debug. */
+static int find_by_build_id(Dwfl_Module *mod, char **found)
+{
+	char path[sizeof(DEBUG_DIR) + 2 * 64 + 32], hex[2 * 64 + 1];
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &id, &vaddr);
+
+	if (len < 2 || len > 64)
+		return -1;
+	for (int i = 0; i < len; i++)
+		sprintf(hex + 2 * i, "%02x", id[i]);
+	snprintf(path, sizeof(path), DEBUG_DIR "/.build-id/%.2s/%s.debug", hex, hex + 2);
+	return try_debug_file(mod, path, true, 0, found);
+}
+
+/* LINK beside FILE_NAME (in DIR), in DIR/.debug/, under /usr/lib/debug/DIR/. */
+static int find_by_link(Dwfl_Module *mod, const char *file_name, const char *dir,
+			const char *link, GElf_Word crc, char **found)
+{
+	static const char *const places[] = { "%s/%s", "%s/.debug/%s", DEBUG_DIR "%s/%s" };
+	char path[2 * 4096 + sizeof(DEBUG_DIR) + 16];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		snprintf(path, sizeof(path), places[i], dir, link);
+		/* The file itself is no separate debug file. */
+		if (!strcmp(path, file_name))
+			continue;
+		fd = try_debug_file(mod, path, true, crc, found);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * The places dwfl_standard_find_debuginfo looks, in its order: by
+ * build-id, then by the debug link (NAME.debug without one). It opens
+ * each candidate itself, so a FIFO there would block memlens for good in
+ * open(), retried after Ctrl-C: here each goes through open_regular().
+ * A .gnu_debugaltlink (dwz) comes here too, as a DEBUGLINK that is not
+ * the main file's, FILE_NAME the debug file: its path, beside FILE_NAME if
+ * relative, taken unchecked as the standard one does.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  GElf_Addr base, const char *file_name, const char *debuglink,
+			  GElf_Word crc, char **found)
+{
+	const char *own = main_debuglink(mod), *slash;
+	char dir[4096], link[4096 + 8];
+	int fd;
+
+	(void)userdata, (void)modname, (void)base;
+	*found = NULL;
+	slash = file_name ? strrchr(file_name, '/') : NULL;
+	if (!slash || slash - file_name >= (long)sizeof(dir) ||
+	    strlen(slash + 1) + 7 > sizeof(link) || (debuglink && strlen(debuglink) >= sizeof(link)))
+		return -1;	/* no path a file could have */
+	memcpy(dir, file_name, slash - file_name);
+	dir[slash - file_name] = 0;
+	if (debuglink && (!own || strcmp(own, debuglink))) {
+		if (debuglink[0] == '/')
+			return try_debug_file(mod, debuglink, false, 0, found);
+		if (snprintf(link, sizeof(link), "%s/%s", dir, debuglink) >= (int)sizeof(link))
+			return -1;
+		return try_debug_file(mod, link, false, 0, found);
+	}
+	fd = find_by_build_id(mod, found);
+	if (fd >= 0)
+		return fd;
+	if (debuglink)
+		strcpy(link, debuglink);
+	else
+		snprintf(link, sizeof(link), "%s.debug", slash + 1);
+	return find_by_link(mod, file_name, dir, link, crc, found);
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = no_find_elf,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
 

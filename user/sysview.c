@@ -29,6 +29,7 @@
 #include "cli.h"
 #include "procmaps.h"
 #include "memcg.h"
+#include "output.h"
 #include "sysview.h"
 #include "util.h"
 
@@ -344,9 +345,9 @@ int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
 	};
 	int n, err;
 
-	n = poll(fds, 3, timeout_ms);
+	n = output_poll(fds, 3, timeout_ms);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return n == -EINTR ? 0 : n;
 	err = ring_buffer__consume(v->rb);
 	if (err < 0)
 		return err;

@@ -195,7 +195,7 @@ static void print_json(const struct top_env *env, const struct proc_row *rows, s
 	fputs("}\n", stdout);
 	for (size_t i = 0; i < nr; i++)
 		print_json_row(&rows[i], v, secs, when, c->reclaim);
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 static void print_header(const struct top_env *env, size_t nr, double secs,
@@ -260,7 +260,7 @@ static void print_table(const struct top_env *env, const struct proc_row *rows, 
 		       c->reclaim ? "stall(w) " : "");
 	else
 		putchar('\n');
-	fflush(stdout);
+	output_check(stdout, "stdout");
 }
 
 /* One interval: sample, compute rates, render, forget the exited. */
@@ -425,7 +425,7 @@ int cmd_top(int argc, char **argv)
 			proctable_sort(st.prev, st.nr_prev, SORT_PID);
 			continue;
 		}
-		err = top_update(&env, v, &st);
+		err = top_update(&env, v, &st) ?: output_check(stdout, "stdout");
 		if (err)
 			break;
 		next += env.o.interval_s * 1e9;
@@ -436,7 +436,7 @@ int cmd_top(int argc, char **argv)
 	}
 	if (env.live)
 		tty_restore();
-	if (err < 0)
+	if (err < 0 && !output_failed())
 		error_msg("top: %s", strerror(-err));
 	free(st.prev);
 	sysview_close(v);

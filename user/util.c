@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -369,6 +370,172 @@ void reset_signals_for_exec(void)
 bool stop_requested(void)
 {
 	return stop_signalled;
+}
+
+/*
+ * Files memlens reads to symbolize and unwind (binaries, debug files) are
+ * named by the traced process or by a debug link, not by the user: a FIFO
+ * or a device there would block the session in open() or read(), out of
+ * reach of Ctrl-C. Opened without waiting, and kept only if regular.
+ */
+static int open_regular_now(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	return fd;
+}
+
+/*
+ * An open() on a hung NFS or FUSE mount sleeps in the kernel, where no
+ * signal reaches it: done by a thread of its own, with every signal
+ * blocked (a stop signal must reach the main thread), and given up after
+ * a deadline, or soon after a stop signal. A given-up thread is left to
+ * finish alone: it closes what it opened and frees its job.
+ */
+struct open_job {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int (*open_fn)(const char *path);
+	char *path;
+	int result;
+	bool done, abandoned;
+};
+
+static atomic_uint files_given_up;
+
+static void open_job_free(struct open_job *j)
+{
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	free(j->path);
+	free(j);
+}
+
+static void *open_worker(void *arg)
+{
+	struct open_job *j = arg;
+	int fd = j->open_fn(j->path);
+	bool abandoned;
+
+	pthread_mutex_lock(&j->lock);
+	j->result = fd;
+	j->done = true;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (abandoned) {
+		if (fd >= 0)
+			close(fd);
+		open_job_free(j);
+	}
+	return NULL;
+}
+
+static struct open_job *open_job_new(int (*open_fn)(const char *), const char *path)
+{
+	struct open_job *j = calloc(1, sizeof(*j));
+	pthread_condattr_t ca;
+
+	if (!j)
+		return NULL;
+	j->path = strdup(path);
+	if (!j->path) {
+		free(j);
+		return NULL;
+	}
+	j->open_fn = open_fn;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return j;
+}
+
+static int open_job_start(struct open_job *j)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&t, &attr, open_worker, j);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -err;
+}
+
+/* Until the job is done, DEADLINE_MS is past, or a stop signal came and 0.1 s more. */
+static bool open_job_wait(struct open_job *j, int deadline_ms)
+{
+	uint64_t end = monotonic_ns() + deadline_ms * 1000000ULL;
+
+	while (!j->done) {
+		uint64_t now = monotonic_ns(), slice = now + 100000000ULL;
+		struct timespec ts;
+
+		if (now >= end || stop_requested())
+			break;
+		if (slice > end)
+			slice = end;
+		ts.tv_sec = slice / 1000000000ULL;
+		ts.tv_nsec = slice % 1000000000ULL;
+		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+	}
+	return j->done;
+}
+
+int open_bounded(int (*open_fn)(const char *path), const char *path, int deadline_ms)
+{
+	struct open_job *j = open_job_new(open_fn, path);
+	int fd;
+
+	if (!j)
+		return -ENOMEM;
+	if (open_job_start(j)) {
+		open_job_free(j);
+		return open_fn(path);	/* no thread to spare: as it comes */
+	}
+	pthread_mutex_lock(&j->lock);
+	if (!open_job_wait(j, deadline_ms)) {
+		j->abandoned = true;
+		pthread_mutex_unlock(&j->lock);
+		atomic_fetch_add(&files_given_up, 1);
+		info_msg("%s: no answer in %g s (a hung file system?): given up", path,
+			 deadline_ms / 1000.0);
+		return -ETIMEDOUT;
+	}
+	fd = j->result;
+	pthread_mutex_unlock(&j->lock);
+	open_job_free(j);
+	return fd;
+}
+
+unsigned int open_given_up(void)
+{
+	return atomic_load(&files_given_up);
+}
+
+int open_regular(const char *path)
+{
+	return open_bounded(open_regular_now, path, OPEN_DEADLINE_MS);
 }
 
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size)

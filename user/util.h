@@ -45,6 +45,18 @@ unsigned int libbpf_message_count(void);
 /* Has libbpf spoken of a map since libbpf_load_begins()? */
 bool libbpf_reached_maps(void);
 void bad_option(const char *cmd, int opt, const char *arg);
+/*
+ * PATH read-only if it is a regular file, never waiting on a FIFO or a
+ * device, and given up (-ETIMEDOUT, said, counted) when the open takes
+ * OPEN_DEADLINE_MS (a hung NFS or FUSE mount), or soon after a stop
+ * signal: fd or negative errno.
+ */
+#define OPEN_DEADLINE_MS 5000
+int open_regular(const char *path);
+/* OPEN_FN(PATH) by a thread of its own, given up as open_regular() says. */
+int open_bounded(int (*open_fn)(const char *path), const char *path, int deadline_ms);
+/* Files given up so far. */
+unsigned int open_given_up(void);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */

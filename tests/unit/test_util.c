@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "bpf_util.h"
 #include "util.h"
 #include "unit.h"
@@ -25,6 +30,51 @@ static void test_verifier_log_reason(void)
 	CHECK_STR(why, "");
 }
 
+/* An open that hangs, as on a dead NFS server: 3 s, then a made-up fd. */
+static int slow_open(const char *path)
+{
+	(void)path;
+	sleep(3);
+	return 1000;
+}
+
+static int fast_open(const char *path)
+{
+	(void)path;
+	return 7;
+}
+
+/* Regular files only, FIFOs never waited on, a hung open given up. */
+static void test_open_regular(void)
+{
+	char dir[] = "/tmp/memlens-unit.XXXXXX", fifo[64];
+	unsigned int given_up = open_given_up();
+	uint64_t t;
+	int fd;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	t = monotonic_ns();
+	CHECK(open_regular(fifo) == -EINVAL);
+	CHECK(open_regular(dir) == -EISDIR);
+	CHECK(open_regular("/dev/zero") == -EINVAL);
+	CHECK(open_regular("/nonexistent/x") == -ENOENT);
+	CHECK(monotonic_ns() - t < 1000000000ULL);
+	fd = open_regular("/proc/self/exe");
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK(open_bounded(fast_open, "fast", 1000) == 7);
+	t = monotonic_ns();
+	CHECK(open_bounded(slow_open, "slow", 200) == -ETIMEDOUT);
+	t = monotonic_ns() - t;
+	CHECK(t >= 200000000ULL && t < 1000000000ULL);
+	CHECK(open_given_up() == given_up + 1);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 void test_util(void)
 {
 	unsigned long long v;
@@ -41,4 +91,5 @@ void test_util(void)
 	CHECK(parse_seconds("1s", "s", &d) < 0);
 	CHECK(monotonic_ns() > 0);
 	test_verifier_log_reason();
+	test_open_regular();
 }
