@@ -338,6 +338,80 @@ test_live_terminal() {
 	fi
 }
 
+# wait_exit PID SECS: PID's exit code, or 124 (and PID stopped) if it is
+# still running after SECS. TERM: timeout(1) passes it on to memlens.
+wait_exit() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1"
+		wait "$1" 2>/dev/null
+		return 124
+	fi
+	wait "$1"
+}
+
+# -p: when the process exits, top shows its last counters and ends, long
+# before its next interval.
+test_pid_exit_ends() {
+	local out=$tmp/end.json tpid r
+	start_memops H 10 1000 0 0 0 0 0 0 none || { not_ok "-p end: no memops"; return; }
+	"$MEMLENS" top -j -i 60 -p "$H_pid" >"$out" 2>"$tmp/end.err" &
+	tpid=$!
+	pids+=("$tpid")
+	wait_for "$tmp/end.err" tracing || { not_ok "-p end: no start"; return; }
+	echo go >&$H_fd
+	wait_for "$tmp/H.log" done || { not_ok "-p end: memops did not finish"; return; }
+	echo exit >&$H_fd
+	wait "$H_pid"
+	wait_exit "$tpid" 10
+	check_eq "-p end: top ends with its process, exit 0" 0 "$?"
+	r=$(last_row "$out" "$H_pid")
+	check_eq "-p end: the last interval has the process's counts" "10 10000 10 10000 " \
+		"$(totals "$r" allocs alloc_bytes frees free_bytes)"
+	check_eq "-p end: shown as exited" true "$(jq .exited <<<"$r")"
+}
+
+# Ctrl-C before the next interval: what happened since the last one is
+# printed, not lost; JSON and tables.
+test_sigint_last_interval() {
+	local out tpid r mode
+	for mode in json text; do
+		out=$tmp/int.$mode
+		start_memops I 10 1000 0 0 0 0 0 0 none || { not_ok "SIGINT: no memops"; return; }
+		if [ $mode = json ]; then
+			"$MEMLENS" top -j -i 60 -p "$I_pid" >"$out" 2>"$out.err" &
+		else
+			"$MEMLENS" top -i 60 -p "$I_pid" >"$out" 2>"$out.err" &
+		fi
+		tpid=$!
+		pids+=("$tpid")
+		wait_for "$out.err" tracing || { not_ok "SIGINT $mode: no start"; return; }
+		echo go >&$I_fd
+		wait_for "$tmp/I.log" done || { not_ok "SIGINT $mode: memops did not finish"; return; }
+		kill -INT "$tpid"
+		wait_exit "$tpid" 10
+		check_eq "SIGINT $mode: exit 0" 0 "$?"
+		if [ $mode = json ]; then
+			r=$(last_row "$out" "$I_pid")
+			check_eq "SIGINT json: the partial interval's counts" "10 10000 10 10000 " \
+				"$(totals "$r" allocs alloc_bytes frees free_bytes)"
+			check_eq "SIGINT json: one interval, the partial one" 1 \
+				"$(grep -c '"type":"memlens"' "$out")"
+		else
+			check_eq "SIGINT text: one table, the partial interval's" 1 \
+				"$(grep -c '^memlens top ' "$out")"
+			check "SIGINT text: the process's row" grep -Eq "^ *$I_pid $NAME " "$out"
+		fi
+		echo exit >&$I_fd
+		wait "$I_pid"
+		rm -f "$tmp/I.in" "$tmp/I.log"
+	done
+}
+
 test_errors() {
 	local gone static_pid
 	true &
@@ -380,6 +454,8 @@ test_cgroup
 test_plain_table
 test_prom
 test_live_terminal
+test_pid_exit_ends
+test_sigint_last_interval
 test_errors
 
 finish e2e-top

@@ -511,6 +511,21 @@ bool sysview_exited(const struct sysview *v, uint32_t tgid)
 	return find_exited(v, tgid) != NULL;
 }
 
+bool sysview_target_gone(struct sysview *v)
+{
+	pid_t pid = v->opts->pid;
+
+	if (!pid)
+		return false;
+	if (sysview_exited(v, pid))
+		return true;
+	if (!kill(pid, 0) || errno != ESRCH)
+		return false;
+	/* Reaped before its exit event was read: read it now. */
+	ring_buffer__consume(v->rb);
+	return true;
+}
+
 /* The command name of TGID, alive or exited since the last interval. */
 static void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16])
 {

@@ -406,11 +406,16 @@ int cmd_top(int argc, char **argv)
 		tty_raw();
 	st.prev_ns = monotonic_ns();
 	next = st.prev_ns + env.o.interval_s * 1e9;
-	while (!stop_requested()) {
+	for (;;) {
 		uint64_t now = monotonic_ns();
 		int timeout = now >= next ? 0 : (next - now + 999999) / 1000000;
 		bool redraw = false;
 
+		/* Ctrl-C, or -p's process gone: what happened since the last interval. */
+		if (stop_requested() || sysview_target_gone(v)) {
+			err = top_update(&env, v, &st);
+			break;
+		}
 		err = sysview_poll(v, timeout, env.live);
 		if (err < 0)
 			break;
