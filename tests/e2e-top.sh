@@ -250,7 +250,7 @@ test_cgroup() {
 
 # --prom: the counters as Prometheus metrics, scraped with curl on loopback.
 test_prom() {
-	local port=$((20000 + $$ % 10000)) url m labels
+	local port=$((20000 + $$ % 10000)) url m labels idle fd i
 	start_memops P 10 100 1 4096 1 65536 1 0 none || { not_ok "--prom: no memops"; return; }
 	start_memlens "$tmp/prom.json" tracing top -j -i 0.3 -c "$NAME" --prom "$port" ||
 		{ not_ok "--prom: no start" "$(cat "$tmp/prom.json.err")"; return; }
@@ -279,6 +279,26 @@ test_prom() {
 		<<<"$m"
 	check_eq "--prom: another path is 404" 404 \
 		"$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/")"
+
+	# 20 connections that send nothing: a scrape is still answered at once
+	# (it was refused behind them, 2 s each), and they time out, counted.
+	idle=()
+	for ((i = 0; i < 20; i++)); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$port" && idle+=("$fd")
+	done
+	check_eq "--prom: 20 idle connections open" 20 "${#idle[@]}"
+	m=$(curl -s --max-time 1 "$url")
+	check_eq "--prom: a scrape beside 20 idle connections, within 1 s" \
+		"memlens_allocs_total{$labels} 10" "$(grep "^memlens_allocs_total{$labels}" <<<"$m")"
+	check "--prom: still a valid exposition" tests/prom_check.py <<<"$m"
+	sleep 2.5
+	m=$(curl -s --max-time 1 "$url")
+	check_eq "--prom: the idle ones timed out after 2 s, counted" \
+		"memlens_prom_dropped_total{reason=\"timeout\"} 20 memlens_prom_dropped_total{reason=\"too_many\"} 0" \
+		"$(grep '^memlens_prom_dropped_total' <<<"$m" | paste -sd ' ')"
+	for fd in "${idle[@]}"; do
+		exec {fd}>&-
+	done
 	echo exit >&$P_fd
 	wait "$P_pid"
 	stop_memlens
