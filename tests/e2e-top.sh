@@ -432,6 +432,39 @@ test_sigint_last_interval() {
 	done
 }
 
+# A shell allocates, then execs memops: its allocations are the shell's,
+# shown once under its name; the memops row has memops's own counts alone:
+# its calloc of 11 pointers, 10 + 10 malloc(1000) and their 20 frees.
+test_exec_row() {
+	local out=$tmp/exec.json tpid sh_pid fd r
+	mkfifo "$tmp/exec.in"
+	exec {fd}<>"$tmp/exec.in"
+	bash -c 'read -r l; for ((i = 0; i < 200; i++)); do a[i]=$RANDOM$i; done
+		exec "$0" 10 1000 0 0 0 0 0 0 none' "$MEMOPS" <&$fd >"$tmp/exec.log" &
+	sh_pid=$!
+	pids+=("$sh_pid")
+	"$MEMLENS" top -j -i 0.3 -p "$sh_pid" >"$out" 2>"$tmp/exec.err" &
+	tpid=$!
+	pids+=("$tpid")
+	wait_for "$tmp/exec.err" tracing || { not_ok "exec: no start" "$(cat "$tmp/exec.err")"; return; }
+	echo start >&$fd
+	wait_for "$tmp/exec.log" ready || { not_ok "exec: memops did not start"; return; }
+	echo go >&$fd
+	wait_for "$tmp/exec.log" done || { not_ok "exec: memops did not finish"; return; }
+	echo exit >&$fd
+	wait "$sh_pid"
+	wait_exit "$tpid" 10
+	check_eq "exec: top ends with the process" 0 "$?"
+	r=$(jq -c --argjson p "$sh_pid" --arg n "$NAME" \
+		'select(.type == "process" and .pid == $p and .comm == $n)' "$out" | tail -n 1)
+	check_eq "exec: the memops row has memops's own counts" "21 20088 20 20000 " \
+		"$(totals "$r" allocs alloc_bytes frees free_bytes)"
+	check_eq "exec: the shell's row closed once, under its name, with its allocations" "bash" \
+		"$(jq -r --argjson p "$sh_pid" 'select(.type == "process" and .pid == $p and
+			.exited and .comm != $n and .totals.allocs > 200) | .comm' --arg n "$NAME" "$out")"
+	exec {fd}>&-
+}
+
 test_errors() {
 	local gone static_pid
 	true &
@@ -476,6 +509,7 @@ test_prom
 test_live_terminal
 test_pid_exit_ends
 test_sigint_last_interval
+test_exec_row
 test_errors
 
 finish e2e-top
