@@ -189,14 +189,23 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
 /* Add N to counter PS of process TGID, creating its entry on first use. */
 static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
 {
-	static const struct proc_stats zero;
 	struct proc_stats *st;
 
 	if (!proc_stats_on)
 		return;
-	st = lookup_or_init(&proc_stats, &tgid, &zero, STAT_PROCS_FULL);
-	if (!st)
-		return;
+	st = bpf_map_lookup_elem(&proc_stats, &tgid);
+	if (!st) {
+		/* The name it has now: an exec's row shows it (process_exec). */
+		struct proc_stats init = {};
+
+		bpf_get_current_comm(init.comm, sizeof(init.comm));
+		bpf_map_update_elem(&proc_stats, &tgid, &init, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&proc_stats, &tgid);
+		if (!st) {
+			stat_add(STAT_PROCS_FULL, 1);
+			return;
+		}
+	}
 	if (ps < PS_NR)
 		__sync_fetch_and_add(&st->v[ps], n);
 	stat_add(STAT_EVENTS, 1);
@@ -1214,6 +1223,35 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	return 0;
 }
 
+/*
+ * top: what the process counted before exec is the old program's (a shell
+ * that forks, allocates, then execs): sent to userspace under the old
+ * name, shown once, and the new program starts from zero. If the ring
+ * buffer is full, the row stays (counted in events_lost).
+ */
+static void close_exec_row(__u32 tgid)
+{
+	struct proc_stats *st = bpf_map_lookup_elem(&proc_stats, &tgid);
+	struct exec_stats_event *x;
+
+	if (!st)
+		return;
+	x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+	if (!x) {
+		stat_add(STAT_EVENTS_LOST, 1);
+		return;
+	}
+	x->st = *st;
+	x->e.type = EVENT_EXEC_STATS;
+	x->e.tgid = tgid;
+	x->e.exit_code = 0;
+	x->e.flags = 0;
+	x->e.ts_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(x->e.comm, st->comm, sizeof(x->e.comm));
+	bpf_map_delete_elem(&proc_stats, &tgid);
+	bpf_ringbuf_submit(x, BPF_RB_FORCE_WAKEUP);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -1225,6 +1263,8 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	/* The old image's tables: frame pointers until the new ones are in. */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	maps_changed(EVENT_EXEC, tgid);
+	if (proc_stats_on)
+		close_exec_row(tgid);
 	return 0;
 }
 

@@ -99,6 +99,11 @@ struct {
 	__uint(max_entries, RECLAIM_RINGBUF_BYTES);
 } revents SEC(".maps");
 
+/* Set by userspace once loaded, just before attaching: when tracing began. */
+__u64 tracing_since_ns;
+/* A begin found the in-progress map full: an end without a begin may be its. */
+__u32 begins_dropped;
+
 static __always_inline void stat_add(__u32 stat, __u64 n)
 {
 	__u64 *val = bpf_map_lookup_elem(&rstats, &stat);
@@ -115,8 +120,10 @@ static void stall_begins(enum stall_kind kind)
 
 	if (!traced())
 		return;
-	if (bpf_map_update_elem(&stall_begin, &key, &now, BPF_ANY))
+	if (bpf_map_update_elem(&stall_begin, &key, &now, BPF_ANY)) {
+		begins_dropped = 1;
 		stat_add(RSTAT_THREADS_FULL, 1);
+	}
 }
 
 static void hist_add(__u32 tgid, enum stall_kind kind, __u64 us)
@@ -182,15 +189,26 @@ static void stall_ends(enum stall_kind kind, __u64 pages)
 	__u64 now = bpf_ktime_get_ns(), *begin, begin_ns;
 
 	begin = bpf_map_lookup_elem(&stall_begin, &key);
-	if (!begin) {
-		/* Filtered out at its begin, or it began before memlens. */
-		if (traced())
-			stat_add(RSTAT_UNMATCHED, 1);
+	if (begin) {
+		begin_ns = *begin;
+		bpf_map_delete_elem(&stall_begin, &key);
+		stall_record(kind, begin_ns, now - begin_ns, pages);
 		return;
 	}
-	begin_ns = *begin;
-	bpf_map_delete_elem(&stall_begin, &key);
-	stall_record(kind, begin_ns, now - begin_ns, pages);
+	/* Filtered out at its begin. */
+	if (!traced())
+		return;
+	/* Its begin may be one the full map dropped: that stall is lost. */
+	if (begins_dropped || !tracing_since_ns) {
+		stat_add(RSTAT_UNMATCHED, 1);
+		return;
+	}
+	/*
+	 * In progress when memlens attached (a loaded machine always has some):
+	 * no loss, a stall timed from when tracing began, the part of it seen.
+	 */
+	stat_add(RSTAT_BEGAN_BEFORE, 1);
+	stall_record(kind, tracing_since_ns, now - tracing_since_ns, pages);
 }
 
 SEC("raw_tp/mm_vmscan_direct_reclaim_begin")

@@ -115,6 +115,7 @@ enum proc_stat {
 
 struct proc_stats {
 	__u64 v[PS_NR];
+	char comm[16];		/* at its first event: the name before an exec */
 };
 
 /* Resident pages by kind, as kmem:rss_stat last reported them. */
@@ -221,6 +222,7 @@ enum event_type {
 	EVENT_EXITING,		/* held at _exit: read its maps, then SIGCONT */
 	EVENT_EXEC,		/* a traced process exec'd: blocks before ts_ns are gone;
 				 * a command is held */
+	EVENT_EXEC_STATS,	/* top: the counters of the program before an exec */
 };
 
 /*
@@ -237,6 +239,12 @@ struct event {
 	__u32 flags;		/* EVENT_F_* */
 	__u64 ts_ns;
 	char comm[16];		/* of the task that sent it */
+};
+
+/* EVENT_EXEC_STATS: event.comm is the old program's name. */
+struct exec_stats_event {
+	struct event e;
+	struct proc_stats st;
 };
 
 #endif /* MEMLENS_ALLOCS_H */

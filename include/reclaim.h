@@ -30,8 +30,8 @@ enum stall_kind {
 
 enum pressure_stat {
 	RSTAT_STALLS,		/* stalls recorded */
-	RSTAT_UNMATCHED,	/* an end without its begin: began before memlens,
-				 * or its begin found the in-progress map full */
+	RSTAT_UNMATCHED,	/* an end without its begin, after a begin found
+				 * the in-progress map full: stall lost */
 	RSTAT_PROCS_FULL,	/* per-process map full: stall not counted */
 	RSTAT_THREADS_FULL,	/* in-progress map full: stall not timed */
 	RSTAT_HISTS_FULL,	/* histogram map full: stall not in a histogram */
@@ -40,6 +40,7 @@ enum pressure_stat {
 	RSTAT_THROTTLE_NESTED,	/* throttled inside a timed stall: part of it, not one more */
 	RSTAT_OOM_REPEATED,	/* a victim marked again (another thread): one kill */
 	RSTAT_EVENTS,		/* events handled, for memlens' own cost */
+	RSTAT_BEGAN_BEFORE,	/* in progress at attach: timed from then, not lost */
 	RSTAT_NR,
 };
 

@@ -149,6 +149,14 @@ for cmd in $commands; do
 		"$MEMLENS_BIN" "$cmd" -Z
 done
 
+# Issue 14: -p 0 is no process, and no reason to ask for a command instead.
+for cmd in leaks allocs record top hist reclaim kmem; do
+	extra=()
+	[ "$cmd" = record ] && extra=(-o "$tmp/rec0.mlr")
+	expect_error "$cmd -p 0" 2 "memlens: $cmd: -p 0 is not a process id" \
+		"$MEMLENS_BIN" "$cmd" "${extra[@]}" -p 0
+done
+
 # The drift of issue 15: leaks took --sample-bytes, its help did not say so.
 check "leaks --help lists --sample-bytes" grep -q '^      --sample-bytes R  ' "$tmp/help.leaks"
 

@@ -180,6 +180,47 @@ check "text: who paid" grep -qE "^ +$hog pressure +/$CG_NAME +[0-9]+ " "$out"
 check "text: the timeline" grep -q "timeline (a row each 100 ms)" "$out"
 check "text: the summary's histogram" grep -q "usecs" "$out"
 
+# --- started mid-stall; Ctrl-C ----------------------------------------
+
+# Four readers in memcg reclaim all the time: memlens always starts with
+# stalls in progress. Their ends alone are seen: no loss, the part of each
+# stall after the start is timed (issue 14: "lost 17" in idle intervals).
+readers=()
+for ((i = 0; i < 4; i++)); do
+	in_cgroup sh -c 'while "$0" read "$1"; do :; done' "$PRESSURE" "$SPARSE" &
+	readers+=($!)
+	pids+=($!)
+done
+sleep 1
+begun=0
+for ((run = 1; run <= 3; run++)); do
+	out=$tmp/midstall.$run.json
+	"$MEMLENS" reclaim -j -i 0.5 -n 2 --cgroup "$CG_NAME" >"$out" 2>"$out.err"
+	check_eq "mid-stall start $run: exit 0" 0 $?
+	summary=$(jq -c 'select(.type == "summary")' "$out")
+	check_eq "mid-stall start $run: nothing lost, in any interval or the summary" 0 \
+		"$(jq -s '[.[] | select(.lost) | .lost | del(.recursion_misses)[]] | add' "$out")"
+	check "mid-stall start $run: stalls seen" jq_true '.stalls > 0' <<<"$summary"
+	begun=$((begun + $(jq '.stalls_begun_before // 0' <<<"$summary")))
+done
+check "mid-stall: stalls in progress at the start were timed ($begun)" test "$begun" -gt 0
+
+# Ctrl-C before the first interval: that interval is printed, then the summary.
+out=$tmp/sigint.json
+start_reclaim "$out" -j -i 60 --cgroup "$CG_NAME"
+sleep 1
+kill -INT "$memlens_pid"
+wait "$memlens_pid"
+check_eq "SIGINT: exit 0" 0 $?
+check_eq "SIGINT: the partial interval first, the summary last" "interval summary" \
+	"$(jq -r .type "$out" | sed -n '1p;$p' | paste -sd ' ')"
+check_eq "SIGINT: one interval" 1 "$(jq -r .type "$out" | grep -c '^interval$')"
+check "SIGINT: the partial interval has the readers' stalls" jq_true -s \
+	'map(select(.type == "interval"))[0] | .stalls > 0 and .interval_s < 30' "$out"
+kill "${readers[@]}" 2>/dev/null
+xargs -r kill -KILL <"$CG/cgroup.procs" 2>/dev/null
+wait "${readers[@]}" 2>/dev/null
+
 # --- errors -------------------------------------------------------------
 
 expect_error "no such cgroup" 1 \

@@ -250,7 +250,7 @@ test_cgroup() {
 
 # --prom: the counters as Prometheus metrics, scraped with curl on loopback.
 test_prom() {
-	local port=$((20000 + $$ % 10000)) url m labels
+	local port=$((20000 + $$ % 10000)) url m labels idle fd i
 	start_memops P 10 100 1 4096 1 65536 1 0 none || { not_ok "--prom: no memops"; return; }
 	start_memlens "$tmp/prom.json" tracing top -j -i 0.3 -c "$NAME" --prom "$port" ||
 		{ not_ok "--prom: no start" "$(cat "$tmp/prom.json.err")"; return; }
@@ -279,6 +279,26 @@ test_prom() {
 		<<<"$m"
 	check_eq "--prom: another path is 404" 404 \
 		"$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/")"
+
+	# 20 connections that send nothing: a scrape is still answered at once
+	# (it was refused behind them, 2 s each), and they time out, counted.
+	idle=()
+	for ((i = 0; i < 20; i++)); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$port" && idle+=("$fd")
+	done
+	check_eq "--prom: 20 idle connections open" 20 "${#idle[@]}"
+	m=$(curl -s --max-time 1 "$url")
+	check_eq "--prom: a scrape beside 20 idle connections, within 1 s" \
+		"memlens_allocs_total{$labels} 10" "$(grep "^memlens_allocs_total{$labels}" <<<"$m")"
+	check "--prom: still a valid exposition" tests/prom_check.py <<<"$m"
+	sleep 2.5
+	m=$(curl -s --max-time 1 "$url")
+	check_eq "--prom: the idle ones timed out after 2 s, counted" \
+		"memlens_prom_dropped_total{reason=\"timeout\"} 20 memlens_prom_dropped_total{reason=\"too_many\"} 0" \
+		"$(grep '^memlens_prom_dropped_total' <<<"$m" | paste -sd ' ')"
+	for fd in "${idle[@]}"; do
+		exec {fd}>&-
+	done
 	echo exit >&$P_fd
 	wait "$P_pid"
 	stop_memlens
@@ -338,6 +358,113 @@ test_live_terminal() {
 	fi
 }
 
+# wait_exit PID SECS: PID's exit code, or 124 (and PID stopped) if it is
+# still running after SECS. TERM: timeout(1) passes it on to memlens.
+wait_exit() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1"
+		wait "$1" 2>/dev/null
+		return 124
+	fi
+	wait "$1"
+}
+
+# -p: when the process exits, top shows its last counters and ends, long
+# before its next interval.
+test_pid_exit_ends() {
+	local out=$tmp/end.json tpid r
+	start_memops H 10 1000 0 0 0 0 0 0 none || { not_ok "-p end: no memops"; return; }
+	"$MEMLENS" top -j -i 60 -p "$H_pid" >"$out" 2>"$tmp/end.err" &
+	tpid=$!
+	pids+=("$tpid")
+	wait_for "$tmp/end.err" tracing || { not_ok "-p end: no start"; return; }
+	echo go >&$H_fd
+	wait_for "$tmp/H.log" done || { not_ok "-p end: memops did not finish"; return; }
+	echo exit >&$H_fd
+	wait "$H_pid"
+	wait_exit "$tpid" 10
+	check_eq "-p end: top ends with its process, exit 0" 0 "$?"
+	r=$(last_row "$out" "$H_pid")
+	check_eq "-p end: the last interval has the process's counts" "10 10000 10 10000 " \
+		"$(totals "$r" allocs alloc_bytes frees free_bytes)"
+	check_eq "-p end: shown as exited" true "$(jq .exited <<<"$r")"
+}
+
+# Ctrl-C before the next interval: what happened since the last one is
+# printed, not lost; JSON and tables.
+test_sigint_last_interval() {
+	local out tpid r mode
+	for mode in json text; do
+		out=$tmp/int.$mode
+		start_memops I 10 1000 0 0 0 0 0 0 none || { not_ok "SIGINT: no memops"; return; }
+		if [ $mode = json ]; then
+			"$MEMLENS" top -j -i 60 -p "$I_pid" >"$out" 2>"$out.err" &
+		else
+			"$MEMLENS" top -i 60 -p "$I_pid" >"$out" 2>"$out.err" &
+		fi
+		tpid=$!
+		pids+=("$tpid")
+		wait_for "$out.err" tracing || { not_ok "SIGINT $mode: no start"; return; }
+		echo go >&$I_fd
+		wait_for "$tmp/I.log" done || { not_ok "SIGINT $mode: memops did not finish"; return; }
+		kill -INT "$tpid"
+		wait_exit "$tpid" 10
+		check_eq "SIGINT $mode: exit 0" 0 "$?"
+		if [ $mode = json ]; then
+			r=$(last_row "$out" "$I_pid")
+			check_eq "SIGINT json: the partial interval's counts" "10 10000 10 10000 " \
+				"$(totals "$r" allocs alloc_bytes frees free_bytes)"
+			check_eq "SIGINT json: one interval, the partial one" 1 \
+				"$(grep -c '"type":"memlens"' "$out")"
+		else
+			check_eq "SIGINT text: one table, the partial interval's" 1 \
+				"$(grep -c '^memlens top ' "$out")"
+			check "SIGINT text: the process's row" grep -Eq "^ *$I_pid $NAME " "$out"
+		fi
+		echo exit >&$I_fd
+		wait "$I_pid"
+		rm -f "$tmp/I.in" "$tmp/I.log"
+	done
+}
+
+# A shell allocates, then execs memops: its allocations are the shell's,
+# shown once under its name; the memops row has memops's own counts alone:
+# its calloc of 11 pointers, 10 + 10 malloc(1000) and their 20 frees.
+test_exec_row() {
+	local out=$tmp/exec.json tpid sh_pid fd r
+	mkfifo "$tmp/exec.in"
+	exec {fd}<>"$tmp/exec.in"
+	bash -c 'read -r l; for ((i = 0; i < 200; i++)); do a[i]=$RANDOM$i; done
+		exec "$0" 10 1000 0 0 0 0 0 0 none' "$MEMOPS" <&$fd >"$tmp/exec.log" &
+	sh_pid=$!
+	pids+=("$sh_pid")
+	"$MEMLENS" top -j -i 0.3 -p "$sh_pid" >"$out" 2>"$tmp/exec.err" &
+	tpid=$!
+	pids+=("$tpid")
+	wait_for "$tmp/exec.err" tracing || { not_ok "exec: no start" "$(cat "$tmp/exec.err")"; return; }
+	echo start >&$fd
+	wait_for "$tmp/exec.log" ready || { not_ok "exec: memops did not start"; return; }
+	echo go >&$fd
+	wait_for "$tmp/exec.log" done || { not_ok "exec: memops did not finish"; return; }
+	echo exit >&$fd
+	wait "$sh_pid"
+	wait_exit "$tpid" 10
+	check_eq "exec: top ends with the process" 0 "$?"
+	r=$(jq -c --argjson p "$sh_pid" --arg n "$NAME" \
+		'select(.type == "process" and .pid == $p and .comm == $n)' "$out" | tail -n 1)
+	check_eq "exec: the memops row has memops's own counts" "21 20088 20 20000 " \
+		"$(totals "$r" allocs alloc_bytes frees free_bytes)"
+	check_eq "exec: the shell's row closed once, under its name, with its allocations" "bash" \
+		"$(jq -r --argjson p "$sh_pid" 'select(.type == "process" and .pid == $p and
+			.exited and .comm != $n and .totals.allocs > 200) | .comm' --arg n "$NAME" "$out")"
+	exec {fd}>&-
+}
+
 test_errors() {
 	local gone static_pid
 	true &
@@ -380,6 +507,9 @@ test_cgroup
 test_plain_table
 test_prom
 test_live_terminal
+test_pid_exit_ends
+test_sigint_last_interval
+test_exec_row
 test_errors
 
 finish e2e-top

@@ -153,14 +153,18 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *out)
  * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
  * on a bad value (already reported).
  */
-static int view_parse_opt(struct view_opts *o, int opt, const char *arg)
+static int view_parse_opt(const char *name, struct view_opts *o, int opt, const char *arg)
 {
 	unsigned long long v;
 
 	switch (opt) {
 	case 'p':
-		if (parse_uint(arg, "pid", 0x3fffffff, &v) || !v)
+		if (parse_uint(arg, "pid", 0x3fffffff, &v))
 			return -EINVAL;
+		if (!v) {
+			error_msg("%s: -p 0 is not a process id", name);
+			return -EINVAL;
+		}
 		o->pid = v;
 		return 1;
 	case 'c':
@@ -210,7 +214,7 @@ int cli_parse_view(int argc, char **argv, const struct view_cmd *cmd, struct vie
 		}
 		handled = cmd->parse_opt(env, opt, optarg);
 		if (!handled)
-			handled = view_parse_opt(o, opt, optarg);
+			handled = view_parse_opt(name, o, opt, optarg);
 		if (handled < 0)
 			return -EINVAL;
 		if (!handled) {

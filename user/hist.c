@@ -168,7 +168,7 @@ int cmd_hist(int argc, char **argv)
 	info_msg("tracing %s%s; Ctrl-C to print", env.o.pid ? "one process" : "all processes",
 		 env.o.no_uprobes ? " without uprobes" : "");
 	next = monotonic_ns() + env.o.interval_s * 1e9;
-	while (!stop_requested()) {
+	while (!stop_requested() && !sysview_target_gone(v)) {
 		uint64_t now = monotonic_ns();
 		int timeout = now >= next ? 0 : (next - now + 999999) / 1000000;
 

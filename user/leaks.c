@@ -236,6 +236,10 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 		case 'p':
 			if (parse_uint(optarg, "pid", 0x3fffffff, &v))
 				return -EINVAL;
+			if (!v) {
+				error_msg("%s: -p 0 is not a process id", env->name);
+				return -EINVAL;
+			}
 			env->pid = v;
 			break;
 		case 'o':

@@ -102,10 +102,14 @@ static int load(struct pressure *p)
 			  "kernel");
 	if (err)
 		return err;
-	err = skeleton_load_attach(skel->skeleton);
-	if (err)
+	err = skeleton_load(skel->skeleton);
+	if (err) {
+		skeleton_load_error(err);
 		return err;
-	return 0;
+	}
+	/* A stall whose end alone is seen began before this: timed from here. */
+	skel->bss->tracing_since_ns = monotonic_ns();
+	return attach_skeleton(skel->skeleton);
 }
 
 static struct stalled_proc *find_stalled(const struct pressure *p, uint32_t tgid)

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Prometheus text exposition (format 0.0.4) over a minimal HTTP/1.0
- * server: one thread, one connection at a time, GET /metrics only. The
- * view renders the text once per interval; scrapes read the last one.
+ * server: one thread multiplexing up to MAX_CLIENTS connections with
+ * poll(2), each with a deadline, GET /metrics only. The view renders the
+ * text once per interval; scrapes read the last one.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -15,14 +17,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 #include "prom.h"
 #include "util.h"
 
 #define REQUEST_MAX	4096
-/* A client has this long for its whole request, and each write of ours. */
+/* A connection has this long for its request and our answer. */
 #define CLIENT_TIMEOUT_MS	2000
+/* Connections served at once; beyond, the oldest idle one is dropped. */
+#define MAX_CLIENTS	32
+
+/*
+ * One connection: its request as read so far, then its answer as written so
+ * far. Free when fd < 0.
+ */
+struct client {
+	int fd;
+	uint64_t deadline_ns;		/* the whole exchange, from accept */
+	size_t got;
+	char req[REQUEST_MAX];
+	char *out;			/* the answer, once the request is in */
+	size_t out_len, out_off;
+};
 
 struct prom_server {
 	int listen_fd;
@@ -31,6 +47,9 @@ struct prom_server {
 	pthread_mutex_t lock;
 	char *text;			/* the last exposition, under lock */
 	size_t len;
+	/* The server thread's own: */
+	struct client *clients;		/* MAX_CLIENTS */
+	uint64_t timed_out, evicted;	/* connections dropped unanswered */
 };
 
 /*
@@ -87,7 +106,7 @@ static int listen_on(const char *host, const char *port)
 	err = getaddrinfo(host, port, &hints, &ai);
 	if (err)
 		return err == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
 		err = -errno;
@@ -100,39 +119,14 @@ static int listen_on(const char *host, const char *port)
 	return fd;
 }
 
-/* Read the request head, as much as fits, within one deadline. */
-static ssize_t read_request(int fd, char *buf, size_t len)
+static void client_close(struct client *c)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t deadline = monotonic_ns() + CLIENT_TIMEOUT_MS * 1000000ULL;
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len - 1 && !strstr(buf, "\r\n\r\n") && !strstr(buf, "\n\n")) {
-		uint64_t now = monotonic_ns();
-
-		if (now >= deadline || poll(&p, 1, (deadline - now) / 1000000 + 1) <= 0)
-			return -ETIMEDOUT;
-		n = read(fd, buf + got, len - 1 - got);
-		if (n <= 0)
-			break;
-		got += n;
-		buf[got] = 0;
-	}
-	return got;
-}
-
-/* MSG_NOSIGNAL: a client gone mid-answer is no SIGPIPE; SO_SNDTIMEO bounds a stuck one. */
-static void write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= n;
-	}
+	close(c->fd);
+	free(c->out);
+	c->fd = -1;
+	c->out = NULL;
+	c->got = c->out_len = c->out_off = 0;
+	c->req[0] = 0;
 }
 
 /* The text to serve, copied: the lock is never held while a client is slow. */
@@ -152,63 +146,192 @@ static char *current_text(struct prom_server *s, size_t *len)
 	return copy;
 }
 
-static void respond(struct prom_server *s, int fd)
+/* The server's own counters, after the view's: connections it gave up. */
+static int own_metrics(const struct prom_server *s, char *buf, size_t len)
 {
-	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_MS / 1000 };
-	char req[REQUEST_MAX] = "", head[256], *text;
-	bool metrics;
-	size_t len;
-	int n;
+	return snprintf(buf, len,
+			"# HELP memlens_prom_dropped_total Connections to this endpoint closed "
+			"unanswered: too slow, or the oldest idle one when %d were open.\n"
+			"# TYPE memlens_prom_dropped_total counter\n"
+			"memlens_prom_dropped_total{reason=\"timeout\"} %" PRIu64 "\n"
+			"memlens_prom_dropped_total{reason=\"too_many\"} %" PRIu64 "\n",
+			MAX_CLIENTS, s->timed_out, s->evicted);
+}
 
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (read_request(fd, req, sizeof(req)) <= 0)
-		return;
-	metrics = !strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET /metrics?", 13);
-	if (!metrics) {
+/* The whole answer to C's request, in one buffer: it is sent as the socket takes it. */
+static int build_answer(struct prom_server *s, struct client *c)
+{
+	bool metrics = !strncmp(c->req, "GET /metrics ", 13) ||
+		       !strncmp(c->req, "GET /metrics?", 13);
+	char head[256], own[512], *text = NULL;
+	size_t len = 0;
+	int n, m = 0;
+
+	if (!metrics)
 		n = snprintf(head, sizeof(head), "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\n"
 			     "Content-Length: 26\r\nConnection: close\r\n\r\nmemlens serves /metrics.\r\n");
-		write_all(fd, head, n);
-		return;
-	}
-	text = current_text(s, &len);
-	if (!text) {
+	else if (!(text = current_text(s, &len)))
 		/* Nothing rendered yet (the first interval): not an empty success. */
 		n = snprintf(head, sizeof(head), "HTTP/1.0 503 Service Unavailable\r\n"
 			     "Content-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n");
-		write_all(fd, head, n);
-		return;
+	else {
+		m = own_metrics(s, own, sizeof(own));
+		n = snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n"
+			     "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			     "Content-Length: %zu\r\nConnection: close\r\n\r\n", len + m);
 	}
-	n = snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\n"
-		     "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n", len);
-	write_all(fd, head, n);
-	write_all(fd, text, len);
+	c->out = malloc(n + len + m);
+	if (!c->out) {
+		free(text);
+		return -ENOMEM;
+	}
+	memcpy(c->out, head, n);
+	if (text)
+		memcpy(c->out + n, text, len);
+	memcpy(c->out + n + len, own, m);
+	c->out_len = n + len + m;
 	free(text);
+	return 0;
 }
 
+/* Write what the socket takes; false once C is done with (answered, or gone). */
+static bool client_write(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		/* MSG_NOSIGNAL: a client gone mid-answer is no SIGPIPE. */
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0)
+			return false;
+		c->out_off += n;
+	}
+	return false;
+}
+
+/* Read what has come; once the head is in (or the client stopped sending), answer. */
+static bool client_read(struct prom_server *s, struct client *c)
+{
+	ssize_t n;
+
+	while (c->got < REQUEST_MAX - 1 && !strstr(c->req, "\r\n\r\n") &&
+	       !strstr(c->req, "\n\n")) {
+		n = read(c->fd, c->req + c->got, REQUEST_MAX - 1 - c->got);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0)
+			break;
+		c->got += n;
+		c->req[c->got] = 0;
+	}
+	if (!c->got || build_answer(s, c))
+		return false;
+	return client_write(c);
+}
+
+/* A slot for a new connection: a free one, else the oldest still reading. */
+static struct client *client_slot(struct prom_server *s)
+{
+	struct client *oldest = NULL;
+
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->fd < 0)
+			return c;
+		if (!c->out && (!oldest || c->deadline_ns < oldest->deadline_ns))
+			oldest = c;
+	}
+	if (oldest) {
+		client_close(oldest);
+		s->evicted++;
+	}
+	return oldest;
+}
+
+static void accept_clients(struct prom_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct client *c;
+
+		if (fd < 0)
+			return;
+		c = client_slot(s);
+		if (!c) {		/* every slot answering: this one waits no turn */
+			close(fd);
+			s->evicted++;
+			continue;
+		}
+		c->fd = fd;
+		c->deadline_ns = monotonic_ns() + CLIENT_TIMEOUT_MS * 1000000ULL;
+	}
+}
+
+/* Poll the listener, the stop pipe and every connection; the nearest deadline bounds the wait. */
+static int wait_events(struct prom_server *s, struct pollfd *fds, int *slot_of)
+{
+	uint64_t now = monotonic_ns(), first = UINT64_MAX;
+	int n = 2;
+
+	fds[0] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = s->stop_pipe[0], .events = POLLIN };
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &s->clients[i];
+
+		if (c->fd < 0)
+			continue;
+		fds[n] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
+		slot_of[n++] = i;
+		if (c->deadline_ns < first)
+			first = c->deadline_ns;
+	}
+	if (poll(fds, n, first == UINT64_MAX ? -1 :
+		 first <= now ? 0 : (int)((first - now) / 1000000 + 1)) < 0 && errno != EINTR)
+		return -errno;
+	return n;
+}
+
+/*
+ * Every connection at once, none blocking another: an idle client holds a
+ * slot until its deadline, or until a new connection needs the slot.
+ */
 static void *serve(void *arg)
 {
 	struct prom_server *s = arg;
-	struct pollfd fds[2] = {
-		{ .fd = s->listen_fd, .events = POLLIN },
-		{ .fd = s->stop_pipe[0], .events = POLLIN },
-	};
+	struct pollfd fds[2 + MAX_CLIENTS];
+	int slot_of[2 + MAX_CLIENTS];
 
 	for (;;) {
-		int fd;
+		int n = wait_events(s, fds, slot_of);
+		uint64_t now = monotonic_ns();
 
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+		if (n < 0 || fds[1].revents)
 			break;
-		if (fds[1].revents)
-			break;
-		if (!(fds[0].revents & POLLIN))
-			continue;
-		fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		respond(s, fd);
-		close(fd);
+		for (int k = 2; k < n; k++) {
+			struct client *c = &s->clients[slot_of[k]];
+
+			if (!fds[k].revents)
+				continue;
+			if (!(c->out ? client_write(c) : client_read(s, c)))
+				client_close(c);
+		}
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			struct client *c = &s->clients[i];
+
+			if (c->fd >= 0 && c->deadline_ns <= now) {
+				client_close(c);
+				s->timed_out++;
+			}
+		}
+		if (fds[0].revents & POLLIN)
+			accept_clients(s);
 	}
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (s->clients[i].fd >= 0)
+			client_close(&s->clients[i]);
 	return NULL;
 }
 
@@ -224,12 +347,19 @@ int prom_start(const char *spec, struct prom_server **out)
 		return -EINVAL;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (s)
+		s->clients = calloc(MAX_CLIENTS, sizeof(*s->clients));
+	if (!s || !s->clients) {
+		free(s);
 		return -ENOMEM;
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		s->clients[i].fd = -1;
 	s->listen_fd = listen_on(host, port);
 	if (s->listen_fd < 0) {
 		err = s->listen_fd;
 		error_msg("cannot listen on %s:%s: %s", host, port, strerror(-err));
+		free(s->clients);
 		free(s);
 		return err;
 	}
@@ -253,6 +383,7 @@ int prom_start(const char *spec, struct prom_server **out)
 	return 0;
 fail:
 	close(s->listen_fd);
+	free(s->clients);
 	free(s);
 	error_msg("cannot serve metrics: %s", strerror(-err));
 	return err;
@@ -283,5 +414,6 @@ void prom_stop(struct prom_server *s)
 	close(s->listen_fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s->text);
+	free(s->clients);
 	free(s);
 }

@@ -653,10 +653,12 @@ static void print_summary_json(const struct reclaim_env *env, struct pressure *p
 	struct hist h;
 
 	printf("{\"type\":\"summary\",\"duration_s\":%.3f,\"episodes\":%u,\"oom_kills\":%u,"
-	       "\"stalls\":%" PRIu64 ",\"kswapd\":{\"wakes\":%" PRIu64 ",\"awake_ms\":%.3f,"
-	       "\"reclaimed\":%" PRIu64 "},\"not_traced\":",
+	       "\"stalls\":%" PRIu64 ",\"stalls_begun_before\":%" PRIu64 ",\"kswapd\":{"
+	       "\"wakes\":%" PRIu64 ",\"awake_ms\":%.3f,\"reclaimed\":%" PRIu64 "},"
+	       "\"not_traced\":",
 	       (monotonic_ns() - env->start_ns) / 1e9, env->episodes, env->ooms,
-	       t->stats[RSTAT_STALLS], t->kswapd_wakes, ms(t->kswapd_awake_ns),
+	       t->stats[RSTAT_STALLS], t->stats[RSTAT_BEGAN_BEFORE], t->kswapd_wakes,
+	       ms(t->kswapd_awake_ns),
 	       t->kswapd_reclaimed);
 	json_print_string(stdout, pressure_missing(p));
 	fputs(",\"lost\":", stdout);
@@ -756,11 +758,12 @@ static int run(struct reclaim_env *env, struct pressure *p)
 	uint64_t tick_ns = env->tick_s * 1e9, interval_ns = env->o.interval_s * 1e9;
 	uint64_t next_tick = st.prev_ns + tick_ns, next_report = st.prev_ns + interval_ns;
 	unsigned long long reports = 0;
+	bool stopped;
 	int err = 0;
 
 	st.has_psi = psi_read(&st.prev_psi);
 	pressure_totals(p, &st.prev_totals);
-	while (!stop_requested()) {
+	while (!(stopped = stop_requested())) {
 		uint64_t now = monotonic_ns(), next = next_tick < next_report ? next_tick : next_report;
 
 		/* Episodes and OOM kills are printed as they come: checked here. */
@@ -795,6 +798,9 @@ static int run(struct reclaim_env *env, struct pressure *p)
 		err = pressure_consume(p);
 	if (!err)
 		err = pressure_tick(p);
+	/* Ctrl-C: what happened since the last interval is one too. */
+	if (!err && stopped)
+		err = report_interval(env, p, &st);
 	pressure_flush(p);
 	if (!err)
 		err = print_summary(env, p);

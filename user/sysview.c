@@ -42,6 +42,12 @@ struct exited_proc {
 	char comm[16];
 };
 
+/* The counters of a program a process ran before its exec: shown once. */
+struct execed_proc {
+	uint32_t tgid;
+	struct proc_stats st;		/* st.comm: the old program's name */
+};
+
 struct sysview {
 	const struct view_opts *opts;
 	struct allocs_bpf *skel;
@@ -53,6 +59,8 @@ struct sysview {
 	size_t seen_bytes;
 	struct exited_proc *exited;
 	size_t nr_exited, cap_exited;
+	struct execed_proc *execed;
+	size_t nr_execed, cap_execed;
 	int stats_fd;				/* keeps BPF run-time stats on */
 	uint64_t last_scan_ns;			/* /proc is read once per interval */
 	struct error_key *err_keys;		/* the errors map as last sampled */
@@ -63,6 +71,20 @@ struct sysview {
 	struct pressure_opts pressure_opts;
 };
 
+static int remember_execed(struct sysview *v, const struct exec_stats_event *x)
+{
+	struct execed_proc *p;
+
+	if (array_grow((void **)&v->execed, v->nr_execed, &v->cap_execed, sizeof(*v->execed)))
+		return -ENOMEM;
+	p = &v->execed[v->nr_execed++];
+	p->tgid = x->e.tgid;
+	p->st = x->st;
+	p->st.comm[sizeof(p->st.comm) - 1] = '\0';
+	sanitize_name(p->st.comm);
+	return 0;
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct sysview *v = ctx;
@@ -70,6 +92,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*e))
 		return 0;
+	if (e->type == EVENT_EXEC_STATS && len >= sizeof(struct exec_stats_event))
+		return remember_execed(v, data);
 	if (e->type == EVENT_EXEC && e->tgid / 8 < v->seen_bytes) {
 		/* Exec: it may map another allocator now. */
 		v->seen_pids[e->tgid / 8] &= ~(1 << (e->tgid % 8));
@@ -333,6 +357,7 @@ void sysview_close(struct sysview *v)
 	free(v->err_counts);
 	free(v->seen_pids);
 	free(v->exited);
+	free(v->execed);
 	free(v);
 }
 
@@ -512,6 +537,21 @@ bool sysview_exited(const struct sysview *v, uint32_t tgid)
 	return find_exited(v, tgid) != NULL;
 }
 
+bool sysview_target_gone(struct sysview *v)
+{
+	pid_t pid = v->opts->pid;
+
+	if (!pid)
+		return false;
+	if (sysview_exited(v, pid))
+		return true;
+	if (!kill(pid, 0) || errno != ESRCH)
+		return false;
+	/* Reaped before its exit event was read: read it now. */
+	ring_buffer__consume(v->rb);
+	return true;
+}
+
 /* The command name of TGID, alive or exited since the last interval. */
 static void sysview_comm(const struct sysview *v, uint32_t tgid, char comm[16])
 {
@@ -571,6 +611,24 @@ void sysview_forget_exited(struct sysview *v)
 	if (v->nr_exited)
 		forget_errors(v);
 	v->nr_exited = 0;
+	v->nr_execed = 0;
+}
+
+size_t sysview_execed(const struct sysview *v, struct proc_sample *out, size_t max)
+{
+	size_t n = v->nr_execed < max ? v->nr_execed : max;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].tgid = v->execed[i].tgid;
+		out[i].st = v->execed[i].st;
+	}
+	return n;
+}
+
+size_t sysview_nr_execed(const struct sysview *v)
+{
+	return v->nr_execed;
 }
 
 size_t sysview_errors(struct sysview *v, uint32_t tgid, struct error_key *keys,

@@ -40,6 +40,18 @@ int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr);
 bool sysview_exited(const struct sysview *v, uint32_t tgid);
 /* The same, as proctable_build's callback: CTX is the sysview. */
 void sysview_comm_of(void *ctx, uint32_t tgid, char comm[16]);
+/*
+ * With -p: has that process exited? Its last counters are in the maps: the
+ * view shows them once more and ends.
+ */
+bool sysview_target_gone(struct sysview *v);
+/*
+ * The programs processes ran before an exec since the last
+ * sysview_forget_exited(), in order: their final counters, st.comm their
+ * name. Up to MAX into OUT; returns how many.
+ */
+size_t sysview_nr_execed(const struct sysview *v);
+size_t sysview_execed(const struct sysview *v, struct proc_sample *out, size_t max);
 /* Drop what the maps hold of exited processes: they were shown once. */
 void sysview_forget_exited(struct sysview *v);
 /* Failed syscalls of TGID as of the last sample: up to MAX, returns how many. */

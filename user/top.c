@@ -285,14 +285,84 @@ static void publish_prom(struct top_env *env, struct sysview *v, const struct pr
 	prom_publish(env->prom_server, text, len);
 }
 
+/* ROWS in tgid order (as sampled): the row of TGID, or NULL. */
+static struct proc_row *find_row(struct proc_row *rows, size_t nr, uint32_t tgid)
+{
+	size_t lo = 0, hi = nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (rows[mid].tgid == tgid)
+			return &rows[mid];
+		if (rows[mid].tgid < tgid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * The programs that exec'd in the interval: a row each under its old name,
+ * shown once like an exited process. The new program's row counts from
+ * the exec, all of it within this interval. *ALL gets ROWS and those (or
+ * is ROWS); ROWS alone stay for the next interval's deltas.
+ */
+static int add_execed(struct sysview *v, const struct top_state *st, struct proc_row *rows,
+		      size_t nr, struct proc_row **all, size_t *nr_all)
+{
+	size_t nx = sysview_nr_execed(v);
+	struct proc_sample *xs;
+	struct proc_row *xr;
+	int err;
+
+	*all = rows;
+	*nr_all = nr;
+	if (!nx)
+		return 0;
+	xs = calloc(nx, sizeof(*xs));
+	if (!xs)
+		return -ENOMEM;
+	nx = sysview_execed(v, xs, nx);
+	err = proctable_build(xs, nx, st->prev, st->nr_prev, sysview_comm_of, v, &xr);
+	if (err) {
+		free(xs);
+		return err;
+	}
+	for (size_t i = 0; i < nx; i++) {
+		struct proc_row *now = find_row(rows, nr, xs[i].tgid);
+
+		memcpy(xr[i].comm, xs[i].st.comm, sizeof(xr[i].comm));
+		xr[i].exited = true;
+		if (now)
+			now->delta = now->total;
+		/* A second exec in the interval: the program between began in it. */
+		for (size_t j = 0; j < i; j++)
+			if (xs[j].tgid == xs[i].tgid)
+				xr[i].delta = xr[i].total;
+	}
+	free(xs);
+	*all = malloc((nr + nx) * sizeof(**all));
+	if (!*all) {
+		free(xr);
+		return -ENOMEM;
+	}
+	memcpy(*all, rows, nr * sizeof(*rows));
+	memcpy(*all + nr, xr, nx * sizeof(*xr));
+	*nr_all = nr + nx;
+	free(xr);
+	return 0;
+}
+
 static int top_update(struct top_env *env, struct sysview *v, struct top_state *st)
 {
 	struct proc_sample *samples;
-	struct proc_row *rows;
+	struct proc_row *rows, *all;
 	uint64_t now = monotonic_ns(), bpf_ns;
 	double secs = (now - st->prev_ns) / 1e9;
 	struct cost c;
-	size_t nr;
+	size_t nr, nr_all;
 	int err;
 
 	err = sysview_sample(v, &samples, &nr);
@@ -304,6 +374,11 @@ static int top_update(struct top_env *env, struct sysview *v, struct top_state *
 		return err;
 	for (size_t i = 0; i < nr; i++)
 		rows[i].exited = sysview_exited(v, rows[i].tgid);
+	err = add_execed(v, st, rows, nr, &all, &nr_all);
+	if (err) {
+		free(rows);
+		return err;
+	}
 
 	sysview_stats(v, c.stats, &bpf_ns);
 	c.reclaim = sysview_pressure_totals(v, &c.pressure);
@@ -319,11 +394,13 @@ static int top_update(struct top_env *env, struct sysview *v, struct top_state *
 
 	if (env->prom_server)
 		publish_prom(env, v, rows, nr, c.stats);
-	proctable_sort(rows, nr, env->sort);
+	proctable_sort(all, nr_all, env->sort);
 	if (env->o.json)
-		print_json(env, rows, nr, v, secs, &c);
+		print_json(env, all, nr_all, v, secs, &c);
 	else
-		print_table(env, rows, nr, secs, &c);
+		print_table(env, all, nr_all, secs, &c);
+	if (all != rows)
+		free(all);
 	sysview_forget_exited(v);
 
 	/* Kept in pid order for the next interval's lookups. */
@@ -406,11 +483,16 @@ int cmd_top(int argc, char **argv)
 		tty_raw();
 	st.prev_ns = monotonic_ns();
 	next = st.prev_ns + env.o.interval_s * 1e9;
-	while (!stop_requested()) {
+	for (;;) {
 		uint64_t now = monotonic_ns();
 		int timeout = now >= next ? 0 : (next - now + 999999) / 1000000;
 		bool redraw = false;
 
+		/* Ctrl-C, or -p's process gone: what happened since the last interval. */
+		if (stop_requested() || sysview_target_gone(v)) {
+			err = top_update(&env, v, &st);
+			break;
+		}
 		err = sysview_poll(v, timeout, env.live);
 		if (err < 0)
 			break;

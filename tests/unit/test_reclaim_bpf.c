@@ -15,6 +15,7 @@
 #include "episodes.h"
 #include "bpf_util.h"
 #include "unit.h"
+#include "util.h"
 
 #define MS 1000000ULL
 
@@ -145,17 +146,35 @@ static void test_stalls(struct reclaim_bpf *skel)
 	episodes_free(&t);
 }
 
-/* An end without its begin (memlens started mid-stall) is counted, not timed. */
+/*
+ * An end without its begin: memlens started mid-stall, timed from when
+ * tracing began and not lost; after a begin was dropped (in-progress map
+ * full), it may be that stall's end: lost.
+ */
 static void test_unmatched(struct reclaim_bpf *skel)
 {
 	uint64_t end_args[1] = { 5 };
 	uint32_t tgid = getpid();
 	struct reclaim_proc rp;
+	uint64_t stalls = rstat(skel, RSTAT_STALLS);
 
+	skel->bss->tracing_since_ns = monotonic_ns() - 5 * MS;
+	CHECK(unit_fire(skel->progs.direct_reclaim_end, end_args, 1) == 0);
+	CHECK_U64(rstat(skel, RSTAT_UNMATCHED), 0);
+	CHECK_U64(rstat(skel, RSTAT_BEGAN_BEFORE), 1);
+	CHECK_U64(rstat(skel, RSTAT_STALLS), stalls + 1);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == 0);
+	CHECK_U64(rp.stalls[STALL_DIRECT], 1);
+	CHECK(rp.stall_ns[STALL_DIRECT] >= 5 * MS);
+	CHECK_U64(rp.reclaimed[STALL_DIRECT], 5);
+
+	skel->bss->begins_dropped = 1;
 	CHECK(unit_fire(skel->progs.direct_reclaim_end, end_args, 1) == 0);
 	CHECK_U64(rstat(skel, RSTAT_UNMATCHED), 1);
+	CHECK_U64(rstat(skel, RSTAT_BEGAN_BEFORE), 1);
 	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == 0);
-	CHECK_U64(rp.stalls[STALL_DIRECT], 0);
+	CHECK_U64(rp.stalls[STALL_DIRECT], 1);
+	skel->bss->begins_dropped = 0;
 }
 
 /* kswapd's run from wake to sleep; lru_shrink_inactive counts only in kswapd. */
