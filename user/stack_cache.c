@@ -18,6 +18,8 @@
 #include "symbolize.h"
 
 #define CACHE_BUCKETS 4096
+/* Room for stacks in limbo kept from one round to the next. */
+#define LIMBO_KEEP (256 * 1024)
 
 struct cached_stack {
 	uint64_t id;
@@ -387,6 +389,12 @@ static void restore_used(struct stack_cache *c)
 			c->restored++;
 	}
 	l->len = 0;
+	/* A round that took out many stacks leaves no peak behind. */
+	if (l->cap > LIMBO_KEEP) {
+		free(l->data);
+		l->data = NULL;
+		l->cap = 0;
+	}
 }
 
 /* ID's frames, symbolized: a stack stored again under ID is read anew. */
@@ -423,53 +431,61 @@ static bool take_out(struct stack_cache *c, uint64_t id)
 	return true;
 }
 
+/* A growing array of ids. */
+struct id_list {
+	uint64_t *v;
+	size_t nr, cap;
+};
+
+static int id_list_push(struct id_list *l, uint64_t id)
+{
+	if (l->nr == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		uint64_t *p = realloc(l->v, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->v = p;
+		l->cap = cap;
+	}
+	l->v[l->nr++] = id;
+	return 0;
+}
+
 /*
  * The ids in the BPF map: those referred to are kept; those no block
  * referred to in this round nor the last go; the others are idle, and go
  * next round if still unused. Keys are gathered first: deleting while
  * walking would start the walk over. A walk while the BPF side inserts
- * may miss or repeat a key: a missed one is taken next round.
+ * may miss or repeat a key: a missed one is taken next round, a repeated
+ * one is gone already.
  */
 static int sweep_map(struct stack_cache *c)
 {
-	uint64_t key, next, *gone = NULL;
-	size_t nr_gone = 0, cap_gone = 0;
+	struct id_list gone = {};
+	struct id_set idle;
+	uint64_t key, next;
 	int err = 0;
 
 	id_set_clear(&c->next_idle);
-	for (int e = bpf_map_get_next_key(c->stacks_fd, NULL, &next); !e;
+	for (int e = bpf_map_get_next_key(c->stacks_fd, NULL, &next); !e && !err;
 	     e = bpf_map_get_next_key(c->stacks_fd, &key, &next)) {
 		key = next;
 		if (id_set_has(&c->refs, key))
 			continue;
-		if (!id_set_has(&c->idle, key)) {
+		if (id_set_has(&c->idle, key))
+			err = id_list_push(&gone, key);
+		else
 			err = id_set_add(&c->next_idle, key);
-			if (err)
-				break;
-			continue;
-		}
-		if (nr_gone == cap_gone) {
-			size_t cap = cap_gone ? cap_gone * 2 : 256;
-			uint64_t *p = realloc(gone, cap * sizeof(*p));
-
-			if (!p) {
-				err = -ENOMEM;
-				break;
-			}
-			gone = p;
-			cap_gone = cap;
-		}
-		gone[nr_gone++] = key;
 	}
-	for (size_t i = 0; i < nr_gone; i++)
-		if (take_out(c, gone[i]))
+	for (size_t i = 0; i < gone.nr; i++)
+		if (take_out(c, gone.v[i]))
 			c->reclaimed++;
-	free(gone);
-	/* The idle set of the next round: those just found idle. */
-	struct id_set t = c->idle;
-
+	free(gone.v);
+	/* Those just found idle are the next round's candidates. */
+	idle = c->idle;
 	c->idle = c->next_idle;
-	c->next_idle = t;
+	c->next_idle = idle;
 	return err;
 }
 
