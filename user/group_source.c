@@ -268,6 +268,7 @@ static int outstanding_check_hooked(struct alloc_session *s)
  */
 static int outstanding_read(struct alloc_session *s)
 {
+	uint64_t read_ns = monotonic_ns();
 	size_t total;
 	int err = snapshot_read(s, &total);
 
@@ -275,7 +276,7 @@ static int outstanding_read(struct alloc_session *s)
 		error_msg("cannot read outstanding allocations: %s", strerror(-err));
 		return err;
 	}
-	err = stack_cache_reclaim(s->stacks, s->snap.vals, total);
+	err = stack_cache_reclaim(s->stacks, s->snap.vals, total, read_ns);
 	if (err)
 		debug_msg("stacks not reclaimed: %s", strerror(-err));
 	for (size_t i = 0; i < s->snap.nr; i++)

@@ -16,10 +16,13 @@
 #include "allocs.h"
 #include "stack_cache.h"
 #include "symbolize.h"
+#include "util.h"
 
 #define CACHE_BUCKETS 4096
 /* Room for stacks in limbo kept from one round to the next. */
 #define LIMBO_KEEP (256 * 1024)
+/* Reclaim rounds are this far apart at least: far longer than a BPF program runs. */
+#define RECLAIM_GAP_NS (100 * 1000 * 1000ULL)
 
 struct cached_stack {
 	uint64_t id;
@@ -51,6 +54,7 @@ struct stack_cache {
 	struct symbolizer *sym;
 	uint64_t not_code;	/* stacks cut at a return address that is not code */
 	uint64_t round;		/* reclaim rounds so far */
+	uint64_t swept_ns;	/* CLOCK_MONOTONIC after the last round's deletions */
 	uint64_t reclaimed;	/* stacks taken out of the BPF map */
 	uint64_t restored;	/* ... and put back: a block came to use them */
 	struct id_set refs;	/* ids outstanding blocks refer to, this round */
@@ -324,13 +328,18 @@ static int id_set_add(struct id_set *set, uint64_t id)
 }
 
 /*
- * Emptied for the next round. Its room stays: about what the next round
- * needs, and at most what the stacks map holds (or the blocks refer to).
+ * Emptied for the next round. Its room stays, about what the next round
+ * needs, unless it was a peak: a set 8 times too big is let go.
  */
 static void id_set_clear(struct id_set *set)
 {
-	if (set->cap)
+	if (set->cap > 1024 && set->nr * 8 < set->cap) {
+		free(set->slots);
+		set->slots = NULL;
+		set->cap = 0;
+	} else if (set->cap) {
 		memset(set->slots, 0, set->cap * sizeof(*set->slots));
+	}
 	set->nr = 0;
 }
 
@@ -368,7 +377,9 @@ static int limbo_add(struct stack_cache *c, uint64_t id, const struct stack_trac
 /*
  * A BPF program that found a stack in the map just before the last round
  * took it out stores its block right after: the block refers to a stack
- * gone. This round's snapshot shows such blocks; their stacks go back.
+ * gone. The snapshots after show such blocks; their stacks go back. A
+ * program runs in microseconds: a snapshot read RECLAIM_GAP_NS after
+ * the stacks were taken out has every such block that is still there.
  */
 static void restore_used(struct stack_cache *c)
 {
@@ -388,13 +399,16 @@ static void restore_used(struct stack_cache *c)
 		if (!bpf_map_update_elem(c->stacks_fd, &ls->id, &t, BPF_NOEXIST))
 			c->restored++;
 	}
-	l->len = 0;
-	/* A round that took out many stacks leaves no peak behind. */
-	if (l->cap > LIMBO_KEEP) {
-		free(l->data);
-		l->data = NULL;
-		l->cap = 0;
-	}
+}
+
+/* A round that took out many stacks leaves no peak behind. */
+static void limbo_trim(struct byte_limbo *l)
+{
+	if (l->cap <= LIMBO_KEEP)
+		return;
+	free(l->data);
+	l->data = NULL;
+	l->cap = 0;
 }
 
 /* ID's frames, symbolized: a stack stored again under ID is read anew. */
@@ -511,11 +525,11 @@ static void sweep_cache(struct stack_cache *c)
 	}
 }
 
-int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr)
+int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr,
+			uint64_t read_ns)
 {
 	int err;
 
-	c->round++;
 	id_set_clear(&c->refs);
 	for (size_t i = 0; i < nr; i++) {
 		err = id_set_add(&c->refs, blocks[i].stack_id);
@@ -523,7 +537,18 @@ int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, 
 			return err;	/* nothing taken out: the refs are not all known */
 	}
 	restore_used(c);
+	/*
+	 * Limbo is let go, and the next stacks taken out, only once a
+	 * snapshot read well after the last were taken out is in: reports
+	 * that catch up come a moment apart.
+	 */
+	if (c->swept_ns && read_ns < c->swept_ns + RECLAIM_GAP_NS)
+		return 0;
+	c->limbo.len = 0;
+	limbo_trim(&c->limbo);
+	c->round++;
 	err = sweep_map(c);
+	c->swept_ns = monotonic_ns();
 	sweep_cache(c);
 	return err;
 }

@@ -28,14 +28,17 @@ uint64_t stack_cache_report_id(struct stack_cache *c, uint64_t id);
 uint64_t stack_cache_not_code(const struct stack_cache *c);
 /*
  * One round of reclaim, with the NR blocks of a snapshot of the allocs map
- * (every process's, as read): stacks no block referred to in this snapshot
- * nor the one before leave the BPF map and the cache. Call it before the
- * snapshot's stacks are looked up: a stack taken out last round that a
- * block has come to refer to (stored just before it was taken out) is put
- * back first. Only for outstanding blocks: a Go allocation profile refers
- * to its stacks forever.
+ * (every process's) whose read began at READ_NS (CLOCK_MONOTONIC): stacks
+ * no block referred to in this snapshot nor the one of the last round
+ * leave the BPF map and the cache. Rounds are 100 ms apart at least: a
+ * snapshot sooner only puts back stacks (see below). Call it before the
+ * snapshot's stacks are looked up: a stack taken out that a block has
+ * come to refer to (stored just before it was taken out) is put back
+ * first. Only for outstanding blocks: a Go allocation profile refers to
+ * its stacks forever.
  */
-int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr);
+int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr,
+			uint64_t read_ns);
 /* Stacks taken out of the BPF map so far: the stacks_reclaimed counter. */
 uint64_t stack_cache_reclaimed(const struct stack_cache *c);
 /* Of those, put back for a block stored as they were taken out. */

@@ -14,6 +14,7 @@
 #include "stack_cache.h"
 #include "symbolize.h"
 #include "unit.h"
+#include "util.h"
 
 #define APP	0x400000ULL	/* /nonexistent/app r-xp, offset 0x1000 */
 #define DATA	0x600000ULL	/* /nonexistent/app rw-p: the module, but not code */
@@ -195,14 +196,22 @@ static bool in_map(int fd, uint64_t id)
 	return bpf_map_lookup_elem(fd, &id, &t) == 0;
 }
 
-/* One reclaim round with blocks of the stacks IDS (0: a block without a stack). */
-static void reclaim_round(struct stack_cache *c, const uint64_t *ids, size_t nr)
+/*
+ * A snapshot with blocks of the stacks IDS (0: a block without a stack),
+ * read AFTER_NS after now: a round if 100 ms after the last.
+ */
+static void snapshot(struct stack_cache *c, const uint64_t *ids, size_t nr, uint64_t after_ns)
 {
 	struct alloc_info blocks[8] = {};
 
 	for (size_t i = 0; i < nr; i++)
 		blocks[i].stack_id = ids[i];
-	CHECK(stack_cache_reclaim(c, blocks, nr) == 0);
+	CHECK(stack_cache_reclaim(c, blocks, nr, monotonic_ns() + after_ns) == 0);
+}
+
+static void reclaim_round(struct stack_cache *c, const uint64_t *ids, size_t nr)
+{
+	snapshot(c, ids, nr, 200 * 1000 * 1000);
 }
 
 /*
@@ -238,13 +247,24 @@ static void test_reclaim(void)
 	CHECK_U64(stack_cache_reclaimed(c), 0);
 	CHECK(in_map(fd, 22) && in_map(fd, 23));
 
+	/* A snapshot right after (a report catching up): no round, nothing goes. */
+	snapshot(c, r2, 2, 0);
+	CHECK_U64(stack_cache_reclaimed(c), 0);
+	CHECK(in_map(fd, 23));
+
 	/* 23 unused twice: out. 22 is used again; 24, cut or not, is idle. */
 	reclaim_round(c, r2, 2);
 	CHECK_U64(stack_cache_reclaimed(c), 1);
 	CHECK(!in_map(fd, 23));
 	CHECK(in_map(fd, 21) && in_map(fd, 22) && in_map(fd, 24));
 
-	/* A block stored with 23 as it went: 23 is back, its frames as they were; 24 goes. */
+	/*
+	 * A block stored with 23 as it went: 23 is back, its frames as they
+	 * were, in a snapshot right after too; then 24 goes.
+	 */
+	snapshot(c, r3, 2, 0);
+	CHECK_U64(stack_cache_restored(c), 1);
+	CHECK_U64(stack_cache_reclaimed(c), 1);
 	reclaim_round(c, r3, 2);
 	CHECK_U64(stack_cache_restored(c), 1);
 	CHECK(in_map(fd, 23));
