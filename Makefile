@@ -167,6 +167,9 @@ $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 $(OUTPUT)/sampled_leak: tests/workloads/sampled_leak.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/stack_churn: tests/workloads/stack_churn.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $(filter %.c,$^) -o $@
+
 $(OUTPUT)/memops: tests/workloads/memops.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -218,7 +221,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
-	    $(OUTPUT)/sampled_leak
+	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

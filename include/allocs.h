@@ -82,9 +82,15 @@ enum alloc_stat {
 	/*
 	 * Filled in by userspace: distinct stacks cut at a return address in
 	 * no executable mapping (a frame-pointer walk through code using rbp
-	 * for data). Last, so that recordings keep their stats' places.
+	 * for data). New counters go last, so that recordings keep their
+	 * stats' places.
 	 */
 	STAT_STACK_NOT_CODE,
+	/*
+	 * Filled in by userspace: stacks taken out of the stack map because
+	 * no outstanding block referred to them (memlens leaks and record).
+	 */
+	STAT_STACKS_RECLAIMED,
 	STAT_NR,
 };
 

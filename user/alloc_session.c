@@ -312,6 +312,8 @@ static int report(struct alloc_session *s, bool final)
 	}
 	/* Every outstanding block's stack is read by now: all cuts are counted. */
 	r.stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
+	/* Not a loss: no block referred to them. */
+	r.stats[STAT_STACKS_RECLAIMED] = stack_cache_reclaimed(s->stacks);
 	r.threads_tracked = count_threads(s);
 	if (s->rec)
 		err = record_snapshot(s, &r);

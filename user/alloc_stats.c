@@ -36,6 +36,7 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_UNSAMPLED_BYTES] = "unsampled_bytes",
 	[STAT_FREE_UNTRACKED] = "free_untracked",
 	[STAT_STACK_NOT_CODE] = "stack_not_code",
+	[STAT_STACKS_RECLAIMED] = "stacks_reclaimed",
 };
 
 const char *alloc_stat_name(enum alloc_stat stat)
@@ -76,7 +77,8 @@ bool alloc_stat_is_loss(int stat)
 {
 	return stat != STAT_EVENTS && stat > STAT_ALLOC_FAILED && stat != STAT_REPLACED &&
 	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
-	       stat != STAT_STACK_COLLISION && stat != STAT_STACK_NOT_CODE;
+	       stat != STAT_STACK_COLLISION && stat != STAT_STACK_NOT_CODE &&
+	       stat != STAT_STACKS_RECLAIMED;
 }
 
 uint64_t alloc_stats_lost(const uint64_t *stats)

@@ -101,9 +101,10 @@ static int snapshot_init(struct alloc_session *s)
 
 /*
  * Outstanding allocations of the target, read in batches. Afterwards
- * keys[0..nr) and recs[0..nr) describe the target's blocks.
+ * keys[0..nr) and recs[0..nr) describe the target's blocks, and
+ * vals[0..*TOTAL) every block read, whoever's.
  */
-static int snapshot_read(struct alloc_session *s)
+static int snapshot_read(struct alloc_session *s, size_t *total_out)
 {
 	struct alloc_snapshot *snap = &s->snap;
 	int fd = bpf_map__fd(s->skel->maps.allocs);
@@ -138,6 +139,7 @@ restart:
 			return -errno;
 	}
 	snapshot_keep(snap, total, s->skel->rodata->targ_tgid, s->opts->sample_bytes);
+	*total_out = total;
 	return 0;
 }
 
@@ -265,15 +267,22 @@ static int outstanding_check_hooked(struct alloc_session *s)
 /*
  * The blocks outstanding now; those whose stacks are one once cut where
  * they stop being code go under one id, before they are grouped or recorded.
+ * Stacks no block refers to are reclaimed first (stack_cache_reclaim()):
+ * the map keeps room for new stacks however long the session.
  */
 static int outstanding_read(struct alloc_session *s)
 {
-	int err = snapshot_read(s);
+	uint64_t read_ns = monotonic_ns();
+	size_t total;
+	int err = snapshot_read(s, &total);
 
 	if (err) {
 		error_msg("cannot read outstanding allocations: %s", strerror(-err));
 		return err;
 	}
+	err = stack_cache_reclaim(s->stacks, s->snap.vals, total, read_ns);
+	if (err)
+		debug_msg("stacks not reclaimed: %s", strerror(-err));
 	for (size_t i = 0; i < s->snap.nr; i++)
 		s->snap.recs[i].stack_id = stack_cache_report_id(s->stacks,
 								 s->snap.recs[i].stack_id);
@@ -292,7 +301,8 @@ static int outstanding_group(struct alloc_session *s, struct stack_report *r)
  */
 static int outstanding_drop_old_image(struct alloc_session *s)
 {
-	int err = snapshot_read(s);
+	size_t total;
+	int err = snapshot_read(s, &total);
 	__u32 count;
 
 	if (err)

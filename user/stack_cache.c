@@ -4,6 +4,10 @@
  * is read and symbolized once, while the process is still there to ask:
  * its mappings say which return addresses are code. A frame-pointer walk
  * knows no such thing, and takes whatever rbp points at for a frame.
+ *
+ * Stacks no outstanding block refers to are reclaimed, from the BPF map
+ * and from here, so that a long session keeps room for new ones and
+ * memlens' memory stays bounded (stack_cache_reclaim()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,20 +16,54 @@
 #include "allocs.h"
 #include "stack_cache.h"
 #include "symbolize.h"
+#include "util.h"
 
 #define CACHE_BUCKETS 4096
+/* Room for stacks in limbo kept from one round to the next. */
+#define LIMBO_KEEP (256 * 1024)
+/* Reclaim rounds are this far apart at least: far longer than a BPF program runs. */
+#define RECLAIM_GAP_NS (100 * 1000 * 1000ULL)
 
 struct cached_stack {
 	uint64_t id;
+	uint64_t round;		/* of the last reclaim round it was used in */
 	uint64_t report_id;	/* ID, or that of the frames kept if it was cut */
 	struct sym_stack st;
 	struct cached_stack *next;
+};
+
+/* Stack ids, open addressing; 0 (no stack) marks a free slot. */
+struct id_set {
+	uint64_t *slots;
+	size_t cap;		/* a power of two, or 0 */
+	size_t nr;
+};
+
+/*
+ * A stack taken out of the BPF map in the last round, kept until the next
+ * snapshot shows whether a block came to refer to it meanwhile.
+ */
+struct limbo_stack {
+	uint64_t id;
+	uint32_t nr;
+	uint64_t ips[];
 };
 
 struct stack_cache {
 	int stacks_fd;
 	struct symbolizer *sym;
 	uint64_t not_code;	/* stacks cut at a return address that is not code */
+	uint64_t round;		/* reclaim rounds so far */
+	uint64_t swept_ns;	/* CLOCK_MONOTONIC after the last round's deletions */
+	uint64_t reclaimed;	/* stacks taken out of the BPF map */
+	uint64_t restored;	/* ... and put back: a block came to use them */
+	struct id_set refs;	/* ids outstanding blocks refer to, this round */
+	struct id_set idle;	/* ids no block referred to in the last round */
+	struct id_set next_idle;
+	struct byte_limbo {
+		char *data;	/* struct limbo_stack, one after another */
+		size_t len, cap;
+	} limbo;
 	struct cached_stack *buckets[CACHE_BUCKETS];
 };
 
@@ -58,6 +96,10 @@ void stack_cache_free(struct stack_cache *c)
 			entry_free(e);
 		}
 	}
+	free(c->refs.slots);
+	free(c->idle.slots);
+	free(c->next_idle.slots);
+	free(c->limbo.data);
 	free(c);
 }
 
@@ -180,6 +222,7 @@ static void add_report_id(struct stack_cache *c, struct cached_stack *cut)
 	}
 	memcpy(e->st.frames, cut->st.frames, cut->st.nr * sizeof(*e->st.frames));
 	e->st.nr = cut->st.nr;
+	e->round = c->round;
 	insert(c, e);
 }
 
@@ -191,13 +234,16 @@ static struct cached_stack *get(struct stack_cache *c, uint64_t id)
 	if (!id)
 		return NULL;
 	e = find(c, id);
-	if (e)
+	if (e) {
+		e->round = c->round;
 		return e;
+	}
 	if (read_trace(c, id, &trace))
 		return NULL;
 	e = load_stack(c, id, &trace);
 	if (!e)
 		return NULL;
+	e->round = c->round;
 	insert(c, e);
 	if (e->report_id != id)
 		add_report_id(c, e);
@@ -215,10 +261,304 @@ uint64_t stack_cache_report_id(struct stack_cache *c, uint64_t id)
 {
 	struct cached_stack *e = get(c, id);
 
-	return e ? e->report_id : id;
+	if (!e)
+		return id;
+	/* The frames kept are in use as long as a stack cut to them is. */
+	if (e->report_id != id)
+		get(c, e->report_id);
+	return e->report_id;
 }
 
 uint64_t stack_cache_not_code(const struct stack_cache *c)
 {
 	return c->not_code;
+}
+
+/* --- reclaim: stacks no outstanding block refers to ------------------- */
+
+static size_t id_slot(uint64_t id, size_t cap)
+{
+	return (id * 0x9e3779b97f4a7c15ULL >> 17) & (cap - 1);
+}
+
+static bool id_set_has(const struct id_set *set, uint64_t id)
+{
+	if (!set->cap)
+		return false;
+	for (size_t i = id_slot(id, set->cap);; i = (i + 1) & (set->cap - 1)) {
+		if (set->slots[i] == id)
+			return true;
+		if (!set->slots[i])
+			return false;
+	}
+}
+
+static int id_set_add(struct id_set *set, uint64_t id);
+
+/* Twice the room, the ids kept. */
+static int id_set_grow(struct id_set *set)
+{
+	struct id_set bigger = { .cap = set->cap ? set->cap * 2 : 1024 };
+
+	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+	if (!bigger.slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->cap; i++)
+		if (set->slots[i])
+			id_set_add(&bigger, set->slots[i]);
+	free(set->slots);
+	*set = bigger;
+	return 0;
+}
+
+static int id_set_add(struct id_set *set, uint64_t id)
+{
+	size_t i;
+
+	if (!id)
+		return 0;
+	if ((set->nr + 1) * 2 > set->cap && id_set_grow(set))
+		return -ENOMEM;
+	for (i = id_slot(id, set->cap); set->slots[i]; i = (i + 1) & (set->cap - 1))
+		if (set->slots[i] == id)
+			return 0;
+	set->slots[i] = id;
+	set->nr++;
+	return 0;
+}
+
+/*
+ * Emptied for the next round. Its room stays, about what the next round
+ * needs, unless it was a peak: a set 8 times too big is let go.
+ */
+static void id_set_clear(struct id_set *set)
+{
+	if (set->cap > 1024 && set->nr * 8 < set->cap) {
+		free(set->slots);
+		set->slots = NULL;
+		set->cap = 0;
+	} else if (set->cap) {
+		memset(set->slots, 0, set->cap * sizeof(*set->slots));
+	}
+	set->nr = 0;
+}
+
+static size_t limbo_size(uint32_t nr)
+{
+	return sizeof(struct limbo_stack) + nr * sizeof(uint64_t);
+}
+
+static int limbo_add(struct stack_cache *c, uint64_t id, const struct stack_trace *t)
+{
+	struct byte_limbo *l = &c->limbo;
+	size_t need = limbo_size(t->nr);
+	struct limbo_stack *ls;
+
+	if (l->len + need > l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64 * 1024;
+		char *p;
+
+		while (cap < l->len + need)
+			cap *= 2;
+		p = realloc(l->data, cap);
+		if (!p)
+			return -ENOMEM;
+		l->data = p;
+		l->cap = cap;
+	}
+	ls = (struct limbo_stack *)(l->data + l->len);
+	ls->id = id;
+	ls->nr = t->nr;
+	memcpy(ls->ips, t->ips, t->nr * sizeof(uint64_t));
+	l->len += need;
+	return 0;
+}
+
+/*
+ * A BPF program that found a stack in the map just before the last round
+ * took it out stores its block right after: the block refers to a stack
+ * gone. The snapshots after show such blocks; their stacks go back. A
+ * program runs in microseconds: a snapshot read RECLAIM_GAP_NS after
+ * the stacks were taken out has every such block that is still there.
+ */
+static void restore_used(struct stack_cache *c)
+{
+	struct byte_limbo *l = &c->limbo;
+	struct stack_trace t;
+
+	for (size_t off = 0; off < l->len;) {
+		const struct limbo_stack *ls = (const void *)(l->data + off);
+
+		off += limbo_size(ls->nr);
+		if (!id_set_has(&c->refs, ls->id))
+			continue;
+		memset(&t, 0, sizeof(t));
+		t.nr = ls->nr;
+		memcpy(t.ips, ls->ips, ls->nr * sizeof(uint64_t));
+		/* EEXIST: the BPF side stored the same frames again (they are its id). */
+		if (!bpf_map_update_elem(c->stacks_fd, &ls->id, &t, BPF_NOEXIST))
+			c->restored++;
+	}
+}
+
+/* A round that took out many stacks leaves no peak behind. */
+static void limbo_trim(struct byte_limbo *l)
+{
+	if (l->cap <= LIMBO_KEEP)
+		return;
+	free(l->data);
+	l->data = NULL;
+	l->cap = 0;
+}
+
+/* ID's frames, symbolized: a stack stored again under ID is read anew. */
+static void drop(struct stack_cache *c, uint64_t id)
+{
+	struct cached_stack **p = &c->buckets[id % CACHE_BUCKETS];
+
+	for (; *p; p = &(*p)->next) {
+		struct cached_stack *e = *p;
+
+		if (e->id == id) {
+			*p = e->next;
+			entry_free(e);
+			return;
+		}
+	}
+}
+
+/* ID out of the BPF map, kept in limbo for a round; false if it stays. */
+static bool take_out(struct stack_cache *c, uint64_t id)
+{
+	struct stack_trace t;
+
+	/* The BPF side never changes a stack it stored: what we read is what goes. */
+	if (bpf_map_lookup_elem(c->stacks_fd, &id, &t) || t.nr > MAX_STACK_DEPTH)
+		return false;
+	if (limbo_add(c, id, &t))
+		return false;
+	if (bpf_map_delete_elem(c->stacks_fd, &id)) {
+		c->limbo.len -= limbo_size(t.nr);
+		return false;
+	}
+	drop(c, id);
+	return true;
+}
+
+/* A growing array of ids. */
+struct id_list {
+	uint64_t *v;
+	size_t nr, cap;
+};
+
+static int id_list_push(struct id_list *l, uint64_t id)
+{
+	if (l->nr == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		uint64_t *p = realloc(l->v, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->v = p;
+		l->cap = cap;
+	}
+	l->v[l->nr++] = id;
+	return 0;
+}
+
+/*
+ * The ids in the BPF map: those referred to are kept; those no block
+ * referred to in this round nor the last go; the others are idle, and go
+ * next round if still unused. Keys are gathered first: deleting while
+ * walking would start the walk over. A walk while the BPF side inserts
+ * may miss or repeat a key: a missed one is taken next round, a repeated
+ * one is gone already.
+ */
+static int sweep_map(struct stack_cache *c)
+{
+	struct id_list gone = {};
+	struct id_set idle;
+	uint64_t key, next;
+	int err = 0;
+
+	id_set_clear(&c->next_idle);
+	for (int e = bpf_map_get_next_key(c->stacks_fd, NULL, &next); !e && !err;
+	     e = bpf_map_get_next_key(c->stacks_fd, &key, &next)) {
+		key = next;
+		if (id_set_has(&c->refs, key))
+			continue;
+		if (id_set_has(&c->idle, key))
+			err = id_list_push(&gone, key);
+		else
+			err = id_set_add(&c->next_idle, key);
+	}
+	for (size_t i = 0; i < gone.nr; i++)
+		if (take_out(c, gone.v[i]))
+			c->reclaimed++;
+	free(gone.v);
+	/* Those just found idle are the next round's candidates. */
+	idle = c->idle;
+	c->idle = c->next_idle;
+	c->next_idle = idle;
+	return err;
+}
+
+/*
+ * Entries no snapshot of the last two rounds used go: the reports and
+ * recordings of a round look up only what its snapshot refers to.
+ */
+static void sweep_cache(struct stack_cache *c)
+{
+	for (size_t i = 0; i < CACHE_BUCKETS; i++) {
+		struct cached_stack **p = &c->buckets[i];
+
+		while (*p) {
+			struct cached_stack *e = *p;
+
+			if (e->round + 2 >= c->round) {
+				p = &e->next;
+				continue;
+			}
+			*p = e->next;
+			entry_free(e);
+		}
+	}
+}
+
+int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr,
+			uint64_t read_ns)
+{
+	int err;
+
+	id_set_clear(&c->refs);
+	for (size_t i = 0; i < nr; i++) {
+		err = id_set_add(&c->refs, blocks[i].stack_id);
+		if (err)
+			return err;	/* nothing taken out: the refs are not all known */
+	}
+	restore_used(c);
+	/*
+	 * Limbo is let go, and the next stacks taken out, only once a
+	 * snapshot read well after the last were taken out is in: reports
+	 * that catch up come a moment apart.
+	 */
+	if (c->swept_ns && read_ns < c->swept_ns + RECLAIM_GAP_NS)
+		return 0;
+	c->limbo.len = 0;
+	limbo_trim(&c->limbo);
+	c->round++;
+	err = sweep_map(c);
+	c->swept_ns = monotonic_ns();
+	sweep_cache(c);
+	return err;
+}
+
+uint64_t stack_cache_reclaimed(const struct stack_cache *c)
+{
+	return c->reclaimed;
+}
+
+uint64_t stack_cache_restored(const struct stack_cache *c)
+{
+	return c->restored;
 }

@@ -2,7 +2,9 @@
 #ifndef MEMLENS_STACK_CACHE_H
 #define MEMLENS_STACK_CACHE_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "allocs.h"
 #include "stack_report.h"
 
 struct symbolizer;
@@ -19,7 +21,27 @@ const struct sym_stack *stack_cache_get(struct stack_cache *c, uint64_t id);
  * what was cut off are one stack. stack_cache_get() knows both.
  */
 uint64_t stack_cache_report_id(struct stack_cache *c, uint64_t id);
-/* Distinct stacks cut short so far: the stack_not_code counter. */
+/*
+ * Stacks cut short so far: the stack_not_code counter. A stack reclaimed
+ * and taken again later counts again.
+ */
 uint64_t stack_cache_not_code(const struct stack_cache *c);
+/*
+ * One round of reclaim, with the NR blocks of a snapshot of the allocs map
+ * (every process's) whose read began at READ_NS (CLOCK_MONOTONIC): stacks
+ * no block referred to in this snapshot nor the one of the last round
+ * leave the BPF map and the cache. Rounds are 100 ms apart at least: a
+ * snapshot sooner only puts back stacks (see below). Call it before the
+ * snapshot's stacks are looked up: a stack taken out that a block has
+ * come to refer to (stored just before it was taken out) is put back
+ * first. Only for outstanding blocks: a Go allocation profile refers to
+ * its stacks forever.
+ */
+int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr,
+			uint64_t read_ns);
+/* Stacks taken out of the BPF map so far: the stacks_reclaimed counter. */
+uint64_t stack_cache_reclaimed(const struct stack_cache *c);
+/* Of those, put back for a block stored as they were taken out. */
+uint64_t stack_cache_restored(const struct stack_cache *c);
 
 #endif

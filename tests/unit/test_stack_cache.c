@@ -3,8 +3,9 @@
  * Stacks cut at the first return address that is not code, on synthetic
  * mappings (no file behind them: no symbols, module offsets from the file
  * offset): which frames are kept, under which id a cut stack is reported,
- * and the counter. The stacks sit in a BPF hash map as allocs.bpf.c keeps
- * them. Needs root (creates a map), as make check does.
+ * and the counter; stacks no block refers to reclaimed. The stacks sit in
+ * a BPF hash map as allocs.bpf.c keeps them. Needs root (creates a map),
+ * as make check does.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "stack_cache.h"
 #include "symbolize.h"
 #include "unit.h"
+#include "util.h"
 
 #define APP	0x400000ULL	/* /nonexistent/app r-xp, offset 0x1000 */
 #define DATA	0x600000ULL	/* /nonexistent/app rw-p: the module, but not code */
@@ -187,6 +189,102 @@ static void test_report_ids(void)
 	close(fd);
 }
 
+static bool in_map(int fd, uint64_t id)
+{
+	struct stack_trace t;
+
+	return bpf_map_lookup_elem(fd, &id, &t) == 0;
+}
+
+/*
+ * A snapshot with blocks of the stacks IDS (0: a block without a stack),
+ * read AFTER_NS after now: a round if 100 ms after the last.
+ */
+static void snapshot(struct stack_cache *c, const uint64_t *ids, size_t nr, uint64_t after_ns)
+{
+	struct alloc_info blocks[8] = {};
+
+	for (size_t i = 0; i < nr; i++)
+		blocks[i].stack_id = ids[i];
+	CHECK(stack_cache_reclaim(c, blocks, nr, monotonic_ns() + after_ns) == 0);
+}
+
+static void reclaim_round(struct stack_cache *c, const uint64_t *ids, size_t nr)
+{
+	snapshot(c, ids, nr, 200 * 1000 * 1000);
+}
+
+/*
+ * Stacks no block refers to in two snapshots in a row leave the map; one
+ * a block came to refer to as it was taken out goes back, as it was.
+ */
+static void test_reclaim(void)
+{
+	uint64_t s21[] = { APP + 0x100, APP + 0x110 }, s22[] = { APP + 0x200 };
+	uint64_t s23[] = { APP + 0x300, APP + 0x310, JIT + 0x20 };
+	uint64_t s24[] = { APP + 0x400, TEXT };	/* cut: reported under another id */
+	uint64_t r1[] = { 21, 24, 0 }, r2[] = { 21, 22 }, r3[] = { 21, 23 };
+	struct symbolizer *s = synthetic_symbolizer();
+	const struct sym_stack *st;
+	struct stack_cache *c;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
+			    sizeof(struct stack_trace), 64, NULL);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	put_stack(fd, 21, s21, 2);
+	put_stack(fd, 22, s22, 1);
+	put_stack(fd, 23, s23, 3);
+	put_stack(fd, 24, s24, 2);
+	c = stack_cache_new(fd, s);
+
+	/* 22 and 23 unused once: idle, kept. */
+	reclaim_round(c, r1, 3);
+	for (size_t i = 0; i < 3; i++)
+		stack_cache_report_id(c, r1[i]);
+	CHECK_U64(stack_cache_reclaimed(c), 0);
+	CHECK(in_map(fd, 22) && in_map(fd, 23));
+
+	/* A snapshot right after (a report catching up): no round, nothing goes. */
+	snapshot(c, r2, 2, 0);
+	CHECK_U64(stack_cache_reclaimed(c), 0);
+	CHECK(in_map(fd, 23));
+
+	/* 23 unused twice: out. 22 is used again; 24, cut or not, is idle. */
+	reclaim_round(c, r2, 2);
+	CHECK_U64(stack_cache_reclaimed(c), 1);
+	CHECK(!in_map(fd, 23));
+	CHECK(in_map(fd, 21) && in_map(fd, 22) && in_map(fd, 24));
+
+	/*
+	 * A block stored with 23 as it went: 23 is back, its frames as they
+	 * were, in a snapshot right after too; then 24 goes.
+	 */
+	snapshot(c, r3, 2, 0);
+	CHECK_U64(stack_cache_restored(c), 1);
+	CHECK_U64(stack_cache_reclaimed(c), 1);
+	reclaim_round(c, r3, 2);
+	CHECK_U64(stack_cache_restored(c), 1);
+	CHECK(in_map(fd, 23));
+	CHECK_U64(stack_cache_report_id(c, 23), 23);
+	st = stack_cache_get(c, 23);
+	CHECK(st && st->nr == 3 && st->frames[1].addr == APP + 0x310);
+	CHECK_U64(stack_cache_reclaimed(c), 2);
+	CHECK(!in_map(fd, 24));
+	reclaim_round(c, r3, 2);
+	CHECK_U64(stack_cache_reclaimed(c), 3);
+	CHECK(!in_map(fd, 22) && in_map(fd, 21) && in_map(fd, 23));
+	/* The BPF side stores 24 again: read anew (and counted anew, if cut). */
+	put_stack(fd, 24, s24, 2);
+	CHECK_U64(stack_cache_report_id(c, 24), bpf_stack_id(s24, 1));
+	CHECK_U64(stack_cache_not_code(c), 2);
+	stack_cache_free(c);
+	symbolizer_free(s);
+	close(fd);
+}
+
 /* Groups made elsewhere (Go's), whose ids became one: added up. */
 static void test_merge_groups(void)
 {
@@ -213,5 +311,6 @@ void test_stack_cache(void)
 {
 	test_code_frames();
 	test_report_ids();
+	test_reclaim();
 	test_merge_groups();
 }
