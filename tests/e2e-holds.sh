@@ -118,7 +118,10 @@ test_signals_pass() {
 # the command goes on and ends by itself, never left stopped.
 test_memlens_killed() {
 	local held=$1 n=$2 out=$tmp/killed-$1-$2 pid mpid ran
-	"$MEMLENS" leaks -i 1 -- "${NOBODY[@]}" "$OBSERVER" loop "$DSO" 1500 >"$out" 2>"$out.err" &
+	# A session of its own: memlens's death orphans no process group here
+	# (the kernel would send a stopped one SIGCONT): as under a service manager.
+	setsid "$MEMLENS" leaks -i 1 -- "${NOBODY[@]}" "$OBSERVER" loop "$DSO" 1500 \
+		>"$out" 2>"$out.err" &
 	pids+=($!)
 	disown $!
 	wait_for "$out" "^pid " 20
