@@ -65,6 +65,9 @@ test_unseen() {
 	check_eq "$mode: held at exec, $((LOADS + 2)) new code mappings and _exit" \
 		"1 $((LOADS + 2)) 1" \
 		"$(holds "$out.err" exec) $(holds "$out.err" "new code") $(holds "$out.err" _exit)"
+	# block: SIGWINCH from the library's mapping on (and at _exit), 22 holds.
+	check_eq "$mode: held with SIGWINCH where SIGURG is blocked" \
+		"$([ "$mode" = block ] && echo 22 || echo 0)" "$(grep -c 'held at .*(SIGWINCH)' "$out.err")"
 	check_eq "$mode: the leak in the library, exact, its stack resolved" \
 		"1536 bytes in 3 allocations|leak_in_dso+0x18 ($DSO)" \
 		"$(grep -A1 '^1536 bytes' "$out" | sed -n '1s/,.*//p; 2s/.*#0  0x[0-9a-f]* //p' |

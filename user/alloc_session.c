@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,8 @@ static void held(struct alloc_session *s, const struct event *e, const char *whe
 				  where);
 		return;
 	}
-	debug_msg("thread %u held at %s", e->tid, where);
+	debug_msg("thread %u held at %s (%s)", e->tid, where,
+		  e->hold_sig == SIGURG ? "SIGURG" : "SIGWINCH");
 	if (array_grow((void **)&s->held, s->nr_held, &s->held_cap, sizeof(*s->held))) {
 		/* Never left held: let it go now, hooked or not. */
 		spawn_unhold(&s->child, e->tid);

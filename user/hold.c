@@ -216,28 +216,32 @@ static bool take_requests(struct holder *h)
 
 /*
  * Threads the BPF side has sent the signal and not stopped yet (the
- * programs are detached by now: no more will be): they will stop in a
- * moment, and are resumed then, so that none gets the signal once we
- * have detached.
+ * programs are detached by now: no more will be): they stop in a moment,
+ * and are resumed then, so that none gets the signal once we have
+ * detached. Waited for 2 s at most: a thread the user stopped (SIGSTOP)
+ * before it took the signal does not stop for us until SIGCONT.
  */
 static void catch_last_holds(struct holder *h)
 {
+	struct pollfd pfd = { .fd = h->chld_fd, .events = POLLIN };
+	uint64_t deadline = monotonic_ns() + 2000000000ULL, now;
 	uint32_t key;
 	int status;
 	pid_t tid;
 
 	if (h->map_fd < 0)
 		return;
-	while (!bpf_map_get_next_key(h->map_fd, NULL, &key)) {
-		tid = key;
-		if (waitpid(tid, &status, __WALL | __WNOTHREAD) != tid) {
-			bpf_map_delete_elem(h->map_fd, &key);	/* not ours, or gone */
-			continue;
+	while (!bpf_map_get_next_key(h->map_fd, NULL, &key) && (now = monotonic_ns()) < deadline) {
+		/* Emptied before looking, as in serve(). */
+		drain(h->chld_fd);
+		while ((tid = waitpid(-1, &status, __WALL | __WNOTHREAD | WNOHANG)) > 0) {
+			tracee_changed(h, tid, status);
+			key = tid;
+			if (WIFEXITED(status) || WIFSIGNALED(status))
+				bpf_map_delete_elem(h->map_fd, &key);
 		}
-		/* Its stop takes it out of the map; another (passed on): look again. */
-		tracee_changed(h, tid, status);
-		if (WIFEXITED(status) || WIFSIGNALED(status))
-			bpf_map_delete_elem(h->map_fd, &key);
+		if (!bpf_map_get_next_key(h->map_fd, NULL, &key))
+			poll(&pfd, 1, (deadline - now) / 1000000 + 1);
 	}
 }
 
