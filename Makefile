@@ -161,6 +161,11 @@ $(OUTPUT)/libdso_leak_nofp.so: tests/workloads/dso_leak.c | $(OUTPUT)
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
 
+# What a held command sees: threads in blocking calls, signal handlers (e2e-holds.sh).
+$(OUTPUT)/hold_observer: tests/workloads/hold_observer.c tests/workloads/handshake.h \
+			 $(OUTPUT)/libdso_leak.so $(OUTPUT)/libdso_leak_nofp.so | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
+
 $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -221,7 +226,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
-	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn
+	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

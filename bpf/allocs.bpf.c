@@ -28,7 +28,8 @@
 #define PROT_EXEC	0x4
 #define PAGE_SIZE	4096
 
-#define SIGSTOP		19
+#define SIGURG		23
+#define SIGWINCH	28
 #define ENOMEM		12
 
 /* What runs. */
@@ -36,12 +37,13 @@ const volatile bool capture_stacks = true;	/* memlens leaks */
 const volatile bool track_mmaps = true;		/* anonymous mappings as blocks */
 const volatile bool proc_stats_on;		/* memlens top and hist */
 /*
- * A command memlens started (-- CMD) is stopped at _exit until userspace
- * has read its maps, and at exec and at every new executable mapping until
- * userspace has hooked the allocators in the new code.
+ * A thread of a command memlens started (-- CMD), which memlens traces
+ * with ptrace, is held at _exit until userspace has read its maps, and at
+ * exec and at every new executable mapping until userspace has hooked the
+ * allocators in the new code (user/hold.c).
  */
 const volatile bool hold_at_exit;
-/* Stop it at exec and new executable mappings until its unwind tables are in (-- CMD). */
+/* Hold it at exec and new executable mappings until its unwind tables are in (-- CMD). */
 const volatile bool hold_for_maps;
 
 struct {
@@ -88,6 +90,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
+
+/*
+ * Threads sent the signal that holds them, and which: how memlens's
+ * tracer tells that signal from one the program was sent (user/hold.c).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u32);
+} held SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -258,6 +271,8 @@ static struct event *reserve_event(void)
 		return NULL;
 	}
 	e->flags = 0;
+	e->tid = 0;
+	e->hold_sig = 0;
 	return e;
 }
 
@@ -937,12 +952,43 @@ static void brk_done(__u32 tgid, struct syscall_args *sc, __u64 ret)
 }
 
 /*
+ * Hold the current thread, and only it: a signal to this thread alone
+ * makes it stop for memlens's ptrace tracer on its way back to user space
+ * (after the syscall has returned: nothing is interrupted), and the tracer
+ * resumes it without the signal once userspace has answered E. One whose
+ * default is to be ignored, should memlens die while the thread is held
+ * and the kernel deliver it; one the thread does not block, or it would
+ * not stop: a thread blocking both is not held (E says so).
+ */
+static void hold_thread(struct event *e)
+{
+	__u64 blocked = BPF_CORE_READ(current_task(), blocked.sig[0]);
+	__u32 tid = current_tid(), sig;
+
+	if (!(blocked & (1ULL << (SIGURG - 1))))
+		sig = SIGURG;
+	else if (!(blocked & (1ULL << (SIGWINCH - 1))))
+		sig = SIGWINCH;
+	else
+		return;
+	e->tid = tid;
+	/* In the map first: the tracer may see the stop before this returns. */
+	if (bpf_map_update_elem(&held, &tid, &sig, BPF_ANY))
+		return;
+	if (bpf_send_signal_thread(sig)) {
+		bpf_map_delete_elem(&held, &tid);
+		return;
+	}
+	e->flags = EVENT_F_HELD;
+	e->hold_sig = sig;
+}
+
+/*
  * Tell userspace of new executable mappings (and exec). With hold_for_maps
- * (a command memlens started), stop the process until userspace has
+ * (a command memlens started), hold the thread until userspace has
  * hooked any allocator the new code defines and loaded its unwind tables,
  * so that no call is missed and no stack is taken through code the
- * unwinder does not know yet. The stop is queued before userspace can see
- * the event and answer with SIGCONT, and only if userspace will hear of it.
+ * unwinder does not know yet; only if userspace will hear of it.
  */
 static void maps_changed(enum event_type type, __u32 tgid)
 {
@@ -950,10 +996,8 @@ static void maps_changed(enum event_type type, __u32 tgid)
 
 	if (!e)
 		return;
-	if (hold_for_maps) {
-		bpf_send_signal(SIGSTOP);
-		e->flags = EVENT_F_HELD;
-	}
+	if (hold_for_maps)
+		hold_thread(e);
 	submit_event(e, type, tgid, 0);
 }
 
@@ -1271,9 +1315,9 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 /*
  * A short-lived command can exit before userspace has read the maps of a
  * library it loaded, and then its stacks would not resolve. For a command
- * memlens started itself, stop it at _exit (the signal is taken on the way
- * back from this trap, before _exit runs) until userspace has read them
- * and sent SIGCONT. Processes attached with -p are never held.
+ * memlens started itself, hold the thread at _exit (it stops on the way
+ * back from this trap, before _exit runs) until userspace has read them.
+ * Processes attached with -p are never held.
  */
 SEC("uprobe")
 int BPF_UPROBE(exit_enter)
@@ -1282,14 +1326,11 @@ int BPF_UPROBE(exit_enter)
 
 	if (!traced() || !hold_at_exit)
 		return 0;
-	/*
-	 * Stop only if userspace will hear of it, and queue the stop before
-	 * userspace can see the event and answer with SIGCONT.
-	 */
+	/* Hold only if userspace will hear of it. */
 	e = reserve_event();
 	if (!e)
 		return 0;
-	bpf_send_signal(SIGSTOP);
+	hold_thread(e);
 	submit_event(e, EVENT_EXITING, current_tgid(), 0);
 	return 0;
 }
@@ -1310,6 +1351,7 @@ int BPF_PROG(process_exit, struct task_struct *p)
 	if (!traced() && !(proc_stats_on && bpf_map_lookup_elem(&proc_stats, &tgid)))
 		return 0;
 	bpf_map_delete_elem(&threads, &tid);
+	bpf_map_delete_elem(&held, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
 	sample_forget_thread(tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)

@@ -225,15 +225,15 @@ struct go_alloc_key {
 enum event_type {
 	EVENT_EXIT = 1,		/* a traced process has exited (its last thread) */
 	EVENT_MAPS_CHANGED,	/* an executable file mapping; a command is held */
-	EVENT_EXITING,		/* held at _exit: read its maps, then SIGCONT */
+	EVENT_EXITING,		/* held at _exit: read its maps, then resume it */
 	EVENT_EXEC,		/* a traced process exec'd: blocks before ts_ns are gone;
 				 * a command is held */
 	EVENT_EXEC_STATS,	/* top: the counters of the program before an exec */
 };
 
 /*
- * event.flags: the process is stopped until userspace has read its new
- * mappings (unwind tables) and sent SIGCONT.
+ * event.flags: thread event.tid is held until userspace has read its new
+ * mappings (unwind tables) and its tracer resumes it (user/hold.c).
  */
 #define EVENT_F_HELD	1
 
@@ -245,6 +245,8 @@ struct event {
 	__u32 flags;		/* EVENT_F_* */
 	__u64 ts_ns;
 	char comm[16];		/* of the task that sent it */
+	__u32 tid;		/* the thread held, with EVENT_F_HELD */
+	__u32 hold_sig;		/* and the signal that holds it */
 };
 
 /* EVENT_EXEC_STATS: event.comm is the old program's name. */

@@ -46,13 +46,10 @@ static void unwinder_update(struct alloc_session *s)
 /*
  * After a batch of events: hook what new code brought (exec, a new
  * executable mapping), load its unwind tables, read the maps of a command
- * stopped at _exit; then let our command, held meanwhile (maps_changed()
- * in allocs.bpf.c), go on. Symbols can wait.
- *
- * One SIGCONT, once no event came in during the work: a SIGCONT discards
- * a SIGSTOP still pending, so answering each hold in turn, or before the
- * events that arrived meanwhile, could let another thread's new code run
- * before it is hooked.
+ * held at _exit; then let the threads of our command held meanwhile
+ * (hold_thread() in allocs.bpf.c) go on. Symbols can wait. Each thread is
+ * held on its own: the others run on, and one is let go only once what
+ * its event brought is hooked.
  */
 static void answer_events(struct alloc_session *s)
 {
@@ -73,16 +70,30 @@ static void answer_events(struct alloc_session *s)
 	/* Not traced: session_close() lets it go once the hooks are off. */
 	if (s->no_allocator)
 		return;
-	if (s->held && s->child.pid > 0)
-		kill(s->child.pid, SIGCONT);
-	s->held = false;
+	for (size_t i = 0; i < s->nr_held; i++)
+		spawn_unhold(&s->child, s->held[i]);
+	s->nr_held = 0;
 }
 
-static void new_code(struct alloc_session *s, const struct event *e)
+/* A thread of our command held for event E, to let go once answered. */
+static void held(struct alloc_session *s, const struct event *e, const char *where)
 {
-	s->new_code = true;
-	if ((e->flags & EVENT_F_HELD) && s->child.pid > 0 && (pid_t)e->tgid == s->child.pid)
-		s->held = true;
+	if (s->child.pid <= 0 || (pid_t)e->tgid != s->child.pid || !s->child.can_hold)
+		return;
+	if (!(e->flags & EVENT_F_HELD)) {
+		if (e->tid)
+			debug_msg("thread %u blocks SIGURG and SIGWINCH: not held at %s", e->tid,
+				  where);
+		return;
+	}
+	debug_msg("thread %u held at %s (%s)", e->tid, where,
+		  e->hold_sig == SIGURG ? "SIGURG" : "SIGWINCH");
+	if (array_grow((void **)&s->held, s->nr_held, &s->held_cap, sizeof(*s->held))) {
+		/* Never left held: let it go now, hooked or not. */
+		spawn_unhold(&s->child, e->tid);
+		return;
+	}
+	s->held[s->nr_held++] = e->tid;
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -98,17 +109,18 @@ static int handle_event(void *ctx, void *data, size_t len)
 		s->exit_code = e->exit_code;
 		break;
 	case EVENT_MAPS_CHANGED:
-		new_code(s, e);
+		s->new_code = true;
+		held(s, e, "new code");
 		break;
 	case EVENT_EXEC:
 		s->exec_ts = e->ts_ns;
-		new_code(s, e);
+		s->new_code = true;
+		held(s, e, "exec");
 		break;
 	case EVENT_EXITING:
-		/* Our command, stopped at _exit: read its maps, let it go. */
-		debug_msg("pid %d held at _exit to read its maps", e->tgid);
+		/* Our command, held at _exit: read its maps, let it go. */
 		s->exiting = true;
-		s->held = true;
+		held(s, e, "_exit to read its maps");
 		break;
 	}
 	return 0;
@@ -129,9 +141,9 @@ static int open_bpf(struct alloc_session *s, int target)
 		return -errno;
 	}
 	s->skel->rodata->targ_tgid = target;
-	s->skel->rodata->hold_at_exit = o->cmd != NULL;
+	s->skel->rodata->hold_at_exit = o->cmd && s->child.can_hold;
 	/* New code: allocators to hook, unwind tables to load, before it runs. */
-	s->skel->rodata->hold_for_maps = o->cmd != NULL;
+	s->skel->rodata->hold_for_maps = o->cmd && s->child.can_hold;
 	if (uses_unwind_tables(s)) {
 		s->skel->rodata->unwind_tables = true;
 		bpf_map__set_max_entries(s->skel->maps.unwind_rows,
@@ -374,8 +386,8 @@ static void session_close(struct alloc_session *s)
 {
 	spawn_cancel(&s->child);
 	/*
-	 * Hooks and programs off first: no new stop at _exit, exec or a new
-	 * code mapping after the SIGCONT below.
+	 * Hooks and programs off first: no new hold at _exit, exec or a new
+	 * code mapping once the holder lets the command go.
 	 */
 	alloc_probes_detach(s->probes);
 	alloc_hooks_free(s->hooks);
@@ -388,6 +400,7 @@ static void session_close(struct alloc_session *s)
 	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);
 	snapshot_free(&s->snap);
+	free(s->held);
 }
 
 static int session_start(struct alloc_session *s)
@@ -410,6 +423,7 @@ static int session_start(struct alloc_session *s)
 	err = load_bpf(s, target);
 	if (err)
 		return err;
+	spawn_hold_map(&s->child, bpf_map__fd(s->skel->maps.held));
 	s->sym = symbolizer_new(target);
 	s->stacks = stack_cache_new(bpf_map__fd(s->skel->maps.stacks), s->sym);
 	if (!s->sym || !s->stacks)

@@ -75,8 +75,9 @@ struct alloc_session {
 	bool go_program;	/* leaks of a Go program: its mmaps are its heap */
 	/* Events of this batch, answered by answer_events(). */
 	bool new_code;		/* exec or new executable mappings */
-	bool exiting;		/* our command stopped at _exit */
-	bool held;		/* our command stopped until answered */
+	bool exiting;		/* our command held at _exit */
+	pid_t *held;		/* threads of our command held until answered */
+	size_t nr_held, held_cap;
 	int exit_code;
 	int no_allocator;	/* -errno: no allocator could be hooked, the run ends */
 	bool rec_begun;		/* the recording has its header: keep what it has */

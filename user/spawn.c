@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The command memlens leaks, record or allocs starts: forked stopped
- * before its exec, released once it is hooked, reaped at its end.
+ * before its exec (by the holder, hold.c, which traces it), released once
+ * it is hooked, reaped at its end.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "hold.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -26,8 +28,6 @@ static void __attribute__((noreturn)) child_wait_exec(char **cmd, int go, int ex
 
 	reset_signals_for_exec();
 	sigprocmask(SIG_SETMASK, mask, NULL);
-	/* Should memlens die while holding us at _exit, go on. */
-	prctl(PR_SET_PDEATHSIG, SIGCONT);
 	/*
 	 * One byte is the go signal; EOF means we gave up: do not run.
 	 * Not _exit(): it is hooked for this pid, and would hold us.
@@ -47,48 +47,93 @@ static void __attribute__((noreturn)) child_wait_exec(char **cmd, int go, int ex
 }
 
 /*
+ * In the holder's thread, so that the child is that thread's to trace
+ * and reap. Its signals blocked, the child starts with none delivered
+ * until it has reset their handlers.
+ */
+static pid_t fork_child(void *arg)
+{
+	struct spawn *sp = arg;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		close(sp->go_fd);
+		close(sp->exec_err_fd);
+		child_wait_exec(sp->cmd, sp->child_go, sp->child_exec_err, &sp->child_mask);
+	}
+	return pid < 0 ? -errno : pid;
+}
+
+/*
  * Fork the command stopped before exec, so the probes are in place for its
  * first instruction: it execs when we close GO_FD.
  */
 int spawn_stopped(struct spawn *sp, char **cmd)
 {
-	int go[2], exec_err[2], fork_err;
-	sigset_t mask;
+	int go[2], exec_err[2];
 	pid_t pid;
 
 	*sp = (struct spawn){ .cmd = cmd, .go_fd = -1, .exec_err_fd = -1 };
-	if (pipe2(go, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC))
+	if (pipe2(go, O_CLOEXEC))
 		return -errno;
-	block_stop_signals(&mask);
-	pid = fork();
-	fork_err = errno;
-	if (pid == 0) {
+	if (pipe2(exec_err, O_CLOEXEC)) {
+		close(go[0]);
 		close(go[1]);
-		close(exec_err[0]);
-		child_wait_exec(cmd, go[0], exec_err[1], &mask);
+		return -errno;
 	}
-	sigprocmask(SIG_SETMASK, &mask, NULL);
+	sp->go_fd = go[1];
+	sp->exec_err_fd = exec_err[0];
+	sp->child_go = go[0];
+	sp->child_exec_err = exec_err[1];
+	pthread_sigmask(SIG_SETMASK, NULL, &sp->child_mask);
+	pid = holder_start(&sp->holder, fork_child, sp);
 	close(go[0]);
 	close(exec_err[1]);
 	if (pid < 0) {
-		close(go[1]);
-		close(exec_err[0]);
-		return -fork_err;
+		close(sp->go_fd);
+		close(sp->exec_err_fd);
+		sp->go_fd = sp->exec_err_fd = -1;
+		return pid;
 	}
 	sp->pid = pid;
-	sp->go_fd = go[1];
-	sp->exec_err_fd = exec_err[0];
+	sp->can_hold = !holder_traced(sp->holder);
+	if (!sp->can_hold)
+		info_msg("cannot trace %s (%s): it is not held, code it loads is hooked a moment late",
+			 cmd[0], strerror(-holder_traced(sp->holder)));
 	return 0;
+}
+
+void spawn_hold_map(struct spawn *sp, int map_fd)
+{
+	if (sp->holder)
+		holder_set_map(sp->holder, map_fd);
+}
+
+void spawn_unhold(struct spawn *sp, pid_t tid)
+{
+	if (sp->holder)
+		holder_release(sp->holder, tid);
+}
+
+/* Its wait status, once reaped; the holder is done then. */
+static int reap(struct spawn *sp)
+{
+	int status;
+
+	if (!sp->holder)
+		return -1;
+	status = holder_wait_exit(sp->holder);
+	holder_stop(sp->holder);
+	sp->holder = NULL;
+	sp->pid = 0;
+	return status;
 }
 
 /* The command died before it was released (a Ctrl-C, a kill): say how. */
 static int child_gone(struct spawn *sp)
 {
-	int status = 0;
+	int status = reap(sp);
 
-	while (waitpid(sp->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	sp->pid = 0;
 	if (WIFSIGNALED(status))
 		error_msg("%s was ended by %s before it started", sp->cmd[0],
 			  strsignal(WTERMSIG(status)));
@@ -112,8 +157,7 @@ int spawn_release(struct spawn *sp)
 	sp->exec_err_fd = -1;
 	if (n == sizeof(err)) {
 		error_msg("cannot run %s: %s", sp->cmd[0], strerror(err));
-		waitpid(sp->pid, NULL, 0);
-		sp->pid = 0;
+		reap(sp);
 		return -err;
 	}
 	return 0;
@@ -122,14 +166,9 @@ int spawn_release(struct spawn *sp)
 /* Our own child: its wait status is more exact than the kernel's exit code. */
 int spawn_reap(struct spawn *sp)
 {
-	int status = -1;
-
 	if (sp->pid <= 0)
 		return -1;
-	if (waitpid(sp->pid, &status, 0) != sp->pid)
-		status = -1;
-	sp->pid = 0;
-	return status;
+	return reap(sp);
 }
 
 void spawn_cancel(struct spawn *sp)
@@ -139,16 +178,17 @@ void spawn_cancel(struct spawn *sp)
 	close(sp->go_fd);
 	sp->go_fd = -1;
 	if (sp->pid > 0)
-		waitpid(sp->pid, NULL, 0);
-	sp->pid = 0;
+		reap(sp);
 }
 
 void spawn_let_go(struct spawn *sp)
 {
-	if (sp->pid > 0) {
-		/* Never leave it stopped, whatever happened to us. */
-		kill(sp->pid, SIGCONT);
-		info_msg("pid %d continues untraced", sp->pid);
+	if (sp->holder) {
+		/* Its held threads go on; the kernel detaches the rest. */
+		holder_stop(sp->holder);
+		sp->holder = NULL;
+		if (sp->pid > 0)
+			info_msg("pid %d continues untraced", sp->pid);
 	}
 	if (sp->exec_err_fd >= 0)
 		close(sp->exec_err_fd);
