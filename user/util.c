@@ -331,20 +331,6 @@ void catch_stop_signals(void)
 		sigaction(stop_signals[i], &sa, &saved_actions[i]);
 }
 
-/*
- * Held back across a fork, so that one arriving before the child has
- * reset its handlers is delivered after, by the disposition it resets to.
- */
-void block_stop_signals(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	for (size_t i = 0; i < NR_STOP_SIGNALS; i++)
-		sigaddset(&set, stop_signals[i]);
-	sigprocmask(SIG_BLOCK, &set, old);
-}
-
 static struct sigaction saved_sigpipe;
 
 /* A closed pipe (| head), a client gone: errors to handle, not deaths. */

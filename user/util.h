@@ -61,7 +61,6 @@ unsigned int open_given_up(void);
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
 void catch_stop_signals(void);
-void block_stop_signals(sigset_t *old);
 void ignore_sigpipe(void);
 void reset_signals_for_exec(void);
 bool stop_requested(void);
