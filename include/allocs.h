@@ -91,6 +91,11 @@ enum alloc_stat {
 	 * no outstanding block referred to them (memlens leaks and record).
 	 */
 	STAT_STACKS_RECLAIMED,
+	/*
+	 * Filled in by userspace: files memlens gave up opening to symbolize
+	 * or unwind, no answer in time (a hung NFS or FUSE mount).
+	 */
+	STAT_FILES_GIVEN_UP,
 	STAT_NR,
 };
 

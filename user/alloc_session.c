@@ -326,6 +326,7 @@ static int report(struct alloc_session *s, bool final)
 	r.stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
 	/* Not a loss: no block referred to them. */
 	r.stats[STAT_STACKS_RECLAIMED] = stack_cache_reclaimed(s->stacks);
+	r.stats[STAT_FILES_GIVEN_UP] = open_given_up();
 	r.threads_tracked = count_threads(s);
 	if (s->rec)
 		err = record_snapshot(s, &r);

@@ -37,6 +37,7 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_FREE_UNTRACKED] = "free_untracked",
 	[STAT_STACK_NOT_CODE] = "stack_not_code",
 	[STAT_STACKS_RECLAIMED] = "stacks_reclaimed",
+	[STAT_FILES_GIVEN_UP] = "files_given_up",
 };
 
 const char *alloc_stat_name(enum alloc_stat stat)
@@ -62,6 +63,7 @@ static const char *const stat_losses[STAT_NR] = {
 	[STAT_UNWIND_TOO_BIG] = "modules walked by frame pointer: unwind table full (raise --unwind-rows)",
 	[STAT_UNWIND_MAPS_DROPPED] = "executable mappings without unwind table: too many",
 	[STAT_STACK_NOT_CODE] = "stacks cut short: a return address in no executable mapping (code without frame pointers)",
+	[STAT_FILES_GIVEN_UP] = "files not read to name frames: no answer in time (a hung file system?)",
 };
 
 const char *alloc_stat_loss(enum alloc_stat stat)
@@ -71,14 +73,14 @@ const char *alloc_stat_loss(enum alloc_stat stat)
 
 /*
  * A system-wide view counts; it shows no stacks, so stack losses take
- * nothing from what it shows.
+ * nothing from what it shows, nor files given up naming frames.
  */
 bool alloc_stat_is_loss(int stat)
 {
 	return stat != STAT_EVENTS && stat > STAT_ALLOC_FAILED && stat != STAT_REPLACED &&
 	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
 	       stat != STAT_STACK_COLLISION && stat != STAT_STACK_NOT_CODE &&
-	       stat != STAT_STACKS_RECLAIMED;
+	       stat != STAT_STACKS_RECLAIMED && stat != STAT_FILES_GIVEN_UP;
 }
 
 uint64_t alloc_stats_lost(const uint64_t *stats)
