@@ -114,7 +114,13 @@ nospace="memlens: cannot write stdout: No space left on device"
 full_stdout "leaks > full" "$nospace" "$MEMLENS" leaks -- "$LEAKY"
 full_stdout "leaks -j > full" "$nospace" "$MEMLENS" leaks -j -- "$LEAKY"
 full_stdout "top -n 1 > full" "$nospace" "$MEMLENS" top -n 1 -i 1
-full_stdout "hist -n 1 > full" "$nospace" "$MEMLENS" hist -n 1
+# hist prints only processes that allocated: one that does, meanwhile.
+(while :; do "$LEAKY" >/dev/null 2>&1; done) &
+busy=$!
+pids+=("$busy")
+full_stdout "hist -n 1 > full" "$nospace" "$MEMLENS" hist -n 1 -i 1 -c leaky
+kill "$busy"
+wait "$busy" 2>/dev/null
 full_stdout "kmem -n 1 > full" "$nospace" "$MEMLENS" kmem -n 1
 full_stdout "reclaim -n 1 > full" "$nospace" "$MEMLENS" reclaim -n 1
 full_stdout "doctor > full" "$nospace" "$MEMLENS" doctor

@@ -580,5 +580,5 @@ int alloc_session_run(struct session_opts *o)
 	if (close_recording(&s))
 		err = -EIO;
 	session_close(&s);
-	return err ? 1 : 0;
+	return err || output_failed() ? 1 : 0;
 }

@@ -196,5 +196,5 @@ int cmd_hist(int argc, char **argv)
 		error_msg("hist: %s", strerror(-err));
 	free(prev);
 	sysview_close(v);
-	return err < 0 ? 1 : 0;
+	return err < 0 || output_failed() ? 1 : 0;
 }

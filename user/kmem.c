@@ -774,5 +774,5 @@ int cmd_kmem(int argc, char **argv)
 	if (err && !output_failed())
 		error_msg("kmem: %s", strerror(-err));
 	kmemview_close(v);
-	return err ? 1 : 0;
+	return err || output_failed() ? 1 : 0;
 }

@@ -228,7 +228,8 @@ static uint64_t map_memlock(int fd)
 	return bytes;
 }
 
-static int load(struct kmemview *v)
+/* Load with an objects map of MAX_OBJECTS entries, 0: the machine's default. */
+static int load(struct kmemview *v, uint32_t max_objects)
 {
 	const struct kmem_opts *o = v->opts;
 	struct kmem_bpf *skel;
@@ -244,7 +245,7 @@ static int load(struct kmemview *v)
 	if (o->cache && !skel->rodata->stack_kmalloc_size)
 		strncpy((char *)skel->rodata->stack_cache_name, o->cache,
 			sizeof(skel->rodata->stack_cache_name) - 1);
-	v->max_objects = o->max_objects ? o->max_objects : default_max_objects();
+	v->max_objects = max_objects ? max_objects : default_max_objects();
 	bpf_map__set_max_entries(skel->maps.objects, v->max_objects);
 	/* Stacks only for --cache: the map is preallocated, keep it minimal. */
 	if (!o->cache)
@@ -277,7 +278,19 @@ int kmemview_open(const struct kmem_opts *o, struct kmemview **out)
 		return -ENOMEM;
 	v->opts = o;
 	v->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	err = load(v);
+	err = load(v, o->max_objects);
+	/*
+	 * The machine's default may be more kernel memory than this memory
+	 * cgroup (a unit's MemoryMax) allows: the old fixed size then, said.
+	 */
+	if ((err == -ENOMEM || err == -EPERM) && !o->max_objects &&
+	    v->max_objects > KMEM_MAX_OBJECTS) {
+		info_msg("kmem: no kernel memory for %" PRIu32 " tracked objects: %u instead "
+			 "(--max-objects N sets it)", v->max_objects, KMEM_MAX_OBJECTS);
+		kmem_bpf__destroy(v->skel);
+		v->skel = NULL;
+		err = load(v, KMEM_MAX_OBJECTS);
+	}
 	if (err) {
 		kmemview_close(v);
 		return err;

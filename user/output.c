@@ -330,8 +330,15 @@ int output_poll(struct pollfd *fds, nfds_t nr, int timeout_ms)
 	if (n < 0)
 		return -errno;
 	memcpy(fds, all, nr * sizeof(*fds));
-	if (all[nr].revents & POLLERR)
+	/*
+	 * A pipe's reader gone is POLLERR, a socket's peer gone POLLHUP
+	 * (journald), a closed stdout POLLNVAL: each would answer every poll
+	 * at once from now on.
+	 */
+	if (all[nr].revents & (POLLERR | POLLHUP))
 		return output_lost("stdout", -EPIPE);
+	if (all[nr].revents & POLLNVAL)
+		return output_lost("stdout", -EBADF);
 	return n - !!all[nr].revents;
 }
 

@@ -50,6 +50,8 @@ struct prom_server {
 	/* The server thread's own: */
 	struct client *clients;		/* MAX_CLIENTS */
 	uint64_t timed_out, evicted;	/* connections dropped unanswered */
+	/* Out of descriptors: the listener, still readable, waits till then. */
+	uint64_t accept_after_ns;
 };
 
 /*
@@ -257,8 +259,11 @@ static void accept_clients(struct prom_server *s)
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct client *c;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				s->accept_after_ns = monotonic_ns() + 100000000ULL;
 			return;
+		}
 		c = client_slot(s);
 		if (!c) {		/* every slot answering: this one waits no turn */
 			close(fd);
@@ -276,7 +281,11 @@ static int wait_events(struct prom_server *s, struct pollfd *fds, int *slot_of)
 	uint64_t now = monotonic_ns(), first = UINT64_MAX;
 	int n = 2;
 
-	fds[0] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	/* A negative fd is left out by poll(). */
+	fds[0] = (struct pollfd){ .fd = now < s->accept_after_ns ? -1 : s->listen_fd,
+				  .events = POLLIN };
+	if (now < s->accept_after_ns)
+		first = s->accept_after_ns;
 	fds[1] = (struct pollfd){ .fd = s->stop_pipe[0], .events = POLLIN };
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		struct client *c = &s->clients[i];

@@ -828,5 +828,5 @@ int cmd_reclaim(int argc, char **argv)
 	if (err && !output_failed())
 		error_msg("reclaim: %s", strerror(-err));
 	pressure_close(p);
-	return err ? 1 : 0;
+	return err || output_failed() ? 1 : 0;
 }

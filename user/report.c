@@ -431,5 +431,5 @@ int cmd_report(int argc, char **argv)
 	recording_free(rec);
 	if (!err)
 		err = output_check(stdout, "stdout");
-	return err ? 1 : 0;
+	return err || output_failed() ? 1 : 0;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <search.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "demangle.h"
@@ -75,17 +76,28 @@ static bool same_build_id(int fd, const unsigned char *id, int len)
 }
 
 /* The .gnu_debuglink checksum: zlib's CRC-32 of the whole file. */
+/*
+ * The debug link's CRC covers the whole candidate, which a debug link
+ * names and anyone may have put there: one larger than any debug file
+ * (a sparse one of an exabyte) is refused unread, and a stop request ends
+ * the reading.
+ */
+#define DEBUG_FILE_MAX_BYTES (16ULL << 30)
+
 static bool same_crc(int fd, GElf_Word crc)
 {
 	unsigned char buf[65536];
 	uLong sum = crc32(0, NULL, 0);
+	struct stat st;
 	off_t off = 0;
 	ssize_t n;
 
+	if (fstat(fd, &st) || (unsigned long long)st.st_size > DEBUG_FILE_MAX_BYTES)
+		return false;
 	while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0 || stop_requested())
 			return false;
 		sum = crc32(sum, buf, n);
 		off += n;

@@ -490,7 +490,7 @@ int cmd_top(int argc, char **argv)
 
 		/* Ctrl-C, or -p's process gone: what happened since the last interval. */
 		if (stop_requested() || sysview_target_gone(v)) {
-			err = top_update(&env, v, &st);
+			err = top_update(&env, v, &st) ?: output_check(stdout, "stdout");
 			break;
 		}
 		err = sysview_poll(v, timeout, env.live);
@@ -523,5 +523,5 @@ int cmd_top(int argc, char **argv)
 	free(st.prev);
 	sysview_close(v);
 	prom_stop(env.prom_server);
-	return err < 0 ? 1 : 0;
+	return err < 0 || output_failed() ? 1 : 0;
 }

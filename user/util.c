@@ -362,26 +362,33 @@ bool stop_requested(void)
  * Files memlens reads to symbolize and unwind (binaries, debug files) are
  * named by the traced process or by a debug link, not by the user: a FIFO
  * or a device there would block the session in open() or read(), out of
- * reach of Ctrl-C. Opened without waiting, and kept only if regular.
+ * reach of Ctrl-C, and opening a device runs its driver (a watchdog armed,
+ * a tape rewound). Looked at first through an O_PATH descriptor, which
+ * opens nothing, then opened for reading through that same descriptor:
+ * only if it is a regular file, and with no race against a rename.
  */
 static int open_regular_now(const char *path)
 {
+	char proc[64];
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int pfd = open(path, O_PATH | O_CLOEXEC), fd, err;
 
-	if (fd < 0)
+	if (pfd < 0)
 		return -errno;
-	if (fstat(fd, &st)) {
-		int err = -errno;
-
-		close(fd);
+	if (fstat(pfd, &st)) {
+		err = -errno;
+		close(pfd);
 		return err;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		close(fd);
+		close(pfd);
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
-	return fd;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	err = fd < 0 ? -errno : fd;
+	close(pfd);
+	return err;
 }
 
 /*

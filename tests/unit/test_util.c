@@ -30,12 +30,12 @@ static void test_verifier_log_reason(void)
 	CHECK_STR(why, "");
 }
 
-/* An open that hangs, as on a dead NFS server: 3 s, then a made-up fd. */
+/* An open that hangs, as on a dead NFS server: 3 s, then a failure (nothing to close). */
 static int slow_open(const char *path)
 {
 	(void)path;
 	sleep(3);
-	return 1000;
+	return -EIO;
 }
 
 static int fast_open(const char *path)
