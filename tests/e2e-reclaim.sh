@@ -151,7 +151,9 @@ wait "$reader"
 sleep 1.2
 stop_memlens
 check_eq "top --reclaim exits 0 on SIGTERM" 0 $?
-last=$(jq -c --argjson p "$reader" 'select(.type == "process" and .pid == $p)' "$out" | tail -n 1)
+# The reader's own row: the shell it was before exec has one of its own.
+last=$(jq -c --argjson p "$reader" 'select(.type == "process" and .pid == $p and .comm == "pressure")' \
+	"$out" | tail -n 1)
 check "top --reclaim: the reader's memcg stalls and pages reclaimed" jq_true \
 	'.reclaim.stalls.memcg > 0 and .reclaim.reclaimed > 0 and .reclaim.stall_ms.memcg > 0' \
 	<<<"$last"

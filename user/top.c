@@ -306,7 +306,7 @@ static struct proc_row *find_row(struct proc_row *rows, size_t nr, uint32_t tgid
 /*
  * The programs that exec'd in the interval: a row each under its old name,
  * shown once like an exited process. The new program's row counts from
- * the exec, all of it within this interval. *ALL gets ROWS and those (or
+ * the exec, all of it within this interval. *ALL gets those, then ROWS (or
  * is ROWS); ROWS alone stay for the next interval's deltas.
  */
 static int add_execed(struct sysview *v, const struct top_state *st, struct proc_row *rows,
@@ -348,8 +348,9 @@ static int add_execed(struct sysview *v, const struct top_state *st, struct proc
 		free(xr);
 		return -ENOMEM;
 	}
-	memcpy(*all, rows, nr * sizeof(*rows));
-	memcpy(*all + nr, xr, nx * sizeof(*xr));
+	/* The old programs first: they ran before the rows that replaced them. */
+	memcpy(*all, xr, nx * sizeof(*xr));
+	memcpy(*all + nx, rows, nr * sizeof(*rows));
 	*nr_all = nr + nx;
 	free(xr);
 	return 0;
