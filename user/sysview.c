@@ -511,6 +511,12 @@ int sysview_sample(struct sysview *v, struct proc_sample **out, size_t *nr_out)
 		return err;
 	}
 	read_errors(v);
+	/*
+	 * An exec the read already shows (its row begun anew) has the old
+	 * program's counters in the ring buffer: taken now, so that this
+	 * interval has both, not the new row against the old one's totals.
+	 */
+	ring_buffer__consume(v->rb);
 	*out = s;
 	*nr_out = nr;
 	return 0;
