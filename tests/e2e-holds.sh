@@ -150,8 +150,61 @@ test_memlens_killed() {
 	wait 2>/dev/null
 }
 
+# The command gets every signal disposition memlens inherited, exactly:
+# under a launcher that ignores SIGINT, SIGQUIT, SIGUSR1, 32 and 33 (a CI
+# shell's), not the handlers of memlens or of glibc's threads. The
+# launcher is memlens's parent (timeout(1) would handle INT and QUIT).
+test_inherited_signals() {
+	local ign=("$OBSERVER" ignore 2,3,10,32,33) show='grep -E "^Sig(Ign|Blk)" /proc/$$/status'
+	check_eq "inherited: SigIgn and SigBlk as untraced under the same launcher" \
+		"$("${ign[@]}" sh -c "$show" | paste -sd' ')" \
+		"$(timeout -k 5 60 "${ign[@]}" "$MEMLENS_BIN" leaks -- sh -c "$show" 2>/dev/null |
+			grep ^Sig | paste -sd' ')"
+}
+
+# memlens started with SIGCHLD ignored still sees its tracees' stops: a
+# command that creates threads is not stuck at the first, and ends exact.
+test_sigchld_ignored() {
+	local out=$tmp/sigchld rc
+	timeout -k 5 60 "$OBSERVER" ignore 17 "$MEMLENS_BIN" leaks -i 100 -- "$OBSERVER" loads \
+		"$DSO" "$DSO_NOFP" "$LOADS" >"$out" 2>"$out.err"
+	rc=$?
+	check_eq "SIGCHLD ignored: exits 0, nothing seen, the leak exact" \
+		"0|eintr=0 cont=0 urg=0 winch=0 pending=0|1536 bytes in 3 allocations" \
+		"$rc|$(grep eintr= "$out")|$(grep '^1536 bytes' "$out" | sed 's/,.*//')"
+}
+
+# What ptrace cannot hide: a signal the program ignores (SIGWINCH and
+# SIGCHLD by default, SIGUSR1 set to SIG_IGN) is discarded when sent to an
+# untraced thread, but wakes a traced one: its epoll_wait returns EINTR,
+# once per signal, though no handler runs.
+test_ignored_signals_eintr() {
+	check_eq "ignored signals: no EINTR untraced" "eintr=0" "$("$OBSERVER" ignored 5)"
+	check_eq "ignored signals: one EINTR per signal traced (3 x 5)" "eintr=15" \
+		"$("$MEMLENS" leaks -- "$OBSERVER" ignored 5 2>/dev/null | grep eintr=)"
+}
+
+# A thread other than the leader execs: the new image is held at its exec
+# and at each new code mapping, and sees nothing of it.
+test_exec_from_thread() {
+	local out=$tmp/exec-thread rc
+	timeout 60 "$MEMLENS" leaks -v -i 100 -- "$OBSERVER" exec_thread loads "$DSO" \
+		"$DSO_NOFP" "$LOADS" >"$out" 2>"$out.err"
+	rc=$?
+	check_eq "exec from a thread: exits 0, nothing seen" \
+		"0|eintr=0 cont=0 urg=0 winch=0 pending=0" "$rc|$(grep eintr= "$out")"
+	check_eq "exec from a thread: held at both execs and $((LOADS + 3)) new code mappings" \
+		"2 $((LOADS + 3))" "$(holds "$out.err" exec) $(holds "$out.err" "new code")"
+}
+
 test_unseen plain
 test_unseen block
+test_inherited_signals
+test_sigchld_ignored
+test_ignored_signals_eintr
+for i in 1 2 3; do
+	test_exec_from_thread
+done
 test_signals_pass
 for i in 1 2 3; do
 	test_memlens_killed held "$i"

@@ -24,6 +24,7 @@
 #include <sys/eventfd.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -129,10 +130,25 @@ static void hold(struct holder *h, pid_t tid, int deliver)
 		resume(tid, deliver);
 }
 
+/*
+ * A thread sent the signal and killed before it stopped is never seen
+ * stopping: its entry would release at once the first hold of a thread
+ * that gets its tid later.
+ */
+static void forget_gone(struct holder *h, struct tracee_list *l)
+{
+	for (size_t i = 0; i < l->nr; )
+		if (syscall(SYS_tgkill, h->pid, l->t[i].tid, 0) && errno == ESRCH)
+			l->t[i] = l->t[--l->nr];
+		else
+			i++;
+}
+
 static void release(struct holder *h, pid_t tid)
 {
 	int deliver;
 
+	forget_gone(h, &h->early);
 	if (list_take(&h->held, tid, &deliver)) {
 		resume(tid, deliver);
 		return;
@@ -143,6 +159,24 @@ static void release(struct holder *h, pid_t tid)
 		while (h->held.nr)
 			release(h, h->held.t[0].tid);
 	}
+}
+
+/*
+ * TID has exec'd (it has the pid's tid now): every other thread is gone,
+ * the former leader's death untold if another thread exec'd. None of them
+ * is stopped for us any more, and a hold sent them will never stop them.
+ * The exec's own hold, if pending, stops TID once it goes on.
+ */
+static void exec_stop(struct holder *h, pid_t tid)
+{
+	h->held.nr = 0;
+	/* An early release for TID may be the exec's own: kept. */
+	for (size_t i = 0; i < h->early.nr; )
+		if (h->early.t[i].tid != tid)
+			h->early.t[i] = h->early.t[--h->early.nr];
+		else
+			i++;
+	resume(tid, 0);
 }
 
 static bool group_stop_signal(int sig)
@@ -182,6 +216,9 @@ static void tracee_changed(struct holder *h, pid_t tid, int status)
 			ptrace(PTRACE_LISTEN, tid, NULL, NULL);
 		else
 			resume(tid, 0);
+		break;
+	case PTRACE_EVENT_EXEC:
+		exec_stop(h, tid);
 		break;
 	default:		/* PTRACE_EVENT_CLONE: the new thread is traced too */
 		resume(tid, 0);
@@ -271,7 +308,11 @@ static void serve(struct holder *h)
 			break;
 		while ((tid = waitpid(-1, &status, __WALL | __WNOTHREAD | WNOHANG)) > 0)
 			tracee_changed(h, tid, status);
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		/*
+		 * Not only woken by SIGCHLD: a ptrace stop sends none to a
+		 * tracer that ignores it, should its signalfd miss one.
+		 */
+		if (poll(pfd, 2, 100) < 0 && errno != EINTR)
 			break;
 	}
 	let_go(h);
@@ -287,7 +328,8 @@ static void *holder_main(void *arg)
 	 * Not PTRACE_O_EXITKILL: should memlens die, the command goes on.
 	 * No PTRACE_O_TRACEFORK: its child processes are not ours.
 	 */
-	if (pid > 0 && ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACECLONE))
+	if (pid > 0 && ptrace(PTRACE_SEIZE, pid, NULL,
+			      (void *)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)))
 		err = -errno;
 	pthread_mutex_lock(&h->lock);
 	h->pid = pid;
@@ -328,6 +370,12 @@ pid_t holder_start(struct holder **out, pid_t (*fork_child)(void *arg), void *ar
 	*h = (struct holder){ .fork_child = fork_child, .arg = arg, .map_fd = -1 };
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
+	/*
+	 * Ignored, SIGCHLD would never come for a ptrace stop (nor would the
+	 * command's exit status: reaped by the kernel). The command gets
+	 * memlens's inherited disposition back before its exec.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	/* Blocked in every thread, so that it waits for the holder's signalfd. */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);

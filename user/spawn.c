@@ -19,15 +19,13 @@
 #include "util.h"
 
 /* The child, until its exec: runs only if GO delivers a byte. */
-static void __attribute__((noreturn)) child_wait_exec(char **cmd, int go, int exec_err,
-						       const sigset_t *mask)
+static void __attribute__((noreturn)) child_wait_exec(char **cmd, int go, int exec_err)
 {
 	ssize_t n;
 	int err;
 	char c;
 
 	reset_signals_for_exec();
-	sigprocmask(SIG_SETMASK, mask, NULL);
 	/*
 	 * One byte is the go signal; EOF means we gave up: do not run.
 	 * Not _exit(): it is hooked for this pid, and would hold us.
@@ -59,7 +57,7 @@ static pid_t fork_child(void *arg)
 	if (pid == 0) {
 		close(sp->go_fd);
 		close(sp->exec_err_fd);
-		child_wait_exec(sp->cmd, sp->child_go, sp->child_exec_err, &sp->child_mask);
+		child_wait_exec(sp->cmd, sp->child_go, sp->child_exec_err);
 	}
 	return pid < 0 ? -errno : pid;
 }
@@ -85,7 +83,6 @@ int spawn_stopped(struct spawn *sp, char **cmd)
 	sp->exec_err_fd = exec_err[0];
 	sp->child_go = go[0];
 	sp->child_exec_err = exec_err[1];
-	pthread_sigmask(SIG_SETMASK, NULL, &sp->child_mask);
 	pid = holder_start(&sp->holder, fork_child, sp);
 	close(go[0]);
 	close(exec_err[1]);

@@ -24,7 +24,6 @@ struct spawn {
 	bool can_hold;		/* traced: its threads can be held */
 	/* For the fork, in the holder's thread. */
 	int child_go, child_exec_err;
-	sigset_t child_mask;
 };
 
 /*

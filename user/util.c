@@ -321,36 +321,21 @@ static void on_stop_signal(int sig)
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 #define NR_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
-static struct sigaction saved_actions[NR_STOP_SIGNALS];
 
 void catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 
 	for (size_t i = 0; i < NR_STOP_SIGNALS; i++)
-		sigaction(stop_signals[i], &sa, &saved_actions[i]);
+		sigaction(stop_signals[i], &sa, NULL);
 }
-
-static struct sigaction saved_sigpipe;
 
 /* A closed pipe (| head), a client gone: errors to handle, not deaths. */
 void ignore_sigpipe(void)
 {
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 
-	sigaction(SIGPIPE, &sa, &saved_sigpipe);
-}
-
-/*
- * In a child before exec: the signals as memlens found them. A Ctrl-C
- * before the exec ends the child as it would end the command, and an
- * ignored SIGPIPE, which exec keeps, is not passed on.
- */
-void reset_signals_for_exec(void)
-{
-	for (size_t i = 0; i < NR_STOP_SIGNALS; i++)
-		sigaction(stop_signals[i], &saved_actions[i], NULL);
-	sigaction(SIGPIPE, &saved_sigpipe, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
 }
 
 bool stop_requested(void)
@@ -545,4 +530,52 @@ int array_grow(void **arr, size_t nr, size_t *cap, size_t size)
 	*arr = p;
 	*cap = new_cap;
 	return 0;
+}
+
+/*
+ * Signals as memlens inherited them, for the commands it starts. Raw
+ * syscalls: glibc's sigaction() and sigprocmask() refuse or filter out
+ * signals 32 and 33 (its own), which a shell may ignore and pass on.
+ */
+struct kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+static uint64_t inherited_ignored;	/* bit SIG - 1: SIG_IGN at startup */
+static uint64_t inherited_mask;
+
+/* Before main(): before memlens, libbpf or glibc installs any handler. */
+static void __attribute__((constructor)) record_inherited_signals(void)
+{
+	struct kernel_sigaction sa;
+
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (!syscall(SYS_rt_sigaction, sig, NULL, &sa, sizeof(uint64_t)) &&
+		    sa.handler == SIG_IGN)
+			inherited_ignored |= 1ULL << (sig - 1);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, &inherited_mask, sizeof(uint64_t));
+}
+
+/*
+ * In a child before exec: every signal as memlens found it, ignored where
+ * it was ignored, else default, whatever handler memlens or glibc's
+ * threads installed since; and the mask memlens was started with. A Ctrl-C before the exec ends the child as it
+ * would end the command; an ignored SIGPIPE, which exec keeps, is not
+ * passed on.
+ */
+void reset_signals_for_exec(void)
+{
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct kernel_sigaction sa = { .handler = SIG_DFL };
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (inherited_ignored & (1ULL << (sig - 1)))
+			sa.handler = SIG_IGN;
+		syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(uint64_t));
+	}
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &inherited_mask, NULL, sizeof(uint64_t));
 }

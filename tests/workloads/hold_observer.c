@@ -13,6 +13,14 @@
  *                         the main thread takes each one sent
  *   hold_observer loop LIB MS   "pid N uid U", dlopen/dlclose LIB for MS ms,
  *                         then "done"
+ *   hold_observer ignored N   no handler: a thread in epoll_wait is sent
+ *                         SIGWINCH, SIGCHLD (ignored by default) and
+ *                         SIGUSR1 (SIG_IGN) N times each; "eintr=E"
+ *   hold_observer exec_thread ARGS...   a second thread execs
+ *                         hold_observer ARGS...; the main thread waits
+ *   hold_observer ignore SIG,SIG... CMD ARGS...   exec CMD with those
+ *                         signals ignored (32 and 33 too, which glibc's
+ *                         sigaction refuses)
  *
  * Counts: "eintr=E cont=C urg=U winch=W pending=P" (E over the three
  * threads, P: 1 if one of the three signals is pending at the end).
@@ -27,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "handshake.h"
@@ -149,6 +158,55 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
 }
 
+/* No handler: what the thread in epoll_wait sees of signals it ignores. */
+static void ignored(int n)
+{
+	static const int sigs[] = { SIGWINCH, SIGCHLD, SIGUSR1 };
+	char line[64];
+	pthread_t t;
+
+	signal(SIGUSR1, SIG_IGN);
+	if (pipe(never) || pthread_create(&t, NULL, in_epoll, NULL))
+		_exit(2);
+	while (blocked < 1)
+		usleep(1000);
+	usleep(50000);
+	for (int i = 0; i < n; i++) {
+		for (size_t s = 0; s < sizeof(sigs) / sizeof(sigs[0]); s++) {
+			int before = eintr;
+
+			pthread_kill(t, sigs[s]);
+			/* Back in epoll_wait before the next one (200 ms if no EINTR). */
+			for (int ms = 0; ms < 200 && eintr == before; ms++)
+				usleep(1000);
+			usleep(10000);
+		}
+	}
+	snprintf(line, sizeof(line), "eintr=%d\n", (int)eintr);
+	say(line);
+}
+
+static char **exec_args;
+
+static void *exec_in_thread(void *arg)
+{
+	(void)arg;
+	execv("/proc/self/exe", exec_args);
+	_exit(5);
+}
+
+/* Signals 32 and 33 too: glibc's sigaction() refuses them. */
+static void ignore_signals(char *list)
+{
+	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } sa = {
+		.handler = SIG_IGN,
+	};
+
+	for (char *s = strtok(list, ","); s; s = strtok(NULL, ","))
+		if (syscall(SYS_rt_sigaction, atoi(s), &sa, NULL, 8))
+			_exit(6);
+}
+
 int main(int argc, char **argv)
 {
 	char line[64];
@@ -188,6 +246,24 @@ int main(int argc, char **argv)
 			dlclose(load(argv[2]));
 		say("done\n");
 		exit(0);
+	}
+	if (argc == 3 && !strcmp(argv[1], "ignored")) {
+		ignored(atoi(argv[2]));
+		exit(0);
+	}
+	if (argc >= 3 && !strcmp(argv[1], "exec_thread")) {
+		pthread_t t;
+
+		argv[1] = argv[0];
+		exec_args = argv + 1;
+		if (pthread_create(&t, NULL, exec_in_thread, NULL))
+			return 2;
+		pause();
+	}
+	if (argc >= 4 && !strcmp(argv[1], "ignore")) {
+		ignore_signals(argv[2]);
+		execvp(argv[3], argv + 3);
+		return 127;
 	}
 	return 2;
 }
