@@ -31,8 +31,11 @@
  */
 #define LIMBO_NS (5 * 1000 * 1000 * 1000ULL)
 #define LIMBO_ROUNDS 2
-/* Limbo's bound: the oldest go first, should stacks churn faster. */
-#define LIMBO_MAX (8 * 1024 * 1024)
+/*
+ * Limbo's bound: 5 s of 1700 new stacks a second (30 frames); should
+ * stacks churn faster, the oldest go first.
+ */
+#define LIMBO_MAX (2 * 1024 * 1024)
 
 struct cached_stack {
 	uint64_t id;
@@ -68,8 +71,8 @@ struct stack_cache {
 	uint64_t not_code;	/* stacks cut at a return address that is not code */
 	uint64_t round;		/* reclaim rounds so far */
 	uint64_t swept_ns;	/* CLOCK_MONOTONIC after the last round's deletions */
-	uint64_t reclaimed;	/* stacks taken out of the BPF map */
-	uint64_t restored;	/* ... and put back: a block came to use them */
+	uint64_t reclaimed;	/* stacks taken out of the BPF map, less those put back */
+	uint64_t restored;	/* put back: a block came to use them */
 	uint64_t early;		/* ... and referred to by a block after limbo */
 	struct id_set refs;	/* ids outstanding blocks refer to, this round */
 	struct id_set idle;	/* ids no block referred to in the last round */
@@ -472,8 +475,11 @@ static void restore_used(struct stack_cache *c)
 		memcpy(t.ips, ls->ips, ls->nr * sizeof(uint64_t));
 		/* EEXIST: the BPF side stored the same frames again (they are its id). */
 		err = bpf_map_update_elem(c->stacks_fd, &ls->id, &t, BPF_NOEXIST);
-		if (!err)
+		/* Not reclaimed after all: each stack stored once counts once. */
+		if (!err) {
 			c->restored++;
+			c->reclaimed--;
+		}
 		if (!err || err == -EEXIST)
 			ls->id = 0;
 	}

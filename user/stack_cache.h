@@ -40,12 +40,15 @@ uint64_t stack_cache_not_code(const struct stack_cache *c);
  */
 int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr,
 			uint64_t read_ns);
-/* Stacks taken out of the BPF map so far: the stacks_reclaimed counter. */
+/*
+ * Stacks taken out of the BPF map so far, less those put back: the
+ * stacks_reclaimed counter.
+ */
 uint64_t stack_cache_reclaimed(const struct stack_cache *c);
-/* Of those, put back for a block stored as they were taken out. */
+/* Stacks taken out, then put back for a block stored as they were taken out. */
 uint64_t stack_cache_restored(const struct stack_cache *c);
 /*
- * Of those, stacks a block came to refer to after they left limbo too
+ * Stacks reclaimed that a block came to refer to after they left limbo too
  * (its task was held up for seconds between stack and block): the
  * stack_reclaimed_early counter. Such blocks show no stack.
  */
