@@ -73,7 +73,7 @@ struct stack_cache {
 	uint64_t swept_ns;	/* CLOCK_MONOTONIC after the last round's deletions */
 	uint64_t reclaimed;	/* stacks taken out of the BPF map, less those put back */
 	uint64_t restored;	/* put back: a block came to use them */
-	uint64_t early;		/* ... and referred to by a block after limbo */
+	uint64_t early;		/* reclaimed, then named by a block after limbo */
 	struct id_set refs;	/* ids outstanding blocks refer to, this round */
 	struct id_set idle;	/* ids no block referred to in the last round */
 	struct id_set next_idle;
