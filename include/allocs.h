@@ -96,6 +96,11 @@ enum alloc_stat {
 	 * or unwind, no answer in time (a hung NFS or FUSE mount).
 	 */
 	STAT_FILES_GIVEN_UP,
+	/*
+	 * Filled in by userspace: stacks reclaimed, then referred to by a
+	 * block stored seconds after its stack (its task held up): no stack.
+	 */
+	STAT_STACK_RECLAIMED_EARLY,
 	STAT_NR,
 };
 

@@ -327,6 +327,7 @@ static int report(struct alloc_session *s, bool final)
 	/* Not a loss: no block referred to them. */
 	r.stats[STAT_STACKS_RECLAIMED] = stack_cache_reclaimed(s->stacks);
 	r.stats[STAT_FILES_GIVEN_UP] = open_given_up();
+	r.stats[STAT_STACK_RECLAIMED_EARLY] = stack_cache_reclaimed_early(s->stacks);
 	r.threads_tracked = count_threads(s);
 	if (s->rec)
 		err = record_snapshot(s, &r);

@@ -38,6 +38,7 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_STACK_NOT_CODE] = "stack_not_code",
 	[STAT_STACKS_RECLAIMED] = "stacks_reclaimed",
 	[STAT_FILES_GIVEN_UP] = "files_given_up",
+	[STAT_STACK_RECLAIMED_EARLY] = "stack_reclaimed_early",
 };
 
 const char *alloc_stat_name(enum alloc_stat stat)
@@ -64,6 +65,7 @@ static const char *const stat_losses[STAT_NR] = {
 	[STAT_UNWIND_MAPS_DROPPED] = "executable mappings without unwind table: too many",
 	[STAT_STACK_NOT_CODE] = "stacks cut short: a return address in no executable mapping (code without frame pointers)",
 	[STAT_FILES_GIVEN_UP] = "files not read to name frames: no answer in time (a hung file system?)",
+	[STAT_STACK_RECLAIMED_EARLY] = "stacks not captured: reclaimed before their block was stored (a task held up for seconds)",
 };
 
 const char *alloc_stat_loss(enum alloc_stat stat)
@@ -80,7 +82,8 @@ bool alloc_stat_is_loss(int stat)
 	return stat != STAT_EVENTS && stat > STAT_ALLOC_FAILED && stat != STAT_REPLACED &&
 	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
 	       stat != STAT_STACK_COLLISION && stat != STAT_STACK_NOT_CODE &&
-	       stat != STAT_STACKS_RECLAIMED && stat != STAT_FILES_GIVEN_UP;
+	       stat != STAT_STACKS_RECLAIMED && stat != STAT_FILES_GIVEN_UP &&
+	       stat != STAT_STACK_RECLAIMED_EARLY;
 }
 
 uint64_t alloc_stats_lost(const uint64_t *stats)

@@ -19,15 +19,29 @@
 #include "util.h"
 
 #define CACHE_BUCKETS 4096
-/* Room for stacks in limbo kept from one round to the next. */
+/* Room for stacks in limbo kept when it empties. */
 #define LIMBO_KEEP (256 * 1024)
-/* Reclaim rounds are this far apart at least: far longer than a BPF program runs. */
+/* Reclaim rounds are this far apart at least. */
 #define RECLAIM_GAP_NS (100 * 1000 * 1000ULL)
+/*
+ * A stack taken out stays in limbo this long, and two rounds at least: a
+ * BPF program runs in microseconds, but a task preempted (or throttled by
+ * its cgroup's CPU limit) between storing a stack and storing its block
+ * may take hundreds of milliseconds.
+ */
+#define LIMBO_NS (5 * 1000 * 1000 * 1000ULL)
+#define LIMBO_ROUNDS 2
+/*
+ * Limbo's bound: 5 s of 1700 new stacks a second (30 frames); should
+ * stacks churn faster, the oldest go first.
+ */
+#define LIMBO_MAX (2 * 1024 * 1024)
 
 struct cached_stack {
 	uint64_t id;
 	uint64_t round;		/* of the last reclaim round it was used in */
 	uint64_t report_id;	/* ID, or that of the frames kept if it was cut */
+	bool lost;		/* a block refers to ID, gone from the map: no frames */
 	struct sym_stack st;
 	struct cached_stack *next;
 };
@@ -40,11 +54,13 @@ struct id_set {
 };
 
 /*
- * A stack taken out of the BPF map in the last round, kept until the next
- * snapshot shows whether a block came to refer to it meanwhile.
+ * A stack taken out of the BPF map, kept for LIMBO_NS and LIMBO_ROUNDS
+ * while snapshots show whether a block came to refer to it meanwhile.
  */
 struct limbo_stack {
-	uint64_t id;
+	uint64_t id;		/* 0 once put back */
+	uint64_t taken_ns;	/* CLOCK_MONOTONIC when taken out */
+	uint64_t round;		/* the round that took it out */
 	uint32_t nr;
 	uint64_t ips[];
 };
@@ -55,13 +71,14 @@ struct stack_cache {
 	uint64_t not_code;	/* stacks cut at a return address that is not code */
 	uint64_t round;		/* reclaim rounds so far */
 	uint64_t swept_ns;	/* CLOCK_MONOTONIC after the last round's deletions */
-	uint64_t reclaimed;	/* stacks taken out of the BPF map */
-	uint64_t restored;	/* ... and put back: a block came to use them */
+	uint64_t reclaimed;	/* stacks taken out of the BPF map, less those put back */
+	uint64_t restored;	/* put back: a block came to use them */
+	uint64_t early;		/* reclaimed, then named by a block after limbo */
 	struct id_set refs;	/* ids outstanding blocks refer to, this round */
 	struct id_set idle;	/* ids no block referred to in the last round */
 	struct id_set next_idle;
 	struct byte_limbo {
-		char *data;	/* struct limbo_stack, one after another */
+		char *data;	/* struct limbo_stack, oldest first */
 		size_t len, cap;
 	} limbo;
 	struct cached_stack *buckets[CACHE_BUCKETS];
@@ -186,6 +203,8 @@ static struct cached_stack *find(struct stack_cache *c, uint64_t id)
 	return NULL;
 }
 
+static void drop(struct stack_cache *c, uint64_t id);
+
 static bool same_frames(const struct stack_trace *t, const struct sym_stack *st)
 {
 	if (t->nr != st->nr)
@@ -205,10 +224,12 @@ static bool same_frames(const struct stack_trace *t, const struct sym_stack *st)
 static void add_report_id(struct stack_cache *c, struct cached_stack *cut)
 {
 	struct stack_trace trace;
-	struct cached_stack *e;
+	struct cached_stack *e = find(c, cut->report_id);
 
-	if (find(c, cut->report_id))
+	if (e && !e->lost)
 		return;
+	if (e)
+		drop(c, cut->report_id);
 	if (!read_trace(c, cut->report_id, &trace)) {
 		if (!same_frames(&trace, &cut->st)) {
 			cut->report_id = cut->id;
@@ -226,6 +247,28 @@ static void add_report_id(struct stack_cache *c, struct cached_stack *cut)
 	insert(c, e);
 }
 
+/*
+ * A block refers to ID, which the map no longer has: the stack was taken
+ * out and left limbo before the block was stored. Counted once: a marker
+ * (LOST, no frames) stands for it while blocks refer to it.
+ */
+static void note_lost(struct stack_cache *c, uint64_t id, struct cached_stack *marker)
+{
+	if (marker) {
+		marker->round = c->round;
+		return;
+	}
+	if (!c->reclaimed)
+		return;
+	marker = entry_new(id, 0);
+	if (!marker)
+		return;
+	marker->lost = true;
+	marker->round = c->round;
+	insert(c, marker);
+	c->early++;
+}
+
 static struct cached_stack *get(struct stack_cache *c, uint64_t id)
 {
 	struct stack_trace trace;
@@ -234,12 +277,17 @@ static struct cached_stack *get(struct stack_cache *c, uint64_t id)
 	if (!id)
 		return NULL;
 	e = find(c, id);
-	if (e) {
+	if (e && !e->lost) {
 		e->round = c->round;
 		return e;
 	}
-	if (read_trace(c, id, &trace))
+	if (read_trace(c, id, &trace)) {
+		note_lost(c, id, e);
 		return NULL;
+	}
+	/* Stored again since it was lost: its frames, from now on. */
+	if (e)
+		drop(c, id);
 	e = load_stack(c, id, &trace);
 	if (!e)
 		return NULL;
@@ -263,9 +311,18 @@ uint64_t stack_cache_report_id(struct stack_cache *c, uint64_t id)
 
 	if (!e)
 		return id;
-	/* The frames kept are in use as long as a stack cut to them is. */
-	if (e->report_id != id)
-		get(c, e->report_id);
+	/*
+	 * The frames kept are in use as long as a stack cut to them is; the
+	 * map may have let them go (no block refers to them itself): again.
+	 */
+	if (e->report_id != id) {
+		struct cached_stack *kept = find(c, e->report_id);
+
+		if (kept && !kept->lost)
+			kept->round = c->round;
+		else
+			add_report_id(c, e);
+	}
 	return e->report_id;
 }
 
@@ -348,18 +405,36 @@ static size_t limbo_size(uint32_t nr)
 	return sizeof(struct limbo_stack) + nr * sizeof(uint64_t);
 }
 
+/* The oldest stacks in limbo go, BYTES of them at least. */
+static void limbo_drop_oldest(struct byte_limbo *l, size_t bytes)
+{
+	size_t off = 0;
+
+	if (!bytes)
+		return;
+	while (off < l->len && off < bytes)
+		off += limbo_size(((const struct limbo_stack *)(l->data + off))->nr);
+	memmove(l->data, l->data + off, l->len - off);
+	l->len -= off;
+}
+
 static int limbo_add(struct stack_cache *c, uint64_t id, const struct stack_trace *t)
 {
 	struct byte_limbo *l = &c->limbo;
 	size_t need = limbo_size(t->nr);
 	struct limbo_stack *ls;
 
+	/* A quarter at once: a move per stack would be quadratic. */
+	if (l->len + need > LIMBO_MAX)
+		limbo_drop_oldest(l, l->len + need - LIMBO_MAX + LIMBO_MAX / 4);
 	if (l->len + need > l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64 * 1024;
 		char *p;
 
 		while (cap < l->len + need)
 			cap *= 2;
+		if (cap > LIMBO_MAX)
+			cap = LIMBO_MAX;
 		p = realloc(l->data, cap);
 		if (!p)
 			return -ENOMEM;
@@ -368,6 +443,8 @@ static int limbo_add(struct stack_cache *c, uint64_t id, const struct stack_trac
 	}
 	ls = (struct limbo_stack *)(l->data + l->len);
 	ls->id = id;
+	ls->taken_ns = monotonic_ns();
+	ls->round = c->round;
 	ls->nr = t->nr;
 	memcpy(ls->ips, t->ips, t->nr * sizeof(uint64_t));
 	l->len += need;
@@ -375,40 +452,66 @@ static int limbo_add(struct stack_cache *c, uint64_t id, const struct stack_trac
 }
 
 /*
- * A BPF program that found a stack in the map just before the last round
- * took it out stores its block right after: the block refers to a stack
- * gone. The snapshots after show such blocks; their stacks go back. A
- * program runs in microseconds: a snapshot read RECLAIM_GAP_NS after
- * the stacks were taken out has every such block that is still there.
+ * A BPF program that found a stack in the map just before a round took it
+ * out stores its block after: the block refers to a stack gone. The
+ * snapshots after show such blocks; their stacks go back. A program runs
+ * in microseconds, but its task may be preempted or throttled: a snapshot
+ * read LIMBO_NS after the stacks were taken out has every such block.
  */
 static void restore_used(struct stack_cache *c)
 {
 	struct byte_limbo *l = &c->limbo;
 	struct stack_trace t;
+	int err;
 
 	for (size_t off = 0; off < l->len;) {
-		const struct limbo_stack *ls = (const void *)(l->data + off);
+		struct limbo_stack *ls = (void *)(l->data + off);
 
 		off += limbo_size(ls->nr);
-		if (!id_set_has(&c->refs, ls->id))
+		if (!ls->id || !id_set_has(&c->refs, ls->id))
 			continue;
 		memset(&t, 0, sizeof(t));
 		t.nr = ls->nr;
 		memcpy(t.ips, ls->ips, ls->nr * sizeof(uint64_t));
 		/* EEXIST: the BPF side stored the same frames again (they are its id). */
-		if (!bpf_map_update_elem(c->stacks_fd, &ls->id, &t, BPF_NOEXIST))
+		err = bpf_map_update_elem(c->stacks_fd, &ls->id, &t, BPF_NOEXIST);
+		/* Not reclaimed after all: each stack stored once counts once. */
+		if (!err) {
 			c->restored++;
+			c->reclaimed--;
+		}
+		if (!err || err == -EEXIST)
+			ls->id = 0;
 	}
 }
 
-/* A round that took out many stacks leaves no peak behind. */
-static void limbo_trim(struct byte_limbo *l)
+/*
+ * Stacks in limbo for LIMBO_NS before the snapshot read at READ_NS, and
+ * LIMBO_ROUNDS rounds, go: that snapshot showed no block refers to them.
+ */
+static void limbo_expire(struct stack_cache *c, uint64_t read_ns)
 {
-	if (l->cap <= LIMBO_KEEP)
-		return;
-	free(l->data);
-	l->data = NULL;
-	l->cap = 0;
+	struct byte_limbo *l = &c->limbo;
+	size_t off = 0;
+
+	while (off < l->len) {
+		const struct limbo_stack *ls = (const void *)(l->data + off);
+
+		if (ls->taken_ns + LIMBO_NS > read_ns || ls->round + LIMBO_ROUNDS > c->round)
+			break;
+		off += limbo_size(ls->nr);
+	}
+	limbo_drop_oldest(l, off);
+	/* A peak of stacks taken out leaves no room behind. */
+	if (l->cap > LIMBO_KEEP && l->len * 4 < l->cap) {
+		size_t cap = l->len * 2 > LIMBO_KEEP ? l->len * 2 : LIMBO_KEEP;
+		char *p = realloc(l->data, cap);
+
+		if (p) {
+			l->data = p;
+			l->cap = cap;
+		}
+	}
 }
 
 /* ID's frames, symbolized: a stack stored again under ID is read anew. */
@@ -427,7 +530,7 @@ static void drop(struct stack_cache *c, uint64_t id)
 	}
 }
 
-/* ID out of the BPF map, kept in limbo for a round; false if it stays. */
+/* ID out of the BPF map, kept in limbo a while; false if it stays. */
 static bool take_out(struct stack_cache *c, uint64_t id)
 {
 	struct stack_trace t;
@@ -528,24 +631,30 @@ static void sweep_cache(struct stack_cache *c)
 int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr,
 			uint64_t read_ns)
 {
+	struct cached_stack *e;
 	int err;
 
 	id_set_clear(&c->refs);
 	for (size_t i = 0; i < nr; i++) {
 		err = id_set_add(&c->refs, blocks[i].stack_id);
+		/*
+		 * A stack cut is reported under the frames kept, which the
+		 * map may hold too, under that id: in use as long as it is.
+		 */
+		e = find(c, blocks[i].stack_id);
+		if (!err && e && e->report_id != e->id)
+			err = id_set_add(&c->refs, e->report_id);
 		if (err)
 			return err;	/* nothing taken out: the refs are not all known */
 	}
 	restore_used(c);
 	/*
-	 * Limbo is let go, and the next stacks taken out, only once a
-	 * snapshot read well after the last were taken out is in: reports
-	 * that catch up come a moment apart.
+	 * The next stacks are taken out only once a snapshot read well
+	 * after the last were is in: reports that catch up come a moment apart.
 	 */
 	if (c->swept_ns && read_ns < c->swept_ns + RECLAIM_GAP_NS)
 		return 0;
-	c->limbo.len = 0;
-	limbo_trim(&c->limbo);
+	limbo_expire(c, read_ns);
 	c->round++;
 	err = sweep_map(c);
 	c->swept_ns = monotonic_ns();
@@ -561,4 +670,9 @@ uint64_t stack_cache_reclaimed(const struct stack_cache *c)
 uint64_t stack_cache_restored(const struct stack_cache *c)
 {
 	return c->restored;
+}
+
+uint64_t stack_cache_reclaimed_early(const struct stack_cache *c)
+{
+	return c->early;
 }

@@ -30,8 +30,9 @@ uint64_t stack_cache_not_code(const struct stack_cache *c);
  * One round of reclaim, with the NR blocks of a snapshot of the allocs map
  * (every process's) whose read began at READ_NS (CLOCK_MONOTONIC): stacks
  * no block referred to in this snapshot nor the one of the last round
- * leave the BPF map and the cache. Rounds are 100 ms apart at least: a
- * snapshot sooner only puts back stacks (see below). Call it before the
+ * leave the BPF map and the cache (kept in limbo 5 s and two rounds, for
+ * blocks stored late). Rounds are 100 ms apart at least: a snapshot sooner
+ * only puts back stacks (see below). Call it before the
  * snapshot's stacks are looked up: a stack taken out that a block has
  * come to refer to (stored just before it was taken out) is put back
  * first. Only for outstanding blocks: a Go allocation profile refers to
@@ -39,9 +40,18 @@ uint64_t stack_cache_not_code(const struct stack_cache *c);
  */
 int stack_cache_reclaim(struct stack_cache *c, const struct alloc_info *blocks, size_t nr,
 			uint64_t read_ns);
-/* Stacks taken out of the BPF map so far: the stacks_reclaimed counter. */
+/*
+ * Stacks taken out of the BPF map so far, less those put back: the
+ * stacks_reclaimed counter.
+ */
 uint64_t stack_cache_reclaimed(const struct stack_cache *c);
-/* Of those, put back for a block stored as they were taken out. */
+/* Stacks taken out, then put back for a block stored as they were taken out. */
 uint64_t stack_cache_restored(const struct stack_cache *c);
+/*
+ * Stacks reclaimed that a block came to refer to after they left limbo too
+ * (its task was held up for seconds between stack and block): the
+ * stack_reclaimed_early counter. Such blocks show no stack.
+ */
+uint64_t stack_cache_reclaimed_early(const struct stack_cache *c);
 
 #endif

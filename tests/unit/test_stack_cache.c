@@ -264,22 +264,129 @@ static void test_reclaim(void)
 	 */
 	snapshot(c, r3, 2, 0);
 	CHECK_U64(stack_cache_restored(c), 1);
-	CHECK_U64(stack_cache_reclaimed(c), 1);
+	CHECK_U64(stack_cache_reclaimed(c), 0);
 	reclaim_round(c, r3, 2);
 	CHECK_U64(stack_cache_restored(c), 1);
 	CHECK(in_map(fd, 23));
 	CHECK_U64(stack_cache_report_id(c, 23), 23);
 	st = stack_cache_get(c, 23);
 	CHECK(st && st->nr == 3 && st->frames[1].addr == APP + 0x310);
-	CHECK_U64(stack_cache_reclaimed(c), 2);
+	CHECK_U64(stack_cache_reclaimed(c), 1);
 	CHECK(!in_map(fd, 24));
 	reclaim_round(c, r3, 2);
-	CHECK_U64(stack_cache_reclaimed(c), 3);
+	CHECK_U64(stack_cache_reclaimed(c), 2);
 	CHECK(!in_map(fd, 22) && in_map(fd, 21) && in_map(fd, 23));
 	/* The BPF side stores 24 again: read anew (and counted anew, if cut). */
 	put_stack(fd, 24, s24, 2);
 	CHECK_U64(stack_cache_report_id(c, 24), bpf_stack_id(s24, 1));
 	CHECK_U64(stack_cache_not_code(c), 2);
+	stack_cache_free(c);
+	symbolizer_free(s);
+	close(fd);
+}
+
+/*
+ * A stack cut to frames the map also holds, under their id (a walk that
+ * ended there): no block refers to that id itself, yet the cut stack's
+ * blocks are reported under it, round after round.
+ */
+static void test_reclaim_report_id(void)
+{
+	uint64_t cut[] = { APP + 0x500, TEXT }, kept[] = { APP + 0x500 };
+	uint64_t kept_id = bpf_stack_id(kept, 1), r[] = { 41 };
+	struct symbolizer *s = synthetic_symbolizer();
+	const struct sym_stack *st;
+	struct stack_cache *c;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
+			    sizeof(struct stack_trace), 64, NULL);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	put_stack(fd, 41, cut, 2);
+	put_stack(fd, kept_id, kept, 1);
+	c = stack_cache_new(fd, s);
+	for (int round = 0; round < 4; round++) {
+		reclaim_round(c, r, 1);
+		CHECK_U64(stack_cache_report_id(c, 41), kept_id);
+		st = stack_cache_get(c, kept_id);
+		CHECK(st && st->nr == 1 && st->frames[0].addr == APP + 0x500);
+	}
+	CHECK_U64(stack_cache_reclaimed(c), 0);
+	CHECK(in_map(fd, kept_id) && in_map(fd, 41));
+	/* Gone from the map and the cache all the same: made again from the cut stack. */
+	r[0] = 0;
+	reclaim_round(c, r, 1);
+	reclaim_round(c, r, 1);
+	reclaim_round(c, r, 1);
+	CHECK(!in_map(fd, kept_id));
+	put_stack(fd, 41, cut, 2);
+	r[0] = 41;
+	reclaim_round(c, r, 1);
+	CHECK_U64(stack_cache_report_id(c, 41), kept_id);
+	st = stack_cache_get(c, kept_id);
+	CHECK(st && st->nr == 1 && st->frames[0].addr == APP + 0x500);
+	stack_cache_free(c);
+	symbolizer_free(s);
+	close(fd);
+}
+
+/*
+ * A block stored long after its stack (its task preempted or throttled):
+ * the stack is still in limbo rounds later, and goes back. One stored
+ * after limbo let its stack go is counted, once, and shows no stack.
+ */
+static void test_reclaim_late_block(void)
+{
+	uint64_t s31[] = { APP + 0x600 }, s32[] = { APP + 0x700 };
+	uint64_t none[] = { 0 }, r31[] = { 31 }, r32[] = { 32 };
+	struct symbolizer *s = synthetic_symbolizer();
+	struct stack_cache *c;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
+			    sizeof(struct stack_trace), 64, NULL);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	put_stack(fd, 31, s31, 1);
+	c = stack_cache_new(fd, s);
+	reclaim_round(c, none, 1);
+	reclaim_round(c, none, 1);
+	CHECK(!in_map(fd, 31));
+	/* Three rounds later, within 5 s: back. */
+	for (int i = 0; i < 3; i++)
+		reclaim_round(c, none, 1);
+	reclaim_round(c, r31, 1);
+	CHECK_U64(stack_cache_restored(c), 1);
+	CHECK_U64(stack_cache_reclaimed(c), 0);
+	CHECK(in_map(fd, 31));
+	CHECK_U64(stack_cache_report_id(c, 31), 31);
+	CHECK(stack_cache_get(c, 31) != NULL);
+	CHECK_U64(stack_cache_reclaimed_early(c), 0);
+
+	/* Rounds 6 s apart: two after it went, 32 leaves limbo. */
+	put_stack(fd, 32, s32, 1);
+	reclaim_round(c, r31, 1);
+	reclaim_round(c, r31, 1);
+	CHECK(!in_map(fd, 32));
+	snapshot(c, r31, 1, 6000ULL * 1000 * 1000);
+	snapshot(c, r31, 1, 12000ULL * 1000 * 1000);
+	snapshot(c, r31, 1, 18000ULL * 1000 * 1000);
+	snapshot(c, r32, 1, 24000ULL * 1000 * 1000);
+	CHECK(!in_map(fd, 32));
+	CHECK_U64(stack_cache_restored(c), 1);
+	CHECK_U64(stack_cache_report_id(c, 32), 32);
+	CHECK(stack_cache_get(c, 32) == NULL);
+	CHECK_U64(stack_cache_reclaimed_early(c), 1);
+	reclaim_round(c, r32, 1);
+	CHECK(stack_cache_get(c, 32) == NULL);
+	CHECK_U64(stack_cache_reclaimed_early(c), 1);
+	/* The BPF side stores it again: its frames, for every block. */
+	put_stack(fd, 32, s32, 1);
+	CHECK(stack_cache_get(c, 32) != NULL);
+	CHECK_U64(stack_cache_reclaimed_early(c), 1);
 	stack_cache_free(c);
 	symbolizer_free(s);
 	close(fd);
@@ -312,5 +419,7 @@ void test_stack_cache(void)
 	test_code_frames();
 	test_report_ids();
 	test_reclaim();
+	test_reclaim_report_id();
+	test_reclaim_late_block();
 	test_merge_groups();
 }

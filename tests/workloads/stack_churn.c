@@ -9,7 +9,8 @@
  *   stack_churn [--wait] STACKS PER_TICK TICK_MS KEEP
  *
  * STACKS blocks, PER_TICK of them every TICK_MS milliseconds ("half" is
- * said halfway). Before them, leak_again() mallocs 3 x 2048, freed
+ * said halfway, "q3" at three quarters, "churned" after the last, before
+ * the KEEP are freed). Before them, leak_again() mallocs 3 x 2048, freed
  * halfway: its stack is then no block's. After them, all freed and a
  * pause of PAUSE_MS (the stacks no block refers to go), leak_again()
  * again, from the same call site (the same stack), and leak_late():
@@ -110,9 +111,12 @@ static void churn(unsigned long stacks, unsigned long per_tick, long tick_ms)
 				free(again[j]);
 			say("half\n");
 		}
+		if (i == stacks / 4 * 3)
+			say("q3\n");
 		if ((i + 1) % per_tick == 0)
 			sleep_ms(tick_ms);
 	}
+	say("churned\n");
 	for (unsigned long i = 0; i < keep; i++) {
 		free(ring[i]);
 		ring[i] = NULL;
