@@ -97,7 +97,7 @@ int sort_by_hotkey(char c, enum sort_key *key)
 	return -EINVAL;
 }
 
-static const struct proc_row *proctable_find(const struct proc_row *rows, size_t nr, uint32_t tgid)
+struct proc_row *proctable_find(const struct proc_row *rows, size_t nr, uint32_t tgid)
 {
 	size_t lo = 0, hi = nr;
 
@@ -105,7 +105,7 @@ static const struct proc_row *proctable_find(const struct proc_row *rows, size_t
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (rows[mid].tgid == tgid)
-			return &rows[mid];
+			return (struct proc_row *)&rows[mid];
 		if (rows[mid].tgid < tgid)
 			lo = mid + 1;
 		else

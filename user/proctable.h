@@ -54,6 +54,8 @@ int proctable_build(const struct proc_sample *cur, size_t nr,
 		    void (*comm_of)(void *ctx, uint32_t tgid, char comm[16]), void *ctx,
 		    struct proc_row **rows);
 void proctable_sort(struct proc_row *rows, size_t nr, enum sort_key key);
+/* ROWS in tgid order (as built): the row of TGID, or NULL; as strchr(), not const. */
+struct proc_row *proctable_find(const struct proc_row *rows, size_t nr, uint32_t tgid);
 const char *proc_stat_name(enum proc_stat ps);
 const char *rss_member_name(enum rss_member m);
 

@@ -285,24 +285,6 @@ static void publish_prom(struct top_env *env, struct sysview *v, const struct pr
 	prom_publish(env->prom_server, text, len);
 }
 
-/* ROWS in tgid order (as sampled): the row of TGID, or NULL. */
-static struct proc_row *find_row(struct proc_row *rows, size_t nr, uint32_t tgid)
-{
-	size_t lo = 0, hi = nr;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (rows[mid].tgid == tgid)
-			return &rows[mid];
-		if (rows[mid].tgid < tgid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 /*
  * The programs that exec'd in the interval: a row each under its old name,
  * shown once like an exited process. The new program's row counts from
@@ -331,7 +313,7 @@ static int add_execed(struct sysview *v, const struct top_state *st, struct proc
 		return err;
 	}
 	for (size_t i = 0; i < nx; i++) {
-		struct proc_row *now = find_row(rows, nr, xs[i].tgid);
+		struct proc_row *now = proctable_find(rows, nr, xs[i].tgid);
 
 		memcpy(xr[i].comm, xs[i].st.comm, sizeof(xr[i].comm));
 		xr[i].exited = true;
