@@ -95,6 +95,16 @@ static void put_stack(int fd, uint64_t id, const uint64_t *ips, size_t nr)
 	CHECK(bpf_map_update_elem(fd, &id, &t, BPF_ANY) == 0);
 }
 
+/* A stack map as allocs.bpf.c's, small: its fd, or negative (a failed check). */
+static int new_stack_map(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
+				sizeof(struct stack_trace), 64, NULL);
+
+	CHECK(fd >= 0);
+	return fd;
+}
+
 static void test_report_ids(void)
 {
 	uint64_t a[] = { APP + 0x10, TEXT, DATA + 0x10, 0x1001 };
@@ -112,9 +122,7 @@ static void test_report_ids(void)
 	size_t n;
 	int fd;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
-			    sizeof(struct stack_trace), 64, NULL);
-	CHECK(fd >= 0);
+	fd = new_stack_map();
 	if (fd < 0)
 		return;
 	put_stack(fd, 11, a, 4);
@@ -229,9 +237,7 @@ static void test_reclaim(void)
 	struct stack_cache *c;
 	int fd;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
-			    sizeof(struct stack_trace), 64, NULL);
-	CHECK(fd >= 0);
+	fd = new_stack_map();
 	if (fd < 0)
 		return;
 	put_stack(fd, 21, s21, 2);
@@ -299,9 +305,7 @@ static void test_reclaim_report_id(void)
 	struct stack_cache *c;
 	int fd;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
-			    sizeof(struct stack_trace), 64, NULL);
-	CHECK(fd >= 0);
+	fd = new_stack_map();
 	if (fd < 0)
 		return;
 	put_stack(fd, 41, cut, 2);
@@ -345,9 +349,7 @@ static void test_reclaim_late_block(void)
 	struct stack_cache *c;
 	int fd;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "test_stacks", sizeof(uint64_t),
-			    sizeof(struct stack_trace), 64, NULL);
-	CHECK(fd >= 0);
+	fd = new_stack_map();
 	if (fd < 0)
 		return;
 	put_stack(fd, 31, s31, 1);
