@@ -149,23 +149,30 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *out)
 		fputs(cmd->epilog, out);
 }
 
+int cli_parse_pid(const char *cmd, const char *arg, int *pid)
+{
+	unsigned long long v;
+
+	if (parse_uint(arg, "pid", 0x3fffffff, &v))
+		return -EINVAL;
+	if (!v) {
+		error_msg("%s: -p 0 is not a process id", cmd);
+		return -EINVAL;
+	}
+	*pid = v;
+	return 0;
+}
+
 /*
  * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
  * on a bad value (already reported).
  */
 static int view_parse_opt(const char *name, struct view_opts *o, int opt, const char *arg)
 {
-	unsigned long long v;
-
 	switch (opt) {
 	case 'p':
-		if (parse_uint(arg, "pid", 0x3fffffff, &v))
+		if (cli_parse_pid(name, arg, &o->pid))
 			return -EINVAL;
-		if (!v) {
-			error_msg("%s: -p 0 is not a process id", name);
-			return -EINVAL;
-		}
-		o->pid = v;
 		return 1;
 	case 'c':
 		if (strlen(arg) >= 16 || !*arg) {

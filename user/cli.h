@@ -94,6 +94,9 @@ const char *cli_key_name(const struct cli_cmd *cmd, int key);
 /* The --help text of CMD. */
 void cli_print_help(const struct cli_cmd *cmd, FILE *out);
 
+/* -p PID of command CMD into *PID: 0, or -EINVAL (said in one line). */
+int cli_parse_pid(const char *cmd, const char *arg, int *pid);
+
 /*
  * The system-wide views (top, hist, reclaim, kmem): the filters they share
  * (cli_view_filters) and each view's own options.

@@ -216,7 +216,6 @@ static int check_record_args(const struct leaks_env *env)
 static int parse_args(int argc, char **argv, struct leaks_env *env, const struct cli_cmd *cli)
 {
 	struct cli_parser p;
-	unsigned long long v;
 	int opt, err;
 
 	if (cli_parser_init(&p, cli))
@@ -234,13 +233,8 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 		}
 		switch (opt) {
 		case 'p':
-			if (parse_uint(optarg, "pid", 0x3fffffff, &v))
+			if (cli_parse_pid(env->name, optarg, &env->pid))
 				return -EINVAL;
-			if (!v) {
-				error_msg("%s: -p 0 is not a process id", env->name);
-				return -EINVAL;
-			}
-			env->pid = v;
 			break;
 		case 'o':
 			env->output = optarg;
