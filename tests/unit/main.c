@@ -30,6 +30,7 @@ static const struct {
 	{ "tpguard", test_tpguard },
 	{ "alloc_session", test_alloc_session },
 	{ "cli", test_cli },
+	{ "reachability", test_reachability },
 };
 
 /* With arguments, only the suites they name. */

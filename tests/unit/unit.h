@@ -50,6 +50,7 @@ int unit_fire(struct bpf_program *prog, const uint64_t *args, size_t nr);
 } while (0)
 
 void test_procmaps(void);
+void test_reachability(void);
 void test_elfsym(void);
 void test_free_probe_skip(void);
 void test_symbolize(void);

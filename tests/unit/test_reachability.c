@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The reachability core on a synthetic memory image: every class, as valgrind gives it. */
+#include <stdlib.h>
+#include <string.h>
+#include "reachability.h"
+#include "unit.h"
+
+#define BASE	0x10000ULL
+#define SIZE	0x4000ULL
+
+struct image {
+	uint8_t mem[SIZE];
+	uint64_t hole;		/* an unreadable page, 0: none */
+};
+
+static ssize_t image_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct image *im = ctx;
+
+	if (addr < BASE || addr >= BASE + SIZE)
+		return -14;
+	if (addr + len > BASE + SIZE)
+		len = BASE + SIZE - addr;
+	if (im->hole && addr >= im->hole && addr < im->hole + 4096)
+		return -14;
+	if (im->hole && addr < im->hole && addr + len > im->hole)
+		len = im->hole - addr;
+	memcpy(buf, im->mem + (addr - BASE), len);
+	return len;
+}
+
+static void put(struct image *im, uint64_t at, uint64_t val)
+{
+	memcpy(im->mem + (at - BASE), &val, sizeof(val));
+}
+
+enum { A, B, C, D, H, N1, N2, X, Y, R, E, T, U, NR };
+
+static const uint64_t addr[NR] = {
+	[A] = 0x11000, [B] = 0x11100, [C] = 0x11200, [D] = 0x11300,
+	[H] = 0x11600, [N1] = 0x11400, [N2] = 0x11500,
+	[X] = 0x11700, [Y] = 0x11800, [R] = 0x11900, [E] = 0x11a00,
+	[T] = 0x12000, [U] = 0x12100,
+};
+static const uint64_t size[NR] = {
+	[A] = 64, [B] = 32, [C] = 64, [D] = 48, [H] = 16, [N1] = 16, [N2] = 16,
+	[X] = 32, [Y] = 32, [R] = 8, [E] = 8, [T] = 64, [U] = 24,
+};
+
+/* Globals at BASE; blocks above; the graph as the comments say. */
+static void build(struct image *im)
+{
+	memset(im, 0, sizeof(*im));
+	put(im, BASE + 0x00, addr[A]);		/* global -> A: reachable */
+	put(im, addr[A] + 8, addr[B]);		/* A -> B: reachable */
+	put(im, BASE + 0x08, addr[C] + 16);	/* global -> inside C: possibly */
+	put(im, addr[C], addr[D]);		/* C -> D: possibly too */
+	put(im, addr[H], addr[N1]);		/* H -> N1 -> N2, no root: H definitely */
+	put(im, addr[N1], addr[N2]);
+	put(im, addr[X], addr[Y]);		/* X <-> Y, no root: X definitely */
+	put(im, addr[Y] + 8, addr[X]);
+	put(im, BASE + 0x81, addr[E]);		/* unaligned: not a pointer */
+	put(im, addr[T] + 16, addr[U]);		/* T in a root range -> U */
+}
+
+static void check_classes(const uint8_t *cls)
+{
+	CHECK_U64(cls[A], REACH_REACHABLE);
+	CHECK_U64(cls[B], REACH_REACHABLE);
+	CHECK_U64(cls[C], REACH_POSSIBLE);
+	CHECK_U64(cls[D], REACH_POSSIBLE);
+	CHECK_U64(cls[H], REACH_DEFINITE);
+	CHECK_U64(cls[N1], REACH_INDIRECT);
+	CHECK_U64(cls[N2], REACH_INDIRECT);
+	CHECK_U64(cls[X], REACH_DEFINITE);
+	CHECK_U64(cls[Y], REACH_INDIRECT);
+	CHECK_U64(cls[R], REACH_REACHABLE);
+	CHECK_U64(cls[E], REACH_DEFINITE);
+	CHECK_U64(cls[T], REACH_REACHABLE);
+	CHECK_U64(cls[U], REACH_REACHABLE);
+}
+
+static void test_graph(void)
+{
+	static struct image im;
+	struct reach_range roots[] = { { BASE, BASE + 0x100 }, { addr[T] + 8, addr[T] + 40 } };
+	uint64_t words[] = { 0, 12345, addr[R] };
+	uint8_t cls[NR];
+	struct reach_result res = { .cls = cls };
+	struct reach_input in = {
+		.addr = addr, .size = size, .nr = NR, .roots = roots, .nr_roots = 2,
+		.words = words, .nr_words = 3, .read = image_read, .ctx = &im,
+	};
+
+	build(&im);
+	memset(cls, 0xff, sizeof(cls));
+	CHECK(reach_classify(&in, &res) == 0);
+	check_classes(cls);
+	CHECK(!res.partial);
+	/*
+	 * Roots 0x100 + 32, then A, B, C, D, T, U, R; then the cliques: N1
+	 * (the lowest), N2, H, N1 again (no longer a head), X, Y, E.
+	 */
+	CHECK_U64(res.bytes_scanned, 0x100 + 32 + 64 + 32 + 64 + 48 + 64 + 24 + 8 +
+		  16 + 16 + 16 + 16 + 32 + 32 + 8);
+	CHECK_U64(res.bytes_unreadable, 0);
+}
+
+/* The head of a list at the highest address: still the one definitely lost. */
+static void test_list_order(void)
+{
+	static struct image im;
+	uint64_t a[3] = { 0x11500, 0x11000, 0x11200 }, s[3] = { 16, 16, 16 };
+	uint8_t cls[3];
+	struct reach_result res = { .cls = cls };
+	struct reach_input in = { .addr = a, .size = s, .nr = 3, .read = image_read, .ctx = &im };
+
+	memset(&im, 0, sizeof(im));
+	put(&im, a[0], a[1]);
+	put(&im, a[1] + 8, a[2]);
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK_U64(cls[0], REACH_DEFINITE);
+	CHECK_U64(cls[1], REACH_INDIRECT);
+	CHECK_U64(cls[2], REACH_INDIRECT);
+}
+
+/* A page that cannot be read is skipped and counted; the rest is scanned. */
+static void test_unreadable(void)
+{
+	static struct image im;
+	struct reach_range roots[] = { { BASE, BASE + 0x2000 } };
+	uint64_t a[2] = { 0x13000, 0x13100 }, s[2] = { 8, 8 };
+	uint8_t cls[2];
+	struct reach_result res = { .cls = cls };
+	struct reach_input in = { .addr = a, .size = s, .nr = 2, .roots = roots, .nr_roots = 1,
+				  .read = image_read, .ctx = &im };
+
+	memset(&im, 0, sizeof(im));
+	im.hole = BASE;
+	put(&im, BASE + 8, a[0]);		/* in the hole: unseen */
+	put(&im, BASE + 0x1008, a[1]);
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK_U64(cls[0], REACH_DEFINITE);
+	CHECK_U64(cls[1], REACH_REACHABLE);
+	CHECK_U64(res.bytes_unreadable, 4096);
+	CHECK_U64(res.bytes_scanned, 4096 + 8 + 8);
+}
+
+/* A deadline already past: only what registers reach is sure, the rest not scanned. */
+static void test_deadline(void)
+{
+	static struct image im;
+	struct reach_range roots[] = { { BASE, BASE + 0x100 } };
+	uint64_t words[] = { addr[R] };
+	uint8_t cls[NR];
+	struct reach_result res = { .cls = cls };
+	struct reach_input in = {
+		.addr = addr, .size = size, .nr = NR, .roots = roots, .nr_roots = 1,
+		.words = words, .nr_words = 1, .read = image_read, .ctx = &im, .deadline_ns = 1,
+	};
+
+	build(&im);
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK(res.partial);
+	CHECK_U64(cls[R], REACH_REACHABLE);
+	CHECK_U64(cls[A], REACH_NONE);
+	CHECK_U64(cls[H], REACH_NONE);
+	CHECK_U64(res.bytes_scanned, 0);
+}
+
+static void test_names(void)
+{
+	CHECK_STR(reach_class_name(REACH_DEFINITE), "definitely_lost");
+	CHECK_STR(reach_class_name(REACH_REACHABLE), "still_reachable");
+	CHECK_STR(reach_class_name(REACH_NONE), "not_scanned");
+}
+
+void test_reachability(void)
+{
+	test_graph();
+	test_list_order();
+	test_unreadable();
+	test_deadline();
+	test_names();
+}
