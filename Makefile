@@ -139,6 +139,9 @@ $(OUTPUT)/unwind_sample_nocfi.so: $(OUTPUT)/unwind_sample.so
 $(OUTPUT)/leaky: tests/workloads/leaky.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/reach_graphs: tests/workloads/reach_graphs.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 # The unwinder's test: the same program without and with frame pointers.
 $(OUTPUT)/unwind_leak: tests/workloads/unwind_leak.c tests/workloads/handshake.h | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer $(filter %.c,$^) -o $@
@@ -226,7 +229,8 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
-	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer
+	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
+	    $(OUTPUT)/reach_graphs
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

@@ -25,6 +25,7 @@
 #include "bpf_util.h"
 #include "goheap.h"
 #include "output.h"
+#include "reach_report.h"
 #include "recfile.h"
 #include "sampling.h"
 #include "stack_cache.h"
@@ -41,6 +42,19 @@ static void unwinder_update(struct alloc_session *s)
 	err = unwinder_refresh(s->unwinder);
 	if (err)
 		debug_msg("unwind tables not updated: %s", strerror(-err));
+}
+
+/*
+ * Our command held at _exit, its blocks final: classed now, while its
+ * threads can be stopped and read, for the report that comes at its exit.
+ */
+static void scan_at_exit(struct alloc_session *s)
+{
+	if (s->opts->scan == SCAN_NONE || !s->source->read || !s->child.holder)
+		return;
+	s->scan.max_pause_ns = s->opts->scan_max_pause_ns;
+	if (!s->source->read(s))
+		leak_scan_run(&s->scan, s->child.pid, &s->child, s->snap.recs, s->snap.nr);
 }
 
 /*
@@ -63,6 +77,7 @@ static void answer_events(struct alloc_session *s)
 		}
 		if (s->exiting) {
 			s->exiting = false;
+			scan_at_exit(s);
 			symbolizer_refresh(s->sym);
 			s->maps_dirty = false;
 		}
@@ -259,6 +274,8 @@ static int render_report(struct alloc_session *s, struct stack_report *r, bool f
 	err = alloc_session_group(s, r);
 	if (err)
 		return err;
+	if (r->scan)
+		reach_sort_groups(r->groups, r->nr_groups);
 	/* Folded reports one after another would add up: the FINAL one only. */
 	err = report_write_outputs(r, show->folded && final, show->svg, show->pprof);
 	if (show->json)
@@ -289,6 +306,25 @@ static int record_snapshot(struct alloc_session *s, const struct stack_report *r
 	return rec_writer_snapshot(s->rec, &rs, s->snap.recs, s->snap.nr, report_stack, s);
 }
 
+/*
+ * --scan: the blocks just read classed, for the last report or for every
+ * one. At the exit, they were when the command was held at _exit.
+ */
+static void scan_blocks(struct alloc_session *s, bool final)
+{
+	int pid = s->skel->rodata->targ_tgid;
+
+	if (s->opts->scan == SCAN_NONE || s->rec)
+		return;
+	if (!s->exited && (final || s->opts->scan == SCAN_EACH)) {
+		s->scan.max_pause_ns = s->opts->scan_max_pause_ns;
+		leak_scan_run(&s->scan, pid, s->child.holder ? &s->child : NULL, s->snap.recs,
+			      s->snap.nr);
+	}
+	if (s->scan.valid)
+		leak_scan_apply(&s->scan, s->snap.recs, s->snap.nr);
+}
+
 /* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
 static int report(struct alloc_session *s, bool final)
 {
@@ -311,6 +347,8 @@ static int report(struct alloc_session *s, bool final)
 		err = s->source->read(s);
 		if (err)
 			return err;
+		scan_blocks(s, final);
+		r.scan = s->scan.valid ? &s->scan.st : NULL;
 	}
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);
@@ -402,6 +440,7 @@ static void session_close(struct alloc_session *s)
 	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);
 	snapshot_free(&s->snap);
+	leak_scan_free(&s->scan);
 	free(s->held);
 }
 

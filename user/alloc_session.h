@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "allocs.h"
+#include "leak_scan.h"
 #include "stack_report.h"
 #include "spawn.h"
 
@@ -33,6 +34,8 @@ struct session_opts {
 	bool unwind_fp;			/* --unwind fp: frame pointers only */
 	unsigned long long unwind_rows;
 	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
+	int scan;			/* --scan: enum scan_when */
+	uint64_t scan_max_pause_ns;	/* --scan-max-pause, 0: none */
 };
 
 /*
@@ -81,6 +84,7 @@ struct alloc_session {
 	int exit_code;
 	int no_allocator;	/* -errno: no allocator could be hooked, the run ends */
 	bool rec_begun;		/* the recording has its header: keep what it has */
+	struct leak_scan scan;	/* the last reachability scan */
 };
 
 /*

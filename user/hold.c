@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "freeze.h"
 #include "hold.h"
 #include "util.h"
 
@@ -40,6 +41,15 @@ struct tracee {
 struct tracee_list {
 	struct tracee *t;
 	size_t nr, cap;
+};
+
+/* memlens asks for its command's threads stopped while FN runs (holder_frozen). */
+struct frozen_req {
+	int (*fn)(void *arg, const struct frozen *f);
+	void *arg;
+	int ret;
+	uint64_t pause_ns;
+	bool done;
 };
 
 struct holder {
@@ -58,6 +68,7 @@ struct holder {
 	int status;
 	int map_fd;			/* our own copy: it outlives the BPF object */
 	struct tracee_list release;	/* let these go */
+	struct frozen_req *frozen;	/* run this with every thread stopped */
 	bool stop;
 	/* The thread's own. */
 	struct tracee_list held;	/* stopped for us, not released yet */
@@ -234,9 +245,39 @@ static void drain(int fd)
 		;
 }
 
+/*
+ * Every thread of the command stopped while REQ runs: those held are
+ * stopped already, the others are interrupted (PTRACE_INTERRUPT: no
+ * signal). Then each goes on as its stop asks: an interrupt's stop is
+ * resumed, a signal's or a hold's is what it would have been.
+ */
+static void run_frozen(struct holder *h, struct frozen_req *req)
+{
+	pid_t *already = calloc(h->held.nr + 1, sizeof(*already));
+	struct frozen f;
+
+	if (!already) {
+		req->ret = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < h->held.nr; i++)
+		already[i] = h->held.t[i].tid;
+	req->ret = freeze_stop(&f, h->pid, false, already, h->held.nr, 1000);
+	if (!req->ret)
+		req->ret = req->fn(req->arg, &f);
+	for (size_t i = 0; i < f.nr; i++)
+		if (f.interrupted[i] && f.status[i] != -1)
+			tracee_changed(h, f.t[i].tid, f.status[i]);
+	/* Interrupted and not stopped yet: serve() resumes its stop when it comes. */
+	req->pause_ns = freeze_release(&f);
+	freeze_free(&f);
+	free(already);
+}
+
 /* What memlens asked: the releases done, true if it asks us to stop. */
 static bool take_requests(struct holder *h)
 {
+	struct frozen_req *frozen;
 	struct tracee_list todo;
 	bool stop;
 
@@ -244,7 +285,16 @@ static bool take_requests(struct holder *h)
 	todo = h->release;
 	h->release = (struct tracee_list){};
 	stop = h->stop;
+	frozen = h->frozen;
 	pthread_mutex_unlock(&h->lock);
+	if (frozen) {
+		run_frozen(h, frozen);
+		pthread_mutex_lock(&h->lock);
+		h->frozen = NULL;
+		frozen->done = true;
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+	}
 	for (size_t i = 0; i < todo.nr; i++)
 		release(h, todo.t[i].tid);
 	free(todo.t);
@@ -463,4 +513,21 @@ void holder_stop(struct holder *h)
 	wake(h);
 	pthread_join(h->thread, NULL);
 	holder_free(h);
+}
+
+int holder_frozen(struct holder *h, int (*fn)(void *arg, const struct frozen *f), void *arg,
+		  uint64_t *pause_ns)
+{
+	struct frozen_req req = { .fn = fn, .arg = arg };
+
+	pthread_mutex_lock(&h->lock);
+	h->frozen = &req;
+	pthread_mutex_unlock(&h->lock);
+	wake(h);
+	pthread_mutex_lock(&h->lock);
+	while (!req.done)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	*pause_ns = req.pause_ns;
+	return req.ret;
 }

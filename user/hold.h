@@ -10,6 +10,7 @@
 #define MEMLENS_HOLD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct holder;
@@ -28,6 +29,14 @@ void holder_set_map(struct holder *h, int map_fd);
 void holder_release(struct holder *h, pid_t tid);
 /* The child's wait status, once it has exited and been reaped. */
 int holder_wait_exit(struct holder *h);
+struct frozen;
+/*
+ * Run FN(ARG, F) in the holder with every thread of the command stopped
+ * (F: their registers), then let each go on as it was: FN's return, or
+ * -errno if they could not be stopped. *PAUSE_NS: how long they were.
+ */
+int holder_frozen(struct holder *h, int (*fn)(void *arg, const struct frozen *f), void *arg,
+		  uint64_t *pause_ns);
 /* Resume the threads held, stop tracing them and end the holder. */
 void holder_stop(struct holder *h);
 

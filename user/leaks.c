@@ -17,6 +17,7 @@
 #include <string.h>
 #include "alloc_session.h"
 #include "cli.h"
+#include "leak_scan.h"
 #include "stack_report.h"
 #include "sampling.h"
 #include "subcommands.h"
@@ -39,6 +40,8 @@ struct leaks_env {
 	bool unwind_set;	/* --unwind or --unwind-rows given */
 	unsigned long long unwind_rows;
 	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
+	int scan;		/* --scan: enum scan_when, -1 not given */
+	unsigned long long scan_max_pause_ms;
 	bool go;		/* memlens allocs: a Go program's allocation profile */
 	const char *name;	/* of the subcommand, for messages */
 };
@@ -73,7 +76,7 @@ static const char allocs_usage[] =
 
 enum {
 	OPT_ALLOCATOR = CLI_CMD_KEYS, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_UNWIND, OPT_UNWIND_ROWS,
-	OPT_SAMPLE_BYTES,
+	OPT_SAMPLE_BYTES, OPT_SCAN, OPT_SCAN_MAX_PAUSE,
 };
 
 /*
@@ -114,6 +117,14 @@ static const struct cli_opt leaks_opts[] = {
 	  "track one allocation every R bytes on average\n"
 	  "(Poisson, by bytes), not every one: cheaper, and the\n"
 	  "counts and bytes shown are estimates (default 0 = exact)" },
+	{ "scan", OPT_SCAN, "WHEN", 0,
+	  "which blocks are really lost: a reachability scan of\n"
+	  "the process, stopped while it is read, at the last\n"
+	  "report (end: default with a COMMAND, at its exit),\n"
+	  "at every report (each), or never (none: default with -p)" },
+	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", 0,
+	  "stop a scan after MS milliseconds and report it as\n"
+	  "partial (default 0 = no bound)" },
 	{ "output", 'o', "FILE", CLI_HIDDEN, NULL },
 	{},
 };
@@ -279,6 +290,22 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 			if (parse_uint(optarg, "sample-bytes", SAMPLE_MAX_BYTES, &env->sample_bytes))
 				return -EINVAL;
 			break;
+		case OPT_SCAN:
+			if (!strcmp(optarg, "none"))
+				env->scan = SCAN_NONE;
+			else if (!strcmp(optarg, "end"))
+				env->scan = SCAN_END;
+			else if (!strcmp(optarg, "each"))
+				env->scan = SCAN_EACH;
+			else {
+				error_msg("%s: --scan is end, each or none, not '%s'", env->name, optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_SCAN_MAX_PAUSE:
+			if (parse_uint(optarg, "scan-max-pause", 1ULL << 32, &env->scan_max_pause_ms))
+				return -EINVAL;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -313,6 +340,14 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
 		return -EINVAL;
 	}
+	if (env->scan > SCAN_NONE && env->sample_bytes) {
+		/* A block reached only through one not sampled would look lost. */
+		error_msg("%s: --scan needs every block: not with --sample-bytes", env->name);
+		return -EINVAL;
+	}
+	if (env->scan < 0)
+		env->scan = env->cmd && !env->sample_bytes && !env->go && !env->record_mode ?
+			    SCAN_END : SCAN_NONE;
 	if (env->unwind_fp && env->unwind_rows) {
 		error_msg("%s: --unwind-rows sizes the tables of --unwind dwarf, not fp", env->name);
 		return -EINVAL;
@@ -337,6 +372,8 @@ static int run_leaks(struct leaks_env *env)
 		.unwind_fp = env->unwind_fp,
 		.unwind_rows = env->unwind_rows,
 		.sample_bytes = env->sample_bytes,
+		.scan = env->scan,
+		.scan_max_pause_ns = env->scan_max_pause_ms * 1000000ULL,
 	};
 
 	return alloc_session_run(&o);
@@ -344,7 +381,7 @@ static int run_leaks(struct leaks_env *env)
 
 int cmd_leaks(int argc, char **argv)
 {
-	struct leaks_env env = { .interval_s = 5, .show.top = 10, .name = "leaks" };
+	struct leaks_env env = { .interval_s = 5, .show.top = 10, .scan = -1, .name = "leaks" };
 
 	if (parse_args(argc, argv, &env, &leaks_cli))
 		return EXIT_USAGE;
@@ -353,7 +390,7 @@ int cmd_leaks(int argc, char **argv)
 
 int cmd_record(int argc, char **argv)
 {
-	struct leaks_env env = { .interval_s = 5, .record_mode = true, .name = "record" };
+	struct leaks_env env = { .interval_s = 5, .record_mode = true, .scan = -1, .name = "record" };
 
 	if (parse_args(argc, argv, &env, &record_cli))
 		return EXIT_USAGE;
@@ -362,7 +399,8 @@ int cmd_record(int argc, char **argv)
 
 int cmd_allocs(int argc, char **argv)
 {
-	struct leaks_env env = { .interval_s = 5, .show.top = 10, .go = true, .name = "allocs" };
+	struct leaks_env env = { .interval_s = 5, .show.top = 10, .go = true, .scan = -1,
+				 .name = "allocs" };
 
 	if (parse_args(argc, argv, &env, &allocs_cli))
 		return EXIT_USAGE;

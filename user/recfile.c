@@ -1565,7 +1565,7 @@ static int materialize(const struct recording *r, const struct live_set *ls,
 
 		if (ls->used[i])
 			out[n++] = (struct alloc_rec){ b->addr, b->size, b->ts_ns,
-						       r->stacks[b->stack].id, b->sample_bytes };
+						       r->stacks[b->stack].id, b->sample_bytes, 0 };
 	}
 	view->allocs = out;
 	view->nr = n;

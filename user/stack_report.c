@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include "cli.h"
 #include "pprof.h"
+#include "reach_report.h"
 #include "sampling.h"
 #include "alloc_stats.h"
 #include "output.h"
@@ -64,6 +65,10 @@ void merge_groups(struct stack_group *groups, size_t *nr)
 		last->count += g->count;
 		last->bytes += g->bytes;
 		last->samples += g->samples;
+		for (int c = 0; c < REACH_NR; c++) {
+			last->reach_count[c] += g->reach_count[c];
+			last->reach_bytes[c] += g->reach_bytes[c];
+		}
 		if (g->oldest_ts_ns < last->oldest_ts_ns)
 			last->oldest_ts_ns = g->oldest_ts_ns;
 	}
@@ -126,6 +131,8 @@ int group_by_stack(struct alloc_rec *recs, size_t nr, uint64_t now_ns,
 		if (!r->sample_bytes) {
 			g[n - 1].count++;
 			g[n - 1].bytes += r->size;
+			g[n - 1].reach_count[r->reach % REACH_NR]++;
+			g[n - 1].reach_bytes[r->reach % REACH_NR] += r->size;
 			continue;
 		}
 		g[n - 1].samples++;
@@ -242,6 +249,7 @@ void report_print_text(FILE *out, const struct stack_report *r)
 	if (shown < r->nr_groups)
 		fprintf(out, ", top %zu by bytes", shown);
 	fputs(" ==\n", out);
+	reach_print_text(out, r);
 
 	for (size_t i = 0; i < shown; i++) {
 		const struct stack_group *g = &r->groups[i];
@@ -255,6 +263,7 @@ void report_print_text(FILE *out, const struct stack_report *r)
 		if (r->kind == REPORT_OUTSTANDING)
 			fprintf(out, ", oldest %.1fs ago", age_s(r, g->oldest_ts_ns));
 		fprintf(out, ", stack %016" PRIx64 "\n", g->stack_id);
+		reach_print_group_text(out, r, g);
 		if (!st || !st->nr) {
 			fputs("\t[stack not captured: see stack_* stats]\n", out);
 			continue;
@@ -315,6 +324,7 @@ void report_print_json(FILE *out, const struct stack_report *r)
 	if (r->sample_bytes)
 		fprintf(out, ",\"sample_bytes\":%" PRIu64 ",\"samples\":%" PRIu64, r->sample_bytes,
 			r->total_samples);
+	reach_print_json(out, r);
 	fprintf(out, ",\"stacks_total\":%zu,\"stacks\":[", r->nr_groups);
 	for (size_t i = 0; i < shown; i++) {
 		const struct stack_group *g = &r->groups[i];
@@ -326,6 +336,7 @@ void report_print_json(FILE *out, const struct stack_report *r)
 			fprintf(out, ",\"samples\":%" PRIu64, g->samples);
 		if (r->kind == REPORT_OUTSTANDING)
 			fprintf(out, ",\"oldest_age_s\":%.3f", age_s(r, g->oldest_ts_ns));
+		reach_print_group_json(out, r, g);
 		fputs(",\"frames\":[", out);
 		for (size_t f = 0; st && f < st->nr; f++) {
 			if (f)

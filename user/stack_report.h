@@ -11,6 +11,7 @@
 #include "allocs.h"
 #include "alloc_rec.h"
 #include "flameset.h"
+#include "reachability.h"
 #include "symbolize.h"
 
 /* Outstanding allocations that share a call stack. */
@@ -21,6 +22,9 @@ struct stack_group {
 	uint64_t oldest_ts_ns;
 	/* Allocations tracked; COUNT and BYTES are estimates from them when sampled. */
 	uint64_t samples;
+	/* By class of a reachability scan (reach_report.c), exact blocks only. */
+	uint64_t reach_count[REACH_NR];
+	uint64_t reach_bytes[REACH_NR];
 };
 
 struct sym_stack {
@@ -55,6 +59,7 @@ struct stack_report {
 	uint64_t threads_tracked;	/* per-thread state entries alive */
 	uint64_t sample_bytes;		/* --sample-bytes R: counts are estimates; 0: exact */
 	uint64_t total_samples;		/* allocations tracked behind the estimates */
+	const struct reach_stats *scan;	/* a reachability scan classed the blocks; NULL: none */
 	/* Symbolized frames of a stack id, NULL if unknown. */
 	const struct sym_stack *(*stack)(void *ctx, uint64_t stack_id);
 	void *ctx;

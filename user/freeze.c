@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Stopping every thread of a process for a scan (freeze.h). A seized
+ * thread interrupted stops in PTRACE_EVENT_STOP; one that meets a signal
+ * first stops for it (a signal-delivery-stop), and gets it back when let
+ * go. Threads born meanwhile are found by reading the task list again
+ * until it holds no new one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "freeze.h"
+#include "util.h"
+
+static bool known(const struct frozen *f, pid_t tid)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		if (f->t[i].tid == tid)
+			return true;
+	return false;
+}
+
+static int add_thread(struct frozen *f, pid_t tid)
+{
+	size_t cap = f->cap;
+
+	if (f->nr == cap) {
+		cap = cap ? cap * 2 : 16;
+		f->t = realloc(f->t, cap * sizeof(*f->t));
+		f->status = realloc(f->status, cap * sizeof(*f->status));
+		f->interrupted = realloc(f->interrupted, cap * sizeof(*f->interrupted));
+		if (!f->t || !f->status || !f->interrupted)
+			return -ENOMEM;
+		f->cap = cap;
+	}
+	f->t[f->nr] = (struct reach_thread){ .tid = tid };
+	f->status[f->nr] = -1;
+	f->interrupted[f->nr] = false;
+	f->nr++;
+	return 0;
+}
+
+static void read_regs(struct reach_thread *t)
+{
+	struct user_regs_struct regs;
+	const uint64_t *w = (const uint64_t *)&regs;
+
+	if (ptrace(PTRACE_GETREGS, t->tid, NULL, &regs))
+		return;
+	t->nr_regs = sizeof(regs) / sizeof(*w);
+	if (t->nr_regs > sizeof(t->regs) / sizeof(*t->regs))
+		t->nr_regs = sizeof(t->regs) / sizeof(*t->regs);
+	memcpy(t->regs, w, t->nr_regs * sizeof(*w));
+	t->sp = regs.rsp;
+	t->fs_base = regs.fs_base;
+	t->stopped = true;
+}
+
+/* Interrupt (seize first) the threads of PID not known yet: how many new. */
+static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_already)
+{
+	char path[64];
+	struct dirent *de;
+	int added = 0, err = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", f->pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && !err) {
+		pid_t tid = atoi(de->d_name);
+		bool held = false;
+
+		if (tid <= 0 || known(f, tid))
+			continue;
+		err = add_thread(f, tid);
+		if (err)
+			break;
+		added++;
+		for (size_t i = 0; i < nr_already; i++)
+			held |= already[i] == tid;
+		if (held) {
+			read_regs(&f->t[f->nr - 1]);
+			continue;
+		}
+		/* No options: its clones are not ours, and nothing stays traced after. */
+		if (f->seized && ptrace(PTRACE_SEIZE, tid, NULL, NULL))
+			continue;	/* gone, or not ours to trace */
+		if (!ptrace(PTRACE_INTERRUPT, tid, NULL, NULL))
+			f->interrupted[f->nr - 1] = true;
+	}
+	closedir(d);
+	return err ? err : added;
+}
+
+/* Wait for the threads interrupted to stop, until DEADLINE. */
+static void wait_stops(struct frozen *f, uint64_t deadline)
+{
+	for (;;) {
+		bool waiting = false;
+
+		for (size_t i = 0; i < f->nr; i++) {
+			int status;
+			pid_t r;
+
+			if (!f->interrupted[i] || f->status[i] != -1)
+				continue;
+			r = waitpid(f->t[i].tid, &status, __WALL | WNOHANG);
+			if (r == 0) {
+				waiting = true;
+				continue;
+			}
+			f->status[i] = r < 0 ? 0 : status;
+			if (r > 0 && WIFSTOPPED(status))
+				read_regs(&f->t[i]);
+		}
+		if (!waiting || monotonic_ns() >= deadline)
+			return;
+		nanosleep(&(struct timespec){ .tv_nsec = 200000 }, NULL);
+	}
+}
+
+int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
+		size_t nr_already, int wait_ms)
+{
+	uint64_t deadline;
+	int n;
+
+	memset(f, 0, sizeof(*f));
+	f->pid = pid;
+	f->seized = seize;
+	f->stopped_ns = monotonic_ns();
+	deadline = f->stopped_ns + wait_ms * 1000000ULL;
+	do {
+		n = take_new_threads(f, already, nr_already);
+		if (n < 0)
+			return n;
+		wait_stops(f, deadline);
+	} while (n > 0 && monotonic_ns() < deadline);
+	return f->nr ? 0 : -ESRCH;
+}
+
+/* A seized thread goes on: with the signal it stopped for, if it was one. */
+static void detach(struct frozen *f, size_t i)
+{
+	int status = f->status[i], sig = 0;
+
+	if (!f->interrupted[i])
+		return;
+	if (f->status[i] == -1) {
+		/* Its stop is still to come: detaching needs it stopped. */
+		if (waitpid(f->t[i].tid, &status, __WALL) < 0)
+			return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+		sig = WSTOPSIG(status);
+	ptrace(PTRACE_DETACH, f->t[i].tid, NULL, (void *)(intptr_t)sig);
+}
+
+uint64_t freeze_release(struct frozen *f)
+{
+	if (f->seized)
+		for (size_t i = 0; i < f->nr; i++)
+			detach(f, i);
+	return monotonic_ns() - f->stopped_ns;
+}
+
+void freeze_free(struct frozen *f)
+{
+	free(f->t);
+	free(f->status);
+	free(f->interrupted);
+	memset(f, 0, sizeof(*f));
+}

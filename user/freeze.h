@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Every thread of a process stopped for a moment under ptrace, its
+ * registers read, for a reachability scan: PTRACE_INTERRUPT on each (after
+ * PTRACE_SEIZE when memlens is not its tracer yet), never SIGSTOP, so that
+ * if memlens dies the kernel detaches and the process runs on. Every call
+ * is made by the one thread that is (or becomes) the tracer.
+ */
+#ifndef MEMLENS_FREEZE_H
+#define MEMLENS_FREEZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "reachability.h"
+
+struct frozen {
+	pid_t pid;
+	bool seized;		/* we seized them: detach when done */
+	struct reach_thread *t;
+	int *status;		/* the stop each thread reported (waitpid), -1 if none */
+	bool *interrupted;	/* we sent it PTRACE_INTERRUPT */
+	size_t nr, cap;
+	uint64_t stopped_ns;	/* when the first thread was asked to stop */
+};
+
+/*
+ * Stop every thread of PID, seizing them if SEIZE (memlens was not their
+ * tracer), and read their registers. ALREADY (NR_ALREADY tids) are
+ * stopped for us already (held): not interrupted. A thread that does not
+ * stop within WAIT_MS is left out (stopped false). 0 or -errno.
+ */
+int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
+		size_t nr_already, int wait_ms);
+/*
+ * Seized: detach every thread (a stop the thread reported for a signal
+ * gets it back). Not seized: the caller resumes them (F->status says how
+ * each stopped). The pause in ns since the first stop.
+ */
+uint64_t freeze_release(struct frozen *f);
+void freeze_free(struct frozen *f);
+
+#endif

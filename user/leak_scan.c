@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The reachability scan of a leaks session (leak_scan.h). The process is
+ * stopped only while it is read: a command memlens started is already
+ * traced by the holder thread, which stops its threads and runs the scan
+ * (ptrace ties tracees to one thread); a process given by -p is seized by
+ * this thread, interrupted, scanned and detached. If memlens dies
+ * meanwhile, the kernel detaches and the process runs on.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "freeze.h"
+#include "hold.h"
+#include "leak_scan.h"
+#include "spawn.h"
+#include "util.h"
+
+/* Threads that take longer than this to stop are left out of the scan (said). */
+#define STOP_WAIT_MS 1000
+
+struct scan_job {
+	struct leak_scan *ls;
+	pid_t pid;
+	bool unknown_heap;
+};
+
+static int scan_frozen(void *arg, const struct frozen *f)
+{
+	struct scan_job *job = arg;
+	struct leak_scan *ls = job->ls;
+
+	return reach_scan_process(job->pid, f->t, f->nr, ls->addr, ls->size, ls->nr,
+				  job->unknown_heap, ls->max_pause_ns, ls->cls, &ls->st);
+}
+
+static const struct alloc_rec *sort_recs;
+
+static int cmp_rec_addr(const void *a, const void *b)
+{
+	uint64_t x = sort_recs[*(const size_t *)a].addr, y = sort_recs[*(const size_t *)b].addr;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The blocks to scan, by address. */
+static int take_blocks(struct leak_scan *ls, const struct alloc_rec *recs, size_t nr)
+{
+	size_t *order = malloc((nr + 1) * sizeof(*order));
+
+	if (!order)
+		return -ENOMEM;
+	if (nr + 1 > ls->cap) {
+		free(ls->addr);
+		free(ls->size);
+		free(ls->cls);
+		ls->addr = malloc((nr + 1) * sizeof(*ls->addr));
+		ls->size = malloc((nr + 1) * sizeof(*ls->size));
+		ls->cls = malloc(nr + 1);
+		ls->cap = nr + 1;
+		if (!ls->addr || !ls->size || !ls->cls) {
+			ls->cap = 0;
+			free(order);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < nr; i++)
+		order[i] = i;
+	sort_recs = recs;
+	qsort(order, nr, sizeof(*order), cmp_rec_addr);
+	for (size_t i = 0; i < nr; i++) {
+		ls->addr[i] = recs[order[i]].addr;
+		ls->size[i] = recs[order[i]].size;
+	}
+	ls->nr = nr;
+	free(order);
+	return 0;
+}
+
+/* -p: seized, interrupted, scanned, detached, all by this thread. */
+static int scan_attached(struct scan_job *job)
+{
+	struct frozen f;
+	int err;
+
+	err = freeze_stop(&f, job->pid, true, NULL, 0, STOP_WAIT_MS);
+	if (!err)
+		err = scan_frozen(job, &f);
+	job->ls->st.pause_ns = freeze_release(&f);
+	freeze_free(&f);
+	return err;
+}
+
+int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
+		  const struct alloc_rec *recs, size_t nr)
+{
+	struct scan_job job = { .ls = ls, .pid = pid, .unknown_heap = !sp };
+	int err;
+
+	ls->valid = false;
+	memset(&ls->st, 0, sizeof(ls->st));
+	err = take_blocks(ls, recs, nr);
+	if (!err && sp && sp->holder)
+		err = holder_frozen(sp->holder, scan_frozen, &job, &ls->st.pause_ns);
+	else if (!err)
+		err = scan_attached(&job);
+	if (err) {
+		error_msg("reachability scan of pid %d failed: %s", pid, strerror(-err));
+		return err;
+	}
+	if (ls->st.threads_not_stopped)
+		info_msg("reachability scan: %u of %u threads did not stop within %d ms: "
+			 "their stacks and registers were not scanned", ls->st.threads_not_stopped,
+			 ls->st.threads, STOP_WAIT_MS);
+	ls->valid = true;
+	return 0;
+}
+
+void leak_scan_apply(const struct leak_scan *ls, struct alloc_rec *recs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		size_t lo = 0, hi = ls->nr;
+
+		recs[i].reach = REACH_NONE;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (ls->addr[mid] < recs[i].addr)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < ls->nr && ls->addr[lo] == recs[i].addr && ls->size[lo] == recs[i].size)
+			recs[i].reach = ls->cls[lo];
+	}
+}
+
+void leak_scan_free(struct leak_scan *ls)
+{
+	free(ls->addr);
+	free(ls->size);
+	free(ls->cls);
+	memset(ls, 0, sizeof(*ls));
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * A reachability scan in stack reports (reach_report.h): the totals by
+ * class with what the scan cost (bytes read, time, the process's pause),
+ * and each stack's blocks by class.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include "reach_report.h"
+
+/* The order classes are shown in: what is lost first. */
+static const enum reach_class shown_order[] = {
+	REACH_DEFINITE, REACH_INDIRECT, REACH_POSSIBLE, REACH_REACHABLE, REACH_SUPPRESSED,
+	REACH_NONE,
+};
+
+static const char *const text_names[REACH_NR] = {
+	[REACH_NONE] = "not scanned",
+	[REACH_DEFINITE] = "definitely lost",
+	[REACH_INDIRECT] = "indirectly lost",
+	[REACH_POSSIBLE] = "possibly lost",
+	[REACH_REACHABLE] = "still reachable",
+	[REACH_SUPPRESSED] = "suppressed",
+};
+
+#define NR_SHOWN (sizeof(shown_order) / sizeof(shown_order[0]))
+
+static uint64_t lost_bytes(const struct stack_group *g)
+{
+	return g->reach_bytes[REACH_DEFINITE] + g->reach_bytes[REACH_INDIRECT] +
+	       g->reach_bytes[REACH_POSSIBLE];
+}
+
+static int cmp_lost(const void *a, const void *b)
+{
+	const struct stack_group *x = a, *y = b;
+	uint64_t lx = lost_bytes(x), ly = lost_bytes(y);
+
+	if (lx != ly)
+		return lx > ly ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+void reach_sort_groups(struct stack_group *groups, size_t nr)
+{
+	qsort(groups, nr, sizeof(*groups), cmp_lost);
+}
+
+static void totals(const struct stack_report *r, uint64_t *count, uint64_t *bytes)
+{
+	for (int c = 0; c < REACH_NR; c++)
+		count[c] = bytes[c] = 0;
+	for (size_t i = 0; i < r->nr_groups; i++)
+		for (int c = 0; c < REACH_NR; c++) {
+			count[c] += r->groups[i].reach_count[c];
+			bytes[c] += r->groups[i].reach_bytes[c];
+		}
+}
+
+void reach_print_text(FILE *out, const struct stack_report *r)
+{
+	const struct reach_stats *st = r->scan;
+	uint64_t count[REACH_NR], bytes[REACH_NR];
+
+	if (!st)
+		return;
+	totals(r, count, bytes);
+	fputs("reachability:", out);
+	for (size_t i = 0; i < NR_SHOWN; i++) {
+		enum reach_class c = shown_order[i];
+
+		/* Every class a scan gives, even at 0; "not scanned" only if some are. */
+		if (c == REACH_NONE && !count[c])
+			continue;
+		fprintf(out, "%s %s %" PRIu64 " bytes in %" PRIu64 " blocks", i ? "," : "",
+			text_names[c], bytes[c], count[c]);
+	}
+	fprintf(out, "\nscan: %" PRIu64 " bytes scanned (%" PRIu64 " of roots) in %.1f ms, "
+		"process paused %.1f ms, %" PRIu32 " threads",
+		st->bytes_scanned, st->roots_bytes, st->scan_ns / 1e6, st->pause_ns / 1e6,
+		st->threads);
+	if (st->threads_not_stopped)
+		fprintf(out, " (%" PRIu32 " not stopped: their stacks unseen)", st->threads_not_stopped);
+	if (st->bytes_unreadable)
+		fprintf(out, ", %" PRIu64 " bytes unreadable", st->bytes_unreadable);
+	fputc('\n', out);
+	if (st->partial)
+		fputs("PARTIAL: the scan stopped at --scan-max-pause: only \"still reachable\" is sure, "
+		      "the rest is not scanned\n", out);
+}
+
+void reach_print_group_text(FILE *out, const struct stack_report *r, const struct stack_group *g)
+{
+	bool first = true;
+
+	if (!r->scan)
+		return;
+	for (size_t i = 0; i < NR_SHOWN; i++) {
+		enum reach_class c = shown_order[i];
+
+		if (!g->reach_count[c])
+			continue;
+		fprintf(out, "%s%s %" PRIu64 " bytes in %" PRIu64 " blocks", first ? "\t" : ", ",
+			text_names[c], g->reach_bytes[c], g->reach_count[c]);
+		first = false;
+	}
+	if (!first)
+		fputc('\n', out);
+}
+
+static void print_class_json(FILE *out, bool first, enum reach_class c, uint64_t count,
+			     uint64_t bytes)
+{
+	fprintf(out, "%s\"%s\":{\"bytes\":%" PRIu64 ",\"allocations\":%" PRIu64 "}",
+		first ? "" : ",", reach_class_name(c), bytes, count);
+}
+
+void reach_print_json(FILE *out, const struct stack_report *r)
+{
+	const struct reach_stats *st = r->scan;
+	uint64_t count[REACH_NR], bytes[REACH_NR];
+
+	if (!st)
+		return;
+	totals(r, count, bytes);
+	fputs(",\"scan\":{", out);
+	for (size_t i = 0; i < NR_SHOWN; i++)
+		print_class_json(out, !i, shown_order[i], count[shown_order[i]],
+				 bytes[shown_order[i]]);
+	fprintf(out, ",\"bytes_scanned\":%" PRIu64 ",\"roots_bytes\":%" PRIu64
+		",\"bytes_unreadable\":%" PRIu64 ",\"scan_ms\":%.3f,\"pause_ms\":%.3f"
+		",\"threads\":%" PRIu32 ",\"threads_not_stopped\":%" PRIu32 ",\"partial\":%s}",
+		st->bytes_scanned, st->roots_bytes, st->bytes_unreadable, st->scan_ns / 1e6,
+		st->pause_ns / 1e6, st->threads, st->threads_not_stopped,
+		st->partial ? "true" : "false");
+}
+
+void reach_print_group_json(FILE *out, const struct stack_report *r, const struct stack_group *g)
+{
+	bool first = true;
+
+	if (!r->scan)
+		return;
+	fputs(",\"classes\":{", out);
+	for (size_t i = 0; i < NR_SHOWN; i++) {
+		enum reach_class c = shown_order[i];
+
+		if (!g->reach_count[c])
+			continue;
+		print_class_json(out, first, c, g->reach_count[c], g->reach_bytes[c]);
+		first = false;
+	}
+	fputc('}', out);
+}
