@@ -16,7 +16,7 @@ struct alloc_rec {
 	uint64_t ts_ns;			/* CLOCK_MONOTONIC at allocation */
 	uint64_t stack_id;
 	uint64_t sample_bytes;		/* sampled every R bytes: an estimate weighs it; 0: exact */
-	uint8_t reach;			/* enum reach_class: what a reachability scan found */
+	uint64_t reach;			/* enum reach_class: what a reachability scan found */
 };
 
 #endif

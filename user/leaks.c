@@ -154,6 +154,9 @@ static const struct cli_opt record_opts[] = {
 	{ "folded", CLI_FOLDED, NULL, CLI_HIDDEN, NULL },
 	{ "svg", CLI_SVG, "FILE", CLI_HIDDEN, NULL },
 	{ "pprof", CLI_PPROF, "FILE", CLI_HIDDEN, NULL },
+	/* memlens leaks's: a recording keeps no classes yet. */
+	{ "scan", OPT_SCAN, "WHEN", CLI_HIDDEN, NULL },
+	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", CLI_HIDDEN, NULL },
 	{},
 };
 
@@ -179,6 +182,8 @@ static const struct cli_opt allocs_opts[] = {
 	{ "max-allocs", OPT_MAX_ALLOCS, "N", CLI_HIDDEN, NULL },
 	{ "unwind", OPT_UNWIND, "MODE", CLI_HIDDEN, NULL },
 	{ "unwind-rows", OPT_UNWIND_ROWS, "N", CLI_HIDDEN, NULL },
+	{ "scan", OPT_SCAN, "WHEN", CLI_HIDDEN, NULL },
+	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", CLI_HIDDEN, NULL },
 	{},
 };
 
@@ -338,6 +343,10 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 	    (env->show.min_age_s || env->allocator || env->max_allocs || env->unwind_set)) {
 		/* Go keeps frame pointers: its stacks need no unwind tables. */
 		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
+		return -EINVAL;
+	}
+	if ((env->go || env->record_mode) && (env->scan >= 0 || env->scan_max_pause_ms)) {
+		error_msg("%s: --scan and --scan-max-pause are options of memlens leaks", env->name);
 		return -EINVAL;
 	}
 	if (env->scan > SCAN_NONE && env->sample_bytes) {

@@ -100,6 +100,21 @@ static void push(struct scan *s, long i)
 }
 
 /*
+ * Where glibc's malloc puts the header of the chunk after block I: its
+ * arena (top, bins) and free chunks point there, and with a request that
+ * uses the next chunk's prev_size field (a size 8 past a multiple of 16)
+ * that is inside block I, 8 bytes before its end. Not the program's
+ * pointer: valgrind, whose malloc is its own, never sees one.
+ */
+static uint64_t next_chunk_offset(const struct scan *s, long i)
+{
+	uint64_t size = s->end[i] - s->addr[i];
+	uint64_t chunk = (size + 8 + 15) & ~15ULL;
+
+	return (chunk < 32 ? 32 : chunk) - 16;
+}
+
+/*
  * A word W seen in a root (CLIQUE -1, PRIOR_DEFINITE) or in a block: as
  * lc_push_without_clique_if_a_chunk_ptr and lc_push_with_clique_if_a_chunk_ptr.
  */
@@ -108,6 +123,8 @@ static void mark(struct scan *s, uint64_t w, bool prior_definite, long clique)
 	long i = find_block(s, w);
 
 	if (i < 0)
+		return;
+	if (w != s->addr[i] && s->in->malloc_chunks && w == s->addr[i] + next_chunk_offset(s, i))
 		return;
 	if (clique >= 0) {
 		/* Start or interior alike, as valgrind. */
@@ -396,29 +413,35 @@ static const struct map *map_of(const struct map *maps, size_t nr, uint64_t addr
 	return NULL;
 }
 
-static bool overlaps_block(const struct reach_range *b, size_t nr, uint64_t start, uint64_t end)
-{
-	for (size_t i = 0; i < nr; i++)
-		if (b[i].start < end && b[i].end > start)
-			return true;
-	return false;
-}
-
-/* [START, END) less the blocks (sorted) in it. */
-static void add_outside_blocks(struct roots *rs, const struct reach_range *b, size_t nr,
-			       uint64_t start, uint64_t end)
+/* The first of the blocks B (sorted, apart) that ends after ADDR. */
+static size_t first_ending_after(const struct reach_range *b, size_t nr, uint64_t addr)
 {
 	size_t lo = 0, hi = nr;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (b[mid].end <= start)
+		if (b[mid].end <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (size_t i = lo; i < nr && b[i].start < end && start < end; i++) {
+	return lo;
+}
+
+static bool overlaps_block(const struct reach_range *b, size_t nr, uint64_t start, uint64_t end)
+{
+	size_t i = first_ending_after(b, nr, start);
+
+	return i < nr && b[i].start < end;
+}
+
+/* [START, END) less the blocks (sorted) in it. */
+static void add_outside_blocks(struct roots *rs, const struct reach_range *b, size_t nr,
+			       uint64_t start, uint64_t end)
+{
+	for (size_t i = first_ending_after(b, nr, start); i < nr && b[i].start < end && start < end;
+	     i++) {
 		if (b[i].start > start)
 			add_root(rs, start, b[i].start);
 		if (b[i].end > start)
@@ -466,6 +489,7 @@ static void thread_roots(struct roots *rs, const struct map *m, size_t nr,
 	for (size_t i = 0; i < nr_t; i++) {
 		const struct map *sm, *tm;
 		uint64_t fs = t[i].fs_base;
+		size_t k;
 
 		if (!t[i].stopped)
 			continue;
@@ -476,13 +500,10 @@ static void thread_roots(struct roots *rs, const struct map *m, size_t nr,
 		tm = fs ? map_of(m, nr, fs) : NULL;
 		if (!tm || tm == sm || (tm->kind == 'f' && tm->w) || is_thread_stack(tm, t, nr_t))
 			continue;
-		for (size_t k = 0; k < nr_b; k++)
-			if (fs >= b[k].start && fs < b[k].end) {
-				add_root(rs, b[k].start, b[k].end);
-				tm = NULL;
-				break;
-			}
-		if (tm)
+		k = first_ending_after(b, nr_b, fs);
+		if (k < nr_b && b[k].start <= fs)
+			add_root(rs, b[k].start, b[k].end);
+		else
 			add_root(rs, fs - TLS_BELOW > tm->start ? fs - TLS_BELOW : tm->start,
 				 fs + TLS_ABOVE < tm->end ? fs + TLS_ABOVE : tm->end);
 	}
@@ -564,6 +585,7 @@ int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_thread
 		.addr = addr, .size = size, .nr = nr,
 		.words = words, .read = reach_read_process, .ctx = &mem,
 		.deadline_ns = max_ns ? start + max_ns : 0,
+		.malloc_chunks = true,
 	};
 	size_t nr_roots = 0;
 	int err = -ENOMEM;

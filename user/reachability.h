@@ -48,6 +48,12 @@ struct reach_input {
 	reach_read_fn read;
 	void *ctx;
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC: stop there, a partial scan; 0: none */
+	/*
+	 * glibc's malloc: a word at a block's next chunk header (block +
+	 * chunk size - 16, inside it when the request fills the chunk) is
+	 * the arena's or a free chunk's, not a pointer into the block.
+	 */
+	bool malloc_chunks;
 };
 
 struct reach_result {

@@ -168,6 +168,32 @@ static void test_deadline(void)
 	CHECK_U64(res.bytes_scanned, 0);
 }
 
+/*
+ * glibc's arena points at the chunk after a block; for a 40-byte request
+ * that header is 8 bytes before the block's end: not an interior pointer
+ * with malloc_chunks, one without (valgrind's malloc has no such word).
+ */
+static void test_malloc_chunks(void)
+{
+	static struct image im;
+	struct reach_range roots[] = { { BASE, BASE + 0x100 } };
+	uint64_t a[2] = { 0x11000, 0x11100 }, s[2] = { 40, 48 };
+	uint8_t cls[2];
+	struct reach_result res = { .cls = cls };
+	struct reach_input in = { .addr = a, .size = s, .nr = 2, .roots = roots, .nr_roots = 1,
+				  .read = image_read, .ctx = &im, .malloc_chunks = true };
+
+	memset(&im, 0, sizeof(im));
+	put(&im, BASE, a[0] + 32);		/* chunk of 48: the next header at +32 */
+	put(&im, BASE + 8, a[1] + 40);		/* 48 fills no prev_size: +40 is the program's */
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK_U64(cls[0], REACH_DEFINITE);
+	CHECK_U64(cls[1], REACH_POSSIBLE);
+	in.malloc_chunks = false;
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK_U64(cls[0], REACH_POSSIBLE);
+}
+
 static void test_names(void)
 {
 	CHECK_STR(reach_class_name(REACH_DEFINITE), "definitely_lost");
@@ -181,5 +207,6 @@ void test_reachability(void)
 	test_list_order();
 	test_unreadable();
 	test_deadline();
+	test_malloc_chunks();
 	test_names();
 }

@@ -54,14 +54,14 @@ static const struct rec_session session = {
 static int write_sample(const char *path)
 {
 	struct alloc_rec s1[] = {
-		{ 0x5000, 4096, 1 * SEC, 0x10, 0 },
-		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
-		{ 0x3000, 3000, 3 * SEC, 0x20, 0 },
+		{ 0x5000, 4096, 1 * SEC, 0x10, 0, 0 },
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0, 0 },
+		{ 0x3000, 3000, 3 * SEC, 0x20, 0, 0 },
 	};
 	struct alloc_rec s2[] = {
-		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },	/* kept */
-		{ 0x3000, 100, 9 * SEC, 0x30, 512 },		/* replaced */
-		{ 0x9000, 4096, 8 * SEC, 0x10, 0 },	/* new */
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0, 0 },	/* kept */
+		{ 0x3000, 100, 9 * SEC, 0x30, 512, 0 },		/* replaced */
+		{ 0x9000, 4096, 8 * SEC, 0x10, 0, 0 },	/* new */
 		/* 0x5000 freed */
 	};
 	struct rec_snapshot snap = { .wall_ns = session.start_wall_ns + 5 * SEC,
@@ -164,14 +164,14 @@ static bool totals_agree(const struct rec_view *v)
 static int collect(const struct rec_view *v, void *ctx)
 {
 	static const struct alloc_rec s1[] = {
-		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
-		{ 0x3000, 3000, 3 * SEC, 0x20, 0 },
-		{ 0x5000, 4096, 1 * SEC, 0x10, 0 },
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0, 0 },
+		{ 0x3000, 3000, 3 * SEC, 0x20, 0, 0 },
+		{ 0x5000, 4096, 1 * SEC, 0x10, 0, 0 },
 	};
 	static const struct alloc_rec s2[] = {	/* by address */
-		{ 0x1000, 4096, 2 * SEC, 0x10, 0 },
-		{ 0x3000, 100, 9 * SEC, 0x30, 512 },
-		{ 0x9000, 4096, 8 * SEC, 0x10, 0 },
+		{ 0x1000, 4096, 2 * SEC, 0x10, 0, 0 },
+		{ 0x3000, 100, 9 * SEC, 0x30, 512, 0 },
+		{ 0x9000, 4096, 8 * SEC, 0x10, 0, 0 },
 	};
 	struct seen *s = ctx;
 	size_t i = v->index;

@@ -17,9 +17,14 @@
  *   graph_cycle      two blocks (40 B, 56 B) pointing at each other, no
  *                    root: the lower one definitely lost, the other
  *                    indirectly (which is which depends on their addresses)
+ *   big=MB           MB MiB in 1 KiB blocks, a list from a global: still
+ *                    reachable (the scan's benchmark, and a long scan)
  *
- * Usage: reach_graphs [--wait] GRAPH... (all: every one). No stdio: its
- * buffers would be blocks of their own. glibc's mmap threshold is pinned.
+ * Usage: reach_graphs [--wait] GRAPH... (all: every one). With --wait it
+ * says "ready" and waits for a line before it makes them (so that memlens
+ * -p sees them made), then says "done" and waits for another before it
+ * exits. No stdio: its buffers would be blocks of their own. glibc's mmap
+ * threshold is pinned.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -38,6 +43,7 @@ struct node {
 
 void *volatile global_ptr;
 char *volatile global_interior;
+void *volatile global_big;
 static atomic_int threads_ready;
 
 __attribute__((noinline)) static void *graph_alloc(size_t n)
@@ -114,6 +120,22 @@ __attribute__((noinline)) static void *graph_stack(void *arg)
 	return p;
 }
 
+/* A list of MB MiB in 1 KiB blocks, each pointing to the next, from a global. */
+__attribute__((noinline)) static void graph_big(long mb)
+{
+	void **last = (void **)&global_big;
+
+	for (long i = 0; i < mb * 1024; i++) {
+		void **b = malloc(1024);
+
+		if (!b)
+			_exit(2);
+		b[0] = NULL;
+		*last = b;
+		last = b;
+	}
+}
+
 static void start(void *(*fn)(void *), int *want)
 {
 	pthread_t t;
@@ -129,6 +151,10 @@ int main(int argc, char **argv)
 	bool wait = argc > 1 && !strcmp(argv[1], "--wait");
 
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	if (wait) {
+		say("ready\n");
+		wait_line();
+	}
 	for (i += wait; i < argc; i++) {
 		bool all = !strcmp(argv[i], "all");
 
@@ -144,12 +170,14 @@ int main(int argc, char **argv)
 			start(graph_register, &want);
 		if (all || !strcmp(argv[i], "stack"))
 			start(graph_stack, &want);
+		if (!strncmp(argv[i], "big=", 4))
+			graph_big(atol(argv[i] + 4));
 	}
 	while (atomic_load(&threads_ready) < want)
 		usleep(1000);
 	scrub();
 	if (wait) {
-		say("ready\n");
+		say("done\n");
 		wait_line();
 		scrub();
 	}

@@ -1,0 +1,159 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# End-to-end tests of the reachability scan (memlens leaks --scan): graphs
+# of blocks whose class is known (tests/workloads/reach_graphs.c), each
+# class asserted exactly, in blocks and bytes, for the blocks the workload
+# makes (stacks through graph_*); the same run under valgrind, where it is
+# installed, gives the same totals. Then -p: the process scanned live,
+# stopped by ptrace only while read, running on after, even when memlens
+# is killed in the middle of a scan. Needs root.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+
+GRAPHS=$PWD/build/reach_graphs
+require_root_and_build e2e-reachable
+[ -x "$GRAPHS" ] || { echo "e2e-reachable: $GRAPHS missing: build first (make e2e)" >&2; exit 1; }
+
+# classes REPORT: "definite ind possible reachable" as BLOCKS/BYTES, over
+# the stacks through a graph_* function (glibc's own blocks left out).
+classes() {
+	jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("graph_")))] as $s
+		| ["definitely_lost", "indirectly_lost", "possibly_lost", "still_reachable"]
+		| map(. as $c | "\($s | map(.classes[$c].allocations // 0) | add // 0)/\($s | map(.classes[$c].bytes // 0) | add // 0)")
+		| join(" ")' <<<"$1"
+}
+
+# valgrind_classes GRAPH...: the same from valgrind's XML, its records
+# through a graph_* function (a definite record's bytes are direct ones).
+valgrind_classes() {
+	local xml=$tmp/vg.xml
+	timeout -k 5 120 valgrind --leak-check=full --show-leak-kinds=all --run-libc-freeres=no \
+		--xml=yes --xml-file="$xml" "$GRAPHS" "$@" >/dev/null 2>&1 || return 1
+	python3 - "$xml" <<'PY'
+import re, sys
+import xml.etree.ElementTree as ET
+kinds = ["Leak_DefinitelyLost", "Leak_IndirectlyLost", "Leak_PossiblyLost", "Leak_StillReachable"]
+tot = {k: [0, 0] for k in kinds}
+for e in ET.parse(sys.argv[1]).getroot().iter("error"):
+	kind = e.findtext("kind")
+	if kind not in tot:
+		continue
+	if not any((f.findtext("fn") or "").startswith("graph_") for f in e.iter("frame")):
+		continue
+	w = e.find("xwhat")
+	nbytes = int(w.findtext("leakedbytes"))
+	m = re.search(r"\((\d+) direct", w.findtext("text"))
+	if m:
+		nbytes = int(m.group(1))
+	tot[kind][0] += int(w.findtext("leakedblocks"))
+	tot[kind][1] += nbytes
+print(" ".join("%d/%d" % tuple(tot[k]) for k in kinds))
+PY
+}
+
+# One graph at a time, and all together: memlens's classes, exactly, and valgrind's.
+test_graph() {
+	local graph=$1 want=$2 r rc
+	r=$("$MEMLENS" leaks --json -t 0 -- "$GRAPHS" "$graph" 2>"$tmp/err")
+	rc=$?
+	check_eq "$graph: memlens exits 0" 0 "$rc"
+	check_eq "$graph: classes (definite indirect possible reachable)" "$want" "$(classes "$r")"
+	check_eq "$graph: nothing left unscanned, the scan whole" "0 false" \
+		"$(jq -r '"\(.scan.not_scanned.allocations) \(.scan.partial)"' <<<"$r")"
+	if command -v valgrind >/dev/null; then
+		check_eq "$graph: valgrind's classes of the same blocks" "$want" \
+			"$(valgrind_classes "$graph")"
+	fi
+}
+
+test_graphs() {
+	test_graph list "1/48 2/64 0/0 0/0"
+	test_graph global "0/0 0/0 0/0 1/100"
+	test_graph interior "0/0 0/0 1/96 0/0"
+	test_graph register "0/0 0/0 0/0 1/72"
+	test_graph stack "0/0 0/0 0/0 1/88"
+	test_graph cycle "1/40 1/56 0/0 0/0"
+	test_graph all "2/88 3/120 1/96 3/260"
+}
+
+# The text report: totals by class, what the scan read and how long the process stopped.
+test_text() {
+	local out=$tmp/text.out
+	"$MEMLENS" leaks -t 0 -- "$GRAPHS" list global >"$out" 2>/dev/null
+	check "text: totals by class" grep -q '^reachability: definitely lost 48 bytes in 1 blocks, indirectly lost 64 bytes in 2 blocks, possibly lost 0 bytes in 0 blocks, still reachable [0-9]* bytes in [0-9]* blocks, suppressed 0 bytes in 0 blocks$' "$out"
+	check "text: bytes scanned, the pause" grep -Eq '^scan: [1-9][0-9]* bytes scanned \([1-9][0-9]* of roots\) in [0-9.]+ ms, process paused [0-9.]+ ms, 1 threads$' "$out"
+	check "text: the stack of the lost head first" grep -A1 -m1 '^[0-9]* bytes in' "$out" \
+		| grep -q $'^\tdefinitely lost 48 bytes in 1 blocks$'
+	"$MEMLENS" leaks -t 0 --scan none -- "$GRAPHS" list >"$out" 2>/dev/null
+	check "--scan none: no scan" bash -c "! grep -q '^reachability:' '$out'"
+}
+
+# -p: scanned live at every report, the blocks made after memlens attached.
+test_pid() {
+	local out=$tmp/pid.json log=$tmp/graphs.out r state
+	start_waiting "$log" "$GRAPHS" --wait all || { not_ok "-p: workload did not start"; return; }
+	start_memlens "$out" "tracing pid $work_pid" leaks -p "$work_pid" --json -t 0 -i 0.3 \
+		--scan each || { not_ok "-p: memlens did not attach" "$(cat "$out.err")"; return; }
+	work_go "$log" || { not_ok "-p: workload did not finish"; return; }
+	r=$(next_report "$out")
+	check_eq "-p: classes, live" "2/88 3/120 1/96 3/260" "$(classes "$r")"
+	check_eq "-p: 3 threads stopped and scanned" "3 0 false" \
+		"$(jq -r '"\(.scan.threads) \(.scan.threads_not_stopped) \(.scan.partial)"' <<<"$r")"
+	check "-p: pause and bytes scanned reported" jq_true '.scan.pause_ms > 0 and .scan.bytes_scanned > 0' <<<"$r"
+	state=$(awk '/^State:/ {print $2} /^TracerPid:/ {print $2}' "/proc/$work_pid/status" | xargs)
+	check_eq "-p: the process runs on between scans, untraced" "S 0" "$state"
+	stop_memlens
+	work_exit
+	check_eq "-p: the workload exits 0 once told" 0 "$?"
+}
+
+# memlens killed (SIGKILL) while it scans a large heap: the kernel detaches, the process runs on.
+test_killed_in_scan() {
+	local out=$tmp/kill.json log=$tmp/big.out state i scanning=0
+	start_waiting "$log" "$GRAPHS" --wait big=40 || { not_ok "killed: workload did not start"; return; }
+	start_memlens "$out" "tracing pid $work_pid" leaks -p "$work_pid" --json -t 1 -i 0.5 \
+		--scan each --max-allocs 400000 || { not_ok "killed: memlens did not attach"; return; }
+	work_go "$log" || { not_ok "killed: workload did not finish"; return; }
+	# Until memlens is seen tracing it: in a scan.
+	for ((i = 0; i < 500; i++)); do
+		[ "$(awk '/^TracerPid:/ {print $2}' "/proc/$work_pid/status")" != 0 ] && { scanning=1; break; }
+		sleep 0.01
+	done
+	check_eq "killed: memlens caught in a scan" 1 "$scanning"
+	pkill -KILL -P "$memlens_pid"
+	wait "$memlens_pid" 2>/dev/null
+	sleep 0.2
+	state=$(awk '/^State:/ {print $2} /^TracerPid:/ {print $2}' "/proc/$work_pid/status" | xargs)
+	check_eq "killed: the process is neither stopped nor traced" "S 0" "$state"
+	work_exit
+	check_eq "killed: the workload exits 0 once told" 0 "$?"
+}
+
+# A bound on the pause: a scan cut there says so, and claims nothing lost.
+test_max_pause() {
+	local r
+	r=$("$MEMLENS" leaks --json -t 0 -i 1000 --scan-max-pause 1 --max-allocs 400000 -- \
+		"$GRAPHS" big=200 list 2>/dev/null | tail -n 1)
+	check_eq "--scan-max-pause 1: partial, nothing called lost" "true 0 0" \
+		"$(jq -r '"\(.scan.partial) \(.scan.definitely_lost.allocations) \(.scan.indirectly_lost.allocations)"' <<<"$r")"
+	check "--scan-max-pause 1: the blocks not reached are not scanned" \
+		jq_true '.scan.not_scanned.allocations > 0' <<<"$r"
+}
+
+test_errors() {
+	expect_error "--scan bogus" 2 "memlens: leaks: --scan is end, each or none, not 'bogus'" \
+		"$MEMLENS_BIN" leaks --scan bogus -- true
+	expect_error "--scan with --sample-bytes" 2 \
+		"memlens: leaks: --scan needs every block: not with --sample-bytes" \
+		"$MEMLENS_BIN" leaks --scan end --sample-bytes 4096 -- true
+}
+
+test_graphs
+test_text
+test_pid
+test_killed_in_scan
+test_max_pause
+test_errors
+finish e2e-reachable
