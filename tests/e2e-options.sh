@@ -34,6 +34,8 @@ value_for() {
 	FILE) echo "$tmp/out.$1" ;;
 	PATH) if [ "$1" = cgroup ]; then echo /sys/fs/cgroup; else echo "$libc"; fi ;;
 	MODE) echo fp ;;
+	WHEN) echo end ;;
+	MS) echo 100 ;;
 	KEY) echo allocs ;;	# a sort key of both top and kmem
 	COMM) echo sleep ;;
 	NAME) echo dentry ;;

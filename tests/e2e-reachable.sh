@@ -84,8 +84,8 @@ test_text() {
 	"$MEMLENS" leaks -t 0 -- "$GRAPHS" list global >"$out" 2>/dev/null
 	check "text: totals by class" grep -q '^reachability: definitely lost 48 bytes in 1 blocks, indirectly lost 64 bytes in 2 blocks, possibly lost 0 bytes in 0 blocks, still reachable [0-9]* bytes in [0-9]* blocks, suppressed 0 bytes in 0 blocks$' "$out"
 	check "text: bytes scanned, the pause" grep -Eq '^scan: [1-9][0-9]* bytes scanned \([1-9][0-9]* of roots\) in [0-9.]+ ms, process paused [0-9.]+ ms, 1 threads$' "$out"
-	check "text: the stack of the lost head first" grep -A1 -m1 '^[0-9]* bytes in' "$out" \
-		| grep -q $'^\tdefinitely lost 48 bytes in 1 blocks$'
+	check "text: the stack of the lost head first, its class on its line" grep -m1 -q \
+		'^48 bytes in 1 allocations, oldest [0-9.]*s ago, stack [0-9a-f]*: definitely lost 48 bytes in 1 blocks$' "$out"
 	"$MEMLENS" leaks -t 0 --scan none -- "$GRAPHS" list >"$out" 2>/dev/null
 	check "--scan none: no scan" bash -c "! grep -q '^reachability:' '$out'"
 }

@@ -104,12 +104,10 @@ void reach_print_group_text(FILE *out, const struct stack_report *r, const struc
 
 		if (!g->reach_count[c])
 			continue;
-		fprintf(out, "%s%s %" PRIu64 " bytes in %" PRIu64 " blocks", first ? "\t" : ", ",
+		fprintf(out, "%s%s %" PRIu64 " bytes in %" PRIu64 " blocks", first ? ": " : ", ",
 			text_names[c], g->reach_bytes[c], g->reach_count[c]);
 		first = false;
 	}
-	if (!first)
-		fputc('\n', out);
 }
 
 static void print_class_json(FILE *out, bool first, enum reach_class c, uint64_t count,

@@ -10,6 +10,7 @@
 void reach_sort_groups(struct stack_group *groups, size_t nr);
 /* Nothing without a scan (R->scan NULL). */
 void reach_print_text(FILE *out, const struct stack_report *r);
+/* ": definitely lost N bytes in M blocks, ...", the end of the stack's line. */
 void reach_print_group_text(FILE *out, const struct stack_report *r, const struct stack_group *g);
 /* ,"scan":{...} and ,"classes":{...} */
 void reach_print_json(FILE *out, const struct stack_report *r);

@@ -262,8 +262,9 @@ void report_print_text(FILE *out, const struct stack_report *r)
 			fputs(" (exact: not sampled)", out);
 		if (r->kind == REPORT_OUTSTANDING)
 			fprintf(out, ", oldest %.1fs ago", age_s(r, g->oldest_ts_ns));
-		fprintf(out, ", stack %016" PRIx64 "\n", g->stack_id);
+		fprintf(out, ", stack %016" PRIx64, g->stack_id);
 		reach_print_group_text(out, r, g);
+		fputc('\n', out);
 		if (!st || !st->nr) {
 			fputs("\t[stack not captured: see stack_* stats]\n", out);
 			continue;
