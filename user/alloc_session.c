@@ -29,6 +29,7 @@
 #include "recfile.h"
 #include "sampling.h"
 #include "stack_cache.h"
+#include "suppress.h"
 #include "symbolize.h"
 #include "unwind_table.h"
 #include "util.h"
@@ -274,6 +275,8 @@ static int render_report(struct alloc_session *s, struct stack_report *r, bool f
 	err = alloc_session_group(s, r);
 	if (err)
 		return err;
+	if (r->scan && s->opts->supp)
+		suppressions_apply(s->opts->supp, r);
 	if (r->scan)
 		reach_sort_groups(r->groups, r->nr_groups);
 	/* Folded reports one after another would add up: the FINAL one only. */

@@ -18,6 +18,7 @@
 #include "spawn.h"
 
 struct group_source;
+struct suppressions;
 
 /* What the command line asked of the session. */
 struct session_opts {
@@ -36,6 +37,7 @@ struct session_opts {
 	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
 	int scan;			/* --scan: enum scan_when */
 	uint64_t scan_max_pause_ns;	/* --scan-max-pause, 0: none */
+	const struct suppressions *supp;	/* lost blocks counted as suppressed */
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "leak_scan.h"
 #include "stack_report.h"
+#include "suppress.h"
 #include "sampling.h"
 #include "subcommands.h"
 #include "unwind_table.h"
@@ -42,6 +43,8 @@ struct leaks_env {
 	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
 	int scan;		/* --scan: enum scan_when, -1 not given */
 	unsigned long long scan_max_pause_ms;
+	const char *suppressions;	/* --suppressions FILE */
+	struct suppressions supp;	/* the default list and FILE's */
 	bool go;		/* memlens allocs: a Go program's allocation profile */
 	const char *name;	/* of the subcommand, for messages */
 };
@@ -76,7 +79,7 @@ static const char allocs_usage[] =
 
 enum {
 	OPT_ALLOCATOR = CLI_CMD_KEYS, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_UNWIND, OPT_UNWIND_ROWS,
-	OPT_SAMPLE_BYTES, OPT_SCAN, OPT_SCAN_MAX_PAUSE,
+	OPT_SAMPLE_BYTES, OPT_SCAN, OPT_SCAN_MAX_PAUSE, OPT_SUPPRESSIONS,
 };
 
 /*
@@ -125,6 +128,10 @@ static const struct cli_opt leaks_opts[] = {
 	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", 0,
 	  "stop a scan after MS milliseconds and report it as\n"
 	  "partial (default 0 = no bound)" },
+	{ "suppressions", OPT_SUPPRESSIONS, "FILE", 0,
+	  "lost blocks whose stack matches a line leak:PATTERN of\n"
+	  "FILE (LeakSanitizer's syntax) are counted as\n"
+	  "suppressed, as those of memlens's default list are" },
 	{ "output", 'o', "FILE", CLI_HIDDEN, NULL },
 	{},
 };
@@ -157,6 +164,7 @@ static const struct cli_opt record_opts[] = {
 	/* memlens leaks's: a recording keeps no classes yet. */
 	{ "scan", OPT_SCAN, "WHEN", CLI_HIDDEN, NULL },
 	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", CLI_HIDDEN, NULL },
+	{ "suppressions", OPT_SUPPRESSIONS, "FILE", CLI_HIDDEN, NULL },
 	{},
 };
 
@@ -184,6 +192,7 @@ static const struct cli_opt allocs_opts[] = {
 	{ "unwind-rows", OPT_UNWIND_ROWS, "N", CLI_HIDDEN, NULL },
 	{ "scan", OPT_SCAN, "WHEN", CLI_HIDDEN, NULL },
 	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", CLI_HIDDEN, NULL },
+	{ "suppressions", OPT_SUPPRESSIONS, "FILE", CLI_HIDDEN, NULL },
 	{},
 };
 
@@ -307,6 +316,9 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 				return -EINVAL;
 			}
 			break;
+		case OPT_SUPPRESSIONS:
+			env->suppressions = optarg;
+			break;
 		case OPT_SCAN_MAX_PAUSE:
 			if (parse_uint(optarg, "scan-max-pause", 1ULL << 32, &env->scan_max_pause_ms))
 				return -EINVAL;
@@ -345,10 +357,15 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
 		return -EINVAL;
 	}
-	if ((env->go || env->record_mode) && (env->scan >= 0 || env->scan_max_pause_ms)) {
-		error_msg("%s: --scan and --scan-max-pause are options of memlens leaks", env->name);
+	if ((env->go || env->record_mode) &&
+	    (env->scan >= 0 || env->scan_max_pause_ms || env->suppressions)) {
+		error_msg("%s: --scan, --scan-max-pause and --suppressions are options of memlens leaks",
+			  env->name);
 		return -EINVAL;
 	}
+	if (suppressions_add_defaults(&env->supp) ||
+	    (env->suppressions && suppressions_load(&env->supp, env->suppressions, env->name)))
+		return -EINVAL;
 	if (env->scan > SCAN_NONE && env->sample_bytes) {
 		/* A block reached only through one not sampled would look lost. */
 		error_msg("%s: --scan needs every block: not with --sample-bytes", env->name);
@@ -383,9 +400,12 @@ static int run_leaks(struct leaks_env *env)
 		.sample_bytes = env->sample_bytes,
 		.scan = env->scan,
 		.scan_max_pause_ns = env->scan_max_pause_ms * 1000000ULL,
+		.supp = &env->supp,
 	};
+	int err = alloc_session_run(&o);
 
-	return alloc_session_run(&o);
+	suppressions_free(&env->supp);
+	return err;
 }
 
 int cmd_leaks(int argc, char **argv)

@@ -31,6 +31,7 @@ static const struct {
 	{ "alloc_session", test_alloc_session },
 	{ "cli", test_cli },
 	{ "reachability", test_reachability },
+	{ "suppress", test_suppress },
 };
 
 /* With arguments, only the suites they name. */
