@@ -36,6 +36,8 @@ struct reach_range {
 
 /* Read LEN bytes at ADDR of the scanned memory: bytes read (short at an unreadable page), or -errno. */
 typedef ssize_t (*reach_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+/* Read the N ranges R one after another into BUF: bytes read, short from the first that fails; -errno. */
+typedef ssize_t (*reach_readv_fn)(void *ctx, const struct reach_range *r, size_t n, void *buf);
 
 struct reach_input {
 	const uint64_t *addr;	/* the blocks, in any order */
@@ -46,6 +48,7 @@ struct reach_input {
 	const uint64_t *words;	/* roots too: the threads' registers */
 	size_t nr_words;
 	reach_read_fn read;
+	reach_readv_fn readv;	/* many small blocks in one call; NULL: READ each */
 	void *ctx;
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC: stop there, a partial scan; 0: none */
 	/*
@@ -116,6 +119,7 @@ struct reach_mem {
 	bool use_fd;
 };
 ssize_t reach_read_process(void *ctx, uint64_t addr, void *buf, size_t len);
+ssize_t reach_readv_process(void *ctx, const struct reach_range *r, size_t n, void *buf);
 
 /*
  * Classify the NR blocks at ADDR/SIZE of process PID, stopped with its

@@ -29,6 +29,24 @@ static ssize_t image_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return len;
 }
 
+/* Ranges one after another, as process_vm_readv: short from the first that fails. */
+static ssize_t image_readv(void *ctx, const struct reach_range *r, size_t n, void *buf)
+{
+	size_t done = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = r[i].end - r[i].start;
+		ssize_t got = image_read(ctx, r[i].start, (char *)buf + done, len);
+
+		if (got < 0)
+			return done ? (ssize_t)done : got;
+		done += got;
+		if ((size_t)got < len)
+			break;
+	}
+	return done;
+}
+
 static void put(struct image *im, uint64_t at, uint64_t val)
 {
 	memcpy(im->mem + (at - BASE), &val, sizeof(val));
@@ -96,6 +114,13 @@ static void test_graph(void)
 	memset(cls, 0xff, sizeof(cls));
 	CHECK(reach_classify(&in, &res) == 0);
 	check_classes(cls);
+	/* Small blocks read many in a call: the same classes. */
+	in.readv = image_readv;
+	memset(cls, 0xff, sizeof(cls));
+	CHECK(reach_classify(&in, &res) == 0);
+	check_classes(cls);
+	in.readv = NULL;
+	CHECK(reach_classify(&in, &res) == 0);
 	CHECK(!res.partial);
 	/*
 	 * Roots 0x100 + 32, then A, B, C, D, T, U, R; then the cliques: N1
@@ -144,6 +169,14 @@ static void test_unreadable(void)
 	CHECK_U64(cls[1], REACH_REACHABLE);
 	CHECK_U64(res.bytes_unreadable, 4096);
 	CHECK_U64(res.bytes_scanned, 4096 + 8 + 8);
+	/* A block in the hole, read in a batch: one by one after it, and counted. */
+	a[0] = BASE + 0x100;
+	put(&im, BASE + 0x1010, a[0]);
+	in.readv = image_readv;
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK_U64(cls[0], REACH_REACHABLE);
+	CHECK_U64(cls[1], REACH_REACHABLE);
+	CHECK_U64(res.bytes_unreadable, 4096 + 8);
 }
 
 /* A deadline already past: only what registers reach is sure, the rest not scanned. */

@@ -17,8 +17,8 @@
  *   graph_cycle      two blocks (40 B, 56 B) pointing at each other, no
  *                    root: the lower one definitely lost, the other
  *                    indirectly (which is which depends on their addresses)
- *   big=MB           MB MiB in 1 KiB blocks, a list from a global: still
- *                    reachable (the scan's benchmark, and a long scan)
+ *   big=MB           MB MiB in 1 KiB blocks, from a table a global points
+ *                    to: still reachable (the scan's benchmark, a long scan)
  *
  * Usage: reach_graphs [--wait] GRAPH... (all: every one). With --wait it
  * says "ready" and waits for a line before it makes them (so that memlens
@@ -120,20 +120,17 @@ __attribute__((noinline)) static void *graph_stack(void *arg)
 	return p;
 }
 
-/* A list of MB MiB in 1 KiB blocks, each pointing to the next, from a global. */
+/* MB MiB in 1 KiB blocks, from a table a global points to (a heap's usual shape). */
 __attribute__((noinline)) static void graph_big(long mb)
 {
-	void **last = (void **)&global_big;
+	void **table = graph_alloc(mb * 1024 * sizeof(*table));
 
 	for (long i = 0; i < mb * 1024; i++) {
-		void **b = malloc(1024);
-
-		if (!b)
+		table[i] = malloc(1024);
+		if (!table[i])
 			_exit(2);
-		b[0] = NULL;
-		*last = b;
-		last = b;
 	}
+	global_big = table;
 }
 
 static void start(void *(*fn)(void *), int *want)
