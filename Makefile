@@ -8,7 +8,7 @@
 # make e2e      the end-to-end suites only (tests/run.sh --e2e)
 # make check-kernels  only the kernel matrix: Debian's 5.10, 6.1 and 6.12
 #               under QEMU, and the host (tests/kernels.sh)
-# make bench    overhead of memlens leaks vs. untraced and vs. bpftrace
+# make bench    overhead of memlens leaks vs. untraced and vs. bpftrace; leaks --scan speed
 # make bench-unwind  the DWARF unwinder vs. the frame-pointer walk, per malloc+free
 # make deps     install build and test dependencies (Debian 12, idempotent)
 # make vmlinux  regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
@@ -278,8 +278,9 @@ $(OUTPUT)/fsbench: bench/fsbench.c | $(OUTPUT)
 
 bench: deps
 	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench \
-		$(OUTPUT)/fsbench
+		$(OUTPUT)/fsbench $(OUTPUT)/reach_graphs
 	./bench/run.sh
+	./bench/scan.sh
 
 # The unwinder against the frame-pointer walk, per malloc+free pair.
 bench-unwind: deps

@@ -90,6 +90,16 @@ test_text() {
 	check "--scan none: no scan" bash -c "! grep -q '^reachability:' '$out'"
 }
 
+# --pprof: a sample type per class, after inuse_objects and inuse_space.
+test_pprof() {
+	local pb=$tmp/graphs.pb.gz
+	"$MEMLENS" leaks --pprof "$pb" -- "$GRAPHS" list global >/dev/null 2>&1
+	check "pprof: definitely_lost_space, the list's head" pprof_has "$pb" definitely_lost_space graph_alloc 48
+	check "pprof: indirectly_lost_objects, the list's 2 others" pprof_has "$pb" indirectly_lost_objects graph_alloc 2
+	check "pprof: still_reachable_space, the global's block" pprof_has "$pb" still_reachable_space graph_alloc 100
+	check "pprof: inuse_space all of them" pprof_has "$pb" inuse_space graph_alloc 212
+}
+
 # -p: scanned live at every report, the blocks made after memlens attached.
 test_pid() {
 	local out=$tmp/pid.json log=$tmp/graphs.out r state
@@ -184,6 +194,7 @@ test_errors() {
 
 test_graphs
 test_text
+test_pprof
 test_pid
 test_killed_in_scan
 test_max_pause

@@ -44,10 +44,12 @@ enum {
 
 struct pprof_builder {
 	struct Profile prof;
-	struct Profile__ValueType types[2];
-	struct Profile__ValueType *type_ptrs[2];
+	struct Profile__ValueType types[2 + PPROF_MAX_EXTRA];
+	struct Profile__ValueType *type_ptrs[2 + PPROF_MAX_EXTRA];
 	int64_t comment;
 	bool allocated;		/* alloc_* sample types instead of inuse_* */
+	const struct pprof_extra *extra;	/* more sample types, NULL: none */
+	size_t nr_values;	/* per sample: 2 + extra's */
 
 	char **strs;
 	struct Profile__Function *funcs;
@@ -141,7 +143,7 @@ static int builder_alloc(struct pprof_builder *b, size_t nr, const struct pprof_
 {
 	size_t frames = cnt->frames;
 	/* Every frame can bring a function name and a file name. */
-	size_t max_strs = STR_FIXED + 1 + 2 * frames;
+	size_t max_strs = STR_FIXED + 1 + 2 * frames + 2 * PPROF_MAX_EXTRA;
 	size_t slots = hash_size(max_strs);
 
 	b->hash_mask = slots - 1;
@@ -155,7 +157,7 @@ static int builder_alloc(struct pprof_builder *b, size_t nr, const struct pprof_
 	b->samples = zalloc(nr, sizeof(*b->samples));
 	b->sample_ptrs = zalloc(nr, sizeof(*b->sample_ptrs));
 	b->loc_ids = zalloc(frames, sizeof(*b->loc_ids));
-	b->values = zalloc(2 * nr, sizeof(*b->values));
+	b->values = zalloc(b->nr_values * nr, sizeof(*b->values));
 	b->addr_names = zalloc(cnt->unknown, PPROF_ADDR_NAME);
 	b->str_hash = zalloc(slots, sizeof(*b->str_hash));
 	b->func_hash = zalloc(slots, sizeof(*b->func_hash));
@@ -330,10 +332,12 @@ static void add_sample(struct pprof_builder *b, const struct pprof_sample *s, si
 		ps->location_id[ps->n_location_id++] = loc_id(b, &s->frames[f]);
 	*nr_ids += s->nr;
 	/* In the order of sample_type. */
-	ps->value = &b->values[2 * i];
+	ps->value = &b->values[b->nr_values * i];
 	ps->value[0] = s->objects;
 	ps->value[1] = s->bytes;
-	ps->n_value = 2;
+	for (size_t v = 2; v < b->nr_values; v++)
+		ps->value[v] = b->extra->values[i * b->extra->nr + v - 2];
+	ps->n_value = b->nr_values;
 	b->sample_ptrs[i] = ps;
 	b->prof.n_sample++;
 }
@@ -372,8 +376,14 @@ static void add_header(struct pprof_builder *b, int64_t time_ns, const char *com
 	b->types[1].unit = STR_BYTES;
 	b->type_ptrs[0] = &b->types[0];
 	b->type_ptrs[1] = &b->types[1];
+	for (size_t v = 2; v < b->nr_values; v++) {
+		profile__value_type__init(&b->types[v]);
+		b->types[v].type = str_index(b, b->extra->types[v - 2]);
+		b->types[v].unit = str_index(b, b->extra->units[v - 2]);
+		b->type_ptrs[v] = &b->types[v];
+	}
 	p->sample_type = b->type_ptrs;
-	p->n_sample_type = 2;
+	p->n_sample_type = b->nr_values;
 	p->default_sample_type = STR_INUSE_SPACE;
 	p->time_nanos = time_ns;
 
@@ -472,10 +482,21 @@ int pprof_write_heap(FILE *out, const struct pprof_sample *samples, size_t nr, i
 int pprof_write_profile(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
 			const char *comment, bool allocated)
 {
-	struct pprof_builder b = { .allocated = allocated };
+	return pprof_write_profile_extra(out, samples, nr, time_ns, comment, allocated, NULL);
+}
+
+int pprof_write_profile_extra(FILE *out, const struct pprof_sample *samples, size_t nr,
+			      int64_t time_ns, const char *comment, bool allocated,
+			      const struct pprof_extra *extra)
+{
+	struct pprof_builder b = { .allocated = allocated, .extra = extra, .nr_values = 2 };
 	struct pprof_counts cnt;
 	int err;
 
+	if (extra && extra->nr > PPROF_MAX_EXTRA)
+		return -EINVAL;
+	if (extra)
+		b.nr_values += extra->nr;
 	err = check_args(out, samples, nr, &cnt);
 	if (err)
 		return err;

@@ -26,6 +26,15 @@ struct pprof_sample {
 	int64_t bytes;		/* outstanding bytes */
 };
 
+/* Sample types after the two (a scan's classes), NR values a sample. */
+#define PPROF_MAX_EXTRA 16
+struct pprof_extra {
+	const char *const *types;	/* "definitely_lost_space", ... */
+	const char *const *units;	/* "bytes", "count" */
+	size_t nr;
+	const int64_t *values;		/* sample i's at values[i * nr] */
+};
+
 /*
  * Write a gzip-compressed profile.proto to OUT: sample types inuse_objects/count and inuse_space/bytes
  * (default sample type inuse_space), time_nanos TIME_NS, COMMENT (may be NULL) in the comment list.
@@ -45,5 +54,9 @@ int pprof_write_heap(FILE *out, const struct pprof_sample *samples, size_t nr, i
 /* The same; ALLOCATED names the sample types alloc_objects and alloc_space (an allocation profile). */
 int pprof_write_profile(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
 			const char *comment, bool allocated);
+/* The same with EXTRA's sample types after the two (EXTRA NULL: none; at most PPROF_MAX_EXTRA). */
+int pprof_write_profile_extra(FILE *out, const struct pprof_sample *samples, size_t nr,
+			      int64_t time_ns, const char *comment, bool allocated,
+			      const struct pprof_extra *extra);
 
 #endif

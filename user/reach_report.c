@@ -4,6 +4,7 @@
  * class with what the scan cost (bytes read, time, the process's pause),
  * and each stack's blocks by class.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include "reach_report.h"
@@ -153,4 +154,46 @@ void reach_print_group_json(FILE *out, const struct stack_report *r, const struc
 		first = false;
 	}
 	fputc('}', out);
+}
+
+/* The classes a profile has a sample type for, in this order, objects then space each. */
+static const enum reach_class pprof_classes[] = {
+	REACH_DEFINITE, REACH_INDIRECT, REACH_POSSIBLE, REACH_REACHABLE, REACH_SUPPRESSED,
+};
+
+#define NR_PPROF (sizeof(pprof_classes) / sizeof(pprof_classes[0]))
+
+int reach_write_pprof(FILE *f, const struct stack_report *r, const struct pprof_sample *samples,
+		      int64_t time_ns, const char *comment)
+{
+	static const char *const types[2 * NR_PPROF] = {
+		"definitely_lost_objects", "definitely_lost_space",
+		"indirectly_lost_objects", "indirectly_lost_space",
+		"possibly_lost_objects", "possibly_lost_space",
+		"still_reachable_objects", "still_reachable_space",
+		"suppressed_objects", "suppressed_space",
+	};
+	static const char *const units[2 * NR_PPROF] = {
+		"count", "bytes", "count", "bytes", "count", "bytes", "count", "bytes",
+		"count", "bytes",
+	};
+	struct pprof_extra x = { .types = types, .units = units, .nr = 2 * NR_PPROF };
+	bool allocated = r->kind == REPORT_ALLOCATED;
+	int64_t *v;
+	int err;
+
+	if (!r->scan)
+		return pprof_write_profile(f, samples, r->nr_groups, time_ns, comment, allocated);
+	v = calloc(r->nr_groups * x.nr + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nr_groups; i++)
+		for (size_t c = 0; c < NR_PPROF; c++) {
+			v[i * x.nr + 2 * c] = r->groups[i].reach_count[pprof_classes[c]];
+			v[i * x.nr + 2 * c + 1] = r->groups[i].reach_bytes[pprof_classes[c]];
+		}
+	x.values = v;
+	err = pprof_write_profile_extra(f, samples, r->nr_groups, time_ns, comment, allocated, &x);
+	free(v);
+	return err;
 }

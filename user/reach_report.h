@@ -4,6 +4,7 @@
 #define MEMLENS_REACH_REPORT_H
 
 #include <stdio.h>
+#include "pprof.h"
 #include "stack_report.h"
 
 /* Lost bytes first (definitely, indirectly, possibly), then all bytes: what a leak hunt reads first. */
@@ -15,5 +16,13 @@ void reach_print_group_text(FILE *out, const struct stack_report *r, const struc
 /* ,"scan":{...} and ,"classes":{...} */
 void reach_print_json(FILE *out, const struct stack_report *r);
 void reach_print_group_json(FILE *out, const struct stack_report *r, const struct stack_group *g);
+
+/*
+ * R's profile (SAMPLES, one per group) into F, with a sample type per
+ * class after inuse_objects and inuse_space when a scan classed them
+ * (definitely_lost_objects, definitely_lost_space, ...).
+ */
+int reach_write_pprof(FILE *f, const struct stack_report *r, const struct pprof_sample *samples,
+		      int64_t time_ns, const char *comment);
 
 #endif

@@ -282,6 +282,44 @@ static void mark_overlapped(struct scan *s, const struct reach_range *r)
 	}
 }
 
+/*
+ * Small root ranges from R on (the heap between known blocks, with -p)
+ * read many in a call: how many were scanned, 0 if R's first is better
+ * read alone.
+ */
+static size_t scan_root_batch(struct scan *s, const struct reach_range *r, size_t nr)
+{
+	struct reach_range w[BATCH];
+	size_t n = 0, bytes = 0, off = 0, k;
+	ssize_t got;
+
+	if (!s->in->readv)
+		return 0;
+	for (; n < nr && n < BATCH; n++) {
+		uint64_t start = (r[n].start + WORD - 1) & ~(uint64_t)(WORD - 1);
+		uint64_t end = r[n].end & ~(uint64_t)(WORD - 1);
+
+		if (end < start)
+			end = start;
+		if (end - start > CHUNK - bytes)
+			break;
+		w[n] = (struct reach_range){ start, end };
+		bytes += end - start;
+	}
+	if (n < 2)
+		return 0;
+	got = s->in->readv(s->in->ctx, w, n, s->buf);
+	for (k = 0; k < n && got >= 0 && off + (w[k].end - w[k].start) <= (size_t)got; k++) {
+		for (size_t j = 0; j < (w[k].end - w[k].start) / WORD; j++)
+			mark(s, s->buf[off / WORD + j], true, -1);
+		s->out->bytes_scanned += w[k].end - w[k].start;
+		off += w[k].end - w[k].start;
+	}
+	for (; k < n; k++)
+		scan_range(s, w[k].start, w[k].end, true, -1);
+	return n;
+}
+
 static void scan_roots(struct scan *s)
 {
 	const struct reach_input *in = s->in;
@@ -291,9 +329,15 @@ static void scan_roots(struct scan *s)
 	for (size_t i = 0; i < in->nr_roots; i++)
 		mark_overlapped(s, &in->roots[i]);
 	process_stack(s, -1);
-	for (size_t i = 0; i < in->nr_roots && !s->timed_out; i++) {
-		scan_range(s, in->roots[i].start, in->roots[i].end, true, -1);
+	for (size_t i = 0; i < in->nr_roots && !s->timed_out; ) {
+		size_t n = scan_root_batch(s, &in->roots[i], in->nr_roots - i);
+
+		if (!n) {
+			scan_range(s, in->roots[i].start, in->roots[i].end, true, -1);
+			n = 1;
+		}
 		process_stack(s, -1);
+		i += n;
 	}
 }
 

@@ -473,8 +473,7 @@ static int write_pprof(FILE *f, void *ctx)
 	if (r->sample_bytes && n > 0 && (size_t)n < sizeof(comment))
 		snprintf(comment + n, sizeof(comment) - n, ", estimated: sampled every %" PRIu64 " bytes",
 			 r->sample_bytes);
-	return pprof_write_profile(f, job->samples, r->nr_groups, (int64_t)r->wall_time * 1000000000,
-				   comment, r->kind == REPORT_ALLOCATED);
+	return reach_write_pprof(f, r, job->samples, (int64_t)r->wall_time * 1000000000, comment);
 }
 
 int report_write_pprof(const struct stack_report *r, const char *path)
