@@ -329,7 +329,7 @@ static void scan_roots(struct scan *s)
 	for (size_t i = 0; i < in->nr_roots; i++)
 		mark_overlapped(s, &in->roots[i]);
 	process_stack(s, -1);
-	for (size_t i = 0; i < in->nr_roots && !s->timed_out; ) {
+	for (size_t i = 0; i < in->nr_roots && !past_deadline(s); ) {
 		size_t n = scan_root_batch(s, &in->roots[i], in->nr_roots - i);
 
 		if (!n) {
