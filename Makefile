@@ -12,6 +12,10 @@
 # make bench-unwind  the DWARF unwinder vs. the frame-pointer walk, per malloc+free
 # make deps     install build and test dependencies (Debian 12, idempotent)
 # make vmlinux  regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
+# make install  [PREFIX=/usr/local] [DESTDIR=]: memlens, its man pages and
+#               bash completion; make uninstall removes exactly those
+# make man      the man pages, from doc/*.md, into build/man/
+# make deb      build/deb/memlens_VERSION_amd64.deb (debian/, dpkg-buildpackage)
 
 OUTPUT   := build
 # CC and CXX are make's own (cc and g++, Debian's alternatives pick gcc), as
@@ -54,7 +58,8 @@ LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
 
-.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels
+.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels \
+	man install uninstall deb
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
@@ -281,6 +286,40 @@ bench: deps
 bench-unwind: deps
 	$(MAKE) memlens $(OUTPUT)/unwindbench
 	./bench/unwind.sh
+
+# --- install, man pages, package ---------------------------------------
+
+PREFIX      ?= /usr/local
+SBINDIR     := $(PREFIX)/sbin
+MAN8DIR     := $(PREFIX)/share/man/man8
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+VERSION     := $(shell sed -n 's/^\#define MEMLENS_VERSION "\(.*\)"$$/\1/p' user/util.h)
+# memlens(8) from doc/memlens.md, memlens-CMD(8) from each command's page.
+MAN_PAGES   := $(patsubst doc/%.md,$(OUTPUT)/man/%.8,$(wildcard doc/memlens.md doc/memlens-*.md))
+
+man: $(MAN_PAGES)
+
+$(OUTPUT)/man/%.8: doc/%.md scripts/gen-man.pl user/memlens.c
+	@mkdir -p $(@D)
+	./scripts/gen-man.pl $< $(VERSION) >$@
+
+install: memlens $(MAN_PAGES)
+	install -D -m 755 memlens $(DESTDIR)$(SBINDIR)/memlens
+	install -d $(DESTDIR)$(MAN8DIR)
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MAN8DIR)/
+	install -D -m 644 completion/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens \
+		$(addprefix $(DESTDIR)$(MAN8DIR)/,$(notdir $(MAN_PAGES)))
+
+# debian/rules builds and installs with PREFIX=/usr; the package, its
+# .buildinfo and .changes go to build/deb/, not to the parent directory.
+# -nc: no `debian/rules clean` first, which would remove build/ (kernels).
+deb:
+	mkdir -p $(OUTPUT)/deb
+	dpkg-buildpackage -b -us -uc -nc --buildinfo-option=-u$(OUTPUT)/deb \
+		--changes-option=-u$(OUTPUT)/deb
 
 clean:
 	rm -rf $(OUTPUT) memlens
