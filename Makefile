@@ -32,7 +32,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # CFLAGS is the user's (make CFLAGS=-O0); ALL_CFLAGS adds what the sources
 # need whatever it says, so every compile rule uses ALL_CFLAGS.
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := $(CFLAGS) -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
+ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -Iinclude -Iuser -I$(OUTPUT)
 # libbpf is linked statically so that the binary carries the libbpf it was
 # built with (1.4 from backports), not whatever the target host has.
@@ -110,8 +110,9 @@ $(OUTPUT)/%.pb-c.o: $(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h $(OUTPUT)/cflags
 $(OUTPUT)/pprof.o: $(OUTPUT)/profile.pb-c.h
 $(OUTPUT)/unit_tests: $(OUTPUT)/profile.pb-c.h
 
+# LDFLAGS and CPPFLAGS are the user's too: dpkg-buildflags' hardening.
 memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
-	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Everything static, glibc too: one file that runs on any x86_64 Linux with
 # BTF. pkg-config names what libdw.a and libelf.a need (bz2, lzma, zlib).
@@ -313,13 +314,20 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens \
 		$(addprefix $(DESTDIR)$(MAN8DIR)/,$(notdir $(MAN_PAGES)))
 
-# debian/rules builds and installs with PREFIX=/usr; the package, its
-# .buildinfo and .changes go to build/deb/, not to the parent directory.
-# -nc: no `debian/rules clean` first, which would remove build/ (kernels).
+# dpkg-buildpackage with debian/: debhelper builds (objects in
+# build/debian/) and installs with PREFIX=/usr, Depends from the binary's
+# libraries (dh_shlibdeps). The .deb, .buildinfo and .changes go to
+# build/deb/, not to the parent directory; -nc: no `debian/rules clean`
+# first. What debhelper leaves in debian/ is removed after.
+DEB_LEFT := debian/.debhelper debian/memlens debian/files debian/*.substvars \
+	    debian/debhelper-build-stamp debian/*.debhelper.log
 deb:
 	mkdir -p $(OUTPUT)/deb
 	dpkg-buildpackage -b -us -uc -nc --buildinfo-option=-u$(OUTPUT)/deb \
-		--changes-option=-u$(OUTPUT)/deb
+		--buildinfo-file=$(OUTPUT)/deb/memlens_$(VERSION)_amd64.buildinfo \
+		--changes-option=-u$(OUTPUT)/deb \
+		--changes-file=$(OUTPUT)/deb/memlens_$(VERSION)_amd64.changes; \
+	status=$$?; rm -rf $(DEB_LEFT); exit $$status
 
 clean:
 	rm -rf $(OUTPUT) memlens

@@ -11,9 +11,10 @@ BUILD_PKGS="make gcc clang llvm libelf-dev zlib1g-dev libdw-dev pkg-config proto
 libprotobuf-c-dev libiberty-dev liblzma-dev libbz2-dev go-md2man"
 # libc6-dbg: glibc's own function names in stacks (tests/e2e-unwind.sh asserts them).
 # prometheus: a real server scrapes top --prom, promtool checks it (tests/e2e-tools.sh).
+# debhelper, lintian: make deb and its check (tests/deb.sh).
 TEST_PKGS="bpftrace procps jq util-linux tmux chromium python3 golang-go curl libclang-rt-14-dev
 libc6-dbg g++ libjemalloc2 libtcmalloc-minimal4 busybox-static debian-archive-keyring man-db
-prometheus"
+prometheus debhelper lintian"
 BACKPORTS_PKGS="libbpf-dev bpftool qemu-system-x86"
 
 have_backports() {
