@@ -4,8 +4,9 @@
 # memlens' output read by the tools SREs already run, not by scripts of
 # ours: a real Prometheus (Debian's) scrapes memlens top --prom every
 # second and answers a query for a workload's exact allocation count;
-# promtool checks the exposition against Prometheus' conventions. Needs
-# root, prometheus and promtool (make deps).
+# promtool checks the exposition against Prometheus' conventions; go tool
+# pprof -raw reads leaks' heap profile: sample types, pid and comm labels,
+# mappings with build IDs. Needs root, prometheus, promtool, go (make deps).
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -123,7 +124,60 @@ wait_for_ready() {
 	return 1
 }
 
+# pprof_raw FILE: go tool pprof -raw of FILE, without symbolizing anything.
+pprof_raw() {
+	HOME=$tmp GOCACHE=$tmp/gocache GOFLAGS= GOTOOLCHAIN=local \
+		go tool pprof -raw -symbolize=none "$1" 2>&1
+}
+
+# build_id FILE: its GNU build ID as readelf shows it.
+build_id() {
+	readelf -n "$1" | awk '/Build ID:/ { print $3 }'
+}
+
+# The heap profile of leaks as continuous profilers (Pyroscope, Parca)
+# and go tool pprof read it: sample types, pid and comm labels on every
+# sample, one Mapping per executable mapping with its file, offset and
+# build ID, each location in its mapping.
+test_pprof() {
+	local raw pid nr libc ld exe_off sym addr start limit off mapping
+	"$MEMLENS" leaks --pprof "$tmp/leaky.pb.gz" -- "$LEAKY" >"$tmp/leaks.out" 2>"$tmp/leaks.err" ||
+		{ not_ok "pprof: memlens leaks failed" "$(cat "$tmp/leaks.err")"; return; }
+	pid=$(sed -n 's/^memlens: tracing pid \([0-9]*\) .*/\1/p' "$tmp/leaks.err")
+	raw=$(pprof_raw "$tmp/leaky.pb.gz")
+	check_eq "pprof -raw: the sample types, inuse_space the default" \
+		"inuse_objects/count inuse_space/bytes[dflt]" "$(sed -n '/^Samples:/{n;p}' <<<"$raw")"
+	nr=$(grep -cE '^ +[0-9]+ +[0-9]+: ' <<<"$raw")
+	check_eq "pprof -raw: every sample ($nr) labelled with leaky's pid and comm" \
+		"$nr comm:[leaky] pid:[$pid]" \
+		"$(grep -E '^ +comm:' <<<"$raw" | sort | uniq -c | awk '{ print $1, $2, $3 }')"
+	check_eq "pprof -raw: leak_here's sample, 7 objects of 28672 bytes, labelled" \
+		"7 28672 comm:[leaky] pid:[$pid]" \
+		"$(awk '/^ +7 +28672: / { v = $1 " " $2; sub(/:$/, "", v); getline; print v, $1, $2 }' <<<"$raw")"
+	libc=$(readlink -f "$(ldd "$LEAKY" | awk '/libc\.so/ { print $3 }')")
+	ld=$(readlink -f "$(ldd "$LEAKY" | awk '/ld-linux/ { print $1 }')")
+	# The file offset of leaky's executable segment, as its program headers say.
+	exe_off=$(readelf -lW "$LEAKY" | awk '$1 == "LOAD" && / R E / { print $2 }')
+	check_eq "pprof -raw: the mappings: file, build ID (readelf's), all symbolized" \
+		"$(printf '%s\n' "$LEAKY $(build_id "$LEAKY") [FN][FL][LN]" \
+			"$libc $(build_id "$libc") [FN][FL][LN]" "$ld $(build_id "$ld") [FN][FL][LN]" |
+			LC_ALL=C sort)" \
+		"$(sed -n '/^Mappings/,$p' <<<"$raw" | awk 'NR > 1 { print $3, $4, $5 }' | LC_ALL=C sort)"
+	mapping=$(sed -n '/^Mappings/,$p' <<<"$raw" | awk -v l="$LEAKY" '$3 == l { print $2 }')
+	IFS=/ read -r start limit off <<<"$mapping"
+	check_eq "pprof -raw: leaky's mapping at its executable segment's file offset" \
+		"$((exe_off))" "$((off))"
+	# leak_here's return address, in the file: its symbol + 0x18 (nm), the
+	# location's address less the mapping's start plus its offset.
+	sym=$(nm "$LEAKY" | awk '$3 == "leak_here" { print "0x" $1 }')
+	addr=$(awk '$3 == "M=1" && $4 == "leak_here" { print $2 }' <<<"$raw")
+	check_eq "pprof -raw: leak_here's location in mapping 1, at leak_here+0x18 in the file" \
+		"$((sym + 0x18))" "$((addr - start + off))"
+	check "pprof -raw: the location inside its mapping" test $((addr)) -ge $((start)) -a $((addr)) -lt $((limit))
+}
+
 test_prometheus
+test_pprof
 
 echo "tools: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
