@@ -64,7 +64,10 @@ WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
 
-all: memlens
+# The binary: ./memlens; the package build makes its own (debian/rules).
+BIN ?= memlens
+
+all: $(BIN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -111,7 +114,7 @@ $(OUTPUT)/pprof.o: $(OUTPUT)/profile.pb-c.h
 $(OUTPUT)/unit_tests: $(OUTPUT)/profile.pb-c.h
 
 # LDFLAGS and CPPFLAGS are the user's too: dpkg-buildflags' hardening.
-memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
+$(BIN): $(OUTPUT)/memlens.o $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Everything static, glibc too: one file that runs on any x86_64 Linux with
@@ -304,8 +307,8 @@ $(OUTPUT)/man/%.8: doc/%.md scripts/gen-man.pl user/memlens.c
 	@mkdir -p $(@D)
 	./scripts/gen-man.pl $< $(VERSION) >$@
 
-install: memlens $(MAN_PAGES)
-	install -D -m 755 memlens $(DESTDIR)$(SBINDIR)/memlens
+install: $(BIN) $(MAN_PAGES)
+	install -D -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/memlens
 	install -d $(DESTDIR)$(MAN8DIR)
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MAN8DIR)/
 	install -D -m 644 completion/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens
