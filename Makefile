@@ -12,6 +12,10 @@
 # make bench-unwind  the DWARF unwinder vs. the frame-pointer walk, per malloc+free
 # make deps     install build and test dependencies (Debian 12, idempotent)
 # make vmlinux  regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF
+# make install  [PREFIX=/usr/local] [DESTDIR=]: memlens, its man pages and
+#               bash completion; make uninstall removes exactly those
+# make man      the man pages, from doc/*.md, into build/man/
+# make deb      build/deb/memlens_VERSION_amd64.deb (debian/, dpkg-buildpackage)
 
 OUTPUT   := build
 # CC and CXX are make's own (cc and g++, Debian's alternatives pick gcc), as
@@ -28,7 +32,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # CFLAGS is the user's (make CFLAGS=-O0); ALL_CFLAGS adds what the sources
 # need whatever it says, so every compile rule uses ALL_CFLAGS.
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS := $(CFLAGS) -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
+ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -Iinclude -Iuser -I$(OUTPUT)
 # libbpf is linked statically so that the binary carries the libbpf it was
 # built with (1.4 from backports), not whatever the target host has.
@@ -54,12 +58,16 @@ LDLIBS    += -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic
 WORKLOAD_CFLAGS := -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
 		   -fno-inline -fno-optimize-sibling-calls -fno-builtin -Wall -Wextra -pthread
 
-.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels
+.PHONY: all deps vmlinux check unit e2e demo bench bench-unwind clean static kernels check-kernels \
+	man install uninstall deb
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(PROTO_GEN)
 MAKEFLAGS += --no-print-directory
 
-all: memlens
+# The binary: ./memlens; the package build makes its own (debian/rules).
+BIN ?= memlens
+
+all: $(BIN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -105,8 +113,9 @@ $(OUTPUT)/%.pb-c.o: $(OUTPUT)/%.pb-c.c $(OUTPUT)/%.pb-c.h $(OUTPUT)/cflags
 $(OUTPUT)/pprof.o: $(OUTPUT)/profile.pb-c.h
 $(OUTPUT)/unit_tests: $(OUTPUT)/profile.pb-c.h
 
-memlens: $(OUTPUT)/memlens.o $(LIB_OBJS)
-	$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+# LDFLAGS and CPPFLAGS are the user's too: dpkg-buildflags' hardening.
+$(BIN): $(OUTPUT)/memlens.o $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Everything static, glibc too: one file that runs on any x86_64 Linux with
 # BTF. pkg-config names what libdw.a and libelf.a need (bz2, lzma, zlib).
@@ -286,6 +295,47 @@ bench: deps
 bench-unwind: deps
 	$(MAKE) memlens $(OUTPUT)/unwindbench
 	./bench/unwind.sh
+
+# --- install, man pages, package ---------------------------------------
+
+PREFIX      ?= /usr/local
+SBINDIR     := $(PREFIX)/sbin
+MAN8DIR     := $(PREFIX)/share/man/man8
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+VERSION     := $(shell sed -n 's/^\#define MEMLENS_VERSION "\(.*\)"$$/\1/p' user/util.h)
+# memlens(8) from doc/memlens.md, memlens-CMD(8) from each command's page.
+MAN_PAGES   := $(patsubst doc/%.md,$(OUTPUT)/man/%.8,$(wildcard doc/memlens.md doc/memlens-*.md))
+
+man: $(MAN_PAGES)
+
+$(OUTPUT)/man/%.8: doc/%.md scripts/gen-man.pl user/memlens.c
+	@mkdir -p $(@D)
+	./scripts/gen-man.pl $< $(VERSION) >$@
+
+install: $(BIN) $(MAN_PAGES)
+	install -D -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/memlens
+	install -d $(DESTDIR)$(MAN8DIR)
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MAN8DIR)/
+	install -D -m 644 completion/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens \
+		$(addprefix $(DESTDIR)$(MAN8DIR)/,$(notdir $(MAN_PAGES)))
+
+# dpkg-buildpackage with debian/: debhelper builds (objects in
+# build/debian/) and installs with PREFIX=/usr, Depends from the binary's
+# libraries (dh_shlibdeps). The .deb, .buildinfo and .changes go to
+# build/deb/, not to the parent directory; -nc: no `debian/rules clean`
+# first. What debhelper leaves in debian/ is removed after.
+DEB_LEFT := debian/.debhelper debian/memlens debian/files debian/*.substvars \
+	    debian/debhelper-build-stamp debian/*.debhelper.log
+deb:
+	mkdir -p $(OUTPUT)/deb
+	dpkg-buildpackage -b -us -uc -nc --buildinfo-option=-u$(OUTPUT)/deb \
+		--buildinfo-file=$(OUTPUT)/deb/memlens_$(VERSION)_amd64.buildinfo \
+		--changes-option=-u$(OUTPUT)/deb \
+		--changes-file=$(OUTPUT)/deb/memlens_$(VERSION)_amd64.changes; \
+	status=$$?; rm -rf $(DEB_LEFT); exit $$status
 
 clean:
 	rm -rf $(OUTPUT) memlens

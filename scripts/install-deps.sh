@@ -6,13 +6,16 @@
 set -eu
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/memlens-bookworm-backports.sources
-# liblzma-dev and libbz2-dev: what libdw.a needs for make static.
+# liblzma-dev and libbz2-dev: what libdw.a needs for make static; go-md2man: make man.
 BUILD_PKGS="make gcc clang llvm libelf-dev zlib1g-dev libdw-dev pkg-config protobuf-c-compiler
-libprotobuf-c-dev libiberty-dev liblzma-dev libbz2-dev"
+libprotobuf-c-dev libiberty-dev liblzma-dev libbz2-dev go-md2man"
 # libc6-dbg: glibc's own function names in stacks (tests/e2e-unwind.sh asserts them).
 # valgrind: the reachability scan's classes against memcheck's (tests/e2e-reachable.sh).
+# prometheus: a real server scrapes top --prom, promtool checks it (tests/e2e-tools.sh).
+# debhelper, lintian: make deb and its check (tests/deb.sh).
 TEST_PKGS="bpftrace procps jq util-linux tmux chromium python3 golang-go curl libclang-rt-14-dev
-libc6-dbg g++ libjemalloc2 libtcmalloc-minimal4 busybox-static debian-archive-keyring valgrind"
+libc6-dbg g++ libjemalloc2 libtcmalloc-minimal4 busybox-static debian-archive-keyring man-db
+prometheus debhelper lintian valgrind"
 BACKPORTS_PKGS="libbpf-dev bpftool qemu-system-x86"
 
 have_backports() {

@@ -149,6 +149,24 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *out)
 		fputs(cmd->epilog, out);
 }
 
+static void print_word(FILE *out, const char *dashes, const char *name, const char *arg)
+{
+	fprintf(out, "%s%s%s%s\n", dashes, name, arg ? " " : "", arg ? arg : "");
+}
+
+int cli_print_words(const struct cli_cmd *cmd, FILE *out)
+{
+	cli_for_each_opt(o, t, cmd) {
+		if (o->flags & CLI_HIDDEN)
+			continue;
+		/* An alias shares its key, not its letter (cli_parser_init). */
+		if (has_short(o->key) && !(o->flags & CLI_ALIAS))
+			print_word(out, "-", (char[]){ o->key, 0 }, o->arg);
+		print_word(out, "--", o->name, o->arg);
+	}
+	return fflush(out) || ferror(out) ? -EIO : 0;
+}
+
 int cli_parse_pid(const char *cmd, const char *arg, int *pid)
 {
 	unsigned long long v;

@@ -94,6 +94,12 @@ const char *cli_key_name(const struct cli_cmd *cmd, int key);
 /* The --help text of CMD. */
 void cli_print_help(const struct cli_cmd *cmd, FILE *out);
 
+/*
+ * The options of CMD for shell completion, one a line: "-p PID", "--pid PID",
+ * "--json"; hidden ones left out. Negative errno if OUT fails.
+ */
+int cli_print_words(const struct cli_cmd *cmd, FILE *out);
+
 /* -p PID of command CMD into *PID: 0, or -EINVAL (said in one line). */
 int cli_parse_pid(const char *cmd, const char *arg, int *pid);
 

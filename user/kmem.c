@@ -629,7 +629,8 @@ static int write_stack_profile(const struct kmem_env *env, const struct kmem_sta
 			for (size_t j = 0; j < g[i].nr_ips; j++)
 				f[j] = (struct pprof_frame){ .function = ksyms_name(ks, g[i].ips[j]),
 							     .addr = g[i].ips[j] };
-			samples[i] = (struct pprof_sample){ f, g[i].nr_ips, g[i].count, g[i].bytes };
+			samples[i] = (struct pprof_sample){ .frames = f, .nr = g[i].nr_ips,
+							    .objects = g[i].count, .bytes = g[i].bytes };
 		}
 		err = write_file_atomic(env->pprof, emit_profile, &p);
 	}

@@ -2,25 +2,27 @@
 /* memlens: eBPF memory allocation tracer. Dispatches to one subcommand per job. */
 #include <stdio.h>
 #include <string.h>
+#include "cli.h"
 #include "subcommands.h"
 #include "util.h"
 
 struct subcommand {
 	const char *name;
 	int (*run)(int argc, char **argv);
+	const struct cli_cmd *cli;
 	const char *summary;
 };
 
 static const struct subcommand subcommands[] = {
-	{ "leaks", cmd_leaks, "outstanding allocations of a process, by call stack" },
-	{ "allocs", cmd_allocs, "heap allocations of a Go program, by call stack" },
-	{ "top", cmd_top, "which processes allocate what, system-wide, live" },
-	{ "hist", cmd_hist, "log2 histograms of allocation sizes, mmap sizes, lifetimes" },
-	{ "reclaim", cmd_reclaim, "memory pressure: who stalled in reclaim, who caused it, OOM kills" },
-	{ "kmem", cmd_kmem, "kernel allocations (slab, kmalloc, pages, vmalloc) by cache and process" },
-	{ "record", cmd_record, "a leaks session into a file, to render later with report" },
-	{ "report", cmd_report, "render a recording made by record: any leaks view, offline" },
-	{ "doctor", cmd_doctor, "what this kernel offers, and how each command runs here" },
+	{ "leaks", cmd_leaks, &leaks_cli, "outstanding allocations of a process, by call stack" },
+	{ "allocs", cmd_allocs, &allocs_cli, "heap allocations of a Go program, by call stack" },
+	{ "top", cmd_top, &top_cli, "which processes allocate what, system-wide, live" },
+	{ "hist", cmd_hist, &hist_cli, "log2 histograms of allocation sizes, mmap sizes, lifetimes" },
+	{ "reclaim", cmd_reclaim, &reclaim_cli, "memory pressure: who stalled in reclaim, who caused it, OOM kills" },
+	{ "kmem", cmd_kmem, &kmem_cli, "kernel allocations (slab, kmalloc, pages, vmalloc) by cache and process" },
+	{ "record", cmd_record, &record_cli, "a leaks session into a file, to render later with report" },
+	{ "report", cmd_report, &report_cli, "render a recording made by record: any leaks view, offline" },
+	{ "doctor", cmd_doctor, &doctor_cli, "what this kernel offers, and how each command runs here" },
 };
 
 static void usage(FILE *out)
@@ -29,6 +31,28 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
 	fputs("\nmemlens COMMAND --help tells more; memlens --version prints the version.\n", out);
+}
+
+/*
+ * memlens --complete [COMMAND]: the words shell completion offers, read
+ * from the tables the parsers use, so that the completion cannot drift
+ * from them: the commands, or COMMAND's options one a line with the name
+ * of their value ("-p PID", "--json"). Not in --help: it is for scripts.
+ */
+static int complete(const char *cmd)
+{
+	const size_t nr = sizeof(subcommands) / sizeof(subcommands[0]);
+
+	for (size_t i = 0; i < nr; i++) {
+		if (!cmd)
+			puts(subcommands[i].name);
+		else if (!strcmp(cmd, subcommands[i].name))
+			return cli_print_words(subcommands[i].cli, stdout) ? 1 : 0;
+	}
+	if (!cmd)
+		return 0;
+	error_msg("unknown command '%s' (see memlens --help)", cmd);
+	return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -45,6 +69,8 @@ int main(int argc, char **argv)
 		printf("memlens %s\n", MEMLENS_VERSION);
 		return 0;
 	}
+	if (!strcmp(argv[1], "--complete") && argc <= 3)
+		return complete(argv[2]);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].run(argc - 1, argv + 1);

@@ -60,6 +60,11 @@ struct pprof_builder {
 	struct Profile__Line **line_ptrs;
 	struct Profile__Sample *samples;
 	struct Profile__Sample **sample_ptrs;
+	struct Profile__Mapping *maps;		/* at most one per frame */
+	struct Profile__Mapping **map_ptrs;
+	struct Profile__Label *labels;		/* all samples' labels, back to back */
+	struct Profile__Label **label_ptrs;
+	size_t nr_labels;
 	uint64_t *loc_ids;	/* all samples' location ids, back to back */
 	int64_t *values;	/* two per sample, in sample_type order */
 	char *addr_names;	/* PPROF_ADDR_NAME bytes per unknown function */
@@ -76,6 +81,7 @@ struct pprof_builder {
 struct pprof_counts {
 	size_t frames;
 	size_t unknown;		/* frames without a function name */
+	size_t labels;
 };
 
 struct func_key {
@@ -91,6 +97,11 @@ static int check_sample(const struct pprof_sample *s)
 		return -EINVAL;
 	if (s->objects < 0 || s->bytes < 0)
 		return -EINVAL;
+	if (s->nr_labels && !s->labels)
+		return -EINVAL;
+	for (size_t i = 0; i < s->nr_labels; i++)
+		if (!s->labels[i].key || !s->labels[i].value)
+			return -EINVAL;
 	return 0;
 }
 
@@ -98,7 +109,7 @@ static int check_sample(const struct pprof_sample *s)
 static int check_args(FILE *out, const struct pprof_sample *samples, size_t nr,
 		      struct pprof_counts *cnt)
 {
-	size_t total = 0, unknown = 0;
+	size_t total = 0, unknown = 0, labels = 0;
 	int err;
 
 	if (!out || (nr && !samples))
@@ -113,11 +124,15 @@ static int check_args(FILE *out, const struct pprof_sample *samples, size_t nr,
 		if (samples[i].nr > PPROF_MAX_FRAMES - total)
 			return -ENOMEM;
 		total += samples[i].nr;
+		if (samples[i].nr_labels > PPROF_MAX_FRAMES - labels)
+			return -ENOMEM;
+		labels += samples[i].nr_labels;
 		for (size_t f = 0; f < samples[i].nr; f++)
 			unknown += !samples[i].frames[f].function;
 	}
 	cnt->frames = total;
 	cnt->unknown = unknown;
+	cnt->labels = labels;
 	return 0;
 }
 
@@ -142,8 +157,13 @@ static size_t hash_size(size_t entries)
 static int builder_alloc(struct pprof_builder *b, size_t nr, const struct pprof_counts *cnt)
 {
 	size_t frames = cnt->frames;
-	/* Every frame can bring a function name and a file name. */
-	size_t max_strs = STR_FIXED + 1 + 2 * frames + 2 * PPROF_MAX_EXTRA;
+	/*
+	 * Every frame can bring a function name, a file name, a mapped file
+	 * and a build ID; every label a key and a value; every extra
+	 * sample type a type and a unit.
+	 */
+	size_t max_strs = STR_FIXED + 1 + 4 * frames + 2 * cnt->labels +
+			  2 * PPROF_MAX_EXTRA;
 	size_t slots = hash_size(max_strs);
 
 	b->hash_mask = slots - 1;
@@ -156,6 +176,10 @@ static int builder_alloc(struct pprof_builder *b, size_t nr, const struct pprof_
 	b->line_ptrs = zalloc(frames, sizeof(*b->line_ptrs));
 	b->samples = zalloc(nr, sizeof(*b->samples));
 	b->sample_ptrs = zalloc(nr, sizeof(*b->sample_ptrs));
+	b->maps = zalloc(frames, sizeof(*b->maps));
+	b->map_ptrs = zalloc(frames, sizeof(*b->map_ptrs));
+	b->labels = zalloc(cnt->labels, sizeof(*b->labels));
+	b->label_ptrs = zalloc(cnt->labels, sizeof(*b->label_ptrs));
 	b->loc_ids = zalloc(frames, sizeof(*b->loc_ids));
 	b->values = zalloc(b->nr_values * nr, sizeof(*b->values));
 	b->addr_names = zalloc(cnt->unknown, PPROF_ADDR_NAME);
@@ -164,6 +188,7 @@ static int builder_alloc(struct pprof_builder *b, size_t nr, const struct pprof_
 	b->loc_hash = zalloc(slots, sizeof(*b->loc_hash));
 	if (!b->strs || !b->funcs || !b->func_ptrs || !b->locs || !b->loc_ptrs || !b->lines ||
 	    !b->line_ptrs || !b->samples || !b->sample_ptrs || !b->loc_ids || !b->values ||
+	    !b->maps || !b->map_ptrs || !b->labels || !b->label_ptrs ||
 	    !b->addr_names || !b->str_hash || !b->func_hash || !b->loc_hash)
 		return -ENOMEM;
 	return 0;
@@ -180,6 +205,10 @@ static void builder_free(struct pprof_builder *b)
 	free(b->line_ptrs);
 	free(b->samples);
 	free(b->sample_ptrs);
+	free(b->maps);
+	free(b->map_ptrs);
+	free(b->labels);
+	free(b->label_ptrs);
 	free(b->loc_ids);
 	free(b->values);
 	free(b->addr_names);
@@ -292,6 +321,40 @@ static uint64_t func_id(struct pprof_builder *b, const struct pprof_frame *frame
 	return f->id;
 }
 
+/*
+ * The id of the Mapping FRAME's address is in, 0 for none. A process maps
+ * tens of files, not thousands: a linear search is enough.
+ */
+static uint64_t map_id(struct pprof_builder *b, const struct pprof_frame *frame)
+{
+	struct Profile__Mapping *m;
+	int64_t file;
+
+	if (!frame->map_file || !*frame->map_file)
+		return 0;
+	file = str_index(b, frame->map_file);
+	for (size_t i = 0; i < b->prof.n_mapping; i++) {
+		m = &b->maps[i];
+		if (m->filename == file && m->memory_start == frame->map_start) {
+			m->has_functions |= frame->function != NULL;
+			return m->id;
+		}
+	}
+	m = &b->maps[b->prof.n_mapping];
+	profile__mapping__init(m);
+	m->id = b->prof.n_mapping + 1;
+	m->memory_start = frame->map_start;
+	m->memory_limit = frame->map_limit;
+	m->file_offset = frame->map_offset;
+	m->filename = file;
+	m->build_id = str_index(b, frame->build_id);
+	/* Symbolized here: readers need not look for the file. */
+	m->has_functions = frame->function != NULL;
+	m->has_filenames = m->has_line_numbers = true;
+	b->map_ptrs[b->prof.n_mapping++] = m;
+	return m->id;
+}
+
 /* The id of the Location at FRAME's address, made from FRAME if it is the first there. */
 static uint64_t loc_id(struct pprof_builder *b, const struct pprof_frame *frame)
 {
@@ -309,6 +372,7 @@ static uint64_t loc_id(struct pprof_builder *b, const struct pprof_frame *frame)
 	profile__location__init(loc);
 	loc->id = i + 1;
 	loc->address = frame->addr;
+	loc->mapping_id = map_id(b, frame);
 	line = &b->lines[i];
 	profile__line__init(line);
 	line->function_id = func_id(b, frame);
@@ -338,6 +402,16 @@ static void add_sample(struct pprof_builder *b, const struct pprof_sample *s, si
 	for (size_t v = 2; v < b->nr_values; v++)
 		ps->value[v] = b->extra->values[i * b->extra->nr + v - 2];
 	ps->n_value = b->nr_values;
+	ps->label = &b->label_ptrs[b->nr_labels];
+	for (size_t l = 0; l < s->nr_labels; l++) {
+		struct Profile__Label *label = &b->labels[b->nr_labels];
+
+		profile__label__init(label);
+		label->key = str_index(b, s->labels[l].key);
+		label->str = str_index(b, s->labels[l].value);
+		b->label_ptrs[b->nr_labels++] = label;
+	}
+	ps->n_label = s->nr_labels;
 	b->sample_ptrs[i] = ps;
 	b->prof.n_sample++;
 }
@@ -404,6 +478,7 @@ static void build(struct pprof_builder *b, const struct pprof_sample *samples, s
 	p->string_table = b->strs;
 	p->function = b->func_ptrs;
 	p->location = b->loc_ptrs;
+	p->mapping = b->map_ptrs;
 	p->sample = b->sample_ptrs;
 	add_header(b, time_ns, comment);
 	for (size_t i = 0; i < nr; i++)

@@ -16,6 +16,19 @@ struct pprof_frame {
 	const char *file;	/* NULL: unknown */
 	int64_t line;		/* 0: unknown */
 	uint64_t addr;		/* the instruction address */
+	/*
+	 * The mapping ADDR is in: the file mapped (NULL: none, no Mapping),
+	 * its range and file offset (0s if unknown), its build ID in hex.
+	 */
+	const char *map_file;
+	uint64_t map_start, map_limit, map_offset;
+	const char *build_id;
+};
+
+/* A string label of a sample: "pid" "4242", "comm" "leaky". */
+struct pprof_label {
+	const char *key;
+	const char *value;
 };
 
 /* One stack of a heap profile: FRAMES[0] is the leaf (the allocator's caller), as pprof orders locations. */
@@ -24,6 +37,8 @@ struct pprof_sample {
 	size_t nr;
 	int64_t objects;	/* outstanding allocations */
 	int64_t bytes;		/* outstanding bytes */
+	const struct pprof_label *labels;
+	size_t nr_labels;
 };
 
 /* Sample types after the two (a scan's classes), NR values a sample. */
@@ -48,7 +63,9 @@ struct pprof_extra {
  * with its FILE and LINE, because pprof shows no address by default.  The
  * first frame seen at an address defines that Location.  Strings are
  * written as given: pprof expects UTF-8.  OUT is flushed so that write
- * errors are reported; it is not closed.
+ * errors are reported; it is not closed.  Frames with the same MAP_FILE
+ * and MAP_START share one Mapping (ids from 1), which their Location
+ * names; a sample's LABELS become its string Labels.
  */
 int pprof_write_heap(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns, const char *comment);
 /* The same; ALLOCATED names the sample types alloc_objects and alloc_space (an allocation profile). */

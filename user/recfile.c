@@ -1094,7 +1094,7 @@ static void parse_frames(struct cursor *c, struct recording *r)
 	if (!RESERVE(c, r->frames, r->nr_frames, n, r->frames_cap))
 		return;
 	for (size_t i = 0; i < n && !c->err; i++) {
-		struct frame_info f;
+		struct frame_info f = {};	/* no mapping: recordings keep none */
 
 		f.addr = get_varint(c);
 		f.module = get_string_ref(c, r);

@@ -450,6 +450,12 @@ static int pprof_samples(const struct stack_report *r, struct pprof_sample *samp
 			frames[used].file = fi->file;
 			frames[used].line = fi->line;
 			frames[used].addr = fi->addr;
+			/* A recording keeps no mappings: none rather than one without a range. */
+			frames[used].map_file = fi->map_end ? fi->module : NULL;
+			frames[used].map_start = fi->map_start;
+			frames[used].map_limit = fi->map_end;
+			frames[used].map_offset = fi->map_offset;
+			frames[used].build_id = fi->build_id;
 		}
 	}
 	return 0;
@@ -482,10 +488,18 @@ int report_write_pprof(const struct stack_report *r, const char *path)
 	struct pprof_frame *frames = calloc(r->nr_groups * MAX_STACK_DEPTH + 1, sizeof(*frames));
 	char (*labels)[PPROF_LABEL_LEN] = calloc(module_only_frames(r) + 1, sizeof(*labels));
 	struct pprof_job job = { .r = r, .samples = samples };
+	/* Every sample is of one process: its pid and comm, as continuous profilers label them. */
+	char pid[16];
+	const struct pprof_label tags[] = { { "pid", pid }, { "comm", r->comm } };
 	int err = -ENOMEM;
 
+	snprintf(pid, sizeof(pid), "%d", r->pid);
 	if (samples && frames && labels) {
 		pprof_samples(r, samples, frames, labels);
+		for (size_t i = 0; i < r->nr_groups; i++) {
+			samples[i].labels = tags;
+			samples[i].nr_labels = r->comm ? 2 : 1;
+		}
 		err = write_file_atomic(path, write_pprof, &job);
 	}
 	free(samples);

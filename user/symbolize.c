@@ -31,6 +31,8 @@ struct sym_module {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;	/* NULL if the file could not be read */
 	void *names;		/* tsearch tree of struct demangled, by symbol */
+	char *build_id;		/* in hex, read once: NULL if none */
+	bool build_id_read;
 };
 
 /* A symbol name of the module, demangled once. */
@@ -243,6 +245,7 @@ static void demangled_free(void *p)
 static void module_free(struct sym_module *m)
 {
 	tdestroy(m->names, demangled_free);
+	free(m->build_id);
 	if (m->dwfl)
 		dwfl_end(m->dwfl);
 	free(m->path);
@@ -470,6 +473,27 @@ static uint64_t module_offset(const struct sym_range *r, uint64_t addr)
 	return off;
 }
 
+/* M's GNU build ID in hex, read at the first call: NULL if it has none. */
+static const char *module_build_id(struct sym_module *m)
+{
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	int len;
+
+	if (m->build_id_read || !m->mod)
+		return m->build_id;
+	m->build_id_read = true;
+	len = dwfl_module_build_id(m->mod, &id, &vaddr);
+	if (len <= 0)
+		return NULL;
+	m->build_id = malloc(2 * len + 1);
+	if (!m->build_id)
+		return NULL;
+	for (int i = 0; i < len; i++)
+		snprintf(m->build_id + 2 * i, 3, "%02x", id[i]);
+	return m->build_id;
+}
+
 void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *fi)
 {
 	const struct sym_range *r;
@@ -484,6 +508,10 @@ void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *
 	if (!r || !r->mod)
 		return;
 	fi->module = r->mod->path;
+	fi->map_start = r->start;
+	fi->map_end = r->end;
+	fi->map_offset = r->offset;
+	fi->build_id = module_build_id(r->mod);
 	/* Without a symbol, the offset is in the module: still a place to look up. */
 	fi->sym_offset = module_offset(r, addr);
 	if (!r->mod->mod || offset_to_vaddr(r->mod->mod, addr - 1 - r->start + r->offset, &vaddr))

@@ -15,6 +15,9 @@ struct frame_info {
 	uint64_t sym_offset;
 	const char *file;	/* NULL without debug info */
 	int line;
+	/* MODULE's mapping that holds ADDR (start, end, file offset), 0s if none. */
+	uint64_t map_start, map_end, map_offset;
+	const char *build_id;	/* MODULE's GNU build ID in hex, NULL if none or unread */
 };
 
 struct symbolizer;

@@ -10,6 +10,9 @@
 #include "stack_report.h"
 #include "unit.h"
 
+/* Frames and samples below are written positionally: the mapping and label fields left 0. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 void test_pprof(void);
 
 /* A writer's output, gzipped, in a malloc'ed buffer; *ERR its return. */
@@ -425,8 +428,62 @@ static void test_report_names(void)
 	free(raw);
 }
 
+/*
+ * Mappings and labels: frames in one mapping share it (one Mapping, its
+ * range, offset and build ID), a frame of no mapping has none, and each
+ * sample carries its labels as strings.
+ */
+static void test_mappings_labels(void)
+{
+	static const struct pprof_frame f[] = {
+		{ .function = "leak_here", .addr = 0x401136, .map_file = "/bin/leaky",
+		  .map_start = 0x401000, .map_limit = 0x402000, .map_offset = 0x1000,
+		  .build_id = "4448" },
+		{ .function = "main", .addr = 0x401200, .map_file = "/bin/leaky",
+		  .map_start = 0x401000, .map_limit = 0x402000, .map_offset = 0x1000,
+		  .build_id = "4448" },
+		{ .function = "malloc", .addr = 0x7f0000001000, .map_file = "/lib/libc.so.6",
+		  .map_start = 0x7f0000000000, .map_limit = 0x7f0000100000, .map_offset = 0x26000 },
+		{ .addr = 0x1234 },
+	};
+	static const struct pprof_label tags[] = { { "pid", "4242" }, { "comm", "leaky" } };
+	const struct pprof_sample samples[] = {
+		{ .frames = f, .nr = 2, .objects = 7, .bytes = 28672, .labels = tags, .nr_labels = 2 },
+		{ .frames = f + 2, .nr = 2, .objects = 1, .bytes = 10, .labels = tags, .nr_labels = 1 },
+	};
+	struct Profile *p = roundtrip(samples, 2, NULL);
+	const struct Profile__Mapping *m;
+
+	if (!p)
+		return;
+	CHECK_U64(p->n_mapping, 2);
+	m = p->mapping[0];
+	CHECK_U64(m->id, 1);
+	CHECK_U64(m->memory_start, 0x401000);
+	CHECK_U64(m->memory_limit, 0x402000);
+	CHECK_U64(m->file_offset, 0x1000);
+	CHECK_STR(str(p, m->filename), "/bin/leaky");
+	CHECK_STR(str(p, m->build_id), "4448");
+	CHECK(m->has_functions && m->has_filenames && m->has_line_numbers);
+	m = p->mapping[1];
+	CHECK_U64(m->file_offset, 0x26000);
+	CHECK_STR(str(p, m->build_id), "");
+	CHECK_U64(location(p, p->sample[0]->location_id[0])->mapping_id, 1);
+	CHECK_U64(location(p, p->sample[0]->location_id[1])->mapping_id, 1);
+	CHECK_U64(location(p, p->sample[1]->location_id[0])->mapping_id, 2);
+	CHECK_U64(location(p, p->sample[1]->location_id[1])->mapping_id, 0);
+	CHECK_U64(p->sample[0]->n_label, 2);
+	CHECK_STR(str(p, p->sample[0]->label[0]->key), "pid");
+	CHECK_STR(str(p, p->sample[0]->label[0]->str), "4242");
+	CHECK_STR(str(p, p->sample[0]->label[1]->key), "comm");
+	CHECK_STR(str(p, p->sample[0]->label[1]->str), "leaky");
+	CHECK_U64(p->sample[1]->n_label, 1);
+	profile__free_unpacked(p, NULL);
+}
+
 void test_pprof(void)
 {
+	test_mappings_labels();
 	test_report_names();
 	test_stacks();
 	test_same_name();
