@@ -93,6 +93,12 @@ static int load(struct pressure *p)
 		return -errno;
 	}
 	skel_set_filters(skel, o->pid, o->comm, o->memcg);
+	skel->rodata->capture_stacks = o->stacks;
+	/* Without --stacks, the stack maps take no memory worth a mention. */
+	if (!o->stacks) {
+		bpf_map__set_max_entries(skel->maps.stall_stack_ips, 1);
+		bpf_map__set_max_entries(skel->maps.stall_stacks, 1);
+	}
 	/* Without page allocations, the hottest hook is not attached at all. */
 	if (!o->page_allocs)
 		bpf_program__set_autoload(skel->progs.page_alloc, false);
@@ -446,6 +452,40 @@ int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_o
 	return 0;
 }
 
+int pressure_stacks(struct pressure *p, struct pressure_stack **out, size_t *nr_out)
+{
+	int fd = bpf_map__fd(p->skel->maps.stall_stacks);
+	struct stall_stack_key key, next, *prev = NULL;
+	struct pressure_stack *arr = NULL;
+	size_t nr = 0, cap = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (array_grow((void **)&arr, nr, &cap, sizeof(*arr))) {
+			free(arr);
+			return -ENOMEM;
+		}
+		arr[nr].key = key;
+		if (!bpf_map_lookup_elem(fd, &key, &arr[nr].val))
+			nr++;
+	}
+	*out = arr;
+	*nr_out = nr;
+	return 0;
+}
+
+size_t pressure_stack_ips(struct pressure *p, int32_t id, uint64_t *ips)
+{
+	size_t nr = 0;
+
+	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.stall_stack_ips), &id, ips))
+		return 0;
+	while (nr < RECLAIM_STACK_DEPTH && ips[nr])
+		nr++;
+	return nr;
+}
+
 bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, struct hist *h)
 {
 	struct stall_key key = { .id = tgid, .kind = kind };
@@ -484,6 +524,9 @@ static const struct {
 	{ RSTAT_HISTS_FULL, "hists_map_full" },
 	{ RSTAT_ALLOCS_FULL, "page_allocs_map_full" },
 	{ RSTAT_EVENTS_LOST, "events_lost" },
+	{ RSTAT_USTACK_LOST, "user_stacks_lost" },
+	{ RSTAT_KSTACK_LOST, "kernel_stacks_lost" },
+	{ RSTAT_STALL_STACKS_FULL, "stall_stacks_map_full" },
 };
 
 uint64_t pressure_lost(const struct pressure_totals *t)

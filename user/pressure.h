@@ -22,6 +22,7 @@ struct pressure_opts {
 	bool page_allocs;		/* count page allocations per process */
 	uint64_t gap_ns;		/* quiet time that ends an episode */
 	bool episodes;			/* group into episodes (memlens reclaim) */
+	bool stacks;			/* take stall stacks (memlens reclaim --stacks) */
 	/* Called as events arrive: an OOM kill, an episode closing. */
 	void (*on_oom)(const struct oom_event *e, void *ctx);
 	void (*on_episode)(struct episode *e, void *ctx);
@@ -64,6 +65,16 @@ int pressure_tick(struct pressure *p);
 void pressure_flush(struct pressure *p);
 /* Every process with reclaim activity or page allocations, sorted by tgid. */
 int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr);
+/* Stalls by process, kind and stacks (--stacks), from the BPF map. */
+struct pressure_stack {
+	struct stall_stack_key key;
+	struct stall_stack_val val;
+};
+
+/* Every aggregate of the stall_stacks map, in no order. */
+int pressure_stacks(struct pressure *p, struct pressure_stack **out, size_t *nr);
+/* The frames of stack ID (leaf first) into IPS (RECLAIM_STACK_DEPTH); their number, 0 if none. */
+size_t pressure_stack_ips(struct pressure *p, int32_t id, uint64_t *ips);
 /* The stall latency histogram (µs) of TGID for KIND; false if none. */
 bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, struct hist *h);
 void pressure_totals(struct pressure *p, struct pressure_totals *t);
