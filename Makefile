@@ -184,6 +184,9 @@ $(OUTPUT)/kmemload: tests/workloads/kmemload.c tests/workloads/handshake.h | $(O
 $(OUTPUT)/pressure: tests/workloads/pressure.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+$(OUTPUT)/stallwork: tests/workloads/stallwork.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 # Stripped: a static binary without symbols, where no allocator can be found.
 $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
 	$(CC) -O2 -static -s $< -o $@
@@ -226,7 +229,8 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
-	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer
+	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
+	    $(OUTPUT)/stallwork
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

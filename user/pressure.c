@@ -148,9 +148,12 @@ static int on_event(void *ctx, void *data, size_t len)
 	struct pressure *p = ctx;
 	const struct oom_event *o = data;
 
-	if (len >= sizeof(struct reclaim_event) && o->type == REVENT_STALL &&
-	    remember_stalled(p, data))
-		return -ENOMEM;
+	if (len >= sizeof(struct reclaim_event) && o->type == REVENT_STALL) {
+		if (remember_stalled(p, data))
+			return -ENOMEM;
+		if (p->opts->on_stall)
+			p->opts->on_stall(data, p->opts->ctx);
+	}
 	if (p->opts->episodes)
 		episodes_event(&p->tracker, data, len);
 	if (len >= sizeof(*o) && o->type == REVENT_OOM && p->opts->on_oom)
@@ -171,6 +174,7 @@ int pressure_open(const struct pressure_opts *o, struct pressure **out)
 	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
 	p->tracker.read_psi = psi_read;
 	p->tracker.filtered = o->pid || o->comm || o->memcg;
+	p->tracker.stacks = o->stacks;
 	err = load(p);
 	if (!err) {
 		p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.revents), on_event, p, NULL);

@@ -26,6 +26,8 @@ struct pressure_opts {
 	/* Called as events arrive: an OOM kill, an episode closing. */
 	void (*on_oom)(const struct oom_event *e, void *ctx);
 	void (*on_episode)(struct episode *e, void *ctx);
+	/* Each stall as it is streamed, before the episode tracker sees it. */
+	void (*on_stall)(const struct reclaim_event *e, void *ctx);
 	void *ctx;
 };
 
