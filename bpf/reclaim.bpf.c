@@ -172,7 +172,7 @@ static void take_stacks(void *ctx, struct stall_start *start)
 static void stall_begins(void *ctx, enum stall_kind kind)
 {
 	struct stall_key key = { .id = current_tid(), .kind = kind };
-	struct stall_start start = { .begin_ns = bpf_ktime_get_ns() };
+	struct stall_start start = { .begin_ns = bpf_ktime_get_ns(), .tgid = current_tgid() };
 
 	if (!traced())
 		return;

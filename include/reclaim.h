@@ -71,6 +71,8 @@ struct stall_start {
 	__u64 begin_ns;
 	__s32 ustack;		/* in the stall_stack_ips map; -1: none (kernel thread, lost) */
 	__s32 kstack;
+	__u32 tgid;		/* whose: userspace counts stall time still in progress */
+	__u32 pad;
 };
 
 /* Stalls aggregated by process, kind and the code that stalled (--stacks). */

@@ -107,6 +107,19 @@ check "kernel stacks begin where the task stalled, not in memlens' BPF program" 
 	"all(.stacks[]; $kernels[0] == \"try_to_free_mem_cgroup_pages\")" <<<"$proc"
 check "memcg stalls only" jq_true 'all(.stacks[]; .kind == "memcg")' <<<"$proc"
 
+# stall %: each interval's share of its wall time; over the intervals, the
+# process's whole stall time (a stall in progress at an interval's end
+# counts there in part, and the rest in the next).
+check "stall %: the intervals' shares add up to the stall time" jq_true -s --argjson p "$work" \
+	'([.[] | select(.type == "interval") as $i | $i.processes[] | select(.pid == $p)
+	   | .stall_pct * $i.interval_s * 10] | add) as $pct
+	 | ([.[] | select(.type == "summary") | .processes[] | select(.pid == $p)
+	   | .stalls[].total_ms] | add) as $ms
+	 | $pct > 0 and (($pct - $ms) | fabs) <= 0.05 + 0.005 * $ms' "$out"
+check "stall %: one thread, at most 100% of any interval" jq_true -s --argjson p "$work" \
+	'all(.[] | select(.type == "interval") | .processes[] | select(.pid == $p);
+	     .stall_pct >= 0 and .stall_pct <= 100)' "$out"
+
 episode=$(jq -c 'select(.type == "episode")' "$out" | head -n 1)
 check "an episode lists the stacks that paid beside who caused it" jq_true --argjson p "$work" \
 	"(.stacks | length) > 0 and (.stacks | length) <= 3 and .stacks[0].pid == \$p

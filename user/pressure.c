@@ -404,6 +404,62 @@ static int cmp_proc(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
+double stall_pct(uint64_t ended_ns, uint64_t cur_in_progress_ns, uint64_t old_in_progress_ns,
+		 uint64_t interval_ns)
+{
+	/*
+	 * What was in progress last time is in ENDED_NS if it ended: only
+	 * its part since then counts. A thread gone mid-stall takes its
+	 * part of the last sample away: no less than nothing.
+	 */
+	int64_t ns = (int64_t)ended_ns + (int64_t)cur_in_progress_ns -
+		     (int64_t)old_in_progress_ns;
+
+	if (ns <= 0 || !interval_ns)
+		return 0;
+	return ns * 100.0 / interval_ns;
+}
+
+/*
+ * Stalls in progress, to the processes in ARR (sorted): the time each has
+ * lasted so far, so that a long stall counts in every interval it spans,
+ * not all in the one where it ends. A thread that is gone (killed in the
+ * middle of a stall, its end never fired) counts no more.
+ */
+static int add_in_progress(struct pressure *p, struct pressure_proc **arr, size_t *nr,
+			   size_t *cap)
+{
+	int fd = bpf_map__fd(p->skel->maps.stall_begin);
+	struct stall_key key, next, *prev = NULL;
+	uint64_t now = monotonic_ns();
+	size_t sorted = *nr;
+	struct stall_start st;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct pressure_proc want = { .tgid = 0 }, *pp;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st) || st.begin_ns >= now ||
+		    (kill(key.id, 0) && errno == ESRCH))
+			continue;
+		want.tgid = st.tgid;
+		pp = bsearch(&want, *arr, sorted, sizeof(**arr), cmp_proc);
+		for (size_t i = sorted; !pp && i < *nr; i++)
+			if ((*arr)[i].tgid == st.tgid)
+				pp = &(*arr)[i];
+		/* In its first stall: not in the per-process map yet. */
+		if (!pp) {
+			if (add_proc(arr, nr, cap, st.tgid))
+				return -ENOMEM;
+			pp = &(*arr)[*nr - 1];
+		}
+		pp->stall_in_progress_ns += now - st.begin_ns;
+	}
+	qsort(*arr, *nr, sizeof(**arr), cmp_proc);
+	return 0;
+}
+
 int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_out)
 {
 	int fd = bpf_map__fd(p->skel->maps.procs);
@@ -424,6 +480,10 @@ int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_o
 		copy_reclaim_proc(&arr[nr - 1], &r);
 	}
 	qsort(arr, nr, sizeof(*arr), cmp_proc);
+	if (add_in_progress(p, &arr, &nr, &cap)) {
+		free(arr);
+		return -ENOMEM;
+	}
 	/* Join the page allocations: processes that only allocated come after. */
 	nr_reclaim = nr;
 	for (size_t i = 0; i < p->nr_seen; i++) {

@@ -41,7 +41,17 @@ struct pressure_proc {
 	uint64_t kswapd_wakeups;
 	uint64_t memcg;
 	uint64_t page_allocs;
+	/* Its stalls still in progress, each from its begin to the sample. */
+	uint64_t stall_in_progress_ns;
 };
+
+/*
+ * The share of an interval of INTERVAL_NS that a process spent stalled, in
+ * %: the stalls that ended in it (ENDED_NS) and what its stalls in progress
+ * lasted since the sample before (stall_in_progress_ns of both samples). 100 is one thread stalled all the time; threads add up.
+ */
+double stall_pct(uint64_t ended_ns, uint64_t cur_in_progress_ns, uint64_t old_in_progress_ns,
+		 uint64_t interval_ns);
 
 struct pressure_totals {
 	uint64_t stats[RSTAT_NR];

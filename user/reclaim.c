@@ -476,6 +476,7 @@ struct interval_row {
 	uint64_t reclaimed;
 	uint64_t page_allocs;
 	uint64_t kswapd_wakeups;
+	double stall_pct;		/* of the interval's wall time, stalls in progress included */
 };
 
 struct interval_state {
@@ -513,6 +514,9 @@ static int by_stall_then_allocs(const void *a, const void *b)
 {
 	const struct interval_row *x = a, *y = b;
 
+	/* Time stalled in the interval, stalls in progress included. */
+	if (x->stall_pct != y->stall_pct)
+		return x->stall_pct > y->stall_pct ? -1 : 1;
 	if (row_stall_ns(x) != row_stall_ns(y))
 		return row_stall_ns(x) > row_stall_ns(y) ? -1 : 1;
 	if (x->page_allocs != y->page_allocs)
@@ -522,7 +526,7 @@ static int by_stall_then_allocs(const void *a, const void *b)
 
 /* Rows of processes that stalled, reclaimed, woke kswapd or allocated in the interval. */
 static size_t interval_rows(const struct interval_state *st, const struct pressure_proc *cur,
-			    size_t nr, struct interval_row *rows)
+			    size_t nr, uint64_t interval_ns, struct interval_row *rows)
 {
 	size_t n = 0;
 
@@ -545,7 +549,10 @@ static size_t interval_rows(const struct interval_state *st, const struct pressu
 		r->page_allocs = cur[i].page_allocs >= old->page_allocs ?
 				 cur[i].page_allocs - old->page_allocs : cur[i].page_allocs;
 		r->kswapd_wakeups = cur[i].kswapd_wakeups - old->kswapd_wakeups;
-		active = sum_kinds(r->stalls) || r->kswapd_wakeups || r->page_allocs;
+		r->stall_pct = stall_pct(sum_kinds(r->stall_ns), cur[i].stall_in_progress_ns,
+					 old->stall_in_progress_ns, interval_ns);
+		active = sum_kinds(r->stalls) || r->kswapd_wakeups || r->page_allocs ||
+			 r->stall_pct > 0;
 		if (active)
 			n++;
 	}
@@ -581,18 +588,18 @@ static void print_interval_text(const struct reclaim_env *env, const struct inte
 		printf("  lost %" PRIu64 " (see --json)", pressure_lost(&s->totals));
 	putchar('\n');
 	/* Allocation alone is no news: the table comes with pressure. */
-	if (!s->stalls && !s->kswapd_awake_ns)
+	if (!s->stalls && !s->kswapd_awake_ns && !(n && rows[0].stall_pct > 0))
 		return;
-	printf("  %7s %-15s %-24s %7s %10s %9s %9s %7s %s\n", "PID", "COMM", "MEMCG", "STALLS",
-	       "STALL ms", "RECLAIMED", "ALLOCATED", "WAKEUPS", "KINDS");
+	printf("  %7s %-15s %-24s %7s %10s %6s %9s %9s %7s %s\n", "PID", "COMM", "MEMCG",
+	       "STALLS", "STALL ms", "STALL%", "RECLAIMED", "ALLOCATED", "WAKEUPS", "KINDS");
 	for (size_t i = 0; i < shown; i++) {
 		const struct interval_row *r = &rows[i];
 
-		printf("  %7u %-15s %-24s %7" PRIu64 " %10.1f %9" PRIu64 " %9" PRIu64 " %7" PRIu64
-		       " %s\n", r->now.tgid, r->now.comm,
+		printf("  %7u %-15s %-24s %7" PRIu64 " %10.1f %6.1f %9" PRIu64 " %9" PRIu64 " %7"
+		       PRIu64 " %s\n", r->now.tgid, r->now.comm,
 		       sum_kinds(r->stalls) ? memcg_path(r->now.memcg, path, sizeof(path)) : "-",
-		       sum_kinds(r->stalls), ms(row_stall_ns(r)), r->reclaimed, r->page_allocs,
-		       r->kswapd_wakeups, kinds_of(r->stalls, kinds, sizeof(kinds)));
+		       sum_kinds(r->stalls), ms(row_stall_ns(r)), r->stall_pct, r->reclaimed,
+		       r->page_allocs, r->kswapd_wakeups, kinds_of(r->stalls, kinds, sizeof(kinds)));
 	}
 	output_check(stdout, "stdout");
 }
@@ -627,6 +634,7 @@ static void print_interval_json(const struct reclaim_env *env, const struct inte
 		print_kind_counts_json("stalls", r->stalls, false);
 		putchar(',');
 		print_kind_counts_json("stall_ms", r->stall_ns, true);
+		printf(",\"stall_pct\":%.2f", r->stall_pct);
 		printf(",\"reclaimed\":%" PRIu64 ",\"allocated\":%" PRIu64
 		       ",\"kswapd_wakeups\":%" PRIu64 "}", r->reclaimed, r->page_allocs,
 		       r->kswapd_wakeups);
@@ -654,7 +662,7 @@ static int report_interval(const struct reclaim_env *env, struct pressure *p,
 		free(cur);
 		return -ENOMEM;
 	}
-	n = interval_rows(st, cur, nr, rows);
+	n = interval_rows(st, cur, nr, now - st->prev_ns, rows);
 	s.secs = (now - st->prev_ns) / 1e9;
 	for (size_t i = 0; i < n; i++) {
 		s.stalls += sum_kinds(rows[i].stalls);

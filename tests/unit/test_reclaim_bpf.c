@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 #include "reclaim.skel.h"
 #include "episodes.h"
+#include "pressure.h"
 #include "bpf_util.h"
 #include "unit.h"
 #include "util.h"
@@ -280,6 +281,9 @@ static void test_stacks(void)
 	struct collected c = {};
 	struct ring_buffer *rb;
 
+	struct stall_key in_progress = { .id = (uint32_t)gettid(), .kind = STALL_DIRECT };
+	struct stall_start start;
+
 	CHECK(skel != NULL);
 	if (!skel)
 		return;
@@ -324,6 +328,12 @@ static void test_stacks(void)
 	}
 	CHECK_U64(c.nr, 4);
 	CHECK(c.ev[0].ustack == key.ustack && c.ev[0].kstack == key.kstack);
+
+	/* A stall in progress says whose it is: userspace counts its time so far. */
+	CHECK(unit_fire(skel->progs.direct_reclaim_begin, begin_args, 2) == 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_begin), &in_progress, &start) == 0);
+	CHECK_U64(start.tgid, tgid);
+	CHECK(start.ustack >= 0 && start.kstack >= 0);
 	reclaim_bpf__destroy(skel);
 }
 
@@ -337,8 +347,25 @@ static void test_no_stacks(struct reclaim_bpf *skel)
 	CHECK_U64(rstat(skel, RSTAT_USTACK_LOST) + rstat(skel, RSTAT_KSTACK_LOST), 0);
 }
 
+/*
+ * stall %: the stalls that ended in the interval, plus what those in
+ * progress lasted since the sample before; never below nothing.
+ */
+static void test_stall_pct(void)
+{
+	CHECK(stall_pct(250 * MS, 0, 0, 1000 * MS) == 25.0);
+	/* 300 ms in progress at the last sample, ended at 400 ms, and another 100 ms in. */
+	CHECK(stall_pct(400 * MS, 100 * MS, 300 * MS, 1000 * MS) == 20.0);
+	/* Two threads stalled all along: 200%. */
+	CHECK(stall_pct(0, 2500 * MS, 500 * MS, 1000 * MS) == 200.0);
+	/* A thread gone mid-stall: its part of the last sample taken away, no less than 0. */
+	CHECK(stall_pct(0, 0, 300 * MS, 1000 * MS) == 0.0);
+	CHECK(stall_pct(5 * MS, 0, 0, 0) == 0.0);
+}
+
 void test_reclaim_bpf(void)
 {
+	test_stall_pct();
 	struct reclaim_bpf *skel = load(0);
 
 	CHECK(skel != NULL);
