@@ -29,6 +29,7 @@
 #include "sampling.h"
 #include "stack_cache.h"
 #include "symbolize.h"
+#include "stall_stacks.h"
 #include "unwind_table.h"
 #include "util.h"
 
@@ -270,6 +271,64 @@ static int render_report(struct alloc_session *s, struct stack_report *r, bool f
 }
 
 /*
+ * record --stalls: the process's stalls by stack so far, before the
+ * snapshot they go with. The stall events are read to keep the ring
+ * buffer from filling; the aggregates are in the maps.
+ */
+static int record_stalls(struct alloc_session *s)
+{
+	uint32_t pid = s->skel->rodata->targ_tgid;
+	struct stall_stack_row *rows;
+	struct rec_stall *stalls;
+	size_t nr, n = 0;
+	int err;
+
+	err = pressure_consume(s->pressure);
+	if (!err)
+		err = stall_stacks_read(s->stall_stacks, &rows, &nr);
+	if (err)
+		return err;
+	stalls = calloc(nr + 1, sizeof(*stalls));
+	if (!stalls) {
+		free(rows);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		if (rows[i].key.tgid != pid)
+			continue;
+		stalls[n++] = (struct rec_stall){
+			.kind = rows[i].key.kind, .count = rows[i].val.count,
+			.total_ns = rows[i].val.total_ns, .max_ns = rows[i].val.max_ns,
+			.user = rows[i].user ? *rows[i].user : (struct sym_stack){},
+			.kernel = rows[i].kernel ? *rows[i].kernel : (struct sym_stack){},
+		};
+	}
+	err = rec_writer_stalls(s->rec, stalls, n);
+	free(stalls);
+	free(rows);
+	return err;
+}
+
+/* record --stalls: the reclaim tracer, filtered to TARGET, stacks on. */
+static int open_pressure(struct alloc_session *s, int target)
+{
+	struct pressure_opts *po = &s->pressure_opts;
+	int err;
+
+	po->pid = target;
+	po->stacks = true;
+	err = pressure_open(po, &s->pressure);
+	if (err)
+		return err;
+	s->stall_stacks = stall_stacks_new(s->pressure);
+	if (!s->stall_stacks)
+		return -ENOMEM;
+	/* The session's symbolizer: it follows the process's exec and new mappings. */
+	stall_stacks_use(s->stall_stacks, target, s->sym);
+	return 0;
+}
+
+/*
  * memlens record: the snapshot goes into the file, every block as it is
  * (outstanding blocks: record has no other source).
  */
@@ -285,6 +344,12 @@ static int record_snapshot(struct alloc_session *s, const struct stack_report *r
 	};
 
 	memcpy(rs.stats, r->stats, sizeof(rs.stats));
+	if (s->pressure) {
+		int err = record_stalls(s);
+
+		if (err)
+			return err;
+	}
 	/* An error is told once, when the recording is closed. */
 	return rec_writer_snapshot(s->rec, &rs, s->snap.recs, s->snap.nr, report_stack, s);
 }
@@ -398,6 +463,8 @@ static void session_close(struct alloc_session *s)
 	allocs_bpf__destroy(s->skel);
 	spawn_let_go(&s->child);
 	rec_writer_abandon(s->rec, NULL);
+	stall_stacks_free(s->stall_stacks);
+	pressure_close(s->pressure);
 	stack_cache_free(s->stacks);
 	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);
@@ -443,6 +510,12 @@ static int session_start(struct alloc_session *s)
 	err = s->source->hook(s, target);
 	if (err)
 		return err;
+	/* Before the command runs: its first stalls are seen too. */
+	if (s->opts->stalls) {
+		err = open_pressure(s, target);
+		if (err)
+			return err;
+	}
 	if (cmd) {
 		err = spawn_release(&s->child);
 		if (err)

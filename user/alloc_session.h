@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include "allocs.h"
 #include "stack_report.h"
+#include "pressure.h"
 #include "spawn.h"
 
 struct group_source;
@@ -33,6 +34,7 @@ struct session_opts {
 	bool unwind_fp;			/* --unwind fp: frame pointers only */
 	unsigned long long unwind_rows;
 	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
+	bool stalls;			/* record --stalls: reclaim stalls by stack too */
 };
 
 /*
@@ -62,6 +64,10 @@ struct alloc_session {
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct alloc_snapshot snap;
 	struct rec_writer *rec;	/* memlens record */
+	/* record --stalls: the reclaim tracer of the process, with stacks. */
+	struct pressure *pressure;
+	struct pressure_opts pressure_opts;
+	struct stall_stacks *stall_stacks;
 	struct spawn child;	/* the command we started; pid 0 with -p */
 	char comm[64];
 	/* The allocator hooked, as the start message names it; "" for those found. */

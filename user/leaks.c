@@ -40,6 +40,7 @@ struct leaks_env {
 	unsigned long long unwind_rows;
 	unsigned long long sample_bytes;	/* --sample-bytes R, 0 = every allocation */
 	bool go;		/* memlens allocs: a Go program's allocation profile */
+	bool stalls;		/* record --stalls */
 	const char *name;	/* of the subcommand, for messages */
 };
 
@@ -73,7 +74,7 @@ static const char allocs_usage[] =
 
 enum {
 	OPT_ALLOCATOR = CLI_CMD_KEYS, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_UNWIND, OPT_UNWIND_ROWS,
-	OPT_SAMPLE_BYTES,
+	OPT_SAMPLE_BYTES, OPT_STALLS,
 };
 
 /*
@@ -136,6 +137,9 @@ static const struct cli_opt record_opts[] = {
 	  "track one allocation every R bytes on average\n"
 	  "(Poisson, by bytes), not every one: cheaper, and the\n"
 	  "counts and bytes shown are estimates (default 0 = exact)" },
+	{ "stalls", OPT_STALLS, NULL, 0,
+	  "also its reclaim stalls by user and kernel stack, as\n"
+	  "memlens reclaim --stacks takes them (report --stalls)" },
 	/* memlens report's: a recording is rendered there. */
 	{ "top", 't', "N", CLI_HIDDEN, NULL },
 	{ "min-age", 'a', "SECS", CLI_HIDDEN, NULL },
@@ -279,6 +283,9 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 			if (parse_uint(optarg, "sample-bytes", SAMPLE_MAX_BYTES, &env->sample_bytes))
 				return -EINVAL;
 			break;
+		case OPT_STALLS:
+			env->stalls = true;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -337,6 +344,7 @@ static int run_leaks(struct leaks_env *env)
 		.unwind_fp = env->unwind_fp,
 		.unwind_rows = env->unwind_rows,
 		.sample_bytes = env->sample_bytes,
+		.stalls = env->stalls,
 	};
 
 	return alloc_session_run(&o);

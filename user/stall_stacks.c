@@ -28,6 +28,7 @@ struct stalled_sym {
 	uint32_t tgid;
 	char comm[16];
 	struct symbolizer *sym;		/* NULL: its mappings could not be read */
+	bool borrowed;			/* the caller's (stall_stacks_use) */
 };
 
 struct cached_stack {
@@ -61,7 +62,8 @@ void stall_stacks_free(struct stall_stacks *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nr_procs; i++)
-		symbolizer_free(s->procs[i].sym);
+		if (!s->procs[i].borrowed)
+			symbolizer_free(s->procs[i].sym);
 	for (size_t i = 0; i < s->nr_cache; i++) {
 		free(s->cache[i]->st.frames);
 		free(s->cache[i]);
@@ -96,6 +98,24 @@ void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm)
 	ps->sym = symbolizer_new(tgid);
 	if (ps->sym && symbolizer_refresh(ps->sym))
 		debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+}
+
+void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym)
+{
+	struct stalled_sym *ps = find_proc(s, tgid);
+
+	if (!ps) {
+		if (array_grow((void **)&s->procs, s->nr_procs, &s->cap_procs, sizeof(*ps)))
+			return;
+		ps = &s->procs[s->nr_procs++];
+		memset(ps, 0, sizeof(*ps));
+		ps->tgid = tgid;
+		read_comm(tgid, ps->comm, sizeof(ps->comm));
+	} else if (!ps->borrowed) {
+		symbolizer_free(ps->sym);
+	}
+	ps->sym = sym;
+	ps->borrowed = true;
 }
 
 static const struct cached_stack *cache_find(const struct stall_stacks *s, uint32_t tgid,
@@ -249,7 +269,7 @@ static int by_proc_then_time(const void *a, const void *b)
 	return x->key.kstack < y->key.kstack ? -1 : x->key.kstack > y->key.kstack;
 }
 
-static int sort_rows(struct stall_stack_row *rows, size_t nr)
+int stall_stack_rows_sort(struct stall_stack_row *rows, size_t nr)
 {
 	struct proc_total *t = calloc(nr + 1, sizeof(*t));
 	size_t nt = 0;
@@ -294,7 +314,7 @@ int stall_stacks_read(struct stall_stacks *s, struct stall_stack_row **out, size
 		resolve_row(s, &rows[i]);
 	}
 	free(agg);
-	err = sort_rows(rows, nr);
+	err = stall_stack_rows_sort(rows, nr);
 	if (err) {
 		free(rows);
 		return err;

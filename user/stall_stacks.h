@@ -35,6 +35,11 @@ void stall_stacks_free(struct stall_stacks *s);
  */
 void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm);
 /*
+ * Process TGID's user stacks are named by SYM, which the caller keeps up
+ * to date and frees after S (memlens record's session symbolizer).
+ */
+void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym);
+/*
  * Every aggregate of the session, symbolized: the processes that stalled
  * longest first, each one's stacks longest first.
  */
@@ -43,6 +48,8 @@ int stall_stacks_read(struct stall_stacks *s, struct stall_stack_row **rows, siz
 int stall_stacks_of_episode(struct stall_stacks *s, struct episode *e,
 			    struct stall_stack_row **rows, size_t *nr);
 
+/* ROWS sorted as stall_stacks_read() sorts them: by process, then longest first. */
+int stall_stack_rows_sort(struct stall_stack_row *rows, size_t nr);
 /* One row: a header line under INDENT (with its pid if WITH_PID), then its frames. */
 void stall_stack_print_text(FILE *out, const struct stall_stack_row *r, size_t rank,
 			    const char *indent, bool with_pid);
