@@ -209,8 +209,8 @@ stalls=$(jq --argjson p "${recpid:-0}" 'select(.type == "summary") | .processes[
 "$MEMLENS" report --stalls -j -t 0 "$rec" >"$tmp/report.json"
 check_eq "report --stalls: exit 0" 0 $?
 check "report --stalls: the recorded process stalled" test "${stalls:-0}" -gt 0
-check_eq "report --stalls: the stalls by stack add up to reclaim's count ($stalls)" "$stalls" \
-	"$(jq '[.stacks[].count] | add' "$tmp/report.json")"
+check_eq "report --stalls: the stalls by stack add up to reclaim's count ($stalls), none lost" \
+	"$stalls $stalls 0" "$(jq -r '"\([.stacks[].count] | add) \(.stalls) \(.lost)"' "$tmp/report.json")"
 check "report --stalls: both functions, each with its kernel path" jq_true \
 	"any(.stacks[]; ($users | index(\"write_through_cache\")) and ($kernels | index(\"vfs_write\")))
 	 and any(.stacks[]; $users[0] == \"touch_anon\" and ($kernels | index(\"handle_mm_fault\")))" \
@@ -219,7 +219,7 @@ check "report --stalls --folded: root first, under the name it exec'd" grep -qE 
 	'^stallwork;(.*;)?main;write_through_cache;.*vfs_write_\[k\];' \
 	<("$MEMLENS" report --stalls --folded "$rec" 2>/dev/null)
 check "report --stalls: text, the recording's header and the stacks" grep -q \
-	"^reclaim stalls by stack, the [0-9]* of [0-9]* that paid most:" \
+	"^reclaim stalls: $stalls, 0 of them in no stack (map full); by stack, the [0-9]* of [0-9]* that paid most:" \
 	<("$MEMLENS" report --stalls "$rec" 2>/dev/null)
 check "report: the allocations as before (touch_anon's 32 MiB mmap)" grep -q \
 	"^33554432 bytes in 1 allocations" <("$MEMLENS" report "$rec" 2>/dev/null)

@@ -278,14 +278,27 @@ static int render_report(struct alloc_session *s, struct stack_report *r, bool f
 static int record_stalls(struct alloc_session *s)
 {
 	uint32_t pid = s->skel->rodata->targ_tgid;
+	struct rec_stall_sum sum = {};
 	struct stall_stack_row *rows;
+	struct pressure_totals t;
+	struct pressure_proc *pp;
 	struct rec_stall *stalls;
 	size_t nr, n = 0;
 	int err;
 
 	err = pressure_consume(s->pressure);
 	if (!err)
-		err = stall_stacks_read(s->stall_stacks, &rows, &nr);
+		err = pressure_sample(s->pressure, &pp, &nr);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nr; i++)
+		for (int k = 0; pp[i].tgid == pid && k < STALL_NR; k++)
+			sum.stalls += pp[i].stalls[k];
+	free(pp);
+	/* Filtered to the process: its stalls are all the map had no room for. */
+	pressure_totals(s->pressure, &t);
+	sum.lost = t.stats[RSTAT_STALL_STACKS_FULL];
+	err = stall_stacks_read(s->stall_stacks, &rows, &nr);
 	if (err)
 		return err;
 	stalls = calloc(nr + 1, sizeof(*stalls));
@@ -303,7 +316,7 @@ static int record_stalls(struct alloc_session *s)
 			.kernel = rows[i].kernel ? *rows[i].kernel : (struct sym_stack){},
 		};
 	}
-	err = rec_writer_stalls(s->rec, stalls, n);
+	err = rec_writer_stalls(s->rec, stalls, n, &sum);
 	free(stalls);
 	free(rows);
 	return err;
@@ -565,9 +578,17 @@ static int run_loop(struct alloc_session *s)
 		uint64_t now = monotonic_ns();
 		int timeout_ms = now >= next ? 0 : (next - now + 999999) / 1000000;
 
+		/* record --stalls: its stall events read often enough not to fill their buffer. */
+		if (s->pressure && timeout_ms > 100)
+			timeout_ms = 100;
 		err = output_wait(ring_buffer__epoll_fd(s->rb), timeout_ms);
 		if (err < 0)
 			return err;
+		if (s->pressure) {
+			err = pressure_consume(s->pressure);
+			if (err)
+				return err;
+		}
 		err = ring_buffer__poll(s->rb, 0);
 		if (err < 0 && err != -EINTR) {
 			error_msg("ring buffer: %s", strerror(-err));

@@ -47,19 +47,6 @@ struct pressure {
 	char missing[512];
 };
 
-static const char *const stall_names[STALL_NR] = {
-	[STALL_DIRECT] = "direct",
-	[STALL_MEMCG] = "memcg",
-	[STALL_NODE] = "node",
-	[STALL_COMPACT] = "compact",
-	[STALL_THROTTLE] = "throttle",
-};
-
-const char *stall_kind_name(enum stall_kind kind)
-{
-	return kind < STALL_NR ? stall_names[kind] : "?";
-}
-
 bool psi_read(struct psi_totals *out)
 {
 	unsigned long long total;

@@ -14,6 +14,7 @@
 #include "episodes.h"
 #include "log2hist.h"
 #include "reclaim.h"
+#include "stall_report.h"		/* stall_kind_name() */
 
 struct pressure_opts {
 	int pid;			/* 0: every process */
@@ -98,6 +99,5 @@ const char *pressure_missing(const struct pressure *p);
 
 /* /proc/pressure/memory; false when PSI is off or absent. */
 bool psi_read(struct psi_totals *out);
-const char *stall_kind_name(enum stall_kind kind);
 
 #endif

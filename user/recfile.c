@@ -628,7 +628,8 @@ static size_t stall_depth(const struct sym_stack *st)
 	return st->nr < MAX_STACK_DEPTH ? st->nr : MAX_STACK_DEPTH;
 }
 
-int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size_t nr)
+int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size_t nr,
+		      const struct rec_stall_sum *sum)
 {
 	uint32_t *refs = calloc(nr * 2 * MAX_STACK_DEPTH + 1, sizeof(*refs));
 	struct byte_buf b = {};
@@ -659,6 +660,8 @@ int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size
 		put_frame_refs(&b, u, stall_depth(&stalls[i].user));
 		put_frame_refs(&b, u + MAX_STACK_DEPTH, stall_depth(&stalls[i].kernel));
 	}
+	buf_varint(&b, sum->stalls);
+	buf_varint(&b, sum->lost);
 	write_record(w, REC_STALLS, &b);
 	free(b.data);
 out:
@@ -838,6 +841,8 @@ struct recording {
 	uint32_t *stall_refs;
 	size_t nr_stall_refs, stall_refs_cap;
 	struct rec_stall *stalls;	/* built by recording_stalls() */
+	struct rec_stall_sum stall_sum;
+	bool have_stalls;
 	struct frame_info *stall_frames;
 	bool have_session, have_end;
 	char warning[256];	/* a partial recording: what was cut */
@@ -1241,6 +1246,7 @@ static void parse_stalls(struct cursor *c, struct recording *r)
 
 	r->nr_stalls = 0;
 	r->nr_stall_refs = 0;
+	r->have_stalls = false;
 	if (!RESERVE(c, r->stall_reads, 0, n, r->stalls_cap))
 		return;
 	for (size_t i = 0; i < n && !c->err; i++) {
@@ -1255,6 +1261,9 @@ static void parse_stalls(struct cursor *c, struct recording *r)
 			return;
 		r->nr_stalls = i + 1;
 	}
+	r->stall_sum.stalls = get_varint(c);
+	r->stall_sum.lost = get_varint(c);
+	r->have_stalls = !c->err;
 }
 
 static void parse_stacks(struct cursor *c, struct recording *r)
@@ -1620,13 +1629,19 @@ void recording_free(struct recording *r)
 	free(r);
 }
 
-const struct rec_stall *recording_stalls(struct recording *r, size_t *nr)
+const struct rec_stall *recording_stalls(struct recording *r, size_t *nr,
+					 struct rec_stall_sum *sum)
 {
+	static struct rec_stall none;
 	struct frame_info *f;
 
 	*nr = 0;
-	if (!r->nr_stalls)
+	*sum = r->stall_sum;
+	if (!r->have_stalls)
 		return NULL;
+	/* A process that never stalled: a record with no entry. */
+	if (!r->nr_stalls)
+		return &none;
 	if (!r->stalls) {
 		r->stalls = calloc(r->nr_stalls, sizeof(*r->stalls));
 		r->stall_frames = calloc(r->nr_stall_refs + 1, sizeof(*r->stall_frames));

@@ -38,6 +38,12 @@ enum rec_type {
 	REC_STALLS = REC_OPTIONAL,	/* record --stalls: stall stacks so far (1.1) */
 };
 
+/* All the recorded process's stalls, and those no stack entry holds. */
+struct rec_stall_sum {
+	uint64_t stalls;	/* by its per-process counters */
+	uint64_t lost;		/* the by-stack map was full: in STALLS, in no entry */
+};
+
 /* The recorded process's reclaim stalls of one kind at one pair of stacks. */
 struct rec_stall {
 	uint32_t kind;		/* enum stall_kind */
@@ -87,7 +93,8 @@ int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
  * frames it names): the last one a recording holds is what a report shows.
  * Written before the snapshot it goes with, so that a cut keeps both or neither.
  */
-int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size_t nr);
+int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size_t nr,
+		      const struct rec_stall_sum *sum);
 /*
  * Write END and close. After a write error the file is first cut back to
  * its last complete snapshot, so that it stays readable. Returns the
@@ -120,8 +127,9 @@ const char *recording_warning(const struct recording *r);
 /* The frames of a stack id, NULL if the recording has no such stack. */
 const struct sym_stack *recording_stack(const struct recording *r, uint64_t stack_id);
 
-/* The stalls of the recording's last STALLS record; NULL (*NR 0) without one. */
-const struct rec_stall *recording_stalls(struct recording *r, size_t *nr);
+/* The stalls of the recording's last STALLS record, and their sum; NULL (*NR 0) without one. */
+const struct rec_stall *recording_stalls(struct recording *r, size_t *nr,
+					 struct rec_stall_sum *sum);
 
 /* One snapshot as replayed. */
 struct rec_view {

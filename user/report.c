@@ -13,7 +13,7 @@
 #include "output.h"
 #include "recfile.h"
 #include "stack_report.h"
-#include "stall_stacks.h"
+#include "stall_report.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -442,17 +442,18 @@ static int render_stalls(const struct report_env *env, struct recording *rec)
 	const struct rec_stall *st;
 	const char *comm = sess->comm;
 	struct stall_stack_row *rows;
+	struct rec_stall_sum sum;
 	size_t nr, shown;
 	int err = 0;
 
 	recording_replay(rec, no_blocks, take_comm, &comm);
-	st = recording_stalls(rec, &nr);
+	st = recording_stalls(rec, &nr, &sum);
 	if (!st) {
 		error_msg("%s: the recording holds no stalls (record them with memlens record --stalls)",
 			  env->path);
 		return -ENOENT;
 	}
-	rows = calloc(nr, sizeof(*rows));
+	rows = calloc(nr + 1, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
 	for (size_t i = 0; i < nr; i++) {
@@ -468,7 +469,8 @@ static int render_stalls(const struct report_env *env, struct recording *rec)
 	stall_stack_rows_sort(rows, nr);
 	shown = env->show.top && env->show.top < nr ? env->show.top : nr;
 	if (env->show.json) {
-		printf("{\"type\":\"stalls\",\"pid\":%u,\"stacks\":[", sess->pid);
+		printf("{\"type\":\"stalls\",\"pid\":%u,\"stalls\":%" PRIu64 ",\"lost\":%" PRIu64
+		       ",\"stacks\":[", sess->pid, sum.stalls, sum.lost);
 		for (size_t i = 0; i < shown; i++) {
 			if (i)
 				putchar(',');
@@ -477,7 +479,8 @@ static int render_stalls(const struct report_env *env, struct recording *rec)
 		puts("]}");
 	} else if (!env->show.folded) {
 		print_session(rec);
-		printf("reclaim stalls by stack, the %zu of %zu that paid most:\n", shown, nr);
+		printf("reclaim stalls: %" PRIu64 ", %" PRIu64 " of them in no stack (map full); "
+		       "by stack, the %zu of %zu that paid most:\n", sum.stalls, sum.lost, shown, nr);
 		for (size_t i = 0; i < shown; i++)
 			stall_stack_print_text(stdout, &rows[i], i + 1, "  ", false);
 	}

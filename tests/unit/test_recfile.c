@@ -474,6 +474,7 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	struct rec_snapshot snap = { .wall_ns = session.start_wall_ns + SEC, .mono_ns = 2 * SEC,
 				     .comm = "leaky" };
 	const struct rec_stall *st;
+	struct rec_stall_sum sum;
 	struct recording *rec = NULL;
 	struct rec_writer *w;
 	char err[256] = "";
@@ -486,19 +487,28 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 		return;
 	close(fd);
 	rec_writer_begin(w, &session);
-	CHECK(rec_writer_stalls(w, first, 1) == 0);
+	CHECK(rec_writer_stalls(w, first, 1, &(struct rec_stall_sum){ 1, 0 }) == 0);
 	rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
-	CHECK(rec_writer_stalls(w, later, 2) == 0);
+	CHECK(rec_writer_stalls(w, later, 2, &(struct rec_stall_sum){ 133, 2 }) == 0);
 	snap.mono_ns = 3 * SEC;
 	rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
 	CHECK(rec_writer_close(w, &bytes) == 0);
 	CHECK(recording_load(path, false, &rec, err, sizeof(err)) == 0);
+	/* The fuzzer starts from this file too (tests/fuzz.sh): STALLS records to mutate. */
+	if (getenv("MEMLENS_FUZZ_SEEDS")) {
+		char seed[4096];
+
+		snprintf(seed, sizeof(seed), "%s/stalls.mlr", getenv("MEMLENS_FUZZ_SEEDS"));
+		CHECK(rename(path, seed) == 0);
+	}
 	unlink(path);
 	if (!rec)
 		return;
 	CHECK_U64(recording_nr_snapshots(rec), 2);
-	st = recording_stalls(rec, &nr);
+	st = recording_stalls(rec, &nr, &sum);
 	CHECK_U64(nr, 2);
+	CHECK_U64(sum.stalls, 133);
+	CHECK_U64(sum.lost, 2);
 	if (st && nr == 2) {
 		CHECK_U64(st[0].kind, STALL_MEMCG);
 		CHECK_U64(st[0].count, 99);
@@ -520,7 +530,7 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	/* A recording without STALLS (all of version 1.0): none, not an error. */
 	CHECK(recording_parse(plain, plain_len, false, &rec, err, sizeof(err)) == 0);
 	if (rec) {
-		CHECK(recording_stalls(rec, &nr) == NULL);
+		CHECK(recording_stalls(rec, &nr, &sum) == NULL);
 		CHECK_U64(nr, 0);
 		recording_free(rec);
 	}
