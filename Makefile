@@ -196,6 +196,9 @@ $(OUTPUT)/kmemload: tests/workloads/kmemload.c tests/workloads/handshake.h | $(O
 $(OUTPUT)/pressure: tests/workloads/pressure.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+$(OUTPUT)/stallwork: tests/workloads/stallwork.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 # Stripped: a static binary without symbols, where no allocator can be found.
 $(OUTPUT)/static_wait: tests/workloads/static_wait.c | $(OUTPUT)
 	$(CC) -O2 -static -s $< -o $@
@@ -221,7 +224,7 @@ $(OUTPUT)/rustleak: tests/workloads/rustleak.rs | $(OUTPUT)
 
 # The recording reader under libFuzzer, with ASan and UBSan (tests/fuzz.sh).
 FUZZ_SRCS := user/cli.c user/recfile.c user/stack_report.c user/output.c user/alloc_stats.c user/pprof.c user/flameset.c user/flamegraph.c \
-	     user/sampling.c user/util.c $(OUTPUT)/profile.pb-c.c
+	     user/sampling.c user/util.c user/stall_report.c $(OUTPUT)/profile.pb-c.c
 # Its own optimisation (-O1, as libFuzzer advises), the required flags of all.
 $(OUTPUT)/fuzz_recording: tests/fuzz/fuzz_recording.c user/report.c $(FUZZ_SRCS) user/*.h \
 			  include/*.h $(OUTPUT)/profile.pb-c.h $(OUTPUT)/cflags | $(OUTPUT)
@@ -239,7 +242,8 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
-	    $(OUTPUT)/reach_graphs
+	    $(OUTPUT)/reach_graphs \
+	    $(OUTPUT)/stallwork
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

@@ -134,6 +134,25 @@ awk -v b="$rc_base" -v t="$rc_traced" 'BEGIN {
 	printf "mmap+16 faults+munmap rounds: %.0f/s untraced, %.0f/s under memlens reclaim (ratio %.3f)\n", b, t, t / b
 }'
 
+# reclaim --stacks takes stacks where stalls begin, never on the page
+# allocator's path: the same loop under each, alternately, in one run.
+stacks_rounds() {
+	local plain=() stacks=()
+	for round in 1 2 3; do
+		start_tracer ./memlens reclaim --json -i 3600
+		for i in 1 2 3; do plain+=("$(fault_rounds)"); done
+		stop_tracer
+		start_tracer ./memlens reclaim --stacks --json -i 3600
+		for i in 1 2 3; do stacks+=("$(fault_rounds)"); done
+		stop_tracer
+	done
+	echo "$(median "${plain[@]}") $(median "${stacks[@]}")"
+}
+read -r rs_plain rs_stacks < <(stacks_rounds)
+awk -v b="$rs_plain" -v t="$rs_stacks" 'BEGIN {
+	printf "mmap+16 faults+munmap rounds: %.0f/s under memlens reclaim, %.0f/s under reclaim --stacks (ratio %.3f)\n", b, t, t / b
+}'
+
 # memlens kmem tracks every slab object of the host: a metadata-heavy loop
 # (create, fstat, close, unlink) allocates and frees a dentry, an inode, a
 # file and their LSM blobs a round.

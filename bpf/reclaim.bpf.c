@@ -10,6 +10,9 @@
  * - kswapd: wake and sleep per node, the pages it reclaims, who woke it.
  * - OOM kills: the victim, its rss, oom_score_adj and memory cgroup.
  * - Page allocations per process, per CPU: who was allocating meanwhile.
+ * - With --stacks: the user and kernel stack of the stalled task, taken
+ *   where the stall begins (rare next to allocations), and every stall
+ *   added to its (process, kind, user stack, kernel stack) aggregate.
  *
  * raw_tp, not tp_btf: no tracefs needed, and BPF_PROG_TEST_RUN can run
  * them on synthetic arguments (tests/unit).
@@ -22,18 +25,40 @@
 #include "common.bpf.h"
 
 #define PF_KSWAPD	0x00020000	/* task->flags: I am kswapd */
+#define PF_KTHREAD	0x00200000	/* task->flags: a kernel thread, no user stack */
+#define EFAULT		14
 #define E2BIG		7
 #define MM_FILEPAGES	0
 #define MM_ANONPAGES	1
 #define MM_SHMEMPAGES	3
 
-/* Stalls in progress, by thread and kind: their begin time. */
+/* Stalls in progress, by thread and kind: their begin time and stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, RECLAIM_MAX_THREADS);
 	__type(key, struct stall_key);
-	__type(value, __u64);
+	__type(value, struct stall_start);
 } stall_begin SEC(".maps");
+
+/*
+ * --stacks: user and kernel stacks by id (bpf_get_stackid: one helper call,
+ * no loop for the verifier; user stacks by frame pointer). Sized to one
+ * entry by userspace without --stacks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, RECLAIM_MAX_STACKS);
+	__type(key, __u32);
+	__uint(value_size, RECLAIM_STACK_DEPTH * sizeof(__u64));
+} stall_stack_ips SEC(".maps");
+
+/* --stacks: count, time and longest stall by process, kind and stacks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECLAIM_MAX_STALL_STACKS);
+	__type(key, struct stall_stack_key);
+	__type(value, struct stall_stack_val);
+} stall_stacks SEC(".maps");
 
 /* Plain, not per-CPU: stalls are rare next to allocations; added atomically. */
 struct {
@@ -99,6 +124,9 @@ struct {
 	__uint(max_entries, RECLAIM_RINGBUF_BYTES);
 } revents SEC(".maps");
 
+/* --stacks: take the stalled task's stacks. */
+const volatile bool capture_stacks;
+
 /* Set by userspace once loaded, just before attaching: when tracing began. */
 __u64 tracing_since_ns;
 /* A begin found the in-progress map full: an end without a begin may be its. */
@@ -113,14 +141,43 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
 		__sync_fetch_and_add(val, n);
 }
 
-static void stall_begins(enum stall_kind kind)
+/*
+ * The stacks of the current task into START, with --stacks. A kernel
+ * thread has no user stack to lose; any other failure (map full, two
+ * stacks hashed alike, a user stack unreadable) is counted.
+ */
+static void take_stacks(void *ctx, struct stall_start *start)
+{
+	struct task_struct *task = current_task();
+	long id;
+
+	start->ustack = -1;
+	start->kstack = -1;
+	if (!capture_stacks)
+		return;
+	id = bpf_get_stackid(ctx, &stall_stack_ips, 0);
+	if (id >= 0)
+		start->kstack = id;
+	else
+		stat_add(RSTAT_KSTACK_LOST, 1);
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return;
+	id = bpf_get_stackid(ctx, &stall_stack_ips, BPF_F_USER_STACK);
+	if (id >= 0)
+		start->ustack = id;
+	else
+		stat_add(RSTAT_USTACK_LOST, 1);
+}
+
+static void stall_begins(void *ctx, enum stall_kind kind)
 {
 	struct stall_key key = { .id = current_tid(), .kind = kind };
-	__u64 now = bpf_ktime_get_ns();
+	struct stall_start start = { .begin_ns = bpf_ktime_get_ns(), .tgid = current_tgid() };
 
 	if (!traced())
 		return;
-	if (bpf_map_update_elem(&stall_begin, &key, &now, BPF_ANY)) {
+	take_stacks(ctx, &start);
+	if (bpf_map_update_elem(&stall_begin, &key, &start, BPF_ANY)) {
 		begins_dropped = 1;
 		stat_add(RSTAT_THREADS_FULL, 1);
 	}
@@ -141,8 +198,31 @@ static void hist_add(__u32 tgid, enum stall_kind kind, __u64 us)
 		__sync_fetch_and_add(&h->slots[slot], 1);
 }
 
+/* --stacks: the stall added to the aggregate of its process, kind and stacks. */
+static void stacks_add(__u32 tgid, enum stall_kind kind, const struct stall_start *start,
+		       __u64 dur_ns)
+{
+	static const struct stall_stack_val zero;
+	struct stall_stack_key key = {
+		.tgid = tgid, .kind = kind, .ustack = start->ustack, .kstack = start->kstack,
+	};
+	struct stall_stack_val *v;
+
+	if (!capture_stacks)
+		return;
+	v = lookup_or_init(&stall_stacks, &key, &zero, RSTAT_STALL_STACKS_FULL);
+	if (!v)
+		return;
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->total_ns, dur_ns);
+	/* No atomic max before 5.12: two CPUs at once may keep the shorter. */
+	if (dur_ns > v->max_ns)
+		v->max_ns = dur_ns;
+}
+
 /* A stall of the current task: counted, put in its histogram, streamed. */
-static void stall_record(enum stall_kind kind, __u64 begin_ns, __u64 dur_ns, __u64 pages)
+static __always_inline void stall_record(enum stall_kind kind, const struct stall_start *start,
+					 __u64 dur_ns, __u64 pages)
 {
 	static const struct reclaim_proc zero;
 	struct task_struct *task = current_task();
@@ -164,6 +244,7 @@ static void stall_record(enum stall_kind kind, __u64 begin_ns, __u64 dur_ns, __u
 		p->memcg = memcg;
 	}
 	hist_add(tgid, kind, dur_ns / 1000);
+	stacks_add(tgid, kind, start, dur_ns);
 
 	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
 	if (!e) {
@@ -175,24 +256,27 @@ static void stall_record(enum stall_kind kind, __u64 begin_ns, __u64 dur_ns, __u
 	e->kind = kind;
 	e->tgid = tgid;
 	e->tid = current_tid();
-	e->begin_ns = begin_ns;
+	e->begin_ns = start->begin_ns;
 	e->dur_ns = dur_ns;
 	e->pages = pages;
 	e->memcg = memcg;
+	e->ustack = start->ustack;
+	e->kstack = start->kstack;
 	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	bpf_ringbuf_submit(e, 0);
 }
 
-static void stall_ends(enum stall_kind kind, __u64 pages)
+static void stall_ends(void *ctx, enum stall_kind kind, __u64 pages)
 {
 	struct stall_key key = { .id = current_tid(), .kind = kind };
-	__u64 now = bpf_ktime_get_ns(), *begin, begin_ns;
+	struct stall_start *begin, start;
+	__u64 now = bpf_ktime_get_ns();
 
 	begin = bpf_map_lookup_elem(&stall_begin, &key);
 	if (begin) {
-		begin_ns = *begin;
+		start = *begin;
 		bpf_map_delete_elem(&stall_begin, &key);
-		stall_record(kind, begin_ns, now - begin_ns, pages);
+		stall_record(kind, &start, now - start.begin_ns, pages);
 		return;
 	}
 	/* Filtered out at its begin. */
@@ -208,48 +292,51 @@ static void stall_ends(enum stall_kind kind, __u64 pages)
 	 * no loss, a stall timed from when tracing began, the part of it seen.
 	 */
 	stat_add(RSTAT_BEGAN_BEFORE, 1);
-	stall_record(kind, tracing_since_ns, now - tracing_since_ns, pages);
+	/* Its stacks now: the end is in the same call as the begin was. */
+	start.begin_ns = tracing_since_ns;
+	take_stacks(ctx, &start);
+	stall_record(kind, &start, now - tracing_since_ns, pages);
 }
 
 SEC("raw_tp/mm_vmscan_direct_reclaim_begin")
 int BPF_PROG(direct_reclaim_begin, int order, gfp_t gfp_flags)
 {
-	stall_begins(STALL_DIRECT);
+	stall_begins(ctx, STALL_DIRECT);
 	return 0;
 }
 
 SEC("raw_tp/mm_vmscan_direct_reclaim_end")
 int BPF_PROG(direct_reclaim_end, unsigned long nr_reclaimed)
 {
-	stall_ends(STALL_DIRECT, nr_reclaimed);
+	stall_ends(ctx, STALL_DIRECT, nr_reclaimed);
 	return 0;
 }
 
 SEC("raw_tp/mm_vmscan_memcg_reclaim_begin")
 int BPF_PROG(memcg_reclaim_begin, int order, gfp_t gfp_flags)
 {
-	stall_begins(STALL_MEMCG);
+	stall_begins(ctx, STALL_MEMCG);
 	return 0;
 }
 
 SEC("raw_tp/mm_vmscan_memcg_reclaim_end")
 int BPF_PROG(memcg_reclaim_end, unsigned long nr_reclaimed)
 {
-	stall_ends(STALL_MEMCG, nr_reclaimed);
+	stall_ends(ctx, STALL_MEMCG, nr_reclaimed);
 	return 0;
 }
 
 SEC("raw_tp/mm_vmscan_node_reclaim_begin")
 int BPF_PROG(node_reclaim_begin, int nid, int order, gfp_t gfp_flags)
 {
-	stall_begins(STALL_NODE);
+	stall_begins(ctx, STALL_NODE);
 	return 0;
 }
 
 SEC("raw_tp/mm_vmscan_node_reclaim_end")
 int BPF_PROG(node_reclaim_end, unsigned long nr_reclaimed)
 {
-	stall_ends(STALL_NODE, nr_reclaimed);
+	stall_ends(ctx, STALL_NODE, nr_reclaimed);
 	return 0;
 }
 
@@ -261,7 +348,7 @@ SEC("raw_tp/mm_compaction_begin")
 int BPF_PROG(compaction_begin, struct compact_control *cc)
 {
 	if (BPF_CORE_READ(cc, direct_compaction))
-		stall_begins(STALL_COMPACT);
+		stall_begins(ctx, STALL_COMPACT);
 	return 0;
 }
 
@@ -269,7 +356,7 @@ SEC("raw_tp/mm_compaction_end")
 int BPF_PROG(compaction_end, struct compact_control *cc)
 {
 	if (BPF_CORE_READ(cc, direct_compaction))
-		stall_ends(STALL_COMPACT, 0);
+		stall_ends(ctx, STALL_COMPACT, 0);
 	return 0;
 }
 
@@ -296,6 +383,7 @@ int BPF_PROG(vmscan_throttled, int nid, int usec_timeout, int usec_delayed, int 
 {
 	struct task_struct *task = current_task();
 	__u64 dur_ns = (__u64)(usec_delayed > 0 ? usec_delayed : 0) * 1000;
+	struct stall_start start;
 
 	if ((BPF_CORE_READ(task, flags) & PF_KSWAPD) || !traced())
 		return 0;
@@ -303,7 +391,10 @@ int BPF_PROG(vmscan_throttled, int nid, int usec_timeout, int usec_delayed, int 
 		stat_add(RSTAT_THROTTLE_NESTED, 1);
 		return 0;
 	}
-	stall_record(STALL_THROTTLE, bpf_ktime_get_ns() - dur_ns, dur_ns, 0);
+	start.begin_ns = bpf_ktime_get_ns() - dur_ns;
+	/* After the sleep, but still in the call that slept: the same stacks. */
+	take_stacks(ctx, &start);
+	stall_record(STALL_THROTTLE, &start, dur_ns, 0);
 	return 0;
 }
 

@@ -17,6 +17,10 @@
 #define RECLAIM_MAX_THREADS	(16 * 1024)
 #define RECLAIM_MAX_NODES	64
 #define RECLAIM_RINGBUF_BYTES	(512 * 1024)
+/* With --stacks: distinct user and kernel stacks, and (process, kind, stacks) aggregates. */
+#define RECLAIM_MAX_STACKS	4096	/* preallocated: 4 MiB */
+#define RECLAIM_MAX_STALL_STACKS	8192
+#define RECLAIM_STACK_DEPTH	127	/* the kernel's perf_event_max_stack default */
 
 /* Where a task waited for memory: each is timed from its begin to its end event. */
 enum stall_kind {
@@ -41,6 +45,10 @@ enum pressure_stat {
 	RSTAT_OOM_REPEATED,	/* a victim marked again (another thread): one kill */
 	RSTAT_EVENTS,		/* events handled, for memlens' own cost */
 	RSTAT_BEGAN_BEFORE,	/* in progress at attach: timed from then, not lost */
+	RSTAT_USTACK_LOST,	/* --stacks: user stack not captured (map full, collision,
+				 * unreadable): the stall counts under no user stack */
+	RSTAT_KSTACK_LOST,	/* --stacks: kernel stack not captured, the same */
+	RSTAT_STALL_STACKS_FULL,	/* --stacks: aggregate map full: stall not by stack */
 	RSTAT_NR,
 };
 
@@ -56,6 +64,29 @@ struct reclaim_proc {
 struct stall_key {
 	__u32 id;		/* tgid in the histograms; tid for stalls in progress */
 	__u32 kind;		/* enum stall_kind */
+};
+
+/* A stall in progress: when it began, and where (stack ids, -1: none). */
+struct stall_start {
+	__u64 begin_ns;
+	__s32 ustack;		/* in the stall_stack_ips map; -1: none (kernel thread, lost) */
+	__s32 kstack;
+	__u32 tgid;		/* whose: userspace counts stall time still in progress */
+	__u32 pad;
+};
+
+/* Stalls aggregated by process, kind and the code that stalled (--stacks). */
+struct stall_stack_key {
+	__u32 tgid;
+	__u32 kind;		/* enum stall_kind */
+	__s32 ustack;		/* -1: no user stack */
+	__s32 kstack;		/* -1: no kernel stack */
+};
+
+struct stall_stack_val {
+	__u64 count;
+	__u64 total_ns;
+	__u64 max_ns;		/* racy between CPUs of one process: a lower bound */
 };
 
 /* kswapd of one NUMA node. */
@@ -85,6 +116,8 @@ struct reclaim_event {
 	__u64 pages;		/* reclaimed during the stall, or kswapd's run */
 	__u64 memcg;
 	char comm[16];
+	__s32 ustack;		/* stall with --stacks: its stacks; else -1 */
+	__s32 kstack;
 };
 
 /* Streamed: one per OOM victim. */

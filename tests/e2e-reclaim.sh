@@ -157,6 +157,9 @@ last=$(jq -c --argjson p "$reader" 'select(.type == "process" and .pid == $p and
 check "top --reclaim: the reader's memcg stalls and pages reclaimed" jq_true \
 	'.reclaim.stalls.memcg > 0 and .reclaim.reclaimed > 0 and .reclaim.stall_ms.memcg > 0' \
 	<<<"$last"
+check "top --reclaim: the reader's stall %, in some interval, within one thread's 100%" jq_true -s \
+	--argjson p "$reader" '[.[] | select(.type == "process" and .pid == $p) | .reclaim.stall_pct]
+	 | any(. > 0) and all(. >= 0 and . <= 100)' "$out"
 check "top --reclaim: the reader's page allocations, the file's and a few" jq_true \
 	".reclaim.page_allocs >= $FILE_PAGES and .reclaim.page_allocs <= $((FILE_PAGES + 1024))" \
 	<<<"$last"

@@ -17,6 +17,7 @@ make_seeds() {
 	mkdir -p "$tmp/seeds" "$tmp/corpus"
 	MEMLENS_FUZZ_SEEDS=$tmp/seeds build/unit_tests recfile >/dev/null
 	check "seed: the unit tests' sample recording" test -s "$tmp/seeds/unit.mlr"
+	check "seed: the unit tests' recording with STALLS records" test -s "$tmp/seeds/stalls.mlr"
 	"$MEMLENS" record -o "$tmp/seeds/leaky.mlr" -- "$LEAKY" 2>/dev/null
 	"$MEMLENS_BIN" report "$tmp/seeds/leaky.mlr" >"$tmp/seed.txt"
 	check "seed: a recording of leaky, with leak_here" grep -q "^28672 bytes in 7 allocations" "$tmp/seed.txt"

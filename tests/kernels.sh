@@ -265,10 +265,22 @@ content_check() {
 		elif [ "$hog_rc" != 137 ]; then
 			why="the hog was not OOM-killed (exit $hog_rc)"
 		else
+			# --stacks: the hog's stalls by stack add up to its
+			# stalls, each with its page fault in main (pressure's
+			# touch_anon is inlined there) under handle_mm_fault.
 			why=$(grep '^O ' <<<"$b" | cut -c3- | jq -rs --argjson p "$hog" '
 				[.[] | select(.type == "oom")] as $o
+				| ([.[] | select(.type == "summary") | .processes[]
+				    | select(.pid == $p)] | first) as $h
 				| if ($o | length) != 1 or $o[0].pid != $p
-				  then "OOM kills seen: \([$o[].pid])" else "" end' 2>&1)
+				  then "OOM kills seen: \([$o[].pid])"
+				  elif $h == null then "no stalls of the hog"
+				  elif ([$h.stalls[].count] | add) != ([$h.stacks[].count] | add)
+				  then "stalls by stack: \([$h.stacks[].count] | add) of \([$h.stalls[].count] | add)"
+				  elif any($h.stacks[]; .user[0].symbol != "main"
+				      or ([.kernel[].symbol] | index("handle_mm_fault")) == null)
+				  then "a stack not the fault in main: \([$h.stacks[] | [.user[0].symbol, .kernel[0].symbol]])"
+				  else "" end' 2>&1)
 		fi
 		;;
 	kmem)

@@ -263,7 +263,7 @@ test_reclaim() {
 		emit $t
 		return
 	fi
-	$ML reclaim -j $filter -i 0.5 -g 0.3 >"$work/$t.out" 2>"$work/$t.err" &
+	$ML reclaim --stacks -j $filter -i 0.5 -g 0.3 >"$work/$t.out" 2>"$work/$t.err" &
 	track
 	m=$!
 	if wait_for "$work/$t.err" "tracing memory pressure" 60 "$m"; then

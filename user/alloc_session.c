@@ -31,6 +31,7 @@
 #include "stack_cache.h"
 #include "suppress.h"
 #include "symbolize.h"
+#include "stall_stacks.h"
 #include "unwind_table.h"
 #include "util.h"
 
@@ -290,6 +291,77 @@ static int render_report(struct alloc_session *s, struct stack_report *r, bool f
 }
 
 /*
+ * record --stalls: the process's stalls by stack so far, before the
+ * snapshot they go with. The stall events are read to keep the ring
+ * buffer from filling; the aggregates are in the maps.
+ */
+static int record_stalls(struct alloc_session *s)
+{
+	uint32_t pid = s->skel->rodata->targ_tgid;
+	struct rec_stall_sum sum = {};
+	struct stall_stack_row *rows;
+	struct pressure_totals t;
+	struct pressure_proc *pp;
+	struct rec_stall *stalls;
+	size_t nr, n = 0;
+	int err;
+
+	err = pressure_consume(s->pressure);
+	if (!err)
+		err = pressure_sample(s->pressure, &pp, &nr);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nr; i++)
+		for (int k = 0; pp[i].tgid == pid && k < STALL_NR; k++)
+			sum.stalls += pp[i].stalls[k];
+	free(pp);
+	/* Filtered to the process: its stalls are all the map had no room for. */
+	pressure_totals(s->pressure, &t);
+	sum.lost = t.stats[RSTAT_STALL_STACKS_FULL];
+	err = stall_stacks_read(s->stall_stacks, &rows, &nr);
+	if (err)
+		return err;
+	stalls = calloc(nr + 1, sizeof(*stalls));
+	if (!stalls) {
+		free(rows);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		if (rows[i].key.tgid != pid)
+			continue;
+		stalls[n++] = (struct rec_stall){
+			.kind = rows[i].key.kind, .count = rows[i].val.count,
+			.total_ns = rows[i].val.total_ns, .max_ns = rows[i].val.max_ns,
+			.user = rows[i].user ? *rows[i].user : (struct sym_stack){},
+			.kernel = rows[i].kernel ? *rows[i].kernel : (struct sym_stack){},
+		};
+	}
+	err = rec_writer_stalls(s->rec, stalls, n, &sum);
+	free(stalls);
+	free(rows);
+	return err;
+}
+
+/* record --stalls: the reclaim tracer, filtered to TARGET, stacks on. */
+static int open_pressure(struct alloc_session *s, int target)
+{
+	struct pressure_opts *po = &s->pressure_opts;
+	int err;
+
+	po->pid = target;
+	po->stacks = true;
+	err = pressure_open(po, &s->pressure);
+	if (err)
+		return err;
+	s->stall_stacks = stall_stacks_new(s->pressure);
+	if (!s->stall_stacks)
+		return -ENOMEM;
+	/* The session's symbolizer: it follows the process's exec and new mappings. */
+	stall_stacks_use(s->stall_stacks, target, s->sym);
+	return 0;
+}
+
+/*
  * memlens record: the snapshot goes into the file, every block as it is
  * (outstanding blocks: record has no other source).
  */
@@ -305,6 +377,12 @@ static int record_snapshot(struct alloc_session *s, const struct stack_report *r
 	};
 
 	memcpy(rs.stats, r->stats, sizeof(rs.stats));
+	if (s->pressure) {
+		int err = record_stalls(s);
+
+		if (err)
+			return err;
+	}
 	/* An error is told once, when the recording is closed. */
 	return rec_writer_snapshot(s->rec, &rs, s->snap.recs, s->snap.nr, report_stack, s);
 }
@@ -439,6 +517,8 @@ static void session_close(struct alloc_session *s)
 	allocs_bpf__destroy(s->skel);
 	spawn_let_go(&s->child);
 	rec_writer_abandon(s->rec, NULL);
+	stall_stacks_free(s->stall_stacks);
+	pressure_close(s->pressure);
 	stack_cache_free(s->stacks);
 	unwinder_free(s->unwinder);
 	symbolizer_free(s->sym);
@@ -485,6 +565,12 @@ static int session_start(struct alloc_session *s)
 	err = s->source->hook(s, target);
 	if (err)
 		return err;
+	/* Before the command runs: its first stalls are seen too. */
+	if (s->opts->stalls) {
+		err = open_pressure(s, target);
+		if (err)
+			return err;
+	}
 	if (cmd) {
 		err = spawn_release(&s->child);
 		if (err)
@@ -534,9 +620,17 @@ static int run_loop(struct alloc_session *s)
 		uint64_t now = monotonic_ns();
 		int timeout_ms = now >= next ? 0 : (next - now + 999999) / 1000000;
 
+		/* record --stalls: its stall events read often enough not to fill their buffer. */
+		if (s->pressure && timeout_ms > 100)
+			timeout_ms = 100;
 		err = output_wait(ring_buffer__epoll_fd(s->rb), timeout_ms);
 		if (err < 0)
 			return err;
+		if (s->pressure) {
+			err = pressure_consume(s->pressure);
+			if (err)
+				return err;
+		}
 		err = ring_buffer__poll(s->rb, 0);
 		if (err < 0 && err != -EINTR) {
 			error_msg("ring buffer: %s", strerror(-err));

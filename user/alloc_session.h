@@ -15,6 +15,7 @@
 #include "allocs.h"
 #include "leak_scan.h"
 #include "stack_report.h"
+#include "pressure.h"
 #include "spawn.h"
 
 struct group_source;
@@ -38,6 +39,7 @@ struct session_opts {
 	int scan;			/* --scan: enum scan_when */
 	uint64_t scan_max_pause_ns;	/* --scan-max-pause, 0: none */
 	const struct suppressions *supp;	/* lost blocks counted as suppressed */
+	bool stalls;			/* record --stalls: reclaim stalls by stack too */
 };
 
 /*
@@ -67,6 +69,10 @@ struct alloc_session {
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
 	struct alloc_snapshot snap;
 	struct rec_writer *rec;	/* memlens record */
+	/* record --stalls: the reclaim tracer of the process, with stacks. */
+	struct pressure *pressure;
+	struct pressure_opts pressure_opts;
+	struct stall_stacks *stall_stacks;
 	struct spawn child;	/* the command we started; pid 0 with -p */
 	char comm[64];
 	/* The allocator hooked, as the start message names it; "" for those found. */

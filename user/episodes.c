@@ -21,6 +21,7 @@ void episodes_free(struct episode_tracker *t)
 	free(t->cur.procs);
 	free(t->cur.ooms);
 	free(t->cur.ticks);
+	free(t->cur.stacks);
 	memset(&t->cur, 0, sizeof(t->cur));
 }
 
@@ -52,7 +53,8 @@ static void open_episode(struct episode_tracker *t, uint64_t begin_ns, uint64_t 
 	struct episode_proc *procs = e->procs;
 	struct oom_event *ooms = e->ooms;
 	struct episode_tick *ticks = e->ticks;
-	size_t cp = e->cap_procs, co = e->cap_ooms, ct = e->cap_ticks;
+	struct episode_stack *stacks = e->stacks;
+	size_t cp = e->cap_procs, co = e->cap_ooms, ct = e->cap_ticks, cs = e->cap_stacks;
 
 	memset(e, 0, sizeof(*e));
 	e->procs = procs;
@@ -61,6 +63,8 @@ static void open_episode(struct episode_tracker *t, uint64_t begin_ns, uint64_t 
 	e->cap_procs = cp;
 	e->cap_ooms = co;
 	e->cap_ticks = ct;
+	e->stacks = stacks;
+	e->cap_stacks = cs;
 	e->id = t->next_id++;
 	e->begin_ns = begin_ns;
 	e->end_ns = end_ns;
@@ -126,6 +130,34 @@ static void activity(struct episode_tracker *t, uint64_t begin_ns, uint64_t end_
 	extend(t, end_ns);
 }
 
+/* The stall R added to its process's, kind's and stacks' sum in the episode. */
+static void add_stack(struct episode_tracker *t, const struct reclaim_event *r)
+{
+	struct episode *e = &t->cur;
+	struct episode_stack *s = NULL;
+
+	for (size_t i = 0; i < e->nr_stacks && !s; i++) {
+		const struct stall_stack_key *k = &e->stacks[i].key;
+
+		if (k->tgid == r->tgid && k->kind == r->kind && k->ustack == r->ustack &&
+		    k->kstack == r->kstack)
+			s = &e->stacks[i];
+	}
+	if (!s) {
+		if (array_grow((void **)&e->stacks, e->nr_stacks, &e->cap_stacks, sizeof(*s))) {
+			t->err = -ENOMEM;
+			return;
+		}
+		s = &e->stacks[e->nr_stacks++];
+		memset(s, 0, sizeof(*s));
+		s->key = (struct stall_stack_key){ r->tgid, r->kind, r->ustack, r->kstack };
+	}
+	s->val.count++;
+	s->val.total_ns += r->dur_ns;
+	if (r->dur_ns > s->val.max_ns)
+		s->val.max_ns = r->dur_ns;
+}
+
 static void on_stall(struct episode_tracker *t, const struct reclaim_event *r)
 {
 	struct episode_proc *p;
@@ -152,6 +184,8 @@ static void on_stall(struct episode_tracker *t, const struct reclaim_event *r)
 	p->reclaimed += r->pages;
 	if (r->dur_ns > p->max_stall_ns)
 		p->max_stall_ns = r->dur_ns;
+	if (t->stacks)
+		add_stack(t, r);
 }
 
 static void on_kswapd(struct episode_tracker *t, const struct reclaim_event *r)
@@ -294,4 +328,20 @@ void episode_sort_by_stall(struct episode *e)
 void episode_sort_by_allocs(struct episode *e)
 {
 	qsort(e->procs, e->nr_procs, sizeof(*e->procs), by_allocs);
+}
+
+static int by_stack_time(const void *a, const void *b)
+{
+	const struct episode_stack *x = a, *y = b;
+
+	if (x->val.total_ns != y->val.total_ns)
+		return x->val.total_ns > y->val.total_ns ? -1 : 1;
+	if (x->val.count != y->val.count)
+		return x->val.count > y->val.count ? -1 : 1;
+	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
+}
+
+void episode_sort_stacks(struct episode *e)
+{
+	qsort(e->stacks, e->nr_stacks, sizeof(*e->stacks), by_stack_time);
 }

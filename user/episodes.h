@@ -33,6 +33,12 @@ struct episode_proc {
 	uint64_t pending_allocs;	/* ... after its last activity, until it goes on */
 };
 
+/* Stalls of one process, kind and pair of stacks in an episode (--stacks). */
+struct episode_stack {
+	struct stall_stack_key key;
+	struct stall_stack_val val;
+};
+
 /* The episode, one tick at a time: when stalls happened next to allocations. */
 struct episode_tick {
 	uint64_t start_ns, end_ns;
@@ -57,6 +63,8 @@ struct episode {
 	size_t nr_ooms, cap_ooms;
 	struct episode_tick *ticks;
 	size_t nr_ticks, cap_ticks;
+	struct episode_stack *stacks;	/* with stacks: where they paid */
+	size_t nr_stacks, cap_stacks;
 	bool has_psi;
 	struct psi_totals psi_begin, psi_end;
 };
@@ -85,6 +93,8 @@ struct episode_tracker {
 	 * stretch their episodes; its runs only count in an open one.
 	 */
 	bool filtered;
+	/* Stall events carry their stacks (memlens reclaim --stacks): add them up. */
+	bool stacks;
 	uint64_t tick_start_ns;
 	bool ticked;			/* tick_start_ns is set */
 	struct episode_tick pending_tick;	/* stalls ended during this tick */
@@ -114,5 +124,7 @@ void episodes_flush(struct episode_tracker *t);
 void episode_sort_by_stall(struct episode *e);
 void episode_sort_by_allocs(struct episode *e);
 uint64_t episode_proc_stall_ns(const struct episode_proc *p);
+/* Sort E's stacks: most stall time first. */
+void episode_sort_stacks(struct episode *e);
 
 #endif

@@ -46,6 +46,7 @@ struct leaks_env {
 	const char *suppressions;	/* --suppressions FILE */
 	struct suppressions supp;	/* the default list and FILE's */
 	bool go;		/* memlens allocs: a Go program's allocation profile */
+	bool stalls;		/* record --stalls */
 	const char *name;	/* of the subcommand, for messages */
 };
 
@@ -80,6 +81,7 @@ static const char allocs_usage[] =
 enum {
 	OPT_ALLOCATOR = CLI_CMD_KEYS, OPT_MAX_ALLOCS, OPT_MAX_STACKS, OPT_UNWIND, OPT_UNWIND_ROWS,
 	OPT_SAMPLE_BYTES, OPT_SCAN, OPT_SCAN_MAX_PAUSE, OPT_SUPPRESSIONS,
+	OPT_STALLS,
 };
 
 /*
@@ -154,6 +156,9 @@ static const struct cli_opt record_opts[] = {
 	  "track one allocation every R bytes on average\n"
 	  "(Poisson, by bytes), not every one: cheaper, and the\n"
 	  "counts and bytes shown are estimates (default 0 = exact)" },
+	{ "stalls", OPT_STALLS, NULL, 0,
+	  "also its reclaim stalls by user and kernel stack, as\n"
+	  "memlens reclaim --stacks takes them (report --stalls)" },
 	/* memlens report's: a recording is rendered there. */
 	{ "top", 't', "N", CLI_HIDDEN, NULL },
 	{ "min-age", 'a', "SECS", CLI_HIDDEN, NULL },
@@ -323,6 +328,9 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 			if (parse_uint(optarg, "scan-max-pause", 1ULL << 32, &env->scan_max_pause_ms))
 				return -EINVAL;
 			break;
+		case OPT_STALLS:
+			env->stalls = true;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -401,6 +409,7 @@ static int run_leaks(struct leaks_env *env)
 		.scan = env->scan,
 		.scan_max_pause_ns = env->scan_max_pause_ms * 1000000ULL,
 		.supp = &env->supp,
+		.stalls = env->stalls,
 	};
 	int err = alloc_session_run(&o);
 

@@ -50,6 +50,7 @@ struct pprof_builder {
 	bool allocated;		/* alloc_* sample types instead of inuse_* */
 	const struct pprof_extra *extra;	/* more sample types, NULL: none */
 	size_t nr_values;	/* per sample: 2 + extra's */
+	const struct pprof_types *names;	/* other sample types; NULL: the above */
 
 	char **strs;
 	struct Profile__Function *funcs;
@@ -434,7 +435,17 @@ static void add_header(struct pprof_builder *b, int64_t time_ns, const char *com
 		[STR_BYTES] = "bytes",
 	};
 	const char *const *names = b->allocated ? fixed_alloc : fixed;
+	const char *typed[STR_FIXED];
 	struct Profile *p = &b->prof;
+
+	if (b->names) {
+		typed[STR_EMPTY] = "";
+		typed[STR_INUSE_OBJECTS] = b->names->count_type;
+		typed[STR_COUNT] = b->names->count_unit;
+		typed[STR_INUSE_SPACE] = b->names->value_type;
+		typed[STR_BYTES] = b->names->value_unit;
+		names = typed;
+	}
 
 	/* Index 0 is "" by definition, so it stays out of the hash (str_index() never looks it up). */
 	b->strs[STR_EMPTY] = (char *)names[STR_EMPTY];
@@ -548,6 +559,9 @@ out:
 	return err;
 }
 
+static int write_profile(struct pprof_builder *bp, FILE *out, const struct pprof_sample *samples,
+			 size_t nr, int64_t time_ns, const char *comment);
+
 int pprof_write_heap(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
 		     const char *comment)
 {
@@ -564,14 +578,32 @@ int pprof_write_profile_extra(FILE *out, const struct pprof_sample *samples, siz
 			      int64_t time_ns, const char *comment, bool allocated,
 			      const struct pprof_extra *extra)
 {
-	struct pprof_builder b = { .allocated = allocated, .extra = extra, .nr_values = 2 };
-	struct pprof_counts cnt;
-	int err;
+	struct pprof_builder b = { .allocated = allocated, .extra = extra };
 
 	if (extra && extra->nr > PPROF_MAX_EXTRA)
 		return -EINVAL;
-	if (extra)
-		b.nr_values += extra->nr;
+	return write_profile(&b, out, samples, nr, time_ns, comment);
+}
+
+int pprof_write_typed(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
+		      const char *comment, const struct pprof_types *types)
+{
+	struct pprof_builder b = { .names = types };
+
+	if (!types || !types->count_type || !types->count_unit || !types->value_type ||
+	    !types->value_unit)
+		return -EINVAL;
+	return write_profile(&b, out, samples, nr, time_ns, comment);
+}
+
+static int write_profile(struct pprof_builder *bp, FILE *out, const struct pprof_sample *samples,
+			 size_t nr, int64_t time_ns, const char *comment)
+{
+	struct pprof_builder b = *bp;
+	struct pprof_counts cnt;
+	int err;
+
+	b.nr_values = 2 + (b.extra ? b.extra->nr : 0);
 	err = check_args(out, samples, nr, &cnt);
 	if (err)
 		return err;

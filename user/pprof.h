@@ -76,4 +76,19 @@ int pprof_write_profile_extra(FILE *out, const struct pprof_sample *samples, siz
 			      int64_t time_ns, const char *comment, bool allocated,
 			      const struct pprof_extra *extra);
 
+/*
+ * Names of the two sample types, in pprof_sample's order: OBJECTS under
+ * COUNT_TYPE/COUNT_UNIT, BYTES under VALUE_TYPE/VALUE_UNIT (the default),
+ * for profiles that are not of memory ("stalls"/"count",
+ * "stall_time"/"nanoseconds").
+ */
+struct pprof_types {
+	const char *count_type, *count_unit;
+	const char *value_type, *value_unit;
+};
+
+/* The same with the sample types TYPES (none NULL: -EINVAL). */
+int pprof_write_typed(FILE *out, const struct pprof_sample *samples, size_t nr, int64_t time_ns,
+		      const char *comment, const struct pprof_types *types);
+
 #endif

@@ -47,19 +47,6 @@ struct pressure {
 	char missing[512];
 };
 
-static const char *const stall_names[STALL_NR] = {
-	[STALL_DIRECT] = "direct",
-	[STALL_MEMCG] = "memcg",
-	[STALL_NODE] = "node",
-	[STALL_COMPACT] = "compact",
-	[STALL_THROTTLE] = "throttle",
-};
-
-const char *stall_kind_name(enum stall_kind kind)
-{
-	return kind < STALL_NR ? stall_names[kind] : "?";
-}
-
 bool psi_read(struct psi_totals *out)
 {
 	unsigned long long total;
@@ -93,6 +80,12 @@ static int load(struct pressure *p)
 		return -errno;
 	}
 	skel_set_filters(skel, o->pid, o->comm, o->memcg);
+	skel->rodata->capture_stacks = o->stacks;
+	/* Without --stacks, the stack maps take no memory worth a mention. */
+	if (!o->stacks) {
+		bpf_map__set_max_entries(skel->maps.stall_stack_ips, 1);
+		bpf_map__set_max_entries(skel->maps.stall_stacks, 1);
+	}
 	/* Without page allocations, the hottest hook is not attached at all. */
 	if (!o->page_allocs)
 		bpf_program__set_autoload(skel->progs.page_alloc, false);
@@ -142,9 +135,12 @@ static int on_event(void *ctx, void *data, size_t len)
 	struct pressure *p = ctx;
 	const struct oom_event *o = data;
 
-	if (len >= sizeof(struct reclaim_event) && o->type == REVENT_STALL &&
-	    remember_stalled(p, data))
-		return -ENOMEM;
+	if (len >= sizeof(struct reclaim_event) && o->type == REVENT_STALL) {
+		if (remember_stalled(p, data))
+			return -ENOMEM;
+		if (p->opts->on_stall)
+			p->opts->on_stall(data, p->opts->ctx);
+	}
 	if (p->opts->episodes)
 		episodes_event(&p->tracker, data, len);
 	if (len >= sizeof(*o) && o->type == REVENT_OOM && p->opts->on_oom)
@@ -165,6 +161,7 @@ int pressure_open(const struct pressure_opts *o, struct pressure **out)
 	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
 	p->tracker.read_psi = psi_read;
 	p->tracker.filtered = o->pid || o->comm || o->memcg;
+	p->tracker.stacks = o->stacks;
 	err = load(p);
 	if (!err) {
 		p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.revents), on_event, p, NULL);
@@ -394,6 +391,62 @@ static int cmp_proc(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
+double stall_pct(uint64_t ended_ns, uint64_t cur_in_progress_ns, uint64_t old_in_progress_ns,
+		 uint64_t interval_ns)
+{
+	/*
+	 * What was in progress last time is in ENDED_NS if it ended: only
+	 * its part since then counts. A thread gone mid-stall takes its
+	 * part of the last sample away: no less than nothing.
+	 */
+	int64_t ns = (int64_t)ended_ns + (int64_t)cur_in_progress_ns -
+		     (int64_t)old_in_progress_ns;
+
+	if (ns <= 0 || !interval_ns)
+		return 0;
+	return ns * 100.0 / interval_ns;
+}
+
+/*
+ * Stalls in progress, to the processes in ARR (sorted): the time each has
+ * lasted so far, so that a long stall counts in every interval it spans,
+ * not all in the one where it ends. A thread that is gone (killed in the
+ * middle of a stall, its end never fired) counts no more.
+ */
+static int add_in_progress(struct pressure *p, struct pressure_proc **arr, size_t *nr,
+			   size_t *cap)
+{
+	int fd = bpf_map__fd(p->skel->maps.stall_begin);
+	struct stall_key key, next, *prev = NULL;
+	uint64_t now = monotonic_ns();
+	size_t sorted = *nr;
+	struct stall_start st;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct pressure_proc want = { .tgid = 0 }, *pp;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st) || st.begin_ns >= now ||
+		    (kill(key.id, 0) && errno == ESRCH))
+			continue;
+		want.tgid = st.tgid;
+		pp = bsearch(&want, *arr, sorted, sizeof(**arr), cmp_proc);
+		for (size_t i = sorted; !pp && i < *nr; i++)
+			if ((*arr)[i].tgid == st.tgid)
+				pp = &(*arr)[i];
+		/* In its first stall: not in the per-process map yet. */
+		if (!pp) {
+			if (add_proc(arr, nr, cap, st.tgid))
+				return -ENOMEM;
+			pp = &(*arr)[*nr - 1];
+		}
+		pp->stall_in_progress_ns += now - st.begin_ns;
+	}
+	qsort(*arr, *nr, sizeof(**arr), cmp_proc);
+	return 0;
+}
+
 int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_out)
 {
 	int fd = bpf_map__fd(p->skel->maps.procs);
@@ -414,6 +467,10 @@ int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_o
 		copy_reclaim_proc(&arr[nr - 1], &r);
 	}
 	qsort(arr, nr, sizeof(*arr), cmp_proc);
+	if (add_in_progress(p, &arr, &nr, &cap)) {
+		free(arr);
+		return -ENOMEM;
+	}
 	/* Join the page allocations: processes that only allocated come after. */
 	nr_reclaim = nr;
 	for (size_t i = 0; i < p->nr_seen; i++) {
@@ -444,6 +501,40 @@ int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_o
 	*out = arr;
 	*nr_out = nr;
 	return 0;
+}
+
+int pressure_stacks(struct pressure *p, struct pressure_stack **out, size_t *nr_out)
+{
+	int fd = bpf_map__fd(p->skel->maps.stall_stacks);
+	struct stall_stack_key key, next, *prev = NULL;
+	struct pressure_stack *arr = NULL;
+	size_t nr = 0, cap = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (array_grow((void **)&arr, nr, &cap, sizeof(*arr))) {
+			free(arr);
+			return -ENOMEM;
+		}
+		arr[nr].key = key;
+		if (!bpf_map_lookup_elem(fd, &key, &arr[nr].val))
+			nr++;
+	}
+	*out = arr;
+	*nr_out = nr;
+	return 0;
+}
+
+size_t pressure_stack_ips(struct pressure *p, int32_t id, uint64_t *ips)
+{
+	size_t nr = 0;
+
+	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.stall_stack_ips), &id, ips))
+		return 0;
+	while (nr < RECLAIM_STACK_DEPTH && ips[nr])
+		nr++;
+	return nr;
 }
 
 bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, struct hist *h)
@@ -484,6 +575,9 @@ static const struct {
 	{ RSTAT_HISTS_FULL, "hists_map_full" },
 	{ RSTAT_ALLOCS_FULL, "page_allocs_map_full" },
 	{ RSTAT_EVENTS_LOST, "events_lost" },
+	{ RSTAT_USTACK_LOST, "user_stacks_lost" },
+	{ RSTAT_KSTACK_LOST, "kernel_stacks_lost" },
+	{ RSTAT_STALL_STACKS_FULL, "stall_stacks_map_full" },
 };
 
 uint64_t pressure_lost(const struct pressure_totals *t)

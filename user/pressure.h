@@ -14,6 +14,7 @@
 #include "episodes.h"
 #include "log2hist.h"
 #include "reclaim.h"
+#include "stall_report.h"		/* stall_kind_name() */
 
 struct pressure_opts {
 	int pid;			/* 0: every process */
@@ -22,9 +23,12 @@ struct pressure_opts {
 	bool page_allocs;		/* count page allocations per process */
 	uint64_t gap_ns;		/* quiet time that ends an episode */
 	bool episodes;			/* group into episodes (memlens reclaim) */
+	bool stacks;			/* take stall stacks (memlens reclaim --stacks) */
 	/* Called as events arrive: an OOM kill, an episode closing. */
 	void (*on_oom)(const struct oom_event *e, void *ctx);
 	void (*on_episode)(struct episode *e, void *ctx);
+	/* Each stall as it is streamed, before the episode tracker sees it. */
+	void (*on_stall)(const struct reclaim_event *e, void *ctx);
 	void *ctx;
 };
 
@@ -38,7 +42,17 @@ struct pressure_proc {
 	uint64_t kswapd_wakeups;
 	uint64_t memcg;
 	uint64_t page_allocs;
+	/* Its stalls still in progress, each from its begin to the sample. */
+	uint64_t stall_in_progress_ns;
 };
+
+/*
+ * The share of an interval of INTERVAL_NS that a process spent stalled, in
+ * %: the stalls that ended in it (ENDED_NS) and what its stalls in progress
+ * lasted since the sample before (stall_in_progress_ns of both samples). 100 is one thread stalled all the time; threads add up.
+ */
+double stall_pct(uint64_t ended_ns, uint64_t cur_in_progress_ns, uint64_t old_in_progress_ns,
+		 uint64_t interval_ns);
 
 struct pressure_totals {
 	uint64_t stats[RSTAT_NR];
@@ -64,6 +78,16 @@ int pressure_tick(struct pressure *p);
 void pressure_flush(struct pressure *p);
 /* Every process with reclaim activity or page allocations, sorted by tgid. */
 int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr);
+/* Stalls by process, kind and stacks (--stacks), from the BPF map. */
+struct pressure_stack {
+	struct stall_stack_key key;
+	struct stall_stack_val val;
+};
+
+/* Every aggregate of the stall_stacks map, in no order. */
+int pressure_stacks(struct pressure *p, struct pressure_stack **out, size_t *nr);
+/* The frames of stack ID (leaf first) into IPS (RECLAIM_STACK_DEPTH); their number, 0 if none. */
+size_t pressure_stack_ips(struct pressure *p, int32_t id, uint64_t *ips);
 /* The stall latency histogram (µs) of TGID for KIND; false if none. */
 bool pressure_hist(struct pressure *p, uint32_t tgid, enum stall_kind kind, struct hist *h);
 void pressure_totals(struct pressure *p, struct pressure_totals *t);
@@ -75,6 +99,5 @@ const char *pressure_missing(const struct pressure *p);
 
 /* /proc/pressure/memory; false when PSI is off or absent. */
 bool psi_read(struct psi_totals *out);
-const char *stall_kind_name(enum stall_kind kind);
 
 #endif

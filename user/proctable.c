@@ -140,6 +140,7 @@ static void add_pressure(struct proc_row *r, const struct proc_sample *s,
 		r->reclaimed += since(s->pr.reclaimed[k], old->reclaimed[k]);
 	}
 	r->page_allocs = since(s->pr.page_allocs, old->page_allocs);
+	r->in_progress_before = old->stall_in_progress_ns;
 }
 
 int proctable_build(const struct proc_sample *cur, size_t nr,

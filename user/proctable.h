@@ -21,6 +21,7 @@ struct proc_row {
 	/* With --reclaim: totals, and what changed in this interval. */
 	struct pressure_proc pr;
 	uint64_t stalls, stall_ns, reclaimed, page_allocs;
+	uint64_t in_progress_before;	/* stall_in_progress_ns of the row before */
 };
 
 enum sort_key {

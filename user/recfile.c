@@ -615,6 +615,60 @@ int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
 	return w->err;
 }
 
+/* One stack of a stall: its depth, then its frames' refs (made first by the caller). */
+static void put_frame_refs(struct byte_buf *b, const uint32_t *refs, size_t depth)
+{
+	buf_varint(b, depth);
+	for (size_t i = 0; i < depth; i++)
+		buf_varint(b, refs[i]);
+}
+
+static size_t stall_depth(const struct sym_stack *st)
+{
+	return st->nr < MAX_STACK_DEPTH ? st->nr : MAX_STACK_DEPTH;
+}
+
+int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size_t nr,
+		      const struct rec_stall_sum *sum)
+{
+	uint32_t *refs = calloc(nr * 2 * MAX_STACK_DEPTH + 1, sizeof(*refs));
+	struct byte_buf b = {};
+
+	if (!refs)
+		return -ENOMEM;
+	if (w->err)
+		goto out;
+	/* Frames first: their strings and frames go into the records before. */
+	for (size_t i = 0; i < nr; i++) {
+		uint32_t *u = &refs[i * 2 * MAX_STACK_DEPTH], *k = u + MAX_STACK_DEPTH;
+
+		for (size_t f = 0; f < stall_depth(&stalls[i].user); f++)
+			u[f] = frame_ref(w, &stalls[i].user.frames[f]);
+		for (size_t f = 0; f < stall_depth(&stalls[i].kernel); f++)
+			k[f] = frame_ref(w, &stalls[i].kernel.frames[f]);
+	}
+	flush_table(w, REC_STRINGS, &w->new_strings, &w->nr_new_strings);
+	flush_table(w, REC_FRAMES, &w->new_frames, &w->nr_new_frames);
+	buf_varint(&b, nr);
+	for (size_t i = 0; i < nr; i++) {
+		const uint32_t *u = &refs[i * 2 * MAX_STACK_DEPTH];
+
+		buf_varint(&b, stalls[i].kind);
+		buf_varint(&b, stalls[i].count);
+		buf_varint(&b, stalls[i].total_ns);
+		buf_varint(&b, stalls[i].max_ns);
+		put_frame_refs(&b, u, stall_depth(&stalls[i].user));
+		put_frame_refs(&b, u + MAX_STACK_DEPTH, stall_depth(&stalls[i].kernel));
+	}
+	buf_varint(&b, sum->stalls);
+	buf_varint(&b, sum->lost);
+	write_record(w, REC_STALLS, &b);
+	free(b.data);
+out:
+	free(refs);
+	return w->err;
+}
+
 static void writer_free(struct rec_writer *w)
 {
 	for (size_t i = 0; i < w->nr_strings; i++)
@@ -701,6 +755,13 @@ struct rec_stack {
 	uint32_t depth;
 };
 
+/* A stall as read: its stacks as ranges of the recording's stall_refs. */
+struct rec_stall_read {
+	uint32_t kind;
+	uint64_t count, total_ns, max_ns;
+	uint32_t user_ref, user_depth, kernel_ref, kernel_depth;
+};
+
 /* A block as read: its stack as the stack table's index. */
 struct rec_block {
 	uint64_t addr, size, ts_ns, sample_bytes;
@@ -774,6 +835,15 @@ struct recording {
 	struct rec_block *allocated;
 	size_t nr_allocated, allocated_cap;
 	struct live_set live;	/* only while parsing: to check each snapshot */
+	/* The last STALLS record: its stalls, their frames as refs until looked up. */
+	struct rec_stall_read *stall_reads;
+	size_t nr_stalls, stalls_cap;
+	uint32_t *stall_refs;
+	size_t nr_stall_refs, stall_refs_cap;
+	struct rec_stall *stalls;	/* built by recording_stalls() */
+	struct rec_stall_sum stall_sum;
+	bool have_stalls;
+	struct frame_info *stall_frames;
 	bool have_session, have_end;
 	char warning[256];	/* a partial recording: what was cut */
 };
@@ -1152,6 +1222,50 @@ static void parse_one_stack(struct cursor *c, struct recording *r)
 	r->stacks[r->nr_stacks++] = st;
 }
 
+static bool get_stall_stack(struct cursor *c, struct recording *r, uint32_t *first,
+			    uint32_t *depth)
+{
+	*depth = get_bounded(c, MAX_STACK_DEPTH, "stall stack deeper than memlens records");
+	*first = r->nr_stall_refs;
+	if (c->err || !RESERVE(c, r->stall_refs, r->nr_stall_refs, *depth, r->stall_refs_cap))
+		return false;
+	for (size_t i = 0; i < *depth && !c->err; i++) {
+		uint64_t ref = get_varint(c);
+
+		if (!c->err && ref >= r->nr_frames)
+			cursor_fail(c, "stall names a frame not defined before");
+		r->stall_refs[r->nr_stall_refs++] = ref;
+	}
+	return !c->err;
+}
+
+/* A STALLS record: the stalls so far, replacing those of the one before. */
+static void parse_stalls(struct cursor *c, struct recording *r)
+{
+	size_t n = get_count(c, 6);
+
+	r->nr_stalls = 0;
+	r->nr_stall_refs = 0;
+	r->have_stalls = false;
+	if (!RESERVE(c, r->stall_reads, 0, n, r->stalls_cap))
+		return;
+	for (size_t i = 0; i < n && !c->err; i++) {
+		struct rec_stall_read *s = &r->stall_reads[i];
+
+		s->kind = get_bounded(c, UINT32_MAX, "stall kind out of range");
+		s->count = get_varint(c);
+		s->total_ns = get_varint(c);
+		s->max_ns = get_varint(c);
+		if (!get_stall_stack(c, r, &s->user_ref, &s->user_depth) ||
+		    !get_stall_stack(c, r, &s->kernel_ref, &s->kernel_depth))
+			return;
+		r->nr_stalls = i + 1;
+	}
+	r->stall_sum.stalls = get_varint(c);
+	r->stall_sum.lost = get_varint(c);
+	r->have_stalls = !c->err;
+}
+
 static void parse_stacks(struct cursor *c, struct recording *r)
 {
 	size_t n = get_count(c, 2);
@@ -1282,6 +1396,9 @@ static void parse_record(struct cursor *c, struct recording *r, uint32_t type)
 		break;
 	case REC_END:
 		parse_end(c, r);
+		break;
+	case REC_STALLS:
+		parse_stalls(c, r);
 		break;
 	default:
 		if (type < REC_OPTIONAL)
@@ -1505,7 +1622,51 @@ void recording_free(struct recording *r)
 	free(r->freed);
 	free(r->allocated);
 	live_free(&r->live);
+	free(r->stall_reads);
+	free(r->stall_refs);
+	free(r->stalls);
+	free(r->stall_frames);
 	free(r);
+}
+
+const struct rec_stall *recording_stalls(struct recording *r, size_t *nr,
+					 struct rec_stall_sum *sum)
+{
+	static struct rec_stall none;
+	struct frame_info *f;
+
+	*nr = 0;
+	*sum = r->stall_sum;
+	if (!r->have_stalls)
+		return NULL;
+	/* A process that never stalled: a record with no entry. */
+	if (!r->nr_stalls)
+		return &none;
+	if (!r->stalls) {
+		r->stalls = calloc(r->nr_stalls, sizeof(*r->stalls));
+		r->stall_frames = calloc(r->nr_stall_refs + 1, sizeof(*r->stall_frames));
+		if (!r->stalls || !r->stall_frames) {
+			free(r->stalls);
+			r->stalls = NULL;
+			return NULL;
+		}
+		f = r->stall_frames;
+		for (size_t i = 0; i < r->nr_stall_refs; i++)
+			f[i] = r->frames[r->stall_refs[i]];
+		for (size_t i = 0; i < r->nr_stalls; i++) {
+			const struct rec_stall_read *s = &r->stall_reads[i];
+			struct rec_stall *out = &r->stalls[i];
+
+			out->kind = s->kind;
+			out->count = s->count;
+			out->total_ns = s->total_ns;
+			out->max_ns = s->max_ns;
+			out->user = (struct sym_stack){ s->user_depth, f + s->user_ref };
+			out->kernel = (struct sym_stack){ s->kernel_depth, f + s->kernel_ref };
+		}
+	}
+	*nr = r->nr_stalls;
+	return r->stalls;
 }
 
 const struct rec_session *recording_session(const struct recording *r)

@@ -20,7 +20,7 @@
 #define REC_MAGIC_LEN		8
 #define REC_HEADER_LEN		16
 #define REC_VERSION_MAJOR	1
-#define REC_VERSION_MINOR	0
+#define REC_VERSION_MINOR	1	/* 1: STALLS records */
 /* Bigger records or files are refused by the reader, whatever they claim. */
 #define REC_MAX_RECORD		0xffffffffu
 #define REC_MAX_FILE		(1ull << 32)
@@ -35,6 +35,20 @@ enum rec_type {
 	REC_END,		/* last: the recording is complete */
 	/* Types from here on are extensions: readers skip those they do not know. */
 	REC_OPTIONAL = 0x100,
+	REC_STALLS = REC_OPTIONAL,	/* record --stalls: stall stacks so far (1.1) */
+};
+
+/* All the recorded process's stalls, and those no stack entry holds. */
+struct rec_stall_sum {
+	uint64_t stalls;	/* by its per-process counters */
+	uint64_t lost;		/* the by-stack map was full: in STALLS, in no entry */
+};
+
+/* The recorded process's reclaim stalls of one kind at one pair of stacks. */
+struct rec_stall {
+	uint32_t kind;		/* enum stall_kind */
+	uint64_t count, total_ns, max_ns;
+	struct sym_stack user, kernel;	/* innermost first; nr 0: none */
 };
 
 /* What was traced; strings belong to whoever filled it in. */
@@ -75,6 +89,13 @@ int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
 			struct alloc_rec *allocs, size_t nr,
 			const struct sym_stack *(*stack)(void *ctx, uint64_t id), void *ctx);
 /*
+ * Append the process's stalls by stack so far (a STALLS record, with the
+ * frames it names): the last one a recording holds is what a report shows.
+ * Written before the snapshot it goes with, so that a cut keeps both or neither.
+ */
+int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size_t nr,
+		      const struct rec_stall_sum *sum);
+/*
  * Write END and close. After a write error the file is first cut back to
  * its last complete snapshot, so that it stays readable. Returns the
  * first error of the writer's life.
@@ -105,6 +126,10 @@ size_t recording_nr_snapshots(const struct recording *r);
 const char *recording_warning(const struct recording *r);
 /* The frames of a stack id, NULL if the recording has no such stack. */
 const struct sym_stack *recording_stack(const struct recording *r, uint64_t stack_id);
+
+/* The stalls of the recording's last STALLS record, and their sum; NULL (*NR 0) without one. */
+const struct rec_stall *recording_stalls(struct recording *r, size_t *nr,
+					 struct rec_stall_sum *sum);
 
 /* One snapshot as replayed. */
 struct rec_view {

@@ -20,12 +20,14 @@
 #include "memcg.h"
 #include "output.h"
 #include "pressure.h"
+#include "stall_stacks.h"
 #include "subcommands.h"
 #include "util.h"
 
 #define PAGE_KB			4
 #define TIMELINE_ROWS		40
 #define BAR_WIDTH		20
+#define EPISODE_STACKS		3	/* an episode's stacks that paid most */
 
 struct reclaim_env {
 	struct view_opts o;		/* filters, interval, count, json */
@@ -33,7 +35,12 @@ struct reclaim_env {
 	double tick_s;
 	bool no_page_allocs;
 	unsigned long long rows;
+	bool stacks;			/* --stacks, or implied by the three below */
+	bool folded;
+	const char *svg;
+	const char *pprof;
 	/* Session state. */
+	struct stall_stacks *ss;
 	int64_t wall_offset_ns;		/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t start_ns;
 	unsigned int episodes;
@@ -49,9 +56,11 @@ static const char reclaim_usage[] =
 "kswapd. As each episode of pressure ends: its duration, who stalled, who\n"
 "allocated most meanwhile, OOM kills, PSI, a timeline. At Ctrl-C or after\n"
 "-n intervals: per-process totals and stall latency histograms.\n"
+"With --stacks, where they stalled: each process's stalls by user and\n"
+"kernel stack, in the summary and in every episode.\n"
 "\n";
 
-enum { OPT_NO_PAGE_ALLOCS = CLI_CMD_KEYS };
+enum { OPT_NO_PAGE_ALLOCS = CLI_CMD_KEYS, OPT_STACKS };
 
 static const struct cli_opt reclaim_opts[] = {
 	{ "gap", 'g', "SECS", 0, "quiet time that ends an episode (default 1)" },
@@ -59,7 +68,21 @@ static const struct cli_opt reclaim_opts[] = {
 	{ "no-page-allocs", OPT_NO_PAGE_ALLOCS, NULL, 0,
 	  "do not count page allocations (their hook is the\n"
 	  "hottest; episodes then say who stalled only)" },
-	{ "rows", 'r', "N", 0, "processes per table (default 10, 0 = all)" },
+	{ "rows", 'r', "N", 0, "processes per table, stacks per process (default\n"
+	  "10, 0 = all)" },
+	{ "stacks", OPT_STACKS, NULL, 0,
+	  "where they stalled: stall count and time by user\n"
+	  "and kernel stack, per process and per episode" },
+	{ "folded", CLI_FOLDED, NULL, 0,
+	  "at the end, folded stacks of stall time in ns\n"
+	  "(\"comm;main;f;vfs_write_[k] NS\" a line) instead\n"
+	  "of any other output; implies --stacks" },
+	{ "svg", CLI_SVG, "FILE", 0,
+	  "at the end, a flame graph of stall time to FILE;\n"
+	  "implies --stacks" },
+	{ "pprof", CLI_PPROF, "FILE", 0,
+	  "at the end, a pprof profile (stalls, stall_time)\n"
+	  "to FILE; implies --stacks" },
 	{},
 };
 
@@ -85,6 +108,20 @@ static int parse_reclaim_opt(void *ctx, int opt, const char *arg)
 		return 1;
 	case 'r':
 		return parse_uint(arg, "rows", 1 << 20, &env->rows) ? -EINVAL : 1;
+	case OPT_STACKS:
+		env->stacks = true;
+		return 1;
+	case CLI_FOLDED:
+		env->folded = env->stacks = true;
+		return 1;
+	case CLI_SVG:
+		env->svg = arg;
+		env->stacks = true;
+		return 1;
+	case CLI_PPROF:
+		env->pprof = arg;
+		env->stacks = true;
+		return 1;
 	}
 	return 0;
 }
@@ -166,6 +203,8 @@ static void on_oom(const struct oom_event *o, void *ctx)
 	char when[40], path[512], victim[16], killer[16];
 
 	env->ooms++;
+	if (env->folded)
+		return;
 	memcpy(victim, o->victim_comm, sizeof(victim));
 	memcpy(killer, o->killer_comm, sizeof(killer));
 	victim[15] = killer[15] = 0;
@@ -253,6 +292,40 @@ static void print_timeline_text(const struct reclaim_env *env, const struct epis
 	}
 }
 
+/* With --stacks: the stacks that paid most in episode E. */
+static void print_episode_stacks_text(const struct reclaim_env *env, struct episode *e)
+{
+	struct stall_stack_row *rows;
+	size_t nr;
+
+	if (!env->stacks || !e->nr_stacks ||
+	    stall_stacks_of_episode(env->ss, e, &rows, &nr))
+		return;
+	printf("  where they paid (stacks that stalled longest):\n");
+	for (size_t i = 0; i < nr && i < EPISODE_STACKS; i++)
+		stall_stack_print_text(stdout, &rows[i], i + 1, "    ", true);
+	free(rows);
+}
+
+static void print_episode_stacks_json(const struct reclaim_env *env, struct episode *e)
+{
+	struct stall_stack_row *rows;
+	size_t nr;
+
+	if (!env->stacks)
+		return;
+	fputs(",\"stacks\":[", stdout);
+	if (!stall_stacks_of_episode(env->ss, e, &rows, &nr)) {
+		for (size_t i = 0; i < nr && i < EPISODE_STACKS; i++) {
+			if (i)
+				putchar(',');
+			stall_stack_print_json(stdout, &rows[i]);
+		}
+		free(rows);
+	}
+	putchar(']');
+}
+
 static void print_episode_text(const struct reclaim_env *env, struct episode *e)
 {
 	size_t rows = env->rows && env->rows < e->nr_procs ? env->rows : e->nr_procs;
@@ -296,6 +369,7 @@ static void print_episode_text(const struct reclaim_env *env, struct episode *e)
 			printf("    %7u %-15s %9" PRIu64 "\n", e->procs[i].tgid, e->procs[i].comm,
 			       e->procs[i].page_allocs);
 	}
+	print_episode_stacks_text(env, e);
 	for (size_t i = 0; i < e->nr_ooms; i++) {
 		char victim[16];
 
@@ -358,6 +432,7 @@ static void print_episode_json(const struct reclaim_env *env, struct episode *e)
 	else
 		fputs("null", stdout);
 	print_episode_procs_json(env, e);
+	print_episode_stacks_json(env, e);
 	fputs(",\"oom_kills\":[", stdout);
 	for (size_t i = 0; i < e->nr_ooms; i++) {
 		printf("%s{\"pid\":%u,\"memcg\":", i ? "," : "", e->ooms[i].victim_tgid);
@@ -383,6 +458,8 @@ static void on_episode(struct episode *e, void *ctx)
 	struct reclaim_env *env = ctx;
 
 	env->episodes++;
+	if (env->folded)
+		return;
 	if (env->o.json)
 		print_episode_json(env, e);
 	else
@@ -399,6 +476,7 @@ struct interval_row {
 	uint64_t reclaimed;
 	uint64_t page_allocs;
 	uint64_t kswapd_wakeups;
+	double stall_pct;		/* of the interval's wall time, stalls in progress included */
 };
 
 struct interval_state {
@@ -436,6 +514,9 @@ static int by_stall_then_allocs(const void *a, const void *b)
 {
 	const struct interval_row *x = a, *y = b;
 
+	/* Time stalled in the interval, stalls in progress included. */
+	if (x->stall_pct != y->stall_pct)
+		return x->stall_pct > y->stall_pct ? -1 : 1;
 	if (row_stall_ns(x) != row_stall_ns(y))
 		return row_stall_ns(x) > row_stall_ns(y) ? -1 : 1;
 	if (x->page_allocs != y->page_allocs)
@@ -445,7 +526,7 @@ static int by_stall_then_allocs(const void *a, const void *b)
 
 /* Rows of processes that stalled, reclaimed, woke kswapd or allocated in the interval. */
 static size_t interval_rows(const struct interval_state *st, const struct pressure_proc *cur,
-			    size_t nr, struct interval_row *rows)
+			    size_t nr, uint64_t interval_ns, struct interval_row *rows)
 {
 	size_t n = 0;
 
@@ -468,7 +549,10 @@ static size_t interval_rows(const struct interval_state *st, const struct pressu
 		r->page_allocs = cur[i].page_allocs >= old->page_allocs ?
 				 cur[i].page_allocs - old->page_allocs : cur[i].page_allocs;
 		r->kswapd_wakeups = cur[i].kswapd_wakeups - old->kswapd_wakeups;
-		active = sum_kinds(r->stalls) || r->kswapd_wakeups || r->page_allocs;
+		r->stall_pct = stall_pct(sum_kinds(r->stall_ns), cur[i].stall_in_progress_ns,
+					 old->stall_in_progress_ns, interval_ns);
+		active = sum_kinds(r->stalls) || r->kswapd_wakeups || r->page_allocs ||
+			 r->stall_pct > 0;
 		if (active)
 			n++;
 	}
@@ -504,18 +588,18 @@ static void print_interval_text(const struct reclaim_env *env, const struct inte
 		printf("  lost %" PRIu64 " (see --json)", pressure_lost(&s->totals));
 	putchar('\n');
 	/* Allocation alone is no news: the table comes with pressure. */
-	if (!s->stalls && !s->kswapd_awake_ns)
+	if (!s->stalls && !s->kswapd_awake_ns && !(n && rows[0].stall_pct > 0))
 		return;
-	printf("  %7s %-15s %-24s %7s %10s %9s %9s %7s %s\n", "PID", "COMM", "MEMCG", "STALLS",
-	       "STALL ms", "RECLAIMED", "ALLOCATED", "WAKEUPS", "KINDS");
+	printf("  %7s %-15s %-24s %7s %10s %6s %9s %9s %7s %s\n", "PID", "COMM", "MEMCG",
+	       "STALLS", "STALL ms", "STALL%", "RECLAIMED", "ALLOCATED", "WAKEUPS", "KINDS");
 	for (size_t i = 0; i < shown; i++) {
 		const struct interval_row *r = &rows[i];
 
-		printf("  %7u %-15s %-24s %7" PRIu64 " %10.1f %9" PRIu64 " %9" PRIu64 " %7" PRIu64
-		       " %s\n", r->now.tgid, r->now.comm,
+		printf("  %7u %-15s %-24s %7" PRIu64 " %10.1f %6.1f %9" PRIu64 " %9" PRIu64 " %7"
+		       PRIu64 " %s\n", r->now.tgid, r->now.comm,
 		       sum_kinds(r->stalls) ? memcg_path(r->now.memcg, path, sizeof(path)) : "-",
-		       sum_kinds(r->stalls), ms(row_stall_ns(r)), r->reclaimed, r->page_allocs,
-		       r->kswapd_wakeups, kinds_of(r->stalls, kinds, sizeof(kinds)));
+		       sum_kinds(r->stalls), ms(row_stall_ns(r)), r->stall_pct, r->reclaimed,
+		       r->page_allocs, r->kswapd_wakeups, kinds_of(r->stalls, kinds, sizeof(kinds)));
 	}
 	output_check(stdout, "stdout");
 }
@@ -550,6 +634,7 @@ static void print_interval_json(const struct reclaim_env *env, const struct inte
 		print_kind_counts_json("stalls", r->stalls, false);
 		putchar(',');
 		print_kind_counts_json("stall_ms", r->stall_ns, true);
+		printf(",\"stall_pct\":%.2f", r->stall_pct);
 		printf(",\"reclaimed\":%" PRIu64 ",\"allocated\":%" PRIu64
 		       ",\"kswapd_wakeups\":%" PRIu64 "}", r->reclaimed, r->page_allocs,
 		       r->kswapd_wakeups);
@@ -577,7 +662,7 @@ static int report_interval(const struct reclaim_env *env, struct pressure *p,
 		free(cur);
 		return -ENOMEM;
 	}
-	n = interval_rows(st, cur, nr, rows);
+	n = interval_rows(st, cur, nr, now - st->prev_ns, rows);
 	s.secs = (now - st->prev_ns) / 1e9;
 	for (size_t i = 0; i < n; i++) {
 		s.stalls += sum_kinds(rows[i].stalls);
@@ -595,7 +680,9 @@ static int report_interval(const struct reclaim_env *env, struct pressure *p,
 		s.psi_full_pct = (psi.full_us - st->prev_psi.full_us) / 1e4 / s.secs;
 		st->prev_psi = psi;
 	}
-	if (env->o.json)
+	if (env->folded)
+		;	/* folded lines only, at the end */
+	else if (env->o.json)
 		print_interval_json(env, &s, rows, n);
 	else
 		print_interval_text(env, &s, rows, n);
@@ -610,9 +697,47 @@ static int report_interval(const struct reclaim_env *env, struct pressure *p,
 
 /* --- At the end ------------------------------------------------------ */
 
+/* The stall stacks of the summary: all of them, by process, longest first. */
+struct summary_stacks {
+	struct stall_stack_row *rows;
+	size_t nr;
+};
+
+static void print_proc_stacks_text(const struct reclaim_env *env, const struct summary_stacks *ss,
+				   uint32_t tgid)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < ss->nr; i++) {
+		if (ss->rows[i].key.tgid != tgid || (env->rows && shown >= env->rows))
+			continue;
+		if (!shown)
+			printf("  stacks that paid most:\n");
+		stall_stack_print_text(stdout, &ss->rows[i], ++shown, "    ", false);
+	}
+}
+
+static void print_proc_stacks_json(const struct summary_stacks *ss, uint32_t tgid, bool stacks)
+{
+	bool first = true;
+
+	if (!stacks)
+		return;
+	fputs(",\"stacks\":[", stdout);
+	for (size_t i = 0; i < ss->nr; i++) {
+		if (ss->rows[i].key.tgid != tgid)
+			continue;
+		if (!first)
+			putchar(',');
+		first = false;
+		stall_stack_print_json(stdout, &ss->rows[i]);
+	}
+	putchar(']');
+}
+
 static void print_summary_text(const struct reclaim_env *env, struct pressure *p,
 			       const struct pressure_proc *procs, size_t nr,
-			       const struct pressure_totals *t)
+			       const struct pressure_totals *t, const struct summary_stacks *ss)
 {
 	char path[512], title[64];
 	struct hist h;
@@ -641,13 +766,14 @@ static void print_summary_text(const struct reclaim_env *env, struct pressure *p
 			snprintf(title, sizeof(title), "usecs");
 			hist_print_text(stdout, &h, title);
 		}
+		print_proc_stacks_text(env, ss, pp->tgid);
 	}
 	output_check(stdout, "stdout");
 }
 
 static void print_summary_json(const struct reclaim_env *env, struct pressure *p,
 			       const struct pressure_proc *procs, size_t nr,
-			       const struct pressure_totals *t)
+			       const struct pressure_totals *t, const struct summary_stacks *ss)
 {
 	bool first = true;
 	struct hist h;
@@ -691,7 +817,9 @@ static void print_summary_json(const struct reclaim_env *env, struct pressure *p
 				fputs("\"total\":0,\"buckets\":[]", stdout);
 			fputs("}}", stdout);
 		}
-		fputs("]}", stdout);
+		putchar(']');
+		print_proc_stacks_json(ss, pp->tgid, env->stacks);
+		putchar('}');
 	}
 	fputs("]}\n", stdout);
 	output_check(stdout, "stdout");
@@ -699,6 +827,7 @@ static void print_summary_json(const struct reclaim_env *env, struct pressure *p
 
 static int print_summary(const struct reclaim_env *env, struct pressure *p)
 {
+	struct summary_stacks ss = {};
 	struct pressure_totals t;
 	struct pressure_proc *procs;
 	size_t nr;
@@ -707,16 +836,39 @@ static int print_summary(const struct reclaim_env *env, struct pressure *p)
 	err = pressure_sample(p, &procs, &nr);
 	if (err)
 		return err;
+	if (env->stacks) {
+		err = stall_stacks_read(env->ss, &ss.rows, &ss.nr);
+		if (err) {
+			free(procs);
+			return err;
+		}
+	}
 	pressure_totals(p, &t);
-	if (env->o.json)
-		print_summary_json(env, p, procs, nr, &t);
+	if (env->folded)
+		;	/* the folded lines only */
+	else if (env->o.json)
+		print_summary_json(env, p, procs, nr, &t, &ss);
 	else
-		print_summary_text(env, p, procs, nr, &t);
+		print_summary_text(env, p, procs, nr, &t, &ss);
+	if (env->folded || env->svg || env->pprof)
+		err = stall_stacks_write_outputs(ss.rows, ss.nr, env->folded, env->svg, env->pprof);
+	free(ss.rows);
 	free(procs);
-	return 0;
+	return err;
 }
 
 /* --- The session ----------------------------------------------------- */
+
+/* A stall streamed: with --stacks, read its process's mappings while it runs. */
+static void on_stall(const struct reclaim_event *r, void *ctx)
+{
+	struct reclaim_env *env = ctx;
+	char comm[16];
+
+	memcpy(comm, r->comm, sizeof(comm));
+	comm[15] = 0;
+	stall_stacks_seen(env->ss, r->tgid, comm);
+}
 
 static int open_session(struct reclaim_env *env, struct pressure_opts *po, struct pressure **p)
 {
@@ -736,6 +888,9 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 	po->episodes = true;
 	po->on_oom = on_oom;
 	po->on_episode = on_episode;
+	po->stacks = env->stacks;
+	if (env->stacks)
+		po->on_stall = on_stall;
 	po->ctx = env;
 	setup_libbpf_logging();
 	catch_stop_signals();
@@ -746,6 +901,11 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 	err = pressure_open(po, p);
 	if (err)
 		return err;
+	if (env->stacks) {
+		env->ss = stall_stacks_new(*p);
+		if (!env->ss)
+			return -ENOMEM;
+	}
 	info_msg("tracing memory pressure of %s; Ctrl-C to stop",
 		 env->o.pid ? "one process" : env->o.comm || env->o.cgroup ? "matching processes" :
 		 "all processes");
@@ -821,12 +981,22 @@ int cmd_reclaim(int argc, char **argv)
 
 	if (cli_parse_view(argc, argv, &reclaim_cmd, &env.o, &env))
 		return EXIT_USAGE;
+	if (env.folded && env.o.json) {
+		error_msg("reclaim: --folded and --json are two outputs: choose one");
+		return EXIT_USAGE;
+	}
+	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
+		return EXIT_USAGE;
 	err = open_session(&env, &po, &p);
-	if (err)
+	if (err) {
+		stall_stacks_free(env.ss);
+		pressure_close(p);
 		return 1;
+	}
 	err = run(&env, p);
 	if (err && !output_failed())
 		error_msg("reclaim: %s", strerror(-err));
+	stall_stacks_free(env.ss);
 	pressure_close(p);
 	return err || output_failed() ? 1 : 0;
 }

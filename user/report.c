@@ -13,6 +13,7 @@
 #include "output.h"
 #include "recfile.h"
 #include "stack_report.h"
+#include "stall_report.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -22,6 +23,7 @@ struct report_env {
 	bool all;
 	bool timeline;
 	bool partial;		/* read what a killed record left */
+	bool stalls;		/* the reclaim stalls by stack (record --stalls) */
 	struct report_opts show;
 };
 
@@ -42,6 +44,9 @@ static const struct cli_opt report_opts[] = {
 	{ "partial", 'P', NULL, 0,
 	  "read a recording cut short (memlens record was\n"
 	  "killed): the snapshots written whole" },
+	{ "stalls", 'S', NULL, 0,
+	  "the process's reclaim stalls by user and kernel stack\n"
+	  "instead (record --stalls), in any of these outputs" },
 	{ "top", 't', "N", 0, "show the N stacks with most bytes (default 10, 0 = all)" },
 	{ "min-age", 'a', "SECS", 0,
 	  "only count allocations older than SECS at the snapshot\n"
@@ -77,6 +82,10 @@ static int check_args(const struct report_env *env)
 	}
 	if (env->timeline && (env->show.svg || env->show.pprof)) {
 		error_msg("report: --svg and --pprof render a snapshot, not --timeline");
+		return -EINVAL;
+	}
+	if (env->stalls && (env->all || env->snapshot || env->timeline || env->show.min_age_s)) {
+		error_msg("report: --stalls are the recording's stalls, not a snapshot's");
 		return -EINVAL;
 	}
 	if (env->all && (env->show.folded || env->show.svg || env->show.pprof)) {
@@ -118,6 +127,9 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 			break;
 		case 'P':
 			env->partial = true;
+			break;
+		case 'S':
+			env->stalls = true;
 			break;
 		case 'h':
 			cli_print_help(&report_cli, stdout);
@@ -409,6 +421,76 @@ static int render(const struct report_env *env, const struct recording *rec)
 	return err < 0 ? err : 0;
 }
 
+static bool no_blocks(size_t index, void *ctx)
+{
+	(void)index;
+	(void)ctx;
+	return false;
+}
+
+/* The process's name at the last snapshot: exec changes it. */
+static int take_comm(const struct rec_view *v, void *ctx)
+{
+	*(const char **)ctx = v->snap->comm;
+	return 0;
+}
+
+/* --stalls: the recording's stall stacks, longest first, in the views of reclaim --stacks. */
+static int render_stalls(const struct report_env *env, struct recording *rec)
+{
+	const struct rec_session *sess = recording_session(rec);
+	const struct rec_stall *st;
+	const char *comm = sess->comm;
+	struct stall_stack_row *rows;
+	struct rec_stall_sum sum;
+	size_t nr, shown;
+	int err = 0;
+
+	recording_replay(rec, no_blocks, take_comm, &comm);
+	st = recording_stalls(rec, &nr, &sum);
+	if (!st) {
+		error_msg("%s: the recording holds no stalls (record them with memlens record --stalls)",
+			  env->path);
+		return -ENOENT;
+	}
+	rows = calloc(nr + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++) {
+		struct stall_stack_row *r = &rows[i];
+
+		r->key = (struct stall_stack_key){ sess->pid, st[i].kind, st[i].user.nr ? 0 : -1,
+						   st[i].kernel.nr ? 0 : -1 };
+		r->val = (struct stall_stack_val){ st[i].count, st[i].total_ns, st[i].max_ns };
+		snprintf(r->comm, sizeof(r->comm), "%s", comm);
+		r->user = st[i].user.nr ? &st[i].user : NULL;
+		r->kernel = st[i].kernel.nr ? &st[i].kernel : NULL;
+	}
+	stall_stack_rows_sort(rows, nr);
+	shown = env->show.top && env->show.top < nr ? env->show.top : nr;
+	if (env->show.json) {
+		printf("{\"type\":\"stalls\",\"pid\":%u,\"stalls\":%" PRIu64 ",\"lost\":%" PRIu64
+		       ",\"stacks\":[", sess->pid, sum.stalls, sum.lost);
+		for (size_t i = 0; i < shown; i++) {
+			if (i)
+				putchar(',');
+			stall_stack_print_json(stdout, &rows[i]);
+		}
+		puts("]}");
+	} else if (!env->show.folded) {
+		print_session(rec);
+		printf("reclaim stalls: %" PRIu64 ", %" PRIu64 " of them in no stack (map full); "
+		       "by stack, the %zu of %zu that paid most:\n", sum.stalls, sum.lost, shown, nr);
+		for (size_t i = 0; i < shown; i++)
+			stall_stack_print_text(stdout, &rows[i], i + 1, "  ", false);
+	}
+	if (env->show.folded || env->show.svg || env->show.pprof)
+		err = stall_stacks_write_outputs(rows, nr, env->show.folded, env->show.svg,
+						 env->show.pprof);
+	free(rows);
+	return err;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	struct report_env env = { .show.top = 10 };
@@ -427,7 +509,7 @@ int cmd_report(int argc, char **argv)
 	}
 	if (*recording_warning(rec))
 		info_msg("%s: %s", env.path, recording_warning(rec));
-	err = render(&env, rec);
+	err = env.stalls ? render_stalls(&env, rec) : render(&env, rec);
 	recording_free(rec);
 	if (!err)
 		err = output_check(stdout, "stdout");

@@ -451,7 +451,8 @@ static int join_pressure(struct sysview *v, struct proc_sample **s, size_t *nr, 
 		for (int k = 0; k < STALL_NR; k++)
 			stalls += pp[i].stalls[k];
 		/* Not in the allocation maps: shown if it stalled, while it lives. */
-		if (!cur && (!stalls || (kill(pp[i].tgid, 0) && errno == ESRCH)))
+		if (!cur && ((!stalls && !pp[i].stall_in_progress_ns) ||
+			     (kill(pp[i].tgid, 0) && errno == ESRCH)))
 			continue;
 		if (!cur) {
 			if (array_grow((void **)s, *nr, cap, sizeof(**s))) {

@@ -121,6 +121,13 @@ static uint64_t lost_total(const struct cost *c)
 	return alloc_stats_lost(c->stats) + (c->reclaim ? pressure_lost(&c->pressure) : 0);
 }
 
+/* Its share of the interval spent stalled, in %: stalls in progress too. */
+static double row_stall_pct(const struct proc_row *r, double secs)
+{
+	return stall_pct(r->stall_ns, r->pr.stall_in_progress_ns, r->in_progress_before,
+			 secs * 1e9);
+}
+
 /* With --reclaim: what it adds to a process's JSON object. */
 static void print_json_reclaim(const struct proc_row *r, double secs)
 {
@@ -136,9 +143,9 @@ static void print_json_reclaim(const struct proc_row *r, double secs)
 	}
 	printf("},\"reclaimed\":%" PRIu64 ",\"page_allocs\":%" PRIu64 ",\"kswapd_wakeups\":%"
 	       PRIu64 ",\"per_s\":{\"stalls\":%.1f,\"stall_ms\":%.3f,\"reclaimed\":%.1f,"
-	       "\"page_allocs\":%.1f}}", reclaimed, r->pr.page_allocs, r->pr.kswapd_wakeups,
-	       r->stalls / secs, r->stall_ns / 1e6 / secs, r->reclaimed / secs,
-	       r->page_allocs / secs);
+	       "\"page_allocs\":%.1f},\"stall_pct\":%.2f}", reclaimed, r->pr.page_allocs,
+	       r->pr.kswapd_wakeups, r->stalls / secs, r->stall_ns / 1e6 / secs,
+	       r->reclaimed / secs, r->page_allocs / secs, row_stall_pct(r, secs));
 }
 
 
@@ -213,7 +220,7 @@ static void print_header(const struct top_env *env, size_t nr, double secs,
 	       "BYTES/s", "FREE/s", "OUTSTAND", "BRK+/s", "MMAP+/s", "MINFLT/s", "MAJFLT/s",
 	       "RSS");
 	if (c->reclaim)
-		printf(" %8s %8s %8s", "PAGES/s", "STALLms", "RECLM/s");
+		printf(" %8s %8s %6s %8s", "PAGES/s", "STALLms", "STALL%", "RECLM/s");
 	putchar('\n');
 }
 
@@ -233,8 +240,8 @@ static void print_row(const struct proc_row *r, double secs, bool reclaim)
 	       r->rss_bytes < 0 ? "-" : human_bytes(r->rss_bytes, b[4], sizeof(b[4])));
 	/* Stall time as it was in the interval, not per second: it is a wait. */
 	if (reclaim)
-		printf(" %8.0f %8.1f %8.0f", r->page_allocs / secs, r->stall_ns / 1e6,
-		       r->reclaimed / secs);
+		printf(" %8.0f %8.1f %6.1f %8.0f", r->page_allocs / secs, r->stall_ns / 1e6,
+		       row_stall_pct(r, secs), r->reclaimed / secs);
 	puts(r->exited ? " (exited)" : "");
 }
 

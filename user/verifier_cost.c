@@ -179,7 +179,9 @@ static int tracepoint_costs(struct bpf_object_skeleton *skel, const char *mode,
 	return err ? err : load_costs(skel, mode, fn, ctx);
 }
 
-static int reclaim_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
+/* reclaim, and reclaim --stacks: stall stacks taken where stalls begin. */
+static int reclaim_cost(const char *mode, bool stacks,
+			void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 {
 	struct reclaim_bpf *skel = reclaim_bpf__open();
 	int err;
@@ -187,7 +189,9 @@ static int reclaim_cost(void (*fn)(const struct prog_cost *c, void *ctx), void *
 	if (!skel)
 		return -errno;
 	set_all_filters(skel);
-	err = tracepoint_costs(skel->skeleton, "reclaim", fn, ctx);
+	skel->rodata->capture_stacks = stacks;
+	bpf_map__set_max_entries(skel->maps.stall_stack_ips, 1);
+	err = tracepoint_costs(skel->skeleton, mode, fn, ctx);
 	reclaim_bpf__destroy(skel);
 	return err;
 }
@@ -224,7 +228,9 @@ int verifier_costs(void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 	for (size_t i = 0; !err && i < sizeof(allocs_modes) / sizeof(allocs_modes[0]); i++)
 		err = allocs_cost(&allocs_modes[i], fn, ctx);
 	if (!err)
-		err = reclaim_cost(fn, ctx);
+		err = reclaim_cost("reclaim", false, fn, ctx);
+	if (!err)
+		err = reclaim_cost("reclaim-stacks", true, fn, ctx);
 	if (!err)
 		err = kmem_cost("kmem", NULL, 0, fn, ctx);
 	if (!err)

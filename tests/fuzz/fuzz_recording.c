@@ -32,6 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ .path = "fuzz", .timeline = true },
 		{ .path = "fuzz", .show = { .folded = true, .pprof = pprof_out } },
 	};
+	const struct report_env stalls[] = {
+		{ .path = "fuzz", .stalls = true },
+		{ .path = "fuzz", .stalls = true, .show = { .json = true, .top = 2 } },
+		{ .path = "fuzz", .stalls = true, .show = { .folded = true, .pprof = pprof_out } },
+	};
 	struct recording *rec;
 	char why[256];
 
@@ -39,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++)
 		render(&views[i], rec);
+	for (size_t i = 0; i < sizeof(stalls) / sizeof(stalls[0]); i++)
+		render_stalls(&stalls[i], rec);
 	recording_free(rec);
 	return 0;
 }

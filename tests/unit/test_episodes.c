@@ -260,8 +260,69 @@ static void test_filtered_kswapd(void)
 	episodes_free(&t);
 }
 
+/* The stacks an episode saw at its close, copied (the tracker reuses its arrays). */
+struct stack_log {
+	struct episode_stack s[2][4];
+	size_t nr[2];
+	size_t episodes;
+};
+
+static void log_stacks(struct episode *e, void *ctx)
+{
+	struct stack_log *log = ctx;
+
+	if (log->episodes == 2)
+		return;
+	episode_sort_stacks(e);
+	log->nr[log->episodes] = e->nr_stacks;
+	for (size_t i = 0; i < e->nr_stacks && i < 4; i++)
+		log->s[log->episodes][i] = e->stacks[i];
+	log->episodes++;
+}
+
+static void stall_at(struct episode_tracker *t, uint32_t tgid, int32_t ustack, int32_t kstack,
+		     uint64_t begin, uint64_t dur)
+{
+	struct reclaim_event r = {
+		.type = REVENT_STALL, .kind = STALL_MEMCG, .tgid = tgid, .tid = tgid,
+		.begin_ns = begin, .dur_ns = dur, .ustack = ustack, .kstack = kstack,
+	};
+
+	episodes_event(t, &r, sizeof(r));
+}
+
+/* --stacks: each episode sums its own stalls by stack, most time first, and no other's. */
+static void test_stacks(void)
+{
+	struct episode_tracker t;
+	struct stack_log log = {};
+
+	episodes_init(&t, 100 * MS, log_stacks, &log);
+	t.stacks = true;
+	stall_at(&t, 7, 1, 2, 0, 3 * MS);
+	stall_at(&t, 7, 3, 2, 4 * MS, 1 * MS);
+	stall_at(&t, 7, 1, 2, 6 * MS, 5 * MS);
+	stall_at(&t, 8, 1, 2, 7 * MS, 2 * MS);
+	/* After the gap: a second episode. */
+	stall_at(&t, 7, 3, 2, 500 * MS, 1 * MS);
+	episodes_flush(&t);
+	CHECK_U64(log.episodes, 2);
+	CHECK_U64(log.nr[0], 3);
+	CHECK_U64(log.s[0][0].key.tgid, 7);
+	CHECK_U64(log.s[0][0].key.ustack, 1);
+	CHECK_U64(log.s[0][0].val.count, 2);
+	CHECK_U64(log.s[0][0].val.total_ns, 8 * MS);
+	CHECK_U64(log.s[0][0].val.max_ns, 5 * MS);
+	CHECK_U64(log.s[0][1].key.tgid, 8);
+	CHECK_U64(log.s[0][2].key.ustack, 3);
+	CHECK_U64(log.nr[1], 1);
+	CHECK_U64(log.s[1][0].val.count, 1);
+	episodes_free(&t);
+}
+
 void test_episodes(void)
 {
+	test_stacks();
 	test_gap();
 	test_allocations();
 	test_kswapd_and_oom();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "recfile.h"
+#include "reclaim.h"
 #include "sampling.h"
 #include "unit.h"
 
@@ -372,7 +373,7 @@ static void test_versions(const uint8_t *data, size_t len)
 
 	memcpy(buf, data, len);
 	buf[8] = 2;
-	CHECK(parse_says(buf, len, "format version 2.0: this memlens reads version 1"));
+	CHECK(parse_says(buf, len, "format version 2.1: this memlens reads version 1"));
 	buf[8] = 1;
 	buf[10] = 7;				/* a newer minor version reads */
 	CHECK(parse_says(buf, len, NULL));
@@ -452,6 +453,92 @@ static void test_partial(const uint8_t *data, size_t len)
 	CHECK(recording_parse(data, 40, true, &r, err, sizeof(err)) != 0 && !r);
 }
 
+static struct frame_info kernel_frames[] = {
+	{ 0xffffffff815cab0a, "vmlinux", "try_to_free_mem_cgroup_pages", 0x1ca, NULL, 0 },
+	{ 0xffffffff816dd0ec, "vmlinux", "vfs_write", 0x29c, NULL, 0 },
+};
+
+/*
+ * record --stalls: STALLS records before snapshots, each the stalls so far;
+ * the last one is what is read, its frames shared with the stacks' table.
+ * A recording without one has none.
+ */
+static void test_stalls(const uint8_t *plain, size_t plain_len)
+{
+	char path[] = "/tmp/memlens-recstalls-XXXXXX";
+	struct rec_stall first[] = {
+		{ STALL_MEMCG, 1, 10, 10, { 3, leak_frames }, { 2, kernel_frames } },
+	};
+	struct rec_stall later[] = {
+		{ STALL_MEMCG, 99, 8500000, 900000, { 3, leak_frames }, { 2, kernel_frames } },
+		{ STALL_DIRECT, 32, 3800000, 200000, { 0, NULL }, { 1, kernel_frames } },
+	};
+	struct alloc_rec blocks[] = { { 0x1000, 4096, 1 * SEC, 0x10, 0 } };
+	struct rec_snapshot snap = { .wall_ns = session.start_wall_ns + SEC, .mono_ns = 2 * SEC,
+				     .comm = "leaky" };
+	const struct rec_stall *st;
+	struct rec_stall_sum sum;
+	struct recording *rec = NULL;
+	struct rec_writer *w;
+	char err[256] = "";
+	uint64_t bytes;
+	size_t nr = 7;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && rec_writer_open(path, &w) == 0);
+	if (fd < 0)
+		return;
+	close(fd);
+	rec_writer_begin(w, &session);
+	CHECK(rec_writer_stalls(w, first, 1, &(struct rec_stall_sum){ 1, 0 }) == 0);
+	rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
+	CHECK(rec_writer_stalls(w, later, 2, &(struct rec_stall_sum){ 133, 2 }) == 0);
+	snap.mono_ns = 3 * SEC;
+	rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
+	CHECK(rec_writer_close(w, &bytes) == 0);
+	CHECK(recording_load(path, false, &rec, err, sizeof(err)) == 0);
+	/* The fuzzer starts from this file too (tests/fuzz.sh): STALLS records to mutate. */
+	if (getenv("MEMLENS_FUZZ_SEEDS")) {
+		char seed[4096];
+
+		snprintf(seed, sizeof(seed), "%s/stalls.mlr", getenv("MEMLENS_FUZZ_SEEDS"));
+		CHECK(rename(path, seed) == 0);
+	}
+	unlink(path);
+	if (!rec)
+		return;
+	CHECK_U64(recording_nr_snapshots(rec), 2);
+	st = recording_stalls(rec, &nr, &sum);
+	CHECK_U64(nr, 2);
+	CHECK_U64(sum.stalls, 133);
+	CHECK_U64(sum.lost, 2);
+	if (st && nr == 2) {
+		CHECK_U64(st[0].kind, STALL_MEMCG);
+		CHECK_U64(st[0].count, 99);
+		CHECK_U64(st[0].total_ns, 8500000);
+		CHECK_U64(st[0].max_ns, 900000);
+		CHECK_U64(st[0].user.nr, 3);
+		CHECK_STR(st[0].user.frames[0].symbol, "leak_here");
+		CHECK_STR(st[0].user.frames[2].module, "/lib/libc.so.6");
+		CHECK_U64(st[0].user.frames[1].line, 135);
+		CHECK_U64(st[0].kernel.nr, 2);
+		CHECK_STR(st[0].kernel.frames[1].symbol, "vfs_write");
+		CHECK_U64(st[0].kernel.frames[1].sym_offset, 0x29c);
+		CHECK_U64(st[1].kind, STALL_DIRECT);
+		CHECK_U64(st[1].user.nr, 0);
+		CHECK_U64(st[1].kernel.frames[0].addr, 0xffffffff815cab0a);
+	}
+	recording_free(rec);
+
+	/* A recording without STALLS (all of version 1.0): none, not an error. */
+	CHECK(recording_parse(plain, plain_len, false, &rec, err, sizeof(err)) == 0);
+	if (rec) {
+		CHECK(recording_stalls(rec, &nr, &sum) == NULL);
+		CHECK_U64(nr, 0);
+		recording_free(rec);
+	}
+}
+
 void test_recfile(void)
 {
 	char path[] = "/tmp/memlens-recfile-XXXXXX";
@@ -471,6 +558,7 @@ void test_recfile(void)
 	test_versions(data, len);
 	test_inconsistent(data, len);
 	test_partial(data, len);
+	test_stalls(data, len);
 	/* The fuzzer starts from this file (tests/fuzz.sh). */
 	if (seed_dir) {
 		char seed[4096];

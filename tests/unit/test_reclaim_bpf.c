@@ -13,19 +13,21 @@
 #include <bpf/libbpf.h>
 #include "reclaim.skel.h"
 #include "episodes.h"
+#include "pressure.h"
 #include "bpf_util.h"
 #include "unit.h"
 #include "util.h"
 
 #define MS 1000000ULL
 
-static struct reclaim_bpf *load(uint32_t targ_tgid)
+static struct reclaim_bpf *load_opts(uint32_t targ_tgid, bool stacks)
 {
 	struct reclaim_bpf *skel = reclaim_bpf__open();
 
 	if (!skel)
 		return NULL;
 	skel->rodata->targ_tgid = targ_tgid;
+	skel->rodata->capture_stacks = stacks;
 	if (reclaim_bpf__load(skel)) {
 		reclaim_bpf__destroy(skel);
 		return NULL;
@@ -41,6 +43,11 @@ static uint64_t rstat(struct reclaim_bpf *skel, enum pressure_stat stat)
 	if (percpu_lookup_sum(bpf_map__fd(skel->maps.rstats), &key, &sum))
 		return UINT64_MAX;
 	return sum;
+}
+
+static struct reclaim_bpf *load(uint32_t targ_tgid)
+{
+	return load_opts(targ_tgid, false);
 }
 
 /* The streamed events, collected. */
@@ -128,6 +135,7 @@ static void test_stalls(struct reclaim_bpf *skel)
 	CHECK_U64(c.ev[0].pages, 37);
 	CHECK_U64(c.ev[0].dur_ns, rp.stall_ns[STALL_MEMCG]);
 	CHECK_STR(c.ev[0].comm, "unit_tests");
+	CHECK(c.ev[0].ustack == -1 && c.ev[0].kstack == -1);
 	CHECK_U64(c.ev[1].kind, STALL_THROTTLE);
 	CHECK_U64(c.ev[1].dur_ns, 3 * MS);
 	CHECK_U64(rstat(skel, RSTAT_STALLS), 2);
@@ -230,8 +238,134 @@ static void test_filter(void)
 	reclaim_bpf__destroy(skel);
 }
 
+/* TGID's aggregates of the stall_stacks map, summed, and how many; the key of one of KIND. */
+static size_t stack_sums(struct reclaim_bpf *skel, uint32_t tgid, uint64_t *count, uint64_t *ns,
+			 uint32_t kind, struct stall_stack_key *found)
+{
+	int fd = bpf_map__fd(skel->maps.stall_stacks);
+	struct stall_stack_key key, next, *prev = NULL;
+	struct stall_stack_val v;
+	size_t n = 0;
+
+	*count = *ns = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.tgid != tgid || bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		*count += v.count;
+		*ns += v.total_ns;
+		if (key.kind == kind)
+			*found = key;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * --stacks: the stacks of the task taken at the begin (here, this test's
+ * own: the bpf() call of BPF_PROG_TEST_RUN), every stall of the process
+ * in one aggregate with its count, time and max, which add up to its
+ * per-process counters; the stall's event names the same stacks.
+ */
+static void test_stacks(void)
+{
+	struct reclaim_bpf *skel = load_opts(0, true);
+	uint64_t begin_args[2] = { 0, 0xcc0 }, end_args[1] = { 3 };
+	uint64_t throttle_args[4] = { 0, 100000, 2000, 1 };
+	uint64_t ips[RECLAIM_STACK_DEPTH], count, ns;
+	uint32_t tgid = getpid();
+	struct stall_stack_key key = {}, k2;
+	struct stall_stack_val v;
+	struct reclaim_proc rp;
+	struct collected c = {};
+	struct ring_buffer *rb;
+
+	struct stall_key in_progress = { .id = (uint32_t)gettid(), .kind = STALL_DIRECT };
+	struct stall_start start;
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return;
+	for (int i = 0; i < 3; i++) {
+		CHECK(unit_fire(skel->progs.direct_reclaim_begin, begin_args, 2) == 0);
+		sleep_ms(1);
+		CHECK(unit_fire(skel->progs.direct_reclaim_end, end_args, 1) == 0);
+	}
+	CHECK(unit_fire(skel->progs.vmscan_throttled, throttle_args, 4) == 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.procs), &tgid, &rp) == 0);
+	CHECK_U64(rp.stalls[STALL_DIRECT], 3);
+
+	/* The three direct stalls from one place: one aggregate; the throttle another. */
+	CHECK_U64(stack_sums(skel, tgid, &count, &ns, STALL_DIRECT, &key), 2);
+	CHECK_U64(count, 4);
+	CHECK_U64(ns, rp.stall_ns[STALL_DIRECT] + rp.stall_ns[STALL_THROTTLE]);
+	CHECK_U64(key.kind, STALL_DIRECT);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_stacks), &key, &v) == 0);
+	CHECK_U64(v.count, 3);
+	CHECK_U64(v.total_ns, rp.stall_ns[STALL_DIRECT]);
+	CHECK(v.max_ns >= 1 * MS && v.max_ns <= v.total_ns && v.max_ns * 3 >= v.total_ns);
+	CHECK(key.ustack >= 0 && key.kstack >= 0 && key.ustack != key.kstack);
+	/* A user stack of this process (below 2^47), a kernel stack in the kernel's half. */
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_stack_ips), &key.ustack, ips) == 0);
+	CHECK(ips[0] && ips[0] < (1ULL << 47));
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_stack_ips), &key.kstack, ips) == 0);
+	CHECK(ips[0] >= (0xffffULL << 48));
+	CHECK_U64(stack_sums(skel, tgid, &count, &ns, STALL_THROTTLE, &k2), 2);
+	/* Fired from another line of this test: another user stack. */
+	CHECK(k2.ustack != key.ustack && k2.ustack >= 0 && k2.kstack >= 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_stacks), &k2, &v) == 0);
+	CHECK_U64(v.count, 1);
+	CHECK_U64(v.max_ns, 2 * MS);
+	CHECK_U64(rstat(skel, RSTAT_USTACK_LOST), 0);
+	CHECK_U64(rstat(skel, RSTAT_KSTACK_LOST), 0);
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.revents), collect, &c, NULL);
+	CHECK(rb != NULL);
+	if (rb) {
+		ring_buffer__consume(rb);
+		ring_buffer__free(rb);
+	}
+	CHECK_U64(c.nr, 4);
+	CHECK(c.ev[0].ustack == key.ustack && c.ev[0].kstack == key.kstack);
+
+	/* A stall in progress says whose it is: userspace counts its time so far. */
+	CHECK(unit_fire(skel->progs.direct_reclaim_begin, begin_args, 2) == 0);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stall_begin), &in_progress, &start) == 0);
+	CHECK_U64(start.tgid, tgid);
+	CHECK(start.ustack >= 0 && start.kstack >= 0);
+	reclaim_bpf__destroy(skel);
+}
+
+/* Without --stacks: no stack taken, no aggregate, events say none. */
+static void test_no_stacks(struct reclaim_bpf *skel)
+{
+	uint64_t count, ns;
+	struct stall_stack_key key;
+
+	CHECK_U64(stack_sums(skel, getpid(), &count, &ns, STALL_DIRECT, &key), 0);
+	CHECK_U64(rstat(skel, RSTAT_USTACK_LOST) + rstat(skel, RSTAT_KSTACK_LOST), 0);
+}
+
+/*
+ * stall %: the stalls that ended in the interval, plus what those in
+ * progress lasted since the sample before; never below nothing.
+ */
+static void test_stall_pct(void)
+{
+	CHECK(stall_pct(250 * MS, 0, 0, 1000 * MS) == 25.0);
+	/* 300 ms in progress at the last sample, ended at 400 ms, and another 100 ms in. */
+	CHECK(stall_pct(400 * MS, 100 * MS, 300 * MS, 1000 * MS) == 20.0);
+	/* Two threads stalled all along: 200%. */
+	CHECK(stall_pct(0, 2500 * MS, 500 * MS, 1000 * MS) == 200.0);
+	/* A thread gone mid-stall: its part of the last sample taken away, no less than 0. */
+	CHECK(stall_pct(0, 0, 300 * MS, 1000 * MS) == 0.0);
+	CHECK(stall_pct(5 * MS, 0, 0, 0) == 0.0);
+}
+
 void test_reclaim_bpf(void)
 {
+	test_stall_pct();
 	struct reclaim_bpf *skel = load(0);
 
 	CHECK(skel != NULL);
@@ -243,6 +377,8 @@ void test_reclaim_bpf(void)
 	test_unmatched(skel);
 	test_kswapd(skel);
 	test_page_allocs(skel);
+	test_no_stacks(skel);
 	reclaim_bpf__destroy(skel);
 	test_filter();
+	test_stacks();
 }

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Stall stacks: the BPF side's (process, kind, user stack, kernel stack)
+ * aggregates, symbolized and rendered. User frames resolve through a
+ * symbolizer per process, made at its first stall while it still runs
+ * (its mappings are kept after it exits); kernel frames through kallsyms,
+ * read once. Symbolized stacks are cached by (process, id) for user
+ * stacks, by id for kernel ones.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ksyms.h"
+#include "stall_stacks.h"
+#include "symbolize.h"
+#include "util.h"
+
+struct stalled_sym {
+	uint32_t tgid;
+	char comm[16];
+	struct symbolizer *sym;		/* NULL: its mappings could not be read */
+	bool borrowed;			/* the caller's (stall_stacks_use) */
+};
+
+struct cached_stack {
+	uint32_t tgid;			/* 0 for a kernel stack */
+	int32_t id;
+	struct sym_stack st;
+};
+
+struct stall_stacks {
+	struct pressure *p;
+	struct stalled_sym *procs;
+	size_t nr_procs, cap_procs;
+	/* Pointers, so that rows keep theirs as the cache grows. */
+	struct cached_stack **cache;
+	size_t nr_cache, cap_cache;
+	struct ksyms ks;
+	bool ks_loaded;
+};
+
+struct stall_stacks *stall_stacks_new(struct pressure *p)
+{
+	struct stall_stacks *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->p = p;
+	return s;
+}
+
+void stall_stacks_free(struct stall_stacks *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nr_procs; i++)
+		if (!s->procs[i].borrowed)
+			symbolizer_free(s->procs[i].sym);
+	for (size_t i = 0; i < s->nr_cache; i++) {
+		free(s->cache[i]->st.frames);
+		free(s->cache[i]);
+	}
+	free(s->procs);
+	free(s->cache);
+	ksyms_free(&s->ks);
+	free(s);
+}
+
+static struct stalled_sym *find_proc(struct stall_stacks *s, uint32_t tgid)
+{
+	for (size_t i = 0; i < s->nr_procs; i++)
+		if (s->procs[i].tgid == tgid)
+			return &s->procs[i];
+	return NULL;
+}
+
+void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm)
+{
+	struct stalled_sym *ps = find_proc(s, tgid);
+
+	if (ps)
+		return;
+	if (array_grow((void **)&s->procs, s->nr_procs, &s->cap_procs, sizeof(*ps)))
+		return;		/* its stacks show addresses only */
+	ps = &s->procs[s->nr_procs++];
+	memset(ps, 0, sizeof(*ps));
+	ps->tgid = tgid;
+	memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
+	sanitize_name(ps->comm);
+	ps->sym = symbolizer_new(tgid);
+	if (ps->sym && symbolizer_refresh(ps->sym))
+		debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+}
+
+void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym)
+{
+	struct stalled_sym *ps = find_proc(s, tgid);
+
+	if (!ps) {
+		if (array_grow((void **)&s->procs, s->nr_procs, &s->cap_procs, sizeof(*ps)))
+			return;
+		ps = &s->procs[s->nr_procs++];
+		memset(ps, 0, sizeof(*ps));
+		ps->tgid = tgid;
+		read_comm(tgid, ps->comm, sizeof(ps->comm));
+	} else if (!ps->borrowed) {
+		symbolizer_free(ps->sym);
+	}
+	ps->sym = sym;
+	ps->borrowed = true;
+}
+
+static const struct cached_stack *cache_find(const struct stall_stacks *s, uint32_t tgid,
+					     int32_t id)
+{
+	for (size_t i = 0; i < s->nr_cache; i++)
+		if (s->cache[i]->tgid == tgid && s->cache[i]->id == id)
+			return s->cache[i];
+	return NULL;
+}
+
+static void resolve_kernel(struct stall_stacks *s, uint64_t addr, struct frame_info *fi)
+{
+	const struct ksym *k = ksyms_name(&s->ks, addr) ? ksyms_find(&s->ks, addr) : NULL;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->addr = addr;
+	fi->module = "vmlinux";
+	if (!k)
+		return;
+	fi->symbol = k->name;
+	fi->sym_offset = addr - k->addr;
+	if (k->module)
+		fi->module = k->module;
+}
+
+/*
+ * The BPF program and the tracepoint's glue at the top of a kernel stack
+ * taken in a tracepoint (bpf_prog_*, bpf_trace_run2, __bpf_trace_*,
+ * __traceiter_*): memlens' own frames, not where the task stalled.
+ */
+static bool tracing_frame(const struct frame_info *f)
+{
+	static const char *const prefixes[] = {
+		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_",
+	};
+
+	for (size_t i = 0; f->symbol && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(f->symbol, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+static void cut_tracing_frames(struct sym_stack *st)
+{
+	size_t n = 0;
+
+	while (n < st->nr && tracing_frame(&st->frames[n]))
+		n++;
+	/* All of them: keep what there is rather than nothing. */
+	if (n == st->nr)
+		return;
+	memmove(st->frames, st->frames + n, (st->nr - n) * sizeof(*st->frames));
+	st->nr -= n;
+}
+
+/* The frames of stack ID, of process TGID (0: a kernel stack), symbolized once. */
+static const struct sym_stack *stack_of(struct stall_stacks *s, uint32_t tgid, int32_t id)
+{
+	const struct cached_stack *hit = cache_find(s, tgid, id);
+	struct stalled_sym *ps = tgid ? find_proc(s, tgid) : NULL;
+	uint64_t ips[RECLAIM_STACK_DEPTH];
+	struct cached_stack *c;
+	size_t nr;
+
+	if (hit)
+		return &hit->st;
+	nr = pressure_stack_ips(s->p, id, ips);
+	if (!nr)
+		return NULL;
+	if (!tgid && !s->ks_loaded) {
+		/* Without kallsyms, kernel frames are addresses. */
+		if (ksyms_load(&s->ks))
+			debug_msg("no kernel symbols: kernel frames as addresses");
+		s->ks_loaded = true;
+	}
+	/* A frame-pointer walk through code without them reads data: cut there. */
+	if (ps && ps->sym)
+		nr = symbolizer_code_frames(ps->sym, ips, nr) ?: 1;
+	c = calloc(1, sizeof(*c));
+	if (!c || array_grow((void **)&s->cache, s->nr_cache, &s->cap_cache, sizeof(*s->cache)))
+		goto nomem;
+	c->st.frames = calloc(nr, sizeof(*c->st.frames));
+	if (!c->st.frames)
+		goto nomem;
+	c->tgid = tgid;
+	c->id = id;
+	c->st.nr = nr;
+	for (size_t i = 0; i < nr; i++) {
+		if (!tgid)
+			resolve_kernel(s, ips[i], &c->st.frames[i]);
+		else if (ps && ps->sym)
+			symbolizer_resolve(ps->sym, ips[i], &c->st.frames[i]);
+		else
+			c->st.frames[i].addr = ips[i];
+	}
+	if (!tgid)
+		cut_tracing_frames(&c->st);
+	s->cache[s->nr_cache++] = c;
+	return &c->st;
+nomem:
+	free(c);
+	return NULL;
+}
+
+static void resolve_row(struct stall_stacks *s, struct stall_stack_row *r)
+{
+	const struct stalled_sym *ps = find_proc(s, r->key.tgid);
+
+	if (ps)
+		memcpy(r->comm, ps->comm, sizeof(r->comm));
+	else if (read_comm(r->key.tgid, r->comm, sizeof(r->comm)))
+		strcpy(r->comm, "?");
+	r->user = r->key.ustack >= 0 ? stack_of(s, r->key.tgid, r->key.ustack) : NULL;
+	r->kernel = r->key.kstack >= 0 ? stack_of(s, 0, r->key.kstack) : NULL;
+}
+
+int stall_stacks_read(struct stall_stacks *s, struct stall_stack_row **out, size_t *nr_out)
+{
+	struct pressure_stack *agg;
+	struct stall_stack_row *rows;
+	size_t nr;
+	int err;
+
+	err = pressure_stacks(s->p, &agg, &nr);
+	if (err)
+		return err;
+	rows = calloc(nr + 1, sizeof(*rows));
+	if (!rows) {
+		free(agg);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		rows[i].key = agg[i].key;
+		rows[i].val = agg[i].val;
+		resolve_row(s, &rows[i]);
+	}
+	free(agg);
+	err = stall_stack_rows_sort(rows, nr);
+	if (err) {
+		free(rows);
+		return err;
+	}
+	*out = rows;
+	*nr_out = nr;
+	return 0;
+}
+
+int stall_stacks_of_episode(struct stall_stacks *s, struct episode *e,
+			    struct stall_stack_row **out, size_t *nr_out)
+{
+	struct stall_stack_row *rows = calloc(e->nr_stacks + 1, sizeof(*rows));
+
+	if (!rows)
+		return -ENOMEM;
+	episode_sort_stacks(e);
+	for (size_t i = 0; i < e->nr_stacks; i++) {
+		rows[i].key = e->stacks[i].key;
+		rows[i].val = e->stacks[i].val;
+		resolve_row(s, &rows[i]);
+	}
+	*out = rows;
+	*nr_out = e->nr_stacks;
+	return 0;
+}

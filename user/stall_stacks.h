@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Stall stacks (memlens reclaim --stacks, record --stalls): the stalls of
+ * each process added up by kind and by the user and kernel stack that
+ * waited, read from the reclaim tracer's maps and symbolized, as rows that
+ * user/stall_report.c renders.
+ */
+#ifndef MEMLENS_STALL_STACKS_H
+#define MEMLENS_STALL_STACKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "episodes.h"
+#include "pressure.h"
+#include "stall_report.h"
+
+struct stall_stacks;
+
+struct stall_stacks *stall_stacks_new(struct pressure *p);
+void stall_stacks_free(struct stall_stacks *s);
+/*
+ * A stall of process TGID was seen: its mappings are read now, while it
+ * lives, so that its stacks resolve after it exits.
+ */
+void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm);
+/*
+ * Process TGID's user stacks are named by SYM, which the caller keeps up
+ * to date and frees after S (memlens record's session symbolizer).
+ */
+void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym);
+/*
+ * Every aggregate of the session, symbolized: the processes that stalled
+ * longest first, each one's stacks longest first.
+ */
+int stall_stacks_read(struct stall_stacks *s, struct stall_stack_row **rows, size_t *nr);
+/* The stacks of episode E, symbolized, longest first. */
+int stall_stacks_of_episode(struct stall_stacks *s, struct episode *e,
+			    struct stall_stack_row **rows, size_t *nr);
+
+#endif
