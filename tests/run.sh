@@ -52,7 +52,8 @@ mkdir -p build
 for suite in "$@"; do
 	case "$suite" in
 	*/*) ;;
-	*) [ -e "tests/$suite" ] && suite=tests/$suite || suite=./$suite ;;
+	*.sh) [ -e "tests/$suite" ] && suite=tests/$suite || suite=./$suite ;;
+	*) [ -e "tests/$suite.sh" ] && suite=tests/$suite.sh || suite=./$suite ;;
 	esac
 	"$suite" 2>&1 | tee build/last-suite.log
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
