@@ -158,6 +158,13 @@ $(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
 $(OUTPUT)/libdso_leak_nofp.so: tests/workloads/dso_leak.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer -shared -fPIC $< -o $@
 
+# One allocator built with and without CET (endbr64 first in every function).
+$(OUTPUT)/libcet_alloc.so: tests/workloads/cet_alloc.c | $(OUTPUT)
+	$(CC) -O2 -g -fcf-protection=full -Wall -Wextra -shared -fPIC $< -o $@
+
+$(OUTPUT)/libnocet_alloc.so: tests/workloads/cet_alloc.c | $(OUTPUT)
+	$(CC) -O2 -g -fcf-protection=none -Wall -Wextra -shared -fPIC $< -o $@
+
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
 
@@ -226,7 +233,8 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
-	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer
+	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
+	    $(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

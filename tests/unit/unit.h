@@ -51,7 +51,7 @@ int unit_fire(struct bpf_program *prog, const uint64_t *args, size_t nr);
 
 void test_procmaps(void);
 void test_elfsym(void);
-void test_free_probe_skip(void);
+void test_probe_site(void);
 void test_symbolize(void);
 void test_stack_cache(void);
 void test_stack_report(void);
