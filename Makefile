@@ -280,9 +280,17 @@ $(OUTPUT)/faultbench: bench/faultbench.c | $(OUTPUT)
 $(OUTPUT)/fsbench: bench/fsbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+$(OUTPUT)/newbench: bench/newbench.cpp | $(OUTPUT)
+	$(CXX) -O2 -g -Wall -Wextra $< -o $@
+
+# Empty programs on the probe sites: what any uprobe tracer pays at least.
+$(OUTPUT)/floor: bench/floor.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< $(LDLIBS) -o $@
+
 bench: deps
 	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench \
-		$(OUTPUT)/fsbench
+		$(OUTPUT)/fsbench $(OUTPUT)/newbench $(OUTPUT)/floor $(OUTPUT)/libcet_alloc.so \
+		$(OUTPUT)/libnocet_alloc.so
 	./bench/run.sh
 
 # The unwinder against the frame-pointer walk, per malloc+free pair.
