@@ -13,7 +13,7 @@
 # against the same without CET, and sqlite3 on a generated script.
 set -u
 cd "$(dirname "$0")/.."
-PAIRS=${PAIRS:-30000}
+PAIRS=${PAIRS:-20000}
 ROUNDS=${ROUNDS:-3}
 BENCH=$PWD/build/mallocbench
 tmp=$(mktemp -d /tmp/memlens-bench.XXXXXX)
