@@ -170,6 +170,13 @@ $(OUTPUT)/libdso_leak.so: tests/workloads/dso_leak.c | $(OUTPUT)
 $(OUTPUT)/libdso_leak_nofp.so: tests/workloads/dso_leak.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) -fomit-frame-pointer -momit-leaf-frame-pointer -shared -fPIC $< -o $@
 
+# One allocator built with and without CET (endbr64 first in every function).
+$(OUTPUT)/libcet_alloc.so: tests/workloads/cet_alloc.c | $(OUTPUT)
+	$(CC) -O2 -g -fcf-protection=full -Wall -Wextra -shared -fPIC $< -o $@
+
+$(OUTPUT)/libnocet_alloc.so: tests/workloads/cet_alloc.c | $(OUTPUT)
+	$(CC) -O2 -g -fcf-protection=none -Wall -Wextra -shared -fPIC $< -o $@
+
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
 
@@ -243,7 +250,8 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
 	    $(OUTPUT)/reach_graphs \
-	    $(OUTPUT)/stallwork
+	    $(OUTPUT)/stallwork \
+	    $(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)
@@ -289,9 +297,17 @@ $(OUTPUT)/faultbench: bench/faultbench.c | $(OUTPUT)
 $(OUTPUT)/fsbench: bench/fsbench.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
+$(OUTPUT)/newbench: bench/newbench.cpp | $(OUTPUT)
+	$(CXX) -O2 -g -Wall -Wextra $< -o $@
+
+# Empty programs on the probe sites: what any uprobe tracer pays at least.
+$(OUTPUT)/floor: bench/floor.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra $< $(LDLIBS) -o $@
+
 bench: deps
 	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench \
-		$(OUTPUT)/fsbench $(OUTPUT)/reach_graphs
+		$(OUTPUT)/fsbench $(OUTPUT)/reach_graphs $(OUTPUT)/newbench $(OUTPUT)/floor \
+		$(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so
 	./bench/run.sh
 	./bench/scan.sh
 

@@ -1,18 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# Overhead of memlens, measured in one run. First, memlens leaks on malloc+free:
-# untraced, under `memlens leaks -p`, and under the same bookkeeping in
-# bpftrace (bench/bpftrace-leaks.bt). Prints pairs/s, ratios and the ns
-# each tracer adds per malloc+free pair. Uprobe traps dominate on this
-# kind of VM (several us each), so the added ns say more than the ratio.
+# Overhead of memlens, measured in one run, as ratios (bench/README.md).
+# First the allocation tracers on mallocbench (free + malloc of 16..4096
+# bytes over 1000 live blocks): untraced; the floor, empty BPF programs
+# (build/floor) on the three sites memlens probes (malloc's entry and
+# return, free past its NULL test); each memlens mode; and bpftrace,
+# heaptrack and libbpf-tools' memleak where they are on PATH. Runs are
+# interleaved, ROUNDS of each, and the medians compared: ns added per
+# malloc+free pair, and that against the floor's. Then the cost of each
+# kind of probe, 2 threads, a C++ new/delete loop, a CET-built allocator
+# against the same without CET, and sqlite3 on a generated script.
 set -u
 cd "$(dirname "$0")/.."
-PAIRS=${PAIRS:-200000}
+PAIRS=${PAIRS:-20000}
+ROUNDS=${ROUNDS:-3}
 BENCH=$PWD/build/mallocbench
 tmp=$(mktemp -d /tmp/memlens-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-libc=$(ldd "$BENCH" | awk '/libc\.so/ {print $3}')
+libc=$(readlink -f "$(ldd "$BENCH" | awk '/libc\.so/ {print $3}')")
 
 wait_for() {
 	local i
@@ -25,53 +31,198 @@ wait_for() {
 	exit 1
 }
 
-memlens_tracer() {
-	exec ./memlens leaks -i 3600 -p "$1"
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# Sampled: one allocation in about 1000 of these is tracked (64 KiB / 64 B).
-memlens_sampled_tracer() {
-	exec ./memlens leaks -i 3600 --sample-bytes 65536 -p "$1"
+# Where memlens probes libc's malloc and free (doctor), and free's entry.
+site() {
+	./memlens doctor --json | jq -r --arg l "$libc" --arg f "$1" --arg w "$2" \
+		'.probes[$l][] | select(.function == $f)
+		 | if $w == "entry" then .entry else .entry + .probe end | "\(.)"' |
+		xargs printf '%x'
 }
+MALLOC=$(site malloc probe)
+FREE=$(site free probe)
+FREE_ENTRY=$(site free entry)
 
+# Tracers: each is given the pid and says "tracing pid PID" once attached.
+floor_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "r$MALLOC" "$FREE"; }
+emulated_tracer() { exec build/floor "$1" "$libc" "$MALLOC"; }
+stepped_tracer() { exec build/floor "$1" "$libc" "$FREE_ENTRY"; }
+return_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "r$MALLOC"; }
+leaks_tracer() { exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
+sampled_tracer() { exec ./memlens leaks -i 3600 --unwind fp --sample-bytes 65536 -p "$1"; }
+uretprobe_tracer() {
+	MEMLENS_DISABLE=uprobe_session exec ./memlens leaks -i 3600 --unwind fp \
+		--sample-bytes 65536 -p "$1"
+}
+dwarf_tracer() { exec ./memlens leaks -i 3600 -p "$1"; }
+hist_tracer() { ./memlens hist -i 3600 2>&1 | sed -u "s/tracing all processes/tracing pid $1/"; }
+top_tracer() { ./memlens top --json -i 3600 2>&1 >/dev/null | sed -u "s/tracing all processes/tracing pid $1/"; }
 bpftrace_tracer() {
 	sed -e "s|LIBC|$libc|g" -e "s|PID|$1|g" bench/bpftrace-leaks.bt >"$tmp/leaks.bt"
 	exec bpftrace -p "$1" "$tmp/leaks.bt"
 }
+memleak_tracer() { "$MEMLEAK" -p "$1" 3600 2>&1 | sed -u "s/Attaching to pid $1.*/tracing pid $1/"; }
+libc_only_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$libc" -p "$1"; }
+cet_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$PWD/build/libcet_alloc.so" -p "$1"; }
+nocet_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$PWD/build/libnocet_alloc.so" -p "$1"; }
 
-# traced TRACER: pairs/s of the benchmark with TRACER attached before the loop.
-traced() {
+# rate TRACER CMD...: pairs/s CMD prints with TRACER attached before its
+# loop ("none": untraced; "heaptrack": CMD run under heaptrack).
+rate() {
 	local tracer=$1 pid tpid
+	shift
+	if [ "$tracer" = none ]; then
+		"$@" | awk '/pairs_per_sec/ {print $2}'
+		return
+	fi
+	if [ "$tracer" = heaptrack ]; then
+		heaptrack -o "$tmp/ht" "$@" 2>/dev/null | awk '/pairs_per_sec/ {print $2}'
+		rm -f "$tmp"/ht*
+		return
+	fi
 	rm -f "$tmp/in"
 	mkfifo "$tmp/in"
 	exec 3<>"$tmp/in"
-	"$BENCH" "$PAIRS" --wait <&3 >"$tmp/bench.out" &
+	"$@" --wait <&3 >"$tmp/bench.out" &
 	pid=$!
 	wait_for "$tmp/bench.out" ready
-	"$tracer" "$pid" >"$tmp/trace.out" 2>&1 &
+	"${tracer}_tracer" "$pid" >"$tmp/trace.out" 2>&1 &
 	tpid=$!
 	wait_for "$tmp/trace.out" "tracing pid $pid"
 	echo go >&3
 	wait "$pid"
-	kill -INT "$tpid"
+	kill -INT "$tpid" 2>/dev/null
+	pkill -INT -P "$tpid" 2>/dev/null
 	wait "$tpid"
 	exec 3>&-
 	awk '/pairs_per_sec/ {print $2}' "$tmp/bench.out"
 }
 
-base=$("$BENCH" "$PAIRS" | awk '{print $2}')
-memlens=$(traced memlens_tracer)
-sampled=$(traced memlens_sampled_tracer)
-bpftrace=$(traced bpftrace_tracer)
+declare -A runs
+# measure NAME TRACER CMD...: one more run of NAME.
+measure() {
+	local name=$1
+	shift
+	runs[$name]+="$(rate "$@") "
+}
+med() { median ${runs[$1]}; }
+# ns added per pair by NAME over BASE.
+added() { awk -v t="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.0f", 1e9 / t - 1e9 / b }'; }
 
-awk -v n="$PAIRS" -v b="$base" -v m="$memlens" -v s="$sampled" -v t="$bpftrace" 'BEGIN {
-	printf "malloc(64)+free pairs: %d, each run measured here, now\n", n
-	printf "%-28s %12.0f pairs/s\n", "untraced", b
-	printf "%-28s %12.0f pairs/s  ratio %.4f  +%.0f ns/pair\n", "memlens leaks -p", m, m / b, 1e9 / m - 1e9 / b
-	printf "%-28s %12.0f pairs/s  ratio %.4f  +%.0f ns/pair\n", "  --sample-bytes 65536", s, s / b, 1e9 / s - 1e9 / b
-	printf "%-28s %12.0f pairs/s  ratio %.4f  +%.0f ns/pair\n", "bpftrace (same bookkeeping)", t, t / b, 1e9 / t - 1e9 / b
-	printf "memlens / bpftrace throughput: %.3f\n", m / t
+ROWS="floor leaks sampled uretprobe dwarf hist top"
+command -v bpftrace >/dev/null && ROWS+=" bpftrace"
+command -v heaptrack >/dev/null && ROWS+=" heaptrack"
+MEMLEAK=$(command -v memleak || command -v memleak-bpfcc || true)
+[ -n "$MEMLEAK" ] && ROWS+=" memleak"
+for ((r = 0; r < ROUNDS; r++)); do
+	measure none none "$BENCH" "$PAIRS"
+	for t in $ROWS; do measure "$t" "$t" "$BENCH" "$PAIRS"; done
+	for t in emulated stepped return; do measure "$t" "$t" "$BENCH" "$PAIRS"; done
+	measure none2 none "$BENCH" "$PAIRS" --threads 2
+	measure floor2 floor "$BENCH" "$PAIRS" --threads 2
+	measure leaks2 leaks "$BENCH" "$PAIRS" --threads 2
+	measure cxx_none none build/newbench "$PAIRS"
+	measure cxx_leaks leaks build/newbench "$PAIRS"
+	measure cxx_libc libc_only build/newbench "$PAIRS"
+	measure cet_none none env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
+	measure cet cet env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
+	measure nocet_none none env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
+	measure nocet nocet env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
+done
+
+declare -A label=(
+	[floor]="floor (empty programs on memlens's probe sites)"
+	[leaks]="memlens leaks --unwind fp"
+	[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
+	[uretprobe]="  the same without uprobe sessions"
+	[dwarf]="memlens leaks (DWARF unwinder)"
+	[hist]="memlens hist (system-wide)"
+	[top]="memlens top (system-wide)"
+	[bpftrace]="bpftrace, same bookkeeping (free at entry)"
+	[heaptrack]="heaptrack (LD_PRELOAD, in-process)"
+	[memleak]="memleak -p ($MEMLEAK)"
+)
+fl=$(added floor none)
+printf 'mallocbench: free + malloc of 16..4096 B, 1000 live blocks, %d pairs, 1 thread;\n' "$PAIRS"
+printf 'medians of %d interleaved runs; untraced %s pairs/s\n\n' "$ROUNDS" "$(med none)"
+printf '| tracer | ns/pair added | vs floor |\n|---|---|---|\n'
+for t in $ROWS; do
+	a=$(added "$t" none)
+	awk -v l="${label[$t]}" -v a="$a" -v f="$fl" \
+		'BEGIN { printf "| %s | %d | %.2f |\n", l, a, a / f }'
+done
+for t in bpftrace heaptrack memleak; do
+	case " $ROWS " in *" $t "*) ;; *) echo "| $t | not on PATH | |" ;; esac
+done
+em=$(added emulated none)
+st=$(added stepped none)
+re=$(( $(added return none) - em ))
+printf '\nper probe: entry on an emulated instruction (malloc +0x0 push) %d ns, entry\n' "$em"
+printf 'single-stepped (free +0x0 test) %d ns, return probe %d ns\n' "$st" "$re"
+awk -v f="$(added floor2 none2)" -v l="$(added leaks2 none2)" 'BEGIN {
+	printf "2 threads: floor +%d ns/pair, memlens leaks --unwind fp +%d ns/pair (%.2f of the floor)\n", f, l, l / f
 }'
+awk -v n="$(med cxx_none)" -v l="$(added cxx_leaks cxx_none)" -v c="$(added cxx_libc cxx_none)" 'BEGIN {
+	printf "C++ delete[] + new[] (newbench): untraced %d pairs/s; memlens leaks --unwind fp +%d ns/pair;\n", n, l
+	printf "  hooking malloc and free alone (--allocator libc) +%d ns/pair (%.2f of it)\n", c, c / l
+}'
+awk -v c="$(added cet cet_none)" -v n="$(added nocet nocet_none)" 'BEGIN {
+	printf "CET-built allocator (--allocator, preloaded): +%d ns/pair, without CET +%d ns/pair: ratio %.2f\n", c, n, c / n
+}'
+
+# sqlite3 on a generated script (inserts, an index, queries): seconds,
+# untraced and under memlens leaks -p, which attaches while sqlite3
+# waits for its input.
+sqlite_secs() {
+	local tracer=$1 pid tpid t0 t1
+	rm -f "$tmp/sql.in"
+	mkfifo "$tmp/sql.in"
+	sqlite3 :memory: <"$tmp/sql.in" >/dev/null &
+	pid=$!
+	exec 4>"$tmp/sql.in"
+	if [ "$tracer" != none ]; then
+		# Not with the FIFO's write end: sqlite3 would never see its end.
+		"${tracer}_tracer" "$pid" >"$tmp/trace.out" 2>&1 4>&- &
+		tpid=$!
+		wait_for "$tmp/trace.out" "tracing pid $pid"
+	fi
+	t0=$(date +%s.%N)
+	cat "$tmp/script.sql" >&4
+	exec 4>&-
+	wait "$pid"
+	t1=$(date +%s.%N)
+	if [ "$tracer" != none ]; then
+		kill -INT "$tpid"
+		wait "$tpid"
+	fi
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+if command -v sqlite3 >/dev/null; then
+	awk 'BEGIN {
+		print "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);"
+		print "BEGIN;"
+		for (i = 0; i < 5000; i++)
+			printf "INSERT INTO t(name, v) VALUES (%cname-%d-%s%c, %d.5);\n", 39, i, substr("abcdefghijklmnopqrstuvwxyz", 1 + i % 26), 39, i % 977
+		print "COMMIT;"
+		print "CREATE INDEX tv ON t(v);"
+		print "SELECT v, count(*), group_concat(name) FROM t GROUP BY v ORDER BY 2 DESC LIMIT 5;"
+		print "SELECT count(*) FROM t a JOIN t b ON a.v = b.v WHERE a.id < 500;"
+	}' >"$tmp/script.sql"
+	for ((r = 0; r < ROUNDS; r++)); do
+		runs[sql_none]+="$(sqlite_secs none) "
+		runs[sql_leaks]+="$(sqlite_secs leaks) "
+	done
+	awk -v n="$(med sql_none)" -v l="$(med sql_leaks)" 'BEGIN {
+		printf "sqlite3 on a generated script: %.2f s untraced, %.2f s under memlens leaks --unwind fp (%.1fx)\n", n, l, l / n
+	}'
+else
+	echo "sqlite3 not on PATH: no sqlite3 row"
+fi
+echo
+
 # The cost to everything else, measured alternately untraced and traced
 # (3 rounds of 3 runs each way, the median of each side):
 # - a null syscall in a process memlens does not trace, while memlens

@@ -81,7 +81,15 @@ struct thread_state {
 	 */
 	struct alloc_info old;
 	__u32 has_old;
-	__u32 pad;
+	__u16 sampled;		/* sessions: sampled at entry, with sample_flags */
+	__u16 sample_flags;
+	/*
+	 * Sessions: the last outer call left unsampled (no return probe):
+	 * its sp, the return address there, its function's code, and that
+	 * of the last call it made to another (nothrow new calls new, which
+	 * calls malloc).
+	 */
+	__u64 skip_sp, skip_ret, skip_lo, skip_hi, inner_lo, inner_hi;
 };
 
 struct {
@@ -675,6 +683,48 @@ static __u64 return_address_at(__u64 sp)
 	return ret;
 }
 
+/* Where the kernel's return probes send a return: the first slot of its XOL area. */
+static __u64 uretprobe_trampoline(void)
+{
+	struct task_struct *t = current_task();
+
+	return BPF_CORE_READ(t, mm, uprobes_state.xol_area, vaddr);
+}
+
+/*
+ * Sessions: is this thread still inside the last allocator call it left
+ * unsampled, which has no return probe to say when it ends? Below its
+ * stack pointer, with the return address it was called with still in its
+ * slot: once it has returned, the caller's next call or push overwrites
+ * the slot (a new call from the same site is a new outer call). Another
+ * tracer's return probe on the function puts the kernel's trampoline
+ * there instead, for as long as the call lasts.
+ */
+static bool in_unsampled_call(const struct thread_state *ts, __u64 sp)
+{
+	__u64 slot;
+
+	if (!ts->skip_sp || sp >= ts->skip_sp)
+		return false;
+	slot = return_address_at(ts->skip_sp);
+	return slot == ts->skip_ret || slot == uretprobe_trampoline();
+}
+
+/* A memory syscall the allocator makes inside a call left unsampled. */
+static bool syscall_in_unsampled_call(void)
+{
+	__u32 tid = current_tid();
+	struct thread_state *ts;
+	__u64 ip, sp, bp;
+
+	if (!sample_bytes)
+		return false;
+	ts = bpf_map_lookup_elem(&threads, &tid);
+	if (!ts || !ts->skip_sp || !syscall_user_regs(&ip, &sp, &bp))
+		return false;
+	return in_unsampled_call(ts, sp);
+}
+
 /*
  * Did the outer call on this thread return without its return probe firing
  * (e.g. it could not be armed)? A nested call runs below the outer frame,
@@ -711,6 +761,7 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	ts->entry_sp = sp;
 	ts->entry_ret = return_address_at(sp);
 	ts->has_old = 0;
+	ts->sampled = 0;
 	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY) && ptr)
 		ts->has_old = take_alloc(current_tgid(), ptr, &ts->old);
 	/* Gone at entry, before another thread can be handed the address. */
@@ -731,9 +782,9 @@ static void realloc_freed_old(struct thread_state *ts)
 /* The block an allocator call returned, tracked if sampled (see sampling.bpf.h). */
 static void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr)
 {
-	__u16 flags;
+	__u16 flags = ts->sample_flags;
 
-	if (sample_alloc(ts->size, &flags))
+	if (ts->sampled || sample_alloc(ts->size, &flags))
 		record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx));
 }
 
@@ -771,8 +822,7 @@ static void account_posix_memalign(struct pt_regs *ctx, struct thread_state *ts,
 	record_returned_block(ctx, ts, addr);
 }
 
-SEC("uretprobe")
-int BPF_URETPROBE(alloc_return, long ret)
+static int alloc_return_common(struct pt_regs *ctx, long ret)
 {
 	struct thread_state *ts;
 	__u32 tid = current_tid();
@@ -804,6 +854,12 @@ int BPF_URETPROBE(alloc_return, long ret)
 	return 0;
 }
 
+SEC("uretprobe")
+int BPF_URETPROBE(alloc_return, long ret)
+{
+	return alloc_return_common(ctx, ret);
+}
+
 SEC("uprobe")
 int BPF_UPROBE(malloc_enter, size_t size)
 {
@@ -825,17 +881,21 @@ int BPF_UPROBE(realloc_enter, void *ptr, size_t size)
 	return alloc_enter(ctx, KIND_REALLOC, size, (__u64)ptr);
 }
 
-SEC("uprobe")
-int BPF_UPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
+/* An overflowing product fails: never let it pass for a size of 0. */
+static __u64 array_bytes(__u64 nmemb, __u64 size)
 {
-	/* An overflowing product fails: never let it pass for a size of 0. */
-	__u64 bytes = (__u64)nmemb * size;
+	__u64 bytes = nmemb * size;
 
 	barrier_var(bytes);	/* keep clang from a 128-bit multiply BPF lacks */
 	if (nmemb && bytes / nmemb != size)
 		bytes = ~0ULL;
+	return bytes;
+}
 
-	return alloc_enter(ctx, KIND_REALLOCARRAY, bytes, (__u64)ptr);
+SEC("uprobe")
+int BPF_UPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
+{
+	return alloc_enter(ctx, KIND_REALLOCARRAY, array_bytes(nmemb, size), (__u64)ptr);
 }
 
 SEC("uprobe")
@@ -890,6 +950,8 @@ int BPF_UPROBE(delete_enter, void *ptr)
 	return alloc_enter(ctx, KIND_DELETE, 0, (__u64)ptr);
 }
 
+#include "session.bpf.h"
+
 SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
 {
@@ -920,7 +982,15 @@ struct syscall_args {
 	/* mremap's block, taken out at entry like realloc's (see thread_state) */
 	struct alloc_info old;
 	__u32 has_old;
-	__u32 pad;
+	__u16 sampled;		/* sessions: sampled at entry, with sample_flags */
+	__u16 sample_flags;
+	/*
+	 * Sessions: the last outer call left unsampled (no return probe):
+	 * its sp, the return address there, its function's code, and that
+	 * of the last call it made to another (nothrow new calls new, which
+	 * calls malloc).
+	 */
+	__u64 skip_sp, skip_ret, skip_lo, skip_hi, inner_lo, inner_hi;
 };
 
 struct {
@@ -1109,7 +1179,7 @@ static __always_inline int syscall_enter(enum mem_syscall nr,
 	if (nr == SYS_BRK) {
 		sc.old_brk = BPF_CORE_READ(current_task(), mm, brk);
 	}
-	sc.internal = in_allocator();
+	sc.internal = in_allocator() || syscall_in_unsampled_call();
 	if (!proc_stats_on && (!track_mmaps || sc.internal))
 		return 0;
 	if (track_mmaps && !sc.internal) {

@@ -23,6 +23,18 @@
 #define RINGBUF_BYTES		(256 * 1024)
 
 /* Which entry point made an allocation; stored with every outstanding block. */
+/*
+ * The attach cookie of an allocator function under uprobe sessions
+ * (bpf/session.bpf.h): its kind, whether its calls keep their return
+ * probe, the bytes from its entry to its probe, its size in bytes.
+ */
+#define SESSION_COOKIE(kind, keep, skip, size) \
+	((__u64)(kind) | (__u64)!!(keep) << 8 | (__u64)(skip) << 16 | (__u64)(size) << 32)
+#define SESSION_KIND(c)		((c) & 0xff)
+#define SESSION_KEEP_RETURN(c)	((c) >> 8 & 1)
+#define SESSION_SKIP(c)		((c) >> 16 & 0xffff)
+#define SESSION_FUNC_SIZE(c)	((c) >> 32)
+
 enum alloc_kind {
 	KIND_MALLOC,
 	KIND_CALLOC,

@@ -145,15 +145,18 @@ test_pprof() {
 		{ not_ok "pprof: memlens leaks failed" "$(cat "$tmp/leaks.err")"; return; }
 	pid=$(sed -n 's/^memlens: tracing pid \([0-9]*\) .*/\1/p' "$tmp/leaks.err")
 	raw=$(pprof_raw "$tmp/leaky.pb.gz")
+	# After the two of a heap profile, the exit scan's classes (e2e-reachable checks them).
 	check_eq "pprof -raw: the sample types, inuse_space the default" \
-		"inuse_objects/count inuse_space/bytes[dflt]" "$(sed -n '/^Samples:/{n;p}' <<<"$raw")"
-	nr=$(grep -cE '^ +[0-9]+ +[0-9]+: ' <<<"$raw")
+		"inuse_objects/count inuse_space/bytes[dflt]$(for c in definitely_lost indirectly_lost \
+			possibly_lost still_reachable suppressed; do printf ' %s_objects/count %s_space/bytes' $c $c; done)" \
+		"$(sed -n '/^Samples:/{n;p}' <<<"$raw")"
+	nr=$(grep -cE '^ +[0-9]+( +[0-9]+)+: ' <<<"$raw")
 	check_eq "pprof -raw: every sample ($nr) labelled with leaky's pid and comm" \
 		"$nr comm:[leaky] pid:[$pid]" \
 		"$(grep -E '^ +comm:' <<<"$raw" | sort | uniq -c | awk '{ print $1, $2, $3 }')"
 	check_eq "pprof -raw: leak_here's sample, 7 objects of 28672 bytes, labelled" \
 		"7 28672 comm:[leaky] pid:[$pid]" \
-		"$(awk '/^ +7 +28672: / { v = $1 " " $2; sub(/:$/, "", v); getline; print v, $1, $2 }' <<<"$raw")"
+		"$(awk '/^ +7 +28672 .*: / { v = $1 " " $2; getline; print v, $1, $2 }' <<<"$raw")"
 	libc=$(readlink -f "$(ldd "$LEAKY" | awk '/libc\.so/ { print $3 }')")
 	ld=$(readlink -f "$(ldd "$LEAKY" | awk '/ld-linux/ { print $1 }')")
 	# The file offset of leaky's executable segment, as its program headers say.

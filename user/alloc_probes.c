@@ -6,11 +6,15 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
+#include "allocs.h"
 #include "allocs.skel.h"
 #include "alloc_probes.h"
 #include "elfsym.h"
 #include "kfeatures.h"
+#include "kplan.h"
+#include "probe_site.h"
 #include "procmaps.h"
 #include "util.h"
 
@@ -20,6 +24,8 @@ struct alloc_func {
 	bool has_return;	/* free() needs no return probe */
 	struct bpf_program *(*entry)(struct allocs_bpf *skel);
 	bool null_is_noop;	/* f(NULL) does nothing: probe past the NULL test */
+	unsigned char nr_args;	/* registers its entry program reads */
+	unsigned char kind;	/* enum alloc_kind, for the session program */
 	bool exit_hold;		/* hooked only to hold a command at exit */
 	bool marks_allocator;	/* an object that defines it is an allocator */
 };
@@ -40,8 +46,9 @@ ENTRY_PROG(new_enter)
 ENTRY_PROG(delete_enter)
 
 #define FUNC(n, entry_fn, ...) { .name = n, .entry = entry_fn##_prog, __VA_ARGS__ }
-#define NEW(n) FUNC(n, new_enter, .has_return = true, .marks_allocator = true)
-#define DELETE(n) FUNC(n, delete_enter, .has_return = true)
+#define NEW(n) FUNC(n, new_enter, .has_return = true, .marks_allocator = true, .nr_args = 1, \
+		    .kind = KIND_NEW)
+#define DELETE(n) FUNC(n, delete_enter, .has_return = true, .nr_args = 1, .kind = KIND_DELETE)
 
 /*
  * In this order: where two names share an address (tcmalloc's free is its
@@ -49,17 +56,22 @@ ENTRY_PROG(delete_enter)
  */
 static const struct alloc_func alloc_funcs[] = {
 	FUNC("malloc", malloc_enter, .required = true, .has_return = true,
-	     .marks_allocator = true),
-	FUNC("free", free_enter, .required = true, .null_is_noop = true),
-	FUNC("calloc", calloc_enter, .required = true, .has_return = true),
-	FUNC("realloc", realloc_enter, .required = true, .has_return = true),
-	FUNC("reallocarray", reallocarray_enter, .has_return = true),
-	FUNC("posix_memalign", posix_memalign_enter, .has_return = true),
-	FUNC("aligned_alloc", memalign_enter, .has_return = true),
-	FUNC("memalign", memalign_enter, .has_return = true),
-	FUNC("valloc", valloc_enter, .has_return = true),
-	FUNC("pvalloc", pvalloc_enter, .has_return = true),
-	FUNC("_exit", exit_enter, .exit_hold = true),
+	     .marks_allocator = true, .nr_args = 1, .kind = KIND_MALLOC),
+	FUNC("free", free_enter, .required = true, .null_is_noop = true, .nr_args = 1),
+	FUNC("calloc", calloc_enter, .required = true, .has_return = true, .nr_args = 2,
+	     .kind = KIND_CALLOC),
+	FUNC("realloc", realloc_enter, .required = true, .has_return = true, .nr_args = 2,
+	     .kind = KIND_REALLOC),
+	FUNC("reallocarray", reallocarray_enter, .has_return = true, .nr_args = 3,
+	     .kind = KIND_REALLOCARRAY),
+	FUNC("posix_memalign", posix_memalign_enter, .has_return = true, .nr_args = 3,
+	     .kind = KIND_POSIX_MEMALIGN),
+	FUNC("aligned_alloc", memalign_enter, .has_return = true, .nr_args = 2,
+	     .kind = KIND_MEMALIGN),
+	FUNC("memalign", memalign_enter, .has_return = true, .nr_args = 2, .kind = KIND_MEMALIGN),
+	FUNC("valloc", valloc_enter, .has_return = true, .nr_args = 1, .kind = KIND_VALLOC),
+	FUNC("pvalloc", pvalloc_enter, .has_return = true, .nr_args = 1, .kind = KIND_PVALLOC),
+	FUNC("_exit", exit_enter, .exit_hold = true, .nr_args = 1),
 	/* C++ (Itanium ABI, 64-bit size_t): plain, nothrow, aligned, both. */
 	NEW("_Znwm"),
 	NEW("_Znam"),
@@ -91,7 +103,17 @@ struct alloc_probes {
 	struct bpf_link *entries[NR_FUNCS];
 	struct bpf_link *returns[NR_FUNCS];
 	size_t nr_entries, nr_returns;
+	int session_fd;		/* the session link (no libbpf link), or -1 */
 };
+
+static struct alloc_probes *probes_new(void)
+{
+	struct alloc_probes *ap = calloc(1, sizeof(*ap));
+
+	if (ap)
+		ap->session_fd = -1;
+	return ap;
+}
 
 static void add_link(struct alloc_probes *ap, struct bpf_link *link, bool retprobe)
 {
@@ -151,64 +173,71 @@ static int attach_group(struct alloc_probes *ap, struct bpf_program *prog, const
 	return attach_each(ap, prog, path, offsets, n, pid, retprobe);
 }
 
+/* One function hooked: where it begins, where its probe goes. */
+struct placed {
+	const struct alloc_func *f;
+	uint64_t off;		/* entry, file offset */
+	uint64_t size;		/* bytes, 0: not known */
+	unsigned char code[64];	/* its first bytes */
+	size_t len;
+	struct probe_site ps;
+	bool branched_to;	/* the probe stayed on the entry: see rule_out_branches() */
+};
+
+/* Where F's probe goes, from its first bytes alone (probe_site.c). */
+static void place(struct elf_file *ef, struct placed *p)
+{
+	/* A function near the end of the file: what there is of it. */
+	p->len = sizeof(p->code);
+	while (p->len && elf_read_at(ef, p->off, p->code, p->len))
+		p->len /= 2;
+	probe_site_find(p->code, p->len, p->f->nr_args, p->f->null_is_noop, &p->ps);
+}
+
 /*
- * A uprobe on an instruction the kernel cannot emulate costs two traps (the
- * breakpoint, then a single step out of line): on a VM that is ~20us instead
- * of ~6us. glibc's free() begins with `test %rdi,%rdi; je`, which is not
- * emulated, followed by a push, which is. free(NULL) is ignored anyway, so
- * the probe goes on that push, where %rdi still holds the pointer. Returns
- * the bytes to skip, 0 when the code is not exactly that shape.
+ * A probe moved off the entry is exact only if no branch lands on it or on
+ * the instructions passed: a loop back there would count a call twice.
+ * Every direct branch in the function's executable segment is looked at,
+ * in one pass for all functions; where one may land there, or the segment
+ * cannot be read, the probe goes back to the entry.
  */
-size_t free_probe_skip(const unsigned char *code, size_t len)
+static void rule_out_branches(struct elf_file *ef, struct placed *placed, size_t nr)
 {
-	size_t i = 3;
+	struct branch_window w[NR_FUNCS];
+	uint64_t start = 0, size = 0;
+	unsigned char *text = NULL;
+	size_t n = 0;
 
-#if defined(__x86_64__)
-	if (len < 3 + 6 + 2)
-		return 0;
-	if (code[0] != 0x48 || code[1] != 0x85 || code[2] != 0xff)	/* test %rdi,%rdi */
-		return 0;
-	if (code[i] == 0x74)				/* je rel8 */
-		i += 2;
-	else if (code[i] == 0x0f && code[i + 1] == 0x84)	/* je rel32 */
-		i += 6;
-	else
-		return 0;
-	if (code[i] >= 0x50 && code[i] <= 0x57)		/* push %rax..%rdi */
-		return i;
-	if (code[i] == 0x41 && code[i + 1] >= 0x50 && code[i + 1] <= 0x57)	/* push %r8..%r15 */
-		return i;
-#else
-	(void)code;
-	(void)len;
-	(void)i;
-#endif
-	return 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (!placed[i].ps.skip)
+			continue;
+		if (!text && !elf_exec_segment(ef, placed[i].off, &start, &size)) {
+			text = malloc(size ? size : 1);
+			if (text && elf_read_at(ef, start, text, size)) {
+				free(text);
+				text = NULL;
+			}
+		}
+		if (!text || placed[i].off < start || placed[i].off >= start + size) {
+			placed[i].branched_to = true;
+			continue;
+		}
+		w[n++] = (struct branch_window){ placed[i].off - start,
+						 placed[i].off - start + placed[i].ps.skip, false };
+	}
+	if (text)
+		probe_sites_branched_to(text, size, w, n);
+	free(text);
+	n = 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (!placed[i].ps.skip)
+			continue;
+		if (!placed[i].branched_to && !w[n++].hit)
+			continue;
+		placed[i].branched_to = true;
+		probe_site_entry(placed[i].code, placed[i].len, &placed[i].ps);
+	}
 }
-
-static uint64_t cheapest_probe_offset(struct elf_file *ef, const struct alloc_func *f,
-				      uint64_t off, const char *lib_name)
-{
-	unsigned char code[16];
-	size_t skip;
-
-	if (!f->null_is_noop || elf_read_at(ef, off, code, sizeof(code)))
-		return off;
-	skip = free_probe_skip(code, sizeof(code));
-	if (skip)
-		debug_msg("%s in %s: probed at +%zu, past its NULL test", f->name, lib_name, skip);
-	return off + skip;
-}
-
-/* Two names at one address (glibc's aligned_alloc is memalign): hook once. */
-static bool seen_offset(const unsigned long *offsets, size_t nr, uint64_t off)
-{
-	for (size_t i = 0; i < nr; i++)
-		if (offsets[i] == off)
-			return true;
-	return false;
-}
-
 /* The C functions marked required are all in EF. */
 static int check_required(struct elf_file *ef, const char *lib_name)
 {
@@ -228,57 +257,172 @@ static int check_required(struct elf_file *ef, const char *lib_name)
 }
 
 /*
+ * Where each allocator function EF defines is probed, into PLACED (NR_FUNCS
+ * entries at most); returns how many. Two names at one address are one.
+ */
+static size_t place_funcs(struct elf_file *ef, const char *lib_name, bool hold_at_exit,
+			  struct placed *placed)
+{
+	size_t nr = 0;
+	bool alias;
+
+	for (size_t i = 0; i < NR_FUNCS; i++) {
+		const struct alloc_func *f = &alloc_funcs[i];
+		uint64_t off, size;
+
+		if (f->exit_hold && !hold_at_exit)
+			continue;
+		if (elf_func_lookup(ef, f->name, &off, &size))
+			continue;
+		alias = false;
+		for (size_t j = 0; j < nr; j++)
+			alias = alias || placed[j].off == off;
+		if (alias) {
+			debug_msg("%s is an alias in %s: hooked once", f->name, lib_name);
+			continue;
+		}
+		placed[nr] = (struct placed){ .f = f, .off = off, .size = size };
+		place(ef, &placed[nr++]);
+	}
+	rule_out_branches(ef, placed, nr);
+	return nr;
+}
+
+/* "+9 push, emulated, past its NULL test" */
+static void describe(const struct placed *p, char *buf, size_t size)
+{
+	snprintf(buf, size, "+%u %s, %s%s%s", p->ps.skip, p->ps.insn,
+		 p->ps.emulated ? "emulated" : "single-stepped",
+		 p->ps.past_null_test ? ", past its NULL test" : "",
+		 p->branched_to ? ", at the entry: a branch may land past it" : "");
+}
+
+/* The session program is loaded: --sample-bytes where the kernel has sessions. */
+static bool sessions(struct allocs_bpf *skel)
+{
+	return bpf_program__fd(skel->progs.alloc_session) >= 0;
+}
+
+/*
+ * Its calls keep their return probe under sessions: realloc and delete,
+ * whose returns do more than record a block; a function that only jumps
+ * on (libstdc++'s new[]), whose callee would run at its stack pointer; one
+ * whose size is not known, nor then its code (bpf/session.bpf.h).
+ */
+static bool keeps_return(const struct placed *p)
+{
+	unsigned int kind = p->f->kind;
+
+	return kind == KIND_REALLOC || kind == KIND_REALLOCARRAY || kind == KIND_DELETE ||
+	       !strcmp(p->ps.insn, "jmp") || !p->size || p->size > UINT32_MAX ||
+	       p->ps.skip > 0xffff;
+}
+
+/*
+ * Every function of EF with a return, in one session link of the
+ * alloc_session program: the cookie of each says what it is.
+ */
+static int attach_session(struct alloc_probes *ap, struct allocs_bpf *skel,
+			  const struct placed *placed, size_t nr, const char *lib_path, int pid)
+{
+	unsigned long offsets[NR_FUNCS];
+	__u64 cookies[NR_FUNCS];
+	size_t n = 0;
+	int fd;
+
+	for (size_t i = 0; i < nr; i++) {
+		const struct placed *p = &placed[i];
+
+		if (!p->f->has_return)
+			continue;
+		offsets[n] = p->off + p->ps.skip;
+		cookies[n++] = SESSION_COOKIE(p->f->kind, keeps_return(p), p->ps.skip,
+					      keeps_return(p) ? 0 : p->size);
+	}
+	if (!n)
+		return 0;
+	fd = uprobe_multi_link_create(bpf_program__fd(skel->progs.alloc_session),
+				      MEMLENS_TRACE_UPROBE_SESSION, lib_path, offsets, cookies, n,
+				      pid > 0 ? pid : 0);
+	if (fd < 0)
+		return fd;
+	ap->session_fd = fd;
+	return 0;
+}
+
+/*
  * Hook what EF defines of the allocator functions. Failures are for the
  * caller to say: it knows whether they end the run.
  */
 static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
 			const char *lib_path, const char *lib_name, int pid, bool hold_at_exit)
 {
-	unsigned long offsets[NR_FUNCS], probe_at[NR_FUNCS], group[NR_FUNCS];
-	const struct alloc_func *funcs[NR_FUNCS];
-	size_t nr = 0, n;
+	struct placed placed[NR_FUNCS];
+	unsigned long group[NR_FUNCS];
+	size_t nr, n;
+	char how[128];
 	int err;
 
-	for (size_t i = 0; i < NR_FUNCS; i++) {
-		const struct alloc_func *f = &alloc_funcs[i];
-		uint64_t off;
-
-		if (f->exit_hold && !hold_at_exit)
-			continue;
-		if (elf_func_offset(ef, f->name, &off))
-			continue;
-		if (seen_offset(offsets, nr, off)) {
-			debug_msg("%s is an alias in %s: hooked once", f->name, lib_name);
-			continue;
-		}
-		funcs[nr] = f;
-		offsets[nr] = off;
-		probe_at[nr++] = cheapest_probe_offset(ef, f, off, lib_name);
+	nr = place_funcs(ef, lib_name, hold_at_exit, placed);
+	for (size_t i = 0; i < nr; i++) {
+		describe(&placed[i], how, sizeof(how));
+		debug_msg("%s in %s: probed at %s", placed[i].f->name, lib_name, how);
 	}
 	/*
 	 * Return probes first: every call whose entry we see then has its
-	 * return seen too, or the thread's depth would stick.
+	 * return seen too, or the thread's depth would stick. Under
+	 * sessions, the entry and return of each call are one.
 	 */
 	n = 0;
 	for (size_t i = 0; i < nr; i++)
-		if (funcs[i]->has_return)
-			group[n++] = probe_at[i];
-	err = attach_group(ap, skel->progs.alloc_return, lib_path, group, n, pid, true);
+		if (placed[i].f->has_return)
+			group[n++] = placed[i].off + placed[i].ps.skip;
+	if (sessions(skel))
+		err = attach_session(ap, skel, placed, nr, lib_path, pid);
+	else
+		err = attach_group(ap, skel->progs.alloc_return, lib_path, group, n, pid, true);
 	/* Then one link for each entry program, with all its functions. */
 	for (size_t i = 0; i < nr && !err; i++) {
 		bool first = true;
 
+		if (sessions(skel) && placed[i].f->has_return)
+			continue;
+
 		for (size_t j = 0; j < i; j++)
-			first = first && funcs[j]->entry != funcs[i]->entry;
+			first = first && placed[j].f->entry != placed[i].f->entry;
 		if (!first)
 			continue;
 		n = 0;
 		for (size_t j = i; j < nr; j++)
-			if (funcs[j]->entry == funcs[i]->entry)
-				group[n++] = probe_at[j];
-		err = attach_group(ap, funcs[i]->entry(skel), lib_path, group, n, pid, false);
+			if (placed[j].f->entry == placed[i].f->entry)
+				group[n++] = placed[j].off + placed[j].ps.skip;
+		err = attach_group(ap, placed[i].f->entry(skel), lib_path, group, n, pid, false);
 	}
 	return err;
+}
+
+int alloc_probes_describe(const char *path,
+			  void (*cb)(const struct alloc_probe_info *pi, void *arg), void *arg)
+{
+	struct placed placed[NR_FUNCS];
+	struct elf_file *ef;
+	char how[128];
+	size_t nr;
+	int err;
+
+	err = elf_file_open(path, &ef);
+	if (err)
+		return err;
+	nr = place_funcs(ef, path, false, placed);
+	elf_file_close(ef);
+	for (size_t i = 0; i < nr; i++) {
+		const struct placed *p = &placed[i];
+
+		describe(p, how, sizeof(how));
+		cb(&(struct alloc_probe_info){ p->f->name, p->off, p->ps.skip, p->ps.insn,
+					       p->ps.emulated, how }, arg);
+	}
+	return 0;
 }
 
 /* Once a run: how the allocators will be hooked here, when not the usual way. */
@@ -302,6 +446,17 @@ void alloc_probes_prepare(struct allocs_bpf *skel)
 {
 	static bool said;
 
+	/* --sample-bytes: unsampled calls skip their return (session.bpf.h). */
+	if (skel->rodata->sample_bytes && !strcmp(kplan_sampling().way, "uprobe_session")) {
+		bpf_program__set_autoload(skel->progs.alloc_session, true);
+		bpf_program__set_expected_attach_type(skel->progs.alloc_session,
+						      MEMLENS_TRACE_UPROBE_SESSION);
+		debug_msg("--sample-bytes: uprobe sessions: a call left unsampled skips its return "
+			  "probe");
+	} else if (skel->rodata->sample_bytes) {
+		debug_msg("--sample-bytes: uprobe + uretprobe: no uprobe sessions (%s)",
+			  kfeature_since(KF_UPROBE_SESSION));
+	}
 	if (!kfeature_has(KF_UPROBE_MULTI)) {
 		if (!said)
 			say_uprobe_multi_missing();
@@ -327,7 +482,7 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 		error_msg("cannot read %s: %s", lib_name, strerror(-err));
 		return err;
 	}
-	ap = calloc(1, sizeof(*ap));
+	ap = probes_new();
 	if (!ap) {
 		elf_file_close(ef);
 		return -ENOMEM;
@@ -471,7 +626,7 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 	kind = allocator_kind(ef);
 	err = 0;
 	if (kind & h->flags) {
-		o->probes = calloc(1, sizeof(*o->probes));
+		o->probes = probes_new();
 		if (!o->probes) {
 			err = -ENOMEM;
 			goto out;
@@ -590,6 +745,8 @@ static void detach_all(struct alloc_probes **aps, size_t nr)
 
 			if (!ap)
 				continue;
+			if (!pass && ap->session_fd >= 0)
+				close(ap->session_fd);
 			src = pass ? ap->returns : ap->entries;
 			cnt = pass ? ap->nr_returns : ap->nr_entries;
 			if (!links) {		/* no memory: one by one */

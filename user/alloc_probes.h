@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct allocs_bpf;
 struct alloc_probes;
@@ -61,7 +62,18 @@ size_t alloc_hooks_count(const struct alloc_hooks *h);
 const char *alloc_hooks_error(const struct alloc_hooks *h);
 /* Say in one line why a scan of PID failed with ERR. */
 void alloc_hooks_say_error(const struct alloc_hooks *h, int pid, int err);
-/* Where in free()'s code a probe is cheapest; see alloc_probes.c. */
-size_t free_probe_skip(const unsigned char *code, size_t len);
+/* Where one allocator function is probed, for -v and memlens doctor. */
+struct alloc_probe_info {
+	const char *func;
+	uint64_t entry;		/* file offset */
+	unsigned int skip;	/* bytes past the entry */
+	const char *insn;	/* the instruction probed: "push", "jcc", ... */
+	bool emulated;		/* the kernel emulates it: no single step */
+	const char *how;	/* "+9 push, emulated, past its NULL test" */
+};
+
+/* CB for each allocator function the ELF file at PATH defines. */
+int alloc_probes_describe(const char *path,
+			  void (*cb)(const struct alloc_probe_info *pi, void *arg), void *arg);
 
 #endif

@@ -168,11 +168,11 @@ static int open_bpf(struct alloc_session *s, int target)
 	}
 	allocs_leaks_programs(s->skel);
 	allocs_compat_prepare(s->skel);
+	s->skel->rodata->sample_bytes = o->sample_bytes;
 	alloc_probes_prepare(s->skel);
 	if (o->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.stacks, o->max_stacks);
 	s->source->configure(s);
-	s->skel->rodata->sample_bytes = o->sample_bytes;
 	if (o->sample_bytes)
 		sample_fill_quantiles((__u32 *)s->skel->rodata->sample_quantiles);
 	return 0;

@@ -4,14 +4,19 @@
  * subcommand will run here (kplan), with the reason for each reduction.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include "alloc_probes.h"
 #include "cli.h"
 #include "kfeatures.h"
 #include "kplan.h"
 #include "output.h"
+#include "procmaps.h"
 #include "subcommands.h"
 #include "util.h"
 #include "verifier_cost.h"
@@ -215,6 +220,82 @@ static int print_verifier_costs(bool json)
 	return 0;
 }
 
+struct probe_list {
+	bool json;
+	int nr;
+};
+
+static void print_probe(const struct alloc_probe_info *pi, void *arg)
+{
+	struct probe_list *l = arg;
+
+	if (!l->json) {
+		printf("  %-36s 0x%-8llx %s\n", pi->func, (unsigned long long)pi->entry, pi->how);
+		return;
+	}
+	printf("%s{\"function\":\"%s\",\"entry\":%llu,\"probe\":%u,\"insn\":\"%s\","
+	       "\"emulated\":%s,\"how\":", l->nr++ ? "," : "", pi->func,
+	       (unsigned long long)pi->entry, pi->skip, pi->insn, pi->emulated ? "true" : "false");
+	json_print_string(stdout, pi->how);
+	putchar('}');
+}
+
+/*
+ * Where memlens would probe the allocators of this system: its own libc,
+ * and libstdc++, jemalloc and tcmalloc beside it. A probe on an
+ * instruction the kernel emulates costs one trap; elsewhere two.
+ */
+static void print_probes(bool json)
+{
+	static const char *const others[] = { "libstdc++.so.6", "libjemalloc.so.2",
+					       "libtcmalloc.so.4", "libtcmalloc_minimal.so.4" };
+	char path[PATH_MAX], real[PATH_MAX], *slash;
+	struct probe_list l = { .json = json };
+	struct vma_list maps = {};
+	const struct vma *libc;
+	int printed = 0;
+
+	if (vma_list_load(getpid(), &maps))
+		return;
+	libc = vma_find_libc(&maps);
+	snprintf(path, sizeof(path), "%s", libc ? libc->path : "");
+	vma_list_free(&maps);
+	if (!*path)
+		return;
+	if (json)
+		fputs(",\"probes\":{", stdout);
+	else
+		puts("ALLOCATOR PROBES: FUNCTION, ENTRY (FILE OFFSET), PROBE");
+	slash = strrchr(path, '/');
+	for (size_t i = 0; i <= sizeof(others) / sizeof(others[0]); i++) {
+		if (i)
+			snprintf(slash + 1, sizeof(path) - (slash + 1 - path), "%s", others[i - 1]);
+		if (!realpath(path, real) || access(real, R_OK))
+			continue;
+		if (json) {
+			printf("%s", printed++ ? "," : "");
+			json_print_string(stdout, real);
+			fputs(":[", stdout);
+		} else {
+			printf("%s\n", real);
+		}
+		l.nr = 0;
+		alloc_probes_describe(real, print_probe, &l);
+		if (json)
+			putchar(']');
+	}
+	if (json) {
+		putchar('}');
+		return;
+	}
+	if (!strcmp(kplan_sampling().way, "uprobe_session"))
+		puts("--sample-bytes: uprobe sessions: a call left unsampled skips its return probe");
+	else
+		puts("--sample-bytes: uprobe + uretprobe: no uprobe sessions (6.13), every call "
+		     "takes its return probe");
+	putchar('\n');
+}
+
 /* Every plan, printed; the number of commands that cannot run here. */
 static int print_plans(bool json)
 {
@@ -264,6 +345,7 @@ int cmd_doctor(int argc, char **argv)
 		json_print_string(stdout, u.machine);
 		putchar(',');
 		print_json_features();
+		print_probes(true);
 		fputs(",\"commands\":{", stdout);
 		unavailable = print_plans(true);
 		fputs("}}\n", stdout);
@@ -271,6 +353,7 @@ int cmd_doctor(int argc, char **argv)
 		printf("Linux %s %s\n\n", u.release, u.machine);
 		print_features();
 		putchar('\n');
+		print_probes(false);
 		unavailable = print_plans(false);
 	}
 	kfeatures_release();

@@ -71,7 +71,7 @@ static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 }
 
 static int find_in_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *name,
-			  uint64_t *vaddr)
+			  uint64_t *vaddr, uint64_t *size)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t nr;
@@ -95,6 +95,7 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *nam
 		sname = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (sname && !strcmp(sname, name)) {
 			*vaddr = sym.st_value;
+			*size = sym.st_size;
 			return 0;
 		}
 	}
@@ -102,6 +103,13 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *nam
 }
 
 int elf_func_offset(struct elf_file *ef, const char *name, uint64_t *offset)
+{
+	uint64_t size;
+
+	return elf_func_lookup(ef, name, offset, &size);
+}
+
+int elf_func_lookup(struct elf_file *ef, const char *name, uint64_t *offset, uint64_t *size)
 {
 	/* .dynsym first: it is what a stripped shared library still has. */
 	static const Elf64_Word order[] = { SHT_DYNSYM, SHT_SYMTAB };
@@ -115,7 +123,7 @@ int elf_func_offset(struct elf_file *ef, const char *name, uint64_t *offset)
 
 			if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[k])
 				continue;
-			if (find_in_symtab(ef->elf, scn, &sh, name, &vaddr) == 0)
+			if (find_in_symtab(ef->elf, scn, &sh, name, &vaddr, size) == 0)
 				return vaddr_to_offset(ef->elf, vaddr, offset);
 		}
 	}
@@ -129,4 +137,24 @@ int elf_read_at(struct elf_file *ef, uint64_t off, void *buf, size_t len)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+int elf_exec_segment(struct elf_file *ef, uint64_t off, uint64_t *start, uint64_t *size)
+{
+	size_t nr;
+
+	if (elf_getphdrnum(ef->elf, &nr))
+		return -ENOEXEC;
+	for (size_t i = 0; i < nr; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(ef->elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (off >= ph.p_offset && off < ph.p_offset + ph.p_filesz) {
+			*start = ph.p_offset;
+			*size = ph.p_filesz;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }

@@ -12,7 +12,16 @@ void elf_file_close(struct elf_file *ef);
 /* File offset of function NAME (what a uprobe attaches to); -ENOENT if absent. */
 int elf_func_offset(struct elf_file *ef, const char *name, uint64_t *offset);
 
+/* The same, and its size in bytes (0: not known). */
+int elf_func_lookup(struct elf_file *ef, const char *name, uint64_t *offset, uint64_t *size);
+
 /* Read LEN bytes of the file at file offset OFF. */
 int elf_read_at(struct elf_file *ef, uint64_t off, void *buf, size_t len);
+
+/*
+ * The executable PT_LOAD segment holding file offset OFF: its file offset
+ * START and SIZE bytes in the file. -ENOENT when OFF is in none.
+ */
+int elf_exec_segment(struct elf_file *ef, uint64_t off, uint64_t *start, uint64_t *size);
 
 #endif

@@ -19,9 +19,6 @@
 #include "kfeatures.h"
 #include "util.h"
 
-/* Not in libbpf 1.4's UAPI copy: uprobe_multi sessions (Linux 6.13). */
-#define MEMLENS_TRACE_UPROBE_SESSION	57
-
 /* A probe that has more to say fills DETAIL (kfeature_detail). */
 struct kfeature_desc {
 	const char *name;
@@ -89,14 +86,16 @@ struct uprobe_multi_link_attr {
 	__u32 pad;
 };
 
-static int uprobe_multi_link_create(int prog, enum bpf_attach_type type, const char *path,
-				    const unsigned long *offsets, unsigned int cnt, int pid)
+int uprobe_multi_link_create(int prog, enum bpf_attach_type type, const char *path,
+			     const unsigned long *offsets, const __u64 *cookies, unsigned int cnt,
+			     int pid)
 {
 	struct uprobe_multi_link_attr attr = {
 		.prog_fd = prog,
 		.attach_type = type,
 		.path = (unsigned long)path,
 		.offsets = (unsigned long)offsets,
+		.cookies = (unsigned long)cookies,
 		.cnt = cnt,
 		.pid = pid,
 	};
@@ -126,11 +125,11 @@ static bool probe_uprobe_link(enum bpf_attach_type type)
 	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, 2, &load);
 	if (prog < 0)
 		return false;
-	fd = uprobe_multi_link_create(prog, type, "/", &offset, 1, 0);
+	fd = uprobe_multi_link_create(prog, type, "/", &offset, NULL, 1, 0);
 	if (fd >= 0)
 		close(fd);
 	if (fd == -EBADF) {
-		fd = uprobe_multi_link_create(prog, type, "/", &offset, 1, -1);
+		fd = uprobe_multi_link_create(prog, type, "/", &offset, NULL, 1, -1);
 		if (fd >= 0)
 			close(fd);
 		ok = fd == -EINVAL;

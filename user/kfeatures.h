@@ -15,6 +15,7 @@
 #define MEMLENS_KFEATURES_H
 
 #include <stdbool.h>
+#include <linux/bpf.h>
 
 enum kfeature {
 	KF_BTF,			/* /sys/kernel/btf/vmlinux: CO-RE, tp_btf */
@@ -74,5 +75,17 @@ const char *klockdown_name(enum klockdown mode);
 bool krelease_before(const char *release, const char *version);
 /* Free the vmlinux BTF the probes keep between them. */
 void kfeatures_release(void);
+
+/* Not in libbpf 1.4's UAPI copy: uprobe_multi sessions (Linux 6.13). */
+#define MEMLENS_TRACE_UPROBE_SESSION	57
+
+/*
+ * A uprobe_multi link of TYPE (BPF_TRACE_UPROBE_MULTI or a session) by a
+ * raw BPF_LINK_CREATE: libbpf 1.4 knows no sessions. COOKIES may be NULL.
+ * The link's fd, or a negative errno.
+ */
+int uprobe_multi_link_create(int prog, enum bpf_attach_type type, const char *path,
+			     const unsigned long *offsets, const __u64 *cookies, unsigned int cnt,
+			     int pid);
 
 #endif

@@ -24,6 +24,18 @@ struct kplan_way kplan_hooks(void)
 }
 
 /*
+ * With --sample-bytes, a call the sampler lets pass needs no return probe:
+ * uprobe sessions skip it; without them every call takes both traps.
+ */
+struct kplan_way kplan_sampling(void)
+{
+	if (kfeature_has(KF_UPROBE_SESSION) && kfeature_has(KF_UPROBE_MULTI))
+		return (struct kplan_way){ "uprobe_session", NULL };
+	/* Not a reduction: what is seen is the same, at a higher cost. */
+	return (struct kplan_way){ "uretprobe", NULL };
+}
+
+/*
  * Without task storage, a per-CPU buffer. Exact where there is no task
  * storage (before 5.11): uprobe programs ran with preemption off until
  * 6.0, and only since then under migrate_disable() alone. Where task
@@ -179,6 +191,7 @@ static void plan_stacks_cmd(struct kplan *p)
 	plan_alloc_base(p, true);
 	add_way(p, "scratch", kplan_scratch());
 	add_way(p, "hooks", kplan_hooks());
+	add_way(p, "sampling", kplan_sampling());
 }
 
 /* top, hist: every process, counters and histograms, no stacks. */

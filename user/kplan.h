@@ -19,6 +19,8 @@ struct kplan_way {
 
 /* Allocator hooks: "uprobe_multi" or "uprobe" (one uprobe and uretprobe per function). */
 struct kplan_way kplan_hooks(void);
+/* --sample-bytes: "uprobe_session" (no return probe for unsampled calls) or "uretprobe". */
+struct kplan_way kplan_sampling(void);
 /* Scratch buffer for one stack: "task_storage" or "percpu". */
 struct kplan_way kplan_scratch(void);
 /* Resident memory from kmem:rss_stat: "percpu_counter", "atomic" or "none". */
@@ -31,7 +33,7 @@ enum kplan_mode {
 };
 
 #define KPLAN_MAX_REASONS	8
-#define KPLAN_MAX_WAYS		4
+#define KPLAN_MAX_WAYS		5
 #define KPLAN_REASON_LEN	512
 
 struct kplan {

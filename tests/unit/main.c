@@ -10,7 +10,7 @@ static const struct {
 } suites[] = {
 	{ "procmaps", test_procmaps },
 	{ "elfsym", test_elfsym },
-	{ "free_probe_skip", test_free_probe_skip },
+	{ "probe_site", test_probe_site },
 	{ "symbolize", test_symbolize },
 	{ "stack_cache", test_stack_cache },
 	{ "stack_report", test_stack_report },

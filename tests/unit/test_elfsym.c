@@ -54,26 +54,3 @@ void test_elfsym(void)
 	CHECK(elf_file_open("/proc/self/status", &ef) == -ENOEXEC);
 	vma_list_free(&maps);
 }
-
-/* The probe on free() moves past `test %rdi,%rdi; je` only onto a push. */
-void test_free_probe_skip(void)
-{
-	static const unsigned char glibc_236[16] = {
-		0x48, 0x85, 0xff, 0x0f, 0x84, 0xbf, 0x00, 0x00, 0x00,	/* test; je rel32 */
-		0x55,							/* push %rbp */
-		0x48, 0x8d, 0x77, 0xf0, 0x53 };
-	static const unsigned char short_je[16] = {
-		0x48, 0x85, 0xff, 0x74, 0x10, 0x41, 0x54 };		/* test; je rel8; push %r12 */
-	static const unsigned char no_push[16] = {
-		0x48, 0x85, 0xff, 0x74, 0x10, 0x48, 0x89, 0xfb };	/* ...; mov %rdi,%rbx */
-	static const unsigned char other_reg[16] = {
-		0x48, 0x85, 0xf6, 0x74, 0x10, 0x55 };			/* test %rsi,%rsi */
-	static const unsigned char push_first[16] = { 0x41, 0x54, 0x55, 0x53 };
-
-	CHECK_U64(free_probe_skip(glibc_236, sizeof(glibc_236)), 9);
-	CHECK_U64(free_probe_skip(short_je, sizeof(short_je)), 5);
-	CHECK_U64(free_probe_skip(no_push, sizeof(no_push)), 0);
-	CHECK_U64(free_probe_skip(other_reg, sizeof(other_reg)), 0);
-	CHECK_U64(free_probe_skip(push_first, sizeof(push_first)), 0);
-	CHECK_U64(free_probe_skip(glibc_236, 8), 0);
-}

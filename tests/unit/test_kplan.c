@@ -69,9 +69,11 @@ static void test_plans(void)
 	if (kfeature_has(KF_BTF) && kfeature_has(KF_RINGBUF) && kfeature_has(KF_UPROBES) &&
 	    kfeature_has(KF_TRACEFS)) {
 		CHECK(kplan_command("leaks", &p) == 0 && p.mode == KPLAN_REDUCED);
-		CHECK(p.nr_ways == 2);
+		CHECK(p.nr_ways == 3);
 		CHECK_STR(p.ways[0].way, "percpu");
 		CHECK_STR(p.ways[1].way, "uprobe");
+		/* Sessions are uprobe_multi links: none without them. */
+		CHECK_STR(p.ways[2].way, "uretprobe");
 	}
 	unsetenv("MEMLENS_DISABLE");
 	CHECK_STR(kplan_mode_name(KPLAN_REDUCED), "reduced");

@@ -53,7 +53,7 @@ void test_procmaps(void);
 void test_reachability(void);
 void test_suppress(void);
 void test_elfsym(void);
-void test_free_probe_skip(void);
+void test_probe_site(void);
 void test_symbolize(void);
 void test_stack_cache(void);
 void test_stack_report(void);
