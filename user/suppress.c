@@ -13,17 +13,21 @@
  * follow (a pointer past a block's start, mangled, or in ld.so's own
  * data): what LSan's and valgrind's default suppressions cover too.
  */
+/*
+ * Anchored to glibc's and libstdc++'s own names, so that a program's
+ * function that merely contains one (parse_nl_msg) is never suppressed.
+ */
 static const char *const default_patterns[] = {
-	"_dl_allocate_tls",	/* a thread's DTV: glibc keeps a pointer past its first word */
-	"__minimal_malloc",	/* ld.so's allocator before libc's: TLS, search paths */
-	"_dl_map_object",	/* link maps and names of the modules loaded */
-	"_dl_new_object",
-	"_dl_init_paths",
-	"_IO_file_doallocate",	/* stdio buffers */
-	"_nl_",			/* locale data (setlocale, gettext) */
-	"__nss_",		/* name service modules and their caches */
+	"^_dl_allocate_tls$",	/* a thread's DTV: glibc keeps a pointer past its first word */
+	"^__minimal_malloc$",	/* ld.so's allocator before libc's: TLS, search paths */
+	"^_dl_map_object",	/* link maps and names of the modules loaded */
+	"^_dl_new_object$",
+	"^_dl_init_paths$",
+	"^_IO_file_doallocate$",	/* stdio buffers */
+	"^_nl_",		/* locale data (setlocale, gettext) */
+	"^__nss_",		/* name service modules and their caches */
 	"::pool::pool",		/* libstdc++'s emergency pool for exceptions (72,704 bytes) */
-	"__cxa_get_globals",	/* libstdc++'s per-thread exception state */
+	"^__cxa_get_globals",	/* libstdc++'s per-thread exception state */
 };
 
 static int add(struct suppressions *s, const char *pat, size_t len)

@@ -87,9 +87,30 @@ static void test_apply(void)
 	suppressions_free(&s);
 }
 
+/* The default list names glibc's own functions, not a program's that contain the same letters. */
+static void test_defaults_anchored(void)
+{
+	struct frame_info user[2] = {
+		{ .symbol = "parse_nl_msg", .module = "/bin/app" },
+		{ .symbol = "my__nss_cache_fill", .module = "/bin/app" },
+	};
+	struct frame_info libc[2] = {
+		{ .symbol = "_nl_load_locale_from_archive", .module = "/lib/libc.so.6" },
+		{ .symbol = "setlocale", .module = "/lib/libc.so.6" },
+	};
+	struct sym_stack app = { .nr = 2, .frames = user }, locale = { .nr = 2, .frames = libc };
+	struct suppressions s = {};
+
+	CHECK(suppressions_add_defaults(&s) == 0);
+	CHECK(!suppressions_match(&s, &app));
+	CHECK(suppressions_match(&s, &locale));
+	suppressions_free(&s);
+}
+
 void test_suppress(void)
 {
 	test_match();
 	test_file();
 	test_apply();
+	test_defaults_anchored();
 }
