@@ -14,12 +14,21 @@ cd "$(dirname "$0")/.."
 version=$(./memlens --version | awk '{print $2}')
 deb=build/deb/memlens_${version}_amd64.deb
 installed_by_us=
+# Written before the install, removed after the purge: a run killed with
+# SIGKILL (no trap runs) leaves it, and the next run purges what that one
+# installed instead of refusing to run ever after.
+marker=/var/tmp/memlens-deb-test.installed
+
+purge() {
+	DEBIAN_FRONTEND=noninteractive apt-get purge -y -q memlens >/dev/null 2>&1 ||
+		dpkg --purge memlens >/dev/null 2>&1
+}
 
 suite_cleanup() {
 	if [ -n "$installed_by_us" ] && dpkg -s memlens >/dev/null 2>&1; then
-		DEBIAN_FRONTEND=noninteractive apt-get purge -y -q memlens >/dev/null 2>&1 ||
-			dpkg --purge memlens >/dev/null 2>&1
+		purge
 	fi
+	[ -n "$installed_by_us" ] && ! dpkg -s memlens >/dev/null 2>&1 && rm -f "$marker"
 }
 # Killed, the EXIT trap still runs: the package goes.
 trap 'exit 143' TERM INT HUP
@@ -37,6 +46,11 @@ leaks_of() {
 		grep -E '^(== pid|[0-9]+ bytes in|process exited)' | LC_ALL=C sort
 }
 
+if [ -e "$marker" ] && dpkg -s memlens >/dev/null 2>&1; then
+	echo "# a killed run of this suite left its package installed: purged"
+	purge
+fi
+rm -f "$marker"
 if dpkg -s memlens >/dev/null 2>&1 || [ -e /usr/sbin/memlens ]; then
 	not_ok "a memlens package or /usr/sbin/memlens is here already: not touched, nothing tested"
 	echo "deb: $pass passed, $fail failed"
@@ -59,6 +73,7 @@ lintian "$deb" >"$tmp/lintian.log" 2>&1
 check_eq "lintian: no error and no warning" "" "$(grep -E '^[EW]: ' "$tmp/lintian.log")"
 
 installed_by_us=1
+: >"$marker"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q "./$deb" >"$tmp/apt.log" 2>&1
 check_eq "apt-get install ./$deb: exit 0" 0 $?
 check_eq "dpkg: memlens $version installed" "install ok installed $version" \
