@@ -1830,18 +1830,18 @@ const struct sym_stack *recording_stack(const struct recording *r, uint64_t stac
 /* The class scan SC gave the block at ADDR: its blocks are by address. */
 static uint8_t scan_class(const struct recording *r, const struct rec_scan_read *sc, uint64_t addr)
 {
-	const uint64_t *a = r->scan_addr + sc->first;
-	size_t lo = 0, hi = sc->nr;
+	size_t lo = sc->first, hi = sc->first + sc->nr;
 
+	/* Indices, not a pointer: a scan that classed nothing has no array at all. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (a[mid] < addr)
+		if (r->scan_addr[mid] < addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < sc->nr && a[lo] == addr ? r->scan_cls[sc->first + lo] : REACH_NONE;
+	return lo < sc->first + sc->nr && r->scan_addr[lo] == addr ? r->scan_cls[lo] : REACH_NONE;
 }
 
 /* The outstanding blocks of LS, in VIEW's array, with their classes if a scan went with it. */
