@@ -231,8 +231,8 @@ $(OUTPUT)/rustleak: tests/workloads/rustleak.rs | $(OUTPUT)
 
 # The recording reader under libFuzzer, with ASan and UBSan (tests/fuzz.sh).
 FUZZ_SRCS := user/cli.c user/recfile.c user/stack_report.c user/output.c user/alloc_stats.c user/pprof.c user/flameset.c user/flamegraph.c \
-	     user/sampling.c user/util.c user/stall_report.c user/reach_report.c \
-	     user/reachability.c $(OUTPUT)/profile.pb-c.c
+	     user/sampling.c user/util.c user/stall_report.c user/reach_report.c user/reachability.c user/suppress.c \
+	     $(OUTPUT)/profile.pb-c.c
 # Its own optimisation (-O1, as libFuzzer advises), the required flags of all.
 $(OUTPUT)/fuzz_recording: tests/fuzz/fuzz_recording.c user/report.c $(FUZZ_SRCS) user/*.h \
 			  include/*.h $(OUTPUT)/profile.pb-c.h $(OUTPUT)/cflags | $(OUTPUT)

@@ -7,7 +7,9 @@
 # makes (stacks through graph_*); the same run under valgrind, where it is
 # installed, gives the same totals. Then -p: the process scanned live,
 # stopped by ptrace only while read, running on after, even when memlens
-# is killed in the middle of a scan. Needs root.
+# is killed in the middle of a scan. Then memlens record: the classes kept
+# in the recording, rendered by report as leaks gave them live; report
+# --suppressions. Needs root.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -192,6 +194,105 @@ test_errors() {
 		"$MEMLENS_BIN" leaks --scan end --sample-bytes 4096 -- true
 }
 
+# A report's classes, whatever the run: per stack its frames' symbols, bytes,
+# allocations and classes, in one order (stack ids and addresses differ by run).
+stack_classes() {
+	jq -c '[.stacks[] | {f: [.frames[].symbol], bytes, allocations, classes}] | sort_by(tostring)' <<<"$1"
+}
+
+# The scan's totals by class, and its threads and partial flag: what does not vary by run.
+scan_classes() {
+	jq -c '.scan | del(.bytes_scanned, .roots_bytes, .bytes_unreadable, .scan_ms, .pause_ms)' <<<"$1"
+}
+
+# The sample types of a pprof profile, in order.
+pprof_types() {
+	HOME=$tmp GOCACHE=$tmp/gocache GOFLAGS= GOTOOLCHAIN=local go tool pprof -raw "$1" 2>/dev/null |
+		sed -n '/^Samples:/{n;p;q}'
+}
+
+# Text lines of classes: the totals, and each stack's classes (its id cut), sorted.
+text_classes() {
+	grep '^reachability:' "$1"
+	grep -E '^[0-9]+ bytes in [0-9]+ allocations' "$1" | sed 's/, oldest [^,]*, stack [0-9a-f]*//' | sort
+}
+
+# record, then report: the classes the live leaks gave, exactly, in JSON, text and pprof.
+test_record() {
+	local live rep rec=$tmp/graphs.mlr pb=$tmp/rec.pb.gz
+	live=$("$MEMLENS" leaks --json -t 0 -- "$GRAPHS" all 2>/dev/null)
+	"$MEMLENS" record -o "$rec" -- "$GRAPHS" all 2>/dev/null
+	check_eq "record: exits 0" 0 "$?"
+	rep=$("$MEMLENS_BIN" report --json -t 0 "$rec")
+	check_eq "record: the graphs' classes, as live" "2/88 3/120 1/96 3/260" "$(classes "$rep")"
+	check_eq "record: every stack's classes equal the live run's" "$(stack_classes "$live")" \
+		"$(stack_classes "$rep")"
+	check_eq "record: the scan's totals by class equal the live run's" "$(scan_classes "$live")" \
+		"$(scan_classes "$rep")"
+	check "record: bytes scanned and the pause kept" \
+		jq_true '.scan.bytes_scanned > .scan.roots_bytes and .scan.roots_bytes > 0 and .scan.pause_ms > 0' <<<"$rep"
+	"$MEMLENS" leaks -t 0 -- "$GRAPHS" all >"$tmp/live.txt" 2>/dev/null
+	"$MEMLENS_BIN" report -t 0 "$rec" >"$tmp/rep.txt"
+	check_eq "record: the text's classes, totals and per stack, as live" \
+		"$(text_classes "$tmp/live.txt")" "$(text_classes "$tmp/rep.txt")"
+	check "record: the text says what the scan read and the pause" grep -Eq \
+		'^scan: [1-9][0-9]* bytes scanned \([1-9][0-9]* of roots\) in [0-9.]+ ms, process paused [0-9.]+ ms, 3 threads$' \
+		"$tmp/rep.txt"
+	"$MEMLENS" record -o "$rec" -- "$GRAPHS" list global interior 2>/dev/null
+	"$MEMLENS_BIN" report --pprof "$pb" "$rec" >/dev/null
+	check "record: pprof definitely_lost_space, the list's head" pprof_has "$pb" definitely_lost_space graph_alloc 48
+	check "record: pprof indirectly_lost_objects, the list's 2 others" pprof_has "$pb" indirectly_lost_objects graph_alloc 2
+	check "record: pprof possibly_lost_space, the interior's block" pprof_has "$pb" possibly_lost_space graph_alloc 96
+	check "record: pprof still_reachable_space, the global's block" pprof_has "$pb" still_reachable_space graph_alloc 100
+	"$MEMLENS" leaks --pprof "$tmp/live.pb.gz" -- "$GRAPHS" list global interior >/dev/null 2>&1
+	check_eq "record: pprof sample types, a pair per class, as live" \
+		"inuse_objects/count inuse_space/bytes[dflt] definitely_lost_objects/count definitely_lost_space/bytes indirectly_lost_objects/count indirectly_lost_space/bytes possibly_lost_objects/count possibly_lost_space/bytes still_reachable_objects/count still_reachable_space/bytes suppressed_objects/count suppressed_space/bytes" \
+		"$(pprof_types "$pb")"
+	check_eq "record: pprof sample types equal the live profile's" "$(pprof_types "$tmp/live.pb.gz")" \
+		"$(pprof_types "$pb")"
+	check "record: pprof inuse_space all of them" pprof_has "$pb" inuse_space graph_alloc 308
+	"$MEMLENS" record --scan none -o "$rec" -- "$GRAPHS" list 2>/dev/null
+	check "record --scan none: no classes" bash -c "! '$MEMLENS_BIN' report '$rec' | grep -q '^reachability:'"
+}
+
+# record -p --scan each: every snapshot scanned live; the last one's classes as leaks -p gives them.
+test_record_pid() {
+	local out=$tmp/rec-pid.out log=$tmp/graphs-rec.out rec=$tmp/pid.mlr r
+	start_waiting "$log" "$GRAPHS" --wait all || { not_ok "record -p: workload did not start"; return; }
+	start_memlens "$out" "recording pid $work_pid" record -o "$rec" -p "$work_pid" -i 0.3 \
+		--scan each || { not_ok "record -p: memlens did not attach" "$(cat "$out.err")"; return; }
+	work_go "$log" || { not_ok "record -p: workload did not finish"; return; }
+	sleep 1
+	stop_memlens
+	work_exit
+	r=$("$MEMLENS_BIN" report --json -t 0 "$rec")
+	check_eq "record -p: classes of the last snapshot" "2/88 3/120 1/96 3/260" "$(classes "$r")"
+	check_eq "record -p: 3 threads stopped and scanned" "3 0 false" \
+		"$(jq -r '"\(.scan.threads) \(.scan.threads_not_stopped) \(.scan.partial)"' <<<"$r")"
+	check "record -p: every snapshot scanned" bash -c \
+		"'$MEMLENS_BIN' report --all --json '$rec' | jq -e -s 'length > 1 and all(.scan.bytes_scanned > 0)' >/dev/null"
+}
+
+# Suppressions are report's: one recording judged again with another file.
+test_record_suppressions() {
+	local supp=$tmp/rec.supp rec=$tmp/supp.mlr q
+	q='.scan | "\(.suppressed.allocations)/\(.suppressed.bytes) \(.definitely_lost.allocations)/\(.definitely_lost.bytes) \(.indirectly_lost.allocations)/\(.indirectly_lost.bytes)"'
+	printf 'leak:^graph_list$\n' >"$supp"
+	"$MEMLENS" record -o "$rec" -- "$GRAPHS" list cycle 2>/dev/null
+	check_eq "report: the recording's lost blocks, default suppressions only" "0/0 2/88 3/120" \
+		"$(jq -r "$q" <<<"$("$MEMLENS_BIN" report --json "$rec")")"
+	check_eq "report --suppressions: the list's 3 blocks suppressed, as leaks does" "3/112 1/40 1/56" \
+		"$(jq -r "$q" <<<"$("$MEMLENS_BIN" report --json --suppressions "$supp" "$rec")")"
+	expect_error "report --suppressions missing" 2 \
+		"memlens: report: cannot read suppressions $tmp/none: No such file or directory" \
+		"$MEMLENS_BIN" report --suppressions "$tmp/none" "$rec"
+	expect_error "record --suppressions: report's" 2 \
+		"memlens: record: --suppressions is an option of memlens report, which applies it to the recording" \
+		"$MEMLENS_BIN" record -o "$tmp/x.mlr" --suppressions "$supp" -- true
+	expect_error "record --scan bogus" 2 "memlens: record: --scan is end, each or none, not 'bogus'" \
+		"$MEMLENS_BIN" record -o "$tmp/x.mlr" --scan bogus -- true
+}
+
 test_graphs
 test_text
 test_pprof
@@ -200,4 +301,7 @@ test_killed_in_scan
 test_max_pause
 test_suppressions
 test_errors
+test_record
+test_record_pid
+test_record_suppressions
 finish e2e-reachable

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
 # Fuzzing of the recording reader (`memlens report`) with libFuzzer, ASan
-# and UBSan, for a bounded time (FUZZ_SECONDS, default 60), from two seeds:
-# the unit tests' sample recording and a real one of build/leaky. Then the
+# and UBSan, for a bounded time (FUZZ_SECONDS, default 60), from seeds:
+# the unit tests' recordings (plain, with STALLS, with SCAN records) and a
+# real one of build/leaky (scanned at its exit: a SCAN record). Then the
 # real memlens reads what the fuzzer made: a clear error or a report,
 # never a crash. Needs root (the real recording loads BPF).
 set -u
@@ -18,9 +19,11 @@ make_seeds() {
 	MEMLENS_FUZZ_SEEDS=$tmp/seeds build/unit_tests recfile >/dev/null
 	check "seed: the unit tests' sample recording" test -s "$tmp/seeds/unit.mlr"
 	check "seed: the unit tests' recording with STALLS records" test -s "$tmp/seeds/stalls.mlr"
+	check "seed: the unit tests' recording with SCAN records" test -s "$tmp/seeds/scan.mlr"
 	"$MEMLENS" record -o "$tmp/seeds/leaky.mlr" -- "$LEAKY" 2>/dev/null
 	"$MEMLENS_BIN" report "$tmp/seeds/leaky.mlr" >"$tmp/seed.txt"
 	check "seed: a recording of leaky, with leak_here" grep -q "^28672 bytes in 7 allocations" "$tmp/seed.txt"
+	check "seed: leaky's recording has its scan's classes" grep -q "^reachability: definitely lost" "$tmp/seed.txt"
 }
 
 test_fuzz() {

@@ -363,7 +363,8 @@ static int open_pressure(struct alloc_session *s, int target)
 
 /*
  * memlens record: the snapshot goes into the file, every block as it is
- * (outstanding blocks: record has no other source).
+ * (outstanding blocks: record has no other source), after the classes a
+ * scan gave them: suppressions are memlens report's, applied when read.
  */
 static int record_snapshot(struct alloc_session *s, const struct stack_report *r)
 {
@@ -383,6 +384,12 @@ static int record_snapshot(struct alloc_session *s, const struct stack_report *r
 		if (err)
 			return err;
 	}
+	if (r->scan) {
+		int err = rec_writer_scan(s->rec, r->scan, s->snap.recs, s->snap.nr);
+
+		if (err)
+			return err;
+	}
 	/* An error is told once, when the recording is closed. */
 	return rec_writer_snapshot(s->rec, &rs, s->snap.recs, s->snap.nr, report_stack, s);
 }
@@ -395,7 +402,7 @@ static void scan_blocks(struct alloc_session *s, bool final)
 {
 	int pid = s->skel->rodata->targ_tgid;
 
-	if (s->opts->scan == SCAN_NONE || s->rec)
+	if (s->opts->scan == SCAN_NONE)
 		return;
 	if (!s->exited && (final || s->opts->scan == SCAN_EACH)) {
 		s->scan.max_pause_ns = s->opts->scan_max_pause_ns;

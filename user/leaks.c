@@ -159,6 +159,11 @@ static const struct cli_opt record_opts[] = {
 	{ "stalls", OPT_STALLS, NULL, 0,
 	  "also its reclaim stalls by user and kernel stack, as\n"
 	  "memlens reclaim --stacks takes them (report --stalls)" },
+	{ "scan", OPT_SCAN, "WHEN", 0,
+	  "a reachability scan, as for memlens leaks (end: default\n"
+	  "with a COMMAND; each; none: default with -p): every\n"
+	  "block's class is recorded with its snapshot" },
+	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", 0, "as for memlens leaks" },
 	/* memlens report's: a recording is rendered there. */
 	{ "top", 't', "N", CLI_HIDDEN, NULL },
 	{ "min-age", 'a', "SECS", CLI_HIDDEN, NULL },
@@ -166,9 +171,6 @@ static const struct cli_opt record_opts[] = {
 	{ "folded", CLI_FOLDED, NULL, CLI_HIDDEN, NULL },
 	{ "svg", CLI_SVG, "FILE", CLI_HIDDEN, NULL },
 	{ "pprof", CLI_PPROF, "FILE", CLI_HIDDEN, NULL },
-	/* memlens leaks's: a recording keeps no classes yet. */
-	{ "scan", OPT_SCAN, "WHEN", CLI_HIDDEN, NULL },
-	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", CLI_HIDDEN, NULL },
 	{ "suppressions", OPT_SUPPRESSIONS, "FILE", CLI_HIDDEN, NULL },
 	{},
 };
@@ -365,8 +367,13 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
 		return -EINVAL;
 	}
-	if ((env->go || env->record_mode) &&
-	    (env->scan >= 0 || env->scan_max_pause_ms || env->suppressions)) {
+	if (env->record_mode && env->suppressions) {
+		/* LSan's way: a recording is judged when read, by whatever file is given then. */
+		error_msg("record: --suppressions is an option of memlens report, "
+			  "which applies it to the recording");
+		return -EINVAL;
+	}
+	if (env->go && (env->scan >= 0 || env->scan_max_pause_ms || env->suppressions)) {
 		error_msg("%s: --scan, --scan-max-pause and --suppressions are options of memlens leaks",
 			  env->name);
 		return -EINVAL;
@@ -380,8 +387,7 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 		return -EINVAL;
 	}
 	if (env->scan < 0)
-		env->scan = env->cmd && !env->sample_bytes && !env->go && !env->record_mode ?
-			    SCAN_END : SCAN_NONE;
+		env->scan = env->cmd && !env->sample_bytes && !env->go ? SCAN_END : SCAN_NONE;
 	if (env->unwind_fp && env->unwind_rows) {
 		error_msg("%s: --unwind-rows sizes the tables of --unwind dwarf, not fp", env->name);
 		return -EINVAL;

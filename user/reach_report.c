@@ -48,7 +48,9 @@ static int cmp_lost(const void *a, const void *b)
 
 void reach_sort_groups(struct stack_group *groups, size_t nr)
 {
-	qsort(groups, nr, sizeof(*groups), cmp_lost);
+	/* No group: GROUPS may be NULL, which qsort must not be given. */
+	if (nr)
+		qsort(groups, nr, sizeof(*groups), cmp_lost);
 }
 
 static void totals(const struct stack_report *r, uint64_t *count, uint64_t *bytes)

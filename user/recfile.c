@@ -669,6 +669,45 @@ out:
 	return w->err;
 }
 
+int rec_writer_scan(struct rec_writer *w, const struct reach_stats *st,
+		    const struct alloc_rec *allocs, size_t nr)
+{
+	struct alloc_rec *sorted = malloc((nr + 1) * sizeof(*sorted));
+	struct byte_buf b = {};
+	uint64_t last = 0;
+	size_t classed = 0;
+
+	if (!sorted)
+		return -ENOMEM;
+	if (w->err)
+		goto out;
+	/* By address, as the snapshot that follows will have them. */
+	memcpy(sorted, allocs, nr * sizeof(*sorted));
+	nr = sort_unique(sorted, nr);
+	for (size_t i = 0; i < nr; i++)
+		classed += sorted[i].reach != REACH_NONE;
+	buf_varint(&b, st->pause_ns);
+	buf_varint(&b, st->scan_ns);
+	buf_varint(&b, st->bytes_scanned);
+	buf_varint(&b, st->bytes_unreadable);
+	buf_varint(&b, st->roots_bytes);
+	buf_varint(&b, st->threads);
+	buf_varint(&b, st->threads_not_stopped);
+	buf_varint(&b, st->partial);
+	buf_varint(&b, classed);
+	for (size_t i = 0; i < nr; i++) {
+		if (sorted[i].reach == REACH_NONE)
+			continue;
+		put_addr(&b, sorted[i].addr, &last);
+		buf_varint(&b, sorted[i].reach);
+	}
+	write_record(w, REC_SCAN, &b);
+	free(b.data);
+out:
+	free(sorted);
+	return w->err;
+}
+
 static void writer_free(struct rec_writer *w)
 {
 	for (size_t i = 0; i < w->nr_strings; i++)
@@ -762,6 +801,12 @@ struct rec_stall_read {
 	uint32_t user_ref, user_depth, kernel_ref, kernel_depth;
 };
 
+/* A SCAN record as read: its classed blocks, a range of the recording's scan_addr and scan_cls. */
+struct rec_scan_read {
+	struct reach_stats st;
+	size_t first, nr;
+};
+
 /* A block as read: its stack as the stack table's index. */
 struct rec_block {
 	uint64_t addr, size, ts_ns, sample_bytes;
@@ -844,6 +889,15 @@ struct recording {
 	struct rec_stall_sum stall_sum;
 	bool have_stalls;
 	struct frame_info *stall_frames;
+	/* SCAN records; a snapshot's is the one read since the snapshot before. */
+	struct rec_scan_read *scans;
+	size_t nr_scans, scans_cap;
+	uint64_t *scan_addr;	/* every scan's classed blocks, by address */
+	uint8_t *scan_cls;
+	size_t nr_scan_blocks, scan_addr_cap, scan_cls_cap;
+	size_t pending_scan;	/* index + 1 of a SCAN no snapshot took yet; 0: none */
+	size_t *snap_scan;	/* per snapshot, index + 1 of its SCAN; 0: none */
+	size_t snap_scan_cap;
 	bool have_session, have_end;
 	char warning[256];	/* a partial recording: what was cut */
 };
@@ -1343,6 +1397,56 @@ static void parse_snapshot_head(struct cursor *c, struct recording *r, struct re
 	s->threads_tracked = get_varint(c);
 }
 
+/* A SCAN record: the classes of the blocks of the snapshot that follows it. */
+static void parse_scan(struct cursor *c, struct recording *r)
+{
+	struct rec_scan_read sc = { .first = r->nr_scan_blocks };
+	uint64_t addr = 0;
+
+	sc.st.pause_ns = get_varint(c);
+	sc.st.scan_ns = get_varint(c);
+	sc.st.bytes_scanned = get_varint(c);
+	sc.st.bytes_unreadable = get_varint(c);
+	sc.st.roots_bytes = get_varint(c);
+	sc.st.threads = get_bounded(c, UINT32_MAX, "thread count out of range");
+	sc.st.threads_not_stopped = get_bounded(c, sc.st.threads, "more threads not stopped than threads");
+	sc.st.partial = get_bounded(c, 1, "bad partial flag");
+	sc.st.done = true;
+	sc.nr = get_count(c, 2);
+	if (c->err || !RESERVE(c, r->scan_addr, r->nr_scan_blocks, sc.nr, r->scan_addr_cap) ||
+	    !RESERVE(c, r->scan_cls, r->nr_scan_blocks, sc.nr, r->scan_cls_cap) ||
+	    !RESERVE(c, r->scans, r->nr_scans, 1, r->scans_cap))
+		return;
+	for (size_t i = 0; i < sc.nr && !c->err; i++) {
+		uint64_t cls;
+
+		r->scan_addr[sc.first + i] = get_addr(c, &addr, i);
+		cls = get_varint(c);
+		/* A class a newer memlens knows and this one does not: not scanned, for it. */
+		r->scan_cls[sc.first + i] = cls < REACH_NR ? cls : REACH_NONE;
+	}
+	if (c->err)
+		return;
+	r->nr_scan_blocks += sc.nr;
+	r->scans[r->nr_scans++] = sc;
+	r->pending_scan = r->nr_scans;
+}
+
+/* The blocks the pending scan classes are outstanding at the snapshot it goes with. */
+static void check_scan(struct cursor *c, const struct recording *r)
+{
+	const struct rec_scan_read *sc;
+
+	if (!r->pending_scan)
+		return;
+	sc = &r->scans[r->pending_scan - 1];
+	for (size_t i = 0; i < sc->nr; i++)
+		if (live_find(&r->live, r->scan_addr[sc->first + i]) < 0) {
+			cursor_fail(c, "scan classes a block its snapshot does not hold");
+			return;
+		}
+}
+
 static void parse_snapshot(struct cursor *c, struct recording *r)
 {
 	struct rec_snapshot s = {};
@@ -1354,9 +1458,14 @@ static void parse_snapshot(struct cursor *c, struct recording *r)
 	/* Checked against what is outstanding: a replay can then not fail. */
 	if (!c->err)
 		live_apply(&r->live, r, &d, &c->err);
+	if (!c->err)
+		check_scan(c, r);
 	if (c->err || !RESERVE(c, r->snaps, r->nr_snaps, 1, r->snaps_cap) ||
-	    !RESERVE(c, r->deltas, r->nr_snaps, 1, r->deltas_cap))
+	    !RESERVE(c, r->deltas, r->nr_snaps, 1, r->deltas_cap) ||
+	    !RESERVE(c, r->snap_scan, r->nr_snaps, 1, r->snap_scan_cap))
 		return;
+	r->snap_scan[r->nr_snaps] = r->pending_scan;
+	r->pending_scan = 0;
 	r->snaps[r->nr_snaps] = s;
 	r->deltas[r->nr_snaps++] = d;
 }
@@ -1399,6 +1508,9 @@ static void parse_record(struct cursor *c, struct recording *r, uint32_t type)
 		break;
 	case REC_STALLS:
 		parse_stalls(c, r);
+		break;
+	case REC_SCAN:
+		parse_scan(c, r);
 		break;
 	default:
 		if (type < REC_OPTIONAL)
@@ -1626,6 +1738,10 @@ void recording_free(struct recording *r)
 	free(r->stall_refs);
 	free(r->stalls);
 	free(r->stall_frames);
+	free(r->scans);
+	free(r->scan_addr);
+	free(r->scan_cls);
+	free(r->snap_scan);
 	free(r);
 }
 
@@ -1711,10 +1827,29 @@ const struct sym_stack *recording_stack(const struct recording *r, uint64_t stac
 	return built;
 }
 
-/* The outstanding blocks of LS, in VIEW's array. */
+/* The class scan SC gave the block at ADDR: its blocks are by address. */
+static uint8_t scan_class(const struct recording *r, const struct rec_scan_read *sc, uint64_t addr)
+{
+	size_t lo = sc->first, hi = sc->first + sc->nr;
+
+	/* Indices, not a pointer: a scan that classed nothing has no array at all. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->scan_addr[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < sc->first + sc->nr && r->scan_addr[lo] == addr ? r->scan_cls[lo] : REACH_NONE;
+}
+
+/* The outstanding blocks of LS, in VIEW's array, with their classes if a scan went with it. */
 static int materialize(const struct recording *r, const struct live_set *ls,
 		       struct alloc_rec **buf, struct rec_view *view)
 {
+	size_t scan = r->snap_scan[view->index];
+	const struct rec_scan_read *sc = scan ? &r->scans[scan - 1] : NULL;
 	struct alloc_rec *out = realloc(*buf, (ls->nr + 1) * sizeof(*out));
 	size_t n = 0;
 
@@ -1726,10 +1861,12 @@ static int materialize(const struct recording *r, const struct live_set *ls,
 
 		if (ls->used[i])
 			out[n++] = (struct alloc_rec){ b->addr, b->size, b->ts_ns,
-						       r->stacks[b->stack].id, b->sample_bytes, 0 };
+						       r->stacks[b->stack].id, b->sample_bytes,
+						       sc ? scan_class(r, sc, b->addr) : REACH_NONE };
 	}
 	view->allocs = out;
 	view->nr = n;
+	view->scan = sc ? &sc->st : NULL;
 	return 0;
 }
 

@@ -14,13 +14,14 @@
 #include <stdio.h>
 #include "allocs.h"
 #include "alloc_rec.h"
+#include "reachability.h"
 #include "stack_report.h"
 
 #define REC_MAGIC		"MLNSREC\n"
 #define REC_MAGIC_LEN		8
 #define REC_HEADER_LEN		16
 #define REC_VERSION_MAJOR	1
-#define REC_VERSION_MINOR	1	/* 1: STALLS records */
+#define REC_VERSION_MINOR	2	/* 1: STALLS records; 2: SCAN records */
 /* Bigger records or files are refused by the reader, whatever they claim. */
 #define REC_MAX_RECORD		0xffffffffu
 #define REC_MAX_FILE		(1ull << 32)
@@ -36,6 +37,7 @@ enum rec_type {
 	/* Types from here on are extensions: readers skip those they do not know. */
 	REC_OPTIONAL = 0x100,
 	REC_STALLS = REC_OPTIONAL,	/* record --stalls: stall stacks so far (1.1) */
+	REC_SCAN,		/* record --scan: the classes of the next snapshot's blocks (1.2) */
 };
 
 /* All the recorded process's stalls, and those no stack entry holds. */
@@ -96,6 +98,14 @@ int rec_writer_snapshot(struct rec_writer *w, const struct rec_snapshot *snap,
 int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size_t nr,
 		      const struct rec_stall_sum *sum);
 /*
+ * Append what a reachability scan found, ST, and the class it gave each of
+ * the NR blocks ALLOCS (their reach field; REACH_NONE are not written): a
+ * SCAN record, written just before the snapshot of the same blocks, which
+ * it goes with. ALLOCS is not reordered.
+ */
+int rec_writer_scan(struct rec_writer *w, const struct reach_stats *st,
+		    const struct alloc_rec *allocs, size_t nr);
+/*
  * Write END and close. After a write error the file is first cut back to
  * its last complete snapshot, so that it stays readable. Returns the
  * first error of the writer's life.
@@ -145,6 +155,11 @@ struct rec_view {
 	 */
 	struct alloc_rec *allocs;
 	size_t nr;
+	/*
+	 * A scan was recorded with the snapshot (record --scan): what it cost;
+	 * the blocks' reach fields hold their classes. NULL: none.
+	 */
+	const struct reach_stats *scan;
 };
 
 /*

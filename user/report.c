@@ -11,10 +11,12 @@
 #include <time.h>
 #include "cli.h"
 #include "output.h"
+#include "reach_report.h"
 #include "recfile.h"
 #include "stack_report.h"
 #include "stall_report.h"
 #include "subcommands.h"
+#include "suppress.h"
 #include "util.h"
 
 struct report_env {
@@ -24,6 +26,8 @@ struct report_env {
 	bool timeline;
 	bool partial;		/* read what a killed record left */
 	bool stalls;		/* the reclaim stalls by stack (record --stalls) */
+	const char *suppressions;	/* --suppressions FILE */
+	struct suppressions supp;	/* the default list and FILE's */
 	struct report_opts show;
 };
 
@@ -34,6 +38,8 @@ static const char report_usage[] =
 "call stack, as `memlens leaks` shows them live. By default the last snapshot\n"
 "(at exit or Ctrl-C).\n"
 "\n";
+
+enum { OPT_SUPPRESSIONS = CLI_CMD_KEYS };
 
 static const struct cli_opt report_opts[] = {
 	{ "snapshot", 's', "N", 0, "the N-th snapshot instead (1 = the first)" },
@@ -47,6 +53,10 @@ static const struct cli_opt report_opts[] = {
 	{ "stalls", 'S', NULL, 0,
 	  "the process's reclaim stalls by user and kernel stack\n"
 	  "instead (record --stalls), in any of these outputs" },
+	{ "suppressions", OPT_SUPPRESSIONS, "FILE", 0,
+	  "lost blocks of a recorded scan (record --scan) whose\n"
+	  "stack matches a line leak:PATTERN of FILE are counted\n"
+	  "as suppressed, as those of memlens's default list are" },
 	{ "top", 't', "N", 0, "show the N stacks with most bytes (default 10, 0 = all)" },
 	{ "min-age", 'a', "SECS", 0,
 	  "only count allocations older than SECS at the snapshot\n"
@@ -131,6 +141,9 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 		case 'S':
 			env->stalls = true;
 			break;
+		case OPT_SUPPRESSIONS:
+			env->suppressions = optarg;
+			break;
 		case 'h':
 			cli_print_help(&report_cli, stdout);
 			exit(0);
@@ -145,7 +158,12 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 		error_msg("report: one recording at a time ('%s' is one too many)", argv[optind]);
 		return -EINVAL;
 	}
-	return check_args(env);
+	if (check_args(env))
+		return -EINVAL;
+	if (suppressions_add_defaults(&env->supp) ||
+	    (env->suppressions && suppressions_load(&env->supp, env->suppressions, "report")))
+		return -EINVAL;
+	return 0;
 }
 
 struct render {
@@ -199,7 +217,10 @@ static void print_session(const struct recording *rec)
 	puts(")");
 }
 
-/* The snapshot in V as the live session's report, grouped anew (--min-age, --top). */
+/*
+ * The snapshot in V as the live session's report, grouped anew (--min-age,
+ * --top); a recorded scan's lost blocks suppressed by the list given now.
+ */
 static int build_report(struct render *rd, const struct rec_view *v, struct stack_report *r)
 {
 	const struct rec_snapshot *snap = v->snap;
@@ -216,12 +237,17 @@ static int build_report(struct render *rd, const struct rec_view *v, struct stac
 		.threads_tracked = snap->threads_tracked,
 		.stack = recorded_stack,
 		.ctx = rd,
+		.scan = v->scan,
 	};
 	memcpy(r->stats, snap->stats, sizeof(r->stats));
 	if (group_by_stack(v->allocs, v->nr, snap->mono_ns, rd->env->show.min_age_s * 1e9, &r->groups,
 			   &r->nr_groups))
 		return -ENOMEM;
 	report_add_totals(r);
+	if (r->scan) {
+		suppressions_apply(&rd->env->supp, r);
+		reach_sort_groups(r->groups, r->nr_groups);
+	}
 	return 0;
 }
 
@@ -511,6 +537,7 @@ int cmd_report(int argc, char **argv)
 		info_msg("%s: %s", env.path, recording_warning(rec));
 	err = env.stalls ? render_stalls(&env, rec) : render(&env, rec);
 	recording_free(rec);
+	suppressions_free(&env.supp);
 	if (!err)
 		err = output_check(stdout, "stdout");
 	return err || output_failed() ? 1 : 0;

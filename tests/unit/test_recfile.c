@@ -373,7 +373,7 @@ static void test_versions(const uint8_t *data, size_t len)
 
 	memcpy(buf, data, len);
 	buf[8] = 2;
-	CHECK(parse_says(buf, len, "format version 2.1: this memlens reads version 1"));
+	CHECK(parse_says(buf, len, "format version 2.2: this memlens reads version 1"));
 	buf[8] = 1;
 	buf[10] = 7;				/* a newer minor version reads */
 	CHECK(parse_says(buf, len, NULL));
@@ -539,6 +539,143 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	}
 }
 
+/* What a replay of a recording with SCAN records saw: per snapshot, its scan and classes. */
+struct seen_scan {
+	size_t nr_views;
+	struct reach_stats st[3];
+	bool has_scan[3];
+	uint64_t cls[3][4];	/* by address order: 0x1000, 0x2000, 0x3000, 0x4000 */
+};
+
+static int collect_scan(const struct rec_view *v, void *ctx)
+{
+	struct seen_scan *s = ctx;
+
+	if (v->index >= 3)
+		return -1;
+	s->nr_views++;
+	s->has_scan[v->index] = v->scan != NULL;
+	if (v->scan)
+		s->st[v->index] = *v->scan;
+	for (size_t j = 0; j < v->nr; j++)
+		if (v->allocs[j].addr % 0x1000 == 0 && v->allocs[j].addr / 0x1000 - 1 < 4)
+			s->cls[v->index][v->allocs[j].addr / 0x1000 - 1] = v->allocs[j].reach;
+	return 0;
+}
+
+/*
+ * record --scan: a SCAN record before the snapshot it classes; a snapshot
+ * without one has no scan; the classes and the scan's figures read back
+ * exactly. A SCAN that classes a block its snapshot does not hold is refused.
+ */
+static void test_scan(const uint8_t *plain, size_t plain_len)
+{
+	char path[] = "/tmp/memlens-recscan-XXXXXX";
+	struct alloc_rec blocks[] = {
+		{ 0x3000, 300, 1 * SEC, 0x20, 0, REACH_POSSIBLE },
+		{ 0x1000, 100, 1 * SEC, 0x10, 0, REACH_DEFINITE },
+		{ 0x4000, 400, 1 * SEC, 0x10, 0, REACH_NONE },
+		{ 0x2000, 200, 1 * SEC, 0x10, 0, REACH_INDIRECT },
+	};
+	const struct reach_stats st = {
+		.pause_ns = 1234567, .scan_ns = 765432, .bytes_scanned = 1ULL << 33,
+		.bytes_unreadable = 4096, .roots_bytes = 130392, .threads = 3,
+		.threads_not_stopped = 1, .partial = true,
+	};
+	struct rec_snapshot snap = { .wall_ns = session.start_wall_ns + SEC, .mono_ns = 2 * SEC,
+				     .comm = "leaky" };
+	/* SCAN: stats 0 ..., 1 classed block at 0x9000 (not outstanding), definite */
+	uint8_t bad_scan[] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x80, 0xa0, 0x02, 1 };
+	/* SNAPSHOT: wall, mono, exited, status, comm "", 0 stats, threads, 0 freed, 0 new */
+	uint8_t snapshot[] = { 1, 1, 0, 0, 0, 0, 0, 0, 0 }, end[] = { 4 };
+	struct seen_scan seen = {};
+	struct recording *rec = NULL;
+	struct rec_writer *w;
+	char err[256] = "";
+	uint8_t *data = NULL, *buf;
+	size_t len = 0, n;
+	uint64_t bytes;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && rec_writer_open(path, &w) == 0);
+	if (fd < 0)
+		return;
+	close(fd);
+	rec_writer_begin(w, &session);
+	rec_writer_snapshot(w, &snap, blocks, 4, test_stack, NULL);	/* not scanned */
+	/* Classes as the scan found them, in the order the session read the blocks. */
+	blocks[0] = (struct alloc_rec){ 0x3000, 300, 1 * SEC, 0x20, 0, REACH_POSSIBLE };
+	blocks[1] = (struct alloc_rec){ 0x1000, 100, 1 * SEC, 0x10, 0, REACH_DEFINITE };
+	blocks[2] = (struct alloc_rec){ 0x4000, 400, 1 * SEC, 0x10, 0, REACH_NONE };
+	blocks[3] = (struct alloc_rec){ 0x2000, 200, 1 * SEC, 0x10, 0, REACH_INDIRECT };
+	CHECK(rec_writer_scan(w, &st, blocks, 4) == 0);
+	CHECK(blocks[0].addr == 0x3000);	/* not reordered */
+	snap.mono_ns = 3 * SEC;
+	rec_writer_snapshot(w, &snap, blocks, 4, test_stack, NULL);
+	blocks[2].reach = REACH_REACHABLE;	/* 0x3000: the snapshot sorted them */
+	CHECK(rec_writer_scan(w, &(struct reach_stats){ .threads = 1 }, blocks, 4) == 0);
+	snap.mono_ns = 4 * SEC;
+	rec_writer_snapshot(w, &snap, blocks, 4, test_stack, NULL);
+	CHECK(rec_writer_close(w, &bytes) == 0);
+	CHECK(read_file(path, &data, &len) == 0);
+	/* The fuzzer starts from this file too (tests/fuzz.sh): SCAN records to mutate. */
+	if (getenv("MEMLENS_FUZZ_SEEDS")) {
+		char seed[4096];
+
+		snprintf(seed, sizeof(seed), "%s/scan.mlr", getenv("MEMLENS_FUZZ_SEEDS"));
+		CHECK(rename(path, seed) == 0);
+	}
+	unlink(path);
+	CHECK(data && recording_parse(data, len, false, &rec, err, sizeof(err)) == 0);
+	if (rec) {
+		CHECK(recording_replay(rec, all_blocks, collect_scan, &seen) == 0);
+		CHECK_U64(seen.nr_views, 3);
+		CHECK(!seen.has_scan[0]);
+		CHECK_U64(seen.cls[0][0] + seen.cls[0][1] + seen.cls[0][2] + seen.cls[0][3], 0);
+		CHECK(seen.has_scan[1] && seen.has_scan[2]);
+		CHECK_U64(seen.st[1].pause_ns, 1234567);
+		CHECK_U64(seen.st[1].scan_ns, 765432);
+		CHECK_U64(seen.st[1].bytes_scanned, 1ULL << 33);
+		CHECK_U64(seen.st[1].bytes_unreadable, 4096);
+		CHECK_U64(seen.st[1].roots_bytes, 130392);
+		CHECK_U64(seen.st[1].threads, 3);
+		CHECK_U64(seen.st[1].threads_not_stopped, 1);
+		CHECK(seen.st[1].partial && seen.st[1].done);
+		CHECK_U64(seen.cls[1][0], REACH_DEFINITE);
+		CHECK_U64(seen.cls[1][1], REACH_INDIRECT);
+		CHECK_U64(seen.cls[1][2], REACH_POSSIBLE);
+		CHECK_U64(seen.cls[1][3], REACH_NONE);
+		CHECK(!seen.st[2].partial && seen.st[2].threads == 1);
+		CHECK_U64(seen.cls[2][2], REACH_REACHABLE);
+		recording_free(rec);
+	}
+	/* A SCAN of a block its snapshot does not hold; a SCAN left pending by a cut is ignored. */
+	buf = malloc(len + 256);
+	if (data && buf) {
+		memcpy(buf, data, len - 13);
+		n = append_record(buf, len - 13, REC_SCAN, bad_scan, sizeof(bad_scan));
+		n = append_record(buf, n, REC_SNAPSHOT, snapshot, sizeof(snapshot));
+		n = append_record(buf, n, REC_END, end, sizeof(end));
+		CHECK(parse_says(buf, n, "scan classes a block its snapshot does not hold"));
+		n = append_record(buf, len - 13, REC_SCAN, bad_scan, sizeof(bad_scan));
+		CHECK(recording_parse(buf, n, true, &rec, err, sizeof(err)) == 0);
+		if (rec)
+			CHECK_U64(recording_nr_snapshots(rec), 3);
+		recording_free(rec);
+	}
+	free(buf);
+	free(data);
+
+	/* A recording without SCAN (all of versions 1.0 and 1.1): no scan, every block unclassed. */
+	memset(&seen, 0, sizeof(seen));
+	CHECK(recording_parse(plain, plain_len, false, &rec, err, sizeof(err)) == 0);
+	if (rec) {
+		CHECK(recording_replay(rec, all_blocks, collect_scan, &seen) == 0);
+		CHECK(!seen.has_scan[0] && !seen.has_scan[1] && !seen.has_scan[2]);
+		recording_free(rec);
+	}
+}
+
 void test_recfile(void)
 {
 	char path[] = "/tmp/memlens-recfile-XXXXXX";
@@ -559,6 +696,7 @@ void test_recfile(void)
 	test_inconsistent(data, len);
 	test_partial(data, len);
 	test_stalls(data, len);
+	test_scan(data, len);
 	/* The fuzzer starts from this file (tests/fuzz.sh). */
 	if (seed_dir) {
 		char seed[4096];
