@@ -20,6 +20,9 @@
 #include "freeze.h"
 #include "util.h"
 
+/* How long the threads still to stop are waited for once the others are let go. */
+#define RELEASE_WAIT_MS	1000
+
 static bool known(const struct frozen *f, pid_t tid)
 {
 	for (size_t i = 0; i < f->nr; i++)
@@ -149,31 +152,67 @@ int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
 	return f->nr ? 0 : -ESRCH;
 }
 
-/* A seized thread goes on: with the signal it stopped for, if it was one. */
-static void detach(struct frozen *f, size_t i)
+/* Let go of a stopped seized thread. */
+static void detach_stopped(struct frozen *f, size_t i, int status)
 {
-	int status = f->status[i], sig = 0;
+	int sig = 0;
 
-	if (!f->interrupted[i])
-		return;
-	if (f->status[i] == -1) {
-		/* Its stop is still to come: detaching needs it stopped. */
-		if (waitpid(f->t[i].tid, &status, __WALL) < 0)
-			return;
-	}
+	f->interrupted[i] = false;
 	if (!WIFSTOPPED(status))
-		return;
+		return;		/* gone */
 	if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
 		sig = WSTOPSIG(status);
 	ptrace(PTRACE_DETACH, f->t[i].tid, NULL, (void *)(intptr_t)sig);
 }
 
+/*
+ * The threads interrupted that had not stopped yet (a thread in D state,
+ * in a frozen cgroup): detaching needs them stopped. Polled until
+ * DEADLINE, never blocking: the stopped threads are all let go already.
+ * Those that never stop stay seized: they stop when they wake up, and
+ * the kernel lets them go when memlens exits. How many.
+ */
+static unsigned int detach_pending(struct frozen *f, uint64_t deadline)
+{
+	for (;;) {
+		unsigned int pending = 0;
+
+		for (size_t i = 0; i < f->nr; i++) {
+			int status;
+			pid_t r;
+
+			if (!f->interrupted[i])
+				continue;
+			r = waitpid(f->t[i].tid, &status, __WALL | WNOHANG);
+			if (r < 0 && errno == EINTR) {
+				pending++;
+				continue;
+			}
+			if (r == 0) {
+				pending++;
+				continue;
+			}
+			detach_stopped(f, i, r < 0 ? 0 : status);
+		}
+		if (!pending || monotonic_ns() >= deadline)
+			return pending;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+}
+
 uint64_t freeze_release(struct frozen *f)
 {
-	if (f->seized)
-		for (size_t i = 0; i < f->nr; i++)
-			detach(f, i);
-	return monotonic_ns() - f->stopped_ns;
+	uint64_t pause;
+
+	if (!f->seized)
+		return monotonic_ns() - f->stopped_ns;
+	/* Every stopped thread first: none waits for one that is slow to stop. */
+	for (size_t i = 0; i < f->nr; i++)
+		if (f->interrupted[i] && f->status[i] != -1)
+			detach_stopped(f, i, f->status[i]);
+	pause = monotonic_ns() - f->stopped_ns;
+	f->left_seized = detach_pending(f, monotonic_ns() + RELEASE_WAIT_MS * 1000000ULL);
+	return pause;
 }
 
 void freeze_free(struct frozen *f)

@@ -22,6 +22,7 @@ struct frozen {
 	bool *interrupted;	/* we sent it PTRACE_INTERRUPT */
 	size_t nr, cap;
 	uint64_t stopped_ns;	/* when the first thread was asked to stop */
+	unsigned int left_seized;	/* freeze_release: interrupted, never stopped, still ours */
 };
 
 /*
@@ -33,9 +34,11 @@ struct frozen {
 int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
 		size_t nr_already, int wait_ms);
 /*
- * Seized: detach every thread (a stop the thread reported for a signal
- * gets it back). Not seized: the caller resumes them (F->status says how
- * each stopped). The pause in ns since the first stop.
+ * Seized: detach every stopped thread (a stop the thread reported for a
+ * signal gets it back), then those still to stop as they do, for at most
+ * a second without blocking; the rest are counted in F->left_seized.
+ * Not seized: the caller resumes them (F->status says how each stopped).
+ * The pause in ns from the first stop to the last stopped thread let go.
  */
 uint64_t freeze_release(struct frozen *f);
 void freeze_free(struct frozen *f);

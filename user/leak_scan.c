@@ -87,6 +87,10 @@ static int scan_attached(struct scan_job *job)
 	if (!err)
 		err = scan_frozen(job, &f);
 	job->ls->st.pause_ns = freeze_release(&f);
+	if (f.left_seized)
+		error_msg("reachability scan: %u threads of pid %d had still not stopped a second "
+			  "after the others went on: they stop when they wake, until memlens exits",
+			  f.left_seized, job->pid);
 	freeze_free(&f);
 	return err;
 }
