@@ -96,8 +96,12 @@ static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_al
 			continue;
 		}
 		/* No options: its clones are not ours, and nothing stays traced after. */
-		if (f->seized && ptrace(PTRACE_SEIZE, tid, NULL, NULL))
-			continue;	/* gone, or not ours to trace */
+		if (f->seized && ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
+			/* Gone; or traced already (gdb, strace), or Yama: not stopped, said. */
+			if (errno != ESRCH && !f->seize_err)
+				f->seize_err = errno;
+			continue;
+		}
 		if (!ptrace(PTRACE_INTERRUPT, tid, NULL, NULL))
 			f->interrupted[f->nr - 1] = true;
 	}

@@ -22,6 +22,7 @@ struct frozen {
 	bool *interrupted;	/* we sent it PTRACE_INTERRUPT */
 	size_t nr, cap;
 	uint64_t stopped_ns;	/* when the first thread was asked to stop */
+	int seize_err;		/* a thread could not be seized (errno): it runs on */
 	unsigned int left_seized;	/* freeze_release: interrupted, never stopped, still ours */
 };
 

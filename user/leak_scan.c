@@ -30,6 +30,7 @@ static int scan_frozen(void *arg, const struct frozen *f)
 	struct scan_job *job = arg;
 	struct leak_scan *ls = job->ls;
 
+	ls->st.seize_err = f->seize_err;
 	return reach_scan_process(job->pid, f->t, f->nr, ls->addr, ls->size, ls->nr,
 				  job->unknown_heap, ls->max_pause_ns, ls->cls, &ls->st);
 }
@@ -112,10 +113,6 @@ int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
 		error_msg("reachability scan of pid %d failed: %s", pid, strerror(-err));
 		return err;
 	}
-	if (ls->st.threads_not_stopped)
-		info_msg("reachability scan: %u of %u threads did not stop within %d ms: "
-			 "their stacks and registers were not scanned", ls->st.threads_not_stopped,
-			 ls->st.threads, STOP_WAIT_MS);
 	ls->valid = true;
 	return 0;
 }

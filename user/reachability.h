@@ -29,6 +29,18 @@ enum reach_class {
 /* The class's name in reports ("definitely_lost", ...); "not_scanned" for REACH_NONE. */
 const char *reach_class_name(enum reach_class c);
 
+/* Why a scan is partial: only REACH_REACHABLE is sure, the rest REACH_NONE. */
+enum reach_partial {
+	REACH_WHOLE,
+	REACH_CUT_DEADLINE,	/* the deadline (--scan-max-pause) came */
+	REACH_CUT_READ_ERROR,	/* a read failed, not for an unmapped page: stopped there */
+	REACH_CUT_THREADS,	/* threads not stopped: their stacks and registers unseen */
+	REACH_CUT_UNREADABLE,	/* roots (or blocks they reach) could not be read */
+};
+
+/* Its name in JSON ("max_pause", ...); NULL for REACH_WHOLE. */
+const char *reach_partial_name(enum reach_partial why);
+
 struct reach_range {
 	uint64_t start;
 	uint64_t end;
@@ -51,6 +63,7 @@ struct reach_input {
 	reach_readv_fn readv;	/* many small blocks in one call; NULL: READ each */
 	void *ctx;
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC: stop there, a partial scan; 0: none */
+	bool threads_unseen;	/* some threads' stacks and registers are not roots: partial */
 	/*
 	 * glibc's malloc: a word at a block's next chunk header (block +
 	 * chunk size - 16, inside it when the request fills the chunk) is
@@ -63,7 +76,10 @@ struct reach_result {
 	uint8_t *cls;		/* nr entries, the class of input block i */
 	uint64_t bytes_scanned;	/* read and looked at, roots and blocks */
 	uint64_t bytes_unreadable;	/* in ranges that could not be read */
-	bool partial;		/* the deadline came: only REACH_REACHABLE is sure */
+	uint64_t roots_unreadable;	/* of them, in roots or blocks reached from roots */
+	bool partial;		/* WHY: only REACH_REACHABLE is sure */
+	enum reach_partial why;
+	int read_err;		/* REACH_CUT_READ_ERROR: the errno */
 };
 
 /*
@@ -72,7 +88,10 @@ struct reach_result {
  * reachable block makes a block reachable; an interior pointer only
  * possibly; blocks still unreached are then definitely lost in address
  * order, each marking what it reaches (interior pointers too) indirectly
- * lost, a cycle's lowest block the definite one. 0 or -ENOMEM.
+ * lost, a cycle's lowest block the definite one. A page that cannot be
+ * read (-EFAULT, -EIO, -ESRCH) is skipped and counted; in the roots, or
+ * in blocks they reach, it makes the scan partial. Any other error of
+ * READ stops the scan, partial. 0 or -ENOMEM.
  */
 int reach_classify(const struct reach_input *in, struct reach_result *out);
 
@@ -95,6 +114,10 @@ struct reach_stats {
 	uint64_t roots_bytes;	/* of the roots, stacks included */
 	uint32_t threads;
 	uint32_t threads_not_stopped;	/* running through the scan: their stacks and registers unseen */
+	int seize_err;		/* why a thread could not be seized (errno), 0 */
+	uint64_t roots_unreadable;
+	int read_err;
+	enum reach_partial why;
 	bool partial;
 	bool done;		/* a scan was made */
 };
