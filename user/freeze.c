@@ -31,17 +31,30 @@ static bool known(const struct frozen *f, pid_t tid)
 	return false;
 }
 
+/*
+ * Each array is grown in place and kept at once: a failure leaves them
+ * valid for the NR threads seized, which freeze_release() lets go.
+ */
 static int add_thread(struct frozen *f, pid_t tid)
 {
-	size_t cap = f->cap;
+	if (f->nr == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct reach_thread *t;
+		bool *interrupted;
+		int *status;
 
-	if (f->nr == cap) {
-		cap = cap ? cap * 2 : 16;
-		f->t = realloc(f->t, cap * sizeof(*f->t));
-		f->status = realloc(f->status, cap * sizeof(*f->status));
-		f->interrupted = realloc(f->interrupted, cap * sizeof(*f->interrupted));
-		if (!f->t || !f->status || !f->interrupted)
+		t = realloc(f->t, cap * sizeof(*t));
+		if (!t)
 			return -ENOMEM;
+		f->t = t;
+		status = realloc(f->status, cap * sizeof(*status));
+		if (!status)
+			return -ENOMEM;
+		f->status = status;
+		interrupted = realloc(f->interrupted, cap * sizeof(*interrupted));
+		if (!interrupted)
+			return -ENOMEM;
+		f->interrupted = interrupted;
 		f->cap = cap;
 	}
 	f->t[f->nr] = (struct reach_thread){ .tid = tid };
