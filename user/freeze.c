@@ -169,17 +169,27 @@ int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
 	return f->nr ? 0 : -ESRCH;
 }
 
+/*
+ * Seized with no options, a thread reports no syscall-stop and no exec
+ * SIGTRAP: a stop with no event is always a signal-delivery-stop, SIGTRAP
+ * too (int3, raise), and the signal is the program's. Event stops
+ * (PTRACE_EVENT_STOP: our interrupt, or a group-stop the kernel keeps
+ * after the detach) carry none.
+ */
+int freeze_stop_signal(int status)
+{
+	if (!WIFSTOPPED(status) || (status >> 16) != 0)
+		return 0;
+	return WSTOPSIG(status);
+}
+
 /* Let go of a stopped seized thread. */
 static void detach_stopped(struct frozen *f, size_t i, int status)
 {
-	int sig = 0;
-
 	f->interrupted[i] = false;
 	if (!WIFSTOPPED(status))
 		return;		/* gone */
-	if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
-		sig = WSTOPSIG(status);
-	ptrace(PTRACE_DETACH, f->t[i].tid, NULL, (void *)(intptr_t)sig);
+	ptrace(PTRACE_DETACH, f->t[i].tid, NULL, (void *)(intptr_t)freeze_stop_signal(status));
 }
 
 /*

@@ -43,5 +43,7 @@ int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
  */
 uint64_t freeze_release(struct frozen *f);
 void freeze_free(struct frozen *f);
+/* The signal a seized thread's stop STATUS (waitpid) gets back when let go, 0 if none. */
+int freeze_stop_signal(int status);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -154,7 +155,20 @@ static void test_frozen_thread(void)
 	CHECK(access(dir, F_OK) != 0);
 }
 
+/* A signal-delivery-stop's signal goes back, SIGTRAP too; an event stop's does not. */
+static void test_stop_signal(void)
+{
+	int stopped_by = 0x7f;
+
+	CHECK_U64(freeze_stop_signal(SIGTRAP << 8 | stopped_by), SIGTRAP);
+	CHECK_U64(freeze_stop_signal(SIGUSR1 << 8 | stopped_by), SIGUSR1);
+	CHECK_U64(freeze_stop_signal(PTRACE_EVENT_STOP << 16 | SIGTRAP << 8 | stopped_by), 0);
+	CHECK_U64(freeze_stop_signal(PTRACE_EVENT_STOP << 16 | SIGSTOP << 8 | stopped_by), 0);
+	CHECK_U64(freeze_stop_signal(0), 0);	/* exited */
+}
+
 void test_freeze(void)
 {
+	test_stop_signal();
 	test_frozen_thread();
 }
