@@ -636,16 +636,28 @@ static void module_roots(struct roots *rs, const struct map *m, size_t nr,
 	}
 }
 
-static bool is_thread_stack(const struct map *m, const struct reach_thread *t, size_t nr)
+/* The block (B sorted) ADDR is in, or -1. */
+static long block_of(const struct reach_range *b, size_t nr, uint64_t addr)
+{
+	size_t k = first_ending_after(b, nr, addr);
+
+	return k < nr && b[k].start <= addr ? (long)k : -1;
+}
+
+/* M holds a thread's stack: one whose stack pointer is in M and in no block. */
+static bool is_thread_stack(const struct map *m, const struct reach_thread *t, size_t nr,
+			    const struct reach_range *b, size_t nr_b)
 {
 	for (size_t i = 0; i < nr; i++)
-		if (t[i].stopped && t[i].sp >= m->start && t[i].sp < m->end)
+		if (t[i].stopped && t[i].sp >= m->start && t[i].sp < m->end &&
+		    block_of(b, nr_b, t[i].sp) < 0)
 			return true;
 	return false;
 }
 
 /*
- * A thread's stack from its stack pointer up, and its TLS: the block at
+ * A thread's stack from its stack pointer up (to the end of its mapping,
+ * or of the block it is in), and its TLS: the block at
  * its thread pointer (ld.so's static TLS of the first thread), or around
  * it in its mapping when no block holds it; another thread's TLS is at
  * the top of its stack mapping, scanned with it.
@@ -657,16 +669,30 @@ static void thread_roots(struct roots *rs, const struct map *m, size_t nr,
 	for (size_t i = 0; i < nr_t; i++) {
 		const struct map *sm, *tm;
 		uint64_t fs = t[i].fs_base;
+		long in_block;
 		size_t k;
 
 		if (!t[i].stopped)
 			continue;
 		sm = map_of(m, nr, t[i].sp);
-		if (sm)
+		in_block = sm ? block_of(b, nr_b, t[i].sp) : -1;
+		if (in_block >= 0) {
+			k = in_block;
+			/*
+			 * A stack in a malloc'd block (a coroutine's, ucontext):
+			 * up to the block's end, not the heap's; the block is
+			 * reachable (a root overlaps it), held by that thread.
+			 */
+			add_root(rs, t[i].sp - RED_ZONE > b[k].start ? t[i].sp - RED_ZONE : b[k].start,
+				 b[k].end);
+			sm = NULL;
+		} else if (sm) {
 			add_root(rs, t[i].sp - RED_ZONE > sm->start ? t[i].sp - RED_ZONE : sm->start,
 				 sm->end);
+		}
 		tm = fs ? map_of(m, nr, fs) : NULL;
-		if (!tm || tm == sm || (tm->kind == 'f' && tm->w) || is_thread_stack(tm, t, nr_t))
+		if (!tm || tm == sm || (tm->kind == 'f' && tm->w) ||
+		    is_thread_stack(tm, t, nr_t, b, nr_b))
 			continue;
 		k = first_ending_after(b, nr_b, fs);
 		if (k < nr_b && b[k].start <= fs)
@@ -730,7 +756,7 @@ int reach_roots(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 	thread_roots(&rs, m, nr, t, nr_threads, b, nr_blocks);
 	for (size_t i = 0; unknown_heap && i < nr; i++)
 		if ((m[i].kind == 'a' || m[i].kind == 'h') && m[i].w && m[i].r &&
-		    !is_thread_stack(&m[i], t, nr_threads))
+		    !is_thread_stack(&m[i], t, nr_threads, b, nr_blocks))
 			add_outside_blocks(&rs, b, nr_blocks, m[i].start, m[i].end);
 	free(m);
 	free(b);

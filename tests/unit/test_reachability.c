@@ -2,6 +2,8 @@
 /* The reachability core on a synthetic memory image: every class, as valgrind gives it. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "reachability.h"
 #include "unit.h"
 
@@ -296,6 +298,41 @@ static void test_malloc_chunks(void)
 	CHECK_U64(cls[0], REACH_POSSIBLE);
 }
 
+/*
+ * A thread whose stack is a malloc'd block (a coroutine): its stack root
+ * ends with that block, not with the mapping; the block after it stays
+ * out of the roots. Roots of this process, a fake thread.
+ */
+static void test_stack_in_block(void)
+{
+	size_t len = 1 << 20;
+	char *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t base = (uintptr_t)map;
+	struct reach_range blocks[2] = { { base + 0x1000, base + 0x3000 },
+					 { base + 0x8000, base + 0x8100 } };
+	struct reach_thread t = { .tid = getpid(), .stopped = true, .sp = base + 0x2000 };
+	struct reach_range *roots = NULL;
+	size_t nr = 0;
+	bool seen = false;
+
+	CHECK(map != MAP_FAILED);
+	if (map == MAP_FAILED)
+		return;
+	map[0] = 1;
+	CHECK(reach_roots(getpid(), &t, 1, blocks, 2, false, &roots, &nr) == 0);
+	for (size_t i = 0; i < nr; i++) {
+		CHECK(roots[i].end <= blocks[1].start || roots[i].start >= blocks[1].end);
+		if (roots[i].start <= t.sp && t.sp < roots[i].end) {
+			seen = true;
+			CHECK_U64(roots[i].start, t.sp - 128);
+			CHECK_U64(roots[i].end, blocks[0].end);
+		}
+	}
+	CHECK(seen);
+	free(roots);
+	munmap(map, len);
+}
+
 static void test_names(void)
 {
 	CHECK_STR(reach_class_name(REACH_DEFINITE), "definitely_lost");
@@ -312,5 +349,6 @@ void test_reachability(void)
 	test_threads_unseen();
 	test_deadline();
 	test_malloc_chunks();
+	test_stack_in_block();
 	test_names();
 }
