@@ -184,6 +184,19 @@ test_suppressions() {
 		"$MEMLENS_BIN" leaks --suppressions "$supp" -- true
 }
 
+# A command killed before its _exit hold: no scan, and one line (and no_scan) says why.
+test_not_scanned() {
+	local r
+	r=$("$MEMLENS" leaks --json -t 0 -- sh -c 'kill -KILL $$' 2>/dev/null)
+	check_eq "killed command: no_scan says why, no scan" \
+		"the command was killed by signal 9 (Killed) before it reached _exit null" \
+		"$(jq -r '"\(.no_scan) \(.scan)"' <<<"$r")"
+	r=$("$MEMLENS" leaks -t 0 -- sh -c 'kill -KILL $$' 2>/dev/null)
+	check "killed command: the text report says it in one line" grep -qx \
+		'reachability: not scanned: the command was killed by signal 9 (Killed) before it reached _exit' \
+		<<<"$r"
+}
+
 test_errors() {
 	expect_error "--scan bogus" 2 "memlens: leaks: --scan is end, each or none, not 'bogus'" \
 		"$MEMLENS_BIN" leaks --scan bogus -- true
@@ -199,5 +212,6 @@ test_pid
 test_killed_in_scan
 test_max_pause
 test_suppressions
+test_not_scanned
 test_errors
 finish e2e-reachable

@@ -8,6 +8,7 @@
  * meanwhile, the kernel detaches and the process runs on.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "freeze.h"
@@ -103,6 +104,7 @@ int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
 	int err;
 
 	ls->valid = false;
+	ls->failed[0] = 0;
 	memset(&ls->st, 0, sizeof(ls->st));
 	err = take_blocks(ls, recs, nr);
 	if (!err && sp && sp->holder)
@@ -111,6 +113,7 @@ int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
 		err = scan_attached(&job);
 	if (err) {
 		error_msg("reachability scan of pid %d failed: %s", pid, strerror(-err));
+		snprintf(ls->failed, sizeof(ls->failed), "the scan failed: %s", strerror(-err));
 		return err;
 	}
 	ls->valid = true;

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "output.h"
 #include "reach_report.h"
 
 /* The order classes are shown in: what is lost first. */
@@ -68,6 +69,8 @@ void reach_print_text(FILE *out, const struct stack_report *r)
 	const struct reach_stats *st = r->scan;
 	uint64_t count[REACH_NR], bytes[REACH_NR];
 
+	if (!st && r->no_scan)
+		fprintf(out, "reachability: not scanned: %s\n", r->no_scan);
 	if (!st)
 		return;
 	totals(r, count, bytes);
@@ -146,6 +149,10 @@ void reach_print_json(FILE *out, const struct stack_report *r)
 	const struct reach_stats *st = r->scan;
 	uint64_t count[REACH_NR], bytes[REACH_NR];
 
+	if (!st && r->no_scan) {
+		fputs(",\"no_scan\":", out);
+		json_print_string(out, r->no_scan);
+	}
 	if (!st)
 		return;
 	totals(r, count, bytes);
