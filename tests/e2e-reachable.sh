@@ -4,10 +4,10 @@
 # End-to-end tests of the reachability scan (memlens leaks --scan): graphs
 # of blocks whose class is known (tests/workloads/reach_graphs.c), each
 # class asserted exactly, in blocks and bytes, for the blocks the workload
-# makes (stacks through graph_*); the same run under valgrind, where it is
-# installed, gives the same totals. Then -p: the process scanned live,
-# stopped by ptrace only while read, running on after, even when memlens
-# is killed in the middle of a scan. Needs root.
+# makes (stacks through graph_*); the same run under valgrind (a declared
+# dependency: its absence fails) gives the same totals. Then -p: the
+# process scanned live, stopped by ptrace only while read, running on
+# after, even when memlens is killed in the middle of a scan. Needs root.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -62,9 +62,12 @@ test_graph() {
 	check_eq "$graph: classes (definite indirect possible reachable)" "$want" "$(classes "$r")"
 	check_eq "$graph: nothing left unscanned, the scan whole" "0 false" \
 		"$(jq -r '"\(.scan.not_scanned.allocations) \(.scan.partial)"' <<<"$r")"
+	# A declared dependency (scripts/install-deps.sh): missing is a failure, not a pass.
 	if command -v valgrind >/dev/null; then
 		check_eq "$graph: valgrind's classes of the same blocks" "$want" \
 			"$(valgrind_classes "$graph")"
+	else
+		not_ok "$graph: valgrind's classes of the same blocks: valgrind missing"
 	fi
 }
 
