@@ -11,8 +11,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
-#include "reachability.h"
+
+/*
+ * One thread of a stopped process: its stack pointer, thread pointer and
+ * registers (the roots a reachability scan takes from it).
+ */
+struct reach_thread {
+	pid_t tid;
+	bool stopped;		/* its registers were read */
+	uint64_t sp;
+	uint64_t fs_base;
+	uint64_t regs[32];
+	size_t nr_regs;
+};
 
 struct frozen {
 	pid_t pid;

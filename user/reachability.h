@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "freeze.h"	/* struct reach_thread: a stopped thread, as freeze.c reads it */
 
 /* A block's class, valgrind's names. */
 enum reach_class {
@@ -95,16 +96,6 @@ struct reach_result {
  */
 int reach_classify(const struct reach_input *in, struct reach_result *out);
 
-/* One thread of a stopped process: its stack pointer, thread pointer and registers. */
-struct reach_thread {
-	pid_t tid;
-	bool stopped;		/* its registers were read */
-	uint64_t sp;
-	uint64_t fs_base;
-	uint64_t regs[32];
-	size_t nr_regs;
-};
-
 /* Where a scan's time and memory went, for the report. */
 struct reach_stats {
 	uint64_t pause_ns;	/* the process stopped (from the first thread stopped to the last let go) */
@@ -146,11 +137,12 @@ ssize_t reach_readv_process(void *ctx, const struct reach_range *r, size_t n, vo
 
 /*
  * Classify the NR blocks at ADDR/SIZE of process PID, stopped with its
- * threads T (whose registers are read): classes into CLS. MAX_PAUSE_NS
- * bounds the scan (0: none). 0 or -errno.
+ * threads T (whose registers are read): classes into CLS. DEADLINE_NS
+ * (CLOCK_MONOTONIC, 0: none) bounds the scan, the roots read included.
+ * 0 or -errno.
  */
 int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 		       const uint64_t *addr, const uint64_t *size, size_t nr, bool unknown_heap,
-		       uint64_t max_ns, uint8_t *cls, struct reach_stats *st);
+		       uint64_t deadline_ns, uint8_t *cls, struct reach_stats *st);
 
 #endif
