@@ -56,7 +56,7 @@ PY
 # One graph at a time, and all together: memlens's classes, exactly, and valgrind's.
 test_graph() {
 	local graph=$1 want=$2 r rc
-	r=$("$MEMLENS" leaks --json -t 0 -- "$GRAPHS" "$graph" 2>"$tmp/err")
+	r=$("$MEMLENS" leaks --json -t 0 -i 1000 -- "$GRAPHS" "$graph" 2>"$tmp/err")
 	rc=$?
 	check_eq "$graph: memlens exits 0" 0 "$rc"
 	check_eq "$graph: classes (definite indirect possible reachable)" "$want" "$(classes "$r")"

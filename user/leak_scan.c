@@ -17,7 +17,7 @@
 #include "spawn.h"
 #include "util.h"
 
-/* Threads that take longer than this to stop are left out of the scan (said). */
+/* Threads that take longer than this (or --scan-max-pause) to stop are left out: partial. */
 #define STOP_WAIT_MS 1000
 
 struct scan_job {
@@ -31,9 +31,12 @@ static int scan_frozen(void *arg, const struct frozen *f)
 	struct scan_job *job = arg;
 	struct leak_scan *ls = job->ls;
 
+	/* --scan-max-pause counts from the first thread stopped: the waits and roots too. */
+	uint64_t deadline = ls->max_pause_ns ? f->stopped_ns + ls->max_pause_ns : 0;
+
 	ls->st.seize_err = f->seize_err;
 	return reach_scan_process(job->pid, f->t, f->nr, ls->addr, ls->size, ls->nr,
-				  job->unknown_heap, ls->max_pause_ns, ls->cls, &ls->st);
+				  job->unknown_heap, deadline, ls->cls, &ls->st);
 }
 
 static const struct alloc_rec *sort_recs;
@@ -82,10 +85,14 @@ static int take_blocks(struct leak_scan *ls, const struct alloc_rec *recs, size_
 /* -p: seized, interrupted, scanned, detached, all by this thread. */
 static int scan_attached(struct scan_job *job)
 {
+	int wait_ms = STOP_WAIT_MS;
 	struct frozen f;
 	int err;
 
-	err = freeze_stop(&f, job->pid, true, NULL, 0, STOP_WAIT_MS);
+	/* No longer than --scan-max-pause for the stops (a thread left out: partial). */
+	if (job->ls->max_pause_ns && job->ls->max_pause_ns < wait_ms * 1000000ULL)
+		wait_ms = job->ls->max_pause_ns / 1000000 ?: 1;
+	err = freeze_stop(&f, job->pid, true, NULL, 0, wait_ms);
 	if (!err)
 		err = scan_frozen(job, &f);
 	job->ls->st.pause_ns = freeze_release(&f);

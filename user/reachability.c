@@ -772,7 +772,7 @@ int reach_roots(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 
 int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 		       const uint64_t *addr, const uint64_t *size, size_t nr, bool unknown_heap,
-		       uint64_t max_ns, uint8_t *cls, struct reach_stats *st)
+		       uint64_t deadline_ns, uint8_t *cls, struct reach_stats *st)
 {
 	struct reach_mem mem = { .pid = pid, .mem_fd = -1 };
 	struct reach_range *blocks = malloc((nr + 1) * sizeof(*blocks)), *roots = NULL;
@@ -783,7 +783,7 @@ int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_thread
 		.addr = addr, .size = size, .nr = nr,
 		.words = words, .read = reach_read_process, .readv = reach_readv_process,
 		.ctx = &mem,
-		.deadline_ns = max_ns ? start + max_ns : 0,
+		.deadline_ns = deadline_ns,
 		.malloc_chunks = true,
 	};
 	size_t nr_roots = 0;
