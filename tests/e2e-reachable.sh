@@ -148,6 +148,31 @@ test_killed_in_scan() {
 	check_eq "killed: the workload exits 0 once told" 0 "$?"
 }
 
+# A process traced already (strace -f): not seized, no thread stopped: the
+# scan is partial and says why, and calls nothing lost.
+test_traced() {
+	local out=$tmp/traced.json log=$tmp/traced.out r spid i
+	start_waiting "$log" "$GRAPHS" --wait all || { not_ok "traced: workload did not start"; return; }
+	strace -f -qq -o /dev/null -p "$work_pid" &
+	spid=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(awk '/^TracerPid:/ {print $2}' "/proc/$work_pid/status")" != 0 ] && break
+		sleep 0.05
+	done
+	start_memlens "$out" "tracing pid $work_pid" leaks -p "$work_pid" --json -t 0 -i 0.3 \
+		--scan each || { not_ok "traced: memlens did not attach" "$(cat "$out.err")"; kill "$spid"; return; }
+	work_go "$log" || { not_ok "traced: workload did not finish"; kill "$spid"; return; }
+	r=$(next_report "$out")
+	check_eq "traced: partial (threads not stopped), nothing called lost" \
+		"true threads_not_stopped 3 0 0 0" \
+		"$(jq -r '.scan | "\(.partial) \(.partial_reason) \(.threads_not_stopped) \(.definitely_lost.allocations) \(.indirectly_lost.allocations) \(.possibly_lost.allocations)"' <<<"$r")"
+	stop_memlens
+	kill "$spid"
+	wait "$spid" 2>/dev/null
+	work_exit
+	check_eq "traced: the workload exits 0 once told" 0 "$?"
+}
+
 # A bound on the pause: a scan cut there says so, and claims nothing lost.
 test_max_pause() {
 	local r
@@ -213,6 +238,7 @@ test_text
 test_pprof
 test_pid
 test_killed_in_scan
+test_traced
 test_max_pause
 test_suppressions
 test_not_scanned
