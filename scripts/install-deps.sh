@@ -11,11 +11,12 @@ BUILD_PKGS="make gcc clang llvm libelf-dev zlib1g-dev libdw-dev pkg-config proto
 libprotobuf-c-dev libiberty-dev liblzma-dev libbz2-dev go-md2man"
 # libc6-dbg: glibc's own function names in stacks (tests/e2e-unwind.sh asserts them).
 # valgrind: the reachability scan's classes against memcheck's (tests/e2e-reachable.sh).
+# strace: a process traced already, which a scan cannot seize (tests/e2e-reachable.sh).
 # prometheus: a real server scrapes top --prom, promtool checks it (tests/e2e-tools.sh).
 # debhelper, lintian: make deb and its check (tests/deb.sh).
 TEST_PKGS="bpftrace procps jq util-linux tmux chromium python3 golang-go curl libclang-rt-14-dev
 libc6-dbg g++ libjemalloc2 libtcmalloc-minimal4 busybox-static debian-archive-keyring man-db
-prometheus debhelper lintian valgrind"
+prometheus debhelper lintian valgrind strace"
 BACKPORTS_PKGS="libbpf-dev bpftool qemu-system-x86"
 
 have_backports() {

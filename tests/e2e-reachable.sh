@@ -4,12 +4,12 @@
 # End-to-end tests of the reachability scan (memlens leaks --scan): graphs
 # of blocks whose class is known (tests/workloads/reach_graphs.c), each
 # class asserted exactly, in blocks and bytes, for the blocks the workload
-# makes (stacks through graph_*); the same run under valgrind, where it is
-# installed, gives the same totals. Then -p: the process scanned live,
-# stopped by ptrace only while read, running on after, even when memlens
-# is killed in the middle of a scan. Then memlens record: the classes kept
-# in the recording, rendered by report as leaks gave them live; report
-# --suppressions. Needs root.
+# makes (stacks through graph_*); the same run under valgrind (a declared
+# dependency: its absence fails) gives the same totals. Then -p: the
+# process scanned live, stopped by ptrace only while read, running on
+# after, even when memlens is killed in the middle of a scan. Then memlens
+# record: the classes kept in the recording, rendered by report as leaks
+# gave them live; report --suppressions. Needs root.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -58,15 +58,18 @@ PY
 # One graph at a time, and all together: memlens's classes, exactly, and valgrind's.
 test_graph() {
 	local graph=$1 want=$2 r rc
-	r=$("$MEMLENS" leaks --json -t 0 -- "$GRAPHS" "$graph" 2>"$tmp/err")
+	r=$("$MEMLENS" leaks --json -t 0 -i 1000 -- "$GRAPHS" "$graph" 2>"$tmp/err")
 	rc=$?
 	check_eq "$graph: memlens exits 0" 0 "$rc"
 	check_eq "$graph: classes (definite indirect possible reachable)" "$want" "$(classes "$r")"
 	check_eq "$graph: nothing left unscanned, the scan whole" "0 false" \
 		"$(jq -r '"\(.scan.not_scanned.allocations) \(.scan.partial)"' <<<"$r")"
+	# A declared dependency (scripts/install-deps.sh): missing is a failure, not a pass.
 	if command -v valgrind >/dev/null; then
 		check_eq "$graph: valgrind's classes of the same blocks" "$want" \
 			"$(valgrind_classes "$graph")"
+	else
+		not_ok "$graph: valgrind's classes of the same blocks: valgrind missing"
 	fi
 }
 
@@ -147,6 +150,31 @@ test_killed_in_scan() {
 	check_eq "killed: the workload exits 0 once told" 0 "$?"
 }
 
+# A process traced already (strace -f): not seized, no thread stopped: the
+# scan is partial and says why, and calls nothing lost.
+test_traced() {
+	local out=$tmp/traced.json log=$tmp/traced.out r spid i
+	start_waiting "$log" "$GRAPHS" --wait all || { not_ok "traced: workload did not start"; return; }
+	strace -f -qq -o /dev/null -p "$work_pid" &
+	spid=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(awk '/^TracerPid:/ {print $2}' "/proc/$work_pid/status")" != 0 ] && break
+		sleep 0.05
+	done
+	start_memlens "$out" "tracing pid $work_pid" leaks -p "$work_pid" --json -t 0 -i 0.3 \
+		--scan each || { not_ok "traced: memlens did not attach" "$(cat "$out.err")"; kill "$spid"; return; }
+	work_go "$log" || { not_ok "traced: workload did not finish"; kill "$spid"; return; }
+	r=$(next_report "$out")
+	check_eq "traced: partial (threads not stopped), nothing called lost" \
+		"true threads_not_stopped 3 0 0 0" \
+		"$(jq -r '.scan | "\(.partial) \(.partial_reason) \(.threads_not_stopped) \(.definitely_lost.allocations) \(.indirectly_lost.allocations) \(.possibly_lost.allocations)"' <<<"$r")"
+	stop_memlens
+	kill "$spid"
+	wait "$spid" 2>/dev/null
+	work_exit
+	check_eq "traced: the workload exits 0 once told" 0 "$?"
+}
+
 # A bound on the pause: a scan cut there says so, and claims nothing lost.
 test_max_pause() {
 	local r
@@ -184,6 +212,19 @@ test_suppressions() {
 	expect_error "--suppressions, a line of another kind" 2 \
 		"memlens: leaks: $supp:2: not a suppression (leak:PATTERN): race:y" \
 		"$MEMLENS_BIN" leaks --suppressions "$supp" -- true
+}
+
+# A command killed before its _exit hold: no scan, and one line (and no_scan) says why.
+test_not_scanned() {
+	local r
+	r=$("$MEMLENS" leaks --json -t 0 -- sh -c 'kill -KILL $$' 2>/dev/null)
+	check_eq "killed command: no_scan says why, no scan" \
+		"the command was killed by signal 9 (Killed) before it reached _exit null" \
+		"$(jq -r '"\(.no_scan) \(.scan)"' <<<"$r")"
+	r=$("$MEMLENS" leaks -t 0 -- sh -c 'kill -KILL $$' 2>/dev/null)
+	check "killed command: the text report says it in one line" grep -qx \
+		'reachability: not scanned: the command was killed by signal 9 (Killed) before it reached _exit' \
+		<<<"$r"
 }
 
 test_errors() {
@@ -298,8 +339,10 @@ test_text
 test_pprof
 test_pid
 test_killed_in_scan
+test_traced
 test_max_pause
 test_suppressions
+test_not_scanned
 test_errors
 test_record
 test_record_pid

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -413,6 +414,31 @@ static void scan_blocks(struct alloc_session *s, bool final)
 		leak_scan_apply(&s->scan, s->snap.recs, s->snap.nr);
 }
 
+/*
+ * A report that should have a scan and has none says why, in one line:
+ * the command killed before its _exit hold, or ended by exit_group
+ * itself (no hold), the process gone, or the scan failed.
+ */
+static const char *no_scan_reason(struct alloc_session *s, bool final, char *buf, size_t len)
+{
+	if (s->opts->scan == SCAN_NONE || s->rec || s->scan.valid ||
+	    (!final && s->opts->scan != SCAN_EACH))
+		return NULL;
+	if (s->scan.failed[0])
+		return s->scan.failed;
+	if (!s->exited)
+		return "no scan was made";
+	if (!s->opts->cmd)
+		return "the process exited: nothing left to scan";
+	if (WIFSIGNALED(s->exit_code))
+		snprintf(buf, len, "the command was killed by signal %d (%s) before it reached _exit",
+			 WTERMSIG(s->exit_code), strsignal(WTERMSIG(s->exit_code)));
+	else
+		snprintf(buf, len, "the command ended without stopping at _exit "
+			 "(exit_group called directly, or not traced)");
+	return buf;
+}
+
 /* FINAL: the last report of the session (exit, Ctrl-C, the -n-th). */
 static int report(struct alloc_session *s, bool final)
 {
@@ -427,6 +453,7 @@ static int report(struct alloc_session *s, bool final)
 		.stack = report_stack,
 		.ctx = s,
 	};
+	char no_scan[160];
 	int err;
 
 	if (!s->exited)
@@ -437,6 +464,7 @@ static int report(struct alloc_session *s, bool final)
 			return err;
 		scan_blocks(s, final);
 		r.scan = s->scan.valid ? &s->scan.st : NULL;
+		r.no_scan = no_scan_reason(s, final, no_scan, sizeof(no_scan));
 	}
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);

@@ -20,6 +20,9 @@
 #include "freeze.h"
 #include "util.h"
 
+/* How long the threads still to stop are waited for once the others are let go. */
+#define RELEASE_WAIT_MS	1000
+
 static bool known(const struct frozen *f, pid_t tid)
 {
 	for (size_t i = 0; i < f->nr; i++)
@@ -28,17 +31,30 @@ static bool known(const struct frozen *f, pid_t tid)
 	return false;
 }
 
+/*
+ * Each array is grown in place and kept at once: a failure leaves them
+ * valid for the NR threads seized, which freeze_release() lets go.
+ */
 static int add_thread(struct frozen *f, pid_t tid)
 {
-	size_t cap = f->cap;
+	if (f->nr == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct reach_thread *t;
+		bool *interrupted;
+		int *status;
 
-	if (f->nr == cap) {
-		cap = cap ? cap * 2 : 16;
-		f->t = realloc(f->t, cap * sizeof(*f->t));
-		f->status = realloc(f->status, cap * sizeof(*f->status));
-		f->interrupted = realloc(f->interrupted, cap * sizeof(*f->interrupted));
-		if (!f->t || !f->status || !f->interrupted)
+		t = realloc(f->t, cap * sizeof(*t));
+		if (!t)
 			return -ENOMEM;
+		f->t = t;
+		status = realloc(f->status, cap * sizeof(*status));
+		if (!status)
+			return -ENOMEM;
+		f->status = status;
+		interrupted = realloc(f->interrupted, cap * sizeof(*interrupted));
+		if (!interrupted)
+			return -ENOMEM;
+		f->interrupted = interrupted;
 		f->cap = cap;
 	}
 	f->t[f->nr] = (struct reach_thread){ .tid = tid };
@@ -93,8 +109,12 @@ static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_al
 			continue;
 		}
 		/* No options: its clones are not ours, and nothing stays traced after. */
-		if (f->seized && ptrace(PTRACE_SEIZE, tid, NULL, NULL))
-			continue;	/* gone, or not ours to trace */
+		if (f->seized && ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
+			/* Gone; or traced already (gdb, strace), or Yama: not stopped, said. */
+			if (errno != ESRCH && !f->seize_err)
+				f->seize_err = errno;
+			continue;
+		}
 		if (!ptrace(PTRACE_INTERRUPT, tid, NULL, NULL))
 			f->interrupted[f->nr - 1] = true;
 	}
@@ -149,31 +169,77 @@ int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
 	return f->nr ? 0 : -ESRCH;
 }
 
-/* A seized thread goes on: with the signal it stopped for, if it was one. */
-static void detach(struct frozen *f, size_t i)
+/*
+ * Seized with no options, a thread reports no syscall-stop and no exec
+ * SIGTRAP: a stop with no event is always a signal-delivery-stop, SIGTRAP
+ * too (int3, raise), and the signal is the program's. Event stops
+ * (PTRACE_EVENT_STOP: our interrupt, or a group-stop the kernel keeps
+ * after the detach) carry none.
+ */
+int freeze_stop_signal(int status)
 {
-	int status = f->status[i], sig = 0;
+	if (!WIFSTOPPED(status) || (status >> 16) != 0)
+		return 0;
+	return WSTOPSIG(status);
+}
 
-	if (!f->interrupted[i])
-		return;
-	if (f->status[i] == -1) {
-		/* Its stop is still to come: detaching needs it stopped. */
-		if (waitpid(f->t[i].tid, &status, __WALL) < 0)
-			return;
-	}
+/* Let go of a stopped seized thread. */
+static void detach_stopped(struct frozen *f, size_t i, int status)
+{
+	f->interrupted[i] = false;
 	if (!WIFSTOPPED(status))
-		return;
-	if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
-		sig = WSTOPSIG(status);
-	ptrace(PTRACE_DETACH, f->t[i].tid, NULL, (void *)(intptr_t)sig);
+		return;		/* gone */
+	ptrace(PTRACE_DETACH, f->t[i].tid, NULL, (void *)(intptr_t)freeze_stop_signal(status));
+}
+
+/*
+ * The threads interrupted that had not stopped yet (a thread in D state,
+ * in a frozen cgroup): detaching needs them stopped. Polled until
+ * DEADLINE, never blocking: the stopped threads are all let go already.
+ * Those that never stop stay seized: they stop when they wake up, and
+ * the kernel lets them go when memlens exits. How many.
+ */
+static unsigned int detach_pending(struct frozen *f, uint64_t deadline)
+{
+	for (;;) {
+		unsigned int pending = 0;
+
+		for (size_t i = 0; i < f->nr; i++) {
+			int status;
+			pid_t r;
+
+			if (!f->interrupted[i])
+				continue;
+			r = waitpid(f->t[i].tid, &status, __WALL | WNOHANG);
+			if (r < 0 && errno == EINTR) {
+				pending++;
+				continue;
+			}
+			if (r == 0) {
+				pending++;
+				continue;
+			}
+			detach_stopped(f, i, r < 0 ? 0 : status);
+		}
+		if (!pending || monotonic_ns() >= deadline)
+			return pending;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
 }
 
 uint64_t freeze_release(struct frozen *f)
 {
-	if (f->seized)
-		for (size_t i = 0; i < f->nr; i++)
-			detach(f, i);
-	return monotonic_ns() - f->stopped_ns;
+	uint64_t pause;
+
+	if (!f->seized)
+		return monotonic_ns() - f->stopped_ns;
+	/* Every stopped thread first: none waits for one that is slow to stop. */
+	for (size_t i = 0; i < f->nr; i++)
+		if (f->interrupted[i] && f->status[i] != -1)
+			detach_stopped(f, i, f->status[i]);
+	pause = monotonic_ns() - f->stopped_ns;
+	f->left_seized = detach_pending(f, monotonic_ns() + RELEASE_WAIT_MS * 1000000ULL);
+	return pause;
 }
 
 void freeze_free(struct frozen *f)

@@ -11,8 +11,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
-#include "reachability.h"
+
+/*
+ * One thread of a stopped process: its stack pointer, thread pointer and
+ * registers (the roots a reachability scan takes from it).
+ */
+struct reach_thread {
+	pid_t tid;
+	bool stopped;		/* its registers were read */
+	uint64_t sp;
+	uint64_t fs_base;
+	uint64_t regs[32];
+	size_t nr_regs;
+};
 
 struct frozen {
 	pid_t pid;
@@ -22,6 +35,8 @@ struct frozen {
 	bool *interrupted;	/* we sent it PTRACE_INTERRUPT */
 	size_t nr, cap;
 	uint64_t stopped_ns;	/* when the first thread was asked to stop */
+	int seize_err;		/* a thread could not be seized (errno): it runs on */
+	unsigned int left_seized;	/* freeze_release: interrupted, never stopped, still ours */
 };
 
 /*
@@ -33,11 +48,15 @@ struct frozen {
 int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
 		size_t nr_already, int wait_ms);
 /*
- * Seized: detach every thread (a stop the thread reported for a signal
- * gets it back). Not seized: the caller resumes them (F->status says how
- * each stopped). The pause in ns since the first stop.
+ * Seized: detach every stopped thread (a stop the thread reported for a
+ * signal gets it back), then those still to stop as they do, for at most
+ * a second without blocking; the rest are counted in F->left_seized.
+ * Not seized: the caller resumes them (F->status says how each stopped).
+ * The pause in ns from the first stop to the last stopped thread let go.
  */
 uint64_t freeze_release(struct frozen *f);
 void freeze_free(struct frozen *f);
+/* The signal a seized thread's stop STATUS (waitpid) gets back when let go, 0 if none. */
+int freeze_stop_signal(int status);
 
 #endif

@@ -8,6 +8,7 @@
  * meanwhile, the kernel detaches and the process runs on.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "freeze.h"
@@ -16,7 +17,7 @@
 #include "spawn.h"
 #include "util.h"
 
-/* Threads that take longer than this to stop are left out of the scan (said). */
+/* Threads that take longer than this (or --scan-max-pause) to stop are left out: partial. */
 #define STOP_WAIT_MS 1000
 
 struct scan_job {
@@ -30,8 +31,12 @@ static int scan_frozen(void *arg, const struct frozen *f)
 	struct scan_job *job = arg;
 	struct leak_scan *ls = job->ls;
 
+	/* --scan-max-pause counts from the first thread stopped: the waits and roots too. */
+	uint64_t deadline = ls->max_pause_ns ? f->stopped_ns + ls->max_pause_ns : 0;
+
+	ls->st.seize_err = f->seize_err;
 	return reach_scan_process(job->pid, f->t, f->nr, ls->addr, ls->size, ls->nr,
-				  job->unknown_heap, ls->max_pause_ns, ls->cls, &ls->st);
+				  job->unknown_heap, deadline, ls->cls, &ls->st);
 }
 
 static const struct alloc_rec *sort_recs;
@@ -80,13 +85,21 @@ static int take_blocks(struct leak_scan *ls, const struct alloc_rec *recs, size_
 /* -p: seized, interrupted, scanned, detached, all by this thread. */
 static int scan_attached(struct scan_job *job)
 {
+	int wait_ms = STOP_WAIT_MS;
 	struct frozen f;
 	int err;
 
-	err = freeze_stop(&f, job->pid, true, NULL, 0, STOP_WAIT_MS);
+	/* No longer than --scan-max-pause for the stops (a thread left out: partial). */
+	if (job->ls->max_pause_ns && job->ls->max_pause_ns < wait_ms * 1000000ULL)
+		wait_ms = job->ls->max_pause_ns / 1000000 ?: 1;
+	err = freeze_stop(&f, job->pid, true, NULL, 0, wait_ms);
 	if (!err)
 		err = scan_frozen(job, &f);
 	job->ls->st.pause_ns = freeze_release(&f);
+	if (f.left_seized)
+		error_msg("reachability scan: %u threads of pid %d had still not stopped a second "
+			  "after the others went on: they stop when they wake, until memlens exits",
+			  f.left_seized, job->pid);
 	freeze_free(&f);
 	return err;
 }
@@ -98,6 +111,7 @@ int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
 	int err;
 
 	ls->valid = false;
+	ls->failed[0] = 0;
 	memset(&ls->st, 0, sizeof(ls->st));
 	err = take_blocks(ls, recs, nr);
 	if (!err && sp && sp->holder)
@@ -106,12 +120,9 @@ int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
 		err = scan_attached(&job);
 	if (err) {
 		error_msg("reachability scan of pid %d failed: %s", pid, strerror(-err));
+		snprintf(ls->failed, sizeof(ls->failed), "the scan failed: %s", strerror(-err));
 		return err;
 	}
-	if (ls->st.threads_not_stopped)
-		info_msg("reachability scan: %u of %u threads did not stop within %d ms: "
-			 "their stacks and registers were not scanned", ls->st.threads_not_stopped,
-			 ls->st.threads, STOP_WAIT_MS);
 	ls->valid = true;
 	return 0;
 }

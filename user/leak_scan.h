@@ -32,6 +32,7 @@ struct leak_scan {
 	struct reach_stats st;
 	uint64_t max_pause_ns;	/* --scan-max-pause, 0: none */
 	bool valid;		/* a scan was made: its classes apply */
+	char failed[128];	/* why the last scan failed, "" */
 };
 
 /*

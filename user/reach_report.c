@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+#include "output.h"
 #include "reach_report.h"
 
 /* The order classes are shown in: what is lost first. */
@@ -69,6 +71,8 @@ void reach_print_text(FILE *out, const struct stack_report *r)
 	const struct reach_stats *st = r->scan;
 	uint64_t count[REACH_NR], bytes[REACH_NR];
 
+	if (!st && r->no_scan)
+		fprintf(out, "reachability: not scanned: %s\n", r->no_scan);
 	if (!st)
 		return;
 	totals(r, count, bytes);
@@ -91,9 +95,31 @@ void reach_print_text(FILE *out, const struct stack_report *r)
 	if (st->bytes_unreadable)
 		fprintf(out, ", %" PRIu64 " bytes unreadable", st->bytes_unreadable);
 	fputc('\n', out);
-	if (st->partial)
-		fputs("PARTIAL: the scan stopped at --scan-max-pause: only \"still reachable\" is sure, "
-		      "the rest is not scanned\n", out);
+	if (!st->partial)
+		return;
+	fputs("PARTIAL: ", out);
+	switch (st->why) {
+	case REACH_CUT_DEADLINE:
+		fputs("the scan stopped at --scan-max-pause", out);
+		break;
+	case REACH_CUT_READ_ERROR:
+		fprintf(out, "the scan stopped: memory could not be read (%s)",
+			strerror(st->read_err));
+		break;
+	case REACH_CUT_THREADS:
+		fprintf(out, "%" PRIu32 " of %" PRIu32 " threads not stopped (%s%s): "
+			"their stacks and registers unseen", st->threads_not_stopped, st->threads,
+			st->seize_err ? "could not trace them: " : "too slow to stop",
+			st->seize_err ? strerror(st->seize_err) : "");
+		break;
+	case REACH_CUT_UNREADABLE:
+		fprintf(out, "%" PRIu64 " bytes of roots (or of blocks they reach) could not be read",
+			st->roots_unreadable);
+		break;
+	default:
+		break;
+	}
+	fputs(": only \"still reachable\" is sure, the rest is not scanned\n", out);
 }
 
 void reach_print_group_text(FILE *out, const struct stack_report *r, const struct stack_group *g)
@@ -125,6 +151,10 @@ void reach_print_json(FILE *out, const struct stack_report *r)
 	const struct reach_stats *st = r->scan;
 	uint64_t count[REACH_NR], bytes[REACH_NR];
 
+	if (!st && r->no_scan) {
+		fputs(",\"no_scan\":", out);
+		json_print_string(out, r->no_scan);
+	}
 	if (!st)
 		return;
 	totals(r, count, bytes);
@@ -134,10 +164,15 @@ void reach_print_json(FILE *out, const struct stack_report *r)
 				 bytes[shown_order[i]]);
 	fprintf(out, ",\"bytes_scanned\":%" PRIu64 ",\"roots_bytes\":%" PRIu64
 		",\"bytes_unreadable\":%" PRIu64 ",\"scan_ms\":%.3f,\"pause_ms\":%.3f"
-		",\"threads\":%" PRIu32 ",\"threads_not_stopped\":%" PRIu32 ",\"partial\":%s}",
+		",\"threads\":%" PRIu32 ",\"threads_not_stopped\":%" PRIu32 ",\"partial\":%s",
 		st->bytes_scanned, st->roots_bytes, st->bytes_unreadable, st->scan_ns / 1e6,
 		st->pause_ns / 1e6, st->threads, st->threads_not_stopped,
 		st->partial ? "true" : "false");
+	if (st->partial)
+		fprintf(out, ",\"partial_reason\":\"%s\"", reach_partial_name(st->why));
+	else
+		fputs(",\"partial_reason\":null", out);
+	fputc('}', out);
 }
 
 void reach_print_group_json(FILE *out, const struct stack_report *r, const struct stack_group *g)

@@ -42,6 +42,23 @@ const char *reach_class_name(enum reach_class c)
 	return c < REACH_NR ? class_names[c] : "?";
 }
 
+const char *reach_partial_name(enum reach_partial why)
+{
+	switch (why) {
+	case REACH_WHOLE:
+		return NULL;
+	case REACH_CUT_DEADLINE:
+		return "max_pause";
+	case REACH_CUT_READ_ERROR:
+		return "read_error";
+	case REACH_CUT_THREADS:
+		return "threads_not_stopped";
+	case REACH_CUT_UNREADABLE:
+		return "roots_unreadable";
+	}
+	return "?";
+}
+
 /* valgrind's states; a clique leader stays unreached: definitely lost. */
 enum {
 	ST_UNREACHED,
@@ -61,7 +78,7 @@ struct scan {
 	size_t sp;
 	uint64_t lo, hi;	/* no block outside */
 	unsigned int ticks;
-	bool timed_out;
+	enum reach_partial cut;	/* the scan stopped short: why */
 	uint64_t buf[CHUNK / WORD];
 };
 
@@ -158,16 +175,35 @@ static void mark(struct scan *s, uint64_t w, bool prior_definite, long clique)
 
 static bool past_deadline(struct scan *s)
 {
-	if (!s->in->deadline_ns || s->timed_out)
-		return s->timed_out;
+	if (!s->in->deadline_ns || s->cut)
+		return s->cut;
 	/* The first call looks: a deadline already past scans nothing. */
 	if (s->ticks++ % 64)
 		return false;
-	s->timed_out = monotonic_ns() >= s->in->deadline_ns;
-	return s->timed_out;
+	if (monotonic_ns() >= s->in->deadline_ns)
+		s->cut = REACH_CUT_DEADLINE;
+	return s->cut;
 }
 
-/* The pointer-aligned words of [START, END), read in chunks; unreadable pages skipped. */
+/*
+ * An unmapped page (EFAULT, EIO) or the process gone (ESRCH) is a hole;
+ * anything else (EPERM: not allowed to read it) would make every block
+ * lost: the scan stops, partial.
+ */
+static bool read_failed(struct scan *s, ssize_t n)
+{
+	if (n >= 0 || n == -EFAULT || n == -EIO || n == -ESRCH)
+		return false;
+	s->cut = REACH_CUT_READ_ERROR;
+	s->out->read_err = -n;
+	return true;
+}
+
+/*
+ * The pointer-aligned words of [START, END), read in chunks; unreadable
+ * pages skipped, counted (in a root or a block a root reaches, CLIQUE -1,
+ * what they hold is unseen: the scan is partial).
+ */
 static void scan_range(struct scan *s, uint64_t start, uint64_t end, bool prior_definite,
 		       long clique)
 {
@@ -177,12 +213,16 @@ static void scan_range(struct scan *s, uint64_t start, uint64_t end, bool prior_
 		size_t len = end - a < CHUNK ? (end - a) & ~(WORD - 1) : CHUNK;
 		ssize_t n = s->in->read(s->in->ctx, a, s->buf, len);
 
+		if (read_failed(s, n))
+			return;
 		if (n < (ssize_t)WORD) {
 			uint64_t next = (a & ~(PAGE - 1)) + PAGE;
 
 			if (next > end)
 				next = end;
 			s->out->bytes_unreadable += next - a;
+			if (clique < 0)
+				s->out->roots_unreadable += next - a;
 			a = next;
 			continue;
 		}
@@ -344,7 +384,7 @@ static void scan_roots(struct scan *s)
 /* The heads of lost structures, in address order: each marks what it reaches indirectly lost. */
 static void scan_cliques(struct scan *s)
 {
-	for (size_t i = 0; i < s->in->nr && !s->timed_out; i++) {
+	for (size_t i = 0; i < s->in->nr && !s->cut; i++) {
 		if (s->state[i] != ST_UNREACHED)
 			continue;
 		push(s, i);
@@ -361,8 +401,8 @@ static uint8_t final_class(const struct scan *s, size_t i)
 		[ST_INDIRECT] = REACH_INDIRECT,
 	};
 
-	/* Cut short, a block not reached yet may still be. */
-	if (s->timed_out && s->state[i] != ST_REACHABLE)
+	/* Partial: a block not reached may still be. */
+	if (s->out->why && s->state[i] != ST_REACHABLE)
 		return REACH_NONE;
 	return cls[s->state[i]];
 }
@@ -382,8 +422,10 @@ int reach_classify(const struct reach_input *in, struct reach_result *out)
 	struct scan *s = calloc(1, sizeof(*s));
 	size_t nr = in->nr;
 
-	out->bytes_scanned = out->bytes_unreadable = 0;
+	out->bytes_scanned = out->bytes_unreadable = out->roots_unreadable = 0;
 	out->partial = false;
+	out->why = REACH_WHOLE;
+	out->read_err = 0;
 	if (!s)
 		return -ENOMEM;
 	s->in = in;
@@ -410,13 +452,16 @@ int reach_classify(const struct reach_input *in, struct reach_result *out)
 		if (s->end[i] + 1 > s->hi)
 			s->hi = s->end[i] + 1;
 	}
-	if (nr) {
+	if (nr)
 		scan_roots(s);
+	/* The first cause; lost blocks are not told apart in a partial scan. */
+	out->why = s->cut ? s->cut : in->threads_unseen ? REACH_CUT_THREADS :
+		   out->roots_unreadable ? REACH_CUT_UNREADABLE : REACH_WHOLE;
+	if (nr && !out->why)
 		scan_cliques(s);
-	}
 	for (size_t i = 0; i < nr; i++)
 		out->cls[s->order[i]] = final_class(s, i);
-	out->partial = s->timed_out;
+	out->partial = out->why != REACH_WHOLE;
 	scan_free(s);
 	return 0;
 }
@@ -591,16 +636,28 @@ static void module_roots(struct roots *rs, const struct map *m, size_t nr,
 	}
 }
 
-static bool is_thread_stack(const struct map *m, const struct reach_thread *t, size_t nr)
+/* The block (B sorted) ADDR is in, or -1. */
+static long block_of(const struct reach_range *b, size_t nr, uint64_t addr)
+{
+	size_t k = first_ending_after(b, nr, addr);
+
+	return k < nr && b[k].start <= addr ? (long)k : -1;
+}
+
+/* M holds a thread's stack: one whose stack pointer is in M and in no block. */
+static bool is_thread_stack(const struct map *m, const struct reach_thread *t, size_t nr,
+			    const struct reach_range *b, size_t nr_b)
 {
 	for (size_t i = 0; i < nr; i++)
-		if (t[i].stopped && t[i].sp >= m->start && t[i].sp < m->end)
+		if (t[i].stopped && t[i].sp >= m->start && t[i].sp < m->end &&
+		    block_of(b, nr_b, t[i].sp) < 0)
 			return true;
 	return false;
 }
 
 /*
- * A thread's stack from its stack pointer up, and its TLS: the block at
+ * A thread's stack from its stack pointer up (to the end of its mapping,
+ * or of the block it is in), and its TLS: the block at
  * its thread pointer (ld.so's static TLS of the first thread), or around
  * it in its mapping when no block holds it; another thread's TLS is at
  * the top of its stack mapping, scanned with it.
@@ -612,16 +669,30 @@ static void thread_roots(struct roots *rs, const struct map *m, size_t nr,
 	for (size_t i = 0; i < nr_t; i++) {
 		const struct map *sm, *tm;
 		uint64_t fs = t[i].fs_base;
+		long in_block;
 		size_t k;
 
 		if (!t[i].stopped)
 			continue;
 		sm = map_of(m, nr, t[i].sp);
-		if (sm)
+		in_block = sm ? block_of(b, nr_b, t[i].sp) : -1;
+		if (in_block >= 0) {
+			k = in_block;
+			/*
+			 * A stack in a malloc'd block (a coroutine's, ucontext):
+			 * up to the block's end, not the heap's; the block is
+			 * reachable (a root overlaps it), held by that thread.
+			 */
+			add_root(rs, t[i].sp - RED_ZONE > b[k].start ? t[i].sp - RED_ZONE : b[k].start,
+				 b[k].end);
+			sm = NULL;
+		} else if (sm) {
 			add_root(rs, t[i].sp - RED_ZONE > sm->start ? t[i].sp - RED_ZONE : sm->start,
 				 sm->end);
+		}
 		tm = fs ? map_of(m, nr, fs) : NULL;
-		if (!tm || tm == sm || (tm->kind == 'f' && tm->w) || is_thread_stack(tm, t, nr_t))
+		if (!tm || tm == sm || (tm->kind == 'f' && tm->w) ||
+		    is_thread_stack(tm, t, nr_t, b, nr_b))
 			continue;
 		k = first_ending_after(b, nr_b, fs);
 		if (k < nr_b && b[k].start <= fs)
@@ -685,7 +756,7 @@ int reach_roots(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 	thread_roots(&rs, m, nr, t, nr_threads, b, nr_blocks);
 	for (size_t i = 0; unknown_heap && i < nr; i++)
 		if ((m[i].kind == 'a' || m[i].kind == 'h') && m[i].w && m[i].r &&
-		    !is_thread_stack(&m[i], t, nr_threads))
+		    !is_thread_stack(&m[i], t, nr_threads, b, nr_blocks))
 			add_outside_blocks(&rs, b, nr_blocks, m[i].start, m[i].end);
 	free(m);
 	free(b);
@@ -701,7 +772,7 @@ int reach_roots(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 
 int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 		       const uint64_t *addr, const uint64_t *size, size_t nr, bool unknown_heap,
-		       uint64_t max_ns, uint8_t *cls, struct reach_stats *st)
+		       uint64_t deadline_ns, uint8_t *cls, struct reach_stats *st)
 {
 	struct reach_mem mem = { .pid = pid, .mem_fd = -1 };
 	struct reach_range *blocks = malloc((nr + 1) * sizeof(*blocks)), *roots = NULL;
@@ -712,7 +783,7 @@ int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_thread
 		.addr = addr, .size = size, .nr = nr,
 		.words = words, .read = reach_read_process, .readv = reach_readv_process,
 		.ctx = &mem,
-		.deadline_ns = max_ns ? start + max_ns : 0,
+		.deadline_ns = deadline_ns,
 		.malloc_chunks = true,
 	};
 	size_t nr_roots = 0;
@@ -726,6 +797,7 @@ int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_thread
 	for (size_t i = 0; i < nr_threads; i++) {
 		if (!t[i].stopped) {
 			st->threads_not_stopped++;
+			in.threads_unseen = true;
 			continue;
 		}
 		memcpy(words + in.nr_words, t[i].regs, t[i].nr_regs * sizeof(*words));
@@ -742,6 +814,9 @@ int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_thread
 	err = reach_classify(&in, &res);
 	st->bytes_scanned = res.bytes_scanned;
 	st->bytes_unreadable = res.bytes_unreadable;
+	st->roots_unreadable = res.roots_unreadable;
+	st->read_err = res.read_err;
+	st->why = res.why;
 	st->partial = res.partial;
 	st->done = !err;
 out:

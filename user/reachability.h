@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "freeze.h"	/* struct reach_thread: a stopped thread, as freeze.c reads it */
 
 /* A block's class, valgrind's names. */
 enum reach_class {
@@ -28,6 +29,18 @@ enum reach_class {
 
 /* The class's name in reports ("definitely_lost", ...); "not_scanned" for REACH_NONE. */
 const char *reach_class_name(enum reach_class c);
+
+/* Why a scan is partial: only REACH_REACHABLE is sure, the rest REACH_NONE. */
+enum reach_partial {
+	REACH_WHOLE,
+	REACH_CUT_DEADLINE,	/* the deadline (--scan-max-pause) came */
+	REACH_CUT_READ_ERROR,	/* a read failed, not for an unmapped page: stopped there */
+	REACH_CUT_THREADS,	/* threads not stopped: their stacks and registers unseen */
+	REACH_CUT_UNREADABLE,	/* roots (or blocks they reach) could not be read */
+};
+
+/* Its name in JSON ("max_pause", ...); NULL for REACH_WHOLE. */
+const char *reach_partial_name(enum reach_partial why);
 
 struct reach_range {
 	uint64_t start;
@@ -51,6 +64,7 @@ struct reach_input {
 	reach_readv_fn readv;	/* many small blocks in one call; NULL: READ each */
 	void *ctx;
 	uint64_t deadline_ns;	/* CLOCK_MONOTONIC: stop there, a partial scan; 0: none */
+	bool threads_unseen;	/* some threads' stacks and registers are not roots: partial */
 	/*
 	 * glibc's malloc: a word at a block's next chunk header (block +
 	 * chunk size - 16, inside it when the request fills the chunk) is
@@ -63,7 +77,10 @@ struct reach_result {
 	uint8_t *cls;		/* nr entries, the class of input block i */
 	uint64_t bytes_scanned;	/* read and looked at, roots and blocks */
 	uint64_t bytes_unreadable;	/* in ranges that could not be read */
-	bool partial;		/* the deadline came: only REACH_REACHABLE is sure */
+	uint64_t roots_unreadable;	/* of them, in roots or blocks reached from roots */
+	bool partial;		/* WHY: only REACH_REACHABLE is sure */
+	enum reach_partial why;
+	int read_err;		/* REACH_CUT_READ_ERROR: the errno */
 };
 
 /*
@@ -72,19 +89,12 @@ struct reach_result {
  * reachable block makes a block reachable; an interior pointer only
  * possibly; blocks still unreached are then definitely lost in address
  * order, each marking what it reaches (interior pointers too) indirectly
- * lost, a cycle's lowest block the definite one. 0 or -ENOMEM.
+ * lost, a cycle's lowest block the definite one. A page that cannot be
+ * read (-EFAULT, -EIO, -ESRCH) is skipped and counted; in the roots, or
+ * in blocks they reach, it makes the scan partial. Any other error of
+ * READ stops the scan, partial. 0 or -ENOMEM.
  */
 int reach_classify(const struct reach_input *in, struct reach_result *out);
-
-/* One thread of a stopped process: its stack pointer, thread pointer and registers. */
-struct reach_thread {
-	pid_t tid;
-	bool stopped;		/* its registers were read */
-	uint64_t sp;
-	uint64_t fs_base;
-	uint64_t regs[32];
-	size_t nr_regs;
-};
 
 /* Where a scan's time and memory went, for the report. */
 struct reach_stats {
@@ -95,6 +105,10 @@ struct reach_stats {
 	uint64_t roots_bytes;	/* of the roots, stacks included */
 	uint32_t threads;
 	uint32_t threads_not_stopped;	/* running through the scan: their stacks and registers unseen */
+	int seize_err;		/* why a thread could not be seized (errno), 0 */
+	uint64_t roots_unreadable;
+	int read_err;
+	enum reach_partial why;
 	bool partial;
 	bool done;		/* a scan was made */
 };
@@ -123,11 +137,12 @@ ssize_t reach_readv_process(void *ctx, const struct reach_range *r, size_t n, vo
 
 /*
  * Classify the NR blocks at ADDR/SIZE of process PID, stopped with its
- * threads T (whose registers are read): classes into CLS. MAX_PAUSE_NS
- * bounds the scan (0: none). 0 or -errno.
+ * threads T (whose registers are read): classes into CLS. DEADLINE_NS
+ * (CLOCK_MONOTONIC, 0: none) bounds the scan, the roots read included.
+ * 0 or -errno.
  */
 int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_threads,
 		       const uint64_t *addr, const uint64_t *size, size_t nr, bool unknown_heap,
-		       uint64_t max_ns, uint8_t *cls, struct reach_stats *st);
+		       uint64_t deadline_ns, uint8_t *cls, struct reach_stats *st);
 
 #endif

@@ -60,6 +60,7 @@ struct stack_report {
 	uint64_t sample_bytes;		/* --sample-bytes R: counts are estimates; 0: exact */
 	uint64_t total_samples;		/* allocations tracked behind the estimates */
 	const struct reach_stats *scan;	/* a reachability scan classed the blocks; NULL: none */
+	const char *no_scan;		/* a scan asked for and not made: why */
 	/* Symbolized frames of a stack id, NULL if unknown. */
 	const struct sym_stack *(*stack)(void *ctx, uint64_t stack_id);
 	void *ctx;

@@ -31,6 +31,7 @@ static const struct {
 	{ "alloc_session", test_alloc_session },
 	{ "cli", test_cli },
 	{ "reachability", test_reachability },
+	{ "freeze", test_freeze },
 	{ "suppress", test_suppress },
 };
 

@@ -2,6 +2,8 @@
 /* The reachability core on a synthetic memory image: every class, as valgrind gives it. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "reachability.h"
 #include "unit.h"
 
@@ -149,7 +151,10 @@ static void test_list_order(void)
 	CHECK_U64(cls[2], REACH_INDIRECT);
 }
 
-/* A page that cannot be read is skipped and counted; the rest is scanned. */
+/*
+ * A page that cannot be read is skipped and counted; the rest is scanned.
+ * In a root, what it held is unseen: partial, nothing called lost.
+ */
 static void test_unreadable(void)
 {
 	static struct image im;
@@ -165,10 +170,13 @@ static void test_unreadable(void)
 	put(&im, BASE + 8, a[0]);		/* in the hole: unseen */
 	put(&im, BASE + 0x1008, a[1]);
 	CHECK(reach_classify(&in, &res) == 0);
-	CHECK_U64(cls[0], REACH_DEFINITE);
+	CHECK_U64(cls[0], REACH_NONE);
 	CHECK_U64(cls[1], REACH_REACHABLE);
+	CHECK(res.partial);
+	CHECK_U64(res.why, REACH_CUT_UNREADABLE);
 	CHECK_U64(res.bytes_unreadable, 4096);
-	CHECK_U64(res.bytes_scanned, 4096 + 8 + 8);
+	CHECK_U64(res.roots_unreadable, 4096);
+	CHECK_U64(res.bytes_scanned, 4096 + 8);
 	/* A block in the hole, read in a batch: one by one after it, and counted. */
 	a[0] = BASE + 0x100;
 	put(&im, BASE + 0x1010, a[0]);
@@ -177,6 +185,68 @@ static void test_unreadable(void)
 	CHECK_U64(cls[0], REACH_REACHABLE);
 	CHECK_U64(cls[1], REACH_REACHABLE);
 	CHECK_U64(res.bytes_unreadable, 4096 + 8);
+	/* A lost block that cannot be read: lost all the same, the scan whole. */
+	roots[0].start = BASE + 0x1000;
+	a[0] = BASE + 0x200;
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK(!res.partial);
+	CHECK_U64(cls[0], REACH_DEFINITE);
+	CHECK_U64(cls[1], REACH_REACHABLE);
+	CHECK_U64(res.bytes_unreadable, 8);
+	CHECK_U64(res.roots_unreadable, 0);
+}
+
+/* Not allowed to read (EPERM): the scan stops, partial, nothing lost. */
+static ssize_t refused_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	(void)ctx, (void)addr, (void)buf, (void)len;
+	return -1;	/* -EPERM */
+}
+
+static void test_read_refused(void)
+{
+	static struct image im;
+	struct reach_range roots[] = { { BASE, BASE + 0x100 } };
+	uint64_t words[] = { addr[R] };
+	uint8_t cls[NR];
+	struct reach_result res = { .cls = cls };
+	struct reach_input in = {
+		.addr = addr, .size = size, .nr = NR, .roots = roots, .nr_roots = 1,
+		.words = words, .nr_words = 1, .read = refused_read, .ctx = &im,
+	};
+
+	build(&im);
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK(res.partial);
+	CHECK_U64(res.why, REACH_CUT_READ_ERROR);
+	CHECK_U64(res.read_err, 1);
+	CHECK_U64(cls[R], REACH_REACHABLE);
+	CHECK_U64(cls[H], REACH_NONE);
+	CHECK_U64(cls[A], REACH_NONE);
+	CHECK_STR(reach_partial_name(res.why), "read_error");
+}
+
+/* Threads not stopped: their stacks unseen, what they hold may be anything. */
+static void test_threads_unseen(void)
+{
+	static struct image im;
+	struct reach_range roots[] = { { BASE, BASE + 0x100 }, { addr[T] + 8, addr[T] + 40 } };
+	uint8_t cls[NR];
+	struct reach_result res = { .cls = cls };
+	struct reach_input in = {
+		.addr = addr, .size = size, .nr = NR, .roots = roots, .nr_roots = 2,
+		.read = image_read, .ctx = &im, .threads_unseen = true,
+	};
+
+	build(&im);
+	CHECK(reach_classify(&in, &res) == 0);
+	CHECK(res.partial);
+	CHECK_U64(res.why, REACH_CUT_THREADS);
+	CHECK_U64(cls[A], REACH_REACHABLE);
+	CHECK_U64(cls[U], REACH_REACHABLE);
+	CHECK_U64(cls[H], REACH_NONE);
+	CHECK_U64(cls[C], REACH_NONE);
+	CHECK_STR(reach_partial_name(res.why), "threads_not_stopped");
 }
 
 /* A deadline already past: only what registers reach is sure, the rest not scanned. */
@@ -195,6 +265,7 @@ static void test_deadline(void)
 	build(&im);
 	CHECK(reach_classify(&in, &res) == 0);
 	CHECK(res.partial);
+	CHECK_U64(res.why, REACH_CUT_DEADLINE);
 	CHECK_U64(cls[R], REACH_REACHABLE);
 	CHECK_U64(cls[A], REACH_NONE);
 	CHECK_U64(cls[H], REACH_NONE);
@@ -227,6 +298,41 @@ static void test_malloc_chunks(void)
 	CHECK_U64(cls[0], REACH_POSSIBLE);
 }
 
+/*
+ * A thread whose stack is a malloc'd block (a coroutine): its stack root
+ * ends with that block, not with the mapping; the block after it stays
+ * out of the roots. Roots of this process, a fake thread.
+ */
+static void test_stack_in_block(void)
+{
+	size_t len = 1 << 20;
+	char *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t base = (uintptr_t)map;
+	struct reach_range blocks[2] = { { base + 0x1000, base + 0x3000 },
+					 { base + 0x8000, base + 0x8100 } };
+	struct reach_thread t = { .tid = getpid(), .stopped = true, .sp = base + 0x2000 };
+	struct reach_range *roots = NULL;
+	size_t nr = 0;
+	bool seen = false;
+
+	CHECK(map != MAP_FAILED);
+	if (map == MAP_FAILED)
+		return;
+	map[0] = 1;
+	CHECK(reach_roots(getpid(), &t, 1, blocks, 2, false, &roots, &nr) == 0);
+	for (size_t i = 0; i < nr; i++) {
+		CHECK(roots[i].end <= blocks[1].start || roots[i].start >= blocks[1].end);
+		if (roots[i].start <= t.sp && t.sp < roots[i].end) {
+			seen = true;
+			CHECK_U64(roots[i].start, t.sp - 128);
+			CHECK_U64(roots[i].end, blocks[0].end);
+		}
+	}
+	CHECK(seen);
+	free(roots);
+	munmap(map, len);
+}
+
 static void test_names(void)
 {
 	CHECK_STR(reach_class_name(REACH_DEFINITE), "definitely_lost");
@@ -239,7 +345,10 @@ void test_reachability(void)
 	test_graph();
 	test_list_order();
 	test_unreadable();
+	test_read_refused();
+	test_threads_unseen();
 	test_deadline();
 	test_malloc_chunks();
+	test_stack_in_block();
 	test_names();
 }

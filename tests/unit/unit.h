@@ -51,6 +51,7 @@ int unit_fire(struct bpf_program *prog, const uint64_t *args, size_t nr);
 
 void test_procmaps(void);
 void test_reachability(void);
+void test_freeze(void);
 void test_suppress(void);
 void test_elfsym(void);
 void test_probe_site(void);
