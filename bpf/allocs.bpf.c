@@ -782,10 +782,18 @@ static void realloc_freed_old(struct thread_state *ts)
 /* The block an allocator call returned, tracked if sampled (see sampling.bpf.h). */
 static void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr)
 {
-	__u16 flags = ts->sample_flags;
+	__u16 flags;
 
-	if (ts->sampled || sample_alloc(ts->size, &flags))
-		record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx));
+	/*
+	 * Only sessions sample at entry (ts->sampled); sample_bytes is a
+	 * load-time constant, so in exact mode the verifier sees one path to
+	 * record_alloc, not a second with other flags that doubles its cost.
+	 */
+	if (sample_bytes && ts->sampled)
+		flags = ts->sample_flags;
+	else if (!sample_alloc(ts->size, &flags))
+		return;
+	record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx));
 }
 
 static void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 ret)
