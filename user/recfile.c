@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include "output.h"
 #include "recfile.h"
+#include "reclaim.h"
 #include "sampling.h"
 #include "util.h"
 
@@ -1252,7 +1253,7 @@ static void parse_stalls(struct cursor *c, struct recording *r)
 	for (size_t i = 0; i < n && !c->err; i++) {
 		struct rec_stall_read *s = &r->stall_reads[i];
 
-		s->kind = get_bounded(c, UINT32_MAX, "stall kind out of range");
+		s->kind = get_bounded(c, STALL_NR - 1, "stall kind out of range");
 		s->count = get_varint(c);
 		s->total_ns = get_varint(c);
 		s->max_ns = get_varint(c);

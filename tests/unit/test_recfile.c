@@ -530,6 +530,27 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	}
 	recording_free(rec);
 
+	/* A kind past enum stall_kind: a malformed record, not a row to index by it. */
+	strcpy(path, "/tmp/memlens-recstalls-XXXXXX");
+	fd = mkstemp(path);
+	CHECK(fd >= 0 && rec_writer_open(path, &w) == 0);
+	if (fd >= 0) {
+		struct rec_stall bad[] = {
+			{ STALL_NR, 1, 10, 10, { 0, NULL }, { 1, kernel_frames } },
+		};
+
+		close(fd);
+		rec_writer_begin(w, &session);
+		CHECK(rec_writer_stalls(w, bad, 1, &(struct rec_stall_sum){ 1, 0 }) == 0);
+		rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
+		CHECK(rec_writer_close(w, &bytes) == 0);
+		rec = NULL;
+		CHECK(recording_load(path, false, &rec, err, sizeof(err)) == -EINVAL);
+		CHECK(strstr(err, "stall kind out of range") != NULL);
+		recording_free(rec);
+		unlink(path);
+	}
+
 	/* A recording without STALLS (all of version 1.0): none, not an error. */
 	CHECK(recording_parse(plain, plain_len, false, &rec, err, sizeof(err)) == 0);
 	if (rec) {
