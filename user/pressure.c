@@ -626,6 +626,22 @@ uint64_t pressure_lost(const struct pressure_totals *t)
 	return sum;
 }
 
+size_t pressure_lost_each(const struct pressure_totals *t, const char **names, uint64_t *counts,
+			  size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(lost_stats) / sizeof(lost_stats[0]) && n < max; i++, n++) {
+		names[n] = lost_stats[i].name;
+		counts[n] = t->stats[lost_stats[i].stat];
+	}
+	if (n < max) {
+		names[n] = "recursion_misses";
+		counts[n++] = t->recursion_misses;
+	}
+	return n;
+}
+
 void pressure_print_lost_json(FILE *out, const struct pressure_totals *t)
 {
 	fputs("{", out);
