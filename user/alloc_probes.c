@@ -191,7 +191,7 @@ static void place(struct elf_file *ef, struct placed *p)
 	p->len = sizeof(p->code);
 	while (p->len && elf_read_at(ef, p->off, p->code, p->len))
 		p->len /= 2;
-	probe_site_find(p->code, p->len, p->f->nr_args, p->f->null_is_noop, &p->ps);
+	probe_site_find(p->code, p->len, p->size, p->f->nr_args, p->f->null_is_noop, &p->ps);
 }
 
 /*

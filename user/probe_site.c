@@ -213,7 +213,7 @@ void insn_decode(const unsigned char *code, size_t len, unsigned int free_regs,
 
 #define MAX_PASSED 16	/* instructions passed at most: a prologue, not a body */
 
-void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args,
+void probe_site_find(const unsigned char *code, size_t len, size_t size, unsigned int nr_args,
 		     bool null_is_noop, struct probe_site *ps)
 {
 	unsigned int free_regs = probe_free_regs(nr_args);
@@ -222,6 +222,9 @@ void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args
 
 	memset(ps, 0, sizeof(*ps));
 	ps->insn = "?";
+	/* Past its end are another function's bytes, or padding. */
+	if (size && size < len)
+		len = size;
 #if defined(__x86_64__)
 	for (int n = 0; n < MAX_PASSED && pos < len; n++) {
 		insn_decode(code + pos, len - pos, free_regs, &in);
@@ -247,6 +250,8 @@ void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args
 		prev = in;
 		pos += in.len;
 	}
+	if (ps->skip >= len)	/* a function that is only endbr64 */
+		ps->skip = 0;
 #else
 	(void)null_is_noop;
 	(void)prev;

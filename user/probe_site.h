@@ -52,10 +52,12 @@ struct probe_site {
  * registers, onto the first one the kernel emulates, never past a branch
  * (every call passes there once). NULL_IS_NOOP: f(NULL) does nothing
  * memlens counts, so a `test %rdi,%rdi; je` may be passed too when an
- * emulated instruction follows it. Nothing else of the function is known
- * here: see probe_site_branched_to().
+ * emulated instruction follows it. SIZE: the function's bytes (its
+ * symbol's st_size, 0: not known): the probe stays on an instruction whole
+ * inside them, never on the next function's. Nothing else of the function
+ * is known here: see probe_site_branched_to().
  */
-void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args,
+void probe_site_find(const unsigned char *code, size_t len, size_t size, unsigned int nr_args,
 		     bool null_is_noop, struct probe_site *ps);
 
 /* PS for a probe on the entry of the function whose first bytes are CODE. */

@@ -79,6 +79,26 @@ struct site_case {
 	bool emulated, past_null_test;
 };
 
+/*
+ * The symbol's size bounds the walk: the push after a 7-byte function
+ * (endbr64; test %rdi,%rdi) is the next function's, never its probe.
+ */
+static void test_find_size(void)
+{
+	static const unsigned char code[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x85, 0xff, 0x55 };
+	struct probe_site ps;
+
+	probe_site_find(code, sizeof(code), 0, 1, false, &ps);
+	CHECK(ps.skip == 7 && ps.emulated);	/* size unknown: what the bytes say */
+	probe_site_find(code, sizeof(code), 7, 1, false, &ps);
+	CHECK(ps.skip == 4 && !ps.emulated);
+	CHECK_STR(ps.insn, "test");
+	probe_site_find(code, sizeof(code), 4, 1, false, &ps);	/* only endbr64 */
+	CHECK(ps.skip == 0 && !ps.emulated);
+	probe_site_find(code, sizeof(code), 6, 1, false, &ps);	/* ends inside the test */
+	CHECK(ps.skip == 4 && !ps.emulated);
+}
+
 /* The first bytes of real allocators (Debian 12), and where they are probed. */
 static void test_find(void)
 {
@@ -127,7 +147,7 @@ static void test_find(void)
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		const struct site_case *c = &cases[i];
 
-		probe_site_find(c->code, sizeof(c->code), c->nr_args, c->null_is_noop, &ps);
+		probe_site_find(c->code, sizeof(c->code), 0, c->nr_args, c->null_is_noop, &ps);
 		if (ps.skip != c->skip || ps.emulated != c->emulated ||
 		    ps.past_null_test != c->past_null_test)
 			fprintf(stderr, "find %s: +%u %s emulated %d past %d\n", c->what, ps.skip,
@@ -137,8 +157,9 @@ static void test_find(void)
 		CHECK_STR(ps.insn, c->insn);
 	}
 	/* The bytes run out inside a passed instruction: back to what was known. */
-	probe_site_find(cases[1].code, 5, 1, true, &ps);
+	probe_site_find(cases[1].code, 5, 0, 1, true, &ps);
 	CHECK_U64(ps.skip, 0);
+	test_find_size();
 	probe_site_entry((const unsigned char *)"\x48\x85\xff", 3, &ps);
 	CHECK(ps.skip == 0 && !ps.emulated);
 	CHECK_STR(ps.insn, "test");
