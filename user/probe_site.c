@@ -274,11 +274,20 @@ void probe_site_entry(const unsigned char *code, size_t len, struct probe_site *
 #endif
 }
 
-static void mark(struct branch_window *w, size_t nr, size_t target)
+/*
+ * A branch at SRC to TARGET. Onto the probe (TO) from the bytes passed
+ * ([FROM, TO), a jump over them) the flow still meets the probe once per
+ * call; from anywhere else (a loop head after it) a second time.
+ */
+static void mark(struct branch_window *w, size_t nr, size_t src, size_t target)
 {
-	for (size_t i = 0; i < nr; i++)
-		if (target > w[i].from && target <= w[i].to)
-			w[i].hit = true;
+	for (size_t i = 0; i < nr; i++) {
+		if (target <= w[i].from || target > w[i].to)
+			continue;
+		if (target == w[i].to && src >= w[i].from && src < w[i].to)
+			continue;
+		w[i].hit = true;
+	}
 }
 
 void probe_sites_branched_to(const unsigned char *text, size_t n, struct branch_window *w,
@@ -289,14 +298,14 @@ void probe_sites_branched_to(const unsigned char *text, size_t n, struct branch_
 		int32_t rel;
 
 		if ((op == 0xeb || (op >= 0x70 && op <= 0x7f)) && i + 2 <= n) {
-			mark(w, nr, i + 2 + (int8_t)text[i + 1]);
+			mark(w, nr, i, i + 2 + (int8_t)text[i + 1]);
 		} else if ((op == 0xe8 || op == 0xe9) && i + 5 <= n) {
 			memcpy(&rel, text + i + 1, 4);
-			mark(w, nr, i + 5 + (int64_t)rel);
+			mark(w, nr, i, i + 5 + (int64_t)rel);
 		}
 		if (op == 0x0f && i + 6 <= n && text[i + 1] >= 0x80 && text[i + 1] <= 0x8f) {
 			memcpy(&rel, text + i + 2, 4);
-			mark(w, nr, i + 6 + (int64_t)rel);
+			mark(w, nr, i, i + 6 + (int64_t)rel);
 		}
 	}
 }

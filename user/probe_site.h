@@ -71,9 +71,10 @@ struct branch_window {
 
 /*
  * Mark the windows a direct branch or call (rel8, rel32) anywhere in TEXT
- * (N bytes) may land in. Every byte is tried as the start of one: data
- * that only looks like a branch may mark a window, a real branch always
- * does. One pass for all NR windows.
+ * (N bytes) may land in, but for one from the window's bytes [FROM, TO)
+ * onto TO, the probe (each call meets it once). Every byte is tried as the
+ * start of one: data that only looks like a branch may mark a window, a
+ * real branch always does. One pass for all NR windows.
  */
 void probe_sites_branched_to(const unsigned char *text, size_t n, struct branch_window *w,
 			     size_t nr);

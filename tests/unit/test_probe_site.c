@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Where allocator probes go: the instruction decoder and the placement. */
 #include <stdbool.h>
+#include <string.h>
 #include "probe_site.h"
 #include "unit.h"
 
@@ -188,9 +189,52 @@ static void test_branches(void)
 	CHECK(w[0].hit && w[1].hit);
 }
 
+/*
+ * A branch landing exactly on the probe instruction: from after it (a loop
+ * head) the probe runs again in one call, refused; from the bytes passed
+ * (a jump over them) every call still meets it once, kept.
+ */
+static void test_branch_onto_probe(void)
+{
+	unsigned char text[300] = {};
+	struct branch_window w = { 100, 109, false };
+
+	/* jmp rel8 at 120 back to 109, the probe: a loop head. */
+	text[120] = 0xeb;
+	text[121] = (unsigned char)(109 - 122);
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(w.hit);
+	/* jcc rel32 at 30, before the entry, to 109. */
+	memset(text, 0, sizeof(text));
+	w.hit = false;
+	text[30] = 0x0f;
+	text[31] = 0x85;
+	text[32] = 109 - 36;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(w.hit);
+	/* jmp rel8 at 104, inside the window, onto the probe: kept. */
+	memset(text, 0, sizeof(text));
+	w.hit = false;
+	text[104] = 0xeb;
+	text[105] = 109 - 106;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(!w.hit);
+	/* jmp rel8 at 100, the entry itself, onto the probe: kept. */
+	text[104] = text[105] = 0;
+	text[100] = 0xeb;
+	text[101] = 109 - 102;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(!w.hit);
+	/* ... but from the window to a byte before the probe: a hit, as before. */
+	text[101] = 107 - 102;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(w.hit);
+}
+
 void test_probe_site(void)
 {
 	test_decode();
 	test_find();
 	test_branches();
+	test_branch_onto_probe();
 }
