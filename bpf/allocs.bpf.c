@@ -990,15 +990,7 @@ struct syscall_args {
 	/* mremap's block, taken out at entry like realloc's (see thread_state) */
 	struct alloc_info old;
 	__u32 has_old;
-	__u16 sampled;		/* sessions: sampled at entry, with sample_flags */
-	__u16 sample_flags;
-	/*
-	 * Sessions: the last outer call left unsampled (no return probe):
-	 * its sp, the return address there, its function's code, and that
-	 * of the last call it made to another (nothrow new calls new, which
-	 * calls malloc).
-	 */
-	__u64 skip_sp, skip_ret, skip_lo, skip_hi, inner_lo, inner_hi;
+	__u32 pad;
 };
 
 struct {

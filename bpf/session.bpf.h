@@ -32,7 +32,11 @@ static __u64 session_size(struct pt_regs *ctx, enum alloc_kind kind, __u64 *ptr)
 	*ptr = 0;
 	switch (kind) {
 	case KIND_CALLOC:
-		return a * b;
+		/*
+		 * A wrapped product would let a failing call pass as a small
+		 * one, without its return: an overflow is sampled and fails.
+		 */
+		return array_bytes(a, b);
 	case KIND_POSIX_MEMALIGN:
 		*ptr = a;
 		return PT_REGS_PARM3(ctx);

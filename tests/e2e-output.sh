@@ -124,6 +124,8 @@ wait "$busy" 2>/dev/null
 full_stdout "kmem -n 1 > full" "$nospace" "$MEMLENS" kmem -n 1
 full_stdout "reclaim -n 1 > full" "$nospace" "$MEMLENS" reclaim -n 1
 full_stdout "doctor > full" "$nospace" "$MEMLENS" doctor
+full_stdout "--complete > full" "$nospace" "$MEMLENS" --complete
+full_stdout "--complete leaks > full" "$nospace" "$MEMLENS" --complete leaks
 "$MEMLENS" record -o "$tmp/leaky.rec" -- "$LEAKY" >/dev/null 2>&1
 full_stdout "report > full" "$nospace" "$MEMLENS" report "$tmp/leaky.rec"
 full_stdout "report -j --all > full" "$nospace" "$MEMLENS" report -j --all "$tmp/leaky.rec"

@@ -167,6 +167,15 @@ test_sessions_all_sampled() {
 		done | xargs)"
 }
 
+# calloc(2^62 + 1, 4) fails, but a * b wraps to 4: the sampler must see an
+# overflowing size (always sampled, so the failure is counted), as the
+# uretprobe path does, not a 4-byte call let pass without its return.
+test_sessions_calloc_wraps() {
+	sampled calloc-wraps 1000000000000 "$LEAKY" --calloc-wraps
+	check_eq "sessions: 100 callocs whose size wraps: all failed, none let pass" "100 0" \
+		"$(jq -r '.stats | "\(.alloc_failed) \(.unsampled)"' <<<"$report")"
+}
+
 test_sessions_doctor() {
 	check_eq "doctor: sampling by sessions" uprobe_session \
 		"$("$MEMLENS" doctor --json | jq -r .commands.leaks.ways.sampling)"
@@ -180,6 +189,7 @@ test_doctor
 if [ "$(jq -r .features.uprobe_session <("$MEMLENS" doctor --json))" = true ]; then
 	test_sessions_unsampled
 	test_sessions_all_sampled
+	test_sessions_calloc_wraps
 	test_sessions_doctor
 else
 	echo "# no uprobe sessions on this kernel: their tests skipped"

@@ -221,6 +221,12 @@ check "report --stalls --folded: root first, under the name it exec'd" grep -qE 
 check "report --stalls: text, the recording's header and the stacks" grep -q \
 	"^reclaim stalls: $stalls, 0 of them in no stack (map full); by stack, the [0-9]* of [0-9]* that paid most:" \
 	<("$MEMLENS" report --stalls "$rec" 2>/dev/null)
+check_eq "report --stalls: every loss counter of the reclaim tracer recorded" \
+	"unmatched_ends procs_map_full threads_map_full hists_map_full page_allocs_map_full events_lost user_stacks_lost kernel_stacks_lost stall_stacks_map_full recursion_misses" \
+	"$(jq -r '.losses | keys_unsorted | join(" ")' "$tmp/report.json")"
+check "report --stalls: text, the tracer's losses after the stacks" grep -qE \
+	"^lost by the reclaim tracer: (none|[a-z_]+ [0-9]+(, [a-z_]+ [0-9]+)*)$" \
+	<("$MEMLENS" report --stalls "$rec" 2>/dev/null)
 check "report: the allocations as before (touch_anon's 32 MiB mmap)" grep -q \
 	"^33554432 bytes in 1 allocations" <("$MEMLENS" report "$rec" 2>/dev/null)
 expect_error "report --stalls of a recording without them" 1 \

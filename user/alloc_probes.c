@@ -191,7 +191,7 @@ static void place(struct elf_file *ef, struct placed *p)
 	p->len = sizeof(p->code);
 	while (p->len && elf_read_at(ef, p->off, p->code, p->len))
 		p->len /= 2;
-	probe_site_find(p->code, p->len, p->f->nr_args, p->f->null_is_noop, &p->ps);
+	probe_site_find(p->code, p->len, p->size, p->f->nr_args, p->f->null_is_noop, &p->ps);
 }
 
 /*
@@ -199,7 +199,10 @@ static void place(struct elf_file *ef, struct placed *p)
  * the instructions passed: a loop back there would count a call twice.
  * Every direct branch in the function's executable segment is looked at,
  * in one pass for all functions; where one may land there, or the segment
- * cannot be read, the probe goes back to the entry.
+ * cannot be read, the probe goes back to the entry. So does it where a
+ * symbol starts in those bytes: a call through it (an alias, another
+ * function's entry) would pass the entry. Indirect jumps (jump tables) and
+ * branches from other segments are not looked at (doc/internals.md).
  */
 static void rule_out_branches(struct elf_file *ef, struct placed *placed, size_t nr)
 {
@@ -218,7 +221,8 @@ static void rule_out_branches(struct elf_file *ef, struct placed *placed, size_t
 				text = NULL;
 			}
 		}
-		if (!text || placed[i].off < start || placed[i].off >= start + size) {
+		if (!text || placed[i].off < start || placed[i].off >= start + size ||
+		    elf_symbol_within(ef, placed[i].off, placed[i].off + placed[i].ps.skip)) {
 			placed[i].branched_to = true;
 			continue;
 		}
@@ -294,7 +298,7 @@ static void describe(const struct placed *p, char *buf, size_t size)
 	snprintf(buf, size, "+%u %s, %s%s%s", p->ps.skip, p->ps.insn,
 		 p->ps.emulated ? "emulated" : "single-stepped",
 		 p->ps.past_null_test ? ", past its NULL test" : "",
-		 p->branched_to ? ", at the entry: a branch may land past it" : "");
+		 p->branched_to ? ", at the entry: a branch or symbol may land past it" : "");
 }
 
 /* The session program is loaded: --sample-bytes where the kernel has sessions. */

@@ -300,6 +300,8 @@ static int record_stalls(struct alloc_session *s)
 {
 	uint32_t pid = s->skel->rodata->targ_tgid;
 	struct rec_stall_sum sum = {};
+	const char *names[REC_STALL_LOSSES];
+	uint64_t counts[REC_STALL_LOSSES];
 	struct stall_stack_row *rows;
 	struct pressure_totals t;
 	struct pressure_proc *pp;
@@ -319,6 +321,10 @@ static int record_stalls(struct alloc_session *s)
 	/* Filtered to the process: its stalls are all the map had no room for. */
 	pressure_totals(s->pressure, &t);
 	sum.lost = t.stats[RSTAT_STALL_STACKS_FULL];
+	/* Lost stacks, begins, events: every loss counter of the tracer. */
+	sum.nr_losses = pressure_lost_each(&t, names, counts, REC_STALL_LOSSES);
+	for (size_t i = 0; i < sum.nr_losses; i++)
+		sum.losses[i] = (struct rec_stall_loss){ names[i], counts[i] };
 	err = stall_stacks_read(s->stall_stacks, &rows, &nr);
 	if (err)
 		return err;

@@ -164,7 +164,9 @@ int cli_print_words(const struct cli_cmd *cmd, FILE *out)
 			print_word(out, "-", (char[]){ o->key, 0 }, o->arg);
 		print_word(out, "--", o->name, o->arg);
 	}
-	return fflush(out) || ferror(out) ? -EIO : 0;
+	if (fflush(out))
+		return -errno;
+	return ferror(out) ? -EIO : 0;
 }
 
 int cli_parse_pid(const char *cmd, const char *arg, int *pid)

@@ -130,6 +130,72 @@ int elf_func_lookup(struct elf_file *ef, const char *name, uint64_t *offset, uin
 	return -ENOENT;
 }
 
+/* File offset to virtual address through the PT_LOAD segments. */
+static int offset_to_vaddr(Elf *elf, uint64_t offset, uint64_t *vaddr)
+{
+	size_t nr;
+
+	if (elf_getphdrnum(elf, &nr))
+		return -ENOEXEC;
+	for (size_t i = 0; i < nr; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (offset >= ph.p_offset && offset < ph.p_offset + ph.p_filesz) {
+			*vaddr = offset - ph.p_offset + ph.p_vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static bool symbol_within(Elf_Scn *scn, const GElf_Shdr *sh, uint64_t lo, uint64_t hi)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t nr;
+
+	if (!data || !sh->sh_entsize)
+		return false;
+	nr = sh->sh_size / sh->sh_entsize;
+	for (size_t i = 0; i < nr; i++) {
+		GElf_Sym sym;
+		int type;
+
+		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF)
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE)
+			continue;
+		if (sym.st_value > lo && sym.st_value <= hi)
+			return true;
+	}
+	return false;
+}
+
+int elf_symbol_within(struct elf_file *ef, uint64_t from, uint64_t to)
+{
+	Elf_Scn *scn = NULL;
+	uint64_t lo, hi;
+	int err;
+
+	if (to <= from)
+		return 0;
+	err = offset_to_vaddr(ef->elf, from, &lo);
+	if (err)
+		return err;
+	hi = lo + (to - from);
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
+			continue;
+		if (symbol_within(scn, &sh, lo, hi))
+			return 1;
+	}
+	return 0;
+}
+
 int elf_read_at(struct elf_file *ef, uint64_t off, void *buf, size_t len)
 {
 	ssize_t n = pread(ef->fd, buf, len, off);

@@ -15,6 +15,14 @@ int elf_func_offset(struct elf_file *ef, const char *name, uint64_t *offset);
 /* The same, and its size in bytes (0: not known). */
 int elf_func_lookup(struct elf_file *ef, const char *name, uint64_t *offset, uint64_t *size);
 
+/*
+ * Whether a symbol (function, ifunc or untyped, any binding, .dynsym or
+ * .symtab) starts in the file offsets (FROM, TO]: another way into that
+ * code (an alternate entry, another function), reached by a call, the PLT
+ * or a function pointer. 1: one does, 0: none, negative errno.
+ */
+int elf_symbol_within(struct elf_file *ef, uint64_t from, uint64_t to);
+
 /* Read LEN bytes of the file at file offset OFF. */
 int elf_read_at(struct elf_file *ef, uint64_t off, void *buf, size_t len);
 

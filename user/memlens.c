@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "output.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -33,6 +34,12 @@ static void usage(FILE *out)
 	fputs("\nmemlens COMMAND --help tells more; memlens --version prints the version.\n", out);
 }
 
+/* 1 after saying what ERR lost of NAME, 0 without an error. */
+static int output_lost_if(const char *name, int err)
+{
+	return err ? (output_lost(name, err), 1) : 0;
+}
+
 /*
  * memlens --complete [COMMAND]: the words shell completion offers, read
  * from the tables the parsers use, so that the completion cannot drift
@@ -47,10 +54,11 @@ static int complete(const char *cmd)
 		if (!cmd)
 			puts(subcommands[i].name);
 		else if (!strcmp(cmd, subcommands[i].name))
-			return cli_print_words(subcommands[i].cli, stdout) ? 1 : 0;
+			return output_lost_if("stdout", cli_print_words(subcommands[i].cli, stdout));
 	}
+	/* A full disk or a reader gone: said, and not a success. */
 	if (!cmd)
-		return 0;
+		return output_check(stdout, "stdout") ? 1 : 0;
 	error_msg("unknown command '%s' (see memlens --help)", cmd);
 	return EXIT_USAGE;
 }

@@ -301,12 +301,47 @@ static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t 
 	return 0;
 }
 
+static int cmp_stall_key(const void *a, const void *b)
+{
+	const struct stall_key *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->kind < y->kind ? -1 : x->kind > y->kind;
+}
+
+/*
+ * The keys of stall_begin, each once. BPF deletes from the hash while we
+ * walk it, and bpf_map_get_next_key() on a deleted key starts over from the
+ * first one: the walk can give a key twice (a stall counted twice) and, under
+ * heavy reclaim, go on for long. So: at most twice the map's size of steps,
+ * then repeats dropped.
+ */
+static int stall_begin_keys(struct pressure *p, struct stall_key **out, size_t *nr_out)
+{
+	int fd = bpf_map__fd(p->skel->maps.stall_begin);
+	size_t steps = 2 * (size_t)bpf_map__max_entries(p->skel->maps.stall_begin);
+	struct stall_key *keys = NULL, next;
+	size_t nr = 0, cap = 0;
+
+	while (nr < steps && !bpf_map_get_next_key(fd, nr ? &keys[nr - 1] : NULL, &next)) {
+		if (array_grow((void **)&keys, nr, &cap, sizeof(*keys))) {
+			free(keys);
+			return -ENOMEM;
+		}
+		keys[nr++] = next;
+	}
+	*out = keys;
+	*nr_out = sort_dedupe(keys, nr, sizeof(*keys), cmp_stall_key);
+	return 0;
+}
+
 /* What keeps an episode open, from the maps: kswapd awake, stalls not over. */
 static void read_in_progress(struct pressure *p)
 {
-	int fd = bpf_map__fd(p->skel->maps.stall_begin);
-	struct stall_key key, next, *prev = NULL;
+	struct stall_key *keys = NULL;
 	struct kswapd_node k;
+	size_t nr = 0;
 
 	p->tracker.kswapd_awake = false;
 	for (uint32_t nid = 0; nid < RECLAIM_MAX_NODES; nid++)
@@ -314,11 +349,9 @@ static void read_in_progress(struct pressure *p)
 		    k.since_ns)
 			p->tracker.kswapd_awake = true;
 	p->tracker.stalls_in_progress = 0;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		p->tracker.stalls_in_progress++;
-	}
+	if (!stall_begin_keys(p, &keys, &nr))
+		p->tracker.stalls_in_progress = nr;
+	free(keys);
 }
 
 int pressure_tick(struct pressure *p)
@@ -417,16 +450,17 @@ static int add_in_progress(struct pressure *p, struct pressure_proc **arr, size_
 			   size_t *cap)
 {
 	int fd = bpf_map__fd(p->skel->maps.stall_begin);
-	struct stall_key key, next, *prev = NULL;
 	uint64_t now = monotonic_ns();
-	size_t sorted = *nr;
+	struct stall_key *keys;
+	size_t sorted = *nr, nr_keys;
 	struct stall_start st;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	if (stall_begin_keys(p, &keys, &nr_keys))
+		return -ENOMEM;
+	for (size_t k = 0; k < nr_keys; k++) {
 		struct pressure_proc want = { .tgid = 0 }, *pp;
+		struct stall_key key = keys[k];
 
-		key = next;
-		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &st) || st.begin_ns >= now ||
 		    (kill(key.id, 0) && errno == ESRCH))
 			continue;
@@ -437,12 +471,15 @@ static int add_in_progress(struct pressure *p, struct pressure_proc **arr, size_
 				pp = &(*arr)[i];
 		/* In its first stall: not in the per-process map yet. */
 		if (!pp) {
-			if (add_proc(arr, nr, cap, st.tgid))
+			if (add_proc(arr, nr, cap, st.tgid)) {
+				free(keys);
 				return -ENOMEM;
+			}
 			pp = &(*arr)[*nr - 1];
 		}
 		pp->stall_in_progress_ns += now - st.begin_ns;
 	}
+	free(keys);
 	qsort(*arr, *nr, sizeof(**arr), cmp_proc);
 	return 0;
 }
@@ -587,6 +624,22 @@ uint64_t pressure_lost(const struct pressure_totals *t)
 	for (size_t i = 0; i < sizeof(lost_stats) / sizeof(lost_stats[0]); i++)
 		sum += t->stats[lost_stats[i].stat];
 	return sum;
+}
+
+size_t pressure_lost_each(const struct pressure_totals *t, const char **names, uint64_t *counts,
+			  size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(lost_stats) / sizeof(lost_stats[0]) && n < max; i++, n++) {
+		names[n] = lost_stats[i].name;
+		counts[n] = t->stats[lost_stats[i].stat];
+	}
+	if (n < max) {
+		names[n] = "recursion_misses";
+		counts[n++] = t->recursion_misses;
+	}
+	return n;
 }
 
 void pressure_print_lost_json(FILE *out, const struct pressure_totals *t)

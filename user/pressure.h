@@ -94,6 +94,9 @@ void pressure_totals(struct pressure *p, struct pressure_totals *t);
 /* What went uncounted: full maps, lost events, skipped runs. */
 uint64_t pressure_lost(const struct pressure_totals *t);
 void pressure_print_lost_json(FILE *out, const struct pressure_totals *t);
+/* The same, each counter by its name (at most MAX of them): how many. */
+size_t pressure_lost_each(const struct pressure_totals *t, const char **names, uint64_t *counts,
+			  size_t max);
 /* What the kernel lacked: tracepoints that could not be hooked, as one line. */
 const char *pressure_missing(const struct pressure *p);
 

@@ -213,7 +213,7 @@ void insn_decode(const unsigned char *code, size_t len, unsigned int free_regs,
 
 #define MAX_PASSED 16	/* instructions passed at most: a prologue, not a body */
 
-void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args,
+void probe_site_find(const unsigned char *code, size_t len, size_t size, unsigned int nr_args,
 		     bool null_is_noop, struct probe_site *ps)
 {
 	unsigned int free_regs = probe_free_regs(nr_args);
@@ -222,6 +222,9 @@ void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args
 
 	memset(ps, 0, sizeof(*ps));
 	ps->insn = "?";
+	/* Past its end are another function's bytes, or padding. */
+	if (size && size < len)
+		len = size;
 #if defined(__x86_64__)
 	for (int n = 0; n < MAX_PASSED && pos < len; n++) {
 		insn_decode(code + pos, len - pos, free_regs, &in);
@@ -247,6 +250,8 @@ void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args
 		prev = in;
 		pos += in.len;
 	}
+	if (ps->skip >= len)	/* a function that is only endbr64 */
+		ps->skip = 0;
 #else
 	(void)null_is_noop;
 	(void)prev;
@@ -269,11 +274,20 @@ void probe_site_entry(const unsigned char *code, size_t len, struct probe_site *
 #endif
 }
 
-static void mark(struct branch_window *w, size_t nr, size_t target)
+/*
+ * A branch at SRC to TARGET. Onto the probe (TO) from the bytes passed
+ * ([FROM, TO), a jump over them) the flow still meets the probe once per
+ * call; from anywhere else (a loop head after it) a second time.
+ */
+static void mark(struct branch_window *w, size_t nr, size_t src, size_t target)
 {
-	for (size_t i = 0; i < nr; i++)
-		if (target > w[i].from && target <= w[i].to)
-			w[i].hit = true;
+	for (size_t i = 0; i < nr; i++) {
+		if (target <= w[i].from || target > w[i].to)
+			continue;
+		if (target == w[i].to && src >= w[i].from && src < w[i].to)
+			continue;
+		w[i].hit = true;
+	}
 }
 
 void probe_sites_branched_to(const unsigned char *text, size_t n, struct branch_window *w,
@@ -284,14 +298,14 @@ void probe_sites_branched_to(const unsigned char *text, size_t n, struct branch_
 		int32_t rel;
 
 		if ((op == 0xeb || (op >= 0x70 && op <= 0x7f)) && i + 2 <= n) {
-			mark(w, nr, i + 2 + (int8_t)text[i + 1]);
+			mark(w, nr, i, i + 2 + (int8_t)text[i + 1]);
 		} else if ((op == 0xe8 || op == 0xe9) && i + 5 <= n) {
 			memcpy(&rel, text + i + 1, 4);
-			mark(w, nr, i + 5 + (int64_t)rel);
+			mark(w, nr, i, i + 5 + (int64_t)rel);
 		}
 		if (op == 0x0f && i + 6 <= n && text[i + 1] >= 0x80 && text[i + 1] <= 0x8f) {
 			memcpy(&rel, text + i + 2, 4);
-			mark(w, nr, i + 6 + (int64_t)rel);
+			mark(w, nr, i, i + 6 + (int64_t)rel);
 		}
 	}
 }

@@ -52,10 +52,12 @@ struct probe_site {
  * registers, onto the first one the kernel emulates, never past a branch
  * (every call passes there once). NULL_IS_NOOP: f(NULL) does nothing
  * memlens counts, so a `test %rdi,%rdi; je` may be passed too when an
- * emulated instruction follows it. Nothing else of the function is known
- * here: see probe_site_branched_to().
+ * emulated instruction follows it. SIZE: the function's bytes (its
+ * symbol's st_size, 0: not known): the probe stays on an instruction whole
+ * inside them, never on the next function's. Nothing else of the function
+ * is known here: see probe_site_branched_to().
  */
-void probe_site_find(const unsigned char *code, size_t len, unsigned int nr_args,
+void probe_site_find(const unsigned char *code, size_t len, size_t size, unsigned int nr_args,
 		     bool null_is_noop, struct probe_site *ps);
 
 /* PS for a probe on the entry of the function whose first bytes are CODE. */
@@ -69,9 +71,10 @@ struct branch_window {
 
 /*
  * Mark the windows a direct branch or call (rel8, rel32) anywhere in TEXT
- * (N bytes) may land in. Every byte is tried as the start of one: data
- * that only looks like a branch may mark a window, a real branch always
- * does. One pass for all NR windows.
+ * (N bytes) may land in, but for one from the window's bytes [FROM, TO)
+ * onto TO, the probe (each call meets it once). Every byte is tried as the
+ * start of one: data that only looks like a branch may mark a window, a
+ * real branch always does. One pass for all NR windows.
  */
 void probe_sites_branched_to(const unsigned char *text, size_t n, struct branch_window *w,
 			     size_t nr);

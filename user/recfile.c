@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include "output.h"
 #include "recfile.h"
+#include "reclaim.h"
 #include "sampling.h"
 #include "util.h"
 
@@ -662,6 +663,11 @@ int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size
 	}
 	buf_varint(&b, sum->stalls);
 	buf_varint(&b, sum->lost);
+	buf_varint(&b, sum->nr_losses);
+	for (size_t i = 0; i < sum->nr_losses; i++) {
+		buf_string(&b, sum->losses[i].name);
+		buf_varint(&b, sum->losses[i].count);
+	}
 	write_record(w, REC_STALLS, &b);
 	free(b.data);
 out:
@@ -1293,6 +1299,33 @@ static bool get_stall_stack(struct cursor *c, struct recording *r, uint32_t *fir
 	return !c->err;
 }
 
+/*
+ * The tracer's loss counters by name. Past REC_STALL_LOSSES (a later
+ * memlens's), the rest are summed into one "other", never dropped.
+ */
+static void get_stall_losses(struct cursor *c, struct recording *r)
+{
+	struct rec_stall_sum *sum = &r->stall_sum;
+	size_t n = get_count(c, 2);
+
+	for (size_t i = 0; i < n && !c->err; i++) {
+		const char *name = get_string(c, r);
+		uint64_t count = get_varint(c);
+		struct rec_stall_loss *l = &sum->losses[sum->nr_losses];
+
+		if (c->err)
+			return;
+		if (sum->nr_losses < REC_STALL_LOSSES - 1 || n == REC_STALL_LOSSES) {
+			*l = (struct rec_stall_loss){ name, count };
+			sum->nr_losses++;
+			continue;
+		}
+		if (sum->nr_losses == REC_STALL_LOSSES - 1)
+			sum->losses[sum->nr_losses++] = (struct rec_stall_loss){ "other", 0 };
+		sum->losses[REC_STALL_LOSSES - 1].count += count;
+	}
+}
+
 /* A STALLS record: the stalls so far, replacing those of the one before. */
 static void parse_stalls(struct cursor *c, struct recording *r)
 {
@@ -1306,7 +1339,7 @@ static void parse_stalls(struct cursor *c, struct recording *r)
 	for (size_t i = 0; i < n && !c->err; i++) {
 		struct rec_stall_read *s = &r->stall_reads[i];
 
-		s->kind = get_bounded(c, UINT32_MAX, "stall kind out of range");
+		s->kind = get_bounded(c, STALL_NR - 1, "stall kind out of range");
 		s->count = get_varint(c);
 		s->total_ns = get_varint(c);
 		s->max_ns = get_varint(c);
@@ -1317,6 +1350,9 @@ static void parse_stalls(struct cursor *c, struct recording *r)
 	}
 	r->stall_sum.stalls = get_varint(c);
 	r->stall_sum.lost = get_varint(c);
+	r->stall_sum.nr_losses = 0;
+	if (c->p < c->end)	/* 1.2: the tracer's losses by name */
+		get_stall_losses(c, r);
 	r->have_stalls = !c->err;
 }
 

@@ -21,7 +21,7 @@
 #define REC_MAGIC_LEN		8
 #define REC_HEADER_LEN		16
 #define REC_VERSION_MAJOR	1
-#define REC_VERSION_MINOR	2	/* 1: STALLS records; 2: SCAN records */
+#define REC_VERSION_MINOR	2	/* 1: STALLS records; 2: SCAN records, STALLS losses by name */
 /* Bigger records or files are refused by the reader, whatever they claim. */
 #define REC_MAX_RECORD		0xffffffffu
 #define REC_MAX_FILE		(1ull << 32)
@@ -41,9 +41,20 @@ enum rec_type {
 };
 
 /* All the recorded process's stalls, and those no stack entry holds. */
+/* A loss counter of the reclaim tracer, by its name (pressure_lost_each()). */
+struct rec_stall_loss {
+	const char *name;
+	uint64_t count;
+};
+
+#define REC_STALL_LOSSES	16	/* read; more in a file: added to "other" */
+
 struct rec_stall_sum {
 	uint64_t stalls;	/* by its per-process counters */
 	uint64_t lost;		/* the by-stack map was full: in STALLS, in no entry */
+	/* Every loss counter of the tracer (1.2; none in 1.1 files). */
+	size_t nr_losses;
+	struct rec_stall_loss losses[REC_STALL_LOSSES];
 };
 
 /* The recorded process's reclaim stalls of one kind at one pair of stacks. */

@@ -461,6 +461,23 @@ static int take_comm(const struct rec_view *v, void *ctx)
 	return 0;
 }
 
+/* The tracer's losses (1.2 files): the ones that are not zero, or none. */
+static void print_stall_losses(const struct rec_stall_sum *sum)
+{
+	bool any = false;
+
+	if (!sum->nr_losses)
+		return;
+	printf("lost by the reclaim tracer:");
+	for (size_t i = 0; i < sum->nr_losses; i++) {
+		if (!sum->losses[i].count)
+			continue;
+		printf("%s %s %" PRIu64, any ? "," : "", sum->losses[i].name, sum->losses[i].count);
+		any = true;
+	}
+	puts(any ? "" : " none");
+}
+
 /* --stalls: the recording's stall stacks, longest first, in the views of reclaim --stacks. */
 static int render_stalls(const struct report_env *env, struct recording *rec)
 {
@@ -496,7 +513,13 @@ static int render_stalls(const struct report_env *env, struct recording *rec)
 	shown = env->show.top && env->show.top < nr ? env->show.top : nr;
 	if (env->show.json) {
 		printf("{\"type\":\"stalls\",\"pid\":%u,\"stalls\":%" PRIu64 ",\"lost\":%" PRIu64
-		       ",\"stacks\":[", sess->pid, sum.stalls, sum.lost);
+		       ",\"losses\":{", sess->pid, sum.stalls, sum.lost);
+		for (size_t i = 0; i < sum.nr_losses; i++) {
+			printf("%s", i ? "," : "");
+			json_print_string(stdout, sum.losses[i].name);
+			printf(":%" PRIu64, sum.losses[i].count);
+		}
+		printf("},\"stacks\":[");
 		for (size_t i = 0; i < shown; i++) {
 			if (i)
 				putchar(',');
@@ -509,6 +532,7 @@ static int render_stalls(const struct report_env *env, struct recording *rec)
 		       "by stack, the %zu of %zu that paid most:\n", sum.stalls, sum.lost, shown, nr);
 		for (size_t i = 0; i < shown; i++)
 			stall_stack_print_text(stdout, &rows[i], i + 1, "  ", false);
+		print_stall_losses(&sum);
 	}
 	if (env->show.folded || env->show.svg || env->show.pprof)
 		err = stall_stacks_write_outputs(rows, nr, env->show.folded, env->show.svg,

@@ -532,6 +532,24 @@ int array_grow(void **arr, size_t nr, size_t *cap, size_t size)
 	return 0;
 }
 
+size_t sort_dedupe(void *arr, size_t nr, size_t size, int (*cmp)(const void *, const void *))
+{
+	char *a = arr;
+	size_t n = 0;
+
+	if (!nr)
+		return 0;
+	qsort(arr, nr, size, cmp);
+	for (size_t i = 1; i < nr; i++) {
+		if (!cmp(a + n * size, a + i * size))
+			continue;
+		n++;
+		if (n != i)
+			memcpy(a + n * size, a + i * size, size);
+	}
+	return n + 1;
+}
+
 /*
  * Signals as memlens inherited them, for the commands it starts. Raw
  * syscalls: glibc's sigaction() and sigprocmask() refuse or filter out

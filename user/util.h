@@ -59,6 +59,8 @@ int open_bounded(int (*open_fn)(const char *path), const char *path, int deadlin
 unsigned int open_given_up(void);
 /* Make room in *ARR (of *CAP elements of SIZE) for element NR: 0 or -ENOMEM. */
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
+/* Sort ARR (NR elements of SIZE) by CMP and keep one of equal ones: how many are left. */
+size_t sort_dedupe(void *arr, size_t nr, size_t size, int (*cmp)(const void *, const void *));
 /* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
 void catch_stop_signals(void);
 void ignore_sigpipe(void);

@@ -17,6 +17,36 @@ static __attribute__((noinline, used)) int unit_static_fn(int x)
 	return x * 5;
 }
 
+/*
+ * A function with a second entry 1 byte in (push %rbp; then the inner
+ * symbol: pop %rbp; ret), never called: only its symbols are read.
+ */
+__asm__(".text\n"
+	".globl unit_outer_fn\n.type unit_outer_fn,@function\n"
+	"unit_outer_fn:\n\tpush %rbp\n"
+	".globl unit_inner_fn\n.type unit_inner_fn,@function\n"
+	"unit_inner_fn:\n\tpop %rbp\n\tret\n"
+	".size unit_outer_fn, 3\n.size unit_inner_fn, 2\n");
+
+/* Symbols inside a probe's skipped bytes: another way into them. */
+static void test_symbol_within(void)
+{
+	struct elf_file *ef;
+	uint64_t outer, inner;
+
+	CHECK(elf_file_open("/proc/self/exe", &ef) == 0);
+	if (!ef)
+		return;
+	CHECK(elf_func_offset(ef, "unit_outer_fn", &outer) == 0);
+	CHECK(elf_func_offset(ef, "unit_inner_fn", &inner) == 0);
+	CHECK_U64(inner, outer + 1);
+	CHECK(elf_symbol_within(ef, outer, outer + 1) == 1);	/* probe on the pop */
+	CHECK(elf_symbol_within(ef, outer, outer + 2) == 1);	/* past it */
+	CHECK(elf_symbol_within(ef, outer, outer) == 0);	/* at the entry: no move */
+	CHECK(elf_symbol_within(ef, inner, inner + 1) == 0);	/* the ret: no symbol */
+	elf_file_close(ef);
+}
+
 /* The offset found in the file is where the function is mapped from. */
 void test_elfsym(void)
 {
@@ -53,4 +83,5 @@ void test_elfsym(void)
 	CHECK(elf_file_open("/nonexistent", &ef) == -ENOENT);
 	CHECK(elf_file_open("/proc/self/status", &ef) == -ENOEXEC);
 	vma_list_free(&maps);
+	test_symbol_within();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Where allocator probes go: the instruction decoder and the placement. */
 #include <stdbool.h>
+#include <string.h>
 #include "probe_site.h"
 #include "unit.h"
 
@@ -79,6 +80,26 @@ struct site_case {
 	bool emulated, past_null_test;
 };
 
+/*
+ * The symbol's size bounds the walk: the push after a 7-byte function
+ * (endbr64; test %rdi,%rdi) is the next function's, never its probe.
+ */
+static void test_find_size(void)
+{
+	static const unsigned char code[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x85, 0xff, 0x55 };
+	struct probe_site ps;
+
+	probe_site_find(code, sizeof(code), 0, 1, false, &ps);
+	CHECK(ps.skip == 7 && ps.emulated);	/* size unknown: what the bytes say */
+	probe_site_find(code, sizeof(code), 7, 1, false, &ps);
+	CHECK(ps.skip == 4 && !ps.emulated);
+	CHECK_STR(ps.insn, "test");
+	probe_site_find(code, sizeof(code), 4, 1, false, &ps);	/* only endbr64 */
+	CHECK(ps.skip == 0 && !ps.emulated);
+	probe_site_find(code, sizeof(code), 6, 1, false, &ps);	/* ends inside the test */
+	CHECK(ps.skip == 4 && !ps.emulated);
+}
+
 /* The first bytes of real allocators (Debian 12), and where they are probed. */
 static void test_find(void)
 {
@@ -127,7 +148,7 @@ static void test_find(void)
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		const struct site_case *c = &cases[i];
 
-		probe_site_find(c->code, sizeof(c->code), c->nr_args, c->null_is_noop, &ps);
+		probe_site_find(c->code, sizeof(c->code), 0, c->nr_args, c->null_is_noop, &ps);
 		if (ps.skip != c->skip || ps.emulated != c->emulated ||
 		    ps.past_null_test != c->past_null_test)
 			fprintf(stderr, "find %s: +%u %s emulated %d past %d\n", c->what, ps.skip,
@@ -137,8 +158,9 @@ static void test_find(void)
 		CHECK_STR(ps.insn, c->insn);
 	}
 	/* The bytes run out inside a passed instruction: back to what was known. */
-	probe_site_find(cases[1].code, 5, 1, true, &ps);
+	probe_site_find(cases[1].code, 5, 0, 1, true, &ps);
 	CHECK_U64(ps.skip, 0);
+	test_find_size();
 	probe_site_entry((const unsigned char *)"\x48\x85\xff", 3, &ps);
 	CHECK(ps.skip == 0 && !ps.emulated);
 	CHECK_STR(ps.insn, "test");
@@ -167,9 +189,52 @@ static void test_branches(void)
 	CHECK(w[0].hit && w[1].hit);
 }
 
+/*
+ * A branch landing exactly on the probe instruction: from after it (a loop
+ * head) the probe runs again in one call, refused; from the bytes passed
+ * (a jump over them) every call still meets it once, kept.
+ */
+static void test_branch_onto_probe(void)
+{
+	unsigned char text[300] = {};
+	struct branch_window w = { 100, 109, false };
+
+	/* jmp rel8 at 120 back to 109, the probe: a loop head. */
+	text[120] = 0xeb;
+	text[121] = (unsigned char)(109 - 122);
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(w.hit);
+	/* jcc rel32 at 30, before the entry, to 109. */
+	memset(text, 0, sizeof(text));
+	w.hit = false;
+	text[30] = 0x0f;
+	text[31] = 0x85;
+	text[32] = 109 - 36;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(w.hit);
+	/* jmp rel8 at 104, inside the window, onto the probe: kept. */
+	memset(text, 0, sizeof(text));
+	w.hit = false;
+	text[104] = 0xeb;
+	text[105] = 109 - 106;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(!w.hit);
+	/* jmp rel8 at 100, the entry itself, onto the probe: kept. */
+	text[104] = text[105] = 0;
+	text[100] = 0xeb;
+	text[101] = 109 - 102;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(!w.hit);
+	/* ... but from the window to a byte before the probe: a hit, as before. */
+	text[101] = 107 - 102;
+	probe_sites_branched_to(text, sizeof(text), &w, 1);
+	CHECK(w.hit);
+}
+
 void test_probe_site(void)
 {
 	test_decode();
 	test_find();
 	test_branches();
+	test_branch_onto_probe();
 }

@@ -363,6 +363,27 @@ static bool parse_says(const uint8_t *data, size_t len, const char *want)
 	return ret && strstr(err, want);
 }
 
+/* A 1.1 STALLS record ends at its lost count: read, without the tracer's losses. */
+static void test_stalls_1_1(uint8_t *buf, size_t body)
+{
+	uint8_t stalls[] = { 0, 7, 1 }, end[] = { 3 };	/* no entry, 7 stalls, 1 lost */
+	size_t n = append_record(buf, body, REC_STALLS, stalls, sizeof(stalls));
+	struct recording *rec = NULL;
+	struct rec_stall_sum sum;
+	char err[256] = "";
+
+	n = append_record(buf, n, REC_END, end, sizeof(end));
+	CHECK(recording_parse(buf, n, false, &rec, err, sizeof(err)) == 0);
+	if (!rec)
+		return;
+	CHECK(recording_stalls(rec, &n, &sum) != NULL);
+	CHECK_U64(n, 0);
+	CHECK_U64(sum.stalls, 7);
+	CHECK_U64(sum.lost, 1);
+	CHECK_U64(sum.nr_losses, 0);
+	recording_free(rec);
+}
+
 /* Versions and record types: what a newer memlens may write. */
 static void test_versions(const uint8_t *data, size_t len)
 {
@@ -385,6 +406,7 @@ static void test_versions(const uint8_t *data, size_t len)
 	n = append_record(buf, body, 77, junk, sizeof(junk));
 	n = append_record(buf, n, REC_END, end, sizeof(end));
 	CHECK(parse_says(buf, n, "does not know"));
+	test_stalls_1_1(buf, body);
 	memcpy(buf, data, len);
 	n = append_record(buf, len, REC_END, end, sizeof(end));
 	CHECK(parse_says(buf, n, "data after the end record"));
@@ -476,6 +498,9 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	struct alloc_rec blocks[] = { { 0x1000, 4096, 1 * SEC, 0x10, 0 } };
 	struct rec_snapshot snap = { .wall_ns = session.start_wall_ns + SEC, .mono_ns = 2 * SEC,
 				     .comm = "leaky" };
+	/* record --stalls writes every loss counter of the tracer (1.2). */
+	struct rec_stall_sum later_sum = { 133, 2, 3, {
+		{ "user_stacks_lost", 5 }, { "threads_map_full", 1 }, { "events_lost", 0 } } };
 	const struct rec_stall *st;
 	struct rec_stall_sum sum;
 	struct recording *rec = NULL;
@@ -492,7 +517,7 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	rec_writer_begin(w, &session);
 	CHECK(rec_writer_stalls(w, first, 1, &(struct rec_stall_sum){ 1, 0 }) == 0);
 	rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
-	CHECK(rec_writer_stalls(w, later, 2, &(struct rec_stall_sum){ 133, 2 }) == 0);
+	CHECK(rec_writer_stalls(w, later, 2, &later_sum) == 0);
 	snap.mono_ns = 3 * SEC;
 	rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
 	CHECK(rec_writer_close(w, &bytes) == 0);
@@ -512,6 +537,15 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	CHECK_U64(nr, 2);
 	CHECK_U64(sum.stalls, 133);
 	CHECK_U64(sum.lost, 2);
+	CHECK_U64(sum.nr_losses, 3);
+	if (sum.nr_losses == 3) {
+		CHECK_STR(sum.losses[0].name, "user_stacks_lost");
+		CHECK_U64(sum.losses[0].count, 5);
+		CHECK_STR(sum.losses[1].name, "threads_map_full");
+		CHECK_U64(sum.losses[1].count, 1);
+		CHECK_STR(sum.losses[2].name, "events_lost");
+		CHECK_U64(sum.losses[2].count, 0);
+	}
 	if (st && nr == 2) {
 		CHECK_U64(st[0].kind, STALL_MEMCG);
 		CHECK_U64(st[0].count, 99);
@@ -529,6 +563,27 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 		CHECK_U64(st[1].kernel.frames[0].addr, 0xffffffff815cab0a);
 	}
 	recording_free(rec);
+
+	/* A kind past enum stall_kind: a malformed record, not a row to index by it. */
+	strcpy(path, "/tmp/memlens-recstalls-XXXXXX");
+	fd = mkstemp(path);
+	CHECK(fd >= 0 && rec_writer_open(path, &w) == 0);
+	if (fd >= 0) {
+		struct rec_stall bad[] = {
+			{ STALL_NR, 1, 10, 10, { 0, NULL }, { 1, kernel_frames } },
+		};
+
+		close(fd);
+		rec_writer_begin(w, &session);
+		CHECK(rec_writer_stalls(w, bad, 1, &(struct rec_stall_sum){ 1, 0 }) == 0);
+		rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
+		CHECK(rec_writer_close(w, &bytes) == 0);
+		rec = NULL;
+		CHECK(recording_load(path, false, &rec, err, sizeof(err)) == -EINVAL);
+		CHECK(strstr(err, "stall kind out of range") != NULL);
+		recording_free(rec);
+		unlink(path);
+	}
 
 	/* A recording without STALLS (all of version 1.0): none, not an error. */
 	CHECK(recording_parse(plain, plain_len, false, &rec, err, sizeof(err)) == 0);

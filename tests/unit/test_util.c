@@ -75,6 +75,38 @@ static void test_open_regular(void)
 	rmdir(dir);
 }
 
+struct pair {
+	unsigned int id, kind;
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->kind < y->kind ? -1 : x->kind > y->kind;
+}
+
+/*
+ * A walk of a hash BPF deletes from starts over on a deleted key: the keys
+ * it gave come again, each must count once (user/pressure.c).
+ */
+static void test_sort_dedupe(void)
+{
+	struct pair walk[] = {
+		{ 7, 0 }, { 3, 1 }, { 9, 0 },	/* 9 ended: the walk restarts */
+		{ 7, 0 }, { 3, 1 }, { 3, 0 }, { 7, 0 },
+	};
+	struct pair want[] = { { 3, 0 }, { 3, 1 }, { 7, 0 }, { 9, 0 } };
+	struct pair one = { 1, 1 };
+
+	CHECK(sort_dedupe(walk, 7, sizeof(*walk), cmp_pair) == 4);
+	CHECK(!memcmp(walk, want, sizeof(want)));
+	CHECK(sort_dedupe(&one, 1, sizeof(one), cmp_pair) == 1 && one.id == 1);
+	CHECK(sort_dedupe(NULL, 0, sizeof(one), cmp_pair) == 0);
+}
+
 void test_util(void)
 {
 	unsigned long long v;
@@ -92,4 +124,5 @@ void test_util(void)
 	CHECK(monotonic_ns() > 0);
 	test_verifier_log_reason();
 	test_open_regular();
+	test_sort_dedupe();
 }

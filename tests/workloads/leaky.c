@@ -17,6 +17,8 @@
  * of -p TID), says "ready" on stdout and waits for a line on stdin before
  * working, then says "done" and waits for another line before it exits, so
  * a tracer can attach to it and report while the leaks live.
+ * With --calloc-wraps it only makes 100 callocs whose size product wraps to
+ * 4 bytes (each fails) and exits.
  * No stdio: its buffers would be allocations of their own.
  */
 #define _GNU_SOURCE
@@ -160,6 +162,13 @@ int main(int argc, char **argv)
 {
 	int wait = argc > 1 && !strcmp(argv[1], "--wait");
 	pthread_t a, b, s;
+
+	if (argc > 1 && !strcmp(argv[1], "--calloc-wraps")) {
+		/* (2^62 + 1) * 4 is 4 modulo 2^64: calloc fails, a * b says 4. */
+		for (int i = 0; i < 100; i++)
+			sink = calloc(huge / 2 + 2, 4);
+		return 0;
+	}
 
 	/* A fixed threshold: 1 MiB and 2 MiB blocks always go through mmap. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
