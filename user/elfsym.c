@@ -50,24 +50,35 @@ void elf_file_close(struct elf_file *ef)
 	free(ef);
 }
 
-/* Virtual address to file offset through the PT_LOAD segments. */
-static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
+/*
+ * Through the PT_LOAD segments: a file offset to a virtual address
+ * (FROM_OFFSET), or a virtual address to a file offset.
+ */
+static int load_translate(Elf *elf, uint64_t x, bool from_offset, uint64_t *out)
 {
 	size_t nr;
 
 	if (elf_getphdrnum(elf, &nr))
 		return -ENOEXEC;
 	for (size_t i = 0; i < nr; i++) {
+		uint64_t from, to;
 		GElf_Phdr ph;
 
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
-			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+		from = from_offset ? ph.p_offset : ph.p_vaddr;
+		to = from_offset ? ph.p_vaddr : ph.p_offset;
+		if (x >= from && x < from + ph.p_filesz) {
+			*out = x - from + to;
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
+{
+	return load_translate(elf, vaddr, false, offset);
 }
 
 static int find_in_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *name,
@@ -130,24 +141,9 @@ int elf_func_lookup(struct elf_file *ef, const char *name, uint64_t *offset, uin
 	return -ENOENT;
 }
 
-/* File offset to virtual address through the PT_LOAD segments. */
 static int offset_to_vaddr(Elf *elf, uint64_t offset, uint64_t *vaddr)
 {
-	size_t nr;
-
-	if (elf_getphdrnum(elf, &nr))
-		return -ENOEXEC;
-	for (size_t i = 0; i < nr; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (offset >= ph.p_offset && offset < ph.p_offset + ph.p_filesz) {
-			*vaddr = offset - ph.p_offset + ph.p_vaddr;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return load_translate(elf, offset, true, vaddr);
 }
 
 static bool symbol_within(Elf_Scn *scn, const GElf_Shdr *sh, uint64_t lo, uint64_t hi)

@@ -167,9 +167,9 @@ static double age_s(const struct stack_report *r, uint64_t ts_ns)
 	return r->now_ns > ts_ns ? (r->now_ns - ts_ns) / 1e9 : 0.0;
 }
 
-static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
+void frame_print_text(FILE *out, const struct frame_info *f)
 {
-	fprintf(out, "\t#%-2zu 0x%016" PRIx64 " ", i, f->addr);
+	fprintf(out, "0x%016" PRIx64 " ", f->addr);
 	if (f->symbol) {
 		print_clean(out, f->symbol);
 		fprintf(out, "+0x%" PRIx64, f->sym_offset);
@@ -190,6 +190,12 @@ static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
 		fprintf(out, ":%d", f->line);
 	}
 	fputc('\n', out);
+}
+
+static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
+{
+	fprintf(out, "\t#%-2zu ", i);
+	frame_print_text(out, f);
 }
 
 static void print_stats_text(FILE *out, const struct stack_report *r)

@@ -76,6 +76,8 @@ int stack_group_cmp_id(const void *a, const void *b);
 void merge_groups(struct stack_group *groups, size_t *nr);
 /* R's totals: counts, bytes and samples over all its groups, not just the top. */
 void report_add_totals(struct stack_report *r);
+/* One frame as the text reports print it: address, function+offset (module) file:line, newline. */
+void frame_print_text(FILE *out, const struct frame_info *f);
 void report_print_text(FILE *out, const struct stack_report *r);
 void report_print_json(FILE *out, const struct stack_report *r);
 /* A frame as a flame graph names it: its function, else module+offset, else the address. */

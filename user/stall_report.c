@@ -98,26 +98,8 @@ int stall_stack_rows_sort(struct stall_stack_row *rows, size_t nr)
 
 static void print_frame(FILE *out, const char *indent, const struct frame_info *f)
 {
-	fprintf(out, "%s      0x%016" PRIx64 " ", indent, f->addr);
-	if (f->symbol) {
-		print_clean(out, f->symbol);
-		fprintf(out, "+0x%" PRIx64, f->sym_offset);
-	} else {
-		fputs("[unknown]", out);
-	}
-	if (f->module) {
-		fputs(" (", out);
-		print_clean(out, f->module);
-		if (!f->symbol)
-			fprintf(out, "+0x%" PRIx64, f->sym_offset);
-		fputc(')', out);
-	}
-	if (f->file) {
-		fputc(' ', out);
-		print_clean(out, f->file);
-		fprintf(out, ":%d", f->line);
-	}
-	fputc('\n', out);
+	fprintf(out, "%s      ", indent);
+	frame_print_text(out, f);
 }
 
 void stall_stack_print_text(FILE *out, const struct stall_stack_row *r, size_t rank,
