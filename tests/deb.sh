@@ -43,6 +43,11 @@ normalize() {
 		-e 's/^== [0-9:]+ UTC pid [0-9]+/== pid/' -e 's/pid [0-9]+/pid N/g'
 }
 
+# src_line PATTERN: the line of leaky.c that PATTERN (grep's) is on.
+src_line() {
+	grep -n -m1 -- "$1" tests/workloads/leaky.c | cut -d: -f1
+}
+
 # leaks of build/leaky by BIN: its totals and each group's size, sorted
 # (which thread the loader's allocations come from differs by run).
 leaks_of() {
@@ -103,8 +108,8 @@ check_eq "/usr/sbin/memlens doctor: what ./memlens doctor says" "$(./memlens doc
 leaks=$(leaks_of /usr/sbin/memlens)
 check_eq "/usr/sbin/memlens leaks: leak_here's 7 x 4096 bytes, exact stack" \
 	"28672 bytes in 7 allocations, oldest -
-	#0  leak_here+0x18 ($LEAKY) tests/workloads/leaky.c:84
-	#1  worker_a+0x1e ($LEAKY) tests/workloads/leaky.c:135" \
+	#0  leak_here+0x18 ($LEAKY) tests/workloads/leaky.c:$(src_line 'touch(malloc(4096), 4096);')
+	#1  worker_a+0x1e ($LEAKY) tests/workloads/leaky.c:$(src_line '^	leak_here();')" \
 	"$(timeout -k 5 120 /usr/sbin/memlens leaks -- "$LEAKY" 2>&1 | normalize |
 		grep -A2 '^28672 bytes')"
 check_eq "/usr/sbin/memlens leaks: the totals and groups of ./memlens leaks" \

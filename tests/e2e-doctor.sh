@@ -393,8 +393,9 @@ verifier_budget() {
 verifier_budget "--verifier" MEMLENS_NOTHING=1
 verifier_budget "--verifier as on 5.10" MEMLENS_DISABLE=task_storage,task_btf,task_pt_regs,uprobe_multi
 "$MEMLENS" doctor --verifier >"$tmp/verifier.txt"
+# The uretprobe, or where the kernel has uprobe sessions (6.13+) the sampled session program.
 check "--verifier: a table with the largest program named" \
-	grep -Eq '^largest: alloc_return \(leaks-[a-z-]+\), [0-9]+ insns, [0-9.]+% of the verifier.s limit; budget 10%: 0 over, 0 refused$' \
+	grep -Eq '^largest: (alloc_return|alloc_session) \(leaks-[a-z-]+\), [0-9]+ insns, [0-9.]+% of the verifier.s limit; budget 10%: 0 over, 0 refused$' \
 	"$tmp/verifier.txt"
 
 # --- Usage and errors -------------------------------------------------
