@@ -24,14 +24,7 @@ SPARSE=$PWD/build/reclaim-sparse-$$
 FILE_PAGES=$((512 * 1024 * 1024 / 4096))
 
 suite_cleanup() {
-	if [ -d "$CG" ]; then
-		xargs -r kill -KILL <"$CG/cgroup.procs" 2>/dev/null
-		for ((i = 0; i < 50; i++)); do
-			[ -s "$CG/cgroup.procs" ] || break
-			sleep 0.1
-		done
-		rmdir "$CG"
-	fi
+	memcg_remove "$CG"
 	rm -f "$SPARSE" "$SPARSE.top" "$SPARSE.big"
 }
 

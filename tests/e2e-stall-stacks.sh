@@ -24,14 +24,7 @@ CG_NAME=memlens-stall-stacks-$$
 CG=$CGROUP_V1_MEMORY/$CG_NAME
 
 suite_cleanup() {
-	if [ -d "$CG" ]; then
-		xargs -r kill -KILL <"$CG/cgroup.procs" 2>/dev/null
-		for ((i = 0; i < 50; i++)); do
-			[ -s "$CG/cgroup.procs" ] || break
-			sleep 0.1
-		done
-		rmdir "$CG"
-	fi
+	memcg_remove "$CG"
 }
 
 if ! mkdir "$CG"; then

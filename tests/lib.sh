@@ -22,6 +22,19 @@ chmod 755 "$tmp"
 MEMLENS=$tmp/memlens-limited
 printf '#!/bin/sh\nexec timeout -k 5 120 "%s" "$@"\n' "$MEMLENS_BIN" >"$MEMLENS"
 chmod 755 "$MEMLENS"
+# memcg_remove DIR: kill what is left in the memory cgroup DIR, then remove
+# it (the suites that make pressure in a small cgroup of their own).
+memcg_remove() {
+	local i
+	[ -d "$1" ] || return 0
+	xargs -r kill -KILL <"$1/cgroup.procs" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$1/cgroup.procs" ] || break
+		sleep 0.1
+	done
+	rmdir "$1"
+}
+
 # A suite may define suite_cleanup, run first, even on failure.
 # memlens runs under timeout(1): TERM reaches memlens through it, so that
 # it detaches; a KILL would only orphan it.

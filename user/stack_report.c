@@ -288,7 +288,7 @@ void report_print_text(FILE *out, const struct stack_report *r)
 	print_sampling_text(out, r);
 }
 
-static void print_frame_json(FILE *out, const struct frame_info *f)
+void frame_print_json(FILE *out, const struct frame_info *f)
 {
 	fprintf(out, "{\"addr\":\"0x%" PRIx64 "\",\"symbol\":", f->addr);
 	if (f->symbol)
@@ -348,7 +348,7 @@ void report_print_json(FILE *out, const struct stack_report *r)
 		for (size_t f = 0; st && f < st->nr; f++) {
 			if (f)
 				fputc(',', out);
-			print_frame_json(out, &st->frames[f]);
+			frame_print_json(out, &st->frames[f]);
 		}
 		fputs("]}", out);
 	}

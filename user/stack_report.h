@@ -78,6 +78,8 @@ void merge_groups(struct stack_group *groups, size_t *nr);
 void report_add_totals(struct stack_report *r);
 /* One frame as the text reports print it: address, function+offset (module) file:line, newline. */
 void frame_print_text(FILE *out, const struct frame_info *f);
+/* The same as a JSON object: addr, symbol, offset, module, file, line. */
+void frame_print_json(FILE *out, const struct frame_info *f);
 void report_print_text(FILE *out, const struct stack_report *r);
 void report_print_json(FILE *out, const struct stack_report *r);
 /* A frame as a flame graph names it: its function, else module+offset, else the address. */

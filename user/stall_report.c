@@ -124,26 +124,6 @@ void stall_stack_print_text(FILE *out, const struct stall_stack_row *r, size_t r
 		fprintf(out, "%s      [no user stack]\n", indent);
 }
 
-static void print_frame_json(FILE *out, const struct frame_info *f)
-{
-	fprintf(out, "{\"addr\":\"0x%" PRIx64 "\",\"symbol\":", f->addr);
-	if (f->symbol)
-		json_print_string(out, f->symbol);
-	else
-		fputs("null", out);
-	fprintf(out, ",\"offset\":%" PRIu64 ",\"module\":", f->sym_offset);
-	if (f->module)
-		json_print_string(out, f->module);
-	else
-		fputs("null", out);
-	fputs(",\"file\":", out);
-	if (f->file)
-		json_print_string(out, f->file);
-	else
-		fputs("null", out);
-	fprintf(out, ",\"line\":%d}", f->line);
-}
-
 static void print_frames_json(FILE *out, const char *name, const struct sym_stack *st)
 {
 	fprintf(out, ",\"%s\":", name);
@@ -155,7 +135,7 @@ static void print_frames_json(FILE *out, const char *name, const struct sym_stac
 	for (size_t i = 0; i < st->nr; i++) {
 		if (i)
 			fputc(',', out);
-		print_frame_json(out, &st->frames[i]);
+		frame_print_json(out, &st->frames[i]);
 	}
 	fputc(']', out);
 }
