@@ -41,14 +41,8 @@ start_reclaim() {
 	start_memlens "$out" "tracing memory pressure" reclaim "$@"
 }
 
-if ! mkdir "$CG"; then
-	echo "e2e-reclaim: cannot create the v1 memory cgroup $CG" >&2
-	exit 1
-fi
-echo 64M >"$CG/memory.limit_in_bytes"
 # With swap, the hog would swap instead of being killed: none for the cgroup.
-echo 0 >"$CG/memory.swappiness"
-[ -e "$CG/memory.memsw.limit_in_bytes" ] && echo 64M >"$CG/memory.memsw.limit_in_bytes"
+memcg_make "$CG" 64M
 # Sparse: the page cache is filled with zeroes, nothing is read from disk.
 truncate -s 512M "$SPARSE"
 

@@ -27,13 +27,7 @@ suite_cleanup() {
 	memcg_remove "$CG"
 }
 
-if ! mkdir "$CG"; then
-	echo "e2e-stall-stacks: cannot create the v1 memory cgroup $CG" >&2
-	exit 1
-fi
-echo 64M >"$CG/memory.limit_in_bytes"
-echo 0 >"$CG/memory.swappiness"
-[ -e "$CG/memory.memsw.limit_in_bytes" ] && echo 64M >"$CG/memory.memsw.limit_in_bytes"
+memcg_make "$CG" 64M
 mkdir "$tmp/work"
 
 # stallwork_run: the workload in the cgroup from its first instruction; sets work.

@@ -22,6 +22,20 @@ chmod 755 "$tmp"
 MEMLENS=$tmp/memlens-limited
 printf '#!/bin/sh\nexec timeout -k 5 120 "%s" "$@"\n' "$MEMLENS_BIN" >"$MEMLENS"
 chmod 755 "$MEMLENS"
+# memcg_make DIR LIMIT: a v1 memory cgroup of LIMIT (64M) without swap, so
+# that pressure reclaims or kills instead of swapping; exits the suite
+# (named in the message) where it cannot be made.
+memcg_make() {
+	if ! mkdir "$1"; then
+		echo "$(basename "$0" .sh): cannot create the v1 memory cgroup $1" >&2
+		exit 1
+	fi
+	echo "$2" >"$1/memory.limit_in_bytes"
+	echo 0 >"$1/memory.swappiness"
+	[ -e "$1/memory.memsw.limit_in_bytes" ] && echo "$2" >"$1/memory.memsw.limit_in_bytes"
+	return 0
+}
+
 # memcg_remove DIR: kill what is left in the memory cgroup DIR, then remove
 # it (the suites that make pressure in a small cgroup of their own).
 memcg_remove() {
