@@ -410,28 +410,19 @@ static __u64 store_scratch_stack(struct stack_scratch *sc, __u64 token)
 
 #include "unwind.bpf.h"
 
-/* The frame-pointer walk into SC from CTX's user registers, from slot SKIP on. */
-static bool stack_by_frame_pointer(void *ctx, struct stack_scratch *sc, int skip)
+/* The frame-pointer walk into SC from a probe's registers, from slot SKIP on. */
+static bool stack_by_frame_pointer(struct pt_regs *ctx, struct stack_scratch *sc, __u64 token,
+				   __u32 skip)
 {
-	long n;
-
-	if (skip < 0 || skip > 1)
-		return false;
-	n = bpf_get_stack(ctx, &sc->st.ips[skip], sizeof(sc->st.ips) - skip * sizeof(__u64),
-			  BPF_F_USER_STACK);
-	if (n <= 0) {
-		stat_add(STAT_STACK_FAILED, 1);
-		return false;
-	}
-	sc->st.nr = n / sizeof(__u64);
-	return true;
+	return walk_frame_pointers(sc, token, skip, PT_REGS_IP(ctx), PT_REGS_SP(ctx),
+				   PT_REGS_FP(ctx));
 }
 
 /*
  * At an allocator's return the kernel has put the caller's return address
  * in the instruction pointer, so the first frame is the immediate caller
  * and the walk continues from the caller's frame: by unwind table where
- * the process has them, else by frame pointer (bpf_get_stack).
+ * the process has them, else by frame pointer.
  */
 static __u64 stack_at_return(struct pt_regs *ctx)
 {
@@ -449,7 +440,7 @@ static __u64 stack_at_return(struct pt_regs *ctx)
 				    PT_REGS_FP(ctx));
 	if (unwound < 0)
 		return 0;
-	if (!unwound && !stack_by_frame_pointer(ctx, sc, 0))
+	if (!unwound && !stack_by_frame_pointer(ctx, sc, token, 0))
 		return 0;
 	return store_scratch_stack(sc, token);
 }
@@ -557,13 +548,12 @@ static __u64 stack_in_syscall(void *ctx)
 	if (unwound)
 		return store_scratch_stack(sc, token);
 	/* Leave a slot free, so the caller always fits in. */
-	if (!stack_by_frame_pointer(ctx, sc, 1))
+	if (!walk_frame_pointers(sc, token, 1, ip, sp, bp))
 		return 0;
 	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp) == 0 && ret_addr) {
 		sc->st.ips[0] = sc->st.ips[1];
 		sc->st.ips[1] = ret_addr;
-		sc->st.nr++;
-	} else if (!stack_by_frame_pointer(ctx, sc, 0)) {
+	} else if (!walk_frame_pointers(sc, token, 0, ip, sp, bp)) {
 		/* No caller to insert: the walk as it is, from slot 0. */
 		return 0;
 	}

@@ -6,8 +6,9 @@
  * is a binary search for its mapping and its row, then the caller's ip,
  * sp and rbp from the CFA. Modules without a table, and addresses no CFI
  * covers, are walked by frame pointer, so the choice is made per module,
- * per frame. The result goes into the same stack_trace as bpf_get_stack()'s,
- * hashed and deduplicated as before.
+ * per frame, by the step (unwind_frame_pointer()) that leaks --unwind fp
+ * takes at every frame (fp_frame()). The result is hashed and deduplicated
+ * in the stacks map.
  *
  * The verifier's cost is bounded by construction: one frame is one global
  * function (unwind_frame), which the verifier checks once, on its own, with
@@ -119,18 +120,29 @@ static int unwind_to_caller(struct unwind_walk *s, __u64 cfa, __u64 ip)
 	return ip ? 0 : 1;
 }
 
-/* A module without a table: rbp points at the saved rbp, the return address above it. */
+/*
+ * A module without a table: rbp points at the saved rbp, the return
+ * address above it. Only a frame above the stack pointer is read: code
+ * built without frame pointers leaves anything in rbp, and reading an
+ * unmapped address costs a page fault the kernel must fix up (several
+ * microseconds under a hypervisor), which is what bpf_get_stack()'s walk
+ * paid at the end of nearly every stack.
+ */
 static int unwind_frame_pointer(struct unwind_walk *s)
 {
-	__u64 frame = s->bp, ra, bp;
+	struct {
+		__u64 bp;
+		__u64 ra;
+	} frame;
+	__u64 at = s->bp;
 
 	/* Where the frame-pointer chain ends (or never was), the stack ends. */
-	if (!s->bp_known || frame < s->sp || (frame & 7))
+	if (!s->bp_known || at < s->sp || (at & 7))
 		return 1;
-	if (!read_user_u64(frame + 8, &ra) || !read_user_u64(frame, &bp))
+	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)at))
 		return 1;
-	s->bp = bp;
-	return unwind_to_caller(s, frame + 16, ra);
+	s->bp = frame.bp;
+	return unwind_to_caller(s, at + 16, frame.ra);
 }
 
 static int unwind_by_row(struct unwind_walk *s)
@@ -215,6 +227,54 @@ __noinline int unwind_frame(__u32 i, __u64 owner)
 }
 
 /*
+ * Frame I of the frame-pointer walk of the capture OWNER: as
+ * unwind_frame(), for a process without tables. A global function.
+ */
+__noinline int fp_frame(__u32 i, __u64 owner)
+{
+	struct stack_scratch *sc = scratch_get();
+
+	if (!sc || !scratch_still_ours(sc, owner))
+		return -1;
+	if (i >= MAX_STACK_DEPTH)
+		return 1;
+	sc->st.ips[i] = sc->unwind.ip;
+	sc->st.nr = i + 1;
+	return unwind_frame_pointer(&sc->unwind);
+}
+
+/* Start a walk of the current user stack from IP, SP and BP in SC. */
+static void unwind_start(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
+{
+	sc->unwind.tgid = current_tgid();
+	sc->unwind.ip = ip;
+	sc->unwind.sp = sp;
+	sc->unwind.bp = bp;
+	sc->unwind.bp_known = 1;
+	sc->st.nr = 0;
+}
+
+/*
+ * The frame-pointer walk from IP, SP and BP into SC's stack from slot
+ * SKIP on (slots before it are the caller's to fill), for the capture
+ * TOKEN. False if no frame is there, or the capture was lost (counted).
+ * Not bpf_get_stack(): see unwind_frame_pointer().
+ */
+static __always_inline bool walk_frame_pointers(struct stack_scratch *sc, __u64 token,
+						__u32 skip, __u64 ip, __u64 sp, __u64 bp)
+{
+	int ret = 0;
+
+	unwind_start(sc, ip, sp, bp);
+	for (__u32 i = skip; i < MAX_STACK_DEPTH; i++) {
+		ret = fp_frame(i, token);
+		if (ret)
+			break;
+	}
+	return ret >= 0 && sc->st.nr > skip;
+}
+
+/*
  * Unwind the current user stack from IP, SP and BP into SC's stack, for
  * the capture TOKEN. 1 if it is there; 0 if the process has no tables:
  * the caller walks frame pointers instead; -1 if it is lost (counted),
@@ -228,12 +288,7 @@ static int unwind_user_stack(struct stack_scratch *sc, __u64 token, __u64 ip, __
 
 	if (!unwind_tables || !bpf_map_lookup_elem(&unwind_procs, &tgid))
 		return 0;
-	sc->unwind.tgid = tgid;
-	sc->unwind.ip = ip;
-	sc->unwind.sp = sp;
-	sc->unwind.bp = bp;
-	sc->unwind.bp_known = 1;
-	sc->st.nr = 0;
+	unwind_start(sc, ip, sp, bp);
 	/*
 	 * A bounded loop, not bpf_loop(): the frame is a global function, so
 	 * the verifier checks a handful of instructions per iteration. And a

@@ -5,17 +5,21 @@
  * rbp for a frame: the word after the one it points at for a return
  * address, the word it points at for the next frame. Here rbp points into
  * lists whose nodes are such pairs, so the walk reads text and pointers to
- * data for callers, several frames deep, differently at each call:
+ * data for callers, several frames deep, differently at each call. The
+ * lists are on main's stack, above the stack pointer at every malloc, as
+ * a frame would be; with --global they are in .bss, below it, where no
+ * frame can be, and memlens's walk reads nothing (bpf_get_stack() did).
  *
  *   fill_lists: malloc(1000) for each node of a list     3 x 1000 bytes
  *
  * One call site, three walks through different nodes: three stacks as the
- * kernel takes them, one once the frames that are not code are cut.
+ * walk takes them, one once the frames that are not code are cut.
  *
  * fill_lists keeps six node pointers live across every call, as many as
  * the callee-saved registers: rbp holds one of them whatever the register
  * allocator's choice. --wait: say "ready", wait for a line, work, say
- * "done", wait for a line, exit (handshake.h). No stdio.
+ * "done", wait for a line, exit (handshake.h). No stdio. --global [--wait]:
+ * the lists in .bss.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +34,11 @@ struct node {
 	void *block;
 };
 
-static struct node lists[6][NODES];
 static char some_data[64] = "data, not code";
 static void *volatile sink;
 
 /* Words that are not code: text as -O2 code has it in registers, and a pointer to data. */
-static void make_lists(void)
+static void make_lists(struct node lists[6][NODES])
 {
 	for (int l = 0; l < 6; l++) {
 		for (int i = 0; i < NODES; i++) {
@@ -72,9 +75,13 @@ __attribute__((noinline)) void fill_lists(struct node *a, struct node *b, struct
 
 int main(int argc, char **argv)
 {
-	int wait = argc > 1 && !strcmp(argv[1], "--wait");
+	static struct node global_lists[6][NODES];
+	struct node stack_lists[6][NODES];
+	int global = argc > 1 && !strcmp(argv[1], "--global");
+	int wait = argc > 1 + global && !strcmp(argv[1 + global], "--wait");
+	struct node (*lists)[NODES] = global ? global_lists : stack_lists;
 
-	make_lists();
+	make_lists(lists);
 	if (wait) {
 		say("ready\n");
 		wait_line();
