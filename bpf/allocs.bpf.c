@@ -625,7 +625,8 @@ static void account_free(__u32 tgid, const struct alloc_info *info)
 {
 	stat_add(STAT_FREES, 1);
 	stat_add(STAT_FREE_BYTES, info->size);
-	if (is_allocator_kind(info->kind)) {
+	/* Not even the clock unless top or hist asked: every free comes here. */
+	if (proc_stats_on && is_allocator_kind(info->kind)) {
 		proc_add(tgid, PS_FREES, 1);
 		proc_add(tgid, PS_FREE_BYTES, info->size);
 		hist_add(tgid, HIST_LIFETIME, (bpf_ktime_get_ns() - info->ts_ns) / 1000);
