@@ -954,12 +954,24 @@ int BPF_UPROBE(delete_enter, void *ptr)
 SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
 {
+	struct alloc_info info;
+	__u32 tgid;
+
 	if (!traced() || !ptr)
 		return 0;
-	/* free() called by realloc(p, 0): realloc's return accounts for it. */
-	if (in_allocator())
+	tgid = current_tgid();
+	if (take_alloc(tgid, (__u64)ptr, &info)) {
+		account_free(tgid, &info);
 		return 0;
-	forget_alloc((__u64)ptr);
+	}
+	/*
+	 * Not in the map. free() called by realloc(p, 0) or by operator
+	 * delete frees a block their entry took out, and their return
+	 * accounts for it: not a free of an unknown block. Asked only now,
+	 * since most frees find their block.
+	 */
+	if (!in_allocator())
+		count_free_untracked();
 	return 0;
 }
 
