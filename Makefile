@@ -305,10 +305,18 @@ $(OUTPUT)/newbench: bench/newbench.cpp | $(OUTPUT)
 $(OUTPUT)/floor: bench/floor.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< $(LDLIBS) -o $@
 
+# A value from entry to return: per-thread map against a session's cookie.
+$(OUTPUT)/handoff.bpf.o: bench/handoff.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/handoff: bench/handoff.c $(OUTPUT)/handoff.skel.h $(OUTPUT)/kfeatures.o $(OUTPUT)/util.o
+	$(CC) -O2 -g -Wall -Wextra -I$(OUTPUT) -Iuser $< $(OUTPUT)/kfeatures.o $(OUTPUT)/util.o \
+		$(LDLIBS) -o $@
+
 bench: deps
 	$(MAKE) memlens $(OUTPUT)/mallocbench $(OUTPUT)/syscallbench $(OUTPUT)/faultbench \
 		$(OUTPUT)/fsbench $(OUTPUT)/reach_graphs $(OUTPUT)/newbench $(OUTPUT)/floor \
-		$(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so
+		$(OUTPUT)/handoff $(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so
 	./bench/run.sh
 	./bench/scan.sh
 

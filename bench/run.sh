@@ -173,6 +173,45 @@ awk -v c="$(added cet cet_none)" -v n="$(added nocet nocet_none)" 'BEGIN {
 	printf "CET-built allocator (--allocator, preloaded): +%d ns/pair, without CET +%d ns/pair: ratio %.2f\n", c, n, c / n
 }'
 
+# A value from an allocator's entry to its return: the per-thread map of
+# exact mode against a uprobe session's cookie (build/handoff), by the
+# kernel's BPF statistics, per malloc call: each program's run time, less
+# an empty session's (what the statistics and the dispatch cost).
+handoff_ns() {
+	local mode=$1 pid tpid
+	rm -f "$tmp/in"
+	mkfifo "$tmp/in"
+	exec 3<>"$tmp/in"
+	"$BENCH" "$PAIRS" --wait <&3 >"$tmp/bench.out" &
+	pid=$!
+	wait_for "$tmp/bench.out" ready
+	build/handoff "$mode" "$pid" "$libc" "$MALLOC" >"$tmp/trace.out" 2>&1 &
+	tpid=$!
+	wait_for "$tmp/trace.out" "tracing pid $pid"
+	echo go >&3
+	wait "$pid"
+	bpftool prog show -j | jq --argjson n "$PAIRS" \
+		'[.[] | select(.name | test("^(map_enter|map_return|cookie_session|empty_session)$"))
+		  | .run_time_ns] | add / $n | floor'
+	kill -INT "$tpid"
+	wait "$tpid"
+	exec 3>&-
+}
+if [ "$(./memlens doctor --json | jq .features.uprobe_session)" = true ]; then
+	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+	for ((r = 0; r < ROUNDS; r++)); do
+		for m in map cookie session; do runs[h_$m]+="$(handoff_ns $m) "; done
+	done
+	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+	awk -v m="$(med h_map)" -v c="$(med h_cookie)" -v e="$(med h_session)" 'BEGIN {
+		printf "size from entry to return, BPF time per call less an empty session'"'"'s: per-thread map %d ns,\n", m - e
+		printf "  session cookie %d ns (empty session %d ns)\n", c - e, e
+	}'
+else
+	echo "no uprobe sessions here: no per-thread map / cookie row"
+fi
+
 # sqlite3 on a generated script (inserts, an index, queries): seconds,
 # untraced and under memlens leaks -p, which attaches while sqlite3
 # waits for its input.

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * What it costs to carry a value from an allocator's entry to its return,
+ * for make bench (bench/handoff.c): the per-thread hash map memlens's
+ * exact mode uses (struct thread_state in allocs.bpf.c: looked up or made
+ * at the entry, looked up at the return), against the cookie of a uprobe
+ * session (6.13), and an empty session for the floor. Each carries the
+ * size argument and adds it to a counter, so nothing is optimised away.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+extern bool bpf_session_is_return(void) __ksym __weak;
+extern __u64 *bpf_session_cookie(void) __ksym __weak;
+
+struct call {
+	__u64 size;
+	__u64 sp;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct call);
+} calls SEC(".maps");
+
+__u64 carried;
+
+SEC("uprobe.multi")
+int map_enter(struct pt_regs *ctx)
+{
+	static const struct call zero;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+
+	if (!c) {
+		bpf_map_update_elem(&calls, &tid, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&calls, &tid);
+		if (!c)
+			return 0;
+	}
+	c->size = PT_REGS_PARM1(ctx);
+	c->sp = PT_REGS_SP(ctx);
+	return 0;
+}
+
+SEC("uretprobe.multi")
+int map_return(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+
+	if (c)
+		__sync_fetch_and_add(&carried, c->size);
+	return 0;
+}
+
+SEC("uprobe.multi")
+int cookie_session(struct pt_regs *ctx)
+{
+	__u64 *cookie = bpf_session_cookie();
+
+	if (!bpf_session_is_return()) {
+		*cookie = PT_REGS_PARM1(ctx);
+		return 0;
+	}
+	__sync_fetch_and_add(&carried, *cookie);
+	return 0;
+}
+
+SEC("uprobe.multi")
+int empty_session(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * handoff MODE PID LIB OFFSET: attach bench/handoff.bpf.c's programs for
+ * MODE at the function at OFFSET (hex, a file offset) of LIB in PID, say
+ * "tracing pid PID", and wait for SIGINT or SIGTERM:
+ *   map      an entry and a return probe, the value in a per-thread map
+ *   cookie   a uprobe session, the value in its cookie
+ *   session  a uprobe session whose program does nothing
+ * Sessions are attached with a raw BPF_LINK_CREATE (libbpf 1.4 has no
+ * uprobe.session), as memlens does (kfeatures.c).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "handoff.skel.h"
+#include "kfeatures.h"
+
+static void stop(int sig)
+{
+	(void)sig;
+}
+
+/* Load only PROG (and PROG2, if any) of SKEL. */
+static int load_only(struct handoff_bpf *skel, struct bpf_program *prog, struct bpf_program *prog2)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, p == prog || p == prog2);
+	if (!prog2)
+		bpf_program__set_expected_attach_type(prog, MEMLENS_TRACE_UPROBE_SESSION);
+	return handoff_bpf__load(skel);
+}
+
+static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
+		  unsigned long off, int pid)
+{
+	struct bpf_program *prog;
+	int err;
+
+	if (!strcmp(mode, "map")) {
+		LIBBPF_OPTS(bpf_uprobe_multi_opts, entry, .offsets = &off, .cnt = 1);
+		LIBBPF_OPTS(bpf_uprobe_multi_opts, ret, .offsets = &off, .cnt = 1, .retprobe = true);
+
+		err = load_only(skel, skel->progs.map_enter, skel->progs.map_return);
+		if (err)
+			return err;
+		if (!bpf_program__attach_uprobe_multi(skel->progs.map_enter, pid, lib, NULL, &entry) ||
+		    !bpf_program__attach_uprobe_multi(skel->progs.map_return, pid, lib, NULL, &ret))
+			return -errno;
+		return 0;
+	}
+	if (!strcmp(mode, "cookie"))
+		prog = skel->progs.cookie_session;
+	else if (!strcmp(mode, "session"))
+		prog = skel->progs.empty_session;
+	else
+		return -EINVAL;
+	err = load_only(skel, prog, NULL);
+	if (err)
+		return err;
+	err = uprobe_multi_link_create(bpf_program__fd(prog), MEMLENS_TRACE_UPROBE_SESSION, lib,
+				       &off, NULL, 1, pid);
+	return err < 0 ? err : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct handoff_bpf *skel;
+	int pid, err;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: handoff map|cookie|session PID LIB OFFSET\n");
+		return 2;
+	}
+	pid = atoi(argv[2]);
+	skel = handoff_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "handoff: open: %s\n", strerror(errno));
+		return 1;
+	}
+	err = attach(argv[1], skel, argv[3], strtoul(argv[4], NULL, 16), pid);
+	if (err) {
+		fprintf(stderr, "handoff: %s: %s\n", argv[1], strerror(-err));
+		return 1;
+	}
+	printf("tracing pid %d\n", pid);
+	fflush(stdout);
+	signal(SIGINT, stop);
+	signal(SIGTERM, stop);
+	pause();
+	handoff_bpf__destroy(skel);
+	return 0;
+}
