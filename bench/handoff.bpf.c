@@ -3,8 +3,8 @@
  * What it costs to carry a value from an allocator's entry to its return,
  * for make bench (bench/handoff.c): the per-thread hash map memlens's
  * exact mode uses (struct thread_state in allocs.bpf.c: looked up or made
- * at the entry, looked up at the return), against the cookie of a uprobe
- * session (6.13), and an empty session for the floor. Each carries the
+ * at the entry, looked up at the return), task storage (5.11), and the
+ * cookie of a uprobe session (6.13), and an empty session for the floor. Each carries the
  * size argument and adds it to a counter, so nothing is optimised away.
  */
 #include "vmlinux.h"
@@ -25,6 +25,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct call);
 } calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct call);
+} task_calls SEC(".maps");
 
 __u64 carried;
 
@@ -51,6 +58,29 @@ int map_return(struct pt_regs *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+
+	if (c)
+		__sync_fetch_and_add(&carried, c->size);
+	return 0;
+}
+
+SEC("uprobe.multi")
+int task_enter(struct pt_regs *ctx)
+{
+	struct call *c = bpf_task_storage_get(&task_calls, bpf_get_current_task_btf(), NULL,
+					      BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!c)
+		return 0;
+	c->size = PT_REGS_PARM1(ctx);
+	c->sp = PT_REGS_SP(ctx);
+	return 0;
+}
+
+SEC("uretprobe.multi")
+int task_return(struct pt_regs *ctx)
+{
+	struct call *c = bpf_task_storage_get(&task_calls, bpf_get_current_task_btf(), NULL, 0);
 
 	if (c)
 		__sync_fetch_and_add(&carried, c->size);

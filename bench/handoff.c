@@ -4,6 +4,7 @@
  * MODE at the function at OFFSET (hex, a file offset) of LIB in PID, say
  * "tracing pid PID", and wait for SIGINT or SIGTERM:
  *   map      an entry and a return probe, the value in a per-thread map
+ *   task     the same, the value in task storage
  *   cookie   a uprobe session, the value in its cookie
  *   session  a uprobe session whose program does nothing
  * Sessions are attached with a raw BPF_LINK_CREATE (libbpf 1.4 has no
@@ -36,24 +37,32 @@ static int load_only(struct handoff_bpf *skel, struct bpf_program *prog, struct 
 	return handoff_bpf__load(skel);
 }
 
+/* ENTER and RET as an entry and a return probe. */
+static int attach_pair(struct handoff_bpf *skel, struct bpf_program *enter, struct bpf_program *ret,
+		       const char *lib, unsigned long off, int pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, e_opts, .offsets = &off, .cnt = 1);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, r_opts, .offsets = &off, .cnt = 1, .retprobe = true);
+	int err = load_only(skel, enter, ret);
+
+	if (err)
+		return err;
+	if (!bpf_program__attach_uprobe_multi(enter, pid, lib, NULL, &e_opts) ||
+	    !bpf_program__attach_uprobe_multi(ret, pid, lib, NULL, &r_opts))
+		return -errno;
+	return 0;
+}
+
 static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
 		  unsigned long off, int pid)
 {
 	struct bpf_program *prog;
 	int err;
 
-	if (!strcmp(mode, "map")) {
-		LIBBPF_OPTS(bpf_uprobe_multi_opts, entry, .offsets = &off, .cnt = 1);
-		LIBBPF_OPTS(bpf_uprobe_multi_opts, ret, .offsets = &off, .cnt = 1, .retprobe = true);
-
-		err = load_only(skel, skel->progs.map_enter, skel->progs.map_return);
-		if (err)
-			return err;
-		if (!bpf_program__attach_uprobe_multi(skel->progs.map_enter, pid, lib, NULL, &entry) ||
-		    !bpf_program__attach_uprobe_multi(skel->progs.map_return, pid, lib, NULL, &ret))
-			return -errno;
-		return 0;
-	}
+	if (!strcmp(mode, "map"))
+		return attach_pair(skel, skel->progs.map_enter, skel->progs.map_return, lib, off, pid);
+	if (!strcmp(mode, "task"))
+		return attach_pair(skel, skel->progs.task_enter, skel->progs.task_return, lib, off, pid);
 	if (!strcmp(mode, "cookie"))
 		prog = skel->progs.cookie_session;
 	else if (!strcmp(mode, "session"))
@@ -74,7 +83,7 @@ int main(int argc, char **argv)
 	int pid, err;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: handoff map|cookie|session PID LIB OFFSET\n");
+		fprintf(stderr, "usage: handoff map|task|cookie|session PID LIB OFFSET\n");
 		return 2;
 	}
 	pid = atoi(argv[2]);

@@ -191,7 +191,7 @@ handoff_ns() {
 	echo go >&3
 	wait "$pid"
 	bpftool prog show -j | jq --argjson n "$PAIRS" \
-		'[.[] | select(.name | test("^(map_enter|map_return|cookie_session|empty_session)$"))
+		'[.[] | select(.name | test("^(map|task)_(enter|return)$|^(cookie|empty)_session$"))
 		  | .run_time_ns] | add / $n | floor'
 	kill -INT "$tpid"
 	wait "$tpid"
@@ -201,12 +201,12 @@ if [ "$(./memlens doctor --json | jq .features.uprobe_session)" = true ]; then
 	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
 	for ((r = 0; r < ROUNDS; r++)); do
-		for m in map cookie session; do runs[h_$m]+="$(handoff_ns $m) "; done
+		for m in map task cookie session; do runs[h_$m]+="$(handoff_ns $m) "; done
 	done
 	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
-	awk -v m="$(med h_map)" -v c="$(med h_cookie)" -v e="$(med h_session)" 'BEGIN {
+	awk -v m="$(med h_map)" -v t="$(med h_task)" -v c="$(med h_cookie)" -v e="$(med h_session)" 'BEGIN {
 		printf "size from entry to return, BPF time per call less an empty session'"'"'s: per-thread map %d ns,\n", m - e
-		printf "  session cookie %d ns (empty session %d ns)\n", c - e, e
+		printf "  task storage %d ns, session cookie %d ns (empty session %d ns)\n", t - e, c - e, e
 	}'
 else
 	echo "no uprobe sessions here: no per-thread map / cookie row"
