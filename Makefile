@@ -226,6 +226,9 @@ $(OUTPUT)/cxxleak_tcmalloc: $(CXXLEAK_SRC) | $(OUTPUT)
 $(OUTPUT)/cxxleak_static: $(CXXLEAK_SRC) | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) -static $< -o $@
 
+$(OUTPUT)/allocs_known: tests/workloads/allocs_known.cpp | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/rustleak: tests/workloads/rustleak.rs | $(OUTPUT)
 	MAKEFLAGS= $(RUSTC) --edition 2021 -C opt-level=1 -C force-frame-pointers=yes -g $< -o $@
 
@@ -248,7 +251,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
-	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak \
+	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak $(OUTPUT)/allocs_known \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
 	    $(OUTPUT)/reach_graphs \
 	    $(OUTPUT)/stallwork \

@@ -950,6 +950,7 @@ int BPF_UPROBE(delete_enter, void *ptr)
 }
 
 #include "session.bpf.h"
+#include "alloc_profile.bpf.h"
 
 SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
@@ -1175,6 +1176,7 @@ static __always_inline int syscall_enter(enum mem_syscall nr,
 			nargs > 4 ? ctx->args[4] : 0,
 		},
 	};
+	bool exec_map;
 	__u32 tid;
 
 	if (!traced())
@@ -1183,7 +1185,9 @@ static __always_inline int syscall_enter(enum mem_syscall nr,
 		sc.old_brk = BPF_CORE_READ(current_task(), mm, brk);
 	}
 	sc.internal = in_allocator() || syscall_in_unsampled_call();
-	if (!proc_stats_on && (!track_mmaps || sc.internal))
+	/* New code to hook and unwind (mmap_done()), whether mmaps are tracked or not. */
+	exec_map = nr == SYS_MMAP && (sc.args[2] & PROT_EXEC) && capture_stacks;
+	if (!proc_stats_on && !exec_map && (!track_mmaps || sc.internal))
 		return 0;
 	if (track_mmaps && !sc.internal) {
 		/* Out of the map before the kernel can hand the range to another thread. */
@@ -1427,6 +1431,7 @@ int BPF_PROG(process_exit, struct task_struct *p)
 	bpf_map_delete_elem(&held, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
 	sample_forget_thread(tid);
+	profile_forget_thread(tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		emit_event(EVENT_EXIT, tgid,
 			   BPF_CORE_READ(p, signal, group_exit_code) ?: BPF_CORE_READ(p, exit_code));

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # In the order they run: the cheap ones first, the kernel matrix last.
 SUITES="build/unit_tests tests/docs.sh tests/install.sh tests/e2e-options.sh tests/e2e-output.sh tests/e2e-files.sh
 	tests/e2e-leaks.sh tests/e2e-reachable.sh tests/e2e-holds.sh tests/e2e-unwind.sh tests/e2e-stacks.sh tests/e2e-gc.sh
-	tests/e2e-allocators.sh tests/e2e-probes.sh tests/e2e-sampling-go.sh tests/e2e-top.sh tests/e2e-tools.sh
+	tests/e2e-allocators.sh tests/e2e-probes.sh tests/e2e-sampling-go.sh tests/e2e-allocs-c.sh tests/e2e-top.sh tests/e2e-tools.sh
 	tests/e2e-reclaim.sh tests/e2e-stall-stacks.sh tests/e2e-kmem.sh tests/fuzz.sh tests/e2e-doctor.sh
 	tests/e2e-compat.sh tests/deb.sh tests/kernels.sh"
 # What make e2e runs: neither the unit tests nor the kernel matrix.

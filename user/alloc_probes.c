@@ -473,9 +473,12 @@ void alloc_probes_prepare(struct allocs_bpf *skel)
 						      BPF_TRACE_UPROBE_MULTI);
 }
 
-int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
-			const char *lib_name, int pid, bool hold_at_exit,
-			struct alloc_probes **out)
+static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
+			  const char *lib_path, const char *lib_name, int pid, bool hold_at_exit);
+
+/* Hook LIB_PATH: for memlens allocs (PROFILE), or for leaks and the others. */
+static int probes_attach(struct allocs_bpf *skel, const char *lib_path, const char *lib_name,
+			 int pid, bool hold_at_exit, bool profile, struct alloc_probes **out)
 {
 	struct alloc_probes *ap;
 	struct elf_file *ef;
@@ -493,7 +496,8 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 	}
 	err = check_required(ef, lib_name);
 	if (!err) {
-		err = attach_funcs(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit);
+		err = profile ? attach_profile(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit)
+			      : attach_funcs(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit);
 		if (err)
 			error_msg("cannot attach uprobes to %s: %s", lib_name, strerror(-err));
 	}
@@ -504,6 +508,13 @@ int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
 	}
 	*out = ap;
 	return 0;
+}
+
+int alloc_probes_attach(struct allocs_bpf *skel, const char *lib_path,
+			const char *lib_name, int pid, bool hold_at_exit,
+			struct alloc_probes **out)
+{
+	return probes_attach(skel, lib_path, lib_name, pid, hold_at_exit, false, out);
 }
 
 /* What kind of allocator EF is: ALLOC_DEFINES_MALLOC, ALLOC_DEFINES_NEW. */
@@ -635,8 +646,12 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 			err = -ENOMEM;
 			goto out;
 		}
-		err = attach_funcs(o->probes, h->skel, ef, path, v->path, h->pid,
-				   h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC));
+		if (h->flags & ALLOC_PROFILE)
+			err = attach_profile(o->probes, h->skel, ef, path, v->path, h->pid,
+					     h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC));
+		else
+			err = attach_funcs(o->probes, h->skel, ef, path, v->path, h->pid,
+					   h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC));
 		if (err)
 			snprintf(h->error, sizeof(h->error), "cannot attach uprobes to %s: %s",
 				 v->path, strerror(-err));
@@ -773,4 +788,212 @@ void alloc_probes_detach(struct alloc_probes *ap)
 {
 	if (ap)
 		detach_all(&ap, 1);
+}
+
+/*
+ * --- memlens allocs: an entry probe per allocation function, no return ---
+ *
+ * Nested calls are told from outer ones by the BPF side
+ * (bpf/alloc_profile.bpf.h), from each function's code range, which the
+ * cookie carries. Two things it cannot tell, a call at the stack pointer
+ * of the one before, are settled here from the ELF file: a function that
+ * only jumps on to a hooked one is not hooked; a tail jump to a hooked one
+ * from inside a hooked function gets a probe of its own.
+ */
+
+/* An allocation function: hooked by memlens allocs (not free, delete, _exit). */
+static bool allocates(const struct alloc_func *f)
+{
+	return f->has_return && f->kind != KIND_DELETE;
+}
+
+static bool allocation_name(const char *name)
+{
+	for (size_t i = 0; i < NR_FUNCS; i++)
+		if (allocates(&alloc_funcs[i]) && !strcmp(alloc_funcs[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Is the direct jump at file offset OFF (LEN bytes, displacement REL) to
+ * an allocation function that is hooked: one of this file's, or the PLT
+ * stub of one (every object that defines one is hooked, when it is mapped)?
+ */
+static bool jumps_to_hooked(struct elf_file *ef, uint64_t off, unsigned int len, int32_t rel,
+			    const struct placed *placed, size_t nr, const char **to)
+{
+	uint64_t target = off + len + rel, vaddr;
+	const char *name;
+
+	for (size_t i = 0; i < nr; i++) {
+		if (allocates(placed[i].f) && placed[i].off == target && placed[i].off != off) {
+			*to = placed[i].f->name;
+			return true;
+		}
+	}
+	if (elf_offset_vaddr(ef, off, &vaddr))
+		return false;
+	name = elf_plt_symbol(ef, vaddr + len + rel);
+	if (!name || !allocation_name(name))
+		return false;
+	*to = name;
+	return true;
+}
+
+/*
+ * A function that only forwards: endbr64 (or nothing), then jmp rel32 or
+ * rel8 to a hooked allocation function, with the caller's stack pointer
+ * and return address: hooking it too would count the call twice
+ * (libstdc++'s new[] is `endbr64; jmp new@plt`).
+ */
+static bool forwards_to_hooked(struct elf_file *ef, const struct placed *p,
+			       const struct placed *placed, size_t nr, const char **to)
+{
+	const unsigned char *c = p->code;
+	unsigned int at = 0;
+	int32_t rel;
+
+	if (p->len >= 4 && !memcmp(c, "\xf3\x0f\x1e\xfa", 4))
+		at = 4;
+	if (p->len >= at + 5 && c[at] == 0xe9) {
+		memcpy(&rel, c + at + 1, sizeof(rel));
+		return jumps_to_hooked(ef, p->off + at, 5, rel, placed, nr, to);
+	}
+	if (p->len >= at + 2 && c[at] == 0xeb)
+		return jumps_to_hooked(ef, p->off + at, 2, (int8_t)c[at + 1], placed, nr, to);
+	return false;
+}
+
+#define MAX_TAILS 8
+
+/*
+ * The tail jumps of P to hooked allocation functions, into TAILS (file
+ * offsets): a jmp rel32 at a byte where the call frame information
+ * begins a row with the frame all popped, which only an instruction
+ * boundary can be (glibc's realloc(NULL, n) jumps to malloc so). Bytes
+ * that only look like such a jump are not where a row begins.
+ */
+static size_t find_tails(struct elf_file *ef, const struct placed *p, const struct placed *placed,
+			 size_t nr, uint64_t *tails, const char *lib_name)
+{
+	unsigned char *code;
+	uint64_t vaddr;
+	size_t n = 0;
+
+	if (!p->size || p->size > 1 << 16 || elf_offset_vaddr(ef, p->off, &vaddr))
+		return 0;
+	code = malloc(p->size);
+	if (!code || elf_read_at(ef, p->off, code, p->size)) {
+		free(code);
+		return 0;
+	}
+	for (uint64_t i = 1; i + 5 <= p->size && n < MAX_TAILS; i++) {
+		const char *to;
+		int32_t rel;
+
+		if (code[i] != 0xe9 || i == p->ps.skip)
+			continue;
+		memcpy(&rel, code + i + 1, sizeof(rel));
+		if (!jumps_to_hooked(ef, p->off + i, 5, rel, placed, nr, &to))
+			continue;
+		if (elf_frame_popped_at(ef, vaddr + i) != 1)
+			continue;
+		debug_msg("%s in %s: a tail jump to %s at +%llu: probed", p->f->name, lib_name, to,
+			  (unsigned long long)i);
+		tails[n++] = p->off + i;
+	}
+	free(code);
+	return n;
+}
+
+/* PROG at the N offsets of the file, each with its cookie. */
+static int attach_cookies(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
+			  const unsigned long *offsets, const __u64 *cookies, size_t n, int pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, multi, .offsets = offsets, .cookies = cookies,
+		    .cnt = n);
+	struct bpf_link *link;
+
+	if (!n)
+		return 0;
+	if (bpf_program__expected_attach_type(prog) == BPF_TRACE_UPROBE_MULTI) {
+		link = bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &multi);
+		if (!link)
+			return -errno;
+		add_link(ap, link, false);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies[i]);
+
+		link = bpf_program__attach_uprobe_opts(prog, pid, path, offsets[i], &opts);
+		if (!link)
+			return -errno;	/* those attached are closed with AP */
+		add_link(ap, link, false);
+	}
+	return 0;
+}
+
+/* memlens allocs: what EF defines of the allocation functions, entries only. */
+static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
+			  const char *lib_path, const char *lib_name, int pid, bool hold_at_exit)
+{
+	struct placed placed[NR_FUNCS];
+	unsigned long offsets[NR_FUNCS], tails[NR_FUNCS * MAX_TAILS], exits[1];
+	uint64_t found[MAX_TAILS];
+	__u64 cookies[NR_FUNCS];
+	size_t nr, n = 0, nt = 0, ne = 0;
+	const char *to;
+	char how[128];
+	int err;
+
+	nr = place_funcs(ef, lib_name, hold_at_exit, placed);
+	for (size_t i = 0; i < nr; i++) {
+		const struct placed *p = &placed[i];
+		bool sized = p->size && p->size <= UINT32_MAX && p->ps.skip <= 0xffff;
+
+		if (p->f->exit_hold) {
+			exits[ne++] = p->off + p->ps.skip;
+			continue;
+		}
+		if (!allocates(p->f))
+			continue;
+		if (forwards_to_hooked(ef, p, placed, nr, &to)) {
+			debug_msg("%s in %s only jumps to %s: not hooked", p->f->name, lib_name, to);
+			continue;
+		}
+		describe(p, how, sizeof(how));
+		debug_msg("%s in %s: probed at %s", p->f->name, lib_name, how);
+		if (!sized)
+			info_msg("%s in %s: its size is not known: a call it makes to another "
+				 "allocation function counts again", p->f->name, lib_name);
+		offsets[n] = p->off + p->ps.skip;
+		cookies[n++] = SESSION_COOKIE(p->f->kind, 0, sized ? p->ps.skip : 0,
+					      sized ? p->size : 0);
+		for (size_t k = find_tails(ef, p, placed, nr, found, lib_name); k; k--)
+			tails[nt++] = found[k - 1];
+	}
+	err = attach_cookies(ap, skel->progs.profile_enter, lib_path, offsets, cookies, n, pid);
+	if (!err)
+		err = attach_group(ap, skel->progs.profile_tail, lib_path, tails, nt, pid, false);
+	if (!err)
+		err = attach_group(ap, skel->progs.exit_enter, lib_path, exits, ne, pid, false);
+	return err;
+}
+
+void alloc_profile_prepare(struct allocs_bpf *skel)
+{
+	bpf_program__set_autoload(skel->progs.profile_enter, true);
+	bpf_program__set_autoload(skel->progs.profile_tail, true);
+	if (!kfeature_has(KF_UPROBE_MULTI))
+		return;
+	bpf_program__set_expected_attach_type(skel->progs.profile_enter, BPF_TRACE_UPROBE_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.profile_tail, BPF_TRACE_UPROBE_MULTI);
+}
+
+int alloc_profile_attach(struct allocs_bpf *skel, const char *lib_path, const char *lib_name,
+			 int pid, bool hold_at_exit, struct alloc_probes **out)
+{
+	return probes_attach(skel, lib_path, lib_name, pid, hold_at_exit, true, out);
 }

@@ -26,11 +26,21 @@ void alloc_probes_detach(struct alloc_probes *ap);
  */
 void alloc_probes_prepare(struct allocs_bpf *skel);
 
+/*
+ * memlens allocs: an entry probe on each allocation function of LIB_PATH
+ * (bpf/alloc_profile.bpf.h), as alloc_probes_attach() hooks for leaks.
+ */
+int alloc_profile_attach(struct allocs_bpf *skel, const char *lib_path, const char *lib_name,
+			 int pid, bool hold_at_exit, struct alloc_probes **out);
+/* Before loading SKEL: its memlens allocs programs are loaded, for uprobe_multi where it is. */
+void alloc_profile_prepare(struct allocs_bpf *skel);
+
 /* What makes a mapped object an allocator worth hooking; and options. */
 enum {
 	ALLOC_DEFINES_MALLOC = 1,	/* libc, jemalloc, tcmalloc, a static binary */
 	ALLOC_DEFINES_NEW = 2,		/* libstdc++, or any of those with C++ */
 	ALLOC_ANNOUNCE = 4,		/* say which files are hooked */
+	ALLOC_PROFILE = 8,		/* for memlens allocs: entries only */
 };
 
 /*

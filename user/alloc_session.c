@@ -450,6 +450,7 @@ static int report(struct alloc_session *s, bool final)
 {
 	struct stack_report r = {
 		.kind = s->source->kind,
+		.malloc_profile = s->source == &alloc_profile,
 		.pid = s->skel->rodata->targ_tgid,
 		.comm = s->comm,
 		.exited = s->exited,

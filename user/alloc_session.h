@@ -131,6 +131,8 @@ struct group_source {
 extern const struct group_source outstanding_blocks;
 /* memlens allocs: a Go program's allocations by stack (goheap.c). */
 extern const struct group_source go_alloc_profile;
+/* memlens allocs: a program's malloc-family allocations by stack, entry probes only. */
+extern const struct group_source alloc_profile;
 
 /* Trace, report or record until the process exits, Ctrl-C or -n: the exit code. */
 int alloc_session_run(struct session_opts *opts);

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <elfutils/libdw.h>
+#include <dwarf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -219,4 +221,94 @@ int elf_exec_segment(struct elf_file *ef, uint64_t off, uint64_t *start, uint64_
 		}
 	}
 	return -ENOENT;
+}
+
+int elf_offset_vaddr(struct elf_file *ef, uint64_t off, uint64_t *vaddr)
+{
+	return offset_to_vaddr(ef->elf, off, vaddr);
+}
+
+/* The symbol of the relocation of GOT slot SLOT (a JUMP_SLOT or GLOB_DAT), or NULL. */
+static const char *slot_symbol(Elf *elf, uint64_t slot)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh, symsh;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data, *syms;
+		Elf_Scn *symscn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
+			continue;
+		symscn = elf_getscn(elf, sh.sh_link);
+		data = elf_getdata(scn, NULL);
+		syms = symscn ? elf_getdata(symscn, NULL) : NULL;
+		if (!data || !syms || !gelf_getshdr(symscn, &symsh))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			unsigned int type;
+
+			if (!gelf_getrela(data, i, &r) || r.r_offset != slot)
+				continue;
+			type = GELF_R_TYPE(r.r_info);
+			if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+				return NULL;
+			if (!gelf_getsym(syms, GELF_R_SYM(r.r_info), &sym))
+				return NULL;
+			return elf_strptr(elf, symsh.sh_link, sym.st_name);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A PLT stub, `jmp *slot(%rip)`: in .plt (ff 25), .plt.got (ff 25 or
+ * f2 ff 25) or, with IBT, .plt.sec (endbr64; bnd jmp).
+ */
+const char *elf_plt_symbol(struct elf_file *ef, uint64_t vaddr)
+{
+	unsigned char c[11];
+	uint64_t off, at = 0;
+	int32_t rel;
+
+	if (vaddr_to_offset(ef->elf, vaddr, &off) || elf_read_at(ef, off, c, sizeof(c)))
+		return NULL;
+	if (!memcmp(c, "\xf3\x0f\x1e\xfa", 4))
+		at = 4;
+	if (c[at] == 0xf2)
+		at++;
+	if (c[at] != 0xff || c[at + 1] != 0x25)
+		return NULL;
+	memcpy(&rel, c + at + 2, sizeof(rel));
+	return slot_symbol(ef->elf, vaddr + at + 6 + rel);
+}
+
+/*
+ * Does a row of the call frame information begin at VADDR, with the CFA
+ * at rsp + 8, as at the entry? Rows begin where the compiler put a CFI
+ * directive, between two instructions; there, the frame is all popped.
+ */
+int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr)
+{
+	Dwarf_CFI *cfi = dwarf_getcfi_elf(ef->elf);
+	Dwarf_Frame *frame = NULL;
+	Dwarf_Addr start, end;
+	Dwarf_Op *ops;
+	size_t nops;
+	int ok;
+
+	if (!cfi)
+		return -ENOENT;
+	if (dwarf_cfi_addrframe(cfi, vaddr, &frame)) {
+		dwarf_cfi_end(cfi);
+		return 0;
+	}
+	ok = dwarf_frame_info(frame, &start, &end, NULL) >= 0 && start == vaddr &&
+	     dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 &&
+	     ops[0].atom == DW_OP_bregx && ops[0].number == 7 && ops[0].number2 == 8;
+	free(frame);
+	dwarf_cfi_end(cfi);
+	return ok;
 }

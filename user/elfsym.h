@@ -32,4 +32,15 @@ int elf_read_at(struct elf_file *ef, uint64_t off, void *buf, size_t len);
  */
 int elf_exec_segment(struct elf_file *ef, uint64_t off, uint64_t *start, uint64_t *size);
 
+/* The address of file offset OFF, as the ELF file's code sees it. */
+int elf_offset_vaddr(struct elf_file *ef, uint64_t off, uint64_t *vaddr);
+/* The symbol a PLT stub at VADDR jumps to through its GOT slot; NULL if not one. */
+const char *elf_plt_symbol(struct elf_file *ef, uint64_t vaddr);
+/*
+ * 1 if a row of the call frame information begins at VADDR with the CFA
+ * at rsp + 8 (an instruction boundary, the frame popped), 0 if not,
+ * -ENOENT without CFI.
+ */
+int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr);
+
 #endif

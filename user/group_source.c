@@ -17,6 +17,7 @@
 #include "alloc_session.h"
 #include "allocs.skel.h"
 #include "goheap.h"
+#include "kfeatures.h"
 #include "stack_cache.h"
 #include "util.h"
 
@@ -430,4 +431,86 @@ const struct group_source go_alloc_profile = {
 	/* No .drop_old_image: before the exec it was our fork, with no Go allocations. */
 	.forget = go_forget,
 	.view = go_view,
+};
+
+/* --- a C, C++ or Rust program's allocation profile: memlens allocs --- */
+
+/* Cookies carry each function's kind and code range (bpf/alloc_profile.bpf.h). */
+static int profile_check_target(struct alloc_session *s)
+{
+	if (!kfeature_has(KF_ATTACH_COOKIE)) {
+		error_msg("allocs: this kernel lacks attach cookies on uprobes (%s), which memlens "
+			  "allocs needs for a program that mallocs; memlens leaks works without",
+			  kfeature_since(KF_ATTACH_COOKIE));
+		return -EOPNOTSUPP;
+	}
+	snprintf(s->allocator, sizeof(s->allocator), "%s",
+		 s->opts->allocator ? s->opts->allocator : "");
+	return 0;
+}
+
+static void profile_configure(struct alloc_session *s)
+{
+	s->skel->rodata->track_mmaps = false;
+	alloc_profile_prepare(s->skel);
+	if (s->opts->max_stacks)
+		bpf_map__set_max_entries(s->skel->maps.alloc_profile, s->opts->max_stacks);
+}
+
+/* As for leaks (outstanding_hook()), with entry probes only. */
+static int profile_hook(struct alloc_session *s, int target)
+{
+	const char *path = s->opts->allocator;
+	bool started = s->opts->cmd != NULL;
+	int n;
+
+	if (path)
+		return alloc_profile_attach(s->skel, path, path, target, started, &s->probes);
+	s->hooks = alloc_hooks_new(s->skel, target, started, ALLOC_DEFINES_MALLOC |
+				   ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE | ALLOC_PROFILE);
+	if (!s->hooks)
+		return -ENOMEM;
+	if (started)
+		return 0;
+	n = alloc_hooks_scan(s->hooks, target, NULL);
+	if (n < 0) {
+		alloc_hooks_say_error(s->hooks, target, n);
+		return n;
+	}
+	return n ? 0 : say_no_allocator(target);
+}
+
+static int profile_group(struct alloc_session *s, struct stack_report *r)
+{
+	int err;
+
+	err = go_allocs_read(bpf_map__fd(s->skel->maps.alloc_profile), r->pid,
+			     s->opts->sample_bytes, &r->groups, &r->nr_groups);
+	if (err) {
+		error_msg("cannot read the allocation profile: %s", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < r->nr_groups; i++)
+		r->groups[i].stack_id = stack_cache_report_id(s->stacks, r->groups[i].stack_id);
+	merge_groups(r->groups, &r->nr_groups);
+	r->stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
+	return 0;
+}
+
+static void profile_forget(struct alloc_session *s)
+{
+	go_allocs_delete(bpf_map__fd(s->skel->maps.alloc_profile), s->skel->rodata->targ_tgid);
+}
+
+const struct group_source alloc_profile = {
+	.kind = REPORT_ALLOCATED,
+	.unwind_tables = true,
+	.check_target = profile_check_target,
+	.configure = profile_configure,
+	.hook = profile_hook,
+	.new_code = outstanding_new_code,
+	.check_hooked = outstanding_check_hooked,
+	.group = profile_group,
+	/* No .drop_old_image: what the old image allocated was allocated while traced. */
+	.forget = profile_forget,
 };

@@ -56,6 +56,11 @@ static bool probe_helper(enum bpf_func_id id)
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, id, NULL) == 1;
 }
 
+static bool probe_attach_cookie(void)
+{
+	return probe_helper(BPF_FUNC_get_attach_cookie);
+}
+
 static bool probe_task_btf(void)
 {
 	return probe_helper(BPF_FUNC_get_current_task_btf);
@@ -487,6 +492,7 @@ static const struct kfeature_desc features[KF_NR] = {
 	[KF_RSS_STAT]		= { "rss_stat", "5.5", probe_rss_stat },
 	[KF_RSS_PERCPU]		= { "rss_percpu", "6.2", .probe_detail = probe_rss_percpu },
 	[KF_RSS_ATOMIC]		= { "rss_atomic", "2.6.34", .probe_detail = probe_rss_atomic },
+	[KF_ATTACH_COOKIE]	= { "attach_cookie", "5.15", probe_attach_cookie },
 };
 
 const char *kfeature_name(enum kfeature f)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "alloc_session.h"
 #include "cli.h"
+#include "goheap.h"
 #include "leak_scan.h"
 #include "stack_report.h"
 #include "suppress.h"
@@ -361,10 +362,9 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 		error_msg("%s: --folded and --json are two outputs: choose one", env->name);
 		return -EINVAL;
 	}
-	if (env->go &&
-	    (env->show.min_age_s || env->allocator || env->max_allocs || env->unwind_set)) {
-		/* Go keeps frame pointers: its stacks need no unwind tables. */
-		error_msg("allocs: --min-age, --allocator, --max-allocs and --unwind* are for memlens leaks");
+	if (env->go && (env->show.min_age_s || env->max_allocs)) {
+		/* Allocations made, counted by stack: none is outstanding, none has an age. */
+		error_msg("allocs: --min-age and --max-allocs are for memlens leaks");
 		return -EINVAL;
 	}
 	if (env->record_mode && env->suppressions) {
@@ -395,13 +395,42 @@ static int parse_args(int argc, char **argv, struct leaks_env *env, const struct
 	return 0;
 }
 
+/*
+ * memlens allocs: a Go program's heap (runtime.mallocgc), found in the
+ * file memlens starts or attaches to; else what the program asks of its
+ * allocators. Go keeps frame pointers and has its own allocator:
+ * --allocator and --unwind* mean nothing there.
+ */
+static int allocs_source(const struct leaks_env *env, const struct group_source **source)
+{
+	char path[4096];
+
+	if (env->cmd) {
+		if (resolve_command(env->cmd[0], path, sizeof(path)))
+			path[0] = '\0';	/* said when it is started */
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/exe", env->pid);
+	}
+	if (!path[0] || !go_binary(path)) {
+		*source = &alloc_profile;
+		return 0;
+	}
+	if (env->allocator || env->unwind_set) {
+		error_msg("allocs: %s is a Go program: --allocator and --unwind* are for programs "
+			  "that malloc", env->cmd ? env->cmd[0] : path);
+		return -EINVAL;
+	}
+	*source = &go_alloc_profile;
+	return 0;
+}
+
 /* The session, from what the command line asked. */
-static int run_leaks(struct leaks_env *env)
+static int run_leaks(struct leaks_env *env, const struct group_source *source)
 {
 	struct session_opts o = {
 		.pid = env->pid,
 		.cmd = env->cmd,
-		.source = env->go ? &go_alloc_profile : &outstanding_blocks,
+		.source = source,
 		.interval_s = env->interval_s,
 		.count = env->count,
 		.show = &env->show,
@@ -429,7 +458,7 @@ int cmd_leaks(int argc, char **argv)
 
 	if (parse_args(argc, argv, &env, &leaks_cli))
 		return EXIT_USAGE;
-	return run_leaks(&env);
+	return run_leaks(&env, &outstanding_blocks);
 }
 
 int cmd_record(int argc, char **argv)
@@ -438,7 +467,7 @@ int cmd_record(int argc, char **argv)
 
 	if (parse_args(argc, argv, &env, &record_cli))
 		return EXIT_USAGE;
-	return run_leaks(&env);
+	return run_leaks(&env, &outstanding_blocks);
 }
 
 int cmd_allocs(int argc, char **argv)
@@ -446,7 +475,9 @@ int cmd_allocs(int argc, char **argv)
 	struct leaks_env env = { .interval_s = 5, .show.top = 10, .go = true, .scan = -1,
 				 .name = "allocs" };
 
-	if (parse_args(argc, argv, &env, &allocs_cli))
+	const struct group_source *source;
+
+	if (parse_args(argc, argv, &env, &allocs_cli) || allocs_source(&env, &source))
 		return EXIT_USAGE;
-	return run_leaks(&env);
+	return run_leaks(&env, source);
 }

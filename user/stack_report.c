@@ -220,6 +220,9 @@ static void format_time(time_t t, const char *fmt, char *buf, size_t len)
 /* What the counts of R are: outstanding blocks, or allocations made (Go). */
 static const char *report_what(const struct stack_report *r)
 {
+	if (r->kind == REPORT_ALLOCATED && r->malloc_profile)
+		return r->exited ? "made while traced (allocation profile, at exit)"
+				 : "made while traced (allocation profile)";
 	if (r->kind == REPORT_ALLOCATED)
 		return r->exited ? "made while traced (Go heap allocation profile, at exit)"
 				 : "made while traced (Go heap allocation profile)";
@@ -521,7 +524,8 @@ static int write_svg(const struct stack_report *r, const struct flame_set *set, 
 	int err;
 
 	if (r->kind == REPORT_ALLOCATED)
-		snprintf(title, sizeof(title), "Go heap allocations of %d (%s)%s", r->pid,
+		snprintf(title, sizeof(title), "%s of %d (%s)%s",
+			 r->malloc_profile ? "Allocations" : "Go heap allocations", r->pid,
 			 r->comm ? r->comm : "?", r->sample_bytes ? ", estimated" : "");
 	else
 		snprintf(title, sizeof(title), "Outstanding allocations of %d (%s)%s%s", r->pid,

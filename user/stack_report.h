@@ -44,6 +44,7 @@ enum report_kind {
  */
 struct stack_report {
 	enum report_kind kind;
+	bool malloc_profile;		/* REPORT_ALLOCATED by a program's allocator, not Go's heap */
 	int pid;
 	const char *comm;
 	uint64_t now_ns;		/* CLOCK_MONOTONIC, as the BPF timestamps */

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * memlens allocs of a program that allocates through malloc, calloc,
+ * realloc, the aligned functions or C++ operator new: calls and bytes by
+ * (process, stack, size), as for a Go program (go_allocs.bpf.h). One trap
+ * per call: an entry probe on each allocator function, no return probe,
+ * no free probe. What is counted is what was asked for, failed calls too:
+ * nothing sees the return.
+ *
+ * Allocator functions call each other (operator new calls malloc, the
+ * aligned ones call one another) and only the outermost call of a thread
+ * counts. Without return probes, the end of a call is not seen: every
+ * outer call is remembered as the sessions remember one left unsampled
+ * (session.bpf.h): its stack pointer, the return address in its slot, its
+ * function's code. A later entry below that stack pointer, with the slot
+ * intact and called from that code (or from that of the last call it
+ * made), is nested. One at the same stack pointer is a new call from the
+ * caller, or a tail jump of the outer function, which passes its own
+ * return address on: userspace does not hook a function that only
+ * forwards to a hooked one (libstdc++'s new[] is `jmp new`), and puts an
+ * entry probe on each tail jump to a hooked function that the unwind
+ * tables prove is one (glibc's realloc(NULL, n) jumps to malloc): it marks
+ * the next entry at its stack pointer as the same call.
+ *
+ * The attach cookie of each function is SESSION_COOKIE(kind, 0, skip,
+ * size) (allocs.h): cookies need Linux 5.15, which userspace checks.
+ *
+ * Included by allocs.bpf.c after session.bpf.h and its stack helpers.
+ */
+#ifndef MEMLENS_ALLOC_PROFILE_BPF_H
+#define MEMLENS_ALLOC_PROFILE_BPF_H
+
+#include "allocs.h"
+
+/* Calls by (tgid, stack, size, flags); the key is the Go profile's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DEFAULT_MAX_STACKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct go_alloc_key);
+	__type(value, __u64);		/* calls */
+} alloc_profile SEC(".maps");
+
+/* The last outer allocator call of a thread, which has no return probe. */
+struct profile_thread {
+	__u64 sp;		/* its stack pointer at the entry */
+	__u64 ret;		/* the return address there */
+	__u64 lo, hi;		/* its function's code */
+	__u64 inner_lo, inner_hi;	/* that of the last call it made */
+	__u64 tail_sp;		/* it tail-jumps on to a hooked function: at this sp */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct profile_thread);
+} profile_threads SEC(".maps");
+
+/*
+ * Is this entry, at SP and called from RET, made inside the thread's last
+ * outer call? Then the function it enters, at START for SIZE bytes, is
+ * remembered as the inner call, for the calls it makes in turn.
+ */
+static bool profile_nested(struct profile_thread *pt, __u64 sp, __u64 ret, __u64 start,
+			   __u64 size)
+{
+	__u64 slot;
+
+	if (pt->tail_sp && pt->tail_sp == sp && ret == pt->ret) {
+		/* The outer call's tail jump: its code is now this function's. */
+		pt->tail_sp = 0;
+		pt->lo = start;
+		pt->hi = start + size;
+		return true;
+	}
+	if (!pt->sp || sp >= pt->sp)
+		return false;
+	/* Returned: the caller's next call or push has overwritten the slot. */
+	slot = return_address_at(pt->sp);
+	if (slot != pt->ret && slot != uretprobe_trampoline())
+		return false;
+	if ((ret < pt->lo || ret >= pt->hi) && (ret < pt->inner_lo || ret >= pt->inner_hi))
+		return false;
+	pt->inner_lo = start;
+	pt->inner_hi = start + size;
+	return true;
+}
+
+/*
+ * What the call allocates, from the entry's registers; false if nothing:
+ * realloc(p, 0) frees p (glibc), a calloc or reallocarray whose product
+ * overflows fails.
+ */
+static bool profile_size(struct pt_regs *ctx, enum alloc_kind kind, __u64 *size)
+{
+	__u64 ptr;
+
+	switch (kind) {
+	case KIND_REALLOC:
+		ptr = PT_REGS_PARM1(ctx);
+		*size = PT_REGS_PARM2(ctx);
+		break;
+	case KIND_REALLOCARRAY:
+		ptr = PT_REGS_PARM1(ctx);
+		*size = array_bytes(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx));
+		break;
+	default:
+		ptr = 0;
+		*size = session_size(ctx, kind, &ptr);
+		ptr = 0;
+	}
+	if (*size == ~0ULL)
+		return false;
+	return !(ptr && !*size);
+}
+
+/*
+ * The frame-pointer walk into SC, from the allocator's entry: the
+ * allocator, then the caller's caller, for the caller's frame is the
+ * first the walk reads. Frame 0 becomes the caller, RET. Since 6.12 the
+ * kernel puts the caller in itself at a probe on a `push %rbp` at a
+ * function's entry (is_uprobe_at_func_entry()): then frame 0 goes.
+ */
+static bool entry_by_frame_pointer(struct pt_regs *ctx, struct stack_scratch *sc, __u64 ret)
+{
+	__u64 ip;
+	__u32 nr;
+
+	if (!stack_by_frame_pointer(ctx, sc, 0))
+		return false;
+	sc->st.ips[0] = ret;
+	nr = sc->st.nr;
+	if (nr < 2 || nr > MAX_STACK_DEPTH || sc->st.ips[1] != ret)
+		return true;
+	for (__u32 i = 1; i < MAX_STACK_DEPTH; i++) {
+		if (i >= nr)
+			break;
+		ip = sc->st.ips[i];
+		barrier_var(ip);	/* a loop, not a memmove BPF lacks */
+		sc->st.ips[i - 1] = ip;
+	}
+	sc->st.nr = nr - 1;
+	return true;
+}
+
+/*
+ * The stack at an allocator's entry, which has pushed nothing yet: the
+ * return address at SP is the caller, frame 0, and the walk goes on from
+ * the caller's frame, as at the return (stack_at_return()).
+ */
+static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp, __u64 ret)
+{
+	struct stack_scratch *sc = scratch_get();
+	__u64 token;
+	int unwound;
+
+	if (!sc)
+		return 0;
+	token = scratch_claim(sc);
+	unwound = unwind_user_stack(sc, token, ret, sp + 8, PT_REGS_FP(ctx));
+	if (unwound < 0)
+		return 0;
+	if (!unwound && !entry_by_frame_pointer(ctx, sc, ret))
+		return 0;
+	return store_scratch_stack(sc, token);
+}
+
+static void profile_count(struct pt_regs *ctx, __u64 sp, __u64 ret, __u64 size, __u16 flags)
+{
+	struct go_alloc_key key = { .size = size, .tgid = current_tgid(), .flags = flags };
+	static const __u64 zero;
+	__u64 *calls;
+
+	key.stack_id = stack_at_entry(ctx, sp, ret);
+	calls = lookup_or_init(&alloc_profile, &key, &zero, STAT_ALLOCS_FULL);
+	if (!calls)
+		return;
+	__sync_fetch_and_add(calls, 1);
+	stat_add(STAT_ALLOCS, 1);
+	stat_add(STAT_ALLOC_BYTES, size);
+}
+
+/* The entry of every allocator function: its cookie says which. */
+SEC("?uprobe")
+int profile_enter(struct pt_regs *ctx)
+{
+	static const struct profile_thread none;
+	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), ret, start, size;
+	struct profile_thread *pt;
+	__u32 tid;
+	__u16 flags;
+
+	if (!traced())
+		return 0;
+	tid = current_tid();
+	pt = lookup_or_init(&profile_threads, &tid, &none, STAT_THREADS_FULL);
+	if (!pt)
+		return 0;
+	ret = return_address_at(sp);
+	/* The kernel puts the instruction pointer back on the probe. */
+	start = PT_REGS_IP(ctx) - SESSION_SKIP(cookie);
+	if (profile_nested(pt, sp, ret, start, SESSION_FUNC_SIZE(cookie)))
+		return 0;
+	pt->sp = sp;
+	pt->ret = ret;
+	pt->lo = start;
+	pt->hi = start + SESSION_FUNC_SIZE(cookie);
+	pt->inner_lo = pt->inner_hi = 0;
+	pt->tail_sp = 0;
+	if (!profile_size(ctx, SESSION_KIND(cookie), &size))
+		return 0;
+	if (!sample_alloc(size, &flags))
+		return 0;
+	profile_count(ctx, sp, ret, size, flags);
+	return 0;
+}
+
+/*
+ * A tail jump of an allocator function to another hooked one (glibc's
+ * realloc(NULL, n) to malloc), where its frame is gone: the next entry at
+ * this stack pointer is the same call.
+ */
+SEC("?uprobe")
+int profile_tail(struct pt_regs *ctx)
+{
+	__u64 sp = PT_REGS_SP(ctx);
+	struct profile_thread *pt;
+	__u32 tid;
+
+	if (!traced())
+		return 0;
+	tid = current_tid();
+	pt = bpf_map_lookup_elem(&profile_threads, &tid);
+	if (pt && pt->sp == sp && return_address_at(sp) == pt->ret)
+		pt->tail_sp = sp;
+	return 0;
+}
+
+static void profile_forget_thread(__u32 tid)
+{
+	bpf_map_delete_elem(&profile_threads, &tid);
+}
+
+#endif /* MEMLENS_ALLOC_PROFILE_BPF_H */

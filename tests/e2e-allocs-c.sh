@@ -1,0 +1,180 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# End-to-end tests of memlens allocs on programs that malloc (C, C++,
+# Rust): one entry probe per allocator call, no return or free probe. The
+# workload tests/workloads/allocs_known.cpp makes exactly known calls, each
+# from its own function; every one must be counted once, with its size,
+# from the function that called the allocator, whatever the allocator
+# (glibc, libstdc++'s operator new, jemalloc, tcmalloc) and the unwinder.
+# Needs root.
+set -u
+cd "$(dirname "$0")/.."
+. tests/lib.sh
+
+LIBDIR=/usr/lib/$(gcc -print-multiarch)
+JEMALLOC=$(readlink -f "$LIBDIR/libjemalloc.so.2")
+TCMALLOC=$(readlink -f "$LIBDIR/libtcmalloc_minimal.so.4")
+KNOWN=$PWD/build/allocs_known
+RUSTLEAK=$PWD/build/rustleak
+GOALLOC=$PWD/build/goalloc
+
+require_root_and_build e2e-allocs-c
+for f in "$KNOWN" "$RUSTLEAK" "$JEMALLOC" "$TCMALLOC"; do
+	if [ ! -e "$f" ]; then
+		echo "e2e-allocs-c: $f missing: make e2e (g++, rustc, libjemalloc2 and" \
+			"libtcmalloc-minimal4 are needed)" >&2
+		exit 1
+	fi
+done
+
+# first REPORT FUNC: "allocations bytes" of the stacks whose frame 0, the
+# caller of the allocator, is FUNC.
+first() {
+	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f)]
+		| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$1"
+}
+
+# callers REPORT FUNC: the distinct frames below FUNC in those stacks.
+callers() {
+	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f) | .frames[1].symbol]
+		| unique | join(",")' <<<"$1"
+}
+
+# run_allocs NAME ARGS... -- CMD: memlens allocs --json -t 0; sets report
+# (the last JSON report) and err (memlens' stderr file).
+run_allocs() {
+	local name=$1 rc
+	shift
+	err=$tmp/$name.err
+	"$MEMLENS" allocs -v --json -t 0 "$@" >"$tmp/$name.json" 2>"$err"
+	rc=$?
+	report=$(tail -n 1 "$tmp/$name.json")
+	check_eq "$name: memlens exit code" 0 "$rc"
+	check_eq "$name: the final report, at exit, an allocation profile" "true allocated" \
+		"$(jq -r '"\(.exited) \(.profile)"' <<<"$report")"
+}
+
+# The calls allocs_known makes, each counted once with the size asked for.
+check_known() {
+	local name=$1 r=$2
+	check_eq "$name: leak_here(): 7 x malloc(4096)" "7 28672" "$(first "$r" "leak_here()")"
+	check_eq "$name: calloc_here(): calloc(3, 100)" "1 300" "$(first "$r" "calloc_here()")"
+	check_eq "$name: realloc_null(): realloc(NULL, 40) once, not again as malloc" "1 40" \
+		"$(first "$r" "realloc_null()")"
+	check_eq "$name: realloc_grow(): realloc to 500, then 1000" "2 1500" \
+		"$(first "$r" "realloc_grow()")"
+	check_eq "$name: realloc_zero(): realloc(p, 0) allocates nothing" "0 0" \
+		"$(first "$r" "realloc_zero()")"
+	check_eq "$name: malloc_for(): the first blocks of both, 10 and 20" "2 30" \
+		"$(first "$r" "malloc_for(unsigned long)")"
+	check_eq "$name: aligned_here(): posix_memalign, aligned_alloc, memalign" "3 480" \
+		"$(first "$r" "aligned_here()")"
+	check_eq "$name: new_one(): new Pair once" "1 16" "$(first "$r" "new_one()")"
+	check_eq "$name: new_array(): new char[77] once, not again as new nor malloc" "1 77" \
+		"$(first "$r" "new_array()")"
+	check_eq "$name: new_nothrow(): new (nothrow) char[33] once" "1 33" \
+		"$(first "$r" "new_nothrow()")"
+	check_eq "$name: new_aligned(): aligned new once" "1 64" "$(first "$r" "new_aligned()")"
+	check_eq "$name: new_aligned_array(): aligned new[] once" "1 128" \
+		"$(first "$r" "new_aligned_array()")"
+	check_eq "$name: each called from main" "$(printf 'main %.0s' {1..10})" \
+		"$(for f in "leak_here()" "calloc_here()" "realloc_null()" "realloc_grow()" \
+			"aligned_here()" "new_one()" "new_array()" "new_nothrow()" "new_aligned()" \
+			"new_aligned_array()"; do callers "$r" "$f"; done | xargs -n1 printf '%s ')"
+	check_eq "$name: no allocator function as the caller" 0 \
+		"$(jq '[.stacks[].frames[0].symbol // "" | select(test("^operator new|^malloc$|^realloc$|^je_|^tc_|^__libc_"))] | length' <<<"$r")"
+}
+
+test_glibc() {
+	run_allocs glibc -- "$KNOWN"
+	check_known "glibc dwarf" "$report"
+	check "glibc: new[] only jumps to new: not hooked" \
+		grep -q "_Znam in .*libstdc++.* only jumps to _Znwm: not hooked" "$err"
+	check "glibc: realloc's tail jump to malloc probed" \
+		grep -q "realloc in .*libc.so.6: a tail jump to malloc at +[0-9]*: probed" "$err"
+	check_eq "glibc: no return probe, no free probe: nothing freed, nothing missed" "0 0 0" \
+		"$(jq -r '.stats | "\(.frees) \(.free_unknown) \(.missed_return)"' <<<"$report")"
+	run_allocs glibc-fp --unwind fp -- "$KNOWN"
+	check_known "glibc fp" "$report"
+}
+
+test_other_allocators() {
+	run_allocs tcmalloc -- env LD_PRELOAD="$TCMALLOC" "$KNOWN"
+	check_known "tcmalloc preloaded" "$report"
+	run_allocs jemalloc -- env LD_PRELOAD="$JEMALLOC" "$KNOWN"
+	check_known "jemalloc preloaded" "$report"
+	run_allocs allocator --allocator "$(readlink -f "$LIBDIR/libc.so.6")" -- "$KNOWN"
+	check_eq "--allocator libc: leak_here(), 7 x 4096" "7 28672" "$(first "$report" "leak_here()")"
+	check_eq "--allocator libc: realloc_null() once" "1 40" "$(first "$report" "realloc_null()")"
+	check_eq "--allocator libc: operator new's 3 mallocs, libstdc++ not hooked" "3 126" \
+		"$(first "$report" "operator new(unsigned long)")"
+	check_eq "--allocator libc: aligned new's 2 aligned_allocs" "2 192" \
+		"$(first "$report" "operator new(unsigned long, std::align_val_t)")"
+}
+
+test_outputs() {
+	local prof=$tmp/known.pb.gz raw
+	"$MEMLENS" allocs -t 3 --pprof "$prof" -- "$KNOWN" >"$tmp/known.txt" 2>/dev/null
+	check "text: header, an allocation profile" grep -Eq "^== [0-9:]+ UTC pid [0-9]+ \(allocs_known\): [0-9]+ bytes in [0-9]+ allocations made while traced \(allocation profile, at exit\)" \
+		"$tmp/known.txt"
+	check "text: leak_here()'s group" grep -q "^28672 bytes in 7 allocations, stack" "$tmp/known.txt"
+	check "--pprof: alloc_space of leak_here(), 28672" \
+		pprof_has "$prof" alloc_space "leak_here()" 28672
+	check "--pprof: alloc_objects of leak_here(), 7" \
+		pprof_has "$prof" alloc_objects "leak_here()" 7
+	raw=$(HOME=$tmp GOCACHE=$tmp/gocache GOFLAGS= GOTOOLCHAIN=local \
+		go tool pprof -raw -symbolize=none "$prof" 2>&1)
+	check_eq "--pprof: pprof -raw reads the sample types, alloc_space the default" \
+		"alloc_objects/count alloc_space/bytes[dflt]" "$(sed -n '/^Samples:/{n;p}' <<<"$raw")"
+	check "--pprof: pprof -raw: leak_here()'s sample, 7 calls of 28672 bytes" \
+		grep -qE '^ +7 +28672: ' <<<"$raw"
+	"$MEMLENS" allocs --folded --svg "$tmp/known.svg" -- "$KNOWN" >"$tmp/known.folded" 2>/dev/null
+	check "--folded: leak_here()'s line" grep -qE "^allocs_known;.*;main;leak_here\(\) 28672$" \
+		"$tmp/known.folded"
+	check "--svg: titled Allocations" grep -q "Allocations of [0-9]* (allocs_known)" "$tmp/known.svg"
+}
+
+test_rust() {
+	run_allocs rust -- "$RUSTLEAK"
+	check_eq "rust: leak_boxes(): 6 x Box<Node>, 144 bytes, from leak_boxes itself" "6 144" \
+		"$(first "$report" rustleak::leaks::leak_boxes)"
+	check_eq "rust: churn(): 10 x Box<Node> from churn itself" "10 240" \
+		"$(first "$report" rustleak::leaks::churn)"
+	check_eq "rust: 3 + 10 Vec<u8> of 1000, through RawVec, from leak_vecs and churn" \
+		"13 13000 rustleak::leaks::churn,rustleak::leaks::leak_vecs" \
+		"$(first "$report" "<alloc::raw_vec::RawVecInner>::try_allocate_in") $(callers "$report" "<alloc::raw_vec::RawVecInner>::try_allocate_in")"
+}
+
+test_sampled() {
+	local r
+	run_allocs sampled --sample-bytes 1 -- "$KNOWN"
+	check_known "--sample-bytes 1" "$report"
+	check_eq "--sample-bytes 1: every call sampled, none let pass" 0 \
+		"$(jq -r .stats.unsampled <<<"$report")"
+	r=$("$MEMLENS" allocs --json -t 0 --sample-bytes 1048576 -- "$KNOWN" 2>/dev/null | tail -n 1)
+	check_eq "--sample-bytes 1048576: calls sampled and passed add up to the exact run's" \
+		"$(jq -r '.stats.allocs' <<<"$report")" \
+		"$(jq -r '.stats.sampled + .stats.unsampled' <<<"$r")"
+}
+
+test_errors() {
+	expect_error "no attach cookies (MEMLENS_DISABLE)" 1 \
+		"memlens: allocs: this kernel lacks attach cookies on uprobes (5.15), which memlens allocs needs for a program that mallocs; memlens leaks works without" \
+		env MEMLENS_DISABLE=attach_cookie "$MEMLENS" allocs -- "$KNOWN"
+	expect_error "--min-age" 2 "memlens: allocs: --min-age and --max-allocs are for memlens leaks" \
+		"$MEMLENS" allocs -a 1 -- "$KNOWN"
+	if [ -x "$GOALLOC" ]; then
+		expect_error "a Go program with --unwind" 2 \
+			"memlens: allocs: $GOALLOC is a Go program: --allocator and --unwind* are for programs that malloc" \
+			"$MEMLENS" allocs --unwind fp -- "$GOALLOC"
+	fi
+}
+
+test_glibc
+test_other_allocators
+test_outputs
+test_rust
+test_sampled
+test_errors
+finish e2e-allocs-c
