@@ -248,6 +248,10 @@ int kplan_command(const char *cmd, struct kplan *p)
 		add_blocker(p, blocker);
 	if (!strcmp(cmd, "leaks") || !strcmp(cmd, "record") || !strcmp(cmd, "allocs"))
 		plan_stacks_cmd(p);
+	/* Each allocator function's kind and code ride on its cookie (alloc_profile.bpf.h). */
+	if (!strcmp(cmd, "allocs") && !kfeature_has(KF_ATTACH_COOKIE))
+		add_reason(p, "no attach cookies on uprobes (5.15): Go programs only, a program "
+			   "that mallocs is refused");
 	else if (!strcmp(cmd, "top") || !strcmp(cmd, "hist"))
 		plan_system_cmd(p, !strcmp(cmd, "top"));
 	else if (!strcmp(cmd, "reclaim"))

@@ -7,8 +7,9 @@
  * stack, reported every interval and when the process exits. memlens
  * record: the same, snapshots into a file for memlens report.
  *
- * memlens allocs: the same session for a Go program, whose heap is
- * garbage-collected: the allocations it makes by call stack (goheap.c).
+ * memlens allocs: the same session counting the allocations a process
+ * makes by call stack: a Go program's heap (goheap.c), or the allocator
+ * calls of any other (bpf/alloc_profile.bpf.h).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -73,9 +74,11 @@ static const char allocs_usage[] =
 "Usage: memlens allocs [OPTIONS] -p PID\n"
 "       memlens allocs [OPTIONS] -- COMMAND [ARGS...]\n"
 "\n"
-"Report the heap allocations a Go program makes (runtime.mallocgc), by call\n"
-"stack: which functions' values escape to the heap. Go frees nothing one by\n"
-"one, so this counts allocations made while traced, not outstanding memory.\n"
+"Report the allocations a process makes while traced, by call stack: calls\n"
+"and bytes asked for, not outstanding memory. A program that mallocs (C,\n"
+"C++, Rust: malloc, calloc, realloc, the aligned ones, operator new) costs\n"
+"one probe per allocator call: no return or free probe. A Go program's heap\n"
+"is runtime.mallocgc's: which functions' values escape to the heap.\n"
 "Reported every interval, at Ctrl-C, and when the process exits.\n"
 "\n";
 
@@ -177,7 +180,7 @@ static const struct cli_opt record_opts[] = {
 };
 
 static const struct cli_opt allocs_opts[] = {
-	{ "pid", 'p', "PID", 0, "trace a running Go program" },
+	{ "pid", 'p', "PID", 0, "trace a running process" },
 	{ "interval", 'i', "SECS", 0, "seconds between reports (default 5)" },
 	{ "count", 'n', "N", 0, "stop after N interval reports" },
 	{ "top", 't', "N", 0, "show the N stacks with most bytes (default 10, 0 = all)" },
@@ -186,18 +189,23 @@ static const struct cli_opt allocs_opts[] = {
 	{ "svg", CLI_SVG, "FILE", 0, "also write a flame graph to FILE at every report" },
 	{ "pprof", CLI_PPROF, "FILE", 0,
 	  "also write a pprof profile (alloc_space, alloc_objects)" },
+	{ "allocator", OPT_ALLOCATOR, "PATH", 0,
+	  "hook the allocator in PATH instead of those found in\n"
+	  "the process (not for a Go program)" },
+	{ "libc", OPT_ALLOCATOR, "PATH", CLI_ALIAS, "the same as --allocator PATH" },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "distinct stacks stored (default 16384)" },
+	{ "unwind", OPT_UNWIND, "MODE", 0,
+	  "dwarf (default) or fp, as for memlens leaks (not for\n"
+	  "a Go program, which keeps frame pointers)" },
+	{ "unwind-rows", OPT_UNWIND_ROWS, "N", 0,
+	  "unwind table rows for all modules (default 524288)" },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "R", 0,
 	  "track one allocation every R bytes on average:\n"
 	  "estimates (default 0 = every allocation)" },
-	/* memlens leaks' and record's: a Go heap needs none of them. */
+	/* memlens leaks' and record's: allocations made have no age, none is outstanding. */
 	{ "output", 'o', "FILE", CLI_HIDDEN, NULL },
 	{ "min-age", 'a', "SECS", CLI_HIDDEN, NULL },
-	{ "allocator", OPT_ALLOCATOR, "PATH", CLI_HIDDEN, NULL },
-	{ "libc", OPT_ALLOCATOR, "PATH", CLI_HIDDEN | CLI_ALIAS, NULL },
 	{ "max-allocs", OPT_MAX_ALLOCS, "N", CLI_HIDDEN, NULL },
-	{ "unwind", OPT_UNWIND, "MODE", CLI_HIDDEN, NULL },
-	{ "unwind-rows", OPT_UNWIND_ROWS, "N", CLI_HIDDEN, NULL },
 	{ "scan", OPT_SCAN, "WHEN", CLI_HIDDEN, NULL },
 	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "MS", CLI_HIDDEN, NULL },
 	{ "suppressions", OPT_SUPPRESSIONS, "FILE", CLI_HIDDEN, NULL },
