@@ -8,7 +8,8 @@
 # return, free past its NULL test); each memlens mode; and bpftrace,
 # heaptrack and libbpf-tools' memleak where they are on PATH. Runs are
 # interleaved, ROUNDS of each, and the medians compared: ns added per
-# malloc+free pair, and that against the floor's. Then the cost of each
+# malloc+free pair, and that against the floor's (memlens allocs: its
+# entry probes alone, no return, no free). Then the cost of each
 # kind of probe, 2 threads, a C++ new/delete loop, a CET-built allocator
 # against the same without CET, and sqlite3 on a generated script.
 set -u
@@ -58,6 +59,8 @@ uretprobe_tracer() {
 		--sample-bytes 65536 -p "$1"
 }
 dwarf_tracer() { exec ./memlens leaks -i 3600 -p "$1"; }
+allocs_tracer() { exec ./memlens allocs -i 3600 --unwind fp -p "$1"; }
+allocs_dwarf_tracer() { exec ./memlens allocs -i 3600 -p "$1"; }
 hist_tracer() { ./memlens hist -i 3600 2>&1 | sed -u "s/tracing all processes/tracing pid $1/"; }
 top_tracer() { ./memlens top --json -i 3600 2>&1 >/dev/null | sed -u "s/tracing all processes/tracing pid $1/"; }
 bpftrace_tracer() {
@@ -112,7 +115,7 @@ med() { median ${runs[$1]}; }
 # ns added per pair by NAME over BASE.
 added() { awk -v t="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.0f", 1e9 / t - 1e9 / b }'; }
 
-ROWS="floor leaks sampled uretprobe dwarf hist top"
+ROWS="floor leaks sampled uretprobe dwarf allocs allocs_dwarf hist top"
 command -v bpftrace >/dev/null && ROWS+=" bpftrace"
 command -v heaptrack >/dev/null && ROWS+=" heaptrack"
 MEMLEAK=$(command -v memleak || command -v memleak-bpfcc || true)
@@ -139,6 +142,8 @@ declare -A label=(
 	[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
 	[uretprobe]="  the same without uprobe sessions"
 	[dwarf]="memlens leaks (DWARF unwinder)"
+	[allocs]="memlens allocs --unwind fp (entries only)"
+	[allocs_dwarf]="memlens allocs (DWARF unwinder)"
 	[hist]="memlens hist (system-wide)"
 	[top]="memlens top (system-wide)"
 	[bpftrace]="bpftrace, same bookkeeping (free at entry)"

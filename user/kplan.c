@@ -194,6 +194,18 @@ static void plan_stacks_cmd(struct kplan *p)
 	add_way(p, "sampling", kplan_sampling());
 }
 
+/*
+ * allocs: as leaks; each allocator function's kind and code ride on its
+ * probe's attach cookie (bpf/alloc_profile.bpf.h). Go programs need none.
+ */
+static void plan_allocs(struct kplan *p)
+{
+	plan_stacks_cmd(p);
+	if (!kfeature_has(KF_ATTACH_COOKIE))
+		add_reason(p, "no attach cookies on uprobes (5.15): Go programs only, a program "
+			   "that mallocs is refused");
+}
+
 /* top, hist: every process, counters and histograms, no stacks. */
 static void plan_system_cmd(struct kplan *p, bool top)
 {
@@ -246,12 +258,10 @@ int kplan_command(const char *cmd, struct kplan *p)
 		return 0;
 	if (blocker)
 		add_blocker(p, blocker);
-	if (!strcmp(cmd, "leaks") || !strcmp(cmd, "record") || !strcmp(cmd, "allocs"))
+	if (!strcmp(cmd, "leaks") || !strcmp(cmd, "record"))
 		plan_stacks_cmd(p);
-	/* Each allocator function's kind and code ride on its cookie (alloc_profile.bpf.h). */
-	if (!strcmp(cmd, "allocs") && !kfeature_has(KF_ATTACH_COOKIE))
-		add_reason(p, "no attach cookies on uprobes (5.15): Go programs only, a program "
-			   "that mallocs is refused");
+	else if (!strcmp(cmd, "allocs"))
+		plan_allocs(p);
 	else if (!strcmp(cmd, "top") || !strcmp(cmd, "hist"))
 		plan_system_cmd(p, !strcmp(cmd, "top"));
 	else if (!strcmp(cmd, "reclaim"))
