@@ -380,8 +380,11 @@ verifier_budget() {
 	env "$@" "$MEMLENS" doctor --verifier --json >"$out"
 	check_eq "$name: exit code" 0 $?
 	check "$name: every mode of allocs, reclaim and kmem" jq_true \
-		'[.programs[].mode] | unique == ["kmem","kmem-cache","kmem-kmalloc","leaks-dwarf",
-		  "leaks-dwarf-sampled","leaks-fp","leaks-fp-sampled","reclaim","reclaim-stacks","top"]' "$out"
+		'[.programs[].mode] | unique == ["allocs-dwarf","allocs-fp","kmem","kmem-cache",
+		  "kmem-kmalloc","leaks-dwarf","leaks-dwarf-sampled","leaks-fp","leaks-fp-sampled",
+		  "reclaim","reclaim-stacks","top"]' "$out"
+	check "$name: allocs' entry program is counted" jq_true \
+		'any(.programs[]; .mode == "allocs-dwarf" and .program == "profile_enter")' "$out"
 	check "$name: nothing refused, nothing over budget" jq_true \
 		'.refused == 0 and .over_budget == 0 and .budget == 100000' "$out"
 	check "$name: every program loaded, with its count" jq_true \

@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.." || exit 1
 KDIR=build/kernels
 RUN=$KDIR/run
 EXPECTED=tests/kernels.expected
-TESTS=(leaks-dwarf leaks-fp leaks-pid top hist reclaim kmem report doctor verifier)
+TESTS=(leaks-dwarf leaks-fp leaks-pid allocs top hist reclaim kmem report doctor verifier)
 GUEST_TIMEOUT=${KERNELS_GUEST_TIMEOUT:-200}
 JOBS=${KERNELS_JOBS:-2}
 WORKLOADS="leaky memops pressure kmemload"
@@ -230,12 +230,27 @@ leaks_exact() {
 	[ "$got" = "true 0" ] || echo "not the leaked-at-exit report ($got)"
 }
 
+# allocs_exact JSON: why the profile is not leaky's allocator calls exactly
+# (7 + 3 + 1 + 1 + 1 calls from leak_*, its mmaps not counted), or nothing.
+allocs_exact() {
+	local got
+	[ -n "$1" ] || { echo "no report"; return; }
+	got=$(leak_totals "$1")
+	[ "$got" = "13 1087860" ] ||
+		{ echo "leak_* stacks: $got, not 13 calls, 1087860 bytes"; return; }
+	got=$(jq -r '"\(.exited) \(.exit_status) \(.profile)"' <<<"$1")
+	[ "$got" = "true 0 allocated" ] || echo "not the allocation profile at exit ($got)"
+}
+
 # content_check TEST: why the output in $b (last line $r, workload $pid)
 # is not what TEST expects, into why; nothing when it is.
 content_check() {
 	case $1 in
 	leaks-dwarf | leaks-fp | leaks-pid)
 		why=$(leaks_exact "$r")
+		;;
+	allocs)
+		why=$(allocs_exact "$r")
 		;;
 	top)
 		[ -n "$r" ] || why="no row of the workload"

@@ -150,6 +150,17 @@ test_leaks_cmd() {
 	emit "$t"
 }
 
+# --- allocs -- CMD: leaky's allocator calls, entry probes only -------
+
+test_allocs() {
+	t=allocs
+	say "$t"
+	ml allocs --json -t 0 -- "$bin/leaky" >"$work/$t.out" 2>"$work/$t.err"
+	echo $? >"$work/$t.rc"
+	diag "$t" allocs -v -- "$bin/leaky"
+	emit "$t"
+}
+
 # --- leaks -p: attach to leaky --wait, its work, its exit -------------
 
 test_leaks_pid() {
@@ -344,7 +355,7 @@ test_doctor() {
 	echo "@@kernel $(uname -r)"
 	echo "@@start"
 } >>"$out"
-for t in ${SMOKE_TESTS:-leaks_cmd_dwarf leaks_cmd_fp leaks_pid top_hist reclaim kmem record_report \
+for t in ${SMOKE_TESTS:-leaks_cmd_dwarf leaks_cmd_fp leaks_pid allocs top_hist reclaim kmem record_report \
 	doctor}; do
 	case $t in
 	leaks_cmd_*) test_leaks_cmd "${t#leaks_cmd_}" ;;

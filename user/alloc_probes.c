@@ -533,6 +533,19 @@ static unsigned int allocator_kind(struct elf_file *ef)
 	return kind;
 }
 
+int alloc_program_kind(const char *path, bool *dynamic)
+{
+	struct elf_file *ef;
+	int kind;
+
+	if (elf_file_open(path, &ef))
+		return -ENOEXEC;
+	kind = allocator_kind(ef);
+	*dynamic = elf_has_interp(ef);
+	elf_file_close(ef);
+	return kind;
+}
+
 /* One file a process maps, looked at once: hooked if it is an allocator. */
 struct mapped_object {
 	uint64_t inode;

@@ -32,6 +32,12 @@ void alloc_probes_prepare(struct allocs_bpf *skel);
  */
 int alloc_profile_attach(struct allocs_bpf *skel, const char *lib_path, const char *lib_name,
 			 int pid, bool hold_at_exit, struct alloc_probes **out);
+/*
+ * What the program file at PATH defines (ALLOC_DEFINES_*), and in
+ * *DYNAMIC whether it has a dynamic loader to map an allocator; -ENOEXEC
+ * if it is no ELF file.
+ */
+int alloc_program_kind(const char *path, bool *dynamic);
 /* Before loading SKEL: its memlens allocs programs are loaded, for uprobe_multi where it is. */
 void alloc_profile_prepare(struct allocs_bpf *skel);
 

@@ -312,3 +312,18 @@ int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr)
 	dwarf_cfi_end(cfi);
 	return ok;
 }
+
+int elf_has_interp(struct elf_file *ef)
+{
+	size_t nr;
+
+	if (elf_getphdrnum(ef->elf, &nr))
+		return 0;
+	for (size_t i = 0; i < nr; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(ef->elf, i, &ph) && ph.p_type == PT_INTERP)
+			return 1;
+	}
+	return 0;
+}

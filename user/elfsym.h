@@ -43,4 +43,7 @@ const char *elf_plt_symbol(struct elf_file *ef, uint64_t vaddr);
  */
 int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr);
 
+/* 1 if the file names a dynamic loader (PT_INTERP): it can map libraries. */
+int elf_has_interp(struct elf_file *ef);
+
 #endif

@@ -435,6 +435,33 @@ const struct group_source go_alloc_profile = {
 
 /* --- a C, C++ or Rust program's allocation profile: memlens allocs --- */
 
+/*
+ * A static program that defines no allocator can map none: no Go symbols
+ * either (it would be go_alloc_profile's), a stripped Go program then.
+ */
+static int profile_check_program(struct alloc_session *s)
+{
+	char **cmd = s->opts->cmd;
+	char path[4096], name[4096];
+	bool dynamic = true;
+	int kind;
+
+	if (cmd) {
+		if (resolve_command(cmd[0], path, sizeof(path)))
+			return 0;	/* said when it is started */
+		snprintf(name, sizeof(name), "%s", cmd[0]);
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/exe", s->opts->pid);
+		snprintf(name, sizeof(name), "pid %d", s->opts->pid);
+	}
+	kind = alloc_program_kind(path, &dynamic);
+	if (kind != 0 || dynamic)
+		return 0;
+	error_msg("%s defines no allocator (malloc, operator new) and loads none; nor has it "
+		  "runtime.mallocgc (a stripped Go program has none): nothing to profile", name);
+	return -ENOENT;
+}
+
 /* Cookies carry each function's kind and code range (bpf/alloc_profile.bpf.h). */
 static int profile_check_target(struct alloc_session *s)
 {
@@ -446,7 +473,7 @@ static int profile_check_target(struct alloc_session *s)
 	}
 	snprintf(s->allocator, sizeof(s->allocator), "%s",
 		 s->opts->allocator ? s->opts->allocator : "");
-	return 0;
+	return s->opts->allocator ? 0 : profile_check_program(s);
 }
 
 static void profile_configure(struct alloc_session *s)

@@ -18,6 +18,7 @@
 #include "reclaim.skel.h"
 #include "alloc_probes.h"
 #include "bpf_util.h"
+#include "kfeatures.h"
 #include "sampling.h"
 #include "util.h"
 #include "verifier_cost.h"
@@ -29,6 +30,7 @@ struct allocs_mode {
 	bool sampled;		/* --sample-bytes */
 	bool proc_stats;	/* top and hist */
 	bool hold;		/* -- CMD */
+	bool profile;		/* allocs of a program that mallocs: entry probes */
 };
 
 static const struct allocs_mode allocs_modes[] = {
@@ -37,6 +39,8 @@ static const struct allocs_mode allocs_modes[] = {
 	{ "leaks-dwarf-sampled", .stacks = true, .dwarf = true, .sampled = true },
 	{ "leaks-fp-sampled", .stacks = true, .sampled = true },
 	{ "top", .proc_stats = true },
+	{ "allocs-dwarf", .stacks = true, .dwarf = true, .hold = true, .profile = true },
+	{ "allocs-fp", .stacks = true, .hold = true, .profile = true },
 };
 
 /*
@@ -135,14 +139,18 @@ static int load_costs(struct bpf_object_skeleton *skel, const char *mode,
 static int allocs_cost(const struct allocs_mode *m,
 		       void (*fn)(const struct prog_cost *c, void *ctx), void *ctx)
 {
-	struct allocs_bpf *skel = allocs_bpf__open();
+	struct allocs_bpf *skel;
 	int err;
 
+	/* Without attach cookies allocs profiles Go programs only: nothing more to load. */
+	if (m->profile && !kfeature_has(KF_ATTACH_COOKIE))
+		return 0;
+	skel = allocs_bpf__open();
 	if (!skel)
 		return -errno;
 	set_all_filters(skel);
 	skel->rodata->capture_stacks = m->stacks;
-	skel->rodata->track_mmaps = m->stacks;
+	skel->rodata->track_mmaps = m->stacks && !m->profile;
 	skel->rodata->proc_stats_on = m->proc_stats;
 	skel->rodata->hold_at_exit = m->hold;
 	skel->rodata->hold_for_maps = m->hold;
@@ -155,6 +163,8 @@ static int allocs_cost(const struct allocs_mode *m,
 		allocs_leaks_programs(skel);
 	allocs_compat_prepare(skel);
 	alloc_probes_prepare(skel);
+	if (m->profile)
+		alloc_profile_prepare(skel);
 	bpf_map__set_max_entries(skel->maps.allocs, 64);
 	bpf_map__set_max_entries(skel->maps.stacks, 64);
 	bpf_map__set_max_entries(skel->maps.threads, 64);
