@@ -474,7 +474,8 @@ void alloc_probes_prepare(struct allocs_bpf *skel)
 }
 
 static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
-			  const char *lib_path, const char *lib_name, int pid, bool hold_at_exit);
+			  const char *lib_path, const char *lib_name, int pid, bool hold_at_exit,
+			  bool all_objects);
 
 /* Hook LIB_PATH: for memlens allocs (PROFILE), or for leaks and the others. */
 static int probes_attach(struct allocs_bpf *skel, const char *lib_path, const char *lib_name,
@@ -496,7 +497,8 @@ static int probes_attach(struct allocs_bpf *skel, const char *lib_path, const ch
 	}
 	err = check_required(ef, lib_name);
 	if (!err) {
-		err = profile ? attach_profile(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit)
+		err = profile ? attach_profile(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit,
+					       false)
 			      : attach_funcs(ap, skel, ef, lib_path, lib_name, pid, hold_at_exit);
 		if (err)
 			error_msg("cannot attach uprobes to %s: %s", lib_name, strerror(-err));
@@ -661,7 +663,7 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 		}
 		if (h->flags & ALLOC_PROFILE)
 			err = attach_profile(o->probes, h->skel, ef, path, v->path, h->pid,
-					     h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC));
+					     h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC), true);
 		else
 			err = attach_funcs(o->probes, h->skel, ef, path, v->path, h->pid,
 					   h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC));
@@ -828,27 +830,53 @@ static bool allocation_name(const char *name)
 	return false;
 }
 
+/* What attach_profile() looks at a file with. */
+struct profile_file {
+	struct elf_file *ef;
+	const struct placed *placed;	/* its functions */
+	size_t nr;
+	bool all_objects;		/* every allocator mapped is hooked, not --allocator's */
+};
+
+/* Is an allocation function of that name hooked, wherever the PLT resolves it? */
+static bool plt_target_hooked(const struct profile_file *pf, const char *name)
+{
+	const struct placed *placed = pf->placed;
+
+	if (!allocation_name(name))
+		return false;
+	/* Every object that defines one is hooked when it is mapped. */
+	if (pf->all_objects)
+		return true;
+	/* --allocator: this file's own, if it defines it (an interposer's is not hooked). */
+	for (size_t i = 0; i < pf->nr; i++)
+		if (allocates(placed[i].f) && !strcmp(placed[i].f->name, name))
+			return true;
+	return false;
+}
+
 /*
  * Is the direct jump at file offset OFF (LEN bytes, displacement REL) to
- * an allocation function that is hooked: one of this file's, or the PLT
- * stub of one (every object that defines one is hooked, when it is mapped)?
+ * an allocation function that is hooked: one of this file's, or through
+ * the PLT one that is (plt_target_hooked())?
  */
-static bool jumps_to_hooked(struct elf_file *ef, uint64_t off, unsigned int len, int32_t rel,
-			    const struct placed *placed, size_t nr, const char **to)
+static bool jumps_to_hooked(const struct profile_file *pf, uint64_t off, unsigned int len,
+			    int32_t rel, const char **to)
 {
+	const struct placed *placed = pf->placed;
 	uint64_t target = off + len + rel, vaddr;
 	const char *name;
 
-	for (size_t i = 0; i < nr; i++) {
-		if (allocates(placed[i].f) && placed[i].off == target && placed[i].off != off) {
+	for (size_t i = 0; i < pf->nr; i++) {
+		if (allocates(placed[i].f) && placed[i].off == target) {
 			*to = placed[i].f->name;
 			return true;
 		}
 	}
-	if (elf_offset_vaddr(ef, off, &vaddr))
+	if (elf_offset_vaddr(pf->ef, off, &vaddr))
 		return false;
-	name = elf_plt_symbol(ef, vaddr + len + rel);
-	if (!name || !allocation_name(name))
+	name = elf_plt_symbol(pf->ef, vaddr + len + rel);
+	if (!name || !plt_target_hooked(pf, name))
 		return false;
 	*to = name;
 	return true;
@@ -860,8 +888,8 @@ static bool jumps_to_hooked(struct elf_file *ef, uint64_t off, unsigned int len,
  * and return address: hooking it too would count the call twice
  * (libstdc++'s new[] is `endbr64; jmp new@plt`).
  */
-static bool forwards_to_hooked(struct elf_file *ef, const struct placed *p,
-			       const struct placed *placed, size_t nr, const char **to)
+static bool forwards_to_hooked(const struct profile_file *pf, const struct placed *p,
+			       const char **to)
 {
 	const unsigned char *c = p->code;
 	unsigned int at = 0;
@@ -871,10 +899,10 @@ static bool forwards_to_hooked(struct elf_file *ef, const struct placed *p,
 		at = 4;
 	if (p->len >= at + 5 && c[at] == 0xe9) {
 		memcpy(&rel, c + at + 1, sizeof(rel));
-		return jumps_to_hooked(ef, p->off + at, 5, rel, placed, nr, to);
+		return jumps_to_hooked(pf, p->off + at, 5, rel, to);
 	}
 	if (p->len >= at + 2 && c[at] == 0xeb)
-		return jumps_to_hooked(ef, p->off + at, 2, (int8_t)c[at + 1], placed, nr, to);
+		return jumps_to_hooked(pf, p->off + at, 2, (int8_t)c[at + 1], to);
 	return false;
 }
 
@@ -887,17 +915,17 @@ static bool forwards_to_hooked(struct elf_file *ef, const struct placed *p,
  * boundary can be (glibc's realloc(NULL, n) jumps to malloc so). Bytes
  * that only look like such a jump are not where a row begins.
  */
-static size_t find_tails(struct elf_file *ef, const struct placed *p, const struct placed *placed,
-			 size_t nr, uint64_t *tails, const char *lib_name)
+static size_t find_tails(const struct profile_file *pf, const struct placed *p, uint64_t *tails,
+			 const char *lib_name)
 {
 	unsigned char *code;
 	uint64_t vaddr;
 	size_t n = 0;
 
-	if (!p->size || p->size > 1 << 16 || elf_offset_vaddr(ef, p->off, &vaddr))
+	if (!p->size || p->size > 1 << 16 || elf_offset_vaddr(pf->ef, p->off, &vaddr))
 		return 0;
 	code = malloc(p->size);
-	if (!code || elf_read_at(ef, p->off, code, p->size)) {
+	if (!code || elf_read_at(pf->ef, p->off, code, p->size)) {
 		free(code);
 		return 0;
 	}
@@ -908,9 +936,9 @@ static size_t find_tails(struct elf_file *ef, const struct placed *p, const stru
 		if (code[i] != 0xe9 || i == p->ps.skip)
 			continue;
 		memcpy(&rel, code + i + 1, sizeof(rel));
-		if (!jumps_to_hooked(ef, p->off + i, 5, rel, placed, nr, &to))
+		if (!jumps_to_hooked(pf, p->off + i, 5, rel, &to))
 			continue;
-		if (elf_frame_popped_at(ef, vaddr + i) != 1)
+		if (elf_frame_popped_at(pf->ef, vaddr + i) != 1)
 			continue;
 		debug_msg("%s in %s: a tail jump to %s at +%llu: probed", p->f->name, lib_name, to,
 			  (unsigned long long)i);
@@ -948,11 +976,17 @@ static int attach_cookies(struct alloc_probes *ap, struct bpf_program *prog, con
 	return 0;
 }
 
-/* memlens allocs: what EF defines of the allocation functions, entries only. */
+/*
+ * memlens allocs: what EF defines of the allocation functions, entries
+ * only. ALL_OBJECTS: every allocator the process maps is hooked, not
+ * --allocator's file alone.
+ */
 static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
-			  const char *lib_path, const char *lib_name, int pid, bool hold_at_exit)
+			  const char *lib_path, const char *lib_name, int pid, bool hold_at_exit,
+			  bool all_objects)
 {
 	struct placed placed[NR_FUNCS];
+	struct profile_file pf = { ef, placed, 0, all_objects };
 	unsigned long offsets[NR_FUNCS], tails[NR_FUNCS * MAX_TAILS], exits[1];
 	uint64_t found[MAX_TAILS];
 	__u64 cookies[NR_FUNCS];
@@ -962,6 +996,7 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 	int err;
 
 	nr = place_funcs(ef, lib_name, hold_at_exit, placed);
+	pf.nr = nr;
 	for (size_t i = 0; i < nr; i++) {
 		const struct placed *p = &placed[i];
 		bool sized = p->size && p->size <= UINT32_MAX && p->ps.skip <= 0xffff;
@@ -972,7 +1007,7 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 		}
 		if (!allocates(p->f))
 			continue;
-		if (forwards_to_hooked(ef, p, placed, nr, &to)) {
+		if (forwards_to_hooked(&pf, p, &to)) {
 			debug_msg("%s in %s only jumps to %s: not hooked", p->f->name, lib_name, to);
 			continue;
 		}
@@ -984,7 +1019,7 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 		offsets[n] = p->off + p->ps.skip;
 		cookies[n++] = SESSION_COOKIE(p->f->kind, 0, sized ? p->ps.skip : 0,
 					      sized ? p->size : 0);
-		for (size_t k = find_tails(ef, p, placed, nr, found, lib_name); k; k--)
+		for (size_t k = find_tails(&pf, p, found, lib_name); k; k--)
 			tails[nt++] = found[k - 1];
 	}
 	err = attach_cookies(ap, skel->progs.profile_enter, lib_path, offsets, cookies, n, pid);
