@@ -41,13 +41,14 @@ callers() {
 		| unique | join(",")' <<<"$1"
 }
 
-# run_allocs NAME ARGS... -- CMD: memlens allocs --json -t 0; sets report
+# run_allocs NAME ARGS... -- CMD: memlens allocs --json -t 0, every call
+# (--sample-bytes 0, unless ARGS say otherwise); sets report
 # (the last JSON report) and err (memlens' stderr file).
 run_allocs() {
 	local name=$1 rc
 	shift
 	err=$tmp/$name.err
-	"$MEMLENS" allocs -v --json -t 0 "$@" >"$tmp/$name.json" 2>"$err"
+	"$MEMLENS" allocs -v --json -t 0 --sample-bytes 0 "$@" >"$tmp/$name.json" 2>"$err"
 	rc=$?
 	report=$(tail -n 1 "$tmp/$name.json")
 	check_eq "$name: memlens exit code" 0 "$rc"
@@ -115,7 +116,7 @@ test_other_allocators() {
 
 test_outputs() {
 	local prof=$tmp/known.pb.gz raw
-	"$MEMLENS" allocs -t 3 --pprof "$prof" -- "$KNOWN" >"$tmp/known.txt" 2>/dev/null
+	"$MEMLENS" allocs --sample-bytes 0 -t 3 --pprof "$prof" -- "$KNOWN" >"$tmp/known.txt" 2>/dev/null
 	check "text: header, an allocation profile" grep -Eq "^== [0-9:]+ UTC pid [0-9]+ \(allocs_known\): [0-9]+ bytes in [0-9]+ allocations made while traced \(allocation profile, at exit\)" \
 		"$tmp/known.txt"
 	check "text: leak_here()'s group" grep -q "^28672 bytes in 7 allocations, stack" "$tmp/known.txt"
@@ -129,7 +130,8 @@ test_outputs() {
 		"alloc_objects/count alloc_space/bytes[dflt]" "$(sed -n '/^Samples:/{n;p}' <<<"$raw")"
 	check "--pprof: pprof -raw: leak_here()'s sample, 7 calls of 28672 bytes" \
 		grep -qE '^ +7 +28672: ' <<<"$raw"
-	"$MEMLENS" allocs --folded --svg "$tmp/known.svg" -- "$KNOWN" >"$tmp/known.folded" 2>/dev/null
+	"$MEMLENS" allocs --sample-bytes 0 --folded --svg "$tmp/known.svg" -- "$KNOWN" \
+		>"$tmp/known.folded" 2>/dev/null
 	check "--folded: leak_here()'s line" grep -qE "^allocs_known;.*;main;leak_here\(\) 28672$" \
 		"$tmp/known.folded"
 	check "--svg: titled Allocations" grep -q "Allocations of [0-9]* (allocs_known)" "$tmp/known.svg"
@@ -152,10 +154,15 @@ test_sampled() {
 	check_known "--sample-bytes 1" "$report"
 	check_eq "--sample-bytes 1: every call sampled, none let pass" 0 \
 		"$(jq -r .stats.unsampled <<<"$report")"
-	r=$("$MEMLENS" allocs --json -t 0 --sample-bytes 1048576 -- "$KNOWN" 2>/dev/null | tail -n 1)
-	check_eq "--sample-bytes 1048576: calls sampled and passed add up to the exact run's" \
+	r=$("$MEMLENS" allocs --json -t 0 -- "$KNOWN" 2>/dev/null | tail -n 1)
+	check_eq "by default: sampled every 524288 bytes, estimates" "524288 true" \
+		"$(jq -r '"\(.sample_bytes) \(.estimated)"' <<<"$r")"
+	check_eq "by default: calls sampled and passed add up to the exact run's" \
 		"$(jq -r '.stats.allocs' <<<"$report")" \
 		"$(jq -r '.stats.sampled + .stats.unsampled' <<<"$r")"
+	check_eq "by default: leak_here()'s 7 x 4096, each sampled with p = 1 - exp(-1/128), weighed 128.50" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here()")] | map(.samples) | add // 0 | . / (1 - (-1 / 128 | exp)) | round' <<<"$r")" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here()")] | map(.allocations) | add // 0' <<<"$r")"
 }
 
 test_errors() {

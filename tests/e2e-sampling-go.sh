@@ -227,7 +227,7 @@ check_go_profile() {
 
 test_go_command() {
 	local out=$tmp/go.json err=$tmp/go.err rc r
-	"$MEMLENS" allocs --json -t 0 -v -- "$GOALLOC" >"$out" 2>"$err"
+	"$MEMLENS" allocs --sample-bytes 0 --json -t 0 -v -- "$GOALLOC" >"$out" 2>"$err"
 	rc=$?
 	check_eq "allocs -- CMD: exit code" 0 "$rc"
 	r=$(tail -n 1 "$out")
@@ -243,7 +243,7 @@ test_go_command() {
 
 test_go_text_pprof() {
 	local out=$tmp/go.txt prof=$tmp/go.pb.gz
-	"$MEMLENS" allocs -t 3 --pprof "$prof" -- "$GOALLOC" >"$out" 2>/dev/null
+	"$MEMLENS" allocs --sample-bytes 0 -t 3 --pprof "$prof" -- "$GOALLOC" >"$out" 2>/dev/null
 	check "allocs text: header" grep -Eq "^== [0-9:]+ UTC pid [0-9]+ \(goalloc\): [0-9]+ bytes in [0-9]+ allocations made while traced \(Go heap allocation profile, at exit\)" "$out"
 	check "allocs text: main.escapes' group" grep -q "^640000 bytes in 1000 allocations, stack" "$out"
 	check "allocs text: frame with symbol and module" \
@@ -252,7 +252,7 @@ test_go_text_pprof() {
 		pprof_has "$prof" alloc_space main.escapes 640000
 	check "allocs --pprof: alloc_objects of main.escapes, 1000" \
 		pprof_has "$prof" alloc_objects main.escapes 1000
-	"$MEMLENS" allocs --folded --svg "$tmp/go.svg" -- "$GOALLOC" >"$tmp/go.folded" 2>/dev/null
+	"$MEMLENS" allocs --sample-bytes 0 --folded --svg "$tmp/go.svg" -- "$GOALLOC" >"$tmp/go.folded" 2>/dev/null
 	check "allocs --folded: main.escapes' line, from the goroutine's root down" \
 		grep -qx "goalloc;runtime.goexit.abi0;runtime.main;main.main;main.work;main.escapes 640000" \
 		"$tmp/go.folded"
@@ -265,7 +265,7 @@ test_go_text_pprof() {
 test_go_pid() {
 	local out=$tmp/gopid.json log=$tmp/goalloc.out live r
 	start_waiting "$log" "$GOALLOC" --wait || { not_ok "allocs -p: Go workload did not start"; return; }
-	start_memlens "$out" "tracing pid $work_pid" allocs -p "$work_pid" --json -t 0 -i 0.2 ||
+	start_memlens "$out" "tracing pid $work_pid" allocs --sample-bytes 0 -p "$work_pid" --json -t 0 -i 0.2 ||
 		{ not_ok "allocs -p: memlens did not attach" "$(cat "$out.err")"; return; }
 	work_go "$log" || { not_ok "allocs -p: Go workload did not finish"; return; }
 	live=$(next_report "$out")

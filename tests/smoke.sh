@@ -155,7 +155,7 @@ test_leaks_cmd() {
 test_allocs() {
 	t=allocs
 	say "$t"
-	ml allocs --json -t 0 -- "$bin/leaky" >"$work/$t.out" 2>"$work/$t.err"
+	ml allocs --sample-bytes 0 --json -t 0 -- "$bin/leaky" >"$work/$t.out" 2>"$work/$t.err"
 	echo $? >"$work/$t.rc"
 	diag "$t" allocs -v -- "$bin/leaky"
 	emit "$t"

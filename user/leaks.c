@@ -200,8 +200,9 @@ static const struct cli_opt allocs_opts[] = {
 	{ "unwind-rows", OPT_UNWIND_ROWS, "N", 0,
 	  "unwind table rows for all modules (default 524288)" },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "R", 0,
-	  "track one allocation every R bytes on average:\n"
-	  "estimates (default 0 = every allocation)" },
+	  "take one allocation's stack every R bytes on average:\n"
+	  "estimates (default 524288, as Go's MemProfileRate;\n"
+	  "0 = every allocation, exact)" },
 	/* memlens leaks' and record's: allocations made have no age, none is outstanding. */
 	{ "output", 'o', "FILE", CLI_HIDDEN, NULL },
 	{ "min-age", 'a', "SECS", CLI_HIDDEN, NULL },
@@ -478,10 +479,17 @@ int cmd_record(int argc, char **argv)
 	return run_leaks(&env, &outstanding_blocks);
 }
 
+/*
+ * A profile is for a busy process: sampled by default, every 512 KiB as
+ * Go's runtime samples its own (MemProfileRate), for C and Go alike. The
+ * trap of each call stays; most calls take no stack.
+ */
+#define ALLOCS_SAMPLE_BYTES	(512 * 1024)
+
 int cmd_allocs(int argc, char **argv)
 {
 	struct leaks_env env = { .interval_s = 5, .show.top = 10, .go = true, .scan = -1,
-				 .name = "allocs" };
+				 .sample_bytes = ALLOCS_SAMPLE_BYTES, .name = "allocs" };
 
 	const struct group_source *source;
 
