@@ -28,6 +28,39 @@ __asm__(".text\n"
 	"unit_inner_fn:\n\tpop %rbp\n\tret\n"
 	".size unit_outer_fn, 3\n.size unit_inner_fn, 2\n");
 
+/*
+ * A tail jump, its frame popped, after an instruction holding an 0xe9
+ * byte (mov $0xe9,%ebx: bb e9 00 00 00), never called: only its call
+ * frame information is read.
+ */
+__asm__(".text\n"
+	".globl unit_tail_fn\n.type unit_tail_fn,@function\n"
+	"unit_tail_fn:\n\t.cfi_startproc\n"
+	"\tpush %rbx\n\t.cfi_def_cfa_offset 16\n\t.cfi_offset rbx, -16\n"
+	"\tmov $0xe9, %ebx\n"
+	"\tpop %rbx\n\t.cfi_def_cfa_offset 8\n"
+	"\tjmp unit_marker_fn\n\t.cfi_endproc\n"
+	".size unit_tail_fn, .-unit_tail_fn\n");
+
+/* Where the call frame information proves a frame popped: a tail jump's byte, and no other. */
+static void test_frame_popped(void)
+{
+	struct elf_file *ef;
+	uint64_t off, vaddr;
+
+	CHECK(elf_file_open("/proc/self/exe", &ef) == 0);
+	if (!ef)
+		return;
+	CHECK(elf_func_offset(ef, "unit_tail_fn", &off) == 0);
+	CHECK(elf_offset_vaddr(ef, off, &vaddr) == 0);
+	CHECK(elf_frame_popped_at(ef, vaddr) == 1);		/* the entry: rsp + 8 */
+	CHECK(elf_frame_popped_at(ef, vaddr + 1) == 0);	/* after the push: rsp + 16 */
+	CHECK(elf_frame_popped_at(ef, vaddr + 2) == 0);	/* the e9 inside the mov */
+	CHECK(elf_frame_popped_at(ef, vaddr + 6) == 0);	/* the pop: no row begins */
+	CHECK(elf_frame_popped_at(ef, vaddr + 7) == 1);	/* the jmp, frame popped */
+	elf_file_close(ef);
+}
+
 /* Symbols inside a probe's skipped bytes: another way into them. */
 static void test_symbol_within(void)
 {
@@ -50,6 +83,7 @@ static void test_symbol_within(void)
 /* The offset found in the file is where the function is mapped from. */
 void test_elfsym(void)
 {
+	test_frame_popped();
 	struct vma_list maps = {};
 	struct elf_file *ef;
 	const struct vma *v;
