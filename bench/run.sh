@@ -61,6 +61,7 @@ uretprobe_tracer() {
 dwarf_tracer() { exec ./memlens leaks -i 3600 -p "$1"; }
 allocs_tracer() { exec ./memlens allocs -i 3600 --unwind fp -p "$1"; }
 allocs_dwarf_tracer() { exec ./memlens allocs -i 3600 -p "$1"; }
+allocs_exact_tracer() { exec ./memlens allocs -i 3600 --unwind fp --sample-bytes 0 -p "$1"; }
 hist_tracer() { ./memlens hist -i 3600 2>&1 | sed -u "s/tracing all processes/tracing pid $1/"; }
 top_tracer() { ./memlens top --json -i 3600 2>&1 >/dev/null | sed -u "s/tracing all processes/tracing pid $1/"; }
 bpftrace_tracer() {
@@ -115,7 +116,7 @@ med() { median ${runs[$1]}; }
 # ns added per pair by NAME over BASE.
 added() { awk -v t="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.0f", 1e9 / t - 1e9 / b }'; }
 
-ROWS="floor leaks sampled uretprobe dwarf allocs allocs_dwarf hist top"
+ROWS="floor leaks sampled uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
 command -v bpftrace >/dev/null && ROWS+=" bpftrace"
 command -v heaptrack >/dev/null && ROWS+=" heaptrack"
 MEMLEAK=$(command -v memleak || command -v memleak-bpfcc || true)
@@ -142,8 +143,9 @@ declare -A label=(
 	[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
 	[uretprobe]="  the same without uprobe sessions"
 	[dwarf]="memlens leaks (DWARF unwinder)"
-	[allocs]="memlens allocs --unwind fp (entries only)"
-	[allocs_dwarf]="memlens allocs (DWARF unwinder)"
+	[allocs]="memlens allocs --unwind fp (entries only, sampled every 512 KiB)"
+	[allocs_dwarf]="  the same with the DWARF unwinder"
+	[allocs_exact]="  --unwind fp --sample-bytes 0 (every call's stack)"
 	[hist]="memlens hist (system-wide)"
 	[top]="memlens top (system-wide)"
 	[bpftrace]="bpftrace, same bookkeeping (free at entry)"
