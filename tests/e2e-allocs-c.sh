@@ -98,6 +98,9 @@ test_glibc() {
 		"$(jq -r '.stats | "\(.frees) \(.free_unknown) \(.missed_return)"' <<<"$report")"
 	run_allocs glibc-fp --unwind fp -- "$KNOWN"
 	check_known "glibc fp" "$report"
+	# Before 6.6: a uprobe per function, each with its cookie (perf link).
+	MEMLENS_DISABLE=uprobe_multi run_allocs classic -- "$KNOWN"
+	check_known "one uprobe per function (MEMLENS_DISABLE=uprobe_multi)" "$report"
 }
 
 test_other_allocators() {
