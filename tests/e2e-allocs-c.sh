@@ -140,6 +140,26 @@ test_outputs() {
 	check "--svg: titled Allocations" grep -q "Allocations of [0-9]* (allocs_known)" "$tmp/known.svg"
 }
 
+# allocs -p: leaky --wait, attached to before its work: its 13 calls from
+# leak_* (7 + 3 + 1 + 1 + 1, its mmaps not counted) live and at exit.
+test_pid() {
+	local out=$tmp/pid.json log=$tmp/leaky.out live r
+	start_waiting "$log" "$LEAKY" --wait || { not_ok "allocs -p: leaky did not start"; return; }
+	start_memlens "$out" "tracing pid $work_pid" allocs -p "$work_pid" --sample-bytes 0 \
+		--json -t 0 -i 0.2 || { not_ok "allocs -p: memlens did not attach" "$(cat "$out.err")"; return; }
+	work_go "$log" || { not_ok "allocs -p: leaky did not finish its work"; return; }
+	live=$(next_report "$out")
+	check_eq "allocs -p: live, leak_* calls exact" "false 13 1087860" \
+		"$(jq -r '"\(.exited) " + ([.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+			| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)")' <<<"$live")"
+	work_exit
+	wait "$memlens_pid"
+	r=$(tail -n 1 "$out")
+	check_eq "allocs -p: at exit, the same" "true 13 1087860" \
+		"$(jq -r '"\(.exited) " + ([.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+			| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)")' <<<"$r")"
+}
+
 test_rust() {
 	run_allocs rust -- "$RUSTLEAK"
 	check_eq "rust: leak_boxes(): 6 x Box<Node>, 144 bytes, from leak_boxes itself" "6 144" \
@@ -184,6 +204,7 @@ test_errors() {
 test_glibc
 test_other_allocators
 test_outputs
+test_pid
 test_rust
 test_sampled
 test_errors
