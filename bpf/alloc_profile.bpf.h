@@ -94,7 +94,7 @@ static bool profile_nested(struct profile_thread *pt, __u64 sp, __u64 ret, __u64
  */
 static bool profile_size(struct pt_regs *ctx, enum alloc_kind kind, __u64 *size)
 {
-	__u64 ptr;
+	__u64 ptr = 0, memptr;
 
 	switch (kind) {
 	case KIND_REALLOC:
@@ -106,21 +106,21 @@ static bool profile_size(struct pt_regs *ctx, enum alloc_kind kind, __u64 *size)
 		*size = array_bytes(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx));
 		break;
 	default:
-		ptr = 0;
-		*size = session_size(ctx, kind, &ptr);
-		ptr = 0;
+		*size = session_size(ctx, kind, &memptr);
 	}
+	/* A product that overflows (array_bytes()): the call fails. */
 	if (*size == ~0ULL)
 		return false;
+	/* realloc(p, 0) frees p. */
 	return !(ptr && !*size);
 }
 
 /*
  * The frame-pointer walk into SC, from the allocator's entry: the
  * allocator, then the caller's caller, for the caller's frame is the
- * first the walk reads. Frame 0 becomes the caller, RET. Since 6.12 the
- * kernel puts the caller in itself at a probe on a `push %rbp` at a
- * function's entry (is_uprobe_at_func_entry()): then frame 0 goes.
+ * first the walk reads. Frame 0 becomes the caller, RET. Recent kernels
+ * put the caller in themselves at a probe on a function's first `push
+ * %rbp` (is_uprobe_at_func_entry(), seen on 6.18): then frame 0 goes.
  */
 static bool entry_by_frame_pointer(struct pt_regs *ctx, struct stack_scratch *sc, __u64 ret)
 {
