@@ -116,38 +116,10 @@ static bool profile_size(struct pt_regs *ctx, enum alloc_kind kind, __u64 *size)
 }
 
 /*
- * The frame-pointer walk into SC, from the allocator's entry: the
- * allocator, then the caller's caller, for the caller's frame is the
- * first the walk reads. Frame 0 becomes the caller, RET. Recent kernels
- * put the caller in themselves at a probe on a function's first `push
- * %rbp` (is_uprobe_at_func_entry(), seen on 6.18): then frame 0 goes.
- */
-static bool entry_by_frame_pointer(struct pt_regs *ctx, struct stack_scratch *sc, __u64 ret)
-{
-	__u64 ip;
-	__u32 nr;
-
-	if (!stack_by_frame_pointer(ctx, sc, 0))
-		return false;
-	sc->st.ips[0] = ret;
-	nr = sc->st.nr;
-	if (nr < 2 || nr > MAX_STACK_DEPTH || sc->st.ips[1] != ret)
-		return true;
-	for (__u32 i = 1; i < MAX_STACK_DEPTH; i++) {
-		if (i >= nr)
-			break;
-		ip = sc->st.ips[i];
-		barrier_var(ip);	/* a loop, not a memmove BPF lacks */
-		sc->st.ips[i - 1] = ip;
-	}
-	sc->st.nr = nr - 1;
-	return true;
-}
-
-/*
  * The stack at an allocator's entry, which has pushed nothing yet: the
  * return address at SP is the caller, frame 0, and the walk goes on from
- * the caller's frame, as at the return (stack_at_return()).
+ * the caller's frame, as at the return (stack_at_return()): by unwind
+ * table where the process has them, else by frame pointer.
  */
 static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp, __u64 ret)
 {
@@ -161,7 +133,7 @@ static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp, __u64 ret)
 	unwound = unwind_user_stack(sc, token, ret, sp + 8, PT_REGS_FP(ctx));
 	if (unwound < 0)
 		return 0;
-	if (!unwound && !entry_by_frame_pointer(ctx, sc, ret))
+	if (!unwound && !walk_frame_pointers(sc, token, 0, ret, sp + 8, PT_REGS_FP(ctx)))
 		return 0;
 	return store_scratch_stack(sc, token);
 }
