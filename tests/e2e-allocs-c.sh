@@ -18,9 +18,10 @@ TCMALLOC=$(readlink -f "$LIBDIR/libtcmalloc_minimal.so.4")
 KNOWN=$PWD/build/allocs_known
 RUSTLEAK=$PWD/build/rustleak
 GOALLOC=$PWD/build/goalloc
+CET=$PWD/build/libcet_alloc.so
 
 require_root_and_build e2e-allocs-c
-for f in "$KNOWN" "$RUSTLEAK" "$JEMALLOC" "$TCMALLOC"; do
+for f in "$KNOWN" "$RUSTLEAK" "$JEMALLOC" "$TCMALLOC" "$CET"; do
 	if [ ! -e "$f" ]; then
 		echo "e2e-allocs-c: $f missing: make e2e (g++, rustc, libjemalloc2 and" \
 			"libtcmalloc-minimal4 are needed)" >&2
@@ -115,6 +116,16 @@ test_other_allocators() {
 		"$(first "$report" "operator new(unsigned long)")"
 	check_eq "--allocator libc: aligned new's 2 aligned_allocs" "2 192" \
 		"$(first "$report" "operator new(unsigned long, std::align_val_t)")"
+	# Built with -fcf-protection: endbr64 passed; its memalign is a jmp to aligned_alloc.
+	run_allocs cet --allocator "$CET" -- env LD_PRELOAD="$CET" "$KNOWN"
+	check_eq "CET-built allocator: leak_here(), calloc_here(), realloc_null(), aligned_here()" \
+		"7 28672|1 300|1 40|3 480" \
+		"$(for f in "leak_here()" "calloc_here()" "realloc_null()" "aligned_here()"; do
+			first "$report" "$f"; done | paste -sd '|')"
+	check "CET-built allocator: malloc probed past endbr64, on its push" \
+		grep -q "malloc in $CET: probed at +4 push, emulated" "$err"
+	check "CET-built allocator: memalign only jumps to aligned_alloc: not hooked" \
+		grep -q "memalign in $CET only jumps to aligned_alloc: not hooked" "$err"
 }
 
 test_outputs() {
