@@ -475,6 +475,14 @@ struct pprof_job {
 	const struct pprof_sample *samples;
 };
 
+/* pprof's time_nanos of WALL; 0 (not known) where it does not fit: a damaged recording's. */
+static int64_t wall_time_ns(time_t wall)
+{
+	if (wall < 0 || wall > INT64_MAX / 1000000000)
+		return 0;
+	return (int64_t)wall * 1000000000;
+}
+
 static int write_pprof(FILE *f, void *ctx)
 {
 	const struct pprof_job *job = ctx;
@@ -488,7 +496,7 @@ static int write_pprof(FILE *f, void *ctx)
 	if (r->sample_bytes && n > 0 && (size_t)n < sizeof(comment))
 		snprintf(comment + n, sizeof(comment) - n, ", estimated: sampled every %" PRIu64 " bytes",
 			 r->sample_bytes);
-	return reach_write_pprof(f, r, job->samples, (int64_t)r->wall_time * 1000000000, comment);
+	return reach_write_pprof(f, r, job->samples, wall_time_ns(r->wall_time), comment);
 }
 
 int report_write_pprof(const struct stack_report *r, const char *path)
