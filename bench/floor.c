@@ -5,6 +5,10 @@
  * LIB for PID, at each SITE: OFFSET (an entry probe) or rOFFSET (a return
  * probe), file offsets in hex; says "tracing pid PID" and waits for
  * SIGINT or SIGTERM. One uprobe_multi link per kind.
+ * floor -t TP... attaches the empty program to raw tracepoints instead
+ * (kmem_cache_alloc, kfree, ...), as memlens kmem does its own, and says
+ * "tracing N raw tracepoints" on stderr; floor -s -t TP... with the
+ * kernel's run-time statistics on (BPF_STATS_RUN_TIME), as memlens has.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,6 +19,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+static void stop(int sig)
+{
+	(void)sig;
+}
+
 static int empty_prog(void)
 {
 	struct bpf_insn insns[] = {
@@ -24,6 +33,32 @@ static int empty_prog(void)
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_UPROBE_MULTI);
 
 	return bpf_prog_load(BPF_PROG_TYPE_KPROBE, "floor", "GPL", insns, 2, &opts);
+}
+
+/* Empty programs on raw tracepoints: the kernel's cost before any BPF work. */
+static int raw_tp_floor(int argc, char **argv)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int prog = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "floor_tp", "GPL", insns, 2, NULL);
+
+	if (prog < 0) {
+		fprintf(stderr, "floor: %s\n", strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (bpf_raw_tracepoint_open(argv[i], prog) < 0) {
+			fprintf(stderr, "floor: %s: %s\n", argv[i], strerror(errno));
+			return 1;
+		}
+	}
+	fprintf(stderr, "tracing %d raw tracepoints\n", argc);
+	signal(SIGINT, stop);
+	signal(SIGTERM, stop);
+	pause();
+	return 0;
 }
 
 static int attach(int prog, const char *lib, unsigned long *offs, unsigned int n, int pid,
@@ -38,11 +73,6 @@ static int attach(int prog, const char *lib, unsigned long *offs, unsigned int n
 	return bpf_link_create(prog, 0, BPF_TRACE_UPROBE_MULTI, &opts);
 }
 
-static void stop(int sig)
-{
-	(void)sig;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long entries[64], returns[64];
@@ -50,8 +80,17 @@ int main(int argc, char **argv)
 	int prog, pid;
 	sigset_t set;
 
+	if (argc > 3 && !strcmp(argv[1], "-s") && !strcmp(argv[2], "-t")) {
+		if (bpf_enable_stats(BPF_STATS_RUN_TIME) < 0) {
+			fprintf(stderr, "floor: statistics: %s\n", strerror(errno));
+			return 1;
+		}
+		return raw_tp_floor(argc - 3, argv + 3);
+	}
+	if (argc > 2 && !strcmp(argv[1], "-t"))
+		return raw_tp_floor(argc - 2, argv + 2);
 	if (argc < 4) {
-		fprintf(stderr, "usage: floor PID LIB [r]OFFSET...\n");
+		fprintf(stderr, "usage: floor PID LIB [r]OFFSET... | floor [-s] -t TP...\n");
 		return 2;
 	}
 	pid = atoi(argv[1]);

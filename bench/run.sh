@@ -360,7 +360,14 @@ fs_rounds() {
 	build/fsbench "$dir" 20000 | awk '{print $2}'
 	rmdir "$dir"
 }
+# The floor: empty programs on the raw tracepoints memlens kmem hooks,
+# what the kernel's tracepoints cost before any BPF work.
+KMEM_TPS=$(sed -n 's|^SEC("raw_tp/\([a-z_]*\)").*|\1|p' bpf/kmem.bpf.c)
+read -r kf_base kf_traced < <(alternate fs_rounds build/floor -t $KMEM_TPS)
 read -r km_base km_traced < <(alternate fs_rounds ./memlens kmem --json -i 3600)
+awk -v b="$kf_base" -v t="$kf_traced" -v n="$(wc -w <<<"$KMEM_TPS")" 'BEGIN {
+	printf "create+fstat+close+unlink rounds: %.0f/s untraced, %.0f/s with empty programs on kmem'"'"'s %d tracepoints (ratio %.3f)\n", b, t, n, t / b
+}'
 awk -v b="$km_base" -v t="$km_traced" 'BEGIN {
 	printf "create+fstat+close+unlink rounds: %.0f/s untraced, %.0f/s under memlens kmem (ratio %.3f)\n", b, t, t / b
 }'

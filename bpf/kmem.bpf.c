@@ -126,19 +126,18 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		  bool want_stack)
 {
 	struct object_key key = { .addr = addr, .class = space };
-	struct object obj = { .cache = cache, .bytes = bytes }, *old;
+	struct object obj = { .cache = cache, .bytes = bytes, .stack_id = -1 }, *old;
 	__u32 tgid;
 	long err;
 
 	if (!addr || !charged_tgid(&tgid))
 		return;
 	stat_add(KSTAT_ALLOCS, 1);
-	stat_add(KSTAT_EVENTS, 1);
 
 	obj.tgid = tgid;
-	obj.ts_ns = bpf_ktime_get_ns();
-	obj.stack_id = -1;
+	/* Age and stack only for --cache, its one reader: a clock read saved per event. */
 	if (want_stack) {
+		obj.ts_ns = bpf_ktime_get_ns();
 		obj.stack_id = bpf_get_stackid(ctx, &stacks, 0);
 		if (obj.stack_id < 0)
 			stat_add(KSTAT_STACK_FAILED, 1);
@@ -160,28 +159,24 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 }
 
 /*
- * A free: counted for the process that allocated the object. One not
+ * A free: counted for the process that allocated the object, true. One not
  * tracked (allocated before memlens, or by a process not traced) is
- * counted under KMEM_TGID_FREES for CACHE, when the tracepoint tells it.
+ * counted by the caller, which knows its cache or not: false.
  */
-static __always_inline void untrack(enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes)
+static __always_inline bool untrack(enum kmem_class space, __u64 addr)
 {
 	struct object_key key = { .addr = addr, .class = space };
 	struct object *obj;
 
-	if (!addr)
-		return;
 	obj = bpf_map_lookup_elem(&objects, &key);
 	if (!obj) {
 		stat_add(KSTAT_FREES_UNTRACKED, 1);
-		if (cache)
-			usage_free(KMEM_TGID_FREES, cache, bytes);
-		return;
+		return false;
 	}
 	stat_add(KSTAT_FREES, 1);
-	stat_add(KSTAT_EVENTS, 1);
 	usage_free(obj->tgid, obj->cache, obj->bytes);
 	bpf_map_delete_elem(&objects, &key);
+	return true;
 }
 
 static bool is_stack_cache(const char *name)
@@ -241,11 +236,15 @@ int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct k
 {
 	struct cache_info *info;
 
-	if (!s)
+	if (!ptr || !s || untrack(KMEM_SLAB, (__u64)ptr))
 		return 0;
-	/* Named even if it frees only what was allocated before memlens. */
+	/*
+	 * Not tracked: counted under KMEM_TGID_FREES for its cache, named
+	 * even if it frees only what was allocated before memlens. A tracked
+	 * object's cache was named at its allocation.
+	 */
 	info = cache_of(s);
-	untrack(KMEM_SLAB, (__u64)ptr, (__u64)s, info ? info->size : BPF_CORE_READ(s, size));
+	usage_free(KMEM_TGID_FREES, (__u64)s, info ? info->size : BPF_CORE_READ(s, size));
 	return 0;
 }
 
@@ -262,7 +261,8 @@ int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req
 SEC("raw_tp/kfree")
 int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 {
-	untrack(KMEM_SLAB, (__u64)ptr, 0, 0);
+	if (ptr)
+		untrack(KMEM_SLAB, (__u64)ptr);
 	return 0;
 }
 
@@ -275,7 +275,6 @@ int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 
 	if (!page || !charged_tgid(&tgid))
 		return 0;
-	stat_add(KSTAT_EVENTS, 1);
 	usage_alloc(tgid, cache, (__u64)PAGE_SIZE << (order & 31), true);
 	return 0;
 }
@@ -304,7 +303,8 @@ int BPF_PROG(alloc_vmap_area, unsigned long addr, unsigned long size, unsigned l
 SEC("raw_tp/free_vmap_area_noflush")
 int BPF_PROG(free_vmap_area_noflush, unsigned long va_start)
 {
-	untrack(KMEM_VMALLOC, va_start, 0, 0);
+	if (va_start)
+		untrack(KMEM_VMALLOC, va_start);
 	return 0;
 }
 
@@ -319,7 +319,8 @@ int BPF_PROG(percpu_alloc_percpu, unsigned long call_site, bool reserved, bool i
 SEC("raw_tp/percpu_free_percpu")
 int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
 {
-	untrack(KMEM_PERCPU, (__u64)ptr, 0, 0);
+	if (ptr)
+		untrack(KMEM_PERCPU, (__u64)ptr);
 	return 0;
 }
 

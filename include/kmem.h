@@ -101,7 +101,6 @@ enum kmem_stat {
 	KSTAT_CACHES_FULL,	/* cache names map full: a cache shows by address */
 	KSTAT_STACK_FAILED,	/* no stack (map full, collision): object kept */
 	KSTAT_REPLACED,		/* an address allocated twice without a free seen */
-	KSTAT_EVENTS,
 	KSTAT_NR,
 };
 
