@@ -255,23 +255,37 @@ static void unwind_start(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
 }
 
 /*
- * The frame-pointer walk from IP, SP and BP into SC's stack from slot
- * SKIP on (slots before it are the caller's to fill), for the capture
- * TOKEN. False if no frame is there, or the capture was lost (counted).
- * Not bpf_get_stack(): see unwind_frame_pointer().
+ * The frame-pointer walk from IP, SP and BP into the scratch's stack from
+ * slot SKIP on (slots before it are the caller's to fill), for the
+ * capture TOKEN: 1 if a frame is there, 0 if not, -1 if the capture was
+ * lost (counted). Not bpf_get_stack(): see unwind_frame_pointer(). A
+ * global function, like fp_frame(): its loop is verified once a program,
+ * not at every place that walks.
  */
-static __always_inline bool walk_frame_pointers(struct stack_scratch *sc, __u64 token,
-						__u32 skip, __u64 ip, __u64 sp, __u64 bp)
+__noinline int fp_walk(__u64 token, __u32 skip, __u64 ip, __u64 sp, __u64 bp)
 {
+	struct stack_scratch *sc = scratch_get();
 	int ret = 0;
 
+	if (!sc || !scratch_still_ours(sc, token))
+		return -1;
 	unwind_start(sc, ip, sp, bp);
 	for (__u32 i = skip; i < MAX_STACK_DEPTH; i++) {
 		ret = fp_frame(i, token);
 		if (ret)
 			break;
 	}
-	return ret >= 0 && sc->st.nr > skip;
+	if (ret < 0)
+		return -1;
+	sc = scratch_get();
+	return sc && sc->st.nr > skip;
+}
+
+/* fp_walk() into SC, which the caller has claimed: true if a frame is there. */
+static __always_inline bool walk_frame_pointers(struct stack_scratch *sc, __u64 token,
+						__u32 skip, __u64 ip, __u64 sp, __u64 bp)
+{
+	return fp_walk(token, skip, ip, sp, bp) > 0;
 }
 
 /*
