@@ -120,11 +120,32 @@ static int unwind_to_caller(struct unwind_walk *s, __u64 cfa, __u64 ip)
 	return ip ? 0 : 1;
 }
 
+#define FP_MIN_FRAME	0x10000			/* vm.mmap_min_addr's default */
+#define FP_USER_END	0x800000000000ULL	/* x86_64's 47-bit user space */
+
+/*
+ * A frame below the one before: the end of the chain, garbage, or another
+ * stack. cgo's C code runs on the thread's stack and its saved rbp points
+ * back into the goroutine's, in Go's heap, lower. Followed once a walk,
+ * and only to where a mapping can be: not to the small numbers code
+ * without frame pointers leaves in rbp, whose page faults bpf_get_stack()
+ * paid at the end of nearly every stack (see unwind_frame_pointer()).
+ */
+static bool fp_switch_stack(struct unwind_walk *s, __u64 at)
+{
+	if (s->switched || at < FP_MIN_FRAME || at >= FP_USER_END - 16)
+		return false;
+	s->switched = 1;
+	s->sp = at;
+	return true;
+}
+
 /*
  * A module without a table: rbp points at the saved rbp, the return
- * address above it. Only a frame above the stack pointer is read: code
- * built without frame pointers leaves anything in rbp, and reading an
- * unmapped address costs a page fault the kernel must fix up (several
+ * address above it. A frame is read above the stack pointer and the frame
+ * before it, where frames are (and once on another stack, above).
+ * Code built without frame pointers leaves anything in rbp, and reading
+ * an unmapped address costs a page fault the kernel must fix up (several
  * microseconds under a hypervisor), which is what bpf_get_stack()'s walk
  * paid at the end of nearly every stack.
  */
@@ -137,7 +158,9 @@ static int unwind_frame_pointer(struct unwind_walk *s)
 	__u64 at = s->bp;
 
 	/* Where the frame-pointer chain ends (or never was), the stack ends. */
-	if (!s->bp_known || at < s->sp || (at & 7))
+	if (!s->bp_known || (at & 7))
+		return 1;
+	if (at < s->sp && !fp_switch_stack(s, at))
 		return 1;
 	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)at))
 		return 1;
@@ -251,6 +274,7 @@ static void unwind_start(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
 	sc->unwind.sp = sp;
 	sc->unwind.bp = bp;
 	sc->unwind.bp_known = 1;
+	sc->unwind.switched = 0;
 	sc->st.nr = 0;
 }
 
