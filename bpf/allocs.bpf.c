@@ -547,16 +547,16 @@ static __u64 stack_in_syscall(void *ctx)
 		return 0;
 	if (unwound)
 		return store_scratch_stack(sc, token);
+	/* A stack pointer that cannot be read is no stack (and no walk). */
+	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp) || !ret_addr) {
+		stat_add(STAT_STACK_FAILED, 1);
+		return 0;
+	}
 	/* Leave a slot free, so the caller always fits in. */
 	if (!walk_frame_pointers(sc, token, 1, ip, sp, bp))
 		return 0;
-	if (bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)sp) == 0 && ret_addr) {
-		sc->st.ips[0] = sc->st.ips[1];
-		sc->st.ips[1] = ret_addr;
-	} else if (!walk_frame_pointers(sc, token, 0, ip, sp, bp)) {
-		/* No caller to insert: the walk as it is, from slot 0. */
-		return 0;
-	}
+	sc->st.ips[0] = sc->st.ips[1];
+	sc->st.ips[1] = ret_addr;
 	return store_scratch_stack(sc, token);
 }
 

@@ -120,11 +120,32 @@ static int unwind_to_caller(struct unwind_walk *s, __u64 cfa, __u64 ip)
 	return ip ? 0 : 1;
 }
 
+#define FP_MIN_FRAME	0x10000			/* vm.mmap_min_addr's default */
+#define FP_USER_END	0x800000000000ULL	/* x86_64's 47-bit user space */
+
+/*
+ * A frame below the one before: the end of the chain, garbage, or another
+ * stack. cgo's C code runs on the thread's stack and its saved rbp points
+ * back into the goroutine's, in Go's heap, lower. Followed once a walk,
+ * and only to where a mapping can be: not to the small numbers code
+ * without frame pointers leaves in rbp, whose page faults bpf_get_stack()
+ * paid at the end of nearly every stack (see unwind_frame_pointer()).
+ */
+static bool fp_switch_stack(struct unwind_walk *s, __u64 at)
+{
+	if (s->switched || at < FP_MIN_FRAME || at >= FP_USER_END - 16)
+		return false;
+	s->switched = 1;
+	s->sp = at;
+	return true;
+}
+
 /*
  * A module without a table: rbp points at the saved rbp, the return
- * address above it. Only a frame above the stack pointer is read: code
- * built without frame pointers leaves anything in rbp, and reading an
- * unmapped address costs a page fault the kernel must fix up (several
+ * address above it. A frame is read above the stack pointer and the frame
+ * before it, where frames are (and once on another stack, above).
+ * Code built without frame pointers leaves anything in rbp, and reading
+ * an unmapped address costs a page fault the kernel must fix up (several
  * microseconds under a hypervisor), which is what bpf_get_stack()'s walk
  * paid at the end of nearly every stack.
  */
@@ -137,7 +158,9 @@ static int unwind_frame_pointer(struct unwind_walk *s)
 	__u64 at = s->bp;
 
 	/* Where the frame-pointer chain ends (or never was), the stack ends. */
-	if (!s->bp_known || at < s->sp || (at & 7))
+	if (!s->bp_known || (at & 7))
+		return 1;
+	if (at < s->sp && !fp_switch_stack(s, at))
 		return 1;
 	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)at))
 		return 1;
@@ -251,27 +274,42 @@ static void unwind_start(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
 	sc->unwind.sp = sp;
 	sc->unwind.bp = bp;
 	sc->unwind.bp_known = 1;
+	sc->unwind.switched = 0;
 	sc->st.nr = 0;
 }
 
 /*
- * The frame-pointer walk from IP, SP and BP into SC's stack from slot
- * SKIP on (slots before it are the caller's to fill), for the capture
- * TOKEN. False if no frame is there, or the capture was lost (counted).
- * Not bpf_get_stack(): see unwind_frame_pointer().
+ * The frame-pointer walk from IP, SP and BP into the scratch's stack from
+ * slot SKIP on (slots before it are the caller's to fill), for the
+ * capture TOKEN: 1 if a frame is there, 0 if not, -1 if the capture was
+ * lost (counted). Not bpf_get_stack(): see unwind_frame_pointer(). A
+ * global function, like fp_frame(): its loop is verified once a program,
+ * not at every place that walks.
  */
-static __always_inline bool walk_frame_pointers(struct stack_scratch *sc, __u64 token,
-						__u32 skip, __u64 ip, __u64 sp, __u64 bp)
+__noinline int fp_walk(__u64 token, __u32 skip, __u64 ip, __u64 sp, __u64 bp)
 {
+	struct stack_scratch *sc = scratch_get();
 	int ret = 0;
 
+	if (!sc || !scratch_still_ours(sc, token))
+		return -1;
 	unwind_start(sc, ip, sp, bp);
 	for (__u32 i = skip; i < MAX_STACK_DEPTH; i++) {
 		ret = fp_frame(i, token);
 		if (ret)
 			break;
 	}
-	return ret >= 0 && sc->st.nr > skip;
+	if (ret < 0)
+		return -1;
+	sc = scratch_get();
+	return sc && sc->st.nr > skip;
+}
+
+/* fp_walk() into SC, which the caller has claimed: true if a frame is there. */
+static __always_inline bool walk_frame_pointers(struct stack_scratch *sc, __u64 token,
+						__u32 skip, __u64 ip, __u64 sp, __u64 bp)
+{
+	return fp_walk(token, skip, ip, sp, bp) > 0;
 }
 
 /*

@@ -86,6 +86,8 @@ struct unwind_walk {
 	__u64 bp;
 	__u32 bp_known;
 	__u32 tgid;
+	__u32 switched;		/* the frame-pointer walk went down a stack once */
+	__u32 pad;
 	struct unwind_mapping map;
 	struct unwind_row row;
 };

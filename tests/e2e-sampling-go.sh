@@ -334,7 +334,23 @@ test_sampled_text
 test_sampled_outputs
 test_sampled_leaky
 test_sampling_errors
+# C called from Go (cgo), walked by frame pointer: from the C stack back
+# down into the goroutine's, to the Go code that called C.
+test_cgo_stack() {
+	local bin=$tmp/cgoleak r
+	(cd tests/workloads/cgoleak && go_env env CGO_ENABLED=1 go build -o "$bin" .) \
+		>"$tmp/cgo.out" 2>&1 || { not_ok "go build of the cgo workload" "$(cat "$tmp/cgo.out")"; return; }
+	r=$("$MEMLENS" leaks --unwind fp --json -t 0 -- "$bin" 2>/dev/null | tail -n 1)
+	check_eq "cgo: cleak's leak, 5 x 1000 bytes, through goCaller and main.main" \
+		"1 5 5000 main.goCaller main.main" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol | test("Cfunc_cleak$"))]
+			| "\(length) \(map(.allocations) | add) \(map(.bytes) | add) "
+			+ ([.[0].frames[].symbol | select(. == "main.goCaller" or . == "main.main")]
+			   | join(" "))' <<<"$r")"
+}
+
 if build_go; then
+	test_cgo_stack
 	test_go_command
 	test_go_text_pprof
 	test_go_pid

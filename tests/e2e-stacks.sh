@@ -97,14 +97,13 @@ test_recording() {
 	check_leak "record, report" "$r"
 }
 
-# rbp into .bss, below the stack pointer, where no frame is: the walk reads
-# nothing there (bpf_get_stack() read it, and a fault ended most walks).
+# rbp into .bss, below the stack pointer: the walk goes down once (as to
+# a goroutine's stack from cgo's C code), reads the lists there, and the
+# frames that are not code are cut as on the stack.
 test_below_sp() {
 	local r
 	r=$("$MEMLENS" leaks --unwind fp --json -t 0 -- "$RBP_LEAK" --global 2>/dev/null | tail -n 1)
-	check_eq "rbp below sp: fill_lists: 3 x 1000 bytes, one stack of one frame" "1 3 3000 1" \
-		"$(fill_lists "$r")"
-	check_eq "rbp below sp: not read, nothing to cut" 0 "$(jq .stats.stack_not_code <<<"$r")"
+	check_leak "rbp below sp" "$r"
 }
 
 require_root_and_build e2e-stacks

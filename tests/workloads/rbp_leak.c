@@ -7,8 +7,8 @@
  * lists whose nodes are such pairs, so the walk reads text and pointers to
  * data for callers, several frames deep, differently at each call. The
  * lists are on main's stack, above the stack pointer at every malloc, as
- * a frame would be; with --global they are in .bss, below it, where no
- * frame can be, and memlens's walk reads nothing (bpf_get_stack() did).
+ * a frame would be; with --global they are in .bss, below it, where a
+ * walk goes once, as from cgo's C code down to a goroutine's stack.
  *
  *   fill_lists: malloc(1000) for each node of a list     3 x 1000 bytes
  *

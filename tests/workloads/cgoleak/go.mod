@@ -1,0 +1,3 @@
+module memlens.test/cgoleak
+
+go 1.19
