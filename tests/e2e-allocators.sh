@@ -127,7 +127,7 @@ test_forwarders() {
 		MEMLENS_CXX_HOOKS=all run_cmd "hook-all-$u" "$CXXLEAK"
 		check_cxx_leaks "libstdc++, every operator hooked, --unwind $u" "$report"
 		check "MEMLENS_CXX_HOOKS=all, --unwind $u: -v: delete hooked" said "$err" _ZdlPv \
-			"probed at +4 jmp, emulated"
+			"probed at +4 jmp, emulated; hooked though it forwards to free@plt (MEMLENS_CXX_HOOKS=all)"
 	done
 	LEAKS_OPTS=()
 	check_eq "doctor: libstdc++'s operators left to malloc and free" \

@@ -186,6 +186,7 @@ struct placed {
 	bool branched_to;	/* the probe stayed on the entry: see rule_out_branches() */
 	struct cxx_forward fw;	/* a C++ operator that forwards (cxx_forward.c) */
 	bool left;		/* not hooked: left to what it forwards to */
+	const char *kept;	/* why one that forwards is hooked all the same */
 };
 
 /* Where F's probe goes, from its first bytes alone (probe_site.c). */
@@ -246,13 +247,14 @@ static void rule_out_branches(struct elf_file *ef, struct placed *placed, size_t
 		probe_site_entry(placed[i].code, placed[i].len, &placed[i].ps);
 	}
 }
+
+/* What a delete may jump to, and be left to: free, or another delete. */
 static const char *const delete_targets[] = {
 	"free", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t",
 	"_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t",
 	"_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",
 	"_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t", NULL
 };
-
 
 /* MEMLENS_CXX_HOOKS=all: every C++ operator hooked, as before forwarders were proven. */
 static bool hook_all_cxx(void)
@@ -346,14 +348,22 @@ static size_t place_funcs(struct elf_file *ef, const char *lib_name, bool hold_a
 /* "+9 push, emulated, past its NULL test" */
 static void describe(const struct placed *p, char *buf, size_t size)
 {
+	size_t n;
+
 	if (p->left) {
 		snprintf(buf, size, "not hooked, left to %s: %s", p->fw.target, p->fw.why);
 		return;
 	}
-	snprintf(buf, size, "+%u %s, %s%s%s", p->ps.skip, p->ps.insn,
+	n = snprintf(buf, size, "+%u %s, %s%s%s", p->ps.skip, p->ps.insn,
 		 p->ps.emulated ? "emulated" : "single-stepped",
 		 p->ps.past_null_test ? ", past its NULL test" : "",
 		 p->branched_to ? ", at the entry: a branch or symbol may land past it" : "");
+	/* Why an operator that forwards is hooked, or why it was not proven to. */
+	if (n < size && p->kept)
+		snprintf(buf + n, size - n, "; hooked though it forwards to %s (%s)",
+			 p->fw.target, p->kept);
+	else if (n < size && p->fw.kind == CXX_HOOKED && p->fw.why[0])
+		snprintf(buf + n, size - n, "; not left to malloc: %s", p->fw.why);
 }
 
 /* The session program is loaded: --sample-bytes where the kernel has sessions. */
@@ -432,14 +442,25 @@ static void leave_forwarders(struct allocs_bpf *skel, struct placed *placed, siz
 	for (size_t i = 0; i < nr; i++) {
 		struct placed *p = &placed[i];
 
-		if (all || p->fw.kind == CXX_HOOKED)
+		if (p->fw.kind == CXX_HOOKED)
 			continue;
+		if (all) {
+			p->kept = "MEMLENS_CXX_HOOKS=all";
+			continue;
+		}
 		/* --allocator: what a PLT binds to may be another, unhooked allocator. */
-		if (!whole_process && strstr(p->fw.target, "@plt"))
+		if (!whole_process && strstr(p->fw.target, "@plt")) {
+			p->kept = "--allocator, and the PLT may bind elsewhere";
 			continue;
+		}
 		if (p->fw.kind == CXX_CALLS) {
-			if (!sites || !skel->rodata->new_sites_on || sessions(skel) ||
-			    sites->nr + p->fw.nr_sites > NEW_SITES_MAX)
+			if (sessions(skel))
+				p->kept = "uprobe sessions";
+			else if (!sites || !skel->rodata->new_sites_on)
+				p->kept = "no one process to publish its calls for";
+			else if (sites->nr + p->fw.nr_sites > NEW_SITES_MAX)
+				p->kept = "too many calls to publish";
+			if (p->kept)
 				continue;
 			for (unsigned int k = 0; k < p->fw.nr_sites; k++) {
 				sites->off[sites->nr] = p->fw.site[k];
@@ -768,9 +789,12 @@ static const struct mapped_object *object_seen(const struct alloc_hooks *h,
 	return NULL;
 }
 
-/* Where the sites of O are in the mapping V, into NS. */
-static void add_sites(struct new_sites *ns, const struct vma *v, const struct mapped_object *o)
+/* Where the sites of O are in the mapping V, into NS; how many are there. */
+static unsigned int add_sites(struct new_sites *ns, const struct vma *v,
+			      const struct mapped_object *o)
 {
+	unsigned int added = 0;
+
 	for (unsigned int k = 0; k < o->sites.nr && ns->nr < NEW_SITES_MAX; k++) {
 		uint64_t off = o->sites.off[k];
 
@@ -778,7 +802,9 @@ static void add_sites(struct new_sites *ns, const struct vma *v, const struct ma
 			continue;
 		ns->ip[ns->nr] = v->start + off - v->offset;
 		ns->slot[ns->nr++] = o->sites.slot[k];
+		added++;
 	}
+	return added;
 }
 
 /*
@@ -793,15 +819,19 @@ static int publish_sites(struct alloc_hooks *h, int pid, const struct vma *v,
 	struct new_sites ns = {};
 	__u32 key = pid;
 
+	int err = 0;
+
 	if (bpf_map_lookup_elem(fd, &key, &ns))
 		memset(&ns, 0, sizeof(ns));
-	add_sites(&ns, v, o);
-	if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY)) {
+	/* All of them, or new stays hooked: in V, the mapping of O's code. */
+	if (add_sites(&ns, v, o) != o->sites.nr)
+		err = -ENOSPC;
+	else if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
+		err = -errno;
+	if (err)
 		info_msg("cannot publish where operator new calls malloc in pid %d (%s): "
-			 "operator new stays hooked", pid, strerror(errno));
-		return -errno;
-	}
-	return 0;
+			 "operator new stays hooked", pid, strerror(-err));
+	return err;
 }
 
 /*

@@ -29,6 +29,14 @@
 
 #define MAX_CODE 4096		/* a forwarder is short; longer ones stay hooked */
 
+/* The code is read as x86_64's; elsewhere nothing is proven. */
+#if defined(__x86_64__)
+static const bool x86_64 = true;
+#else
+static const bool x86_64 = false;
+#endif
+
+/* Nothing proven, and why (where that is worth saying: -v, doctor). */
 static void not_proven(struct cxx_forward *fw, const char *why)
 {
 	fw->kind = CXX_HOOKED;
@@ -92,8 +100,8 @@ void cxx_forward_tail(struct elf_file *ef, uint64_t off, uint64_t size,
 	int32_t rel;
 
 	memset(fw, 0, sizeof(*fw));
-	not_proven(fw, "");
-#if defined(__x86_64__)
+	if (!x86_64)
+		return;
 	len = read_code(ef, off, size, code);
 	if (elf_offset_vaddr(ef, off, &vaddr))
 		return;
@@ -121,10 +129,6 @@ void cxx_forward_tail(struct elf_file *ef, uint64_t off, uint64_t size,
 		snprintf(fw->why, sizeof(fw->why), "jmp %s at +%zu", fw->target, pos);
 		return;
 	}
-#else
-	(void)code; (void)free_regs; (void)vaddr; (void)len; (void)pos; (void)in; (void)rel;
-	(void)reaches;
-#endif
 }
 
 /*
@@ -189,9 +193,7 @@ void cxx_forward_calls(struct elf_file *ef, uint64_t off, uint64_t size, const c
 	int32_t rel;
 
 	memset(fw, 0, sizeof(*fw));
-	not_proven(fw, "");
-#if defined(__x86_64__)
-	if (!size || size > MAX_CODE || elf_offset_vaddr(ef, off, &vaddr))
+	if (!x86_64 || !size || size > MAX_CODE || elf_offset_vaddr(ef, off, &vaddr))
 		return;
 	len = read_code(ef, off, size, code);
 	if (len != size)
@@ -237,8 +239,4 @@ void cxx_forward_calls(struct elf_file *ef, uint64_t off, uint64_t size, const c
 		 "calls %s at +%llu and returns its block; its caller's return address at "
 		 "sp+%u there (code and CFI agree)", fw->target,
 		 (unsigned long long)(fw->site[0] - off - 5), fw->slot[0]);
-#else
-	(void)names; (void)code; (void)target; (void)got; (void)vaddr; (void)len; (void)rel;
-	(void)returns_result; (void)cfi_agrees;
-#endif
 }

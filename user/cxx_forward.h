@@ -26,7 +26,7 @@ struct cxx_forward {
 	unsigned int nr_sites;
 	uint64_t site[NEW_SITES_MAX];	/* CXX_CALLS: file offsets of the return addresses */
 	uint32_t slot[NEW_SITES_MAX];	/* the caller's return address at sp + SLOT there */
-	char why[192];		/* for -v and doctor */
+	char why[320];		/* for -v and doctor */
 };
 
 /*
