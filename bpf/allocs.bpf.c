@@ -456,23 +456,28 @@ __noinline int new_site_slot(__u64 ip)
 /*
  * Such a return: the stack is taken as at new's return. IP and SP become
  * new's caller's return address and the stack pointer past it (rbp is the
- * caller's there, proven).
+ * caller's there, proven). Also a return from a hooked new into a nothrow
+ * new that calls it.
  */
 static void new_caller(__u64 *ip, __u64 *sp)
 {
-	__u64 ret = 0;
+	__u64 ret;
 	int slot;
 
 	if (!new_sites_on)
 		return;
-	slot = new_site_slot(*ip);
-	if (slot < 0)
-		return;
-	bpf_probe_read_user(&ret, sizeof(ret), (void *)(*sp + slot));
-	if (!ret)
-		return;
-	*sp += slot + 8;
-	*ip = ret;
+	/* Out of two at most: nothrow new calls new, which calls malloc. */
+	for (int hop = 0; hop < 2; hop++) {
+		slot = new_site_slot(*ip);
+		if (slot < 0)
+			return;
+		ret = 0;
+		bpf_probe_read_user(&ret, sizeof(ret), (void *)(*sp + slot));
+		if (!ret)
+			return;
+		*sp += slot + 8;
+		*ip = ret;
+	}
 }
 
 /*

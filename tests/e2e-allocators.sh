@@ -99,8 +99,8 @@ said() {
 	grep -qxF "memlens: $2 in $(readlink -f "$LIBDIR/libstdc++.so.6"): $3" "$1"
 }
 
-# libstdc++'s operator new, new[] and delete only forward to malloc and
-# free (or to each other): left unhooked, the leaks are the same, from the
+# libstdc++'s operator new, new[], nothrow new and delete only forward to
+# malloc and free (or to each other): left unhooked, the leaks are the same, from the
 # same callers, counted once, with either unwinder. In the frame-pointer
 # walk new's caller would be lost (libstdc++ keeps no frame pointer) but
 # for where new calls malloc, published for the process. And as before,
@@ -120,9 +120,11 @@ test_forwarders() {
 		check "--unwind $u: -v: new[] left to new" said "$err" _Znam \
 			"not hooked, left to _Znwm@plt: jmp _Znwm@plt at +4"
 		check "--unwind $u: -v: new left to malloc" said "$err" _Znwm \
-			"not hooked, left to malloc@plt: calls malloc@plt at +23 and returns its block; its caller's return address at sp+8 there (code and CFI agree)"
-		check "--unwind $u: -v: nothrow new hooked" said "$err" _ZnwmRKSt9nothrow_t \
-			"probed at +4 alu, single-stepped"
+			"not hooked, left to malloc@plt: calls malloc@plt at +23 and returns what it returns; its caller's return address at sp+8 there (code and CFI agree)"
+		check "--unwind $u: -v: nothrow new left to new" said "$err" _ZnwmRKSt9nothrow_t \
+			"not hooked, left to _Znwm@plt: calls _Znwm@plt at +8 and returns what it returns; its caller's return address at sp+8 there (code and CFI agree)"
+		check "--unwind $u: -v: aligned new hooked" said "$err" _ZnwmSt11align_val_t \
+			"probed at +4 push, emulated"
 		LEAKS_OPTS=(--unwind "$u")
 		MEMLENS_CXX_HOOKS=all run_cmd "hook-all-$u" "$CXXLEAK"
 		check_cxx_leaks "libstdc++, every operator hooked, --unwind $u" "$report"
@@ -131,7 +133,7 @@ test_forwarders() {
 	done
 	LEAKS_OPTS=()
 	check_eq "doctor: libstdc++'s operators left to malloc and free" \
-		"_Znwm _Znam _ZnamSt11align_val_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t" \
+		"_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t" \
 		"$("$MEMLENS" doctor --json | jq -r --arg l "$(readlink -f "$LIBDIR/libstdc++.so.6")" \
 			'[.probes[$l][] | select(.hooked | not) | .function] | join(" ")')"
 }

@@ -264,16 +264,23 @@ static bool hook_all_cxx(void)
 	return v && !strcmp(v, "all");
 }
 
+#define NOTHROW "RKSt9nothrow_t"
+
 /*
  * Does P, a C++ operator, only forward (cxx_forward.c)? Deletes to free or
  * another delete; a new[] to the new of the same variant (same size asked,
- * same result); plain new and new[] to malloc. The aligned news round the
- * size up and the nothrow ones catch: only a jump is proven of them.
+ * same result); plain new and new[] to malloc; a nothrow new to the new it
+ * is the nothrow version of, whose exception it turns into NULL (no
+ * block). The aligned news round the size up: only a jump is proven of
+ * them.
  */
 static void find_forward(struct elf_file *ef, struct placed *p)
 {
-	bool plain_new = !strcmp(p->f->name, "_Znwm") || !strcmp(p->f->name, "_Znam");
-	char same[64];
+	const char *name = p->f->name;
+	bool plain_new = !strcmp(name, "_Znwm") || !strcmp(name, "_Znam");
+	size_t len = strlen(name), tail = strlen(NOTHROW);
+	bool nothrow = len > tail && !strcmp(name + len - tail, NOTHROW);
+	char same[64], throwing[64];
 	const char *const new_targets[] = { same, plain_new ? "malloc" : NULL, NULL };
 
 	memset(&p->fw, 0, sizeof(p->fw));
@@ -284,13 +291,19 @@ static void find_forward(struct elf_file *ef, struct placed *p)
 	if (p->f->kind != KIND_NEW)
 		return;
 	/* _Znam...: _Znwm... */
-	snprintf(same, sizeof(same), "_Znw%s", p->f->name + 4);
-	if (!strncmp(p->f->name, "_Zna", 4))
+	snprintf(same, sizeof(same), "_Znw%s", name + 4);
+	if (!strncmp(name, "_Zna", 4))
 		cxx_forward_tail(ef, p->off, p->size, new_targets, &p->fw);
 	else if (plain_new)
 		cxx_forward_tail(ef, p->off, p->size, new_targets + 1, &p->fw);
-	if (p->fw.kind == CXX_HOOKED && plain_new)
+	if (p->fw.kind != CXX_HOOKED)
+		return;
+	if (plain_new) {
 		cxx_forward_calls(ef, p->off, p->size, "malloc", &p->fw);
+	} else if (nothrow) {
+		snprintf(throwing, sizeof(throwing), "%.*s", (int)(len - tail), name);
+		cxx_forward_calls(ef, p->off, p->size, throwing, &p->fw);
+	}
 }
 
 /* The C functions marked required are all in EF. */
@@ -363,7 +376,7 @@ static void describe(const struct placed *p, char *buf, size_t size)
 		snprintf(buf + n, size - n, "; hooked though it forwards to %s (%s)",
 			 p->fw.target, p->kept);
 	else if (n < size && p->fw.kind == CXX_HOOKED && p->fw.why[0])
-		snprintf(buf + n, size - n, "; not left to malloc: %s", p->fw.why);
+		snprintf(buf + n, size - n, "; not left to what it calls: %s", p->fw.why);
 }
 
 /* The session program is loaded: --sample-bytes where the kernel has sessions. */

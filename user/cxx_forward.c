@@ -133,23 +133,24 @@ void cxx_forward_tail(struct elf_file *ef, uint64_t off, uint64_t size,
 
 /*
  * From the return address of a call to the allocator: `test %rax,%rax;
- * je/jz`, then only pops of registers other than rax and `add $n,%rsp`,
- * then `ret`. The bytes popped: where the caller's return address is.
+ * je/jz` (NULL goes elsewhere) or not, then only pops of registers other
+ * than rax and `add $n,%rsp`, then `ret`. The bytes popped: where the
+ * caller's return address is.
  */
 static int returns_result(const unsigned char *c, size_t len, uint32_t *slot)
 {
 	size_t p = 0;
 
 	*slot = 0;
-	if (len < 5 || memcmp(c, "\x48\x85\xc0", 3))
-		return -ENOENT;
-	p = 3;
-	if (c[p] == 0x74)
-		p += 2;
-	else if (len >= p + 6 && c[p] == 0x0f && c[p + 1] == 0x84)
-		p += 6;
-	else
-		return -ENOENT;
+	if (len >= 5 && !memcmp(c, "\x48\x85\xc0", 3)) {
+		p = 3;
+		if (c[p] == 0x74)
+			p += 2;
+		else if (len >= p + 6 && c[p] == 0x0f && c[p + 1] == 0x84)
+			p += 6;
+		else
+			return -ENOENT;
+	}
 	for (int n = 0; n < 16 && p < len; n++) {
 		if (c[p] == 0xc3)
 			return 0;
@@ -236,7 +237,7 @@ void cxx_forward_calls(struct elf_file *ef, uint64_t off, uint64_t size, const c
 		return;
 	fw->kind = CXX_CALLS;
 	snprintf(fw->why, sizeof(fw->why),
-		 "calls %s at +%llu and returns its block; its caller's return address at "
+		 "calls %s at +%llu and returns what it returns; its caller's return address at "
 		 "sp+%u there (code and CFI agree)", fw->target,
 		 (unsigned long long)(fw->site[0] - off - 5), fw->slot[0]);
 }

@@ -39,8 +39,8 @@ void cxx_forward_tail(struct elf_file *ef, uint64_t off, uint64_t size,
 		      const char *const *targets, struct cxx_forward *fw);
 
 /*
- * Does it call CALLEE and, where that returns non-NULL, return it to its
- * own caller at once (`test %rax,%rax; je; pop/add %rsp...; ret`)? The
+ * Does it call CALLEE and return what it returns (not NULL) to its own
+ * caller at once (`[test %rax,%rax; je]; pop/add %rsp...; ret`)? The
  * stack depth there is read from the code and must agree with the CFI,
  * which must also say that rbp is the caller's. Into FW, with each call's
  * return address and where the caller's return address is then.

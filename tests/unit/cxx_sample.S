@@ -83,6 +83,20 @@ _Znam:
 	.cfi_endproc
 	.size	_Znam, .-_Znam
 
+	.globl	_ZnwmRKSt9nothrow_t	/* nothrow new: calls new, returns its result */
+	.type	_ZnwmRKSt9nothrow_t, @function
+_ZnwmRKSt9nothrow_t:
+	.cfi_startproc
+	endbr64
+	subq	$8, %rsp
+	.cfi_def_cfa_offset 16
+	call	_Znwm@PLT		/* the return address: +13 */
+	addq	$8, %rsp
+	.cfi_def_cfa_offset 8
+	ret
+	.cfi_endproc
+	.size	_ZnwmRKSt9nothrow_t, .-_ZnwmRKSt9nothrow_t
+
 	.globl	bad_new_keeps		/* writes the block somewhere before returning it */
 	.type	bad_new_keeps, @function
 bad_new_keeps:

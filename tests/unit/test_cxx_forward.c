@@ -22,13 +22,19 @@ static void tail(struct elf_file *ef, const char *func, const char *const *targe
 	cxx_forward_tail(ef, off, size, targets, fw);
 }
 
-static void calls(struct elf_file *ef, const char *func, struct cxx_forward *fw, uint64_t *off)
+static void calls_to(struct elf_file *ef, const char *func, const char *callee,
+		     struct cxx_forward *fw, uint64_t *off)
 {
 	uint64_t size;
 
 	memset(fw, 0, sizeof(*fw));
 	CHECK(elf_func_lookup(ef, func, off, &size) == 0);
-	cxx_forward_calls(ef, *off, size, "malloc", fw);
+	cxx_forward_calls(ef, *off, size, callee, fw);
+}
+
+static void calls(struct elf_file *ef, const char *func, struct cxx_forward *fw, uint64_t *off)
+{
+	calls_to(ef, func, "malloc", fw, off);
 }
 
 void test_cxx_forward(void)
@@ -70,6 +76,15 @@ void test_cxx_forward(void)
 	CHECK(fw.site[0] == off + 28);
 	CHECK(fw.slot[0] == 8);
 	CHECK_STR(fw.target, "malloc@plt");
+	/* nothrow new: new's result returned as it is, 8 bytes of frame */
+	calls_to(ef, "_ZnwmRKSt9nothrow_t", "_Znwm", &fw, &off);
+	CHECK(fw.kind == CXX_CALLS);
+	CHECK(fw.nr_sites == 1);
+	CHECK(fw.site[0] == off + 13);
+	CHECK(fw.slot[0] == 8);
+	CHECK_STR(fw.target, "_Znwm@plt");
+	calls(ef, "_ZnwmRKSt9nothrow_t", &fw, &off);
+	CHECK(fw.kind == CXX_HOOKED);		/* it calls no malloc */
 	/* the block stored before it is returned; CFI at odds with the code; rbp saved */
 	calls(ef, "bad_new_keeps", &fw, &off);
 	CHECK(fw.kind == CXX_HOOKED);
