@@ -201,7 +201,8 @@ void cxx_forward_calls(struct elf_file *ef, uint64_t off, uint64_t size, const c
 		return;
 	/*
 	 * Every byte is tried as a call: a real call to CALLEE is always
-	 * found, and bytes that only look like one are never returned to.
+	 * found. Bytes that only look like one either fail the checks below
+	 * (the operator stays hooked) or give an address no call returns to.
 	 */
 	for (size_t i = 0; i + 5 <= len; i++) {
 		/* call *slot(%rip) or jmp *slot(%rip) to it: not followed here. */
