@@ -134,12 +134,15 @@ $(OUTPUT)/memlens-static: $(OUTPUT)/memlens.o $(LIB_OBJS)
 # --- tests -------------------------------------------------------------
 
 $(OUTPUT)/unit_tests: tests/unit/*.c tests/unit/*.h $(LIB_OBJS) $(OUTPUT)/unwind_sample.so \
-		      $(OUTPUT)/unwind_sample_nocfi.so $(OUTPUT)/cflags | $(OUTPUT)
+		      $(OUTPUT)/unwind_sample_nocfi.so $(OUTPUT)/cxx_sample.so $(OUTPUT)/cflags | $(OUTPUT)
 	$(CC) $(ALL_CFLAGS) -fno-omit-frame-pointer $(INCLUDES) -Itests/unit \
 		$(filter %.c,$^) $(LIB_OBJS) $(LDLIBS) -o $@
 
 # Known CFI for the unwind table tests, and the same code without any.
 $(OUTPUT)/unwind_sample.so: tests/unit/unwind_sample.S | $(OUTPUT)
+	$(CC) -shared -nostdlib $< -o $@
+
+$(OUTPUT)/cxx_sample.so: tests/unit/cxx_sample.S | $(OUTPUT)
 	$(CC) -shared -nostdlib $< -o $@
 
 $(OUTPUT)/unwind_sample_nocfi.so: $(OUTPUT)/unwind_sample.so

@@ -69,6 +69,10 @@ bpftrace_tracer() {
 	exec bpftrace -p "$1" "$tmp/leaks.bt"
 }
 memleak_tracer() { "$MEMLEAK" -p "$1" 3600 2>&1 | sed -u "s/Attaching to pid $1.*/tracing pid $1/"; }
+# C++: every operator new and delete hooked, as before those that only
+# forward to malloc and free were left to them (user/cxx_forward.c).
+cxx_all_tracer() { MEMLENS_CXX_HOOKS=all exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
+cxx_all_dwarf_tracer() { MEMLENS_CXX_HOOKS=all exec ./memlens leaks -i 3600 -p "$1"; }
 libc_only_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$libc" -p "$1"; }
 cet_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$PWD/build/libcet_alloc.so" -p "$1"; }
 nocet_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$PWD/build/libnocet_alloc.so" -p "$1"; }
@@ -116,6 +120,34 @@ med() { median ${runs[$1]}; }
 # ns added per pair by NAME over BASE.
 added() { awk -v t="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.0f", 1e9 / t - 1e9 / b }'; }
 
+# The C++ new/delete loop: every operator hooked, the way before, against
+# those that only forward left to malloc and free (the default), with
+# either unwinder; and hooking malloc and free alone.
+cxx_round() {
+	measure cxx_none none build/newbench "$PAIRS"
+	measure cxx_all cxx_all build/newbench "$PAIRS"
+	measure cxx_leaks leaks build/newbench "$PAIRS"
+	measure cxx_libc libc_only build/newbench "$PAIRS"
+	measure cxx_all_dwarf cxx_all_dwarf build/newbench "$PAIRS"
+	measure cxx_dwarf dwarf build/newbench "$PAIRS"
+}
+cxx_line() {
+	awk -v n="$(med cxx_none)" -v a="$(added cxx_all cxx_none)" -v l="$(added cxx_leaks cxx_none)" \
+	    -v c="$(added cxx_libc cxx_none)" -v ad="$(added cxx_all_dwarf cxx_none)" \
+	    -v d="$(added cxx_dwarf cxx_none)" 'BEGIN {
+		printf "C++ delete[] + new[] (newbench): untraced %d pairs/s; memlens leaks --unwind fp:\n", n
+		printf "  every operator hooked (MEMLENS_CXX_HOOKS=all) +%d ns/pair; those that forward\n", a
+		printf "  left to malloc and free +%d ns/pair: %.2f of it; hooking malloc and free alone\n", l, l / a
+		printf "  (--allocator libc) +%d ns/pair (%.2f); DWARF unwinder: +%d ns/pair against +%d (%.2f)\n", c, c / a, d, ad, d / ad
+	}'
+}
+# ONLY=cxx: that line alone, its rows interleaved as in the whole run.
+if [ "${ONLY:-}" = cxx ]; then
+	for ((r = 0; r < ROUNDS; r++)); do cxx_round; done
+	cxx_line
+	exit 0
+fi
+
 ROWS="floor leaks sampled uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
 command -v bpftrace >/dev/null && ROWS+=" bpftrace"
 command -v heaptrack >/dev/null && ROWS+=" heaptrack"
@@ -128,9 +160,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 	measure none2 none "$BENCH" "$PAIRS" --threads 2
 	measure floor2 floor "$BENCH" "$PAIRS" --threads 2
 	measure leaks2 leaks "$BENCH" "$PAIRS" --threads 2
-	measure cxx_none none build/newbench "$PAIRS"
-	measure cxx_leaks leaks build/newbench "$PAIRS"
-	measure cxx_libc libc_only build/newbench "$PAIRS"
+	cxx_round
 	measure cet_none none env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
 	measure cet cet env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
 	measure nocet_none none env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
@@ -172,10 +202,7 @@ printf 'single-stepped (free +0x0 test) %d ns, return probe %d ns\n' "$st" "$re"
 awk -v f="$(added floor2 none2)" -v l="$(added leaks2 none2)" 'BEGIN {
 	printf "2 threads: floor +%d ns/pair, memlens leaks --unwind fp +%d ns/pair (%.2f of the floor)\n", f, l, l / f
 }'
-awk -v n="$(med cxx_none)" -v l="$(added cxx_leaks cxx_none)" -v c="$(added cxx_libc cxx_none)" 'BEGIN {
-	printf "C++ delete[] + new[] (newbench): untraced %d pairs/s; memlens leaks --unwind fp +%d ns/pair;\n", n, l
-	printf "  hooking malloc and free alone (--allocator libc) +%d ns/pair (%.2f of it)\n", c, c / l
-}'
+cxx_line
 awk -v c="$(added cet cet_none)" -v n="$(added nocet nocet_none)" 'BEGIN {
 	printf "CET-built allocator (--allocator, preloaded): +%d ns/pair, without CET +%d ns/pair: ratio %.2f\n", c, n, c / n
 }'

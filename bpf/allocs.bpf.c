@@ -419,6 +419,68 @@ static bool stack_by_frame_pointer(struct pt_regs *ctx, struct stack_scratch *sc
 }
 
 /*
+ * leaks: where libstdc++'s operator new, left unhooked, calls malloc in
+ * each process (userspace proves and publishes them: user/cxx_forward.c).
+ * Dropped at exec, with the image.
+ */
+const volatile bool new_sites_on;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UNWIND_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct new_sites);
+} new_sites SEC(".maps");
+
+/*
+ * Where new's caller's return address is, as bytes above the stack
+ * pointer, when a malloc returns to IP in an operator new that only
+ * returns its block; -1 if IP is no such site. A global function, checked
+ * once by the verifier, not for every state of its caller's.
+ */
+__noinline int new_site_slot(__u64 ip)
+{
+	const struct new_sites *ns;
+	__u32 tgid = current_tgid();
+
+	ns = bpf_map_lookup_elem(&new_sites, &tgid);
+	if (!ns)
+		return -1;
+	for (__u32 i = 0; i < NEW_SITES_MAX && i < ns->nr; i++)
+		if (ns->ip[i] == ip)
+			return ns->slot[i] & 0xffff;
+	return -1;
+}
+
+/*
+ * Such a return: the stack is taken as at new's return. IP and SP become
+ * new's caller's return address and the stack pointer past it (rbp is the
+ * caller's there, proven). Also a return from a hooked new into a nothrow
+ * new that calls it.
+ */
+static void new_caller(__u64 *ip, __u64 *sp)
+{
+	__u64 ret;
+	int slot;
+
+	if (!new_sites_on)
+		return;
+	/* Out of two at most: nothrow new calls new, which calls malloc. */
+	for (int hop = 0; hop < 2; hop++) {
+		slot = new_site_slot(*ip);
+		if (slot < 0)
+			return;
+		ret = 0;
+		bpf_probe_read_user(&ret, sizeof(ret), (void *)(*sp + slot));
+		if (!ret)
+			return;
+		*sp += slot + 8;
+		*ip = ret;
+	}
+}
+
+/*
  * At an allocator's return the kernel has put the caller's return address
  * in the instruction pointer, so the first frame is the immediate caller
  * and the walk continues from the caller's frame: by unwind table where
@@ -427,7 +489,7 @@ static bool stack_by_frame_pointer(struct pt_regs *ctx, struct stack_scratch *sc
 static __u64 stack_at_return(struct pt_regs *ctx)
 {
 	struct stack_scratch *sc;
-	__u64 token;
+	__u64 token, ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx);
 	int unwound;
 
 	if (!capture_stacks)
@@ -436,11 +498,12 @@ static __u64 stack_at_return(struct pt_regs *ctx)
 	if (!sc)
 		return 0;
 	token = scratch_claim(sc);
-	unwound = unwind_user_stack(sc, token, PT_REGS_IP(ctx), PT_REGS_SP(ctx),
-				    PT_REGS_FP(ctx));
+	new_caller(&ip, &sp);
+	unwound = unwind_user_stack(sc, token, ip, sp, PT_REGS_FP(ctx));
 	if (unwound < 0)
 		return 0;
-	if (!unwound && !stack_by_frame_pointer(ctx, sc, token, 0))
+	/* From IP and SP: a return into operator new walks from its caller. */
+	if (!unwound && !walk_frame_pointers(sc, token, 0, ip, sp, PT_REGS_FP(ctx)))
 		return 0;
 	return store_scratch_stack(sc, token);
 }
@@ -1383,6 +1446,7 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 		return 0;
 	/* The old image's tables: frame pointers until the new ones are in. */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
+	bpf_map_delete_elem(&new_sites, &tgid);
 	maps_changed(EVENT_EXEC, tgid);
 	if (proc_stats_on)
 		close_exec_row(tgid);

@@ -35,6 +35,20 @@
 #define SESSION_SKIP(c)		((c) >> 16 & 0xffff)
 #define SESSION_FUNC_SIZE(c)	((c) >> 32)
 
+/*
+ * leaks: C++ operator new left to the malloc it calls (user/cxx_forward.c):
+ * the return addresses of those calls in one process, and where new's
+ * caller's return address is on the stack there (sp + slot).
+ */
+#define NEW_SITES_MAX 8
+
+struct new_sites {
+	__u32 nr;
+	__u32 pad;
+	__u64 ip[NEW_SITES_MAX];
+	__u64 slot[NEW_SITES_MAX];
+};
+
 enum alloc_kind {
 	KIND_MALLOC,
 	KIND_CALLOC,

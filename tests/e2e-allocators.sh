@@ -62,17 +62,18 @@ check_cxx_leaks() {
 	check_eq "$name: churn() freed all it allocated" "0 0" "$(first "$r" "churn()")"
 	check_eq "$name: no allocator function as the caller" 0 \
 		"$(jq '[.stacks[].frames[0].symbol // "" | select(test("^operator (new|delete)|^malloc$|^je_|^tc_|^__libc_"))] | length' <<<"$r")"
-	check_eq "$name: counted once: nothing replaced, unknown or missed" "0 0 0" \
-		"$(jq -r '.stats | "\(.replaced) \(.free_unknown) \(.missed_return)"' <<<"$r")"
+	check_eq "$name: counted once: nothing replaced, unknown, untracked or missed" "0 0 0 0" \
+		"$(jq -r '.stats | "\(.replaced) \(.free_unknown) \(.free_untracked) \(.missed_return)"' <<<"$r")"
 }
 
-# run_cmd NAME CMD...: memlens leaks -- CMD; sets report (the last JSON
-# report) and err (memlens' stderr file).
+# run_cmd NAME CMD...: memlens leaks [LEAKS_OPTS] -- CMD; sets report (the
+# last JSON report) and err (memlens' stderr file).
+LEAKS_OPTS=()
 run_cmd() {
 	local name=$1 rc
 	shift
 	err=$tmp/$name.err
-	"$MEMLENS" leaks -v --json -t 0 -- "$@" >"$tmp/$name.json" 2>"$err"
+	"$MEMLENS" leaks -v --json -t 0 "${LEAKS_OPTS[@]}" -- "$@" >"$tmp/$name.json" 2>"$err"
 	rc=$?
 	report=$(tail -n 1 "$tmp/$name.json")
 	check_eq "$name: memlens exit code" 0 "$rc"
@@ -91,6 +92,50 @@ test_libstdcxx() {
 	check "libstdc++ on glibc: libstdc++ hooked" hooked "$err" "$libstdcxx"
 	check "libstdc++ on glibc: libc hooked" hooked "$err" "$(readlink -f "$LIBDIR/libc.so.6")"
 	check_eq "libstdc++ on glibc: nothing else hooked" 2 "$(grep -c "allocator hooked" "$err")"
+}
+
+# said LOG FUNC HOW: -v said how FUNC of libstdc++ is hooked, or why not.
+said() {
+	grep -qxF "memlens: $2 in $(readlink -f "$LIBDIR/libstdc++.so.6"): $3" "$1"
+}
+
+# libstdc++'s operator new, new[], nothrow new and delete only forward to
+# malloc and free (or to each other): left unhooked, the leaks are the same, from the
+# same callers, counted once, with either unwinder. In the frame-pointer
+# walk new's caller would be lost (libstdc++ keeps no frame pointer) but
+# for where new calls malloc, published for the process. And as before,
+# with every operator hooked (MEMLENS_CXX_HOOKS=all).
+test_forwarders() {
+	local u
+	for u in fp dwarf; do
+		LEAKS_OPTS=(--unwind "$u")
+		run_cmd "forward-$u" "$CXXLEAK"
+		check_cxx_leaks "libstdc++, --unwind $u" "$report"
+		check "--unwind $u: -v: delete left to free" said "$err" _ZdlPv \
+			"not hooked, left to free@plt: jmp free@plt at +4"
+		check "--unwind $u: -v: sized delete left to delete" said "$err" _ZdlPvm \
+			"not hooked, left to _ZdlPv@plt: jmp _ZdlPv@plt at +4"
+		check "--unwind $u: -v: sized aligned delete left to aligned delete" said "$err" \
+			_ZdlPvmSt11align_val_t "not hooked, left to _ZdlPvSt11align_val_t@plt: jmp _ZdlPvSt11align_val_t@plt at +7"
+		check "--unwind $u: -v: new[] left to new" said "$err" _Znam \
+			"not hooked, left to _Znwm@plt: jmp _Znwm@plt at +4"
+		check "--unwind $u: -v: new left to malloc" said "$err" _Znwm \
+			"not hooked, left to malloc@plt: calls malloc@plt at +23 and returns what it returns; its caller's return address at sp+8 there (code and CFI agree)"
+		check "--unwind $u: -v: nothrow new left to new" said "$err" _ZnwmRKSt9nothrow_t \
+			"not hooked, left to _Znwm@plt: calls _Znwm@plt at +8 and returns what it returns; its caller's return address at sp+8 there (code and CFI agree)"
+		check "--unwind $u: -v: aligned new hooked" said "$err" _ZnwmSt11align_val_t \
+			"probed at +4 push, emulated"
+		LEAKS_OPTS=(--unwind "$u")
+		MEMLENS_CXX_HOOKS=all run_cmd "hook-all-$u" "$CXXLEAK"
+		check_cxx_leaks "libstdc++, every operator hooked, --unwind $u" "$report"
+		check "MEMLENS_CXX_HOOKS=all, --unwind $u: -v: delete hooked" said "$err" _ZdlPv \
+			"probed at +4 jmp, emulated; hooked though it forwards to free@plt (MEMLENS_CXX_HOOKS=all)"
+	done
+	LEAKS_OPTS=()
+	check_eq "doctor: libstdc++'s operators left to malloc and free" \
+		"_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t" \
+		"$("$MEMLENS" doctor --json | jq -r --arg l "$(readlink -f "$LIBDIR/libstdc++.so.6")" \
+			'[.probes[$l][] | select(.hooked | not) | .function] | join(" ")')"
 }
 
 # Every output shows C++ names demangled.
@@ -277,6 +322,7 @@ test_top() {
 }
 
 test_libstdcxx
+test_forwarders
 test_outputs
 test_preloaded_and_linked
 test_static

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "allocs.h"
 #include "allocs.skel.h"
 #include "alloc_probes.h"
+#include "cxx_forward.h"
 #include "elfsym.h"
 #include "kfeatures.h"
 #include "kplan.h"
@@ -182,6 +184,9 @@ struct placed {
 	size_t len;
 	struct probe_site ps;
 	bool branched_to;	/* the probe stayed on the entry: see rule_out_branches() */
+	struct cxx_forward fw;	/* a C++ operator that forwards (cxx_forward.c) */
+	bool left;		/* not hooked: left to what it forwards to */
+	const char *kept;	/* why one that forwards is hooked all the same */
 };
 
 /* Where F's probe goes, from its first bytes alone (probe_site.c). */
@@ -242,6 +247,65 @@ static void rule_out_branches(struct elf_file *ef, struct placed *placed, size_t
 		probe_site_entry(placed[i].code, placed[i].len, &placed[i].ps);
 	}
 }
+
+/* What a delete may jump to, and be left to: free, or another delete. */
+static const char *const delete_targets[] = {
+	"free", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t",
+	"_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t",
+	"_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",
+	"_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t", NULL
+};
+
+/* MEMLENS_CXX_HOOKS=all: every C++ operator hooked, as before forwarders were proven. */
+static bool hook_all_cxx(void)
+{
+	const char *v = getenv("MEMLENS_CXX_HOOKS");
+
+	return v && !strcmp(v, "all");
+}
+
+#define NOTHROW "RKSt9nothrow_t"
+
+/*
+ * Does P, a C++ operator, only forward (cxx_forward.c)? Deletes to free or
+ * another delete; a new[] to the new of the same variant (same size asked,
+ * same result); plain new and new[] to malloc; a nothrow new to the new it
+ * is the nothrow version of, whose exception it turns into NULL (no
+ * block). The aligned news round the size up: only a jump is proven of
+ * them.
+ */
+static void find_forward(struct elf_file *ef, struct placed *p)
+{
+	const char *name = p->f->name;
+	bool plain_new = !strcmp(name, "_Znwm") || !strcmp(name, "_Znam");
+	size_t len = strlen(name), tail = strlen(NOTHROW);
+	bool nothrow = len > tail && !strcmp(name + len - tail, NOTHROW);
+	char same[64], throwing[64];
+	const char *const new_targets[] = { same, plain_new ? "malloc" : NULL, NULL };
+
+	memset(&p->fw, 0, sizeof(p->fw));
+	if (p->f->kind == KIND_DELETE) {
+		cxx_forward_tail(ef, p->off, p->size, delete_targets, &p->fw);
+		return;
+	}
+	if (p->f->kind != KIND_NEW)
+		return;
+	/* _Znam...: _Znwm... */
+	snprintf(same, sizeof(same), "_Znw%s", name + 4);
+	if (!strncmp(name, "_Zna", 4))
+		cxx_forward_tail(ef, p->off, p->size, new_targets, &p->fw);
+	else if (plain_new)
+		cxx_forward_tail(ef, p->off, p->size, new_targets + 1, &p->fw);
+	if (p->fw.kind != CXX_HOOKED)
+		return;
+	if (plain_new) {
+		cxx_forward_calls(ef, p->off, p->size, "malloc", &p->fw);
+	} else if (nothrow) {
+		snprintf(throwing, sizeof(throwing), "%.*s", (int)(len - tail), name);
+		cxx_forward_calls(ef, p->off, p->size, throwing, &p->fw);
+	}
+}
+
 /* The C functions marked required are all in EF. */
 static int check_required(struct elf_file *ef, const char *lib_name)
 {
@@ -289,16 +353,30 @@ static size_t place_funcs(struct elf_file *ef, const char *lib_name, bool hold_a
 		place(ef, &placed[nr++]);
 	}
 	rule_out_branches(ef, placed, nr);
+	for (size_t i = 0; i < nr; i++)
+		find_forward(ef, &placed[i]);
 	return nr;
 }
 
 /* "+9 push, emulated, past its NULL test" */
 static void describe(const struct placed *p, char *buf, size_t size)
 {
-	snprintf(buf, size, "+%u %s, %s%s%s", p->ps.skip, p->ps.insn,
+	size_t n;
+
+	if (p->left) {
+		snprintf(buf, size, "not hooked, left to %s: %s", p->fw.target, p->fw.why);
+		return;
+	}
+	n = snprintf(buf, size, "+%u %s, %s%s%s", p->ps.skip, p->ps.insn,
 		 p->ps.emulated ? "emulated" : "single-stepped",
 		 p->ps.past_null_test ? ", past its NULL test" : "",
 		 p->branched_to ? ", at the entry: a branch or symbol may land past it" : "");
+	/* Why an operator that forwards is hooked, or why it was not proven to. */
+	if (n < size && p->kept)
+		snprintf(buf + n, size - n, "; hooked though it forwards to %s (%s)",
+			 p->fw.target, p->kept);
+	else if (n < size && p->fw.kind == CXX_HOOKED && p->fw.why[0])
+		snprintf(buf + n, size - n, "; not left to what it calls: %s", p->fw.why);
 }
 
 /* The session program is loaded: --sample-bytes where the kernel has sessions. */
@@ -354,24 +432,94 @@ static int attach_session(struct alloc_probes *ap, struct allocs_bpf *skel,
 	return 0;
 }
 
-/*
- * Hook what EF defines of the allocator functions. Failures are for the
- * caller to say: it knows whether they end the run.
- */
-static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
-			const char *lib_path, const char *lib_name, int pid, bool hold_at_exit)
-{
-	struct placed placed[NR_FUNCS];
-	unsigned long group[NR_FUNCS];
-	size_t nr, n;
-	char how[128];
-	int err;
+/* The calls to malloc of operator news left unhooked in one object. */
+struct obj_sites {
+	unsigned int nr;
+	uint64_t off[NEW_SITES_MAX];	/* file offsets of the return addresses */
+	uint32_t slot[NEW_SITES_MAX];
+};
 
-	nr = place_funcs(ef, lib_name, hold_at_exit, placed);
+/*
+ * Which C++ operators are left unhooked (cxx_forward.c): tail jumps always;
+ * a new that calls malloc where SITES (not NULL) takes its calls, to be
+ * published for the process before anything is attached, and not under
+ * uprobe sessions, whose calls left unsampled know the calls nested in
+ * them by the probes on these (session.bpf.h). MEMLENS_CXX_HOOKS=all:
+ * none.
+ */
+static void leave_forwarders(struct allocs_bpf *skel, struct placed *placed, size_t nr,
+			     bool whole_process, struct obj_sites *sites)
+{
+	bool all = hook_all_cxx();
+
+	for (size_t i = 0; i < nr; i++) {
+		struct placed *p = &placed[i];
+
+		if (p->fw.kind == CXX_HOOKED)
+			continue;
+		if (all) {
+			p->kept = "MEMLENS_CXX_HOOKS=all";
+			continue;
+		}
+		/* --allocator: what a PLT binds to may be another, unhooked allocator. */
+		if (!whole_process && strstr(p->fw.target, "@plt")) {
+			p->kept = "--allocator, and the PLT may bind elsewhere";
+			continue;
+		}
+		if (p->fw.kind == CXX_CALLS) {
+			if (sessions(skel))
+				p->kept = "uprobe sessions";
+			else if (!sites || !skel->rodata->new_sites_on)
+				p->kept = "no one process to publish its calls for";
+			else if (sites->nr + p->fw.nr_sites > NEW_SITES_MAX)
+				p->kept = "too many calls to publish";
+			if (p->kept)
+				continue;
+			for (unsigned int k = 0; k < p->fw.nr_sites; k++) {
+				sites->off[sites->nr] = p->fw.site[k];
+				sites->slot[sites->nr++] = p->fw.slot[k];
+			}
+		}
+		p->left = true;
+	}
+}
+
+/* Where each function of EF goes, said with -v. */
+static size_t plan_funcs(struct allocs_bpf *skel, struct elf_file *ef, const char *lib_name,
+			 bool hold_at_exit, bool whole_process, struct obj_sites *sites,
+			 struct placed *placed)
+{
+	size_t nr = place_funcs(ef, lib_name, hold_at_exit, placed);
+	char how[256];
+
+	leave_forwarders(skel, placed, nr, whole_process, sites);
 	for (size_t i = 0; i < nr; i++) {
 		describe(&placed[i], how, sizeof(how));
-		debug_msg("%s in %s: probed at %s", placed[i].f->name, lib_name, how);
+		if (placed[i].left)
+			debug_msg("%s in %s: %s", placed[i].f->name, lib_name, how);
+		else
+			debug_msg("%s in %s: probed at %s", placed[i].f->name, lib_name, how);
 	}
+	return nr;
+}
+
+/*
+ * Hook the functions planned. Failures are for the caller to say: it
+ * knows whether they end the run.
+ */
+static int attach_placed(struct alloc_probes *ap, struct allocs_bpf *skel, struct placed *placed,
+			 size_t nr, const char *lib_path, int pid)
+{
+	unsigned long group[NR_FUNCS];
+	size_t n;
+	int err;
+
+	/* What is left to the function it forwards to is not attached at all. */
+	n = 0;
+	for (size_t i = 0; i < nr; i++)
+		if (!placed[i].left)
+			placed[n++] = placed[i];
+	nr = n;
 	/*
 	 * Return probes first: every call whose entry we see then has its
 	 * return seen too, or the thread's depth would stick. Under
@@ -405,12 +553,21 @@ static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct
 	return err;
 }
 
+static int attach_funcs(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
+			const char *lib_path, const char *lib_name, int pid, bool hold_at_exit)
+{
+	struct placed placed[NR_FUNCS];
+	size_t nr = plan_funcs(skel, ef, lib_name, hold_at_exit, false, NULL, placed);
+
+	return attach_placed(ap, skel, placed, nr, lib_path, pid);
+}
+
 int alloc_probes_describe(const char *path,
 			  void (*cb)(const struct alloc_probe_info *pi, void *arg), void *arg)
 {
 	struct placed placed[NR_FUNCS];
 	struct elf_file *ef;
-	char how[128];
+	char how[512];
 	size_t nr;
 	int err;
 
@@ -420,11 +577,20 @@ int alloc_probes_describe(const char *path,
 	nr = place_funcs(ef, path, false, placed);
 	elf_file_close(ef);
 	for (size_t i = 0; i < nr; i++) {
-		const struct placed *p = &placed[i];
+		struct placed *p = &placed[i];
 
+		p->left = p->fw.kind == CXX_TAIL && !hook_all_cxx();
 		describe(p, how, sizeof(how));
+		if (p->fw.kind == CXX_CALLS && !hook_all_cxx()) {
+			char probe[64];
+
+			describe(p, probe, sizeof(probe));
+			snprintf(how, sizeof(how), "leaks: not hooked, left to %s: %s; "
+				 "else (uprobe sessions) %s", p->fw.target, p->fw.why, probe);
+		}
 		cb(&(struct alloc_probe_info){ p->f->name, p->off, p->ps.skip, p->ps.insn,
-					       p->ps.emulated, how }, arg);
+					       p->ps.emulated, how,
+					       !p->left && p->fw.kind != CXX_CALLS }, arg);
 	}
 	return 0;
 }
@@ -553,6 +719,7 @@ struct mapped_object {
 	uint64_t inode;
 	unsigned int dev_major, dev_minor;
 	struct alloc_probes *probes;	/* NULL: not an allocator, or not hooked */
+	struct obj_sites sites;		/* its operator new left to malloc */
 };
 
 struct alloc_hooks {
@@ -635,6 +802,79 @@ static const struct mapped_object *object_seen(const struct alloc_hooks *h,
 	return NULL;
 }
 
+/* Where the sites of O are in the mapping V, into NS; how many are there. */
+static unsigned int add_sites(struct new_sites *ns, const struct vma *v,
+			      const struct mapped_object *o)
+{
+	unsigned int added = 0;
+
+	for (unsigned int k = 0; k < o->sites.nr && ns->nr < NEW_SITES_MAX; k++) {
+		uint64_t off = o->sites.off[k];
+
+		if (off < v->offset || off - v->offset >= v->end - v->start)
+			continue;
+		ns->ip[ns->nr] = v->start + off - v->offset;
+		ns->slot[ns->nr++] = o->sites.slot[k];
+		added++;
+	}
+	return added;
+}
+
+/*
+ * The calls to malloc of the operator news left unhooked in process PID,
+ * where its maps put them: O's, in its mapping V, added to what the BPF
+ * side has. With the BPF side's kept as they are, an exec has removed them.
+ */
+static int publish_sites(struct alloc_hooks *h, int pid, const struct vma *v,
+			 const struct mapped_object *o)
+{
+	int fd = bpf_map__fd(h->skel->maps.new_sites);
+	struct new_sites ns = {};
+	__u32 key = pid;
+
+	int err = 0;
+
+	if (bpf_map_lookup_elem(fd, &key, &ns))
+		memset(&ns, 0, sizeof(ns));
+	/* All of them, or new stays hooked: in V, the mapping of O's code. */
+	if (add_sites(&ns, v, o) != o->sites.nr)
+		err = -ENOSPC;
+	else if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
+		err = -errno;
+	if (err)
+		info_msg("cannot publish where operator new calls malloc in pid %d (%s): "
+			 "operator new stays hooked", pid, strerror(-err));
+	return err;
+}
+
+/*
+ * All of them for MAPS, the maps of PID, again: after an exec, the BPF
+ * side has dropped those of the old image (bpf/allocs.bpf.c), and the
+ * objects hooked then are not looked at again.
+ */
+static void republish_sites(struct alloc_hooks *h, int pid, const struct vma_list *maps)
+{
+	int fd = bpf_map__fd(h->skel->maps.new_sites);
+	struct new_sites ns = {};
+	__u32 key = pid;
+
+	for (size_t i = 0; i < maps->nr; i++) {
+		const struct vma *v = &maps->v[i];
+		const struct mapped_object *o;
+
+		if (!v->exec || v->path[0] != '/')
+			continue;
+		o = object_seen(h, v);
+		if (o && o->sites.nr)
+			add_sites(&ns, v, o);
+	}
+	if (!ns.nr)
+		return;
+	if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
+		info_msg("cannot publish where operator new calls malloc in pid %d (%s): "
+			 "its stacks begin inside operator new", pid, strerror(errno));
+}
+
 /* Hook the file mapped at V in MAPS_PID if it is an allocator we want. */
 static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 {
@@ -649,24 +889,38 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 		return -ENOMEM;
 	h->objs = objs;
 	o = &objs[h->nr_objs++];
-	*o = (struct mapped_object){ v->inode, v->dev_major, v->dev_minor, NULL };
+	*o = (struct mapped_object){ .inode = v->inode, .dev_major = v->dev_major,
+				     .dev_minor = v->dev_minor };
 	vma_map_files_path(maps_pid, v, path, sizeof(path));
 	if (elf_file_open(path, &ef))
 		return 0;		/* not an ELF file, or gone: nothing to hook */
 	kind = allocator_kind(ef);
 	err = 0;
 	if (kind & h->flags) {
+		struct placed placed[NR_FUNCS];
+		size_t nr;
+
 		o->probes = probes_new();
 		if (!o->probes) {
 			err = -ENOMEM;
 			goto out;
 		}
-		if (h->flags & ALLOC_PROFILE)
+		if (h->flags & ALLOC_PROFILE) {
 			err = attach_profile(o->probes, h->skel, ef, path, v->path, h->pid,
 					     h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC), true);
-		else
-			err = attach_funcs(o->probes, h->skel, ef, path, v->path, h->pid,
-					   h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC));
+		} else {
+			/* Its new's calls to malloc known in the process before new goes unhooked. */
+			nr = plan_funcs(h->skel, ef, v->path,
+					h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC), true,
+					h->pid > 0 && maps_pid == h->pid ? &o->sites : NULL, placed);
+			if (o->sites.nr && publish_sites(h, maps_pid, v, o)) {
+				for (size_t i = 0; i < nr; i++)
+					placed[i].left = placed[i].left &&
+							 placed[i].fw.kind != CXX_CALLS;
+				o->sites.nr = 0;
+			}
+			err = attach_placed(o->probes, h->skel, placed, nr, path, h->pid);
+		}
 		if (err)
 			snprintf(h->error, sizeof(h->error), "cannot attach uprobes to %s: %s",
 				 v->path, strerror(-err));
@@ -713,6 +967,8 @@ int alloc_hooks_scan(struct alloc_hooks *h, int maps_pid, bool *pending)
 		if (o->probes)
 			has_allocator = true;
 	}
+	if (!err && h->pid > 0 && maps_pid == h->pid)
+		republish_sites(h, maps_pid, &maps);
 	if (pending)
 		*pending = !has_allocator && vma_find_interp(&maps);
 	vma_list_free(&maps);

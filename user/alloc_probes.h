@@ -86,6 +86,7 @@ struct alloc_probe_info {
 	const char *insn;	/* the instruction probed: "push", "jcc", ... */
 	bool emulated;		/* the kernel emulates it: no single step */
 	const char *how;	/* "+9 push, emulated, past its NULL test" */
+	bool hooked;		/* false: a C++ operator left to what it forwards to */
 };
 
 /* CB for each allocator function the ELF file at PATH defines. */

@@ -234,8 +234,9 @@ static void print_probe(const struct alloc_probe_info *pi, void *arg)
 		return;
 	}
 	printf("%s{\"function\":\"%s\",\"entry\":%llu,\"probe\":%u,\"insn\":\"%s\","
-	       "\"emulated\":%s,\"how\":", l->nr++ ? "," : "", pi->func,
-	       (unsigned long long)pi->entry, pi->skip, pi->insn, pi->emulated ? "true" : "false");
+	       "\"emulated\":%s,\"hooked\":%s,\"how\":", l->nr++ ? "," : "", pi->func,
+	       (unsigned long long)pi->entry, pi->skip, pi->insn, pi->emulated ? "true" : "false",
+	       pi->hooked ? "true" : "false");
 	json_print_string(stdout, pi->how);
 	putchar('}');
 }

@@ -327,3 +327,18 @@ int elf_has_interp(struct elf_file *ef)
 	}
 	return 0;
 }
+
+int elf_vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off)
+{
+	return vaddr_to_offset(ef->elf, vaddr, off);
+}
+
+const char *elf_got_symbol(struct elf_file *ef, uint64_t slot)
+{
+	return slot_symbol(ef->elf, slot);
+}
+
+struct Elf *elf_file_elf(struct elf_file *ef)
+{
+	return ef->elf;
+}

@@ -46,4 +46,12 @@ int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr);
 /* 1 if the file names a dynamic loader (PT_INTERP): it can map libraries. */
 int elf_has_interp(struct elf_file *ef);
 
+/* The file offset of ELF address VADDR. */
+int elf_vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off);
+/* The symbol whose address the GOT slot at ELF address SLOT is given; NULL if none. */
+const char *elf_got_symbol(struct elf_file *ef, uint64_t slot);
+/* The libelf handle, for DWARF CFI (unwind_table.c). */
+struct Elf;
+struct Elf *elf_file_elf(struct elf_file *ef);
+
 #endif

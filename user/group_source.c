@@ -184,6 +184,8 @@ static void outstanding_configure(struct alloc_session *s)
 		bpf_map__set_max_entries(s->skel->maps.allocs, s->opts->max_allocs);
 	/* The Go runtime maps its heap arenas itself: not blocks to report. */
 	s->skel->rodata->track_mmaps = !s->go_program;
+	/* Operator new may go unhooked where its calls to malloc are published. */
+	s->skel->rodata->new_sites_on = !s->opts->allocator;
 }
 
 static int say_no_allocator(int pid)

@@ -478,3 +478,23 @@ void unwinder_get_stats(const struct unwinder *u, struct unwinder_stats *st)
 	st->rows = u->used_rows;
 	st->max_rows = u->max_rows;
 }
+
+int unwind_row_at(Elf *elf, uint64_t pc, struct unwind_row *row)
+{
+	Dwarf_Frame *f;
+	Dwarf_CFI *cfi;
+	Dwarf *dw;
+	int err = -ENOENT;
+
+	cfi = open_cfi(elf, &dw);
+	if (cfi && !dwarf_cfi_addrframe(cfi, pc, &f)) {
+		*row = row_of(f, (uint32_t)pc);
+		free(f);
+		err = 0;
+	}
+	if (dw)
+		dwarf_end(dw);
+	else if (cfi)
+		dwarf_cfi_end(cfi);
+	return err;
+}

@@ -25,6 +25,12 @@ void unwind_table_free(struct unwind_table *t);
 /* The row that covers ELF address PC, or NULL (as the BPF side finds it). */
 const struct unwind_row *unwind_table_find(const struct unwind_row *rows, size_t nr, uint64_t pc);
 
+/*
+ * The row of ELF's CFI at ELF address PC alone (its pc field is PC's low
+ * 32 bits): 0, or -ENOENT where no CFI covers PC.
+ */
+int unwind_row_at(Elf *elf, uint64_t pc, struct unwind_row *row);
+
 /* Modules the unwinder has seen, by outcome (shown with every report). */
 struct unwinder_stats {
 	uint64_t modules_table;		/* unwound with their CFI */

@@ -151,6 +151,7 @@ static int allocs_cost(const struct allocs_mode *m,
 	set_all_filters(skel);
 	skel->rodata->capture_stacks = m->stacks;
 	skel->rodata->track_mmaps = m->stacks && !m->profile;
+	skel->rodata->new_sites_on = m->stacks && !m->profile;		/* leaks */
 	skel->rodata->proc_stats_on = m->proc_stats;
 	skel->rodata->hold_at_exit = m->hold;
 	skel->rodata->hold_for_maps = m->hold;

@@ -25,6 +25,7 @@ static const struct {
 	{ "pprof", test_pprof },
 	{ "recfile", test_recfile },
 	{ "unwind_table", test_unwind_table },
+	{ "cxx_forward", test_cxx_forward },
 	{ "demangle", test_demangle },
 	{ "kplan", test_kplan },
 	{ "tpguard", test_tpguard },

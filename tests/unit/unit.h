@@ -66,6 +66,7 @@ void test_reclaim_bpf(void);
 void test_ksyms(void);
 void test_recfile(void);
 void test_unwind_table(void);
+void test_cxx_forward(void);
 void test_kmem_bpf(void);
 void test_flamegraph(void);
 void test_pprof(void);
