@@ -32,6 +32,14 @@
 
 #include "allocs.h"
 
+/*
+ * The largest request that can succeed: no object is larger than
+ * PTRDIFF_MAX (C11 7.20.3, glibc's malloc fails above it), nor than the
+ * user address space, 2^47 bytes on x86-64 (2^56 with 5-level paging),
+ * 2^52 at most on arm64.
+ */
+#define MAX_POSSIBLE_BYTES	(1ULL << 57)
+
 /* Calls by (tgid, stack, size, flags); the key is the Go profile's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,6 +56,8 @@ struct profile_thread {
 	__u64 lo, hi;		/* its function's code */
 	__u64 inner_lo, inner_hi;	/* that of the last call it made */
 	__u64 tail_sp;		/* it tail-jumps on to a hooked function: at this sp */
+	__u64 tail_to;		/* to this function's start; 0: to one of tail_kind */
+	__u32 tail_kind;
 };
 
 struct {
@@ -63,13 +73,15 @@ struct {
  * remembered as the inner call, for the calls it makes in turn.
  */
 static bool profile_nested(struct profile_thread *pt, __u64 sp, __u64 ret, __u64 start,
-			   __u64 size)
+			   __u64 size, enum alloc_kind kind)
 {
-	__u64 slot;
+	__u64 tail_sp = pt->tail_sp, slot;
 
-	if (pt->tail_sp && pt->tail_sp == sp && ret == pt->ret) {
+	/* A mark serves the next entry only: any other one drops it. */
+	pt->tail_sp = 0;
+	if (tail_sp && tail_sp == sp && ret == pt->ret &&
+	    (pt->tail_to ? start == pt->tail_to : kind == pt->tail_kind)) {
 		/* The outer call's tail jump: its code is now this function's. */
-		pt->tail_sp = 0;
 		pt->lo = start;
 		pt->hi = start + size;
 		return true;
@@ -108,9 +120,15 @@ static bool profile_size(struct pt_regs *ctx, enum alloc_kind kind, __u64 *size)
 	default:
 		*size = session_size(ctx, kind, &memptr);
 	}
-	/* A product that overflows (array_bytes()): the call fails. */
-	if (*size == ~0ULL)
+	/*
+	 * A call that cannot succeed (MAX_POSSIBLE_BYTES; a product that
+	 * overflows, array_bytes(), is ~0) allocates nothing: counted apart,
+	 * its bytes in no total.
+	 */
+	if (*size > MAX_POSSIBLE_BYTES) {
+		stat_add(STAT_ALLOC_IMPOSSIBLE, 1);
 		return false;
+	}
 	/* realloc(p, 0) frees p. */
 	return !(ptr && !*size);
 }
@@ -172,14 +190,13 @@ int profile_enter(struct pt_regs *ctx)
 	ret = return_address_at(sp);
 	/* The kernel puts the instruction pointer back on the probe. */
 	start = PT_REGS_IP(ctx) - SESSION_SKIP(cookie);
-	if (profile_nested(pt, sp, ret, start, SESSION_FUNC_SIZE(cookie)))
+	if (profile_nested(pt, sp, ret, start, SESSION_FUNC_SIZE(cookie), SESSION_KIND(cookie)))
 		return 0;
 	pt->sp = sp;
 	pt->ret = ret;
 	pt->lo = start;
 	pt->hi = start + SESSION_FUNC_SIZE(cookie);
 	pt->inner_lo = pt->inner_hi = 0;
-	pt->tail_sp = 0;
 	if (!profile_size(ctx, SESSION_KIND(cookie), &size))
 		return 0;
 	if (!sample_alloc(size, &flags))
@@ -188,15 +205,59 @@ int profile_enter(struct pt_regs *ctx)
 	return 0;
 }
 
+/* Is the x86 condition code CC true of FLAGS (a jcc's low nibble)? */
+static bool condition_holds(__u64 flags, unsigned int cc)
+{
+	bool cf = flags & 1, pf = flags >> 2 & 1, zf = flags >> 6 & 1, sf = flags >> 7 & 1,
+	     of = flags >> 11 & 1, holds;
+
+	switch (cc >> 1) {
+	case 0: holds = of; break;
+	case 1: holds = cf; break;
+	case 2: holds = zf; break;
+	case 3: holds = cf || zf; break;
+	case 4: holds = sf; break;
+	case 5: holds = pf; break;
+	case 6: holds = sf != of; break;
+	default: holds = zf || sf != of; break;
+	}
+	return holds != (cc & 1);
+}
+
+/*
+ * The function a tail jump at IP goes to, from its cookie: IP + delta, or
+ * what the GOT slot there holds. 0 if the slot is not bound yet: it points
+ * at its PLT entry's `push $index` (after an endbr64 with IBT), no
+ * function's first instruction; the dynamic linker picks the target.
+ */
+static __u64 tail_target(__u64 cookie, __u64 ip)
+{
+	__u64 to = ip + TAIL_DELTA(cookie);
+	unsigned char c[5];
+
+	if (!(cookie & TAIL_VIA_SLOT))
+		return to;
+	if (bpf_probe_read_user(&to, sizeof(to), (void *)to) ||
+	    bpf_probe_read_user(c, sizeof(c), (void *)to))
+		return 0;
+	if (c[0] == 0x68 || (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa &&
+			     c[4] == 0x68))
+		return 0;
+	return to;
+}
+
 /*
  * A tail jump of an allocator function to another hooked one (glibc's
  * realloc(NULL, n) to malloc), where its frame is gone: the next entry at
- * this stack pointer is the same call.
+ * this stack pointer, if it is that function's, is the same call. Its
+ * cookie (TAIL_COOKIE, allocs.h) names the function: the jump may go
+ * elsewhere (a conditional one not taken, a PLT slot bound to an
+ * interposer that is not hooked), and then the next entry is a new call.
  */
 SEC("?uprobe")
 int profile_tail(struct pt_regs *ctx)
 {
-	__u64 sp = PT_REGS_SP(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx);
 	struct profile_thread *pt;
 	__u32 tid;
 
@@ -204,8 +265,15 @@ int profile_tail(struct pt_regs *ctx)
 		return 0;
 	tid = current_tid();
 	pt = bpf_map_lookup_elem(&profile_threads, &tid);
-	if (pt && pt->sp == sp && return_address_at(sp) == pt->ret)
-		pt->tail_sp = sp;
+	if (!pt || pt->sp != sp || return_address_at(sp) != pt->ret)
+		return 0;
+	if ((cookie & TAIL_COND) && !condition_holds(ctx->flags, TAIL_CC(cookie)))
+		return 0;
+	pt->tail_to = tail_target(cookie, PT_REGS_IP(ctx));
+	pt->tail_kind = TAIL_KIND(cookie);
+	if (!pt->tail_to)
+		stat_add(STAT_TAIL_UNBOUND, 1);
+	pt->tail_sp = sp;
 	return 0;
 }
 

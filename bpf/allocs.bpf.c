@@ -1447,6 +1447,12 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	/* The old image's tables: frame pointers until the new ones are in. */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_map_delete_elem(&new_sites, &tgid);
+	/*
+	 * allocs: the old image's last call, whose end no probe sees, is
+	 * over; a thread other than the leader that execs takes its tid.
+	 */
+	profile_forget_thread(current_tid());
+	profile_forget_thread(old_pid);
 	maps_changed(EVENT_EXEC, tgid);
 	if (proc_stats_on)
 		close_exec_row(tgid);

@@ -49,6 +49,21 @@ struct new_sites {
 	__u64 slot[NEW_SITES_MAX];
 };
 
+/*
+ * The attach cookie of a tail jump's probe (memlens allocs,
+ * bpf/alloc_profile.bpf.h): the kind of the function it jumps to, whether
+ * it jumps through a GOT slot (a PLT stub's or its own `jmp *slot(%rip)`),
+ * whether it is conditional and on which condition code (x86 jcc), and
+ * the distance from the jump to its target, or to the slot.
+ */
+#define TAIL_VIA_SLOT		(1ULL << 8)
+#define TAIL_COND		(1ULL << 9)
+#define TAIL_COOKIE(kind, flags, cc, delta) \
+	((__u64)(kind) | (flags) | (__u64)((cc) & 0xf) << 12 | (__u64)(__u32)(delta) << 32)
+#define TAIL_KIND(c)		((c) & 0xff)
+#define TAIL_CC(c)		((c) >> 12 & 0xf)
+#define TAIL_DELTA(c)		((__s64)(__s32)((c) >> 32))
+
 enum alloc_kind {
 	KIND_MALLOC,
 	KIND_CALLOC,
@@ -127,6 +142,17 @@ enum alloc_stat {
 	 * block stored seconds after its stack (its task held up): no stack.
 	 */
 	STAT_STACK_RECLAIMED_EARLY,
+	/*
+	 * memlens allocs: calls that cannot succeed, a size above 2^57 (no
+	 * object is larger than PTRDIFF_MAX, nor than the user address space)
+	 * or an array product that overflows: counted here, not their bytes.
+	 */
+	STAT_ALLOC_IMPOSSIBLE,
+	/*
+	 * memlens allocs: a tail jump through a GOT slot not yet bound (lazy
+	 * binding): its continuation known by its kind, not its address.
+	 */
+	STAT_TAIL_UNBOUND,
 	STAT_NR,
 };
 

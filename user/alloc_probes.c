@@ -102,7 +102,8 @@ static const struct alloc_func alloc_funcs[] = {
 
 /* A link per function at most, when each is its own uprobe. */
 struct alloc_probes {
-	struct bpf_link *entries[NR_FUNCS];
+	/* a link per offset without uprobe_multi: functions, tail jumps, _exit */
+	struct bpf_link *entries[NR_FUNCS * 10];
 	struct bpf_link *returns[NR_FUNCS];
 	size_t nr_entries, nr_returns;
 	int session_fd;		/* the session link (no libbpf link), or -1 */
@@ -1078,12 +1079,12 @@ static bool allocates(const struct alloc_func *f)
 	return f->has_return && f->kind != KIND_DELETE;
 }
 
-static bool allocation_name(const char *name)
+static const struct alloc_func *allocation_named(const char *name)
 {
 	for (size_t i = 0; i < NR_FUNCS; i++)
 		if (allocates(&alloc_funcs[i]) && !strcmp(alloc_funcs[i].name, name))
-			return true;
-	return false;
+			return &alloc_funcs[i];
+	return NULL;
 }
 
 /* What attach_profile() looks at a file with. */
@@ -1094,85 +1095,149 @@ struct profile_file {
 	bool all_objects;		/* every allocator mapped is hooked, not --allocator's */
 };
 
-/* Is an allocation function of that name hooked, wherever the PLT resolves it? */
-static bool plt_target_hooked(const struct profile_file *pf, const char *name)
+/*
+ * Is an allocation function of that name hooked, wherever the GOT slot is
+ * bound? Every object that defines one is, unless --allocator names one
+ * file: then this file's own, if it defines it. The BPF side checks where
+ * the slot is bound at each jump (profile_tail()): an interposer's is not
+ * this file's.
+ */
+static const struct alloc_func *slot_target_hooked(const struct profile_file *pf,
+						   const char *name)
 {
-	const struct placed *placed = pf->placed;
+	const struct alloc_func *f = name ? allocation_named(name) : NULL;
 
-	if (!allocation_name(name))
-		return false;
-	/* Every object that defines one is hooked when it is mapped. */
-	if (pf->all_objects)
-		return true;
-	/* --allocator: this file's own, if it defines it (an interposer's is not hooked). */
+	if (!f || pf->all_objects)
+		return f;
 	for (size_t i = 0; i < pf->nr; i++)
-		if (allocates(placed[i].f) && !strcmp(placed[i].f->name, name))
-			return true;
-	return false;
+		if (pf->placed[i].f == f)
+			return f;
+	return NULL;
 }
 
-/*
- * Is the direct jump at file offset OFF (LEN bytes, displacement REL) to
- * an allocation function that is hooked: one of this file's, or through
- * the PLT one that is (plt_target_hooked())?
- */
-static bool jumps_to_hooked(const struct profile_file *pf, uint64_t off, unsigned int len,
-			    int32_t rel, const char **to)
-{
-	const struct placed *placed = pf->placed;
-	uint64_t target = off + len + rel, vaddr;
-	const char *name;
+/* A jump of an allocation function to a hooked one, decoded. */
+struct jump {
+	unsigned int len;
+	const struct alloc_func *to;
+	__u64 cookie;			/* TAIL_COOKIE() */
+};
 
-	for (size_t i = 0; i < pf->nr; i++) {
-		if (allocates(placed[i].f) && placed[i].off == target) {
-			*to = placed[i].f->name;
-			return true;
-		}
+/*
+ * Is the jump at file offset OFF, bytes C (AVAIL of them), one to a hooked
+ * allocation function: jmp rel32 or rel8, jcc rel32 or rel8 (COND_OK),
+ * or jmp *slot(%rip) (-fno-plt), to one of this file's or through a GOT
+ * slot? Its cookie says which function, for the BPF side to check.
+ */
+static bool jumps_to_hooked(const struct profile_file *pf, uint64_t off, const unsigned char *c,
+			    size_t avail, bool cond_ok, struct jump *j)
+{
+	uint64_t vaddr, target, slot = 0;
+	unsigned int cc = 0;
+	__u64 flags = 0;
+	int32_t rel;
+
+	memset(j, 0, sizeof(*j));
+	if (avail >= 5 && c[0] == 0xe9) {
+		memcpy(&rel, c + 1, 4);
+		j->len = 5;
+	} else if (avail >= 2 && c[0] == 0xeb) {
+		rel = (int8_t)c[1];
+		j->len = 2;
+	} else if (cond_ok && avail >= 6 && c[0] == 0x0f && (c[1] & 0xf0) == 0x80) {
+		memcpy(&rel, c + 2, 4);
+		j->len = 6;
+		cc = c[1] & 0xf;
+		flags = TAIL_COND;
+	} else if (cond_ok && avail >= 2 && (c[0] & 0xf0) == 0x70) {
+		rel = (int8_t)c[1];
+		j->len = 2;
+		cc = c[0] & 0xf;
+		flags = TAIL_COND;
+	} else if (avail >= 6 && c[0] == 0xff && c[1] == 0x25) {
+		memcpy(&rel, c + 2, 4);
+		j->len = 6;
+	} else {
+		return false;
 	}
 	if (elf_offset_vaddr(pf->ef, off, &vaddr))
 		return false;
-	name = elf_plt_symbol(pf->ef, vaddr + len + rel);
-	if (!name || !plt_target_hooked(pf, name))
+	target = vaddr + j->len + rel;
+	if (c[0] == 0xff) {
+		slot = target;
+	} else {
+		for (size_t i = 0; i < pf->nr; i++) {
+			const struct placed *p = &pf->placed[i];
+			uint64_t at;
+
+			if (!allocates(p->f) || elf_offset_vaddr(pf->ef, p->off, &at) || at != target)
+				continue;
+			j->to = p->f;
+			j->cookie = TAIL_COOKIE(p->f->kind, flags, cc, (int64_t)(target - vaddr));
+			return true;
+		}
+		slot = elf_plt_slot(pf->ef, target);
+	}
+	if (!slot || !(j->to = slot_target_hooked(pf, elf_slot_symbol(pf->ef, slot))))
 		return false;
-	*to = name;
+	j->cookie = TAIL_COOKIE(j->to->kind, flags | TAIL_VIA_SLOT, cc, (int64_t)(slot - vaddr));
 	return true;
 }
 
 /*
- * A function that only forwards: endbr64 (or nothing), then jmp rel32 or
- * rel8 to a hooked allocation function, with the caller's stack pointer
- * and return address: hooking it too would count the call twice
- * (libstdc++'s new[] is `endbr64; jmp new@plt`).
+ * A function that only forwards: endbr64 (or nothing), then a jump to a
+ * hooked allocation function, with the caller's stack pointer and return
+ * address: hooking it too would count the call twice (libstdc++'s new[] is
+ * `endbr64; jmp new@plt`).
  */
 static bool forwards_to_hooked(const struct profile_file *pf, const struct placed *p,
 			       const char **to)
 {
-	const unsigned char *c = p->code;
 	unsigned int at = 0;
-	int32_t rel;
+	struct jump j;
 
-	if (p->len >= 4 && !memcmp(c, "\xf3\x0f\x1e\xfa", 4))
+	if (p->len >= 4 && !memcmp(p->code, "\xf3\x0f\x1e\xfa", 4))
 		at = 4;
-	if (p->len >= at + 5 && c[at] == 0xe9) {
-		memcpy(&rel, c + at + 1, sizeof(rel));
-		return jumps_to_hooked(pf, p->off + at, 5, rel, to);
-	}
-	if (p->len >= at + 2 && c[at] == 0xeb)
-		return jumps_to_hooked(pf, p->off + at, 2, (int8_t)c[at + 1], to);
-	return false;
+	if (p->len <= at || !jumps_to_hooked(pf, p->off + at, p->code + at, p->len - at, false, &j))
+		return false;
+	*to = j.to->name;
+	return true;
 }
 
 #define MAX_TAILS 8
 
 /*
+ * Where the instructions of CODE, decoded one after the other from its
+ * first byte, reach AT: 1 at an instruction's first byte, 0 inside one,
+ * -1 if an instruction before it is not one the decoder knows.
+ */
+static int decoded_to(const unsigned char *code, size_t size, uint64_t at)
+{
+	uint64_t i = 0;
+
+	while (i < at) {
+		struct insn in;
+
+		insn_decode(code + i, size - i, ~0u, &in);
+		if (!in.len)
+			return -1;
+		i += in.len;
+	}
+	return i == at;
+}
+
+/*
  * The tail jumps of P to hooked allocation functions, into TAILS (file
- * offsets): a jmp rel32 at a byte where the call frame information
- * begins a row with the frame all popped, which only an instruction
- * boundary can be (glibc's realloc(NULL, n) jumps to malloc so). Bytes
- * that only look like such a jump are not where a row begins.
+ * offsets, cookies): a jump at an instruction boundary with the frame all
+ * popped (the CFA at rsp + 8). Either a row of the call frame information
+ * begins there, which only an instruction boundary can (glibc's
+ * realloc(NULL, n) jumps to malloc so), or the instructions from the
+ * function's entry decode to it in a row at rsp + 8 (a function that never
+ * pushes: clang's `valloc: mov; mov; jmp memalign@plt`). Bytes that only
+ * look like such a jump are neither. A jump that may be one but cannot be
+ * proven is said: a call through it counts twice.
  */
 static size_t find_tails(const struct profile_file *pf, const struct placed *p, uint64_t *tails,
-			 const char *lib_name)
+			 __u64 *cookies, const char *lib_name)
 {
 	unsigned char *code;
 	uint64_t vaddr;
@@ -1185,20 +1250,35 @@ static size_t find_tails(const struct profile_file *pf, const struct placed *p, 
 		free(code);
 		return 0;
 	}
-	for (uint64_t i = 1; i + 5 <= p->size && n < MAX_TAILS; i++) {
-		const char *to;
-		int32_t rel;
+	for (uint64_t i = 1; i + 2 <= p->size && n < MAX_TAILS; i++) {
+		struct jump j;
+		uint64_t row;
+		int at, cfa;
 
-		if (code[i] != 0xe9 || i == p->ps.skip)
+		if (i == p->ps.skip ||
+		    !jumps_to_hooked(pf, p->off + i, code + i, p->size - i, true, &j))
 			continue;
-		memcpy(&rel, code + i + 1, sizeof(rel));
-		if (!jumps_to_hooked(pf, p->off + i, 5, rel, &to))
+		cfa = elf_frame_entry_cfa(pf->ef, vaddr + i, &row);
+		if (!cfa)
+			continue;	/* its frame is still there: not a tail jump */
+		/* Rows begin at instructions: decoded from there, or from the entry. */
+		if (cfa < 0 || row < vaddr || row > vaddr + i)
+			row = vaddr;
+		at = row == vaddr + i ? 1 : decoded_to(code + (row - vaddr), p->size - (row - vaddr),
+						    vaddr + i - row);
+		if (!at)
+			continue;	/* bytes inside an instruction */
+		if (at < 0 || cfa < 0) {
+			info_msg("%s in %s: a jump to %s at +%llu may be a tail jump that cannot "
+				 "be proven one (%s): a call through it would count twice",
+				 p->f->name, lib_name, j.to->name, (unsigned long long)i,
+				 cfa < 0 ? "no call frame information" : "an instruction not decoded");
 			continue;
-		if (elf_frame_popped_at(pf->ef, vaddr + i) != 1)
-			continue;
-		debug_msg("%s in %s: a tail jump to %s at +%llu: probed", p->f->name, lib_name, to,
-			  (unsigned long long)i);
-		tails[n++] = p->off + i;
+		}
+		debug_msg("%s in %s: a tail jump to %s at +%llu: probed", p->f->name, lib_name,
+			  j.to->name, (unsigned long long)i);
+		tails[n] = p->off + i;
+		cookies[n++] = j.cookie;
 	}
 	free(code);
 	return n;
@@ -1245,7 +1325,7 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 	struct profile_file pf = { ef, placed, 0, all_objects };
 	unsigned long offsets[NR_FUNCS], tails[NR_FUNCS * MAX_TAILS], exits[1];
 	uint64_t found[MAX_TAILS];
-	__u64 cookies[NR_FUNCS];
+	__u64 cookies[NR_FUNCS], tail_cookies[NR_FUNCS * MAX_TAILS], found_cookies[MAX_TAILS];
 	size_t nr, n = 0, nt = 0, ne = 0;
 	const char *to;
 	char how[128];
@@ -1275,12 +1355,15 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 		offsets[n] = p->off + p->ps.skip;
 		cookies[n++] = SESSION_COOKIE(p->f->kind, 0, sized ? p->ps.skip : 0,
 					      sized ? p->size : 0);
-		for (size_t k = find_tails(&pf, p, found, lib_name); k; k--)
-			tails[nt++] = found[k - 1];
+		for (size_t k = find_tails(&pf, p, found, found_cookies, lib_name); k; k--) {
+			tails[nt] = found[k - 1];
+			tail_cookies[nt++] = found_cookies[k - 1];
+		}
 	}
 	err = attach_cookies(ap, skel->progs.profile_enter, lib_path, offsets, cookies, n, pid);
 	if (!err)
-		err = attach_group(ap, skel->progs.profile_tail, lib_path, tails, nt, pid, false);
+		err = attach_cookies(ap, skel->progs.profile_tail, lib_path, tails, tail_cookies, nt,
+				     pid);
 	if (!err)
 		err = attach_group(ap, skel->progs.exit_enter, lib_path, exits, ne, pid, false);
 	return err;

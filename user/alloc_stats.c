@@ -39,6 +39,8 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_STACKS_RECLAIMED] = "stacks_reclaimed",
 	[STAT_FILES_GIVEN_UP] = "files_given_up",
 	[STAT_STACK_RECLAIMED_EARLY] = "stack_reclaimed_early",
+	[STAT_ALLOC_IMPOSSIBLE] = "alloc_impossible",
+	[STAT_TAIL_UNBOUND] = "tail_unbound",
 };
 
 const char *alloc_stat_name(enum alloc_stat stat)
@@ -103,5 +105,25 @@ void alloc_stats_print_lost_json(FILE *out, const uint64_t *stats)
 			continue;
 		fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", alloc_stat_name(i), stats[i]);
 		first = 0;
+	}
+}
+
+/*
+ * Does the counter mean something in a report of allocations made (memlens
+ * allocs: entry probes only, nothing freed, no return seen), or in one of
+ * blocks outstanding (leaks, record)? Those of the other are not shown.
+ */
+bool alloc_stat_in_report(int stat, bool allocated)
+{
+	switch (stat) {
+	case STAT_FREES: case STAT_FREE_BYTES: case STAT_FREE_UNKNOWN:
+	case STAT_ALLOC_FAILED: case STAT_REPLACED: case STAT_ALLOCS_FULL:
+	case STAT_MISSED_RETURN: case STAT_FREE_UNTRACKED: case STAT_STACKS_RECLAIMED:
+	case STAT_STACK_RECLAIMED_EARLY:
+		return !allocated;
+	case STAT_ALLOC_IMPOSSIBLE: case STAT_TAIL_UNBOUND:
+		return allocated;
+	default:
+		return stat >= 0 && stat < STAT_NR;
 	}
 }

@@ -17,5 +17,6 @@ bool alloc_stat_is_loss(int stat);
 /* Those counts: their sum, and as JSON members ("name":N,...). */
 uint64_t alloc_stats_lost(const uint64_t *stats);
 void alloc_stats_print_lost_json(FILE *out, const uint64_t *stats);
+bool alloc_stat_in_report(int stat, bool allocated);
 
 #endif

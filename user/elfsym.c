@@ -267,30 +267,42 @@ static const char *slot_symbol(Elf *elf, uint64_t slot)
  * A PLT stub, `jmp *slot(%rip)`: in .plt (ff 25), .plt.got (ff 25 or
  * f2 ff 25) or, with IBT, .plt.sec (endbr64; bnd jmp).
  */
-const char *elf_plt_symbol(struct elf_file *ef, uint64_t vaddr)
+uint64_t elf_plt_slot(struct elf_file *ef, uint64_t vaddr)
 {
 	unsigned char c[11];
 	uint64_t off, at = 0;
 	int32_t rel;
 
 	if (vaddr_to_offset(ef->elf, vaddr, &off) || elf_read_at(ef, off, c, sizeof(c)))
-		return NULL;
+		return 0;
 	if (!memcmp(c, "\xf3\x0f\x1e\xfa", 4))
 		at = 4;
 	if (c[at] == 0xf2)
 		at++;
 	if (c[at] != 0xff || c[at + 1] != 0x25)
-		return NULL;
+		return 0;
 	memcpy(&rel, c + at + 2, sizeof(rel));
-	return slot_symbol(ef->elf, vaddr + at + 6 + rel);
+	return vaddr + at + 6 + rel;
+}
+
+const char *elf_slot_symbol(struct elf_file *ef, uint64_t slot)
+{
+	return slot_symbol(ef->elf, slot);
+}
+
+const char *elf_plt_symbol(struct elf_file *ef, uint64_t vaddr)
+{
+	uint64_t slot = elf_plt_slot(ef, vaddr);
+
+	return slot ? slot_symbol(ef->elf, slot) : NULL;
 }
 
 /*
- * Does a row of the call frame information begin at VADDR, with the CFA
- * at rsp + 8, as at the entry? Rows begin where the compiler put a CFI
- * directive, between two instructions; there, the frame is all popped.
+ * Is the CFA at rsp + 8 at VADDR, as at the entry: the frame all popped?
+ * 1 if so, with the start of its row in *ROW; 0 if not or no row covers
+ * it; -ENOENT without call frame information.
  */
-int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr)
+int elf_frame_entry_cfa(struct elf_file *ef, uint64_t vaddr, uint64_t *row)
 {
 	Dwarf_CFI *cfi = dwarf_getcfi_elf(ef->elf);
 	Dwarf_Frame *frame = NULL;
@@ -305,12 +317,26 @@ int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr)
 		dwarf_cfi_end(cfi);
 		return 0;
 	}
-	ok = dwarf_frame_info(frame, &start, &end, NULL) >= 0 && start == vaddr &&
+	ok = dwarf_frame_info(frame, &start, &end, NULL) >= 0 &&
 	     dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 &&
 	     ops[0].atom == DW_OP_bregx && ops[0].number == 7 && ops[0].number2 == 8;
+	*row = start;
 	free(frame);
 	dwarf_cfi_end(cfi);
 	return ok;
+}
+
+/*
+ * Does a row of the call frame information begin at VADDR, with the CFA
+ * at rsp + 8, as at the entry? Rows begin where the compiler put a CFI
+ * directive, between two instructions; there, the frame is all popped.
+ */
+int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr)
+{
+	uint64_t row;
+	int ok = elf_frame_entry_cfa(ef, vaddr, &row);
+
+	return ok == 1 ? row == vaddr : ok;
 }
 
 int elf_has_interp(struct elf_file *ef)

@@ -42,6 +42,12 @@ const char *elf_plt_symbol(struct elf_file *ef, uint64_t vaddr);
  * -ENOENT without CFI.
  */
 int elf_frame_popped_at(struct elf_file *ef, uint64_t vaddr);
+/* Is the CFA at rsp + 8 at VADDR (1), in a row that begins at *ROW? */
+int elf_frame_entry_cfa(struct elf_file *ef, uint64_t vaddr, uint64_t *row);
+/* The GOT slot a PLT stub at VADDR jumps through, or 0. */
+uint64_t elf_plt_slot(struct elf_file *ef, uint64_t vaddr);
+/* The symbol the relocation of GOT slot SLOT names (JUMP_SLOT, GLOB_DAT), or NULL. */
+const char *elf_slot_symbol(struct elf_file *ef, uint64_t slot);
 
 /* 1 if the file names a dynamic loader (PT_INTERP): it can map libraries. */
 int elf_has_interp(struct elf_file *ef);

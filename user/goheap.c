@@ -233,6 +233,7 @@ int go_allocs_read(int map_fd, uint32_t tgid, uint64_t sample_bytes,
 	struct go_entry *e = NULL;
 	struct stack_group *g;
 	double count = 0, bytes = 0;
+	uint64_t exact_count = 0, exact_bytes = 0;
 	size_t nr, n = 0;
 	int err;
 
@@ -256,9 +257,18 @@ int go_allocs_read(int map_fd, uint32_t tgid, uint64_t sample_bytes,
 		if (!n || g[n - 1].stack_id != e[i].key.stack_id) {
 			g[n++].stack_id = e[i].key.stack_id;
 			count = bytes = 0;
+			exact_count = exact_bytes = 0;
 		}
 		if (sampled)
 			g[n - 1].samples += e[i].calls;
+		if (!sample_bytes) {
+			/* Every call: to the byte, as the stats line's alloc_bytes. */
+			exact_count += e[i].calls;
+			exact_bytes += e[i].calls * e[i].key.size;
+			g[n - 1].count = exact_count;
+			g[n - 1].bytes = exact_bytes;
+			continue;
+		}
 		/* Rounded per group; exact (w = 1) when not sampled. */
 		count += w * e[i].calls;
 		bytes += w * e[i].calls * e[i].key.size;

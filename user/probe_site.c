@@ -159,8 +159,12 @@ void insn_decode(const unsigned char *code, size_t len, unsigned int free_regs,
 	}
 	if (len && decode_emulated(code, len, in))
 		return;
-	/* %fs/%gs reads (thread-local variables), then REX. */
-	if (len > pre && (c[pre] == 0x64 || c[pre] == 0x65))
+	/* Padding's operand-size and segment prefixes; %fs/%gs reads; then REX. */
+	while (len > pre + 1 && c[pre] == 0x66 && (c[pre + 1] == 0x66 || c[pre + 1] == 0x2e))
+		pre++;
+	if (len > pre + 1 && c[pre] == 0x66 && c[pre + 1] == 0x0f)
+		pre++;
+	if (len > pre && (c[pre] == 0x64 || c[pre] == 0x65 || c[pre] == 0x2e))
 		pre++;
 	if (len > pre && c[pre] >= 0x40 && c[pre] <= 0x4f)
 		rex = c[pre++];
@@ -199,6 +203,29 @@ void insn_decode(const unsigned char *code, size_t len, unsigned int free_regs,
 	case 0x3d: case 0xa9:
 		if (len >= 5)
 			set(in, INSN_QUIET, 5, c[0] == 0x3d ? "cmp" : "test");
+		break;
+	/*
+	 * Never passed by a probe (INSN_UNKNOWN), but their lengths let a
+	 * function be decoded from its entry, and -v name them.
+	 */
+	case 0xc3:
+		set(in, INSN_UNKNOWN, 1, "ret");
+		break;
+	case 0xff:
+		if (len >= 2 && ((c[1] >> 3 & 7) == 2 || (c[1] >> 3 & 7) == 4)) {
+			unsigned int m = modrm_len(c + 1, len - 1);
+
+			set(in, INSN_UNKNOWN, m ? 1 + m : 0,
+			    (c[1] >> 3 & 7) == 2 ? (c[1] >> 6 == 3 ? "call *reg" : "call *mem")
+						 : (c[1] >> 6 == 3 ? "jmp *reg" : "jmp *mem"));
+		}
+		break;
+	case 0x0f:	/* nopw/nopl, multi-byte padding */
+		if (len >= 3 && c[1] == 0x1f) {
+			unsigned int m = modrm_len(c + 2, len - 2);
+
+			set(in, INSN_UNKNOWN, m ? 2 + m : 0, "nop");
+		}
 		break;
 	case 0x05: case 0x0d: case 0x25: case 0x2d: case 0x35:	/* op %eax,imm32 */
 		if (len >= 5)

@@ -200,9 +200,12 @@ static void print_frame_text(FILE *out, size_t i, const struct frame_info *f)
 
 static void print_stats_text(FILE *out, const struct stack_report *r)
 {
+	bool allocated = r->kind == REPORT_ALLOCATED;
+
 	fputs("stats:", out);
 	for (int i = 0; i < STAT_NR; i++)
-		fprintf(out, " %s=%" PRIu64, alloc_stat_name(i), r->stats[i]);
+		if (alloc_stat_in_report(i, allocated))
+			fprintf(out, " %s=%" PRIu64, alloc_stat_name(i), r->stats[i]);
 	fprintf(out, " threads_tracked=%" PRIu64 "\n", r->threads_tracked);
 	for (int i = 0; i < STAT_NR; i++)
 		if (r->stats[i] && alloc_stat_loss(i))
@@ -356,8 +359,12 @@ void report_print_json(FILE *out, const struct stack_report *r)
 		fputs("]}", out);
 	}
 	fputs("],\"stats\":{", out);
-	for (int i = 0; i < STAT_NR; i++)
-		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", alloc_stat_name(i), r->stats[i]);
+	for (int i = 0, first = 1; i < STAT_NR; i++) {
+		if (!alloc_stat_in_report(i, r->kind == REPORT_ALLOCATED))
+			continue;
+		fprintf(out, "%s\"%s\":%" PRIu64, first ? "" : ",", alloc_stat_name(i), r->stats[i]);
+		first = 0;
+	}
 	fprintf(out, ",\"threads_tracked\":%" PRIu64 "}}\n", r->threads_tracked);
 }
 

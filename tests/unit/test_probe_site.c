@@ -29,7 +29,7 @@ static void test_decode(void)
 		{ "jne rel8", { 0x75, 0x75 }, 2, INSN_EMULATED, 2 },
 		{ "nop", { 0x90 }, 1, INSN_EMULATED, 1 },
 		{ "jmp rel32, cut short", { 0xe9, 1, 2 }, 3, INSN_UNKNOWN, 0 },
-		{ "nopl: single-stepped", { 0x0f, 0x1f, 0x40, 0x00 }, 4, INSN_UNKNOWN, 0 },
+		{ "nopl: single-stepped, a stop", { 0x0f, 0x1f, 0x40, 0x00 }, 4, INSN_UNKNOWN, 4 },
 		{ "endbr64", { 0xf3, 0x0f, 0x1e, 0xfa }, 4, INSN_ENDBR, 4 },
 		{ "test %rdi,%rdi", { 0x48, 0x85, 0xff }, 3, INSN_QUIET, 3 },
 		{ "cmpb $0,rip", { 0x80, 0x3d, 1, 2, 3, 4, 0 }, 7, INSN_QUIET, 7 },
@@ -53,8 +53,12 @@ static void test_decode(void)
 		{ "lea -0x10(%rdi),%rdi: the argument", { 0x48, 0x8d, 0x7f, 0xf0 }, 4,
 		  INSN_WRITES, 4 },
 		{ "neg %rdi", { 0x48, 0xf7, 0xdf }, 3, INSN_UNKNOWN, 0 },
-		{ "ret", { 0xc3 }, 1, INSN_UNKNOWN, 0 },
-		{ "cs nopw (66 prefix)", { 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0 }, 6, INSN_UNKNOWN, 0 },
+		{ "ret: a stop, its length known", { 0xc3 }, 1, INSN_UNKNOWN, 1 },
+		{ "jmp *0x2de7(%rip): a stop", { 0xff, 0x25, 0xe7, 0x2d, 0, 0 }, 6, INSN_UNKNOWN, 6 },
+		{ "call *0x2de5(%rip): a stop", { 0xff, 0x15, 0xe5, 0x2d, 0, 0 }, 6, INSN_UNKNOWN, 6 },
+		{ "cs nopw 0x0(%rax,%rax,1): padding", { 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0 },
+		  10, INSN_UNKNOWN, 10 },
+		{ "cs nopw, cut short", { 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0 }, 6, INSN_UNKNOWN, 0 },
 	};
 	struct insn in;
 
