@@ -180,6 +180,21 @@ $(OUTPUT)/libcet_alloc.so: tests/workloads/cet_alloc.c | $(OUTPUT)
 $(OUTPUT)/libnocet_alloc.so: tests/workloads/cet_alloc.c | $(OUTPUT)
 	$(CC) -O2 -g -fcf-protection=none -Wall -Wextra -shared -fPIC $< -o $@
 
+# Tail jumps between allocator functions (e2e-allocs-c.sh): clang's, through
+# the PLT, one that never pushes; gcc's -fno-plt, through GOT slots; and an
+# interposer of malloc alone.
+$(OUTPUT)/libbump_alloc.so: tests/workloads/bump_alloc.c | $(OUTPUT)
+	$(CLANG) -O2 -g -Wall -Wextra -shared -fPIC $< -o $@
+
+$(OUTPUT)/libbump_alloc_noplt.so: tests/workloads/bump_alloc.c | $(OUTPUT)
+	$(CC) -O2 -g -fno-plt -Wall -Wextra -shared -fPIC $< -o $@
+
+$(OUTPUT)/libinterpose_malloc.so: tests/workloads/interpose_malloc.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC $< -o $@
+
+$(OUTPUT)/allocs_tails: tests/workloads/allocs_tails.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/dlopen_exit: tests/workloads/dlopen_exit.c $(OUTPUT)/libdso_leak.so | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
 
@@ -258,7 +273,9 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
 	    $(OUTPUT)/reach_graphs \
 	    $(OUTPUT)/stallwork \
-	    $(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so
+	    $(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so \
+	    $(OUTPUT)/libbump_alloc.so $(OUTPUT)/libbump_alloc_noplt.so \
+	    $(OUTPUT)/libinterpose_malloc.so $(OUTPUT)/allocs_tails
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

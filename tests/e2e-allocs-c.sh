@@ -19,9 +19,14 @@ KNOWN=$PWD/build/allocs_known
 RUSTLEAK=$PWD/build/rustleak
 GOALLOC=$PWD/build/goalloc
 CET=$PWD/build/libcet_alloc.so
+TAILS=$PWD/build/allocs_tails
+BUMP=$PWD/build/libbump_alloc.so
+BUMP_NOPLT=$PWD/build/libbump_alloc_noplt.so
+INTERPOSE=$PWD/build/libinterpose_malloc.so
 
 require_root_and_build e2e-allocs-c
-for f in "$KNOWN" "$RUSTLEAK" "$JEMALLOC" "$TCMALLOC" "$CET"; do
+for f in "$KNOWN" "$RUSTLEAK" "$JEMALLOC" "$TCMALLOC" "$CET" "$TAILS" "$BUMP" "$BUMP_NOPLT" \
+	"$INTERPOSE"; do
 	if [ ! -e "$f" ]; then
 		echo "e2e-allocs-c: $f missing: make e2e (g++, rustc, libjemalloc2 and" \
 			"libtcmalloc-minimal4 are needed)" >&2
@@ -95,7 +100,7 @@ test_glibc() {
 		grep -q "_Znam in .*libstdc++.* only jumps to _Znwm: not hooked" "$err"
 	check "glibc: realloc's tail jump to malloc probed" \
 		grep -q "realloc in .*libc.so.6: a tail jump to malloc at +[0-9]*: probed" "$err"
-	check_eq "glibc: no return probe, no free probe: nothing freed, nothing missed" "0 0 0" \
+	check_eq "glibc: no return probe, no free probe: no leaks counter shown" "null null null" \
 		"$(jq -r '.stats | "\(.frees) \(.free_unknown) \(.missed_return)"' <<<"$report")"
 	run_allocs glibc-fp --unwind fp -- "$KNOWN"
 	check_known "glibc fp" "$report"
@@ -126,6 +131,46 @@ test_other_allocators() {
 		grep -q "malloc in $CET: probed at +4 push, emulated" "$err"
 	check "CET-built allocator: memalign only jumps to aligned_alloc: not hooked" \
 		grep -q "memalign in $CET only jumps to aligned_alloc: not hooked" "$err"
+}
+
+# tails_of REPORT: "allocations bytes" of allocs_tails' functions, in order.
+tails_of() {
+	local f
+	for f in realloc_null valloc_here aligned_here malloc_here impossible_here; do
+		first "$1" "$f"
+	done | paste -sd '|'
+}
+
+# Tail jumps between allocator functions, each call counted once: through
+# the PLT from a function that never pushes (clang), through GOT slots
+# (-fno-plt), and through a PLT slot bound to an interposer not hooked.
+test_tail_jumps() {
+	run_allocs bump --allocator "$BUMP" -- env LD_PRELOAD="$BUMP" "$TAILS"
+	check_eq "clang bump allocator: realloc(NULL) x 4, valloc, aligned_alloc, malloc, once each" \
+		"4 160|1 100|1 128|1 10|0 0" "$(tails_of "$report")"
+	check "clang bump allocator: valloc's jmp memalign@plt, no push before it, probed" \
+		grep -q "valloc in $BUMP: a tail jump to memalign at +8: probed" "$err"
+	run_allocs noplt --allocator "$BUMP_NOPLT" -- env LD_PRELOAD="$BUMP_NOPLT" "$TAILS"
+	check_eq "-fno-plt bump allocator: jmp *slot(%rip), each call once" \
+		"4 160|1 100|1 128|1 10|0 0" "$(tails_of "$report")"
+	check "-fno-plt bump allocator: aligned_alloc only jumps to memalign: not hooked" \
+		grep -q "aligned_alloc in $BUMP_NOPLT only jumps to memalign: not hooked" "$err"
+	run_allocs interposed --allocator "$BUMP" -- \
+		env LD_PRELOAD="$INTERPOSE $BUMP" "$TAILS"
+	check_eq "interposed malloc: realloc(NULL)'s jump lands unhooked, no call lost; malloc not this allocator's" \
+		"4 160|1 100|1 128|0 0|0 0" "$(tails_of "$report")"
+	check_eq "interposed malloc: the first jumps through lazy slots (malloc@plt, memalign@plt), known by kind" 2 \
+		"$(jq -r .stats.tail_unbound <<<"$report")"
+}
+
+# Calls that cannot succeed: counted apart, their bytes in no total.
+test_impossible() {
+	run_allocs impossible -- "$TAILS"
+	check_eq "impossible calls: none counted, 4 in alloc_impossible" "0 0 4" \
+		"$(first "$report" impossible_here) $(jq -r .stats.alloc_impossible <<<"$report")"
+	check_eq "impossible calls: the header's bytes are the stats line's" \
+		"$(jq -r .stats.alloc_bytes <<<"$report")" \
+		"$(jq -r '[.stacks[].bytes] | add' <<<"$report")"
 }
 
 test_outputs() {
@@ -194,8 +239,14 @@ test_sampled() {
 	check_eq "by default: calls sampled and passed add up to the exact run's" \
 		"$(jq -r '.stats.allocs' <<<"$report")" \
 		"$(jq -r '.stats.sampled + .stats.unsampled' <<<"$r")"
-	check_eq "by default: leak_here()'s 7 x 4096, each sampled with p = 1 - exp(-1/128), weighed 128.50" \
-		"$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here()")] | map(.samples) | add // 0 | . / (1 - (-1 / 128 | exp)) | round' <<<"$r")" \
+	# At 1024 bytes, each 4096-byte call is sampled with p = 1 - exp(-4):
+	# all 7 missed with p = exp(-28); weighed 1.019 each.
+	r=$("$MEMLENS" allocs --json -t 0 --sample-bytes 1024 -- "$KNOWN" 2>/dev/null | tail -n 1)
+	local samples
+	samples=$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here()")] | map(.samples) | add // 0' <<<"$r")
+	check "--sample-bytes 1024: leak_here() sampled (samples $samples > 0)" test "$samples" -gt 0
+	check_eq "--sample-bytes 1024: leak_here()'s samples weighed 1 / (1 - exp(-4)) each" \
+		"$(jq -r --argjson s "$samples" -n '$s / (1 - (-4 | exp)) | round')" \
 		"$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here()")] | map(.allocations) | add // 0' <<<"$r")"
 }
 
@@ -214,6 +265,8 @@ test_errors() {
 
 test_glibc
 test_other_allocators
+test_tail_jumps
+test_impossible
 test_outputs
 test_pid
 test_rust
