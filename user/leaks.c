@@ -79,6 +79,9 @@ static const char allocs_usage[] =
 "C++, Rust: malloc, calloc, realloc, the aligned ones, operator new) costs\n"
 "one probe per allocator call: no return or free probe. A Go program's heap\n"
 "is runtime.mallocgc's: which functions' values escape to the heap.\n"
+"Sampled by default, C and Go alike: one call every 524288 bytes on\n"
+"average (Go's MemProfileRate), counts and bytes estimated from them.\n"
+"--sample-bytes 0 counts every call exactly.\n"
 "Reported every interval, at Ctrl-C, and when the process exits.\n"
 "\n";
 
