@@ -155,6 +155,11 @@ test_tail_jumps() {
 		"4 160|1 100|1 128|1 10|0 0" "$(tails_of "$report")"
 	check "-fno-plt bump allocator: aligned_alloc only jumps to memalign: not hooked" \
 		grep -q "aligned_alloc in $BUMP_NOPLT only jumps to memalign: not hooked" "$err"
+	# Before 6.6: the tail jumps' cookies on one uprobe each.
+	MEMLENS_DISABLE=uprobe_multi run_allocs noplt-classic --allocator "$BUMP_NOPLT" -- \
+		env LD_PRELOAD="$BUMP_NOPLT" "$TAILS"
+	check_eq "-fno-plt bump allocator, one uprobe each (MEMLENS_DISABLE=uprobe_multi)" \
+		"4 160|1 100|1 128|1 10|0 0" "$(tails_of "$report")"
 	run_allocs interposed --allocator "$BUMP" -- \
 		env LD_PRELOAD="$INTERPOSE $BUMP" "$TAILS"
 	check_eq "interposed malloc: realloc(NULL)'s jump lands unhooked, no call lost; malloc not this allocator's" \

@@ -127,14 +127,16 @@ static void add_link(struct alloc_probes *ap, struct bpf_link *link, bool retpro
 }
 
 /*
- * One uprobe_multi link for PROG at the N offsets of the file: it costs
- * one grace period to close, where a link per offset costs one each.
+ * One uprobe_multi link for PROG at the N offsets of the file, each with
+ * its cookie if COOKIES: it costs one grace period to close, where a link
+ * per offset costs one each.
  */
 static int attach_multi(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
-			const unsigned long *offsets, size_t n, int pid, bool retprobe)
+			const unsigned long *offsets, const __u64 *cookies, size_t n, int pid,
+			bool retprobe)
 {
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cnt = n,
-		    .retprobe = retprobe);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cookies = cookies,
+		    .cnt = n, .retprobe = retprobe);
 	struct bpf_link *link;
 
 	link = bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &opts);
@@ -151,12 +153,15 @@ static int attach_multi(struct alloc_probes *ap, struct bpf_program *prog, const
  * lives; once it has exited, none is (doc/memlens-doctor.md).
  */
 static int attach_each(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
-		       const unsigned long *offsets, size_t n, int pid, bool retprobe)
+		       const unsigned long *offsets, const __u64 *cookies, size_t n, int pid,
+		       bool retprobe)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 	struct bpf_link *link;
 
 	for (size_t i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe,
+			    .bpf_cookie = cookies ? cookies[i] : 0);
+
 		link = bpf_program__attach_uprobe_opts(prog, pid, path, offsets[i], &opts);
 		if (!link)
 			return -errno;	/* those attached are closed with AP */
@@ -165,15 +170,22 @@ static int attach_each(struct alloc_probes *ap, struct bpf_program *prog, const 
 	return 0;
 }
 
-/* PROG at the N offsets of the file, the way this kernel allows. */
-static int attach_group(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
-			const unsigned long *offsets, size_t n, int pid, bool retprobe)
+/* PROG at the N offsets of the file (each with its cookie if COOKIES), the way this kernel allows. */
+static int attach_cookies(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
+			  const unsigned long *offsets, const __u64 *cookies, size_t n, int pid,
+			  bool retprobe)
 {
 	if (!n)
 		return 0;
 	if (bpf_program__expected_attach_type(prog) == BPF_TRACE_UPROBE_MULTI)
-		return attach_multi(ap, prog, path, offsets, n, pid, retprobe);
-	return attach_each(ap, prog, path, offsets, n, pid, retprobe);
+		return attach_multi(ap, prog, path, offsets, cookies, n, pid, retprobe);
+	return attach_each(ap, prog, path, offsets, cookies, n, pid, retprobe);
+}
+
+static int attach_group(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
+			const unsigned long *offsets, size_t n, int pid, bool retprobe)
+{
+	return attach_cookies(ap, prog, path, offsets, NULL, n, pid, retprobe);
 }
 
 /* One function hooked: where it begins, where its probe goes. */
@@ -1284,34 +1296,6 @@ static size_t find_tails(const struct profile_file *pf, const struct placed *p, 
 	return n;
 }
 
-/* PROG at the N offsets of the file, each with its cookie. */
-static int attach_cookies(struct alloc_probes *ap, struct bpf_program *prog, const char *path,
-			  const unsigned long *offsets, const __u64 *cookies, size_t n, int pid)
-{
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, multi, .offsets = offsets, .cookies = cookies,
-		    .cnt = n);
-	struct bpf_link *link;
-
-	if (!n)
-		return 0;
-	if (bpf_program__expected_attach_type(prog) == BPF_TRACE_UPROBE_MULTI) {
-		link = bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &multi);
-		if (!link)
-			return -errno;
-		add_link(ap, link, false);
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies[i]);
-
-		link = bpf_program__attach_uprobe_opts(prog, pid, path, offsets[i], &opts);
-		if (!link)
-			return -errno;	/* those attached are closed with AP */
-		add_link(ap, link, false);
-	}
-	return 0;
-}
-
 /*
  * memlens allocs: what EF defines of the allocation functions, entries
  * only. ALL_OBJECTS: every allocator the process maps is hooked, not
@@ -1353,17 +1337,19 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 			info_msg("%s in %s: its size is not known: a call it makes to another "
 				 "allocation function counts again", p->f->name, lib_name);
 		offsets[n] = p->off + p->ps.skip;
-		cookies[n++] = SESSION_COOKIE(p->f->kind, 0, sized ? p->ps.skip : 0,
+		/* Its start (ip - skip) always: a tail jump's target is told by it. */
+		cookies[n++] = SESSION_COOKIE(p->f->kind, 0, p->ps.skip <= 0xffff ? p->ps.skip : 0,
 					      sized ? p->size : 0);
 		for (size_t k = find_tails(&pf, p, found, found_cookies, lib_name); k; k--) {
 			tails[nt] = found[k - 1];
 			tail_cookies[nt++] = found_cookies[k - 1];
 		}
 	}
-	err = attach_cookies(ap, skel->progs.profile_enter, lib_path, offsets, cookies, n, pid);
+	err = attach_cookies(ap, skel->progs.profile_enter, lib_path, offsets, cookies, n, pid,
+			     false);
 	if (!err)
 		err = attach_cookies(ap, skel->progs.profile_tail, lib_path, tails, tail_cookies, nt,
-				     pid);
+				     pid, false);
 	if (!err)
 		err = attach_group(ap, skel->progs.exit_enter, lib_path, exits, ne, pid, false);
 	return err;
