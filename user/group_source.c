@@ -199,20 +199,21 @@ static int say_no_allocator(int pid)
  * --allocator PATH, hooked before the command runs; or the allocators the
  * process maps: those of a running process now, those of a command as it
  * maps them (it is held at exec and at every new code mapping until they
- * are hooked).
+ * are hooked). PROFILE: allocs' entry probes only.
  */
-static int outstanding_hook(struct alloc_session *s, int target)
+static int hook_allocators(struct alloc_session *s, int target, bool profile)
 {
 	const char *path = s->opts->allocator;
 	bool started = s->opts->cmd != NULL;
 	int n;
 
-	if (snapshot_init(s))
-		return -ENOMEM;
+	if (path && profile)
+		return alloc_profile_attach(s->skel, path, path, target, started, &s->probes);
 	if (path)
 		return alloc_probes_attach(s->skel, path, path, target, started, &s->probes);
 	s->hooks = alloc_hooks_new(s->skel, target, started,
-				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE);
+				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE |
+				   (profile ? ALLOC_PROFILE : 0));
 	if (!s->hooks)
 		return -ENOMEM;
 	if (started)
@@ -223,6 +224,13 @@ static int outstanding_hook(struct alloc_session *s, int target)
 		return n;
 	}
 	return n ? 0 : say_no_allocator(target);
+}
+
+static int outstanding_hook(struct alloc_session *s, int target)
+{
+	if (snapshot_init(s))
+		return -ENOMEM;
+	return hook_allocators(s, target, false);
 }
 
 /*
@@ -486,27 +494,10 @@ static void profile_configure(struct alloc_session *s)
 		bpf_map__set_max_entries(s->skel->maps.alloc_profile, s->opts->max_stacks);
 }
 
-/* As for leaks (outstanding_hook()), with entry probes only. */
+/* As for leaks, with entry probes only. */
 static int profile_hook(struct alloc_session *s, int target)
 {
-	const char *path = s->opts->allocator;
-	bool started = s->opts->cmd != NULL;
-	int n;
-
-	if (path)
-		return alloc_profile_attach(s->skel, path, path, target, started, &s->probes);
-	s->hooks = alloc_hooks_new(s->skel, target, started, ALLOC_DEFINES_MALLOC |
-				   ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE | ALLOC_PROFILE);
-	if (!s->hooks)
-		return -ENOMEM;
-	if (started)
-		return 0;
-	n = alloc_hooks_scan(s->hooks, target, NULL);
-	if (n < 0) {
-		alloc_hooks_say_error(s->hooks, target, n);
-		return n;
-	}
-	return n ? 0 : say_no_allocator(target);
+	return hook_allocators(s, target, true);
 }
 
 static int profile_group(struct alloc_session *s, struct stack_report *r)
