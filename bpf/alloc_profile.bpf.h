@@ -56,8 +56,9 @@ struct profile_thread {
 	__u64 lo, hi;		/* its function's code */
 	__u64 inner_lo, inner_hi;	/* that of the last call it made */
 	__u64 tail_sp;		/* it tail-jumps on to a hooked function: at this sp */
-	__u64 tail_to;		/* to this function's start; 0: to one of tail_kind */
-	__u32 tail_kind;
+	__u64 tail_to[4];	/* to one of these (tail_targets()), 0 past the last */
+	__u32 tail_kind;	/* or, if tail_unbound, to one of this kind */
+	__u32 tail_unbound;
 };
 
 struct {
@@ -80,7 +81,8 @@ static bool profile_nested(struct profile_thread *pt, __u64 sp, __u64 ret, __u64
 	/* A mark serves the next entry only: any other one drops it. */
 	pt->tail_sp = 0;
 	if (tail_sp && tail_sp == sp && ret == pt->ret &&
-	    (pt->tail_to ? start == pt->tail_to : kind == pt->tail_kind)) {
+	    (start == pt->tail_to[0] || start == pt->tail_to[1] || start == pt->tail_to[2] ||
+	     start == pt->tail_to[3] || (pt->tail_unbound && kind == pt->tail_kind))) {
 		/* The outer call's tail jump: its code is now this function's. */
 		pt->lo = start;
 		pt->hi = start + size;
@@ -224,26 +226,61 @@ static bool condition_holds(__u64 flags, unsigned int cc)
 	return holds != (cc & 1);
 }
 
-/*
- * The function a tail jump at IP goes to, from its cookie: IP + delta, or
- * what the GOT slot there holds. 0 if the slot is not bound yet: it points
- * at its PLT entry's `push $index` (after an endbr64 with IBT), no
- * function's first instruction; the dynamic linker picks the target.
- */
-static __u64 tail_target(__u64 cookie, __u64 ip)
-{
-	__u64 to = ip + TAIL_DELTA(cookie);
-	unsigned char c[5];
+#define TAIL_HOPS	3	/* a forwarder's PLT stub, the forwarder, its target's stub */
+_Static_assert(TAIL_HOPS + 1 == sizeof(((struct profile_thread *)0)->tail_to) / sizeof(__u64),
+	       "tail_to holds every hop");
 
-	if (!(cookie & TAIL_VIA_SLOT))
-		return to;
-	if (bpf_probe_read_user(&to, sizeof(to), (void *)to) ||
-	    bpf_probe_read_user(c, sizeof(c), (void *)to))
-		return 0;
-	if (c[0] == 0x68 || (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa &&
-			     c[4] == 0x68))
-		return 0;
-	return to;
+/*
+ * Where a tail jump at IP goes, from its cookie: IP + delta, or what the
+ * GOT slot there holds; then on through what only jumps on (a PLT stub, a
+ * forwarder memlens does not hook, such as `aligned_alloc: jmp memalign`):
+ * `endbr64`, `bnd`, then `jmp rel32`, `jmp rel8` or `jmp *slot(%rip)`.
+ * Every address on the way goes into TO (0 past the last): the function
+ * entered next is the same call if it is one of them. False if a slot on
+ * the way is not bound yet: it points at its PLT entry's `push $index`
+ * (after an endbr64 with IBT), and the dynamic linker picks the target.
+ */
+static bool tail_targets(__u64 cookie, __u64 ip, __u64 *to)
+{
+	__u64 at = ip + TAIL_DELTA(cookie), slot;
+	unsigned char c[6];
+	__s32 rel;
+	int hop;
+
+	if ((cookie & TAIL_VIA_SLOT) && bpf_probe_read_user(&at, sizeof(at), (void *)at))
+		return false;
+	for (hop = 0; hop < TAIL_HOPS; hop++) {
+		to[hop] = at;
+		if (bpf_probe_read_user(c, sizeof(c), (void *)at))
+			return true;
+		if (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa) {
+			at += 4;
+			if (bpf_probe_read_user(c, sizeof(c), (void *)at))
+				return true;
+		}
+		if (c[0] == 0xf2) {		/* bnd */
+			at += 1;
+			if (bpf_probe_read_user(c, sizeof(c), (void *)at))
+				return true;
+		}
+		if (c[0] == 0x68)
+			return false;		/* a PLT entry's push: not bound yet */
+		if (c[0] == 0xe9) {
+			__builtin_memcpy(&rel, &c[1], sizeof(rel));
+			at += 5 + (__s64)rel;
+		} else if (c[0] == 0xeb) {
+			at += 2 + (__s64)(__s8)c[1];
+		} else if (c[0] == 0xff && c[1] == 0x25) {
+			__builtin_memcpy(&rel, &c[2], sizeof(rel));
+			slot = at + 6 + (__s64)rel;
+			if (bpf_probe_read_user(&at, sizeof(at), (void *)slot))
+				return true;
+		} else {
+			return true;		/* a function's first instruction */
+		}
+	}
+	to[TAIL_HOPS] = at;
+	return true;
 }
 
 /*
@@ -269,9 +306,10 @@ int profile_tail(struct pt_regs *ctx)
 		return 0;
 	if ((cookie & TAIL_COND) && !condition_holds(ctx->flags, TAIL_CC(cookie)))
 		return 0;
-	pt->tail_to = tail_target(cookie, PT_REGS_IP(ctx));
+	__builtin_memset(pt->tail_to, 0, sizeof(pt->tail_to));
 	pt->tail_kind = TAIL_KIND(cookie);
-	if (!pt->tail_to)
+	pt->tail_unbound = !tail_targets(cookie, PT_REGS_IP(ctx), pt->tail_to);
+	if (pt->tail_unbound)
 		stat_add(STAT_TAIL_UNBOUND, 1);
 	pt->tail_sp = sp;
 	return 0;

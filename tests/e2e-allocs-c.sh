@@ -136,7 +136,7 @@ test_other_allocators() {
 # tails_of REPORT: "allocations bytes" of allocs_tails' functions, in order.
 tails_of() {
 	local f
-	for f in realloc_null valloc_here aligned_here malloc_here impossible_here; do
+	for f in realloc_null valloc_here aligned_here pvalloc_here malloc_here impossible_here; do
 		first "$1" "$f"
 	done | paste -sd '|'
 }
@@ -146,25 +146,25 @@ tails_of() {
 # (-fno-plt), and through a PLT slot bound to an interposer not hooked.
 test_tail_jumps() {
 	run_allocs bump --allocator "$BUMP" -- env LD_PRELOAD="$BUMP" "$TAILS"
-	check_eq "clang bump allocator: realloc(NULL) x 4, valloc, aligned_alloc, malloc, once each" \
-		"4 160|1 100|1 128|1 10|0 0" "$(tails_of "$report")"
+	check_eq "clang bump allocator: realloc(NULL) x 4, valloc, aligned_alloc, pvalloc, malloc, once each" \
+		"4 160|1 100|1 128|1 4096|1 10|0 0" "$(tails_of "$report")"
 	check "clang bump allocator: valloc's jmp memalign@plt, no push before it, probed" \
 		grep -q "valloc in $BUMP: a tail jump to memalign at +8: probed" "$err"
 	run_allocs noplt --allocator "$BUMP_NOPLT" -- env LD_PRELOAD="$BUMP_NOPLT" "$TAILS"
 	check_eq "-fno-plt bump allocator: jmp *slot(%rip), each call once" \
-		"4 160|1 100|1 128|1 10|0 0" "$(tails_of "$report")"
+		"4 160|1 100|1 128|1 4096|1 10|0 0" "$(tails_of "$report")"
 	check "-fno-plt bump allocator: aligned_alloc only jumps to memalign: not hooked" \
 		grep -q "aligned_alloc in $BUMP_NOPLT only jumps to memalign: not hooked" "$err"
 	# Before 6.6: the tail jumps' cookies on one uprobe each.
 	MEMLENS_DISABLE=uprobe_multi run_allocs noplt-classic --allocator "$BUMP_NOPLT" -- \
 		env LD_PRELOAD="$BUMP_NOPLT" "$TAILS"
 	check_eq "-fno-plt bump allocator, one uprobe each (MEMLENS_DISABLE=uprobe_multi)" \
-		"4 160|1 100|1 128|1 10|0 0" "$(tails_of "$report")"
+		"4 160|1 100|1 128|1 4096|1 10|0 0" "$(tails_of "$report")"
 	run_allocs interposed --allocator "$BUMP" -- \
 		env LD_PRELOAD="$INTERPOSE $BUMP" "$TAILS"
 	check_eq "interposed malloc: realloc(NULL)'s jump lands unhooked, no call lost; malloc not this allocator's" \
-		"4 160|1 100|1 128|0 0|0 0" "$(tails_of "$report")"
-	check_eq "interposed malloc: the first jumps through lazy slots (malloc@plt, memalign@plt), known by kind" 2 \
+		"4 160|1 100|1 128|1 4096|0 0|0 0" "$(tails_of "$report")"
+	check_eq "interposed malloc: the first jumps through lazy slots (malloc, memalign, aligned_alloc@plt), known by kind" 3 \
 		"$(jq -r .stats.tail_unbound <<<"$report")"
 }
 

@@ -28,6 +28,11 @@ __attribute__((noinline)) void aligned_here(void)
 	sink = aligned_alloc(64, 128);
 }
 
+__attribute__((noinline)) void pvalloc_here(void)
+{
+	sink = pvalloc(100);
+}
+
 __attribute__((noinline)) void malloc_here(void)
 {
 	sink = malloc(10);
@@ -49,6 +54,7 @@ int main(void)
 	realloc_null();
 	valloc_here();
 	aligned_here();
+	pvalloc_here();
 	malloc_here();
 	impossible_here();
 	return 0;

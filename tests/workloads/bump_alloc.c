@@ -8,6 +8,8 @@
  * - with gcc -O2 -fno-plt: the jumps go through GOT slots
  *   (`jmp *memalign@GOTPCREL(%rip)`), aligned_alloc is only such a jump,
  *   realloc(NULL, n) a branch to `mov; jmp *malloc@GOTPCREL(%rip)`.
+ * Both: pvalloc tail-jumps to aligned_alloc, a forwarder memlens does not
+ * hook, which jumps to memalign.
  * Each call must count once, whichever function it enters first.
  */
 #include <errno.h>
@@ -70,7 +72,7 @@ __attribute__((noinline)) void *memalign(size_t align, size_t n)
 	return bump(n);
 }
 
-void *aligned_alloc(size_t align, size_t n)
+__attribute__((noinline)) void *aligned_alloc(size_t align, size_t n)
 {
 	return memalign(align, n);
 }
@@ -84,4 +86,10 @@ int posix_memalign(void **r, size_t align, size_t n)
 void *valloc(size_t n)
 {
 	return memalign(4096, n);
+}
+
+/* A tail jump to aligned_alloc, which only jumps on to memalign. */
+void *pvalloc(size_t n)
+{
+	return aligned_alloc(4096, (n + 4095) & ~4095UL);
 }
