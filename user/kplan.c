@@ -71,6 +71,19 @@ struct kplan_way kplan_rss(void)
 				   "know: no resident memory" };
 }
 
+/*
+ * kmem claims a slot of its direct-mapped object table with a BPF
+ * compare-and-swap (5.12); without, every object goes to the hash map,
+ * as before the table: the same counts, more BPF time an event.
+ */
+struct kplan_way kplan_kmem_objects(void)
+{
+	if (kfeature_has(KF_BPF_ATOMICS))
+		return (struct kplan_way){ "slots", NULL };
+	return (struct kplan_way){ "hash", "no BPF atomics (5.12): every object in the hash "
+				   "map, about twice the BPF time an event" };
+}
+
 /* Why no BPF subcommand can run on this kernel, or NULL. */
 static const char *kplan_blocker(void)
 {
@@ -239,6 +252,7 @@ static void plan_kmem(struct kplan *p)
 
 	plan_tracepoints(p, skel ? skel->obj : NULL);
 	kmem_bpf__destroy(skel);
+	add_way(p, "objects", kplan_kmem_objects());
 	plan_cgroup_option(p);
 	plan_bpf_stats(p);
 }

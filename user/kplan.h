@@ -25,6 +25,8 @@ struct kplan_way kplan_sampling(void);
 struct kplan_way kplan_scratch(void);
 /* Resident memory from kmem:rss_stat: "percpu_counter", "atomic" or "none". */
 struct kplan_way kplan_rss(void);
+/* How kmem keeps its slab objects: "slots" in front of the hash map, or "hash". */
+struct kplan_way kplan_kmem_objects(void);
 
 enum kplan_mode {
 	KPLAN_FULL,
