@@ -81,7 +81,7 @@ struct kplan_way kplan_kmem_objects(void)
 	if (kfeature_has(KF_BPF_ATOMICS))
 		return (struct kplan_way){ "slots", NULL };
 	return (struct kplan_way){ "hash", "no BPF atomics (5.12): every object in the hash "
-				   "map, about twice the BPF time an event" };
+				   "map, more BPF time a free" };
 }
 
 /* Why no BPF subcommand can run on this kernel, or NULL. */
