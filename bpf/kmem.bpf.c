@@ -182,7 +182,7 @@ static __always_inline bool slot_claim(struct object_slot *slot, struct object_k
  * counted now.
  */
 static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes,
-		  bool want_stack)
+		  bool want_stack, bool slots)
 {
 	struct object_key key = { .addr = addr, .class = space };
 	struct object obj = { .cache = cache, .bytes = bytes, .stack_id = -1 }, *old;
@@ -202,7 +202,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		if (obj.stack_id < 0)
 			stat_add(KSTAT_STACK_FAILED, 1);
 	}
-	slot = space == KMEM_SLAB ? slot_of(addr) : NULL;
+	slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
 	if (slot && slot_claim(slot, &key, &obj)) {
 		usage_alloc(tgid, cache, bytes, true);
 		return;
@@ -230,10 +230,10 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
  * tracked (allocated before memlens, or by a process not traced) is
  * counted by the caller, which knows its cache or not: false.
  */
-static __always_inline bool untrack(enum kmem_class space, __u64 addr)
+static __always_inline bool untrack(enum kmem_class space, __u64 addr, bool slots)
 {
 	struct object_key key = { .addr = addr, .class = space };
-	struct object_slot *slot = space == KMEM_SLAB ? slot_of(addr) : NULL;
+	struct object_slot *slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
 	struct object *obj;
 
 	if (slot && slot->addr == addr) {
@@ -294,8 +294,7 @@ static struct cache_info *cache_of(struct kmem_cache *s)
 	return info;
 }
 
-SEC("raw_tp/kmem_cache_alloc")
-int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_cache *s, bool slots)
 {
 	struct cache_info *info;
 	__u64 bytes;
@@ -304,16 +303,15 @@ int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct 
 		return 0;
 	info = cache_of(s);
 	bytes = info ? info->size : BPF_CORE_READ(s, size);
-	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, bytes, info && info->want_stacks);
+	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, bytes, info && info->want_stacks, slots);
 	return 0;
 }
 
-SEC("raw_tp/kmem_cache_free")
-int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, bool slots)
 {
 	struct cache_info *info;
 
-	if (!ptr || !s || untrack(KMEM_SLAB, (__u64)ptr))
+	if (!ptr || !s || untrack(KMEM_SLAB, (__u64)ptr, slots))
 		return 0;
 	/*
 	 * Not tracked: counted under KMEM_TGID_FREES for its cache, named
@@ -325,12 +323,30 @@ int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct k
 	return 0;
 }
 
+/*
+ * The slab programs come twice: with the object table, and *_hash without
+ * it for kernels without BPF atomics (5.12), whose verifier refuses a
+ * compare-and-swap anywhere in a program, reachable or not. The loader
+ * loads one set (kplan_kmem_programs()).
+ */
+SEC("raw_tp/kmem_cache_alloc")
+int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_alloc(ctx, ptr, s, true);
+}
+
+SEC("raw_tp/kmem_cache_free")
+int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_free(ptr, s, true);
+}
+
 SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
-	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size);
+	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, true);
 	return 0;
 }
 
@@ -339,7 +355,37 @@ SEC("raw_tp/kfree")
 int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 {
 	if (ptr)
-		untrack(KMEM_SLAB, (__u64)ptr);
+		untrack(KMEM_SLAB, (__u64)ptr, true);
+	return 0;
+}
+
+/* The same without the object table. */
+SEC("raw_tp/kmem_cache_alloc")
+int BPF_PROG(kmem_cache_alloc_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_alloc(ctx, ptr, s, false);
+}
+
+SEC("raw_tp/kmem_cache_free")
+int BPF_PROG(kmem_cache_free_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_free(ptr, s, false);
+}
+
+SEC("raw_tp/kmalloc")
+int BPF_PROG(kmalloc_hash, unsigned long call_site, const void *ptr, size_t bytes_req,
+	     size_t bytes_alloc)
+{
+	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
+	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, false);
+	return 0;
+}
+
+SEC("raw_tp/kfree")
+int BPF_PROG(kfree_hash, unsigned long call_site, const void *ptr)
+{
+	if (ptr)
+		untrack(KMEM_SLAB, (__u64)ptr, false);
 	return 0;
 }
 
@@ -373,7 +419,7 @@ int BPF_PROG(alloc_vmap_area, unsigned long addr, unsigned long size, unsigned l
 {
 	if (failed)
 		return 0;
-	track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false);
+	track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false, false);
 	return 0;
 }
 
@@ -381,7 +427,7 @@ SEC("raw_tp/free_vmap_area_noflush")
 int BPF_PROG(free_vmap_area_noflush, unsigned long va_start)
 {
 	if (va_start)
-		untrack(KMEM_VMALLOC, va_start);
+		untrack(KMEM_VMALLOC, va_start, false);
 	return 0;
 }
 
@@ -389,7 +435,7 @@ SEC("raw_tp/percpu_alloc_percpu")
 int BPF_PROG(percpu_alloc_percpu, unsigned long call_site, bool reserved, bool is_atomic,
 	     size_t size, size_t align, void *base_addr, int off, void *ptr, size_t bytes_alloc)
 {
-	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false);
+	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false, false);
 	return 0;
 }
 
@@ -397,7 +443,7 @@ SEC("raw_tp/percpu_free_percpu")
 int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
 {
 	if (ptr)
-		untrack(KMEM_PERCPU, (__u64)ptr);
+		untrack(KMEM_PERCPU, (__u64)ptr, false);
 	return 0;
 }
 

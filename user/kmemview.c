@@ -288,6 +288,7 @@ static int load(struct kmemview *v, uint32_t max_objects)
 	/* Without atomics the table stays unused: one slot, no branch reaches it. */
 	bpf_map__set_max_entries(skel->maps.object_slots, v->slots ? v->slots : 1);
 	skel->rodata->slot_mask = v->slots ? v->slots - 1 : 0;
+	kplan_kmem_programs(skel, v->slots);
 	/* Stacks only for --cache: the map is preallocated, keep it minimal. */
 	if (!o->cache)
 		bpf_map__set_max_entries(skel->maps.stacks, 1);

@@ -84,6 +84,20 @@ struct kplan_way kplan_kmem_objects(void)
 				   "map, more BPF time a free" };
 }
 
+void kplan_kmem_programs(struct kmem_bpf *skel, bool slots)
+{
+	struct bpf_program *with[] = {
+		skel->progs.kmem_cache_alloc, skel->progs.kmem_cache_free,
+		skel->progs.kmalloc, skel->progs.kfree,
+	}, *without[] = {
+		skel->progs.kmem_cache_alloc_hash, skel->progs.kmem_cache_free_hash,
+		skel->progs.kmalloc_hash, skel->progs.kfree_hash,
+	};
+
+	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++)
+		bpf_program__set_autoload(slots ? without[i] : with[i], false);
+}
+
 /* Why no BPF subcommand can run on this kernel, or NULL. */
 static const char *kplan_blocker(void)
 {
