@@ -389,7 +389,7 @@ fs_rounds() {
 }
 # The floor: empty programs on the raw tracepoints memlens kmem hooks,
 # what the kernel's tracepoints cost before any BPF work.
-KMEM_TPS=$(sed -n 's|^SEC("raw_tp/\([a-z_]*\)").*|\1|p' bpf/kmem.bpf.c)
+KMEM_TPS=$(sed -n 's|^SEC("raw_tp/\([a-z_]*\)").*|\1|p' bpf/kmem.bpf.c | sort -u)
 read -r kf_base kf_traced < <(alternate fs_rounds build/floor -t $KMEM_TPS)
 read -r km_base km_traced < <(alternate fs_rounds ./memlens kmem --json -i 3600)
 awk -v b="$kf_base" -v t="$kf_traced" -v n="$(wc -w <<<"$KMEM_TPS")" 'BEGIN {

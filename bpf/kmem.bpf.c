@@ -21,6 +21,12 @@
 /* --cache: kernel stacks for the objects of this slab cache, or kmalloc size. */
 const volatile char stack_cache_name[KMEM_CACHE_NAME_LEN];
 const volatile __u32 stack_kmalloc_size;
+/*
+ * The object table in front of the objects map: slot_mask + 1 slots, a
+ * power of two; 0 without BPF atomics (5.12), and the branches that use
+ * it are dead code the verifier never sees.
+ */
+const volatile __u32 slot_mask;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -41,6 +47,19 @@ struct {
 	__type(key, struct object_key);
 	__type(value, struct object);
 } objects SEC(".maps");
+
+/*
+ * Direct-mapped by address: an array lookup the verifier inlines, no
+ * hashing helper, no bucket lock, no element freelist. Most slab objects
+ * live and die in their slot; the objects map takes the rest.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);	/* set by userspace */
+	__type(key, __u32);
+	__type(value, struct object_slot);
+} object_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -116,6 +135,46 @@ static __always_inline void usage_free(__u32 tgid, __u64 cache, __u64 bytes)
 	__sync_fetch_and_add(&u->free_bytes, bytes);
 }
 
+/* The slot of slab object ADDR, or NULL without the table. */
+static __always_inline struct object_slot *slot_of(__u64 addr)
+{
+	/* Fibonacci hashing of the address without its always-zero low bits. */
+	__u32 idx = (__u32)(((addr >> 3) * 0x9e3779b97f4a7c15ULL) >> 32) & slot_mask;
+
+	if (!slot_mask)
+		return NULL;
+	return bpf_map_lookup_elem(&object_slots, &idx);
+}
+
+/*
+ * Track OBJ at KEY's address in SLOT if the slot is free, or holds that
+ * very address (freed where no tracepoint looks, as the -EEXIST below):
+ * true. False: another live object has it, the objects map takes this one.
+ * The object is not handed out before this program returns, so no free of
+ * it can race with the fields' writes.
+ */
+static __always_inline bool slot_claim(struct object_slot *slot, struct object_key *key,
+				       const struct object *obj)
+{
+	__u64 prev = __sync_val_compare_and_swap(&slot->addr, 0, key->addr);
+	struct object *old;
+
+	if (prev == key->addr) {
+		stat_add(KSTAT_REPLACED, 1);
+		usage_free(slot->obj.tgid, slot->obj.cache, slot->obj.bytes);
+	} else if (prev) {
+		return false;
+	} else if (slot->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
+		/* Spilled once, freed unseen, allocated again: one object. */
+		stat_add(KSTAT_REPLACED, 1);
+		usage_free(old->tgid, old->cache, old->bytes);
+		if (!bpf_map_delete_elem(&objects, key))
+			__sync_fetch_and_add(&slot->spilled, -1);
+	}
+	slot->obj = *obj;
+	return true;
+}
+
 /*
  * An allocation of BYTES at ADDR in CACHE: counted, and tracked until its
  * free. An address still tracked was freed where no tracepoint looks
@@ -123,10 +182,11 @@ static __always_inline void usage_free(__u32 tgid, __u64 cache, __u64 bytes)
  * counted now.
  */
 static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes,
-		  bool want_stack)
+		  bool want_stack, bool slots)
 {
 	struct object_key key = { .addr = addr, .class = space };
 	struct object obj = { .cache = cache, .bytes = bytes, .stack_id = -1 }, *old;
+	struct object_slot *slot;
 	__u32 tgid;
 	long err;
 
@@ -142,6 +202,11 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		if (obj.stack_id < 0)
 			stat_add(KSTAT_STACK_FAILED, 1);
 	}
+	slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
+	if (slot && slot_claim(slot, &key, &obj)) {
+		usage_alloc(tgid, cache, bytes, true);
+		return;
+	}
 	/* One hash operation in the common case: the address is new. */
 	err = bpf_map_update_elem(&objects, &key, &obj, BPF_NOEXIST);
 	if (err == -EEXIST) {
@@ -151,6 +216,8 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 			usage_free(old->tgid, old->cache, old->bytes);
 		}
 		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
+	} else if (!err && slot) {
+		__sync_fetch_and_add(&slot->spilled, 1);
 	}
 	if (err)
 		stat_add(KSTAT_OBJECTS_FULL, 1);
@@ -163,19 +230,29 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
  * tracked (allocated before memlens, or by a process not traced) is
  * counted by the caller, which knows its cache or not: false.
  */
-static __always_inline bool untrack(enum kmem_class space, __u64 addr)
+static __always_inline bool untrack(enum kmem_class space, __u64 addr, bool slots)
 {
 	struct object_key key = { .addr = addr, .class = space };
+	struct object_slot *slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
 	struct object *obj;
 
-	obj = bpf_map_lookup_elem(&objects, &key);
+	if (slot && slot->addr == addr) {
+		stat_add(KSTAT_FREES, 1);
+		usage_free(slot->obj.tgid, slot->obj.cache, slot->obj.bytes);
+		/* Only the freer of a live address writes it; atomic: after the reads. */
+		__sync_val_compare_and_swap(&slot->addr, addr, 0);
+		return true;
+	}
+	/* Nothing of this slot in the map: not tracked, no hash lookup. */
+	obj = slot && !slot->spilled ? NULL : bpf_map_lookup_elem(&objects, &key);
 	if (!obj) {
 		stat_add(KSTAT_FREES_UNTRACKED, 1);
 		return false;
 	}
 	stat_add(KSTAT_FREES, 1);
 	usage_free(obj->tgid, obj->cache, obj->bytes);
-	bpf_map_delete_elem(&objects, &key);
+	if (!bpf_map_delete_elem(&objects, &key) && slot)
+		__sync_fetch_and_add(&slot->spilled, -1);
 	return true;
 }
 
@@ -217,8 +294,7 @@ static struct cache_info *cache_of(struct kmem_cache *s)
 	return info;
 }
 
-SEC("raw_tp/kmem_cache_alloc")
-int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_cache *s, bool slots)
 {
 	struct cache_info *info;
 	__u64 bytes;
@@ -227,16 +303,15 @@ int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct 
 		return 0;
 	info = cache_of(s);
 	bytes = info ? info->size : BPF_CORE_READ(s, size);
-	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, bytes, info && info->want_stacks);
+	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, bytes, info && info->want_stacks, slots);
 	return 0;
 }
 
-SEC("raw_tp/kmem_cache_free")
-int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, bool slots)
 {
 	struct cache_info *info;
 
-	if (!ptr || !s || untrack(KMEM_SLAB, (__u64)ptr))
+	if (!ptr || !s || untrack(KMEM_SLAB, (__u64)ptr, slots))
 		return 0;
 	/*
 	 * Not tracked: counted under KMEM_TGID_FREES for its cache, named
@@ -248,12 +323,30 @@ int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct k
 	return 0;
 }
 
+/*
+ * The slab programs come twice: with the object table, and *_hash without
+ * it for kernels without BPF atomics (5.12), whose verifier refuses a
+ * compare-and-swap anywhere in a program, reachable or not. The loader
+ * loads one set (kplan_kmem_programs()).
+ */
+SEC("raw_tp/kmem_cache_alloc")
+int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_alloc(ctx, ptr, s, true);
+}
+
+SEC("raw_tp/kmem_cache_free")
+int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_free(ptr, s, true);
+}
+
 SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
-	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size);
+	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, true);
 	return 0;
 }
 
@@ -262,7 +355,37 @@ SEC("raw_tp/kfree")
 int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 {
 	if (ptr)
-		untrack(KMEM_SLAB, (__u64)ptr);
+		untrack(KMEM_SLAB, (__u64)ptr, true);
+	return 0;
+}
+
+/* The same without the object table. */
+SEC("raw_tp/kmem_cache_alloc")
+int BPF_PROG(kmem_cache_alloc_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_alloc(ctx, ptr, s, false);
+}
+
+SEC("raw_tp/kmem_cache_free")
+int BPF_PROG(kmem_cache_free_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return cache_free(ptr, s, false);
+}
+
+SEC("raw_tp/kmalloc")
+int BPF_PROG(kmalloc_hash, unsigned long call_site, const void *ptr, size_t bytes_req,
+	     size_t bytes_alloc)
+{
+	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
+	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, false);
+	return 0;
+}
+
+SEC("raw_tp/kfree")
+int BPF_PROG(kfree_hash, unsigned long call_site, const void *ptr)
+{
+	if (ptr)
+		untrack(KMEM_SLAB, (__u64)ptr, false);
 	return 0;
 }
 
@@ -296,7 +419,7 @@ int BPF_PROG(alloc_vmap_area, unsigned long addr, unsigned long size, unsigned l
 {
 	if (failed)
 		return 0;
-	track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false);
+	track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false, false);
 	return 0;
 }
 
@@ -304,7 +427,7 @@ SEC("raw_tp/free_vmap_area_noflush")
 int BPF_PROG(free_vmap_area_noflush, unsigned long va_start)
 {
 	if (va_start)
-		untrack(KMEM_VMALLOC, va_start);
+		untrack(KMEM_VMALLOC, va_start, false);
 	return 0;
 }
 
@@ -312,7 +435,7 @@ SEC("raw_tp/percpu_alloc_percpu")
 int BPF_PROG(percpu_alloc_percpu, unsigned long call_site, bool reserved, bool is_atomic,
 	     size_t size, size_t align, void *base_addr, int off, void *ptr, size_t bytes_alloc)
 {
-	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false);
+	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false, false);
 	return 0;
 }
 
@@ -320,7 +443,7 @@ SEC("raw_tp/percpu_free_percpu")
 int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
 {
 	if (ptr)
-		untrack(KMEM_PERCPU, (__u64)ptr);
+		untrack(KMEM_PERCPU, (__u64)ptr, false);
 	return 0;
 }
 

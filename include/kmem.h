@@ -84,6 +84,27 @@ struct object {
 	__s32 stack_id;		/* in the stacks map; negative: none */
 };
 
+/*
+ * A slot of the object table in front of the objects map (slab objects
+ * only): ADDR 0 is a free slot. The allocation that claims it with a
+ * compare-and-swap owns it until the free of that address; an object whose
+ * slot another holds goes to the objects map, and SPILLED counts those of
+ * this slot there, so that a free that finds neither its address here nor
+ * a spilled object knows without a hash lookup that it is not tracked.
+ */
+struct object_slot {
+	__u64 addr;
+	struct object obj;
+	__u32 spilled;		/* objects of this slot in the objects map */
+	__u32 pad;
+};
+
+/*
+ * Of the objects tracked at most (--max-objects), the largest power of two
+ * up to half go to the table, at most KMEM_SLOTS_MAX, the rest to the map.
+ */
+#define KMEM_SLOTS_MAX		(1024 * 1024)	/* 48 bytes a slot: 48 MiB */
+
 /* A slab cache seen allocating: its name, and whether to take stacks. */
 struct cache_info {
 	char name[KMEM_CACHE_NAME_LEN];

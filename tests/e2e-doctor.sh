@@ -150,6 +150,16 @@ else
 	want[fentry]=no
 fi
 
+# bpf_atomics: a compare-and-swap, compiled by clang and loaded by bpftool.
+printf '%s\n' '__attribute__((section("kprobe/probe"), used))' \
+	'int probe(void *ctx) { volatile long v = 0; return __sync_val_compare_and_swap(&v, 0, 1); }' \
+	'char _license[] __attribute__((section("license"), used)) = "GPL";' >"$tmp/cas.c"
+mkdir -p "$tmp/bpffs"
+want[bpf_atomics]=no
+"${CLANG:-clang}" -O2 -target bpf -mcpu=v3 -c "$tmp/cas.c" -o "$tmp/cas.o" &&
+	unshare -m sh -c "mount -t bpf bpf '$tmp/bpffs' && bpftool prog load '$tmp/cas.o' '$tmp/bpffs/cas'" \
+		>"$tmp/cas.log" 2>&1 && want[bpf_atomics]=yes
+
 # lockdown: the bracketed word of a securityfs mounted in a private mount
 # namespace; memlens reads it without mounting anything.
 if unshare -m sh -c 'mount -t securityfs none /sys/kernel/security' 2>/dev/null; then
@@ -175,7 +185,8 @@ check_eq "doctor: no securityfs mounted" "$securityfs_before" \
 	"$(grep -c ' - securityfs ' /proc/self/mountinfo)"
 
 for f in btf ringbuf task_btf task_storage task_pt_regs uprobe_session uprobes tracefs \
-	 memcg_v1 memcg_v2 perf_sw bpf_stats kprobes fentry rss_stat rss_percpu rss_atomic; do
+	 memcg_v1 memcg_v2 perf_sw bpf_stats kprobes fentry rss_stat rss_percpu rss_atomic \
+	 bpf_atomics; do
 	check_eq "doctor: $f as the host shows it" "${want[$f]}" "$(here "$tmp/text" "$f")"
 done
 check_eq "doctor: lockdown as securityfs shows it" "$want_lockdown" "$(here "$tmp/text" lockdown)"

@@ -61,6 +61,27 @@ static bool probe_attach_cookie(void)
 	return probe_helper(BPF_FUNC_get_attach_cookie);
 }
 
+/* A compare-and-swap on the stack: the verifier of 5.12 and later takes it. */
+static bool probe_bpf_atomics(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = -8, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
+		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1,
+		  .off = -8, .imm = BPF_CMPXCHG },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns,
+				 sizeof(insns) / sizeof(insns[0]), NULL);
+
+	if (prog < 0)
+		return false;
+	close(prog);
+	return true;
+}
+
 static bool probe_task_btf(void)
 {
 	return probe_helper(BPF_FUNC_get_current_task_btf);
@@ -493,6 +514,7 @@ static const struct kfeature_desc features[KF_NR] = {
 	[KF_RSS_PERCPU]		= { "rss_percpu", "6.2", .probe_detail = probe_rss_percpu },
 	[KF_RSS_ATOMIC]		= { "rss_atomic", "2.6.34", .probe_detail = probe_rss_atomic },
 	[KF_ATTACH_COOKIE]	= { "attach_cookie", "5.15", probe_attach_cookie },
+	[KF_BPF_ATOMICS]	= { "bpf_atomics", "5.12", probe_bpf_atomics },
 };
 
 const char *kfeature_name(enum kfeature f)

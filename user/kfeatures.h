@@ -37,6 +37,7 @@ enum kfeature {
 	KF_RSS_PERCPU,		/* mm_struct.rss_stat[] of struct percpu_counter, 6.2 */
 	KF_RSS_ATOMIC,		/* mm_struct.rss_stat a struct mm_rss_stat, before 6.2 */
 	KF_ATTACH_COOKIE,	/* bpf_get_attach_cookie() on uprobes: memlens allocs, 5.15 */
+	KF_BPF_ATOMICS,		/* BPF compare-and-swap: kmem's object table, 5.12 */
 	KF_NR,
 };
 

@@ -8,11 +8,13 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kmem.skel.h"
 #include "bpf_util.h"
 #include "kmemview.h"
+#include "kplan.h"
 #include "util.h"
 
 /* One entry of the usage map. */
@@ -35,7 +37,8 @@ struct kmemview {
 	struct usage_entry *retired;
 	size_t nr_retired, cap_retired;
 	int stats_fd;
-	uint32_t max_objects;		/* entries of the objects map */
+	uint32_t max_objects;		/* tracked at most: slots and map entries */
+	uint32_t slots;			/* of the object table, 0: none (no BPF atomics) */
 	char missing[512];
 };
 
@@ -203,7 +206,7 @@ static uint32_t default_max_objects(void)
 		source = "Slab in /proc/meminfo / 256";
 	}
 	n = kmem_objects_for(in_use, mem_total);
-	debug_msg("kmem: objects map of %" PRIu32 " entries: twice the %" PRIu64
+	debug_msg("kmem: %" PRIu32 " objects tracked at most: twice the %" PRIu64
 		  " slab objects in use (%s), at least %u, at most 1/%u of MemTotal (%" PRIu64
 		  " MiB) at %u bytes an entry or %u", n, in_use, source, KMEM_MAX_OBJECTS,
 		  KMEM_OBJECTS_MEM_SHARE, mem_total >> 20, KMEM_OBJECT_BYTES, KMEM_MAX_OBJECTS_LIMIT);
@@ -228,6 +231,38 @@ static uint64_t map_memlock(int fd)
 	return bytes;
 }
 
+/*
+ * The object table's share of the MAX objects tracked: the largest power
+ * of two up to half of them, at most KMEM_SLOTS_MAX; the objects map takes
+ * the rest. MEMLENS_KMEM_SLOTS (a power of two, fewer than MAX) sets it:
+ * the tests make it tiny to send most objects to the map. 0 where the
+ * kernel lacks BPF atomics: every object in the map.
+ */
+static int object_slots(uint32_t max, uint32_t *slots)
+{
+	const char *env = getenv("MEMLENS_KMEM_SLOTS");
+	unsigned long long n;
+
+	*slots = 0;
+	if (strcmp(kplan_kmem_objects().way, "slots"))
+		return 0;
+	if (!env || !*env) {
+		for (n = 1; n * 2 <= max / 2 && n * 2 <= KMEM_SLOTS_MAX; n *= 2)
+			;
+		*slots = max >= 2 ? n : 0;
+		return 0;
+	}
+	if (parse_uint(env, "MEMLENS_KMEM_SLOTS", KMEM_SLOTS_MAX, &n))
+		return -EINVAL;
+	if (!n || (n & (n - 1)) || n >= max) {
+		error_msg("invalid MEMLENS_KMEM_SLOTS '%s': a power of two, fewer than the %" PRIu32
+			  " objects tracked", env, max);
+		return -EINVAL;
+	}
+	*slots = n;
+	return 0;
+}
+
 /* Load with an objects map of MAX_OBJECTS entries, 0: the machine's default. */
 static int load(struct kmemview *v, uint32_t max_objects)
 {
@@ -246,7 +281,14 @@ static int load(struct kmemview *v, uint32_t max_objects)
 		strncpy((char *)skel->rodata->stack_cache_name, o->cache,
 			sizeof(skel->rodata->stack_cache_name) - 1);
 	v->max_objects = max_objects ? max_objects : default_max_objects();
-	bpf_map__set_max_entries(skel->maps.objects, v->max_objects);
+	err = object_slots(v->max_objects, &v->slots);
+	if (err)
+		return err;
+	bpf_map__set_max_entries(skel->maps.objects, v->max_objects - v->slots);
+	/* Without atomics the table stays unused: one slot, no branch reaches it. */
+	bpf_map__set_max_entries(skel->maps.object_slots, v->slots ? v->slots : 1);
+	skel->rodata->slot_mask = v->slots ? v->slots - 1 : 0;
+	kplan_kmem_programs(skel, v->slots);
 	/* Stacks only for --cache: the map is preallocated, keep it minimal. */
 	if (!o->cache)
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
@@ -265,7 +307,10 @@ static int load(struct kmemview *v, uint32_t max_objects)
 	if (err)
 		return err;
 	debug_msg("kmem: objects map: %" PRIu32 " entries, %" PRIu64 " KiB of kernel memory",
-		  v->max_objects, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
+		  v->max_objects - v->slots, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
+	debug_msg("kmem: object table: %" PRIu32 " slots, %" PRIu64 " KiB of kernel memory%s",
+		  v->slots, map_memlock(bpf_map__fd(skel->maps.object_slots)) >> 10,
+		  v->slots ? "" : " (unused: every object in the map)");
 	return 0;
 }
 
@@ -583,6 +628,39 @@ static struct kmem_stack_group *group_of(struct kmem_stack_group **groups, size_
 	return &(*groups)[(*nr)++];
 }
 
+/* OBJ counted in its stack's group: -ENOMEM if no group could be made. */
+static int stack_group_add(struct kmem_stack_group **groups, size_t *nr, size_t *cap,
+			   const struct object *obj)
+{
+	struct kmem_stack_group *g = group_of(groups, nr, cap, obj->stack_id < 0 ? -1 : obj->stack_id);
+
+	if (!g)
+		return -ENOMEM;
+	g->count++;
+	g->bytes += obj->bytes;
+	if (!g->oldest_ts_ns || obj->ts_ns < g->oldest_ts_ns)
+		g->oldest_ts_ns = obj->ts_ns;
+	return 0;
+}
+
+/* The object table, read in place (BPF_F_MMAPABLE): no syscall a slot. NULL: none. */
+static const struct object_slot *slots_map(const struct kmemview *v)
+{
+	void *p;
+
+	if (!v->slots)
+		return NULL;
+	p = mmap(NULL, (size_t)v->slots * sizeof(struct object_slot), PROT_READ, MAP_SHARED,
+		 bpf_map__fd(v->skel->maps.object_slots), 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void slots_unmap(const struct kmemview *v, const struct object_slot *slots)
+{
+	if (slots)
+		munmap((void *)slots, (size_t)v->slots * sizeof(struct object_slot));
+}
+
 int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr_out,
 		    uint64_t *cache_id)
 {
@@ -591,26 +669,30 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 	uint32_t kmalloc_size = kmalloc_size_of(v->opts->cache);
 	uint64_t want = kmalloc_size ? KMEM_ID(KMEM_KMALLOC, kmalloc_size) : stack_cache_id(v);
 	struct object_key key, next, *prev = NULL;
+	const struct object_slot *slots = slots_map(v);
 	struct kmem_stack_group *groups = NULL, *g;
 	size_t nr = 0, cap = 0;
 	struct object obj;
 
+	if (v->slots && !slots)
+		return -errno;
 	*cache_id = want;
+	/* Slab objects are in the object table or, where their slot was taken, the map. */
+	for (uint32_t i = 0; want && slots && i < v->slots; i++) {
+		if (!slots[i].addr || slots[i].obj.cache != want)
+			continue;
+		if (stack_group_add(&groups, &nr, &cap, &slots[i].obj))
+			goto nomem;
+	}
 	while (want && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &obj) || obj.cache != want)
 			continue;
-		g = group_of(&groups, &nr, &cap, obj.stack_id < 0 ? -1 : obj.stack_id);
-		if (!g) {
-			free(groups);
-			return -ENOMEM;
-		}
-		g->count++;
-		g->bytes += obj.bytes;
-		if (!g->oldest_ts_ns || obj.ts_ns < g->oldest_ts_ns)
-			g->oldest_ts_ns = obj.ts_ns;
+		if (stack_group_add(&groups, &nr, &cap, &obj))
+			goto nomem;
 	}
+	slots_unmap(v, slots);
 	for (size_t i = 0; i < nr; i++) {
 		g = &groups[i];
 		if (g->stack_id < 0 || bpf_map_lookup_elem(stacks_fd, &g->stack_id, g->ips))
@@ -624,4 +706,8 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 	*out = groups;
 	*nr_out = nr;
 	return 0;
+nomem:
+	slots_unmap(v, slots);
+	free(groups);
+	return -ENOMEM;
 }

@@ -71,6 +71,33 @@ struct kplan_way kplan_rss(void)
 				   "know: no resident memory" };
 }
 
+/*
+ * kmem claims a slot of its direct-mapped object table with a BPF
+ * compare-and-swap (5.12); without, every object goes to the hash map,
+ * as before the table: the same counts, more BPF time an event.
+ */
+struct kplan_way kplan_kmem_objects(void)
+{
+	if (kfeature_has(KF_BPF_ATOMICS))
+		return (struct kplan_way){ "slots", NULL };
+	return (struct kplan_way){ "hash", "no BPF atomics (5.12): every object in the hash "
+				   "map, more BPF time a free" };
+}
+
+void kplan_kmem_programs(struct kmem_bpf *skel, bool slots)
+{
+	struct bpf_program *with[] = {
+		skel->progs.kmem_cache_alloc, skel->progs.kmem_cache_free,
+		skel->progs.kmalloc, skel->progs.kfree,
+	}, *without[] = {
+		skel->progs.kmem_cache_alloc_hash, skel->progs.kmem_cache_free_hash,
+		skel->progs.kmalloc_hash, skel->progs.kfree_hash,
+	};
+
+	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++)
+		bpf_program__set_autoload(slots ? without[i] : with[i], false);
+}
+
 /* Why no BPF subcommand can run on this kernel, or NULL. */
 static const char *kplan_blocker(void)
 {
@@ -239,6 +266,7 @@ static void plan_kmem(struct kplan *p)
 
 	plan_tracepoints(p, skel ? skel->obj : NULL);
 	kmem_bpf__destroy(skel);
+	add_way(p, "objects", kplan_kmem_objects());
 	plan_cgroup_option(p);
 	plan_bpf_stats(p);
 }

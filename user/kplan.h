@@ -25,6 +25,11 @@ struct kplan_way kplan_sampling(void);
 struct kplan_way kplan_scratch(void);
 /* Resident memory from kmem:rss_stat: "percpu_counter", "atomic" or "none". */
 struct kplan_way kplan_rss(void);
+/* How kmem keeps its slab objects: "slots" in front of the hash map, or "hash". */
+struct kplan_way kplan_kmem_objects(void);
+struct kmem_bpf;
+/* Leave out the slab programs of the way not taken: with the table or *_hash. */
+void kplan_kmem_programs(struct kmem_bpf *skel, bool slots);
 
 enum kplan_mode {
 	KPLAN_FULL,

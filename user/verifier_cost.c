@@ -15,6 +15,7 @@
 #include "allocs.skel.h"
 #include "bpf_compat.h"
 #include "kmem.skel.h"
+#include "kplan.h"
 #include "reclaim.skel.h"
 #include "alloc_probes.h"
 #include "bpf_util.h"
@@ -221,6 +222,12 @@ static int kmem_cost(const char *mode, const char *cache, __u32 kmalloc_size,
 		return -errno;
 	set_all_filters(skel);
 	bpf_map__set_max_entries(skel->maps.objects, 64);
+	/* The table's programs where the kernel has BPF atomics, with a table to use. */
+	if (!strcmp(kplan_kmem_objects().way, "slots")) {
+		bpf_map__set_max_entries(skel->maps.object_slots, 64);
+		skel->rodata->slot_mask = 63;
+	}
+	kplan_kmem_programs(skel, !strcmp(kplan_kmem_objects().way, "slots"));
 	if (cache)
 		strncpy((char *)skel->rodata->stack_cache_name, cache,
 			sizeof(skel->rodata->stack_cache_name) - 1);
