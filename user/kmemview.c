@@ -232,11 +232,15 @@ static uint64_t map_memlock(int fd)
 }
 
 /*
- * The object table's share of the MAX objects tracked: the largest power
- * of two up to half of them, at most KMEM_SLOTS_MAX; the objects map takes
- * the rest. MEMLENS_KMEM_SLOTS (a power of two, fewer than MAX) sets it:
- * the tests make it tiny to send most objects to the map. 0 where the
- * kernel lacks BPF atomics: every object in the map.
+ * The object table in front of the objects map, which keeps room for all
+ * MAX objects: a table slot holds one object, and two live objects whose
+ * addresses share a slot cannot both be there, so the table is a cache,
+ * never a share of MAX (the map cut by the table's size filled before
+ * MAX objects: some 7% of them spilled past it at MAX live objects). Its
+ * slots: the largest power of two up to half of MAX, at most
+ * KMEM_SLOTS_MAX, at least 2. MEMLENS_KMEM_SLOTS (a power of two from 2,
+ * fewer than MAX) sets it: the tests make it tiny to send most objects to
+ * the map. 0 where the kernel lacks BPF atomics: every object in the map.
  */
 static int object_slots(uint32_t max, uint32_t *slots)
 {
@@ -249,13 +253,13 @@ static int object_slots(uint32_t max, uint32_t *slots)
 	if (!env || !*env) {
 		for (n = 1; n * 2 <= max / 2 && n * 2 <= KMEM_SLOTS_MAX; n *= 2)
 			;
-		*slots = max >= 2 ? n : 0;
+		*slots = n >= 2 ? n : 0;
 		return 0;
 	}
 	if (parse_uint(env, "MEMLENS_KMEM_SLOTS", KMEM_SLOTS_MAX, &n))
 		return -EINVAL;
-	if (!n || (n & (n - 1)) || n >= max) {
-		error_msg("invalid MEMLENS_KMEM_SLOTS '%s': a power of two, fewer than the %" PRIu32
+	if (n < 2 || (n & (n - 1)) || n >= max) {
+		error_msg("invalid MEMLENS_KMEM_SLOTS '%s': a power of two from 2, fewer than the %" PRIu32
 			  " objects tracked", env, max);
 		return -EINVAL;
 	}
@@ -284,7 +288,7 @@ static int load(struct kmemview *v, uint32_t max_objects)
 	err = object_slots(v->max_objects, &v->slots);
 	if (err)
 		return err;
-	bpf_map__set_max_entries(skel->maps.objects, v->max_objects - v->slots);
+	bpf_map__set_max_entries(skel->maps.objects, v->max_objects);
 	/* Without atomics the table stays unused: one slot, no branch reaches it. */
 	bpf_map__set_max_entries(skel->maps.object_slots, v->slots ? v->slots : 1);
 	skel->rodata->slot_mask = v->slots ? v->slots - 1 : 0;
@@ -307,7 +311,7 @@ static int load(struct kmemview *v, uint32_t max_objects)
 	if (err)
 		return err;
 	debug_msg("kmem: objects map: %" PRIu32 " entries, %" PRIu64 " KiB of kernel memory",
-		  v->max_objects - v->slots, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
+		  v->max_objects, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
 	debug_msg("kmem: object table: %" PRIu32 " slots, %" PRIu64 " KiB of kernel memory%s",
 		  v->slots, map_memlock(bpf_map__fd(skel->maps.object_slots)) >> 10,
 		  v->slots ? "" : " (unused: every object in the map)");
