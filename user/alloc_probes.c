@@ -817,15 +817,19 @@ static const struct mapped_object *object_seen(const struct alloc_hooks *h,
 
 /* Where the sites of O are in the mapping V, into NS; how many are there. */
 static unsigned int add_sites(struct new_sites *ns, const struct vma *v,
-			      const struct mapped_object *o)
+			      const struct mapped_object *o, unsigned int *no_room)
 {
 	unsigned int added = 0;
 
-	for (unsigned int k = 0; k < o->sites.nr && ns->nr < NEW_SITES_MAX; k++) {
+	for (unsigned int k = 0; k < o->sites.nr; k++) {
 		uint64_t off = o->sites.off[k];
 
 		if (off < v->offset || off - v->offset >= v->end - v->start)
 			continue;
+		if (ns->nr >= NEW_SITES_MAX) {
+			(*no_room)++;
+			continue;
+		}
 		ns->ip[ns->nr] = v->start + off - v->offset;
 		ns->slot[ns->nr++] = o->sites.slot[k];
 		added++;
@@ -843,14 +847,14 @@ static int publish_sites(struct alloc_hooks *h, int pid, const struct vma *v,
 {
 	int fd = bpf_map__fd(h->skel->maps.new_sites);
 	struct new_sites ns = {};
+	unsigned int no_room = 0;
 	__u32 key = pid;
-
 	int err = 0;
 
 	if (bpf_map_lookup_elem(fd, &key, &ns))
 		memset(&ns, 0, sizeof(ns));
 	/* All of them, or new stays hooked: in V, the mapping of O's code. */
-	if (add_sites(&ns, v, o) != o->sites.nr)
+	if (add_sites(&ns, v, o, &no_room) != o->sites.nr)
 		err = -ENOSPC;
 	else if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
 		err = -errno;
@@ -869,6 +873,7 @@ static void republish_sites(struct alloc_hooks *h, int pid, const struct vma_lis
 {
 	int fd = bpf_map__fd(h->skel->maps.new_sites);
 	struct new_sites ns = {};
+	unsigned int lost = 0;
 	__u32 key = pid;
 
 	for (size_t i = 0; i < maps->nr; i++) {
@@ -879,8 +884,13 @@ static void republish_sites(struct alloc_hooks *h, int pid, const struct vma_lis
 			continue;
 		o = object_seen(h, v);
 		if (o && o->sites.nr)
-			add_sites(&ns, v, o);
+			add_sites(&ns, v, o, &lost);
 	}
+	/* More objects with unhooked news than the map's room: say which stacks are off. */
+	if (lost)
+		info_msg("cannot publish %u of the places operator new calls malloc in pid %d "
+			 "(room for %d): stacks through them begin inside operator new",
+			 lost, pid, NEW_SITES_MAX);
 	if (!ns.nr)
 		return;
 	if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
