@@ -32,19 +32,6 @@ for f in "$CXXLEAK" "$CXXLEAK_JEMALLOC" "$CXXLEAK_TCMALLOC" "$CXXLEAK_STATIC" "$
 	fi
 done
 
-# first REPORT FUNC: "allocations bytes" of the stacks whose first frame,
-# the immediate caller of the allocator, is FUNC.
-first() {
-	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f)]
-		| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$1"
-}
-
-# callers REPORT FUNC: the distinct frames below FUNC in those stacks.
-callers() {
-	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f) | .frames[1].symbol]
-		| unique | join(",")' <<<"$1"
-}
-
 # The leaks cxxleak.cpp makes, exactly, each from the function that made it.
 check_cxx_leaks() {
 	local name=$1 r=$2

@@ -34,19 +34,6 @@ for f in "$KNOWN" "$RUSTLEAK" "$JEMALLOC" "$TCMALLOC" "$CET" "$TAILS" "$BUMP" "$
 	fi
 done
 
-# first REPORT FUNC: "allocations bytes" of the stacks whose frame 0, the
-# caller of the allocator, is FUNC.
-first() {
-	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f)]
-		| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$1"
-}
-
-# callers REPORT FUNC: the distinct frames below FUNC in those stacks.
-callers() {
-	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f) | .frames[1].symbol]
-		| unique | join(",")' <<<"$1"
-}
-
 # run_allocs NAME ARGS... -- CMD: memlens allocs --json -t 0, every call
 # (--sample-bytes 0, unless ARGS say otherwise); sets report
 # (the last JSON report) and err (memlens' stderr file).

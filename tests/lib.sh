@@ -94,6 +94,19 @@ jq_true() {
 	jq -e "$@" >/dev/null
 }
 
+# first REPORT FUNC (a leaks or allocs JSON report): "allocations bytes" of the stacks whose first frame,
+# the immediate caller of the allocator, is FUNC.
+first() {
+	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f)]
+		| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$1"
+}
+
+# callers REPORT FUNC: the distinct frames below FUNC in those stacks.
+callers() {
+	jq -r --arg f "$2" '[.stacks[] | select(.frames[0].symbol == $f) | .frames[1].symbol]
+		| unique | join(",")' <<<"$1"
+}
+
 # check_eq DESC EXPECTED ACTUAL
 check_eq() {
 	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "expected: $2" "actual:   $3"; fi

@@ -402,15 +402,18 @@ static int go_hook(struct alloc_session *s, int target)
 				s->opts->cmd != NULL, &s->go_probes);
 }
 
-/* The profile by stack; ids that became one once cut where they stop being code are added up. */
-static int go_group(struct alloc_session *s, struct stack_report *r)
+/*
+ * An allocation profile (a go_allocs-like map, FD) by stack, WHAT it is
+ * for the error; ids that became one once cut where they stop being code
+ * are added up.
+ */
+static int read_profile(struct alloc_session *s, struct stack_report *r, int fd, const char *what)
 {
 	int err;
 
-	err = go_allocs_read(bpf_map__fd(s->skel->maps.go_allocs), r->pid, s->opts->sample_bytes,
-			     &r->groups, &r->nr_groups);
+	err = go_allocs_read(fd, r->pid, s->opts->sample_bytes, &r->groups, &r->nr_groups);
 	if (err) {
-		error_msg("cannot read Go allocations: %s", strerror(-err));
+		error_msg("cannot read %s: %s", what, strerror(-err));
 		return err;
 	}
 	for (size_t i = 0; i < r->nr_groups; i++)
@@ -418,6 +421,11 @@ static int go_group(struct alloc_session *s, struct stack_report *r)
 	merge_groups(r->groups, &r->nr_groups);
 	r->stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
 	return 0;
+}
+
+static int go_group(struct alloc_session *s, struct stack_report *r)
+{
+	return read_profile(s, r, bpf_map__fd(s->skel->maps.go_allocs), "Go allocations");
 }
 
 static void go_forget(struct alloc_session *s)
@@ -502,19 +510,8 @@ static int profile_hook(struct alloc_session *s, int target)
 
 static int profile_group(struct alloc_session *s, struct stack_report *r)
 {
-	int err;
-
-	err = go_allocs_read(bpf_map__fd(s->skel->maps.alloc_profile), r->pid,
-			     s->opts->sample_bytes, &r->groups, &r->nr_groups);
-	if (err) {
-		error_msg("cannot read the allocation profile: %s", strerror(-err));
-		return err;
-	}
-	for (size_t i = 0; i < r->nr_groups; i++)
-		r->groups[i].stack_id = stack_cache_report_id(s->stacks, r->groups[i].stack_id);
-	merge_groups(r->groups, &r->nr_groups);
-	r->stats[STAT_STACK_NOT_CODE] = stack_cache_not_code(s->stacks);
-	return 0;
+	return read_profile(s, r, bpf_map__fd(s->skel->maps.alloc_profile),
+			    "the allocation profile");
 }
 
 static void profile_forget(struct alloc_session *s)
