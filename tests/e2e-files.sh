@@ -57,7 +57,9 @@ check_eq "debug link to a FIFO: still a FIFO" fifo "$(stat -c %F "$dir/leaky.deb
 # comes) and reports come every second: memlens ends, with a last report.
 mkfifo "$tmp/never"
 exec 8<>"$tmp/never"
-"$MEMLENS_BIN" leaks -j -i 1 -- "$copy" --wait <"$tmp/never" >"$tmp/int.json" 2>"$tmp/int.err" &
+# Not fd 8, the FIFO's writer: the command sees its end when the test closes it, and exits.
+"$MEMLENS_BIN" leaks -j -i 1 -- "$copy" --wait <"$tmp/never" 8>&- >"$tmp/int.json" \
+	2>"$tmp/int.err" &
 memlens_pid=$!
 pids+=("$memlens_pid")
 wait_for "$tmp/int.err" "Ctrl-C to stop" 30
@@ -79,6 +81,8 @@ rc=$?
 check_eq "debug link to a FIFO, Ctrl-C: exit code" 0 "$rc"
 [ "$rc" = 0 ] || sed 's/^/#   /' "$tmp/int.err"
 exec 8>&-
+check "debug link to a FIFO, Ctrl-C: the command, let go, ends at its input's end" \
+	timeout 10 bash -c 'while pgrep -f "$1 --wait" >/dev/null; do sleep 0.1; done' _ "$copy"
 check "debug link to a FIFO, Ctrl-C: reports every second, then the last one" \
 	test "$(grep -c '^{' "$tmp/int.json")" -ge 3
 
