@@ -153,7 +153,7 @@ static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp, __u64 ret)
 	unwound = unwind_user_stack(sc, token, ret, sp + 8, PT_REGS_FP(ctx));
 	if (unwound < 0)
 		return 0;
-	if (!unwound && !walk_frame_pointers(sc, token, 0, ret, sp + 8, PT_REGS_FP(ctx)))
+	if (!unwound && fp_walk(token, 0, ret, sp + 8, PT_REGS_FP(ctx)) <= 0)
 		return 0;
 	return store_scratch_stack(sc, token);
 }

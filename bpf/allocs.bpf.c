@@ -410,12 +410,10 @@ static __u64 store_scratch_stack(struct stack_scratch *sc, __u64 token)
 
 #include "unwind.bpf.h"
 
-/* The frame-pointer walk into SC from a probe's registers, from slot SKIP on. */
-static bool stack_by_frame_pointer(struct pt_regs *ctx, struct stack_scratch *sc, __u64 token,
-				   __u32 skip)
+/* The frame-pointer walk of capture TOKEN from a probe's registers, from slot SKIP on. */
+static bool stack_by_frame_pointer(struct pt_regs *ctx, __u64 token, __u32 skip)
 {
-	return walk_frame_pointers(sc, token, skip, PT_REGS_IP(ctx), PT_REGS_SP(ctx),
-				   PT_REGS_FP(ctx));
+	return fp_walk(token, skip, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx)) > 0;
 }
 
 /*
@@ -503,7 +501,7 @@ static __u64 stack_at_return(struct pt_regs *ctx)
 	if (unwound < 0)
 		return 0;
 	/* From IP and SP: a return into operator new walks from its caller. */
-	if (!unwound && !walk_frame_pointers(sc, token, 0, ip, sp, PT_REGS_FP(ctx)))
+	if (!unwound && fp_walk(token, 0, ip, sp, PT_REGS_FP(ctx)) <= 0)
 		return 0;
 	return store_scratch_stack(sc, token);
 }
@@ -616,7 +614,7 @@ static __u64 stack_in_syscall(void *ctx)
 		return 0;
 	}
 	/* Leave a slot free, so the caller always fits in. */
-	if (!walk_frame_pointers(sc, token, 1, ip, sp, bp))
+	if (fp_walk(token, 1, ip, sp, bp) <= 0)
 		return 0;
 	sc->st.ips[0] = sc->st.ips[1];
 	sc->st.ips[1] = ret_addr;

@@ -301,15 +301,7 @@ __noinline int fp_walk(__u64 token, __u32 skip, __u64 ip, __u64 sp, __u64 bp)
 	}
 	if (ret < 0)
 		return -1;
-	sc = scratch_get();
-	return sc && sc->st.nr > skip;
-}
-
-/* fp_walk() into SC, which the caller has claimed: true if a frame is there. */
-static __always_inline bool walk_frame_pointers(struct stack_scratch *sc, __u64 token,
-						__u32 skip, __u64 ip, __u64 sp, __u64 bp)
-{
-	return fp_walk(token, skip, ip, sp, bp) > 0;
+	return sc->st.nr > skip;
 }
 
 /*
