@@ -297,7 +297,7 @@ test_go_sampled() {
 test_go_errors() {
 	# A C program is profiled through its allocator (tests/e2e-allocs-c.sh).
 	expect_error "allocs of a stripped Go program" 1 \
-		"memlens: $tmp/goalloc-stripped defines no allocator (malloc, operator new) and loads none; nor has it runtime.mallocgc (a stripped Go program has none): nothing to profile" \
+		"memlens: $tmp/goalloc-stripped is a Go program without its symbol table (stripped): its Go heap (runtime.mallocgc) cannot be found, and it has no C allocator: nothing to profile" \
 		"$MEMLENS" allocs -- "$tmp/goalloc-stripped"
 	expect_error "allocs --min-age" 2 \
 		"memlens: allocs: --min-age and --max-allocs are for memlens leaks" \
@@ -349,8 +349,33 @@ test_cgo_stack() {
 			   | join(" "))' <<<"$r")"
 }
 
+# The same stripped (go build -ldflags=-s): still a Go program, whose
+# runtime's heap arenas are not leaks, and whose Go heap cannot be
+# profiled without runtime.mallocgc's symbol: said, and its C profiled.
+test_cgo_stripped() {
+	local bin=$tmp/cgoleak-stripped r
+	(cd tests/workloads/cgoleak && go_env env CGO_ENABLED=1 go build -ldflags=-s -o "$bin" .) \
+		>"$tmp/cgo.out" 2>&1 || { not_ok "go build of the stripped cgo workload" "$(cat "$tmp/cgo.out")"; return; }
+	r=$("$MEMLENS" leaks --json -t 0 -- "$bin" 2>"$tmp/cgos.err" | tail -n 1)
+	check_eq "cgo stripped: leaks: cleak's 5 x 1000 bytes; no mmap of the Go runtime" "5 5000 0" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol | test("Cfunc_cleak$"))] as $c
+			| "\($c | map(.allocations) | add) \($c | map(.bytes) | add) "
+			+ "\([.stacks[] | select(.frames[0].symbol | test("mmap"))] | length)"' <<<"$r")"
+	check "cgo stripped: leaks says it is a Go program without symbols" grep -qx \
+		"memlens: $bin is a Go program: memlens leaks sees only what C code in it mallocs; its Go heap is for memlens allocs, which needs its symbol table (this one is stripped)" \
+		"$tmp/cgos.err"
+	r=$("$MEMLENS" allocs --sample-bytes 0 --json -t 0 -- "$bin" 2>"$tmp/cgos.err" | tail -n 1)
+	check_eq "cgo stripped: allocs profiles its C: cleak 5 calls, 5000 bytes" "5 5000" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol | test("Cfunc_cleak$"))]
+			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+	check "cgo stripped: allocs says its Go heap cannot be found" grep -qx \
+		"memlens: $bin is a Go program without its symbol table (stripped): its Go heap (runtime.mallocgc) cannot be found, only what C code in it mallocs is profiled" \
+		"$tmp/cgos.err"
+}
+
 if build_go; then
 	test_cgo_stack
+	test_cgo_stripped
 	test_go_command
 	test_go_text_pprof
 	test_go_pid

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gelf.h>
 #include "allocs.h"
 #include "allocs.skel.h"
 #include "elfsym.h"
@@ -25,17 +26,46 @@ struct go_probes {
 	size_t nr_links;
 };
 
-bool go_binary(const char *path)
+/* Sections Go's linker writes into every ELF executable, symbols or not. */
+static bool has_go_sections(Elf *elf)
 {
+	static const char *const names[] = { ".note.go.buildid", ".go.buildinfo", ".gopclntab" };
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name = gelf_getshdr(scn, &sh) ?
+				   elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+
+		for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(name, names[i]))
+				return true;
+	}
+	return false;
+}
+
+enum go_kind go_program_kind(const char *path)
+{
+	enum go_kind kind = GO_NOT;
 	struct elf_file *ef;
 	uint64_t off;
-	bool found;
 
 	if (elf_file_open(path, &ef))
-		return false;
-	found = elf_func_offset(ef, "runtime.mallocgc", &off) == 0;
+		return GO_NOT;
+	if (!elf_func_offset(ef, "runtime.mallocgc", &off))
+		kind = GO_SYMBOLS;
+	else if (has_go_sections(elf_file_elf(ef)))
+		kind = GO_STRIPPED;
 	elf_file_close(ef);
-	return found;
+	return kind;
+}
+
+bool go_binary(const char *path)
+{
+	return go_program_kind(path) == GO_SYMBOLS;
 }
 
 /* The jbe to morestack that ends the check at CODE[I]: its length, or 0. */

@@ -14,7 +14,15 @@
 struct allocs_bpf;
 struct go_probes;
 
-/* Does the executable at PATH have Go's allocator (runtime.mallocgc) in its symbol table? */
+enum go_kind {
+	GO_NOT,		/* not a Go program, or not readable */
+	GO_SYMBOLS,	/* a Go program with runtime.mallocgc in its symbol table */
+	GO_STRIPPED,	/* a Go program without it (go build -ldflags=-s, strip) */
+};
+
+/* Is the executable at PATH a Go program, and can its allocator be found? */
+enum go_kind go_program_kind(const char *path);
+/* The same: a Go program with runtime.mallocgc in its symbol table. */
 bool go_binary(const char *path);
 /*
  * Attach the mallocgc uprobe of SKEL to the Go executable at PATH (shown

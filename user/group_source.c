@@ -155,6 +155,7 @@ static bool check_go_program(struct alloc_session *s)
 {
 	char path[4096], name[4096 + 64];
 	char **cmd = s->opts->cmd;
+	enum go_kind kind;
 
 	if (cmd) {
 		if (resolve_command(cmd[0], path, sizeof(path)))
@@ -162,11 +163,13 @@ static bool check_go_program(struct alloc_session *s)
 	} else {
 		snprintf(path, sizeof(path), "/proc/%d/exe", s->opts->pid);
 	}
-	if (!go_binary(path))
+	kind = go_program_kind(path);
+	if (kind == GO_NOT)
 		return false;
 	snprintf(name, sizeof(name), "%s", cmd ? cmd[0] : path);
 	info_msg("%s is a Go program: memlens leaks sees only what C code in it mallocs; "
-		 "its Go heap is for memlens allocs", name);
+		 "its Go heap is for memlens allocs%s", name,
+		 kind == GO_STRIPPED ? ", which needs its symbol table (this one is stripped)" : "");
 	return true;
 }
 
@@ -461,7 +464,7 @@ static int profile_check_program(struct alloc_session *s)
 {
 	char **cmd = s->opts->cmd;
 	char path[4096], name[4096];
-	bool dynamic = true;
+	bool dynamic = true, stripped_go;
 	int kind;
 
 	if (cmd) {
@@ -473,10 +476,20 @@ static int profile_check_program(struct alloc_session *s)
 		snprintf(name, sizeof(name), "pid %d", s->opts->pid);
 	}
 	kind = alloc_program_kind(path, &dynamic);
+	stripped_go = go_program_kind(path) == GO_STRIPPED;
+	if (stripped_go && (kind != 0 || dynamic))
+		info_msg("%s is a Go program without its symbol table (stripped): its Go heap "
+			 "(runtime.mallocgc) cannot be found, only what C code in it mallocs is "
+			 "profiled", name);
 	if (kind != 0 || dynamic)
 		return 0;
-	error_msg("%s defines no allocator (malloc, operator new) and loads none; nor has it "
-		  "runtime.mallocgc (a stripped Go program has none): nothing to profile", name);
+	if (stripped_go)
+		error_msg("%s is a Go program without its symbol table (stripped): its Go heap "
+			  "(runtime.mallocgc) cannot be found, and it has no C allocator: nothing "
+			  "to profile", name);
+	else
+		error_msg("%s defines no allocator (malloc, operator new) and loads none; nor has "
+			  "it runtime.mallocgc: nothing to profile", name);
 	return -ENOENT;
 }
 
