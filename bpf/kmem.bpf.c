@@ -55,7 +55,6 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);	/* set by userspace */
 	__type(key, __u32);
 	__type(value, struct object_slot);
@@ -161,7 +160,7 @@ static __always_inline bool slot_claim(struct object_slot *slot, struct object_k
 
 	if (prev == key->addr) {
 		stat_add(KSTAT_REPLACED, 1);
-		usage_free(slot->obj.tgid, slot->obj.cache, slot->obj.bytes);
+		usage_free(slot->tgid, slot->cache, slot->bytes);
 	} else if (prev) {
 		return false;
 	} else if (slot->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
@@ -171,8 +170,25 @@ static __always_inline bool slot_claim(struct object_slot *slot, struct object_k
 		if (!bpf_map_delete_elem(&objects, key))
 			__sync_fetch_and_add(&slot->spilled, -1);
 	}
-	slot->obj = *obj;
+	slot->cache = obj->cache;
+	slot->tgid = obj->tgid;
+	slot->bytes = obj->bytes;
 	return true;
+}
+
+/*
+ * An object that goes to the objects map at KEY's address, which SLOT
+ * still holds: freed where no tracepoint looks, its free counted now, and
+ * the slot emptied (a free finds this one in the map). Only the allocation
+ * of a freed address can see it, so no free races with the write.
+ */
+static __always_inline void slot_drop_stale(struct object_slot *slot, struct object_key *key)
+{
+	if (slot->addr != key->addr)
+		return;
+	stat_add(KSTAT_REPLACED, 1);
+	usage_free(slot->tgid, slot->cache, slot->bytes);
+	__sync_val_compare_and_swap(&slot->addr, key->addr, 0);
 }
 
 /*
@@ -203,7 +219,10 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 			stat_add(KSTAT_STACK_FAILED, 1);
 	}
 	slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
-	if (slot && slot_claim(slot, &key, &obj)) {
+	/* An object with a stack needs its age and stack: the map's entry has them. */
+	if (slot && want_stack)
+		slot_drop_stale(slot, &key);
+	else if (slot && slot_claim(slot, &key, &obj)) {
 		usage_alloc(tgid, cache, bytes, true);
 		return;
 	}
@@ -238,7 +257,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, bool slot
 
 	if (slot && slot->addr == addr) {
 		stat_add(KSTAT_FREES, 1);
-		usage_free(slot->obj.tgid, slot->obj.cache, slot->obj.bytes);
+		usage_free(slot->tgid, slot->cache, slot->bytes);
 		/* Only the freer of a live address writes it; atomic: after the reads. */
 		__sync_val_compare_and_swap(&slot->addr, addr, 0);
 		return true;
