@@ -313,32 +313,130 @@ static struct cache_info *cache_of(struct kmem_cache *s)
 	return info;
 }
 
+/*
+ * A per-CPU direct-mapped cache of the caches map: an event of a cache
+ * seen before on this CPU takes its size and --cache flag from here, with
+ * no hash lookup and no read of s->name. The caches map checks s->name
+ * because a struct kmem_cache freed and made again at the same address is
+ * another cache; here, a free of a struct kmem_cache (a kmem_cache_free
+ * from the cache of caches, which kmem sees anyway) bumps caches_epoch,
+ * and an entry of an older epoch is not used. The programs of one CPU can
+ * nest (an interrupt's allocation), so an entry is written under a
+ * sequence count: odd while written, and a reader that sees it odd or
+ * changed goes to the map.
+ */
+#define CACHE_FRONT_BITS	6
+
+struct cache_front {
+	__u64 seq;
+	__u64 id;
+	__u64 epoch;
+	__u32 size;
+	__u32 want_stacks;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << CACHE_FRONT_BITS);
+	__type(key, __u32);
+	__type(value, struct cache_front);
+} cache_fronts SEC(".maps");
+
+/* Frees of a struct kmem_cache seen; the cache they come from, once named. */
+__u64 caches_epoch;
+__u64 caches_cache;
+
+#define barrier()	asm volatile("" ::: "memory")
+#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
+
+static __always_inline bool is_cache_of_caches(const char *name)
+{
+	static const char want[] = "kmem_cache";
+
+	for (int i = 0; i < sizeof(want); i++)
+		if (name[i] != want[i])
+			return false;
+	return true;
+}
+
+/* Cache S's object size and whether its objects get a stack. */
+static __always_inline void cache_get(struct kmem_cache *s, __u32 *size, bool *want_stacks)
+{
+	__u64 id = (__u64)s, epoch = READ_ONCE_U64(caches_epoch), seq;
+	__u32 idx = (__u32)((id * 0x9e3779b97f4a7c15ULL) >> (64 - CACHE_FRONT_BITS));
+	struct cache_front *f = bpf_map_lookup_elem(&cache_fronts, &idx);
+	struct cache_info *info;
+
+	if (!f)
+		goto slow;
+	seq = READ_ONCE_U64(f->seq);
+	barrier();
+	if (!(seq & 1) && f->id == id && f->epoch == epoch) {
+		*size = f->size;
+		*want_stacks = f->want_stacks;
+		barrier();
+		if (READ_ONCE_U64(f->seq) == seq)
+			return;
+	}
+slow:
+	info = cache_of(s);
+	if (!info) {
+		*size = BPF_CORE_READ(s, size);
+		*want_stacks = false;
+		return;
+	}
+	*size = info->size;
+	*want_stacks = info->want_stacks;
+	if (is_cache_of_caches(info->name))
+		caches_cache = id;
+	/* Not over a write this program interrupted: that one finishes it. */
+	if (!f || (READ_ONCE_U64(f->seq) & 1))
+		return;
+	__sync_fetch_and_add(&f->seq, 1);
+	barrier();
+	f->id = id;
+	f->epoch = epoch;
+	f->size = *size;
+	f->want_stacks = *want_stacks;
+	barrier();
+	__sync_fetch_and_add(&f->seq, 1);
+}
+
 static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_cache *s, bool slots)
 {
-	struct cache_info *info;
-	__u64 bytes;
+	bool want_stacks;
+	__u32 size;
 
 	if (!ptr || !s)
 		return 0;
-	info = cache_of(s);
-	bytes = info ? info->size : BPF_CORE_READ(s, size);
-	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, bytes, info && info->want_stacks, slots);
+	cache_get(s, &size, &want_stacks);
+	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, size, want_stacks, slots);
 	return 0;
 }
 
 static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, bool slots)
 {
-	struct cache_info *info;
+	bool want_stacks, of_caches;
+	__u32 size;
 
-	if (!ptr || !s || untrack(KMEM_SLAB, (__u64)ptr, slots))
+	if (!ptr || !s)
+		return 0;
+	/* A struct kmem_cache freed: what the front knows of that address is stale. */
+	of_caches = (__u64)s == READ_ONCE_U64(caches_cache);
+	if (of_caches)
+		__sync_fetch_and_add(&caches_epoch, 1);
+	if (untrack(KMEM_SLAB, (__u64)ptr, slots))
 		return 0;
 	/*
 	 * Not tracked: counted under KMEM_TGID_FREES for its cache, named
 	 * even if it frees only what was allocated before memlens. A tracked
 	 * object's cache was named at its allocation.
 	 */
-	info = cache_of(s);
-	usage_free(KMEM_TGID_FREES, (__u64)s, info ? info->size : BPF_CORE_READ(s, size));
+	cache_get(s, &size, &want_stacks);
+	/* Named just now: the cache of caches, first seen freeing a cache? */
+	if (!of_caches && (__u64)s == READ_ONCE_U64(caches_cache))
+		__sync_fetch_and_add(&caches_epoch, 1);
+	usage_free(KMEM_TGID_FREES, (__u64)s, size);
 	return 0;
 }
 

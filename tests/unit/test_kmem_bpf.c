@@ -211,6 +211,41 @@ static void test_slots(void)
 	kmem_bpf__destroy(skel);
 }
 
+/*
+ * The per-CPU front of the caches map: a cache seen before is not looked
+ * up again (its size changed in the map does not show), until a struct
+ * kmem_cache is freed (a kmem_cache_free from the cache of caches). S and
+ * CACHES are no kernel addresses: reads of them fail, S is registered
+ * with size 0 and no name.
+ */
+static void test_cache_front(struct kmem_bpf *skel)
+{
+	uint64_t s = 0x1234000, caches = 0x1235000;
+	uint64_t a[5] = { 0x1, OBJ_A + 0x1000, s, 0xcc0, 0 }, b[5] = { 0x1, OBJ_A + 0x2000, s, 0xcc0, 0 };
+	uint64_t c[5] = { 0x1, OBJ_A + 0x3000, s, 0xcc0, 0 };
+	uint64_t free_cache[3] = { 0x1, OBJ_A + 0x4000, caches };
+	int fd = bpf_map__fd(skel->maps.caches);
+	struct cache_info info;
+	uint32_t tgid = getpid();
+
+	CHECK(unit_fire(skel->progs.kmem_cache_alloc, a, 5) == 0);
+	CHECK(bpf_map_lookup_elem(fd, &s, &info) == 0);
+	CHECK_U64(info.size, 0);
+	info.size = 96;
+	CHECK(bpf_map_update_elem(fd, &s, &info, BPF_EXIST) == 0);
+	/* From the front: still 0 bytes. */
+	CHECK(unit_fire(skel->progs.kmem_cache_alloc, b, 5) == 0);
+	CHECK_U64(usage_of(skel, tgid, s).allocs, 2);
+	CHECK_U64(usage_of(skel, tgid, s).alloc_bytes, 0);
+	/* A struct kmem_cache freed: the front asks the map again. */
+	skel->bss->caches_cache = caches;
+	CHECK(unit_fire(skel->progs.kmem_cache_free, free_cache, 3) == 0);
+	CHECK_U64(skel->bss->caches_epoch, 1);
+	CHECK(unit_fire(skel->progs.kmem_cache_alloc, c, 5) == 0);
+	CHECK_U64(usage_of(skel, tgid, s).allocs, 3);
+	CHECK_U64(usage_of(skel, tgid, s).alloc_bytes, 96);
+}
+
 /* The objects map: twice the slab objects in use, within its floor and RAM's share. */
 static void test_objects_for(void)
 {
@@ -256,6 +291,7 @@ void test_kmem_bpf(void)
 	test_kmalloc(skel);
 	test_vmalloc_percpu(skel);
 	test_pages(skel);
+	test_cache_front(skel);
 	kmem_bpf__destroy(skel);
 	test_full();
 	test_slots();
