@@ -106,9 +106,12 @@ struct object_slot {
 
 /*
  * Of the objects tracked at most (--max-objects), the largest power of two
- * up to half go to the table, at most KMEM_SLOTS_MAX, the rest to the map.
+ * up to half go to the table, by default at most KMEM_SLOTS_DEFAULT: 8 MiB,
+ * where twice as much made an allocation's slot miss cost a third more
+ * (bench/README.md). MEMLENS_KMEM_SLOTS can go up to KMEM_SLOTS_MAX.
  */
-#define KMEM_SLOTS_MAX		(1024 * 1024)	/* 32 bytes a slot: 32 MiB */
+#define KMEM_SLOTS_DEFAULT	(256 * 1024)	/* 32 bytes a slot: 8 MiB */
+#define KMEM_SLOTS_MAX		(1024 * 1024)	/* 32 MiB */
 
 /* A slab cache seen allocating: its name, and whether to take stacks. */
 struct cache_info {

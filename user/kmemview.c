@@ -237,9 +237,10 @@ static uint64_t map_memlock(int fd)
  * never a share of MAX (the map cut by the table's size filled before
  * MAX objects: some 7% of them spilled past it at MAX live objects). Its
  * slots: the largest power of two up to half of MAX, at most
- * KMEM_SLOTS_MAX, at least 2. MEMLENS_KMEM_SLOTS (a power of two from 2,
- * fewer than MAX) sets it: the tests make it tiny to send most objects to
- * the map. 0 where the kernel lacks BPF atomics: every object in the map.
+ * KMEM_SLOTS_DEFAULT (a bigger table holds more, but an allocation's
+ * slot misses the CPU caches more often), at least 2. MEMLENS_KMEM_SLOTS
+ * (a power of two from 2, fewer than MAX, at most KMEM_SLOTS_MAX) sets it:
+ * the tests make it tiny to send most objects to the map. 0 where the kernel lacks BPF atomics: every object in the map.
  */
 static int object_slots(uint32_t max, uint32_t *slots)
 {
@@ -250,7 +251,7 @@ static int object_slots(uint32_t max, uint32_t *slots)
 	if (strcmp(kplan_kmem_objects().way, "slots"))
 		return 0;
 	if (!env || !*env) {
-		for (n = 1; n * 2 <= max / 2 && n * 2 <= KMEM_SLOTS_MAX; n *= 2)
+		for (n = 1; n * 2 <= max / 2 && n * 2 <= KMEM_SLOTS_DEFAULT; n *= 2)
 			;
 		*slots = n >= 2 ? n : 0;
 		return 0;
