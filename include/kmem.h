@@ -107,7 +107,7 @@ struct object_slot {
 /*
  * Of the objects tracked at most (--max-objects), the largest power of two
  * up to half go to the table, by default at most KMEM_SLOTS_DEFAULT: 8 MiB,
- * where twice as much made an allocation's slot miss cost a third more
+ * where twice as much made an allocation 40% dearer
  * (bench/README.md). MEMLENS_KMEM_SLOTS can go up to KMEM_SLOTS_MAX.
  */
 #define KMEM_SLOTS_DEFAULT	(256 * 1024)	/* 32 bytes a slot: 8 MiB */
