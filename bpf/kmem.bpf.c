@@ -55,7 +55,6 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);	/* set by userspace */
 	__type(key, __u32);
 	__type(value, struct object_slot);
@@ -161,7 +160,7 @@ static __always_inline bool slot_claim(struct object_slot *slot, struct object_k
 
 	if (prev == key->addr) {
 		stat_add(KSTAT_REPLACED, 1);
-		usage_free(slot->obj.tgid, slot->obj.cache, slot->obj.bytes);
+		usage_free(slot->tgid, slot->cache, slot->bytes);
 	} else if (prev) {
 		return false;
 	} else if (slot->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
@@ -171,8 +170,25 @@ static __always_inline bool slot_claim(struct object_slot *slot, struct object_k
 		if (!bpf_map_delete_elem(&objects, key))
 			__sync_fetch_and_add(&slot->spilled, -1);
 	}
-	slot->obj = *obj;
+	slot->cache = obj->cache;
+	slot->tgid = obj->tgid;
+	slot->bytes = obj->bytes;
 	return true;
+}
+
+/*
+ * An object that goes to the objects map at KEY's address, which SLOT
+ * still holds: freed where no tracepoint looks, its free counted now, and
+ * the slot emptied (a free finds this one in the map). Only the allocation
+ * of a freed address can see it, so no free races with the write.
+ */
+static __always_inline void slot_drop_stale(struct object_slot *slot, struct object_key *key)
+{
+	if (slot->addr != key->addr)
+		return;
+	stat_add(KSTAT_REPLACED, 1);
+	usage_free(slot->tgid, slot->cache, slot->bytes);
+	__sync_val_compare_and_swap(&slot->addr, key->addr, 0);
 }
 
 /*
@@ -203,7 +219,10 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 			stat_add(KSTAT_STACK_FAILED, 1);
 	}
 	slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
-	if (slot && slot_claim(slot, &key, &obj)) {
+	/* An object with a stack needs its age and stack: the map's entry has them. */
+	if (slot && want_stack)
+		slot_drop_stale(slot, &key);
+	else if (slot && slot_claim(slot, &key, &obj)) {
 		usage_alloc(tgid, cache, bytes, true);
 		return;
 	}
@@ -238,7 +257,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, bool slot
 
 	if (slot && slot->addr == addr) {
 		stat_add(KSTAT_FREES, 1);
-		usage_free(slot->obj.tgid, slot->obj.cache, slot->obj.bytes);
+		usage_free(slot->tgid, slot->cache, slot->bytes);
 		/* Only the freer of a live address writes it; atomic: after the reads. */
 		__sync_val_compare_and_swap(&slot->addr, addr, 0);
 		return true;
@@ -294,32 +313,130 @@ static struct cache_info *cache_of(struct kmem_cache *s)
 	return info;
 }
 
+/*
+ * A per-CPU direct-mapped cache of the caches map: an event of a cache
+ * seen before on this CPU takes its size and --cache flag from here, with
+ * no hash lookup and no read of s->name. The caches map checks s->name
+ * because a struct kmem_cache freed and made again at the same address is
+ * another cache; here, a free of a struct kmem_cache (a kmem_cache_free
+ * from the cache of caches, which kmem sees anyway) bumps caches_epoch,
+ * and an entry of an older epoch is not used. The programs of one CPU can
+ * nest (an interrupt's allocation), so an entry is written under a
+ * sequence count: odd while written, and a reader that sees it odd or
+ * changed goes to the map.
+ */
+#define CACHE_FRONT_BITS	6
+
+struct cache_front {
+	__u64 seq;
+	__u64 id;
+	__u64 epoch;
+	__u32 size;
+	__u32 want_stacks;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << CACHE_FRONT_BITS);
+	__type(key, __u32);
+	__type(value, struct cache_front);
+} cache_fronts SEC(".maps");
+
+/* Frees of a struct kmem_cache seen; the cache they come from, once named. */
+__u64 caches_epoch;
+__u64 caches_cache;
+
+#define barrier()	asm volatile("" ::: "memory")
+#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
+
+static __always_inline bool is_cache_of_caches(const char *name)
+{
+	static const char want[] = "kmem_cache";
+
+	for (int i = 0; i < sizeof(want); i++)
+		if (name[i] != want[i])
+			return false;
+	return true;
+}
+
+/* Cache S's object size and whether its objects get a stack. */
+static __always_inline void cache_get(struct kmem_cache *s, __u32 *size, bool *want_stacks)
+{
+	__u64 id = (__u64)s, epoch = READ_ONCE_U64(caches_epoch), seq;
+	__u32 idx = (__u32)((id * 0x9e3779b97f4a7c15ULL) >> (64 - CACHE_FRONT_BITS));
+	struct cache_front *f = bpf_map_lookup_elem(&cache_fronts, &idx);
+	struct cache_info *info;
+
+	if (!f)
+		goto slow;
+	seq = READ_ONCE_U64(f->seq);
+	barrier();
+	if (!(seq & 1) && f->id == id && f->epoch == epoch) {
+		*size = f->size;
+		*want_stacks = f->want_stacks;
+		barrier();
+		if (READ_ONCE_U64(f->seq) == seq)
+			return;
+	}
+slow:
+	info = cache_of(s);
+	if (!info) {
+		*size = BPF_CORE_READ(s, size);
+		*want_stacks = false;
+		return;
+	}
+	*size = info->size;
+	*want_stacks = info->want_stacks;
+	if (is_cache_of_caches(info->name))
+		caches_cache = id;
+	/* Not over a write this program interrupted: that one finishes it. */
+	if (!f || (READ_ONCE_U64(f->seq) & 1))
+		return;
+	__sync_fetch_and_add(&f->seq, 1);
+	barrier();
+	f->id = id;
+	f->epoch = epoch;
+	f->size = *size;
+	f->want_stacks = *want_stacks;
+	barrier();
+	__sync_fetch_and_add(&f->seq, 1);
+}
+
 static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_cache *s, bool slots)
 {
-	struct cache_info *info;
-	__u64 bytes;
+	bool want_stacks;
+	__u32 size;
 
 	if (!ptr || !s)
 		return 0;
-	info = cache_of(s);
-	bytes = info ? info->size : BPF_CORE_READ(s, size);
-	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, bytes, info && info->want_stacks, slots);
+	cache_get(s, &size, &want_stacks);
+	track(ctx, KMEM_SLAB, (__u64)ptr, (__u64)s, size, want_stacks, slots);
 	return 0;
 }
 
 static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, bool slots)
 {
-	struct cache_info *info;
+	bool want_stacks, of_caches;
+	__u32 size;
 
-	if (!ptr || !s || untrack(KMEM_SLAB, (__u64)ptr, slots))
+	if (!ptr || !s)
+		return 0;
+	/* A struct kmem_cache freed: what the front knows of that address is stale. */
+	of_caches = (__u64)s == READ_ONCE_U64(caches_cache);
+	if (of_caches)
+		__sync_fetch_and_add(&caches_epoch, 1);
+	if (untrack(KMEM_SLAB, (__u64)ptr, slots))
 		return 0;
 	/*
 	 * Not tracked: counted under KMEM_TGID_FREES for its cache, named
 	 * even if it frees only what was allocated before memlens. A tracked
 	 * object's cache was named at its allocation.
 	 */
-	info = cache_of(s);
-	usage_free(KMEM_TGID_FREES, (__u64)s, info ? info->size : BPF_CORE_READ(s, size));
+	cache_get(s, &size, &want_stacks);
+	/* Named just now: the cache of caches, first seen freeing a cache? */
+	if (!of_caches && (__u64)s == READ_ONCE_U64(caches_cache))
+		__sync_fetch_and_add(&caches_epoch, 1);
+	usage_free(KMEM_TGID_FREES, (__u64)s, size);
 	return 0;
 }
 

@@ -91,19 +91,27 @@ struct object {
  * slot another holds goes to the objects map, and SPILLED counts those of
  * this slot there, so that a free that finds neither its address here nor
  * a spilled object knows without a hash lookup that it is not tracked.
+ * 32 bytes, no age or stack: what an allocation costs is this slot's cache
+ * miss, and the table's size sets how often it misses (bench/README.md).
+ * Objects that get a stack (--cache) go to the objects map.
  */
 struct object_slot {
 	__u64 addr;
-	struct object obj;
+	__u64 cache;
+	__u32 tgid;
+	__u32 bytes;
 	__u32 spilled;		/* objects of this slot in the objects map */
 	__u32 pad;
 };
 
 /*
  * Of the objects tracked at most (--max-objects), the largest power of two
- * up to half go to the table, at most KMEM_SLOTS_MAX, the rest to the map.
+ * up to half go to the table, by default at most KMEM_SLOTS_DEFAULT: 8 MiB,
+ * where twice as much made an allocation 40% dearer
+ * (bench/README.md). MEMLENS_KMEM_SLOTS can go up to KMEM_SLOTS_MAX.
  */
-#define KMEM_SLOTS_MAX		(1024 * 1024)	/* 48 bytes a slot: 48 MiB */
+#define KMEM_SLOTS_DEFAULT	(256 * 1024)	/* 32 bytes a slot: 8 MiB */
+#define KMEM_SLOTS_MAX		(1024 * 1024)	/* 32 MiB */
 
 /* A slab cache seen allocating: its name, and whether to take stacks. */
 struct cache_info {

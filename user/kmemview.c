@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kmem.skel.h"
@@ -238,9 +237,10 @@ static uint64_t map_memlock(int fd)
  * never a share of MAX (the map cut by the table's size filled before
  * MAX objects: some 7% of them spilled past it at MAX live objects). Its
  * slots: the largest power of two up to half of MAX, at most
- * KMEM_SLOTS_MAX, at least 2. MEMLENS_KMEM_SLOTS (a power of two from 2,
- * fewer than MAX) sets it: the tests make it tiny to send most objects to
- * the map. 0 where the kernel lacks BPF atomics: every object in the map.
+ * KMEM_SLOTS_DEFAULT (a bigger table holds more, but an allocation's
+ * slot misses the CPU caches more often), at least 2. MEMLENS_KMEM_SLOTS
+ * (a power of two from 2, fewer than MAX, at most KMEM_SLOTS_MAX) sets it:
+ * the tests make it tiny to send most objects to the map. 0 where the kernel lacks BPF atomics: every object in the map.
  */
 static int object_slots(uint32_t max, uint32_t *slots)
 {
@@ -251,7 +251,7 @@ static int object_slots(uint32_t max, uint32_t *slots)
 	if (strcmp(kplan_kmem_objects().way, "slots"))
 		return 0;
 	if (!env || !*env) {
-		for (n = 1; n * 2 <= max / 2 && n * 2 <= KMEM_SLOTS_MAX; n *= 2)
+		for (n = 1; n * 2 <= max / 2 && n * 2 <= KMEM_SLOTS_DEFAULT; n *= 2)
 			;
 		*slots = n >= 2 ? n : 0;
 		return 0;
@@ -647,24 +647,6 @@ static int stack_group_add(struct kmem_stack_group **groups, size_t *nr, size_t 
 	return 0;
 }
 
-/* The object table, read in place (BPF_F_MMAPABLE): no syscall a slot. NULL: none. */
-static const struct object_slot *slots_map(const struct kmemview *v)
-{
-	void *p;
-
-	if (!v->slots)
-		return NULL;
-	p = mmap(NULL, (size_t)v->slots * sizeof(struct object_slot), PROT_READ, MAP_SHARED,
-		 bpf_map__fd(v->skel->maps.object_slots), 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void slots_unmap(const struct kmemview *v, const struct object_slot *slots)
-{
-	if (slots)
-		munmap((void *)slots, (size_t)v->slots * sizeof(struct object_slot));
-}
-
 int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *nr_out,
 		    uint64_t *cache_id)
 {
@@ -673,30 +655,22 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 	uint32_t kmalloc_size = kmalloc_size_of(v->opts->cache);
 	uint64_t want = kmalloc_size ? KMEM_ID(KMEM_KMALLOC, kmalloc_size) : stack_cache_id(v);
 	struct object_key key, next, *prev = NULL;
-	const struct object_slot *slots = slots_map(v);
 	struct kmem_stack_group *groups = NULL, *g;
 	size_t nr = 0, cap = 0;
 	struct object obj;
 
-	if (v->slots && !slots)
-		return -errno;
 	*cache_id = want;
-	/* Slab objects are in the object table or, where their slot was taken, the map. */
-	for (uint32_t i = 0; want && slots && i < v->slots; i++) {
-		if (!slots[i].addr || slots[i].obj.cache != want)
-			continue;
-		if (stack_group_add(&groups, &nr, &cap, &slots[i].obj))
-			goto nomem;
-	}
+	/* Objects that get a stack are in the map, never in the object table. */
 	while (want && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &obj) || obj.cache != want)
 			continue;
-		if (stack_group_add(&groups, &nr, &cap, &obj))
-			goto nomem;
+		if (stack_group_add(&groups, &nr, &cap, &obj)) {
+			free(groups);
+			return -ENOMEM;
+		}
 	}
-	slots_unmap(v, slots);
 	for (size_t i = 0; i < nr; i++) {
 		g = &groups[i];
 		if (g->stack_id < 0 || bpf_map_lookup_elem(stacks_fd, &g->stack_id, g->ips))
@@ -710,8 +684,4 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 	*out = groups;
 	*nr_out = nr;
 	return 0;
-nomem:
-	slots_unmap(v, slots);
-	free(groups);
-	return -ENOMEM;
 }

@@ -152,6 +152,100 @@ static void test_full(void)
 	kmem_bpf__destroy(skel);
 }
 
+/* Entries of the objects map. */
+static unsigned int map_entries(struct kmem_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.objects);
+	struct object_key key, next, *prev = NULL;
+	unsigned int n = 0;
+
+	for (; !bpf_map_get_next_key(fd, prev, &next); prev = &key, n++)
+		key = next;
+	return n;
+}
+
+/*
+ * The object table (4 slots) in front of the map: objects live in their
+ * slot; one that gets a stack (--cache kmalloc-128) lives in the map,
+ * with its age, and settles a stale object of its address in the slot.
+ */
+static void test_slots(void)
+{
+	struct kmem_bpf *skel = kmem_bpf__open();
+	uint64_t a64[6] = { 0x1, OBJ_A, 50, 64, 0xcc0, 0 }, a128[6] = { 0x1, OBJ_A, 100, 128, 0xcc0, 0 };
+	uint64_t free_a[2] = { 0x1, OBJ_A };
+	uint64_t k64 = KMEM_ID(KMEM_KMALLOC, 64), k128 = KMEM_ID(KMEM_KMALLOC, 128);
+	struct object_key key = { .addr = OBJ_A, .class = KMEM_SLAB };
+	uint32_t tgid = getpid();
+	struct object obj;
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return;
+	skel->rodata->slot_mask = 3;
+	skel->rodata->stack_kmalloc_size = 128;
+	bpf_map__set_max_entries(skel->maps.object_slots, 4);
+	CHECK(kmem_bpf__load(skel) == 0);
+	/* In its slot, not the map; freed from there. */
+	CHECK(unit_fire(skel->progs.kmalloc, a64, 6) == 0);
+	CHECK_U64(map_entries(skel), 0);
+	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
+	CHECK_U64(usage_of(skel, tgid, k64).frees, 1);
+	CHECK_U64(kstat(skel, KSTAT_FREES), 1);
+	/* Allocated again, its free not seen: then a kmalloc-128 at that address. */
+	CHECK(unit_fire(skel->progs.kmalloc, a64, 6) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, a128, 6) == 0);
+	CHECK_U64(kstat(skel, KSTAT_REPLACED), 1);
+	CHECK_U64(usage_of(skel, tgid, k64).frees, 2);
+	CHECK_U64(map_entries(skel), 1);
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.objects), &key, &obj) == 0);
+	CHECK_U64(obj.cache, k128);
+	CHECK(obj.ts_ns != 0);
+	/* Its free finds it in the map (the slot says one is there), not the stale one. */
+	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
+	CHECK_U64(usage_of(skel, tgid, k128).frees, 1);
+	CHECK_U64(usage_of(skel, tgid, k64).frees, 2);
+	CHECK_U64(kstat(skel, KSTAT_FREES), 2);
+	CHECK_U64(kstat(skel, KSTAT_FREES_UNTRACKED), 0);
+	CHECK_U64(map_entries(skel), 0);
+	kmem_bpf__destroy(skel);
+}
+
+/*
+ * The per-CPU front of the caches map: a cache seen before is not looked
+ * up again (its size changed in the map does not show), until a struct
+ * kmem_cache is freed (a kmem_cache_free from the cache of caches). S and
+ * CACHES are no kernel addresses: reads of them fail, S is registered
+ * with size 0 and no name.
+ */
+static void test_cache_front(struct kmem_bpf *skel)
+{
+	uint64_t s = 0x1234000, caches = 0x1235000;
+	uint64_t a[5] = { 0x1, OBJ_A + 0x1000, s, 0xcc0, 0 }, b[5] = { 0x1, OBJ_A + 0x2000, s, 0xcc0, 0 };
+	uint64_t c[5] = { 0x1, OBJ_A + 0x3000, s, 0xcc0, 0 };
+	uint64_t free_cache[3] = { 0x1, OBJ_A + 0x4000, caches };
+	int fd = bpf_map__fd(skel->maps.caches);
+	struct cache_info info;
+	uint32_t tgid = getpid();
+
+	CHECK(unit_fire(skel->progs.kmem_cache_alloc, a, 5) == 0);
+	CHECK(bpf_map_lookup_elem(fd, &s, &info) == 0);
+	CHECK_U64(info.size, 0);
+	info.size = 96;
+	CHECK(bpf_map_update_elem(fd, &s, &info, BPF_EXIST) == 0);
+	/* From the front: still 0 bytes. */
+	CHECK(unit_fire(skel->progs.kmem_cache_alloc, b, 5) == 0);
+	CHECK_U64(usage_of(skel, tgid, s).allocs, 2);
+	CHECK_U64(usage_of(skel, tgid, s).alloc_bytes, 0);
+	/* A struct kmem_cache freed: the front asks the map again. */
+	skel->bss->caches_cache = caches;
+	CHECK(unit_fire(skel->progs.kmem_cache_free, free_cache, 3) == 0);
+	CHECK_U64(skel->bss->caches_epoch, 1);
+	CHECK(unit_fire(skel->progs.kmem_cache_alloc, c, 5) == 0);
+	CHECK_U64(usage_of(skel, tgid, s).allocs, 3);
+	CHECK_U64(usage_of(skel, tgid, s).alloc_bytes, 96);
+}
+
 /* The objects map: twice the slab objects in use, within its floor and RAM's share. */
 static void test_objects_for(void)
 {
@@ -197,6 +291,8 @@ void test_kmem_bpf(void)
 	test_kmalloc(skel);
 	test_vmalloc_percpu(skel);
 	test_pages(skel);
+	test_cache_front(skel);
 	kmem_bpf__destroy(skel);
 	test_full();
+	test_slots();
 }
