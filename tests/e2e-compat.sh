@@ -230,7 +230,30 @@ test_as_on_5_10() {
 		"$(group "$r" leak_mmap_head)"
 }
 
+# The verifier's CPU deadline per program (MEMLENS_VERIFY_DEADLINE_MS, for
+# emulated CPUs): 1 ms is too little for alloc_return or any program its
+# size, and the load ends with one line; a value that is no number of
+# milliseconds is warned about and the default kept.
+test_verify_deadline() {
+	local rc
+	MEMLENS_VERIFY_DEADLINE_MS=1 "$MEMLENS" leaks "${UNWIND[@]}" -- "$LEAKY" \
+		>/dev/null 2>"$tmp/deadline.err"
+	rc=$?
+	check_eq "verifier deadline of 1 ms: exit code" 1 "$rc"
+	check "verifier deadline of 1 ms: one line naming the program" grep -Eqx \
+		"memlens: cannot load BPF programs: the verifier spent over 1 ms of CPU on [a-z_0-9]+\(\) \(run with -v for its log\)" \
+		"$tmp/deadline.err"
+	MEMLENS_VERIFY_DEADLINE_MS=1ms "$MEMLENS" leaks "${UNWIND[@]}" --json -- "$LEAKY" \
+		>/dev/null 2>"$tmp/deadline.err"
+	rc=$?
+	check_eq "verifier deadline '1ms': exit code" 0 "$rc"
+	check "verifier deadline '1ms': warned, the default kept" grep -qx \
+		"memlens: invalid MEMLENS_VERIFY_DEADLINE_MS '1ms': milliseconds, 1 to 3600000; 1000 used" \
+		"$tmp/deadline.err"
+}
+
 test_command
+test_verify_deadline
 test_as_on_5_10
 test_attach_pid
 test_dlopen_exit

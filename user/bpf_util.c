@@ -122,6 +122,7 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
 #define BPF_LOG_STATS		4
 
 struct load_watch {
+	uint64_t deadline_ns;		/* of CPU per program: see verify_deadline() */
 	pthread_t loader;
 	clockid_t loader_cpu;
 	struct bpf_object *obj;
@@ -180,7 +181,7 @@ static void *watch_load(void *arg)
 			since = loader_cpu_ns(w);
 		}
 		/* Past the deadline, the retries too: a refused load ends. */
-		if (since && loader_cpu_ns(w) - since >= VERIFY_PROG_DEADLINE_MS * 1000000ULL) {
+		if (since && loader_cpu_ns(w) - since >= w->deadline_ns) {
 			atomic_store(&w->timed_out, true);
 			pthread_kill(w->loader, verify_signal());
 			nanosleep(&kick, NULL);
@@ -305,12 +306,42 @@ static int load_interruptible(struct bpf_object_skeleton *s)
 	return err;
 }
 
+/*
+ * The CPU the verifier may spend on one program: VERIFY_PROG_DEADLINE_MS,
+ * or MEMLENS_VERIFY_DEADLINE_MS where the CPU is far slower than what
+ * that was set for: an emulated one (QEMU without KVM runs the verifier
+ * 20 to 50 times slower, and its guest counts the host's load as its own
+ * CPU time). A value that is not one is warned about, as MEMLENS_DISABLE's
+ * unknown words are, and the default kept.
+ */
+static unsigned long long deadline_ms;	/* of the last load, for its error */
+
+static unsigned long long verify_deadline_ms(void)
+{
+	const char *env = getenv("MEMLENS_VERIFY_DEADLINE_MS");
+	unsigned long long ms;
+	char *end;
+
+	if (!env || !*env)
+		return VERIFY_PROG_DEADLINE_MS;
+	errno = 0;
+	ms = strtoull(env, &end, 10);
+	if (errno || end == env || *end || *env == '-' || !ms || ms > 3600 * 1000) {
+		error_msg("invalid MEMLENS_VERIFY_DEADLINE_MS '%s': milliseconds, 1 to 3600000; "
+			  "%d used", env, VERIFY_PROG_DEADLINE_MS);
+		return VERIFY_PROG_DEADLINE_MS;
+	}
+	return ms;
+}
+
 static int load_watched(struct bpf_object_skeleton *s, prog_stats_fn fn, void *ctx)
 {
 	struct load_watch w = { .loader = pthread_self(), .obj = *s->obj };
 	pthread_t watcher;
 	int err;
 
+	deadline_ms = verify_deadline_ms();
+	w.deadline_ns = deadline_ms * 1000000ULL;
 	libbpf_load_begins();
 	refusal_why[0] = 0;
 	err = give_logs(*s->obj, &w);
@@ -359,8 +390,8 @@ void skeleton_load_error(int err)
 	const char *prog = libbpf_failed_prog();
 
 	if (err == -ETIMEDOUT)
-		error_msg("cannot load BPF programs: the verifier spent over %d ms of CPU on %s%s "
-			  "(run with -v for its log)", VERIFY_PROG_DEADLINE_MS,
+		error_msg("cannot load BPF programs: the verifier spent over %llu ms of CPU on %s%s "
+			  "(run with -v for its log)", deadline_ms,
 			  *prog ? prog : "one", *prog ? "()" : "");
 	else if (*refusal_why)
 		error_msg("cannot load BPF programs: %s() refused: %s: %s (run with -v for the "
