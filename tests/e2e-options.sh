@@ -159,6 +159,14 @@ for cmd in leaks allocs record top hist reclaim kmem; do
 		"$MEMLENS_BIN" "$cmd" "${extra[@]}" -p 0
 done
 
+# A map of 0 entries is no size: refused, not taken for the default.
+for opt in max-allocs max-stacks; do
+	expect_error "leaks --$opt 0" 2 "memlens: invalid $opt '0': a map of at least 1 entry" \
+		"$MEMLENS_BIN" leaks "--$opt" 0 -p 1
+done
+expect_error "allocs --max-stacks 0" 2 "memlens: invalid max-stacks '0': a map of at least 1 entry" \
+	"$MEMLENS_BIN" allocs --max-stacks 0 -p 1
+
 # The drift of issue 15: leaks took --sample-bytes, its help did not say so.
 check "leaks --help lists --sample-bytes" grep -q '^      --sample-bytes R  ' "$tmp/help.leaks"
 

@@ -55,6 +55,19 @@ static int parse_scan(struct session_args *a, const char *arg)
 }
 
 /* One option OPT of ARGV, its value in optarg: 0 or -EINVAL, said. */
+/* A map's entries, as --max-allocs N gives them: 0 is no size (the default is not giving one). */
+static int parse_map_size(const char *arg, const char *what, unsigned long long max,
+			  unsigned long long *out)
+{
+	if (parse_uint(arg, what, max, out))
+		return -EINVAL;
+	if (!*out) {
+		error_msg("invalid %s '%s': a map of at least 1 entry", what, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_opt(struct session_args *a, const struct cli_cmd *cli, int opt, char **argv)
 {
 	switch (opt) {
@@ -71,9 +84,9 @@ static int parse_opt(struct session_args *a, const struct cli_cmd *cli, int opt,
 		a->allocator = optarg;
 		return 0;
 	case SESSION_OPT_MAX_ALLOCS:
-		return parse_uint(optarg, "max-allocs", 1ULL << 26, &a->max_allocs) ? -EINVAL : 0;
+		return parse_map_size(optarg, "max-allocs", 1ULL << 26, &a->max_allocs);
 	case SESSION_OPT_MAX_STACKS:
-		return parse_uint(optarg, "max-stacks", 1ULL << 22, &a->max_stacks) ? -EINVAL : 0;
+		return parse_map_size(optarg, "max-stacks", 1ULL << 22, &a->max_stacks);
 	case SESSION_OPT_UNWIND:
 		if (strcmp(optarg, "dwarf") && strcmp(optarg, "fp")) {
 			error_msg("%s: --unwind is dwarf or fp, not '%s'", a->name, optarg);
@@ -150,10 +163,6 @@ static int check_args(const struct session_cmd *cmd, struct session_args *a)
 	if (!a->pid == !a->cmd) {
 		error_msg("%s: give either -p PID or -- COMMAND (see memlens %s --help)", a->name,
 			  a->name);
-		return -EINVAL;
-	}
-	if ((a->max_allocs && a->max_allocs < 1) || (a->max_stacks && a->max_stacks < 1)) {
-		error_msg("map sizes must be at least 1");
 		return -EINVAL;
 	}
 	if (a->show.folded && a->show.json) {
