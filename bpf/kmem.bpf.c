@@ -288,6 +288,23 @@ static bool is_stack_cache(const char *name)
 	return true;
 }
 
+/* Frees of a struct kmem_cache seen; the cache they come from, once named. */
+__u64 caches_epoch;
+__u64 caches_cache;
+
+#define barrier()	asm volatile("" ::: "memory")
+#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
+
+static __always_inline bool is_cache_of_caches(const char *name)
+{
+	static const char want[] = "kmem_cache";
+
+	for (int i = 0; i < sizeof(want); i++)
+		if (name[i] != want[i])
+			return false;
+	return true;
+}
+
 /*
  * The slab cache at S, registered on first sight: its name for userspace,
  * and whether its objects get a stack (--cache). A struct kmem_cache is a
@@ -305,6 +322,9 @@ static struct cache_info *cache_of(struct kmem_cache *s)
 	fresh.name_ptr = name_ptr;
 	fresh.size = BPF_CORE_READ(s, size);
 	fresh.want_stacks = is_stack_cache(fresh.name);
+	/* Named even where the map is full: the cache front depends on it. */
+	if (is_cache_of_caches(fresh.name))
+		caches_cache = id;
 	if (bpf_map_update_elem(&caches, &id, &fresh, info ? BPF_EXIST : BPF_NOEXIST) == -EEXIST)
 		return bpf_map_lookup_elem(&caches, &id);
 	info = bpf_map_lookup_elem(&caches, &id);
@@ -342,23 +362,6 @@ struct {
 	__type(value, struct cache_front);
 } cache_fronts SEC(".maps");
 
-/* Frees of a struct kmem_cache seen; the cache they come from, once named. */
-__u64 caches_epoch;
-__u64 caches_cache;
-
-#define barrier()	asm volatile("" ::: "memory")
-#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
-
-static __always_inline bool is_cache_of_caches(const char *name)
-{
-	static const char want[] = "kmem_cache";
-
-	for (int i = 0; i < sizeof(want); i++)
-		if (name[i] != want[i])
-			return false;
-	return true;
-}
-
 /* Cache S's object size and whether its objects get a stack. */
 static __always_inline void cache_get(struct kmem_cache *s, __u32 *size, bool *want_stacks)
 {
@@ -387,8 +390,6 @@ slow:
 	}
 	*size = info->size;
 	*want_stacks = info->want_stacks;
-	if (is_cache_of_caches(info->name))
-		caches_cache = id;
 	/* Not over a write this program interrupted: that one finishes it. */
 	if (!f || (READ_ONCE_U64(f->seq) & 1))
 		return;

@@ -290,7 +290,7 @@ void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *rec
 #define BPF_LOG_STATS		4
 
 struct load_watch {
-	uint64_t deadline_ns;		/* of CPU per program: see verify_deadline() */
+	uint64_t deadline_ns;		/* of CPU per program: see verify_deadline_ms() */
 	pthread_t loader;
 	clockid_t loader_cpu;
 	struct bpf_object *obj;
@@ -334,7 +334,11 @@ static uint64_t loader_cpu_ns(const struct load_watch *w)
 static void *watch_load(void *arg)
 {
 	struct load_watch *w = arg;
-	struct timespec poll = { 0, VERIFY_POLL_MS * 1000000L }, kick = { 0, 1000000L };
+	/* A quarter of the deadline at most: a short one is kept, not missed between polls. */
+	uint64_t poll_ns = w->deadline_ns / 4 < VERIFY_POLL_MS * 1000000ULL ?
+			   w->deadline_ns / 4 : VERIFY_POLL_MS * 1000000ULL;
+	struct timespec poll = { 0, (long)(poll_ns > 1000000 ? poll_ns : 1000000) };
+	struct timespec kick = { 0, 1000000L };
 	uint64_t since = 0;
 	unsigned int seen = 0;
 

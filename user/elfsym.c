@@ -368,3 +368,20 @@ struct Elf *elf_file_elf(struct elf_file *ef)
 {
 	return ef->elf;
 }
+
+bool elf_has_section(struct elf_file *ef, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(ef->elf, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(ef->elf, scn))) {
+		const char *s = gelf_getshdr(scn, &sh) ? elf_strptr(ef->elf, shstrndx, sh.sh_name) : NULL;
+
+		if (s && !strcmp(s, name))
+			return true;
+	}
+	return false;
+}

@@ -56,6 +56,8 @@ int elf_has_interp(struct elf_file *ef);
 int elf_vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off);
 /* The symbol whose address the GOT slot at ELF address SLOT is given; NULL if none. */
 const char *elf_got_symbol(struct elf_file *ef, uint64_t slot);
+/* Has the file a section called NAME? */
+bool elf_has_section(struct elf_file *ef, const char *name);
 /* The libelf handle, for DWARF CFI (unwind_table.c). */
 struct Elf;
 struct Elf *elf_file_elf(struct elf_file *ef);

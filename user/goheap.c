@@ -13,7 +13,6 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <gelf.h>
 #include "allocs.h"
 #include "allocs.skel.h"
 #include "elfsym.h"
@@ -26,25 +25,14 @@ struct go_probes {
 	size_t nr_links;
 };
 
-/* Sections Go's linker writes into every ELF executable, symbols or not. */
-static bool has_go_sections(Elf *elf)
+/*
+ * Sections Go's linker writes, symbols or not: the first two into every
+ * ELF executable (the pclntab is folded into .data.rel.ro in a PIE).
+ */
+static bool has_go_sections(struct elf_file *ef)
 {
-	static const char *const names[] = { ".note.go.buildid", ".go.buildinfo", ".gopclntab" };
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	GElf_Shdr sh;
-
-	if (!elf || elf_getshdrstrndx(elf, &shstrndx))
-		return false;
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *name = gelf_getshdr(scn, &sh) ?
-				   elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
-
-		for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
-			if (!strcmp(name, names[i]))
-				return true;
-	}
-	return false;
+	return elf_has_section(ef, ".note.go.buildid") || elf_has_section(ef, ".go.buildinfo") ||
+	       elf_has_section(ef, ".gopclntab");
 }
 
 enum go_kind go_program_kind(const char *path)
@@ -57,7 +45,7 @@ enum go_kind go_program_kind(const char *path)
 		return GO_NOT;
 	if (!elf_func_offset(ef, "runtime.mallocgc", &off))
 		kind = GO_SYMBOLS;
-	else if (has_go_sections(elf_file_elf(ef)))
+	else if (has_go_sections(ef))
 		kind = GO_STRIPPED;
 	elf_file_close(ef);
 	return kind;

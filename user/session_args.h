@@ -14,7 +14,7 @@
 
 struct group_source;
 
-/* The keys of the session's long-only options, in every table of the three. */
+/* The keys of the session's long-only options, in the tables of the three. */
 enum {
 	SESSION_OPT_ALLOCATOR = CLI_CMD_KEYS,
 	SESSION_OPT_MAX_ALLOCS,
