@@ -2,6 +2,7 @@
 #ifndef MEMLENS_ELFSYM_H
 #define MEMLENS_ELFSYM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
