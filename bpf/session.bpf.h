@@ -113,7 +113,7 @@ static int session_enter(struct pt_regs *ctx)
 	if (SESSION_KEEP_RETURN(cookie))
 		return session_enter_keep(ctx, kind);
 	size = session_size(ctx, kind, &ptr);
-	if (!sample_alloc(size, &flags)) {
+	if (!sample_alloc(&ts->sample, size, &flags)) {
 		__u64 start = bpf_get_func_ip(ctx) - SESSION_SKIP(cookie);
 
 		ts->skip_sp = sp;
