@@ -189,11 +189,12 @@ int profile_enter(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), ret, start, size;
 	struct profile_thread *pt;
+	__u32 tid;
 	__u16 flags;
 
-	if (!traced())
+	if (!traced_tid(&tid))
 		return 0;
-	pt = profile_thread(current_tid());
+	pt = profile_thread(tid);
 	if (!pt)
 		return 0;
 	ret = return_address_at(sp);
