@@ -325,11 +325,13 @@ int profile_tail(struct pt_regs *ctx)
 
 static void profile_forget_thread(__u32 tid)
 {
-	struct profile_thread *pt = bpf_map_lookup_elem(&profile_threads, &tid);
+	struct profile_thread *pt;
 
-	if (!pt)
-		return;
-	sample_flush(&pt->sample);
+	if (sample_bytes) {
+		pt = bpf_map_lookup_elem(&profile_threads, &tid);
+		if (pt)
+			sample_flush(&pt->sample);
+	}
 	bpf_map_delete_elem(&profile_threads, &tid);
 }
 

@@ -723,11 +723,13 @@ static struct thread_state *thread_state(__u32 tid)
 /* Drop the state of thread TID, its sampler's counts kept. */
 static void thread_forget(__u32 tid)
 {
-	struct thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *ts;
 
-	if (!ts)
-		return;
-	sample_flush(&ts->sample);
+	if (sample_bytes) {
+		ts = bpf_map_lookup_elem(&threads, &tid);
+		if (ts)
+			sample_flush(&ts->sample);
+	}
 	bpf_map_delete_elem(&threads, &tid);
 }
 
