@@ -51,6 +51,8 @@ struct {
 
 /* The last outer allocator call of a thread, which has no return probe. */
 struct profile_thread {
+	/* First: userspace reads it of every thread (struct sample_state). */
+	struct sample_state sample;
 	__u64 sp;		/* its stack pointer at the entry */
 	__u64 ret;		/* the return address there */
 	__u64 lo, hi;		/* its function's code */
@@ -67,6 +69,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct profile_thread);
 } profile_threads SEC(".maps");
+
+/* The state of thread TID, made on first use; NULL (counted) if there is no room. */
+static struct profile_thread *profile_thread(__u32 tid)
+{
+	static const struct profile_thread none;
+
+	return lookup_or_init(&profile_threads, &tid, &none, STAT_THREADS_FULL);
+}
 
 /*
  * Is this entry, at SP and called from RET, made inside the thread's last
@@ -177,16 +187,14 @@ static void profile_count(struct pt_regs *ctx, __u64 sp, __u64 ret, __u64 size, 
 SEC("?uprobe")
 int profile_enter(struct pt_regs *ctx)
 {
-	static const struct profile_thread none;
 	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), ret, start, size;
 	struct profile_thread *pt;
 	__u32 tid;
 	__u16 flags;
 
-	if (!traced())
+	if (!traced_tid(&tid))
 		return 0;
-	tid = current_tid();
-	pt = lookup_or_init(&profile_threads, &tid, &none, STAT_THREADS_FULL);
+	pt = profile_thread(tid);
 	if (!pt)
 		return 0;
 	ret = return_address_at(sp);
@@ -201,7 +209,7 @@ int profile_enter(struct pt_regs *ctx)
 	pt->inner_lo = pt->inner_hi = 0;
 	if (!profile_size(ctx, SESSION_KIND(cookie), &size))
 		return 0;
-	if (!sample_alloc(size, &flags))
+	if (!sample_alloc(&pt->sample, size, &flags))
 		return 0;
 	profile_count(ctx, sp, ret, size, flags);
 	return 0;
@@ -317,6 +325,13 @@ int profile_tail(struct pt_regs *ctx)
 
 static void profile_forget_thread(__u32 tid)
 {
+	struct profile_thread *pt;
+
+	if (sample_bytes) {
+		pt = bpf_map_lookup_elem(&profile_threads, &tid);
+		if (pt)
+			sample_flush(&pt->sample);
+	}
 	bpf_map_delete_elem(&profile_threads, &tid);
 }
 

@@ -68,6 +68,8 @@ struct {
  * the depth.
  */
 struct thread_state {
+	/* First: userspace reads it of every thread (struct sample_state). */
+	struct sample_state sample;
 	__u64 size;
 	__u64 ptr;		/* realloc's old block, posix_memalign's memptr */
 	__u64 entry_sp;		/* user sp at the outermost entry */
@@ -718,6 +720,19 @@ static struct thread_state *thread_state(__u32 tid)
 	return lookup_or_init(&threads, &tid, &zero, STAT_THREADS_FULL);
 }
 
+/* Drop the state of thread TID, its sampler's counts kept. */
+static void thread_forget(__u32 tid)
+{
+	struct thread_state *ts;
+
+	if (sample_bytes) {
+		ts = bpf_map_lookup_elem(&threads, &tid);
+		if (ts)
+			sample_flush(&ts->sample);
+	}
+	bpf_map_delete_elem(&threads, &tid);
+}
+
 /* True if this thread is inside an allocator call we are accounting. */
 static bool in_allocator(void)
 {
@@ -843,7 +858,7 @@ static void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr
 	 */
 	if (sample_bytes && ts->sampled)
 		flags = ts->sample_flags;
-	else if (!sample_alloc(ts->size, &flags))
+	else if (!sample_alloc(&ts->sample, ts->size, &flags))
 		return;
 	record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx));
 }
@@ -1495,10 +1510,9 @@ int BPF_PROG(process_exit, struct task_struct *p)
 
 	if (!traced() && !(proc_stats_on && bpf_map_lookup_elem(&proc_stats, &tgid)))
 		return 0;
-	bpf_map_delete_elem(&threads, &tid);
+	thread_forget(tid);
 	bpf_map_delete_elem(&held, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
-	sample_forget_thread(tid);
 	profile_forget_thread(tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		emit_event(EVENT_EXIT, tgid,

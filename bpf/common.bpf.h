@@ -104,10 +104,28 @@ static __always_inline bool task_traced(__u32 tgid, struct task_struct *task)
 	return true;
 }
 
+/*
+ * The current task, if a filter needs it: the flags are constants the
+ * verifier knows, so an unfiltered program makes no helper call for it.
+ */
+static __always_inline struct task_struct *task_to_filter(void)
+{
+	return filter_comm || targ_memcg ? current_task() : NULL;
+}
+
 /* Is the current task one memlens was asked to trace? */
 static __always_inline bool traced(void)
 {
-	return task_traced(current_tgid(), current_task());
+	return task_traced(current_tgid(), task_to_filter());
+}
+
+/* traced(), and the thread's id in *TID: one helper call for both, on hot paths. */
+static __always_inline bool traced_tid(__u32 *tid)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	*tid = (__u32)id;
+	return task_traced(id >> 32, task_to_filter());
 }
 
 /*

@@ -7,7 +7,7 @@
  * uretprobe rewrites the return address on the goroutine's stack, and Go
  * copies its stacks when they grow.
  *
- * Included by allocs.bpf.c after its stack helpers.
+ * Included by allocs.bpf.c after its stack helpers and alloc_profile.bpf.h.
  */
 #ifndef MEMLENS_GO_ALLOCS_BPF_H
 #define MEMLENS_GO_ALLOCS_BPF_H
@@ -57,10 +57,16 @@ int go_malloc_enter(struct pt_regs *ctx)
 {
 	struct go_alloc_key key = { .size = GO_ARG1(ctx), .tgid = current_tgid() };
 	static const __u64 zero;
+	struct profile_thread *pt = NULL;
 	__u64 *calls;
 	__u16 flags;
 
-	if (!traced() || !sample_alloc(key.size, &flags))
+	if (!traced())
+		return 0;
+	/* The thread's sampler is in its C profile's state: not looked up in exact mode. */
+	if (sample_bytes)
+		pt = profile_thread(current_tid());
+	if (!sample_alloc(pt ? &pt->sample : NULL, key.size, &flags))
 		return 0;
 	key.flags = flags;
 	key.stack_id = stack_at_go_malloc(ctx);

@@ -8,7 +8,10 @@
  * entry, which is what sampling saves. Userspace scales each tracked
  * allocation back by 1 / (1 - exp(-S/R)).
  *
- * Included by allocs.bpf.c after stat_add() and lookup_or_init().
+ * Each thread's sampler (struct sample_state, allocs.h) is part of the
+ * per-thread state its allocator calls look up anyway.
+ *
+ * Included by allocs.bpf.c after stat_add().
  */
 #ifndef MEMLENS_SAMPLING_BPF_H
 #define MEMLENS_SAMPLING_BPF_H
@@ -20,14 +23,6 @@ const volatile __u64 sample_bytes;
 /* -ln(u) quantiles in fixed point, filled by userspace (include/allocs.h). */
 const volatile __u32 sample_quantiles[SAMPLE_TABLE_SIZE];
 
-/* Bytes left on a thread until its next sample point; 0: none drawn yet. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u32);
-	__type(value, __u64);
-} sample_left SEC(".maps");
-
 /* An exponentially distributed interval of mean R bytes, at least 1. */
 static __u64 sample_interval(void)
 {
@@ -38,30 +33,27 @@ static __u64 sample_interval(void)
 }
 
 /*
- * Is an allocation of SIZE bytes on this thread to be tracked? *FLAGS
- * gets ALLOC_F_UNSAMPLED if it is tracked without sampling.
+ * Is an allocation of SIZE bytes on the thread of sampler SS to be
+ * tracked? *FLAGS gets ALLOC_F_UNSAMPLED if it is tracked without
+ * sampling: SS is NULL when the thread's state found no room (counted
+ * as threads_map_full), and then every call is tracked, weighing 1.
  */
-static bool sample_alloc(__u64 size, __u16 *flags)
+static bool sample_alloc(struct sample_state *ss, __u64 size, __u16 *flags)
 {
-	static const __u64 zero;
-	__u32 tid = current_tid();
-	__u64 *left;
-
 	*flags = 0;
 	if (!sample_bytes)
 		return true;
-	left = lookup_or_init(&sample_left, &tid, &zero, STAT_THREADS_FULL);
-	if (!left) {
-		/* Counted as threads_map_full: every one tracked, weighing 1. */
+	if (!ss) {
 		*flags = ALLOC_F_UNSAMPLED;
 		return true;
 	}
-	if (!*left)
-		*left = sample_interval();
-	if (size < *left) {
-		*left -= size;
-		stat_add(STAT_UNSAMPLED, 1);
-		stat_add(STAT_UNSAMPLED_BYTES, size);
+	if (!ss->left)
+		ss->left = sample_interval();
+	if (size < ss->left) {
+		/* Most calls: no map, no atomic add (struct sample_state). */
+		ss->left -= size;
+		ss->unsampled++;
+		ss->unsampled_bytes += size;
 		return false;
 	}
 	/*
@@ -69,9 +61,27 @@ static bool sample_alloc(__u64 size, __u16 *flags)
 	 * the distance from the allocation's end to the next point is a
 	 * fresh draw, however many points fell inside.
 	 */
-	*left = sample_interval();
+	ss->left = sample_interval();
 	stat_add(STAT_SAMPLED, 1);
 	return true;
+}
+
+/*
+ * The calls SS let pass, into the stats, before the thread's state is
+ * deleted. Taken off the thread first: userspace, which adds those of
+ * the states it finds, may then miss them for a moment, never count
+ * them twice.
+ */
+static void sample_flush(struct sample_state *ss)
+{
+	__u64 n = ss->unsampled, bytes = ss->unsampled_bytes;
+
+	if (!n)
+		return;
+	ss->unsampled = 0;
+	ss->unsampled_bytes = 0;
+	stat_add(STAT_UNSAMPLED, n);
+	stat_add(STAT_UNSAMPLED_BYTES, bytes);
 }
 
 /*
@@ -83,12 +93,6 @@ static bool sample_alloc(__u64 size, __u16 *flags)
 static void count_free_untracked(void)
 {
 	stat_add(sample_bytes ? STAT_FREE_UNTRACKED : STAT_FREE_UNKNOWN, 1);
-}
-
-static void sample_forget_thread(__u32 tid)
-{
-	if (sample_bytes)
-		bpf_map_delete_elem(&sample_left, &tid);
 }
 
 #endif /* MEMLENS_SAMPLING_BPF_H */

@@ -67,7 +67,7 @@ static bool inside_unsampled(struct thread_state *ts, __u64 sp, __u64 cookie,
 	if ((ret < ts->skip_lo || ret >= ts->skip_hi) &&
 	    (ret < ts->inner_lo || ret >= ts->inner_hi))
 		return false;
-	start = bpf_get_func_ip(ctx) - SESSION_SKIP(cookie);
+	start = PT_REGS_IP(ctx) - SESSION_SKIP(cookie);
 	ts->inner_lo = start;
 	ts->inner_hi = start + SESSION_FUNC_SIZE(cookie);
 	return true;
@@ -93,11 +93,12 @@ static int session_enter(struct pt_regs *ctx)
 	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), size, ptr;
 	enum alloc_kind kind = SESSION_KIND(cookie);
 	struct thread_state *ts;
+	__u32 tid;
 	__u16 flags;
 
-	if (!traced())
+	if (!traced_tid(&tid))
 		return 1;
-	ts = thread_state(current_tid());
+	ts = thread_state(tid);
 	if (!ts)
 		return 1;
 	if (ts->depth > 0) {
@@ -108,13 +109,18 @@ static int session_enter(struct pt_regs *ctx)
 		stat_add(STAT_MISSED_RETURN, 1);
 		ts->depth = 0;
 	}
+	/*
+	 * At the entry the kernel has put the instruction pointer back on
+	 * the probe: PT_REGS_IP() is what bpf_get_func_ip() says, without
+	 * a helper call.
+	 */
 	if (inside_unsampled(ts, sp, cookie, ctx))
 		return 1;
 	if (SESSION_KEEP_RETURN(cookie))
 		return session_enter_keep(ctx, kind);
 	size = session_size(ctx, kind, &ptr);
-	if (!sample_alloc(size, &flags)) {
-		__u64 start = bpf_get_func_ip(ctx) - SESSION_SKIP(cookie);
+	if (!sample_alloc(&ts->sample, size, &flags)) {
+		__u64 start = PT_REGS_IP(ctx) - SESSION_SKIP(cookie);
 
 		ts->skip_sp = sp;
 		ts->skip_ret = return_address_at(sp);

@@ -273,6 +273,19 @@ struct stack_trace {
 #define SAMPLE_MAX_BYTES	(1ULL << 40)
 
 /*
+ * A thread's sampler, first in the per-thread state that every allocator
+ * call looks up anyway (the threads and profile_threads maps). The calls
+ * it lets pass are counted there, not in the stats, where each would cost
+ * an atomic add: sample_flush() moves them over when the thread's state
+ * goes, and userspace adds those of the threads still there.
+ */
+struct sample_state {
+	__u64 left;		/* bytes to the next sample point; 0: none drawn yet */
+	__u64 unsampled;	/* calls let pass, not yet in STAT_UNSAMPLED */
+	__u64 unsampled_bytes;	/* and their bytes, not yet in STAT_UNSAMPLED_BYTES */
+};
+
+/*
  * Go heap allocations (runtime.mallocgc), which are never freed one by
  * one: counted by stack and requested size, so that userspace can weigh
  * sampled ones by their size.

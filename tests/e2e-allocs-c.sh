@@ -208,6 +208,40 @@ test_pid() {
 			| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)")' <<<"$r")"
 }
 
+# pid_reports OUT ARGS...: allocs -p ARGS on leaky --wait, attached before
+# its work: its live report after the work in $live, its last in $last.
+pid_reports() {
+	local out=$1 log=$tmp/leaky.out
+	shift
+	start_waiting "$log" "$LEAKY" --wait || return
+	start_memlens "$out" "tracing pid $work_pid" allocs -p "$work_pid" --json -t 0 -i 0.2 "$@" ||
+		return
+	work_go "$log" || return
+	live=$(next_report "$out")
+	work_exit
+	wait "$memlens_pid"
+	last=$(tail -n 1 "$out")
+}
+
+# allocs -p, sampled: a live report counts the calls each thread's sampler
+# let pass, which stay in its per-thread state until the thread goes
+# (bpf/sampling.bpf.h): as many calls as the exact run counts, live and at
+# exit. At 2^40 bytes a sample, leaky's megabyte is let pass.
+test_pid_sampled() {
+	local live last n
+
+	pid_reports "$tmp/pid_exact.json" --sample-bytes 0 ||
+		{ not_ok "allocs -p, sampled: the exact run failed"; return; }
+	n=$(jq -r .stats.allocs <<<"$live")
+	pid_reports "$tmp/pid_sampled.json" --sample-bytes 1099511627776 ||
+		{ not_ok "allocs -p, sampled: the sampled run failed"; return; }
+	check_eq "allocs -p, sampled: live, calls sampled and let pass add up to the exact run's ($n)" \
+		"false $n" "$(jq -r '"\(.exited) \(.stats.sampled + .stats.unsampled)"' <<<"$live")"
+	check "allocs -p, sampled: live, the calls let pass counted" jq_true '.stats.unsampled > 0' <<<"$live"
+	check_eq "allocs -p, sampled: at exit, the same" "true $n" \
+		"$(jq -r '"\(.exited) \(.stats.sampled + .stats.unsampled)"' <<<"$last")"
+}
+
 test_rust() {
 	run_allocs rust -- "$RUSTLEAK"
 	check_eq "rust: leak_boxes(): 6 x Box<Node>, 144 bytes, from leak_boxes itself" "6 144" \
@@ -261,6 +295,7 @@ test_tail_jumps
 test_impossible
 test_outputs
 test_pid
+test_pid_sampled
 test_rust
 test_sampled
 test_errors

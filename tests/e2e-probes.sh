@@ -149,6 +149,40 @@ test_sessions_unsampled() {
 		"$(sampler_stats "$report")"
 }
 
+# live_sampled OUT: leaks -v -p --sample-bytes 10^12 on leaky --wait,
+# attached before its work: its live report after the work in $live, its
+# last, at exit, in $last. leaky makes no allocator call after its work.
+live_sampled() {
+	local out=$1 log=$tmp/leaky-live.out
+	start_waiting "$log" "$LEAKY" --wait || return
+	start_memlens "$out" "tracing pid $work_pid" leaks -v -p "$work_pid" --json -t 0 -i 0.2 \
+		--sample-bytes 1000000000000 || return
+	work_go "$log" || return
+	live=$(next_report "$out")
+	work_exit
+	wait "$memlens_pid"
+	last=$(tail -n 1 "$out")
+}
+
+# A live report counts the calls let pass that are still in the per-thread
+# state of a thread alive (bpf/sampling.bpf.h), sessions and fallback
+# alike: as many as the report at exit, when every thread's are in the stats.
+test_sessions_live() {
+	local live last sessions
+
+	live_sampled "$tmp/live-sessions.json" || { not_ok "sessions, live: the run failed"; return; }
+	sessions=$live
+	check_eq "sessions, live: calls and bytes let pass, as at exit" \
+		"$(sampler_stats "$last")" "$(sampler_stats "$live")"
+	MEMLENS_DISABLE=uprobe_session live_sampled "$tmp/live-fallback.json" ||
+		{ not_ok "sessions, live: the fallback run failed"; return; }
+	check "fallback, live: -v says so" grep -qx \
+		"memlens: --sample-bytes: uprobe + uretprobe: no uprobe sessions (6.13)" "$tmp/live-fallback.json.err"
+	check_eq "fallback, live: calls and bytes let pass, as at exit" \
+		"$(sampler_stats "$last")" "$(sampler_stats "$live")"
+	check_eq "sessions, live: as with the fallback" "$(sampler_stats "$live")" "$(sampler_stats "$sessions")"
+}
+
 # With a period of one byte every call is sampled at its entry: the report
 # is the exact one.
 test_sessions_all_sampled() {
@@ -188,6 +222,7 @@ test_nocet
 test_doctor
 if [ "$(jq -r .features.uprobe_session <("$MEMLENS" doctor --json))" = true ]; then
 	test_sessions_unsampled
+	test_sessions_live
 	test_sessions_all_sampled
 	test_sessions_calloc_wraps
 	test_sessions_doctor

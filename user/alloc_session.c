@@ -249,6 +249,33 @@ static uint64_t count_threads(struct alloc_session *s)
 	return n;
 }
 
+/*
+ * The calls each thread's sampler let pass that are not in the stats yet:
+ * the BPF side counts them in the thread's state (struct sample_state,
+ * first in each value of MAP) and moves them to the stats when it goes.
+ */
+static void add_unflushed_samples(struct bpf_map *map, uint64_t *stats)
+{
+	int fd = bpf_map__fd(map);
+	__u32 key, next;
+	void *val;
+
+	val = calloc(1, bpf_map__value_size(map));
+	if (!val)
+		return;
+	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		const struct sample_state *ss = val;
+
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, val))
+			continue;	/* gone since: flushed into the stats */
+		stats[STAT_UNSAMPLED] += ss->unsampled;
+		stats[STAT_UNSAMPLED_BYTES] += ss->unsampled_bytes;
+	}
+	free(val);
+}
+
 /* The frames a report shows of a stack: the source's view of them. */
 static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 {
@@ -476,6 +503,11 @@ static int report(struct alloc_session *s, bool final)
 	r.now_ns = monotonic_ns();
 	r.wall_time = time(NULL);
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
+	/* After the stats: a thread that goes in between is missed, not counted twice. */
+	if (s->opts->sample_bytes) {
+		add_unflushed_samples(s->skel->maps.threads, r.stats);
+		add_unflushed_samples(s->skel->maps.profile_threads, r.stats);
+	}
 	if (s->unwinder) {
 		struct unwinder_stats us;
 
