@@ -208,19 +208,9 @@ test_pid() {
 			| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)")' <<<"$r")"
 }
 
-# pid_reports OUT ARGS...: allocs -p ARGS on leaky --wait, attached before
-# its work: its live report after the work in $live, its last in $last.
+# pid_reports OUT ARGS...: allocs ARGS -p on leaky --wait (live_and_last).
 pid_reports() {
-	local out=$1 log=$tmp/leaky.out
-	shift
-	start_waiting "$log" "$LEAKY" --wait || return
-	start_memlens "$out" "tracing pid $work_pid" allocs -p "$work_pid" --json -t 0 -i 0.2 "$@" ||
-		return
-	work_go "$log" || return
-	live=$(next_report "$out")
-	work_exit
-	wait "$memlens_pid"
-	last=$(tail -n 1 "$out")
+	live_and_last "$1" allocs --json -t 0 -i 0.2 "${@:2}"
 }
 
 # allocs -p, sampled: a live report counts the calls each thread's sampler

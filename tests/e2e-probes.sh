@@ -149,19 +149,9 @@ test_sessions_unsampled() {
 		"$(sampler_stats "$report")"
 }
 
-# live_sampled OUT: leaks -v -p --sample-bytes 10^12 on leaky --wait,
-# attached before its work: its live report after the work in $live, its
-# last, at exit, in $last. leaky makes no allocator call after its work.
+# live_sampled OUT: leaks -v -p --sample-bytes 10^12 on leaky --wait (live_and_last).
 live_sampled() {
-	local out=$1 log=$tmp/leaky-live.out
-	start_waiting "$log" "$LEAKY" --wait || return
-	start_memlens "$out" "tracing pid $work_pid" leaks -v -p "$work_pid" --json -t 0 -i 0.2 \
-		--sample-bytes 1000000000000 || return
-	work_go "$log" || return
-	live=$(next_report "$out")
-	work_exit
-	wait "$memlens_pid"
-	last=$(tail -n 1 "$out")
+	live_and_last "$1" leaks -v --json -t 0 -i 0.2 --sample-bytes 1000000000000
 }
 
 # A live report counts the calls let pass that are still in the per-thread

@@ -197,6 +197,22 @@ next_report() {
 	wait_for_lines "$1" $((n + 2)) && sed -n "$((n + 2))p" "$1"
 }
 
+# live_and_last OUT COMMAND ARGS...: memlens COMMAND ARGS -p on leaky
+# --wait, attached before its work: its live report after the work in
+# $live, its last, at exit, in $last. leaky makes no allocator call after
+# its work.
+live_and_last() {
+	local out=$1 log=$1.leaky
+	shift
+	start_waiting "$log" "$LEAKY" --wait || return
+	start_memlens "$out" "tracing pid $work_pid" "$@" -p "$work_pid" || return
+	work_go "$log" || return
+	live=$(next_report "$out")
+	work_exit
+	wait "$memlens_pid"
+	last=$(tail -n 1 "$out")
+}
+
 # stop_memlens: SIGTERM, through timeout(1); memlens prints its last report.
 stop_memlens() {
 	kill -TERM "$memlens_pid"
