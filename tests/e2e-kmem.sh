@@ -341,20 +341,6 @@ echo go >&3
 echo go >&3
 wait "$load_pid"
 
-# memlens' own cost: the kernel's BPF run-time statistics, which slow every
-# BPF program of the host, are on 100 ms a second, not all along (-v says
-# how long at the end); the cost is estimated from those windows.
-out=$tmp/stats.json
-start_kmem "$out" -v -j -i 0.5 --no-pages
-wait_intervals "$out" 6
-stop_memlens
-read -r on held < <(sed -n 's/^memlens: BPF run-time statistics on \([0-9]*\) ms of \([0-9]*\):.*/\1 \2/p' \
-	"$out.err")
-check "BPF run-time statistics: on ${on:-?} ms of ${held:-?}, a tenth (5-20%)" \
-	test -n "$on" -a "${on:-0}" -ge $((held / 20)) -a "${on:-0}" -le $((held / 5))
-check "the cost estimated from their windows" jq_true \
-	'select(.type == "kmem") | .bpf_ms_per_s > 0' <<<"$(grep '"type":"kmem"' "$out" | tail -n 1)"
-
 expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
 	"$MEMLENS_BIN" kmem -p 999999999
 expect_error "bad sort key" 2 "memlens: invalid sort key 'size' (see memlens kmem --help)" \

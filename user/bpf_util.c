@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Small helpers over libbpf shared by the subcommands. */
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -9,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -73,172 +71,6 @@ int skip_unusable_tracepoints(struct bpf_object *obj, char *not_traced, size_t l
 		info_msg("%s", s.differing);
 	/* Loading none would trace nothing, and say nothing of it. */
 	return s.left_out && !s.kept ? -ENOENT : 0;
-}
-
-/*
- * The kernel's BPF run-time statistics time every run of every BPF
- * program on the host, not only memlens's: two clock reads a run, 3.5% of
- * a file-system loop under empty programs on kmem's tracepoints here, and
- * as much on a packet filter's every packet. memlens keeps them on for
- * STATS_WINDOW_MS of every STATS_PERIOD_MS, the window at a random place
- * in its period, and divides the run time they count by the time they
- * were on: an estimate of its own cost, at a tenth of the cost of
- * measuring it. Where the sysctl kernel.bpf_stats_enabled keeps them on,
- * they count between windows too, and that time counts as on; another
- * process holding them on (BPF_ENABLE_STATS) cannot be told, and makes the
- * estimate high. Each switch patches the kernel's text (a static key):
- * two a second.
- */
-#define STATS_PERIOD_MS		1000
-#define STATS_WINDOW_MS		100
-
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	pthread_t thread;
-	int users;
-	bool stop;
-	uint64_t on_ns;		/* on, over the periods past */
-	uint64_t since;		/* when the current stretch of "on" began; 0: off */
-	uint64_t held_at;	/* when the first user came */
-} stats = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
-
-/* Are the statistics on without memlens, by the sysctl? */
-static bool stats_on_elsewhere(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
-	int on = 0;
-
-	if (f) {
-		if (fscanf(f, "%d", &on) != 1)
-			on = 0;
-		fclose(f);
-	}
-	return on == 1;
-}
-
-/* Sleep MS, or less if told to stop; false then. Called with the lock held. */
-static bool stats_wait(uint64_t ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	while (!stats.stop && pthread_cond_timedwait(&stats.wake, &stats.lock, &until) != ETIMEDOUT)
-		;
-	return !stats.stop;
-}
-
-/* The time from SINCE, if on, into on_ns; on from NOW if ON. */
-static void stats_switch(bool on)
-{
-	uint64_t now = monotonic_ns();
-
-	if (stats.since)
-		stats.on_ns += now - stats.since;
-	stats.since = on ? now : 0;
-}
-
-static void *stats_sampler(void *arg)
-{
-	uint64_t before = 0;	/* the first window at once: a short run has one */
-	unsigned int seed = (unsigned int)monotonic_ns() ^ (unsigned int)getpid();
-	int fd;
-
-	(void)arg;
-	pthread_mutex_lock(&stats.lock);
-	while (stats_wait(before)) {
-		fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-		stats_switch(fd >= 0 || stats_on_elsewhere());
-		stats_wait(STATS_WINDOW_MS);
-		if (fd >= 0)
-			close(fd);
-		stats_switch(stats_on_elsewhere());
-		if (!stats_wait(STATS_PERIOD_MS - STATS_WINDOW_MS - before))
-			break;
-		before = (uint64_t)rand_r(&seed) % (STATS_PERIOD_MS - STATS_WINDOW_MS + 1);
-	}
-	stats_switch(false);
-	pthread_mutex_unlock(&stats.lock);
-	return NULL;
-}
-
-int bpf_stats_hold(void)
-{
-	int err = 0;
-
-	pthread_mutex_lock(&stats.lock);
-	if (!stats.users) {
-		pthread_condattr_t attr;
-
-		/* Waits by the monotonic clock (stats_wait), not the wall's. */
-		pthread_condattr_init(&attr);
-		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-		pthread_cond_destroy(&stats.wake);
-		pthread_cond_init(&stats.wake, &attr);
-		pthread_condattr_destroy(&attr);
-		stats.stop = false;
-		stats.on_ns = 0;
-		stats.held_at = monotonic_ns();
-		err = -pthread_create(&stats.thread, NULL, stats_sampler, NULL);
-	}
-	if (!err)
-		stats.users++;
-	pthread_mutex_unlock(&stats.lock);
-	return err;
-}
-
-void bpf_stats_release(void)
-{
-	bool last;
-
-	pthread_mutex_lock(&stats.lock);
-	last = stats.users && !--stats.users;
-	if (last) {
-		stats.stop = true;
-		pthread_cond_signal(&stats.wake);
-	}
-	pthread_mutex_unlock(&stats.lock);
-	if (!last)
-		return;
-	pthread_join(stats.thread, NULL);
-	debug_msg("BPF run-time statistics on %" PRIu64 " ms of %" PRIu64 ": memlens' cost is "
-		  "estimated over those", stats.on_ns / 1000000,
-		  (monotonic_ns() - stats.held_at) / 1000000);
-}
-
-uint64_t bpf_stats_on_ns(void)
-{
-	uint64_t ns;
-
-	pthread_mutex_lock(&stats.lock);
-	ns = stats.on_ns + (stats.since ? monotonic_ns() - stats.since : 0);
-	pthread_mutex_unlock(&stats.lock);
-	return ns;
-}
-
-void bpf_cost_init(struct bpf_cost *c, uint64_t run_ns)
-{
-	c->run_ns = run_ns;
-	c->on_ns = bpf_stats_on_ns();
-	c->ms_per_s = 0;
-}
-
-double bpf_cost_update(struct bpf_cost *c, uint64_t run_ns)
-{
-	uint64_t on_ns = bpf_stats_on_ns();
-
-	/* No window since: the last estimate stands. */
-	if (on_ns > c->on_ns)
-		c->ms_per_s = (double)(run_ns - c->run_ns) / (on_ns - c->on_ns) * 1e3;
-	c->run_ns = run_ns;
-	c->on_ns = on_ns;
-	return c->ms_per_s;
 }
 
 void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses)

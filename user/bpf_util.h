@@ -64,29 +64,6 @@ int attach_skeleton(struct bpf_object_skeleton *s);
 void skeleton_load_error(int err);
 /* Load and attach skeleton S (skel->skeleton), with one message on failure. */
 int skeleton_load_attach(struct bpf_object_skeleton *s);
-/*
- * The kernel's BPF run-time statistics, for memlens's cost line: on a
- * tenth of the time (bpf_util.c) while held. bpf_stats_on_ns(): how long
- * they have been on so far.
- */
-int bpf_stats_hold(void);
-void bpf_stats_release(void);
-uint64_t bpf_stats_on_ns(void);
-
-/* memlens's cost, estimated from its programs' run time over the statistics' windows. */
-struct bpf_cost {
-	uint64_t run_ns;	/* the programs' run time at the last update */
-	uint64_t on_ns;		/* bpf_stats_on_ns() then */
-	double ms_per_s;	/* the last estimate */
-};
-
-/* Start C from the programs' run time RUN_NS now. */
-void bpf_cost_init(struct bpf_cost *c, uint64_t run_ns);
-/*
- * ms of BPF run time a second since the last update, RUN_NS the programs'
- * run time now; the last estimate if the statistics were not on since.
- */
-double bpf_cost_update(struct bpf_cost *c, uint64_t run_ns);
 /* Over the loaded programs of OBJ: run time (with stats on), runs skipped. */
 void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses);
 

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "bpf_util.h"
 #include "cli.h"
 #include "kmemview.h"
 #include "flameset.h"
@@ -458,9 +457,10 @@ static void print_cut_note(const struct kmem_sample *s)
 }
 
 static void print_interval(const struct kmem_env *env, const struct kmem_sample *cur,
-			   const struct kmem_sample *prev, double secs, double bpf_ms_per_s,
-			   struct comm_cache *comms, const char *missing)
+			   const struct kmem_sample *prev, double secs, struct comm_cache *comms,
+			   const char *missing)
 {
+	double bpf_ms_per_s = (cur->run_time_ns - prev->run_time_ns) / 1e6 / secs;
 	struct kmem_line *lines;
 	size_t nr = build_lines(env, cur, prev, secs, &lines);
 	size_t shown = env->rows && env->rows < nr ? env->rows : nr;
@@ -705,10 +705,7 @@ static int run(struct kmem_env *env, struct kmemview *v)
 	struct comm_cache comms = {};
 	uint64_t prev_ns = monotonic_ns();
 	unsigned long long reports = 0;
-	struct bpf_cost cost = {};	/* from 0: the programs' run time since load */
-	double cost_ms;
 	int err = 0;
-
 
 	while (!stop_requested()) {
 		uint64_t now;
@@ -721,10 +718,9 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		err = kmemview_sample(v, &cur);
 		if (err)
 			break;
-		cost_ms = bpf_cost_update(&cost, cur.run_time_ns);
 		/* --folded: stdout is the folded stacks alone, at the end. */
 		if (!env->folded)
-			print_interval(env, &cur, &prev, (now - prev_ns) / 1e9, cost_ms, &comms,
+			print_interval(env, &cur, &prev, (now - prev_ns) / 1e9, &comms,
 				       kmemview_missing(v));
 		err = output_check(stdout, "stdout");
 		kmem_sample_free(&prev);

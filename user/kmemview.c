@@ -35,7 +35,7 @@ struct kmemview {
 	 */
 	struct usage_entry *retired;
 	size_t nr_retired, cap_retired;
-	bool stats_held;		/* BPF run-time stats, for the cost */
+	int stats_fd;
 	uint32_t max_objects;		/* tracked at most: slots and map entries */
 	uint32_t slots;			/* of the object table, 0: none (no BPF atomics) */
 	char missing[512];
@@ -326,7 +326,7 @@ int kmemview_open(const struct kmem_opts *o, struct kmemview **out)
 	if (!v)
 		return -ENOMEM;
 	v->opts = o;
-	v->stats_held = !bpf_stats_hold();
+	v->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	err = load(v, o->max_objects);
 	/*
 	 * The machine's default may be more kernel memory than this memory
@@ -358,8 +358,8 @@ void kmemview_close(struct kmemview *v)
 	if (!v)
 		return;
 	kmem_bpf__destroy(v->skel);
-	if (v->stats_held)
-		bpf_stats_release();
+	if (v->stats_fd >= 0)
+		close(v->stats_fd);
 	free(v->retired);
 	free(v);
 }

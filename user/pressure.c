@@ -43,7 +43,7 @@ struct pressure {
 	struct stalled_proc *stalled;
 	size_t nr_stalled, cap_stalled;
 	unsigned long ticks;
-	bool stats_held;		/* BPF run-time stats, for the cost */
+	int stats_fd;			/* keeps BPF run-time stats on */
 	char missing[512];
 };
 
@@ -157,7 +157,7 @@ int pressure_open(const struct pressure_opts *o, struct pressure **out)
 		return -ENOMEM;
 	p->opts = o;
 	/* BPF run time per program, to show what memlens costs; best effort. */
-	p->stats_held = !bpf_stats_hold();
+	p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
 	p->tracker.read_psi = psi_read;
 	p->tracker.filtered = o->pid || o->comm || o->memcg;
@@ -185,8 +185,8 @@ void pressure_close(struct pressure *p)
 	ring_buffer__free(p->rb);
 	reclaim_bpf__destroy(p->skel);
 	episodes_free(&p->tracker);
-	if (p->stats_held)
-		bpf_stats_release();
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
 	free(p->seen);
 	free(p->deltas);
 	free(p->stalled);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "bpf_util.h"
 #include "cli.h"
 #include "hist_print.h"
 #include "memcg.h"
@@ -485,7 +484,6 @@ struct interval_state {
 	size_t nr_prev;
 	uint64_t prev_ns;
 	struct pressure_totals prev_totals;
-	struct bpf_cost cost;		/* memlens' own, from run_time_ns */
 	struct psi_totals prev_psi;
 	bool has_psi;
 };
@@ -675,7 +673,7 @@ static int report_interval(const struct reclaim_env *env, struct pressure *p,
 	pressure_totals(p, &s.totals);
 	s.kswapd_awake_ns = s.totals.kswapd_awake_ns - st->prev_totals.kswapd_awake_ns;
 	s.kswapd_reclaimed = s.totals.kswapd_reclaimed - st->prev_totals.kswapd_reclaimed;
-	s.bpf_ms_per_s = bpf_cost_update(&st->cost, s.totals.run_time_ns);
+	s.bpf_ms_per_s = ms(s.totals.run_time_ns - st->prev_totals.run_time_ns) / s.secs;
 	s.has_psi = st->has_psi && psi_read(&psi);
 	if (s.has_psi) {
 		s.psi_some_pct = (psi.some_us - st->prev_psi.some_us) / 1e4 / s.secs;
@@ -925,7 +923,6 @@ static int run(struct reclaim_env *env, struct pressure *p)
 
 	st.has_psi = psi_read(&st.prev_psi);
 	pressure_totals(p, &st.prev_totals);
-	bpf_cost_init(&st.cost, st.prev_totals.run_time_ns);
 	while (!(stopped = stop_requested())) {
 		uint64_t now = monotonic_ns(), next = next_tick < next_report ? next_tick : next_report;
 

@@ -61,7 +61,7 @@ struct sysview {
 	size_t nr_exited, cap_exited;
 	struct execed_proc *execed;
 	size_t nr_execed, cap_execed;
-	bool stats_held;			/* BPF run-time stats, for the cost */
+	int stats_fd;				/* keeps BPF run-time stats on */
 	uint64_t last_scan_ns;			/* /proc is read once per interval */
 	struct error_key *err_keys;		/* the errors map as last sampled */
 	uint64_t *err_counts;
@@ -314,6 +314,7 @@ int sysview_open(const struct view_opts *o, struct sysview **out)
 	if (!v)
 		return -ENOMEM;
 	v->opts = o;
+	v->stats_fd = -1;
 	setup_libbpf_logging();
 	catch_stop_signals();
 
@@ -334,7 +335,7 @@ int sysview_open(const struct view_opts *o, struct sysview **out)
 		return err;
 	}
 	/* BPF run time per program, to show what memlens costs; best effort. */
-	v->stats_held = !bpf_stats_hold();
+	v->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	*out = v;
 	return 0;
 }
@@ -349,8 +350,8 @@ void sysview_close(struct sysview *v)
 	pressure_close(v->pressure);
 	ring_buffer__free(v->rb);
 	allocs_bpf__destroy(v->skel);
-	if (v->stats_held)
-		bpf_stats_release();
+	if (v->stats_fd >= 0)
+		close(v->stats_fd);
 	free(v->fault_links);
 	free(v->err_keys);
 	free(v->err_counts);

@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "alloc_stats.h"
-#include "bpf_util.h"
 #include "cli.h"
 #include "output.h"
 #include "prom.h"
@@ -279,7 +278,7 @@ struct top_state {
 	double secs;
 	uint64_t prev_ns;
 	uint64_t prev_stats[STAT_NR];
-	struct bpf_cost bpf_cost;	/* from 0: the programs' run time since load */
+	uint64_t prev_bpf_ns;
 };
 
 static void publish_prom(struct top_env *env, struct sysview *v, const struct proc_row *rows,
@@ -376,8 +375,9 @@ static int top_update(struct top_env *env, struct sysview *v, struct top_state *
 	if (c.reclaim)
 		bpf_ns += c.pressure.run_time_ns;
 	c.events_per_s = (c.stats[STAT_EVENTS] - st->prev_stats[STAT_EVENTS]) / secs;
-	c.bpf_ms_per_s = bpf_cost_update(&st->bpf_cost, bpf_ns);
+	c.bpf_ms_per_s = (bpf_ns - st->prev_bpf_ns) / 1e6 / secs;
 	memcpy(st->prev_stats, c.stats, sizeof(c.stats));
+	st->prev_bpf_ns = bpf_ns;
 	st->prev_ns = now;
 	st->cost = c;
 	st->secs = secs;
