@@ -249,30 +249,41 @@ static uint64_t count_threads(struct alloc_session *s)
 	return n;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
  * The calls each thread's sampler let pass that are not in the stats yet:
  * the BPF side counts them in the thread's state (struct sample_state,
  * first in each value of MAP) and moves them to the stats when it goes.
+ * Each thread once, though threads go while the map is walked (map_keys()).
  */
 static void add_unflushed_samples(struct bpf_map *map, uint64_t *stats)
 {
 	int fd = bpf_map__fd(map);
-	__u32 key, next;
+	uint32_t *tids;
+	size_t nr;
 	void *val;
 
 	val = calloc(1, bpf_map__value_size(map));
-	if (!val)
+	if (!val || map_keys(fd, sizeof(*tids), bpf_map__max_entries(map), cmp_u32,
+			     (void **)&tids, &nr)) {
+		free(val);
 		return;
-	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(fd, &key, &next)) {
+	}
+	for (size_t i = 0; i < nr; i++) {
 		const struct sample_state *ss = val;
 
-		key = next;
-		if (bpf_map_lookup_elem(fd, &key, val))
+		if (bpf_map_lookup_elem(fd, &tids[i], val))
 			continue;	/* gone since: flushed into the stats */
 		stats[STAT_UNSAMPLED] += ss->unsampled;
 		stats[STAT_UNSAMPLED_BYTES] += ss->unsampled_bytes;
 	}
+	free(tids);
 	free(val);
 }
 

@@ -73,6 +73,28 @@ int skip_unusable_tracepoints(struct bpf_object *obj, char *not_traced, size_t l
 	return s.left_out && !s.kept ? -ENOENT : 0;
 }
 
+int map_keys(int fd, size_t key_size, size_t max_entries,
+	     int (*cmp)(const void *, const void *), void **out, size_t *nr_out)
+{
+	size_t steps = 2 * max_entries, nr = 0, cap = 0;
+	char *keys = NULL, *next = malloc(key_size);
+
+	if (!next)
+		return -ENOMEM;
+	while (nr < steps && !bpf_map_get_next_key(fd, nr ? keys + (nr - 1) * key_size : NULL, next)) {
+		if (array_grow((void **)&keys, nr, &cap, key_size)) {
+			free(keys);
+			free(next);
+			return -ENOMEM;
+		}
+		memcpy(keys + nr++ * key_size, next, key_size);
+	}
+	free(next);
+	*out = keys;
+	*nr_out = sort_dedupe(keys, nr, key_size, cmp);
+	return 0;
+}
+
 void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses)
 {
 	struct bpf_program *prog;

@@ -64,6 +64,15 @@ int attach_skeleton(struct bpf_object_skeleton *s);
 void skeleton_load_error(int err);
 /* Load and attach skeleton S (skel->skeleton), with one message on failure. */
 int skeleton_load_attach(struct bpf_object_skeleton *s);
+/*
+ * The keys of hash map FD, of KEY_SIZE bytes, each once, into *OUT
+ * (malloc'd), sorted by CMP. BPF may delete while we walk, and
+ * bpf_map_get_next_key() on a deleted key starts over from the first one:
+ * a walk can give a key twice and, under churn, go on for long. So: at
+ * most twice MAX_ENTRIES steps, then repeats dropped.
+ */
+int map_keys(int fd, size_t key_size, size_t max_entries,
+	     int (*cmp)(const void *, const void *), void **out, size_t *nr_out);
 /* Over the loaded programs of OBJ: run time (with stats on), runs skipped. */
 void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses);
 

@@ -310,30 +310,12 @@ static int cmp_stall_key(const void *a, const void *b)
 	return x->kind < y->kind ? -1 : x->kind > y->kind;
 }
 
-/*
- * The keys of stall_begin, each once. BPF deletes from the hash while we
- * walk it, and bpf_map_get_next_key() on a deleted key starts over from the
- * first one: the walk can give a key twice (a stall counted twice) and, under
- * heavy reclaim, go on for long. So: at most twice the map's size of steps,
- * then repeats dropped.
- */
+/* The keys of stall_begin, each once: BPF deletes while we walk (map_keys()). */
 static int stall_begin_keys(struct pressure *p, struct stall_key **out, size_t *nr_out)
 {
-	int fd = bpf_map__fd(p->skel->maps.stall_begin);
-	size_t steps = 2 * (size_t)bpf_map__max_entries(p->skel->maps.stall_begin);
-	struct stall_key *keys = NULL, next;
-	size_t nr = 0, cap = 0;
-
-	while (nr < steps && !bpf_map_get_next_key(fd, nr ? &keys[nr - 1] : NULL, &next)) {
-		if (array_grow((void **)&keys, nr, &cap, sizeof(*keys))) {
-			free(keys);
-			return -ENOMEM;
-		}
-		keys[nr++] = next;
-	}
-	*out = keys;
-	*nr_out = sort_dedupe(keys, nr, sizeof(*keys), cmp_stall_key);
-	return 0;
+	return map_keys(bpf_map__fd(p->skel->maps.stall_begin), sizeof(**out),
+			bpf_map__max_entries(p->skel->maps.stall_begin), cmp_stall_key,
+			(void **)out, nr_out);
 }
 
 /* What keeps an episode open, from the maps: kswapd awake, stalls not over. */

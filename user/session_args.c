@@ -54,7 +54,6 @@ static int parse_scan(struct session_args *a, const char *arg)
 	return 0;
 }
 
-/* One option OPT of ARGV, its value in optarg: 0 or -EINVAL, said. */
 /* A map's entries, as --max-allocs N gives them: 0 is no size (the default is not giving one). */
 static int parse_map_size(const char *arg, const char *what, unsigned long long max,
 			  unsigned long long *out)
@@ -68,6 +67,7 @@ static int parse_map_size(const char *arg, const char *what, unsigned long long 
 	return 0;
 }
 
+/* One option OPT of ARGV, its value in optarg: 0 or -EINVAL, said. */
 static int parse_opt(struct session_args *a, const struct cli_cmd *cli, int opt, char **argv)
 {
 	switch (opt) {
