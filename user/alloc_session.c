@@ -235,25 +235,25 @@ static int load_bpf(struct alloc_session *s, int target)
 	return 0;
 }
 
-static uint64_t count_threads(struct alloc_session *s)
-{
-	int fd = bpf_map__fd(s->skel->maps.threads);
-	__u32 key, next;
-	uint64_t n = 0;
-
-	for (int err = bpf_map_get_next_key(fd, NULL, &next); !err;
-	     err = bpf_map_get_next_key(fd, &key, &next)) {
-		key = next;
-		n++;
-	}
-	return n;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Threads with state, each once though threads go while the map is walked (map_keys()). */
+static uint64_t count_threads(struct alloc_session *s)
+{
+	struct bpf_map *map = s->skel->maps.threads;
+	uint32_t *tids;
+	size_t nr;
+
+	if (map_keys(bpf_map__fd(map), sizeof(*tids), bpf_map__max_entries(map), cmp_u32,
+		     (void **)&tids, &nr))
+		return 0;
+	free(tids);
+	return nr;
 }
 
 /*

@@ -456,6 +456,9 @@ const struct group_source go_alloc_profile = {
 
 /* --- a C, C++ or Rust program's allocation profile: memlens allocs --- */
 
+#define STRIPPED_GO	"%s is a Go program without its symbol table (stripped): its Go heap " \
+			"(runtime.mallocgc) cannot be found, "
+
 /*
  * A static program that defines no allocator can map none: no Go symbols
  * either (it would be go_alloc_profile's), a stripped Go program then.
@@ -478,15 +481,11 @@ static int profile_check_program(struct alloc_session *s)
 	kind = alloc_program_kind(path, &dynamic);
 	stripped_go = go_program_kind(path) == GO_STRIPPED;
 	if (stripped_go && (kind != 0 || dynamic))
-		info_msg("%s is a Go program without its symbol table (stripped): its Go heap "
-			 "(runtime.mallocgc) cannot be found, only what C code in it mallocs is "
-			 "profiled", name);
+		info_msg(STRIPPED_GO "only what C code in it mallocs is profiled", name);
 	if (kind != 0 || dynamic)
 		return 0;
 	if (stripped_go)
-		error_msg("%s is a Go program without its symbol table (stripped): its Go heap "
-			  "(runtime.mallocgc) cannot be found, and it has no C allocator: nothing "
-			  "to profile", name);
+		error_msg(STRIPPED_GO "and it has no C allocator: nothing to profile", name);
 	else
 		error_msg("%s defines no allocator (malloc, operator new) and loads none; nor has "
 			  "it runtime.mallocgc: nothing to profile", name);
