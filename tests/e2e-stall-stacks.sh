@@ -223,6 +223,34 @@ expect_error "report --stalls with --timeline" 2 \
 	"memlens: report: --stalls are the recording's stalls, not a snapshot's" \
 	"$MEMLENS_BIN" report --stalls --timeline "$rec"
 
+# --- a process gone before its mappings were read ---------------------------
+# A hog OOM-killed a few ms after its first stall, while memlens is stopped:
+# memlens reads the stall once the hog has exited, too late for its
+# mappings. Its stacks are still counted, with addresses for user frames,
+# and memlens says so instead of leaving them unnamed silently.
+out=$tmp/gone.json
+start_memlens "$out" "tracing memory pressure" reclaim --stacks -j --cgroup "$CG_NAME" -i 0.5
+ml=$(pgrep -P "$memlens_pid" memlens)	# $MEMLENS is timeout, memlens its child
+kill -STOP "$ml"
+sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$PRESSURE" anon 256 1000 >/dev/null 2>&1 &
+hog=$!
+wait "$hog" 2>/dev/null	# no "Killed" notice
+hog_rc=$?
+kill -CONT "$ml"
+sleep 1
+stop_memlens
+check_eq "gone: the hog was OOM-killed" 137 "$hog_rc"
+proc=$(jq -c --argjson p "$hog" 'select(.type == "summary") | .processes[] | select(.pid == $p)' "$out")
+check_eq "gone: the hog's stalls by stack add up to its stalls" \
+	"$(jq '[.stalls[].count] | add' <<<"$proc")" "$(jq '[.stacks[].count] | add' <<<"$proc")"
+check "gone: each of its stacks says its user frames are unnamed, gives their addresses" jq_true \
+	'(.stacks | length) > 0 and all(.stacks[]; .user_unnamed == true and (.user | length) > 0
+	 and all(.user[]; .symbol == null and (.addr | startswith("0x")))
+	 and ([.kernel[].symbol] | index("handle_mm_fault")))' <<<"$proc"
+check_eq "gone: memlens says how many processes it could not name" \
+	"memlens: 1 process(es) exited before their mappings were read: their user frames are addresses" \
+	"$(grep "exited before" "$out.err")"
+
 # --- errors ------------------------------------------------------------------
 
 expect_error "--folded with --json" 2 \

@@ -852,6 +852,9 @@ static int print_summary(const struct reclaim_env *env, struct pressure *p)
 		print_summary_text(env, p, procs, nr, &t, &ss);
 	if (env->folded || env->svg || env->pprof)
 		err = stall_stacks_write_outputs(ss.rows, ss.nr, env->folded, env->svg, env->pprof);
+	if (env->stacks && stall_stacks_unread(env->ss))
+		info_msg("%u process(es) exited before their mappings were read: their user frames are addresses",
+			 stall_stacks_unread(env->ss));
 	free(ss.rows);
 	free(procs);
 	return err;

@@ -117,6 +117,9 @@ void stall_stack_print_text(FILE *out, const struct stall_stack_row *r, size_t r
 			print_frame(out, indent, &r->kernel->frames[i]);
 	else
 		fprintf(out, "%s      [kernel stack lost]\n", indent);
+	if (r->user && r->user_unnamed)
+		fprintf(out, "%s      [user frames unnamed: the process exited before its mappings were read]\n",
+			indent);
 	if (r->user)
 		for (size_t i = 0; i < r->user->nr; i++)
 			print_frame(out, indent, &r->user->frames[i]);
@@ -149,6 +152,8 @@ void stall_stack_print_json(FILE *out, const struct stall_stack_row *r)
 		r->val.max_ns / 1e6);
 	print_frames_json(out, "user", r->user);
 	print_frames_json(out, "kernel", r->kernel);
+	if (r->user && r->user_unnamed)
+		fputs(",\"user_unnamed\":true", out);
 	fputc('}', out);
 }
 

@@ -21,6 +21,7 @@ struct stall_stack_row {
 	char comm[16];
 	const struct sym_stack *user;	/* leaf first; NULL: none (kernel thread, lost) */
 	const struct sym_stack *kernel;
+	bool user_unnamed;		/* its process exited before its mappings were read */
 };
 
 const char *stall_kind_name(enum stall_kind kind);

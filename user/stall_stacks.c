@@ -38,6 +38,7 @@ struct stall_stacks {
 	size_t nr_cache, cap_cache;
 	struct ksyms ks;
 	bool ks_loaded;
+	unsigned int nr_unread;		/* processes gone before their mappings were read */
 };
 
 struct stall_stacks *stall_stacks_new(struct pressure *p)
@@ -88,8 +89,21 @@ void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm)
 	memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
 	sanitize_name(ps->comm);
 	ps->sym = symbolizer_new(tgid);
-	if (ps->sym && symbolizer_refresh(ps->sym))
-		debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+	if (ps->sym && !symbolizer_refresh(ps->sym) && symbolizer_has_code(ps->sym))
+		return;
+	/*
+	 * Exited already: a process OOM-killed a few ms after its first stall
+	 * outlives it only while memlens is not scheduled soon enough.
+	 */
+	symbolizer_free(ps->sym);
+	ps->sym = NULL;
+	s->nr_unread++;
+	debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+}
+
+unsigned int stall_stacks_unread(const struct stall_stacks *s)
+{
+	return s->nr_unread;
 }
 
 void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym)
@@ -222,6 +236,7 @@ static void resolve_row(struct stall_stacks *s, struct stall_stack_row *r)
 	else if (read_comm(r->key.tgid, r->comm, sizeof(r->comm)))
 		strcpy(r->comm, "?");
 	r->user = r->key.ustack >= 0 ? stack_of(s, r->key.tgid, r->key.ustack) : NULL;
+	r->user_unnamed = ps && !ps->sym;
 	r->kernel = r->key.kstack >= 0 ? stack_of(s, 0, r->key.kstack) : NULL;
 }
 

@@ -25,6 +25,8 @@ void stall_stacks_free(struct stall_stacks *s);
  * lives, so that its stacks resolve after it exits.
  */
 void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm);
+/* How many processes had exited when stall_stacks_seen() came to read them. */
+unsigned int stall_stacks_unread(const struct stall_stacks *s);
 /*
  * Process TGID's user stacks are named by SYM, which the caller keeps up
  * to date and frees after S (memlens record's session symbolizer).

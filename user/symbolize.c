@@ -400,6 +400,11 @@ bool symbolizer_is_code(struct symbolizer *s, uint64_t addr)
 	return addr && range_find(s, addr - 1);
 }
 
+bool symbolizer_has_code(const struct symbolizer *s)
+{
+	return s->nr_ranges;
+}
+
 size_t symbolizer_code_frames(struct symbolizer *s, const uint64_t *ips, size_t nr)
 {
 	/* Frame #0 is where the stack was taken, not a return address read from memory. */

@@ -35,6 +35,8 @@ int symbolizer_refresh(struct symbolizer *s);
 int symbolizer_add_maps(struct symbolizer *s, const struct vma_list *maps);
 /* ADDR, a return address, is in an executable mapping of the process (a file's or JIT code). */
 bool symbolizer_is_code(struct symbolizer *s, uint64_t addr);
+/* Has it a code mapping: none once its process has exited (a zombie's maps are empty). */
+bool symbolizer_has_code(const struct symbolizer *s);
 /*
  * How many of the NR frames IPS (leaf first) are a stack: all up to the
  * first return address that is not code. A frame-pointer walk through code
