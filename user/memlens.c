@@ -16,7 +16,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "leaks", cmd_leaks, &leaks_cli, "outstanding allocations of a process, by call stack" },
-	{ "allocs", cmd_allocs, &allocs_cli, "heap allocations of a Go program, by call stack" },
+	{ "allocs", cmd_allocs, &allocs_cli, "allocations a process makes (C, C++, Rust, Go), by call stack" },
 	{ "top", cmd_top, &top_cli, "which processes allocate what, system-wide, live" },
 	{ "hist", cmd_hist, &hist_cli, "log2 histograms of allocation sizes, mmap sizes, lifetimes" },
 	{ "reclaim", cmd_reclaim, &reclaim_cli, "memory pressure: who stalled in reclaim, who caused it, OOM kills" },
