@@ -119,6 +119,22 @@ measure() {
 med() { median ${runs[$1]}; }
 # ns added per pair by NAME over BASE.
 added() { awk -v t="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.0f", 1e9 / t - 1e9 / b }'; }
+# The lowest and highest of NAME's per-round ratios to the floor, each round's
+# ns added against that round's untraced run: how far one ratio can be
+# trusted on this machine.
+spread() {
+	awk -v t="${runs[$1]}" -v f="${runs[floor]}" -v b="${runs[none]}" 'BEGIN {
+		n = split(t, tv); split(f, fv); split(b, bv)
+		for (i = 1; i <= n; i++) {
+			r = (1e9 / tv[i] - 1e9 / bv[i]) / (1e9 / fv[i] - 1e9 / bv[i])
+			if (i == 1 || r < lo)
+				lo = r
+			if (i == 1 || r > hi)
+				hi = r
+		}
+		printf "%.2f to %.2f", lo, hi
+	}'
+}
 
 # The C++ new/delete loop: every operator hooked, the way before, against
 # those that only forward left to malloc and free (the default), with
@@ -185,14 +201,14 @@ declare -A label=(
 fl=$(added floor none)
 printf 'mallocbench: free + malloc of 16..4096 B, 1000 live blocks, %d pairs, 1 thread;\n' "$PAIRS"
 printf 'medians of %d interleaved runs; untraced %s pairs/s\n\n' "$ROUNDS" "$(med none)"
-printf '| tracer | ns/pair added | vs floor |\n|---|---|---|\n'
+printf '| tracer | ns/pair added | vs floor | each round vs its floor |\n|---|---|---|---|\n'
 for t in $ROWS; do
 	a=$(added "$t" none)
-	awk -v l="${label[$t]}" -v a="$a" -v f="$fl" \
-		'BEGIN { printf "| %s | %d | %.2f |\n", l, a, a / f }'
+	awk -v l="${label[$t]}" -v a="$a" -v f="$fl" -v s="$(spread "$t")" \
+		'BEGIN { printf "| %s | %d | %.2f | %s |\n", l, a, a / f, s }'
 done
 for t in bpftrace heaptrack memleak; do
-	case " $ROWS " in *" $t "*) ;; *) echo "| $t | not on PATH | |" ;; esac
+	case " $ROWS " in *" $t "*) ;; *) echo "| $t | not on PATH | | |" ;; esac
 done
 em=$(added emulated none)
 st=$(added stepped none)
