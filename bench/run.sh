@@ -164,11 +164,58 @@ if [ "${ONLY:-}" = cxx ]; then
 	exit 0
 fi
 
+# The mallocbench table: each of ROWS against untraced runs and the floor.
+print_table() {
+	local fl a t
+	local -A label=(
+		[floor]="floor (empty programs on memlens's probe sites)"
+		[leaks]="memlens leaks --unwind fp"
+		[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
+		[uretprobe]="  the same without uprobe sessions"
+		[dwarf]="memlens leaks (DWARF unwinder)"
+		[allocs]="memlens allocs --unwind fp (entries only, sampled every 512 KiB)"
+		[allocs_dwarf]="  the same with the DWARF unwinder"
+		[allocs_exact]="  --unwind fp --sample-bytes 0 (every call's stack)"
+		[hist]="memlens hist (system-wide)"
+		[top]="memlens top (system-wide)"
+		[bpftrace]="bpftrace, same bookkeeping (free at entry)"
+		[heaptrack]="heaptrack (LD_PRELOAD, in-process)"
+		[memleak]="memleak -p ($MEMLEAK)"
+	)
+	fl=$(added floor none)
+	printf 'mallocbench: free + malloc of 16..4096 B, 1000 live blocks, %d pairs, 1 thread;\n' "$PAIRS"
+	printf 'medians of %d interleaved runs; untraced %s pairs/s\n\n' "$ROUNDS" "$(med none)"
+	printf '| tracer | ns/pair added | vs floor | each round vs its floor |\n|---|---|---|---|\n'
+	for t in $ROWS; do
+		a=$(added "$t" none)
+		awk -v l="${label[$t]}" -v a="$a" -v f="$fl" -v s="$(spread "$t")" \
+			'BEGIN { printf "| %s | %d | %.2f | %s |\n", l, a, a / f, s }'
+	done
+	for t in $MISSING; do
+		echo "| $t | not on PATH | | |"
+	done
+}
+
 ROWS="floor leaks sampled uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
-command -v bpftrace >/dev/null && ROWS+=" bpftrace"
-command -v heaptrack >/dev/null && ROWS+=" heaptrack"
+MISSING=
+for t in bpftrace heaptrack; do
+	if command -v $t >/dev/null; then ROWS+=" $t"; else MISSING+=" $t"; fi
+done
 MEMLEAK=$(command -v memleak || command -v memleak-bpfcc || true)
-[ -n "$MEMLEAK" ] && ROWS+=" memleak"
+if [ -n "$MEMLEAK" ]; then ROWS+=" memleak"; else MISSING+=" memleak"; fi
+# ONLY=table: the table alone, of the rows in TABLE_ROWS (default all; the
+# floor always): longer runs of fewer rows (PAIRS=200000) resolve a ratio
+# better than the whole run can on a noisy machine.
+if [ "${ONLY:-}" = table ]; then
+	ROWS="floor $(tr ' ' '\n' <<<"${TABLE_ROWS:-$ROWS}" | grep -vx floor | xargs)"
+	MISSING=
+	for ((r = 0; r < ROUNDS; r++)); do
+		measure none none "$BENCH" "$PAIRS"
+		for t in $ROWS; do measure "$t" "$t" "$BENCH" "$PAIRS"; done
+	done
+	print_table
+	exit 0
+fi
 for ((r = 0; r < ROUNDS; r++)); do
 	measure none none "$BENCH" "$PAIRS"
 	for t in $ROWS; do measure "$t" "$t" "$BENCH" "$PAIRS"; done
@@ -183,33 +230,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 	measure nocet nocet env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
 done
 
-declare -A label=(
-	[floor]="floor (empty programs on memlens's probe sites)"
-	[leaks]="memlens leaks --unwind fp"
-	[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
-	[uretprobe]="  the same without uprobe sessions"
-	[dwarf]="memlens leaks (DWARF unwinder)"
-	[allocs]="memlens allocs --unwind fp (entries only, sampled every 512 KiB)"
-	[allocs_dwarf]="  the same with the DWARF unwinder"
-	[allocs_exact]="  --unwind fp --sample-bytes 0 (every call's stack)"
-	[hist]="memlens hist (system-wide)"
-	[top]="memlens top (system-wide)"
-	[bpftrace]="bpftrace, same bookkeeping (free at entry)"
-	[heaptrack]="heaptrack (LD_PRELOAD, in-process)"
-	[memleak]="memleak -p ($MEMLEAK)"
-)
-fl=$(added floor none)
-printf 'mallocbench: free + malloc of 16..4096 B, 1000 live blocks, %d pairs, 1 thread;\n' "$PAIRS"
-printf 'medians of %d interleaved runs; untraced %s pairs/s\n\n' "$ROUNDS" "$(med none)"
-printf '| tracer | ns/pair added | vs floor | each round vs its floor |\n|---|---|---|---|\n'
-for t in $ROWS; do
-	a=$(added "$t" none)
-	awk -v l="${label[$t]}" -v a="$a" -v f="$fl" -v s="$(spread "$t")" \
-		'BEGIN { printf "| %s | %d | %.2f | %s |\n", l, a, a / f, s }'
-done
-for t in bpftrace heaptrack memleak; do
-	case " $ROWS " in *" $t "*) ;; *) echo "| $t | not on PATH | | |" ;; esac
-done
+print_table
 em=$(added emulated none)
 st=$(added stepped none)
 re=$(( $(added return none) - em ))
