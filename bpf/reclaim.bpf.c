@@ -437,6 +437,36 @@ static void kswapd_event(enum reclaim_event_type type, __u32 nid, __u64 begin_ns
 	bpf_ringbuf_submit(e, 0);
 }
 
+/*
+ * --stacks with a filter: a process traced exec'd, streamed so that
+ * userspace reads its mappings now. One OOM-killed a few ms after its
+ * first stall may be gone before that stall is read; its program's own
+ * frames are named from these. Loaded only then (userspace): execs are
+ * rare, but a system-wide session would read every process's mappings.
+ */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct reclaim_event *e;
+
+	if (!traced())
+		return 0;
+	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
+	if (!e) {
+		stat_add(RSTAT_EVENTS_LOST, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = REVENT_EXEC;
+	e->tgid = current_tgid();
+	e->tid = current_tid();
+	e->ustack = e->kstack = -1;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	/* Now: the process runs on, and may not stall (or live) long. */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
 /* kswapd starts balancing its node; not filtered: it is everyone's. */
 SEC("raw_tp/mm_vmscan_kswapd_wake")
 int BPF_PROG(kswapd_wake, int nid, int zid, int order)

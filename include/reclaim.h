@@ -103,9 +103,10 @@ enum reclaim_event_type {
 	REVENT_KSWAPD_WAKE,
 	REVENT_KSWAPD_SLEEP,
 	REVENT_OOM,		/* the OOM killer chose a victim */
+	REVENT_EXEC,		/* a process traced exec'd (--stacks with a filter) */
 };
 
-/* Streamed: one per stall, per kswapd wake and sleep. */
+/* Streamed: one per stall, per kswapd wake and sleep, per exec. */
 struct reclaim_event {
 	__u32 type;		/* enum reclaim_event_type */
 	__u32 kind;		/* stall: enum stall_kind; kswapd: its node */

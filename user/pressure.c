@@ -89,6 +89,8 @@ static int load(struct pressure *p)
 	/* Without page allocations, the hottest hook is not attached at all. */
 	if (!o->page_allocs)
 		bpf_program__set_autoload(skel->progs.page_alloc, false);
+	if (!o->on_exec)
+		bpf_program__set_autoload(skel->progs.process_exec, false);
 	err = skip_unusable_tracepoints(skel->obj, p->missing, sizeof(p->missing));
 	if (err == -ENOENT)
 		error_msg("none of the tracepoints that show memory pressure can be traced on this "
@@ -145,6 +147,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		episodes_event(&p->tracker, data, len);
 	if (len >= sizeof(*o) && o->type == REVENT_OOM && p->opts->on_oom)
 		p->opts->on_oom(o, p->opts->ctx);
+	if (len >= sizeof(struct reclaim_event) && o->type == REVENT_EXEC && p->opts->on_exec)
+		p->opts->on_exec(data, p->opts->ctx);
 	return p->tracker.err;
 }
 

@@ -29,6 +29,8 @@ struct pressure_opts {
 	void (*on_episode)(struct episode *e, void *ctx);
 	/* Each stall as it is streamed, before the episode tracker sees it. */
 	void (*on_stall)(const struct reclaim_event *e, void *ctx);
+	/* Set: each exec of a process traced (REVENT_EXEC), as it happens. */
+	void (*on_exec)(const struct reclaim_event *e, void *ctx);
 	void *ctx;
 };
 

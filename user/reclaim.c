@@ -855,6 +855,10 @@ static int print_summary(const struct reclaim_env *env, struct pressure *p)
 	if (env->stacks && stall_stacks_unread(env->ss))
 		info_msg("%u process(es) exited before their mappings were read: their user frames are addresses",
 			 stall_stacks_unread(env->ss));
+	if (env->stacks && stall_stacks_early_only(env->ss))
+		info_msg("%u process(es) exited before their first stall was read: their user frames are "
+			 "named from their mappings at exec (or at -p's start), those in libraries loaded "
+			 "since are addresses", stall_stacks_early_only(env->ss));
 	free(ss.rows);
 	free(procs);
 	return err;
@@ -871,6 +875,17 @@ static void on_stall(const struct reclaim_event *r, void *ctx)
 	memcpy(comm, r->comm, sizeof(comm));
 	comm[15] = 0;
 	stall_stacks_seen(env->ss, r->tgid, comm);
+}
+
+/* A process traced exec'd (--stacks with a filter): its mappings now, while it runs. */
+static void on_exec(const struct reclaim_event *r, void *ctx)
+{
+	struct reclaim_env *env = ctx;
+	char comm[16];
+
+	memcpy(comm, r->comm, sizeof(comm));
+	comm[15] = 0;
+	stall_stacks_early(env->ss, r->tgid, comm);
 }
 
 static int open_session(struct reclaim_env *env, struct pressure_opts *po, struct pressure **p)
@@ -894,6 +909,9 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 	po->stacks = env->stacks;
 	if (env->stacks)
 		po->on_stall = on_stall;
+	/* Filtered: the few processes that match are read from their exec on. */
+	if (env->stacks && (env->o.pid || env->o.comm || env->o.cgroup))
+		po->on_exec = on_exec;
 	po->ctx = env;
 	setup_libbpf_logging();
 	catch_stop_signals();
@@ -908,6 +926,13 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 		env->ss = stall_stacks_new(*p);
 		if (!env->ss)
 			return -ENOMEM;
+	}
+	if (env->stacks && env->o.pid) {
+		char comm[16];
+
+		if (read_comm(env->o.pid, comm, sizeof(comm)))
+			strcpy(comm, "?");
+		stall_stacks_early(env->ss, env->o.pid, comm);
 	}
 	info_msg("tracing memory pressure of %s; Ctrl-C to stop",
 		 env->o.pid ? "one process" : env->o.comm || env->o.cgroup ? "matching processes" :

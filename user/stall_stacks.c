@@ -21,6 +21,7 @@ struct stalled_sym {
 	char comm[16];
 	struct symbolizer *sym;		/* NULL: its mappings could not be read */
 	bool borrowed;			/* the caller's (stall_stacks_use) */
+	bool early;			/* read before its first stall, read again then */
 };
 
 struct cached_stack {
@@ -39,6 +40,7 @@ struct stall_stacks {
 	struct ksyms ks;
 	bool ks_loaded;
 	unsigned int nr_unread;		/* processes gone before their mappings were read */
+	unsigned int nr_early_only;	/* gone by their first stall: read early only */
 };
 
 struct stall_stacks *stall_stacks_new(struct pressure *p)
@@ -75,35 +77,94 @@ static struct stalled_sym *find_proc(struct stall_stacks *s, uint32_t tgid)
 	return NULL;
 }
 
-void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm)
+/* TGID's mappings as they are now; NULL if it has none: it has exited (a zombie has none). */
+static struct symbolizer *read_maps(uint32_t tgid)
 {
-	struct stalled_sym *ps = find_proc(s, tgid);
+	struct symbolizer *sym = symbolizer_new(tgid);
 
-	if (ps)
-		return;
+	if (sym && !symbolizer_refresh(sym) && symbolizer_has_code(sym))
+		return sym;
+	symbolizer_free(sym);
+	return NULL;
+}
+
+static struct stalled_sym *add_proc(struct stall_stacks *s, uint32_t tgid, const char *comm)
+{
+	struct stalled_sym *ps;
+
 	if (array_grow((void **)&s->procs, s->nr_procs, &s->cap_procs, sizeof(*ps)))
-		return;		/* its stacks show addresses only */
+		return NULL;		/* its stacks show addresses only */
 	ps = &s->procs[s->nr_procs++];
 	memset(ps, 0, sizeof(*ps));
 	ps->tgid = tgid;
 	memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
 	sanitize_name(ps->comm);
-	ps->sym = symbolizer_new(tgid);
-	if (ps->sym && !symbolizer_refresh(ps->sym) && symbolizer_has_code(ps->sym))
+	return ps;
+}
+
+void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
+{
+	struct stalled_sym *ps = find_proc(s, tgid);
+
+	/* Stalled already, under the mappings read then (or record's). */
+	if (ps && !ps->early)
+		return;
+	if (ps) {
+		/* Exec'd again before any stall: the new program's mappings. */
+		symbolizer_free(ps->sym);
+		memset(ps->comm, 0, sizeof(ps->comm));
+		memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
+		sanitize_name(ps->comm);
+	} else {
+		ps = add_proc(s, tgid, comm);
+		if (!ps)
+			return;
+	}
+	ps->early = true;
+	ps->sym = read_maps(tgid);
+	if (ps->sym)
+		debug_msg("pid %u: mappings read before its first stall", tgid);
+}
+
+void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm)
+{
+	struct stalled_sym *ps = find_proc(s, tgid);
+	struct symbolizer *now;
+
+	if (ps && !ps->early)
+		return;
+	if (!ps)
+		ps = add_proc(s, tgid, comm);
+	if (!ps)
 		return;
 	/*
-	 * Exited already: a process OOM-killed a few ms after its first stall
-	 * outlives it only while memlens is not scheduled soon enough.
+	 * Read now, while it runs, with the libraries it has loaded. One
+	 * OOM-killed a few ms after its first stall may be gone already when
+	 * memlens, on a loaded machine, gets here: its mappings from before,
+	 * if any, name its program's own frames.
 	 */
-	symbolizer_free(ps->sym);
-	ps->sym = NULL;
-	s->nr_unread++;
-	debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+	now = read_maps(tgid);
+	if (now) {
+		symbolizer_free(ps->sym);
+		ps->sym = now;
+	} else if (ps->sym) {
+		s->nr_early_only++;
+		debug_msg("pid %u: gone by its first stall: mappings as read before", tgid);
+	} else {
+		s->nr_unread++;
+		debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+	}
+	ps->early = false;
 }
 
 unsigned int stall_stacks_unread(const struct stall_stacks *s)
 {
 	return s->nr_unread;
+}
+
+unsigned int stall_stacks_early_only(const struct stall_stacks *s)
+{
+	return s->nr_early_only;
 }
 
 void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym)
@@ -122,6 +183,7 @@ void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *
 	}
 	ps->sym = sym;
 	ps->borrowed = true;
+	ps->early = false;
 }
 
 static const struct cached_stack *cache_find(const struct stall_stacks *s, uint32_t tgid,

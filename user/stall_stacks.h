@@ -25,8 +25,15 @@ void stall_stacks_free(struct stall_stacks *s);
  * lives, so that its stacks resolve after it exits.
  */
 void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm);
+/*
+ * Process TGID may stall later (it has just exec'd, or -p names it): its
+ * mappings are read now, and again at its first stall while it lives.
+ */
+void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm);
 /* How many processes had exited when stall_stacks_seen() came to read them. */
 unsigned int stall_stacks_unread(const struct stall_stacks *s);
+/* Of the others, how many were named by what stall_stacks_early() read alone. */
+unsigned int stall_stacks_early_only(const struct stall_stacks *s);
 /*
  * Process TGID's user stacks are named by SYM, which the caller keeps up
  * to date and frees after S (memlens record's session symbolizer).

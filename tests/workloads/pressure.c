@@ -10,6 +10,7 @@
  *                               byte in every page of MIB MiB of anonymous
  *                               memory: with no swap, over the limit, the
  *                               OOM killer ends it
+ *   pressure anon MIB ADJ wait  the same once a line is read on stdin
  *
  * It exits 0 when done; "survived" on stdout if anon was not killed.
  */
@@ -39,17 +40,19 @@ static int read_file(const char *path)
 	return n < 0;
 }
 
-static int touch_anon(size_t mib, const char *adj)
+static int touch_anon(size_t mib, const char *adj, int wait)
 {
 	size_t len = mib << 20;
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
-	char *p;
+	char line[16], *p;
 
 	if (fd < 0 || write(fd, adj, strlen(adj)) < 0) {
 		perror("oom_score_adj");
 		return 1;
 	}
 	close(fd);
+	if (wait && !fgets(line, sizeof(line), stdin))
+		return 1;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		perror("mmap");
@@ -65,8 +68,9 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "read"))
 		return read_file(argv[2]);
-	if (argc == 4 && !strcmp(argv[1], "anon"))
-		return touch_anon(strtoul(argv[2], NULL, 10), argv[3]);
-	fprintf(stderr, "usage: pressure read FILE | pressure anon MIB OOM_SCORE_ADJ\n");
+	/* One call: touch_anon() is inlined, its faults in main (tests/kernels.sh). */
+	if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "wait"))) && !strcmp(argv[1], "anon"))
+		return touch_anon(strtoul(argv[2], NULL, 10), argv[3], argc == 5);
+	fprintf(stderr, "usage: pressure read FILE | pressure anon MIB OOM_SCORE_ADJ [wait]\n");
 	return 2;
 }
