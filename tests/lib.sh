@@ -91,7 +91,10 @@ check() {
 
 # jq_true [JQ OPTIONS] FILTER: the JSON on stdin satisfies FILTER.
 jq_true() {
-	jq -e "$@" >/dev/null
+	local out
+
+	# No input gives no output and exit 0: a check of nothing is no pass.
+	out=$(jq -e "$@") && [ -n "$out" ]
 }
 
 # first REPORT FUNC (a leaks or allocs JSON report): "allocations bytes" of the stacks whose first frame,
