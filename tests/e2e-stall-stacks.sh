@@ -251,6 +251,43 @@ check_eq "gone: memlens says how many processes it could not name" \
 	"memlens: 1 process(es) exited before their mappings were read: their user frames are addresses" \
 	"$(grep "exited before" "$out.err")"
 
+# --- a process whose mappings were read at its exec -------------------------
+# With a filter, memlens reads a matching process's mappings when it
+# exec's. The same hog, waiting after its exec until memlens has read them,
+# is killed while memlens is stopped: its first stall is read once it is
+# gone, and main is named all the same, from the mappings read at exec.
+out=$tmp/exec.json
+start_memlens "$out" "tracing memory pressure" reclaim -v --stacks -j --cgroup "$CG_NAME" -i 0.5
+ml=$(pgrep -P "$memlens_pid" memlens)
+rm -f "$tmp/hog.in"
+mkfifo "$tmp/hog.in"
+exec 9<>"$tmp/hog.in"
+sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$PRESSURE" anon 256 1000 wait \
+	<"$tmp/hog.in" >/dev/null 2>&1 9<&- &
+hog=$!
+if wait_for "$out.err" "pid $hog: mappings read before its first stall"; then
+	kill -STOP "$ml"
+	echo go >&9
+else
+	not_ok "exec: memlens read the hog's mappings at its exec" "$(cat "$out.err")"
+	kill -TERM "$hog"
+fi
+wait "$hog" 2>/dev/null	# no "Killed" notice
+hog_rc=$?
+exec 9>&-
+kill -CONT "$ml"
+sleep 1
+stop_memlens
+check_eq "exec: the hog was OOM-killed after memlens read its mappings" 137 "$hog_rc"
+proc=$(jq -c --argjson p "$hog" 'select(.type == "summary") | .processes[] | select(.pid == $p)' "$out")
+check "exec: each of its stacks names main, not marked unnamed" jq_true \
+	'(.stacks | length) > 0 and all(.stacks[]; .user[0].symbol == "main"
+	 and .user_unnamed == null and ([.kernel[].symbol] | index("handle_mm_fault")))' <<<"$proc"
+check_eq "exec: memlens says where the names came from" \
+	"memlens: 1 process(es) exited before their first stall was read: their user frames are named from their mappings at exec (or at -p's start), those in libraries loaded since are addresses" \
+	"$(grep "first stall was read" "$out.err")"
+check_eq "exec: and that none went unnamed" "" "$(grep "exited before their mappings" "$out.err")"
+
 # --- errors ------------------------------------------------------------------
 
 expect_error "--folded with --json" 2 \
