@@ -5,6 +5,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include "procmaps.h"
 #include "util.h"
 
@@ -167,6 +170,7 @@ const struct vma *vma_find_libc(const struct vma_list *list)
 int vma_open_file(int pid, const struct vma *v)
 {
 	char path[4096 + 64];
+	struct stat st;
 	int fd;
 
 	vma_map_files_path(pid, v, path, sizeof(path));
@@ -174,5 +178,19 @@ int vma_open_file(int pid, const struct vma *v)
 	if (fd >= 0)
 		return fd;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
-	return open_regular(path);
+	fd = open_regular(path);
+	if (fd >= 0 || v->deleted)
+		return fd;
+	/*
+	 * The process has exited (its mappings were read before): the file
+	 * at that path here, if it is the very one, by device and inode.
+	 */
+	fd = open_regular(v->path);
+	if (fd < 0)
+		return fd;
+	if (!fstat(fd, &st) && st.st_ino == v->inode && major(st.st_dev) == v->dev_major &&
+	    minor(st.st_dev) == v->dev_minor)
+		return fd;
+	close(fd);
+	return -ESTALE;
 }

@@ -853,12 +853,15 @@ static int print_summary(const struct reclaim_env *env, struct pressure *p)
 	if (env->folded || env->svg || env->pprof)
 		err = stall_stacks_write_outputs(ss.rows, ss.nr, env->folded, env->svg, env->pprof);
 	if (env->stacks && stall_stacks_unread(env->ss))
-		info_msg("%u process(es) exited before their mappings were read: their user frames are addresses",
-			 stall_stacks_unread(env->ss));
+		info_msg("%u process(es) exited before their mappings were read (or they could not be "
+			 "read): their user frames are addresses", stall_stacks_unread(env->ss));
 	if (env->stacks && stall_stacks_early_only(env->ss))
 		info_msg("%u process(es) exited before their first stall was read: their user frames are "
 			 "named from their mappings at exec (or at -p's start), those in libraries loaded "
 			 "since are addresses", stall_stacks_early_only(env->ss));
+	if (env->stacks && stall_stacks_early_skipped(env->ss))
+		info_msg("%u exec(s) of matching processes not read at once: more than %d at a time",
+			 stall_stacks_early_skipped(env->ss), STALL_STACKS_MAX_EARLY);
 	free(ss.rows);
 	free(procs);
 	return err;
@@ -866,15 +869,21 @@ static int print_summary(const struct reclaim_env *env, struct pressure *p)
 
 /* --- The session ----------------------------------------------------- */
 
-/* A stall streamed: with --stacks, read its process's mappings while it runs. */
+/*
+ * A stall streamed: with --stacks, read its process's mappings while it
+ * runs. Not for one without a user stack (a kernel thread's, or lost):
+ * nothing to name.
+ */
 static void on_stall(const struct reclaim_event *r, void *ctx)
 {
 	struct reclaim_env *env = ctx;
 	char comm[16];
 
+	if (r->ustack < 0)
+		return;
 	memcpy(comm, r->comm, sizeof(comm));
 	comm[15] = 0;
-	stall_stacks_seen(env->ss, r->tgid, comm);
+	stall_stacks_seen(env->ss, r->tgid, r->tid, comm);
 }
 
 /* A process traced exec'd (--stacks with a filter): its mappings now, while it runs. */
@@ -968,6 +977,9 @@ static int run(struct reclaim_env *env, struct pressure *p)
 			err = pressure_tick(p);
 			if (err)
 				break;
+			/* The ring was drained just above (stall_stacks_prune()). */
+			if (env->ss)
+				stall_stacks_prune(env->ss);
 			next_tick = now + tick_ns - (now - next_tick) % tick_ns;
 		}
 		if (now < next_report)

@@ -9,9 +9,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ksyms.h"
+#include "procmaps.h"
 #include "stall_stacks.h"
 #include "symbolize.h"
 #include "util.h"
@@ -22,6 +24,9 @@ struct stalled_sym {
 	struct symbolizer *sym;		/* NULL: its mappings could not be read */
 	bool borrowed;			/* the caller's (stall_stacks_use) */
 	bool early;			/* read before its first stall, read again then */
+	bool gone;			/* early, and found exited by stall_stacks_prune() */
+	/* Early: its code mappings then, no file opened until they are needed. */
+	struct vma_list code;
 };
 
 struct cached_stack {
@@ -41,6 +46,8 @@ struct stall_stacks {
 	bool ks_loaded;
 	unsigned int nr_unread;		/* processes gone before their mappings were read */
 	unsigned int nr_early_only;	/* gone by their first stall: read early only */
+	unsigned int nr_early;		/* entries read early that have not stalled yet */
+	unsigned int nr_early_skipped;	/* not read early: STALL_STACKS_MAX_EARLY reached */
 };
 
 struct stall_stacks *stall_stacks_new(struct pressure *p)
@@ -56,9 +63,11 @@ void stall_stacks_free(struct stall_stacks *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->nr_procs; i++)
+	for (size_t i = 0; i < s->nr_procs; i++) {
 		if (!s->procs[i].borrowed)
 			symbolizer_free(s->procs[i].sym);
+		vma_list_free(&s->procs[i].code);
+	}
 	for (size_t i = 0; i < s->nr_cache; i++) {
 		free(s->cache[i]->st.frames);
 		free(s->cache[i]);
@@ -77,11 +86,22 @@ static struct stalled_sym *find_proc(struct stall_stacks *s, uint32_t tgid)
 	return NULL;
 }
 
-/* TGID's mappings as they are now; NULL if it has none: it has exited (a zombie has none). */
-static struct symbolizer *read_maps(uint32_t tgid)
+/*
+ * The mappings of process TGID as they are now, through its thread TID if
+ * its leader has none (a leader that called pthread_exit() is a zombie,
+ * with empty maps, while its threads run); NULL if neither has any: it has
+ * exited, or they cannot be read.
+ */
+static struct symbolizer *read_maps(uint32_t tgid, uint32_t tid)
 {
 	struct symbolizer *sym = symbolizer_new(tgid);
 
+	if (sym && !symbolizer_refresh(sym) && symbolizer_has_code(sym))
+		return sym;
+	symbolizer_free(sym);
+	if (!tid || tid == tgid)
+		return NULL;
+	sym = symbolizer_new(tid);
 	if (sym && !symbolizer_refresh(sym) && symbolizer_has_code(sym))
 		return sym;
 	symbolizer_free(sym);
@@ -102,6 +122,28 @@ static struct stalled_sym *add_proc(struct stall_stacks *s, uint32_t tgid, const
 	return ps;
 }
 
+/* The mappings of TGID that map code from a file, into CODE; -errno. */
+static int read_code_maps(uint32_t tgid, struct vma_list *code)
+{
+	struct vma_list all = {};
+	int err = vma_list_load(tgid, &all);
+
+	memset(code, 0, sizeof(*code));
+	for (size_t i = 0; !err && i < all.nr; i++) {
+		if (!all.v[i].exec || !all.v[i].path[0])
+			continue;
+		err = array_grow((void **)&code->v, code->nr, &code->cap, sizeof(*code->v));
+		if (!err)
+			code->v[code->nr++] = all.v[i];
+	}
+	vma_list_free(&all);
+	if (!err && !code->nr)
+		err = -ESRCH;		/* a zombie's maps are empty */
+	if (err)
+		vma_list_free(code);
+	return err;
+}
+
 void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
 {
 	struct stalled_sym *ps = find_proc(s, tgid);
@@ -111,25 +153,74 @@ void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
 		return;
 	if (ps) {
 		/* Exec'd again before any stall: the new program's mappings. */
-		symbolizer_free(ps->sym);
+		vma_list_free(&ps->code);
 		memset(ps->comm, 0, sizeof(ps->comm));
 		memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
 		sanitize_name(ps->comm);
+	} else if (s->nr_early >= STALL_STACKS_MAX_EARLY) {
+		s->nr_early_skipped++;
+		return;
 	} else {
 		ps = add_proc(s, tgid, comm);
 		if (!ps)
 			return;
+		s->nr_early++;
 	}
 	ps->early = true;
-	ps->sym = read_maps(tgid);
-	if (ps->sym)
+	ps->gone = false;
+	/* Only /proc/PID/maps: an exec costs memlens no ELF file opened. */
+	if (!read_code_maps(tgid, &ps->code))
 		debug_msg("pid %u: mappings read before its first stall", tgid);
 }
 
-void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm)
+/* Drop entry I, of a process that never stalled. */
+static void drop_proc(struct stall_stacks *s, size_t i)
+{
+	vma_list_free(&s->procs[i].code);
+	s->procs[i] = s->procs[--s->nr_procs];
+}
+
+void stall_stacks_prune(struct stall_stacks *s)
+{
+	for (size_t i = 0; i < s->nr_procs;) {
+		struct stalled_sym *ps = &s->procs[i];
+
+		if (!ps->early) {
+			i++;
+			continue;
+		}
+		/*
+		 * Found gone at the last call: every event it sent before it
+		 * exited has been read since (the caller drains the ring
+		 * between two calls), so it will not stall any more.
+		 */
+		if (ps->gone) {
+			drop_proc(s, i);
+			s->nr_early--;
+			continue;
+		}
+		ps->gone = kill(ps->tgid, 0) && errno == ESRCH;
+		i++;
+	}
+}
+
+/* A symbolizer of the code mappings read early, for a process gone since. */
+static struct symbolizer *early_maps(uint32_t tgid, const struct vma_list *code)
+{
+	struct symbolizer *sym;
+
+	if (!code->nr)
+		return NULL;
+	sym = symbolizer_new(tgid);
+	if (sym && !symbolizer_add_maps(sym, code) && symbolizer_has_code(sym))
+		return sym;
+	symbolizer_free(sym);
+	return NULL;
+}
+
+void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, const char *comm)
 {
 	struct stalled_sym *ps = find_proc(s, tgid);
-	struct symbolizer *now;
 
 	if (ps && !ps->early)
 		return;
@@ -137,24 +228,27 @@ void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm)
 		ps = add_proc(s, tgid, comm);
 	if (!ps)
 		return;
+	if (ps->early)
+		s->nr_early--;
+	ps->early = false;
 	/*
 	 * Read now, while it runs, with the libraries it has loaded. One
 	 * OOM-killed a few ms after its first stall may be gone already when
 	 * memlens, on a loaded machine, gets here: its mappings from before,
 	 * if any, name its program's own frames.
 	 */
-	now = read_maps(tgid);
-	if (now) {
-		symbolizer_free(ps->sym);
-		ps->sym = now;
-	} else if (ps->sym) {
-		s->nr_early_only++;
-		debug_msg("pid %u: gone by its first stall: mappings as read before", tgid);
-	} else {
-		s->nr_unread++;
-		debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+	ps->sym = read_maps(tgid, tid);
+	if (!ps->sym) {
+		ps->sym = early_maps(tgid, &ps->code);
+		if (ps->sym) {
+			s->nr_early_only++;
+			debug_msg("pid %u: gone by its first stall: mappings as read before", tgid);
+		} else {
+			s->nr_unread++;
+			debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
+		}
 	}
-	ps->early = false;
+	vma_list_free(&ps->code);
 }
 
 unsigned int stall_stacks_unread(const struct stall_stacks *s)
@@ -165,6 +259,11 @@ unsigned int stall_stacks_unread(const struct stall_stacks *s)
 unsigned int stall_stacks_early_only(const struct stall_stacks *s)
 {
 	return s->nr_early_only;
+}
+
+unsigned int stall_stacks_early_skipped(const struct stall_stacks *s)
+{
+	return s->nr_early_skipped;
 }
 
 void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym)
@@ -181,6 +280,9 @@ void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *
 	} else if (!ps->borrowed) {
 		symbolizer_free(ps->sym);
 	}
+	if (ps->early)
+		s->nr_early--;
+	vma_list_free(&ps->code);
 	ps->sym = sym;
 	ps->borrowed = true;
 	ps->early = false;
@@ -263,6 +365,8 @@ static const struct sym_stack *stack_of(struct stall_stacks *s, uint32_t tgid, i
 	/* A frame-pointer walk through code without them reads data: cut there. */
 	if (ps && ps->sym)
 		nr = symbolizer_code_frames(ps->sym, ips, nr) ?: 1;
+	else if (ps)
+		nr = 1;		/* its mappings unread: only the first frame is sure */
 	c = calloc(1, sizeof(*c));
 	if (!c || array_grow((void **)&s->cache, s->nr_cache, &s->cap_cache, sizeof(*s->cache)))
 		goto nomem;

@@ -24,16 +24,28 @@ void stall_stacks_free(struct stall_stacks *s);
  * A stall of process TGID was seen: its mappings are read now, while it
  * lives, so that its stacks resolve after it exits.
  */
-void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, const char *comm);
+void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, const char *comm);
 /*
  * Process TGID may stall later (it has just exec'd, or -p names it): its
- * mappings are read now, and again at its first stall while it lives.
+ * code mappings are read now (/proc/PID/maps alone: no file opened), and
+ * its mappings again at its first stall while it lives. At most
+ * STALL_STACKS_MAX_EARLY such processes at once.
  */
+#define STALL_STACKS_MAX_EARLY	1024
 void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm);
+/*
+ * Forget those read early that have exited without a stall: found gone at
+ * one call, dropped at the next. Between two calls the caller reads every
+ * event the ring buffer holds, so that a stall sent before the exit is
+ * seen before its process's mappings go.
+ */
+void stall_stacks_prune(struct stall_stacks *s);
 /* How many processes had exited when stall_stacks_seen() came to read them. */
 unsigned int stall_stacks_unread(const struct stall_stacks *s);
 /* Of the others, how many were named by what stall_stacks_early() read alone. */
 unsigned int stall_stacks_early_only(const struct stall_stacks *s);
+/* How many stall_stacks_early() calls found STALL_STACKS_MAX_EARLY reached. */
+unsigned int stall_stacks_early_skipped(const struct stall_stacks *s);
 /*
  * Process TGID's user stacks are named by SYM, which the caller keeps up
  * to date and frees after S (memlens record's session symbolizer).
