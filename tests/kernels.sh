@@ -281,14 +281,16 @@ content_check() {
 		hog_rc=$(meta_of "$b" hog_rc)
 		if [ -z "$hog" ]; then
 			why="memlens did not start"
+		elif [ "$(meta_of "$b" exec_read)" != yes ]; then
+			why="memlens -v did not say it read the hog's mappings at its exec"
 		elif [ "$hog_rc" != 137 ]; then
 			why="the hog was not OOM-killed (exit $hog_rc)"
 		else
 			# --stacks: the hog's stalls by stack add up to its
 			# stalls, each with its page fault in main (pressure's
-			# touch_anon is inlined there) under handle_mm_fault. A
-			# loaded host may run memlens after the hog is killed:
-			# then its user frames are unnamed, and marked so.
+			# touch_anon is inlined there) under handle_mm_fault:
+			# named from the mappings memlens read at its exec even
+			# if it reads the first stall after the hog is killed.
 			why=$(grep '^O ' <<<"$b" | cut -c3- | jq -rs --argjson p "$hog" '
 				[.[] | select(.type == "oom")] as $o
 				| ([.[] | select(.type == "summary") | .processes[]
@@ -298,7 +300,7 @@ content_check() {
 				  elif $h == null then "no stalls of the hog"
 				  elif ([$h.stalls[].count] | add) != ([$h.stacks[].count] | add)
 				  then "stalls by stack: \([$h.stacks[].count] | add) of \([$h.stalls[].count] | add)"
-				  elif any($h.stacks[]; (.user[0].symbol != "main" and .user_unnamed != true)
+				  elif any($h.stacks[]; .user[0].symbol != "main"
 				      or ([.kernel[].symbol] | index("handle_mm_fault")) == null)
 				  then "a stack not the fault in main: \([$h.stacks[] | [.user[0].symbol, .kernel[0].symbol]])"
 				  else "" end' 2>&1)

@@ -274,14 +274,25 @@ test_reclaim() {
 		emit $t
 		return
 	fi
-	$ML reclaim --stacks -j $filter -i 0.5 -g 0.3 >"$work/$t.out" 2>"$work/$t.err" &
+	$ML reclaim -v --stacks -j $filter -i 0.5 -g 0.3 >"$work/$t.out" 2>"$work/$t.err" &
 	track
 	m=$!
 	if wait_for "$work/$t.err" "tracing memory pressure" 60 "$m"; then
-		sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$work/$name" anon 256 1000 \
-			>/dev/null 2>&1 &
+		# The hog waits after its exec until memlens has read its
+		# mappings: named even if memlens reads its first stall late.
+		mkfifo "$work/hog.in"
+		sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$work/$name" anon 256 1000 wait \
+			<"$work/hog.in" >/dev/null 2>&1 &
 		h=$!
+		exec 9>"$work/hog.in"
 		meta $t "hog=$h"
+		if wait_for "$work/$t.err" "pid $h: mappings read before its first stall" 60 "$m"; then
+			meta $t "exec_read=yes"
+		else
+			meta $t "exec_read=no"
+		fi
+		echo go >&9
+		exec 9>&-
 		wait "$h"
 		meta $t "hog_rc=$?"
 		sleep 1
