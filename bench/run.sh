@@ -121,12 +121,13 @@ med() { median ${runs[$1]}; }
 added() { awk -v t="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.0f", 1e9 / t - 1e9 / b }'; }
 # The lowest and highest of NAME's per-round ratios to the floor, each round's
 # ns added against that round's untraced run: how far one ratio can be
-# trusted on this machine.
+# trusted on this machine. The floor's row: each round's against its median.
 spread() {
-	awk -v t="${runs[$1]}" -v f="${runs[floor]}" -v b="${runs[none]}" 'BEGIN {
+	awk -v t="${runs[$1]}" -v f="${runs[floor]}" -v b="${runs[none]}" -v fm="$(added floor none)" \
+	    -v self="$([ "$1" = floor ] && echo 1)" 'BEGIN {
 		n = split(t, tv); split(f, fv); split(b, bv)
 		for (i = 1; i <= n; i++) {
-			r = (1e9 / tv[i] - 1e9 / bv[i]) / (1e9 / fv[i] - 1e9 / bv[i])
+			r = (1e9 / tv[i] - 1e9 / bv[i]) / (self ? fm : 1e9 / fv[i] - 1e9 / bv[i])
 			if (i == 1 || r < lo)
 				lo = r
 			if (i == 1 || r > hi)
@@ -185,7 +186,7 @@ print_table() {
 	fl=$(added floor none)
 	printf 'mallocbench: free + malloc of 16..4096 B, 1000 live blocks, %d pairs, 1 thread;\n' "$PAIRS"
 	printf 'medians of %d interleaved runs; untraced %s pairs/s\n\n' "$ROUNDS" "$(med none)"
-	printf '| tracer | ns/pair added | vs floor | each round vs its floor |\n|---|---|---|---|\n'
+	printf '| tracer | ns/pair added | vs floor | range over rounds |\n|---|---|---|---|\n'
 	for t in $ROWS; do
 		a=$(added "$t" none)
 		awk -v l="${label[$t]}" -v a="$a" -v f="$fl" -v s="$(spread "$t")" \
@@ -208,7 +209,6 @@ if [ -n "$MEMLEAK" ]; then ROWS+=" memleak"; else MISSING+=" memleak"; fi
 # better than the whole run can on a noisy machine.
 if [ "${ONLY:-}" = table ]; then
 	ROWS="floor $(tr ' ' '\n' <<<"${TABLE_ROWS:-$ROWS}" | grep -vx floor | xargs)"
-	MISSING=
 	for ((r = 0; r < ROUNDS; r++)); do
 		measure none none "$BENCH" "$PAIRS"
 		for t in $ROWS; do measure "$t" "$t" "$BENCH" "$PAIRS"; done
