@@ -179,7 +179,7 @@ int vma_open_file(int pid, const struct vma *v)
 		return fd;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
 	fd = open_regular(path);
-	if (fd >= 0 || v->deleted)
+	if (fd >= 0 || v->deleted || v->path[0] != '/')
 		return fd;
 	/*
 	 * The process has exited (its mappings were read before): the file
