@@ -179,17 +179,19 @@ int vma_open_file(int pid, const struct vma *v)
 		return fd;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
 	fd = open_regular(path);
-	if (fd >= 0 || v->deleted || v->path[0] != '/')
+	if (fd >= 0 || v->deleted || v->path[0] != '/' || !v->ctime_ns)
 		return fd;
 	/*
 	 * The process has exited (its mappings were read before): the file
-	 * at that path here, if it is the very one, by device and inode.
+	 * at that path here, if it is the very one. A file rebuilt in place
+	 * can get the same inode back: its ctime tells.
 	 */
 	fd = open_regular(v->path);
 	if (fd < 0)
 		return fd;
 	if (!fstat(fd, &st) && st.st_ino == v->inode && major(st.st_dev) == v->dev_major &&
-	    minor(st.st_dev) == v->dev_minor)
+	    minor(st.st_dev) == v->dev_minor &&
+	    (uint64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec == v->ctime_ns)
 		return fd;
 	close(fd);
 	return -ESTALE;

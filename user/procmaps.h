@@ -16,6 +16,11 @@ struct vma {
 	unsigned int dev_minor;
 	bool exec;
 	bool deleted;		/* " (deleted)" suffix, stripped from path */
+	/*
+	 * The file's ctime, if its mappings were read before its process
+	 * exited (memlens reclaim): 0, else. Not from /proc/PID/maps.
+	 */
+	uint64_t ctime_ns;
 	char path[4096];	/* empty for anonymous mappings */
 };
 
@@ -38,8 +43,9 @@ void vma_map_files_path(int pid, const struct vma *v, char *buf, size_t len);
 /*
  * The file V maps in process PID, opened read-only: through map_files (the
  * very file, even deleted or in another mount namespace), else through
- * the process's root; a regular file only (open_regular()). A
- * descriptor, or a negative errno.
+ * the process's root, else (a process gone, V->ctime_ns known) the file at
+ * that path here if its device, inode and ctime are V's; a regular file
+ * only (open_regular()). A descriptor, or a negative errno.
  */
 int vma_open_file(int pid, const struct vma *v);
 const struct vma *vma_find_libc(const struct vma_list *list);

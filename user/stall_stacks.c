@@ -10,13 +10,22 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "ksyms.h"
 #include "procmaps.h"
 #include "stall_stacks.h"
 #include "symbolize.h"
 #include "util.h"
+
+/* A code mapping read at exec: struct vma without its 4 KiB path buffer. */
+struct early_map {
+	uint64_t start, end, offset, inode, ctime_ns;
+	unsigned int dev_major, dev_minor;
+	char *path;
+};
 
 struct stalled_sym {
 	uint32_t tgid;
@@ -26,7 +35,8 @@ struct stalled_sym {
 	bool early;			/* read before its first stall, read again then */
 	bool gone;			/* early, and found exited by stall_stacks_prune() */
 	/* Early: its code mappings then, no file opened until they are needed. */
-	struct vma_list code;
+	struct early_map *code;
+	size_t nr_code;
 };
 
 struct cached_stack {
@@ -50,6 +60,15 @@ struct stall_stacks {
 	unsigned int nr_early_skipped;	/* not read early: STALL_STACKS_MAX_EARLY reached */
 };
 
+static void early_maps_free(struct stalled_sym *ps)
+{
+	for (size_t i = 0; i < ps->nr_code; i++)
+		free(ps->code[i].path);
+	free(ps->code);
+	ps->code = NULL;
+	ps->nr_code = 0;
+}
+
 struct stall_stacks *stall_stacks_new(struct pressure *p)
 {
 	struct stall_stacks *s = calloc(1, sizeof(*s));
@@ -66,7 +85,7 @@ void stall_stacks_free(struct stall_stacks *s)
 	for (size_t i = 0; i < s->nr_procs; i++) {
 		if (!s->procs[i].borrowed)
 			symbolizer_free(s->procs[i].sym);
-		vma_list_free(&s->procs[i].code);
+		early_maps_free(&s->procs[i]);
 	}
 	for (size_t i = 0; i < s->nr_cache; i++) {
 		free(s->cache[i]->st.frames);
@@ -122,26 +141,52 @@ static struct stalled_sym *add_proc(struct stall_stacks *s, uint32_t tgid, const
 	return ps;
 }
 
-/* The mappings of TGID that map code from a file, into CODE; -errno. */
-static int read_code_maps(uint32_t tgid, struct vma_list *code)
+/*
+ * The mappings of TGID that map code from a file, into PS, each with its
+ * file's ctime (by map_files: the very file, none opened); -errno.
+ */
+static int read_code_maps(uint32_t tgid, struct stalled_sym *ps)
 {
 	struct vma_list all = {};
 	int err = vma_list_load(tgid, &all);
+	size_t cap = 0;
 
-	memset(code, 0, sizeof(*code));
 	for (size_t i = 0; !err && i < all.nr; i++) {
-		if (!all.v[i].exec || !all.v[i].path[0])
+		const struct vma *v = &all.v[i];
+		char link[128];
+		struct early_map *m;
+		struct stat st;
+
+		if (!v->exec || !v->path[0])
 			continue;
-		err = array_grow((void **)&code->v, code->nr, &code->cap, sizeof(*code->v));
-		if (!err)
-			code->v[code->nr++] = all.v[i];
+		err = array_grow((void **)&ps->code, ps->nr_code, &cap, sizeof(*ps->code));
+		if (err)
+			break;
+		m = &ps->code[ps->nr_code];
+		*m = (struct early_map){ v->start, v->end, v->offset, v->inode, 0,
+					 v->dev_major, v->dev_minor, strdup(v->path) };
+		if (!m->path) {
+			err = -ENOMEM;
+			break;
+		}
+		vma_map_files_path(tgid, v, link, sizeof(link));
+		if (!stat(link, &st))
+			m->ctime_ns = (uint64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		ps->nr_code++;
 	}
 	vma_list_free(&all);
-	if (!err && !code->nr)
+	if (!err && !ps->nr_code)
 		err = -ESRCH;		/* a zombie's maps are empty */
 	if (err)
-		vma_list_free(code);
+		early_maps_free(ps);
 	return err;
+}
+
+/* Drop entry I, of a process that never stalled. */
+static void drop_proc(struct stall_stacks *s, size_t i)
+{
+	early_maps_free(&s->procs[i]);
+	s->procs[i] = s->procs[--s->nr_procs];
 }
 
 void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
@@ -153,7 +198,7 @@ void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
 		return;
 	if (ps) {
 		/* Exec'd again before any stall: the new program's mappings. */
-		vma_list_free(&ps->code);
+		early_maps_free(ps);
 		memset(ps->comm, 0, sizeof(ps->comm));
 		memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
 		sanitize_name(ps->comm);
@@ -169,15 +214,36 @@ void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
 	ps->early = true;
 	ps->gone = false;
 	/* Only /proc/PID/maps: an exec costs memlens no ELF file opened. */
-	if (!read_code_maps(tgid, &ps->code))
+	if (!read_code_maps(tgid, ps)) {
 		debug_msg("pid %u: mappings read before its first stall", tgid);
+		return;
+	}
+	/* Gone already: nothing to keep, and no room taken. */
+	drop_proc(s, ps - s->procs);
+	s->nr_early--;
 }
 
-/* Drop entry I, of a process that never stalled. */
-static void drop_proc(struct stall_stacks *s, size_t i)
+/* Has process TGID exited: gone, or a zombie with no thread left (its events all sent)? */
+static bool exited(uint32_t tgid)
 {
-	vma_list_free(&s->procs[i].code);
-	s->procs[i] = s->procs[--s->nr_procs];
+	char path[64], buf[512], *p;
+	unsigned int threads = 0;
+	char state = 0;
+	FILE *f;
+
+	if (kill(tgid, 0) && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%u/stat", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime prio nice threads" */
+	if (!p || sscanf(p, ") %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %u",
+			 &state, &threads) != 2)
+		return false;
+	return state == 'Z' && threads <= 1;
 }
 
 void stall_stacks_prune(struct stall_stacks *s)
@@ -199,23 +265,38 @@ void stall_stacks_prune(struct stall_stacks *s)
 			s->nr_early--;
 			continue;
 		}
-		ps->gone = kill(ps->tgid, 0) && errno == ESRCH;
+		ps->gone = exited(ps->tgid);
 		i++;
 	}
 }
 
 /* A symbolizer of the code mappings read early, for a process gone since. */
-static struct symbolizer *early_maps(uint32_t tgid, const struct vma_list *code)
+static struct symbolizer *early_symbolizer(uint32_t tgid, const struct stalled_sym *ps)
 {
-	struct symbolizer *sym;
+	struct vma_list code = {};
+	struct symbolizer *sym = NULL;
 
-	if (!code->nr)
+	if (!ps->nr_code)
 		return NULL;
+	code.v = calloc(ps->nr_code, sizeof(*code.v));
+	if (!code.v)
+		return NULL;
+	for (size_t i = 0; i < ps->nr_code; i++) {
+		const struct early_map *m = &ps->code[i];
+		struct vma *v = &code.v[code.nr++];
+
+		*v = (struct vma){ .start = m->start, .end = m->end, .offset = m->offset,
+				   .inode = m->inode, .dev_major = m->dev_major,
+				   .dev_minor = m->dev_minor, .exec = true, .ctime_ns = m->ctime_ns };
+		snprintf(v->path, sizeof(v->path), "%s", m->path);
+	}
 	sym = symbolizer_new(tgid);
-	if (sym && !symbolizer_add_maps(sym, code) && symbolizer_has_code(sym))
-		return sym;
-	symbolizer_free(sym);
-	return NULL;
+	if (sym && (symbolizer_add_maps(sym, &code) || !symbolizer_has_code(sym))) {
+		symbolizer_free(sym);
+		sym = NULL;
+	}
+	vma_list_free(&code);
+	return sym;
 }
 
 void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, const char *comm)
@@ -239,7 +320,7 @@ void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, cons
 	 */
 	ps->sym = read_maps(tgid, tid);
 	if (!ps->sym) {
-		ps->sym = early_maps(tgid, &ps->code);
+		ps->sym = early_symbolizer(tgid, ps);
 		if (ps->sym) {
 			s->nr_early_only++;
 			debug_msg("pid %u: gone by its first stall: mappings as read before", tgid);
@@ -248,7 +329,7 @@ void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, cons
 			debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
 		}
 	}
-	vma_list_free(&ps->code);
+	early_maps_free(ps);
 }
 
 unsigned int stall_stacks_unread(const struct stall_stacks *s)
@@ -282,7 +363,7 @@ void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *
 	}
 	if (ps->early)
 		s->nr_early--;
-	vma_list_free(&ps->code);
+	early_maps_free(ps);
 	ps->sym = sym;
 	ps->borrowed = true;
 	ps->early = false;
