@@ -416,8 +416,9 @@ int BPF_PROG(wakeup_kswapd, int nid, int zid, int order, gfp_t gfp_flags)
 	return 0;
 }
 
-static void kswapd_event(enum reclaim_event_type type, __u32 nid, __u64 begin_ns,
-			 __u64 dur_ns, __u64 pages)
+/* A record of the current task, without stacks (kswapd's runs, an exec), submitted with FLAGS. */
+static __always_inline void task_event(enum reclaim_event_type type, __u32 kind, __u64 begin_ns,
+				       __u64 dur_ns, __u64 pages, __u64 flags)
 {
 	struct reclaim_event *e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
 
@@ -427,14 +428,15 @@ static void kswapd_event(enum reclaim_event_type type, __u32 nid, __u64 begin_ns
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
-	e->kind = nid;
+	e->kind = kind;
 	e->tgid = current_tgid();
 	e->tid = current_tid();
 	e->begin_ns = begin_ns;
 	e->dur_ns = dur_ns;
 	e->pages = pages;
+	e->ustack = e->kstack = -1;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, flags);
 }
 
 /*
@@ -447,23 +449,10 @@ static void kswapd_event(enum reclaim_event_type type, __u32 nid, __u64 begin_ns
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct reclaim_event *e;
-
 	if (!traced())
 		return 0;
-	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
-	if (!e) {
-		stat_add(RSTAT_EVENTS_LOST, 1);
-		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = REVENT_EXEC;
-	e->tgid = current_tgid();
-	e->tid = current_tid();
-	e->ustack = e->kstack = -1;
-	bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	/* Now: the process runs on, and may not stall (or live) long. */
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	/* Woken now: the process runs on, and may not stall (or live) long. */
+	task_event(REVENT_EXEC, 0, 0, 0, 0, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -482,7 +471,7 @@ int BPF_PROG(kswapd_wake, int nid, int zid, int order)
 	k->since_ns = now;
 	k->reclaimed_at_wake = k->reclaimed;
 	stat_add(RSTAT_EVENTS, 1);
-	kswapd_event(REVENT_KSWAPD_WAKE, nid, now, 0, 0);
+	task_event(REVENT_KSWAPD_WAKE, nid, now, 0, 0, 0);
 	return 0;
 }
 
@@ -502,8 +491,8 @@ int BPF_PROG(kswapd_sleep, int nid)
 	if (!since)
 		return 0;
 	__sync_fetch_and_add(&k->awake_ns, now - since);
-	kswapd_event(REVENT_KSWAPD_SLEEP, nid, since, now - since,
-		     k->reclaimed - k->reclaimed_at_wake);
+	task_event(REVENT_KSWAPD_SLEEP, nid, since, now - since,
+		   k->reclaimed - k->reclaimed_at_wake, 0);
 	return 0;
 }
 
