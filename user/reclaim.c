@@ -877,24 +877,18 @@ static int print_summary(const struct reclaim_env *env, struct pressure *p)
 static void on_stall(const struct reclaim_event *r, void *ctx)
 {
 	struct reclaim_env *env = ctx;
-	char comm[16];
 
 	if (r->ustack < 0)
 		return;
-	memcpy(comm, r->comm, sizeof(comm));
-	comm[15] = 0;
-	stall_stacks_seen(env->ss, r->tgid, r->tid, comm);
+	stall_stacks_seen(env->ss, r->tgid, r->tid, r->comm);
 }
 
 /* A process traced exec'd (--stacks with a filter): its mappings now, while it runs. */
 static void on_exec(const struct reclaim_event *r, void *ctx)
 {
 	struct reclaim_env *env = ctx;
-	char comm[16];
 
-	memcpy(comm, r->comm, sizeof(comm));
-	comm[15] = 0;
-	stall_stacks_early(env->ss, r->tgid, comm);
+	stall_stacks_early(env->ss, r->tgid, r->comm);
 }
 
 static int open_session(struct reclaim_env *env, struct pressure_opts *po, struct pressure **p)

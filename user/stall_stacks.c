@@ -113,18 +113,23 @@ static struct stalled_sym *find_proc(struct stall_stacks *s, uint32_t tgid)
  */
 static struct symbolizer *read_maps(uint32_t tgid, uint32_t tid)
 {
-	struct symbolizer *sym = symbolizer_new(tgid);
+	uint32_t ids[] = { tgid, tid && tid != tgid ? tid : 0 };
 
-	if (sym && !symbolizer_refresh(sym) && symbolizer_has_code(sym))
-		return sym;
-	symbolizer_free(sym);
-	if (!tid || tid == tgid)
-		return NULL;
-	sym = symbolizer_new(tid);
-	if (sym && !symbolizer_refresh(sym) && symbolizer_has_code(sym))
-		return sym;
-	symbolizer_free(sym);
+	for (size_t i = 0; i < 2 && ids[i]; i++) {
+		struct symbolizer *sym = symbolizer_new(ids[i]);
+
+		if (sym && !symbolizer_refresh(sym) && symbolizer_has_code(sym))
+			return sym;
+		symbolizer_free(sym);
+	}
 	return NULL;
+}
+
+static void set_comm(struct stalled_sym *ps, const char *comm)
+{
+	memset(ps->comm, 0, sizeof(ps->comm));
+	memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
+	sanitize_name(ps->comm);
 }
 
 static struct stalled_sym *add_proc(struct stall_stacks *s, uint32_t tgid, const char *comm)
@@ -136,8 +141,7 @@ static struct stalled_sym *add_proc(struct stall_stacks *s, uint32_t tgid, const
 	ps = &s->procs[s->nr_procs++];
 	memset(ps, 0, sizeof(*ps));
 	ps->tgid = tgid;
-	memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
-	sanitize_name(ps->comm);
+	set_comm(ps, comm);
 	return ps;
 }
 
@@ -199,9 +203,7 @@ void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
 	if (ps) {
 		/* Exec'd again before any stall: the new program's mappings. */
 		early_maps_free(ps);
-		memset(ps->comm, 0, sizeof(ps->comm));
-		memcpy(ps->comm, comm, sizeof(ps->comm) - 1);
-		sanitize_name(ps->comm);
+		set_comm(ps, comm);
 	} else if (s->nr_early >= STALL_STACKS_MAX_EARLY) {
 		s->nr_early_skipped++;
 		return;

@@ -22,7 +22,8 @@ struct stall_stacks *stall_stacks_new(struct pressure *p);
 void stall_stacks_free(struct stall_stacks *s);
 /*
  * A stall of process TGID was seen: its mappings are read now, while it
- * lives, so that its stacks resolve after it exits.
+ * lives, so that its stacks resolve after it exits. COMM here and below:
+ * a task's 16-byte name, its first 15 bytes taken (no terminator needed).
  */
 void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, const char *comm);
 /*
