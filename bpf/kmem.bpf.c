@@ -15,6 +15,7 @@
 #include <bpf/bpf_core_read.h>
 #include "kmem.h"
 #include "common.bpf.h"
+#include "cost.bpf.h"
 
 #define PAGE_SIZE	4096
 
@@ -450,119 +451,147 @@ static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, boo
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	return cache_alloc(ctx, ptr, s, true);
+	struct cost c = cost_begin();
+
+	cache_alloc(ctx, ptr, s, true);
+	return cost_end(&c);
 }
 
 SEC("raw_tp/kmem_cache_free")
 int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	return cache_free(ptr, s, true);
+	struct cost c = cost_begin();
+
+	cache_free(ptr, s, true);
+	return cost_end(&c);
 }
 
 SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
+	struct cost c = cost_begin();
+
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
 	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, true);
-	return 0;
+	return cost_end(&c);
 }
 
 /* kfree frees any slab object, kmem_cache_alloc'd ones too. */
 SEC("raw_tp/kfree")
 int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 {
+	struct cost c = cost_begin();
+
 	if (ptr)
 		untrack(KMEM_SLAB, (__u64)ptr, true);
-	return 0;
+	return cost_end(&c);
 }
 
 /* The same without the object table. */
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	return cache_alloc(ctx, ptr, s, false);
+	struct cost c = cost_begin();
+
+	cache_alloc(ctx, ptr, s, false);
+	return cost_end(&c);
 }
 
 SEC("raw_tp/kmem_cache_free")
 int BPF_PROG(kmem_cache_free_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	return cache_free(ptr, s, false);
+	struct cost c = cost_begin();
+
+	cache_free(ptr, s, false);
+	return cost_end(&c);
 }
 
 SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc_hash, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
+	struct cost c = cost_begin();
+
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
 	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, false);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/kfree")
 int BPF_PROG(kfree_hash, unsigned long call_site, const void *ptr)
 {
+	struct cost c = cost_begin();
+
 	if (ptr)
 		untrack(KMEM_SLAB, (__u64)ptr, false);
-	return 0;
+	return cost_end(&c);
 }
 
 /* Pages: counted by process and order; frees by order. Not tracked. */
 SEC("raw_tp/mm_page_alloc")
 int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 {
+	struct cost c = cost_begin();
 	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
 	__u32 tgid;
 
-	if (!page || !charged_tgid(&tgid))
-		return 0;
-	usage_alloc(tgid, cache, (__u64)PAGE_SIZE << (order & 31), true);
-	return 0;
+	if (page && charged_tgid(&tgid))
+		usage_alloc(tgid, cache, (__u64)PAGE_SIZE << (order & 31), true);
+	return cost_end(&c);
 }
 
 /* Every page freed, once: batched frees fire this too, per page or folio. */
 SEC("raw_tp/mm_page_free")
 int BPF_PROG(page_free, struct page *page, unsigned int order)
 {
+	struct cost c = cost_begin();
 	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
 
 	/* Whoever allocated them: frees of pages go to the order's row. */
 	usage_free(KMEM_TGID_FREES, cache, (__u64)PAGE_SIZE << (order & 31));
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/alloc_vmap_area")
 int BPF_PROG(alloc_vmap_area, unsigned long addr, unsigned long size, unsigned long align,
 	     unsigned long vstart, unsigned long vend, int failed)
 {
-	if (failed)
-		return 0;
-	track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false, false);
-	return 0;
+	struct cost c = cost_begin();
+
+	if (!failed)
+		track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false, false);
+	return cost_end(&c);
 }
 
 SEC("raw_tp/free_vmap_area_noflush")
 int BPF_PROG(free_vmap_area_noflush, unsigned long va_start)
 {
+	struct cost c = cost_begin();
+
 	if (va_start)
 		untrack(KMEM_VMALLOC, va_start, false);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/percpu_alloc_percpu")
 int BPF_PROG(percpu_alloc_percpu, unsigned long call_site, bool reserved, bool is_atomic,
 	     size_t size, size_t align, void *base_addr, int off, void *ptr, size_t bytes_alloc)
 {
+	struct cost c = cost_begin();
+
 	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false, false);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/percpu_free_percpu")
 int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
 {
+	struct cost c = cost_begin();
+
 	if (ptr)
 		untrack(KMEM_PERCPU, (__u64)ptr, false);
-	return 0;
+	return cost_end(&c);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

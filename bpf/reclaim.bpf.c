@@ -23,6 +23,7 @@
 #include <bpf/bpf_core_read.h>
 #include "reclaim.h"
 #include "common.bpf.h"
+#include "cost.bpf.h"
 
 #define PF_KSWAPD	0x00020000	/* task->flags: I am kswapd */
 #define PF_KTHREAD	0x00200000	/* task->flags: a kernel thread, no user stack */
@@ -301,43 +302,55 @@ static void stall_ends(void *ctx, enum stall_kind kind, __u64 pages)
 SEC("raw_tp/mm_vmscan_direct_reclaim_begin")
 int BPF_PROG(direct_reclaim_begin, int order, gfp_t gfp_flags)
 {
+	struct cost c = cost_begin();
+
 	stall_begins(ctx, STALL_DIRECT);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/mm_vmscan_direct_reclaim_end")
 int BPF_PROG(direct_reclaim_end, unsigned long nr_reclaimed)
 {
+	struct cost c = cost_begin();
+
 	stall_ends(ctx, STALL_DIRECT, nr_reclaimed);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/mm_vmscan_memcg_reclaim_begin")
 int BPF_PROG(memcg_reclaim_begin, int order, gfp_t gfp_flags)
 {
+	struct cost c = cost_begin();
+
 	stall_begins(ctx, STALL_MEMCG);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/mm_vmscan_memcg_reclaim_end")
 int BPF_PROG(memcg_reclaim_end, unsigned long nr_reclaimed)
 {
+	struct cost c = cost_begin();
+
 	stall_ends(ctx, STALL_MEMCG, nr_reclaimed);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/mm_vmscan_node_reclaim_begin")
 int BPF_PROG(node_reclaim_begin, int nid, int order, gfp_t gfp_flags)
 {
+	struct cost c = cost_begin();
+
 	stall_begins(ctx, STALL_NODE);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/mm_vmscan_node_reclaim_end")
 int BPF_PROG(node_reclaim_end, unsigned long nr_reclaimed)
 {
+	struct cost c = cost_begin();
+
 	stall_ends(ctx, STALL_NODE, nr_reclaimed);
-	return 0;
+	return cost_end(&c);
 }
 
 /*
@@ -347,17 +360,21 @@ int BPF_PROG(node_reclaim_end, unsigned long nr_reclaimed)
 SEC("raw_tp/mm_compaction_begin")
 int BPF_PROG(compaction_begin, struct compact_control *cc)
 {
+	struct cost c = cost_begin();
+
 	if (BPF_CORE_READ(cc, direct_compaction))
 		stall_begins(ctx, STALL_COMPACT);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/mm_compaction_end")
 int BPF_PROG(compaction_end, struct compact_control *cc)
 {
+	struct cost c = cost_begin();
+
 	if (BPF_CORE_READ(cc, direct_compaction))
 		stall_ends(ctx, STALL_COMPACT, 0);
-	return 0;
+	return cost_end(&c);
 }
 
 /* Is a timed stall of the current thread in progress? */
@@ -381,39 +398,41 @@ static bool in_timed_stall(void)
 SEC("raw_tp/mm_vmscan_throttled")
 int BPF_PROG(vmscan_throttled, int nid, int usec_timeout, int usec_delayed, int reason)
 {
+	struct cost c = cost_begin();
 	struct task_struct *task = current_task();
 	__u64 dur_ns = (__u64)(usec_delayed > 0 ? usec_delayed : 0) * 1000;
 	struct stall_start start;
 
 	if ((BPF_CORE_READ(task, flags) & PF_KSWAPD) || !traced())
-		return 0;
+		return cost_end(&c);
 	if (in_timed_stall()) {
 		stat_add(RSTAT_THROTTLE_NESTED, 1);
-		return 0;
+		return cost_end(&c);
 	}
 	start.begin_ns = bpf_ktime_get_ns() - dur_ns;
 	/* After the sleep, but still in the call that slept: the same stacks. */
 	take_stacks(ctx, &start);
 	stall_record(STALL_THROTTLE, &start, dur_ns, 0);
-	return 0;
+	return cost_end(&c);
 }
 
 /* An allocation found its zone low and woke kswapd: count who. */
 SEC("raw_tp/mm_vmscan_wakeup_kswapd")
 int BPF_PROG(wakeup_kswapd, int nid, int zid, int order, gfp_t gfp_flags)
 {
+	struct cost c = cost_begin();
 	static const struct reclaim_proc zero;
 	__u32 tgid = current_tgid();
 	struct reclaim_proc *p;
 
 	/* tgid 0: the idle task, interrupted; nobody to blame. */
 	if (!tgid || !traced())
-		return 0;
+		return cost_end(&c);
 	p = lookup_or_init(&procs, &tgid, &zero, RSTAT_PROCS_FULL);
 	if (p)
 		__sync_fetch_and_add(&p->kswapd_wakeups, 1);
 	stat_add(RSTAT_EVENTS, 1);
-	return 0;
+	return cost_end(&c);
 }
 
 /* A record of the current task, without stacks (kswapd's runs, an exec), submitted with FLAGS. */
@@ -449,67 +468,72 @@ static __always_inline void task_event(enum reclaim_event_type type, __u32 kind,
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	struct cost c = cost_begin();
+
 	if (!traced())
-		return 0;
+		return cost_end(&c);
 	/* Woken now: the process runs on, and may not stall (or live) long. */
 	task_event(REVENT_EXEC, 0, 0, 0, 0, BPF_RB_FORCE_WAKEUP);
-	return 0;
+	return cost_end(&c);
 }
 
 /* kswapd starts balancing its node; not filtered: it is everyone's. */
 SEC("raw_tp/mm_vmscan_kswapd_wake")
 int BPF_PROG(kswapd_wake, int nid, int zid, int order)
 {
+	struct cost c = cost_begin();
 	__u32 key = nid;
 	struct kswapd_node *k = bpf_map_lookup_elem(&kswapd, &key);
 	__u64 now = bpf_ktime_get_ns();
 
 	/* Another balancing pass of the same run: kswapd has not slept. */
 	if (!k || k->since_ns)
-		return 0;
+		return cost_end(&c);
 	__sync_fetch_and_add(&k->wakes, 1);
 	k->since_ns = now;
 	k->reclaimed_at_wake = k->reclaimed;
 	stat_add(RSTAT_EVENTS, 1);
 	task_event(REVENT_KSWAPD_WAKE, nid, now, 0, 0, 0);
-	return 0;
+	return cost_end(&c);
 }
 
 SEC("raw_tp/mm_vmscan_kswapd_sleep")
 int BPF_PROG(kswapd_sleep, int nid)
 {
+	struct cost c = cost_begin();
 	__u32 key = nid;
 	struct kswapd_node *k = bpf_map_lookup_elem(&kswapd, &key);
 	__u64 now = bpf_ktime_get_ns(), since;
 
 	if (!k)
-		return 0;
+		return cost_end(&c);
 	since = k->since_ns;
 	k->since_ns = 0;
 	stat_add(RSTAT_EVENTS, 1);
 	/* Asleep already, or awake since before memlens started. */
 	if (!since)
-		return 0;
+		return cost_end(&c);
 	__sync_fetch_and_add(&k->awake_ns, now - since);
 	task_event(REVENT_KSWAPD_SLEEP, nid, since, now - since,
 		   k->reclaimed - k->reclaimed_at_wake, 0);
-	return 0;
+	return cost_end(&c);
 }
 
 /* Pages reclaimed by kswapd; direct and memcg reclaim report theirs at their end. */
 SEC("raw_tp/mm_vmscan_lru_shrink_inactive")
 int BPF_PROG(lru_shrink_inactive, int nid, unsigned long nr_scanned, unsigned long nr_reclaimed)
 {
+	struct cost c = cost_begin();
 	struct task_struct *task = current_task();
 	__u32 key = nid;
 	struct kswapd_node *k;
 
 	if (!(BPF_CORE_READ(task, flags) & PF_KSWAPD) || !nr_reclaimed)
-		return 0;
+		return cost_end(&c);
 	k = bpf_map_lookup_elem(&kswapd, &key);
 	if (k)
 		__sync_fetch_and_add(&k->reclaimed, nr_reclaimed);
-	return 0;
+	return cost_end(&c);
 }
 
 /*
@@ -520,6 +544,7 @@ int BPF_PROG(lru_shrink_inactive, int nid, unsigned long nr_scanned, unsigned lo
 SEC("raw_tp/mark_victim")
 int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 {
+	struct cost c = cost_begin();
 	struct task_struct *task = current_task();
 	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
 	struct oom_victim_key vkey = { .mm = (__u64)mm, .tgid = BPF_CORE_READ(victim, tgid) };
@@ -527,17 +552,17 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 	struct oom_event *e;
 
 	if (!task_traced(BPF_CORE_READ(victim, tgid), victim))
-		return 0;
+		return cost_end(&c);
 	stat_add(RSTAT_EVENTS, 1);
 	/* Marked before, through another of its threads: the same kill. */
 	if (mm && bpf_map_update_elem(&oom_victims, &vkey, &one, BPF_NOEXIST)) {
 		stat_add(RSTAT_OOM_REPEATED, 1);
-		return 0;
+		return cost_end(&c);
 	}
 	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
 	if (!e) {
 		stat_add(RSTAT_EVENTS_LOST, 1);
-		return 0;
+		return cost_end(&c);
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = REVENT_OOM;
@@ -557,20 +582,21 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, group_leader, comm);
 	BPF_CORE_READ_STR_INTO(&e->killer_comm, task, group_leader, comm);
 	bpf_ringbuf_submit(e, 0);
-	return 0;
+	return cost_end(&c);
 }
 
 /* Every page allocation; NULL page: the allocation failed. */
 SEC("raw_tp/mm_page_alloc")
 int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 {
+	struct cost c = cost_begin();
 	static const __u64 zero;
 	__u32 tgid = current_tgid();
 	__u64 *pages;
 
 	/* tgid 0: the idle task, interrupted; nobody to blame. */
 	if (!page || !tgid || !traced())
-		return 0;
+		return cost_end(&c);
 	pages = lookup_or_init(&page_allocs, &tgid, &zero, RSTAT_ALLOCS_FULL);
 	/*
 	 * This CPU's, without atomics: a run of this program that would nest
@@ -579,7 +605,7 @@ int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 	 */
 	if (pages)
 		*pages += 1ULL << (order & 31);
-	return 0;
+	return cost_end(&c);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -89,7 +89,6 @@ want[task_pt_regs]=$(yesno helper bpf_task_pt_regs)
 want[uprobes]=$(yesno test -d /sys/bus/event_source/devices/uprobe)
 want[kprobes]=$(yesno test -d /sys/bus/event_source/devices/kprobe)
 want[perf_sw]=$(yesno test -d /sys/bus/event_source/devices/software)
-want[bpf_stats]=$(yesno test -e /proc/sys/kernel/bpf_stats_enabled)
 # The PMUs exist exactly with their CONFIG_*_EVENTS, where the config is known.
 for f in uprobes:UPROBE kprobes:KPROBE; do
 	c=$(config "CONFIG_${f#*:}_EVENTS")
@@ -185,7 +184,7 @@ check_eq "doctor: no securityfs mounted" "$securityfs_before" \
 	"$(grep -c ' - securityfs ' /proc/self/mountinfo)"
 
 for f in btf ringbuf task_btf task_storage task_pt_regs uprobe_session uprobes tracefs \
-	 memcg_v1 memcg_v2 perf_sw bpf_stats kprobes fentry rss_stat rss_percpu rss_atomic \
+	 memcg_v1 memcg_v2 perf_sw kprobes fentry rss_stat rss_percpu rss_atomic \
 	 bpf_atomics; do
 	check_eq "doctor: $f as the host shows it" "${want[$f]}" "$(here "$tmp/text" "$f")"
 done

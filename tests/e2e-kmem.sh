@@ -341,6 +341,32 @@ echo go >&3
 echo go >&3
 wait "$load_pid"
 
+# memlens times its own programs, not the host's (bpf/cost.bpf.h): another
+# tool's program, on a tracepoint kmem hooks too, runs untimed meanwhile
+# (the kernel's run-time statistics, BPF_ENABLE_STATS, would time it: the
+# sysctl cannot tell, the program's run count does), and kmem's cost is
+# there. Where another tool keeps the statistics on, there is nothing to tell.
+if [ "$(cat /proc/sys/kernel/bpf_stats_enabled)" != 0 ]; then
+	echo "# skipped: kernel.bpf_stats_enabled is on" >&2
+else
+	out=$tmp/cost.json
+	floor_start kmem_cache_free
+	start_load
+	start_kmem "$out" -p "$load_pid" -j -i 0.3 --no-pages
+	echo go >&3
+	wait_for "$tmp/load.out" done 60
+	wait_intervals "$out" 2
+	check_eq "cost: another tool's program runs untimed while memlens runs" "0 0" \
+		"$(floor_timed)"
+	stop_memlens
+	check "cost: kmem's own, over the load's intervals, above 0" jq_true -s \
+		'map(select(.type == "kmem") | .bpf_ms_per_s) | add > 0' <"$out"
+	kill "$floor_pid"
+	echo go >&3
+	echo go >&3
+	wait "$load_pid"
+fi
+
 expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
 	"$MEMLENS_BIN" kmem -p 999999999
 expect_error "bad sort key" 2 "memlens: invalid sort key 'size' (see memlens kmem --help)" \

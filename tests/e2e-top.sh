@@ -308,6 +308,33 @@ test_prom() {
 		"$MEMLENS_BIN" top --prom x:y
 }
 
+# top and its --reclaim tracer time their own programs, not the host's:
+# another tool's program runs untimed meanwhile (see e2e-kmem), and the
+# cost line counts top's.
+test_own_cost() {
+	local out=$tmp/own-cost.txt tpid
+
+	if [ "$(cat /proc/sys/kernel/bpf_stats_enabled)" != 0 ]; then
+		echo "# skipped: kernel.bpf_stats_enabled is on" >&2
+		return
+	fi
+	floor_start kmem_cache_free
+	start_memops OC 10 100 1 4096 1 65536 1 0 none || { not_ok "own cost: no memops"; return; }
+	"$MEMLENS" top -n 3 -i 0.3 --reclaim -p "$OC_pid" >"$out" 2>"$tmp/own-cost.err" &
+	tpid=$!
+	wait_for "$tmp/own-cost.err" tracing || { not_ok "own cost: no start"; return; }
+	echo go >&$OC_fd
+	wait "$tpid"
+	check_eq "own cost: another tool's program runs untimed while top --reclaim runs" "0 0" \
+		"$(floor_timed)"
+	check "own cost: top's, above 0 in an interval" grep -Eq \
+		'^memlens cost: [0-9]+ events/s, (0\.0[1-9]|0\.[1-9]|[1-9])[0-9.]* ms/s in BPF programs' "$out"
+	kill "$floor_pid"
+	wait_for "$tmp/OC.log" done
+	echo exit >&$OC_fd
+	wait "$OC_pid"
+}
+
 # Piped: periodic tables with a header and memlens' own cost.
 test_plain_table() {
 	local out=$tmp/plain.txt
@@ -505,6 +532,7 @@ test_new_libc
 test_no_uprobes
 test_cgroup
 test_plain_table
+test_own_cost
 test_prom
 test_live_terminal
 test_pid_exit_ends

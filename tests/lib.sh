@@ -145,6 +145,26 @@ start_memlens() {
 	wait_for "$out.err" "$ready" 30
 }
 
+# floor_start TP: an empty BPF program of another tool (build/floor) on raw
+# tracepoint TP; sets floor_pid and floor_id. floor_timed: "RUNS NS" the
+# kernel's run-time statistics took of it, "0 0" while nobody keeps them on
+# (memlens times its own programs: bpf/cost.bpf.h).
+floor_start() {
+	local before
+
+	before=$(bpftool prog show -j | jq -c 'map(.id)')
+	"$PWD/build/floor" -t "$1" 2>"$tmp/floor.err" &
+	floor_pid=$!
+	pids+=("$floor_pid")
+	wait_for "$tmp/floor.err" "tracing 1 raw tracepoints" 10
+	floor_id=$(bpftool prog show -j | jq --argjson b "$before" \
+		'[.[] | select(.name == "floor_tp" and (.id as $i | $b | index($i) | not)) | .id] | first')
+}
+
+floor_timed() {
+	bpftool prog show id "$floor_id" -j | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
+}
+
 # start_waiting LOG CMD...: CMD, a workload in its --wait mode, in the
 # background with its stdin on a fifo (fd 8), until it prints "ready" into
 # LOG; sets work_pid. Then work_go and work_exit drive it.

@@ -95,21 +95,71 @@ int map_keys(int fd, size_t key_size, size_t max_entries,
 	return 0;
 }
 
-void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses)
+uint64_t prog_misses_sum(struct bpf_object *obj)
 {
 	struct bpf_program *prog;
+	uint64_t misses = 0;
 
-	*run_time_ns = *recursion_misses = 0;
 	bpf_object__for_each_program(prog, obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
 
-		if (fd < 0 || bpf_prog_get_info_by_fd(fd, &info, &len))
-			continue;
-		*run_time_ns += info.run_time_ns;
-		*recursion_misses += info.recursion_misses;
+		if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &len))
+			misses += info.recursion_misses;
 	}
+	return misses;
+}
+
+void bpf_cost_init(struct bpf_cost *c, int fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+}
+
+static int cost_read(int fd, struct cost_cpu *sum)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct cost_cpu *cpus;
+	__u32 zero = 0;
+	int err = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpus <= 0)
+		return -EINVAL;
+	cpus = calloc(ncpus, sizeof(*cpus));
+	if (!cpus)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &zero, cpus))
+		err = -errno;
+	for (int i = 0; !err && i < ncpus; i++) {
+		sum->runs += cpus[i].runs;
+		sum->timed += cpus[i].timed;
+		sum->timed_ns += cpus[i].timed_ns;
+	}
+	free(cpus);
+	return err;
+}
+
+uint64_t bpf_cost_ns(struct bpf_cost *c)
+{
+	struct cost_cpu now;
+	uint64_t runs, timed, timed_ns;
+
+	if (cost_read(c->fd, &now))
+		return c->ns;
+	runs = now.runs - c->last.runs;
+	timed = now.timed - c->last.timed;
+	timed_ns = now.timed_ns - c->last.timed_ns;
+	if (!timed) {
+		timed = now.timed;
+		timed_ns = now.timed_ns;
+	}
+	/* In double: ns times runs overflows 64 bits over an hour's interval. */
+	if (timed)
+		c->ns += (double)timed_ns * runs / timed;
+	c->last = now;
+	return c->ns;
 }
 
 /*

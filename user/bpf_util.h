@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#include "cost.h"
 
 struct bpf_object;
 struct bpf_object_skeleton;
@@ -73,7 +74,27 @@ int skeleton_load_attach(struct bpf_object_skeleton *s);
  */
 int map_keys(int fd, size_t key_size, size_t max_entries,
 	     int (*cmp)(const void *, const void *), void **out, size_t *nr_out);
-/* Over the loaded programs of OBJ: run time (with stats on), runs skipped. */
-void prog_stats_sum(struct bpf_object *obj, uint64_t *run_time_ns, uint64_t *recursion_misses);
+/* Over the loaded programs of OBJ: runs the kernel skipped (recursion_misses). */
+uint64_t prog_misses_sum(struct bpf_object *obj);
+
+/*
+ * What a view's programs cost, from their own counters (bpf/cost.bpf.h):
+ * the costs map, its counters summed over CPUs at the last read, and the
+ * run time estimated so far.
+ */
+struct bpf_cost {
+	int fd;
+	struct cost_cpu last;
+	uint64_t ns;
+};
+
+/* Start with the costs map FD, at zero. */
+void bpf_cost_init(struct bpf_cost *c, int fd);
+/*
+ * The programs' run time so far, in ns: what was added since the last
+ * read is its timed runs' mean time for all its runs (a read without a
+ * timed run takes the mean of all of them). It stays if the map cannot be read.
+ */
+uint64_t bpf_cost_ns(struct bpf_cost *c);
 
 #endif

@@ -342,17 +342,6 @@ static bool probe_perf_sw(char *detail, size_t len)
 	return true;
 }
 
-/* Run-time statistics stay on only while the fd is open: closed at once. */
-static bool probe_bpf_stats(void)
-{
-	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 /*
  * Kernel BTF, loaded once for the probes that look into it (a few MB,
  * tens of milliseconds); kfeatures_release() frees it.
@@ -507,7 +496,6 @@ static const struct kfeature_desc features[KF_NR] = {
 	[KF_MEMCG_V1]		= { "memcg_v1", "2.6.25", .probe_detail = probe_memcg_v1 },
 	[KF_MEMCG_V2]		= { "memcg_v2", "4.5", .probe_detail = probe_memcg_v2 },
 	[KF_PERF_SW]		= { "perf_sw", "2.6.31", .probe_detail = probe_perf_sw },
-	[KF_BPF_STATS]		= { "bpf_stats", "5.8", probe_bpf_stats },
 	[KF_KPROBES]		= { "kprobes", "4.17", .probe_detail = probe_kprobes },
 	[KF_FENTRY]		= { "fentry", "5.5", .probe_detail = probe_fentry },
 	[KF_RSS_STAT]		= { "rss_stat", "5.5", probe_rss_stat },

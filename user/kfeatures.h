@@ -30,7 +30,6 @@ enum kfeature {
 	KF_MEMCG_V1,		/* a cgroup v1 hierarchy with the memory controller */
 	KF_MEMCG_V2,		/* the memory controller enabled at the cgroup2 root */
 	KF_PERF_SW,		/* software perf events: top's page-fault counts */
-	KF_BPF_STATS,		/* BPF_ENABLE_STATS: what memlens costs, 5.8 */
 	KF_KPROBES,		/* the kprobe PMU (CONFIG_KPROBES): memlens needs none */
 	KF_FENTRY,		/* fentry programs attach: memlens needs none either */
 	KF_RSS_STAT,		/* the kmem:rss_stat tracepoint, 5.5 */

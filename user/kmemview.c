@@ -35,7 +35,7 @@ struct kmemview {
 	 */
 	struct usage_entry *retired;
 	size_t nr_retired, cap_retired;
-	int stats_fd;
+	struct bpf_cost cost;		/* what the programs cost */
 	uint32_t max_objects;		/* tracked at most: slots and map entries */
 	uint32_t slots;			/* of the object table, 0: none (no BPF atomics) */
 	char missing[512];
@@ -307,9 +307,11 @@ static int load(struct kmemview *v, uint32_t max_objects)
 			  "kernel");
 	if (err)
 		return err;
+	skel->rodata->cost_on = true;
 	err = skeleton_load_attach(skel->skeleton);
 	if (err)
 		return err;
+	bpf_cost_init(&v->cost, bpf_map__fd(skel->maps.costs));
 	debug_msg("kmem: objects map: %" PRIu32 " entries, %" PRIu64 " KiB of kernel memory",
 		  v->max_objects, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
 	debug_msg("kmem: object table: %" PRIu32 " slots, %" PRIu64 " KiB of kernel memory%s",
@@ -326,7 +328,6 @@ int kmemview_open(const struct kmem_opts *o, struct kmemview **out)
 	if (!v)
 		return -ENOMEM;
 	v->opts = o;
-	v->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	err = load(v, o->max_objects);
 	/*
 	 * The machine's default may be more kernel memory than this memory
@@ -358,8 +359,6 @@ void kmemview_close(struct kmemview *v)
 	if (!v)
 		return;
 	kmem_bpf__destroy(v->skel);
-	if (v->stats_fd >= 0)
-		close(v->stats_fd);
 	free(v->retired);
 	free(v);
 }
@@ -582,7 +581,8 @@ int kmemview_sample(struct kmemview *v, struct kmem_sample *s)
 	/* Read one counter after another: a free can show without its allocation. */
 	gone = (int64_t)s->stats[KSTAT_FREES] + s->stats[KSTAT_REPLACED] + s->stats[KSTAT_OBJECTS_FULL];
 	s->tracked = (int64_t)s->stats[KSTAT_ALLOCS] > gone ? s->stats[KSTAT_ALLOCS] - gone : 0;
-	prog_stats_sum(v->skel->obj, &s->run_time_ns, &s->recursion_misses);
+	s->run_time_ns = bpf_cost_ns(&v->cost);
+	s->recursion_misses = prog_misses_sum(v->skel->obj);
 	return 0;
 }
 

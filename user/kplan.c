@@ -206,12 +206,6 @@ static void plan_cgroup_option(struct kplan *p)
 			   "memory cgroup, is refused");
 }
 
-static void plan_bpf_stats(struct kplan *p)
-{
-	if (!kfeature_has(KF_BPF_STATS))
-		add_reason(p, "no BPF run-time statistics (5.8): what memlens costs is not shown");
-}
-
 /* leaks, record, allocs: stacks of one process's allocations. */
 static void plan_stacks_cmd(struct kplan *p)
 {
@@ -234,7 +228,7 @@ static void plan_allocs(struct kplan *p)
 }
 
 /* top, hist: every process, counters and histograms, no stacks. */
-static void plan_system_cmd(struct kplan *p, bool top)
+static void plan_system_cmd(struct kplan *p)
 {
 	plan_alloc_base(p, false);
 	if (!kfeature_has(KF_PERF_SW))
@@ -242,8 +236,6 @@ static void plan_system_cmd(struct kplan *p, bool top)
 	add_way(p, "hooks", kplan_hooks());
 	add_way(p, "rss", kplan_rss());
 	plan_cgroup_option(p);
-	if (top)
-		plan_bpf_stats(p);
 }
 
 static void plan_reclaim(struct kplan *p)
@@ -257,7 +249,6 @@ static void plan_reclaim(struct kplan *p)
 	/* The rss of OOM victims. */
 	add_way(p, "rss", kplan_rss());
 	plan_cgroup_option(p);
-	plan_bpf_stats(p);
 }
 
 static void plan_kmem(struct kplan *p)
@@ -268,7 +259,6 @@ static void plan_kmem(struct kplan *p)
 	kmem_bpf__destroy(skel);
 	add_way(p, "objects", kplan_kmem_objects());
 	plan_cgroup_option(p);
-	plan_bpf_stats(p);
 }
 
 const char *const kplan_commands[] = {
@@ -291,7 +281,7 @@ int kplan_command(const char *cmd, struct kplan *p)
 	else if (!strcmp(cmd, "allocs"))
 		plan_allocs(p);
 	else if (!strcmp(cmd, "top") || !strcmp(cmd, "hist"))
-		plan_system_cmd(p, !strcmp(cmd, "top"));
+		plan_system_cmd(p);
 	else if (!strcmp(cmd, "reclaim"))
 		plan_reclaim(p);
 	else if (!strcmp(cmd, "kmem"))

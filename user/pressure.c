@@ -43,7 +43,7 @@ struct pressure {
 	struct stalled_proc *stalled;
 	size_t nr_stalled, cap_stalled;
 	unsigned long ticks;
-	int stats_fd;			/* keeps BPF run-time stats on */
+	struct bpf_cost cost;		/* what the programs cost */
 	char missing[512];
 };
 
@@ -81,6 +81,7 @@ static int load(struct pressure *p)
 	}
 	skel_set_filters(skel, o->pid, o->comm, o->memcg);
 	skel->rodata->capture_stacks = o->stacks;
+	skel->rodata->cost_on = true;
 	/* Without --stacks, the stack maps take no memory worth a mention. */
 	if (!o->stacks) {
 		bpf_map__set_max_entries(skel->maps.stall_stack_ips, 1);
@@ -102,6 +103,7 @@ static int load(struct pressure *p)
 		skeleton_load_error(err);
 		return err;
 	}
+	bpf_cost_init(&p->cost, bpf_map__fd(skel->maps.costs));
 	/* A stall whose end alone is seen began before this: timed from here. */
 	skel->bss->tracing_since_ns = monotonic_ns();
 	return attach_skeleton(skel->skeleton);
@@ -160,8 +162,6 @@ int pressure_open(const struct pressure_opts *o, struct pressure **out)
 	if (!p)
 		return -ENOMEM;
 	p->opts = o;
-	/* BPF run time per program, to show what memlens costs; best effort. */
-	p->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	episodes_init(&p->tracker, o->gap_ns, o->on_episode, o->ctx);
 	p->tracker.read_psi = psi_read;
 	p->tracker.filtered = o->pid || o->comm || o->memcg;
@@ -189,8 +189,6 @@ void pressure_close(struct pressure *p)
 	ring_buffer__free(p->rb);
 	reclaim_bpf__destroy(p->skel);
 	episodes_free(&p->tracker);
-	if (p->stats_fd >= 0)
-		close(p->stats_fd);
 	free(p->seen);
 	free(p->deltas);
 	free(p->stalled);
@@ -574,7 +572,8 @@ void pressure_totals(struct pressure *p, struct pressure_totals *t)
 
 	memset(t, 0, sizeof(*t));
 	percpu_array_sum(bpf_map__fd(p->skel->maps.rstats), RSTAT_NR, t->stats);
-	prog_stats_sum(p->skel->obj, &t->run_time_ns, &t->recursion_misses);
+	t->run_time_ns = bpf_cost_ns(&p->cost);
+	t->recursion_misses = prog_misses_sum(p->skel->obj);
 	for (uint32_t nid = 0; nid < RECLAIM_MAX_NODES; nid++) {
 		if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.kswapd), &nid, &k))
 			continue;

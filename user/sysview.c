@@ -61,7 +61,7 @@ struct sysview {
 	size_t nr_exited, cap_exited;
 	struct execed_proc *execed;
 	size_t nr_execed, cap_execed;
-	int stats_fd;				/* keeps BPF run-time stats on */
+	struct bpf_cost cost;			/* what the programs cost */
 	uint64_t last_scan_ns;			/* /proc is read once per interval */
 	struct error_key *err_keys;		/* the errors map as last sampled */
 	uint64_t *err_counts;
@@ -270,6 +270,7 @@ static int load(struct sysview *v)
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;
+	skel->rodata->cost_on = true;
 	allocs_compat_prepare(skel);
 	alloc_probes_prepare(skel);
 	/*
@@ -285,6 +286,7 @@ static int load(struct sysview *v)
 	err = skeleton_load_attach(skel->skeleton);
 	if (err)
 		return err;
+	bpf_cost_init(&v->cost, bpf_map__fd(skel->maps.costs));
 	return 0;
 }
 
@@ -314,7 +316,6 @@ int sysview_open(const struct view_opts *o, struct sysview **out)
 	if (!v)
 		return -ENOMEM;
 	v->opts = o;
-	v->stats_fd = -1;
 	setup_libbpf_logging();
 	catch_stop_signals();
 
@@ -334,8 +335,6 @@ int sysview_open(const struct view_opts *o, struct sysview **out)
 		sysview_close(v);
 		return err;
 	}
-	/* BPF run time per program, to show what memlens costs; best effort. */
-	v->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	*out = v;
 	return 0;
 }
@@ -350,8 +349,6 @@ void sysview_close(struct sysview *v)
 	pressure_close(v->pressure);
 	ring_buffer__free(v->rb);
 	allocs_bpf__destroy(v->skel);
-	if (v->stats_fd >= 0)
-		close(v->stats_fd);
 	free(v->fault_links);
 	free(v->err_keys);
 	free(v->err_counts);
@@ -661,16 +658,6 @@ bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct 
 
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns)
 {
-	struct bpf_program *prog;
-
 	percpu_array_sum(bpf_map__fd(v->skel->maps.stats), STAT_NR, stats);
-	*bpf_ns = 0;
-	bpf_object__for_each_program(prog, v->skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd >= 0 && !bpf_prog_get_info_by_fd(fd, &info, &len))
-			*bpf_ns += info.run_time_ns;
-	}
+	*bpf_ns = bpf_cost_ns(&v->cost);
 }

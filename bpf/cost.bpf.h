@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What memlens's own programs cost (top, reclaim, kmem), timed by the
+ * programs themselves on a sample of their runs. The kernel's run-time
+ * statistics (BPF_ENABLE_STATS) would time every run of every BPF program
+ * on the host, another tool's as much as memlens's, with two clock reads
+ * a run: on this VM that took 6-8% off the file-system loop under
+ * memlens kmem (bench/README.md). Here every run is counted and one in
+ * COST_PERIOD, at random, is timed; userspace takes the timed runs' mean
+ * for all of them (bpf_cost_ns()). What a run costs before cost_begin()
+ * and after cost_end() (the program's entry and its counter) is not in it.
+ *
+ * The counters are per CPU and not atomic: a program that interrupts
+ * another on the same CPU (an interrupt's allocation, a preempted uprobe
+ * program) may lose an update of the other's. It is an estimate.
+ */
+#ifndef MEMLENS_COST_BPF_H
+#define MEMLENS_COST_BPF_H
+
+#include "cost.h"
+
+/* Set by the views that show a cost; leaks and allocs show none and pay none. */
+const volatile bool cost_on;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cost_cpu);
+} costs SEC(".maps");
+
+struct cost {
+	struct cost_cpu *cpu;	/* this run is timed: its CPU's counters */
+	__u64 start_ns;
+};
+
+/* At a program's start: count the run, and time it if its turn has come. */
+static __always_inline struct cost cost_begin(void)
+{
+	struct cost c = {};
+	struct cost_cpu *cpu;
+	__u32 zero = 0;
+
+	if (!cost_on)
+		return c;
+	cpu = bpf_map_lookup_elem(&costs, &zero);
+	if (!cpu)
+		return c;
+	cpu->runs++;
+	if (cpu->skip) {
+		cpu->skip--;
+		return c;
+	}
+	cpu->skip = COST_PERIOD / 2 + bpf_get_prandom_u32() % COST_PERIOD;
+	c.cpu = cpu;
+	c.start_ns = bpf_ktime_get_ns();
+	return c;
+}
+
+/* At its end: the time of a timed run. 0, a program's return value. */
+static __always_inline int cost_end(const struct cost *c)
+{
+	if (c->cpu) {
+		c->cpu->timed++;
+		c->cpu->timed_ns += bpf_ktime_get_ns() - c->start_ns;
+	}
+	return 0;
+}
+
+#endif /* MEMLENS_COST_BPF_H */

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Shared between bpf/cost.bpf.h and userspace (bpf_util.c): what memlens's
+ * programs cost, counted and timed on a CPU by the programs themselves.
+ */
+#ifndef MEMLENS_COST_H
+#define MEMLENS_COST_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+/* One run in COST_PERIOD is timed, on average: at random, 1/2 to 3/2 of it apart. */
+#define COST_PERIOD	64
+
+struct cost_cpu {
+	__u64 runs;		/* program runs on this CPU */
+	__u64 timed;		/* of them, timed */
+	__u64 timed_ns;		/* their time */
+	__u32 skip;		/* runs left before the next timed one */
+	__u32 pad;
+};
+
+#endif /* MEMLENS_COST_H */
