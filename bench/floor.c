@@ -8,7 +8,8 @@
  * floor -t TP... attaches the empty program to raw tracepoints instead
  * (kmem_cache_alloc, kfree, ...), as memlens kmem does its own, and says
  * "tracing N raw tracepoints" on stderr; floor -s -t TP... with the
- * kernel's run-time statistics on (BPF_STATS_RUN_TIME), as memlens has.
+ * kernel's run-time statistics on (BPF_STATS_RUN_TIME), as memlens had
+ * them before it timed its own programs (bpf/cost.bpf.h).
  */
 #include <errno.h>
 #include <signal.h>

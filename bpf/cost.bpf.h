@@ -4,11 +4,12 @@
  * programs themselves on a sample of their runs. The kernel's run-time
  * statistics (BPF_ENABLE_STATS) would time every run of every BPF program
  * on the host, another tool's as much as memlens's, with two clock reads
- * a run: on this VM that took 6-8% off the file-system loop under
- * memlens kmem (bench/README.md). Here every run is counted and one in
- * COST_PERIOD, at random, is timed; userspace takes the timed runs' mean
- * for all of them (bpf_cost_ns()). What a run costs before cost_begin()
- * and after cost_end() (the program's entry and its counter) is not in it.
+ * a run: on this VM 7% of the file-system loop's throughput under
+ * memlens kmem, on average (bench/README.md). Here every run is counted
+ * and about one in COST_PERIOD, at random, is timed; userspace takes the
+ * timed runs' mean for all of them (bpf_cost_add()). What a run costs
+ * before cost_begin() and after cost_end() (the program's entry and its
+ * counter) is not in it (doc/internals.md).
  *
  * The counters are per CPU and not atomic: a program that interrupts
  * another on the same CPU (an interrupt's allocation, a preempted uprobe
@@ -19,7 +20,7 @@
 
 #include "cost.h"
 
-/* Set by the views that show a cost; leaks and allocs show none and pay none. */
+/* Set by the views that show a cost (top, reclaim, kmem); the others pay nothing. */
 const volatile bool cost_on;
 
 struct {
@@ -46,12 +47,14 @@ static __always_inline struct cost cost_begin(void)
 	cpu = bpf_map_lookup_elem(&costs, &zero);
 	if (!cpu)
 		return c;
-	cpu->runs++;
+	/* Not the first run of each CPU: a cold one, that would weigh for many. */
+	if (!cpu->runs++)
+		cpu->skip = bpf_get_prandom_u32() % COST_PERIOD;
 	if (cpu->skip) {
 		cpu->skip--;
 		return c;
 	}
-	cpu->skip = COST_PERIOD / 2 + bpf_get_prandom_u32() % COST_PERIOD;
+	cpu->skip = COST_PERIOD / 2 - 1 + bpf_get_prandom_u32() % COST_PERIOD;
 	c.cpu = cpu;
 	c.start_ns = bpf_ktime_get_ns();
 	return c;

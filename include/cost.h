@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-/* One run in COST_PERIOD is timed, on average: at random, 1/2 to 3/2 of it apart. */
+/* About one run in COST_PERIOD is timed: at random, 1/2 to 3/2 of it apart (32 to 95). */
 #define COST_PERIOD	64
 
 struct cost_cpu {

@@ -345,12 +345,11 @@ wait "$load_pid"
 # tool's program, on a tracepoint kmem hooks too, runs untimed meanwhile
 # (the kernel's run-time statistics, BPF_ENABLE_STATS, would time it: the
 # sysctl cannot tell, the program's run count does), and kmem's cost is
-# there. Where another tool keeps the statistics on, there is nothing to tell.
-if [ "$(cat /proc/sys/kernel/bpf_stats_enabled)" != 0 ]; then
-	echo "# skipped: kernel.bpf_stats_enabled is on" >&2
-else
-	out=$tmp/cost.json
-	floor_start kmem_cache_free
+# there.
+test_own_cost() {
+	local out=$tmp/cost.json
+
+	floor_start kmem_cache_free || { floor_stop; return; }
 	start_load
 	start_kmem "$out" -p "$load_pid" -j -i 0.3 --no-pages
 	echo go >&3
@@ -359,13 +358,14 @@ else
 	check_eq "cost: another tool's program runs untimed while memlens runs" "0 0" \
 		"$(floor_timed)"
 	stop_memlens
+	floor_stop
 	check "cost: kmem's own, over the load's intervals, above 0" jq_true -s \
 		'map(select(.type == "kmem") | .bpf_ms_per_s) | add > 0' <"$out"
-	kill "$floor_pid"
 	echo go >&3
 	echo go >&3
 	wait "$load_pid"
-fi
+}
+test_own_cost
 
 expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
 	"$MEMLENS_BIN" kmem -p 999999999

@@ -146,23 +146,45 @@ start_memlens() {
 }
 
 # floor_start TP: an empty BPF program of another tool (build/floor) on raw
-# tracepoint TP; sets floor_pid and floor_id. floor_timed: "RUNS NS" the
-# kernel's run-time statistics took of it, "0 0" while nobody keeps them on
-# (memlens times its own programs: bpf/cost.bpf.h).
+# tracepoint TP, which fires often; sets floor_pid and floor_id; fails if
+# it is not loaded, or if its runs are timed already (another tool keeps
+# the kernel's run-time statistics on: nothing to tell), said in a skip.
+# floor_timed: "RUNS NS" the statistics took of it, "0 0" while nobody
+# keeps them on (memlens times its own programs: bpf/cost.bpf.h).
 floor_start() {
 	local before
 
+	floor_id=
 	before=$(bpftool prog show -j | jq -c 'map(.id)')
 	"$PWD/build/floor" -t "$1" 2>"$tmp/floor.err" &
 	floor_pid=$!
 	pids+=("$floor_pid")
-	wait_for "$tmp/floor.err" "tracing 1 raw tracepoints" 10
+	if ! wait_for "$tmp/floor.err" "tracing 1 raw tracepoints" 10; then
+		not_ok "another tool's program on $1 (build/floor)" "$(cat "$tmp/floor.err")"
+		return 1
+	fi
 	floor_id=$(bpftool prog show -j | jq --argjson b "$before" \
 		'[.[] | select(.name == "floor_tp" and (.id as $i | $b | index($i) | not)) | .id] | first')
+	if [ "$floor_id" = null ] || [ -z "$floor_id" ]; then
+		not_ok "another tool's program on $1 (build/floor)" "not among bpftool's programs"
+		return 1
+	fi
+	sleep 0.3
+	if [ "$(floor_timed)" != "0 0" ]; then
+		echo "ok - another tool's program runs untimed # SKIP the kernel's run-time statistics are on"
+		return 1
+	fi
 }
 
 floor_timed() {
-	bpftool prog show id "$floor_id" -j | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
+	bpftool prog show id "$floor_id" -j |
+		jq -r 'if has("error") then "error: \(.error)" else "\(.run_cnt // 0) \(.run_time_ns // 0)" end'
+}
+
+# floor_stop: the program of floor_start gone.
+floor_stop() {
+	kill "$floor_pid" 2>/dev/null
+	wait "$floor_pid" 2>/dev/null
 }
 
 # start_waiting LOG CMD...: CMD, a workload in its --wait mode, in the

@@ -117,7 +117,7 @@ void bpf_cost_init(struct bpf_cost *c, int fd)
 	c->fd = fd;
 }
 
-static int cost_read(int fd, struct cost_cpu *sum)
+int bpf_cost_read(int fd, struct cost_cpu *sum)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	struct cost_cpu *cpus;
@@ -141,24 +141,28 @@ static int cost_read(int fd, struct cost_cpu *sum)
 	return err;
 }
 
-uint64_t bpf_cost_ns(struct bpf_cost *c)
+void bpf_cost_add(struct bpf_cost *c, const struct cost_cpu *now)
 {
-	struct cost_cpu now;
-	uint64_t runs, timed, timed_ns;
+	uint64_t runs = now->runs - c->last.runs;
+	uint64_t timed = now->timed - c->last.timed;
+	uint64_t timed_ns = now->timed_ns - c->last.timed_ns;
 
-	if (cost_read(c->fd, &now))
-		return c->ns;
-	runs = now.runs - c->last.runs;
-	timed = now.timed - c->last.timed;
-	timed_ns = now.timed_ns - c->last.timed_ns;
 	if (!timed) {
-		timed = now.timed;
-		timed_ns = now.timed_ns;
+		timed = now->timed;
+		timed_ns = now->timed_ns;
 	}
 	/* In double: ns times runs overflows 64 bits over an hour's interval. */
 	if (timed)
 		c->ns += (double)timed_ns * runs / timed;
-	c->last = now;
+	c->last = *now;
+}
+
+uint64_t bpf_cost_ns(struct bpf_cost *c)
+{
+	struct cost_cpu now;
+
+	if (!bpf_cost_read(c->fd, &now))
+		bpf_cost_add(c, &now);
 	return c->ns;
 }
 

@@ -90,6 +90,10 @@ struct bpf_cost {
 
 /* Start with the costs map FD, at zero. */
 void bpf_cost_init(struct bpf_cost *c, int fd);
+/* The costs map's counters, summed over CPUs. */
+int bpf_cost_read(int fd, struct cost_cpu *sum);
+/* Add to C's run time what NOW, read after C's last, says of the runs since. */
+void bpf_cost_add(struct bpf_cost *c, const struct cost_cpu *now);
 /*
  * The programs' run time so far, in ns: what was added since the last
  * read is its timed runs' mean time for all its runs (a read without a

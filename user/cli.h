@@ -116,6 +116,7 @@ struct view_opts {
 	bool json;
 	bool no_uprobes;
 	bool reclaim;			/* also the reclaim tracer: stalls, page allocations */
+	bool cost;			/* time the programs: the view shows what memlens costs */
 };
 
 /* What a view says of itself to cli_parse_view. */

@@ -81,7 +81,7 @@ static int load(struct pressure *p)
 	}
 	skel_set_filters(skel, o->pid, o->comm, o->memcg);
 	skel->rodata->capture_stacks = o->stacks;
-	skel->rodata->cost_on = true;
+	skel->rodata->cost_on = o->cost;
 	/* Without --stacks, the stack maps take no memory worth a mention. */
 	if (!o->stacks) {
 		bpf_map__set_max_entries(skel->maps.stall_stack_ips, 1);

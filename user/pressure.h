@@ -24,6 +24,7 @@ struct pressure_opts {
 	uint64_t gap_ns;		/* quiet time that ends an episode */
 	bool episodes;			/* group into episodes (memlens reclaim) */
 	bool stacks;			/* take stall stacks (memlens reclaim --stacks) */
+	bool cost;			/* time the programs: what memlens costs is shown */
 	/* Called as events arrive: an OOM kill, an episode closing. */
 	void (*on_oom)(const struct oom_event *e, void *ctx);
 	void (*on_episode)(struct episode *e, void *ctx);

@@ -910,6 +910,7 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 	po->on_oom = on_oom;
 	po->on_episode = on_episode;
 	po->stacks = env->stacks;
+	po->cost = true;
 	if (env->stacks)
 		po->on_stall = on_stall;
 	/* Filtered: the few processes that match are read from their exec on. */

@@ -270,7 +270,7 @@ static int load(struct sysview *v)
 	skel->rodata->capture_stacks = false;
 	skel->rodata->track_mmaps = false;
 	skel->rodata->proc_stats_on = true;
-	skel->rodata->cost_on = true;
+	skel->rodata->cost_on = v->opts->cost;
 	allocs_compat_prepare(skel);
 	alloc_probes_prepare(skel);
 	/*
@@ -300,6 +300,7 @@ static int open_pressure(struct sysview *v)
 	po->memcg = v->memcg;
 	/* top shows per-process counters: no episodes to group. */
 	po->page_allocs = true;
+	po->cost = v->opts->cost;
 	return pressure_open(po, &v->pressure);
 }
 

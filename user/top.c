@@ -462,6 +462,7 @@ int cmd_top(int argc, char **argv)
 		if (err)
 			return err == -EINVAL ? EXIT_USAGE : 1;
 	}
+	env.o.cost = true;
 	err = sysview_open(&env.o, &v);
 	if (err) {
 		prom_stop(env.prom_server);

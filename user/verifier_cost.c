@@ -154,6 +154,7 @@ static int allocs_cost(const struct allocs_mode *m,
 	skel->rodata->track_mmaps = m->stacks && !m->profile;
 	skel->rodata->new_sites_on = m->stacks && !m->profile;		/* leaks */
 	skel->rodata->proc_stats_on = m->proc_stats;
+	skel->rodata->cost_on = m->proc_stats;		/* top's, timed: hist's is less */
 	skel->rodata->hold_at_exit = m->hold;
 	skel->rodata->hold_for_maps = m->hold;
 	skel->rodata->unwind_tables = m->dwarf;
@@ -202,6 +203,7 @@ static int reclaim_cost(const char *mode, bool stacks,
 		return -errno;
 	set_all_filters(skel);
 	skel->rodata->capture_stacks = stacks;
+	skel->rodata->cost_on = true;
 	bpf_map__set_max_entries(skel->maps.stall_stack_ips, 1);
 	err = tracepoint_costs(skel->skeleton, mode, fn, ctx);
 	reclaim_bpf__destroy(skel);
@@ -221,6 +223,7 @@ static int kmem_cost(const char *mode, const char *cache, __u32 kmalloc_size,
 	if (!skel)
 		return -errno;
 	set_all_filters(skel);
+	skel->rodata->cost_on = true;
 	bpf_map__set_max_entries(skel->maps.objects, 64);
 	/* The table's programs where the kernel has BPF atomics, with a table to use. */
 	if (!strcmp(kplan_kmem_objects().way, "slots")) {

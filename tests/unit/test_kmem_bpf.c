@@ -3,8 +3,8 @@
  * The kmem programs run with BPF_PROG_TEST_RUN on synthetic tracepoint
  * arguments, in this process: kmalloc and kfree, an address allocated
  * again without a free seen, vmap areas, percpu, pages, untracked frees,
- * and a full objects map. Fake addresses: the programs only use them as
- * keys. Needs root (loads BPF), as make check does. Also the session's
+ * and a full objects map; the programs' own cost counters. Fake addresses:
+ * the programs only use them as keys. Needs root (loads BPF), as make check does. Also the session's
  * pure parts: the default size of the objects map, an empty sample.
  */
 #include <errno.h>
@@ -285,12 +285,73 @@ static void test_find_empty(void)
 	CHECK(kmem_sample_find(&one, 8) == NULL);
 }
 
+/* The estimate of the programs' run time from their counters (bpf_cost_add()). */
+static void test_cost_estimate(void)
+{
+	struct bpf_cost c;
+	struct cost_cpu now = { .runs = 1000, .timed = 10, .timed_ns = 2000 };
+
+	bpf_cost_init(&c, -1);
+	bpf_cost_add(&c, &now);
+	CHECK_U64(c.ns, 1000 * 200);
+	/* No run timed since: the mean of all timed runs. */
+	now.runs = 1100;
+	bpf_cost_add(&c, &now);
+	CHECK_U64(c.ns, 1100 * 200);
+	/* The interval's own mean: 2 runs of 300 ns. */
+	now = (struct cost_cpu){ .runs = 1200, .timed = 12, .timed_ns = 2600 };
+	bpf_cost_add(&c, &now);
+	CHECK_U64(c.ns, 1100 * 200 + 100 * 300);
+	/* An hour at a million runs a second: no overflow. */
+	now.runs += 3600000000ULL;
+	now.timed += 3600000000ULL / COST_PERIOD;
+	now.timed_ns += 3600000000ULL / COST_PERIOD * 250;
+	bpf_cost_add(&c, &now);
+	CHECK_U64(c.ns, 1100 * 200 + 100 * 300 + 3600000000ULL * 250);
+	/* Nothing ran: nothing added. */
+	bpf_cost_add(&c, &now);
+	CHECK_U64(c.ns, 1100 * 200 + 100 * 300 + 3600000000ULL * 250);
+}
+
+/*
+ * The programs count every run and time about one in COST_PERIOD, only
+ * where the loader asks (cost_on): kmem does, the default object (as
+ * leaks's) counts nothing.
+ */
+static void test_cost(struct kmem_bpf *untimed)
+{
+	uint64_t free_a[2] = { 0x1, OBJ_A };
+	struct kmem_bpf *skel = kmem_bpf__open();
+	const uint64_t runs = 100 * COST_PERIOD;
+	struct cost_cpu sum;
+	struct bpf_cost c;
+
+	CHECK(bpf_cost_read(bpf_map__fd(untimed->maps.costs), &sum) == 0);
+	CHECK_U64(sum.runs, 0);
+	CHECK(skel != NULL);
+	if (!skel)
+		return;
+	skel->rodata->cost_on = true;
+	CHECK(kmem_bpf__load(skel) == 0);
+	bpf_cost_init(&c, bpf_map__fd(skel->maps.costs));
+	for (uint64_t i = 0; i < runs; i++)
+		unit_fire(skel->progs.kfree, free_a, 2);
+	CHECK(bpf_cost_read(bpf_map__fd(skel->maps.costs), &sum) == 0);
+	CHECK_U64(sum.runs, runs);
+	/* 32 to 95 runs apart, the first of each CPU's up to 63 runs in. */
+	CHECK(sum.timed >= runs / 96 && sum.timed <= runs / 32 + libbpf_num_possible_cpus());
+	CHECK(sum.timed_ns > 0);
+	CHECK(bpf_cost_ns(&c) > 0);
+	kmem_bpf__destroy(skel);
+}
+
 void test_kmem_bpf(void)
 {
 	struct kmem_bpf *skel;
 
 	test_objects_for();
 	test_find_empty();
+	test_cost_estimate();
 	skel = load(0);
 	CHECK(skel != NULL);
 	if (!skel) {
@@ -301,6 +362,7 @@ void test_kmem_bpf(void)
 	test_vmalloc_percpu(skel);
 	test_pages(skel);
 	test_cache_front(skel);
+	test_cost(skel);
 	kmem_bpf__destroy(skel);
 	test_full();
 	test_slots();
