@@ -933,39 +933,36 @@ static int alloc_return_common(struct pt_regs *ctx, long ret)
 SEC("uretprobe")
 int BPF_URETPROBE(alloc_return, long ret)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_return_common(ctx, ret);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("uprobe")
 int BPF_UPROBE(malloc_enter, size_t size)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_MALLOC, size, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("uprobe")
 int BPF_UPROBE(calloc_enter, size_t nmemb, size_t size)
 {
-	struct cost c = cost_begin();
 	__u64 bytes = (__u64)nmemb * size;
 
+	cost_begin();
 	/* On overflow calloc fails; the size is never recorded. */
 	alloc_enter(ctx, KIND_CALLOC, bytes, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("uprobe")
 int BPF_UPROBE(realloc_enter, void *ptr, size_t size)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_REALLOC, size, (__u64)ptr);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* An overflowing product fails: never let it pass for a size of 0. */
@@ -982,49 +979,45 @@ static __u64 array_bytes(__u64 nmemb, __u64 size)
 SEC("uprobe")
 int BPF_UPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_REALLOCARRAY, array_bytes(nmemb, size), (__u64)ptr);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("uprobe")
 int BPF_UPROBE(posix_memalign_enter, void **memptr, size_t align, size_t size)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_POSIX_MEMALIGN, size, (__u64)memptr);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* memalign(align, size) and aligned_alloc(align, size). */
 SEC("uprobe")
 int BPF_UPROBE(memalign_enter, size_t align, size_t size)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_MEMALIGN, size, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("uprobe")
 int BPF_UPROBE(valloc_enter, size_t size)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_VALLOC, size, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* pvalloc rounds the size up to whole pages: that is what the caller gets. */
 SEC("uprobe")
 int BPF_UPROBE(pvalloc_enter, size_t size)
 {
-	struct cost c = cost_begin();
 	__u64 bytes = (size + PAGE_SIZE - 1) & ~(__u64)(PAGE_SIZE - 1);
 
+	cost_begin();
 	alloc_enter(ctx, KIND_PVALLOC, bytes ? bytes : PAGE_SIZE, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -1036,10 +1029,9 @@ int BPF_UPROBE(pvalloc_enter, size_t size)
 SEC("uprobe")
 int BPF_UPROBE(new_enter, size_t size)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_NEW, size, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -1051,10 +1043,9 @@ int BPF_UPROBE(new_enter, size_t size)
 SEC("uprobe")
 int BPF_UPROBE(delete_enter, void *ptr)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	alloc_enter(ctx, KIND_DELETE, 0, (__u64)ptr);
-	return cost_end(&c);
+	return cost_end();
 }
 
 #include "session.bpf.h"
@@ -1063,16 +1054,16 @@ int BPF_UPROBE(delete_enter, void *ptr)
 SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
 {
-	struct cost c = cost_begin();
 	struct alloc_info info;
 	__u32 tgid;
 
+	cost_begin();
 	if (!traced() || !ptr)
-		return cost_end(&c);
+		return cost_end();
 	tgid = current_tgid();
 	if (take_alloc(tgid, (__u64)ptr, &info)) {
 		account_free(tgid, &info);
-		return cost_end(&c);
+		return cost_end();
 	}
 	/*
 	 * Not in the map. free() called by realloc(p, 0) or by operator
@@ -1082,7 +1073,7 @@ int BPF_UPROBE(free_enter, void *ptr)
 	 */
 	if (!in_allocator())
 		count_free_untracked();
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -1356,73 +1347,65 @@ static int syscall_exit(void *ctx, long ret)
 SEC("tracepoint/syscalls/sys_enter_brk")
 int brk_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_enter(SYS_BRK, ctx, 1);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int mmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_enter(SYS_MMAP, ctx, 5);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("tracepoint/syscalls/sys_enter_munmap")
 int munmap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_enter(SYS_MUNMAP, ctx, 2);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("tracepoint/syscalls/sys_enter_mremap")
 int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_enter(SYS_MREMAP, ctx, 5);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("tracepoint/syscalls/sys_exit_brk")
 int brk_return(struct trace_event_raw_sys_exit *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_exit(ctx, ctx->ret);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int mmap_return(struct trace_event_raw_sys_exit *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_exit(ctx, ctx->ret);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("tracepoint/syscalls/sys_exit_munmap")
 int munmap_return(struct trace_event_raw_sys_exit *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_exit(ctx, ctx->ret);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("tracepoint/syscalls/sys_exit_mremap")
 int mremap_return(struct trace_event_raw_sys_exit *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	syscall_exit(ctx, ctx->ret);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -1445,43 +1428,41 @@ static int count_fault(struct bpf_perf_event_data *ctx, enum proc_stat user_stat
 SEC("perf_event")
 int minor_fault(struct bpf_perf_event_data *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	count_fault(ctx, PS_MINFLT_USER);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("perf_event")
 int major_fault(struct bpf_perf_event_data *ctx)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	count_fault(ctx, PS_MAJFLT_USER);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* Resident pages: kmem:rss_stat fires whenever an mm's counter changes. */
 SEC("tp_btf/rss_stat")
 int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 {
-	struct cost c = cost_begin();
 	struct rss_info *info, zero = {};
 	__u32 tgid;
 
+	cost_begin();
 	if (!proc_stats_on || !traced() || member < 0 || member >= RSS_NR)
-		return cost_end(&c);
+		return cost_end();
 	/* Another process's mm (process_vm_writev, ksm...): not ours to count. */
 	if (BPF_CORE_READ(current_task(), mm) != mm)
-		return cost_end(&c);
+		return cost_end();
 	tgid = current_tgid();
 	info = lookup_or_init(&rss, &tgid, &zero, STAT_PROCS_FULL);
 	if (!info)
-		return cost_end(&c);
+		return cost_end();
 	/* All four: a counter that has not changed while traced still counts. */
 	for (int i = 0; i < RSS_NR; i++)
 		info->pages[i] = mm_rss_pages(mm, i);
 	stat_add(STAT_EVENTS, 1);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -1516,12 +1497,12 @@ static void close_exec_row(__u32 tgid)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct cost c = cost_begin();
 	__u32 tgid = current_tgid();
 
+	cost_begin();
 	/* leaks drops the old image's blocks; top and hist look for a new libc. */
 	if (!traced())
-		return cost_end(&c);
+		return cost_end();
 	/* The old image's tables: frame pointers until the new ones are in. */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_map_delete_elem(&new_sites, &tgid);
@@ -1534,7 +1515,7 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	maps_changed(EVENT_EXEC, tgid);
 	if (proc_stats_on)
 		close_exec_row(tgid);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -1571,11 +1552,11 @@ int BPF_UPROBE(exit_enter)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *p)
 {
-	struct cost c = cost_begin();
 	__u32 tid = current_tid(), tgid = current_tgid();
 
+	cost_begin();
 	if (!traced() && !(proc_stats_on && bpf_map_lookup_elem(&proc_stats, &tgid)))
-		return cost_end(&c);
+		return cost_end();
 	thread_forget(tid);
 	bpf_map_delete_elem(&held, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
@@ -1583,7 +1564,7 @@ int BPF_PROG(process_exit, struct task_struct *p)
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		emit_event(EVENT_EXIT, tgid,
 			   BPF_CORE_READ(p, signal, group_exit_code) ?: BPF_CORE_READ(p, exit_code));
-	return cost_end(&c);
+	return cost_end();
 }
 
 #include "go_allocs.bpf.h"

@@ -13,7 +13,8 @@
  *
  * The counters are per CPU and not atomic: a program that interrupts
  * another on the same CPU (an interrupt's allocation, a preempted uprobe
- * program) may lose an update of the other's. It is an estimate.
+ * program) may lose an update of the other's, or end its timed run. It is
+ * an estimate.
  */
 #ifndef MEMLENS_COST_BPF_H
 #define MEMLENS_COST_BPF_H
@@ -30,43 +31,52 @@ struct {
 	__type(value, struct cost_cpu);
 } costs SEC(".maps");
 
-struct cost {
-	struct cost_cpu *cpu;	/* this run is timed: its CPU's counters */
-	__u64 start_ns;
-};
-
-/* At a program's start: count the run, and time it if its turn has come. */
-static __always_inline struct cost cost_begin(void)
+/*
+ * The run's state is in the CPU's counters, not on the program's stack: a
+ * timed and an untimed run then reach the program's body in one state,
+ * and the verifier walks it once, not twice.
+ */
+static __always_inline struct cost_cpu *cost_cpu(void)
 {
-	struct cost c = {};
-	struct cost_cpu *cpu;
 	__u32 zero = 0;
 
+	return bpf_map_lookup_elem(&costs, &zero);
+}
+
+/* At a program's start: count the run, and time it if its turn has come. */
+static __always_inline void cost_begin(void)
+{
+	struct cost_cpu *cpu;
+
 	if (!cost_on)
-		return c;
-	cpu = bpf_map_lookup_elem(&costs, &zero);
+		return;
+	cpu = cost_cpu();
 	if (!cpu)
-		return c;
+		return;
 	/* Not the first run of each CPU: a cold one, that would weigh for many. */
 	if (!cpu->runs++)
 		cpu->skip = bpf_get_prandom_u32() % COST_PERIOD;
 	if (cpu->skip) {
 		cpu->skip--;
-		return c;
+		return;
 	}
 	cpu->skip = COST_PERIOD / 2 - 1 + bpf_get_prandom_u32() % COST_PERIOD;
-	c.cpu = cpu;
-	c.start_ns = bpf_ktime_get_ns();
-	return c;
+	cpu->start_ns = bpf_ktime_get_ns();
 }
 
 /* At its end: the time of a timed run. 0, a program's return value. */
-static __always_inline int cost_end(const struct cost *c)
+static __always_inline int cost_end(void)
 {
-	if (c->cpu) {
-		c->cpu->timed++;
-		c->cpu->timed_ns += bpf_ktime_get_ns() - c->start_ns;
-	}
+	struct cost_cpu *cpu;
+
+	if (!cost_on)
+		return 0;
+	cpu = cost_cpu();
+	if (!cpu || !cpu->start_ns)
+		return 0;
+	cpu->timed++;
+	cpu->timed_ns += bpf_ktime_get_ns() - cpu->start_ns;
+	cpu->start_ns = 0;
 	return 0;
 }
 

@@ -451,147 +451,135 @@ static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, boo
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	cache_alloc(ctx, ptr, s, true);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/kmem_cache_free")
 int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	cache_free(ptr, s, true);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
 	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, true);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* kfree frees any slab object, kmem_cache_alloc'd ones too. */
 SEC("raw_tp/kfree")
 int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (ptr)
 		untrack(KMEM_SLAB, (__u64)ptr, true);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* The same without the object table. */
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	cache_alloc(ctx, ptr, s, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/kmem_cache_free")
 int BPF_PROG(kmem_cache_free_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	cache_free(ptr, s, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc_hash, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
 	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/kfree")
 int BPF_PROG(kfree_hash, unsigned long call_site, const void *ptr)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (ptr)
 		untrack(KMEM_SLAB, (__u64)ptr, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* Pages: counted by process and order; frees by order. Not tracked. */
 SEC("raw_tp/mm_page_alloc")
 int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 {
-	struct cost c = cost_begin();
 	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
 	__u32 tgid;
 
+	cost_begin();
 	if (page && charged_tgid(&tgid))
 		usage_alloc(tgid, cache, (__u64)PAGE_SIZE << (order & 31), true);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* Every page freed, once: batched frees fire this too, per page or folio. */
 SEC("raw_tp/mm_page_free")
 int BPF_PROG(page_free, struct page *page, unsigned int order)
 {
-	struct cost c = cost_begin();
 	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
 
+	cost_begin();
 	/* Whoever allocated them: frees of pages go to the order's row. */
 	usage_free(KMEM_TGID_FREES, cache, (__u64)PAGE_SIZE << (order & 31));
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/alloc_vmap_area")
 int BPF_PROG(alloc_vmap_area, unsigned long addr, unsigned long size, unsigned long align,
 	     unsigned long vstart, unsigned long vend, int failed)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (!failed)
 		track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/free_vmap_area_noflush")
 int BPF_PROG(free_vmap_area_noflush, unsigned long va_start)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (va_start)
 		untrack(KMEM_VMALLOC, va_start, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/percpu_alloc_percpu")
 int BPF_PROG(percpu_alloc_percpu, unsigned long call_site, bool reserved, bool is_atomic,
 	     size_t size, size_t align, void *base_addr, int off, void *ptr, size_t bytes_alloc)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/percpu_free_percpu")
 int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (ptr)
 		untrack(KMEM_PERCPU, (__u64)ptr, false);
-	return cost_end(&c);
+	return cost_end();
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -302,55 +302,49 @@ static void stall_ends(void *ctx, enum stall_kind kind, __u64 pages)
 SEC("raw_tp/mm_vmscan_direct_reclaim_begin")
 int BPF_PROG(direct_reclaim_begin, int order, gfp_t gfp_flags)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	stall_begins(ctx, STALL_DIRECT);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/mm_vmscan_direct_reclaim_end")
 int BPF_PROG(direct_reclaim_end, unsigned long nr_reclaimed)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	stall_ends(ctx, STALL_DIRECT, nr_reclaimed);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/mm_vmscan_memcg_reclaim_begin")
 int BPF_PROG(memcg_reclaim_begin, int order, gfp_t gfp_flags)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	stall_begins(ctx, STALL_MEMCG);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/mm_vmscan_memcg_reclaim_end")
 int BPF_PROG(memcg_reclaim_end, unsigned long nr_reclaimed)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	stall_ends(ctx, STALL_MEMCG, nr_reclaimed);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/mm_vmscan_node_reclaim_begin")
 int BPF_PROG(node_reclaim_begin, int nid, int order, gfp_t gfp_flags)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	stall_begins(ctx, STALL_NODE);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/mm_vmscan_node_reclaim_end")
 int BPF_PROG(node_reclaim_end, unsigned long nr_reclaimed)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	stall_ends(ctx, STALL_NODE, nr_reclaimed);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -360,21 +354,19 @@ int BPF_PROG(node_reclaim_end, unsigned long nr_reclaimed)
 SEC("raw_tp/mm_compaction_begin")
 int BPF_PROG(compaction_begin, struct compact_control *cc)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (BPF_CORE_READ(cc, direct_compaction))
 		stall_begins(ctx, STALL_COMPACT);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/mm_compaction_end")
 int BPF_PROG(compaction_end, struct compact_control *cc)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (BPF_CORE_READ(cc, direct_compaction))
 		stall_ends(ctx, STALL_COMPACT, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* Is a timed stall of the current thread in progress? */
@@ -398,41 +390,41 @@ static bool in_timed_stall(void)
 SEC("raw_tp/mm_vmscan_throttled")
 int BPF_PROG(vmscan_throttled, int nid, int usec_timeout, int usec_delayed, int reason)
 {
-	struct cost c = cost_begin();
 	struct task_struct *task = current_task();
 	__u64 dur_ns = (__u64)(usec_delayed > 0 ? usec_delayed : 0) * 1000;
 	struct stall_start start;
 
+	cost_begin();
 	if ((BPF_CORE_READ(task, flags) & PF_KSWAPD) || !traced())
-		return cost_end(&c);
+		return cost_end();
 	if (in_timed_stall()) {
 		stat_add(RSTAT_THROTTLE_NESTED, 1);
-		return cost_end(&c);
+		return cost_end();
 	}
 	start.begin_ns = bpf_ktime_get_ns() - dur_ns;
 	/* After the sleep, but still in the call that slept: the same stacks. */
 	take_stacks(ctx, &start);
 	stall_record(STALL_THROTTLE, &start, dur_ns, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* An allocation found its zone low and woke kswapd: count who. */
 SEC("raw_tp/mm_vmscan_wakeup_kswapd")
 int BPF_PROG(wakeup_kswapd, int nid, int zid, int order, gfp_t gfp_flags)
 {
-	struct cost c = cost_begin();
 	static const struct reclaim_proc zero;
 	__u32 tgid = current_tgid();
 	struct reclaim_proc *p;
 
+	cost_begin();
 	/* tgid 0: the idle task, interrupted; nobody to blame. */
 	if (!tgid || !traced())
-		return cost_end(&c);
+		return cost_end();
 	p = lookup_or_init(&procs, &tgid, &zero, RSTAT_PROCS_FULL);
 	if (p)
 		__sync_fetch_and_add(&p->kswapd_wakeups, 1);
 	stat_add(RSTAT_EVENTS, 1);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* A record of the current task, without stacks (kswapd's runs, an exec), submitted with FLAGS. */
@@ -468,72 +460,71 @@ static __always_inline void task_event(enum reclaim_event_type type, __u32 kind,
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct cost c = cost_begin();
-
+	cost_begin();
 	if (!traced())
-		return cost_end(&c);
+		return cost_end();
 	/* Woken now: the process runs on, and may not stall (or live) long. */
 	task_event(REVENT_EXEC, 0, 0, 0, 0, BPF_RB_FORCE_WAKEUP);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* kswapd starts balancing its node; not filtered: it is everyone's. */
 SEC("raw_tp/mm_vmscan_kswapd_wake")
 int BPF_PROG(kswapd_wake, int nid, int zid, int order)
 {
-	struct cost c = cost_begin();
 	__u32 key = nid;
 	struct kswapd_node *k = bpf_map_lookup_elem(&kswapd, &key);
 	__u64 now = bpf_ktime_get_ns();
 
+	cost_begin();
 	/* Another balancing pass of the same run: kswapd has not slept. */
 	if (!k || k->since_ns)
-		return cost_end(&c);
+		return cost_end();
 	__sync_fetch_and_add(&k->wakes, 1);
 	k->since_ns = now;
 	k->reclaimed_at_wake = k->reclaimed;
 	stat_add(RSTAT_EVENTS, 1);
 	task_event(REVENT_KSWAPD_WAKE, nid, now, 0, 0, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 SEC("raw_tp/mm_vmscan_kswapd_sleep")
 int BPF_PROG(kswapd_sleep, int nid)
 {
-	struct cost c = cost_begin();
 	__u32 key = nid;
 	struct kswapd_node *k = bpf_map_lookup_elem(&kswapd, &key);
 	__u64 now = bpf_ktime_get_ns(), since;
 
+	cost_begin();
 	if (!k)
-		return cost_end(&c);
+		return cost_end();
 	since = k->since_ns;
 	k->since_ns = 0;
 	stat_add(RSTAT_EVENTS, 1);
 	/* Asleep already, or awake since before memlens started. */
 	if (!since)
-		return cost_end(&c);
+		return cost_end();
 	__sync_fetch_and_add(&k->awake_ns, now - since);
 	task_event(REVENT_KSWAPD_SLEEP, nid, since, now - since,
 		   k->reclaimed - k->reclaimed_at_wake, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* Pages reclaimed by kswapd; direct and memcg reclaim report theirs at their end. */
 SEC("raw_tp/mm_vmscan_lru_shrink_inactive")
 int BPF_PROG(lru_shrink_inactive, int nid, unsigned long nr_scanned, unsigned long nr_reclaimed)
 {
-	struct cost c = cost_begin();
 	struct task_struct *task = current_task();
 	__u32 key = nid;
 	struct kswapd_node *k;
 
+	cost_begin();
 	if (!(BPF_CORE_READ(task, flags) & PF_KSWAPD) || !nr_reclaimed)
-		return cost_end(&c);
+		return cost_end();
 	k = bpf_map_lookup_elem(&kswapd, &key);
 	if (k)
 		__sync_fetch_and_add(&k->reclaimed, nr_reclaimed);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /*
@@ -544,25 +535,25 @@ int BPF_PROG(lru_shrink_inactive, int nid, unsigned long nr_scanned, unsigned lo
 SEC("raw_tp/mark_victim")
 int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 {
-	struct cost c = cost_begin();
 	struct task_struct *task = current_task();
 	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
 	struct oom_victim_key vkey = { .mm = (__u64)mm, .tgid = BPF_CORE_READ(victim, tgid) };
 	__u32 one = 1;
 	struct oom_event *e;
 
+	cost_begin();
 	if (!task_traced(BPF_CORE_READ(victim, tgid), victim))
-		return cost_end(&c);
+		return cost_end();
 	stat_add(RSTAT_EVENTS, 1);
 	/* Marked before, through another of its threads: the same kill. */
 	if (mm && bpf_map_update_elem(&oom_victims, &vkey, &one, BPF_NOEXIST)) {
 		stat_add(RSTAT_OOM_REPEATED, 1);
-		return cost_end(&c);
+		return cost_end();
 	}
 	e = bpf_ringbuf_reserve(&revents, sizeof(*e), 0);
 	if (!e) {
 		stat_add(RSTAT_EVENTS_LOST, 1);
-		return cost_end(&c);
+		return cost_end();
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = REVENT_OOM;
@@ -582,21 +573,21 @@ int BPF_PROG(oom_mark_victim, struct task_struct *victim, uid_t uid)
 	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, group_leader, comm);
 	BPF_CORE_READ_STR_INTO(&e->killer_comm, task, group_leader, comm);
 	bpf_ringbuf_submit(e, 0);
-	return cost_end(&c);
+	return cost_end();
 }
 
 /* Every page allocation; NULL page: the allocation failed. */
 SEC("raw_tp/mm_page_alloc")
 int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 {
-	struct cost c = cost_begin();
 	static const __u64 zero;
 	__u32 tgid = current_tgid();
 	__u64 *pages;
 
+	cost_begin();
 	/* tgid 0: the idle task, interrupted; nobody to blame. */
 	if (!page || !tgid || !traced())
-		return cost_end(&c);
+		return cost_end();
 	pages = lookup_or_init(&page_allocs, &tgid, &zero, RSTAT_ALLOCS_FULL);
 	/*
 	 * This CPU's, without atomics: a run of this program that would nest
@@ -605,7 +596,7 @@ int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 	 */
 	if (pages)
 		*pages += 1ULL << (order & 31);
-	return cost_end(&c);
+	return cost_end();
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

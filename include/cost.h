@@ -17,6 +17,7 @@ struct cost_cpu {
 	__u64 runs;		/* program runs on this CPU */
 	__u64 timed;		/* of them, timed */
 	__u64 timed_ns;		/* their time */
+	__u64 start_ns;		/* when the run being timed began, 0: none */
 	__u32 skip;		/* runs left before the next timed one */
 	__u32 pad;
 };
