@@ -18,7 +18,10 @@ PAIRS=${PAIRS:-20000}
 ROUNDS=${ROUNDS:-3}
 BENCH=$PWD/build/mallocbench
 tmp=$(mktemp -d /tmp/memlens-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+# The kernel's BPF statistics, on for the handoff rows only, go back as they were.
+stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"
+	sysctl -qw kernel.bpf_stats_enabled="$stats_was"' EXIT
 libc=$(readlink -f "$(ldd "$BENCH" | awk '/libc\.so/ {print $3}')")
 
 wait_for() {
@@ -269,7 +272,6 @@ handoff_ns() {
 	exec 3>&-
 }
 if [ "$(./memlens doctor --json | jq .features.uprobe_session)" = true ]; then
-	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
 	for ((r = 0; r < ROUNDS; r++)); do
 		for m in map task cookie session; do runs[h_$m]+="$(handoff_ns $m) "; done

@@ -4,12 +4,12 @@
  * programs themselves on a sample of their runs. The kernel's run-time
  * statistics (BPF_ENABLE_STATS) would time every run of every BPF program
  * on the host, another tool's as much as memlens's, with two clock reads
- * a run: on this VM 7% of the file-system loop's throughput under
+ * a run: on this VM 8% of the file-system loop's throughput under
  * memlens kmem, on average (bench/README.md). Here every run is counted
  * and about one in COST_PERIOD, at random, is timed; userspace takes the
  * timed runs' mean for all of them (bpf_cost_add()). What a run costs
- * before cost_begin() and after cost_end() (the program's entry and its
- * counter) is not in it (doc/internals.md).
+ * outside cost_begin() and cost_end() (the program's entry, what its
+ * declarations compute, the counters) is not in it (doc/internals.md).
  *
  * The counters are per CPU and not atomic: a program that interrupts
  * another on the same CPU (an interrupt's allocation, a preempted uprobe
@@ -36,7 +36,7 @@ struct {
  * timed and an untimed run then reach the program's body in one state,
  * and the verifier walks it once, not twice.
  */
-static __always_inline struct cost_cpu *cost_cpu(void)
+static __always_inline struct cost_cpu *cost_this_cpu(void)
 {
 	__u32 zero = 0;
 
@@ -50,7 +50,7 @@ static __always_inline void cost_begin(void)
 
 	if (!cost_on)
 		return;
-	cpu = cost_cpu();
+	cpu = cost_this_cpu();
 	if (!cpu)
 		return;
 	/* Not the first run of each CPU: a cold one, that would weigh for many. */
@@ -68,15 +68,24 @@ static __always_inline void cost_begin(void)
 static __always_inline int cost_end(void)
 {
 	struct cost_cpu *cpu;
+	__u64 start_ns;
 
 	if (!cost_on)
 		return 0;
-	cpu = cost_cpu();
-	if (!cpu || !cpu->start_ns)
+	cpu = cost_this_cpu();
+	if (!cpu)
 		return 0;
-	cpu->timed++;
-	cpu->timed_ns += bpf_ktime_get_ns() - cpu->start_ns;
+	/*
+	 * Taken and cleared before the clock is read: a program that ran
+	 * in between on this CPU and ended the run itself would otherwise
+	 * leave 0 here, and the run would count the uptime.
+	 */
+	start_ns = cpu->start_ns;
+	if (!start_ns)
+		return 0;
 	cpu->start_ns = 0;
+	cpu->timed++;
+	cpu->timed_ns += bpf_ktime_get_ns() - start_ns;
 	return 0;
 }
 

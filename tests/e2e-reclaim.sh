@@ -229,6 +229,27 @@ expect_error "no uprobes here" 2 \
 
 # --- opt-in: the whole machine ------------------------------------------
 
+# reclaim times its own programs, not the host's (bpf/cost.bpf.h): another
+# tool's program on a tracepoint it hooks too runs untimed meanwhile, and
+# reclaim's cost is there (see e2e-kmem).
+test_own_cost() {
+	local out=$tmp/own-cost.json reader
+
+	floor_start mm_page_alloc || { floor_stop; return; }
+	start_reclaim "$out" -j --cgroup "$CG_NAME" -i 0.3
+	in_cgroup "$PRESSURE" read "$SPARSE" &
+	reader=$!
+	wait "$reader"
+	sleep 0.7
+	check_eq "own cost: another tool's program runs untimed while reclaim runs" "0 0" \
+		"$(floor_timed)"
+	stop_memlens
+	floor_stop
+	check "own cost: reclaim's, over the reader's intervals, above 0" jq_true -s \
+		'map(select(.type == "interval") | .bpf_ms_per_s) | add > 0' <"$out"
+}
+test_own_cost
+
 if [ "${MEMLENS_GLOBAL_PRESSURE:-0}" = 1 ]; then
 	# A sparse file larger than memory, read outside any limit: the page
 	# cache fills free memory, then kswapd (and maybe direct reclaim) frees it.

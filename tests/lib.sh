@@ -171,7 +171,7 @@ floor_start() {
 	fi
 	sleep 0.3
 	if [ "$(floor_timed)" != "0 0" ]; then
-		echo "ok - another tool's program runs untimed # SKIP the kernel's run-time statistics are on"
+		ok "another tool's program runs untimed # SKIP the kernel's run-time statistics are on"
 		return 1
 	fi
 }

@@ -141,19 +141,27 @@ int bpf_cost_read(int fd, struct cost_cpu *sum)
 	return err;
 }
 
+/* NOW less LAST, 0 if less: a count a nested run's update overwrote. */
+static uint64_t since(uint64_t now, uint64_t last)
+{
+	return now > last ? now - last : 0;
+}
+
 void bpf_cost_add(struct bpf_cost *c, const struct cost_cpu *now)
 {
-	uint64_t runs = now->runs - c->last.runs;
-	uint64_t timed = now->timed - c->last.timed;
-	uint64_t timed_ns = now->timed_ns - c->last.timed_ns;
+	uint64_t runs = since(now->runs, c->last.runs);
+	uint64_t timed = since(now->timed, c->last.timed);
+	uint64_t timed_ns = since(now->timed_ns, c->last.timed_ns);
 
 	if (!timed) {
 		timed = now->timed;
 		timed_ns = now->timed_ns;
 	}
+	/* No run timed yet: these runs wait for one. */
+	if (!timed)
+		return;
 	/* In double: ns times runs overflows 64 bits over an hour's interval. */
-	if (timed)
-		c->ns += (double)timed_ns * runs / timed;
+	c->ns += (double)timed_ns * runs / timed;
 	c->last = *now;
 }
 

@@ -3,9 +3,10 @@
  * The kmem programs run with BPF_PROG_TEST_RUN on synthetic tracepoint
  * arguments, in this process: kmalloc and kfree, an address allocated
  * again without a free seen, vmap areas, percpu, pages, untracked frees,
- * and a full objects map; the programs' own cost counters. Fake addresses:
- * the programs only use them as keys. Needs root (loads BPF), as make check does. Also the session's
- * pure parts: the default size of the objects map, an empty sample.
+ * and a full objects map; the programs' own cost counters. Fake
+ * addresses: the programs only use them as keys. Needs root (loads BPF),
+ * as make check does. Also the session's pure parts: the default size of
+ * the objects map, an empty sample, the estimate of the programs' cost.
  */
 #include <errno.h>
 #include <sched.h>
@@ -289,9 +290,13 @@ static void test_find_empty(void)
 static void test_cost_estimate(void)
 {
 	struct bpf_cost c;
-	struct cost_cpu now = { .runs = 1000, .timed = 10, .timed_ns = 2000 };
+	struct cost_cpu now = { .runs = 600 };
 
 	bpf_cost_init(&c, -1);
+	/* No run timed yet: the runs wait for the first. */
+	bpf_cost_add(&c, &now);
+	CHECK_U64(c.ns, 0);
+	now = (struct cost_cpu){ .runs = 1000, .timed = 10, .timed_ns = 2000 };
 	bpf_cost_add(&c, &now);
 	CHECK_U64(c.ns, 1000 * 200);
 	/* No run timed since: the mean of all timed runs. */
@@ -309,6 +314,10 @@ static void test_cost_estimate(void)
 	bpf_cost_add(&c, &now);
 	CHECK_U64(c.ns, 1100 * 200 + 100 * 300 + 3600000000ULL * 250);
 	/* Nothing ran: nothing added. */
+	bpf_cost_add(&c, &now);
+	CHECK_U64(c.ns, 1100 * 200 + 100 * 300 + 3600000000ULL * 250);
+	/* A count lower than at the last read (a nested run's update lost): no wrap. */
+	now.runs--;
 	bpf_cost_add(&c, &now);
 	CHECK_U64(c.ns, 1100 * 200 + 100 * 300 + 3600000000ULL * 250);
 }
