@@ -18,10 +18,11 @@ PAIRS=${PAIRS:-20000}
 ROUNDS=${ROUNDS:-3}
 BENCH=$PWD/build/mallocbench
 tmp=$(mktemp -d /tmp/memlens-bench.XXXXXX)
-# The kernel's BPF statistics, on for the handoff rows only, go back as they were.
-stats_was=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"
-	sysctl -qw kernel.bpf_stats_enabled="$stats_was"' EXIT
+# The kernel's BPF statistics, on for the handoff rows only, go back as
+# they were first thing on any exit (stats_was is set only while they are on).
+stats_was=
+trap '[ -n "$stats_was" ] && sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+	kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 libc=$(readlink -f "$(ldd "$BENCH" | awk '/libc\.so/ {print $3}')")
 
 wait_for() {
@@ -272,11 +273,13 @@ handoff_ns() {
 	exec 3>&-
 }
 if [ "$(./memlens doctor --json | jq .features.uprobe_session)" = true ]; then
+	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
 	for ((r = 0; r < ROUNDS; r++)); do
 		for m in map task cookie session; do runs[h_$m]+="$(handoff_ns $m) "; done
 	done
 	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+	stats_was=
 	awk -v m="$(med h_map)" -v t="$(med h_task)" -v c="$(med h_cookie)" -v e="$(med h_session)" 'BEGIN {
 		printf "size from entry to return, BPF time per call less an empty session'"'"'s: per-thread map %d ns,\n", m - e
 		printf "  task storage %d ns, session cookie %d ns (empty session %d ns)\n", t - e, c - e, e

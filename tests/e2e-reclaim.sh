@@ -227,7 +227,7 @@ expect_error "no uprobes here" 2 \
 	"memlens: reclaim: unknown option '--no-uprobes' (see memlens reclaim --help)" \
 	"$MEMLENS_BIN" reclaim --no-uprobes
 
-# --- opt-in: the whole machine ------------------------------------------
+# --- its own cost ---------------------------------------------------------
 
 # reclaim times its own programs, not the host's (bpf/cost.bpf.h): another
 # tool's program on a tracepoint it hooks too runs untimed meanwhile, and
@@ -236,7 +236,11 @@ test_own_cost() {
 	local out=$tmp/own-cost.json reader
 
 	floor_start mm_page_alloc || { floor_stop; return; }
-	start_reclaim "$out" -j --cgroup "$CG_NAME" -i 0.3
+	if ! start_reclaim "$out" -j --cgroup "$CG_NAME" -i 0.3; then
+		not_ok "own cost: reclaim starts" "$(cat "$out.err")"
+		floor_stop
+		return
+	fi
 	in_cgroup "$PRESSURE" read "$SPARSE" &
 	reader=$!
 	wait "$reader"
@@ -249,6 +253,8 @@ test_own_cost() {
 		'map(select(.type == "interval") | .bpf_ms_per_s) | add > 0' <"$out"
 }
 test_own_cost
+
+# --- opt-in: the whole machine ------------------------------------------
 
 if [ "${MEMLENS_GLOBAL_PRESSURE:-0}" = 1 ]; then
 	# A sparse file larger than memory, read outside any limit: the page
