@@ -169,6 +169,25 @@ if [ "${ONLY:-}" = cxx ]; then
 	exit 0
 fi
 
+# The same allocator built with and without CET (-fcf-protection), hooked with --allocator.
+cet_round() {
+	measure cet_none none env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
+	measure cet cet env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
+	measure nocet_none none env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
+	measure nocet nocet env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
+}
+cet_line() {
+	awk -v c="$(added cet cet_none)" -v n="$(added nocet nocet_none)" 'BEGIN {
+		printf "CET-built allocator (--allocator, preloaded): +%d ns/pair, without CET +%d ns/pair: ratio %.2f\n", c, n, c / n
+	}'
+}
+# ONLY=cet: that line alone, its rows interleaved as in the whole run.
+if [ "${ONLY:-}" = cet ]; then
+	for ((r = 0; r < ROUNDS; r++)); do cet_round; done
+	cet_line
+	exit 0
+fi
+
 # The mallocbench table: each of ROWS against untraced runs and the floor.
 print_table() {
 	local fl a t
@@ -228,10 +247,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 	measure floor2 floor "$BENCH" "$PAIRS" --threads 2
 	measure leaks2 leaks "$BENCH" "$PAIRS" --threads 2
 	cxx_round
-	measure cet_none none env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
-	measure cet cet env LD_PRELOAD="$PWD/build/libcet_alloc.so" "$BENCH" "$PAIRS"
-	measure nocet_none none env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
-	measure nocet nocet env LD_PRELOAD="$PWD/build/libnocet_alloc.so" "$BENCH" "$PAIRS"
+	cet_round
 done
 
 print_table
@@ -244,9 +260,7 @@ awk -v f="$(added floor2 none2)" -v l="$(added leaks2 none2)" 'BEGIN {
 	printf "2 threads: floor +%d ns/pair, memlens leaks --unwind fp +%d ns/pair (%.2f of the floor)\n", f, l, l / f
 }'
 cxx_line
-awk -v c="$(added cet cet_none)" -v n="$(added nocet nocet_none)" 'BEGIN {
-	printf "CET-built allocator (--allocator, preloaded): +%d ns/pair, without CET +%d ns/pair: ratio %.2f\n", c, n, c / n
-}'
+cet_line
 
 # A value from an allocator's entry to its return: the per-thread map of
 # exact mode against a uprobe session's cookie (build/handoff), by the
