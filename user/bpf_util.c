@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Small helpers over libbpf shared by the subcommands. */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,24 +16,30 @@
 #include "tpguard.h"
 #include "util.h"
 
-int percpu_lookup_sum(int fd, const void *key, uint64_t *sum)
+int percpu_lookup_sum_words(int fd, const void *key, uint64_t *sums, size_t words)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	uint64_t *vals;
 	int err = 0;
 
-	*sum = 0;
+	memset(sums, 0, words * sizeof(*sums));
 	if (ncpus <= 0)
 		return -EINVAL;
-	vals = calloc(ncpus, sizeof(*vals));
+	vals = calloc((size_t)ncpus * words, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
 	if (bpf_map_lookup_elem(fd, key, vals))
 		err = -errno;
 	for (int c = 0; !err && c < ncpus; c++)
-		*sum += vals[c];
+		for (size_t w = 0; w < words; w++)
+			sums[w] += vals[(size_t)c * words + w];
 	free(vals);
 	return err;
+}
+
+int percpu_lookup_sum(int fd, const void *key, uint64_t *sum)
+{
+	return percpu_lookup_sum_words(fd, key, sum, 1);
 }
 
 int percpu_array_sum(int fd, uint32_t nr, uint64_t *out)
@@ -119,26 +126,18 @@ void bpf_cost_init(struct bpf_cost *c, int fd)
 
 int bpf_cost_read(int fd, struct cost_cpu *sum)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct cost_cpu *cpus;
+	uint64_t words[sizeof(*sum) / sizeof(uint64_t)];
 	__u32 zero = 0;
-	int err = 0;
+	int err = percpu_lookup_sum_words(fd, &zero, words, sizeof(words) / sizeof(words[0]));
 
 	memset(sum, 0, sizeof(*sum));
-	if (ncpus <= 0)
-		return -EINVAL;
-	cpus = calloc(ncpus, sizeof(*cpus));
-	if (!cpus)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &zero, cpus))
-		err = -errno;
-	for (int i = 0; !err && i < ncpus; i++) {
-		sum->runs += cpus[i].runs;
-		sum->timed += cpus[i].timed;
-		sum->timed_ns += cpus[i].timed_ns;
-	}
-	free(cpus);
-	return err;
+	if (err)
+		return err;
+	/* Only the counts add up over CPUs: start_ns and skip are each CPU's own. */
+	sum->runs = words[offsetof(struct cost_cpu, runs) / sizeof(uint64_t)];
+	sum->timed = words[offsetof(struct cost_cpu, timed) / sizeof(uint64_t)];
+	sum->timed_ns = words[offsetof(struct cost_cpu, timed_ns) / sizeof(uint64_t)];
+	return 0;
 }
 
 /* NOW less LAST, 0 if less: a count a nested run's update overwrote. */

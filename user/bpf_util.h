@@ -11,7 +11,12 @@
 struct bpf_object;
 struct bpf_object_skeleton;
 
-/* *SUM = the u64 of KEY in per-CPU map FD (array or hash), summed over CPUs. */
+/*
+ * SUMS[0..WORDS) = the value of KEY in per-CPU map FD (array or hash), WORDS
+ * u64s, each summed over CPUs.
+ */
+int percpu_lookup_sum_words(int fd, const void *key, uint64_t *sums, size_t words);
+/* *SUM = the u64 of KEY in per-CPU map FD, summed over CPUs. */
 int percpu_lookup_sum(int fd, const void *key, uint64_t *sum);
 /* OUT[k] = sum over CPUs of entry k of a per-CPU array of u64 with NR entries. */
 int percpu_array_sum(int fd, uint32_t nr, uint64_t *out);
