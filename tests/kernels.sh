@@ -304,6 +304,9 @@ content_check() {
 				      or ([.kernel[].symbol] | index("handle_mm_fault")) == null)
 				  then "a stack not the fault in main: \([$h.stacks[] | [.user[0].symbol, .kernel[0].symbol]])"
 				  else "" end' 2>&1)
+			# What memlens -v said of the hog's mappings, to tell why.
+			[ -z "$why" ] || why="$why ($(grep "^E memlens: pid $hog:" <<<"$b" |
+				cut -c3- | paste -sd';' -))"
 		fi
 		;;
 	kmem)

@@ -97,31 +97,11 @@ void stall_stacks_free(struct stall_stacks *s)
 	free(s);
 }
 
-static struct stalled_sym *find_proc(struct stall_stacks *s, uint32_t tgid)
+static struct stalled_sym *find_proc(const struct stall_stacks *s, uint32_t tgid)
 {
 	for (size_t i = 0; i < s->nr_procs; i++)
 		if (s->procs[i].tgid == tgid)
 			return &s->procs[i];
-	return NULL;
-}
-
-/*
- * The mappings of process TGID as they are now, through its thread TID if
- * its leader has none (a leader that called pthread_exit() is a zombie,
- * with empty maps, while its threads run); NULL if neither has any: it has
- * exited, or they cannot be read.
- */
-static struct symbolizer *read_maps(uint32_t tgid, uint32_t tid)
-{
-	uint32_t ids[] = { tgid, tid && tid != tgid ? tid : 0 };
-
-	for (size_t i = 0; i < 2 && ids[i]; i++) {
-		struct symbolizer *sym = symbolizer_new(ids[i]);
-
-		if (sym && !symbolizer_refresh(sym) && symbolizer_has_code(sym))
-			return sym;
-		symbolizer_free(sym);
-	}
 	return NULL;
 }
 
@@ -272,17 +252,22 @@ void stall_stacks_prune(struct stall_stacks *s)
 	}
 }
 
-/* A symbolizer of the code mappings read early, for a process gone since. */
-static struct symbolizer *early_symbolizer(uint32_t tgid, const struct stalled_sym *ps)
+/*
+ * A symbolizer that opens files as process PID sees them, holding the code
+ * mappings PS read early if any (its files opened now: through PID while
+ * it runs, else at their paths if they are the very files); NULL if out
+ * of memory.
+ */
+static struct symbolizer *early_symbolizer(uint32_t pid, const struct stalled_sym *ps)
 {
 	struct vma_list code = {};
-	struct symbolizer *sym = NULL;
+	struct symbolizer *sym = symbolizer_new(pid);
 
-	if (!ps->nr_code)
-		return NULL;
+	if (!sym || !ps->nr_code)
+		return sym;
 	code.v = calloc(ps->nr_code, sizeof(*code.v));
 	if (!code.v)
-		return NULL;
+		return sym;
 	for (size_t i = 0; i < ps->nr_code; i++) {
 		const struct early_map *m = &ps->code[i];
 		struct vma *v = &code.v[code.nr++];
@@ -292,18 +277,60 @@ static struct symbolizer *early_symbolizer(uint32_t tgid, const struct stalled_s
 				   .dev_minor = m->dev_minor, .exec = true, .ctime_ns = m->ctime_ns };
 		snprintf(v->path, sizeof(v->path), "%s", m->path);
 	}
-	sym = symbolizer_new(tgid);
-	if (sym && (symbolizer_add_maps(sym, &code) || !symbolizer_has_code(sym))) {
-		symbolizer_free(sym);
-		sym = NULL;
-	}
+	symbolizer_add_maps(sym, &code);
 	vma_list_free(&code);
 	return sym;
+}
+
+/* Add PID's mappings as they are now to SYM: false if it has no code mapped (gone, a zombie). */
+static bool add_live_maps(struct symbolizer *sym, uint32_t pid)
+{
+	struct vma_list maps = {};
+	bool code = false;
+
+	if (vma_list_load(pid, &maps))
+		return false;
+	for (size_t i = 0; i < maps.nr && !code; i++)
+		code = maps.v[i].exec;
+	code = code && !symbolizer_add_maps(sym, &maps);
+	vma_list_free(&maps);
+	return code;
+}
+
+/*
+ * The mappings of process TGID as they are now, through its thread TID if
+ * its leader has none (a leader that called pthread_exit() is a zombie,
+ * with empty maps, while its threads run), laid over those read at its
+ * exec: an OOM victim read as it exits can show its maps half torn down,
+ * or files that no longer open, and what was read at exec still names its
+ * program. *LIVE: whether they could be read now; NULL if nothing names
+ * any code of it.
+ */
+static struct symbolizer *read_maps(uint32_t tgid, uint32_t tid, const struct stalled_sym *ps,
+				    bool *live)
+{
+	uint32_t ids[] = { tgid, tid && tid != tgid ? tid : 0 };
+	struct symbolizer *sym = NULL;
+
+	*live = false;
+	for (size_t i = 0; i < 2 && ids[i]; i++) {
+		symbolizer_free(sym);
+		sym = early_symbolizer(ids[i], ps);
+		if (sym && add_live_maps(sym, ids[i])) {
+			*live = true;
+			return sym;
+		}
+	}
+	if (sym && symbolizer_has_code(sym))
+		return sym;
+	symbolizer_free(sym);
+	return NULL;
 }
 
 void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, const char *comm)
 {
 	struct stalled_sym *ps = find_proc(s, tgid);
+	bool live;
 
 	if (ps && !ps->early)
 		return;
@@ -320,16 +347,13 @@ void stall_stacks_seen(struct stall_stacks *s, uint32_t tgid, uint32_t tid, cons
 	 * memlens, on a loaded machine, gets here: its mappings from before,
 	 * if any, name its program's own frames.
 	 */
-	ps->sym = read_maps(tgid, tid);
-	if (!ps->sym) {
-		ps->sym = early_symbolizer(tgid, ps);
-		if (ps->sym) {
-			s->nr_early_only++;
-			debug_msg("pid %u: gone by its first stall: mappings as read before", tgid);
-		} else {
-			s->nr_unread++;
-			debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
-		}
+	ps->sym = read_maps(tgid, tid, ps, &live);
+	if (ps->sym && !live) {
+		s->nr_early_only++;
+		debug_msg("pid %u: gone by its first stall: mappings as read before", tgid);
+	} else if (!ps->sym) {
+		s->nr_unread++;
+		debug_msg("pid %u: mappings not read: stacks without symbols", tgid);
 	}
 	early_maps_free(ps);
 }
@@ -369,6 +393,13 @@ void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *
 	ps->sym = sym;
 	ps->borrowed = true;
 	ps->early = false;
+}
+
+struct symbolizer *stall_stacks_symbolizer(const struct stall_stacks *s, uint32_t tgid)
+{
+	const struct stalled_sym *ps = find_proc(s, tgid);
+
+	return ps ? ps->sym : NULL;
 }
 
 static const struct cached_stack *cache_find(const struct stall_stacks *s, uint32_t tgid,

@@ -52,6 +52,8 @@ unsigned int stall_stacks_early_skipped(const struct stall_stacks *s);
  * to date and frees after S (memlens record's session symbolizer).
  */
 void stall_stacks_use(struct stall_stacks *s, uint32_t tgid, struct symbolizer *sym);
+/* What names process TGID's user frames: NULL if nothing does (yet). */
+struct symbolizer *stall_stacks_symbolizer(const struct stall_stacks *s, uint32_t tgid);
 /*
  * Every aggregate of the session, symbolized: the processes that stalled
  * longest first, each one's stacks longest first.

@@ -34,6 +34,7 @@ static const struct {
 	{ "reachability", test_reachability },
 	{ "freeze", test_freeze },
 	{ "suppress", test_suppress },
+	{ "stall_stacks", test_stall_stacks },
 };
 
 /* With arguments, only the suites they name. */

@@ -75,5 +75,6 @@ void test_kplan(void);
 void test_tpguard(void);
 void test_alloc_session(void);
 void test_cli(void);
+void test_stall_stacks(void);
 
 #endif
