@@ -192,6 +192,14 @@ $(OUTPUT)/libbump_alloc_noplt.so: tests/workloads/bump_alloc.c | $(OUTPUT)
 $(OUTPUT)/libinterpose_malloc.so: tests/workloads/interpose_malloc.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra -shared -fPIC $< -o $@
 
+# A malloc left by siglongjmp() from a signal handler, then new calls from
+# the caller's frame at the same stack pointer (e2e-probes.sh).
+$(OUTPUT)/libsignal_alloc.so: tests/workloads/signal_alloc.c | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC $< -o $@
+
+$(OUTPUT)/lost_return: tests/workloads/lost_return.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/allocs_tails: tests/workloads/allocs_tails.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -275,7 +283,8 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/stallwork \
 	    $(OUTPUT)/libcet_alloc.so $(OUTPUT)/libnocet_alloc.so \
 	    $(OUTPUT)/libbump_alloc.so $(OUTPUT)/libbump_alloc_noplt.so \
-	    $(OUTPUT)/libinterpose_malloc.so $(OUTPUT)/allocs_tails
+	    $(OUTPUT)/libinterpose_malloc.so $(OUTPUT)/allocs_tails \
+	    $(OUTPUT)/libsignal_alloc.so $(OUTPUT)/lost_return
 
 # The suites and their order are tests/run.sh's (make check runs them all).
 e2e: $(E2E_DEPS)

@@ -18,10 +18,12 @@ cd "$(dirname "$0")/.."
 
 CET=$PWD/build/libcet_alloc.so
 NOCET=$PWD/build/libnocet_alloc.so
+SIGNAL_ALLOC=$PWD/build/libsignal_alloc.so
+LOST_RETURN=$PWD/build/lost_return
 LIBDIR=/usr/lib/$(gcc -print-multiarch)
 
 require_root_and_build e2e-probes
-for f in "$CET" "$NOCET"; do
+for f in "$CET" "$NOCET" "$SIGNAL_ALLOC" "$LOST_RETURN"; do
 	[ -e "$f" ] || { echo "e2e-probes: $f missing: make e2e" >&2; exit 1; }
 done
 
@@ -100,6 +102,28 @@ test_doctor() {
 		"$(jq -r --arg l "$tcmalloc" '[.probes[$l][] | select(.function == "malloc" or .function == "free") | .emulated] | join(" ")' <<<"$j")"
 	check_eq "doctor: the table says it" 1 \
 		"$("$MEMLENS" doctor | grep -c "^  free .* +9 push, emulated, past its NULL test$")"
+}
+
+# A malloc that never returns (left by siglongjmp() from a SIGUSR1 handler),
+# then 7 x 4096 from another call site of the same frame, at the stack
+# pointer of the lost call's entry (tests/workloads/lost_return.c). Only the
+# uretprobe trampoline in the return slot there makes an entry nested: a
+# caller's return address means the outer call was lost, counted once, and
+# the new calls are outer ones, each recorded. The code before f038de0 took
+# any return address but the lost call's own for a nested call, and so
+# recorded none of the 7 blocks.
+test_lost_return() {
+	local out=$tmp/lost-return.json err=$tmp/lost-return.err r rc
+	"$MEMLENS" leaks -v --json -t 0 --allocator "$SIGNAL_ALLOC" -- \
+		env LD_PRELOAD="$SIGNAL_ALLOC" "$LOST_RETURN" >"$out" 2>"$err"
+	rc=$?
+	check_eq "lost return: exit code" 0 "$rc"
+	r=$(tail -n 1 "$out")
+	check_eq "lost return: the new calls' 7 x 4096 from one stack" "1 7 28672" \
+		"$(group "$r" lost_return_here)"
+	check_eq "lost return: lost_return_here is the immediate caller" lost_return_here \
+		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol == "lost_return_here"))][0].frames[0].symbol' <<<"$r")"
+	check_eq "lost return: the lost call's return missed once" 1 "$(jq .stats.missed_return <<<"$r")"
 }
 
 # sampled NAME R CMD...: leaks --sample-bytes R -- CMD; sets report and err.
@@ -210,6 +234,7 @@ test_sessions_doctor() {
 test_cet
 test_nocet
 test_doctor
+test_lost_return
 if [ "$(jq -r .features.uprobe_session <("$MEMLENS" doctor --json))" = true ]; then
 	test_sessions_unsampled
 	test_sessions_live
