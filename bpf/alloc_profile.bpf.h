@@ -10,11 +10,17 @@
  * Allocator functions call each other (operator new calls malloc, the
  * aligned ones call one another) and only the outermost call of a thread
  * counts. Without return probes, the end of a call is not seen: every
- * outer call is remembered as the sessions remember one left unsampled
- * (session.bpf.h): its stack pointer, the return address in its slot, its
- * function's code. A later entry below that stack pointer, with the slot
- * intact and called from that code (or from that of the last call it
- * made), is nested. One at the same stack pointer is a new call from the
+ * outer call is remembered by its stack pointer and its function's code.
+ * A later entry below that stack pointer, called from that code (or from
+ * that of the last call it made), is nested: that code runs only inside a
+ * call whose entry was seen, the outer one or a nested one, which would
+ * have become the one remembered. Unlike a session's unsampled call
+ * (session.bpf.h), whose slot is checked for the syscalls made inside it,
+ * the return address in the outer call's slot is not read: a read of user
+ * memory costs an entry as much as all the rest of it (140 ns here), and
+ * it is read only where needed, below that stack pointer, at a tail
+ * jump's target and for a sampled call's stack. One at the same stack
+ * pointer is a new call from the
  * caller, or a tail jump of the outer function, which passes its own
  * return address on: userspace does not hook a function that only
  * forwards to a hooked one (libstdc++'s new[] is `jmp new`), and puts an
@@ -54,7 +60,7 @@ struct profile_thread {
 	/* First: userspace reads it of every thread (struct sample_state). */
 	struct sample_state sample;
 	__u64 sp;		/* its stack pointer at the entry */
-	__u64 ret;		/* the return address there */
+	__u64 ret;		/* the return address there, read at a tail jump */
 	__u64 lo, hi;		/* its function's code */
 	__u64 inner_lo, inner_hi;	/* that of the last call it made */
 	__u64 tail_sp;		/* it tail-jumps on to a hooked function: at this sp */
@@ -79,18 +85,18 @@ static struct profile_thread *profile_thread(__u32 tid)
 }
 
 /*
- * Is this entry, at SP and called from RET, made inside the thread's last
- * outer call? Then the function it enters, at START for SIZE bytes, is
- * remembered as the inner call, for the calls it makes in turn.
+ * Is this entry, at SP, made inside the thread's last outer call? Then the
+ * function it enters, at START for SIZE bytes, is remembered as the inner
+ * call, for the calls it makes in turn.
  */
-static bool profile_nested(struct profile_thread *pt, __u64 sp, __u64 ret, __u64 start,
-			   __u64 size, enum alloc_kind kind)
+static bool profile_nested(struct profile_thread *pt, __u64 sp, __u64 start, __u64 size,
+			   enum alloc_kind kind)
 {
-	__u64 tail_sp = pt->tail_sp, slot;
+	__u64 tail_sp = pt->tail_sp, ret;
 
 	/* A mark serves the next entry only: any other one drops it. */
 	pt->tail_sp = 0;
-	if (tail_sp && tail_sp == sp && ret == pt->ret &&
+	if (tail_sp && tail_sp == sp && return_address_at(sp) == pt->ret &&
 	    (start == pt->tail_to[0] || start == pt->tail_to[1] || start == pt->tail_to[2] ||
 	     start == pt->tail_to[3] || (pt->tail_unbound && kind == pt->tail_kind))) {
 		/* The outer call's tail jump: its code is now this function's. */
@@ -100,10 +106,7 @@ static bool profile_nested(struct profile_thread *pt, __u64 sp, __u64 ret, __u64
 	}
 	if (!pt->sp || sp >= pt->sp)
 		return false;
-	/* Returned: the caller's next call or push has overwritten the slot. */
-	slot = return_address_at(pt->sp);
-	if (slot != pt->ret && slot != uretprobe_trampoline())
-		return false;
+	ret = return_address_at(sp);
 	if ((ret < pt->lo || ret >= pt->hi) && (ret < pt->inner_lo || ret >= pt->inner_hi))
 		return false;
 	pt->inner_lo = start;
@@ -151,10 +154,10 @@ static bool profile_size(struct pt_regs *ctx, enum alloc_kind kind, __u64 *size)
  * the caller's frame, as at the return (stack_at_return()): by unwind
  * table where the process has them, else by frame pointer.
  */
-static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp, __u64 ret)
+static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp)
 {
 	struct stack_scratch *sc = scratch_get();
-	__u64 token;
+	__u64 token, ret = return_address_at(sp);
 	int unwound;
 
 	if (!sc)
@@ -168,13 +171,13 @@ static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp, __u64 ret)
 	return store_scratch_stack(sc, token);
 }
 
-static void profile_count(struct pt_regs *ctx, __u64 sp, __u64 ret, __u64 size, __u16 flags)
+static void profile_count(struct pt_regs *ctx, __u64 sp, __u64 size, __u16 flags)
 {
 	struct go_alloc_key key = { .size = size, .tgid = current_tgid(), .flags = flags };
 	static const __u64 zero;
 	__u64 *calls;
 
-	key.stack_id = stack_at_entry(ctx, sp, ret);
+	key.stack_id = stack_at_entry(ctx, sp);
 	calls = lookup_or_init(&alloc_profile, &key, &zero, STAT_ALLOCS_FULL);
 	if (!calls)
 		return;
@@ -187,7 +190,7 @@ static void profile_count(struct pt_regs *ctx, __u64 sp, __u64 ret, __u64 size, 
 SEC("?uprobe")
 int profile_enter(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), ret, start, size;
+	__u64 cookie = bpf_get_attach_cookie(ctx), sp = PT_REGS_SP(ctx), start, size;
 	struct profile_thread *pt;
 	__u32 tid;
 	__u16 flags;
@@ -197,13 +200,11 @@ int profile_enter(struct pt_regs *ctx)
 	pt = profile_thread(tid);
 	if (!pt)
 		return 0;
-	ret = return_address_at(sp);
 	/* The kernel puts the instruction pointer back on the probe. */
 	start = PT_REGS_IP(ctx) - SESSION_SKIP(cookie);
-	if (profile_nested(pt, sp, ret, start, SESSION_FUNC_SIZE(cookie), SESSION_KIND(cookie)))
+	if (profile_nested(pt, sp, start, SESSION_FUNC_SIZE(cookie), SESSION_KIND(cookie)))
 		return 0;
 	pt->sp = sp;
-	pt->ret = ret;
 	pt->lo = start;
 	pt->hi = start + SESSION_FUNC_SIZE(cookie);
 	pt->inner_lo = pt->inner_hi = 0;
@@ -211,7 +212,7 @@ int profile_enter(struct pt_regs *ctx)
 		return 0;
 	if (!sample_alloc(&pt->sample, size, &flags))
 		return 0;
-	profile_count(ctx, sp, ret, size, flags);
+	profile_count(ctx, sp, size, flags);
 	return 0;
 }
 
@@ -310,10 +311,13 @@ int profile_tail(struct pt_regs *ctx)
 		return 0;
 	tid = current_tid();
 	pt = bpf_map_lookup_elem(&profile_threads, &tid);
-	if (!pt || pt->sp != sp || return_address_at(sp) != pt->ret)
+	/* At the outer call's stack pointer: only that call can be here. */
+	if (!pt || pt->sp != sp)
 		return 0;
 	if ((cookie & TAIL_COND) && !condition_holds(ctx->flags, TAIL_CC(cookie)))
 		return 0;
+	/* The return address it passes on, which its target's entry must find. */
+	pt->ret = return_address_at(sp);
 	__builtin_memset(pt->tail_to, 0, sizeof(pt->tail_to));
 	pt->tail_kind = TAIL_KIND(cookie);
 	pt->tail_unbound = !tail_targets(cookie, PT_REGS_IP(ctx), pt->tail_to);
