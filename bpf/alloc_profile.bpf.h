@@ -16,17 +16,17 @@
  * call whose entry was seen, the outer one or a nested one, which would
  * have become the one remembered. Unlike a session's unsampled call
  * (session.bpf.h), whose slot is checked for the syscalls made inside it,
- * the return address in the outer call's slot is not read: a read of user
- * memory costs an entry as much as all the rest of it (140 ns here), and
- * it is read only where needed, below that stack pointer, at a tail
- * jump's target and for a sampled call's stack. One at the same stack
- * pointer is a new call from the
- * caller, or a tail jump of the outer function, which passes its own
- * return address on: userspace does not hook a function that only
- * forwards to a hooked one (libstdc++'s new[] is `jmp new`), and puts an
- * entry probe on each tail jump to a hooked function that the unwind
- * tables prove is one (glibc's realloc(NULL, n) jumps to malloc): it marks
- * the next entry at its stack pointer as the same call.
+ * the outer call's slot is not read, and an entry's own return address
+ * only where it is needed: below that stack pointer, at a tail jump's
+ * target, and for a sampled call's stack. A read of user memory costs an
+ * entry as much as all the rest of it (140 ns here). An entry at the same
+ * stack pointer is a new call from the caller, or a tail jump of the
+ * outer function, which passes its own return address on: userspace
+ * does not hook a function that only forwards to a hooked one
+ * (libstdc++'s new[] is `jmp new`), and puts an entry probe on each tail
+ * jump to a hooked function that the unwind tables prove is one (glibc's
+ * realloc(NULL, n) jumps to malloc): it marks the next entry at its stack
+ * pointer as the same call.
  *
  * The attach cookie of each function is SESSION_COOKIE(kind, 0, skip,
  * size) (allocs.h): cookies need Linux 5.15, which userspace checks.

@@ -801,6 +801,12 @@ static bool syscall_in_unsampled_call(void)
  * probe was armed; anything else is a new call from the caller's frame.
  * Read only then, not at every entry: a read of user memory costs a
  * malloc's entry program as much as all the rest of it (140 ns here).
+ * Another tracer's return probe on the function's first byte, a uprobe of
+ * its own when memlens probes further in (past endbr64), puts the
+ * trampoline there before this runs: then a call after a lost return, at
+ * that stack pointer, is taken for a nested one (its block untracked,
+ * the loss not counted), where a tail jump under both tracers, far more
+ * common, is right.
  */
 static bool outer_call_lost(const struct thread_state *ts, __u64 sp)
 {
