@@ -209,13 +209,16 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
 
 #include "sampling.bpf.h"
 
-/* Add N to counter PS of process TGID, creating its entry on first use. */
-static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
+/*
+ * The counters of process TGID, its entry made on first use, for one
+ * event; NULL (counted) if there is no room, or nothing counts them.
+ */
+static struct proc_stats *proc_event(__u32 tgid)
 {
 	struct proc_stats *st;
 
 	if (!proc_stats_on)
-		return;
+		return NULL;
 	st = bpf_map_lookup_elem(&proc_stats, &tgid);
 	if (!st) {
 		/* The name it has now: an exec's row shows it (process_exec). */
@@ -226,12 +229,35 @@ static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
 		st = bpf_map_lookup_elem(&proc_stats, &tgid);
 		if (!st) {
 			stat_add(STAT_PROCS_FULL, 1);
-			return;
+			return NULL;
 		}
 	}
-	if (ps < PS_NR)
-		__sync_fetch_and_add(&st->v[ps], n);
 	stat_add(STAT_EVENTS, 1);
+	return st;
+}
+
+/* Add N to counter PS of process TGID. */
+static void proc_add(__u32 tgid, enum proc_stat ps, __u64 n)
+{
+	struct proc_stats *st = proc_event(tgid);
+
+	if (st && ps < PS_NR)
+		__sync_fetch_and_add(&st->v[ps], n);
+}
+
+/*
+ * One more to counter PS of process TGID and BYTES to the next one, its
+ * bytes (PS_ALLOCS and PS_ALLOC_BYTES, ...): one lookup for both, on
+ * every allocation and free of every process under top and hist.
+ */
+static void proc_add_bytes(__u32 tgid, enum proc_stat ps, __u64 bytes)
+{
+	struct proc_stats *st = proc_event(tgid);
+
+	if (!st || ps + 1 >= PS_NR)
+		return;
+	__sync_fetch_and_add(&st->v[ps], 1);
+	__sync_fetch_and_add(&st->v[ps + 1], bytes);
 }
 
 static void hist_add(__u32 tgid, enum hist_kind kind, __u64 value)
@@ -645,8 +671,7 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u16 fla
 
 	/* Counted whether or not the block fits in the map. */
 	if (is_allocator_kind(kind)) {
-		proc_add(tgid, PS_ALLOCS, 1);
-		proc_add(tgid, PS_ALLOC_BYTES, size);
+		proc_add_bytes(tgid, PS_ALLOCS, size);
 		hist_add(tgid, HIST_ALLOC_SIZE, size);
 	}
 	err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
@@ -690,8 +715,7 @@ static void account_free(__u32 tgid, const struct alloc_info *info)
 	stat_add(STAT_FREE_BYTES, info->size);
 	/* Not even the clock unless top or hist asked: every free comes here. */
 	if (proc_stats_on && is_allocator_kind(info->kind)) {
-		proc_add(tgid, PS_FREES, 1);
-		proc_add(tgid, PS_FREE_BYTES, info->size);
+		proc_add_bytes(tgid, PS_FREES, info->size);
 		hist_add(tgid, HIST_LIFETIME, (bpf_ktime_get_ns() - info->ts_ns) / 1000);
 	}
 }
@@ -1124,11 +1148,9 @@ static void brk_done(__u32 tgid, struct syscall_args *sc, __u64 ret)
 		return;
 	}
 	if (ret > old) {
-		proc_add(tgid, PS_BRK_GROW, 1);
-		proc_add(tgid, PS_BRK_GROW_BYTES, ret - old);
+		proc_add_bytes(tgid, PS_BRK_GROW, ret - old);
 	} else if (ret < old) {
-		proc_add(tgid, PS_BRK_SHRINK, 1);
-		proc_add(tgid, PS_BRK_SHRINK_BYTES, old - ret);
+		proc_add_bytes(tgid, PS_BRK_SHRINK, old - ret);
 	}
 }
 
@@ -1192,8 +1214,7 @@ static void mmap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 			maps_changed(EVENT_MAPS_CHANGED, tgid);
 		return;
 	}
-	proc_add(tgid, PS_MMAP, 1);
-	proc_add(tgid, PS_MMAP_BYTES, len);
+	proc_add_bytes(tgid, PS_MMAP, len);
 	hist_add(tgid, HIST_MMAP_SIZE, len);
 	/*
 	 * Thread stacks (MAP_STACK) are cached by the thread library, and
@@ -1252,8 +1273,7 @@ static void munmap_blocks(__u64 addr, __u64 len)
 /* brk and munmap keep no state to their exit; see syscall_enter. */
 static void munmap_done(__u32 tgid, struct syscall_args *sc)
 {
-	proc_add(tgid, PS_MUNMAP, 1);
-	proc_add(tgid, PS_MUNMAP_BYTES, sc->args[1]);
+	proc_add_bytes(tgid, PS_MUNMAP, sc->args[1]);
 }
 
 static void mremap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
