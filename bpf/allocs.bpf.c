@@ -254,7 +254,7 @@ static void proc_add_bytes(__u32 tgid, enum proc_stat ps, __u64 bytes)
 {
 	struct proc_stats *st = proc_event(tgid);
 
-	if (!st || ps + 1 >= PS_NR)
+	if (!st || ps >= PS_NR - 1)
 		return;
 	__sync_fetch_and_add(&st->v[ps], 1);
 	__sync_fetch_and_add(&st->v[ps + 1], bytes);

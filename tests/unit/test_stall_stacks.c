@@ -88,13 +88,21 @@ static void test_program_gone_from_maps(void)
 	uint64_t at = (uint64_t)(uintptr_t)stall_stacks_marker + 1;
 	struct symbolizer *sym;
 	struct frame_info fi = {};
+	void (*old_pipe)(int);
 	int cmd[2], tries = 0;
 	pid_t pid;
 
-	CHECK(s && !pipe(cmd));
+	if (!s || pipe(cmd)) {
+		CHECK(!"a stall_stacks and a pipe");
+		stall_stacks_free(s);
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		CHECK(pid >= 0);
+		close(cmd[0]);
+		close(cmd[1]);
+		stall_stacks_free(s);
 		return;
 	}
 	if (pid == 0) {
@@ -107,9 +115,9 @@ static void test_program_gone_from_maps(void)
 	close(cmd[0]);
 	stall_stacks_early(s, pid, "unit");
 	/* A child gone early (no exec mapping allowed) fails a check, not the tests. */
-	signal(SIGPIPE, SIG_IGN);
+	old_pipe = signal(SIGPIPE, SIG_IGN);
 	CHECK(write(cmd[1], "x", 1) == 1);
-	signal(SIGPIPE, SIG_DFL);
+	signal(SIGPIPE, old_pipe);
 	while (maps_program(pid) && tries++ < 500)
 		nanosleep(&pause_10ms, NULL);
 	CHECK(!maps_program(pid));
