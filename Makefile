@@ -194,7 +194,7 @@ $(OUTPUT)/libinterpose_malloc.so: tests/workloads/interpose_malloc.c | $(OUTPUT)
 
 # A malloc left by siglongjmp() from a signal handler, then new calls from
 # the caller's frame at the same stack pointer (e2e-probes.sh).
-$(OUTPUT)/libsignal_alloc.so: tests/workloads/signal_alloc.c | $(OUTPUT)
+$(OUTPUT)/libsignal_alloc.so: tests/workloads/signal_alloc.c tests/workloads/bump_alloc.c | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra -shared -fPIC $< -o $@
 
 $(OUTPUT)/lost_return: tests/workloads/lost_return.c | $(OUTPUT)
