@@ -54,6 +54,21 @@ struct {
 	__type(value, struct alloc_info);
 } allocs SEC(".maps");
 
+/*
+ * The table of recent blocks in front of the allocs map (include/allocs.h):
+ * alloc_bucket_mask + 1 buckets; 0, none: where the kernel lacks BPF
+ * atomics, and in top and hist, which trace every process.
+ */
+const volatile __u32 alloc_bucket_mask;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct alloc_bucket);
+} alloc_table SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DEFAULT_MAX_STACKS);
@@ -654,8 +669,106 @@ static bool is_allocator_kind(enum alloc_kind kind)
 	return kind < KIND_MMAP;
 }
 
-static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u16 flags,
-			 __u64 stack_id)
+#define barrier()		asm volatile("" ::: "memory")
+#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
+#define READ_ONCE_U32(x)	(*(volatile __u32 *)&(x))
+#define WRITE_ONCE_U64(x, v)	(*(volatile __u64 *)&(x) = (v))
+
+/* The bucket of the table for a block at ADDR; NULL without the table. */
+static __always_inline struct alloc_bucket *bucket_of(__u64 addr)
+{
+	__u32 idx = alloc_bucket_index(addr, alloc_bucket_mask);
+
+	if (!alloc_bucket_mask)
+		return NULL;
+	return bpf_map_lookup_elem(&alloc_table, &idx);
+}
+
+/* One more block of bucket B in the map: its frees must look there. */
+static __always_inline void bucket_spilled(struct alloc_bucket *b, int n)
+{
+	if (b)
+		__sync_fetch_and_add(&b->way[0].spilled, n);
+}
+
+/*
+ * Take the block at ADDR out of bucket B into INFO: true if it was there.
+ * Only the block's free (or realloc, munmap) writes a way that holds it,
+ * and it is not handed out again before this returns: a plain store, after
+ * the info is read.
+ */
+static __always_inline bool table_take(struct alloc_bucket *b, __u64 addr,
+				       struct alloc_info *info)
+{
+#pragma unroll
+	for (int i = 0; i < ALLOC_WAYS; i++) {
+		struct alloc_way *w = &b->way[i];
+
+		if (READ_ONCE_U64(w->addr) != addr)
+			continue;
+		*info = w->info;
+		barrier();
+		WRITE_ONCE_U64(w->addr, 0);
+		return true;
+	}
+	return false;
+}
+
+/* A way of bucket B claimed for KEY's block: one that held its address, or an empty one. */
+static __always_inline struct alloc_way *table_claim(struct alloc_bucket *b, __u64 addr)
+{
+	__u64 busy = addr | ALLOC_WAY_BUSY;
+
+	/* Freed where no probe looks, then handed out again: the same block. */
+#pragma unroll
+	for (int i = 0; i < ALLOC_WAYS; i++) {
+		struct alloc_way *w = &b->way[i];
+
+		if (READ_ONCE_U64(w->addr) == addr &&
+		    __sync_val_compare_and_swap(&w->addr, addr, busy) == addr) {
+			stat_add(STAT_REPLACED, 1);
+			return w;
+		}
+	}
+#pragma unroll
+	for (int i = 0; i < ALLOC_WAYS; i++) {
+		struct alloc_way *w = &b->way[i];
+
+		if (!READ_ONCE_U64(w->addr) && !__sync_val_compare_and_swap(&w->addr, 0, busy))
+			return w;
+	}
+	return NULL;
+}
+
+/*
+ * Put KEY's block in bucket B: false if every way holds another. A stale
+ * entry of its address in the map (freed unseen) goes, as the map's own
+ * insert would replace it. Compare-and-swap: a return program only, in a
+ * variant for kernels that have BPF atomics (alloc_return).
+ */
+static __always_inline bool table_put(struct alloc_bucket *b, struct alloc_key *key,
+				      const struct alloc_info *info)
+{
+	struct alloc_way *w = table_claim(b, key->addr);
+
+	if (!w)
+		return false;
+	if (READ_ONCE_U32(b->way[0].spilled) && !bpf_map_delete_elem(&allocs, key)) {
+		stat_add(STAT_REPLACED, 1);
+		bucket_spilled(b, -1);
+	}
+	w->info = *info;
+	barrier();
+	WRITE_ONCE_U64(w->addr, key->addr);
+	return true;
+}
+
+/*
+ * A block returned at ADDR: counted, and tracked until its free, in the
+ * table (TABLE, a return program with atomics) or in the map.
+ */
+static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind,
+					 __u16 flags, __u64 stack_id, bool table)
 {
 	__u32 tgid = current_tgid();
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
@@ -667,6 +780,7 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u16 fla
 		.kind = kind,
 		.flags = flags,
 	};
+	struct alloc_bucket *b = bucket_of(addr);
 	long err;
 
 	/* Counted whether or not the block fits in the map. */
@@ -674,39 +788,56 @@ static void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind, __u16 fla
 		proc_add_bytes(tgid, PS_ALLOCS, size);
 		hist_add(tgid, HIST_ALLOC_SIZE, size);
 	}
+	if (table && b && table_put(b, &key, &info))
+		goto tracked;
 	err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
 	if (err == -EEXIST) {
 		/* Freed by a path we do not see, then handed out again. */
 		stat_add(STAT_REPLACED, 1);
 		err = bpf_map_update_elem(&allocs, &key, &info, BPF_EXIST);
+	} else if (!err) {
+		bucket_spilled(b, 1);
 	}
 	if (err) {
 		stat_add(STAT_ALLOCS_FULL, 1);
 		return;
 	}
+tracked:
 	stat_add(STAT_ALLOCS, 1);
 	stat_add(STAT_ALLOC_BYTES, size);
 }
 
-/* Take ADDR's block out of the map; false if it was not there. */
+/* Take ADDR's block out of the table or the map; false if it was in neither. */
 static bool take_alloc(__u32 tgid, __u64 addr, struct alloc_info *info)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
-	struct alloc_info *p = bpf_map_lookup_elem(&allocs, &key);
+	struct alloc_bucket *b = bucket_of(addr);
+	struct alloc_info *p;
 
+	if (b && table_take(b, addr, info))
+		return true;
+	/* None of this bucket's blocks in the map: no lookup there. */
+	if (b && !READ_ONCE_U32(b->way[0].spilled))
+		return false;
+	p = bpf_map_lookup_elem(&allocs, &key);
 	if (!p)
 		return false;
 	*info = *p;
-	return bpf_map_delete_elem(&allocs, &key) == 0;
+	if (bpf_map_delete_elem(&allocs, &key))
+		return false;
+	bucket_spilled(b, -1);
+	return true;
 }
 
-/* Put a block taken out back, as it was. */
+/* Put a block taken out back, as it was: in the map, where no atomics are needed. */
 static void restore_alloc(__u32 tgid, __u64 addr, const struct alloc_info *info)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
 
 	if (bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST))
 		stat_add(STAT_REPLACED, 1);
+	else
+		bucket_spilled(bucket_of(addr), 1);
 }
 
 static void account_free(__u32 tgid, const struct alloc_info *info)
@@ -879,7 +1010,8 @@ static void realloc_freed_old(struct thread_state *ts)
 }
 
 /* The block an allocator call returned, tracked if sampled (see sampling.bpf.h). */
-static void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr)
+static __always_inline void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr,
+						  bool table)
 {
 	__u16 flags;
 
@@ -892,21 +1024,46 @@ static void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr
 		flags = ts->sample_flags;
 	else if (!sample_alloc(&ts->sample, ts->size, &flags))
 		return;
-	record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx));
+	record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx), table);
 }
 
-static void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 ret)
+/*
+ * The two as functions of their own, each called from three places: the
+ * table's compare-and-swap only in the one the return programs with
+ * atomics call.
+ */
+static __noinline void record_in_table(void *ctx, struct thread_state *ts, __u64 addr)
+{
+	record_returned_block(ctx, ts, addr, true);
+}
+
+static __noinline void record_in_map(void *ctx, struct thread_state *ts, __u64 addr)
+{
+	record_returned_block(ctx, ts, addr, false);
+}
+
+static __always_inline void record_returned(void *ctx, struct thread_state *ts, __u64 addr,
+					    bool table)
+{
+	if (table)
+		record_in_table(ctx, ts, addr);
+	else
+		record_in_map(ctx, ts, addr);
+}
+
+static __always_inline void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 ret,
+					    bool table)
 {
 	if (!ts->ptr) {			/* realloc(NULL, n) is malloc(n) */
 		if (ret)
-			record_returned_block(ctx, ts, ret);
+			record_returned(ctx, ts, ret, table);
 		else
 			alloc_failed();
 		return;
 	}
 	if (ret) {
 		realloc_freed_old(ts);
-		record_returned_block(ctx, ts, ret);
+		record_returned(ctx, ts, ret, table);
 		return;
 	}
 	if (ts->size == 0) {		/* glibc: realloc(p, 0) frees p */
@@ -918,7 +1075,8 @@ static void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 
 		restore_alloc(current_tgid(), ts->ptr, &ts->old);
 }
 
-static void account_posix_memalign(struct pt_regs *ctx, struct thread_state *ts, long err)
+static __always_inline void account_posix_memalign(struct pt_regs *ctx, struct thread_state *ts,
+						   long err, bool table)
 {
 	__u64 addr = 0;
 
@@ -926,10 +1084,15 @@ static void account_posix_memalign(struct pt_regs *ctx, struct thread_state *ts,
 		alloc_failed();
 		return;
 	}
-	record_returned_block(ctx, ts, addr);
+	record_returned(ctx, ts, addr, table);
 }
 
-static int alloc_return_common(struct pt_regs *ctx, long ret)
+/*
+ * An allocator call's return. TABLE: tracked in the table of recent blocks
+ * where it is on; a constant, so that the program that must load without BPF
+ * atomics (alloc_map_return) has no compare-and-swap in it at all.
+ */
+static __always_inline int alloc_return_common(struct pt_regs *ctx, long ret, bool table)
 {
 	struct thread_state *ts;
 	__u32 tid = current_tid();
@@ -945,16 +1108,16 @@ static int alloc_return_common(struct pt_regs *ctx, long ret)
 	switch (ts->kind) {
 	case KIND_REALLOC:
 	case KIND_REALLOCARRAY:
-		account_realloc(ctx, ts, ret);
+		account_realloc(ctx, ts, ret, table);
 		break;
 	case KIND_POSIX_MEMALIGN:
-		account_posix_memalign(ctx, ts, ret);
+		account_posix_memalign(ctx, ts, ret, table);
 		break;
 	case KIND_DELETE:		/* accounted at entry */
 		break;
 	default:
 		if (ret)
-			record_returned_block(ctx, ts, ret);
+			record_returned(ctx, ts, ret, table);
 		else
 			alloc_failed();
 	}
@@ -965,7 +1128,19 @@ SEC("uretprobe")
 int BPF_URETPROBE(alloc_return, long ret)
 {
 	cost_begin();
-	alloc_return_common(ctx, ret);
+	alloc_return_common(ctx, ret, true);
+	return cost_end();
+}
+
+/*
+ * The same where the kernel lacks BPF atomics (5.12), which its verifier
+ * refuses even in code that cannot run: every block in the map.
+ */
+SEC("uretprobe")
+int BPF_URETPROBE(alloc_map_return, long ret)
+{
+	cost_begin();
+	alloc_return_common(ctx, ret, false);
 	return cost_end();
 }
 
@@ -1222,7 +1397,7 @@ static void mmap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 	 * neither is memory the program allocated and can leak.
 	 */
 	if (track_mmaps && !sc->internal && !(flags & (MAP_STACK | MAP_FIXED)))
-		record_alloc(ret, len, KIND_MMAP, 0, stack_in_syscall(ctx));
+		record_alloc(ret, len, KIND_MMAP, 0, stack_in_syscall(ctx), false);
 }
 
 static __u64 page_align(__u64 len)
@@ -1282,7 +1457,7 @@ static void mremap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret
 	if (!sc->has_old)
 		return;
 	account_free(tgid, &sc->old);
-	record_alloc(ret, sc->args[2], KIND_MREMAP, 0, stack_in_syscall(ctx));
+	record_alloc(ret, sc->args[2], KIND_MREMAP, 0, stack_in_syscall(ctx), false);
 }
 
 /*

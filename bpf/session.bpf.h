@@ -140,7 +140,7 @@ SEC("?uprobe.multi")
 int alloc_session(struct pt_regs *ctx)
 {
 	if (bpf_session_is_return())
-		return alloc_return_common(ctx, PT_REGS_RC(ctx));
+		return alloc_return_common(ctx, PT_REGS_RC(ctx), true);	/* 6.13: atomics */
 	return session_enter(ctx);
 }
 

@@ -250,6 +250,49 @@ struct alloc_info {
 #define ALLOC_F_UNSAMPLED	0x1
 
 /*
+ * The table of recent blocks in front of the allocs map (memlens leaks and
+ * record of one process, where the kernel has BPF atomics): a block's
+ * bucket is a hash of its address, and it goes in an empty way of it, or
+ * to the map when none is. A table this small stays in the CPU's caches,
+ * where the map's buckets, spread over megabytes, do not: an insert and a
+ * free cost a few loads and stores, not two hash-map operations
+ * (bench/README.md, "The table of recent blocks"). The key of a block in
+ * a way is (the traced process, addr).
+ *
+ * A way's addr: 0 empty; a block's address (16-byte aligned, as every
+ * allocator's) when its info is whole; the same with ALLOC_WAY_BUSY while
+ * the return program that claimed the way (compare-and-swap from 0) writes
+ * the info. Only that program and the block's free write a way holding a
+ * block; readers take a way's info only between two equal reads of addr
+ * without ALLOC_WAY_BUSY.
+ */
+#define ALLOC_WAYS		2
+#define ALLOC_WAY_BUSY		1ULL
+#define ALLOC_BUCKETS_DEFAULT	2048	/* 4096 blocks, 256 KiB */
+#define ALLOC_BUCKETS_MAX	(1U << 20)
+
+struct alloc_way {
+	__u64 addr;
+	struct alloc_info info;
+	/* Way 0's: blocks of this bucket in the map instead, at most (a free finds none: no lookup). */
+	__u32 spilled;
+	__u32 pad[5];
+};
+
+struct alloc_bucket {
+	struct alloc_way way[ALLOC_WAYS];
+};
+
+/* The bucket of a block at ADDR in a table of MASK + 1 buckets: Fibonacci hashing. */
+static inline __u32 alloc_bucket_index(__u64 addr, __u32 mask)
+{
+	return (__u32)(((addr >> 4) * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+}
+
+/* alloc_key.pad of a block read from the table, not from the map (userspace only). */
+#define ALLOC_KEY_IN_TABLE	1
+
+/*
  * Value of the stacks map, keyed by a 64-bit hash of the frames. The BPF
  * side compares frames on every hit, so an id always names the stack it
  * was taken for; a clash is counted (STAT_STACK_COLLISION), never merged.

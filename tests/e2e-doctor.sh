@@ -262,6 +262,10 @@ check "doctor --json: the hooks uprobe_multi gives" jq_true \
 check "doctor --json: task storage as scratch where both it and task_btf are" jq_true \
 	'.features as $f | .commands.leaks.ways.scratch ==
 	 (if $f.task_storage and $f.task_btf then "task_storage" else "percpu" end)' "$tmp/json"
+check "doctor --json: leaks and record keep blocks in a table where BPF atomics are" jq_true \
+	'.features.bpf_atomics as $a
+	 | ([.commands.leaks, .commands.record] | all(.ways.blocks == (if $a then "table" else "map" end)))
+	   and ([.commands.allocs, .commands.top] | all(.ways.blocks == null))' "$tmp/json"
 check "doctor --json: top reads rss_stat in the layout BTF shows" jq_true \
 	'.features as $f | .commands.top.ways.rss ==
 	 (if ($f.rss_stat | not) then "none" elif $f.rss_percpu then "percpu_counter"

@@ -240,6 +240,35 @@ test_full_maps() {
 		grep -q "^LOST: [0-9]* allocations not tracked: outstanding map full" "$tmp/full.txt"
 }
 
+# The table of recent blocks in front of the map (include/allocs.h): the
+# same exact leaks with a table of 2 buckets, where most blocks spill to
+# the map and frees look in both, and with none; a bad size is refused.
+test_table() {
+	local r
+	if [ "$("$MEMLENS" doctor --json | jq -r .commands.leaks.ways.blocks)" = table ]; then
+		"$MEMLENS" leaks -v --json -- "$LEAKY" >/dev/null 2>"$tmp/table.err"
+		check "table: -v says its size" \
+			grep -q "^memlens: blocks: a table of 4096 recent ones (256 KiB) in front of a map of 258048$" \
+			"$tmp/table.err"
+	else
+		check "table: none without BPF atomics" sh -c \
+			'"$1" leaks -v --json -- "$2" 2>&1 >/dev/null | grep -c "table of" | grep -qx 0' \
+			sh "$MEMLENS" "$LEAKY"
+	fi
+	r=$(MEMLENS_ALLOC_BUCKETS=2 "$MEMLENS" leaks --json -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check_leaks "table of 2 buckets" "$r"
+	check_eq "table of 2 buckets: nothing lost or replaced" "0 0 0" \
+		"$(jq -r '.stats | "\(.replaced) \(.allocs_map_full) \(.missed_return)"' <<<"$r")"
+	r=$(MEMLENS_ALLOC_BUCKETS=0 "$MEMLENS" leaks --json -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check_leaks "no table" "$r"
+	# The return program a kernel without BPF atomics loads (5.10, 5.11).
+	r=$(MEMLENS_DISABLE=bpf_atomics "$MEMLENS" leaks --json -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check_leaks "no BPF atomics" "$r"
+	expect_error "table: a size not a power of two" 1 \
+		"memlens: invalid MEMLENS_ALLOC_BUCKETS '3': 0 (no table) or a power of two from 2, of fewer than 262144 blocks in all" \
+		env MEMLENS_ALLOC_BUCKETS=3 "$MEMLENS" leaks -- "$LEAKY"
+}
+
 # The command runs with the signals memlens found, not those memlens
 # set up for itself; a Ctrl-C before its exec ends it and says so.
 test_command_signals() {
@@ -602,6 +631,7 @@ suite_cleanup() {
 
 require_root_and_build e2e-leaks
 
+
 test_command
 test_exec
 test_dlopen_exit
@@ -612,6 +642,7 @@ test_debuglink
 test_text_output
 test_options
 test_full_maps
+test_table
 test_tracefs_unmounted
 test_flame
 test_pprof

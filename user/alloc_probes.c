@@ -12,6 +12,7 @@
 #include "allocs.h"
 #include "allocs.skel.h"
 #include "alloc_probes.h"
+#include "bpf_compat.h"
 #include "cxx_forward.h"
 #include "elfsym.h"
 #include "kfeatures.h"
@@ -545,7 +546,7 @@ static int attach_placed(struct alloc_probes *ap, struct allocs_bpf *skel, struc
 	if (sessions(skel))
 		err = attach_session(ap, skel, placed, nr, lib_path, pid);
 	else
-		err = attach_group(ap, skel->progs.alloc_return, lib_path, group, n, pid, true);
+		err = attach_group(ap, allocs_return_prog(skel), lib_path, group, n, pid, true);
 	/* Then one link for each entry program, with all its functions. */
 	for (size_t i = 0; i < nr && !err; i++) {
 		bool first = true;
@@ -646,7 +647,7 @@ void alloc_probes_prepare(struct allocs_bpf *skel)
 		said = true;
 		return;
 	}
-	bpf_program__set_expected_attach_type(skel->progs.alloc_return, BPF_TRACE_UPROBE_MULTI);
+	bpf_program__set_expected_attach_type(allocs_return_prog(skel), BPF_TRACE_UPROBE_MULTI);
 	for (size_t i = 0; i < NR_FUNCS; i++)
 		bpf_program__set_expected_attach_type(alloc_funcs[i].entry(skel),
 						      BPF_TRACE_UPROBE_MULTI);

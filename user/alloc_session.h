@@ -52,6 +52,9 @@ struct alloc_snapshot {
 	struct alloc_rec *recs;
 	size_t cap;
 	size_t nr;
+	/* The table of recent blocks in front of the map, mapped; 0 buckets: none. */
+	struct alloc_bucket *table;
+	uint32_t buckets;
 };
 
 /* Everything one tracing session holds. */

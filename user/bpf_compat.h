@@ -14,10 +14,13 @@
 struct allocs_bpf;
 
 /*
- * Scratch buffer (task storage or per CPU) and user registers in syscalls
- * (bpf_task_pt_regs or the task's stack) for SKEL.
+ * Scratch buffer (task storage or per CPU), user registers in syscalls
+ * (bpf_task_pt_regs or the task's stack) and the allocators' return
+ * program (with BPF atomics or without) for SKEL.
  */
 void allocs_compat_prepare(struct allocs_bpf *skel);
+/* The return program of the allocators SKEL loads: alloc_return or alloc_map_return. */
+struct bpf_program *allocs_return_prog(struct allocs_bpf *skel);
 /* The programs leaks (and record, allocs) loads: not top's counters, faults, rss. */
 void allocs_leaks_programs(struct allocs_bpf *skel);
 

@@ -7,10 +7,12 @@
  * a process maps, or runtime.mallocgc.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "alloc_probes.h"
@@ -20,6 +22,115 @@
 #include "kfeatures.h"
 #include "stack_cache.h"
 #include "util.h"
+
+/* --- the table of recent blocks in front of the allocs map ----------- */
+
+static size_t table_ways(const struct alloc_snapshot *snap)
+{
+	return (size_t)snap->buckets * ALLOC_WAYS;
+}
+
+static size_t table_bytes(uint32_t buckets)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	return ((size_t)buckets * sizeof(struct alloc_bucket) + page - 1) / page * page;
+}
+
+/*
+ * The table's buckets for leaks and record (include/allocs.h), of the MAX
+ * blocks tracked at most (--max-allocs), which the map takes the rest of:
+ * the largest power of two whose ways are at most half of MAX, at most
+ * ALLOC_BUCKETS_DEFAULT (a bigger table holds more blocks, but misses the
+ * CPU's caches more often), at least 2; none without BPF atomics.
+ * MEMLENS_ALLOC_BUCKETS sets it, 0 none: the tests send every block to
+ * the map with it, the bench compares.
+ */
+static int table_buckets(size_t max, uint32_t *buckets)
+{
+	const char *env = getenv("MEMLENS_ALLOC_BUCKETS");
+	unsigned long long n;
+
+	*buckets = 0;
+	if (!kfeature_has(KF_BPF_ATOMICS))
+		return 0;
+	if (!env || !*env) {
+		for (n = 1; n * 2 * ALLOC_WAYS <= max / 2 && n * 2 <= ALLOC_BUCKETS_DEFAULT; n *= 2)
+			;
+		*buckets = n >= 2 ? n : 0;
+		return 0;
+	}
+	if (parse_uint(env, "MEMLENS_ALLOC_BUCKETS", ALLOC_BUCKETS_MAX, &n))
+		return -EINVAL;
+	if (n == 1 || (n & (n - 1)) || n * ALLOC_WAYS >= max) {
+		error_msg("invalid MEMLENS_ALLOC_BUCKETS '%s': 0 (no table) or a power of two from 2, "
+			  "of fewer than %zu blocks in all", env, max);
+		return -EINVAL;
+	}
+	*buckets = n;
+	return 0;
+}
+
+/* Map the loaded table, to read its blocks and take out those of a gone image. */
+static int table_map(struct alloc_session *s)
+{
+	void *p;
+
+	if (!s->snap.buckets)
+		return 0;
+	p = mmap(NULL, table_bytes(s->snap.buckets), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(s->skel->maps.alloc_table), 0);
+	if (p == MAP_FAILED) {
+		error_msg("cannot map the table of recent blocks: %s", strerror(errno));
+		return -errno;
+	}
+	s->snap.table = p;
+	debug_msg("blocks: a table of %" PRIu32 " recent ones (%zu KiB) in front of a map of %" PRIu32,
+		  (uint32_t)table_ways(&s->snap), table_bytes(s->snap.buckets) >> 10,
+		  bpf_map__max_entries(s->skel->maps.allocs));
+	return 0;
+}
+
+/*
+ * Append the table's blocks to SNAP's raw entries from TOTAL on, as
+ * process TGID's, marked as the table's: the new total. A way's info is
+ * taken only between two equal reads of its address, without the busy
+ * bit of a return program still writing it.
+ */
+static size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < snap->buckets; i++) {
+		for (int j = 0; j < ALLOC_WAYS; j++) {
+			struct alloc_way *w = &snap->table[i].way[j];
+			uint64_t addr = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE);
+
+			if (!addr || (addr & ALLOC_WAY_BUSY))
+				continue;
+			snap->vals[total] = w->info;
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != addr)
+				continue;
+			snap->keys[total++] = (struct alloc_key){
+				.tgid = tgid, .pad = ALLOC_KEY_IN_TABLE, .addr = addr,
+			};
+		}
+	}
+	return total;
+}
+
+/* Take the block at ADDR out of the table, unless it changed since it was read. */
+static void table_drop(struct alloc_snapshot *snap, uint64_t addr)
+{
+	struct alloc_bucket *b = &snap->table[alloc_bucket_index(addr, snap->buckets - 1)];
+
+	for (int j = 0; j < ALLOC_WAYS; j++) {
+		uint64_t want = addr;
+
+		if (__atomic_compare_exchange_n(&b->way[j].addr, &want, 0, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return;
+	}
+}
 
 /* --- the snapshot: outstanding blocks, as read from the allocs map ---- */
 
@@ -49,6 +160,8 @@ void snapshot_free(struct alloc_snapshot *snap)
 	free(snap->keys);
 	free(snap->vals);
 	free(snap->recs);
+	if (snap->table)
+		munmap(snap->table, table_bytes(snap->buckets));
 }
 
 void snapshot_keep(struct alloc_snapshot *snap, size_t total, uint32_t tgid,
@@ -97,7 +210,7 @@ static int snapshot_init(struct alloc_session *s)
 {
 	size_t max = bpf_map__max_entries(s->skel->maps.allocs);
 
-	return snapshot_resize(&s->snap, max + max / 8 + 64);
+	return snapshot_resize(&s->snap, max + max / 8 + 64 + table_ways(&s->snap));
 }
 
 /*
@@ -139,6 +252,12 @@ restart:
 		if (err)
 			return -errno;
 	}
+	if (snap->cap - total < table_ways(snap)) {
+		err = snapshot_resize(snap, total + table_ways(snap));
+		if (err)
+			return err;
+	}
+	total = table_read(snap, total, s->skel->rodata->targ_tgid);
 	snapshot_keep(snap, total, s->skel->rodata->targ_tgid, s->opts->sample_bytes);
 	*total_out = total;
 	return 0;
@@ -175,6 +294,11 @@ static bool check_go_program(struct alloc_session *s)
 
 static int outstanding_check_target(struct alloc_session *s)
 {
+	size_t max = s->opts->max_allocs ? s->opts->max_allocs : DEFAULT_MAX_ALLOCS;
+	int err = table_buckets(max, &s->snap.buckets);
+
+	if (err)
+		return err;
 	s->go_program = check_go_program(s);
 	snprintf(s->allocator, sizeof(s->allocator), "%s",
 		 s->opts->allocator ? s->opts->allocator : "");
@@ -183,12 +307,18 @@ static int outstanding_check_target(struct alloc_session *s)
 
 static void outstanding_configure(struct alloc_session *s)
 {
-	if (s->opts->max_allocs)
-		bpf_map__set_max_entries(s->skel->maps.allocs, s->opts->max_allocs);
+	size_t max = s->opts->max_allocs ? s->opts->max_allocs : DEFAULT_MAX_ALLOCS;
+
+	/* The table's blocks count against --max-allocs: the map holds the rest. */
+	bpf_map__set_max_entries(s->skel->maps.allocs, max - table_ways(&s->snap));
 	/* The Go runtime maps its heap arenas itself: not blocks to report. */
 	s->skel->rodata->track_mmaps = !s->go_program;
 	/* Operator new may go unhooked where its calls to malloc are published. */
 	s->skel->rodata->new_sites_on = !s->opts->allocator;
+	if (s->snap.buckets) {
+		bpf_map__set_max_entries(s->skel->maps.alloc_table, s->snap.buckets);
+		s->skel->rodata->alloc_bucket_mask = s->snap.buckets - 1;
+	}
 }
 
 static int say_no_allocator(int pid)
@@ -231,6 +361,10 @@ static int hook_allocators(struct alloc_session *s, int target, bool profile)
 
 static int outstanding_hook(struct alloc_session *s, int target)
 {
+	int err = table_map(s);
+
+	if (err)
+		return err;
 	if (snapshot_init(s))
 		return -ENOMEM;
 	return hook_allocators(s, target, false);
@@ -310,6 +444,27 @@ static int outstanding_group(struct alloc_session *s, struct stack_report *r)
 }
 
 /*
+ * Take the first COUNT blocks of the snapshot out of the table and the
+ * map, wherever each was read; the snapshot is spent.
+ */
+static int snapshot_drop(struct alloc_session *s, uint32_t count)
+{
+	struct alloc_snapshot *snap = &s->snap;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		if (snap->keys[i].pad == ALLOC_KEY_IN_TABLE)
+			table_drop(snap, snap->keys[i].addr);
+		else
+			snap->keys[n++] = snap->keys[i];
+	}
+	snap->nr = 0;
+	if (n && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), snap->keys, &n, NULL))
+		return -errno;
+	return 0;
+}
+
+/*
  * The process exec'd: what the old image allocated went with it. Blocks of
  * the new image (allocated after the exec) stay.
  */
@@ -322,9 +477,9 @@ static int outstanding_drop_old_image(struct alloc_session *s)
 	if (err)
 		return err;
 	count = snapshot_old_image(&s->snap, s->exec_ts);
-	if (count && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), s->snap.keys,
-					  &count, NULL))
-		error_msg("cannot remove the old image's allocations: %s", strerror(errno));
+	err = snapshot_drop(s, count);
+	if (err)
+		error_msg("cannot remove the old image's allocations: %s", strerror(-err));
 	debug_msg("exec: %u blocks of the old image dropped", count);
 	return 0;
 }
@@ -332,11 +487,10 @@ static int outstanding_drop_old_image(struct alloc_session *s)
 /* The process is gone: its blocks leave the map with its last report. */
 static void outstanding_forget(struct alloc_session *s)
 {
-	__u32 count = s->snap.nr;
+	int err = snapshot_drop(s, s->snap.nr);
 
-	if (count && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), s->snap.keys,
-					  &count, NULL))
-		error_msg("cannot remove exited pid's allocations: %s", strerror(errno));
+	if (err)
+		error_msg("cannot remove exited pid's allocations: %s", strerror(-err));
 }
 
 const struct group_source outstanding_blocks = {

@@ -84,6 +84,19 @@ struct kplan_way kplan_kmem_objects(void)
 				   "map, more BPF time a free" };
 }
 
+/*
+ * leaks and record keep recent blocks in a small table in front of their
+ * hash map, claimed by a BPF compare-and-swap (5.12) at the allocator's
+ * return; without, every block goes to the hash map, as before the table.
+ */
+struct kplan_way kplan_alloc_blocks(void)
+{
+	if (kfeature_has(KF_BPF_ATOMICS))
+		return (struct kplan_way){ "table", NULL };
+	return (struct kplan_way){ "map", "no BPF atomics (5.12): every block in the hash map, "
+				   "more BPF time an allocation and a free" };
+}
+
 void kplan_kmem_programs(struct kmem_bpf *skel, bool slots)
 {
 	struct bpf_program *with[] = {
@@ -276,8 +289,10 @@ int kplan_command(const char *cmd, struct kplan *p)
 		return 0;
 	if (blocker)
 		add_blocker(p, blocker);
-	if (!strcmp(cmd, "leaks") || !strcmp(cmd, "record"))
+	if (!strcmp(cmd, "leaks") || !strcmp(cmd, "record")) {
 		plan_stacks_cmd(p);
+		add_way(p, "blocks", kplan_alloc_blocks());
+	}
 	else if (!strcmp(cmd, "allocs"))
 		plan_allocs(p);
 	else if (!strcmp(cmd, "top") || !strcmp(cmd, "hist"))

@@ -25,6 +25,8 @@ struct kplan_way kplan_sampling(void);
 struct kplan_way kplan_scratch(void);
 /* Resident memory from kmem:rss_stat: "percpu_counter", "atomic" or "none". */
 struct kplan_way kplan_rss(void);
+/* How leaks and record keep outstanding blocks: a "table" in front of the hash map, or the "map". */
+struct kplan_way kplan_alloc_blocks(void);
 /* How kmem keeps its slab objects: "slots" in front of the hash map, or "hash". */
 struct kplan_way kplan_kmem_objects(void);
 struct kmem_bpf;
@@ -38,7 +40,7 @@ enum kplan_mode {
 };
 
 #define KPLAN_MAX_REASONS	8
-#define KPLAN_MAX_WAYS		5
+#define KPLAN_MAX_WAYS		6
 #define KPLAN_REASON_LEN	512
 
 struct kplan {

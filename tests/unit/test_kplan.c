@@ -69,11 +69,21 @@ static void test_plans(void)
 	if (kfeature_has(KF_BTF) && kfeature_has(KF_RINGBUF) && kfeature_has(KF_UPROBES) &&
 	    kfeature_has(KF_TRACEFS)) {
 		CHECK(kplan_command("leaks", &p) == 0 && p.mode == KPLAN_REDUCED);
-		CHECK(p.nr_ways == 3);
+		CHECK(p.nr_ways == 4);
 		CHECK_STR(p.ways[0].way, "percpu");
 		CHECK_STR(p.ways[1].way, "uprobe");
 		/* Sessions are uprobe_multi links: none without them. */
 		CHECK_STR(p.ways[2].way, "uretprobe");
+		CHECK_STR(p.ways[3].rule, "blocks");
+		CHECK_STR(p.ways[3].way, kfeature_has(KF_BPF_ATOMICS) ? "table" : "map");
+	}
+	/* No table of recent blocks without a compare-and-swap: said, not silent. */
+	setenv("MEMLENS_DISABLE", "bpf_atomics", 1);
+	if (kfeature_has(KF_BTF) && kfeature_has(KF_RINGBUF) && kfeature_has(KF_UPROBES) &&
+	    kfeature_has(KF_TRACEFS)) {
+		CHECK(kplan_command("record", &p) == 0 && p.mode == KPLAN_REDUCED);
+		CHECK_STR(p.ways[p.nr_ways - 1].way, "map");
+		CHECK(p.nr_reasons == 1 && mentions(p.reasons[0], "atomics"));
 	}
 	unsetenv("MEMLENS_DISABLE");
 	CHECK_STR(kplan_mode_name(KPLAN_REDUCED), "reduced");
