@@ -57,6 +57,8 @@ emulated_tracer() { exec build/floor "$1" "$libc" "$MALLOC"; }
 stepped_tracer() { exec build/floor "$1" "$libc" "$FREE_ENTRY"; }
 return_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "r$MALLOC"; }
 leaks_tracer() { exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
+# Without the table of recent blocks in front of the allocs map: every block in the map.
+maponly_tracer() { MEMLENS_ALLOC_BUCKETS=0 exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
 sampled_tracer() { exec ./memlens leaks -i 3600 --unwind fp --sample-bytes 65536 -p "$1"; }
 uretprobe_tracer() {
 	MEMLENS_DISABLE=uprobe_session exec ./memlens leaks -i 3600 --unwind fp \
@@ -194,6 +196,7 @@ print_table() {
 	local -A label=(
 		[floor]="floor (empty programs on memlens's probe sites)"
 		[leaks]="memlens leaks --unwind fp"
+		[maponly]="  the same, every block in the hash map (no table of recent blocks)"
 		[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
 		[uretprobe]="  the same without uprobe sessions"
 		[dwarf]="memlens leaks (DWARF unwinder)"
@@ -220,7 +223,7 @@ print_table() {
 	done
 }
 
-ROWS="floor leaks sampled uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
+ROWS="floor leaks maponly sampled uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
 MISSING=
 for t in bpftrace heaptrack; do
 	if command -v $t >/dev/null; then ROWS+=" $t"; else MISSING+=" $t"; fi
