@@ -4,7 +4,8 @@
  *
  * - Allocator entry points (uprobes/uretprobes) keep every outstanding block
  *   in a hash map keyed by (tgid, address), with its size, time and, for
- *   `memlens leaks`, its call stack.
+ *   `memlens leaks`, its call stack; leaks keeps recent ones in a small
+ *   table in front of it (alloc_table).
  * - brk/mmap/munmap/mremap syscall tracepoints count heap and mapping
  *   growth; `memlens leaks` also tracks anonymous mappings as blocks.
  * - Page-fault perf events and kmem:rss_stat count faults and residency.
@@ -57,7 +58,8 @@ struct {
 /*
  * The table of recent blocks in front of the allocs map (include/allocs.h):
  * alloc_bucket_mask + 1 buckets; 0, none: where the kernel lacks BPF
- * atomics, and in top and hist, which trace every process.
+ * atomics, in top and hist, which trace every process, and in allocs,
+ * which keeps no blocks.
  */
 const volatile __u32 alloc_bucket_mask;
 
@@ -669,11 +671,6 @@ static bool is_allocator_kind(enum alloc_kind kind)
 	return kind < KIND_MMAP;
 }
 
-#define barrier()		asm volatile("" ::: "memory")
-#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
-#define READ_ONCE_U32(x)	(*(volatile __u32 *)&(x))
-#define WRITE_ONCE_U64(x, v)	(*(volatile __u64 *)&(x) = (v))
-
 /* The bucket of the table for a block at ADDR; NULL without the table. */
 static __always_inline struct alloc_bucket *bucket_of(__u64 addr)
 {
@@ -684,7 +681,11 @@ static __always_inline struct alloc_bucket *bucket_of(__u64 addr)
 	return bpf_map_lookup_elem(&alloc_table, &idx);
 }
 
-/* One more block of bucket B in the map: its frees must look there. */
+/*
+ * N more (or fewer) blocks of bucket B in the map: its frees look there
+ * while any is. Raised before an insert, lowered after a delete, so that
+ * it is never below what the map holds.
+ */
 static __always_inline void bucket_spilled(struct alloc_bucket *b, int n)
 {
 	if (b)
@@ -714,7 +715,7 @@ static __always_inline bool table_take(struct alloc_bucket *b, __u64 addr,
 	return false;
 }
 
-/* A way of bucket B claimed for KEY's block: one that held its address, or an empty one. */
+/* A way of bucket B claimed for the block at ADDR: one that held its address, or an empty one. */
 static __always_inline struct alloc_way *table_claim(struct alloc_bucket *b, __u64 addr)
 {
 	__u64 busy = addr | ALLOC_WAY_BUSY;
@@ -764,8 +765,35 @@ static __always_inline bool table_put(struct alloc_bucket *b, struct alloc_key *
 }
 
 /*
+ * Put KEY's block in the map, its bucket B's count raised first. A way of
+ * B that still holds its address (a block freed where no probe looks, then
+ * mapped there) goes: a free would find it before the map's.
+ */
+static __always_inline long map_put(struct alloc_bucket *b, struct alloc_key *key,
+				    const struct alloc_info *info)
+{
+	struct alloc_info stale;
+	long err;
+
+	if (b && table_take(b, key->addr, &stale))
+		stat_add(STAT_REPLACED, 1);
+	bucket_spilled(b, 1);
+	err = bpf_map_update_elem(&allocs, key, info, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* Freed by a path we do not see, then handed out again. */
+		stat_add(STAT_REPLACED, 1);
+		err = bpf_map_update_elem(&allocs, key, info, BPF_EXIST);
+		bucket_spilled(b, -1);
+	} else if (err) {
+		bucket_spilled(b, -1);
+	}
+	return err;
+}
+
+/*
  * A block returned at ADDR: counted, and tracked until its free, in the
- * table (TABLE, a return program with atomics) or in the map.
+ * table (TABLE: a return program with atomics) or in the map. An odd
+ * address, which would read as a busy way, goes to the map.
  */
 static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind,
 					 __u16 flags, __u64 stack_id, bool table)
@@ -781,28 +809,17 @@ static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind
 		.flags = flags,
 	};
 	struct alloc_bucket *b = bucket_of(addr);
-	long err;
 
 	/* Counted whether or not the block fits in the map. */
 	if (is_allocator_kind(kind)) {
 		proc_add_bytes(tgid, PS_ALLOCS, size);
 		hist_add(tgid, HIST_ALLOC_SIZE, size);
 	}
-	if (table && b && table_put(b, &key, &info))
-		goto tracked;
-	err = bpf_map_update_elem(&allocs, &key, &info, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		/* Freed by a path we do not see, then handed out again. */
-		stat_add(STAT_REPLACED, 1);
-		err = bpf_map_update_elem(&allocs, &key, &info, BPF_EXIST);
-	} else if (!err) {
-		bucket_spilled(b, 1);
-	}
-	if (err) {
+	if (!(table && b && !(addr & ALLOC_WAY_BUSY) && table_put(b, &key, &info)) &&
+	    map_put(b, &key, &info)) {
 		stat_add(STAT_ALLOCS_FULL, 1);
 		return;
 	}
-tracked:
 	stat_add(STAT_ALLOCS, 1);
 	stat_add(STAT_ALLOC_BYTES, size);
 }
@@ -814,7 +831,8 @@ static bool take_alloc(__u32 tgid, __u64 addr, struct alloc_info *info)
 	struct alloc_bucket *b = bucket_of(addr);
 	struct alloc_info *p;
 
-	if (b && table_take(b, addr, info))
+	/* An odd address is never the table's: it would match a way that is busy. */
+	if (b && !(addr & ALLOC_WAY_BUSY) && table_take(b, addr, info))
 		return true;
 	/* None of this bucket's blocks in the map: no lookup there. */
 	if (b && !READ_ONCE_U32(b->way[0].spilled))
@@ -834,10 +852,7 @@ static void restore_alloc(__u32 tgid, __u64 addr, const struct alloc_info *info)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
 
-	if (bpf_map_update_elem(&allocs, &key, info, BPF_NOEXIST))
-		stat_add(STAT_REPLACED, 1);
-	else
-		bucket_spilled(bucket_of(addr), 1);
+	map_put(bucket_of(addr), &key, info);
 }
 
 static void account_free(__u32 tgid, const struct alloc_info *info)
@@ -1028,7 +1043,7 @@ static __always_inline void record_returned_block(void *ctx, struct thread_state
 }
 
 /*
- * The two as functions of their own, each called from three places: the
+ * The two as functions of their own, each called from four places: the
  * table's compare-and-swap only in the one the return programs with
  * atomics call.
  */
@@ -1090,7 +1105,7 @@ static __always_inline void account_posix_memalign(struct pt_regs *ctx, struct t
 /*
  * An allocator call's return. TABLE: tracked in the table of recent blocks
  * where it is on; a constant, so that the program that must load without BPF
- * atomics (alloc_map_return) has no compare-and-swap in it at all.
+ * atomics (map_only_return) has no compare-and-swap in it at all.
  */
 static __always_inline int alloc_return_common(struct pt_regs *ctx, long ret, bool table)
 {
@@ -1137,7 +1152,7 @@ int BPF_URETPROBE(alloc_return, long ret)
  * refuses even in code that cannot run: every block in the map.
  */
 SEC("uretprobe")
-int BPF_URETPROBE(alloc_map_return, long ret)
+int BPF_URETPROBE(map_only_return, long ret)
 {
 	cost_begin();
 	alloc_return_common(ctx, ret, false);

@@ -12,6 +12,12 @@
 #define EEXIST		17
 #define TASK_COMM_LEN	16
 
+/* Plain accesses the compiler may not merge, split or move (no CPU ordering: x86 keeps it). */
+#define barrier()		asm volatile("" ::: "memory")
+#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
+#define READ_ONCE_U32(x)	(*(volatile __u32 *)&(x))
+#define WRITE_ONCE_U64(x, v)	(*(volatile __u64 *)&(x) = (v))
+
 static __always_inline void stat_add(__u32 stat, __u64 n);
 
 /*

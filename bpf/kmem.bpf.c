@@ -293,8 +293,6 @@ static bool is_stack_cache(const char *name)
 __u64 caches_epoch;
 __u64 caches_cache;
 
-#define barrier()	asm volatile("" ::: "memory")
-#define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
 
 static __always_inline bool is_cache_of_caches(const char *name)
 {

@@ -256,13 +256,14 @@ struct alloc_info {
  * to the map when none is. A table this small stays in the CPU's caches,
  * where the map's buckets, spread over megabytes, do not: an insert and a
  * free cost a few loads and stores, not two hash-map operations
- * (bench/README.md, "The table of recent blocks"). The key of a block in
+ * (doc/internals.md, "The table of recent blocks"). The key of a block in
  * a way is (the traced process, addr).
  *
- * A way's addr: 0 empty; a block's address (16-byte aligned, as every
- * allocator's) when its info is whole; the same with ALLOC_WAY_BUSY while
- * the return program that claimed the way (compare-and-swap from 0) writes
- * the info. Only that program and the block's free write a way holding a
+ * A way's addr: 0 empty; a block's address (even: a block at an odd one
+ * goes to the map) when its info is whole; the same with ALLOC_WAY_BUSY
+ * while the return program that claimed the way (compare-and-swap from 0)
+ * writes the info. Only that program, the block's free and userspace
+ * dropping a gone image's blocks (compare-and-swap) write a way holding a
  * block; readers take a way's info only between two equal reads of addr
  * without ALLOC_WAY_BUSY.
  */
@@ -274,7 +275,7 @@ struct alloc_info {
 struct alloc_way {
 	__u64 addr;
 	struct alloc_info info;
-	/* Way 0's: blocks of this bucket in the map instead, at most (a free finds none: no lookup). */
+	/* Way 0's: never below this bucket's blocks in the map; 0: a free need not look there. */
 	__u32 spilled;
 	__u32 pad[5];
 };

@@ -211,12 +211,13 @@ test_no_allocator() {
 # As on a 5.10 kernel: no task storage or bpf_get_current_task_btf (a
 # per-CPU scratch buffer), no bpf_task_pt_regs (registers from the task's
 # stack: the mmap leak's caller is found through them), and no
-# uprobe_multi. The default mode: the DWARF unwinder, which needs none of
+# uprobe_multi, no BPF atomics (every block in the map, and the return
+# program built without the table). The default mode: the DWARF unwinder, which needs none of
 # them, and finds glibc's frames below start_thread that frame pointers
 # do not.
 test_as_on_5_10() {
 	local out=$tmp/old.json err=$tmp/old.err rc r name="as on 5.10"
-	MEMLENS_DISABLE=uprobe_multi,task_storage,task_btf,task_pt_regs \
+	MEMLENS_DISABLE=uprobe_multi,task_storage,task_btf,task_pt_regs,bpf_atomics \
 		"$MEMLENS" leaks --json -t 0 -- "$LEAKY" >"$out" 2>"$err"
 	rc=$?
 	r=$(tail -n 1 "$out")

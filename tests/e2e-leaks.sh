@@ -248,7 +248,7 @@ test_table() {
 	if [ "$("$MEMLENS" doctor --json | jq -r .commands.leaks.ways.blocks)" = table ]; then
 		"$MEMLENS" leaks -v --json -- "$LEAKY" >/dev/null 2>"$tmp/table.err"
 		check "table: -v says its size" \
-			grep -q "^memlens: blocks: a table of 4096 recent ones (256 KiB) in front of a map of 258048$" \
+			grep -q "^memlens: blocks: a table of 4096 recent ones (256 KiB) in front of a map of 262144$" \
 			"$tmp/table.err"
 	else
 		check "table: none without BPF atomics" sh -c \
@@ -265,7 +265,7 @@ test_table() {
 	r=$(MEMLENS_DISABLE=bpf_atomics "$MEMLENS" leaks --json -- "$LEAKY" 2>/dev/null | tail -n 1)
 	check_leaks "no BPF atomics" "$r"
 	expect_error "table: a size not a power of two" 1 \
-		"memlens: invalid MEMLENS_ALLOC_BUCKETS '3': 0 (no table) or a power of two from 2, of fewer than 262144 blocks in all" \
+		"memlens: invalid MEMLENS_ALLOC_BUCKETS '3': 0 (no table) or a power of two from 2 to 1048576" \
 		env MEMLENS_ALLOC_BUCKETS=3 "$MEMLENS" leaks -- "$LEAKY"
 }
 
@@ -630,7 +630,6 @@ suite_cleanup() {
 }
 
 require_root_and_build e2e-leaks
-
 
 test_command
 test_exec

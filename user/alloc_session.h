@@ -43,8 +43,9 @@ struct session_opts {
 };
 
 /*
- * One read of the allocs map: its raw entries, then from them the
- * target's blocks, keys[i] and recs[i] the same block.
+ * One read of the allocs map and its table of recent blocks: their raw
+ * entries (the table's keyed with pad ALLOC_KEY_IN_TABLE), then from them
+ * the target's blocks, keys[i] and recs[i] the same block.
  */
 struct alloc_snapshot {
 	struct alloc_key *keys;

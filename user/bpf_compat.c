@@ -26,12 +26,12 @@ void allocs_compat_prepare(struct allocs_bpf *skel)
 	skel->rodata->use_task_pt_regs = kfeature_has(KF_TASK_PT_REGS) &&
 					 kfeature_has(KF_TASK_BTF);
 	/* A verifier without atomics refuses the table's compare-and-swap, even unreached. */
-	bpf_program__set_autoload(kfeature_has(KF_BPF_ATOMICS) ? skel->progs.alloc_map_return :
+	bpf_program__set_autoload(kfeature_has(KF_BPF_ATOMICS) ? skel->progs.map_only_return :
 				  skel->progs.alloc_return, false);
 }
 
 struct bpf_program *allocs_return_prog(struct allocs_bpf *skel)
 {
 	return bpf_program__autoload(skel->progs.alloc_return) ? skel->progs.alloc_return :
-								  skel->progs.alloc_map_return;
+								  skel->progs.map_only_return;
 }

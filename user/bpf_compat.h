@@ -19,7 +19,7 @@ struct allocs_bpf;
  * program (with BPF atomics or without) for SKEL.
  */
 void allocs_compat_prepare(struct allocs_bpf *skel);
-/* The return program of the allocators SKEL loads: alloc_return or alloc_map_return. */
+/* The return program of the allocators SKEL loads: alloc_return or map_only_return. */
 struct bpf_program *allocs_return_prog(struct allocs_bpf *skel);
 /* The programs leaks (and record, allocs) loads: not top's counters, faults, rss. */
 void allocs_leaks_programs(struct allocs_bpf *skel);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Where a session's groups come from: the outstanding blocks of the
- * allocs map (memlens leaks, record), grouped by stack here, or the Go
+ * allocs map and the table of recent blocks in front of it (memlens
+ * leaks, record), grouped by stack here, or the Go
  * allocation profile of the go_allocs map, counted by stack in BPF
  * (memlens allocs, goheap.c). Hooking differs with them: the allocators
  * a process maps, or runtime.mallocgc.
@@ -38,13 +39,15 @@ static size_t table_bytes(uint32_t buckets)
 }
 
 /*
- * The table's buckets for leaks and record (include/allocs.h), of the MAX
- * blocks tracked at most (--max-allocs), which the map takes the rest of:
- * the largest power of two whose ways are at most half of MAX, at most
- * ALLOC_BUCKETS_DEFAULT (a bigger table holds more blocks, but misses the
- * CPU's caches more often), at least 2; none without BPF atomics.
- * MEMLENS_ALLOC_BUCKETS sets it, 0 none: the tests send every block to
- * the map with it, the bench compares.
+ * The table's buckets for leaks and record (include/allocs.h), in front of
+ * a map of MAX blocks (--max-allocs): the table is a cache, whose blocks
+ * come on top of MAX, never a share of it (a block whose bucket is full
+ * goes to the map, which must have room for it). The largest power of two
+ * whose ways are at most half of MAX, at most ALLOC_BUCKETS_DEFAULT (a
+ * bigger table holds more blocks, but misses the CPU's caches more often),
+ * at least 2; none without BPF atomics. MEMLENS_ALLOC_BUCKETS sets it, 0
+ * none: the tests send most blocks, or every one, to the map with it, the
+ * bench compares.
  */
 static int table_buckets(size_t max, uint32_t *buckets)
 {
@@ -52,22 +55,18 @@ static int table_buckets(size_t max, uint32_t *buckets)
 	unsigned long long n;
 
 	*buckets = 0;
-	if (!kfeature_has(KF_BPF_ATOMICS))
-		return 0;
 	if (!env || !*env) {
 		for (n = 1; n * 2 * ALLOC_WAYS <= max / 2 && n * 2 <= ALLOC_BUCKETS_DEFAULT; n *= 2)
 			;
-		*buckets = n >= 2 ? n : 0;
-		return 0;
-	}
-	if (parse_uint(env, "MEMLENS_ALLOC_BUCKETS", ALLOC_BUCKETS_MAX, &n))
+	} else if (parse_uint(env, "MEMLENS_ALLOC_BUCKETS", ALLOC_BUCKETS_MAX, &n)) {
 		return -EINVAL;
-	if (n == 1 || (n & (n - 1)) || n * ALLOC_WAYS >= max) {
-		error_msg("invalid MEMLENS_ALLOC_BUCKETS '%s': 0 (no table) or a power of two from 2, "
-			  "of fewer than %zu blocks in all", env, max);
+	} else if (n == 1 || (n & (n - 1))) {
+		error_msg("invalid MEMLENS_ALLOC_BUCKETS '%s': 0 (no table) or a power of two "
+			  "from 2 to %u", env, ALLOC_BUCKETS_MAX);
 		return -EINVAL;
 	}
-	*buckets = n;
+	if (n >= 2 && kfeature_has(KF_BPF_ATOMICS))
+		*buckets = n;
 	return 0;
 }
 
@@ -81,8 +80,10 @@ static int table_map(struct alloc_session *s)
 	p = mmap(NULL, table_bytes(s->snap.buckets), PROT_READ | PROT_WRITE, MAP_SHARED,
 		 bpf_map__fd(s->skel->maps.alloc_table), 0);
 	if (p == MAP_FAILED) {
-		error_msg("cannot map the table of recent blocks: %s", strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		error_msg("cannot map the table of recent blocks: %s", strerror(-err));
+		return err;
 	}
 	s->snap.table = p;
 	debug_msg("blocks: a table of %" PRIu32 " recent ones (%zu KiB) in front of a map of %" PRIu32,
@@ -118,17 +119,34 @@ static size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgi
 	return total;
 }
 
-/* Take the block at ADDR out of the table, unless it changed since it was read. */
-static void table_drop(struct alloc_snapshot *snap, uint64_t addr)
+/*
+ * Take the block at ADDR allocated at TS_NS out of the table, unless the
+ * way holds another since it was read (the new image of an exec'd process
+ * runs on: it may have been handed the address again).
+ */
+static void table_drop(struct alloc_snapshot *snap, uint64_t addr, uint64_t ts_ns)
 {
 	struct alloc_bucket *b = &snap->table[alloc_bucket_index(addr, snap->buckets - 1)];
 
 	for (int j = 0; j < ALLOC_WAYS; j++) {
+		struct alloc_way *w = &b->way[j];
 		uint64_t want = addr;
 
-		if (__atomic_compare_exchange_n(&b->way[j].addr, &want, 0, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&w->addr, __ATOMIC_ACQUIRE) != addr || w->info.ts_ns != ts_ns)
+			continue;
+		if (__atomic_compare_exchange_n(&w->addr, &want, 0, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
 			return;
+	}
+}
+
+/* N blocks at KEYS deleted from the map: their buckets' counts go down with them. */
+static void table_unspill(struct alloc_snapshot *snap, const struct alloc_key *keys, uint32_t n)
+{
+	for (uint32_t i = 0; i < n && snap->buckets; i++) {
+		uint32_t idx = alloc_bucket_index(keys[i].addr, snap->buckets - 1);
+
+		__atomic_fetch_sub(&snap->table[idx].way[0].spilled, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -307,10 +325,8 @@ static int outstanding_check_target(struct alloc_session *s)
 
 static void outstanding_configure(struct alloc_session *s)
 {
-	size_t max = s->opts->max_allocs ? s->opts->max_allocs : DEFAULT_MAX_ALLOCS;
-
-	/* The table's blocks count against --max-allocs: the map holds the rest. */
-	bpf_map__set_max_entries(s->skel->maps.allocs, max - table_ways(&s->snap));
+	if (s->opts->max_allocs)
+		bpf_map__set_max_entries(s->skel->maps.allocs, s->opts->max_allocs);
 	/* The Go runtime maps its heap arenas itself: not blocks to report. */
 	s->skel->rodata->track_mmaps = !s->go_program;
 	/* Operator new may go unhooked where its calls to malloc are published. */
@@ -452,16 +468,20 @@ static int snapshot_drop(struct alloc_session *s, uint32_t count)
 	struct alloc_snapshot *snap = &s->snap;
 	uint32_t n = 0;
 
+	int err = 0;
+
 	for (uint32_t i = 0; i < count; i++) {
 		if (snap->keys[i].pad == ALLOC_KEY_IN_TABLE)
-			table_drop(snap, snap->keys[i].addr);
+			table_drop(snap, snap->keys[i].addr, snap->recs[i].ts_ns);
 		else
 			snap->keys[n++] = snap->keys[i];
 	}
 	snap->nr = 0;
+	/* N becomes how many were deleted, all of them or up to a failure. */
 	if (n && bpf_map_delete_batch(bpf_map__fd(s->skel->maps.allocs), snap->keys, &n, NULL))
-		return -errno;
-	return 0;
+		err = -errno;
+	table_unspill(snap, snap->keys, n);
+	return err;
 }
 
 /*

@@ -292,8 +292,7 @@ int kplan_command(const char *cmd, struct kplan *p)
 	if (!strcmp(cmd, "leaks") || !strcmp(cmd, "record")) {
 		plan_stacks_cmd(p);
 		add_way(p, "blocks", kplan_alloc_blocks());
-	}
-	else if (!strcmp(cmd, "allocs"))
+	} else if (!strcmp(cmd, "allocs"))
 		plan_allocs(p);
 	else if (!strcmp(cmd, "top") || !strcmp(cmd, "hist"))
 		plan_system_cmd(p);

@@ -83,7 +83,7 @@ static void test_plans(void)
 	    kfeature_has(KF_TRACEFS)) {
 		CHECK(kplan_command("record", &p) == 0 && p.mode == KPLAN_REDUCED);
 		CHECK_STR(p.ways[p.nr_ways - 1].way, "map");
-		CHECK(p.nr_reasons == 1 && mentions(p.reasons[0], "atomics"));
+		CHECK(p.nr_reasons >= 1 && mentions(p.reasons[p.nr_reasons - 1], "atomics"));
 	}
 	unsetenv("MEMLENS_DISABLE");
 	CHECK_STR(kplan_mode_name(KPLAN_REDUCED), "reduced");
