@@ -109,6 +109,7 @@ struct thread_state {
 	 * calls malloc).
 	 */
 	__u64 skip_sp, skip_ret, skip_lo, skip_hi, inner_lo, inner_hi;
+	__u32 freeing;		/* an outer realloc or delete of a block: counted in frees_inside */
 };
 
 struct {
@@ -852,7 +853,8 @@ static void restore_alloc(__u32 tgid, __u64 addr, const struct alloc_info *info)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
 
-	map_put(bucket_of(addr), &key, info);
+	if (map_put(bucket_of(addr), &key, info))
+		stat_add(STAT_ALLOCS_FULL, 1);
 }
 
 static void account_free(__u32 tgid, const struct alloc_info *info)
@@ -890,16 +892,55 @@ static struct thread_state *thread_state(__u32 tid)
 	return lookup_or_init(&threads, &tid, &zero, STAT_THREADS_FULL);
 }
 
+/*
+ * Outer realloc and delete calls of a block in progress, by a hash of
+ * their thread. Their entry takes the block out, and the free() the
+ * allocator makes of it inside finds nothing there: not a free of an
+ * unknown block. A free that finds nothing asks whether its thread is
+ * inside an allocator call (in_allocator(), a hash-map lookup) only if
+ * its thread's counter here is not 0: most frees of blocks not tracked
+ * (left unsampled, or allocated before memlens) make no lookup. A counter
+ * per cache line, so that threads on other CPUs do not share one.
+ */
+#define FREES_INSIDE_SLOTS	64
+
+struct frees_inside_slot {
+	__u32 calls;
+	__u32 pad[15];
+};
+
+static struct frees_inside_slot frees_inside[FREES_INSIDE_SLOTS];
+
+static __always_inline __u32 *frees_inside_of(__u32 tid)
+{
+	return &frees_inside[tid & (FREES_INSIDE_SLOTS - 1)].calls;
+}
+
+/* TS's outer realloc or delete of a block begins: its inner free is no unknown one. */
+static void freeing_begin(struct thread_state *ts, __u32 tid)
+{
+	__sync_fetch_and_add(frees_inside_of(tid), 1);
+	ts->freeing = 1;
+}
+
+/* ... and ends: returned, lost its return, or the thread is gone. */
+static void freeing_end(struct thread_state *ts, __u32 tid)
+{
+	if (!ts->freeing)
+		return;
+	__sync_fetch_and_add(frees_inside_of(tid), -1);
+	ts->freeing = 0;
+}
+
 /* Drop the state of thread TID, its sampler's counts kept. */
 static void thread_forget(__u32 tid)
 {
-	struct thread_state *ts;
+	struct thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
 
-	if (sample_bytes) {
-		ts = bpf_map_lookup_elem(&threads, &tid);
-		if (ts)
-			sample_flush(&ts->sample);
-	}
+	if (ts && sample_bytes)
+		sample_flush(&ts->sample);
+	if (ts)
+		freeing_end(ts, tid);
 	bpf_map_delete_elem(&threads, &tid);
 }
 
@@ -910,6 +951,12 @@ static bool in_allocator(void)
 	struct thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
 
 	return ts && ts->depth > 0;
+}
+
+/* Could this thread be inside a realloc or delete whose block is taken out? */
+static bool inside_freeing_call(__u32 tid)
+{
+	return READ_ONCE_U32(*frees_inside_of(tid)) && in_allocator();
 }
 
 static __u64 return_address_at(__u64 sp)
@@ -998,6 +1045,7 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	if (ts->depth > 0 && outer_call_lost(ts, sp)) {
 		stat_add(STAT_MISSED_RETURN, 1);
 		ts->depth = 0;
+		freeing_end(ts, current_tid());
 	}
 	if (ts->depth++ > 0)
 		return 0;
@@ -1007,6 +1055,9 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	ts->entry_sp = sp;
 	ts->has_old = 0;
 	ts->sampled = 0;
+	/* Before the block is taken: the free() it makes of it inside sees the count. */
+	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY || kind == KIND_DELETE) && ptr)
+		freeing_begin(ts, current_tid());
 	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY) && ptr)
 		ts->has_old = take_alloc(current_tgid(), ptr, &ts->old);
 	/* Gone at entry, before another thread can be handed the address. */
@@ -1119,6 +1170,7 @@ static __always_inline int alloc_return_common(struct pt_regs *ctx, long ret, bo
 		return 0;
 	if (--ts->depth > 0)
 		return 0;
+	freeing_end(ts, tid);
 
 	switch (ts->kind) {
 	case KIND_REALLOC:
@@ -1287,12 +1339,13 @@ int BPF_UPROBE(free_enter, void *ptr)
 		return cost_end();
 	}
 	/*
-	 * Not in the map. free() called by realloc(p, 0) or by operator
+	 * Not tracked. free() called by realloc(p, 0) or by operator
 	 * delete frees a block their entry took out, and their return
 	 * accounts for it: not a free of an unknown block. Asked only now,
-	 * since most frees find their block.
+	 * since most frees find their block, and only where such a call may
+	 * be in progress (frees_inside).
 	 */
-	if (!in_allocator())
+	if (!inside_freeing_call(current_tid()))
 		count_free_untracked();
 	return cost_end();
 }

@@ -108,6 +108,7 @@ static int session_enter(struct pt_regs *ctx)
 		}
 		stat_add(STAT_MISSED_RETURN, 1);
 		ts->depth = 0;
+		freeing_end(ts, tid);
 	}
 	/*
 	 * At the entry the kernel has put the instruction pointer back on
