@@ -334,8 +334,8 @@ $(OUTPUT)/newbench: bench/newbench.cpp | $(OUTPUT)
 	$(CXX) -O2 -g -Wall -Wextra $< -o $@
 
 # Empty programs on the probe sites: what any uprobe tracer pays at least.
-$(OUTPUT)/floor: bench/floor.c | $(OUTPUT)
-	$(CC) -O2 -g -Wall -Wextra $< $(LDLIBS) -o $@
+$(OUTPUT)/floor: bench/floor.c $(OUTPUT)/kfeatures.o $(OUTPUT)/util.o | $(OUTPUT)
+	$(CC) -O2 -g -Wall -Wextra -Iuser $< $(OUTPUT)/kfeatures.o $(OUTPUT)/util.o $(LDLIBS) -o $@
 
 # A value from entry to return: per-thread map against a session's cookie.
 $(OUTPUT)/handoff.bpf.o: bench/handoff.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(OUTPUT)

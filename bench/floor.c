@@ -3,8 +3,10 @@
  * The floor of make bench: empty BPF programs (return 0) on uprobes, what
  * any tracer pays before doing anything. floor PID LIB SITE... attaches to
  * LIB for PID, at each SITE: OFFSET (an entry probe) or rOFFSET (a return
- * probe), file offsets in hex; says "tracing pid PID" and waits for
- * SIGINT or SIGTERM. One uprobe_multi link per kind.
+ * probe) or sOFFSET (a uprobe session whose entry returns 1: the return
+ * skipped, as --sample-bytes does for a call it lets pass), file offsets
+ * in hex; says "tracing pid PID" and waits for SIGINT or SIGTERM. One
+ * uprobe_multi link per kind.
  * floor -t TP... attaches the empty program to raw tracepoints instead
  * (kmem_cache_alloc, kfree, ...), as memlens kmem does its own, and says
  * "tracing N raw tracepoints" on stderr; floor -s -t TP... with the
@@ -19,19 +21,21 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "kfeatures.h"
 
 static void stop(int sig)
 {
 	(void)sig;
 }
 
-static int empty_prog(void)
+/* A program that returns RET at once, for links of attach type TYPE. */
+static int empty_prog(enum bpf_attach_type type, int ret)
 {
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = ret },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_UPROBE_MULTI);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
 
 	return bpf_prog_load(BPF_PROG_TYPE_KPROBE, "floor", "GPL", insns, 2, &opts);
 }
@@ -74,10 +78,23 @@ static int attach(int prog, const char *lib, unsigned long *offs, unsigned int n
 	return bpf_link_create(prog, 0, BPF_TRACE_UPROBE_MULTI, &opts);
 }
 
+/* Sessions: a raw link (libbpf 1.4 knows none), of an entry that skips the return. */
+static int attach_sessions(const char *lib, unsigned long *offs, unsigned int n, int pid)
+{
+	int prog;
+
+	if (!n)
+		return 0;
+	prog = empty_prog(MEMLENS_TRACE_UPROBE_SESSION, 1);
+	if (prog < 0)
+		return prog;
+	return uprobe_multi_link_create(prog, MEMLENS_TRACE_UPROBE_SESSION, lib, offs, NULL, n, pid);
+}
+
 int main(int argc, char **argv)
 {
-	unsigned long entries[64], returns[64];
-	unsigned int ne = 0, nr = 0;
+	unsigned long entries[64], returns[64], sessions[64];
+	unsigned int ne = 0, nr = 0, ns = 0;
 	int prog, pid;
 	sigset_t set;
 
@@ -91,19 +108,22 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "-t"))
 		return raw_tp_floor(argc - 2, argv + 2);
 	if (argc < 4) {
-		fprintf(stderr, "usage: floor PID LIB [r]OFFSET... | floor [-s] -t TP...\n");
+		fprintf(stderr, "usage: floor PID LIB [r|s]OFFSET... | floor [-s] -t TP...\n");
 		return 2;
 	}
 	pid = atoi(argv[1]);
-	for (int i = 3; i < argc && ne < 64 && nr < 64; i++) {
+	for (int i = 3; i < argc && ne < 64 && nr < 64 && ns < 64; i++) {
 		if (argv[i][0] == 'r')
 			returns[nr++] = strtoul(argv[i] + 1, NULL, 16);
+		else if (argv[i][0] == 's')
+			sessions[ns++] = strtoul(argv[i] + 1, NULL, 16);
 		else
 			entries[ne++] = strtoul(argv[i], NULL, 16);
 	}
-	prog = empty_prog();
+	prog = empty_prog(BPF_TRACE_UPROBE_MULTI, 0);
 	if (prog < 0 || attach(prog, argv[2], returns, nr, pid, true) < 0 ||
-	    attach(prog, argv[2], entries, ne, pid, false) < 0) {
+	    attach(prog, argv[2], entries, ne, pid, false) < 0 ||
+	    attach_sessions(argv[2], sessions, ns, pid) < 0) {
 		fprintf(stderr, "floor: %s\n", strerror(errno));
 		return 1;
 	}
