@@ -200,6 +200,10 @@ $(OUTPUT)/libsignal_alloc.so: tests/workloads/signal_alloc.c tests/workloads/bum
 $(OUTPUT)/lost_return: tests/workloads/lost_return.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+# Blocks kept past the table of recent blocks, then freed (e2e-leaks.sh).
+$(OUTPUT)/table_evict: tests/workloads/table_evict.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/allocs_tails: tests/workloads/allocs_tails.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -273,6 +277,7 @@ unit: $(OUTPUT)/unit_tests
 	$(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
+	    $(OUTPUT)/table_evict \
 	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/pressure $(OUTPUT)/kmemload $(OUTPUT)/floor \
 	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
 	    $(OUTPUT)/rbp_leak \

@@ -56,6 +56,10 @@ floor_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "r$MALLOC" "$FREE"; }
 emulated_tracer() { exec build/floor "$1" "$libc" "$MALLOC"; }
 stepped_tracer() { exec build/floor "$1" "$libc" "$FREE_ENTRY"; }
 return_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "r$MALLOC"; }
+# The floor of --sample-bytes with uprobe sessions: malloc's entry skips its return, free.
+skipfloor_tracer() { exec build/floor "$1" "$libc" "s$MALLOC" "$FREE"; }
+# Entries alone, no return: malloc and free as plain uprobes.
+entries_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "$FREE"; }
 leaks_tracer() { exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
 # Without the table of recent blocks in front of the allocs map: every block in the map.
 maponly_tracer() { MEMLENS_ALLOC_BUCKETS=0 exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
@@ -199,6 +203,8 @@ print_table() {
 		[maponly]="  the same, every block in the hash map (no table of recent blocks)"
 		[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
 		[uretprobe]="  the same without uprobe sessions"
+		[skipfloor]="  its floor: empty session on malloc's entry, skipping the return, and free"
+		[entries]="  empty uprobes on malloc's entry and free, no return probe"
 		[dwarf]="memlens leaks (DWARF unwinder)"
 		[allocs]="memlens allocs --unwind fp (entries only, sampled every 512 KiB)"
 		[allocs_dwarf]="  the same with the DWARF unwinder"

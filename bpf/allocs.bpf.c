@@ -71,6 +71,26 @@ struct {
 	__type(value, struct alloc_bucket);
 } alloc_table SEC(".maps");
 
+/*
+ * No program reads it: userspace replaces its element to wait until every
+ * program running then has returned (the kernel's synchronize_rcu() after
+ * an update of a map of maps), before it lets go of a table way it moves
+ * to the map (user/group_source.c, table_evict()).
+ */
+struct grace_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct grace_inner);
+} grace SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DEFAULT_MAX_STACKS);

@@ -56,6 +56,8 @@ struct alloc_snapshot {
 	/* The table of recent blocks in front of the map, mapped; 0 buckets: none. */
 	struct alloc_bucket *table;
 	uint32_t buckets;
+	int grace_fd;		/* an inner map to wait for running programs with, 0: none yet */
+	uint64_t evicted;	/* blocks moved from the table to the map */
 };
 
 /* Everything one tracing session holds. */

@@ -140,6 +140,141 @@ static void table_drop(struct alloc_snapshot *snap, uint64_t addr, uint64_t ts_n
 	}
 }
 
+static void spilled_add(struct alloc_bucket *b, int n)
+{
+	__atomic_fetch_add(&b->way[0].spilled, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Wait until every BPF program running now has returned: an update of a
+ * map of maps from userspace returns after the kernel's synchronize_rcu(),
+ * and the programs run inside RCU read-side sections.
+ */
+static int wait_for_programs(struct alloc_session *s)
+{
+	__u32 zero = 0;
+	int fd;
+
+	if (!s->snap.grace_fd) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "grace_inner", sizeof(__u32), sizeof(__u32), 1,
+				    NULL);
+		if (fd < 0)
+			return -errno;
+		s->snap.grace_fd = fd;
+	}
+	fd = s->snap.grace_fd;
+	return bpf_map_update_elem(bpf_map__fd(s->skel->maps.grace), &zero, &fd, BPF_ANY) ? -errno : 0;
+}
+
+/* Delete KEY from the map if it is still the block allocated at TS_NS. */
+static void map_drop(struct alloc_session *s, struct alloc_bucket *b, const struct alloc_key *key,
+		     uint64_t ts_ns)
+{
+	int fd = bpf_map__fd(s->skel->maps.allocs);
+	struct alloc_info info;
+
+	if (bpf_map_lookup_elem(fd, key, &info) || info.ts_ns != ts_ns)
+		return;
+	if (!bpf_map_delete_elem(fd, key))
+		spilled_add(b, -1);
+}
+
+struct table_move {
+	struct alloc_way *way;
+	struct alloc_bucket *bucket;
+	uint64_t addr, ts_ns;
+};
+
+/*
+ * Move a block of way W in bucket B allocated before CUTOFF_NS to the map:
+ * copied there first (the bucket's count raised before), then the way
+ * marked busy, which the frees and inserts of the BPF side pass by. True
+ * if it is on its way: finish_move() lets go of the way once no free that
+ * read it before the mark can still be running.
+ */
+static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct alloc_way *w,
+		       uint64_t cutoff_ns, struct table_move *m)
+{
+	uint64_t addr = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE), want = addr;
+	struct alloc_key key = { .tgid = s->skel->rodata->targ_tgid, .addr = addr };
+	struct alloc_info info;
+
+	if (!addr || (addr & ALLOC_WAY_BUSY))
+		return false;
+	info = w->info;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != addr || info.ts_ns >= cutoff_ns)
+		return false;
+	spilled_add(b, 1);
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.allocs), &key, &info, BPF_ANY)) {
+		spilled_add(b, -1);	/* the map is full: it stays in the table */
+		return false;
+	}
+	if (!__atomic_compare_exchange_n(&w->addr, &want, addr | ALLOC_WAY_BUSY, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		map_drop(s, b, &key, info.ts_ns);	/* freed meanwhile */
+		return false;
+	}
+	*m = (struct table_move){ .way = w, .bucket = b, .addr = addr, .ts_ns = info.ts_ns };
+	return true;
+}
+
+/*
+ * After the wait: a way still marked is emptied, its block in the map
+ * alone. A way that is not was emptied by a free that had read it before
+ * the mark (a plain store): the block is gone, and its copy in the map too.
+ */
+static bool finish_move(struct alloc_session *s, const struct table_move *m)
+{
+	struct alloc_key key = { .tgid = s->skel->rodata->targ_tgid, .addr = m->addr };
+	uint64_t want = m->addr | ALLOC_WAY_BUSY;
+
+	if (__atomic_compare_exchange_n(&m->way->addr, &want, 0, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED))
+		return true;
+	map_drop(s, m->bucket, &key, m->ts_ns);
+	return false;
+}
+
+/*
+ * Keep the table for recent blocks: those allocated before CUTOFF_NS move
+ * to the map, where a process's long-lived blocks would otherwise stay,
+ * filling the table for good (doc/internals.md, "The table of recent
+ * blocks"). The BPF side frees a way with a plain store after reading it,
+ * so a way is let go only after every program running when it was marked
+ * has returned.
+ */
+static void table_evict(struct alloc_session *s, uint64_t cutoff_ns)
+{
+	struct alloc_snapshot *snap = &s->snap;
+	struct table_move *moves;
+	size_t n = 0, moved = 0;
+	int err;
+
+	if (!snap->buckets)
+		return;
+	moves = calloc(table_ways(snap), sizeof(*moves));
+	if (!moves) {
+		debug_msg("blocks: none moved from the table: %s", strerror(ENOMEM));
+		return;
+	}
+	for (uint32_t i = 0; i < snap->buckets; i++)
+		for (int j = 0; j < ALLOC_WAYS; j++)
+			n += start_move(s, &snap->table[i], &snap->table[i].way[j], cutoff_ns, &moves[n]);
+	err = n ? wait_for_programs(s) : 0;
+	/* Without the wait no way can be let go: each stays marked, its block in the map. */
+	for (size_t i = 0; i < n && !err; i++)
+		moved += finish_move(s, &moves[i]);
+	if (err)
+		error_msg("cannot wait for the BPF programs: %s; %zu ways of the table of recent "
+			  "blocks left unused", strerror(-err), n);
+	snap->evicted += moved;
+	if (moved)
+		debug_msg("blocks: %zu moved from the table to the map, %" PRIu64 " in all", moved,
+			  snap->evicted);
+	free(moves);
+}
+
 /* N blocks at KEYS deleted from the map: their buckets' counts go down with them. */
 static void table_unspill(struct alloc_snapshot *snap, const struct alloc_key *keys, uint32_t n)
 {
@@ -180,6 +315,8 @@ void snapshot_free(struct alloc_snapshot *snap)
 	free(snap->recs);
 	if (snap->table)
 		munmap(snap->table, table_bytes(snap->buckets));
+	if (snap->grace_fd)
+		close(snap->grace_fd);
 }
 
 void snapshot_keep(struct alloc_snapshot *snap, size_t total, uint32_t tgid,
@@ -436,7 +573,7 @@ static int outstanding_check_hooked(struct alloc_session *s)
  */
 static int outstanding_read(struct alloc_session *s)
 {
-	uint64_t read_ns = monotonic_ns();
+	uint64_t read_ns = monotonic_ns(), age_ns;
 	size_t total;
 	int err = snapshot_read(s, &total);
 
@@ -450,6 +587,10 @@ static int outstanding_read(struct alloc_session *s)
 	for (size_t i = 0; i < s->snap.nr; i++)
 		s->snap.recs[i].stack_id = stack_cache_report_id(s->stacks,
 								 s->snap.recs[i].stack_id);
+	/* What lived through an interval, and a second at least, is no recent block. */
+	age_ns = s->opts->interval_s > 1 ? s->opts->interval_s * 1e9 : 1e9;
+	if (!s->exited && read_ns > age_ns)
+		table_evict(s, read_ns - age_ns);
 	return 0;
 }
 
