@@ -229,7 +229,7 @@ print_table() {
 	done
 }
 
-ROWS="floor leaks maponly sampled uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
+ROWS="floor leaks maponly sampled skipfloor uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
 MISSING=
 for t in bpftrace heaptrack; do
 	if command -v $t >/dev/null; then ROWS+=" $t"; else MISSING+=" $t"; fi
