@@ -162,5 +162,13 @@ void snapshot_keep(struct alloc_snapshot *snap, size_t total, uint32_t tgid,
 		   uint64_t sample_bytes);
 /* Keep in SNAP (keys and recs alike) only the blocks allocated before EXEC_TS: how many. */
 uint32_t snapshot_old_image(struct alloc_snapshot *snap, uint64_t exec_ts);
+/*
+ * Append the blocks of SNAP's table to its raw entries from TOTAL on, as
+ * process TGID's, keyed with pad ALLOC_KEY_IN_TABLE: the new total.
+ * Ways being written (ALLOC_WAY_BUSY) are passed by.
+ */
+size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid);
+/* Empty the way of SNAP's table that holds ADDR, allocated at TS_NS; else nothing. */
+void table_drop(struct alloc_snapshot *snap, uint64_t addr, uint64_t ts_ns);
 
 #endif

@@ -98,7 +98,7 @@ static int table_map(struct alloc_session *s)
  * taken only between two equal reads of its address, without the busy
  * bit of a return program still writing it.
  */
-static size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid)
+size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid)
 {
 	for (uint32_t i = 0; i < snap->buckets; i++) {
 		for (int j = 0; j < ALLOC_WAYS; j++) {
@@ -124,7 +124,7 @@ static size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgi
  * way holds another since it was read (the new image of an exec'd process
  * runs on: it may have been handed the address again).
  */
-static void table_drop(struct alloc_snapshot *snap, uint64_t addr, uint64_t ts_ns)
+void table_drop(struct alloc_snapshot *snap, uint64_t addr, uint64_t ts_ns)
 {
 	struct alloc_bucket *b = &snap->table[alloc_bucket_index(addr, snap->buckets - 1)];
 

@@ -136,6 +136,46 @@ static void test_grouping(struct alloc_session *s, struct report_opts *show)
 	free(r.groups);
 }
 
+/* The table of recent blocks as userspace reads it and drops from it. */
+static void test_table(void)
+{
+	struct alloc_snapshot snap = { .buckets = 4 };
+	struct alloc_bucket *a, *b;
+	size_t n;
+
+	snap.table = calloc(snap.buckets, sizeof(*snap.table));
+	CHECK(snap.table && snapshot_resize(&snap, 8) == 0);
+	if (!snap.table || !snap.keys)
+		goto out;
+	a = &snap.table[alloc_bucket_index(0x1000, 3)];
+	b = &snap.table[alloc_bucket_index(0x5000, 3)];
+	CHECK(a != b);
+	a->way[0] = (struct alloc_way){ .addr = 0x1000, .info = { .size = 10, .ts_ns = 5 } };
+	/* A return program still writing its info: not read. */
+	a->way[1] = (struct alloc_way){ .addr = 0x3000 | ALLOC_WAY_BUSY, .info = { .size = 99 } };
+	b->way[1] = (struct alloc_way){ .addr = 0x5000, .info = { .size = 70, .ts_ns = 7 } };
+	snap.keys[0] = (struct alloc_key){ .tgid = 100, .addr = 0x9000 };	/* from the map */
+	n = table_read(&snap, 1, 100);
+	CHECK(n == 3);
+	CHECK(snap.keys[0].pad == 0);
+	for (size_t i = 1; i < n; i++) {
+		CHECK(snap.keys[i].tgid == 100 && snap.keys[i].pad == ALLOC_KEY_IN_TABLE);
+		CHECK(snap.vals[i].size == (snap.keys[i].addr == 0x1000 ? 10 : 70));
+		CHECK(snap.keys[i].addr == 0x1000 || snap.keys[i].addr == 0x5000);
+	}
+	/* Held by another block since it was read (another time): left alone. */
+	table_drop(&snap, 0x1000, 6);
+	CHECK(a->way[0].addr == 0x1000);
+	table_drop(&snap, 0x1000, 5);
+	CHECK(a->way[0].addr == 0);
+	table_drop(&snap, 0x5000, 7);
+	CHECK(b->way[1].addr == 0 && table_read(&snap, 0, 100) == 0);
+out:
+	free(snap.table);
+	snap.table = NULL;
+	snapshot_free(&snap);
+}
+
 void test_alloc_session(void)
 {
 	struct report_opts show = {};
@@ -147,6 +187,7 @@ void test_alloc_session(void)
 	CHECK(go_alloc_profile.kind == REPORT_ALLOCATED && !go_alloc_profile.unwind_tables);
 	CHECK(snapshot_resize(&s.snap, MAP_NR) == 0);
 	test_keep_and_old_image(&s.snap);
+	test_table();
 	test_grouping(&s, &show);
 	snapshot_free(&s.snap);
 }
