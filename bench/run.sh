@@ -230,6 +230,10 @@ print_table() {
 }
 
 ROWS="floor leaks maponly sampled skipfloor uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
+# The sampled mode's own floor is an empty session (6.13): none without.
+if [ "$(./memlens doctor --json | jq .features.uprobe_session)" != true ]; then
+	ROWS=${ROWS/ skipfloor/}
+fi
 MISSING=
 for t in bpftrace heaptrack; do
 	if command -v $t >/dev/null; then ROWS+=" $t"; else MISSING+=" $t"; fi

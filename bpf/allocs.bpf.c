@@ -813,8 +813,8 @@ static __always_inline long map_put(struct alloc_bucket *b, struct alloc_key *ke
 
 /*
  * A block returned at ADDR: counted, and tracked until its free, in the
- * table (TABLE: a return program with atomics) or in the map. An odd
- * address, which would read as a busy way, goes to the map.
+ * table (TABLE: a return program with atomics) or in the map. An address
+ * with a way's low bits set (a custom allocator's) goes to the map.
  */
 static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind,
 					 __u16 flags, __u64 stack_id, bool table)
@@ -836,7 +836,7 @@ static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind
 		proc_add_bytes(tgid, PS_ALLOCS, size);
 		hist_add(tgid, HIST_ALLOC_SIZE, size);
 	}
-	if (!(table && b && !(addr & ALLOC_WAY_BUSY) && table_put(b, &key, &info)) &&
+	if (!(table && b && !(addr & ALLOC_WAY_BITS) && table_put(b, &key, &info)) &&
 	    map_put(b, &key, &info)) {
 		stat_add(STAT_ALLOCS_FULL, 1);
 		return;
@@ -852,8 +852,8 @@ static bool take_alloc(__u32 tgid, __u64 addr, struct alloc_info *info)
 	struct alloc_bucket *b = bucket_of(addr);
 	struct alloc_info *p;
 
-	/* An odd address is never the table's: it would match a way that is busy. */
-	if (b && !(addr & ALLOC_WAY_BUSY) && table_take(b, addr, info))
+	/* An address with a way's bits set is never the table's: it would match a marked way. */
+	if (b && !(addr & ALLOC_WAY_BITS) && table_take(b, addr, info))
 		return true;
 	/* None of this bucket's blocks in the map: no lookup there. */
 	if (b && !READ_ONCE_U32(b->way[0].spilled))
@@ -868,12 +868,17 @@ static bool take_alloc(__u32 tgid, __u64 addr, struct alloc_info *info)
 	return true;
 }
 
-/* Put a block taken out back, as it was: in the map, where no atomics are needed. */
+/*
+ * Put a block taken out back, as it was: in the map, where no atomics are
+ * needed, marked as restored (ALLOC_F_RESTORED).
+ */
 static void restore_alloc(__u32 tgid, __u64 addr, const struct alloc_info *info)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
+	struct alloc_info restored = *info;
 
-	if (map_put(bucket_of(addr), &key, info))
+	restored.flags |= ALLOC_F_RESTORED;
+	if (map_put(bucket_of(addr), &key, &restored))
 		stat_add(STAT_ALLOCS_FULL, 1);
 }
 
@@ -920,14 +925,16 @@ static struct thread_state *thread_state(__u32 tid)
  * inside an allocator call (in_allocator(), a hash-map lookup) only if
  * its thread's counter here is not 0: most frees of blocks not tracked
  * (left unsampled, or allocated before memlens) make no lookup. A counter
- * per cache line, so that threads on other CPUs do not share one.
+ * per cache line, so that threads on other CPUs do not share one. A free
+ * of an unknown block inside another allocator call (a new_handler that
+ * frees) is counted as unknown: no allocator memlens hooks makes one.
  */
 #define FREES_INSIDE_SLOTS	64
 
 struct frees_inside_slot {
 	__u32 calls;
 	__u32 pad[15];
-};
+} __attribute__((aligned(64)));
 
 static struct frees_inside_slot frees_inside[FREES_INSIDE_SLOTS];
 
@@ -943,7 +950,7 @@ static void freeing_begin(struct thread_state *ts, __u32 tid)
 	ts->freeing = 1;
 }
 
-/* ... and ends: returned, lost its return, or the thread is gone. */
+/* ... and ends: returned, lost its return, or the thread is gone (thread_forget()). */
 static void freeing_end(struct thread_state *ts, __u32 tid)
 {
 	if (!ts->freeing)

@@ -248,6 +248,12 @@ struct alloc_info {
  * thread's sampler could not be had (threads_map_full). It weighs 1.
  */
 #define ALLOC_F_UNSAMPLED	0x1
+/*
+ * Put back in the map after its call took it out (a failed realloc, a
+ * munmap that found a malloc block): not the copy userspace made of it
+ * while moving it out of the table, which it may drop.
+ */
+#define ALLOC_F_RESTORED	0x2
 
 /*
  * The table of recent blocks in front of the allocs map (memlens leaks and
@@ -259,16 +265,21 @@ struct alloc_info {
  * (doc/internals.md, "The table of recent blocks"). The key of a block in
  * a way is (the traced process, addr).
  *
- * A way's addr: 0 empty; a block's address (even: a block at an odd one
- * goes to the map) when its info is whole; the same with ALLOC_WAY_BUSY
- * while the return program that claimed the way (compare-and-swap from 0)
- * writes the info. Only that program, the block's free and userspace
- * dropping a gone image's blocks (compare-and-swap) write a way holding a
+ * A way's addr: 0 empty; a block's address (its two low bits clear: a
+ * block at another goes to the map) when its info is whole; the same with
+ * ALLOC_WAY_BUSY while the return program that claimed the way
+ * (compare-and-swap from 0) writes the info; the same with ALLOC_WAY_MOVING
+ * while userspace moves the block to the map (table_evict() in
+ * user/group_source.c). Only that program, the block's free, and userspace
+ * (dropping a gone image's blocks, moving old ones) write a way holding a
  * block; readers take a way's info only between two equal reads of addr
- * without ALLOC_WAY_BUSY.
+ * without either bit. No program writes a way with ALLOC_WAY_MOVING: only
+ * the free that read it before the mark, with its plain store of 0.
  */
 #define ALLOC_WAYS		2
 #define ALLOC_WAY_BUSY		1ULL
+#define ALLOC_WAY_MOVING	2ULL
+#define ALLOC_WAY_BITS		(ALLOC_WAY_BUSY | ALLOC_WAY_MOVING)
 #define ALLOC_BUCKETS_DEFAULT	2048	/* 4096 blocks, 256 KiB */
 #define ALLOC_BUCKETS_MAX	(1U << 20)
 

@@ -19,6 +19,7 @@
 #include "spawn.h"
 
 struct group_source;
+struct table_move;
 struct suppressions;
 
 /* What the command line asked of the session. */
@@ -56,7 +57,11 @@ struct alloc_snapshot {
 	/* The table of recent blocks in front of the map, mapped; 0 buckets: none. */
 	struct alloc_bucket *table;
 	uint32_t buckets;
-	int grace_fd;		/* an inner map to wait for running programs with, 0: none yet */
+	/* Moving old blocks to the map (group_source.c, table_evict()). */
+	bool can_evict;
+	int grace_fd;		/* an inner map to wait for running programs with, with table */
+	struct table_move *moves;	/* those under way, waiting for the programs */
+	size_t nr_moves;
 	uint64_t evicted;	/* blocks moved from the table to the map */
 };
 

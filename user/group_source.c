@@ -70,7 +70,9 @@ static int table_buckets(size_t max, uint32_t *buckets)
 	return 0;
 }
 
-/* Map the loaded table, to read its blocks and take out those of a gone image. */
+static void table_evict_init(struct alloc_session *s);
+
+/* Map the loaded table, to read its blocks, take out those of a gone image and move old ones. */
 static int table_map(struct alloc_session *s)
 {
 	void *p;
@@ -86,6 +88,7 @@ static int table_map(struct alloc_session *s)
 		return err;
 	}
 	s->snap.table = p;
+	table_evict_init(s);
 	debug_msg("blocks: a table of %" PRIu32 " recent ones (%zu KiB) in front of a map of %" PRIu32,
 		  (uint32_t)table_ways(&s->snap), table_bytes(s->snap.buckets) >> 10,
 		  bpf_map__max_entries(s->skel->maps.allocs));
@@ -105,7 +108,7 @@ size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid)
 			struct alloc_way *w = &snap->table[i].way[j];
 			uint64_t addr = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE);
 
-			if (!addr || (addr & ALLOC_WAY_BUSY))
+			if (!addr || (addr & ALLOC_WAY_BITS))
 				continue;
 			snap->vals[total] = w->info;
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -153,27 +156,28 @@ static void spilled_add(struct alloc_bucket *b, int n)
 static int wait_for_programs(struct alloc_session *s)
 {
 	__u32 zero = 0;
-	int fd;
+	int fd = s->snap.grace_fd;
 
-	if (!s->snap.grace_fd) {
-		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "grace_inner", sizeof(__u32), sizeof(__u32), 1,
-				    NULL);
-		if (fd < 0)
-			return -errno;
-		s->snap.grace_fd = fd;
-	}
-	fd = s->snap.grace_fd;
-	return bpf_map_update_elem(bpf_map__fd(s->skel->maps.grace), &zero, &fd, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.grace), &zero, &fd, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
-/* Delete KEY from the map if it is still the block allocated at TS_NS. */
+/*
+ * Delete from the map the copy of a block that userspace made, KEY
+ * allocated at TS_NS, if it is still that: not a block allocated at the
+ * address since, nor one its call put back (ALLOC_F_RESTORED). A program
+ * could put another there between the lookup and the delete: as the map's
+ * own batched deletes, this does not rule that out.
+ */
 static void map_drop(struct alloc_session *s, struct alloc_bucket *b, const struct alloc_key *key,
 		     uint64_t ts_ns)
 {
 	int fd = bpf_map__fd(s->skel->maps.allocs);
 	struct alloc_info info;
 
-	if (bpf_map_lookup_elem(fd, key, &info) || info.ts_ns != ts_ns)
+	if (bpf_map_lookup_elem(fd, key, &info) || info.ts_ns != ts_ns ||
+	    (info.flags & ALLOC_F_RESTORED))
 		return;
 	if (!bpf_map_delete_elem(fd, key))
 		spilled_add(b, -1);
@@ -186,11 +190,14 @@ struct table_move {
 };
 
 /*
- * Move a block of way W in bucket B allocated before CUTOFF_NS to the map:
- * copied there first (the bucket's count raised before), then the way
- * marked busy, which the frees and inserts of the BPF side pass by. True
- * if it is on its way: finish_move() lets go of the way once no free that
- * read it before the mark can still be running.
+ * Move the block of way W in bucket B, allocated before CUTOFF_NS, to the
+ * map: a copy put there first (none if the map has the address already;
+ * the bucket's count raised before), then the way marked
+ * ALLOC_WAY_MOVING, which the programs' frees and inserts pass by (a free
+ * then finds the copy). The mark is checked to be on the block copied:
+ * the address may have been freed and handed out again meanwhile. True if
+ * the block is on its way: finish_move() lets go of the way once no free
+ * that read it before the mark can still be running.
  */
 static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct alloc_way *w,
 		       uint64_t cutoff_ns, struct table_move *m)
@@ -199,20 +206,28 @@ static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct a
 	struct alloc_key key = { .tgid = s->skel->rodata->targ_tgid, .addr = addr };
 	struct alloc_info info;
 
-	if (!addr || (addr & ALLOC_WAY_BUSY))
+	if (!addr || (addr & ALLOC_WAY_BITS))
 		return false;
 	info = w->info;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != addr || info.ts_ns >= cutoff_ns)
 		return false;
 	spilled_add(b, 1);
-	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.allocs), &key, &info, BPF_ANY)) {
-		spilled_add(b, -1);	/* the map is full: it stays in the table */
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.allocs), &key, &info, BPF_NOEXIST)) {
+		spilled_add(b, -1);	/* full, or a block there already: it stays */
 		return false;
 	}
-	if (!__atomic_compare_exchange_n(&w->addr, &want, addr | ALLOC_WAY_BUSY, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+	if (!__atomic_compare_exchange_n(&w->addr, &want, addr | ALLOC_WAY_MOVING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		map_drop(s, b, &key, info.ts_ns);	/* freed meanwhile */
+		return false;
+	}
+	/* Marked: no program writes the info now. Another block's at the same address? */
+	if (w->info.ts_ns != info.ts_ns) {
+		want = addr | ALLOC_WAY_MOVING;
+		__atomic_compare_exchange_n(&w->addr, &want, addr, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+		map_drop(s, b, &key, info.ts_ns);
 		return false;
 	}
 	*m = (struct table_move){ .way = w, .bucket = b, .addr = addr, .ts_ns = info.ts_ns };
@@ -221,13 +236,14 @@ static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct a
 
 /*
  * After the wait: a way still marked is emptied, its block in the map
- * alone. A way that is not was emptied by a free that had read it before
- * the mark (a plain store): the block is gone, and its copy in the map too.
+ * alone. One that is not was emptied by a free that had read it before
+ * the mark (its plain store of 0), or by a realloc or munmap that took it
+ * out (which puts it back marked as restored if it stays): the copy goes.
  */
 static bool finish_move(struct alloc_session *s, const struct table_move *m)
 {
 	struct alloc_key key = { .tgid = s->skel->rodata->targ_tgid, .addr = m->addr };
-	uint64_t want = m->addr | ALLOC_WAY_BUSY;
+	uint64_t want = m->addr | ALLOC_WAY_MOVING;
 
 	if (__atomic_compare_exchange_n(&m->way->addr, &want, 0, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_RELAXED))
@@ -237,42 +253,65 @@ static bool finish_move(struct alloc_session *s, const struct table_move *m)
 }
 
 /*
+ * Can blocks move out of the table here: an inner map to wait for the
+ * programs with, and a first wait that works. Else they stay, said.
+ */
+static void table_evict_init(struct alloc_session *s)
+{
+	struct alloc_snapshot *snap = &s->snap;
+	int fd, err;
+
+	snap->moves = calloc(table_ways(snap), sizeof(*snap->moves));
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "grace_inner", sizeof(__u32), sizeof(__u32), 1,
+			    NULL);
+	err = fd < 0 ? -errno : 0;
+	snap->grace_fd = fd;
+	if (!err && snap->moves)
+		err = wait_for_programs(s);
+	snap->can_evict = !err && snap->moves;
+	if (!snap->can_evict)
+		debug_msg("blocks: none will move from the table to the map: %s",
+			  strerror(err ? -err : ENOMEM));
+}
+
+/*
  * Keep the table for recent blocks: those allocated before CUTOFF_NS move
  * to the map, where a process's long-lived blocks would otherwise stay,
  * filling the table for good (doc/internals.md, "The table of recent
- * blocks"). The BPF side frees a way with a plain store after reading it,
- * so a way is let go only after every program running when it was marked
- * has returned.
+ * blocks"). The programs' frees empty a way with a plain store after
+ * reading it, so a way is let go only after every program running when
+ * it was marked has returned. Moves whose wait failed stay marked, their
+ * blocks in the map, until a later wait works.
  */
 static void table_evict(struct alloc_session *s, uint64_t cutoff_ns)
 {
 	struct alloc_snapshot *snap = &s->snap;
-	struct table_move *moves;
-	size_t n = 0, moved = 0;
+	size_t moved = 0;
 	int err;
 
-	if (!snap->buckets)
+	if (!snap->can_evict)
 		return;
-	moves = calloc(table_ways(snap), sizeof(*moves));
-	if (!moves) {
-		debug_msg("blocks: none moved from the table: %s", strerror(ENOMEM));
+	if (!snap->nr_moves) {
+		for (uint32_t i = 0; i < snap->buckets; i++)
+			for (int j = 0; j < ALLOC_WAYS; j++)
+				snap->nr_moves += start_move(s, &snap->table[i], &snap->table[i].way[j],
+							     cutoff_ns, &snap->moves[snap->nr_moves]);
+	}
+	if (!snap->nr_moves)
+		return;
+	err = wait_for_programs(s);
+	if (err) {
+		error_msg("cannot wait for the BPF programs: %s; %zu blocks of the table of "
+			  "recent blocks left in the map", strerror(-err), snap->nr_moves);
 		return;
 	}
-	for (uint32_t i = 0; i < snap->buckets; i++)
-		for (int j = 0; j < ALLOC_WAYS; j++)
-			n += start_move(s, &snap->table[i], &snap->table[i].way[j], cutoff_ns, &moves[n]);
-	err = n ? wait_for_programs(s) : 0;
-	/* Without the wait no way can be let go: each stays marked, its block in the map. */
-	for (size_t i = 0; i < n && !err; i++)
-		moved += finish_move(s, &moves[i]);
-	if (err)
-		error_msg("cannot wait for the BPF programs: %s; %zu ways of the table of recent "
-			  "blocks left unused", strerror(-err), n);
+	for (size_t i = 0; i < snap->nr_moves; i++)
+		moved += finish_move(s, &snap->moves[i]);
+	snap->nr_moves = 0;
 	snap->evicted += moved;
 	if (moved)
 		debug_msg("blocks: %zu moved from the table to the map, %" PRIu64 " in all", moved,
 			  snap->evicted);
-	free(moves);
 }
 
 /* N blocks at KEYS deleted from the map: their buckets' counts go down with them. */
@@ -315,8 +354,9 @@ void snapshot_free(struct alloc_snapshot *snap)
 	free(snap->recs);
 	if (snap->table)
 		munmap(snap->table, table_bytes(snap->buckets));
-	if (snap->grace_fd)
+	if (snap->table && snap->grace_fd >= 0)
 		close(snap->grace_fd);
+	free(snap->moves);
 }
 
 void snapshot_keep(struct alloc_snapshot *snap, size_t total, uint32_t tgid,
