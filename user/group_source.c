@@ -222,8 +222,12 @@ static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct a
 		map_drop(s, b, &key, info.ts_ns);	/* freed meanwhile */
 		return false;
 	}
-	/* Marked: no program writes the info now. Another block's at the same address? */
-	if (w->info.ts_ns != info.ts_ns) {
+	/*
+	 * Marked: no program writes the info now. Not what was copied: the
+	 * address was freed and handed out again meanwhile (the copy may
+	 * even mix the two): undone.
+	 */
+	if (memcmp(&w->info, &info, sizeof(info))) {
 		want = addr | ALLOC_WAY_MOVING;
 		__atomic_compare_exchange_n(&w->addr, &want, addr, false, __ATOMIC_ACQ_REL,
 					    __ATOMIC_RELAXED);
