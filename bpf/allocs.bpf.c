@@ -725,29 +725,40 @@ static __always_inline bool table_take(struct alloc_bucket *b, __u64 addr,
 #pragma unroll
 	for (int i = 0; i < ALLOC_WAYS; i++) {
 		struct alloc_way *w = &b->way[i];
+		__u64 word = READ_ONCE_U64(w->addr);
 
-		if (READ_ONCE_U64(w->addr) != addr)
+		if ((word & ALLOC_WAY_ADDR) != addr)
 			continue;
 		*info = w->info;
 		barrier();
-		WRITE_ONCE_U64(w->addr, 0);
+		WRITE_ONCE_U64(w->addr, word & ~ALLOC_WAY_ADDR);	/* its generation stays */
 		return true;
 	}
 	return false;
 }
 
-/* A way of bucket B claimed for the block at ADDR: one that held its address, or an empty one. */
-static __always_inline struct alloc_way *table_claim(struct alloc_bucket *b, __u64 addr)
+/* The word of a way claimed for ADDR, busy, of the generation after WORD's. */
+static __always_inline __u64 claimed_word(__u64 word, __u64 addr)
 {
-	__u64 busy = addr | ALLOC_WAY_BUSY;
+	return ((word + ALLOC_WAY_GEN_ONE) & ~ALLOC_WAY_ADDR) | addr | ALLOC_WAY_BUSY;
+}
 
+/*
+ * A way of bucket B claimed for the block at ADDR, its claimed word in
+ * *WORD: one that held its address, or an empty one.
+ */
+static __always_inline struct alloc_way *table_claim(struct alloc_bucket *b, __u64 addr,
+						     __u64 *word)
+{
 	/* Freed where no probe looks, then handed out again: the same block. */
 #pragma unroll
 	for (int i = 0; i < ALLOC_WAYS; i++) {
 		struct alloc_way *w = &b->way[i];
+		__u64 old = READ_ONCE_U64(w->addr);
 
-		if (READ_ONCE_U64(w->addr) == addr &&
-		    __sync_val_compare_and_swap(&w->addr, addr, busy) == addr) {
+		*word = claimed_word(old, addr);
+		if ((old & ALLOC_WAY_ADDR) == addr &&
+		    __sync_val_compare_and_swap(&w->addr, old, *word) == old) {
 			stat_add(STAT_REPLACED, 1);
 			return w;
 		}
@@ -755,8 +766,11 @@ static __always_inline struct alloc_way *table_claim(struct alloc_bucket *b, __u
 #pragma unroll
 	for (int i = 0; i < ALLOC_WAYS; i++) {
 		struct alloc_way *w = &b->way[i];
+		__u64 old = READ_ONCE_U64(w->addr);
 
-		if (!READ_ONCE_U64(w->addr) && !__sync_val_compare_and_swap(&w->addr, 0, busy))
+		*word = claimed_word(old, addr);
+		if (!(old & ALLOC_WAY_ADDR) &&
+		    __sync_val_compare_and_swap(&w->addr, old, *word) == old)
 			return w;
 	}
 	return NULL;
@@ -771,7 +785,8 @@ static __always_inline struct alloc_way *table_claim(struct alloc_bucket *b, __u
 static __always_inline bool table_put(struct alloc_bucket *b, struct alloc_key *key,
 				      const struct alloc_info *info)
 {
-	struct alloc_way *w = table_claim(b, key->addr);
+	__u64 word;
+	struct alloc_way *w = table_claim(b, key->addr, &word);
 
 	if (!w)
 		return false;
@@ -781,7 +796,7 @@ static __always_inline bool table_put(struct alloc_bucket *b, struct alloc_key *
 	}
 	w->info = *info;
 	barrier();
-	WRITE_ONCE_U64(w->addr, key->addr);
+	WRITE_ONCE_U64(w->addr, word & ~ALLOC_WAY_BUSY);
 	return true;
 }
 
@@ -801,13 +816,21 @@ static __always_inline long map_put(struct alloc_bucket *b, struct alloc_key *ke
 	bucket_spilled(b, 1);
 	err = bpf_map_update_elem(&allocs, key, info, BPF_NOEXIST);
 	if (err == -EEXIST) {
-		/* Freed by a path we do not see, then handed out again. */
+		/*
+		 * Freed by a path we do not see, then handed out again; or a
+		 * copy userspace made while moving the block out of the
+		 * table, which it may delete before the overwrite: then new.
+		 */
 		stat_add(STAT_REPLACED, 1);
 		err = bpf_map_update_elem(&allocs, key, info, BPF_EXIST);
-		bucket_spilled(b, -1);
-	} else if (err) {
-		bucket_spilled(b, -1);
+		if (err != -ENOENT) {
+			bucket_spilled(b, -1);	/* not one more, whatever came of it */
+			return err;
+		}
+		err = bpf_map_update_elem(&allocs, key, info, BPF_NOEXIST);
 	}
+	if (err)
+		bucket_spilled(b, -1);
 	return err;
 }
 
@@ -836,7 +859,8 @@ static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind
 		proc_add_bytes(tgid, PS_ALLOCS, size);
 		hist_add(tgid, HIST_ALLOC_SIZE, size);
 	}
-	if (!(table && b && !(addr & ALLOC_WAY_BITS) && table_put(b, &key, &info)) &&
+	if (!(table && b && !(addr & (ALLOC_WAY_BITS | ~ALLOC_WAY_ADDR)) &&
+	      table_put(b, &key, &info)) &&
 	    map_put(b, &key, &info)) {
 		stat_add(STAT_ALLOCS_FULL, 1);
 		return;
@@ -853,7 +877,7 @@ static bool take_alloc(__u32 tgid, __u64 addr, struct alloc_info *info)
 	struct alloc_info *p;
 
 	/* An address with a way's bits set is never the table's: it would match a marked way. */
-	if (b && !(addr & ALLOC_WAY_BITS) && table_take(b, addr, info))
+	if (b && !(addr & (ALLOC_WAY_BITS | ~ALLOC_WAY_ADDR)) && table_take(b, addr, info))
 		return true;
 	/* None of this bucket's blocks in the map: no lookup there. */
 	if (b && !READ_ONCE_U32(b->way[0].spilled))

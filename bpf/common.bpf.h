@@ -9,6 +9,7 @@
 
 #include "log2hist.h"
 
+#define ENOENT		2
 #define EEXIST		17
 #define TASK_COMM_LEN	16
 

@@ -265,21 +265,28 @@ struct alloc_info {
  * (doc/internals.md, "The table of recent blocks"). The key of a block in
  * a way is (the traced process, addr).
  *
- * A way's addr: 0 empty; a block's address (its two low bits clear: a
- * block at another goes to the map) when its info is whole; the same with
- * ALLOC_WAY_BUSY while the return program that claimed the way
- * (compare-and-swap from 0) writes the info; the same with ALLOC_WAY_MOVING
- * while userspace moves the block to the map (table_evict() in
- * user/group_source.c). Only that program, the block's free, and userspace
- * (dropping a gone image's blocks, moving old ones) write a way holding a
- * block; readers take a way's info only between two equal reads of addr
- * without either bit. No program writes a way with ALLOC_WAY_MOVING: only
- * the free that read it before the mark, with its plain store of 0.
+ * A way's addr word: in its top byte a generation, one more at each claim
+ * of the way, so that userspace's compare-and-swap of a word it read fails
+ * if the way was emptied and claimed again since, even for the same
+ * address (ALLOC_WAY_ADDR: below it, the address, whose two low bits are
+ * clear: a block at another goes to the map). The address 0: empty; a
+ * block's when its info is whole; with ALLOC_WAY_BUSY while the return
+ * program that claimed the way (compare-and-swap from empty) writes the
+ * info; with ALLOC_WAY_MOVING while userspace moves the block to the map
+ * (table_evict() in user/group_source.c). Only that program, a program that
+ * takes the block out (a free, realloc, munmap; a plain store of its
+ * generation alone), and userspace (dropping a gone image's blocks, moving
+ * old ones) write a way holding a block; readers take a way's info only
+ * between two equal reads of its word without either bit. No program
+ * writes a way marked ALLOC_WAY_MOVING but one that took the block out
+ * before the mark.
  */
 #define ALLOC_WAYS		2
 #define ALLOC_WAY_BUSY		1ULL
 #define ALLOC_WAY_MOVING	2ULL
 #define ALLOC_WAY_BITS		(ALLOC_WAY_BUSY | ALLOC_WAY_MOVING)
+#define ALLOC_WAY_ADDR		((1ULL << 56) - 1)	/* x86-64 user space, 5-level paging too */
+#define ALLOC_WAY_GEN_ONE	(1ULL << 56)
 #define ALLOC_BUCKETS_DEFAULT	2048	/* 4096 blocks, 256 KiB */
 #define ALLOC_BUCKETS_MAX	(1U << 20)
 

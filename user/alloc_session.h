@@ -59,6 +59,7 @@ struct alloc_snapshot {
 	uint32_t buckets;
 	/* Moving old blocks to the map (group_source.c, table_evict()). */
 	bool can_evict;
+	bool wait_failed;	/* said once */
 	int grace_fd;		/* an inner map to wait for running programs with, with table */
 	struct table_move *moves;	/* those under way, waiting for the programs */
 	size_t nr_moves;

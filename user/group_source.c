@@ -98,22 +98,25 @@ static int table_map(struct alloc_session *s)
 /*
  * Append the table's blocks to SNAP's raw entries from TOTAL on, as
  * process TGID's, marked as the table's: the new total. A way's info is
- * taken only between two equal reads of its address, without the busy
- * bit of a return program still writing it.
+ * taken only between two equal reads of its word (the same claim), without
+ * the busy bit of a return program still writing it.
  */
 size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid)
 {
 	for (uint32_t i = 0; i < snap->buckets; i++) {
 		for (int j = 0; j < ALLOC_WAYS; j++) {
 			struct alloc_way *w = &snap->table[i].way[j];
-			uint64_t addr = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE);
+			uint64_t word = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE);
+			uint64_t addr = word & ALLOC_WAY_ADDR;
 
+			/* Marked ways are passed by: one moving out is read from the map. */
 			if (!addr || (addr & ALLOC_WAY_BITS))
 				continue;
 			snap->vals[total] = w->info;
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != addr)
+			if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != word)
 				continue;
+			addr &= ~(uint64_t)ALLOC_WAY_BITS;
 			snap->keys[total++] = (struct alloc_key){
 				.tgid = tgid, .pad = ALLOC_KEY_IN_TABLE, .addr = addr,
 			};
@@ -133,12 +136,13 @@ void table_drop(struct alloc_snapshot *snap, uint64_t addr, uint64_t ts_ns)
 
 	for (int j = 0; j < ALLOC_WAYS; j++) {
 		struct alloc_way *w = &b->way[j];
-		uint64_t want = addr;
+		uint64_t want = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE);
 
-		if (__atomic_load_n(&w->addr, __ATOMIC_ACQUIRE) != addr || w->info.ts_ns != ts_ns)
+		if ((want & ALLOC_WAY_ADDR) != addr || w->info.ts_ns != ts_ns)
 			continue;
-		if (__atomic_compare_exchange_n(&w->addr, &want, 0, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_RELAXED))
+		/* The word read: fails if the way was emptied and claimed since. */
+		if (__atomic_compare_exchange_n(&w->addr, &want, want & ~ALLOC_WAY_ADDR, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			return;
 	}
 }
@@ -167,8 +171,9 @@ static int wait_for_programs(struct alloc_session *s)
  * Delete from the map the copy of a block that userspace made, KEY
  * allocated at TS_NS, if it is still that: not a block allocated at the
  * address since, nor one its call put back (ALLOC_F_RESTORED). A program
- * could put another there between the lookup and the delete: as the map's
- * own batched deletes, this does not rule that out.
+ * could put another there between the lookup and the delete (a failed
+ * realloc of the block, in those microseconds), which would go with it:
+ * as with the map's own batched deletes at exec, not ruled out.
  */
 static void map_drop(struct alloc_session *s, struct alloc_bucket *b, const struct alloc_key *key,
 		     uint64_t ts_ns)
@@ -186,23 +191,23 @@ static void map_drop(struct alloc_session *s, struct alloc_bucket *b, const stru
 struct table_move {
 	struct alloc_way *way;
 	struct alloc_bucket *bucket;
-	uint64_t addr, ts_ns;
+	uint64_t word, ts_ns;	/* the way's word as it was marked, its block's time */
 };
 
 /*
  * Move the block of way W in bucket B, allocated before CUTOFF_NS, to the
  * map: a copy put there first (none if the map has the address already;
  * the bucket's count raised before), then the way marked
- * ALLOC_WAY_MOVING, which the programs' frees and inserts pass by (a free
- * then finds the copy). The mark is checked to be on the block copied:
- * the address may have been freed and handed out again meanwhile. True if
- * the block is on its way: finish_move() lets go of the way once no free
- * that read it before the mark can still be running.
+ * ALLOC_WAY_MOVING by compare-and-swap of the word it was read with, which
+ * the programs' frees and inserts pass by (a free then finds the copy).
+ * True if the block is on its way: finish_move() lets go of the way once
+ * no program that read it before the mark can still be running.
  */
 static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct alloc_way *w,
 		       uint64_t cutoff_ns, struct table_move *m)
 {
-	uint64_t addr = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE), want = addr;
+	uint64_t word = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE), want = word;
+	uint64_t addr = word & ALLOC_WAY_ADDR;
 	struct alloc_key key = { .tgid = s->skel->rodata->targ_tgid, .addr = addr };
 	struct alloc_info info;
 
@@ -210,47 +215,44 @@ static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct a
 		return false;
 	info = w->info;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != addr || info.ts_ns >= cutoff_ns)
+	/* The same word: the same claim, so the info read is whole. */
+	if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != word || info.ts_ns >= cutoff_ns)
 		return false;
 	spilled_add(b, 1);
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.allocs), &key, &info, BPF_NOEXIST)) {
 		spilled_add(b, -1);	/* full, or a block there already: it stays */
 		return false;
 	}
-	if (!__atomic_compare_exchange_n(&w->addr, &want, addr | ALLOC_WAY_MOVING, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		map_drop(s, b, &key, info.ts_ns);	/* freed meanwhile */
-		return false;
-	}
 	/*
-	 * Marked: no program writes the info now. Not what was copied: the
-	 * address was freed and handed out again meanwhile (the copy may
-	 * even mix the two): undone.
+	 * Fails if the way changed since it was read: its block freed (and
+	 * the address perhaps handed out again, a claim of a later
+	 * generation): the copy goes.
 	 */
-	if (memcmp(&w->info, &info, sizeof(info))) {
-		want = addr | ALLOC_WAY_MOVING;
-		__atomic_compare_exchange_n(&w->addr, &want, addr, false, __ATOMIC_ACQ_REL,
-					    __ATOMIC_RELAXED);
+	if (!__atomic_compare_exchange_n(&w->addr, &want, word | ALLOC_WAY_MOVING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		map_drop(s, b, &key, info.ts_ns);
 		return false;
 	}
-	*m = (struct table_move){ .way = w, .bucket = b, .addr = addr, .ts_ns = info.ts_ns };
+	*m = (struct table_move){ .way = w, .bucket = b, .word = word, .ts_ns = info.ts_ns };
 	return true;
 }
 
 /*
  * After the wait: a way still marked is emptied, its block in the map
- * alone. One that is not was emptied by a free that had read it before
- * the mark (its plain store of 0), or by a realloc or munmap that took it
- * out (which puts it back marked as restored if it stays): the copy goes.
+ * alone. One that is not was emptied by a program that took the block out
+ * after reading the way before the mark (a free, realloc or munmap, with
+ * its plain store), and the copy goes, unless that call put the block back
+ * (ALLOC_F_RESTORED).
  */
 static bool finish_move(struct alloc_session *s, const struct table_move *m)
 {
-	struct alloc_key key = { .tgid = s->skel->rodata->targ_tgid, .addr = m->addr };
-	uint64_t want = m->addr | ALLOC_WAY_MOVING;
+	struct alloc_key key = {
+		.tgid = s->skel->rodata->targ_tgid, .addr = m->word & ALLOC_WAY_ADDR,
+	};
+	uint64_t want = m->word | ALLOC_WAY_MOVING;
 
-	if (__atomic_compare_exchange_n(&m->way->addr, &want, 0, false, __ATOMIC_ACQ_REL,
-					__ATOMIC_RELAXED))
+	if (__atomic_compare_exchange_n(&m->way->addr, &want, m->word & ~ALLOC_WAY_ADDR, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return true;
 	map_drop(s, m->bucket, &key, m->ts_ns);
 	return false;
@@ -274,8 +276,8 @@ static void table_evict_init(struct alloc_session *s)
 		err = wait_for_programs(s);
 	snap->can_evict = !err && snap->moves;
 	if (!snap->can_evict)
-		debug_msg("blocks: none will move from the table to the map: %s",
-			  strerror(err ? -err : ENOMEM));
+		info_msg("blocks: none will move from the table of recent ones to the map "
+			 "(long-lived ones fill it): %s", strerror(err ? -err : ENOMEM));
 }
 
 /*
@@ -305,8 +307,11 @@ static void table_evict(struct alloc_session *s, uint64_t cutoff_ns)
 		return;
 	err = wait_for_programs(s);
 	if (err) {
-		error_msg("cannot wait for the BPF programs: %s; %zu blocks of the table of "
-			  "recent blocks left in the map", strerror(-err), snap->nr_moves);
+		/* Said once: it may fail at every report. */
+		if (!snap->wait_failed)
+			error_msg("cannot wait for the BPF programs: %s; %zu blocks of the table of "
+				  "recent blocks left in the map", strerror(-err), snap->nr_moves);
+		snap->wait_failed = true;
 		return;
 	}
 	for (size_t i = 0; i < snap->nr_moves; i++)
