@@ -31,6 +31,12 @@ static size_t table_ways(const struct alloc_snapshot *snap)
 	return (size_t)snap->buckets * ALLOC_WAYS;
 }
 
+/* The bucket of the block at ADDR, as the BPF side finds it (bucket_of()). */
+static struct alloc_bucket *table_bucket(struct alloc_snapshot *snap, uint64_t addr)
+{
+	return &snap->table[alloc_bucket_index(addr, snap->buckets - 1)];
+}
+
 static size_t table_bytes(uint32_t buckets)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
@@ -132,7 +138,7 @@ size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid)
  */
 void table_drop(struct alloc_snapshot *snap, uint64_t addr, uint64_t ts_ns)
 {
-	struct alloc_bucket *b = &snap->table[alloc_bucket_index(addr, snap->buckets - 1)];
+	struct alloc_bucket *b = table_bucket(snap, addr);
 
 	for (int j = 0; j < ALLOC_WAYS; j++) {
 		struct alloc_way *w = &b->way[j];
@@ -326,11 +332,8 @@ static void table_evict(struct alloc_session *s, uint64_t cutoff_ns)
 /* N blocks at KEYS deleted from the map: their buckets' counts go down with them. */
 static void table_unspill(struct alloc_snapshot *snap, const struct alloc_key *keys, uint32_t n)
 {
-	for (uint32_t i = 0; i < n && snap->buckets; i++) {
-		uint32_t idx = alloc_bucket_index(keys[i].addr, snap->buckets - 1);
-
-		__atomic_fetch_sub(&snap->table[idx].way[0].spilled, 1, __ATOMIC_RELAXED);
-	}
+	for (uint32_t i = 0; i < n && snap->buckets; i++)
+		spilled_add(table_bucket(snap, keys[i].addr), -1);
 }
 
 /* --- the snapshot: outstanding blocks, as read from the allocs map ---- */
