@@ -692,6 +692,15 @@ static bool is_allocator_kind(enum alloc_kind kind)
 	return kind < KIND_MMAP;
 }
 
+/*
+ * Can the table hold a block at ADDR: its low bits clear (a way's marks)
+ * and none above the address bits (the generation)? Else it is the map's.
+ */
+static __always_inline bool table_may_hold(__u64 addr)
+{
+	return !(addr & (ALLOC_WAY_BITS | ~ALLOC_WAY_ADDR));
+}
+
 /* The bucket of the table for a block at ADDR; NULL without the table. */
 static __always_inline struct alloc_bucket *bucket_of(__u64 addr)
 {
@@ -859,8 +868,7 @@ static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind
 		proc_add_bytes(tgid, PS_ALLOCS, size);
 		hist_add(tgid, HIST_ALLOC_SIZE, size);
 	}
-	if (!(table && b && !(addr & (ALLOC_WAY_BITS | ~ALLOC_WAY_ADDR)) &&
-	      table_put(b, &key, &info)) &&
+	if (!(table && b && table_may_hold(addr) && table_put(b, &key, &info)) &&
 	    map_put(b, &key, &info)) {
 		stat_add(STAT_ALLOCS_FULL, 1);
 		return;
@@ -876,8 +884,8 @@ static bool take_alloc(__u32 tgid, __u64 addr, struct alloc_info *info)
 	struct alloc_bucket *b = bucket_of(addr);
 	struct alloc_info *p;
 
-	/* An address with a way's bits set is never the table's: it would match a marked way. */
-	if (b && !(addr & (ALLOC_WAY_BITS | ~ALLOC_WAY_ADDR)) && table_take(b, addr, info))
+	/* Another is never the table's: it would match a marked way. */
+	if (b && table_may_hold(addr) && table_take(b, addr, info))
 		return true;
 	/* None of this bucket's blocks in the map: no lookup there. */
 	if (b && !READ_ONCE_U32(b->way[0].spilled))

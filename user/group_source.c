@@ -21,6 +21,7 @@
 #include "allocs.skel.h"
 #include "goheap.h"
 #include "kfeatures.h"
+#include "kplan.h"
 #include "stack_cache.h"
 #include "util.h"
 
@@ -35,6 +36,14 @@ static size_t table_ways(const struct alloc_snapshot *snap)
 static struct alloc_bucket *table_bucket(struct alloc_snapshot *snap, uint64_t addr)
 {
 	return &snap->table[alloc_bucket_index(addr, snap->buckets - 1)];
+}
+
+/* The address of the block a way's WORD holds whole, 0 if none: empty, or marked. */
+static uint64_t way_block(uint64_t word)
+{
+	uint64_t addr = word & ALLOC_WAY_ADDR;
+
+	return addr & ALLOC_WAY_BITS ? 0 : addr;
 }
 
 static size_t table_bytes(uint32_t buckets)
@@ -71,7 +80,7 @@ static int table_buckets(size_t max, uint32_t *buckets)
 			  "from 2 to %u", env, ALLOC_BUCKETS_MAX);
 		return -EINVAL;
 	}
-	if (n >= 2 && kfeature_has(KF_BPF_ATOMICS))
+	if (n >= 2 && !strcmp(kplan_alloc_blocks().way, "table"))
 		*buckets = n;
 	return 0;
 }
@@ -113,16 +122,15 @@ size_t table_read(struct alloc_snapshot *snap, size_t total, uint32_t tgid)
 		for (int j = 0; j < ALLOC_WAYS; j++) {
 			struct alloc_way *w = &snap->table[i].way[j];
 			uint64_t word = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE);
-			uint64_t addr = word & ALLOC_WAY_ADDR;
+			uint64_t addr = way_block(word);
 
 			/* Marked ways are passed by: one moving out is read from the map. */
-			if (!addr || (addr & ALLOC_WAY_BITS))
+			if (!addr)
 				continue;
 			snap->vals[total] = w->info;
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
 			if (__atomic_load_n(&w->addr, __ATOMIC_RELAXED) != word)
 				continue;
-			addr &= ~(uint64_t)ALLOC_WAY_BITS;
 			snap->keys[total++] = (struct alloc_key){
 				.tgid = tgid, .pad = ALLOC_KEY_IN_TABLE, .addr = addr,
 			};
@@ -213,11 +221,11 @@ static bool start_move(struct alloc_session *s, struct alloc_bucket *b, struct a
 		       uint64_t cutoff_ns, struct table_move *m)
 {
 	uint64_t word = __atomic_load_n(&w->addr, __ATOMIC_ACQUIRE), want = word;
-	uint64_t addr = word & ALLOC_WAY_ADDR;
+	uint64_t addr = way_block(word);
 	struct alloc_key key = { .tgid = s->skel->rodata->targ_tgid, .addr = addr };
 	struct alloc_info info;
 
-	if (!addr || (addr & ALLOC_WAY_BITS))
+	if (!addr)
 		return false;
 	info = w->info;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -660,7 +668,6 @@ static int snapshot_drop(struct alloc_session *s, uint32_t count)
 {
 	struct alloc_snapshot *snap = &s->snap;
 	uint32_t n = 0;
-
 	int err = 0;
 
 	for (uint32_t i = 0; i < count; i++) {

@@ -170,7 +170,7 @@ static int allocs_cost(const struct allocs_mode *m,
 		alloc_profile_prepare(skel);
 	bpf_map__set_max_entries(skel->maps.allocs, 64);
 	/* leaks' table of recent blocks, where the kernel has the atomics it needs. */
-	if (m->stacks && !m->profile && kfeature_has(KF_BPF_ATOMICS)) {
+	if (m->stacks && !m->profile && !strcmp(kplan_alloc_blocks().way, "table")) {
 		bpf_map__set_max_entries(skel->maps.alloc_table, 64);
 		skel->rodata->alloc_bucket_mask = 63;
 	}
