@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * What it costs to carry a value from an allocator's entry to its return,
- * for make bench (bench/handoff.c): the per-thread hash map memlens's
- * exact mode uses (struct thread_state in allocs.bpf.c: looked up or made
- * at the entry, looked up at the return), task storage (5.11), and the
- * cookie of a uprobe session (6.13), and an empty session for the floor. Each carries the
- * size argument and adds it to a counter, so nothing is optimised away.
+ * for make bench (bench/handoff.c): a per-thread hash map, as memlens kept
+ * every thread's state (looked up or made at the entry, looked up at the
+ * return); a thread slot, as it keeps them now (struct thread_slot in
+ * allocs.bpf.c, without its fallback to the map); task storage (5.11);
+ * the cookie of a uprobe session (6.13); and empty programs, an entry and
+ * a return probe or a session, for the floors. Each carries the size
+ * argument and adds it to a counter, so nothing is optimised away.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -97,6 +99,71 @@ int cookie_session(struct pt_regs *ctx)
 		return 0;
 	}
 	__sync_fetch_and_add(&carried, *cookie);
+	return 0;
+}
+
+struct slot {
+	__u32 tid;
+	__u32 claims;
+	struct call call;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct slot);
+} slots SEC(".maps");
+
+static struct slot *slot_of(__u32 tid)
+{
+	__u32 idx = tid & 1023;
+
+	return bpf_map_lookup_elem(&slots, &idx);
+}
+
+SEC("uprobe.multi")
+int slot_enter(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct slot *s = slot_of(tid);
+
+	if (!s)
+		return 0;
+	if (s->tid != tid) {
+		if (s->tid)
+			return 0;
+		__sync_fetch_and_add(&s->claims, 1);
+		if (s->claims != 1) {
+			__sync_fetch_and_add(&s->claims, -1);
+			return 0;
+		}
+		s->tid = tid;
+	}
+	s->call.size = PT_REGS_PARM1(ctx);
+	s->call.sp = PT_REGS_SP(ctx);
+	return 0;
+}
+
+SEC("uretprobe.multi")
+int slot_return(struct pt_regs *ctx)
+{
+	struct slot *s = slot_of((__u32)bpf_get_current_pid_tgid());
+
+	if (s && s->tid == (__u32)bpf_get_current_pid_tgid())
+		__sync_fetch_and_add(&carried, s->call.size);
+	return 0;
+}
+
+SEC("uprobe.multi")
+int empty_enter(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+SEC("uretprobe.multi")
+int empty_return(struct pt_regs *ctx)
+{
 	return 0;
 }
 

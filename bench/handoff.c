@@ -4,7 +4,9 @@
  * MODE at the function at OFFSET (hex, a file offset) of LIB in PID, say
  * "tracing pid PID", and wait for SIGINT or SIGTERM:
  *   map      an entry and a return probe, the value in a per-thread map
+ *   slot     the same, the value in a thread slot (an array element)
  *   task     the same, the value in task storage
+ *   pair     an entry and a return probe whose programs do nothing
  *   cookie   a uprobe session, the value in its cookie
  *   session  a uprobe session whose program does nothing
  * Sessions are attached with a raw BPF_LINK_CREATE (libbpf 1.4 has no
@@ -63,6 +65,10 @@ static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
 		return attach_pair(skel, skel->progs.map_enter, skel->progs.map_return, lib, off, pid);
 	if (!strcmp(mode, "task"))
 		return attach_pair(skel, skel->progs.task_enter, skel->progs.task_return, lib, off, pid);
+	if (!strcmp(mode, "slot"))
+		return attach_pair(skel, skel->progs.slot_enter, skel->progs.slot_return, lib, off, pid);
+	if (!strcmp(mode, "pair"))
+		return attach_pair(skel, skel->progs.empty_enter, skel->progs.empty_return, lib, off, pid);
 	if (!strcmp(mode, "cookie"))
 		prog = skel->progs.cookie_session;
 	else if (!strcmp(mode, "session"))
@@ -83,7 +89,7 @@ int main(int argc, char **argv)
 	int pid, err;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: handoff map|task|cookie|session PID LIB OFFSET\n");
+		fprintf(stderr, "usage: handoff map|slot|task|pair|cookie|session PID LIB OFFSET\n");
 		return 2;
 	}
 	pid = atoi(argv[2]);

@@ -63,6 +63,8 @@ entries_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "$FREE"; }
 leaks_tracer() { exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
 # Without the table of recent blocks in front of the allocs map: every block in the map.
 maponly_tracer() { MEMLENS_ALLOC_BUCKETS=0 exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
+# Without thread slots: every thread's state in the threads hash map.
+noslots_tracer() { MEMLENS_THREAD_SLOTS=0 exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
 sampled_tracer() { exec ./memlens leaks -i 3600 --unwind fp --sample-bytes 65536 -p "$1"; }
 uretprobe_tracer() {
 	MEMLENS_DISABLE=uprobe_session exec ./memlens leaks -i 3600 --unwind fp \
@@ -201,6 +203,7 @@ print_table() {
 		[floor]="floor (empty programs on memlens's probe sites)"
 		[leaks]="memlens leaks --unwind fp"
 		[maponly]="  the same, every block in the hash map (no table of recent blocks)"
+		[noslots]="  the same, every thread's state in the hash map (no thread slots)"
 		[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
 		[uretprobe]="  the same without uprobe sessions"
 		[skipfloor]="  its floor: empty session on malloc's entry, skipping the return, and free"
@@ -229,7 +232,7 @@ print_table() {
 	done
 }
 
-ROWS="floor leaks maponly sampled skipfloor uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
+ROWS="floor leaks maponly noslots sampled skipfloor uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
 # The sampled mode's own floor is an empty session (6.13): none without.
 if [ "$(./memlens doctor --json | jq .features.uprobe_session)" != true ]; then
 	ROWS=${ROWS/ skipfloor/}
@@ -275,10 +278,13 @@ awk -v f="$(added floor2 none2)" -v l="$(added leaks2 none2)" 'BEGIN {
 cxx_line
 cet_line
 
-# A value from an allocator's entry to its return: the per-thread map of
-# exact mode against a uprobe session's cookie (build/handoff), by the
-# kernel's BPF statistics, per malloc call: each program's run time, less
-# an empty session's (what the statistics and the dispatch cost).
+# A value from an allocator's entry to its return: the per-thread map
+# memlens kept every thread's calls in, the thread slot it keeps them in
+# now, task storage, against a uprobe session's cookie (build/handoff), by
+# the kernel's BPF statistics, per malloc call: each program's run time,
+# less that of empty programs on the same probes (what the statistics and
+# the dispatch cost): an entry and a return probe for the first three, a
+# session for the cookie.
 handoff_ns() {
 	local mode=$1 pid tpid
 	rm -f "$tmp/in"
@@ -293,7 +299,7 @@ handoff_ns() {
 	echo go >&3
 	wait "$pid"
 	bpftool prog show -j | jq --argjson n "$PAIRS" \
-		'[.[] | select(.name | test("^(map|task)_(enter|return)$|^(cookie|empty)_session$"))
+		'[.[] | select(.name | test("^(map|task|slot|empty)_(enter|return)$|^(cookie|empty)_session$"))
 		  | .run_time_ns] | add / $n | floor'
 	kill -INT "$tpid"
 	wait "$tpid"
@@ -303,13 +309,15 @@ if [ "$(./memlens doctor --json | jq .features.uprobe_session)" = true ]; then
 	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
 	for ((r = 0; r < ROUNDS; r++)); do
-		for m in map task cookie session; do runs[h_$m]+="$(handoff_ns $m) "; done
+		for m in map slot task pair cookie session; do runs[h_$m]+="$(handoff_ns $m) "; done
 	done
 	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
 	stats_was=
-	awk -v m="$(med h_map)" -v t="$(med h_task)" -v c="$(med h_cookie)" -v e="$(med h_session)" 'BEGIN {
-		printf "size from entry to return, BPF time per call less an empty session'"'"'s: per-thread map %d ns,\n", m - e
-		printf "  task storage %d ns, session cookie %d ns (empty session %d ns)\n", t - e, c - e, e
+	awk -v m="$(med h_map)" -v s="$(med h_slot)" -v t="$(med h_task)" -v p="$(med h_pair)" \
+	    -v c="$(med h_cookie)" -v e="$(med h_session)" 'BEGIN {
+		printf "size from entry to return, BPF time per call less empty programs'"'"': per-thread map %d ns,\n", m - p
+		printf "  thread slot %d ns, task storage %d ns (empty entry + return %d ns);", s - p, t - p, p
+		printf " session cookie %d ns (empty session %d ns)\n", c - e, e
 	}'
 else
 	echo "no uprobe sessions here: no per-thread map / cookie row"

@@ -18,6 +18,7 @@
 #define READ_ONCE_U64(x)	(*(volatile __u64 *)&(x))
 #define READ_ONCE_U32(x)	(*(volatile __u32 *)&(x))
 #define WRITE_ONCE_U64(x, v)	(*(volatile __u64 *)&(x) = (v))
+#define WRITE_ONCE_U32(x, v)	(*(volatile __u32 *)&(x) = (v))
 
 static __always_inline void stat_add(__u32 stat, __u64 n);
 

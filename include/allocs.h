@@ -348,6 +348,21 @@ struct sample_state {
 };
 
 /*
+ * Thread slots (bpf/allocs.bpf.c): the per-thread state of thread TID in
+ * element TID & (slots - 1) of an array while that thread holds it, in the
+ * threads map otherwise. How each element begins, for userspace: the
+ * thread that holds it (0: none), and its sampler.
+ */
+#define THREAD_SLOTS_DEFAULT	1024
+#define THREAD_SLOTS_MAX	(1U << 16)
+
+struct thread_slot_head {
+	__u32 tid;		/* the thread it holds the state of; 0: none */
+	__u32 claims;		/* threads holding or claiming it */
+	struct sample_state sample;
+};
+
+/*
  * Go heap allocations (runtime.mallocgc), which are never freed one by
  * one: counted by stack and requested size, so that userspace can weigh
  * sampled ones by their size.

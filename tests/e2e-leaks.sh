@@ -269,6 +269,25 @@ test_table() {
 		env MEMLENS_ALLOC_BUCKETS=3 "$MEMLENS" leaks -- "$LEAKY"
 }
 
+# Thread slots (bpf/allocs.bpf.c): the same exact leaks with one slot,
+# where the first thread to call the allocator holds it and the other's
+# state is in the threads map, and with none; a bad count is refused.
+# (With slots, the live report's threads are counted from them:
+# test_attach_pid.)
+test_thread_slots() {
+	local r n
+	for n in 1 0; do
+		r=$(MEMLENS_THREAD_SLOTS=$n "$MEMLENS" leaks --json -- "$LEAKY" 2>/dev/null | tail -n 1)
+		check_leaks "$n thread slots" "$r"
+		check_eq "$n thread slots: no call missed, every thread's state gone" "0 0 0" \
+			"$(jq -r '.stats | "\(.threads_map_full) \(.missed_return) \(.threads_tracked)"' <<<"$r")"
+	done
+	MEMLENS_THREAD_SLOTS=1 test_attach_pid "leaks -p, one thread slot"
+	expect_error "thread slots: a count not a power of two" 1 \
+		"memlens: invalid MEMLENS_THREAD_SLOTS '3': 0 (none) or a power of two up to 65536" \
+		env MEMLENS_THREAD_SLOTS=3 "$MEMLENS" leaks -- "$LEAKY"
+}
+
 # What lives through a report interval, and a second, moves from the
 # table to the map, and is freed from there: 100 blocks kept until memlens
 # (-i 0.2) says it moved blocks, then freed; leak_here's 7 x 4096 stay,
@@ -675,6 +694,7 @@ test_text_output
 test_options
 test_full_maps
 test_table
+test_thread_slots
 test_table_evict
 test_tracefs_unmounted
 test_flame

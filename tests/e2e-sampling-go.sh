@@ -161,14 +161,15 @@ test_sampled_outputs() {
 }
 
 # leaky (two threads, every allocator function, realloc nesting, failures)
-# under sampling: big blocks and mappings exact, calls balanced.
+# under sampling: big blocks and mappings exact, calls balanced; also with
+# one thread slot, the other thread's state in the threads map.
 test_sampled_leaky() {
-	local r
+	local r name=${1:-sampled leaky}
 	r=$("$MEMLENS" leaks --json -t 0 --sample-bytes 2048 -- "$LEAKY" 2>/dev/null | tail -n 1)
-	check_eq "sampled leaky: malloc of 1 MiB, exactly" "1 1 1048576" "$(group "$r" leak_large)"
-	check_eq "sampled leaky: mmap is never sampled: 64 KiB" "1 1 65536" "$(group "$r" leak_mmap)"
-	check_eq "sampled leaky: failed allocations still counted" "60" "$(jq .stats.alloc_failed <<<"$r")"
-	check_eq "sampled leaky: no missed return, no unknown free, thread state gone" "0 0 0" \
+	check_eq "$name: malloc of 1 MiB, exactly" "1 1 1048576" "$(group "$r" leak_large)"
+	check_eq "$name: mmap is never sampled: 64 KiB" "1 1 65536" "$(group "$r" leak_mmap)"
+	check_eq "$name: failed allocations still counted" "60" "$(jq .stats.alloc_failed <<<"$r")"
+	check_eq "$name: no missed return, no unknown free, thread state gone" "0 0 0" \
 		"$(jq -r '.stats | "\(.missed_return) \(.free_unknown) \(.threads_tracked)"' <<<"$r")"
 }
 
@@ -333,6 +334,7 @@ test_sampled
 test_sampled_text
 test_sampled_outputs
 test_sampled_leaky
+MEMLENS_THREAD_SLOTS=1 test_sampled_leaky "sampled leaky, one thread slot"
 test_sampling_errors
 # C called from Go (cgo), walked by frame pointer: from the C stack back
 # down into the goroutine's, to the Go code that called C.

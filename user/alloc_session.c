@@ -152,7 +152,10 @@ static bool uses_unwind_tables(const struct alloc_session *s)
 static int open_bpf(struct alloc_session *s, int target)
 {
 	struct session_opts *o = s->opts;
+	__u32 slots;
 
+	if (thread_slots_from_env(&slots))
+		return -EINVAL;
 	s->skel = allocs_bpf__open();
 	if (!s->skel) {
 		error_msg("cannot open BPF object: %s", strerror(errno));
@@ -169,6 +172,7 @@ static int open_bpf(struct alloc_session *s, int target)
 	}
 	allocs_leaks_programs(s->skel);
 	allocs_compat_prepare(s->skel);
+	allocs_thread_slots(s->skel, slots);
 	s->skel->rodata->sample_bytes = o->sample_bytes;
 	alloc_probes_prepare(s->skel);
 	if (o->max_stacks)
@@ -206,8 +210,9 @@ static int load_bpf(struct alloc_session *s, int target)
 {
 	int err = open_bpf(s, target);
 
-	if (!err)
-		err = skeleton_load(s->skel->skeleton);
+	if (err)
+		return err;	/* said */
+	err = skeleton_load(s->skel->skeleton);
 	if (err && uses_unwind_tables(s) && unwinder_refused(err)) {
 		int refused = err;
 
@@ -285,6 +290,35 @@ static void add_unflushed_samples(struct bpf_map *map, uint64_t *stats)
 	}
 	free(tids);
 	free(val);
+}
+
+/*
+ * The threads that hold a thread slot (bpf/allocs.bpf.c), and into STATS,
+ * if not NULL, the calls each one's sampler let pass that are not in them
+ * yet, as add_unflushed_samples() adds those of the threads in the map.
+ */
+static uint64_t read_thread_slots(struct alloc_session *s, uint64_t *stats)
+{
+	struct bpf_map *map = s->skel->maps.thread_slots;
+	const struct thread_slot_head *head;
+	uint64_t held = 0;
+	void *val;
+
+	val = calloc(1, bpf_map__value_size(map));
+	if (!val)
+		return 0;
+	head = val;
+	for (__u32 i = 0; i < bpf_map__max_entries(map); i++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(map), &i, val) || !head->tid)
+			continue;
+		held++;
+		if (stats) {
+			stats[STAT_UNSAMPLED] += head->sample.unsampled;
+			stats[STAT_UNSAMPLED_BYTES] += head->sample.unsampled_bytes;
+		}
+	}
+	free(val);
+	return held;
 }
 
 /* The frames a report shows of a stack: the source's view of them. */
@@ -498,6 +532,7 @@ static int report(struct alloc_session *s, bool final)
 		.stack = report_stack,
 		.ctx = s,
 	};
+	uint64_t slot_threads;
 	char no_scan[160];
 	int err;
 
@@ -519,6 +554,7 @@ static int report(struct alloc_session *s, bool final)
 		add_unflushed_samples(s->skel->maps.threads, r.stats);
 		add_unflushed_samples(s->skel->maps.profile_threads, r.stats);
 	}
+	slot_threads = read_thread_slots(s, s->opts->sample_bytes ? r.stats : NULL);
 	if (s->unwinder) {
 		struct unwinder_stats us;
 
@@ -532,7 +568,7 @@ static int report(struct alloc_session *s, bool final)
 	r.stats[STAT_STACKS_RECLAIMED] = stack_cache_reclaimed(s->stacks);
 	r.stats[STAT_FILES_GIVEN_UP] = open_given_up();
 	r.stats[STAT_STACK_RECLAIMED_EARLY] = stack_cache_reclaimed_early(s->stacks);
-	r.threads_tracked = count_threads(s);
+	r.threads_tracked = count_threads(s) + slot_threads;
 	if (s->rec)
 		err = record_snapshot(s, &r);
 	else

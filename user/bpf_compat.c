@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Kernel-dependent choices before loading (bpf_compat.h), by kplan's rules. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "allocs.h"
 #include "allocs.skel.h"
 #include "bpf_compat.h"
 #include "kplan.h"
+#include "util.h"
 
 void allocs_leaks_programs(struct allocs_bpf *skel)
 {
@@ -34,4 +38,30 @@ struct bpf_program *allocs_return_prog(struct allocs_bpf *skel)
 {
 	return bpf_program__autoload(skel->progs.alloc_return) ? skel->progs.alloc_return :
 								  skel->progs.map_only_return;
+}
+
+int thread_slots_from_env(__u32 *slots)
+{
+	const char *env = getenv("MEMLENS_THREAD_SLOTS");
+	unsigned long long n;
+
+	*slots = THREAD_SLOTS_DEFAULT;
+	if (!env || !*env)
+		return 0;
+	if (parse_uint(env, "MEMLENS_THREAD_SLOTS", THREAD_SLOTS_MAX, &n))
+		return -EINVAL;
+	if (n & (n - 1)) {
+		error_msg("invalid MEMLENS_THREAD_SLOTS '%s': 0 (none) or a power of two "
+			  "up to %u", env, THREAD_SLOTS_MAX);
+		return -EINVAL;
+	}
+	*slots = n;
+	return 0;
+}
+
+void allocs_thread_slots(struct allocs_bpf *skel, __u32 slots)
+{
+	skel->rodata->thread_slots_on = slots > 0;
+	skel->rodata->thread_slot_mask = slots ? slots - 1 : 0;
+	bpf_map__set_max_entries(skel->maps.thread_slots, slots ? slots : 1);
 }

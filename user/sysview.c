@@ -257,10 +257,13 @@ static int load(struct sysview *v)
 {
 	const struct view_opts *o = v->opts;
 	struct allocs_bpf *skel;
+	__u32 slots;
 	int err;
 
 	if (o->cgroup && memcg_resolve(o->cgroup, &v->memcg))
 		return -ENOENT;
+	if (thread_slots_from_env(&slots))
+		return -EINVAL;
 	skel = v->skel = allocs_bpf__open();
 	if (!skel) {
 		error_msg("cannot open BPF object: %s", strerror(errno));
@@ -272,6 +275,7 @@ static int load(struct sysview *v)
 	skel->rodata->proc_stats_on = true;
 	skel->rodata->cost_on = v->opts->cost;
 	allocs_compat_prepare(skel);
+	allocs_thread_slots(skel, slots);
 	alloc_probes_prepare(skel);
 	/*
 	 * Blocks of every process: those that exit with blocks still allocated

@@ -165,6 +165,7 @@ static int allocs_cost(const struct allocs_mode *m,
 	if (m->stacks)
 		allocs_leaks_programs(skel);
 	allocs_compat_prepare(skel);
+	allocs_thread_slots(skel, 64);
 	alloc_probes_prepare(skel);
 	if (m->profile)
 		alloc_profile_prepare(skel);
