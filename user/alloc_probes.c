@@ -838,6 +838,12 @@ static unsigned int add_sites(struct new_sites *ns, const struct vma *v,
 	return added;
 }
 
+/* After a map update: from now on the BPF side's returns look sites up. */
+static void sites_published(struct alloc_hooks *h)
+{
+	__atomic_store_n(&h->skel->bss->new_sites_published, 1, __ATOMIC_RELEASE);
+}
+
 /*
  * The calls to malloc of the operator news left unhooked in process PID,
  * where its maps put them: O's, in its mapping V, added to what the BPF
@@ -862,6 +868,8 @@ static int publish_sites(struct alloc_hooks *h, int pid, const struct vma *v,
 	if (err)
 		info_msg("cannot publish where operator new calls malloc in pid %d (%s): "
 			 "operator new stays hooked", pid, strerror(-err));
+	else
+		sites_published(h);
 	return err;
 }
 
@@ -897,6 +905,8 @@ static void republish_sites(struct alloc_hooks *h, int pid, const struct vma_lis
 	if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
 		info_msg("cannot publish where operator new calls malloc in pid %d (%s): "
 			 "its stacks begin inside operator new", pid, strerror(errno));
+	else
+		sites_published(h);
 }
 
 /* Hook the file mapped at V in MAPS_PID if it is an allocator we want. */
