@@ -895,20 +895,20 @@ static __always_inline long map_put(struct alloc_bucket *b, struct alloc_key *ke
 }
 
 /*
- * A block returned at ADDR: counted, and tracked until its free, in the
+ * A block returned at ADDR to thread ID (its pid_tgid): counted, and tracked until its free, in the
  * table (TABLE: a return program with atomics) or in the map. An address
  * with a way's low bits set (a custom allocator's) goes to the map.
  */
-static __always_inline void record_alloc(__u64 addr, __u64 size, enum alloc_kind kind,
+static __always_inline void record_alloc(__u64 id, __u64 addr, __u64 size, enum alloc_kind kind,
 					 __u16 flags, __u64 stack_id, bool table)
 {
-	__u32 tgid = current_tgid();
+	__u32 tgid = id >> 32;
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
 	struct alloc_info info = {
 		.size = size,
 		.ts_ns = bpf_ktime_get_ns(),
 		.stack_id = stack_id,
-		.tid = current_tid(),
+		.tid = (__u32)id,
 		.kind = kind,
 		.flags = flags,
 	};
@@ -976,9 +976,8 @@ static void account_free(__u32 tgid, const struct alloc_info *info)
 	}
 }
 
-static void forget_alloc(__u64 addr)
+static void forget_alloc(__u32 tgid, __u64 addr)
 {
-	__u32 tgid = current_tgid();
 	struct alloc_info info;
 
 	if (take_alloc(tgid, addr, &info))
@@ -1206,17 +1205,19 @@ static bool outer_call_lost(const struct thread_state *ts, __u64 sp)
 static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __u64 ptr)
 {
 	struct thread_state *ts;
-	__u64 sp = PT_REGS_SP(ctx);
+	__u64 sp = PT_REGS_SP(ctx), id;
+	__u32 tid;
 
-	if (!traced())
+	if (!traced_id(&id))
 		return 0;
-	ts = thread_state(current_tid());
+	tid = (__u32)id;
+	ts = thread_state(tid);
 	if (!ts)
 		return 0;
 	if (ts->depth > 0 && outer_call_lost(ts, sp)) {
 		stat_add(STAT_MISSED_RETURN, 1);
 		ts->depth = 0;
-		freeing_end(ts, current_tid());
+		freeing_end(ts, tid);
 	}
 	if (ts->depth++ > 0)
 		return 0;
@@ -1228,12 +1229,12 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	ts->sampled = 0;
 	/* Before the block is taken: the free() it makes of it inside sees the count. */
 	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY || kind == KIND_DELETE) && ptr)
-		freeing_begin(ts, current_tid());
+		freeing_begin(ts, tid);
 	if ((kind == KIND_REALLOC || kind == KIND_REALLOCARRAY) && ptr)
-		ts->has_old = take_alloc(current_tgid(), ptr, &ts->old);
+		ts->has_old = take_alloc(id >> 32, ptr, &ts->old);
 	/* Gone at entry, before another thread can be handed the address. */
 	if (kind == KIND_DELETE && ptr)
-		forget_alloc(ptr);
+		forget_alloc(id >> 32, ptr);
 	return 0;
 }
 
@@ -1246,9 +1247,9 @@ static void realloc_freed_old(struct thread_state *ts)
 		count_free_untracked();
 }
 
-/* The block an allocator call returned, tracked if sampled (see sampling.bpf.h). */
-static __always_inline void record_returned_block(void *ctx, struct thread_state *ts, __u64 addr,
-						  bool table)
+/* The block an allocator call of thread ID returned, tracked if sampled (see sampling.bpf.h). */
+static __always_inline void record_returned_block(void *ctx, struct thread_state *ts, __u64 id,
+						  __u64 addr, bool table)
 {
 	__u16 flags;
 
@@ -1261,7 +1262,7 @@ static __always_inline void record_returned_block(void *ctx, struct thread_state
 		flags = ts->sample_flags;
 	else if (!sample_alloc(&ts->sample, ts->size, &flags))
 		return;
-	record_alloc(addr, ts->size, ts->kind, flags, stack_at_return(ctx), table);
+	record_alloc(id, addr, ts->size, ts->kind, flags, stack_at_return(ctx), table);
 }
 
 /*
@@ -1269,38 +1270,38 @@ static __always_inline void record_returned_block(void *ctx, struct thread_state
  * table's compare-and-swap only in the one the return programs with
  * atomics call.
  */
-static __noinline void record_in_table(void *ctx, struct thread_state *ts, __u64 addr)
+static __noinline void record_in_table(void *ctx, struct thread_state *ts, __u64 id, __u64 addr)
 {
-	record_returned_block(ctx, ts, addr, true);
+	record_returned_block(ctx, ts, id, addr, true);
 }
 
-static __noinline void record_in_map(void *ctx, struct thread_state *ts, __u64 addr)
+static __noinline void record_in_map(void *ctx, struct thread_state *ts, __u64 id, __u64 addr)
 {
-	record_returned_block(ctx, ts, addr, false);
+	record_returned_block(ctx, ts, id, addr, false);
 }
 
-static __always_inline void record_returned(void *ctx, struct thread_state *ts, __u64 addr,
-					    bool table)
+static __always_inline void record_returned(void *ctx, struct thread_state *ts, __u64 id,
+					    __u64 addr, bool table)
 {
 	if (table)
-		record_in_table(ctx, ts, addr);
+		record_in_table(ctx, ts, id, addr);
 	else
-		record_in_map(ctx, ts, addr);
+		record_in_map(ctx, ts, id, addr);
 }
 
-static __always_inline void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 ret,
-					    bool table)
+static __always_inline void account_realloc(struct pt_regs *ctx, struct thread_state *ts, __u64 id,
+					    __u64 ret, bool table)
 {
 	if (!ts->ptr) {			/* realloc(NULL, n) is malloc(n) */
 		if (ret)
-			record_returned(ctx, ts, ret, table);
+			record_returned(ctx, ts, id, ret, table);
 		else
 			alloc_failed();
 		return;
 	}
 	if (ret) {
 		realloc_freed_old(ts);
-		record_returned(ctx, ts, ret, table);
+		record_returned(ctx, ts, id, ret, table);
 		return;
 	}
 	if (ts->size == 0) {		/* glibc: realloc(p, 0) frees p */
@@ -1309,11 +1310,11 @@ static __always_inline void account_realloc(struct pt_regs *ctx, struct thread_s
 	}
 	alloc_failed();			/* failed: the old block stays */
 	if (ts->has_old)
-		restore_alloc(current_tgid(), ts->ptr, &ts->old);
+		restore_alloc(id >> 32, ts->ptr, &ts->old);
 }
 
 static __always_inline void account_posix_memalign(struct pt_regs *ctx, struct thread_state *ts,
-						   long err, bool table)
+						   __u64 id, long err, bool table)
 {
 	__u64 addr = 0;
 
@@ -1321,7 +1322,7 @@ static __always_inline void account_posix_memalign(struct pt_regs *ctx, struct t
 		alloc_failed();
 		return;
 	}
-	record_returned(ctx, ts, addr, table);
+	record_returned(ctx, ts, id, addr, table);
 }
 
 /*
@@ -1332,30 +1333,30 @@ static __always_inline void account_posix_memalign(struct pt_regs *ctx, struct t
 static __always_inline int alloc_return_common(struct pt_regs *ctx, long ret, bool table)
 {
 	struct thread_state *ts;
-	__u32 tid = current_tid();
+	__u64 id;
 
-	if (!traced())
+	if (!traced_id(&id))
 		return 0;
-	ts = thread_lookup(tid);
+	ts = thread_lookup((__u32)id);
 	if (!ts || ts->depth == 0)
 		return 0;
 	if (--ts->depth > 0)
 		return 0;
-	freeing_end(ts, tid);
+	freeing_end(ts, (__u32)id);
 
 	switch (ts->kind) {
 	case KIND_REALLOC:
 	case KIND_REALLOCARRAY:
-		account_realloc(ctx, ts, ret, table);
+		account_realloc(ctx, ts, id, ret, table);
 		break;
 	case KIND_POSIX_MEMALIGN:
-		account_posix_memalign(ctx, ts, ret, table);
+		account_posix_memalign(ctx, ts, id, ret, table);
 		break;
 	case KIND_DELETE:		/* accounted at entry */
 		break;
 	default:
 		if (ret)
-			record_returned(ctx, ts, ret, table);
+			record_returned(ctx, ts, id, ret, table);
 		else
 			alloc_failed();
 	}
@@ -1499,14 +1500,13 @@ SEC("uprobe")
 int BPF_UPROBE(free_enter, void *ptr)
 {
 	struct alloc_info info;
-	__u32 tgid;
+	__u64 id;
 
 	cost_begin();
-	if (!traced() || !ptr)
+	if (!traced_id(&id) || !ptr)
 		return cost_end();
-	tgid = current_tgid();
-	if (take_alloc(tgid, (__u64)ptr, &info)) {
-		account_free(tgid, &info);
+	if (take_alloc(id >> 32, (__u64)ptr, &info)) {
+		account_free(id >> 32, &info);
 		return cost_end();
 	}
 	/*
@@ -1516,7 +1516,7 @@ int BPF_UPROBE(free_enter, void *ptr)
 	 * since most frees find their block, and only where such a call may
 	 * be in progress (frees_inside).
 	 */
-	if (!inside_freeing_call(current_tid()))
+	if (!inside_freeing_call((__u32)id))
 		count_free_untracked();
 	return cost_end();
 }
@@ -1636,7 +1636,8 @@ static void mmap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 	 * neither is memory the program allocated and can leak.
 	 */
 	if (track_mmaps && !sc->internal && !(flags & (MAP_STACK | MAP_FIXED)))
-		record_alloc(ret, len, KIND_MMAP, 0, stack_in_syscall(ctx), false);
+		record_alloc(bpf_get_current_pid_tgid(), ret, len, KIND_MMAP, 0, stack_in_syscall(ctx),
+			     false);
 }
 
 static __u64 page_align(__u64 len)
@@ -1696,7 +1697,8 @@ static void mremap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret
 	if (!sc->has_old)
 		return;
 	account_free(tgid, &sc->old);
-	record_alloc(ret, sc->args[2], KIND_MREMAP, 0, stack_in_syscall(ctx), false);
+	record_alloc(bpf_get_current_pid_tgid(), ret, sc->args[2], KIND_MREMAP, 0,
+		     stack_in_syscall(ctx), false);
 }
 
 /*

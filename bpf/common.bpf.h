@@ -127,13 +127,25 @@ static __always_inline bool traced(void)
 	return task_traced(current_tgid(), task_to_filter());
 }
 
-/* traced(), and the thread's id in *TID: one helper call for both, on hot paths. */
+/*
+ * traced(), and the current pid_tgid in *ID: one helper call for both, on
+ * hot paths, which pass it on (the call costs 8 ns here, and a malloc's
+ * programs made ten).
+ */
+static __always_inline bool traced_id(__u64 *id)
+{
+	*id = bpf_get_current_pid_tgid();
+	return task_traced(*id >> 32, task_to_filter());
+}
+
+/* traced(), and the thread's id in *TID. */
 static __always_inline bool traced_tid(__u32 *tid)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	bool yes = traced_id(&id);
 
 	*tid = (__u32)id;
-	return task_traced(id >> 32, task_to_filter());
+	return yes;
 }
 
 /*

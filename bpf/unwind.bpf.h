@@ -313,10 +313,13 @@ __noinline int fp_walk(__u64 token, __u32 skip, __u64 ip, __u64 sp, __u64 bp)
 static int unwind_user_stack(struct stack_scratch *sc, __u64 token, __u64 ip, __u64 sp,
 			     __u64 bp)
 {
-	__u32 tgid = current_tgid();
 	int ret = 0;
+	__u32 tgid;
 
-	if (!unwind_tables || !bpf_map_lookup_elem(&unwind_procs, &tgid))
+	if (!unwind_tables)
+		return 0;
+	tgid = current_tgid();
+	if (!bpf_map_lookup_elem(&unwind_procs, &tgid))
 		return 0;
 	unwind_start(sc, ip, sp, bp);
 	/*
