@@ -148,9 +148,10 @@ int slot_enter(struct pt_regs *ctx)
 SEC("uretprobe.multi")
 int slot_return(struct pt_regs *ctx)
 {
-	struct slot *s = slot_of((__u32)bpf_get_current_pid_tgid());
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct slot *s = slot_of(tid);
 
-	if (s && s->tid == (__u32)bpf_get_current_pid_tgid())
+	if (s && s->tid == tid)
 		__sync_fetch_and_add(&carried, s->call.size);
 	return 0;
 }

@@ -315,12 +315,12 @@ if [ "$(./memlens doctor --json | jq .features.uprobe_session)" = true ]; then
 	stats_was=
 	awk -v m="$(med h_map)" -v s="$(med h_slot)" -v t="$(med h_task)" -v p="$(med h_pair)" \
 	    -v c="$(med h_cookie)" -v e="$(med h_session)" 'BEGIN {
-		printf "size from entry to return, BPF time per call less empty programs'"'"': per-thread map %d ns,\n", m - p
-		printf "  thread slot %d ns, task storage %d ns (empty entry + return %d ns);", s - p, t - p, p
-		printf " session cookie %d ns (empty session %d ns)\n", c - e, e
+		printf "size from entry to return, BPF time per call: less an empty entry and return (%d ns),\n", p
+		printf "  per-thread map %d ns, thread slot %d ns, task storage %d ns;", m - p, s - p, t - p
+		printf " less an empty session (%d ns), session cookie %d ns\n", e, c - e
 	}'
 else
-	echo "no uprobe sessions here: no per-thread map / cookie row"
+	echo "no uprobe sessions here: no row of the size from entry to return"
 fi
 
 # sqlite3 on a generated script (inserts, an index, queries): seconds,

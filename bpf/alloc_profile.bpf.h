@@ -162,7 +162,7 @@ static __u64 stack_at_entry(struct pt_regs *ctx, __u64 sp)
 
 	if (!sc)
 		return 0;
-	token = scratch_claim(sc);
+	token = scratch_claim(sc, current_tid());
 	unwound = unwind_user_stack(sc, token, ret, sp + 8, PT_REGS_FP(ctx));
 	if (unwound < 0)
 		return 0;

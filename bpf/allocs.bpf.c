@@ -144,7 +144,7 @@ struct {
  * of an array while TID holds it, in the threads map when another thread
  * holds it (or none: thread_slots_on false). Every allocator call finds
  * its state at its entry and its return: in an array that is a few
- * instructions, in a hash map a helper call and a hash (35 against 105 ns
+ * instructions, in a hash map a helper call and a hash (73 against 167 ns
  * for an entry and its return here: bench/handoff.bpf.c). A slot is held
  * from the thread's first call to its exit (thread_forget()).
  */
@@ -487,10 +487,10 @@ static struct stack_scratch *scratch_get(void)
 	return sc;
 }
 
-/* Start a capture in SC: the token to check the buffer is still ours with. */
-static __u64 scratch_claim(struct stack_scratch *sc)
+/* Start a capture in SC by thread TID: the token to check the buffer is still ours with. */
+static __u64 scratch_claim(struct stack_scratch *sc, __u32 tid)
 {
-	__u64 token = (__u64)++sc->seq << 32 | current_tid();
+	__u64 token = (__u64)++sc->seq << 32 | tid;
 
 	sc->owner = token;
 	return token;
@@ -601,7 +601,7 @@ static void new_caller(__u64 *ip, __u64 *sp)
  * and the walk continues from the caller's frame: by unwind table where
  * the process has them, else by frame pointer.
  */
-static __u64 stack_at_return(struct pt_regs *ctx)
+static __u64 stack_at_return(struct pt_regs *ctx, __u32 tid)
 {
 	struct stack_scratch *sc;
 	__u64 token, ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx);
@@ -612,7 +612,7 @@ static __u64 stack_at_return(struct pt_regs *ctx)
 	sc = scratch_get();
 	if (!sc)
 		return 0;
-	token = scratch_claim(sc);
+	token = scratch_claim(sc, tid);
 	new_caller(&ip, &sp);
 	unwound = unwind_user_stack(sc, token, ip, sp, PT_REGS_FP(ctx));
 	if (unwound < 0)
@@ -718,7 +718,7 @@ static __u64 stack_in_syscall(void *ctx)
 		stat_add(STAT_STACK_FAILED, 1);
 		return 0;
 	}
-	token = scratch_claim(sc);
+	token = scratch_claim(sc, current_tid());
 	/* The unwinder knows the wrapper's frame: the caller comes second by itself. */
 	unwound = unwind_user_stack(sc, token, ip, sp, bp);
 	if (unwound < 0)
@@ -895,9 +895,10 @@ static __always_inline long map_put(struct alloc_bucket *b, struct alloc_key *ke
 }
 
 /*
- * A block returned at ADDR to thread ID (its pid_tgid): counted, and tracked until its free, in the
- * table (TABLE: a return program with atomics) or in the map. An address
- * with a way's low bits set (a custom allocator's) goes to the map.
+ * A block returned at ADDR to thread ID (its pid_tgid): counted, and
+ * tracked until its free, in the table (TABLE: a return program with
+ * atomics) or in the map. An address with a way's low bits set (a custom
+ * allocator's) goes to the map.
  */
 static __always_inline void record_alloc(__u64 id, __u64 addr, __u64 size, enum alloc_kind kind,
 					 __u16 flags, __u64 stack_id, bool table)
@@ -1042,7 +1043,8 @@ static __always_inline struct thread_state *thread_lookup(__u32 tid)
  * their thread. Their entry takes the block out, and the free() the
  * allocator makes of it inside finds nothing there: not a free of an
  * unknown block. A free that finds nothing asks whether its thread is
- * inside an allocator call (in_allocator(), a hash-map lookup) only if
+ * inside an allocator call (in_allocator(): its thread slot, or a
+ * hash-map lookup) only if
  * its thread's counter here is not 0: most frees of blocks not tracked
  * (left unsampled, or allocated before memlens) make no lookup. A counter
  * per cache line, so that threads on other CPUs do not share one. A free
@@ -1087,7 +1089,13 @@ static void thread_state_end(struct thread_state *ts, __u32 tid)
 	freeing_end(ts, tid);
 }
 
-/* Thread TID lets go of slot S, which it holds: zero, for the next. */
+/*
+ * Thread TID lets go of slot S, which it holds: zero, for the next. The
+ * next holder finds it alone in claims only after this add, and x86's
+ * locked add orders the stores before it (memlens is built for x86 only:
+ * a weaker CPU would need the release that only fetching atomics, 5.12,
+ * give).
+ */
 static void slot_release(struct thread_slot *s, __u32 tid)
 {
 	static const struct thread_state zero;
@@ -1115,10 +1123,10 @@ static void thread_forget(__u32 tid)
 	bpf_map_delete_elem(&threads, &tid);
 }
 
-/* True if this thread is inside an allocator call we are accounting. */
-static bool in_allocator(void)
+/* True if thread TID is inside an allocator call we are accounting. */
+static bool in_allocator(__u32 tid)
 {
-	struct thread_state *ts = thread_lookup(current_tid());
+	struct thread_state *ts = thread_lookup(tid);
 
 	return ts && ts->depth > 0;
 }
@@ -1126,7 +1134,7 @@ static bool in_allocator(void)
 /* Could this thread be inside a realloc or delete whose block is taken out? */
 static bool inside_freeing_call(__u32 tid)
 {
-	return READ_ONCE_U32(*frees_inside_of(tid)) && in_allocator();
+	return READ_ONCE_U32(*frees_inside_of(tid)) && in_allocator(tid);
 }
 
 static __u64 return_address_at(__u64 sp)
@@ -1202,15 +1210,14 @@ static bool outer_call_lost(const struct thread_state *ts, __u64 sp)
 	return return_address_at(sp) != uretprobe_trampoline();
 }
 
-static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __u64 ptr)
+/* An allocator call's entry by thread ID (pid_tgid), which is traced. */
+static int traced_enter(struct pt_regs *ctx, __u64 id, enum alloc_kind kind, __u64 size,
+			__u64 ptr)
 {
 	struct thread_state *ts;
-	__u64 sp = PT_REGS_SP(ctx), id;
-	__u32 tid;
+	__u64 sp = PT_REGS_SP(ctx);
+	__u32 tid = (__u32)id;
 
-	if (!traced_id(&id))
-		return 0;
-	tid = (__u32)id;
 	ts = thread_state(tid);
 	if (!ts)
 		return 0;
@@ -1238,11 +1245,20 @@ static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __
 	return 0;
 }
 
+static int alloc_enter(struct pt_regs *ctx, enum alloc_kind kind, __u64 size, __u64 ptr)
+{
+	__u64 id;
+
+	if (!traced_id(&id))
+		return 0;
+	return traced_enter(ctx, id, kind, size, ptr);
+}
+
 /* The old block is gone: freed, or moved to the new address. */
-static void realloc_freed_old(struct thread_state *ts)
+static void realloc_freed_old(struct thread_state *ts, __u32 tgid)
 {
 	if (ts->has_old)
-		account_free(current_tgid(), &ts->old);
+		account_free(tgid, &ts->old);
 	else
 		count_free_untracked();
 }
@@ -1262,7 +1278,7 @@ static __always_inline void record_returned_block(void *ctx, struct thread_state
 		flags = ts->sample_flags;
 	else if (!sample_alloc(&ts->sample, ts->size, &flags))
 		return;
-	record_alloc(id, addr, ts->size, ts->kind, flags, stack_at_return(ctx), table);
+	record_alloc(id, addr, ts->size, ts->kind, flags, stack_at_return(ctx, (__u32)id), table);
 }
 
 /*
@@ -1300,12 +1316,12 @@ static __always_inline void account_realloc(struct pt_regs *ctx, struct thread_s
 		return;
 	}
 	if (ret) {
-		realloc_freed_old(ts);
+		realloc_freed_old(ts, id >> 32);
 		record_returned(ctx, ts, id, ret, table);
 		return;
 	}
 	if (ts->size == 0) {		/* glibc: realloc(p, 0) frees p */
-		realloc_freed_old(ts);
+		realloc_freed_old(ts, id >> 32);
 		return;
 	}
 	alloc_failed();			/* failed: the old block stays */
@@ -1727,7 +1743,7 @@ static __always_inline int syscall_enter(enum mem_syscall nr,
 	if (nr == SYS_BRK) {
 		sc.old_brk = BPF_CORE_READ(current_task(), mm, brk);
 	}
-	sc.internal = in_allocator() || syscall_in_unsampled_call();
+	sc.internal = in_allocator(current_tid()) || syscall_in_unsampled_call();
 	/* New code to hook and unwind (mmap_done()), whether mmaps are tracked or not. */
 	exec_map = nr == SYS_MMAP && (sc.args[2] & PROT_EXEC) && capture_stacks;
 	if (!proc_stats_on && !exec_map && (!track_mmaps || sc.internal))
@@ -1950,9 +1966,13 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_map_delete_elem(&new_sites, &tgid);
 	/*
-	 * allocs: the old image's last call, whose end no probe sees, is
-	 * over; a thread other than the leader that execs takes its tid.
+	 * The old image's calls, whose end no probe sees, are over (allocs:
+	 * its last call; sessions: the last one left unsampled); a thread
+	 * other than the leader that execs takes its tid, and its own state
+	 * (its thread slot) would outlive it.
 	 */
+	thread_forget(current_tid());
+	thread_forget(old_pid);
 	profile_forget_thread(current_tid());
 	profile_forget_thread(old_pid);
 	maps_changed(EVENT_EXEC, tgid);

@@ -36,7 +36,7 @@ static __u64 stack_at_go_malloc(struct pt_regs *ctx)
 
 	if (!sc)
 		return 0;
-	token = scratch_claim(sc);
+	token = scratch_claim(sc, current_tid());
 	if (!stack_by_frame_pointer(ctx, token, 0))
 		return 0;
 	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)PT_REGS_SP(ctx)) == 0 && caller)

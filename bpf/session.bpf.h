@@ -73,19 +73,20 @@ static bool inside_unsampled(struct thread_state *ts, __u64 sp, __u64 cookie,
 	return true;
 }
 
-/* Its entry as a uprobe's, for a call that keeps its return. */
-static int session_enter_keep(struct pt_regs *ctx, enum alloc_kind kind)
+/* Its entry as a uprobe's, by thread ID, for a call that keeps its return. */
+static int session_enter_keep(struct pt_regs *ctx, __u64 id, enum alloc_kind kind)
 {
 	__u64 a = PT_REGS_PARM1(ctx), size, ptr;
 
 	if (kind == KIND_REALLOC)
-		return alloc_enter(ctx, kind, PT_REGS_PARM2(ctx), a);
+		return traced_enter(ctx, id, kind, PT_REGS_PARM2(ctx), a);
 	if (kind == KIND_REALLOCARRAY)
-		return alloc_enter(ctx, kind, array_bytes(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx)), a);
+		return traced_enter(ctx, id, kind,
+				    array_bytes(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx)), a);
 	if (kind == KIND_DELETE)
-		return alloc_enter(ctx, kind, 0, a);
+		return traced_enter(ctx, id, kind, 0, a);
 	size = session_size(ctx, kind, &ptr);
-	return alloc_enter(ctx, kind, size, ptr);
+	return traced_enter(ctx, id, kind, size, ptr);
 }
 
 static int session_enter(struct pt_regs *ctx)
@@ -95,9 +96,11 @@ static int session_enter(struct pt_regs *ctx)
 	struct thread_state *ts;
 	__u32 tid;
 	__u16 flags;
+	__u64 id;
 
-	if (!traced_tid(&tid))
+	if (!traced_id(&id))
 		return 1;
+	tid = (__u32)id;
 	ts = thread_state(tid);
 	if (!ts)
 		return 1;
@@ -118,7 +121,7 @@ static int session_enter(struct pt_regs *ctx)
 	if (inside_unsampled(ts, sp, cookie, ctx))
 		return 1;
 	if (SESSION_KEEP_RETURN(cookie))
-		return session_enter_keep(ctx, kind);
+		return session_enter_keep(ctx, id, kind);
 	size = session_size(ctx, kind, &ptr);
 	if (!sample_alloc(&ts->sample, size, &flags)) {
 		__u64 start = PT_REGS_IP(ctx) - SESSION_SKIP(cookie);
@@ -130,7 +133,7 @@ static int session_enter(struct pt_regs *ctx)
 		ts->inner_lo = ts->inner_hi = 0;
 		return 1;
 	}
-	alloc_enter(ctx, kind, size, ptr);
+	traced_enter(ctx, id, kind, size, ptr);
 	ts->sampled = 1;
 	ts->sample_flags = flags;
 	return 0;

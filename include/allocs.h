@@ -336,10 +336,11 @@ struct stack_trace {
 
 /*
  * A thread's sampler, first in the per-thread state that every allocator
- * call looks up anyway (the threads and profile_threads maps). The calls
- * it lets pass are counted there, not in the stats, where each would cost
- * an atomic add: sample_flush() moves them over when the thread's state
- * goes, and userspace adds those of the threads still there.
+ * call looks up anyway (a thread slot or the threads map; the
+ * profile_threads map for memlens allocs). The calls it lets pass are
+ * counted there, not in the stats, where each would cost an atomic add:
+ * sample_flush() moves them over when the thread's state goes, and
+ * userspace adds those of the threads still there.
  */
 struct sample_state {
 	__u64 left;		/* bytes to the next sample point; 0: none drawn yet */

@@ -272,17 +272,29 @@ test_table() {
 # Thread slots (bpf/allocs.bpf.c): the same exact leaks with one slot,
 # where the first thread to call the allocator holds it and the other's
 # state is in the threads map, and with none; a bad count is refused.
-# (With slots, the live report's threads are counted from them:
-# test_attach_pid.)
+# Live, sampled, on leaky --wait: its main thread, the one left, has its
+# state where -v says (its first call comes before its workers'), and
+# the calls its sampler let pass are read from there: the live report
+# counts as many calls as the last, since leaky makes none after its work.
 test_thread_slots() {
-	local r n
+	local r n where live last
 	for n in 1 0; do
 		r=$(MEMLENS_THREAD_SLOTS=$n "$MEMLENS" leaks --json -- "$LEAKY" 2>/dev/null | tail -n 1)
 		check_leaks "$n thread slots" "$r"
 		check_eq "$n thread slots: no call missed, every thread's state gone" "0 0 0" \
 			"$(jq -r '.stats | "\(.threads_map_full) \(.missed_return) \(.threads_tracked)"' <<<"$r")"
 	done
-	MEMLENS_THREAD_SLOTS=1 test_attach_pid "leaks -p, one thread slot"
+	for n in 1024 1 0; do
+		where="1 with their state in a thread slot, 0 in the map"
+		[ "$n" = 0 ] && where="0 with their state in a thread slot, 1 in the map"
+		MEMLENS_THREAD_SLOTS=$n live_and_last "$tmp/slots.json" \
+			leaks --json -t 0 -i 0.2 -v --sample-bytes 2048
+		check "$n thread slots, live: -v says $where" \
+			grep -q "^memlens: threads: $where$" "$tmp/slots.json.err"
+		check_eq "$n thread slots, live: the calls let pass read from the thread's state" \
+			"$(jq '.stats.sampled + .stats.unsampled' <<<"$last")" \
+			"$(jq '.stats.sampled + .stats.unsampled' <<<"$live")"
+	done
 	expect_error "thread slots: a count not a power of two" 1 \
 		"memlens: invalid MEMLENS_THREAD_SLOTS '3': 0 (none) or a power of two up to 65536" \
 		env MEMLENS_THREAD_SLOTS=3 "$MEMLENS" leaks -- "$LEAKY"

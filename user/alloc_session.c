@@ -152,10 +152,7 @@ static bool uses_unwind_tables(const struct alloc_session *s)
 static int open_bpf(struct alloc_session *s, int target)
 {
 	struct session_opts *o = s->opts;
-	__u32 slots;
 
-	if (thread_slots_from_env(&slots))
-		return -EINVAL;
 	s->skel = allocs_bpf__open();
 	if (!s->skel) {
 		error_msg("cannot open BPF object: %s", strerror(errno));
@@ -172,7 +169,7 @@ static int open_bpf(struct alloc_session *s, int target)
 	}
 	allocs_leaks_programs(s->skel);
 	allocs_compat_prepare(s->skel);
-	allocs_thread_slots(s->skel, slots);
+	allocs_thread_slots(s->skel, s->thread_slots);
 	s->skel->rodata->sample_bytes = o->sample_bytes;
 	alloc_probes_prepare(s->skel);
 	if (o->max_stacks)
@@ -219,8 +216,9 @@ static int load_bpf(struct alloc_session *s, int target)
 		allocs_bpf__destroy(s->skel);
 		s->opts->unwind_fp = true;
 		err = open_bpf(s, target);
-		if (!err)
-			err = skeleton_load(s->skel->skeleton);
+		if (err)
+			return err;	/* said */
+		err = skeleton_load(s->skel->skeleton);
 		if (!err)
 			info_msg("the verifier refused the DWARF unwinder (%s): frame-pointer stacks",
 				 refused == -ETIMEDOUT ? "too slow" : strerror(-refused));
@@ -296,20 +294,30 @@ static void add_unflushed_samples(struct bpf_map *map, uint64_t *stats)
  * The threads that hold a thread slot (bpf/allocs.bpf.c), and into STATS,
  * if not NULL, the calls each one's sampler let pass that are not in them
  * yet, as add_unflushed_samples() adds those of the threads in the map.
+ * All elements in one batch; one at a time if the kernel refuses that.
  */
 static uint64_t read_thread_slots(struct alloc_session *s, uint64_t *stats)
 {
 	struct bpf_map *map = s->skel->maps.thread_slots;
-	const struct thread_slot_head *head;
+	__u32 nr = bpf_map__max_entries(map), count = nr, batch, *keys;
+	size_t size = bpf_map__value_size(map);
+	int fd = bpf_map__fd(map);
 	uint64_t held = 0;
-	void *val;
+	char *vals;
 
-	val = calloc(1, bpf_map__value_size(map));
-	if (!val)
-		return 0;
-	head = val;
-	for (__u32 i = 0; i < bpf_map__max_entries(map); i++) {
-		if (bpf_map_lookup_elem(bpf_map__fd(map), &i, val) || !head->tid)
+	keys = calloc(nr, sizeof(*keys));
+	vals = calloc(nr, size);
+	if (!keys || !vals)
+		goto out;
+	if (bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count, NULL) && errno != ENOENT) {
+		for (count = 0; count < nr; count++)
+			if (bpf_map_lookup_elem(fd, &count, vals + (size_t)count * size))
+				break;
+	}
+	for (__u32 i = 0; i < count; i++) {
+		const struct thread_slot_head *head = (const void *)(vals + (size_t)i * size);
+
+		if (!head->tid)
 			continue;
 		held++;
 		if (stats) {
@@ -317,7 +325,9 @@ static uint64_t read_thread_slots(struct alloc_session *s, uint64_t *stats)
 			stats[STAT_UNSAMPLED_BYTES] += head->sample.unsampled_bytes;
 		}
 	}
-	free(val);
+out:
+	free(keys);
+	free(vals);
 	return held;
 }
 
@@ -532,7 +542,7 @@ static int report(struct alloc_session *s, bool final)
 		.stack = report_stack,
 		.ctx = s,
 	};
-	uint64_t slot_threads;
+	uint64_t slot_threads, map_threads;
 	char no_scan[160];
 	int err;
 
@@ -568,7 +578,13 @@ static int report(struct alloc_session *s, bool final)
 	r.stats[STAT_STACKS_RECLAIMED] = stack_cache_reclaimed(s->stacks);
 	r.stats[STAT_FILES_GIVEN_UP] = open_given_up();
 	r.stats[STAT_STACK_RECLAIMED_EARLY] = stack_cache_reclaimed_early(s->stacks);
-	r.threads_tracked = count_threads(s) + slot_threads;
+	map_threads = count_threads(s);
+	r.threads_tracked = map_threads + slot_threads;
+	if (slot_threads != s->said_slot_threads || map_threads != s->said_map_threads)
+		debug_msg("threads: %" PRIu64 " with their state in a thread slot, %" PRIu64
+			  " in the map", slot_threads, map_threads);
+	s->said_slot_threads = slot_threads;
+	s->said_map_threads = map_threads;
 	if (s->rec)
 		err = record_snapshot(s, &r);
 	else
@@ -655,6 +671,8 @@ static int session_start(struct alloc_session *s)
 	int target, err;
 
 	err = s->source->check_target(s);
+	if (!err)
+		err = thread_slots_from_env(&s->thread_slots);
 	if (err)
 		return err;
 	if (cmd) {

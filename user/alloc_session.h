@@ -79,6 +79,7 @@ struct alloc_session {
 	struct symbolizer *sym;
 	struct stack_cache *stacks;
 	struct unwinder *unwinder;	/* NULL with --unwind fp */
+	uint32_t thread_slots;		/* MEMLENS_THREAD_SLOTS, or the default */
 	struct alloc_snapshot snap;
 	struct rec_writer *rec;	/* memlens record */
 	/* record --stalls: the reclaim tracer of the process, with stacks. */
@@ -105,6 +106,8 @@ struct alloc_session {
 	int no_allocator;	/* -errno: no allocator could be hooked, the run ends */
 	bool rec_begun;		/* the recording has its header: keep what it has */
 	struct leak_scan scan;	/* the last reachability scan */
+	/* Threads with state in a thread slot and in the map, as -v last said. */
+	uint64_t said_slot_threads, said_map_threads;
 };
 
 /*

@@ -40,7 +40,7 @@ struct bpf_program *allocs_return_prog(struct allocs_bpf *skel)
 								  skel->progs.map_only_return;
 }
 
-int thread_slots_from_env(__u32 *slots)
+int thread_slots_from_env(uint32_t *slots)
 {
 	const char *env = getenv("MEMLENS_THREAD_SLOTS");
 	unsigned long long n;
@@ -59,7 +59,7 @@ int thread_slots_from_env(__u32 *slots)
 	return 0;
 }
 
-void allocs_thread_slots(struct allocs_bpf *skel, __u32 slots)
+void allocs_thread_slots(struct allocs_bpf *skel, uint32_t slots)
 {
 	skel->rodata->thread_slots_on = slots > 0;
 	skel->rodata->thread_slot_mask = slots ? slots - 1 : 0;

@@ -10,7 +10,7 @@
 #define MEMLENS_BPF_COMPAT_H
 
 #include <stdbool.h>
-#include <linux/types.h>
+#include <stdint.h>
 #include "kfeatures.h"
 
 struct allocs_bpf;
@@ -31,8 +31,8 @@ void allocs_leaks_programs(struct allocs_bpf *skel);
  * one thread in a slot, the others in the map), for the tests and the
  * bench. -EINVAL, said, if it says nothing of the kind.
  */
-int thread_slots_from_env(__u32 *slots);
+int thread_slots_from_env(uint32_t *slots);
 /* SLOTS thread slots in SKEL (0: none). */
-void allocs_thread_slots(struct allocs_bpf *skel, __u32 slots);
+void allocs_thread_slots(struct allocs_bpf *skel, uint32_t slots);
 
 #endif

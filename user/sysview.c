@@ -257,7 +257,7 @@ static int load(struct sysview *v)
 {
 	const struct view_opts *o = v->opts;
 	struct allocs_bpf *skel;
-	__u32 slots;
+	uint32_t slots;
 	int err;
 
 	if (o->cgroup && memcg_resolve(o->cgroup, &v->memcg))
