@@ -1012,25 +1012,7 @@ static bool slot_claim(struct thread_slot *s, __u32 tid)
 	return false;
 }
 
-/* Thread TID's state: in its slot, or made in the map if the slot is another's. */
-static struct thread_state *thread_state(__u32 tid)
-{
-	static const struct thread_state zero;
-	struct thread_slot *s = slot_of(tid);
-	struct thread_state *ts = slot_state(s, tid);
-
-	if (ts)
-		return ts;
-	/* A thread that began in the map stays there. */
-	ts = bpf_map_lookup_elem(&threads, &tid);
-	if (ts)
-		return ts;
-	if (s && !READ_ONCE_U32(s->tid) && slot_claim(s, tid))
-		return &s->ts;
-	return lookup_or_init(&threads, &tid, &zero, STAT_THREADS_FULL);
-}
-
-/* Thread TID's state, if it has one. */
+/* Thread TID's state, if it has one: in its slot, or in the map. */
 static __always_inline struct thread_state *thread_lookup(__u32 tid)
 {
 	struct thread_state *ts = slot_state(slot_of(tid), tid);
@@ -1039,17 +1021,36 @@ static __always_inline struct thread_state *thread_lookup(__u32 tid)
 }
 
 /*
+ * Thread TID's state, made on first use: in its slot if no other thread
+ * holds it, else in the map. A thread that began in the map stays there
+ * (thread_lookup() finds it first), so that none is ever in both.
+ */
+static struct thread_state *thread_state(__u32 tid)
+{
+	static const struct thread_state zero;
+	struct thread_state *ts = thread_lookup(tid);
+	struct thread_slot *s;
+
+	if (ts)
+		return ts;
+	s = slot_of(tid);
+	if (s && !READ_ONCE_U32(s->tid) && slot_claim(s, tid))
+		return &s->ts;
+	return lookup_or_init(&threads, &tid, &zero, STAT_THREADS_FULL);
+}
+
+/*
  * Outer realloc and delete calls of a block in progress, by a hash of
  * their thread. Their entry takes the block out, and the free() the
  * allocator makes of it inside finds nothing there: not a free of an
  * unknown block. A free that finds nothing asks whether its thread is
  * inside an allocator call (in_allocator(): its thread slot, or a
- * hash-map lookup) only if
- * its thread's counter here is not 0: most frees of blocks not tracked
- * (left unsampled, or allocated before memlens) make no lookup. A counter
- * per cache line, so that threads on other CPUs do not share one. A free
- * of an unknown block inside another allocator call (a new_handler that
- * frees) is counted as unknown: no allocator memlens hooks makes one.
+ * hash-map lookup) only if its thread's counter here is not 0: most frees
+ * of blocks not tracked (left unsampled, or allocated before memlens) make
+ * no lookup. A counter per cache line, so that threads on other CPUs do
+ * not share one. A free of an unknown block inside another allocator call
+ * (a new_handler that frees) is counted as unknown: no allocator memlens
+ * hooks makes one.
  */
 #define FREES_INSIDE_SLOTS	64
 
