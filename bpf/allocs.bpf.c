@@ -139,6 +139,9 @@ struct {
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
+/* A thread's state as it begins, in the map or in a slot. */
+static const struct thread_state thread_state_zero;
+
 /*
  * Thread slots: the state of thread TID in element TID & thread_slot_mask
  * of an array while TID holds it, in the threads map when another thread
@@ -1027,7 +1030,6 @@ static __always_inline struct thread_state *thread_lookup(__u32 tid)
  */
 static struct thread_state *thread_state(__u32 tid)
 {
-	static const struct thread_state zero;
 	struct thread_state *ts = thread_lookup(tid);
 	struct thread_slot *s;
 
@@ -1036,7 +1038,7 @@ static struct thread_state *thread_state(__u32 tid)
 	s = slot_of(tid);
 	if (s && !READ_ONCE_U32(s->tid) && slot_claim(s, tid))
 		return &s->ts;
-	return lookup_or_init(&threads, &tid, &zero, STAT_THREADS_FULL);
+	return lookup_or_init(&threads, &tid, &thread_state_zero, STAT_THREADS_FULL);
 }
 
 /*
@@ -1099,10 +1101,9 @@ static void thread_state_end(struct thread_state *ts, __u32 tid)
  */
 static void slot_release(struct thread_slot *s, __u32 tid)
 {
-	static const struct thread_state zero;
 
 	thread_state_end(&s->ts, tid);
-	s->ts = zero;
+	s->ts = thread_state_zero;
 	WRITE_ONCE_U32(s->tid, 0);
 	__sync_fetch_and_add(&s->claims, -1);
 }

@@ -265,6 +265,13 @@ static uint64_t count_threads(struct alloc_session *s)
  * first in each value of MAP) and moves them to the stats when it goes.
  * Each thread once, though threads go while the map is walked (map_keys()).
  */
+/* The calls the sampler SS let pass that are not in STATS yet, added to them. */
+static void add_sampler(uint64_t *stats, const struct sample_state *ss)
+{
+	stats[STAT_UNSAMPLED] += ss->unsampled;
+	stats[STAT_UNSAMPLED_BYTES] += ss->unsampled_bytes;
+}
+
 static void add_unflushed_samples(struct bpf_map *map, uint64_t *stats)
 {
 	int fd = bpf_map__fd(map);
@@ -279,12 +286,9 @@ static void add_unflushed_samples(struct bpf_map *map, uint64_t *stats)
 		return;
 	}
 	for (size_t i = 0; i < nr; i++) {
-		const struct sample_state *ss = val;
-
 		if (bpf_map_lookup_elem(fd, &tids[i], val))
 			continue;	/* gone since: flushed into the stats */
-		stats[STAT_UNSAMPLED] += ss->unsampled;
-		stats[STAT_UNSAMPLED_BYTES] += ss->unsampled_bytes;
+		add_sampler(stats, val);
 	}
 	free(tids);
 	free(val);
@@ -320,10 +324,8 @@ static uint64_t read_thread_slots(struct alloc_session *s, uint64_t *stats)
 		if (!head->tid)
 			continue;
 		held++;
-		if (stats) {
-			stats[STAT_UNSAMPLED] += head->sample.unsampled;
-			stats[STAT_UNSAMPLED_BYTES] += head->sample.unsampled_bytes;
-		}
+		if (stats)
+			add_sampler(stats, &head->sample);
 	}
 out:
 	free(keys);
