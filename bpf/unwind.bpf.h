@@ -230,7 +230,9 @@ __noinline int unwind_frame(__u32 i, __u64 owner)
 	s = &sc->unwind;
 	sc->st.ips[i] = s->ip;
 	sc->st.nr = i + 1;
-	if (!unwind_find_mapping(s, s->tgid, s->ip)) {
+	/* Frames in a row are mostly in one module: search only when not. */
+	if ((s->ip < s->map.start || s->ip >= s->map.end) &&
+	    !unwind_find_mapping(s, s->tgid, s->ip)) {
 		/* JIT code, or a library mapped since userspace last looked. */
 		stat_add(STAT_UNWIND_UNKNOWN_PC, 1);
 		return 1;
@@ -275,6 +277,7 @@ static void unwind_start(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
 	sc->unwind.bp = bp;
 	sc->unwind.bp_known = 1;
 	sc->unwind.switched = 0;
+	sc->unwind.map.start = sc->unwind.map.end = 0;	/* none found yet */
 	sc->st.nr = 0;
 }
 
