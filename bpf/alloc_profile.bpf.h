@@ -55,20 +55,6 @@ struct {
 	__type(value, __u64);		/* calls */
 } alloc_profile SEC(".maps");
 
-/* The last outer allocator call of a thread, which has no return probe. */
-struct profile_thread {
-	/* First: userspace reads it of every thread (struct sample_state). */
-	struct sample_state sample;
-	__u64 sp;		/* its stack pointer at the entry */
-	__u64 ret;		/* the return address there, read at a tail jump */
-	__u64 lo, hi;		/* its function's code */
-	__u64 inner_lo, inner_hi;	/* that of the last call it made */
-	__u64 tail_sp;		/* it tail-jumps on to a hooked function: at this sp */
-	__u64 tail_to[4];	/* to one of these (tail_targets()), 0 past the last */
-	__u32 tail_kind;	/* or, if tail_unbound, to one of this kind */
-	__u32 tail_unbound;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_THREADS);
@@ -76,11 +62,30 @@ struct {
 	__type(value, struct profile_thread);
 } profile_threads SEC(".maps");
 
-/* The state of thread TID, made on first use; NULL (counted) if there is no room. */
+/*
+ * The state of thread TID (struct profile_thread, in allocs.bpf.c), if it
+ * has one: in its thread slot, as leaks keeps its thread_state, or in the
+ * map.
+ */
+static __always_inline struct profile_thread *profile_lookup(__u32 tid)
+{
+	struct thread_slot *s = held_slot(tid);
+
+	return s ? &s->pt : bpf_map_lookup_elem(&profile_threads, &tid);
+}
+
+/* ... made on first use, as thread_state(); NULL (counted) if there is no room. */
 static struct profile_thread *profile_thread(__u32 tid)
 {
 	static const struct profile_thread none;
+	struct profile_thread *pt = profile_lookup(tid);
+	struct thread_slot *s;
 
+	if (pt)
+		return pt;
+	s = slot_claim(tid);
+	if (s)
+		return &s->pt;
 	return lookup_or_init(&profile_threads, &tid, &none, STAT_THREADS_FULL);
 }
 
@@ -310,7 +315,7 @@ int profile_tail(struct pt_regs *ctx)
 	if (!traced())
 		return 0;
 	tid = current_tid();
-	pt = bpf_map_lookup_elem(&profile_threads, &tid);
+	pt = profile_lookup(tid);
 	/* At the outer call's stack pointer: only that call can be here. */
 	if (!pt || pt->sp != sp)
 		return 0;
@@ -327,6 +332,7 @@ int profile_tail(struct pt_regs *ctx)
 	return 0;
 }
 
+/* Thread TID's state in the map goes (thread_forget() lets go of its slot). */
 static void profile_forget_thread(__u32 tid)
 {
 	struct profile_thread *pt;

@@ -143,6 +143,26 @@ struct {
 static const struct thread_state thread_state_zero;
 
 /*
+ * allocs (alloc_profile.bpf.h): the last outer allocator call of a
+ * thread, which has no return probe.
+ */
+struct profile_thread {
+	/* First: userspace reads it of every thread (struct sample_state). */
+	struct sample_state sample;
+	__u64 sp;		/* its stack pointer at the entry */
+	__u64 ret;		/* the return address there, read at a tail jump */
+	__u64 lo, hi;		/* its function's code */
+	__u64 inner_lo, inner_hi;	/* that of the last call it made */
+	__u64 tail_sp;		/* it tail-jumps on to a hooked function: at this sp */
+	__u64 tail_to[4];	/* to one of these (tail_targets()), 0 past the last */
+	__u32 tail_kind;	/* or, if tail_unbound, to one of this kind */
+	__u32 tail_unbound;
+};
+
+/* allocs: the slots hold struct profile_thread, not struct thread_state. */
+const volatile bool profiling;
+
+/*
  * Thread slots: the state of thread TID in element TID & thread_slot_mask
  * of an array while TID holds it, in the threads map when another thread
  * holds it (or none: thread_slots_on false). Every allocator call finds
@@ -154,7 +174,10 @@ static const struct thread_state thread_state_zero;
 struct thread_slot {
 	__u32 tid;		/* struct thread_slot_head, for userspace */
 	__u32 claims;
-	struct thread_state ts;
+	union {			/* which one, a session says (profiling) */
+		struct thread_state ts;
+		struct profile_thread pt;
+	};
 };
 
 const volatile bool thread_slots_on = true;
@@ -168,6 +191,8 @@ struct {
 } thread_slots SEC(".maps");
 
 _Static_assert(__builtin_offsetof(struct thread_slot, ts.sample) ==
+	       __builtin_offsetof(struct thread_slot_head, sample) &&
+	       __builtin_offsetof(struct thread_slot, pt.sample) ==
 	       __builtin_offsetof(struct thread_slot_head, sample),
 	       "userspace finds the sampler where struct thread_slot_head says");
 
@@ -181,10 +206,12 @@ static __always_inline struct thread_slot *slot_of(__u32 tid)
 	return bpf_map_lookup_elem(&thread_slots, &idx);
 }
 
-/* The state of thread TID if it holds slot S. */
-static __always_inline struct thread_state *slot_state(struct thread_slot *s, __u32 tid)
+/* The slot of thread TID if it holds one. */
+static __always_inline struct thread_slot *held_slot(__u32 tid)
 {
-	return s && READ_ONCE_U32(s->tid) == tid ? &s->ts : NULL;
+	struct thread_slot *s = slot_of(tid);
+
+	return s && READ_ONCE_U32(s->tid) == tid ? s : NULL;
 }
 
 /*
@@ -1004,7 +1031,7 @@ static void alloc_failed(void)
  * themselves out again, so that at most one ever finds 1, and the holder
  * stays counted until it lets go (slot_release()).
  */
-static bool slot_claim(struct thread_slot *s, __u32 tid)
+static bool slot_claim_free(struct thread_slot *s, __u32 tid)
 {
 	__sync_fetch_and_add(&s->claims, 1);
 	if (READ_ONCE_U32(s->claims) == 1) {
@@ -1015,12 +1042,20 @@ static bool slot_claim(struct thread_slot *s, __u32 tid)
 	return false;
 }
 
+/* A slot for thread TID, which holds none: claimed now; NULL if it is another's. */
+static struct thread_slot *slot_claim(__u32 tid)
+{
+	struct thread_slot *s = slot_of(tid);
+
+	return s && !READ_ONCE_U32(s->tid) && slot_claim_free(s, tid) ? s : NULL;
+}
+
 /* Thread TID's state, if it has one: in its slot, or in the map. */
 static __always_inline struct thread_state *thread_lookup(__u32 tid)
 {
-	struct thread_state *ts = slot_state(slot_of(tid), tid);
+	struct thread_slot *s = held_slot(tid);
 
-	return ts ? ts : bpf_map_lookup_elem(&threads, &tid);
+	return s ? &s->ts : bpf_map_lookup_elem(&threads, &tid);
 }
 
 /*
@@ -1035,8 +1070,8 @@ static struct thread_state *thread_state(__u32 tid)
 
 	if (ts)
 		return ts;
-	s = slot_of(tid);
-	if (s && !READ_ONCE_U32(s->tid) && slot_claim(s, tid))
+	s = slot_claim(tid);
+	if (s)
 		return &s->ts;
 	return lookup_or_init(&threads, &tid, &thread_state_zero, STAT_THREADS_FULL);
 }
@@ -1101,20 +1136,27 @@ static void thread_state_end(struct thread_state *ts, __u32 tid)
  */
 static void slot_release(struct thread_slot *s, __u32 tid)
 {
+	static const struct profile_thread profile_zero;
 
-	thread_state_end(&s->ts, tid);
-	s->ts = thread_state_zero;
+	if (profiling) {
+		if (sample_bytes)
+			sample_flush(&s->pt.sample);
+		s->pt = profile_zero;
+	} else {
+		thread_state_end(&s->ts, tid);
+		s->ts = thread_state_zero;
+	}
 	WRITE_ONCE_U32(s->tid, 0);
 	__sync_fetch_and_add(&s->claims, -1);
 }
 
-/* Drop the state of thread TID, its sampler's counts kept. */
+/* Drop the state of thread TID, its sampler's counts kept: allocs' too. */
 static void thread_forget(__u32 tid)
 {
-	struct thread_slot *s = slot_of(tid);
+	struct thread_slot *s = held_slot(tid);
 	struct thread_state *ts;
 
-	if (slot_state(s, tid)) {
+	if (s) {
 		slot_release(s, tid);
 		return;
 	}

@@ -232,6 +232,31 @@ test_pid_sampled() {
 		"$(jq -r '"\(.exited) \(.stats.sampled + .stats.unsampled)"' <<<"$last")"
 }
 
+# Each thread's state in a thread slot, as leaks keeps its (e2e-leaks
+# test_thread_slots), or in the map when another thread holds the slot:
+# exact counts either way; -v says where leaky's thread is, live; and the
+# calls its sampler let pass are read from the slot as from the map.
+test_thread_slots() {
+	local n where live last
+	for n in 1 0; do
+		MEMLENS_THREAD_SLOTS=$n run_allocs "slots$n" -- "$KNOWN"
+		check_known "$n thread slots" "$report"
+		check_eq "$n thread slots: every thread's state gone at exit" "0 0" \
+			"$(jq -r '.stats | "\(.threads_map_full) \(.threads_tracked)"' <<<"$report")"
+	done
+	for n in 1024 1 0; do
+		where="1 with their state in a thread slot, 0 in the map"
+		[ "$n" = 0 ] && where="0 with their state in a thread slot, 1 in the map"
+		MEMLENS_THREAD_SLOTS=$n pid_reports "$tmp/slots.json" -v --sample-bytes 2048 ||
+			{ not_ok "$n thread slots: the run failed"; continue; }
+		check "$n thread slots, live: -v says $where" \
+			grep -q "^memlens: threads: $where$" "$tmp/slots.json.err"
+		check_eq "$n thread slots, live: the calls let pass read from the thread's state" \
+			"$(jq '.stats.sampled + .stats.unsampled' <<<"$last")" \
+			"$(jq '.stats.sampled + .stats.unsampled' <<<"$live")"
+	done
+}
+
 test_rust() {
 	run_allocs rust -- "$RUSTLEAK"
 	check_eq "rust: leak_boxes(): 6 x Box<Node>, 144 bytes, from leak_boxes itself" "6 144" \
@@ -286,6 +311,7 @@ test_impossible
 test_outputs
 test_pid
 test_pid_sampled
+test_thread_slots
 test_rust
 test_sampled
 test_errors

@@ -1378,6 +1378,7 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 
 void alloc_profile_prepare(struct allocs_bpf *skel)
 {
+	skel->rodata->profiling = true;		/* the thread slots hold its state */
 	bpf_program__set_autoload(skel->progs.profile_enter, true);
 	bpf_program__set_autoload(skel->progs.profile_tail, true);
 	if (!kfeature_has(KF_UPROBE_MULTI))

@@ -245,10 +245,9 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Threads with state, each once though threads go while the map is walked (map_keys()). */
-static uint64_t count_threads(struct alloc_session *s)
+/* The threads in MAP, each once though threads go while it is walked (map_keys()). */
+static uint64_t threads_in_map(struct bpf_map *map)
 {
-	struct bpf_map *map = s->skel->maps.threads;
 	uint32_t *tids;
 	size_t nr;
 
@@ -257,6 +256,12 @@ static uint64_t count_threads(struct alloc_session *s)
 		return 0;
 	free(tids);
 	return nr;
+}
+
+/* Threads with state in a map: leaks' calls, or allocs' last call (never both). */
+static uint64_t count_threads(struct alloc_session *s)
+{
+	return threads_in_map(s->skel->maps.threads) + threads_in_map(s->skel->maps.profile_threads);
 }
 
 /*
