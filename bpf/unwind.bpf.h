@@ -252,20 +252,45 @@ __noinline int unwind_frame(__u32 i, __u64 owner)
 }
 
 /*
- * Frame I of the frame-pointer walk of the capture OWNER: as
- * unwind_frame(), for a process without tables. A global function.
+ * The frame-pointer walk takes a few frames a call of a global function
+ * (fp_frames()): each call looks the scratch buffer up once (task
+ * storage: a helper call) for its frames, not once a frame. Its frame is
+ * a handful of instructions, which the verifier checks once per frame of
+ * a call. A table's frame is not: unwind_frame() stays one to a call.
  */
-__noinline int fp_frame(__u32 i, __u64 owner)
-{
-	struct stack_scratch *sc = scratch_get();
+#define FP_FRAMES_PER_CALL	4
 
-	if (!sc || !scratch_still_ours(sc, owner))
+/* Frame I of the frame-pointer walk of the capture OWNER in SC: as unwind_frame(). */
+static __always_inline int fp_frame(struct stack_scratch *sc, __u32 i, __u64 owner)
+{
+	if (!scratch_still_ours(sc, owner))
 		return -1;
+	barrier_var(i);		/* bound and index in one register, for the verifier */
 	if (i >= MAX_STACK_DEPTH)
 		return 1;
 	sc->st.ips[i] = sc->unwind.ip;
 	sc->st.nr = i + 1;
 	return unwind_frame_pointer(&sc->unwind);
+}
+
+/*
+ * Frames I on of the frame-pointer walk of the capture OWNER, for a
+ * process without tables, FP_FRAMES_PER_CALL at most: as unwind_frame().
+ * A global function.
+ */
+__noinline int fp_frames(__u32 i, __u64 owner)
+{
+	struct stack_scratch *sc = scratch_get();
+	int ret = -1;
+
+	if (!sc)
+		return -1;
+	for (__u32 k = 0; k < FP_FRAMES_PER_CALL; k++) {
+		ret = fp_frame(sc, i + k, owner);
+		if (ret)
+			break;
+	}
+	return ret;
 }
 
 /* Start a walk of the current user stack from IP, SP and BP in SC. */
@@ -286,7 +311,7 @@ static void unwind_start(struct stack_scratch *sc, __u64 ip, __u64 sp, __u64 bp)
  * slot SKIP on (slots before it are the caller's to fill), for the
  * capture TOKEN: 1 if a frame is there, 0 if not, -1 if the capture was
  * lost (counted). Not bpf_get_stack(): see unwind_frame_pointer(). A
- * global function, like fp_frame(): its loop is verified once a program,
+ * global function, like fp_frames(): its loop is verified once a program,
  * not at every place that walks.
  */
 __noinline int fp_walk(__u64 token, __u32 skip, __u64 ip, __u64 sp, __u64 bp)
@@ -297,8 +322,8 @@ __noinline int fp_walk(__u64 token, __u32 skip, __u64 ip, __u64 sp, __u64 bp)
 	if (!sc || !scratch_still_ours(sc, token))
 		return -1;
 	unwind_start(sc, ip, sp, bp);
-	for (__u32 i = skip; i < MAX_STACK_DEPTH; i++) {
-		ret = fp_frame(i, token);
+	for (__u32 i = skip; i < MAX_STACK_DEPTH; i += FP_FRAMES_PER_CALL) {
+		ret = fp_frames(i, token);
 		if (ret)
 			break;
 	}
