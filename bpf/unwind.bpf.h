@@ -278,19 +278,23 @@ static __always_inline int fp_frame(struct stack_scratch *sc, __u32 i, __u64 own
  * process without tables, FP_FRAMES_PER_CALL at most: as unwind_frame().
  * A global function.
  */
-__noinline int fp_frames(__u32 i, __u64 owner)
+static __always_inline int fp_frames_in(struct stack_scratch *sc, __u32 i, __u64 owner)
 {
-	struct stack_scratch *sc = scratch_get();
 	int ret = -1;
 
-	if (!sc)
-		return -1;
 	for (__u32 k = 0; k < FP_FRAMES_PER_CALL; k++) {
 		ret = fp_frame(sc, i + k, owner);
 		if (ret)
 			break;
 	}
 	return ret;
+}
+
+__noinline int fp_frames(__u32 i, __u64 owner)
+{
+	struct stack_scratch *sc = scratch_get();
+
+	return sc ? fp_frames_in(sc, i, owner) : -1;
 }
 
 /* Start a walk of the current user stack from IP, SP and BP in SC. */
@@ -322,11 +326,11 @@ __noinline int fp_walk(__u64 token, __u32 skip, __u64 ip, __u64 sp, __u64 bp)
 	if (!sc || !scratch_still_ours(sc, token))
 		return -1;
 	unwind_start(sc, ip, sp, bp);
-	for (__u32 i = skip; i < MAX_STACK_DEPTH; i += FP_FRAMES_PER_CALL) {
+	/* The first frames with the buffer at hand: most stacks end there. */
+	ret = fp_frames_in(sc, skip, token);
+	for (__u32 i = skip + FP_FRAMES_PER_CALL; !ret && i < MAX_STACK_DEPTH;
+	     i += FP_FRAMES_PER_CALL)
 		ret = fp_frames(i, token);
-		if (ret)
-			break;
-	}
 	if (ret < 0)
 		return -1;
 	return sc->st.nr > skip;

@@ -71,6 +71,10 @@ test_frame_pointers() {
 	local r
 	r=$("$MEMLENS" leaks --json -t 0 -- "$UNWIND_LEAK_FP" 2>/dev/null | tail -n 1)
 	check_chains "frame pointers" "$r"
+	# Five frames: past the four the walk takes at once (fp_frames()).
+	r=$("$MEMLENS" leaks --unwind fp --json -t 0 -- "$UNWIND_LEAK_FP" 2>/dev/null | tail -n 1)
+	check_eq "--unwind fp, frame pointers: inner's chain, frame by frame, into libc" \
+		"inner middle outer main __libc_start_call_main" "$(chain "$r" inner)"
 }
 
 # A library without frame pointers loaded with dlopen, leaking at once:
