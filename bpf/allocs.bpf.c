@@ -159,7 +159,10 @@ struct profile_thread {
 	__u32 tail_unbound;
 };
 
-/* allocs: the slots hold struct profile_thread, not struct thread_state. */
+/*
+ * allocs, for C and for Go: the slots hold struct profile_thread, not
+ * struct thread_state, and nothing may read one as the other.
+ */
 const volatile bool profiling;
 
 /*
@@ -1050,10 +1053,18 @@ static struct thread_slot *slot_claim(__u32 tid)
 	return s && !READ_ONCE_U32(s->tid) && slot_claim_free(s, tid) ? s : NULL;
 }
 
-/* Thread TID's state, if it has one: in its slot, or in the map. */
+/*
+ * Thread TID's state, if it has one: in its slot, or in the map. None in
+ * allocs, whose slots hold struct profile_thread (its syscall programs
+ * ask in_allocator() too).
+ */
 static __always_inline struct thread_state *thread_lookup(__u32 tid)
 {
-	struct thread_slot *s = held_slot(tid);
+	struct thread_slot *s;
+
+	if (profiling)
+		return NULL;
+	s = held_slot(tid);
 
 	return s ? &s->ts : bpf_map_lookup_elem(&threads, &tid);
 }
@@ -1068,7 +1079,7 @@ static struct thread_state *thread_state(__u32 tid)
 	struct thread_state *ts = thread_lookup(tid);
 	struct thread_slot *s;
 
-	if (ts)
+	if (ts || profiling)
 		return ts;
 	s = slot_claim(tid);
 	if (s)

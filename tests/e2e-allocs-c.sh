@@ -234,8 +234,9 @@ test_pid_sampled() {
 
 # Each thread's state in a thread slot, as leaks keeps its (e2e-leaks
 # test_thread_slots), or in the map when another thread holds the slot:
-# exact counts either way; -v says where leaky's thread is, live; and the
-# calls its sampler let pass are read from the slot as from the map.
+# exact counts either way, and both at once (leaky's three threads, one
+# slot); -v says where leaky's thread is, live; and the calls its sampler
+# let pass are read from the slot as from the map.
 test_thread_slots() {
 	local n where live last
 	for n in 1 0; do
@@ -243,6 +244,12 @@ test_thread_slots() {
 		check_known "$n thread slots" "$report"
 		check_eq "$n thread slots: every thread's state gone at exit" "0 0" \
 			"$(jq -r '.stats | "\(.threads_map_full) \(.threads_tracked)"' <<<"$report")"
+		# leaky's three threads: with one slot, one there, two in the map.
+		MEMLENS_THREAD_SLOTS=$n run_allocs "slots${n}_leaky" -- "$LEAKY"
+		check_eq "$n thread slots, three threads: leak_* calls exact, every state gone" \
+			"13 1087860 0 0" "$(jq -r '([.stacks[] | select(any(.frames[];
+				.symbol // "" | startswith("leak_")))] | "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)")
+				+ " \(.stats.threads_map_full) \(.stats.threads_tracked)"' <<<"$report")"
 	done
 	for n in 1024 1 0; do
 		where="1 with their state in a thread slot, 0 in the map"
@@ -251,6 +258,7 @@ test_thread_slots() {
 			{ not_ok "$n thread slots: the run failed"; continue; }
 		check "$n thread slots, live: -v says $where" \
 			grep -q "^memlens: threads: $where$" "$tmp/slots.json.err"
+		check "$n thread slots, live: calls let pass" jq_true '.stats.unsampled > 0' <<<"$live"
 		check_eq "$n thread slots, live: the calls let pass read from the thread's state" \
 			"$(jq '.stats.sampled + .stats.unsampled' <<<"$last")" \
 			"$(jq '.stats.sampled + .stats.unsampled' <<<"$live")"

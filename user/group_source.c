@@ -769,6 +769,7 @@ static int go_check_target(struct alloc_session *s)
 static void go_configure(struct alloc_session *s)
 {
 	s->skel->rodata->track_mmaps = false;
+	s->skel->rodata->profiling = true;	/* samplers in thread slots: struct profile_thread */
 	if (s->opts->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.go_allocs, s->opts->max_stacks);
 }
