@@ -3,8 +3,8 @@
  * A table-driven user stack unwinder for x86_64, for code built without
  * frame pointers (Debian's glibc, most distro binaries). Userspace loads
  * the rows of each module's DWARF CFI (include/unwind.h); here each frame
- * is a binary search for its mapping and its row, then the caller's ip,
- * sp and rbp from the CFA. Modules without a table, and addresses no CFI
+ * is a binary search for its mapping (unless it is in the module of the
+ * frame before) and its row, then the caller's ip, sp and rbp from the CFA. Modules without a table, and addresses no CFI
  * covers, are walked by frame pointer, so the choice is made per module,
  * per frame, by the step (unwind_frame_pointer()) that leaks --unwind fp
  * takes at every frame (fp_frame()). The result is hashed and deduplicated
@@ -13,7 +13,8 @@
  * The verifier's cost is bounded by construction: one frame is one global
  * function (unwind_frame), which the verifier checks once, on its own, with
  * unknown arguments, whatever the caller's state, and not again for every
- * iteration of the loop that calls it. Its two binary searches are
+ * iteration of the loop that calls it (the frame-pointer walk's frames
+ * are four to one, fp_frames()). Its two binary searches are
  * plain bounded loops over scalars. It takes scalars only (global
  * functions with pointer arguments need 5.12, and every global function is
  * verified even where its caller is dead code): the state of the walk
@@ -230,8 +231,13 @@ __noinline int unwind_frame(__u32 i, __u64 owner)
 	s = &sc->unwind;
 	sc->st.ips[i] = s->ip;
 	sc->st.nr = i + 1;
-	/* Frames in a row are mostly in one module: search only when not. */
-	if ((s->ip < s->map.start || s->ip >= s->map.end) &&
+	/*
+	 * Frames in a row are mostly in one module: search only when not.
+	 * Not with a per-CPU buffer, where a program that lost the buffer
+	 * mid-write could leave its own mapping there for the rest of this
+	 * walk (see struct stack_scratch).
+	 */
+	if ((!use_task_storage || s->ip < s->map.start || s->ip >= s->map.end) &&
 	    !unwind_find_mapping(s, s->tgid, s->ip)) {
 		/* JIT code, or a library mapped since userspace last looked. */
 		stat_add(STAT_UNWIND_UNKNOWN_PC, 1);
@@ -274,13 +280,12 @@ static __always_inline int fp_frame(struct stack_scratch *sc, __u32 i, __u64 own
 }
 
 /*
- * Frames I on of the frame-pointer walk of the capture OWNER, for a
+ * Frames I on of the frame-pointer walk of the capture OWNER in SC, for a
  * process without tables, FP_FRAMES_PER_CALL at most: as unwind_frame().
- * A global function.
  */
 static __always_inline int fp_frames_in(struct stack_scratch *sc, __u32 i, __u64 owner)
 {
-	int ret = -1;
+	int ret = 0;
 
 	for (__u32 k = 0; k < FP_FRAMES_PER_CALL; k++) {
 		ret = fp_frame(sc, i + k, owner);
@@ -290,6 +295,7 @@ static __always_inline int fp_frames_in(struct stack_scratch *sc, __u32 i, __u64
 	return ret;
 }
 
+/* The same where the buffer is not at hand: a global function. */
 __noinline int fp_frames(__u32 i, __u64 owner)
 {
 	struct stack_scratch *sc = scratch_get();
