@@ -71,10 +71,30 @@ test_frame_pointers() {
 	local r
 	r=$("$MEMLENS" leaks --json -t 0 -- "$UNWIND_LEAK_FP" 2>/dev/null | tail -n 1)
 	check_chains "frame pointers" "$r"
-	# Five frames: past the four the walk takes at once (fp_frames()).
 	r=$("$MEMLENS" leaks --unwind fp --json -t 0 -- "$UNWIND_LEAK_FP" 2>/dev/null | tail -n 1)
 	check_eq "--unwind fp, frame pointers: inner's chain, frame by frame, into libc" \
 		"inner middle outer main __libc_start_call_main" "$(chain "$r" inner)"
+}
+
+# Deep chains: the frame-pointer walk takes four frames at a time
+# (fp_walk(), fp_frames()), the table's walk one; a stack holds 127.
+test_deep() {
+	local r m deep21 n
+	deep21=$(printf 'deep %.0s' {1..21})
+	r=$("$MEMLENS" leaks --unwind fp --json -t 0 -- "$UNWIND_LEAK_FP" --deep 20 2>/dev/null | tail -n 1)
+	check_eq "--unwind fp, 20 deep: every frame, once, in order" \
+		"${deep21}main __libc_start_call_main" "$(chain "$r" deep_leak | sed 's/^deep_leak //')"
+	r=$("$MEMLENS" leaks --json -t 0 -- "$UNWIND_LEAK_FP" --deep 20 2>/dev/null | tail -n 1)
+	check_eq "tables, 20 deep: every frame, once, in order" "${deep21}$BELOW_MAIN" \
+		"$(chain "$r" deep_leak | sed 's/^deep_leak //')"
+	for m in fp dwarf; do
+		r=$("$MEMLENS" leaks --unwind $m --json -t 0 -- "$UNWIND_LEAK_FP" --deep 150 2>/dev/null |
+			tail -n 1)
+		n=$(jq -r '[.stacks[] | select(.frames[0].symbol == "deep_leak")][0]
+			| "\(.allocations) \(.bytes) \(.frames | length) \([.frames[1:][] | .symbol] | unique)"' <<<"$r")
+		check_eq "--unwind $m, 150 deep: the leak, its first 127 frames" \
+			'1 555 127 ["deep"]' "$n"
+	done
 }
 
 # A library without frame pointers loaded with dlopen, leaking at once:
@@ -152,6 +172,7 @@ done
 
 test_no_frame_pointers
 test_frame_pointers
+test_deep
 test_dlopen
 test_jit
 test_too_big

@@ -15,8 +15,10 @@
  *
  * --jit: also malloc(4242) from machine code in an anonymous executable
  * mapping (as a JIT makes), where the unwinder must stop: that 4096-byte
- * mapping is a leak too. --wait: say "ready", wait for a line, work, say
- * "done", wait for a line, exit (handshake.h), for tracing with -p.
+ * mapping is a leak too. --deep N: also malloc(555) in deep_leak(), below
+ * N + 1 recursive frames of deep() below main. --wait: say "ready", wait
+ * for a line, work, say "done", wait for a line, exit (handshake.h), for
+ * tracing with -p.
  * No stdio: its buffers would be allocations of their own.
  */
 #include <pthread.h>
@@ -77,6 +79,24 @@ void *thread_main(void *arg)
 	return arg;
 }
 
+void deep_leak(void)
+{
+	void *p = malloc(555);
+
+	memset(p, 3, 555);
+	sink = p;
+}
+
+/* Not a tail call: each level keeps its frame. */
+void __attribute__((noinline)) deep(int n)
+{
+	if (n > 0)
+		deep(n - 1);
+	else
+		deep_leak();
+	sink = NULL;
+}
+
 /* x86_64: sub $8,%rsp; mov $4242,%edi; call *%rsi; add $8,%rsp; ret */
 static const unsigned char jit_code[] = {
 	0x48, 0x83, 0xec, 0x08, 0xbf, 0x92, 0x10, 0x00, 0x00,
@@ -103,6 +123,7 @@ int main(int argc, char **argv)
 {
 	int wait = argc > 1 && !strcmp(argv[1], "--wait");
 	int jit = argc > 1 && !strcmp(argv[1], "--jit");
+	int depth = argc > 2 && !strcmp(argv[1], "--deep") ? atoi(argv[2]) : -1;
 	pthread_t t;
 
 	if (wait) {
@@ -115,6 +136,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (jit && jit_leak())
 		return 1;
+	if (depth >= 0)
+		deep(depth);
 	if (wait) {
 		say("done\n");
 		wait_line();
