@@ -282,7 +282,9 @@ struct {
  * each frame and before storing, and a stack that lost it is dropped
  * and counted (STAT_STACK_FAILED). The check narrows the race, it does
  * not close it: a program preempted between its check and its write can
- * still write into another's walk.
+ * still write into another's walk (its registers, its row, the mapping
+ * the next frames take without a search), which then goes on from there
+ * until that program's next check clears the claim, or is stored first.
  */
 struct stack_scratch {
 	struct stack_trace st;

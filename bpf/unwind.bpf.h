@@ -4,11 +4,12 @@
  * frame pointers (Debian's glibc, most distro binaries). Userspace loads
  * the rows of each module's DWARF CFI (include/unwind.h); here each frame
  * is a binary search for its mapping (unless it is in the module of the
- * frame before) and its row, then the caller's ip, sp and rbp from the CFA. Modules without a table, and addresses no CFI
- * covers, are walked by frame pointer, so the choice is made per module,
- * per frame, by the step (unwind_frame_pointer()) that leaks --unwind fp
- * takes at every frame (fp_frame()). The result is hashed and deduplicated
- * in the stacks map.
+ * frame before) and its row, then the caller's ip, sp and rbp from the
+ * CFA. Modules without a table, and addresses no CFI covers, are walked
+ * by frame pointer, so the choice is made per module, per frame, by the
+ * step (unwind_frame_pointer()) that leaks --unwind fp takes at every
+ * frame (fp_frame()). The result is hashed and deduplicated in the stacks
+ * map.
  *
  * The verifier's cost is bounded by construction: one frame is one global
  * function (unwind_frame), which the verifier checks once, on its own, with
@@ -231,13 +232,8 @@ __noinline int unwind_frame(__u32 i, __u64 owner)
 	s = &sc->unwind;
 	sc->st.ips[i] = s->ip;
 	sc->st.nr = i + 1;
-	/*
-	 * Frames in a row are mostly in one module: search only when not.
-	 * Not with a per-CPU buffer, where a program that lost the buffer
-	 * mid-write could leave its own mapping there for the rest of this
-	 * walk (see struct stack_scratch).
-	 */
-	if ((!use_task_storage || s->ip < s->map.start || s->ip >= s->map.end) &&
+	/* Frames in a row are mostly in one module: search only when not. */
+	if ((s->ip < s->map.start || s->ip >= s->map.end) &&
 	    !unwind_find_mapping(s, s->tgid, s->ip)) {
 		/* JIT code, or a library mapped since userspace last looked. */
 		stat_add(STAT_UNWIND_UNKNOWN_PC, 1);
