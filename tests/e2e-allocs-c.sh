@@ -244,7 +244,7 @@ test_thread_slots() {
 		check_known "$n thread slots" "$report"
 		check_eq "$n thread slots: every thread's state gone at exit" "0 0" \
 			"$(jq -r '.stats | "\(.threads_map_full) \(.threads_tracked)"' <<<"$report")"
-		# leaky's three threads: with one slot, one there, two in the map.
+		# leaky's three threads: with one slot, those that find it held in the map.
 		MEMLENS_THREAD_SLOTS=$n run_allocs "slots${n}_leaky" -- "$LEAKY"
 		check_eq "$n thread slots, three threads: leak_* calls exact, every state gone" \
 			"13 1087860 0 0" "$(jq -r '([.stacks[] | select(any(.frames[];

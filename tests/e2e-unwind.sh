@@ -87,6 +87,9 @@ test_deep() {
 	r=$("$MEMLENS" leaks --json -t 0 -- "$UNWIND_LEAK_FP" --deep 20 2>/dev/null | tail -n 1)
 	check_eq "tables, 20 deep: every frame, once, in order" "${deep21}$BELOW_MAIN" \
 		"$(chain "$r" deep_leak | sed 's/^deep_leak //')"
+	r=$("$MEMLENS" leaks --json -t 0 -- "$UNWIND_LEAK" --deep 20 2>/dev/null | tail -n 1)
+	check_eq "tables, no frame pointers, 20 deep: every frame, once, in order" \
+		"${deep21}$BELOW_MAIN" "$(chain "$r" deep_leak | sed 's/^deep_leak //')"
 	for m in fp dwarf; do
 		r=$("$MEMLENS" leaks --unwind $m --json -t 0 -- "$UNWIND_LEAK_FP" --deep 150 2>/dev/null |
 			tail -n 1)
