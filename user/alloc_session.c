@@ -245,31 +245,6 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The threads in MAP, each once though threads go while it is walked (map_keys()). */
-static uint64_t threads_in_map(struct bpf_map *map)
-{
-	uint32_t *tids;
-	size_t nr;
-
-	if (map_keys(bpf_map__fd(map), sizeof(*tids), bpf_map__max_entries(map), cmp_u32,
-		     (void **)&tids, &nr))
-		return 0;
-	free(tids);
-	return nr;
-}
-
-/* Threads with state in a map: leaks' calls, or allocs' last call (never both). */
-static uint64_t count_threads(struct alloc_session *s)
-{
-	return threads_in_map(s->skel->maps.threads) + threads_in_map(s->skel->maps.profile_threads);
-}
-
-/*
- * The calls each thread's sampler let pass that are not in the stats yet:
- * the BPF side counts them in the thread's state (struct sample_state,
- * first in each value of MAP) and moves them to the stats when it goes.
- * Each thread once, though threads go while the map is walked (map_keys()).
- */
 /* The calls the sampler SS let pass that are not in STATS yet, added to them. */
 static void add_sampler(uint64_t *stats, const struct sample_state *ss)
 {
@@ -277,32 +252,38 @@ static void add_sampler(uint64_t *stats, const struct sample_state *ss)
 	stats[STAT_UNSAMPLED_BYTES] += ss->unsampled_bytes;
 }
 
-static void add_unflushed_samples(struct bpf_map *map, uint64_t *stats)
+/*
+ * The threads with state in MAP (leaks' threads, or allocs'
+ * profile_threads), each once though threads go while it is walked
+ * (map_keys()); and into STATS, if not NULL, the calls each one's sampler
+ * let pass that are not in them yet: the BPF side counts them in the
+ * thread's state (struct sample_state, first in each value of MAP) and
+ * moves them to the stats when it goes.
+ */
+static uint64_t read_map_threads(struct bpf_map *map, uint64_t *stats)
 {
 	int fd = bpf_map__fd(map);
 	uint32_t *tids;
-	size_t nr;
 	void *val;
+	size_t nr;
 
-	val = calloc(1, bpf_map__value_size(map));
-	if (!val || map_keys(fd, sizeof(*tids), bpf_map__max_entries(map), cmp_u32,
-			     (void **)&tids, &nr)) {
-		free(val);
-		return;
-	}
-	for (size_t i = 0; i < nr; i++) {
+	if (map_keys(fd, sizeof(*tids), bpf_map__max_entries(map), cmp_u32, (void **)&tids, &nr))
+		return 0;
+	val = stats ? calloc(1, bpf_map__value_size(map)) : NULL;
+	for (size_t i = 0; val && i < nr; i++) {
 		if (bpf_map_lookup_elem(fd, &tids[i], val))
 			continue;	/* gone since: flushed into the stats */
 		add_sampler(stats, val);
 	}
 	free(tids);
 	free(val);
+	return nr;
 }
 
 /*
  * The threads that hold a thread slot (bpf/allocs.bpf.c), and into STATS,
  * if not NULL, the calls each one's sampler let pass that are not in them
- * yet, as add_unflushed_samples() adds those of the threads in the map.
+ * yet, as read_map_threads() adds those of the threads in a map.
  * All elements in one batch; one at a time if the kernel refuses that.
  */
 static uint64_t read_thread_slots(struct alloc_session *s, uint64_t *stats)
@@ -549,7 +530,7 @@ static int report(struct alloc_session *s, bool final)
 		.stack = report_stack,
 		.ctx = s,
 	};
-	uint64_t slot_threads, map_threads;
+	uint64_t slot_threads, map_threads, *unflushed;
 	char no_scan[160];
 	int err;
 
@@ -567,11 +548,10 @@ static int report(struct alloc_session *s, bool final)
 	r.wall_time = time(NULL);
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
 	/* After the stats: a thread that goes in between is missed, not counted twice. */
-	if (s->opts->sample_bytes) {
-		add_unflushed_samples(s->skel->maps.threads, r.stats);
-		add_unflushed_samples(s->skel->maps.profile_threads, r.stats);
-	}
-	slot_threads = read_thread_slots(s, s->opts->sample_bytes ? r.stats : NULL);
+	unflushed = s->opts->sample_bytes ? r.stats : NULL;
+	map_threads = read_map_threads(s->skel->maps.threads, unflushed) +
+		      read_map_threads(s->skel->maps.profile_threads, unflushed);
+	slot_threads = read_thread_slots(s, unflushed);
 	if (s->unwinder) {
 		struct unwinder_stats us;
 
@@ -585,7 +565,6 @@ static int report(struct alloc_session *s, bool final)
 	r.stats[STAT_STACKS_RECLAIMED] = stack_cache_reclaimed(s->stacks);
 	r.stats[STAT_FILES_GIVEN_UP] = open_given_up();
 	r.stats[STAT_STACK_RECLAIMED_EARLY] = stack_cache_reclaimed_early(s->stacks);
-	map_threads = count_threads(s);
 	r.threads_tracked = map_threads + slot_threads;
 	if (slot_threads != s->said_slot_threads || map_threads != s->said_map_threads)
 		debug_msg("threads: %" PRIu64 " with their state in a thread slot, %" PRIu64
