@@ -55,17 +55,10 @@ struct {
 	__type(value, __u64);		/* calls */
 } alloc_profile SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u32);
-	__type(value, struct profile_thread);
-} profile_threads SEC(".maps");
-
 /*
- * The state of thread TID (struct profile_thread, in allocs.bpf.c), if it
- * has one: in its thread slot, as leaks keeps its thread_state, or in the
- * map.
+ * The state of thread TID (struct profile_thread and the profile_threads
+ * map, in allocs.bpf.c), if it has one: in its thread slot, as leaks keeps
+ * its thread_state, or in the map.
  */
 static __always_inline struct profile_thread *profile_lookup(__u32 tid)
 {
@@ -330,19 +323,6 @@ int profile_tail(struct pt_regs *ctx)
 		stat_add(STAT_TAIL_UNBOUND, 1);
 	pt->tail_sp = sp;
 	return 0;
-}
-
-/* Thread TID's state in the map goes (thread_forget() lets go of its slot). */
-static void profile_forget_thread(__u32 tid)
-{
-	struct profile_thread *pt;
-
-	if (sample_bytes) {
-		pt = bpf_map_lookup_elem(&profile_threads, &tid);
-		if (pt)
-			sample_flush(&pt->sample);
-	}
-	bpf_map_delete_elem(&profile_threads, &tid);
 }
 
 #endif /* MEMLENS_ALLOC_PROFILE_BPF_H */

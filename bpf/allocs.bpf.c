@@ -159,6 +159,14 @@ struct profile_thread {
 	__u32 tail_unbound;
 };
 
+/* ... in a thread slot, or here when another thread holds its slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct profile_thread);
+} profile_threads SEC(".maps");
+
 /*
  * allocs, for C and for Go: the slots hold struct profile_thread, not
  * struct thread_state, and nothing may read one as the other.
@@ -1163,14 +1171,24 @@ static void slot_release(struct thread_slot *s, __u32 tid)
 	__sync_fetch_and_add(&s->claims, -1);
 }
 
-/* Drop the state of thread TID, its sampler's counts kept: allocs' too. */
+/* Drop the state of thread TID, its sampler's counts kept: leaks' or allocs'. */
 static void thread_forget(__u32 tid)
 {
 	struct thread_slot *s = held_slot(tid);
+	struct profile_thread *pt;
 	struct thread_state *ts;
 
 	if (s) {
 		slot_release(s, tid);
+		return;
+	}
+	if (profiling) {
+		pt = bpf_map_lookup_elem(&profile_threads, &tid);
+		if (!pt)
+			return;
+		if (sample_bytes)
+			sample_flush(&pt->sample);
+		bpf_map_delete_elem(&profile_threads, &tid);
 		return;
 	}
 	ts = bpf_map_lookup_elem(&threads, &tid);
@@ -2030,8 +2048,6 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	 */
 	thread_forget(current_tid());
 	thread_forget(old_pid);
-	profile_forget_thread(current_tid());
-	profile_forget_thread(old_pid);
 	maps_changed(EVENT_EXEC, tgid);
 	if (proc_stats_on)
 		close_exec_row(tgid);
@@ -2080,7 +2096,6 @@ int BPF_PROG(process_exit, struct task_struct *p)
 	thread_forget(tid);
 	bpf_map_delete_elem(&held, &tid);
 	bpf_map_delete_elem(&syscalls, &tid);
-	profile_forget_thread(tid);
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		emit_event(EVENT_EXIT, tgid,
 			   BPF_CORE_READ(p, signal, group_exit_code) ?: BPF_CORE_READ(p, exit_code));
