@@ -2032,22 +2032,27 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = current_tgid();
+	bool yes;
 
 	cost_begin();
-	/* leaks drops the old image's blocks; top and hist look for a new libc. */
-	if (!traced())
-		return cost_end();
-	/* The old image's tables: frame pointers until the new ones are in. */
-	bpf_map_delete_elem(&unwind_procs, &tgid);
-	bpf_map_delete_elem(&new_sites, &tgid);
+	yes = traced();
 	/*
 	 * The old image's calls, whose end no probe sees, are over (allocs:
 	 * its last call; sessions: the last one left unsampled); a thread
 	 * other than the leader that execs takes its tid, and its own state
-	 * (its thread slot) would outlive it.
+	 * (its thread slot) would outlive it. Also where the task no longer
+	 * matches (filter_can_unmatch()): the state is the old image's.
 	 */
-	thread_forget(current_tid());
-	thread_forget(old_pid);
+	if (yes || filter_can_unmatch()) {
+		thread_forget(current_tid());
+		thread_forget(old_pid);
+	}
+	/* leaks drops the old image's blocks; top and hist look for a new libc. */
+	if (!yes)
+		return cost_end();
+	/* The old image's tables: frame pointers until the new ones are in. */
+	bpf_map_delete_elem(&unwind_procs, &tgid);
+	bpf_map_delete_elem(&new_sites, &tgid);
 	maps_changed(EVENT_EXEC, tgid);
 	if (proc_stats_on)
 		close_exec_row(tgid);
@@ -2077,11 +2082,11 @@ int BPF_UPROBE(exit_enter)
 	return 0;
 }
 
-/* Drop per-thread state of exiting threads; tell userspace when the last goes. */
 /*
  * Drop per-thread state of exiting threads; tell userspace when the last
  * goes. Not filtered in top and hist: a process whose last thread no
- * longer matches (renamed, moved out of the cgroup) must still drop out.
+ * longer matches (renamed, moved out of the cgroup) must still drop out,
+ * and its threads' state with it.
  * Two threads exiting at once may both see no thread left: userspace
  * takes the second event as a repeat.
  */

@@ -121,6 +121,17 @@ static __always_inline struct task_struct *task_to_filter(void)
 	return filter_comm || targ_memcg ? current_task() : NULL;
 }
 
+/*
+ * Can a task that was traced stop matching? Not by its process: a pid
+ * stays. By its name (-c: an exec) or its cgroup (a move): state it left
+ * while traced (a thread slot, an entry by tid) must still go at its exec,
+ * which the filter may no longer let through.
+ */
+static __always_inline bool filter_can_unmatch(void)
+{
+	return filter_comm || targ_memcg;
+}
+
 /* Is the current task one memlens was asked to trace? */
 static __always_inline bool traced(void)
 {

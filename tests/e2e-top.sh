@@ -496,6 +496,71 @@ test_exec_row() {
 	exec {fd}>&-
 }
 
+# orphans_said FILE: the last count of threads with state -v said in FILE.
+orphans_said() {
+	sed -n 's/^memlens: threads: \([0-9]*\) with their state in a thread slot, \([0-9]*\) in the map$/\1 \2/p' \
+		"$1" | tail -n 1
+}
+
+# A thread's state (its thread slot, or its entry in the map) goes at its
+# exec also when the new image no longer matches: a process that
+# allocates, then execs another name (-c) or leaves the cgroup and execs
+# (--cgroup). Else the program it runs then would hold it until it exits.
+test_unmatched_exec() {
+	local slots=$1 what=$2 name=orph-$$ err=$tmp/orph.$1.$2.err tpid filter i opid ofd
+	local sleepers=() where="1 0"
+	[ "$slots" = 0 ] && where="0 1"
+	mkdir -p "$tmp/orph.m" "$tmp/orph.e"
+	cp "$MEMOPS" "$tmp/orph.m/$name"
+	cp "$EXEC_AFTER_ALLOC" "$tmp/orph.e/$name"
+	if [ "$what" = cgroup ]; then
+		mkdir "$CGROUP" || { not_ok "unmatched: cannot create $CGROUP"; return; }
+		filter=(--cgroup "$CGROUP_NAME")
+	else
+		filter=(-c "$name")
+	fi
+	MEMLENS_THREAD_SLOTS=$slots "$MEMLENS" top -j -v -i 0.2 "${filter[@]}" >/dev/null 2>"$err" &
+	tpid=$!
+	pids+=("$tpid")
+	wait_for "$err" tracing || { not_ok "unmatched: no start" "$(cat "$err")"; return; }
+	# The control: a process that matches has its thread said, until it exits.
+	MEMOPS=$tmp/orph.m/$name start_memops "O$slots$what" 10 1000 0 0 0 0 0 0 none ||
+		{ not_ok "unmatched: no memops"; return; }
+	eval "opid=\$O$slots${what}_pid ofd=\$O$slots${what}_fd"
+	[ "$what" = cgroup ] && echo "$opid" >"$CGROUP/cgroup.procs"
+	echo go >&$ofd
+	wait_for "$tmp/O$slots$what.log" done || { not_ok "unmatched: memops did not finish"; return; }
+	wait_for "$err" "threads: ${where% *} with their state in a thread slot, ${where#* } in the map" ||
+		{ not_ok "$what, $slots slots: a matching thread said" "$(cat "$err")"; return; }
+	echo exit >&$ofd
+	wait "$opid"
+	wait_for "$err" "threads: 0 with their state in a thread slot, 0 in the map" ||
+		{ not_ok "$what, $slots slots: its exit said" "$(cat "$err")"; return; }
+	for ((i = 0; i < 5; i++)); do
+		if [ "$what" = cgroup ]; then
+			# Allocates in the cgroup, leaves it, execs sleep.
+			bash -c 'echo $$ >"$0/cgroup.procs"; for ((i = 0; i < 100; i++)); do a[i]=$RANDOM$i; done
+				echo $$ >"$0/../cgroup.procs"; exec sleep 600' "$CGROUP" &
+		else
+			# Allocates as NAME, execs sleep.
+			"$tmp/orph.e/$name" /bin/sleep 600 &
+		fi
+		sleepers+=($!)
+		pids+=($!)
+	done
+	for i in "${sleepers[@]}"; do
+		wait_for "/proc/$i/comm" '^sleep$' 5
+	done
+	sleep 0.6
+	check_eq "$what, $slots slots: no state left to the programs they exec'd" "0 0" \
+		"$(orphans_said "$err")"
+	kill "${sleepers[@]}"
+	wait "${sleepers[@]}" 2>/dev/null
+	kill -INT "$tpid"
+	wait "$tpid"
+	[ "$what" = cgroup ] && rmdir "$CGROUP"
+}
+
 test_errors() {
 	local gone static_pid
 	true &
@@ -542,6 +607,9 @@ test_live_terminal
 test_pid_exit_ends
 test_sigint_last_interval
 test_exec_row
+test_unmatched_exec 1024 comm
+test_unmatched_exec 0 comm
+test_unmatched_exec 1024 cgroup
 test_errors
 
 finish e2e-top

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include "alloc_probes.h"
 #include "alloc_session.h"
+#include "alloc_threads.h"
 #include "allocs.skel.h"
 #include "bpf_compat.h"
 #include "bpf_util.h"
@@ -238,87 +239,6 @@ static int load_bpf(struct alloc_session *s, int target)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The calls the sampler SS let pass that are not in STATS yet, added to them. */
-static void add_sampler(uint64_t *stats, const struct sample_state *ss)
-{
-	stats[STAT_UNSAMPLED] += ss->unsampled;
-	stats[STAT_UNSAMPLED_BYTES] += ss->unsampled_bytes;
-}
-
-/*
- * The threads with state in MAP (leaks' threads, or allocs'
- * profile_threads), each once though threads go while it is walked
- * (map_keys()); and into STATS, if not NULL, the calls each one's sampler
- * let pass that are not in them yet: the BPF side counts them in the
- * thread's state (struct sample_state, first in each value of MAP) and
- * moves them to the stats when it goes.
- */
-static uint64_t read_map_threads(struct bpf_map *map, uint64_t *stats)
-{
-	int fd = bpf_map__fd(map);
-	uint32_t *tids;
-	void *val;
-	size_t nr;
-
-	if (map_keys(fd, sizeof(*tids), bpf_map__max_entries(map), cmp_u32, (void **)&tids, &nr))
-		return 0;
-	val = stats ? calloc(1, bpf_map__value_size(map)) : NULL;
-	for (size_t i = 0; val && i < nr; i++) {
-		if (bpf_map_lookup_elem(fd, &tids[i], val))
-			continue;	/* gone since: flushed into the stats */
-		add_sampler(stats, val);
-	}
-	free(tids);
-	free(val);
-	return nr;
-}
-
-/*
- * The threads that hold a thread slot (bpf/allocs.bpf.c), and into STATS,
- * if not NULL, the calls each one's sampler let pass that are not in them
- * yet, as read_map_threads() adds those of the threads in a map.
- * All elements in one batch; one at a time if the kernel refuses that.
- */
-static uint64_t read_thread_slots(struct alloc_session *s, uint64_t *stats)
-{
-	struct bpf_map *map = s->skel->maps.thread_slots;
-	__u32 nr = bpf_map__max_entries(map), count = nr, batch, *keys;
-	size_t size = bpf_map__value_size(map);
-	int fd = bpf_map__fd(map);
-	uint64_t held = 0;
-	char *vals;
-
-	keys = calloc(nr, sizeof(*keys));
-	vals = calloc(nr, size);
-	if (!keys || !vals)
-		goto out;
-	if (bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count, NULL) && errno != ENOENT) {
-		for (count = 0; count < nr; count++)
-			if (bpf_map_lookup_elem(fd, &count, vals + (size_t)count * size))
-				break;
-	}
-	for (__u32 i = 0; i < count; i++) {
-		const struct thread_slot_head *head = (const void *)(vals + (size_t)i * size);
-
-		if (!head->tid)
-			continue;
-		held++;
-		if (stats)
-			add_sampler(stats, &head->sample);
-	}
-out:
-	free(keys);
-	free(vals);
-	return held;
-}
-
 /* The frames a report shows of a stack: the source's view of them. */
 static const struct sym_stack *report_stack(void *ctx, uint64_t id)
 {
@@ -530,7 +450,8 @@ static int report(struct alloc_session *s, bool final)
 		.stack = report_stack,
 		.ctx = s,
 	};
-	uint64_t slot_threads, map_threads, *unflushed;
+	struct alloc_threads threads;
+	uint64_t *unflushed;
 	char no_scan[160];
 	int err;
 
@@ -549,9 +470,7 @@ static int report(struct alloc_session *s, bool final)
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, r.stats);
 	/* After the stats: a thread that goes in between is missed, not counted twice. */
 	unflushed = s->opts->sample_bytes ? r.stats : NULL;
-	map_threads = read_map_threads(s->skel->maps.threads, unflushed) +
-		      read_map_threads(s->skel->maps.profile_threads, unflushed);
-	slot_threads = read_thread_slots(s, unflushed);
+	alloc_threads_read(s->skel, unflushed, &threads);
 	if (s->unwinder) {
 		struct unwinder_stats us;
 
@@ -565,12 +484,8 @@ static int report(struct alloc_session *s, bool final)
 	r.stats[STAT_STACKS_RECLAIMED] = stack_cache_reclaimed(s->stacks);
 	r.stats[STAT_FILES_GIVEN_UP] = open_given_up();
 	r.stats[STAT_STACK_RECLAIMED_EARLY] = stack_cache_reclaimed_early(s->stacks);
-	r.threads_tracked = map_threads + slot_threads;
-	if (slot_threads != s->said_slot_threads || map_threads != s->said_map_threads)
-		debug_msg("threads: %" PRIu64 " with their state in a thread slot, %" PRIu64
-			  " in the map", slot_threads, map_threads);
-	s->said_slot_threads = slot_threads;
-	s->said_map_threads = map_threads;
+	r.threads_tracked = threads.in_map + threads.in_slots;
+	alloc_threads_say(&threads, &s->said_threads);
 	if (s->rec)
 		err = record_snapshot(s, &r);
 	else

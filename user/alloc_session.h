@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "allocs.h"
+#include "alloc_threads.h"
 #include "leak_scan.h"
 #include "stack_report.h"
 #include "pressure.h"
@@ -106,8 +107,7 @@ struct alloc_session {
 	int no_allocator;	/* -errno: no allocator could be hooked, the run ends */
 	bool rec_begun;		/* the recording has its header: keep what it has */
 	struct leak_scan scan;	/* the last reachability scan */
-	/* Threads with state in a thread slot and in the map, as -v last said. */
-	uint64_t said_slot_threads, said_map_threads;
+	struct alloc_threads said_threads;	/* as -v last said them */
 };
 
 /*

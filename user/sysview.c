@@ -25,6 +25,7 @@
 #include "allocs.skel.h"
 #include "bpf_compat.h"
 #include "alloc_probes.h"
+#include "alloc_threads.h"
 #include "bpf_util.h"
 #include "cli.h"
 #include "procmaps.h"
@@ -69,6 +70,7 @@ struct sysview {
 	uint64_t memcg;				/* --cgroup's id */
 	struct pressure *pressure;		/* --reclaim */
 	struct pressure_opts pressure_opts;
+	struct alloc_threads said_threads;	/* as -v last said them */
 };
 
 static int remember_execed(struct sysview *v, const struct exec_stats_event *x)
@@ -663,6 +665,13 @@ bool sysview_hist(struct sysview *v, uint32_t tgid, enum hist_kind kind, struct 
 
 void sysview_stats(struct sysview *v, uint64_t stats[STAT_NR], uint64_t *bpf_ns)
 {
+	struct alloc_threads threads;
+
 	percpu_array_sum(bpf_map__fd(v->skel->maps.stats), STAT_NR, stats);
 	*bpf_ns = bpf_cost_ns(&v->cost);
+	/* Read only to be said: no report counts them. */
+	if (verbose) {
+		alloc_threads_read(v->skel, NULL, &threads);
+		alloc_threads_say(&threads, &v->said_threads);
+	}
 }
