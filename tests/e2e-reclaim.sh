@@ -254,6 +254,34 @@ test_own_cost() {
 }
 test_own_cost
 
+# --- a process that exits within an interval ------------------------------
+
+# Page allocations are read ten times an interval, and a process that has
+# exited leaves the map at one of those reads: its last count must still
+# be in the interval's row. 20 MiB of anonymous memory touched, under the
+# limit, begun just after a report and over in a fraction of the interval.
+test_exited_in_interval() {
+	local out=$tmp/exited.json toucher pages
+
+	if ! start_reclaim "$out" -j --cgroup "$CG_NAME" -i 1; then
+		not_ok "exited: reclaim starts" "$(cat "$out.err")"
+		return
+	fi
+	wait_for_lines "$out" 1 || { not_ok "exited: no first interval"; stop_memlens; return; }
+	in_cgroup "$PRESSURE" anon 20 0 >"$tmp/toucher.out" &
+	toucher=$!
+	wait "$toucher"
+	check_eq "exited: the toucher survived" "survived" "$(cat "$tmp/toucher.out")"
+	wait_for_lines "$out" 4
+	stop_memlens
+	pages=$(jq -s --argjson p "$toucher" \
+		'[.[] | select(.type == "interval") | .processes[] | select(.pid == $p)
+		  | .allocated] | add // 0' "$out")
+	check "exited: its 5120 pages in the interval rows, at most 1024 more ($pages)" \
+		test "$pages" -ge 5120 -a "$pages" -le 6144
+}
+test_exited_in_interval
+
 # --- opt-in: the whole machine ------------------------------------------
 
 if [ "${MEMLENS_GLOBAL_PRESSURE:-0}" = 1 ]; then

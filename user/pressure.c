@@ -17,6 +17,7 @@
 struct alloc_seen {
 	uint32_t tgid;
 	bool gone;			/* exited: dropped from the map, shown once more */
+	bool sampled;			/* gone, and its last count sampled: dropped next tick */
 	char comm[16];
 	uint64_t pages;
 };
@@ -246,8 +247,9 @@ static int cmp_seen(const void *a, const void *b)
 /*
  * Read the page allocation map into a new seen list: one delta per process
  * that allocated since the last tick. Processes that have exited leave the
- * map (their count stays in the list, marked gone, until the next tick).
- * Only a process that allocated nothing since the last tick can be gone.
+ * map (their count stays in the list, marked gone, until a sample has read
+ * it: keep_gone()). Only a process that allocated nothing since the last
+ * tick can be gone.
  */
 static int read_page_allocs(struct pressure *p, struct alloc_seen **out, size_t *nr_out,
 			    size_t *nr_deltas)
@@ -338,11 +340,36 @@ static void read_in_progress(struct pressure *p)
 	free(keys);
 }
 
+/*
+ * Into LIST, sorted (its NR entries read from the map, room for CAP), the
+ * processes gone before this tick whose last count no sample has read:
+ * ticks come ten times an interval, and an interval's row of a process
+ * that exited in it is that count. Not one whose pid the map has again.
+ */
+static int keep_gone(struct pressure *p, struct alloc_seen **list, size_t *nr, size_t *cap)
+{
+	size_t read = *nr;
+
+	for (size_t i = 0; i < p->nr_seen; i++) {
+		const struct alloc_seen *old = &p->seen[i];
+
+		if (!old->gone || old->sampled ||
+		    bsearch(old, *list, read, sizeof(*old), cmp_seen))
+			continue;
+		if (array_grow((void **)list, *nr, cap, sizeof(**list)))
+			return -ENOMEM;
+		(*list)[(*nr)++] = *old;
+	}
+	if (*nr > read)
+		qsort(*list, *nr, sizeof(**list), cmp_seen);
+	return 0;
+}
+
 int pressure_tick(struct pressure *p)
 {
 	int fd = bpf_map__fd(p->skel->maps.page_allocs);
 	struct alloc_seen *list;
-	size_t nr, nd;
+	size_t nr, nd, cap;
 	int err;
 
 	err = read_page_allocs(p, &list, &nr, &nd);
@@ -365,10 +392,16 @@ int pressure_tick(struct pressure *p)
 		else
 			bpf_map_delete_elem(bpf_map__fd(p->skel->maps.procs), &list[i].tgid);
 	}
+	cap = nr;
+	err = keep_gone(p, &list, &nr, &cap);
+	if (err) {
+		free(list);
+		return err;
+	}
 	free(p->seen);
 	p->seen = list;
 	p->nr_seen = nr;
-	p->cap_seen = nr;
+	p->cap_seen = cap;
 	if (p->opts->episodes) {
 		read_in_progress(p);
 		episodes_tick(&p->tracker, monotonic_ns(), p->deltas, nd);
@@ -507,6 +540,8 @@ int pressure_sample(struct pressure *p, struct pressure_proc **out, size_t *nr_o
 		}
 		pp->page_allocs = p->seen[i].pages;
 		memcpy(pp->comm, p->seen[i].comm, sizeof(pp->comm));
+		/* Its last count read: the next tick drops it (keep_gone()). */
+		p->seen[i].sampled = p->seen[i].gone;
 	}
 	for (size_t i = 0; i < nr_reclaim; i++) {
 		const struct stalled_proc *sp = find_stalled(p, arr[i].tgid);
