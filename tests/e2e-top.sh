@@ -575,6 +575,9 @@ test_errors() {
 	expect_error "top: not a cgroup" 1 \
 		"memlens: /tmp is not in a cgroup v1 hierarchy (the memory controller is at /sys/fs/cgroup/memory)" \
 		"$MEMLENS" top --cgroup /tmp
+	expect_error "top: a cgroup of another hierarchy than memory's" 1 \
+		"memlens: /sys/fs/cgroup/cpu is not a memory cgroup: it is in another cgroup v1 hierarchy than the memory controller's (/sys/fs/cgroup/memory)" \
+		"$MEMLENS" top --cgroup /sys/fs/cgroup/cpu
 	expect_error "top: comm too long" 2 \
 		"memlens: invalid comm 'averyveryverylongname': a command name has 1 to 15 characters" \
 		"$MEMLENS" top -c averyveryverylongname

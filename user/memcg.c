@@ -14,7 +14,7 @@ int memcg_resolve(const char *arg, uint64_t *id)
 {
 	char path[4096];
 	struct statfs sfs;
-	struct stat st;
+	struct stat st, root;
 
 	if (arg[0] == '/')
 		snprintf(path, sizeof(path), "%s", arg);
@@ -27,6 +27,16 @@ int memcg_resolve(const char *arg, uint64_t *id)
 	if (statfs(path, &sfs) || sfs.f_type != CGROUP_SUPER_MAGIC) {
 		error_msg("%s is not in a cgroup v1 hierarchy (the memory controller is at %s)",
 			  path, CGROUP_V1_MEMORY);
+		return -EINVAL;
+	}
+	/*
+	 * The id BPF compares is the directory's inode number in the memory
+	 * hierarchy: in another one (cpu, pids) the same number names some
+	 * other memory cgroup. Each hierarchy is a file system of its own.
+	 */
+	if (stat(CGROUP_V1_MEMORY, &root) || root.st_dev != st.st_dev) {
+		error_msg("%s is not a memory cgroup: it is in another cgroup v1 hierarchy "
+			  "than the memory controller's (%s)", path, CGROUP_V1_MEMORY);
 		return -EINVAL;
 	}
 	*id = st.st_ino;
