@@ -65,6 +65,19 @@ check_eq "record -o a device, the command missing: exit code, the device kept" \
 "$MEMLENS" record -o "$tmp/made.rec" -- "$tmp/no-such-command" >/dev/null 2>&1
 check_eq "record -o a new file, the command missing: no file left" "1 no" \
 	"$? $([ -e "$tmp/made.rec" ] && echo yes || echo no)"
+# Nor the recording that was at the path: the new one takes its place only
+# once its first snapshot is whole; a run that ends on success replaces it.
+mkdir "$tmp/kept"
+"$MEMLENS" record -o "$tmp/kept/a.rec" -- "$LEAKY" >/dev/null 2>&1
+was=$(cksum <"$tmp/kept/a.rec")
+"$MEMLENS" record -o "$tmp/kept/a.rec" -- "$tmp/no-such-command" >/dev/null 2>&1
+check_eq "record -o over a recording, the command missing: it stays, nothing beside it" \
+	"1 $was a.rec" "$? $(cksum <"$tmp/kept/a.rec") $(ls "$tmp/kept")"
+"$MEMLENS" record -o "$tmp/kept/a.rec" -- "$LEAKY" >/dev/null 2>&1
+check_eq "record -o over a recording, a run that works: replaced, nothing beside it" \
+	"0 new a.rec" "$? $([ "$(cksum <"$tmp/kept/a.rec")" != "$was" ] && echo new) $(ls "$tmp/kept")"
+"$MEMLENS" report "$tmp/kept/a.rec" >/dev/null 2>&1
+check_eq "record -o over a recording: the new one reads" 0 $?
 
 # A FIFO: the recording goes through it to its reader, whole.
 mkfifo "$tmp/fifo"

@@ -173,21 +173,43 @@ static int temp_beside(const char *path, char *name, size_t len)
 	return fd;
 }
 
-int create_file_anew(const char *path, mode_t mode)
+int create_file_beside(const char *path, mode_t mode, char *name, size_t len)
 {
 	const char *why;
-	int way = output_way(path, &why), fd, err;
-	char name[4096];
+	int way = output_way(path, &why), fd;
 
+	name[0] = '\0';
 	if (way < 0)
 		return way;
 	if (way != OUT_RENAME)
 		return open_in_place(path, way);
-	fd = temp_beside(path, name, sizeof(name));
-	if (fd < 0)
+	fd = temp_beside(path, name, len);
+	if (fd < 0) {
+		name[0] = '\0';
 		return fd;
-	if (fchmod(fd, mode) || rename(name, path)) {
-		err = -errno;
+	}
+	if (fchmod(fd, mode)) {
+		fd = -errno;
+		unlink(name);
+		name[0] = '\0';
+	}
+	return fd;
+}
+
+int file_take_place(const char *name, const char *path)
+{
+	return rename(name, path) ? -errno : 0;
+}
+
+int create_file_anew(const char *path, mode_t mode)
+{
+	char name[4096];
+	int fd = create_file_beside(path, mode, name, sizeof(name)), err;
+
+	if (fd < 0 || !name[0])
+		return fd;
+	err = file_take_place(name, path);
+	if (err) {
 		close(fd);
 		unlink(name);
 		return err;

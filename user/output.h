@@ -25,6 +25,14 @@ void print_clean(FILE *out, const char *s);
  * A new, empty file at PATH with MODE, open for writing.
  */
 int create_file_anew(const char *path, mode_t mode);
+/*
+ * The same, but the file stays under its unique name, NAME (LEN bytes),
+ * until file_take_place() renames it over PATH: what was at PATH stays
+ * there until the new file is worth it. NAME is "" where PATH is written
+ * in place (a FIFO, a device) and nothing is to be renamed.
+ */
+int create_file_beside(const char *path, mode_t mode, char *name, size_t len);
+int file_take_place(const char *name, const char *path);
 /* Can an output file be written at PATH? One message if not; negative errno. */
 int check_output_path(const char *path);
 /* Write PATH whole through EMIT(f, CTX): the first error, EMIT's or writing's. */

@@ -214,6 +214,13 @@ struct wframe {
 struct rec_writer {
 	FILE *f;
 	int err;
+	/*
+	 * The file's name beside PATH until its first snapshot is whole:
+	 * only then is it renamed over what was at PATH (a failed run
+	 * leaves the old recording there). "": at PATH already, or in place.
+	 */
+	char temp[4096];
+	char *path;
 	uint64_t bytes;
 	/*
 	 * Where the last two complete snapshots end: an error cuts back to
@@ -266,20 +273,39 @@ static void write_record(struct rec_writer *w, uint32_t type, const struct byte_
 }
 
 /* A new file, the user's own: paths and command lines can be private. */
-static int open_output(const char *path, FILE **out)
+static int open_output(struct rec_writer *w, const char *path)
 {
-	int fd = create_file_anew(path, 0600);
+	int fd = create_file_beside(path, 0600, w->temp, sizeof(w->temp)), err;
 
 	if (fd < 0)
 		return fd;
-	*out = fdopen(fd, "w");
-	if (!*out) {
-		int err = -errno;
-
+	w->path = strdup(path);
+	w->f = fdopen(fd, "w");
+	if (w->path && w->f)
+		return 0;
+	err = -errno;
+	if (w->f)
+		fclose(w->f);
+	else
 		close(fd);
-		return err;
-	}
-	return 0;
+	if (w->temp[0])
+		unlink(w->temp);
+	free(w->path);
+	return err;
+}
+
+/* The file takes its place at its path, if it has not yet: an error is the writer's. */
+static void take_place(struct rec_writer *w)
+{
+	int err;
+
+	if (!w->temp[0])
+		return;
+	err = file_take_place(w->temp, w->path);
+	if (err && !w->err)
+		w->err = err;
+	if (!err)
+		w->temp[0] = '\0';
 }
 
 int rec_writer_open(const char *path, struct rec_writer **out)
@@ -290,7 +316,7 @@ int rec_writer_open(const char *path, struct rec_writer **out)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	err = open_output(path, &w->f);
+	err = open_output(w, path);
 	if (err) {
 		free(w);
 		return err;
@@ -309,6 +335,8 @@ static void mark_good(struct rec_writer *w)
 	w->good_snapshots[1] = w->good_snapshots[0];
 	w->good_bytes[0] = w->bytes;
 	w->good_snapshots[0] = w->nr_snapshots;
+	if (w->nr_snapshots)
+		take_place(w);
 }
 
 int rec_writer_begin(struct rec_writer *w, const struct rec_session *sess)
@@ -728,6 +756,7 @@ static void writer_free(struct rec_writer *w)
 	free(w->new_strings.data);
 	free(w->new_frames.data);
 	free(w->new_stacks.data);
+	free(w->path);
 	free(w);
 }
 
@@ -774,6 +803,8 @@ int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written)
 	}
 	if (fclose(w->f) && !w->err)
 		w->err = -errno;
+	/* Ended: whole, or cut back to what reads. */
+	take_place(w);
 	err = first_err ? first_err : w->err;
 	if (bytes_written)
 		*bytes_written = w->bytes;
@@ -785,7 +816,10 @@ void rec_writer_abandon(struct rec_writer *w, const char *path)
 {
 	if (!w)
 		return;
-	if (path)
+	/* Not at PATH yet: what is there stays. */
+	if (w->temp[0])
+		unlink(w->temp);
+	else if (path)
 		remove_file_made(path, fileno(w->f));
 	fclose(w->f);
 	writer_free(w);
