@@ -1754,26 +1754,62 @@ static bool take_mapping(__u64 addr, struct alloc_info *info)
 	return false;
 }
 
+/* Mappings one munmap takes out, each where the one before it ends. */
+#define MUNMAP_MAPPINGS		8
+
 /*
- * munmap of a mapping we track, whole or its head. The map is keyed by
- * start address, so an unmap that starts inside a mapping is not seen.
+ * munmap of mappings we track: whole, and the head of the last one. Those
+ * that follow each other from ADDR are all seen (two mmaps the kernel put
+ * side by side, unmapped in one call), up to MUNMAP_MAPPINGS; the map is
+ * keyed by start address, so one past a hole, and an unmap that starts
+ * inside a mapping, are not.
  */
 static void munmap_blocks(__u64 addr, __u64 len)
 {
 	__u32 tgid = current_tgid();
 	struct alloc_info info;
+	__u64 size;
 
-	if (!take_mapping(addr, &info))
-		return;
 	len = page_align(len);
-	if (len >= page_align(info.size)) {
+	for (int i = 0; i < MUNMAP_MAPPINGS && len; i++) {
+		if (!take_mapping(addr, &info))
+			return;
+		size = page_align(info.size);
+		if (len < size) {
+			/* The tail stays mapped: it is the rest of the block. */
+			info.size = size - len;
+			stat_add(STAT_FREE_BYTES, len);
+			restore_alloc(tgid, addr + len, &info);
+			return;
+		}
 		account_free(tgid, &info);
-		return;
+		addr += size;
+		len -= size;
 	}
-	/* The tail stays mapped: it is the rest of the block. */
-	info.size = page_align(info.size) - len;
-	stat_add(STAT_FREE_BYTES, len);
-	restore_alloc(tgid, addr + len, &info);
+}
+
+/*
+ * mremap of OLD_LEN bytes of the mapping at ADDR: out of the map into
+ * *OLD, with that size; the tail past them stays where it is, the rest of
+ * the block (mremap moves or resizes only the range it is given). A length
+ * of 0 (a second mapping of shared pages) leaves the old one alone.
+ */
+static bool mremap_take(__u64 addr, __u64 old_len, struct alloc_info *old)
+{
+	__u64 size;
+
+	old_len = page_align(old_len);
+	if (!old_len || !take_mapping(addr, old))
+		return false;
+	size = page_align(old->size);
+	if (old_len < size) {
+		struct alloc_info tail = *old;
+
+		tail.size = size - old_len;
+		restore_alloc(current_tgid(), addr + old_len, &tail);
+		old->size = old_len;
+	}
+	return true;
 }
 
 /* brk and munmap keep no state to their exit; see syscall_enter. */
@@ -1828,7 +1864,7 @@ static __always_inline int syscall_enter(enum mem_syscall nr,
 		if (nr == SYS_MUNMAP)
 			munmap_blocks(sc.args[0], sc.args[1]);
 		else if (nr == SYS_MREMAP)
-			sc.has_old = take_mapping(sc.args[0], &sc.old);
+			sc.has_old = mremap_take(sc.args[0], sc.args[1], &sc.old);
 	}
 	tid = current_tid();
 	if (bpf_map_update_elem(&syscalls, &tid, &sc, BPF_ANY))

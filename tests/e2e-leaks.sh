@@ -87,6 +87,20 @@ test_exec() {
 	check_eq "exec: comm of the new image" "leaky" "$(jq -r .comm <<<"$r")"
 }
 
+# One munmap of two mappings side by side frees both; an mremap of part of
+# a mapping moves that part, and the rest stays where it was, with the
+# stack of its mmap (tests/workloads/map_calls.c).
+test_map_calls() {
+	local r
+	r=$("$MEMLENS" leaks --json -t 0 -- "$MAP_CALLS" 2>"$tmp/map_calls.err" | tail -n 1)
+	check_eq "map calls: two mappings side by side, one munmap: nothing left" "0 0 0" \
+		"$(group "$r" unmap_side_by_side)"
+	check_eq "map calls: 2 of 8 pages mremapped to 4: the 4 and the 6 left" \
+		"mremap 16384,__mmap 24576" \
+		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol == "mremap_part"))
+			| "\(.frames[0].symbol) \(.bytes)"] | sort | reverse | join(",")' <<<"$r")"
+}
+
 # A library loaded with dlopen just before exit: its leak still resolves,
 # because memlens holds a command it started at _exit to read its maps.
 test_dlopen_exit() {
@@ -697,6 +711,7 @@ require_root_and_build e2e-leaks
 
 test_command
 test_exec
+test_map_calls
 test_dlopen_exit
 test_attach_pid "leaks -p"
 test_other_namespace

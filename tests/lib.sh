@@ -7,6 +7,7 @@ LEAKY=$PWD/build/leaky
 STATIC=$PWD/build/static_wait
 DLOPEN_EXIT=$PWD/build/dlopen_exit
 EXEC_AFTER_ALLOC=$PWD/build/exec_after_alloc
+MAP_CALLS=$PWD/build/map_calls
 DSO=$PWD/build/libdso_leak.so
 MEMOPS=$PWD/build/memops
 CGROUP_V1_MEMORY=/sys/fs/cgroup/memory
@@ -362,7 +363,7 @@ require_root_and_build() {
 		exit 1
 	fi
 	for f in "$MEMLENS_BIN" "$LEAKY" "$STATIC" "$DLOPEN_EXIT" "$MEMOPS" "$EXEC_AFTER_ALLOC" \
-		"$PRESSURE" "$KMEMLOAD"; do
+		"$MAP_CALLS" "$PRESSURE" "$KMEMLOAD"; do
 		[ -x "$f" ] || {
 			echo "$1: $f missing: build first (make e2e)" >&2
 			exit 1
