@@ -223,6 +223,9 @@ expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
 expect_error "bad gap" 2 \
 	"memlens: invalid gap 'x': expected seconds, for example 5 or 0.5" \
 	"$MEMLENS_BIN" reclaim --gap x
+expect_error "a gap shorter than a tick" 2 \
+	"memlens: reclaim: --gap 0.01 is shorter than --tick 0.2: an episode would end between the ticks that count it" \
+	"$MEMLENS_BIN" reclaim --gap 0.01 --tick 0.2
 expect_error "no uprobes here" 2 \
 	"memlens: reclaim: unknown option '--no-uprobes' (see memlens reclaim --help)" \
 	"$MEMLENS_BIN" reclaim --no-uprobes

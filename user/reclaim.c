@@ -1016,6 +1016,12 @@ int cmd_reclaim(int argc, char **argv)
 
 	if (cli_parse_view(argc, argv, &reclaim_cmd, &env.o, &env))
 		return EXIT_USAGE;
+	/* An episode's allocations and timeline come a tick at a time. */
+	if (env.gap_s < env.tick_s) {
+		error_msg("reclaim: --gap %g is shorter than --tick %g: an episode would end "
+			  "between the ticks that count it", env.gap_s, env.tick_s);
+		return EXIT_USAGE;
+	}
 	if (env.folded && env.o.json) {
 		error_msg("reclaim: --folded and --json are two outputs: choose one");
 		return EXIT_USAGE;
