@@ -221,6 +221,10 @@ $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 $(OUTPUT)/map_calls: tests/workloads/map_calls.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+# Inlining on, for the lines of inlined code.
+$(OUTPUT)/inline_leak: tests/workloads/inline_leak.c | $(OUTPUT)
+	$(CC) -O2 -g -fno-omit-frame-pointer -Wall -Wextra $< -o $@
+
 $(OUTPUT)/sampled_leak: tests/workloads/sampled_leak.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -281,7 +285,7 @@ unit: $(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
 	    $(OUTPUT)/table_evict \
-	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/map_calls $(OUTPUT)/pressure $(OUTPUT)/kmemload $(OUTPUT)/floor \
+	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/map_calls $(OUTPUT)/inline_leak $(OUTPUT)/pressure $(OUTPUT)/kmemload $(OUTPUT)/floor \
 	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \

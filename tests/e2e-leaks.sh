@@ -101,6 +101,18 @@ test_map_calls() {
 			| "\(.frames[0].symbol) \(.bytes)"] | sort | reverse | join(",")' <<<"$r")"
 }
 
+# Code inlined into the function a frame is named after: the line is the
+# function's own, that of the call of the inlined code.
+test_inlined_line() {
+	local r line
+	line=$(grep -n 'CALL \*/$' tests/workloads/inline_leak.c | cut -d: -f1)
+	r=$("$MEMLENS" leaks --json -t 0 -- "$INLINE_LEAK" 2>/dev/null | tail -n 1)
+	check_eq "inlined: leak_inlined's 3 x 100 bytes, at the line of its call" \
+		"3 300 leak_inlined inline_leak.c:$line" \
+		"$(jq -r '.stacks[] | select(.frames[0].symbol == "leak_inlined")
+			| "\(.allocations) \(.bytes) \(.frames[0].symbol) \(.frames[0].file | split("/") | last):\(.frames[0].line)"' <<<"$r")"
+}
+
 # A library loaded with dlopen just before exit: its leak still resolves,
 # because memlens holds a command it started at _exit to read its maps.
 test_dlopen_exit() {
@@ -712,6 +724,7 @@ require_root_and_build e2e-leaks
 test_command
 test_exec
 test_map_calls
+test_inlined_line
 test_dlopen_exit
 test_attach_pid "leaks -p"
 test_other_namespace

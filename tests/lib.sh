@@ -8,6 +8,7 @@ STATIC=$PWD/build/static_wait
 DLOPEN_EXIT=$PWD/build/dlopen_exit
 EXEC_AFTER_ALLOC=$PWD/build/exec_after_alloc
 MAP_CALLS=$PWD/build/map_calls
+INLINE_LEAK=$PWD/build/inline_leak
 DSO=$PWD/build/libdso_leak.so
 MEMOPS=$PWD/build/memops
 CGROUP_V1_MEMORY=/sys/fs/cgroup/memory
@@ -363,7 +364,7 @@ require_root_and_build() {
 		exit 1
 	fi
 	for f in "$MEMLENS_BIN" "$LEAKY" "$STATIC" "$DLOPEN_EXIT" "$MEMOPS" "$EXEC_AFTER_ALLOC" \
-		"$MAP_CALLS" "$PRESSURE" "$KMEMLOAD"; do
+		"$MAP_CALLS" "$INLINE_LEAK" "$PRESSURE" "$KMEMLOAD"; do
 		[ -x "$f" ] || {
 			echo "$1: $f missing: build first (make e2e)" >&2
 			exit 1

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
@@ -499,6 +501,46 @@ static const char *module_build_id(struct sym_module *m)
 	return m->build_id;
 }
 
+/*
+ * Where the function named by the symbol table is at ADDR (an address of
+ * MOD's DWARF) when ADDR is in code inlined into it: the line of the call
+ * of the outermost inlined function, in the function's own file, not the
+ * line of the inlined code (a header's, often). False if ADDR is in no
+ * inlined code, or the DWARF does not say.
+ */
+static bool inlined_call_site(Dwfl_Module *mod, Dwarf_Addr addr, const char **file, int *line)
+{
+	Dwarf_Die *cu, *scopes = NULL, *outer = NULL;
+	Dwarf_Attribute attr;
+	Dwarf_Word idx, at;
+	Dwarf_Files *files;
+	Dwarf_Addr bias;
+	size_t nfiles;
+	const char *name;
+	int n;
+
+	cu = dwfl_module_addrdie(mod, addr, &bias);
+	if (!cu)
+		return false;
+	n = dwarf_getscopes(cu, addr - bias, &scopes);
+	/* Innermost first: the outermost inlined scope is the last one before the function's. */
+	for (int i = 0; i < n; i++)
+		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine)
+			outer = &scopes[i];
+	if (!outer ||
+	    dwarf_formudata(dwarf_attr(outer, DW_AT_call_file, &attr), &idx) ||
+	    dwarf_formudata(dwarf_attr(outer, DW_AT_call_line, &attr), &at) ||
+	    dwarf_getsrcfiles(cu, &files, &nfiles) || idx >= nfiles ||
+	    !(name = dwarf_filesrc(files, idx, NULL, NULL))) {
+		free(scopes);
+		return false;
+	}
+	free(scopes);
+	*file = name;
+	*line = at;
+	return true;
+}
+
 void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *fi)
 {
 	const struct sym_range *r;
@@ -528,6 +570,9 @@ void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *
 		fi->symbol = readable_name(r->mod, fi->symbol);
 		fi->sym_offset = sym_off + 1;	/* offset of ADDR, not ADDR - 1 */
 	}
+	/* The line in the function the frame is named after, inlined code or not. */
+	if (inlined_call_site(r->mod->mod, lookup, &fi->file, &fi->line))
+		return;
 	line = dwfl_module_getsrc(r->mod->mod, lookup);
 	if (line)
 		fi->file = dwfl_lineinfo(line, NULL, &fi->line, NULL, NULL, NULL);
