@@ -153,6 +153,10 @@ for slots in "" 2; do
 		"$(jq '[.groups[].count] | add' <<<"$stacks")"
 	check "--cache$what: kernel frames, symbolized, through path_openat" jq_true \
 		'[.groups[0].frames[] | select(startswith("path_openat+"))] | length == 1' <<<"$stacks"
+	check "--cache$what: each stack from the allocator on, none of memlens' frames" jq_true \
+		'[.groups[] | (.frames[0] | startswith("kmem_cache_alloc")) and
+		  ([.frames[] | select(test("^(bpf_prog_|bpf_trace_run|__bpf_trace_|__traceiter_)"))]
+		   | length == 0)] | all' <<<"$stacks"
 	check_eq "--cache$what: filp allocated, freed, outstanding" \
 		"$((NFILES + NFDS)) $NFILES $NFDS" \
 		"$(last_cache "$out" filp | jq -r '"\(.allocs) \(.frees) \(.outstanding)"')"
@@ -366,6 +370,30 @@ test_own_cost() {
 	wait "$load_pid"
 }
 test_own_cost
+
+# The page rows of processes that exited leave the usage map (page frees
+# are counted by order, never by process, so those rows never balance):
+# 50 runs of true, each a few pages, gone from the rows once they have
+# exited, not kept until the map is full. (Their maple_node rows may stay
+# a while: those nodes are freed in bulk, where no tracepoint looks.)
+test_pages_of_exited() {
+	local out=$tmp/exited.json gone=() i left
+
+	start_kmem "$out" -j -P -r 0 -i 0.3
+	for ((i = 0; i < 50; i++)); do
+		/bin/true &
+		gone+=($!)
+		wait $!
+	done
+	wait_intervals "$out" 3
+	stop_memlens
+	left=$(jq -s -r '(map(.type == "kmem") | rindex(true)) as $last | .[$last:][]
+		| select(.type == "process" and (.name | startswith("pages:"))) | .pid' "$out" |
+		sort -u |
+		grep -cxF -f <(printf '%s\n' "${gone[@]}"))
+	check_eq "exited: no page row of the 50 processes left in the last interval" 0 "$left"
+}
+test_pages_of_exited
 
 expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
 	"$MEMLENS_BIN" kmem -p 999999999

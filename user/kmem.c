@@ -657,6 +657,26 @@ static int stack_cut_of(struct kmemview *v, uint64_t id, struct stack_cut *c)
 	return 0;
 }
 
+/*
+ * memlens' own frames at the top of each stack of G (the program and the
+ * tracepoint's glue): the stack begins at the allocator, as the kernel's
+ * own code called it, and does not change with memlens' build.
+ */
+static void cut_tracing_frames(struct kmem_stack_group *g, size_t nr, const struct ksyms *ks)
+{
+	for (size_t i = 0; i < nr; i++) {
+		size_t n = 0;
+
+		while (n < g[i].nr_ips && ksyms_tracing_frame(ksyms_name(ks, g[i].ips[n])))
+			n++;
+		/* All of them: keep what there is rather than nothing. */
+		if (!n || n == g[i].nr_ips)
+			continue;
+		memmove(g[i].ips, g[i].ips + n, (g[i].nr_ips - n) * sizeof(g[i].ips[0]));
+		g[i].nr_ips -= n;
+	}
+}
+
 static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 {
 	struct kmem_stack_group *g;
@@ -686,6 +706,7 @@ static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 	/* Without kallsyms, ksyms_format and ksyms_find fall back on addresses. */
 	if (ksyms_load(&ks))
 		info_msg("cannot read /proc/kallsyms: stacks as addresses");
+	cut_tracing_frames(g, nr, &ks);
 	if (!env->folded)
 		print_stack_groups(env, g, nr, &ks, &cut);
 	if (env->folded || env->svg)

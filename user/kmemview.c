@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The kmem session: load, attach, read usage by cache and process, stacks. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -99,14 +100,14 @@ static void usage_sum(struct kmem_usage *sum, const struct kmem_usage *u)
 }
 
 /*
- * --cache kmalloc-N (or kmalloc-cg-N, -rcl-, -dma-: the kmalloc tracepoint
- * tells only the size class): its stacks are asked for by size, the rest
- * by name.
+ * --cache kmalloc-N (or kmalloc-cg-N, -rcl-, dma-kmalloc-N: the kmalloc
+ * tracepoint tells only the size class): its stacks are asked for by
+ * size, the rest by name. N as the kernel names them, 1k for 1024 too.
  */
-static uint32_t kmalloc_size_of(const char *cache)
+uint32_t kmem_kmalloc_size(const char *cache)
 {
 	static const char *const prefixes[] = {
-		"kmalloc-cg-", "kmalloc-rcl-", "kmalloc-dma-", "kmalloc-",
+		"kmalloc-cg-", "kmalloc-rcl-", "kmalloc-dma-", "dma-kmalloc-", "kmalloc-",
 	};
 	unsigned long long n;
 	char *end;
@@ -116,7 +117,13 @@ static uint32_t kmalloc_size_of(const char *cache)
 
 		if (strncmp(cache, prefixes[i], len))
 			continue;
+		if (!isdigit((unsigned char)cache[len]))
+			return 0;
 		n = strtoull(cache + len, &end, 10);
+		if (*end == 'k' && n <= UINT32_MAX / 1024) {
+			n *= 1024;
+			end++;
+		}
 		return *end || !n || n > UINT32_MAX ? 0 : n;
 	}
 	return 0;
@@ -280,7 +287,7 @@ static int load(struct kmemview *v, uint32_t max_objects)
 		return -errno;
 	}
 	skel_set_filters(skel, o->pid, o->comm, o->memcg);
-	skel->rodata->stack_kmalloc_size = kmalloc_size_of(o->cache);
+	skel->rodata->stack_kmalloc_size = kmem_kmalloc_size(o->cache);
 	if (o->cache && !skel->rodata->stack_kmalloc_size)
 		strncpy((char *)skel->rodata->stack_cache_name, o->cache,
 			sizeof(skel->rodata->stack_cache_name) - 1);
@@ -429,11 +436,19 @@ static int by_cache(const void *a, const void *b)
 	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
 }
 
+/*
+ * Can E, an exited process's, leave the map: nothing outstanding. Pages
+ * are not tracked, and their frees go to KMEM_TGID_FREES, so a process's
+ * page rows never balance: they go at its exit, else every process that
+ * ever took a page would hold a row until the map is full.
+ */
 static bool retirable(const struct usage_entry *e)
 {
 	const struct usage *u = &e->u;
 
-	if (e->key.tgid == KMEM_TGID_FREES || u->allocs - u->untracked != u->frees)
+	if (e->key.tgid == KMEM_TGID_FREES)
+		return false;
+	if (KMEM_ID_CLASS(e->key.cache) != KMEM_PAGE && u->allocs - u->untracked != u->frees)
 		return false;
 	return kill(e->key.tgid, 0) && errno == ESRCH;
 }
@@ -652,7 +667,7 @@ int kmemview_stacks(struct kmemview *v, struct kmem_stack_group **out, size_t *n
 {
 	int fd = bpf_map__fd(v->skel->maps.objects);
 	int stacks_fd = bpf_map__fd(v->skel->maps.stacks);
-	uint32_t kmalloc_size = kmalloc_size_of(v->opts->cache);
+	uint32_t kmalloc_size = kmem_kmalloc_size(v->opts->cache);
 	uint64_t want = kmalloc_size ? KMEM_ID(KMEM_KMALLOC, kmalloc_size) : stack_cache_id(v);
 	struct object_key key, next, *prev = NULL;
 	struct kmem_stack_group *groups = NULL, *g;

@@ -71,6 +71,13 @@ struct kmem_stack_group {
 
 struct kmemview;
 
+/*
+ * The size class of a --cache name of a kmalloc cache (kmalloc-N,
+ * kmalloc-cg-N, kmalloc-rcl-N, dma-kmalloc-N; N in bytes, or as 1k): 0
+ * for any other name.
+ */
+uint32_t kmem_kmalloc_size(const char *cache);
+
 int kmemview_open(const struct kmem_opts *o, struct kmemview **out);
 /* Stop tracing: the maps stay readable and hold still. */
 void kmemview_detach(struct kmemview *v);

@@ -134,3 +134,15 @@ const char *ksyms_format(const struct ksyms *k, uint64_t addr, char *buf, size_t
 		 s->module ? " [" : "", s->module ? s->module : "", s->module ? "]" : "");
 	return buf;
 }
+
+bool ksyms_tracing_frame(const char *name)
+{
+	static const char *const prefixes[] = {
+		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_",
+	};
+
+	for (size_t i = 0; name && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}

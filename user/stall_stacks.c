@@ -426,28 +426,12 @@ static void resolve_kernel(struct stall_stacks *s, uint64_t addr, struct frame_i
 		fi->module = k->module;
 }
 
-/*
- * The BPF program and the tracepoint's glue at the top of a kernel stack
- * taken in a tracepoint (bpf_prog_*, bpf_trace_run2, __bpf_trace_*,
- * __traceiter_*): memlens' own frames, not where the task stalled.
- */
-static bool tracing_frame(const struct frame_info *f)
-{
-	static const char *const prefixes[] = {
-		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_",
-	};
-
-	for (size_t i = 0; f->symbol && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (!strncmp(f->symbol, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return false;
-}
-
+/* memlens' own frames at the top of a kernel stack: not where the task stalled. */
 static void cut_tracing_frames(struct sym_stack *st)
 {
 	size_t n = 0;
 
-	while (n < st->nr && tracing_frame(&st->frames[n]))
+	while (n < st->nr && ksyms_tracing_frame(st->frames[n].symbol))
 		n++;
 	/* All of them: keep what there is rather than nothing. */
 	if (n == st->nr)

@@ -20,6 +20,7 @@ static const struct {
 	{ "episodes", test_episodes },
 	{ "reclaim_bpf", test_reclaim_bpf },
 	{ "ksyms", test_ksyms },
+	{ "kernel_names", test_kernel_names },
 	{ "kmem_bpf", test_kmem_bpf },
 	{ "flamegraph", test_flamegraph },
 	{ "pprof", test_pprof },

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Kernel symbols from a kallsyms text: text only, sorted, modules named. */
 #include <stdlib.h>
+#include "kmemview.h"
 #include "ksyms.h"
 #include "unit.h"
 
@@ -36,4 +37,29 @@ void test_ksyms(void)
 	CHECK_STR(ksyms_format(&k, 0xffffffff80000000, buf, sizeof(buf)), "0xffffffff80000000");
 	ksyms_free(&k);
 	CHECK_U64(k.nr, 0);
+}
+
+/* memlens' own frames at the top of a kernel stack, and --cache's kmalloc names. */
+void test_kernel_names(void)
+{
+	CHECK(ksyms_tracing_frame("bpf_prog_54cf5238f41c2366_kmem_cache_alloc"));
+	CHECK(ksyms_tracing_frame("bpf_trace_run5"));
+	CHECK(ksyms_tracing_frame("__bpf_trace_kmem_cache_alloc"));
+	CHECK(ksyms_tracing_frame("__traceiter_kmem_cache_alloc"));
+	CHECK(!ksyms_tracing_frame("kmem_cache_alloc_noprof"));
+	CHECK(!ksyms_tracing_frame(NULL));
+	CHECK_U64(kmem_kmalloc_size("kmalloc-1k"), 1024);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-1024"), 1024);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-96"), 96);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-cg-8k"), 8192);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-rcl-2k"), 2048);
+	CHECK_U64(kmem_kmalloc_size("dma-kmalloc-512"), 512);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-dma-64"), 64);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-1kb"), 0);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-k"), 0);
+	CHECK_U64(kmem_kmalloc_size("kmalloc-0"), 0);
+	CHECK_U64(kmem_kmalloc_size("kmalloc--1"), 0);
+	CHECK_U64(kmem_kmalloc_size("kmalloc_buckets"), 0);
+	CHECK_U64(kmem_kmalloc_size("filp"), 0);
+	CHECK_U64(kmem_kmalloc_size(NULL), 0);
 }
