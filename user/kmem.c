@@ -448,9 +448,11 @@ static void print_line_json(const struct kmem_line *l, const struct kmem_sample 
 static void print_cut_note(const struct kmem_sample *s)
 {
 	if (s->stats[KSTAT_OBJECTS_FULL])
-		printf("* the objects map (%" PRIu32 " entries) was full: %" PRIu64 " allocations "
-		       "counted but not tracked, and not in OUTSTANDING (raise --max-objects)\n",
-		       s->max_objects, s->stats[KSTAT_OBJECTS_FULL]);
+		printf("* the objects map (%" PRIu32 " entries, %" PRIu32 " objects with the table's "
+		       "%" PRIu32 " slots) was full: %" PRIu64 " allocations counted but not "
+		       "tracked, and not in OUTSTANDING (raise --max-objects)\n",
+		       s->max_objects - s->slots, s->max_objects, s->slots,
+		       s->stats[KSTAT_OBJECTS_FULL]);
 	if (s->stats[KSTAT_USAGE_FULL])
 		printf("* the usage map was full: %" PRIu64 " allocations not counted, in any row\n",
 		       s->stats[KSTAT_USAGE_FULL]);

@@ -295,7 +295,8 @@ static int load(struct kmemview *v, uint32_t max_objects)
 	err = object_slots(v->max_objects, &v->slots);
 	if (err)
 		return err;
-	bpf_map__set_max_entries(skel->maps.objects, v->max_objects);
+	/* N objects at most, as --max-objects says: those the table has no slot for. */
+	bpf_map__set_max_entries(skel->maps.objects, v->max_objects - v->slots);
 	/* Without atomics the table stays unused: one slot, no branch reaches it. */
 	bpf_map__set_max_entries(skel->maps.object_slots, v->slots ? v->slots : 1);
 	skel->rodata->slot_mask = v->slots ? v->slots - 1 : 0;
@@ -320,7 +321,7 @@ static int load(struct kmemview *v, uint32_t max_objects)
 		return err;
 	bpf_cost_init(&v->cost, bpf_map__fd(skel->maps.costs));
 	debug_msg("kmem: objects map: %" PRIu32 " entries, %" PRIu64 " KiB of kernel memory",
-		  v->max_objects, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
+		  v->max_objects - v->slots, map_memlock(bpf_map__fd(skel->maps.objects)) >> 10);
 	debug_msg("kmem: object table: %" PRIu32 " slots, %" PRIu64 " KiB of kernel memory%s",
 		  v->slots, map_memlock(bpf_map__fd(skel->maps.object_slots)) >> 10,
 		  v->slots ? "" : " (unused: every object in the map)");
@@ -571,6 +572,7 @@ int kmemview_sample(struct kmemview *v, struct kmem_sample *s)
 
 	memset(s, 0, sizeof(*s));
 	s->max_objects = v->max_objects;
+	s->slots = v->slots;
 	err = read_usage(v, &e, &nr);
 	if (err)
 		return err;

@@ -54,7 +54,8 @@ struct kmem_sample {
 	size_t nr;
 	uint64_t stats[KSTAT_NR];
 	uint64_t tracked;		/* objects in the map */
-	uint32_t max_objects;		/* the map's entries */
+	uint32_t max_objects;		/* tracked at most: the table's slots and the map's entries */
+	uint32_t slots;			/* the table's */
 	uint64_t run_time_ns;		/* in the programs, for memlens' own cost */
 	uint64_t recursion_misses;	/* program runs the kernel skipped */
 };
