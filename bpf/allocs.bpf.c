@@ -607,33 +607,40 @@ __noinline int new_site_slot(__u64 ip)
 		return -1;
 	for (__u32 i = 0; i < NEW_SITES_MAX && i < ns->nr; i++)
 		if (ns->ip[i] == ip)
-			return ns->slot[i] & 0xffff;
+			return ns->slot[i] & 0x7fffffff;	/* NEW_SITE_SLOT() */
 	return -1;
 }
 
 /*
- * Such a return: the stack is taken as at new's return. IP and SP become
- * new's caller's return address and the stack pointer past it (rbp is the
- * caller's there, proven). Also a return from a hooked new into a nothrow
- * new that calls it.
+ * Such a return: the stack is taken as at new's return. IP, SP and FP
+ * become new's caller's return address, the stack pointer past it and its
+ * rbp (in rbp there, or where aligned new saved it: proven). Also a
+ * return from a hooked new into a nothrow new that calls it.
  */
-static void new_caller(__u64 *ip, __u64 *sp)
+static void new_caller(__u64 *ip, __u64 *sp, __u64 *fp)
 {
-	__u64 ret;
-	int slot;
+	__u64 ret, rbp;
+	int site;
 
 	if (!new_sites_on || !READ_ONCE_U32(new_sites_published))
 		return;
 	/* Out of two at most: nothrow new calls new, which calls malloc. */
 	for (int hop = 0; hop < 2; hop++) {
-		slot = new_site_slot(*ip);
-		if (slot < 0)
+		site = new_site_slot(*ip);
+		if (site < 0)
 			return;
 		ret = 0;
-		bpf_probe_read_user(&ret, sizeof(ret), (void *)(*sp + slot));
+		bpf_probe_read_user(&ret, sizeof(ret), (void *)(*sp + NEW_SITE_RET(site)));
 		if (!ret)
 			return;
-		*sp += slot + 8;
+		if (NEW_SITE_RBP(site)) {
+			rbp = 0;
+			if (bpf_probe_read_user(&rbp, sizeof(rbp),
+						(void *)(*sp + NEW_SITE_RBP(site) - 1)))
+				return;
+			*fp = rbp;
+		}
+		*sp += NEW_SITE_RET(site) + 8;
 		*ip = ret;
 	}
 }
@@ -647,7 +654,7 @@ static void new_caller(__u64 *ip, __u64 *sp)
 static __u64 stack_at_return(struct pt_regs *ctx, __u32 tid)
 {
 	struct stack_scratch *sc;
-	__u64 token, ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx);
+	__u64 token, ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx);
 	int unwound;
 
 	if (!capture_stacks)
@@ -656,12 +663,12 @@ static __u64 stack_at_return(struct pt_regs *ctx, __u32 tid)
 	if (!sc)
 		return 0;
 	token = scratch_claim(sc, tid);
-	new_caller(&ip, &sp);
-	unwound = unwind_user_stack(sc, token, ip, sp, PT_REGS_FP(ctx));
+	new_caller(&ip, &sp, &fp);
+	unwound = unwind_user_stack(sc, token, ip, sp, fp);
 	if (unwound < 0)
 		return 0;
-	/* From IP and SP: a return into operator new walks from its caller. */
-	if (!unwound && fp_walk(token, 0, ip, sp, PT_REGS_FP(ctx)) <= 0)
+	/* From IP, SP and FP: a return into operator new walks from its caller. */
+	if (!unwound && fp_walk(token, 0, ip, sp, fp) <= 0)
 		return 0;
 	return store_scratch_stack(sc, token);
 }
@@ -1568,6 +1575,23 @@ int BPF_UPROBE(new_enter, size_t size)
 	cost_begin();
 	alloc_enter(ctx, KIND_NEW, size, 0);
 	return cost_end();
+}
+
+/*
+ * leaks: an operator new that may throw and is not proven to forward to a
+ * hooked allocator (user/alloc_probes.c, throwing_new()). A return probe
+ * would stop a C++ exception thrown through it; its calls are counted
+ * instead, as blocks memlens may not see. No state: a malloc it makes is
+ * an outer call of its own.
+ */
+SEC("uprobe")
+int BPF_UPROBE(new_unfollowed_enter)
+{
+	__u64 id;
+
+	if (traced_id(&id))
+		stat_add(STAT_NEW_UNFOLLOWED, 1);
+	return 0;
 }
 
 /*

@@ -38,9 +38,13 @@
 /*
  * leaks: C++ operator new left to the malloc it calls (user/cxx_forward.c):
  * the return addresses of those calls in one process, and where new's
- * caller's return address is on the stack there (sp + slot).
+ * caller's return address is on the stack there (sp + slot), and its rbp
+ * where new saved it (aligned new keeps a value of its own in rbp).
  */
 #define NEW_SITES_MAX 8
+#define NEW_SITE_SLOT(ret, rbp)	((ret) | (rbp) << 16)	/* rbp: sp + rbp - 1, 0: in rbp */
+#define NEW_SITE_RET(s)		((s) & 0xffff)
+#define NEW_SITE_RBP(s)		((s) >> 16 & 0xffff)
 
 struct new_sites {
 	__u32 nr;
@@ -153,6 +157,13 @@ enum alloc_stat {
 	 * binding): its continuation known by its kind, not its address.
 	 */
 	STAT_TAIL_UNBOUND,
+	/*
+	 * leaks: calls of an operator new that may throw and is not proven
+	 * to hand its block to a hooked allocator (jemalloc's, tcmalloc's, a
+	 * program's own): it has no return probe, which would stop a C++
+	 * exception thrown through it. Its own blocks are not counted.
+	 */
+	STAT_NEW_UNFOLLOWED,
 	STAT_NR,
 };
 

@@ -47,6 +47,7 @@ ENTRY_PROG(pvalloc_enter)
 ENTRY_PROG(exit_enter)
 ENTRY_PROG(new_enter)
 ENTRY_PROG(delete_enter)
+ENTRY_PROG(new_unfollowed_enter)
 
 #define FUNC(n, entry_fn, ...) { .name = n, .entry = entry_fn##_prog, __VA_ARGS__ }
 #define NEW(n) FUNC(n, new_enter, .has_return = true, .marks_allocator = true, .nr_args = 1, \
@@ -201,6 +202,8 @@ struct placed {
 	struct cxx_forward fw;	/* a C++ operator that forwards (cxx_forward.c) */
 	bool left;		/* not hooked: left to what it forwards to */
 	const char *kept;	/* why one that forwards is hooked all the same */
+	const char *unnamed;	/* left, but its calls not published: why */
+	bool unfollowed;	/* a throwing new not proven to forward: entry counted only */
 };
 
 /* Where F's probe goes, from its first bytes alone (probe_site.c). */
@@ -281,17 +284,37 @@ static bool hook_all_cxx(void)
 #define NOTHROW "RKSt9nothrow_t"
 
 /*
+ * An operator new that may throw: no return probe ever. The kernel puts
+ * its trampoline, which has no unwind info, in place of the return
+ * address, and libgcc's unwinder, meeting it as an exception (bad_alloc,
+ * or one from a new_handler) leaves the function, gives up: the program
+ * calls std::terminate. The nothrow news catch what the new they call
+ * throws, before it reaches their own frame's return address.
+ */
+static bool throwing_new(const struct alloc_func *f)
+{
+	size_t len = strlen(f->name), tail = strlen(NOTHROW);
+
+	return f->kind == KIND_NEW && !(len > tail && !strcmp(f->name + len - tail, NOTHROW));
+}
+
+/*
  * Does P, a C++ operator, only forward (cxx_forward.c)? Deletes to free or
  * another delete; a new[] to the new of the same variant (same size asked,
- * same result); plain new and new[] to malloc; a nothrow new to the new it
- * is the nothrow version of, whose exception it turns into NULL (no
- * block). The aligned news round the size up: only a jump is proven of
- * them.
+ * same result); plain new and new[] to malloc; aligned new to
+ * aligned_alloc; a nothrow new to the new it is the nothrow version of,
+ * whose exception it turns into NULL (no block). Aligned new asks
+ * aligned_alloc for the size rounded up to the alignment: the same for
+ * every new the compiler emits (sizeof is a multiple of alignof, array
+ * cookies too), not for a direct call operator new(37, align_val_t(64)),
+ * whose block is reported as 64 bytes.
  */
 static void find_forward(struct elf_file *ef, struct placed *p)
 {
 	const char *name = p->f->name;
 	bool plain_new = !strcmp(name, "_Znwm") || !strcmp(name, "_Znam");
+	bool aligned_new = !strcmp(name, "_ZnwmSt11align_val_t") ||
+			   !strcmp(name, "_ZnamSt11align_val_t");
 	size_t len = strlen(name), tail = strlen(NOTHROW);
 	bool nothrow = len > tail && !strcmp(name + len - tail, NOTHROW);
 	char same[64], throwing[64];
@@ -314,6 +337,8 @@ static void find_forward(struct elf_file *ef, struct placed *p)
 		return;
 	if (plain_new) {
 		cxx_forward_calls(ef, p->off, p->size, "malloc", &p->fw);
+	} else if (aligned_new) {
+		cxx_forward_calls(ef, p->off, p->size, "aligned_alloc", &p->fw);
 	} else if (nothrow) {
 		snprintf(throwing, sizeof(throwing), "%.*s", (int)(len - tail), name);
 		cxx_forward_calls(ef, p->off, p->size, throwing, &p->fw);
@@ -377,6 +402,18 @@ static void describe(const struct placed *p, char *buf, size_t size)
 {
 	size_t n;
 
+	if (p->unfollowed) {
+		const char *why = p->fw.why[0] ? p->fw.why : "no forward proven";
+
+		snprintf(buf, size, "not followed, a return probe would stop C++ exceptions (%s): "
+			 "calls counted (new_unfollowed), its own blocks not", why);
+		return;
+	}
+	if (p->left && p->unnamed) {
+		snprintf(buf, size, "not hooked, left to %s: %s; its stacks begin inside it (%s)",
+			 p->fw.target, p->fw.why, p->unnamed);
+		return;
+	}
 	if (p->left) {
 		snprintf(buf, size, "not hooked, left to %s: %s", p->fw.target, p->fw.why);
 		return;
@@ -397,6 +434,18 @@ static void describe(const struct placed *p, char *buf, size_t size)
 static bool sessions(struct allocs_bpf *skel)
 {
 	return bpf_program__fd(skel->progs.alloc_session) >= 0;
+}
+
+/* P has a return probe: a function that returns, followed. */
+static bool has_return(const struct placed *p)
+{
+	return p->f->has_return && !p->unfollowed;
+}
+
+/* The program at P's entry. */
+static struct bpf_program *entry_prog(struct allocs_bpf *skel, const struct placed *p)
+{
+	return p->unfollowed ? new_unfollowed_enter_prog(skel) : p->f->entry(skel);
 }
 
 /*
@@ -429,7 +478,7 @@ static int attach_session(struct alloc_probes *ap, struct allocs_bpf *skel,
 	for (size_t i = 0; i < nr; i++) {
 		const struct placed *p = &placed[i];
 
-		if (!p->f->has_return)
+		if (!has_return(p))
 			continue;
 		offsets[n] = p->off + p->ps.skip;
 		cookies[n++] = SESSION_COOKIE(p->f->kind, keeps_return(p), p->ps.skip,
@@ -453,23 +502,65 @@ struct obj_sites {
 	uint32_t slot[NEW_SITES_MAX];
 };
 
+/* Why P's calls cannot be published into SITES, or NULL: they are, now. */
+static const char *publish_calls(struct allocs_bpf *skel, const struct placed *p,
+				 struct obj_sites *sites)
+{
+	if (!sites || !skel->rodata->new_sites_on)
+		return "no one process to publish its calls for";
+	if (sites->nr + p->fw.nr_sites > NEW_SITES_MAX)
+		return "too many calls to publish";
+	for (unsigned int k = 0; k < p->fw.nr_sites; k++) {
+		sites->off[sites->nr] = p->fw.site[k];
+		sites->slot[sites->nr++] = p->fw.slot[k];
+	}
+	return NULL;
+}
+
 /*
- * Which C++ operators are left unhooked (cxx_forward.c): tail jumps always;
- * a new that calls malloc where SITES (not NULL) takes its calls, to be
- * published for the process before anything is attached, and not under
- * uprobe sessions, whose calls left unsampled know the calls nested in
- * them by the probes on these (session.bpf.h). MEMLENS_CXX_HOOKS=all:
- * none.
+ * A throwing new never has a return probe (throwing_new()). One proven to
+ * forward is left to what it calls in every mode: its block is counted
+ * there, named from new's caller where its calls are published, else with
+ * the stack beginning inside it. One not proven is not followed: an entry
+ * probe counts its calls, and its blocks are counted only where it calls
+ * a hooked allocator. Its calls first: a nothrow new's go through it.
+ */
+static void leave_throwing_new(struct allocs_bpf *skel, struct placed *p, bool whole_process,
+			       struct obj_sites *sites)
+{
+	if (p->fw.kind == CXX_HOOKED) {
+		p->unfollowed = true;
+		return;
+	}
+	if (p->fw.kind == CXX_CALLS)
+		p->unnamed = publish_calls(skel, p, sites);
+	/* --allocator: what its PLT binds to is hooked only if it is that file. */
+	if (!whole_process && strstr(p->fw.target, "@plt"))
+		p->unnamed = "--allocator: its blocks are counted only where its PLT binds to "
+			     "the allocator hooked";
+	p->left = true;
+}
+
+/*
+ * Which C++ operators are left unhooked (cxx_forward.c): every throwing new
+ * (above); the others where proven, tail jumps always, a nothrow new that
+ * calls new where SITES (not NULL) takes its calls, to be published for
+ * the process before anything is attached. Under uprobe sessions too: a
+ * call left unsampled is then malloc's, nothing nests in it. --allocator
+ * and MEMLENS_CXX_HOOKS=all hook the others.
  */
 static void leave_forwarders(struct allocs_bpf *skel, struct placed *placed, size_t nr,
 			     bool whole_process, struct obj_sites *sites)
 {
 	bool all = hook_all_cxx();
 
+	for (size_t i = 0; i < nr; i++)
+		if (throwing_new(placed[i].f))
+			leave_throwing_new(skel, &placed[i], whole_process, sites);
 	for (size_t i = 0; i < nr; i++) {
 		struct placed *p = &placed[i];
 
-		if (p->fw.kind == CXX_HOOKED)
+		if (p->fw.kind == CXX_HOOKED || throwing_new(p->f))
 			continue;
 		if (all) {
 			p->kept = "MEMLENS_CXX_HOOKS=all";
@@ -481,18 +572,9 @@ static void leave_forwarders(struct allocs_bpf *skel, struct placed *placed, siz
 			continue;
 		}
 		if (p->fw.kind == CXX_CALLS) {
-			if (sessions(skel))
-				p->kept = "uprobe sessions";
-			else if (!sites || !skel->rodata->new_sites_on)
-				p->kept = "no one process to publish its calls for";
-			else if (sites->nr + p->fw.nr_sites > NEW_SITES_MAX)
-				p->kept = "too many calls to publish";
+			p->kept = publish_calls(skel, p, sites);
 			if (p->kept)
 				continue;
-			for (unsigned int k = 0; k < p->fw.nr_sites; k++) {
-				sites->off[sites->nr] = p->fw.site[k];
-				sites->slot[sites->nr++] = p->fw.slot[k];
-			}
 		}
 		p->left = true;
 	}
@@ -504,12 +586,12 @@ static size_t plan_funcs(struct allocs_bpf *skel, struct elf_file *ef, const cha
 			 struct placed *placed)
 {
 	size_t nr = place_funcs(ef, lib_name, hold_at_exit, placed);
-	char how[256];
+	char how[512];
 
 	leave_forwarders(skel, placed, nr, whole_process, sites);
 	for (size_t i = 0; i < nr; i++) {
 		describe(&placed[i], how, sizeof(how));
-		if (placed[i].left)
+		if (placed[i].left || placed[i].unfollowed)
 			debug_msg("%s in %s: %s", placed[i].f->name, lib_name, how);
 		else
 			debug_msg("%s in %s: probed at %s", placed[i].f->name, lib_name, how);
@@ -541,7 +623,7 @@ static int attach_placed(struct alloc_probes *ap, struct allocs_bpf *skel, struc
 	 */
 	n = 0;
 	for (size_t i = 0; i < nr; i++)
-		if (placed[i].f->has_return)
+		if (has_return(&placed[i]))
 			group[n++] = placed[i].off + placed[i].ps.skip;
 	if (sessions(skel))
 		err = attach_session(ap, skel, placed, nr, lib_path, pid);
@@ -551,18 +633,19 @@ static int attach_placed(struct alloc_probes *ap, struct allocs_bpf *skel, struc
 	for (size_t i = 0; i < nr && !err; i++) {
 		bool first = true;
 
-		if (sessions(skel) && placed[i].f->has_return)
+		if (sessions(skel) && has_return(&placed[i]))
 			continue;
 
 		for (size_t j = 0; j < i; j++)
-			first = first && placed[j].f->entry != placed[i].f->entry;
+			first = first && entry_prog(skel, &placed[j]) != entry_prog(skel, &placed[i]);
 		if (!first)
 			continue;
 		n = 0;
 		for (size_t j = i; j < nr; j++)
-			if (placed[j].f->entry == placed[i].f->entry)
+			if (entry_prog(skel, &placed[j]) == entry_prog(skel, &placed[i]) &&
+			    !(sessions(skel) && has_return(&placed[j])))
 				group[n++] = placed[j].off + placed[j].ps.skip;
-		err = attach_group(ap, placed[i].f->entry(skel), lib_path, group, n, pid, false);
+		err = attach_group(ap, entry_prog(skel, &placed[i]), lib_path, group, n, pid, false);
 	}
 	return err;
 }
@@ -593,18 +676,28 @@ int alloc_probes_describe(const char *path,
 	for (size_t i = 0; i < nr; i++) {
 		struct placed *p = &placed[i];
 
-		p->left = p->fw.kind == CXX_TAIL && !hook_all_cxx();
+		bool throws = throwing_new(p->f);
+
+		p->unfollowed = throws && p->fw.kind == CXX_HOOKED;
+		p->left = p->fw.kind == CXX_TAIL && (throws || !hook_all_cxx());
 		describe(p, how, sizeof(how));
-		if (p->fw.kind == CXX_CALLS && !hook_all_cxx()) {
+		if (p->fw.kind == CXX_CALLS && (throws || !hook_all_cxx())) {
 			char probe[64];
 
 			describe(p, probe, sizeof(probe));
-			snprintf(how, sizeof(how), "leaks: not hooked, left to %s: %s; "
-				 "else (uprobe sessions) %s", p->fw.target, p->fw.why, probe);
+			snprintf(how, sizeof(how), "leaks: not hooked, left to %s: %s; %s%s",
+				 p->fw.target, p->fw.why,
+				 throws ? "where its calls are not published (system-wide), "
+					  "its stacks begin inside it" :
+					  "where its calls are not published (system-wide), ",
+				 throws ? "" : probe);
 		}
+		if (p->unfollowed)
+			snprintf(how + strlen(how), sizeof(how) - strlen(how), " (leaks)");
 		cb(&(struct alloc_probe_info){ p->f->name, p->off, p->ps.skip, p->ps.insn,
 					       p->ps.emulated, how,
-					       !p->left && p->fw.kind != CXX_CALLS }, arg);
+					       !p->left && !p->unfollowed &&
+					       p->fw.kind != CXX_CALLS }, arg);
 	}
 	return 0;
 }
@@ -651,6 +744,8 @@ void alloc_probes_prepare(struct allocs_bpf *skel)
 	for (size_t i = 0; i < NR_FUNCS; i++)
 		bpf_program__set_expected_attach_type(alloc_funcs[i].entry(skel),
 						      BPF_TRACE_UPROBE_MULTI);
+	bpf_program__set_expected_attach_type(new_unfollowed_enter_prog(skel),
+					      BPF_TRACE_UPROBE_MULTI);
 }
 
 static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, struct elf_file *ef,
@@ -909,6 +1004,27 @@ static void republish_sites(struct alloc_hooks *h, int pid, const struct vma_lis
 		sites_published(h);
 }
 
+/*
+ * Their calls could not be published after all: a nothrow new that calls
+ * new is hooked (the new it calls has no return probe); a throwing new
+ * stays left, its stacks beginning inside it.
+ */
+static void unpublished(struct placed *placed, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		struct placed *p = &placed[i];
+
+		if (!p->left || p->fw.kind != CXX_CALLS)
+			continue;
+		if (throwing_new(p->f)) {
+			p->unnamed = "its calls could not be published";
+		} else {
+			p->left = false;
+			p->kept = "its calls could not be published";
+		}
+	}
+}
+
 /* Hook the file mapped at V in MAPS_PID if it is an allocator we want. */
 static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 {
@@ -948,9 +1064,7 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 					h->hold_at_exit && (kind & ALLOC_DEFINES_MALLOC), true,
 					h->pid > 0 && maps_pid == h->pid ? &o->sites : NULL, placed);
 			if (o->sites.nr && publish_sites(h, maps_pid, v, o)) {
-				for (size_t i = 0; i < nr; i++)
-					placed[i].left = placed[i].left &&
-							 placed[i].fw.kind != CXX_CALLS;
+				unpublished(placed, nr);
 				o->sites.nr = 0;
 			}
 			err = attach_placed(o->probes, h->skel, placed, nr, path, h->pid);

@@ -41,6 +41,7 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_STACK_RECLAIMED_EARLY] = "stack_reclaimed_early",
 	[STAT_ALLOC_IMPOSSIBLE] = "alloc_impossible",
 	[STAT_TAIL_UNBOUND] = "tail_unbound",
+	[STAT_NEW_UNFOLLOWED] = "new_unfollowed",
 };
 
 const char *alloc_stat_name(enum alloc_stat stat)
@@ -68,6 +69,7 @@ static const char *const stat_losses[STAT_NR] = {
 	[STAT_STACK_NOT_CODE] = "stacks cut short: a return address in no executable mapping (code without frame pointers)",
 	[STAT_FILES_GIVEN_UP] = "files not read to name frames: no answer in time (a hung file system?)",
 	[STAT_STACK_RECLAIMED_EARLY] = "stacks not captured: reclaimed before their block was stored (a task held up for seconds)",
+	[STAT_NEW_UNFOLLOWED] = "operator new calls not followed, so that C++ exceptions pass (memlens doctor): their blocks not counted unless the new calls a hooked allocator",
 };
 
 const char *alloc_stat_loss(enum alloc_stat stat)
@@ -123,6 +125,8 @@ bool alloc_stat_in_report(int stat, bool allocated)
 		return !allocated;
 	case STAT_ALLOC_IMPOSSIBLE: case STAT_TAIL_UNBOUND:
 		return allocated;
+	case STAT_NEW_UNFOLLOWED:
+		return !allocated;
 	default:
 		return stat >= 0 && stat < STAT_NR;
 	}

@@ -171,15 +171,28 @@ static int returns_result(const unsigned char *c, size_t len, uint32_t *slot)
 	return -ENOENT;
 }
 
-/* The CFI at the return address VADDR agrees: CFA = rsp + SLOT + 8, rbp the caller's. */
-static bool cfi_agrees(struct elf_file *ef, uint64_t vaddr, uint32_t slot)
+/*
+ * The CFI at the return address VADDR agrees: CFA = rsp + SLOT + 8, and
+ * the caller's rbp in rbp, or saved below the return address (aligned new
+ * uses rbp for itself). Into *SLOT, with NEW_SITE_SLOT(), where that is.
+ */
+static bool cfi_agrees(struct elf_file *ef, uint64_t vaddr, uint32_t *slot)
 {
 	struct unwind_row row;
+	int64_t rbp;
 
-	if (unwind_row_at(elf_file_elf(ef), vaddr, &row))
+	if (unwind_row_at(elf_file_elf(ef), vaddr, &row) || (row.rules & 0xf) != UNWIND_CFA_RSP ||
+	    (int64_t)row.cfa_off8 * 8 != (int64_t)*slot + 8)
 		return false;
-	return (row.rules & 0xf) == UNWIND_CFA_RSP && (row.rules >> 4) == UNWIND_RBP_SAME &&
-	       (int64_t)row.cfa_off8 * 8 == (int64_t)slot + 8;
+	if ((row.rules >> 4) == UNWIND_RBP_SAME)
+		return true;
+	if ((row.rules >> 4) != UNWIND_RBP_SAVED)
+		return false;
+	rbp = (int64_t)*slot + 8 + (int64_t)row.rbp_off8 * 8;	/* from sp */
+	if (rbp < 0 || rbp >= *slot)
+		return false;
+	*slot = NEW_SITE_SLOT(*slot, (uint32_t)rbp + 1);
+	return true;
 }
 
 void cxx_forward_calls(struct elf_file *ef, uint64_t off, uint64_t size, const char *callee,
@@ -227,7 +240,7 @@ void cxx_forward_calls(struct elf_file *ef, uint64_t off, uint64_t size, const c
 			not_proven(fw, "does more than return the block");
 			return;
 		}
-		if (!cfi_agrees(ef, vaddr + i + 5, fw->slot[fw->nr_sites])) {
+		if (!cfi_agrees(ef, vaddr + i + 5, &fw->slot[fw->nr_sites])) {
 			not_proven(fw, "its CFI does not confirm the stack depth");
 			return;
 		}
@@ -239,6 +252,7 @@ void cxx_forward_calls(struct elf_file *ef, uint64_t off, uint64_t size, const c
 	fw->kind = CXX_CALLS;
 	snprintf(fw->why, sizeof(fw->why),
 		 "calls %s at +%llu and returns what it returns; its caller's return address at "
-		 "sp+%u there (code and CFI agree)", fw->target,
-		 (unsigned long long)(fw->site[0] - off - 5), fw->slot[0]);
+		 "sp+%u there%s (code and CFI agree)", fw->target,
+		 (unsigned long long)(fw->site[0] - off - 5), NEW_SITE_RET(fw->slot[0]),
+		 NEW_SITE_RBP(fw->slot[0]) ? ", its rbp below" : "");
 }
