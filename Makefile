@@ -263,6 +263,10 @@ $(OUTPUT)/cxxleak_tcmalloc: $(CXXLEAK_SRC) | $(OUTPUT)
 $(OUTPUT)/cxxleak_static: $(CXXLEAK_SRC) | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) -static $< -o $@
 
+# Every variant of operator new failing, and leaks through aligned new.
+$(OUTPUT)/cxx_throw: tests/workloads/cxx_throw.cpp | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/allocs_known: tests/workloads/allocs_known.cpp | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -289,7 +293,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
-	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak $(OUTPUT)/allocs_known \
+	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak $(OUTPUT)/allocs_known $(OUTPUT)/cxx_throw \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
 	    $(OUTPUT)/reach_graphs \
 	    $(OUTPUT)/stallwork \

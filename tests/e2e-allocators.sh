@@ -20,11 +20,12 @@ CXXLEAK_JEMALLOC=$PWD/build/cxxleak_jemalloc
 CXXLEAK_TCMALLOC=$PWD/build/cxxleak_tcmalloc
 CXXLEAK_STATIC=$PWD/build/cxxleak_static
 RUSTLEAK=$PWD/build/rustleak
+CXX_THROW=$PWD/build/cxx_throw
 
 require_root_and_build e2e-allocators
 # No skipping: a missing workload (rustc absent at build time) fails loudly.
 for f in "$CXXLEAK" "$CXXLEAK_JEMALLOC" "$CXXLEAK_TCMALLOC" "$CXXLEAK_STATIC" "$RUSTLEAK" \
-	"$JEMALLOC" "$TCMALLOC"; do
+	"$CXX_THROW" "$JEMALLOC" "$TCMALLOC"; do
 	if [ ! -e "$f" ]; then
 		echo "e2e-allocators: $f missing: make e2e (rustc, g++, libjemalloc2 and" \
 			"libtcmalloc-minimal4 are needed)" >&2
@@ -50,6 +51,31 @@ check_cxx_leaks() {
 	check_eq "$name: no allocator function as the caller" 0 \
 		"$(jq '[.stacks[].frames[0].symbol // "" | select(test("^operator (new|delete)|^malloc$|^je_|^tc_|^__libc_"))] | length' <<<"$r")"
 	check_eq "$name: counted once: nothing replaced, unknown, untracked or missed" "0 0 0 0" \
+		"$(jq -r '.stats | "\(.replaced) \(.free_unknown) \(.free_untracked) \(.missed_return)"' <<<"$r")"
+}
+
+# Under jemalloc and tcmalloc, whose operator new is not proven to forward
+# to a hooked allocator: a new that may throw has no return probe (it would
+# stop a C++ exception, see test_exceptions), so its blocks are not seen.
+# The rest is exact; its calls are counted (new_unfollowed), and so are the
+# deletes of its blocks (free_unknown): jemalloc's plain new and new[], 28
+# calls, whose aligned news call aligned_alloc; all 50 news of tcmalloc,
+# and 2 made outside cxxleak.cpp's own code.
+# check_unfollowed_leaks NAME REPORT ALLOCATOR (jemalloc or tcmalloc)
+check_unfollowed_leaks() {
+	local name=$1 r=$2 lost="0 0" unknown=40 calls=52
+	[ "$3" = jemalloc ] && lost="2 256" && unknown=20 && calls=28
+	check_eq "$name: leak_objects(), leak_arrays(): new not followed" "0 0 0 0" \
+		"$(first "$r" "leak_objects()") $(first "$r" "leak_arrays()")"
+	check_eq "$name: leak_aligned(): 2 x aligned new, 256 bytes, or not followed" "$lost" \
+		"$(first "$r" "leak_aligned()")"
+	check_eq "$name: leak_nothrow(): 4 x nothrow new, 192 bytes" "4 192" \
+		"$(first "$r" "leak_nothrow()")"
+	check_eq "$name: leak_malloc: 2 x malloc(300)" "2 600" "$(first "$r" leak_malloc)"
+	check_eq "$name: churn() freed all it allocated" "0 0" "$(first "$r" "churn()")"
+	check_eq "$name: calls of a throwing new counted as not followed" "$calls" \
+		"$(jq .stats.new_unfollowed <<<"$r")"
+	check_eq "$name: the deletes of their blocks unknown, nothing else lost" "0 $unknown 0 0" \
 		"$(jq -r '.stats | "\(.replaced) \(.free_unknown) \(.free_untracked) \(.missed_return)"' <<<"$r")"
 }
 
@@ -110,19 +136,65 @@ test_forwarders() {
 			"not hooked, left to malloc@plt: calls malloc@plt at +23 and returns what it returns; its caller's return address at sp+8 there (code and CFI agree)"
 		check "--unwind $u: -v: nothrow new left to new" said "$err" _ZnwmRKSt9nothrow_t \
 			"not hooked, left to _Znwm@plt: calls _Znwm@plt at +8 and returns what it returns; its caller's return address at sp+8 there (code and CFI agree)"
-		check "--unwind $u: -v: aligned new hooked" said "$err" _ZnwmSt11align_val_t \
-			"probed at +4 push, emulated"
+		check "--unwind $u: -v: aligned new left to aligned_alloc" said "$err" \
+			_ZnwmSt11align_val_t "not hooked, left to aligned_alloc@plt: calls aligned_alloc@plt at +65 and returns what it returns; its caller's return address at sp+24 there, its rbp below (code and CFI agree)"
 		LEAKS_OPTS=(--unwind "$u")
 		MEMLENS_CXX_HOOKS=all run_cmd "hook-all-$u" "$CXXLEAK"
 		check_cxx_leaks "libstdc++, every operator hooked, --unwind $u" "$report"
 		check "MEMLENS_CXX_HOOKS=all, --unwind $u: -v: delete hooked" said "$err" _ZdlPv \
 			"probed at +4 jmp, emulated; hooked though it forwards to free@plt (MEMLENS_CXX_HOOKS=all)"
+		check "MEMLENS_CXX_HOOKS=all, --unwind $u: -v: new left all the same" said "$err" \
+			_Znwm "not hooked, left to malloc@plt: calls malloc@plt at +23 and returns what it returns; its caller's return address at sp+8 there (code and CFI agree)"
 	done
 	LEAKS_OPTS=()
 	check_eq "doctor: libstdc++'s operators left to malloc and free" \
-		"_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t" \
+		"_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t _ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t" \
 		"$("$MEMLENS" doctor --json | jq -r --arg l "$(readlink -f "$LIBDIR/libstdc++.so.6")" \
 			'[.probes[$l][] | select(.hooked | not) | .function] | join(" ")')"
+}
+
+# Operator new failing (cxx_throw.cpp): each variant asked for 4 PiB throws
+# std::bad_alloc, or gives NULL, and the program goes on. A return probe on
+# a new that throws puts the kernel's trampoline, which has no unwind info,
+# where the unwinder looks for the caller, and the program is killed by
+# std::terminate: memlens before this test killed it in every mode. No
+# throwing new has one now: libstdc++'s are left to malloc and
+# aligned_alloc, and the 3 blocks of aligned new are exact, from their
+# caller, exactly and sampled, with uprobe sessions and without.
+test_exceptions() {
+	local mode name
+	for mode in exact sessions uretprobe; do
+		name=throw-$mode
+		case $mode in
+		exact) LEAKS_OPTS=() ;;
+		*) LEAKS_OPTS=(--sample-bytes 1) ;;
+		esac
+		if [ "$mode" = uretprobe ]; then
+			MEMLENS_DISABLE=uprobe_session run_cmd "$name" "$CXX_THROW"
+		else
+			run_cmd "$name" "$CXX_THROW"
+		fi
+		check_eq "$name: the program exits 0" 0 "$(jq .exit_status <<<"$report")"
+		check "$name: it saw each new fail" grep -qx "5 of 5 failures seen" "$tmp/$name.json"
+		check_eq "$name: the 5 failures counted" 5 "$(jq .stats.alloc_failed <<<"$report")"
+		check_eq "$name: leak_aligned64(): 3 x new A (alignas(64)), 192 bytes" "3 192" \
+			"$(first "$report" "leak_aligned64()")"
+		check_eq "$name: called from main" main "$(callers "$report" "leak_aligned64()")"
+		check_eq "$name: nothing replaced, unknown, missed or unfollowed" "0 0 0 0" \
+			"$(jq -r '.stats | "\(.replaced) \(.free_unknown) \(.missed_return) \(.new_unfollowed)"' <<<"$report")"
+	done
+	check "-v: aligned new left to aligned_alloc" said "$err" _ZnwmSt11align_val_t \
+		"not hooked, left to aligned_alloc@plt: calls aligned_alloc@plt at +65 and returns what it returns; its caller's return address at sp+24 there, its rbp below (code and CFI agree)"
+	LEAKS_OPTS=()
+	# jemalloc's new is not proven to forward: not followed, its calls counted.
+	run_cmd throw-jemalloc env LD_PRELOAD="$JEMALLOC" "$CXX_THROW"
+	check_eq "jemalloc preloaded: the program exits 0" 0 "$(jq .exit_status <<<"$report")"
+	check "jemalloc preloaded: it saw each new fail" grep -qx "5 of 5 failures seen" \
+		"$tmp/throw-jemalloc.json"
+	check_eq "jemalloc preloaded: its plain news' calls counted, not followed" 2 \
+		"$(jq .stats.new_unfollowed <<<"$report")"
+	check "jemalloc preloaded: -v says why" grep -qF \
+		"memlens: _Znwm in $JEMALLOC: not followed, a return probe would stop C++ exceptions" "$err"
 }
 
 # Every output shows C++ names demangled.
@@ -146,14 +218,14 @@ test_preloaded_and_linked() {
 	for lib in "$JEMALLOC" "$TCMALLOC"; do
 		name=$(basename "$lib" | sed 's/\.so.*//')
 		run_cmd "$name-preloaded" env LD_PRELOAD="$lib" "$CXXLEAK"
-		check_cxx_leaks "$name preloaded" "$report"
+		check_unfollowed_leaks "$name preloaded" "$report" "${name#lib}"
 		check "$name preloaded: hooked" hooked "$err" "$lib"
 	done
 	run_cmd jemalloc-linked "$CXXLEAK_JEMALLOC"
-	check_cxx_leaks "jemalloc linked" "$report"
+	check_unfollowed_leaks "jemalloc linked" "$report" jemalloc
 	check "jemalloc linked: hooked" hooked "$err" "$JEMALLOC"
 	run_cmd tcmalloc-linked "$CXXLEAK_TCMALLOC"
-	check_cxx_leaks "tcmalloc linked" "$report"
+	check_unfollowed_leaks "tcmalloc linked" "$report" tcmalloc
 	check "tcmalloc linked: hooked" hooked "$err" "$TCMALLOC"
 }
 
@@ -186,7 +258,7 @@ attach() {
 
 test_attach_preloaded() {
 	attach jemalloc-pid env LD_PRELOAD="$JEMALLOC" || return
-	check_cxx_leaks "leaks -p, jemalloc preloaded" "$report"
+	check_unfollowed_leaks "leaks -p, jemalloc preloaded" "$report" jemalloc
 	check "leaks -p, jemalloc preloaded: hooked" hooked "$err" "$JEMALLOC"
 }
 
@@ -259,16 +331,19 @@ test_allocator_option() {
 	rc=$?
 	check_eq "--allocator: exit code" 0 "$rc"
 	r=$(tail -n 1 "$tmp/allocator.json")
-	check_cxx_leaks "--allocator jemalloc, preloaded" "$r"
+	check_unfollowed_leaks "--allocator jemalloc, preloaded" "$r" jemalloc
 	check "--allocator: named at start" grep -q "allocator $JEMALLOC; Ctrl-C to stop" "$err"
 	check_eq "--allocator: nothing else hooked" 0 "$(grep -c "allocator hooked" "$err")"
 }
 
 # top_counts NAME BINARY [LAUNCHER...]: memlens top -p on BINARY --wait
 # across its work; the process's allocator totals, exactly what cxxleak.cpp
-# does: 86 allocations of 11828 bytes, 70 frees of 10240, each once.
+# does: 86 allocations of 11828 bytes, 70 frees of 10240, each once. Or
+# TOP_EXPECT, where operator new is not followed (check_unfollowed_leaks):
+# without its blocks, and the frees of those.
 top_counts() {
 	local name=$1 bin=$2 out=$tmp/top-$1.json log=$tmp/top-$1.log fd tpid mpid row
+	local expect=${TOP_EXPECT:-86 11828 70 10240}
 	shift 2
 	rm -f "$tmp/top.in"
 	mkfifo "$tmp/top.in"
@@ -290,7 +365,7 @@ top_counts() {
 		sleep 0.1
 	done
 	row=$(jq -c --argjson p "$tpid" 'select(.type == "process" and .pid == $p)' "$out" | tail -n 1)
-	check_eq "top -p, $name: allocations, bytes, frees, bytes freed" "86 11828 70 10240" \
+	check_eq "top -p, $name: allocations, bytes, frees, bytes freed" "$expect" \
 		"$(jq -r '.totals | "\(.allocs) \(.alloc_bytes) \(.frees) \(.free_bytes)"' <<<"$row")"
 	echo exit >&$fd
 	wait "$tpid"
@@ -303,13 +378,17 @@ top_counts() {
 # memlens top shares the allocator hooks: those that define malloc.
 test_top() {
 	top_counts "libstdc++ on glibc" "$CXXLEAK"
-	top_counts "tcmalloc preloaded" "$CXXLEAK" env LD_PRELOAD="$TCMALLOC"
-	top_counts "jemalloc linked" "$CXXLEAK_JEMALLOC"
+	# Without 50 blocks of new (6116 bytes), 40 of them freed (5320 bytes).
+	TOP_EXPECT="36 5712 30 4920" top_counts "tcmalloc preloaded" "$CXXLEAK" \
+		env LD_PRELOAD="$TCMALLOC"
+	# Without 28 blocks of plain new and new[] (2020 bytes), 20 freed (1480).
+	TOP_EXPECT="58 9808 50 8760" top_counts "jemalloc linked" "$CXXLEAK_JEMALLOC"
 	top_counts "static binary" "$CXXLEAK_STATIC"
 }
 
 test_libstdcxx
 test_forwarders
+test_exceptions
 test_outputs
 test_preloaded_and_linked
 test_static
