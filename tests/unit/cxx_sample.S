@@ -130,7 +130,7 @@ bad_new_cfi:
 	.cfi_endproc
 	.size	bad_new_cfi, .-bad_new_cfi
 
-	.globl	bad_new_rbp		/* saves and changes rbp: the caller's is not in it */
+	.globl	bad_new_rbp		/* saves and changes rbp: the caller's is where it saved it */
 	.type	bad_new_rbp, @function
 bad_new_rbp:
 	.cfi_startproc

@@ -85,16 +85,18 @@ void test_cxx_forward(void)
 	CHECK_STR(fw.target, "_Znwm@plt");
 	calls(ef, "_ZnwmRKSt9nothrow_t", &fw, &off);
 	CHECK(fw.kind == CXX_HOOKED);		/* it calls no malloc */
-	/* the block stored before it is returned; CFI at odds with the code; rbp saved */
+	/* the block stored before it is returned; CFI at odds with the code */
 	calls(ef, "bad_new_keeps", &fw, &off);
 	CHECK(fw.kind == CXX_HOOKED);
 	CHECK_STR(fw.why, "does more than return the block");
 	calls(ef, "bad_new_cfi", &fw, &off);
 	CHECK(fw.kind == CXX_HOOKED);
 	CHECK_STR(fw.why, "its CFI does not confirm the stack depth");
+	/* rbp saved below the return address (aligned new): read from there */
 	calls(ef, "bad_new_rbp", &fw, &off);
-	CHECK(fw.kind == CXX_HOOKED);
-	CHECK_STR(fw.why, "its CFI does not confirm the stack depth");
+	CHECK(fw.kind == CXX_CALLS);
+	CHECK(fw.slot[0] == NEW_SITE_SLOT(8, 0 + 1));
+	CHECK(NEW_SITE_RET(fw.slot[0]) == 8 && NEW_SITE_RBP(fw.slot[0]) == 1);
 	/* delete calls nothing */
 	calls(ef, "_ZdlPv", &fw, &off);
 	CHECK(fw.kind == CXX_HOOKED);
