@@ -169,8 +169,11 @@ test_sessions_unsampled() {
 		check_eq "sessions: $bin: calls let pass as with the fallback (none twice)" \
 			"$(sampler_stats "$fallback")" "$(sampler_stats "$report")"
 	done
-	check_eq "sessions: cxxleak_tcmalloc: 91 outer calls, 84558 bytes" "91 84558 0" \
-		"$(sampler_stats "$report")"
+	# tcmalloc's operator news are not followed (no return probe on a new
+	# that may throw, none proven to forward): 52 of its 91 outer calls,
+	# counted as such; the sampler sees the other 39.
+	check_eq "sessions: cxxleak_tcmalloc: 39 outer calls, 78418 bytes; 52 news not followed" \
+		"39 78418 0 52" "$(sampler_stats "$report") $(jq .stats.new_unfollowed <<<"$report")"
 }
 
 # live_sampled OUT: leaks -v -p --sample-bytes 10^12 on leaky --wait (live_and_last).
