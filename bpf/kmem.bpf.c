@@ -75,6 +75,18 @@ struct {
 	__uint(value_size, KMEM_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
+/*
+ * Each traced process's name at its last exec: one that has exited by the
+ * report is named after the program it ran, not after the shell it was
+ * forked from, which the name its first allocations saw may be.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KMEM_MAX_EXEC_COMMS);
+	__type(key, __u32);
+	__type(value, struct kmem_comm);
+} exec_comms SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KSTAT_NR);
@@ -117,6 +129,9 @@ static __always_inline void usage_alloc(__u32 tgid, __u64 cache, __u64 bytes, bo
 
 	if (!u)
 		return;
+	/* The first: two at once write the same name. */
+	if (!READ_ONCE_U64(u->allocs))
+		bpf_get_current_comm(u->comm, sizeof(u->comm));
 	__sync_fetch_and_add(&u->allocs, 1);
 	__sync_fetch_and_add(&u->alloc_bytes, bytes);
 	if (!tracked) {
@@ -577,6 +592,20 @@ int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
 	cost_begin();
 	if (ptr)
 		untrack(KMEM_PERCPU, (__u64)ptr, false);
+	return cost_end();
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct kmem_comm c;
+	__u32 tgid;
+
+	cost_begin();
+	if (charged_tgid(&tgid)) {
+		bpf_get_current_comm(c.comm, sizeof(c.comm));
+		bpf_map_update_elem(&exec_comms, &tgid, &c, BPF_ANY);
+	}
 	return cost_end();
 }
 

@@ -24,6 +24,12 @@
 #define KMEM_MAX_STACKS		4096		/* only with --cache: ~2 MiB */
 #define KMEM_STACK_DEPTH	64
 #define KMEM_MAX_CACHES		4096
+/* Names of processes at their last exec (exec_comms), the least recent out first. */
+#define KMEM_MAX_EXEC_COMMS	16384
+
+struct kmem_comm {
+	char comm[16];
+};
 #define KMEM_CACHE_NAME_LEN	32
 
 /*
@@ -67,6 +73,12 @@ struct usage {
 	__u64 free_bytes;
 	__u64 untracked;
 	__u64 untracked_bytes;
+	/*
+	 * The allocating task's name at the first allocation counted here:
+	 * a process that has exited by the report (a cron job, a shell's
+	 * child) is still named.
+	 */
+	char comm[16];
 };
 
 struct object_key {

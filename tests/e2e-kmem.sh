@@ -397,6 +397,25 @@ test_pages_of_exited() {
 }
 test_pages_of_exited
 
+# A process that has exited by the report keeps its name: the program it
+# exec'd (a copy of true under a name of this run's), not "?" (its
+# /proc/PID/comm is gone) nor the shell it was forked from.
+test_name_of_exited() {
+	local out=$tmp/short.json name=ks-$$ pid
+
+	cp /bin/true "$tmp/$name"
+	start_kmem "$out" -j -P -r 0 -i 0.3
+	"$tmp/$name" &
+	pid=$!
+	wait "$pid"
+	wait_intervals "$out" 2
+	stop_memlens
+	check_eq "exited: every row of the process, with the name it exec'd" "$name" \
+		"$(jq -r --argjson p "$pid" 'select(.type == "process" and .pid == $p) | .comm' \
+			"$out" | sort -u | tr '\n' ' ' | xargs)"
+}
+test_name_of_exited
+
 expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
 	"$MEMLENS_BIN" kmem -p 999999999
 expect_error "bad sort key" 2 "memlens: invalid sort key 'size' (see memlens kmem --help)" \

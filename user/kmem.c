@@ -166,23 +166,29 @@ struct comm_cache {
 	size_t nr, cap;
 };
 
-/* The name of TGID, read once: processes that exit keep theirs. */
-static const char *comm_of(struct comm_cache *c, uint32_t tgid)
+/*
+ * The name of process P, read once (processes that exit keep theirs): the
+ * kernel's while it runs; once it has exited, the name its allocating
+ * task had when the BPF side first counted it.
+ */
+static const char *comm_of(struct comm_cache *c, const struct kmem_proc *p)
 {
 	struct comm_entry *e;
 
 	/* The idle task, interrupted: swapper/N to the kernel. */
-	if (!tgid)
+	if (!p->tgid)
 		return "swapper";
 	for (size_t i = 0; i < c->nr; i++)
-		if (c->e[i].tgid == tgid)
+		if (c->e[i].tgid == p->tgid)
 			return c->e[i].comm;
 	if (array_grow((void **)&c->e, c->nr, &c->cap, sizeof(*c->e)))
 		return "?";
 	e = &c->e[c->nr++];
-	e->tgid = tgid;
-	if (read_comm(tgid, e->comm, sizeof(e->comm)))
-		strcpy(e->comm, "?");
+	e->tgid = p->tgid;
+	if (!read_comm(p->tgid, e->comm, sizeof(e->comm)))
+		return e->comm;
+	snprintf(e->comm, sizeof(e->comm), "%s", p->comm[0] ? p->comm : "?");
+	sanitize_name(e->comm);
 	return e->comm;
 }
 
@@ -364,7 +370,7 @@ static void print_line_text(const struct kmem_env *env, const struct kmem_line *
 	const struct kmem_proc *top = l->row->nr_procs ? &l->row->procs[0] : NULL;
 
 	if (l->proc)
-		printf("%7u %-15s ", l->proc->tgid, comm_of(comms, l->proc->tgid));
+		printf("%7u %-15s ", l->proc->tgid, comm_of(comms, l->proc));
 	human_bytes(l->outstanding_bytes < 0 ? -l->outstanding_bytes : l->outstanding_bytes,
 		    bytes, sizeof(bytes));
 	printf("%-24s %10.0f %10.0f ", l->row->name, l->allocs_per_s, l->frees_per_s);
@@ -374,10 +380,10 @@ static void print_line_text(const struct kmem_env *env, const struct kmem_line *
 	else
 		printf("%11s%c%10s", "-", mark, "-");
 	if (!env->per_process && top && !is_pages(l->row->id))
-		printf("  %u %s (%" PRId64 "%s)", top->tgid, comm_of(comms, top->tgid),
+		printf("  %u %s (%" PRId64 "%s)", top->tgid, comm_of(comms, top),
 		       kmem_outstanding(&top->u), usage_cut(&top->u, s) ? "*" : "");
 	else if (!env->per_process && top)
-		printf("  %u %s (%" PRIu64 " allocated)", top->tgid, comm_of(comms, top->tgid),
+		printf("  %u %s (%" PRIu64 " allocated)", top->tgid, comm_of(comms, top),
 		       top->u.allocs);
 	putchar('\n');
 }
@@ -386,7 +392,7 @@ static void print_proc_json(const struct kmem_proc *p, bool pages, const struct 
 			    struct comm_cache *comms)
 {
 	printf("{\"pid\":%u,\"comm\":", p->tgid);
-	json_print_string(stdout, comm_of(comms, p->tgid));
+	json_print_string(stdout, comm_of(comms, p));
 	printf(",\"cut\":%s,\"untracked_allocs\":%" PRIu64, usage_cut(&p->u, s) ? "true" : "false",
 	       p->u.untracked);
 	printf(",\"allocs\":%" PRIu64 ",\"alloc_bytes\":%" PRIu64, p->u.allocs, p->u.alloc_bytes);
@@ -414,7 +420,7 @@ static void print_line_json(const struct kmem_line *l, const struct kmem_sample 
 	       l->proc ? "process" : "cache", when, secs);
 	if (l->proc) {
 		printf("\"pid\":%u,\"comm\":", l->proc->tgid);
-		json_print_string(stdout, comm_of(comms, l->proc->tgid));
+		json_print_string(stdout, comm_of(comms, l->proc));
 		putchar(',');
 	}
 	fputs("\"name\":", stdout);

@@ -527,8 +527,24 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 	return 0;
 }
 
+/*
+ * The name of process TGID as the BPF side saw it: at its last exec if it
+ * exec'd while traced, else that of its first allocation counted in U.
+ */
+static void proc_comm(int exec_comms, uint32_t tgid, const struct usage *u, char comm[16])
+{
+	struct kmem_comm c;
+
+	if (!bpf_map_lookup_elem(exec_comms, &tgid, &c))
+		memcpy(comm, c.comm, sizeof(c.comm));
+	else
+		memcpy(comm, u->comm, sizeof(u->comm));
+	comm[15] = '\0';
+}
+
 /* Entries E[0..N) of one cache into row R: its processes and its totals. */
-static int fill_row(struct kmem_cache_row *r, const struct usage_entry *e, size_t n)
+static int fill_row(struct kmem_cache_row *r, const struct usage_entry *e, size_t n,
+		    int exec_comms)
 {
 	r->id = e[0].key.cache;
 	r->procs = calloc(n, sizeof(*r->procs));
@@ -553,6 +569,7 @@ static int fill_row(struct kmem_cache_row *r, const struct usage_entry *e, size_
 			continue;
 		}
 		r->procs[r->nr_procs].tgid = e[i].key.tgid;
+		proc_comm(exec_comms, e[i].key.tgid, u, r->procs[r->nr_procs].comm);
 		r->procs[r->nr_procs].u = (struct kmem_usage){
 			u->allocs, u->alloc_bytes, u->frees, u->free_bytes,
 			u->untracked, u->untracked_bytes,
@@ -586,7 +603,8 @@ int kmemview_sample(struct kmemview *v, struct kmem_sample *s)
 	for (size_t i = 0, end; i < nr && !err; i = end) {
 		for (end = i + 1; end < nr && e[end].key.cache == e[i].key.cache; end++)
 			;
-		err = fill_row(&s->rows[s->nr++], &e[i], end - i);
+		err = fill_row(&s->rows[s->nr++], &e[i], end - i,
+			       bpf_map__fd(v->skel->maps.exec_comms));
 	}
 	free(e);
 	if (err) {

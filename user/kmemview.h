@@ -34,6 +34,7 @@ struct kmem_usage {
 /* One process's part of a cache. */
 struct kmem_proc {
 	uint32_t tgid;
+	char comm[16];		/* its name as the BPF side saw it allocate, "" if none */
 	struct kmem_usage u;
 };
 
