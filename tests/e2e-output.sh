@@ -78,6 +78,26 @@ check_eq "record -o over a recording, a run that works: replaced, nothing beside
 	"0 new a.rec" "$? $([ "$(cksum <"$tmp/kept/a.rec")" != "$was" ] && echo new) $(ls "$tmp/kept")"
 "$MEMLENS" report "$tmp/kept/a.rec" >/dev/null 2>&1
 check_eq "record -o over a recording: the new one reads" 0 $?
+# A disk that fills before the first snapshot is whole (sampled_leak's
+# 10001 blocks, a page free): the old recording stays.
+suite_cleanup() {
+	umount "$tmp/small" 2>/dev/null
+}
+mkdir "$tmp/small"
+if mount -t tmpfs -o size=8k memlens-e2e "$tmp/small"; then
+	cp "$tmp/kept/a.rec" "$tmp/small/a.rec"
+	was=$(cksum <"$tmp/small/a.rec")
+	"$MEMLENS" record -o "$tmp/small/a.rec" -- "$PWD/build/sampled_leak" >/dev/null \
+		2>"$tmp/small.err"
+	check_eq "record -o over a recording, the disk full at once: exit 1, it stays, nothing beside it" \
+		"1 $was a.rec" "$? $(cksum <"$tmp/small/a.rec") $(ls "$tmp/small")"
+	check_eq "record -o over a recording, the disk full at once: one line" \
+		"memlens: cannot write $tmp/small/a.rec: No space left on device; nothing recorded, what was there is as it was" \
+		"$(grep 'cannot write' "$tmp/small.err")"
+	umount "$tmp/small"
+else
+	not_ok "a tmpfs of 4 KiB for the full-disk test"
+fi
 
 # A FIFO: the recording goes through it to its reader, whole.
 mkfifo "$tmp/fifo"

@@ -531,6 +531,11 @@ static int close_recording(struct alloc_session *s)
 		return 0;
 	err = rec_writer_close(s->rec, &bytes);
 	s->rec = NULL;
+	if (err && !bytes) {
+		error_msg("cannot write %s: %s; nothing recorded, what was there is as it was",
+			  s->opts->output, strerror(-err));
+		return err;
+	}
 	if (err) {
 		error_msg("cannot write %s: %s; it keeps the snapshots taken before (%" PRIu64 " bytes)",
 			  s->opts->output, strerror(-err), bytes);

@@ -803,8 +803,17 @@ int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written)
 	}
 	if (fclose(w->f) && !w->err)
 		w->err = -errno;
-	/* Ended: whole, or cut back to what reads. */
-	take_place(w);
+	/*
+	 * Ended: whole, or cut back to what reads. Not one snapshot kept after
+	 * an error (a disk full at once): what was at the path stays.
+	 */
+	if (first_err && !w->nr_snapshots && w->temp[0]) {
+		unlink(w->temp);
+		w->temp[0] = '\0';
+		w->bytes = 0;
+	} else {
+		take_place(w);
+	}
 	err = first_err ? first_err : w->err;
 	if (bytes_written)
 		*bytes_written = w->bytes;

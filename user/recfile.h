@@ -118,8 +118,9 @@ int rec_writer_scan(struct rec_writer *w, const struct reach_stats *st,
 		    const struct alloc_rec *allocs, size_t nr);
 /*
  * Write END and close. After a write error the file is first cut back to
- * its last complete snapshot, so that it stays readable. Returns the
- * first error of the writer's life.
+ * its last complete snapshot, so that it stays readable; if there is none,
+ * it is dropped (*BYTES_WRITTEN 0) and what was at the path stays. Returns
+ * the first error of the writer's life.
  */
 int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written);
 /*
