@@ -159,6 +159,24 @@ for cmd in leaks allocs record top hist reclaim kmem; do
 		"$MEMLENS_BIN" "$cmd" "${extra[@]}" -p 0
 done
 
+# -p TID, a thread's id, names its process, as for leaks: said in one line,
+# then traced (an old memlens traced nothing, or failed with ESRCH).
+if [ "$(id -u)" = 0 ] && [ -x "$LEAKY" ]; then
+	# leaky --wait has a sleeping thread.
+	start_waiting "$tmp/tid.log" "$LEAKY" --wait
+	tid=$(ls "/proc/$work_pid/task" | grep -v "^$work_pid\$" | head -n 1)
+	for cmd in top hist kmem reclaim; do
+		timeout -k 5 30 "$MEMLENS_BIN" "$cmd" -p "$tid" -n 1 -i 0.1 >/dev/null 2>"$tmp/tid.err"
+		check_eq "$cmd -p TID: exit code" 0 $?
+		check_eq "$cmd -p TID: the thread's process traced, said first" \
+			"memlens: $tid is a thread of process $work_pid: tracing the process" \
+			"$(head -n 1 "$tmp/tid.err")"
+	done
+	work_stop
+else
+	ok "-p TID of top, hist, kmem, reclaim # SKIP needs root and build/leaky"
+fi
+
 # A map of 0 entries is no size: refused, not taken for the default.
 for opt in max-allocs max-stacks; do
 	expect_error "leaks --$opt 0" 2 "memlens: invalid $opt '0': a map of at least 1 entry" \

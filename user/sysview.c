@@ -310,14 +310,14 @@ static int open_pressure(struct sysview *v)
 	return pressure_open(po, &v->pressure);
 }
 
-int sysview_open(const struct view_opts *o, struct sysview **out)
+int sysview_open(struct view_opts *o, struct sysview **out)
 {
 	struct sysview *v;
 	int err;
 
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return -EPERM;
-	if (o->pid && check_pid(o->pid))
+	if (o->pid && check_view_pid(&o->pid))
 		return -ESRCH;
 	v = calloc(1, sizeof(*v));
 	if (!v)

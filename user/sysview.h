@@ -26,7 +26,8 @@ struct proc_sample {
 
 struct sysview;
 
-int sysview_open(const struct view_opts *o, struct sysview **out);
+/* A thread given to -p is replaced in O by its process. */
+int sysview_open(struct view_opts *o, struct sysview **out);
 void sysview_close(struct sysview *v);
 /*
  * Wait up to TIMEOUT_MS for events (exits, new libcs) or for a key on

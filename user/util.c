@@ -159,6 +159,24 @@ int check_pid(int pid)
 	return 0;
 }
 
+/*
+ * -p PID of a view command: a process that exists, and a thread's id
+ * (as top -H or a log shows it) taken for its process, said in one line.
+ */
+int check_view_pid(int *pid)
+{
+	int err = check_pid(*pid), tgid;
+
+	if (err)
+		return err;
+	tgid = pid_tgid(*pid);
+	if (tgid > 0 && tgid != *pid) {
+		info_msg("%d is a thread of process %d: tracing the process", *pid, tgid);
+		*pid = tgid;
+	}
+	return 0;
+}
+
 /* The process (thread group) that thread PID belongs to. */
 int pid_tgid(int pid)
 {

@@ -29,6 +29,7 @@ int check_privileges(void);
 int check_btf(void);
 int ensure_tracefs(void);
 int check_pid(int pid);
+int check_view_pid(int *pid);
 int pid_tgid(int pid);
 void sanitize_name(char *s);
 int read_comm(int pid, char *buf, int len);
