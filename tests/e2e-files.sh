@@ -99,4 +99,25 @@ check_eq "build-id debug file a FIFO: memlens finishes (exit code)" 0 $?
 check_eq "build-id debug file a FIFO: leak_here, exact" "1 7 28672" \
 	"$(leak_here "$(tail -n 1 "$tmp/id.json")")"
 
+# memlens report of a FIFO or a device node: refused without opening it,
+# where an open would wait for a writer or run the device's driver.
+mkfifo "$tmp/rec.fifo"
+expect_error "report of a FIFO, no writer: not waited on" 1 \
+	"memlens: $tmp/rec.fifo: not a memlens recording (not a regular file)" \
+	timeout -k 5 10 "$MEMLENS_BIN" report "$tmp/rec.fifo"
+# A writer waits in its open() until a reader opens the FIFO.
+sh -c 'exec 2>/dev/null; echo x >"$1"' sh "$tmp/rec.fifo" &
+writer=$!
+pids+=("$writer")
+expect_error "report of a FIFO with a writer" 1 \
+	"memlens: $tmp/rec.fifo: not a memlens recording (not a regular file)" \
+	timeout -k 5 10 "$MEMLENS_BIN" report "$tmp/rec.fifo"
+sleep 0.3
+check "report of a FIFO with a writer: never opened (the writer still waits)" kill -0 "$writer"
+kill "$writer" 2>/dev/null
+mknod "$tmp/rec.null" c 1 3
+expect_error "report of a device node" 1 \
+	"memlens: $tmp/rec.null: not a memlens recording (not a regular file)" \
+	timeout -k 5 10 "$MEMLENS_BIN" report "$tmp/rec.null"
+
 finish files

@@ -1765,17 +1765,19 @@ static int check_file(int fd, struct stat *st, char *err, size_t err_len)
 int recording_load(const char *path, bool partial, struct recording **out, char *err,
 		   size_t err_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A FIFO or a device is not opened: the open would block, or run its driver. */
+	int fd = open_regular(path);
 	uint8_t *data = NULL;
 	size_t len = 0;
 	struct stat st;
 	int ret;
 
 	*out = NULL;
+	if (fd == -EINVAL || fd == -EISDIR)
+		return fail(err, err_len, "not a memlens recording (not a regular file)");
 	if (fd < 0) {
-		ret = -errno;
-		fail(err, err_len, "%s", strerror(-ret));
-		return ret;
+		fail(err, err_len, "%s", strerror(-fd));
+		return fd;
 	}
 	ret = check_file(fd, &st, err, err_len);
 	if (!ret) {
