@@ -177,6 +177,18 @@ else
 	ok "-p TID of top, hist, kmem, reclaim # SKIP needs root and build/leaky"
 fi
 
+# --prom's port is 1 to 65535: not taken modulo 2^32 (4294967297 was port
+# 1), and 0, a port the kernel would pick and memlens never say, refused.
+expect_error "top --prom 4294967297" 2 \
+	"memlens: invalid --prom port '4294967297': expected a whole number up to 65535" \
+	timeout -k 5 20 "$MEMLENS_BIN" top -n 1 -i 0.1 --prom 4294967297
+expect_error "top --prom 0" 2 \
+	"memlens: invalid --prom '0': port 0 is no port (the kernel would pick one)" \
+	timeout -k 5 20 "$MEMLENS_BIN" top -n 1 -i 0.1 --prom 0
+expect_error "top --prom HOST:0" 2 \
+	"memlens: invalid --prom '127.0.0.1:0': port 0 is no port (the kernel would pick one)" \
+	timeout -k 5 20 "$MEMLENS_BIN" top -n 1 -i 0.1 --prom 127.0.0.1:0
+
 # A map of 0 entries is no size: refused, not taken for the default.
 for opt in max-allocs max-stacks; do
 	expect_error "leaks --$opt 0" 2 "memlens: invalid $opt '0': a map of at least 1 entry" \

@@ -95,8 +95,28 @@ static int parse_spec(const char *spec, char *host, size_t host_len, char *port,
 		host[n] = 0;
 		snprintf(port, port_len, "%s", colon + 1);
 	}
-	if (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
+	if (!*port || strspn(port, "0123456789") != strlen(port))
 		return -EINVAL;
+	return 0;
+}
+
+/*
+ * SPEC's port, whole (PORT may have been cut to fit), in 1..65535 and
+ * written back into PORT without leading zeros: 0 would be a port the
+ * kernel picks, never said.
+ */
+static int check_port(const char *spec, char *port, size_t port_len)
+{
+	const char *colon = strrchr(spec, ':');
+	unsigned long long v;
+
+	if (parse_uint(colon ? colon + 1 : spec, "--prom port", 65535, &v))
+		return -EINVAL;
+	if (!v) {
+		error_msg("invalid --prom '%s': port 0 is no port (the kernel would pick one)", spec);
+		return -EINVAL;
+	}
+	snprintf(port, port_len, "%u", (unsigned int)v);
 	return 0;
 }
 
@@ -355,6 +375,8 @@ int prom_start(const char *spec, struct prom_server **out)
 		error_msg("invalid --prom '%s': expected PORT, HOST:PORT or [V6]:PORT", spec);
 		return -EINVAL;
 	}
+	if (check_port(spec, port, sizeof(port)))
+		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (s)
 		s->clients = calloc(MAX_CLIENTS, sizeof(*s->clients));
