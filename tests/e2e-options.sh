@@ -149,7 +149,18 @@ for cmd in $commands; do
 	check "$cmd --no-such-option: nothing on stdout" test ! -s "$tmp/err.out"
 	expect_error "$cmd -Z" 2 "memlens: $cmd: unknown option '-Z' (see memlens $cmd --help)" \
 		"$MEMLENS_BIN" "$cmd" -Z
+	# Inside a cluster, by its letter: not the word before it, nor the cluster.
+	expect_error "$cmd -ZZ" 2 "memlens: $cmd: unknown option '-Z' (see memlens $cmd --help)" \
+		"$MEMLENS_BIN" "$cmd" -ZZ
 done
+expect_error "top -jx" 2 "memlens: top: unknown option '-x' (see memlens top --help)" \
+	"$MEMLENS_BIN" top -jx
+expect_error "top --json -xj" 2 "memlens: top: unknown option '-x' (see memlens top --help)" \
+	"$MEMLENS_BIN" top --json -xj
+expect_error "top -jp" 2 "memlens: top: option '-p' needs a value (see memlens top --help)" \
+	"$MEMLENS_BIN" top -jp
+expect_error "top --pid" 2 "memlens: top: option '--pid' needs a value (see memlens top --help)" \
+	"$MEMLENS_BIN" top --pid
 
 # Issue 14: -p 0 is no process, and no reason to ask for a command instead.
 for cmd in leaks allocs record top hist reclaim kmem; do

@@ -78,15 +78,42 @@ int cli_parser_init(struct cli_parser *p, const struct cli_cmd *cmd)
 	return 0;
 }
 
+/* ARG is "--NAME" or "--NAME=VALUE", NAME (or a prefix getopt takes for it) an option of KEY. */
+static bool is_long_of(const struct cli_parser *p, const char *arg, int key)
+{
+	size_t len;
+
+	if (strncmp(arg, "--", 2))
+		return false;
+	arg += 2;
+	len = strcspn(arg, "=");
+	for (const struct option *o = p->longs; o->name; o++)
+		if (o->val == key && !strncmp(o->name, arg, len))
+			return true;
+	return false;
+}
+
 int cli_next(struct cli_parser *p, int argc, char **argv)
 {
 	int opt = getopt_long(argc, argv, p->shorts, p->longs, NULL);
+	const char *arg;
+	char letter[3];
 
-	if (opt == '?' || opt == ':') {
-		bad_option(p->cmd->name, opt, argv[optind - 1]);
-		return CLI_BAD;
+	if (opt != '?' && opt != ':')
+		return opt;
+	/*
+	 * getopt_long() sets optopt to the letter of a short option, and to
+	 * the key of a long one that takes no value or lacks one, 0 if it
+	 * knows no such long option. A short option is named by its letter:
+	 * inside a cluster ("-xj"), argv[optind - 1] is the word before it.
+	 */
+	arg = argv[optind - 1];
+	if (optopt > 0 && optopt < 256 && !is_long_of(p, arg, optopt)) {
+		snprintf(letter, sizeof(letter), "-%c", optopt);
+		arg = letter;
 	}
-	return opt;
+	bad_option(p->cmd->name, opt, arg);
+	return CLI_BAD;
 }
 
 const char *cli_key_name(const struct cli_cmd *cmd, int key)
