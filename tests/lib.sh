@@ -76,6 +76,8 @@ ok() {
 }
 
 not_ok() {
+	local line
+
 	fail=$((fail + 1))
 	echo "not ok - $1"
 	shift
