@@ -159,6 +159,12 @@ full_stdout "reclaim -n 1 > full" "$nospace" "$MEMLENS" reclaim -n 1
 full_stdout "doctor > full" "$nospace" "$MEMLENS" doctor
 full_stdout "--complete > full" "$nospace" "$MEMLENS" --complete
 full_stdout "--complete leaks > full" "$nospace" "$MEMLENS" --complete leaks
+# The help and the version too: an old memlens said nothing and exit 0.
+full_stdout "--help > full" "$nospace" "$MEMLENS" --help
+full_stdout "--version > full" "$nospace" "$MEMLENS" --version
+for cmd in leaks allocs top hist reclaim kmem record report doctor; do
+	full_stdout "$cmd --help > full" "$nospace" "$MEMLENS" "$cmd" --help
+done
 "$MEMLENS" record -o "$tmp/leaky.rec" -- "$LEAKY" >/dev/null 2>&1
 full_stdout "report > full" "$nospace" "$MEMLENS" report "$tmp/leaky.rec"
 full_stdout "report -j --all > full" "$nospace" "$MEMLENS" report -j --all "$tmp/leaky.rec"

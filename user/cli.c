@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "output.h"
 #include "util.h"
 
 /* The help text starts at this column; wider option columns go on a line of their own. */
@@ -176,6 +177,13 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *out)
 		fputs(cmd->epilog, out);
 }
 
+void cli_help_exit(const struct cli_cmd *cmd)
+{
+	cli_print_help(cmd, stdout);
+	/* A full disk or a reader gone: said, and not a success. */
+	exit(output_check(stdout, "stdout") ? 1 : 0);
+}
+
 static void print_word(FILE *out, const char *dashes, const char *name, const char *arg)
 {
 	fprintf(out, "%s%s%s%s\n", dashes, name, arg ? " " : "", arg ? arg : "");
@@ -262,10 +270,8 @@ int cli_parse_view(int argc, char **argv, const struct view_cmd *cmd, struct vie
 	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		if (opt == CLI_BAD)
 			return -EINVAL;
-		if (opt == 'h') {
-			cli_print_help(cmd->cli, stdout);
-			exit(0);
-		}
+		if (opt == 'h')
+			cli_help_exit(cmd->cli);
 		handled = cmd->parse_opt(env, opt, optarg);
 		if (!handled)
 			handled = view_parse_opt(name, o, opt, optarg);

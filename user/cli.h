@@ -93,6 +93,8 @@ int cli_next(struct cli_parser *p, int argc, char **argv);
 const char *cli_key_name(const struct cli_cmd *cmd, int key);
 /* The --help text of CMD. */
 void cli_print_help(const struct cli_cmd *cmd, FILE *out);
+/* --help: CMD's help on stdout, then exit 0, or 1 with one line if it could not be written. */
+void cli_help_exit(const struct cli_cmd *cmd) __attribute__((noreturn));
 
 /*
  * The options of CMD for shell completion, one a line: "-p PID", "--pid PID",

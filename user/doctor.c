@@ -50,7 +50,7 @@ const struct cli_cmd doctor_cli = {
 	.tables = (const struct cli_opt *const[]){ doctor_opts, cli_help, NULL },
 };
 
-/* Returns 1 when the help was printed, 0, or -EINVAL. */
+/* 0, or -EINVAL (said); --help exits. */
 static int parse_args(int argc, char **argv, bool *json, bool *verifier)
 {
 	struct cli_parser p;
@@ -67,8 +67,7 @@ static int parse_args(int argc, char **argv, bool *json, bool *verifier)
 			*verifier = true;
 			break;
 		case 'h':
-			cli_print_help(&doctor_cli, stdout);
-			return 1;
+			cli_help_exit(&doctor_cli);
 		case CLI_BAD:
 			return -EINVAL;
 		default:
@@ -329,7 +328,7 @@ int cmd_doctor(int argc, char **argv)
 
 	err = parse_args(argc, argv, &json, &verifier);
 	if (err)
-		return err < 0 ? EXIT_USAGE : 0;
+		return EXIT_USAGE;
 	/* Unprivileged, every BPF probe fails: the answer would be wrong. */
 	if (check_privileges())
 		return 1;

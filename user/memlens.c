@@ -71,11 +71,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
-		return 0;
+		return output_check(stdout, "stdout") ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("memlens %s\n", MEMLENS_VERSION);
-		return 0;
+		return output_check(stdout, "stdout") ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "--complete") && argc <= 3)
 		return complete(argv[2]);

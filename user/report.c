@@ -145,8 +145,7 @@ static int parse_args(int argc, char **argv, struct report_env *env)
 			env->suppressions = optarg;
 			break;
 		case 'h':
-			cli_print_help(&report_cli, stdout);
-			exit(0);
+			cli_help_exit(&report_cli);
 		default:
 			bad_option("report", opt, argv[optind - 1]);
 			return -EINVAL;

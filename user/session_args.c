@@ -122,8 +122,7 @@ static int parse_opt(struct session_args *a, const struct cli_cmd *cli, int opt,
 		verbose = true;
 		return 0;
 	case 'h':
-		cli_print_help(cli, stdout);
-		exit(0);
+		cli_help_exit(cli);
 	default:
 		bad_option(a->name, '?', argv[optind - 1]);
 		return -EINVAL;
