@@ -200,6 +200,11 @@ expect_error "top --prom HOST:0" 2 \
 	"memlens: invalid --prom '127.0.0.1:0': port 0 is no port (the kernel would pick one)" \
 	timeout -k 5 20 "$MEMLENS_BIN" top -n 1 -i 0.1 --prom 127.0.0.1:0
 
+# Two outputs of one report: refused, as leaks and reclaim refuse them
+# (an old kmem dropped -j silently).
+expect_error "kmem --cache --folded -j" 2 "memlens: kmem: --folded and --json are two outputs: choose one" \
+	timeout -k 5 20 "$MEMLENS_BIN" kmem --cache filp --folded -j -n 1 -i 0.1
+
 # A map of 0 entries is no size: refused, not taken for the default.
 for opt in max-allocs max-stacks; do
 	expect_error "leaks --$opt 0" 2 "memlens: invalid $opt '0': a map of at least 1 entry" \

@@ -777,6 +777,10 @@ int cmd_kmem(int argc, char **argv)
 
 	if (cli_parse_view(argc, argv, &kmem_cmd, &env.o, &env))
 		return EXIT_USAGE;
+	if (env.folded && env.o.json) {
+		error_msg("kmem: --folded and --json are two outputs: choose one");
+		return EXIT_USAGE;
+	}
 	if ((env.folded || env.svg || env.pprof) && !env.ko.cache) {
 		error_msg("kmem: --folded, --svg and --pprof are for the --cache stack report: name a cache");
 		return EXIT_USAGE;
