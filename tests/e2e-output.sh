@@ -123,6 +123,11 @@ expect_error "--svg to a directory" 1 "memlens: cannot write $tmp: Is a director
 	"$MEMLENS" leaks --svg "$tmp" -- "$LEAKY"
 expect_error "--pprof to a directory (kmem)" 1 "memlens: cannot write $tmp: Is a directory" \
 	"$MEMLENS" kmem --cache dentry --pprof "$tmp"
+expect_error "--svg in a directory that does not exist (reclaim)" 1 \
+	"memlens: cannot write $tmp/no-such-dir/a.svg: No such file or directory" \
+	"$MEMLENS" reclaim --svg "$tmp/no-such-dir/a.svg"
+expect_error "--pprof to a directory (reclaim)" 1 "memlens: cannot write $tmp: Is a directory" \
+	"$MEMLENS" reclaim --pprof "$tmp"
 expect_error "record -o a directory" 1 "memlens: cannot write $tmp: Is a directory" \
 	"$MEMLENS" record -o "$tmp" -- "$LEAKY"
 

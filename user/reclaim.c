@@ -1027,7 +1027,7 @@ int cmd_reclaim(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
-		return EXIT_USAGE;
+		return 1;
 	err = open_session(&env, &po, &p);
 	if (err) {
 		stall_stacks_free(env.ss);
