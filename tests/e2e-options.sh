@@ -205,6 +205,16 @@ expect_error "top --prom HOST:0" 2 \
 expect_error "kmem --cache --folded -j" 2 "memlens: kmem: --folded and --json are two outputs: choose one" \
 	timeout -k 5 20 "$MEMLENS_BIN" kmem --cache filp --folded -j -n 1 -i 0.1
 
+# -n 0 stops after no update at all: refused, where an old memlens took it
+# for "never stop". No test, doc or script used it so.
+for cmd in leaks allocs record top hist reclaim kmem; do
+	extra=()
+	[ "$cmd" = record ] && extra=(-o "$tmp/rec0.mlr")
+	expect_error "$cmd -n 0" 2 \
+		"memlens: $cmd: -n 0 is no count: give 1 or more (without -n it runs until Ctrl-C)" \
+		timeout -k 5 10 "$MEMLENS_BIN" "$cmd" "${extra[@]}" -n 0 -i 0.1 -p "$sleep_pid"
+done
+
 # A map of 0 entries is no size: refused, not taken for the default.
 for opt in max-allocs max-stacks; do
 	expect_error "leaks --$opt 0" 2 "memlens: invalid $opt '0': a map of at least 1 entry" \

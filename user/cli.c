@@ -218,6 +218,18 @@ int cli_parse_pid(const char *cmd, const char *arg, int *pid)
 	return 0;
 }
 
+int cli_parse_count(const char *cmd, const char *arg, unsigned long long *count)
+{
+	if (parse_uint(arg, "count", 1ULL << 32, count))
+		return -EINVAL;
+	if (!*count) {
+		error_msg("%s: -n 0 is no count: give 1 or more (without -n it runs until Ctrl-C)",
+			  cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * Handle OPT if it is a common option: 1 if handled, 0 if not, negative
  * on a bad value (already reported).
@@ -242,9 +254,7 @@ static int view_parse_opt(const char *name, struct view_opts *o, int opt, const 
 	case 'i':
 		return parse_interval(arg, &o->interval_s) ? -EINVAL : 1;
 	case 'n':
-		if (parse_uint(arg, "count", 1ULL << 32, &o->count))
-			return -EINVAL;
-		return 1;
+		return cli_parse_count(name, arg, &o->count) ? -EINVAL : 1;
 	case 'j':
 		o->json = true;
 		return 1;

@@ -104,6 +104,8 @@ int cli_print_words(const struct cli_cmd *cmd, FILE *out);
 
 /* -p PID of command CMD into *PID: 0, or -EINVAL (said in one line). */
 int cli_parse_pid(const char *cmd, const char *arg, int *pid);
+/* -n N of command CMD, 1 or more, into *COUNT: 0, or -EINVAL (said in one line). */
+int cli_parse_count(const char *cmd, const char *arg, unsigned long long *count);
 
 /*
  * The system-wide views (top, hist, reclaim, kmem): the filters they share

@@ -79,7 +79,7 @@ static int parse_opt(struct session_args *a, const struct cli_cmd *cli, int opt,
 	case 'i':
 		return parse_interval(optarg, &a->interval_s) ? -EINVAL : 0;
 	case 'n':
-		return parse_uint(optarg, "count", 1ULL << 32, &a->count) ? -EINVAL : 0;
+		return cli_parse_count(a->name, optarg, &a->count) ? -EINVAL : 0;
 	case SESSION_OPT_ALLOCATOR:
 		a->allocator = optarg;
 		return 0;
