@@ -215,6 +215,18 @@ for cmd in leaks allocs record top hist reclaim kmem; do
 		timeout -k 5 10 "$MEMLENS_BIN" "$cmd" "${extra[@]}" -n 0 -i 0.1 -p "$sleep_pid"
 done
 
+# --svg and --pprof naming one file: one would replace the other.
+for cmd in leaks kmem reclaim; do
+	extra=()
+	case $cmd in
+	leaks) extra=(-p "$sleep_pid") ;;
+	kmem) extra=(--cache filp) ;;
+	esac
+	expect_error "$cmd --svg F --pprof F" 2 \
+		"memlens: $cmd: --svg and --pprof both name $tmp/same.out: give each its own file" \
+		timeout -k 5 10 "$MEMLENS_BIN" "$cmd" "${extra[@]}" -n 1 --svg "$tmp/same.out" --pprof "$tmp/same.out"
+done
+
 # A map of 0 entries is no size: refused, not taken for the default.
 for opt in max-allocs max-stacks; do
 	expect_error "leaks --$opt 0" 2 "memlens: invalid $opt '0': a map of at least 1 entry" \

@@ -179,6 +179,26 @@ lost "leaks --svg full" "$eio" "$tmp/null" "$MEMLENS" leaks --svg "$tmp/full" --
 lost "leaks --pprof full" "$eio" "$tmp/null" "$MEMLENS" leaks --pprof "$tmp/full" -- "$LEAKY"
 lost "kmem --pprof full" "$eio" "$tmp/null" "$MEMLENS" kmem --cache dentry -n 1 --pprof "$tmp/full"
 lost "report --svg full" "$eio" "$tmp/null" "$MEMLENS" report --svg "$tmp/full" "$tmp/leaky.rec"
+# An output that is the recording read, or the other output: refused before
+# anything is written (an old memlens replaced the recording with a profile).
+sum=$(md5sum <"$tmp/leaky.rec")
+expect_error "report --svg REC --pprof REC REC" 2 \
+	"memlens: report: --svg and --pprof both name $tmp/leaky.rec: give each its own file" \
+	"$MEMLENS" report --svg "$tmp/leaky.rec" --pprof "$tmp/leaky.rec" "$tmp/leaky.rec"
+expect_error "report --pprof REC REC, another path to it" 2 \
+	"memlens: report: --pprof $tmp/./leaky.rec is the recording read: write elsewhere" \
+	"$MEMLENS" report --pprof "$tmp/./leaky.rec" "$tmp/leaky.rec"
+ln "$tmp/leaky.rec" "$tmp/hard.rec"
+expect_error "report --svg LINK REC, a hard link to it" 2 \
+	"memlens: report: --svg $tmp/hard.rec is the recording read: write elsewhere" \
+	"$MEMLENS" report --svg "$tmp/hard.rec" "$tmp/leaky.rec"
+check_eq "report with the recording as output: the recording kept" "$sum" "$(md5sum <"$tmp/leaky.rec")"
+expect_error "report --svg F --pprof ./F, F new" 2 \
+	"memlens: report: --svg and --pprof both name $tmp/./new.out: give each its own file" \
+	"$MEMLENS" report --svg "$tmp/new.out" --pprof "$tmp/./new.out" "$tmp/leaky.rec"
+check "report --svg F --pprof ./F: F not made" test ! -e "$tmp/new.out"
+"$MEMLENS" report --svg "$tmp/null" --pprof "$tmp/null" "$tmp/leaky.rec" >/dev/null 2>&1
+check_eq "report --svg and --pprof one device node: written in place, exit code" 0 $?
 # The command, started, goes on untraced: said after.
 "$MEMLENS" record -o "$tmp/full" -- "$LEAKY" >"$tmp/null" 2>"$tmp/full.err"
 check_eq "record -o full: exit code" 1 $?

@@ -20,6 +20,7 @@
 #include "ksyms.h"
 #include "output.h"
 #include "pprof.h"
+#include "stack_report.h"
 #include "memcg.h"
 #include "subcommands.h"
 #include "util.h"
@@ -781,6 +782,8 @@ int cmd_kmem(int argc, char **argv)
 		error_msg("kmem: --folded and --json are two outputs: choose one");
 		return EXIT_USAGE;
 	}
+	if (report_check_outputs("kmem", env.svg, env.pprof, NULL))
+		return EXIT_USAGE;
 	if ((env.folded || env.svg || env.pprof) && !env.ko.cache) {
 		error_msg("kmem: --folded, --svg and --pprof are for the --cache stack report: name a cache");
 		return EXIT_USAGE;

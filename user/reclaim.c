@@ -20,6 +20,7 @@
 #include "memcg.h"
 #include "output.h"
 #include "pressure.h"
+#include "stack_report.h"
 #include "stall_stacks.h"
 #include "subcommands.h"
 #include "util.h"
@@ -1026,6 +1027,8 @@ int cmd_reclaim(int argc, char **argv)
 		error_msg("reclaim: --folded and --json are two outputs: choose one");
 		return EXIT_USAGE;
 	}
+	if (report_check_outputs("reclaim", env.svg, env.pprof, NULL))
+		return EXIT_USAGE;
 	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
 		return 1;
 	err = open_session(&env, &po, &p);

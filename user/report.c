@@ -94,6 +94,8 @@ static int check_args(const struct report_env *env)
 		error_msg("report: --svg and --pprof render a snapshot, not --timeline");
 		return -EINVAL;
 	}
+	if (report_check_outputs("report", env->show.svg, env->show.pprof, env->path))
+		return -EINVAL;
 	if (env->stalls && (env->all || env->snapshot || env->timeline || env->show.min_age_s)) {
 		error_msg("report: --stalls are the recording's stalls, not a snapshot's");
 		return -EINVAL;

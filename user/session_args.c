@@ -168,6 +168,8 @@ static int check_args(const struct session_cmd *cmd, struct session_args *a)
 		error_msg("%s: --folded and --json are two outputs: choose one", a->name);
 		return -EINVAL;
 	}
+	if (report_check_outputs(a->name, a->show.svg, a->show.pprof, NULL))
+		return -EINVAL;
 	if (cmd->check && cmd->check(a))
 		return -EINVAL;
 	if (suppressions_add_defaults(&a->supp) ||

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "cli.h"
 #include "pprof.h"
@@ -595,6 +596,63 @@ int report_opts_parse(struct report_opts *o, int opt, const char *arg)
 	case CLI_PPROF:
 		o->pprof = arg;
 		return 1;
+	}
+	return 0;
+}
+
+/* The directory PATH is in, into ST: 0, or -1 if it cannot be looked at. */
+static int stat_dir_of(const char *path, struct stat *st)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+
+	if (!slash)
+		return stat(".", st);
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, slash - path);
+	dir[slash - path] = 0;
+	return stat(slash == path ? "/" : dir, st);
+}
+
+/*
+ * A and B name one file that a write would replace: the same regular file
+ * where both exist (a device or a FIFO is written in place, and may take
+ * both); where neither does, the same name in the same directory ("x.svg"
+ * and "./x.svg"), or the same path if a directory cannot be looked at.
+ */
+static bool same_file(const char *a, const char *b)
+{
+	const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+	bool has_a, has_b;
+	struct stat sa, sb;
+
+	has_a = !stat(a, &sa);
+	has_b = !stat(b, &sb);
+	if (has_a && has_b)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && S_ISREG(sa.st_mode);
+	if (has_a || has_b)
+		return false;
+	if (strcmp(na ? na + 1 : a, nb ? nb + 1 : b))
+		return false;
+	if (stat_dir_of(a, &sa) || stat_dir_of(b, &sb))
+		return !strcmp(a, b);
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int report_check_outputs(const char *cmd, const char *svg, const char *pprof, const char *input)
+{
+	if (svg && pprof && same_file(svg, pprof)) {
+		error_msg("%s: --svg and --pprof both name %s: give each its own file", cmd, pprof);
+		return -EINVAL;
+	}
+	if (input && svg && same_file(svg, input)) {
+		error_msg("%s: --svg %s is the recording read: write elsewhere", cmd, svg);
+		return -EINVAL;
+	}
+	if (input && pprof && same_file(pprof, input)) {
+		error_msg("%s: --pprof %s is the recording read: write elsewhere", cmd, pprof);
+		return -EINVAL;
 	}
 	return 0;
 }

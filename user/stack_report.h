@@ -113,5 +113,11 @@ struct report_opts {
 int report_opts_parse(struct report_opts *o, int opt, const char *arg);
 /* 0 if the files asked for can be written: checked before anything starts. */
 int report_opts_check_files(const struct report_opts *o);
+/*
+ * 0 if the --svg and --pprof files of command CMD are two files, neither
+ * INPUT (the recording read, or NULL), else -EINVAL said in one line:
+ * one would replace the other, or what is being read.
+ */
+int report_check_outputs(const char *cmd, const char *svg, const char *pprof, const char *input);
 
 #endif
