@@ -226,6 +226,9 @@ expect_error "bad gap" 2 \
 expect_error "a gap shorter than a tick" 2 \
 	"memlens: reclaim: --gap 0.01 is shorter than --tick 0.2: an episode would end between the ticks that count it" \
 	"$MEMLENS_BIN" reclaim --gap 0.01 --tick 0.2
+# A tick above the default gap (1 s) without --gap: the gap is the tick.
+"$MEMLENS_BIN" reclaim --tick 2 -i 0.2 -n 1 >/dev/null 2>"$tmp/tick2.err"
+check_eq "--tick 2 without --gap: runs" 0 $?
 expect_error "no uprobes here" 2 \
 	"memlens: reclaim: unknown option '--no-uprobes' (see memlens reclaim --help)" \
 	"$MEMLENS_BIN" reclaim --no-uprobes

@@ -240,6 +240,9 @@ test_cgroup() {
 	check_eq "--cgroup: only the process in the cgroup" "$D_pid" \
 		"$(jq -r 'select(.type == "process") | .pid' "$out" | sort -u | tr '\n' ' ' | xargs)"
 	check_eq "--cgroup: its brk and mmap" "1 1 " "$(totals "$(last_row "$out" "$D_pid")" brk_grow mmap)"
+	check "--cgroup: the start line says what is traced" grep -qx \
+		"memlens: tracing the tasks of cgroup $CGROUP_NAME without uprobes; Ctrl-C to stop" \
+		"$tmp/cg.err"
 	echo exit >&$D_fd
 	echo exit >&$E_fd
 	wait "$D_pid" "$E_pid"

@@ -299,3 +299,18 @@ int cli_parse_view(int argc, char **argv, const struct view_cmd *cmd, struct vie
 	}
 	return 0;
 }
+
+const char *cli_view_target(const struct view_opts *o, char *buf, size_t len)
+{
+	if (o->pid)
+		snprintf(buf, len, "one process");
+	else if (o->comm && o->cgroup)
+		snprintf(buf, len, "processes named %s in cgroup %s", o->comm, o->cgroup);
+	else if (o->comm)
+		snprintf(buf, len, "processes named %s", o->comm);
+	else if (o->cgroup)
+		snprintf(buf, len, "the tasks of cgroup %s", o->cgroup);
+	else
+		snprintf(buf, len, "all processes");
+	return buf;
+}

@@ -123,6 +123,9 @@ struct view_opts {
 	bool cost;			/* time the programs: the view shows what memlens costs */
 };
 
+/* What O traces, for the line a view starts with: "all processes", "processes named X"... */
+const char *cli_view_target(const struct view_opts *o, char *buf, size_t len);
+
 /* What a view says of itself to cli_parse_view. */
 struct view_cmd {
 	/* Its options: cli_view_filters and its own. */

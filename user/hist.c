@@ -111,8 +111,8 @@ static void print_losses(const struct hist_env *env, struct sysview *v)
 		alloc_stats_print_lost_json(stdout, stats);
 		fputs("}}\n", stdout);
 	} else if (lost) {
-		printf("LOST: %" PRIu64 " events not counted (full maps or ring buffer; see --json)\n",
-		       lost);
+		printf("LOST: %" PRIu64 " calls or events not counted (full maps, the ring buffer, "
+		       "operator news not followed; see --json)\n", lost);
 	}
 }
 
@@ -157,6 +157,7 @@ int cmd_hist(int argc, char **argv)
 	struct proc_row *prev = NULL;
 	size_t nr_prev = 0;
 	struct sysview *v;
+	char target[512];
 	uint64_t next;
 	int err = 0;
 
@@ -165,7 +166,7 @@ int cmd_hist(int argc, char **argv)
 	ignore_sigpipe();
 	if (sysview_open(&env.o, &v))
 		return 1;
-	info_msg("tracing %s%s; Ctrl-C to print", env.o.pid ? "one process" : "all processes",
+	info_msg("tracing %s%s; Ctrl-C to print", cli_view_target(&env.o, target, sizeof(target)),
 		 env.o.no_uprobes ? " without uprobes" : "");
 	next = monotonic_ns() + env.o.interval_s * 1e9;
 	while (!stop_requested() && !sysview_target_gone(v)) {

@@ -14,7 +14,8 @@ int memcg_resolve(const char *arg, uint64_t *id)
 {
 	char path[4096];
 	struct statfs sfs;
-	struct stat st, root;
+	char file[4096 + 32];
+	struct stat st, ctl;
 
 	if (arg[0] == '/')
 		snprintf(path, sizeof(path), "%s", arg);
@@ -32,9 +33,11 @@ int memcg_resolve(const char *arg, uint64_t *id)
 	/*
 	 * The id BPF compares is the directory's inode number in the memory
 	 * hierarchy: in another one (cpu, pids) the same number names some
-	 * other memory cgroup. Each hierarchy is a file system of its own.
+	 * other memory cgroup. Every cgroup of the memory hierarchy, wherever
+	 * it is mounted, has the controller's files.
 	 */
-	if (stat(CGROUP_V1_MEMORY, &root) || root.st_dev != st.st_dev) {
+	snprintf(file, sizeof(file), "%s/memory.limit_in_bytes", path);
+	if (stat(file, &ctl)) {
 		error_msg("%s is not a memory cgroup: it is in another cgroup v1 hierarchy "
 			  "than the memory controller's (%s)", path, CGROUP_V1_MEMORY);
 		return -EINVAL;

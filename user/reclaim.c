@@ -32,7 +32,7 @@
 
 struct reclaim_env {
 	struct view_opts o;		/* filters, interval, count, json */
-	double gap_s;
+	double gap_s;			/* < 0: not given, 1 s or a tick if longer */
 	double tick_s;
 	bool no_page_allocs;
 	unsigned long long rows;
@@ -1009,7 +1009,7 @@ static int run(struct reclaim_env *env, struct pressure *p)
 int cmd_reclaim(int argc, char **argv)
 {
 	struct reclaim_env env = {
-		.o.interval_s = 1, .gap_s = 1, .tick_s = 0.1, .rows = 10,
+		.o.interval_s = 1, .gap_s = -1, .tick_s = 0.1, .rows = 10,
 	};
 	struct pressure_opts po = {};
 	struct pressure *p = NULL;
@@ -1018,6 +1018,8 @@ int cmd_reclaim(int argc, char **argv)
 	if (cli_parse_view(argc, argv, &reclaim_cmd, &env.o, &env))
 		return EXIT_USAGE;
 	/* An episode's allocations and timeline come a tick at a time. */
+	if (env.gap_s < 0)
+		env.gap_s = env.tick_s > 1 ? env.tick_s : 1;
 	if (env.gap_s < env.tick_s) {
 		error_msg("reclaim: --gap %g is shorter than --tick %g: an episode would end "
 			  "between the ticks that count it", env.gap_s, env.tick_s);

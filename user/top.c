@@ -446,6 +446,7 @@ int cmd_top(int argc, char **argv)
 	struct top_state st = {};
 	unsigned long long updates = 0;
 	struct sysview *v;
+	char target[512];
 	uint64_t next;
 	int err;
 
@@ -468,7 +469,7 @@ int cmd_top(int argc, char **argv)
 		prom_stop(env.prom_server);
 		return 1;
 	}
-	info_msg("tracing %s%s; Ctrl-C to stop", env.o.pid ? "one process" : "all processes",
+	info_msg("tracing %s%s; Ctrl-C to stop", cli_view_target(&env.o, target, sizeof(target)),
 		 env.o.no_uprobes ? " without uprobes" : "");
 	if (env.live)
 		tty_raw();
