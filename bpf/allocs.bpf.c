@@ -1814,26 +1814,13 @@ static void munmap_blocks(__u64 addr, __u64 len)
 
 /*
  * mremap of OLD_LEN bytes of the mapping at ADDR: out of the map into
- * *OLD, with that size; the tail past them stays where it is, the rest of
- * the block (mremap moves or resizes only the range it is given). A length
- * of 0 (a second mapping of shared pages) leaves the old one alone.
+ * *OLD, whole, until the call returns (mremap_done(), or put back as it
+ * was if it fails). A length of 0 (a second mapping of shared pages)
+ * leaves the old one alone.
  */
 static bool mremap_take(__u64 addr, __u64 old_len, struct alloc_info *old)
 {
-	__u64 size;
-
-	old_len = page_align(old_len);
-	if (!old_len || !take_mapping(addr, old))
-		return false;
-	size = page_align(old->size);
-	if (old_len < size) {
-		struct alloc_info tail = *old;
-
-		tail.size = size - old_len;
-		restore_alloc(current_tgid(), addr + old_len, &tail);
-		old->size = old_len;
-	}
-	return true;
+	return page_align(old_len) && take_mapping(addr, old);
 }
 
 /* brk and munmap keep no state to their exit; see syscall_enter. */
@@ -1844,9 +1831,23 @@ static void munmap_done(__u32 tgid, struct syscall_args *sc)
 
 static void mremap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 {
+	__u64 old_len = page_align(sc->args[1]), size;
+
 	proc_add(tgid, PS_MREMAP, 1);
 	if (!sc->has_old)
 		return;
+	/*
+	 * mremap moves or resizes only the range it is given: the tail of
+	 * the mapping past it stays where it was, the rest of the block.
+	 */
+	size = page_align(sc->old.size);
+	if (old_len < size) {
+		struct alloc_info tail = sc->old;
+
+		tail.size = size - old_len;
+		restore_alloc(tgid, sc->args[0] + old_len, &tail);
+		sc->old.size = old_len;
+	}
 	account_free(tgid, &sc->old);
 	record_alloc(bpf_get_current_pid_tgid(), ret, sc->args[2], KIND_MREMAP, 0,
 		     stack_in_syscall(ctx), false);

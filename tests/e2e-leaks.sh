@@ -99,6 +99,8 @@ test_map_calls() {
 		"mremap 16384,__mmap 24576" \
 		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol == "mremap_part"))
 			| "\(.frames[0].symbol) \(.bytes)"] | sort | reverse | join(",")' <<<"$r")"
+	check_eq "map calls: a failed mremap of 2 of 8 pages: the mapping as it was, one block" \
+		"1 1 32768" "$(group "$r" mremap_fails)"
 }
 
 # Code inlined into the function a frame is named after: the line is the

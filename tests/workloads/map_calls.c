@@ -8,6 +8,9 @@
  *   mremap_part         mmap(8 pages), mremap of its first 2 pages to 4
  *                       pages elsewhere: the 4 moved (mremap)     16384 bytes
  *                       and the 6 pages left behind (mmap)        24576 bytes
+ *   mremap_fails        mmap(8 pages), an mremap of its first 2 pages to 4
+ *                       in place, which fails (the rest is in the way):
+ *                       the mapping as it was, one block          32768 bytes
  *
  * Prints "side by side" if the two mappings were put side by side (another
  * thread of the process could take the room first: none here), and exits.
@@ -53,9 +56,18 @@ void mremap_part(void)
 	memset(q, 0x5a, 4 * PAGE);
 }
 
+void mremap_fails(void)
+{
+	char *p = map_at(NULL, 8 * PAGE);
+
+	if (mremap(p, 2 * PAGE, 4 * PAGE, 0) != MAP_FAILED)
+		_exit(1);
+}
+
 int main(void)
 {
 	unmap_side_by_side();
 	mremap_part();
+	mremap_fails();
 	return 0;
 }
