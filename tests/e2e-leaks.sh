@@ -113,6 +113,11 @@ test_inlined_line() {
 		"3 300 leak_inlined inline_leak.c:$line" \
 		"$(jq -r '.stacks[] | select(.frames[0].symbol == "leak_inlined")
 			| "\(.allocations) \(.bytes) \(.frames[0].symbol) \(.frames[0].file | split("/") | last):\(.frames[0].line)"' <<<"$r")"
+	line=$(grep -n 'OUTER \*/$' tests/workloads/inline_leak.c | cut -d: -f1)
+	check_eq "inlined two deep: leak_nested's 2 x 200 bytes, at the line of its call" \
+		"2 400 leak_nested inline_leak.c:$line" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_nested")]
+			| "\(map(.allocations) | add) \(map(.bytes) | add) leak_nested \(map("\(.frames[0].file | split("/") | last):\(.frames[0].line)") | unique | join(","))"' <<<"$r")"
 }
 
 # A library loaded with dlopen just before exit: its leak still resolves,

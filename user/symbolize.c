@@ -35,6 +35,26 @@ struct sym_module {
 	void *names;		/* tsearch tree of struct demangled, by symbol */
 	char *build_id;		/* in hex, read once: NULL if none */
 	bool build_id_read;
+	struct inl_cu *inl;	/* the compile units whose inlined calls are read */
+	size_t nr_inl, cap_inl;
+};
+
+/*
+ * The code of a function inlined into another at the top level (not into
+ * an inlined function): [lo, hi) in the module's DWARF addresses, and the
+ * line of its call, in the function it is inlined into.
+ */
+struct inl_call {
+	Dwarf_Addr lo, hi;
+	const char *file;	/* owned by the module's Dwfl */
+	int line;
+};
+
+/* A compile unit's inlined calls, by lo: read once, at its first frame. */
+struct inl_cu {
+	Dwarf_Off off;
+	struct inl_call *calls;
+	size_t nr, cap;
 };
 
 /* A symbol name of the module, demangled once. */
@@ -247,6 +267,9 @@ static void demangled_free(void *p)
 static void module_free(struct sym_module *m)
 {
 	tdestroy(m->names, demangled_free);
+	for (size_t i = 0; i < m->nr_inl; i++)
+		free(m->inl[i].calls);
+	free(m->inl);
 	free(m->build_id);
 	if (m->dwfl)
 		dwfl_end(m->dwfl);
@@ -501,43 +524,113 @@ static const char *module_build_id(struct sym_module *m)
 	return m->build_id;
 }
 
+/* The top-level inlined calls under DIE into C, with their call lines; -ENOMEM or 0. */
+static int collect_inlined(Dwarf_Die *die, Dwarf_Files *files, size_t nfiles, struct inl_cu *c)
+{
+	Dwarf_Addr base, lo, hi;
+	Dwarf_Word idx, line;
+	Dwarf_Attribute attr;
+	const char *file;
+	Dwarf_Die child;
+	ptrdiff_t off;
+	int tag;
+
+	if (dwarf_child(die, &child))
+		return 0;
+	do {
+		tag = dwarf_tag(&child);
+		if (tag != DW_TAG_inlined_subroutine) {
+			/* Scopes that hold code: functions, blocks, and what holds those. */
+			if ((tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block ||
+			     tag == DW_TAG_namespace || tag == DW_TAG_class_type ||
+			     tag == DW_TAG_structure_type || tag == DW_TAG_union_type ||
+			     tag == DW_TAG_try_block || tag == DW_TAG_catch_block) &&
+			    collect_inlined(&child, files, nfiles, c))
+				return -ENOMEM;
+			continue;
+		}
+		/* Not below it: its own inlined calls are within its ranges. */
+		if (dwarf_formudata(dwarf_attr(&child, DW_AT_call_file, &attr), &idx) ||
+		    dwarf_formudata(dwarf_attr(&child, DW_AT_call_line, &attr), &line) ||
+		    idx >= nfiles || !(file = dwarf_filesrc(files, idx, NULL, NULL)))
+			continue;
+		for (off = 0; (off = dwarf_ranges(&child, off, &base, &lo, &hi)) > 0;) {
+			if (array_grow((void **)&c->calls, c->nr, &c->cap, sizeof(*c->calls)))
+				return -ENOMEM;
+			c->calls[c->nr++] = (struct inl_call){ lo, hi, file, line };
+		}
+	} while (!dwarf_siblingof(&child, &child));
+	return 0;
+}
+
+static int cmp_inl_call(const void *a, const void *b)
+{
+	const struct inl_call *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The inlined calls of compile unit CU of M, read at the first call: NULL if none can be. */
+static const struct inl_cu *inlined_of(struct sym_module *m, Dwarf_Die *cu)
+{
+	Dwarf_Off off = dwarf_dieoffset(cu);
+	Dwarf_Files *files;
+	struct inl_cu *c;
+	size_t nfiles;
+
+	for (size_t i = 0; i < m->nr_inl; i++)
+		if (m->inl[i].off == off)
+			return &m->inl[i];
+	if (array_grow((void **)&m->inl, m->nr_inl, &m->cap_inl, sizeof(*m->inl)))
+		return NULL;
+	c = &m->inl[m->nr_inl++];
+	*c = (struct inl_cu){ .off = off };
+	/* Without a file table no call line can be named: an empty list, read once. */
+	if (dwarf_getsrcfiles(cu, &files, &nfiles))
+		return c;
+	if (collect_inlined(cu, files, nfiles, c)) {
+		free(c->calls);
+		*c = (struct inl_cu){ .off = off };
+		return c;
+	}
+	if (c->nr)
+		qsort(c->calls, c->nr, sizeof(*c->calls), cmp_inl_call);
+	return c;
+}
+
 /*
  * Where the function named by the symbol table is at ADDR (an address of
- * MOD's DWARF) when ADDR is in code inlined into it: the line of the call
+ * M's DWARF) when ADDR is in code inlined into it: the line of the call
  * of the outermost inlined function, in the function's own file, not the
  * line of the inlined code (a header's, often). False if ADDR is in no
- * inlined code, or the DWARF does not say.
+ * inlined code, or the DWARF does not say. Each compile unit is read once
+ * (inlined_of()), then a binary search a frame.
  */
-static bool inlined_call_site(Dwfl_Module *mod, Dwarf_Addr addr, const char **file, int *line)
+static bool inlined_call_site(struct sym_module *m, Dwarf_Addr addr, const char **file,
+			      int *line)
 {
-	Dwarf_Die *cu, *scopes = NULL, *outer = NULL;
-	Dwarf_Attribute attr;
-	Dwarf_Word idx, at;
-	Dwarf_Files *files;
-	Dwarf_Addr bias;
-	size_t nfiles;
-	const char *name;
-	int n;
+	const struct inl_cu *c;
+	Dwarf_Addr bias, a;
+	Dwarf_Die *cu;
+	size_t lo = 0, hi;
 
-	cu = dwfl_module_addrdie(mod, addr, &bias);
-	if (!cu)
+	cu = dwfl_module_addrdie(m->mod, addr, &bias);
+	if (!cu || !(c = inlined_of(m, cu)))
 		return false;
-	n = dwarf_getscopes(cu, addr - bias, &scopes);
-	/* Innermost first: the outermost inlined scope is the last one before the function's. */
-	for (int i = 0; i < n; i++)
-		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine)
-			outer = &scopes[i];
-	if (!outer ||
-	    dwarf_formudata(dwarf_attr(outer, DW_AT_call_file, &attr), &idx) ||
-	    dwarf_formudata(dwarf_attr(outer, DW_AT_call_line, &attr), &at) ||
-	    dwarf_getsrcfiles(cu, &files, &nfiles) || idx >= nfiles ||
-	    !(name = dwarf_filesrc(files, idx, NULL, NULL))) {
-		free(scopes);
-		return false;
+	a = addr - bias;
+	/* The last call that begins at or below A. */
+	for (hi = c->nr; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->calls[mid].lo <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	free(scopes);
-	*file = name;
-	*line = at;
+	if (!lo || a >= c->calls[lo - 1].hi)
+		return false;
+	*file = c->calls[lo - 1].file;
+	*line = c->calls[lo - 1].line;
 	return true;
 }
 
@@ -571,7 +664,7 @@ void symbolizer_resolve(struct symbolizer *s, uint64_t addr, struct frame_info *
 		fi->sym_offset = sym_off + 1;	/* offset of ADDR, not ADDR - 1 */
 	}
 	/* The line in the function the frame is named after, inlined code or not. */
-	if (inlined_call_site(r->mod->mod, lookup, &fi->file, &fi->line))
+	if (inlined_call_site(r->mod, lookup, &fi->file, &fi->line))
 		return;
 	line = dwfl_module_getsrc(r->mod->mod, lookup);
 	if (line)

@@ -3,7 +3,9 @@
  * Built with -O2: grab() is inlined into leak_inlined(), which leaks
  * exactly 3 x 100 bytes. The frame is leak_inlined's, and its line is
  * that of the call of grab() in it (the line marked CALL), not a line of
- * grab(). No stdio: its buffers would be allocations of their own.
+ * grab(). The same two levels deep: leak_nested() leaks 2 x 200 bytes
+ * through middle(), the line marked OUTER. No stdio: its buffers would be
+ * allocations of their own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +27,23 @@ __attribute__((noinline)) void leak_inlined(void)
 		kept[i] = grab(100);	/* CALL */
 }
 
+/* Two levels: grab() inlined into middle(), inlined into leak_nested(). */
+static inline void *middle(size_t n)
+{
+	return grab(n + 100);	/* MIDDLE */
+}
+
+void *volatile kept2[2];
+
+__attribute__((noinline)) void leak_nested(void)
+{
+	for (int i = 0; i < 2; i++)
+		kept2[i] = middle(100);	/* OUTER */
+}
+
 int main(void)
 {
 	leak_inlined();
+	leak_nested();
 	return 0;
 }
