@@ -42,24 +42,25 @@ void test_ksyms(void)
 /* memlens' own frames at the top of a kernel stack, and --cache's kmalloc names. */
 void test_kernel_names(void)
 {
-	CHECK(ksyms_tracing_frame("bpf_prog_54cf5238f41c2366_kmem_cache_alloc"));
-	CHECK(ksyms_tracing_frame("bpf_trace_run5"));
-	CHECK(ksyms_tracing_frame("__bpf_trace_kmem_cache_alloc"));
-	CHECK(ksyms_tracing_frame("__traceiter_kmem_cache_alloc"));
+	static const char *const tracing[] = {
+		"bpf_prog_54cf5238f41c2366_kmem_cache_alloc", "bpf_trace_run5",
+		"__bpf_trace_kmem_cache_alloc", "__traceiter_kmem_cache_alloc",
+	};
+	static const struct {
+		const char *name;
+		uint32_t size;
+	} kmalloc[] = {
+		{ "kmalloc-1k", 1024 }, { "kmalloc-1024", 1024 }, { "kmalloc-96", 96 },
+		{ "kmalloc-cg-8k", 8192 }, { "kmalloc-rcl-2k", 2048 }, { "dma-kmalloc-512", 512 },
+		{ "kmalloc-dma-64", 64 }, { "kmalloc-1kb", 0 }, { "kmalloc-k", 0 },
+		{ "kmalloc-0", 0 }, { "kmalloc--1", 0 }, { "kmalloc_buckets", 0 }, { "filp", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(tracing) / sizeof(tracing[0]); i++)
+		CHECK(ksyms_tracing_frame(tracing[i]));
 	CHECK(!ksyms_tracing_frame("kmem_cache_alloc_noprof"));
 	CHECK(!ksyms_tracing_frame(NULL));
-	CHECK_U64(kmem_kmalloc_size("kmalloc-1k"), 1024);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-1024"), 1024);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-96"), 96);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-cg-8k"), 8192);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-rcl-2k"), 2048);
-	CHECK_U64(kmem_kmalloc_size("dma-kmalloc-512"), 512);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-dma-64"), 64);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-1kb"), 0);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-k"), 0);
-	CHECK_U64(kmem_kmalloc_size("kmalloc-0"), 0);
-	CHECK_U64(kmem_kmalloc_size("kmalloc--1"), 0);
-	CHECK_U64(kmem_kmalloc_size("kmalloc_buckets"), 0);
-	CHECK_U64(kmem_kmalloc_size("filp"), 0);
+	for (size_t i = 0; i < sizeof(kmalloc) / sizeof(kmalloc[0]); i++)
+		CHECK_U64(kmem_kmalloc_size(kmalloc[i].name), kmalloc[i].size);
 	CHECK_U64(kmem_kmalloc_size(NULL), 0);
 }
