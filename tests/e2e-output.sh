@@ -78,6 +78,19 @@ check_eq "record -o over a recording, a run that works: replaced, nothing beside
 	"0 new a.rec" "$? $([ "$(cksum <"$tmp/kept/a.rec")" != "$was" ] && echo new) $(ls "$tmp/kept")"
 "$MEMLENS" report "$tmp/kept/a.rec" >/dev/null 2>&1
 check_eq "record -o over a recording: the new one reads" 0 $?
+# An output written in place is never cut back: /dev/stdout appended to a
+# file that holds 100 KiB already, whose size limit stops the recording,
+# keeps those 100 KiB (before the fix: cut to the recording's 100 bytes).
+head -c 102400 /dev/zero | tr '\0' A >"$tmp/appended"
+cp "$tmp/appended" "$tmp/appended.was"
+(trap '' XFSZ; ulimit -f 101; "$MEMLENS" record -o /dev/stdout -- "$LEAKY" >>"$tmp/appended" \
+	2>"$tmp/appended.err")
+check_eq "record -o /dev/stdout >> a file, its limit reached: exit 1, what was there kept" \
+	"1 same" "$? $(cmp -s -n 102400 "$tmp/appended" "$tmp/appended.was" && echo same)"
+check "record -o /dev/stdout >> a file, its limit reached: said, not cut back" grep -q \
+	"^memlens: cannot write /dev/stdout: File too large; written in place, it ends where the error came" \
+	"$tmp/appended.err"
+
 # A disk that fills before the first snapshot is whole (sampled_leak's
 # 10001 blocks, a page free): the old recording stays.
 suite_cleanup() {

@@ -525,12 +525,18 @@ static int begin_recording(struct alloc_session *s, int target)
 static int close_recording(struct alloc_session *s)
 {
 	uint64_t bytes = 0;
+	bool whole;
 	int err;
 
 	if (!s->rec)
 		return 0;
-	err = rec_writer_close(s->rec, &bytes);
+	err = rec_writer_close(s->rec, &bytes, &whole);
 	s->rec = NULL;
+	if (err && !whole) {
+		error_msg("cannot write %s: %s; written in place, it ends where the error came "
+			  "(%" PRIu64 " bytes)", s->opts->output, strerror(-err), bytes);
+		return err;
+	}
 	if (err && !bytes) {
 		error_msg("cannot write %s: %s; nothing recorded, what was there is as it was",
 			  s->opts->output, strerror(-err));

@@ -221,6 +221,7 @@ struct rec_writer {
 	 */
 	char temp[4096];
 	char *path;
+	bool made;		/* a file of ours (renamed over PATH), not one written in place */
 	uint64_t bytes;
 	/*
 	 * Where the last two complete snapshots end: an error cuts back to
@@ -279,6 +280,7 @@ static int open_output(struct rec_writer *w, const char *path)
 
 	if (fd < 0)
 		return fd;
+	w->made = w->temp[0];
 	w->path = strdup(path);
 	w->f = fdopen(fd, "w");
 	if (w->path && w->f)
@@ -787,7 +789,7 @@ static void write_end(struct rec_writer *w)
 		w->err = -errno;
 }
 
-int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written)
+int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written, bool *cut_back_whole)
 {
 	int first_err = w->err;
 	int err;
@@ -796,7 +798,14 @@ int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written)
 		write_end(w);
 	if (w->err && !first_err)
 		first_err = w->err;
-	for (int to = 0; w->err && to < 2; to++) {
+	if (cut_back_whole)
+		*cut_back_whole = w->made;
+	/*
+	 * Cut back only a file of ours: a device, a FIFO or a descriptor
+	 * written in place (/dev/stdout appended to a file) holds what was
+	 * there before memlens, at offsets it does not know.
+	 */
+	for (int to = 0; w->made && w->err && to < 2; to++) {
 		cut_back(w, to);
 		if (!w->err)
 			write_end(w);

@@ -117,12 +117,14 @@ int rec_writer_stalls(struct rec_writer *w, const struct rec_stall *stalls, size
 int rec_writer_scan(struct rec_writer *w, const struct reach_stats *st,
 		    const struct alloc_rec *allocs, size_t nr);
 /*
- * Write END and close. After a write error the file is first cut back to
- * its last complete snapshot, so that it stays readable; if there is none,
- * it is dropped (*BYTES_WRITTEN 0) and what was at the path stays. Returns
- * the first error of the writer's life.
+ * Write END and close. After a write error a file memlens made is first
+ * cut back to its last complete snapshot, so that it stays readable (and
+ * *CUT_BACK_WHOLE, if not NULL, says so); if there is none, it is dropped
+ * (*BYTES_WRITTEN 0) and what was at the path stays. An output written in
+ * place (a device, a FIFO, /dev/stdout) is never cut back: it ends where
+ * the error left it. Returns the first error of the writer's life.
  */
-int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written);
+int rec_writer_close(struct rec_writer *w, uint64_t *bytes_written, bool *cut_back_whole);
 /*
  * Drop W and, with PATH, what it wrote: the file it made at PATH is
  * removed, a device or a FIFO written in place is kept.

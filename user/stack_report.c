@@ -642,6 +642,11 @@ static bool same_file(const char *a, const char *b)
 
 int report_check_outputs(const char *cmd, const char *svg, const char *pprof, const char *input)
 {
+	struct stat st;
+
+	/* A recording that is not there is no output's: its load says so. */
+	if (input && stat(input, &st))
+		input = NULL;
 	if (svg && pprof && same_file(svg, pprof)) {
 		error_msg("%s: --svg and --pprof both name %s: give each its own file", cmd, pprof);
 		return -EINVAL;

@@ -89,7 +89,7 @@ static int write_sample(const char *path)
 	snap.exit_code = 3 << 8;
 	snap.comm = "leaky-renamed";
 	rec_writer_snapshot(w, &snap, s2, 3, test_stack, NULL);
-	return rec_writer_close(w, &bytes);
+	return rec_writer_close(w, &bytes, NULL);
 }
 
 struct seen {
@@ -520,7 +520,7 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 	CHECK(rec_writer_stalls(w, later, 2, &later_sum) == 0);
 	snap.mono_ns = 3 * SEC;
 	rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
-	CHECK(rec_writer_close(w, &bytes) == 0);
+	CHECK(rec_writer_close(w, &bytes, NULL) == 0);
 	CHECK(recording_load(path, false, &rec, err, sizeof(err)) == 0);
 	/* The fuzzer starts from this file too (tests/fuzz.sh): STALLS records to mutate. */
 	if (getenv("MEMLENS_FUZZ_SEEDS")) {
@@ -577,7 +577,7 @@ static void test_stalls(const uint8_t *plain, size_t plain_len)
 		rec_writer_begin(w, &session);
 		CHECK(rec_writer_stalls(w, bad, 1, &(struct rec_stall_sum){ 1, 0 }) == 0);
 		rec_writer_snapshot(w, &snap, blocks, 1, test_stack, NULL);
-		CHECK(rec_writer_close(w, &bytes) == 0);
+		CHECK(rec_writer_close(w, &bytes, NULL) == 0);
 		rec = NULL;
 		CHECK(recording_load(path, false, &rec, err, sizeof(err)) == -EINVAL);
 		CHECK(strstr(err, "stall kind out of range") != NULL);
@@ -671,7 +671,7 @@ static void test_scan(const uint8_t *plain, size_t plain_len)
 	CHECK(rec_writer_scan(w, &(struct reach_stats){ .threads = 1 }, blocks, 4) == 0);
 	snap.mono_ns = 4 * SEC;
 	rec_writer_snapshot(w, &snap, blocks, 4, test_stack, NULL);
-	CHECK(rec_writer_close(w, &bytes) == 0);
+	CHECK(rec_writer_close(w, &bytes, NULL) == 0);
 	CHECK(read_file(path, &data, &len) == 0);
 	/* The fuzzer starts from this file too (tests/fuzz.sh): SCAN records to mutate. */
 	if (getenv("MEMLENS_FUZZ_SEEDS")) {
