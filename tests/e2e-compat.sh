@@ -151,7 +151,7 @@ test_top_hist() {
 	MEMLENS_DISABLE=uprobe_multi "$MEMLENS" hist --json -c "$NAME" >"$hist" 2>"$tmp/hist.err" &
 	hpid=$!
 	pids+=("$hpid")
-	if ! wait_for "$tmp/top.err" "tracing all processes" || ! wait_for "$tmp/hist.err" "tracing"; then
+	if ! wait_for "$tmp/top.err" "tracing processes named $NAME" || ! wait_for "$tmp/hist.err" "tracing"; then
 		not_ok "$name: memlens did not start" "$(cat "$tmp/top.err" "$tmp/hist.err")"
 		return
 	fi

@@ -210,6 +210,9 @@ expect_error "report --svg F --pprof ./F, F new" 2 \
 	"memlens: report: --svg and --pprof both name $tmp/./new.out: give each its own file" \
 	"$MEMLENS" report --svg "$tmp/new.out" --pprof "$tmp/./new.out" "$tmp/leaky.rec"
 check "report --svg F --pprof ./F: F not made" test ! -e "$tmp/new.out"
+expect_error "report --svg X X, X missing: the recording missing, not an output clash" 1 \
+	"memlens: $tmp/missing.rec: No such file or directory" \
+	"$MEMLENS" report --svg "$tmp/missing.rec" "$tmp/missing.rec"
 "$MEMLENS" report --svg "$tmp/null" --pprof "$tmp/null" "$tmp/leaky.rec" >/dev/null 2>&1
 check_eq "report --svg and --pprof one device node: written in place, exit code" 0 $?
 # The command, started, goes on untraced: said after.

@@ -90,7 +90,7 @@ test_two_processes() {
 	"$MEMLENS" hist --json -c "$NAME" >"$hist" 2>"$tmp/hist.err" &
 	hpid=$!
 	pids+=("$hpid")
-	if ! wait_for "$tmp/top.err" "tracing all processes" || ! wait_for "$tmp/hist.err" "tracing"; then
+	if ! wait_for "$tmp/top.err" "tracing processes named $NAME" || ! wait_for "$tmp/hist.err" "tracing"; then
 		not_ok "top: memlens did not start" "$(cat "$tmp/top.err" "$tmp/hist.err")"
 		return
 	fi

@@ -64,7 +64,8 @@ static const char reclaim_usage[] =
 enum { OPT_NO_PAGE_ALLOCS = CLI_CMD_KEYS, OPT_STACKS };
 
 static const struct cli_opt reclaim_opts[] = {
-	{ "gap", 'g', "SECS", 0, "quiet time that ends an episode (default 1)" },
+	{ "gap", 'g', "SECS", 0, "quiet time that ends an episode (default 1, or the\n"
+	  "tick if longer)" },
 	{ "tick", 't', "SECS", 0, "resolution of the timeline (default 0.1)" },
 	{ "no-page-allocs", OPT_NO_PAGE_ALLOCS, NULL, 0,
 	  "do not count page allocations (their hook is the\n"
