@@ -222,11 +222,11 @@ test_top_hist() {
 	$ML top --json -i 0.2 -c "$name" >"$work/top.out" 2>"$work/top.err" &
 	track
 	tp=$!
-	wait_for "$work/top.err" "tracing all" 60 "$tp"
+	wait_for "$work/top.err" "tracing processes named $name" 60 "$tp"
 	$ML hist --json -c "$name" >"$work/hist.out" 2>"$work/hist.err" &
 	track
 	hp=$!
-	wait_for "$work/hist.err" "tracing all" 60 "$hp"
+	wait_for "$work/hist.err" "tracing processes named $name" 60 "$hp"
 	echo go >&7
 	wait_for "$work/mo.log" "done" 30 "$w" || meta top "note=workload did not finish"
 	# Two more intervals: one wholly after the work.
