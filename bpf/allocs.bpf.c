@@ -1814,13 +1814,36 @@ static void munmap_blocks(__u64 addr, __u64 len)
 
 /*
  * mremap of OLD_LEN bytes of the mapping at ADDR: out of the map into
- * *OLD, whole, until the call returns (mremap_done(), or put back as it
- * was if it fails). A length of 0 (a second mapping of shared pages)
- * leaves the old one alone.
+ * *OLD, whole. mremap moves or resizes only the range it is given: the
+ * tail past it, the rest of the block, goes back at once, where a munmap
+ * of another thread finds it (mremap_tail_back() if the call fails). A
+ * length of 0 (a second mapping of shared pages) leaves the old one alone.
  */
 static bool mremap_take(__u64 addr, __u64 old_len, struct alloc_info *old)
 {
-	return page_align(old_len) && take_mapping(addr, old);
+	__u64 size;
+
+	old_len = page_align(old_len);
+	if (!old_len || !take_mapping(addr, old))
+		return false;
+	size = page_align(old->size);
+	if (old_len < size) {
+		struct alloc_info tail = *old;
+
+		tail.size = size - old_len;
+		restore_alloc(current_tgid(), addr + old_len, &tail);
+	}
+	return true;
+}
+
+/* A failed mremap of SC: the tail mremap_take() put back joins its block again. */
+static void mremap_tail_back(struct syscall_args *sc)
+{
+	__u64 old_len = page_align(sc->args[1]);
+	struct alloc_info tail;
+
+	if (old_len < page_align(sc->old.size))
+		take_mapping(sc->args[0] + old_len, &tail);
 }
 
 /* brk and munmap keep no state to their exit; see syscall_enter. */
@@ -1836,18 +1859,10 @@ static void mremap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret
 	proc_add(tgid, PS_MREMAP, 1);
 	if (!sc->has_old)
 		return;
-	/*
-	 * mremap moves or resizes only the range it is given: the tail of
-	 * the mapping past it stays where it was, the rest of the block.
-	 */
+	/* The tail stayed where it was (mremap_take()): the call took the head. */
 	size = page_align(sc->old.size);
-	if (old_len < size) {
-		struct alloc_info tail = sc->old;
-
-		tail.size = size - old_len;
-		restore_alloc(tgid, sc->args[0] + old_len, &tail);
+	if (old_len < size)
 		sc->old.size = old_len;
-	}
 	account_free(tgid, &sc->old);
 	record_alloc(bpf_get_current_pid_tgid(), ret, sc->args[2], KIND_MREMAP, 0,
 		     stack_in_syscall(ctx), false);
@@ -1899,8 +1914,10 @@ static __always_inline int syscall_enter(enum mem_syscall nr,
 
 static void syscall_failed(__u32 tgid, struct syscall_args *sc, long err)
 {
-	if (sc->has_old)		/* mremap failed: the mapping stays */
+	if (sc->has_old) {		/* mremap failed: the mapping stays, whole */
+		mremap_tail_back(sc);
 		restore_alloc(tgid, sc->args[0], &sc->old);
+	}
 	if (sc->nr == SYS_MMAP || sc->nr == SYS_MREMAP) {
 		proc_add(tgid, PS_MMAP_FAILED, 1);
 		if (track_mmaps && !sc->internal)

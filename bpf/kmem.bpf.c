@@ -609,4 +609,19 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	return cost_end();
 }
 
+/*
+ * A new process may have the pid of one that exec'd and is gone: its name
+ * at that exec is not this one's.
+ */
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
+
+	cost_begin();
+	if (pid == tgid)
+		bpf_map_delete_elem(&exec_comms, &tgid);
+	return cost_end();
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

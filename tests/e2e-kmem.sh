@@ -416,6 +416,37 @@ test_name_of_exited() {
 }
 test_name_of_exited
 
+# A process that reuses the pid of one that exec'd and exited, and execs
+# nothing: its own name (this shell's, a subshell), not the other's. The
+# next pid is asked for (ns_last_pid); another process of the host can
+# take it first, and then there is nothing to check.
+test_name_of_reused_pid() {
+	local out=$tmp/reused.json name=kr-$$ pid again
+
+	cp /bin/true "$tmp/$name"
+	start_kmem "$out" -j -P -r 0 -i 0.3
+	"$tmp/$name" &
+	pid=$!
+	wait "$pid"
+	echo $((pid - 1)) >/proc/sys/kernel/ns_last_pid
+	# A file made by the subshell itself (a redirection): its dentry and
+	# inode stay outstanding, so the exited subshell keeps rows.
+	(: >"$work/reused-$$") &
+	again=$!
+	wait "$again"
+	wait_intervals "$out" 2
+	stop_memlens
+	if [ "$again" != "$pid" ]; then
+		ok "reused pid: # SKIP pid $pid not reused (the subshell got $again)"
+		return
+	fi
+	check_eq "reused pid: the subshell's rows, with its own name" "bash" \
+		"$(jq -r --argjson p "$pid" 'select(.type == "process" and .pid == $p) | .comm' \
+			"$out" | sort -u | tr '\n' ' ' | xargs)"
+	rm -f "$work/reused-$$"
+}
+test_name_of_reused_pid
+
 expect_error "no such pid" 1 "memlens: pid 999999999 does not exist" \
 	"$MEMLENS_BIN" kmem -p 999999999
 expect_error "bad sort key" 2 "memlens: invalid sort key 'size' (see memlens kmem --help)" \
