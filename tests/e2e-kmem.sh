@@ -398,14 +398,15 @@ test_pages_of_exited() {
 test_pages_of_exited
 
 # A process that has exited by the report keeps its name: the program it
-# exec'd (a copy of true under a name of this run's), not "?" (its
-# /proc/PID/comm is gone) nor the shell it was forked from.
+# exec'd (a copy of touch under a name of this run's: the file it makes
+# keeps rows of it outstanding), not "?" (its /proc/PID/comm is gone) nor
+# the shell it was forked from.
 test_name_of_exited() {
 	local out=$tmp/short.json name=ks-$$ pid
 
-	cp /bin/true "$tmp/$name"
+	cp "$(command -v touch)" "$tmp/$name"
 	start_kmem "$out" -j -P -r 0 -i 0.3
-	"$tmp/$name" &
+	"$tmp/$name" "$work/exited-$$" &
 	pid=$!
 	wait "$pid"
 	wait_intervals "$out" 2
@@ -413,11 +414,12 @@ test_name_of_exited() {
 	check_eq "exited: every row of the process, with the name it exec'd" "$name" \
 		"$(jq -r --argjson p "$pid" 'select(.type == "process" and .pid == $p) | .comm' \
 			"$out" | sort -u | tr '\n' ' ' | xargs)"
+	rm -f "$work/exited-$$"
 }
 test_name_of_exited
 
 # A process that reuses the pid of one that exec'd and exited, and execs
-# nothing: its own name (this shell's, a subshell), not the other's. The
+# nothing: its own name (this shell's, a subshell's), not the other's. The
 # next pid is asked for (ns_last_pid); another process of the host can
 # take it first, and then there is nothing to check.
 test_name_of_reused_pid() {
@@ -440,7 +442,7 @@ test_name_of_reused_pid() {
 		ok "reused pid: # SKIP pid $pid not reused (the subshell got $again)"
 		return
 	fi
-	check_eq "reused pid: the subshell's rows, with its own name" "bash" \
+	check_eq "reused pid: the subshell's rows, with its own name" "$(cat /proc/$$/comm)" \
 		"$(jq -r --argjson p "$pid" 'select(.type == "process" and .pid == $p) | .comm' \
 			"$out" | sort -u | tr '\n' ' ' | xargs)"
 	rm -f "$work/reused-$$"
