@@ -730,16 +730,8 @@ int alloc_session_run(struct session_opts *o)
 		return 1;
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return 1;
-	if (o->pid && check_pid(o->pid))
+	if (o->pid && check_target_pid(&o->pid))
 		return 1;
-	if (o->pid) {
-		int tgid = pid_tgid(o->pid);
-
-		if (tgid > 0 && tgid != o->pid) {
-			info_msg("%d is a thread of process %d: tracing the process", o->pid, tgid);
-			o->pid = tgid;
-		}
-	}
 	setup_libbpf_logging();
 	catch_stop_signals();
 	ignore_sigpipe();

@@ -792,7 +792,7 @@ int cmd_kmem(int argc, char **argv)
 		return 1;
 	if (check_privileges() || check_btf())
 		return 1;
-	if (env.o.pid && check_view_pid(&env.o.pid))
+	if (env.o.pid && check_target_pid(&env.o.pid))
 		return 1;
 	if (env.o.cgroup && memcg_resolve(env.o.cgroup, &env.ko.memcg))
 		return 1;

@@ -201,22 +201,6 @@ int file_take_place(const char *name, const char *path)
 	return rename(name, path) ? -errno : 0;
 }
 
-int create_file_anew(const char *path, mode_t mode)
-{
-	char name[4096];
-	int fd = create_file_beside(path, mode, name, sizeof(name)), err;
-
-	if (fd < 0 || !name[0])
-		return fd;
-	err = file_take_place(name, path);
-	if (err) {
-		close(fd);
-		unlink(name);
-		return err;
-	}
-	return fd;
-}
-
 int check_output_path(const char *path)
 {
 	const char *why;

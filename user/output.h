@@ -22,14 +22,10 @@ void print_clean(FILE *out, const char *s);
  * to one (/dev/null, /dev/stdout) is written in place, never replaced by
  * a file; a directory or a link to a regular file is refused.
  *
- * A new, empty file at PATH with MODE, open for writing.
- */
-int create_file_anew(const char *path, mode_t mode);
-/*
- * The same, but the file stays under its unique name, NAME (LEN bytes),
- * until file_take_place() renames it over PATH: what was at PATH stays
- * there until the new file is worth it. NAME is "" where PATH is written
- * in place (a FIFO, a device) and nothing is to be renamed.
+ * A new, empty file for PATH with MODE, open for writing: under its unique
+ * name, NAME (LEN bytes), until file_take_place() renames it over PATH, so
+ * that what was at PATH stays there until the new file is worth it. NAME
+ * is "" where PATH is written in place and nothing is to be renamed.
  */
 int create_file_beside(const char *path, mode_t mode, char *name, size_t len);
 int file_take_place(const char *name, const char *path);
@@ -38,7 +34,7 @@ int check_output_path(const char *path);
 /* Write PATH whole through EMIT(f, CTX): the first error, EMIT's or writing's. */
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
 /*
- * Remove PATH if it is still the regular file FD (from create_file_anew)
+ * Remove PATH if it is still the regular file FD (from create_file_beside)
  * made there: a device or a FIFO written in place is never removed, nor
  * a file someone put there since.
  */

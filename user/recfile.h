@@ -89,7 +89,10 @@ struct rec_snapshot {
 
 struct rec_writer;
 
-/* Create PATH anew (mode 0600, see create_file_anew); nothing written yet. */
+/*
+ * A new recording for PATH (mode 0600, see create_file_beside), which takes
+ * PATH's place at its first whole snapshot; nothing written yet.
+ */
 int rec_writer_open(const char *path, struct rec_writer **out);
 /* The header and SESSION. */
 int rec_writer_begin(struct rec_writer *w, const struct rec_session *sess);

@@ -900,7 +900,7 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 
 	if (check_privileges() || check_btf())
 		return -EPERM;
-	if (env->o.pid && check_view_pid(&env->o.pid))
+	if (env->o.pid && check_target_pid(&env->o.pid))
 		return -ESRCH;
 	if (env->o.cgroup && memcg_resolve(env->o.cgroup, &po->memcg))
 		return -ENOENT;

@@ -317,7 +317,7 @@ int sysview_open(struct view_opts *o, struct sysview **out)
 
 	if (check_privileges() || check_btf() || ensure_tracefs())
 		return -EPERM;
-	if (o->pid && check_view_pid(&o->pid))
+	if (o->pid && check_target_pid(&o->pid))
 		return -ESRCH;
 	v = calloc(1, sizeof(*v));
 	if (!v)

@@ -163,7 +163,7 @@ int check_pid(int pid)
  * -p PID of a view command: a process that exists, and a thread's id
  * (as top -H or a log shows it) taken for its process, said in one line.
  */
-int check_view_pid(int *pid)
+int check_target_pid(int *pid)
 {
 	int err = check_pid(*pid), tgid;
 

@@ -29,7 +29,8 @@ int check_privileges(void);
 int check_btf(void);
 int ensure_tracefs(void);
 int check_pid(int pid);
-int check_view_pid(int *pid);
+/* -p PID: it exists; a thread's id becomes its process's, said in one line. */
+int check_target_pid(int *pid);
 int pid_tgid(int pid);
 void sanitize_name(char *s);
 int read_comm(int pid, char *buf, int len);
