@@ -403,6 +403,12 @@ test_pages_of_exited() {
 }
 test_pages_of_exited
 
+# names_of OUT PID: the names of process PID's rows in OUT (-P), each once.
+names_of() {
+	jq -r --argjson p "$2" 'select(.type == "process" and .pid == $p) | .comm' "$1" |
+		sort -u | tr '\n' ' ' | xargs
+}
+
 # A process that has exited by the report keeps its name: the program it
 # exec'd (a copy of touch under a name of this run's: the file it makes
 # keeps rows of it outstanding), not "?" (its /proc/PID/comm is gone) nor
@@ -417,10 +423,9 @@ test_name_of_exited() {
 	wait "$pid"
 	wait_intervals "$out" 2
 	stop_memlens
-	check_eq "exited: every row of the process, with the name it exec'd" "$name" \
-		"$(jq -r --argjson p "$pid" 'select(.type == "process" and .pid == $p) | .comm' \
-			"$out" | sort -u | tr '\n' ' ' | xargs)"
 	rm -f "$work/exited-$$"
+	check_eq "exited: every row of the process, with the name it exec'd" "$name" \
+		"$(names_of "$out" "$pid")"
 }
 test_name_of_exited
 
@@ -444,14 +449,13 @@ test_name_of_reused_pid() {
 	wait "$again"
 	wait_intervals "$out" 2
 	stop_memlens
+	rm -f "$work/reused-$$"
 	if [ "$again" != "$pid" ]; then
 		ok "reused pid: # SKIP pid $pid not reused (the subshell got $again)"
 		return
 	fi
 	check_eq "reused pid: the subshell's rows, with its own name" "$(cat /proc/$$/comm)" \
-		"$(jq -r --argjson p "$pid" 'select(.type == "process" and .pid == $p) | .comm' \
-			"$out" | sort -u | tr '\n' ' ' | xargs)"
-	rm -f "$work/reused-$$"
+		"$(names_of "$out" "$pid")"
 }
 test_name_of_reused_pid
 

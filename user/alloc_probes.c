@@ -283,6 +283,14 @@ static bool hook_all_cxx(void)
 
 #define NOTHROW "RKSt9nothrow_t"
 
+/* Is NAME a nothrow variant of an operator (its mangled name ends so)? */
+static bool is_nothrow(const char *name)
+{
+	size_t len = strlen(name), tail = strlen(NOTHROW);
+
+	return len > tail && !strcmp(name + len - tail, NOTHROW);
+}
+
 /*
  * An operator new that may throw: no return probe ever. The kernel puts
  * its trampoline, which has no unwind info, in place of the return
@@ -293,9 +301,7 @@ static bool hook_all_cxx(void)
  */
 static bool throwing_new(const struct alloc_func *f)
 {
-	size_t len = strlen(f->name), tail = strlen(NOTHROW);
-
-	return f->kind == KIND_NEW && !(len > tail && !strcmp(f->name + len - tail, NOTHROW));
+	return f->kind == KIND_NEW && !is_nothrow(f->name);
 }
 
 /*
@@ -316,7 +322,7 @@ static void find_forward(struct elf_file *ef, struct placed *p)
 	bool aligned_new = !strcmp(name, "_ZnwmSt11align_val_t") ||
 			   !strcmp(name, "_ZnamSt11align_val_t");
 	size_t len = strlen(name), tail = strlen(NOTHROW);
-	bool nothrow = len > tail && !strcmp(name + len - tail, NOTHROW);
+	bool nothrow = is_nothrow(name);
 	char same[64], throwing[64];
 	const char *const new_targets[] = { same, plain_new ? "malloc" : NULL, NULL };
 
