@@ -149,6 +149,81 @@ spread() {
 	}'
 }
 
+# A system-wide tracer, started for a measurement and stopped after it.
+start_tracer() {
+	"$@" >/dev/null 2>"$tmp/tracer.err" &
+	tracer=$!
+	wait_for "$tmp/tracer.err" "tracing"
+}
+
+stop_tracer() {
+	kill -INT "$tracer"
+	wait "$tracer"
+}
+
+# memlens kmem tracks every slab object of the host: a metadata-heavy loop
+# (create, fstat, close, unlink) allocates and frees a dentry, an inode, a
+# file and their LSM blobs a round. Each round runs it untraced, under the
+# floor (empty programs on the raw tracepoints kmem hooks: what the
+# kernel's tracepoints cost before any BPF work) and under memlens kmem,
+# three times each, one side after the other: the three sides see the same
+# moment of a noisy machine, and KMEM_ROUNDS of them (at least 6: one
+# ratio here is good to a tenth at best) give the medians and a range.
+KMEM_ROUNDS=${KMEM_ROUNDS:-$((ROUNDS > 6 ? ROUNDS : 6))}
+KMEM_TPS=$(sed -n 's|^SEC("raw_tp/\([a-z_]*\)").*|\1|p' bpf/kmem.bpf.c | sort -u)
+# A fresh directory a run: negative dentries pile up in a used one.
+fs_rounds() {
+	local dir
+	dir=$(mktemp -d "$tmp/fs.XXXXXX")
+	build/fsbench "$dir" 20000 | awk '{print $2}'
+	rmdir "$dir"
+}
+# fs_runs NAME: three more runs of NAME, and their median as its round's.
+fs_runs() {
+	local one=()
+	one=("$(fs_rounds)" "$(fs_rounds)" "$(fs_rounds)")
+	runs[$1]+="${one[*]} "
+	runs[$1_round]+="$(median "${one[@]}") "
+}
+kmem_round() {
+	fs_runs fs_none
+	start_tracer build/floor -t $KMEM_TPS
+	fs_runs fs_floor
+	stop_tracer
+	start_tracer ./memlens kmem --json -i 3600
+	fs_runs fs_kmem
+	stop_tracer
+}
+# The ratio of NAME's median to the untraced one, and the range of its rounds' ratios.
+fs_ratio() {
+	awk -v t="$(med "$1")" -v b="$(med fs_none)" -v tr="${runs[$1_round]}" \
+	    -v br="${runs[fs_none_round]}" 'BEGIN {
+		n = split(tr, tv); split(br, bv)
+		for (i = 1; i <= n; i++) {
+			r = tv[i] / bv[i]
+			if (i == 1 || r < lo)
+				lo = r
+			if (i == 1 || r > hi)
+				hi = r
+		}
+		printf "%.0f/s, ratio %.3f (rounds %.2f to %.2f)", t, t / b, lo, hi
+	}'
+}
+kmem_line() {
+	local r
+
+	for ((r = 0; r < KMEM_ROUNDS; r++)); do kmem_round; done
+	printf 'create+fstat+close+unlink rounds (fsbench), %d rounds of 3 runs each way, medians:\n' "$KMEM_ROUNDS"
+	printf '  untraced %.0f/s; empty programs on kmem'"'"'s %d tracepoints %s;\n' \
+		"$(med fs_none)" "$(wc -w <<<"$KMEM_TPS")" "$(fs_ratio fs_floor)"
+	printf '  memlens kmem %s\n' "$(fs_ratio fs_kmem)"
+}
+# ONLY=kmem: that line alone.
+if [ "${ONLY:-}" = kmem ]; then
+	kmem_line
+	exit 0
+fi
+
 # The C++ new/delete loop: every operator hooked, the way before, against
 # those that only forward left to malloc and free (the default), with
 # either unwinder; and hooking malloc and free alone.
@@ -379,21 +454,6 @@ echo
 #   leaks traces another one (the syscall tracepoints are global);
 # - mmap + 16 page faults + munmap rounds under memlens top --no-uprobes,
 #   which counts every process's syscalls and faults.
-start_tracer() {
-	"$@" >/dev/null 2>"$tmp/tracer.err" &
-	tracer=$!
-	wait_for "$tmp/tracer.err" "tracing"
-}
-
-stop_tracer() {
-	kill -INT "$tracer"
-	wait "$tracer"
-}
-
-median() {
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
 # alternate MEASURE TRACER...: prints "untraced traced" medians.
 alternate() {
 	local measure=$1 base=() traced=()
@@ -454,24 +514,4 @@ awk -v b="$rs_plain" -v t="$rs_stacks" 'BEGIN {
 	printf "mmap+16 faults+munmap rounds: %.0f/s under memlens reclaim, %.0f/s under reclaim --stacks (ratio %.3f)\n", b, t, t / b
 }'
 
-# memlens kmem tracks every slab object of the host: a metadata-heavy loop
-# (create, fstat, close, unlink) allocates and frees a dentry, an inode, a
-# file and their LSM blobs a round.
-# A fresh directory a run: negative dentries pile up in a used one.
-fs_rounds() {
-	local dir
-	dir=$(mktemp -d "$tmp/fs.XXXXXX")
-	build/fsbench "$dir" 20000 | awk '{print $2}'
-	rmdir "$dir"
-}
-# The floor: empty programs on the raw tracepoints memlens kmem hooks,
-# what the kernel's tracepoints cost before any BPF work.
-KMEM_TPS=$(sed -n 's|^SEC("raw_tp/\([a-z_]*\)").*|\1|p' bpf/kmem.bpf.c | sort -u)
-read -r kf_base kf_traced < <(alternate fs_rounds build/floor -t $KMEM_TPS)
-read -r km_base km_traced < <(alternate fs_rounds ./memlens kmem --json -i 3600)
-awk -v b="$kf_base" -v t="$kf_traced" -v n="$(wc -w <<<"$KMEM_TPS")" 'BEGIN {
-	printf "create+fstat+close+unlink rounds: %.0f/s untraced, %.0f/s with empty programs on kmem'"'"'s %d tracepoints (ratio %.3f)\n", b, t, n, t / b
-}'
-awk -v b="$km_base" -v t="$km_traced" 'BEGIN {
-	printf "create+fstat+close+unlink rounds: %.0f/s untraced, %.0f/s under memlens kmem (ratio %.3f)\n", b, t, t / b
-}'
+kmem_line
