@@ -107,6 +107,14 @@ if mount -t tmpfs -o size=8k memlens-e2e "$tmp/small"; then
 	check_eq "record -o over a recording, the disk full at once: one line" \
 		"memlens: cannot write $tmp/small/a.rec: No space left on device; nothing recorded, what was there is as it was" \
 		"$(grep 'cannot write' "$tmp/small.err")"
+	# --svg and --pprof to a full disk say why, as every other output does.
+	dd if=/dev/zero of="$tmp/small/fill" bs=1k 2>/dev/null
+	expect_error "report --svg to a full disk" 1 \
+		"memlens: cannot write $tmp/small/a.svg: No space left on device" \
+		"$MEMLENS" report --svg "$tmp/small/a.svg" "$tmp/kept/a.rec"
+	expect_error "report --pprof to a full disk" 1 \
+		"memlens: cannot write $tmp/small/a.pb.gz: No space left on device" \
+		"$MEMLENS" report --pprof "$tmp/small/a.pb.gz" "$tmp/kept/a.rec"
 	umount "$tmp/small"
 else
 	not_ok "a tmpfs of 4 KiB for the full-disk test"
@@ -187,11 +195,11 @@ done
 full_stdout "report > full" "$nospace" "$MEMLENS" report "$tmp/leaky.rec"
 full_stdout "report -j --all > full" "$nospace" "$MEMLENS" report -j --all "$tmp/leaky.rec"
 # Output files on the full device: the same, the device kept.
-eio="memlens: cannot write $tmp/full: Input/output error"
-lost "leaks --svg full" "$eio" "$tmp/null" "$MEMLENS" leaks --svg "$tmp/full" -- "$LEAKY"
-lost "leaks --pprof full" "$eio" "$tmp/null" "$MEMLENS" leaks --pprof "$tmp/full" -- "$LEAKY"
-lost "kmem --pprof full" "$eio" "$tmp/null" "$MEMLENS" kmem --cache dentry -n 1 --pprof "$tmp/full"
-lost "report --svg full" "$eio" "$tmp/null" "$MEMLENS" report --svg "$tmp/full" "$tmp/leaky.rec"
+nospace_file="memlens: cannot write $tmp/full: No space left on device"
+lost "leaks --svg full" "$nospace_file" "$tmp/null" "$MEMLENS" leaks --svg "$tmp/full" -- "$LEAKY"
+lost "leaks --pprof full" "$nospace_file" "$tmp/null" "$MEMLENS" leaks --pprof "$tmp/full" -- "$LEAKY"
+lost "kmem --pprof full" "$nospace_file" "$tmp/null" "$MEMLENS" kmem --cache dentry -n 1 --pprof "$tmp/full"
+lost "report --svg full" "$nospace_file" "$tmp/null" "$MEMLENS" report --svg "$tmp/full" "$tmp/leaky.rec"
 # An output that is the recording read, or the other output: refused before
 # anything is written (an old memlens replaced the recording with a profile).
 sum=$(md5sum <"$tmp/leaky.rec")

@@ -229,10 +229,54 @@ int check_output_path(const char *path)
 	return err;
 }
 
+/*
+ * A stream on a file descriptor that keeps its first write error: stdio
+ * keeps only that there was one, and an emitter that sees it after
+ * more calls (at its flush) could only say EIO, not ENOSPC.
+ */
+struct emit_file {
+	int fd;
+	int err;	/* the first failed write's, negative */
+};
+
+static ssize_t emit_file_write(void *cookie, const char *buf, size_t len)
+{
+	struct emit_file *ef = cookie;
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len && !ef->err) {
+		n = write(ef->fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ef->err = -errno;
+		else if (n == 0)
+			ef->err = -EIO;
+		else
+			done += n;
+	}
+	return ef->err ? -1 : (ssize_t)done;
+}
+
+static int emit_file_close(void *cookie)
+{
+	struct emit_file *ef = cookie;
+
+	if (close(ef->fd) && !ef->err)
+		ef->err = -errno;
+	return ef->err ? -1 : 0;
+}
+
 /* EMIT into FD, closed after: 0 or the first error, writing's or closing's. */
 static int emit_into(int fd, int (*emit)(FILE *f, void *ctx), void *ctx)
 {
-	FILE *f = fdopen(fd, "w");
+	static const cookie_io_functions_t io = {
+		.write = emit_file_write,
+		.close = emit_file_close,
+	};
+	struct emit_file ef = { .fd = fd };
+	FILE *f = fopencookie(&ef, "w", io);
 	int err;
 
 	if (!f) {
@@ -242,10 +286,10 @@ static int emit_into(int fd, int (*emit)(FILE *f, void *ctx), void *ctx)
 	}
 	err = emit(f, ctx);
 	if (!err && fflush(f))
-		err = -errno;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
+		err = -EIO;
+	fclose(f);
+	/* The write's own error before whatever the emitter made of it. */
+	return ef.err ? ef.err : err;
 }
 
 int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx)
