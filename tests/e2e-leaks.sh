@@ -198,6 +198,19 @@ test_debuglink() {
 		"$(nm "$dir/leaky" 2>&1 | grep -o 'no symbols')"
 	r=$("$MEMLENS" leaks --json -t 0 -- "$dir/leaky" 2>/dev/null | tail -n 1)
 	check_leaks "stripped, symbols in .gnu_debuglink" "$r"
+
+	# -p, stopped by a signal: the debug file is read after it, for the
+	# last report, as every file that names its frames.
+	start_waiting "$dir/leaky.log" "$dir/leaky" --wait || return
+	start_memlens "$dir/out.json" "tracing pid $work_pid" leaks --json -p "$work_pid" || return
+	work_go "$dir/leaky.log"
+	stop_memlens
+	check_eq "debuglink, -p stopped by SIGTERM: exit code" 0 $?
+	r=$(tail -n 1 "$dir/out.json")
+	check_leaks "debuglink, -p stopped by SIGTERM" "$r"
+	check_eq "debuglink, -p stopped by SIGTERM: no file given up" "0 0" \
+		"$(jq .stats.files_given_up <<<"$r") $(grep -c 'given up' "$dir/out.json.err")"
+	work_exit
 }
 
 test_text_output() {

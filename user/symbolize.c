@@ -112,6 +112,7 @@ static bool same_crc(int fd, GElf_Word crc)
 {
 	unsigned char buf[65536];
 	uLong sum = crc32(0, NULL, 0);
+	unsigned int stops = stop_signal_count();
 	struct stat st;
 	off_t off = 0;
 	ssize_t n;
@@ -121,7 +122,8 @@ static bool same_crc(int fd, GElf_Word crc)
 	while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || stop_requested())
+		/* A stop signal while it reads: not one that ended the session. */
+		if (n < 0 || stop_signal_count() != stops)
 			return false;
 		sum = crc32(sum, buf, n);
 		off += n;

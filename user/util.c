@@ -334,7 +334,8 @@ static volatile sig_atomic_t stop_signalled;
 static void on_stop_signal(int sig)
 {
 	(void)sig;
-	stop_signalled = 1;
+	/* Counted: a wait that began after the first one still ends at the next. */
+	stop_signalled++;
 }
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
@@ -357,6 +358,11 @@ void ignore_sigpipe(void)
 }
 
 bool stop_requested(void)
+{
+	return stop_signalled;
+}
+
+unsigned int stop_signal_count(void)
 {
 	return stop_signalled;
 }
@@ -398,8 +404,10 @@ static int open_regular_now(const char *path)
  * An open() on a hung NFS or FUSE mount sleeps in the kernel, where no
  * signal reaches it: done by a thread of its own, with every signal
  * blocked (a stop signal must reach the main thread), and given up after
- * a deadline, or soon after a stop signal. A given-up thread is left to
- * finish alone: it closes what it opened and frees its job.
+ * a deadline, or soon after a stop signal that comes while it waits. Not
+ * one that came before: a session stopped by Ctrl-C reads its files
+ * after it, to name the frames of its last report. A given-up thread is
+ * left to finish alone: it closes what it opened and frees its job.
  */
 struct open_job {
 	pthread_mutex_t lock;
@@ -478,30 +486,36 @@ static int open_job_start(struct open_job *j)
 	return -err;
 }
 
-/* Until the job is done, DEADLINE_MS is past, or a stop signal came and 0.1 s more. */
-static bool open_job_wait(struct open_job *j, int deadline_ms)
+/*
+ * Until the job is done (0), DEADLINE_MS is past (-ETIMEDOUT), or a stop
+ * signal came since it began (-EINTR), seen within 0.1 s.
+ */
+static int open_job_wait(struct open_job *j, int deadline_ms)
 {
 	uint64_t end = monotonic_ns() + deadline_ms * 1000000ULL;
+	unsigned int stops = stop_signal_count();
 
 	while (!j->done) {
 		uint64_t now = monotonic_ns(), slice = now + 100000000ULL;
 		struct timespec ts;
 
-		if (now >= end || stop_requested())
-			break;
+		if (stop_signal_count() != stops)
+			return -EINTR;
+		if (now >= end)
+			return -ETIMEDOUT;
 		if (slice > end)
 			slice = end;
 		ts.tv_sec = slice / 1000000000ULL;
 		ts.tv_nsec = slice % 1000000000ULL;
 		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
 	}
-	return j->done;
+	return 0;
 }
 
 int open_bounded(int (*open_fn)(const char *path), const char *path, int deadline_ms)
 {
 	struct open_job *j = open_job_new(open_fn, path);
-	int fd;
+	int fd, err;
 
 	if (!j)
 		return -ENOMEM;
@@ -510,13 +524,17 @@ int open_bounded(int (*open_fn)(const char *path), const char *path, int deadlin
 		return open_fn(path);	/* no thread to spare: as it comes */
 	}
 	pthread_mutex_lock(&j->lock);
-	if (!open_job_wait(j, deadline_ms)) {
+	err = open_job_wait(j, deadline_ms);
+	if (err) {
 		j->abandoned = true;
 		pthread_mutex_unlock(&j->lock);
 		atomic_fetch_add(&files_given_up, 1);
-		info_msg("%s: no answer in %g s (a hung file system?): given up", path,
-			 deadline_ms / 1000.0);
-		return -ETIMEDOUT;
+		if (err == -EINTR)
+			info_msg("%s: no answer yet at a stop signal: given up", path);
+		else
+			info_msg("%s: no answer in %g s (a hung file system?): given up", path,
+				 deadline_ms / 1000.0);
+		return err;
 	}
 	fd = j->result;
 	pthread_mutex_unlock(&j->lock);

@@ -68,5 +68,7 @@ void catch_stop_signals(void);
 void ignore_sigpipe(void);
 void reset_signals_for_exec(void);
 bool stop_requested(void);
+/* Stop signals so far: a wait that began before one sees the count move. */
+unsigned int stop_signal_count(void);
 
 #endif

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,45 @@ static void test_open_regular(void)
 	rmdir(dir);
 }
 
+static pthread_t unit_main_thread;
+
+static void *stop_later(void *arg)
+{
+	(void)arg;
+	usleep(200000);
+	pthread_kill(unit_main_thread, SIGTERM);
+	return NULL;
+}
+
+/*
+ * A stop signal that came before an open does not give it up (a session
+ * stopped by Ctrl-C reads its files after, to name its last report's
+ * frames); one that comes while it waits does, at once. Last of the
+ * suite: stop_requested() stays true after.
+ */
+static void test_open_at_stop(void)
+{
+	unsigned int given_up = open_given_up();
+	pthread_t t;
+	uint64_t ns;
+
+	catch_stop_signals();
+	raise(SIGTERM);
+	CHECK(stop_requested());
+	CHECK(open_bounded(fast_open, "fast", 1000) == 7);
+	ns = monotonic_ns();
+	CHECK(open_bounded(slow_open, "slow", 200) == -ETIMEDOUT);
+	CHECK(monotonic_ns() - ns >= 200000000ULL);
+	unit_main_thread = pthread_self();
+	CHECK(pthread_create(&t, NULL, stop_later, NULL) == 0);
+	ns = monotonic_ns();
+	CHECK(open_bounded(slow_open, "slow", 5000) == -EINTR);
+	ns = monotonic_ns() - ns;
+	CHECK(ns >= 200000000ULL && ns < 1000000000ULL);
+	pthread_join(t, NULL);
+	CHECK(open_given_up() == given_up + 2);
+}
+
 struct pair {
 	unsigned int id, kind;
 };
@@ -125,4 +166,5 @@ void test_util(void)
 	test_verifier_log_reason();
 	test_open_regular();
 	test_sort_dedupe();
+	test_open_at_stop();
 }
