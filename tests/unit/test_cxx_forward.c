@@ -41,7 +41,7 @@ void test_cxx_forward(void)
 {
 	static const char *const to_new[] = { "_Znwm", NULL };
 	struct cxx_forward fw;
-	struct elf_file *ef;
+	struct elf_file *ef = NULL;
 	uint64_t off;
 
 	CHECK(elf_file_open(SAMPLE, &ef) == 0);

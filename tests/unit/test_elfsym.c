@@ -45,7 +45,7 @@ __asm__(".text\n"
 /* Where the call frame information proves a frame popped: a tail jump's byte, and no other. */
 static void test_frame_popped(void)
 {
-	struct elf_file *ef;
+	struct elf_file *ef = NULL;
 	uint64_t off, vaddr;
 
 	CHECK(elf_file_open("/proc/self/exe", &ef) == 0);
@@ -64,7 +64,7 @@ static void test_frame_popped(void)
 /* Symbols inside a probe's skipped bytes: another way into them. */
 static void test_symbol_within(void)
 {
-	struct elf_file *ef;
+	struct elf_file *ef = NULL;
 	uint64_t outer, inner;
 
 	CHECK(elf_file_open("/proc/self/exe", &ef) == 0);
@@ -85,11 +85,13 @@ void test_elfsym(void)
 {
 	test_frame_popped();
 	struct vma_list maps = {};
-	struct elf_file *ef;
+	struct elf_file *ef = NULL;
 	const struct vma *v;
 	uint64_t off, addr = (uint64_t)(uintptr_t)unit_marker_fn;
 
 	CHECK(elf_file_open("/proc/self/exe", &ef) == 0);
+	if (!ef)
+		return;
 	CHECK(elf_func_offset(ef, "unit_marker_fn", &off) == 0);
 	CHECK(vma_list_load(getpid(), &maps) == 0);
 	v = vma_find(&maps, addr);
