@@ -120,6 +120,23 @@ else
 	not_ok "a tmpfs of 4 KiB for the full-disk test"
 fi
 
+# Standard descriptors closed by whoever started memlens: none of its own
+# files takes their place (the recording would get its messages), and the
+# command gets them closed, as without memlens.
+"$MEMLENS" record -o "$tmp/closed.rec" -- "$LEAKY" 2>&-
+check_eq "record with stderr closed: exit code" 0 $?
+"$MEMLENS" report -j "$tmp/closed.rec" >"$tmp/closed.json" 2>"$tmp/closed.err"
+check_eq "record with stderr closed: the recording reads, leak_here whole" "0 28672" \
+	"$? $(jq -s '[.[-1].stacks[] | select(.frames[].symbol // "" | startswith("leak_here")) | .bytes] | add' \
+		"$tmp/closed.json")"
+# (The test builtin: an echo's redirection would open its fd 1 for it.)
+(ulimit -Sn 100; "$MEMLENS" leaks -- sh -c \
+	'for fd in 0 1; do [ -e /proc/$$/fd/$fd ] && echo $fd open >&3 || echo $fd closed >&3; done
+	 ulimit -Sn >&3' <&- >&- 2>"$tmp/closed-cmd.err" 3>"$tmp/closed-cmd.out")
+check_eq "leaks with stdin and stdout closed: exit code" 0 $?
+check_eq "leaks with stdin and stdout closed: the command has them closed, and its descriptor limit" \
+	"0 closed 1 closed 100" "$(xargs <"$tmp/closed-cmd.out")"
+
 # A FIFO: the recording goes through it to its reader, whole.
 mkfifo "$tmp/fifo"
 # A reader that gives up: a memlens that replaced the FIFO would leave it waiting.

@@ -65,6 +65,7 @@ static int complete(const char *cmd)
 
 int main(int argc, char **argv)
 {
+	process_setup();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

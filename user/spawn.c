@@ -26,6 +26,7 @@ static void __attribute__((noreturn)) child_wait_exec(char **cmd, int go, int ex
 	char c;
 
 	reset_signals_for_exec();
+	restore_process_for_exec();
 	/*
 	 * One byte is the go signal; EOF means we gave up: do not run.
 	 * Not _exit(): it is hooked for this pid, and would hold us.

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -632,4 +633,45 @@ void reset_signals_for_exec(void)
 		syscall(SYS_rt_sigaction, sig, &sa, NULL, sizeof(uint64_t));
 	}
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &inherited_mask, NULL, sizeof(uint64_t));
+}
+
+/*
+ * What memlens changes of its own process at start (process_setup()), to
+ * be put back in a command it starts (restore_process_for_exec()): the
+ * command runs as it would without memlens.
+ */
+static unsigned int std_fds_opened;	/* bit FD: 0-2 was closed, /dev/null now */
+static struct rlimit inherited_nofile;
+static bool nofile_raised;
+
+void process_setup(void)
+{
+	struct rlimit rl;
+
+	/*
+	 * A standard descriptor closed by whoever started memlens would be
+	 * taken by the next file opened: a recording would get memlens's
+	 * messages, stdout a pipe of its own.
+	 */
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd ? O_WRONLY : O_RDONLY) == fd)
+			std_fds_opened |= 1U << fd;
+	}
+	/* A descriptor per probe, link and map: as many as the hard limit allows. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		inherited_nofile = rl;
+		rl.rlim_cur = rl.rlim_max;
+		nofile_raised = !setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+void restore_process_for_exec(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (std_fds_opened & (1U << fd))
+			close(fd);
+	if (nofile_raised)
+		setrlimit(RLIMIT_NOFILE, &inherited_nofile);
 }

@@ -67,6 +67,10 @@ size_t sort_dedupe(void *arr, size_t nr, size_t size, int (*cmp)(const void *, c
 void catch_stop_signals(void);
 void ignore_sigpipe(void);
 void reset_signals_for_exec(void);
+/* At start: closed descriptors 0-2 on /dev/null, the soft descriptor limit raised to the hard. */
+void process_setup(void);
+/* In a child before exec: both as memlens found them. */
+void restore_process_for_exec(void);
 bool stop_requested(void);
 /* Stop signals so far: a wait that began before one sees the count move. */
 unsigned int stop_signal_count(void);
