@@ -263,6 +263,10 @@ $(OUTPUT)/cxxleak_tcmalloc: $(CXXLEAK_SRC) | $(OUTPUT)
 $(OUTPUT)/cxxleak_static: $(CXXLEAK_SRC) | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) -static $< -o $@
 
+# A malloc'd block held only by an object of jemalloc's new, which memlens does not follow.
+$(OUTPUT)/held_by_new: tests/workloads/held_by_new.cpp | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) $< -Wl,--no-as-needed $(LIBDIR)/libjemalloc.so.2 -o $@
+
 # Every variant of operator new failing, and leaks through aligned new.
 $(OUTPUT)/cxx_throw: tests/workloads/cxx_throw.cpp | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
@@ -294,6 +298,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak $(OUTPUT)/allocs_known $(OUTPUT)/cxx_throw \
+	    $(OUTPUT)/held_by_new \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
 	    $(OUTPUT)/reach_graphs \
 	    $(OUTPUT)/stallwork \

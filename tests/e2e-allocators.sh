@@ -21,11 +21,12 @@ CXXLEAK_TCMALLOC=$PWD/build/cxxleak_tcmalloc
 CXXLEAK_STATIC=$PWD/build/cxxleak_static
 RUSTLEAK=$PWD/build/rustleak
 CXX_THROW=$PWD/build/cxx_throw
+HELD_BY_NEW=$PWD/build/held_by_new
 
 require_root_and_build e2e-allocators
 # No skipping: a missing workload (rustc absent at build time) fails loudly.
 for f in "$CXXLEAK" "$CXXLEAK_JEMALLOC" "$CXXLEAK_TCMALLOC" "$CXXLEAK_STATIC" "$RUSTLEAK" \
-	"$CXX_THROW" "$JEMALLOC" "$TCMALLOC"; do
+	"$CXX_THROW" "$HELD_BY_NEW" "$JEMALLOC" "$TCMALLOC"; do
 	if [ ! -e "$f" ]; then
 		echo "e2e-allocators: $f missing: make e2e (rustc, g++, libjemalloc2 and" \
 			"libtcmalloc-minimal4 are needed)" >&2
@@ -227,6 +228,13 @@ test_preloaded_and_linked() {
 	run_cmd jemalloc-linked "$CXXLEAK_JEMALLOC"
 	check_unfollowed_leaks "jemalloc linked" "$report" jemalloc
 	check "jemalloc linked: hooked" hooked "$err" "$JEMALLOC"
+	# A block held only by an object of a new not followed: memory
+	# memlens never saw allocated may hold pointers, and is scanned.
+	run_cmd held-by-new "$HELD_BY_NEW"
+	check_eq "jemalloc linked, a block held by a new not followed: still reachable" \
+		"1 4000 still_reachable" \
+		"$(jq -r '.stats.new_unfollowed as $n | .stacks[] | select(.frames[0].symbol == "held_here()")
+			  | "\($n) \(.bytes) \(.classes | keys | join(","))"' <<<"$report")"
 	run_cmd tcmalloc-linked "$CXXLEAK_TCMALLOC"
 	check_unfollowed_leaks "tcmalloc linked" "$report" tcmalloc
 	check "tcmalloc linked: hooked" hooked "$err" "$TCMALLOC"

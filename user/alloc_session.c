@@ -49,6 +49,28 @@ static void unwinder_update(struct alloc_session *s)
 }
 
 /*
+ * Has the session seen every block of its command? Not if an allocation
+ * went by unfollowed (an operator new memlens does not follow) or was
+ * dropped: memory it never saw may then hold the only pointer to a
+ * block, and the heap it does not know is scanned as roots, as with -p.
+ * (free_unknown is no witness: glibc frees blocks of its own at thread
+ * exit, never allocated through an entry point.)
+ */
+static bool all_blocks_seen(struct alloc_session *s)
+{
+	static const int unseen[] = {
+		STAT_NEW_UNFOLLOWED, STAT_ALLOCS_FULL, STAT_THREADS_FULL, STAT_MISSED_RETURN,
+	};
+	uint64_t stats[STAT_NR];
+
+	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, stats);
+	for (size_t i = 0; i < sizeof(unseen) / sizeof(unseen[0]); i++)
+		if (stats[unseen[i]])
+			return false;
+	return true;
+}
+
+/*
  * Our command held at _exit, its blocks final: classed now, while its
  * threads can be stopped and read, for the report that comes at its exit.
  */
@@ -58,7 +80,8 @@ static void scan_at_exit(struct alloc_session *s)
 		return;
 	s->scan.max_pause_ns = s->opts->scan_max_pause_ns;
 	if (!s->source->read(s))
-		leak_scan_run(&s->scan, s->child.pid, &s->child, s->snap.recs, s->snap.nr);
+		leak_scan_run(&s->scan, s->child.pid, &s->child, all_blocks_seen(s), s->snap.recs,
+			      s->snap.nr);
 }
 
 /*
@@ -403,8 +426,8 @@ static void scan_blocks(struct alloc_session *s, bool final)
 		return;
 	if (!s->exited && (final || s->opts->scan == SCAN_EACH)) {
 		s->scan.max_pause_ns = s->opts->scan_max_pause_ns;
-		leak_scan_run(&s->scan, pid, s->child.holder ? &s->child : NULL, s->snap.recs,
-			      s->snap.nr);
+		leak_scan_run(&s->scan, pid, s->child.holder ? &s->child : NULL,
+			      s->child.holder && all_blocks_seen(s), s->snap.recs, s->snap.nr);
 	}
 	if (s->scan.valid)
 		leak_scan_apply(&s->scan, s->snap.recs, s->snap.nr);

@@ -104,10 +104,10 @@ static int scan_attached(struct scan_job *job)
 	return err;
 }
 
-int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
+int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp, bool all_seen,
 		  const struct alloc_rec *recs, size_t nr)
 {
-	struct scan_job job = { .ls = ls, .pid = pid, .unknown_heap = !sp };
+	struct scan_job job = { .ls = ls, .pid = pid, .unknown_heap = !all_seen };
 	int err;
 
 	ls->valid = false;

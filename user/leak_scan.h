@@ -38,9 +38,11 @@ struct leak_scan {
 /*
  * Scan the NR blocks RECS of process PID: through the holder of SP if
  * it is not NULL (memlens started the command and traces it), else
- * seized for the scan and let go after. Errors are said; -errno.
+ * seized for the scan and let go after. ALL_SEEN: RECS are every block
+ * of its heap (a command traced from its start, nothing dropped), and the
+ * heap between them is no root. Errors are said; -errno.
  */
-int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp,
+int leak_scan_run(struct leak_scan *ls, pid_t pid, struct spawn *sp, bool all_seen,
 		  const struct alloc_rec *recs, size_t nr);
 /* Each of RECS takes the class of the block scanned at its address (of its size), else none. */
 void leak_scan_apply(const struct leak_scan *ls, struct alloc_rec *recs, size_t nr);
