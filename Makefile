@@ -234,6 +234,9 @@ $(OUTPUT)/stack_churn: tests/workloads/stack_churn.c tests/workloads/handshake.h
 $(OUTPUT)/memops: tests/workloads/memops.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/free_old: tests/workloads/free_old.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/kmemload: tests/workloads/kmemload.c tests/workloads/handshake.h | $(OUTPUT)
 	$(CC) -O2 -g -Wall -Wextra $< -o $@
 
@@ -262,6 +265,10 @@ $(OUTPUT)/cxxleak_tcmalloc: $(CXXLEAK_SRC) | $(OUTPUT)
 
 $(OUTPUT)/cxxleak_static: $(CXXLEAK_SRC) | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) -static $< -o $@
+
+# An allocator of its own with an entry point memlens does not hook.
+$(OUTPUT)/unseen_free: tests/workloads/unseen_free.c | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) -fno-builtin $< -o $@
 
 # A malloc'd block held only by an object of jemalloc's new, which memlens does not follow.
 $(OUTPUT)/held_by_new: tests/workloads/held_by_new.cpp | $(OUTPUT)
@@ -298,7 +305,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak $(OUTPUT)/allocs_known $(OUTPUT)/cxx_throw \
-	    $(OUTPUT)/held_by_new \
+	    $(OUTPUT)/held_by_new $(OUTPUT)/unseen_free $(OUTPUT)/free_old \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
 	    $(OUTPUT)/reach_graphs \
 	    $(OUTPUT)/stallwork \

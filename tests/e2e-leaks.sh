@@ -284,6 +284,18 @@ test_full_maps() {
 	"$MEMLENS" leaks --max-allocs 4 -- "$LEAKY" >"$tmp/full.txt" 2>/dev/null
 	check "--max-allocs 4: text report says LOST" \
 		grep -q "^LOST: [0-9]* allocations not tracked: outstanding map full" "$tmp/full.txt"
+	# Folded lines have no room for it: stderr says it, once.
+	"$MEMLENS" leaks --folded --max-allocs 4 -- "$LEAKY" >"$tmp/full.folded" 2>"$tmp/full.err"
+	check_eq "--folded --max-allocs 4: stderr says LOST, once" 1 \
+		"$(grep -c "^LOST: [0-9]* allocations not tracked: outstanding map full" "$tmp/full.err")"
+	check_eq "--folded --max-allocs 4: nothing but folded lines on stdout" 0 \
+		"$(grep -cvE '^[^ ;]+(;[^;]+)* [0-9]+$' "$tmp/full.folded")"
+	# Frees memlens does not see (release(), an entry point it does not
+	# hook): the blocks handed out again at a tracked address are said.
+	"$MEMLENS" leaks -- "$PWD/build/unseen_free" >"$tmp/unseen.txt" 2>/dev/null
+	check_eq "frees gone unseen: replaced 3, said" \
+		"LOST: 3 blocks allocated at an address still tracked: their frees went unseen (an entry point memlens does not hook?)" \
+		"$(grep '^LOST:' "$tmp/unseen.txt")"
 }
 
 # The table of recent blocks in front of the map (include/allocs.h): the

@@ -466,6 +466,38 @@ test_sigint_last_interval() {
 	done
 }
 
+# Frees of blocks from before top began: not in FREE/s (their sizes are
+# unknown), counted in the memlens line, so that fewer frees than
+# allocations do not read as a leak.
+test_free_unknown() {
+	local out=$tmp/fu fd pid tj tt
+	mkfifo "$tmp/fu.in"
+	exec {fd}<>"$tmp/fu.in"
+	"$PWD/build/free_old" <&$fd >"$tmp/fu.log" &
+	pid=$!
+	pids+=("$pid")
+	wait_for "$tmp/fu.log" ready || { not_ok "free_unknown: no free_old"; return; }
+	"$MEMLENS" top -j -i 60 -p "$pid" >"$out.json" 2>"$out.json.err" &
+	tj=$!
+	"$MEMLENS" top -i 60 -p "$pid" >"$out.text" 2>"$out.text.err" &
+	tt=$!
+	pids+=("$tj" "$tt")
+	wait_for "$out.json.err" tracing && wait_for "$out.text.err" tracing ||
+		{ not_ok "free_unknown: no start"; return; }
+	echo go >&$fd
+	wait_for "$tmp/fu.log" done || { not_ok "free_unknown: no frees"; return; }
+	kill -INT "$tj" "$tt"
+	wait_exit "$tj" 10
+	wait_exit "$tt" 10
+	check_eq "free_unknown json: 25 frees of older blocks, none in the process's frees" "25 0" \
+		"$(jq -r 'select(.type == "memlens") | .free_unknown' "$out.json" | tail -n 1) $(jq -s --argjson p "$pid" '[.[] | select(.type == "process" and .pid == $p) | .totals.frees] | add // 0' "$out.json")"
+	check "free_unknown text: the memlens line counts them" grep -q \
+		"^memlens cost: .* 0 lost; 25 frees of blocks allocated before tracing (or evicted), not in FREE/s$" \
+		"$out.text"
+	echo exit >&$fd
+	wait "$pid"
+}
+
 # A shell allocates, then execs memops: its allocations are the shell's,
 # shown once under its name; the memops row has memops's own counts alone:
 # its calloc of 11 pointers, 10 + 10 malloc(1000) and their 20 frees.
@@ -613,6 +645,7 @@ test_live_terminal
 test_pid_exit_ends
 test_sigint_last_interval
 test_exec_row
+test_free_unknown
 test_unmatched_exec 1024 comm
 test_unmatched_exec 0 comm
 test_unmatched_exec 1024 cgroup

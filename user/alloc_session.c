@@ -300,6 +300,8 @@ static int render_report(struct alloc_session *s, struct stack_report *r, bool f
 		report_print_json(stdout, r);
 	else if (!show->folded)
 		report_print_text(stdout, r);
+	else if (final)
+		report_print_losses(stderr, r);	/* folded lines have no room for them */
 	free(r->groups);
 	return output_check(stdout, "stdout") ?: err;
 }

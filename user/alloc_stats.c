@@ -51,6 +51,7 @@ const char *alloc_stat_name(enum alloc_stat stat)
 
 /* What a report cannot show because it was never recorded, and why. */
 static const char *const stat_losses[STAT_NR] = {
+	[STAT_REPLACED] = "blocks allocated at an address still tracked: their frees went unseen (an entry point memlens does not hook?)",
 	[STAT_ALLOCS_FULL] = "allocations not tracked: outstanding map full (raise --max-allocs)",
 	[STAT_STACKS_FULL] = "stacks not stored: stack map full (raise --max-stacks)",
 	[STAT_STACK_FAILED] = "stacks not captured: the walk failed, or its buffer was not its own",

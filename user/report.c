@@ -415,6 +415,8 @@ static int render_one(const struct rec_view *v, void *ctx)
 		if (v->index == rd->last)
 			err = report_write_outputs(&r, env->show.folded, env->show.svg,
 						   env->show.pprof);
+		if (v->index == rd->last && env->show.folded && !env->show.json)
+			report_print_losses(stderr, &r);
 		free(r.groups);
 	}
 	/* A reader gone (| head) stops the replay, not just the last write. */

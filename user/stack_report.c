@@ -208,9 +208,20 @@ static void print_stats_text(FILE *out, const struct stack_report *r)
 		if (alloc_stat_in_report(i, allocated))
 			fprintf(out, " %s=%" PRIu64, alloc_stat_name(i), r->stats[i]);
 	fprintf(out, " threads_tracked=%" PRIu64 "\n", r->threads_tracked);
-	for (int i = 0; i < STAT_NR; i++)
-		if (r->stats[i] && alloc_stat_loss(i))
-			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[i], alloc_stat_loss(i));
+	report_print_losses(out, r);
+}
+
+void report_print_losses(FILE *out, const struct stack_report *r)
+{
+	for (int i = 0; i < STAT_NR; i++) {
+		const char *what = alloc_stat_loss(i);
+
+		/* An allocation profile's map is by stack: --max-allocs is leaks's. */
+		if (i == STAT_ALLOCS_FULL && r->kind == REPORT_ALLOCATED)
+			what = "allocations not counted: profile map full (raise --max-stacks)";
+		if (r->stats[i] && what)
+			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[i], what);
+	}
 }
 
 static void format_time(time_t t, const char *fmt, char *buf, size_t len)

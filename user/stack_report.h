@@ -82,6 +82,8 @@ void frame_print_text(FILE *out, const struct frame_info *f);
 /* The same as a JSON object: addr, symbol, offset, module, file, line. */
 void frame_print_json(FILE *out, const struct frame_info *f);
 void report_print_text(FILE *out, const struct stack_report *r);
+/* Its LOST: lines alone, for outputs that have no room for them (--folded: stderr). */
+void report_print_losses(FILE *out, const struct stack_report *r);
 void report_print_json(FILE *out, const struct stack_report *r);
 /* A frame as a flame graph names it: its function, else module+offset, else the address. */
 const char *frame_label(const struct frame_info *f, char *buf, size_t len);

@@ -194,7 +194,7 @@ static void print_json(const struct top_env *env, const struct proc_row *rows, s
 	       when, secs, nr, c->events_per_s, c->bpf_ms_per_s,
 	       env->o.no_uprobes ? "false" : "true");
 	alloc_stats_print_lost_json(stdout, c->stats);
-	putchar('}');
+	printf("},\"free_unknown\":%" PRIu64, c->stats[STAT_FREE_UNKNOWN]);
 	if (c->reclaim) {
 		fputs(",\"reclaim_lost\":", stdout);
 		pressure_print_lost_json(stdout, &c->pressure);
@@ -213,9 +213,14 @@ static void print_header(const struct top_env *env, size_t nr, double secs,
 	format_now(when, sizeof(when), "%H:%M:%S");
 	printf("memlens top  %s UTC  %zu processes  sorted by %s  every %.1fs%s\n", when, nr,
 	       sort_name(env->sort), secs, env->o.no_uprobes ? "  (no uprobes)" : "");
-	printf("memlens cost: %.0f events/s, %.2f ms/s in BPF programs, %" PRIu64 " lost%s\n",
+	printf("memlens cost: %.0f events/s, %.2f ms/s in BPF programs, %" PRIu64 " lost%s",
 	       c->events_per_s, c->bpf_ms_per_s, lost_total(c),
 	       lost_total(c) ? " (see --json for which)" : "");
+	/* Not a loss, but FREE/s is short of them: an SRE would read a leak. */
+	if (c->stats[STAT_FREE_UNKNOWN])
+		printf("; %" PRIu64 " frees of blocks allocated before tracing (or evicted), "
+		       "not in FREE/s", c->stats[STAT_FREE_UNKNOWN]);
+	putchar('\n');
 	printf("%7s %-15s %8s %8s %8s %8s %8s %8s %8s %8s %8s", "PID", "COMM", "ALLOC/s",
 	       "BYTES/s", "FREE/s", "OUTSTAND", "BRK+/s", "MMAP+/s", "MINFLT/s", "MAJFLT/s",
 	       "RSS");
