@@ -224,6 +224,64 @@ test_text_output() {
 }
 
 # start_waiting_leaky: leaky --wait at its handshake (lib.sh); sets pid.
+# Stop signals as a terminal and a shell send them.
+test_stop_signals() {
+	local log=$tmp/sig.log err=$tmp/sig.err pid r rc st
+	# A stop signal to the process group, as a terminal's Ctrl-C: memlens
+	# and the command both get it. The command's death is the last
+	# report's. TERM: a script's background jobs ignore INT, and keep it
+	# ignored.
+	rm -f "$tmp/work.in"
+	mkfifo "$tmp/work.in"
+	exec 8<>"$tmp/work.in"
+	# memlens itself: timeout(1), which $MEMLENS goes through, passes signals on.
+	setsid "$MEMLENS_BIN" leaks --json -- "$LEAKY" --wait <"$tmp/work.in" >"$log" 2>"$err" 8<&- &
+	pid=$!
+	pids+=("$pid")
+	wait_for "$log" ready || { not_ok "group SIGTERM: leaky did not start"; return; }
+	echo go >&8
+	wait_for "$log" done || { not_ok "group SIGTERM: leaky did not work"; return; }
+	kill -TERM -- "-$pid"
+	wait_exit "$pid" 30
+	rc=$?
+	exec 8>&-
+	r=$(grep '^{' "$log" | tail -n 1)
+	check_eq "group SIGTERM: exit code" 0 "$rc"
+	check_eq "group SIGTERM: the last report is the command's death" "true 15 1 7 28672" \
+		"$(jq -r '"\(.exited) \(.exit_signal) \(.stacks | map(select(.frames[0].symbol == "leak_here")) | length) \(.stacks[] | select(.frames[0].symbol == "leak_here") | "\(.allocations) \(.bytes)")"' <<<"$r")"
+	check_eq "group SIGTERM: no scan of a pid gone, nothing said of it running on" 0 \
+		"$(grep -c 'scan of pid .* failed\|continues untraced' "$err")"
+
+	# A SIGHUP ignored when memlens started (nohup) stays ignored.
+	start_waiting_leaky || { not_ok "nohup: workload did not start"; return; }
+	(trap '' HUP; exec "$MEMLENS_BIN" leaks --json -i 3600 -p "$pid" >"$log" 2>"$err") &
+	st=$!
+	wait_for "$err" "tracing pid $pid"
+	kill -HUP "$st"
+	sleep 0.5
+	check_eq "nohup: a SIGHUP does not stop it: running, no report yet" "S 0" \
+		"$(awk '{print $3}' "/proc/$st/stat") $(grep -c '^{' "$log")"
+	kill -INT "$st"
+	wait_exit "$st" 30
+	check_eq "nohup: SIGINT then stops it, one report" "0 1" "$? $(grep -c '^{' "$log")"
+
+	# A second stop signal at once is the same stop (passed on by a
+	# wrapper: timeout(1), an init): one last report (a later one ends
+	# memlens at once: tests/unit/test_util.c). The process runs on.
+	"$MEMLENS_BIN" leaks --json -i 3600 -p "$pid" >"$log" 2>"$err" &
+	st=$!
+	pids+=("$st")
+	wait_for "$err" "tracing pid $pid"
+	kill -INT "$st"
+	kill -TERM "$st"
+	wait_exit "$st" 30
+	check_eq "two stop signals at once: exit 0, one report" "0 1" "$? $(grep -c '^{' "$log")"
+	check_eq "after the stop: the process runs on, not stopped nor traced" "S 0" \
+		"$(awk '{print $3}' "/proc/$pid/stat") $(awk '/^TracerPid/ {print $2}' "/proc/$pid/status")"
+	work_go "$tmp/opt.log" || { not_ok "second stop signal: workload did not finish"; return; }
+	work_exit
+}
+
 start_waiting_leaky() {
 	start_waiting "$tmp/opt.log" "$LEAKY" --wait && pid=$work_pid
 }
@@ -420,8 +478,7 @@ test_command_signals() {
 	wait "$mpid"
 	rc=$?
 	check_eq "a signal before exec: exit code and message" \
-		"1 memlens: $LEAKY was ended by Terminated before it started" \
-		"$rc $(cat "$tmp/ctrlc.err")"
+		"1 memlens: stopped before $LEAKY started" "$rc $(cat "$tmp/ctrlc.err")"
 }
 
 test_errors() {
@@ -764,6 +821,7 @@ test_deleted_binary
 test_debuglink
 test_text_output
 test_options
+test_stop_signals
 test_full_maps
 test_table
 test_thread_slots

@@ -86,6 +86,22 @@ not_ok() {
 	done
 }
 
+# wait_exit PID SECS: PID's exit code, or 124 (and PID stopped) if it is
+# still running after SECS. TERM: timeout(1) passes it on to memlens.
+wait_exit() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -TERM "$1"
+		wait "$1" 2>/dev/null
+		return 124
+	fi
+	wait "$1"
+}
+
 # check DESC CMD...: passes if CMD succeeds.
 check() {
 	local desc=$1

@@ -648,6 +648,11 @@ static int session_start(struct alloc_session *s)
 			return err;
 	}
 	if (cmd) {
+		/* A stop asked for meanwhile: the command never runs (spawn_cancel()). */
+		if (stop_requested()) {
+			error_msg("stopped before %s started", cmd[0]);
+			return -EINTR;
+		}
 		err = spawn_release(&s->child);
 		if (err)
 			return err;
@@ -683,6 +688,28 @@ static void exec_done(struct alloc_session *s)
 static int check_hooked(struct alloc_session *s)
 {
 	return s->source->check_hooked ? s->source->check_hooked(s) : 0;
+}
+
+/*
+ * Events in, answered, for up to MS milliseconds or until the process
+ * exits: false on an error (said by the caller's next report, if any).
+ */
+static bool wait_for_exit(struct alloc_session *s, int ms)
+{
+	uint64_t end = monotonic_ns() + ms * 1000000ULL;
+
+	while (!s->exited && !s->no_allocator) {
+		uint64_t now = monotonic_ns();
+
+		if (now >= end)
+			break;
+		if (output_wait(ring_buffer__epoll_fd(s->rb), (end - now) / 1000000 + 1) < 0)
+			return false;
+		if (ring_buffer__poll(s->rb, 0) < 0)
+			return false;
+		answer_events(s);
+	}
+	return true;
 }
 
 static int run_loop(struct alloc_session *s)
@@ -738,7 +765,20 @@ static int run_loop(struct alloc_session *s)
 		if (count && ++reports >= count)
 			return 0;
 	}
-	/* Ctrl-C: a last report of what is outstanding now. */
+	/*
+	 * Ctrl-C on a terminal reaches the command too, and ends it as it
+	 * ends memlens: its exit, if it comes at once, is the last report's
+	 * (leaked at exit, and how it ended), not a scan of a pid gone.
+	 */
+	if (s->child.pid > 0)
+		wait_for_exit(s, 200);
+	if (s->exited) {
+		int status = spawn_reap(&s->child);
+
+		if (status >= 0)
+			s->exit_code = status;
+	}
+	/* A last report of what is outstanding now. */
 	return check_hooked(s) ?: report(s, true);
 }
 

@@ -185,7 +185,8 @@ void spawn_let_go(struct spawn *sp)
 		/* Its held threads go on; the kernel detaches the rest. */
 		holder_stop(sp->holder);
 		sp->holder = NULL;
-		if (sp->pid > 0)
+		/* Said only of one that runs: not of one ended meanwhile (reaped here). */
+		if (sp->pid > 0 && !waitpid(sp->pid, NULL, WNOHANG))
 			info_msg("pid %d continues untraced", sp->pid);
 	}
 	if (sp->exec_err_fd >= 0)

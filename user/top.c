@@ -416,6 +416,7 @@ static void tty_raw(void)
 	if (tcgetattr(STDIN_FILENO, &saved_tty))
 		return;
 	tty_saved = true;
+	stop_restores_tty(&saved_tty);
 	raw = saved_tty;
 	raw.c_lflag &= ~(ICANON | ECHO);
 	raw.c_cc[VMIN] = 0;

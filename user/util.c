@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -331,23 +332,56 @@ void setup_libbpf_logging(void)
 }
 
 static volatile sig_atomic_t stop_signalled;
+static const struct termios *volatile tty_at_stop;
 
+/*
+ * The first stop signal asks for a clean stop: a last report, hooks
+ * removed. A second one is an impatient user (a last report of thousands
+ * of stacks symbolizes for seconds): memlens ends at once. The kernel
+ * removes its programs and probes with its descriptors and detaches the
+ * command it traces, which runs on. A second one within a second of the
+ * first is the same stop, passed on by a wrapper that got it too.
+ */
 static void on_stop_signal(int sig)
 {
+	static const char msg[] = "memlens: a second stop signal: ended at once, no last report\n";
+	static struct timespec first;
+	struct timespec now;
+
 	(void)sig;
-	/* Counted: a wait that began after the first one still ends at the next. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* One within a second is the same stop, passed on (timeout(1), an init, sudo). */
+	if (stop_signalled && now.tv_sec - first.tv_sec + (now.tv_nsec - first.tv_nsec) / 1e9 < 1)
+		return;
+	if (stop_signalled) {
+		if (tty_at_stop)
+			tcsetattr(STDIN_FILENO, TCSANOW, tty_at_stop);
+		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+			_exit(1);
+		_exit(1);
+	}
+	first = now;
 	stop_signalled++;
 }
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 #define NR_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
 
+static uint64_t inherited_ignored;	/* bit SIG - 1: SIG_IGN at startup */
+
+/* Not one ignored when memlens started: nohup's SIGHUP, a script's background SIGINT. */
 void catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 
 	for (size_t i = 0; i < NR_STOP_SIGNALS; i++)
-		sigaction(stop_signals[i], &sa, NULL);
+		if (!(inherited_ignored & (1ULL << (stop_signals[i] - 1))))
+			sigaction(stop_signals[i], &sa, NULL);
+}
+
+void stop_restores_tty(const struct termios *t)
+{
+	tty_at_stop = t;
 }
 
 /* A closed pipe (| head), a client gone: errors to handle, not deaths. */
@@ -599,7 +633,6 @@ struct kernel_sigaction {
 	uint64_t mask;
 };
 
-static uint64_t inherited_ignored;	/* bit SIG - 1: SIG_IGN at startup */
 static uint64_t inherited_mask;
 
 /* Before main(): before memlens, libbpf or glibc installs any handler. */

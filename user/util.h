@@ -63,8 +63,14 @@ unsigned int open_given_up(void);
 int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
 /* Sort ARR (NR elements of SIZE) by CMP and keep one of equal ones: how many are left. */
 size_t sort_dedupe(void *arr, size_t nr, size_t size, int (*cmp)(const void *, const void *));
-/* SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly. */
+/*
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly (but
+ * those ignored when memlens started); a second one ends it at once.
+ */
 void catch_stop_signals(void);
+struct termios;
+/* The terminal settings an ending at once puts back (top's live table). */
+void stop_restores_tty(const struct termios *t);
 void ignore_sigpipe(void);
 void reset_signals_for_exec(void);
 /* At start: closed descriptors 0-2 on /dev/null, the soft descriptor limit raised to the hard. */

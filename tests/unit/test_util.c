@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "bpf_util.h"
 #include "util.h"
@@ -88,10 +90,10 @@ static void *stop_later(void *arg)
 }
 
 /*
- * A stop signal that came before an open does not give it up (a session
- * stopped by Ctrl-C reads its files after, to name its last report's
- * frames); one that comes while it waits does, at once. Last of the
- * suite: stop_requested() stays true after.
+ * A stop signal that comes while an open waits gives it up, at once; one
+ * that came before does not (a session stopped by Ctrl-C reads its files
+ * after, to name its last report's frames). Last of the suite:
+ * stop_requested() stays true after, and a second signal would end it.
  */
 static void test_open_at_stop(void)
 {
@@ -100,12 +102,6 @@ static void test_open_at_stop(void)
 	uint64_t ns;
 
 	catch_stop_signals();
-	raise(SIGTERM);
-	CHECK(stop_requested());
-	CHECK(open_bounded(fast_open, "fast", 1000) == 7);
-	ns = monotonic_ns();
-	CHECK(open_bounded(slow_open, "slow", 200) == -ETIMEDOUT);
-	CHECK(monotonic_ns() - ns >= 200000000ULL);
 	unit_main_thread = pthread_self();
 	CHECK(pthread_create(&t, NULL, stop_later, NULL) == 0);
 	ns = monotonic_ns();
@@ -113,7 +109,43 @@ static void test_open_at_stop(void)
 	ns = monotonic_ns() - ns;
 	CHECK(ns >= 200000000ULL && ns < 1000000000ULL);
 	pthread_join(t, NULL);
+	CHECK(stop_requested());
+	CHECK(open_bounded(fast_open, "fast", 1000) == 7);
+	ns = monotonic_ns();
+	CHECK(open_bounded(slow_open, "slow", 200) == -ETIMEDOUT);
+	CHECK(monotonic_ns() - ns >= 200000000ULL);
 	CHECK(open_given_up() == given_up + 2);
+}
+
+/*
+ * In a child: a stop signal, then another after DELAY_US. One within a
+ * second is the same stop passed on; one later ends the process at once,
+ * exit status 1. The child's exit status.
+ */
+static int two_stops(useconds_t delay_us)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (!pid) {
+		int err = open("/dev/null", O_WRONLY);
+
+		dup2(err, STDERR_FILENO);	/* the line it says */
+		catch_stop_signals();
+		raise(SIGINT);
+		usleep(delay_us);
+		raise(SIGTERM);
+		_exit(stop_requested() ? 0 : 2);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void test_second_stop(void)
+{
+	CHECK(two_stops(100000) == 0);
+	CHECK(two_stops(1100000) == 1);
 }
 
 struct pair {
@@ -166,5 +198,6 @@ void test_util(void)
 	test_verifier_log_reason();
 	test_open_regular();
 	test_sort_dedupe();
+	test_second_stop();
 	test_open_at_stop();
 }
