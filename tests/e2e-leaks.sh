@@ -491,6 +491,14 @@ test_errors() {
 	expect_error "--folded with --json" 2 \
 		"memlens: leaks: --folded and --json are two outputs: choose one" \
 		"$MEMLENS" leaks --folded --json -- "$LEAKY"
+	# In a PID namespace of its own (a container without the host's pids)
+	# its programs would see pids it does not: refused, not a silent 0.
+	expect_error "in a PID namespace of its own" 1 \
+		"memlens: runs in a PID namespace of its own (a container?): its programs see the host's pids, it sees others; run it in the host's (docker --pid=host, hostPID)" \
+		unshare -fp --mount-proc "$MEMLENS_BIN" leaks -- "$LEAKY"
+	expect_error "top in a PID namespace of its own" 1 \
+		"memlens: runs in a PID namespace of its own (a container?): its programs see the host's pids, it sees others; run it in the host's (docker --pid=host, hostPID)" \
+		unshare -fp --mount-proc "$MEMLENS_BIN" top -n 1
 	expect_error "--svg where it cannot be written" 1 \
 		"memlens: cannot write /nonexistent/x.svg: No such file or directory" \
 		"$MEMLENS" leaks --svg /nonexistent/x.svg -- "$LEAKY"

@@ -793,7 +793,7 @@ int alloc_session_run(struct session_opts *o)
 
 	if (report_opts_check_files(o->show))
 		return 1;
-	if (check_privileges() || check_btf() || ensure_tracefs())
+	if (check_privileges() || check_host_pids() || check_btf() || ensure_tracefs())
 		return 1;
 	if (o->pid && check_target_pid(&o->pid))
 		return 1;

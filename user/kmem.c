@@ -790,7 +790,7 @@ int cmd_kmem(int argc, char **argv)
 	}
 	if ((env.svg && check_output_path(env.svg)) || (env.pprof && check_output_path(env.pprof)))
 		return 1;
-	if (check_privileges() || check_btf())
+	if (check_privileges() || check_host_pids() || check_btf())
 		return 1;
 	if (env.o.pid && check_target_pid(&env.o.pid))
 		return 1;

@@ -898,7 +898,7 @@ static int open_session(struct reclaim_env *env, struct pressure_opts *po, struc
 	struct timespec rt;
 	int err;
 
-	if (check_privileges() || check_btf())
+	if (check_privileges() || check_host_pids() || check_btf())
 		return -EPERM;
 	if (env->o.pid && check_target_pid(&env->o.pid))
 		return -ESRCH;

@@ -315,7 +315,7 @@ int sysview_open(struct view_opts *o, struct sysview **out)
 	struct sysview *v;
 	int err;
 
-	if (check_privileges() || check_btf() || ensure_tracefs())
+	if (check_privileges() || check_host_pids() || check_btf() || ensure_tracefs())
 		return -EPERM;
 	if (o->pid && check_target_pid(&o->pid))
 		return -ESRCH;

@@ -102,6 +102,21 @@ int check_privileges(void)
 	return -EPERM;
 }
 
+/* The initial PID namespace's inode number: fixed (PROC_PID_INIT_INO, include/linux/proc_ns.h). */
+#define PID_NS_INIT_INO	0xEFFFFFFCU
+
+int check_host_pids(void)
+{
+	struct stat st;
+
+	/* No such file (a kernel without namespaces): only the host's pids. */
+	if (stat("/proc/self/ns/pid", &st) || st.st_ino == PID_NS_INIT_INO)
+		return 0;
+	error_msg("runs in a PID namespace of its own (a container?): its programs see the "
+		  "host's pids, it sees others; run it in the host's (docker --pid=host, hostPID)");
+	return -EPERM;
+}
+
 int check_btf(void)
 {
 	if (access(BTF_PATH, R_OK) == 0)

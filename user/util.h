@@ -27,6 +27,8 @@ uint64_t monotonic_ns(void);
 uint64_t realtime_ns(void);
 int check_privileges(void);
 int check_btf(void);
+/* memlens in the host's PID namespace, whose pids its BPF programs see: else said, -EPERM. */
+int check_host_pids(void);
 int ensure_tracefs(void);
 int check_pid(int pid);
 /* -p PID: it exists; a thread's id becomes its process's, said in one line. */
