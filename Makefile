@@ -274,6 +274,10 @@ $(OUTPUT)/unseen_free: tests/workloads/unseen_free.c | $(OUTPUT)
 $(OUTPUT)/held_by_new: tests/workloads/held_by_new.cpp | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) $< -Wl,--no-as-needed $(LIBDIR)/libjemalloc.so.2 -o $@
 
+# jemalloc's own API: mallocx, rallocx, dallocx, sdallocx.
+$(OUTPUT)/jemalloc_api: tests/workloads/jemalloc_api.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $(filter %.c,$^) -Wl,--no-as-needed $(LIBDIR)/libjemalloc.so.2 -o $@
+
 # Every variant of operator new failing, and leaks through aligned new.
 $(OUTPUT)/cxx_throw: tests/workloads/cxx_throw.cpp | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
@@ -306,6 +310,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak $(OUTPUT)/allocs_known $(OUTPUT)/cxx_throw \
 	    $(OUTPUT)/held_by_new $(OUTPUT)/unseen_free $(OUTPUT)/free_old \
+	    $(OUTPUT)/jemalloc_api \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \
 	    $(OUTPUT)/reach_graphs \
 	    $(OUTPUT)/stallwork \

@@ -3,9 +3,10 @@
 #
 # End-to-end tests of memlens leaks under the allocators real programs use:
 # C++ operator new/delete (libstdc++), jemalloc and tcmalloc (preloaded and
-# linked, with their own operator new), a static binary, libraries of
-# another mount namespace, and Rust. The workloads (tests/workloads/
-# cxxleak.cpp, rustleak.rs) leak exactly known blocks from known functions;
+# linked, with their own operator new), jemalloc's own API (mallocx,
+# rallocx, dallocx, sdallocx), a static binary, libraries of another mount
+# namespace, and Rust. The workloads (tests/workloads/cxxleak.cpp,
+# jemalloc_api.c, rustleak.rs) leak exactly known blocks from known functions;
 # the reports must show exactly those, each counted once, from the
 # function that called new or malloc. Needs root.
 set -u
@@ -22,11 +23,12 @@ CXXLEAK_STATIC=$PWD/build/cxxleak_static
 RUSTLEAK=$PWD/build/rustleak
 CXX_THROW=$PWD/build/cxx_throw
 HELD_BY_NEW=$PWD/build/held_by_new
+JEMALLOC_API=$PWD/build/jemalloc_api
 
 require_root_and_build e2e-allocators
 # No skipping: a missing workload (rustc absent at build time) fails loudly.
 for f in "$CXXLEAK" "$CXXLEAK_JEMALLOC" "$CXXLEAK_TCMALLOC" "$CXXLEAK_STATIC" "$RUSTLEAK" \
-	"$CXX_THROW" "$HELD_BY_NEW" "$JEMALLOC" "$TCMALLOC"; do
+	"$CXX_THROW" "$HELD_BY_NEW" "$JEMALLOC_API" "$JEMALLOC" "$TCMALLOC"; do
 	if [ ! -e "$f" ]; then
 		echo "e2e-allocators: $f missing: make e2e (rustc, g++, libjemalloc2 and" \
 			"libtcmalloc-minimal4 are needed)" >&2
@@ -388,6 +390,65 @@ top_counts() {
 	exec {fd}>&-
 }
 
+# The leaks jemalloc_api.c makes through jemalloc's own API, exactly, each
+# from the function that made it, the size the one asked for; the blocks
+# dallocx and sdallocx free, and those rallocx moves, gone.
+check_jemalloc_api() {
+	local name=$1 r=$2
+	check_eq "$name: leak_mallocx(): 100 x mallocx(1000)" "100 100000" \
+		"$(first "$r" leak_mallocx)"
+	check_eq "$name: leak_mallocx_aligned(): 4 x mallocx(100, align 64 | zero), 400 bytes" \
+		"4 400" "$(first "$r" leak_mallocx_aligned)"
+	check_eq "$name: leak_rallocx(): 10 x malloc(2000) moved by rallocx to 8000" "10 80000" \
+		"$(first "$r" leak_rallocx)"
+	check_eq "$name: each called from main" "main main main" \
+		"$(for f in leak_mallocx leak_mallocx_aligned leak_rallocx; do callers "$r" "$f"; done |
+			xargs)"
+	check_eq "$name: churn() freed all it allocated (dallocx, sdallocx, rallocx)" "0 0" \
+		"$(first "$r" churn)"
+	check_eq "$name: nothing replaced, unknown, untracked or missed" "0 0 0 0" \
+		"$(jq -r '.stats | "\(.replaced) \(.free_unknown) \(.free_untracked) \(.missed_return)"' <<<"$r")"
+}
+
+# jemalloc's mallocx and rallocx allocate as malloc and realloc do, its
+# dallocx and sdallocx free as free does: hooked with them, exactly and
+# with every block sampled (--sample-bytes 1), with uprobe sessions and
+# without. Before, their leaks were not seen, rallocx's old blocks and the
+# blocks of dallocx were leaks, and an address handed out again replaced one.
+test_jemalloc_api() {
+	local mode
+	LEAKS_OPTS=()
+	run_cmd jemalloc-api "$JEMALLOC_API"
+	check_jemalloc_api jemalloc-api "$report"
+	check_eq "jemalloc-api: the leaks held, still reachable; nothing definitely lost" \
+		"114 180400 0" \
+		"$(jq -r '[.stacks[] | select(.frames[0].symbol // "" | startswith("leak_"))] as $l
+			| "\([$l[].classes.still_reachable.allocations // 0] | add)"
+			+ " \([$l[].classes.still_reachable.bytes // 0] | add)"
+			+ " \([.stacks[].classes.definitely_lost.allocations // 0] | add)"' <<<"$report")"
+	check "jemalloc-api: -v: mallocx probed" said_of "$err" mallocx "$JEMALLOC" "+0 push, emulated"
+	check "jemalloc-api: -v: rallocx probed" said_of "$err" rallocx "$JEMALLOC" "+2 jmp, emulated"
+	check "jemalloc-api: -v: dallocx probed" said_of "$err" dallocx "$JEMALLOC" "+0 push, emulated"
+	check "jemalloc-api: -v: sdallocx probed" said_of "$err" sdallocx "$JEMALLOC" "+10 jcc, emulated"
+	LEAKS_OPTS=(--sample-bytes 1)
+	for mode in sessions uretprobe; do
+		if [ "$mode" = uretprobe ]; then
+			MEMLENS_DISABLE=uprobe_session run_cmd "jemalloc-api-$mode" "$JEMALLOC_API"
+		else
+			run_cmd "jemalloc-api-$mode" "$JEMALLOC_API"
+		fi
+		check_jemalloc_api "jemalloc-api, --sample-bytes 1, $mode" "$report"
+		check_eq "jemalloc-api, --sample-bytes 1, $mode: every block sampled" 0 \
+			"$(jq .stats.unsampled <<<"$report")"
+	done
+	LEAKS_OPTS=()
+}
+
+# said_of LOG FUNC FILE HOW: -v said FUNC of FILE is probed so.
+said_of() {
+	grep -qxF "memlens: $2 in $3: probed at $4" "$1"
+}
+
 # memlens top shares the allocator hooks: those that define malloc.
 test_top() {
 	top_counts "libstdc++ on glibc" "$CXXLEAK"
@@ -396,6 +457,9 @@ test_top() {
 		env LD_PRELOAD="$TCMALLOC"
 	# Without 28 blocks of plain new and new[] (2020 bytes), 20 freed (1480).
 	TOP_EXPECT="58 9808 50 8760" top_counts "jemalloc linked" "$CXXLEAK_JEMALLOC"
+	# jemalloc_api.c: 264 calls of 322400 bytes, 150 blocks of 142000 freed
+	# (those of dallocx, sdallocx and rallocx's old blocks).
+	TOP_EXPECT="264 322400 150 142000" top_counts "jemalloc's own API" "$JEMALLOC_API"
 	top_counts "static binary" "$CXXLEAK_STATIC"
 }
 
@@ -409,5 +473,6 @@ test_attach_preloaded
 test_other_namespace
 test_rust
 test_allocator_option
+test_jemalloc_api
 test_top
 finish e2e-allocators

@@ -6,8 +6,8 @@
 # workload tests/workloads/allocs_known.cpp makes exactly known calls, each
 # from its own function; every one must be counted once, with its size,
 # from the function that called the allocator, whatever the allocator
-# (glibc, libstdc++'s operator new, jemalloc, tcmalloc) and the unwinder.
-# Needs root.
+# (glibc, libstdc++'s operator new, jemalloc and its own API, tcmalloc) and
+# the unwinder. Needs root.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -23,10 +23,11 @@ TAILS=$PWD/build/allocs_tails
 BUMP=$PWD/build/libbump_alloc.so
 BUMP_NOPLT=$PWD/build/libbump_alloc_noplt.so
 INTERPOSE=$PWD/build/libinterpose_malloc.so
+JEMALLOC_API=$PWD/build/jemalloc_api
 
 require_root_and_build e2e-allocs-c
 for f in "$KNOWN" "$RUSTLEAK" "$JEMALLOC" "$TCMALLOC" "$CET" "$TAILS" "$BUMP" "$BUMP_NOPLT" \
-	"$INTERPOSE"; do
+	"$INTERPOSE" "$JEMALLOC_API"; do
 	if [ ! -e "$f" ]; then
 		echo "e2e-allocs-c: $f missing: make e2e (g++, rustc, libjemalloc2 and" \
 			"libtcmalloc-minimal4 are needed)" >&2
@@ -101,6 +102,17 @@ test_other_allocators() {
 	check_known "tcmalloc preloaded" "$report"
 	run_allocs jemalloc -- env LD_PRELOAD="$JEMALLOC" "$KNOWN"
 	check_known "jemalloc preloaded" "$report"
+	# jemalloc's own API (jemalloc_api.c): mallocx and rallocx are counted
+	# as malloc and realloc are, with the size asked for.
+	run_allocs jemalloc-api -- "$JEMALLOC_API"
+	check_eq "jemalloc API: leak_mallocx(): 100 x mallocx(1000)" "100 100000" \
+		"$(first "$report" leak_mallocx)"
+	check_eq "jemalloc API: leak_mallocx_aligned(): 4 x mallocx(100, align 64 | zero)" "4 400" \
+		"$(first "$report" leak_mallocx_aligned)"
+	check_eq "jemalloc API: leak_rallocx(): 10 x malloc(2000), 10 x rallocx to 8000" \
+		"20 100000" "$(first "$report" leak_rallocx)"
+	check_eq "jemalloc API: churn(): malloc(500), mallocx(300) 50 times, mallocx(100), rallocx to 4000 20 times" \
+		"140 122000" "$(first "$report" churn)"
 	run_allocs allocator --allocator "$(readlink -f "$LIBDIR/libc.so.6")" -- "$KNOWN"
 	check_eq "--allocator libc: leak_here(), 7 x 4096" "7 28672" "$(first "$report" "leak_here()")"
 	check_eq "--allocator libc: realloc_null() once" "1 40" "$(first "$report" "realloc_null()")"

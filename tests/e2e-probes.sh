@@ -98,6 +98,10 @@ test_doctor() {
 		"$(jq -r --arg l "$libstdcxx" '[.probes[$l][] | select(.function == "_Znwm" or .function == "_ZdlPv") | .emulated] | join(" ")' <<<"$j")"
 	check_eq "doctor: jemalloc malloc and free emulated" "true true" \
 		"$(jq -r --arg l "$jemalloc" '[.probes[$l][] | select(.function == "malloc" or .function == "free") | .emulated] | join(" ")' <<<"$j")"
+	check_eq "doctor: jemalloc's own API hooked, each probe emulated" \
+		"mallocx true true rallocx true true dallocx true true sdallocx true true" \
+		"$(jq -r --arg l "$jemalloc" '[.probes[$l][] | select(.function | test("^(m|r|d|sd)allocx$"))
+			| "\(.function) \(.hooked) \(.emulated)"] | join(" ")' <<<"$j")"
 	check_eq "doctor: tcmalloc malloc and free emulated" "true true" \
 		"$(jq -r --arg l "$tcmalloc" '[.probes[$l][] | select(.function == "malloc" or .function == "free") | .emulated] | join(" ")' <<<"$j")"
 	check_eq "doctor: the table says it" 1 \
@@ -162,7 +166,7 @@ test_sessions_unsampled() {
 		"memlens: --sample-bytes: uprobe + uretprobe: no uprobe sessions (6.13)" "$tmp/fallback.err"
 	check_eq "sessions: leaky: calls and bytes let pass as with the fallback" \
 		"$(sampler_stats "$fallback")" "$(sampler_stats "$report")"
-	for bin in cxxleak cxxleak_jemalloc cxxleak_tcmalloc; do
+	for bin in cxxleak cxxleak_jemalloc jemalloc_api cxxleak_tcmalloc; do
 		sampled "$bin-sessions" 1000000000000 "$PWD/build/$bin"
 		fallback=$(MEMLENS_DISABLE=uprobe_session "$MEMLENS" leaks --json -t 0 \
 			--sample-bytes 1000000000000 -- "$PWD/build/$bin" 2>/dev/null | tail -n 1)
@@ -174,6 +178,10 @@ test_sessions_unsampled() {
 	# counted as such; the sampler sees the other 39.
 	check_eq "sessions: cxxleak_tcmalloc: 39 outer calls, 78418 bytes; 52 news not followed" \
 		"39 78418 0 52" "$(sampler_stats "$report") $(jq .stats.new_unfollowed <<<"$report")"
+	# jemalloc_api.c's 264 calls through malloc, mallocx and rallocx (322400
+	# bytes) and libstdc++'s 72704 at start, each asked once.
+	check_eq "sessions: jemalloc_api: 265 outer calls, 395104 bytes" "265 395104 0" \
+		"$(sampler_stats "$(tail -n 1 "$tmp/jemalloc_api-sessions.json")")"
 }
 
 # live_sampled OUT: leaks -v -p --sample-bytes 10^12 on leaky --wait (live_and_last).

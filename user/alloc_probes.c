@@ -75,6 +75,18 @@ static const struct alloc_func alloc_funcs[] = {
 	FUNC("memalign", memalign_enter, .has_return = true, .nr_args = 2, .kind = KIND_MEMALIGN),
 	FUNC("valloc", valloc_enter, .has_return = true, .nr_args = 1, .kind = KIND_VALLOC),
 	FUNC("pvalloc", pvalloc_enter, .has_return = true, .nr_args = 1, .kind = KIND_PVALLOC),
+	/*
+	 * jemalloc's own API: the same registers as malloc, realloc and free,
+	 * the flags after them (alignment, zeroing, arena, tcache) not read;
+	 * the size is the one asked for, as for memalign. None takes NULL,
+	 * so no NULL test is passed. An object defining them is an allocator
+	 * because it defines malloc. xallocx resizes in place and returns the
+	 * usable size, not the size asked: not hooked (doc/internals.md).
+	 */
+	FUNC("mallocx", malloc_enter, .has_return = true, .nr_args = 1, .kind = KIND_MALLOC),
+	FUNC("rallocx", realloc_enter, .has_return = true, .nr_args = 2, .kind = KIND_REALLOC),
+	FUNC("dallocx", free_enter, .nr_args = 1),
+	FUNC("sdallocx", free_enter, .nr_args = 1),
 	FUNC("_exit", exit_enter, .exit_hold = true, .nr_args = 1),
 	/* C++ (Itanium ABI, 64-bit size_t): plain, nothrow, aligned, both. */
 	NEW("_Znwm"),
