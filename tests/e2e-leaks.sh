@@ -495,10 +495,15 @@ test_errors() {
 	# its programs would see pids it does not: refused, not a silent 0.
 	expect_error "in a PID namespace of its own" 1 \
 		"memlens: runs in a PID namespace of its own (a container?): its programs see the host's pids, it sees others; run it in the host's (docker --pid=host, hostPID)" \
-		unshare -fp --mount-proc "$MEMLENS_BIN" leaks -- "$LEAKY"
+		timeout 60 unshare -fp --mount-proc "$MEMLENS_BIN" leaks -- "$LEAKY"
+	# Out of memory at start (a 50 MB address space): one line, not a
+	# bare exit 1.
+	(ulimit -v 50000; "$MEMLENS_BIN" leaks -- "$LEAKY" >/dev/null 2>"$tmp/nomem.err")
+	check_eq "out of memory at start: exit 1, said in one line" "1 1" \
+		"$? $(grep -c '^memlens: .*Cannot allocate memory' "$tmp/nomem.err")"
 	expect_error "top in a PID namespace of its own" 1 \
 		"memlens: runs in a PID namespace of its own (a container?): its programs see the host's pids, it sees others; run it in the host's (docker --pid=host, hostPID)" \
-		unshare -fp --mount-proc "$MEMLENS_BIN" top -n 1
+		timeout 60 unshare -fp --mount-proc "$MEMLENS_BIN" top -n 1
 	expect_error "--svg where it cannot be written" 1 \
 		"memlens: cannot write /nonexistent/x.svg: No such file or directory" \
 		"$MEMLENS" leaks --svg /nonexistent/x.svg -- "$LEAKY"

@@ -789,6 +789,7 @@ int alloc_session_run(struct session_opts *o)
 		.source = o->source,
 		.child = { .go_fd = -1, .exec_err_fd = -1 },
 	};
+	unsigned int said;
 	int err;
 
 	if (report_opts_check_files(o->show))
@@ -811,9 +812,13 @@ int alloc_session_run(struct session_opts *o)
 			return 1;
 		}
 	}
+	said = errors_said();
 	err = session_start(&s);
 	if (!err)
 		err = run_loop(&s);
+	/* A failure none of the parts said (out of memory in a helper): one line. */
+	if (err && errors_said() == said && !output_failed())
+		error_msg("cannot go on: %s", strerror(-err));
 	/*
 	 * Nothing was recorded, or nothing worth it: no file is left behind;
 	 * a device or a FIFO written in place is no file of ours.

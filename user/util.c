@@ -35,13 +35,21 @@ static void vmsg(const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+static unsigned int errors_said_nr;
+
 void error_msg(const char *fmt, ...)
 {
 	va_list ap;
 
+	errors_said_nr++;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
+}
+
+unsigned int errors_said(void)
+{
+	return errors_said_nr;
 }
 
 void info_msg(const char *fmt, ...)

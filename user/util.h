@@ -20,6 +20,8 @@ extern bool verbose;
 
 /* One-line diagnostics on stderr, prefixed with "memlens: ". */
 void error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* error_msg() lines so far: a run that fails having said none says why. */
+unsigned int errors_said(void);
 void info_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void debug_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
