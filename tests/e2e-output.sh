@@ -137,6 +137,23 @@ check_eq "leaks with stdin and stdout closed: exit code" 0 $?
 check_eq "leaks with stdin and stdout closed: the command has them closed, and its descriptor limit" \
 	"0 closed 1 closed 100" "$(xargs <"$tmp/closed-cmd.out")"
 
+# A terminal that hangs up (an ssh session gone) under record: the SIGHUP
+# is the clean stop it is, the last snapshot goes to the file, exit 0.
+sleep 100 &
+pids+=($!)
+python3 - "$MEMLENS_BIN" "$tmp/hup.rec" $! >"$tmp/hup.out" <<'PY'
+import os, pty, sys, time
+memlens, out, target = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(memlens, [memlens, "record", "-i", "1", "-o", out, "-p", target])
+time.sleep(2.5)
+os.close(fd)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+PY
+check_eq "record on a terminal that hangs up: exit 0, the recording reads" "0 0" \
+	"$(cat "$tmp/hup.out") $("$MEMLENS" report "$tmp/hup.rec" >/dev/null 2>&1; echo $?)"
+
 # A FIFO: the recording goes through it to its reader, whole.
 mkfifo "$tmp/fifo"
 # A reader that gives up: a memlens that replaced the FIFO would leave it waiting.

@@ -367,19 +367,34 @@ int output_check(FILE *f, const char *name)
  */
 int output_poll(struct pollfd *fds, nfds_t nr, int timeout_ms)
 {
+	/* A terminal hung up: no longer polled (it answers every poll at once). */
+	static bool tty_hung_up;
+	/* Asked before it hangs up: a hung-up terminal is no terminal to isatty(). */
+	static int stdout_tty = -1;
 	struct pollfd all[8];
 	int n;
 
+	if (stdout_tty < 0)
+		stdout_tty = isatty(STDOUT_FILENO);
 	if (nr >= sizeof(all) / sizeof(all[0]))
 		return -EINVAL;
 	if (lost)
 		return -EIO;
 	memcpy(all, fds, nr * sizeof(*fds));
-	all[nr] = (struct pollfd){ .fd = STDOUT_FILENO };
+	all[nr] = (struct pollfd){ .fd = tty_hung_up ? -1 : STDOUT_FILENO };
 	n = poll(all, nr + 1, timeout_ms);
 	if (n < 0)
 		return -errno;
 	memcpy(fds, all, nr * sizeof(*fds));
+	/*
+	 * A terminal that hangs up (an ssh session gone) sends SIGHUP, the
+	 * clean stop it asks for: what goes to files (record, --svg,
+	 * --pprof) is still written, what goes to it is lost when written.
+	 */
+	if ((all[nr].revents & POLLHUP) && stdout_tty) {
+		tty_hung_up = true;
+		return n - 1;
+	}
 	/*
 	 * A pipe's reader gone is POLLERR, a socket's peer gone POLLHUP
 	 * (journald), a closed stdout POLLNVAL: each would answer every poll
