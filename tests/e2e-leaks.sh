@@ -229,8 +229,7 @@ test_stop_signals() {
 	local log=$tmp/sig.log err=$tmp/sig.err pid r rc st
 	# A stop signal to the process group, as a terminal's Ctrl-C: memlens
 	# and the command both get it. The command's death is the last
-	# report's. TERM: a script's background jobs ignore INT, and keep it
-	# ignored.
+	# report's. TERM: the command, a background job, ignores INT.
 	rm -f "$tmp/work.in"
 	mkfifo "$tmp/work.in"
 	exec 8<>"$tmp/work.in"
@@ -252,10 +251,12 @@ test_stop_signals() {
 	check_eq "group SIGTERM: no scan of a pid gone, nothing said of it running on" 0 \
 		"$(grep -c 'scan of pid .* failed\|continues untraced' "$err")"
 
-	# A SIGHUP ignored when memlens started (nohup) stays ignored.
+	# A SIGHUP ignored when memlens started (nohup) stays ignored; a
+	# SIGINT a shell's background job ignores does not.
 	start_waiting_leaky || { not_ok "nohup: workload did not start"; return; }
-	(trap '' HUP; exec "$MEMLENS_BIN" leaks --json -i 3600 -p "$pid" >"$log" 2>"$err") &
+	(trap '' HUP INT; exec "$MEMLENS_BIN" leaks --json -i 3600 -p "$pid" >"$log" 2>"$err") &
 	st=$!
+	pids+=("$st")
 	wait_for "$err" "tracing pid $pid"
 	kill -HUP "$st"
 	sleep 0.5
@@ -263,7 +264,8 @@ test_stop_signals() {
 		"$(awk '{print $3}' "/proc/$st/stat") $(grep -c '^{' "$log")"
 	kill -INT "$st"
 	wait_exit "$st" 30
-	check_eq "nohup: SIGINT then stops it, one report" "0 1" "$? $(grep -c '^{' "$log")"
+	check_eq "nohup: a SIGINT ignored at start then stops it, one report" "0 1" \
+		"$? $(grep -c '^{' "$log")"
 
 	# A second stop signal at once is the same stop (passed on by a
 	# wrapper: timeout(1), an init): one last report (a later one ends
@@ -532,6 +534,10 @@ test_errors() {
 	expect_error "statically linked target without symbols" 1 \
 		"memlens: pid $static_pid maps no allocator (no malloc or operator new symbol): use --allocator PATH" \
 		"$MEMLENS" leaks -p "$static_pid"
+	# An allocator the process does not map: its probes would see nothing.
+	expect_error "-p with an --allocator it does not map" 1 \
+		"memlens: pid $static_pid does not map $libm: nothing of it would be seen (--allocator)" \
+		"$MEMLENS" leaks -p "$static_pid" --allocator "$libm"
 	kill "$static_pid"
 	cp "$MEMLENS_BIN" "$tmp/memlens"
 	chmod 755 "$tmp/memlens"

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "alloc_probes.h"
@@ -22,6 +24,7 @@
 #include "goheap.h"
 #include "kfeatures.h"
 #include "kplan.h"
+#include "procmaps.h"
 #include "stack_cache.h"
 #include "util.h"
 
@@ -542,6 +545,34 @@ static int say_no_allocator(int pid)
 }
 
 /*
+ * -p with --allocator PATH: does process PID map that very file? Its
+ * probes are on the file (its inode): one the process does not map (not
+ * loaded, another copy in its mount namespace) would see nothing, and
+ * the report would show its mmaps alone.
+ */
+static int check_allocator_mapped(int pid, const char *path)
+{
+	struct vma_list maps = {};
+	struct stat st;
+	bool mapped = false;
+	int err;
+
+	if (stat(path, &st))
+		return 0;	/* said by the attach */
+	err = vma_list_load(pid, &maps);
+	if (err)
+		return 0;	/* gone: its exit is reported */
+	for (size_t i = 0; i < maps.nr && !mapped; i++)
+		mapped = maps.v[i].inode == st.st_ino && maps.v[i].dev_major == major(st.st_dev) &&
+			 maps.v[i].dev_minor == minor(st.st_dev);
+	vma_list_free(&maps);
+	if (mapped)
+		return 0;
+	error_msg("pid %d does not map %s: nothing of it would be seen (--allocator)", pid, path);
+	return -ENOENT;
+}
+
+/*
  * --allocator PATH, hooked before the command runs; or the allocators the
  * process maps: those of a running process now, those of a command as it
  * maps them (it is held at exec and at every new code mapping until they
@@ -553,6 +584,8 @@ static int hook_allocators(struct alloc_session *s, int target, bool profile)
 	bool started = s->opts->cmd != NULL;
 	int n;
 
+	if (path && !started && check_allocator_mapped(target, path))
+		return -ENOENT;
 	if (path && profile)
 		return alloc_profile_attach(s->skel, path, path, target, started, &s->probes);
 	if (path)

@@ -307,11 +307,13 @@ int write_file_atomic(const char *path, int (*emit)(FILE *f, void *ctx), void *c
 	fd = temp_beside(path, name, sizeof(name));
 	if (fd < 0)
 		return fd;
+	stop_removes_temp(STOP_TEMP_OUTPUT, name);
 	err = emit_into(fd, emit, ctx);
 	if (!err && rename(name, path))
 		err = -errno;
 	if (err)
 		unlink(name);
+	stop_removes_temp(STOP_TEMP_OUTPUT, NULL);
 	return err;
 }
 

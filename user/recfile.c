@@ -281,6 +281,8 @@ static int open_output(struct rec_writer *w, const char *path)
 	if (fd < 0)
 		return fd;
 	w->made = w->temp[0];
+	/* Until it takes its place, or goes: emptied then. */
+	stop_removes_temp(STOP_TEMP_RECORDING, w->temp);
 	w->path = strdup(path);
 	w->f = fdopen(fd, "w");
 	if (w->path && w->f)
@@ -320,6 +322,7 @@ int rec_writer_open(const char *path, struct rec_writer **out)
 		return -ENOMEM;
 	err = open_output(w, path);
 	if (err) {
+		stop_removes_temp(STOP_TEMP_RECORDING, NULL);
 		free(w);
 		return err;
 	}
@@ -759,6 +762,7 @@ static void writer_free(struct rec_writer *w)
 	free(w->new_frames.data);
 	free(w->new_stacks.data);
 	free(w->path);
+	stop_removes_temp(STOP_TEMP_RECORDING, NULL);
 	free(w);
 }
 

@@ -356,6 +356,8 @@ void setup_libbpf_logging(void)
 
 static volatile sig_atomic_t stop_signalled;
 static const struct termios *volatile tty_at_stop;
+/* Files being made beside their path, that an ending at once would leave. */
+static const char *volatile temp_at_stop[STOP_TEMP_NR];
 
 /*
  * The first stop signal asks for a clean stop: a last report, hooks
@@ -379,6 +381,9 @@ static void on_stop_signal(int sig)
 	if (stop_signalled) {
 		if (tty_at_stop)
 			tcsetattr(STDIN_FILENO, TCSANOW, tty_at_stop);
+		for (int i = 0; i < STOP_TEMP_NR; i++)
+			if (temp_at_stop[i] && temp_at_stop[i][0])
+				unlink(temp_at_stop[i]);
 		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
 			_exit(1);
 		_exit(1);
@@ -392,19 +397,28 @@ static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 static uint64_t inherited_ignored;	/* bit SIG - 1: SIG_IGN at startup */
 
-/* Not one ignored when memlens started: nohup's SIGHUP, a script's background SIGINT. */
+/*
+ * A SIGHUP ignored when memlens started stays ignored: nohup's intent. Not
+ * SIGINT and SIGQUIT: a shell ignores them in every background job it
+ * starts, and kill -INT is how a script stops a tracer (perf, bpftrace).
+ */
 void catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 
 	for (size_t i = 0; i < NR_STOP_SIGNALS; i++)
-		if (!(inherited_ignored & (1ULL << (stop_signals[i] - 1))))
+		if (stop_signals[i] != SIGHUP || !(inherited_ignored & (1ULL << (SIGHUP - 1))))
 			sigaction(stop_signals[i], &sa, NULL);
 }
 
 void stop_restores_tty(const struct termios *t)
 {
 	tty_at_stop = t;
+}
+
+void stop_removes_temp(enum stop_temp which, const char *path)
+{
+	temp_at_stop[which] = path;
 }
 
 /* A closed pipe (| head), a client gone: errors to handle, not deaths. */

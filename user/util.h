@@ -69,12 +69,15 @@ int array_grow(void **arr, size_t nr, size_t *cap, size_t size);
 size_t sort_dedupe(void *arr, size_t nr, size_t size, int (*cmp)(const void *, const void *));
 /*
  * SIGINT, SIGTERM, SIGHUP and SIGQUIT ask the session to stop cleanly (but
- * those ignored when memlens started); a second one ends it at once.
+ * a SIGHUP ignored when memlens started: nohup); a second one ends it at once.
  */
 void catch_stop_signals(void);
 struct termios;
 /* The terminal settings an ending at once puts back (top's live table). */
 void stop_restores_tty(const struct termios *t);
+/* A file made beside its output, that an ending at once removes (NULL: none now). */
+enum stop_temp { STOP_TEMP_OUTPUT, STOP_TEMP_RECORDING, STOP_TEMP_NR };
+void stop_removes_temp(enum stop_temp which, const char *path);
 void ignore_sigpipe(void);
 void reset_signals_for_exec(void);
 /* At start: closed descriptors 0-2 on /dev/null, the soft descriptor limit raised to the hard. */

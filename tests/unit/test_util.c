@@ -120,9 +120,10 @@ static void test_open_at_stop(void)
 /*
  * In a child: a stop signal, then another after DELAY_US. One within a
  * second is the same stop passed on; one later ends the process at once,
- * exit status 1. The child's exit status.
+ * exit status 1, and removes TEMP, a file being made. The child's exit
+ * status.
  */
-static int two_stops(useconds_t delay_us)
+static int two_stops(useconds_t delay_us, const char *temp)
 {
 	pid_t pid = fork();
 	int status;
@@ -131,6 +132,7 @@ static int two_stops(useconds_t delay_us)
 		int err = open("/dev/null", O_WRONLY);
 
 		dup2(err, STDERR_FILENO);	/* the line it says */
+		stop_removes_temp(STOP_TEMP_OUTPUT, temp);
 		catch_stop_signals();
 		raise(SIGINT);
 		usleep(delay_us);
@@ -144,8 +146,16 @@ static int two_stops(useconds_t delay_us)
 
 static void test_second_stop(void)
 {
-	CHECK(two_stops(100000) == 0);
-	CHECK(two_stops(1100000) == 1);
+	char temp[] = "/tmp/memlens-unit.XXXXXX";
+	int fd = mkstemp(temp);
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(two_stops(100000, temp) == 0);
+	CHECK(access(temp, F_OK) == 0);
+	CHECK(two_stops(1100000, temp) == 1);
+	CHECK(access(temp, F_OK) != 0);
+	unlink(temp);
 }
 
 struct pair {
