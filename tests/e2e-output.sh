@@ -133,7 +133,8 @@ check_eq "record with stderr closed: the recording reads, leak_here whole" "0 28
 (ulimit -Sn 100; "$MEMLENS" leaks -- sh -c \
 	'for fd in 0 1; do [ -e /proc/$$/fd/$fd ] && echo $fd open >&3 || echo $fd closed >&3; done
 	 ulimit -Sn >&3' <&- >&- 2>"$tmp/closed-cmd.err" 3>"$tmp/closed-cmd.out")
-check_eq "leaks with stdin and stdout closed: exit code" 0 $?
+check_eq "leaks with stdin and stdout closed: exit 1, its report not written, said" \
+	"1 memlens: cannot write stdout: Bad file descriptor" "$? $(tail -n 1 "$tmp/closed-cmd.err")"
 check_eq "leaks with stdin and stdout closed: the command has them closed, and its descriptor limit" \
 	"0 closed 1 closed 100" "$(xargs <"$tmp/closed-cmd.out")"
 

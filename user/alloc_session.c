@@ -63,6 +63,9 @@ static bool all_blocks_seen(struct alloc_session *s)
 	};
 	uint64_t stats[STAT_NR];
 
+	/* Not held: code it maps is hooked a moment late, its first calls unseen. */
+	if (!s->child.can_hold)
+		return false;
 	percpu_array_sum(bpf_map__fd(s->skel->maps.stats), STAT_NR, stats);
 	for (size_t i = 0; i < sizeof(unseen) / sizeof(unseen[0]); i++)
 		if (stats[unseen[i]])

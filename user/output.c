@@ -256,7 +256,8 @@ static ssize_t emit_file_write(void *cookie, const char *buf, size_t len)
 		else
 			done += n;
 	}
-	return ef->err ? -1 : (ssize_t)done;
+	/* 0 on error, never negative (fopencookie(3)): stdio then flags the stream. */
+	return ef->err ? 0 : (ssize_t)done;
 }
 
 static int emit_file_close(void *cookie)
@@ -353,6 +354,9 @@ int output_check(FILE *f, const char *name)
 
 	if (lost)
 		return -EIO;
+	/* Closed when memlens started, /dev/null since (process_setup()): not written. */
+	if (f == stdout && std_fd_was_closed(STDOUT_FILENO))
+		return output_lost(name, -EBADF);
 	if (fflush(f))
 		err = -errno;
 	else if (ferror(f))

@@ -35,13 +35,13 @@ static void vmsg(const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
-static unsigned int errors_said_nr;
+static atomic_uint errors_said_nr;	/* the open threads say theirs too */
 
 void error_msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	errors_said_nr++;
+	atomic_fetch_add(&errors_said_nr, 1);
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
@@ -49,7 +49,7 @@ void error_msg(const char *fmt, ...)
 
 unsigned int errors_said(void)
 {
-	return errors_said_nr;
+	return atomic_load(&errors_said_nr);
 }
 
 void info_msg(const char *fmt, ...)
@@ -735,6 +735,11 @@ void process_setup(void)
 		rl.rlim_cur = rl.rlim_max;
 		nofile_raised = !setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+bool std_fd_was_closed(int fd)
+{
+	return fd >= 0 && fd <= 2 && (std_fds_opened & (1U << fd));
 }
 
 void restore_process_for_exec(void)

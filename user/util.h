@@ -84,6 +84,8 @@ void reset_signals_for_exec(void);
 void process_setup(void);
 /* In a child before exec: both as memlens found them. */
 void restore_process_for_exec(void);
+/* Was standard descriptor FD closed when memlens started (now /dev/null)? */
+bool std_fd_was_closed(int fd);
 bool stop_requested(void);
 /* Stop signals so far: a wait that began before one sees the count move. */
 unsigned int stop_signal_count(void);
