@@ -275,7 +275,10 @@ void episodes_tick(struct episode_tracker *t, uint64_t now_ns,
 	/* kswapd still at work, a stall not over: the episode goes on. */
 	if (t->open && ((t->kswapd_awake && !t->filtered) || t->stalls_in_progress))
 		extend(t, now_ns);
-	if (t->open && t->ticked)
+	/* Stalls before the first tick are the first tick's, from the episode's start. */
+	if (t->open && !t->ticked)
+		t->tick_start_ns = t->cur.begin_ns;
+	if (t->open)
 		add_tick(t, now_ns, deltas, nr);
 	if (t->open && now_ns > t->cur.end_ns + t->gap_ns)
 		close_episode(t);

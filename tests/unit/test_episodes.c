@@ -155,6 +155,31 @@ static void test_allocations(void)
 	episodes_free(&t);
 }
 
+/*
+ * Stalls before the first tick (memlens just started) are in the
+ * timeline: a first tick from the episode's begin. They were dropped, and
+ * the timeline held fewer stalls than the episode.
+ */
+static void test_before_first_tick(void)
+{
+	struct closed_log log = {};
+	struct episode_tracker t;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	stall(&t, 10, STALL_MEMCG, 50 * MS, 10 * MS, 32);
+	episodes_tick(&t, 100 * MS, NULL, 0);
+	stall(&t, 10, STALL_MEMCG, 150 * MS, 10 * MS, 32);
+	episodes_tick(&t, 200 * MS, NULL, 0);
+	episodes_tick(&t, 1300 * MS, NULL, 0);		/* past the gap: closed */
+	CHECK_U64(log.nr, 1);
+	CHECK_U64(log.e[0].stalls, 2);
+	CHECK_U64(log.e[0].nr_ticks, 2);
+	CHECK_U64(log.e[0].ticks[0].start_ns, 50 * MS);
+	CHECK_U64(log.e[0].ticks[0].stalls, 1);
+	CHECK_U64(log.e[0].ticks[1].stalls, 1);
+	episodes_free(&t);
+}
+
 /* kswapd awake keeps an episode open; its run and pages are the episode's. */
 static void test_kswapd_and_oom(void)
 {
@@ -325,6 +350,7 @@ void test_episodes(void)
 	test_stacks();
 	test_gap();
 	test_allocations();
+	test_before_first_tick();
 	test_kswapd_and_oom();
 	test_stall_in_progress();
 	test_closed_by_event();
