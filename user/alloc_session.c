@@ -695,24 +695,31 @@ static int check_hooked(struct alloc_session *s)
 
 /*
  * Events in, answered, for up to MS milliseconds or until the process
- * exits: false on an error (said by the caller's next report, if any).
+ * exits; an error ends the wait (the last report meets it, if it lasts).
  */
-static bool wait_for_exit(struct alloc_session *s, int ms)
+static void wait_for_exit(struct alloc_session *s, int ms)
 {
 	uint64_t end = monotonic_ns() + ms * 1000000ULL;
 
 	while (!s->exited && !s->no_allocator) {
 		uint64_t now = monotonic_ns();
 
-		if (now >= end)
-			break;
-		if (output_wait(ring_buffer__epoll_fd(s->rb), (end - now) / 1000000 + 1) < 0)
-			return false;
-		if (ring_buffer__poll(s->rb, 0) < 0)
-			return false;
+		if (now >= end ||
+		    output_wait(ring_buffer__epoll_fd(s->rb), (end - now) / 1000000 + 1) < 0 ||
+		    ring_buffer__poll(s->rb, 0) < 0)
+			return;
 		answer_events(s);
 	}
-	return true;
+}
+
+/* The process exited: the last report, with our own child's wait status, more exact. */
+static int report_exit(struct alloc_session *s)
+{
+	int status = spawn_reap(&s->child);
+
+	if (status >= 0)
+		s->exit_code = status;
+	return check_hooked(s) ?: report(s, true);
 }
 
 static int run_loop(struct alloc_session *s)
@@ -745,13 +752,8 @@ static int run_loop(struct alloc_session *s)
 		answer_events(s);
 		if (s->no_allocator)
 			return s->no_allocator;
-		if (s->exited) {
-			int status = spawn_reap(&s->child);
-
-			if (status >= 0)
-				s->exit_code = status;
-			return check_hooked(s) ?: report(s, true);
-		}
+		if (s->exited)
+			return report_exit(s);
 		if (s->maps_dirty) {
 			unwinder_update(s);
 			symbolizer_refresh(s->sym);
@@ -775,12 +777,8 @@ static int run_loop(struct alloc_session *s)
 	 */
 	if (s->child.pid > 0)
 		wait_for_exit(s, 200);
-	if (s->exited) {
-		int status = spawn_reap(&s->child);
-
-		if (status >= 0)
-			s->exit_code = status;
-	}
+	if (s->exited)
+		return report_exit(s);
 	/* A last report of what is outstanding now. */
 	return check_hooked(s) ?: report(s, true);
 }

@@ -15,7 +15,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "alloc_probes.h"
@@ -563,8 +562,7 @@ static int check_allocator_mapped(int pid, const char *path)
 	if (err)
 		return 0;	/* gone: its exit is reported */
 	for (size_t i = 0; i < maps.nr && !mapped; i++)
-		mapped = maps.v[i].inode == st.st_ino && maps.v[i].dev_major == major(st.st_dev) &&
-			 maps.v[i].dev_minor == minor(st.st_dev);
+		mapped = vma_maps_file(&maps.v[i], &st);
 	vma_list_free(&maps);
 	if (mapped)
 		return 0;

@@ -167,6 +167,12 @@ const struct vma *vma_find_libc(const struct vma_list *list)
 	return NULL;
 }
 
+bool vma_maps_file(const struct vma *v, const struct stat *st)
+{
+	return v->inode == st->st_ino && v->dev_major == major(st->st_dev) &&
+	       v->dev_minor == minor(st->st_dev);
+}
+
 int vma_open_file(int pid, const struct vma *v)
 {
 	char path[4096 + 64];
@@ -189,8 +195,7 @@ int vma_open_file(int pid, const struct vma *v)
 	fd = open_regular(v->path);
 	if (fd < 0)
 		return fd;
-	if (!fstat(fd, &st) && st.st_ino == v->inode && major(st.st_dev) == v->dev_major &&
-	    minor(st.st_dev) == v->dev_minor &&
+	if (!fstat(fd, &st) && vma_maps_file(v, &st) &&
 	    (uint64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec == v->ctime_ns)
 		return fd;
 	close(fd);

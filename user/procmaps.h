@@ -48,6 +48,9 @@ void vma_map_files_path(int pid, const struct vma *v, char *buf, size_t len);
  * only (open_regular()). A descriptor, or a negative errno.
  */
 int vma_open_file(int pid, const struct vma *v);
+struct stat;
+/* Does V map the file ST describes (its device and inode)? */
+bool vma_maps_file(const struct vma *v, const struct stat *st);
 const struct vma *vma_find_libc(const struct vma_list *list);
 bool path_is_interp(const char *path);
 const struct vma *vma_find_interp(const struct vma_list *list);

@@ -112,7 +112,7 @@ static bool same_crc(int fd, GElf_Word crc)
 {
 	unsigned char buf[65536];
 	uLong sum = crc32(0, NULL, 0);
-	unsigned int stops = stop_signal_count();
+	bool stopped_before = stop_requested();
 	struct stat st;
 	off_t off = 0;
 	ssize_t n;
@@ -123,7 +123,7 @@ static bool same_crc(int fd, GElf_Word crc)
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* A stop signal while it reads: not one that ended the session. */
-		if (n < 0 || stop_signal_count() != stops)
+		if (n < 0 || (!stopped_before && stop_requested()))
 			return false;
 		sum = crc32(sum, buf, n);
 		off += n;

@@ -372,6 +372,7 @@ static void on_stop_signal(int sig)
 	static const char msg[] = "memlens: a second stop signal: ended at once, no last report\n";
 	static struct timespec first;
 	struct timespec now;
+	ssize_t n;
 
 	(void)sig;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -384,12 +385,12 @@ static void on_stop_signal(int sig)
 		for (int i = 0; i < STOP_TEMP_NR; i++)
 			if (temp_at_stop[i] && temp_at_stop[i][0])
 				unlink(temp_at_stop[i]);
-		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-			_exit(1);
+		n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)n;	/* nowhere else to say it */
 		_exit(1);
 	}
 	first = now;
-	stop_signalled++;
+	stop_signalled = 1;
 }
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
@@ -430,11 +431,6 @@ void ignore_sigpipe(void)
 }
 
 bool stop_requested(void)
-{
-	return stop_signalled;
-}
-
-unsigned int stop_signal_count(void)
 {
 	return stop_signalled;
 }
@@ -565,13 +561,13 @@ static int open_job_start(struct open_job *j)
 static int open_job_wait(struct open_job *j, int deadline_ms)
 {
 	uint64_t end = monotonic_ns() + deadline_ms * 1000000ULL;
-	unsigned int stops = stop_signal_count();
+	bool stopped_before = stop_requested();
 
 	while (!j->done) {
 		uint64_t now = monotonic_ns(), slice = now + 100000000ULL;
 		struct timespec ts;
 
-		if (stop_signal_count() != stops)
+		if (!stopped_before && stop_requested())
 			return -EINTR;
 		if (now >= end)
 			return -ETIMEDOUT;

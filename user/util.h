@@ -87,7 +87,5 @@ void restore_process_for_exec(void);
 /* Was standard descriptor FD closed when memlens started (now /dev/null)? */
 bool std_fd_was_closed(int fd);
 bool stop_requested(void);
-/* Stop signals so far: a wait that began before one sees the count move. */
-unsigned int stop_signal_count(void);
 
 #endif
