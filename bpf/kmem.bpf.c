@@ -50,15 +50,18 @@ struct {
 } objects SEC(".maps");
 
 /*
- * Direct-mapped by address: an array lookup the verifier inlines, no
- * hashing helper, no bucket lock, no element freelist. Most slab objects
- * live and die in their slot; the objects map takes the rest.
+ * Pairs of slots picked by address (slot_pair_of()): array lookups the
+ * verifier inlines, no hashing helper, no bucket lock, no element
+ * freelist. Most slab objects live and die in a slot; the objects map
+ * takes the rest.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);	/* set by userspace */
 	__type(key, __u32);
 	__type(value, struct object_slot);
+	/* Page-aligned: two slots a cache line, none across two. */
+	__uint(map_flags, BPF_F_MMAPABLE);
 } object_slots SEC(".maps");
 
 struct {
@@ -107,12 +110,13 @@ static __always_inline void stat_add(__u32 stat, __u64 n)
  * The process an allocation is charged to: the current one, also for an
  * allocation made in interrupt context (that cannot be told here: x86's
  * preempt_count is a per-CPU variable kallsyms lists only with
- * KALLSYMS_ALL). False if it is not traced.
+ * KALLSYMS_ALL). False if it is not traced. The task only for a filter
+ * that reads it: unfiltered, one helper call an event, not two.
  */
 static __always_inline bool charged_tgid(__u32 *tgid)
 {
 	*tgid = current_tgid();
-	return task_traced(*tgid, current_task());
+	return task_traced(*tgid, task_to_filter());
 }
 
 static __always_inline struct usage *usage_of(__u32 tgid, __u64 cache)
@@ -123,10 +127,8 @@ static __always_inline struct usage *usage_of(__u32 tgid, __u64 cache)
 	return lookup_or_init(&usage, &key, &zero, KSTAT_USAGE_FULL);
 }
 
-static __always_inline void usage_alloc(__u32 tgid, __u64 cache, __u64 bytes, bool tracked)
+static __always_inline void usage_alloc(struct usage *u, __u64 bytes, bool tracked)
 {
-	struct usage *u = usage_of(tgid, cache);
-
 	if (!u)
 		return;
 	/* The first: two at once write the same name. */
@@ -150,61 +152,115 @@ static __always_inline void usage_free(__u32 tgid, __u64 cache, __u64 bytes)
 	__sync_fetch_and_add(&u->free_bytes, bytes);
 }
 
-/* The slot of slab object ADDR, or NULL without the table. */
-static __always_inline struct object_slot *slot_of(__u64 addr)
+/*
+ * The two slots of slab object ADDR: the table is a set of slot pairs,
+ * each in one cache line (32-byte slots, a page-aligned array), and an
+ * object takes the first free slot of its pair. A live object that holds
+ * a slot for long (a dentry in the dcache) then sends only the objects
+ * whose other slot is taken too to the map. The first slot counts the
+ * pair's objects in the map (spilled). False without the table.
+ */
+struct slot_pair {
+	struct object_slot *a, *b;
+};
+
+static __always_inline bool slot_pair_of(__u64 addr, struct slot_pair *p)
 {
 	/* Fibonacci hashing of the address without its always-zero low bits. */
-	__u32 idx = (__u32)(((addr >> 3) * 0x9e3779b97f4a7c15ULL) >> 32) & slot_mask;
+	__u32 idx = (__u32)(((addr >> 3) * 0x9e3779b97f4a7c15ULL) >> 32) & slot_mask & ~1u;
+	__u32 idx_b = idx | 1;
 
 	if (!slot_mask)
-		return NULL;
-	return bpf_map_lookup_elem(&object_slots, &idx);
+		return false;
+	p->a = bpf_map_lookup_elem(&object_slots, &idx);
+	p->b = bpf_map_lookup_elem(&object_slots, &idx_b);
+	if (!p->a || !p->b)
+		return false;
+	/*
+	 * The pair's line, asked for now: its cache miss, what a slab event
+	 * costs (bench/README.md), then overlaps with the work up to the
+	 * first locked instruction, which would wait for it. Volatile: the
+	 * load stays.
+	 */
+	(void)READ_ONCE_U64(p->a->addr);
+	return true;
 }
 
 /*
- * Track OBJ at KEY's address in SLOT if the slot is free, or holds that
- * very address (freed where no tracepoint looks, as the -EEXIST below):
- * true. False: another live object has it, the objects map takes this one.
- * The object is not handed out before this program returns, so no free of
- * it can race with the fields' writes.
+ * An object in SLOT that is not live: its address is being allocated
+ * again, so it was freed where no tracepoint looks (kfree_bulk,
+ * kmem_cache_free_bulk: kfree_rcu's batches). Its free is counted now.
  */
-static __always_inline bool slot_claim(struct object_slot *slot, struct object_key *key,
-				       const struct object *obj)
+static __always_inline void slot_replaced(struct object_slot *slot)
 {
-	__u64 prev = __sync_val_compare_and_swap(&slot->addr, 0, key->addr);
-	struct object *old;
+	stat_add(KSTAT_REPLACED, 1);
+	usage_free(slot->tgid, slot->cache, slot->bytes);
+}
+
+/*
+ * SLOT emptied if it still holds KEY's address, which is being allocated:
+ * a stale one. Only the allocation of a freed address can see it, so no
+ * free races with the write.
+ */
+static __always_inline void slot_drop_stale(struct object_slot *slot, struct object_key *key)
+{
+	if (READ_ONCE_U64(slot->addr) != key->addr)
+		return;
+	slot_replaced(slot);
+	__sync_val_compare_and_swap(&slot->addr, key->addr, 0);
+}
+
+/*
+ * The slot of pair P that KEY's address takes: a free one, claimed with a
+ * compare-and-swap, or the one that holds that very address, stale. NULL:
+ * both hold other live objects.
+ */
+static __always_inline struct object_slot *slot_take(struct slot_pair *p, struct object_key *key)
+{
+	__u64 prev = __sync_val_compare_and_swap(&p->a->addr, 0, key->addr);
 
 	if (prev == key->addr) {
-		stat_add(KSTAT_REPLACED, 1);
-		usage_free(slot->tgid, slot->cache, slot->bytes);
-	} else if (prev) {
+		slot_replaced(p->a);
+		return p->a;
+	}
+	if (!prev) {
+		/* The address may be stale in the other slot. */
+		slot_drop_stale(p->b, key);
+		return p->a;
+	}
+	prev = __sync_val_compare_and_swap(&p->b->addr, 0, key->addr);
+	if (prev == key->addr)
+		slot_replaced(p->b);
+	else if (prev)
+		return NULL;
+	return p->b;
+}
+
+/*
+ * Track OBJ at KEY's address in pair P: true. False: both slots hold
+ * other live objects, the objects map takes this one. The object is not
+ * handed out before this program returns, so no free of it can race with
+ * the fields' writes.
+ */
+static __always_inline bool slot_claim(struct slot_pair *p, struct object_key *key,
+				       const struct object *obj)
+{
+	struct object_slot *slot = slot_take(p, key);
+	struct object *old;
+
+	if (!slot)
 		return false;
-	} else if (slot->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
+	if (p->a->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
 		/* Spilled once, freed unseen, allocated again: one object. */
 		stat_add(KSTAT_REPLACED, 1);
 		usage_free(old->tgid, old->cache, old->bytes);
 		if (!bpf_map_delete_elem(&objects, key))
-			__sync_fetch_and_add(&slot->spilled, -1);
+			__sync_fetch_and_add(&p->a->spilled, -1);
 	}
 	slot->cache = obj->cache;
 	slot->tgid = obj->tgid;
 	slot->bytes = obj->bytes;
 	return true;
-}
-
-/*
- * An object that goes to the objects map at KEY's address, which SLOT
- * still holds: freed where no tracepoint looks, its free counted now, and
- * the slot emptied (a free finds this one in the map). Only the allocation
- * of a freed address can see it, so no free races with the write.
- */
-static __always_inline void slot_drop_stale(struct object_slot *slot, struct object_key *key)
-{
-	if (slot->addr != key->addr)
-		return;
-	stat_add(KSTAT_REPLACED, 1);
-	usage_free(slot->tgid, slot->cache, slot->bytes);
-	__sync_val_compare_and_swap(&slot->addr, key->addr, 0);
 }
 
 /*
@@ -214,18 +270,16 @@ static __always_inline void slot_drop_stale(struct object_slot *slot, struct obj
  * counted now.
  */
 static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, __u64 cache, __u64 bytes,
-		  bool want_stack, bool slots)
+		  bool want_stack, struct slot_pair *slots)
 {
 	struct object_key key = { .addr = addr, .class = space };
 	struct object obj = { .cache = cache, .bytes = bytes, .stack_id = -1 }, *old;
-	struct object_slot *slot;
+	struct usage *u;
 	__u32 tgid;
 	long err;
 
 	if (!addr || !charged_tgid(&tgid))
 		return;
-	stat_add(KSTAT_ALLOCS, 1);
-
 	obj.tgid = tgid;
 	/* Age and stack only for --cache, its one reader: a clock read saved per event. */
 	if (want_stack) {
@@ -234,12 +288,15 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		if (obj.stack_id < 0)
 			stat_add(KSTAT_STACK_FAILED, 1);
 	}
-	slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
+	/* Before the claim's compare-and-swap, while the slot's line comes in. */
+	u = usage_of(tgid, cache);
+	stat_add(KSTAT_ALLOCS, 1);
 	/* An object with a stack needs its age and stack: the map's entry has them. */
-	if (slot && want_stack)
-		slot_drop_stale(slot, &key);
-	else if (slot && slot_claim(slot, &key, &obj)) {
-		usage_alloc(tgid, cache, bytes, true);
+	if (slots && want_stack) {
+		slot_drop_stale(slots->a, &key);
+		slot_drop_stale(slots->b, &key);
+	} else if (slots && slot_claim(slots, &key, &obj)) {
+		usage_alloc(u, bytes, true);
 		return;
 	}
 	/* One hash operation in the common case: the address is new. */
@@ -251,13 +308,13 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 			usage_free(old->tgid, old->cache, old->bytes);
 		}
 		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
-	} else if (!err && slot) {
-		__sync_fetch_and_add(&slot->spilled, 1);
+	} else if (!err && slots) {
+		__sync_fetch_and_add(&slots->a->spilled, 1);
 	}
 	if (err)
 		stat_add(KSTAT_OBJECTS_FULL, 1);
 	/* Counted after the insert: an object not tracked is not outstanding. */
-	usage_alloc(tgid, cache, bytes, !err);
+	usage_alloc(u, bytes, !err);
 }
 
 /*
@@ -265,29 +322,33 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
  * tracked (allocated before memlens, or by a process not traced) is
  * counted by the caller, which knows its cache or not: false.
  */
-static __always_inline bool untrack(enum kmem_class space, __u64 addr, bool slots)
+static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct slot_pair *slots)
 {
 	struct object_key key = { .addr = addr, .class = space };
-	struct object_slot *slot = slots && space == KMEM_SLAB ? slot_of(addr) : NULL;
+	struct object_slot *slot = NULL;
 	struct object *obj;
 
-	if (slot && slot->addr == addr) {
+	if (slots && slots->a->addr == addr)
+		slot = slots->a;
+	else if (slots && slots->b->addr == addr)
+		slot = slots->b;
+	if (slot) {
 		stat_add(KSTAT_FREES, 1);
 		usage_free(slot->tgid, slot->cache, slot->bytes);
 		/* Only the freer of a live address writes it; atomic: after the reads. */
 		__sync_val_compare_and_swap(&slot->addr, addr, 0);
 		return true;
 	}
-	/* Nothing of this slot in the map: not tracked, no hash lookup. */
-	obj = slot && !slot->spilled ? NULL : bpf_map_lookup_elem(&objects, &key);
+	/* Nothing of this pair in the map: not tracked, no hash lookup. */
+	obj = slots && !slots->a->spilled ? NULL : bpf_map_lookup_elem(&objects, &key);
 	if (!obj) {
 		stat_add(KSTAT_FREES_UNTRACKED, 1);
 		return false;
 	}
 	stat_add(KSTAT_FREES, 1);
 	usage_free(obj->tgid, obj->cache, obj->bytes);
-	if (!bpf_map_delete_elem(&objects, &key) && slot)
-		__sync_fetch_and_add(&slot->spilled, -1);
+	if (!bpf_map_delete_elem(&objects, &key) && slots)
+		__sync_fetch_and_add(&slots->a->spilled, -1);
 	return true;
 }
 
@@ -417,7 +478,14 @@ slow:
 	__sync_fetch_and_add(&f->seq, 1);
 }
 
-static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_cache *s, bool slots)
+/* Slab object PTR's slot pair in *P, its line asked for: P, or NULL without the table. */
+static __always_inline struct slot_pair *slots_of(const void *ptr, bool table, struct slot_pair *p)
+{
+	return table && ptr && slot_pair_of((__u64)ptr, p) ? p : NULL;
+}
+
+static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_cache *s,
+				       struct slot_pair *slots)
 {
 	bool want_stacks;
 	__u32 size;
@@ -429,7 +497,7 @@ static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_c
 	return 0;
 }
 
-static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, bool slots)
+static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, struct slot_pair *slots)
 {
 	bool want_stacks, of_caches;
 	__u32 size;
@@ -464,16 +532,20 @@ static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, boo
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, true, &pair);
+
 	cost_begin();
-	cache_alloc(ctx, ptr, s, true);
+	cache_alloc(ctx, ptr, s, slots);
 	return cost_end();
 }
 
 SEC("raw_tp/kmem_cache_free")
 int BPF_PROG(kmem_cache_free, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, true, &pair);
+
 	cost_begin();
-	cache_free(ptr, s, true);
+	cache_free(ptr, s, slots);
 	return cost_end();
 }
 
@@ -481,9 +553,11 @@ SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, true, &pair);
+
 	cost_begin();
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
-	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, true);
+	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, slots);
 	return cost_end();
 }
 
@@ -491,9 +565,11 @@ int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req
 SEC("raw_tp/kfree")
 int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, true, &pair);
+
 	cost_begin();
 	if (ptr)
-		untrack(KMEM_SLAB, (__u64)ptr, true);
+		untrack(KMEM_SLAB, (__u64)ptr, slots);
 	return cost_end();
 }
 
@@ -501,16 +577,20 @@ int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, false, &pair);
+
 	cost_begin();
-	cache_alloc(ctx, ptr, s, false);
+	cache_alloc(ctx, ptr, s, slots);
 	return cost_end();
 }
 
 SEC("raw_tp/kmem_cache_free")
 int BPF_PROG(kmem_cache_free_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, false, &pair);
+
 	cost_begin();
-	cache_free(ptr, s, false);
+	cache_free(ptr, s, slots);
 	return cost_end();
 }
 
@@ -518,18 +598,22 @@ SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc_hash, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, false, &pair);
+
 	cost_begin();
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
-	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, false);
+	      stack_kmalloc_size && bytes_alloc == stack_kmalloc_size, slots);
 	return cost_end();
 }
 
 SEC("raw_tp/kfree")
 int BPF_PROG(kfree_hash, unsigned long call_site, const void *ptr)
 {
+	struct slot_pair pair, *slots = slots_of(ptr, false, &pair);
+
 	cost_begin();
 	if (ptr)
-		untrack(KMEM_SLAB, (__u64)ptr, false);
+		untrack(KMEM_SLAB, (__u64)ptr, slots);
 	return cost_end();
 }
 
@@ -542,7 +626,7 @@ int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 
 	cost_begin();
 	if (page && charged_tgid(&tgid))
-		usage_alloc(tgid, cache, (__u64)PAGE_SIZE << (order & 31), true);
+		usage_alloc(usage_of(tgid, cache), (__u64)PAGE_SIZE << (order & 31), true);
 	return cost_end();
 }
 
@@ -564,7 +648,7 @@ int BPF_PROG(alloc_vmap_area, unsigned long addr, unsigned long size, unsigned l
 {
 	cost_begin();
 	if (!failed)
-		track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false, false);
+		track(ctx, KMEM_VMALLOC, addr, KMEM_ID(KMEM_VMALLOC, 0), size, false, NULL);
 	return cost_end();
 }
 
@@ -573,7 +657,7 @@ int BPF_PROG(free_vmap_area_noflush, unsigned long va_start)
 {
 	cost_begin();
 	if (va_start)
-		untrack(KMEM_VMALLOC, va_start, false);
+		untrack(KMEM_VMALLOC, va_start, NULL);
 	return cost_end();
 }
 
@@ -582,7 +666,7 @@ int BPF_PROG(percpu_alloc_percpu, unsigned long call_site, bool reserved, bool i
 	     size_t size, size_t align, void *base_addr, int off, void *ptr, size_t bytes_alloc)
 {
 	cost_begin();
-	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false, false);
+	track(ctx, KMEM_PERCPU, (__u64)ptr, KMEM_ID(KMEM_PERCPU, 0), bytes_alloc, false, NULL);
 	return cost_end();
 }
 
@@ -591,7 +675,7 @@ int BPF_PROG(percpu_free_percpu, void *base_addr, int off, void *ptr)
 {
 	cost_begin();
 	if (ptr)
-		untrack(KMEM_PERCPU, (__u64)ptr, false);
+		untrack(KMEM_PERCPU, (__u64)ptr, NULL);
 	return cost_end();
 }
 

@@ -98,21 +98,23 @@ struct object {
 
 /*
  * A slot of the object table in front of the objects map (slab objects
- * only): ADDR 0 is a free slot. The allocation that claims it with a
- * compare-and-swap owns it until the free of that address; an object whose
- * slot another holds goes to the objects map, and SPILLED counts those of
- * this slot there, so that a free that finds neither its address here nor
- * a spilled object knows without a hash lookup that it is not tracked.
- * 32 bytes, no age or stack: what an allocation costs is this slot's cache
- * miss, and the table's size sets how often it misses (bench/README.md).
- * Objects that get a stack (--cache) go to the objects map.
+ * only): ADDR 0 is a free slot. Slots come in pairs, one cache line each;
+ * an object takes the first free slot of its pair. The allocation that
+ * claims a slot with a compare-and-swap owns it until the free of that
+ * address; an object whose two slots others hold goes to the objects map,
+ * and the pair's first slot counts those in SPILLED, so that a free that
+ * finds its address in neither slot and no spilled object knows without a
+ * hash lookup that it is not tracked. 32 bytes, no age or stack: what an
+ * allocation costs is its pair's cache miss, and the table's size sets
+ * how often it misses (bench/README.md). Objects that get a stack
+ * (--cache) go to the objects map.
  */
 struct object_slot {
 	__u64 addr;
 	__u64 cache;
 	__u32 tgid;
 	__u32 bytes;
-	__u32 spilled;		/* objects of this slot in the objects map */
+	__u32 spilled;		/* first of a pair: its objects in the objects map */
 	__u32 pad;
 };
 

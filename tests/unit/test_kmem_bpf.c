@@ -55,6 +55,7 @@ static uint64_t kstat(struct kmem_bpf *skel, enum kmem_stat stat)
 
 #define OBJ_A	0xffff888012340000ULL
 #define OBJ_B	0xffff888012340040ULL
+#define OBJ_C	0xffff888012340080ULL
 
 /* kmalloc/kfree: counted for this process, by size class; a reuse settles the old one. */
 static void test_kmalloc(struct kmem_bpf *skel)
@@ -209,6 +210,49 @@ static void test_slots(void)
 	CHECK_U64(usage_of(skel, tgid, k64).frees, 2);
 	CHECK_U64(kstat(skel, KSTAT_FREES), 2);
 	CHECK_U64(kstat(skel, KSTAT_FREES_UNTRACKED), 0);
+	CHECK_U64(map_entries(skel), 0);
+	kmem_bpf__destroy(skel);
+}
+
+/*
+ * A table of one slot pair: two objects live in it (the old direct-mapped
+ * table of two slots put these two in one slot, and the second in the
+ * map), a third goes to the map. An address stale in the second slot,
+ * allocated again while the first is free, is settled, not kept twice.
+ */
+static void test_slot_pair(void)
+{
+	struct kmem_bpf *skel = kmem_bpf__open();
+	uint64_t a[6] = { 0x1, OBJ_A, 50, 64, 0xcc0, 0 }, b[6] = { 0x1, OBJ_B, 60, 64, 0xcc0, 0 };
+	uint64_t c[6] = { 0x1, OBJ_C, 60, 64, 0xcc0, 0 };
+	uint64_t free_a[2] = { 0x1, OBJ_A }, free_b[2] = { 0x1, OBJ_B }, free_c[2] = { 0x1, OBJ_C };
+	uint64_t k64 = KMEM_ID(KMEM_KMALLOC, 64);
+	uint32_t tgid = getpid();
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return;
+	skel->rodata->slot_mask = 1;
+	bpf_map__set_max_entries(skel->maps.object_slots, 2);
+	CHECK(kmem_bpf__load(skel) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, b, 6) == 0);
+	CHECK_U64(map_entries(skel), 0);
+	CHECK(unit_fire(skel->progs.kmalloc, c, 6) == 0);
+	CHECK_U64(map_entries(skel), 1);
+	/* A's slot free; B freed unseen and allocated again: into A's old slot. */
+	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, b, 6) == 0);
+	CHECK_U64(kstat(skel, KSTAT_REPLACED), 1);
+	CHECK_U64(usage_of(skel, tgid, k64).frees, 2);
+	CHECK(unit_fire(skel->progs.kfree, free_b, 2) == 0);
+	CHECK(unit_fire(skel->progs.kfree, free_c, 2) == 0);
+	/* Once each: a copy of B left in its old slot would be freed again. */
+	CHECK(unit_fire(skel->progs.kfree, free_b, 2) == 0);
+	CHECK_U64(usage_of(skel, tgid, k64).allocs, 4);
+	CHECK_U64(usage_of(skel, tgid, k64).frees, 4);
+	CHECK_U64(kstat(skel, KSTAT_FREES), 3);
+	CHECK_U64(kstat(skel, KSTAT_FREES_UNTRACKED), 1);
 	CHECK_U64(map_entries(skel), 0);
 	kmem_bpf__destroy(skel);
 }
@@ -375,4 +419,5 @@ void test_kmem_bpf(void)
 	kmem_bpf__destroy(skel);
 	test_full();
 	test_slots();
+	test_slot_pair();
 }
