@@ -29,12 +29,28 @@ const volatile __u32 stack_kmalloc_size;
  */
 const volatile __u32 slot_mask;
 
+/* The usage rows (include/kmem.h), what finds them, and the free ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KMEM_MAX_USAGE);
+	__type(key, __u32);
+	__type(value, struct usage_row);
+	/* Userspace reads the rows in place, and marks one retired with one store. */
+	__uint(map_flags, BPF_F_MMAPABLE);
+} usage_rows SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KMEM_MAX_USAGE);
 	__type(key, struct usage_key);
-	__type(value, struct usage);
-} usage SEC(".maps");
+	__type(value, __u32);
+} usage_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, KMEM_MAX_USAGE);
+	__type(value, __u32);
+} free_rows SEC(".maps");
 
 /*
  * Every map here is preallocated (no BPF_F_NO_PREALLOC): an element
@@ -119,37 +135,142 @@ static __always_inline bool charged_tgid(__u32 *tgid)
 	return task_traced(*tgid, task_to_filter());
 }
 
-static __always_inline struct usage *usage_of(__u32 tgid, __u64 cache)
+static __always_inline struct usage_row *row_at(__u32 row)
 {
-	static const struct usage zero;
-	struct usage_key key = { .tgid = tgid, .cache = cache };
-
-	return lookup_or_init(&usage, &key, &zero, KSTAT_USAGE_FULL);
+	return bpf_map_lookup_elem(&usage_rows, &row);
 }
 
-static __always_inline void usage_alloc(struct usage *u, __u64 bytes, bool tracked)
+/* Is R the live row of TGID in CACHE? */
+static __always_inline bool row_is(const struct usage_row *r, __u32 tgid, __u64 cache)
 {
-	if (!u)
+	return READ_ONCE_U32(r->state) == ROW_LIVE && r->tgid == tgid && r->cache == cache;
+}
+
+/*
+ * A new row for KEY, from the free list, its number in *ROW; NULL, counted
+ * under KSTAT_USAGE_FULL, when there is none. Live before it is in the
+ * index: no program finds it before then.
+ */
+static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *row)
+{
+	struct usage_row *r;
+	__u32 *won;
+
+	if (bpf_map_pop_elem(&free_rows, row)) {
+		stat_add(KSTAT_USAGE_FULL, 1);
+		return NULL;
+	}
+	r = row_at(*row);
+	if (!r)
+		return NULL;
+	r->tgid = key->tgid;
+	r->cache = key->cache;
+	bpf_get_current_comm(r->u.comm, sizeof(r->u.comm));
+	barrier();
+	WRITE_ONCE_U32(r->state, ROW_LIVE);
+	if (!bpf_map_update_elem(&usage_index, key, row, BPF_NOEXIST))
+		return r;
+	/* Made first on another CPU (or the index is full): this one goes back. */
+	WRITE_ONCE_U32(r->state, ROW_FREE);
+	bpf_map_push_elem(&free_rows, row, 0);
+	won = bpf_map_lookup_elem(&usage_index, key);
+	if (!won) {
+		stat_add(KSTAT_USAGE_FULL, 1);
+		return NULL;
+	}
+	*row = *won;
+	r = row_at(*row);
+	return r && row_is(r, key->tgid, key->cache) ? r : NULL;
+}
+
+/*
+ * Each CPU's rows used last, direct-mapped by key: a hint, which the row's
+ * own key confirms. Plain writes: a program that interrupts one and reads
+ * an entry half written finds a row whose key is not its own, and goes to
+ * the index.
+ */
+#define USAGE_FRONT_BITS	8
+
+struct usage_front {
+	__u64 cache;
+	__u32 tgid;
+	__u32 row;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << USAGE_FRONT_BITS);
+	__type(key, __u32);
+	__type(value, struct usage_front);
+} usage_fronts SEC(".maps");
+
+/* The row of TGID in CACHE, made on first use; its number in *ROW (ROW_NONE: none). */
+static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, __u32 *row)
+{
+	struct usage_key key = { .tgid = tgid, .cache = cache };
+	__u32 idx = (__u32)(((cache ^ tgid) * 0x9e3779b97f4a7c15ULL) >> (64 - USAGE_FRONT_BITS));
+	struct usage_front *f = bpf_map_lookup_elem(&usage_fronts, &idx);
+	struct usage_row *r;
+	__u32 *found;
+
+	*row = ROW_NONE;
+	if (f && f->tgid == tgid && f->cache == cache) {
+		*row = f->row;
+		r = row_at(*row);
+		if (r && row_is(r, tgid, cache))
+			return r;
+	}
+	found = bpf_map_lookup_elem(&usage_index, &key);
+	if (found && (r = row_at(*found)) && row_is(r, tgid, cache))
+		*row = *found;
+	else if (!(r = row_new(&key, row))) {
+		*row = ROW_NONE;
+		return NULL;
+	}
+	if (f) {
+		f->tgid = tgid;
+		f->cache = cache;
+		f->row = *row;
+	}
+	return r;
+}
+
+static __always_inline void usage_alloc(struct usage_row *r, __u64 bytes, bool tracked)
+{
+	if (!r)
 		return;
-	/* The first: two at once write the same name. */
-	if (!READ_ONCE_U64(u->allocs))
-		bpf_get_current_comm(u->comm, sizeof(u->comm));
-	__sync_fetch_and_add(&u->allocs, 1);
-	__sync_fetch_and_add(&u->alloc_bytes, bytes);
+	__sync_fetch_and_add(&r->u.allocs, 1);
+	__sync_fetch_and_add(&r->u.alloc_bytes, bytes);
 	if (!tracked) {
-		__sync_fetch_and_add(&u->untracked, 1);
-		__sync_fetch_and_add(&u->untracked_bytes, bytes);
+		__sync_fetch_and_add(&r->u.untracked, 1);
+		__sync_fetch_and_add(&r->u.untracked_bytes, bytes);
 	}
 }
 
-static __always_inline void usage_free(__u32 tgid, __u64 cache, __u64 bytes)
+static __always_inline void row_free(struct usage_row *r, __u64 bytes)
 {
-	struct usage *u = usage_of(tgid, cache);
-
-	if (!u)
+	if (!r)
 		return;
-	__sync_fetch_and_add(&u->frees, 1);
-	__sync_fetch_and_add(&u->free_bytes, bytes);
+	__sync_fetch_and_add(&r->u.frees, 1);
+	__sync_fetch_and_add(&r->u.free_bytes, bytes);
+}
+
+/*
+ * A free of a tracked object, counted in the row it kept. That row is not
+ * retired: its process has an object outstanding.
+ */
+static __always_inline void usage_free(__u32 row, __u64 bytes)
+{
+	if (row != ROW_NONE)
+		row_free(row_at(row), bytes);
+}
+
+/* A free counted by key: frees of untracked objects, and of pages. */
+static __always_inline void usage_free_key(__u32 tgid, __u64 cache, __u64 bytes)
+{
+	__u32 row;
+
+	row_free(usage_of(tgid, cache, &row), bytes);
 }
 
 /*
@@ -194,7 +315,7 @@ static __always_inline bool slot_pair_of(__u64 addr, struct slot_pair *p)
 static __always_inline void slot_replaced(struct object_slot *slot)
 {
 	stat_add(KSTAT_REPLACED, 1);
-	usage_free(slot->tgid, slot->cache, slot->bytes);
+	usage_free(slot->row, slot->bytes);
 }
 
 /*
@@ -253,12 +374,11 @@ static __always_inline bool slot_claim(struct slot_pair *p, struct object_key *k
 	if (p->a->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
 		/* Spilled once, freed unseen, allocated again: one object. */
 		stat_add(KSTAT_REPLACED, 1);
-		usage_free(old->tgid, old->cache, old->bytes);
+		usage_free(old->row, old->bytes);
 		if (!bpf_map_delete_elem(&objects, key))
 			__sync_fetch_and_add(&p->a->spilled, -1);
 	}
-	slot->cache = obj->cache;
-	slot->tgid = obj->tgid;
+	slot->row = obj->row;
 	slot->bytes = obj->bytes;
 	return true;
 }
@@ -274,7 +394,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 {
 	struct object_key key = { .addr = addr, .class = space };
 	struct object obj = { .cache = cache, .bytes = bytes, .stack_id = -1 }, *old;
-	struct usage *u;
+	struct usage_row *u;
 	__u32 tgid;
 	long err;
 
@@ -289,7 +409,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 			stat_add(KSTAT_STACK_FAILED, 1);
 	}
 	/* Before the claim's compare-and-swap, while the slot's line comes in. */
-	u = usage_of(tgid, cache);
+	u = usage_of(tgid, cache, &obj.row);
 	stat_add(KSTAT_ALLOCS, 1);
 	/* An object with a stack needs its age and stack: the map's entry has them. */
 	if (slots && want_stack) {
@@ -305,7 +425,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		old = bpf_map_lookup_elem(&objects, &key);
 		if (old) {
 			stat_add(KSTAT_REPLACED, 1);
-			usage_free(old->tgid, old->cache, old->bytes);
+			usage_free(old->row, old->bytes);
 		}
 		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
 	} else if (!err && slots) {
@@ -334,7 +454,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct sl
 		slot = slots->b;
 	if (slot) {
 		stat_add(KSTAT_FREES, 1);
-		usage_free(slot->tgid, slot->cache, slot->bytes);
+		usage_free(slot->row, slot->bytes);
 		/* Only the freer of a live address writes it; atomic: after the reads. */
 		__sync_val_compare_and_swap(&slot->addr, addr, 0);
 		return true;
@@ -346,7 +466,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct sl
 		return false;
 	}
 	stat_add(KSTAT_FREES, 1);
-	usage_free(obj->tgid, obj->cache, obj->bytes);
+	usage_free(obj->row, obj->bytes);
 	if (!bpf_map_delete_elem(&objects, &key) && slots)
 		__sync_fetch_and_add(&slots->a->spilled, -1);
 	return true;
@@ -519,7 +639,7 @@ static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, str
 	/* Named just now: the cache of caches, first seen freeing a cache? */
 	if (!of_caches && (__u64)s == READ_ONCE_U64(caches_cache))
 		__sync_fetch_and_add(&caches_epoch, 1);
-	usage_free(KMEM_TGID_FREES, (__u64)s, size);
+	usage_free_key(KMEM_TGID_FREES, (__u64)s, size);
 	return 0;
 }
 
@@ -622,11 +742,11 @@ SEC("raw_tp/mm_page_alloc")
 int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 {
 	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
-	__u32 tgid;
+	__u32 tgid, row;
 
 	cost_begin();
 	if (page && charged_tgid(&tgid))
-		usage_alloc(usage_of(tgid, cache), (__u64)PAGE_SIZE << (order & 31), true);
+		usage_alloc(usage_of(tgid, cache, &row), (__u64)PAGE_SIZE << (order & 31), true);
 	return cost_end();
 }
 
@@ -638,7 +758,7 @@ int BPF_PROG(page_free, struct page *page, unsigned int order)
 
 	cost_begin();
 	/* Whoever allocated them: frees of pages go to the order's row. */
-	usage_free(KMEM_TGID_FREES, cache, (__u64)PAGE_SIZE << (order & 31));
+	usage_free_key(KMEM_TGID_FREES, cache, (__u64)PAGE_SIZE << (order & 31));
 	return cost_end();
 }
 

@@ -74,11 +74,36 @@ struct usage {
 	__u64 untracked;
 	__u64 untracked_bytes;
 	/*
-	 * The allocating task's name at the first allocation counted here:
-	 * a process that has exited by the report (a cron job, a shell's
-	 * child) is still named.
+	 * The allocating task's name when the row was made, at its first
+	 * event: a process that has exited by the report (a cron job, a
+	 * shell's child) is still named.
 	 */
 	char comm[16];
+};
+
+/*
+ * A row of the usage_rows array: one process's counters in one cache.
+ * An event finds its row with array lookups only: the slot or map entry
+ * of a tracked object keeps its row's number, and each CPU remembers the
+ * rows it used last (usage_fronts), checked against the row's own key.
+ * The usage_index hash finds the others; free_rows lists the rows to
+ * make new ones from. Userspace retires the rows of exited processes:
+ * out of the index, RETIRED, and, a second or more later, when no
+ * program can still be adding to them, read, zeroed and listed free.
+ */
+enum usage_row_state {
+	ROW_FREE,
+	ROW_LIVE,
+	ROW_RETIRED,
+};
+
+#define ROW_NONE	0xffffffffu	/* no row: the usage map was full */
+
+struct usage_row {
+	__u32 tgid;
+	__u32 state;		/* enum usage_row_state */
+	__u64 cache;
+	struct usage u;
 };
 
 struct object_key {
@@ -94,6 +119,8 @@ struct object {
 	__u64 ts_ns;
 	__u32 tgid;
 	__s32 stack_id;		/* in the stacks map; negative: none */
+	__u32 row;		/* its usage row, or ROW_NONE */
+	__u32 pad;
 };
 
 /*
@@ -111,8 +138,8 @@ struct object {
  */
 struct object_slot {
 	__u64 addr;
-	__u64 cache;
-	__u32 tgid;
+	__u64 pad2;
+	__u32 row;		/* its usage row, or ROW_NONE */
 	__u32 bytes;
 	__u32 spilled;		/* first of a pair: its objects in the objects map */
 	__u32 pad;

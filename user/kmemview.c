@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kmem.skel.h"
@@ -17,7 +18,7 @@
 #include "kplan.h"
 #include "util.h"
 
-/* One entry of the usage map. */
+/* One usage row as read: whose, and its counts. */
 struct usage_entry {
 	struct usage_key key;
 	struct usage u;
@@ -31,11 +32,18 @@ struct kmemview {
 	struct kmem_bpf *skel;
 	/*
 	 * What exited processes with nothing outstanding had counted, by
-	 * cache: their map entries are deleted, so that a fork-heavy host
-	 * does not fill the map, and their counts live on here.
+	 * cache: their rows are retired and made free, so that a fork-heavy
+	 * host does not fill the map, and their counts live on here.
 	 */
 	struct usage_entry *retired;
 	size_t nr_retired, cap_retired;
+	struct usage_row *rows;		/* the usage_rows array, mapped */
+	/* Rows retired, not yet free: a program may still be adding to them. */
+	struct quarantined {
+		uint32_t row;
+		uint64_t since_ns;
+	} *quarantine;
+	size_t nr_quarantine, cap_quarantine;
 	struct bpf_cost cost;		/* what the programs cost */
 	uint32_t max_objects;		/* tracked at most: slots and map entries */
 	uint32_t slots;			/* of the object table, 0: none (no BPF atomics) */
@@ -274,6 +282,25 @@ static int object_slots(uint32_t max, uint32_t *slots)
 	return 0;
 }
 
+/* The usage_rows array's mapping: whole pages. */
+static size_t rows_size(void)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	return (KMEM_MAX_USAGE * sizeof(struct usage_row) + page - 1) / page * page;
+}
+
+/* Every usage row free: listed in free_rows, whence the programs make rows. */
+int kmem_rows_init(struct kmem_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.free_rows);
+
+	for (uint32_t row = 0; row < KMEM_MAX_USAGE; row++)
+		if (bpf_map_update_elem(fd, NULL, &row, 0))
+			return -errno;
+	return 0;
+}
+
 /* Load with an objects map of MAX_OBJECTS entries, 0: the machine's default. */
 static int load(struct kmemview *v, uint32_t max_objects)
 {
@@ -316,7 +343,24 @@ static int load(struct kmemview *v, uint32_t max_objects)
 	if (err)
 		return err;
 	skel->rodata->cost_on = true;
-	err = skeleton_load_attach(skel->skeleton);
+	err = skeleton_load(skel->skeleton);
+	if (err) {
+		skeleton_load_error(err);
+		return err;
+	}
+	err = kmem_rows_init(skel);
+	if (err) {
+		error_msg("cannot set up the usage rows: %s", strerror(-err));
+		return err;
+	}
+	v->rows = mmap(NULL, rows_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(skel->maps.usage_rows), 0);
+	if (v->rows == MAP_FAILED) {
+		v->rows = NULL;
+		error_msg("cannot map the usage rows: %s", strerror(errno));
+		return -errno;
+	}
+	err = attach_skeleton(skel->skeleton);
 	if (err)
 		return err;
 	bpf_cost_init(&v->cost, bpf_map__fd(skel->maps.costs));
@@ -345,6 +389,9 @@ int kmemview_open(const struct kmem_opts *o, struct kmemview **out)
 	    v->max_objects > KMEM_MAX_OBJECTS) {
 		info_msg("kmem: no kernel memory for %" PRIu32 " tracked objects: %u instead "
 			 "(--max-objects N sets it)", v->max_objects, KMEM_MAX_OBJECTS);
+		if (v->rows)
+			munmap(v->rows, rows_size());
+		v->rows = NULL;
 		kmem_bpf__destroy(v->skel);
 		v->skel = NULL;
 		err = load(v, KMEM_MAX_OBJECTS);
@@ -366,8 +413,11 @@ void kmemview_close(struct kmemview *v)
 {
 	if (!v)
 		return;
+	if (v->rows)
+		munmap(v->rows, rows_size());
 	kmem_bpf__destroy(v->skel);
 	free(v->retired);
+	free(v->quarantine);
 	free(v);
 }
 
@@ -454,63 +504,129 @@ static bool retirable(const struct usage_entry *e)
 	return kill(e->key.tgid, 0) && errno == ESRCH;
 }
 
-/* Fold E, of an exited process, into the retired counts of its cache. */
-static int retire(struct kmemview *v, const struct usage_entry *e)
+/* Fold U, of an exited process, into the retired counts of CACHE. */
+static int fold_retired(struct kmemview *v, uint64_t cache, const struct usage *u)
 {
 	struct usage_entry *r = NULL;
 
 	for (size_t i = 0; i < v->nr_retired && !r; i++)
-		if (v->retired[i].key.cache == e->key.cache)
+		if (v->retired[i].key.cache == cache)
 			r = &v->retired[i];
 	if (!r) {
 		if (array_grow((void **)&v->retired, v->nr_retired, &v->cap_retired, sizeof(*r)))
 			return -ENOMEM;
-		r = &v->retired[v->nr_retired];
+		r = &v->retired[v->nr_retired++];
 		memset(r, 0, sizeof(*r));
 		r->key.tgid = TGID_EXITED;
-		r->key.cache = e->key.cache;
+		r->key.cache = cache;
 	}
-	/* Out of the map first: counted here only once it is not there. */
-	if (bpf_map_delete_elem(bpf_map__fd(v->skel->maps.usage), &e->key))
-		return -errno;
-	if (r == &v->retired[v->nr_retired])
-		v->nr_retired++;
-	r->u.allocs += e->u.allocs;
-	r->u.alloc_bytes += e->u.alloc_bytes;
-	r->u.frees += e->u.frees;
-	r->u.free_bytes += e->u.free_bytes;
-	r->u.untracked += e->u.untracked;
-	r->u.untracked_bytes += e->u.untracked_bytes;
+	r->u.allocs += u->allocs;
+	r->u.alloc_bytes += u->alloc_bytes;
+	r->u.frees += u->frees;
+	r->u.free_bytes += u->free_bytes;
+	r->u.untracked += u->untracked;
+	r->u.untracked_bytes += u->untracked_bytes;
 	return 0;
+}
+
+/*
+ * How long a retired row waits before it is read a last time and made
+ * free: a program that found it just before it was retired may still be
+ * adding to it. Programs run for microseconds.
+ */
+#define QUARANTINE_NS	1000000000ULL
+
+/*
+ * Retire row ROW of KEY, an exited process's: out of the index, so that
+ * no program finds it there, then RETIRED, so that no CPU's front leads
+ * to it, and kept apart until no program can be adding to it.
+ */
+static int retire(struct kmemview *v, uint32_t row, const struct usage_key *key)
+{
+	struct quarantined *q;
+
+	if (array_grow((void **)&v->quarantine, v->nr_quarantine, &v->cap_quarantine,
+		       sizeof(*q)))
+		return -ENOMEM;
+	if (bpf_map_delete_elem(bpf_map__fd(v->skel->maps.usage_index), key) && errno != ENOENT)
+		return -errno;
+	__atomic_store_n(&v->rows[row].state, ROW_RETIRED, __ATOMIC_RELEASE);
+	q = &v->quarantine[v->nr_quarantine++];
+	q->row = row;
+	q->since_ns = monotonic_ns();
+	return 0;
+}
+
+/* Rows retired long enough ago: their counts to the retired ones, the rows free. */
+static int release_quarantined(struct kmemview *v)
+{
+	int fd = bpf_map__fd(v->skel->maps.free_rows);
+	uint64_t now = monotonic_ns();
+	size_t kept = 0, i;
+	int err = 0;
+
+	for (i = 0; i < v->nr_quarantine && !err; i++) {
+		struct quarantined *q = &v->quarantine[i];
+		struct usage_row *r = &v->rows[q->row];
+
+		if (now - q->since_ns < QUARANTINE_NS) {
+			v->quarantine[kept++] = *q;
+			continue;
+		}
+		err = fold_retired(v, r->cache, &r->u);
+		if (err) {
+			v->quarantine[kept++] = *q;
+			break;
+		}
+		memset(r, 0, sizeof(*r));
+		if (bpf_map_update_elem(fd, NULL, &q->row, 0))
+			err = -errno;
+	}
+	for (; i < v->nr_quarantine; i++)
+		v->quarantine[kept++] = v->quarantine[i];
+	v->nr_quarantine = kept;
+	return err;
+}
+
+/* Row R's key and counts, each counter read whole while programs add to it. */
+static void read_row(const struct usage_row *r, struct usage_entry *e)
+{
+	const volatile struct usage *u = &r->u;
+
+	e->key = (struct usage_key){ .tgid = r->tgid, .cache = r->cache };
+	e->u.allocs = u->allocs;
+	e->u.alloc_bytes = u->alloc_bytes;
+	e->u.frees = u->frees;
+	e->u.free_bytes = u->free_bytes;
+	e->u.untracked = u->untracked;
+	e->u.untracked_bytes = u->untracked_bytes;
+	memcpy(e->u.comm, r->u.comm, sizeof(e->u.comm));
 }
 
 static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_out)
 {
-	int fd = bpf_map__fd(v->skel->maps.usage);
-	struct usage_key key, next, *prev = NULL;
 	struct usage_entry *e = NULL;
 	size_t nr = 0, cap = 0;
+	int err;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
+	err = release_quarantined(v);
+	if (err)
+		return err;
+	for (uint32_t row = 0; row < KMEM_MAX_USAGE; row++) {
+		const struct usage_row *r = &v->rows[row];
+		uint32_t state = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+
+		if (state == ROW_FREE)
+			continue;
 		if (array_grow((void **)&e, nr, &cap, sizeof(*e))) {
 			free(e);
 			return -ENOMEM;
 		}
-		e[nr].key = key;
-		if (!bpf_map_lookup_elem(fd, &key, &e[nr].u))
-			nr++;
-	}
-	/*
-	 * Retired after the walk (a walk that loses its key starts over), and
-	 * dropped from the list: the retired counts below hold them now.
-	 */
-	for (size_t i = 0, kept = 0, n = nr; i < n; i++) {
-		if (!retirable(&e[i]) || retire(v, &e[i]))
-			e[kept++] = e[i];
-		else
-			nr--;
+		read_row(r, &e[nr]);
+		/* Retired: its counts are the exited processes' of its cache. */
+		if (state == ROW_RETIRED || (retirable(&e[nr]) && !retire(v, row, &e[nr].key)))
+			e[nr].key.tgid = TGID_EXITED;
+		nr++;
 	}
 	for (size_t i = 0; i < v->nr_retired; i++) {
 		if (array_grow((void **)&e, nr, &cap, sizeof(*e))) {

@@ -72,6 +72,7 @@ struct kmem_stack_group {
 };
 
 struct kmemview;
+struct kmem_bpf;
 
 /*
  * The size class of a --cache name of a kmalloc cache (kmalloc-N,
@@ -103,5 +104,6 @@ const char *kmem_class_name(enum kmem_class c);
 uint32_t kmem_objects_for(uint64_t in_use, uint64_t mem_total);
 /* What went uncounted: full maps, failed stacks, skipped runs. */
 uint64_t kmem_lost(const struct kmem_sample *s);
+int kmem_rows_init(struct kmem_bpf *skel);
 
 #endif

@@ -27,7 +27,7 @@ static struct kmem_bpf *load(uint32_t max_objects)
 		return NULL;
 	if (max_objects)
 		bpf_map__set_max_entries(skel->maps.objects, max_objects);
-	if (kmem_bpf__load(skel)) {
+	if (kmem_bpf__load(skel) || kmem_rows_init(skel)) {
 		kmem_bpf__destroy(skel);
 		return NULL;
 	}
@@ -37,10 +37,12 @@ static struct kmem_bpf *load(uint32_t max_objects)
 static struct usage usage_of(struct kmem_bpf *skel, uint32_t tgid, uint64_t cache)
 {
 	struct usage_key key = { .tgid = tgid, .cache = cache };
-	struct usage u = {};
+	struct usage_row r = {};
+	uint32_t row;
 
-	bpf_map_lookup_elem(bpf_map__fd(skel->maps.usage), &key, &u);
-	return u;
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.usage_index), &key, &row))
+		bpf_map_lookup_elem(bpf_map__fd(skel->maps.usage_rows), &row, &r);
+	return r.u;
 }
 
 static uint64_t kstat(struct kmem_bpf *skel, enum kmem_stat stat)
@@ -56,6 +58,7 @@ static uint64_t kstat(struct kmem_bpf *skel, enum kmem_stat stat)
 #define OBJ_A	0xffff888012340000ULL
 #define OBJ_B	0xffff888012340040ULL
 #define OBJ_C	0xffff888012340080ULL
+#define OBJ_D	0xffff8880123400c0ULL
 
 /* kmalloc/kfree: counted for this process, by size class; a reuse settles the old one. */
 static void test_kmalloc(struct kmem_bpf *skel)
@@ -131,6 +134,43 @@ static void test_pages(struct kmem_bpf *skel)
 	CHECK_U64(usage_of(skel, KMEM_TGID_FREES, o2).free_bytes, 4 * 4096);
 }
 
+/*
+ * A retired row (its process exited: out of the index, RETIRED) is not
+ * used again, though this CPU's front still names it: the next
+ * allocation of that key makes a new row. A freed object counts in the
+ * row its allocation used.
+ */
+static void test_row_retired(struct kmem_bpf *skel)
+{
+	uint64_t a[6] = { 0x1, OBJ_D, 50, 256, 0xcc0, 0 }, free_a[2] = { 0x1, OBJ_D };
+	struct usage_key key = { .tgid = getpid(), .cache = KMEM_ID(KMEM_KMALLOC, 256) };
+	int index = bpf_map__fd(skel->maps.usage_index), rows = bpf_map__fd(skel->maps.usage_rows);
+	uint32_t old, now;
+	struct usage_row r;
+
+	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(bpf_map_lookup_elem(index, &key, &old) == 0);
+	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
+	CHECK(bpf_map_lookup_elem(rows, &old, &r) == 0);
+	CHECK_U64(r.u.allocs, 1);
+	CHECK_U64(r.u.frees, 1);
+	CHECK(bpf_map_delete_elem(index, &key) == 0);
+	r.state = ROW_RETIRED;
+	CHECK(bpf_map_update_elem(rows, &old, &r, 0) == 0);
+	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(bpf_map_lookup_elem(index, &key, &now) == 0);
+	CHECK(now != old);
+	CHECK_U64(usage_of(skel, key.tgid, key.cache).allocs, 1);
+	CHECK(bpf_map_lookup_elem(rows, &old, &r) == 0);
+	CHECK_U64(r.u.allocs, 1);
+	CHECK_U64(r.state, ROW_RETIRED);
+	/* Its free: in the new row, which its allocation used. */
+	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
+	CHECK_U64(usage_of(skel, key.tgid, key.cache).frees, 1);
+	CHECK(bpf_map_lookup_elem(rows, &old, &r) == 0);
+	CHECK_U64(r.u.frees, 1);
+}
+
 /* A full objects map: the allocation is counted, as untracked, never outstanding. */
 static void test_full(void)
 {
@@ -189,6 +229,7 @@ static void test_slots(void)
 	skel->rodata->stack_kmalloc_size = 128;
 	bpf_map__set_max_entries(skel->maps.object_slots, 4);
 	CHECK(kmem_bpf__load(skel) == 0);
+	CHECK(kmem_rows_init(skel) == 0);
 	/* In its slot, not the map; freed from there. */
 	CHECK(unit_fire(skel->progs.kmalloc, a64, 6) == 0);
 	CHECK_U64(map_entries(skel), 0);
@@ -235,6 +276,7 @@ static void test_slot_pair(void)
 	skel->rodata->slot_mask = 1;
 	bpf_map__set_max_entries(skel->maps.object_slots, 2);
 	CHECK(kmem_bpf__load(skel) == 0);
+	CHECK(kmem_rows_init(skel) == 0);
 	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
 	CHECK(unit_fire(skel->progs.kmalloc, b, 6) == 0);
 	CHECK_U64(map_entries(skel), 0);
@@ -386,6 +428,7 @@ static void test_cost(struct kmem_bpf *untimed)
 		return;
 	skel->rodata->cost_on = true;
 	CHECK(kmem_bpf__load(skel) == 0);
+	CHECK(kmem_rows_init(skel) == 0);
 	bpf_cost_init(&c, bpf_map__fd(skel->maps.costs));
 	for (uint64_t i = 0; i < runs; i++)
 		unit_fire(skel->progs.kfree, free_a, 2);
@@ -414,6 +457,7 @@ void test_kmem_bpf(void)
 	test_kmalloc(skel);
 	test_vmalloc_percpu(skel);
 	test_pages(skel);
+	test_row_retired(skel);
 	test_cache_front(skel);
 	test_cost(skel);
 	kmem_bpf__destroy(skel);
