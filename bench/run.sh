@@ -22,7 +22,8 @@ tmp=$(mktemp -d /tmp/memlens-bench.XXXXXX)
 # they were first thing on any exit (stats_was is set only while they are on).
 stats_was=
 trap '[ -n "$stats_was" ] && sysctl -qw kernel.bpf_stats_enabled="$stats_was"
-	kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+	kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
+	mountpoint -q "$tmp/tmpfs" 2>/dev/null && umount "$tmp/tmpfs"; rm -rf "$tmp"' EXIT
 libc=$(readlink -f "$(ldd "$BENCH" | awk '/libc\.so/ {print $3}')")
 
 wait_for() {
@@ -166,17 +167,24 @@ stop_tracer() {
 # file and their LSM blobs a round. Each round runs it untraced, under the
 # floor (empty programs on the raw tracepoints kmem hooks: what the
 # kernel's tracepoints cost before any BPF work) and under memlens kmem,
-# three times each, one side after the other: the three sides see the same
-# moment of a noisy machine, and KMEM_ROUNDS of them (at least 6: one
-# ratio here is good to a tenth at best) give the medians and a range.
+# three times each, the three sides in an order that turns round by round
+# (a side last in every round would pay for whatever grows as the loop
+# goes on); KMEM_ROUNDS of them (at least 6: one ratio here is good to a
+# tenth at best) give the medians and a range. The loop runs twice: in
+# the temporary directory's file system (ext4 here), whose inode
+# allocator makes a round's speed move by two times and more with what
+# was deleted in the last minutes, and in a tmpfs of its own, where it
+# is steady (and twice as fast, so the same BPF time weighs twice as
+# much): the line to compare two builds by.
 KMEM_ROUNDS=${KMEM_ROUNDS:-$((ROUNDS > 6 ? ROUNDS : 6))}
 KMEM_TPS=$(sed -n 's|^SEC("raw_tp/\([a-z_]*\)").*|\1|p' bpf/kmem.bpf.c | sort -u)
+fs_dir=$tmp
 # A fresh directory a run: negative dentries pile up in a used one.
 fs_rounds() {
 	local dir
-	dir=$(mktemp -d "$tmp/fs.XXXXXX")
+	dir=$(mktemp -d "$fs_dir/fs.XXXXXX")
 	build/fsbench "$dir" 20000 | awk '{print $2}'
-	rmdir "$dir"
+	rm -rf "$dir"
 }
 # fs_runs NAME: three more runs of NAME, and their median as its round's.
 fs_runs() {
@@ -185,14 +193,22 @@ fs_runs() {
 	runs[$1]+="${one[*]} "
 	runs[$1_round]+="$(median "${one[@]}") "
 }
+fs_side() {
+	case $1 in
+	none)	fs_runs fs_none ;;
+	floor)	start_tracer build/floor -t $KMEM_TPS
+		fs_runs fs_floor
+		stop_tracer ;;
+	kmem)	start_tracer ./memlens kmem --json -i 3600
+		fs_runs fs_kmem
+		stop_tracer ;;
+	esac
+}
+# kmem_round R: the three sides, the first of them the R-th.
 kmem_round() {
-	fs_runs fs_none
-	start_tracer build/floor -t $KMEM_TPS
-	fs_runs fs_floor
-	stop_tracer
-	start_tracer ./memlens kmem --json -i 3600
-	fs_runs fs_kmem
-	stop_tracer
+	local sides=(none floor kmem) i
+
+	for ((i = 0; i < 3; i++)); do fs_side "${sides[($1 + i) % 3]}"; done
 }
 # The ratio of NAME's median to the untraced one, and the range of its rounds' ratios.
 fs_ratio() {
@@ -209,14 +225,28 @@ fs_ratio() {
 		printf "%.0f/s, ratio %.3f (rounds %.2f to %.2f)", t, t / b, lo, hi
 	}'
 }
-kmem_line() {
-	local r
+# kmem_lines_in DIR WHAT: the rounds in DIR, and their lines.
+kmem_lines_in() {
+	local r n
 
-	for ((r = 0; r < KMEM_ROUNDS; r++)); do kmem_round; done
-	printf 'create+fstat+close+unlink rounds (fsbench), %d rounds of 3 runs each way, medians:\n' "$KMEM_ROUNDS"
+	fs_dir=$1
+	for n in fs_none fs_floor fs_kmem; do runs[$n]=; runs[${n}_round]=; done
+	for ((r = 0; r < KMEM_ROUNDS; r++)); do kmem_round $r; done
+	printf 'create+fstat+close+unlink rounds (fsbench) on %s, %d rounds of 3 runs each way, medians:\n' \
+		"$2" "$KMEM_ROUNDS"
 	printf '  untraced %.0f/s; empty programs on kmem'"'"'s %d tracepoints %s;\n' \
 		"$(med fs_none)" "$(wc -w <<<"$KMEM_TPS")" "$(fs_ratio fs_floor)"
 	printf '  memlens kmem %s\n' "$(fs_ratio fs_kmem)"
+}
+kmem_line() {
+	kmem_lines_in "$tmp" "$(findmnt -n -o FSTYPE -T "$tmp" || stat -f -c %T "$tmp") ($tmp)"
+	mkdir "$tmp/tmpfs"
+	if ! mount -t tmpfs -o size=256m memlens-bench "$tmp/tmpfs"; then
+		echo "bench: no tmpfs for the kmem line's second run" >&2
+		return 1
+	fi
+	kmem_lines_in "$tmp/tmpfs" tmpfs
+	umount "$tmp/tmpfs"
 }
 # ONLY=kmem: that line alone.
 if [ "${ONLY:-}" = kmem ]; then
