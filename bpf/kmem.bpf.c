@@ -53,6 +53,24 @@ struct {
 } free_rows SEC(".maps");
 
 /*
+ * Updated by userspace to wait for the programs running then: an update
+ * of a map of maps returns after an RCU grace period. Never read here.
+ */
+struct grace_inner_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} grace_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct grace_inner_map);
+} grace SEC(".maps");
+
+/*
  * Every map here is preallocated (no BPF_F_NO_PREALLOC): an element
  * allocated at run time comes from kmalloc, which this very tracer hooks
  * (the allocation would be charged to the task at hand, tracked, and need
@@ -140,16 +158,19 @@ static __always_inline struct usage_row *row_at(__u32 row)
 	return bpf_map_lookup_elem(&usage_rows, &row);
 }
 
-/* Is R the live row of TGID in CACHE? */
+/* Is R the row of TGID in CACHE, live or just made? */
 static __always_inline bool row_is(const struct usage_row *r, __u32 tgid, __u64 cache)
 {
-	return READ_ONCE_U32(r->state) == ROW_LIVE && r->tgid == tgid && r->cache == cache;
+	__u32 state = READ_ONCE_U32(r->state);
+
+	return (state == ROW_LIVE || state == ROW_NEW) && r->tgid == tgid && r->cache == cache;
 }
 
 /*
  * A new row for KEY, from the free list, its number in *ROW; NULL, counted
- * under KSTAT_USAGE_FULL, when there is none. Live before it is in the
- * index: no program finds it before then.
+ * under KSTAT_USAGE_FULL, when there is none. NEW while it goes into the
+ * index: programs take it, userspace does not show or retire it yet (the
+ * row made second of two at once goes back free).
  */
 static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *row)
 {
@@ -167,10 +188,16 @@ static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *r
 	r->cache = key->cache;
 	bpf_get_current_comm(r->u.comm, sizeof(r->u.comm));
 	barrier();
-	WRITE_ONCE_U32(r->state, ROW_LIVE);
-	if (!bpf_map_update_elem(&usage_index, key, row, BPF_NOEXIST))
+	WRITE_ONCE_U32(r->state, ROW_NEW);
+	if (!bpf_map_update_elem(&usage_index, key, row, BPF_NOEXIST)) {
+		WRITE_ONCE_U32(r->state, ROW_LIVE);
 		return r;
-	/* Made first on another CPU (or the index is full): this one goes back. */
+	}
+	/*
+	 * Made first on another CPU (or the index is full): this one goes
+	 * back. A push that fails (a lock not taken, from 6.15) loses the
+	 * row to the free list, not a count.
+	 */
 	WRITE_ONCE_U32(r->state, ROW_FREE);
 	bpf_map_push_elem(&free_rows, row, 0);
 	won = bpf_map_lookup_elem(&usage_index, key);
@@ -285,7 +312,7 @@ struct slot_pair {
 	struct object_slot *a, *b;
 };
 
-static __always_inline bool slot_pair_of(__u64 addr, struct slot_pair *p)
+static __always_inline bool slot_pair_of(__u64 addr, struct slot_pair *p, bool touch)
 {
 	/* Fibonacci hashing of the address without its always-zero low bits. */
 	__u32 idx = (__u32)(((addr >> 3) * 0x9e3779b97f4a7c15ULL) >> 32) & slot_mask & ~1u;
@@ -303,7 +330,8 @@ static __always_inline bool slot_pair_of(__u64 addr, struct slot_pair *p)
 	 * first locked instruction, which would wait for it. Volatile: the
 	 * load stays.
 	 */
-	(void)READ_ONCE_U64(p->a->addr);
+	if (touch)
+		(void)READ_ONCE_U64(p->a->addr);
 	return true;
 }
 
@@ -400,7 +428,6 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 
 	if (!addr || !charged_tgid(&tgid))
 		return;
-	obj.tgid = tgid;
 	/* Age and stack only for --cache, its one reader: a clock read saved per event. */
 	if (want_stack) {
 		obj.ts_ns = bpf_ktime_get_ns();
@@ -601,7 +628,20 @@ slow:
 /* Slab object PTR's slot pair in *P, its line asked for: P, or NULL without the table. */
 static __always_inline struct slot_pair *slots_of(const void *ptr, bool table, struct slot_pair *p)
 {
-	return table && ptr && slot_pair_of((__u64)ptr, p) ? p : NULL;
+	return table && ptr && slot_pair_of((__u64)ptr, p, true) ? p : NULL;
+}
+
+/*
+ * The same for an allocation, whose line is asked for early only if every
+ * allocation is traced: with a filter, most are not, and would pay the
+ * miss for nothing (a free looks at its pair whoever frees).
+ */
+static __always_inline struct slot_pair *alloc_slots_of(const void *ptr, bool table,
+							 struct slot_pair *p)
+{
+	bool unfiltered = !targ_tgid && !filter_comm && !targ_memcg;
+
+	return table && ptr && slot_pair_of((__u64)ptr, p, unfiltered) ? p : NULL;
 }
 
 static __always_inline int cache_alloc(void *ctx, const void *ptr, struct kmem_cache *s,
@@ -652,7 +692,7 @@ static __always_inline int cache_free(const void *ptr, struct kmem_cache *s, str
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	struct slot_pair pair, *slots = slots_of(ptr, true, &pair);
+	struct slot_pair pair, *slots = alloc_slots_of(ptr, true, &pair);
 
 	cost_begin();
 	cache_alloc(ctx, ptr, s, slots);
@@ -673,7 +713,7 @@ SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
-	struct slot_pair pair, *slots = slots_of(ptr, true, &pair);
+	struct slot_pair pair, *slots = alloc_slots_of(ptr, true, &pair);
 
 	cost_begin();
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,
@@ -697,7 +737,7 @@ int BPF_PROG(kfree, unsigned long call_site, const void *ptr)
 SEC("raw_tp/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_hash, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	struct slot_pair pair, *slots = slots_of(ptr, false, &pair);
+	struct slot_pair pair, *slots = alloc_slots_of(ptr, false, &pair);
 
 	cost_begin();
 	cache_alloc(ctx, ptr, s, slots);
@@ -718,7 +758,7 @@ SEC("raw_tp/kmalloc")
 int BPF_PROG(kmalloc_hash, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
-	struct slot_pair pair, *slots = slots_of(ptr, false, &pair);
+	struct slot_pair pair, *slots = alloc_slots_of(ptr, false, &pair);
 
 	cost_begin();
 	track(ctx, KMEM_SLAB, (__u64)ptr, KMEM_ID(KMEM_KMALLOC, bytes_alloc), bytes_alloc,

@@ -87,14 +87,16 @@ struct usage {
  * of a tracked object keeps its row's number, and each CPU remembers the
  * rows it used last (usage_fronts), checked against the row's own key.
  * The usage_index hash finds the others; free_rows lists the rows to
- * make new ones from. Userspace retires the rows of exited processes:
- * out of the index, RETIRED, and, a second or more later, when no
- * program can still be adding to them, read, zeroed and listed free.
+ * make new ones from. Userspace retires the rows of exited processes with
+ * nothing outstanding: out of the index, RETIRED, and at its next read,
+ * once every program running before has returned (an RCU grace period),
+ * read a last time, zeroed and listed free.
  */
 enum usage_row_state {
 	ROW_FREE,
 	ROW_LIVE,
 	ROW_RETIRED,
+	ROW_NEW,		/* being made: in the index, or about to go back free */
 };
 
 #define ROW_NONE	0xffffffffu	/* no row: the usage map was full */
@@ -117,10 +119,8 @@ struct object {
 	__u64 cache;
 	__u64 bytes;
 	__u64 ts_ns;
-	__u32 tgid;
+	__u32 row;		/* its usage row (whose process), or ROW_NONE */
 	__s32 stack_id;		/* in the stacks map; negative: none */
-	__u32 row;		/* its usage row, or ROW_NONE */
-	__u32 pad;
 };
 
 /*
@@ -138,11 +138,10 @@ struct object {
  */
 struct object_slot {
 	__u64 addr;
-	__u64 pad2;
 	__u32 row;		/* its usage row, or ROW_NONE */
 	__u32 bytes;
 	__u32 spilled;		/* first of a pair: its objects in the objects map */
-	__u32 pad;
+	__u32 pad[3];		/* 32 bytes: a pair to a cache line */
 };
 
 /*

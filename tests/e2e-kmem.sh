@@ -403,6 +403,43 @@ test_pages_of_exited() {
 }
 test_pages_of_exited
 
+# The rows of exited processes are made free and used again: 40 runs of a
+# program, each with a row in each of some 38 caches (MEMLENS_KMEM_ROWS=128:
+# a few runs' worth at a time), none lost, and the file counts exact: each
+# run opens the same files (its libraries, its locale, 8 files here) and
+# closes them all. Their rows go free once balanced: the signal each run
+# sends its parent at its exit is freed by the parent, after the run is
+# gone.
+test_rows_reused() {
+	local out=$tmp/rows.json prog=$tmp/rowcat i files=() caches last
+
+	cp /bin/cat "$prog"
+	for ((i = 0; i < 8; i++)); do
+		: >"$tmp/row-file-$i"
+		files+=("$tmp/row-file-$i")
+	done
+	MEMLENS_KMEM_ROWS=128 start_kmem "$out" -j -r 0 -c rowcat -i 0.2 --no-pages
+	for ((i = 0; i < 40; i++)); do
+		"$prog" "${files[@]}"
+		sleep 0.2
+	done
+	wait_intervals "$out" 3
+	stop_memlens
+	caches=$(jq -s 'map(select(.type == "kmem") | .caches) | max' "$out")
+	check "rows reused: 40 runs in $caches caches, more rows than the 128" \
+		test $((40 * caches)) -gt 128
+	check_eq "rows reused: no allocation left uncounted for want of a row" 0 \
+		"$(jq -s 'map(select(.type == "kmem") | .lost.usage_map_full) | max' "$out")"
+	last=$(last_cache "$out" filp)
+	check "rows reused: the same files a run, 8 of them ours, in every run" \
+		jq_true '.allocs >= 320 and .allocs % 40 == 0' <<<"$last"
+	check_eq "rows reused: every file freed, counted where it was allocated" \
+		"$(jq .allocs <<<"$last") 0" "$(jq -r '"\(.frees) \(.outstanding)"' <<<"$last")"
+	check_eq "rows reused: each run's exit signal, freed by its parent after the run" \
+		"40 40" "$(last_cache "$out" sigqueue | jq -r '"\(.allocs) \(.frees)"')"
+}
+test_rows_reused
+
 # names_of OUT PID: the names of process PID's rows in OUT (-P), each once.
 names_of() {
 	jq -r --argjson p "$2" 'select(.type == "process" and .pid == $p) | .comm' "$1" |

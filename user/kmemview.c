@@ -38,10 +38,10 @@ struct kmemview {
 	struct usage_entry *retired;
 	size_t nr_retired, cap_retired;
 	struct usage_row *rows;		/* the usage_rows array, mapped */
+	uint32_t nr_rows;		/* its rows */
 	/* Rows retired, not yet free: a program may still be adding to them. */
 	struct quarantined {
 		uint32_t row;
-		uint64_t since_ns;
 	} *quarantine;
 	size_t nr_quarantine, cap_quarantine;
 	struct bpf_cost cost;		/* what the programs cost */
@@ -283,19 +283,42 @@ static int object_slots(uint32_t max, uint32_t *slots)
 }
 
 /* The usage_rows array's mapping: whole pages. */
-static size_t rows_size(void)
+static size_t rows_size(const struct kmemview *v)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 
-	return (KMEM_MAX_USAGE * sizeof(struct usage_row) + page - 1) / page * page;
+	return (v->nr_rows * sizeof(struct usage_row) + page - 1) / page * page;
+}
+
+/*
+ * How many usage rows: KMEM_MAX_USAGE, or MEMLENS_KMEM_ROWS (1 to that),
+ * which the tests make small to have rows of exited processes used again.
+ */
+static int usage_rows(uint32_t *rows)
+{
+	const char *env = getenv("MEMLENS_KMEM_ROWS");
+	unsigned long long n;
+
+	*rows = KMEM_MAX_USAGE;
+	if (!env || !*env)
+		return 0;
+	if (parse_uint(env, "MEMLENS_KMEM_ROWS", KMEM_MAX_USAGE, &n))
+		return -EINVAL;
+	if (!n) {
+		error_msg("invalid MEMLENS_KMEM_ROWS '0': at least 1 row");
+		return -EINVAL;
+	}
+	*rows = n;
+	return 0;
 }
 
 /* Every usage row free: listed in free_rows, whence the programs make rows. */
 int kmem_rows_init(struct kmem_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.free_rows);
+	uint32_t n = bpf_map__max_entries(skel->maps.usage_rows);
 
-	for (uint32_t row = 0; row < KMEM_MAX_USAGE; row++)
+	for (uint32_t row = 0; row < n; row++)
 		if (bpf_map_update_elem(fd, NULL, &row, 0))
 			return -errno;
 	return 0;
@@ -320,8 +343,13 @@ static int load(struct kmemview *v, uint32_t max_objects)
 			sizeof(skel->rodata->stack_cache_name) - 1);
 	v->max_objects = max_objects ? max_objects : default_max_objects();
 	err = object_slots(v->max_objects, &v->slots);
+	if (!err)
+		err = usage_rows(&v->nr_rows);
 	if (err)
 		return err;
+	bpf_map__set_max_entries(skel->maps.usage_rows, v->nr_rows);
+	bpf_map__set_max_entries(skel->maps.usage_index, v->nr_rows);
+	bpf_map__set_max_entries(skel->maps.free_rows, v->nr_rows);
 	/* N objects at most, as --max-objects says: those the table has no slot for. */
 	bpf_map__set_max_entries(skel->maps.objects, v->max_objects - v->slots);
 	/* Without atomics the table stays unused: one slot, no branch reaches it. */
@@ -353,12 +381,13 @@ static int load(struct kmemview *v, uint32_t max_objects)
 		error_msg("cannot set up the usage rows: %s", strerror(-err));
 		return err;
 	}
-	v->rows = mmap(NULL, rows_size(), PROT_READ | PROT_WRITE, MAP_SHARED,
+	v->rows = mmap(NULL, rows_size(v), PROT_READ | PROT_WRITE, MAP_SHARED,
 		       bpf_map__fd(skel->maps.usage_rows), 0);
 	if (v->rows == MAP_FAILED) {
+		err = -errno;
 		v->rows = NULL;
-		error_msg("cannot map the usage rows: %s", strerror(errno));
-		return -errno;
+		error_msg("cannot map the usage rows: %s", strerror(-err));
+		return err;
 	}
 	err = attach_skeleton(skel->skeleton);
 	if (err)
@@ -390,7 +419,7 @@ int kmemview_open(const struct kmem_opts *o, struct kmemview **out)
 		info_msg("kmem: no kernel memory for %" PRIu32 " tracked objects: %u instead "
 			 "(--max-objects N sets it)", v->max_objects, KMEM_MAX_OBJECTS);
 		if (v->rows)
-			munmap(v->rows, rows_size());
+			munmap(v->rows, rows_size(v));
 		v->rows = NULL;
 		kmem_bpf__destroy(v->skel);
 		v->skel = NULL;
@@ -414,7 +443,7 @@ void kmemview_close(struct kmemview *v)
 	if (!v)
 		return;
 	if (v->rows)
-		munmap(v->rows, rows_size());
+		munmap(v->rows, rows_size(v));
 	kmem_bpf__destroy(v->skel);
 	free(v->retired);
 	free(v->quarantine);
@@ -487,21 +516,21 @@ static int by_cache(const void *a, const void *b)
 	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
 }
 
-/*
- * Can E, an exited process's, leave the map: nothing outstanding. Pages
- * are not tracked, and their frees go to KMEM_TGID_FREES, so a process's
- * page rows never balance: they go at its exit, else every process that
- * ever took a page would hold a row until the map is full.
- */
-static bool retirable(const struct usage_entry *e)
+/* Has process TGID exited (and been reaped)? Not the row of frees of no one's. */
+static bool process_gone(uint32_t tgid)
 {
-	const struct usage *u = &e->u;
+	return tgid != KMEM_TGID_FREES && kill(tgid, 0) && errno == ESRCH;
+}
 
-	if (e->key.tgid == KMEM_TGID_FREES)
-		return false;
-	if (KMEM_ID_CLASS(e->key.cache) != KMEM_PAGE && u->allocs - u->untracked != u->frees)
-		return false;
-	return kill(e->key.tgid, 0) && errno == ESRCH;
+/*
+ * Has U, counted in CACHE, nothing outstanding: no tracked object keeps
+ * its row. Pages are not tracked, and their frees go to KMEM_TGID_FREES,
+ * so a process's page rows never balance: they go at its exit, else every
+ * process that ever took a page would hold a row until the map is full.
+ */
+static bool balanced(uint64_t cache, const struct usage *u)
+{
+	return KMEM_ID_CLASS(cache) == KMEM_PAGE || u->allocs - u->untracked == u->frees;
 }
 
 /* Fold U, of an exited process, into the retired counts of CACHE. */
@@ -530,16 +559,10 @@ static int fold_retired(struct kmemview *v, uint64_t cache, const struct usage *
 }
 
 /*
- * How long a retired row waits before it is read a last time and made
- * free: a program that found it just before it was retired may still be
- * adding to it. Programs run for microseconds.
- */
-#define QUARANTINE_NS	1000000000ULL
-
-/*
  * Retire row ROW of KEY, an exited process's: out of the index, so that
  * no program finds it there, then RETIRED, so that no CPU's front leads
- * to it, and kept apart until no program can be adding to it.
+ * to it, and kept apart until no program that found it before can still
+ * be counting in it.
  */
 static int retire(struct kmemview *v, uint32_t row, const struct usage_key *key)
 {
@@ -553,34 +576,60 @@ static int retire(struct kmemview *v, uint32_t row, const struct usage_key *key)
 	__atomic_store_n(&v->rows[row].state, ROW_RETIRED, __ATOMIC_RELEASE);
 	q = &v->quarantine[v->nr_quarantine++];
 	q->row = row;
-	q->since_ns = monotonic_ns();
 	return 0;
 }
 
-/* Rows retired long enough ago: their counts to the retired ones, the rows free. */
+/*
+ * Wait until every BPF program running now has returned: an update of a
+ * map of maps from userspace returns only after an RCU grace period
+ * (the kernel's maybe_wait_bpf_programs()), and the programs of raw
+ * tracepoints run inside an RCU read-side section.
+ */
+static int wait_for_programs(struct kmemview *v)
+{
+	int inner = bpf_map__fd(v->skel->maps.grace_inner);
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(v->skel->maps.grace), &zero, &inner, 0))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The rows retired at an earlier read, after every program that could
+ * have found them before has returned: their counts to the retired ones,
+ * the rows zeroed and free. A row still unbalanced (an object its process
+ * allocated as it exited, after the read that found it balanced) waits
+ * until that object's free.
+ */
 static int release_quarantined(struct kmemview *v)
 {
 	int fd = bpf_map__fd(v->skel->maps.free_rows);
-	uint64_t now = monotonic_ns();
 	size_t kept = 0, i;
-	int err = 0;
+	int err;
 
+	if (!v->nr_quarantine)
+		return 0;
+	err = wait_for_programs(v);
 	for (i = 0; i < v->nr_quarantine && !err; i++) {
 		struct quarantined *q = &v->quarantine[i];
 		struct usage_row *r = &v->rows[q->row];
 
-		if (now - q->since_ns < QUARANTINE_NS) {
+		if (!balanced(r->cache, &r->u)) {
 			v->quarantine[kept++] = *q;
 			continue;
 		}
 		err = fold_retired(v, r->cache, &r->u);
-		if (err) {
+		if (err)
+			break;
+		memset(r, 0, sizeof(*r));
+		/* Zeroed and FREE: one not listed is tried again, its counts 0. */
+		if (bpf_map_update_elem(fd, NULL, &q->row, 0)) {
+			err = -errno;
 			v->quarantine[kept++] = *q;
+			i++;
 			break;
 		}
-		memset(r, 0, sizeof(*r));
-		if (bpf_map_update_elem(fd, NULL, &q->row, 0))
-			err = -errno;
 	}
 	for (; i < v->nr_quarantine; i++)
 		v->quarantine[kept++] = v->quarantine[i];
@@ -612,19 +661,24 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 	err = release_quarantined(v);
 	if (err)
 		return err;
-	for (uint32_t row = 0; row < KMEM_MAX_USAGE; row++) {
+	for (uint32_t row = 0; row < v->nr_rows; row++) {
 		const struct usage_row *r = &v->rows[row];
 		uint32_t state = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+		bool gone;
 
-		if (state == ROW_FREE)
+		/* A new row shows once made: one made twice at once goes back free. */
+		if (state == ROW_FREE || state == ROW_NEW)
 			continue;
 		if (array_grow((void **)&e, nr, &cap, sizeof(*e))) {
 			free(e);
 			return -ENOMEM;
 		}
+		/* Gone before the counts are read: what they say is then final. */
+		gone = state == ROW_LIVE && process_gone(r->tgid);
 		read_row(r, &e[nr]);
 		/* Retired: its counts are the exited processes' of its cache. */
-		if (state == ROW_RETIRED || (retirable(&e[nr]) && !retire(v, row, &e[nr].key)))
+		if (state == ROW_RETIRED ||
+		    (gone && balanced(e[nr].key.cache, &e[nr].u) && !retire(v, row, &e[nr].key)))
 			e[nr].key.tgid = TGID_EXITED;
 		nr++;
 	}

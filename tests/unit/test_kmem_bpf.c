@@ -147,7 +147,13 @@ static void test_row_retired(struct kmem_bpf *skel)
 	int index = bpf_map__fd(skel->maps.usage_index), rows = bpf_map__fd(skel->maps.usage_rows);
 	uint32_t old, now;
 	struct usage_row r;
+	cpu_set_t all, one;
 
+	/* On one CPU: the front is per CPU, and the point is one that names the row. */
+	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
 	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
 	CHECK(bpf_map_lookup_elem(index, &key, &old) == 0);
 	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
@@ -169,6 +175,7 @@ static void test_row_retired(struct kmem_bpf *skel)
 	CHECK_U64(usage_of(skel, key.tgid, key.cache).frees, 1);
 	CHECK(bpf_map_lookup_elem(rows, &old, &r) == 0);
 	CHECK_U64(r.u.frees, 1);
+	CHECK(sched_setaffinity(0, sizeof(all), &all) == 0);
 }
 
 /* A full objects map: the allocation is counted, as untracked, never outstanding. */
