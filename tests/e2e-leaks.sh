@@ -269,7 +269,9 @@ test_stop_signals() {
 
 	# A second stop signal at once is the same stop (passed on by a
 	# wrapper: timeout(1), an init): one last report (a later one ends
-	# memlens at once: tests/unit/test_util.c). The process runs on.
+	# memlens at once: tests/unit/test_util.c). The process runs on. ERR
+	# emptied first: the last run's "tracing pid" would be waited for.
+	: >"$err"
 	"$MEMLENS_BIN" leaks --json -i 3600 -p "$pid" >"$log" 2>"$err" &
 	st=$!
 	pids+=("$st")
@@ -309,7 +311,10 @@ test_options() {
 		"$(jq -s -r '"\(length) \(map(.exited) | any)"' "$out")"
 	check "-n 2: the process is still running" kill -0 "$pid"
 
-	# SIGINT (Ctrl-C): a last report of what is outstanding now.
+	# SIGINT (Ctrl-C): a last report of what is outstanding now. ERR emptied
+	# first: the -n run's "tracing pid" would be waited for, and the signal
+	# sent before this memlens could catch it (exit 130, no report).
+	: >"$err"
 	"$MEMLENS" leaks -p "$pid" --json -i 3600 >"$out" 2>"$err" &
 	mpid=$!
 	wait_for "$err" "tracing pid $pid"

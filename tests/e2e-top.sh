@@ -538,6 +538,8 @@ test_unmatched_exec() {
 	else
 		filter=(-c "$name")
 	fi
+	# ERR emptied first: the last round's "tracing" would be waited for.
+	: >"$err"
 	MEMLENS_THREAD_SLOTS=$slots "$MEMLENS" top -j -v -i 0.2 "${filter[@]}" >/dev/null 2>"$err" &
 	tpid=$!
 	pids+=("$tpid")
