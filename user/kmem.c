@@ -729,6 +729,29 @@ static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 
 /* --- The session ----------------------------------------------------- */
 
+/*
+ * Until END_NS, or less: a signal, stdout's reader gone (< 0), or -p's
+ * process gone (*GONE), looked for every 100 ms. Then top ends too.
+ */
+static int wait_interval(const struct kmem_env *env, uint64_t end_ns, bool *gone)
+{
+	for (;;) {
+		uint64_t now = monotonic_ns();
+		int ms, err;
+
+		if (env->o.pid && pid_gone(env->o.pid)) {
+			*gone = true;
+			return 0;
+		}
+		if (now >= end_ns || stop_requested())
+			return 0;
+		ms = (end_ns - now + 999999) / 1000000;
+		err = output_wait(-1, env->o.pid && ms > 100 ? 100 : ms);
+		if (err < 0)
+			return err;
+	}
+}
+
 static int run(struct kmem_env *env, struct kmemview *v)
 {
 	struct kmem_sample prev = {}, cur;
@@ -738,10 +761,10 @@ static int run(struct kmem_env *env, struct kmemview *v)
 	int err = 0;
 
 	while (!stop_requested()) {
+		bool gone = false;
 		uint64_t now;
 
-		/* The interval, or until stdout's reader goes away or a signal comes. */
-		err = output_wait(-1, env->o.interval_s * 1000 + 0.5);
+		err = wait_interval(env, prev_ns + env->o.interval_s * 1e9, &gone);
 		if (err < 0)
 			break;
 		now = monotonic_ns();
@@ -756,7 +779,9 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		kmem_sample_free(&prev);
 		prev = cur;
 		prev_ns = now;
-		if (err || (env->o.count && ++reports >= env->o.count))
+		if (gone)
+			info_msg("pid %d exited", env->o.pid);
+		if (err || gone || (env->o.count && ++reports >= env->o.count))
 			break;
 	}
 	/* Read the objects once they hold still. */

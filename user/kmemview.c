@@ -519,7 +519,7 @@ static int by_cache(const void *a, const void *b)
 /* Has process TGID exited (and been reaped)? Not the row of frees of no one's. */
 static bool process_gone(uint32_t tgid)
 {
-	return tgid != KMEM_TGID_FREES && kill(tgid, 0) && errno == ESRCH;
+	return tgid != KMEM_TGID_FREES && pid_gone(tgid);
 }
 
 /*

@@ -957,7 +957,8 @@ static int run(struct reclaim_env *env, struct pressure *p)
 
 	st.has_psi = psi_read(&st.prev_psi);
 	pressure_totals(p, &st.prev_totals);
-	while (!(stopped = stop_requested())) {
+	/* Ctrl-C, or -p's process gone (as top): a last interval, then the end. */
+	while (!(stopped = stop_requested() || (env->o.pid && pid_gone(env->o.pid)))) {
 		uint64_t now = monotonic_ns(), next = next_tick < next_report ? next_tick : next_report;
 
 		/* Episodes and OOM kills are printed as they come: checked here. */
@@ -990,6 +991,8 @@ static int run(struct reclaim_env *env, struct pressure *p)
 		if (env->o.count && ++reports >= env->o.count)
 			break;
 	}
+	if (stopped && !stop_requested())
+		info_msg("pid %d exited", env->o.pid);
 	/* What is still in flight: the last events, the open episode. */
 	if (!err)
 		err = pressure_consume(p);

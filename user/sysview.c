@@ -556,7 +556,7 @@ bool sysview_target_gone(struct sysview *v)
 		return false;
 	if (sysview_exited(v, pid))
 		return true;
-	if (!kill(pid, 0) || errno != ESRCH)
+	if (!pid_gone(pid))
 		return false;
 	/* Reaped before its exit event was read: read it now. */
 	ring_buffer__consume(v->rb);

@@ -435,6 +435,11 @@ bool stop_requested(void)
 	return stop_signalled;
 }
 
+bool pid_gone(pid_t pid)
+{
+	return kill(pid, 0) && errno == ESRCH;
+}
+
 /*
  * Files memlens reads to symbolize and unwind (binaries, debug files) are
  * named by the traced process or by a debug link, not by the user: a FIFO

@@ -87,5 +87,7 @@ void restore_process_for_exec(void);
 /* Was standard descriptor FD closed when memlens started (now /dev/null)? */
 bool std_fd_was_closed(int fd);
 bool stop_requested(void);
+/* Has process PID exited and been reaped? (-p's process: the views end then.) */
+bool pid_gone(pid_t pid);
 
 #endif
