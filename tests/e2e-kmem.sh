@@ -129,10 +129,11 @@ wait_intervals "$out" 2
 filp=$(last_cache "$out" filp)
 check_eq "filp: none outstanding once closed" 0 "$(jq .outstanding <<<"$filp")"
 check_eq "filp: every one freed" $((NFILES + NFDS)) "$(jq .frees <<<"$filp")"
-echo go >&3
-wait "$load_pid"
+# Stopped while its process runs: with -p, memlens ends at that exit by itself.
 stop_memlens
 check_eq "memlens kmem exits 0 on SIGTERM" 0 $?
+echo go >&3
+wait "$load_pid"
 
 # --cache filp at the end: by then nothing of it is outstanding.
 stacks=$(jq -c 'select(.type == "stacks")' "$out")
@@ -447,6 +448,7 @@ test_pid_exit() {
 
 	sleep 60 &
 	p=$!
+	pids+=("$p")
 	"$MEMLENS" kmem -p "$p" -j -i 60 >"$out" 2>"$err" &
 	m=$!
 	pids+=("$m")

@@ -254,6 +254,7 @@ test_stop_signals() {
 	# A SIGHUP ignored when memlens started (nohup) stays ignored; a
 	# SIGINT a shell's background job ignores does not.
 	start_waiting_leaky || { not_ok "nohup: workload did not start"; return; }
+	: >"$err"
 	(trap '' HUP INT; exec "$MEMLENS_BIN" leaks --json -i 3600 -p "$pid" >"$log" 2>"$err") &
 	st=$!
 	pids+=("$st")

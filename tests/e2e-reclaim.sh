@@ -267,6 +267,7 @@ test_pid_exit() {
 
 	sleep 60 &
 	p=$!
+	pids+=("$p")
 	"$MEMLENS" reclaim -p "$p" -j -i 60 >"$out" 2>"$err" &
 	m=$!
 	pids+=("$m")

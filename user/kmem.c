@@ -731,22 +731,23 @@ static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 
 /*
  * Until END_NS, or less: a signal, stdout's reader gone (< 0), or -p's
- * process gone (*GONE), looked for every 100 ms. Then top ends too.
+ * process gone (*GONE), which TARGET polls readable for (without a pidfd,
+ * the pid is looked at every 100 ms). Then top ends too.
  */
-static int wait_interval(const struct kmem_env *env, uint64_t end_ns, bool *gone)
+static int wait_interval(const struct kmem_env *env, int target, uint64_t end_ns, bool *gone)
 {
 	for (;;) {
 		uint64_t now = monotonic_ns();
 		int ms, err;
 
-		if (env->o.pid && pid_gone(env->o.pid)) {
+		if (env->o.pid && pid_exited(target, env->o.pid)) {
 			*gone = true;
 			return 0;
 		}
 		if (now >= end_ns || stop_requested())
 			return 0;
 		ms = (end_ns - now + 999999) / 1000000;
-		err = output_wait(-1, env->o.pid && ms > 100 ? 100 : ms);
+		err = output_wait(target, env->o.pid && target < 0 && ms > 100 ? 100 : ms);
 		if (err < 0)
 			return err;
 	}
@@ -756,7 +757,9 @@ static int run(struct kmem_env *env, struct kmemview *v)
 {
 	struct kmem_sample prev = {}, cur;
 	struct comm_cache comms = {};
-	uint64_t prev_ns = monotonic_ns();
+	uint64_t prev_ns = monotonic_ns(), interval_ns = env->o.interval_s * 1e9;
+	uint64_t next = prev_ns + interval_ns;
+	int target = env->o.pid ? pid_watch(env->o.pid) : -1;
 	unsigned long long reports = 0;
 	int err = 0;
 
@@ -764,7 +767,7 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		bool gone = false;
 		uint64_t now;
 
-		err = wait_interval(env, prev_ns + env->o.interval_s * 1e9, &gone);
+		err = wait_interval(env, target, next, &gone);
 		if (err < 0)
 			break;
 		now = monotonic_ns();
@@ -779,11 +782,17 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		kmem_sample_free(&prev);
 		prev = cur;
 		prev_ns = now;
+		next += interval_ns;
+		/* Late (a long sample, a slow stdout): no burst of short intervals. */
+		if (next <= monotonic_ns())
+			next = monotonic_ns() + interval_ns;
 		if (gone)
 			info_msg("pid %d exited", env->o.pid);
 		if (err || gone || (env->o.count && ++reports >= env->o.count))
 			break;
 	}
+	if (target >= 0)
+		close(target);
 	/* Read the objects once they hold still. */
 	kmemview_detach(v);
 	if (!err && env->ko.cache)

@@ -951,14 +951,15 @@ static int run(struct reclaim_env *env, struct pressure *p)
 	struct interval_state st = { .prev_ns = monotonic_ns() };
 	uint64_t tick_ns = env->tick_s * 1e9, interval_ns = env->o.interval_s * 1e9;
 	uint64_t next_tick = st.prev_ns + tick_ns, next_report = st.prev_ns + interval_ns;
+	int target = env->o.pid ? pid_watch(env->o.pid) : -1;
 	unsigned long long reports = 0;
 	bool stopped;
 	int err = 0;
 
 	st.has_psi = psi_read(&st.prev_psi);
 	pressure_totals(p, &st.prev_totals);
-	/* Ctrl-C, or -p's process gone (as top): a last interval, then the end. */
-	while (!(stopped = stop_requested() || (env->o.pid && pid_gone(env->o.pid)))) {
+	/* Ctrl-C, or -p's process gone (as top), looked at each tick: a last interval, then the end. */
+	while (!(stopped = stop_requested() || (env->o.pid && pid_exited(target, env->o.pid)))) {
 		uint64_t now = monotonic_ns(), next = next_tick < next_report ? next_tick : next_report;
 
 		/* Episodes and OOM kills are printed as they come: checked here. */
@@ -991,6 +992,8 @@ static int run(struct reclaim_env *env, struct pressure *p)
 		if (env->o.count && ++reports >= env->o.count)
 			break;
 	}
+	if (target >= 0)
+		close(target);
 	if (stopped && !stop_requested())
 		info_msg("pid %d exited", env->o.pid);
 	/* What is still in flight: the last events, the open episode. */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -438,6 +439,22 @@ bool stop_requested(void)
 bool pid_gone(pid_t pid)
 {
 	return kill(pid, 0) && errno == ESRCH;
+}
+
+int pid_watch(pid_t pid)
+{
+	int fd = syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+bool pid_exited(int fd, pid_t pid)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (fd < 0)
+		return pid_gone(pid);
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 /*

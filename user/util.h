@@ -87,7 +87,15 @@ void restore_process_for_exec(void);
 /* Was standard descriptor FD closed when memlens started (now /dev/null)? */
 bool std_fd_was_closed(int fd);
 bool stop_requested(void);
-/* Has process PID exited and been reaped? (-p's process: the views end then.) */
+/* Has process PID exited and been reaped? */
 bool pid_gone(pid_t pid);
+/*
+ * -p's process, whose exit ends kmem and reclaim as it ends top: a pidfd
+ * that polls readable at its exit (a zombie too, and never another
+ * process of the same pid), or -errno (before 5.3).
+ */
+int pid_watch(pid_t pid);
+/* Has the process FD watches exited; without FD, has PID gone? */
+bool pid_exited(int fd, pid_t pid);
 
 #endif
