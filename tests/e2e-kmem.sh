@@ -441,27 +441,8 @@ test_rows_reused() {
 }
 test_rows_reused
 
-# -p: memlens kmem ends when its process exits, as top does: a last
-# interval (within a tenth of a second, not at the end of -i 60), exit 0.
-test_pid_exit() {
-	local out=$tmp/pidexit.json err=$tmp/pidexit.err p m rc
-
-	sleep 60 &
-	p=$!
-	pids+=("$p")
-	"$MEMLENS" kmem -p "$p" -j -i 60 >"$out" 2>"$err" &
-	m=$!
-	pids+=("$m")
-	wait_for "$err" "tracing kernel allocations" || { not_ok "-p exit: no start" "$(cat "$err")"; return; }
-	kill "$p"
-	wait "$p" 2>/dev/null
-	wait_exit "$m" 10
-	rc=$?
-	check_eq "-p exit: memlens ends with its process, exit 0" 0 "$rc"
-	check_eq "-p exit: one last interval" 1 "$(grep -c '"type":"kmem"' "$out")"
-	check "-p exit: says the process exited" grep -q "pid $p exited" "$err"
-}
-test_pid_exit
+# -p: ends when its process exits, as top does.
+check_pid_exit kmem "tracing kernel allocations" kmem
 
 # names_of OUT PID: the names of process PID's rows in OUT (-P), each once.
 names_of() {

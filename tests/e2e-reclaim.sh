@@ -260,27 +260,8 @@ test_own_cost() {
 }
 test_own_cost
 
-# -p: memlens reclaim ends when its process exits, as top does: a last
-# interval (within a tenth of a second, not at the end of -i 60), exit 0.
-test_pid_exit() {
-	local out=$tmp/pidexit.json err=$tmp/pidexit.err p m rc
-
-	sleep 60 &
-	p=$!
-	pids+=("$p")
-	"$MEMLENS" reclaim -p "$p" -j -i 60 >"$out" 2>"$err" &
-	m=$!
-	pids+=("$m")
-	wait_for "$err" "tracing memory pressure" || { not_ok "-p exit: no start" "$(cat "$err")"; return; }
-	kill "$p"
-	wait "$p" 2>/dev/null
-	wait_exit "$m" 10
-	rc=$?
-	check_eq "-p exit: memlens ends with its process, exit 0" 0 "$rc"
-	check_eq "-p exit: one last interval" 1 "$(grep -c '"type":"interval"' "$out")"
-	check "-p exit: says the process exited" grep -q "pid $p exited" "$err"
-}
-test_pid_exit
+# -p: ends when its process exits, as top does.
+check_pid_exit reclaim "tracing memory pressure" interval
 
 # --- a process that exits within an interval ------------------------------
 

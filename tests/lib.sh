@@ -284,6 +284,28 @@ stop_memlens() {
 	wait "$memlens_pid"
 }
 
+# check_pid_exit VIEW START TYPE: memlens VIEW -p ends when its process
+# exits, as top does: one last interval (JSON lines of TYPE; not at the
+# end of -i 60), "pid N exited", exit 0. START: its line on stderr.
+check_pid_exit() {
+	local view=$1 start=$2 type=$3 out=$tmp/pidexit.json err=$tmp/pidexit.err p m rc
+
+	sleep 60 &
+	p=$!
+	pids+=("$p")
+	"$MEMLENS" "$view" -p "$p" -j -i 60 >"$out" 2>"$err" &
+	m=$!
+	pids+=("$m")
+	wait_for "$err" "$start" || { not_ok "-p exit: no start" "$(cat "$err")"; return; }
+	kill "$p"
+	wait "$p" 2>/dev/null
+	wait_exit "$m" 10
+	rc=$?
+	check_eq "-p exit: memlens ends with its process, exit 0" 0 "$rc"
+	check_eq "-p exit: one last interval" 1 "$(grep -c "\"type\":\"$type\"" "$out")"
+	check "-p exit: says the process exited" grep -q "pid $p exited" "$err"
+}
+
 # chromium_headless ARGS...: Debian's chromium, headless, offline, as root.
 chromium_headless() {
 	local profile
