@@ -174,6 +174,9 @@ done
 expect_error "MEMLENS_KMEM_SLOTS: a power of two" 1 \
 	"memlens: invalid MEMLENS_KMEM_SLOTS '3': a power of two from 2, fewer than the 1000 objects tracked" \
 	env MEMLENS_KMEM_SLOTS=3 "$MEMLENS" kmem --max-objects 1000 -n 1
+expect_error "MEMLENS_KMEM_ROWS: at least 1" 1 \
+	"memlens: invalid MEMLENS_KMEM_ROWS '0': at least 1 row" \
+	env MEMLENS_KMEM_ROWS=0 "$MEMLENS" kmem -n 1
 
 # --folded, --svg and --pprof: the held files' stacks as flame graph input,
 # drawn, and as a heap profile.

@@ -60,6 +60,17 @@ static uint64_t kstat(struct kmem_bpf *skel, enum kmem_stat stat)
 #define OBJ_C	0xffff888012340080ULL
 #define OBJ_D	0xffff8880123400c0ULL
 
+/* This thread on the CPU it runs on, its affinity before in *ALL: per-CPU state stays one CPU's. */
+static void pin_to_this_cpu(cpu_set_t *all)
+{
+	cpu_set_t one;
+
+	CHECK(sched_getaffinity(0, sizeof(*all), all) == 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
+}
+
 /* kmalloc/kfree: counted for this process, by size class; a reuse settles the old one. */
 static void test_kmalloc(struct kmem_bpf *skel)
 {
@@ -147,13 +158,10 @@ static void test_row_retired(struct kmem_bpf *skel)
 	int index = bpf_map__fd(skel->maps.usage_index), rows = bpf_map__fd(skel->maps.usage_rows);
 	uint32_t old, now;
 	struct usage_row r;
-	cpu_set_t all, one;
+	cpu_set_t all;
 
 	/* On one CPU: the front is per CPU, and the point is one that names the row. */
-	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
+	pin_to_this_cpu(&all);
 	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
 	CHECK(bpf_map_lookup_elem(index, &key, &old) == 0);
 	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
@@ -317,7 +325,7 @@ static void test_slot_pair(void)
  */
 static void test_cache_front(struct kmem_bpf *skel)
 {
-	cpu_set_t all, one;
+	cpu_set_t all;
 	uint64_t s = 0x1234000, caches = 0x1235000;
 	uint64_t a[5] = { 0x1, OBJ_A + 0x1000, s, 0xcc0, 0 }, b[5] = { 0x1, OBJ_A + 0x2000, s, 0xcc0, 0 };
 	uint64_t c[5] = { 0x1, OBJ_A + 0x3000, s, 0xcc0, 0 };
@@ -326,10 +334,7 @@ static void test_cache_front(struct kmem_bpf *skel)
 	struct cache_info info;
 	uint32_t tgid = getpid();
 
-	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
+	pin_to_this_cpu(&all);
 	CHECK(unit_fire(skel->progs.kmem_cache_alloc, a, 5) == 0);
 	CHECK(bpf_map_lookup_elem(fd, &s, &info) == 0);
 	CHECK_U64(info.size, 0);
