@@ -158,8 +158,27 @@ static void add_stack(struct episode_tracker *t, const struct reclaim_event *r)
 		s->val.max_ns = r->dur_ns;
 }
 
+/*
+ * The tick a stall that ended at WHEN_NS goes in: the one it ended in. Its
+ * event may be read a tick or more later (a busy host reads the ring late);
+ * counted in the tick at hand, it would fall in the gap after the episode's
+ * last activity, and be dropped with those ticks.
+ */
+static struct episode_tick *tick_of(struct episode_tracker *t, uint64_t when_ns)
+{
+	struct episode *e = &t->cur;
+
+	if (!t->ticked || when_ns >= t->tick_start_ns)
+		return &t->pending_tick;
+	for (size_t i = e->nr_ticks; i-- > 0;)
+		if (e->ticks[i].start_ns <= when_ns)
+			return when_ns < e->ticks[i].end_ns ? &e->ticks[i] : &t->pending_tick;
+	return &t->pending_tick;
+}
+
 static void on_stall(struct episode_tracker *t, const struct reclaim_event *r)
 {
+	struct episode_tick *tick;
 	struct episode_proc *p;
 	struct episode *e;
 
@@ -170,9 +189,10 @@ static void on_stall(struct episode_tracker *t, const struct reclaim_event *r)
 	e->stalls++;
 	e->stall_ns += r->dur_ns;
 	e->reclaimed[r->kind] += r->pages;
-	t->pending_tick.stalls++;
-	t->pending_tick.stall_ns += r->dur_ns;
-	t->pending_tick.reclaimed += r->pages;
+	tick = tick_of(t, r->begin_ns + r->dur_ns);
+	tick->stalls++;
+	tick->stall_ns += r->dur_ns;
+	tick->reclaimed += r->pages;
 	p = find_proc(t, r->tgid, r->comm);
 	if (!p)
 		return;

@@ -180,6 +180,34 @@ static void test_before_first_tick(void)
 	episodes_free(&t);
 }
 
+/*
+ * A stall read a tick after it ended (a busy host reads the ring late) is
+ * the tick's it ended in. Counted in the tick at hand, which began after
+ * the episode's last activity, it was dropped with the gap's ticks, and
+ * the timeline held fewer stalls than the episode (e2e-reclaim failed so).
+ */
+static void test_read_late(void)
+{
+	struct closed_log log = {};
+	struct episode_tracker t;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	episodes_tick(&t, 0, NULL, 0);
+	stall(&t, 10, STALL_MEMCG, 50 * MS, 10 * MS, 32);
+	episodes_tick(&t, 100 * MS, NULL, 0);
+	episodes_tick(&t, 200 * MS, NULL, 0);
+	stall(&t, 10, STALL_MEMCG, 150 * MS, 10 * MS, 32);	/* read at 250 ms */
+	episodes_tick(&t, 300 * MS, NULL, 0);
+	episodes_tick(&t, 1300 * MS, NULL, 0);		/* past the gap: closed */
+	CHECK_U64(log.nr, 1);
+	CHECK_U64(log.e[0].stalls, 2);
+	CHECK_U64(log.e[0].nr_ticks, 2);
+	CHECK_U64(log.e[0].ticks[0].stalls, 1);
+	CHECK_U64(log.e[0].ticks[1].stalls, 1);
+	CHECK_U64(log.e[0].ticks[1].reclaimed, 32);
+	episodes_free(&t);
+}
+
 /* kswapd awake keeps an episode open; its run and pages are the episode's. */
 static void test_kswapd_and_oom(void)
 {
@@ -351,6 +379,7 @@ void test_episodes(void)
 	test_gap();
 	test_allocations();
 	test_before_first_tick();
+	test_read_late();
 	test_kswapd_and_oom();
 	test_stall_in_progress();
 	test_closed_by_event();
