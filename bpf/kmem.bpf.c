@@ -28,6 +28,11 @@ const volatile __u32 stack_kmalloc_size;
  * it are dead code the verifier never sees.
  */
 const volatile __u32 slot_mask;
+/*
+ * Rows taken from free_rows, less those given back at once: userspace,
+ * which lists them free, knows from it how many are left between reads.
+ */
+__u64 rows_taken;
 
 /* The usage rows (include/kmem.h), what finds them, and the free ones. */
 struct {
@@ -153,44 +158,59 @@ static __always_inline bool charged_tgid(__u32 *tgid)
 	return task_traced(*tgid, task_to_filter());
 }
 
-static __always_inline struct usage_row *row_at(__u32 row)
+static __always_inline struct usage_row *row_at(__u32 idx)
 {
-	return bpf_map_lookup_elem(&usage_rows, &row);
-}
-
-/* Is R the row of TGID in CACHE, live or just made? */
-static __always_inline bool row_is(const struct usage_row *r, __u32 tgid, __u64 cache)
-{
-	__u32 state = READ_ONCE_U32(r->state);
-
-	return (state == ROW_LIVE || state == ROW_NEW) && r->tgid == tgid && r->cache == cache;
+	return bpf_map_lookup_elem(&usage_rows, &idx);
 }
 
 /*
- * A new row for KEY, from the free list, its number in *ROW; NULL, counted
- * under KSTAT_USAGE_FULL, when there is none. NEW while it goes into the
- * index: programs take it, userspace does not show or retire it yet (the
- * row made second of two at once goes back free).
+ * Row IDX, if it is the row of TGID in CACHE, live or just made; its
+ * reference, with the generation its state word had, in *REF.
  */
-static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *row)
+static __always_inline struct usage_row *row_of(__u32 idx, __u32 tgid, __u64 cache, __u32 *ref)
+{
+	struct usage_row *r = row_at(idx);
+	__u32 word, state;
+
+	if (!r)
+		return NULL;
+	word = READ_ONCE_U32(r->state);
+	state = ROW_STATE(word);
+	if ((state != ROW_LIVE && state != ROW_NEW) || r->tgid != tgid || r->cache != cache)
+		return NULL;
+	*ref = ROW_REF(idx, ROW_GEN(word));
+	return r;
+}
+
+/*
+ * A new row for KEY, from the free list, its reference in *REF; NULL,
+ * counted under KSTAT_USAGE_FULL, when there is none. NEW while it goes
+ * into the index: programs take it, userspace does not show or retire it
+ * yet (the row made second of two at once goes back free). Its generation
+ * is the one userspace left it with.
+ */
+static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *ref)
 {
 	struct usage_row *r;
-	__u32 *won;
+	__u32 idx, gen, *won;
 
-	if (bpf_map_pop_elem(&free_rows, row)) {
+	if (bpf_map_pop_elem(&free_rows, &idx)) {
 		stat_add(KSTAT_USAGE_FULL, 1);
 		return NULL;
 	}
-	r = row_at(*row);
+	r = row_at(idx);
 	if (!r)
 		return NULL;
+	__sync_fetch_and_add(&rows_taken, 1);
+	gen = ROW_GEN(READ_ONCE_U32(r->state));
 	r->tgid = key->tgid;
 	r->cache = key->cache;
 	bpf_get_current_comm(r->u.comm, sizeof(r->u.comm));
 	barrier();
-	WRITE_ONCE_U32(r->state, ROW_NEW);
-	if (!bpf_map_update_elem(&usage_index, key, row, BPF_NOEXIST)) {
-		WRITE_ONCE_U32(r->state, ROW_LIVE);
+	WRITE_ONCE_U32(r->state, ROW_WORD(ROW_NEW, gen));
+	if (!bpf_map_update_elem(&usage_index, key, &idx, BPF_NOEXIST)) {
+		WRITE_ONCE_U32(r->state, ROW_WORD(ROW_LIVE, gen));
+		*ref = ROW_REF(idx, gen);
 		return r;
 	}
 	/*
@@ -198,16 +218,15 @@ static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *r
 	 * back. A push that fails (a lock not taken, from 6.15) loses the
 	 * row to the free list, not a count.
 	 */
-	WRITE_ONCE_U32(r->state, ROW_FREE);
-	bpf_map_push_elem(&free_rows, row, 0);
+	WRITE_ONCE_U32(r->state, ROW_WORD(ROW_FREE, gen));
+	if (!bpf_map_push_elem(&free_rows, &idx, 0))
+		__sync_fetch_and_add(&rows_taken, -1);
 	won = bpf_map_lookup_elem(&usage_index, key);
 	if (!won) {
 		stat_add(KSTAT_USAGE_FULL, 1);
 		return NULL;
 	}
-	*row = *won;
-	r = row_at(*row);
-	return r && row_is(r, key->tgid, key->cache) ? r : NULL;
+	return row_of(*won, key->tgid, key->cache, ref);
 }
 
 /*
@@ -231,8 +250,8 @@ struct {
 	__type(value, struct usage_front);
 } usage_fronts SEC(".maps");
 
-/* The row of TGID in CACHE, made on first use; its number in *ROW (ROW_NONE: none). */
-static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, __u32 *row)
+/* The row of TGID in CACHE, made on first use; its reference in *REF (ROW_NONE: none). */
+static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, __u32 *ref)
 {
 	struct usage_key key = { .tgid = tgid, .cache = cache };
 	__u32 idx = (__u32)(((cache ^ tgid) * 0x9e3779b97f4a7c15ULL) >> (64 - USAGE_FRONT_BITS));
@@ -240,24 +259,23 @@ static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, __u32
 	struct usage_row *r;
 	__u32 *found;
 
-	*row = ROW_NONE;
+	*ref = ROW_NONE;
 	if (f && f->tgid == tgid && f->cache == cache) {
-		*row = f->row;
-		r = row_at(*row);
-		if (r && row_is(r, tgid, cache))
+		r = row_of(f->row, tgid, cache, ref);
+		if (r)
 			return r;
 	}
 	found = bpf_map_lookup_elem(&usage_index, &key);
-	if (found && (r = row_at(*found)) && row_is(r, tgid, cache))
-		*row = *found;
-	else if (!(r = row_new(&key, row))) {
-		*row = ROW_NONE;
+	if (!found || !(r = row_of(*found, tgid, cache, ref)))
+		r = row_new(&key, ref);
+	if (!r) {
+		*ref = ROW_NONE;
 		return NULL;
 	}
 	if (f) {
 		f->tgid = tgid;
 		f->cache = cache;
-		f->row = *row;
+		f->row = ROW_IDX(*ref);
 	}
 	return r;
 }
@@ -282,22 +300,42 @@ static __always_inline void row_free(struct usage_row *r, __u64 bytes)
 	__sync_fetch_and_add(&r->u.free_bytes, bytes);
 }
 
-/*
- * A free of a tracked object, counted in the row it kept. That row is not
- * retired: its process has an object outstanding.
- */
-static __always_inline void usage_free(__u32 row, __u64 bytes)
-{
-	if (row != ROW_NONE)
-		row_free(row_at(row), bytes);
-}
-
 /* A free counted by key: frees of untracked objects, and of pages. */
 static __always_inline void usage_free_key(__u32 tgid, __u64 cache, __u64 bytes)
 {
-	__u32 row;
+	__u32 ref;
 
-	row_free(usage_of(tgid, cache, &row), bytes);
+	row_free(usage_of(tgid, cache, &ref), bytes);
+}
+
+/*
+ * The free of an object whose row has moved on: under the exited
+ * processes' key, in its CACHE. A global function, checked once by the
+ * verifier, not at each free's call site: the path is rare.
+ */
+__noinline int exited_free(__u64 cache, __u64 bytes)
+{
+	usage_free_key(KMEM_TGID_EXITED, cache, bytes);
+	return 0;
+}
+
+/*
+ * A free of a tracked object of CACHE, counted in the row REF it kept; if
+ * that row has moved on (its process exited, and the row was made free
+ * while this object was out), as the exited processes'. A row in its
+ * generation is not free: it is read a last time after a grace period.
+ */
+static __always_inline void usage_free(__u32 ref, __u64 cache, __u64 bytes)
+{
+	struct usage_row *r;
+
+	if (ref == ROW_NONE)
+		return;
+	r = row_at(ROW_IDX(ref));
+	if (r && ROW_GEN(READ_ONCE_U32(r->state)) == ROW_GEN(ref))
+		row_free(r, bytes);
+	else
+		exited_free(cache, bytes);
 }
 
 /*
@@ -343,7 +381,7 @@ static __always_inline bool slot_pair_of(__u64 addr, struct slot_pair *p, bool t
 static __always_inline void slot_replaced(struct object_slot *slot)
 {
 	stat_add(KSTAT_REPLACED, 1);
-	usage_free(slot->row, slot->bytes);
+	usage_free(slot->row, slot->cache, slot->bytes);
 }
 
 /*
@@ -402,12 +440,13 @@ static __always_inline bool slot_claim(struct slot_pair *p, struct object_key *k
 	if (p->a->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
 		/* Spilled once, freed unseen, allocated again: one object. */
 		stat_add(KSTAT_REPLACED, 1);
-		usage_free(old->row, old->bytes);
+		usage_free(old->row, old->cache, old->bytes);
 		if (!bpf_map_delete_elem(&objects, key))
 			__sync_fetch_and_add(&p->a->spilled, -1);
 	}
 	slot->row = obj->row;
 	slot->bytes = obj->bytes;
+	slot->cache = obj->cache;
 	return true;
 }
 
@@ -452,7 +491,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		old = bpf_map_lookup_elem(&objects, &key);
 		if (old) {
 			stat_add(KSTAT_REPLACED, 1);
-			usage_free(old->row, old->bytes);
+			usage_free(old->row, old->cache, old->bytes);
 		}
 		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
 	} else if (!err && slots) {
@@ -481,7 +520,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct sl
 		slot = slots->b;
 	if (slot) {
 		stat_add(KSTAT_FREES, 1);
-		usage_free(slot->row, slot->bytes);
+		usage_free(slot->row, slot->cache, slot->bytes);
 		/* Only the freer of a live address writes it; atomic: after the reads. */
 		__sync_val_compare_and_swap(&slot->addr, addr, 0);
 		return true;
@@ -493,7 +532,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct sl
 		return false;
 	}
 	stat_add(KSTAT_FREES, 1);
-	usage_free(obj->row, obj->bytes);
+	usage_free(obj->row, obj->cache, obj->bytes);
 	if (!bpf_map_delete_elem(&objects, &key) && slots)
 		__sync_fetch_and_add(&slots->a->spilled, -1);
 	return true;

@@ -10,7 +10,8 @@
 #include <linux/types.h>
 #endif
 
-#define KMEM_MAX_USAGE		(64 * 1024)
+/* Usage rows: a row's index is 16 bits of a row reference (ROW_REF), 0xffff none. */
+#define KMEM_MAX_USAGE		(64 * 1024 - 1)
 /*
  * The objects map, preallocated: by default twice the slab objects in use
  * at start (kmemview.c), at least KMEM_MAX_OBJECTS, and at most what
@@ -54,6 +55,12 @@ enum kmem_class {
 
 /* Frees of objects not tracked (allocated before memlens), and of pages. */
 #define KMEM_TGID_FREES		0xfffffffeu
+/*
+ * Exited processes whose rows were made free while objects of theirs were
+ * still out (a row holds the counts of one process in one cache, and
+ * there are KMEM_MAX_USAGE of them): those objects' frees, by cache.
+ */
+#define KMEM_TGID_EXITED	0xfffffffdu
 
 struct usage_key {
 	__u32 tgid;		/* the allocating process, or KMEM_TGID_FREES */
@@ -87,10 +94,13 @@ struct usage {
  * of a tracked object keeps its row's number, and each CPU remembers the
  * rows it used last (usage_fronts), checked against the row's own key.
  * The usage_index hash finds the others; free_rows lists the rows to
- * make new ones from. Userspace retires the rows of exited processes with
- * nothing outstanding: out of the index, RETIRED, and at its next read,
- * once every program running before has returned (an RCU grace period),
- * read a last time, zeroed and listed free.
+ * make new ones from. Userspace retires the rows of exited processes:
+ * those with nothing outstanding, and when rows run short the others too.
+ * A row retired goes out of the index and becomes RETIRED of its next
+ * generation; at the next read, once every program running before has
+ * returned (an RCU grace period), it is read a last time, zeroed and
+ * listed free. An object keeps the generation of its row (ROW_REF): the
+ * free of one whose row has moved on counts under KMEM_TGID_EXITED.
  */
 enum usage_row_state {
 	ROW_FREE,
@@ -100,10 +110,17 @@ enum usage_row_state {
 };
 
 #define ROW_NONE	0xffffffffu	/* no row: the usage map was full */
+/* A row reference, as an object keeps it: index and generation. */
+#define ROW_REF(idx, gen)	((__u32)(gen) << 16 | (idx))
+#define ROW_IDX(ref)		((ref) & 0xffff)
+#define ROW_GEN(ref)		((ref) >> 16)
+/* A row's state word: its state, and its generation in the high half. */
+#define ROW_WORD(state, gen)	((__u32)(gen) << 16 | (state))
+#define ROW_STATE(word)		((word) & 0xffff)
 
 struct usage_row {
 	__u32 tgid;
-	__u32 state;		/* enum usage_row_state */
+	__u32 state;		/* ROW_WORD(enum usage_row_state, generation) */
 	__u64 cache;
 	struct usage u;
 };
@@ -119,7 +136,7 @@ struct object {
 	__u64 cache;
 	__u64 bytes;
 	__u64 ts_ns;
-	__u32 row;		/* its usage row (whose process), or ROW_NONE */
+	__u32 row;		/* ROW_REF of its usage row (whose process), or ROW_NONE */
 	__s32 stack_id;		/* in the stacks map; negative: none */
 };
 
@@ -138,11 +155,12 @@ struct object {
  */
 struct object_slot {
 	__u64 addr;
-	__u32 row;		/* its usage row, or ROW_NONE */
+	__u32 row;		/* ROW_REF of its usage row, or ROW_NONE */
 	__u32 bytes;
 	__u32 spilled;		/* first of a pair: its objects in the objects map */
-	__u32 pad[3];		/* 32 bytes: a pair to a cache line */
-};
+	__u32 pad;
+	__u64 cache;		/* for a free after its row has moved on */
+};				/* 32 bytes: a pair to a cache line */
 
 /*
  * Of the objects tracked at most (--max-objects), the largest power of two

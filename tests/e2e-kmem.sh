@@ -444,6 +444,53 @@ test_rows_reused() {
 }
 test_rows_reused
 
+# The inode cache of the file system at PATH, "" if not known here.
+inode_cache_of() {
+	case $(stat -f -c %T "$1") in
+	ext2/ext3) echo ext4_inode_cache ;;
+	tmpfs) echo shmem_inode_cache ;;
+	xfs) echo xfs_inode ;;
+	btrfs) echo btrfs_inode ;;
+	esac
+}
+
+# Rows of exited processes whose objects are still out: 80 runs of a
+# program that makes a file each (its dentry and inode stay out) and exits,
+# through 256 rows (MEMLENS_KMEM_ROWS), all in one interval: rows run
+# short, and those of the exited runs are made free between samples. No
+# allocation is left uncounted, a file each is exact, and the inodes'
+# frees when rm removes them count as the exited processes': no
+# process that took an old row over shows frees it did not make.
+test_rows_of_exited_out() {
+	local out=$tmp/rows-out.json name=ro-$$ dir=$work/rows-out i inodes last
+
+	cp "$(command -v touch)" "$tmp/$name"
+	mkdir -p "$dir"
+	inodes=$(inode_cache_of "$dir")
+	MEMLENS_KMEM_ROWS=256 start_kmem "$out" -j -r 0 -c "$name" -i 60 --no-pages
+	for ((i = 0; i < 80; i++)); do
+		"$tmp/$name" "$dir/file-$i"
+		sleep 0.05
+	done
+	rm -rf "$dir"
+	# The inodes go after an RCU grace period.
+	sleep 1
+	stop_memlens
+	check_eq "rows of exited: no allocation left uncounted for want of a row" 0 \
+		"$(jq -s 'map(select(.type == "kmem") | .lost.usage_map_full) | max' "$out")"
+	check_eq "rows of exited: a dentry a run, each freed by rm" "80 80 0" \
+		"$(last_cache "$out" dentry | jq -r '"\(.allocs) \(.frees) \(.outstanding)"')"
+	if [ -n "$inodes" ]; then
+		check_eq "rows of exited: an inode a run, each freed by rm" "80 80 0" \
+			"$(last_cache "$out" "$inodes" | jq -r '"\(.allocs) \(.frees) \(.outstanding)"')"
+	else
+		ok "rows of exited: an inode a run # SKIP no inode cache known for $(stat -f -c %T "$work")"
+	fi
+	check_eq "rows of exited: no process with more frees than allocations" 0 \
+		"$(jq -s '[.[] | select(.type == "cache") | .processes[] | select(.frees > .allocs)] | length' "$out")"
+}
+test_rows_of_exited_out
+
 # -p: ends when its process exits, as top does.
 check_pid_exit kmem "tracing kernel allocations" kmem
 

@@ -729,12 +729,17 @@ static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 
 /* --- The session ----------------------------------------------------- */
 
+/* Rows of exited processes looked at this often between samples, when short. */
+#define UPKEEP_MS	250
+
 /*
  * Until END_NS, or less: a signal, stdout's reader gone (< 0), or -p's
  * process gone (*GONE), which TARGET polls readable for (without a pidfd,
- * the pid is looked at every 100 ms). Then top ends too.
+ * the pid is looked at every 100 ms). Then top ends too. The usage rows
+ * are looked after meanwhile.
  */
-static int wait_interval(const struct kmem_env *env, int target, uint64_t end_ns, bool *gone)
+static int wait_interval(const struct kmem_env *env, struct kmemview *v, int target,
+			 uint64_t end_ns, bool *gone)
 {
 	for (;;) {
 		uint64_t now = monotonic_ns();
@@ -747,9 +752,18 @@ static int wait_interval(const struct kmem_env *env, int target, uint64_t end_ns
 		if (now >= end_ns || stop_requested())
 			return 0;
 		ms = (end_ns - now + 999999) / 1000000;
-		err = output_wait(target, env->o.pid && target < 0 && ms > 100 ? 100 : ms);
+		if (ms > UPKEEP_MS)
+			ms = UPKEEP_MS;
+		if (env->o.pid && target < 0 && ms > 100)
+			ms = 100;
+		err = output_wait(target, ms);
 		if (err < 0)
 			return err;
+		err = kmemview_upkeep(v);
+		if (err) {
+			error_msg("kmem: usage rows: %s", strerror(-err));
+			return err;
+		}
 	}
 }
 
@@ -767,7 +781,7 @@ static int run(struct kmem_env *env, struct kmemview *v)
 		bool gone = false;
 		uint64_t now;
 
-		err = wait_interval(env, target, next, &gone);
+		err = wait_interval(env, v, target, next, &gone);
 		if (err < 0)
 			break;
 		now = monotonic_ns();

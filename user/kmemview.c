@@ -24,26 +24,38 @@ struct usage_entry {
 	struct usage u;
 };
 
-/* Entries of exited processes, folded per cache under this tgid. */
-#define TGID_EXITED	0xfffffffdu
+/*
+ * Is process TGID gone: asked once a pass for most processes, which have
+ * rows in many caches, not once a row. Direct-mapped; KMEM_TGID_FREES,
+ * never gone, marks an empty entry.
+ */
+#define GONE_MEMO_SIZE	4096
+
+struct gone_memo {
+	uint32_t tgid[GONE_MEMO_SIZE];
+	bool gone[GONE_MEMO_SIZE];
+};
 
 struct kmemview {
 	const struct kmem_opts *opts;
 	struct kmem_bpf *skel;
 	/*
-	 * What exited processes with nothing outstanding had counted, by
-	 * cache: their rows are retired and made free, so that a fork-heavy
-	 * host does not fill the map, and their counts live on here.
+	 * What exited processes had counted, by cache: their rows are
+	 * retired and made free, so that a fork-heavy host does not fill the
+	 * map, and their counts live on here.
 	 */
 	struct usage_entry *retired;
 	size_t nr_retired, cap_retired;
 	struct usage_row *rows;		/* the usage_rows array, mapped */
 	uint32_t nr_rows;		/* its rows */
+	uint64_t rows_listed;		/* listed free in free_rows, ever */
+	uint64_t idle_taken;		/* rows_taken at an upkeep that found none to retire */
 	/* Rows retired, not yet free: a program may still be adding to them. */
 	struct quarantined {
 		uint32_t row;
 	} *quarantine;
 	size_t nr_quarantine, cap_quarantine;
+	struct gone_memo memo;		/* of the pass at hand */
 	struct bpf_cost cost;		/* what the programs cost */
 	uint32_t max_objects;		/* tracked at most: slots and map entries */
 	uint32_t slots;			/* of the object table, 0: none (no BPF atomics) */
@@ -381,6 +393,7 @@ static int load(struct kmemview *v, uint32_t max_objects)
 		error_msg("cannot set up the usage rows: %s", strerror(-err));
 		return err;
 	}
+	v->rows_listed = v->nr_rows;
 	v->rows = mmap(NULL, rows_size(v), PROT_READ | PROT_WRITE, MAP_SHARED,
 		       bpf_map__fd(skel->maps.usage_rows), 0);
 	if (v->rows == MAP_FAILED) {
@@ -519,7 +532,7 @@ static int by_cache(const void *a, const void *b)
 /* Has process TGID exited (and been reaped)? Not the row of frees of no one's. */
 static bool process_gone(uint32_t tgid)
 {
-	return tgid != KMEM_TGID_FREES && pid_gone(tgid);
+	return tgid != KMEM_TGID_FREES && tgid != KMEM_TGID_EXITED && pid_gone(tgid);
 }
 
 /*
@@ -546,7 +559,7 @@ static int fold_retired(struct kmemview *v, uint64_t cache, const struct usage *
 			return -ENOMEM;
 		r = &v->retired[v->nr_retired++];
 		memset(r, 0, sizeof(*r));
-		r->key.tgid = TGID_EXITED;
+		r->key.tgid = KMEM_TGID_EXITED;
 		r->key.cache = cache;
 	}
 	r->u.allocs += u->allocs;
@@ -562,10 +575,13 @@ static int fold_retired(struct kmemview *v, uint64_t cache, const struct usage *
  * Retire row ROW of KEY, an exited process's: out of the index, so that
  * no program finds it there, then RETIRED, so that no CPU's front leads
  * to it, and kept apart until no program that found it before can still
- * be counting in it.
+ * be counting in it. Of its next generation: the objects still out that
+ * name it name the one before, and their frees count as the exited
+ * processes' (the BPF side's usage_free()).
  */
 static int retire(struct kmemview *v, uint32_t row, const struct usage_key *key)
 {
+	uint32_t word = __atomic_load_n(&v->rows[row].state, __ATOMIC_ACQUIRE);
 	struct quarantined *q;
 
 	if (array_grow((void **)&v->quarantine, v->nr_quarantine, &v->cap_quarantine,
@@ -573,7 +589,8 @@ static int retire(struct kmemview *v, uint32_t row, const struct usage_key *key)
 		return -ENOMEM;
 	if (bpf_map_delete_elem(bpf_map__fd(v->skel->maps.usage_index), key) && errno != ENOENT)
 		return -errno;
-	__atomic_store_n(&v->rows[row].state, ROW_RETIRED, __ATOMIC_RELEASE);
+	__atomic_store_n(&v->rows[row].state, ROW_WORD(ROW_RETIRED, ROW_GEN(word) + 1),
+			 __ATOMIC_RELEASE);
 	q = &v->quarantine[v->nr_quarantine++];
 	q->row = row;
 	return 0;
@@ -595,48 +612,6 @@ static int wait_for_programs(struct kmemview *v)
 	return 0;
 }
 
-/*
- * The rows retired at an earlier read, after every program that could
- * have found them before has returned: their counts to the retired ones,
- * the rows zeroed and free. A row still unbalanced (an object its process
- * allocated as it exited, after the read that found it balanced) waits
- * until that object's free.
- */
-static int release_quarantined(struct kmemview *v)
-{
-	int fd = bpf_map__fd(v->skel->maps.free_rows);
-	size_t kept = 0, i;
-	int err;
-
-	if (!v->nr_quarantine)
-		return 0;
-	err = wait_for_programs(v);
-	for (i = 0; i < v->nr_quarantine && !err; i++) {
-		struct quarantined *q = &v->quarantine[i];
-		struct usage_row *r = &v->rows[q->row];
-
-		if (!balanced(r->cache, &r->u)) {
-			v->quarantine[kept++] = *q;
-			continue;
-		}
-		err = fold_retired(v, r->cache, &r->u);
-		if (err)
-			break;
-		memset(r, 0, sizeof(*r));
-		/* Zeroed and FREE: one not listed is tried again, its counts 0. */
-		if (bpf_map_update_elem(fd, NULL, &q->row, 0)) {
-			err = -errno;
-			v->quarantine[kept++] = *q;
-			i++;
-			break;
-		}
-	}
-	for (; i < v->nr_quarantine; i++)
-		v->quarantine[kept++] = v->quarantine[i];
-	v->nr_quarantine = kept;
-	return err;
-}
-
 /* Row R's key and counts, each counter read whole while programs add to it. */
 static void read_row(const struct usage_row *r, struct usage_entry *e)
 {
@@ -652,19 +627,129 @@ static void read_row(const struct usage_row *r, struct usage_entry *e)
 	memcpy(e->u.comm, r->u.comm, sizeof(e->u.comm));
 }
 
+/*
+ * The rows retired at an earlier read, after every program that could
+ * have found them before has returned: their counts to the retired ones,
+ * the rows zeroed, their generation kept, and listed free.
+ */
+static int release_quarantined(struct kmemview *v)
+{
+	int fd = bpf_map__fd(v->skel->maps.free_rows);
+	size_t i;
+	int err;
+
+	if (!v->nr_quarantine)
+		return 0;
+	err = wait_for_programs(v);
+	for (i = 0; i < v->nr_quarantine && !err; i++) {
+		struct quarantined *q = &v->quarantine[i];
+		struct usage_row *r = &v->rows[q->row];
+		uint32_t gen = ROW_GEN(r->state);
+
+		err = fold_retired(v, r->cache, &r->u);
+		if (err)
+			break;
+		memset(r, 0, sizeof(*r));
+		r->state = ROW_WORD(ROW_FREE, gen);
+		/* Zeroed and FREE: one not listed is tried again, its counts 0. */
+		if (bpf_map_update_elem(fd, NULL, &q->row, 0)) {
+			err = -errno;
+			break;
+		}
+		v->rows_listed++;
+	}
+	memmove(v->quarantine, v->quarantine + i, (v->nr_quarantine - i) * sizeof(*v->quarantine));
+	v->nr_quarantine -= i;
+	return err;
+}
+
+/*
+ * Are rows running short: fewer than half free? Then the rows of exited
+ * processes go whether or not objects of theirs are still out (those of
+ * maple_node, which the kernel frees in batches no tracepoint sees, are
+ * out until their addresses are allocated again), and between reads too.
+ */
+static bool rows_short(const struct kmemview *v)
+{
+	uint64_t taken = __atomic_load_n(&v->skel->bss->rows_taken, __ATOMIC_RELAXED);
+
+	return v->rows_listed - taken < v->nr_rows / 2;
+}
+
+static void gone_memo_clear(struct gone_memo *m)
+{
+	for (size_t i = 0; i < GONE_MEMO_SIZE; i++)
+		m->tgid[i] = KMEM_TGID_FREES;
+}
+
+static bool gone_once(struct gone_memo *m, uint32_t tgid)
+{
+	size_t i = tgid % GONE_MEMO_SIZE;
+
+	if (m->tgid[i] != tgid) {
+		m->tgid[i] = tgid;
+		m->gone[i] = process_gone(tgid);
+	}
+	return m->gone[i];
+}
+
+/*
+ * Is row R, live, of an exited process, to retire: with nothing
+ * outstanding, or any when rows are SHORT. Gone before its counts are
+ * read: what they say is then final.
+ */
+static bool to_retire(const struct usage_row *r, struct gone_memo *m, bool is_short,
+		      struct usage_entry *e)
+{
+	if (!gone_once(m, r->tgid))
+		return false;
+	read_row(r, e);
+	return is_short || balanced(e->key.cache, &e->u);
+}
+
+/*
+ * A pass that finds no exited process's row to retire (the rows are the
+ * live processes') is not tried again before another sixteenth of the
+ * rows is taken: looking costs a kill() a process.
+ */
+int kmemview_upkeep(struct kmemview *v)
+{
+	uint64_t taken = __atomic_load_n(&v->skel->bss->rows_taken, __ATOMIC_RELAXED);
+	struct usage_entry e;
+	size_t before;
+	int err;
+
+	if (!rows_short(v) || (v->idle_taken && taken - v->idle_taken < v->nr_rows / 16))
+		return 0;
+	err = release_quarantined(v);
+	before = v->nr_quarantine;
+	gone_memo_clear(&v->memo);
+	for (uint32_t row = 0; row < v->nr_rows && !err; row++) {
+		const struct usage_row *r = &v->rows[row];
+		uint32_t word = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+
+		if (ROW_STATE(word) == ROW_LIVE && to_retire(r, &v->memo, true, &e))
+			err = retire(v, row, &e.key);
+	}
+	v->idle_taken = v->nr_quarantine == before ? taken : 0;
+	return err;
+}
+
 static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_out)
 {
 	struct usage_entry *e = NULL;
 	size_t nr = 0, cap = 0;
+	bool is_short;
 	int err;
 
 	err = release_quarantined(v);
 	if (err)
 		return err;
+	is_short = rows_short(v);
+	gone_memo_clear(&v->memo);
 	for (uint32_t row = 0; row < v->nr_rows; row++) {
 		const struct usage_row *r = &v->rows[row];
-		uint32_t state = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
-		bool gone;
+		uint32_t state = ROW_STATE(__atomic_load_n(&r->state, __ATOMIC_ACQUIRE));
 
 		/* A new row shows once made: one made twice at once goes back free. */
 		if (state == ROW_FREE || state == ROW_NEW)
@@ -673,13 +758,14 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 			free(e);
 			return -ENOMEM;
 		}
-		/* Gone before the counts are read: what they say is then final. */
-		gone = state == ROW_LIVE && process_gone(r->tgid);
-		read_row(r, &e[nr]);
+		if (state == ROW_LIVE && to_retire(r, &v->memo, is_short, &e[nr]) &&
+		    !retire(v, row, &e[nr].key))
+			state = ROW_RETIRED;
+		else
+			read_row(r, &e[nr]);
 		/* Retired: its counts are the exited processes' of its cache. */
-		if (state == ROW_RETIRED ||
-		    (gone && balanced(e[nr].key.cache, &e[nr].u) && !retire(v, row, &e[nr].key)))
-			e[nr].key.tgid = TGID_EXITED;
+		if (state == ROW_RETIRED)
+			e[nr].key.tgid = KMEM_TGID_EXITED;
 		nr++;
 	}
 	for (size_t i = 0; i < v->nr_retired; i++) {
@@ -729,7 +815,7 @@ static int fill_row(struct kmem_cache_row *r, const struct usage_entry *e, size_
 			continue;
 		}
 		/* Retired this time or before: in the totals, in no process row. */
-		if (e[i].key.tgid == TGID_EXITED) {
+		if (e[i].key.tgid == KMEM_TGID_EXITED) {
 			struct kmem_usage x = {
 				u->allocs, u->alloc_bytes, u->frees, u->free_bytes,
 				u->untracked, u->untracked_bytes,

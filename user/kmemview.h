@@ -86,6 +86,12 @@ int kmemview_open(const struct kmem_opts *o, struct kmemview **out);
 void kmemview_detach(struct kmemview *v);
 void kmemview_close(struct kmemview *v);
 int kmemview_sample(struct kmemview *v, struct kmem_sample *s);
+/*
+ * Between samples, every few hundred milliseconds: when usage rows run
+ * short (a burst of short-lived processes), those of exited processes are
+ * made free without waiting for the next sample.
+ */
+int kmemview_upkeep(struct kmemview *v);
 void kmem_sample_free(struct kmem_sample *s);
 const struct kmem_cache_row *kmem_sample_find(const struct kmem_sample *s, uint64_t id);
 /* Outstanding objects and bytes: allocated while traced, not freed yet. */

@@ -9,6 +9,7 @@
  * the objects map, an empty sample, the estimate of the programs' cost.
  */
 #include <errno.h>
+#include <string.h>
 #include <sched.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -315,6 +316,71 @@ static void test_slot_pair(void)
 }
 
 /*
+ * A row that moved on: its process exited, and userspace made it free
+ * while an object of it was still out (retire, then release: RETIRED of
+ * the next generation, then zeroed, FREE, listed first). Another key
+ * takes the row; the old object's free counts as the exited processes'
+ * in its own cache, not in the row's new owner. With SLOTS, in the object
+ * table (the slot keeps the cache), else in the objects map.
+ */
+static void test_row_moved_on(bool slots)
+{
+	struct kmem_bpf *skel = kmem_bpf__open();
+	uint64_t a[6] = { 0x1, OBJ_A, 50, 64, 0xcc0, 0 }, b[6] = { 0x1, OBJ_B, 100, 128, 0xcc0, 0 };
+	uint64_t free_a[2] = { 0x1, OBJ_A }, free_b[2] = { 0x1, OBJ_B };
+	uint64_t k64 = KMEM_ID(KMEM_KMALLOC, 64), k128 = KMEM_ID(KMEM_KMALLOC, 128);
+	struct usage_key key = { .tgid = getpid(), .cache = k64 };
+	int index, rows, queue, n, i;
+	uint32_t row, others[3], now;
+	struct usage_row r;
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return;
+	if (slots) {
+		skel->rodata->slot_mask = 3;
+		bpf_map__set_max_entries(skel->maps.object_slots, 4);
+	}
+	bpf_map__set_max_entries(skel->maps.usage_rows, 4);
+	bpf_map__set_max_entries(skel->maps.usage_index, 4);
+	bpf_map__set_max_entries(skel->maps.free_rows, 4);
+	CHECK(kmem_bpf__load(skel) == 0);
+	CHECK(kmem_rows_init(skel) == 0);
+	index = bpf_map__fd(skel->maps.usage_index);
+	rows = bpf_map__fd(skel->maps.usage_rows);
+	queue = bpf_map__fd(skel->maps.free_rows);
+	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
+	CHECK(bpf_map_lookup_elem(index, &key, &row) == 0);
+	/* Retired and released, as kmemview.c does, and first in the free list. */
+	CHECK(bpf_map_delete_elem(index, &key) == 0);
+	memset(&r, 0, sizeof(r));
+	r.state = ROW_WORD(ROW_FREE, 1);
+	CHECK(bpf_map_update_elem(rows, &row, &r, 0) == 0);
+	for (n = 0; n < 3 && !bpf_map_lookup_and_delete_elem(queue, NULL, &others[n]); n++)
+		;
+	CHECK_U64(n, 3);
+	CHECK(bpf_map_update_elem(queue, NULL, &row, 0) == 0);
+	for (i = 0; i < n; i++)
+		CHECK(bpf_map_update_elem(queue, NULL, &others[i], 0) == 0);
+	/* A kmalloc-128 takes the row, of its new generation. */
+	CHECK(unit_fire(skel->progs.kmalloc, b, 6) == 0);
+	key.cache = k128;
+	CHECK(bpf_map_lookup_elem(index, &key, &now) == 0);
+	CHECK_U64(now, row);
+	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
+	CHECK_U64(usage_of(skel, key.tgid, k128).frees, 0);
+	CHECK_U64(usage_of(skel, KMEM_TGID_EXITED, k64).frees, 1);
+	CHECK_U64(usage_of(skel, KMEM_TGID_EXITED, k64).free_bytes, 64);
+	/* The new owner's own object: in its row. */
+	CHECK(unit_fire(skel->progs.kfree, free_b, 2) == 0);
+	CHECK_U64(usage_of(skel, key.tgid, k128).frees, 1);
+	CHECK_U64(kstat(skel, KSTAT_FREES), 2);
+	CHECK_U64(kstat(skel, KSTAT_USAGE_FULL), 0);
+	CHECK_U64(skel->bss->rows_taken, 3);
+	kmem_bpf__destroy(skel);
+}
+
+/*
  * The per-CPU front of the caches map: a cache seen before is not looked
  * up again (its size changed in the map does not show), until a struct
  * kmem_cache is freed (a kmem_cache_free from the cache of caches). S and
@@ -476,4 +542,6 @@ void test_kmem_bpf(void)
 	test_full();
 	test_slots();
 	test_slot_pair();
+	test_row_moved_on(false);
+	test_row_moved_on(true);
 }
