@@ -31,8 +31,10 @@ const volatile __u32 slot_mask;
 /*
  * Rows taken from free_rows, less those given back at once: userspace,
  * which lists them free, knows from it how many are left between reads.
+ * In a section of its own: a row made does not take the line of the
+ * globals every slab event reads (.bss) from the other CPUs.
  */
-__u64 rows_taken;
+__u64 rows_taken SEC(".data.rows");
 
 /* The usage rows (include/kmem.h), what finds them, and the free ones. */
 struct {
@@ -164,53 +166,57 @@ static __always_inline struct usage_row *row_at(__u32 idx)
 }
 
 /*
- * Row IDX, if it is the row of TGID in CACHE, live or just made; its
- * reference, with the generation its state word had, in *REF.
+ * Row IDX, if it is the row of TGID in CACHE, live or just made; *REF
+ * names it, with the generation of the state read.
  */
-static __always_inline struct usage_row *row_of(__u32 idx, __u32 tgid, __u64 cache, __u32 *ref)
+static __always_inline struct usage_row *row_of(__u32 idx, __u32 tgid, __u64 cache,
+						struct row_ref *ref)
 {
 	struct usage_row *r = row_at(idx);
-	__u32 word, state;
+	__u64 word;
 
 	if (!r)
 		return NULL;
-	word = READ_ONCE_U32(r->state);
-	state = ROW_STATE(word);
-	if ((state != ROW_LIVE && state != ROW_NEW) || r->tgid != tgid || r->cache != cache)
+	word = READ_ONCE_U64(r->word);
+	if ((ROW_STATE(word) != ROW_LIVE && ROW_STATE(word) != ROW_NEW) ||
+	    r->tgid != tgid || r->cache != cache)
 		return NULL;
-	*ref = ROW_REF(idx, ROW_GEN(word));
+	ref->idx = idx;
+	ref->gen = ROW_GEN(word);
 	return r;
 }
 
 /*
- * A new row for KEY, from the free list, its reference in *REF; NULL,
- * counted under KSTAT_USAGE_FULL, when there is none. NEW while it goes
- * into the index: programs take it, userspace does not show or retire it
- * yet (the row made second of two at once goes back free). Its generation
- * is the one userspace left it with.
+ * A new row for KEY, from the free list, named in *REF; NULL, counted
+ * under KSTAT_USAGE_FULL, when there is none. NEW while it goes into the
+ * index: programs take it, userspace does not show or retire it yet (the
+ * row made second of two at once goes back free). Its generation is the
+ * one userspace left it with.
  */
-static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *ref)
+static __always_inline struct usage_row *row_new(struct usage_key *key, struct row_ref *ref)
 {
 	struct usage_row *r;
-	__u32 idx, gen, *won;
+	__u32 idx, *won;
+	__u64 gen;
 
 	if (bpf_map_pop_elem(&free_rows, &idx)) {
 		stat_add(KSTAT_USAGE_FULL, 1);
 		return NULL;
 	}
+	__sync_fetch_and_add(&rows_taken, 1);
 	r = row_at(idx);
 	if (!r)
 		return NULL;
-	__sync_fetch_and_add(&rows_taken, 1);
-	gen = ROW_GEN(READ_ONCE_U32(r->state));
+	gen = ROW_GEN(READ_ONCE_U64(r->word));
 	r->tgid = key->tgid;
 	r->cache = key->cache;
 	bpf_get_current_comm(r->u.comm, sizeof(r->u.comm));
 	barrier();
-	WRITE_ONCE_U32(r->state, ROW_WORD(ROW_NEW, gen));
+	WRITE_ONCE_U64(r->word, ROW_WORD(ROW_NEW, gen));
 	if (!bpf_map_update_elem(&usage_index, key, &idx, BPF_NOEXIST)) {
-		WRITE_ONCE_U32(r->state, ROW_WORD(ROW_LIVE, gen));
-		*ref = ROW_REF(idx, gen);
+		WRITE_ONCE_U64(r->word, ROW_WORD(ROW_LIVE, gen));
+		ref->idx = idx;
+		ref->gen = gen;
 		return r;
 	}
 	/*
@@ -218,7 +224,7 @@ static __always_inline struct usage_row *row_new(struct usage_key *key, __u32 *r
 	 * back. A push that fails (a lock not taken, from 6.15) loses the
 	 * row to the free list, not a count.
 	 */
-	WRITE_ONCE_U32(r->state, ROW_WORD(ROW_FREE, gen));
+	WRITE_ONCE_U64(r->word, ROW_WORD(ROW_FREE, gen));
 	if (!bpf_map_push_elem(&free_rows, &idx, 0))
 		__sync_fetch_and_add(&rows_taken, -1);
 	won = bpf_map_lookup_elem(&usage_index, key);
@@ -250,8 +256,8 @@ struct {
 	__type(value, struct usage_front);
 } usage_fronts SEC(".maps");
 
-/* The row of TGID in CACHE, made on first use; its reference in *REF (ROW_NONE: none). */
-static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, __u32 *ref)
+/* The row of TGID in CACHE, made on first use, named in *REF (idx ROW_NONE: none). */
+static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, struct row_ref *ref)
 {
 	struct usage_key key = { .tgid = tgid, .cache = cache };
 	__u32 idx = (__u32)(((cache ^ tgid) * 0x9e3779b97f4a7c15ULL) >> (64 - USAGE_FRONT_BITS));
@@ -259,7 +265,7 @@ static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, __u32
 	struct usage_row *r;
 	__u32 *found;
 
-	*ref = ROW_NONE;
+	ref->idx = ROW_NONE;
 	if (f && f->tgid == tgid && f->cache == cache) {
 		r = row_of(f->row, tgid, cache, ref);
 		if (r)
@@ -269,13 +275,13 @@ static __always_inline struct usage_row *usage_of(__u32 tgid, __u64 cache, __u32
 	if (!found || !(r = row_of(*found, tgid, cache, ref)))
 		r = row_new(&key, ref);
 	if (!r) {
-		*ref = ROW_NONE;
+		ref->idx = ROW_NONE;
 		return NULL;
 	}
 	if (f) {
 		f->tgid = tgid;
 		f->cache = cache;
-		f->row = ROW_IDX(*ref);
+		f->row = ref->idx;
 	}
 	return r;
 }
@@ -303,15 +309,15 @@ static __always_inline void row_free(struct usage_row *r, __u64 bytes)
 /* A free counted by key: frees of untracked objects, and of pages. */
 static __always_inline void usage_free_key(__u32 tgid, __u64 cache, __u64 bytes)
 {
-	__u32 ref;
+	struct row_ref ref;
 
 	row_free(usage_of(tgid, cache, &ref), bytes);
 }
 
 /*
  * The free of an object whose row has moved on: under the exited
- * processes' key, in its CACHE. A global function, checked once by the
- * verifier, not at each free's call site: the path is rare.
+ * processes' key, in its CACHE. A global function, verified once in each
+ * program that calls it rather than at each of their call sites.
  */
 __noinline int exited_free(__u64 cache, __u64 bytes)
 {
@@ -320,19 +326,20 @@ __noinline int exited_free(__u64 cache, __u64 bytes)
 }
 
 /*
- * A free of a tracked object of CACHE, counted in the row REF it kept; if
- * that row has moved on (its process exited, and the row was made free
- * while this object was out), as the exited processes'. A row in its
- * generation is not free: it is read a last time after a grace period.
+ * A free of a tracked object of CACHE, counted in the row REF it kept (of
+ * index IDX, generation GEN); if that row has moved on (its process
+ * exited, and the row was made free while this object was out), as the
+ * exited processes'. A row in its generation is not free: it is read a
+ * last time after a grace period.
  */
-static __always_inline void usage_free(__u32 ref, __u64 cache, __u64 bytes)
+static __always_inline void usage_free(__u32 idx, __u32 gen, __u64 cache, __u64 bytes)
 {
 	struct usage_row *r;
 
-	if (ref == ROW_NONE)
+	if (idx == ROW_NONE)
 		return;
-	r = row_at(ROW_IDX(ref));
-	if (r && ROW_GEN(READ_ONCE_U32(r->state)) == ROW_GEN(ref))
+	r = row_at(idx);
+	if (r && ROW_GEN(READ_ONCE_U64(r->word)) == gen)
 		row_free(r, bytes);
 	else
 		exited_free(cache, bytes);
@@ -381,7 +388,7 @@ static __always_inline bool slot_pair_of(__u64 addr, struct slot_pair *p, bool t
 static __always_inline void slot_replaced(struct object_slot *slot)
 {
 	stat_add(KSTAT_REPLACED, 1);
-	usage_free(slot->row, slot->cache, slot->bytes);
+	usage_free(slot->row.idx, slot->row.gen, slot->cache, slot->bytes);
 }
 
 /*
@@ -440,7 +447,7 @@ static __always_inline bool slot_claim(struct slot_pair *p, struct object_key *k
 	if (p->a->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
 		/* Spilled once, freed unseen, allocated again: one object. */
 		stat_add(KSTAT_REPLACED, 1);
-		usage_free(old->row, old->cache, old->bytes);
+		usage_free(old->row.idx, old->row.gen, old->cache, old->bytes);
 		if (!bpf_map_delete_elem(&objects, key))
 			__sync_fetch_and_add(&p->a->spilled, -1);
 	}
@@ -476,6 +483,11 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 	}
 	/* Before the claim's compare-and-swap, while the slot's line comes in. */
 	u = usage_of(tgid, cache, &obj.row);
+	/* A vmap area of 4 GiB or more: counted, as untracked (an object's size is 32 bits). */
+	if (bytes > 0xffffffffULL) {
+		usage_alloc(u, bytes, false);
+		return;
+	}
 	stat_add(KSTAT_ALLOCS, 1);
 	/* An object with a stack needs its age and stack: the map's entry has them. */
 	if (slots && want_stack) {
@@ -491,7 +503,7 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		old = bpf_map_lookup_elem(&objects, &key);
 		if (old) {
 			stat_add(KSTAT_REPLACED, 1);
-			usage_free(old->row, old->cache, old->bytes);
+			usage_free(old->row.idx, old->row.gen, old->cache, old->bytes);
 		}
 		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
 	} else if (!err && slots) {
@@ -520,7 +532,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct sl
 		slot = slots->b;
 	if (slot) {
 		stat_add(KSTAT_FREES, 1);
-		usage_free(slot->row, slot->cache, slot->bytes);
+		usage_free(slot->row.idx, slot->row.gen, slot->cache, slot->bytes);
 		/* Only the freer of a live address writes it; atomic: after the reads. */
 		__sync_val_compare_and_swap(&slot->addr, addr, 0);
 		return true;
@@ -532,7 +544,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct sl
 		return false;
 	}
 	stat_add(KSTAT_FREES, 1);
-	usage_free(obj->row, obj->cache, obj->bytes);
+	usage_free(obj->row.idx, obj->row.gen, obj->cache, obj->bytes);
 	if (!bpf_map_delete_elem(&objects, &key) && slots)
 		__sync_fetch_and_add(&slots->a->spilled, -1);
 	return true;
@@ -821,11 +833,12 @@ SEC("raw_tp/mm_page_alloc")
 int BPF_PROG(page_alloc, struct page *page, unsigned int order)
 {
 	__u64 cache = KMEM_ID(KMEM_PAGE, order & 31);
-	__u32 tgid, row;
+	struct row_ref ref;
+	__u32 tgid;
 
 	cost_begin();
 	if (page && charged_tgid(&tgid))
-		usage_alloc(usage_of(tgid, cache, &row), (__u64)PAGE_SIZE << (order & 31), true);
+		usage_alloc(usage_of(tgid, cache, &ref), (__u64)PAGE_SIZE << (order & 31), true);
 	return cost_end();
 }
 

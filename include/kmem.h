@@ -10,8 +10,7 @@
 #include <linux/types.h>
 #endif
 
-/* Usage rows: a row's index is 16 bits of a row reference (ROW_REF), 0xffff none. */
-#define KMEM_MAX_USAGE		(64 * 1024 - 1)
+#define KMEM_MAX_USAGE		(64 * 1024)
 /*
  * The objects map, preallocated: by default twice the slab objects in use
  * at start (kmemview.c), at least KMEM_MAX_OBJECTS, and at most what
@@ -99,8 +98,9 @@ struct usage {
  * A row retired goes out of the index and becomes RETIRED of its next
  * generation; at the next read, once every program running before has
  * returned (an RCU grace period), it is read a last time, zeroed and
- * listed free. An object keeps the generation of its row (ROW_REF): the
- * free of one whose row has moved on counts under KMEM_TGID_EXITED.
+ * listed free. An object keeps the generation of its row (struct
+ * row_ref): the free of one whose row has moved on counts under
+ * KMEM_TGID_EXITED.
  */
 enum usage_row_state {
 	ROW_FREE,
@@ -110,18 +110,26 @@ enum usage_row_state {
 };
 
 #define ROW_NONE	0xffffffffu	/* no row: the usage map was full */
-/* A row reference, as an object keeps it: index and generation. */
-#define ROW_REF(idx, gen)	((__u32)(gen) << 16 | (idx))
-#define ROW_IDX(ref)		((ref) & 0xffff)
-#define ROW_GEN(ref)		((ref) >> 16)
-/* A row's state word: its state, and its generation in the high half. */
-#define ROW_WORD(state, gen)	((__u32)(gen) << 16 | (state))
-#define ROW_STATE(word)		((word) & 0xffff)
+
+/* A usage row as an object names it: its index and its generation then. */
+struct row_ref {
+	__u32 idx;		/* or ROW_NONE */
+	__u32 gen;
+};
+
+/*
+ * A row's state and generation, in one word: read and written whole, so
+ * that a row is never seen in a state of another generation.
+ */
+#define ROW_WORD(state, gen)	((__u64)(gen) << 32 | (state))
+#define ROW_STATE(word)		((__u32)(word))
+#define ROW_GEN(word)		((__u32)((word) >> 32))
 
 struct usage_row {
-	__u32 tgid;
-	__u32 state;		/* ROW_WORD(enum usage_row_state, generation) */
+	__u64 word;		/* ROW_WORD(enum usage_row_state, generation) */
 	__u64 cache;
+	__u32 tgid;
+	__u32 pad;
 	struct usage u;
 };
 
@@ -134,9 +142,9 @@ struct object_key {
 /* An object allocated while traced, not freed yet. */
 struct object {
 	__u64 cache;
-	__u64 bytes;
 	__u64 ts_ns;
-	__u32 row;		/* ROW_REF of its usage row (whose process), or ROW_NONE */
+	struct row_ref row;	/* its usage row: whose process */
+	__u32 bytes;		/* a vmap area of 4 GiB or more is not tracked */
 	__s32 stack_id;		/* in the stacks map; negative: none */
 };
 
@@ -155,11 +163,10 @@ struct object {
  */
 struct object_slot {
 	__u64 addr;
-	__u32 row;		/* ROW_REF of its usage row, or ROW_NONE */
+	__u64 cache;		/* for a free after its row has moved on */
+	struct row_ref row;	/* its usage row */
 	__u32 bytes;
 	__u32 spilled;		/* first of a pair: its objects in the objects map */
-	__u32 pad;
-	__u64 cache;		/* for a free after its row has moved on */
 };				/* 32 bytes: a pair to a cache line */
 
 /*
@@ -184,7 +191,7 @@ enum kmem_stat {
 	KSTAT_FREES,		/* frees of objects allocated while traced */
 	KSTAT_FREES_UNTRACKED,	/* frees of objects allocated before, or not tracked */
 	KSTAT_OBJECTS_FULL,	/* objects map full: allocation counted, not tracked */
-	KSTAT_USAGE_FULL,	/* usage map full: allocation not counted */
+	KSTAT_USAGE_FULL,	/* usage map full: an allocation or free not counted */
 	KSTAT_CACHES_FULL,	/* cache names map full: a cache shows by address */
 	KSTAT_STACK_FAILED,	/* no stack (map full, collision): object kept */
 	KSTAT_REPLACED,		/* an address allocated twice without a free seen */

@@ -461,7 +461,7 @@ static void print_cut_note(const struct kmem_sample *s)
 		       s->max_objects - s->slots, s->max_objects, s->slots,
 		       s->stats[KSTAT_OBJECTS_FULL]);
 	if (s->stats[KSTAT_USAGE_FULL])
-		printf("* the usage map was full: %" PRIu64 " allocations not counted, in any row\n",
+		printf("* the usage map was full: %" PRIu64 " allocations or frees not counted, in any row\n",
 		       s->stats[KSTAT_USAGE_FULL]);
 }
 
@@ -759,11 +759,10 @@ static int wait_interval(const struct kmem_env *env, struct kmemview *v, int tar
 		err = output_wait(target, ms);
 		if (err < 0)
 			return err;
+		/* What fails here would fail the next sample too: the session ends, said once. */
 		err = kmemview_upkeep(v);
-		if (err) {
-			error_msg("kmem: usage rows: %s", strerror(-err));
+		if (err)
 			return err;
-		}
 	}
 }
 

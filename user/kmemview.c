@@ -49,7 +49,7 @@ struct kmemview {
 	struct usage_row *rows;		/* the usage_rows array, mapped */
 	uint32_t nr_rows;		/* its rows */
 	uint64_t rows_listed;		/* listed free in free_rows, ever */
-	uint64_t idle_taken;		/* rows_taken at an upkeep that found none to retire */
+	uint64_t idle_until_ns;		/* no upkeep pass before: the last found none */
 	/* Rows retired, not yet free: a program may still be adding to them. */
 	struct quarantined {
 		uint32_t row;
@@ -581,7 +581,7 @@ static int fold_retired(struct kmemview *v, uint64_t cache, const struct usage *
  */
 static int retire(struct kmemview *v, uint32_t row, const struct usage_key *key)
 {
-	uint32_t word = __atomic_load_n(&v->rows[row].state, __ATOMIC_ACQUIRE);
+	uint64_t word = __atomic_load_n(&v->rows[row].word, __ATOMIC_ACQUIRE);
 	struct quarantined *q;
 
 	if (array_grow((void **)&v->quarantine, v->nr_quarantine, &v->cap_quarantine,
@@ -589,7 +589,7 @@ static int retire(struct kmemview *v, uint32_t row, const struct usage_key *key)
 		return -ENOMEM;
 	if (bpf_map_delete_elem(bpf_map__fd(v->skel->maps.usage_index), key) && errno != ENOENT)
 		return -errno;
-	__atomic_store_n(&v->rows[row].state, ROW_WORD(ROW_RETIRED, ROW_GEN(word) + 1),
+	__atomic_store_n(&v->rows[row].word, ROW_WORD(ROW_RETIRED, ROW_GEN(word) + 1),
 			 __ATOMIC_RELEASE);
 	q = &v->quarantine[v->nr_quarantine++];
 	q->row = row;
@@ -644,13 +644,16 @@ static int release_quarantined(struct kmemview *v)
 	for (i = 0; i < v->nr_quarantine && !err; i++) {
 		struct quarantined *q = &v->quarantine[i];
 		struct usage_row *r = &v->rows[q->row];
-		uint32_t gen = ROW_GEN(r->state);
+		uint64_t word = __atomic_load_n(&r->word, __ATOMIC_ACQUIRE);
 
 		err = fold_retired(v, r->cache, &r->u);
 		if (err)
 			break;
-		memset(r, 0, sizeof(*r));
-		r->state = ROW_WORD(ROW_FREE, gen);
+		/* All but the state word, which goes from RETIRED to FREE whole. */
+		r->cache = 0;
+		r->tgid = 0;
+		memset(&r->u, 0, sizeof(r->u));
+		__atomic_store_n(&r->word, ROW_WORD(ROW_FREE, ROW_GEN(word)), __ATOMIC_RELEASE);
 		/* Zeroed and FREE: one not listed is tried again, its counts 0. */
 		if (bpf_map_update_elem(fd, NULL, &q->row, 0)) {
 			err = -errno;
@@ -671,7 +674,7 @@ static int release_quarantined(struct kmemview *v)
  */
 static bool rows_short(const struct kmemview *v)
 {
-	uint64_t taken = __atomic_load_n(&v->skel->bss->rows_taken, __ATOMIC_RELAXED);
+	uint64_t taken = __atomic_load_n(&v->skel->data_rows->rows_taken, __ATOMIC_RELAXED);
 
 	return v->rows_listed - taken < v->nr_rows / 2;
 }
@@ -686,6 +689,9 @@ static bool gone_once(struct gone_memo *m, uint32_t tgid)
 {
 	size_t i = tgid % GONE_MEMO_SIZE;
 
+	/* No processes, and KMEM_TGID_FREES marks an empty entry. */
+	if (tgid == KMEM_TGID_FREES || tgid == KMEM_TGID_EXITED)
+		return false;
 	if (m->tgid[i] != tgid) {
 		m->tgid[i] = tgid;
 		m->gone[i] = process_gone(tgid);
@@ -708,31 +714,33 @@ static bool to_retire(const struct usage_row *r, struct gone_memo *m, bool is_sh
 }
 
 /*
- * A pass that finds no exited process's row to retire (the rows are the
- * live processes') is not tried again before another sixteenth of the
- * rows is taken: looking costs a kill() a process.
+ * While rows are short: the rows of exited processes retired, then, after
+ * a grace period, free, in one pass; those a report retired, too. A pass
+ * that finds none to retire (the rows are the live processes') is not
+ * tried again for UPKEEP_IDLE_NS: looking costs a kill() a process.
  */
+#define UPKEEP_IDLE_NS	1000000000ULL
+
 int kmemview_upkeep(struct kmemview *v)
 {
-	uint64_t taken = __atomic_load_n(&v->skel->bss->rows_taken, __ATOMIC_RELAXED);
+	uint64_t now = monotonic_ns();
 	struct usage_entry e;
-	size_t before;
-	int err;
+	int err = 0;
 
-	if (!rows_short(v) || (v->idle_taken && taken - v->idle_taken < v->nr_rows / 16))
+	if (!rows_short(v))
 		return 0;
-	err = release_quarantined(v);
-	before = v->nr_quarantine;
-	gone_memo_clear(&v->memo);
-	for (uint32_t row = 0; row < v->nr_rows && !err; row++) {
-		const struct usage_row *r = &v->rows[row];
-		uint32_t word = __atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+	if (now >= v->idle_until_ns) {
+		gone_memo_clear(&v->memo);
+		for (uint32_t row = 0; row < v->nr_rows && !err; row++) {
+			const struct usage_row *r = &v->rows[row];
+			uint64_t word = __atomic_load_n(&r->word, __ATOMIC_ACQUIRE);
 
-		if (ROW_STATE(word) == ROW_LIVE && to_retire(r, &v->memo, true, &e))
-			err = retire(v, row, &e.key);
+			if (ROW_STATE(word) == ROW_LIVE && to_retire(r, &v->memo, true, &e))
+				err = retire(v, row, &e.key);
+		}
+		v->idle_until_ns = v->nr_quarantine ? 0 : now + UPKEEP_IDLE_NS;
 	}
-	v->idle_taken = v->nr_quarantine == before ? taken : 0;
-	return err;
+	return err ?: release_quarantined(v);
 }
 
 static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_out)
@@ -749,7 +757,7 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 	gone_memo_clear(&v->memo);
 	for (uint32_t row = 0; row < v->nr_rows; row++) {
 		const struct usage_row *r = &v->rows[row];
-		uint32_t state = ROW_STATE(__atomic_load_n(&r->state, __ATOMIC_ACQUIRE));
+		uint32_t state = ROW_STATE(__atomic_load_n(&r->word, __ATOMIC_ACQUIRE));
 
 		/* A new row shows once made: one made twice at once goes back free. */
 		if (state == ROW_FREE || state == ROW_NEW)

@@ -112,9 +112,11 @@ static void test_vmalloc_percpu(struct kmem_bpf *skel)
 	uint64_t va[6] = { 0xffffc90000100000ULL, 3 * 4096, 4096, 0, 0, 0 };
 	uint64_t va_failed[6] = { 0xffffc90000200000ULL, 4096, 4096, 0, 0, 1 };
 	uint64_t va_free[3] = { 0xffffc90000100000ULL, 0, 0 };
+	uint64_t va_huge[6] = { 0xffffc90100000000ULL, 5ULL << 30, 4096, 0, 0, 0 };
+	uint64_t va_huge_free[3] = { 0xffffc90100000000ULL, 0, 0 };
 	uint64_t pcpu[10] = { 0x1, 0, 0, 8, 8, 0, 0, 0x2a000, 16, 0xcc0 };
 	uint64_t pcpu_free[3] = { 0, 0, 0x2a000 };
-	uint64_t vm = KMEM_ID(KMEM_VMALLOC, 0), pc = KMEM_ID(KMEM_PERCPU, 0);
+	uint64_t vm = KMEM_ID(KMEM_VMALLOC, 0), pc = KMEM_ID(KMEM_PERCPU, 0), untracked;
 	uint32_t tgid = getpid();
 
 	CHECK(unit_fire(skel->progs.alloc_vmap_area, va, 6) == 0);
@@ -123,6 +125,14 @@ static void test_vmalloc_percpu(struct kmem_bpf *skel)
 	CHECK_U64(usage_of(skel, tgid, vm).alloc_bytes, 3 * 4096);
 	CHECK(unit_fire(skel->progs.free_vmap_area_noflush, va_free, 3) == 0);
 	CHECK_U64(usage_of(skel, tgid, vm).frees, 1);
+	/* 5 GiB: counted, untracked (32-bit sizes); its free is not matched. */
+	untracked = kstat(skel, KSTAT_FREES_UNTRACKED);
+	CHECK(unit_fire(skel->progs.alloc_vmap_area, va_huge, 6) == 0);
+	CHECK_U64(usage_of(skel, tgid, vm).alloc_bytes, 3 * 4096 + (5ULL << 30));
+	CHECK_U64(usage_of(skel, tgid, vm).untracked, 1);
+	CHECK(unit_fire(skel->progs.free_vmap_area_noflush, va_huge_free, 3) == 0);
+	CHECK_U64(usage_of(skel, tgid, vm).frees, 1);
+	CHECK_U64(kstat(skel, KSTAT_FREES_UNTRACKED), untracked + 1);
 	CHECK(unit_fire(skel->progs.percpu_alloc_percpu, pcpu, 10) == 0);
 	CHECK_U64(usage_of(skel, tgid, pc).alloc_bytes, 16);
 	/* The same number as a slab address would be another object: not freed there. */
@@ -170,7 +180,7 @@ static void test_row_retired(struct kmem_bpf *skel)
 	CHECK_U64(r.u.allocs, 1);
 	CHECK_U64(r.u.frees, 1);
 	CHECK(bpf_map_delete_elem(index, &key) == 0);
-	r.state = ROW_RETIRED;
+	r.word = ROW_WORD(ROW_RETIRED, 1);
 	CHECK(bpf_map_update_elem(rows, &old, &r, 0) == 0);
 	CHECK(unit_fire(skel->progs.kmalloc, a, 6) == 0);
 	CHECK(bpf_map_lookup_elem(index, &key, &now) == 0);
@@ -178,7 +188,7 @@ static void test_row_retired(struct kmem_bpf *skel)
 	CHECK_U64(usage_of(skel, key.tgid, key.cache).allocs, 1);
 	CHECK(bpf_map_lookup_elem(rows, &old, &r) == 0);
 	CHECK_U64(r.u.allocs, 1);
-	CHECK_U64(r.state, ROW_RETIRED);
+	CHECK_U64(r.word, ROW_WORD(ROW_RETIRED, 1));
 	/* Its free: in the new row, which its allocation used. */
 	CHECK(unit_fire(skel->progs.kfree, free_a, 2) == 0);
 	CHECK_U64(usage_of(skel, key.tgid, key.cache).frees, 1);
@@ -354,7 +364,7 @@ static void test_row_moved_on(bool slots)
 	/* Retired and released, as kmemview.c does, and first in the free list. */
 	CHECK(bpf_map_delete_elem(index, &key) == 0);
 	memset(&r, 0, sizeof(r));
-	r.state = ROW_WORD(ROW_FREE, 1);
+	r.word = ROW_WORD(ROW_FREE, 1);
 	CHECK(bpf_map_update_elem(rows, &row, &r, 0) == 0);
 	for (n = 0; n < 3 && !bpf_map_lookup_and_delete_elem(queue, NULL, &others[n]); n++)
 		;
@@ -376,7 +386,7 @@ static void test_row_moved_on(bool slots)
 	CHECK_U64(usage_of(skel, key.tgid, k128).frees, 1);
 	CHECK_U64(kstat(skel, KSTAT_FREES), 2);
 	CHECK_U64(kstat(skel, KSTAT_USAGE_FULL), 0);
-	CHECK_U64(skel->bss->rows_taken, 3);
+	CHECK_U64(skel->data_rows->rows_taken, 3);
 	kmem_bpf__destroy(skel);
 }
 
