@@ -17,7 +17,8 @@
 #include "common.bpf.h"
 #include "cost.bpf.h"
 
-#define PAGE_SIZE	4096
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1 << PAGE_SHIFT)
 
 /* --cache: kernel stacks for the objects of this slab cache, or kmalloc size. */
 const volatile char stack_cache_name[KMEM_CACHE_NAME_LEN];
@@ -196,8 +197,7 @@ static __always_inline struct usage_row *row_of(__u32 idx, __u32 tgid, __u64 cac
 static __always_inline struct usage_row *row_new(struct usage_key *key, struct row_ref *ref)
 {
 	struct usage_row *r;
-	__u32 idx, *won;
-	__u64 gen;
+	__u32 idx, gen, *won;
 
 	if (bpf_map_pop_elem(&free_rows, &idx)) {
 		stat_add(KSTAT_USAGE_FULL, 1);
@@ -346,6 +346,21 @@ static __always_inline void usage_free(__u32 idx, __u32 gen, __u64 cache, __u64 
 }
 
 /*
+ * An object's size as struct object keeps it, in 32 bits: a vmap area's
+ * in pages (always whole: alloc_vmap_area() takes no other size), any
+ * other's in bytes (slab and percpu objects, kmallocs: far below 4 GiB).
+ */
+static __always_inline __u32 object_size(enum kmem_class space, __u64 bytes)
+{
+	return space == KMEM_VMALLOC ? bytes >> PAGE_SHIFT : bytes;
+}
+
+static __always_inline __u64 object_bytes(enum kmem_class space, __u32 size)
+{
+	return space == KMEM_VMALLOC ? (__u64)size << PAGE_SHIFT : size;
+}
+
+/*
  * The two slots of slab object ADDR: the table is a set of slot pairs,
  * each in one cache line (32-byte slots, a page-aligned array), and an
  * object takes the first free slot of its pair. A live object that holds
@@ -447,12 +462,12 @@ static __always_inline bool slot_claim(struct slot_pair *p, struct object_key *k
 	if (p->a->spilled && (old = bpf_map_lookup_elem(&objects, key))) {
 		/* Spilled once, freed unseen, allocated again: one object. */
 		stat_add(KSTAT_REPLACED, 1);
-		usage_free(old->row.idx, old->row.gen, old->cache, old->bytes);
+		usage_free(old->row.idx, old->row.gen, old->cache, old->size);
 		if (!bpf_map_delete_elem(&objects, key))
 			__sync_fetch_and_add(&p->a->spilled, -1);
 	}
 	slot->row = obj->row;
-	slot->bytes = obj->bytes;
+	slot->bytes = obj->size;
 	slot->cache = obj->cache;
 	return true;
 }
@@ -467,7 +482,8 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		  bool want_stack, struct slot_pair *slots)
 {
 	struct object_key key = { .addr = addr, .class = space };
-	struct object obj = { .cache = cache, .bytes = bytes, .stack_id = -1 }, *old;
+	struct object obj = { .cache = cache, .size = object_size(space, bytes), .stack_id = -1 };
+	struct object *old;
 	struct usage_row *u;
 	__u32 tgid;
 	long err;
@@ -483,11 +499,6 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 	}
 	/* Before the claim's compare-and-swap, while the slot's line comes in. */
 	u = usage_of(tgid, cache, &obj.row);
-	/* A vmap area of 4 GiB or more: counted, as untracked (an object's size is 32 bits). */
-	if (bytes > 0xffffffffULL) {
-		usage_alloc(u, bytes, false);
-		return;
-	}
 	stat_add(KSTAT_ALLOCS, 1);
 	/* An object with a stack needs its age and stack: the map's entry has them. */
 	if (slots && want_stack) {
@@ -503,7 +514,8 @@ static __always_inline void track(void *ctx, enum kmem_class space, __u64 addr, 
 		old = bpf_map_lookup_elem(&objects, &key);
 		if (old) {
 			stat_add(KSTAT_REPLACED, 1);
-			usage_free(old->row.idx, old->row.gen, old->cache, old->bytes);
+			usage_free(old->row.idx, old->row.gen, old->cache,
+				   object_bytes(space, old->size));
 		}
 		err = bpf_map_update_elem(&objects, &key, &obj, BPF_ANY);
 	} else if (!err && slots) {
@@ -544,7 +556,7 @@ static __always_inline bool untrack(enum kmem_class space, __u64 addr, struct sl
 		return false;
 	}
 	stat_add(KSTAT_FREES, 1);
-	usage_free(obj->row.idx, obj->row.gen, obj->cache, obj->bytes);
+	usage_free(obj->row.idx, obj->row.gen, obj->cache, object_bytes(space, obj->size));
 	if (!bpf_map_delete_elem(&objects, &key) && slots)
 		__sync_fetch_and_add(&slots->a->spilled, -1);
 	return true;

@@ -96,9 +96,9 @@ struct usage {
  * make new ones from. Userspace retires the rows of exited processes:
  * those with nothing outstanding, and when rows run short the others too.
  * A row retired goes out of the index and becomes RETIRED of its next
- * generation; at the next read, once every program running before has
- * returned (an RCU grace period), it is read a last time, zeroed and
- * listed free. An object keeps the generation of its row (struct
+ * generation; once every program running before has returned (an RCU
+ * grace period: at the next report, or in the same upkeep pass when rows
+ * run short), it is read a last time, zeroed and listed free. An object keeps the generation of its row (struct
  * row_ref): the free of one whose row has moved on counts under
  * KMEM_TGID_EXITED.
  */
@@ -144,7 +144,7 @@ struct object {
 	__u64 cache;
 	__u64 ts_ns;
 	struct row_ref row;	/* its usage row: whose process */
-	__u32 bytes;		/* a vmap area of 4 GiB or more is not tracked */
+	__u32 size;		/* bytes; a vmap area's in pages (PAGE_SIZE) */
 	__s32 stack_id;		/* in the stacks map; negative: none */
 };
 
@@ -162,12 +162,17 @@ struct object {
  * (--cache) go to the objects map.
  */
 struct object_slot {
-	__u64 addr;
+	__u64 addr;		/* first: compared and swapped */
 	__u64 cache;		/* for a free after its row has moved on */
 	struct row_ref row;	/* its usage row */
 	__u32 bytes;
 	__u32 spilled;		/* first of a pair: its objects in the objects map */
-};				/* 32 bytes: a pair to a cache line */
+};
+
+/* The BPF side and userspace agree on these by their sizes. */
+_Static_assert(sizeof(struct object) == 32, "struct object: 32 bytes");
+_Static_assert(sizeof(struct object_slot) == 32, "struct object_slot: a pair to a cache line");
+_Static_assert(sizeof(struct usage_row) == 88, "struct usage_row: 88 bytes");
 
 /*
  * Of the objects tracked at most (--max-objects), the largest power of two

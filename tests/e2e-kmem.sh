@@ -454,30 +454,42 @@ inode_cache_of() {
 	esac
 }
 
+# nudge_pid R: the next process this shell forks gets a pid of R modulo
+# 4096, unless another takes it first (ns_last_pid; none past pid_max).
+nudge_pid() {
+	local last next
+	last=$(cat /proc/sys/kernel/ns_last_pid)
+	next=$((last / 4096 * 4096 + $1))
+	((next > last)) || next=$((next + 4096))
+	((next < $(cat /proc/sys/kernel/pid_max))) && echo $((next - 1)) >/proc/sys/kernel/ns_last_pid
+}
+
 # Rows of exited processes whose objects are still out: 160 runs of a
 # program that makes a file each (its dentry and inode stay out) and exits,
 # through 512 rows (MEMLENS_KMEM_ROWS; every slab cache's untracked frees
 # take a row too), all in one interval: rows run short, and those of the
-# exited runs are made free between samples. No
-# allocation is left uncounted, a file each is exact, and the inodes'
-# frees when rm removes them count as the exited processes': no
-# process that took an old row over shows frees it did not make.
+# exited runs are made free between samples. No allocation is left
+# uncounted, a file each is exact, and the frees of the files' objects
+# when rm removes them count as the exited processes': no process that
+# took an old row over shows frees it did not make, nor any cache.
 test_rows_of_exited_out() {
-	local out=$tmp/rows-out.json name=ro-$$ dir=$work/rows-out i inodes
+	local out=$tmp/rows-out.json name=ro-$$ dir=$work/rows-out i inodes hits=
 
 	cp "$(command -v touch)" "$tmp/$name"
 	mkdir -p "$dir"
 	inodes=$(inode_cache_of "$dir")
 	MEMLENS_KMEM_ROWS=512 start_kmem "$out" -j -r 0 -c "$name" -i 60 --no-pages
 	for ((i = 0; i < 160; i++)); do
-		# Some runs at pids that memlens's look-up of gone processes files
-		# where the row of untracked frees would be found (4094 modulo its
-		# 4096 entries): that row is no process's, and is never retired.
-		((i % 40)) || echo $(($(cat /proc/sys/kernel/ns_last_pid) / 4096 * 4096 + 4093)) \
-			>/proc/sys/kernel/ns_last_pid
-		"$tmp/$name" "$dir/file-$i"
+		# Two runs, once rows are short, at a pid of 4094 modulo 4096:
+		# where memlens's memo of gone processes once kept an answer
+		# for the row of untracked frees, no process's (9de15b1).
+		((i == 80 || i == 120)) && nudge_pid 4094
+		"$tmp/$name" "$dir/file-$i" &
+		(($! % 4096 == 4094)) && hits+=1
+		wait $!
 		sleep 0.05
 	done
+	echo "# runs at a pid of 4094 modulo 4096: ${#hits}"
 	rm -rf "$dir"
 	# The inodes go after an RCU grace period.
 	sleep 1
@@ -490,7 +502,7 @@ test_rows_of_exited_out() {
 		check_eq "rows of exited: an inode a run, each freed by rm" "160 160 0" \
 			"$(last_cache "$out" "$inodes" | jq -r '"\(.allocs) \(.frees) \(.outstanding)"')"
 	else
-		ok "rows of exited: an inode a run # SKIP no inode cache known for $(stat -f -c %T "$dir")"
+		ok "rows of exited: an inode a run # SKIP no inode cache known for $(stat -f -c %T "$work")"
 	fi
 	check_eq "rows of exited: no process with more frees than allocations" 0 \
 		"$(jq -s '[.[] | select(.type == "cache") | .processes[] | select(.frees > .allocs)] | length' "$out")"

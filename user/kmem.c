@@ -729,7 +729,10 @@ static int print_stacks(const struct kmem_env *env, struct kmemview *v)
 
 /* --- The session ----------------------------------------------------- */
 
-/* Rows of exited processes looked at this often between samples, when short. */
+/*
+ * Rows of exited processes looked at this often between samples, when
+ * short (kmemview_upkeep(): once a second while none are found).
+ */
 #define UPKEEP_MS	250
 
 /*

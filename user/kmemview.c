@@ -628,9 +628,10 @@ static void read_row(const struct usage_row *r, struct usage_entry *e)
 }
 
 /*
- * The rows retired at an earlier read, after every program that could
- * have found them before has returned: their counts to the retired ones,
- * the rows zeroed, their generation kept, and listed free.
+ * The rows retired (by an earlier report, or by this upkeep pass), after
+ * every program that could have found them before has returned: their
+ * counts to the retired ones, the rows zeroed, their generation kept, and
+ * listed free.
  */
 static int release_quarantined(struct kmemview *v)
 {
@@ -730,6 +731,8 @@ int kmemview_upkeep(struct kmemview *v)
 	if (!rows_short(v))
 		return 0;
 	if (now >= v->idle_until_ns) {
+		size_t before = v->nr_quarantine;
+
 		gone_memo_clear(&v->memo);
 		for (uint32_t row = 0; row < v->nr_rows && !err; row++) {
 			const struct usage_row *r = &v->rows[row];
@@ -738,7 +741,7 @@ int kmemview_upkeep(struct kmemview *v)
 			if (ROW_STATE(word) == ROW_LIVE && to_retire(r, &v->memo, true, &e))
 				err = retire(v, row, &e.key);
 		}
-		v->idle_until_ns = v->nr_quarantine ? 0 : now + UPKEEP_IDLE_NS;
+		v->idle_until_ns = v->nr_quarantine > before ? 0 : now + UPKEEP_IDLE_NS;
 	}
 	return err ?: release_quarantined(v);
 }
@@ -940,7 +943,7 @@ static int stack_group_add(struct kmem_stack_group **groups, size_t *nr, size_t 
 	if (!g)
 		return -ENOMEM;
 	g->count++;
-	g->bytes += obj->bytes;
+	g->bytes += obj->size;	/* the --cache cache's: a slab cache, in bytes */
 	if (!g->oldest_ts_ns || obj->ts_ns < g->oldest_ts_ns)
 		g->oldest_ts_ns = obj->ts_ns;
 	return 0;

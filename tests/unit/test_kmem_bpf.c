@@ -116,7 +116,7 @@ static void test_vmalloc_percpu(struct kmem_bpf *skel)
 	uint64_t va_huge_free[3] = { 0xffffc90100000000ULL, 0, 0 };
 	uint64_t pcpu[10] = { 0x1, 0, 0, 8, 8, 0, 0, 0x2a000, 16, 0xcc0 };
 	uint64_t pcpu_free[3] = { 0, 0, 0x2a000 };
-	uint64_t vm = KMEM_ID(KMEM_VMALLOC, 0), pc = KMEM_ID(KMEM_PERCPU, 0), untracked;
+	uint64_t vm = KMEM_ID(KMEM_VMALLOC, 0), pc = KMEM_ID(KMEM_PERCPU, 0);
 	uint32_t tgid = getpid();
 
 	CHECK(unit_fire(skel->progs.alloc_vmap_area, va, 6) == 0);
@@ -125,14 +125,13 @@ static void test_vmalloc_percpu(struct kmem_bpf *skel)
 	CHECK_U64(usage_of(skel, tgid, vm).alloc_bytes, 3 * 4096);
 	CHECK(unit_fire(skel->progs.free_vmap_area_noflush, va_free, 3) == 0);
 	CHECK_U64(usage_of(skel, tgid, vm).frees, 1);
-	/* 5 GiB: counted, untracked (32-bit sizes); its free is not matched. */
-	untracked = kstat(skel, KSTAT_FREES_UNTRACKED);
+	/* 5 GiB: its size kept in pages, freed whole. */
 	CHECK(unit_fire(skel->progs.alloc_vmap_area, va_huge, 6) == 0);
 	CHECK_U64(usage_of(skel, tgid, vm).alloc_bytes, 3 * 4096 + (5ULL << 30));
-	CHECK_U64(usage_of(skel, tgid, vm).untracked, 1);
+	CHECK_U64(usage_of(skel, tgid, vm).untracked, 0);
 	CHECK(unit_fire(skel->progs.free_vmap_area_noflush, va_huge_free, 3) == 0);
-	CHECK_U64(usage_of(skel, tgid, vm).frees, 1);
-	CHECK_U64(kstat(skel, KSTAT_FREES_UNTRACKED), untracked + 1);
+	CHECK_U64(usage_of(skel, tgid, vm).frees, 2);
+	CHECK_U64(usage_of(skel, tgid, vm).free_bytes, 3 * 4096 + (5ULL << 30));
 	CHECK(unit_fire(skel->progs.percpu_alloc_percpu, pcpu, 10) == 0);
 	CHECK_U64(usage_of(skel, tgid, pc).alloc_bytes, 16);
 	/* The same number as a slab address would be another object: not freed there. */
