@@ -159,10 +159,10 @@ static void add_stack(struct episode_tracker *t, const struct reclaim_event *r)
 }
 
 /*
- * The tick a stall that ended at WHEN_NS goes in: the one it ended in. Its
- * event may be read a tick or more later (a busy host reads the ring late);
- * counted in the tick at hand, it would fall in the gap after the episode's
- * last activity, and be dropped with those ticks.
+ * The tick a stall or kswapd run that ended at WHEN_NS goes in: the one it
+ * ended in. Its event may be read a tick or more later (a busy host reads
+ * the ring late); counted in the tick at hand, it would fall in the gap
+ * after the episode's last activity, and be dropped with those ticks.
  */
 static struct episode_tick *tick_of(struct episode_tracker *t, uint64_t when_ns)
 {
@@ -222,7 +222,7 @@ static void on_kswapd(struct episode_tracker *t, const struct reclaim_event *r)
 	t->cur.kswapd_runs++;
 	t->cur.kswapd_ns += r->dur_ns;
 	t->cur.kswapd_reclaimed += r->pages;
-	t->pending_tick.reclaimed += r->pages;
+	tick_of(t, r->begin_ns + r->dur_ns)->reclaimed += r->pages;
 }
 
 static void on_oom(struct episode_tracker *t, const struct oom_event *o)

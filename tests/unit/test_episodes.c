@@ -208,6 +208,31 @@ static void test_read_late(void)
 	episodes_free(&t);
 }
 
+/* The same for a kswapd run: its pages in the tick it ended in. */
+static void test_kswapd_read_late(void)
+{
+	struct closed_log log = {};
+	struct episode_tracker t;
+
+	episodes_init(&t, 1000 * MS, on_closed, &log);
+	episodes_tick(&t, 0, NULL, 0);
+	kswapd(&t, REVENT_KSWAPD_WAKE, 50 * MS, 0, 0);
+	t.kswapd_awake = true;				/* as the session reads it */
+	episodes_tick(&t, 100 * MS, NULL, 0);
+	t.kswapd_awake = false;
+	episodes_tick(&t, 200 * MS, NULL, 0);
+	kswapd(&t, REVENT_KSWAPD_SLEEP, 50 * MS, 10 * MS, 64);	/* read at 250 ms */
+	episodes_tick(&t, 300 * MS, NULL, 0);
+	episodes_tick(&t, 1300 * MS, NULL, 0);		/* past the gap: closed */
+	CHECK_U64(log.nr, 1);
+	CHECK_U64(log.e[0].kswapd_reclaimed, 64);
+	/* The second, awake at its start: the episode went on into it. */
+	CHECK_U64(log.e[0].nr_ticks, 2);
+	CHECK_U64(log.e[0].ticks[0].reclaimed, 64);
+	CHECK_U64(log.e[0].ticks[1].reclaimed, 0);
+	episodes_free(&t);
+}
+
 /* kswapd awake keeps an episode open; its run and pages are the episode's. */
 static void test_kswapd_and_oom(void)
 {
@@ -380,6 +405,7 @@ void test_episodes(void)
 	test_allocations();
 	test_before_first_tick();
 	test_read_late();
+	test_kswapd_read_late();
 	test_kswapd_and_oom();
 	test_stall_in_progress();
 	test_closed_by_event();
