@@ -130,6 +130,15 @@ struct thread_state {
 	 */
 	__u64 skip_sp, skip_ret, skip_lo, skip_hi, inner_lo, inner_hi;
 	__u32 freeing;		/* an outer realloc or delete of a block: counted in frees_inside */
+	/*
+	 * leaks: its process's operator new sites as of new_sites_gen
+	 * (site_gen): the span of their addresses and the last one a malloc
+	 * returned to, so that most returns look no site up (new_site()).
+	 */
+	__u32 site_gen;
+	__u32 site_slot;
+	__u64 site_ip, sites_lo, sites_hi;
+	__u64 caller_ip, caller_sp, caller_fp;	/* new_caller()'s answer */
 };
 
 struct {
@@ -577,11 +586,12 @@ static bool stack_by_frame_pointer(struct pt_regs *ctx, __u64 token, __u32 skip)
  */
 const volatile bool new_sites_on;
 /*
- * Set by userspace once it has published some process's sites, after the
- * map update: until then a return looks none up, which costs a C
- * program's malloc a hash-map lookup for nothing (40 ns here).
+ * Moved on by userspace after each map update that publishes sites: a
+ * thread's cached view of its process's (struct thread_state) is good
+ * while it matches. 0 until the first: a C program's malloc looks nothing
+ * up. An exec drops the old image's sites, and its thread's state with them.
  */
-__u32 new_sites_published;
+__u32 new_sites_gen;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -611,38 +621,98 @@ __noinline int new_site_slot(__u64 ip)
 	return -1;
 }
 
-/*
- * Such a return: the stack is taken as at new's return. IP, SP and FP
- * become new's caller's return address, the stack pointer past it and its
- * rbp (in rbp there, or where aligned new saved it: proven). Also a
- * return from a hooked new into a nothrow new that calls it.
- */
-static void new_caller(__u64 *ip, __u64 *sp, __u64 *fp)
+static struct thread_state *thread_lookup(__u32 tid);
+
+/* TS's view of its process's sites, as of generation GEN: their span. */
+static void new_sites_cache(struct thread_state *ts, __u32 gen)
 {
-	__u64 ret, rbp;
+	__u32 tgid = current_tgid();
+	const struct new_sites *ns = bpf_map_lookup_elem(&new_sites, &tgid);
+
+	ts->sites_lo = ns ? ns->lo : 0;
+	ts->sites_hi = ns ? ns->hi : 0;
+	ts->site_ip = 0;
+	ts->site_gen = gen;
+}
+
+/*
+ * new_site_slot() for the thread of TS. A return to a caller outside the
+ * span of the sites (every C caller) or to the site the thread returned
+ * to last (nearly every new) looks nothing up: a hash-map lookup is 40 to
+ * 50 ns here, and a malloc from new made two (the second for nothrow new).
+ */
+static int new_site(struct thread_state *ts, __u64 ip)
+{
+	__u32 gen = READ_ONCE_U32(new_sites_gen);
 	int site;
 
-	if (!new_sites_on || !READ_ONCE_U32(new_sites_published))
-		return;
+	if (ts->site_gen != gen)
+		new_sites_cache(ts, gen);
+	if (ip < ts->sites_lo || ip >= ts->sites_hi)
+		return -1;
+	if (ip == ts->site_ip)
+		return ts->site_slot;
+	site = new_site_slot(ip);
+	if (site >= 0) {
+		ts->site_ip = ip;
+		ts->site_slot = site;
+	}
+	return site;
+}
+
+/*
+ * Such a return of thread TID from IP, SP and FP: the stack is taken as at
+ * new's return. 1 if it is one: the thread's state then holds new's
+ * caller's return address, the stack pointer past it and its rbp (in rbp
+ * there, or where aligned new saved it: proven). Also a return from a
+ * hooked new into a nothrow new that calls it. A global function, as
+ * new_site_slot(): the verifier checks it once, whatever the states of
+ * the return programs that call it.
+ */
+__noinline int new_caller(__u32 tid, __u64 ip, __u64 sp, __u64 fp)
+{
+	struct thread_state *ts = thread_lookup(tid);
+	__u64 ret, rbp;
+	int site, moved = 0;
+
+	if (!ts)
+		return 0;
 	/* Out of two at most: nothrow new calls new, which calls malloc. */
 	for (int hop = 0; hop < 2; hop++) {
-		site = new_site_slot(*ip);
+		site = new_site(ts, ip);
 		if (site < 0)
-			return;
+			break;
 		ret = 0;
-		bpf_probe_read_user(&ret, sizeof(ret), (void *)(*sp + NEW_SITE_RET(site)));
+		bpf_probe_read_user(&ret, sizeof(ret), (void *)(sp + NEW_SITE_RET(site)));
 		if (!ret)
-			return;
+			break;
 		if (NEW_SITE_RBP(site)) {
 			rbp = 0;
 			if (bpf_probe_read_user(&rbp, sizeof(rbp),
-						(void *)(*sp + NEW_SITE_RBP(site) - 1)))
-				return;
-			*fp = rbp;
+						(void *)(sp + NEW_SITE_RBP(site) - 1)))
+				break;
+			fp = rbp;
 		}
-		*sp += NEW_SITE_RET(site) + 8;
-		*ip = ret;
+		sp += NEW_SITE_RET(site) + 8;
+		ip = ret;
+		moved = 1;
 	}
+	ts->caller_ip = ip;
+	ts->caller_sp = sp;
+	ts->caller_fp = fp;
+	return moved;
+}
+
+/* new_caller() where leaks has published sites: IP, SP and FP moved to new's caller. */
+static void new_caller_of(struct thread_state *ts, __u32 tid, __u64 *ip, __u64 *sp, __u64 *fp)
+{
+	if (!new_sites_on || !READ_ONCE_U32(new_sites_gen))
+		return;
+	if (new_caller(tid, *ip, *sp, *fp) <= 0)
+		return;
+	*ip = ts->caller_ip;
+	*sp = ts->caller_sp;
+	*fp = ts->caller_fp;
 }
 
 /*
@@ -651,7 +721,7 @@ static void new_caller(__u64 *ip, __u64 *sp, __u64 *fp)
  * and the walk continues from the caller's frame: by unwind table where
  * the process has them, else by frame pointer.
  */
-static __u64 stack_at_return(struct pt_regs *ctx, __u32 tid)
+static __u64 stack_at_return(struct pt_regs *ctx, struct thread_state *ts, __u32 tid)
 {
 	struct stack_scratch *sc;
 	__u64 token, ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx);
@@ -663,7 +733,7 @@ static __u64 stack_at_return(struct pt_regs *ctx, __u32 tid)
 	if (!sc)
 		return 0;
 	token = scratch_claim(sc, tid);
-	new_caller(&ip, &sp, &fp);
+	new_caller_of(ts, tid, &ip, &sp, &fp);
 	unwound = unwind_user_stack(sc, token, ip, sp, fp);
 	if (unwound < 0)
 		return 0;
@@ -1360,7 +1430,8 @@ static __always_inline void record_returned_block(void *ctx, struct thread_state
 		flags = ts->sample_flags;
 	else if (!sample_alloc(&ts->sample, ts->size, &flags))
 		return;
-	record_alloc(id, addr, ts->size, ts->kind, flags, stack_at_return(ctx, (__u32)id), table);
+	record_alloc(id, addr, ts->size, ts->kind, flags, stack_at_return(ctx, ts, (__u32)id),
+		     table);
 }
 
 /*

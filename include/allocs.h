@@ -49,6 +49,7 @@
 struct new_sites {
 	__u32 nr;
 	__u32 pad;
+	__u64 lo, hi;		/* the span of ip[]: [lo, hi) */
 	__u64 ip[NEW_SITES_MAX];
 	__u64 slot[NEW_SITES_MAX];
 };

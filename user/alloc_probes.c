@@ -936,7 +936,7 @@ static unsigned int add_sites(struct new_sites *ns, const struct vma *v,
 	unsigned int added = 0;
 
 	for (unsigned int k = 0; k < o->sites.nr; k++) {
-		uint64_t off = o->sites.off[k];
+		uint64_t off = o->sites.off[k], ip;
 
 		if (off < v->offset || off - v->offset >= v->end - v->start)
 			continue;
@@ -944,17 +944,25 @@ static unsigned int add_sites(struct new_sites *ns, const struct vma *v,
 			(*no_room)++;
 			continue;
 		}
-		ns->ip[ns->nr] = v->start + off - v->offset;
+		ip = v->start + off - v->offset;
+		if (!ns->nr || ip < ns->lo)
+			ns->lo = ip;
+		if (ip >= ns->hi)
+			ns->hi = ip + 1;
+		ns->ip[ns->nr] = ip;
 		ns->slot[ns->nr++] = o->sites.slot[k];
 		added++;
 	}
 	return added;
 }
 
-/* After a map update: from now on the BPF side's returns look sites up. */
+/*
+ * After a map update: the BPF side's returns look sites up from now on,
+ * and each thread's cached view of its process's is out of date.
+ */
 static void sites_published(struct alloc_hooks *h)
 {
-	__atomic_store_n(&h->skel->bss->new_sites_published, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&h->skel->bss->new_sites_gen, 1, __ATOMIC_RELEASE);
 }
 
 /*
