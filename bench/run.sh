@@ -86,6 +86,11 @@ memleak_tracer() { "$MEMLEAK" -p "$1" 3600 2>&1 | sed -u "s/Attaching to pid $1.
 # forward to malloc and free were left to them (user/cxx_forward.c).
 cxx_all_tracer() { MEMLENS_CXX_HOOKS=all exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
 cxx_all_dwarf_tracer() { MEMLENS_CXX_HOOKS=all exec ./memlens leaks -i 3600 -p "$1"; }
+# ... and each probe on its function's entry, as before probes moved onto
+# instructions the kernel emulates: memlens as the issue found it.
+cxx_before_tracer() {
+	MEMLENS_CXX_HOOKS=all MEMLENS_PROBES=entry exec ./memlens leaks -i 3600 --unwind fp -p "$1"
+}
 libc_only_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$libc" -p "$1"; }
 cet_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$PWD/build/libcet_alloc.so" -p "$1"; }
 nocet_tracer() { exec ./memlens leaks -i 3600 --unwind fp --allocator "$PWD/build/libnocet_alloc.so" -p "$1"; }
@@ -254,11 +259,13 @@ if [ "${ONLY:-}" = kmem ]; then
 	exit 0
 fi
 
-# The C++ new/delete loop: every operator hooked, the way before, against
-# those that only forward left to malloc and free (the default), with
-# either unwinder; and hooking malloc and free alone.
+# The C++ new/delete loop: every operator hooked, the way before (with
+# each probe on its entry too, or where probes go now), against those that
+# only forward left to malloc and free (the default), with either unwinder;
+# and hooking malloc and free alone.
 cxx_round() {
 	measure cxx_none none build/newbench "$PAIRS"
+	measure cxx_before cxx_before build/newbench "$PAIRS"
 	measure cxx_all cxx_all build/newbench "$PAIRS"
 	measure cxx_leaks leaks build/newbench "$PAIRS"
 	measure cxx_libc libc_only build/newbench "$PAIRS"
@@ -268,8 +275,10 @@ cxx_round() {
 cxx_line() {
 	awk -v n="$(med cxx_none)" -v a="$(added cxx_all cxx_none)" -v l="$(added cxx_leaks cxx_none)" \
 	    -v c="$(added cxx_libc cxx_none)" -v ad="$(added cxx_all_dwarf cxx_none)" \
-	    -v d="$(added cxx_dwarf cxx_none)" 'BEGIN {
+	    -v d="$(added cxx_dwarf cxx_none)" -v b="$(added cxx_before cxx_none)" 'BEGIN {
 		printf "C++ delete[] + new[] (newbench): untraced %d pairs/s; memlens leaks --unwind fp:\n", n
+		printf "  as before issue 17, every operator hooked on its entry (MEMLENS_PROBES=entry)\n"
+		printf "  +%d ns/pair; the default (below) is %.2f of it\n", b, l / b
 		printf "  every operator hooked (MEMLENS_CXX_HOOKS=all) +%d ns/pair; those that forward\n", a
 		printf "  left to malloc and free +%d ns/pair: %.2f of it; hooking malloc and free alone\n", l, l / a
 		printf "  (--allocator libc) +%d ns/pair (%.2f); DWARF unwinder: +%d ns/pair against +%d (%.2f)\n", c, c / a, d, ad, d / ad

@@ -82,6 +82,18 @@ test_nocet() {
 		"$(probed "$err" free "$NOCET")"
 }
 
+# MEMLENS_PROBES=entry: the same allocator probed on every entry, as before
+# probes moved, single-stepping its endbr64s, and the same counts.
+test_entry() {
+	local err=$tmp/cet-entry.verbose
+	MEMLENS_PROBES=entry test_allocator cet-entry "$CET"
+	check_eq "MEMLENS_PROBES=entry: malloc on its endbr64" \
+		"+0 endbr64, single-stepped, at the entry (MEMLENS_PROBES=entry)" \
+		"$(probed "$err" malloc "$CET")"
+	check_eq "MEMLENS_PROBES=entry: all 7 functions probed on their entry" 7 \
+		"$(grep -c "in $CET: probed at +0 endbr64, single-stepped, at the entry" "$err")"
+}
+
 # doctor says where the probes of the system's allocators go.
 test_doctor() {
 	local j libstdcxx jemalloc tcmalloc
@@ -244,6 +256,7 @@ test_sessions_doctor() {
 
 test_cet
 test_nocet
+test_entry
 test_doctor
 test_lost_return
 if [ "$(jq -r .features.uprobe_session <("$MEMLENS" doctor --json))" = true ]; then

@@ -218,6 +218,18 @@ struct placed {
 	bool unfollowed;	/* a throwing new not proven to forward: entry counted only */
 };
 
+/*
+ * MEMLENS_PROBES=entry: every probe on its function's entry, as before
+ * memlens moved them onto instructions the kernel emulates: what that
+ * saves (make bench), or a way around a placement in doubt.
+ */
+static bool probes_at_entry(void)
+{
+	const char *v = getenv("MEMLENS_PROBES");
+
+	return v && !strcmp(v, "entry");
+}
+
 /* Where F's probe goes, from its first bytes alone (probe_site.c). */
 static void place(struct elf_file *ef, struct placed *p)
 {
@@ -225,7 +237,11 @@ static void place(struct elf_file *ef, struct placed *p)
 	p->len = sizeof(p->code);
 	while (p->len && elf_read_at(ef, p->off, p->code, p->len))
 		p->len /= 2;
-	probe_site_find(p->code, p->len, p->size, p->f->nr_args, p->f->null_is_noop, &p->ps);
+	if (probes_at_entry())
+		probe_site_entry(p->code, p->len, &p->ps);
+	else
+		probe_site_find(p->code, p->len, p->size, p->f->nr_args, p->f->null_is_noop,
+				&p->ps);
 }
 
 /*
@@ -439,7 +455,8 @@ static void describe(const struct placed *p, char *buf, size_t size)
 	n = snprintf(buf, size, "+%u %s, %s%s%s", p->ps.skip, p->ps.insn,
 		 p->ps.emulated ? "emulated" : "single-stepped",
 		 p->ps.past_null_test ? ", past its NULL test" : "",
-		 p->branched_to ? ", at the entry: a branch or symbol may land past it" : "");
+		 p->branched_to ? ", at the entry: a branch or symbol may land past it" :
+		 probes_at_entry() ? ", at the entry (MEMLENS_PROBES=entry)" : "");
 	/* Why an operator that forwards is hooked, or why it was not proven to. */
 	if (n < size && p->kept)
 		snprintf(buf + n, size - n, "; hooked though it forwards to %s (%s)",
