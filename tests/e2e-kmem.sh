@@ -463,7 +463,7 @@ nudge_pid() {
 # when rm removes them count as the exited processes': no process that
 # took an old row over shows frees it did not make, nor any cache.
 test_rows_of_exited_out() {
-	local out=$tmp/rows-out.json name=ro-$$ dir=$work/rows-out i hits=
+	local out=$tmp/rows-out.json name=ro-$$ dir=$work/rows-out i hits= misses
 
 	cp "$(command -v touch)" "$tmp/$name"
 	mkdir -p "$dir"
@@ -485,10 +485,15 @@ test_rows_of_exited_out() {
 	stop_memlens
 	check_eq "rows of exited: no allocation left uncounted for want of a row" 0 \
 		"$(jq -s 'map(select(.type == "kmem") | .lost.usage_map_full) | max' "$out")"
-	check_eq "rows of exited: a dentry a run, each freed by rm" "160 160 0" \
-		"$(last_cache "$out" dentry | jq -r '"\(.allocs) \(.frees) \(.outstanding)"')"
-	check_eq "rows of exited: an inode a run, each freed by rm" "160 160 0" \
-		"$(last_cache "$out" ext4_inode_cache | jq -r '"\(.allocs) \(.frees) \(.outstanding)"')"
+	# Frees are RCU callbacks: one nested in a kmem program on its CPU is
+	# skipped by the kernel and counted (recursion_misses), as above.
+	misses=$(jq -s '[.[] | select(.type == "kmem") | .lost.recursion_misses] | max' "$out")
+	check "rows of exited: a dentry a run, each freed by rm ($misses misses)" \
+		jq_true ".allocs == 160 and .frees <= 160 and .frees >= 160 - $misses" \
+		<<<"$(last_cache "$out" dentry)"
+	check "rows of exited: an inode a run, each freed by rm ($misses misses)" \
+		jq_true ".allocs == 160 and .frees <= 160 and .frees >= 160 - $misses" \
+		<<<"$(last_cache "$out" ext4_inode_cache)"
 	check_eq "rows of exited: no process with more frees than allocations" 0 \
 		"$(jq -s '[.[] | select(.type == "cache") | .processes[] | select(.frees > .allocs)] | length' "$out")"
 	check_eq "rows of exited: no cache with more frees than allocations" 0 \
