@@ -282,6 +282,13 @@ $(OUTPUT)/jemalloc_api: tests/workloads/jemalloc_api.c tests/workloads/handshake
 $(OUTPUT)/cxx_throw: tests/workloads/cxx_throw.cpp | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
 
+# A plugin with an operator new of its own, dlopen'd after the program's first news.
+$(OUTPUT)/libcxx_plugin.so: tests/workloads/cxx_plugin.cpp | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) -shared -fPIC -static-libstdc++ -Wl,-Bsymbolic $< -o $@
+
+$(OUTPUT)/cxx_dlopen: tests/workloads/cxx_dlopen.cpp $(OUTPUT)/libcxx_plugin.so | $(OUTPUT)
+	$(CXX) $(WORKLOAD_CFLAGS) $< -ldl -o $@
+
 $(OUTPUT)/allocs_known: tests/workloads/allocs_known.cpp | $(OUTPUT)
 	$(CXX) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -309,6 +316,7 @@ E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wa
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \
 	    $(OUTPUT)/cxxleak_static $(OUTPUT)/rustleak $(OUTPUT)/allocs_known $(OUTPUT)/cxx_throw \
+	    $(OUTPUT)/cxx_dlopen \
 	    $(OUTPUT)/held_by_new $(OUTPUT)/unseen_free $(OUTPUT)/free_old \
 	    $(OUTPUT)/jemalloc_api \
 	    $(OUTPUT)/sampled_leak $(OUTPUT)/stack_churn $(OUTPUT)/hold_observer \

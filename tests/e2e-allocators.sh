@@ -22,13 +22,15 @@ CXXLEAK_TCMALLOC=$PWD/build/cxxleak_tcmalloc
 CXXLEAK_STATIC=$PWD/build/cxxleak_static
 RUSTLEAK=$PWD/build/rustleak
 CXX_THROW=$PWD/build/cxx_throw
+CXX_DLOPEN=$PWD/build/cxx_dlopen
+CXX_PLUGIN=$PWD/build/libcxx_plugin.so
 HELD_BY_NEW=$PWD/build/held_by_new
 JEMALLOC_API=$PWD/build/jemalloc_api
 
 require_root_and_build e2e-allocators
 # No skipping: a missing workload (rustc absent at build time) fails loudly.
 for f in "$CXXLEAK" "$CXXLEAK_JEMALLOC" "$CXXLEAK_TCMALLOC" "$CXXLEAK_STATIC" "$RUSTLEAK" \
-	"$CXX_THROW" "$HELD_BY_NEW" "$JEMALLOC_API" "$JEMALLOC" "$TCMALLOC"; do
+	"$CXX_THROW" "$CXX_DLOPEN" "$CXX_PLUGIN" "$HELD_BY_NEW" "$JEMALLOC_API" "$JEMALLOC" "$TCMALLOC"; do
 	if [ ! -e "$f" ]; then
 		echo "e2e-allocators: $f missing: make e2e (rustc, g++, libjemalloc2 and" \
 			"libtcmalloc-minimal4 are needed)" >&2
@@ -157,6 +159,33 @@ test_forwarders() {
 		"_Znwm _Znam _ZnwmRKSt9nothrow_t _ZnamRKSt9nothrow_t _ZnwmSt11align_val_t _ZnamSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t _ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdaPv _ZdlPvm _ZdaPvm _ZdlPvRKSt9nothrow_t _ZdaPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdaPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdaPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdaPvSt11align_val_tRKSt9nothrow_t" \
 		"$("$MEMLENS" doctor --json | jq -r --arg l "$(readlink -f "$LIBDIR/libstdc++.so.6")" \
 			'[.probes[$l][] | select(.hooked | not) | .function] | join(" ")')"
+}
+
+# A plugin dlopen'd after the program's first news, with an operator new
+# of its own (cxx_plugin.cpp): where it calls malloc is published then,
+# and each thread's cached view of its process's sites (bpf/allocs.bpf.c,
+# new_site()) must take it in, or the plugin's stacks begin inside its
+# new. With thread slots and with every thread in the hash map
+# (MEMLENS_THREAD_SLOTS=0), and either unwinder.
+test_plugin_new() {
+	local u slots name
+	for u in fp dwarf; do
+		for slots in 1024 0; do
+			name="plugin-$u-$slots"
+			LEAKS_OPTS=(--unwind "$u")
+			MEMLENS_THREAD_SLOTS=$slots run_cmd "$name" "$CXX_DLOPEN" "$CXX_PLUGIN"
+			check "$name: -v: the plugin's own new left to malloc" grep -qF \
+				"memlens: _Znwm in $CXX_PLUGIN: not hooked, left to malloc@plt: calls malloc@plt" \
+				"$err"
+			check_eq "$name: leak_plugin: 3 x new long[5], from main" "3 120 main" \
+				"$(first "$report" leak_plugin) $(callers "$report" leak_plugin)"
+			check_eq "$name: leak_main(): 4 x new long[7], from main" "4 224 main" \
+				"$(first "$report" "leak_main()") $(callers "$report" "leak_main()")"
+			check_eq "$name: no allocator function as the caller" 0 \
+				"$(jq '[.stacks[].frames[0].symbol // "" | select(test("^operator new|^malloc$"))] | length' <<<"$report")"
+		done
+	done
+	LEAKS_OPTS=()
 }
 
 # Operator new failing (cxx_throw.cpp): each variant asked for 4 PiB throws
@@ -465,6 +494,7 @@ test_top() {
 
 test_libstdcxx
 test_forwarders
+test_plugin_new
 test_exceptions
 test_outputs
 test_preloaded_and_linked
