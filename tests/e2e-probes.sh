@@ -92,6 +92,9 @@ test_entry() {
 		"$(probed "$err" malloc "$CET")"
 	check_eq "MEMLENS_PROBES=entry: all 7 functions probed on their entry" 7 \
 		"$(grep -c "in $CET: probed at +0 endbr64, single-stepped, at the entry" "$err")"
+	MEMLENS_PROBES=entrY "$MEMLENS" leaks -- "$LEAKY" >/dev/null 2>"$tmp/probes-bad.err"
+	check_eq "MEMLENS_PROBES=entrY: usage error, one line" "2 1" \
+		"$? $(grep -c "invalid MEMLENS_PROBES 'entrY'" "$tmp/probes-bad.err")"
 }
 
 # doctor says where the probes of the system's allocators go.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* memlens: eBPF memory allocation tracer. Dispatches to one subcommand per job. */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "output.h"
@@ -63,6 +65,32 @@ static int complete(const char *cmd)
 	return EXIT_USAGE;
 }
 
+/*
+ * The switches memlens takes from the environment (doc/memlens.md), each
+ * with the one value it knows: another is a typo, not a silent default.
+ */
+static const struct {
+	const char *name;
+	const char *value;
+} env_switches[] = {
+	{ "MEMLENS_CXX_HOOKS", "all" },
+	{ "MEMLENS_PROBES", "entry" },
+};
+
+static bool env_switches_valid(void)
+{
+	for (size_t i = 0; i < sizeof(env_switches) / sizeof(env_switches[0]); i++) {
+		const char *v = getenv(env_switches[i].name);
+
+		if (v && *v && strcmp(v, env_switches[i].value)) {
+			error_msg("invalid %s '%s': the one value it takes is '%s'",
+				  env_switches[i].name, v, env_switches[i].value);
+			return false;
+		}
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	process_setup();
@@ -80,6 +108,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--complete") && argc <= 3)
 		return complete(argv[2]);
+	if (!env_switches_valid())
+		return EXIT_USAGE;
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].run(argc - 1, argv + 1);
