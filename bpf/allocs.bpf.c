@@ -637,9 +637,11 @@ static void new_sites_cache(struct thread_state *ts, __u32 gen)
 
 /*
  * new_site_slot() for the thread of TS. A return to a caller outside the
- * span of the sites (every C caller) or to the site the thread returned
- * to last (nearly every new) looks nothing up: a hash-map lookup is 40 to
- * 50 ns here, and a malloc from new made two (the second for nothrow new).
+ * span of the sites (a C caller, unless sites lie in two objects with it
+ * between them) or to the site the thread returned to last (a plain new's
+ * malloc, time after time) looks nothing up: a hash-map lookup is 40 to
+ * 50 ns here, and such a return made two. A nothrow new, whose two hops
+ * return to two sites, still makes them.
  */
 static int new_site(struct thread_state *ts, __u64 ip)
 {
@@ -703,7 +705,12 @@ __noinline int new_caller(__u32 tid, __u64 ip, __u64 sp, __u64 fp)
 	return moved;
 }
 
-/* new_caller() where leaks has published sites: IP, SP and FP moved to new's caller. */
+/*
+ * new_caller() where leaks has published sites: IP, SP and FP moved to
+ * new's caller. Its answer is in TS, the state of the thread TID that the
+ * return found: new_caller() finds the same one by TID, since only a
+ * thread itself takes or lets go of its slot or its entry in the map.
+ */
 static void new_caller_of(struct thread_state *ts, __u32 tid, __u64 *ip, __u64 *sp, __u64 *fp)
 {
 	if (!new_sites_on || !READ_ONCE_U32(new_sites_gen))

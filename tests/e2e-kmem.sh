@@ -489,11 +489,11 @@ test_rows_of_exited_out() {
 	# skipped by the kernel and counted (recursion_misses), as above.
 	misses=$(jq -s '[.[] | select(.type == "kmem") | .lost.recursion_misses] | max' "$out")
 	check "rows of exited: a dentry a run, each freed by rm ($misses misses)" \
-		jq_true ".allocs == 160 and .frees <= 160 and .frees >= 160 - $misses" \
-		<<<"$(last_cache "$out" dentry)"
+		jq_true ".allocs == 160 and .frees <= 160 and .frees >= 160 - $misses and
+			 .outstanding == .allocs - .frees" <<<"$(last_cache "$out" dentry)"
 	check "rows of exited: an inode a run, each freed by rm ($misses misses)" \
-		jq_true ".allocs == 160 and .frees <= 160 and .frees >= 160 - $misses" \
-		<<<"$(last_cache "$out" ext4_inode_cache)"
+		jq_true ".allocs == 160 and .frees <= 160 and .frees >= 160 - $misses and
+			 .outstanding == .allocs - .frees" <<<"$(last_cache "$out" ext4_inode_cache)"
 	check_eq "rows of exited: no process with more frees than allocations" 0 \
 		"$(jq -s '[.[] | select(.type == "cache") | .processes[] | select(.frees > .allocs)] | length' "$out")"
 	check_eq "rows of exited: no cache with more frees than allocations" 0 \
