@@ -77,14 +77,22 @@ test_command() {
 # LAUNCHER, memlens attached to it by pid while it waits (a handshake), a
 # live report after its work, and the leaked-at-exit report.
 # Blocks of an image replaced by exec are gone, not leaks of the new one.
+# Also where a thread other than the leader execs (--thread): the kernel
+# tied the hooks to the old leader's task, gone with it, and memlens before
+# it hooked the new image anew saw 3 of its 13 leaks (those made by mmap).
 test_exec() {
-	local r
-	r=$("$MEMLENS" leaks --json -t 0 -- "$EXEC_AFTER_ALLOC" "$LEAKY" 2>/dev/null | tail -n 1)
-	check_eq "exec: the old image's 5 blocks are not reported" "0 0 0" "$(group "$r" before_exec)"
-	check_eq "exec: the new image's leaks are" "13 1156488" \
-		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
-			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
-	check_eq "exec: comm of the new image" "leaky" "$(jq -r .comm <<<"$r")"
+	local r how name
+	for how in "" --thread; do
+		name="exec${how:+ from a thread}"
+		r=$("$MEMLENS" leaks --json -t 0 -- "$EXEC_AFTER_ALLOC" $how "$LEAKY" 2>/dev/null |
+			tail -n 1)
+		check_eq "$name: the old image's 5 blocks are not reported" "0 0 0" \
+			"$(group "$r" before_exec)"
+		check_eq "$name: the new image's leaks are" "13 1156488" \
+			"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+				| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+		check_eq "$name: comm of the new image" "leaky" "$(jq -r .comm <<<"$r")"
+	done
 }
 
 # One munmap of two mappings side by side frees both; an mremap of part of

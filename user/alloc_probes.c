@@ -893,13 +893,11 @@ struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_
 
 static void detach_all(struct alloc_probes **aps, size_t nr);
 
-void alloc_hooks_free(struct alloc_hooks *h)
+/* Every object of H forgotten, its probes detached. */
+static void forget_objects(struct alloc_hooks *h)
 {
-	struct alloc_probes **aps;
+	struct alloc_probes **aps = calloc(h->nr_objs + 1, sizeof(*aps));
 
-	if (!h)
-		return;
-	aps = calloc(h->nr_objs + 1, sizeof(*aps));
 	for (size_t i = 0; i < h->nr_objs; i++) {
 		if (aps)
 			aps[i] = h->objs[i].probes;
@@ -910,7 +908,23 @@ void alloc_hooks_free(struct alloc_hooks *h)
 		detach_all(aps, h->nr_objs);
 	free(aps);
 	free(h->objs);
+	h->objs = NULL;
+	h->nr_objs = 0;
+	h->nr_hooked = 0;
+}
+
+void alloc_hooks_free(struct alloc_hooks *h)
+{
+	if (!h)
+		return;
+	forget_objects(h);
 	free(h);
+}
+
+void alloc_hooks_exec(struct alloc_hooks *h)
+{
+	if (h && h->pid > 0)
+		forget_objects(h);
 }
 
 size_t alloc_hooks_count(const struct alloc_hooks *h)

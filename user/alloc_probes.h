@@ -63,6 +63,16 @@ struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_
 				    unsigned int flags);
 void alloc_hooks_free(struct alloc_hooks *h);
 /*
+ * H's process exec'd: its hooks go, and the next scan hooks the new image
+ * anew, the files hooked before too. The kernel ties a uprobe attached
+ * for one process to the task of its leader, and hooks only that task's
+ * mm (uprobe_multi's filter; a perf event's task). Where a thread other
+ * than the leader execs, it goes on under the process's pid in a task of
+ * its own, and the old leader's task, gone, has no mm: hooks kept would
+ * see nothing the new image does. Hooks for every process have no task.
+ */
+void alloc_hooks_exec(struct alloc_hooks *h);
+/*
  * Hook the allocators MAPS_PID maps that are not hooked yet; returns how
  * many were, or a negative errno. PENDING (if not NULL): MAPS_PID maps no
  * allocator yet but the dynamic loader, as right after an exec.

@@ -101,6 +101,9 @@ static void answer_events(struct alloc_session *s)
 		if (s->new_code) {
 			s->new_code = false;
 			s->maps_dirty = true;
+			if (s->execed)
+				alloc_hooks_exec(s->hooks);
+			s->execed = false;
 			if (s->source->new_code)
 				s->source->new_code(s);
 			unwinder_update(s);
@@ -160,6 +163,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case EVENT_EXEC:
 		s->exec_ts = e->ts_ns;
 		s->new_code = true;
+		s->execed = true;
 		held(s, e, "exec");
 		break;
 	case EVENT_EXITING:
