@@ -1789,7 +1789,7 @@ static void hold_thread(struct event *e)
 		bpf_map_delete_elem(&held, &tid);
 		return;
 	}
-	e->flags = EVENT_F_HELD;
+	e->flags |= EVENT_F_HELD;
 	e->hold_sig = sig;
 }
 
@@ -1800,12 +1800,13 @@ static void hold_thread(struct event *e)
  * so that no call is missed and no stack is taken through code the
  * unwinder does not know yet; only if userspace will hear of it.
  */
-static void maps_changed(enum event_type type, __u32 tgid)
+static void maps_changed(enum event_type type, __u32 tgid, __u32 flags)
 {
 	struct event *e = reserve_event();
 
 	if (!e)
 		return;
+	e->flags = flags;
 	if (hold_for_maps)
 		hold_thread(e);
 	submit_event(e, type, tgid, 0);
@@ -1818,7 +1819,7 @@ static void mmap_done(void *ctx, __u32 tgid, struct syscall_args *sc, long ret)
 	if (!(flags & MAP_ANONYMOUS)) {
 		/* A new executable file mapping: symbols to read while it lives. */
 		if ((prot & PROT_EXEC) && capture_stacks)
-			maps_changed(EVENT_MAPS_CHANGED, tgid);
+			maps_changed(EVENT_MAPS_CHANGED, tgid, 0);
 		return;
 	}
 	proc_add_bytes(tgid, PS_MMAP, len);
@@ -2209,7 +2210,7 @@ int BPF_PROG(process_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	/* The old image's tables: frame pointers until the new ones are in. */
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_map_delete_elem(&new_sites, &tgid);
-	maps_changed(EVENT_EXEC, tgid);
+	maps_changed(EVENT_EXEC, tgid, old_pid != tgid ? EVENT_F_THREAD_EXEC : 0);
 	if (proc_stats_on)
 		close_exec_row(tgid);
 	return cost_end();

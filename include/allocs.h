@@ -401,6 +401,12 @@ enum event_type {
  * mappings (unwind tables) and its tracer resumes it (user/hold.c).
  */
 #define EVENT_F_HELD	1
+/*
+ * EVENT_EXEC by a thread other than the leader: it goes on under the
+ * process's pid in a task of its own, and the uprobes attached for the
+ * process, tied to the old leader's task, see nothing of the new image.
+ */
+#define EVENT_F_THREAD_EXEC	2
 
 /* Ring buffer record: only rare events are streamed. */
 struct event {

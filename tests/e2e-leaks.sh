@@ -95,6 +95,30 @@ test_exec() {
 	done
 }
 
+# The same under -p, the leader exec'ing: not held, so the hooks it had
+# must hold on at once (a memlens that made them anew at every exec let
+# leaky run unhooked, and said it mapped no allocator).
+test_exec_attached() {
+	local r rc pid m fifo=$tmp/exec-p.in out=$tmp/exec-p.json err=$tmp/exec-p.err
+	mkfifo "$fifo"
+	bash -c 'read x; exec "$0" "$1"' "$EXEC_AFTER_ALLOC" "$LEAKY" <"$fifo" &
+	pid=$!
+	exec {fd}>"$fifo"
+	"$MEMLENS" leaks --json -t 0 -p "$pid" >"$out" 2>"$err" &
+	m=$!
+	wait_for "$err" "tracing pid $pid" 10
+	echo go >&"$fd"
+	exec {fd}>&-
+	wait "$m"
+	rc=$?
+	wait "$pid" 2>/dev/null
+	r=$(tail -n 1 "$out")
+	check_eq "exec under -p: exit code, the process exited" "0 true" "$rc $(jq .exited <<<"$r")"
+	check_eq "exec under -p: the new image's leaks are" "13 1156488" \
+		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+}
+
 # One munmap of two mappings side by side frees both; an mremap of part of
 # a mapping moves that part, and the rest stays where it was, with the
 # stack of its mmap (tests/workloads/map_calls.c).
@@ -847,6 +871,7 @@ require_root_and_build e2e-leaks
 
 test_command
 test_exec
+test_exec_attached
 test_map_calls
 test_inlined_line
 test_dlopen_exit

@@ -874,6 +874,9 @@ struct alloc_hooks {
 	struct mapped_object *objs;
 	size_t nr_objs;
 	size_t nr_hooked;
+	/* Hooked before the last exec from a thread: inert, detached later. */
+	struct mapped_object *gone;
+	size_t nr_gone;
 	char error[4096 + 128];	/* why the last scan failed, for its caller */
 };
 
@@ -893,38 +896,48 @@ struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_
 
 static void detach_all(struct alloc_probes **aps, size_t nr);
 
-/* Every object of H forgotten, its probes detached. */
-static void forget_objects(struct alloc_hooks *h)
+/* The NR objects OBJS, their probes detached, and freed. */
+static void detach_objects(struct mapped_object *objs, size_t nr)
 {
-	struct alloc_probes **aps = calloc(h->nr_objs + 1, sizeof(*aps));
+	struct alloc_probes **aps = calloc(nr + 1, sizeof(*aps));
 
-	for (size_t i = 0; i < h->nr_objs; i++) {
+	for (size_t i = 0; i < nr; i++) {
 		if (aps)
-			aps[i] = h->objs[i].probes;
+			aps[i] = objs[i].probes;
 		else
-			alloc_probes_detach(h->objs[i].probes);
+			alloc_probes_detach(objs[i].probes);
 	}
 	if (aps)
-		detach_all(aps, h->nr_objs);
+		detach_all(aps, nr);
 	free(aps);
-	free(h->objs);
-	h->objs = NULL;
-	h->nr_objs = 0;
-	h->nr_hooked = 0;
+	free(objs);
 }
 
 void alloc_hooks_free(struct alloc_hooks *h)
 {
 	if (!h)
 		return;
-	forget_objects(h);
+	detach_objects(h->gone, h->nr_gone);
+	detach_objects(h->objs, h->nr_objs);
 	free(h);
 }
 
+/*
+ * The hooks go from the list, so that the next scan makes them anew; their
+ * links are detached only at the next such exec or at the end. They are
+ * inert, and closing them waits for grace periods (100 ms here) while a
+ * process attached with -p runs on, and may exit before its new maps are
+ * read.
+ */
 void alloc_hooks_exec(struct alloc_hooks *h)
 {
-	if (h && h->pid > 0)
-		forget_objects(h);
+	if (!h || h->pid <= 0)
+		return;
+	detach_objects(h->gone, h->nr_gone);
+	h->gone = h->objs;
+	h->nr_gone = h->nr_objs;
+	h->objs = NULL;
+	h->nr_objs = 0;
 }
 
 size_t alloc_hooks_count(const struct alloc_hooks *h)

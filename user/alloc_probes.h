@@ -63,13 +63,16 @@ struct alloc_hooks *alloc_hooks_new(struct allocs_bpf *skel, int pid, bool hold_
 				    unsigned int flags);
 void alloc_hooks_free(struct alloc_hooks *h);
 /*
- * H's process exec'd: its hooks go, and the next scan hooks the new image
- * anew, the files hooked before too. The kernel ties a uprobe attached
- * for one process to the task of its leader, and hooks only that task's
- * mm (uprobe_multi's filter; a perf event's task). Where a thread other
- * than the leader execs, it goes on under the process's pid in a task of
- * its own, and the old leader's task, gone, has no mm: hooks kept would
- * see nothing the new image does. Hooks for every process have no task.
+ * A thread of H's process other than its leader exec'd: its hooks go, and
+ * the next scan hooks the new image anew, the files hooked before too.
+ * The kernel ties a uprobe attached for one process to the task of its
+ * leader, and hooks only that task's mm (uprobe_multi's filter; a perf
+ * event's task). That thread goes on under the process's pid in a task
+ * of its own, and the old leader's task, gone, has no mm: hooks kept
+ * would see nothing the new image does. (Where the leader execs, its
+ * task stays, and so do the hooks.) Hooks for every process have no task.
+ * alloc_hooks_count() still counts those that went: the process had an
+ * allocator, and a new one may not be mapped yet.
  */
 void alloc_hooks_exec(struct alloc_hooks *h);
 /*

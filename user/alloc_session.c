@@ -88,6 +88,24 @@ static void scan_at_exit(struct alloc_session *s)
 }
 
 /*
+ * A thread other than the leader exec'd: the hooks found in the maps are
+ * made anew (alloc_hooks_exec()). Those of --allocator and of a Go
+ * program are not, and see nothing of the new image: said once.
+ */
+static void thread_execed(struct alloc_session *s)
+{
+	static bool said;
+
+	alloc_hooks_exec(s->hooks);
+	if ((s->probes || s->go_probes) && !said) {
+		said = true;
+		info_msg("pid %d exec'd from a thread other than its leader: %s sees nothing "
+			 "of the new image", s->skel->rodata->targ_tgid,
+			 s->probes ? "--allocator" : "the Go program's hook");
+	}
+}
+
+/*
  * After a batch of events: hook what new code brought (exec, a new
  * executable mapping), load its unwind tables, read the maps of a command
  * held at _exit; then let the threads of our command held meanwhile
@@ -101,9 +119,9 @@ static void answer_events(struct alloc_session *s)
 		if (s->new_code) {
 			s->new_code = false;
 			s->maps_dirty = true;
-			if (s->execed)
-				alloc_hooks_exec(s->hooks);
-			s->execed = false;
+			if (s->thread_execed)
+				thread_execed(s);
+			s->thread_execed = false;
 			if (s->source->new_code)
 				s->source->new_code(s);
 			unwinder_update(s);
@@ -163,7 +181,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case EVENT_EXEC:
 		s->exec_ts = e->ts_ns;
 		s->new_code = true;
-		s->execed = true;
+		if (e->flags & EVENT_F_THREAD_EXEC)
+			s->thread_execed = true;
 		held(s, e, "exec");
 		break;
 	case EVENT_EXITING:

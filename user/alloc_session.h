@@ -100,7 +100,7 @@ struct alloc_session {
 	bool go_program;	/* leaks of a Go program: its mmaps are its heap */
 	/* Events of this batch, answered by answer_events(). */
 	bool new_code;		/* exec or new executable mappings */
-	bool execed;		/* an exec: the hooks go first (alloc_hooks_exec()) */
+	bool thread_execed;	/* an exec by another thread than the leader: rehook */
 	bool exiting;		/* our command held at _exit */
 	pid_t *held;		/* threads of our command held until answered */
 	size_t nr_held, held_cap;

@@ -632,8 +632,9 @@ static void outstanding_new_code(struct alloc_session *s)
 	if (!s->hooks)
 		return;
 	err = alloc_hooks_scan(s->hooks, pid, &pending);
-	if (err < 0 && !*alloc_hooks_error(s->hooks))
-		return;		/* gone: its exit is reported */
+	/* Gone, even while its maps were read: its exit is reported. */
+	if (err < 0 && (!*alloc_hooks_error(s->hooks) || pid_gone(pid)))
+		return;
 	if (err < 0)
 		alloc_hooks_say_error(s->hooks, pid, err);
 	if (alloc_hooks_count(s->hooks) || s->go_program)
