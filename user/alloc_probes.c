@@ -874,9 +874,6 @@ struct alloc_hooks {
 	struct mapped_object *objs;
 	size_t nr_objs;
 	size_t nr_hooked;
-	/* Hooked before the last exec from a thread: inert, detached later. */
-	struct mapped_object *gone;
-	size_t nr_gone;
 	char error[4096 + 128];	/* why the last scan failed, for its caller */
 };
 
@@ -917,25 +914,23 @@ void alloc_hooks_free(struct alloc_hooks *h)
 {
 	if (!h)
 		return;
-	detach_objects(h->gone, h->nr_gone);
 	detach_objects(h->objs, h->nr_objs);
 	free(h);
 }
 
 /*
- * The hooks go from the list, so that the next scan makes them anew; their
- * links are detached only at the next such exec or at the end. They are
- * inert, and closing them waits for grace periods (100 ms here) while a
- * process attached with -p runs on, and may exit before its new maps are
- * read.
+ * The old links go before the new are made: the kernel no longer puts
+ * their breakpoints into the new image, but once the new links have put
+ * them back, each call runs the old links' programs too (the handler
+ * checks the thread group, which the old leader's task still names), and
+ * every call would be counted twice. Closing them waits for grace periods
+ * (some 100 ms here), while a process attached with -p runs on unhooked.
  */
 void alloc_hooks_exec(struct alloc_hooks *h)
 {
 	if (!h || h->pid <= 0)
 		return;
-	detach_objects(h->gone, h->nr_gone);
-	h->gone = h->objs;
-	h->nr_gone = h->nr_objs;
+	detach_objects(h->objs, h->nr_objs);
 	h->objs = NULL;
 	h->nr_objs = 0;
 }

@@ -70,7 +70,8 @@ void alloc_hooks_free(struct alloc_hooks *h);
  * event's task). That thread goes on under the process's pid in a task
  * of its own, and the old leader's task, gone, has no mm: hooks kept
  * would see nothing the new image does. (Where the leader execs, its
- * task stays, and so do the hooks.) Hooks for every process have no task.
+ * task stays, and so do the hooks.) They are closed before the scan makes
+ * new ones: see alloc_hooks_exec(). Hooks for every process have no task.
  * alloc_hooks_count() still counts those that went: the process had an
  * allocator, and a new one may not be mapped yet.
  */
