@@ -529,12 +529,6 @@ static int by_cache(const void *a, const void *b)
 	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
 }
 
-/* Has process TGID exited (and been reaped)? Not the row of frees of no one's. */
-static bool process_gone(uint32_t tgid)
-{
-	return tgid != KMEM_TGID_FREES && tgid != KMEM_TGID_EXITED && pid_gone(tgid);
-}
-
 /*
  * Has U, counted in CACHE, nothing outstanding: no tracked object keeps
  * its row. Pages are not tracked, and their frees go to KMEM_TGID_FREES,
@@ -686,32 +680,22 @@ static void gone_memo_clear(struct gone_memo *m)
 		m->tgid[i] = KMEM_TGID_FREES;
 }
 
+/*
+ * Has process TGID exited (and been reaped)? Asked of the system once a
+ * pass. The rows of frees of no one's and of exited processes are no
+ * process's; KMEM_TGID_FREES also marks an empty entry.
+ */
 static bool gone_once(struct gone_memo *m, uint32_t tgid)
 {
 	size_t i = tgid % GONE_MEMO_SIZE;
 
-	/* No processes, and KMEM_TGID_FREES marks an empty entry. */
 	if (tgid == KMEM_TGID_FREES || tgid == KMEM_TGID_EXITED)
 		return false;
 	if (m->tgid[i] != tgid) {
 		m->tgid[i] = tgid;
-		m->gone[i] = process_gone(tgid);
+		m->gone[i] = pid_gone(tgid);
 	}
 	return m->gone[i];
-}
-
-/*
- * Is row R, live, of an exited process, to retire: with nothing
- * outstanding, or any when rows are SHORT. Gone before its counts are
- * read: what they say is then final.
- */
-static bool to_retire(const struct usage_row *r, struct gone_memo *m, bool is_short,
-		      struct usage_entry *e)
-{
-	if (!gone_once(m, r->tgid))
-		return false;
-	read_row(r, e);
-	return is_short || balanced(e->key.cache, &e->u);
 }
 
 /*
@@ -725,7 +709,6 @@ static bool to_retire(const struct usage_row *r, struct gone_memo *m, bool is_sh
 int kmemview_upkeep(struct kmemview *v)
 {
 	uint64_t now = monotonic_ns();
-	struct usage_entry e;
 	int err = 0;
 
 	if (!rows_short(v))
@@ -737,9 +720,11 @@ int kmemview_upkeep(struct kmemview *v)
 		for (uint32_t row = 0; row < v->nr_rows && !err; row++) {
 			const struct usage_row *r = &v->rows[row];
 			uint64_t word = __atomic_load_n(&r->word, __ATOMIC_ACQUIRE);
+			struct usage_key key = { .tgid = r->tgid, .cache = r->cache };
 
-			if (ROW_STATE(word) == ROW_LIVE && to_retire(r, &v->memo, true, &e))
-				err = retire(v, row, &e.key);
+			/* Short: a gone process's rows go, objects of theirs out or not. */
+			if (ROW_STATE(word) == ROW_LIVE && gone_once(&v->memo, key.tgid))
+				err = retire(v, row, &key);
 		}
 		v->idle_until_ns = v->nr_quarantine > before ? 0 : now + UPKEEP_IDLE_NS;
 	}
@@ -750,7 +735,7 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 {
 	struct usage_entry *e = NULL;
 	size_t nr = 0, cap = 0;
-	bool is_short;
+	bool is_short, gone;
 	int err;
 
 	err = release_quarantined(v);
@@ -769,11 +754,16 @@ static int read_usage(struct kmemview *v, struct usage_entry **out, size_t *nr_o
 			free(e);
 			return -ENOMEM;
 		}
-		if (state == ROW_LIVE && to_retire(r, &v->memo, is_short, &e[nr]) &&
+		/*
+		 * Gone before its counts are read: what they say is then final.
+		 * A gone process's row goes with nothing outstanding, or any
+		 * while rows are short.
+		 */
+		gone = state == ROW_LIVE && gone_once(&v->memo, r->tgid);
+		read_row(r, &e[nr]);
+		if (gone && (is_short || balanced(e[nr].key.cache, &e[nr].u)) &&
 		    !retire(v, row, &e[nr].key))
 			state = ROW_RETIRED;
-		else
-			read_row(r, &e[nr]);
 		/* Retired: its counts are the exited processes' of its cache. */
 		if (state == ROW_RETIRED)
 			e[nr].key.tgid = KMEM_TGID_EXITED;
