@@ -277,6 +277,28 @@ test_thread_slots() {
 	done
 }
 
+# An exec from a thread other than the leader (exec_after_alloc --thread):
+# the hooks, tied to the old leader's task, are made anew, the allocators
+# found and --allocator's file alike; with the latter memlens before saw
+# none of leaky's calls. The old image's were made while traced: they stay.
+test_exec_from_thread() {
+	local how name libc
+	libc=$(readlink -f "$LIBDIR/libc.so.6")
+	for how in found named; do
+		name="exec from a thread, allocators $how"
+		if [ $how = found ]; then
+			run_allocs exec-found -- "$EXEC_AFTER_ALLOC" --thread "$LEAKY"
+		else
+			run_allocs exec-named --allocator "$libc" -- "$EXEC_AFTER_ALLOC" --thread "$LEAKY"
+		fi
+		check_eq "$name: the old image's before_exec(), 5 x malloc(1000)" "5 5000" \
+			"$(first "$report" before_exec)"
+		check_eq "$name: the new image's leak_* calls" "13 1087860" \
+			"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+				| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$report")"
+	done
+}
+
 test_rust() {
 	run_allocs rust -- "$RUSTLEAK"
 	check_eq "rust: leak_boxes(): 6 x Box<Node>, 144 bytes, from leak_boxes itself" "6 144" \
@@ -332,6 +354,7 @@ test_outputs
 test_pid
 test_pid_sampled
 test_thread_slots
+test_exec_from_thread
 test_rust
 test_sampled
 test_errors

@@ -242,6 +242,20 @@ test_go_command() {
 		grep -q "held at _exit to read its maps" "$err"
 }
 
+# goalloc execs itself from a thread other than the leader: the kernel tied
+# mallocgc's hook to the old leader's task, and memlens before saw none of
+# the new image's allocations (main.escapes: 0 0 0).
+test_go_exec_from_thread() {
+	local out=$tmp/go-exec.json err=$tmp/go-exec.err rc r
+	"$MEMLENS" allocs --sample-bytes 0 --json -t 0 -v -- "$GOALLOC" --exec-from-thread \
+		>"$out" 2>"$err"
+	rc=$?
+	r=$(tail -n 1 "$out")
+	check_eq "allocs, exec from a thread: exit code, the program's" "0 0" \
+		"$rc $(jq -r .exit_status <<<"$r")"
+	check_go_profile "allocs, exec from a thread" "$r"
+}
+
 test_go_text_pprof() {
 	local out=$tmp/go.txt prof=$tmp/go.pb.gz
 	"$MEMLENS" allocs --sample-bytes 0 -t 3 --pprof "$prof" -- "$GOALLOC" >"$out" 2>/dev/null
@@ -379,6 +393,7 @@ if build_go; then
 	test_cgo_stack
 	test_cgo_stripped
 	test_go_command
+	test_go_exec_from_thread
 	test_go_text_pprof
 	test_go_pid
 	test_go_sampled

@@ -88,21 +88,19 @@ static void scan_at_exit(struct alloc_session *s)
 }
 
 /*
- * A thread other than the leader exec'd: the hooks found in the maps are
- * made anew (alloc_hooks_exec()). Those of --allocator and of a Go
- * program are not, and see nothing of the new image: said once.
+ * A thread other than the leader exec'd: every hook is made anew
+ * (rehook_allocators() in group_source.c says why). One that fails is
+ * said by the attach: what it hooked is not seen from here on, and the
+ * report says what was seen before.
  */
 static void thread_execed(struct alloc_session *s)
 {
-	static bool said;
+	int err = s->source->rehook(s);
 
-	alloc_hooks_exec(s->hooks);
-	if ((s->probes || s->go_probes) && !said) {
-		said = true;
-		info_msg("pid %d exec'd from a thread other than its leader: %s sees nothing "
-			 "of the new image", s->skel->rodata->targ_tgid,
-			 s->probes ? "--allocator" : "the Go program's hook");
-	}
+	if (err)
+		error_msg("pid %d exec'd from a thread other than its leader, and could not be "
+			  "hooked again: its allocations are not seen from here on",
+			  s->skel->rodata->targ_tgid);
 }
 
 /*

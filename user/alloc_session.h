@@ -115,7 +115,7 @@ struct alloc_session {
  * Where a session's groups come from, chosen once: everything the
  * session does differently for outstanding blocks (leaks, record) and
  * for a Go program's allocation profile (allocs). check_target,
- * configure, hook, group and forget are required; the others may be
+ * configure, hook, rehook, group and forget are required; the others may be
  * NULL: nothing to do.
  */
 struct group_source {
@@ -127,6 +127,12 @@ struct group_source {
 	void (*configure)(struct alloc_session *s);
 	/* Hook the allocator of process TARGET. Errors are reported. */
 	int (*hook)(struct alloc_session *s, int target);
+	/*
+	 * An exec from a thread other than the leader: the hooks, tied to the
+	 * old leader's task, are closed and made anew, before new_code().
+	 * Errors are reported.
+	 */
+	int (*rehook)(struct alloc_session *s);
 	/* New code in the process (exec, an executable mapping): hook what it brings. */
 	void (*new_code)(struct alloc_session *s);
 	/* The run is over: -errno if nothing was hooked that a report would show. */

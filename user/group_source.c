@@ -570,6 +570,34 @@ static int check_allocator_mapped(int pid, const char *path)
 	return -ENOENT;
 }
 
+/* --allocator PATH for process TARGET. */
+static int hook_allocator_file(struct alloc_session *s, int target, bool profile)
+{
+	const char *path = s->opts->allocator;
+	bool started = s->opts->cmd != NULL;
+
+	if (profile)
+		return alloc_profile_attach(s->skel, path, path, target, started, &s->probes);
+	return alloc_probes_attach(s->skel, path, path, target, started, &s->probes);
+}
+
+/*
+ * A thread other than the leader exec'd. The kernel tied every hook made
+ * for the process to its old leader's task, gone now: each is closed,
+ * first (alloc_hooks_exec() says why), and made anew. The scan of the new
+ * maps that follows hooks the allocators found there; --allocator's file,
+ * which the new image may not map yet, is hooked here as at the start.
+ */
+static int rehook_allocators(struct alloc_session *s, bool profile)
+{
+	alloc_hooks_exec(s->hooks);
+	if (!s->probes)
+		return 0;
+	alloc_probes_detach(s->probes);
+	s->probes = NULL;
+	return hook_allocator_file(s, s->skel->rodata->targ_tgid, profile);
+}
+
 /*
  * --allocator PATH, hooked before the command runs; or the allocators the
  * process maps: those of a running process now, those of a command as it
@@ -584,10 +612,8 @@ static int hook_allocators(struct alloc_session *s, int target, bool profile)
 
 	if (path && !started && check_allocator_mapped(target, path))
 		return -ENOENT;
-	if (path && profile)
-		return alloc_profile_attach(s->skel, path, path, target, started, &s->probes);
 	if (path)
-		return alloc_probes_attach(s->skel, path, path, target, started, &s->probes);
+		return hook_allocator_file(s, target, profile);
 	s->hooks = alloc_hooks_new(s->skel, target, started,
 				   ALLOC_DEFINES_MALLOC | ALLOC_DEFINES_NEW | ALLOC_ANNOUNCE |
 				   (profile ? ALLOC_PROFILE : 0));
@@ -612,6 +638,11 @@ static int outstanding_hook(struct alloc_session *s, int target)
 	if (snapshot_init(s))
 		return -ENOMEM;
 	return hook_allocators(s, target, false);
+}
+
+static int outstanding_rehook(struct alloc_session *s)
+{
+	return rehook_allocators(s, false);
 }
 
 /*
@@ -751,6 +782,7 @@ const struct group_source outstanding_blocks = {
 	.check_target = outstanding_check_target,
 	.configure = outstanding_configure,
 	.hook = outstanding_hook,
+	.rehook = outstanding_rehook,
 	.new_code = outstanding_new_code,
 	.check_hooked = outstanding_check_hooked,
 	.read = outstanding_read,
@@ -813,6 +845,18 @@ static int go_hook(struct alloc_session *s, int target)
 }
 
 /*
+ * After an exec from a thread (see rehook_allocators()): the program
+ * again, which with -p is the new image (/proc/PID/exe); a command's
+ * program may have exec'd another, whose mallocgc this one is not.
+ */
+static int go_rehook(struct alloc_session *s)
+{
+	go_probes_detach(s->go_probes);
+	s->go_probes = NULL;
+	return go_hook(s, s->skel->rodata->targ_tgid);
+}
+
+/*
  * An allocation profile (a go_allocs-like map, FD) by stack, WHAT it is
  * for the error; ids that became one once cut where they stop being code
  * are added up.
@@ -855,6 +899,7 @@ const struct group_source go_alloc_profile = {
 	.check_target = go_check_target,
 	.configure = go_configure,
 	.hook = go_hook,
+	.rehook = go_rehook,
 	.group = go_group,
 	/* No .drop_old_image: before the exec it was our fork, with no Go allocations. */
 	.forget = go_forget,
@@ -927,6 +972,11 @@ static int profile_hook(struct alloc_session *s, int target)
 	return hook_allocators(s, target, true);
 }
 
+static int profile_rehook(struct alloc_session *s)
+{
+	return rehook_allocators(s, true);
+}
+
 static int profile_group(struct alloc_session *s, struct stack_report *r)
 {
 	return read_profile(s, r, bpf_map__fd(s->skel->maps.alloc_profile),
@@ -944,6 +994,7 @@ const struct group_source alloc_profile = {
 	.check_target = profile_check_target,
 	.configure = profile_configure,
 	.hook = profile_hook,
+	.rehook = profile_rehook,
 	.new_code = outstanding_new_code,
 	.check_hooked = outstanding_check_hooked,
 	.group = profile_group,

@@ -8,7 +8,7 @@
 // stack grows (is copied) on the way down.
 //
 // With --wait it prints "ready", does the work on a line of stdin,
-// prints "done" and exits on the next line.
+// prints "done" and exits on the next line (--exec-from-thread: exec.go).
 package main
 
 import (
@@ -67,6 +67,9 @@ func work() {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == execFlag {
+		execFromThread()
+	}
 	in := bufio.NewScanner(os.Stdin)
 	wait := len(os.Args) > 1 && os.Args[1] == "--wait"
 	if wait {
