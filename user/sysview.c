@@ -71,6 +71,10 @@ struct sysview {
 	struct pressure *pressure;		/* --reclaim */
 	struct pressure_opts pressure_opts;
 	struct alloc_threads said_threads;	/* as -v last said them */
+	/* -p: the process exec'd; its new maps are looked at until settled. */
+	bool follow_exec;
+	bool thread_execed;			/* by another thread than the leader */
+	uint64_t follow_until_ns;		/* or until then: it maps no allocator */
 };
 
 static int remember_execed(struct sysview *v, const struct exec_stats_event *x)
@@ -87,6 +91,10 @@ static int remember_execed(struct sysview *v, const struct exec_stats_event *x)
 	return 0;
 }
 
+/* How often and how long the maps of -p's process that exec'd are looked at. */
+#define FOLLOW_EXEC_MS		5
+#define FOLLOW_EXEC_FOR_NS	1000000000ULL
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct sysview *v = ctx;
@@ -96,7 +104,12 @@ static int handle_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (e->type == EVENT_EXEC_STATS && len >= sizeof(struct exec_stats_event))
 		return remember_execed(v, data);
-	if (e->type == EVENT_EXEC && e->tgid / 8 < v->seen_bytes) {
+	if (e->type == EVENT_EXEC && v->hooks && e->tgid == (uint32_t)v->opts->pid) {
+		v->follow_exec = true;
+		v->follow_until_ns = monotonic_ns() + FOLLOW_EXEC_FOR_NS;
+		if (e->flags & EVENT_F_THREAD_EXEC)
+			v->thread_execed = true;
+	} else if (e->type == EVENT_EXEC && e->tgid / 8 < v->seen_bytes) {
 		/* Exec: it may map another allocator now. */
 		v->seen_pids[e->tgid / 8] &= ~(1 << (e->tgid % 8));
 	} else if (e->type == EVENT_EXIT && !sysview_exited(v, e->tgid)) {
@@ -365,6 +378,22 @@ void sysview_close(struct sysview *v)
 	free(v);
 }
 
+/*
+ * -p's process exec'd: hook the allocators of the new image, which maps
+ * them in the next milliseconds (it is not held), so that its row goes on
+ * counting. After an exec from a thread other than the leader, the hooks
+ * it had are tied to the old leader's task, gone (alloc_hooks_exec()):
+ * made anew, with the same files.
+ */
+static void follow_exec(struct sysview *v)
+{
+	if (v->thread_execed)
+		alloc_hooks_exec(v->hooks);
+	v->thread_execed = false;
+	v->follow_exec = !hook_allocators_of(v, v->opts->pid) &&
+			 monotonic_ns() < v->follow_until_ns;
+}
+
 int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
 {
 	struct pollfd fds[3] = {
@@ -374,6 +403,8 @@ int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
 	};
 	int n, err;
 
+	if (v->follow_exec && timeout_ms > FOLLOW_EXEC_MS)
+		timeout_ms = FOLLOW_EXEC_MS;
 	n = output_poll(fds, 3, timeout_ms);
 	if (n < 0)
 		return n == -EINTR ? 0 : n;
@@ -385,6 +416,8 @@ int sysview_poll(struct sysview *v, int timeout_ms, bool watch_stdin)
 		if (err < 0)
 			return err;
 	}
+	if (v->follow_exec)
+		follow_exec(v);
 	if (!v->opts->pid && !v->opts->no_uprobes &&
 	    monotonic_ns() - v->last_scan_ns >= v->opts->interval_s * 1e9) {
 		scan_processes(v);
