@@ -97,7 +97,12 @@ test_exec() {
 			name="exec from a thread, --allocator libc"
 			args=(--allocator "$libc" -- "$EXEC_AFTER_ALLOC" --thread) ;;
 		esac
-		r=$("$MEMLENS" leaks --json -t 0 "${args[@]}" "$LEAKY" 2>/dev/null | tail -n 1)
+		r=$("$MEMLENS" leaks --json -t 0 "${args[@]}" "$LEAKY" 2>"$tmp/exec.err" | tail -n 1)
+		# Hooked anew at an exec from a thread: said once all the same.
+		if [ $how = thread ]; then
+			check_eq "$name: libc's hooking said once" 1 \
+				"$(grep -c '^memlens: allocator hooked: .*libc' "$tmp/exec.err")"
+		fi
 		check_eq "$name: the old image's 5 blocks are not reported" "0 0 0" \
 			"$(group "$r" before_exec)"
 		check_eq "$name: the new image's leaks are" "13 1156488" \

@@ -254,6 +254,16 @@ test_go_exec_from_thread() {
 	check_eq "allocs, exec from a thread: exit code, the program's" "0 0" \
 		"$rc $(jq -r .exit_status <<<"$r")"
 	check_go_profile "allocs, exec from a thread" "$r"
+	# Else the new image ran a while unhooked, and the counts fall short.
+	check "allocs, exec from a thread: the new leader held at its exec" \
+		grep -q "held at exec" "$err"
+	# Into a program that is not Go: said, not an error.
+	"$MEMLENS" allocs --sample-bytes 0 --json -t 0 -- "$GOALLOC" --exec-from-thread \
+		"$(readlink -f /bin/true)" >"$out" 2>"$err"
+	check_eq "allocs, exec from a thread into true: exit code" 0 "$?"
+	check_eq "allocs, exec from a thread into true: said once" 1 "$(grep -cx \
+		"memlens: pid [0-9]* exec'd $(readlink -f /bin/true), not a Go program: its allocations are not seen" \
+		"$err")"
 }
 
 test_go_text_pprof() {

@@ -933,6 +933,7 @@ void alloc_hooks_exec(struct alloc_hooks *h)
 	detach_objects(h->objs, h->nr_objs);
 	h->objs = NULL;
 	h->nr_objs = 0;
+	h->nr_hooked = 0;
 }
 
 size_t alloc_hooks_count(const struct alloc_hooks *h)
@@ -1026,8 +1027,8 @@ static int publish_sites(struct alloc_hooks *h, int pid, const struct vma *v,
 	else if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
 		err = -errno;
 	if (err)
-		info_msg("cannot publish where operator new calls malloc in pid %d (%s): "
-			 "operator new stays hooked", pid, strerror(-err));
+		info_once("cannot publish where operator new calls malloc in pid %d (%s): "
+			  "operator new stays hooked", pid, strerror(-err));
 	else
 		sites_published(h);
 	return err;
@@ -1057,14 +1058,14 @@ static void republish_sites(struct alloc_hooks *h, int pid, const struct vma_lis
 	}
 	/* More objects with unhooked news than the map's room: say which stacks are off. */
 	if (lost)
-		info_msg("cannot publish %u of the places operator new calls malloc in pid %d "
-			 "(room for %d): stacks through them begin inside operator new",
-			 lost, pid, NEW_SITES_MAX);
+		info_once("cannot publish %u of the places operator new calls malloc in pid %d "
+			  "(room for %d): stacks through them begin inside operator new",
+			  lost, pid, NEW_SITES_MAX);
 	if (!ns.nr)
 		return;
 	if (bpf_map_update_elem(fd, &key, &ns, BPF_ANY))
-		info_msg("cannot publish where operator new calls malloc in pid %d (%s): "
-			 "its stacks begin inside operator new", pid, strerror(errno));
+		info_once("cannot publish where operator new calls malloc in pid %d (%s): "
+			  "its stacks begin inside operator new", pid, strerror(errno));
 	else
 		sites_published(h);
 }
@@ -1146,7 +1147,7 @@ static int hook_object(struct alloc_hooks *h, int maps_pid, const struct vma *v)
 		debug_msg("hooked %s (inode %llu), first seen in pid %d", v->path,
 			  (unsigned long long)v->inode, maps_pid);
 		if (h->flags & ALLOC_ANNOUNCE)
-			info_msg("allocator hooked: %s", v->path);
+			info_once("allocator hooked: %s", v->path);
 	}
 out:
 	elf_file_close(ef);
@@ -1481,10 +1482,10 @@ static size_t find_tails(const struct profile_file *pf, const struct placed *p, 
 		if (!at)
 			continue;	/* bytes inside an instruction */
 		if (at < 0 || cfa < 0) {
-			info_msg("%s in %s: a jump to %s at +%llu may be a tail jump that cannot "
-				 "be proven one (%s): a call through it would count twice",
-				 p->f->name, lib_name, j.to->name, (unsigned long long)i,
-				 cfa < 0 ? "no call frame information" : "an instruction not decoded");
+			info_once("%s in %s: a jump to %s at +%llu may be a tail jump that cannot "
+				  "be proven one (%s): a call through it would count twice",
+				  p->f->name, lib_name, j.to->name, (unsigned long long)i,
+				  cfa < 0 ? "no call frame information" : "an instruction not decoded");
 			continue;
 		}
 		debug_msg("%s in %s: a tail jump to %s at +%llu: probed", p->f->name, lib_name,
@@ -1534,8 +1535,8 @@ static int attach_profile(struct alloc_probes *ap, struct allocs_bpf *skel, stru
 		describe(p, how, sizeof(how));
 		debug_msg("%s in %s: probed at %s", p->f->name, lib_name, how);
 		if (!sized)
-			info_msg("%s in %s: its size is not known: a call it makes to another "
-				 "allocation function counts again", p->f->name, lib_name);
+			info_once("%s in %s: its size is not known: a call it makes to another "
+				  "allocation function counts again", p->f->name, lib_name);
 		offsets[n] = p->off + p->ps.skip;
 		/* Its start (ip - skip) always: a tail jump's target is told by it. */
 		cookies[n++] = SESSION_COOKIE(p->f->kind, 0, p->ps.skip <= 0xffff ? p->ps.skip : 0,

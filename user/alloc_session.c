@@ -89,9 +89,9 @@ static void scan_at_exit(struct alloc_session *s)
 
 /*
  * A thread other than the leader exec'd: every hook is made anew
- * (rehook_allocators() in group_source.c says why). One that fails is
- * said by the attach: what it hooked is not seen from here on, and the
- * report says what was seen before.
+ * (rehook_allocators() in group_source.c says why). A failure is said by
+ * the attach, and here: leaks ends, its report would show the new image's
+ * mmaps alone; allocs goes on, its profile has what was seen before.
  */
 static void thread_execed(struct alloc_session *s)
 {

@@ -133,8 +133,8 @@ static int attach_mallocgc(struct go_probes *gp, struct allocs_bpf *skel, struct
 	if (skip)
 		debug_msg("runtime.mallocgc in %s: probed at +%zu, past its stack check", name, skip);
 	else
-		info_msg("runtime.mallocgc in %s has an unknown prologue: probed at its entry, where "
-			 "a call that grows its goroutine's stack is seen twice", name);
+		info_once("runtime.mallocgc in %s has an unknown prologue: probed at its entry, where "
+			  "a call that grows its goroutine's stack is seen twice", name);
 	err = attach_at(gp, skel->progs.go_malloc_enter, path, off + skip, pid);
 	if (err)
 		error_msg("cannot attach uprobe to runtime.mallocgc in %s: %s", name, strerror(-err));
@@ -153,7 +153,7 @@ static int attach_exit_hold(struct go_probes *gp, struct allocs_bpf *skel, struc
 	int err;
 
 	if (elf_func_offset(ef, "runtime.exit.abi0", &off) && elf_func_offset(ef, "runtime.exit", &off)) {
-		info_msg("%s has no runtime.exit: stacks of a short run may not resolve", name);
+		info_once("%s has no runtime.exit: stacks of a short run may not resolve", name);
 		return 0;
 	}
 	err = attach_at(gp, skel->progs.exit_enter, path, off, pid);

@@ -587,15 +587,21 @@ static int hook_allocator_file(struct alloc_session *s, int target, bool profile
  * first (alloc_hooks_exec() says why), and made anew. The scan of the new
  * maps that follows hooks the allocators found there; --allocator's file,
  * which the new image may not map yet, is hooked here as at the start.
+ * A process gone meanwhile is no error: its exit is reported.
  */
 static int rehook_allocators(struct alloc_session *s, bool profile)
 {
+	int pid = s->skel->rodata->targ_tgid, err;
+
 	alloc_hooks_exec(s->hooks);
-	if (!s->probes)
+	if (!s->opts->allocator)
 		return 0;
 	alloc_probes_detach(s->probes);
 	s->probes = NULL;
-	return hook_allocator_file(s, s->skel->rodata->targ_tgid, profile);
+	if (pid_gone(pid))
+		return 0;
+	err = hook_allocator_file(s, pid, profile);
+	return err && pid_gone(pid) ? 0 : err;
 }
 
 /*
@@ -640,9 +646,14 @@ static int outstanding_hook(struct alloc_session *s, int target)
 	return hook_allocators(s, target, false);
 }
 
+/* The old image's blocks went with it: a report of mmaps alone would mislead. */
 static int outstanding_rehook(struct alloc_session *s)
 {
-	return rehook_allocators(s, false);
+	int err = rehook_allocators(s, false);
+
+	if (err)
+		s->no_allocator = err;
+	return err;
 }
 
 /*
@@ -797,12 +808,24 @@ const struct group_source outstanding_blocks = {
  * The executable of the target: /proc/PID/exe (the very file, in whatever
  * mount namespace), or the command we will start.
  */
+/* The image process PID runs, /proc/PID/exe (the very file), and its name. */
+static int go_program_of(struct alloc_session *s, int pid)
+{
+	ssize_t n;
+
+	snprintf(s->program, sizeof(s->program), "/proc/%d/exe", pid);
+	n = readlink(s->program, s->program_name, sizeof(s->program_name) - 1);
+	if (n < 0)
+		return -errno;
+	s->program_name[n] = '\0';
+	snprintf(s->allocator, sizeof(s->allocator), "runtime.mallocgc in %s", s->program_name);
+	return 0;
+}
+
 static int go_check_target(struct alloc_session *s)
 {
 	char **cmd = s->opts->cmd;
 	char *name = s->program_name;
-	size_t name_len = sizeof(s->program_name);
-	ssize_t n;
 	int err;
 
 	if (cmd) {
@@ -811,15 +834,13 @@ static int go_check_target(struct alloc_session *s)
 			error_msg("cannot run %s: %s", cmd[0], strerror(-err));
 			return err;
 		}
-		snprintf(name, name_len, "%s", s->program);
+		snprintf(name, sizeof(s->program_name), "%s", s->program);
 	} else {
-		snprintf(s->program, sizeof(s->program), "/proc/%d/exe", s->opts->pid);
-		n = readlink(s->program, name, name_len - 1);
-		if (n < 0) {
-			error_msg("cannot read %s: %s", s->program, strerror(errno));
-			return -errno;
+		err = go_program_of(s, s->opts->pid);
+		if (err) {
+			error_msg("cannot read %s: %s", s->program, strerror(-err));
+			return err;
 		}
-		name[n] = '\0';
 	}
 	if (!go_binary(s->program)) {
 		error_msg("%s is not a Go program (no runtime.mallocgc symbol; stripped Go programs "
@@ -845,15 +866,26 @@ static int go_hook(struct alloc_session *s, int target)
 }
 
 /*
- * After an exec from a thread (see rehook_allocators()): the program
- * again, which with -p is the new image (/proc/PID/exe); a command's
- * program may have exec'd another, whose mallocgc this one is not.
+ * After an exec from a thread (see rehook_allocators()): the new image,
+ * /proc/PID/exe, whatever it is now (a Go server that re-execs itself, or
+ * another program). What the old one allocated stays in the profile.
  */
 static int go_rehook(struct alloc_session *s)
 {
+	int pid = s->skel->rodata->targ_tgid, err;
+
 	go_probes_detach(s->go_probes);
 	s->go_probes = NULL;
-	return go_hook(s, s->skel->rodata->targ_tgid);
+	err = go_program_of(s, pid);
+	if (err)
+		return pid_gone(pid) ? 0 : err;
+	if (!go_binary(s->program)) {
+		info_once("pid %d exec'd %s, not a Go program: its allocations are not seen",
+			  pid, s->program_name);
+		return 0;
+	}
+	err = go_hook(s, pid);
+	return err && pid_gone(pid) ? 0 : err;
 }
 
 /*

@@ -106,7 +106,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 		return remember_execed(v, data);
 	if (e->type == EVENT_EXEC && v->hooks && e->tgid == (uint32_t)v->opts->pid) {
 		v->follow_exec = true;
-		v->follow_until_ns = monotonic_ns() + FOLLOW_EXEC_FOR_NS;
+		v->follow_until_ns = e->ts_ns + FOLLOW_EXEC_FOR_NS;
 		if (e->flags & EVENT_F_THREAD_EXEC)
 			v->thread_execed = true;
 	} else if (e->type == EVENT_EXEC && e->tgid / 8 < v->seen_bytes) {
@@ -381,9 +381,10 @@ void sysview_close(struct sysview *v)
 /*
  * -p's process exec'd: hook the allocators of the new image, which maps
  * them in the next milliseconds (it is not held), so that its row goes on
- * counting. After an exec from a thread other than the leader, the hooks
- * it had are tied to the old leader's task, gone (alloc_hooks_exec()):
- * made anew, with the same files.
+ * counting; until one is hooked, for a second at most. After an exec from
+ * a thread other than the leader, the hooks it had are tied to the old
+ * leader's task, gone: closed first (alloc_hooks_exec()), the new image's
+ * made as for a new process. Closing takes some 100 ms, the screen waits.
  */
 static void follow_exec(struct sysview *v)
 {

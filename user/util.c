@@ -62,6 +62,42 @@ void info_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Hashes of the messages info_once() said. */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t *hashes;
+	size_t nr, cap;
+} said_once = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool say_first_time(const char *msg)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	bool first = true;
+
+	for (const char *c = msg; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	pthread_mutex_lock(&said_once.lock);
+	for (size_t i = 0; i < said_once.nr && first; i++)
+		first = said_once.hashes[i] != h;
+	if (first && !array_grow((void **)&said_once.hashes, said_once.nr, &said_once.cap,
+				 sizeof(*said_once.hashes)))
+		said_once.hashes[said_once.nr++] = h;
+	pthread_mutex_unlock(&said_once.lock);
+	return first;
+}
+
+void info_once(const char *fmt, ...)
+{
+	char msg[4096 + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (say_first_time(msg))
+		info_msg("%s", msg);
+}
+
 void debug_msg(const char *fmt, ...)
 {
 	va_list ap;

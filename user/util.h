@@ -24,6 +24,11 @@ void error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 unsigned int errors_said(void);
 void info_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void debug_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * info_msg(), unless the very same message was said before: what hooking
+ * a file found, said once though the file is hooked again (an exec).
+ */
+void info_once(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 uint64_t monotonic_ns(void);
 uint64_t realtime_ns(void);

@@ -2,7 +2,8 @@
 
 // With --exec-from-thread, goalloc execs itself, without arguments, from
 // a thread other than the leader, as a server that re-execs itself for
-// an upgrade (syscall.Exec) may: the new image does the work.
+// an upgrade (syscall.Exec) may: the new image does the work. With a
+// path after it, it execs that program instead.
 
 package main
 
@@ -32,8 +33,11 @@ func execFromThread() {
 			return
 		}
 		exe, err := os.Executable()
+		if len(os.Args) > 2 {
+			exe = os.Args[2]
+		}
 		if err == nil {
-			err = syscall.Exec(exe, []string{os.Args[0]}, os.Environ())
+			err = syscall.Exec(exe, []string{exe}, os.Environ())
 		}
 		failed <- err
 	}()
