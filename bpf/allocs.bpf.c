@@ -2264,6 +2264,21 @@ int BPF_PROG(process_exit, struct task_struct *p)
 	return cost_end();
 }
 
+/*
+ * leaks, record and allocs trace one process: a process it forks is not
+ * traced, and the report says how many there were. Not loaded for top
+ * and hist, which see every process or one pid's counts.
+ */
+SEC("?tp_btf/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!targ_tgid || current_tgid() != targ_tgid)
+		return 0;
+	if (BPF_CORE_READ(child, tgid) != targ_tgid)	/* not a thread */
+		stat_add(STAT_CHILDREN_UNTRACED, 1);
+	return 0;
+}
+
 #include "go_allocs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -165,6 +165,12 @@ enum alloc_stat {
 	 * exception thrown through it. Its own blocks are not counted.
 	 */
 	STAT_NEW_UNFOLLOWED,
+	/*
+	 * leaks, record, allocs: processes the traced one forked (threads
+	 * are not processes). memlens traces one process: theirs are in no
+	 * report.
+	 */
+	STAT_CHILDREN_UNTRACED,
 	STAT_NR,
 };
 

@@ -151,6 +151,22 @@ test_exec_attached() {
 			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
 }
 
+# memlens traces one process: a shell that runs leaky and goes on forked
+# it, and the report says so (before, nothing did); leaky's threads are
+# no processes. Its leaks are in no report.
+test_children() {
+	local r out=$tmp/children.txt
+	r=$("$MEMLENS" leaks --json -t 0 -- bash -c "$LEAKY; $LEAKY; true" 2>/dev/null | tail -n 1)
+	check_eq "children: a shell that forked leaky twice: 2 untraced, no leak_* of theirs" "2 0" \
+		"$(jq -r '"\(.stats.children_untraced) \([.stacks[] | select(any(.frames[];
+			.symbol // "" | startswith("leak_")))] | length)"' <<<"$r")"
+	r=$("$MEMLENS" leaks --json -t 0 -- "$LEAKY" 2>/dev/null | tail -n 1)
+	check_eq "children: leaky, three threads and no child: none" 0 \
+		"$(jq .stats.children_untraced <<<"$r")"
+	"$MEMLENS" leaks -t 0 -- bash -c "$LEAKY; true" >"$out" 2>/dev/null
+	check "children, text: a LOST line says so" grep -qx "LOST: 1 processes forked, not traced: memlens traces one process, and their allocations are in no report (trace one with -p PID)" "$out"
+}
+
 # One munmap of two mappings side by side frees both; an mremap of part of
 # a mapping moves that part, and the rest stays where it was, with the
 # stack of its mmap (tests/workloads/map_calls.c).
@@ -904,6 +920,7 @@ require_root_and_build e2e-leaks
 test_command
 test_exec
 test_exec_attached
+test_children
 test_map_calls
 test_inlined_line
 test_dlopen_exit

@@ -42,6 +42,7 @@ static const char *const stat_names[STAT_NR] = {
 	[STAT_ALLOC_IMPOSSIBLE] = "alloc_impossible",
 	[STAT_TAIL_UNBOUND] = "tail_unbound",
 	[STAT_NEW_UNFOLLOWED] = "new_unfollowed",
+	[STAT_CHILDREN_UNTRACED] = "children_untraced",
 };
 
 const char *alloc_stat_name(enum alloc_stat stat)
@@ -71,6 +72,7 @@ static const char *const stat_losses[STAT_NR] = {
 	[STAT_FILES_GIVEN_UP] = "files not read to name frames: no answer in time (a hung file system?)",
 	[STAT_STACK_RECLAIMED_EARLY] = "stacks not captured: reclaimed before their block was stored (a task held up for seconds)",
 	[STAT_NEW_UNFOLLOWED] = "operator new calls not followed, so that C++ exceptions pass (memlens doctor): their blocks not counted unless the new calls a hooked allocator",
+	[STAT_CHILDREN_UNTRACED] = "processes forked, not traced: memlens traces one process, and their allocations are in no report (trace one with -p PID)",
 };
 
 const char *alloc_stat_loss(enum alloc_stat stat)
@@ -88,7 +90,7 @@ bool alloc_stat_is_loss(int stat)
 	       stat != STAT_STACKS_FULL && stat != STAT_STACK_FAILED &&
 	       stat != STAT_STACK_COLLISION && stat != STAT_STACK_NOT_CODE &&
 	       stat != STAT_STACKS_RECLAIMED && stat != STAT_FILES_GIVEN_UP &&
-	       stat != STAT_STACK_RECLAIMED_EARLY;
+	       stat != STAT_STACK_RECLAIMED_EARLY && stat != STAT_CHILDREN_UNTRACED;
 }
 
 uint64_t alloc_stats_lost(const uint64_t *stats)

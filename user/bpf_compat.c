@@ -17,6 +17,7 @@ void allocs_leaks_programs(struct allocs_bpf *skel)
 	bpf_program__set_autoload(skel->progs.rss_stat, false);
 	bpf_program__set_autoload(skel->progs.brk_enter, false);
 	bpf_program__set_autoload(skel->progs.brk_return, false);
+	bpf_program__set_autoload(skel->progs.process_fork, true);
 }
 
 void allocs_compat_prepare(struct allocs_bpf *skel)

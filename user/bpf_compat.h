@@ -23,7 +23,7 @@ struct allocs_bpf;
 void allocs_compat_prepare(struct allocs_bpf *skel);
 /* The return program of the allocators SKEL loads: alloc_return or map_only_return. */
 struct bpf_program *allocs_return_prog(struct allocs_bpf *skel);
-/* The programs leaks (and record, allocs) loads: not top's counters, faults, rss. */
+/* The programs leaks (and record, allocs) loads: not top's counters, faults, rss; a fork counter. */
 void allocs_leaks_programs(struct allocs_bpf *skel);
 /*
  * Thread slots (bpf/allocs.bpf.c): THREAD_SLOTS_DEFAULT, or what

@@ -110,7 +110,7 @@ static void test_render(void)
 		"\"unwind_tables_too_big\":0,\"unwind_mappings_dropped\":0,"
 		"\"sampled\":0,\"unsampled\":0,\"unsampled_bytes\":0,\"free_untracked\":0,"
 		"\"stack_not_code\":0,\"stacks_reclaimed\":0,\"files_given_up\":0,"
-		"\"stack_reclaimed_early\":0,\"new_unfollowed\":0,"
+		"\"stack_reclaimed_early\":0,\"new_unfollowed\":0,\"children_untraced\":0,"
 		"\"threads_tracked\":2}}\n");
 	free(out);
 
@@ -132,7 +132,7 @@ static void test_render(void)
 		"errors_map_full=0 events=0 unwind_unknown_pc=0 unwind_no_row=0 unwind_failed=0 "
 		"unwind_tables_too_big=0 unwind_mappings_dropped=0 "
 		"sampled=0 unsampled=0 unsampled_bytes=0 free_untracked=0 stack_not_code=0 "
-		"stacks_reclaimed=0 files_given_up=0 stack_reclaimed_early=0 new_unfollowed=0 threads_tracked=2\n"
+		"stacks_reclaimed=0 files_given_up=0 stack_reclaimed_early=0 new_unfollowed=0 children_untraced=0 threads_tracked=2\n"
 		"LOST: 4 allocations not tracked: outstanding map full (raise --max-allocs)\n");
 	free(out);
 }
