@@ -218,6 +218,9 @@ $(OUTPUT)/hold_observer: tests/workloads/hold_observer.c tests/workloads/handsha
 $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
+$(OUTPUT)/main_exits: tests/workloads/main_exits.c tests/workloads/handshake.h | $(OUTPUT)
+	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+
 $(OUTPUT)/map_calls: tests/workloads/map_calls.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
@@ -311,7 +314,7 @@ unit: $(OUTPUT)/unit_tests
 
 E2E_DEPS := memlens $(OUTPUT)/fuzz_recording $(OUTPUT)/leaky $(OUTPUT)/static_wait $(OUTPUT)/dlopen_exit $(OUTPUT)/memops \
 	    $(OUTPUT)/table_evict \
-	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/map_calls $(OUTPUT)/inline_leak $(OUTPUT)/pressure $(OUTPUT)/kmemload $(OUTPUT)/floor \
+	    $(OUTPUT)/exec_after_alloc $(OUTPUT)/main_exits $(OUTPUT)/map_calls $(OUTPUT)/inline_leak $(OUTPUT)/pressure $(OUTPUT)/kmemload $(OUTPUT)/floor \
 	    $(OUTPUT)/unwind_leak $(OUTPUT)/unwind_leak_fp $(OUTPUT)/libdso_leak_nofp.so \
 	    $(OUTPUT)/rbp_leak \
 	    $(OUTPUT)/cxxleak $(OUTPUT)/cxxleak_jemalloc $(OUTPUT)/cxxleak_tcmalloc \

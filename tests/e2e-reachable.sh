@@ -15,8 +15,11 @@ cd "$(dirname "$0")/.."
 . tests/lib.sh
 
 GRAPHS=$PWD/build/reach_graphs
+MAIN_EXITS=$PWD/build/main_exits
 require_root_and_build e2e-reachable
-[ -x "$GRAPHS" ] || { echo "e2e-reachable: $GRAPHS missing: build first (make e2e)" >&2; exit 1; }
+for f in "$GRAPHS" "$MAIN_EXITS"; do
+	[ -x "$f" ] || { echo "e2e-reachable: $f missing: build first (make e2e)" >&2; exit 1; }
+done
 
 # classes REPORT: "definite ind possible reachable" as BLOCKS/BYTES, over
 # the stacks through a graph_* function (glibc's own blocks left out).
@@ -259,6 +262,44 @@ text_classes() {
 }
 
 # record, then report: the classes the live leaks gave, exactly, in JSON, text and pprof.
+# in_worker REPORT FUNC: "allocations bytes class-allocations class-bytes"
+# of the stacks that begin at FUNC, for the class CLASS ($3).
+in_worker() {
+	jq -r --arg f "$2" --arg c "$3" '[.stacks[] | select(.frames[0].symbol == $f)]
+		| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0) \(map(.classes[$c].allocations // 0) | add // 0) \(map(.classes[$c].bytes // 0) | add // 0)"' <<<"$1"
+}
+
+# A program whose main thread called pthread_exit() (main_exits.c): the
+# leader, a zombie, has no registers, no stack and no memory, and never
+# stops. The scan leaves it out and reads the process through the thread
+# it stopped; before, it waited a second for the leader, then read
+# nothing: PARTIAL, every block "not scanned". -p cannot find the
+# allocators of such a process (its /proc/PID/maps is empty): said.
+test_main_exited() {
+	local r pid fd
+	r=$("$MEMLENS" leaks --json -t 0 -- "$MAIN_EXITS" 2>/dev/null | tail -n 1)
+	check_eq "main thread exited: threads scanned, not stopped, partial" "1 0 false" \
+		"$(jq -r '.scan | "\(.threads) \(.threads_not_stopped) \(.partial)"' <<<"$r")"
+	check_eq "main thread exited: leak_in_worker(), 7 x 4096 still reachable" \
+		"7 28672 7 28672" "$(in_worker "$r" leak_in_worker still_reachable)"
+	check_eq "main thread exited: lose_in_worker(), 3 x 1000 definitely lost" \
+		"3 3000 3 3000" "$(in_worker "$r" lose_in_worker definitely_lost)"
+	mkfifo "$tmp/main_exits.in"
+	exec {fd}<>"$tmp/main_exits.in"
+	"$MAIN_EXITS" --wait <&$fd >"$tmp/main_exits.out" &
+	pid=$!
+	if wait_for "$tmp/main_exits.out" ready 30; then
+		expect_error "main thread exited, -p" 1 \
+			"memlens: pid $pid's main thread has exited (pthread_exit) and its other threads run on: /proc/$pid shows none of its memory, and its allocators cannot be found; start the program under memlens instead" \
+			"$MEMLENS" leaks -p "$pid" -n 1
+	else
+		not_ok "main thread exited, -p: main_exits did not start"
+	fi
+	echo >&$fd
+	exec {fd}>&-
+	wait "$pid"
+}
+
 test_record() {
 	local live rep rec=$tmp/graphs.mlr pb=$tmp/rec.pb.gz
 	live=$("$MEMLENS" leaks --json -t 0 -- "$GRAPHS" all 2>/dev/null)
@@ -344,6 +385,7 @@ test_max_pause
 test_suppressions
 test_not_scanned
 test_errors
+test_main_exited
 test_record
 test_record_pid
 test_record_suppressions

@@ -80,6 +80,28 @@ static void read_regs(struct reach_thread *t)
 	t->stopped = true;
 }
 
+/*
+ * Has thread TID of PID exited? A leader that called pthread_exit() stays
+ * in the task list, a zombie, until the last thread goes: it has no
+ * registers and no stack to scan, and would never stop.
+ */
+static bool thread_dead(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *p;
+	char state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p || sscanf(p, ") %c", &state) != 1)
+		return false;
+	return state == 'Z' || state == 'X';
+}
+
 /* Interrupt (seize first) the threads of PID not known yet: how many new. */
 static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_already)
 {
@@ -96,7 +118,7 @@ static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_al
 		pid_t tid = atoi(de->d_name);
 		bool held = false;
 
-		if (tid <= 0 || known(f, tid))
+		if (tid <= 0 || known(f, tid) || thread_dead(f->pid, tid))
 			continue;
 		err = add_thread(f, tid);
 		if (err)

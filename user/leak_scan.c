@@ -26,6 +26,19 @@ struct scan_job {
 	bool unknown_heap;
 };
 
+/*
+ * The thread whose /proc entry shows the process's memory: its first one
+ * stopped. A leader that called pthread_exit() has none (no mm), and its
+ * process's other threads run on.
+ */
+static pid_t live_thread(const struct frozen *f, pid_t pid)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		if (f->t[i].stopped)
+			return f->t[i].tid;
+	return pid;
+}
+
 static int scan_frozen(void *arg, const struct frozen *f)
 {
 	struct scan_job *job = arg;
@@ -35,8 +48,8 @@ static int scan_frozen(void *arg, const struct frozen *f)
 	uint64_t deadline = ls->max_pause_ns ? f->stopped_ns + ls->max_pause_ns : 0;
 
 	ls->st.seize_err = f->seize_err;
-	return reach_scan_process(job->pid, f->t, f->nr, ls->addr, ls->size, ls->nr,
-				  job->unknown_heap, deadline, ls->cls, &ls->st);
+	return reach_scan_process(live_thread(f, job->pid), f->t, f->nr, ls->addr, ls->size,
+				  ls->nr, job->unknown_heap, deadline, ls->cls, &ls->st);
 }
 
 static const struct alloc_rec *sort_recs;

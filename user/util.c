@@ -239,6 +239,32 @@ int check_target_pid(int *pid)
 	return 0;
 }
 
+/*
+ * A process whose leader called pthread_exit() runs on in its other
+ * threads, the leader a zombie without memory: /proc/PID/maps is empty,
+ * and so are the files memlens opens to hook the allocators. Said in one
+ * line, with what to do instead (HINT), not as "maps no allocator".
+ */
+int check_leader_alive(int pid, const char *hint)
+{
+	char path[64], buf[512], *p;
+	char state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;	/* gone: said by who looks next */
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p || sscanf(p, ") %c", &state) != 1 || state != 'Z')
+		return 0;
+	error_msg("pid %d's main thread has exited (pthread_exit) and its other threads run on: "
+		  "/proc/%d shows none of its memory, and its allocators cannot be found; %s",
+		  pid, pid, hint);
+	return -ESRCH;
+}
+
 /* The process (thread group) that thread PID belongs to. */
 int pid_tgid(int pid)
 {
