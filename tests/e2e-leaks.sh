@@ -614,6 +614,10 @@ test_errors() {
 	libm=$(dirname "$(ldd "$LEAKY" | awk '/libc\.so/ {print $3}')")/libm.so.6
 	expect_error "allocator symbol missing" 1 "memlens: symbol malloc not found in $libm" \
 		"$MEMLENS" leaks --libc "$libm" -- "$LEAKY"
+	# kthreadd: before, "maps no allocator ... use --allocator PATH".
+	expect_error "a kernel thread" 1 \
+		"memlens: pid 2 is a kernel thread: it has no user memory (memlens kmem -p 2 shows its kernel allocations)" \
+		"$MEMLENS" leaks -p 2 -n 1
 	start_static
 	# Static and stripped: no malloc symbol to hook (e2e-allocators.sh
 	# traces a static binary that has its symbols).

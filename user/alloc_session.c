@@ -819,7 +819,7 @@ int alloc_session_run(struct session_opts *o)
 	if (check_privileges() || check_host_pids() || check_btf() || ensure_tracefs())
 		return 1;
 	if (o->pid && (check_target_pid(&o->pid) ||
-		       check_leader_alive(o->pid, "start the program under memlens instead")))
+		       check_user_memory(o->pid, "start the program under memlens instead")))
 		return 1;
 	setup_libbpf_logging();
 	catch_stop_signals();

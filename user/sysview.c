@@ -331,7 +331,7 @@ int sysview_open(struct view_opts *o, struct sysview **out)
 	if (check_privileges() || check_host_pids() || check_btf() || ensure_tracefs())
 		return -EPERM;
 	if (o->pid && (check_target_pid(&o->pid) ||
-		       (!o->no_uprobes && check_leader_alive(o->pid, "use --no-uprobes"))))
+		       (!o->no_uprobes && check_user_memory(o->pid, "use --no-uprobes"))))
 		return -ESRCH;
 	v = calloc(1, sizeof(*v));
 	if (!v)

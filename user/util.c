@@ -239,15 +239,19 @@ int check_target_pid(int *pid)
 	return 0;
 }
 
+#define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
+
 /*
- * A process whose leader called pthread_exit() runs on in its other
+ * Has PID user memory to hook allocators in? Not a kernel thread; nor a
+ * process whose leader called pthread_exit() and runs on in its other
  * threads, the leader a zombie without memory: /proc/PID/maps is empty,
  * and so are the files memlens opens to hook the allocators. Said in one
  * line, with what to do instead (HINT), not as "maps no allocator".
  */
-int check_leader_alive(int pid, const char *hint)
+int check_user_memory(int pid, const char *hint)
 {
 	char path[64], buf[512], *p;
+	unsigned int flags = 0;
 	char state = 0;
 	FILE *f;
 
@@ -257,7 +261,15 @@ int check_leader_alive(int pid, const char *hint)
 		return 0;	/* gone: said by who looks next */
 	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
 	fclose(f);
-	if (!p || sscanf(p, ") %c", &state) != 1 || state != 'Z')
+	/* ") state ppid pgrp session tty_nr tpgid flags" */
+	if (!p || sscanf(p, ") %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
+		return 0;
+	if (flags & PF_KTHREAD) {
+		error_msg("pid %d is a kernel thread: it has no user memory (memlens kmem -p %d "
+			  "shows its kernel allocations)", pid, pid);
+		return -EINVAL;
+	}
+	if (state != 'Z')
 		return 0;
 	error_msg("pid %d's main thread has exited (pthread_exit) and its other threads run on: "
 		  "/proc/%d shows none of its memory, and its allocators cannot be found; %s",

@@ -41,8 +41,11 @@ int check_pid(int pid);
 /* -p PID: it exists; a thread's id becomes its process's, said in one line. */
 int check_target_pid(int *pid);
 int pid_tgid(int pid);
-/* -p PID for uprobes: not a process whose leader exited, said in one line with HINT. */
-int check_leader_alive(int pid, const char *hint);
+/*
+ * -p PID for uprobes: not a kernel thread, nor a process whose leader
+ * exited (said in one line with HINT).
+ */
+int check_user_memory(int pid, const char *hint);
 void sanitize_name(char *s);
 int read_comm(int pid, char *buf, int len);
 int parse_uint(const char *s, const char *what, unsigned long long max, unsigned long long *out);
