@@ -219,7 +219,7 @@ $(OUTPUT)/exec_after_alloc: tests/workloads/exec_after_alloc.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
 
 $(OUTPUT)/main_exits: tests/workloads/main_exits.c tests/workloads/handshake.h | $(OUTPUT)
-	$(CC) $(WORKLOAD_CFLAGS) $< -o $@
+	$(CC) $(WORKLOAD_CFLAGS) $< -ldl -o $@
 
 $(OUTPUT)/map_calls: tests/workloads/map_calls.c | $(OUTPUT)
 	$(CC) $(WORKLOAD_CFLAGS) $< -o $@

@@ -570,7 +570,7 @@ test_command_signals() {
 }
 
 test_errors() {
-	local gone libm jemalloc static_pid
+	local gone libm jemalloc static_pid zombie holder i
 	true &
 	gone=$!
 	wait "$gone"
@@ -618,6 +618,18 @@ test_errors() {
 	expect_error "a kernel thread" 1 \
 		"memlens: pid 2 is a kernel thread: it has no user memory (memlens kmem -p 2 shows its kernel allocations)" \
 		"$MEMLENS" leaks -p 2 -n 1
+	# A zombie: sleep does not reap the child its shell started.
+	bash -c 'sleep 0 & echo $! >"$0"; exec sleep 30' "$tmp/zombie.pid" &
+	holder=$!
+	for ((i = 0; i < 50; i++)); do
+		zombie=$(cat "$tmp/zombie.pid" 2>/dev/null)
+		[ -n "$zombie" ] && grep -q '^State:.Z' "/proc/$zombie/status" 2>/dev/null && break
+		sleep 0.1
+	done
+	expect_error "a zombie" 1 "memlens: pid $zombie has exited (a zombie its parent has not reaped)" \
+		"$MEMLENS" leaks -p "$zombie" -n 1
+	kill "$holder"
+	wait "$holder" 2>/dev/null
 	start_static
 	# Static and stripped: no malloc symbol to hook (e2e-allocators.sh
 	# traces a static binary that has its symbols).

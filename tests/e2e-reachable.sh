@@ -16,8 +16,9 @@ cd "$(dirname "$0")/.."
 
 GRAPHS=$PWD/build/reach_graphs
 MAIN_EXITS=$PWD/build/main_exits
+DSO_LEAK=$PWD/build/libdso_leak.so
 require_root_and_build e2e-reachable
-for f in "$GRAPHS" "$MAIN_EXITS"; do
+for f in "$GRAPHS" "$MAIN_EXITS" "$DSO_LEAK"; do
 	[ -x "$f" ] || { echo "e2e-reachable: $f missing: build first (make e2e)" >&2; exit 1; }
 done
 
@@ -261,7 +262,6 @@ text_classes() {
 	grep -E '^[0-9]+ bytes in [0-9]+ allocations' "$1" | sed 's/, oldest [^,]*, stack [0-9a-f]*//' | sort
 }
 
-# record, then report: the classes the live leaks gave, exactly, in JSON, text and pprof.
 # in_worker REPORT FUNC: "allocations bytes class-allocations class-bytes"
 # of the stacks that begin at FUNC, for the class CLASS ($3).
 in_worker() {
@@ -273,17 +273,22 @@ in_worker() {
 # leader, a zombie, has no registers, no stack and no memory, and never
 # stops. The scan leaves it out and reads the process through the thread
 # it stopped; before, it waited a second for the leader, then read
-# nothing: PARTIAL, every block "not scanned". -p cannot find the
-# allocators of such a process (its /proc/PID/maps is empty): said.
+# nothing: PARTIAL, every block "not scanned". A library it dlopens then
+# is read through that thread too (the leader's /proc/PID/maps is empty):
+# before, its frames went unnamed and its stacks stopped there. -p cannot
+# find the allocators of such a process: said.
 test_main_exited() {
 	local r pid fd
-	r=$("$MEMLENS" leaks --json -t 0 -- "$MAIN_EXITS" 2>/dev/null | tail -n 1)
+	r=$("$MEMLENS" leaks --json -t 0 -- "$MAIN_EXITS" "$DSO_LEAK" 2>/dev/null | tail -n 1)
 	check_eq "main thread exited: threads scanned, not stopped, partial" "1 0 false" \
 		"$(jq -r '.scan | "\(.threads) \(.threads_not_stopped) \(.partial)"' <<<"$r")"
 	check_eq "main thread exited: leak_in_worker(), 7 x 4096 still reachable" \
 		"7 28672 7 28672" "$(in_worker "$r" leak_in_worker still_reachable)"
 	check_eq "main thread exited: lose_in_worker(), 3 x 1000 definitely lost" \
 		"3 3000 3 3000" "$(in_worker "$r" lose_in_worker definitely_lost)"
+	check_eq "main thread exited, dlopen after: leak_in_dso(), 3 x 512 from worker, 2 lost" \
+		"3 1536 2 1024 worker" \
+		"$(in_worker "$r" leak_in_dso definitely_lost) $(callers "$r" leak_in_dso)"
 	mkfifo "$tmp/main_exits.in"
 	exec {fd}<>"$tmp/main_exits.in"
 	"$MAIN_EXITS" --wait <&$fd >"$tmp/main_exits.out" &
@@ -300,6 +305,7 @@ test_main_exited() {
 	wait "$pid"
 }
 
+# record, then report: the classes the live leaks gave, exactly, in JSON, text and pprof.
 test_record() {
 	local live rep rec=$tmp/graphs.mlr pb=$tmp/rec.pb.gz
 	live=$("$MEMLENS" leaks --json -t 0 -- "$GRAPHS" all 2>/dev/null)

@@ -80,28 +80,6 @@ static void read_regs(struct reach_thread *t)
 	t->stopped = true;
 }
 
-/*
- * Has thread TID of PID exited? A leader that called pthread_exit() stays
- * in the task list, a zombie, until the last thread goes: it has no
- * registers and no stack to scan, and would never stop.
- */
-static bool thread_dead(pid_t pid, pid_t tid)
-{
-	char path[64], buf[512], *p;
-	char state = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	if (!p || sscanf(p, ") %c", &state) != 1)
-		return false;
-	return state == 'Z' || state == 'X';
-}
-
 /* Interrupt (seize first) the threads of PID not known yet: how many new. */
 static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_already)
 {
@@ -118,7 +96,11 @@ static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_al
 		pid_t tid = atoi(de->d_name);
 		bool held = false;
 
-		if (tid <= 0 || known(f, tid) || thread_dead(f->pid, tid))
+		/*
+		 * A leader that called pthread_exit() stays in the list, a
+		 * zombie while the others run on, and would never stop.
+		 */
+		if (tid <= 0 || known(f, tid) || (tid == f->pid && thread_exited(f->pid, tid)))
 			continue;
 		err = add_thread(f, tid);
 		if (err)
@@ -132,8 +114,8 @@ static int take_new_threads(struct frozen *f, const pid_t *already, size_t nr_al
 		}
 		/* No options: its clones are not ours, and nothing stays traced after. */
 		if (f->seized && ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
-			/* Gone; or traced already (gdb, strace), or Yama: not stopped, said. */
-			if (errno != ESRCH && !f->seize_err)
+			/* Gone, or exiting (EPERM); or traced already (gdb, strace), or Yama: said. */
+			if (errno != ESRCH && !f->seize_err && !thread_exited(f->pid, tid))
 				f->seize_err = errno;
 			continue;
 		}
@@ -171,6 +153,17 @@ static void wait_stops(struct frozen *f, uint64_t deadline)
 	}
 }
 
+/*
+ * Threads that exited instead of stopping hold no roots, and are no
+ * thread left unseen. Marked, not dropped: their exit is still to be
+ * waited for (freeze_release(), the holder).
+ */
+static void mark_exited(struct frozen *f)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		f->t[i].exited = !f->t[i].stopped && thread_exited(f->pid, f->t[i].tid);
+}
+
 int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
 		size_t nr_already, int wait_ms)
 {
@@ -188,6 +181,7 @@ int freeze_stop(struct frozen *f, pid_t pid, bool seize, const pid_t *already,
 			return n;
 		wait_stops(f, deadline);
 	} while (n > 0 && monotonic_ns() < deadline);
+	mark_exited(f);
 	return f->nr ? 0 : -ESRCH;
 }
 

@@ -21,6 +21,7 @@
 struct reach_thread {
 	pid_t tid;
 	bool stopped;		/* its registers were read */
+	bool exited;		/* not stopped: it exited instead */
 	uint64_t sp;
 	uint64_t fs_base;
 	uint64_t regs[32];

@@ -598,10 +598,10 @@ static int rehook_allocators(struct alloc_session *s, bool profile)
 		return 0;
 	alloc_probes_detach(s->probes);
 	s->probes = NULL;
-	if (pid_gone(pid))
+	if (process_exited(pid))
 		return 0;
 	err = hook_allocator_file(s, pid, profile);
-	return err && pid_gone(pid) ? 0 : err;
+	return err && process_exited(pid) ? 0 : err;
 }
 
 /*
@@ -805,10 +805,9 @@ const struct group_source outstanding_blocks = {
 /* --- a Go program's allocation profile: memlens allocs ---------------- */
 
 /*
- * The executable of the target: /proc/PID/exe (the very file, in whatever
- * mount namespace), or the command we will start.
+ * The image process PID runs: /proc/PID/exe (the very file, in whatever
+ * mount namespace), and its name.
  */
-/* The image process PID runs, /proc/PID/exe (the very file), and its name. */
 static int go_program_of(struct alloc_session *s, int pid)
 {
 	ssize_t n;
@@ -818,10 +817,10 @@ static int go_program_of(struct alloc_session *s, int pid)
 	if (n < 0)
 		return -errno;
 	s->program_name[n] = '\0';
-	snprintf(s->allocator, sizeof(s->allocator), "runtime.mallocgc in %s", s->program_name);
 	return 0;
 }
 
+/* The executable of the target: -p's, or the command we will start. */
 static int go_check_target(struct alloc_session *s)
 {
 	char **cmd = s->opts->cmd;
@@ -868,7 +867,8 @@ static int go_hook(struct alloc_session *s, int target)
 /*
  * After an exec from a thread (see rehook_allocators()): the new image,
  * /proc/PID/exe, whatever it is now (a Go server that re-execs itself, or
- * another program). What the old one allocated stays in the profile.
+ * another program). What the old one allocated stays in the profile,
+ * named with the symbols of the files mapped when it is read.
  */
 static int go_rehook(struct alloc_session *s)
 {
@@ -878,14 +878,15 @@ static int go_rehook(struct alloc_session *s)
 	s->go_probes = NULL;
 	err = go_program_of(s, pid);
 	if (err)
-		return pid_gone(pid) ? 0 : err;
+		return process_exited(pid) ? 0 : err;
 	if (!go_binary(s->program)) {
 		info_once("pid %d exec'd %s, not a Go program: its allocations are not seen",
 			  pid, s->program_name);
 		return 0;
 	}
+	snprintf(s->allocator, sizeof(s->allocator), "runtime.mallocgc in %s", s->program_name);
 	err = go_hook(s, pid);
-	return err && pid_gone(pid) ? 0 : err;
+	return err && process_exited(pid) ? 0 : err;
 }
 
 /*

@@ -82,7 +82,8 @@ int vma_list_load(int pid, struct vma_list *list)
 	FILE *f;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	/* A leader gone with pthread_exit() has empty maps: a live thread's. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", proc_mm_pid(pid));
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -134,7 +135,7 @@ bool path_is_libc(const char *path)
 
 void vma_map_files_path(int pid, const struct vma *v, char *buf, size_t len)
 {
-	snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid,
+	snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", proc_mm_pid(pid),
 		 (unsigned long long)v->start, (unsigned long long)v->end);
 }
 
@@ -183,7 +184,7 @@ int vma_open_file(int pid, const struct vma *v)
 	fd = open_regular(path);
 	if (fd >= 0)
 		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, v->path);
+	snprintf(path, sizeof(path), "/proc/%d/root%s", proc_mm_pid(pid), v->path);
 	fd = open_regular(path);
 	if (fd >= 0 || v->deleted || v->path[0] != '/' || !v->ctime_ns)
 		return fd;

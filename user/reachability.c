@@ -793,8 +793,10 @@ int reach_scan_process(pid_t pid, const struct reach_thread *t, size_t nr_thread
 		goto out;
 	for (size_t i = 0; i < nr; i++)
 		blocks[i] = (struct reach_range){ addr[i], addr[i] + size[i] };
-	st->threads = nr_threads;
 	for (size_t i = 0; i < nr_threads; i++) {
+		if (t[i].exited)
+			continue;	/* no roots, and nothing unseen */
+		st->threads++;
 		if (!t[i].stopped) {
 			st->threads_not_stopped++;
 			in.threads_unseen = true;

@@ -389,8 +389,11 @@ void sysview_close(struct sysview *v)
  */
 static void follow_exec(struct sysview *v)
 {
-	if (v->thread_execed)
+	if (v->thread_execed) {
 		alloc_hooks_exec(v->hooks);
+		/* The second counts from now: closing may have taken more. */
+		v->follow_until_ns = monotonic_ns() + FOLLOW_EXEC_FOR_NS;
+	}
 	v->thread_execed = false;
 	v->follow_exec = !hook_allocators_of(v, v->opts->pid) &&
 			 monotonic_ns() < v->follow_until_ns;

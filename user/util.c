@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Diagnostics, environment checks and option parsing shared by subcommands. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -241,6 +242,82 @@ int check_target_pid(int *pid)
 
 #define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
 
+/* State and flags of /proc/PID/task/TID/stat (TID 0: /proc/PID/stat); 0 if unreadable. */
+static char task_stat(pid_t pid, pid_t tid, unsigned int *flags)
+{
+	char path[64], buf[512], *p;
+	char state = 0;
+	FILE *f;
+
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* ") state ppid pgrp session tty_nr tpgid flags" */
+	if (!p || sscanf(p, ") %c %*d %*d %*d %*d %*d %u", &state, flags) != 2)
+		return 0;
+	return state;
+}
+
+bool thread_exited(pid_t pid, pid_t tid)
+{
+	unsigned int flags;
+	char state;
+
+	errno = 0;
+	state = task_stat(pid, tid, &flags);
+	if (!state)
+		return errno == ENOENT || errno == ESRCH;
+	return state == 'Z' || state == 'X';
+}
+
+/* A thread of PID that has not exited, 0 if none. */
+static pid_t live_thread_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t tid = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!tid && (de = readdir(d))) {
+		pid_t t = atoi(de->d_name);
+
+		if (t > 0 && !thread_exited(pid, t))
+			tid = t;
+	}
+	closedir(d);
+	return tid;
+}
+
+pid_t proc_mm_pid(pid_t pid)
+{
+	unsigned int flags;
+	pid_t tid;
+
+	if (task_stat(pid, 0, &flags) != 'Z')
+		return pid;
+	tid = live_thread_of(pid);
+	return tid ? tid : pid;
+}
+
+bool process_exited(pid_t pid)
+{
+	unsigned int flags;
+
+	if (pid_gone(pid))
+		return true;
+	return task_stat(pid, 0, &flags) == 'Z' && !live_thread_of(pid);
+}
+
 /*
  * Has PID user memory to hook allocators in? Not a kernel thread; nor a
  * process whose leader called pthread_exit() and runs on in its other
@@ -250,20 +327,11 @@ int check_target_pid(int *pid)
  */
 int check_user_memory(int pid, const char *hint)
 {
-	char path[64], buf[512], *p;
 	unsigned int flags = 0;
-	char state = 0;
-	FILE *f;
+	char state = task_stat(pid, 0, &flags);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (!state)
 		return 0;	/* gone: said by who looks next */
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	/* ") state ppid pgrp session tty_nr tpgid flags" */
-	if (!p || sscanf(p, ") %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
-		return 0;
 	if (flags & PF_KTHREAD) {
 		error_msg("pid %d is a kernel thread: it has no user memory (memlens kmem -p %d "
 			  "shows its kernel allocations)", pid, pid);
@@ -271,6 +339,10 @@ int check_user_memory(int pid, const char *hint)
 	}
 	if (state != 'Z')
 		return 0;
+	if (!live_thread_of(pid)) {
+		error_msg("pid %d has exited (a zombie its parent has not reaped)", pid);
+		return -ESRCH;
+	}
 	error_msg("pid %d's main thread has exited (pthread_exit) and its other threads run on: "
 		  "/proc/%d shows none of its memory, and its allocators cannot be found; %s",
 		  pid, pid, hint);

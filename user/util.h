@@ -99,6 +99,16 @@ bool std_fd_was_closed(int fd);
 bool stop_requested(void);
 /* Has process PID exited and been reaped? */
 bool pid_gone(pid_t pid);
+/* Has thread TID of process PID exited (a zombie, or gone)? */
+bool thread_exited(pid_t pid, pid_t tid);
+/*
+ * The pid under /proc whose entries show process PID's memory: PID, or,
+ * once its leader has called pthread_exit() (a zombie without memory
+ * while the other threads run on), one of those.
+ */
+pid_t proc_mm_pid(pid_t pid);
+/* Has every thread of PID exited: gone, or a zombie not reaped yet? */
+bool process_exited(pid_t pid);
 /*
  * -p's process, whose exit ends kmem and reclaim as it ends top: a pidfd
  * that polls readable at its exit (a zombie too, and never another

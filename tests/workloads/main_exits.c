@@ -5,8 +5,10 @@
  * Once the leader is a zombie the worker keeps 7 x malloc(4096) in a
  * global (still reachable), loses 3 x malloc(1000) (definitely lost) and
  * exits. With --wait it says "ready" first, and goes on at a line on
- * stdin.
+ * stdin. With a library's path, it then dlopens it and calls its
+ * leak_in_dso() (dso_leak.c): code mapped after the leader is gone.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 void *volatile kept[7];
 void *volatile dropped;
+static const char *dso;
 
 __attribute__((noinline)) void leak_in_worker(int i)
 {
@@ -48,6 +51,19 @@ static char leader_state(void)
 	return state;
 }
 
+/*
+ * The stack below here, where malloc's frames were, zeroed: exit()'s own
+ * frames would otherwise hold its stale words, and a lost block's address
+ * among them would make it reachable.
+ */
+__attribute__((noinline)) void scrub_stack(void)
+{
+	volatile char junk[16384];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = 0;
+}
+
 static void *worker(void *wait)
 {
 	while (leader_state() != 'Z')
@@ -60,14 +76,30 @@ static void *worker(void *wait)
 		leak_in_worker(i);
 	for (int i = 0; i < 3; i++)
 		lose_in_worker();
+	if (dso) {
+		void *h = dlopen(dso, RTLD_NOW);
+		void (*leak)(void) = h ? (void (*)(void))dlsym(h, "leak_in_dso") : NULL;
+
+		if (!leak)
+			_exit(2);
+		leak();
+	}
+	scrub_stack();
 	exit(0);
 }
 
 int main(int argc, char **argv)
 {
+	const char *wait = NULL;
 	pthread_t t;
 
-	if (pthread_create(&t, NULL, worker, argc > 1 && !strcmp(argv[1], "--wait") ? "" : NULL))
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--wait"))
+			wait = "";
+		else
+			dso = argv[i];
+	}
+	if (pthread_create(&t, NULL, worker, (void *)wait))
 		return 1;
 	pthread_exit(NULL);
 }
