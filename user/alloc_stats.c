@@ -72,7 +72,6 @@ static const char *const stat_losses[STAT_NR] = {
 	[STAT_FILES_GIVEN_UP] = "files not read to name frames: no answer in time (a hung file system?)",
 	[STAT_STACK_RECLAIMED_EARLY] = "stacks not captured: reclaimed before their block was stored (a task held up for seconds)",
 	[STAT_NEW_UNFOLLOWED] = "operator new calls not followed, so that C++ exceptions pass (memlens doctor): their blocks not counted unless the new calls a hooked allocator",
-	[STAT_CHILDREN_UNTRACED] = "processes forked, not traced: memlens traces one process, and their allocations are in no report (trace one with -p PID)",
 };
 
 const char *alloc_stat_loss(enum alloc_stat stat)

@@ -222,6 +222,11 @@ void report_print_losses(FILE *out, const struct stack_report *r)
 		if (r->stats[i] && what)
 			fprintf(out, "LOST: %" PRIu64 " %s\n", r->stats[i], what);
 	}
+	/* Nothing of the process lost, but what a report of it cannot show. */
+	if (r->stats[STAT_CHILDREN_UNTRACED])
+		fprintf(out, "NOTE: %" PRIu64 " child process%s not traced: memlens traces one "
+			"process (trace a child with -p PID)\n", r->stats[STAT_CHILDREN_UNTRACED],
+			r->stats[STAT_CHILDREN_UNTRACED] == 1 ? "" : "es");
 }
 
 static void format_time(time_t t, const char *fmt, char *buf, size_t len)

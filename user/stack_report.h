@@ -82,7 +82,7 @@ void frame_print_text(FILE *out, const struct frame_info *f);
 /* The same as a JSON object: addr, symbol, offset, module, file, line. */
 void frame_print_json(FILE *out, const struct frame_info *f);
 void report_print_text(FILE *out, const struct stack_report *r);
-/* Its LOST: lines alone, for outputs that have no room for them (--folded: stderr). */
+/* Its LOST: and NOTE: lines alone, for outputs that have no room for them (--folded: stderr). */
 void report_print_losses(FILE *out, const struct stack_report *r);
 void report_print_json(FILE *out, const struct stack_report *r);
 /* A frame as a flame graph names it: its function, else module+offset, else the address. */
