@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,29 +204,6 @@ void stall_stacks_early(struct stall_stacks *s, uint32_t tgid, const char *comm)
 	s->nr_early--;
 }
 
-/* Has process TGID exited: gone, or a zombie with no thread left (its events all sent)? */
-static bool exited(uint32_t tgid)
-{
-	char path[64], buf[512], *p;
-	unsigned int threads = 0;
-	char state = 0;
-	FILE *f;
-
-	if (kill(tgid, 0) && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%u/stat", tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime prio nice threads" */
-	if (!p || sscanf(p, ") %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %u",
-			 &state, &threads) != 2)
-		return false;
-	return state == 'Z' && threads <= 1;
-}
-
 void stall_stacks_prune(struct stall_stacks *s)
 {
 	for (size_t i = 0; i < s->nr_procs;) {
@@ -247,7 +223,8 @@ void stall_stacks_prune(struct stall_stacks *s)
 			s->nr_early--;
 			continue;
 		}
-		ps->gone = exited(ps->tgid);
+		/* Gone, or a zombie with no thread left: its events all sent. */
+		ps->gone = process_exited(ps->tgid);
 		i++;
 	}
 }
