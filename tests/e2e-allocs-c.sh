@@ -294,8 +294,7 @@ test_exec_from_thread() {
 		check_eq "$name: the old image's before_exec(), 5 x malloc(1000)" "5 5000" \
 			"$(first "$report" before_exec)"
 		check_eq "$name: the new image's leak_* calls" "13 1087860" \
-			"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
-				| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$report")"
+			"$(leaked "$report")"
 	done
 }
 

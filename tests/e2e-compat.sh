@@ -22,12 +22,6 @@ require_root_and_build compat
 # The DWARF unwinder is another suite's matter: frame pointers here.
 UNWIND=(--unwind fp)
 
-# leaked REPORT: "blocks bytes" of the stacks through a leak_* function.
-leaked() {
-	jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
-		| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$1"
-}
-
 # group REPORT FUNC: "allocations bytes" of the stacks through FUNC.
 group() {
 	jq -r --arg f "$2" '[.stacks[] | select(any(.frames[]; .symbol == $f))]

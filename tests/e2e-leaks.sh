@@ -48,8 +48,7 @@ check_leaks() {
 		"$(group "$r" pthread_create) $(group "$r" _dl_map_object)"
 	check_eq "$name: nothing freed is reported (no churn stack)" "0 0 0" "$(group "$r" churn)"
 	check_eq "$name: all leak_* stacks together: 13 blocks, 1156488 bytes" "13 1156488" \
-		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
-			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+		"$(leaked "$r")"
 	check_eq "$name: file:line of leak_here" "leaky.c" \
 		"$(jq -r '[.stacks[] | select(.frames[0].symbol == "leak_here")][0].frames[0].file' <<<"$r" | xargs basename)"
 	# 20 churn rounds x (malloc(huge), calloc overflow, realloc(p, huge)).
@@ -106,8 +105,7 @@ test_exec() {
 		check_eq "$name: the old image's 5 blocks are not reported" "0 0 0" \
 			"$(group "$r" before_exec)"
 		check_eq "$name: the new image's leaks are" "13 1156488" \
-			"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
-				| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+			"$(leaked "$r")"
 		check_eq "$name: comm of the new image" "leaky" "$(jq -r .comm <<<"$r")"
 		# Old links kept while new ones hooked the same files ran too: each
 		# call counted twice, a return lost per call (the review of 19e4867).
@@ -147,8 +145,7 @@ test_exec_attached() {
 	r=$(tail -n 1 "$out")
 	check_eq "exec under -p: exit code, the process exited" "0 true" "$rc $(jq .exited <<<"$r")"
 	check_eq "exec under -p: the new image's leaks are" "13 1156488" \
-		"$(jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
-			| "\(map(.allocations) | add) \(map(.bytes) | add)"' <<<"$r")"
+		"$(leaked "$r")"
 }
 
 # memlens traces one process: a shell that runs leaky and goes on forked

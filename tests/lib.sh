@@ -117,6 +117,12 @@ jq_true() {
 	out=$(jq -e "$@") && [ -n "$out" ]
 }
 
+# leaked REPORT: "blocks bytes" of the stacks through a leak_* function.
+leaked() {
+	jq -r '[.stacks[] | select(any(.frames[]; .symbol // "" | startswith("leak_")))]
+		| "\(map(.allocations) | add // 0) \(map(.bytes) | add // 0)"' <<<"$1"
+}
+
 # first REPORT FUNC (a leaks or allocs JSON report): "allocations bytes" of the stacks whose first frame,
 # the immediate caller of the allocator, is FUNC.
 first() {
