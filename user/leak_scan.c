@@ -31,7 +31,7 @@ struct scan_job {
  * stopped. A leader that called pthread_exit() has none (no mm), and its
  * process's other threads run on.
  */
-static pid_t live_thread(const struct frozen *f, pid_t pid)
+static pid_t stopped_thread(const struct frozen *f, pid_t pid)
 {
 	for (size_t i = 0; i < f->nr; i++)
 		if (f->t[i].stopped)
@@ -48,7 +48,7 @@ static int scan_frozen(void *arg, const struct frozen *f)
 	uint64_t deadline = ls->max_pause_ns ? f->stopped_ns + ls->max_pause_ns : 0;
 
 	ls->st.seize_err = f->seize_err;
-	return reach_scan_process(live_thread(f, job->pid), f->t, f->nr, ls->addr, ls->size,
+	return reach_scan_process(stopped_thread(f, job->pid), f->t, f->nr, ls->addr, ls->size,
 				  ls->nr, job->unknown_heap, deadline, ls->cls, &ls->st);
 }
 
