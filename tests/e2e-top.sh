@@ -626,6 +626,10 @@ test_errors() {
 	gone=$!
 	wait "$gone"
 	expect_error "top: no such pid" 1 "memlens: pid $gone does not exist" "$MEMLENS" top -p "$gone"
+	# Before: "pid 2 maps no allocator (no malloc symbol): use --no-uprobes".
+	expect_error "top: a kernel thread" 1 \
+		"memlens: pid 2 is a kernel thread: it has no user memory (memlens kmem -p 2 shows its kernel allocations)" \
+		"$MEMLENS" top -p 2
 	expect_error "top: sorting by stall without --reclaim" 2 \
 		"memlens: top: sorting by stall needs --reclaim" "$MEMLENS" top -s stall
 	expect_error "top: no such cgroup" 1 \
