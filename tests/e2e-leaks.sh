@@ -618,8 +618,9 @@ test_errors() {
 	expect_error "a kernel thread" 1 \
 		"memlens: pid 2 is a kernel thread: it has no user memory (memlens kmem -p 2 shows its kernel allocations)" \
 		"$MEMLENS" leaks -p 2 -n 1
-	# A zombie: sleep does not reap the child its shell started.
-	bash -c 'sleep 0 & echo $! >"$0"; exec sleep 30' "$tmp/zombie.pid" &
+	# A zombie: sleep does not reap the child its shell started, which
+	# exits once the shell is sleep (the shell itself would reap it).
+	bash -c 'sleep 0.5 & echo $! >"$0"; exec sleep 30' "$tmp/zombie.pid" &
 	holder=$!
 	for ((i = 0; i < 50; i++)); do
 		zombie=$(cat "$tmp/zombie.pid" 2>/dev/null)
