@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * handoff MODE PID LIB OFFSET: attach bench/handoff.bpf.c's programs for
- * MODE at the function at OFFSET (hex, a file offset) of LIB in PID, say
- * "tracing pid PID", and wait for SIGINT or SIGTERM:
+ * handoff MODE PID LIB OFFSET [FREE]: attach bench/handoff.bpf.c's programs
+ * for MODE at the function at OFFSET (hex, a file offset) of LIB in PID,
+ * say "tracing pid PID", and wait for SIGINT or SIGTERM:
  *   map      an entry and a return probe, the value in a per-thread map
  *   slot     the same, the value in a thread slot (an array element)
  *   task     the same, the value in task storage
  *   pair     an entry and a return probe whose programs do nothing
  *   cookie   a uprobe session, the value in its cookie
  *   session  a uprobe session whose program does nothing
+ *   bare     the least an exact leak tracer does: the thread slot's entry
+ *            and return, the return putting the block in a small table,
+ *            and an entry probe at FREE (free's probe site) taking it out
  * Sessions are attached with a raw BPF_LINK_CREATE (libbpf 1.4 has no
  * uprobe.session), as memlens does (kfeatures.c).
  */
@@ -27,13 +30,14 @@ static void stop(int sig)
 	(void)sig;
 }
 
-/* Load only PROG (and PROG2, if any) of SKEL. */
-static int load_only(struct handoff_bpf *skel, struct bpf_program *prog, struct bpf_program *prog2)
+/* Load only PROG (and PROG2 and PROG3, if any) of SKEL. */
+static int load_only(struct handoff_bpf *skel, struct bpf_program *prog, struct bpf_program *prog2,
+		     struct bpf_program *prog3)
 {
 	struct bpf_program *p;
 
 	bpf_object__for_each_program(p, skel->obj)
-		bpf_program__set_autoload(p, p == prog || p == prog2);
+		bpf_program__set_autoload(p, p == prog || p == prog2 || p == prog3);
 	if (!prog2)
 		bpf_program__set_expected_attach_type(prog, MEMLENS_TRACE_UPROBE_SESSION);
 	return handoff_bpf__load(skel);
@@ -45,7 +49,7 @@ static int attach_pair(struct handoff_bpf *skel, struct bpf_program *enter, stru
 {
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, e_opts, .offsets = &off, .cnt = 1);
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, r_opts, .offsets = &off, .cnt = 1, .retprobe = true);
-	int err = load_only(skel, enter, ret);
+	int err = load_only(skel, enter, ret, NULL);
 
 	if (err)
 		return err;
@@ -55,12 +59,33 @@ static int attach_pair(struct handoff_bpf *skel, struct bpf_program *enter, stru
 	return 0;
 }
 
+/* The bare tracer: slot_enter and bare_return at OFF, bare_free at FREE. */
+static int attach_bare(struct handoff_bpf *skel, const char *lib, unsigned long off,
+		       unsigned long free, int pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, e_opts, .offsets = &off, .cnt = 1);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, r_opts, .offsets = &off, .cnt = 1, .retprobe = true);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, f_opts, .offsets = &free, .cnt = 1);
+	int err = load_only(skel, skel->progs.slot_enter, skel->progs.bare_return,
+			    skel->progs.bare_free);
+
+	if (err)
+		return err;
+	if (!bpf_program__attach_uprobe_multi(skel->progs.slot_enter, pid, lib, NULL, &e_opts) ||
+	    !bpf_program__attach_uprobe_multi(skel->progs.bare_return, pid, lib, NULL, &r_opts) ||
+	    !bpf_program__attach_uprobe_multi(skel->progs.bare_free, pid, lib, NULL, &f_opts))
+		return -errno;
+	return 0;
+}
+
 static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
-		  unsigned long off, int pid)
+		  unsigned long off, unsigned long free, int pid)
 {
 	struct bpf_program *prog;
 	int err;
 
+	if (!strcmp(mode, "bare"))
+		return free ? attach_bare(skel, lib, off, free, pid) : -EINVAL;
 	if (!strcmp(mode, "map"))
 		return attach_pair(skel, skel->progs.map_enter, skel->progs.map_return, lib, off, pid);
 	if (!strcmp(mode, "task"))
@@ -75,7 +100,7 @@ static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
 		prog = skel->progs.empty_session;
 	else
 		return -EINVAL;
-	err = load_only(skel, prog, NULL);
+	err = load_only(skel, prog, NULL, NULL);
 	if (err)
 		return err;
 	err = uprobe_multi_link_create(bpf_program__fd(prog), MEMLENS_TRACE_UPROBE_SESSION, lib,
@@ -88,8 +113,8 @@ int main(int argc, char **argv)
 	struct handoff_bpf *skel;
 	int pid, err;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: handoff map|slot|task|pair|cookie|session PID LIB OFFSET\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: handoff map|slot|task|pair|cookie|session|bare PID LIB OFFSET [FREE]\n");
 		return 2;
 	}
 	pid = atoi(argv[2]);
@@ -98,7 +123,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "handoff: open: %s\n", strerror(errno));
 		return 1;
 	}
-	err = attach(argv[1], skel, argv[3], strtoul(argv[4], NULL, 16), pid);
+	err = attach(argv[1], skel, argv[3], strtoul(argv[4], NULL, 16),
+		     argc == 6 ? strtoul(argv[5], NULL, 16) : 0, pid);
 	if (err) {
 		fprintf(stderr, "handoff: %s: %s\n", argv[1], strerror(-err));
 		return 1;

@@ -62,6 +62,8 @@ skipfloor_tracer() { exec build/floor "$1" "$libc" "s$MALLOC" "$FREE"; }
 # Entries alone, no return: malloc and free as plain uprobes.
 entries_tracer() { exec build/floor "$1" "$libc" "$MALLOC" "$FREE"; }
 leaks_tracer() { exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
+# The least an exact leak tracer does, no stack (bench/handoff.bpf.c): a lower bound.
+bare_tracer() { exec build/handoff bare "$1" "$libc" "$MALLOC" "$FREE"; }
 # Without the table of recent blocks in front of the allocs map: every block in the map.
 maponly_tracer() { MEMLENS_ALLOC_BUCKETS=0 exec ./memlens leaks -i 3600 --unwind fp -p "$1"; }
 # Without thread slots: every thread's state in the threads hash map.
@@ -319,6 +321,7 @@ print_table() {
 		[leaks]="memlens leaks --unwind fp"
 		[maponly]="  the same, every block in the hash map (no table of recent blocks)"
 		[noslots]="  the same, every thread's state in the hash map (no thread slots)"
+		[bare]="  the least it could do: size to the return, block in a warm table, no stack"
 		[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
 		[uretprobe]="  the same without uprobe sessions"
 		[skipfloor]="  its floor: empty session on malloc's entry, skipping the return, and free"
@@ -347,7 +350,7 @@ print_table() {
 	done
 }
 
-ROWS="floor leaks maponly noslots sampled skipfloor uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
+ROWS="floor leaks maponly noslots bare sampled skipfloor uretprobe dwarf allocs allocs_dwarf allocs_exact hist top"
 # The sampled mode's own floor is an empty session (6.13): none without.
 if [ "$(./memlens doctor --json | jq .features.uprobe_session)" != true ]; then
 	ROWS=${ROWS/ skipfloor/}
