@@ -43,39 +43,42 @@ static int load_only(struct handoff_bpf *skel, struct bpf_program *prog, struct 
 	return handoff_bpf__load(skel);
 }
 
+/* PROG at OFF of LIB in PID: an entry probe, or a return probe if RET. */
+static int attach_at(struct bpf_program *prog, const char *lib, unsigned long off, int pid,
+		     bool ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = &off, .cnt = 1, .retprobe = ret);
+
+	return bpf_program__attach_uprobe_multi(prog, pid, lib, NULL, &opts) ? 0 : -errno;
+}
+
 /* ENTER and RET as an entry and a return probe. */
 static int attach_pair(struct handoff_bpf *skel, struct bpf_program *enter, struct bpf_program *ret,
 		       const char *lib, unsigned long off, int pid)
 {
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, e_opts, .offsets = &off, .cnt = 1);
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, r_opts, .offsets = &off, .cnt = 1, .retprobe = true);
 	int err = load_only(skel, enter, ret, NULL);
 
-	if (err)
-		return err;
-	if (!bpf_program__attach_uprobe_multi(enter, pid, lib, NULL, &e_opts) ||
-	    !bpf_program__attach_uprobe_multi(ret, pid, lib, NULL, &r_opts))
-		return -errno;
-	return 0;
+	if (!err)
+		err = attach_at(enter, lib, off, pid, false);
+	if (!err)
+		err = attach_at(ret, lib, off, pid, true);
+	return err;
 }
 
 /* The bare tracer: slot_enter and bare_return at OFF, bare_free at FREE. */
 static int attach_bare(struct handoff_bpf *skel, const char *lib, unsigned long off,
 		       unsigned long free, int pid)
 {
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, e_opts, .offsets = &off, .cnt = 1);
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, r_opts, .offsets = &off, .cnt = 1, .retprobe = true);
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, f_opts, .offsets = &free, .cnt = 1);
 	int err = load_only(skel, skel->progs.slot_enter, skel->progs.bare_return,
 			    skel->progs.bare_free);
 
-	if (err)
-		return err;
-	if (!bpf_program__attach_uprobe_multi(skel->progs.slot_enter, pid, lib, NULL, &e_opts) ||
-	    !bpf_program__attach_uprobe_multi(skel->progs.bare_return, pid, lib, NULL, &r_opts) ||
-	    !bpf_program__attach_uprobe_multi(skel->progs.bare_free, pid, lib, NULL, &f_opts))
-		return -errno;
-	return 0;
+	if (!err)
+		err = attach_at(skel->progs.slot_enter, lib, off, pid, false);
+	if (!err)
+		err = attach_at(skel->progs.bare_return, lib, off, pid, true);
+	if (!err)
+		err = attach_at(skel->progs.bare_free, lib, free, pid, false);
+	return err;
 }
 
 static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
