@@ -2,7 +2,8 @@
 /*
  * handoff MODE PID LIB OFFSET [FREE]: attach bench/handoff.bpf.c's programs
  * for MODE at the function at OFFSET (hex, a file offset) of LIB in PID,
- * say "tracing pid PID", and wait for SIGINT or SIGTERM:
+ * say "tracing pid PID", and wait for SIGINT or SIGTERM (FREE, bare's
+ * alone, is free's probe site):
  *   map      an entry and a return probe, the value in a per-thread map
  *   slot     the same, the value in a thread slot (an array element)
  *   task     the same, the value in task storage
@@ -11,11 +12,12 @@
  *   session  a uprobe session whose program does nothing
  *   bare     the least an exact leak tracer does: the thread slot's entry
  *            and return, the return putting the block in a small table,
- *            and an entry probe at FREE (free's probe site) taking it out
+ *            and an entry probe at FREE taking it out
  * Sessions are attached with a raw BPF_LINK_CREATE (libbpf 1.4 has no
  * uprobe.session), as memlens does (kfeatures.c).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +40,6 @@ static int load_only(struct handoff_bpf *skel, struct bpf_program *prog, struct 
 
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, p == prog || p == prog2 || p == prog3);
-	if (!prog2)
-		bpf_program__set_expected_attach_type(prog, MEMLENS_TRACE_UPROBE_SESSION);
 	return handoff_bpf__load(skel);
 }
 
@@ -65,9 +65,9 @@ static int attach_pair(struct handoff_bpf *skel, struct bpf_program *enter, stru
 	return err;
 }
 
-/* The bare tracer: slot_enter and bare_return at OFF, bare_free at FREE. */
+/* The bare tracer: slot_enter and bare_return at OFF, bare_free at FREE_OFF. */
 static int attach_bare(struct handoff_bpf *skel, const char *lib, unsigned long off,
-		       unsigned long free, int pid)
+		       unsigned long free_off, int pid)
 {
 	int err = load_only(skel, skel->progs.slot_enter, skel->progs.bare_return,
 			    skel->progs.bare_free);
@@ -77,18 +77,18 @@ static int attach_bare(struct handoff_bpf *skel, const char *lib, unsigned long 
 	if (!err)
 		err = attach_at(skel->progs.bare_return, lib, off, pid, true);
 	if (!err)
-		err = attach_at(skel->progs.bare_free, lib, free, pid, false);
+		err = attach_at(skel->progs.bare_free, lib, free_off, pid, false);
 	return err;
 }
 
 static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
-		  unsigned long off, unsigned long free, int pid)
+		  unsigned long off, unsigned long free_off, int pid)
 {
 	struct bpf_program *prog;
 	int err;
 
 	if (!strcmp(mode, "bare"))
-		return free ? attach_bare(skel, lib, off, free, pid) : -EINVAL;
+		return attach_bare(skel, lib, off, free_off, pid);
 	if (!strcmp(mode, "map"))
 		return attach_pair(skel, skel->progs.map_enter, skel->progs.map_return, lib, off, pid);
 	if (!strcmp(mode, "task"))
@@ -103,6 +103,7 @@ static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
 		prog = skel->progs.empty_session;
 	else
 		return -EINVAL;
+	bpf_program__set_expected_attach_type(prog, MEMLENS_TRACE_UPROBE_SESSION);
 	err = load_only(skel, prog, NULL, NULL);
 	if (err)
 		return err;
@@ -114,10 +115,12 @@ static int attach(const char *mode, struct handoff_bpf *skel, const char *lib,
 int main(int argc, char **argv)
 {
 	struct handoff_bpf *skel;
+	bool bare = argc > 1 && !strcmp(argv[1], "bare");
 	int pid, err;
 
-	if (argc != 5 && argc != 6) {
-		fprintf(stderr, "usage: handoff map|slot|task|pair|cookie|session|bare PID LIB OFFSET [FREE]\n");
+	if (argc != (bare ? 6 : 5)) {
+		fprintf(stderr, "usage: handoff map|slot|task|pair|cookie|session PID LIB OFFSET\n"
+				"       handoff bare PID LIB OFFSET FREE\n");
 		return 2;
 	}
 	pid = atoi(argv[2]);
@@ -127,7 +130,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = attach(argv[1], skel, argv[3], strtoul(argv[4], NULL, 16),
-		     argc == 6 ? strtoul(argv[5], NULL, 16) : 0, pid);
+		     bare ? strtoul(argv[5], NULL, 16) : 0, pid);
 	if (err) {
 		fprintf(stderr, "handoff: %s: %s\n", argv[1], strerror(-err));
 		return 1;

@@ -5,7 +5,8 @@
 # First the allocation tracers on mallocbench (free + malloc of 16..4096
 # bytes over 1000 live blocks): untraced; the floor, empty BPF programs
 # (build/floor) on the three sites memlens probes (malloc's entry and
-# return, free past its NULL test); each memlens mode; and bpftrace,
+# return, free past its NULL test); each memlens mode; the least an exact
+# leak tracer does there (build/handoff bare: no stack); and bpftrace,
 # heaptrack and libbpf-tools' memleak where they are on PATH. Runs are
 # interleaved, ROUNDS of each, and the medians compared: ns added per
 # malloc+free pair, and that against the floor's (memlens allocs: its
@@ -321,7 +322,7 @@ print_table() {
 		[leaks]="memlens leaks --unwind fp"
 		[maponly]="  the same, every block in the hash map (no table of recent blocks)"
 		[noslots]="  the same, every thread's state in the hash map (no thread slots)"
-		[bare]="  the least it could do: size to the return, block in a warm table, no stack"
+		[bare]="  the least it could do: size to the return, block in a warm table, no stack, no clock"
 		[sampled]="memlens leaks --unwind fp --sample-bytes 65536"
 		[uretprobe]="  the same without uprobe sessions"
 		[skipfloor]="  its floor: empty session on malloc's entry, skipping the return, and free"
