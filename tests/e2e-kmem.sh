@@ -209,6 +209,48 @@ expect_error "--folded needs --cache" 2 \
 	"memlens: kmem: --folded, --svg and --pprof are for the --cache stack report: name a cache" \
 	"$MEMLENS_BIN" kmem --folded
 
+# --- --cache: a name the kernel has no cache of; a merged cache ---------
+
+expect_error "--cache of no cache" 1 \
+	"memlens: kmem: no slab cache named no_such_cache (see /sys/kernel/slab)" \
+	"$MEMLENS_BIN" kmem --cache no_such_cache -n 1
+
+# merged_cache: "NAME FIRST N" for a cache of this host's kernel that SLUB
+# merged into FIRST, the one /proc/slabinfo lists of the N whose names
+# /sys/kernel/slab links to the same directory; nothing if none is.
+merged_cache() {
+	find /sys/kernel/slab -maxdepth 1 -type l -printf '%f %l\n' |
+		awk 'NR == FNR { if (FNR > 2) listed[$1] = 1; next }
+		     { link[$1] = $2; n[$2]++ }
+		     END {
+			for (c in link) {
+				if (c in listed || length(c) > 31)
+					continue
+				for (f in link)
+					if (f in listed && link[f] == link[c] && length(f) < 32) {
+						print c, f, n[link[c]]
+						exit
+					}
+			}
+		     }' /proc/slabinfo -
+}
+read -r merged first nmerged < <(merged_cache)
+if [ -z "$merged" ]; then
+	ok "--cache of a merged cache # SKIP no merged slab caches here (slab_nomerge?)"
+else
+	"$MEMLENS_BIN" kmem --cache "$merged" -j -n 1 -i 0.2 --no-pages >"$tmp/merged.json" \
+		2>"$tmp/merged.err"
+	check_eq "--cache $merged: said to be merged into $first, as one of $nmerged" \
+		"memlens: $merged is one of $nmerged slab caches merged into $first: the kernel allocates them as one, and the report is of all their objects" \
+		"$(head -n 1 "$tmp/merged.err")"
+	check_eq "--cache $merged: the report is of $first" '"'"$first"'"' \
+		"$(jq -c 'select(.type == "stacks") | .cache' "$tmp/merged.json")"
+	"$MEMLENS_BIN" kmem --cache "$first" -n 1 -i 0.2 --no-pages >/dev/null 2>"$tmp/merged.err"
+	check_eq "--cache $first: the others merged into it, said" \
+		"memlens: $((nmerged - 1)) other slab caches are merged into $first: the report is of their objects too" \
+		"$(head -n 1 "$tmp/merged.err")"
+fi
+
 # --- system-wide: the growth is charged to the process -----------------
 
 out=$tmp/all.json

@@ -47,6 +47,7 @@ struct kmem_env {
 	bool folded;			/* --cache report as folded lines */
 	const char *svg;		/* --cache report as a flame graph */
 	const char *pprof;		/* --cache report as a pprof heap profile */
+	char merged_into[KMEM_CACHE_NAME_LEN];	/* --cache's, if SLUB merged it */
 };
 
 static const char kmem_usage[] =
@@ -818,6 +819,38 @@ static int run(struct kmem_env *env, struct kmemview *v)
 	return err;
 }
 
+/*
+ * --cache NAME as the kernel knows it: a cache SLUB merged into another
+ * allocates as that one, by its name (kmem_cache_merged_into), and so is
+ * traced; a name the kernel has no cache of is an error. Said either way.
+ */
+static int resolve_cache(struct kmem_env *env)
+{
+	const char *name = env->ko.cache;
+	int merged, err;
+
+	if (!name || kmem_kmalloc_size(name))
+		return 0;
+	err = kmem_cache_merged_into("/sys/kernel/slab", "/proc/slabinfo", name, env->merged_into,
+				     sizeof(env->merged_into), &merged);
+	if (err == -ENOENT) {
+		error_msg("kmem: no slab cache named %s (see /sys/kernel/slab)", name);
+		return err;
+	}
+	if (err || merged == 1)
+		return 0;
+	if (strcmp(env->merged_into, name)) {
+		info_msg("%s is one of %d slab caches merged into %s: the kernel allocates them "
+			 "as one, and the report is of all their objects", name, merged,
+			 env->merged_into);
+		env->ko.cache = env->merged_into;
+	} else {
+		info_msg("%d other slab caches are merged into %s: the report is of their "
+			 "objects too", merged - 1, name);
+	}
+	return 0;
+}
+
 int cmd_kmem(int argc, char **argv)
 {
 	struct kmem_env env = {
@@ -845,6 +878,8 @@ int cmd_kmem(int argc, char **argv)
 	if (env.o.pid && check_target_pid(&env.o.pid))
 		return 1;
 	if (env.o.cgroup && memcg_resolve(env.o.cgroup, &env.ko.memcg))
+		return 1;
+	if (resolve_cache(&env))
 		return 1;
 	env.ko.pid = env.o.pid;
 	env.ko.comm = env.o.comm;

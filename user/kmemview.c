@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kmem.skel.h"
@@ -147,6 +149,87 @@ uint32_t kmem_kmalloc_size(const char *cache)
 		return *end || !n || n > UINT32_MAX ? 0 : n;
 	}
 	return 0;
+}
+
+/* The link SLAB_DIR/NAME, in BUF: -EINVAL for a directory, -ENOENT for none. */
+static int slab_link(const char *slab_dir, const char *name, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", slab_dir, name);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+/* How many entries of SLAB_DIR link to TARGET. */
+static int slab_links_to(const char *slab_dir, const char *target)
+{
+	char link[PATH_MAX];
+	struct dirent *de;
+	DIR *dir = opendir(slab_dir);
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.' && !slab_link(slab_dir, de->d_name, link, sizeof(link)) &&
+		    !strcmp(link, target))
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* The cache SLABINFO lists of those linked to TARGET, in INTO; -ESRCH if none. */
+static int slab_listed(const char *slabinfo, const char *slab_dir, const char *target,
+		       char *into, size_t len)
+{
+	char line[512], name[256], link[PATH_MAX];
+	FILE *f = fopen(slabinfo, "r");
+	int err = -ESRCH;
+
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s", name) != 1 || !strcmp(name, "slabinfo") || name[0] == '#')
+			continue;
+		if (slab_link(slab_dir, name, link, sizeof(link)) || strcmp(link, target))
+			continue;
+		err = snprintf(into, len, "%s", name) < (int)len ? 0 : -ENAMETOOLONG;
+	}
+	fclose(f);
+	return err;
+}
+
+int kmem_cache_merged_into(const char *slab_dir, const char *slabinfo, const char *name,
+			   char *into, size_t len, int *merged)
+{
+	char target[PATH_MAX];
+	struct stat st;
+	int err;
+
+	snprintf(into, len, "%s", name);
+	*merged = 1;
+	err = slab_link(slab_dir, name, target, sizeof(target));
+	if (err == -EINVAL)
+		return 0;		/* a directory: a cache that does not merge */
+	if (err == -ENOENT && stat(slab_dir, &st))
+		return -ENODEV;		/* no SLUB in sysfs: cannot tell */
+	if (err)
+		return err;
+	err = slab_links_to(slab_dir, target);
+	if (err >= 0) {
+		*merged = err;
+		err = slab_listed(slabinfo, slab_dir, target, into, len);
+	}
+	if (!err)
+		return 0;
+	snprintf(into, len, "%s", name);
+	/* NAME is a cache: what is missing now (slabinfo) only keeps from telling. */
+	return err == -ENOENT ? -ENODEV : err;
 }
 
 uint32_t kmem_objects_for(uint64_t in_use, uint64_t mem_total)

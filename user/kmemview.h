@@ -81,6 +81,22 @@ struct kmem_bpf;
  */
 uint32_t kmem_kmalloc_size(const char *cache);
 
+/*
+ * SLUB merges caches of one object size and compatible flags into one
+ * struct kmem_cache, named after the first of them: the tracepoints, and
+ * so memlens, know that name alone. Each cache has an entry in SLAB_DIR
+ * (/sys/kernel/slab): a directory of its own, or, for one that may merge,
+ * a link to the directory of all those it merged with, of which SLABINFO
+ * (/proc/slabinfo) lists the first.
+ *
+ * The name the objects of cache NAME go by, in INTO (LEN bytes), and in
+ * *MERGED how many caches share it (1: NAME alone). 0 if known; -ENOENT
+ * if SLAB_DIR has no cache NAME; another negative errno if it cannot
+ * tell (-ENODEV: no SLAB_DIR, as with SLAB before 6.8), INTO then NAME.
+ */
+int kmem_cache_merged_into(const char *slab_dir, const char *slabinfo, const char *name,
+			   char *into, size_t len, int *merged);
+
 int kmemview_open(const struct kmem_opts *o, struct kmemview **out);
 /* Stop tracing: the maps stay readable and hold still. */
 void kmemview_detach(struct kmemview *v);

@@ -21,6 +21,7 @@ static const struct {
 	{ "reclaim_bpf", test_reclaim_bpf },
 	{ "ksyms", test_ksyms },
 	{ "kernel_names", test_kernel_names },
+	{ "kmem_merged", test_kmem_merged },
 	{ "kmem_bpf", test_kmem_bpf },
 	{ "flamegraph", test_flamegraph },
 	{ "pprof", test_pprof },

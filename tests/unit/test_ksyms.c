@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Kernel symbols from a kallsyms text: text only, sorted, modules named. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "kmemview.h"
 #include "ksyms.h"
 #include "unit.h"
@@ -63,4 +67,79 @@ void test_kernel_names(void)
 	for (size_t i = 0; i < sizeof(kmalloc) / sizeof(kmalloc[0]); i++)
 		CHECK_U64(kmem_kmalloc_size(kmalloc[i].name), kmalloc[i].size);
 	CHECK_U64(kmem_kmalloc_size(NULL), 0);
+}
+
+/*
+ * --cache's merged caches, on a tree laid out as SLUB's sysfs: "dentry"
+ * a directory (it does not merge), "a", "first" and "c" links to one
+ * directory (merged, "first" the first, which slabinfo lists), "lone"
+ * the only link to another.
+ */
+void test_kmem_merged(void)
+{
+	char dir[] = "/tmp/memlens-unit.XXXXXX", slab[128], info[128], path[192], into[32];
+	static const char *const links[][2] = {
+		{ "a", ":0000056" }, { "first", ":0000056" }, { "c", ":0000056" }, { "lone", ":0000064" },
+	};
+	int merged;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(slab, sizeof(slab), "%s/slab", dir);
+	snprintf(info, sizeof(info), "%s/slabinfo", dir);
+	CHECK(kmem_cache_merged_into(slab, info, "a", into, sizeof(into), &merged) == -ENODEV);
+	CHECK_STR(into, "a");
+	CHECK(mkdir(slab, 0700) == 0);
+	for (const char *const *d = (const char *const[]){ "dentry", ":0000056", ":0000064", NULL };
+	     *d; d++) {
+		snprintf(path, sizeof(path), "%s/%s", slab, *d);
+		CHECK(mkdir(path, 0700) == 0);
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", slab, links[i][0]);
+		CHECK(symlink(links[i][1], path) == 0);
+	}
+	/* No slabinfo: merged with two others, into which is not known. */
+	CHECK(kmem_cache_merged_into(slab, info, "a", into, sizeof(into), &merged) == -ENODEV);
+	CHECK_STR(into, "a");
+	CHECK_U64(merged, 3);
+	f = fopen(info, "w");
+	CHECK(f != NULL);
+	if (!f)
+		goto out;
+	fputs("slabinfo - version: 2.1\n# name <active_objs> ...\n"
+	      "dentry 10 10 192 21 1 : tunables 0 0 0 : slabdata 1 1 0\n"
+	      "first 5 5 56 73 1 : tunables 0 0 0 : slabdata 1 1 0\n"
+	      "lone 1 1 64 64 1 : tunables 0 0 0 : slabdata 1 1 0\n", f);
+	fclose(f);
+	CHECK(kmem_cache_merged_into(slab, info, "a", into, sizeof(into), &merged) == 0);
+	CHECK_STR(into, "first");
+	CHECK_U64(merged, 3);
+	CHECK(kmem_cache_merged_into(slab, info, "first", into, sizeof(into), &merged) == 0);
+	CHECK_STR(into, "first");
+	CHECK_U64(merged, 3);
+	CHECK(kmem_cache_merged_into(slab, info, "lone", into, sizeof(into), &merged) == 0);
+	CHECK_STR(into, "lone");
+	CHECK_U64(merged, 1);
+	CHECK(kmem_cache_merged_into(slab, info, "dentry", into, sizeof(into), &merged) == 0);
+	CHECK_STR(into, "dentry");
+	CHECK_U64(merged, 1);
+	CHECK(kmem_cache_merged_into(slab, info, "nope", into, sizeof(into), &merged) == -ENOENT);
+	CHECK_STR(into, "nope");
+	/* The first's name too long for INTO: not known, INTO the name asked. */
+	CHECK(kmem_cache_merged_into(slab, info, "c", into, 3, &merged) == -ENAMETOOLONG);
+	CHECK_STR(into, "c");
+	unlink(info);
+out:
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", slab, links[i][0]);
+		unlink(path);
+	}
+	for (const char *const *d = (const char *const[]){ "dentry", ":0000056", ":0000064", NULL };
+	     *d; d++) {
+		snprintf(path, sizeof(path), "%s/%s", slab, *d);
+		rmdir(path);
+	}
+	rmdir(slab);
+	rmdir(dir);
 }

@@ -65,6 +65,7 @@ void test_episodes(void);
 void test_reclaim_bpf(void);
 void test_ksyms(void);
 void test_kernel_names(void);
+void test_kmem_merged(void);
 void test_recfile(void);
 void test_unwind_table(void);
 void test_cxx_forward(void);
