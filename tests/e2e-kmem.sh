@@ -212,12 +212,15 @@ expect_error "--folded needs --cache" 2 \
 # --- --cache: a name the kernel has no cache of; a merged cache ---------
 
 expect_error "--cache of no cache" 1 \
-	"memlens: kmem: no slab cache named no_such_cache (see /sys/kernel/slab)" \
+	"memlens: kmem: no slab cache named no_such_cache now (see /sys/kernel/slab; a module's caches are there once it is loaded)" \
 	"$MEMLENS_BIN" kmem --cache no_such_cache -n 1
+expect_error "--cache of a path" 2 "memlens: invalid cache name 'dentry/..'" \
+	"$MEMLENS_BIN" kmem --cache dentry/.. -n 1
 
 # merged_cache: "NAME FIRST N" for a cache of this host's kernel that SLUB
 # merged into FIRST, the one /proc/slabinfo lists of the N whose names
-# /sys/kernel/slab links to the same directory; nothing if none is.
+# /sys/kernel/slab links to the same directory; nothing if none is. Not
+# into a kmalloc cache: --cache refuses those (its objects are kmalloc's).
 merged_cache() {
 	find /sys/kernel/slab -maxdepth 1 -type l -printf '%f %l\n' |
 		awk 'NR == FNR { if (FNR > 2) listed[$1] = 1; next }
@@ -227,7 +230,8 @@ merged_cache() {
 				if (c in listed || length(c) > 31)
 					continue
 				for (f in link)
-					if (f in listed && link[f] == link[c] && length(f) < 32) {
+					if (f in listed && link[f] == link[c] && length(f) < 32 &&
+					    f !~ /kmalloc-/) {
 						print c, f, n[link[c]]
 						exit
 					}
@@ -246,8 +250,10 @@ else
 	check_eq "--cache $merged: the report is of $first" '"'"$first"'"' \
 		"$(jq -c 'select(.type == "stacks") | .cache' "$tmp/merged.json")"
 	"$MEMLENS_BIN" kmem --cache "$first" -n 1 -i 0.2 --no-pages >/dev/null 2>"$tmp/merged.err"
+	others="$((nmerged - 1)) other slab caches are"
+	[ "$nmerged" = 2 ] && others="1 other slab cache is"
 	check_eq "--cache $first: the others merged into it, said" \
-		"memlens: $((nmerged - 1)) other slab caches are merged into $first: the report is of their objects too" \
+		"memlens: $others merged into $first: the report is of their objects too" \
 		"$(head -n 1 "$tmp/merged.err")"
 fi
 

@@ -106,7 +106,8 @@ static int parse_kmem_opt(void *ctx, int opt, const char *arg)
 
 	switch (opt) {
 	case OPT_CACHE:
-		if (!*arg || strlen(arg) >= KMEM_CACHE_NAME_LEN) {
+		/* Not a path: the name looked up in /sys/kernel/slab. */
+		if (!*arg || strlen(arg) >= KMEM_CACHE_NAME_LEN || strchr(arg, '/') || *arg == '.') {
 			error_msg("invalid cache name '%s'", arg);
 			return -EINVAL;
 		}
@@ -826,7 +827,7 @@ static int run(struct kmem_env *env, struct kmemview *v)
  */
 static int resolve_cache(struct kmem_env *env)
 {
-	const char *name = env->ko.cache;
+	const char *name = env->ko.cache, *into = env->merged_into;
 	int merged, err;
 
 	if (!name || kmem_kmalloc_size(name))
@@ -834,20 +835,33 @@ static int resolve_cache(struct kmem_env *env)
 	err = kmem_cache_merged_into("/sys/kernel/slab", "/proc/slabinfo", name, env->merged_into,
 				     sizeof(env->merged_into), &merged);
 	if (err == -ENOENT) {
-		error_msg("kmem: no slab cache named %s (see /sys/kernel/slab)", name);
+		error_msg("kmem: no slab cache named %s now (see /sys/kernel/slab; a module's "
+			  "caches are there once it is loaded)", name);
 		return err;
 	}
-	if (err || merged == 1)
+	if (err == -ENODEV)
+		return 0;	/* no SLUB in sysfs: the name as given, as the kernel may know it */
+	if (err) {
+		info_msg("cannot tell whether slab cache %s is merged into another: %s", name,
+			 strerror(-err));
 		return 0;
-	if (strcmp(env->merged_into, name)) {
-		info_msg("%s is one of %d slab caches merged into %s: the kernel allocates them "
-			 "as one, and the report is of all their objects", name, merged,
-			 env->merged_into);
-		env->ko.cache = env->merged_into;
-	} else {
-		info_msg("%d other slab caches are merged into %s: the report is of their "
-			 "objects too", merged - 1, name);
 	}
+	if (merged == 1)
+		return 0;
+	if (!strcmp(into, name)) {
+		info_msg("%d other slab cache%s merged into %s: the report is of their objects too",
+			 merged - 1, merged == 2 ? " is" : "s are", name);
+		return 0;
+	}
+	/* Its objects are kmalloc's then, which --cache tells apart by size alone. */
+	if (kmem_kmalloc_size(into)) {
+		error_msg("kmem: %s is merged into %s, whose objects memlens tells by size only: "
+			  "--cache %s for all of them", name, into, into);
+		return -EINVAL;
+	}
+	info_msg("%s is one of %d slab caches merged into %s: the kernel allocates them as one, "
+		 "and the report is of all their objects", name, merged, into);
+	env->ko.cache = into;
 	return 0;
 }
 

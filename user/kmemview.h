@@ -90,9 +90,11 @@ uint32_t kmem_kmalloc_size(const char *cache);
  * (/proc/slabinfo) lists the first.
  *
  * The name the objects of cache NAME go by, in INTO (LEN bytes), and in
- * *MERGED how many caches share it (1: NAME alone). 0 if known; -ENOENT
- * if SLAB_DIR has no cache NAME; another negative errno if it cannot
- * tell (-ENODEV: no SLAB_DIR, as with SLAB before 6.8), INTO then NAME.
+ * *MERGED how many caches share it (1: NAME alone; a link left by a
+ * merged cache destroyed since counts too). 0 if known; -ENOENT if
+ * SLAB_DIR has no cache NAME; another negative errno if it cannot tell
+ * (-ENODEV: no SLAB_DIR, as with SLAB before 6.8), INTO then NAME and
+ * *MERGED as far as it was counted (1 if not).
  */
 int kmem_cache_merged_into(const char *slab_dir, const char *slabinfo, const char *name,
 			   char *into, size_t len, int *merged);

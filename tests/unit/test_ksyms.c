@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Kernel symbols from a kallsyms text: text only, sorted, modules named. */
+/*
+ * Kernel symbols from a kallsyms text: text only, sorted, modules named;
+ * and the names --cache takes (kmalloc classes, caches SLUB merged).
+ */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -73,45 +77,62 @@ void test_kernel_names(void)
  * --cache's merged caches, on a tree laid out as SLUB's sysfs: "dentry"
  * a directory (it does not merge), "a", "first" and "c" links to one
  * directory (merged, "first" the first, which slabinfo lists), "lone"
- * the only link to another.
+ * the only link to another (an id with flags, as SLUB makes some).
  */
+static const char *const slab_dirs[] = { "dentry", ":0000056", ":A-0000064" };
+static const char *const slab_links[][2] = {
+	{ "a", ":0000056" }, { "first", ":0000056" }, { "c", ":0000056" }, { "lone", ":A-0000064" },
+};
+
+static void slab_tree(const char *slab, bool make)
+{
+	char path[192];
+
+	for (size_t i = 0; i < sizeof(slab_links) / sizeof(slab_links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", slab, slab_links[i][0]);
+		if (make)
+			CHECK(symlink(slab_links[i][1], path) == 0);
+		else
+			unlink(path);
+	}
+	for (size_t i = 0; i < sizeof(slab_dirs) / sizeof(slab_dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", slab, slab_dirs[i]);
+		if (make)
+			CHECK(mkdir(path, 0700) == 0);
+		else
+			rmdir(path);
+	}
+}
+
 void test_kmem_merged(void)
 {
-	char dir[] = "/tmp/memlens-unit.XXXXXX", slab[128], info[128], path[192], into[32];
-	static const char *const links[][2] = {
-		{ "a", ":0000056" }, { "first", ":0000056" }, { "c", ":0000056" }, { "lone", ":0000064" },
-	};
+	char dir[] = "/tmp/memlens-unit.XXXXXX", slab[128], info[128], into[32];
 	int merged;
 	FILE *f;
 
-	CHECK(mkdtemp(dir) != NULL);
+	if (!mkdtemp(dir)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
 	snprintf(slab, sizeof(slab), "%s/slab", dir);
 	snprintf(info, sizeof(info), "%s/slabinfo", dir);
 	CHECK(kmem_cache_merged_into(slab, info, "a", into, sizeof(into), &merged) == -ENODEV);
 	CHECK_STR(into, "a");
 	CHECK(mkdir(slab, 0700) == 0);
-	for (const char *const *d = (const char *const[]){ "dentry", ":0000056", ":0000064", NULL };
-	     *d; d++) {
-		snprintf(path, sizeof(path), "%s/%s", slab, *d);
-		CHECK(mkdir(path, 0700) == 0);
-	}
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", slab, links[i][0]);
-		CHECK(symlink(links[i][1], path) == 0);
-	}
+	slab_tree(slab, true);
 	/* No slabinfo: merged with two others, into which is not known. */
 	CHECK(kmem_cache_merged_into(slab, info, "a", into, sizeof(into), &merged) == -ENODEV);
 	CHECK_STR(into, "a");
 	CHECK_U64(merged, 3);
 	f = fopen(info, "w");
 	CHECK(f != NULL);
-	if (!f)
-		goto out;
-	fputs("slabinfo - version: 2.1\n# name <active_objs> ...\n"
-	      "dentry 10 10 192 21 1 : tunables 0 0 0 : slabdata 1 1 0\n"
-	      "first 5 5 56 73 1 : tunables 0 0 0 : slabdata 1 1 0\n"
-	      "lone 1 1 64 64 1 : tunables 0 0 0 : slabdata 1 1 0\n", f);
-	fclose(f);
+	if (f) {
+		fputs("slabinfo - version: 2.1\n# name <active_objs> ...\n"
+		      "dentry 10 10 192 21 1 : tunables 0 0 0 : slabdata 1 1 0\n"
+		      "first 5 5 56 73 1 : tunables 0 0 0 : slabdata 1 1 0\n"
+		      "lone 1 1 64 64 1 : tunables 0 0 0 : slabdata 1 1 0\n", f);
+		fclose(f);
+	}
 	CHECK(kmem_cache_merged_into(slab, info, "a", into, sizeof(into), &merged) == 0);
 	CHECK_STR(into, "first");
 	CHECK_U64(merged, 3);
@@ -130,16 +151,7 @@ void test_kmem_merged(void)
 	CHECK(kmem_cache_merged_into(slab, info, "c", into, 3, &merged) == -ENAMETOOLONG);
 	CHECK_STR(into, "c");
 	unlink(info);
-out:
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", slab, links[i][0]);
-		unlink(path);
-	}
-	for (const char *const *d = (const char *const[]){ "dentry", ":0000056", ":0000064", NULL };
-	     *d; d++) {
-		snprintf(path, sizeof(path), "%s/%s", slab, *d);
-		rmdir(path);
-	}
+	slab_tree(slab, false);
 	rmdir(slab);
 	rmdir(dir);
 }
