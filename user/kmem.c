@@ -832,7 +832,7 @@ static int resolve_cache(struct kmem_env *env)
 
 	if (!name || kmem_kmalloc_size(name))
 		return 0;
-	err = kmem_cache_merged_into("/sys/kernel/slab", "/proc/slabinfo", name, env->merged_into,
+	err = kmem_cache_merged_into(KMEM_SLAB_DIR, "/proc/slabinfo", name, env->merged_into,
 				     sizeof(env->merged_into), &merged);
 	if (err == -ENOENT) {
 		error_msg("kmem: no slab cache named %s now (see /sys/kernel/slab; a module's "

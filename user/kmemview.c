@@ -175,10 +175,13 @@ static int slab_links_to(const char *slab_dir, const char *target)
 
 	if (!dir)
 		return -errno;
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.' && !slab_link(slab_dir, de->d_name, link, sizeof(link)) &&
-		    !strcmp(link, target))
+	while ((de = readdir(dir))) {
+		/* A cache of its own is a directory: no readlink of it. */
+		if (de->d_name[0] == '.' || (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN))
+			continue;
+		if (!slab_link(slab_dir, de->d_name, link, sizeof(link)) && !strcmp(link, target))
 			n++;
+	}
 	closedir(dir);
 	return n;
 }
@@ -188,7 +191,7 @@ static int slab_listed(const char *slabinfo, const char *slab_dir, const char *t
 		       char *into, size_t len)
 {
 	char line[512], name[256], link[PATH_MAX];
-	FILE *f = fopen(slabinfo, "r");
+	FILE *f = fopen(slabinfo, "re");
 	int err = -ESRCH;
 
 	if (!f)
@@ -261,7 +264,7 @@ static uint64_t read_u64(const char *path)
 /* Objects in use in every slab cache, from SLUB's sysfs; 0 if not there. */
 static uint64_t sysfs_slab_objects(void)
 {
-	DIR *d = opendir("/sys/kernel/slab");
+	DIR *d = opendir(KMEM_SLAB_DIR);
 	struct dirent *de;
 	char path[320];
 	uint64_t sum = 0;
@@ -272,7 +275,7 @@ static uint64_t sysfs_slab_objects(void)
 		/* Merged caches are links to the cache they share: counted once. */
 		if (de->d_name[0] == '.' || de->d_type == DT_LNK)
 			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", de->d_name);
+		snprintf(path, sizeof(path), KMEM_SLAB_DIR "/%s/objects", de->d_name);
 		sum += read_u64(path);
 	}
 	closedir(d);
@@ -307,7 +310,7 @@ static uint64_t meminfo_bytes(const char *name)
 static uint32_t default_max_objects(void)
 {
 	uint64_t in_use = sysfs_slab_objects(), mem_total = meminfo_bytes("MemTotal");
-	const char *source = "/sys/kernel/slab";
+	const char *source = KMEM_SLAB_DIR;
 	uint32_t n;
 
 	if (!in_use) {

@@ -81,6 +81,9 @@ struct kmem_bpf;
  */
 uint32_t kmem_kmalloc_size(const char *cache);
 
+/* SLUB's sysfs: an entry per slab cache. */
+#define KMEM_SLAB_DIR	"/sys/kernel/slab"
+
 /*
  * SLUB merges caches of one object size and compatible flags into one
  * struct kmem_cache, named after the first of them: the tracepoints, and
